@@ -1,0 +1,555 @@
+#include "gateway.h"
+
+#include <event2/event.h>
+#include <libwebsockets.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "idmap.h"
+#include "log.h"
+#include "stomp_frame.h"
+
+/* Per-connection state, allocated by lws as the protocol's session data. */
+struct outitem {
+    struct outitem *next;
+    char *head;
+    size_t head_len;
+    struct rcbuf *shared;
+};
+
+struct conn {
+    uint64_t id;
+    struct lws *wsi;
+    enum transport transport;
+    struct stomp_parser *parser;
+    struct outitem *out_head, *out_tail;
+    size_t out_bytes;
+    bool close_after_flush; /* the core or a protocol error asked to close */
+    bool kill;              /* close at the next chance, dropping the queue */
+    bool rx_closed;         /* ignore further input */
+};
+
+struct gateway {
+    const struct settings *settings;
+    struct lws_context *ctx;
+    pthread_t thread;
+    bool started;
+    atomic_bool stop;
+    bool draining;
+
+    struct xq to_gw;           /* filled by the core */
+    struct xmsg *batch;        /* our side of the to_gw swap */
+    size_t batch_cap;
+    struct xq *to_core;
+    struct event *to_core_ev;
+    struct xmsg *pending;      /* messages for the core from one callback */
+    size_t npending, pending_cap;
+
+    struct idmap conns;        /* id -> struct conn */
+    uint64_t next_id;
+    char *scratch;             /* LWS_PRE + one outgoing write */
+    size_t scratch_cap;
+
+    struct lws_http_mount mount;
+    struct lws_protocol_vhost_options pvo_default, pvo_ws;
+    struct lws_protocols http_protocols[5];
+    struct lws_protocols raw_protocols[2];
+};
+
+#define RAW_WRITE_MAX (64 * 1024)
+
+static void pending_add(struct gateway *g, const struct xmsg *m)
+{
+    if (g->npending == g->pending_cap) {
+        size_t cap = g->pending_cap ? g->pending_cap * 2 : 32;
+        struct xmsg *p = realloc(g->pending, cap * sizeof *p);
+        if (!p) {
+            struct xmsg copy = *m;
+            xmsg_dispose(&copy);
+            log_msg(CHATD_LOG_ERROR, "gateway", m->session, "out of memory: message to core dropped");
+            return;
+        }
+        g->pending = p;
+        g->pending_cap = cap;
+    }
+    g->pending[g->npending++] = *m;
+}
+
+/* Push what this callback produced to the core in one batch. */
+static void pending_flush(struct gateway *g)
+{
+    if (!g->npending)
+        return;
+    bool failed;
+    if (xq_push(g->to_core, g->pending, g->npending, &failed))
+        event_active(g->to_core_ev, EV_READ, 0);
+    if (failed) {
+        for (size_t i = 0; i < g->npending; i++)
+            xmsg_dispose(&g->pending[i]);
+        log_msg(CHATD_LOG_ERROR, "gateway", 0, "out of memory: %zu messages to core dropped", g->npending);
+    }
+    g->npending = 0;
+}
+
+static void conn_clear_out(struct conn *c)
+{
+    for (struct outitem *it = c->out_head, *next; it; it = next) {
+        next = it->next;
+        free(it->head);
+        rcbuf_unref(it->shared);
+        free(it);
+    }
+    c->out_head = c->out_tail = NULL;
+    c->out_bytes = 0;
+}
+
+static void conn_open(struct gateway *g, struct conn *c, struct lws *wsi, enum transport t)
+{
+    memset(c, 0, sizeof *c);
+    c->wsi = wsi;
+    c->transport = t;
+    c->parser = stomp_parser_new(&g->settings->limits);
+    c->id = ++g->next_id;
+    if (!c->parser || idmap_put(&g->conns, c->id, c) < 0) {
+        stomp_parser_free(c->parser);
+        c->parser = NULL;
+        c->id = 0;
+        c->kill = true;
+        lws_callback_on_writable(wsi);
+        return;
+    }
+    char addr[64] = "";
+    lws_get_peer_simple(wsi, addr, sizeof addr);
+    struct xmsg m = {.session = c->id, .kind = XM_OPENED};
+    m.u.opened.transport = t;
+    m.u.opened.remote_addr = strdup(addr);
+    pending_add(g, &m);
+    pending_flush(g);
+}
+
+static void conn_closed(struct gateway *g, struct conn *c)
+{
+    if (!c->id)
+        return;
+    idmap_del(&g->conns, c->id);
+    conn_clear_out(c);
+    stomp_parser_free(c->parser);
+    c->parser = NULL;
+    struct xmsg m = {.session = c->id, .kind = XM_CLOSED};
+    m.u.reason = "connection closed";
+    pending_add(g, &m);
+    pending_flush(g);
+    c->id = 0;
+    if (g->draining && g->conns.count == 0)
+        atomic_store(&g->stop, true);
+}
+
+static void conn_enqueue(struct gateway *g, struct conn *c, char *head, size_t head_len,
+                         struct rcbuf *shared)
+{
+    struct outitem *it = malloc(sizeof *it);
+    size_t len = head_len + (shared ? shared->len : 0);
+    if (!it || c->kill || c->close_after_flush ||
+        c->out_bytes + len > g->settings->max_outbound_bytes) {
+        if (it && !c->kill && !c->close_after_flush)
+            log_msg(CHATD_LOG_WARN, "gateway", c->id,
+                    "outbound queue above %zu bytes: slow consumer disconnected",
+                    g->settings->max_outbound_bytes);
+        free(it);
+        free(head);
+        rcbuf_unref(shared);
+        if (!c->close_after_flush)
+            c->kill = true;
+        lws_callback_on_writable(c->wsi);
+        return;
+    }
+    *it = (struct outitem){NULL, head, head_len, shared};
+    if (c->out_tail)
+        c->out_tail->next = it;
+    else
+        c->out_head = it;
+    c->out_tail = it;
+    c->out_bytes += len;
+    lws_callback_on_writable(c->wsi);
+}
+
+/* A protocol error: answer with an ERROR frame, then close. */
+static void conn_fail(struct gateway *g, struct conn *c, const char *why)
+{
+    struct stomp_buf b = {0};
+    char body[256];
+    int bl = snprintf(body, sizeof body, "The frame could not be parsed: %s.\n", why);
+    if (stomp_encode_command(&b, STOMP_CMD_ERROR) == 0 &&
+        stomp_encode_header(&b, STOMP_V1_2, STOMP_CMD_ERROR, "message", why) == 0 &&
+        stomp_encode_header(&b, STOMP_V1_2, STOMP_CMD_ERROR, "content-type", "text/plain") == 0 &&
+        stomp_encode_body(&b, body, (size_t)bl, true) == 0) {
+        conn_enqueue(g, c, b.data, b.len, NULL);
+        b.data = NULL;
+    }
+    stomp_buf_free(&b);
+    log_msg(CHATD_LOG_INFO, "gateway", c->id, "protocol error: %s", why);
+    c->rx_closed = true;
+    c->close_after_flush = true;
+    lws_callback_on_writable(c->wsi);
+}
+
+static void conn_receive(struct gateway *g, struct conn *c, const char *data, size_t len)
+{
+    while (len && !c->rx_closed && c->parser) {
+        size_t used = 0;
+        struct stomp_frame *f = NULL;
+        enum stomp_parse_status st = stomp_parser_feed(c->parser, data, len, &used, &f);
+        if (st == STOMP_PARSE_ERROR) {
+            conn_fail(g, c, stomp_parser_error(c->parser));
+            break;
+        }
+        if (st == STOMP_PARSE_FRAME) {
+            struct xmsg m = {.session = c->id, .kind = XM_FRAME};
+            m.u.frame = f;
+            pending_add(g, &m);
+        }
+        data += used;
+        len -= used;
+        if (st == STOMP_PARSE_MORE)
+            break;
+    }
+    pending_flush(g);
+}
+
+static int scratch_reserve(struct gateway *g, size_t len)
+{
+    if (LWS_PRE + len <= g->scratch_cap)
+        return 0;
+    size_t cap = g->scratch_cap ? g->scratch_cap : 4096;
+    while (cap < LWS_PRE + len)
+        cap *= 2;
+    char *s = realloc(g->scratch, cap);
+    if (!s)
+        return -1;
+    g->scratch = s;
+    g->scratch_cap = cap;
+    return 0;
+}
+
+static size_t item_len(const struct outitem *it)
+{
+    return it->head_len + (it->shared ? it->shared->len : 0);
+}
+
+/* Write what is queued: one WebSocket message per call (lws' rule), or up
+ * to RAW_WRITE_MAX bytes of frames for raw TCP. -1 closes the connection. */
+static int conn_writable(struct gateway *g, struct conn *c)
+{
+    if (c->kill)
+        return -1;
+    if (!c->out_head) {
+        if (c->close_after_flush) {
+            if (c->transport == TRANSPORT_WS)
+                lws_close_reason(c->wsi, LWS_CLOSE_STATUS_NORMAL, (unsigned char *)"bye", 3);
+            return -1;
+        }
+        return 0;
+    }
+    size_t total = 0;
+    size_t budget = c->transport == TRANSPORT_WS ? item_len(c->out_head) : RAW_WRITE_MAX;
+    struct outitem *it = c->out_head;
+    do {
+        total += item_len(it);
+        it = it->next;
+    } while (it && c->transport == TRANSPORT_TCP && total + item_len(it) <= budget);
+    if (scratch_reserve(g, total) < 0)
+        return -1;
+    char *p = g->scratch + LWS_PRE;
+    while (c->out_head != it) {
+        struct outitem *cur = c->out_head;
+        memcpy(p, cur->head, cur->head_len);
+        p += cur->head_len;
+        if (cur->shared) {
+            memcpy(p, cur->shared->data, cur->shared->len);
+            p += cur->shared->len;
+        }
+        c->out_head = cur->next;
+        c->out_bytes -= item_len(cur);
+        free(cur->head);
+        rcbuf_unref(cur->shared);
+        free(cur);
+    }
+    if (!c->out_head)
+        c->out_tail = NULL;
+    enum lws_write_protocol mode = c->transport == TRANSPORT_WS ? LWS_WRITE_TEXT : LWS_WRITE_RAW;
+    if (lws_write(c->wsi, (unsigned char *)g->scratch + LWS_PRE, total, mode) < (int)total)
+        return -1;
+    if (c->out_head || c->close_after_flush)
+        lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
+/* Messages from the core. Runs on the gateway thread after a wake-up. */
+static void gateway_drain_queue(struct gateway *g)
+{
+    size_t n;
+    xq_take(&g->to_gw, &g->batch, &n, &g->batch_cap);
+    for (size_t i = 0; i < n; i++) {
+        struct xmsg *m = &g->batch[i];
+        if (m->kind == XM_DRAIN) {
+            g->draining = true;
+            if (g->conns.count == 0)
+                atomic_store(&g->stop, true);
+            continue;
+        }
+        struct conn *c = idmap_get(&g->conns, m->session);
+        if (!c) {
+            xmsg_dispose(m); /* the connection is already gone */
+            continue;
+        }
+        if (m->kind == XM_OUT) {
+            conn_enqueue(g, c, m->u.out.head, m->u.out.head_len, m->u.out.shared);
+        } else if (m->kind == XM_CLOSE) {
+            c->close_after_flush = true;
+            c->rx_closed = true;
+            lws_callback_on_writable(c->wsi);
+        } else {
+            xmsg_dispose(m);
+        }
+    }
+}
+
+static bool origin_allowed(const struct gateway *g, struct lws *wsi)
+{
+    char origin[256];
+    int n = lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN);
+    if (n <= 0)
+        return true; /* not a browser: Origin protects browsers' users only */
+    char *const *allowed = g->settings->allowed_origins;
+    if (!allowed || !allowed[0])
+        return true;
+    for (size_t i = 0; allowed[i]; i++)
+        if (strcmp(allowed[i], "*") == 0 || strcasecmp(allowed[i], origin) == 0)
+            return true;
+    return false;
+}
+
+static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                         size_t len)
+{
+    struct gateway *g = lws_context_user(lws_get_context(wsi));
+    if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED) {
+        gateway_drain_queue(g);
+        return 0;
+    }
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static int callback_stomp_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                             size_t len)
+{
+    struct gateway *g = lws_context_user(lws_get_context(wsi));
+    struct conn *c = user;
+    switch (reason) {
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        if (g->draining)
+            return 1;
+        if (!origin_allowed(g, wsi)) {
+            log_msg(CHATD_LOG_INFO, "gateway", 0, "WebSocket upgrade refused: Origin not allowed");
+            return 1;
+        }
+        return 0;
+    case LWS_CALLBACK_ESTABLISHED:
+        conn_open(g, c, wsi, TRANSPORT_WS);
+        return 0;
+    case LWS_CALLBACK_RECEIVE:
+        conn_receive(g, c, in, len);
+        return 0;
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return conn_writable(g, c);
+    case LWS_CALLBACK_CLOSED:
+        conn_closed(g, c);
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+static int callback_stomp_raw(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                              size_t len)
+{
+    struct gateway *g = lws_context_user(lws_get_context(wsi));
+    struct conn *c = user;
+    switch (reason) {
+    case LWS_CALLBACK_RAW_ADOPT:
+        if (g->draining)
+            return -1;
+        conn_open(g, c, wsi, TRANSPORT_TCP);
+        return 0;
+    case LWS_CALLBACK_RAW_RX:
+        conn_receive(g, c, in, len);
+        return 0;
+    case LWS_CALLBACK_RAW_WRITEABLE:
+        return conn_writable(g, c);
+    case LWS_CALLBACK_RAW_CLOSE:
+        conn_closed(g, c);
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+static void lws_log_emit(int level, const char *line)
+{
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        n--;
+    log_msg(level & LLL_ERR ? CHATD_LOG_ERROR : level & LLL_WARN ? CHATD_LOG_WARN : CHATD_LOG_DEBUG,
+            "lws", 0, "%.*s", (int)n, line);
+}
+
+struct gateway *gateway_new(const struct settings *s, struct xq *to_core, struct event *to_core_ev,
+                            char *err, size_t errlen)
+{
+    struct gateway *g = calloc(1, sizeof *g);
+    if (!g) {
+        snprintf(err, errlen, "gateway: out of memory");
+        return NULL;
+    }
+    g->settings = s;
+    g->to_core = to_core;
+    g->to_core_ev = to_core_ev;
+    xq_init(&g->to_gw);
+    idmap_init(&g->conns);
+    atomic_init(&g->stop, false);
+
+    lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
+
+    struct lws_context_creation_info ci;
+    memset(&ci, 0, sizeof ci);
+    ci.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DISABLE_IPV6;
+    ci.user = g;
+    ci.port = CONTEXT_PORT_NO_LISTEN;
+    g->ctx = lws_create_context(&ci);
+    if (!g->ctx) {
+        snprintf(err, errlen, "gateway: cannot create the libwebsockets context");
+        gateway_free(g);
+        return NULL;
+    }
+
+    /* HTTP vhost: static files, and STOMP over WebSocket at /ws. A client
+     * offering no subprotocol is bound to v12.stomp (the "default" pvo);
+     * the CONNECT frame's accept-version decides the STOMP version anyway. */
+    static const char *const ws_names[] = {"v12.stomp", "v11.stomp", "v10.stomp"};
+    g->http_protocols[0] = (struct lws_protocols){.name = "http", .callback = callback_http};
+    for (int i = 0; i < 3; i++)
+        g->http_protocols[1 + i] = (struct lws_protocols){
+            .name = ws_names[i],
+            .callback = callback_stomp_ws,
+            .per_session_data_size = sizeof(struct conn),
+            .rx_buffer_size = s->ws_rx_buffer,
+        };
+    g->pvo_default = (struct lws_protocol_vhost_options){.name = "default", .value = "1"};
+    g->pvo_ws = (struct lws_protocol_vhost_options){.name = "v12.stomp", .value = "",
+                                                    .options = &g->pvo_default};
+    memset(&g->mount, 0, sizeof g->mount);
+    g->mount.mountpoint = "/";
+    g->mount.mountpoint_len = 1;
+    g->mount.origin = s->web_root;
+    g->mount.def = "index.html";
+    g->mount.origin_protocol = LWSMPRO_FILE;
+
+    struct lws_context_creation_info vi;
+    memset(&vi, 0, sizeof vi);
+    vi.vhost_name = "http";
+    vi.iface = strcmp(s->listen_host, "0.0.0.0") ? s->listen_host : NULL;
+    vi.port = s->listen_port;
+    vi.protocols = g->http_protocols;
+    vi.pvo = &g->pvo_ws;
+    vi.mounts = s->web_root ? &g->mount : NULL;
+    vi.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+    if (!lws_create_vhost(g->ctx, &vi)) {
+        snprintf(err, errlen, "gateway: cannot listen on %s:%d (see the lws line above)",
+                 s->listen_host, s->listen_port);
+        gateway_free(g);
+        return NULL;
+    }
+
+    if (s->stomp_host) {
+        g->raw_protocols[0] = (struct lws_protocols){
+            .name = "stomp-raw",
+            .callback = callback_stomp_raw,
+            .per_session_data_size = sizeof(struct conn),
+            .rx_buffer_size = s->ws_rx_buffer,
+        };
+        memset(&vi, 0, sizeof vi);
+        vi.vhost_name = "stomp";
+        vi.iface = strcmp(s->stomp_host, "0.0.0.0") ? s->stomp_host : NULL;
+        vi.port = s->stomp_port;
+        vi.protocols = g->raw_protocols;
+        vi.options = LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG | LWS_SERVER_OPTION_DISABLE_IPV6;
+        vi.listen_accept_role = "raw-skt";
+        vi.listen_accept_protocol = "stomp-raw";
+        if (!lws_create_vhost(g->ctx, &vi)) {
+            snprintf(err, errlen, "gateway: cannot listen on %s:%d (see the lws line above)",
+                     s->stomp_host, s->stomp_port);
+            gateway_free(g);
+            return NULL;
+        }
+    }
+    return g;
+}
+
+static void *gateway_main(void *arg)
+{
+    struct gateway *g = arg;
+    while (!atomic_load(&g->stop))
+        if (lws_service(g->ctx, 0) < 0)
+            break;
+    return NULL;
+}
+
+int gateway_start(struct gateway *g)
+{
+    if (pthread_create(&g->thread, NULL, gateway_main, g) != 0)
+        return -1;
+    g->started = true;
+    return 0;
+}
+
+void gateway_send(struct gateway *g, const struct xmsg *msgs, size_t n)
+{
+    bool failed;
+    if (xq_push(&g->to_gw, msgs, n, &failed))
+        lws_cancel_service(g->ctx);
+    if (failed) {
+        for (size_t i = 0; i < n; i++) {
+            struct xmsg copy = msgs[i];
+            xmsg_dispose(&copy);
+        }
+        log_msg(CHATD_LOG_ERROR, "core", 0, "out of memory: %zu messages to gateway dropped", n);
+    }
+}
+
+void gateway_stop(struct gateway *g)
+{
+    if (!g->started)
+        return;
+    atomic_store(&g->stop, true);
+    lws_cancel_service(g->ctx);
+    pthread_join(g->thread, NULL);
+    g->started = false;
+}
+
+void gateway_free(struct gateway *g)
+{
+    if (!g)
+        return;
+    gateway_stop(g);
+    if (g->ctx)
+        lws_context_destroy(g->ctx); /* closes what is left; CLOSED callbacks run here */
+    pending_flush(g);
+    xq_destroy(&g->to_gw);
+    idmap_free(&g->conns);
+    free(g->batch);
+    free(g->pending);
+    free(g->scratch);
+    free(g);
+}

@@ -1,0 +1,35 @@
+/* Loading plugins named in chat.ini: dlopen, descriptor checks, init. */
+#ifndef CHATD_LOADER_H
+#define CHATD_LOADER_H
+
+#include <chatd/plugin.h>
+
+struct config;
+struct config_section;
+struct server;
+
+struct plugin {
+    struct chatd_host host; /* handed to the plugin; first, so host -> plugin is a cast */
+    struct server *srv;
+    char *section;
+    char *path;
+    void *dl;
+    const struct chatd_plugin *desc;
+    void *state;
+    bool ready;
+    /* Start-up only: */
+    struct config_section *cfg;
+    char init_error[512];
+    bool init_error_set;
+};
+
+/* Resolve, open, check and init the plugin named by `plugin =` in
+ * `section`. On failure: NULL, one line in err, nothing left loaded. */
+struct plugin *plugin_load(struct server *srv, struct config *cfg, const char *section,
+                           chatd_plugin_kind kind, char *err, size_t errlen);
+/* fini + dlclose. NULL ok. */
+void plugin_unload(struct plugin *p);
+
+const char *plugin_kind_name(chatd_plugin_kind kind);
+
+#endif

@@ -1,0 +1,259 @@
+#include "server.h"
+
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "config.h"
+#include "gateway.h"
+#include "loader.h"
+#include "log.h"
+#include "plugin_host.h"
+#include "router.h"
+#include "server_run.h"
+#include "session.h"
+#include "stomp_frame.h"
+
+void server_emit(struct server *srv, const struct xmsg *m)
+{
+    if (srv->nout == srv->out_cap) {
+        size_t cap = srv->out_cap ? srv->out_cap * 2 : 256;
+        struct xmsg *out = realloc(srv->out, cap * sizeof *out);
+        if (!out) {
+            struct xmsg copy = *m;
+            xmsg_dispose(&copy);
+            log_error("out of memory: outbound frame for session %llu dropped",
+                      (unsigned long long)m->session);
+            return;
+        }
+        srv->out = out;
+        srv->out_cap = cap;
+    }
+    srv->out[srv->nout++] = *m;
+    if (srv->nout == 1)
+        event_active(srv->flush_ev, 0, 0);
+}
+
+/* Everything emitted during this loop turn goes to the gateway at once. */
+static void server_flush(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct server *srv = arg;
+    if (srv->nout && srv->gateway)
+        gateway_send(srv->gateway, srv->out, srv->nout);
+    else
+        for (size_t i = 0; i < srv->nout; i++)
+            xmsg_dispose(&srv->out[i]);
+    srv->nout = 0;
+}
+
+static void server_from_gateway(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct server *srv = arg;
+    size_t n;
+    xq_take(srv->to_core, &srv->batch, &n, &srv->batch_cap);
+    for (size_t i = 0; i < n; i++) {
+        struct xmsg *m = &srv->batch[i];
+        switch (m->kind) {
+        case XM_OPENED:
+            session_opened(srv, m->session, m->u.opened.transport, m->u.opened.remote_addr);
+            break;
+        case XM_FRAME:
+            session_frame(srv, m->session, m->u.frame);
+            break;
+        case XM_CLOSED:
+            session_closed(srv, m->session);
+            break;
+        default:
+            xmsg_dispose(m);
+            break;
+        }
+    }
+}
+
+static void server_stop_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct server *srv = arg;
+    log_warn("shutdown bound reached with %zu sessions still open; closing them", srv->sessions.count);
+    event_base_loopexit(srv->base, NULL);
+}
+
+void server_stop(struct server *srv)
+{
+    if (srv->stopping)
+        return;
+    srv->stopping = true;
+    log_info("shutting down: closing %zu sessions", srv->sessions.count);
+    session_close_all(srv);
+    struct xmsg drain = {.kind = XM_DRAIN};
+    server_emit(srv, &drain);
+    if (srv->sessions.count == 0) {
+        event_base_loopexit(srv->base, NULL);
+        return;
+    }
+    struct timeval tv = {srv->settings.shutdown_timeout_ms / 1000,
+                         (srv->settings.shutdown_timeout_ms % 1000) * 1000};
+    srv->stop_timer = evtimer_new(srv->base, server_stop_timeout, srv);
+    if (!srv->stop_timer || evtimer_add(srv->stop_timer, &tv) < 0)
+        event_base_loopexit(srv->base, NULL);
+}
+
+static void server_on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    log_info("received %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    server_stop(arg);
+}
+
+static void server_on_pending_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    session_expire_pending(arg);
+}
+
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            log_warn("cannot raise the open-files limit to %llu", (unsigned long long)rl.rlim_max);
+    }
+}
+
+static struct plugin **notify_push(struct server *srv, struct plugin *p)
+{
+    struct plugin **v = realloc(srv->notify, (srv->nnotify + 1) * sizeof *v);
+    if (!v)
+        return NULL;
+    v[srv->nnotify++] = p;
+    return srv->notify = v;
+}
+
+int server_init(struct server *srv, const char *config_path, bool quiet, char *err, size_t errlen)
+{
+    memset(srv, 0, sizeof *srv);
+    idmap_init(&srv->sessions);
+    if (config_load_file(&srv->config, config_path, err, errlen) < 0)
+        return -1;
+    if (settings_load(&srv->settings, srv->config, err, errlen) < 0)
+        return -1;
+    log_setup(quiet && srv->settings.log_level > CHATD_LOG_WARN ? CHATD_LOG_WARN : srv->settings.log_level,
+              srv->settings.log_format);
+
+    evthread_use_pthreads();
+    srv->base = event_base_new();
+    if (!srv->base || !(srv->tasks = tasks_new(srv->base))) {
+        snprintf(err, errlen, "cannot create the event loop");
+        return -1;
+    }
+    if (!(srv->auth = plugin_load(srv, srv->config, "auth", CHATD_PLUGIN_AUTH, err, errlen)) ||
+        !(srv->storage = plugin_load(srv, srv->config, "storage", CHATD_PLUGIN_STORAGE, err, errlen)) ||
+        !(srv->broker = plugin_load(srv, srv->config, "broker", CHATD_PLUGIN_BROKER, err, errlen)))
+        return -1;
+    for (size_t i = 0; i < srv->config->nsections; i++) {
+        const char *name = srv->config->sections[i].name;
+        if (strncmp(name, "notify.", 7) != 0)
+            continue;
+        struct plugin *p = plugin_load(srv, srv->config, name, CHATD_PLUGIN_NOTIFY, err, errlen);
+        if (!p)
+            return -1;
+        if (!notify_push(srv, p)) {
+            plugin_unload(p);
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+    }
+    if (!(srv->router = router_new(srv))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+int server_run(struct server *srv, char *err, size_t errlen)
+{
+    raise_fd_limit();
+    signal(SIGPIPE, SIG_IGN);
+    srv->to_core = calloc(1, sizeof *srv->to_core);
+    if (!srv->to_core) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    xq_init(srv->to_core);
+    srv->to_core_ev = event_new(srv->base, -1, 0, server_from_gateway, srv);
+    srv->flush_ev = event_new(srv->base, -1, 0, server_flush, srv);
+    srv->sig_int = evsignal_new(srv->base, SIGINT, server_on_signal, srv);
+    srv->sig_term = evsignal_new(srv->base, SIGTERM, server_on_signal, srv);
+    srv->pending_timer = event_new(srv->base, -1, EV_PERSIST, server_on_pending_timer, srv);
+    struct timeval second = {1, 0};
+    if (!srv->to_core_ev || !srv->flush_ev || !srv->sig_int || !srv->sig_term || !srv->pending_timer ||
+        event_add(srv->sig_int, NULL) < 0 || event_add(srv->sig_term, NULL) < 0 ||
+        event_add(srv->pending_timer, &second) < 0) {
+        snprintf(err, errlen, "cannot set up the event loop");
+        return -1;
+    }
+    /* The config tree is start-up only: plugins copied what they keep. */
+    srv->gateway = gateway_new(&srv->settings, srv->to_core, srv->to_core_ev, err, errlen);
+    if (!srv->gateway || gateway_start(srv->gateway) < 0) {
+        if (srv->gateway)
+            snprintf(err, errlen, "cannot start the gateway thread");
+        return -1;
+    }
+    log_info("chatd %s: HTTP and WebSocket (/ws) on %s:%d", CHATD_VERSION, srv->settings.listen_host,
+             srv->settings.listen_port);
+    if (srv->settings.stomp_host)
+        log_info("STOMP over TCP on %s:%d", srv->settings.stomp_host, srv->settings.stomp_port);
+    event_base_dispatch(srv->base);
+    log_info("stopped serving");
+    return 0;
+}
+
+void server_teardown(struct server *srv)
+{
+    /* The gateway first: no more events from clients. */
+    if (srv->gateway) {
+        gateway_free(srv->gateway);
+        srv->gateway = NULL;
+    }
+    srv->nout = 0;
+    session_free_all(srv);
+    if (srv->tasks)
+        tasks_close(srv->tasks);
+    for (size_t i = srv->nnotify; i-- > 0;)
+        plugin_unload(srv->notify[i]);
+    free(srv->notify);
+    plugin_unload(srv->broker);
+    plugin_unload(srv->storage);
+    plugin_unload(srv->auth);
+    tasks_free(srv->tasks);
+    router_free(srv->router);
+    if (srv->to_core) {
+        xq_destroy(srv->to_core);
+        free(srv->to_core);
+    }
+    for (size_t i = 0; i < srv->nout; i++)
+        xmsg_dispose(&srv->out[i]);
+    free(srv->out);
+    free(srv->batch);
+    struct event *evs[] = {srv->to_core_ev, srv->flush_ev, srv->sig_int, srv->sig_term,
+                           srv->pending_timer, srv->stop_timer};
+    for (size_t i = 0; i < sizeof evs / sizeof *evs; i++)
+        if (evs[i])
+            event_free(evs[i]);
+    if (srv->base)
+        event_base_free(srv->base);
+    config_free(srv->config);
+    settings_free(&srv->settings);
+    memset(srv, 0, sizeof *srv);
+}

@@ -1,0 +1,64 @@
+/* The server: one struct that owns everything the core thread runs. There
+ * are no mutable globals; every module gets this struct or a part of it. */
+#ifndef CHATD_SERVER_H
+#define CHATD_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <chatd/plugin.h>
+
+#include "idmap.h"
+#include "settings.h"
+#include "xq.h"
+
+struct event;
+struct event_base;
+struct config;
+struct gateway;
+struct plugin;
+struct router;
+struct session;
+struct tasks;
+
+struct server {
+    struct settings settings;
+    struct config *config; /* start-up only; NULL once serving */
+    struct event_base *base;
+
+    struct plugin *auth;
+    struct plugin *storage;
+    struct plugin *broker;
+    struct plugin **notify;
+    size_t nnotify;
+
+    struct tasks *tasks;         /* host->post queue */
+    struct gateway *gateway;
+    struct xq *to_core;          /* filled by the gateway */
+    struct event *to_core_ev;    /* activated when to_core turns non-empty */
+    struct xmsg *batch;          /* the core's side of the to_core swap */
+    size_t batch_cap;
+
+    struct idmap sessions;       /* session id -> struct session */
+    /* Sessions not yet CONNECTED, oldest first (for the CONNECT timeout). */
+    struct session *pending_head, *pending_tail;
+    struct event *pending_timer;
+    struct router *router;
+
+    /* Outbound messages collected during one core turn, pushed to the gateway
+     * in one batch at its end. */
+    struct xmsg *out;
+    size_t nout, out_cap;
+    struct event *flush_ev;
+
+    uint64_t next_message_id;
+    bool stopping;
+    struct event *sig_int, *sig_term, *stop_timer;
+};
+
+/* Queue a message for the gateway; pushed at the end of this loop turn. */
+void server_emit(struct server *srv, const struct xmsg *m);
+/* Begin graceful shutdown (signal, or fatal error). */
+void server_stop(struct server *srv);
+
+#endif

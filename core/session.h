@@ -1,0 +1,32 @@
+/* A client session as the core sees it: the STOMP state machine after the
+ * gateway parsed the frames. */
+#ifndef CHATD_SESSION_H
+#define CHATD_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xq.h"
+
+struct server;
+struct session;
+struct stomp_frame;
+
+/* Events from the gateway (the core takes ownership of addr and frame). */
+void session_opened(struct server *srv, uint64_t id, enum transport t, char *addr);
+void session_frame(struct server *srv, uint64_t id, struct stomp_frame *f);
+void session_closed(struct server *srv, uint64_t id);
+
+/* Shutdown: every session gets an ERROR "server shutting down" and is
+ * closed; sessions still authenticating too. */
+void session_close_all(struct server *srv);
+/* Close sessions that did not CONNECT in time (called periodically). */
+void session_expire_pending(struct server *srv);
+/* Free every session (after the gateway is gone). */
+void session_free_all(struct server *srv);
+
+int session_version(const struct session *s);
+/* Queue head (owned) + shared (a reference, may be NULL) for the client. */
+void session_send(struct session *s, char *head, size_t head_len, struct rcbuf *shared);
+
+#endif

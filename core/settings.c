@@ -1,0 +1,166 @@
+#include "settings.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+int settings_parse_addr(const char *v, char **host, int *port)
+{
+    const char *colon = strrchr(v, ':');
+    if (!colon || colon[1] == '\0')
+        return -1;
+    char *end;
+    long p = strtol(colon + 1, &end, 10);
+    if (*end || p < 0 || p > 65535)
+        return -1;
+    size_t hl = (size_t)(colon - v);
+    *host = hl ? strndup(v, hl) : strdup("0.0.0.0");
+    *port = (int)p;
+    return *host ? 0 : -1;
+}
+
+static int split_words(const char *v, char ***out)
+{
+    size_t n = 0, cap = 4;
+    char **words = calloc(cap + 1, sizeof *words);
+    char *copy = strdup(v);
+    if (!words || !copy)
+        goto fail;
+    for (char *save = NULL, *w = strtok_r(copy, " ,\t", &save); w; w = strtok_r(NULL, " ,\t", &save)) {
+        if (n == cap) {
+            char **grown = realloc(words, (cap * 2 + 1) * sizeof *words);
+            if (!grown)
+                goto fail;
+            words = grown;
+            cap *= 2;
+        }
+        if (!(words[n++] = strdup(w)))
+            goto fail;
+        words[n] = NULL;
+    }
+    free(copy);
+    *out = words;
+    return 0;
+fail:
+    for (size_t i = 0; words && i < n; i++)
+        free(words[i]);
+    free(words);
+    free(copy);
+    return -1;
+}
+
+static bool section_is_known(const char *name)
+{
+    static const char *const known[] = {"server", "stomp", "auth", "storage", "broker"};
+    for (size_t i = 0; i < sizeof known / sizeof *known; i++)
+        if (strcmp(name, known[i]) == 0)
+            return true;
+    return strncmp(name, "notify.", 7) == 0 && name[7] != '\0';
+}
+
+static int check_unused(const struct config *cfg, struct config_section *sec, char *err, size_t errlen)
+{
+    const char *key = sec ? config_first_unused(sec) : NULL;
+    if (key) {
+        config_errorf(err, errlen, cfg, sec->name, key, "unknown key");
+        return -1;
+    }
+    return 0;
+}
+
+static int load_addr(const struct config *cfg, struct config_section *sec, const char *key,
+                     const char *dflt, char **host, int *port, char *err, size_t errlen)
+{
+    const char *v = sec ? config_get(sec, key) : NULL;
+    if (!v)
+        v = dflt;
+    *host = NULL;
+    *port = 0;
+    if (!v || !*v)
+        return 0;
+    if (settings_parse_addr(v, host, port) < 0) {
+        config_errorf(err, errlen, cfg, "server", key, "expected HOST:PORT, got '%s'", v);
+        return -1;
+    }
+    return 0;
+}
+
+int settings_load(struct settings *s, struct config *cfg, char *err, size_t errlen)
+{
+    memset(s, 0, sizeof *s);
+    for (size_t i = 0; i < cfg->nsections; i++) {
+        if (!section_is_known(cfg->sections[i].name)) {
+            config_errorf(err, errlen, cfg, cfg->sections[i].name, NULL, "unknown section");
+            return -1;
+        }
+    }
+    static const char *const required[] = {"auth", "storage", "broker"};
+    for (size_t i = 0; i < 3; i++) {
+        if (!config_find(cfg, required[i])) {
+            config_errorf(err, errlen, cfg, required[i], NULL, "missing section (needs at least 'plugin = ...')");
+            return -1;
+        }
+    }
+
+    struct config_section *srv = config_find(cfg, "server");
+    if (load_addr(cfg, srv, "listen", "127.0.0.1:8080", &s->listen_host, &s->listen_port, err, errlen) < 0 ||
+        load_addr(cfg, srv, "stomp_listen", "", &s->stomp_host, &s->stomp_port, err, errlen) < 0)
+        return -1;
+    const char *v = srv ? config_get(srv, "plugin_dir") : NULL;
+    s->plugin_dir = strdup(v ? v : CHATD_DEFAULT_PLUGIN_DIR);
+    v = srv ? config_get(srv, "web_root") : NULL;
+    s->web_root = v && *v ? strdup(v) : NULL;
+    v = srv ? config_get(srv, "allowed_origins") : NULL;
+    if (split_words(v ? v : "", &s->allowed_origins) < 0 || !s->plugin_dir) {
+        config_errorf(err, errlen, cfg, "server", NULL, "out of memory");
+        return -1;
+    }
+    v = srv ? config_get(srv, "log_level") : NULL;
+    int lvl = log_level_parse(v ? v : "info");
+    if (lvl < 0) {
+        config_errorf(err, errlen, cfg, "server", "log_level", "expected error, warn, info or debug, got '%s'", v);
+        return -1;
+    }
+    s->log_level = (chatd_log_level)lvl;
+    v = srv ? config_get(srv, "log_format") : NULL;
+    int fmt = log_format_parse(v ? v : "text");
+    if (fmt < 0) {
+        config_errorf(err, errlen, cfg, "server", "log_format", "expected text or json, got '%s'", v);
+        return -1;
+    }
+    s->log_format = (enum log_format)fmt;
+    if (config_get_duration_ms(cfg, srv, "shutdown_timeout", 5000, 0, 600000, &s->shutdown_timeout_ms, err, errlen) < 0)
+        return -1;
+    if (check_unused(cfg, srv, err, errlen) < 0)
+        return -1;
+
+    struct config_section *st = config_find(cfg, "stomp");
+    stomp_limits_default(&s->limits);
+    size_t max_subs, max_headers, rxbuf;
+    if (config_get_size(cfg, st, "max_frame_size", s->limits.max_frame_size, 256, 64u << 20, &s->limits.max_frame_size, err, errlen) < 0 ||
+        config_get_size(cfg, st, "max_body_size", s->limits.max_body_size, 0, 64u << 20, &s->limits.max_body_size, err, errlen) < 0 ||
+        config_get_size(cfg, st, "max_header_length", s->limits.max_header_length, 64, 1u << 20, &s->limits.max_header_length, err, errlen) < 0 ||
+        config_get_size(cfg, st, "max_headers", s->limits.max_headers, 4, 4096, &max_headers, err, errlen) < 0 ||
+        config_get_size(cfg, st, "max_subscriptions", 256, 1, 1u << 20, &max_subs, err, errlen) < 0 ||
+        config_get_duration_ms(cfg, st, "connect_timeout", 10000, 100, 3600000, &s->connect_timeout_ms, err, errlen) < 0 ||
+        config_get_size(cfg, st, "max_outbound_bytes", 4u << 20, 4096, 1u << 30, &s->max_outbound_bytes, err, errlen) < 0 ||
+        config_get_size(cfg, st, "ws_rx_buffer", 1024, 128, 1u << 20, &rxbuf, err, errlen) < 0)
+        return -1;
+    s->limits.max_headers = max_headers;
+    s->max_subscriptions = max_subs;
+    s->ws_rx_buffer = rxbuf;
+    return check_unused(cfg, st, err, errlen);
+}
+
+void settings_free(struct settings *s)
+{
+    free(s->listen_host);
+    free(s->stomp_host);
+    free(s->plugin_dir);
+    free(s->web_root);
+    for (size_t i = 0; s->allowed_origins && s->allowed_origins[i]; i++)
+        free(s->allowed_origins[i]);
+    free(s->allowed_origins);
+    memset(s, 0, sizeof *s);
+}

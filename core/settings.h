@@ -1,0 +1,42 @@
+/* The core's own configuration: [server] and [stomp] of chat.ini. */
+#ifndef CHATD_SETTINGS_H
+#define CHATD_SETTINGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <chatd/host.h>
+
+#include "log.h"
+#include "stomp_frame.h"
+
+struct config;
+
+struct settings {
+    char *listen_host;      /* HTTP + WebSocket */
+    int listen_port;
+    char *stomp_host;       /* raw TCP STOMP; NULL = off */
+    int stomp_port;
+    char *plugin_dir;
+    char *web_root;
+    char **allowed_origins; /* NULL-terminated */
+    chatd_log_level log_level;
+    enum log_format log_format;
+    long long shutdown_timeout_ms;
+
+    struct stomp_limits limits;
+    size_t max_subscriptions;     /* per session */
+    long long connect_timeout_ms; /* from accept to CONNECT */
+    size_t max_outbound_bytes;    /* per session, queued in the gateway */
+    size_t ws_rx_buffer;          /* libwebsockets' per-connection rx buffer */
+};
+
+/* Read and check [server] and [stomp]; reject unknown sections and keys of
+ * the core's sections. 0, or -1 with one line in err. */
+int settings_load(struct settings *s, struct config *cfg, char *err, size_t errlen);
+void settings_free(struct settings *s);
+
+/* "host:port" -> parts; host defaults to 0.0.0.0 when only ":port". */
+int settings_parse_addr(const char *v, char **host, int *port);
+
+#endif

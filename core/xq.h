@@ -1,0 +1,77 @@
+/* The messages the gateway thread and the core thread exchange, and the
+ * mutex-protected queue that carries them in batches. Sessions are named by
+ * id; nothing here points into the other thread's state. */
+#ifndef CHATD_XQ_H
+#define CHATD_XQ_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct stomp_frame;
+
+/* Immutable bytes shared by many outbound frames (a message body fanned out
+ * to its recipients). Any thread may drop a reference. */
+struct rcbuf {
+    atomic_uint refs;
+    size_t len;
+    char data[];
+};
+struct rcbuf *rcbuf_new(size_t len); /* refs = 1 */
+struct rcbuf *rcbuf_ref(struct rcbuf *b);
+void rcbuf_unref(struct rcbuf *b);   /* NULL ok */
+
+enum transport { TRANSPORT_TCP = 1, TRANSPORT_WS = 2 };
+
+enum xmsg_kind {
+    /* gateway -> core */
+    XM_OPENED = 1, /* a connection arrived; u.opened */
+    XM_FRAME,      /* a parsed client frame; u.frame (core frees) */
+    XM_CLOSED,     /* the connection is gone; u.reason (static string) */
+    /* core -> gateway */
+    XM_OUT,        /* bytes: u.out.head (owned) then u.out.shared (a reference) */
+    XM_CLOSE,      /* close once everything queued before it is written */
+    XM_DRAIN,      /* shutdown: accept nothing new; stop when all closed */
+};
+
+struct xmsg {
+    uint64_t session;
+    enum xmsg_kind kind;
+    union {
+        struct {
+            enum transport transport;
+            char *remote_addr; /* owned by the message */
+        } opened;
+        struct stomp_frame *frame;
+        const char *reason;
+        struct {
+            char *head;
+            size_t head_len;
+            struct rcbuf *shared;
+        } out;
+    } u;
+};
+
+/* Free what a message owns (for messages dropped unprocessed). */
+void xmsg_dispose(struct xmsg *m);
+
+struct xq {
+    pthread_mutex_t mu;
+    struct xmsg *items;
+    size_t n, cap;
+};
+
+void xq_init(struct xq *q);
+/* Disposes of messages still queued. */
+void xq_destroy(struct xq *q);
+/* Append messages. Returns true if the queue was empty before, i.e. the
+ * consumer may be asleep and needs its wake-up. -1 on allocation failure
+ * is reported as false with *failed set. */
+bool xq_push(struct xq *q, const struct xmsg *msgs, size_t n, bool *failed);
+/* Swap the queued batch into *items and *n (the caller's previous, emptied array
+ * in *items with capacity *cap is given to the queue for reuse). */
+void xq_take(struct xq *q, struct xmsg **items, size_t *n, size_t *cap);
+
+#endif

@@ -1,0 +1,874 @@
+/* storage-memory: every storage operation in process memory.
+ *
+ * Durability: in memory only. A RECEIPT means the message is held by this
+ * process; a restart loses everything. For development, tests and the
+ * benchmark's baseline.
+ *
+ * Each operation takes effect at once and its answer is snapshotted (deep
+ * copied) into a completion; completions run in order from one libevent
+ * event on the next loop turn, never before the call returned. */
+#include <chatd/plugin.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------ string -> pointer */
+
+struct smap_slot {
+    char *key;
+    size_t hash;
+    void *value;
+};
+
+struct smap {
+    struct smap_slot *slots;
+    size_t mask, count;
+};
+
+static size_t smap_hash(const char *s)
+{
+    size_t h = 0xcbf29ce484222325ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+    return h;
+}
+
+static struct smap_slot *smap_slot(const struct smap *m, const char *key, size_t h)
+{
+    for (size_t i = h & m->mask;; i = (i + 1) & m->mask)
+        if (!m->slots[i].key || (m->slots[i].hash == h && strcmp(m->slots[i].key, key) == 0))
+            return &m->slots[i];
+}
+
+static void *smap_get(const struct smap *m, const char *key)
+{
+    if (!m->slots)
+        return NULL;
+    struct smap_slot *s = smap_slot(m, key, smap_hash(key));
+    return s->key ? s->value : NULL;
+}
+
+static int smap_put(struct smap *m, const char *key, void *value)
+{
+    if (!m->slots || (m->count + 1) * 2 > m->mask + 1) {
+        size_t cap = m->slots ? (m->mask + 1) * 2 : 16;
+        struct smap_slot *slots = calloc(cap, sizeof *slots);
+        if (!slots)
+            return -1;
+        for (size_t j = 0; m->slots && j <= m->mask; j++) {
+            if (!m->slots[j].key)
+                continue;
+            size_t i = m->slots[j].hash & (cap - 1);
+            while (slots[i].key)
+                i = (i + 1) & (cap - 1);
+            slots[i] = m->slots[j];
+        }
+        free(m->slots);
+        m->slots = slots;
+        m->mask = cap - 1;
+    }
+    size_t h = smap_hash(key);
+    struct smap_slot *s = smap_slot(m, key, h);
+    if (!s->key) {
+        if (!(s->key = strdup(key)))
+            return -1;
+        s->hash = h;
+        m->count++;
+    }
+    s->value = value;
+    return 0;
+}
+
+static void smap_del(struct smap *m, const char *key)
+{
+    if (!m->slots)
+        return;
+    struct smap_slot *s = smap_slot(m, key, smap_hash(key));
+    if (!s->key)
+        return;
+    free(s->key);
+    size_t hole = (size_t)(s - m->slots);
+    for (size_t j = (hole + 1) & m->mask; m->slots[j].key; j = (j + 1) & m->mask) {
+        size_t home = m->slots[j].hash & m->mask;
+        if (((j - home) & m->mask) >= ((j - hole) & m->mask)) {
+            m->slots[hole] = m->slots[j];
+            hole = j;
+        }
+    }
+    m->slots[hole] = (struct smap_slot){0};
+    m->count--;
+}
+
+static void smap_free(struct smap *m)
+{
+    for (size_t i = 0; m->slots && i <= m->mask; i++)
+        free(m->slots[i].key);
+    free(m->slots);
+    *m = (struct smap){0};
+}
+
+/* ------------------------------------------------------------------ model */
+
+struct mmsg {
+    char *id, *sender, *client_id, *body;
+    size_t body_len;
+    int64_t ts_ms;
+};
+
+struct mark {
+    char *user;
+    uint64_t seq;
+};
+
+struct mroom {
+    char *id, *title, *owner, *agent, *unique_key;
+    chatd_room_kind kind;
+    chatd_room_state state;
+    int64_t created_ms, assigned_ms;
+    char **members;
+    size_t nmembers;
+    struct mmsg *msgs; /* msgs[seq - 1] */
+    size_t nmsgs, msgs_cap;
+    struct mark *marks;
+    size_t nmarks;
+    struct smap idem;  /* "sender\x1f" "client_id" -> (void *)seq */
+};
+
+/* One answer waiting for its turn; data lives in its arena. */
+struct block {
+    struct block *next;
+    size_t used, cap;
+    char data[];
+};
+
+enum ckind { C_ROOM, C_ROOMS, C_MESSAGE, C_MESSAGES, C_DONE };
+
+struct completion {
+    struct completion *next;
+    enum ckind kind;
+    chatd_status st;
+    union {
+        chatd_room_cb room;
+        chatd_rooms_cb rooms;
+        chatd_message_cb message;
+        chatd_messages_cb messages;
+        chatd_done_cb done;
+    } cb;
+    void *ctx;
+    struct block *arena;
+    struct chatd_room *rooms;
+    struct chatd_message *msgs;
+    size_t n;
+};
+
+struct memstore {
+    const struct chatd_host *host;
+    struct event *run;
+    struct completion *head, *tail;
+    struct smap rooms;       /* id -> struct mroom */
+    struct smap unique;      /* unique_key -> struct mroom */
+    struct mroom **order;    /* creation order */
+    size_t nrooms, order_cap;
+    uint64_t next_message_id;
+    long long max_rooms, max_messages;
+};
+
+static void *arena_alloc(struct completion *c, size_t n)
+{
+    n = (n + 15) & ~(size_t)15;
+    if (!c->arena || c->arena->cap - c->arena->used < n) {
+        size_t cap = n > 4096 ? n : 4096;
+        struct block *b = malloc(sizeof *b + cap);
+        if (!b)
+            return NULL;
+        b->next = c->arena;
+        b->used = 0;
+        b->cap = cap;
+        c->arena = b;
+    }
+    void *p = c->arena->data + c->arena->used;
+    c->arena->used += n;
+    return p;
+}
+
+static char *arena_str(struct completion *c, const char *s, bool *oom)
+{
+    if (!s)
+        return NULL;
+    size_t n = strlen(s) + 1;
+    char *d = arena_alloc(c, n);
+    if (!d) {
+        *oom = true;
+        return NULL;
+    }
+    return memcpy(d, s, n);
+}
+
+static void completion_free(struct completion *c)
+{
+    for (struct block *b = c->arena, *next; b; b = next) {
+        next = b->next;
+        free(b);
+    }
+    free(c);
+}
+
+static void run_completions(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct memstore *m = arg;
+    struct completion *c = m->head;
+    m->head = m->tail = NULL;
+    while (c) {
+        struct completion *next = c->next;
+        switch (c->kind) {
+        case C_ROOM: c->cb.room(c->ctx, c->st, c->st == CHATD_OK || c->st == CHATD_ERR_EXISTS || c->st == CHATD_ERR_CONFLICT ? c->rooms : NULL); break;
+        case C_ROOMS: c->cb.rooms(c->ctx, c->st, c->rooms, c->n); break;
+        case C_MESSAGE: c->cb.message(c->ctx, c->st, c->n ? c->msgs : NULL); break;
+        case C_MESSAGES: c->cb.messages(c->ctx, c->st, c->msgs, c->n); break;
+        case C_DONE: c->cb.done(c->ctx, c->st); break;
+        }
+        completion_free(c);
+        c = next;
+    }
+}
+
+static struct completion *completion_new(enum ckind kind, void *ctx)
+{
+    struct completion *c = calloc(1, sizeof *c);
+    if (c) {
+        c->kind = kind;
+        c->ctx = ctx;
+    }
+    return c;
+}
+
+static void complete(struct memstore *m, struct completion *c)
+{
+    if (m->tail)
+        m->tail->next = c;
+    else
+        m->head = c;
+    m->tail = c;
+    event_active(m->run, 0, 0);
+}
+
+/* Out of memory before a completion exists: answer through post. */
+struct nomem {
+    enum ckind kind;
+    void *cb;
+    void *ctx;
+};
+
+static void nomem_run(void *arg)
+{
+    struct nomem *n = arg;
+    switch (n->kind) {
+    case C_ROOM: ((chatd_room_cb)n->cb)(n->ctx, CHATD_ERR_NOMEM, NULL); break;
+    case C_ROOMS: ((chatd_rooms_cb)n->cb)(n->ctx, CHATD_ERR_NOMEM, NULL, 0); break;
+    case C_MESSAGE: ((chatd_message_cb)n->cb)(n->ctx, CHATD_ERR_NOMEM, NULL); break;
+    case C_MESSAGES: ((chatd_messages_cb)n->cb)(n->ctx, CHATD_ERR_NOMEM, NULL, 0); break;
+    case C_DONE: ((chatd_done_cb)n->cb)(n->ctx, CHATD_ERR_NOMEM); break;
+    }
+    free(n);
+}
+
+static void answer_nomem(struct memstore *m, enum ckind kind, void *cb, void *ctx)
+{
+    struct nomem *n = malloc(sizeof *n);
+    if (!n)
+        return; /* nothing left to answer with */
+    *n = (struct nomem){kind, cb, ctx};
+    if (m->host->post(m->host, nomem_run, n) != CHATD_OK)
+        free(n);
+}
+
+static uint64_t mark_of(const struct mroom *r, const char *user)
+{
+    for (size_t i = 0; i < r->nmarks; i++)
+        if (strcmp(r->marks[i].user, user) == 0)
+            return r->marks[i].seq;
+    return 0;
+}
+
+static void snap_message(struct completion *c, struct chatd_message *out, const struct mroom *r,
+                         size_t seq, bool *oom)
+{
+    const struct mmsg *s = &r->msgs[seq - 1];
+    out->room = arena_str(c, r->id, oom);
+    out->seq = seq;
+    out->id = arena_str(c, s->id, oom);
+    out->sender = arena_str(c, s->sender, oom);
+    out->client_id = arena_str(c, s->client_id, oom);
+    out->ts_ms = s->ts_ms;
+    char *body = arena_alloc(c, s->body_len + 1);
+    if (!body) {
+        *oom = true;
+        return;
+    }
+    memcpy(body, s->body, s->body_len);
+    body[s->body_len] = '\0';
+    out->body = body;
+    out->body_len = s->body_len;
+}
+
+static void snap_room(struct completion *c, struct chatd_room *out, const struct mroom *r,
+                      const char *for_user, bool *oom)
+{
+    memset(out, 0, sizeof *out);
+    out->id = arena_str(c, r->id, oom);
+    out->kind = r->kind;
+    out->state = r->state;
+    out->title = arena_str(c, r->title, oom);
+    out->owner = arena_str(c, r->owner, oom);
+    out->agent = arena_str(c, r->agent, oom);
+    out->created_ms = r->created_ms;
+    out->assigned_ms = r->assigned_ms;
+    out->last_seq = r->nmsgs;
+    const char **members = arena_alloc(c, (r->nmembers + 1) * sizeof *members);
+    if (!members) {
+        *oom = true;
+        return;
+    }
+    for (size_t i = 0; i < r->nmembers; i++)
+        members[i] = arena_str(c, r->members[i], oom);
+    out->members = members;
+    out->nmembers = r->nmembers;
+    if (for_user) {
+        out->read_seq = mark_of(r, for_user);
+        if (r->nmsgs) {
+            struct chatd_message *last = arena_alloc(c, sizeof *last);
+            if (!last) {
+                *oom = true;
+                return;
+            }
+            snap_message(c, last, r, r->nmsgs, oom);
+            out->last_message = last;
+        }
+    }
+}
+
+/* Complete with one room (or none). */
+static void complete_room(struct memstore *m, chatd_room_cb cb, void *ctx, chatd_status st,
+                          const struct mroom *r, const char *for_user)
+{
+    struct completion *c = completion_new(C_ROOM, ctx);
+    bool oom = false;
+    if (c && r && (c->rooms = arena_alloc(c, sizeof *c->rooms)))
+        snap_room(c, c->rooms, r, for_user, &oom);
+    if (!c || (r && (!c->rooms || oom))) {
+        if (c)
+            completion_free(c);
+        answer_nomem(m, C_ROOM, (void *)cb, ctx);
+        return;
+    }
+    c->cb.room = cb;
+    c->st = st;
+    complete(m, c);
+}
+
+static void complete_done(struct memstore *m, chatd_done_cb cb, void *ctx, chatd_status st)
+{
+    struct completion *c = completion_new(C_DONE, ctx);
+    if (!c) {
+        answer_nomem(m, C_DONE, (void *)cb, ctx);
+        return;
+    }
+    c->cb.done = cb;
+    c->st = st;
+    complete(m, c);
+}
+
+static bool is_member(const struct mroom *r, const char *user)
+{
+    for (size_t i = 0; i < r->nmembers; i++)
+        if (strcmp(r->members[i], user) == 0)
+            return true;
+    return false;
+}
+
+static int add_member(struct mroom *r, const char *user)
+{
+    if (is_member(r, user))
+        return 0;
+    char **v = realloc(r->members, (r->nmembers + 1) * sizeof *v);
+    if (!v)
+        return -1;
+    r->members = v;
+    if (!(v[r->nmembers] = strdup(user)))
+        return -1;
+    r->nmembers++;
+    return 0;
+}
+
+static void room_destroy(struct mroom *r)
+{
+    free(r->id);
+    free(r->title);
+    free(r->owner);
+    free(r->agent);
+    free(r->unique_key);
+    for (size_t i = 0; i < r->nmembers; i++)
+        free(r->members[i]);
+    free(r->members);
+    for (size_t i = 0; i < r->nmsgs; i++) {
+        free(r->msgs[i].id);
+        free(r->msgs[i].sender);
+        free(r->msgs[i].client_id);
+        free(r->msgs[i].body);
+    }
+    free(r->msgs);
+    for (size_t i = 0; i < r->nmarks; i++)
+        free(r->marks[i].user);
+    free(r->marks);
+    smap_free(&r->idem);
+    free(r);
+}
+
+static char *dup_or_null(const char *s, bool *oom)
+{
+    if (!s)
+        return NULL;
+    char *d = strdup(s);
+    if (!d)
+        *oom = true;
+    return d;
+}
+
+/* ------------------------------------------------------------- operations */
+
+static void mem_room_create(void *state, const struct chatd_room *room, const char *unique_key,
+                            chatd_room_cb cb, void *ctx)
+{
+    struct memstore *m = state;
+    if (unique_key) {
+        struct mroom *existing = smap_get(&m->unique, unique_key);
+        if (existing) {
+            complete_room(m, cb, ctx, CHATD_ERR_EXISTS, existing, NULL);
+            return;
+        }
+    }
+    if (!room->id || smap_get(&m->rooms, room->id)) {
+        complete_room(m, cb, ctx, room->id ? CHATD_ERR_EXISTS : CHATD_ERR_INVALID,
+                      room->id ? smap_get(&m->rooms, room->id) : NULL, NULL);
+        return;
+    }
+    if ((long long)m->nrooms >= m->max_rooms) {
+        complete_room(m, cb, ctx, CHATD_ERR_LIMIT, NULL, NULL);
+        return;
+    }
+    struct mroom *r = calloc(1, sizeof *r);
+    bool oom = !r;
+    if (r) {
+        r->id = dup_or_null(room->id, &oom);
+        r->title = dup_or_null(room->title, &oom);
+        r->owner = dup_or_null(room->owner, &oom);
+        r->agent = dup_or_null(room->agent, &oom);
+        r->unique_key = dup_or_null(unique_key, &oom);
+        r->kind = room->kind;
+        r->state = room->state ? room->state : CHATD_ROOM_OPEN;
+        r->created_ms = room->created_ms;
+        r->assigned_ms = room->assigned_ms;
+        for (size_t i = 0; !oom && i < room->nmembers; i++)
+            oom = add_member(r, room->members[i]) < 0;
+    }
+    if (!oom && m->nrooms == m->order_cap) {
+        size_t cap = m->order_cap ? m->order_cap * 2 : 64;
+        struct mroom **order = realloc(m->order, cap * sizeof *order);
+        if (order) {
+            m->order = order;
+            m->order_cap = cap;
+        } else {
+            oom = true;
+        }
+    }
+    if (!oom && smap_put(&m->rooms, r->id, r) < 0)
+        oom = true;
+    if (!oom && unique_key && smap_put(&m->unique, unique_key, r) < 0) {
+        smap_del(&m->rooms, r->id);
+        oom = true;
+    }
+    if (oom) {
+        if (r)
+            room_destroy(r);
+        answer_nomem(m, C_ROOM, (void *)cb, ctx);
+        return;
+    }
+    m->order[m->nrooms++] = r;
+    complete_room(m, cb, ctx, CHATD_OK, r, NULL);
+}
+
+static void mem_room_get(void *state, const char *room_id, const char *for_user, chatd_room_cb cb,
+                         void *ctx)
+{
+    struct memstore *m = state;
+    struct mroom *r = smap_get(&m->rooms, room_id);
+    complete_room(m, cb, ctx, r ? CHATD_OK : CHATD_ERR_NOT_FOUND, r, for_user);
+}
+
+static bool room_matches(const struct mroom *r, const struct chatd_room_filter *f)
+{
+    if (f->kind && r->kind != f->kind)
+        return false;
+    if (f->state && r->state != f->state)
+        return false;
+    if (f->agent && (!r->agent || strcmp(r->agent, f->agent) != 0))
+        return false;
+    if (f->member && !is_member(r, f->member))
+        return false;
+    return true;
+}
+
+static void mem_room_list(void *state, const struct chatd_room_filter *f, chatd_rooms_cb cb, void *ctx)
+{
+    struct memstore *m = state;
+    struct completion *c = completion_new(C_ROOMS, ctx);
+    size_t limit = f->limit ? f->limit : 1000;
+    size_t n = 0;
+    for (size_t i = 0; i < m->nrooms && n < limit; i++)
+        n += room_matches(m->order[i], f);
+    bool oom = !c;
+    if (c && n && !(c->rooms = arena_alloc(c, n * sizeof *c->rooms)))
+        oom = true;
+    for (size_t i = 0, k = 0; !oom && i < m->nrooms && k < n; i++)
+        if (room_matches(m->order[i], f))
+            snap_room(c, &c->rooms[k++], m->order[i], f->for_user, &oom);
+    if (oom) {
+        if (c)
+            completion_free(c);
+        answer_nomem(m, C_ROOMS, (void *)cb, ctx);
+        return;
+    }
+    c->n = n;
+    c->cb.rooms = cb;
+    c->st = CHATD_OK;
+    complete(m, c);
+}
+
+static void mem_room_claim(void *state, const char *room_id, const char *agent, int64_t now_ms,
+                           chatd_room_cb cb, void *ctx)
+{
+    struct memstore *m = state;
+    struct mroom *r = smap_get(&m->rooms, room_id);
+    if (!r) {
+        complete_room(m, cb, ctx, CHATD_ERR_NOT_FOUND, NULL, NULL);
+        return;
+    }
+    if (r->kind != CHATD_ROOM_SUPPORT || r->state != CHATD_ROOM_OPEN) {
+        complete_room(m, cb, ctx, CHATD_ERR_CONFLICT, r, NULL);
+        return;
+    }
+    char *a = strdup(agent);
+    if (!a || add_member(r, agent) < 0) {
+        free(a);
+        answer_nomem(m, C_ROOM, (void *)cb, ctx);
+        return;
+    }
+    free(r->agent);
+    r->agent = a;
+    r->state = CHATD_ROOM_ASSIGNED;
+    r->assigned_ms = now_ms;
+    complete_room(m, cb, ctx, CHATD_OK, r, NULL);
+}
+
+static void mem_room_complete(void *state, const char *room_id, const char *agent, chatd_room_cb cb,
+                              void *ctx)
+{
+    struct memstore *m = state;
+    struct mroom *r = smap_get(&m->rooms, room_id);
+    if (!r) {
+        complete_room(m, cb, ctx, CHATD_ERR_NOT_FOUND, NULL, NULL);
+        return;
+    }
+    if (r->state != CHATD_ROOM_ASSIGNED || !r->agent || strcmp(r->agent, agent) != 0) {
+        complete_room(m, cb, ctx, CHATD_ERR_CONFLICT, r, NULL);
+        return;
+    }
+    r->state = CHATD_ROOM_COMPLETED;
+    complete_room(m, cb, ctx, CHATD_OK, r, NULL);
+}
+
+static void mem_room_delete(void *state, const char *room_id, chatd_done_cb cb, void *ctx)
+{
+    struct memstore *m = state;
+    struct mroom *r = smap_get(&m->rooms, room_id);
+    if (!r) {
+        complete_done(m, cb, ctx, CHATD_ERR_NOT_FOUND);
+        return;
+    }
+    smap_del(&m->rooms, r->id);
+    if (r->unique_key)
+        smap_del(&m->unique, r->unique_key);
+    for (size_t i = 0; i < m->nrooms; i++) {
+        if (m->order[i] == r) {
+            memmove(&m->order[i], &m->order[i + 1], (m->nrooms - i - 1) * sizeof *m->order);
+            m->nrooms--;
+            break;
+        }
+    }
+    room_destroy(r);
+    complete_done(m, cb, ctx, CHATD_OK);
+}
+
+static void mem_member_add(void *state, const char *room_id, const char *user, chatd_done_cb cb, void *ctx)
+{
+    struct memstore *m = state;
+    struct mroom *r = smap_get(&m->rooms, room_id);
+    chatd_status st = !r ? CHATD_ERR_NOT_FOUND : add_member(r, user) < 0 ? CHATD_ERR_NOMEM : CHATD_OK;
+    complete_done(m, cb, ctx, st);
+}
+
+static void mem_member_remove(void *state, const char *room_id, const char *user, chatd_done_cb cb,
+                              void *ctx)
+{
+    struct memstore *m = state;
+    struct mroom *r = smap_get(&m->rooms, room_id);
+    if (!r) {
+        complete_done(m, cb, ctx, CHATD_ERR_NOT_FOUND);
+        return;
+    }
+    for (size_t i = 0; i < r->nmembers; i++) {
+        if (strcmp(r->members[i], user) == 0) {
+            free(r->members[i]);
+            r->members[i] = r->members[--r->nmembers];
+            break;
+        }
+    }
+    complete_done(m, cb, ctx, CHATD_OK);
+}
+
+static void complete_message(struct memstore *m, chatd_message_cb cb, void *ctx, chatd_status st,
+                             const struct mroom *r, size_t seq)
+{
+    struct completion *c = completion_new(C_MESSAGE, ctx);
+    bool oom = !c;
+    if (c && seq) {
+        c->msgs = arena_alloc(c, sizeof *c->msgs);
+        if (c->msgs)
+            snap_message(c, c->msgs, r, seq, &oom);
+        else
+            oom = true;
+        c->n = 1;
+    }
+    if (oom) {
+        if (c)
+            completion_free(c);
+        answer_nomem(m, C_MESSAGE, (void *)cb, ctx);
+        return;
+    }
+    c->cb.message = cb;
+    c->st = st;
+    complete(m, c);
+}
+
+static void mem_message_append(void *state, const struct chatd_message *msg, chatd_message_cb cb, void *ctx)
+{
+    struct memstore *m = state;
+    struct mroom *r = smap_get(&m->rooms, msg->room);
+    if (!r) {
+        complete_message(m, cb, ctx, CHATD_ERR_NOT_FOUND, NULL, 0);
+        return;
+    }
+    char *idem_key = NULL;
+    if (msg->client_id) {
+        if (asprintf(&idem_key, "%s\x1f%s", msg->sender, msg->client_id) < 0) {
+            answer_nomem(m, C_MESSAGE, (void *)cb, ctx);
+            return;
+        }
+        uintptr_t seq = (uintptr_t)smap_get(&r->idem, idem_key);
+        if (seq) {
+            free(idem_key);
+            complete_message(m, cb, ctx, CHATD_ERR_EXISTS, r, seq);
+            return;
+        }
+    }
+    if ((long long)r->nmsgs >= m->max_messages) {
+        free(idem_key);
+        complete_message(m, cb, ctx, CHATD_ERR_LIMIT, NULL, 0);
+        return;
+    }
+    if (r->nmsgs == r->msgs_cap) {
+        size_t cap = r->msgs_cap ? r->msgs_cap * 2 : 16;
+        struct mmsg *v = realloc(r->msgs, cap * sizeof *v);
+        if (!v) {
+            free(idem_key);
+            answer_nomem(m, C_MESSAGE, (void *)cb, ctx);
+            return;
+        }
+        r->msgs = v;
+        r->msgs_cap = cap;
+    }
+    struct mmsg *s = &r->msgs[r->nmsgs];
+    bool oom = false;
+    char id[32];
+    snprintf(id, sizeof id, "m%llu", (unsigned long long)++m->next_message_id);
+    s->id = dup_or_null(id, &oom);
+    s->sender = dup_or_null(msg->sender, &oom);
+    s->client_id = dup_or_null(msg->client_id, &oom);
+    s->body = malloc(msg->body_len + 1);
+    s->ts_ms = msg->ts_ms;
+    s->body_len = msg->body_len;
+    if (!s->body)
+        oom = true;
+    else if (msg->body_len)
+        memcpy(s->body, msg->body, msg->body_len);
+    if (!oom && idem_key && smap_put(&r->idem, idem_key, (void *)(uintptr_t)(r->nmsgs + 1)) < 0)
+        oom = true;
+    free(idem_key);
+    if (oom) {
+        free(s->id);
+        free(s->sender);
+        free(s->client_id);
+        free(s->body);
+        answer_nomem(m, C_MESSAGE, (void *)cb, ctx);
+        return;
+    }
+    r->nmsgs++;
+    complete_message(m, cb, ctx, CHATD_OK, r, r->nmsgs);
+}
+
+static void mem_message_list(void *state, const char *room_id, uint64_t before, uint64_t after,
+                             size_t limit, chatd_messages_cb cb, void *ctx)
+{
+    struct memstore *m = state;
+    struct mroom *r = smap_get(&m->rooms, room_id);
+    struct completion *c = completion_new(C_MESSAGES, ctx);
+    if (!c) {
+        answer_nomem(m, C_MESSAGES, (void *)cb, ctx);
+        return;
+    }
+    c->cb.messages = cb;
+    if (!r) {
+        c->st = CHATD_ERR_NOT_FOUND;
+        complete(m, c);
+        return;
+    }
+    /* seq range [lo, hi], walked newest-first for `before`, oldest-first otherwise */
+    uint64_t lo, hi;
+    if (before) {
+        hi = before - 1 < r->nmsgs ? before - 1 : r->nmsgs;
+        lo = hi > limit ? hi - limit + 1 : 1;
+    } else {
+        lo = after + 1;
+        hi = after >= r->nmsgs ? after : r->nmsgs - after > limit ? after + limit : r->nmsgs;
+    }
+    size_t n = hi >= lo && lo >= 1 ? (size_t)(hi - lo + 1) : 0;
+    bool oom = false;
+    if (n && !(c->msgs = arena_alloc(c, n * sizeof *c->msgs)))
+        oom = true;
+    for (size_t k = 0; !oom && k < n; k++)
+        snap_message(c, &c->msgs[k], r, before ? (size_t)(hi - k) : (size_t)(lo + k), &oom);
+    if (oom) {
+        completion_free(c);
+        answer_nomem(m, C_MESSAGES, (void *)cb, ctx);
+        return;
+    }
+    c->n = n;
+    c->st = CHATD_OK;
+    complete(m, c);
+}
+
+static void mem_read_mark(void *state, const char *room_id, const char *user, uint64_t seq,
+                          chatd_done_cb cb, void *ctx)
+{
+    struct memstore *m = state;
+    struct mroom *r = smap_get(&m->rooms, room_id);
+    if (!r) {
+        complete_done(m, cb, ctx, CHATD_ERR_NOT_FOUND);
+        return;
+    }
+    if (seq > r->nmsgs)
+        seq = r->nmsgs;
+    for (size_t i = 0; i < r->nmarks; i++) {
+        if (strcmp(r->marks[i].user, user) == 0) {
+            if (seq > r->marks[i].seq)
+                r->marks[i].seq = seq;
+            complete_done(m, cb, ctx, CHATD_OK);
+            return;
+        }
+    }
+    struct mark *v = realloc(r->marks, (r->nmarks + 1) * sizeof *v);
+    char *u = strdup(user);
+    if (!v || !u) {
+        if (v)
+            r->marks = v;
+        free(u);
+        complete_done(m, cb, ctx, CHATD_ERR_NOMEM);
+        return;
+    }
+    r->marks = v;
+    r->marks[r->nmarks++] = (struct mark){u, seq};
+    complete_done(m, cb, ctx, CHATD_OK);
+}
+
+/* -------------------------------------------------------------- lifecycle */
+
+static chatd_status mem_init(const struct chatd_host *h, void **state)
+{
+    struct memstore *m = calloc(1, sizeof *m);
+    if (!m)
+        return CHATD_ERR_NOMEM;
+    m->host = h;
+    m->max_rooms = 100000;
+    m->max_messages = 100000;
+    const char *keys[] = {"max_rooms", "max_messages_per_room"};
+    long long *vals[] = {&m->max_rooms, &m->max_messages};
+    for (int i = 0; i < 2; i++) {
+        const char *v = h->config_get(h, keys[i]);
+        if (!v)
+            continue;
+        char *end;
+        long long n = strtoll(v, &end, 10);
+        if (!*v || *end || n < 1 || n > 1000000000LL) {
+            h->config_error(h, keys[i], "expected an integer between 1 and 1000000000, got '%s'", v);
+            free(m);
+            return CHATD_ERR_INVALID;
+        }
+        *vals[i] = n;
+    }
+    m->run = event_new(h->base, -1, 0, run_completions, m);
+    if (!m->run) {
+        free(m);
+        return CHATD_ERR_NOMEM;
+    }
+    h->set_ready(h, true, "in memory");
+    *state = m;
+    return CHATD_OK;
+}
+
+static void mem_fini(void *state)
+{
+    struct memstore *m = state;
+    event_free(m->run);
+    for (struct completion *c = m->head, *next; c; c = next) {
+        next = c->next;
+        completion_free(c);
+    }
+    for (size_t i = 0; i < m->nrooms; i++)
+        room_destroy(m->order[i]);
+    free(m->order);
+    smap_free(&m->rooms);
+    smap_free(&m->unique);
+    free(m);
+}
+
+static const struct chatd_storage_ops mem_ops = {
+    .size = sizeof mem_ops,
+    .room_create = mem_room_create,
+    .room_get = mem_room_get,
+    .room_list = mem_room_list,
+    .room_claim = mem_room_claim,
+    .room_complete = mem_room_complete,
+    .room_delete = mem_room_delete,
+    .member_add = mem_member_add,
+    .member_remove = mem_member_remove,
+    .message_append = mem_message_append,
+    .message_list = mem_message_list,
+    .read_mark = mem_read_mark,
+};
+
+CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_STORAGE, .name = "memory", .version = "1.0",
+                    .description = "rooms and messages in process memory (not durable)",
+                    .init = mem_init, .fini = mem_fini, .ops.storage = &mem_ops)

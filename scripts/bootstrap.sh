@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Install what chatd needs from Debian's packages, and nothing when all is
+# there. `--test` adds what the test suites need (servers, clients, browser).
+set -euo pipefail
+
+build_pkgs=(build-essential cmake pkg-config libevent-dev libwebsockets-dev libjansson-dev
+  libhiredis-dev libpq-dev librabbitmq-dev libjwt-dev libsqlite3-dev libcmocka-dev libssl-dev
+  librdkafka-dev)
+test_pkgs=(clang valgrind redis-server postgresql rabbitmq-server python3-stomp python3-websocket
+  chromium)
+
+want=("${build_pkgs[@]}")
+if [[ "${1:-}" == "--test" ]]; then
+  want+=("${test_pkgs[@]}")
+  # nodesource's nodejs bundles npm; Debian's npm would conflict with it.
+  command -v node >/dev/null || want+=(nodejs)
+  command -v npm >/dev/null || want+=(npm)
+fi
+
+missing=()
+for p in "${want[@]}"; do
+  if [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != "install ok installed" ]]; then
+    missing+=("$p")
+  fi
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "bootstrap: installing ${missing[*]}"
+sudo=()
+[[ $(id -u) -eq 0 ]] || sudo=(sudo)
+
+# Tests start their own servers on loopback; keep the packages' services off.
+policy=/usr/sbin/policy-rc.d
+made_policy=0
+if [[ ! -e $policy ]]; then
+  printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+  "${sudo[@]}" chmod +x "$policy"
+  made_policy=1
+fi
+cleanup() { [[ $made_policy -eq 1 ]] && "${sudo[@]}" rm -f "$policy"; return 0; }
+trap cleanup EXIT
+
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,125 @@
+"""chatd --check-config, --version and --help: one clear line per problem."""
+import os
+import subprocess
+import tempfile
+import unittest
+
+from chatd_harness import CHATD_BIN, default_sections, render_ini
+
+
+def check(sections=None, text=None):
+    with tempfile.NamedTemporaryFile("w", suffix=".ini", delete=False) as f:
+        f.write(text if text is not None else render_ini(sections))
+        path = f.name
+    try:
+        p = subprocess.run([CHATD_BIN, "--check-config", "-c", path], capture_output=True, text=True,
+                           timeout=30)
+        return p, path
+    finally:
+        os.unlink(path)
+
+
+class CheckConfig(unittest.TestCase):
+    def assert_one_line(self, p, path, *parts):
+        self.assertNotEqual(p.returncode, 0)
+        lines = p.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, p.stderr)
+        self.assertTrue(lines[0].startswith(path + ": "), lines[0])
+        for part in parts:
+            self.assertIn(part, lines[0])
+        return lines[0]
+
+    def test_good_config(self):
+        p, path = check(default_sections(1, 2))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.strip(), path + ": ok")
+
+    def test_shipped_config_is_valid(self):
+        src = os.environ.get("CHATD_SOURCE_DIR", ".")
+        p = subprocess.run([CHATD_BIN, "--check-config", "-c", os.path.join(src, "etc/chat.ini")],
+                           capture_output=True, text=True, timeout=30,
+                           env=dict(os.environ, CHATD_PLUGIN_DIR=os.environ.get("CHATD_PLUGIN_DIR", "")))
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+    def test_bad_plugin_path(self):
+        s = default_sections(1, 2)
+        s["storage"]["plugin"] = "/nonexistent/storage_nope.so"
+        p, path = check(s)
+        self.assert_one_line(p, path, "[storage] plugin: cannot load /nonexistent/storage_nope.so")
+
+    def test_unknown_plugin_name(self):
+        s = default_sections(1, 2)
+        s["broker"]["plugin"] = "nosuch"
+        p, path = check(s)
+        self.assert_one_line(p, path, "[broker] plugin: cannot load", "broker_nosuch.so")
+
+    def test_missing_section(self):
+        s = default_sections(1, 2)
+        del s["storage"]
+        p, path = check(s)
+        self.assert_one_line(p, path, "[storage]", "missing section")
+
+    def test_unknown_key_in_server(self):
+        s = default_sections(1, 2)
+        s["server"]["colour"] = "blue"
+        p, path = check(s)
+        self.assert_one_line(p, path, "[server] colour: unknown key")
+
+    def test_unknown_key_in_plugin_section(self):
+        s = default_sections(1, 2)
+        s["auth"]["realm"] = "x"
+        p, path = check(s)
+        self.assert_one_line(p, path, "[auth] realm: unknown key")
+
+    def test_plugin_rejects_bad_value(self):
+        s = default_sections(1, 2)
+        s["auth"]["user.alice.roles"] = "admin"
+        p, path = check(s)
+        self.assert_one_line(p, path, "[auth] user.alice.roles:", "unknown role")
+
+    def test_unknown_section(self):
+        s = default_sections(1, 2)
+        s["extra"] = {"a": "1"}
+        p, path = check(s)
+        self.assert_one_line(p, path, "[extra]", "unknown section")
+
+    def test_bad_value_in_core_section(self):
+        s = default_sections(1, 2)
+        s["server"]["listen"] = "nowhere"
+        p, path = check(s)
+        self.assert_one_line(p, path, "[server] listen:", "HOST:PORT")
+
+    def test_unset_environment_variable(self):
+        s = default_sections(1, 2)
+        s["server"]["web_root"] = "${CHATD_TEST_SURELY_UNSET}"
+        p, path = check(s)
+        self.assert_one_line(p, path, "[server] web_root:", "CHATD_TEST_SURELY_UNSET")
+
+    def test_syntax_error(self):
+        p, path = check(text="[server\nlisten = 1\n")
+        self.assert_one_line(p, path, "line 1")
+
+    def test_missing_file(self):
+        p = subprocess.run([CHATD_BIN, "--check-config", "-c", "/nonexistent.ini"], capture_output=True,
+                           text=True, timeout=30)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertEqual(p.stderr.strip(), "/nonexistent.ini: cannot open: No such file or directory")
+
+    def test_version_and_help(self):
+        p = subprocess.run([CHATD_BIN, "--version"], capture_output=True, text=True, timeout=10)
+        self.assertEqual(p.returncode, 0)
+        self.assertTrue(p.stdout.startswith("chatd "))
+        p = subprocess.run([CHATD_BIN, "--help"], capture_output=True, text=True, timeout=10)
+        self.assertEqual(p.returncode, 0)
+        self.assertIn("--check-config", p.stdout)
+
+    def test_hash_password_round_trip(self):
+        """A hash made by chatd hash-password signs a user in (checked by config load)."""
+        p = subprocess.run([CHATD_BIN, "hash-password", "--iterations", "1000"], input="s3cret\n",
+                           capture_output=True, text=True, timeout=10)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout.strip(), r"^pbkdf2-sha256\$1000\$[0-9a-f]{32}\$[0-9a-f]{64}$")
+
+
+if __name__ == "__main__":
+    unittest.main()

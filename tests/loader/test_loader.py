@@ -1,0 +1,90 @@
+"""The loader refuses each purpose-built broken plugin with its own line."""
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from chatd_harness import CHATD_BIN, default_sections, render_ini  # noqa: E402
+
+BROKEN = os.environ.get("CHATD_BROKEN_DIR", "build/tests/loader/plugins")
+
+
+def run_check(auth):
+    s = default_sections(1, 2)
+    s["auth"] = auth
+    with tempfile.NamedTemporaryFile("w", suffix=".ini", delete=False) as f:
+        f.write(render_ini(s))
+        path = f.name
+    try:
+        p = subprocess.run([CHATD_BIN, "--check-config", "-c", path], capture_output=True, text=True,
+                           timeout=30)
+        return p, path
+    finally:
+        os.unlink(path)
+
+
+def so(name):
+    return os.path.join(BROKEN, "broken_%s.so" % name)
+
+
+class Loader(unittest.TestCase):
+    def refused(self, name, expected, extra=None):
+        auth = {"plugin": so(name)}
+        auth.update(extra or {})
+        p, path = run_check(auth)
+        self.assertNotEqual(p.returncode, 0, p.stdout)
+        lines = p.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, p.stderr)
+        self.assertEqual(lines[0], "%s: [auth] %s" % (path, expected.replace("PATH", so(name))))
+
+    def test_wrong_abi_major(self):
+        self.refused("wrong_major", "plugin: PATH was built for SDK ABI 2.0; this chatd speaks 1.0 "
+                     "(major versions differ)")
+
+    def test_newer_minor(self):
+        self.refused("newer_minor", "plugin: PATH was built for SDK ABI 1.7; this chatd speaks 1.0 "
+                     "(needs a newer chatd)")
+
+    def test_missing_symbol(self):
+        self.refused("no_symbol", "plugin: PATH does not export chatd_plugin_descriptor")
+
+    def test_wrong_kind(self):
+        self.refused("wrong_kind", "plugin: PATH is a storage plugin; [auth] needs an auth plugin")
+
+    def test_missing_mandatory_op(self):
+        self.refused("missing_op", "plugin: PATH lacks mandatory operation 'authenticate'")
+
+    def test_ops_table_too_short_for_mandatory_op(self):
+        self.refused("short_ops", "plugin: PATH lacks mandatory operation 'authenticate'")
+
+    def test_missing_init(self):
+        self.refused("no_init", "plugin: PATH lacks mandatory operation 'init'")
+
+    def test_failing_init(self):
+        self.refused("failing_init", "mode: must be 'on', got 'off'", {"mode": "off"})
+
+    def test_unknown_key_after_init(self):
+        self.refused("unknown_key_reader", "colour: unknown key", {"mode": "on", "colour": "red"})
+
+    def test_not_a_shared_object(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".so", delete=False) as f:
+            f.write("not elf")
+        try:
+            p, path = run_check({"plugin": f.name})
+            lines = p.stderr.strip().splitlines()
+            self.assertNotEqual(p.returncode, 0)
+            self.assertEqual(len(lines), 1, p.stderr)
+            self.assertTrue(lines[0].startswith("%s: [auth] plugin: cannot load %s: " % (path, f.name)),
+                            lines[0])
+        finally:
+            os.unlink(f.name)
+
+    def test_healthy_control_loads(self):
+        p, path = run_check({"plugin": so("unknown_key_reader"), "mode": "on"})
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
