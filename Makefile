@@ -1,10 +1,11 @@
 # The entry points a newcomer uses; see README.md.
 NPROC := $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SECONDS ?= 300
+FUZZ_SHORT_SECONDS ?= 15
 ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=1 \
             UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all build run test fuzz clean bootstrap bootstrap-test
+.PHONY: all build run test fuzz fuzz-build fuzz-short clean bootstrap bootstrap-test
 
 all: build
 
@@ -21,7 +22,7 @@ build:
 run: bootstrap build
 	./build/core/chatd -c etc/chat.ini
 
-test: bootstrap-test build
+test: bootstrap-test build fuzz-short
 	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCHATD_SANITIZE=ON >/dev/null
 	@cmake --build build-asan -j$(NPROC)
 	@echo "== tests under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)"
@@ -29,14 +30,29 @@ test: bootstrap-test build
 	@echo "== tests (build/)"
 	@ctest --test-dir build --output-on-failure -j2
 
-fuzz: bootstrap-test
-	@CC=clang cmake -S . -B build-fuzz -DCHATD_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-	@cmake --build build-fuzz -j$(NPROC)
+fuzz-build:
+	@CC=clang cmake -S . -B build-fuzz -DCHATD_FUZZ=ON -DBUILD_TESTING=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build build-fuzz -j$(NPROC) --target stomp_frame_fuzz config_fuzz
+
+# Each target over its seed corpus (kept read-only: new inputs go to a
+# scratch dir); a crasher lands in build-fuzz/ and fails the run. Keep it
+# as tests/fuzz/corpus/<target>/regress-<what> once fixed.
+define run_fuzzers
 	@for t in build-fuzz/tests/fuzz/*_fuzz; do \
-	  name=$$(basename $$t _fuzz); \
-	  echo "== $$name for $(FUZZ_SECONDS)s"; \
-	  $$t -max_total_time=$(FUZZ_SECONDS) tests/fuzz/corpus/$$name || exit 1; \
+	  name=$$(basename $$t _fuzz); scratch=$$(mktemp -d); \
+	  echo "== fuzz $$name for $(1)s"; \
+	  $$t -max_total_time=$(1) -print_final_stats=0 -artifact_prefix=build-fuzz/ \
+	    $$scratch tests/fuzz/corpus/$$name >build-fuzz/$$name.log 2>&1 \
+	    || { tail -40 build-fuzz/$$name.log; rm -rf $$scratch; exit 1; }; \
+	  rm -rf $$scratch; \
 	done
+endef
+
+fuzz-short: fuzz-build
+	$(call run_fuzzers,$(FUZZ_SHORT_SECONDS))
+
+fuzz: bootstrap-test fuzz-build
+	$(call run_fuzzers,$(FUZZ_SECONDS))
 
 clean:
 	rm -rf build build-asan build-fuzz

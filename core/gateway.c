@@ -368,7 +368,9 @@ static int callback_stomp_ws(struct lws *wsi, enum lws_callback_reasons reason, 
         conn_closed(g, c);
         return 0;
     default:
-        return 0;
+        /* The "default" pvo binds plain HTTP requests to this protocol too:
+         * static files, 404s and keep-alive are the HTTP handler's. */
+        return callback_http(wsi, reason, user, in, len);
     }
 }
 

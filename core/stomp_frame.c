@@ -428,6 +428,8 @@ enum stomp_parse_status stomp_parser_feed(struct stomp_parser *p, const char *da
             return fail(p, "frame too large");
         if (p->prev_cr && c != '\n')
             return fail(p, "CR inside header");
+        if (c == '\0')
+            return fail(p, "NUL inside header");
         if (c == '\n') {
             if (p->prev_cr)
                 p->len--; /* drop the CR of a CRLF */

@@ -10,6 +10,7 @@
  *   "empty header name"          a header line starting with ':'
  *   "undefined escape sequence"  1.1/1.2: backslash not followed by n, c, \\ (or r in 1.2)
  *   "CR inside header"           a CR not followed by LF
+ *   "NUL inside header"          a NUL before the blank line that ends the headers
  *   "invalid content-length"     not all decimal digits
  *   "body too large"             content-length or body above max_body_size
  *   "missing NUL after body"     the byte after content-length bytes is not NUL

@@ -161,6 +161,8 @@ static void each_error_is_named(void **state)
         BAD("SEND\ncontent-length:99999999999999999999999\n\n\0", "body too large"),
         BAD("SEND\ncontent-length:2\n\nabc\0", "missing NUL after body"),
         BAD("\rX", "CR inside header"),
+        BAD("SEND\n\0", "NUL inside header"),
+        BAD("SEND\nk:v\0x\n\n\0", "NUL inside header"),
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         struct stomp_frame *f[8];
