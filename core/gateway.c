@@ -20,6 +20,8 @@ struct outitem {
 };
 
 struct conn {
+    lws_sorted_usec_list_t hb_timer;
+    struct gateway *g;
     uint64_t id;
     struct lws *wsi;
     enum transport transport;
@@ -29,6 +31,8 @@ struct conn {
     bool close_after_flush; /* the core or a protocol error asked to close */
     bool kill;              /* close at the next chance, dropping the queue */
     bool rx_closed;         /* ignore further input */
+    lws_usec_t hb_send_us, hb_receive_us;
+    lws_usec_t last_rx_us, last_tx_us;
 };
 
 struct gateway {
@@ -108,6 +112,7 @@ static void conn_clear_out(struct conn *c)
 static void conn_open(struct gateway *g, struct conn *c, struct lws *wsi, enum transport t)
 {
     memset(c, 0, sizeof *c);
+    c->g = g;
     c->wsi = wsi;
     c->transport = t;
     c->parser = stomp_parser_new(&g->settings->limits);
@@ -134,6 +139,7 @@ static void conn_closed(struct gateway *g, struct conn *c)
     if (!c->id)
         return;
     idmap_del(&g->conns, c->id);
+    lws_sul_cancel(&c->hb_timer);
     conn_clear_out(c);
     stomp_parser_free(c->parser);
     c->parser = NULL;
@@ -175,12 +181,12 @@ static void conn_enqueue(struct gateway *g, struct conn *c, char *head, size_t h
     lws_callback_on_writable(c->wsi);
 }
 
-/* A protocol error: answer with an ERROR frame, then close. */
-static void conn_fail(struct gateway *g, struct conn *c, const char *why)
+/* Answer with an ERROR frame, then close. */
+static void conn_error(struct gateway *g, struct conn *c, const char *why, const char *detail)
 {
     struct stomp_buf b = {0};
     char body[256];
-    int bl = snprintf(body, sizeof body, "The frame could not be parsed: %s.\n", why);
+    int bl = snprintf(body, sizeof body, "%s\n", detail);
     if (stomp_encode_command(&b, STOMP_CMD_ERROR) == 0 &&
         stomp_encode_header(&b, STOMP_V1_2, STOMP_CMD_ERROR, "message", why) == 0 &&
         stomp_encode_header(&b, STOMP_V1_2, STOMP_CMD_ERROR, "content-type", "text/plain") == 0 &&
@@ -189,14 +195,48 @@ static void conn_fail(struct gateway *g, struct conn *c, const char *why)
         b.data = NULL;
     }
     stomp_buf_free(&b);
-    log_msg(CHATD_LOG_INFO, "gateway", c->id, "protocol error: %s", why);
+    log_msg(CHATD_LOG_INFO, "gateway", c->id, "closing: %s", why);
     c->rx_closed = true;
     c->close_after_flush = true;
     lws_callback_on_writable(c->wsi);
 }
 
+static void conn_fail(struct gateway *g, struct conn *c, const char *why)
+{
+    char detail[192];
+    snprintf(detail, sizeof detail, "The frame could not be parsed: %s.", why);
+    conn_error(g, c, why, detail);
+}
+
+/* Heart-beats: an EOL when we have been quiet, a close when the client has. */
+static void conn_heartbeat(lws_sorted_usec_list_t *sul)
+{
+    struct conn *c = (struct conn *)((char *)sul - offsetof(struct conn, hb_timer));
+    struct gateway *g = c->g;
+    lws_usec_t now = lws_now_usecs();
+    if (c->close_after_flush || c->kill)
+        return;
+    if (c->hb_receive_us && now - c->last_rx_us > 2 * c->hb_receive_us) {
+        conn_error(g, c, "heart-beat timeout", "Nothing was received within twice the heart-beat interval.");
+        return;
+    }
+    if (c->hb_send_us && now - c->last_tx_us >= c->hb_send_us && !c->out_head) {
+        char *eol = malloc(1);
+        if (eol) {
+            *eol = '\n';
+            conn_enqueue(g, c, eol, 1, NULL);
+        }
+    }
+    lws_usec_t tick = c->hb_send_us;
+    if (c->hb_receive_us && (!tick || c->hb_receive_us < tick))
+        tick = c->hb_receive_us;
+    tick /= 2;
+    lws_sul_schedule(g->ctx, 0, &c->hb_timer, conn_heartbeat, tick > 50000 ? tick : 50000);
+}
+
 static void conn_receive(struct gateway *g, struct conn *c, const char *data, size_t len)
 {
+    c->last_rx_us = lws_now_usecs();
     while (len && !c->rx_closed && c->parser) {
         size_t used = 0;
         struct stomp_frame *f = NULL;
@@ -281,6 +321,7 @@ static int conn_writable(struct gateway *g, struct conn *c)
     enum lws_write_protocol mode = c->transport == TRANSPORT_WS ? LWS_WRITE_TEXT : LWS_WRITE_RAW;
     if (lws_write(c->wsi, (unsigned char *)g->scratch + LWS_PRE, total, mode) < (int)total)
         return -1;
+    c->last_tx_us = lws_now_usecs();
     if (c->out_head || c->close_after_flush)
         lws_callback_on_writable(c->wsi);
     return 0;
@@ -306,6 +347,12 @@ static void gateway_drain_queue(struct gateway *g)
         }
         if (m->kind == XM_OUT) {
             conn_enqueue(g, c, m->u.out.head, m->u.out.head_len, m->u.out.shared);
+        } else if (m->kind == XM_HEARTBEAT) {
+            c->hb_send_us = (lws_usec_t)m->u.heartbeat.send_ms * 1000;
+            c->hb_receive_us = (lws_usec_t)m->u.heartbeat.receive_ms * 1000;
+            c->last_rx_us = c->last_tx_us = lws_now_usecs();
+            if (c->hb_send_us || c->hb_receive_us)
+                conn_heartbeat(&c->hb_timer);
         } else if (m->kind == XM_CLOSE) {
             c->close_after_flush = true;
             c->rx_closed = true;

@@ -12,18 +12,63 @@
 #include "stomp_frame.h"
 #include "strmap.h"
 
-struct topic {
-    struct sub *subs;
+/* A message as delivered: the parsed envelope and its shared encodings. */
+struct envelope {
+    unsigned refs;
+    struct stomp_frame *frame;
+    struct rcbuf *shared[3]; /* per version 1.0, 1.1, 1.2; made on demand */
+    /* Queue messages: */
+    struct envelope *next;   /* in the queue's pending list */
+    bool redelivered;
+};
+
+/* A MESSAGE sent to a client-ack subscription, not acknowledged yet. */
+struct unacked {
+    struct unacked *prev, *next;
+    uint64_t ack_id;
+    struct envelope *env;    /* kept for queues (redelivery) and for 1.0/1.1 lookups */
+};
+
+enum dest_kind { DEST_BROADCAST, DEST_QUEUE };
+
+struct dest {
+    enum dest_kind kind;
+    char *name;
+    struct sub *subs;        /* circular order irrelevant: a list */
     size_t nsubs;
+    struct sub *cursor;      /* queues: next subscriber to serve */
+    struct envelope *pending_head, *pending_tail;
+    size_t npending;
+};
+
+struct sub {
+    char *id;
+    enum ack_mode ack;
+    struct session *session;
+    struct dest *dest;
+    struct sub *prev, *next; /* in dest->subs */
+    struct unacked *unacked_head, *unacked_tail;
+    size_t nunacked;
 };
 
 struct router {
     struct server *srv;
-    struct strmap topics; /* destination -> struct topic */
+    struct strmap dests;     /* name -> struct dest */
     struct stomp_limits envelope_limits;
-    char instance[24];    /* prefix of message-ids minted here */
+    char instance[24];       /* prefix of message-ids minted here */
     uint64_t next_id;
+    uint64_t next_ack;
 };
+
+static void envelope_unref(struct envelope *e)
+{
+    if (!e || --e->refs)
+        return;
+    for (int i = 0; i < 3; i++)
+        rcbuf_unref(e->shared[i]);
+    stomp_frame_free(e->frame);
+    free(e);
+}
 
 struct router *router_new(struct server *srv)
 {
@@ -31,13 +76,13 @@ struct router *router_new(struct server *srv)
     if (!r)
         return NULL;
     r->srv = srv;
-    strmap_init(&r->topics);
+    strmap_init(&r->dests);
     stomp_limits_default(&r->envelope_limits);
     r->envelope_limits.max_frame_size = 128u << 20;
     r->envelope_limits.max_body_size = 64u << 20;
     r->envelope_limits.max_headers = 1u << 16;
     r->envelope_limits.max_header_length = 1u << 20;
-    uint64_t seed;
+    uint64_t seed = 0;
     FILE *f = fopen("/dev/urandom", "rb");
     if (!f || fread(&seed, sizeof seed, 1, f) != 1)
         seed = (uint64_t)(uintptr_t)r ^ (uint64_t)getpid();
@@ -47,6 +92,16 @@ struct router *router_new(struct server *srv)
     return r;
 }
 
+static void dest_free(struct dest *d)
+{
+    for (struct envelope *e = d->pending_head, *next; e; e = next) {
+        next = e->next;
+        envelope_unref(e);
+    }
+    free(d->name);
+    free(d);
+}
+
 void router_free(struct router *r)
 {
     if (!r)
@@ -54,9 +109,9 @@ void router_free(struct router *r)
     size_t pos = 0;
     const char *key;
     void *value;
-    while (strmap_next(&r->topics, &pos, &key, &value))
-        free(value);
-    strmap_free(&r->topics);
+    while (strmap_next(&r->dests, &pos, &key, &value))
+        dest_free(value);
+    strmap_free(&r->dests);
     free(r);
 }
 
@@ -66,96 +121,23 @@ static const struct chatd_broker_ops *broker_ops(struct router *r, void **state)
     return r->srv->broker->desc->ops.broker;
 }
 
-chatd_status router_subscribe(struct router *r, struct sub *s)
+static bool is_queue(const char *destination)
 {
-    struct topic *t = strmap_get(&r->topics, s->destination);
-    if (!t) {
-        void *state;
-        const struct chatd_broker_ops *ops = broker_ops(r, &state);
-        t = calloc(1, sizeof *t);
-        if (!t)
-            return CHATD_ERR_NOMEM;
-        if (strmap_put(&r->topics, s->destination, t) < 0) {
-            free(t);
-            return CHATD_ERR_NOMEM;
-        }
-        chatd_status st = ops->subscribe(state, s->destination);
-        if (st != CHATD_OK) {
-            strmap_del(&r->topics, s->destination);
-            free(t);
-            return st;
-        }
-    }
-    s->topic = t;
-    s->prev = NULL;
-    s->next = t->subs;
-    if (t->subs)
-        t->subs->prev = s;
-    t->subs = s;
-    t->nsubs++;
-    return CHATD_OK;
+    return strncmp(destination, "/queue/", 7) == 0;
 }
 
-void router_unsubscribe(struct router *r, struct sub *s)
+const char *router_sub_id(const struct sub *s)
 {
-    struct topic *t = s->topic;
-    if (!t)
-        return;
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        t->subs = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
-    s->topic = NULL;
-    if (--t->nsubs == 0) {
-        void *state;
-        const struct chatd_broker_ops *ops = broker_ops(r, &state);
-        ops->unsubscribe(state, s->destination);
-        strmap_del(&r->topics, s->destination);
-        free(t);
-    }
+    return s->id;
 }
 
-/* Headers of a SEND that belong to the protocol, not to the message. */
-static int header_is_forwarded(const char *name)
+/* The part of a MESSAGE every recipient shares, for one version. */
+static struct rcbuf *shared_part(struct envelope *e, int version)
 {
-    static const char *const own[] = {"destination", "receipt", "transaction", "content-length",
-                                      "message-id", "subscription", "ack", "redelivered"};
-    for (size_t i = 0; i < sizeof own / sizeof *own; i++)
-        if (strcmp(name, own[i]) == 0)
-            return 0;
-    return 1;
-}
-
-chatd_status router_publish(struct router *r, const char *destination, const struct stomp_frame *send)
-{
-    struct stomp_buf b = {0};
-    char id[48];
-    snprintf(id, sizeof id, "%s-%llu", r->instance, (unsigned long long)++r->next_id);
-    int rc = stomp_encode_command(&b, STOMP_CMD_MESSAGE);
-    rc |= stomp_encode_header(&b, STOMP_V1_2, STOMP_CMD_MESSAGE, "destination", destination);
-    rc |= stomp_encode_header(&b, STOMP_V1_2, STOMP_CMD_MESSAGE, "message-id", id);
-    for (size_t i = 0; i < send->nheaders; i++)
-        if (header_is_forwarded(send->headers[i].name))
-            rc |= stomp_encode_header_n(&b, STOMP_V1_2, STOMP_CMD_MESSAGE, send->headers[i].name,
-                                        send->headers[i].value, send->headers[i].value_len);
-    rc |= stomp_encode_body(&b, send->body, send->body_len, true);
-    if (rc) {
-        stomp_buf_free(&b);
-        return CHATD_ERR_NOMEM;
-    }
-    void *state;
-    const struct chatd_broker_ops *ops = broker_ops(r, &state);
-    chatd_status st = ops->publish(state, destination, b.data, b.len);
-    stomp_buf_free(&b);
-    return st;
-}
-
-/* The part of a MESSAGE frame every subscriber shares: all headers but
- * `subscription`/`ack`, the body and the NUL, encoded for one version. */
-static struct rcbuf *shared_part(const struct stomp_frame *f, int version)
-{
+    int vi = version == STOMP_V1_0 ? 0 : version == STOMP_V1_1 ? 1 : 2;
+    if (e->shared[vi])
+        return e->shared[vi];
+    const struct stomp_frame *f = e->frame;
     struct stomp_buf b = {0};
     int rc = 0;
     for (size_t i = 0; i < f->nheaders; i++)
@@ -167,39 +149,343 @@ static struct rcbuf *shared_part(const struct stomp_frame *f, int version)
     if (shared)
         memcpy(shared->data, b.data, b.len);
     stomp_buf_free(&b);
-    return shared;
+    return e->shared[vi] = shared;
+}
+
+/* Send e to one subscriber; client-ack modes remember it until acked. */
+static void deliver_one(struct router *r, struct sub *s, struct envelope *e)
+{
+    int v = session_version(s->session);
+    struct rcbuf *shared = shared_part(e, v);
+    if (!shared)
+        return;
+    struct unacked *u = NULL;
+    if (s->ack != ACK_AUTO) {
+        if (s->nunacked >= r->srv->settings.max_unacked) {
+            session_fail(s->session, "too many unacknowledged messages");
+            return;
+        }
+        u = calloc(1, sizeof *u);
+        if (!u)
+            return;
+        u->ack_id = ++r->next_ack;
+        u->env = e;
+        e->refs++;
+    }
+    struct stomp_buf head = {0};
+    int rc = stomp_encode_command(&head, STOMP_CMD_MESSAGE);
+    rc |= stomp_encode_header(&head, v, STOMP_CMD_MESSAGE, "subscription", s->id);
+    if (u && v >= STOMP_V1_2) {
+        char ack[24];
+        snprintf(ack, sizeof ack, "%llu", (unsigned long long)u->ack_id);
+        rc |= stomp_encode_header(&head, v, STOMP_CMD_MESSAGE, "ack", ack);
+    }
+    if (e->redelivered)
+        rc |= stomp_encode_header(&head, v, STOMP_CMD_MESSAGE, "redelivered", "true");
+    if (rc) {
+        stomp_buf_free(&head);
+        if (u) {
+            envelope_unref(e);
+            free(u);
+        }
+        return;
+    }
+    if (u) {
+        u->prev = s->unacked_tail;
+        if (s->unacked_tail)
+            s->unacked_tail->next = u;
+        else
+            s->unacked_head = u;
+        s->unacked_tail = u;
+        s->nunacked++;
+    }
+    session_send(s->session, head.data, head.len, rcbuf_ref(shared));
+}
+
+/* A queue subscriber can take more while its unacked window has room. */
+static bool sub_ready(const struct router *r, const struct sub *s)
+{
+    return s->ack == ACK_AUTO || s->nunacked < r->srv->settings.max_unacked;
+}
+
+/* Hand pending queue messages to ready subscribers, round-robin. */
+static void queue_dispatch(struct router *r, struct dest *d)
+{
+    while (d->pending_head && d->nsubs) {
+        struct sub *start = d->cursor ? d->cursor : d->subs;
+        struct sub *s = start;
+        do {
+            if (sub_ready(r, s))
+                break;
+            s = s->next ? s->next : d->subs;
+        } while (s != start);
+        if (!sub_ready(r, s))
+            return; /* everyone's window is full */
+        d->cursor = s->next ? s->next : d->subs;
+        struct envelope *e = d->pending_head;
+        d->pending_head = e->next;
+        if (!d->pending_head)
+            d->pending_tail = NULL;
+        d->npending--;
+        e->next = NULL;
+        deliver_one(r, s, e);
+        envelope_unref(e); /* the queue's reference; an unacked entry keeps its own */
+    }
+}
+
+static void queue_push(struct dest *d, struct envelope *e, bool front)
+{
+    if (front) {
+        e->next = d->pending_head;
+        d->pending_head = e;
+        if (!d->pending_tail)
+            d->pending_tail = e;
+    } else {
+        e->next = NULL;
+        if (d->pending_tail)
+            d->pending_tail->next = e;
+        else
+            d->pending_head = e;
+        d->pending_tail = e;
+    }
+    d->npending++;
+}
+
+static struct dest *dest_get(struct router *r, const char *name, bool create, chatd_status *st)
+{
+    struct dest *d = strmap_get(&r->dests, name);
+    if (d || !create)
+        return d;
+    d = calloc(1, sizeof *d);
+    if (!d || !(d->name = strdup(name)) || strmap_put(&r->dests, name, d) < 0) {
+        if (d)
+            free(d->name);
+        free(d);
+        *st = CHATD_ERR_NOMEM;
+        return NULL;
+    }
+    d->kind = is_queue(name) ? DEST_QUEUE : DEST_BROADCAST;
+    if (d->kind == DEST_BROADCAST) {
+        void *state;
+        const struct chatd_broker_ops *ops = broker_ops(r, &state);
+        *st = ops->subscribe(state, name);
+        if (*st != CHATD_OK) {
+            strmap_del(&r->dests, name);
+            dest_free(d);
+            return NULL;
+        }
+    }
+    return d;
+}
+
+/* Forget a destination nobody uses any more. */
+static void dest_release(struct router *r, struct dest *d)
+{
+    if (d->nsubs || d->npending)
+        return;
+    if (d->kind == DEST_BROADCAST) {
+        void *state;
+        const struct chatd_broker_ops *ops = broker_ops(r, &state);
+        ops->unsubscribe(state, d->name);
+    }
+    strmap_del(&r->dests, d->name);
+    dest_free(d);
+}
+
+struct sub *router_subscribe(struct router *r, struct session *session, const char *id,
+                             const char *destination, enum ack_mode ack, chatd_status *st)
+{
+    *st = CHATD_OK;
+    struct dest *d = dest_get(r, destination, true, st);
+    if (!d)
+        return NULL;
+    struct sub *s = calloc(1, sizeof *s);
+    if (!s || !(s->id = strdup(id))) {
+        free(s);
+        *st = CHATD_ERR_NOMEM;
+        dest_release(r, d);
+        return NULL;
+    }
+    s->ack = ack;
+    s->session = session;
+    s->dest = d;
+    s->next = d->subs;
+    if (d->subs)
+        d->subs->prev = s;
+    d->subs = s;
+    d->nsubs++;
+    if (d->kind == DEST_QUEUE)
+        queue_dispatch(r, d);
+    return s;
+}
+
+/* Take u off its subscription; a queue message goes back to its queue. */
+static void unacked_release(struct sub *s, struct unacked *u, bool requeue)
+{
+    if (u->prev)
+        u->prev->next = u->next;
+    else
+        s->unacked_head = u->next;
+    if (u->next)
+        u->next->prev = u->prev;
+    else
+        s->unacked_tail = u->prev;
+    s->nunacked--;
+    if (requeue && s->dest->kind == DEST_QUEUE) {
+        u->env->redelivered = true;
+        queue_push(s->dest, u->env, true);
+    } else {
+        envelope_unref(u->env);
+    }
+    free(u);
+}
+
+void router_unsubscribe(struct router *r, struct sub *s)
+{
+    struct dest *d = s->dest;
+    /* Unacked queue messages return in their original order. */
+    while (s->unacked_tail)
+        unacked_release(s, s->unacked_tail, true);
+    if (d->cursor == s)
+        d->cursor = s->next;
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        d->subs = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    d->nsubs--;
+    free(s->id);
+    free(s);
+    if (d->kind == DEST_QUEUE)
+        queue_dispatch(r, d);
+    dest_release(r, d);
+}
+
+/* Headers of a SEND that belong to the protocol, not to the message. */
+static bool header_is_forwarded(const char *name)
+{
+    static const char *const own[] = {"destination", "receipt", "transaction", "content-length",
+                                      "message-id", "subscription", "ack", "redelivered"};
+    for (size_t i = 0; i < sizeof own / sizeof *own; i++)
+        if (strcmp(name, own[i]) == 0)
+            return false;
+    return true;
+}
+
+static int encode_envelope(struct router *r, const char *destination, const struct stomp_frame *send,
+                           struct stomp_buf *b)
+{
+    char id[48];
+    snprintf(id, sizeof id, "%s-%llu", r->instance, (unsigned long long)++r->next_id);
+    int rc = stomp_encode_command(b, STOMP_CMD_MESSAGE);
+    rc |= stomp_encode_header(b, STOMP_V1_2, STOMP_CMD_MESSAGE, "destination", destination);
+    rc |= stomp_encode_header(b, STOMP_V1_2, STOMP_CMD_MESSAGE, "message-id", id);
+    for (size_t i = 0; i < send->nheaders; i++)
+        if (header_is_forwarded(send->headers[i].name))
+            rc |= stomp_encode_header_n(b, STOMP_V1_2, STOMP_CMD_MESSAGE, send->headers[i].name,
+                                        send->headers[i].value, send->headers[i].value_len);
+    rc |= stomp_encode_body(b, send->body, send->body_len, true);
+    return rc;
+}
+
+static struct envelope *envelope_parse(struct router *r, const void *data, size_t len)
+{
+    struct envelope *e = calloc(1, sizeof *e);
+    struct stomp_parser *p = stomp_parser_new(&r->envelope_limits);
+    size_t used;
+    if (!e || !p || stomp_parser_feed(p, data, len, &used, &e->frame) != STOMP_PARSE_FRAME) {
+        stomp_parser_free(p);
+        free(e);
+        return NULL;
+    }
+    stomp_parser_free(p);
+    e->refs = 1;
+    return e;
+}
+
+chatd_status router_publish(struct router *r, const char *destination, const struct stomp_frame *send)
+{
+    struct stomp_buf b = {0};
+    if (encode_envelope(r, destination, send, &b)) {
+        stomp_buf_free(&b);
+        return CHATD_ERR_NOMEM;
+    }
+    chatd_status st = CHATD_OK;
+    if (is_queue(destination)) {
+        struct dest *d = dest_get(r, destination, true, &st);
+        struct envelope *e = NULL;
+        if (d && d->npending >= r->srv->settings.max_queue_length)
+            st = CHATD_ERR_LIMIT;
+        else if (d && !(e = envelope_parse(r, b.data, b.len)))
+            st = CHATD_ERR_NOMEM;
+        if (e) {
+            queue_push(d, e, false);
+            queue_dispatch(r, d);
+        }
+        if (d)
+            dest_release(r, d);
+    } else {
+        void *state;
+        const struct chatd_broker_ops *ops = broker_ops(r, &state);
+        st = ops->publish(state, destination, b.data, b.len);
+    }
+    stomp_buf_free(&b);
+    return st;
 }
 
 void router_deliver(struct router *r, const char *channel, const void *data, size_t len)
 {
-    struct topic *t = strmap_get(&r->topics, channel);
-    if (!t)
+    struct dest *d = strmap_get(&r->dests, channel);
+    if (!d || d->kind != DEST_BROADCAST)
         return;
-    struct stomp_parser *p = stomp_parser_new(&r->envelope_limits);
-    struct stomp_frame *f = NULL;
-    size_t used;
-    if (!p || stomp_parser_feed(p, data, len, &used, &f) != STOMP_PARSE_FRAME) {
+    struct envelope *e = envelope_parse(r, data, len);
+    if (!e) {
         log_warn("broker event on %s could not be parsed; dropped", channel);
-        stomp_parser_free(p);
         return;
     }
-    stomp_parser_free(p);
-
-    struct rcbuf *shared[3] = {NULL, NULL, NULL}; /* by version 1.0, 1.1, 1.2 */
-    for (struct sub *s = t->subs; s; s = s->next) {
-        int v = session_version(s->session);
-        int vi = v == STOMP_V1_0 ? 0 : v == STOMP_V1_1 ? 1 : 2;
-        if (!shared[vi] && !(shared[vi] = shared_part(f, v)))
-            break;
-        struct stomp_buf head = {0};
-        if (stomp_encode_command(&head, STOMP_CMD_MESSAGE) ||
-            stomp_encode_header(&head, v, STOMP_CMD_MESSAGE, "subscription", s->id)) {
-            stomp_buf_free(&head);
-            break;
-        }
-        session_send(s->session, head.data, head.len, rcbuf_ref(shared[vi]));
+    for (struct sub *s = d->subs, *next; s; s = next) {
+        next = s->next; /* deliver_one may fail the session, not unlink it */
+        deliver_one(r, s, e);
     }
-    for (int i = 0; i < 3; i++)
-        rcbuf_unref(shared[i]);
-    stomp_frame_free(f);
+    envelope_unref(e);
+}
+
+static bool unacked_matches(const struct unacked *u, const char *ack_id, const char *message_id)
+{
+    if (ack_id) {
+        char buf[24];
+        snprintf(buf, sizeof buf, "%llu", (unsigned long long)u->ack_id);
+        return strcmp(buf, ack_id) == 0;
+    }
+    const char *mid = stomp_frame_header(u->env->frame, "message-id");
+    return mid && strcmp(mid, message_id) == 0;
+}
+
+chatd_status router_ack(struct router *r, struct sub *const *subs, size_t nsubs, int version,
+                        const struct stomp_frame *ack, bool nack)
+{
+    const char *ack_id = version >= STOMP_V1_2 ? stomp_frame_header(ack, "id") : NULL;
+    const char *message_id = stomp_frame_header(ack, "message-id");
+    const char *sub_id = version == STOMP_V1_1 ? stomp_frame_header(ack, "subscription") : NULL;
+    if (version >= STOMP_V1_2 ? !ack_id : !message_id)
+        return CHATD_ERR_INVALID;
+    for (size_t i = 0; i < nsubs; i++) {
+        struct sub *s = subs[i];
+        if (sub_id && strcmp(sub_id, s->id) != 0)
+            continue;
+        for (struct unacked *u = s->unacked_head; u; u = u->next) {
+            if (!unacked_matches(u, ack_id, message_id))
+                continue;
+            /* client mode is cumulative: everything up to u goes with it. */
+            if (s->ack == ACK_CLIENT)
+                while (s->unacked_head != u)
+                    unacked_release(s, s->unacked_head, nack);
+            unacked_release(s, u, nack);
+            if (s->dest->kind == DEST_QUEUE)
+                queue_dispatch(r, s->dest);
+            return CHATD_OK;
+        }
+    }
+    return CHATD_ERR_NOT_FOUND;
 }

@@ -1,9 +1,16 @@
-/* The router: which local sessions subscribe to which destination, and the
- * way events go out through the broker plugin and come back to be fanned
- * out. A destination's channel on the broker is the destination itself. */
+/* The router: local subscriptions and how messages reach them.
+ *
+ * - /topic/NAME and /user/USER/queue/NAME are broadcast: published through
+ *   the broker plugin (channel = destination), delivered to every local
+ *   subscriber when the broker hands the event back.
+ * - /queue/NAME is a queue of this instance: each message goes to one
+ *   subscriber, round-robin; with ack mode client or client-individual it
+ *   stays owned by the queue until acknowledged, and a NACK or the
+ *   subscriber's departure delivers it again (redelivered:true). */
 #ifndef CHATD_ROUTER_H
 #define CHATD_ROUTER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -12,32 +19,31 @@
 struct server;
 struct session;
 struct stomp_frame;
-struct topic;
+struct sub;
 
 enum ack_mode { ACK_AUTO = 0, ACK_CLIENT, ACK_CLIENT_INDIVIDUAL };
-
-/* One SUBSCRIBE of one session; owned by the session, linked by the router. */
-struct sub {
-    char *id;
-    char *destination;
-    enum ack_mode ack;
-    struct session *session;
-    struct topic *topic;
-    struct sub *prev, *next; /* in the topic's list */
-};
 
 struct router *router_new(struct server *srv);
 void router_free(struct router *r);
 
-/* Link s into its destination; the first local subscriber subscribes the
- * broker channel. */
-chatd_status router_subscribe(struct router *r, struct sub *s);
+/* Subscribe `session` to `destination` (already resolved: /user/queue/X is
+ * /user/NAME/queue/X here) under the client's `id`. The router owns the
+ * result; NULL with *st set on failure. */
+struct sub *router_subscribe(struct router *r, struct session *session, const char *id,
+                             const char *destination, enum ack_mode ack, chatd_status *st);
+/* Unsubscribe and free; unacknowledged queue messages go back to the queue. */
 void router_unsubscribe(struct router *r, struct sub *s);
+const char *router_sub_id(const struct sub *s);
 
-/* Publish a SEND's body and user headers to `destination` through the
- * broker. */
-chatd_status router_publish(struct router *r, const char *destination,
-                            const struct stomp_frame *send);
+/* Publish a SEND's body and user headers. CHATD_ERR_LIMIT: queue full. */
+chatd_status router_publish(struct router *r, const char *destination, const struct stomp_frame *send);
+
+/* ACK or NACK a MESSAGE of one of `subs` (a session's subscriptions),
+ * named as the session's STOMP version names it: 1.2 `id` (the ack
+ * header), 1.1 `message-id` + `subscription`, 1.0 `message-id`.
+ * CHATD_ERR_NOT_FOUND when no such unacknowledged message. */
+chatd_status router_ack(struct router *r, struct sub *const *subs, size_t nsubs, int version,
+                        const struct stomp_frame *ack, bool nack);
 
 /* The broker handed us an event for `channel` (host->deliver). */
 void router_deliver(struct router *r, const char *channel, const void *data, size_t len);

@@ -7,6 +7,7 @@
 #include <sys/time.h>
 
 #include "loader.h"
+#include "acl.h"
 #include "log.h"
 #include "router.h"
 #include "server.h"
@@ -22,6 +23,13 @@ enum session_state {
 /* Frames a client pipelines behind its CONNECT are held until auth answers. */
 #define HELD_FRAMES_MAX 32
 
+/* SEND, ACK and NACK frames between BEGIN and COMMIT, in arrival order. */
+struct transaction {
+    char *id;
+    struct stomp_frame **frames;
+    size_t n, cap;
+};
+
 struct session {
     uint64_t id;
     struct server *srv;
@@ -34,6 +42,8 @@ struct session {
     int64_t opened_ms;
     struct sub **subs;
     size_t nsubs, subs_cap;
+    struct transaction *txs;
+    size_t ntxs;
     struct stomp_frame *held[HELD_FRAMES_MAX];
     size_t nheld;
     /* Sessions not yet CONNECTED, oldest first, for the CONNECT timeout. */
@@ -115,6 +125,11 @@ static void session_error(struct session *s, const char *receipt, const char *me
     session_close(s);
 }
 
+void session_fail(struct session *s, const char *message)
+{
+    session_error(s, NULL, message, NULL);
+}
+
 static void session_receipt(struct session *s, const char *receipt)
 {
     if (!receipt)
@@ -129,18 +144,33 @@ static void session_receipt(struct session *s, const char *receipt)
 
 static void session_unsubscribe_all(struct session *s)
 {
-    for (size_t i = 0; i < s->nsubs; i++) {
+    for (size_t i = 0; i < s->nsubs; i++)
         router_unsubscribe(s->srv->router, s->subs[i]);
-        free(s->subs[i]->id);
-        free(s->subs[i]->destination);
-        free(s->subs[i]);
-    }
     s->nsubs = 0;
+}
+
+static void transaction_free(struct transaction *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        stomp_frame_free(t->frames[i]);
+    free(t->frames);
+    free(t->id);
+}
+
+/* Transactions vanish with their session (never committed). */
+static void session_abort_all(struct session *s)
+{
+    for (size_t i = 0; i < s->ntxs; i++)
+        transaction_free(&s->txs[i]);
+    free(s->txs);
+    s->txs = NULL;
+    s->ntxs = 0;
 }
 
 static void session_destroy(struct session *s)
 {
     pending_unlink(s);
+    session_abort_all(s);
     session_unsubscribe_all(s);
     for (size_t i = 0; i < s->nheld; i++)
         stomp_frame_free(s->held[i]);
@@ -156,12 +186,35 @@ struct auth_wait {
     struct server *srv;
     uint64_t session;
     char *receipt;
+    long long hb_client_send, hb_client_receive; /* the CONNECT's heart-beat: cx, cy */
 };
 
 static void session_dispatch(struct session *s, struct stomp_frame *f);
 
-static void session_connected(struct session *s, const struct chatd_identity *who, const char *receipt)
+/* STOMP heart-beating: the server sends every max(cy, what it offers) and
+ * expects the client every max(cx, what it wants), each only when both
+ * sides are willing. */
+static void session_heartbeat(struct session *s, const struct auth_wait *w, char *out, size_t outlen)
 {
+    const struct settings *st = &s->srv->settings;
+    long long send = st->heartbeat_send_ms && w->hb_client_receive
+                         ? (w->hb_client_receive > st->heartbeat_send_ms ? w->hb_client_receive : st->heartbeat_send_ms)
+                         : 0;
+    long long receive = st->heartbeat_receive_ms && w->hb_client_send
+                            ? (w->hb_client_send > st->heartbeat_receive_ms ? w->hb_client_send : st->heartbeat_receive_ms)
+                            : 0;
+    snprintf(out, outlen, "%lld,%lld", st->heartbeat_send_ms, st->heartbeat_receive_ms);
+    if (!send && !receive)
+        return;
+    struct xmsg m = {.session = s->id, .kind = XM_HEARTBEAT};
+    m.u.heartbeat.send_ms = (uint32_t)send;
+    m.u.heartbeat.receive_ms = (uint32_t)receive;
+    server_emit(s->srv, &m);
+}
+
+static void session_connected(struct session *s, const struct chatd_identity *who, const struct auth_wait *w)
+{
+    const char *receipt = w->receipt;
     s->state = SESSION_CONNECTED;
     s->user = strdup(who->user);
     s->roles = who->roles;
@@ -176,7 +229,9 @@ static void session_connected(struct session *s, const struct chatd_identity *wh
     struct stomp_buf b = {0};
     int rc = stomp_encode_command(&b, STOMP_CMD_CONNECTED);
     rc |= stomp_encode_header(&b, s->version, STOMP_CMD_CONNECTED, "version", version);
-    rc |= stomp_encode_header(&b, s->version, STOMP_CMD_CONNECTED, "heart-beat", "0,0");
+    char heartbeat[48];
+    session_heartbeat(s, w, heartbeat, sizeof heartbeat);
+    rc |= stomp_encode_header(&b, s->version, STOMP_CMD_CONNECTED, "heart-beat", heartbeat);
     rc |= stomp_encode_header(&b, s->version, STOMP_CMD_CONNECTED, "session", session_id);
     rc |= stomp_encode_header(&b, s->version, STOMP_CMD_CONNECTED, "server", "chatd/" CHATD_VERSION);
     rc |= stomp_encode_header(&b, s->version, STOMP_CMD_CONNECTED, "user-name", s->user);
@@ -206,7 +261,7 @@ static void auth_done(void *ctx, chatd_status st, const struct chatd_identity *w
     struct session *s = idmap_get(&w->srv->sessions, w->session);
     if (s && s->state == SESSION_AUTH) {
         if (st == CHATD_OK && who && who->user && *who->user) {
-            session_connected(s, who, w->receipt);
+            session_connected(s, who, w);
         } else if (st == CHATD_ERR_DENIED) {
             log_msg(CHATD_LOG_INFO, "session", s->id, "authentication refused: %s",
                     reason ? reason : "denied");
@@ -258,12 +313,25 @@ static void on_connect(struct session *s, struct stomp_frame *f)
     if (authz && strncasecmp(authz, "Bearer ", 7) == 0)
         cred.token = authz + 7;
 
+    long long cx = 0, cy = 0;
+    const char *hb = stomp_frame_header(f, "heart-beat");
+    if (hb) {
+        char *end;
+        cx = strtoll(hb, &end, 10);
+        if (end == hb || *end != ',' || cx < 0 || (cy = strtoll(end + 1, &end, 10)) < 0 || *end ||
+            end == hb || cx > 86400000 || cy > 86400000) {
+            session_error(s, receipt, "invalid heart-beat header", "Expected heart-beat:CX,CY with two non-negative integers (ms).");
+            return;
+        }
+    }
     struct auth_wait *w = calloc(1, sizeof *w);
     if (!w || (receipt && !(w->receipt = strdup(receipt)))) {
         free(w);
         session_error(s, receipt, "internal error", "out of memory");
         return;
     }
+    w->hb_client_send = cx;
+    w->hb_client_receive = cy;
     w->srv = s->srv;
     w->session = s->id;
     s->state = SESSION_AUTH;
@@ -276,7 +344,7 @@ static void on_connect(struct session *s, struct stomp_frame *f)
 static struct sub *find_sub(struct session *s, const char *id, size_t *index)
 {
     for (size_t i = 0; i < s->nsubs; i++) {
-        if (strcmp(s->subs[i]->id, id) == 0) {
+        if (strcmp(router_sub_id(s->subs[i]), id) == 0) {
             if (index)
                 *index = i;
             return s->subs[i];
@@ -285,9 +353,41 @@ static struct sub *find_sub(struct session *s, const char *id, size_t *index)
     return NULL;
 }
 
-static bool destination_is_topic(const char *d)
+/* Map a client's destination to the router's, and check it is allowed:
+ * /topic/X and /queue/X as they are; SUBSCRIBE /user/queue/X means this
+ * user's own /user/NAME/queue/X; SEND may address /user/NAME/queue/X.
+ * NULL with *error set ("unknown destination", "destination not allowed"). */
+static char *resolve_destination(struct session *s, const char *dest, enum acl_action action,
+                                 const char **error)
 {
-    return strncmp(d, "/topic/", 7) == 0 && d[7] != '\0';
+    char *resolved = NULL;
+    bool known = false;
+    if ((strncmp(dest, "/topic/", 7) == 0 && dest[7]) || (strncmp(dest, "/queue/", 7) == 0 && dest[7])) {
+        known = true;
+        resolved = strdup(dest);
+    } else if (action == ACL_SUBSCRIBE && strncmp(dest, "/user/queue/", 12) == 0 && dest[12]) {
+        known = true;
+        if (asprintf(&resolved, "/user/%s/queue/%s", s->user, dest + 12) < 0)
+            resolved = NULL;
+    } else if (action == ACL_SEND && strncmp(dest, "/user/", 6) == 0) {
+        const char *q = strstr(dest + 6, "/queue/");
+        if (q && q > dest + 6 && q[7] && !memchr(dest + 6, '/', (size_t)(q - (dest + 6)))) {
+            known = true;
+            resolved = strdup(dest);
+        }
+    }
+    if (!known) {
+        *error = "unknown destination";
+        return NULL;
+    }
+    if (!acl_allows(&s->srv->settings.acl, action, dest, s->roles)) {
+        free(resolved);
+        *error = "destination not allowed";
+        return NULL;
+    }
+    if (!resolved)
+        *error = "internal error";
+    return resolved;
 }
 
 static void on_subscribe(struct session *s, struct stomp_frame *f)
@@ -323,36 +423,27 @@ static void on_subscribe(struct session *s, struct stomp_frame *f)
         session_error(s, receipt, "too many subscriptions", NULL);
         return;
     }
-    if (!destination_is_topic(dest)) {
-        session_error(s, receipt, "unknown destination", dest);
+    const char *why = NULL;
+    char *resolved = resolve_destination(s, dest, ACL_SUBSCRIBE, &why);
+    if (!resolved) {
+        session_error(s, receipt, why, dest);
         return;
     }
     if (s->nsubs == s->subs_cap) {
         size_t cap = s->subs_cap ? s->subs_cap * 2 : 4;
         struct sub **subs = realloc(s->subs, cap * sizeof *subs);
         if (!subs) {
+            free(resolved);
             session_error(s, receipt, "internal error", "out of memory");
             return;
         }
         s->subs = subs;
         s->subs_cap = cap;
     }
-    struct sub *sub = calloc(1, sizeof *sub);
-    if (!sub || !(sub->id = strdup(id)) || !(sub->destination = strdup(dest))) {
-        if (sub) {
-            free(sub->id);
-            free(sub);
-        }
-        session_error(s, receipt, "internal error", "out of memory");
-        return;
-    }
-    sub->ack = mode;
-    sub->session = s;
-    chatd_status st = router_subscribe(s->srv->router, sub);
-    if (st != CHATD_OK) {
-        free(sub->id);
-        free(sub->destination);
-        free(sub);
+    chatd_status st;
+    struct sub *sub = router_subscribe(s->srv->router, s, id, resolved, mode, &st);
+    free(resolved);
+    if (!sub) {
         session_error(s, receipt, "subscription failed", chatd_strerror(st));
         return;
     }
@@ -372,27 +463,31 @@ static void on_unsubscribe(struct session *s, struct stomp_frame *f)
         session_error(s, receipt, id ? "no such subscription" : "missing id header", NULL);
         return;
     }
-    router_unsubscribe(s->srv->router, sub);
     s->subs[i] = s->subs[--s->nsubs];
-    free(sub->id);
-    free(sub->destination);
-    free(sub);
+    router_unsubscribe(s->srv->router, sub);
     session_receipt(s, receipt);
 }
 
-static void on_send(struct session *s, struct stomp_frame *f)
+/* SEND, ACK and NACK; `receipt` is NULL when replayed by COMMIT. */
+static void do_send(struct session *s, struct stomp_frame *f, const char *receipt)
 {
-    const char *receipt = stomp_frame_header(f, "receipt");
     const char *dest = stomp_frame_header(f, "destination");
     if (!dest || !*dest) {
         session_error(s, receipt, "missing destination header", NULL);
         return;
     }
-    if (!destination_is_topic(dest)) {
-        session_error(s, receipt, "unknown destination", dest);
+    const char *why = NULL;
+    char *resolved = resolve_destination(s, dest, ACL_SEND, &why);
+    if (!resolved) {
+        session_error(s, receipt, why, dest);
         return;
     }
-    chatd_status st = router_publish(s->srv->router, dest, f);
+    chatd_status st = router_publish(s->srv->router, resolved, f);
+    free(resolved);
+    if (st == CHATD_ERR_LIMIT) {
+        session_error(s, receipt, "queue full", dest);
+        return;
+    }
     if (st != CHATD_OK) {
         session_error(s, receipt, "message not accepted", chatd_strerror(st));
         return;
@@ -400,8 +495,128 @@ static void on_send(struct session *s, struct stomp_frame *f)
     session_receipt(s, receipt);
 }
 
+static void do_ack(struct session *s, struct stomp_frame *f, const char *receipt, bool nack)
+{
+    chatd_status st = router_ack(s->srv->router, s->subs, s->nsubs, s->version, f, nack);
+    if (st == CHATD_ERR_INVALID) {
+        session_error(s, receipt, s->version >= STOMP_V1_2 ? "missing id header" : "missing message-id header",
+                      NULL);
+        return;
+    }
+    if (st != CHATD_OK) {
+        session_error(s, receipt, "unknown message to acknowledge",
+                      "No unacknowledged message of this session has that id.");
+        return;
+    }
+    session_receipt(s, receipt);
+}
+
+static struct transaction *find_tx(struct session *s, const char *id, size_t *index)
+{
+    for (size_t i = 0; id && i < s->ntxs; i++) {
+        if (strcmp(s->txs[i].id, id) == 0) {
+            if (index)
+                *index = i;
+            return &s->txs[i];
+        }
+    }
+    return NULL;
+}
+
+static void on_begin(struct session *s, struct stomp_frame *f)
+{
+    const char *receipt = stomp_frame_header(f, "receipt");
+    const char *id = stomp_frame_header(f, "transaction");
+    if (!id || !*id) {
+        session_error(s, receipt, "missing transaction header", NULL);
+        return;
+    }
+    if (find_tx(s, id, NULL)) {
+        session_error(s, receipt, "transaction already begun", id);
+        return;
+    }
+    if (s->ntxs >= s->srv->settings.max_transactions) {
+        session_error(s, receipt, "too many transactions", NULL);
+        return;
+    }
+    struct transaction *v = realloc(s->txs, (s->ntxs + 1) * sizeof *v);
+    if (!v) {
+        session_error(s, receipt, "internal error", "out of memory");
+        return;
+    }
+    s->txs = v;
+    s->txs[s->ntxs] = (struct transaction){.id = strdup(id)};
+    if (!s->txs[s->ntxs].id) {
+        session_error(s, receipt, "internal error", "out of memory");
+        return;
+    }
+    s->ntxs++;
+    session_receipt(s, receipt);
+}
+
+/* COMMIT (run) or ABORT (drop) a transaction. */
+static void on_end_transaction(struct session *s, struct stomp_frame *f, bool commit)
+{
+    const char *receipt = stomp_frame_header(f, "receipt");
+    const char *id = stomp_frame_header(f, "transaction");
+    size_t i;
+    struct transaction *t = find_tx(s, id, &i);
+    if (!t) {
+        session_error(s, receipt, id ? "unknown transaction" : "missing transaction header", id);
+        return;
+    }
+    struct transaction tx = *t;
+    s->txs[i] = s->txs[--s->ntxs];
+    for (size_t k = 0; commit && k < tx.n && s->state == SESSION_CONNECTED; k++) {
+        struct stomp_frame *g = tx.frames[k];
+        if (g->command == STOMP_CMD_SEND)
+            do_send(s, g, NULL);
+        else
+            do_ack(s, g, NULL, g->command == STOMP_CMD_NACK);
+    }
+    transaction_free(&tx);
+    if (s->state == SESSION_CONNECTED)
+        session_receipt(s, receipt);
+}
+
+/* A SEND/ACK/NACK naming a transaction is kept for its COMMIT. True when
+ * the frame was taken (or refused); the caller then does not run it. */
+static bool transaction_take(struct session *s, struct stomp_frame *f)
+{
+    const char *id = stomp_frame_header(f, "transaction");
+    if (!id)
+        return false;
+    const char *receipt = stomp_frame_header(f, "receipt");
+    struct transaction *t = find_tx(s, id, NULL);
+    if (!t) {
+        session_error(s, receipt, "unknown transaction", id);
+        stomp_frame_free(f);
+        return true;
+    }
+    if (t->n >= s->srv->settings.max_transaction_frames) {
+        session_error(s, receipt, "transaction too large", id);
+        stomp_frame_free(f);
+        return true;
+    }
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 8;
+        struct stomp_frame **v = realloc(t->frames, cap * sizeof *v);
+        if (!v) {
+            session_error(s, receipt, "internal error", "out of memory");
+            stomp_frame_free(f);
+            return true;
+        }
+        t->frames = v;
+        t->cap = cap;
+    }
+    t->frames[t->n++] = f;
+    session_receipt(s, receipt);
+    return true;
+}
+
 static void on_disconnect(struct session *s, struct stomp_frame *f)
 {
+    session_abort_all(s);
     session_unsubscribe_all(s);
     session_receipt(s, stomp_frame_header(f, "receipt"));
     session_close(s);
@@ -409,6 +624,7 @@ static void on_disconnect(struct session *s, struct stomp_frame *f)
 
 static void session_dispatch(struct session *s, struct stomp_frame *f)
 {
+    const char *receipt = stomp_frame_header(f, "receipt");
     switch (f->command) {
     case STOMP_CMD_CONNECT:
     case STOMP_CMD_STOMP:
@@ -421,23 +637,27 @@ static void session_dispatch(struct session *s, struct stomp_frame *f)
         on_unsubscribe(s, f);
         break;
     case STOMP_CMD_SEND:
-        on_send(s, f);
+    case STOMP_CMD_ACK:
+    case STOMP_CMD_NACK:
+        if (transaction_take(s, f))
+            return; /* kept (or refused and freed) */
+        if (f->command == STOMP_CMD_SEND)
+            do_send(s, f, receipt);
+        else
+            do_ack(s, f, receipt, f->command == STOMP_CMD_NACK);
+        break;
+    case STOMP_CMD_BEGIN:
+        on_begin(s, f);
+        break;
+    case STOMP_CMD_COMMIT:
+    case STOMP_CMD_ABORT:
+        on_end_transaction(s, f, f->command == STOMP_CMD_COMMIT);
         break;
     case STOMP_CMD_DISCONNECT:
         on_disconnect(s, f);
         break;
-    case STOMP_CMD_ACK:
-    case STOMP_CMD_NACK:
-    case STOMP_CMD_BEGIN:
-    case STOMP_CMD_COMMIT:
-    case STOMP_CMD_ABORT: {
-        char msg[64];
-        snprintf(msg, sizeof msg, "%s is not supported", stomp_command_name(f->command));
-        session_error(s, stomp_frame_header(f, "receipt"), msg, NULL);
-        break;
-    }
     default:
-        session_error(s, stomp_frame_header(f, "receipt"), "unexpected frame",
+        session_error(s, receipt, "unexpected frame",
                       "Servers' frames (CONNECTED, MESSAGE, RECEIPT, ERROR) are not accepted from clients.");
         break;
     }
@@ -518,6 +738,7 @@ void session_close_all(struct server *srv)
     void *v;
     while (idmap_next(&srv->sessions, &pos, &id, &v)) {
         struct session *s = v;
+        session_abort_all(s);
         session_unsubscribe_all(s);
         session_error(s, NULL, "server shutting down", NULL);
     }

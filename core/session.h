@@ -26,6 +26,9 @@ void session_expire_pending(struct server *srv);
 void session_free_all(struct server *srv);
 
 int session_version(const struct session *s);
+/* ERROR frame with `message`, then close (a server-side verdict such as a
+ * slow consumer). */
+void session_fail(struct session *s, const char *message);
 /* Queue head (owned) + shared (a reference, may be NULL) for the client. */
 void session_send(struct session *s, char *head, size_t head_len, struct rcbuf *shared);
 

@@ -150,6 +150,16 @@ int settings_load(struct settings *s, struct config *cfg, char *err, size_t errl
     s->limits.max_headers = max_headers;
     s->max_subscriptions = max_subs;
     s->ws_rx_buffer = rxbuf;
+    if (config_get_size(cfg, st, "max_unacked", 1000, 1, 1u << 20, &s->max_unacked, err, errlen) < 0 ||
+        config_get_size(cfg, st, "max_queue_length", 10000, 1, 1u << 24, &s->max_queue_length, err, errlen) < 0 ||
+        config_get_size(cfg, st, "max_transactions", 16, 1, 1024, &s->max_transactions, err, errlen) < 0 ||
+        config_get_size(cfg, st, "max_transaction_frames", 1000, 1, 1u << 20, &s->max_transaction_frames, err,
+                        errlen) < 0 ||
+        config_get_duration_ms(cfg, st, "heartbeat_send", 10000, 0, 3600000, &s->heartbeat_send_ms, err, errlen) < 0 ||
+        config_get_duration_ms(cfg, st, "heartbeat_receive", 10000, 0, 3600000, &s->heartbeat_receive_ms, err,
+                               errlen) < 0 ||
+        acl_load(&s->acl, cfg, st, err, errlen) < 0)
+        return -1;
     return check_unused(cfg, st, err, errlen);
 }
 
@@ -162,5 +172,6 @@ void settings_free(struct settings *s)
     for (size_t i = 0; s->allowed_origins && s->allowed_origins[i]; i++)
         free(s->allowed_origins[i]);
     free(s->allowed_origins);
+    acl_free(&s->acl);
     memset(s, 0, sizeof *s);
 }

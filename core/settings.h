@@ -7,6 +7,7 @@
 
 #include <chatd/host.h>
 
+#include "acl.h"
 #include "log.h"
 #include "stomp_frame.h"
 
@@ -29,6 +30,13 @@ struct settings {
     long long connect_timeout_ms; /* from accept to CONNECT */
     size_t max_outbound_bytes;    /* per session, queued in the gateway */
     size_t ws_rx_buffer;          /* libwebsockets' per-connection rx buffer */
+    size_t max_unacked;           /* per client-ack subscription */
+    size_t max_queue_length;      /* messages waiting in one /queue/ */
+    size_t max_transactions;      /* open per session */
+    size_t max_transaction_frames;
+    long long heartbeat_send_ms;    /* what the server offers to send; 0 = never */
+    long long heartbeat_receive_ms; /* how often the server wants to hear; 0 = never */
+    struct acl acl;               /* [stomp] allow.* */
 };
 
 /* Read and check [server] and [stomp]; reject unknown sections and keys of

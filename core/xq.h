@@ -34,6 +34,7 @@ enum xmsg_kind {
     XM_OUT,        /* bytes: u.out.head (owned) then u.out.shared (a reference) */
     XM_CLOSE,      /* close once everything queued before it is written */
     XM_DRAIN,      /* shutdown: accept nothing new; stop when all closed */
+    XM_HEARTBEAT,  /* negotiated heart-beats: u.heartbeat (ms, 0 = off) */
 };
 
 struct xmsg {
@@ -46,6 +47,10 @@ struct xmsg {
         } opened;
         struct stomp_frame *frame;
         const char *reason;
+        struct {
+            uint32_t send_ms;    /* send an EOL when nothing was written for this long */
+            uint32_t receive_ms; /* close when nothing was read for twice this long */
+        } heartbeat;
         struct {
             char *head;
             size_t head_len;

@@ -82,6 +82,12 @@ def default_sections(http_port, stomp_port):
             "log_level": "debug",
             "shutdown_timeout": "5s",
         },
+        "stomp": {
+            "allow.topics": "send,subscribe /topic/** user,agent",
+            "allow.queues": "send,subscribe /queue/** user,agent",
+            "allow.own": "subscribe /user/queue/** user,agent",
+            "allow.direct": "send /user/*/queue/** user,agent",
+        },
         "auth": auth,
         "storage": {"plugin": "memory"},
         "broker": {"plugin": "simple"},
