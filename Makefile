@@ -5,7 +5,7 @@ FUZZ_SHORT_SECONDS ?= 15
 ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=1 \
             UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all build run test fuzz fuzz-build fuzz-short clean bootstrap bootstrap-test
+.PHONY: all build run test fuzz fuzz-build fuzz-short clean bootstrap bootstrap-test node-modules
 
 all: build
 
@@ -22,7 +22,14 @@ build:
 run: bootstrap build
 	./build/core/chatd -c etc/chat.ini
 
-test: bootstrap-test build fuzz-short
+# The JavaScript clients the conformance tests use, pinned by package-lock.json.
+tests/node_modules/.installed: tests/package.json tests/package-lock.json
+	@cd tests && npm ci --no-audit --no-fund --loglevel=error >/dev/null
+	@touch $@
+
+node-modules: bootstrap-test tests/node_modules/.installed
+
+test: bootstrap-test node-modules build fuzz-short
 	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCHATD_SANITIZE=ON >/dev/null
 	@cmake --build build-asan -j$(NPROC)
 	@echo "== tests under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)"

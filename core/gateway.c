@@ -273,6 +273,57 @@ static int scratch_reserve(struct gateway *g, size_t len)
     return 0;
 }
 
+/* RFC 3629 validity: a WebSocket text message must be UTF-8, so STOMP
+ * frames that are not (binary bodies) go out as binary messages. */
+static bool utf8_valid(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t len;
+        uint32_t cp;
+        if ((c & 0xE0) == 0xC0) {
+            len = 2;
+            cp = c & 0x1F;
+        } else if ((c & 0xF0) == 0xE0) {
+            len = 3;
+            cp = c & 0x0F;
+        } else if ((c & 0xF8) == 0xF0) {
+            len = 4;
+            cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (i + len > n)
+            return false;
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+            cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += len;
+    }
+    return true;
+}
+
+static bool item_is_text(const struct outitem *it)
+{
+    if (!utf8_valid((const unsigned char *)it->head, it->head_len))
+        return false;
+    if (!it->shared)
+        return true;
+    if (it->shared->utf8 < 0)
+        it->shared->utf8 = utf8_valid((const unsigned char *)it->shared->data, it->shared->len);
+    return it->shared->utf8;
+}
+
 static size_t item_len(const struct outitem *it)
 {
     return it->head_len + (it->shared ? it->shared->len : 0);
@@ -301,6 +352,9 @@ static int conn_writable(struct gateway *g, struct conn *c)
     } while (it && c->transport == TRANSPORT_TCP && total + item_len(it) <= budget);
     if (scratch_reserve(g, total) < 0)
         return -1;
+    enum lws_write_protocol mode = LWS_WRITE_RAW;
+    if (c->transport == TRANSPORT_WS)
+        mode = item_is_text(c->out_head) ? LWS_WRITE_TEXT : LWS_WRITE_BINARY;
     char *p = g->scratch + LWS_PRE;
     while (c->out_head != it) {
         struct outitem *cur = c->out_head;
@@ -318,7 +372,6 @@ static int conn_writable(struct gateway *g, struct conn *c)
     }
     if (!c->out_head)
         c->out_tail = NULL;
-    enum lws_write_protocol mode = c->transport == TRANSPORT_WS ? LWS_WRITE_TEXT : LWS_WRITE_RAW;
     if (lws_write(c->wsi, (unsigned char *)g->scratch + LWS_PRE, total, mode) < (int)total)
         return -1;
     c->last_tx_us = lws_now_usecs();

@@ -11,6 +11,7 @@ struct rcbuf *rcbuf_new(size_t len)
         return NULL;
     atomic_init(&b->refs, 1);
     b->len = len;
+    b->utf8 = -1;
     b->data[len] = '\0';
     return b;
 }

@@ -17,6 +17,9 @@ struct stomp_frame;
 struct rcbuf {
     atomic_uint refs;
     size_t len;
+    /* Gateway thread only: -1 not yet known, else whether data is valid
+     * UTF-8 (a WebSocket text frame must be). */
+    signed char utf8;
     char data[];
 };
 struct rcbuf *rcbuf_new(size_t len); /* refs = 1 */

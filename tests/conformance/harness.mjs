@@ -1,0 +1,86 @@
+// Start chatd on free loopback ports with a generated chat.ini (the Node
+// twin of tests/integration/chatd_harness.py).
+import { spawn } from "node:child_process";
+import { pbkdf2Sync, randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync, readFileSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
+const BIN = process.env.CHATD_BIN ?? "build/core/chatd";
+const PLUGINS = process.env.CHATD_PLUGIN_DIR ?? "build/plugins";
+const SOURCE = process.env.CHATD_SOURCE_DIR ?? ".";
+export const USERS = { alice: "user", bob: "user", agent1: "agent", agent2: "agent" };
+export const passwordOf = (u) => u + "-pw";
+
+function hash(pw) {
+  const salt = randomBytes(16);
+  const key = pbkdf2Sync(pw, salt, 1000, 32, "sha256");
+  return `pbkdf2-sha256$1000$${salt.toString("hex")}$${key.toString("hex")}`;
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, "127.0.0.1", () => { const { port } = s.address(); s.close(() => resolve(port)); });
+    s.on("error", reject);
+  });
+}
+
+function portOpen(port) {
+  return new Promise((resolve) => {
+    const c = net.connect(port, "127.0.0.1");
+    c.on("connect", () => { c.destroy(); resolve(true); });
+    c.on("error", () => resolve(false));
+  });
+}
+
+export async function waitFor(cond, what, timeoutMs = 10000) {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 5;
+  for (;;) {
+    if (await cond()) return;
+    if (Date.now() > deadline) throw new Error("timed out waiting for " + what);
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 100);
+  }
+}
+
+export async function startChatd() {
+  const dir = mkdtempSync(path.join(tmpdir(), "chatd-js-"));
+  const http = await freePort();
+  const stomp = await freePort();
+  const lines = [
+    "[server]", `listen = 127.0.0.1:${http}`, `stomp_listen = 127.0.0.1:${stomp}`,
+    `plugin_dir = ${PLUGINS}`, `web_root = ${path.join(SOURCE, "examples", "web")}`,
+    `allowed_origins = http://localhost:${http}`, "log_level = debug",
+    "[stomp]", "allow.topics = send,subscribe /topic/** user,agent", "allow.queues = send,subscribe /queue/** user,agent",
+    "[auth]", "plugin = static",
+    ...Object.entries(USERS).flatMap(([u, r]) => [`user.${u}.password = ${hash(passwordOf(u))}`, `user.${u}.roles = ${r}`]),
+    "[storage]", "plugin = memory", "[broker]", "plugin = simple", "",
+  ];
+  const config = path.join(dir, "chat.ini");
+  writeFileSync(config, lines.join("\n"));
+  const logPath = path.join(dir, "chatd.log");
+  const { openSync } = await import("node:fs");
+  const log = openSync(logPath, "w");
+  const proc = spawn(BIN, ["-c", config], { stdio: ["ignore", log, log] });
+  let exited = null;
+  proc.on("exit", (code) => { exited = code; });
+  await waitFor(async () => exited !== null || ((await portOpen(http)) && (await portOpen(stomp))), "chatd to listen");
+  if (exited !== null) throw new Error("chatd exited at start:\n" + readFileSync(logPath, "utf8"));
+  return {
+    http, stomp, origin: `http://localhost:${http}`,
+    log: () => readFileSync(logPath, "utf8"),
+    async stop() {
+      if (exited === null) {
+        const done = new Promise((r) => proc.on("exit", r));
+        proc.kill("SIGTERM");
+        await done;
+      }
+      const code = exited;
+      rmSync(dir, { recursive: true, force: true });
+      if (code !== 0) throw new Error("chatd exited with " + code);
+    },
+  };
+}

@@ -1,0 +1,183 @@
+// @stomp/stompjs (the client web apps use) against chatd over WebSocket.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { Client } from "@stomp/stompjs";
+import WebSocket from "ws";
+
+import { passwordOf, startChatd, waitFor } from "./harness.mjs";
+
+let server;
+before(async () => { server = await startChatd(); });
+after(async () => { await server.stop(); });
+
+function client(user, { password, versions } = {}) {
+  const c = new Client({
+    webSocketFactory: () => new WebSocket(`ws://127.0.0.1:${server.http}/ws`,
+      versions ?? ["v12.stomp", "v11.stomp", "v10.stomp"], { origin: server.origin }),
+    connectHeaders: { login: user, passcode: password ?? passwordOf(user) },
+    reconnectDelay: 0,
+    heartbeatIncoming: 0,
+    heartbeatOutgoing: 0,
+  });
+  return c;
+}
+
+function connect(c) {
+  return new Promise((resolve, reject) => {
+    c.onConnect = resolve;
+    c.onStompError = (f) => reject(new Error(f.headers.message));
+    c.activate();
+  });
+}
+
+function receipt(c, id) {
+  return new Promise((resolve) => c.watchForReceipt(id, resolve));
+}
+
+function nextMessage(sub) {
+  return new Promise((resolve) => sub.push(resolve));
+}
+
+// Subscribe with a receipt; returns a queue-like helper for its messages.
+async function subscribe(c, destination, headers = {}) {
+  const waiting = [];
+  const got = [];
+  const id = "r-" + Math.random();
+  const done = receipt(c, id);
+  const sub = c.subscribe(destination, (m) => {
+    const w = waiting.shift();
+    if (w) w(m); else got.push(m);
+  }, { ...headers, receipt: id });
+  await done;
+  return {
+    sub,
+    next: () => got.length ? Promise.resolve(got.shift()) : new Promise((r) => waiting.push(r)),
+    pending: () => got.length,
+  };
+}
+
+test("connects and learns its user name", async () => {
+  const c = client("alice");
+  const frame = await connect(c);
+  assert.equal(frame.headers["user-name"], "alice");
+  assert.equal(frame.headers.version, "1.2");
+  await c.deactivate();
+});
+
+test("publish and subscribe with headers", async () => {
+  const a = client("alice"), b = client("bob");
+  await connect(a); await connect(b);
+  const s = await subscribe(a, "/topic/js.basic");
+  b.publish({ destination: "/topic/js.basic", body: "hi from bob", headers: { "x-k": "v:1" } });
+  const m = await s.next();
+  assert.equal(m.body, "hi from bob");
+  assert.equal(m.headers.destination, "/topic/js.basic");
+  assert.equal(m.headers.subscription, s.sub.id);
+  assert.ok(m.headers["message-id"]);
+  assert.equal(m.headers["x-k"], "v:1");
+  await a.deactivate(); await b.deactivate();
+});
+
+test("binary body with NULs arrives intact", async () => {
+  const a = client("alice"), b = client("bob");
+  await connect(a); await connect(b);
+  const s = await subscribe(a, "/topic/js.binary");
+  const body = new Uint8Array([1, 0, 2, 0, 0, 255]);
+  b.publish({ destination: "/topic/js.binary", binaryBody: body, headers: { "content-type": "application/octet-stream" } });
+  const m = await s.next();
+  assert.deepEqual([...m.binaryBody], [...body]);
+  await a.deactivate(); await b.deactivate();
+});
+
+test("wrong password: ERROR bad credentials", async () => {
+  const c = client("alice", { password: "nope" });
+  await assert.rejects(connect(c), /bad credentials/);
+  await c.deactivate();
+});
+
+test("unsubscribe stops delivery", async () => {
+  const a = client("alice"), b = client("bob");
+  await connect(a); await connect(b);
+  const one = await subscribe(a, "/topic/js.one");
+  const two = await subscribe(a, "/topic/js.two");
+  const gone = receipt(a, "unsub");
+  one.sub.unsubscribe({ receipt: "unsub" });
+  await gone;
+  b.publish({ destination: "/topic/js.one", body: "not for a" });
+  b.publish({ destination: "/topic/js.two", body: "for a" });
+  assert.equal((await two.next()).body, "for a");
+  assert.equal(one.pending(), 0); // js.one was published first: it would be here by now
+  await a.deactivate(); await b.deactivate();
+});
+
+test("client-individual ack and nack on a queue", async () => {
+  const a = client("alice"), b = client("bob");
+  await connect(a); await connect(b);
+  const s = await subscribe(a, "/queue/js.jobs", { ack: "client-individual" });
+  b.publish({ destination: "/queue/js.jobs", body: "job" });
+  const m = await s.next();
+  m.nack();
+  const again = await s.next();
+  assert.equal(again.body, "job");
+  assert.equal(again.headers.redelivered, "true");
+  const acked = receipt(a, "acked");
+  again.ack({ receipt: "acked" });
+  await acked;
+  await a.deactivate(); await b.deactivate();
+});
+
+test("transactions commit and abort", async () => {
+  const a = client("alice"), b = client("bob");
+  await connect(a); await connect(b);
+  const s = await subscribe(a, "/topic/js.tx");
+  const t1 = b.begin();
+  b.publish({ destination: "/topic/js.tx", body: "committed", headers: { transaction: t1.id } });
+  const t2 = b.begin();
+  b.publish({ destination: "/topic/js.tx", body: "aborted", headers: { transaction: t2.id } });
+  t2.abort();
+  t1.commit();
+  b.publish({ destination: "/topic/js.tx", body: "after" });
+  assert.equal((await s.next()).body, "committed");
+  assert.equal((await s.next()).body, "after");
+  await a.deactivate(); await b.deactivate();
+});
+
+test("heart-beats are negotiated and kept", async () => {
+  const c = client("alice");
+  c.heartbeatIncoming = 200;
+  c.heartbeatOutgoing = 200;
+  const frame = await connect(c);
+  assert.equal(frame.headers["heart-beat"], "10000,10000");
+  await c.deactivate();
+});
+
+test("STOMP 1.1 over v11.stomp", async () => {
+  const c = client("bob", { versions: ["v11.stomp"] });
+  c.stompVersions = { supportedVersions: () => ["1.1"], supportedProtocols: () => ["v11.stomp"] };
+  const frame = await connect(c);
+  assert.equal(frame.headers.version, "1.1");
+  await c.deactivate();
+});
+
+test("fan-out to 20 subscribers", async () => {
+  const subs = [];
+  for (let i = 0; i < 20; i++) {
+    const c = client(i % 2 ? "alice" : "agent1");
+    await connect(c);
+    subs.push({ c, s: await subscribe(c, "/topic/js.fanout") });
+  }
+  const p = client("bob");
+  await connect(p);
+  p.publish({ destination: "/topic/js.fanout", body: "everyone" });
+  const bodies = await Promise.all(subs.map(({ s }) => s.next().then((m) => m.body)));
+  assert.deepEqual(bodies, Array(20).fill("everyone"));
+  for (const { c } of subs) await c.deactivate();
+  await p.deactivate();
+});
+
+test("disconnect with receipt", async () => {
+  const c = client("alice");
+  await connect(c);
+  await c.deactivate(); // stompjs sends DISCONNECT with a receipt and waits for it
+  await waitFor(() => server.log().includes("closed"), "the session to close");
+});
