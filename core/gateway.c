@@ -35,6 +35,20 @@ struct conn {
     lws_usec_t last_rx_us, last_tx_us;
 };
 
+/* One HTTP request to the core's REST API, as lws session data. */
+struct http_conn {
+    struct lws *wsi;
+    uint64_t id;          /* registered in gateway.http while the core answers */
+    struct http_request *req;
+    size_t body_cap;
+    int status;           /* the core's answer, once it came */
+    char *response;
+    size_t response_len;
+    bool answered;
+};
+
+#define HTTP_BODY_MAX (64 * 1024)
+
 struct gateway {
     const struct settings *settings;
     struct lws_context *ctx;
@@ -52,11 +66,12 @@ struct gateway {
     size_t npending, pending_cap;
 
     struct idmap conns;        /* id -> struct conn */
+    struct idmap http;         /* request id -> struct http_conn */
     uint64_t next_id;
     char *scratch;             /* LWS_PRE + one outgoing write */
     size_t scratch_cap;
 
-    struct lws_http_mount mount;
+    struct lws_http_mount mount, mount_api, mount_health;
     struct lws_protocol_vhost_options pvo_default, pvo_ws;
     struct lws_protocols http_protocols[5];
     struct lws_protocols raw_protocols[2];
@@ -387,6 +402,22 @@ static void gateway_drain_queue(struct gateway *g)
     xq_take(&g->to_gw, &g->batch, &n, &g->batch_cap);
     for (size_t i = 0; i < n; i++) {
         struct xmsg *m = &g->batch[i];
+        if (m->kind == XM_HTTP_RESPONSE) {
+            struct http_conn *h = idmap_get(&g->http, m->session);
+            if (!h) {
+                xmsg_dispose(m); /* the client went away */
+                continue;
+            }
+            idmap_del(&g->http, h->id);
+            h->id = 0;
+            h->status = m->u.http_response.status;
+            free(h->response);
+            h->response = m->u.http_response.body;
+            h->response_len = m->u.http_response.len;
+            h->answered = true;
+            lws_callback_on_writable(h->wsi);
+            continue;
+        }
         if (m->kind == XM_DRAIN) {
             g->draining = true;
             if (g->conns.count == 0)
@@ -431,15 +462,186 @@ static bool origin_allowed(const struct gateway *g, struct lws *wsi)
     return false;
 }
 
+static void http_conn_clear(struct gateway *g, struct http_conn *h)
+{
+    if (h->id)
+        idmap_del(&g->http, h->id);
+    http_request_free(h->req);
+    free(h->response);
+    memset(h, 0, sizeof *h);
+}
+
+/* Answer without the core (bad request, too large, shutting down). */
+static int http_answer_now(struct lws *wsi, struct http_conn *h, int status, const char *json)
+{
+    h->status = status;
+    h->response = strdup(json);
+    h->response_len = h->response ? strlen(h->response) : 0;
+    h->answered = true;
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
+static int http_dispatch(struct gateway *g, struct http_conn *h)
+{
+    h->id = ++g->next_id;
+    if (idmap_put(&g->http, h->id, h) < 0) {
+        h->id = 0;
+        return -1;
+    }
+    struct xmsg m = {.session = h->id, .kind = XM_HTTP_REQUEST};
+    m.u.http_request = h->req;
+    h->req = NULL;
+    pending_add(g, &m);
+    pending_flush(g);
+    return 0;
+}
+
+static int http_begin(struct gateway *g, struct lws *wsi, struct http_conn *h)
+{
+    static const struct {
+        enum lws_token_indexes token;
+        const char *method;
+    } methods[] = {{WSI_TOKEN_GET_URI, "GET"},       {WSI_TOKEN_POST_URI, "POST"},
+                   {WSI_TOKEN_DELETE_URI, "DELETE"}, {WSI_TOKEN_PUT_URI, "PUT"},
+                   {WSI_TOKEN_PATCH_URI, "PATCH"},   {WSI_TOKEN_OPTIONS_URI, "OPTIONS"}};
+    memset(h, 0, sizeof *h);
+    h->wsi = wsi;
+    h->req = calloc(1, sizeof *h->req);
+    if (!h->req)
+        return -1;
+    for (size_t i = 0; i < sizeof methods / sizeof *methods; i++) {
+        int n = lws_hdr_total_length(wsi, methods[i].token);
+        if (n <= 0)
+            continue;
+        snprintf(h->req->method, sizeof h->req->method, "%s", methods[i].method);
+        if (!(h->req->path = malloc((size_t)n + 1)) ||
+            lws_hdr_copy(wsi, h->req->path, n + 1, methods[i].token) < 0)
+            return -1;
+        break;
+    }
+    if (!h->req->path)
+        return http_answer_now(wsi, h, 405, "{\"error\":\"method_not_allowed\",\"message\":\"unsupported method\"}");
+    /* The query, fragment by fragment ("a=1", "b=2"), joined with '&'. */
+    char query[2048] = "";
+    size_t ql = 0;
+    for (int i = 0; i < 32; i++) {
+        char frag[512];
+        int n = lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (n <= 0)
+            break;
+        ql += (size_t)snprintf(query + ql, sizeof query - ql, "%s%s", ql ? "&" : "", frag);
+        if (ql >= sizeof query)
+            return http_answer_now(wsi, h, 414, "{\"error\":\"uri_too_long\",\"message\":\"query too long\"}");
+    }
+    h->req->query = strdup(query);
+    int al = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+    if (al > 0 && al < 8192 && (h->req->authorization = malloc((size_t)al + 1)))
+        lws_hdr_copy(wsi, h->req->authorization, al + 1, WSI_TOKEN_HTTP_AUTHORIZATION);
+    char addr[64] = "";
+    lws_get_peer_simple(wsi, addr, sizeof addr);
+    h->req->remote_addr = strdup(addr);
+    if (!h->req->query || !h->req->remote_addr)
+        return -1;
+    if (g->draining)
+        return http_answer_now(wsi, h, 503, "{\"error\":\"unavailable\",\"message\":\"server shutting down\"}");
+    /* A request with a body waits for HTTP_BODY_COMPLETION. */
+    char cl[24];
+    if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 && atol(cl) > 0) {
+        if (atol(cl) > HTTP_BODY_MAX)
+            return http_answer_now(wsi, h, 413, "{\"error\":\"too_large\",\"message\":\"body above 64 KiB\"}");
+        return 0;
+    }
+    return http_dispatch(g, h);
+}
+
+static int http_body(struct lws *wsi, struct http_conn *h, const char *in, size_t len)
+{
+    if (!h->req || h->answered)
+        return 0;
+    if (h->req->body_len + len > HTTP_BODY_MAX) {
+        free(h->req->body);
+        h->req->body = NULL;
+        return http_answer_now(wsi, h, 413, "{\"error\":\"too_large\",\"message\":\"body above 64 KiB\"}");
+    }
+    if (h->req->body_len + len + 1 > h->body_cap) {
+        size_t cap = h->body_cap ? h->body_cap * 2 : 1024;
+        while (cap < h->req->body_len + len + 1)
+            cap *= 2;
+        char *b = realloc(h->req->body, cap);
+        if (!b)
+            return -1;
+        h->req->body = b;
+        h->body_cap = cap;
+    }
+    memcpy(h->req->body + h->req->body_len, in, len);
+    h->req->body_len += len;
+    h->req->body[h->req->body_len] = '\0';
+    return 0;
+}
+
+static int http_write(struct lws *wsi, struct http_conn *h)
+{
+    if (!h->answered)
+        return 0;
+    size_t cap = LWS_PRE + 1024 + h->response_len;
+    unsigned char *buf = malloc(cap);
+    if (!buf)
+        return -1;
+    unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + cap;
+    if (lws_add_http_common_headers(wsi, (unsigned int)h->status, "application/json", h->response_len, &p, end) ||
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL, (const unsigned char *)"no-store", 8, &p,
+                                     end) ||
+        lws_finalize_write_http_header(wsi, start, &p, end)) {
+        free(buf);
+        return -1;
+    }
+    int rc = 0;
+    if (h->response_len) {
+        memcpy(start, h->response, h->response_len);
+        if (lws_write(wsi, start, h->response_len, LWS_WRITE_HTTP_FINAL) < (int)h->response_len)
+            rc = -1;
+    }
+    free(buf);
+    h->answered = false;
+    if (rc < 0 || lws_http_transaction_completed(wsi))
+        return -1;
+    return 0;
+}
+
 static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                          size_t len)
 {
     struct gateway *g = lws_context_user(lws_get_context(wsi));
-    if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED) {
+    struct http_conn *h = user;
+    switch (reason) {
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         gateway_drain_queue(g);
         return 0;
+    case LWS_CALLBACK_HTTP:
+        /* Static files are served by the "/" mount; only the API and health
+         * mounts (bound to this protocol) arrive here. */
+        if (!h)
+            return lws_callback_http_dummy(wsi, reason, user, in, len);
+        http_conn_clear(g, h);
+        return http_begin(g, wsi, h);
+    case LWS_CALLBACK_HTTP_BODY:
+        return h ? http_body(wsi, h, in, len) : 0;
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        if (h && h->req && !h->answered && !h->id)
+            return http_dispatch(g, h);
+        return 0;
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        if (h && h->answered)
+            return http_write(wsi, h);
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    case LWS_CALLBACK_CLOSED_HTTP:
+        if (h)
+            http_conn_clear(g, h);
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    default:
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
     }
-    return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
 
 static int callback_stomp_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -520,6 +722,7 @@ struct gateway *gateway_new(const struct settings *s, struct xq *to_core, struct
     g->to_core_ev = to_core_ev;
     xq_init(&g->to_gw);
     idmap_init(&g->conns);
+    idmap_init(&g->http);
     atomic_init(&g->stop, false);
 
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
@@ -540,7 +743,8 @@ struct gateway *gateway_new(const struct settings *s, struct xq *to_core, struct
      * offering no subprotocol is bound to v12.stomp (the "default" pvo);
      * the CONNECT frame's accept-version decides the STOMP version anyway. */
     static const char *const ws_names[] = {"v12.stomp", "v11.stomp", "v10.stomp"};
-    g->http_protocols[0] = (struct lws_protocols){.name = "http", .callback = callback_http};
+    g->http_protocols[0] = (struct lws_protocols){
+        .name = "http", .callback = callback_http, .per_session_data_size = sizeof(struct http_conn)};
     for (int i = 0; i < 3; i++)
         g->http_protocols[1 + i] = (struct lws_protocols){
             .name = ws_names[i],
@@ -557,6 +761,13 @@ struct gateway *gateway_new(const struct settings *s, struct xq *to_core, struct
     g->mount.origin = s->web_root;
     g->mount.def = "index.html";
     g->mount.origin_protocol = LWSMPRO_FILE;
+    /* The REST API and health answer from the core, through this protocol. */
+    g->mount_api = (struct lws_http_mount){
+        .mountpoint = "/api", .mountpoint_len = 4, .origin = "http", .origin_protocol = LWSMPRO_CALLBACK};
+    g->mount_health = (struct lws_http_mount){
+        .mountpoint = "/healthz", .mountpoint_len = 8, .origin = "http", .origin_protocol = LWSMPRO_CALLBACK};
+    g->mount_api.mount_next = &g->mount_health;
+    g->mount_health.mount_next = s->web_root ? &g->mount : NULL;
 
     struct lws_context_creation_info vi;
     memset(&vi, 0, sizeof vi);
@@ -565,7 +776,7 @@ struct gateway *gateway_new(const struct settings *s, struct xq *to_core, struct
     vi.port = s->listen_port;
     vi.protocols = g->http_protocols;
     vi.pvo = &g->pvo_ws;
-    vi.mounts = s->web_root ? &g->mount : NULL;
+    vi.mounts = &g->mount_api;
     vi.options = LWS_SERVER_OPTION_DISABLE_IPV6;
     if (!lws_create_vhost(g->ctx, &vi)) {
         snprintf(err, errlen, "gateway: cannot listen on %s:%d (see the lws line above)",
@@ -650,6 +861,7 @@ void gateway_free(struct gateway *g)
     pending_flush(g);
     xq_destroy(&g->to_gw);
     idmap_free(&g->conns);
+    idmap_free(&g->http);
     free(g->batch);
     free(g->pending);
     free(g->scratch);

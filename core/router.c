@@ -49,6 +49,9 @@ struct sub {
     struct sub *prev, *next; /* in dest->subs */
     struct unacked *unacked_head, *unacked_tail;
     size_t nunacked;
+    bool held;
+    struct envelope **held_events;
+    size_t nheld, held_cap;
 };
 
 struct router {
@@ -152,9 +155,56 @@ static struct rcbuf *shared_part(struct envelope *e, int version)
     return e->shared[vi] = shared;
 }
 
+static void deliver_one(struct router *r, struct sub *s, struct envelope *e);
+
+/* Keep e for a held subscription (bounded like an unacked window). */
+static void hold_event(struct router *r, struct sub *s, struct envelope *e)
+{
+    if (s->nheld >= r->srv->settings.max_unacked) {
+        session_fail(s->session, "too many events during catch-up");
+        return;
+    }
+    if (s->nheld == s->held_cap) {
+        size_t cap = s->held_cap ? s->held_cap * 2 : 16;
+        struct envelope **v = realloc(s->held_events, cap * sizeof *v);
+        if (!v)
+            return;
+        s->held_events = v;
+        s->held_cap = cap;
+    }
+    e->refs++;
+    s->held_events[s->nheld++] = e;
+}
+
+void router_hold(struct sub *s)
+{
+    s->held = true;
+}
+
+void router_release(struct router *r, struct sub *s, uint64_t replayed_seq)
+{
+    s->held = false;
+    for (size_t i = 0; i < s->nheld; i++) {
+        struct envelope *e = s->held_events[i];
+        const char *event = stomp_frame_header(e->frame, "event");
+        const char *seq = stomp_frame_header(e->frame, "seq");
+        bool seen = event && strcmp(event, "message") == 0 && seq && strtoull(seq, NULL, 10) <= replayed_seq;
+        if (!seen)
+            deliver_one(r, s, e);
+        envelope_unref(e);
+    }
+    free(s->held_events);
+    s->held_events = NULL;
+    s->nheld = s->held_cap = 0;
+}
+
 /* Send e to one subscriber; client-ack modes remember it until acked. */
 static void deliver_one(struct router *r, struct sub *s, struct envelope *e)
 {
+    if (s->held) {
+        hold_event(r, s, e);
+        return;
+    }
     int v = session_version(s->session);
     struct rcbuf *shared = shared_part(e, v);
     if (!shared)
@@ -355,6 +405,9 @@ void router_unsubscribe(struct router *r, struct sub *s)
     if (s->next)
         s->next->prev = s->prev;
     d->nsubs--;
+    for (size_t i = 0; i < s->nheld; i++)
+        envelope_unref(s->held_events[i]);
+    free(s->held_events);
     free(s->id);
     free(s);
     if (d->kind == DEST_QUEUE)
@@ -432,6 +485,65 @@ chatd_status router_publish(struct router *r, const char *destination, const str
     }
     stomp_buf_free(&b);
     return st;
+}
+
+static int encode_event(struct router *r, const char *channel, const struct event_header *h, size_t n,
+                        const void *body, size_t len, struct stomp_buf *b)
+{
+    char id[48];
+    snprintf(id, sizeof id, "%s-%llu", r->instance, (unsigned long long)++r->next_id);
+    int rc = stomp_encode_command(b, STOMP_CMD_MESSAGE);
+    rc |= stomp_encode_header(b, STOMP_V1_2, STOMP_CMD_MESSAGE, "destination", channel);
+    bool has_id = false;
+    for (size_t i = 0; i < n; i++) {
+        if (!h[i].value)
+            continue;
+        has_id |= strcmp(h[i].name, "message-id") == 0;
+        rc |= stomp_encode_header(b, STOMP_V1_2, STOMP_CMD_MESSAGE, h[i].name, h[i].value);
+    }
+    if (!has_id)
+        rc |= stomp_encode_header(b, STOMP_V1_2, STOMP_CMD_MESSAGE, "message-id", id);
+    rc |= stomp_encode_body(b, body, len, true);
+    return rc;
+}
+
+chatd_status router_publish_event(struct router *r, const char *channel, const struct event_header *h,
+                                  size_t n, const void *body, size_t len)
+{
+    struct stomp_buf b = {0};
+    if (encode_event(r, channel, h, n, body, len, &b)) {
+        stomp_buf_free(&b);
+        return CHATD_ERR_NOMEM;
+    }
+    void *state;
+    const struct chatd_broker_ops *ops = broker_ops(r, &state);
+    chatd_status st = ops->publish(state, channel, b.data, b.len);
+    stomp_buf_free(&b);
+    return st;
+}
+
+void router_deliver_event_to(struct router *r, struct sub *s, const struct event_header *h, size_t n,
+                             const void *body, size_t len)
+{
+    struct stomp_buf b = {0};
+    struct envelope *e = NULL;
+    if (encode_event(r, s->dest->name, h, n, body, len, &b) == 0 && (e = envelope_parse(r, b.data, b.len))) {
+        bool held = s->held;
+        s->held = false; /* the replay itself goes out now */
+        deliver_one(r, s, e);
+        s->held = held;
+        envelope_unref(e);
+    }
+    stomp_buf_free(&b);
+}
+
+size_t router_subscribers(struct router *r, const char *destination, struct session **out, size_t max)
+{
+    struct dest *d = strmap_get(&r->dests, destination);
+    size_t n = 0;
+    for (struct sub *s = d ? d->subs : NULL; s && n < max; s = s->next)
+        out[n++] = s->session;
+    return n;
 }
 
 void router_deliver(struct router *r, const char *channel, const void *data, size_t len)

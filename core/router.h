@@ -45,6 +45,25 @@ chatd_status router_publish(struct router *r, const char *destination, const str
 chatd_status router_ack(struct router *r, struct sub *const *subs, size_t nsubs, int version,
                         const struct stomp_frame *ack, bool nack);
 
+/* A server event (rooms): a MESSAGE envelope with these headers and body,
+ * published through the broker on `channel` (the destination). */
+struct event_header {
+    const char *name;
+    const char *value;
+};
+chatd_status router_publish_event(struct router *r, const char *channel, const struct event_header *h,
+                                  size_t n, const void *body, size_t len);
+/* The same envelope delivered to one subscription only (history replay). */
+void router_deliver_event_to(struct router *r, struct sub *s, const struct event_header *h, size_t n,
+                             const void *body, size_t len);
+/* While held, events for s are kept instead of delivered; release delivers
+ * them, skipping `message` events with seq <= replayed_seq (already sent by
+ * the replay), so a catch-up has no gap and no duplicate. */
+void router_hold(struct sub *s);
+void router_release(struct router *r, struct sub *s, uint64_t replayed_seq);
+/* The sessions subscribed to a destination on this instance. */
+size_t router_subscribers(struct router *r, const char *destination, struct session **out, size_t max);
+
 /* The broker handed us an event for `channel` (host->deliver). */
 void router_deliver(struct router *r, const char *channel, const void *data, size_t len);
 

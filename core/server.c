@@ -13,6 +13,8 @@
 #include "loader.h"
 #include "log.h"
 #include "plugin_host.h"
+#include "rest.h"
+#include "rooms.h"
 #include "router.h"
 #include "server_run.h"
 #include "session.h"
@@ -70,6 +72,9 @@ static void server_from_gateway(evutil_socket_t fd, short what, void *arg)
             break;
         case XM_CLOSED:
             session_closed(srv, m->session);
+            break;
+        case XM_HTTP_REQUEST:
+            rest_request(srv, m->session, m->u.http_request);
             break;
         default:
             xmsg_dispose(m);
@@ -228,6 +233,7 @@ void server_teardown(struct server *srv)
     }
     srv->nout = 0;
     session_free_all(srv);
+    rooms_free(srv);
     if (srv->tasks)
         tasks_close(srv->tasks);
     for (size_t i = srv->nnotify; i-- > 0;)

@@ -51,6 +51,7 @@ struct server {
     size_t nout, out_cap;
     struct event *flush_ev;
 
+    void *rooms;                 /* rooms.c's own state (presence) */
     uint64_t next_message_id;
     bool stopping;
     struct event *sig_int, *sig_term, *stop_timer;

@@ -9,6 +9,7 @@
 #include "loader.h"
 #include "acl.h"
 #include "log.h"
+#include "rooms.h"
 #include "router.h"
 #include "server.h"
 #include "stomp_frame.h"
@@ -80,6 +81,32 @@ int session_version(const struct session *s)
     return s->version;
 }
 
+uint64_t session_id(const struct session *s)
+{
+    return s->id;
+}
+
+struct server *session_server(const struct session *s)
+{
+    return s->srv;
+}
+
+const char *session_user(const struct session *s)
+{
+    return s->user;
+}
+
+uint32_t session_roles(const struct session *s)
+{
+    return s->roles;
+}
+
+struct session *session_lookup(struct server *srv, uint64_t id)
+{
+    struct session *s = idmap_get(&srv->sessions, id);
+    return s && s->state == SESSION_CONNECTED ? s : NULL;
+}
+
 void session_send(struct session *s, char *head, size_t head_len, struct rcbuf *shared)
 {
     struct xmsg m = {.session = s->id, .kind = XM_OUT};
@@ -130,6 +157,11 @@ void session_fail(struct session *s, const char *message)
     session_error(s, NULL, message, NULL);
 }
 
+void session_error_receipt(struct session *s, const char *receipt, const char *message, const char *detail)
+{
+    session_error(s, receipt, message, detail);
+}
+
 static void session_receipt(struct session *s, const char *receipt)
 {
     if (!receipt)
@@ -140,6 +172,35 @@ static void session_receipt(struct session *s, const char *receipt)
         stomp_encode_body(&b, NULL, 0, false) == 0)
         session_send_buf(s, &b);
     stomp_buf_free(&b);
+}
+
+void session_send_receipt(struct session *s, const char *receipt)
+{
+    session_receipt(s, receipt);
+}
+
+bool session_has_sub_id(const struct session *s, const char *id)
+{
+    for (size_t i = 0; i < s->nsubs; i++)
+        if (strcmp(router_sub_id(s->subs[i]), id) == 0)
+            return true;
+    return false;
+}
+
+bool session_add_sub(struct session *s, struct sub *sub)
+{
+    if (s->nsubs >= s->srv->settings.max_subscriptions)
+        return false;
+    if (s->nsubs == s->subs_cap) {
+        size_t cap = s->subs_cap ? s->subs_cap * 2 : 4;
+        struct sub **subs = realloc(s->subs, cap * sizeof *subs);
+        if (!subs)
+            return false;
+        s->subs = subs;
+        s->subs_cap = cap;
+    }
+    s->subs[s->nsubs++] = sub;
+    return true;
 }
 
 static void session_unsubscribe_all(struct session *s)
@@ -169,6 +230,8 @@ static void session_abort_all(struct session *s)
 
 static void session_destroy(struct session *s)
 {
+    if (s->user)
+        rooms_user_offline(s->srv, s->user);
     pending_unlink(s);
     session_abort_all(s);
     session_unsubscribe_all(s);
@@ -223,6 +286,7 @@ static void session_connected(struct session *s, const struct chatd_identity *wh
         session_error(s, receipt, "internal error", "out of memory");
         return;
     }
+    rooms_user_online(s->srv, s->user);
     char version[24], session_id[24];
     snprintf(version, sizeof version, "%d.%d", s->version / 10, s->version % 10);
     snprintf(session_id, sizeof session_id, "%llu", (unsigned long long)s->id);
@@ -423,6 +487,10 @@ static void on_subscribe(struct session *s, struct stomp_frame *f)
         session_error(s, receipt, "too many subscriptions", NULL);
         return;
     }
+    if (rooms_owns_subscribe(dest)) {
+        rooms_subscribe(s, dest, id, mode, stomp_frame_header(f, "since-seq"), receipt);
+        return;
+    }
     const char *why = NULL;
     char *resolved = resolve_destination(s, dest, ACL_SUBSCRIBE, &why);
     if (!resolved) {
@@ -474,6 +542,10 @@ static void do_send(struct session *s, struct stomp_frame *f, const char *receip
     const char *dest = stomp_frame_header(f, "destination");
     if (!dest || !*dest) {
         session_error(s, receipt, "missing destination header", NULL);
+        return;
+    }
+    if (rooms_owns_send(dest)) {
+        rooms_app_send(s, dest, f, receipt);
         return;
     }
     const char *why = NULL;

@@ -3,6 +3,7 @@
 #ifndef CHATD_SESSION_H
 #define CHATD_SESSION_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -11,6 +12,7 @@
 struct server;
 struct session;
 struct stomp_frame;
+struct sub;
 
 /* Events from the gateway (the core takes ownership of addr and frame). */
 void session_opened(struct server *srv, uint64_t id, enum transport t, char *addr);
@@ -26,6 +28,20 @@ void session_expire_pending(struct server *srv);
 void session_free_all(struct server *srv);
 
 int session_version(const struct session *s);
+uint64_t session_id(const struct session *s);
+struct server *session_server(const struct session *s);
+const char *session_user(const struct session *s);
+uint32_t session_roles(const struct session *s);
+/* The session with this id if it is still CONNECTED, else NULL: what an
+ * asynchronous completion uses to find its session again. */
+struct session *session_lookup(struct server *srv, uint64_t id);
+/* ERROR (with receipt-id when given), then close. */
+void session_error_receipt(struct session *s, const char *receipt, const char *message, const char *detail);
+void session_send_receipt(struct session *s, const char *receipt);
+/* A subscription made asynchronously (rooms): false when the session can
+ * take no more (the caller unsubscribes it). */
+bool session_add_sub(struct session *s, struct sub *sub);
+bool session_has_sub_id(const struct session *s, const char *id);
 /* ERROR frame with `message`, then close (a server-side verdict such as a
  * slow consumer). */
 void session_fail(struct session *s, const char *message);

@@ -28,9 +28,27 @@ void rcbuf_unref(struct rcbuf *b)
         free(b);
 }
 
+void http_request_free(struct http_request *r)
+{
+    if (!r)
+        return;
+    free(r->path);
+    free(r->query);
+    free(r->authorization);
+    free(r->body);
+    free(r->remote_addr);
+    free(r);
+}
+
 void xmsg_dispose(struct xmsg *m)
 {
     switch (m->kind) {
+    case XM_HTTP_REQUEST:
+        http_request_free(m->u.http_request);
+        break;
+    case XM_HTTP_RESPONSE:
+        free(m->u.http_response.body);
+        break;
     case XM_OPENED:
         free(m->u.opened.remote_addr);
         break;

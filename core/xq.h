@@ -12,6 +12,18 @@
 
 struct stomp_frame;
 
+/* An HTTP request for the core (REST API, health). Owned by its message. */
+struct http_request {
+    char method[8];
+    char *path;          /* without the query */
+    char *query;         /* "a=1&b=2" or "" */
+    char *authorization; /* the header, or NULL */
+    char *body;
+    size_t body_len;
+    char *remote_addr;
+};
+void http_request_free(struct http_request *r);
+
 /* Immutable bytes shared by many outbound frames (a message body fanned out
  * to its recipients). Any thread may drop a reference. */
 struct rcbuf {
@@ -33,11 +45,13 @@ enum xmsg_kind {
     XM_OPENED = 1, /* a connection arrived; u.opened */
     XM_FRAME,      /* a parsed client frame; u.frame (core frees) */
     XM_CLOSED,     /* the connection is gone; u.reason (static string) */
+    XM_HTTP_REQUEST, /* u.http_request (core frees); session = request id */
     /* core -> gateway */
     XM_OUT,        /* bytes: u.out.head (owned) then u.out.shared (a reference) */
     XM_CLOSE,      /* close once everything queued before it is written */
     XM_DRAIN,      /* shutdown: accept nothing new; stop when all closed */
     XM_HEARTBEAT,  /* negotiated heart-beats: u.heartbeat (ms, 0 = off) */
+    XM_HTTP_RESPONSE, /* u.http_response for request `session` */
 };
 
 struct xmsg {
@@ -50,6 +64,12 @@ struct xmsg {
         } opened;
         struct stomp_frame *frame;
         const char *reason;
+        struct http_request *http_request;
+        struct {
+            int status;
+            char *body; /* owned; JSON */
+            size_t len;
+        } http_response;
         struct {
             uint32_t send_ms;    /* send an EOL when nothing was written for this long */
             uint32_t receive_ms; /* close when nothing was read for twice this long */

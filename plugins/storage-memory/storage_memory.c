@@ -587,6 +587,11 @@ static void mem_room_complete(void *state, const char *room_id, const char *agen
         return;
     }
     r->state = CHATD_ROOM_COMPLETED;
+    if (r->unique_key) {
+        smap_del(&m->unique, r->unique_key);
+        free(r->unique_key);
+        r->unique_key = NULL;
+    }
     complete_room(m, cb, ctx, CHATD_OK, r, NULL);
 }
 

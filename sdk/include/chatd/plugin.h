@@ -165,8 +165,9 @@ struct chatd_storage_ops {
      * number of concurrent claimants, on any instance, gets OK. */
     void (*room_claim)(void *state, const char *room_id, const char *agent,
                        int64_t now_ms, chatd_room_cb cb, void *ctx);
-    /* Atomically: if ASSIGNED to `agent`, set COMPLETED; OK with the room.
-     * CHATD_ERR_CONFLICT if not in state ASSIGNED to that agent. */
+    /* Atomically: if ASSIGNED to `agent`, set COMPLETED and release the
+     * room's unique key (its customer may open a new support room); OK with
+     * the room. CHATD_ERR_CONFLICT if not in state ASSIGNED to that agent. */
     void (*room_complete)(void *state, const char *room_id, const char *agent,
                           chatd_room_cb cb, void *ctx);
     /* Remove the room, its messages, read marks and unique key. */

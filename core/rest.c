@@ -1,0 +1,145 @@
+#include "rest.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "loader.h"
+#include "log.h"
+#include "rooms.h"
+#include "server.h"
+
+void rest_respond(struct rest_call *c, int status, json_t *json)
+{
+    char *body = json ? json_dumps(json, JSON_COMPACT) : strdup("");
+    json_decref(json);
+    struct xmsg m = {.session = c->id, .kind = XM_HTTP_RESPONSE};
+    m.u.http_response.status = body ? status : 500;
+    m.u.http_response.body = body ? body : strdup("{\"error\":\"internal\",\"message\":\"out of memory\"}");
+    m.u.http_response.len = m.u.http_response.body ? strlen(m.u.http_response.body) : 0;
+    server_emit(c->srv, &m);
+    http_request_free(c->req);
+    json_decref(c->body);
+    free(c->user);
+    free(c);
+}
+
+void rest_error(struct rest_call *c, int status, const char *code, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    rest_respond(c, status, json_pack("{s:s, s:s}", "error", code, "message", msg));
+}
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+const char *rest_query(const struct rest_call *c, const char *name, char *buf, size_t len)
+{
+    size_t nl = strlen(name);
+    for (const char *p = c->req->query; p && *p;) {
+        const char *amp = strchr(p, '&');
+        const char *end = amp ? amp : p + strlen(p);
+        if ((size_t)(end - p) > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
+            size_t o = 0;
+            for (const char *v = p + nl + 1; v < end && o + 1 < len; v++) {
+                if (*v == '%' && v + 2 < end + 0 + 1 && hexval(v[1]) >= 0 && hexval(v[2]) >= 0) {
+                    buf[o++] = (char)(hexval(v[1]) * 16 + hexval(v[2]));
+                    v += 2;
+                } else {
+                    buf[o++] = *v == '+' ? ' ' : *v;
+                }
+            }
+            buf[o] = '\0';
+            return buf;
+        }
+        p = amp ? amp + 1 : end;
+    }
+    return NULL;
+}
+
+static void health(struct rest_call *c)
+{
+    bool storage = c->srv->storage->ready, broker = c->srv->broker->ready;
+    bool ready = storage && broker && !c->srv->stopping;
+    rest_respond(c, ready ? 200 : 503,
+                 json_pack("{s:s, s:b, s:b}", "status", ready ? "ready" : "not ready", "storage", storage,
+                           "broker", broker));
+}
+
+static void rest_auth_done(void *ctx, chatd_status st, const struct chatd_identity *who, const char *reason)
+{
+    struct rest_call *c = ctx;
+    if (st != CHATD_OK || !who || !who->user) {
+        if (st == CHATD_ERR_DENIED)
+            rest_error(c, 401, "unauthorized", "%s", reason ? reason : "access denied");
+        else
+            rest_error(c, 503, "unavailable", "authentication unavailable: %s", chatd_strerror(st));
+        return;
+    }
+    if (!(c->user = strdup(who->user))) {
+        rest_error(c, 500, "internal", "out of memory");
+        return;
+    }
+    c->roles = who->roles;
+    rooms_rest(c);
+}
+
+void rest_request(struct server *srv, uint64_t id, struct http_request *req)
+{
+    struct rest_call *c = calloc(1, sizeof *c);
+    if (!c) {
+        http_request_free(req);
+        struct xmsg m = {.session = id, .kind = XM_HTTP_RESPONSE};
+        m.u.http_response.status = 500;
+        server_emit(srv, &m);
+        return;
+    }
+    c->srv = srv;
+    c->id = id;
+    c->req = req;
+    if (strcmp(req->path, "/healthz") == 0) {
+        health(c);
+        return;
+    }
+    if (req->body_len) {
+        json_error_t jerr;
+        c->body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!c->body) {
+            rest_error(c, 400, "bad_json", "body is not JSON: %s (line %d)", jerr.text, jerr.line);
+            return;
+        }
+    }
+    /* Credentials: "Bearer TOKEN", or "Basic base64(user:password)". */
+    struct chatd_credentials cred = {.remote_addr = req->remote_addr};
+    const char *a = req->authorization;
+    char decoded[512];
+    if (a && strncasecmp(a, "Bearer ", 7) == 0) {
+        cred.token = a + 7;
+    } else if (a && strncasecmp(a, "Basic ", 6) == 0 && strlen(a + 6) < 680) {
+        int n = EVP_DecodeBlock((unsigned char *)decoded, (const unsigned char *)a + 6, (int)strlen(a + 6));
+        if (n > 0) {
+            decoded[n] = '\0';
+            char *colon = strchr(decoded, ':');
+            if (colon) {
+                *colon = '\0';
+                cred.login = decoded;
+                cred.passcode = colon + 1;
+            }
+        }
+    }
+    if (!cred.token && !cred.login) {
+        rest_error(c, 401, "unauthorized", "send Authorization: Bearer TOKEN (or Basic for static users)");
+        return;
+    }
+    struct plugin *auth = srv->auth;
+    auth->desc->ops.auth->authenticate(auth->state, &cred, rest_auth_done, c);
+}

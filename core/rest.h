@@ -1,0 +1,34 @@
+/* The REST API's front door: an HTTP request from the gateway is
+ * authenticated through the auth plugin and routed (rooms.c); the answer is
+ * JSON. Also GET /healthz. */
+#ifndef CHATD_REST_H
+#define CHATD_REST_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+struct server;
+struct http_request;
+
+/* One request in flight; freed by rest_respond. */
+struct rest_call {
+    struct server *srv;
+    uint64_t id;                /* the gateway's request id */
+    struct http_request *req;
+    char *user;
+    uint32_t roles;
+    json_t *body;               /* parsed JSON body, or NULL */
+};
+
+/* Takes ownership of req. */
+void rest_request(struct server *srv, uint64_t id, struct http_request *req);
+/* Answer and free the call; `json` is stolen (NULL: empty body). */
+void rest_respond(struct rest_call *c, int status, json_t *json);
+/* {"error": code, "message": ...} with `status`. */
+void rest_error(struct rest_call *c, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* The value of `name` in the query (percent-decoded into buf), or NULL. */
+const char *rest_query(const struct rest_call *c, const char *name, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,1056 @@
+#include "rooms.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/time.h>
+
+#include <jansson.h>
+
+#include "loader.h"
+#include "log.h"
+#include "rest.h"
+#include "router.h"
+#include "server.h"
+#include "session.h"
+#include "stomp_frame.h"
+#include "strmap.h"
+
+#define ROOM_ID_MAX 64
+#define PAGE_DEFAULT 20
+#define PAGE_MAX 100
+#define REPLAY_PAGE 100
+#define PREVIEW_MAX 140
+#define MAX_LOCAL_SUBSCRIBERS 4096
+
+static int64_t now_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static const struct chatd_storage_ops *storage(struct server *srv, void **state)
+{
+    *state = srv->storage->state;
+    return srv->storage->desc->ops.storage;
+}
+
+static const char *kind_name(chatd_room_kind k)
+{
+    return k == CHATD_ROOM_SUPPORT ? "support" : k == CHATD_ROOM_DIRECT ? "direct" : "group";
+}
+
+static const char *state_name(const struct chatd_room *r)
+{
+    if (r->state == CHATD_ROOM_ASSIGNED)
+        return "assigned";
+    if (r->state == CHATD_ROOM_COMPLETED)
+        return "completed";
+    return r->kind == CHATD_ROOM_SUPPORT ? "unassigned" : "open";
+}
+
+static bool is_member(const struct chatd_room *r, const char *user)
+{
+    for (size_t i = 0; i < r->nmembers; i++)
+        if (strcmp(r->members[i], user) == 0)
+            return true;
+    return false;
+}
+
+/* Who may see a room at all: its members, and agents an unassigned support
+ * room (the queue). Others get 404, so ids cannot be probed. */
+static bool can_see(const struct chatd_room *r, const char *user, uint32_t roles)
+{
+    return is_member(r, user) ||
+           ((roles & CHATD_ROLE_AGENT) && r->kind == CHATD_ROOM_SUPPORT && r->state == CHATD_ROOM_OPEN);
+}
+
+/* Room ids are random: 16 bytes of the kernel's randomness, hex. */
+static void new_room_id(char out[40])
+{
+    unsigned char b[12];
+    if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b)
+        for (size_t i = 0; i < sizeof b; i++)
+            b[i] = (unsigned char)rand();
+    out[0] = 'r';
+    for (size_t i = 0; i < sizeof b; i++)
+        snprintf(out + 1 + 2 * i, 3, "%02x", b[i]);
+}
+
+static bool valid_room_id(const char *id, size_t len)
+{
+    if (len == 0 || len >= ROOM_ID_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= '0' && id[i] <= '9') || id[i] == '-' || id[i] == '_'))
+            return false;
+    return true;
+}
+
+static json_t *message_json(const struct chatd_message *m)
+{
+    return json_pack("{s:s, s:s, s:I, s:s, s:s?, s:I, s:s%}", "id", m->id, "room", m->room, "seq",
+                     (json_int_t)m->seq, "sender", m->sender, "client_id", m->client_id, "timestamp",
+                     (json_int_t)m->ts_ms, "body", m->body ? m->body : "", m->body ? m->body_len : 0);
+}
+
+static json_t *room_json(const struct chatd_room *r, const char *for_user)
+{
+    json_t *members = json_array();
+    for (size_t i = 0; i < r->nmembers; i++)
+        json_array_append_new(members, json_string(r->members[i]));
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s?, s:o, s:I, s:I}", "id", r->id, "kind",
+                          kind_name(r->kind), "state", state_name(r), "title", r->title, "owner", r->owner,
+                          "agent", r->agent, "members", members, "created_at", (json_int_t)r->created_ms,
+                          "last_seq", (json_int_t)r->last_seq);
+    if (!j)
+        return NULL;
+    if (r->assigned_ms)
+        json_object_set_new(j, "assigned_at", json_integer(r->assigned_ms));
+    if (r->kind == CHATD_ROOM_SUPPORT && r->state == CHATD_ROOM_OPEN)
+        json_object_set_new(j, "waiting_ms", json_integer(now_ms() - r->created_ms));
+    if (for_user) {
+        json_object_set_new(j, "read_seq", json_integer((json_int_t)r->read_seq));
+        json_object_set_new(j, "unread", json_integer((json_int_t)(r->last_seq > r->read_seq ? r->last_seq - r->read_seq : 0)));
+        json_object_set_new(j, "last_message", r->last_message ? message_json(r->last_message) : json_null());
+    }
+    return j;
+}
+
+/* ------------------------------------------------------------- events */
+
+static void room_topic(char *out, size_t len, const char *room)
+{
+    snprintf(out, len, "/topic/rooms/%s", room);
+}
+
+/* An event on a room's topic: `event` and `room` headers, a JSON body. */
+static void publish_room_event(struct server *srv, const char *room, const char *event, json_t *body)
+{
+    char topic[128];
+    room_topic(topic, sizeof topic, room);
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (!text)
+        return;
+    struct event_header h[] = {{"event", event}, {"room", room}, {"content-type", "application/json"}};
+    chatd_status st = router_publish_event(srv->router, topic, h, 3, text, strlen(text));
+    if (st != CHATD_OK)
+        log_warn("event %s for room %s not published: %s", event, room, chatd_strerror(st));
+    free(text);
+}
+
+static void publish_queue_event(struct server *srv, const char *event, const struct chatd_room *r)
+{
+    json_t *j = room_json(r, NULL);
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!text)
+        return;
+    struct event_header h[] = {{"event", event}, {"room", r->id}, {"content-type", "application/json"}};
+    router_publish_event(srv->router, "/topic/support/queue", h, 3, text, strlen(text));
+    free(text);
+}
+
+static void notify_user(struct server *srv, const char *user, const char *event, const char *room, json_t *body)
+{
+    char dest[300];
+    snprintf(dest, sizeof dest, "/user/%s/queue/notifications", user);
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (!text)
+        return;
+    struct event_header h[] = {{"event", event}, {"room", room}, {"content-type", "application/json"}};
+    router_publish_event(srv->router, dest, h, 3, text, strlen(text));
+    free(text);
+}
+
+/* ------------------------------------------------------------ presence */
+
+struct presence {
+    struct strmap online; /* user -> (void *)count of local sessions */
+};
+
+static struct presence *presence_of(struct server *srv)
+{
+    if (!srv->rooms) {
+        srv->rooms = calloc(1, sizeof(struct presence));
+        if (srv->rooms)
+            strmap_init(&((struct presence *)srv->rooms)->online);
+    }
+    return srv->rooms;
+}
+
+void rooms_user_online(struct server *srv, const char *user)
+{
+    struct presence *p = presence_of(srv);
+    if (p)
+        strmap_put(&p->online, user, (void *)((uintptr_t)strmap_get(&p->online, user) + 1));
+}
+
+void rooms_user_offline(struct server *srv, const char *user)
+{
+    struct presence *p = presence_of(srv);
+    uintptr_t n = p ? (uintptr_t)strmap_get(&p->online, user) : 0;
+    if (n > 1)
+        strmap_put(&p->online, user, (void *)(n - 1));
+    else if (n == 1)
+        strmap_del(&p->online, user);
+}
+
+void rooms_free(struct server *srv)
+{
+    struct presence *p = srv->rooms;
+    if (!p)
+        return;
+    strmap_free(&p->online);
+    free(p);
+    srv->rooms = NULL;
+}
+
+static bool user_online(struct server *srv, const char *user)
+{
+    struct presence *p = presence_of(srv);
+    return p && strmap_get(&p->online, user);
+}
+
+/* After a message is stored: members with no live subscription to the room
+ * hear of it in-band when connected, through notify plugins when not. */
+static void notify_members(struct server *srv, const struct chatd_room *r, const struct chatd_message *m)
+{
+    char topic[128];
+    room_topic(topic, sizeof topic, r->id);
+    struct session *subscribed[64];
+    size_t nsub = router_subscribers(srv->router, topic, subscribed, 64);
+    char preview[PREVIEW_MAX + 1];
+    size_t pl = m->body_len < PREVIEW_MAX ? m->body_len : PREVIEW_MAX;
+    memcpy(preview, m->body, pl);
+    preview[pl] = '\0';
+    for (size_t i = 0; i < r->nmembers; i++) {
+        const char *member = r->members[i];
+        if (strcmp(member, m->sender) == 0)
+            continue;
+        bool watching = false;
+        for (size_t k = 0; k < nsub && !watching; k++)
+            watching = strcmp(session_user(subscribed[k]), member) == 0;
+        if (watching)
+            continue;
+        json_t *body = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s}", "event", "message", "room", r->id,
+                                 "room_kind", kind_name(r->kind), "seq", (json_int_t)m->seq, "message_id", m->id,
+                                 "sender", m->sender, "preview", preview);
+        if (user_online(srv, member)) {
+            notify_user(srv, member, "message", r->id, body);
+        } else if (srv->nnotify && body) {
+            char *json = json_dumps(body, JSON_COMPACT);
+            struct chatd_notification n = {.recipient = member, .room = r->id, .room_kind = r->kind,
+                                           .message_id = m->id, .seq = m->seq, .sender = m->sender,
+                                           .preview = preview, .json = json, .json_len = json ? strlen(json) : 0};
+            for (size_t k = 0; json && k < srv->nnotify; k++)
+                srv->notify[k]->desc->ops.notify->notify(srv->notify[k]->state, &n);
+            free(json);
+            json_decref(body);
+        } else {
+            json_decref(body);
+        }
+    }
+}
+
+/* ------------------------------------------------------------ REST ops */
+
+struct rest_op {
+    struct rest_call *c;
+    char room[ROOM_ID_MAX];
+    char member[256];
+    uint64_t seq;
+    int action;
+};
+
+static struct rest_op *rest_op_new(struct rest_call *c, const char *room)
+{
+    struct rest_op *op = calloc(1, sizeof *op);
+    if (!op) {
+        rest_error(c, 500, "internal", "out of memory");
+        return NULL;
+    }
+    op->c = c;
+    if (room)
+        snprintf(op->room, sizeof op->room, "%s", room);
+    return op;
+}
+
+static void rest_storage_error(struct rest_call *c, chatd_status st)
+{
+    if (st == CHATD_ERR_NOT_FOUND)
+        rest_error(c, 404, "not_found", "no such room");
+    else if (st == CHATD_ERR_LIMIT)
+        rest_error(c, 429, "limit", "storage limit reached");
+    else
+        rest_error(c, 503, "storage_unavailable", "storage: %s", chatd_strerror(st));
+}
+
+static void created_cb(void *ctx, chatd_status st, const struct chatd_room *room)
+{
+    struct rest_op *op = ctx;
+    struct rest_call *c = op->c;
+    free(op);
+    if ((st != CHATD_OK && st != CHATD_ERR_EXISTS) || !room) {
+        rest_storage_error(c, st);
+        return;
+    }
+    if (st == CHATD_OK && room->kind == CHATD_ROOM_SUPPORT)
+        publish_queue_event(c->srv, "opened", room);
+    if (st == CHATD_OK)
+        for (size_t i = 0; i < room->nmembers; i++)
+            if (strcmp(room->members[i], c->user) != 0)
+                notify_user(c->srv, room->members[i], "room-added", room->id, room_json(room, NULL));
+    rest_respond(c, st == CHATD_OK ? 201 : 200, room_json(room, c->user));
+}
+
+static void create_room(struct rest_call *c)
+{
+    const char *kind = json_string_value(json_object_get(c->body, "kind"));
+    char id[40];
+    new_room_id(id);
+    const char *members[258];
+    size_t n = 0;
+    members[n++] = c->user;
+    struct chatd_room room = {.id = id, .owner = c->user, .created_ms = now_ms(), .state = CHATD_ROOM_OPEN};
+    char key[600];
+    const char *unique = NULL;
+    if (kind && strcmp(kind, "support") == 0) {
+        room.kind = CHATD_ROOM_SUPPORT;
+        snprintf(key, sizeof key, "support:%s", c->user);
+        unique = key;
+    } else if (kind && strcmp(kind, "direct") == 0) {
+        const char *with = json_string_value(json_object_get(c->body, "with"));
+        if (!with || !*with || strlen(with) > 255 || strcmp(with, c->user) == 0) {
+            rest_error(c, 400, "bad_request", "\"with\" must name another user");
+            return;
+        }
+        room.kind = CHATD_ROOM_DIRECT;
+        members[n++] = with;
+        /* One room per pair, whoever asks first: the key orders the pair. */
+        const char *a = strcmp(c->user, with) < 0 ? c->user : with, *b = a == c->user ? with : c->user;
+        snprintf(key, sizeof key, "direct:%zu:%s|%s", strlen(a), a, b);
+        unique = key;
+    } else if (kind && strcmp(kind, "group") == 0) {
+        const char *title = json_string_value(json_object_get(c->body, "title"));
+        json_t *list = json_object_get(c->body, "members");
+        if (!title || !*title || strlen(title) > 200) {
+            rest_error(c, 400, "bad_request", "a group needs a \"title\" (1 to 200 bytes)");
+            return;
+        }
+        if (list && (!json_is_array(list) || json_array_size(list) > 256)) {
+            rest_error(c, 400, "bad_request", "\"members\" must be an array of at most 256 user names");
+            return;
+        }
+        room.kind = CHATD_ROOM_GROUP;
+        room.title = title;
+        for (size_t i = 0; list && i < json_array_size(list); i++) {
+            const char *m = json_string_value(json_array_get(list, i));
+            if (!m || !*m || strlen(m) > 255) {
+                rest_error(c, 400, "bad_request", "\"members\" must be an array of user names");
+                return;
+            }
+            bool dup = false;
+            for (size_t k = 0; k < n; k++)
+                dup |= strcmp(members[k], m) == 0;
+            if (!dup)
+                members[n++] = m;
+        }
+    } else {
+        rest_error(c, 400, "bad_request", "\"kind\" must be support, direct or group");
+        return;
+    }
+    room.members = members;
+    room.nmembers = n;
+    struct rest_op *op = rest_op_new(c, id);
+    if (!op)
+        return;
+    void *state;
+    storage(c->srv, &state)->room_create(state, &room, unique, created_cb, op);
+}
+
+static void list_cb(void *ctx, chatd_status st, const struct chatd_room *rooms, size_t n)
+{
+    struct rest_op *op = ctx;
+    struct rest_call *c = op->c;
+    free(op);
+    if (st != CHATD_OK) {
+        rest_storage_error(c, st);
+        return;
+    }
+    json_t *list = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(list, room_json(&rooms[i], c->user));
+    rest_respond(c, 200, json_pack("{s:o}", "rooms", list));
+}
+
+static void list_rooms(struct rest_call *c)
+{
+    char scope[32];
+    const char *sc = rest_query(c, "scope", scope, sizeof scope);
+    struct chatd_room_filter f = {.for_user = c->user, .limit = 500};
+    if (!sc || strcmp(sc, "mine") == 0) {
+        f.member = c->user;
+    } else if (strcmp(sc, "unassigned") == 0 || strcmp(sc, "assigned") == 0) {
+        if (!(c->roles & CHATD_ROLE_AGENT)) {
+            rest_error(c, 403, "forbidden", "only agents see the support queue");
+            return;
+        }
+        f.kind = CHATD_ROOM_SUPPORT;
+        f.state = sc[0] == 'u' ? CHATD_ROOM_OPEN : CHATD_ROOM_ASSIGNED;
+        if (sc[0] == 'a')
+            f.agent = c->user;
+    } else {
+        rest_error(c, 400, "bad_request", "scope must be mine, unassigned or assigned");
+        return;
+    }
+    struct rest_op *op = rest_op_new(c, NULL);
+    if (!op)
+        return;
+    void *state;
+    storage(c->srv, &state)->room_list(state, &f, list_cb, op);
+}
+
+enum room_action {
+    ACT_GET = 1, ACT_CLAIM, ACT_COMPLETE, ACT_DELETE, ACT_READ, ACT_HISTORY, ACT_MEMBER_ADD, ACT_MEMBER_REMOVE,
+};
+
+static void claim_cb(void *ctx, chatd_status st, const struct chatd_room *room)
+{
+    struct rest_op *op = ctx;
+    struct rest_call *c = op->c;
+    int action = op->action;
+    free(op);
+    if (st == CHATD_ERR_CONFLICT) {
+        rest_error(c, 409, "conflict", action == ACT_CLAIM ? "the room is already assigned"
+                                                            : "the room is not assigned to you");
+        return;
+    }
+    if (st != CHATD_OK || !room) {
+        rest_storage_error(c, st);
+        return;
+    }
+    if (action == ACT_CLAIM) {
+        publish_room_event(c->srv, room->id, "assigned", json_pack("{s:s, s:s}", "room", room->id, "agent", room->agent));
+        publish_queue_event(c->srv, "claimed", room);
+        notify_user(c->srv, room->owner, "assigned", room->id, room_json(room, NULL));
+    } else {
+        publish_room_event(c->srv, room->id, "completed", json_pack("{s:s, s:s}", "room", room->id, "agent", room->agent));
+    }
+    rest_respond(c, 200, room_json(room, c->user));
+}
+
+static void done_cb(void *ctx, chatd_status st)
+{
+    struct rest_op *op = ctx;
+    struct rest_call *c = op->c;
+    if (st != CHATD_OK) {
+        free(op);
+        rest_storage_error(c, st);
+        return;
+    }
+    struct server *srv = c->srv;
+    switch (op->action) {
+    case ACT_DELETE:
+        publish_room_event(srv, op->room, "closed", json_pack("{s:s, s:s}", "room", op->room, "by", c->user));
+        rest_respond(c, 200, json_pack("{s:s, s:s}", "room", op->room, "result", "closed"));
+        break;
+    case ACT_MEMBER_REMOVE:
+        publish_room_event(srv, op->room, "member-left", json_pack("{s:s, s:s}", "room", op->room, "user", op->member));
+        rest_respond(c, 200, json_pack("{s:s, s:s}", "room", op->room, "removed", op->member));
+        break;
+    case ACT_MEMBER_ADD:
+        publish_room_event(srv, op->room, "member-joined", json_pack("{s:s, s:s}", "room", op->room, "user", op->member));
+        notify_user(srv, op->member, "room-added", op->room, json_pack("{s:s}", "room", op->room));
+        rest_respond(c, 200, json_pack("{s:s, s:s}", "room", op->room, "added", op->member));
+        break;
+    case ACT_READ:
+        publish_room_event(srv, op->room, "read", json_pack("{s:s, s:s, s:I}", "room", op->room, "user", c->user,
+                                                            "seq", (json_int_t)op->seq));
+        rest_respond(c, 200, json_pack("{s:s, s:I}", "room", op->room, "read_seq", (json_int_t)op->seq));
+        break;
+    default:
+        rest_respond(c, 200, NULL);
+    }
+    free(op);
+}
+
+static void history_cb(void *ctx, chatd_status st, const struct chatd_message *msgs, size_t n)
+{
+    struct rest_op *op = ctx;
+    struct rest_call *c = op->c;
+    free(op);
+    if (st != CHATD_OK) {
+        rest_storage_error(c, st);
+        return;
+    }
+    json_t *list = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(list, message_json(&msgs[i]));
+    json_t *j = json_pack("{s:o}", "messages", list);
+    char buf[32];
+    /* A page full in "before" mode may have older messages behind it. */
+    if (!rest_query(c, "after", buf, sizeof buf) && n && msgs[n - 1].seq > 1)
+        json_object_set_new(j, "next_before", json_integer((json_int_t)msgs[n - 1].seq));
+    rest_respond(c, 200, j);
+}
+
+static bool parse_u64(const char *s, uint64_t *out)
+{
+    if (!s || !*s)
+        return false;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end || s[0] == '-')
+        return false;
+    *out = v;
+    return true;
+}
+
+/* The room is here and the caller may see it: act. */
+static void room_action_cb(void *ctx, chatd_status st, const struct chatd_room *room)
+{
+    struct rest_op *op = ctx;
+    struct rest_call *c = op->c;
+    if (st != CHATD_OK || !room || !can_see(room, c->user, c->roles)) {
+        free(op);
+        if (st == CHATD_OK || st == CHATD_ERR_NOT_FOUND)
+            rest_error(c, 404, "not_found", "no such room");
+        else
+            rest_storage_error(c, st);
+        return;
+    }
+    void *state;
+    const struct chatd_storage_ops *ops = storage(c->srv, &state);
+    bool member = is_member(room, c->user);
+    bool agent = c->roles & CHATD_ROLE_AGENT;
+    switch (op->action) {
+    case ACT_GET:
+        free(op);
+        rest_respond(c, 200, room_json(room, c->user));
+        return;
+    case ACT_HISTORY: {
+        char b[32], a[32], l[32];
+        uint64_t before = 0, after = 0, limit = PAGE_DEFAULT;
+        const char *bs = rest_query(c, "before", b, sizeof b), *as = rest_query(c, "after", a, sizeof a),
+                   *ls = rest_query(c, "limit", l, sizeof l);
+        if ((bs && (!parse_u64(bs, &before) || before == 0)) || (as && !parse_u64(as, &after)) ||
+            (ls && (!parse_u64(ls, &limit) || limit < 1 || limit > PAGE_MAX)) || (bs && as)) {
+            free(op);
+            rest_error(c, 400, "bad_request", "before (>= 1) or after, and limit 1..%d", PAGE_MAX);
+            return;
+        }
+        if (!bs && !as)
+            before = UINT64_MAX; /* newest first from the top */
+        ops->message_list(state, op->room, before, after, (size_t)limit, history_cb, op);
+        return;
+    }
+    case ACT_CLAIM:
+        if (!agent || room->kind != CHATD_ROOM_SUPPORT) {
+            free(op);
+            rest_error(c, agent ? 400 : 403, agent ? "bad_request" : "forbidden",
+                       agent ? "only support rooms are claimed" : "only agents claim rooms");
+            return;
+        }
+        ops->room_claim(state, op->room, c->user, now_ms(), claim_cb, op);
+        return;
+    case ACT_COMPLETE:
+        if (!agent || room->kind != CHATD_ROOM_SUPPORT) {
+            free(op);
+            rest_error(c, 403, "forbidden", "only the assigned agent completes a support room");
+            return;
+        }
+        ops->room_complete(state, op->room, c->user, claim_cb, op);
+        return;
+    case ACT_DELETE:
+        if (room->kind == CHATD_ROOM_SUPPORT && strcmp(room->owner, c->user) == 0) {
+            ops->room_delete(state, op->room, done_cb, op);
+        } else if (room->kind == CHATD_ROOM_GROUP && member) {
+            op->action = ACT_MEMBER_REMOVE;
+            snprintf(op->member, sizeof op->member, "%s", c->user);
+            ops->member_remove(state, op->room, c->user, done_cb, op);
+        } else {
+            free(op);
+            rest_error(c, 403, "forbidden", "only the customer closes a support room; members leave groups");
+        }
+        return;
+    case ACT_MEMBER_ADD:
+    case ACT_MEMBER_REMOVE:
+        if (room->kind != CHATD_ROOM_GROUP || !member) {
+            free(op);
+            rest_error(c, 403, "forbidden", "only members change a group's members");
+            return;
+        }
+        if (op->action == ACT_MEMBER_ADD)
+            ops->member_add(state, op->room, op->member, done_cb, op);
+        else
+            ops->member_remove(state, op->room, op->member, done_cb, op);
+        return;
+    case ACT_READ:
+        if (!member) {
+            free(op);
+            rest_error(c, 404, "not_found", "no such room");
+            return;
+        }
+        if (op->seq > room->last_seq)
+            op->seq = room->last_seq;
+        ops->read_mark(state, op->room, c->user, op->seq, done_cb, op);
+        return;
+    }
+    free(op);
+    rest_error(c, 500, "internal", "unknown action");
+}
+
+void rooms_rest(struct rest_call *c)
+{
+    const char *path = c->req->path;
+    const char *method = c->req->method;
+    if (strncmp(path, "/api/rooms", 10) != 0 || (path[10] && path[10] != '/')) {
+        rest_error(c, 404, "not_found", "no such endpoint");
+        return;
+    }
+    const char *rest = path[10] ? path + 11 : "";
+    if (!*rest) {
+        if (strcmp(method, "POST") == 0) {
+            if (!json_is_object(c->body)) {
+                rest_error(c, 400, "bad_request", "expected a JSON object");
+                return;
+            }
+            create_room(c);
+        } else if (strcmp(method, "GET") == 0) {
+            list_rooms(c);
+        } else {
+            rest_error(c, 405, "method_not_allowed", "use GET or POST on /api/rooms");
+        }
+        return;
+    }
+    const char *slash = strchr(rest, '/');
+    size_t idlen = slash ? (size_t)(slash - rest) : strlen(rest);
+    if (!valid_room_id(rest, idlen)) {
+        rest_error(c, 404, "not_found", "no such room");
+        return;
+    }
+    char room[ROOM_ID_MAX];
+    memcpy(room, rest, idlen);
+    room[idlen] = '\0';
+    const char *sub = slash ? slash + 1 : "";
+    int action = 0;
+    char member[256] = "";
+    uint64_t seq = 0;
+    if (!*sub && strcmp(method, "GET") == 0)
+        action = ACT_GET;
+    else if (!*sub && strcmp(method, "DELETE") == 0)
+        action = ACT_DELETE;
+    else if (strcmp(sub, "messages") == 0 && strcmp(method, "GET") == 0)
+        action = ACT_HISTORY;
+    else if (strcmp(sub, "claim") == 0 && strcmp(method, "POST") == 0)
+        action = ACT_CLAIM;
+    else if (strcmp(sub, "complete") == 0 && strcmp(method, "POST") == 0)
+        action = ACT_COMPLETE;
+    else if (strcmp(sub, "read") == 0 && strcmp(method, "POST") == 0) {
+        json_t *s = json_object_get(c->body, "seq");
+        if (!json_is_integer(s) || json_integer_value(s) < 0) {
+            rest_error(c, 400, "bad_request", "expected {\"seq\": N}");
+            return;
+        }
+        seq = (uint64_t)json_integer_value(s);
+        action = ACT_READ;
+    } else if (strcmp(sub, "members") == 0 && strcmp(method, "POST") == 0) {
+        const char *u = json_string_value(json_object_get(c->body, "user"));
+        if (!u || !*u || strlen(u) >= sizeof member) {
+            rest_error(c, 400, "bad_request", "expected {\"user\": NAME}");
+            return;
+        }
+        snprintf(member, sizeof member, "%s", u);
+        action = ACT_MEMBER_ADD;
+    } else if (strncmp(sub, "members/", 8) == 0 && sub[8] && strcmp(method, "DELETE") == 0) {
+        snprintf(member, sizeof member, "%s", sub + 8);
+        action = ACT_MEMBER_REMOVE;
+    }
+    if (!action) {
+        rest_error(c, 404, "not_found", "no such endpoint");
+        return;
+    }
+    struct rest_op *op = rest_op_new(c, room);
+    if (!op)
+        return;
+    op->action = action;
+    op->seq = seq;
+    snprintf(op->member, sizeof op->member, "%s", member);
+    void *state;
+    storage(c->srv, &state)->room_get(state, room, c->user, room_action_cb, op);
+}
+
+/* ------------------------------------------------------------ STOMP */
+
+bool rooms_owns_send(const char *d)
+{
+    return strncmp(d, "/app/", 5) == 0;
+}
+
+bool rooms_owns_subscribe(const char *d)
+{
+    return strncmp(d, "/topic/rooms/", 13) == 0 || strcmp(d, "/topic/support/queue") == 0 ||
+           strcmp(d, "/user/queue/notifications") == 0;
+}
+
+/* One STOMP operation waiting for storage; the session may be gone when
+ * the answer comes, so it is found again by id. */
+struct stomp_op {
+    struct server *srv;
+    uint64_t session;
+    char room[ROOM_ID_MAX];
+    char *receipt;
+    char *body;
+    size_t body_len;
+    char *client_id;
+    char *content_type;
+    char *sub_id;
+    int ack;
+    int verb;            /* SEND, READ, TYPING, SUBSCRIBE */
+    bool has_since;
+    uint64_t since;      /* SUBSCRIBE since-seq; READ seq */
+    uint64_t replayed;   /* highest seq replayed so far */
+    struct sub *sub;
+    chatd_room_kind kind; /* SEND: the room as looked up, for notifications */
+    char **members;
+    size_t nmembers;
+};
+
+enum { VERB_SEND = 1, VERB_READ, VERB_TYPING, VERB_SUBSCRIBE };
+
+static void stomp_op_free(struct stomp_op *op)
+{
+    for (size_t i = 0; i < op->nmembers; i++)
+        free(op->members[i]);
+    free(op->members);
+    free(op->receipt);
+    free(op->body);
+    free(op->client_id);
+    free(op->content_type);
+    free(op->sub_id);
+    free(op);
+}
+
+/* Parse "/app/rooms/{room}/{verb}" or "/topic/rooms/{room}". */
+static bool split_room_dest(const char *d, const char *prefix, char room[ROOM_ID_MAX], const char **verb)
+{
+    size_t pl = strlen(prefix);
+    if (strncmp(d, prefix, pl) != 0)
+        return false;
+    const char *id = d + pl;
+    const char *slash = strchr(id, '/');
+    size_t n = slash ? (size_t)(slash - id) : strlen(id);
+    if (!valid_room_id(id, n))
+        return false;
+    memcpy(room, id, n);
+    room[n] = '\0';
+    *verb = slash ? slash + 1 : "";
+    return true;
+}
+
+static void send_stored_cb(void *ctx, chatd_status st, const struct chatd_message *m);
+
+static void noop_done(void *ctx, chatd_status st)
+{
+    (void)ctx;
+    (void)st;
+}
+
+static void send_room_cb(void *ctx, chatd_status st, const struct chatd_room *room)
+{
+    struct stomp_op *op = ctx;
+    struct session *s = session_lookup(op->srv, op->session);
+    if (!s) {
+        stomp_op_free(op);
+        return;
+    }
+    if (st != CHATD_OK && st != CHATD_ERR_NOT_FOUND) {
+        session_error_receipt(s, op->receipt, "storage unavailable", chatd_strerror(st));
+        stomp_op_free(op);
+        return;
+    }
+    if (st == CHATD_ERR_NOT_FOUND || !room || !is_member(room, session_user(s))) {
+        session_error_receipt(s, op->receipt, "no such room", op->room);
+        stomp_op_free(op);
+        return;
+    }
+    if (room->state == CHATD_ROOM_COMPLETED && op->verb == VERB_SEND) {
+        session_error_receipt(s, op->receipt, "room is closed to new messages",
+                              "The agent completed this support room.");
+        stomp_op_free(op);
+        return;
+    }
+    void *state;
+    const struct chatd_storage_ops *ops = storage(op->srv, &state);
+    if (op->verb == VERB_TYPING) {
+        publish_room_event(op->srv, op->room, "typing", json_pack("{s:s, s:s}", "room", op->room, "user", session_user(s)));
+        session_send_receipt(s, op->receipt);
+        stomp_op_free(op);
+    } else if (op->verb == VERB_READ) {
+        uint64_t seq = op->since > room->last_seq ? room->last_seq : op->since;
+        ops->read_mark(state, op->room, session_user(s), seq, noop_done, NULL);
+        publish_room_event(op->srv, op->room, "read", json_pack("{s:s, s:s, s:I}", "room", op->room, "user",
+                                                                session_user(s), "seq", (json_int_t)seq));
+        session_send_receipt(s, op->receipt);
+        stomp_op_free(op);
+    } else {
+        op->kind = room->kind;
+        op->members = calloc(room->nmembers ? room->nmembers : 1, sizeof *op->members);
+        for (size_t i = 0; op->members && i < room->nmembers; i++)
+            if ((op->members[op->nmembers] = strdup(room->members[i])))
+                op->nmembers++;
+        struct chatd_message m = {.room = op->room, .sender = session_user(s), .client_id = op->client_id,
+                                  .ts_ms = now_ms(), .body = op->body, .body_len = op->body_len};
+        ops->message_append(state, &m, send_stored_cb, op);
+    }
+}
+
+static void send_stored_cb(void *ctx, chatd_status st, const struct chatd_message *m)
+{
+    struct stomp_op *op = ctx;
+    struct server *srv = op->srv;
+    if (st == CHATD_OK && m) {
+        /* Stored: now the fast path, then the sender's own read mark. */
+        char seq[24], ts[24];
+        snprintf(seq, sizeof seq, "%llu", (unsigned long long)m->seq);
+        snprintf(ts, sizeof ts, "%lld", (long long)m->ts_ms);
+        char topic[128];
+        room_topic(topic, sizeof topic, op->room);
+        struct event_header h[] = {{"event", "message"}, {"room", op->room}, {"seq", seq},
+                                   {"message-id", m->id}, {"sender", m->sender}, {"timestamp", ts},
+                                   {"client-id", m->client_id},
+                                   {"content-type", op->content_type ? op->content_type : "text/plain"}};
+        router_publish_event(srv->router, topic, h, 8, m->body, m->body_len);
+        void *state;
+        const struct chatd_storage_ops *ops = storage(srv, &state);
+        ops->read_mark(state, op->room, m->sender, m->seq, noop_done, NULL);
+        struct chatd_room room = {.id = op->room, .kind = op->kind, .members = (const char *const *)op->members,
+                                  .nmembers = op->nmembers};
+        notify_members(srv, &room, m);
+    }
+    struct session *s = session_lookup(srv, op->session);
+    if (s) {
+        if (st == CHATD_OK || st == CHATD_ERR_EXISTS)
+            session_send_receipt(s, op->receipt);
+        else if (st == CHATD_ERR_NOT_FOUND)
+            session_error_receipt(s, op->receipt, "no such room", op->room);
+        else
+            session_error_receipt(s, op->receipt, "message not stored", chatd_strerror(st));
+    }
+    stomp_op_free(op);
+}
+
+static struct stomp_op *stomp_op_new(struct session *s, const char *room, int verb, const char *receipt)
+{
+    struct stomp_op *op = calloc(1, sizeof *op);
+    if (!op || (receipt && !(op->receipt = strdup(receipt)))) {
+        free(op);
+        session_error_receipt(s, receipt, "internal error", "out of memory");
+        return NULL;
+    }
+    op->srv = session_server(s);
+    op->session = session_id(s);
+    op->verb = verb;
+    snprintf(op->room, sizeof op->room, "%s", room);
+    return op;
+}
+
+void rooms_app_send(struct session *s, const char *destination, const struct stomp_frame *f, const char *receipt)
+{
+    char room[ROOM_ID_MAX];
+    const char *verb;
+    if (!split_room_dest(destination, "/app/rooms/", room, &verb)) {
+        session_error_receipt(s, receipt, "unknown destination", destination);
+        return;
+    }
+    int v = strcmp(verb, "send") == 0 ? VERB_SEND : strcmp(verb, "read") == 0 ? VERB_READ
+          : strcmp(verb, "typing") == 0 ? VERB_TYPING : 0;
+    if (!v) {
+        session_error_receipt(s, receipt, "unknown destination", destination);
+        return;
+    }
+    uint64_t seq = 0;
+    if (v == VERB_READ) {
+        json_t *j = json_loadb(f->body, f->body_len, 0, NULL);
+        json_t *js = json_object_get(j, "seq");
+        bool ok = json_is_integer(js) && json_integer_value(js) >= 0;
+        seq = ok ? (uint64_t)json_integer_value(js) : 0;
+        json_decref(j);
+        if (!ok) {
+            session_error_receipt(s, receipt, "invalid read body", "Expected {\"seq\": N}.");
+            return;
+        }
+    }
+    struct stomp_op *op = stomp_op_new(s, room, v, receipt);
+    if (!op)
+        return;
+    op->srv = session_server(s);
+    op->since = seq;
+    if (v == VERB_SEND) {
+        const char *cid = stomp_frame_header(f, "client-id");
+        const char *ct = stomp_frame_header(f, "content-type");
+        op->body = malloc(f->body_len + 1);
+        if (!op->body || (cid && !(op->client_id = strdup(cid))) || (ct && !(op->content_type = strdup(ct)))) {
+            session_error_receipt(s, receipt, "internal error", "out of memory");
+            stomp_op_free(op);
+            return;
+        }
+        memcpy(op->body, f->body, f->body_len);
+        op->body[f->body_len] = '\0';
+        op->body_len = f->body_len;
+    }
+    void *state;
+    storage(op->srv, &state)->room_get(state, room, NULL, send_room_cb, op);
+}
+
+/* The subscription exists and is held: replay what was missed, page by
+ * page, then release the live events that arrived meanwhile. */
+static void replay_cb(void *ctx, chatd_status st, const struct chatd_message *msgs, size_t n);
+
+static bool replay_sub_alive(struct stomp_op *op, struct session **out)
+{
+    struct session *s = session_lookup(op->srv, op->session);
+    *out = s;
+    return s && session_has_sub_id(s, op->sub_id);
+}
+
+static void replay_next(struct stomp_op *op)
+{
+    void *state;
+    storage(op->srv, &state)->message_list(state, op->room, 0, op->replayed, REPLAY_PAGE, replay_cb, op);
+}
+
+static void replay_cb(void *ctx, chatd_status st, const struct chatd_message *msgs, size_t n)
+{
+    struct stomp_op *op = ctx;
+    struct session *s;
+    if (!replay_sub_alive(op, &s)) {
+        stomp_op_free(op);
+        return;
+    }
+    if (st != CHATD_OK) {
+        session_error_receipt(s, op->receipt, "catch-up failed", chatd_strerror(st));
+        stomp_op_free(op);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char seq[24], ts[24];
+        snprintf(seq, sizeof seq, "%llu", (unsigned long long)msgs[i].seq);
+        snprintf(ts, sizeof ts, "%lld", (long long)msgs[i].ts_ms);
+        struct event_header h[] = {{"event", "message"}, {"room", op->room}, {"seq", seq},
+                                   {"message-id", msgs[i].id}, {"sender", msgs[i].sender}, {"timestamp", ts},
+                                   {"client-id", msgs[i].client_id}, {"replay", "true"}};
+        router_deliver_event_to(op->srv->router, op->sub, h, 8, msgs[i].body, msgs[i].body_len);
+        op->replayed = msgs[i].seq;
+    }
+    if (n == REPLAY_PAGE) {
+        replay_next(op);
+        return;
+    }
+    router_release(op->srv->router, op->sub, op->replayed);
+    session_send_receipt(s, op->receipt);
+    stomp_op_free(op);
+}
+
+static void subscribe_now(struct session *s, struct stomp_op *op, const char *resolved)
+{
+    if (session_has_sub_id(s, op->sub_id)) {
+        session_error_receipt(s, op->receipt, "duplicate subscription id", NULL);
+        stomp_op_free(op);
+        return;
+    }
+    chatd_status st;
+    struct sub *sub = router_subscribe(op->srv->router, s, op->sub_id, resolved, op->ack, &st);
+    if (!sub || !session_add_sub(s, sub)) {
+        if (sub)
+            router_unsubscribe(op->srv->router, sub);
+        session_error_receipt(s, op->receipt, sub ? "too many subscriptions" : "subscription failed",
+                              sub ? NULL : chatd_strerror(st));
+        stomp_op_free(op);
+        return;
+    }
+    if (!op->has_since) {
+        session_send_receipt(s, op->receipt);
+        stomp_op_free(op);
+        return;
+    }
+    /* Hold live events from now; the replay covers (since, now]. */
+    op->sub = sub;
+    op->replayed = op->since;
+    router_hold(sub);
+    replay_next(op);
+}
+
+static void subscribe_room_cb(void *ctx, chatd_status st, const struct chatd_room *room)
+{
+    struct stomp_op *op = ctx;
+    struct session *s = session_lookup(op->srv, op->session);
+    if (!s) {
+        stomp_op_free(op);
+        return;
+    }
+    if (st != CHATD_OK && st != CHATD_ERR_NOT_FOUND) {
+        session_error_receipt(s, op->receipt, "storage unavailable", chatd_strerror(st));
+        stomp_op_free(op);
+        return;
+    }
+    if (st == CHATD_ERR_NOT_FOUND || !room || !is_member(room, session_user(s))) {
+        session_error_receipt(s, op->receipt, "no such room", op->room);
+        stomp_op_free(op);
+        return;
+    }
+    char topic[128];
+    room_topic(topic, sizeof topic, op->room);
+    subscribe_now(s, op, topic);
+}
+
+void rooms_subscribe(struct session *s, const char *destination, const char *id, int ack_mode,
+                     const char *since_seq, const char *receipt)
+{
+    struct server *srv = session_server(s);
+    if (strcmp(destination, "/topic/support/queue") == 0 && !(session_roles(s) & CHATD_ROLE_AGENT)) {
+        session_error_receipt(s, receipt, "destination not allowed", "Only agents watch the support queue.");
+        return;
+    }
+    char room[ROOM_ID_MAX] = "";
+    const char *rest = NULL;
+    bool is_room = strncmp(destination, "/topic/rooms/", 13) == 0;
+    if (is_room && (!split_room_dest(destination, "/topic/rooms/", room, &rest) || *rest)) {
+        session_error_receipt(s, receipt, "no such room", destination);
+        return;
+    }
+    struct stomp_op *op = stomp_op_new(s, room, VERB_SUBSCRIBE, receipt);
+    if (!op)
+        return;
+    op->srv = srv;
+    op->ack = ack_mode;
+    if (!(op->sub_id = strdup(id))) {
+        session_error_receipt(s, receipt, "internal error", "out of memory");
+        stomp_op_free(op);
+        return;
+    }
+    if (since_seq) {
+        if (!is_room || !parse_u64(since_seq, &op->since)) {
+            session_error_receipt(s, receipt, "invalid since-seq header", "Expected a sequence number on a room topic.");
+            stomp_op_free(op);
+            return;
+        }
+        op->has_since = true;
+    }
+    if (!is_room) {
+        char resolved[300];
+        if (strcmp(destination, "/user/queue/notifications") == 0)
+            snprintf(resolved, sizeof resolved, "/user/%s/queue/notifications", session_user(s));
+        else
+            snprintf(resolved, sizeof resolved, "%s", destination);
+        subscribe_now(s, op, resolved);
+        return;
+    }
+    void *state;
+    storage(srv, &state)->room_get(state, room, NULL, subscribe_room_cb, op);
+}

@@ -1,0 +1,35 @@
+/* Chat rooms: support rooms with an agent queue, direct rooms, group rooms.
+ * The logic lives here once, on top of the storage plugin (the record) and
+ * the broker plugin (events to every instance). See docs/rest-api.md and
+ * docs/protocol.md. */
+#ifndef CHATD_ROOMS_H
+#define CHATD_ROOMS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct rest_call;
+struct server;
+struct session;
+struct stomp_frame;
+
+/* REST: /api/rooms... for an authenticated call. */
+void rooms_rest(struct rest_call *c);
+
+/* STOMP: true when `destination` is the rooms' (then the rooms answer). */
+bool rooms_owns_send(const char *destination);
+bool rooms_owns_subscribe(const char *destination);
+/* SEND to /app/rooms/{room}/send|read|typing. The frame stays the caller's. */
+void rooms_app_send(struct session *s, const char *destination, const struct stomp_frame *f,
+                    const char *receipt);
+/* SUBSCRIBE to /topic/rooms/{room} (since-seq), /topic/support/queue,
+ * /user/queue/notifications. Answers with RECEIPT or ERROR itself. */
+void rooms_subscribe(struct session *s, const char *destination, const char *id, int ack_mode,
+                     const char *since_seq, const char *receipt);
+
+/* Local presence, for notifications. */
+void rooms_user_online(struct server *srv, const char *user);
+void rooms_user_offline(struct server *srv, const char *user);
+void rooms_free(struct server *srv);
+
+#endif
