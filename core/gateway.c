@@ -522,6 +522,10 @@ static int http_begin(struct gateway *g, struct lws *wsi, struct http_conn *h)
     }
     if (!h->req->path)
         return http_answer_now(wsi, h, 405, "{\"error\":\"method_not_allowed\",\"message\":\"unsupported method\"}");
+    /* Only the API and health mounts are bound to this protocol. */
+    const char *path = h->req->path;
+    if (!(strncmp(path, "/api", 4) == 0 && (path[4] == '/' || path[4] == '\0')) && strcmp(path, "/healthz") != 0)
+        return http_answer_now(wsi, h, 404, "{\"error\":\"not_found\",\"message\":\"no such endpoint\"}");
     /* The query, fragment by fragment ("a=1", "b=2"), joined with '&'. */
     char query[2048] = "";
     size_t ql = 0;
@@ -580,7 +584,7 @@ static int http_body(struct lws *wsi, struct http_conn *h, const char *in, size_
     return 0;
 }
 
-static int http_write(struct lws *wsi, struct http_conn *h)
+static int http_write(struct gateway *g, struct lws *wsi, struct http_conn *h)
 {
     if (!h->answered)
         return 0;
@@ -603,7 +607,9 @@ static int http_write(struct lws *wsi, struct http_conn *h)
             rc = -1;
     }
     free(buf);
-    h->answered = false;
+    /* Done with this request now: after the transaction lws may hand the
+     * connection's close to another protocol. */
+    http_conn_clear(g, h);
     if (rc < 0 || lws_http_transaction_completed(wsi))
         return -1;
     return 0;
@@ -633,7 +639,7 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
         return 0;
     case LWS_CALLBACK_HTTP_WRITEABLE:
         if (h && h->answered)
-            return http_write(wsi, h);
+            return http_write(g, wsi, h);
         return lws_callback_http_dummy(wsi, reason, user, in, len);
     case LWS_CALLBACK_CLOSED_HTTP:
         if (h)
@@ -671,8 +677,9 @@ static int callback_stomp_ws(struct lws *wsi, enum lws_callback_reasons reason, 
         return 0;
     default:
         /* The "default" pvo binds plain HTTP requests to this protocol too:
-         * static files, 404s and keep-alive are the HTTP handler's. */
-        return callback_http(wsi, reason, user, in, len);
+         * static files, 404s and keep-alive are libwebsockets' own (this
+         * protocol's session data is a struct conn, not an HTTP request). */
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
     }
 }
 

@@ -516,7 +516,11 @@ static void room_action_cb(void *ctx, chatd_status st, const struct chatd_room *
 {
     struct rest_op *op = ctx;
     struct rest_call *c = op->c;
-    if (st != CHATD_OK || !room || !can_see(room, c->user, c->roles)) {
+    /* A claim that lost the race must hear 409, not 404: agents address
+     * every support room when claiming. */
+    bool claimable = op->action == ACT_CLAIM && room && (c->roles & CHATD_ROLE_AGENT) &&
+                     room->kind == CHATD_ROOM_SUPPORT;
+    if (st != CHATD_OK || !room || !(claimable || can_see(room, c->user, c->roles))) {
         free(op);
         if (st == CHATD_OK || st == CHATD_ERR_NOT_FOUND)
             rest_error(c, 404, "not_found", "no such room");

@@ -28,6 +28,7 @@ class RawStomp:
         self.buf = b""
         self.heartbeats = 0
         self.closed = False
+        self.backlog = []  # MESSAGE frames set aside while waiting for another command
 
     def send(self, command, headers=None, body=b""):
         self.sock.sendall(encode(command, headers, body))
@@ -85,9 +86,17 @@ class RawStomp:
                     return None
 
     def expect(self, command, timeout=10):
-        f = self.read(timeout)
-        assert f is not None and f.command == command, "expected %s, got %r" % (command, f)
-        return f
+        """The next `command` frame. Waiting for another command, MESSAGE
+        frames (room events racing a RECEIPT) are kept for later."""
+        if command == "MESSAGE" and self.backlog:
+            return self.backlog.pop(0)
+        while True:
+            f = self.read(timeout)
+            if f is not None and f.command == "MESSAGE" and command != "MESSAGE":
+                self.backlog.append(f)
+                continue
+            assert f is not None and f.command == command, "expected %s, got %r" % (command, f)
+            return f
 
     def wait_closed(self, timeout=10):
         deadline = time.monotonic() + timeout

@@ -1,0 +1,58 @@
+"""REST and STOMP helpers for the rooms scenarios."""
+import base64
+import json
+import urllib.error
+import urllib.request
+
+from chatd_harness import password_of
+from raw_stomp import RawStomp
+
+
+class Api:
+    def __init__(self, port, user):
+        self.base = "http://127.0.0.1:%d" % port
+        token = base64.b64encode(("%s:%s" % (user, password_of(user))).encode()).decode()
+        self.auth = "Basic " + token
+        self.user = user
+
+    def call(self, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.base + path, data=data, method=method,
+                                     headers={"Authorization": self.auth, "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                raw = r.read()
+                return r.status, json.loads(raw) if raw else None
+        except urllib.error.HTTPError as e:
+            raw = e.read()
+            return e.code, json.loads(raw) if raw else None
+
+    def get(self, path):
+        return self.call("GET", path)
+
+    def post(self, path, body=None):
+        return self.call("POST", path, body if body is not None else {})
+
+    def delete(self, path):
+        return self.call("DELETE", path)
+
+
+def stomp(port, user):
+    c = RawStomp(port)
+    c.connect(user)
+    return c
+
+
+def subscribe(c, dest, sid="r", **headers):
+    h = {"id": sid, "destination": dest, "receipt": "sub-" + sid}
+    h.update(headers)
+    c.send("SUBSCRIBE", h)
+
+
+def send_message(c, room, text, receipt=None, client_id=None):
+    h = {"destination": "/app/rooms/%s/send" % room}
+    if receipt:
+        h["receipt"] = receipt
+    if client_id:
+        h["client-id"] = client_id
+    c.send("SEND", h, text)

@@ -1,0 +1,271 @@
+"""The rooms scenarios (docs/rest-api.md, docs/protocol.md): written once,
+run per profile (a chat.ini with a storage and a broker). CHATD_PROFILE
+picks one; the default is memory+simple."""
+import os
+import threading
+import unittest
+
+from chatd_harness import Chatd
+from rooms_client import Api, send_message, stomp, subscribe
+
+PROFILES = {
+    "memory": lambda s: s.update({"storage": {"plugin": "memory"}, "broker": {"plugin": "simple"}}),
+}
+
+
+class Rooms(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Chatd(PROFILES[os.environ.get("CHATD_PROFILE", "memory")]).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.server.cleanup()
+
+    def api(self, user):
+        return Api(self.server.http_port, user)
+
+    def stomp(self, user):
+        c = stomp(self.server.stomp_port, user)
+        self.addCleanup(c.close)
+        return c
+
+    def open_support(self, user):
+        """A fresh support room of `user`, closed again after the test."""
+        api = self.api(user)
+        status, room = api.post("/api/rooms", {"kind": "support"})
+        if status == 200:  # one left open: close it and open anew
+            api.delete("/api/rooms/" + room["id"])
+            status, room = api.post("/api/rooms", {"kind": "support"})
+        self.assertEqual(status, 201, room)
+        self.addCleanup(api.delete, "/api/rooms/" + room["id"])
+        return room
+
+    def next_event(self, c, event):
+        """Skip other events until `event` arrives."""
+        while True:
+            f = c.expect("MESSAGE")
+            if f.headers.get("event") == event:
+                return f
+
+    def test_support_flow_end_to_end(self):
+        alice, a1, a2 = self.api("alice"), self.api("agent1"), self.api("agent2")
+        watcher = self.stomp("agent2")
+        subscribe(watcher, "/topic/support/queue")
+        watcher.expect("RECEIPT")
+        notes = self.stomp("alice")
+        subscribe(notes, "/user/queue/notifications")
+        notes.expect("RECEIPT")
+
+        room = self.open_support("alice")
+        self.assertEqual(room["state"], "unassigned")
+        status, again = alice.post("/api/rooms", {"kind": "support"})
+        self.assertEqual((status, again["id"]), (200, room["id"]))
+        rid = room["id"]
+        self.assertEqual(self.next_event(watcher, "opened").headers["room"], rid)
+
+        status, queue = a1.get("/api/rooms?scope=unassigned")
+        self.assertEqual(status, 200)
+        entry = [r for r in queue["rooms"] if r["id"] == rid][0]
+        self.assertIn("waiting_ms", entry)
+        self.assertEqual(alice.get("/api/rooms?scope=unassigned")[0], 403)
+
+        # Two agents race; exactly one wins.
+        results = {}
+        def claim(name, api):
+            results[name] = api.post("/api/rooms/%s/claim" % rid)[0]
+        threads = [threading.Thread(target=claim, args=(n, a)) for n, a in (("a1", a1), ("a2", a2))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(sorted(results.values()), [200, 409])
+        winner = "agent1" if results["a1"] == 200 else "agent2"
+        loser = "agent2" if winner == "agent1" else "agent1"
+        self.assertEqual(self.next_event(watcher, "claimed").headers["room"], rid)
+        self.assertEqual(self.next_event(notes, "assigned").headers["room"], rid)
+        self.assertNotIn(rid, [r["id"] for r in a1.get("/api/rooms?scope=unassigned")[1]["rooms"]])
+        self.assertIn(rid, [r["id"] for r in self.api(winner).get("/api/rooms?scope=assigned")[1]["rooms"]])
+
+        # They talk, both ways, with receipts only after storage.
+        cust, agent = self.stomp("alice"), self.stomp(winner)
+        for c in (cust, agent):
+            subscribe(c, "/topic/rooms/" + rid)
+            c.expect("RECEIPT")
+        send_message(cust, rid, "my order is late", receipt="c1")
+        cust.expect("RECEIPT")
+        send_message(agent, rid, "let me check", receipt="g1")
+        agent.expect("RECEIPT")
+        seen = [self.next_event(cust, "message"), self.next_event(cust, "message")]
+        self.assertEqual([f.body for f in seen], [b"my order is late", b"let me check"])
+        self.assertEqual([int(f.headers["seq"]) for f in seen], [1, 2])
+        self.assertEqual([f.headers["sender"] for f in seen], ["alice", winner])
+        self.assertTrue(all(f.headers["message-id"] and f.headers["timestamp"] for f in seen))
+
+        # Only the assigned agent completes.
+        self.assertEqual(self.api(loser).post("/api/rooms/%s/complete" % rid)[0], 404)
+        status, done = self.api(winner).post("/api/rooms/%s/complete" % rid)
+        self.assertEqual((status, done["state"]), (200, "completed"))
+        self.assertEqual(self.next_event(cust, "completed").headers["room"], rid)
+        self.assertNotIn(rid, [r["id"] for r in self.api(winner).get("/api/rooms?scope=assigned")[1]["rooms"]])
+        send_message(cust, rid, "one more thing", receipt="late")
+        err = cust.expect("ERROR")
+        self.assertEqual((err.headers["message"], err.headers["receipt-id"]), ("room is closed to new messages", "late"))
+        self.assertEqual(len(alice.get("/api/rooms/%s/messages" % rid)[1]["messages"]), 2)  # history stays
+
+        # The customer closes: room and history gone; a new support room is new.
+        status, _ = alice.delete("/api/rooms/" + rid)
+        self.assertEqual(status, 200)
+        self.assertEqual(alice.get("/api/rooms/%s/messages" % rid)[0], 404)
+        self.assertNotEqual(self.open_support("alice")["id"], rid)
+
+    def test_paging_back_through_45_messages(self):
+        rid = self.api("bob").post("/api/rooms", {"kind": "group", "title": "paging"})[1]["id"]
+        c = self.stomp("bob")
+        for i in range(1, 46):
+            send_message(c, rid, "m%d" % i, receipt="r%d" % i)
+            c.expect("RECEIPT")
+        api = self.api("bob")
+        status, page = api.get("/api/rooms/%s/messages" % rid)
+        self.assertEqual([m["seq"] for m in page["messages"]], list(range(45, 25, -1)))
+        seqs = [m["seq"] for m in page["messages"]]
+        while "next_before" in page:
+            status, page = api.get("/api/rooms/%s/messages?before=%d" % (rid, page["next_before"]))
+            self.assertEqual(status, 200)
+            seqs += [m["seq"] for m in page["messages"]]
+        self.assertEqual(seqs, list(range(45, 0, -1)))
+        self.assertEqual([m["seq"] for m in api.get("/api/rooms/%s/messages?after=40" % rid)[1]["messages"]],
+                         [41, 42, 43, 44, 45])
+        self.assertEqual(api.get("/api/rooms/%s/messages?before=1" % rid)[1]["messages"], [])
+        self.assertEqual(api.get("/api/rooms/%s/messages?limit=101" % rid)[0], 400)
+        self.assertEqual(len(api.get("/api/rooms/%s/messages?limit=100" % rid)[1]["messages"]), 45)
+
+    def test_reconnect_with_since_seq_while_messages_flow(self):
+        rid = self.open_support("alice")["id"]
+        self.api("agent1").post("/api/rooms/%s/claim" % rid)
+        total = 300
+        sender = self.stomp("agent1")
+
+        def flood():
+            for i in range(1, total + 1):
+                send_message(sender, rid, "n%d" % i, receipt="f%d" % i)
+            # receipts are read below, after the subscriber is done
+        first = self.stomp("alice")
+        subscribe(first, "/topic/rooms/" + rid)
+        first.expect("RECEIPT")
+        t = threading.Thread(target=flood)
+        t.start()
+        got = []
+        while len(got) < 40:
+            f = self.next_event(first, "message")
+            got.append(int(f.headers["seq"]))
+        first.close()  # dropped mid-stream
+        again = self.stomp("alice")
+        subscribe(again, "/topic/rooms/" + rid, **{"since-seq": str(got[-1])})
+        while len(got) < total:
+            f = again.expect("MESSAGE")
+            if f.headers.get("event") == "message":
+                got.append(int(f.headers["seq"]))
+        t.join()
+        self.assertEqual(got, list(range(1, total + 1)))  # no gap, no duplicate
+
+    def test_outsiders_cannot_reach_a_room(self):
+        rid = self.open_support("alice")["id"]
+        bob = self.api("bob")
+        self.assertEqual(bob.get("/api/rooms/" + rid)[0], 404)
+        self.assertEqual(bob.get("/api/rooms/%s/messages" % rid)[0], 404)
+        self.assertEqual(bob.post("/api/rooms/%s/claim" % rid)[0], 404)
+        self.assertEqual(bob.delete("/api/rooms/" + rid)[0], 404)
+        self.assertEqual(bob.get("/api/rooms/rnosuchroom")[0], 404)
+        c = self.stomp("bob")
+        subscribe(c, "/topic/rooms/" + rid)
+        self.assertEqual(c.expect("ERROR").headers["message"], "no such room")
+        c = self.stomp("bob")
+        send_message(c, rid, "let me in", receipt="x")
+        self.assertEqual(c.expect("ERROR").headers["message"], "no such room")
+        c = self.stomp("bob")
+        subscribe(c, "/topic/support/queue")
+        self.assertEqual(c.expect("ERROR").headers["message"], "destination not allowed")
+        self.assertEqual(self.api("alice").get("/api/rooms")[0], 200)
+        s = self.api("alice").call("GET", "/api/rooms")
+        self.assertEqual(s[0], 200)
+        noauth = Api(self.server.http_port, "alice")
+        noauth.auth = "Basic " + "YWxpY2U6d3Jvbmc="  # alice:wrong
+        self.assertEqual(noauth.get("/api/rooms")[0], 401)
+
+    def test_direct_and_group_rooms(self):
+        alice, bob = self.api("alice"), self.api("bob")
+        s1, d1 = alice.post("/api/rooms", {"kind": "direct", "with": "bob"})
+        s2, d2 = bob.post("/api/rooms", {"kind": "direct", "with": "alice"})
+        self.assertEqual((s1, s2, d1["id"]), (201, 200, d2["id"]))
+        self.assertEqual(alice.post("/api/rooms", {"kind": "direct", "with": "alice"})[0], 400)
+        status, g = alice.post("/api/rooms", {"kind": "group", "title": "Team", "members": ["bob"]})
+        self.assertEqual((status, sorted(g["members"])), (201, ["alice", "bob"]))
+        gid = g["id"]
+        watch = self.stomp("bob")
+        subscribe(watch, "/topic/rooms/" + gid)
+        watch.expect("RECEIPT")
+        self.assertEqual(alice.post("/api/rooms/%s/members" % gid, {"user": "agent2"})[0], 200)
+        self.assertEqual(self.next_event(watch, "member-joined").body.count(b"agent2"), 1)
+        self.assertIn("agent2", self.api("agent2").get("/api/rooms/" + gid)[1]["members"])
+        self.assertEqual(self.api("agent2").delete("/api/rooms/" + gid)[0], 200)  # leaves
+        self.assertEqual(self.next_event(watch, "member-left").body.count(b"agent2"), 1)
+        self.assertEqual(self.api("agent2").get("/api/rooms/" + gid)[0], 404)
+        self.assertEqual(alice.delete("/api/rooms/%s/members/bob" % gid)[0], 200)
+        self.assertEqual(bob.get("/api/rooms/" + gid)[0], 404)
+        self.assertEqual(alice.post("/api/rooms", {"kind": "group"})[0], 400)
+        self.assertEqual(alice.post("/api/rooms", {"kind": "nope"})[0], 400)
+        self.assertEqual(alice.call("POST", "/api/rooms", None)[0], 400)
+
+    def test_read_marks_unread_counts_typing_and_notifications(self):
+        alice, bob = self.api("alice"), self.api("bob")
+        rid = alice.post("/api/rooms", {"kind": "group", "title": "reads", "members": ["bob"]})[1]["id"]
+        notes = self.stomp("bob")  # connected, not in the room
+        subscribe(notes, "/user/queue/notifications")
+        notes.expect("RECEIPT")
+        a = self.stomp("alice")
+        subscribe(a, "/topic/rooms/" + rid)
+        a.expect("RECEIPT")
+        for i in range(3):
+            send_message(a, rid, "hello %d" % i, receipt="h%d" % i)
+            a.expect("RECEIPT")
+        n = self.next_event(notes, "message")
+        self.assertEqual(n.headers["room"], rid)
+        self.assertIn(b'"preview":"hello 0"', n.body)
+        mine = {r["id"]: r for r in bob.get("/api/rooms")[1]["rooms"]}
+        self.assertEqual(mine[rid]["unread"], 3)
+        self.assertEqual(mine[rid]["last_message"]["body"], "hello 2")
+        self.assertEqual({r["id"]: r for r in alice.get("/api/rooms")[1]["rooms"]}[rid]["unread"], 0)
+        status, _ = bob.post("/api/rooms/%s/read" % rid, {"seq": 2})
+        self.assertEqual(status, 200)
+        read = self.next_event(a, "read")
+        self.assertIn(b'"user":"bob"', read.body)
+        self.assertEqual({r["id"]: r for r in bob.get("/api/rooms")[1]["rooms"]}[rid]["unread"], 1)
+        b = self.stomp("bob")
+        b.send("SEND", {"destination": "/app/rooms/%s/read" % rid, "receipt": "rd"}, '{"seq": 3}')
+        b.expect("RECEIPT")
+        self.assertEqual({r["id"]: r for r in bob.get("/api/rooms")[1]["rooms"]}[rid]["unread"], 0)
+        b.send("SEND", {"destination": "/app/rooms/%s/typing" % rid, "receipt": "ty"}, "")
+        b.expect("RECEIPT")
+        self.assertIn(b'"user":"bob"', self.next_event(a, "typing").body)
+        self.assertEqual(bob.post("/api/rooms/%s/read" % rid, {"seq": "x"})[0], 400)
+
+    def test_client_id_makes_retries_idempotent(self):
+        rid = self.open_support("bob")["id"]
+        c = self.stomp("bob")
+        subscribe(c, "/topic/rooms/" + rid)
+        c.expect("RECEIPT")
+        for _ in range(3):
+            send_message(c, rid, "once", receipt="r", client_id="same-id")
+            c.expect("RECEIPT")
+        send_message(c, rid, "twice", receipt="r2", client_id="other")
+        c.expect("RECEIPT")
+        msgs = self.api("bob").get("/api/rooms/%s/messages" % rid)[1]["messages"]
+        self.assertEqual([m["body"] for m in msgs], ["twice", "once"])
+        self.assertEqual(self.next_event(c, "message").body, b"once")
+        self.assertEqual(self.next_event(c, "message").body, b"twice")
+
+
+if __name__ == "__main__":
+    unittest.main()
