@@ -36,9 +36,11 @@ class CheckConfig(unittest.TestCase):
 
     def test_shipped_config_is_valid(self):
         src = os.environ.get("CHATD_SOURCE_DIR", ".")
-        p = subprocess.run([CHATD_BIN, "--check-config", "-c", os.path.join(src, "etc/chat.ini")],
-                           capture_output=True, text=True, timeout=30,
-                           env=dict(os.environ, CHATD_PLUGIN_DIR=os.environ.get("CHATD_PLUGIN_DIR", "")))
+        with tempfile.TemporaryDirectory() as d:
+            env = dict(os.environ, CHATD_PLUGIN_DIR=os.environ.get("CHATD_PLUGIN_DIR", ""),
+                       CHATD_DB=os.path.join(d, "chat.db"))
+            p = subprocess.run([CHATD_BIN, "--check-config", "-c", os.path.join(src, "etc/chat.ini")],
+                               capture_output=True, text=True, timeout=30, env=env)
         self.assertEqual(p.returncode, 0, p.stderr)
 
     def test_bad_plugin_path(self):

@@ -2,6 +2,8 @@
 run per profile (a chat.ini with a storage and a broker). CHATD_PROFILE
 picks one; the default is memory+simple."""
 import os
+import shutil
+import tempfile
 import threading
 import unittest
 
@@ -9,19 +11,24 @@ from chatd_harness import Chatd
 from rooms_client import Api, send_message, stomp, subscribe
 
 PROFILES = {
-    "memory": lambda s: s.update({"storage": {"plugin": "memory"}, "broker": {"plugin": "simple"}}),
+    "memory": lambda s, d: s.update({"storage": {"plugin": "memory"}, "broker": {"plugin": "simple"}}),
+    "sqlite": lambda s, d: s.update({"storage": {"plugin": "sqlite", "path": os.path.join(d, "chat.db")},
+                                     "broker": {"plugin": "simple"}}),
 }
 
 
 class Rooms(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.server = Chatd(PROFILES[os.environ.get("CHATD_PROFILE", "memory")]).start()
+        cls.data = tempfile.mkdtemp(prefix="chatd-rooms-")
+        profile = PROFILES[os.environ.get("CHATD_PROFILE", "memory")]
+        cls.server = Chatd(lambda s: profile(s, cls.data)).start()
 
     @classmethod
     def tearDownClass(cls):
         cls.server.stop()
         cls.server.cleanup()
+        shutil.rmtree(cls.data, ignore_errors=True)
 
     def api(self, user):
         return Api(self.server.http_port, user)
@@ -163,9 +170,13 @@ class Rooms(unittest.TestCase):
         first.close()  # dropped mid-stream
         again = self.stomp("alice")
         subscribe(again, "/topic/rooms/" + rid, **{"since-seq": str(got[-1])})
-        while len(got) < total:
-            f = again.expect("MESSAGE")
-            if f.headers.get("event") == "message":
+        receipted = False
+        while len(got) < total or not receipted:
+            f = again.read()
+            self.assertIsNotNone(f, "stream ended after seq %s" % (got[-1] if got else None))
+            if f.command == "RECEIPT":  # after the replay, before or amid live events
+                receipted = True
+            elif f.headers.get("event") == "message":
                 got.append(int(f.headers["seq"]))
         t.join()
         self.assertEqual(got, list(range(1, total + 1)))  # no gap, no duplicate

@@ -1,0 +1,863 @@
+/* storage-sqlite: rooms and messages in one SQLite file (WAL).
+ *
+ * SQLite calls block, so they run on one thread of this plugin; the core
+ * loop only queues operations and receives answers through host->post.
+ * The thread takes every queued operation at once and runs them in one
+ * transaction: concurrent appends share a commit (group commit), and no
+ * answer is given before that commit, so a RECEIPT means committed.
+ *
+ * Durability: committed with WAL; `synchronous = full` (default) survives
+ * power loss, `normal` survives a crash of chatd. */
+#include <chatd/plugin.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SCHEMA_VERSION 1
+
+static const char *const migrations[SCHEMA_VERSION] = {
+    /* 1: the first schema. */
+    "CREATE TABLE rooms (id TEXT PRIMARY KEY, kind INTEGER NOT NULL, state INTEGER NOT NULL, title TEXT,"
+    " owner TEXT, agent TEXT, created_ms INTEGER NOT NULL, assigned_ms INTEGER NOT NULL DEFAULT 0,"
+    " last_seq INTEGER NOT NULL DEFAULT 0, unique_key TEXT UNIQUE);"
+    "CREATE INDEX rooms_queue ON rooms (kind, state, created_ms);"
+    "CREATE TABLE members (room TEXT NOT NULL, user TEXT NOT NULL, PRIMARY KEY (room, user)) WITHOUT ROWID;"
+    "CREATE INDEX members_user ON members (user);"
+    "CREATE TABLE messages (room TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL, sender TEXT NOT NULL,"
+    " client_id TEXT, ts_ms INTEGER NOT NULL, body BLOB NOT NULL, PRIMARY KEY (room, seq)) WITHOUT ROWID;"
+    "CREATE UNIQUE INDEX messages_client ON messages (room, sender, client_id) WHERE client_id IS NOT NULL;"
+    "CREATE TABLE marks (room TEXT NOT NULL, user TEXT NOT NULL, seq INTEGER NOT NULL,"
+    " PRIMARY KEY (room, user)) WITHOUT ROWID;",
+};
+
+/* ------------------------------------------------------- answers (arena) */
+
+struct block {
+    struct block *next;
+    size_t used, cap;
+    char data[];
+};
+
+enum op_kind { OP_CREATE, OP_GET, OP_LIST, OP_CLAIM, OP_COMPLETE, OP_DELETE, OP_MEMBER_ADD, OP_MEMBER_REMOVE,
+               OP_APPEND, OP_HISTORY, OP_MARK };
+
+/* One operation: its arguments (copied), then its answer. */
+struct op {
+    struct op *next;
+    struct sqlstore *st;
+    enum op_kind kind;
+    void *cb;
+    void *ctx;
+    struct block *arena;
+    bool oom;
+    /* arguments */
+    struct chatd_room room_arg;
+    const char *id, *user, *key;
+    struct chatd_room_filter filter;
+    struct chatd_message msg_arg;
+    uint64_t before, after, seq;
+    size_t limit;
+    int64_t now;
+    /* answer */
+    chatd_status status;
+    struct chatd_room *rooms;
+    struct chatd_message *msgs;
+    size_t n;
+};
+
+struct sqlstore {
+    const struct chatd_host *host;
+    sqlite3 *db;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct op *head, *tail;
+    size_t pending;
+    bool stopping;
+    size_t max_pending;
+};
+
+static void *arena(struct op *o, size_t n)
+{
+    n = (n + 15) & ~(size_t)15;
+    if (!o->arena || o->arena->cap - o->arena->used < n) {
+        size_t cap = n > 4096 ? n : 4096;
+        struct block *b = malloc(sizeof *b + cap);
+        if (!b) {
+            o->oom = true;
+            return NULL;
+        }
+        b->next = o->arena;
+        b->used = 0;
+        b->cap = cap;
+        o->arena = b;
+    }
+    void *p = o->arena->data + o->arena->used;
+    o->arena->used += n;
+    return p;
+}
+
+static const char *astr(struct op *o, const char *s)
+{
+    if (!s)
+        return NULL;
+    size_t n = strlen(s) + 1;
+    char *d = arena(o, n);
+    return d ? memcpy(d, s, n) : NULL;
+}
+
+static const char *acol(struct op *o, sqlite3_stmt *s, int i)
+{
+    return sqlite3_column_type(s, i) == SQLITE_NULL ? NULL : astr(o, (const char *)sqlite3_column_text(s, i));
+}
+
+static void op_free(struct op *o)
+{
+    for (struct block *b = o->arena, *next; b; b = next) {
+        next = b->next;
+        free(b);
+    }
+    free(o);
+}
+
+/* ----------------------------------------------------------- SQL helpers */
+
+static sqlite3_stmt *prep(struct sqlstore *st, const char *sql)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK) {
+        st->host->log(st->host, CHATD_LOG_ERROR, "prepare failed: %s", sqlite3_errmsg(st->db));
+        return NULL;
+    }
+    return s;
+}
+
+static void bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+static chatd_status exec_simple(struct sqlstore *st, const char *sql, const char *a, const char *b, int64_t n)
+{
+    sqlite3_stmt *s = prep(st, sql);
+    if (!s)
+        return CHATD_ERR_INTERNAL;
+    bind_text(s, 1, a);
+    if (b)
+        bind_text(s, 2, b);
+    if (n >= 0)
+        sqlite3_bind_int64(s, b ? 3 : 2, n);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? CHATD_OK : CHATD_ERR_UNAVAILABLE;
+}
+
+static bool load_message_at(struct sqlstore *st, struct op *o, const char *room, uint64_t seq, struct chatd_message *m)
+{
+    sqlite3_stmt *s = prep(st, "SELECT id, sender, client_id, ts_ms, body FROM messages WHERE room=? AND seq=?");
+    if (!s)
+        return false;
+    bind_text(s, 1, room);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)seq);
+    bool found = sqlite3_step(s) == SQLITE_ROW;
+    if (found) {
+        m->room = astr(o, room);
+        m->seq = seq;
+        m->id = acol(o, s, 0);
+        m->sender = acol(o, s, 1);
+        m->client_id = acol(o, s, 2);
+        m->ts_ms = sqlite3_column_int64(s, 3);
+        size_t len = (size_t)sqlite3_column_bytes(s, 4);
+        char *body = arena(o, len + 1);
+        if (body) {
+            if (len)
+                memcpy(body, sqlite3_column_blob(s, 4), len);
+            body[len] = '\0';
+        }
+        m->body = body;
+        m->body_len = len;
+    }
+    sqlite3_finalize(s);
+    return found;
+}
+
+/* The room `id` into *r (arena copies); false when absent. */
+static bool load_room(struct sqlstore *st, struct op *o, const char *id, const char *for_user, struct chatd_room *r)
+{
+    sqlite3_stmt *s = prep(st, "SELECT id, kind, state, title, owner, agent, created_ms, assigned_ms, last_seq"
+                               " FROM rooms WHERE id=?");
+    if (!s)
+        return false;
+    bind_text(s, 1, id);
+    bool found = sqlite3_step(s) == SQLITE_ROW;
+    if (found) {
+        memset(r, 0, sizeof *r);
+        r->id = acol(o, s, 0);
+        r->kind = (chatd_room_kind)sqlite3_column_int(s, 1);
+        r->state = (chatd_room_state)sqlite3_column_int(s, 2);
+        r->title = acol(o, s, 3);
+        r->owner = acol(o, s, 4);
+        r->agent = acol(o, s, 5);
+        r->created_ms = sqlite3_column_int64(s, 6);
+        r->assigned_ms = sqlite3_column_int64(s, 7);
+        r->last_seq = (uint64_t)sqlite3_column_int64(s, 8);
+    }
+    sqlite3_finalize(s);
+    if (!found)
+        return false;
+    s = prep(st, "SELECT user FROM members WHERE room=?");
+    if (!s)
+        return false;
+    bind_text(s, 1, id);
+    size_t cap = 8, n = 0;
+    const char **members = arena(o, cap * sizeof *members);
+    while (members && sqlite3_step(s) == SQLITE_ROW) {
+        if (n == cap) {
+            const char **grown = arena(o, 2 * cap * sizeof *grown);
+            if (!grown)
+                break;
+            memcpy(grown, members, n * sizeof *grown);
+            members = grown;
+            cap *= 2;
+        }
+        members[n++] = acol(o, s, 0);
+    }
+    sqlite3_finalize(s);
+    r->members = members;
+    r->nmembers = n;
+    if (for_user) {
+        s = prep(st, "SELECT seq FROM marks WHERE room=? AND user=?");
+        if (s) {
+            bind_text(s, 1, id);
+            bind_text(s, 2, for_user);
+            if (sqlite3_step(s) == SQLITE_ROW)
+                r->read_seq = (uint64_t)sqlite3_column_int64(s, 0);
+            sqlite3_finalize(s);
+        }
+        if (r->last_seq) {
+            struct chatd_message *m = arena(o, sizeof *m);
+            if (m && load_message_at(st, o, id, r->last_seq, m))
+                r->last_message = m;
+        }
+    }
+    return true;
+}
+
+static chatd_status answer_room(struct sqlstore *st, struct op *o, const char *id, const char *for_user, chatd_status ok)
+{
+    o->rooms = arena(o, sizeof *o->rooms);
+    if (!o->rooms)
+        return CHATD_ERR_NOMEM;
+    if (!load_room(st, o, id, for_user, o->rooms)) {
+        o->rooms = NULL;
+        return CHATD_ERR_NOT_FOUND;
+    }
+    return ok;
+}
+
+/* ------------------------------------------------------------ operations */
+
+static chatd_status do_create(struct sqlstore *st, struct op *o)
+{
+    if (o->key) {
+        sqlite3_stmt *s = prep(st, "SELECT id FROM rooms WHERE unique_key=?");
+        if (!s)
+            return CHATD_ERR_INTERNAL;
+        bind_text(s, 1, o->key);
+        const char *existing = sqlite3_step(s) == SQLITE_ROW ? astr(o, (const char *)sqlite3_column_text(s, 0)) : NULL;
+        sqlite3_finalize(s);
+        if (existing)
+            return answer_room(st, o, existing, NULL, CHATD_ERR_EXISTS);
+    }
+    const struct chatd_room *r = &o->room_arg;
+    sqlite3_stmt *s = prep(st, "INSERT INTO rooms (id, kind, state, title, owner, agent, created_ms, assigned_ms,"
+                               " unique_key) VALUES (?,?,?,?,?,?,?,?,?)");
+    if (!s)
+        return CHATD_ERR_INTERNAL;
+    bind_text(s, 1, r->id);
+    sqlite3_bind_int(s, 2, r->kind);
+    sqlite3_bind_int(s, 3, r->state ? r->state : CHATD_ROOM_OPEN);
+    bind_text(s, 4, r->title);
+    bind_text(s, 5, r->owner);
+    bind_text(s, 6, r->agent);
+    sqlite3_bind_int64(s, 7, r->created_ms);
+    sqlite3_bind_int64(s, 8, r->assigned_ms);
+    bind_text(s, 9, o->key);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc == SQLITE_CONSTRAINT)
+        return answer_room(st, o, r->id, NULL, CHATD_ERR_EXISTS);
+    if (rc != SQLITE_DONE)
+        return CHATD_ERR_UNAVAILABLE;
+    for (size_t i = 0; i < r->nmembers; i++)
+        if (exec_simple(st, "INSERT OR IGNORE INTO members (room, user) VALUES (?,?)", r->id, r->members[i], -1) != CHATD_OK)
+            return CHATD_ERR_UNAVAILABLE;
+    return answer_room(st, o, r->id, NULL, CHATD_OK);
+}
+
+static chatd_status do_list(struct sqlstore *st, struct op *o)
+{
+    const struct chatd_room_filter *f = &o->filter;
+    sqlite3_stmt *s = prep(st, "SELECT id FROM rooms WHERE (?1 = 0 OR kind = ?1) AND (?2 = 0 OR state = ?2)"
+                               " AND (?3 IS NULL OR agent = ?3)"
+                               " AND (?4 IS NULL OR EXISTS (SELECT 1 FROM members m WHERE m.room = rooms.id AND m.user = ?4))"
+                               " ORDER BY created_ms, rowid LIMIT ?5");
+    if (!s)
+        return CHATD_ERR_INTERNAL;
+    sqlite3_bind_int(s, 1, f->kind);
+    sqlite3_bind_int(s, 2, f->state);
+    bind_text(s, 3, f->agent);
+    bind_text(s, 4, f->member);
+    sqlite3_bind_int64(s, 5, f->limit ? (sqlite3_int64)f->limit : 1000);
+    size_t cap = 16;
+    const char **ids = arena(o, cap * sizeof *ids);
+    size_t n = 0;
+    while (ids && sqlite3_step(s) == SQLITE_ROW) {
+        if (n == cap) {
+            const char **grown = arena(o, 2 * cap * sizeof *grown);
+            if (!grown)
+                break;
+            memcpy(grown, ids, n * sizeof *grown);
+            ids = grown;
+            cap *= 2;
+        }
+        ids[n++] = acol(o, s, 0);
+    }
+    sqlite3_finalize(s);
+    o->rooms = n ? arena(o, n * sizeof *o->rooms) : NULL;
+    for (size_t i = 0; i < n && (o->rooms || !n); i++)
+        if (load_room(st, o, ids[i], f->for_user, &o->rooms[o->n]))
+            o->n++;
+    return o->oom ? CHATD_ERR_NOMEM : CHATD_OK;
+}
+
+static chatd_status do_claim(struct sqlstore *st, struct op *o)
+{
+    sqlite3_stmt *s = prep(st, "UPDATE rooms SET state=2, agent=?, assigned_ms=? WHERE id=? AND kind=1 AND state=1");
+    if (!s)
+        return CHATD_ERR_INTERNAL;
+    bind_text(s, 1, o->user);
+    sqlite3_bind_int64(s, 2, o->now);
+    bind_text(s, 3, o->id);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE)
+        return CHATD_ERR_UNAVAILABLE;
+    if (sqlite3_changes(st->db) != 1)
+        return answer_room(st, o, o->id, NULL, CHATD_ERR_CONFLICT);
+    if (exec_simple(st, "INSERT OR IGNORE INTO members (room, user) VALUES (?,?)", o->id, o->user, -1) != CHATD_OK)
+        return CHATD_ERR_UNAVAILABLE;
+    return answer_room(st, o, o->id, NULL, CHATD_OK);
+}
+
+static chatd_status do_complete(struct sqlstore *st, struct op *o)
+{
+    if (exec_simple(st, "UPDATE rooms SET state=3, unique_key=NULL WHERE id=? AND agent=? AND state=2", o->id, o->user,
+                    -1) != CHATD_OK)
+        return CHATD_ERR_UNAVAILABLE;
+    return answer_room(st, o, o->id, NULL, sqlite3_changes(st->db) == 1 ? CHATD_OK : CHATD_ERR_CONFLICT);
+}
+
+static bool room_exists(struct sqlstore *st, const char *id)
+{
+    sqlite3_stmt *s = prep(st, "SELECT 1 FROM rooms WHERE id=?");
+    if (!s)
+        return false;
+    bind_text(s, 1, id);
+    bool found = sqlite3_step(s) == SQLITE_ROW;
+    sqlite3_finalize(s);
+    return found;
+}
+
+static chatd_status do_delete(struct sqlstore *st, struct op *o)
+{
+    if (!room_exists(st, o->id))
+        return CHATD_ERR_NOT_FOUND;
+    static const char *const sql[] = {"DELETE FROM messages WHERE room=?", "DELETE FROM members WHERE room=?",
+                                      "DELETE FROM marks WHERE room=?", "DELETE FROM rooms WHERE id=?"};
+    for (size_t i = 0; i < 4; i++)
+        if (exec_simple(st, sql[i], o->id, NULL, -1) != CHATD_OK)
+            return CHATD_ERR_UNAVAILABLE;
+    return CHATD_OK;
+}
+
+static chatd_status do_member(struct sqlstore *st, struct op *o, bool add)
+{
+    if (!room_exists(st, o->id))
+        return CHATD_ERR_NOT_FOUND;
+    return exec_simple(st, add ? "INSERT OR IGNORE INTO members (room, user) VALUES (?,?)"
+                               : "DELETE FROM members WHERE room=? AND user=?", o->id, o->user, -1);
+}
+
+static chatd_status do_append(struct sqlstore *st, struct op *o)
+{
+    const struct chatd_message *m = &o->msg_arg;
+    o->msgs = arena(o, sizeof *o->msgs);
+    if (!o->msgs)
+        return CHATD_ERR_NOMEM;
+    if (m->client_id) {
+        sqlite3_stmt *s = prep(st, "SELECT seq FROM messages WHERE room=? AND sender=? AND client_id=?");
+        if (!s)
+            return CHATD_ERR_INTERNAL;
+        bind_text(s, 1, m->room);
+        bind_text(s, 2, m->sender);
+        bind_text(s, 3, m->client_id);
+        uint64_t seq = sqlite3_step(s) == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 0) : 0;
+        sqlite3_finalize(s);
+        if (seq) {
+            load_message_at(st, o, m->room, seq, o->msgs);
+            o->n = 1;
+            return CHATD_ERR_EXISTS;
+        }
+    }
+    sqlite3_stmt *s = prep(st, "UPDATE rooms SET last_seq = last_seq + 1 WHERE id=? RETURNING last_seq");
+    if (!s)
+        return CHATD_ERR_INTERNAL;
+    bind_text(s, 1, m->room);
+    int rc = sqlite3_step(s);
+    uint64_t seq = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 0) : 0;
+    sqlite3_finalize(s);
+    if (rc == SQLITE_DONE)
+        return CHATD_ERR_NOT_FOUND;
+    if (rc != SQLITE_ROW)
+        return CHATD_ERR_UNAVAILABLE;
+    char id[96];
+    snprintf(id, sizeof id, "%s-%llu", m->room, (unsigned long long)seq);
+    s = prep(st, "INSERT INTO messages (room, seq, id, sender, client_id, ts_ms, body) VALUES (?,?,?,?,?,?,?)");
+    if (!s)
+        return CHATD_ERR_INTERNAL;
+    bind_text(s, 1, m->room);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)seq);
+    bind_text(s, 3, id);
+    bind_text(s, 4, m->sender);
+    bind_text(s, 5, m->client_id);
+    sqlite3_bind_int64(s, 6, m->ts_ms);
+    sqlite3_bind_blob(s, 7, m->body ? m->body : "", (int)m->body_len, SQLITE_TRANSIENT);
+    rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE)
+        return CHATD_ERR_UNAVAILABLE;
+    if (!load_message_at(st, o, m->room, seq, o->msgs))
+        return CHATD_ERR_INTERNAL;
+    o->n = 1;
+    return CHATD_OK;
+}
+
+static chatd_status do_history(struct sqlstore *st, struct op *o)
+{
+    if (!room_exists(st, o->id))
+        return CHATD_ERR_NOT_FOUND;
+    sqlite3_stmt *s = prep(st, o->before ? "SELECT seq FROM messages WHERE room=? AND seq < ? ORDER BY seq DESC LIMIT ?"
+                                         : "SELECT seq FROM messages WHERE room=? AND seq > ? ORDER BY seq ASC LIMIT ?");
+    if (!s)
+        return CHATD_ERR_INTERNAL;
+    bind_text(s, 1, o->id);
+    /* sqlite integers are signed: a cursor above INT64_MAX means "from the top". */
+    uint64_t cursor = o->before ? o->before : o->after;
+    sqlite3_bind_int64(s, 2, cursor > (uint64_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)cursor);
+    sqlite3_bind_int64(s, 3, (sqlite3_int64)o->limit);
+    o->msgs = o->limit ? arena(o, o->limit * sizeof *o->msgs) : NULL;
+    while (o->msgs && o->n < o->limit && sqlite3_step(s) == SQLITE_ROW) {
+        uint64_t seq = (uint64_t)sqlite3_column_int64(s, 0);
+        if (load_message_at(st, o, o->id, seq, &o->msgs[o->n]))
+            o->n++;
+    }
+    sqlite3_finalize(s);
+    return o->oom ? CHATD_ERR_NOMEM : CHATD_OK;
+}
+
+static chatd_status do_mark(struct sqlstore *st, struct op *o)
+{
+    if (!room_exists(st, o->id))
+        return CHATD_ERR_NOT_FOUND;
+    sqlite3_stmt *s = prep(st, "INSERT INTO marks (room, user, seq) VALUES (?1, ?2,"
+                               " min(?3, (SELECT last_seq FROM rooms WHERE id=?1)))"
+                               " ON CONFLICT (room, user) DO UPDATE SET seq = max(seq, excluded.seq)");
+    if (!s)
+        return CHATD_ERR_INTERNAL;
+    bind_text(s, 1, o->id);
+    bind_text(s, 2, o->user);
+    sqlite3_bind_int64(s, 3, (sqlite3_int64)(o->seq > (uint64_t)INT64_MAX ? INT64_MAX : o->seq));
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? CHATD_OK : CHATD_ERR_UNAVAILABLE;
+}
+
+static chatd_status run_op(struct sqlstore *st, struct op *o)
+{
+    switch (o->kind) {
+    case OP_CREATE: return do_create(st, o);
+    case OP_GET: return answer_room(st, o, o->id, o->user, CHATD_OK);
+    case OP_LIST: return do_list(st, o);
+    case OP_CLAIM: return do_claim(st, o);
+    case OP_COMPLETE: return do_complete(st, o);
+    case OP_DELETE: return do_delete(st, o);
+    case OP_MEMBER_ADD: return do_member(st, o, true);
+    case OP_MEMBER_REMOVE: return do_member(st, o, false);
+    case OP_APPEND: return do_append(st, o);
+    case OP_HISTORY: return do_history(st, o);
+    case OP_MARK: return do_mark(st, o);
+    }
+    return CHATD_ERR_INTERNAL;
+}
+
+/* Core thread: hand the answer to the caller. */
+static void op_finish(void *arg)
+{
+    struct op *o = arg;
+    chatd_status st = o->oom ? CHATD_ERR_NOMEM : o->status;
+    bool with_data = st == CHATD_OK || st == CHATD_ERR_EXISTS || st == CHATD_ERR_CONFLICT;
+    switch (o->kind) {
+    case OP_CREATE: case OP_GET: case OP_CLAIM: case OP_COMPLETE:
+        ((chatd_room_cb)o->cb)(o->ctx, st, with_data ? o->rooms : NULL);
+        break;
+    case OP_LIST:
+        ((chatd_rooms_cb)o->cb)(o->ctx, st, st == CHATD_OK ? o->rooms : NULL, st == CHATD_OK ? o->n : 0);
+        break;
+    case OP_APPEND:
+        ((chatd_message_cb)o->cb)(o->ctx, st, with_data && o->n ? o->msgs : NULL);
+        break;
+    case OP_HISTORY:
+        ((chatd_messages_cb)o->cb)(o->ctx, st, st == CHATD_OK ? o->msgs : NULL, st == CHATD_OK ? o->n : 0);
+        break;
+    default:
+        ((chatd_done_cb)o->cb)(o->ctx, st);
+    }
+    pthread_mutex_lock(&o->st->mu);
+    o->st->pending--;
+    pthread_mutex_unlock(&o->st->mu);
+    op_free(o);
+}
+
+static void *worker(void *arg)
+{
+    struct sqlstore *st = arg;
+    for (;;) {
+        pthread_mutex_lock(&st->mu);
+        while (!st->head && !st->stopping)
+            pthread_cond_wait(&st->cv, &st->mu);
+        if (!st->head && st->stopping) {
+            pthread_mutex_unlock(&st->mu);
+            return NULL;
+        }
+        struct op *batch = st->head;
+        st->head = st->tail = NULL;
+        pthread_mutex_unlock(&st->mu);
+
+        /* One transaction for the whole batch; each operation in a
+         * savepoint so that one failing does not undo the others. */
+        bool began = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+        for (struct op *o = batch; o; o = o->next) {
+            if (!began) {
+                o->status = CHATD_ERR_UNAVAILABLE;
+                continue;
+            }
+            sqlite3_exec(st->db, "SAVEPOINT op", NULL, NULL, NULL);
+            o->status = run_op(st, o);
+            bool keep = o->status == CHATD_OK || o->status == CHATD_ERR_EXISTS || o->status == CHATD_ERR_CONFLICT;
+            sqlite3_exec(st->db, keep ? "RELEASE op" : "ROLLBACK TO op; RELEASE op", NULL, NULL, NULL);
+        }
+        if (began && sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+            st->host->log(st->host, CHATD_LOG_ERROR, "commit failed: %s", sqlite3_errmsg(st->db));
+            sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+            for (struct op *o = batch; o; o = o->next)
+                o->status = CHATD_ERR_UNAVAILABLE;
+        }
+        for (struct op *o = batch, *next; o; o = next) {
+            next = o->next;
+            o->next = NULL;
+            if (st->host->post(st->host, op_finish, o) != CHATD_OK) {
+                pthread_mutex_lock(&st->mu);
+                st->pending--;
+                pthread_mutex_unlock(&st->mu);
+                op_free(o); /* shutting down: nobody waits for it */
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------- the ops */
+
+static struct op *op_new(struct sqlstore *st, enum op_kind kind, void *cb, void *ctx)
+{
+    struct op *o = calloc(1, sizeof *o);
+    if (!o)
+        return NULL;
+    o->st = st;
+    o->kind = kind;
+    o->cb = cb;
+    o->ctx = ctx;
+    return o;
+}
+
+/* Queue o, or answer at once (still through post) when full or broken. */
+static void submit(struct sqlstore *st, struct op *o)
+{
+    pthread_mutex_lock(&st->mu);
+    if (o->oom || st->pending >= st->max_pending) {
+        o->status = o->oom ? CHATD_ERR_NOMEM : CHATD_ERR_LIMIT;
+        o->oom = false;
+        st->pending++;
+        pthread_mutex_unlock(&st->mu);
+        if (st->host->post(st->host, op_finish, o) != CHATD_OK) {
+            pthread_mutex_lock(&st->mu);
+            st->pending--;
+            pthread_mutex_unlock(&st->mu);
+            op_free(o);
+        }
+        return;
+    }
+    st->pending++;
+    if (st->tail)
+        st->tail->next = o;
+    else
+        st->head = o;
+    st->tail = o;
+    pthread_cond_signal(&st->cv);
+    pthread_mutex_unlock(&st->mu);
+}
+
+#define NEW_OP(kind, cb)                              \
+    struct sqlstore *st = state;                      \
+    struct op *o = op_new(st, kind, (void *)cb, ctx); \
+    if (!o)                                           \
+        return;
+
+static void s_room_create(void *state, const struct chatd_room *room, const char *unique_key, chatd_room_cb cb, void *ctx)
+{
+    NEW_OP(OP_CREATE, cb)
+    o->room_arg = *room;
+    o->room_arg.id = astr(o, room->id);
+    o->room_arg.title = astr(o, room->title);
+    o->room_arg.owner = astr(o, room->owner);
+    o->room_arg.agent = astr(o, room->agent);
+    const char **members = arena(o, (room->nmembers + 1) * sizeof *members);
+    for (size_t i = 0; members && i < room->nmembers; i++)
+        members[i] = astr(o, room->members[i]);
+    o->room_arg.members = members;
+    o->key = astr(o, unique_key);
+    submit(st, o);
+}
+
+static void s_room_get(void *state, const char *room_id, const char *for_user, chatd_room_cb cb, void *ctx)
+{
+    NEW_OP(OP_GET, cb)
+    o->id = astr(o, room_id);
+    o->user = astr(o, for_user);
+    submit(st, o);
+}
+
+static void s_room_list(void *state, const struct chatd_room_filter *f, chatd_rooms_cb cb, void *ctx)
+{
+    NEW_OP(OP_LIST, cb)
+    o->filter = *f;
+    o->filter.member = astr(o, f->member);
+    o->filter.agent = astr(o, f->agent);
+    o->filter.for_user = astr(o, f->for_user);
+    submit(st, o);
+}
+
+static void s_room_claim(void *state, const char *room_id, const char *agent, int64_t now_ms, chatd_room_cb cb, void *ctx)
+{
+    NEW_OP(OP_CLAIM, cb)
+    o->id = astr(o, room_id);
+    o->user = astr(o, agent);
+    o->now = now_ms;
+    submit(st, o);
+}
+
+static void s_room_complete(void *state, const char *room_id, const char *agent, chatd_room_cb cb, void *ctx)
+{
+    NEW_OP(OP_COMPLETE, cb)
+    o->id = astr(o, room_id);
+    o->user = astr(o, agent);
+    submit(st, o);
+}
+
+static void s_room_delete(void *state, const char *room_id, chatd_done_cb cb, void *ctx)
+{
+    NEW_OP(OP_DELETE, cb)
+    o->id = astr(o, room_id);
+    submit(st, o);
+}
+
+static void s_member_add(void *state, const char *room_id, const char *user, chatd_done_cb cb, void *ctx)
+{
+    NEW_OP(OP_MEMBER_ADD, cb)
+    o->id = astr(o, room_id);
+    o->user = astr(o, user);
+    submit(st, o);
+}
+
+static void s_member_remove(void *state, const char *room_id, const char *user, chatd_done_cb cb, void *ctx)
+{
+    NEW_OP(OP_MEMBER_REMOVE, cb)
+    o->id = astr(o, room_id);
+    o->user = astr(o, user);
+    submit(st, o);
+}
+
+static void s_message_append(void *state, const struct chatd_message *msg, chatd_message_cb cb, void *ctx)
+{
+    NEW_OP(OP_APPEND, cb)
+    o->msg_arg = *msg;
+    o->msg_arg.room = astr(o, msg->room);
+    o->msg_arg.sender = astr(o, msg->sender);
+    o->msg_arg.client_id = astr(o, msg->client_id);
+    char *body = arena(o, msg->body_len + 1);
+    if (body && msg->body_len)
+        memcpy(body, msg->body, msg->body_len);
+    o->msg_arg.body = body;
+    submit(st, o);
+}
+
+static void s_message_list(void *state, const char *room_id, uint64_t before, uint64_t after, size_t limit,
+                           chatd_messages_cb cb, void *ctx)
+{
+    NEW_OP(OP_HISTORY, cb)
+    o->id = astr(o, room_id);
+    o->before = before;
+    o->after = after;
+    o->limit = limit;
+    submit(st, o);
+}
+
+static void s_read_mark(void *state, const char *room_id, const char *user, uint64_t seq, chatd_done_cb cb, void *ctx)
+{
+    NEW_OP(OP_MARK, cb)
+    o->id = astr(o, room_id);
+    o->user = astr(o, user);
+    o->seq = seq;
+    submit(st, o);
+}
+
+/* -------------------------------------------------------------- lifecycle */
+
+static int migrate(struct sqlstore *st, char *why, size_t len)
+{
+    sqlite3_stmt *s;
+    int version = 0;
+    if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK) {
+        if (sqlite3_step(s) == SQLITE_ROW)
+            version = sqlite3_column_int(s, 0);
+        sqlite3_finalize(s);
+    }
+    if (version > SCHEMA_VERSION) {
+        snprintf(why, len, "the database has schema version %d; this plugin knows up to %d", version, SCHEMA_VERSION);
+        return -1;
+    }
+    for (int v = version; v < SCHEMA_VERSION; v++) {
+        char *err = NULL;
+        char pragma[64];
+        snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", v + 1);
+        if (sqlite3_exec(st->db, "BEGIN", NULL, NULL, &err) != SQLITE_OK ||
+            sqlite3_exec(st->db, migrations[v], NULL, NULL, &err) != SQLITE_OK ||
+            sqlite3_exec(st->db, pragma, NULL, NULL, &err) != SQLITE_OK ||
+            sqlite3_exec(st->db, "COMMIT", NULL, NULL, &err) != SQLITE_OK) {
+            snprintf(why, len, "migration to schema %d failed: %s", v + 1, err ? err : "?");
+            sqlite3_free(err);
+            sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static chatd_status sqlite_init(const struct chatd_host *h, void **state)
+{
+    const char *path = h->config_get(h, "path");
+    const char *sync = h->config_get(h, "synchronous");
+    const char *pending = h->config_get(h, "max_pending");
+    if (!path || !*path) {
+        h->config_error(h, "path", "required: the database file (created on first start)");
+        return CHATD_ERR_INVALID;
+    }
+    if (sync && strcmp(sync, "full") && strcmp(sync, "normal")) {
+        h->config_error(h, "synchronous", "expected full or normal, got '%s'", sync);
+        return CHATD_ERR_INVALID;
+    }
+    long max_pending = 10000;
+    if (pending) {
+        char *end;
+        max_pending = strtol(pending, &end, 10);
+        if (*end || max_pending < 1 || max_pending > 10000000) {
+            h->config_error(h, "max_pending", "expected an integer between 1 and 10000000, got '%s'", pending);
+            return CHATD_ERR_INVALID;
+        }
+    }
+    struct sqlstore *st = calloc(1, sizeof *st);
+    if (!st)
+        return CHATD_ERR_NOMEM;
+    st->host = h;
+    st->max_pending = (size_t)max_pending;
+    char why[300] = "";
+    if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        snprintf(why, sizeof why, "cannot open '%s': %s", path, st->db ? sqlite3_errmsg(st->db) : "out of memory");
+    } else {
+        char pragmas[200];
+        snprintf(pragmas, sizeof pragmas, "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA busy_timeout=5000;"
+                 " PRAGMA foreign_keys=OFF;", sync ? sync : "full");
+        char *err = NULL;
+        if (sqlite3_exec(st->db, pragmas, NULL, NULL, &err) != SQLITE_OK) {
+            snprintf(why, sizeof why, "cannot set up '%s': %s", path, err ? err : "?");
+            sqlite3_free(err);
+        } else {
+            migrate(st, why, sizeof why);
+        }
+    }
+    if (*why) {
+        h->config_error(h, "path", "%s", why);
+        sqlite3_close(st->db);
+        free(st);
+        return CHATD_ERR_INVALID;
+    }
+    pthread_mutex_init(&st->mu, NULL);
+    pthread_cond_init(&st->cv, NULL);
+    if (pthread_create(&st->thread, NULL, worker, st) != 0) {
+        h->config_error(h, NULL, "cannot start the database thread");
+        sqlite3_close(st->db);
+        free(st);
+        return CHATD_ERR_INTERNAL;
+    }
+    h->set_ready(h, true, path);
+    *state = st;
+    return CHATD_OK;
+}
+
+static void sqlite_fini(void *state)
+{
+    struct sqlstore *st = state;
+    pthread_mutex_lock(&st->mu);
+    st->stopping = true;
+    pthread_cond_signal(&st->cv);
+    pthread_mutex_unlock(&st->mu);
+    pthread_join(st->thread, NULL); /* runs what is queued first: nothing acknowledged is lost */
+    sqlite3_close(st->db);
+    pthread_mutex_destroy(&st->mu);
+    pthread_cond_destroy(&st->cv);
+    free(st);
+}
+
+static const struct chatd_storage_ops sqlite_ops = {
+    .size = sizeof sqlite_ops,
+    .room_create = s_room_create,
+    .room_get = s_room_get,
+    .room_list = s_room_list,
+    .room_claim = s_room_claim,
+    .room_complete = s_room_complete,
+    .room_delete = s_room_delete,
+    .member_add = s_member_add,
+    .member_remove = s_member_remove,
+    .message_append = s_message_append,
+    .message_list = s_message_list,
+    .read_mark = s_read_mark,
+};
+
+CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_STORAGE, .name = "sqlite", .version = "1.0",
+                    .description = "rooms and messages in one SQLite file (WAL), on a thread of its own",
+                    .init = sqlite_init, .fini = sqlite_fini, .ops.storage = &sqlite_ops)

@@ -1,0 +1,80 @@
+"""A RECEIPT means stored: kill chatd with SIGKILL mid-stream, start it
+again on the same database, and every receipted message is there, in
+order, once (storage-sqlite)."""
+import os
+import shutil
+import signal
+import tempfile
+import threading
+import unittest
+
+from chatd_harness import Chatd, wait_for
+from rooms_client import Api, send_message
+from raw_stomp import RawStomp
+
+
+class Durability(unittest.TestCase):
+    def test_sigkill_loses_nothing_receipted(self):
+        data = tempfile.mkdtemp(prefix="chatd-durable-")
+        self.addCleanup(shutil.rmtree, data, True)
+
+        def edit(s):
+            s["storage"] = {"plugin": "sqlite", "path": os.path.join(data, "chat.db")}
+
+        srv = Chatd(edit).start()
+        api = Api(srv.http_port, "alice")
+        rid = api.post("/api/rooms", {"kind": "group", "title": "durable", "members": ["bob", "agent1"]})[1]["id"]
+        receipted = {}  # user -> [client-id, ...] in receipt order
+
+        def sender(user):
+            c = RawStomp(srv.stomp_port)
+            c.connect(user)
+            done = receipted.setdefault(user, [])
+            for i in range(100000):
+                cid = "%s-%d" % (user, i)
+                try:
+                    send_message(c, rid, "%s says %d" % (user, i), receipt=cid, client_id=cid)
+                    f = c.read(timeout=10)
+                except OSError:
+                    return
+                if f is None or f.command != "RECEIPT":
+                    return
+                done.append(cid)
+
+        threads = [threading.Thread(target=sender, args=(u,)) for u in ("alice", "bob", "agent1")]
+        for t in threads:
+            t.start()
+        # Kill once a good number of messages are acknowledged.
+        wait_for(lambda: sum(len(v) for v in receipted.values()) >= 300, timeout=30, what="300 receipts")
+        srv.proc.send_signal(signal.SIGKILL)
+        srv.proc.wait()
+        for t in threads:
+            t.join()
+        srv.log.close()
+        self.assertGreaterEqual(sum(len(v) for v in receipted.values()), 300)
+
+        again = Chatd(edit)
+        again.start()
+        try:
+            api = Api(again.http_port, "alice")
+            stored, page = [], api.get("/api/rooms/%s/messages?limit=100" % rid)[1]
+            stored += page["messages"]
+            while "next_before" in page:
+                page = api.get("/api/rooms/%s/messages?limit=100&before=%d" % (rid, page["next_before"]))[1]
+                stored += page["messages"]
+            stored.reverse()
+            seqs = [m["seq"] for m in stored]
+            self.assertEqual(seqs, list(range(1, len(seqs) + 1)))  # in order, no gap
+            ids = [m["client_id"] for m in stored]
+            self.assertEqual(len(ids), len(set(ids)))  # once
+            for user, cids in receipted.items():
+                mine = [c for c in ids if c.startswith(user + "-")]
+                self.assertEqual(mine[:len(cids)], cids)  # every receipted one, in send order
+        finally:
+            again.stop()
+            again.cleanup()
+        srv.cleanup()
+
+
+if __name__ == "__main__":
+    unittest.main()
