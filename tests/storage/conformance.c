@@ -1,0 +1,429 @@
+/* Storage conformance: drives any storage plugin through the SDK alone.
+ *
+ *   storage_conformance PLUGIN.so [key=value ...]
+ *
+ * A real host (libevent loop, thread-safe post) loads the plugin and checks
+ * the contract of plugin.h: seq strictly increasing under concurrent
+ * appends, client-id idempotency, one winner in a claim race, paging edges,
+ * read marks, unread inputs, deletion, and that no operation completes
+ * before its call returned. Exit 0 when every check holds. */
+#include <chatd/plugin.h>
+#include <dlfcn.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures;
+#define CHECK(cond, ...)                                                   \
+    do {                                                                   \
+        if (!(cond)) {                                                     \
+            failures++;                                                    \
+            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);           \
+            fprintf(stderr, __VA_ARGS__);                                  \
+            fprintf(stderr, "\n");                                         \
+        }                                                                  \
+    } while (0)
+
+/* ------------------------------------------------------------- the host */
+
+struct task {
+    chatd_task_fn fn;
+    void *arg;
+};
+
+static struct {
+    struct event_base *base;
+    struct event *wake;
+    pthread_mutex_t mu;
+    struct task *tasks;
+    size_t n, cap;
+    char **keys, **values;
+    size_t nkv;
+    bool *used;
+    bool in_call;      /* an operation's call is on the stack */
+    int early;         /* completions seen while in_call */
+} H;
+
+static void run_tasks(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what, (void)arg;
+    pthread_mutex_lock(&H.mu);
+    struct task *batch = H.tasks;
+    size_t n = H.n;
+    H.tasks = NULL;
+    H.n = H.cap = 0;
+    pthread_mutex_unlock(&H.mu);
+    for (size_t i = 0; i < n; i++)
+        batch[i].fn(batch[i].arg);
+    free(batch);
+}
+
+static chatd_status host_post(const struct chatd_host *h, chatd_task_fn fn, void *arg)
+{
+    (void)h;
+    pthread_mutex_lock(&H.mu);
+    if (H.n == H.cap) {
+        H.cap = H.cap ? H.cap * 2 : 64;
+        H.tasks = realloc(H.tasks, H.cap * sizeof *H.tasks);
+    }
+    H.tasks[H.n++] = (struct task){fn, arg};
+    pthread_mutex_unlock(&H.mu);
+    event_active(H.wake, 0, 0);
+    return CHATD_OK;
+}
+
+static void host_log(const struct chatd_host *h, chatd_log_level l, const char *fmt, ...)
+{
+    (void)h;
+    if (l > CHATD_LOG_WARN)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static const char *host_config_get(const struct chatd_host *h, const char *key)
+{
+    (void)h;
+    for (size_t i = 0; i < H.nkv; i++)
+        if (strcmp(H.keys[i], key) == 0) {
+            H.used[i] = true;
+            return H.values[i];
+        }
+    return NULL;
+}
+static size_t host_config_count(const struct chatd_host *h) { (void)h; return H.nkv; }
+static const char *host_config_key(const struct chatd_host *h, size_t i) { (void)h; return i < H.nkv ? H.keys[i] : NULL; }
+static const char *host_config_value(const struct chatd_host *h, size_t i)
+{
+    (void)h;
+    if (i >= H.nkv)
+        return NULL;
+    H.used[i] = true;
+    return H.values[i];
+}
+static void host_config_error(const struct chatd_host *h, const char *key, const char *fmt, ...)
+{
+    (void)h;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "config error [%s]: ", key ? key : "-");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+static void host_deliver(const struct chatd_host *h, const char *c, const void *d, size_t n) { (void)h, (void)c, (void)d, (void)n; }
+static void host_set_ready(const struct chatd_host *h, bool r, const char *why) { (void)h, (void)r, (void)why; }
+
+/* -------------------------------------------------------- waiting for ops */
+
+struct result {
+    int done;
+    chatd_status st;
+    char id[128], agent[128];
+    uint64_t seq, last_seq, read_seq;
+    size_t n;
+    uint64_t seqs[256];
+    char ids[16][128];
+    bool has_last;
+};
+
+static void note_early(void)
+{
+    if (H.in_call)
+        H.early++;
+}
+
+static void room_cb(void *ctx, chatd_status st, const struct chatd_room *r)
+{
+    note_early();
+    struct result *res = ctx;
+    res->st = st;
+    if (r) {
+        snprintf(res->id, sizeof res->id, "%s", r->id);
+        snprintf(res->agent, sizeof res->agent, "%s", r->agent ? r->agent : "");
+        res->last_seq = r->last_seq;
+        res->read_seq = r->read_seq;
+        res->has_last = r->last_message != NULL;
+        res->n = r->nmembers;
+    }
+    res->done++;
+}
+
+static void rooms_cb(void *ctx, chatd_status st, const struct chatd_room *rooms, size_t n)
+{
+    note_early();
+    struct result *res = ctx;
+    res->st = st;
+    res->n = n;
+    for (size_t i = 0; i < n && i < 16; i++)
+        snprintf(res->ids[i], sizeof res->ids[i], "%s", rooms[i].id);
+    res->done++;
+}
+
+static void message_cb(void *ctx, chatd_status st, const struct chatd_message *m)
+{
+    note_early();
+    struct result *res = ctx;
+    res->st = st;
+    res->seq = m ? m->seq : 0;
+    if (m)
+        snprintf(res->id, sizeof res->id, "%s", m->id);
+    res->done++;
+}
+
+static void messages_cb(void *ctx, chatd_status st, const struct chatd_message *m, size_t n)
+{
+    note_early();
+    struct result *res = ctx;
+    res->st = st;
+    res->n = n;
+    for (size_t i = 0; i < n && i < 256; i++)
+        res->seqs[i] = m[i].seq;
+    res->done++;
+}
+
+static void done_cb(void *ctx, chatd_status st)
+{
+    note_early();
+    struct result *res = ctx;
+    res->st = st;
+    res->done++;
+}
+
+static void wait_all(struct result *r, size_t n)
+{
+    for (;;) {
+        size_t done = 0;
+        for (size_t i = 0; i < n; i++)
+            done += r[i].done > 0;
+        if (done == n)
+            return;
+        event_base_loop(H.base, EVLOOP_ONCE);
+    }
+}
+
+#define CALL(expr)         \
+    do {                   \
+        H.in_call = true;  \
+        expr;              \
+        H.in_call = false; \
+    } while (0)
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: storage_conformance PLUGIN.so [key=value ...]\n");
+        return 2;
+    }
+    evthread_use_pthreads();
+    H.base = event_base_new();
+    H.wake = event_new(H.base, -1, 0, run_tasks, NULL);
+    pthread_mutex_init(&H.mu, NULL);
+    H.nkv = (size_t)argc - 2;
+    H.keys = calloc(H.nkv + 1, sizeof *H.keys);
+    H.values = calloc(H.nkv + 1, sizeof *H.values);
+    H.used = calloc(H.nkv + 1, sizeof *H.used);
+    for (size_t i = 0; i < H.nkv; i++) {
+        char *eq = strchr(argv[i + 2], '=');
+        if (!eq) {
+            fprintf(stderr, "argument '%s' is not key=value\n", argv[i + 2]);
+            return 2;
+        }
+        H.keys[i] = strndup(argv[i + 2], (size_t)(eq - argv[i + 2]));
+        H.values[i] = eq + 1;
+    }
+    void *dl = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
+    const struct chatd_plugin *(*entry)(void) = NULL;
+    if (dl)
+        *(void **)&entry = dlsym(dl, CHATD_PLUGIN_SYMBOL);
+    const struct chatd_plugin *d = entry ? entry() : NULL;
+    if (!d || d->kind != CHATD_PLUGIN_STORAGE || d->abi_major != CHATD_ABI_MAJOR) {
+        fprintf(stderr, "%s: not a storage plugin of this SDK (%s)\n", argv[1], dl ? "descriptor" : dlerror());
+        return 2;
+    }
+    struct chatd_host host = {
+        .size = sizeof host, .abi_major = CHATD_ABI_MAJOR, .abi_minor = CHATD_ABI_MINOR, .section = "storage",
+        .base = H.base, .log = host_log, .post = host_post, .config_get = host_config_get,
+        .config_count = host_config_count, .config_key = host_config_key, .config_value = host_config_value,
+        .config_error = host_config_error, .deliver = host_deliver, .set_ready = host_set_ready,
+    };
+    void *state = NULL;
+    if (d->init(&host, &state) != CHATD_OK) {
+        fprintf(stderr, "%s: init failed\n", argv[1]);
+        return 1;
+    }
+    const struct chatd_storage_ops *ops = d->ops.storage;
+
+    /* Rooms and unique keys. */
+    const char *alice_only[] = {"alice"};
+    struct chatd_room room = {.id = "rconf1", .kind = CHATD_ROOM_SUPPORT, .state = CHATD_ROOM_OPEN,
+                              .owner = "alice", .created_ms = 1000, .members = alice_only, .nmembers = 1};
+    struct result r[64];
+    memset(r, 0, sizeof r);
+    CALL(ops->room_create(state, &room, "support:alice", room_cb, &r[0]));
+    wait_all(r, 1);
+    CHECK(r[0].st == CHATD_OK, "create: %s", chatd_strerror(r[0].st));
+    struct chatd_room again = room;
+    again.id = "rconf1b";
+    memset(r, 0, sizeof r);
+    CALL(ops->room_create(state, &again, "support:alice", room_cb, &r[0]));
+    wait_all(r, 1);
+    CHECK(r[0].st == CHATD_ERR_EXISTS && strcmp(r[0].id, "rconf1") == 0, "unique key: %s %s",
+          chatd_strerror(r[0].st), r[0].id);
+    memset(r, 0, sizeof r);
+    CALL(ops->room_get(state, "rnothere", NULL, room_cb, &r[0]));
+    wait_all(r, 1);
+    CHECK(r[0].st == CHATD_ERR_NOT_FOUND, "get unknown: %s", chatd_strerror(r[0].st));
+
+    /* Paging an empty room. */
+    memset(r, 0, sizeof r);
+    CALL(ops->message_list(state, "rconf1", UINT64_MAX, 0, 20, messages_cb, &r[0]));
+    wait_all(r, 1);
+    CHECK(r[0].st == CHATD_OK && r[0].n == 0, "empty room: %s n=%zu", chatd_strerror(r[0].st), r[0].n);
+
+    /* 50 concurrent appends: seq 1..50, each once. */
+    memset(r, 0, sizeof r);
+    for (int i = 0; i < 50; i++) {
+        char body[16];
+        snprintf(body, sizeof body, "m%d", i);
+        struct chatd_message m = {.room = "rconf1", .sender = "alice", .ts_ms = 5, .body = body, .body_len = strlen(body)};
+        CALL(ops->message_append(state, &m, message_cb, &r[i]));
+    }
+    wait_all(r, 50);
+    bool seen[51] = {false};
+    for (int i = 0; i < 50; i++) {
+        CHECK(r[i].st == CHATD_OK && r[i].seq >= 1 && r[i].seq <= 50 && !seen[r[i].seq], "append %d: %s seq %llu", i,
+              chatd_strerror(r[i].st), (unsigned long long)r[i].seq);
+        if (r[i].seq >= 1 && r[i].seq <= 50)
+            seen[r[i].seq] = true;
+    }
+    /* Idempotency. */
+    struct result ir[3];
+    memset(ir, 0, sizeof ir);
+    struct chatd_message once = {.room = "rconf1", .sender = "alice", .client_id = "k1", .body = "x", .body_len = 1};
+    CALL(ops->message_append(state, &once, message_cb, &ir[0]));
+    CALL(ops->message_append(state, &once, message_cb, &ir[1]));
+    once.sender = "bob";
+    CALL(ops->message_append(state, &once, message_cb, &ir[2]));
+    wait_all(ir, 3);
+    CHECK(ir[0].st == CHATD_OK && ir[1].st == CHATD_ERR_EXISTS && ir[1].seq == ir[0].seq &&
+              strcmp(ir[0].id, ir[1].id) == 0, "client-id: %s/%s seq %llu/%llu", chatd_strerror(ir[0].st),
+          chatd_strerror(ir[1].st), (unsigned long long)ir[0].seq, (unsigned long long)ir[1].seq);
+    CHECK(ir[2].st == CHATD_OK && ir[2].seq == ir[0].seq + 1, "same client-id, other sender is new: %s",
+          chatd_strerror(ir[2].st));
+
+    /* Paging edges: 52 messages now. */
+    memset(r, 0, sizeof r);
+    CALL(ops->message_list(state, "rconf1", UINT64_MAX, 0, 20, messages_cb, &r[0]));
+    CALL(ops->message_list(state, "rconf1", 1, 0, 20, messages_cb, &r[1]));
+    CALL(ops->message_list(state, "rconf1", 0, 0, 5, messages_cb, &r[2]));
+    CALL(ops->message_list(state, "rconf1", 21, 0, 20, messages_cb, &r[3]));
+    CALL(ops->message_list(state, "rconf1", 0, 50, 20, messages_cb, &r[4]));
+    wait_all(r, 5);
+    CHECK(r[0].n == 20 && r[0].seqs[0] == 52 && r[0].seqs[19] == 33, "newest 20: n=%zu first=%llu", r[0].n,
+          (unsigned long long)r[0].seqs[0]);
+    CHECK(r[1].n == 0, "before=1 is empty: n=%zu", r[1].n);
+    CHECK(r[2].n == 5 && r[2].seqs[0] == 1 && r[2].seqs[4] == 5, "after=0 oldest first");
+    CHECK(r[3].n == 20 && r[3].seqs[0] == 20 && r[3].seqs[19] == 1, "exactly 20 before 21: n=%zu", r[3].n);
+    CHECK(r[4].n == 2 && r[4].seqs[0] == 51 && r[4].seqs[1] == 52, "after=50: n=%zu", r[4].n);
+
+    /* Read marks never go down; the room view shows them. */
+    memset(r, 0, sizeof r);
+    CALL(ops->read_mark(state, "rconf1", "bob", 10, done_cb, &r[0]));
+    CALL(ops->read_mark(state, "rconf1", "bob", 4, done_cb, &r[1]));
+    CALL(ops->room_get(state, "rconf1", "bob", room_cb, &r[2]));
+    wait_all(r, 3);
+    CHECK(r[2].st == CHATD_OK && r[2].read_seq == 10 && r[2].last_seq == 52 && r[2].has_last,
+          "read mark: read=%llu last=%llu", (unsigned long long)r[2].read_seq, (unsigned long long)r[2].last_seq);
+
+    /* The queue, oldest first; then a claim race with one winner. */
+    struct chatd_room later = room;
+    later.id = "rconf2";
+    later.owner = "bob";
+    const char *bob_only[] = {"bob"};
+    later.members = bob_only;
+    later.created_ms = 2000;
+    memset(r, 0, sizeof r);
+    CALL(ops->room_create(state, &later, "support:bob", room_cb, &r[0]));
+    wait_all(r, 1);
+    struct chatd_room_filter queue = {.kind = CHATD_ROOM_SUPPORT, .state = CHATD_ROOM_OPEN};
+    memset(r, 0, sizeof r);
+    CALL(ops->room_list(state, &queue, rooms_cb, &r[0]));
+    wait_all(r, 1);
+    CHECK(r[0].n == 2 && strcmp(r[0].ids[0], "rconf1") == 0 && strcmp(r[0].ids[1], "rconf2") == 0,
+          "queue oldest first: n=%zu", r[0].n);
+    memset(r, 0, sizeof r);
+    for (int i = 0; i < 10; i++) {
+        char agent[16];
+        snprintf(agent, sizeof agent, "agent%d", i);
+        CALL(ops->room_claim(state, "rconf1", agent, 3000, room_cb, &r[i]));
+    }
+    wait_all(r, 10);
+    int wins = 0, conflicts = 0;
+    for (int i = 0; i < 10; i++) {
+        wins += r[i].st == CHATD_OK;
+        conflicts += r[i].st == CHATD_ERR_CONFLICT;
+    }
+    CHECK(wins == 1 && conflicts == 9, "claim race: %d winners, %d conflicts", wins, conflicts);
+    char winner[128] = "";
+    for (int i = 0; i < 10; i++)
+        if (r[i].st == CHATD_OK)
+            snprintf(winner, sizeof winner, "%s", r[i].agent);
+    struct chatd_room_filter mine = {.agent = winner, .state = CHATD_ROOM_ASSIGNED};
+    memset(r, 0, sizeof r);
+    CALL(ops->room_list(state, &mine, rooms_cb, &r[0]));
+    CALL(ops->room_complete(state, "rconf1", "nobody", room_cb, &r[1]));
+    CALL(ops->room_complete(state, "rconf1", winner, room_cb, &r[2]));
+    wait_all(r, 3);
+    CHECK(r[0].n == 1, "agent's rooms: n=%zu", r[0].n);
+    CHECK(r[1].st == CHATD_ERR_CONFLICT, "complete by another agent: %s", chatd_strerror(r[1].st));
+    CHECK(r[2].st == CHATD_OK, "complete: %s", chatd_strerror(r[2].st));
+    /* Completing released the unique key: alice may open a new room. */
+    memset(r, 0, sizeof r);
+    CALL(ops->room_create(state, &again, "support:alice", room_cb, &r[0]));
+    wait_all(r, 1);
+    CHECK(r[0].st == CHATD_OK && strcmp(r[0].id, "rconf1b") == 0, "new room after complete: %s",
+          chatd_strerror(r[0].st));
+
+    /* Members, then deletion of room, messages and marks. */
+    memset(r, 0, sizeof r);
+    CALL(ops->member_add(state, "rconf2", "carol", done_cb, &r[0]));
+    CALL(ops->member_add(state, "rconf2", "carol", done_cb, &r[1]));
+    CALL(ops->member_remove(state, "rconf2", "bob", done_cb, &r[2]));
+    CALL(ops->room_get(state, "rconf2", NULL, room_cb, &r[3]));
+    CALL(ops->room_delete(state, "rconf1", done_cb, &r[4]));
+    CALL(ops->room_get(state, "rconf1", NULL, room_cb, &r[5]));
+    CALL(ops->message_list(state, "rconf1", UINT64_MAX, 0, 20, messages_cb, &r[6]));
+    CALL(ops->member_add(state, "rconf1", "x", done_cb, &r[7]));
+    wait_all(r, 8);
+    CHECK(r[0].st == CHATD_OK && r[1].st == CHATD_OK && r[2].st == CHATD_OK && r[3].n == 1,
+          "members: %zu", r[3].n);
+    CHECK(r[4].st == CHATD_OK && r[5].st == CHATD_ERR_NOT_FOUND && r[6].st == CHATD_ERR_NOT_FOUND &&
+              r[7].st == CHATD_ERR_NOT_FOUND, "deleted room: %s %s %s", chatd_strerror(r[5].st),
+          chatd_strerror(r[6].st), chatd_strerror(r[7].st));
+
+    CHECK(H.early == 0, "%d completions ran before their call returned", H.early);
+    for (size_t i = 0; i < H.nkv; i++)
+        CHECK(H.used[i], "the plugin did not read key '%s'", H.keys[i]);
+
+    d->fini(state);
+    run_tasks(-1, 0, NULL);
+    event_free(H.wake);
+    event_base_free(H.base);
+    for (size_t i = 0; i < H.nkv; i++)
+        free(H.keys[i]);
+    free(H.keys);
+    free(H.values);
+    free(H.used);
+    dlclose(dl);
+    pthread_mutex_destroy(&H.mu);
+    printf("%s: %s\n", argv[1], failures ? "FAILED" : "conforms");
+    return failures ? 1 : 0;
+}
