@@ -5,7 +5,7 @@ FUZZ_SHORT_SECONDS ?= 15
 ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=1 \
             UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all build run test fuzz fuzz-build fuzz-short clean bootstrap bootstrap-test node-modules
+.PHONY: all build run test fuzz fuzz-build fuzz-short clean bootstrap bootstrap-test node-modules web screenshots
 
 all: build
 
@@ -19,7 +19,14 @@ build:
 	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build build -j$(NPROC)
 
-run: bootstrap build
+# The web desk's npm packages (not committed), pinned by its package-lock.json.
+examples/web/node_modules/.installed: examples/web/package.json examples/web/package-lock.json
+	@cd examples/web && npm ci --no-audit --no-fund --loglevel=error >/dev/null
+	@touch $@
+
+web: bootstrap examples/web/node_modules/.installed
+
+run: bootstrap web build
 	./build/core/chatd -c etc/chat.ini
 
 # The JavaScript clients the conformance tests use, pinned by package-lock.json.
@@ -29,7 +36,7 @@ tests/node_modules/.installed: tests/package.json tests/package-lock.json
 
 node-modules: bootstrap-test tests/node_modules/.installed
 
-test: bootstrap-test node-modules build fuzz-short
+test: bootstrap-test web node-modules build fuzz-short
 	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCHATD_SANITIZE=ON >/dev/null
 	@cmake --build build-asan -j$(NPROC)
 	@echo "== tests under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)"
@@ -60,6 +67,9 @@ fuzz-short: fuzz-build
 
 fuzz: bootstrap-test fuzz-build
 	$(call run_fuzzers,$(FUZZ_SECONDS))
+
+screenshots: test
+	@cp build/screenshots/*.png docs/screenshots/
 
 clean:
 	rm -rf build build-asan build-fuzz

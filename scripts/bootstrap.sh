@@ -10,11 +10,12 @@ test_pkgs=(clang valgrind redis-server postgresql rabbitmq-server python3-stomp 
   chromium)
 
 want=("${build_pkgs[@]}")
+# The web desk's STOMP client comes from npm. A nodesource nodejs bundles
+# npm; Debian's npm would conflict with it, so only what is missing.
+command -v node >/dev/null || want+=(nodejs)
+command -v npm >/dev/null || want+=(npm)
 if [[ "${1:-}" == "--test" ]]; then
   want+=("${test_pkgs[@]}")
-  # nodesource's nodejs bundles npm; Debian's npm would conflict with it.
-  command -v node >/dev/null || want+=(nodejs)
-  command -v npm >/dev/null || want+=(npm)
 fi
 
 missing=()

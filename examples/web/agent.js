@@ -1,0 +1,166 @@
+// The agent's side: the live queue, claiming, own chats, conversations.
+"use strict";
+
+const state = { queue: [], mine: [], open: null, watch: null, conv: null, typingTimer: null, lastTyping: 0,
+                lastMine: 0, customerRead: 0 };
+window.__desk = state; // for the browser tests
+
+function roomItem(room, button) {
+  const li = document.createElement("li");
+  li.dataset.room = room.id;
+  const who = document.createElement("span");
+  who.className = "who";
+  who.textContent = room.owner;
+  const info = document.createElement("span");
+  info.className = "info";
+  li.append(who, info);
+  if (button) li.append(button);
+  return li;
+}
+
+function renderQueue() {
+  const list = $("queue");
+  list.replaceChildren(...state.queue.map((room) => {
+    const b = document.createElement("button");
+    b.textContent = "Claim";
+    b.setAttribute("aria-label", "Claim the chat of " + room.owner);
+    b.addEventListener("click", () => claim(room.id));
+    const li = roomItem(room, b);
+    li.querySelector(".info").dataset.created = room.created_at;
+    return li;
+  }));
+  $("queue-empty").hidden = state.queue.length > 0;
+  $("queue-count").textContent = state.queue.length ? state.queue.length : "";
+  tick();
+}
+
+function tick() {
+  for (const el of document.querySelectorAll("#queue .info"))
+    el.textContent = "waiting " + fmtWait(Date.now() - Number(el.dataset.created));
+}
+setInterval(tick, 1000);
+
+function renderMine() {
+  $("mine").replaceChildren(...state.mine.map((room) => {
+    const li = roomItem(room);
+    li.tabIndex = 0;
+    li.classList.toggle("active", state.open === room.id);
+    const unread = state.open === room.id ? 0 : room.unread;
+    li.querySelector(".info").textContent = unread ? unread + " unread" : (room.last_message ? room.last_message.body : "");
+    if (unread) li.querySelector(".info").classList.add("unread");
+    li.addEventListener("click", () => openRoom(room.id));
+    li.addEventListener("keydown", (e) => { if (e.key === "Enter") openRoom(room.id); });
+    return li;
+  }));
+}
+
+async function refreshQueue() {
+  state.queue = (await desk.api("GET", "/api/rooms?scope=unassigned")).rooms;
+  renderQueue();
+}
+
+async function refreshMine() {
+  state.mine = (await desk.api("GET", "/api/rooms?scope=assigned")).rooms;
+  renderMine();
+}
+
+async function claim(roomId) {
+  $("toast").textContent = "";
+  try {
+    await desk.api("POST", "/api/rooms/" + roomId + "/claim");
+    await Promise.all([refreshQueue(), refreshMine()]);
+    openRoom(roomId);
+  } catch (err) {
+    $("toast").textContent = err.status === 409 ? "Another agent took that chat." : err.message;
+    refreshQueue();
+  }
+}
+
+function updateRead() {
+  $("read").textContent = state.lastMine && state.customerRead >= state.lastMine ? "Read by the customer" : "";
+}
+
+function onEvent(f) {
+  const ev = f.headers.event;
+  if (ev === "message") {
+    state.conv.addEvent(f);
+    if (f.headers.sender === desk.user) { state.lastMine = Number(f.headers.seq); updateRead(); }
+    else desk.read(state.open, Number(f.headers.seq));
+  } else if (ev === "typing") {
+    const body = JSON.parse(f.body);
+    if (body.user === desk.user) return;
+    $("typing").textContent = body.user + " is typing…";
+    clearTimeout(state.typingTimer);
+    state.typingTimer = setTimeout(() => { $("typing").textContent = ""; }, 3000);
+  } else if (ev === "read") {
+    const body = JSON.parse(f.body);
+    if (body.user !== desk.user) { state.customerRead = Math.max(state.customerRead, body.seq); updateRead(); }
+  } else if (ev === "closed") {
+    closePane();
+    refreshMine();
+  }
+}
+
+async function openRoom(roomId) {
+  if (state.watch) state.watch.stop();
+  state.open = roomId;
+  state.lastMine = 0;
+  state.customerRead = 0;
+  const room = state.mine.find((r) => r.id === roomId);
+  $("pane").hidden = false;
+  $("pane-title").textContent = room ? "Chat with " + room.owner : "Chat";
+  $("read").textContent = "";
+  state.conv = state.conv || new Conversation($("messages"), desk.user);
+  const last = await state.conv.open(roomId);
+  state.watch = desk.watchRoom(roomId, last, onEvent);
+  if (last) desk.read(roomId, last);
+  renderMine();
+}
+
+function closePane() {
+  if (state.watch) state.watch.stop();
+  state.watch = null;
+  state.open = null;
+  $("pane").hidden = true;
+}
+
+$("signin").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  $("signin-error").textContent = "";
+  try {
+    await desk.signIn(e.target.login.value.trim(), e.target.passcode.value);
+  } catch (err) {
+    $("signin-error").textContent = err.message;
+    return;
+  }
+  $("signin").hidden = true;
+  $("console").hidden = false;
+  // The queue and my notifications, also after every reconnect.
+  const watch = () => {
+    desk.client.subscribe("/topic/support/queue", () => refreshQueue());
+    desk.client.subscribe("/user/queue/notifications", () => refreshMine());
+    refreshQueue();
+    refreshMine();
+  };
+  desk.onConnect.push(watch);
+  watch();
+});
+
+$("composer").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const input = e.target.text;
+  if (!input.value.trim() || !state.open) return;
+  desk.send(state.open, input.value);
+  input.value = "";
+});
+
+$("composer").querySelector("input").addEventListener("input", () => {
+  if (state.open && Date.now() - state.lastTyping > 2000) { state.lastTyping = Date.now(); desk.typing(state.open); }
+});
+
+$("complete").addEventListener("click", async () => {
+  if (!state.open) return;
+  await desk.api("POST", "/api/rooms/" + state.open + "/complete");
+  closePane();
+  refreshMine();
+});

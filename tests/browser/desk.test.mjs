@@ -1,0 +1,127 @@
+// The web support desk in a real browser (Debian's chromium, headless):
+// a customer and two agents, the whole flow, and a dropped connection.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { chromium } from "playwright-core";
+import { Client } from "@stomp/stompjs";
+import WebSocket from "ws";
+
+import { passwordOf, startChatd } from "../conformance/harness.mjs";
+
+const SHOTS = process.env.CHATD_SCREENSHOTS ?? path.join(process.env.CHATD_SOURCE_DIR ?? ".", "docs", "screenshots");
+let server, browser;
+
+before(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  server = await startChatd();
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+           "--disable-component-update", "--disable-sync"],
+  });
+});
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+async function signIn(page, file, user) {
+  await page.goto(`http://localhost:${server.http}/${file}`);
+  await page.fill("#signin input[name=login]", user);
+  await page.fill("#signin input[name=passcode]", passwordOf(user));
+  await page.click("#signin button[type=submit]");
+}
+
+// A second STOMP session of a user, from Node: seeds history.
+async function stompAs(user) {
+  const c = new Client({
+    webSocketFactory: () => new WebSocket(`ws://127.0.0.1:${server.http}/ws`, ["v12.stomp"]),
+    connectHeaders: { login: user, passcode: passwordOf(user) }, reconnectDelay: 0,
+  });
+  await new Promise((resolve) => { c.onConnect = resolve; c.activate(); });
+  return c;
+}
+
+const count = (page) => page.locator("#messages li").count();
+
+test("customer and agents go through the whole support flow", async () => {
+  const ctx = () => browser.newContext({ viewport: { width: 1100, height: 760 } });
+  const customer = await (await ctx()).newPage();
+  const agent1 = await (await ctx()).newPage();
+  const agent2 = await (await ctx()).newPage();
+
+  await signIn(agent1, "agent.html", "agent1");
+  await signIn(agent2, "agent.html", "agent2");
+  await agent2.waitForSelector("#queue-empty:not([hidden])");
+
+  // The customer opens a chat: it waits in the queue of both agents.
+  await signIn(customer, "customer.html", "alice");
+  await customer.waitForSelector("text=Waiting for an agent");
+  const roomId = await customer.evaluate(() => window.__desk.room.id);
+  await agent1.waitForSelector(`#queue li[data-room="${roomId}"]`);
+  await agent2.waitForSelector(`#queue li[data-room="${roomId}"]`);
+  assert.match(await agent2.textContent(`#queue li[data-room="${roomId}"] .info`), /waiting \d+ s/);
+
+  // 45 earlier messages, sent from another session of the customer.
+  const seeder = await stompAs("alice");
+  for (let i = 1; i <= 45; i++) {
+    const receipt = "seed" + i;
+    const done = new Promise((r) => seeder.watchForReceipt(receipt, r));
+    seeder.publish({ destination: `/app/rooms/${roomId}/send`, body: "earlier message " + i, headers: { receipt } });
+    await done;
+  }
+  await seeder.deactivate();
+  await customer.waitForFunction(() => document.querySelectorAll("#messages li").length >= 45);
+
+  // agent1 claims; the room leaves agent2's queue.
+  await agent1.click(`#queue li[data-room="${roomId}"] button`);
+  await agent2.waitForSelector(`#queue li[data-room="${roomId}"]`, { state: "detached" });
+  await customer.waitForSelector("text=You are talking with agent1");
+
+  // The agent sees the newest 20 and pages back through the rest.
+  await agent1.waitForFunction(() => document.querySelectorAll("#messages li").length === 20);
+  for (let want = 40; want <= 45; want += 5) {
+    await agent1.evaluate(() => { const l = document.getElementById("messages"); l.scrollTop = 0; l.dispatchEvent(new Event("scroll")); });
+    await agent1.waitForFunction((n) => document.querySelectorAll("#messages li").length >= n, want);
+  }
+  assert.equal(await count(agent1), 45);
+  assert.equal(await agent1.textContent("#messages li:first-child"), await agent1.textContent("#messages li:first-child"));
+  assert.match(await agent1.textContent("#messages li:first-child"), /earlier message 1$/);
+
+  // Typing, then messages both ways, then the read indicator.
+  await agent1.type("#composer input", "Hello alice, how can I help?");
+  await customer.waitForSelector("text=agent1 is typing");
+  await agent1.press("#composer input", "Enter");
+  await customer.waitForSelector("text=Hello alice, how can I help?");
+  await agent1.waitForSelector("text=Read by the customer");
+  await customer.fill("#composer input", "My parcel never arrived.");
+  await customer.press("#composer input", "Enter");
+  await agent1.waitForSelector("text=My parcel never arrived.");
+  await customer.waitForSelector("text=Read by the agent");
+
+  // The customer's connection drops; what is said meanwhile arrives once.
+  const before = await count(customer);
+  await customer.evaluate(() => desk.client.forceDisconnect());
+  for (const text of ["While you were away (1)", "While you were away (2)"]) {
+    await agent1.fill("#composer input", text);
+    await agent1.press("#composer input", "Enter");
+  }
+  await customer.waitForSelector("text=While you were away (2)");
+  await customer.waitForSelector("#status.online");
+  assert.equal(await count(customer), before + 2);
+  const seqs = await customer.$$eval("#messages li", (lis) => lis.map((li) => Number(li.dataset.seq)));
+  assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b));
+  assert.equal(new Set(seqs).size, seqs.length);
+
+  await customer.screenshot({ path: path.join(SHOTS, "customer.png") });
+  await agent1.screenshot({ path: path.join(SHOTS, "agent.png") });
+
+  // The agent completes; the customer closes.
+  await agent1.click("#complete");
+  await customer.waitForSelector("text=The agent completed this chat.");
+  await agent1.waitForSelector(`#mine li[data-room="${roomId}"]`, { state: "detached" });
+  await customer.click("#close");
+  await customer.waitForSelector("#closed:not([hidden])");
+});
