@@ -765,24 +765,49 @@ static void noop_done(void *ctx, chatd_status st)
     (void)st;
 }
 
+/* The session of op, still connected and a member of the room it looked
+ * up; otherwise the client got its ERROR, op is freed and NULL returned. */
+static struct session *member_session(struct stomp_op *op, chatd_status st, const struct chatd_room *room)
+{
+    struct session *s = session_lookup(op->srv, op->session);
+    if (s && st != CHATD_OK && st != CHATD_ERR_NOT_FOUND)
+        session_error_receipt(s, op->receipt, "storage unavailable", chatd_strerror(st));
+    else if (s && (st == CHATD_ERR_NOT_FOUND || !room || !is_member(room, session_user(s))))
+        session_error_receipt(s, op->receipt, "no such room", op->room);
+    else if (s)
+        return s;
+    stomp_op_free(op);
+    return NULL;
+}
+
+/* The headers of a `message` event, live or replayed; seq and ts are the
+ * caller's buffers. */
+static size_t message_headers(struct event_header h[9], const struct chatd_message *m, const char *content_type,
+                              bool replay, char seq[24], char ts[24])
+{
+    snprintf(seq, 24, "%llu", (unsigned long long)m->seq);
+    snprintf(ts, 24, "%lld", (long long)m->ts_ms);
+    size_t n = 0;
+    h[n++] = (struct event_header){"event", "message"};
+    h[n++] = (struct event_header){"room", m->room};
+    h[n++] = (struct event_header){"seq", seq};
+    h[n++] = (struct event_header){"message-id", m->id};
+    h[n++] = (struct event_header){"sender", m->sender};
+    h[n++] = (struct event_header){"timestamp", ts};
+    h[n++] = (struct event_header){"client-id", m->client_id};
+    if (content_type)
+        h[n++] = (struct event_header){"content-type", content_type};
+    if (replay)
+        h[n++] = (struct event_header){"replay", "true"};
+    return n;
+}
+
 static void send_room_cb(void *ctx, chatd_status st, const struct chatd_room *room)
 {
     struct stomp_op *op = ctx;
-    struct session *s = session_lookup(op->srv, op->session);
-    if (!s) {
-        stomp_op_free(op);
+    struct session *s = member_session(op, st, room);
+    if (!s)
         return;
-    }
-    if (st != CHATD_OK && st != CHATD_ERR_NOT_FOUND) {
-        session_error_receipt(s, op->receipt, "storage unavailable", chatd_strerror(st));
-        stomp_op_free(op);
-        return;
-    }
-    if (st == CHATD_ERR_NOT_FOUND || !room || !is_member(room, session_user(s))) {
-        session_error_receipt(s, op->receipt, "no such room", op->room);
-        stomp_op_free(op);
-        return;
-    }
     if (room->state == CHATD_ROOM_COMPLETED && op->verb == VERB_SEND) {
         session_error_receipt(s, op->receipt, "room is closed to new messages",
                               "The agent completed this support room.");
@@ -820,16 +845,11 @@ static void send_stored_cb(void *ctx, chatd_status st, const struct chatd_messag
     struct server *srv = op->srv;
     if (st == CHATD_OK && m) {
         /* Stored: now the fast path, then the sender's own read mark. */
-        char seq[24], ts[24];
-        snprintf(seq, sizeof seq, "%llu", (unsigned long long)m->seq);
-        snprintf(ts, sizeof ts, "%lld", (long long)m->ts_ms);
-        char topic[128];
+        char seq[24], ts[24], topic[128];
+        struct event_header h[9];
+        size_t nh = message_headers(h, m, op->content_type ? op->content_type : "text/plain", false, seq, ts);
         room_topic(topic, sizeof topic, op->room);
-        struct event_header h[] = {{"event", "message"}, {"room", op->room}, {"seq", seq},
-                                   {"message-id", m->id}, {"sender", m->sender}, {"timestamp", ts},
-                                   {"client-id", m->client_id},
-                                   {"content-type", op->content_type ? op->content_type : "text/plain"}};
-        router_publish_event(srv->router, topic, h, 8, m->body, m->body_len);
+        router_publish_event(srv->router, topic, h, nh, m->body, m->body_len);
         void *state;
         const struct chatd_storage_ops *ops = storage(srv, &state);
         ops->read_mark(state, op->room, m->sender, m->seq, noop_done, NULL);
@@ -944,12 +964,9 @@ static void replay_cb(void *ctx, chatd_status st, const struct chatd_message *ms
     }
     for (size_t i = 0; i < n; i++) {
         char seq[24], ts[24];
-        snprintf(seq, sizeof seq, "%llu", (unsigned long long)msgs[i].seq);
-        snprintf(ts, sizeof ts, "%lld", (long long)msgs[i].ts_ms);
-        struct event_header h[] = {{"event", "message"}, {"room", op->room}, {"seq", seq},
-                                   {"message-id", msgs[i].id}, {"sender", msgs[i].sender}, {"timestamp", ts},
-                                   {"client-id", msgs[i].client_id}, {"replay", "true"}};
-        router_deliver_event_to(op->srv->router, op->sub, h, 8, msgs[i].body, msgs[i].body_len);
+        struct event_header h[9];
+        size_t nh = message_headers(h, &msgs[i], NULL, true, seq, ts);
+        router_deliver_event_to(op->srv->router, op->sub, h, nh, msgs[i].body, msgs[i].body_len);
         op->replayed = msgs[i].seq;
     }
     if (n == REPLAY_PAGE) {
@@ -993,21 +1010,9 @@ static void subscribe_now(struct session *s, struct stomp_op *op, const char *re
 static void subscribe_room_cb(void *ctx, chatd_status st, const struct chatd_room *room)
 {
     struct stomp_op *op = ctx;
-    struct session *s = session_lookup(op->srv, op->session);
-    if (!s) {
-        stomp_op_free(op);
+    struct session *s = member_session(op, st, room);
+    if (!s)
         return;
-    }
-    if (st != CHATD_OK && st != CHATD_ERR_NOT_FOUND) {
-        session_error_receipt(s, op->receipt, "storage unavailable", chatd_strerror(st));
-        stomp_op_free(op);
-        return;
-    }
-    if (st == CHATD_ERR_NOT_FOUND || !room || !is_member(room, session_user(s))) {
-        session_error_receipt(s, op->receipt, "no such room", op->room);
-        stomp_op_free(op);
-        return;
-    }
     char topic[128];
     room_topic(topic, sizeof topic, op->room);
     subscribe_now(s, op, topic);

@@ -1,7 +1,7 @@
 // The agent's side: the live queue, claiming, own chats, conversations.
 "use strict";
 
-const state = { queue: [], mine: [], open: null, watch: null, conv: null, typingTimer: null, lastTyping: 0,
+const state = { queue: [], mine: [], open: null, watch: null, conv: null, lastTyping: 0,
                 lastMine: 0, customerRead: 0 };
 window.__desk = state; // for the browser tests
 
@@ -87,11 +87,7 @@ function onEvent(f) {
     if (f.headers.sender === desk.user) { state.lastMine = Number(f.headers.seq); updateRead(); }
     else desk.read(state.open, Number(f.headers.seq));
   } else if (ev === "typing") {
-    const body = JSON.parse(f.body);
-    if (body.user === desk.user) return;
-    $("typing").textContent = body.user + " is typing…";
-    clearTimeout(state.typingTimer);
-    state.typingTimer = setTimeout(() => { $("typing").textContent = ""; }, 3000);
+    showTyping(f);
   } else if (ev === "read") {
     const body = JSON.parse(f.body);
     if (body.user !== desk.user) { state.customerRead = Math.max(state.customerRead, body.seq); updateRead(); }

@@ -1,7 +1,7 @@
 // The customer's side: open (or resume) a support chat and talk.
 "use strict";
 
-const state = { room: null, watch: null, conv: null, unread: 0, lastMine: 0, agentRead: 0, typingTimer: null,
+const state = { room: null, watch: null, conv: null, unread: 0, lastMine: 0, agentRead: 0,
                 lastTyping: 0 };
 window.__desk = state; // for the browser tests
 
@@ -48,11 +48,7 @@ function onEvent(f) {
     const body = JSON.parse(f.body);
     if (body.user !== desk.user) { state.agentRead = Math.max(state.agentRead, body.seq); updateRead(); }
   } else if (ev === "typing") {
-    const body = JSON.parse(f.body);
-    if (body.user === desk.user) return;
-    $("typing").textContent = body.user + " is typing…";
-    clearTimeout(state.typingTimer);
-    state.typingTimer = setTimeout(() => { $("typing").textContent = ""; }, 3000);
+    showTyping(f);
   } else if (ev === "closed") {
     showClosed();
   }

@@ -98,6 +98,16 @@ function setStatus(text, online) {
   s.classList.toggle("online", !!online);
 }
 
+// "X is typing…" for three seconds after each typing event of someone else.
+function showTyping(f) {
+  const body = JSON.parse(f.body);
+  if (body.user === desk.user) return;
+  const el = $("typing");
+  el.textContent = body.user + " is typing…";
+  clearTimeout(showTyping.timer);
+  showTyping.timer = setTimeout(() => { el.textContent = ""; }, 3000);
+}
+
 function fmtTime(ms) { return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }); }
 function fmtWait(ms) {
   const s = Math.floor(ms / 1000);
