@@ -243,6 +243,7 @@ static void notify_members(struct server *srv, const struct chatd_room *r, const
         if (user_online(srv, member)) {
             notify_user(srv, member, "message", r->id, body);
         } else if (srv->nnotify && body) {
+            json_object_set_new(body, "recipient", json_string(member));
             char *json = json_dumps(body, JSON_COMPACT);
             struct chatd_notification n = {.recipient = member, .room = r->id, .room_kind = r->kind,
                                            .message_id = m->id, .seq = m->seq, .sender = m->sender,

@@ -101,6 +101,22 @@ test("customer and agents go through the whole support flow", async () => {
   await agent1.waitForSelector("text=My parcel never arrived.");
   await customer.waitForSelector("text=Read by the agent");
 
+  // With the tab hidden, a reply raises the unread badge; showing it clears it.
+  await customer.evaluate(() => {
+    Object.defineProperty(document, "hidden", { configurable: true, get: () => true });
+    document.dispatchEvent(new Event("visibilitychange"));
+  });
+  await agent1.fill("#composer input", "Are you still there?");
+  await agent1.press("#composer input", "Enter");
+  await customer.waitForSelector("#badge:not([hidden])");
+  assert.equal(await customer.textContent("#badge"), "1");
+  assert.match(await customer.title(), /^\(1\) /);
+  await customer.evaluate(() => {
+    Object.defineProperty(document, "hidden", { configurable: true, get: () => false });
+    document.dispatchEvent(new Event("visibilitychange"));
+  });
+  await customer.waitForSelector("#badge", { state: "hidden" });
+
   // The customer's connection drops; what is said meanwhile arrives once.
   const before = await count(customer);
   await customer.evaluate(() => desk.client.forceDisconnect());
