@@ -50,6 +50,10 @@ struct session {
     /* Sessions not yet CONNECTED, oldest first, for the CONNECT timeout. */
     struct session *pending_prev, *pending_next;
     bool pending_linked;
+    /* Identities that expire (tokens): closed at expires_ms unless a
+     * refresh moved it. */
+    int64_t expires_ms;
+    struct event *expiry;
 };
 
 static int64_t now_ms(void)
@@ -230,6 +234,8 @@ static void session_abort_all(struct session *s)
 
 static void session_destroy(struct session *s)
 {
+    if (s->expiry)
+        event_free(s->expiry);
     if (s->user)
         rooms_user_offline(s->srv, s->user);
     pending_unlink(s);
@@ -253,6 +259,32 @@ struct auth_wait {
 };
 
 static void session_dispatch(struct session *s, struct stomp_frame *f);
+
+static void session_expired(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct session *s = arg;
+    session_error(s, NULL, "token expired", "Send a new token to /app/session/refresh before the old one expires.");
+}
+
+/* Arm (or move) the close at expires_ms; 0 means never. */
+static void session_set_expiry(struct session *s, int64_t expires_ms)
+{
+    s->expires_ms = expires_ms;
+    if (!expires_ms) {
+        if (s->expiry)
+            event_del(s->expiry);
+        return;
+    }
+    if (!s->expiry && !(s->expiry = evtimer_new(s->srv->base, session_expired, s)))
+        return;
+    int64_t left = expires_ms - now_ms();
+    if (left < 0)
+        left = 0;
+    struct timeval tv = {(time_t)(left / 1000), (suseconds_t)((left % 1000) * 1000)};
+    evtimer_add(s->expiry, &tv);
+}
 
 /* STOMP heart-beating: the server sends every max(cy, what it offers) and
  * expects the client every max(cx, what it wants), each only when both
@@ -287,6 +319,7 @@ static void session_connected(struct session *s, const struct chatd_identity *wh
         return;
     }
     rooms_user_online(s->srv, s->user);
+    session_set_expiry(s, who->expires_ms);
     char version[24], session_id[24];
     snprintf(version, sizeof version, "%d.%d", s->version / 10, s->version % 10);
     snprintf(session_id, sizeof session_id, "%llu", (unsigned long long)s->id);
@@ -537,11 +570,63 @@ static void on_unsubscribe(struct session *s, struct stomp_frame *f)
 }
 
 /* SEND, ACK and NACK; `receipt` is NULL when replayed by COMMIT. */
+struct refresh_wait {
+    struct server *srv;
+    uint64_t session;
+    char *receipt;
+};
+
+static void refresh_done(void *ctx, chatd_status st, const struct chatd_identity *who, const char *reason)
+{
+    struct refresh_wait *w = ctx;
+    struct session *s = session_lookup(w->srv, w->session);
+    if (s) {
+        if (st != CHATD_OK || !who)
+            session_error(s, w->receipt, reason ? reason : "refresh refused", "The new token was not accepted.");
+        else if (strcmp(who->user, s->user) != 0)
+            session_error(s, w->receipt, "token is for another user", "A refresh must name the same user.");
+        else {
+            s->roles = who->roles;
+            session_set_expiry(s, who->expires_ms);
+            session_receipt(s, w->receipt);
+        }
+    }
+    free(w->receipt);
+    free(w);
+}
+
+/* SEND /app/session/refresh: a new token (body, or Authorization header)
+ * for the same user moves the session's expiry. */
+static void on_refresh(struct session *s, struct stomp_frame *f, const char *receipt)
+{
+    const char *authz = stomp_frame_header(f, "Authorization");
+    struct chatd_credentials cred = {.remote_addr = s->remote_addr};
+    if (authz && strncasecmp(authz, "Bearer ", 7) == 0)
+        cred.token = authz + 7;
+    else if (f->body_len && !memchr(f->body, '\0', f->body_len))
+        cred.token = f->body;
+    struct refresh_wait *w = calloc(1, sizeof *w);
+    if (!cred.token || !w || (receipt && !(w->receipt = strdup(receipt)))) {
+        free(w);
+        session_error(s, receipt, cred.token ? "internal error" : "missing token",
+                      "Send the new token as the body or an Authorization: Bearer header.");
+        return;
+    }
+    w->srv = s->srv;
+    w->session = s->id;
+    struct plugin *auth = s->srv->auth;
+    auth->desc->ops.auth->authenticate(auth->state, &cred, refresh_done, w);
+}
+
 static void do_send(struct session *s, struct stomp_frame *f, const char *receipt)
 {
     const char *dest = stomp_frame_header(f, "destination");
     if (!dest || !*dest) {
         session_error(s, receipt, "missing destination header", NULL);
+        return;
+    }
+    if (strcmp(dest, "/app/session/refresh") == 0) {
+        on_refresh(s, f, receipt);
         return;
     }
     if (rooms_owns_send(dest)) {

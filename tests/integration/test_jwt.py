@@ -158,6 +158,32 @@ class Jwt(unittest.TestCase):
         with self.subTest("no credentials"):
             self.assert_refused(None, "missing token")
 
+    def test_expiry_closes_the_session(self):
+        c, f = self.connect(self.token(exp=int(time.time()) + 2))
+        self.assertEqual(f.command, "CONNECTED")
+        err = c.expect("ERROR", timeout=10)
+        self.assertEqual(err.headers["message"], "token expired")
+        self.assertTrue(c.wait_closed())
+
+    def test_refresh_in_time_keeps_it_open(self):
+        c, f = self.connect(self.token(exp=int(time.time()) + 2))
+        self.assertEqual(f.command, "CONNECTED")
+        c.send("SEND", {"destination": "/app/session/refresh", "receipt": "fresh"},
+               self.token(exp=int(time.time()) + 600))
+        self.assertEqual(c.expect("RECEIPT").headers["receipt-id"], "fresh")
+        # Past the first token's expiry: nothing arrives, nothing closes.
+        self.assertIsNone(c.read(timeout=4))
+        self.assertFalse(c.closed)
+        c.send("SUBSCRIBE", {"id": "1", "destination": "/topic/support/queue", "receipt": "alive"})
+        self.assertEqual(c.read().command, "ERROR")  # alice is no agent: proves the session still answers
+
+    def test_refresh_for_another_user_is_refused(self):
+        c, f = self.connect(self.token())
+        c.send("SEND", {"destination": "/app/session/refresh", "receipt": "r"}, self.token(sub="mallory"))
+        err = c.expect("ERROR")
+        self.assertEqual(err.headers["message"], "token is for another user")
+        self.assertTrue(c.wait_closed())
+
     def test_chatd_token_mints_a_working_token(self):
         tool = os.path.join(os.path.dirname(CHATD_BIN), "chatd-token")
         p = subprocess.run([tool, "--user", "bob", "--role", "agent", "--iss", "chatd-test", "--aud", "chat",
