@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 
 #include "loader.h"
+#include "query.h"
 #include "log.h"
 #include "rooms.h"
 #include "server.h"
@@ -37,33 +38,9 @@ void rest_error(struct rest_call *c, int status, const char *code, const char *f
     rest_respond(c, status, json_pack("{s:s, s:s}", "error", code, "message", msg));
 }
 
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
 const char *rest_query(const struct rest_call *c, const char *name, char *buf, size_t len)
 {
-    size_t nl = strlen(name);
-    for (const char *p = c->req->query; p && *p;) {
-        const char *amp = strchr(p, '&');
-        const char *end = amp ? amp : p + strlen(p);
-        if ((size_t)(end - p) > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
-            size_t o = 0;
-            for (const char *v = p + nl + 1; v < end && o + 1 < len; v++) {
-                if (*v == '%' && v + 2 < end + 0 + 1 && hexval(v[1]) >= 0 && hexval(v[2]) >= 0) {
-                    buf[o++] = (char)(hexval(v[1]) * 16 + hexval(v[2]));
-                    v += 2;
-                } else {
-                    buf[o++] = *v == '+' ? ' ' : *v;
-                }
-            }
-            buf[o] = '\0';
-            return buf;
-        }
-        p = amp ? amp + 1 : end;
-    }
-    return NULL;
+    return query_param(c->req->query, name, buf, len);
 }
 
 static void health(struct rest_call *c)
