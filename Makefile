@@ -1,4 +1,6 @@
 # The entry points a newcomer uses; see README.md.
+# Quiet nested builds: cmake --build runs make again.
+MAKEFLAGS += --no-print-directory
 NPROC := $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SECONDS ?= 300
 FUZZ_SHORT_SECONDS ?= 15

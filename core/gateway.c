@@ -42,6 +42,7 @@ struct http_conn {
     struct http_request *req;
     size_t body_cap;
     int status;           /* the core's answer, once it came */
+    const char *content_type;
     char *response;
     size_t response_len;
     bool answered;
@@ -71,7 +72,7 @@ struct gateway {
     char *scratch;             /* LWS_PRE + one outgoing write */
     size_t scratch_cap;
 
-    struct lws_http_mount mount, mount_api, mount_health;
+    struct lws_http_mount mount, mount_api, mount_health, mount_metrics;
     struct lws_protocol_vhost_options pvo_default, pvo_ws;
     struct lws_protocols http_protocols[5];
     struct lws_protocols raw_protocols[2];
@@ -414,6 +415,7 @@ static void gateway_drain_queue(struct gateway *g)
             free(h->response);
             h->response = m->u.http_response.body;
             h->response_len = m->u.http_response.len;
+            h->content_type = m->u.http_response.content_type;
             h->answered = true;
             lws_callback_on_writable(h->wsi);
             continue;
@@ -524,7 +526,8 @@ static int http_begin(struct gateway *g, struct lws *wsi, struct http_conn *h)
         return http_answer_now(wsi, h, 405, "{\"error\":\"method_not_allowed\",\"message\":\"unsupported method\"}");
     /* Only the API and health mounts are bound to this protocol. */
     const char *path = h->req->path;
-    if (!(strncmp(path, "/api", 4) == 0 && (path[4] == '/' || path[4] == '\0')) && strcmp(path, "/healthz") != 0)
+    if (!(strncmp(path, "/api", 4) == 0 && (path[4] == '/' || path[4] == '\0')) && strcmp(path, "/healthz") != 0 &&
+        strcmp(path, "/metrics") != 0)
         return http_answer_now(wsi, h, 404, "{\"error\":\"not_found\",\"message\":\"no such endpoint\"}");
     /* The query, fragment by fragment ("a=1", "b=2"), joined with '&'. */
     char query[2048] = "";
@@ -593,7 +596,8 @@ static int http_write(struct gateway *g, struct lws *wsi, struct http_conn *h)
     if (!buf)
         return -1;
     unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + cap;
-    if (lws_add_http_common_headers(wsi, (unsigned int)h->status, "application/json", h->response_len, &p, end) ||
+    if (lws_add_http_common_headers(wsi, (unsigned int)h->status,
+                                    h->content_type ? h->content_type : "application/json", h->response_len, &p, end) ||
         lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL, (const unsigned char *)"no-store", 8, &p,
                                      end) ||
         lws_finalize_write_http_header(wsi, start, &p, end)) {
@@ -773,8 +777,11 @@ struct gateway *gateway_new(const struct settings *s, struct xq *to_core, struct
         .mountpoint = "/api", .mountpoint_len = 4, .origin = "http", .origin_protocol = LWSMPRO_CALLBACK};
     g->mount_health = (struct lws_http_mount){
         .mountpoint = "/healthz", .mountpoint_len = 8, .origin = "http", .origin_protocol = LWSMPRO_CALLBACK};
+    g->mount_metrics = (struct lws_http_mount){
+        .mountpoint = "/metrics", .mountpoint_len = 8, .origin = "http", .origin_protocol = LWSMPRO_CALLBACK};
     g->mount_api.mount_next = &g->mount_health;
-    g->mount_health.mount_next = s->web_root ? &g->mount : NULL;
+    g->mount_health.mount_next = &g->mount_metrics;
+    g->mount_metrics.mount_next = s->web_root ? &g->mount : NULL;
 
     struct lws_context_creation_info vi;
     memset(&vi, 0, sizeof vi);

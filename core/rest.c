@@ -52,6 +52,58 @@ static void health(struct rest_call *c)
                            "broker", broker));
 }
 
+/* Prometheus text exposition of the core's counters. */
+static void metrics(struct rest_call *c)
+{
+    const struct server *srv = c->srv;
+    const struct metrics *m = &srv->metrics;
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    if (!f) {
+        rest_error(c, 500, "internal", "out of memory");
+        return;
+    }
+    struct { const char *name, *type, *help; uint64_t v; } rows[] = {
+        {"chatd_sessions", "gauge", "STOMP sessions open now", srv->sessions.count},
+        {"chatd_sessions_opened_total", "counter", "connections accepted", m->sessions_opened},
+        {"chatd_sessions_closed_total", "counter", "connections closed", m->sessions_closed},
+        {"chatd_frames_in_total", "counter", "STOMP frames received", m->frames_in},
+        {"chatd_frames_out_total", "counter", "STOMP frames queued for clients", m->frames_out},
+        {"chatd_deliveries_total", "counter", "MESSAGE frames delivered to subscribers", m->deliveries},
+        {"chatd_messages_stored_total", "counter", "room messages confirmed by storage", m->messages_stored},
+        {"chatd_storage_errors_total", "counter", "room messages storage failed to store", m->storage_errors},
+        {"chatd_http_requests_total", "counter", "REST, health and metrics requests", m->http_requests},
+        {"chatd_outbound_batch", "gauge", "frames waiting for the gateway this loop turn", srv->nout},
+        {"chatd_storage_ready", "gauge", "1 when the storage plugin is connected", srv->storage->ready},
+        {"chatd_broker_ready", "gauge", "1 when the broker plugin is connected", srv->broker->ready},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof *rows; i++)
+        fprintf(f, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", rows[i].name, rows[i].help, rows[i].name,
+                rows[i].type, rows[i].name, (unsigned long long)rows[i].v);
+    static const char *const le[] = {"0.001", "0.002", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "1", "+Inf"};
+    fprintf(f, "# HELP chatd_store_seconds SEND to storage confirmation of room messages\n"
+               "# TYPE chatd_store_seconds histogram\n");
+    uint64_t cum = 0;
+    for (size_t i = 0; i < 10; i++) {
+        cum += m->store_latency[i];
+        fprintf(f, "chatd_store_seconds_bucket{le=\"%s\"} %llu\n", le[i], (unsigned long long)cum);
+    }
+    fprintf(f, "chatd_store_seconds_sum %.6f\nchatd_store_seconds_count %llu\n", m->store_latency_sum,
+            (unsigned long long)cum);
+    fclose(f);
+    struct xmsg x = {.session = c->id, .kind = XM_HTTP_RESPONSE};
+    x.u.http_response.status = out ? 200 : 500;
+    x.u.http_response.body = out;
+    x.u.http_response.len = out ? len : 0;
+    x.u.http_response.content_type = "text/plain; version=0.0.4";
+    server_emit(c->srv, &x);
+    http_request_free(c->req);
+    json_decref(c->body);
+    free(c->user);
+    free(c);
+}
+
 static void rest_auth_done(void *ctx, chatd_status st, const struct chatd_identity *who, const char *reason)
 {
     struct rest_call *c = ctx;
@@ -85,6 +137,10 @@ void rest_request(struct server *srv, uint64_t id, struct http_request *req)
     c->req = req;
     if (strcmp(req->path, "/healthz") == 0) {
         health(c);
+        return;
+    }
+    if (strcmp(req->path, "/metrics") == 0) {
+        metrics(c);
         return;
     }
     if (req->body_len) {

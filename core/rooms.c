@@ -720,6 +720,7 @@ struct stomp_op {
     bool has_since;
     uint64_t since;      /* SUBSCRIBE since-seq; READ seq */
     uint64_t replayed;   /* highest seq replayed so far */
+    int64_t started_ms;  /* SEND: when it arrived, for the store latency */
     struct sub *sub;
     chatd_room_kind kind; /* SEND: the room as looked up, for notifications */
     char **members;
@@ -845,6 +846,14 @@ static void send_stored_cb(void *ctx, chatd_status st, const struct chatd_messag
     struct stomp_op *op = ctx;
     struct server *srv = op->srv;
     if (st == CHATD_OK && m) {
+        static const int64_t bounds[] = {1, 2, 5, 10, 25, 50, 100, 250, 1000};
+        int64_t ms = now_ms() - op->started_ms;
+        size_t b = 0;
+        while (b < 9 && ms > bounds[b])
+            b++;
+        srv->metrics.store_latency[b]++;
+        srv->metrics.store_latency_sum += (double)ms / 1000.0;
+        srv->metrics.messages_stored++;
         /* Stored: now the fast path, then the sender's own read mark. */
         char seq[24], ts[24], topic[128];
         struct event_header h[9];
@@ -866,6 +875,9 @@ static void send_stored_cb(void *ctx, chatd_status st, const struct chatd_messag
             session_error_receipt(s, op->receipt, "no such room", op->room);
         else
             session_error_receipt(s, op->receipt, "message not stored", chatd_strerror(st));
+    }
+    if (st != CHATD_OK && st != CHATD_ERR_EXISTS && st != CHATD_ERR_NOT_FOUND) {
+        srv->metrics.storage_errors++;
     }
     stomp_op_free(op);
 }
@@ -928,6 +940,7 @@ void rooms_app_send(struct session *s, const char *destination, const struct sto
         memcpy(op->body, f->body, f->body_len);
         op->body[f->body_len] = '\0';
         op->body_len = f->body_len;
+        op->started_ms = now_ms();
     }
     void *state;
     storage(op->srv, &state)->room_get(state, room, NULL, send_room_cb, op);

@@ -250,6 +250,7 @@ static void deliver_one(struct router *r, struct sub *s, struct envelope *e)
         s->nunacked++;
     }
     session_send(s->session, head.data, head.len, rcbuf_ref(shared));
+    r->srv->metrics.deliveries++;
 }
 
 /* A queue subscriber can take more while its unacked window has room. */

@@ -36,6 +36,7 @@ void server_emit(struct server *srv, const struct xmsg *m)
         srv->out_cap = cap;
     }
     srv->out[srv->nout++] = *m;
+    srv->metrics.frames_out += m->kind == XM_OUT;
     if (srv->nout == 1)
         event_active(srv->flush_ev, 0, 0);
 }
@@ -65,15 +66,19 @@ static void server_from_gateway(evutil_socket_t fd, short what, void *arg)
         struct xmsg *m = &srv->batch[i];
         switch (m->kind) {
         case XM_OPENED:
+            srv->metrics.sessions_opened++;
             session_opened(srv, m->session, m->u.opened.transport, m->u.opened.remote_addr);
             break;
         case XM_FRAME:
+            srv->metrics.frames_in++;
             session_frame(srv, m->session, m->u.frame);
             break;
         case XM_CLOSED:
+            srv->metrics.sessions_closed++;
             session_closed(srv, m->session);
             break;
         case XM_HTTP_REQUEST:
+            srv->metrics.http_requests++;
             rest_request(srv, m->session, m->u.http_request);
             break;
         default:

@@ -21,6 +21,15 @@ struct router;
 struct session;
 struct tasks;
 
+/* Counters for GET /metrics; core thread only. */
+struct metrics {
+    uint64_t sessions_opened, sessions_closed, frames_in, frames_out, http_requests;
+    uint64_t messages_stored, deliveries, storage_errors, auth_refused;
+    /* SEND to storage confirmation, milliseconds: buckets le 1,2,5,10,25,50,100,250,1000,+Inf */
+    uint64_t store_latency[10];
+    double store_latency_sum;
+};
+
 struct server {
     struct settings settings;
     struct config *config; /* start-up only; NULL once serving */
@@ -52,6 +61,7 @@ struct server {
     struct event *flush_ev;
 
     void *rooms;                 /* rooms.c's own state (presence) */
+    struct metrics metrics;
     uint64_t next_message_id;
     bool stopping;
     struct event *sig_int, *sig_term, *stop_timer;

@@ -67,8 +67,9 @@ struct xmsg {
         struct http_request *http_request;
         struct {
             int status;
-            char *body; /* owned; JSON */
+            char *body; /* owned */
             size_t len;
+            const char *content_type; /* static; NULL = application/json */
         } http_response;
         struct {
             uint32_t send_ms;    /* send an EOL when nothing was written for this long */

@@ -96,6 +96,27 @@ class Server(unittest.TestCase):
         session = [r for r in records if "connected as alice" in r["msg"]]
         self.assertTrue(session and isinstance(session[0]["session"], int))
 
+    def test_health_and_metrics(self):
+        import urllib.request
+        from rooms_client import Api, send_message, stomp
+        with Chatd() as srv:
+            base = "http://127.0.0.1:%d" % srv.http_port
+            with urllib.request.urlopen(base + "/healthz", timeout=10) as r:
+                self.assertEqual((r.status, json.loads(r.read())["status"]), (200, "ready"))
+            rid = Api(srv.http_port, "alice").post("/api/rooms", {"kind": "group", "title": "m"})[1]["id"]
+            c = stomp(srv.stomp_port, "alice")
+            send_message(c, rid, "counted", receipt="r")
+            c.expect("RECEIPT")
+            with urllib.request.urlopen(base + "/metrics", timeout=10) as r:
+                self.assertTrue(r.headers["Content-Type"].startswith("text/plain"))
+                text = r.read().decode()
+            c.close()
+        values = dict(l.rsplit(" ", 1) for l in text.splitlines() if l and not l.startswith("#"))
+        self.assertEqual(values["chatd_sessions"], "1")
+        self.assertEqual(values["chatd_messages_stored_total"], "1")
+        self.assertEqual(values['chatd_store_seconds_bucket{le="+Inf"}'], "1")
+        self.assertGreaterEqual(int(values["chatd_frames_in_total"]), 2)
+
     def test_origin_not_allowed(self):
         with Chatd() as srv:
             with self.assertRaises(websocket.WebSocketException):
