@@ -54,6 +54,9 @@ struct session {
      * refresh moved it. */
     int64_t expires_ms;
     struct event *expiry;
+    /* SEND rate: a token bucket of max_sends_per_second, refilled per ms. */
+    double send_tokens;
+    int64_t send_refill_ms;
 };
 
 static int64_t now_ms(void)
@@ -779,6 +782,26 @@ static void on_disconnect(struct session *s, struct stomp_frame *f)
     session_close(s);
 }
 
+/* A burst of up to one second's worth, then the configured rate. */
+static bool send_allowed(struct session *s)
+{
+    size_t rate = s->srv->settings.max_sends_per_second;
+    if (!rate)
+        return true;
+    int64_t now = now_ms();
+    if (!s->send_refill_ms)
+        s->send_tokens = (double)rate;
+    else
+        s->send_tokens += (double)(now - s->send_refill_ms) * (double)rate / 1000.0;
+    if (s->send_tokens > (double)rate)
+        s->send_tokens = (double)rate;
+    s->send_refill_ms = now;
+    if (s->send_tokens < 1.0)
+        return false;
+    s->send_tokens -= 1.0;
+    return true;
+}
+
 static void session_dispatch(struct session *s, struct stomp_frame *f)
 {
     const char *receipt = stomp_frame_header(f, "receipt");
@@ -796,6 +819,10 @@ static void session_dispatch(struct session *s, struct stomp_frame *f)
     case STOMP_CMD_SEND:
     case STOMP_CMD_ACK:
     case STOMP_CMD_NACK:
+        if (f->command == STOMP_CMD_SEND && !send_allowed(s)) {
+            session_error(s, receipt, "rate limit exceeded", "Too many SEND frames per second for this session.");
+            break;
+        }
         if (transaction_take(s, f))
             return; /* kept (or refused and freed) */
         if (f->command == STOMP_CMD_SEND)

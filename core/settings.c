@@ -151,6 +151,8 @@ int settings_load(struct settings *s, struct config *cfg, char *err, size_t errl
     s->max_subscriptions = max_subs;
     s->ws_rx_buffer = rxbuf;
     if (config_get_size(cfg, st, "max_unacked", 1000, 1, 1u << 20, &s->max_unacked, err, errlen) < 0 ||
+        config_get_size(cfg, st, "max_sends_per_second", 1000, 0, 1u << 24, &s->max_sends_per_second, err,
+                        errlen) < 0 ||
         config_get_size(cfg, st, "max_queue_length", 10000, 1, 1u << 24, &s->max_queue_length, err, errlen) < 0 ||
         config_get_size(cfg, st, "max_transactions", 16, 1, 1024, &s->max_transactions, err, errlen) < 0 ||
         config_get_size(cfg, st, "max_transaction_frames", 1000, 1, 1u << 20, &s->max_transaction_frames, err,

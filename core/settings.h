@@ -31,6 +31,7 @@ struct settings {
     size_t max_outbound_bytes;    /* per session, queued in the gateway */
     size_t ws_rx_buffer;          /* libwebsockets' per-connection rx buffer */
     size_t max_unacked;           /* per client-ack subscription */
+    size_t max_sends_per_second;  /* SEND frames per session; 0 = unlimited */
     size_t max_queue_length;      /* messages waiting in one /queue/ */
     size_t max_transactions;      /* open per session */
     size_t max_transaction_frames;

@@ -130,5 +130,34 @@ class BadInput(unittest.TestCase):
         self.assert_bystander_served(watcher, "after the storm")
 
 
+class SendRateLimit(unittest.TestCase):
+    """[stomp] max_sends_per_second: a burst above the bucket is refused with a
+    clear ERROR; the sessions within their rate keep going."""
+
+    def test_flood_is_cut_off(self):
+        with Chatd(lambda s: s["stomp"].update({"max_sends_per_second": "5"})) as server:
+            watcher = RawStomp(server.stomp_port)
+            self.addCleanup(watcher.close)
+            watcher.connect("agent2")
+            watcher.send("SUBSCRIBE", {"id": "1", "destination": "/topic/rate", "receipt": "r"})
+            watcher.expect("RECEIPT")
+            flood = RawStomp(server.stomp_port)
+            self.addCleanup(flood.close)
+            flood.connect("alice")
+            for i in range(50):
+                flood.send("SEND", {"destination": "/topic/rate"}, "m%d" % i)
+            err = flood.expect("ERROR")
+            self.assertEqual(err.headers["message"], "rate limit exceeded")
+            self.assertTrue(flood.wait_closed())
+            # The bucket held 5: those were delivered, the rest refused.
+            bodies = [watcher.expect("MESSAGE").body for _ in range(5)]
+            self.assertEqual(bodies, [b"m%d" % i for i in range(5)])
+            calm = RawStomp(server.stomp_port)
+            self.addCleanup(calm.close)
+            calm.connect("bob")
+            calm.send("SEND", {"destination": "/topic/rate"}, "calm")
+            self.assertEqual(watcher.expect("MESSAGE").body, b"calm")
+
+
 if __name__ == "__main__":
     unittest.main()
