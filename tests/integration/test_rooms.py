@@ -9,25 +9,35 @@ import unittest
 
 from chatd_harness import Chatd
 from rooms_client import Api, send_message, stomp, subscribe
+from servers import Redis
 
 PROFILES = {
     "memory": lambda s, d: s.update({"storage": {"plugin": "memory"}, "broker": {"plugin": "simple"}}),
-    "sqlite": lambda s, d: s.update({"storage": {"plugin": "sqlite", "path": os.path.join(d, "chat.db")},
+    "sqlite": lambda s, d: s.update({"storage": {"plugin": "sqlite", "path": os.path.join(d["path"], "chat.db")},
                                      "broker": {"plugin": "simple"}}),
+    "redis": lambda s, d: s.update({"storage": {"plugin": "redis", "address": d["redis"].address},
+                                    "broker": {"plugin": "simple"}}),
 }
+
+# The servers a profile needs, started before chatd.
+SERVERS = {"redis": {"redis": Redis}}
 
 
 class Rooms(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.data = tempfile.mkdtemp(prefix="chatd-rooms-")
-        profile = PROFILES[os.environ.get("CHATD_PROFILE", "memory")]
-        cls.server = Chatd(lambda s: profile(s, cls.data)).start()
+        name = os.environ.get("CHATD_PROFILE", "memory")
+        cls.backends = {k: make().start() for k, make in SERVERS.get(name, {}).items()}
+        profile = PROFILES[name]
+        cls.server = Chatd(lambda s: profile(s, dict(cls.backends, path=cls.data))).start()
 
     @classmethod
     def tearDownClass(cls):
         cls.server.stop()
         cls.server.cleanup()
+        for b in cls.backends.values():
+            b.cleanup()
         shutil.rmtree(cls.data, ignore_errors=True)
 
     def api(self, user):

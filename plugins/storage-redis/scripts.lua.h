@@ -1,0 +1,218 @@
+/* storage-redis: the Lua scripts. Each runs atomically in Redis, so a seq, a
+ * claim or a unique key is decided there, once, for every chatd instance.
+ *
+ * Keys, under the configured prefix P:
+ *   P room:ID      hash   kind state title owner agent created_ms assigned_ms
+ *                         last_seq unique_key
+ *   P members:ID   set    member user ids
+ *   P msgs:ID      list   element seq-1 = message seq, encoded (see below)
+ *   P cids:ID      hash   sender US client_id -> seq (idempotency)
+ *   P marks:ID     hash   user -> read seq
+ *   P urooms:USER  set    rooms USER belongs to
+ *   P agent:USER   set    rooms ever assigned to agent USER
+ *   P ukey:KEY     string room id holding unique key KEY
+ *   P rooms        zset   every room by created_ms
+ *   P queue        zset   open support rooms by created_ms
+ *   P next_msg     counter of message ids
+ *   P schema       the layout version
+ *
+ * A message is one string: "SEQ TS IDLEN SENDERLEN CIDLEN " then the id,
+ * the sender, the client id (CIDLEN -1: none) and the body, raw bytes.
+ *
+ * Optional arguments arrive as "" (absent) or "=" followed by the value. */
+#ifndef STORAGE_REDIS_SCRIPTS_H
+#define STORAGE_REDIS_SCRIPTS_H
+
+#define LUA_PRELUDE                                                                          \
+    "local P = ARGV[1]\n"                                                                    \
+    "local function opt(s) if s == '' then return nil end return string.sub(s, 2) end\n"     \
+    "local function room(id, user)\n"                                                        \
+    "  local k = P .. 'room:' .. id\n"                                                       \
+    "  local r = redis.call('HMGET', k, 'kind', 'state', 'title', 'owner', 'agent',\n"       \
+    "                       'created_ms', 'assigned_ms', 'last_seq')\n"                      \
+    "  if not r[1] then return false end\n"                                                  \
+    "  local read, last = false, false\n"                                                    \
+    "  if user then\n"                                                                       \
+    "    read = redis.call('HGET', P .. 'marks:' .. id, user) or '0'\n"                      \
+    "    if tonumber(r[8]) > 0 then last = redis.call('LINDEX', P .. 'msgs:' .. id, -1) end\n" \
+    "  end\n"                                                                                \
+    "  return {id, r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8],\n"                        \
+    "          redis.call('SMEMBERS', P .. 'members:' .. id), read, last}\n"                 \
+    "end\n"
+
+/* ARGV: P id kind state title? owner? agent? created assigned ukey? members... */
+#define LUA_ROOM_CREATE                                                                      \
+    LUA_PRELUDE                                                                              \
+    "local id, kind, state = ARGV[2], ARGV[3], ARGV[4]\n"                                    \
+    "local title, owner, agent, ukey = opt(ARGV[5]), opt(ARGV[6]), opt(ARGV[7]), opt(ARGV[10])\n" \
+    "if ukey then\n"                                                                         \
+    "  local other = redis.call('GET', P .. 'ukey:' .. ukey)\n"                              \
+    "  if other then return {'exists', room(other)} end\n"                                   \
+    "end\n"                                                                                  \
+    "local k = P .. 'room:' .. id\n"                                                         \
+    "if redis.call('EXISTS', k) == 1 then return {'exists', room(id)} end\n"                 \
+    "local h = {'kind', kind, 'state', state, 'created_ms', ARGV[8], 'assigned_ms', ARGV[9],\n" \
+    "           'last_seq', 0}\n"                                                            \
+    "if title then table.insert(h, 'title') table.insert(h, title) end\n"                    \
+    "if owner then table.insert(h, 'owner') table.insert(h, owner) end\n"                    \
+    "if agent then table.insert(h, 'agent') table.insert(h, agent) end\n"                    \
+    "if ukey then table.insert(h, 'unique_key') table.insert(h, ukey) end\n"                 \
+    "redis.call('HSET', k, unpack(h))\n"                                                     \
+    "for i = 11, #ARGV do\n"                                                                 \
+    "  redis.call('SADD', P .. 'members:' .. id, ARGV[i])\n"                                 \
+    "  redis.call('SADD', P .. 'urooms:' .. ARGV[i], id)\n"                                  \
+    "end\n"                                                                                  \
+    "redis.call('ZADD', P .. 'rooms', ARGV[8], id)\n"                                        \
+    "if kind == '1' and state == '1' then redis.call('ZADD', P .. 'queue', ARGV[8], id) end\n" \
+    "if agent then redis.call('SADD', P .. 'agent:' .. agent, id) end\n"                     \
+    "if ukey then redis.call('SET', P .. 'ukey:' .. ukey, id) end\n"                         \
+    "return {'ok', room(id)}\n"
+
+/* ARGV: P id user? */
+#define LUA_ROOM_GET                                                                         \
+    LUA_PRELUDE                                                                              \
+    "local r = room(ARGV[2], opt(ARGV[3]))\n"                                                \
+    "if not r then return {'notfound'} end\n"                                                \
+    "return {'ok', r}\n"
+
+/* ARGV: P member? kind state agent? for_user? limit. Oldest created first. */
+#define LUA_ROOM_LIST                                                                        \
+    LUA_PRELUDE                                                                              \
+    "local member, kind, state, agent = opt(ARGV[2]), ARGV[3], ARGV[4], opt(ARGV[5])\n"      \
+    "local user, limit = opt(ARGV[6]), tonumber(ARGV[7])\n"                                  \
+    "local ids\n"                                                                            \
+    "if member then ids = redis.call('SMEMBERS', P .. 'urooms:' .. member)\n"                \
+    "elseif agent then ids = redis.call('SMEMBERS', P .. 'agent:' .. agent)\n"               \
+    "elseif kind == '1' and state == '1' then ids = redis.call('ZRANGE', P .. 'queue', 0, -1)\n" \
+    "else ids = redis.call('ZRANGE', P .. 'rooms', 0, -1) end\n"                             \
+    "local rows = {}\n"                                                                      \
+    "for _, id in ipairs(ids) do\n"                                                          \
+    "  local r = redis.call('HMGET', P .. 'room:' .. id, 'kind', 'state', 'agent', 'created_ms')\n" \
+    "  local ok = r[1] and (kind == '0' or r[1] == kind) and (state == '0' or r[2] == state)\n" \
+    "  if ok and agent then ok = r[3] == agent end\n"                                        \
+    "  if ok and member then ok = redis.call('SISMEMBER', P .. 'members:' .. id, member) == 1 end\n" \
+    "  if ok then table.insert(rows, {id, tonumber(r[4])}) end\n"                            \
+    "end\n"                                                                                  \
+    "table.sort(rows, function(a, b)\n"                                                      \
+    "  if a[2] ~= b[2] then return a[2] < b[2] end\n"                                        \
+    "  return a[1] < b[1]\n"                                                                 \
+    "end)\n"                                                                                 \
+    "local out = {}\n"                                                                       \
+    "for i = 1, math.min(#rows, limit) do out[i] = room(rows[i][1], user) end\n"             \
+    "return {'ok', out}\n"
+
+/* ARGV: P id agent now */
+#define LUA_ROOM_CLAIM                                                                       \
+    LUA_PRELUDE                                                                              \
+    "local id, agent = ARGV[2], ARGV[3]\n"                                                   \
+    "local k = P .. 'room:' .. id\n"                                                         \
+    "local r = redis.call('HMGET', k, 'kind', 'state')\n"                                    \
+    "if not r[1] then return {'notfound'} end\n"                                             \
+    "if r[1] ~= '1' or r[2] ~= '1' then return {'conflict', room(id)} end\n"                 \
+    "redis.call('HSET', k, 'state', 2, 'agent', agent, 'assigned_ms', ARGV[4])\n"            \
+    "redis.call('SADD', P .. 'members:' .. id, agent)\n"                                     \
+    "redis.call('SADD', P .. 'urooms:' .. agent, id)\n"                                      \
+    "redis.call('SADD', P .. 'agent:' .. agent, id)\n"                                       \
+    "redis.call('ZREM', P .. 'queue', id)\n"                                                 \
+    "return {'ok', room(id)}\n"
+
+/* ARGV: P id agent */
+#define LUA_ROOM_COMPLETE                                                                    \
+    LUA_PRELUDE                                                                              \
+    "local id, agent = ARGV[2], ARGV[3]\n"                                                   \
+    "local k = P .. 'room:' .. id\n"                                                         \
+    "local r = redis.call('HMGET', k, 'kind', 'state', 'agent', 'unique_key')\n"             \
+    "if not r[1] then return {'notfound'} end\n"                                             \
+    "if r[2] ~= '2' or r[3] ~= agent then return {'conflict', room(id)} end\n"               \
+    "redis.call('HSET', k, 'state', 3)\n"                                                    \
+    "if r[4] then\n"                                                                         \
+    "  if redis.call('GET', P .. 'ukey:' .. r[4]) == id then redis.call('DEL', P .. 'ukey:' .. r[4]) end\n" \
+    "  redis.call('HDEL', k, 'unique_key')\n"                                                \
+    "end\n"                                                                                  \
+    "return {'ok', room(id)}\n"
+
+/* ARGV: P id */
+#define LUA_ROOM_DELETE                                                                      \
+    LUA_PRELUDE                                                                              \
+    "local id = ARGV[2]\n"                                                                   \
+    "local k = P .. 'room:' .. id\n"                                                         \
+    "local r = redis.call('HMGET', k, 'kind', 'agent', 'unique_key')\n"                      \
+    "if not r[1] then return {'notfound'} end\n"                                             \
+    "for _, m in ipairs(redis.call('SMEMBERS', P .. 'members:' .. id)) do\n"                 \
+    "  redis.call('SREM', P .. 'urooms:' .. m, id)\n"                                        \
+    "end\n"                                                                                  \
+    "if r[2] then redis.call('SREM', P .. 'agent:' .. r[2], id) end\n"                       \
+    "if r[3] and redis.call('GET', P .. 'ukey:' .. r[3]) == id then\n"                       \
+    "  redis.call('DEL', P .. 'ukey:' .. r[3])\n"                                            \
+    "end\n"                                                                                  \
+    "redis.call('ZREM', P .. 'rooms', id)\n"                                                 \
+    "redis.call('ZREM', P .. 'queue', id)\n"                                                 \
+    "redis.call('DEL', k, P .. 'members:' .. id, P .. 'msgs:' .. id, P .. 'cids:' .. id,\n"  \
+    "           P .. 'marks:' .. id)\n"                                                      \
+    "return {'ok'}\n"
+
+/* ARGV: P id user add(1)/remove(0) */
+#define LUA_MEMBER                                                                           \
+    LUA_PRELUDE                                                                              \
+    "local id, user = ARGV[2], ARGV[3]\n"                                                    \
+    "if redis.call('EXISTS', P .. 'room:' .. id) == 0 then return {'notfound'} end\n"        \
+    "local op = ARGV[4] == '1' and 'SADD' or 'SREM'\n"                                       \
+    "redis.call(op, P .. 'members:' .. id, user)\n"                                          \
+    "redis.call(op, P .. 'urooms:' .. user, id)\n"                                           \
+    "return {'ok'}\n"
+
+/* ARGV: P room sender client_id? ts body */
+#define LUA_APPEND                                                                           \
+    LUA_PRELUDE                                                                              \
+    "local id, sender, cid = ARGV[2], ARGV[3], opt(ARGV[4])\n"                               \
+    "local k = P .. 'room:' .. id\n"                                                         \
+    "if redis.call('EXISTS', k) == 0 then return {'notfound'} end\n"                         \
+    "if cid then\n"                                                                          \
+    "  local seq = redis.call('HGET', P .. 'cids:' .. id, sender .. '\\031' .. cid)\n"       \
+    "  if seq then return {'exists', redis.call('LINDEX', P .. 'msgs:' .. id, tonumber(seq) - 1)} end\n" \
+    "end\n"                                                                                  \
+    "local seq = redis.call('HINCRBY', k, 'last_seq', 1)\n"                                  \
+    "local mid = 'm' .. redis.call('INCR', P .. 'next_msg')\n"                               \
+    "local enc = string.format('%d %s %d %d %d ', seq, ARGV[5], #mid, #sender, cid and #cid or -1)\n" \
+    "  .. mid .. sender .. (cid or '') .. ARGV[6]\n"                                         \
+    "redis.call('RPUSH', P .. 'msgs:' .. id, enc)\n"                                         \
+    "if cid then redis.call('HSET', P .. 'cids:' .. id, sender .. '\\031' .. cid, seq) end\n" \
+    "return {'ok', enc}\n"
+
+/* ARGV: P room before after limit. Seqs are dense from 1, so a page is an
+ * index range of the list. */
+#define LUA_HISTORY                                                                          \
+    LUA_PRELUDE                                                                              \
+    "local id = ARGV[2]\n"                                                                   \
+    "local last = redis.call('HGET', P .. 'room:' .. id, 'last_seq')\n"                      \
+    "if not last then return {'notfound'} end\n"                                             \
+    "last = tonumber(last)\n"                                                                \
+    "local before, after, limit = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])\n" \
+    "local lo, hi\n"                                                                         \
+    "if before > 0 then\n"                                                                   \
+    "  hi = math.min(before - 1, last)\n"                                                    \
+    "  lo = math.max(hi - limit + 1, 1)\n"                                                   \
+    "else\n"                                                                                 \
+    "  lo = after + 1\n"                                                                     \
+    "  hi = math.min(after + limit, last)\n"                                                 \
+    "end\n"                                                                                  \
+    "if hi < lo or limit == 0 then return {'ok', {}} end\n"                                  \
+    "local page = redis.call('LRANGE', P .. 'msgs:' .. id, lo - 1, hi - 1)\n"                \
+    "if before > 0 then\n"                                                                   \
+    "  local n = #page\n"                                                                    \
+    "  for i = 1, math.floor(n / 2) do page[i], page[n - i + 1] = page[n - i + 1], page[i] end\n" \
+    "end\n"                                                                                  \
+    "return {'ok', page}\n"
+
+/* ARGV: P room user seq. Never lowers a mark, never past the last message. */
+#define LUA_READ_MARK                                                                        \
+    LUA_PRELUDE                                                                              \
+    "local id, user = ARGV[2], ARGV[3]\n"                                                    \
+    "local last = redis.call('HGET', P .. 'room:' .. id, 'last_seq')\n"                      \
+    "if not last then return {'notfound'} end\n"                                             \
+    "local seq = math.min(tonumber(ARGV[4]), tonumber(last))\n"                              \
+    "local cur = tonumber(redis.call('HGET', P .. 'marks:' .. id, user) or '0')\n"           \
+    "if seq > cur then redis.call('HSET', P .. 'marks:' .. id, user, seq) end\n"             \
+    "return {'ok'}\n"
+
+#endif

@@ -1,0 +1,907 @@
+/* storage-redis: rooms and messages in Redis, through hiredis' asynchronous
+ * API on the core's libevent loop.
+ *
+ * Every operation is one Lua script (scripts.lua.h), so seq assignment,
+ * claims, unique keys and client-id idempotency are atomic in Redis itself
+ * and hold for any number of chatd instances sharing it. An answer is given
+ * when Redis has replied: with `appendonly yes` and `appendfsync always`
+ * that is after the write reached the disk (docs/storage.md).
+ *
+ * While Redis is unreachable, operations fail at once with
+ * CHATD_ERR_UNAVAILABLE, and the plugin reconnects with a growing delay.
+ * Operations in flight when the connection drops fail the same way: the
+ * caller never sends a RECEIPT for them. */
+#include <chatd/plugin.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <hiredis/adapters/libevent.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "scripts.lua.h"
+
+#define SCHEMA_VERSION "1"
+#define LIST_MAX 1000       /* rooms per room_list when the filter sets no limit */
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+
+enum op_kind { OP_ROOM, OP_ROOMS, OP_MESSAGE, OP_MESSAGES, OP_DONE };
+
+struct rstore;
+
+/* One operation in flight: hiredis holds it as privdata until the reply. */
+struct op {
+    struct op *prev, *next;
+    struct rstore *st;
+    enum op_kind kind;
+    void *cb;
+    void *ctx;
+    chatd_status early; /* an answer decided before Redis was asked */
+};
+
+struct rstore {
+    const struct chatd_host *host;
+    char *addr;
+    int port;
+    char *unix_path;
+    char *password;
+    int db;
+    char *prefix;
+    size_t max_pending;
+
+    redisAsyncContext *ac;
+    bool connected;  /* the connect callback said so */
+    bool stopping;
+    struct event *retry;
+    int backoff_ms;
+    struct op *inflight; /* every op hiredis holds, to account for them */
+    size_t pending;
+};
+
+/* ----------------------------------------------------------- completions */
+
+static void op_unlink(struct op *o)
+{
+    struct rstore *st = o->st;
+    if (o->prev)
+        o->prev->next = o->next;
+    else if (st->inflight == o)
+        st->inflight = o->next;
+    if (o->next)
+        o->next->prev = o->prev;
+    o->prev = o->next = NULL;
+    st->pending--;
+}
+
+/* Answer o with st and no data. */
+static void op_fail(struct op *o, chatd_status status)
+{
+    switch (o->kind) {
+    case OP_ROOM:
+        ((chatd_room_cb)o->cb)(o->ctx, status, NULL);
+        break;
+    case OP_ROOMS:
+        ((chatd_rooms_cb)o->cb)(o->ctx, status, NULL, 0);
+        break;
+    case OP_MESSAGE:
+        ((chatd_message_cb)o->cb)(o->ctx, status, NULL);
+        break;
+    case OP_MESSAGES:
+        ((chatd_messages_cb)o->cb)(o->ctx, status, NULL, 0);
+        break;
+    case OP_DONE:
+        ((chatd_done_cb)o->cb)(o->ctx, status);
+        break;
+    }
+}
+
+static void early_answer(void *arg)
+{
+    struct op *o = arg;
+    op_fail(o, o->early);
+    free(o);
+}
+
+/* ------------------------------------------------------- reply decoding */
+
+static chatd_status status_of(const redisReply *r)
+{
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 || r->element[0]->type != REDIS_REPLY_STRING)
+        return CHATD_ERR_INTERNAL;
+    const char *s = r->element[0]->str;
+    if (strcmp(s, "ok") == 0)
+        return CHATD_OK;
+    if (strcmp(s, "exists") == 0)
+        return CHATD_ERR_EXISTS;
+    if (strcmp(s, "conflict") == 0)
+        return CHATD_ERR_CONFLICT;
+    if (strcmp(s, "notfound") == 0)
+        return CHATD_ERR_NOT_FOUND;
+    return CHATD_ERR_INTERNAL;
+}
+
+static const char *str_or_null(const redisReply *r)
+{
+    return r->type == REDIS_REPLY_STRING ? r->str : NULL;
+}
+
+static int64_t int_of(const redisReply *r)
+{
+    return r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+}
+
+/* Parse one encoded message (scripts.lua.h) into m, pointing into r. */
+static bool decode_message(const redisReply *r, const char *room, struct chatd_message *m)
+{
+    if (r->type != REDIS_REPLY_STRING)
+        return false;
+    const char *p = r->str, *end = r->str + r->len;
+    unsigned long long seq;
+    long long ts, idlen, senderlen, cidlen;
+    int used = 0;
+    if (sscanf(p, "%llu %lld %lld %lld %lld %n", &seq, &ts, &idlen, &senderlen, &cidlen, &used) != 5 || used <= 0)
+        return false;
+    p += used;
+    size_t cid = cidlen < 0 ? 0 : (size_t)cidlen;
+    if (idlen < 0 || senderlen < 0 || (size_t)(end - p) < (size_t)idlen + (size_t)senderlen + cid)
+        return false;
+    /* Pointers into the reply, not NUL-terminated: copy_message makes
+     * strings of them. */
+    memset(m, 0, sizeof *m);
+    m->room = room;
+    m->seq = seq;
+    m->ts_ms = ts;
+    m->id = p;
+    m->sender = p + idlen;
+    m->client_id = cidlen < 0 ? NULL : p + idlen + senderlen;
+    m->body = p + idlen + senderlen + cid;
+    m->body_len = (size_t)(end - m->body);
+    return true;
+}
+
+/* A message's strings as NUL-terminated copies in one block. */
+struct msgbuf {
+    struct chatd_message m;
+    char *block;
+};
+
+static bool copy_message(const redisReply *r, const char *room, struct msgbuf *out)
+{
+    struct chatd_message m;
+    if (!decode_message(r, room, &m))
+        return false;
+    size_t idlen = (size_t)(m.sender - m.id);
+    size_t senderlen = (size_t)((m.client_id ? m.client_id : m.body) - m.sender);
+    size_t cidlen = m.client_id ? (size_t)(m.body - m.client_id) : 0;
+    char *b = malloc(idlen + senderlen + cidlen + 3);
+    if (!b)
+        return false;
+    out->block = b;
+    out->m = m;
+    memcpy(b, m.id, idlen);
+    b[idlen] = '\0';
+    out->m.id = b;
+    b += idlen + 1;
+    memcpy(b, m.sender, senderlen);
+    b[senderlen] = '\0';
+    out->m.sender = b;
+    b += senderlen + 1;
+    if (m.client_id) {
+        memcpy(b, m.client_id, cidlen);
+        b[cidlen] = '\0';
+        out->m.client_id = b;
+    }
+    return true;
+}
+
+/* A room as the scripts return it: id kind state title owner agent created
+ * assigned last_seq {members} read last. */
+struct roombuf {
+    struct chatd_room room;
+    const char **members;
+    struct msgbuf last;
+    bool has_last;
+};
+
+static bool decode_room(const redisReply *r, struct roombuf *out)
+{
+    memset(out, 0, sizeof *out);
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 12 || r->element[0]->type != REDIS_REPLY_STRING ||
+        r->element[9]->type != REDIS_REPLY_ARRAY)
+        return false;
+    struct chatd_room *room = &out->room;
+    room->id = r->element[0]->str;
+    room->kind = (chatd_room_kind)int_of(r->element[1]);
+    room->state = (chatd_room_state)int_of(r->element[2]);
+    room->title = str_or_null(r->element[3]);
+    room->owner = str_or_null(r->element[4]);
+    room->agent = str_or_null(r->element[5]);
+    room->created_ms = int_of(r->element[6]);
+    room->assigned_ms = int_of(r->element[7]);
+    room->last_seq = (uint64_t)int_of(r->element[8]);
+    const redisReply *mem = r->element[9];
+    if (mem->elements) {
+        out->members = calloc(mem->elements, sizeof *out->members);
+        if (!out->members)
+            return false;
+        for (size_t i = 0; i < mem->elements; i++)
+            out->members[room->nmembers++] = str_or_null(mem->element[i]) ? mem->element[i]->str : "";
+    }
+    room->members = out->members;
+    room->read_seq = (uint64_t)int_of(r->element[10]);
+    if (r->element[11]->type == REDIS_REPLY_STRING) {
+        if (!copy_message(r->element[11], room->id, &out->last)) {
+            free(out->members);
+            return false;
+        }
+        out->has_last = true;
+        room->last_message = &out->last.m;
+    }
+    return true;
+}
+
+static void roombuf_free(struct roombuf *b)
+{
+    free(b->members);
+    if (b->has_last)
+        free(b->last.block);
+}
+
+static void answer_room(struct op *o, chatd_status status, const redisReply *r)
+{
+    struct roombuf b;
+    if (r->elements < 2 || r->element[1]->type == REDIS_REPLY_NIL) {
+        ((chatd_room_cb)o->cb)(o->ctx, status == CHATD_OK ? CHATD_ERR_INTERNAL : status, NULL);
+        return;
+    }
+    if (!decode_room(r->element[1], &b)) {
+        ((chatd_room_cb)o->cb)(o->ctx, CHATD_ERR_INTERNAL, NULL);
+        return;
+    }
+    ((chatd_room_cb)o->cb)(o->ctx, status, &b.room);
+    roombuf_free(&b);
+}
+
+static void answer_rooms(struct op *o, chatd_status status, const redisReply *r)
+{
+    if (status != CHATD_OK || r->elements < 2 || r->element[1]->type != REDIS_REPLY_ARRAY) {
+        op_fail(o, status == CHATD_OK ? CHATD_ERR_INTERNAL : status);
+        return;
+    }
+    const redisReply *list = r->element[1];
+    size_t n = list->elements;
+    struct roombuf *bufs = n ? calloc(n, sizeof *bufs) : NULL;
+    struct chatd_room *rooms = n ? calloc(n, sizeof *rooms) : NULL;
+    size_t ok = 0;
+    if (n && (!bufs || !rooms)) {
+        status = CHATD_ERR_NOMEM;
+    } else {
+        for (; ok < n; ok++) {
+            if (!decode_room(list->element[ok], &bufs[ok])) {
+                status = CHATD_ERR_INTERNAL;
+                break;
+            }
+            rooms[ok] = bufs[ok].room;
+        }
+    }
+    if (status == CHATD_OK)
+        ((chatd_rooms_cb)o->cb)(o->ctx, CHATD_OK, rooms, n);
+    else
+        op_fail(o, status);
+    for (size_t i = 0; i < ok; i++)
+        roombuf_free(&bufs[i]);
+    free(bufs);
+    free(rooms);
+}
+
+static void answer_message(struct op *o, chatd_status status, const redisReply *r, const char *room)
+{
+    struct msgbuf b;
+    if (r->elements < 2 || !copy_message(r->element[1], room, &b)) {
+        op_fail(o, status == CHATD_OK || status == CHATD_ERR_EXISTS ? CHATD_ERR_INTERNAL : status);
+        return;
+    }
+    ((chatd_message_cb)o->cb)(o->ctx, status, &b.m);
+    free(b.block);
+}
+
+static void answer_messages(struct op *o, chatd_status status, const redisReply *r, const char *room)
+{
+    if (status != CHATD_OK || r->elements < 2 || r->element[1]->type != REDIS_REPLY_ARRAY) {
+        op_fail(o, status == CHATD_OK ? CHATD_ERR_INTERNAL : status);
+        return;
+    }
+    const redisReply *list = r->element[1];
+    size_t n = list->elements, ok = 0;
+    struct msgbuf *bufs = n ? calloc(n, sizeof *bufs) : NULL;
+    struct chatd_message *msgs = n ? calloc(n, sizeof *msgs) : NULL;
+    if (n && (!bufs || !msgs)) {
+        status = CHATD_ERR_NOMEM;
+    } else {
+        for (; ok < n; ok++) {
+            if (!copy_message(list->element[ok], room, &bufs[ok])) {
+                status = CHATD_ERR_INTERNAL;
+                break;
+            }
+            msgs[ok] = bufs[ok].m;
+        }
+    }
+    if (status == CHATD_OK)
+        ((chatd_messages_cb)o->cb)(o->ctx, CHATD_OK, msgs, n);
+    else
+        op_fail(o, status);
+    for (size_t i = 0; i < ok; i++)
+        free(bufs[i].block);
+    free(bufs);
+    free(msgs);
+}
+
+/* The room id an op was about, kept after the op's own header. */
+static const char *op_room(struct op *o)
+{
+    return (const char *)(o + 1);
+}
+
+static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    (void)ac;
+    struct op *o = privdata;
+    struct rstore *st = o->st;
+    op_unlink(o);
+    const redisReply *r = reply;
+    if (st->stopping) {
+        free(o); /* the host is gone: nobody waits for the answer */
+        return;
+    }
+    if (!r) {
+        op_fail(o, CHATD_ERR_UNAVAILABLE);
+    } else if (r->type == REDIS_REPLY_ERROR) {
+        st->host->log(st->host, CHATD_LOG_ERROR, "redis: %s", r->str);
+        op_fail(o, strncmp(r->str, "LOADING", 7) == 0 || strncmp(r->str, "BUSY", 4) == 0 ||
+                           strncmp(r->str, "NOAUTH", 6) == 0 || strncmp(r->str, "READONLY", 8) == 0
+                       ? CHATD_ERR_UNAVAILABLE
+                       : CHATD_ERR_INTERNAL);
+    } else {
+        chatd_status status = status_of(r);
+        switch (o->kind) {
+        case OP_ROOM:
+            if (status == CHATD_ERR_NOT_FOUND || status == CHATD_ERR_INTERNAL)
+                op_fail(o, status);
+            else
+                answer_room(o, status, r);
+            break;
+        case OP_ROOMS:
+            answer_rooms(o, status, r);
+            break;
+        case OP_MESSAGE:
+            if (status == CHATD_ERR_NOT_FOUND || status == CHATD_ERR_INTERNAL)
+                op_fail(o, status);
+            else
+                answer_message(o, status, r, op_room(o));
+            break;
+        case OP_MESSAGES:
+            answer_messages(o, status, r, op_room(o));
+            break;
+        case OP_DONE:
+            op_fail(o, status);
+            break;
+        }
+    }
+    free(o);
+}
+
+/* --------------------------------------------------------------- sending */
+
+/* Up to this many script arguments besides the script and the members. */
+#define MAX_ARGS 16
+
+struct cmd {
+    const char *argv[MAX_ARGS + 4];
+    size_t len[MAX_ARGS + 4];
+    int argc;
+    char num[MAX_ARGS][24]; /* decimal renderings */
+    char *heap[MAX_ARGS];   /* "=value" renderings of optional strings */
+    int nnum, nheap;
+    bool oom;
+};
+
+static void cmd_start(struct cmd *c, const char *script, const char *prefix)
+{
+    memset(c, 0, sizeof *c);
+    c->argv[0] = "EVAL";
+    c->len[0] = 4;
+    c->argv[1] = script;
+    c->len[1] = strlen(script);
+    c->argv[2] = "0";
+    c->len[2] = 1;
+    c->argv[3] = prefix;
+    c->len[3] = strlen(prefix);
+    c->argc = 4;
+}
+
+static void cmd_bytes(struct cmd *c, const char *s, size_t len)
+{
+    c->argv[c->argc] = s;
+    c->len[c->argc] = len;
+    c->argc++;
+}
+
+static void cmd_str(struct cmd *c, const char *s)
+{
+    cmd_bytes(c, s, strlen(s));
+}
+
+static void cmd_num(struct cmd *c, long long v)
+{
+    char *b = c->num[c->nnum++];
+    snprintf(b, sizeof c->num[0], "%lld", v);
+    cmd_str(c, b);
+}
+
+static void cmd_unum(struct cmd *c, unsigned long long v)
+{
+    char *b = c->num[c->nnum++];
+    snprintf(b, sizeof c->num[0], "%llu", v);
+    cmd_str(c, b);
+}
+
+/* An optional string: "" when absent, "=" + value when present. */
+static void cmd_opt(struct cmd *c, const char *s)
+{
+    if (!s) {
+        cmd_bytes(c, "", 0);
+        return;
+    }
+    size_t n = strlen(s);
+    char *b = malloc(n + 2);
+    if (!b) {
+        c->oom = true;
+        cmd_bytes(c, "", 0);
+        return;
+    }
+    b[0] = '=';
+    memcpy(b + 1, s, n + 1);
+    c->heap[c->nheap++] = b;
+    cmd_bytes(c, b, n + 1);
+}
+
+static void cmd_clear(struct cmd *c)
+{
+    for (int i = 0; i < c->nheap; i++)
+        free(c->heap[i]);
+}
+
+/* A new op; room (may be NULL) is kept for decoding its messages. */
+static struct op *op_new(struct rstore *st, enum op_kind kind, void *cb, void *ctx, const char *room)
+{
+    size_t rl = room ? strlen(room) : 0;
+    struct op *o = calloc(1, sizeof *o + rl + 1);
+    if (!o)
+        return NULL;
+    o->st = st;
+    o->kind = kind;
+    o->cb = cb;
+    o->ctx = ctx;
+    if (room)
+        memcpy(o + 1, room, rl + 1);
+    return o;
+}
+
+/* Answer later (after the caller's call returned) without asking Redis. */
+static void answer_later(struct rstore *st, struct op *o, chatd_status status)
+{
+    o->early = status;
+    if (st->host->post(st->host, early_answer, o) != CHATD_OK)
+        free(o); /* shutting down */
+}
+
+/* Send argv/argvlen (argc, plus nextra more) for o, or answer it at once
+ * with the reason it could not be sent. Consumes o. */
+static void submit(struct rstore *st, struct op *o, struct cmd *c, const char *const *extra, size_t nextra)
+{
+    if (!o) {
+        cmd_clear(c);
+        return; /* nowhere to say so: the caller's allocation failed, not ours */
+    }
+    chatd_status early = c->oom ? CHATD_ERR_NOMEM
+                         : !st->ac ? CHATD_ERR_UNAVAILABLE /* hiredis holds commands while connecting */
+                         : st->pending >= st->max_pending ? CHATD_ERR_LIMIT
+                                                          : CHATD_OK;
+    if (early != CHATD_OK) {
+        cmd_clear(c);
+        answer_later(st, o, early);
+        return;
+    }
+    size_t argc = (size_t)c->argc + nextra;
+    const char **argv = malloc(argc * sizeof *argv);
+    size_t *argvlen = malloc(argc * sizeof *argvlen);
+    if (!argv || !argvlen) {
+        free(argv);
+        free(argvlen);
+        cmd_clear(c);
+        answer_later(st, o, CHATD_ERR_NOMEM);
+        return;
+    }
+    for (int i = 0; i < c->argc; i++) {
+        argv[i] = c->argv[i];
+        argvlen[i] = c->len[i];
+    }
+    for (size_t i = 0; i < nextra; i++) {
+        argv[(size_t)c->argc + i] = extra[i];
+        argvlen[(size_t)c->argc + i] = strlen(extra[i]);
+    }
+    int rc = redisAsyncCommandArgv(st->ac, on_reply, o, (int)argc, argv, argvlen);
+    free(argv);
+    free(argvlen);
+    cmd_clear(c);
+    if (rc != REDIS_OK) {
+        answer_later(st, o, CHATD_ERR_UNAVAILABLE);
+        return;
+    }
+    o->next = st->inflight;
+    if (st->inflight)
+        st->inflight->prev = o;
+    st->inflight = o;
+    st->pending++;
+}
+
+/* ------------------------------------------------------------- the ops */
+
+static void r_room_create(void *state, const struct chatd_room *room, const char *unique_key, chatd_room_cb cb,
+                          void *ctx)
+{
+    struct rstore *st = state;
+    struct cmd c;
+    cmd_start(&c, LUA_ROOM_CREATE, st->prefix);
+    cmd_str(&c, room->id ? room->id : "");
+    cmd_num(&c, room->kind);
+    cmd_num(&c, room->state ? room->state : CHATD_ROOM_OPEN);
+    cmd_opt(&c, room->title);
+    cmd_opt(&c, room->owner);
+    cmd_opt(&c, room->agent);
+    cmd_num(&c, room->created_ms);
+    cmd_num(&c, room->assigned_ms);
+    cmd_opt(&c, unique_key);
+    struct op *o = op_new(st, OP_ROOM, (void *)cb, ctx, NULL);
+    if (o && !room->id) {
+        cmd_clear(&c);
+        answer_later(st, o, CHATD_ERR_INVALID);
+        return;
+    }
+    submit(st, o, &c, (const char *const *)room->members, room->nmembers);
+}
+
+static void r_room_get(void *state, const char *room_id, const char *for_user, chatd_room_cb cb, void *ctx)
+{
+    struct rstore *st = state;
+    struct cmd c;
+    cmd_start(&c, LUA_ROOM_GET, st->prefix);
+    cmd_str(&c, room_id);
+    cmd_opt(&c, for_user);
+    submit(st, op_new(st, OP_ROOM, (void *)cb, ctx, NULL), &c, NULL, 0);
+}
+
+static void r_room_list(void *state, const struct chatd_room_filter *f, chatd_rooms_cb cb, void *ctx)
+{
+    struct rstore *st = state;
+    struct cmd c;
+    cmd_start(&c, LUA_ROOM_LIST, st->prefix);
+    cmd_opt(&c, f->member);
+    cmd_num(&c, f->kind);
+    cmd_num(&c, f->state);
+    cmd_opt(&c, f->agent);
+    cmd_opt(&c, f->for_user);
+    cmd_unum(&c, f->limit && f->limit < LIST_MAX ? f->limit : LIST_MAX);
+    submit(st, op_new(st, OP_ROOMS, (void *)cb, ctx, NULL), &c, NULL, 0);
+}
+
+static void r_room_claim(void *state, const char *room_id, const char *agent, int64_t now_ms, chatd_room_cb cb,
+                         void *ctx)
+{
+    struct rstore *st = state;
+    struct cmd c;
+    cmd_start(&c, LUA_ROOM_CLAIM, st->prefix);
+    cmd_str(&c, room_id);
+    cmd_str(&c, agent);
+    cmd_num(&c, now_ms);
+    submit(st, op_new(st, OP_ROOM, (void *)cb, ctx, NULL), &c, NULL, 0);
+}
+
+static void r_room_complete(void *state, const char *room_id, const char *agent, chatd_room_cb cb, void *ctx)
+{
+    struct rstore *st = state;
+    struct cmd c;
+    cmd_start(&c, LUA_ROOM_COMPLETE, st->prefix);
+    cmd_str(&c, room_id);
+    cmd_str(&c, agent);
+    submit(st, op_new(st, OP_ROOM, (void *)cb, ctx, NULL), &c, NULL, 0);
+}
+
+static void r_room_delete(void *state, const char *room_id, chatd_done_cb cb, void *ctx)
+{
+    struct rstore *st = state;
+    struct cmd c;
+    cmd_start(&c, LUA_ROOM_DELETE, st->prefix);
+    cmd_str(&c, room_id);
+    submit(st, op_new(st, OP_DONE, (void *)cb, ctx, NULL), &c, NULL, 0);
+}
+
+static void member_op(struct rstore *st, const char *room_id, const char *user, bool add, chatd_done_cb cb,
+                      void *ctx)
+{
+    struct cmd c;
+    cmd_start(&c, LUA_MEMBER, st->prefix);
+    cmd_str(&c, room_id);
+    cmd_str(&c, user);
+    cmd_str(&c, add ? "1" : "0");
+    submit(st, op_new(st, OP_DONE, (void *)cb, ctx, NULL), &c, NULL, 0);
+}
+
+static void r_member_add(void *state, const char *room_id, const char *user, chatd_done_cb cb, void *ctx)
+{
+    member_op(state, room_id, user, true, cb, ctx);
+}
+
+static void r_member_remove(void *state, const char *room_id, const char *user, chatd_done_cb cb, void *ctx)
+{
+    member_op(state, room_id, user, false, cb, ctx);
+}
+
+static void r_message_append(void *state, const struct chatd_message *msg, chatd_message_cb cb, void *ctx)
+{
+    struct rstore *st = state;
+    struct cmd c;
+    cmd_start(&c, LUA_APPEND, st->prefix);
+    cmd_str(&c, msg->room);
+    cmd_str(&c, msg->sender);
+    cmd_opt(&c, msg->client_id);
+    cmd_num(&c, msg->ts_ms);
+    /* The body is bytes, not a string: give its length (an empty body is
+     * rendered as zero bytes either way). */
+    cmd_bytes(&c, msg->body_len ? msg->body : "", msg->body_len);
+    submit(st, op_new(st, OP_MESSAGE, (void *)cb, ctx, msg->room), &c, NULL, 0);
+}
+
+static void r_message_list(void *state, const char *room_id, uint64_t before, uint64_t after, size_t limit,
+                           chatd_messages_cb cb, void *ctx)
+{
+    struct rstore *st = state;
+    struct cmd c;
+    cmd_start(&c, LUA_HISTORY, st->prefix);
+    cmd_str(&c, room_id);
+    cmd_unum(&c, before);
+    cmd_unum(&c, after);
+    cmd_unum(&c, limit);
+    submit(st, op_new(st, OP_MESSAGES, (void *)cb, ctx, room_id), &c, NULL, 0);
+}
+
+static void r_read_mark(void *state, const char *room_id, const char *user, uint64_t seq, chatd_done_cb cb,
+                        void *ctx)
+{
+    struct rstore *st = state;
+    struct cmd c;
+    cmd_start(&c, LUA_READ_MARK, st->prefix);
+    cmd_str(&c, room_id);
+    cmd_str(&c, user);
+    cmd_unum(&c, seq);
+    submit(st, op_new(st, OP_DONE, (void *)cb, ctx, NULL), &c, NULL, 0);
+}
+
+/* ------------------------------------------------------------ connection */
+
+static void connect_now(struct rstore *st);
+
+static void schedule_retry(struct rstore *st)
+{
+    if (st->stopping)
+        return;
+    struct timeval tv = {st->backoff_ms / 1000, (st->backoff_ms % 1000) * 1000};
+    evtimer_add(st->retry, &tv);
+    st->backoff_ms = st->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : st->backoff_ms * 2;
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    connect_now(arg);
+}
+
+static void on_setup_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    struct rstore *st = privdata;
+    const redisReply *r = reply;
+    if (!r || st->stopping)
+        return;
+    if (r->type == REDIS_REPLY_ERROR) {
+        st->host->log(st->host, CHATD_LOG_ERROR, "redis set-up: %s", r->str);
+        st->host->set_ready(st->host, false, r->str);
+        redisAsyncDisconnect(ac);
+    }
+}
+
+static void on_schema(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    struct rstore *st = privdata;
+    const redisReply *r = reply;
+    if (!r || st->stopping)
+        return;
+    if (r->type == REDIS_REPLY_ERROR) {
+        on_setup_reply(ac, reply, privdata);
+        return;
+    }
+    if (r->type == REDIS_REPLY_STRING && strcmp(r->str, SCHEMA_VERSION) != 0) {
+        st->host->log(st->host, CHATD_LOG_ERROR, "redis holds data of layout %s; this plugin writes layout %s",
+                      r->str, SCHEMA_VERSION);
+        st->host->set_ready(st->host, false, "data layout of another version");
+        return;
+    }
+    st->backoff_ms = BACKOFF_MIN_MS;
+    st->host->set_ready(st->host, true, "connected");
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    struct rstore *st = ac->data;
+    if (status != REDIS_OK) {
+        /* hiredis frees the context after this callback. */
+        st->host->log(st->host, CHATD_LOG_WARN, "redis connect failed: %s", ac->errstr);
+        st->ac = NULL;
+        st->connected = false;
+        schedule_retry(st);
+        return;
+    }
+    st->connected = true;
+    st->host->log(st->host, CHATD_LOG_INFO, "connected to redis");
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+    struct rstore *st = ac->data;
+    st->ac = NULL;
+    st->connected = false;
+    if (st->stopping)
+        return;
+    st->host->log(st->host, CHATD_LOG_WARN, "redis connection lost%s%s", status != REDIS_OK ? ": " : "",
+                  status != REDIS_OK ? ac->errstr : "");
+    st->host->set_ready(st->host, false, "redis connection lost");
+    schedule_retry(st);
+}
+
+static void connect_now(struct rstore *st)
+{
+    redisAsyncContext *ac = st->unix_path ? redisAsyncConnectUnix(st->unix_path) : redisAsyncConnect(st->addr, st->port);
+    if (!ac || ac->err) {
+        st->host->log(st->host, CHATD_LOG_WARN, "redis connect failed: %s", ac ? ac->errstr : "out of memory");
+        if (ac)
+            redisAsyncFree(ac);
+        schedule_retry(st);
+        return;
+    }
+    ac->data = st;
+    if (redisLibeventAttach(ac, st->host->base) != REDIS_OK) {
+        redisAsyncFree(ac);
+        schedule_retry(st);
+        return;
+    }
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    st->ac = ac;
+    /* Queued before anything else on this connection, so in order. */
+    if (st->password)
+        redisAsyncCommand(ac, on_setup_reply, st, "AUTH %s", st->password);
+    if (st->db)
+        redisAsyncCommand(ac, on_setup_reply, st, "SELECT %d", st->db);
+    redisAsyncCommand(ac, on_setup_reply, st, "SETNX %sschema %s", st->prefix, SCHEMA_VERSION);
+    redisAsyncCommand(ac, on_schema, st, "GET %sschema", st->prefix);
+}
+
+/* ----------------------------------------------------------- life cycle */
+
+static chatd_status config_size(const struct chatd_host *h, const char *key, long long def, long long min,
+                                long long max, long long *out)
+{
+    const char *v = h->config_get(h, key);
+    if (!v) {
+        *out = def;
+        return CHATD_OK;
+    }
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (errno || end == v || *end || n < min || n > max) {
+        h->config_error(h, key, "expected an integer from %lld to %lld, got '%s'", min, max, v);
+        return CHATD_ERR_INVALID;
+    }
+    *out = n;
+    return CHATD_OK;
+}
+
+static void store_free(struct rstore *st)
+{
+    if (st->retry)
+        event_free(st->retry);
+    free(st->addr);
+    free(st->unix_path);
+    free(st->password);
+    free(st->prefix);
+    free(st);
+}
+
+static chatd_status redis_init(const struct chatd_host *h, void **state)
+{
+    struct rstore *st = calloc(1, sizeof *st);
+    if (!st)
+        return CHATD_ERR_NOMEM;
+    st->host = h;
+    st->backoff_ms = BACKOFF_MIN_MS;
+    const char *address = h->config_get(h, "address");
+    const char *password = h->config_get(h, "password");
+    const char *prefix = h->config_get(h, "prefix");
+    long long port = 0, db = 0, max_pending = 0;
+    if (!address)
+        address = "127.0.0.1:6379";
+    if (address[0] == '/') {
+        st->unix_path = strdup(address);
+    } else {
+        const char *colon = strrchr(address, ':');
+        char *end = NULL;
+        port = colon ? strtoll(colon + 1, &end, 10) : 6379;
+        if ((colon && (*end || end == colon + 1)) || port < 1 || port > 65535 || colon == address) {
+            h->config_error(h, "address", "expected HOST:PORT or a Unix socket path, got '%s'", address);
+            store_free(st);
+            return CHATD_ERR_INVALID;
+        }
+        st->addr = colon ? strndup(address, (size_t)(colon - address)) : strdup(address);
+        st->port = (int)port;
+    }
+    if (config_size(h, "db", 0, 0, 1000, &db) != CHATD_OK ||
+        config_size(h, "max_pending", 10000, 1, 1000000, &max_pending) != CHATD_OK) {
+        store_free(st);
+        return CHATD_ERR_INVALID;
+    }
+    st->db = (int)db;
+    st->max_pending = (size_t)max_pending;
+    st->password = password && *password ? strdup(password) : NULL;
+    st->prefix = strdup(prefix ? prefix : "chatd:");
+    st->retry = evtimer_new(h->base, on_retry, st);
+    if ((!st->addr && !st->unix_path) || !st->prefix || (password && *password && !st->password) || !st->retry) {
+        store_free(st);
+        return CHATD_ERR_NOMEM;
+    }
+    h->set_ready(h, false, "connecting to redis");
+    connect_now(st);
+    *state = st;
+    return CHATD_OK;
+}
+
+static void redis_fini(void *state)
+{
+    struct rstore *st = state;
+    st->stopping = true;
+    if (st->ac)
+        redisAsyncFree(st->ac); /* runs every pending callback with no reply */
+    store_free(st);
+}
+
+static const struct chatd_storage_ops redis_ops = {
+    .size = sizeof redis_ops,
+    .room_create = r_room_create,
+    .room_get = r_room_get,
+    .room_list = r_room_list,
+    .room_claim = r_room_claim,
+    .room_complete = r_room_complete,
+    .room_delete = r_room_delete,
+    .member_add = r_member_add,
+    .member_remove = r_member_remove,
+    .message_append = r_message_append,
+    .message_list = r_message_list,
+    .read_mark = r_read_mark,
+};
+
+CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_STORAGE, .name = "redis", .version = "1.0",
+                    .description = "rooms and messages in Redis, atomic through Lua scripts",
+                    .init = redis_init, .fini = redis_fini, .ops.storage = &redis_ops)

@@ -1,0 +1,97 @@
+"""Storage faults against a real server: the backend dies mid-stream; sends
+in flight get an ERROR and no RECEIPT; readiness drops and comes back; after
+the restart every receipted message is there, in order, once, and new
+messages are stored again (docs/storage.md)."""
+import json
+import signal
+import threading
+import unittest
+import urllib.error
+import urllib.request
+
+from chatd_harness import Chatd, wait_for
+from raw_stomp import RawStomp
+from rooms_client import Api, send_message
+from servers import Redis
+
+
+def health(port):
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % port, timeout=5) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+class RedisRestart(unittest.TestCase):
+    def test_backend_killed_and_restarted(self):
+        redis = Redis().start()
+        self.addCleanup(redis.cleanup)
+        srv = Chatd(lambda s: s.update({"storage": {"plugin": "redis", "address": redis.address}})).start()
+        self.addCleanup(srv.cleanup)
+        self.addCleanup(srv.stop)
+        wait_for(lambda: health(srv.http_port)[0] == 200, what="ready")
+        api = Api(srv.http_port, "alice")
+        rid = api.post("/api/rooms", {"kind": "group", "title": "faults", "members": ["bob", "agent1"]})[1]["id"]
+        receipted, errors = {}, {}
+
+        def sender(user):
+            c = RawStomp(srv.stomp_port)
+            self.addCleanup(c.close)
+            c.connect(user)
+            done = receipted.setdefault(user, [])
+            for i in range(100000):
+                cid = "%s-%d" % (user, i)
+                try:
+                    send_message(c, rid, "%s says %d" % (user, i), receipt=cid, client_id=cid)
+                    f = c.read(timeout=10)
+                except OSError:
+                    return
+                if f is None or f.command != "RECEIPT":
+                    errors[user] = f
+                    return
+                done.append(cid)
+
+        threads = [threading.Thread(target=sender, args=(u,)) for u in ("alice", "bob", "agent1")]
+        for t in threads:
+            t.start()
+        wait_for(lambda: sum(len(v) for v in receipted.values()) >= 300, timeout=30, what="300 receipts")
+        redis.proc.send_signal(signal.SIGKILL)
+        redis.proc.wait()
+        for t in threads:
+            t.join()
+        # Every sender was told, with a clear reason, that its last send was not stored.
+        self.assertEqual(sorted(errors), ["agent1", "alice", "bob"])
+        for f in errors.values():
+            self.assertEqual(f.command, "ERROR")
+            # Either the room lookup before the append or the append itself failed.
+            self.assertIn(f.headers["message"], ("storage unavailable", "message not stored"))
+        wait_for(lambda: health(srv.http_port)[0] == 503, what="not ready while redis is down")
+        self.assertFalse(health(srv.http_port)[1]["storage"])
+
+        redis.start()  # same dir: the AOF holds what was acknowledged
+        wait_for(lambda: health(srv.http_port)[0] == 200, timeout=20, what="ready again")
+        stored, page = [], api.get("/api/rooms/%s/messages?limit=100" % rid)[1]
+        stored += page["messages"]
+        while "next_before" in page:
+            page = api.get("/api/rooms/%s/messages?limit=100&before=%d" % (rid, page["next_before"]))[1]
+            stored += page["messages"]
+        stored.reverse()
+        self.assertEqual([m["seq"] for m in stored], list(range(1, len(stored) + 1)))
+        ids = [m["client_id"] for m in stored]
+        self.assertEqual(len(ids), len(set(ids)))
+        for user, cids in receipted.items():
+            mine = [c for c in ids if c.startswith(user + "-")]
+            self.assertEqual(mine[:len(cids)], cids)
+        # And the room works again.
+        c = RawStomp(srv.stomp_port)
+        self.addCleanup(c.close)
+        c.connect("bob")
+        send_message(c, rid, "after the restart", receipt="again")
+        self.assertEqual(c.expect("RECEIPT").headers["receipt-id"], "again")
+        self.assertEqual(api.get("/api/rooms/%s/messages?limit=1" % rid)[1]["messages"][0]["body"],
+                         "after the restart")
+
+
+if __name__ == "__main__":
+    unittest.main()
