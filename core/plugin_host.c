@@ -9,6 +9,7 @@
 #include "config.h"
 #include "loader.h"
 #include "log.h"
+#include "rooms.h"
 #include "router.h"
 #include "server.h"
 
@@ -207,7 +208,10 @@ static void host_set_ready(const struct chatd_host *h, bool ready, const char *r
     if (p->ready != ready)
         log_msg(ready ? CHATD_LOG_INFO : CHATD_LOG_WARN, p->section, 0, "%s%s%s",
                 ready ? "ready" : "not ready", reason ? ": " : "", reason ? reason : "");
+    bool back = ready && !p->ready;
     p->ready = ready;
+    if (back && p->desc->kind == CHATD_PLUGIN_BROKER && p->srv->router)
+        rooms_resync(p->srv);
 }
 
 void host_setup(struct plugin *p)

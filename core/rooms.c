@@ -720,6 +720,7 @@ struct stomp_op {
     bool has_since;
     uint64_t since;      /* SUBSCRIBE since-seq; READ seq */
     uint64_t replayed;   /* highest seq replayed so far */
+    uint64_t room_last;  /* SUBSCRIBE: the room's last seq when looked up */
     int64_t started_ms;  /* SEND: when it arrived, for the store latency */
     struct sub *sub;
     chatd_room_kind kind; /* SEND: the room as looked up, for notifications */
@@ -954,7 +955,7 @@ static bool replay_sub_alive(struct stomp_op *op, struct session **out)
 {
     struct session *s = session_lookup(op->srv, op->session);
     *out = s;
-    return s && session_has_sub_id(s, op->sub_id);
+    return s && session_has_sub(s, op->sub);
 }
 
 static void replay_next(struct stomp_op *op)
@@ -1010,6 +1011,7 @@ static void subscribe_now(struct session *s, struct stomp_op *op, const char *re
         return;
     }
     if (!op->has_since) {
+        router_sub_seen(sub, op->room_last);
         session_send_receipt(s, op->receipt);
         stomp_op_free(op);
         return;
@@ -1029,7 +1031,40 @@ static void subscribe_room_cb(void *ctx, chatd_status st, const struct chatd_roo
         return;
     char topic[128];
     room_topic(topic, sizeof topic, op->room);
+    op->room_last = room->last_seq;
     subscribe_now(s, op, topic);
+}
+
+/* The broker was down: events published meanwhile are lost to this
+ * instance. Every room subscription catches up from storage after the last
+ * seq it had, exactly like a SUBSCRIBE with since-seq, with live events held
+ * until the replay is done. */
+void rooms_resync(struct server *srv)
+{
+    struct sub **subs;
+    size_t n = router_collect_subs(srv->router, "/topic/rooms/", &subs);
+    size_t started = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct sub *sub = subs[i];
+        if (router_sub_held(sub))
+            continue; /* already catching up */
+        struct session *s = router_sub_session(sub);
+        struct stomp_op *op = stomp_op_new(s, router_sub_destination(sub) + 13, VERB_SUBSCRIBE, NULL);
+        if (!op)
+            continue;
+        if (!(op->sub_id = strdup(router_sub_id(sub)))) {
+            stomp_op_free(op);
+            continue;
+        }
+        op->sub = sub;
+        op->replayed = router_sub_last_seq(sub);
+        router_hold(sub);
+        replay_next(op);
+        started++;
+    }
+    free(subs);
+    if (started)
+        log_info("broker ready again: %zu room subscriptions catch up from storage", started);
 }
 
 void rooms_subscribe(struct session *s, const char *destination, const char *id, int ack_mode,

@@ -31,5 +31,7 @@ void rooms_subscribe(struct session *s, const char *destination, const char *id,
 void rooms_user_online(struct server *srv, const char *user);
 void rooms_user_offline(struct server *srv, const char *user);
 void rooms_free(struct server *srv);
+/* After a broker outage: catch every room subscription up from storage. */
+void rooms_resync(struct server *srv);
 
 #endif

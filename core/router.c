@@ -17,6 +17,7 @@ struct envelope {
     unsigned refs;
     struct stomp_frame *frame;
     struct rcbuf *shared[3]; /* per version 1.0, 1.1, 1.2; made on demand */
+    uint64_t seq;            /* room `message` events: their seq; else 0 */
     /* Queue messages: */
     struct envelope *next;   /* in the queue's pending list */
     bool redelivered;
@@ -52,6 +53,7 @@ struct sub {
     bool held;
     struct envelope **held_events;
     size_t nheld, held_cap;
+    uint64_t last_seq;       /* highest room message seq this sub has had */
 };
 
 struct router {
@@ -186,9 +188,7 @@ void router_release(struct router *r, struct sub *s, uint64_t replayed_seq)
     s->held = false;
     for (size_t i = 0; i < s->nheld; i++) {
         struct envelope *e = s->held_events[i];
-        const char *event = stomp_frame_header(e->frame, "event");
-        const char *seq = stomp_frame_header(e->frame, "seq");
-        bool seen = event && strcmp(event, "message") == 0 && seq && strtoull(seq, NULL, 10) <= replayed_seq;
+        bool seen = e->seq && e->seq <= replayed_seq;
         if (!seen)
             deliver_one(r, s, e);
         envelope_unref(e);
@@ -251,6 +251,8 @@ static void deliver_one(struct router *r, struct sub *s, struct envelope *e)
     }
     session_send(s->session, head.data, head.len, rcbuf_ref(shared));
     r->srv->metrics.deliveries++;
+    if (e->seq > s->last_seq)
+        s->last_seq = e->seq;
 }
 
 /* A queue subscriber can take more while its unacked window has room. */
@@ -455,6 +457,10 @@ static struct envelope *envelope_parse(struct router *r, const void *data, size_
     }
     stomp_parser_free(p);
     e->refs = 1;
+    const char *event = stomp_frame_header(e->frame, "event");
+    const char *seq = stomp_frame_header(e->frame, "seq");
+    if (event && seq && strcmp(event, "message") == 0)
+        e->seq = strtoull(seq, NULL, 10);
     return e;
 }
 
@@ -601,4 +607,56 @@ chatd_status router_ack(struct router *r, struct sub *const *subs, size_t nsubs,
         }
     }
     return CHATD_ERR_NOT_FOUND;
+}
+
+void router_sub_seen(struct sub *s, uint64_t seq)
+{
+    if (seq > s->last_seq)
+        s->last_seq = seq;
+}
+
+uint64_t router_sub_last_seq(const struct sub *s)
+{
+    return s->last_seq;
+}
+
+bool router_sub_held(const struct sub *s)
+{
+    return s->held;
+}
+
+struct session *router_sub_session(const struct sub *s)
+{
+    return s->session;
+}
+
+const char *router_sub_destination(const struct sub *s)
+{
+    return s->dest->name;
+}
+
+size_t router_collect_subs(struct router *r, const char *prefix, struct sub ***out)
+{
+    size_t n = 0, cap = 0, pos = 0, plen = strlen(prefix);
+    struct sub **v = NULL;
+    const char *name;
+    void *value;
+    while (strmap_next(&r->dests, &pos, &name, &value)) {
+        if (strncmp(name, prefix, plen) != 0)
+            continue;
+        for (struct sub *s = ((struct dest *)value)->subs; s; s = s->next) {
+            if (n == cap) {
+                cap = cap ? cap * 2 : 64;
+                struct sub **grown = realloc(v, cap * sizeof *grown);
+                if (!grown) {
+                    *out = v;
+                    return n;
+                }
+                v = grown;
+            }
+            v[n++] = s;
+        }
+    }
+    *out = v;
+    return n;
 }

@@ -64,6 +64,18 @@ void router_release(struct router *r, struct sub *s, uint64_t replayed_seq);
 /* The sessions subscribed to a destination on this instance. */
 size_t router_subscribers(struct router *r, const char *destination, struct session **out, size_t max);
 
+/* Room topics: the highest message seq a subscription has had (delivered,
+ * replayed, or known at subscribe time through router_sub_seen), so that a
+ * catch-up after a broker outage starts where it stopped. */
+void router_sub_seen(struct sub *s, uint64_t seq);
+uint64_t router_sub_last_seq(const struct sub *s);
+bool router_sub_held(const struct sub *s);
+struct session *router_sub_session(const struct sub *s);
+const char *router_sub_destination(const struct sub *s);
+/* Every subscription to a destination starting with prefix, in a new array
+ * (the caller frees it); the count. Valid until the next unsubscribe. */
+size_t router_collect_subs(struct router *r, const char *prefix, struct sub ***out);
+
 /* The broker handed us an event for `channel` (host->deliver). */
 void router_deliver(struct router *r, const char *channel, const void *data, size_t len);
 

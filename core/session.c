@@ -194,6 +194,14 @@ bool session_has_sub_id(const struct session *s, const char *id)
     return false;
 }
 
+bool session_has_sub(const struct session *s, const struct sub *sub)
+{
+    for (size_t i = 0; i < s->nsubs; i++)
+        if (s->subs[i] == sub)
+            return true;
+    return false;
+}
+
 bool session_add_sub(struct session *s, struct sub *sub)
 {
     if (s->nsubs >= s->srv->settings.max_subscriptions)

@@ -42,6 +42,7 @@ void session_send_receipt(struct session *s, const char *receipt);
  * take no more (the caller unsubscribes it). */
 bool session_add_sub(struct session *s, struct sub *sub);
 bool session_has_sub_id(const struct session *s, const char *id);
+bool session_has_sub(const struct session *s, const struct sub *sub);
 /* ERROR frame with `message`, then close (a server-side verdict such as a
  * slow consumer). */
 void session_fail(struct session *s, const char *message);

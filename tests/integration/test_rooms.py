@@ -16,7 +16,7 @@ PROFILES = {
     "sqlite": lambda s, d: s.update({"storage": {"plugin": "sqlite", "path": os.path.join(d["path"], "chat.db")},
                                      "broker": {"plugin": "simple"}}),
     "redis": lambda s, d: s.update({"storage": {"plugin": "redis", "address": d["redis"].address},
-                                    "broker": {"plugin": "simple"}}),
+                                    "broker": {"plugin": "redis", "address": d["redis"].address}}),
 }
 
 # The servers a profile needs, started before chatd.

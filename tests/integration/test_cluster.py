@@ -1,0 +1,134 @@
+"""Several chatd instances sharing storage (Redis) and a broker (Redis
+pub/sub, on a Redis server of its own so that it can fail alone): clients
+spread over them talk, claim and catch up as if on one server."""
+import json
+import signal
+import threading
+import unittest
+import urllib.error
+import urllib.request
+
+from chatd_harness import Chatd, wait_for
+from rooms_client import Api, send_message, stomp, subscribe
+from servers import Redis
+
+
+def healthy(port):
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % port, timeout=5) as r:
+            return r.status == 200
+    except urllib.error.HTTPError:
+        return False
+
+
+def next_event(c, event):
+    while True:
+        f = c.expect("MESSAGE")
+        if f.headers.get("event") == event:
+            return f
+
+
+class Cluster(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.store = Redis().start()
+        cls.bus = Redis().start()
+        cls.nodes = []
+        for _ in range(3):
+            def edit(s):
+                s["storage"] = {"plugin": "redis", "address": cls.store.address}
+                s["broker"] = {"plugin": "redis", "address": cls.bus.address}
+            cls.nodes.append(Chatd(edit).start())
+        for n in cls.nodes:
+            wait_for(lambda: healthy(n.http_port), what="instance ready")
+
+    @classmethod
+    def tearDownClass(cls):
+        for n in cls.nodes:
+            n.stop()
+            n.cleanup()
+        cls.store.cleanup()
+        cls.bus.cleanup()
+
+    def api(self, node, user):
+        return Api(self.nodes[node].http_port, user)
+
+    def stomp(self, node, user):
+        c = stomp(self.nodes[node].stomp_port, user)
+        self.addCleanup(c.close)
+        return c
+
+    def test_support_across_instances(self):
+        watcher = self.stomp(2, "agent2")
+        subscribe(watcher, "/topic/support/queue")
+        watcher.expect("RECEIPT")
+        alice = self.api(0, "alice")
+        status, room = alice.post("/api/rooms", {"kind": "support"})
+        if status == 200:
+            alice.delete("/api/rooms/" + room["id"])
+            status, room = alice.post("/api/rooms", {"kind": "support"})
+        self.assertEqual(status, 201)
+        rid = room["id"]
+        self.addCleanup(alice.delete, "/api/rooms/" + rid)
+        self.assertEqual(next_event(watcher, "opened").headers["room"], rid)
+
+        # Two agents on two other instances race: the storage decides once.
+        results = {}
+        def claim(name, node):
+            results[name] = self.api(node, name).post("/api/rooms/%s/claim" % rid)[0]
+        threads = [threading.Thread(target=claim, args=a) for a in (("agent1", 1), ("agent2", 2))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(sorted(results.values()), [200, 409])
+        winner = "agent1" if results["agent1"] == 200 else "agent2"
+        self.assertEqual(next_event(watcher, "claimed").headers["room"], rid)
+
+        cust, agent = self.stomp(0, "alice"), self.stomp(1, winner)
+        for c in (cust, agent):
+            subscribe(c, "/topic/rooms/" + rid)
+            c.expect("RECEIPT")
+        send_message(cust, rid, "hello from instance 0", receipt="c1")
+        cust.expect("RECEIPT")
+        send_message(agent, rid, "hello from instance 1", receipt="a1")
+        agent.expect("RECEIPT")
+        for c in (cust, agent):
+            got = [next_event(c, "message") for _ in range(2)]
+            self.assertEqual([f.body for f in got], [b"hello from instance 0", b"hello from instance 1"])
+            self.assertEqual([int(f.headers["seq"]) for f in got], [1, 2])
+
+    def test_broker_restart_loses_nothing(self):
+        alice = self.api(0, "alice")
+        status, room = alice.post("/api/rooms", {"kind": "group", "title": "resync", "members": ["bob"]})
+        self.assertEqual(status, 201)
+        rid = room["id"]
+        self.addCleanup(alice.delete, "/api/rooms/" + rid)
+        readers = [self.stomp(1, "bob"), self.stomp(2, "bob"), self.stomp(0, "alice")]
+        for r in readers:
+            subscribe(r, "/topic/rooms/" + rid)
+            r.expect("RECEIPT")
+        sender = self.stomp(0, "alice")
+
+        def send(lo, hi):
+            for i in range(lo, hi):
+                send_message(sender, rid, "m%d" % i, receipt="r%d" % i)
+            for i in range(lo, hi):
+                self.assertEqual(sender.expect("RECEIPT").headers["receipt-id"], "r%d" % i)
+
+        send(0, 30)
+        self.bus.proc.send_signal(signal.SIGKILL)
+        self.bus.proc.wait()
+        wait_for(lambda: not any(healthy(n.http_port) for n in self.nodes), what="instances not ready")
+        send(30, 60)  # stored; their events have no broker to travel on
+        self.bus.start()
+        wait_for(lambda: all(healthy(n.http_port) for n in self.nodes), timeout=20, what="instances ready again")
+        send(60, 80)
+        for r in readers:
+            got = [next_event(r, "message") for _ in range(80)]
+            self.assertEqual([int(f.headers["seq"]) for f in got], list(range(1, 81)))
+            self.assertEqual([f.body for f in got], [b"m%d" % i for i in range(80)])
+
+
+if __name__ == "__main__":
+    unittest.main()
