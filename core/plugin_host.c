@@ -9,6 +9,7 @@
 #include "config.h"
 #include "loader.h"
 #include "log.h"
+#include "presence.h"
 #include "rooms.h"
 #include "router.h"
 #include "server.h"
@@ -198,8 +199,12 @@ static void host_config_error(const struct chatd_host *h, const char *key, const
 static void host_deliver(const struct chatd_host *h, const char *channel, const void *data, size_t len)
 {
     struct server *srv = plugin_of(h)->srv;
-    if (srv->router)
+    if (strcmp(channel, PRESENCE_CHANNEL) == 0) {
+        if (srv->presence)
+            presence_deliver(srv->presence, data, len);
+    } else if (srv->router) {
         router_deliver(srv->router, channel, data, len);
+    }
 }
 
 static void host_set_ready(const struct chatd_host *h, bool ready, const char *reason)
@@ -210,8 +215,10 @@ static void host_set_ready(const struct chatd_host *h, bool ready, const char *r
                 ready ? "ready" : "not ready", reason ? ": " : "", reason ? reason : "");
     bool back = ready && !p->ready;
     p->ready = ready;
-    if (back && p->desc->kind == CHATD_PLUGIN_BROKER && p->srv->router)
+    if (back && p->desc->kind == CHATD_PLUGIN_BROKER && p->srv->router) {
         rooms_resync(p->srv);
+        presence_broker_ready(p->srv->presence);
+    }
 }
 
 void host_setup(struct plugin *p)

@@ -10,6 +10,7 @@
 #include "loader.h"
 #include "query.h"
 #include "log.h"
+#include "presence.h"
 #include "rooms.h"
 #include "server.h"
 
@@ -64,6 +65,8 @@ static void metrics(struct rest_call *c)
         rest_error(c, 500, "internal", "out of memory");
         return;
     }
+    struct presence_stats ps;
+    presence_stats(srv->presence, &ps);
     struct { const char *name, *type, *help; uint64_t v; } rows[] = {
         {"chatd_sessions", "gauge", "STOMP sessions open now", srv->sessions.count},
         {"chatd_sessions_opened_total", "counter", "connections accepted", m->sessions_opened},
@@ -77,6 +80,10 @@ static void metrics(struct rest_call *c)
         {"chatd_outbound_batch", "gauge", "frames waiting for the gateway this loop turn", srv->nout},
         {"chatd_storage_ready", "gauge", "1 when the storage plugin is connected", srv->storage->ready},
         {"chatd_broker_ready", "gauge", "1 when the broker plugin is connected", srv->broker->ready},
+        {"chatd_presence_peers", "gauge", "other instances this one hears of", ps.peers},
+        {"chatd_presence_remote_users", "gauge", "users online on other instances, summed", ps.remote_users},
+        {"chatd_presence_remote_watches", "gauge", "room subscriptions on other instances, by user and room",
+         ps.remote_watches},
     };
     for (size_t i = 0; i < sizeof rows / sizeof *rows; i++)
         fprintf(f, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", rows[i].name, rows[i].help, rows[i].name,

@@ -10,6 +10,7 @@
 
 #include "loader.h"
 #include "log.h"
+#include "presence.h"
 #include "rest.h"
 #include "router.h"
 #include "server.h"
@@ -167,63 +168,10 @@ static void notify_user(struct server *srv, const char *user, const char *event,
     free(text);
 }
 
-/* ------------------------------------------------------------ presence */
-
-struct presence {
-    struct strmap online; /* user -> (void *)count of local sessions */
-};
-
-static struct presence *presence_of(struct server *srv)
-{
-    if (!srv->rooms) {
-        srv->rooms = calloc(1, sizeof(struct presence));
-        if (srv->rooms)
-            strmap_init(&((struct presence *)srv->rooms)->online);
-    }
-    return srv->rooms;
-}
-
-void rooms_user_online(struct server *srv, const char *user)
-{
-    struct presence *p = presence_of(srv);
-    if (p)
-        strmap_put(&p->online, user, (void *)((uintptr_t)strmap_get(&p->online, user) + 1));
-}
-
-void rooms_user_offline(struct server *srv, const char *user)
-{
-    struct presence *p = presence_of(srv);
-    uintptr_t n = p ? (uintptr_t)strmap_get(&p->online, user) : 0;
-    if (n > 1)
-        strmap_put(&p->online, user, (void *)(n - 1));
-    else if (n == 1)
-        strmap_del(&p->online, user);
-}
-
-void rooms_free(struct server *srv)
-{
-    struct presence *p = srv->rooms;
-    if (!p)
-        return;
-    strmap_free(&p->online);
-    free(p);
-    srv->rooms = NULL;
-}
-
-static bool user_online(struct server *srv, const char *user)
-{
-    struct presence *p = presence_of(srv);
-    return p && strmap_get(&p->online, user);
-}
-
 /* After a message is stored: members with no live subscription to the room
  * hear of it in-band when connected, through notify plugins when not. */
 static void notify_members(struct server *srv, const struct chatd_room *r, const struct chatd_message *m)
 {
-    char topic[128];
-    room_topic(topic, sizeof topic, r->id);
-    struct session *subscribed[64];
-    size_t nsub = router_subscribers(srv->router, topic, subscribed, 64);
     char preview[PREVIEW_MAX + 1];
     size_t pl = m->body_len < PREVIEW_MAX ? m->body_len : PREVIEW_MAX;
     memcpy(preview, m->body, pl);
@@ -232,15 +180,12 @@ static void notify_members(struct server *srv, const struct chatd_room *r, const
         const char *member = r->members[i];
         if (strcmp(member, m->sender) == 0)
             continue;
-        bool watching = false;
-        for (size_t k = 0; k < nsub && !watching; k++)
-            watching = strcmp(session_user(subscribed[k]), member) == 0;
-        if (watching)
+        if (presence_watching(srv->presence, member, r->id))
             continue;
         json_t *body = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s}", "event", "message", "room", r->id,
                                  "room_kind", kind_name(r->kind), "seq", (json_int_t)m->seq, "message_id", m->id,
                                  "sender", m->sender, "preview", preview);
-        if (user_online(srv, member)) {
+        if (presence_online(srv->presence, member)) {
             notify_user(srv, member, "message", r->id, body);
         } else if (srv->nnotify && body) {
             json_object_set_new(body, "recipient", json_string(member));

@@ -27,10 +27,6 @@ void rooms_app_send(struct session *s, const char *destination, const struct sto
 void rooms_subscribe(struct session *s, const char *destination, const char *id, int ack_mode,
                      const char *since_seq, const char *receipt);
 
-/* Local presence, for notifications. */
-void rooms_user_online(struct server *srv, const char *user);
-void rooms_user_offline(struct server *srv, const char *user);
-void rooms_free(struct server *srv);
 /* After a broker outage: catch every room subscription up from storage. */
 void rooms_resync(struct server *srv);
 

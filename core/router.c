@@ -7,6 +7,7 @@
 
 #include "loader.h"
 #include "log.h"
+#include "presence.h"
 #include "server.h"
 #include "session.h"
 #include "stomp_frame.h"
@@ -369,6 +370,8 @@ struct sub *router_subscribe(struct router *r, struct session *session, const ch
     d->nsubs++;
     if (d->kind == DEST_QUEUE)
         queue_dispatch(r, d);
+    if (r->srv->presence && strncmp(d->name, ROOM_TOPIC, sizeof ROOM_TOPIC - 1) == 0)
+        presence_watch(r->srv->presence, session_user(session), d->name + sizeof ROOM_TOPIC - 1, +1);
     return s;
 }
 
@@ -396,6 +399,8 @@ static void unacked_release(struct sub *s, struct unacked *u, bool requeue)
 void router_unsubscribe(struct router *r, struct sub *s)
 {
     struct dest *d = s->dest;
+    if (r->srv->presence && strncmp(d->name, ROOM_TOPIC, sizeof ROOM_TOPIC - 1) == 0)
+        presence_watch(r->srv->presence, session_user(s->session), d->name + sizeof ROOM_TOPIC - 1, -1);
     /* Unacked queue messages return in their original order. */
     while (s->unacked_tail)
         unacked_release(s, s->unacked_tail, true);
@@ -659,4 +664,9 @@ size_t router_collect_subs(struct router *r, const char *prefix, struct sub ***o
     }
     *out = v;
     return n;
+}
+
+const char *router_instance(const struct router *r)
+{
+    return r->instance;
 }

@@ -76,6 +76,11 @@ const char *router_sub_destination(const struct sub *s);
  * (the caller frees it); the count. Valid until the next unsubscribe. */
 size_t router_collect_subs(struct router *r, const char *prefix, struct sub ***out);
 
+/* The prefix of room topics, followed by the room id. */
+#define ROOM_TOPIC "/topic/rooms/"
+/* This instance's random id (message-id prefix, presence). */
+const char *router_instance(const struct router *r);
+
 /* The broker handed us an event for `channel` (host->deliver). */
 void router_deliver(struct router *r, const char *channel, const void *data, size_t len);
 

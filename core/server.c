@@ -13,6 +13,7 @@
 #include "loader.h"
 #include "log.h"
 #include "plugin_host.h"
+#include "presence.h"
 #include "rest.h"
 #include "rooms.h"
 #include "router.h"
@@ -184,7 +185,7 @@ int server_init(struct server *srv, const char *config_path, bool quiet, char *e
             return -1;
         }
     }
-    if (!(srv->router = router_new(srv))) {
+    if (!(srv->router = router_new(srv)) || !(srv->presence = presence_new(srv))) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -224,6 +225,7 @@ int server_run(struct server *srv, char *err, size_t errlen)
              srv->settings.listen_port);
     if (srv->settings.stomp_host)
         log_info("STOMP over TCP on %s:%d", srv->settings.stomp_host, srv->settings.stomp_port);
+    presence_start(srv->presence);
     event_base_dispatch(srv->base);
     log_info("stopped serving");
     return 0;
@@ -238,7 +240,8 @@ void server_teardown(struct server *srv)
     }
     srv->nout = 0;
     session_free_all(srv);
-    rooms_free(srv);
+    presence_free(srv->presence);
+    srv->presence = NULL;
     if (srv->tasks)
         tasks_close(srv->tasks);
     for (size_t i = srv->nnotify; i-- > 0;)

@@ -60,7 +60,7 @@ struct server {
     size_t nout, out_cap;
     struct event *flush_ev;
 
-    void *rooms;                 /* rooms.c's own state (presence) */
+    struct presence *presence;   /* who is online and watching, cluster-wide */
     struct metrics metrics;
     uint64_t next_message_id;
     bool stopping;

@@ -7,6 +7,7 @@
 #include <sys/time.h>
 
 #include "loader.h"
+#include "presence.h"
 #include "acl.h"
 #include "log.h"
 #include "rooms.h"
@@ -248,7 +249,7 @@ static void session_destroy(struct session *s)
     if (s->expiry)
         event_free(s->expiry);
     if (s->user)
-        rooms_user_offline(s->srv, s->user);
+        presence_user(s->srv->presence, s->user, -1);
     pending_unlink(s);
     session_abort_all(s);
     session_unsubscribe_all(s);
@@ -329,7 +330,7 @@ static void session_connected(struct session *s, const struct chatd_identity *wh
         session_error(s, receipt, "internal error", "out of memory");
         return;
     }
-    rooms_user_online(s->srv, s->user);
+    presence_user(s->srv->presence, s->user, +1);
     session_set_expiry(s, who->expires_ms);
     char version[24], session_id[24];
     snprintf(version, sizeof version, "%d.%d", s->version / 10, s->version % 10);

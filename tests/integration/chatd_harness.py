@@ -105,10 +105,14 @@ class Chatd:
         if edit:
             edit(self.sections)
         self.config = os.path.join(self.dir, "chat.ini")
-        with open(self.config, "w") as f:
-            f.write(render_ini(self.sections))
+        self.write_config()
         self.log_path = os.path.join(self.dir, "chatd.log")
         self.proc = None
+
+    def write_config(self):
+        """(Re)write chat.ini from self.sections."""
+        with open(self.config, "w") as f:
+            f.write(render_ini(self.sections))
 
     def start(self):
         self.log = open(self.log_path, "w")

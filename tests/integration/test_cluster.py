@@ -2,13 +2,15 @@
 pub/sub, on a Redis server of its own so that it can fail alone): clients
 spread over them talk, claim and catch up as if on one server."""
 import json
+import os
+import re
 import signal
 import threading
 import unittest
 import urllib.error
 import urllib.request
 
-from chatd_harness import Chatd, wait_for
+from chatd_harness import Chatd, PLUGIN_DIR, wait_for
 from rooms_client import Api, send_message, stomp, subscribe
 from servers import Redis
 
@@ -38,9 +40,16 @@ class Cluster(unittest.TestCase):
             def edit(s):
                 s["storage"] = {"plugin": "redis", "address": cls.store.address}
                 s["broker"] = {"plugin": "redis", "address": cls.bus.address}
-            cls.nodes.append(Chatd(edit).start())
+            node = Chatd(edit)
+            # Offline notifications of each instance go to a file of its own.
+            node.notified = os.path.join(node.dir, "notified.jsonl")
+            node.sections["notify.file"] = {"plugin": os.path.join(PLUGIN_DIR, "notify_jsonl.so"),
+                                            "path": node.notified}
+            node.write_config()
+            cls.nodes.append(node.start())
         for n in cls.nodes:
             wait_for(lambda: healthy(n.http_port), what="instance ready")
+            wait_for(lambda: cls.metric(n, "chatd_presence_peers") == 2, what="instances to know each other")
 
     @classmethod
     def tearDownClass(cls):
@@ -49,6 +58,20 @@ class Cluster(unittest.TestCase):
             n.cleanup()
         cls.store.cleanup()
         cls.bus.cleanup()
+
+    @staticmethod
+    def metric(node, name):
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % node.http_port, timeout=5) as r:
+            m = re.search(r"^%s (\d+)$" % name, r.read().decode(), re.M)
+            return int(m.group(1)) if m else None
+
+    def notified(self):
+        lines = []
+        for n in self.nodes:
+            if os.path.exists(n.notified):
+                with open(n.notified) as f:
+                    lines += [json.loads(l) for l in f.read().splitlines()]
+        return lines
 
     def api(self, node, user):
         return Api(self.nodes[node].http_port, user)
@@ -128,6 +151,41 @@ class Cluster(unittest.TestCase):
             got = [next_event(r, "message") for _ in range(80)]
             self.assertEqual([int(f.headers["seq"]) for f in got], list(range(1, 81)))
             self.assertEqual([f.body for f in got], [b"m%d" % i for i in range(80)])
+
+    def test_notifications_once_across_instances(self):
+        alice = self.api(0, "alice")
+        status, room = alice.post("/api/rooms", {"kind": "group", "title": "notes",
+                                                 "members": ["bob", "agent1", "agent2"]})
+        self.assertEqual(status, 201)
+        rid = room["id"]
+        self.addCleanup(alice.delete, "/api/rooms/" + rid)
+        # bob: connected to instance 1, not in the room; agent2: in the room on
+        # instance 2; agent1: offline. alice sends on instance 0.
+        bob = self.stomp(1, "bob")
+        subscribe(bob, "/user/queue/notifications")
+        bob.expect("RECEIPT")
+        agent2 = self.stomp(2, "agent2")
+        subscribe(agent2, "/topic/rooms/" + rid)
+        agent2.expect("RECEIPT")
+        before = len(self.notified())
+        wait_for(lambda: (self.metric(self.nodes[0], "chatd_presence_remote_users"),
+                          self.metric(self.nodes[0], "chatd_presence_remote_watches")) == (2, 1),
+                 what="instance 0 to see bob and agent2")
+        sender = self.stomp(0, "alice")
+        for i in range(3):
+            send_message(sender, rid, "note %d" % i, receipt="n%d" % i)
+            sender.expect("RECEIPT")
+        # In-band for bob, on his instance, once per message.
+        got = [next_event(bob, "message") for _ in range(3)]
+        self.assertEqual([json.loads(f.body)["seq"] for f in got], [1, 2, 3])
+        self.assertEqual([next_event(agent2, "message").body for _ in range(3)],
+                         [b"note 0", b"note 1", b"note 2"])
+        # Through the notify plugin for agent1 only, exactly once per message,
+        # by one instance of the three.
+        wait_for(lambda: len(self.notified()) - before >= 3, what="three offline notifications")
+        lines = self.notified()[before:]
+        self.assertEqual(sorted((n["recipient"], n["seq"]) for n in lines),
+                         [("agent1", 1), ("agent1", 2), ("agent1", 3)])
 
 
 if __name__ == "__main__":

@@ -1,0 +1,48 @@
+/* Presence: which users are connected, and who watches which room, on this
+ * instance and on every other instance sharing the broker.
+ *
+ * Each instance publishes its own changes (deltas, batched per loop turn)
+ * and, every PRESENCE_INTERVAL and whenever the broker comes back, a full
+ * snapshot on an internal broker channel no client can name. An instance
+ * not heard of for three intervals is forgotten. The notification decision
+ * (in-band, offline, or none) reads this table, so it is made once, by the
+ * instance that stored the message, for users anywhere. */
+#ifndef CHATD_PRESENCE_H
+#define CHATD_PRESENCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct server;
+struct presence;
+
+/* The internal channel: not a STOMP destination (no leading '/'). */
+#define PRESENCE_CHANNEL "chatd.presence"
+
+struct presence *presence_new(struct server *srv);
+void presence_free(struct presence *p);
+/* Subscribe the channel and say hello (others answer with snapshots). */
+void presence_start(struct presence *p);
+/* The broker is back: whatever we published meanwhile was lost. */
+void presence_broker_ready(struct presence *p);
+
+/* Local changes: +1/-1 per session (user) or per subscription (watch). */
+void presence_user(struct presence *p, const char *user, int delta);
+void presence_watch(struct presence *p, const char *user, const char *room, int delta);
+
+/* Anywhere in the cluster, this instance included. */
+bool presence_online(const struct presence *p, const char *user);
+bool presence_watching(const struct presence *p, const char *user, const char *room);
+
+/* An event on PRESENCE_CHANNEL (host->deliver). */
+void presence_deliver(struct presence *p, const void *data, size_t len);
+
+/* What this instance knows of the others (metrics). */
+struct presence_stats {
+    size_t peers;          /* other instances heard of */
+    size_t remote_users;   /* users online there, summed over instances */
+    size_t remote_watches; /* (user, room) subscriptions there, summed */
+};
+void presence_stats(const struct presence *p, struct presence_stats *out);
+
+#endif
