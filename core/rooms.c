@@ -10,6 +10,7 @@
 
 #include "loader.h"
 #include "log.h"
+#include "notify.h"
 #include "presence.h"
 #include "rest.h"
 #include "router.h"
@@ -187,18 +188,9 @@ static void notify_members(struct server *srv, const struct chatd_room *r, const
                                  "sender", m->sender, "preview", preview);
         if (presence_online(srv->presence, member)) {
             notify_user(srv, member, "message", r->id, body);
-        } else if (srv->nnotify && body) {
-            json_object_set_new(body, "recipient", json_string(member));
-            char *json = json_dumps(body, JSON_COMPACT);
-            struct chatd_notification n = {.recipient = member, .room = r->id, .room_kind = r->kind,
-                                           .message_id = m->id, .seq = m->seq, .sender = m->sender,
-                                           .preview = preview, .json = json, .json_len = json ? strlen(json) : 0};
-            for (size_t k = 0; json && k < srv->nnotify; k++)
-                srv->notify[k]->desc->ops.notify->notify(srv->notify[k]->state, &n);
-            free(json);
-            json_decref(body);
         } else {
             json_decref(body);
+            notify_offline(srv->notifier, r, m, member);
         }
     }
 }

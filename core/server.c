@@ -12,6 +12,7 @@
 #include "gateway.h"
 #include "loader.h"
 #include "log.h"
+#include "notify.h"
 #include "plugin_host.h"
 #include "presence.h"
 #include "rest.h"
@@ -185,7 +186,8 @@ int server_init(struct server *srv, const char *config_path, bool quiet, char *e
             return -1;
         }
     }
-    if (!(srv->router = router_new(srv)) || !(srv->presence = presence_new(srv))) {
+    if (!(srv->router = router_new(srv)) || !(srv->presence = presence_new(srv)) ||
+        !(srv->notifier = notifier_new(srv))) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -249,6 +251,8 @@ void server_teardown(struct server *srv)
     free(srv->notify);
     plugin_unload(srv->broker);
     plugin_unload(srv->storage);
+    notifier_free(srv->notifier); /* no storage answer can come any more */
+    srv->notifier = NULL;
     plugin_unload(srv->auth);
     tasks_free(srv->tasks);
     router_free(srv->router);

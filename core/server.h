@@ -25,6 +25,7 @@ struct tasks;
 struct metrics {
     uint64_t sessions_opened, sessions_closed, frames_in, frames_out, http_requests;
     uint64_t messages_stored, deliveries, storage_errors, auth_refused;
+    uint64_t notifications, notifications_coalesced; /* offline, handed to notify plugins / held back */
     /* SEND to storage confirmation, milliseconds: buckets le 1,2,5,10,25,50,100,250,1000,+Inf */
     uint64_t store_latency[10];
     double store_latency_sum;
@@ -61,6 +62,7 @@ struct server {
     struct event *flush_ev;
 
     struct presence *presence;   /* who is online and watching, cluster-wide */
+    struct notifier *notifier;   /* offline notifications */
     struct metrics metrics;
     uint64_t next_message_id;
     bool stopping;

@@ -52,7 +52,7 @@ fail:
 
 static bool section_is_known(const char *name)
 {
-    static const char *const known[] = {"server", "stomp", "auth", "storage", "broker"};
+    static const char *const known[] = {"server", "stomp", "auth", "storage", "broker", "notify"};
     for (size_t i = 0; i < sizeof known / sizeof *known; i++)
         if (strcmp(name, known[i]) == 0)
             return true;
@@ -162,7 +162,48 @@ int settings_load(struct settings *s, struct config *cfg, char *err, size_t errl
                                errlen) < 0 ||
         acl_load(&s->acl, cfg, st, err, errlen) < 0)
         return -1;
-    return check_unused(cfg, st, err, errlen);
+    if (check_unused(cfg, st, err, errlen) < 0)
+        return -1;
+
+    struct config_section *nt = config_find(cfg, "notify");
+    v = nt ? config_get(nt, "policy") : NULL;
+    if (settings_parse_notify_policy(v ? v : "all", &s->notify_kinds, &s->notify_mentions) < 0) {
+        config_errorf(err, errlen, cfg, "notify", "policy",
+                      "expected a list of all, support, direct, group, mentions; got '%s'", v);
+        return -1;
+    }
+    if (config_get_duration_ms(cfg, nt, "coalesce", 10000, 0, 86400000, &s->notify_coalesce_ms, err, errlen) < 0 ||
+        config_get_size(cfg, nt, "preview_length", 120, 0, 4096, &s->notify_preview, err, errlen) < 0)
+        return -1;
+    return check_unused(cfg, nt, err, errlen);
+}
+
+int settings_parse_notify_policy(const char *v, unsigned *kinds, bool *mentions)
+{
+    char **words;
+    *kinds = 0;
+    *mentions = false;
+    if (split_words(v, &words) < 0)
+        return -1;
+    int rc = words[0] ? 0 : -1;
+    for (size_t i = 0; words[i]; i++) {
+        const char *w = words[i];
+        if (strcmp(w, "all") == 0)
+            *kinds |= 1u << CHATD_ROOM_SUPPORT | 1u << CHATD_ROOM_DIRECT | 1u << CHATD_ROOM_GROUP;
+        else if (strcmp(w, "support") == 0)
+            *kinds |= 1u << CHATD_ROOM_SUPPORT;
+        else if (strcmp(w, "direct") == 0)
+            *kinds |= 1u << CHATD_ROOM_DIRECT;
+        else if (strcmp(w, "group") == 0)
+            *kinds |= 1u << CHATD_ROOM_GROUP;
+        else if (strcmp(w, "mentions") == 0)
+            *mentions = true;
+        else
+            rc = -1;
+        free(words[i]);
+    }
+    free(words);
+    return rc;
 }
 
 void settings_free(struct settings *s)

@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include <chatd/host.h>
+#include <chatd/plugin.h>
 
 #include "acl.h"
 #include "log.h"
@@ -32,6 +32,11 @@ struct settings {
     size_t ws_rx_buffer;          /* libwebsockets' per-connection rx buffer */
     size_t max_unacked;           /* per client-ack subscription */
     size_t max_sends_per_second;  /* SEND frames per session; 0 = unlimited */
+    /* [notify]: offline notifications. */
+    unsigned notify_kinds;        /* bit (1 << chatd_room_kind) set: every message of such rooms */
+    bool notify_mentions;         /* and messages naming the member as @user, in any room */
+    long long notify_coalesce_ms; /* per recipient and room; 0 = one per message */
+    size_t notify_preview;        /* bytes of the message in `preview` */
     size_t max_queue_length;      /* messages waiting in one /queue/ */
     size_t max_transactions;      /* open per session */
     size_t max_transaction_frames;
@@ -44,6 +49,9 @@ struct settings {
  * the core's sections. 0, or -1 with one line in err. */
 int settings_load(struct settings *s, struct config *cfg, char *err, size_t errlen);
 void settings_free(struct settings *s);
+/* "all", "support", "direct", "group", "mentions", separated by spaces or
+ * commas. 0, or -1 on an unknown word or an empty list. */
+int settings_parse_notify_policy(const char *v, unsigned *kinds, bool *mentions);
 
 /* "host:port" -> parts; host defaults to 0.0.0.0 when only ":port". */
 int settings_parse_addr(const char *v, char **host, int *port);

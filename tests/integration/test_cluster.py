@@ -45,6 +45,7 @@ class Cluster(unittest.TestCase):
             node.notified = os.path.join(node.dir, "notified.jsonl")
             node.sections["notify.file"] = {"plugin": os.path.join(PLUGIN_DIR, "notify_jsonl.so"),
                                             "path": node.notified}
+            node.sections["notify"] = {"coalesce": "0"}  # one per message
             node.write_config()
             cls.nodes.append(node.start())
         for n in cls.nodes:

@@ -17,6 +17,7 @@ class Notify(unittest.TestCase):
 
         def edit(s):
             s["notify.file"] = {"plugin": os.path.join(PLUGIN_DIR, "notify_jsonl.so"), "path": out.name}
+            s["notify"] = {"coalesce": "0"}  # one per message
 
         with Chatd(edit) as srv:
             api = Api(srv.http_port, "alice")
@@ -42,6 +43,76 @@ class Notify(unittest.TestCase):
         self.assertEqual([n["seq"] for n in lines], [1, 2, 3])
         self.assertTrue(all(n["room"] == rid and n["sender"] == "alice" for n in lines))
         self.assertEqual(lines[0]["preview"], "ping 0")
+        self.assertEqual([n["unread"] for n in lines], [1, 2, 3])  # bob read nothing
+        self.assertTrue(all(n["messages"] == 1 and n["room_kind"] == "group" for n in lines))
+
+    def jsonl(self):
+        out = tempfile.NamedTemporaryFile(suffix=".jsonl", delete=False)
+        out.close()
+        self.addCleanup(os.unlink, out.name)
+        return out.name
+
+    @staticmethod
+    def lines(path):
+        with open(path) as f:
+            return [json.loads(l) for l in f.read().splitlines()]
+
+    def test_a_burst_is_coalesced_per_window(self):
+        out = self.jsonl()
+
+        def edit(s):
+            s["notify.file"] = {"plugin": os.path.join(PLUGIN_DIR, "notify_jsonl.so"), "path": out}
+            s["notify"] = {"coalesce": "1s"}
+
+        with Chatd(edit) as srv:
+            api = Api(srv.http_port, "alice")
+            rid = api.post("/api/rooms", {"kind": "group", "title": "burst", "members": ["bob"]})[1]["id"]
+            a = stomp(srv.stomp_port, "alice")
+            self.addCleanup(a.close)
+            for i in range(50):
+                send_message(a, rid, "burst %d" % i, receipt="b%d" % i)
+            for i in range(50):
+                a.expect("RECEIPT")
+            # The first at once, the other 49 as one when the window closes.
+            wait_for(lambda: len(self.lines(out)) >= 2, what="the window to close")
+            first, rest = self.lines(out)
+            self.assertEqual((first["seq"], first["messages"]), (1, 1))
+            self.assertEqual((rest["seq"], rest["messages"], rest["unread"]), (50, 49, 50))
+            self.assertEqual(rest["preview"], "burst 49")
+            # 49 were held back.
+            wait_for(lambda: "chatd_notifications_coalesced_total 49" in metrics(srv), what="metrics")
+        self.assertEqual(len(self.lines(out)), 2)
+
+    def test_policy_direct_and_mentions(self):
+        out = self.jsonl()
+
+        def edit(s):
+            s["notify.file"] = {"plugin": os.path.join(PLUGIN_DIR, "notify_jsonl.so"), "path": out}
+            s["notify"] = {"coalesce": "0", "policy": "direct, mentions", "preview_length": "8"}
+
+        with Chatd(edit) as srv:
+            api = Api(srv.http_port, "alice")
+            group = api.post("/api/rooms", {"kind": "group", "title": "g", "members": ["bob", "agent1"]})[1]["id"]
+            direct = api.post("/api/rooms", {"kind": "direct", "with": "bob"})[1]["id"]
+            a = stomp(srv.stomp_port, "alice")
+            self.addCleanup(a.close)
+            for i, (room, text) in enumerate([(group, "no mention here"), (group, "hey @bobby"),
+                                              (group, "@bob: look"), (direct, "abc\u00e9\u00e9\u00e9\u00e9"),
+                                              (group, "mail bob@example.org")]):
+                send_message(a, room, text, receipt="p%d" % i)
+                a.expect("RECEIPT")
+            wait_for(lambda: len(self.lines(out)) >= 2, what="two notifications")
+        got = [(n["recipient"], n["room"], n["preview"]) for n in self.lines(out)]
+        # "@bob" in the group (bob only, not agent1), and the direct message,
+        # its preview cut below 8 bytes rather than inside the third two-byte
+        # e-acute.
+        self.assertEqual(got, [("bob", group, "@bob: lo"), ("bob", direct, "abc\u00e9\u00e9")])
+
+
+def metrics(srv):
+    import urllib.request
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % srv.http_port, timeout=5) as r:
+        return r.read().decode()
 
 
 if __name__ == "__main__":
