@@ -17,6 +17,12 @@ struct plugin {
     const struct chatd_plugin *desc;
     void *state;
     bool ready;
+    /* host->counter_add */
+    struct plugin_counter {
+        char name[48];
+        uint64_t value;
+    } counters[16];
+    size_t ncounters;
     /* Start-up only: */
     struct config_section *cfg;
     char init_error[512];

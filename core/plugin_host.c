@@ -221,6 +221,25 @@ static void host_set_ready(const struct chatd_host *h, bool ready, const char *r
     }
 }
 
+static void host_counter_add(const struct chatd_host *h, const char *name, uint64_t delta)
+{
+    struct plugin *p = plugin_of(h);
+    size_t len = strlen(name);
+    if (!len || len >= sizeof p->counters[0].name || strspn(name, "abcdefghijklmnopqrstuvwxyz"
+                                                                  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != len)
+        return;
+    for (size_t i = 0; i < p->ncounters; i++) {
+        if (strcmp(p->counters[i].name, name) == 0) {
+            p->counters[i].value += delta;
+            return;
+        }
+    }
+    if (p->ncounters == sizeof p->counters / sizeof *p->counters)
+        return;
+    memcpy(p->counters[p->ncounters].name, name, len + 1);
+    p->counters[p->ncounters++].value = delta;
+}
+
 void host_setup(struct plugin *p)
 {
     p->host = (struct chatd_host){
@@ -238,5 +257,6 @@ void host_setup(struct plugin *p)
         .config_error = host_config_error,
         .deliver = host_deliver,
         .set_ready = host_set_ready,
+        .counter_add = host_counter_add,
     };
 }

@@ -102,6 +102,19 @@ static void metrics(struct rest_call *c)
     }
     fprintf(f, "chatd_store_seconds_sum %.6f\nchatd_store_seconds_count %llu\n", m->store_latency_sum,
             (unsigned long long)cum);
+    struct plugin *plugins[] = {srv->auth, srv->storage, srv->broker};
+    bool header = false;
+    for (size_t i = 0; i < 3 + srv->nnotify; i++) {
+        struct plugin *p = i < 3 ? plugins[i] : srv->notify[i - 3];
+        for (size_t k = 0; k < p->ncounters; k++) {
+            if (!header)
+                fprintf(f, "# HELP chatd_plugin_events_total events counted by plugins\n"
+                           "# TYPE chatd_plugin_events_total counter\n");
+            header = true;
+            fprintf(f, "chatd_plugin_events_total{section=\"%s\",event=\"%s\"} %llu\n", p->section,
+                    p->counters[k].name, (unsigned long long)p->counters[k].value);
+        }
+    }
     fclose(f);
     struct xmsg x = {.session = c->id, .kind = XM_HTTP_RESPONSE};
     x.u.http_response.status = out ? 200 : 500;

@@ -30,7 +30,7 @@ struct event_base;
  * (guarded by their leading `size`) and enum values are only appended, so a
  * minor bump never breaks an existing plugin. */
 #define CHATD_ABI_MAJOR 1
-#define CHATD_ABI_MINOR 0
+#define CHATD_ABI_MINOR 1
 
 #if defined(__GNUC__) || defined(__clang__)
 #define CHATD_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
@@ -147,7 +147,19 @@ struct chatd_host {
      * readiness and logs transitions. After a broker comes back up the host
      * asks its subscribers to catch up from storage. Core thread. */
     void (*set_ready)(const struct chatd_host *h, bool ready, const char *reason);
+
+    /* ABI 1.1. Check `size` (CHATD_HOST_HAS) before calling. */
+
+    /* Add delta to the plugin's counter `name` (letters, digits and '_'),
+     * shown by GET /metrics as
+     * chatd_plugin_events_total{section="SECTION",event="NAME"}. A plugin
+     * has at most 16 counters; more are ignored. Core thread. */
+    void (*counter_add)(const struct chatd_host *h, const char *name, uint64_t delta);
 };
+
+/* Whether the host that built h has `member` (added in a later minor). */
+#define CHATD_HOST_HAS(h, member) \
+    ((h)->size >= offsetof(struct chatd_host, member) + sizeof((h)->member))
 
 #ifdef __cplusplus
 }
