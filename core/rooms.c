@@ -652,6 +652,7 @@ struct stomp_op {
     char *client_id;
     char *content_type;
     char *sub_id;
+    char *user;          /* READ: who read, kept for the answer */
     int ack;
     int verb;            /* SEND, READ, TYPING, SUBSCRIBE */
     bool has_since;
@@ -677,6 +678,7 @@ static void stomp_op_free(struct stomp_op *op)
     free(op->client_id);
     free(op->content_type);
     free(op->sub_id);
+    free(op->user);
     free(op);
 }
 
@@ -698,12 +700,6 @@ static bool split_room_dest(const char *d, const char *prefix, char room[ROOM_ID
 }
 
 static void send_stored_cb(void *ctx, chatd_status st, const struct chatd_message *m);
-
-static void noop_done(void *ctx, chatd_status st)
-{
-    (void)ctx;
-    (void)st;
-}
 
 /* The session of op, still connected and a member of the room it looked
  * up; otherwise the client got its ERROR, op is freed and NULL returned. */
@@ -742,6 +738,25 @@ static size_t message_headers(struct event_header h[9], const struct chatd_messa
     return n;
 }
 
+/* A read mark is stored: only now the RECEIPT and the `read` event, so a
+ * client that got the receipt finds its unread count updated. */
+static void read_marked_cb(void *ctx, chatd_status st)
+{
+    struct stomp_op *op = ctx;
+    struct session *s = session_lookup(op->srv, op->session);
+    if (st != CHATD_OK) {
+        if (s)
+            session_error_receipt(s, op->receipt, "storage unavailable", chatd_strerror(st));
+        stomp_op_free(op);
+        return;
+    }
+    publish_room_event(op->srv, op->room, "read", json_pack("{s:s, s:s, s:I}", "room", op->room, "user",
+                                                            op->user, "seq", (json_int_t)op->since));
+    if (s)
+        session_send_receipt(s, op->receipt);
+    stomp_op_free(op);
+}
+
 static void send_room_cb(void *ctx, chatd_status st, const struct chatd_room *room)
 {
     struct stomp_op *op = ctx;
@@ -761,12 +776,13 @@ static void send_room_cb(void *ctx, chatd_status st, const struct chatd_room *ro
         session_send_receipt(s, op->receipt);
         stomp_op_free(op);
     } else if (op->verb == VERB_READ) {
-        uint64_t seq = op->since > room->last_seq ? room->last_seq : op->since;
-        ops->read_mark(state, op->room, session_user(s), seq, noop_done, NULL);
-        publish_room_event(op->srv, op->room, "read", json_pack("{s:s, s:s, s:I}", "room", op->room, "user",
-                                                                session_user(s), "seq", (json_int_t)seq));
-        session_send_receipt(s, op->receipt);
-        stomp_op_free(op);
+        op->since = op->since > room->last_seq ? room->last_seq : op->since;
+        if (!(op->user = strdup(session_user(s)))) {
+            session_error_receipt(s, op->receipt, "internal error", "out of memory");
+            stomp_op_free(op);
+            return;
+        }
+        ops->read_mark(state, op->room, op->user, op->since, read_marked_cb, op);
     } else {
         op->kind = room->kind;
         op->members = calloc(room->nmembers ? room->nmembers : 1, sizeof *op->members);
@@ -777,6 +793,17 @@ static void send_room_cb(void *ctx, chatd_status st, const struct chatd_room *ro
                                   .ts_ms = now_ms(), .body = op->body, .body_len = op->body_len};
         ops->message_append(state, &m, send_stored_cb, op);
     }
+}
+
+static void sender_marked_cb(void *ctx, chatd_status st)
+{
+    struct stomp_op *op = ctx;
+    if (st != CHATD_OK)
+        log_warn("read mark of a sender in room %s not stored: %s", op->room, chatd_strerror(st));
+    struct session *s = session_lookup(op->srv, op->session);
+    if (s)
+        session_send_receipt(s, op->receipt); /* the message itself is stored */
+    stomp_op_free(op);
 }
 
 static void send_stored_cb(void *ctx, chatd_status st, const struct chatd_message *m)
@@ -798,12 +825,15 @@ static void send_stored_cb(void *ctx, chatd_status st, const struct chatd_messag
         size_t nh = message_headers(h, m, op->content_type ? op->content_type : "text/plain", false, seq, ts);
         room_topic(topic, sizeof topic, op->room);
         router_publish_event(srv->router, topic, h, nh, m->body, m->body_len);
-        void *state;
-        const struct chatd_storage_ops *ops = storage(srv, &state);
-        ops->read_mark(state, op->room, m->sender, m->seq, noop_done, NULL);
         struct chatd_room room = {.id = op->room, .kind = op->kind, .members = (const char *const *)op->members,
                                   .nmembers = op->nmembers};
         notify_members(srv, &room, m);
+        /* The RECEIPT waits for the sender's read mark too, so that what
+         * the sender reads after it (its unread count) includes its own
+         * message, whatever connection of the storage answers. */
+        void *state;
+        storage(srv, &state)->read_mark(state, op->room, m->sender, m->seq, sender_marked_cb, op);
+        return;
     }
     struct session *s = session_lookup(srv, op->session);
     if (s) {

@@ -6,7 +6,7 @@ set -euo pipefail
 build_pkgs=(build-essential cmake pkg-config libevent-dev libwebsockets-dev libjansson-dev
   libhiredis-dev libpq-dev librabbitmq-dev libjwt-dev libsqlite3-dev libcmocka-dev libssl-dev
   librdkafka-dev)
-test_pkgs=(clang valgrind redis-server postgresql rabbitmq-server python3-stomp python3-websocket
+test_pkgs=(clang valgrind redis-server postgresql rabbitmq-server python3-stomp python3-websocket python3-pika
   chromium)
 
 want=("${build_pkgs[@]}")

@@ -2,6 +2,7 @@
 dir of its own, stopped and removed afterwards. Never a shared service."""
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -56,3 +57,160 @@ class Redis:
 
     def __exit__(self, *exc):
         self.cleanup()
+
+
+class RabbitMQ:
+    """rabbitmq-server as the rabbitmq user (setpriv: su would reset the
+    open-files limit), with its own node name, ports, epmd port, HOME and
+    data dir. Ready when the broker says so in its log."""
+
+    BIN = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="chatd-rabbit-")
+        os.chmod(self.dir, 0o755)
+        self.port = free_port()
+        self.dist_port = free_port()
+        self.epmd_port = free_port()
+        self.node = "chatd%d@localhost" % self.port
+        self.proc = None
+        for sub in ("mnesia", "log", "home"):
+            os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
+        with open(os.path.join(self.dir, "rabbitmq.conf"), "w") as f:
+            f.write("listeners.tcp.default = 127.0.0.1:%d\nloopback_users = none\n" % self.port)
+        with open(os.path.join(self.dir, "enabled_plugins"), "w") as f:
+            f.write("[].\n")
+        subprocess.run(["chown", "-R", "rabbitmq:rabbitmq", self.dir], check=True)
+
+    @property
+    def url(self):
+        return "amqp://guest:guest@127.0.0.1:%d/" % self.port
+
+    def env(self):
+        e = dict(os.environ)
+        e.update({
+            "RABBITMQ_CONFIG_FILE": os.path.join(self.dir, "rabbitmq"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": os.path.join(self.dir, "enabled_plugins"),
+            "RABBITMQ_MNESIA_BASE": os.path.join(self.dir, "mnesia"),
+            "RABBITMQ_LOG_BASE": os.path.join(self.dir, "log"),
+            "RABBITMQ_FEATURE_FLAGS_FILE": os.path.join(self.dir, "feature_flags"),
+            "RABBITMQ_NODENAME": self.node,
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "ERL_EPMD_PORT": str(self.epmd_port),
+            "ERL_EPMD_ADDRESS": "127.0.0.1",
+            "HOME": os.path.join(self.dir, "home"),
+        })
+        return e
+
+    def start(self, timeout=90):
+        log = os.path.join(self.dir, "out.log")
+        offset = os.path.getsize(log) if os.path.exists(log) else 0  # a restart appends
+        self.out = open(log, "ab")
+        self.proc = subprocess.Popen(
+            ["setpriv", "--reuid", "rabbitmq", "--regid", "rabbitmq", "--init-groups", self.BIN],
+            env=self.env(), cwd=self.dir, stdout=self.out, stderr=subprocess.STDOUT, start_new_session=True)
+
+        def ready():
+            if self.proc.poll() is not None:
+                return True
+            with open(log, "rb") as f:
+                f.seek(offset)
+                return b"Starting broker... completed" in f.read()
+
+        wait_for(ready, timeout=timeout, what="rabbitmq-server to start")
+        if self.proc.poll() is not None:
+            raise AssertionError("rabbitmq-server exited at start:\n" + self.read_log())
+        return self
+
+    def read_log(self):
+        with open(os.path.join(self.dir, "out.log"), errors="replace") as f:
+            return f.read()
+
+    def stop(self, kill=False):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL if kill else signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.proc = None
+        if getattr(self, "out", None):
+            self.out.close()
+            self.out = None
+
+    def cleanup(self):
+        self.stop()
+        # The Erlang port mapper the node started on its own port outlives it.
+        mark = b"ERL_EPMD_PORT=%d\0" % self.epmd_port
+        for pid in os.listdir("/proc"):
+            try:
+                with open("/proc/%s/environ" % pid, "rb") as f:
+                    if mark in f.read():
+                        os.kill(int(pid), signal.SIGKILL)
+            except (OSError, ValueError):
+                pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+
+class PostgreSQL:
+    """A PostgreSQL server of its own (initdb in a temp dir, run as the
+    postgres user), fsync on, database "chatd"."""
+
+    BIN = "/usr/lib/postgresql/15/bin"
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="chatd-pg-")
+        self.port = free_port()
+        self.proc = None
+        subprocess.run(["chown", "postgres:postgres", self.dir], check=True)
+        self.run_as = ["setpriv", "--reuid=postgres", "--regid=postgres", "--clear-groups", "--"]
+        subprocess.run(self.run_as + [os.path.join(self.BIN, "initdb"), "-D", os.path.join(self.dir, "data"),
+                                      "-U", "chatd", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.created = False
+
+    @property
+    def conninfo(self):
+        return "host=127.0.0.1 port=%d dbname=chatd user=chatd" % self.port
+
+    def ready(self):
+        return subprocess.run([os.path.join(self.BIN, "pg_isready"), "-q", "-h", "127.0.0.1", "-p",
+                               str(self.port), "-t", "1"]).returncode == 0
+
+    def start(self):
+        self.log = open(os.path.join(self.dir, "server.log"), "ab")
+        self.proc = subprocess.Popen(
+            self.run_as + [os.path.join(self.BIN, "postgres"), "-D", os.path.join(self.dir, "data"), "-h",
+                           "127.0.0.1", "-p", str(self.port), "-k", self.dir, "-c", "fsync=on"],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        wait_for(lambda: self.proc.poll() is not None or self.ready(), timeout=30, what="postgres to accept")
+        if self.proc.poll() is not None:
+            raise AssertionError("postgres exited at start")
+        if not self.created:
+            subprocess.run([os.path.join(self.BIN, "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U",
+                            "chatd", "chatd"], check=True)
+            self.created = True
+        return self
+
+    def stop(self, kill=False):
+        if self.proc and self.proc.poll() is None:
+            # SIGKILL leaves shared memory to the next start's crash recovery.
+            self.proc.send_signal(signal.SIGKILL if kill else signal.SIGINT)
+            self.proc.wait(timeout=60)
+        self.proc = None
+        if getattr(self, "log", None):
+            self.log.close()
+            self.log = None
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -9,7 +9,7 @@ import unittest
 
 from chatd_harness import Chatd
 from rooms_client import Api, send_message, stomp, subscribe
-from servers import Redis
+from servers import PostgreSQL, Redis
 
 PROFILES = {
     "memory": lambda s, d: s.update({"storage": {"plugin": "memory"}, "broker": {"plugin": "simple"}}),
@@ -19,8 +19,11 @@ PROFILES = {
                                     "broker": {"plugin": "redis", "address": d["redis"].address}}),
 }
 
+PROFILES["postgres"] = lambda s, d: s.update({"storage": {"plugin": "postgres", "conninfo": d["pg"].conninfo},
+                                               "broker": {"plugin": "redis", "address": d["redis"].address}})
+
 # The servers a profile needs, started before chatd.
-SERVERS = {"redis": {"redis": Redis}}
+SERVERS = {"redis": {"redis": Redis}, "postgres": {"pg": PostgreSQL, "redis": Redis}}
 
 
 class Rooms(unittest.TestCase):

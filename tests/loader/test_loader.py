@@ -9,6 +9,18 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from chatd_harness import CHATD_BIN, default_sections, render_ini  # noqa: E402
 
 BROKEN = os.environ.get("CHATD_BROKEN_DIR", "build/tests/loader/plugins")
+SOURCE = os.environ.get("CHATD_SOURCE_DIR", ".")
+
+
+def abi():
+    """(major, minor) as the SDK headers define them."""
+    import re
+    with open(os.path.join(SOURCE, "sdk", "include", "chatd", "host.h")) as f:
+        text = f.read()
+    return tuple(int(re.search(r"#define CHATD_ABI_%s (\d+)" % k, text).group(1)) for k in ("MAJOR", "MINOR"))
+
+
+MAJOR, MINOR = abi()
 
 
 def run_check(auth):
@@ -40,12 +52,12 @@ class Loader(unittest.TestCase):
         self.assertEqual(lines[0], "%s: [auth] %s" % (path, expected.replace("PATH", so(name))))
 
     def test_wrong_abi_major(self):
-        self.refused("wrong_major", "plugin: PATH was built for SDK ABI 2.0; this chatd speaks 1.0 "
-                     "(major versions differ)")
+        self.refused("wrong_major", "plugin: PATH was built for SDK ABI %d.0; this chatd speaks %d.%d "
+                     "(major versions differ)" % (MAJOR + 1, MAJOR, MINOR))
 
     def test_newer_minor(self):
-        self.refused("newer_minor", "plugin: PATH was built for SDK ABI 1.7; this chatd speaks 1.0 "
-                     "(needs a newer chatd)")
+        self.refused("newer_minor", "plugin: PATH was built for SDK ABI %d.%d; this chatd speaks %d.%d "
+                     "(needs a newer chatd)" % (MAJOR, MINOR + 7, MAJOR, MINOR))
 
     def test_missing_symbol(self):
         self.refused("no_symbol", "plugin: PATH does not export chatd_plugin_descriptor")

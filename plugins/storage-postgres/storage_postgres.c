@@ -1,0 +1,1943 @@
+/* storage-postgres: rooms and messages in PostgreSQL, through libpq driven
+ * by the core's libevent loop (never a blocking libpq call).
+ *
+ * A small fixed pool of connections, each in pipeline mode. Operations are
+ * routed by room so that everything about one room goes down one connection
+ * in call order; on each connection they queue while a batch is in flight,
+ * and the next batch takes all that queued at once as one transaction: many
+ * appends share one commit (group commit), and none is answered before the
+ * COMMIT came back, so a RECEIPT means committed.
+ *
+ * Correctness across chatd instances rests on PostgreSQL's row locks: an
+ * append locks its room row (which holds last_seq) until commit, so seq is
+ * gap-free and strictly increasing whoever appends; a claim is a conditional
+ * UPDATE, so one claimant wins. A batch that touches several rooms locks
+ * them first in id order, so two instances' batches cannot deadlock on them;
+ * a deadlock or serialization failure anyway rolls the batch back and runs
+ * it again. The schema is versioned in chatd_schema and migrated under an
+ * advisory lock, so instances starting together migrate once.
+ *
+ * Config: conninfo (required; libpq keywords or a URI), connections (2),
+ * connect_timeout (5s), max_pending (10000).
+ *
+ * Durability: an op is answered after its transaction's COMMIT returned, so
+ * as durable as the server's synchronous_commit makes a commit (on, the
+ * default: flushed to its WAL, and to synchronous standbys if configured).
+ * An op cut off by a lost connection is answered UNAVAILABLE though its
+ * COMMIT may have landed: a client retrying an append with its client-id
+ * then gets EXISTS, not a second copy. */
+#include <chatd/plugin.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <libpq-fe.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define SCHEMA_VERSION 1
+#define MAX_BATCH 256          /* ops per transaction */
+#define MAX_TRIES 5            /* runs of an op rolled back by deadlocks before giving up */
+#define LIST_MAX 1000          /* room_list's answer when the filter gives no limit */
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+#define LOOKUP_POLL_MS 10
+/* Any constant will do, as long as every chatd uses the same one. */
+#define MIGRATION_LOCK "7236540391827160577"
+
+/* ------------------------------------------------------------- schema */
+
+static const char *const migrations[SCHEMA_VERSION] = {
+    /* 1: the first schema. Each action is one function so that an op is one
+     * statement in the pipeline, whatever it has to check first. */
+    "CREATE TABLE chatd_rooms ("
+    " id text PRIMARY KEY, kind smallint NOT NULL, state smallint NOT NULL, title text, owner text, agent text,"
+    " created_ms bigint NOT NULL, assigned_ms bigint NOT NULL DEFAULT 0, last_seq bigint NOT NULL DEFAULT 0,"
+    " unique_key text UNIQUE,"
+    /* created_ms ties are common; this keeps the queue first come, first served */
+    " ord bigint GENERATED ALWAYS AS IDENTITY);\n"
+    "CREATE INDEX chatd_rooms_queue ON chatd_rooms (kind, state, created_ms, ord);\n"
+    "CREATE INDEX chatd_rooms_agent ON chatd_rooms (agent) WHERE agent IS NOT NULL;\n"
+    "CREATE TABLE chatd_members (room text NOT NULL, user_id text NOT NULL, PRIMARY KEY (room, user_id));\n"
+    "CREATE INDEX chatd_members_user ON chatd_members (user_id);\n"
+    /* The primary key serves \"newest N before seq\" as a backward index scan. */
+    "CREATE TABLE chatd_messages (room text NOT NULL, seq bigint NOT NULL, id text NOT NULL, sender text NOT NULL,"
+    " client_id text, ts_ms bigint NOT NULL, body bytea NOT NULL, PRIMARY KEY (room, seq));\n"
+    "CREATE UNIQUE INDEX chatd_messages_client ON chatd_messages (room, sender, client_id)"
+    " WHERE client_id IS NOT NULL;\n"
+    "CREATE TABLE chatd_marks (room text NOT NULL, user_id text NOT NULL, seq bigint NOT NULL,"
+    " PRIMARY KEY (room, user_id));\n"
+    "CREATE TYPE chatd_room_t AS (id text, kind smallint, state smallint, title text, owner text, agent text,"
+    " created_ms bigint, assigned_ms bigint, last_seq bigint, members text[], read_seq bigint,"
+    " lm_id text, lm_sender text, lm_client_id text, lm_ts_ms bigint, lm_body bytea);\n"
+    "CREATE FUNCTION chatd_room_view(p_id text, p_user text) RETURNS SETOF chatd_room_t"
+    " LANGUAGE sql STABLE AS $$\n"
+    "  SELECT r.id, r.kind, r.state, r.title, r.owner, r.agent, r.created_ms, r.assigned_ms, r.last_seq,\n"
+    "         ARRAY(SELECT m.user_id FROM chatd_members m WHERE m.room = r.id ORDER BY m.user_id),\n"
+    "         coalesce((SELECT k.seq FROM chatd_marks k WHERE k.room = r.id AND k.user_id = p_user), 0),\n"
+    "         lm.id, lm.sender, lm.client_id, lm.ts_ms, lm.body\n"
+    "    FROM chatd_rooms r\n"
+    "    LEFT JOIN chatd_messages lm ON p_user IS NOT NULL AND lm.room = r.id AND lm.seq = r.last_seq\n"
+    "   WHERE r.id = p_id\n"
+    "$$;\n"
+    "CREATE FUNCTION chatd_room_create(p_id text, p_kind smallint, p_state smallint, p_title text,"
+    " p_owner text, p_agent text, p_created bigint, p_assigned bigint, p_key text, p_members text[])"
+    " RETURNS TABLE (o_done boolean, o_room chatd_room_t) LANGUAGE plpgsql AS $$\n"
+    "DECLARE other text;\n"
+    "BEGIN\n"
+    "  LOOP\n"
+    "    INSERT INTO chatd_rooms (id, kind, state, title, owner, agent, created_ms, assigned_ms, unique_key)\n"
+    "    VALUES (p_id, p_kind, p_state, p_title, p_owner, p_agent, p_created, p_assigned, p_key)\n"
+    "    ON CONFLICT DO NOTHING;\n"
+    "    IF FOUND THEN\n"
+    "      INSERT INTO chatd_members (room, user_id) SELECT p_id, u FROM unnest(p_members) AS u\n"
+    "      ON CONFLICT DO NOTHING;\n"
+    "      RETURN QUERY SELECT true, v FROM chatd_room_view(p_id, NULL) AS v;\n"
+    "      RETURN;\n"
+    "    END IF;\n"
+    "    SELECT r.id INTO other FROM chatd_rooms r WHERE r.unique_key = p_key;\n"
+    "    IF other IS NULL THEN\n"
+    "      SELECT r.id INTO other FROM chatd_rooms r WHERE r.id = p_id;\n"
+    "    END IF;\n"
+    "    IF other IS NOT NULL THEN\n"
+    "      RETURN QUERY SELECT false, v FROM chatd_room_view(other, NULL) AS v;\n"
+    "      RETURN;\n"
+    "    END IF;\n"
+    /* the holder of the key completed or went away after we collided with it */
+    "  END LOOP;\n"
+    "END\n"
+    "$$;\n"
+    "CREATE FUNCTION chatd_room_claim(p_id text, p_agent text, p_now bigint)"
+    " RETURNS TABLE (o_done boolean, o_room chatd_room_t) LANGUAGE plpgsql AS $$\n"
+    "DECLARE won boolean;\n"
+    "BEGIN\n"
+    /* READ COMMITTED re-checks the WHERE on the newest row version after
+     * waiting for a concurrent claimant: only one UPDATE finds state = 1. */
+    "  UPDATE chatd_rooms SET state = 2, agent = p_agent, assigned_ms = p_now\n"
+    "   WHERE id = p_id AND kind = 1 AND state = 1;\n"
+    "  won := FOUND;\n"
+    "  IF won THEN\n"
+    "    INSERT INTO chatd_members (room, user_id) VALUES (p_id, p_agent) ON CONFLICT DO NOTHING;\n"
+    "  END IF;\n"
+    "  RETURN QUERY SELECT won, v FROM chatd_room_view(p_id, NULL) AS v;\n"
+    "END\n"
+    "$$;\n"
+    "CREATE FUNCTION chatd_room_complete(p_id text, p_agent text)"
+    " RETURNS TABLE (o_done boolean, o_room chatd_room_t) LANGUAGE plpgsql AS $$\n"
+    "DECLARE ok boolean;\n"
+    "BEGIN\n"
+    "  UPDATE chatd_rooms SET state = 3, unique_key = NULL WHERE id = p_id AND agent = p_agent AND state = 2;\n"
+    "  ok := FOUND;\n"
+    "  RETURN QUERY SELECT ok, v FROM chatd_room_view(p_id, NULL) AS v;\n"
+    "END\n"
+    "$$;\n"
+    "CREATE FUNCTION chatd_room_delete(p_id text) RETURNS boolean LANGUAGE plpgsql AS $$\n"
+    "BEGIN\n"
+    /* The room row goes first: holding its lock, the statements below see
+     * every append committed before, and no new one can start. */
+    "  DELETE FROM chatd_rooms WHERE id = p_id;\n"
+    "  IF NOT FOUND THEN\n"
+    "    RETURN false;\n"
+    "  END IF;\n"
+    "  DELETE FROM chatd_messages WHERE room = p_id;\n"
+    "  DELETE FROM chatd_members WHERE room = p_id;\n"
+    "  DELETE FROM chatd_marks WHERE room = p_id;\n"
+    "  RETURN true;\n"
+    "END\n"
+    "$$;\n"
+    "CREATE FUNCTION chatd_append(p_room text, p_sender text, p_client text, p_ts bigint, p_body bytea)"
+    " RETURNS TABLE (o_done boolean, o_seq bigint, o_id text, o_ts_ms bigint, o_body bytea)"
+    " LANGUAGE plpgsql AS $$\n"
+    "DECLARE s bigint;\n"
+    "BEGIN\n"
+    "  IF p_client IS NOT NULL THEN\n"
+    /* Lock before looking: then the look sees every append committed
+     * before ours, and a retry never takes a seq of its own. */
+    "    PERFORM 1 FROM chatd_rooms WHERE id = p_room FOR NO KEY UPDATE;\n"
+    "    IF NOT FOUND THEN\n"
+    "      RETURN;\n"
+    "    END IF;\n"
+    "    RETURN QUERY SELECT false, m.seq, m.id, m.ts_ms, m.body FROM chatd_messages m\n"
+    "     WHERE m.room = p_room AND m.sender = p_sender AND m.client_id = p_client;\n"
+    "    IF FOUND THEN\n"
+    "      RETURN;\n"
+    "    END IF;\n"
+    "  END IF;\n"
+    "  UPDATE chatd_rooms SET last_seq = last_seq + 1 WHERE id = p_room RETURNING last_seq INTO s;\n"
+    "  IF NOT FOUND THEN\n"
+    "    RETURN;\n"
+    "  END IF;\n"
+    "  INSERT INTO chatd_messages (room, seq, id, sender, client_id, ts_ms, body)\n"
+    "  VALUES (p_room, s, p_room || '-' || s, p_sender, p_client, p_ts, p_body);\n"
+    "  RETURN QUERY SELECT true, s, p_room || '-' || s, p_ts, NULL::bytea;\n"
+    "END\n"
+    "$$;\n",
+};
+
+/* The statements of the ops. Room rows come back as the 16 columns of
+ * chatd_room_t; "done" says whether the action happened. */
+#define ROOM_ACTION(fn) "SELECT c.o_done, (c.o_room).* FROM " fn " c"
+static const char SQL_CREATE[] =
+    ROOM_ACTION("chatd_room_create($1, $2::smallint, $3::smallint, $4, $5, $6, $7::bigint, $8::bigint, $9, $10::text[])");
+static const char SQL_GET[] = "SELECT * FROM chatd_room_view($1, $2)";
+static const char SQL_CLAIM[] = ROOM_ACTION("chatd_room_claim($1, $2, $3::bigint)");
+static const char SQL_COMPLETE[] = ROOM_ACTION("chatd_room_complete($1, $2)");
+static const char SQL_DELETE[] = "SELECT chatd_room_delete($1)";
+/* KEY SHARE: waits for a delete of the room, not for appends to it. */
+static const char SQL_MEMBER_ADD[] =
+    "WITH r AS (SELECT id FROM chatd_rooms WHERE id = $1 FOR KEY SHARE),"
+    " a AS (INSERT INTO chatd_members (room, user_id) SELECT r.id, $2 FROM r ON CONFLICT DO NOTHING)"
+    " SELECT count(*) FROM r";
+static const char SQL_MEMBER_REMOVE[] =
+    "WITH r AS (SELECT id FROM chatd_rooms WHERE id = $1 FOR KEY SHARE),"
+    " d AS (DELETE FROM chatd_members m USING r WHERE m.room = r.id AND m.user_id = $2)"
+    " SELECT count(*) FROM r";
+/* A mark past the newest message would make a negative unread count later. */
+static const char SQL_MARK[] =
+    "WITH r AS (SELECT id, last_seq FROM chatd_rooms WHERE id = $1 FOR KEY SHARE),"
+    " u AS (INSERT INTO chatd_marks AS k (room, user_id, seq) SELECT r.id, $2, least($3::bigint, r.last_seq) FROM r"
+    " ON CONFLICT (room, user_id) DO UPDATE SET seq = greatest(k.seq, excluded.seq))"
+    " SELECT count(*) FROM r";
+static const char SQL_APPEND[] = "SELECT * FROM chatd_append($1, $2, $3, $4::bigint, $5::bytea)";
+/* One row with NULLs for a room without messages, none for no room. */
+#define HISTORY(cmp, order)                                                                             \
+    "SELECT m.seq, m.id, m.sender, m.client_id, m.ts_ms, m.body FROM chatd_rooms r"                     \
+    " LEFT JOIN LATERAL (SELECT x.seq, x.id, x.sender, x.client_id, x.ts_ms, x.body FROM chatd_messages x" \
+    " WHERE x.room = r.id AND x.seq " cmp " $2::bigint ORDER BY x.seq " order " LIMIT $3::bigint) m ON true" \
+    " WHERE r.id = $1"
+static const char SQL_BEFORE[] = HISTORY("<", "DESC");
+static const char SQL_AFTER[] = HISTORY(">", "ASC");
+/* Sorted, so that instances lock rooms in one global order. */
+static const char SQL_PRELOCK[] = "SELECT 1 FROM chatd_rooms WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE";
+/* Whatever the server's default, the functions rely on a fresh snapshot per
+ * statement once a row lock is granted. */
+static const char SQL_BEGIN[] = "BEGIN ISOLATION LEVEL READ COMMITTED";
+
+/* ------------------------------------------------------------ the ops */
+
+struct block {
+    struct block *next;
+    size_t used, cap;
+    char data[];
+};
+
+enum op_kind { OP_CREATE, OP_GET, OP_LIST, OP_CLAIM, OP_COMPLETE, OP_DELETE, OP_MEMBER_ADD, OP_MEMBER_REMOVE,
+               OP_APPEND, OP_HISTORY, OP_MARK };
+
+struct pgstore;
+
+struct op {
+    struct op *next;
+    struct pgstore *st;
+    enum op_kind kind;
+    void *cb;
+    void *ctx;
+    struct block *args; /* copies of the arguments */
+    struct block *ans;  /* the answer's own memory; dropped when the op runs again */
+    PGresult *res;      /* the answer's strings point into it */
+    bool oom;
+    int tries;
+    const char *route;  /* the room it is about: routing and locking; NULL for lists */
+    bool locks;         /* writes to `route` */
+    /* arguments */
+    struct chatd_room room_arg;
+    const char *id, *user, *key, *array, *sql;
+    struct chatd_room_filter filter;
+    struct chatd_message msg_arg;
+    uint64_t before, after, seq;
+    size_t limit;
+    int64_t now;
+    /* answer */
+    chatd_status status;
+    struct chatd_room *rooms;
+    struct chatd_message *msgs;
+    size_t n;
+};
+
+enum conn_state { C_DOWN, C_RESOLVING, C_CONNECTING, C_MIGRATING, C_READY };
+
+struct lookup;
+
+struct conn {
+    struct pgstore *st;
+    unsigned index;
+    enum conn_state state;
+    PGconn *pg;
+    struct event *io;    /* socket: one-shot while connecting, then persistent read */
+    struct event *wr;    /* socket writable while libpq holds unsent output */
+    struct event *timer; /* reconnect backoff, or the connect deadline */
+    struct event *tick;  /* polls a host name lookup */
+    struct event *kick;  /* sends queued ops from the loop, never inside an op's call */
+    unsigned backoff_ms;
+    unsigned failures;   /* attempts failed in a row */
+    struct lookup *lookup;
+    struct op *qhead, *qtail; /* routed here, not sent yet */
+    /* the batch in flight */
+    struct op **batch;
+    size_t nbatch, cap;
+    size_t pre;          /* internal statements before the ops */
+    size_t got;          /* results seen */
+    bool busy, committed, need_rollback;
+    long err_item;       /* result index of the first error; -1: none */
+    char err_state[6];
+    char err_text[256];
+    /* migration */
+    int mig_step;
+    int version;
+};
+
+struct pgstore {
+    const struct chatd_host *host;
+    char *conninfo;
+    char **hosts;        /* conninfo's host list, when some entry needs a name lookup */
+    char **ports;        /* its port list, when there is one port per host */
+    size_t nhosts;
+    struct conn *conns;
+    size_t nconns;
+    unsigned rr;
+    long connect_timeout_ms;
+    size_t max_pending;
+    size_t pending;      /* accepted, not yet answered */
+    struct op *whead, *wtail; /* waiting for a first connection */
+    bool ready;
+    bool schema_warned;
+    unsigned posted;     /* answers handed to host->post, not run yet */
+    bool dead;           /* fini ran while answers were posted */
+};
+
+static void *arena(struct op *o, struct block **list, size_t n)
+{
+    n = (n + 15) & ~(size_t)15;
+    if (!*list || (*list)->cap - (*list)->used < n) {
+        size_t cap = n > 2048 ? n : 2048;
+        struct block *b = malloc(sizeof *b + cap);
+        if (!b) {
+            o->oom = true;
+            return NULL;
+        }
+        b->next = *list;
+        b->used = 0;
+        b->cap = cap;
+        *list = b;
+    }
+    void *p = (*list)->data + (*list)->used;
+    (*list)->used += n;
+    return p;
+}
+
+static const char *astr(struct op *o, const char *s)
+{
+    if (!s)
+        return NULL;
+    size_t n = strlen(s) + 1;
+    char *d = arena(o, &o->args, n);
+    return d ? memcpy(d, s, n) : NULL;
+}
+
+static void blocks_free(struct block *b)
+{
+    for (struct block *next; b; b = next) {
+        next = b->next;
+        free(b);
+    }
+}
+
+static void answer_reset(struct op *o)
+{
+    PQclear(o->res);
+    o->res = NULL;
+    blocks_free(o->ans);
+    o->ans = NULL;
+    o->rooms = NULL;
+    o->msgs = NULL;
+    o->n = 0;
+    o->status = CHATD_OK;
+}
+
+static void op_free(struct op *o)
+{
+    answer_reset(o);
+    blocks_free(o->args);
+    free(o);
+}
+
+/* A text[] literal of v, for ANY() and unnest(). */
+static char *text_array(struct op *o, struct block **list, const char *const *v, size_t n)
+{
+    size_t len = 3;
+    for (size_t i = 0; i < n; i++)
+        len += 2 * strlen(v[i]) + 3;
+    char *out = o ? arena(o, list, len) : malloc(len);
+    if (!out)
+        return NULL;
+    char *w = out;
+    *w++ = '{';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            *w++ = ',';
+        *w++ = '"';
+        for (const char *s = v[i]; *s; s++) {
+            if (*s == '"' || *s == '\\')
+                *w++ = '\\';
+            *w++ = *s;
+        }
+        *w++ = '"';
+    }
+    *w++ = '}';
+    *w = '\0';
+    return out;
+}
+
+/* ---------------------------------------------------------- answering */
+
+static void op_answer(struct op *o, chatd_status s)
+{
+    if (o->oom)
+        s = CHATD_ERR_NOMEM;
+    bool data = s == CHATD_OK || s == CHATD_ERR_EXISTS || s == CHATD_ERR_CONFLICT;
+    switch (o->kind) {
+    case OP_CREATE: case OP_GET: case OP_CLAIM: case OP_COMPLETE:
+        ((chatd_room_cb)o->cb)(o->ctx, s, data ? o->rooms : NULL);
+        break;
+    case OP_LIST:
+        ((chatd_rooms_cb)o->cb)(o->ctx, s, s == CHATD_OK ? o->rooms : NULL, s == CHATD_OK ? o->n : 0);
+        break;
+    case OP_APPEND:
+        ((chatd_message_cb)o->cb)(o->ctx, s, data && o->n ? o->msgs : NULL);
+        break;
+    case OP_HISTORY:
+        ((chatd_messages_cb)o->cb)(o->ctx, s, s == CHATD_OK ? o->msgs : NULL, s == CHATD_OK ? o->n : 0);
+        break;
+    default:
+        ((chatd_done_cb)o->cb)(o->ctx, s);
+    }
+}
+
+/* Answer now: only from a loop callback, never inside the op's own call. */
+static void op_finish(struct op *o, chatd_status s)
+{
+    struct pgstore *st = o->st;
+    op_answer(o, s);
+    st->pending--;
+    op_free(o);
+}
+
+static void store_free(struct pgstore *st);
+
+static void posted_finish(void *arg)
+{
+    struct op *o = arg;
+    struct pgstore *st = o->st;
+    st->posted--;
+    if (st->dead) {
+        /* a host that runs posted tasks after fini: nobody expects the answer */
+        op_free(o);
+        if (!st->posted)
+            store_free(st);
+        return;
+    }
+    op_finish(o, o->status);
+}
+
+/* Answer through host->post: safe inside the op's call. */
+static void finish_later(struct op *o, chatd_status s)
+{
+    struct pgstore *st = o->st;
+    o->status = s;
+    st->posted++;
+    if (st->host->post(st->host, posted_finish, o) != CHATD_OK) {
+        st->posted--;
+        st->pending--;
+        op_free(o); /* shutting down: nobody waits for it */
+    }
+}
+
+/* ------------------------------------------------------ reading answers */
+
+static const char *val(PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
+}
+
+static int64_t val_i64(PGresult *r, int row, int col)
+{
+    const char *v = val(r, row, col);
+    return v ? strtoll(v, NULL, 10) : 0;
+}
+
+static bool val_true(PGresult *r, int row, int col)
+{
+    const char *v = val(r, row, col);
+    return v && v[0] == 't';
+}
+
+/* bytea in whichever output format the server uses. */
+static void val_bytes(struct op *o, PGresult *r, int row, int col, const char **out, size_t *len)
+{
+    *out = NULL;
+    *len = 0;
+    const char *v = val(r, row, col);
+    if (!v)
+        return;
+    size_t n = 0;
+    unsigned char *raw = PQunescapeBytea((const unsigned char *)v, &n);
+    char *copy = raw ? arena(o, &o->ans, n + 1) : NULL;
+    if (!raw)
+        o->oom = true;
+    if (copy) {
+        memcpy(copy, raw, n);
+        copy[n] = '\0';
+        *out = copy;
+        *len = n;
+    }
+    PQfreemem(raw);
+}
+
+/* A one-dimensional text[] in its output syntax: {a,"b c","d\"e"}. */
+static bool parse_members(struct op *o, const char *s, const char *const **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (!s || *s != '{')
+        return false;
+    size_t cap = 1;
+    for (const char *p = s; *p; p++)
+        cap += *p == ',';
+    const char **v = arena(o, &o->ans, cap * sizeof *v);
+    char *w = arena(o, &o->ans, strlen(s) + 1);
+    if (!v || !w)
+        return false;
+    s++;
+    size_t k = 0;
+    while (*s && *s != '}' && k < cap) {
+        const char *start = w;
+        if (*s == '"') {
+            for (s++; *s && *s != '"'; s++) {
+                if (*s == '\\' && s[1])
+                    s++;
+                *w++ = *s;
+            }
+            if (*s != '"')
+                return false;
+            s++;
+        } else {
+            while (*s && *s != ',' && *s != '}')
+                *w++ = *s++;
+        }
+        *w++ = '\0';
+        v[k++] = start;
+        if (*s == ',')
+            s++;
+    }
+    if (*s != '}')
+        return false;
+    *out = v;
+    *n = k;
+    return true;
+}
+
+/* Columns c0.. of row as a chatd_room_t. */
+static void read_room(struct op *o, PGresult *r, int row, int c0, struct chatd_room *room)
+{
+    memset(room, 0, sizeof *room);
+    room->id = val(r, row, c0);
+    room->kind = (chatd_room_kind)val_i64(r, row, c0 + 1);
+    room->state = (chatd_room_state)val_i64(r, row, c0 + 2);
+    room->title = val(r, row, c0 + 3);
+    room->owner = val(r, row, c0 + 4);
+    room->agent = val(r, row, c0 + 5);
+    room->created_ms = val_i64(r, row, c0 + 6);
+    room->assigned_ms = val_i64(r, row, c0 + 7);
+    room->last_seq = (uint64_t)val_i64(r, row, c0 + 8);
+    if (!parse_members(o, val(r, row, c0 + 9), &room->members, &room->nmembers) && !o->oom)
+        o->status = CHATD_ERR_INTERNAL;
+    room->read_seq = (uint64_t)val_i64(r, row, c0 + 10);
+    if (val(r, row, c0 + 11)) {
+        struct chatd_message *m = arena(o, &o->ans, sizeof *m);
+        if (m) {
+            m->room = room->id;
+            m->seq = room->last_seq;
+            m->id = val(r, row, c0 + 11);
+            m->sender = val(r, row, c0 + 12);
+            m->client_id = val(r, row, c0 + 13);
+            m->ts_ms = val_i64(r, row, c0 + 14);
+            val_bytes(o, r, row, c0 + 15, &m->body, &m->body_len);
+            room->last_message = m;
+        }
+    }
+}
+
+#define ROOM_COLS 16
+
+/* Turn an op's result rows into its answer; o keeps r. */
+static void read_answer(struct op *o, PGresult *r)
+{
+    o->res = r;
+    o->status = CHATD_OK;
+    int rows = PQntuples(r), cols = PQnfields(r);
+    switch (o->kind) {
+    case OP_CREATE: case OP_CLAIM: case OP_COMPLETE: case OP_GET: {
+        int c0 = o->kind == OP_GET ? 0 : 1;
+        if (cols != c0 + ROOM_COLS) {
+            o->status = CHATD_ERR_INTERNAL;
+            return;
+        }
+        if (rows == 0) {
+            o->status = o->kind == OP_CREATE ? CHATD_ERR_INTERNAL : CHATD_ERR_NOT_FOUND;
+            return;
+        }
+        o->rooms = arena(o, &o->ans, sizeof *o->rooms);
+        if (!o->rooms)
+            return;
+        if (c0 && !val_true(r, 0, 0))
+            o->status = o->kind == OP_CREATE ? CHATD_ERR_EXISTS : CHATD_ERR_CONFLICT;
+        read_room(o, r, 0, c0, o->rooms);
+        o->n = 1;
+        return;
+    }
+    case OP_LIST:
+        if (cols != ROOM_COLS) {
+            o->status = CHATD_ERR_INTERNAL;
+            return;
+        }
+        o->rooms = rows ? arena(o, &o->ans, (size_t)rows * sizeof *o->rooms) : NULL;
+        for (int i = 0; i < rows && o->rooms; i++)
+            read_room(o, r, i, 0, &o->rooms[o->n++]);
+        return;
+    case OP_DELETE:
+        o->status = rows == 1 && val_true(r, 0, 0) ? CHATD_OK : CHATD_ERR_NOT_FOUND;
+        return;
+    case OP_MEMBER_ADD: case OP_MEMBER_REMOVE: case OP_MARK:
+        o->status = rows == 1 && val_i64(r, 0, 0) > 0 ? CHATD_OK : CHATD_ERR_NOT_FOUND;
+        return;
+    case OP_APPEND: {
+        if (rows == 0) {
+            o->status = CHATD_ERR_NOT_FOUND;
+            return;
+        }
+        struct chatd_message *m = o->msgs = arena(o, &o->ans, sizeof *m);
+        if (!m)
+            return;
+        *m = o->msg_arg;
+        m->seq = (uint64_t)val_i64(r, 0, 1);
+        m->id = val(r, 0, 2);
+        if (!val_true(r, 0, 0)) {
+            /* the retry of a stored message: answer with what was stored */
+            o->status = CHATD_ERR_EXISTS;
+            m->ts_ms = val_i64(r, 0, 3);
+            val_bytes(o, r, 0, 4, &m->body, &m->body_len);
+        }
+        o->n = 1;
+        return;
+    }
+    case OP_HISTORY:
+        if (rows == 0) {
+            o->status = CHATD_ERR_NOT_FOUND;
+            return;
+        }
+        o->msgs = arena(o, &o->ans, (size_t)rows * sizeof *o->msgs);
+        for (int i = 0; i < rows && o->msgs; i++) {
+            if (PQgetisnull(r, i, 0))
+                continue; /* the room has nothing in range */
+            struct chatd_message *m = &o->msgs[o->n++];
+            m->room = o->id;
+            m->seq = (uint64_t)val_i64(r, i, 0);
+            m->id = val(r, i, 1);
+            m->sender = val(r, i, 2);
+            m->client_id = val(r, i, 3);
+            m->ts_ms = val_i64(r, i, 4);
+            val_bytes(o, r, i, 5, &m->body, &m->body_len);
+        }
+        return;
+    }
+}
+
+/* ------------------------------------------------------------ sending */
+
+static void u64_param(char *buf, size_t len, uint64_t v)
+{
+    /* bigint is signed: a cursor above its range means "from the top" */
+    snprintf(buf, len, "%lld", (long long)(v > (uint64_t)INT64_MAX ? INT64_MAX : v));
+}
+
+static int send_op(PGconn *pg, struct op *o)
+{
+    const char *v[12] = {0};
+    int len[12] = {0}, fmt[12] = {0};
+    char a[24], b[24], c[24], d[24];
+    const char *sql = NULL;
+    int n = 0;
+    switch (o->kind) {
+    case OP_CREATE: {
+        const struct chatd_room *r = &o->room_arg;
+        snprintf(a, sizeof a, "%d", (int)r->kind);
+        snprintf(b, sizeof b, "%d", (int)(r->state ? r->state : CHATD_ROOM_OPEN));
+        snprintf(c, sizeof c, "%lld", (long long)r->created_ms);
+        snprintf(d, sizeof d, "%lld", (long long)r->assigned_ms);
+        const char *p[] = {r->id, a, b, r->title, r->owner, r->agent, c, d, o->key, o->array};
+        memcpy(v, p, sizeof p);
+        n = 10;
+        sql = SQL_CREATE;
+        break;
+    }
+    case OP_GET:
+        v[0] = o->id, v[1] = o->user, n = 2, sql = SQL_GET;
+        break;
+    case OP_LIST: {
+        const struct chatd_room_filter *f = &o->filter;
+        v[n++] = f->for_user;
+        if (f->kind)
+            snprintf(a, sizeof a, "%d", (int)f->kind), v[n++] = a;
+        if (f->state)
+            snprintf(b, sizeof b, "%d", (int)f->state), v[n++] = b;
+        if (f->agent)
+            v[n++] = f->agent;
+        if (f->member)
+            v[n++] = f->member;
+        snprintf(c, sizeof c, "%zu", f->limit ? f->limit : LIST_MAX);
+        v[n++] = c;
+        sql = o->sql;
+        break;
+    }
+    case OP_CLAIM:
+        snprintf(a, sizeof a, "%lld", (long long)o->now);
+        v[0] = o->id, v[1] = o->user, v[2] = a, n = 3, sql = SQL_CLAIM;
+        break;
+    case OP_COMPLETE:
+        v[0] = o->id, v[1] = o->user, n = 2, sql = SQL_COMPLETE;
+        break;
+    case OP_DELETE:
+        v[0] = o->id, n = 1, sql = SQL_DELETE;
+        break;
+    case OP_MEMBER_ADD:
+    case OP_MEMBER_REMOVE:
+        v[0] = o->id, v[1] = o->user, n = 2;
+        sql = o->kind == OP_MEMBER_ADD ? SQL_MEMBER_ADD : SQL_MEMBER_REMOVE;
+        break;
+    case OP_MARK:
+        u64_param(a, sizeof a, o->seq);
+        v[0] = o->id, v[1] = o->user, v[2] = a, n = 3, sql = SQL_MARK;
+        break;
+    case OP_APPEND: {
+        const struct chatd_message *m = &o->msg_arg;
+        snprintf(a, sizeof a, "%lld", (long long)m->ts_ms);
+        v[0] = m->room, v[1] = m->sender, v[2] = m->client_id, v[3] = a;
+        /* the body as raw bytes: no escaping, no encoding check */
+        v[4] = m->body, len[4] = (int)m->body_len, fmt[4] = 1;
+        n = 5;
+        sql = SQL_APPEND;
+        break;
+    }
+    case OP_HISTORY:
+        u64_param(a, sizeof a, o->before ? o->before : o->after);
+        snprintf(b, sizeof b, "%lld", (long long)(o->limit > (size_t)INT64_MAX ? INT64_MAX : (long long)o->limit));
+        v[0] = o->id, v[1] = a, v[2] = b, n = 3;
+        sql = o->before ? SQL_BEFORE : SQL_AFTER;
+        break;
+    }
+    return PQsendQueryParams(pg, sql, n, NULL, v, len, fmt, 0);
+}
+
+/* ----------------------------------------------------------- the pool */
+
+static void conn_fail(struct conn *c, const char *why);
+static void dispatch(struct pgstore *st, struct op *o);
+
+/* libpq's messages span lines ("...\n\tThis probably means..."): one log
+ * line each. */
+static void one_line(char *out, size_t len, const char *msg)
+{
+    size_t w = 0;
+    bool space = false;
+    for (const char *p = msg ? msg : ""; *p && w + 1 < len; p++) {
+        if (*p == '\n' || *p == '\t' || *p == '\r' || *p == ' ') {
+            space = w > 0;
+            continue;
+        }
+        if (space && w + 2 < len)
+            out[w++] = ' ';
+        space = false;
+        out[w++] = *p;
+    }
+    out[w] = '\0';
+}
+
+static void log_pq(struct pgstore *st, chatd_log_level level, const char *what, const char *msg)
+{
+    char line[300];
+    one_line(line, sizeof line, msg);
+    st->host->log(st->host, level, "%s%s", what, line);
+}
+
+static void on_notice(void *arg, const char *message)
+{
+    log_pq(arg, CHATD_LOG_DEBUG, "server: ", message);
+}
+
+static bool in_progress(const struct conn *c)
+{
+    return c->state == C_RESOLVING || c->state == C_CONNECTING || c->state == C_MIGRATING;
+}
+
+static void update_ready(struct pgstore *st, const char *why)
+{
+    size_t up = 0;
+    for (size_t i = 0; i < st->nconns; i++)
+        up += st->conns[i].state == C_READY;
+    if ((up > 0) != st->ready) {
+        st->ready = up > 0;
+        st->host->set_ready(st->host, st->ready, why);
+    }
+}
+
+static void kick(struct conn *c)
+{
+    event_active(c->kick, 0, 0);
+}
+
+static bool flush(struct conn *c)
+{
+    int r = PQflush(c->pg);
+    if (r > 0)
+        event_add(c->wr, NULL);
+    return r >= 0;
+}
+
+static void enqueue(struct conn *c, struct op *o)
+{
+    o->next = NULL;
+    if (c->qtail)
+        c->qtail->next = o;
+    else
+        c->qhead = o;
+    c->qtail = o;
+}
+
+static uint32_t hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+/* A room always maps to the same connection while it is up, so its ops run
+ * in call order; lists go wherever is idle. */
+static struct conn *pick(struct pgstore *st, const char *route)
+{
+    size_t n = st->nconns;
+    if (!route)
+        for (size_t i = 0; i < n; i++)
+            if (st->conns[i].state == C_READY && !st->conns[i].busy && !st->conns[i].qhead)
+                return &st->conns[i];
+    size_t start = route ? hash(route) % n : st->rr++ % n;
+    for (size_t i = 0; i < n; i++) {
+        struct conn *c = &st->conns[(start + i) % n];
+        if (c->state == C_READY)
+            return c;
+    }
+    return NULL;
+}
+
+static bool any_in_progress(struct pgstore *st)
+{
+    for (size_t i = 0; i < st->nconns; i++)
+        if (in_progress(&st->conns[i]))
+            return true;
+    return false;
+}
+
+static void dispatch(struct pgstore *st, struct op *o)
+{
+    struct conn *c = pick(st, o->route);
+    if (c) {
+        enqueue(c, o);
+        kick(c);
+    } else if (any_in_progress(st)) {
+        /* a connection is on its way: wait for it rather than fail */
+        o->next = NULL;
+        if (st->wtail)
+            st->wtail->next = o;
+        else
+            st->whead = o;
+        st->wtail = o;
+    } else {
+        finish_later(o, CHATD_ERR_UNAVAILABLE);
+    }
+}
+
+/* Hand the waiting ops on once something changed: to a connection that came
+ * up, or back with UNAVAILABLE when no attempt is left. */
+static void redispatch_waiting(struct pgstore *st)
+{
+    struct op *o = st->whead;
+    st->whead = st->wtail = NULL;
+    for (struct op *next; o; o = next) {
+        next = o->next;
+        dispatch(st, o);
+    }
+}
+
+static void send_batch(struct conn *c)
+{
+    size_t n = 0;
+    while (c->qhead && n < MAX_BATCH) {
+        if (n == c->cap) {
+            size_t cap = c->cap ? 2 * c->cap : 16;
+            struct op **grown = realloc(c->batch, cap * sizeof *grown);
+            if (!grown)
+                break;
+            c->batch = grown;
+            c->cap = cap;
+        }
+        struct op *o = c->qhead;
+        c->qhead = o->next;
+        if (!c->qhead)
+            c->qtail = NULL;
+        o->next = NULL;
+        c->batch[n++] = o;
+    }
+    if (!n)
+        return;
+    c->nbatch = n;
+    c->busy = true;
+    c->got = 0;
+    c->pre = 0;
+    c->committed = false;
+    c->err_item = -1;
+    c->err_state[0] = c->err_text[0] = '\0';
+
+    /* Lock the rooms this batch writes to, in one order for every instance,
+     * when there are two or more of them: that is what can deadlock. */
+    const char *first = NULL;
+    size_t nlocks = 0;
+    bool several = false;
+    for (size_t i = 0; i < n; i++) {
+        if (!c->batch[i]->locks)
+            continue;
+        nlocks++;
+        if (!first)
+            first = c->batch[i]->route;
+        else if (strcmp(first, c->batch[i]->route) != 0)
+            several = true;
+    }
+    char *prelock = NULL;
+    const char **rooms = several ? malloc(nlocks * sizeof *rooms) : NULL;
+    if (rooms) {
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+            if (c->batch[i]->locks)
+                rooms[k++] = c->batch[i]->route;
+        prelock = text_array(NULL, NULL, rooms, k);
+        free(rooms);
+    }
+
+    bool ok = true;
+    if (c->need_rollback) {
+        /* an error left the previous transaction aborted */
+        ok = PQsendQueryParams(c->pg, "ROLLBACK", 0, NULL, NULL, NULL, NULL, 0);
+        c->pre++;
+        c->need_rollback = false;
+    }
+    ok = ok && PQsendQueryParams(c->pg, SQL_BEGIN, 0, NULL, NULL, NULL, NULL, 0);
+    c->pre++;
+    if (ok && prelock) {
+        const char *v[1] = {prelock};
+        ok = PQsendQueryParams(c->pg, SQL_PRELOCK, 1, NULL, v, NULL, NULL, 0);
+        c->pre++;
+    }
+    free(prelock);
+    for (size_t i = 0; ok && i < n; i++)
+        ok = send_op(c->pg, c->batch[i]);
+    ok = ok && PQsendQueryParams(c->pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0);
+    ok = ok && PQpipelineSync(c->pg);
+    if (!ok || !flush(c))
+        conn_fail(c, PQerrorMessage(c->pg));
+}
+
+static void maybe_send(struct conn *c)
+{
+    if (c->state == C_READY && !c->busy && c->qhead)
+        send_batch(c);
+}
+
+static void on_kick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    maybe_send(arg);
+}
+
+static bool sqlstate_is(const char *state, const char *prefix)
+{
+    return strncmp(state, prefix, strlen(prefix)) == 0;
+}
+
+/* The batch is over (its Sync came back): answer, or sort out what to run
+ * again after a rollback. Nothing in a rolled-back batch happened. */
+static void finish_batch(struct conn *c)
+{
+    struct pgstore *st = c->st;
+    size_t n = c->nbatch;
+    struct op *head = NULL, **tail = &head;
+    for (size_t i = 0; i < n; i++) {
+        *tail = c->batch[i];
+        tail = &c->batch[i]->next;
+    }
+    *tail = NULL;
+    c->nbatch = 0;
+    c->busy = false;
+
+    if (c->committed && c->err_item < 0) {
+        for (struct op *o = head, *next; o; o = next) {
+            next = o->next;
+            op_finish(o, o->status);
+        }
+        return;
+    }
+
+    c->need_rollback = true;
+    const char *state = c->err_state;
+    long item = c->err_item - (long)c->pre;
+    struct op *offender = item >= 0 && (size_t)item < n ? c->batch[item] : NULL;
+    /* Transient: the same ops may well succeed when run again. */
+    bool again = sqlstate_is(state, "40") || strcmp(state, "55P03") == 0;
+    /* The server is in trouble: none of them will do better now. */
+    bool down = !state[0] || sqlstate_is(state, "08") || sqlstate_is(state, "53") || sqlstate_is(state, "58") ||
+                sqlstate_is(state, "XX") || (sqlstate_is(state, "57") && strcmp(state, "57014") != 0);
+    chatd_status verdict = CHATD_ERR_UNAVAILABLE;
+    if (!again && !down) {
+        if (!offender)
+            down = true;
+        else
+            verdict = strcmp(state, "57014") == 0 ? CHATD_ERR_TIMEOUT
+                    : sqlstate_is(state, "22") ? CHATD_ERR_INVALID
+                                               : CHATD_ERR_INTERNAL;
+    }
+    log_pq(st, again ? CHATD_LOG_DEBUG : CHATD_LOG_WARN,
+           again ? "transaction rolled back, running it again: " : "transaction rolled back: ",
+           c->err_text[0] ? c->err_text : "no COMMIT");
+
+    /* Back to the front of the queue in their order; answers after, since a
+     * callback may queue more. An op run again only because another failed
+     * is not counted: each round removes the offender. */
+    struct op *fail = NULL, **ftail = &fail, *retry = NULL, **rtail = &retry, *last = NULL;
+    for (struct op *o = head, *next; o; o = next) {
+        next = o->next;
+        o->next = NULL;
+        answer_reset(o);
+        bool give_up = down || (again && ++o->tries >= MAX_TRIES) || (!again && o == offender);
+        if (give_up) {
+            o->status = !down && !again ? verdict : CHATD_ERR_UNAVAILABLE;
+            *ftail = o;
+            ftail = &o->next;
+        } else {
+            *rtail = last = o;
+            rtail = &o->next;
+        }
+    }
+    if (retry) {
+        last->next = c->qhead;
+        if (!c->qhead)
+            c->qtail = last;
+        c->qhead = retry;
+    }
+    for (struct op *o = fail, *next; o; o = next) {
+        next = o->next;
+        op_finish(o, o->status);
+    }
+}
+
+/* One result of the batch in flight, in the order the statements went. */
+static void batch_result(struct conn *c, PGresult *r)
+{
+    ExecStatusType s = PQresultStatus(r);
+    size_t i = c->got++;
+    if (s == PGRES_FATAL_ERROR && c->err_item < 0) {
+        const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        snprintf(c->err_state, sizeof c->err_state, "%s", state ? state : "");
+        snprintf(c->err_text, sizeof c->err_text, "%s", PQresultErrorMessage(r));
+        c->err_item = (long)i;
+    }
+    if (i >= c->pre && i < c->pre + c->nbatch && s == PGRES_TUPLES_OK && c->err_item < 0) {
+        read_answer(c->batch[i - c->pre], r);
+        return; /* the op keeps r */
+    }
+    if (i == c->pre + c->nbatch && s == PGRES_COMMAND_OK && strcmp(PQcmdStatus(r), "COMMIT") == 0)
+        c->committed = true;
+    PQclear(r);
+}
+
+static void drain_results(struct conn *c)
+{
+    bool was_null = false;
+    while (c->state == C_READY && c->busy && !PQisBusy(c->pg)) {
+        PGresult *r = PQgetResult(c->pg);
+        if (!r) {
+            /* the end of one statement's results; two in a row: nothing more */
+            if (was_null)
+                break;
+            was_null = true;
+            continue;
+        }
+        was_null = false;
+        if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            if (c->got != c->pre + c->nbatch + 1) {
+                conn_fail(c, "lost track of the pipeline");
+                return;
+            }
+            finish_batch(c);
+            return;
+        }
+        batch_result(c, r);
+    }
+}
+
+/* ----------------------------------------------------------- migrating */
+
+static void became_ready(struct conn *c)
+{
+    struct pgstore *st = c->st;
+    c->state = C_READY;
+    if (c->failures)
+        st->host->log(st->host, CHATD_LOG_INFO, "connection %u up again", c->index);
+    c->failures = 0;
+    c->backoff_ms = BACKOFF_MIN_MS;
+    char why[200];
+    snprintf(why, sizeof why, "connected to %s:%s/%s", PQhost(c->pg), PQport(c->pg), PQdb(c->pg));
+    update_ready(st, why);
+    redispatch_waiting(st);
+    kick(c);
+}
+
+static void migrate_send(struct conn *c)
+{
+    struct pgstore *st = c->st;
+    char *sql = NULL;
+    if (c->mig_step == 0) {
+        /* Serialises every chatd's migration, IF NOT EXISTS included. */
+        sql = strdup("BEGIN; SELECT pg_advisory_xact_lock(" MIGRATION_LOCK ");"
+                     " CREATE TABLE IF NOT EXISTS chatd_schema (version integer PRIMARY KEY,"
+                     " applied_at timestamptz NOT NULL DEFAULT now());"
+                     " SELECT coalesce(max(version), 0) AS schema_version FROM chatd_schema");
+    } else {
+        size_t len = 64;
+        for (int v = c->version; v < SCHEMA_VERSION; v++)
+            len += strlen(migrations[v]) + 64;
+        sql = malloc(len);
+        if (sql) {
+            size_t w = 0;
+            for (int v = c->version; v < SCHEMA_VERSION; v++)
+                w += (size_t)snprintf(sql + w, len - w, "%s; INSERT INTO chatd_schema (version) VALUES (%d);",
+                                      migrations[v], v + 1);
+            snprintf(sql + w, len - w, " COMMIT");
+            if (c->version < SCHEMA_VERSION)
+                st->host->log(st->host, CHATD_LOG_INFO, "migrating the schema from version %d to %d", c->version,
+                              SCHEMA_VERSION);
+        }
+    }
+    c->err_text[0] = '\0';
+    if (!sql) {
+        conn_fail(c, "out of memory");
+        return;
+    }
+    bool ok = PQsendQuery(c->pg, sql) && flush(c);
+    free(sql);
+    if (!ok)
+        conn_fail(c, PQerrorMessage(c->pg));
+}
+
+static void migrate_results(struct conn *c)
+{
+    struct pgstore *st = c->st;
+    while (c->state == C_MIGRATING && !PQisBusy(c->pg)) {
+        PGresult *r = PQgetResult(c->pg);
+        if (r) {
+            ExecStatusType s = PQresultStatus(r);
+            if (s == PGRES_FATAL_ERROR && !c->err_text[0])
+                snprintf(c->err_text, sizeof c->err_text, "schema: %s", PQresultErrorMessage(r));
+            else if (s == PGRES_TUPLES_OK && PQfnumber(r, "schema_version") == 0 && PQntuples(r) == 1)
+                c->version = atoi(PQgetvalue(r, 0, 0));
+            PQclear(r);
+            continue;
+        }
+        if (c->err_text[0]) {
+            conn_fail(c, c->err_text);
+            return;
+        }
+        if (c->mig_step == 0 && c->version > SCHEMA_VERSION) {
+            char why[160];
+            snprintf(why, sizeof why, "the database has schema version %d; this plugin knows up to %d", c->version,
+                     SCHEMA_VERSION);
+            if (!st->schema_warned)
+                st->host->log(st->host, CHATD_LOG_ERROR, "%s", why);
+            st->schema_warned = true;
+            c->backoff_ms = BACKOFF_MAX_MS; /* no use asking often */
+            conn_fail(c, why);
+            return;
+        }
+        if (c->mig_step == 0) {
+            c->mig_step = 1;
+            migrate_send(c);
+            continue;
+        }
+        if (!PQenterPipelineMode(c->pg)) {
+            conn_fail(c, PQerrorMessage(c->pg));
+            return;
+        }
+        became_ready(c);
+        return;
+    }
+}
+
+/* ------------------------------------------------------- socket events */
+
+static void on_read(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    struct conn *c = arg;
+    if (!PQconsumeInput(c->pg)) {
+        conn_fail(c, PQerrorMessage(c->pg));
+        return;
+    }
+    if (c->state == C_MIGRATING)
+        migrate_results(c);
+    else
+        drain_results(c);
+    if ((c->state == C_READY || c->state == C_MIGRATING) && PQstatus(c->pg) == CONNECTION_BAD) {
+        conn_fail(c, PQerrorMessage(c->pg));
+        return;
+    }
+    maybe_send(c);
+}
+
+static void on_write(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    struct conn *c = arg;
+    if (!flush(c))
+        conn_fail(c, PQerrorMessage(c->pg));
+}
+
+/* ---------------------------------------------------------- connecting */
+
+/* Host names: libpq would resolve them with a blocking getaddrinfo inside
+ * PQconnectPoll, so they are looked up here with getaddrinfo_a and handed
+ * to libpq as hostaddr. */
+struct lookup {
+    size_t n;
+    struct gaicb *reqs;
+    bool *used;
+    struct addrinfo hints;
+};
+
+static bool numeric_host(const char *h)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+    return inet_pton(AF_INET, h, buf) == 1 || inet_pton(AF_INET6, h, buf) == 1;
+}
+
+static bool socket_host(const char *h)
+{
+    return !*h || h[0] == '/' || h[0] == '@';
+}
+
+static void lookup_drop(struct lookup *l)
+{
+    bool busy = false;
+    for (size_t i = 0; i < l->n; i++) {
+        if (!l->used[i])
+            continue;
+        int r = gai_cancel(&l->reqs[i]);
+        if (r == EAI_NOTCANCELED)
+            busy = true; /* libc still writes into it: leave it be */
+        else if (l->reqs[i].ar_result)
+            freeaddrinfo(l->reqs[i].ar_result);
+    }
+    if (busy)
+        return;
+    free(l->reqs);
+    free(l->used);
+    free(l);
+}
+
+static void conn_teardown(struct conn *c)
+{
+    if (c->io)
+        event_free(c->io);
+    if (c->wr)
+        event_free(c->wr);
+    c->io = c->wr = NULL;
+    if (c->timer)
+        event_del(c->timer);
+    if (c->tick)
+        event_del(c->tick);
+    if (c->lookup)
+        lookup_drop(c->lookup);
+    c->lookup = NULL;
+    if (c->pg)
+        PQfinish(c->pg);
+    c->pg = NULL;
+    c->busy = false;
+    c->need_rollback = false;
+    c->state = C_DOWN;
+}
+
+/* The connection is gone or never came: what was in flight fails (it may or
+ * may not have committed: only UNAVAILABLE, never OK), what was queued goes
+ * elsewhere, and a new attempt comes after a growing pause. */
+static void conn_fail(struct conn *c, const char *why_in)
+{
+    struct pgstore *st = c->st;
+    char why[300];
+    one_line(why, sizeof why, why_in && *why_in ? why_in : "connection lost");
+    bool was_ready = c->state == C_READY;
+    c->failures++;
+    st->host->log(st->host, was_ready || c->failures == 1 ? CHATD_LOG_WARN : CHATD_LOG_DEBUG,
+                  "connection %u %s: %s; again in %u ms", c->index, was_ready ? "lost" : "failed", why,
+                  c->backoff_ms);
+
+    struct op *inflight = NULL, **tail = &inflight;
+    for (size_t i = 0; i < c->nbatch; i++) {
+        *tail = c->batch[i];
+        tail = &c->batch[i]->next;
+    }
+    *tail = NULL;
+    c->nbatch = 0;
+    struct op *queued = c->qhead;
+    c->qhead = c->qtail = NULL;
+
+    conn_teardown(c);
+    struct timeval tv = {c->backoff_ms / 1000, (c->backoff_ms % 1000) * 1000};
+    event_add(c->timer, &tv);
+    c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
+    update_ready(st, why);
+
+    for (struct op *o = queued, *next; o; o = next) {
+        next = o->next;
+        dispatch(st, o);
+    }
+    if (!any_in_progress(st))
+        redispatch_waiting(st);
+    for (struct op *o = inflight, *next; o; o = next) {
+        next = o->next;
+        op_finish(o, CHATD_ERR_UNAVAILABLE);
+    }
+}
+
+static void on_connect_io(evutil_socket_t fd, short what, void *arg);
+
+static void watch_connect(struct conn *c, PostgresPollingStatusType how)
+{
+    if (c->io)
+        event_free(c->io);
+    c->io = event_new(c->st->host->base, PQsocket(c->pg), how == PGRES_POLLING_READING ? EV_READ : EV_WRITE,
+                      on_connect_io, c);
+    if (!c->io || event_add(c->io, NULL) != 0)
+        conn_fail(c, "cannot watch the socket");
+}
+
+static void connected(struct conn *c)
+{
+    struct pgstore *st = c->st;
+    event_del(c->timer);
+    event_free(c->io);
+    int fd = PQsocket(c->pg);
+    c->io = event_new(st->host->base, fd, EV_READ | EV_PERSIST, on_read, c);
+    c->wr = event_new(st->host->base, fd, EV_WRITE, on_write, c);
+    if (!c->io || !c->wr || event_add(c->io, NULL) != 0 || PQsetnonblocking(c->pg, 1) != 0) {
+        conn_fail(c, "cannot watch the socket");
+        return;
+    }
+    PQsetNoticeProcessor(c->pg, on_notice, st);
+    c->state = C_MIGRATING;
+    c->mig_step = 0;
+    c->version = 0;
+    migrate_send(c);
+}
+
+static void on_connect_io(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    struct conn *c = arg;
+    PostgresPollingStatusType r = PQconnectPoll(c->pg);
+    if (r == PGRES_POLLING_OK)
+        connected(c);
+    else if (r == PGRES_POLLING_FAILED)
+        conn_fail(c, PQerrorMessage(c->pg));
+    else
+        watch_connect(c, r); /* the socket may have changed: next address */
+}
+
+/* host, hostaddr and port (each may be NULL) override the conninfo's. */
+static void connect_with(struct conn *c, const char *host, const char *hostaddr, const char *port)
+{
+    struct pgstore *st = c->st;
+    const char *keys[6] = {"fallback_application_name", "dbname"}, *vals[6] = {"chatd", st->conninfo};
+    size_t n = 2;
+    if (host)
+        keys[n] = "host", vals[n++] = host;
+    if (hostaddr)
+        keys[n] = "hostaddr", vals[n++] = hostaddr;
+    if (port)
+        keys[n] = "port", vals[n++] = port;
+    keys[n] = vals[n] = NULL;
+    c->pg = PQconnectStartParams(keys, vals, 1);
+    if (!c->pg) {
+        conn_fail(c, "out of memory");
+        return;
+    }
+    if (PQstatus(c->pg) == CONNECTION_BAD) {
+        conn_fail(c, PQerrorMessage(c->pg));
+        return;
+    }
+    c->state = C_CONNECTING;
+    watch_connect(c, PGRES_POLLING_WRITING);
+}
+
+static void append(char *buf, size_t *w, size_t len, const char *sep, const char *v)
+{
+    *w += (size_t)snprintf(buf + *w, len - *w, "%s%s", sep, v);
+}
+
+/* The lookups are done: one host entry per address, as libpq itself would
+ * try them, in the conninfo's order. A name that does not resolve is left
+ * out while another host remains. */
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    struct conn *c = arg;
+    struct pgstore *st = c->st;
+    struct lookup *l = c->lookup;
+    for (size_t i = 0; i < l->n; i++)
+        if (l->used[i] && gai_error(&l->reqs[i]) == EAI_INPROGRESS)
+            return;
+    event_del(c->tick);
+    size_t len = 1;
+    for (size_t i = 0; i < st->nhosts; i++) {
+        size_t naddr = 1;
+        if (l->used[i] && gai_error(&l->reqs[i]) == 0)
+            for (struct addrinfo *ai = l->reqs[i].ar_result; ai; ai = ai->ai_next)
+                naddr++;
+        len += naddr * (strlen(st->hosts[i]) + INET6_ADDRSTRLEN + (st->ports ? strlen(st->ports[i]) : 0) + 3);
+    }
+    char *hosts = malloc(len), *addrs = malloc(len), *ports = st->ports ? malloc(len) : NULL;
+    size_t wh = 0, wa = 0, wp = 0, entries = 0;
+    char why[300] = "";
+    for (size_t i = 0; hosts && addrs && (ports || !st->ports) && i < st->nhosts; i++) {
+        const char *port = st->ports ? st->ports[i] : "";
+        if (!l->used[i]) {
+            /* a socket directory, or an address already */
+            append(hosts, &wh, len, entries ? "," : "", st->hosts[i]);
+            append(addrs, &wa, len, entries ? "," : "", socket_host(st->hosts[i]) ? "" : st->hosts[i]);
+            if (ports)
+                append(ports, &wp, len, entries ? "," : "", port);
+            entries++;
+            continue;
+        }
+        int e = gai_error(&l->reqs[i]);
+        if (e || !l->reqs[i].ar_result) {
+            if (!*why)
+                snprintf(why, sizeof why, "cannot resolve %s: %s", st->hosts[i], gai_strerror(e));
+            continue;
+        }
+        for (struct addrinfo *ai = l->reqs[i].ar_result; ai; ai = ai->ai_next) {
+            char one[INET6_ADDRSTRLEN] = "";
+            if (ai->ai_family == AF_INET)
+                inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)ai->ai_addr)->sin_addr, one, sizeof one);
+            else if (ai->ai_family == AF_INET6)
+                inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)ai->ai_addr)->sin6_addr, one, sizeof one);
+            if (!*one)
+                continue;
+            append(hosts, &wh, len, entries ? "," : "", st->hosts[i]);
+            append(addrs, &wa, len, entries ? "," : "", one);
+            if (ports)
+                append(ports, &wp, len, entries ? "," : "", port);
+            entries++;
+        }
+    }
+    lookup_drop(l);
+    c->lookup = NULL;
+    if (!hosts || !addrs || (st->ports && !ports))
+        conn_fail(c, "out of memory");
+    else if (!entries)
+        conn_fail(c, *why ? why : "no address to connect to");
+    else
+        connect_with(c, hosts, addrs, ports);
+    free(hosts);
+    free(addrs);
+    free(ports);
+}
+
+static void connect_start(struct conn *c)
+{
+    struct pgstore *st = c->st;
+    struct timeval tv = {st->connect_timeout_ms / 1000, (st->connect_timeout_ms % 1000) * 1000};
+    event_add(c->timer, &tv);
+    if (!st->nhosts) {
+        connect_with(c, NULL, NULL, NULL);
+        return;
+    }
+    struct lookup *l = calloc(1, sizeof *l);
+    if (l) {
+        l->n = st->nhosts;
+        l->reqs = calloc(l->n, sizeof *l->reqs);
+        l->used = calloc(l->n, sizeof *l->used);
+    }
+    if (!l || !l->reqs || !l->used) {
+        if (l) {
+            free(l->reqs);
+            free(l->used);
+        }
+        free(l);
+        conn_fail(c, "out of memory");
+        return;
+    }
+    l->hints.ai_socktype = SOCK_STREAM;
+    l->hints.ai_flags = AI_ADDRCONFIG;
+    c->lookup = l;
+    c->state = C_RESOLVING;
+    for (size_t i = 0; i < l->n; i++) {
+        if (socket_host(st->hosts[i]) || numeric_host(st->hosts[i]))
+            continue;
+        struct gaicb *one = &l->reqs[i];
+        one->ar_name = st->hosts[i];
+        one->ar_request = &l->hints;
+        if (getaddrinfo_a(GAI_NOWAIT, &one, 1, NULL) != 0) {
+            conn_fail(c, "cannot start a host name lookup");
+            return;
+        }
+        l->used[i] = true;
+    }
+    struct timeval poll = {0, LOOKUP_POLL_MS * 1000};
+    event_add(c->tick, &poll);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    struct conn *c = arg;
+    if (c->state == C_DOWN)
+        connect_start(c);
+    else if (c->state == C_RESOLVING || c->state == C_CONNECTING)
+        conn_fail(c, c->state == C_RESOLVING ? "timed out resolving the host name" : "timed out connecting");
+}
+
+/* ------------------------------------------------------------- the ops */
+
+static struct op *op_new(struct pgstore *st, enum op_kind kind, void *cb, void *ctx)
+{
+    struct op *o = calloc(1, sizeof *o);
+    if (!o)
+        return NULL;
+    o->st = st;
+    o->kind = kind;
+    o->cb = cb;
+    o->ctx = ctx;
+    return o;
+}
+
+static void submit(struct pgstore *st, struct op *o)
+{
+    st->pending++;
+    if (o->oom)
+        finish_later(o, CHATD_ERR_NOMEM);
+    else if (st->pending > st->max_pending)
+        finish_later(o, CHATD_ERR_LIMIT); /* as the other storage plugins: a configured bound */
+    else
+        dispatch(st, o);
+}
+
+#define NEW_OP(kind, cb)                              \
+    struct pgstore *st = state;                       \
+    struct op *o = op_new(st, kind, (void *)cb, ctx); \
+    if (!o)                                           \
+        return;
+
+static void p_room_create(void *state, const struct chatd_room *room, const char *unique_key, chatd_room_cb cb,
+                          void *ctx)
+{
+    NEW_OP(OP_CREATE, cb)
+    o->room_arg = *room;
+    o->room_arg.id = o->route = astr(o, room->id);
+    o->room_arg.title = astr(o, room->title);
+    o->room_arg.owner = astr(o, room->owner);
+    o->room_arg.agent = astr(o, room->agent);
+    o->room_arg.members = NULL;
+    o->array = text_array(o, &o->args, room->members, room->nmembers);
+    o->key = astr(o, unique_key);
+    submit(st, o);
+}
+
+static void p_room_get(void *state, const char *room_id, const char *for_user, chatd_room_cb cb, void *ctx)
+{
+    NEW_OP(OP_GET, cb)
+    o->id = o->route = astr(o, room_id);
+    o->user = astr(o, for_user);
+    submit(st, o);
+}
+
+static void p_room_list(void *state, const struct chatd_room_filter *f, chatd_rooms_cb cb, void *ctx)
+{
+    NEW_OP(OP_LIST, cb)
+    o->filter = *f;
+    o->filter.member = astr(o, f->member);
+    o->filter.agent = astr(o, f->agent);
+    o->filter.for_user = astr(o, f->for_user);
+    /* Only the conditions asked for, so the planner sees which index fits. */
+    char sql[600];
+    int n = 1;
+    size_t w = (size_t)snprintf(sql, sizeof sql,
+                                "SELECT v.* FROM chatd_rooms r CROSS JOIN LATERAL chatd_room_view(r.id, $1) v WHERE true");
+    if (f->kind)
+        w += (size_t)snprintf(sql + w, sizeof sql - w, " AND r.kind = $%d::smallint", ++n);
+    if (f->state)
+        w += (size_t)snprintf(sql + w, sizeof sql - w, " AND r.state = $%d::smallint", ++n);
+    if (f->agent)
+        w += (size_t)snprintf(sql + w, sizeof sql - w, " AND r.agent = $%d", ++n);
+    if (f->member)
+        w += (size_t)snprintf(sql + w, sizeof sql - w,
+                              " AND r.id IN (SELECT m.room FROM chatd_members m WHERE m.user_id = $%d)", ++n);
+    snprintf(sql + w, sizeof sql - w, " ORDER BY r.created_ms, r.ord LIMIT $%d::bigint", ++n);
+    o->sql = astr(o, sql);
+    submit(st, o);
+}
+
+static void p_room_claim(void *state, const char *room_id, const char *agent, int64_t now_ms, chatd_room_cb cb,
+                         void *ctx)
+{
+    NEW_OP(OP_CLAIM, cb)
+    o->id = o->route = astr(o, room_id);
+    o->user = astr(o, agent);
+    o->now = now_ms;
+    o->locks = true;
+    submit(st, o);
+}
+
+static void p_room_complete(void *state, const char *room_id, const char *agent, chatd_room_cb cb, void *ctx)
+{
+    NEW_OP(OP_COMPLETE, cb)
+    o->id = o->route = astr(o, room_id);
+    o->user = astr(o, agent);
+    o->locks = true;
+    submit(st, o);
+}
+
+static void p_room_delete(void *state, const char *room_id, chatd_done_cb cb, void *ctx)
+{
+    NEW_OP(OP_DELETE, cb)
+    o->id = o->route = astr(o, room_id);
+    o->locks = true;
+    submit(st, o);
+}
+
+static void p_member(void *state, enum op_kind kind, const char *room_id, const char *user, chatd_done_cb cb,
+                     void *ctx)
+{
+    NEW_OP(kind, cb)
+    o->id = o->route = astr(o, room_id);
+    o->user = astr(o, user);
+    o->locks = true;
+    submit(st, o);
+}
+
+static void p_member_add(void *state, const char *room_id, const char *user, chatd_done_cb cb, void *ctx)
+{
+    p_member(state, OP_MEMBER_ADD, room_id, user, cb, ctx);
+}
+
+static void p_member_remove(void *state, const char *room_id, const char *user, chatd_done_cb cb, void *ctx)
+{
+    p_member(state, OP_MEMBER_REMOVE, room_id, user, cb, ctx);
+}
+
+static void p_message_append(void *state, const struct chatd_message *msg, chatd_message_cb cb, void *ctx)
+{
+    NEW_OP(OP_APPEND, cb)
+    o->msg_arg = *msg;
+    o->msg_arg.room = o->route = astr(o, msg->room);
+    o->msg_arg.sender = astr(o, msg->sender);
+    o->msg_arg.client_id = astr(o, msg->client_id);
+    o->msg_arg.id = NULL;
+    o->msg_arg.seq = 0;
+    char *body = arena(o, &o->args, msg->body_len + 1);
+    if (body) {
+        if (msg->body_len)
+            memcpy(body, msg->body, msg->body_len);
+        body[msg->body_len] = '\0';
+    }
+    o->msg_arg.body = body;
+    if (msg->body_len > INT32_MAX)
+        o->oom = true; /* libpq takes an int length */
+    o->locks = true;
+    submit(st, o);
+}
+
+static void p_message_list(void *state, const char *room_id, uint64_t before, uint64_t after, size_t limit,
+                           chatd_messages_cb cb, void *ctx)
+{
+    NEW_OP(OP_HISTORY, cb)
+    o->id = o->route = astr(o, room_id);
+    o->before = before;
+    o->after = after;
+    o->limit = limit;
+    submit(st, o);
+}
+
+static void p_read_mark(void *state, const char *room_id, const char *user, uint64_t seq, chatd_done_cb cb,
+                        void *ctx)
+{
+    NEW_OP(OP_MARK, cb)
+    o->id = o->route = astr(o, room_id);
+    o->user = astr(o, user);
+    o->seq = seq;
+    o->locks = true;
+    submit(st, o);
+}
+
+/* ----------------------------------------------------------- lifecycle */
+
+static void store_free(struct pgstore *st)
+{
+    for (size_t i = 0; i < st->nhosts; i++) {
+        free(st->hosts[i]);
+        free(st->ports ? st->ports[i] : NULL);
+    }
+    free(st->hosts);
+    free(st->ports);
+    free(st->conninfo);
+    free(st->conns);
+    free(st);
+}
+
+static chatd_status config_long(const struct chatd_host *h, const char *key, long def, long min, long max,
+                                long *out)
+{
+    const char *v = h->config_get(h, key);
+    *out = def;
+    if (!v)
+        return CHATD_OK;
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || end == v || *end || n < min || n > max) {
+        h->config_error(h, key, "expected an integer from %ld to %ld, got '%s'", min, max, v);
+        return CHATD_ERR_INVALID;
+    }
+    *out = n;
+    return CHATD_OK;
+}
+
+/* "5", "5s", "500ms", "1.5s", "1m". */
+static chatd_status config_duration(const struct chatd_host *h, const char *key, long def_ms, long min_ms,
+                                    long max_ms, long *out)
+{
+    const char *v = h->config_get(h, key);
+    *out = def_ms;
+    if (!v)
+        return CHATD_OK;
+    char *end;
+    errno = 0;
+    double n = strtod(v, &end);
+    double scale = 1000;
+    if (strcmp(end, "ms") == 0)
+        scale = 1;
+    else if (strcmp(end, "m") == 0)
+        scale = 60000;
+    else if (*end && strcmp(end, "s") != 0)
+        end = (char *)v;
+    double ms = n * scale;
+    if (errno || end == v || !(ms >= (double)min_ms && ms <= (double)max_ms)) {
+        h->config_error(h, key, "expected a duration from %ldms to %lds (e.g. 5s, 500ms), got '%s'", min_ms,
+                        max_ms / 1000, v);
+        return CHATD_ERR_INVALID;
+    }
+    *out = (long)ms;
+    return CHATD_OK;
+}
+
+/* "a,b,c" into its n elements. */
+static char **split_list(const char *v, size_t *n)
+{
+    *n = 1;
+    for (const char *p = v; *p; p++)
+        *n += *p == ',';
+    char **out = calloc(*n, sizeof *out);
+    for (size_t i = 0; out && i < *n; i++) {
+        const char *comma = strchr(v, ',');
+        size_t len = comma ? (size_t)(comma - v) : strlen(v);
+        if (!(out[i] = strndup(v, len))) {
+            while (i--)
+                free(out[i]);
+            free(out);
+            return NULL;
+        }
+        v += len + (comma != NULL);
+    }
+    return out;
+}
+
+/* Which host entries of the conninfo are names to look up (with no
+ * hostaddr given, libpq would look them up itself, blocking). */
+static chatd_status plan_lookups(struct pgstore *st, PQconninfoOption *opts)
+{
+    const char *host = NULL, *hostaddr = NULL, *port = NULL;
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+        if (strcmp(o->keyword, "host") == 0)
+            host = o->val;
+        else if (strcmp(o->keyword, "hostaddr") == 0)
+            hostaddr = o->val;
+        else if (strcmp(o->keyword, "port") == 0)
+            port = o->val;
+    }
+    if (!host || !*host)
+        host = getenv("PGHOST");
+    if (!hostaddr || !*hostaddr)
+        hostaddr = getenv("PGHOSTADDR");
+    if (!port || !*port)
+        port = getenv("PGPORT");
+    if ((hostaddr && *hostaddr) || !host || !*host)
+        return CHATD_OK;
+    size_t n, nports = 0;
+    if (!(st->hosts = split_list(host, &n)))
+        return CHATD_ERR_NOMEM;
+    st->nhosts = n;
+    bool names = false;
+    for (size_t i = 0; i < n; i++)
+        names |= !socket_host(st->hosts[i]) && !numeric_host(st->hosts[i]);
+    if (!names) {
+        for (size_t i = 0; i < n; i++)
+            free(st->hosts[i]);
+        free(st->hosts);
+        st->hosts = NULL;
+        st->nhosts = 0;
+        return CHATD_OK;
+    }
+    /* one port per host: it must follow its host into the expanded list */
+    if (port && strchr(port, ',')) {
+        char **ports = split_list(port, &nports);
+        if (!ports)
+            return CHATD_ERR_NOMEM;
+        if (nports == n) {
+            st->ports = ports;
+        } else {
+            for (size_t i = 0; i < nports; i++)
+                free(ports[i]);
+            free(ports);
+        }
+    }
+    return CHATD_OK;
+}
+
+static void pg_fini(void *state);
+
+static chatd_status pg_init(const struct chatd_host *h, void **state)
+{
+    const char *conninfo = h->config_get(h, "conninfo");
+    long nconns, timeout_ms, max_pending;
+    if (config_long(h, "connections", 2, 1, 64, &nconns) != CHATD_OK ||
+        config_duration(h, "connect_timeout", 5000, 100, 600000, &timeout_ms) != CHATD_OK ||
+        config_long(h, "max_pending", 10000, 1, 10000000, &max_pending) != CHATD_OK)
+        return CHATD_ERR_INVALID;
+    if (!conninfo || !*conninfo) {
+        h->config_error(h, "conninfo", "required: a libpq connection string (host=... dbname=... user=...) or URI");
+        return CHATD_ERR_INVALID;
+    }
+    char *err = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, &err);
+    if (!opts) {
+        size_t n = err ? strlen(err) : 0;
+        while (n && err[n - 1] == '\n')
+            n--;
+        h->config_error(h, "conninfo", "%.*s", (int)n, err ? err : "out of memory");
+        PQfreemem(err);
+        return CHATD_ERR_INVALID;
+    }
+    struct pgstore *st = calloc(1, sizeof *st);
+    chatd_status rc = st ? plan_lookups(st, opts) : CHATD_ERR_NOMEM;
+    PQconninfoFree(opts);
+    if (!st)
+        return rc;
+    st->host = h;
+    st->connect_timeout_ms = timeout_ms;
+    st->max_pending = (size_t)max_pending;
+    st->nconns = (size_t)nconns;
+    st->conninfo = strdup(conninfo);
+    st->conns = calloc(st->nconns, sizeof *st->conns);
+    if (rc != CHATD_OK || !st->conninfo || !st->conns) {
+        store_free(st);
+        return CHATD_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < st->nconns; i++) {
+        struct conn *c = &st->conns[i];
+        c->st = st;
+        c->index = (unsigned)i;
+        c->backoff_ms = BACKOFF_MIN_MS;
+        c->timer = evtimer_new(h->base, on_timer, c);
+        c->tick = event_new(h->base, -1, EV_PERSIST, on_tick, c);
+        c->kick = event_new(h->base, -1, 0, on_kick, c);
+        if (!c->timer || !c->tick || !c->kick) {
+            pg_fini(st);
+            return CHATD_ERR_NOMEM;
+        }
+    }
+    h->set_ready(h, false, "connecting to postgres");
+    for (size_t i = 0; i < st->nconns; i++)
+        connect_start(&st->conns[i]);
+    *state = st;
+    return CHATD_OK;
+}
+
+/* Ops not answered yet are dropped: the host expects no more answers, and
+ * what was sent is committed or rolled back by the server on its own. */
+static void pg_fini(void *state)
+{
+    struct pgstore *st = state;
+    struct op *drop = st->whead;
+    for (size_t i = 0; i < st->nconns; i++) {
+        struct conn *c = &st->conns[i];
+        for (size_t k = 0; k < c->nbatch; k++)
+            op_free(c->batch[k]);
+        free(c->batch);
+        for (struct op *o = c->qhead, *next; o; o = next) {
+            next = o->next;
+            op_free(o);
+        }
+        conn_teardown(c);
+        if (c->timer)
+            event_free(c->timer);
+        if (c->tick)
+            event_free(c->tick);
+        if (c->kick)
+            event_free(c->kick);
+    }
+    for (struct op *next; drop; drop = next) {
+        next = drop->next;
+        op_free(drop);
+    }
+    if (st->posted)
+        st->dead = true; /* the last posted answer frees st */
+    else
+        store_free(st);
+}
+
+static const struct chatd_storage_ops pg_ops = {
+    .size = sizeof pg_ops,
+    .room_create = p_room_create,
+    .room_get = p_room_get,
+    .room_list = p_room_list,
+    .room_claim = p_room_claim,
+    .room_complete = p_room_complete,
+    .room_delete = p_room_delete,
+    .member_add = p_member_add,
+    .member_remove = p_member_remove,
+    .message_append = p_message_append,
+    .message_list = p_message_list,
+    .read_mark = p_read_mark,
+};
+
+CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_STORAGE, .name = "postgres", .version = "1.0",
+                    .description = "rooms and messages in PostgreSQL: non-blocking libpq, pipelined group commit",
+                    .init = pg_init, .fini = pg_fini, .ops.storage = &pg_ops)
