@@ -240,6 +240,13 @@ static void host_counter_add(const struct chatd_host *h, const char *name, uint6
     p->counters[p->ncounters++].value = delta;
 }
 
+static void host_channel_live(const struct chatd_host *h, const char *channel, chatd_status st)
+{
+    struct server *srv = plugin_of(h)->srv;
+    if (srv->router)
+        router_channel_live(srv->router, channel, st);
+}
+
 void host_setup(struct plugin *p)
 {
     p->host = (struct chatd_host){
@@ -258,5 +265,6 @@ void host_setup(struct plugin *p)
         .deliver = host_deliver,
         .set_ready = host_set_ready,
         .counter_add = host_counter_add,
+        .channel_live = host_channel_live,
     };
 }

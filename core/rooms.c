@@ -960,6 +960,24 @@ static void replay_cb(void *ctx, chatd_status st, const struct chatd_message *ms
     stomp_op_free(op);
 }
 
+static void replay_when_live(void *arg, enum router_live how)
+{
+    struct stomp_op *op = arg;
+    if (how == ROUTER_GONE) {
+        stomp_op_free(op); /* the subscription went first */
+        return;
+    }
+    if (how == ROUTER_FAILED) {
+        struct session *s = session_lookup(op->srv, op->session);
+        if (s)
+            session_error_receipt(s, op->receipt, "subscription failed",
+                                  "The broker could not subscribe the destination.");
+        stomp_op_free(op);
+        return;
+    }
+    replay_next(op);
+}
+
 static void subscribe_now(struct session *s, struct stomp_op *op, const char *resolved)
 {
     if (session_has_sub_id(s, op->sub_id)) {
@@ -979,15 +997,16 @@ static void subscribe_now(struct session *s, struct stomp_op *op, const char *re
     }
     if (!op->has_since) {
         router_sub_seen(sub, op->room_last);
-        session_send_receipt(s, op->receipt);
+        session_receipt_when_live(s, sub, op->receipt);
         stomp_op_free(op);
         return;
     }
-    /* Hold live events from now; the replay covers (since, now]. */
+    /* Hold live events from now; once the broker delivers them, the replay
+     * covers (since, now]. */
     op->sub = sub;
     op->replayed = op->since;
     router_hold(sub);
-    replay_next(op);
+    router_when_live(op->srv->router, sub, replay_when_live, op);
 }
 
 static void subscribe_room_cb(void *ctx, chatd_status st, const struct chatd_room *room)

@@ -33,9 +33,18 @@ struct unacked {
 
 enum dest_kind { DEST_BROADCAST, DEST_QUEUE };
 
+/* Someone waiting for a destination to be live at the broker. */
+struct live_waiter {
+    struct live_waiter *next;
+    router_live_fn fn;
+    void *arg;
+};
+
 struct dest {
     enum dest_kind kind;
     char *name;
+    bool live;               /* the broker confirmed the channel (or needs no confirming) */
+    struct live_waiter *waiters, **waiters_tail;
     struct sub *subs;        /* circular order irrelevant: a list */
     size_t nsubs;
     struct sub *cursor;      /* queues: next subscriber to serve */
@@ -98,12 +107,26 @@ struct router *router_new(struct server *srv)
     return r;
 }
 
+static void fire_waiters(struct dest *d, enum router_live how)
+{
+    struct live_waiter *w = d->waiters;
+    d->waiters = NULL;
+    d->waiters_tail = &d->waiters;
+    while (w) {
+        struct live_waiter *next = w->next;
+        w->fn(w->arg, how);
+        free(w);
+        w = next;
+    }
+}
+
 static void dest_free(struct dest *d)
 {
     for (struct envelope *e = d->pending_head, *next; e; e = next) {
         next = e->next;
         envelope_unref(e);
     }
+    fire_waiters(d, ROUTER_GONE);
     free(d->name);
     free(d);
 }
@@ -319,10 +342,16 @@ static struct dest *dest_get(struct router *r, const char *name, bool create, ch
         return NULL;
     }
     d->kind = is_queue(name) ? DEST_QUEUE : DEST_BROADCAST;
+    d->waiters_tail = &d->waiters;
+    d->live = true;
     if (d->kind == DEST_BROADCAST) {
         void *state;
         const struct chatd_broker_ops *ops = broker_ops(r, &state);
         *st = ops->subscribe(state, name);
+        if (*st == CHATD_PENDING) {
+            d->live = false; /* host->channel_live will say */
+            *st = CHATD_OK;
+        }
         if (*st != CHATD_OK) {
             strmap_del(&r->dests, name);
             dest_free(d);
@@ -669,4 +698,37 @@ size_t router_collect_subs(struct router *r, const char *prefix, struct sub ***o
 const char *router_instance(const struct router *r)
 {
     return r->instance;
+}
+
+void router_when_live(struct router *r, struct sub *s, router_live_fn fn, void *arg)
+{
+    (void)r;
+    struct dest *d = s->dest;
+    if (d->live) {
+        fn(arg, ROUTER_LIVE);
+        return;
+    }
+    struct live_waiter *w = malloc(sizeof *w);
+    if (!w) {
+        fn(arg, ROUTER_LIVE); /* cannot wait: answer now rather than never */
+        return;
+    }
+    w->next = NULL;
+    w->fn = fn;
+    w->arg = arg;
+    *d->waiters_tail = w;
+    d->waiters_tail = &w->next;
+}
+
+void router_channel_live(struct router *r, const char *channel, chatd_status st)
+{
+    struct dest *d = strmap_get(&r->dests, channel);
+    if (!d || d->live)
+        return;
+    if (st != CHATD_OK)
+        log_warn("broker could not subscribe %s: %s", channel, chatd_strerror(st));
+    d->live = st == CHATD_OK;
+    fire_waiters(d, st == CHATD_OK ? ROUTER_LIVE : ROUTER_FAILED);
+    if (st != CHATD_OK)
+        d->live = true; /* later subscribers are not held up by a failure already reported */
 }

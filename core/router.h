@@ -81,6 +81,16 @@ size_t router_collect_subs(struct router *r, const char *prefix, struct sub ***o
 /* This instance's random id (message-id prefix, presence). */
 const char *router_instance(const struct router *r);
 
+/* A broker may confirm a channel later (subscribe returned CHATD_PENDING):
+ * fn(arg, how) runs once the subscription's destination is live — at once
+ * when it already is — or failed, or was dropped before either (GONE: the
+ * subscription no longer exists; touch nothing of it). */
+enum router_live { ROUTER_LIVE, ROUTER_FAILED, ROUTER_GONE };
+typedef void (*router_live_fn)(void *arg, enum router_live how);
+void router_when_live(struct router *r, struct sub *s, router_live_fn fn, void *arg);
+/* host->channel_live */
+void router_channel_live(struct router *r, const char *channel, chatd_status st);
+
 /* The broker handed us an event for `channel` (host->deliver). */
 void router_deliver(struct router *r, const char *channel, const void *data, size_t len);
 

@@ -195,6 +195,41 @@ bool session_has_sub_id(const struct session *s, const char *id)
     return false;
 }
 
+/* A SUBSCRIBE's RECEIPT promises delivery from then on: it waits until
+ * the broker confirmed the channel. */
+struct live_receipt {
+    struct server *srv;
+    uint64_t session;
+    char receipt[];
+};
+
+static void receipt_when_live(void *arg, enum router_live how)
+{
+    struct live_receipt *w = arg;
+    struct session *s = how == ROUTER_GONE ? NULL : session_lookup(w->srv, w->session);
+    if (s && how == ROUTER_LIVE)
+        session_receipt(s, w->receipt);
+    else if (s)
+        session_error(s, w->receipt, "subscription failed", "The broker could not subscribe the destination.");
+    free(w);
+}
+
+void session_receipt_when_live(struct session *s, struct sub *sub, const char *receipt)
+{
+    if (!receipt)
+        return;
+    size_t len = strlen(receipt) + 1;
+    struct live_receipt *w = malloc(sizeof *w + len);
+    if (!w) {
+        session_receipt(s, receipt);
+        return;
+    }
+    w->srv = s->srv;
+    w->session = s->id;
+    memcpy(w->receipt, receipt, len);
+    router_when_live(s->srv->router, sub, receipt_when_live, w);
+}
+
 bool session_has_sub(const struct session *s, const struct sub *sub)
 {
     for (size_t i = 0; i < s->nsubs; i++)
@@ -561,7 +596,7 @@ static void on_subscribe(struct session *s, struct stomp_frame *f)
         return;
     }
     s->subs[s->nsubs++] = sub;
-    session_receipt(s, receipt);
+    session_receipt_when_live(s, sub, receipt);
 }
 
 static void on_unsubscribe(struct session *s, struct stomp_frame *f)

@@ -179,9 +179,15 @@ static void on_sub_reply(redisAsyncContext *ac, void *reply, void *privdata)
         return;
     }
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 && r->element[0]->type == REDIS_REPLY_STRING &&
-        strcmp(r->element[0]->str, "subscribe") == 0 && b->resubscribing && --b->resubscribing == 0) {
-        b->sub.up = true;
-        update_ready(b);
+        strcmp(r->element[0]->str, "subscribe") == 0) {
+        const redisReply *ch = r->element[1];
+        if (ch->type == REDIS_REPLY_STRING && strncmp(ch->str, b->prefix, b->prefix_len) == 0 &&
+            CHATD_HOST_HAS(b->host, channel_live))
+            b->host->channel_live(b->host, ch->str + b->prefix_len, CHATD_OK);
+        if (b->resubscribing && --b->resubscribing == 0) {
+            b->sub.up = true;
+            update_ready(b);
+        }
         return;
     }
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 || r->element[0]->type != REDIS_REPLY_STRING ||
@@ -294,9 +300,12 @@ static chatd_status rb_subscribe(void *state, const char *channel)
     if (added < 0)
         return CHATD_ERR_NOMEM;
     /* While down, the reconnect subscribes it with the rest. */
-    if (added && b->sub.up && send_sub(b, "SUBSCRIBE", channel) < 0)
+    if (!added || !b->sub.up)
+        return CHATD_OK;
+    if (send_sub(b, "SUBSCRIBE", channel) < 0)
         return CHATD_ERR_UNAVAILABLE;
-    return CHATD_OK;
+    /* Live once Redis confirms (on_sub_reply). */
+    return CHATD_HOST_HAS(b->host, channel_live) ? CHATD_PENDING : CHATD_OK;
 }
 
 static chatd_status rb_unsubscribe(void *state, const char *channel)

@@ -48,6 +48,12 @@ class Redis:
             self.proc.wait(timeout=20)
         self.proc = None
 
+    def kill(self):
+        """Die at once, as in a crash."""
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        self.proc = None
+
     def cleanup(self):
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -140,6 +146,9 @@ class RabbitMQ:
         if getattr(self, "out", None):
             self.out.close()
             self.out = None
+
+    def kill(self):
+        self.stop(kill=True)
 
     def cleanup(self):
         self.stop()

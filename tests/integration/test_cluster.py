@@ -1,6 +1,7 @@
 """Several chatd instances sharing storage (Redis) and a broker (Redis
-pub/sub, on a Redis server of its own so that it can fail alone): clients
-spread over them talk, claim and catch up as if on one server."""
+pub/sub on a Redis server of its own, or RabbitMQ: CHATD_BROKER picks), so
+that the broker can fail alone: clients spread over the instances talk,
+claim, get notified and catch up as if on one server."""
 import json
 import os
 import re
@@ -12,7 +13,9 @@ import urllib.request
 
 from chatd_harness import Chatd, PLUGIN_DIR, wait_for
 from rooms_client import Api, send_message, stomp, subscribe
-from servers import Redis
+from servers import RabbitMQ, Redis
+
+BROKER = os.environ.get("CHATD_BROKER", "redis")
 
 
 def healthy(port):
@@ -34,12 +37,13 @@ class Cluster(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.store = Redis().start()
-        cls.bus = Redis().start()
+        cls.bus = (RabbitMQ if BROKER == "rabbitmq" else Redis)().start()
         cls.nodes = []
         for _ in range(3):
             def edit(s):
                 s["storage"] = {"plugin": "redis", "address": cls.store.address}
-                s["broker"] = {"plugin": "redis", "address": cls.bus.address}
+                s["broker"] = ({"plugin": "rabbitmq", "port": str(cls.bus.port)} if BROKER == "rabbitmq"
+                               else {"plugin": "redis", "address": cls.bus.address})
             node = Chatd(edit)
             # Offline notifications of each instance go to a file of its own.
             node.notified = os.path.join(node.dir, "notified.jsonl")
@@ -141,12 +145,11 @@ class Cluster(unittest.TestCase):
                 self.assertEqual(sender.expect("RECEIPT").headers["receipt-id"], "r%d" % i)
 
         send(0, 30)
-        self.bus.proc.send_signal(signal.SIGKILL)
-        self.bus.proc.wait()
+        self.bus.kill()
         wait_for(lambda: not any(healthy(n.http_port) for n in self.nodes), what="instances not ready")
         send(30, 60)  # stored; their events have no broker to travel on
         self.bus.start()
-        wait_for(lambda: all(healthy(n.http_port) for n in self.nodes), timeout=20, what="instances ready again")
+        wait_for(lambda: all(healthy(n.http_port) for n in self.nodes), timeout=30, what="instances ready again")
         send(60, 80)
         for r in readers:
             got = [next_event(r, "message") for _ in range(80)]

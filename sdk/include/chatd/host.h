@@ -57,6 +57,7 @@ typedef enum chatd_status {
     CHATD_ERR_UNSUPPORTED = 10,/* this plugin does not implement the operation */
     CHATD_ERR_LIMIT = 11,      /* a configured bound was hit */
     CHATD_ERR_INTERNAL = 12,   /* a bug or an unexpected backend answer */
+    CHATD_PENDING = 13,        /* ABI 1.1: accepted; the outcome is reported later (see its use) */
 } chatd_status;
 
 /* A fixed English text for a status; never NULL. */
@@ -76,6 +77,7 @@ static inline const char *chatd_strerror(chatd_status st)
     case CHATD_ERR_UNSUPPORTED: return "not supported";
     case CHATD_ERR_LIMIT: return "limit reached";
     case CHATD_ERR_INTERNAL: return "internal error";
+    case CHATD_PENDING: return "pending";
     }
     return "unknown status";
 }
@@ -155,6 +157,13 @@ struct chatd_host {
      * chatd_plugin_events_total{section="SECTION",event="NAME"}. A plugin
      * has at most 16 counters; more are ignored. Core thread. */
     void (*counter_add)(const struct chatd_host *h, const char *name, uint64_t delta);
+
+    /* Broker plugins whose subscribe returned CHATD_PENDING: the channel is
+     * live now (st CHATD_OK: events published from now on reach this
+     * instance) or could not be subscribed (an error status). The host
+     * holds a client's RECEIPT for SUBSCRIBE, and a catch-up, until then.
+     * Core thread. */
+    void (*channel_live)(const struct chatd_host *h, const char *channel, chatd_status st);
 };
 
 /* Whether the host that built h has `member` (added in a later minor). */

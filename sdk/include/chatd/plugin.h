@@ -205,7 +205,13 @@ struct chatd_broker_ops {
     size_t size;
     /* Mandatory. Start/stop receiving a channel. The host calls subscribe
      * once per channel while it has local interest, and unsubscribe when the
-     * last local subscriber leaves. channel is borrowed. */
+     * last local subscriber leaves. channel is borrowed.
+     * subscribe returns CHATD_OK when events published from now on reach
+     * this instance, or (hosts of ABI 1.1 and later: check
+     * CHATD_HOST_HAS(host, channel_live)) CHATD_PENDING when the backend
+     * has still to confirm: the plugin then calls host->channel_live once it
+     * has, never before subscribe returned. While disconnected, return OK:
+     * the host catches subscribers up once the plugin is ready again. */
     chatd_status (*subscribe)(void *state, const char *channel);
     chatd_status (*unsubscribe)(void *state, const char *channel);
     /* Mandatory. Send data to every subscriber of channel; borrowed. Returns
