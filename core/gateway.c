@@ -10,6 +10,7 @@
 #include "idmap.h"
 #include "log.h"
 #include "stomp_frame.h"
+#include "strmap.h"
 
 /* Per-connection state, allocated by lws as the protocol's session data. */
 struct outitem {
@@ -31,6 +32,9 @@ struct conn {
     bool close_after_flush; /* the core or a protocol error asked to close */
     bool kill;              /* close at the next chance, dropping the queue */
     bool rx_closed;         /* ignore further input */
+    bool rx_paused;         /* the core asked us to stop reading (its backlog) */
+    bool counted;           /* holds one of gateway.peers' counts for `peer` */
+    char peer[48];          /* the client's address */
     lws_usec_t hb_send_us, hb_receive_us;
     lws_usec_t last_rx_us, last_tx_us;
 };
@@ -68,6 +72,7 @@ struct gateway {
 
     struct idmap conns;        /* id -> struct conn */
     struct idmap http;         /* request id -> struct http_conn */
+    struct strmap peers;       /* peer address -> live connections (uintptr_t), with a limit set */
     uint64_t next_id;
     char *scratch;             /* LWS_PRE + one outgoing write */
     size_t scratch_cap;
@@ -125,15 +130,55 @@ static void conn_clear_out(struct conn *c)
     c->out_bytes = 0;
 }
 
+/* [server] max_connections_per_ip: live connections per peer address. The
+ * count lives in the map's value; an address leaves the map at zero. */
+static size_t peer_count(const struct gateway *g, const char *addr)
+{
+    return (size_t)(uintptr_t)strmap_get(&g->peers, addr);
+}
+
+static int peer_hold(struct gateway *g, struct conn *c)
+{
+    if (strmap_put(&g->peers, c->peer, (void *)(uintptr_t)(peer_count(g, c->peer) + 1)) < 0)
+        return -1;
+    c->counted = true;
+    return 0;
+}
+
+static void peer_release(struct gateway *g, struct conn *c)
+{
+    if (!c->counted)
+        return;
+    c->counted = false;
+    size_t n = peer_count(g, c->peer);
+    if (n <= 1)
+        strmap_del(&g->peers, c->peer);
+    else
+        strmap_put(&g->peers, c->peer, (void *)(uintptr_t)(n - 1)); /* the key exists: cannot fail */
+}
+
+static void conn_send_error(struct gateway *g, struct conn *c, const char *why, const char *detail);
+
 static void conn_open(struct gateway *g, struct conn *c, struct lws *wsi, enum transport t)
 {
     memset(c, 0, sizeof *c);
     c->g = g;
     c->wsi = wsi;
     c->transport = t;
+    lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
+    size_t limit = g->settings->max_connections_per_ip;
+    if (limit && peer_count(g, c->peer) >= limit) {
+        /* Never reaches the core: no session, only this ERROR, then close. */
+        log_msg(CHATD_LOG_WARN, "gateway", 0, "%s connection from %s refused: %zu already open from there",
+                t == TRANSPORT_WS ? "WebSocket" : "TCP", c->peer, limit);
+        conn_send_error(g, c, "too many connections from this address",
+                        "This address has reached [server] max_connections_per_ip.");
+        return;
+    }
     c->parser = stomp_parser_new(&g->settings->limits);
     c->id = ++g->next_id;
-    if (!c->parser || idmap_put(&g->conns, c->id, c) < 0) {
+    if (!c->parser || idmap_put(&g->conns, c->id, c) < 0 || (limit && peer_hold(g, c) < 0)) {
+        idmap_del(&g->conns, c->id); /* absent when idmap_put failed */
         stomp_parser_free(c->parser);
         c->parser = NULL;
         c->id = 0;
@@ -141,22 +186,22 @@ static void conn_open(struct gateway *g, struct conn *c, struct lws *wsi, enum t
         lws_callback_on_writable(wsi);
         return;
     }
-    char addr[64] = "";
-    lws_get_peer_simple(wsi, addr, sizeof addr);
     struct xmsg m = {.session = c->id, .kind = XM_OPENED};
     m.u.opened.transport = t;
-    m.u.opened.remote_addr = strdup(addr);
+    m.u.opened.remote_addr = strdup(c->peer);
     pending_add(g, &m);
     pending_flush(g);
 }
 
 static void conn_closed(struct gateway *g, struct conn *c)
 {
+    /* A refused connection has no id but may still hold its ERROR frame. */
+    conn_clear_out(c);
+    peer_release(g, c);
     if (!c->id)
         return;
     idmap_del(&g->conns, c->id);
     lws_sul_cancel(&c->hb_timer);
-    conn_clear_out(c);
     stomp_parser_free(c->parser);
     c->parser = NULL;
     struct xmsg m = {.session = c->id, .kind = XM_CLOSED};
@@ -197,8 +242,8 @@ static void conn_enqueue(struct gateway *g, struct conn *c, char *head, size_t h
     lws_callback_on_writable(c->wsi);
 }
 
-/* Answer with an ERROR frame, then close. */
-static void conn_error(struct gateway *g, struct conn *c, const char *why, const char *detail)
+/* Queue an ERROR frame and close once it is written. */
+static void conn_send_error(struct gateway *g, struct conn *c, const char *why, const char *detail)
 {
     struct stomp_buf b = {0};
     char body[256];
@@ -211,10 +256,16 @@ static void conn_error(struct gateway *g, struct conn *c, const char *why, const
         b.data = NULL;
     }
     stomp_buf_free(&b);
-    log_msg(CHATD_LOG_INFO, "gateway", c->id, "closing: %s", why);
     c->rx_closed = true;
     c->close_after_flush = true;
     lws_callback_on_writable(c->wsi);
+}
+
+/* Answer with an ERROR frame, then close. */
+static void conn_error(struct gateway *g, struct conn *c, const char *why, const char *detail)
+{
+    log_msg(CHATD_LOG_INFO, "gateway", c->id, "closing: %s", why);
+    conn_send_error(g, c, why, detail);
 }
 
 static void conn_fail(struct gateway *g, struct conn *c, const char *why)
@@ -232,7 +283,8 @@ static void conn_heartbeat(lws_sorted_usec_list_t *sul)
     lws_usec_t now = lws_now_usecs();
     if (c->close_after_flush || c->kill)
         return;
-    if (c->hb_receive_us && now - c->last_rx_us > 2 * c->hb_receive_us) {
+    /* A paused connection is silent because we do not read it. */
+    if (c->hb_receive_us && !c->rx_paused && now - c->last_rx_us > 2 * c->hb_receive_us) {
         conn_error(g, c, "heart-beat timeout", "Nothing was received within twice the heart-beat interval.");
         return;
     }
@@ -439,6 +491,11 @@ static void gateway_drain_queue(struct gateway *g)
             c->last_rx_us = c->last_tx_us = lws_now_usecs();
             if (c->hb_send_us || c->hb_receive_us)
                 conn_heartbeat(&c->hb_timer);
+        } else if (m->kind == XM_RX_PAUSE || m->kind == XM_RX_RESUME) {
+            c->rx_paused = m->kind == XM_RX_PAUSE;
+            if (!c->rx_paused)
+                c->last_rx_us = lws_now_usecs();
+            lws_rx_flow_control(c->wsi, !c->rx_paused);
         } else if (m->kind == XM_CLOSE) {
             c->close_after_flush = true;
             c->rx_closed = true;
@@ -462,6 +519,28 @@ static bool origin_allowed(const struct gateway *g, struct lws *wsi)
         if (strcmp(allowed[i], "*") == 0 || strcasecmp(allowed[i], origin) == 0)
             return true;
     return false;
+}
+
+/* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: a WebSocket upgrade from an Origin
+ * that is not allowed gets a 403 the client can see, not a bare close.
+ * 0 lets the upgrade proceed; 1 means we answered (lws ends the request). */
+static int ws_upgrade_check(struct gateway *g, struct lws *wsi)
+{
+    if (origin_allowed(g, wsi))
+        return 0;
+    log_msg(CHATD_LOG_INFO, "gateway", 0, "WebSocket upgrade refused: Origin not allowed");
+    static const char body[] = "{\"error\":\"forbidden\",\"message\":\"origin not allowed\"}";
+    unsigned char buf[LWS_PRE + 512];
+    unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf;
+    if (lws_add_http_common_headers(wsi, HTTP_STATUS_FORBIDDEN, "application/json", sizeof body - 1, &p, end) ||
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)"close", 5, &p, end) ||
+        lws_finalize_http_header(wsi, &p, end))
+        return -1;
+    memcpy(p, body, sizeof body - 1);
+    p += sizeof body - 1;
+    if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_FINAL) < (int)(p - start))
+        return -1;
+    return 1;
 }
 
 static void http_conn_clear(struct gateway *g, struct http_conn *h)
@@ -628,6 +707,8 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         gateway_drain_queue(g);
         return 0;
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return ws_upgrade_check(g, wsi);
     case LWS_CALLBACK_HTTP:
         /* Static files are served by the "/" mount; only the API and health
          * mounts (bound to this protocol) arrive here. */
@@ -660,14 +741,12 @@ static int callback_stomp_ws(struct lws *wsi, enum lws_callback_reasons reason, 
     struct gateway *g = lws_context_user(lws_get_context(wsi));
     struct conn *c = user;
     switch (reason) {
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return ws_upgrade_check(g, wsi);
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        if (g->draining)
-            return 1;
-        if (!origin_allowed(g, wsi)) {
-            log_msg(CHATD_LOG_INFO, "gateway", 0, "WebSocket upgrade refused: Origin not allowed");
-            return 1;
-        }
-        return 0;
+        /* Also here: whichever protocol the upgrade was bound to, no
+         * WebSocket from a foreign Origin is ever established. */
+        return g->draining || !origin_allowed(g, wsi);
     case LWS_CALLBACK_ESTABLISHED:
         conn_open(g, c, wsi, TRANSPORT_WS);
         return 0;
@@ -734,6 +813,7 @@ struct gateway *gateway_new(const struct settings *s, struct xq *to_core, struct
     xq_init(&g->to_gw);
     idmap_init(&g->conns);
     idmap_init(&g->http);
+    strmap_init(&g->peers);
     atomic_init(&g->stop, false);
 
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
@@ -876,6 +956,7 @@ void gateway_free(struct gateway *g)
     xq_destroy(&g->to_gw);
     idmap_free(&g->conns);
     idmap_free(&g->http);
+    strmap_free(&g->peers);
     free(g->batch);
     free(g->pending);
     free(g->scratch);

@@ -14,8 +14,6 @@
 #include "server.h"
 #include "strmap.h"
 
-#define PRESENCE_INTERVAL_S 10
-#define PRESENCE_EXPIRY_MS (3 * PRESENCE_INTERVAL_S * 1000)
 #define KEY_MAX 600
 
 /* What one other instance told us. Values are unused (set membership). */
@@ -117,14 +115,14 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd, (void)what;
     struct presence *p = arg;
     publish_snapshot(p, false);
-    int64_t now = now_ms();
+    int64_t now = now_ms(), expiry = 3 * p->srv->settings.presence_interval_ms;
     size_t pos = 0;
     const char *key;
     void *value;
     while (strmap_next(&p->remotes, &pos, &key, &value)) {
         struct remote *r = value;
-        if (now - r->seen_ms > PRESENCE_EXPIRY_MS) {
-            log_info("presence: instance %s not heard of for %d s; forgotten", key, PRESENCE_EXPIRY_MS / 1000);
+        if (now - r->seen_ms > expiry) {
+            log_info("presence: instance %s not heard of for %lld ms; forgotten", key, (long long)expiry);
             char id[32];
             snprintf(id, sizeof id, "%s", key);
             strmap_del(&p->remotes, id);
@@ -188,7 +186,8 @@ void presence_start(struct presence *p)
     chatd_status st = ops->subscribe(p->srv->broker->state, PRESENCE_CHANNEL);
     if (st != CHATD_OK)
         log_warn("presence channel not subscribed: %s", chatd_strerror(st));
-    struct timeval tv = {PRESENCE_INTERVAL_S, 0};
+    long long ms = p->srv->settings.presence_interval_ms;
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
     event_add(p->tick, &tv);
     p->started = true;
     publish_snapshot(p, true);

@@ -2,7 +2,7 @@
  * instance and on every other instance sharing the broker.
  *
  * Each instance publishes its own changes (deltas, batched per loop turn)
- * and, every PRESENCE_INTERVAL and whenever the broker comes back, a full
+ * and, every [server] presence_interval and whenever the broker comes back, a full
  * snapshot on an internal broker channel no client can name. An instance
  * not heard of for three intervals is forgotten. The notification decision
  * (in-band, offline, or none) reads this table, so it is made once, by the

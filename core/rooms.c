@@ -670,6 +670,7 @@ enum { VERB_SEND = 1, VERB_READ, VERB_TYPING, VERB_SUBSCRIBE };
 
 static void stomp_op_free(struct stomp_op *op)
 {
+    session_op_end(op->srv, op->session);
     for (size_t i = 0; i < op->nmembers; i++)
         free(op->members[i]);
     free(op->members);
@@ -861,6 +862,7 @@ static struct stomp_op *stomp_op_new(struct session *s, const char *room, int ve
     op->srv = session_server(s);
     op->session = session_id(s);
     op->verb = verb;
+    session_op_begin(s);
     snprintf(op->room, sizeof op->room, "%s", room);
     return op;
 }

@@ -64,6 +64,7 @@ struct sub {
     struct envelope **held_events;
     size_t nheld, held_cap;
     uint64_t last_seq;       /* highest room message seq this sub has had */
+    uint64_t replayed_to;    /* a replay from storage delivered every seq up to this */
 };
 
 struct router {
@@ -210,6 +211,8 @@ void router_hold(struct sub *s)
 void router_release(struct router *r, struct sub *s, uint64_t replayed_seq)
 {
     s->held = false;
+    if (replayed_seq > s->replayed_to)
+        s->replayed_to = replayed_seq;
     for (size_t i = 0; i < s->nheld; i++) {
         struct envelope *e = s->held_events[i];
         bool seen = e->seq && e->seq <= replayed_seq;
@@ -229,6 +232,10 @@ static void deliver_one(struct router *r, struct sub *s, struct envelope *e)
         hold_event(r, s, e);
         return;
     }
+    /* A broker may hand over late (or again) an event a replay already
+     * delivered: at-least-once brokers, events in flight at a subscribe. */
+    if (e->seq && e->seq <= s->replayed_to)
+        return;
     int v = session_version(s->session);
     struct rcbuf *shared = shared_part(e, v);
     if (!shared)

@@ -58,7 +58,8 @@ void router_deliver_event_to(struct router *r, struct sub *s, const struct event
                              const void *body, size_t len);
 /* While held, events for s are kept instead of delivered; release delivers
  * them, skipping `message` events with seq <= replayed_seq (already sent by
- * the replay), so a catch-up has no gap and no duplicate. */
+ * the replay), so a catch-up has no gap and no duplicate — also for such
+ * events the broker hands over later. */
 void router_hold(struct sub *s);
 void router_release(struct router *r, struct sub *s, uint64_t replayed_seq);
 /* The sessions subscribed to a destination on this instance. */

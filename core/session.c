@@ -25,6 +25,12 @@ enum session_state {
 /* Frames a client pipelines behind its CONNECT are held until auth answers. */
 #define HELD_FRAMES_MAX 32
 
+/* Room operations (storage round trips) one session may have in flight.
+ * Beyond it the session's frames wait here, in order, and the gateway stops
+ * reading its socket until they ran: a client pipelining thousands of SENDs
+ * cannot fill the storage plugin's queue, which every session shares. */
+#define SESSION_OPS_MAX 256
+
 /* SEND, ACK and NACK frames between BEGIN and COMMIT, in arrival order. */
 struct transaction {
     char *id;
@@ -58,6 +64,13 @@ struct session {
     /* SEND rate: a token bucket of max_sends_per_second, refilled per ms. */
     double send_tokens;
     int64_t send_refill_ms;
+    /* Flow control: room operations in flight, and the frames waiting for
+     * them (a FIFO from backlog_head); a DISCONNECT waits for ops == 0. */
+    size_t ops;
+    struct stomp_frame **backlog;
+    size_t backlog_head, nbacklog, backlog_cap;
+    struct event *backlog_ev; /* runs the backlog outside storage callbacks */
+    bool rx_paused;           /* the gateway was told to stop reading */
 };
 
 static int64_t now_ms(void)
@@ -283,6 +296,11 @@ static void session_destroy(struct session *s)
 {
     if (s->expiry)
         event_free(s->expiry);
+    if (s->backlog_ev)
+        event_free(s->backlog_ev);
+    for (size_t i = s->backlog_head; i < s->nbacklog; i++)
+        stomp_frame_free(s->backlog[i]);
+    free(s->backlog);
     if (s->user)
         presence_user(s->srv->presence, s->user, -1);
     pending_unlink(s);
@@ -306,6 +324,7 @@ struct auth_wait {
 };
 
 static void session_dispatch(struct session *s, struct stomp_frame *f);
+static void session_take_frame(struct session *s, struct stomp_frame *f);
 
 static void session_expired(evutil_socket_t fd, short what, void *arg)
 {
@@ -393,7 +412,7 @@ static void session_connected(struct session *s, const struct chatd_identity *wh
     s->nheld = 0;
     for (size_t i = 0; i < n; i++) {
         if (s->state == SESSION_CONNECTED)
-            session_dispatch(s, s->held[i]);
+            session_take_frame(s, s->held[i]);
         else
             stomp_frame_free(s->held[i]);
     }
@@ -892,6 +911,91 @@ static void session_dispatch(struct session *s, struct stomp_frame *f)
     stomp_frame_free(f);
 }
 
+/* ------------------------------------------------------- flow control */
+
+static void session_rx_flow(struct session *s, bool pause)
+{
+    if (s->rx_paused == pause)
+        return;
+    s->rx_paused = pause;
+    struct xmsg m = {.session = s->id, .kind = pause ? XM_RX_PAUSE : XM_RX_RESUME};
+    server_emit(s->srv, &m);
+}
+
+/* A frame may run now unless earlier ones wait, the session has its fill of
+ * room operations, or it is a DISCONNECT whose RECEIPT must follow them. */
+static bool frame_may_run(const struct session *s, const struct stomp_frame *f)
+{
+    return s->ops < SESSION_OPS_MAX && (f->command != STOMP_CMD_DISCONNECT || s->ops == 0);
+}
+
+static void session_run_backlog(struct session *s)
+{
+    while (s->backlog_head < s->nbacklog && s->state == SESSION_CONNECTED &&
+           frame_may_run(s, s->backlog[s->backlog_head])) {
+        struct stomp_frame *f = s->backlog[s->backlog_head++];
+        session_dispatch(s, f);
+    }
+    if (s->backlog_head == s->nbacklog) {
+        s->backlog_head = s->nbacklog = 0;
+        session_rx_flow(s, false);
+    }
+}
+
+static void session_backlog_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    session_run_backlog(arg);
+}
+
+static void session_take_frame(struct session *s, struct stomp_frame *f)
+{
+    if (s->nbacklog == s->backlog_head && frame_may_run(s, f)) {
+        session_dispatch(s, f);
+        return;
+    }
+    if (s->nbacklog == s->backlog_cap) {
+        if (s->backlog_head) { /* reuse the consumed front */
+            memmove(s->backlog, s->backlog + s->backlog_head, (s->nbacklog - s->backlog_head) * sizeof *s->backlog);
+            s->nbacklog -= s->backlog_head;
+            s->backlog_head = 0;
+        } else {
+            size_t cap = s->backlog_cap ? s->backlog_cap * 2 : 64;
+            struct stomp_frame **b = realloc(s->backlog, cap * sizeof *b);
+            if (!b) {
+                stomp_frame_free(f);
+                session_error(s, NULL, "internal error", "out of memory");
+                return;
+            }
+            s->backlog = b;
+            s->backlog_cap = cap;
+        }
+    }
+    if (!s->backlog_ev && !(s->backlog_ev = event_new(s->srv->base, -1, 0, session_backlog_cb, s))) {
+        stomp_frame_free(f);
+        session_error(s, NULL, "internal error", "out of memory");
+        return;
+    }
+    s->backlog[s->nbacklog++] = f;
+    session_rx_flow(s, true);
+}
+
+void session_op_begin(struct session *s)
+{
+    s->ops++;
+}
+
+void session_op_end(struct server *srv, uint64_t id)
+{
+    struct session *s = idmap_get(&srv->sessions, id);
+    if (!s || !s->ops)
+        return;
+    s->ops--;
+    if (s->nbacklog > s->backlog_head)
+        event_active(s->backlog_ev, 0, 0);
+}
+
 /* ------------------------------------------------------ gateway events */
 
 void session_opened(struct server *srv, uint64_t id, enum transport t, char *addr)
@@ -945,7 +1049,7 @@ void session_frame(struct server *srv, uint64_t id, struct stomp_frame *f)
         s->held[s->nheld++] = f;
         return;
     }
-    session_dispatch(s, f);
+    session_take_frame(s, f);
 }
 
 void session_closed(struct server *srv, uint64_t id)

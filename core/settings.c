@@ -130,7 +130,11 @@ int settings_load(struct settings *s, struct config *cfg, char *err, size_t errl
         return -1;
     }
     s->log_format = (enum log_format)fmt;
-    if (config_get_duration_ms(cfg, srv, "shutdown_timeout", 5000, 0, 600000, &s->shutdown_timeout_ms, err, errlen) < 0)
+    if (config_get_duration_ms(cfg, srv, "shutdown_timeout", 5000, 0, 600000, &s->shutdown_timeout_ms, err, errlen) < 0 ||
+        config_get_duration_ms(cfg, srv, "presence_interval", 10000, 100, 3600000, &s->presence_interval_ms, err,
+                               errlen) < 0 ||
+        config_get_size(cfg, srv, "max_connections_per_ip", 1000, 0, 1u << 24, &s->max_connections_per_ip, err,
+                        errlen) < 0)
         return -1;
     if (check_unused(cfg, srv, err, errlen) < 0)
         return -1;

@@ -24,6 +24,8 @@ struct settings {
     chatd_log_level log_level;
     enum log_format log_format;
     long long shutdown_timeout_ms;
+    long long presence_interval_ms; /* snapshot period; peers expire after 3 */
+    size_t max_connections_per_ip; /* live STOMP connections (WS + TCP) per peer address; 0 = unlimited */
 
     struct stomp_limits limits;
     size_t max_subscriptions;     /* per session */

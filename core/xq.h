@@ -52,6 +52,8 @@ enum xmsg_kind {
     XM_DRAIN,      /* shutdown: accept nothing new; stop when all closed */
     XM_HEARTBEAT,  /* negotiated heart-beats: u.heartbeat (ms, 0 = off) */
     XM_HTTP_RESPONSE, /* u.http_response for request `session` */
+    XM_RX_PAUSE,   /* stop reading the connection (the session is backlogged) */
+    XM_RX_RESUME,  /* read it again */
 };
 
 struct xmsg {

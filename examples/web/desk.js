@@ -54,17 +54,21 @@ const desk = {
   },
 
   // A room's events, resubscribed after every reconnect with since-seq so
-  // that nothing is lost and nothing doubled (seq makes duplicates visible).
+  // that nothing is lost and nothing doubled. With several server instances
+  // messages may arrive out of order (seq 7 before 6): since-seq is the
+  // highest seq below which every one has arrived, and seqs above it that
+  // did arrive are remembered so that a replay does not double them.
   watchRoom(roomId, lastSeq, onEvent) {
-    const w = { roomId, lastSeq, sub: null, closed: false };
+    const w = { roomId, lastSeq, above: new Set(), sub: null, closed: false };
     const subscribe = () => {
       if (w.closed || !this.client.connected) return;
       const headers = { "since-seq": String(w.lastSeq) };
       w.sub = this.client.subscribe("/topic/rooms/" + roomId, (m) => {
         if (m.headers.event === "message") {
           const seq = Number(m.headers.seq);
-          if (seq <= w.lastSeq) return;
-          w.lastSeq = seq;
+          if (seq <= w.lastSeq || w.above.has(seq)) return;
+          w.above.add(seq);
+          while (w.above.has(w.lastSeq + 1)) w.above.delete(++w.lastSeq);
         }
         onEvent(m);
       }, headers);
@@ -158,8 +162,16 @@ class Conversation {
     meta.className = "meta";
     meta.textContent = m.sender + " · " + fmtTime(m.timestamp);
     li.append(meta, document.createTextNode(m.body));
-    if (atTop) this.list.prepend(li); else this.list.append(li);
-    if (!atTop) this.list.scrollTop = this.list.scrollHeight;
+    if (atTop) {
+      this.list.prepend(li);
+    } else {
+      // Usually the newest; if not (out of order), before the first newer one.
+      let next = null;
+      for (let el = this.list.lastElementChild; el && Number(el.dataset.seq) > m.seq; el = el.previousElementSibling)
+        next = el;
+      this.list.insertBefore(li, next);
+      this.list.scrollTop = this.list.scrollHeight;
+    }
   }
   addEvent(f) {
     this.add({ seq: Number(f.headers.seq), sender: f.headers.sender, timestamp: Number(f.headers.timestamp),

@@ -8,17 +8,45 @@
  * touched. `exp` is required; `nbf`, `iss` and `aud` are checked as
  * configured, with a leeway. Verification is CPU work of microseconds; the
  * answer is still delivered through host->post, never before the call
- * returns. */
+ * returns.
+ *
+ * Keys come from the ini (a default key and key.KID.*) and from a JWKS file
+ * (`jwks`): RSA and EC public keys, each converted to PEM with OpenSSL 3's
+ * EVP_PKEY_fromdata at start and then handled like a PEM file's key. Every
+ * JWKS key has its algorithm pinned too (its `alg`, or RS256 / ES256 by
+ * type); a kid defined twice stops the start.
+ *
+ * Logout (`revocation = redis`): once a token has passed every other check,
+ * `EXISTS PREFIX+jti` is asked of Redis through hiredis' asynchronous API on
+ * the core loop; a key that exists refuses the token ("token revoked"). Redis
+ * unreachable, slow past `redis_timeout` or answering an error: the token is
+ * refused as "authentication unavailable" (fail closed). The connection is
+ * re-made with a growing delay, like storage-redis. */
 #include <chatd/plugin.h>
 #include <errno.h>
+#include <event2/event.h>
+#include <hiredis/adapters/libevent.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
 #include <jansson.h>
 #include <jwt.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+#include <openssl/pem.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#define MAX_KEYS 32
+#define MAX_KEYS 64
+#define JWKS_MAX_BYTES (1024 * 1024)
+#define JTI_MAX 256              /* bytes of a jti we look up */
+#define MAX_CHECKS 10000         /* revocation look-ups in flight */
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
 
 struct key {
     char *kid;              /* NULL: the default key */
@@ -26,6 +54,8 @@ struct key {
     unsigned char *material; /* secret, or PEM public key */
     size_t len;
 };
+
+struct check;
 
 struct auth_jwt {
     const struct chatd_host *host;
@@ -35,6 +65,22 @@ struct auth_jwt {
     long leeway;
     const char *claim_user, *claim_name, *claim_roles;
     char *claim_user_s, *claim_name_s, *claim_roles_s;
+
+    /* Revocation list in Redis (revocation = redis). */
+    bool revocation;
+    bool require_jti;
+    char *redis_host;  /* HOST of HOST:PORT, or NULL with redis_unix */
+    int redis_port;
+    char *redis_unix;  /* a Unix socket path */
+    char *redis_password;
+    char *prefix;      /* revocation_prefix */
+    long timeout_ms;   /* redis_timeout */
+    redisAsyncContext *ac; /* NULL while waiting to reconnect */
+    bool stopping;
+    struct event *retry;
+    int backoff_ms;
+    struct check *checks; /* every look-up hiredis holds */
+    size_t nchecks;
 };
 
 /* ------------------------------------------------------------- answers */
@@ -45,10 +91,20 @@ struct answer {
     chatd_status st;
     const char *reason; /* static */
     char *user, *name;
+    char *jti; /* set when the revocation list is to be asked */
     uint32_t roles;
     int64_t expires_ms;
 };
 
+static void answer_free(struct answer *a)
+{
+    free(a->user);
+    free(a->name);
+    free(a->jti);
+    free(a);
+}
+
+/* Call the host back with a's verdict and free a. */
 static void answer_run(void *arg)
 {
     struct answer *a = arg;
@@ -59,9 +115,20 @@ static void answer_run(void *arg)
     } else {
         a->cb(a->ctx, a->st, NULL, a->reason);
     }
-    free(a->user);
-    free(a->name);
-    free(a);
+    answer_free(a);
+}
+
+/* Answer later, through host->post: for answers at hand during the call. */
+static void answer_post(struct auth_jwt *a, struct answer *ans)
+{
+    if (a->host->post(a->host, answer_run, ans) != CHATD_OK)
+        answer_free(ans); /* the host is shutting down: nobody waits */
+}
+
+static void count(struct auth_jwt *a, const char *name)
+{
+    if (CHATD_HOST_HAS(a->host, counter_add) && a->host->counter_add)
+        a->host->counter_add(a->host, name, 1);
 }
 
 /* ------------------------------------------------------------- checks */
@@ -196,6 +263,18 @@ static const char *verify(struct auth_jwt *a, const char *token, struct answer *
     const char *user = why ? NULL : claim_str(jwt, a->claim_user);
     if (!why && (!user || !*user))
         why = "token has no user claim";
+    if (!why && (a->revocation || a->require_jti)) {
+        /* jti: a string; another type is malformed, not absent. */
+        const char *jti = claim_str(jwt, "jti");
+        char *other = jti ? NULL : jwt_get_grants_json(jwt, "jti");
+        if (other || (jti && (!*jti || strlen(jti) > JTI_MAX)))
+            why = "malformed jti";
+        else if (!jti && a->require_jti)
+            why = "token has no jti";
+        else if (jti && a->revocation && !(ans->jti = strdup(jti)))
+            why = "out of memory";
+        free(other);
+    }
     if (!why) {
         const char *name = claim_str(jwt, a->claim_name);
         char *roles = jwt_get_grants_json(jwt, a->claim_roles);
@@ -215,6 +294,213 @@ static const char *verify(struct auth_jwt *a, const char *token, struct answer *
     return why;
 }
 
+/* ---------------------------------------------------------- revocation */
+
+/* One EXISTS in flight: hiredis holds it as privdata until the reply, or
+ * until the connection is gone (then with no reply). */
+struct check {
+    struct check *prev, *next;
+    struct auth_jwt *a;
+    struct answer *ans;  /* NULL once answered by the timer */
+    struct event *timer; /* redis_timeout */
+};
+
+static void check_unlink(struct check *c)
+{
+    struct auth_jwt *a = c->a;
+    if (c->prev)
+        c->prev->next = c->next;
+    else if (a->checks == c)
+        a->checks = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    a->nchecks--;
+}
+
+/* Answer c's request now (we are on the core loop, after the call). */
+static void check_answer(struct check *c, chatd_status st, const char *reason)
+{
+    struct answer *ans = c->ans;
+    c->ans = NULL;
+    if (!ans)
+        return;
+    if (st != CHATD_OK) {
+        ans->st = st;
+        ans->reason = reason;
+        free(ans->user);
+        free(ans->name);
+        ans->user = ans->name = NULL;
+    }
+    answer_run(ans);
+}
+
+static void on_check_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    struct check *c = arg;
+    c->a->host->log(c->a->host, CHATD_LOG_WARN, "revocation list: redis did not answer within %ldms",
+                    c->a->timeout_ms);
+    count(c->a, "revocation_unavailable");
+    /* The look-up stays with hiredis; its reply, when it comes, is dropped. */
+    check_answer(c, CHATD_ERR_TIMEOUT, "authentication unavailable");
+}
+
+static void on_exists(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    (void)ac;
+    struct check *c = privdata;
+    struct auth_jwt *a = c->a;
+    const redisReply *r = reply;
+    check_unlink(c);
+    event_free(c->timer);
+    if (a->stopping) {
+        check_answer(c, CHATD_ERR_CLOSED, "shutting down");
+    } else if (!r) {
+        count(a, "revocation_unavailable");
+        check_answer(c, CHATD_ERR_UNAVAILABLE, "authentication unavailable");
+    } else if (r->type == REDIS_REPLY_INTEGER && r->integer == 0) {
+        check_answer(c, CHATD_OK, NULL);
+    } else if (r->type == REDIS_REPLY_INTEGER) {
+        if (c->ans)
+            a->host->log(a->host, CHATD_LOG_INFO, "token refused (token revoked) for %s", c->ans->user);
+        count(a, "revoked");
+        check_answer(c, CHATD_ERR_DENIED, "token revoked");
+    } else {
+        a->host->log(a->host, CHATD_LOG_ERROR, "revocation list: unexpected redis answer: %s",
+                     r->type == REDIS_REPLY_ERROR ? r->str : "not an integer");
+        count(a, "revocation_unavailable");
+        check_answer(c, CHATD_ERR_UNAVAILABLE, "authentication unavailable");
+    }
+    free(c);
+}
+
+/* Ask Redis about ans->jti; answers ans one way or another, never before the
+ * caller returns. */
+static void revocation_check(struct auth_jwt *a, struct answer *ans)
+{
+    const char *fail = !a->ac ? "not connected" : a->nchecks >= MAX_CHECKS ? "too many look-ups in flight" : NULL;
+    struct check *c = NULL;
+    char *key = NULL;
+    size_t plen = strlen(a->prefix), jlen = strlen(ans->jti);
+    if (!fail && (!(c = calloc(1, sizeof *c)) || !(key = malloc(plen + jlen)) ||
+                  !(c->timer = evtimer_new(a->host->base, on_check_timeout, c))))
+        fail = "out of memory";
+    if (!fail) {
+        memcpy(key, a->prefix, plen);
+        memcpy(key + plen, ans->jti, jlen);
+        c->a = a;
+        c->ans = ans;
+        if (redisAsyncCommand(a->ac, on_exists, c, "EXISTS %b", key, plen + jlen) != REDIS_OK)
+            fail = "redis refused the command";
+    }
+    free(key);
+    if (fail) {
+        if (c && c->timer)
+            event_free(c->timer);
+        free(c);
+        a->host->log(a->host, CHATD_LOG_INFO, "revocation list unavailable (%s): token refused", fail);
+        count(a, "revocation_unavailable");
+        ans->st = CHATD_ERR_UNAVAILABLE;
+        ans->reason = "authentication unavailable";
+        answer_post(a, ans);
+        return;
+    }
+    c->next = a->checks;
+    if (a->checks)
+        a->checks->prev = c;
+    a->checks = c;
+    a->nchecks++;
+    struct timeval tv = {a->timeout_ms / 1000, (a->timeout_ms % 1000) * 1000};
+    evtimer_add(c->timer, &tv);
+}
+
+static void connect_now(struct auth_jwt *a);
+
+static void schedule_retry(struct auth_jwt *a)
+{
+    if (a->stopping)
+        return;
+    struct timeval tv = {a->backoff_ms / 1000, (a->backoff_ms % 1000) * 1000};
+    evtimer_add(a->retry, &tv);
+    a->backoff_ms = a->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : a->backoff_ms * 2;
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    connect_now(arg);
+}
+
+static void on_auth_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    struct auth_jwt *a = privdata;
+    const redisReply *r = reply;
+    if (!r || a->stopping)
+        return;
+    if (r->type == REDIS_REPLY_ERROR) {
+        a->host->log(a->host, CHATD_LOG_ERROR, "revocation list: redis AUTH: %s", r->str);
+        redisAsyncDisconnect(ac); /* look-ups queued behind it fail: closed */
+    } else {
+        a->backoff_ms = BACKOFF_MIN_MS;
+    }
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    struct auth_jwt *a = ac->data;
+    if (status != REDIS_OK) {
+        /* hiredis frees the context after this callback, answering every
+         * queued look-up with no reply. */
+        a->host->log(a->host, CHATD_LOG_WARN, "revocation list: redis connect failed: %s", ac->errstr);
+        a->ac = NULL;
+        schedule_retry(a);
+        return;
+    }
+    if (!a->redis_password)
+        a->backoff_ms = BACKOFF_MIN_MS;
+    a->host->log(a->host, CHATD_LOG_INFO, "revocation list: connected to redis");
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+    struct auth_jwt *a = ac->data;
+    a->ac = NULL;
+    if (a->stopping)
+        return;
+    a->host->log(a->host, CHATD_LOG_WARN, "revocation list: redis connection lost%s%s",
+                 status != REDIS_OK ? ": " : "", status != REDIS_OK ? ac->errstr : "");
+    schedule_retry(a);
+}
+
+static void connect_now(struct auth_jwt *a)
+{
+    redisAsyncContext *ac = a->redis_unix ? redisAsyncConnectUnix(a->redis_unix)
+                                          : redisAsyncConnect(a->redis_host, a->redis_port);
+    if (!ac || ac->err) {
+        a->host->log(a->host, CHATD_LOG_WARN, "revocation list: redis connect failed: %s",
+                     ac ? ac->errstr : "out of memory");
+        if (ac)
+            redisAsyncFree(ac);
+        schedule_retry(a);
+        return;
+    }
+    ac->data = a;
+    if (redisLibeventAttach(ac, a->host->base) != REDIS_OK) {
+        redisAsyncFree(ac);
+        schedule_retry(a);
+        return;
+    }
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    a->ac = ac;
+    /* Queued first on this connection, so ahead of every look-up. */
+    if (a->redis_password)
+        redisAsyncCommand(ac, on_auth_reply, a, "AUTH %s", a->redis_password);
+}
+
+/* ----------------------------------------------------------------- op */
+
 static void jwt_authenticate(void *state, const struct chatd_credentials *cred, chatd_auth_cb cb, void *ctx)
 {
     struct auth_jwt *a = state;
@@ -231,30 +517,40 @@ static void jwt_authenticate(void *state, const struct chatd_credentials *cred, 
     if (why)
         a->host->log(a->host, CHATD_LOG_INFO, "token refused (%s) from %s", why,
                      cred->remote_addr ? cred->remote_addr : "?");
-    if (a->host->post(a->host, answer_run, ans) != CHATD_OK) {
-        free(ans->user);
-        free(ans->name);
-        free(ans);
-    }
+    /* Only a token that passed every other check costs a look-up. */
+    if (!why && ans->jti)
+        revocation_check(a, ans);
+    else
+        answer_post(a, ans);
 }
 
 /* -------------------------------------------------------------- config */
 
-static unsigned char *read_file(const char *path, size_t *len)
+/* The whole file, NUL-terminated, when it has 1 to max bytes. */
+static unsigned char *read_file(const char *path, size_t max, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
-    unsigned char *buf = malloc(65537);
-    size_t n = buf ? fread(buf, 1, 65536, f) : 0;
+    unsigned char *buf = malloc(max + 2);
+    size_t n = buf ? fread(buf, 1, max + 1, f) : 0;
     fclose(f);
-    if (!buf || n == 0 || n == 65536) {
+    if (!buf || n == 0 || n > max) {
         free(buf);
         return NULL;
     }
     buf[n] = '\0';
     *len = n;
     return buf;
+}
+
+/* Where a key id is already used, for the duplicate check. */
+static const struct key *find_kid(const struct auth_jwt *a, const char *kid)
+{
+    for (size_t i = 0; i < a->nkeys; i++)
+        if (a->keys[i].kid && strcmp(a->keys[i].kid, kid) == 0)
+            return &a->keys[i];
+    return NULL;
 }
 
 /* One key: algorithm + (secret | public_key), from keys prefix.algorithm etc. */
@@ -294,17 +590,288 @@ static int load_key(struct auth_jwt *a, const char *kid, const char *alg_key, co
             h->config_error(h, pem_key, "an %s key needs public_key = PATH to a PEM file", alg);
             return -1;
         }
-        if (!(k->material = read_file(pem, &k->len))) {
+        if (!(k->material = read_file(pem, 65536, &k->len))) {
             h->config_error(h, pem_key, "cannot read the PEM file '%s'", pem);
             return -1;
         }
     }
-    if (kid && !(k->kid = strdup(kid)))
+    if (kid && !(k->kid = strdup(kid))) {
+        free(k->material);
         return -1;
+    }
     if (!k->material)
         return -1;
     a->nkeys++;
     return 0;
+}
+
+/* ---------------------------------------------------------------- JWKS */
+
+/* A base64url member of a JWK (padding tolerated) into a new buffer. */
+static const char *jwk_bytes(json_t *jwk, const char *name, size_t max, unsigned char **out, size_t *len)
+{
+    static char why[64];
+    json_t *v = json_object_get(jwk, name);
+    const char *str = json_string_value(v);
+    *out = NULL;
+    if (!v) {
+        snprintf(why, sizeof why, "missing \"%s\"", name);
+        return why;
+    }
+    size_t n = str ? strlen(str) : 0;
+    while (n && str[n - 1] == '=')
+        n--;
+    unsigned char *buf = n && n <= max * 4 / 3 + 4 ? malloc(n) : NULL;
+    int got = buf ? b64url_decode(str, n, buf, n) : -1;
+    if (got <= 0) {
+        free(buf);
+        snprintf(why, sizeof why, "\"%s\" is not a base64url string of 1 to %zu bytes", name, max);
+        return why;
+    }
+    *out = buf;
+    *len = (size_t)got;
+    return NULL;
+}
+
+/* The key as a PEM SubjectPublicKeyInfo, NUL-terminated. */
+static unsigned char *pem_of(EVP_PKEY *pkey, size_t *len)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    unsigned char *out = NULL;
+    char *data;
+    long n;
+    if (bio && PEM_write_bio_PUBKEY(bio, pkey) == 1 && (n = BIO_get_mem_data(bio, &data)) > 0 &&
+        (out = malloc((size_t)n + 1))) {
+        memcpy(out, data, (size_t)n);
+        out[n] = '\0';
+        *len = (size_t)n;
+    }
+    BIO_free(bio);
+    return out;
+}
+
+/* Build pkey of `type` ("RSA", "EC") from params and check it as a public key. */
+static const char *pkey_from(const char *type, OSSL_PARAM *params, EVP_PKEY **pkey)
+{
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
+    const char *why = NULL;
+    *pkey = NULL;
+    if (!ctx || EVP_PKEY_fromdata_init(ctx) != 1 || EVP_PKEY_fromdata(ctx, pkey, EVP_PKEY_PUBLIC_KEY, params) != 1)
+        why = "OpenSSL does not accept the key";
+    EVP_PKEY_CTX_free(ctx);
+    if (!why) {
+        ctx = EVP_PKEY_CTX_new_from_pkey(NULL, *pkey, NULL);
+        if (!ctx || EVP_PKEY_public_check(ctx) != 1)
+            why = "the public key fails OpenSSL's check";
+        EVP_PKEY_CTX_free(ctx);
+    }
+    if (why) {
+        EVP_PKEY_free(*pkey);
+        *pkey = NULL;
+    }
+    return why;
+}
+
+static const char *rsa_jwk(json_t *jwk, EVP_PKEY **pkey)
+{
+    unsigned char *n = NULL, *e = NULL;
+    size_t nlen, elen;
+    const char *why = jwk_bytes(jwk, "n", 2048, &n, &nlen);
+    if (!why)
+        why = jwk_bytes(jwk, "e", 8, &e, &elen);
+    BIGNUM *bn = why ? NULL : BN_bin2bn(n, (int)nlen, NULL);
+    BIGNUM *be = why ? NULL : BN_bin2bn(e, (int)elen, NULL);
+    OSSL_PARAM_BLD *bld = NULL;
+    OSSL_PARAM *params = NULL;
+    if (!why && (!bn || !be))
+        why = "out of memory";
+    else if (!why && (BN_num_bits(bn) < 2048 || BN_num_bits(bn) > 16384))
+        why = "an RSA modulus \"n\" of 2048 to 16384 bits is required";
+    else if (!why && (!BN_is_odd(be) || BN_is_one(be)))
+        why = "the RSA exponent \"e\" must be odd and above 1";
+    if (!why && (!(bld = OSSL_PARAM_BLD_new()) || !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn) ||
+                 !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be) || !(params = OSSL_PARAM_BLD_to_param(bld))))
+        why = "out of memory";
+    if (!why)
+        why = pkey_from("RSA", params, pkey);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    BN_free(bn);
+    BN_free(be);
+    free(n);
+    free(e);
+    return why;
+}
+
+/* crv -> OpenSSL group, coordinate size, the one algorithm of that curve. */
+static const struct curve {
+    const char *crv, *group;
+    size_t size;
+    jwt_alg_t alg;
+} curves[] = {
+    {"P-256", "prime256v1", 32, JWT_ALG_ES256},
+    {"P-384", "secp384r1", 48, JWT_ALG_ES384},
+    {"P-521", "secp521r1", 66, JWT_ALG_ES512},
+};
+
+static const char *ec_jwk(json_t *jwk, const struct curve **curve, EVP_PKEY **pkey)
+{
+    static char why_crv[96];
+    const char *crv = json_string_value(json_object_get(jwk, "crv"));
+    *curve = NULL;
+    for (size_t i = 0; crv && i < sizeof curves / sizeof *curves; i++)
+        if (strcmp(crv, curves[i].crv) == 0)
+            *curve = &curves[i];
+    if (!*curve) {
+        snprintf(why_crv, sizeof why_crv, "\"crv\" %s%.16s%s is not P-256, P-384 or P-521", crv ? "'" : "",
+                 crv ? crv : "missing", crv ? "'" : "");
+        return why_crv;
+    }
+    size_t size = (*curve)->size;
+    unsigned char *x = NULL, *y = NULL, point[1 + 2 * 66];
+    size_t xlen = 0, ylen = 0;
+    const char *why = jwk_bytes(jwk, "x", size, &x, &xlen);
+    if (!why)
+        why = jwk_bytes(jwk, "y", size, &y, &ylen);
+    if (!why && (xlen != size || ylen != size))
+        why = "\"x\" and \"y\" must each be the curve's full coordinate size";
+    if (!why) {
+        point[0] = 0x04; /* uncompressed */
+        memcpy(point + 1, x, size);
+        memcpy(point + 1 + size, y, size);
+        OSSL_PARAM params[] = {
+            OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)(*curve)->group, 0),
+            OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point, 1 + 2 * size),
+            OSSL_PARAM_construct_end(),
+        };
+        why = pkey_from("EC", params, pkey);
+        if (why)
+            why = "the point (x, y) is not on the curve";
+    }
+    free(x);
+    free(y);
+    return why;
+}
+
+/* One JWK into a->keys, or the reason it cannot be used. */
+static const char *jwk_load(struct auth_jwt *a, json_t *jwk, const char *kid)
+{
+    static char why_buf[128];
+    if (!json_is_object(jwk))
+        return "not a JSON object";
+    const char *kty = json_string_value(json_object_get(jwk, "kty"));
+    const char *alg = json_string_value(json_object_get(jwk, "alg"));
+    const char *use = json_string_value(json_object_get(jwk, "use"));
+    if (json_object_get(jwk, "alg") && !alg)
+        return "\"alg\" is not a string";
+    if (json_object_get(jwk, "use") && (!use || strcmp(use, "sig") != 0))
+        return "\"use\" is not \"sig\"";
+    static const char *const private_members[] = {"d", "p", "q", "dp", "dq", "qi", "k"};
+    for (size_t i = 0; i < sizeof private_members / sizeof *private_members; i++)
+        if (json_object_get(jwk, private_members[i]))
+            return "holds private or secret key material; give chatd public keys only";
+    if (alg && (strcasecmp(alg, "none") == 0 || strncasecmp(alg, "HS", 2) == 0)) {
+        snprintf(why_buf, sizeof why_buf, "\"alg\" '%.16s' is not allowed: RS* or ES* only", alg);
+        return why_buf;
+    }
+    jwt_alg_t want;
+    EVP_PKEY *pkey = NULL;
+    const char *why;
+    if (kty && strcmp(kty, "RSA") == 0) {
+        jwt_alg_t ja = alg ? jwt_str_alg(alg) : JWT_ALG_RS256;
+        if (ja != JWT_ALG_RS256 && ja != JWT_ALG_RS384 && ja != JWT_ALG_RS512) {
+            snprintf(why_buf, sizeof why_buf, "\"alg\" '%.16s' does not fit an RSA key (RS256, RS384, RS512)", alg);
+            return why_buf;
+        }
+        want = ja;
+        why = rsa_jwk(jwk, &pkey);
+    } else if (kty && strcmp(kty, "EC") == 0) {
+        const struct curve *curve;
+        why = ec_jwk(jwk, &curve, &pkey);
+        want = curve ? curve->alg : JWT_ALG_INVAL;
+        if (!why && alg && jwt_str_alg(alg) != want) {
+            snprintf(why_buf, sizeof why_buf, "\"alg\" '%.16s' does not fit a %s key (%s)", alg, curve->crv,
+                     jwt_alg_str(want));
+            why = why_buf;
+        }
+    } else {
+        snprintf(why_buf, sizeof why_buf, "\"kty\" %s%.16s%s is not supported: RSA or EC", kty ? "'" : "",
+                 kty ? kty : "missing", kty ? "'" : "");
+        return why_buf;
+    }
+    struct key *k = &a->keys[a->nkeys];
+    memset(k, 0, sizeof *k);
+    if (!why && !(k->material = pem_of(pkey, &k->len)))
+        why = "cannot write the key as PEM";
+    EVP_PKEY_free(pkey);
+    if (!why && !(k->kid = strdup(kid)))
+        why = "out of memory";
+    if (why) {
+        free(k->material);
+        k->material = NULL;
+        return why;
+    }
+    k->alg = want;
+    a->nkeys++;
+    return NULL;
+}
+
+/* jwks = PATH: every key of the file, or a config error naming the file and
+ * the key. */
+static int load_jwks(struct auth_jwt *a, const char *path)
+{
+    const struct chatd_host *h = a->host;
+    size_t len, first = a->nkeys;
+    errno = 0;
+    unsigned char *text = read_file(path, JWKS_MAX_BYTES, &len);
+    if (!text) {
+        h->config_error(h, "jwks", "cannot read '%s' (%s)", path,
+                        errno ? strerror(errno) : "empty, or larger than 1 MiB");
+        return -1;
+    }
+    json_error_t jerr;
+    json_t *root = json_loadb((const char *)text, len, JSON_REJECT_DUPLICATES, &jerr);
+    free(text);
+    json_t *keys = json_object_get(root, "keys");
+    int rc = -1;
+    if (!root) {
+        h->config_error(h, "jwks", "%s: not JSON: %s (line %d)", path, jerr.text, jerr.line);
+    } else if (!json_is_array(keys) || json_array_size(keys) == 0) {
+        h->config_error(h, "jwks", "%s: expected {\"keys\": [...]} with at least one key", path);
+    } else {
+        rc = 0;
+        for (size_t i = 0; i < json_array_size(keys) && rc == 0; i++) {
+            json_t *jwk = json_array_get(keys, i);
+            const char *kid = json_string_value(json_object_get(jwk, "kid"));
+            const struct key *dup = kid ? find_kid(a, kid) : NULL;
+            const char *why = NULL;
+            if (!kid)
+                why = "a key needs a \"kid\" string";
+            else if (!kid_is_sane(kid))
+                why = "\"kid\" must be 1 to 64 letters, digits, '-' or '_'";
+            else if (a->nkeys == MAX_KEYS)
+                why = "more keys than 64 in all";
+            else if (!dup)
+                why = jwk_load(a, jwk, kid);
+            if (dup) {
+                if (dup < a->keys + first)
+                    h->config_error(h, "jwks", "%s: keys[%zu]: kid '%s' is also defined by key.%s.* here", path,
+                                    i, kid, kid);
+                else
+                    h->config_error(h, "jwks", "%s: keys[%zu]: kid '%s' is defined twice in the file", path, i,
+                                    kid);
+                rc = -1;
+            } else if (why) {
+                if (kid && kid_is_sane(kid))
+                    h->config_error(h, "jwks", "%s: keys[%zu] (kid '%s'): %s", path, i, kid, why);
+                else
+                    h->config_error(h, "jwks", "%s: keys[%zu]: %s", path, i, why);
+                rc = -1;
+            }
+        }
+    }
+    json_decref(root);
+    return rc;
 }
 
 static void free_all(struct auth_jwt *a)
@@ -318,7 +885,99 @@ static void free_all(struct auth_jwt *a)
     free(a->claim_user_s);
     free(a->claim_name_s);
     free(a->claim_roles_s);
+    if (a->retry)
+        event_free(a->retry);
+    free(a->redis_host);
+    free(a->redis_unix);
+    free(a->redis_password);
+    free(a->prefix);
     free(a);
+}
+
+/* "2s", "500ms", or plain seconds; within [min_ms, max_ms]. */
+static int config_duration(const struct chatd_host *h, const char *key, long def_ms, long min_ms, long max_ms,
+                           long *out)
+{
+    const char *v = h->config_get(h, key);
+    *out = def_ms;
+    if (!v)
+        return 0;
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    long mult = strcmp(end, "ms") == 0 ? 1 : !*end || strcmp(end, "s") == 0 ? 1000 : -1;
+    if (errno || end == v || mult < 0 || n < 0 || n > max_ms / mult || n * mult < min_ms) {
+        h->config_error(h, key, "expected a duration from %ldms to %lds (e.g. 500ms, 2s), got '%s'", min_ms,
+                        max_ms / 1000, v);
+        return -1;
+    }
+    *out = n * mult;
+    return 0;
+}
+
+/* revocation, require_jti, redis_*, revocation_prefix. */
+static int load_revocation(struct auth_jwt *a)
+{
+    const struct chatd_host *h = a->host;
+    const char *mode = h->config_get(h, "revocation");
+    const char *require = h->config_get(h, "require_jti");
+    static const char *const redis_keys[] = {"redis_address", "redis_password", "redis_timeout",
+                                             "revocation_prefix"};
+    if (mode && strcmp(mode, "redis") != 0 && strcmp(mode, "none") != 0) {
+        h->config_error(h, "revocation", "expected none or redis, got '%s'", mode);
+        return -1;
+    }
+    a->revocation = mode && strcmp(mode, "redis") == 0;
+    a->require_jti = a->revocation; /* a token without jti could not be revoked */
+    if (require) {
+        if (strcmp(require, "true") != 0 && strcmp(require, "false") != 0) {
+            h->config_error(h, "require_jti", "expected true or false, got '%s'", require);
+            return -1;
+        }
+        a->require_jti = strcmp(require, "true") == 0;
+    }
+    if (!a->revocation) {
+        for (size_t i = 0; i < sizeof redis_keys / sizeof *redis_keys; i++)
+            if (h->config_get(h, redis_keys[i])) {
+                h->config_error(h, redis_keys[i], "only used with revocation = redis");
+                return -1;
+            }
+        return 0;
+    }
+    const char *address = h->config_get(h, "redis_address");
+    const char *password = h->config_get(h, "redis_password");
+    const char *prefix = h->config_get(h, "revocation_prefix");
+    if (!address)
+        address = "127.0.0.1:6379";
+    if (address[0] == '/') {
+        if (!(a->redis_unix = strdup(address)))
+            return -1;
+    } else {
+        const char *colon = strrchr(address, ':');
+        char *end = NULL;
+        long port = colon ? strtol(colon + 1, &end, 10) : 6379;
+        if (!*address || colon == address || (colon && (*end || end == colon + 1)) || port < 1 || port > 65535) {
+            h->config_error(h, "redis_address", "expected HOST:PORT or a Unix socket path, got '%s'", address);
+            return -1;
+        }
+        if (!(a->redis_host = colon ? strndup(address, (size_t)(colon - address)) : strdup(address)))
+            return -1;
+        a->redis_port = (int)port;
+    }
+    if (prefix && (!*prefix || strlen(prefix) > 128)) {
+        h->config_error(h, "revocation_prefix", "expected 1 to 128 bytes");
+        return -1;
+    }
+    if (!(a->prefix = strdup(prefix ? prefix : "chatd:revoked:")))
+        return -1;
+    if (password && *password && !(a->redis_password = strdup(password)))
+        return -1;
+    if (config_duration(h, "redis_timeout", 2000, 10, 60000, &a->timeout_ms) < 0)
+        return -1;
+    a->backoff_ms = BACKOFF_MIN_MS;
+    if (!(a->retry = evtimer_new(h->base, on_retry, a)))
+        return -1;
+    return 0;
 }
 
 static chatd_status jwt_init(const struct chatd_host *h, void **state)
@@ -348,10 +1007,16 @@ static chatd_status jwt_init(const struct chatd_host *h, void **state)
         if (load_key(a, kid, a1, a2, a3) < 0)
             goto invalid;
     }
+    const char *jwks = h->config_get(h, "jwks");
+    if (jwks && load_jwks(a, jwks) < 0)
+        goto invalid;
     if (a->nkeys == 0) {
-        h->config_error(h, "algorithm", "no key: set algorithm with secret or public_key, or key.KID.* entries");
+        h->config_error(h, jwks ? "jwks" : "algorithm",
+                        "no key: set algorithm with secret or public_key, key.KID.* entries, or jwks");
         goto invalid;
     }
+    if (load_revocation(a) < 0)
+        goto invalid;
     const char *iss = h->config_get(h, "issuer"), *aud = h->config_get(h, "audience");
     const char *leeway = h->config_get(h, "leeway");
     a->issuer = iss && *iss ? strdup(iss) : NULL;
@@ -370,7 +1035,12 @@ static chatd_status jwt_init(const struct chatd_host *h, void **state)
     a->claim_user = (a->claim_user_s = cu ? strdup(cu) : NULL) ? a->claim_user_s : "sub";
     a->claim_name = (a->claim_name_s = cn ? strdup(cn) : NULL) ? a->claim_name_s : "name";
     a->claim_roles = (a->claim_roles_s = cr ? strdup(cr) : NULL) ? a->claim_roles_s : "roles";
-    h->log(h, CHATD_LOG_INFO, "%zu key(s)", a->nkeys);
+    if ((iss && *iss && !a->issuer) || (aud && *aud && !a->audience) || (cu && !a->claim_user_s) ||
+        (cn && !a->claim_name_s) || (cr && !a->claim_roles_s))
+        goto invalid;
+    h->log(h, CHATD_LOG_INFO, "%zu key(s)%s", a->nkeys, a->revocation ? ", revocation list in redis" : "");
+    if (a->revocation)
+        connect_now(a);
     *state = a;
     return CHATD_OK;
 invalid:
@@ -380,7 +1050,20 @@ invalid:
 
 static void jwt_fini(void *state)
 {
-    free_all(state);
+    struct auth_jwt *a = state;
+    a->stopping = true;
+    /* Answers every look-up hiredis holds, with no reply: CHATD_ERR_CLOSED. */
+    if (a->ac)
+        redisAsyncFree(a->ac);
+    a->ac = NULL;
+    while (a->checks) {
+        struct check *c = a->checks;
+        check_unlink(c);
+        event_free(c->timer);
+        check_answer(c, CHATD_ERR_CLOSED, "shutting down");
+        free(c);
+    }
+    free_all(a);
 }
 
 static const struct chatd_auth_ops jwt_ops = {
@@ -388,6 +1071,6 @@ static const struct chatd_auth_ops jwt_ops = {
     .authenticate = jwt_authenticate,
 };
 
-CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_AUTH, .name = "jwt", .version = "1.0",
+CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_AUTH, .name = "jwt", .version = "1.1",
                     .description = "JSON Web Tokens with pinned algorithms", .init = jwt_init,
                     .fini = jwt_fini, .ops.auth = &jwt_ops)

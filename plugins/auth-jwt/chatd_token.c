@@ -1,10 +1,11 @@
 /* chatd-token: mint a token for local use and tests.
  *
  *   chatd-token --user U [--role user|agent] [--ttl SECONDS] [--name N]
- *               [--alg HS256] [--kid K] [--iss I] [--aud A]
+ *               [--alg HS256] [--kid K] [--iss I] [--aud A] [--jti ID]
  *               [--secret S | --private-key PEM]
  *
- * The secret defaults to $CHAT_JWT_SECRET. Prints the token. */
+ * The secret defaults to $CHAT_JWT_SECRET. Prints the token. --jti names the
+ * token for the revocation list (docs/configuration.md, "Logout"). */
 #include <getopt.h>
 #include <jwt.h>
 #include <stdio.h>
@@ -31,13 +32,14 @@ static unsigned char *slurp(const char *path, int *len)
 
 int main(int argc, char **argv)
 {
-    const char *user = NULL, *role = "user", *name = NULL, *alg = "HS256", *kid = NULL, *iss = NULL, *aud = NULL;
+    const char *user = NULL, *role = "user", *name = NULL, *alg = "HS256", *kid = NULL, *iss = NULL, *aud = NULL,
+               *jti = NULL;
     const char *secret = getenv("CHAT_JWT_SECRET"), *pem = NULL;
     long ttl = 3600;
     static const struct option opts[] = {
         {"user", 1, 0, 'u'}, {"role", 1, 0, 'r'}, {"ttl", 1, 0, 't'}, {"name", 1, 0, 'n'}, {"alg", 1, 0, 'a'},
         {"kid", 1, 0, 'k'}, {"iss", 1, 0, 'i'}, {"aud", 1, 0, 'd'}, {"secret", 1, 0, 's'},
-        {"private-key", 1, 0, 'p'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"private-key", 1, 0, 'p'}, {"jti", 1, 0, 'j'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -51,9 +53,10 @@ int main(int argc, char **argv)
         case 'd': aud = optarg; break;
         case 's': secret = optarg; break;
         case 'p': pem = optarg; break;
+        case 'j': jti = optarg; break;
         default:
             fprintf(stderr, "usage: chatd-token --user U [--role user|agent] [--ttl S] [--name N] [--alg A] [--kid K]"
-                            " [--iss I] [--aud A] [--secret S | --private-key PEM]\n");
+                            " [--iss I] [--aud A] [--jti ID] [--secret S | --private-key PEM]\n");
             return c == 'h' ? 0 : 2;
         }
     }
@@ -69,22 +72,25 @@ int main(int argc, char **argv)
         free(key);
         return 2;
     }
-    jwt_t *jwt;
+    jwt_t *jwt = NULL;
     char roles[64];
     snprintf(roles, sizeof roles, "{\"roles\":[\"%s\"]}", strcmp(role, "agent") == 0 ? "agent" : "user");
     long now = (long)time(NULL);
     if (jwt_new(&jwt) || jwt_add_grant(jwt, "sub", user) || jwt_add_grant_int(jwt, "iat", now) ||
         jwt_add_grant_int(jwt, "exp", now + ttl) || jwt_add_grants_json(jwt, roles) ||
         (name && jwt_add_grant(jwt, "name", name)) || (iss && jwt_add_grant(jwt, "iss", iss)) ||
-        (aud && jwt_add_grant(jwt, "aud", aud)) || (kid && jwt_add_header(jwt, "kid", kid)) ||
-        jwt_set_alg(jwt, ja, key, keylen)) {
+        (aud && jwt_add_grant(jwt, "aud", aud)) || (jti && jwt_add_grant(jwt, "jti", jti)) ||
+        (kid && jwt_add_header(jwt, "kid", kid)) || jwt_set_alg(jwt, ja, key, keylen)) {
         fprintf(stderr, "chatd-token: cannot build the token\n");
+        jwt_free(jwt);
         free(key);
         return 1;
     }
     char *token = jwt_encode_str(jwt);
     if (!token) {
         fprintf(stderr, "chatd-token: cannot sign the token\n");
+        jwt_free(jwt);
+        free(key);
         return 1;
     }
     printf("%s\n", token);

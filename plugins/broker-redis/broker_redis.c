@@ -18,101 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chanset.h"
+
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
-
-/* ------------------------------------------------------- the channel set */
-
-struct entry {
-    struct entry *next;
-    char name[];
-};
-
-struct chanset {
-    struct entry **slots;
-    size_t nslots, n;
-};
-
-static size_t hash_name(const char *s)
-{
-    size_t h = 14695981039346656037u;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211u;
-    return h;
-}
-
-static struct entry **chanset_find(struct chanset *s, const char *name)
-{
-    if (!s->nslots)
-        return NULL;
-    struct entry **p = &s->slots[hash_name(name) & (s->nslots - 1)];
-    for (; *p; p = &(*p)->next)
-        if (strcmp((*p)->name, name) == 0)
-            return p;
-    return p; /* the empty link where it would go */
-}
-
-static int chanset_grow(struct chanset *s)
-{
-    size_t nslots = s->nslots ? s->nslots * 2 : 64;
-    struct entry **slots = calloc(nslots, sizeof *slots);
-    if (!slots)
-        return -1;
-    for (size_t i = 0; i < s->nslots; i++) {
-        for (struct entry *e = s->slots[i], *next; e; e = next) {
-            next = e->next;
-            size_t k = hash_name(e->name) & (nslots - 1);
-            e->next = slots[k];
-            slots[k] = e;
-        }
-    }
-    free(s->slots);
-    s->slots = slots;
-    s->nslots = nslots;
-    return 0;
-}
-
-/* 1 added, 0 already there, -1 out of memory. */
-static int chanset_add(struct chanset *s, const char *name)
-{
-    if (s->n >= s->nslots && chanset_grow(s) < 0)
-        return -1;
-    struct entry **p = chanset_find(s, name);
-    if (*p)
-        return 0;
-    size_t len = strlen(name) + 1;
-    struct entry *e = malloc(sizeof *e + len);
-    if (!e)
-        return -1;
-    memcpy(e->name, name, len);
-    e->next = NULL;
-    *p = e;
-    s->n++;
-    return 1;
-}
-
-static bool chanset_remove(struct chanset *s, const char *name)
-{
-    struct entry **p = chanset_find(s, name);
-    if (!p || !*p)
-        return false;
-    struct entry *e = *p;
-    *p = e->next;
-    free(e);
-    s->n--;
-    return true;
-}
-
-static void chanset_free(struct chanset *s)
-{
-    for (size_t i = 0; i < s->nslots; i++) {
-        for (struct entry *e = s->slots[i], *next; e; e = next) {
-            next = e->next;
-            free(e);
-        }
-    }
-    free(s->slots);
-}
 
 /* ------------------------------------------------------------ the broker */
 
@@ -244,10 +153,11 @@ static void on_connect(const redisAsyncContext *ac, int status)
          * start before events flow again, or an event published in between
          * would be in neither. */
         b->resubscribing = 0;
-        for (size_t i = 0; i < b->channels.nslots; i++)
-            for (struct entry *e = b->channels.slots[i]; e; e = e->next)
-                if (send_sub(b, "SUBSCRIBE", e->name) == 0)
-                    b->resubscribing++;
+        CHANSET_FOREACH(&b->channels, e)
+        {
+            if (send_sub(b, "SUBSCRIBE", e->name) == 0)
+                b->resubscribing++;
+        }
         if (b->resubscribing)
             return;
     }

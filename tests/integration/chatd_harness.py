@@ -1,8 +1,10 @@
 """Start chatd on free loopback ports with a generated chat.ini, and stop it.
 
-Environment (set by ctest): CHATD_BIN, CHATD_PLUGIN_DIR, CHATD_SOURCE_DIR."""
+Environment (set by ctest): CHATD_BIN, CHATD_PLUGIN_DIR, CHATD_SOURCE_DIR; optionally
+CHATD_WRAPPER, a command chatd is started under (e.g. valgrind and its options)."""
 import hashlib
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -15,6 +17,9 @@ import unittest
 CHATD_BIN = os.environ.get("CHATD_BIN", "build/core/chatd")
 PLUGIN_DIR = os.environ.get("CHATD_PLUGIN_DIR", "build/plugins")
 SOURCE_DIR = os.environ.get("CHATD_SOURCE_DIR", ".")
+WRAPPER = shlex.split(os.environ.get("CHATD_WRAPPER", ""))
+# A wrapped chatd (valgrind) starts and exits many times slower.
+SLOWDOWN = 10 if WRAPPER else 1
 
 USERS = {"alice": "user", "bob": "user", "agent1": "agent", "agent2": "agent"}
 
@@ -116,11 +121,11 @@ class Chatd:
 
     def start(self):
         self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen([CHATD_BIN, "-c", self.config], stdout=self.log,
+        self.proc = subprocess.Popen(WRAPPER + [CHATD_BIN, "-c", self.config], stdout=self.log,
                                      stderr=subprocess.STDOUT)
         wait_for(lambda: self.proc.poll() is not None or
                  (port_open(self.http_port) and port_open(self.stomp_port)),
-                 what="chatd to listen")
+                 timeout=10 * SLOWDOWN, what="chatd to listen")
         if self.proc.poll() is not None:
             raise AssertionError("chatd exited at start:\n" + self.read_log())
         return self
@@ -133,7 +138,7 @@ class Chatd:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                code = self.proc.wait(timeout=20)
+                code = self.proc.wait(timeout=20 * SLOWDOWN)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()

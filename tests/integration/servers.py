@@ -223,3 +223,47 @@ class PostgreSQL:
     def cleanup(self):
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class KafkaMock:
+    """librdkafka's mock cluster (tests/servers/kafka_mock.c): three brokers
+    on loopback in one process. kill() takes them down, start() brings them
+    back at the same addresses."""
+
+    BIN = os.environ.get("CHATD_KAFKA_MOCK", "build/tests/servers/kafka_mock")
+
+    def __init__(self):
+        self.proc = None
+        self.bootstrap = None
+
+    def _reply(self):
+        line = self.proc.stdout.readline().strip()
+        if not line:
+            raise AssertionError("kafka_mock exited")
+        return line
+
+    def start(self):
+        if self.proc is None:
+            self.proc = subprocess.Popen([self.BIN], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            self.bootstrap = self._reply()
+        else:
+            self.proc.stdin.write("up\n")
+            self.proc.stdin.flush()
+            self._reply()
+        return self
+
+    def kill(self):
+        self.proc.stdin.write("down\n")
+        self.proc.stdin.flush()
+        self._reply()
+
+    def cleanup(self):
+        if self.proc:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc.stdout.close()
+            self.proc = None

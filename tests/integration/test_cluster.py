@@ -13,7 +13,7 @@ import urllib.request
 
 from chatd_harness import Chatd, PLUGIN_DIR, wait_for
 from rooms_client import Api, send_message, stomp, subscribe
-from servers import RabbitMQ, Redis
+from servers import KafkaMock, RabbitMQ, Redis
 
 BROKER = os.environ.get("CHATD_BROKER", "redis")
 
@@ -37,13 +37,18 @@ class Cluster(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.store = Redis().start()
-        cls.bus = (RabbitMQ if BROKER == "rabbitmq" else Redis)().start()
+        cls.bus = {"rabbitmq": RabbitMQ, "kafka": KafkaMock}.get(BROKER, Redis)().start()
         cls.nodes = []
         for _ in range(3):
             def edit(s):
                 s["storage"] = {"plugin": "redis", "address": cls.store.address}
-                s["broker"] = ({"plugin": "rabbitmq", "port": str(cls.bus.port)} if BROKER == "rabbitmq"
-                               else {"plugin": "redis", "address": cls.bus.address})
+                s["server"]["presence_interval"] = "500ms"  # a dead peer is forgotten in 1.5 s
+                s["broker"] = {
+                    "rabbitmq": lambda: {"plugin": "rabbitmq", "port": str(cls.bus.port)},
+                    # Fetch at once rather than after the default 500 ms.
+                    "kafka": lambda: {"plugin": "kafka", "brokers": cls.bus.bootstrap, "kafka.fetch.wait.max.ms": "10"},
+                    "redis": lambda: {"plugin": "redis", "address": cls.bus.address},
+                }[BROKER]()
             node = Chatd(edit)
             # Offline notifications of each instance go to a file of its own.
             node.notified = os.path.join(node.dir, "notified.jsonl")
@@ -190,6 +195,49 @@ class Cluster(unittest.TestCase):
         lines = self.notified()[before:]
         self.assertEqual(sorted((n["recipient"], n["seq"]) for n in lines),
                          [("agent1", 1), ("agent1", 2), ("agent1", 3)])
+
+    def test_instance_killed_clients_resume_elsewhere(self):
+        alice = self.api(0, "alice")
+        status, room = alice.post("/api/rooms", {"kind": "group", "title": "failover", "members": ["bob"]})
+        rid = room["id"]
+        self.addCleanup(alice.delete, "/api/rooms/" + rid)
+        # bob reads on instance 2, alice writes on instance 0.
+        bob = stomp(self.nodes[2].stomp_port, "bob")
+        subscribe(bob, "/topic/rooms/" + rid)
+        bob.expect("RECEIPT")
+        sender = self.stomp(0, "alice")
+        for i in range(10):
+            send_message(sender, rid, "f%d" % i, receipt="f%d" % i)
+            sender.expect("RECEIPT")
+        seen = [int(next_event(bob, "message").headers["seq"]) for _ in range(10)]
+        # Instance 2 dies; bob's connection with it.
+        victim = self.nodes[2]
+        victim.proc.send_signal(signal.SIGKILL)
+        victim.proc.wait()
+        self.assertTrue(bob.wait_closed())
+        bob.close()
+        for i in range(10, 20):
+            send_message(sender, rid, "f%d" % i, receipt="f%d" % i)
+            sender.expect("RECEIPT")
+        # bob reconnects to instance 1 and resumes after the last seq he had.
+        again = self.stomp(1, "bob")
+        subscribe(again, "/topic/rooms/" + rid, **{"since-seq": str(seen[-1])})
+        again.expect("RECEIPT")
+        for i in range(20, 25):
+            send_message(sender, rid, "f%d" % i, receipt="f%d" % i)
+            sender.expect("RECEIPT")
+        got = [next_event(again, "message") for _ in range(15)]
+        self.assertEqual(seen, list(range(1, 11)))
+        self.assertEqual([int(f.headers["seq"]) for f in got], list(range(11, 26)))
+        self.assertEqual([f.body for f in got], [b"f%d" % i for i in range(10, 25)])
+        # The others forget the dead instance; it comes back, as a new one.
+        for n in self.nodes[:2]:
+            wait_for(lambda: self.metric(n, "chatd_presence_peers") == 1, what="the dead instance forgotten")
+        victim.log.close()
+        victim.start()
+        wait_for(lambda: healthy(victim.http_port), what="instance back")
+        for n in self.nodes:
+            wait_for(lambda: self.metric(n, "chatd_presence_peers") == 2, what="peers known again")
 
 
 if __name__ == "__main__":
