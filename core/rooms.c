@@ -659,6 +659,7 @@ struct stomp_op {
     uint64_t since;      /* SUBSCRIBE since-seq; READ seq */
     uint64_t replayed;   /* highest seq replayed so far */
     uint64_t room_last;  /* SUBSCRIBE: the room's last seq when looked up */
+    char trace[48];      /* SEND: follows the message into logs and its MESSAGE frames */
     int64_t started_ms;  /* SEND: when it arrived, for the store latency */
     struct sub *sub;
     chatd_room_kind kind; /* SEND: the room as looked up, for notifications */
@@ -719,8 +720,8 @@ static struct session *member_session(struct stomp_op *op, chatd_status st, cons
 
 /* The headers of a `message` event, live or replayed; seq and ts are the
  * caller's buffers. */
-static size_t message_headers(struct event_header h[9], const struct chatd_message *m, const char *content_type,
-                              bool replay, char seq[24], char ts[24])
+static size_t message_headers(struct event_header h[10], const struct chatd_message *m, const char *content_type,
+                              const char *trace, bool replay, char seq[24], char ts[24])
 {
     snprintf(seq, 24, "%llu", (unsigned long long)m->seq);
     snprintf(ts, 24, "%lld", (long long)m->ts_ms);
@@ -734,6 +735,8 @@ static size_t message_headers(struct event_header h[9], const struct chatd_messa
     h[n++] = (struct event_header){"client-id", m->client_id};
     if (content_type)
         h[n++] = (struct event_header){"content-type", content_type};
+    if (trace)
+        h[n++] = (struct event_header){"trace-id", trace};
     if (replay)
         h[n++] = (struct event_header){"replay", "true"};
     return n;
@@ -820,10 +823,13 @@ static void send_stored_cb(void *ctx, chatd_status st, const struct chatd_messag
         srv->metrics.store_latency[b]++;
         srv->metrics.store_latency_sum += (double)ms / 1000.0;
         srv->metrics.messages_stored++;
+        log_msg(CHATD_LOG_DEBUG, "rooms", op->session, "stored room %s seq %llu as %s in %lld ms, trace %s", op->room,
+                (unsigned long long)m->seq, m->id, (long long)ms, op->trace);
         /* Stored: now the fast path, then the sender's own read mark. */
         char seq[24], ts[24], topic[128];
-        struct event_header h[9];
-        size_t nh = message_headers(h, m, op->content_type ? op->content_type : "text/plain", false, seq, ts);
+        struct event_header h[10];
+        size_t nh = message_headers(h, m, op->content_type ? op->content_type : "text/plain", op->trace, false, seq,
+                                    ts);
         room_topic(topic, sizeof topic, op->room);
         router_publish_event(srv->router, topic, h, nh, m->body, m->body_len);
         struct chatd_room room = {.id = op->room, .kind = op->kind, .members = (const char *const *)op->members,
@@ -847,8 +853,22 @@ static void send_stored_cb(void *ctx, chatd_status st, const struct chatd_messag
     }
     if (st != CHATD_OK && st != CHATD_ERR_EXISTS && st != CHATD_ERR_NOT_FOUND) {
         srv->metrics.storage_errors++;
+        log_msg(CHATD_LOG_WARN, "rooms", op->session, "message to room %s not stored: %s, trace %s", op->room,
+                chatd_strerror(st), op->trace);
     }
     stomp_op_free(op);
+}
+
+/* The client's trace-id when it is a sane one (up to 40 of [A-Za-z0-9._:-]),
+ * else a new one unique to this instance. */
+static void trace_id(struct server *srv, const char *given, char *out, size_t outlen)
+{
+    size_t n = given ? strlen(given) : 0;
+    if (n && n <= 40 && strspn(given, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-") == n) {
+        snprintf(out, outlen, "%s", given);
+        return;
+    }
+    snprintf(out, outlen, "%s-t%llu", router_instance(srv->router), (unsigned long long)++srv->next_trace);
 }
 
 static struct stomp_op *stomp_op_new(struct session *s, const char *room, int verb, const char *receipt)
@@ -911,6 +931,9 @@ void rooms_app_send(struct session *s, const char *destination, const struct sto
         op->body[f->body_len] = '\0';
         op->body_len = f->body_len;
         op->started_ms = now_ms();
+        trace_id(op->srv, stomp_frame_header(f, "trace-id"), op->trace, sizeof op->trace);
+        log_msg(CHATD_LOG_DEBUG, "rooms", op->session, "SEND to room %s, %zu bytes, trace %s", room, f->body_len,
+                op->trace);
     }
     void *state;
     storage(op->srv, &state)->room_get(state, room, NULL, send_room_cb, op);
@@ -948,8 +971,8 @@ static void replay_cb(void *ctx, chatd_status st, const struct chatd_message *ms
     }
     for (size_t i = 0; i < n; i++) {
         char seq[24], ts[24];
-        struct event_header h[9];
-        size_t nh = message_headers(h, &msgs[i], NULL, true, seq, ts);
+        struct event_header h[10];
+        size_t nh = message_headers(h, &msgs[i], NULL, NULL, true, seq, ts);
         router_deliver_event_to(op->srv->router, op->sub, h, nh, msgs[i].body, msgs[i].body_len);
         op->replayed = msgs[i].seq;
     }

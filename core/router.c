@@ -608,6 +608,12 @@ void router_deliver(struct router *r, const char *channel, const void *data, siz
         next = s->next; /* deliver_one may fail the session, not unlink it */
         deliver_one(r, s, e);
     }
+    if (log_enabled(CHATD_LOG_DEBUG)) {
+        const char *trace = stomp_frame_header(e->frame, "trace-id");
+        if (trace)
+            log_msg(CHATD_LOG_DEBUG, "router", 0, "%s: delivered to %zu local subscriber(s), trace %s", channel,
+                    d->nsubs, trace);
+    }
     envelope_unref(e);
 }
 

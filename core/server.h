@@ -65,6 +65,7 @@ struct server {
     struct notifier *notifier;   /* offline notifications */
     struct metrics metrics;
     uint64_t next_message_id;
+    uint64_t next_trace;         /* trace ids minted for SENDs without one */
     bool stopping;
     struct event *sig_int, *sig_term, *stop_timer;
 };

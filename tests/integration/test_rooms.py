@@ -275,6 +275,29 @@ class Rooms(unittest.TestCase):
         self.assertIn(b'"user":"bob"', self.next_event(a, "typing").body)
         self.assertEqual(bob.post("/api/rooms/%s/read" % rid, {"seq": "x"})[0], 400)
 
+    def test_trace_id_follows_a_message(self):
+        """One trace id from SEND to storage to delivery: in the MESSAGE and
+        in each log line on the way (logs at debug level)."""
+        rid = self.api("alice").post("/api/rooms", {"kind": "group", "title": "trace", "members": ["bob"]})[1]["id"]
+        bob = self.stomp("bob")
+        subscribe(bob, "/topic/rooms/" + rid)
+        bob.expect("RECEIPT")
+        a = self.stomp("alice")
+        a.send("SEND", {"destination": "/app/rooms/%s/send" % rid, "receipt": "t", "trace-id": "req-42.a"}, "traced")
+        a.expect("RECEIPT")
+        m = self.next_event(bob, "message")
+        self.assertEqual(m.headers["trace-id"], "req-42.a")
+        log = self.server.read_log()
+        lines = [l for l in log.splitlines() if "trace req-42.a" in l]
+        self.assertTrue(any("SEND to room " + rid in l for l in lines), lines)
+        self.assertTrue(any("stored room %s seq 1" % rid in l for l in lines), lines)
+        self.assertTrue(any("delivered to 1 local subscriber" in l for l in lines), lines)
+        # Without one (or with an unusable one) the server makes one up.
+        a.send("SEND", {"destination": "/app/rooms/%s/send" % rid, "receipt": "u", "trace-id": "bad id!"}, "x")
+        a.expect("RECEIPT")
+        made = self.next_event(bob, "message").headers["trace-id"]
+        self.assertRegex(made, r"^[0-9a-f]+-t\d+$")
+
     def test_client_id_makes_retries_idempotent(self):
         rid = self.open_support("bob")["id"]
         c = self.stomp("bob")
