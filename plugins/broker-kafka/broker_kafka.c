@@ -10,8 +10,14 @@
  * librdkafka runs its own threads; its queues signal a pipe when they turn
  * non-empty, and a libevent read event on the core loop drains them, so
  * delivery reports, rebalances and messages are all handled on the core
- * thread. Ready once the consumer has its partitions; after an outage the
- * host catches subscribers up from storage. */
+ * thread.
+ *
+ * Ready once every assigned partition has handed over a message: only then
+ * is its "newest offset" start resolved, so that nothing published after
+ * the ready report can be skipped. Until then (and while all brokers are
+ * down) a keyless, empty probe goes to each silent partition every 100 ms;
+ * consumers ignore keyless messages. After an outage the host catches
+ * subscribers up from storage. */
 #include <chatd/plugin.h>
 #include <errno.h>
 #include <event2/event.h>
@@ -24,6 +30,8 @@
 
 #include "chanset.h"
 
+#define MAX_PARTITIONS 256 /* of the topic, per instance */
+
 struct kbroker {
     const struct chatd_host *host;
     char *topic;
@@ -34,14 +42,25 @@ struct kbroker {
     struct event *wake;
     struct event *probe;   /* while all brokers are down: are they back? */
     struct chanset channels;
-    bool assigned; /* the consumer holds its partitions */
+    bool assigned;       /* the consumer holds its partitions */
+    int32_t parts[MAX_PARTITIONS];
+    bool heard[MAX_PARTITIONS]; /* a message came from parts[i] since the assignment */
+    int nparts;
     bool brokers_down;
     bool ready;
 };
 
+static bool all_heard(const struct kbroker *k)
+{
+    for (int i = 0; i < k->nparts; i++)
+        if (!k->heard[i])
+            return false;
+    return k->assigned;
+}
+
 static void update_ready(struct kbroker *k)
 {
-    bool ready = k->assigned && !k->brokers_down;
+    bool ready = all_heard(k) && !k->brokers_down;
     if (ready != k->ready) {
         k->ready = ready;
         k->host->set_ready(k->host, ready, ready ? "consuming" : k->brokers_down ? "all Kafka brokers down"
@@ -84,13 +103,20 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
     struct kbroker *k = opaque;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         /* Start at the end: what came before is storage's business. */
-        for (int i = 0; i < parts->cnt; i++)
+        k->nparts = 0;
+        for (int i = 0; i < parts->cnt; i++) {
             parts->elems[i].offset = RD_KAFKA_OFFSET_END;
+            if (k->nparts < MAX_PARTITIONS) {
+                k->parts[k->nparts] = parts->elems[i].partition;
+                k->heard[k->nparts++] = false;
+            }
+        }
         rd_kafka_assign(rk, parts);
         k->assigned = true;
     } else {
         rd_kafka_assign(rk, NULL);
         k->assigned = false;
+        k->nparts = 0;
     }
     update_ready(k);
 }
@@ -111,10 +137,11 @@ static void drain(evutil_socket_t fd, short what, void *arg)
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                 k->host->log(k->host, CHATD_LOG_WARN, "kafka: %s", rd_kafka_message_errstr(m));
         } else {
-            if (k->brokers_down) {
-                k->brokers_down = false; /* messages flow again */
-                update_ready(k);
-            }
+            for (int i = 0; i < k->nparts; i++)
+                if (k->parts[i] == m->partition)
+                    k->heard[i] = true;
+            k->brokers_down = false; /* messages flow */
+            update_ready(k);
             char channel[512];
             if (m->key && m->key_len < sizeof channel) {
                 memcpy(channel, m->key, m->key_len);
@@ -127,14 +154,20 @@ static void drain(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-/* While the brokers are down, a keyless empty message every second: its
- * delivery report says when they are back (consumers ignore it). */
+/* Until ready: a keyless empty message to each partition not heard from
+ * (consumers ignore them), so that the consumer's start is resolved and,
+ * after an outage, a delivery report says the brokers are back. */
 static void on_probe(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
     struct kbroker *k = arg;
-    if (k->brokers_down)
+    if (k->ready)
+        return;
+    if (k->brokers_down && !k->nparts)
         rd_kafka_produce(k->ptopic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, NULL, 0, NULL, 0, NULL);
+    for (int i = 0; i < k->nparts; i++)
+        if (!k->heard[i] || k->brokers_down)
+            rd_kafka_produce(k->ptopic, k->parts[i], RD_KAFKA_MSG_F_COPY, NULL, 0, NULL, 0, NULL);
 }
 
 /* ------------------------------------------------------------- the ops */
@@ -288,8 +321,8 @@ static chatd_status kb_init(const struct chatd_host *h, void **state)
     rd_kafka_queue_io_event_enable(k->cq, k->pipe[1], "c", 1);
     k->wake = event_new(h->base, k->pipe[0], EV_READ | EV_PERSIST, drain, k);
     k->probe = event_new(h->base, -1, EV_PERSIST, on_probe, k);
-    struct timeval second = {1, 0};
-    if (!k->wake || !k->probe || event_add(k->wake, NULL) < 0 || event_add(k->probe, &second) < 0)
+    struct timeval every = {0, 100000};
+    if (!k->wake || !k->probe || event_add(k->wake, NULL) < 0 || event_add(k->probe, &every) < 0)
         goto nomem;
     rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(subs, k->topic, RD_KAFKA_PARTITION_UA);

@@ -25,6 +25,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "plugin_conf.h"
+
 #define ROUTING_KEY_MAX 255 /* AMQP's shortstr */
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
@@ -483,12 +485,6 @@ static void broker_free(struct rbroker *b)
     free(b);
 }
 
-static char *conf_dup(const struct chatd_host *h, const char *key, const char *def)
-{
-    const char *v = h->config_get(h, key);
-    return strdup(v ? v : def);
-}
-
 static chatd_status rq_init(const struct chatd_host *h, void **state)
 {
     struct rbroker *b = calloc(1, sizeof *b);
@@ -496,33 +492,28 @@ static chatd_status rq_init(const struct chatd_host *h, void **state)
         return CHATD_ERR_NOMEM;
     b->host = h;
     b->wake[0] = b->wake[1] = -1;
-    const char *port = h->config_get(h, "port");
-    const char *max = h->config_get(h, "max_pending");
-    char *end = NULL;
-    long p = port ? strtol(port, &end, 10) : 5672;
-    if (port && (*end || p < 1 || p > 65535)) {
-        h->config_error(h, "port", "expected a port number, got '%s'", port);
+    long long port, max;
+    chatd_status rc = conf_int(h, "port", 5672, 1, 65535, &port);
+    if (rc == CHATD_OK)
+        rc = conf_int(h, "max_pending", 100000, 1, 100000000, &max);
+    if (rc == CHATD_OK)
+        rc = conf_str(h, "host", "127.0.0.1", &b->hostname);
+    if (rc == CHATD_OK)
+        rc = conf_str(h, "vhost", "/", &b->vhost);
+    if (rc == CHATD_OK)
+        rc = conf_str(h, "user", "guest", &b->user);
+    if (rc == CHATD_OK)
+        rc = conf_str(h, "password", "guest", &b->password);
+    if (rc == CHATD_OK)
+        rc = conf_str(h, "exchange", "chatd.events", &b->exchange);
+    if (rc == CHATD_OK)
+        rc = conf_str(h, "exchange_type", "topic", &b->exchange_type);
+    if (rc != CHATD_OK) {
         broker_free(b);
-        return CHATD_ERR_INVALID;
+        return rc;
     }
-    long long m = max ? strtoll(max, &end, 10) : 100000;
-    if (max && (*end || m < 1 || m > 100000000)) {
-        h->config_error(h, "max_pending", "expected an integer from 1 to 100000000, got '%s'", max);
-        broker_free(b);
-        return CHATD_ERR_INVALID;
-    }
-    b->port = (int)p;
-    b->max_pending = (size_t)m;
-    b->hostname = conf_dup(h, "host", "127.0.0.1");
-    b->vhost = conf_dup(h, "vhost", "/");
-    b->user = conf_dup(h, "user", "guest");
-    b->password = conf_dup(h, "password", "guest");
-    b->exchange = conf_dup(h, "exchange", "chatd.events");
-    b->exchange_type = conf_dup(h, "exchange_type", "topic");
-    if (!b->hostname || !b->vhost || !b->user || !b->password || !b->exchange || !b->exchange_type) {
-        broker_free(b);
-        return CHATD_ERR_NOMEM;
-    }
+    b->port = (int)port;
+    b->max_pending = (size_t)max;
     if (strcmp(b->exchange_type, "topic") != 0 && strcmp(b->exchange_type, "direct") != 0) {
         h->config_error(h, "exchange_type", "expected topic or direct, got '%s'", b->exchange_type);
         broker_free(b);

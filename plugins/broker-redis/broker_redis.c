@@ -9,7 +9,6 @@
  * lost, and the host catches its subscribers up from storage once the broker
  * is ready again. */
 #include <chatd/plugin.h>
-#include <errno.h>
 #include <event2/event.h>
 #include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
@@ -19,6 +18,7 @@
 #include <string.h>
 
 #include "chanset.h"
+#include "plugin_conf.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
@@ -277,34 +277,28 @@ static chatd_status rb_init(const struct chatd_host *h, void **state)
     if (!b)
         return CHATD_ERR_NOMEM;
     b->host = h;
-    const char *address = h->config_get(h, "address");
-    const char *password = h->config_get(h, "password");
-    const char *prefix = h->config_get(h, "prefix");
-    if (!address)
-        address = "127.0.0.1:6379";
-    if (address[0] == '/') {
-        b->unix_path = strdup(address);
-    } else {
-        const char *colon = strrchr(address, ':');
-        char *end = NULL;
-        long port = colon ? strtol(colon + 1, &end, 10) : 6379;
-        if ((colon && (*end || end == colon + 1)) || port < 1 || port > 65535 || colon == address) {
-            h->config_error(h, "address", "expected HOST:PORT or a Unix socket path, got '%s'", address);
-            broker_free(b);
-            return CHATD_ERR_INVALID;
-        }
-        b->addr = colon ? strndup(address, (size_t)(colon - address)) : strdup(address);
-        b->port = (int)port;
+    char *password = NULL;
+    chatd_status rc = conf_address(h, "address", "127.0.0.1:6379", 6379, &b->addr, &b->port, &b->unix_path);
+    if (rc == CHATD_OK)
+        rc = conf_str(h, "prefix", "chatd:", &b->prefix);
+    if (rc == CHATD_OK)
+        rc = conf_str(h, "password", NULL, &password);
+    if (rc != CHATD_OK) {
+        free(password);
+        broker_free(b);
+        return rc;
     }
-    b->password = password && *password ? strdup(password) : NULL;
-    b->prefix = strdup(prefix ? prefix : "chatd:");
-    b->prefix_len = b->prefix ? strlen(b->prefix) : 0;
+    if (password && !*password) {
+        free(password);
+        password = NULL;
+    }
+    b->password = password;
+    b->prefix_len = strlen(b->prefix);
     b->pub = (struct link){.b = b, .what = "publish", .backoff_ms = BACKOFF_MIN_MS};
     b->sub = (struct link){.b = b, .what = "subscribe", .backoff_ms = BACKOFF_MIN_MS};
     b->pub.retry = evtimer_new(h->base, on_retry, &b->pub);
     b->sub.retry = evtimer_new(h->base, on_retry, &b->sub);
-    if ((!b->addr && !b->unix_path) || !b->prefix || (password && *password && !b->password) || !b->pub.retry ||
-        !b->sub.retry) {
+    if (!b->pub.retry || !b->sub.retry) {
         broker_free(b);
         return CHATD_ERR_NOMEM;
     }

@@ -19,6 +19,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "plugin_conf.h"
+
 struct item {
     struct item *next;
     char *routing_key;
@@ -328,27 +330,6 @@ static void rabbit_free(struct rabbit *r)
     free(r);
 }
 
-static char *conf_dup(const struct chatd_host *h, const char *key, const char *def)
-{
-    const char *v = h->config_get(h, key);
-    return strdup(v ? v : def);
-}
-
-static chatd_status conf_num(const struct chatd_host *h, const char *key, long long def, long long min, long long max,
-                             long long *out)
-{
-    const char *v = h->config_get(h, key);
-    char *end;
-    errno = 0;
-    long long n = v ? strtoll(v, &end, 10) : def;
-    if (v && (errno || end == v || *end || n < min || n > max)) {
-        h->config_error(h, key, "expected an integer from %lld to %lld, got '%s'", min, max, v);
-        return CHATD_ERR_INVALID;
-    }
-    *out = n;
-    return CHATD_OK;
-}
-
 static chatd_status rabbit_init(const struct chatd_host *h, void **state)
 {
     if (!CHATD_HOST_HAS(h, counter_add)) {
@@ -360,32 +341,32 @@ static chatd_status rabbit_init(const struct chatd_host *h, void **state)
         return CHATD_ERR_NOMEM;
     r->host = h;
     long long port;
-    const char *declare = h->config_get(h, "declare");
-    if (conf_num(h, "port", 5672, 1, 65535, &port) != CHATD_OK ||
-        conf_num(h, "max_queue", 10000, 1, 10000000, &r->max_queue) != CHATD_OK ||
-        conf_num(h, "batch", 100, 1, 10000, &r->batch) != CHATD_OK) {
+    chatd_status rc = conf_int(h, "port", 5672, 1, 65535, &port);
+    if (rc == CHATD_OK)
+        rc = conf_int(h, "max_queue", 10000, 1, 10000000, &r->max_queue);
+    if (rc == CHATD_OK)
+        rc = conf_int(h, "batch", 100, 1, 10000, &r->batch);
+    if (rc == CHATD_OK)
+        rc = conf_bool(h, "declare", true, &r->declare);
+    if (rc == CHATD_OK)
+        rc = conf_str(h, "host", "127.0.0.1", &r->hostname);
+    if (rc == CHATD_OK)
+        rc = conf_str(h, "vhost", "/", &r->vhost);
+    if (rc == CHATD_OK)
+        rc = conf_str(h, "user", "guest", &r->user);
+    if (rc == CHATD_OK)
+        rc = conf_str(h, "password", "guest", &r->password);
+    if (rc == CHATD_OK)
+        rc = conf_str(h, "exchange", "chatd.notifications", &r->exchange);
+    if (rc == CHATD_OK)
+        rc = conf_str(h, "exchange_type", "topic", &r->exchange_type);
+    if (rc == CHATD_OK)
+        rc = conf_str(h, "routing_key_prefix", "user.", &r->key_prefix);
+    if (rc != CHATD_OK) {
         rabbit_free(r);
-        return CHATD_ERR_INVALID;
-    }
-    if (declare && strcmp(declare, "true") != 0 && strcmp(declare, "false") != 0) {
-        h->config_error(h, "declare", "expected true or false, got '%s'", declare);
-        rabbit_free(r);
-        return CHATD_ERR_INVALID;
+        return rc;
     }
     r->port = (int)port;
-    r->declare = !declare || strcmp(declare, "true") == 0;
-    r->hostname = conf_dup(h, "host", "127.0.0.1");
-    r->vhost = conf_dup(h, "vhost", "/");
-    r->user = conf_dup(h, "user", "guest");
-    r->password = conf_dup(h, "password", "guest");
-    r->exchange = conf_dup(h, "exchange", "chatd.notifications");
-    r->exchange_type = conf_dup(h, "exchange_type", "topic");
-    r->key_prefix = conf_dup(h, "routing_key_prefix", "user.");
-    if (!r->hostname || !r->vhost || !r->user || !r->password || !r->exchange || !r->exchange_type ||
-        !r->key_prefix) {
-        rabbit_free(r);
-        return CHATD_ERR_NOMEM;
-    }
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
     if (pthread_create(&r->thread, NULL, run, r) != 0) {

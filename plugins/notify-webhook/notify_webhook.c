@@ -31,6 +31,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "plugin_conf.h"
+
 /* A notification waiting in the queue. */
 struct item {
     struct item *next;
@@ -87,46 +89,6 @@ struct hook {
 };
 
 /* ------------------------------------------------------------- config */
-
-static chatd_status config_num(const struct chatd_host *h, const char *key, long long def, long long min,
-                               long long max, long long *out)
-{
-    const char *v = h->config_get(h, key);
-    if (!v) {
-        *out = def;
-        return CHATD_OK;
-    }
-    char *end;
-    errno = 0;
-    long long n = strtoll(v, &end, 10);
-    if (errno || end == v || *end || n < min || n > max) {
-        h->config_error(h, key, "expected an integer from %lld to %lld, got '%s'", min, max, v);
-        return CHATD_ERR_INVALID;
-    }
-    *out = n;
-    return CHATD_OK;
-}
-
-/* "250ms", "5s", "2m", or plain milliseconds. */
-static chatd_status config_ms(const struct chatd_host *h, const char *key, long long def, long long min,
-                              long long max, long long *out)
-{
-    const char *v = h->config_get(h, key);
-    if (!v) {
-        *out = def;
-        return CHATD_OK;
-    }
-    char *end;
-    errno = 0;
-    long long n = strtoll(v, &end, 10);
-    long long mult = strcmp(end, "ms") == 0 || !*end ? 1 : strcmp(end, "s") == 0 ? 1000 : strcmp(end, "m") == 0 ? 60000 : -1;
-    if (errno || end == v || mult < 0 || n < 0 || n > max / mult || n * mult < min) {
-        h->config_error(h, key, "expected a duration from %lldms to %lldms (e.g. 500ms, 5s), got '%s'", min, max, v);
-        return CHATD_ERR_INVALID;
-    }
-    *out = n * mult;
-    return CHATD_OK;
-}
 
 static chatd_status parse_url(struct hook *w, const char *url)
 {
@@ -500,19 +462,19 @@ static chatd_status hook_init(const struct chatd_host *h, void **state)
     long long retries, max_queue, batch, concurrency;
     chatd_status st = parse_url(w, h->config_get(h, "url"));
     if (st == CHATD_OK)
-        st = config_ms(h, "timeout", 5000, 100, 600000, &w->timeout_ms);
+        st = conf_ms(h, "timeout", 5000, 100, 600000, &w->timeout_ms);
     if (st == CHATD_OK)
-        st = config_ms(h, "retry_delay", 1000, 10, 600000, &w->backoff_ms);
+        st = conf_ms(h, "retry_delay", 1000, 10, 600000, &w->backoff_ms);
     if (st == CHATD_OK)
-        st = config_ms(h, "max_retry_delay", 60000, 10, 3600000, &w->max_backoff_ms);
+        st = conf_ms(h, "max_retry_delay", 60000, 10, 3600000, &w->max_backoff_ms);
     if (st == CHATD_OK)
-        st = config_num(h, "retries", 5, 0, 100, &retries);
+        st = conf_int(h, "retries", 5, 0, 100, &retries);
     if (st == CHATD_OK)
-        st = config_num(h, "max_queue", 10000, 1, 10000000, &max_queue);
+        st = conf_int(h, "max_queue", 10000, 1, 10000000, &max_queue);
     if (st == CHATD_OK)
-        st = config_num(h, "batch", 1, 1, 1000, &batch);
+        st = conf_int(h, "batch", 1, 1, 1000, &batch);
     if (st == CHATD_OK)
-        st = config_num(h, "concurrency", 4, 1, 256, &concurrency);
+        st = conf_int(h, "concurrency", 4, 1, 256, &concurrency);
     if (st != CHATD_OK) {
         hook_free(w);
         return st;

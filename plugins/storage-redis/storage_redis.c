@@ -12,7 +12,6 @@
  * Operations in flight when the connection drops fail the same way: the
  * caller never sends a RECEIPT for them. */
 #include <chatd/plugin.h>
-#include <errno.h>
 #include <event2/event.h>
 #include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
@@ -22,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "plugin_conf.h"
 #include "scripts.lua.h"
 
 #define SCHEMA_VERSION "1"
@@ -801,25 +801,6 @@ static void connect_now(struct rstore *st)
 
 /* ----------------------------------------------------------- life cycle */
 
-static chatd_status config_size(const struct chatd_host *h, const char *key, long long def, long long min,
-                                long long max, long long *out)
-{
-    const char *v = h->config_get(h, key);
-    if (!v) {
-        *out = def;
-        return CHATD_OK;
-    }
-    char *end;
-    errno = 0;
-    long long n = strtoll(v, &end, 10);
-    if (errno || end == v || *end || n < min || n > max) {
-        h->config_error(h, key, "expected an integer from %lld to %lld, got '%s'", min, max, v);
-        return CHATD_ERR_INVALID;
-    }
-    *out = n;
-    return CHATD_OK;
-}
-
 static void store_free(struct rstore *st)
 {
     if (st->retry)
@@ -838,37 +819,30 @@ static chatd_status redis_init(const struct chatd_host *h, void **state)
         return CHATD_ERR_NOMEM;
     st->host = h;
     st->backoff_ms = BACKOFF_MIN_MS;
-    const char *address = h->config_get(h, "address");
-    const char *password = h->config_get(h, "password");
-    const char *prefix = h->config_get(h, "prefix");
-    long long port = 0, db = 0, max_pending = 0;
-    if (!address)
-        address = "127.0.0.1:6379";
-    if (address[0] == '/') {
-        st->unix_path = strdup(address);
-    } else {
-        const char *colon = strrchr(address, ':');
-        char *end = NULL;
-        port = colon ? strtoll(colon + 1, &end, 10) : 6379;
-        if ((colon && (*end || end == colon + 1)) || port < 1 || port > 65535 || colon == address) {
-            h->config_error(h, "address", "expected HOST:PORT or a Unix socket path, got '%s'", address);
-            store_free(st);
-            return CHATD_ERR_INVALID;
-        }
-        st->addr = colon ? strndup(address, (size_t)(colon - address)) : strdup(address);
-        st->port = (int)port;
-    }
-    if (config_size(h, "db", 0, 0, 1000, &db) != CHATD_OK ||
-        config_size(h, "max_pending", 10000, 1, 1000000, &max_pending) != CHATD_OK) {
+    long long db = 0, max_pending = 0;
+    char *password = NULL;
+    chatd_status rc = conf_address(h, "address", "127.0.0.1:6379", 6379, &st->addr, &st->port, &st->unix_path);
+    if (rc == CHATD_OK)
+        rc = conf_int(h, "db", 0, 0, 1000, &db);
+    if (rc == CHATD_OK)
+        rc = conf_int(h, "max_pending", 10000, 1, 1000000, &max_pending);
+    if (rc == CHATD_OK)
+        rc = conf_str(h, "prefix", "chatd:", &st->prefix);
+    if (rc == CHATD_OK)
+        rc = conf_str(h, "password", NULL, &password);
+    if (rc != CHATD_OK) {
+        free(password);
         store_free(st);
-        return CHATD_ERR_INVALID;
+        return rc;
     }
+    if (password && !*password) {
+        free(password);
+        password = NULL;
+    }
+    st->password = password;
     st->db = (int)db;
     st->max_pending = (size_t)max_pending;
-    st->password = password && *password ? strdup(password) : NULL;
-    st->prefix = strdup(prefix ? prefix : "chatd:");
-    st->retry = evtimer_new(h->base, on_retry, st);
-    if ((!st->addr && !st->unix_path) || !st->prefix || (password && *password && !st->password) || !st->retry) {
+    if (!(st->retry = evtimer_new(h->base, on_retry, st))) {
         store_free(st);
         return CHATD_ERR_NOMEM;
     }

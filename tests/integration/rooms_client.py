@@ -56,3 +56,25 @@ def send_message(c, room, text, receipt=None, client_id=None):
     if client_id:
         h["client-id"] = client_id
     c.send("SEND", h, text)
+
+
+def history(api, rid):
+    """Every message of a room, oldest first, paged back with `before`."""
+    stored, page = [], api.get("/api/rooms/%s/messages?limit=100" % rid)[1]
+    stored += page["messages"]
+    while "next_before" in page:
+        page = api.get("/api/rooms/%s/messages?limit=100&before=%d" % (rid, page["next_before"]))[1]
+        stored += page["messages"]
+    stored.reverse()
+    return stored
+
+
+def check_receipted(test, stored, receipted):
+    """stored (oldest first) is gap-free, holds each client-id once, and
+    every user's receipted client-ids in send order."""
+    test.assertEqual([m["seq"] for m in stored], list(range(1, len(stored) + 1)))
+    ids = [m["client_id"] for m in stored]
+    test.assertEqual(len(ids), len(set(ids)))
+    for user, cids in receipted.items():
+        mine = [c for c in ids if c.startswith(user + "-")]
+        test.assertEqual(mine[:len(cids)], cids)

@@ -9,7 +9,7 @@ import threading
 import unittest
 
 from chatd_harness import Chatd, wait_for
-from rooms_client import Api, send_message
+from rooms_client import Api, check_receipted, history, send_message
 from raw_stomp import RawStomp
 
 
@@ -57,19 +57,7 @@ class Durability(unittest.TestCase):
         again.start()
         try:
             api = Api(again.http_port, "alice")
-            stored, page = [], api.get("/api/rooms/%s/messages?limit=100" % rid)[1]
-            stored += page["messages"]
-            while "next_before" in page:
-                page = api.get("/api/rooms/%s/messages?limit=100&before=%d" % (rid, page["next_before"]))[1]
-                stored += page["messages"]
-            stored.reverse()
-            seqs = [m["seq"] for m in stored]
-            self.assertEqual(seqs, list(range(1, len(seqs) + 1)))  # in order, no gap
-            ids = [m["client_id"] for m in stored]
-            self.assertEqual(len(ids), len(set(ids)))  # once
-            for user, cids in receipted.items():
-                mine = [c for c in ids if c.startswith(user + "-")]
-                self.assertEqual(mine[:len(cids)], cids)  # every receipted one, in send order
+            check_receipted(self, history(api, rid), receipted)
         finally:
             again.stop()
             again.cleanup()

@@ -11,7 +11,7 @@ import urllib.request
 
 from chatd_harness import Chatd, wait_for
 from raw_stomp import RawStomp
-from rooms_client import Api, send_message
+from rooms_client import Api, check_receipted, history, send_message
 from servers import Redis
 
 
@@ -71,18 +71,7 @@ class RedisRestart(unittest.TestCase):
 
         redis.start()  # same dir: the AOF holds what was acknowledged
         wait_for(lambda: health(srv.http_port)[0] == 200, timeout=20, what="ready again")
-        stored, page = [], api.get("/api/rooms/%s/messages?limit=100" % rid)[1]
-        stored += page["messages"]
-        while "next_before" in page:
-            page = api.get("/api/rooms/%s/messages?limit=100&before=%d" % (rid, page["next_before"]))[1]
-            stored += page["messages"]
-        stored.reverse()
-        self.assertEqual([m["seq"] for m in stored], list(range(1, len(stored) + 1)))
-        ids = [m["client_id"] for m in stored]
-        self.assertEqual(len(ids), len(set(ids)))
-        for user, cids in receipted.items():
-            mine = [c for c in ids if c.startswith(user + "-")]
-            self.assertEqual(mine[:len(cids)], cids)
+        check_receipted(self, history(api, rid), receipted)
         # And the room works again.
         c = RawStomp(srv.stomp_port)
         self.addCleanup(c.close)

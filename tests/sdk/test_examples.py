@@ -22,7 +22,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 from chatd_harness import CHATD_BIN, PLUGIN_DIR, Chatd, wait_for  # noqa: E402
 from raw_stomp import RawStomp  # noqa: E402
-from rooms_client import Api, send_message  # noqa: E402
+from rooms_client import Api, check_receipted, history, send_message  # noqa: E402
 
 EXAMPLES = os.environ.get("CHATD_EXAMPLES_DIR", PLUGIN_DIR)
 CONFORMANCE = os.environ.get("CHATD_STORAGE_CONFORMANCE")
@@ -214,18 +214,8 @@ class StorageFiles(unittest.TestCase):
         again.start()
         try:
             api = Api(again.http_port, "alice")
-            stored, page = [], api.get("/api/rooms/%s/messages?limit=100" % rid)[1]
-            stored += page["messages"]
-            while "next_before" in page:
-                page = api.get("/api/rooms/%s/messages?limit=100&before=%d" % (rid, page["next_before"]))[1]
-                stored += page["messages"]
-            stored.reverse()
-            self.assertEqual([m["seq"] for m in stored], list(range(1, len(stored) + 1)))
-            ids = [m["client_id"] for m in stored]
-            self.assertEqual(len(ids), len(set(ids)))
-            for user, cids in receipted.items():
-                mine = [c for c in ids if c.startswith(user + "-")]
-                self.assertEqual(mine[:len(cids)], cids)  # every receipted one, in send order
+            stored = history(api, rid)
+            check_receipted(self, stored, receipted)
             # The restarted instance appends after the replayed history.
             c = RawStomp(again.stomp_port)
             c.connect("bob")
