@@ -1,0 +1,170 @@
+// 1:1 and group chats: the rooms list with unread counts and last
+// messages, new direct and group chats, and a conversation with history
+// paging, typing and read marks.
+"use strict";
+
+const state = { rooms: [], open: null, watch: null, conv: null, lastTyping: 0 };
+window.__chat = state; // for the browser tests
+
+function roomName(room) {
+  if (room.kind === "direct") return room.members.find((m) => m !== desk.user) || desk.user;
+  return room.title || "Group";
+}
+
+function renderRooms() {
+  const chats = state.rooms.filter((r) => r.kind !== "support");
+  $("rooms").replaceChildren(...chats.map((room) => {
+    const li = document.createElement("li");
+    li.dataset.room = room.id;
+    li.tabIndex = 0;
+    li.classList.toggle("active", state.open && state.open.id === room.id);
+    const who = document.createElement("span");
+    who.className = "who";
+    who.textContent = roomName(room) + (room.kind === "group" ? " · " + room.members.length : "");
+    const info = document.createElement("span");
+    info.className = "info";
+    const unread = state.open && state.open.id === room.id ? 0 : room.unread;
+    info.textContent = unread ? unread + " unread" : room.last_message ? room.last_message.body : "";
+    info.classList.toggle("unread", unread > 0);
+    li.append(who, info);
+    li.addEventListener("click", () => openRoom(room.id));
+    li.addEventListener("keydown", (e) => { if (e.key === "Enter") openRoom(room.id); });
+    return li;
+  }));
+  $("rooms-empty").hidden = chats.length > 0;
+}
+
+async function refreshRooms() {
+  state.rooms = (await desk.api("GET", "/api/rooms?scope=mine")).rooms;
+  renderRooms();
+}
+
+function toast(text) {
+  $("toast").textContent = text;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => { $("toast").textContent = ""; }, 4000);
+}
+
+function onRoomEvent(f) {
+  const ev = f.headers.event;
+  const room = state.open;
+  if (!room || f.headers.room !== room.id) return;
+  if (ev === "message") {
+    state.conv.addEvent(f);
+    if (f.headers.sender !== desk.user && !document.hidden) desk.read(room.id, Number(f.headers.seq));
+    const entry = state.rooms.find((r) => r.id === room.id);
+    if (entry) { entry.last_message = { body: f.body, sender: f.headers.sender }; entry.unread = 0; renderRooms(); }
+  } else if (ev === "typing") {
+    showTyping(f);
+  } else if (ev === "member-joined" || ev === "member-left") {
+    const body = JSON.parse(f.body);
+    if (ev === "member-left" && body.user === desk.user) { closePane(); refreshRooms(); return; }
+    desk.api("GET", "/api/rooms/" + room.id).then((r) => { state.open = r; showMembers(r); refreshRooms(); });
+  }
+}
+
+function showMembers(room) {
+  $("members").textContent = room.kind === "group" ? "Members: " + room.members.join(", ") : "";
+  $("leave").hidden = room.kind !== "group";
+}
+
+function closePane() {
+  if (state.watch) state.watch.stop();
+  state.watch = null;
+  state.open = null;
+  $("pane").hidden = true;
+}
+
+async function openRoom(id) {
+  if (state.watch) state.watch.stop();
+  const room = await desk.api("GET", "/api/rooms/" + id);
+  state.open = room;
+  $("pane").hidden = false;
+  $("pane-title").textContent = roomName(room);
+  showMembers(room);
+  state.conv = state.conv || new Conversation($("messages"), desk.user);
+  const last = await state.conv.open(id);
+  state.watch = desk.watchRoom(id, last, onRoomEvent);
+  if (last) desk.read(id, last);
+  const entry = state.rooms.find((r) => r.id === id);
+  if (entry) entry.unread = 0;
+  renderRooms();
+  $("composer").querySelector("input").focus();
+}
+
+// In-band notifications: a message in a chat that is not open.
+function onNotification(f) {
+  if (f.headers.event !== "message") return;
+  const n = JSON.parse(f.body);
+  const entry = state.rooms.find((r) => r.id === n.room);
+  if (!entry) { refreshRooms(); return; } // a chat someone just started with us
+  if (state.open && state.open.id === n.room) return;
+  entry.unread = (entry.unread || 0) + 1;
+  entry.last_message = { body: n.preview, sender: n.sender };
+  renderRooms();
+}
+
+$("signin").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  $("signin-error").textContent = "";
+  try {
+    await desk.signIn(e.target.login.value.trim(), e.target.passcode.value);
+    $("signin").hidden = true;
+    $("console").hidden = false;
+    const listen = () => desk.client.subscribe("/user/queue/notifications", onNotification);
+    desk.onConnect.push((again) => { listen(); if (again) refreshRooms(); });
+    listen();
+    await refreshRooms();
+  } catch (err) {
+    $("signin-error").textContent = err.message;
+  }
+});
+
+$("new-direct").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const other = e.target.with.value.trim();
+  try {
+    const room = await desk.api("POST", "/api/rooms", { kind: "direct", with: other });
+    e.target.reset();
+    await refreshRooms();
+    await openRoom(room.id);
+  } catch (err) {
+    toast(err.message);
+  }
+});
+
+$("new-group").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const members = e.target.members.value.split(/[\s,]+/).filter(Boolean);
+  try {
+    const room = await desk.api("POST", "/api/rooms", { kind: "group", title: e.target.title.value.trim(), members });
+    e.target.reset();
+    await refreshRooms();
+    await openRoom(room.id);
+  } catch (err) {
+    toast(err.message);
+  }
+});
+
+$("composer").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const input = e.target.text;
+  if (!input.value.trim() || !state.open) return;
+  desk.send(state.open.id, input.value);
+  input.value = "";
+});
+
+$("composer").querySelector("input").addEventListener("input", () => {
+  if (state.open && Date.now() - state.lastTyping > 2000) { state.lastTyping = Date.now(); desk.typing(state.open.id); }
+});
+
+$("leave").addEventListener("click", async () => {
+  if (!state.open) return;
+  await desk.api("DELETE", "/api/rooms/" + state.open.id);
+  closePane();
+  await refreshRooms();
+});
+
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden && state.open && state.watch) desk.read(state.open.id, state.watch.lastSeq);
+});

@@ -1,0 +1,97 @@
+// The 1:1 and group chat page in a real browser: alice starts a direct chat
+// with bob and a group with bob and agent1; unread counts and last messages
+// in the list; replies both ways; typing; leaving a group.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { chromium } from "playwright-core";
+
+import { passwordOf, startChatd } from "../conformance/harness.mjs";
+
+const SHOTS = process.env.CHATD_SCREENSHOTS ?? path.join(process.env.CHATD_SOURCE_DIR ?? ".", "docs", "screenshots");
+let server, browser;
+
+before(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  server = await startChatd();
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+           "--disable-component-update", "--disable-sync"],
+  });
+});
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+async function signIn(user) {
+  const page = await (await browser.newContext({ viewport: { width: 1100, height: 760 } })).newPage();
+  await page.goto(`http://localhost:${server.http}/chat.html`);
+  await page.fill("#signin input[name=login]", user);
+  await page.fill("#signin input[name=passcode]", passwordOf(user));
+  await page.click("#signin button[type=submit]");
+  await page.waitForSelector("#console:not([hidden])");
+  return page;
+}
+
+async function say(page, text) {
+  await page.fill("#composer input[name=text]", text);
+  await page.press("#composer input[name=text]", "Enter");
+}
+
+test("direct and group chats between two browsers", async () => {
+  const alice = await signIn("alice");
+  const bob = await signIn("bob");
+  await bob.waitForSelector("#rooms-empty:not([hidden])");
+
+  // alice opens a 1:1 with bob and writes; bob's list shows it, unread.
+  await alice.fill("#new-direct input[name=with]", "bob");
+  await alice.click("#new-direct button");
+  await alice.waitForSelector("#pane:not([hidden])");
+  assert.equal(await alice.textContent("#pane-title"), "bob");
+  const direct = await alice.evaluate(() => window.__chat.open.id);
+  await say(alice, "hi bob");
+  await alice.waitForSelector("#messages li.mine >> text=hi bob");
+  await bob.waitForSelector(`#rooms li[data-room="${direct}"] .info.unread`);
+  assert.equal(await bob.textContent(`#rooms li[data-room="${direct}"] .who`), "alice");
+  assert.equal(await bob.textContent(`#rooms li[data-room="${direct}"] .info`), "1 unread");
+
+  // bob opens it: history, no more unread; they talk both ways, and alice
+  // sees bob typing.
+  await bob.click(`#rooms li[data-room="${direct}"]`);
+  await bob.waitForSelector("#messages li >> text=hi bob");
+  await bob.waitForSelector(`#rooms li[data-room="${direct}"] .info:not(.unread)`);
+  await bob.type("#composer input[name=text]", "hello");
+  await alice.waitForSelector("#typing >> text=bob");
+  await bob.press("#composer input[name=text]", "Enter");
+  await alice.waitForSelector("#messages li:not(.mine) >> text=hello");
+
+  // Asking again for a 1:1 with bob gives the same room.
+  await alice.fill("#new-direct input[name=with]", "bob");
+  await alice.click("#new-direct button");
+  await alice.waitForFunction((id) => window.__chat.open && window.__chat.open.id === id, direct);
+
+  // A group: alice, bob, agent1. bob, with the direct chat open, sees the
+  // group appear with its unread message and its last line.
+  await alice.fill("#new-group input[name=title]", "Launch");
+  await alice.fill("#new-group input[name=members]", "bob, agent1");
+  await alice.click("#new-group button");
+  await alice.waitForSelector("#pane-title >> text=Launch");
+  assert.match(await alice.textContent("#members"), /alice/);
+  const group = await alice.evaluate(() => window.__chat.open.id);
+  await say(alice, "kick-off at ten");
+  await bob.waitForSelector(`#rooms li[data-room="${group}"] .info.unread`);
+  await bob.click(`#rooms li[data-room="${group}"]`);
+  await bob.waitForSelector("#messages li >> text=kick-off at ten");
+  await say(bob, "see you there");
+  await alice.waitForSelector("#messages li >> text=see you there");
+  await alice.screenshot({ path: path.join(SHOTS, "chat.png") });
+
+  // bob leaves the group: alice sees the members change.
+  await bob.click("#leave");
+  await bob.waitForSelector("#pane", { state: "hidden" });
+  await bob.waitForSelector(`#rooms li[data-room="${group}"]`, { state: "detached" });
+  await alice.waitForFunction(() => !document.querySelector("#members").textContent.includes("bob"));
+});
