@@ -11,6 +11,8 @@
 #include "query.h"
 #include "log.h"
 #include "presence.h"
+#include "session.h"
+#include "router.h"
 #include "rooms.h"
 #include "server.h"
 
@@ -54,6 +56,18 @@ static void health(struct rest_call *c)
 }
 
 /* Prometheus text exposition of the core's counters. */
+static void histogram(FILE *f, const char *name, const char *help, const uint64_t buckets[10], double sum)
+{
+    static const char *const le[] = {"0.001", "0.002", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "1", "+Inf"};
+    fprintf(f, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    uint64_t cum = 0;
+    for (size_t i = 0; i < 10; i++) {
+        cum += buckets[i];
+        fprintf(f, "%s_bucket{le=\"%s\"} %llu\n", name, le[i], (unsigned long long)cum);
+    }
+    fprintf(f, "%s_sum %.6f\n%s_count %llu\n", name, sum, name, (unsigned long long)cum);
+}
+
 static void metrics(struct rest_call *c)
 {
     const struct server *srv = c->srv;
@@ -67,8 +81,14 @@ static void metrics(struct rest_call *c)
     }
     struct presence_stats ps;
     presence_stats(srv->presence, &ps);
+    size_t subs, queued;
+    router_stats(srv->router, &subs, &queued);
+    size_t waiting = session_pending_count(srv);
     struct { const char *name, *type, *help; uint64_t v; } rows[] = {
-        {"chatd_sessions", "gauge", "STOMP sessions open now", srv->sessions.count},
+        {"chatd_connections", "gauge", "client connections (WebSocket and TCP) open now", srv->sessions.count},
+        {"chatd_sessions", "gauge", "STOMP sessions open now (CONNECTED)", srv->sessions.count - waiting},
+        {"chatd_subscriptions", "gauge", "subscriptions on this instance", subs},
+        {"chatd_queue_messages", "gauge", "messages waiting in /queue/ destinations", queued},
         {"chatd_sessions_opened_total", "counter", "connections accepted", m->sessions_opened},
         {"chatd_sessions_closed_total", "counter", "connections closed", m->sessions_closed},
         {"chatd_frames_in_total", "counter", "STOMP frames received", m->frames_in},
@@ -92,16 +112,10 @@ static void metrics(struct rest_call *c)
     for (size_t i = 0; i < sizeof rows / sizeof *rows; i++)
         fprintf(f, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", rows[i].name, rows[i].help, rows[i].name,
                 rows[i].type, rows[i].name, (unsigned long long)rows[i].v);
-    static const char *const le[] = {"0.001", "0.002", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "1", "+Inf"};
-    fprintf(f, "# HELP chatd_store_seconds SEND to storage confirmation of room messages\n"
-               "# TYPE chatd_store_seconds histogram\n");
-    uint64_t cum = 0;
-    for (size_t i = 0; i < 10; i++) {
-        cum += m->store_latency[i];
-        fprintf(f, "chatd_store_seconds_bucket{le=\"%s\"} %llu\n", le[i], (unsigned long long)cum);
-    }
-    fprintf(f, "chatd_store_seconds_sum %.6f\nchatd_store_seconds_count %llu\n", m->store_latency_sum,
-            (unsigned long long)cum);
+    histogram(f, "chatd_store_seconds", "SEND to storage confirmation of room messages", m->store_latency,
+              m->store_latency_sum);
+    histogram(f, "chatd_delivery_seconds", "SEND to delivery by this instance of room messages (clocks of instances)",
+              m->delivery_latency, m->delivery_latency_sum);
     struct plugin *plugins[] = {srv->auth, srv->storage, srv->broker};
     bool header = false;
     for (size_t i = 0; i < 3 + srv->nnotify; i++) {

@@ -815,13 +815,8 @@ static void send_stored_cb(void *ctx, chatd_status st, const struct chatd_messag
     struct stomp_op *op = ctx;
     struct server *srv = op->srv;
     if (st == CHATD_OK && m) {
-        static const int64_t bounds[] = {1, 2, 5, 10, 25, 50, 100, 250, 1000};
         int64_t ms = now_ms() - op->started_ms;
-        size_t b = 0;
-        while (b < 9 && ms > bounds[b])
-            b++;
-        srv->metrics.store_latency[b]++;
-        srv->metrics.store_latency_sum += (double)ms / 1000.0;
+        metrics_observe(srv->metrics.store_latency, &srv->metrics.store_latency_sum, ms);
         srv->metrics.messages_stored++;
         log_msg(CHATD_LOG_DEBUG, "rooms", op->session, "stored room %s seq %llu as %s in %lld ms, trace %s", op->room,
                 (unsigned long long)m->seq, m->id, (long long)ms, op->trace);

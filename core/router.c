@@ -608,6 +608,12 @@ void router_deliver(struct router *r, const char *channel, const void *data, siz
         next = s->next; /* deliver_one may fail the session, not unlink it */
         deliver_one(r, s, e);
     }
+    /* SEND to delivery here, for room messages (their timestamp is the
+     * storing instance's clock). */
+    const char *ts = e->seq ? stomp_frame_header(e->frame, "timestamp") : NULL;
+    if (ts && d->nsubs)
+        metrics_observe(r->srv->metrics.delivery_latency, &r->srv->metrics.delivery_latency_sum,
+                        now_wall_ms() - strtoll(ts, NULL, 10));
     if (log_enabled(CHATD_LOG_DEBUG)) {
         const char *trace = stomp_frame_header(e->frame, "trace-id");
         if (trace)
@@ -744,4 +750,17 @@ void router_channel_live(struct router *r, const char *channel, chatd_status st)
     fire_waiters(d, st == CHATD_OK ? ROUTER_LIVE : ROUTER_FAILED);
     if (st != CHATD_OK)
         d->live = true; /* later subscribers are not held up by a failure already reported */
+}
+
+void router_stats(const struct router *r, size_t *subs, size_t *queued)
+{
+    size_t pos = 0;
+    const char *name;
+    void *value;
+    *subs = *queued = 0;
+    while (strmap_next(&r->dests, &pos, &name, &value)) {
+        const struct dest *d = value;
+        *subs += d->nsubs;
+        *queued += d->npending;
+    }
 }

@@ -92,6 +92,9 @@ void router_when_live(struct router *r, struct sub *s, router_live_fn fn, void *
 /* host->channel_live */
 void router_channel_live(struct router *r, const char *channel, chatd_status st);
 
+/* Subscriptions on this instance, and messages waiting in its /queue/s. */
+void router_stats(const struct router *r, size_t *subs, size_t *queued);
+
 /* The broker handed us an event for `channel` (host->deliver). */
 void router_deliver(struct router *r, const char *channel, const void *data, size_t len);
 

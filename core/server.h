@@ -26,10 +26,18 @@ struct metrics {
     uint64_t sessions_opened, sessions_closed, frames_in, frames_out, http_requests;
     uint64_t messages_stored, deliveries, storage_errors, auth_refused;
     uint64_t notifications, notifications_coalesced; /* offline, handed to notify plugins / held back */
-    /* SEND to storage confirmation, milliseconds: buckets le 1,2,5,10,25,50,100,250,1000,+Inf */
+    /* Milliseconds, buckets le 1,2,5,10,25,50,100,250,1000,+Inf: SEND to
+     * storage confirmation; SEND to delivery by this instance. */
     uint64_t store_latency[10];
     double store_latency_sum;
+    uint64_t delivery_latency[10];
+    double delivery_latency_sum;
 };
+
+/* Count one observation of ms milliseconds into a histogram above. */
+void metrics_observe(uint64_t buckets[10], double *sum, int64_t ms);
+/* Unix time in milliseconds. */
+int64_t now_wall_ms(void);
 
 struct server {
     struct settings settings;

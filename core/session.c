@@ -1097,3 +1097,11 @@ void session_free_all(struct server *srv)
         session_destroy(v);
     idmap_free(&srv->sessions);
 }
+
+size_t session_pending_count(const struct server *srv)
+{
+    size_t n = 0;
+    for (struct session *s = srv->pending_head; s; s = s->pending_next)
+        n++;
+    return n;
+}

@@ -43,6 +43,8 @@ void session_send_receipt(struct session *s, const char *receipt);
 bool session_add_sub(struct session *s, struct sub *sub);
 bool session_has_sub_id(const struct session *s, const char *id);
 bool session_has_sub(const struct session *s, const struct sub *sub);
+/* Connections that have not CONNECTED yet (metrics). */
+size_t session_pending_count(const struct server *srv);
 /* RECEIPT for a SUBSCRIBE once its destination is live at the broker. */
 void session_receipt_when_live(struct session *s, struct sub *sub, const char *receipt);
 /* ERROR frame with `message`, then close (a server-side verdict such as a

@@ -105,16 +105,28 @@ class Server(unittest.TestCase):
                 self.assertEqual((r.status, json.loads(r.read())["status"]), (200, "ready"))
             rid = Api(srv.http_port, "alice").post("/api/rooms", {"kind": "group", "title": "m"})[1]["id"]
             c = stomp(srv.stomp_port, "alice")
+            c.send("SUBSCRIBE", {"id": "1", "destination": "/topic/rooms/" + rid, "receipt": "s"})
+            c.expect("RECEIPT")
+            c.send("SEND", {"destination": "/queue/jobs"}, "waiting")  # no one takes it
             send_message(c, rid, "counted", receipt="r")
             c.expect("RECEIPT")
+            c.expect("MESSAGE")
+            idle = socket.create_connection(("127.0.0.1", srv.stomp_port))  # no CONNECT yet
+            self.addCleanup(idle.close)
+            wait_for(lambda: "chatd_connections 2" in urllib.request.urlopen(base + "/metrics").read().decode(),
+                     what="the idle connection counted")
             with urllib.request.urlopen(base + "/metrics", timeout=10) as r:
                 self.assertTrue(r.headers["Content-Type"].startswith("text/plain"))
                 text = r.read().decode()
             c.close()
         values = dict(l.rsplit(" ", 1) for l in text.splitlines() if l and not l.startswith("#"))
         self.assertEqual(values["chatd_sessions"], "1")
+        self.assertEqual(values["chatd_connections"], "2")
+        self.assertEqual(values["chatd_subscriptions"], "1")
+        self.assertEqual(values["chatd_queue_messages"], "1")
         self.assertEqual(values["chatd_messages_stored_total"], "1")
         self.assertEqual(values['chatd_store_seconds_bucket{le="+Inf"}'], "1")
+        self.assertEqual(values['chatd_delivery_seconds_bucket{le="+Inf"}'], "1")
         self.assertGreaterEqual(int(values["chatd_frames_in_total"]), 2)
 
     def test_origin_not_allowed(self):
