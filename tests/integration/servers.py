@@ -220,6 +220,15 @@ class PostgreSQL:
             self.log.close()
             self.log = None
 
+    def kill(self):
+        """Immediate shutdown (SIGQUIT): no checkpoint, crash recovery at the
+        next start — as after a crash, without orphaned backends."""
+        self.proc.send_signal(signal.SIGQUIT)
+        self.proc.wait(timeout=60)
+        self.proc = None
+        self.log.close()
+        self.log = None
+
     def cleanup(self):
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -1,6 +1,6 @@
 """A RECEIPT means stored: kill chatd with SIGKILL mid-stream, start it
 again on the same database, and every receipted message is there, in
-order, once (storage-sqlite)."""
+order, once. CHATD_PROFILE: sqlite (default) or postgres."""
 import os
 import shutil
 import signal
@@ -11,15 +11,24 @@ import unittest
 from chatd_harness import Chatd, wait_for
 from rooms_client import Api, check_receipted, history, send_message
 from raw_stomp import RawStomp
+from servers import PostgreSQL
+
+PROFILE = os.environ.get("CHATD_PROFILE", "sqlite")
 
 
 class Durability(unittest.TestCase):
     def test_sigkill_loses_nothing_receipted(self):
         data = tempfile.mkdtemp(prefix="chatd-durable-")
         self.addCleanup(shutil.rmtree, data, True)
+        if PROFILE == "postgres":
+            pg = PostgreSQL().start()
+            self.addCleanup(pg.cleanup)
+            storage = {"plugin": "postgres", "conninfo": pg.conninfo}
+        else:
+            storage = {"plugin": "sqlite", "path": os.path.join(data, "chat.db")}
 
         def edit(s):
-            s["storage"] = {"plugin": "sqlite", "path": os.path.join(data, "chat.db")}
+            s["storage"] = storage
 
         srv = Chatd(edit).start()
         api = Api(srv.http_port, "alice")

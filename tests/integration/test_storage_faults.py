@@ -1,8 +1,10 @@
 """Storage faults against a real server: the backend dies mid-stream; sends
 in flight get an ERROR and no RECEIPT; readiness drops and comes back; after
 the restart every receipted message is there, in order, once, and new
-messages are stored again (docs/storage.md)."""
+messages are stored again (docs/storage.md). CHATD_PROFILE: redis (default)
+or postgres."""
 import json
+import os
 import signal
 import threading
 import unittest
@@ -12,7 +14,9 @@ import urllib.request
 from chatd_harness import Chatd, wait_for
 from raw_stomp import RawStomp
 from rooms_client import Api, check_receipted, history, send_message
-from servers import Redis
+from servers import PostgreSQL, Redis
+
+PROFILE = os.environ.get("CHATD_PROFILE", "redis")
 
 
 def health(port):
@@ -23,11 +27,16 @@ def health(port):
         return e.code, json.loads(e.read())
 
 
-class RedisRestart(unittest.TestCase):
+class BackendRestart(unittest.TestCase):
     def test_backend_killed_and_restarted(self):
-        redis = Redis().start()
-        self.addCleanup(redis.cleanup)
-        srv = Chatd(lambda s: s.update({"storage": {"plugin": "redis", "address": redis.address}})).start()
+        if PROFILE == "postgres":
+            backend = PostgreSQL().start()
+            storage = {"plugin": "postgres", "conninfo": backend.conninfo}
+        else:
+            backend = Redis().start()
+            storage = {"plugin": "redis", "address": backend.address}
+        self.addCleanup(backend.cleanup)
+        srv = Chatd(lambda s: s.update({"storage": storage})).start()
         self.addCleanup(srv.cleanup)
         self.addCleanup(srv.stop)
         wait_for(lambda: health(srv.http_port)[0] == 200, what="ready")
@@ -56,8 +65,7 @@ class RedisRestart(unittest.TestCase):
         for t in threads:
             t.start()
         wait_for(lambda: sum(len(v) for v in receipted.values()) >= 300, timeout=30, what="300 receipts")
-        redis.proc.send_signal(signal.SIGKILL)
-        redis.proc.wait()
+        backend.kill()
         for t in threads:
             t.join()
         # Every sender was told, with a clear reason, that its last send was not stored.
@@ -66,10 +74,10 @@ class RedisRestart(unittest.TestCase):
             self.assertEqual(f.command, "ERROR")
             # Either the room lookup before the append or the append itself failed.
             self.assertIn(f.headers["message"], ("storage unavailable", "message not stored"))
-        wait_for(lambda: health(srv.http_port)[0] == 503, what="not ready while redis is down")
+        wait_for(lambda: health(srv.http_port)[0] == 503, what="not ready while the backend is down")
         self.assertFalse(health(srv.http_port)[1]["storage"])
 
-        redis.start()  # same dir: the AOF holds what was acknowledged
+        backend.start()  # same dir: the AOF / the WAL holds what was acknowledged
         wait_for(lambda: health(srv.http_port)[0] == 200, timeout=20, what="ready again")
         check_receipted(self, history(api, rid), receipted)
         # And the room works again.
