@@ -70,6 +70,16 @@ static void update_ready(struct kbroker *k)
 
 /* ----------------------------------------------- librdkafka callbacks */
 
+/* librdkafka's own log lines (its threads) go to chatd's log at debug,
+ * critical ones as warnings: the failures that matter come through
+ * on_error as well, once. */
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    struct kbroker *k = rd_kafka_opaque(rk);
+    if (k)
+        k->host->log(k->host, level <= 2 ? CHATD_LOG_WARN : CHATD_LOG_DEBUG, "kafka %s: %s", fac, buf);
+}
+
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     (void)rk;
@@ -220,6 +230,7 @@ static rd_kafka_conf_t *make_conf(struct kbroker *k, const char *brokers, char *
     }
     rd_kafka_conf_set_opaque(conf, k);
     rd_kafka_conf_set_error_cb(conf, on_error);
+    rd_kafka_conf_set_log_cb(conf, on_log);
     return conf;
 fail:
     rd_kafka_conf_destroy(conf);

@@ -43,6 +43,24 @@ class CheckConfig(unittest.TestCase):
                                capture_output=True, text=True, timeout=30, env=env)
         self.assertEqual(p.returncode, 0, p.stderr)
 
+    def test_deployment_examples_are_valid(self):
+        """examples/deploy/*.ini (docs/deploying.md) load every plugin they
+        name; the servers they point at need not be there."""
+        src = os.environ.get("CHATD_SOURCE_DIR", ".")
+        folder = os.path.join(src, "examples", "deploy")
+        names = sorted(n for n in os.listdir(folder) if n.endswith(".ini"))
+        self.assertEqual(names, ["postgres-kafka.ini", "postgres-rabbitmq.ini", "postgres-redis.ini",
+                                 "redis-redis.ini", "single-node.ini"])
+        for name in names:
+            with self.subTest(name), tempfile.TemporaryDirectory() as d:
+                env = dict(os.environ, CHATD_PLUGIN_DIR=os.environ.get("CHATD_PLUGIN_DIR", ""),
+                           CHAT_JWT_SECRET="an-example-secret-0123", CHATD_PUSH_SECRET="s",
+                           CHATD_RABBIT_PASSWORD="p", CHATD_DB=os.path.join(d, "chat.db"))
+                p = subprocess.run([CHATD_BIN, "--check-config", "-c", os.path.join(folder, name)],
+                                   capture_output=True, text=True, timeout=60, env=env)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertIn(name + ": ok", p.stdout)
+
     def test_bad_plugin_path(self):
         s = default_sections(1, 2)
         s["storage"]["plugin"] = "/nonexistent/storage_nope.so"

@@ -7,9 +7,9 @@ import tempfile
 import threading
 import unittest
 
-from chatd_harness import Chatd
+from chatd_harness import Chatd, wait_for
 from rooms_client import Api, send_message, stomp, subscribe
-from servers import PostgreSQL, Redis
+from servers import KafkaMock, PostgreSQL, RabbitMQ, Redis
 
 PROFILES = {
     "memory": lambda s, d: s.update({"storage": {"plugin": "memory"}, "broker": {"plugin": "simple"}}),
@@ -22,8 +22,27 @@ PROFILES = {
 PROFILES["postgres"] = lambda s, d: s.update({"storage": {"plugin": "postgres", "conninfo": d["pg"].conninfo},
                                                "broker": {"plugin": "redis", "address": d["redis"].address}})
 
+PROFILES["postgres-rabbitmq"] = lambda s, d: s.update({
+    "storage": {"plugin": "postgres", "conninfo": d["pg"].conninfo},
+    "broker": {"plugin": "rabbitmq", "port": str(d["rabbit"].port)}})
+PROFILES["postgres-kafka"] = lambda s, d: s.update({
+    "storage": {"plugin": "postgres", "conninfo": d["pg"].conninfo},
+    "broker": {"plugin": "kafka", "brokers": d["kafka"].bootstrap, "kafka.fetch.wait.max.ms": "10"}})
+
 # The servers a profile needs, started before chatd.
-SERVERS = {"redis": {"redis": Redis}, "postgres": {"pg": PostgreSQL, "redis": Redis}}
+SERVERS = {"redis": {"redis": Redis}, "postgres": {"pg": PostgreSQL, "redis": Redis},
+           "postgres-rabbitmq": {"pg": PostgreSQL, "rabbit": RabbitMQ},
+           "postgres-kafka": {"pg": PostgreSQL, "kafka": KafkaMock}}
+
+
+def healthy(port):
+    import urllib.error
+    import urllib.request
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % port, timeout=5) as r:
+            return r.status == 200
+    except urllib.error.HTTPError:
+        return False
 
 
 class Rooms(unittest.TestCase):
@@ -34,6 +53,7 @@ class Rooms(unittest.TestCase):
         cls.backends = {k: make().start() for k, make in SERVERS.get(name, {}).items()}
         profile = PROFILES[name]
         cls.server = Chatd(lambda s: profile(s, dict(cls.backends, path=cls.data))).start()
+        wait_for(lambda: healthy(cls.server.http_port), what="storage and broker ready")
 
     @classmethod
     def tearDownClass(cls):
