@@ -249,12 +249,15 @@ static void kbroker_free(struct kbroker *k)
         rd_kafka_queue_destroy(k->cq);
     if (k->ptopic)
         rd_kafka_topic_destroy(k->ptopic);
-    if (k->consumer) {
-        rd_kafka_consumer_close(k->consumer);
-        rd_kafka_destroy(k->consumer);
-    }
+    /* Shutdown stays bounded even with no broker reachable: the consumer
+     * does not wait to leave its group (the group is this instance's own and
+     * expires), and the producer gets two seconds to send what is queued
+     * (none while the brokers are unreachable). */
+    if (k->consumer)
+        rd_kafka_destroy_flags(k->consumer, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
     if (k->producer) {
-        rd_kafka_flush(k->producer, 2000); /* what is queued still goes out */
+        rd_kafka_flush(k->producer, k->ready ? 2000 : 0);
+        rd_kafka_purge(k->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         rd_kafka_destroy(k->producer);
     }
     if (k->pipe[0] >= 0) {

@@ -142,6 +142,23 @@ class RabbitMQ:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
+        if self.proc:
+            # The script may exit before the Erlang VM it started: wait for
+            # the whole process group, and end it if it lingers.
+            def gone():
+                try:
+                    os.killpg(self.proc.pid, 0)
+                    return False
+                except ProcessLookupError:
+                    return True
+            try:
+                wait_for(gone, timeout=30, what="the RabbitMQ node to exit")
+            except AssertionError:
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                wait_for(gone, timeout=10, what="the RabbitMQ node to be killed")
         self.proc = None
         if getattr(self, "out", None):
             self.out.close()

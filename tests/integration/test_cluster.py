@@ -63,11 +63,16 @@ class Cluster(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        for n in cls.nodes:
-            n.stop()
-            n.cleanup()
-        cls.store.cleanup()
-        cls.bus.cleanup()
+        # Every server is stopped even when one of them fails to stop cleanly.
+        errors = []
+        for stop in [n.stop for n in cls.nodes] + [n.cleanup for n in cls.nodes] + [cls.store.cleanup,
+                                                                                    cls.bus.cleanup]:
+            try:
+                stop()
+            except Exception as e:  # reported below, after the rest is stopped
+                errors.append(e)
+        if errors:
+            raise errors[0]
 
     @staticmethod
     def metric(node, name):

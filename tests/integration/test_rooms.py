@@ -57,11 +57,13 @@ class Rooms(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.server.stop()
-        cls.server.cleanup()
-        for b in cls.backends.values():
-            b.cleanup()
-        shutil.rmtree(cls.data, ignore_errors=True)
+        try:
+            cls.server.stop()
+        finally:
+            cls.server.cleanup()
+            for b in cls.backends.values():
+                b.cleanup()
+            shutil.rmtree(cls.data, ignore_errors=True)
 
     def api(self, user):
         return Api(self.server.http_port, user)
