@@ -524,23 +524,36 @@ static bool origin_allowed(const struct gateway *g, struct lws *wsi)
 /* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: a WebSocket upgrade from an Origin
  * that is not allowed gets a 403 the client can see, not a bare close.
  * 0 lets the upgrade proceed; 1 means we answered (lws ends the request). */
-static int ws_upgrade_check(struct gateway *g, struct lws *wsi)
+/* Refuse an upgrade with a JSON answer the client can read. */
+static int upgrade_refuse(struct lws *wsi, unsigned int status, const char *body)
 {
-    if (origin_allowed(g, wsi))
-        return 0;
-    log_msg(CHATD_LOG_INFO, "gateway", 0, "WebSocket upgrade refused: Origin not allowed");
-    static const char body[] = "{\"error\":\"forbidden\",\"message\":\"origin not allowed\"}";
+    size_t len = strlen(body);
     unsigned char buf[LWS_PRE + 512];
     unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf;
-    if (lws_add_http_common_headers(wsi, HTTP_STATUS_FORBIDDEN, "application/json", sizeof body - 1, &p, end) ||
+    if (lws_add_http_common_headers(wsi, status, "application/json", len, &p, end) ||
         lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)"close", 5, &p, end) ||
-        lws_finalize_http_header(wsi, &p, end))
+        lws_finalize_http_header(wsi, &p, end) || (size_t)(end - p) < len)
         return -1;
-    memcpy(p, body, sizeof body - 1);
-    p += sizeof body - 1;
+    memcpy(p, body, len);
+    p += len;
     if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_FINAL) < (int)(p - start))
         return -1;
     return 1;
+}
+
+static int ws_upgrade_check(struct gateway *g, struct lws *wsi)
+{
+    /* STOMP over WebSocket lives at /ws only. */
+    char uri[64];
+    int n = lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
+    if (n <= 0 || strcmp(uri, "/ws") != 0) {
+        log_msg(CHATD_LOG_INFO, "gateway", 0, "WebSocket upgrade refused: not at /ws");
+        return upgrade_refuse(wsi, HTTP_STATUS_NOT_FOUND, "{\"error\":\"not_found\",\"message\":\"WebSocket is at /ws\"}");
+    }
+    if (origin_allowed(g, wsi))
+        return 0;
+    log_msg(CHATD_LOG_INFO, "gateway", 0, "WebSocket upgrade refused: Origin not allowed");
+    return upgrade_refuse(wsi, HTTP_STATUS_FORBIDDEN, "{\"error\":\"forbidden\",\"message\":\"origin not allowed\"}");
 }
 
 static void http_conn_clear(struct gateway *g, struct http_conn *h)

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chanset.h"
+
 struct event_item {
     struct event_item *next;
     size_t len;
@@ -15,25 +17,12 @@ struct event_item {
     char data[];
 };
 
-struct channel_set {
-    char **names;
-    size_t n, cap;
-};
-
 struct simple {
     const struct chatd_host *host;
     struct event *drain;
     struct event_item *head, *tail;
-    struct channel_set subscribed;
+    struct chanset subscribed;
 };
-
-static ptrdiff_t set_find(const struct channel_set *s, const char *name)
-{
-    for (size_t i = 0; i < s->n; i++)
-        if (strcmp(s->names[i], name) == 0)
-            return (ptrdiff_t)i;
-    return -1;
-}
 
 static void drain_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -46,7 +35,7 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg)
     b->head = b->tail = NULL;
     while (it) {
         struct event_item *next = it->next;
-        if (set_find(&b->subscribed, it->channel) >= 0)
+        if (chanset_has(&b->subscribed, it->channel))
             b->host->deliver(b->host, it->channel, it->data, it->len);
         free(it);
         it = next;
@@ -77,42 +66,20 @@ static void simple_fini(void *state)
         next = it->next;
         free(it);
     }
-    for (size_t i = 0; i < b->subscribed.n; i++)
-        free(b->subscribed.names[i]);
-    free(b->subscribed.names);
+    chanset_free(&b->subscribed);
     free(b);
 }
 
 static chatd_status simple_subscribe(void *state, const char *channel)
 {
     struct simple *b = state;
-    struct channel_set *s = &b->subscribed;
-    if (set_find(s, channel) >= 0)
-        return CHATD_OK;
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 16;
-        char **names = realloc(s->names, cap * sizeof *names);
-        if (!names)
-            return CHATD_ERR_NOMEM;
-        s->names = names;
-        s->cap = cap;
-    }
-    if (!(s->names[s->n] = strdup(channel)))
-        return CHATD_ERR_NOMEM;
-    s->n++;
-    return CHATD_OK;
+    return chanset_add(&b->subscribed, channel) < 0 ? CHATD_ERR_NOMEM : CHATD_OK;
 }
 
 static chatd_status simple_unsubscribe(void *state, const char *channel)
 {
     struct simple *b = state;
-    struct channel_set *s = &b->subscribed;
-    ptrdiff_t i = set_find(s, channel);
-    if (i < 0)
-        return CHATD_ERR_NOT_FOUND;
-    free(s->names[i]);
-    s->names[i] = s->names[--s->n];
-    return CHATD_OK;
+    return chanset_remove(&b->subscribed, channel) ? CHATD_OK : CHATD_ERR_NOT_FOUND;
 }
 
 static chatd_status simple_publish(void *state, const char *channel, const void *data, size_t len)

@@ -29,7 +29,8 @@ def metrics(port):
 
 
 def sessions(srv):
-    return int(metrics(srv.http_port)["chatd_sessions"])
+    """Connections the core knows, CONNECTed or not (chatd_connections)."""
+    return int(metrics(srv.http_port)["chatd_connections"])
 
 
 def proc_status_kib(pid, field):
@@ -277,7 +278,7 @@ class AbruptDisconnects(unittest.TestCase):
                         s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RST)
                     s.close()
             wait_for(lambda: fd_count(pid) <= base_fds, timeout=30, what="fd count back to baseline")
-            wait_for(lambda: sessions(srv) == base_sessions, timeout=30, what="chatd_sessions back to baseline")
+            wait_for(lambda: sessions(srv) == base_sessions, timeout=30, what="chatd_connections back to baseline")
 
             p = RawStomp(srv.stomp_port)
             self.addCleanup(p.close)

@@ -135,6 +135,15 @@ class Server(unittest.TestCase):
                 websocket.create_connection("ws://127.0.0.1:%d/ws" % srv.http_port,
                                             subprotocols=["v12.stomp"], origin="http://evil.example")
 
+    def test_websocket_only_at_ws(self):
+        with Chatd() as srv:
+            with self.assertRaises(websocket.WebSocketBadStatusException) as e:
+                websocket.create_connection("ws://127.0.0.1:%d/elsewhere" % srv.http_port,
+                                            subprotocols=["v12.stomp"])
+            self.assertEqual(e.exception.status_code, 404)
+            ws = websocket.create_connection("ws://127.0.0.1:%d/ws" % srv.http_port, subprotocols=["v12.stomp"])
+            ws.close()
+
     def test_websocket_without_subprotocol(self):
         with Chatd() as srv:
             ws = websocket.create_connection("ws://127.0.0.1:%d/ws" % srv.http_port)
