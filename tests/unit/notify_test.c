@@ -1,0 +1,72 @@
+/* The pure parts of offline notifications: previews and mentions. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "notify.h"
+#include "settings.h"
+
+static void preview_keeps_short_text(void **state)
+{
+    (void)state;
+    assert_int_equal(notify_preview_len("hello", 5, 120), 5);
+    assert_int_equal(notify_preview_len("", 0, 120), 0);
+    assert_int_equal(notify_preview_len("hello", 5, 0), 0);
+}
+
+static void preview_never_cuts_a_character(void **state)
+{
+    (void)state;
+    /* "aé€😀": 1 + 2 + 3 + 4 bytes. */
+    const char *s = "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80";
+    size_t len = strlen(s);
+    size_t expect[] = {0, 1, 1, 3, 3, 3, 6, 6, 6, 6, 10};
+    for (size_t max = 0; max <= len; max++)
+        assert_int_equal(notify_preview_len(s, len, max), expect[max]);
+}
+
+static void mentions_need_a_whole_name(void **state)
+{
+    (void)state;
+    const char *yes[] = {"@bob", "hi @bob", "@bob: look", "(@bob)", "ping @bob!", "@bob\n"};
+    const char *no[] = {"bob", "@bobby", "mail bob@example.org", "x@bob", "@bo", "@ bob", "@bob_2", "@bob.x"};
+    for (size_t i = 0; i < sizeof yes / sizeof *yes; i++)
+        assert_true(notify_mentions(yes[i], strlen(yes[i]), "bob"));
+    for (size_t i = 0; i < sizeof no / sizeof *no; i++)
+        assert_false(notify_mentions(no[i], strlen(no[i]), "bob"));
+    assert_false(notify_mentions("@", 1, ""));
+    /* Bodies are bytes, not strings: a mention before a NUL still counts. */
+    assert_true(notify_mentions("@bob\0tail", 9, "bob"));
+}
+
+static void policy_words(void **state)
+{
+    (void)state;
+    unsigned kinds;
+    bool mentions;
+    assert_int_equal(settings_parse_notify_policy("all", &kinds, &mentions), 0);
+    assert_int_equal(kinds, 1u << CHATD_ROOM_SUPPORT | 1u << CHATD_ROOM_DIRECT | 1u << CHATD_ROOM_GROUP);
+    assert_false(mentions);
+    assert_int_equal(settings_parse_notify_policy("direct, mentions", &kinds, &mentions), 0);
+    assert_int_equal(kinds, 1u << CHATD_ROOM_DIRECT);
+    assert_true(mentions);
+    assert_int_equal(settings_parse_notify_policy("support group", &kinds, &mentions), 0);
+    assert_int_equal(kinds, 1u << CHATD_ROOM_SUPPORT | 1u << CHATD_ROOM_GROUP);
+    assert_int_equal(settings_parse_notify_policy("everything", &kinds, &mentions), -1);
+    assert_int_equal(settings_parse_notify_policy("", &kinds, &mentions), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(preview_keeps_short_text),
+        cmocka_unit_test(preview_never_cuts_a_character),
+        cmocka_unit_test(mentions_need_a_whole_name),
+        cmocka_unit_test(policy_words),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
