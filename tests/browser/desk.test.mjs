@@ -2,29 +2,20 @@
 // a customer and two agents, the whole flow, and a dropped connection.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { chromium } from "playwright-core";
 import { Client } from "@stomp/stompjs";
 import WebSocket from "ws";
+import { passwordOf } from "../conformance/harness.mjs";
+import { SHOTS, startBrowserTest } from "./browser.mjs";
 
-import { passwordOf, startChatd } from "../conformance/harness.mjs";
-
-const SHOTS = process.env.CHATD_SCREENSHOTS ?? path.join(process.env.CHATD_SOURCE_DIR ?? ".", "docs", "screenshots");
-let server, browser;
+let server, browser, env;
 
 before(async () => {
-  mkdirSync(SHOTS, { recursive: true });
-  server = await startChatd();
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-           "--disable-component-update", "--disable-sync"],
-  });
+  env = await startBrowserTest();
+  ({ server, browser } = env);
 });
 after(async () => {
-  await browser?.close();
-  await server?.stop();
+  await env?.stop();
 });
 
 async function signIn(page, file, user) {

@@ -78,3 +78,28 @@ def check_receipted(test, stored, receipted):
     for user, cids in receipted.items():
         mine = [c for c in ids if c.startswith(user + "-")]
         test.assertEqual(mine[:len(cids)], cids)
+
+
+def send_until_refused(port, rid, user, receipted, errors=None):
+    """As `user`, send numbered messages to room rid with receipts and
+    client-ids, one at a time, until something other than a RECEIPT comes
+    (or the connection goes). receipted[user] lists the receipted client-ids
+    in order; errors[user] gets the frame that ended it (None: closed)."""
+    c = RawStomp(port)
+    c.connect(user)
+    done = receipted.setdefault(user, [])
+    try:
+        for i in range(1000000):
+            cid = "%s-%d" % (user, i)
+            try:
+                send_message(c, rid, "%s says %d" % (user, i), receipt=cid, client_id=cid)
+                f = c.read(timeout=10)
+            except OSError:
+                return
+            if f is None or f.command != "RECEIPT":
+                if errors is not None:
+                    errors[user] = f
+                return
+            done.append(cid)
+    finally:
+        c.close()

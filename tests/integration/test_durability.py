@@ -9,8 +9,7 @@ import threading
 import unittest
 
 from chatd_harness import Chatd, wait_for
-from rooms_client import Api, check_receipted, history, send_message
-from raw_stomp import RawStomp
+from rooms_client import Api, check_receipted, history, send_until_refused
 from servers import PostgreSQL
 
 PROFILE = os.environ.get("CHATD_PROFILE", "sqlite")
@@ -36,19 +35,7 @@ class Durability(unittest.TestCase):
         receipted = {}  # user -> [client-id, ...] in receipt order
 
         def sender(user):
-            c = RawStomp(srv.stomp_port)
-            c.connect(user)
-            done = receipted.setdefault(user, [])
-            for i in range(100000):
-                cid = "%s-%d" % (user, i)
-                try:
-                    send_message(c, rid, "%s says %d" % (user, i), receipt=cid, client_id=cid)
-                    f = c.read(timeout=10)
-                except OSError:
-                    return
-                if f is None or f.command != "RECEIPT":
-                    return
-                done.append(cid)
+            send_until_refused(srv.stomp_port, rid, user, receipted)
 
         threads = [threading.Thread(target=sender, args=(u,)) for u in ("alice", "bob", "agent1")]
         for t in threads:

@@ -13,7 +13,7 @@ import urllib.request
 
 from chatd_harness import Chatd, wait_for
 from raw_stomp import RawStomp
-from rooms_client import Api, check_receipted, history, send_message
+from rooms_client import Api, check_receipted, history, send_message, send_until_refused
 from servers import PostgreSQL, Redis
 
 PROFILE = os.environ.get("CHATD_PROFILE", "redis")
@@ -45,21 +45,7 @@ class BackendRestart(unittest.TestCase):
         receipted, errors = {}, {}
 
         def sender(user):
-            c = RawStomp(srv.stomp_port)
-            self.addCleanup(c.close)
-            c.connect(user)
-            done = receipted.setdefault(user, [])
-            for i in range(100000):
-                cid = "%s-%d" % (user, i)
-                try:
-                    send_message(c, rid, "%s says %d" % (user, i), receipt=cid, client_id=cid)
-                    f = c.read(timeout=10)
-                except OSError:
-                    return
-                if f is None or f.command != "RECEIPT":
-                    errors[user] = f
-                    return
-                done.append(cid)
+            send_until_refused(srv.stomp_port, rid, user, receipted, errors)
 
         threads = [threading.Thread(target=sender, args=(u,)) for u in ("alice", "bob", "agent1")]
         for t in threads:
