@@ -215,6 +215,27 @@ static const char SQL_PRELOCK[] = "SELECT 1 FROM chatd_rooms WHERE id = ANY($1::
  * statement once a row lock is granted. */
 static const char SQL_BEGIN[] = "BEGIN ISOLATION LEVEL READ COMMITTED";
 
+/* The fixed statements are prepared once per connection (right after the
+ * migration), so that an operation costs an execution, not a parse and a
+ * plan as well: planning was most of the server's time per operation. */
+static const struct {
+    const char *name;
+    const char *sql;
+} PREPARED[] = {
+    {"chatd_create", SQL_CREATE},   {"chatd_get", SQL_GET},         {"chatd_claim", SQL_CLAIM},
+    {"chatd_complete", SQL_COMPLETE}, {"chatd_delete", SQL_DELETE}, {"chatd_member_add", SQL_MEMBER_ADD},
+    {"chatd_member_remove", SQL_MEMBER_REMOVE}, {"chatd_mark", SQL_MARK}, {"chatd_append", SQL_APPEND},
+    {"chatd_before", SQL_BEFORE},   {"chatd_after", SQL_AFTER},     {"chatd_prelock", SQL_PRELOCK},
+};
+
+static const char *prepared_name(const char *sql)
+{
+    for (size_t i = 0; i < sizeof PREPARED / sizeof *PREPARED; i++)
+        if (PREPARED[i].sql == sql)
+            return PREPARED[i].name;
+    return NULL;
+}
+
 /* ------------------------------------------------------------ the ops */
 
 struct block {
@@ -737,6 +758,9 @@ static int send_op(PGconn *pg, struct op *o)
         sql = o->before ? SQL_BEFORE : SQL_AFTER;
         break;
     }
+    const char *name = prepared_name(sql);
+    if (name)
+        return PQsendQueryPrepared(pg, name, n, v, len, fmt, 0);
     return PQsendQueryParams(pg, sql, n, NULL, v, len, fmt, 0);
 }
 
@@ -945,7 +969,7 @@ static void send_batch(struct conn *c)
     c->pre++;
     if (ok && prelock) {
         const char *v[1] = {prelock};
-        ok = PQsendQueryParams(c->pg, SQL_PRELOCK, 1, NULL, v, NULL, NULL, 0);
+        ok = PQsendQueryPrepared(c->pg, "chatd_prelock", 1, v, NULL, NULL, 0);
         c->pre++;
     }
     free(prelock);
@@ -1126,13 +1150,17 @@ static void migrate_send(struct conn *c)
         size_t len = 64;
         for (int v = c->version; v < SCHEMA_VERSION; v++)
             len += strlen(migrations[v]) + 64;
+        for (size_t i = 0; i < sizeof PREPARED / sizeof *PREPARED; i++)
+            len += strlen(PREPARED[i].name) + strlen(PREPARED[i].sql) + 16;
         sql = malloc(len);
         if (sql) {
             size_t w = 0;
             for (int v = c->version; v < SCHEMA_VERSION; v++)
                 w += (size_t)snprintf(sql + w, len - w, "%s; INSERT INTO chatd_schema (version) VALUES (%d);",
                                       migrations[v], v + 1);
-            snprintf(sql + w, len - w, " COMMIT");
+            w += (size_t)snprintf(sql + w, len - w, " COMMIT;");
+            for (size_t i = 0; i < sizeof PREPARED / sizeof *PREPARED; i++)
+                w += (size_t)snprintf(sql + w, len - w, " PREPARE %s AS %s;", PREPARED[i].name, PREPARED[i].sql);
             if (c->version < SCHEMA_VERSION)
                 st->host->log(st->host, CHATD_LOG_INFO, "migrating the schema from version %d to %d", c->version,
                               SCHEMA_VERSION);
