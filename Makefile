@@ -7,7 +7,7 @@ FUZZ_SHORT_SECONDS ?= 15
 ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=1 \
             UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all build run test fuzz fuzz-build fuzz-short clean bootstrap bootstrap-test node-modules web screenshots
+.PHONY: all build run test bench fuzz fuzz-build fuzz-short clean bootstrap bootstrap-test node-modules web screenshots
 
 all: build
 
@@ -70,8 +70,14 @@ fuzz-short: fuzz-build
 fuzz: bootstrap-test fuzz-build
 	$(call run_fuzzers,$(FUZZ_SECONDS))
 
+# chatd against RabbitMQ Web-STOMP on this machine: writes bench/RESULTS.md
+# (bench/README.md). Needs root: RabbitMQ runs as its own user.
+bench:
+	@bash scripts/bootstrap.sh --bench
+	@bench/compare.sh
+
 screenshots: test
 	@cp build/screenshots/*.png docs/screenshots/
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-bench

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what chatd needs from Debian's packages, and nothing when all is
-# there. `--test` adds what the test suites need (servers, clients, browser).
+# there. `--test` adds what the test suites need (servers, clients, browser);
+# `--bench` that and the benchmark's HTTP load generator.
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libevent-dev libwebsockets-dev libjansson-dev
@@ -14,8 +15,11 @@ want=("${build_pkgs[@]}")
 # npm; Debian's npm would conflict with it, so only what is missing.
 command -v node >/dev/null || want+=(nodejs)
 command -v npm >/dev/null || want+=(npm)
-if [[ "${1:-}" == "--test" ]]; then
+if [[ "${1:-}" == "--test" || "${1:-}" == "--bench" ]]; then
   want+=("${test_pkgs[@]}")
+fi
+if [[ "${1:-}" == "--bench" ]]; then
+  want+=(wrk)
 fi
 
 missing=()

@@ -1,0 +1,94 @@
+/* chat-bench: a STOMP 1.2 load generator (WebSocket or raw TCP).
+ *
+ * The parent process parses the options, forks the worker processes, and
+ * drives every phase through one pipe per direction and worker: workers set
+ * up their sessions and say READY; the parent says GO (publish), MEASURE
+ * (start counting), STOP; workers drain and send their RESULT, a flat
+ * struct wstats that the parent adds up.
+ */
+#ifndef CHAT_BENCH_H
+#define CHAT_BENCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "hist.h"
+
+enum scenario { SC_IDLE, SC_FANOUT, SC_PAIRS, SC_CONNECT, SC_APPENDS };
+enum transport { TR_WS, TR_TCP };
+
+/* A server address: --url, and --publish-url when given. */
+struct endpoint {
+    char url[1024];
+    char host[256];           /* as written in the URL, for Host: */
+    char port[16];
+    char path[512];
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+};
+
+#define EP_MAIN 0             /* --url: every session, or the subscribers */
+#define EP_PUB  1             /* --publish-url: the publishing sessions */
+
+struct options {
+    enum transport transport; /* the same for both endpoints */
+    struct endpoint ep[2];
+    bool split;               /* --publish-url given: publishers use ep[EP_PUB] */
+    uint32_t *src;            /* source addresses, host byte order */
+    size_t nsrc;
+    const char *login, *passcode, *vhost;
+    char **user_login, **user_pass;  /* --users FILE */
+    size_t nusers;
+    long sessions;
+    int processes;
+    enum scenario scenario;
+    long rooms, members;
+    int publishers;           /* per room (fanout) */
+    double rate;              /* messages/s over all publishers; 0 = flat out */
+    int window;               /* flat out: messages in flight per publisher */
+    double duration, warmup, drain, setup_timeout;
+    int body_size;
+    const char *prefix;
+    int concurrency;          /* set-ups in progress per worker */
+    int idle_subs;
+    pid_t server_pid;
+    bool json;
+    int verbose;
+    const char *label;
+    const char *room;         /* appends: the room id of /app/rooms/ID/send */
+    uint64_t run_id;          /* appends: makes client-ids unique per run */
+};
+
+extern struct options opt;
+
+/* What one worker measured; the parent sums them. Plain data only. */
+struct wstats {
+    int64_t setup_first_ns;   /* CLOCK_MONOTONIC: first connect started */
+    int64_t setup_last_ns;    /* last session became ready */
+    uint64_t attempted, ready, failed;
+    /* appends: "delivered" counts RECEIPTs, "lat" is SEND -> RECEIPT */
+    uint64_t published, delivered;              /* inside the measured window */
+    uint64_t published_total, delivered_total;  /* from GO to the end of the drain */
+    uint64_t error_frames, disconnects, connect_failures, timeouts, skipped;
+    struct hist setup;        /* connect() to ready (CONNECTED, and RECEIPT of the subscriptions) */
+    struct hist lat;          /* end-to-end latency of messages published in the window */
+};
+
+/* Parent -> worker commands, one byte each. */
+#define CMD_GO      'g'
+#define CMD_MEASURE 'm'
+#define CMD_STOP    's'
+
+/* Worker -> parent messages: a uint32_t type, then a struct wstats. */
+#define MSG_READY  1u
+#define MSG_RESULT 2u
+
+int64_t now_ns(void);
+/* Runs one worker to the end; returns the exit status. */
+int worker_main(int id, int ctl_fd, int res_fd);
+int write_full(int fd, const void *buf, size_t len);
+int read_full(int fd, void *buf, size_t len);
+
+#endif

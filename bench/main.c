@@ -1,0 +1,924 @@
+/* chat-bench: options, the parent process, and the report. */
+#include "bench.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <netdb.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SESSIONS_PER_PROCESS 15000   /* automatic --processes */
+#define MAX_SESSIONS_PER_PROCESS 19900
+
+struct options opt = {
+    .login = "guest",
+    .passcode = "guest",
+    .vhost = "/",
+    .sessions = 100,
+    .scenario = SC_IDLE,
+    .rooms = 10,
+    .members = 10,
+    .publishers = 1,
+    .window = 8,
+    .duration = 10,
+    .warmup = 1,
+    .drain = 5,
+    .setup_timeout = 120,
+    .body_size = 64,
+    .prefix = "/topic/bench.",
+    .concurrency = 500,
+    .idle_subs = 1,
+};
+
+static const char *scenario_names[] = { "idle", "fanout", "pairs", "connect", "appends" };
+
+static bool has_traffic(void)
+{
+    return opt.scenario == SC_FANOUT || opt.scenario == SC_PAIRS || opt.scenario == SC_APPENDS;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: chat-bench [OPTIONS]\n"
+            "A STOMP 1.2 load generator for any STOMP server (chatd, RabbitMQ Web-STOMP, ...).\n\n"
+            "  -u, --url URL              ws://HOST:PORT/PATH or tcp://HOST:PORT (default ws://127.0.0.1:8080/ws)\n"
+            "      --publish-url URL      publishing sessions connect here instead (same transport), e.g. another\n"
+            "                             instance of a cluster; pairs become one-way (even sessions publish on this\n"
+            "                             URL, odd ones subscribe on --url); fanout publishers' own copies are not\n"
+            "                             latency samples\n"
+            "      --login L              STOMP login; \"%%d\" is replaced by the session number (default guest)\n"
+            "      --passcode P           STOMP passcode; \"%%d\" as for --login (default guest)\n"
+            "      --users FILE           one \"login passcode\" (or login:passcode) a line; session i uses line i mod n\n"
+            "      --vhost H              the CONNECT host header (RabbitMQ: the virtual host; default /)\n"
+            "  -n, --sessions N           sessions in all (default 100)\n"
+            "  -P, --processes P          worker processes, each with N/P sessions (default: one per %d sessions)\n"
+            "  -s, --scenario S           idle | fanout | pairs | connect | appends (default idle)\n"
+            "      --room ID              appends: every session SENDs to /app/rooms/ID/send with a receipt and a\n"
+            "                             client-id; --window unreceipted SENDs per session (or --rate); the\n"
+            "                             RECEIPTs are the deliveries, SEND -> RECEIPT the latency\n"
+            "      --rooms R              fanout: destinations (default 10)\n"
+            "      --members M            fanout: subscribers of each room (default 10); member j of room r is\n"
+            "                             session (r*M+j) mod N\n"
+            "      --publishers K         fanout: publishers per room, its first K members (default 1)\n"
+            "      --rate R               messages/s over all publishers; 0 = flat out (default 0)\n"
+            "      --window W             flat out: messages in flight per publisher (default 8)\n"
+            "  -d, --duration S           measured seconds; idle: how long the sessions are held (default 10)\n"
+            "      --warmup S             fanout/pairs: publishing before the measurement starts (default 1)\n"
+            "      --drain S              at most this long to wait for messages in flight (default 5)\n"
+            "      --body-size B          message body bytes, at least the ~40 of timestamp and ids (default 64)\n"
+            "      --destination-prefix P destinations are P room.R, P p.N, P idle.N (default /topic/bench.)\n"
+            "      --source-addrs A-B     bind client sockets to these IPv4 addresses in turn, e.g.\n"
+            "                             127.0.0.1-127.0.0.50 (or a comma list)\n"
+            "      --concurrency C        set-ups in progress per process (default 500)\n"
+            "      --setup-timeout S      give up on sessions not ready after S seconds (default 120)\n"
+            "      --idle-subs K          idle: subscriptions per session (default 1; 0 = none)\n"
+            "      --server-pid PID       report the server's RSS (/proc/PID/status) and CPU time\n"
+            "      --json                 print one JSON object instead of the text report\n"
+            "      --label TEXT           copied into the JSON result\n"
+            "  -v, --verbose              print every ERROR frame and connection failure\n"
+            "  -h, --help\n",
+            SESSIONS_PER_PROCESS);
+}
+
+static int fail(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "chat-bench: ");
+    fprintf(stderr, fmt, arg);
+    fputc('\n', stderr);
+    return -1;
+}
+
+/* Parses a ws:// or tcp:// URL into e; every URL must use the same
+ * transport (the first one sets it). */
+static int parse_url(const char *url, struct endpoint *e, bool first)
+{
+    const char *rest;
+    enum transport t;
+    snprintf(e->url, sizeof e->url, "%s", url);
+    if (strncmp(url, "ws://", 5) == 0) {
+        t = TR_WS;
+        rest = url + 5;
+    } else if (strncmp(url, "tcp://", 6) == 0) {
+        t = TR_TCP;
+        rest = url + 6;
+    } else {
+        return fail("expected ws://HOST:PORT/PATH or tcp://HOST:PORT, got '%s' (wss is not supported)", url);
+    }
+    if (first)
+        opt.transport = t;
+    else if (t != opt.transport)
+        return fail("--publish-url must use the transport of --url ('%s')", url);
+    size_t hl = strcspn(rest, ":/");
+    if (hl == 0 || hl >= sizeof e->host)
+        return fail("bad host in '%s'", url);
+    memcpy(e->host, rest, hl);
+    e->host[hl] = '\0';
+    rest += hl;
+    if (*rest == ':') {
+        rest++;
+        size_t pl = strcspn(rest, "/");
+        if (pl == 0 || pl >= sizeof e->port)
+            return fail("bad port in '%s'", url);
+        memcpy(e->port, rest, pl);
+        e->port[pl] = '\0';
+        rest += pl;
+    } else {
+        snprintf(e->port, sizeof e->port, "%s", t == TR_WS ? "80" : "61613");
+    }
+    snprintf(e->path, sizeof e->path, "%s", *rest ? rest : "/");
+
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *ai;
+    int r = getaddrinfo(e->host, e->port, &hints, &ai);
+    if (r != 0)
+        return fail("cannot resolve: %s", gai_strerror(r));
+    memcpy(&e->addr, ai->ai_addr, ai->ai_addrlen);
+    e->addrlen = ai->ai_addrlen;
+    freeaddrinfo(ai);
+    return 0;
+}
+
+static int parse_one_addr(const char *s, uint32_t *out)
+{
+    struct in_addr a;
+    if (inet_pton(AF_INET, s, &a) != 1)
+        return fail("--source-addrs: '%s' is not an IPv4 address", s);
+    *out = ntohl(a.s_addr);
+    return 0;
+}
+
+static int parse_sources(const char *arg)
+{
+    char *copy = strdup(arg);
+    if (!copy)
+        return -1;
+    int rc = -1;
+    char *dash = strchr(copy, '-');
+    if (dash) {
+        *dash = '\0';
+        uint32_t a, b;
+        if (parse_one_addr(copy, &a) < 0 || parse_one_addr(dash + 1, &b) < 0)
+            goto out;
+        if (b < a || b - a >= 65536) {
+            fail("--source-addrs: bad range '%s'", arg);
+            goto out;
+        }
+        opt.nsrc = (size_t)(b - a) + 1;
+        opt.src = calloc(opt.nsrc, sizeof *opt.src);
+        if (!opt.src)
+            goto out;
+        for (size_t i = 0; i < opt.nsrc; i++)
+            opt.src[i] = a + (uint32_t)i;
+    } else {
+        size_t n = 1;
+        for (const char *p = copy; *p; p++)
+            n += *p == ',';
+        opt.src = calloc(n, sizeof *opt.src);
+        if (!opt.src)
+            goto out;
+        for (char *save = NULL, *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+            if (parse_one_addr(t, &opt.src[opt.nsrc++]) < 0)
+                goto out;
+    }
+    rc = 0;
+out:
+    free(copy);
+    return rc;
+}
+
+static int load_users(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return fail("--users: cannot open %s", path);
+    char line[1024];
+    size_t cap = 0;
+    int rc = 0;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        char *p = line + strspn(line, " \t");
+        if (!*p || *p == '#')
+            continue;
+        size_t ll = strcspn(p, " \t:");
+        if (!p[ll]) {
+            rc = fail("--users: line without a passcode in %s", path);
+            break;
+        }
+        p[ll] = '\0';
+        char *pass = p + ll + 1;
+        pass += strspn(pass, " \t");
+        if (opt.nusers == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **l = realloc(opt.user_login, cap * sizeof *l), **q;
+            if (l)
+                opt.user_login = l;
+            q = realloc(opt.user_pass, cap * sizeof *q);
+            if (q)
+                opt.user_pass = q;
+            if (!l || !q) {
+                rc = -1;
+                break;
+            }
+        }
+        opt.user_login[opt.nusers] = strdup(p);
+        opt.user_pass[opt.nusers] = strdup(pass);
+        opt.nusers++;
+        if (!opt.user_login[opt.nusers - 1] || !opt.user_pass[opt.nusers - 1]) {
+            rc = -1;
+            break;
+        }
+    }
+    fclose(f);
+    if (rc == 0 && opt.nusers == 0)
+        rc = fail("--users: no users in %s", path);
+    return rc;
+}
+
+static void free_options(void)
+{
+    for (size_t i = 0; i < opt.nusers; i++) {
+        free(opt.user_login[i]);
+        free(opt.user_pass[i]);
+    }
+    free(opt.user_login);
+    free(opt.user_pass);
+    free(opt.src);
+}
+
+static int num(const char *name, const char *arg, double lo, double hi, double *out)
+{
+    char *e;
+    errno = 0;
+    double v = strtod(arg, &e);
+    if (errno || e == arg || *e || v < lo || v > hi) {
+        fprintf(stderr, "chat-bench: --%s: '%s' is not a number in [%g, %g]\n", name, arg, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+enum {
+    O_LOGIN = 256, O_PASSCODE, O_USERS, O_VHOST, O_ROOMS, O_MEMBERS, O_PUBLISHERS, O_RATE, O_WINDOW,
+    O_WARMUP, O_DRAIN, O_BODY, O_PREFIX, O_SRC, O_CONC, O_SETUP_TIMEOUT, O_IDLE_SUBS, O_PID, O_JSON, O_LABEL,
+    O_PUB_URL, O_ROOM,
+};
+
+static int parse_args(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "url", required_argument, NULL, 'u' },
+        { "publish-url", required_argument, NULL, O_PUB_URL },
+        { "room", required_argument, NULL, O_ROOM },
+        { "login", required_argument, NULL, O_LOGIN },
+        { "passcode", required_argument, NULL, O_PASSCODE },
+        { "users", required_argument, NULL, O_USERS },
+        { "vhost", required_argument, NULL, O_VHOST },
+        { "sessions", required_argument, NULL, 'n' },
+        { "processes", required_argument, NULL, 'P' },
+        { "scenario", required_argument, NULL, 's' },
+        { "rooms", required_argument, NULL, O_ROOMS },
+        { "members", required_argument, NULL, O_MEMBERS },
+        { "publishers", required_argument, NULL, O_PUBLISHERS },
+        { "rate", required_argument, NULL, O_RATE },
+        { "window", required_argument, NULL, O_WINDOW },
+        { "duration", required_argument, NULL, 'd' },
+        { "warmup", required_argument, NULL, O_WARMUP },
+        { "drain", required_argument, NULL, O_DRAIN },
+        { "body-size", required_argument, NULL, O_BODY },
+        { "destination-prefix", required_argument, NULL, O_PREFIX },
+        { "source-addrs", required_argument, NULL, O_SRC },
+        { "concurrency", required_argument, NULL, O_CONC },
+        { "setup-timeout", required_argument, NULL, O_SETUP_TIMEOUT },
+        { "idle-subs", required_argument, NULL, O_IDLE_SUBS },
+        { "server-pid", required_argument, NULL, O_PID },
+        { "json", no_argument, NULL, O_JSON },
+        { "label", required_argument, NULL, O_LABEL },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *url = "ws://127.0.0.1:8080/ws", *pub_url = NULL;
+    int c;
+    double v;
+    while ((c = getopt_long(argc, argv, "u:n:P:s:d:vh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'u': url = optarg; break;
+        case O_PUB_URL: pub_url = optarg; break;
+        case O_ROOM:
+            if (!*optarg || strlen(optarg) > 200 ||
+                strspn(optarg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != strlen(optarg))
+                return fail("--room: '%s' is not a room id", optarg);
+            opt.room = optarg;
+            break;
+        case O_LOGIN: opt.login = optarg; break;
+        case O_PASSCODE: opt.passcode = optarg; break;
+        case O_USERS:
+            if (load_users(optarg) < 0)
+                return -1;
+            break;
+        case O_VHOST: opt.vhost = optarg; break;
+        case 'n':
+            if (num("sessions", optarg, 1, 10000000, &v) < 0)
+                return -1;
+            opt.sessions = (long)v;
+            break;
+        case 'P':
+            if (num("processes", optarg, 1, 1024, &v) < 0)
+                return -1;
+            opt.processes = (int)v;
+            break;
+        case 's': {
+            size_t i;
+            for (i = 0; i < sizeof scenario_names / sizeof *scenario_names; i++)
+                if (strcmp(optarg, scenario_names[i]) == 0)
+                    break;
+            if (i == sizeof scenario_names / sizeof *scenario_names)
+                return fail("--scenario: unknown '%s' (idle, fanout, pairs, connect, appends)", optarg);
+            opt.scenario = (enum scenario)i;
+            break;
+        }
+        case O_ROOMS:
+            if (num("rooms", optarg, 1, 10000000, &v) < 0)
+                return -1;
+            opt.rooms = (long)v;
+            break;
+        case O_MEMBERS:
+            if (num("members", optarg, 1, 10000000, &v) < 0)
+                return -1;
+            opt.members = (long)v;
+            break;
+        case O_PUBLISHERS:
+            if (num("publishers", optarg, 1, 1000000, &v) < 0)
+                return -1;
+            opt.publishers = (int)v;
+            break;
+        case O_RATE:
+            if (num("rate", optarg, 0, 1e9, &opt.rate) < 0)
+                return -1;
+            break;
+        case O_WINDOW:
+            if (num("window", optarg, 1, 100000, &v) < 0)
+                return -1;
+            opt.window = (int)v;
+            break;
+        case 'd':
+            if (num("duration", optarg, 0, 1e6, &opt.duration) < 0)
+                return -1;
+            break;
+        case O_WARMUP:
+            if (num("warmup", optarg, 0, 1e6, &opt.warmup) < 0)
+                return -1;
+            break;
+        case O_DRAIN:
+            if (num("drain", optarg, 0, 1e6, &opt.drain) < 0)
+                return -1;
+            break;
+        case O_BODY:
+            if (num("body-size", optarg, 0, 4000, &v) < 0)
+                return -1;
+            opt.body_size = (int)v;
+            break;
+        case O_PREFIX: opt.prefix = optarg; break;
+        case O_SRC:
+            if (parse_sources(optarg) < 0)
+                return -1;
+            break;
+        case O_CONC:
+            if (num("concurrency", optarg, 1, 1000000, &v) < 0)
+                return -1;
+            opt.concurrency = (int)v;
+            break;
+        case O_SETUP_TIMEOUT:
+            if (num("setup-timeout", optarg, 0.001, 1e6, &opt.setup_timeout) < 0)
+                return -1;
+            break;
+        case O_IDLE_SUBS:
+            if (num("idle-subs", optarg, 0, 256, &v) < 0)
+                return -1;
+            opt.idle_subs = (int)v;
+            break;
+        case O_PID:
+            if (num("server-pid", optarg, 1, INT_MAX, &v) < 0)
+                return -1;
+            opt.server_pid = (pid_t)v;
+            break;
+        case O_JSON: opt.json = true; break;
+        case O_LABEL: opt.label = optarg; break;
+        case 'v': opt.verbose++; break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            usage(stderr);
+            return -1;
+        }
+    }
+    if (optind < argc)
+        return fail("unexpected argument '%s'", argv[optind]);
+    if (parse_url(url, &opt.ep[EP_MAIN], true) < 0)
+        return -1;
+    opt.ep[EP_PUB] = opt.ep[EP_MAIN];
+    if (pub_url) {
+        if (parse_url(pub_url, &opt.ep[EP_PUB], false) < 0)
+            return -1;
+        opt.split = true;
+    }
+    if (opt.nsrc && (opt.ep[EP_MAIN].addr.ss_family != AF_INET || opt.ep[EP_PUB].addr.ss_family != AF_INET))
+        return fail("--source-addrs needs an IPv4 server address%s", "");
+    if (opt.scenario == SC_APPENDS && !opt.room)
+        return fail("--scenario appends needs --room ID%s", "");
+    if (opt.scenario != SC_APPENDS && opt.room)
+        return fail("--room is for --scenario appends%s", "");
+    if (opt.split && opt.scenario != SC_PAIRS && opt.scenario != SC_FANOUT)
+        return fail("--publish-url is for the pairs and fanout scenarios%s", "");
+    opt.run_id = (uint64_t)now_ns() ^ ((uint64_t)getpid() << 40);
+    if (opt.scenario == SC_FANOUT) {
+        if (opt.members > opt.sessions)
+            return fail("--members must not exceed --sessions%s", "");
+        if (opt.publishers > opt.members)
+            return fail("--publishers must not exceed --members%s", "");
+        if (opt.rooms * opt.members > 100000000L)
+            return fail("--rooms x --members too large%s", "");
+        if ((long)opt.rooms * opt.members < opt.sessions)
+            fprintf(stderr, "chat-bench: note: %ld of the %ld sessions are in no room\n",
+                    opt.sessions - opt.rooms * opt.members, opt.sessions);
+    }
+    if (opt.scenario == SC_PAIRS && opt.sessions < 2)
+        return fail("pairs needs at least 2 sessions%s", "");
+    if (!opt.processes)
+        opt.processes = (int)((opt.sessions + SESSIONS_PER_PROCESS - 1) / SESSIONS_PER_PROCESS);
+    if (opt.processes > opt.sessions)
+        opt.processes = (int)opt.sessions;
+    if ((opt.sessions + opt.processes - 1) / opt.processes > MAX_SESSIONS_PER_PROCESS)
+        return fail("more than 19900 sessions per process: raise --processes%s", "");
+    return 0;
+}
+
+/* ---- pipes -------------------------------------------------------------- */
+
+int write_full(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+int read_full(int fd, void *buf, size_t len)
+{
+    char *p = buf;
+    while (len) {
+        ssize_t r = read(fd, p, len);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (r == 0)
+            return -1;
+        p += r;
+        len -= (size_t)r;
+    }
+    return 0;
+}
+
+/* ---- the server's figures --------------------------------------------- */
+
+static long server_rss_kb(void)
+{
+    if (!opt.server_pid)
+        return -1;
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)opt.server_pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    long kb = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+            break;
+    fclose(f);
+    return kb;
+}
+
+/* utime + stime in seconds, -1 when unknown. */
+static double server_cpu_s(void)
+{
+    if (!opt.server_pid)
+        return -1;
+    char path[64], buf[2048];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)opt.server_pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    if (!p)
+        return -1;
+    /* Fields after the command: state(3) ... utime(14) stime(15). */
+    unsigned long long ut = 0, st = 0;
+    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* ---- workers ------------------------------------------------------------- */
+
+struct child {
+    pid_t pid;
+    int ctl;   /* parent writes */
+    int res;   /* parent reads */
+    bool answered;
+};
+
+static struct child *kids;
+static int nkids;
+
+static void kill_kids(void)
+{
+    for (int i = 0; i < nkids; i++)
+        if (kids[i].pid > 0)
+            kill(kids[i].pid, SIGTERM);
+}
+
+static int command(char cmd)
+{
+    for (int i = 0; i < nkids; i++)
+        if (write_full(kids[i].ctl, &cmd, 1) < 0)
+            return -1;
+    return 0;
+}
+
+static void sum_stats(struct wstats *d, const struct wstats *s)
+{
+    if (s->setup_first_ns && (!d->setup_first_ns || s->setup_first_ns < d->setup_first_ns))
+        d->setup_first_ns = s->setup_first_ns;
+    if (s->setup_last_ns > d->setup_last_ns)
+        d->setup_last_ns = s->setup_last_ns;
+    d->attempted += s->attempted;
+    d->ready += s->ready;
+    d->failed += s->failed;
+    d->published += s->published;
+    d->delivered += s->delivered;
+    d->published_total += s->published_total;
+    d->delivered_total += s->delivered_total;
+    d->error_frames += s->error_frames;
+    d->disconnects += s->disconnects;
+    d->connect_failures += s->connect_failures;
+    d->timeouts += s->timeouts;
+    d->skipped += s->skipped;
+    hist_merge(&d->setup, &s->setup);
+    hist_merge(&d->lat, &s->lat);
+}
+
+/* Waits for message type from every worker, adding their stats to sum. */
+static int collect(uint32_t type, struct wstats *sum, struct wstats *tmp)
+{
+    struct pollfd *pf = calloc((size_t)nkids, sizeof *pf);
+    if (!pf)
+        return -1;
+    int left = nkids, rc = 0;
+    for (int i = 0; i < nkids; i++)
+        kids[i].answered = false;
+    hist_init(&sum->setup);
+    hist_init(&sum->lat);
+    while (left > 0) {
+        int n = 0;
+        int map[1024];
+        for (int i = 0; i < nkids; i++)
+            if (!kids[i].answered) {
+                pf[n] = (struct pollfd){ .fd = kids[i].res, .events = POLLIN };
+                map[n++] = i;
+            }
+        int r = poll(pf, (nfds_t)n, -1);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = -1;
+            break;
+        }
+        for (int j = 0; j < n; j++) {
+            if (!(pf[j].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            struct child *k = &kids[map[j]];
+            uint32_t t;
+            if (read_full(k->res, &t, sizeof t) < 0 || t != type || read_full(k->res, tmp, sizeof *tmp) < 0) {
+                fprintf(stderr, "chat-bench: worker %d (pid %d) failed\n", map[j], (int)k->pid);
+                rc = -1;
+                goto out;
+            }
+            sum_stats(sum, tmp);
+            k->answered = true;
+            left--;
+        }
+    }
+out:
+    free(pf);
+    return rc;
+}
+
+/* Sleeps, but returns -1 at once if a worker dies or speaks out of turn. */
+static int watch_sleep(double seconds)
+{
+    struct pollfd pf[1024];
+    for (int i = 0; i < nkids; i++)
+        pf[i] = (struct pollfd){ .fd = kids[i].res, .events = POLLIN };
+    int64_t end = now_ns() + (int64_t)(seconds * 1e9);
+    for (;;) {
+        int64_t left = end - now_ns();
+        if (left <= 0)
+            return 0;
+        int r = poll(pf, (nfds_t)nkids, (int)((left + 999999) / 1000000));
+        if (r < 0 && errno != EINTR)
+            return -1;
+        if (r > 0) {
+            fprintf(stderr, "chat-bench: a worker ended early\n");
+            return -1;
+        }
+    }
+}
+
+/* ---- report --------------------------------------------------------------- */
+
+struct report {
+    struct wstats s;
+    double setup_s, window_s;
+    long rss0, rss_ready, rss_end;
+    double cpu_setup_pct, cpu_window_pct, cpu_setup_s, cpu_window_s, bench_cpu_s;
+    uint64_t expected;
+};
+
+static void print_text(const struct report *r)
+{
+    const struct wstats *s = &r->s;
+    printf("chat-bench: %s over %s, %s, %ld sessions in %d process%s%s%s\n", scenario_names[opt.scenario],
+           opt.transport == TR_WS ? "WebSocket" : "TCP", opt.ep[EP_MAIN].url, opt.sessions, opt.processes,
+           opt.processes == 1 ? "" : "es", opt.label ? ", " : "", opt.label ? opt.label : "");
+    printf("set-up:     %" PRIu64 "/%ld ready in %.2f s = %.0f set-ups/s; failed %" PRIu64
+           "; set-up latency p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
+           s->ready, opt.sessions, r->setup_s, r->setup_s > 0 ? (double)s->ready / r->setup_s : 0.0, s->failed,
+           (double)hist_quantile(&s->setup, 0.5) / 1e6, (double)hist_quantile(&s->setup, 0.99) / 1e6,
+           (double)hist_quantile(&s->setup, 1.0) / 1e6);
+    if (opt.split)
+        printf("publishers: %s\n", opt.ep[EP_PUB].url);
+    if (has_traffic()) {
+        const char *got = opt.scenario == SC_APPENDS ? "receipted" : "delivered";
+        printf("traffic:    %.1f s measured; published %" PRIu64 " (%.0f/s), %s %" PRIu64
+               " (%.0f/s); whole run: published %" PRIu64 ", %s %" PRIu64 " of %" PRIu64
+               " expected\n",
+               r->window_s, s->published, (double)s->published / r->window_s, got, s->delivered,
+               (double)s->delivered / r->window_s, s->published_total, got, s->delivered_total, r->expected);
+        printf("%s p50 %.1f us, p99 %.1f us, p99.9 %.1f us, max %.1f us, mean %.1f us (%" PRIu64
+               " samples)\n",
+               opt.scenario == SC_APPENDS ? "latency:    SEND -> RECEIPT" : "latency:   ",
+               (double)hist_quantile(&s->lat, 0.5) / 1e3, (double)hist_quantile(&s->lat, 0.99) / 1e3,
+               (double)hist_quantile(&s->lat, 0.999) / 1e3, (double)hist_quantile(&s->lat, 1.0) / 1e3,
+               hist_mean(&s->lat) / 1e3, s->lat.count);
+    }
+    printf("errors:     ERROR frames %" PRIu64 ", disconnects %" PRIu64 ", connect failures %" PRIu64
+           ", time-outs %" PRIu64 ", sends skipped (back-pressure) %" PRIu64 "\n",
+           s->error_frames, s->disconnects, s->connect_failures, s->timeouts, s->skipped);
+    if (opt.server_pid) {
+        printf("server:     pid %d, RSS %.1f MB before, %.1f MB at the end; %.1f KB per session; CPU %.0f%% "
+               "during set-up, %.0f%% while measured\n",
+               (int)opt.server_pid, (double)r->rss0 / 1024, (double)r->rss_end / 1024,
+               s->ready ? (double)(r->rss_end - r->rss0) / (double)s->ready : 0.0, r->cpu_setup_pct,
+               r->cpu_window_pct);
+    }
+    printf("bench:      %.1f s CPU in the workers\n", r->bench_cpu_s);
+}
+
+static void json_str(const char *k, const char *v, bool comma)
+{
+    printf("\"%s\":\"", k);
+    for (const char *p = v; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            printf("\\%c", *p);
+        else if ((unsigned char)*p < 0x20)
+            printf("\\u%04x", *p);
+        else
+            putchar(*p);
+    }
+    printf("\"%s", comma ? "," : "");
+}
+
+static void print_json(const struct report *r)
+{
+    const struct wstats *s = &r->s;
+    bool traffic = has_traffic();
+    putchar('{');
+    json_str("scenario", scenario_names[opt.scenario], true);
+    json_str("transport", opt.transport == TR_WS ? "ws" : "tcp", true);
+    json_str("url", opt.ep[EP_MAIN].url, true);
+    if (opt.split)
+        json_str("publish_url", opt.ep[EP_PUB].url, true);
+    if (opt.room)
+        json_str("room", opt.room, true);
+    if (opt.label)
+        json_str("label", opt.label, true);
+    printf("\"sessions\":%ld,\"processes\":%d,\"rooms\":%ld,\"members\":%ld,\"publishers\":%d,"
+           "\"rate\":%.0f,\"window\":%d,\"body_size\":%d,\"duration_s\":%.3f,",
+           opt.sessions, opt.processes, opt.scenario == SC_FANOUT ? opt.rooms : 0,
+           opt.scenario == SC_FANOUT ? opt.members : 0, opt.scenario == SC_FANOUT ? opt.publishers : 0, opt.rate,
+           opt.window, opt.body_size, r->window_s);
+    printf("\"ready\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"setup_s\":%.3f,\"setups_per_s\":%.1f,"
+           "\"setup_p50_ms\":%.3f,\"setup_p99_ms\":%.3f,\"setup_max_ms\":%.3f,",
+           s->ready, s->failed, r->setup_s, r->setup_s > 0 ? (double)s->ready / r->setup_s : 0.0,
+           (double)hist_quantile(&s->setup, 0.5) / 1e6, (double)hist_quantile(&s->setup, 0.99) / 1e6,
+           (double)hist_quantile(&s->setup, 1.0) / 1e6);
+    if (traffic)
+        printf("\"published\":%" PRIu64 ",\"published_per_s\":%.1f,\"delivered\":%" PRIu64
+               ",\"delivered_per_s\":%.1f,\"published_total\":%" PRIu64 ",\"delivered_total\":%" PRIu64
+               ",\"expected_total\":%" PRIu64 ",\"lat_samples\":%" PRIu64 ",\"lat_p50_us\":%.1f,"
+               "\"lat_p99_us\":%.1f,\"lat_p999_us\":%.1f,\"lat_max_us\":%.1f,\"lat_mean_us\":%.1f,",
+               s->published, (double)s->published / r->window_s, s->delivered,
+               (double)s->delivered / r->window_s, s->published_total, s->delivered_total, r->expected,
+               s->lat.count, (double)hist_quantile(&s->lat, 0.5) / 1e3, (double)hist_quantile(&s->lat, 0.99) / 1e3,
+               (double)hist_quantile(&s->lat, 0.999) / 1e3, (double)hist_quantile(&s->lat, 1.0) / 1e3,
+               hist_mean(&s->lat) / 1e3);
+    printf("\"error_frames\":%" PRIu64 ",\"disconnects\":%" PRIu64 ",\"connect_failures\":%" PRIu64
+           ",\"timeouts\":%" PRIu64 ",\"skipped\":%" PRIu64 ",",
+           s->error_frames, s->disconnects, s->connect_failures, s->timeouts, s->skipped);
+    if (opt.server_pid)
+        printf("\"server_pid\":%d,\"rss_start_kb\":%ld,\"rss_ready_kb\":%ld,\"rss_end_kb\":%ld,"
+               "\"rss_per_session_kb\":%.2f,\"server_cpu_setup_pct\":%.1f,\"server_cpu_pct\":%.1f,"
+               "\"server_cpu_setup_s\":%.2f,\"server_cpu_s\":%.2f,",
+               (int)opt.server_pid, r->rss0, r->rss_ready, r->rss_end,
+               s->ready ? (double)(r->rss_end - r->rss0) / (double)s->ready : 0.0, r->cpu_setup_pct,
+               r->cpu_window_pct, r->cpu_setup_s, r->cpu_window_s);
+    printf("\"bench_cpu_s\":%.2f}\n", r->bench_cpu_s);
+}
+
+/* ---- main --------------------------------------------------------------------- */
+
+static int run(void)
+{
+    static struct report rep;
+    static struct wstats tmp, end;
+    int rc = 1;
+    memset(&rep, 0, sizeof rep);
+
+    rep.rss0 = server_rss_kb();
+    double cpu0 = server_cpu_s();
+    int64_t t0 = now_ns();
+
+    kids = calloc((size_t)opt.processes, sizeof *kids);
+    if (!kids)
+        return 1;
+    for (int i = 0; i < opt.processes; i++) {
+        int ctl[2], res[2];
+        if (pipe(ctl) < 0)
+            goto out;
+        if (pipe(res) < 0) {
+            close(ctl[0]);
+            close(ctl[1]);
+            goto out;
+        }
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid < 0) {
+            perror("chat-bench: fork");
+            close(ctl[0]), close(ctl[1]), close(res[0]), close(res[1]);
+            goto out;
+        }
+        if (pid == 0) {
+            /* Keep none of the parent's ends, so that a worker sees EOF
+             * on its command pipe when the parent goes away. */
+            for (int j = 0; j < i; j++)
+                close(kids[j].ctl), close(kids[j].res);
+            close(ctl[1]);
+            close(res[0]);
+            free(kids);
+            int wrc = worker_main(i, ctl[0], res[1]);
+            close(ctl[0]);
+            close(res[1]);
+            free_options();
+            exit(wrc);
+        }
+        close(ctl[0]);
+        close(res[1]);
+        kids[i] = (struct child){ .pid = pid, .ctl = ctl[1], .res = res[0] };
+        nkids++;
+    }
+
+    if (collect(MSG_READY, &rep.s, &tmp) < 0)
+        goto out;
+    int64_t t_ready = now_ns();
+    rep.rss_ready = server_rss_kb();
+    double cpu_ready = server_cpu_s();
+    rep.setup_s = rep.s.setup_last_ns > rep.s.setup_first_ns
+                      ? (double)(rep.s.setup_last_ns - rep.s.setup_first_ns) / 1e9 : 0.0;
+    if (cpu0 >= 0 && cpu_ready >= 0 && t_ready > t0) {
+        rep.cpu_setup_s = cpu_ready - cpu0;
+        rep.cpu_setup_pct = 100.0 * rep.cpu_setup_s / ((double)(t_ready - t0) / 1e9);
+    }
+    struct wstats setup = rep.s;   /* keep the set-up figures */
+
+    bool traffic = has_traffic();
+    if (command(CMD_GO) < 0)
+        goto out;
+    if (traffic && opt.warmup > 0 && watch_sleep(opt.warmup) < 0)
+        goto out;
+    if (command(CMD_MEASURE) < 0)
+        goto out;
+    int64_t t_m = now_ns();
+    double cpu_m = server_cpu_s();
+    if (opt.scenario != SC_CONNECT && watch_sleep(opt.duration) < 0)
+        goto out;
+    rep.rss_end = server_rss_kb();
+    double cpu_end = server_cpu_s();
+    int64_t t_s = now_ns();
+    if (command(CMD_STOP) < 0)
+        goto out;
+    rep.window_s = (double)(t_s - t_m) / 1e9;
+    if (rep.window_s <= 0)
+        rep.window_s = 1e-9;
+    if (cpu_m >= 0 && cpu_end >= 0 && t_s > t_m) {
+        rep.cpu_window_s = cpu_end - cpu_m;
+        rep.cpu_window_pct = 100.0 * rep.cpu_window_s / rep.window_s;
+    }
+
+    if (collect(MSG_RESULT, &end, &tmp) < 0)
+        goto out;
+    /* The set-up figures come from READY; everything else from RESULT. */
+    rep.s = end;
+    rep.s.setup_first_ns = setup.setup_first_ns;
+    rep.s.setup_last_ns = setup.setup_last_ns;
+    rep.s.ready = setup.ready;
+    rep.s.failed = setup.failed;
+    rep.s.setup = setup.setup;
+    if (opt.scenario == SC_FANOUT)
+        rep.expected = rep.s.published_total * (uint64_t)opt.members;
+    else if (opt.scenario == SC_PAIRS || opt.scenario == SC_APPENDS)
+        rep.expected = rep.s.published_total;
+    rc = 0;
+
+out:
+    for (int i = 0; i < nkids; i++) {
+        close(kids[i].ctl);
+        close(kids[i].res);
+    }
+    if (rc != 0)
+        kill_kids();
+    for (int i = 0; i < nkids; i++) {
+        int status;
+        while (waitpid(kids[i].pid, &status, 0) < 0 && errno == EINTR)
+            ;
+        if (rc == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
+            fprintf(stderr, "chat-bench: worker %d exited abnormally\n", i);
+            rc = 1;
+        }
+    }
+    free(kids);
+    kids = NULL;
+    struct rusage ru;
+    if (getrusage(RUSAGE_CHILDREN, &ru) == 0)
+        rep.bench_cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                          (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    if (rc == 0) {
+        if (opt.json)
+            print_json(&rep);
+        else
+            print_text(&rep);
+        fflush(stdout);
+    }
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    signal(SIGPIPE, SIG_IGN);
+    if (parse_args(argc, argv) < 0) {
+        free_options();
+        return 2;
+    }
+    if (opt.processes > 1024) {
+        free_options();
+        return 2;
+    }
+    int rc = run();
+    free_options();
+    return rc;
+}

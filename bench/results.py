@@ -1,0 +1,515 @@
+"""Writes bench/RESULTS.md from the JSON lines chat-bench (and wrk) printed
+during bench/compare.sh (called by it; reads its settings from the
+environment)."""
+import json
+import os
+import re
+
+env = os.environ
+runs = [json.loads(l) for l in open(env["RESULTS_FILE"]) if l.strip()]
+commands = open(env["COMMANDS_FILE"]).read().splitlines() if os.path.exists(env["COMMANDS_FILE"]) else []
+
+# The chatd vs RabbitMQ comparison, then chatd alone: storage, brokers.
+main_runs = [r for r in runs if not r.get("section")]
+storage_runs = [r for r in runs if r.get("section") == "storage"]
+broker_runs = [r for r in runs if r.get("section") == "brokers"]
+
+by_label = {}
+for r in main_runs:
+    by_label.setdefault(r.get("label", "?"), {})[r.get("server", "?")] = r
+labels = list(dict.fromkeys(r.get("label", "?") for r in main_runs))
+
+# The targets of the storage work: (title, storage, scenario, figure, minimum).
+TARGETS = [
+    ("history on PostgreSQL", "postgres", "history", "queries/s", 15000),
+    ("history on Redis", "redis", "history", "queries/s", 50000),
+    ("durable appends on PostgreSQL", "postgres", "appends", "appends/s", 20000),
+]
+STORAGE_NAMES = {
+    "memory": "memory",
+    "sqlite": "sqlite (`synchronous = full`)",
+    "sqlite-normal": "sqlite (`synchronous = normal`)",
+    "redis": "redis (AOF, `appendfsync always`)",
+    "postgres": "postgres (`fsync`, `synchronous_commit` on)",
+}
+
+
+def errors(r):
+    return sum(r.get(k, 0) for k in ("error_frames", "disconnects", "connect_failures", "timeouts"))
+
+
+def mb(kb):
+    return None if kb is None or kb < 0 else kb / 1024
+
+
+def delivered_ratio(r):
+    if not r.get("expected_total"):
+        return None
+    return 100.0 * r.get("delivered_total", 0) / r["expected_total"]
+
+
+# (title, getter, format, better): better is "hi", "lo" or None (no ratio)
+SETUP = [
+    ("sessions ready", lambda r: r.get("ready"), "{:.0f}", None),
+    ("set-ups/s", lambda r: r.get("setups_per_s"), "{:,.0f}", "hi"),
+    ("set-up latency p50 (ms)", lambda r: r.get("setup_p50_ms"), "{:.1f}", "lo"),
+    ("set-up latency p99 (ms)", lambda r: r.get("setup_p99_ms"), "{:.1f}", "lo"),
+]
+SERVER = [
+    ("server CPU during set-up (% of one core)", lambda r: r.get("server_cpu_setup_pct"), "{:.0f}", None),
+    ("server CPU per set-up (ms)", lambda r: 1000 * r["server_cpu_setup_s"] / r["ready"], "{:.3f}", "lo"),
+    ("server RSS before (MB)", lambda r: mb(r.get("rss_start_kb")), "{:.1f}", "lo"),
+    ("server RSS at the end (MB)", lambda r: mb(r.get("rss_end_kb")), "{:.1f}", "lo"),
+    ("server RSS growth per session (KB)", lambda r: r.get("rss_per_session_kb"), "{:.1f}", "lo"),
+]
+ERRORS = [
+    ("errors (ERROR frames, disconnects, failed connects, time-outs)", errors, "{:.0f}", None),
+    ("machine load average before the run (1 min)", lambda r: r.get("loadavg"), "{:.2f}", None),
+]
+IDLE = SETUP + SERVER + [
+    ("server CPU while idle (% of one core)", lambda r: r.get("server_cpu_pct"), "{:.1f}", "lo"),
+] + ERRORS
+CONNECT = SETUP + [
+    ("set-up latency max (ms)", lambda r: r.get("setup_max_ms"), "{:.1f}", "lo"),
+] + SERVER + ERRORS
+TRAFFIC = [
+    ("sessions ready", lambda r: r.get("ready"), "{:.0f}", None),
+    ("published/s", lambda r: r.get("published_per_s"), "{:,.0f}", "hi"),
+    ("deliveries/s", lambda r: r.get("delivered_per_s"), "{:,.0f}", "hi"),
+    ("delivered of expected, whole run (%)", delivered_ratio, "{:.2f}", None),
+    ("latency p50 (ms)", lambda r: r.get("lat_p50_us", 0) / 1000 if "lat_p50_us" in r else None, "{:.2f}", "lo"),
+    ("latency p99 (ms)", lambda r: r.get("lat_p99_us", 0) / 1000 if "lat_p99_us" in r else None, "{:.2f}", "lo"),
+    ("latency p99.9 (ms)", lambda r: r.get("lat_p999_us", 0) / 1000 if "lat_p999_us" in r else None, "{:.2f}", "lo"),
+    ("latency max (ms)", lambda r: r.get("lat_max_us", 0) / 1000 if "lat_max_us" in r else None, "{:.2f}", "lo"),
+    ("server CPU while measured (% of one core)", lambda r: r.get("server_cpu_pct"), "{:.0f}", None),
+    ("server CPU per delivery (us)", lambda r: 1e6 * r["server_cpu_s"] / r["delivered"], "{:.1f}", "lo"),
+    ("server RSS at the end (MB)", lambda r: mb(r.get("rss_end_kb")), "{:.1f}", "lo"),
+    ("load generator CPU, whole run (s)", lambda r: r.get("bench_cpu_s"), "{:.1f}", None),
+    ("sends skipped by back-pressure", lambda r: r.get("skipped"), "{:.0f}", None),
+] + ERRORS
+
+
+def rows_for(label):
+    sc = next(iter(by_label[label].values())).get("scenario", "")
+    return {"idle": IDLE, "connect": CONNECT}.get(sc, TRAFFIC)
+
+
+def cell(r, get, fmt):
+    if r is None:
+        return "—"
+    if r.get("failed_run"):
+        return "run failed"
+    try:
+        v = get(r)
+    except (TypeError, KeyError, ZeroDivisionError):
+        v = None
+    return "—" if v is None else fmt.format(v)
+
+
+def ratio(a, b, get, better):
+    if better is None or a is None or b is None or a.get("failed_run") or b.get("failed_run"):
+        return ""
+    try:
+        x, y = get(a), get(b)
+    except (TypeError, KeyError, ZeroDivisionError):
+        return ""
+    if x is None or y is None or x <= 0 or y <= 0:
+        return ""
+    q = x / y
+    good = (q > 1) if better == "hi" else (q < 1)
+    tag = "chatd better" if good and abs(q - 1) > 0.05 else ("RabbitMQ better" if abs(q - 1) > 0.05 else "even")
+    return f"{q:.2f} ({tag})"
+
+
+def describe(label, r):
+    ws = "WebSocket upgrade, " if env["P_TRANSPORT"] == "ws" else ""
+    sc = r.get("scenario")
+    n = r.get("sessions")
+    if sc == "idle":
+        return (f"{n:,} sessions connect (each with one subscription to its own topic, set-up = TCP, {ws}"
+                f"CONNECT/CONNECTED, SUBSCRIBE up to its RECEIPT) and stay idle for "
+                f"{env['P_IDLE_HOLD']} s; fresh server; RSS read at the end.")
+    if sc == "connect":
+        return (f"Connect storm: {n:,} sessions opened as fast as the server takes them "
+                f"(at most {env['P_CONNECT_CONCURRENCY']} set-ups in progress per load process); set-up = TCP, {ws}"
+                f"CONNECT/CONNECTED; no subscriptions.")
+    if sc == "pairs":
+        return (f"{n // 2:,} pairs; each session subscribes to its own topic and publishes to its partner's; "
+                f"{r.get('rate', 0):,.0f} messages/s in all, {r.get('body_size')} B bodies, "
+                f"{r.get('duration_s', 0):.0f} s measured after 1 s of warm-up.")
+    if sc == "fanout":
+        rate = (f"{r.get('rate', 0):,.0f} publications/s in all" if r.get("rate") else
+                f"flat out ({r.get('window')} publications in flight per publisher)")
+        return (f"{r.get('rooms'):,} rooms x {r.get('members'):,} members ({n:,} sessions); one publisher per room; "
+                f"{rate}; each publication is delivered to every member (the publisher included); "
+                f"{r.get('body_size')} B bodies, {r.get('duration_s', 0):.0f} s measured after 1 s of warm-up.")
+    return ""
+
+
+def fnum(v, fmt):
+    return "—" if v is None else fmt.format(v)
+
+
+def ms(r, key):
+    v = r.get(key)
+    return None if v is None else v / 1000
+
+
+def perf_text(label):
+    d = env.get("PERF_DIR")
+    path = os.path.join(d, label + ".txt") if d else None
+    if not path or not os.path.exists(path):
+        return None
+    text = open(path).read().rstrip()
+    return text or None
+
+
+out = []
+w = out.append
+w("# chat-bench: chatd vs RabbitMQ Web-STOMP; chatd's storage plugins and brokers\n")
+w("Produced by `bench/compare.sh` (see `bench/README.md` for how to run it and what each figure means). "
+  "The servers run on this machine and share its cores with the load "
+  "generator (and with whatever else runs there: see the load average in each table).\n")
+parts = []
+if main_runs:
+    parts.append("[chatd vs RabbitMQ](#chatd-vs-rabbitmq-web-stomp)")
+if storage_runs:
+    parts.append("[storage: history and durable appends](#storage-history-queries-and-durable-appends)")
+if broker_runs:
+    parts.append("[brokers: latency between instances](#brokers-delivery-latency-between-two-instances)")
+if parts:
+    w("Sections: " + ", ".join(parts) + ".\n")
+w("## Machine and versions\n")
+w("| | |\n|---|---|")
+w(f"| date | {env['M_DATE']} |")
+w(f"| CPU | {env['M_NPROC']} x {env['M_CPU']} |")
+w(f"| memory | {env['M_MEM']} |")
+w(f"| kernel | {env['M_KERNEL']} |")
+w(f"| chatd | {env['V_CHATD']}, auth `static` |")
+w(f"| libwebsockets | {env['V_LWS']} |")
+if main_runs or any(r.get("broker") == "rabbitmq" for r in broker_runs):
+    w(f"| RabbitMQ | {env['V_RABBIT']} (Erlang {env['V_ERLANG']}), rabbitmq_web_stomp + rabbitmq_stomp |")
+if storage_runs or broker_runs:
+    w(f"| Redis | {env.get('V_REDIS') or 'unknown'} |")
+if storage_runs:
+    w(f"| PostgreSQL | {env.get('V_PG') or 'unknown'} |")
+    w(f"| SQLite | {env.get('V_SQLITE') or 'unknown'} |")
+    fs = env.get("M_FSYNC")
+    w(f"| disk of the data directories | {env.get('M_DISK', '?')}"
+      + (f", {int(fs):,} fsync'd 4 KiB writes/s (`dd oflag=dsync`)" if fs else "") + " |")
+    w(f"| HTTP load generator | wrk {env.get('V_WRK') or ''} |")
+if any(r.get("broker") == "kafka" for r in broker_runs):
+    w(f"| Kafka | librdkafka {env.get('V_RDKAFKA', '?')} mock cluster (`kafka_mock`, 3 brokers in one process) |")
+w(f"| load generator | chat-bench (libevent {env['V_LIBEVENT']}), source addresses {env['P_SRC']} |")
+w(f"| transport | {'STOMP over WebSocket' if env['P_TRANSPORT'] == 'ws' else 'STOMP over TCP'} |")
+w("")
+
+if main_runs:
+    w("## chatd vs RabbitMQ Web-STOMP\n")
+    w("chatd with storage `memory` and broker `simple`. "
+      "Ratio = chatd ÷ RabbitMQ. For rates, higher is better; for latency, memory and CPU per unit of work, "
+      "lower is better.\n")
+
+for label in labels:
+    rs = by_label[label]
+    a, b = rs.get("chatd"), rs.get("rabbitmq")
+    any_r = a or b
+    w(f"### {label}\n")
+    d = describe(label, any_r) if not any_r.get("failed_run") else ""
+    if d:
+        w(d + "\n")
+    w("| | chatd | RabbitMQ | ratio |\n|---|---:|---:|---|")
+    for title, get, fmt, better in rows_for(label):
+        w(f"| {title} | {cell(a, get, fmt)} | {cell(b, get, fmt)} | {ratio(a, b, get, better)} |")
+    w("")
+
+
+
+def SEP(n):
+    return "|---" + "|---:" * (n - 1) + "|"
+
+
+CPU_HEAD = "chatd CPU (%) | its event loop (%) | event loop per op (µs) | backend CPU (%) | load generator CPU (%)"
+
+
+def loop_us(r):
+    rate = r.get("queries_per_s") if r.get("scenario") == "history" else r.get("delivered_per_s")
+    lp = r.get("chatd_loop_cpu_pct")
+    return None if not rate or lp is None else lp / 100 / rate * 1e6
+
+
+def cpu_cells(r):
+    return " | ".join([fnum(r.get("chatd_cpu_pct"), "{:.0f}"), fnum(r.get("chatd_loop_cpu_pct"), "{:.0f}"),
+                       fnum(loop_us(r), "{:.0f}"), fnum(r.get("backend_cpu_pct"), "{:.0f}"),
+                       fnum(r.get("loadgen_cpu_pct"), "{:.0f}")])
+
+
+def pct_after(text, label):
+    """The percentage following label in a perf summary line, or None."""
+    m = re.search(re.escape(label) + r"[^0-9-]*([0-9.]+)%", text)
+    return float(m.group(1)) if m else None
+
+
+def profile_notes(pt, r):
+    """What the profile says, in words: only what it shows."""
+    if not pt:
+        return []
+    notes = []
+    parse, an, plan, run, pl = (pct_after(pt, k) for k in ("parsing", "analysis", "planning", "PortalRun",
+                                                            "PL/pgSQL functions"))
+    if run is not None:
+        front = sum(v for v in (parse, an, plan) if v is not None)
+        if front >= 40:
+            notes.append(f"In PostgreSQL, {front:.0f} % of the backends' CPU goes to parsing, analysing and planning "
+                         f"(planning alone {plan or 0:.0f} %), not to executing: each statement is parsed and "
+                         "planned again.")
+        else:
+            notes.append(f"In PostgreSQL, parsing, analysing and planning take {front:.0f} % of the backends' CPU "
+                         f"(the statements are prepared); executing them {run:.0f} %"
+                         + (f", of which {pl:.0f} % in the PL/pgSQL functions" if pl else "") + ".")
+    loop = {}
+    in_loop = False
+    for line in pt.splitlines():
+        if line.startswith("chatd's main thread"):
+            in_loop = True
+            continue
+        if in_loop:
+            m = re.match(r"\s*([0-9.]+)%\s+(\S+)", line)
+            if not m:
+                break
+            loop[m.group(2)] = float(m.group(1))
+    js = sum(v for k, v in loop.items() if k.startswith("libjansson"))
+    libc = sum(v for k, v in loop.items() if k.startswith("libc."))
+    if r.get("scenario") == "history" and js >= 20 and js + libc >= 50 and (r.get("chatd_loop_cpu_pct") or 0) >= 40:
+        notes.append(f"Of chatd's event loop's busy time, {js:.0f} % is in jansson"
+                     + (f" and {libc:.0f} % in libc (mostly malloc and free)" if libc >= 5 else "")
+                     + ": building and encoding the JSON page of messages.")
+    if re.search(r"redis-server\s+\S+\s+\[\.\] SHA1Transform", pt):
+        notes.append("redis-server spends part of its time in `SHA1Transform`: the plugin sends each script "
+                     "with `EVAL` and its full text, which Redis hashes on every call (`EVALSHA` would not).")
+    return notes
+
+
+def storage_section():
+    hist = {r.get("storage"): r for r in storage_runs if r.get("scenario") == "history"}
+    app = {r.get("storage"): r for r in storage_runs if r.get("scenario") == "appends"}
+    order = [s for s in STORAGE_NAMES if s in hist or s in app]
+    any_h = next((r for r in hist.values() if not r.get("failed_run")), {})
+    any_a = next((r for r in app.values() if not r.get("failed_run")), {})
+    w("## Storage: history queries and durable appends\n")
+    w("One chatd instance (broker `simple`) per storage plugin, each with its backend on this machine: "
+      "SQLite with `synchronous = full` (the default: a receipted message survives power loss) and with "
+      "`synchronous = normal` (survives a crash of chatd); Redis with `appendonly yes` and `appendfsync always`, "
+      "the durable setting (Redis fsyncs its AOF before it replies, so a receipted message survives power loss); "
+      "PostgreSQL with `fsync = on` and `synchronous_commit = on` (COMMIT returns once the WAL is flushed); "
+      "`memory` keeps nothing. All data directories on the same disk"
+      + (f", which takes about {int(env['M_FSYNC']):,} fsync'd 4 KiB writes/s" if env.get("M_FSYNC") else "")
+      + ". CPU figures cover the whole run, in % of one core (the machine has "
+      f"{env['M_NPROC']} cores, so up to {100 * int(env['M_NPROC'])} %): chatd's process, its main thread (the "
+      "event loop, where the REST handlers and the Redis and PostgreSQL plugins run; libwebsockets serves the "
+      "sockets on a thread of its own, SQLite runs on one of its own), the backend (redis-server; the postmaster and "
+      "its backends; SQLite and memory run inside chatd), and the load generator (wrk, or chat-bench's workers).\n")
+
+    w(f"### History: the newest {any_h.get('limit', 20)} of {any_h.get('seeded', 1000):,} messages\n")
+    w(f"One group room, {any_h.get('seeded', 1000):,} messages stored first (over STOMP, with receipts; then, for "
+      "PostgreSQL, `ANALYZE`, as autovacuum would do within a minute: planned with the statistics of an empty "
+      "table, the query reads the whole room and sorts it); then "
+      f"`wrk -t{any_h.get('threads', '?')} -c{any_h.get('connections', '?')}` for "
+      f"{(any_h.get('duration_us') or 0) / 1e6:.0f} s on `GET /api/rooms/{{id}}/messages?limit={any_h.get('limit', 20)}` "
+      "with HTTP Basic credentials (HTTP/1.1 keep-alive). Each answer is a JSON page of "
+      f"{any_h.get('limit', 20)} messages (about "
+      f"{(any_h.get('bytes', 0) / max(any_h.get('requests', 1), 1)) / 1024:.1f} KiB with headers). "
+      "Latency from wrk (its own percentiles, taken over the whole run).\n")
+    w("| storage | queries/s | p50 (ms) | p99 (ms) | max (ms) | errors | " + CPU_HEAD + " | load before |")
+    w(SEP(12))
+    for st in order:
+        r = hist.get(st)
+        if r is None:
+            continue
+        if r.get("failed_run"):
+            w(f"| {STORAGE_NAMES[st]} | run failed |" + " |" * 10)
+            continue
+        errs = sum(r.get(k, 0) for k in ("errors_connect", "errors_read", "errors_write", "errors_status",
+                                          "errors_timeout"))
+        w(f"| {STORAGE_NAMES[st]} | {fnum(r.get('queries_per_s'), '{:,.0f}')} | {fnum(ms(r, 'lat_p50_us'), '{:.2f}')} | "
+          f"{fnum(ms(r, 'lat_p99_us'), '{:.2f}')} | {fnum(ms(r, 'lat_max_us'), '{:.1f}')} | {errs} | "
+          f"{cpu_cells(r)} | {fnum(r.get('loadavg'), '{:.2f}')} |")
+    w("")
+
+    n, win = any_a.get("sessions"), any_a.get("window")
+    w("### Durable appends with receipts\n")
+    w(f"{n if n else '?'} sessions (one user) send to one group room, `SEND /app/rooms/{{id}}/send` with a `receipt` "
+      f"and a `client-id` header (as the web client does), each keeping {win if win else '?'} SENDs without "
+      f"their RECEIPT (flat out: {n * win if n and win else '?'} in flight), {any_a.get('body_size', '?')} B bodies, "
+      f"{any_a.get('duration_s', 0):.0f} s measured after 1 s of warm-up. chatd sends the RECEIPT once the storage "
+      "plugin said the message is stored (and the sender's read mark moved). appends/s = RECEIPTs/s; latency = "
+      "SEND written to RECEIPT read. With this many in flight the latency is mostly queueing (in flight ÷ "
+      "throughput).\n")
+    w("| storage | appends/s | p50 (ms) | p99 (ms) | p99.9 (ms) | receipted of sent (%) | errors | " + CPU_HEAD +
+      " | load before |")
+    w(SEP(13))
+    for st in order:
+        r = app.get(st)
+        if r is None:
+            continue
+        if r.get("failed_run"):
+            w(f"| {STORAGE_NAMES[st]} | run failed |" + " |" * 11)
+            continue
+        w(f"| {STORAGE_NAMES[st]} | {fnum(r.get('delivered_per_s'), '{:,.0f}')} | {fnum(ms(r, 'lat_p50_us'), '{:.2f}')} | "
+          f"{fnum(ms(r, 'lat_p99_us'), '{:.2f}')} | {fnum(ms(r, 'lat_p999_us'), '{:.2f}')} | "
+          f"{fnum(delivered_ratio(r), '{:.2f}')} | {errors(r)} | {cpu_cells(r)} | {fnum(r.get('loadavg'), '{:.2f}')} |")
+    w("")
+
+    w("### Targets\n")
+    w("| target | measured | holds? |\n|---|---:|---|")
+    limits = []
+    for title, st, sc, unit, goal in TARGETS:
+        r = (hist if sc == "history" else app).get(st)
+        key = "queries_per_s" if sc == "history" else "delivered_per_s"
+        if r is None or r.get("failed_run") or r.get(key) is None:
+            w(f"| {title} ≥ {goal:,} {unit} | — | not measured |")
+            continue
+        v = r[key]
+        if v >= goal:
+            verdict = f"yes ({v / goal:.1f}× the target)"
+        else:
+            verdict = (f"**no**: {100 * (goal - v) / goal:.0f} % short; the target is {goal / v:.1f}× "
+                       "the figure")
+        w(f"| {title} ≥ {goal:,} {unit} | {v:,.0f} | {verdict} |")
+        limits.append((title, r, v >= goal))
+    w("")
+    w("### What limits them\n")
+    w("Per request, chatd does several storage operations in turn: a history query looks the room up (the "
+      "membership check), then reads the page; an append looks the room up, appends (the commit), then moves "
+      "the sender's read mark, and only then sends the RECEIPT. With the Redis and PostgreSQL plugins all of "
+      "it runs on chatd's one event-loop thread (hiredis and libpq asynchronous). The PostgreSQL plugin sends "
+      "everything about one room down one connection, one transaction at a time: what queues meanwhile goes "
+      "into the next one (group commit), which waits for the previous COMMIT.\n")
+    ncpu = int(env.get("M_NPROC", "2"))
+    mem = hist.get("memory")
+    if mem and not mem.get("failed_run") and mem.get("chatd_loop_cpu_pct"):
+        w(f"With `memory` storage, which costs next to nothing, history reaches {mem['queries_per_s']:,.0f} queries/s "
+          f"with chatd's event loop at {mem['chatd_loop_cpu_pct']:.0f} % of a core, {loop_us(mem):.0f} µs per query "
+          "(credentials check, storage call and JSON page; libwebsockets handles the sockets on a thread of its own): about the ceiling of one chatd instance's REST path on "
+          "this machine, whatever the storage.\n")
+    for title, r, ok in limits:
+        c, lp, b, m = (r.get(k) for k in ("chatd_cpu_pct", "chatd_loop_cpu_pct", "backend_cpu_pct",
+                                          "loadgen_cpu_pct"))
+        busy = []
+        if lp is not None and lp >= 85:
+            busy.append(f"chatd's event loop is at {lp:.0f} % of a core: saturated")
+        if b is not None and b >= 85:
+            busy.append(f"the backend is at {b:.0f} % of a core")
+        conns = sorted((v for k, v in r.items() if k.startswith("pgconn") and k.endswith("_cpu_pct")), reverse=True)
+        if conns and conns[0] >= 80:
+            busy.append(f"the one PostgreSQL backend process that serves the room's connection is at {conns[0]:.0f} % "
+                        f"of a core (the other connections: {', '.join(f'{v:.0f} %' for v in conns[1:]) or 'none'}): "
+                        "saturated, and the room's operations cannot use another")
+        total = sum(v for v in (c, b, m) if v is not None)
+        if total >= 100 * ncpu * 0.85:
+            busy.append(f"the machine is busy: chatd, the backend and the load generator take {total:.0f} % of its "
+                        f"{100 * ncpu} %")
+        if not busy:
+            wait = ("the room's operations wait their turn on its one connection, a transaction at a time, each "
+                    "a round trip" + (" and a WAL flush" if r.get("scenario") == "appends" else "")
+                    if r.get("storage") == "postgres" else
+                    "the operations wait for their round trips" + (" and fsyncs" if r.get("scenario") == "appends"
+                                                                   else ""))
+            busy.append(f"neither chatd's event loop ({fnum(lp, '{:.0f}')} %) nor the backend "
+                        f"({fnum(b, '{:.0f}')} % in all, {fnum(conns[0] if conns else None, '{:.0f}')} % the busiest "
+                        f"process) nor the machine is saturated: {wait}")
+        w(f"- **{title}** ({'holds' if ok else 'missed'}): " + "; ".join(busy) + ".")
+        pt = perf_text(r.get("label", ""))
+        for note in profile_notes(pt, r):
+            w(f"  {note}")
+        if pt:
+            w("")
+            w("  <details><summary>perf: where the machine's CPU went, 3 s in the middle of the run</summary>\n")
+            w("  ```")
+            for line in pt.splitlines():
+                w("  " + line.rstrip())
+            w("  ```\n  </details>\n")
+    w("")
+
+
+def brokers_section():
+    rs = broker_runs
+    any_r = next((r for r in rs if not r.get("failed_run")), {})
+    w("## Brokers: delivery latency between two instances\n")
+    pairs = (any_r.get("sessions") or 0) // 2
+    w(f"Two chatd instances share a Redis for storage (without persistence: these messages go to topics, not "
+      f"rooms, and are not stored) and the broker; {pairs:,} one-way pairs: each publisher is "
+      "connected to instance A (`chat-bench --publish-url`), its subscriber to instance B, so every message crosses "
+      f"the broker. {any_r.get('rate', 0):,.0f} messages/s in all, {any_r.get('body_size', '?')} B bodies to "
+      f"`/topic/bench.p.N`, {any_r.get('duration_s', 0):.0f} s measured after 1 s of warm-up. `simple` is the "
+      "baseline: one instance, publishers and subscribers on it, no broker hop. Kafka is librdkafka's mock cluster "
+      "(not a real Kafka; three brokers in one process) with `kafka.fetch.wait.max.ms = 10`; RabbitMQ one node "
+      "(AMQP, one queue per instance); Redis pub/sub on a redis-server of its own. Latency is publisher to "
+      "subscriber (same clock). CPU in % of one core, whole run.\n")
+    w("| broker | instances | deliveries/s | delivered of sent (%) | p50 (ms) | p99 (ms) | p99.9 (ms) | max (ms) | "
+      "chatd A CPU (%) | chatd B CPU (%) | broker CPU (%) | load generator CPU (%) | errors | load before |")
+    w(SEP(14))
+    for r in rs:
+        b = r.get("broker", "?")
+        if r.get("failed_run"):
+            w(f"| {b} | | run failed |" + " |" * 11)
+            continue
+        a_cpu = r.get("publisher_instance_cpu_pct")
+        w(f"| {b} | {r.get('instances', '?')} | {fnum(r.get('delivered_per_s'), '{:,.0f}')} | "
+          f"{fnum(delivered_ratio(r), '{:.2f}')} | {fnum(ms(r, 'lat_p50_us'), '{:.2f}')} | "
+          f"{fnum(ms(r, 'lat_p99_us'), '{:.2f}')} | {fnum(ms(r, 'lat_p999_us'), '{:.2f}')} | "
+          f"{fnum(ms(r, 'lat_max_us'), '{:.1f}')} | "
+          f"{fnum(a_cpu, '{:.0f}') if r.get('instances', 1) > 1 else '(same)'} | "
+          f"{fnum(r.get('server_cpu_pct'), '{:.0f}')} | {fnum(r.get('backend_cpu_pct'), '{:.0f}')} | "
+          f"{fnum(r.get('loadgen_cpu_pct'), '{:.0f}')} | {errors(r)} | {fnum(r.get('loadavg'), '{:.2f}')} |")
+    w("")
+    w("chatd B's CPU is chat-bench's measurement over the measured window; chatd A's, the broker's and the "
+      "load generator's cover the whole run (set-up and drain included), so they read a little low. The broker's CPU is "
+      "redis-server's, RabbitMQ's `beam.smp` or the Kafka mock's.\n")
+
+
+if storage_runs:
+    storage_section()
+if broker_runs:
+    brokers_section()
+
+w("## How these figures were taken\n")
+w("- One `chat-bench` run per table and server, the two servers taking turns scenario by scenario. `compare.sh` "
+  "starts them on free loopback ports: a fresh server for each idle run (only that one running), then both for the "
+  "other scenarios (an idle RabbitMQ uses about 1 % of a core, an idle chatd nothing).")
+w("- The machine may be shared: the load average before each run is in its table (the previous run's own load "
+  "counts in it, about 2 after a busy run on 2 cores). Figures taken at a higher load are less reliable; rerun "
+  "`compare.sh` on a quiet machine to confirm a difference.")
+w("- Latency is end to end, publisher to subscriber: the body carries the publisher's CLOCK_MONOTONIC time, the "
+  "subscriber subtracts it on receipt. Both ends are on this machine, so no clock skew. Every delivery of a message "
+  "published inside the measured window is a sample, including those that arrive during the drain after it.")
+w("- The load generator competes with the server for the same cores; on a small machine the figures of both servers "
+  "are lower than they would be with the load on another host, and a server that needs more CPU suffers more.")
+w("- \"Delivered of expected\" counts every delivery until the end of the drain after the measured window (it ends "
+  "after 0.3 s without a delivery, or at `--drain`). Under 100 % means a backlog the server had not delivered by then, "
+  "or messages lost; chat-bench cannot tell the two apart.")
+w("- Flat-out runs keep a fixed number of publications in flight per publisher (the publisher is a member of its room "
+  "and waits for its own copy), so their latency is mostly queueing: in flight ÷ throughput. Read it as a "
+  "throughput run; the fixed-rate runs are the latency figures.")
+w("- In the comparison with RabbitMQ, chatd keeps messages in memory (`memory` storage, `simple` broker) and "
+  "RabbitMQ uses its default non-durable topic subscriptions (one auto-delete queue per SUBSCRIBE): neither "
+  "writes to disk.")
+if storage_runs or broker_runs:
+    w("- The storage and broker runs use chatd only, on the transport above. History queries are measured with "
+      "wrk (its latency percentiles); appends and broker latency with chat-bench. The backends (redis-server, "
+      "PostgreSQL, RabbitMQ, the Kafka mock) run on this machine as well, started by `compare.sh` in temporary "
+      "directories and stopped at the end.")
+w("")
+if commands:
+    w("## Commands\n")
+    w("```")
+    for c in commands:
+        w(c)
+    w("```\n")
+w("<details><summary>Raw results (JSON; chat-bench, and wrk for the history runs)</summary>\n")
+w("```json")
+for r in runs:
+    w(json.dumps(r, separators=(",", ":")))
+w("```\n</details>")
+
+open(env["OUT_FILE"], "w").write("\n".join(out) + "\n")
