@@ -17,12 +17,33 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "plugin_conf.h"
 #include "scripts.lua.h"
+
+/* Every script, loaded on each connection (SCRIPT LOAD) before anything
+ * else, and then called by its SHA-1: the text crosses the wire once per
+ * connection, not with every operation. */
+enum script {
+    S_ROOM_CREATE, S_ROOM_GET, S_ROOM_LIST, S_ROOM_CLAIM, S_ROOM_COMPLETE,
+    S_ROOM_DELETE, S_MEMBER, S_APPEND, S_HISTORY, S_READ_MARK, NSCRIPTS
+};
+static const char *const SCRIPTS[NSCRIPTS] = {
+    [S_ROOM_CREATE] = LUA_ROOM_CREATE,
+    [S_ROOM_GET] = LUA_ROOM_GET,
+    [S_ROOM_LIST] = LUA_ROOM_LIST,
+    [S_ROOM_CLAIM] = LUA_ROOM_CLAIM,
+    [S_ROOM_COMPLETE] = LUA_ROOM_COMPLETE,
+    [S_ROOM_DELETE] = LUA_ROOM_DELETE,
+    [S_MEMBER] = LUA_MEMBER,
+    [S_APPEND] = LUA_APPEND,
+    [S_HISTORY] = LUA_HISTORY,
+    [S_READ_MARK] = LUA_READ_MARK,
+};
 
 #define SCHEMA_VERSION "1"
 #define LIST_MAX 1000       /* rooms per room_list when the filter sets no limit */
@@ -60,6 +81,7 @@ struct rstore {
     int backoff_ms;
     struct op *inflight; /* every op hiredis holds, to account for them */
     size_t pending;
+    char sha[NSCRIPTS][41]; /* SHA-1 of each script (hex): EVALSHA after SCRIPT LOAD */
 };
 
 /* ----------------------------------------------------------- completions */
@@ -359,6 +381,13 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     }
     if (!r) {
         op_fail(o, CHATD_ERR_UNAVAILABLE);
+    } else if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+        /* Someone flushed Redis' script cache: a new connection loads the
+         * scripts again. */
+        st->host->log(st->host, CHATD_LOG_WARN, "redis lost chatd's scripts (SCRIPT FLUSH?); reconnecting");
+        if (st->ac)
+            redisAsyncDisconnect(st->ac);
+        op_fail(o, CHATD_ERR_UNAVAILABLE);
     } else if (r->type == REDIS_REPLY_ERROR) {
         st->host->log(st->host, CHATD_LOG_ERROR, "redis: %s", r->str);
         op_fail(o, strncmp(r->str, "LOADING", 7) == 0 || strncmp(r->str, "BUSY", 4) == 0 ||
@@ -409,17 +438,17 @@ struct cmd {
     bool oom;
 };
 
-static void cmd_start(struct cmd *c, const char *script, const char *prefix)
+static void cmd_start(struct cmd *c, const struct rstore *st, enum script script)
 {
     memset(c, 0, sizeof *c);
-    c->argv[0] = "EVAL";
-    c->len[0] = 4;
-    c->argv[1] = script;
-    c->len[1] = strlen(script);
+    c->argv[0] = "EVALSHA";
+    c->len[0] = 7;
+    c->argv[1] = st->sha[script];
+    c->len[1] = 40;
     c->argv[2] = "0";
     c->len[2] = 1;
-    c->argv[3] = prefix;
-    c->len[3] = strlen(prefix);
+    c->argv[3] = st->prefix;
+    c->len[3] = strlen(st->prefix);
     c->argc = 4;
 }
 
@@ -556,7 +585,7 @@ static void r_room_create(void *state, const struct chatd_room *room, const char
 {
     struct rstore *st = state;
     struct cmd c;
-    cmd_start(&c, LUA_ROOM_CREATE, st->prefix);
+    cmd_start(&c, st, S_ROOM_CREATE);
     cmd_str(&c, room->id ? room->id : "");
     cmd_num(&c, room->kind);
     cmd_num(&c, room->state ? room->state : CHATD_ROOM_OPEN);
@@ -579,7 +608,7 @@ static void r_room_get(void *state, const char *room_id, const char *for_user, c
 {
     struct rstore *st = state;
     struct cmd c;
-    cmd_start(&c, LUA_ROOM_GET, st->prefix);
+    cmd_start(&c, st, S_ROOM_GET);
     cmd_str(&c, room_id);
     cmd_opt(&c, for_user);
     submit(st, op_new(st, OP_ROOM, (void *)cb, ctx, NULL), &c, NULL, 0);
@@ -589,7 +618,7 @@ static void r_room_list(void *state, const struct chatd_room_filter *f, chatd_ro
 {
     struct rstore *st = state;
     struct cmd c;
-    cmd_start(&c, LUA_ROOM_LIST, st->prefix);
+    cmd_start(&c, st, S_ROOM_LIST);
     cmd_opt(&c, f->member);
     cmd_num(&c, f->kind);
     cmd_num(&c, f->state);
@@ -604,7 +633,7 @@ static void r_room_claim(void *state, const char *room_id, const char *agent, in
 {
     struct rstore *st = state;
     struct cmd c;
-    cmd_start(&c, LUA_ROOM_CLAIM, st->prefix);
+    cmd_start(&c, st, S_ROOM_CLAIM);
     cmd_str(&c, room_id);
     cmd_str(&c, agent);
     cmd_num(&c, now_ms);
@@ -615,7 +644,7 @@ static void r_room_complete(void *state, const char *room_id, const char *agent,
 {
     struct rstore *st = state;
     struct cmd c;
-    cmd_start(&c, LUA_ROOM_COMPLETE, st->prefix);
+    cmd_start(&c, st, S_ROOM_COMPLETE);
     cmd_str(&c, room_id);
     cmd_str(&c, agent);
     submit(st, op_new(st, OP_ROOM, (void *)cb, ctx, NULL), &c, NULL, 0);
@@ -625,7 +654,7 @@ static void r_room_delete(void *state, const char *room_id, chatd_done_cb cb, vo
 {
     struct rstore *st = state;
     struct cmd c;
-    cmd_start(&c, LUA_ROOM_DELETE, st->prefix);
+    cmd_start(&c, st, S_ROOM_DELETE);
     cmd_str(&c, room_id);
     submit(st, op_new(st, OP_DONE, (void *)cb, ctx, NULL), &c, NULL, 0);
 }
@@ -634,7 +663,7 @@ static void member_op(struct rstore *st, const char *room_id, const char *user, 
                       void *ctx)
 {
     struct cmd c;
-    cmd_start(&c, LUA_MEMBER, st->prefix);
+    cmd_start(&c, st, S_MEMBER);
     cmd_str(&c, room_id);
     cmd_str(&c, user);
     cmd_str(&c, add ? "1" : "0");
@@ -655,7 +684,7 @@ static void r_message_append(void *state, const struct chatd_message *msg, chatd
 {
     struct rstore *st = state;
     struct cmd c;
-    cmd_start(&c, LUA_APPEND, st->prefix);
+    cmd_start(&c, st, S_APPEND);
     cmd_str(&c, msg->room);
     cmd_str(&c, msg->sender);
     cmd_opt(&c, msg->client_id);
@@ -671,7 +700,7 @@ static void r_message_list(void *state, const char *room_id, uint64_t before, ui
 {
     struct rstore *st = state;
     struct cmd c;
-    cmd_start(&c, LUA_HISTORY, st->prefix);
+    cmd_start(&c, st, S_HISTORY);
     cmd_str(&c, room_id);
     cmd_unum(&c, before);
     cmd_unum(&c, after);
@@ -684,7 +713,7 @@ static void r_read_mark(void *state, const char *room_id, const char *user, uint
 {
     struct rstore *st = state;
     struct cmd c;
-    cmd_start(&c, LUA_READ_MARK, st->prefix);
+    cmd_start(&c, st, S_READ_MARK);
     cmd_str(&c, room_id);
     cmd_str(&c, user);
     cmd_unum(&c, seq);
@@ -795,6 +824,8 @@ static void connect_now(struct rstore *st)
         redisAsyncCommand(ac, on_setup_reply, st, "AUTH %s", st->password);
     if (st->db)
         redisAsyncCommand(ac, on_setup_reply, st, "SELECT %d", st->db);
+    for (size_t i = 0; i < NSCRIPTS; i++)
+        redisAsyncCommand(ac, on_setup_reply, st, "SCRIPT LOAD %b", SCRIPTS[i], strlen(SCRIPTS[i]));
     redisAsyncCommand(ac, on_setup_reply, st, "SETNX %sschema %s", st->prefix, SCHEMA_VERSION);
     redisAsyncCommand(ac, on_schema, st, "GET %sschema", st->prefix);
 }
@@ -841,6 +872,12 @@ static chatd_status redis_init(const struct chatd_host *h, void **state)
     }
     st->password = password;
     st->db = (int)db;
+    for (size_t i = 0; i < NSCRIPTS; i++) {
+        unsigned char md[20];
+        SHA1((const unsigned char *)SCRIPTS[i], strlen(SCRIPTS[i]), md);
+        for (size_t k = 0; k < sizeof md; k++)
+            snprintf(st->sha[i] + 2 * k, 3, "%02x", md[k]);
+    }
     st->max_pending = (size_t)max_pending;
     if (!(st->retry = evtimer_new(h->base, on_retry, st))) {
         store_free(st);

@@ -75,6 +75,35 @@ class BackendRestart(unittest.TestCase):
         self.assertEqual(api.get("/api/rooms/%s/messages?limit=1" % rid)[1]["messages"][0]["body"],
                          "after the restart")
 
+    @unittest.skipUnless(PROFILE == "redis", "Redis' script cache")
+    def test_script_cache_flushed(self):
+        """storage-redis calls its scripts by SHA-1; after a SCRIPT FLUSH it
+        reconnects, loads them again and serves on."""
+        import socket
+        backend = Redis().start()
+        self.addCleanup(backend.cleanup)
+        srv = Chatd(lambda s: s.update({"storage": {"plugin": "redis", "address": backend.address}})).start()
+        self.addCleanup(srv.cleanup)
+        self.addCleanup(srv.stop)
+        wait_for(lambda: health(srv.http_port)[0] == 200, what="ready")
+        api = Api(srv.http_port, "alice")
+        rid = api.post("/api/rooms", {"kind": "group", "title": "scripts", "members": ["bob"]})[1]["id"]
+        with socket.create_connection(("127.0.0.1", backend.port)) as r:
+            r.sendall(b"SCRIPT FLUSH\r\n")
+            self.assertTrue(r.recv(64).startswith(b"+OK"))
+
+        def stored():
+            c = RawStomp(srv.stomp_port)
+            try:
+                c.connect("bob")
+                send_message(c, rid, "after the flush", receipt="r")
+                f = c.read(timeout=10)
+                return f is not None and f.command == "RECEIPT"
+            finally:
+                c.close()
+        wait_for(stored, timeout=20, what="a message stored after the flush")
+        self.assertEqual(history(api, rid)[-1]["body"], "after the flush")
+
 
 if __name__ == "__main__":
     unittest.main()
