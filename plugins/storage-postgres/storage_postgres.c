@@ -37,6 +37,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "storage_op.h"
+
 #define SCHEMA_VERSION 1
 #define MAX_BATCH 256          /* ops per transaction */
 #define MAX_TRIES 5            /* runs of an op rolled back by deadlocks before giving up */
@@ -244,8 +246,6 @@ struct block {
     char data[];
 };
 
-enum op_kind { OP_CREATE, OP_GET, OP_LIST, OP_CLAIM, OP_COMPLETE, OP_DELETE, OP_MEMBER_ADD, OP_MEMBER_REMOVE,
-               OP_APPEND, OP_HISTORY, OP_MARK };
 
 struct pgstore;
 
@@ -415,25 +415,7 @@ static char *text_array(struct op *o, struct block **list, const char *const *v,
 
 static void op_answer(struct op *o, chatd_status s)
 {
-    if (o->oom)
-        s = CHATD_ERR_NOMEM;
-    bool data = s == CHATD_OK || s == CHATD_ERR_EXISTS || s == CHATD_ERR_CONFLICT;
-    switch (o->kind) {
-    case OP_CREATE: case OP_GET: case OP_CLAIM: case OP_COMPLETE:
-        ((chatd_room_cb)o->cb)(o->ctx, s, data ? o->rooms : NULL);
-        break;
-    case OP_LIST:
-        ((chatd_rooms_cb)o->cb)(o->ctx, s, s == CHATD_OK ? o->rooms : NULL, s == CHATD_OK ? o->n : 0);
-        break;
-    case OP_APPEND:
-        ((chatd_message_cb)o->cb)(o->ctx, s, data && o->n ? o->msgs : NULL);
-        break;
-    case OP_HISTORY:
-        ((chatd_messages_cb)o->cb)(o->ctx, s, s == CHATD_OK ? o->msgs : NULL, s == CHATD_OK ? o->n : 0);
-        break;
-    default:
-        ((chatd_done_cb)o->cb)(o->ctx, s);
-    }
+    storage_op_answer(o->kind, o->cb, o->ctx, o->oom ? CHATD_ERR_NOMEM : s, o->rooms, o->msgs, o->n);
 }
 
 /* Answer now: only from a loop callback, never inside the op's own call. */

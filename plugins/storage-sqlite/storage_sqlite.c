@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "storage_op.h"
+
 #define SCHEMA_VERSION 1
 
 static const char *const migrations[SCHEMA_VERSION] = {
@@ -40,8 +42,6 @@ struct block {
     char data[];
 };
 
-enum op_kind { OP_CREATE, OP_GET, OP_LIST, OP_CLAIM, OP_COMPLETE, OP_DELETE, OP_MEMBER_ADD, OP_MEMBER_REMOVE,
-               OP_APPEND, OP_HISTORY, OP_MARK };
 
 /* One operation: its arguments (copied), then its answer. */
 struct op {
@@ -510,24 +510,7 @@ static chatd_status run_op(struct sqlstore *st, struct op *o)
 static void op_finish(void *arg)
 {
     struct op *o = arg;
-    chatd_status st = o->oom ? CHATD_ERR_NOMEM : o->status;
-    bool with_data = st == CHATD_OK || st == CHATD_ERR_EXISTS || st == CHATD_ERR_CONFLICT;
-    switch (o->kind) {
-    case OP_CREATE: case OP_GET: case OP_CLAIM: case OP_COMPLETE:
-        ((chatd_room_cb)o->cb)(o->ctx, st, with_data ? o->rooms : NULL);
-        break;
-    case OP_LIST:
-        ((chatd_rooms_cb)o->cb)(o->ctx, st, st == CHATD_OK ? o->rooms : NULL, st == CHATD_OK ? o->n : 0);
-        break;
-    case OP_APPEND:
-        ((chatd_message_cb)o->cb)(o->ctx, st, with_data && o->n ? o->msgs : NULL);
-        break;
-    case OP_HISTORY:
-        ((chatd_messages_cb)o->cb)(o->ctx, st, st == CHATD_OK ? o->msgs : NULL, st == CHATD_OK ? o->n : 0);
-        break;
-    default:
-        ((chatd_done_cb)o->cb)(o->ctx, st);
-    }
+    storage_op_answer(o->kind, o->cb, o->ctx, o->oom ? CHATD_ERR_NOMEM : o->status, o->rooms, o->msgs, o->n);
     pthread_mutex_lock(&o->st->mu);
     o->st->pending--;
     pthread_mutex_unlock(&o->st->mu);

@@ -1,0 +1,23 @@
+#include "storage_op.h"
+
+void storage_op_answer(enum op_kind kind, void *cb, void *ctx, chatd_status st, const struct chatd_room *rooms,
+                       const struct chatd_message *msgs, size_t n)
+{
+    bool data = st == CHATD_OK || st == CHATD_ERR_EXISTS || st == CHATD_ERR_CONFLICT;
+    switch (kind) {
+    case OP_CREATE: case OP_GET: case OP_CLAIM: case OP_COMPLETE:
+        ((chatd_room_cb)cb)(ctx, st, data ? rooms : NULL);
+        break;
+    case OP_LIST:
+        ((chatd_rooms_cb)cb)(ctx, st, st == CHATD_OK ? rooms : NULL, st == CHATD_OK ? n : 0);
+        break;
+    case OP_APPEND:
+        ((chatd_message_cb)cb)(ctx, st, data && n ? msgs : NULL);
+        break;
+    case OP_HISTORY:
+        ((chatd_messages_cb)cb)(ctx, st, st == CHATD_OK ? msgs : NULL, st == CHATD_OK ? n : 0);
+        break;
+    default:
+        ((chatd_done_cb)cb)(ctx, st);
+    }
+}

@@ -1,0 +1,18 @@
+/* What the queue-based storage plugins (sqlite, postgres) share: the kinds
+ * of operation and how an answer reaches the caller's callback. Built into
+ * each plugin that uses it. */
+#ifndef CHATD_PLUGIN_STORAGE_OP_H
+#define CHATD_PLUGIN_STORAGE_OP_H
+
+#include <chatd/plugin.h>
+
+enum op_kind { OP_CREATE, OP_GET, OP_LIST, OP_CLAIM, OP_COMPLETE, OP_DELETE, OP_MEMBER_ADD, OP_MEMBER_REMOVE,
+               OP_APPEND, OP_HISTORY, OP_MARK };
+
+/* Call cb (of the type kind implies) with status st. Results go along only
+ * where the SDK says they do: a room with OK, EXISTS and CONFLICT; lists and
+ * pages with OK; the stored message with OK and EXISTS. */
+void storage_op_answer(enum op_kind kind, void *cb, void *ctx, chatd_status st, const struct chatd_room *rooms,
+                       const struct chatd_message *msgs, size_t n);
+
+#endif
