@@ -1,6 +1,6 @@
 #include "gateway.h"
 
-#include <event2/event.h>
+#include <ev.h>
 #include <libwebsockets.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -21,7 +21,7 @@ struct outitem {
 };
 
 struct conn {
-    lws_sorted_usec_list_t hb_timer;
+    ev_timer hb_timer;      /* heart-beats; inactive when none were agreed */
     struct gateway *g;
     uint64_t id;
     struct lws *wsi;
@@ -57,6 +57,8 @@ struct http_conn {
 struct gateway {
     const struct settings *settings;
     struct lws_context *ctx;
+    struct ev_loop *loop;      /* epoll; lws runs on it as a foreign loop */
+    ev_timer lws_pump;         /* see gateway_lws_pump() */
     pthread_t thread;
     bool started;
     atomic_bool stop;
@@ -66,7 +68,8 @@ struct gateway {
     struct xmsg *batch;        /* our side of the to_gw swap */
     size_t batch_cap;
     struct xq *to_core;
-    struct event *to_core_ev;
+    void (*wake_core)(void *arg);
+    void *wake_arg;
     struct xmsg *pending;      /* messages for the core from one callback */
     size_t npending, pending_cap;
 
@@ -109,7 +112,7 @@ static void pending_flush(struct gateway *g)
         return;
     bool failed;
     if (xq_push(g->to_core, g->pending, g->npending, &failed))
-        event_active(g->to_core_ev, EV_READ, 0);
+        g->wake_core(g->wake_arg);
     if (failed) {
         for (size_t i = 0; i < g->npending; i++)
             xmsg_dispose(&g->pending[i]);
@@ -158,10 +161,19 @@ static void peer_release(struct gateway *g, struct conn *c)
 }
 
 static void conn_send_error(struct gateway *g, struct conn *c, const char *why, const char *detail);
+static void conn_heartbeat(struct ev_loop *loop, ev_timer *w, int revents);
+
+/* Gateway thread: leave the loop (the drain is over, or gateway_stop). */
+static void gateway_leave(struct gateway *g)
+{
+    atomic_store(&g->stop, true);
+    ev_break(g->loop, EVBREAK_ALL);
+}
 
 static void conn_open(struct gateway *g, struct conn *c, struct lws *wsi, enum transport t)
 {
     memset(c, 0, sizeof *c);
+    ev_timer_init(&c->hb_timer, conn_heartbeat, 0, 0);
     c->g = g;
     c->wsi = wsi;
     c->transport = t;
@@ -201,7 +213,7 @@ static void conn_closed(struct gateway *g, struct conn *c)
     if (!c->id)
         return;
     idmap_del(&g->conns, c->id);
-    lws_sul_cancel(&c->hb_timer);
+    ev_timer_stop(g->loop, &c->hb_timer);
     stomp_parser_free(c->parser);
     c->parser = NULL;
     struct xmsg m = {.session = c->id, .kind = XM_CLOSED};
@@ -210,7 +222,7 @@ static void conn_closed(struct gateway *g, struct conn *c)
     pending_flush(g);
     c->id = 0;
     if (g->draining && g->conns.count == 0)
-        atomic_store(&g->stop, true);
+        gateway_leave(g);
 }
 
 static void conn_enqueue(struct gateway *g, struct conn *c, char *head, size_t head_len,
@@ -275,16 +287,22 @@ static void conn_fail(struct gateway *g, struct conn *c, const char *why)
     conn_error(g, c, why, detail);
 }
 
-/* Heart-beats: an EOL when we have been quiet, a close when the client has. */
-static void conn_heartbeat(lws_sorted_usec_list_t *sul)
+/* Heart-beats: an EOL when we have been quiet, a close when the client has.
+ * A repeating timer at half the shorter agreed interval. */
+static void conn_heartbeat(struct ev_loop *loop, ev_timer *w, int revents)
 {
-    struct conn *c = (struct conn *)((char *)sul - offsetof(struct conn, hb_timer));
+    (void)loop;
+    (void)revents;
+    struct conn *c = (struct conn *)((char *)w - offsetof(struct conn, hb_timer));
     struct gateway *g = c->g;
     lws_usec_t now = lws_now_usecs();
-    if (c->close_after_flush || c->kill)
+    if (c->close_after_flush || c->kill) {
+        ev_timer_stop(g->loop, w);
         return;
+    }
     /* A paused connection is silent because we do not read it. */
     if (c->hb_receive_us && !c->rx_paused && now - c->last_rx_us > 2 * c->hb_receive_us) {
+        ev_timer_stop(g->loop, w);
         conn_error(g, c, "heart-beat timeout", "Nothing was received within twice the heart-beat interval.");
         return;
     }
@@ -295,11 +313,19 @@ static void conn_heartbeat(lws_sorted_usec_list_t *sul)
             conn_enqueue(g, c, eol, 1, NULL);
         }
     }
+}
+
+static void conn_heartbeat_start(struct gateway *g, struct conn *c)
+{
     lws_usec_t tick = c->hb_send_us;
     if (c->hb_receive_us && (!tick || c->hb_receive_us < tick))
         tick = c->hb_receive_us;
     tick /= 2;
-    lws_sul_schedule(g->ctx, 0, &c->hb_timer, conn_heartbeat, tick > 50000 ? tick : 50000);
+    if (tick < 50000)
+        tick = 50000;
+    ev_timer_stop(g->loop, &c->hb_timer);
+    ev_timer_init(&c->hb_timer, conn_heartbeat, (double)tick / 1e6, (double)tick / 1e6);
+    ev_timer_start(g->loop, &c->hb_timer);
 }
 
 static void conn_receive(struct gateway *g, struct conn *c, const char *data, size_t len)
@@ -475,7 +501,7 @@ static void gateway_drain_queue(struct gateway *g)
         if (m->kind == XM_DRAIN) {
             g->draining = true;
             if (g->conns.count == 0)
-                atomic_store(&g->stop, true);
+                gateway_leave(g);
             continue;
         }
         struct conn *c = idmap_get(&g->conns, m->session);
@@ -490,7 +516,7 @@ static void gateway_drain_queue(struct gateway *g)
             c->hb_receive_us = (lws_usec_t)m->u.heartbeat.receive_ms * 1000;
             c->last_rx_us = c->last_tx_us = lws_now_usecs();
             if (c->hb_send_us || c->hb_receive_us)
-                conn_heartbeat(&c->hb_timer);
+                conn_heartbeat_start(g, c);
         } else if (m->kind == XM_RX_PAUSE || m->kind == XM_RX_RESUME) {
             c->rx_paused = m->kind == XM_RX_PAUSE;
             if (!c->rx_paused)
@@ -719,6 +745,8 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
     switch (reason) {
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         gateway_drain_queue(g);
+        if (atomic_load(&g->stop))
+            ev_break(g->loop, EVBREAK_ALL);
         return 0;
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         return ws_upgrade_check(g, wsi);
@@ -812,8 +840,20 @@ static void lws_log_emit(int level, const char *line)
             "lws", 0, "%.*s", (int)n, line);
 }
 
-struct gateway *gateway_new(const struct settings *s, struct xq *to_core, struct event *to_core_ev,
-                            char *err, size_t errlen)
+/* libwebsockets' own timers (handshake and close time-outs, keep-alive) are
+ * armed by its libev glue after I/O; a timer due sooner than the one already
+ * armed waits for the next I/O. A wake-up every 250 ms bounds that wait;
+ * chatd's own timers (heart-beats) are libev timers and exact. */
+static void gateway_lws_pump(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct gateway *g = (struct gateway *)((char *)w - offsetof(struct gateway, lws_pump));
+    lws_cancel_service(g->ctx);
+}
+
+struct gateway *gateway_new(const struct settings *s, struct xq *to_core, void (*wake_core)(void *arg),
+                            void *wake_arg, char *err, size_t errlen)
 {
     struct gateway *g = calloc(1, sizeof *g);
     if (!g) {
@@ -822,7 +862,8 @@ struct gateway *gateway_new(const struct settings *s, struct xq *to_core, struct
     }
     g->settings = s;
     g->to_core = to_core;
-    g->to_core_ev = to_core_ev;
+    g->wake_core = wake_core;
+    g->wake_arg = wake_arg;
     xq_init(&g->to_gw);
     idmap_init(&g->conns);
     idmap_init(&g->http);
@@ -831,9 +872,21 @@ struct gateway *gateway_new(const struct settings *s, struct xq *to_core, struct
 
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
 
+    /* The gateway's loop: epoll through libev, so a wake-up costs the
+     * sockets that are ready, not every open one. */
+    g->loop = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOENV | EVFLAG_NOSIGMASK);
+    if (!g->loop) {
+        snprintf(err, errlen, "gateway: cannot create its event loop (epoll)");
+        gateway_free(g);
+        return NULL;
+    }
+    ev_timer_init(&g->lws_pump, gateway_lws_pump, 0.25, 0.25);
+    void *loops[1] = {g->loop};
+
     struct lws_context_creation_info ci;
     memset(&ci, 0, sizeof ci);
-    ci.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DISABLE_IPV6;
+    ci.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_LIBEV;
+    ci.foreign_loops = loops;
     ci.user = g;
     ci.port = CONTEXT_PORT_NO_LISTEN;
     g->ctx = lws_create_context(&ci);
@@ -920,9 +973,10 @@ struct gateway *gateway_new(const struct settings *s, struct xq *to_core, struct
 static void *gateway_main(void *arg)
 {
     struct gateway *g = arg;
+    ev_timer_start(g->loop, &g->lws_pump);
     while (!atomic_load(&g->stop))
-        if (lws_service(g->ctx, 0) < 0)
-            break;
+        ev_run(g->loop, 0);
+    ev_timer_stop(g->loop, &g->lws_pump);
     return NULL;
 }
 
@@ -965,6 +1019,8 @@ void gateway_free(struct gateway *g)
     gateway_stop(g);
     if (g->ctx)
         lws_context_destroy(g->ctx); /* closes what is left; CLOSED callbacks run here */
+    if (g->loop)
+        ev_loop_destroy(g->loop);
     pending_flush(g);
     xq_destroy(&g->to_gw);
     idmap_free(&g->conns);

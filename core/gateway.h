@@ -10,14 +10,13 @@
 #include "settings.h"
 #include "xq.h"
 
-struct event;
 struct gateway;
 
 /* Create the lws context and bind the listeners (so a busy port fails
- * start-up). to_core receives XM_OPENED/XM_FRAME/XM_CLOSED; to_core_ev is
- * activated whenever it turns non-empty. NULL with one line in err. */
+ * start-up). to_core receives XM_OPENED/XM_FRAME/XM_CLOSED; wake_core(wake_arg)
+ * is called (on the gateway thread) whenever it turns non-empty. NULL with one line in err. */
 struct gateway *gateway_new(const struct settings *s, struct xq *to_core,
-                            struct event *to_core_ev, char *err, size_t errlen);
+                            void (*wake_core)(void *arg), void *wake_arg, char *err, size_t errlen);
 int gateway_start(struct gateway *g);
 /* Core thread: hand messages (XM_OUT, XM_CLOSE, XM_DRAIN) to the gateway;
  * ownership of what they carry passes with them. */

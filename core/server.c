@@ -214,6 +214,12 @@ int server_init(struct server *srv, const char *config_path, bool quiet, char *e
     return 0;
 }
 
+/* Gateway thread: the queue to the core turned non-empty. */
+static void server_wake(void *ev)
+{
+    event_active(ev, EV_READ, 0);
+}
+
 int server_run(struct server *srv, char *err, size_t errlen)
 {
     raise_fd_limit();
@@ -237,7 +243,7 @@ int server_run(struct server *srv, char *err, size_t errlen)
         return -1;
     }
     /* The config tree is start-up only: plugins copied what they keep. */
-    srv->gateway = gateway_new(&srv->settings, srv->to_core, srv->to_core_ev, err, errlen);
+    srv->gateway = gateway_new(&srv->settings, srv->to_core, server_wake, srv->to_core_ev, err, errlen);
     if (!srv->gateway || gateway_start(srv->gateway) < 0) {
         if (srv->gateway)
             snprintf(err, errlen, "cannot start the gateway thread");

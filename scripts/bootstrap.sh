@@ -4,7 +4,7 @@
 # `--bench` that and the benchmark's HTTP load generator.
 set -euo pipefail
 
-build_pkgs=(build-essential cmake pkg-config libevent-dev libwebsockets-dev libjansson-dev
+build_pkgs=(build-essential cmake pkg-config libevent-dev libwebsockets-dev libwebsockets-evlib-ev libev-dev libjansson-dev
   libhiredis-dev libpq-dev librabbitmq-dev libjwt-dev libsqlite3-dev libcmocka-dev libssl-dev
   librdkafka-dev)
 test_pkgs=(clang valgrind redis-server postgresql rabbitmq-server python3-stomp python3-websocket python3-pika
