@@ -86,7 +86,7 @@ struct gateway {
     struct lws_protocols raw_protocols[2];
 };
 
-#define RAW_WRITE_MAX (64 * 1024)
+#define WRITE_MAX (64 * 1024) /* bytes handed to one write */
 
 static void pending_add(struct gateway *g, const struct xmsg *m)
 {
@@ -423,8 +423,32 @@ static size_t item_len(const struct outitem *it)
     return it->head_len + (it->shared ? it->shared->len : 0);
 }
 
-/* Write what is queued: one WebSocket message per call (lws' rule), or up
- * to RAW_WRITE_MAX bytes of frames for raw TCP. -1 closes the connection. */
+/* The header of an unmasked, final WebSocket frame (RFC 6455 5.2) carrying
+ * one STOMP frame; returns its length (2, 4 or 10 bytes). */
+static size_t ws_header(unsigned char *h, size_t len, bool text)
+{
+    h[0] = 0x80 | (text ? 0x1 : 0x2);
+    if (len < 126) {
+        h[1] = (unsigned char)len;
+        return 2;
+    }
+    if (len <= 0xFFFF) {
+        h[1] = 126;
+        h[2] = (unsigned char)(len >> 8);
+        h[3] = (unsigned char)len;
+        return 4;
+    }
+    h[1] = 127;
+    for (int i = 0; i < 8; i++)
+        h[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+    return 10;
+}
+
+/* Write what is queued, up to WRITE_MAX bytes in one write: for raw TCP the
+ * frames back to back; for WebSocket each STOMP frame in a WebSocket message
+ * of its own, framed here and handed to lws as raw bytes (lws frames one
+ * message per lws_write, which would cost a system call per message).
+ * -1 closes the connection. */
 static int conn_writable(struct gateway *g, struct conn *c)
 {
     if (c->kill)
@@ -437,21 +461,21 @@ static int conn_writable(struct gateway *g, struct conn *c)
         }
         return 0;
     }
+    bool ws = c->transport == TRANSPORT_WS;
+    size_t per_item = ws ? 10 : 0; /* the largest WebSocket frame header */
     size_t total = 0;
-    size_t budget = c->transport == TRANSPORT_WS ? item_len(c->out_head) : RAW_WRITE_MAX;
     struct outitem *it = c->out_head;
     do {
-        total += item_len(it);
+        total += item_len(it) + per_item;
         it = it->next;
-    } while (it && c->transport == TRANSPORT_TCP && total + item_len(it) <= budget);
+    } while (it && total + item_len(it) + per_item <= WRITE_MAX);
     if (scratch_reserve(g, total) < 0)
         return -1;
-    enum lws_write_protocol mode = LWS_WRITE_RAW;
-    if (c->transport == TRANSPORT_WS)
-        mode = item_is_text(c->out_head) ? LWS_WRITE_TEXT : LWS_WRITE_BINARY;
-    char *p = g->scratch + LWS_PRE;
+    unsigned char *start = (unsigned char *)g->scratch + LWS_PRE, *p = start;
     while (c->out_head != it) {
         struct outitem *cur = c->out_head;
+        if (ws)
+            p += ws_header(p, item_len(cur), item_is_text(cur));
         memcpy(p, cur->head, cur->head_len);
         p += cur->head_len;
         if (cur->shared) {
@@ -466,7 +490,9 @@ static int conn_writable(struct gateway *g, struct conn *c)
     }
     if (!c->out_head)
         c->out_tail = NULL;
-    if (lws_write(c->wsi, (unsigned char *)g->scratch + LWS_PRE, total, mode) < (int)total)
+    /* What the socket does not take now, lws keeps and sends first. */
+    size_t n = (size_t)(p - start);
+    if (lws_write(c->wsi, start, n, LWS_WRITE_RAW) < (int)n)
         return -1;
     c->last_tx_us = lws_now_usecs();
     if (c->out_head || c->close_after_flush)
