@@ -878,6 +878,11 @@ static void gateway_lws_pump(struct ev_loop *loop, ev_timer *w, int revents)
     lws_cancel_service(g->ctx);
 }
 
+/* No libwebsockets idle policy: STOMP heart-beats watch the connections.
+ * (lws' validity timer would be re-armed in a sorted list, a walk over every
+ * connection, each time one is accepted.) */
+static const lws_retry_bo_t no_idle_policy;
+
 struct gateway *gateway_new(const struct settings *s, struct xq *to_core, void (*wake_core)(void *arg),
                             void *wake_arg, char *err, size_t errlen)
 {
@@ -964,6 +969,7 @@ struct gateway *gateway_new(const struct settings *s, struct xq *to_core, void (
     vi.pvo = &g->pvo_ws;
     vi.mounts = &g->mount_api;
     vi.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+    vi.retry_and_idle_policy = &no_idle_policy;
     if (!lws_create_vhost(g->ctx, &vi)) {
         snprintf(err, errlen, "gateway: cannot listen on %s:%d (see the lws line above)",
                  s->listen_host, s->listen_port);
@@ -986,6 +992,7 @@ struct gateway *gateway_new(const struct settings *s, struct xq *to_core, void (
         vi.options = LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG | LWS_SERVER_OPTION_DISABLE_IPV6;
         vi.listen_accept_role = "raw-skt";
         vi.listen_accept_protocol = "stomp-raw";
+        vi.retry_and_idle_policy = &no_idle_policy;
         if (!lws_create_vhost(g->ctx, &vi)) {
             snprintf(err, errlen, "gateway: cannot listen on %s:%d (see the lws line above)",
                      s->stomp_host, s->stomp_port);
