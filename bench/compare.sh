@@ -15,21 +15,24 @@ OUT=${OUT:-$HERE/RESULTS.md}
 SCENARIOS=${SCENARIOS:-"idle connect pairs fanout storage brokers"}  # which parts run
 SERVERS=${SERVERS:-"chatd rabbitmq"}      # idle..fanout: which servers to measure
 TRANSPORT=${TRANSPORT:-ws}                # ws: chatd /ws vs Web-STOMP; tcp: STOMP over TCP on both
-IDLE_SIZES=${IDLE_SIZES:-"1000 10000"}    # idle sessions, one run (on a fresh server) per size
+IDLE_SIZES=${IDLE_SIZES:-"1000 10000 19000"}  # idle sessions, one run (on a fresh server) per size
+IDLE_CLUSTER=${IDLE_CLUSTER:-"100000x6"}  # idle sessions over chatd instances (chatd only); "" = none
 IDLE_HOLD=${IDLE_HOLD:-10}                # seconds the idle sessions are held
 CONNECT=${CONNECT:-2000}                  # connect storm: sessions
 CONNECT_CONCURRENCY=${CONNECT_CONCURRENCY:-200}
-PAIRS=${PAIRS:-1000}                      # pairs: number of pairs (2 sessions each)
-PAIRS_RATE=${PAIRS_RATE:-2000}            # pairs: messages/s over all sessions
-FANOUT_ROOMS=${FANOUT_ROOMS:-100}
+# 10,000 pairs would be 20,000 sessions, over the 20,000 open files one
+# process may have here: 9,900 pairs is the most one instance can hold.
+PAIRS=${PAIRS:-9900}                      # pairs: number of pairs (2 sessions each)
+PAIRS_RATE=${PAIRS_RATE:-5000}            # pairs: messages/s over all sessions
+FANOUT_ROOMS=${FANOUT_ROOMS:-1000}
 FANOUT_MEMBERS=${FANOUT_MEMBERS:-100}
-FANOUT_SESSIONS=${FANOUT_SESSIONS:-$((FANOUT_ROOMS * FANOUT_MEMBERS))}
-FANOUT_RATE=${FANOUT_RATE:-50}            # fanout at a fixed rate: publications/s (x members deliveries)
+FANOUT_SESSIONS=${FANOUT_SESSIONS:-10000} # members spread over these (10 rooms each by default)
+FANOUT_RATES=${FANOUT_RATES:-${FANOUT_RATE:-"50 500"}}  # fixed-rate runs: publications/s (x members deliveries)
 FANOUT_MAX=${FANOUT_MAX:-1}               # also run fanout flat out (1) or not (0)
 FANOUT_WINDOW=${FANOUT_WINDOW:-4}         # flat out: publications in flight per publisher
 DURATION=${DURATION:-10}                  # measured seconds of the traffic scenarios
 DRAIN=${DRAIN:-15}                        # at most this long to wait for a backlog after them
-BODY_SIZE=${BODY_SIZE:-64}
+BODY_SIZE=${BODY_SIZE:-100}
 SOURCE_ADDRS=${SOURCE_ADDRS:-127.0.0.1-127.0.0.50}
 PROCESSES=${PROCESSES:-}                  # chat-bench --processes (default: automatic)
 # storage: chatd (broker simple) on each storage plugin; sqlite-normal is
@@ -659,6 +662,61 @@ if want idle; then
     done
 fi
 
+# Idle over several chatd instances at once (chatd only: one RabbitMQ node is
+# one process, held to 20,000 open files here): each instance (memory
+# storage, simple broker: nothing is shared between them) gets its share of
+# the sessions from a chat-bench of its own, all running together; one line
+# with the sums (RSS, sessions) and the slowest instance's set-up figures.
+if want idle && [[ -n $IDLE_CLUSTER && " $SERVERS " == *" chatd "* ]]; then
+    cl_total=${IDLE_CLUSTER%x*}
+    cl_n=${IDLE_CLUSTER#*x}
+    cl_per=$(((cl_total + cl_n - 1) / cl_n))
+    cl_name="idle-${cl_total}x$cl_n"
+    cl_pids=()
+    cl_urls=()
+    for ((i = 0; i < cl_n; i++)); do
+        free_port CL_HTTP
+        free_port CL_STOMP
+        write_chat_ini "$WORK/chat-idle-$i.ini" "$CL_HTTP" "$CL_STOMP" "plugin = memory" "plugin = simple"
+        launch_chatd "idle-$i" "$WORK/chat-idle-$i.ini" "$CL_HTTP" "$CL_STOMP"
+        cl_pids+=("$LAUNCHED")
+        cl_urls+=("$(chatd_url "$CL_HTTP" "$CL_STOMP")")
+    done
+    log "chatd $cl_name: $cl_n instances (pids ${cl_pids[*]}), $cl_per sessions each ..."
+    echo "$cl_name chatd $cl_n x chat-bench --scenario idle --sessions $cl_per --duration $IDLE_HOLD" >> "$WORK/commands"
+    cl_load=$(cut -d' ' -f1 /proc/loadavg)
+    cl_bench=()
+    for ((i = 0; i < cl_n; i++)); do
+        timeout --kill-after=10 900 "$BENCH" --url "${cl_urls[i]}" --login bench --passcode bench \
+            --server-pid "${cl_pids[i]}" --json --label "$cl_name" --destination-prefix /topic/bench. \
+            --source-addrs "$SOURCE_ADDRS" --scenario idle --sessions "$cl_per" --duration "$IDLE_HOLD" \
+            > "$WORK/cluster-$i.json" 2> "$WORK/cluster-$i.err" &
+        cl_bench+=($!)
+    done
+    cl_rc=0
+    for p in "${cl_bench[@]}"; do wait "$p" || cl_rc=$?; done
+    if [[ $cl_rc -eq 0 ]] && cl_line=$(for ((i = 0; i < cl_n; i++)); do tail -n 1 "$WORK/cluster-$i.json"; done |
+        jq -sc --argjson n "$cl_n" '{scenario: "idle", transport: .[0].transport, label: .[0].label,
+            instances: $n, sessions: (map(.sessions) | add), duration_s: .[0].duration_s,
+            ready: (map(.ready) | add), failed: (map(.failed) | add),
+            setup_s: (map(.setup_s) | max), setups_per_s: ((map(.ready) | add) / (map(.setup_s) | max)),
+            setup_p50_ms: (map(.setup_p50_ms) | max), setup_p99_ms: (map(.setup_p99_ms) | max),
+            setup_max_ms: (map(.setup_max_ms) | max),
+            error_frames: (map(.error_frames) | add), disconnects: (map(.disconnects) | add),
+            connect_failures: (map(.connect_failures) | add), timeouts: (map(.timeouts) | add),
+            rss_start_kb: (map(.rss_start_kb) | add), rss_end_kb: (map(.rss_end_kb) | add),
+            rss_per_session_kb: (((map(.rss_end_kb) | add) - (map(.rss_start_kb) | add)) / (map(.ready) | add)),
+            server_cpu_setup_s: (map(.server_cpu_setup_s) | add), server_cpu_setup_pct: (map(.server_cpu_setup_pct) | add),
+            server_cpu_pct: (map(.server_cpu_pct) | add), bench_cpu_s: (map(.bench_cpu_s) | add)}'); then
+        record "$cl_name" chatd "$cl_line" "$cl_load" "{}"
+        jq -r '"   -> ready \(.ready) setups/s \(.setups_per_s) rss/session \(.rss_per_session_kb)KB"' <<<"$cl_line" >&2
+    else
+        log "chatd $cl_name failed: $(cat "$WORK"/cluster-*.err | tail -n 3 | tr '\n' ' ')"
+        record "$cl_name" chatd "{\"label\":\"$cl_name\",\"failed_run\":true,\"exit\":$cl_rc}" "$cl_load" "{}"
+    fi
+    for p in "${cl_pids[@]}"; do stop_chatd_pid "$p"; done
+fi
+
 # The rest: both servers up (an idle RabbitMQ takes about 1 % of a core,
 # an idle chatd nothing), each scenario against one, then the other.
 if want connect || want pairs || want fanout; then
@@ -679,9 +737,11 @@ if want connect || want pairs || want fanout; then
     fi
     if want fanout; then
         for server in $SERVERS; do
-            run "$server" "fanout-${FANOUT_ROOMS}x$FANOUT_MEMBERS-rate" --scenario fanout \
-                --sessions "$FANOUT_SESSIONS" --rooms "$FANOUT_ROOMS" --members "$FANOUT_MEMBERS" \
-                --rate "$FANOUT_RATE" --duration "$DURATION" --drain "$DRAIN" --body-size "$BODY_SIZE"
+            for rate in $FANOUT_RATES; do
+                run "$server" "fanout-${FANOUT_ROOMS}x$FANOUT_MEMBERS-rate-$((rate * FANOUT_MEMBERS))" --scenario fanout \
+                    --sessions "$FANOUT_SESSIONS" --rooms "$FANOUT_ROOMS" --members "$FANOUT_MEMBERS" \
+                    --rate "$rate" --duration "$DURATION" --drain "$DRAIN" --body-size "$BODY_SIZE"
+            done
         done
         if [[ $FANOUT_MAX == 1 ]]; then
             for server in $SERVERS; do
@@ -951,7 +1011,7 @@ V_SQLITE=$(pkg_version libsqlite3-0)
 V_RDKAFKA=$(pkg-config --modversion rdkafka 2>/dev/null || echo unknown)
 V_WRK=$("$WRK" -v 2>&1 | head -n 1 | awk '{print $2}' || true)   # wrk -v exits 1
 export V_CHATD V_RABBIT V_ERLANG V_LWS V_LIBEVENT V_REDIS V_PG V_SQLITE V_RDKAFKA V_WRK
-export P_TRANSPORT=$TRANSPORT P_DURATION=$DURATION P_BODY=$BODY_SIZE P_PAIRS_RATE=$PAIRS_RATE P_FANOUT_RATE=$FANOUT_RATE \
+export P_TRANSPORT=$TRANSPORT P_DURATION=$DURATION P_BODY=$BODY_SIZE P_PAIRS_RATE=$PAIRS_RATE P_FANOUT_RATES="$FANOUT_RATES" \
     P_FANOUT_WINDOW=$FANOUT_WINDOW P_SRC=$SOURCE_ADDRS P_IDLE_HOLD=$IDLE_HOLD P_CONNECT_CONCURRENCY=$CONNECT_CONCURRENCY
 /usr/bin/python3 "$HERE/results.py"
 log "wrote $OUT"

@@ -125,6 +125,14 @@ def describe(label, r):
     ws = "WebSocket upgrade, " if env["P_TRANSPORT"] == "ws" else ""
     sc = r.get("scenario")
     n = r.get("sessions")
+    if sc == "idle" and r.get("instances", 1) > 1:
+        k = r["instances"]
+        return (f"{n:,} sessions over {k} chatd instances on this machine ({n // k:,} each, from {k} chat-bench runs "
+                f"at once; memory storage, simple broker: the instances share nothing), each session with one "
+                f"subscription to its own topic (set-up = TCP, {ws}CONNECT/CONNECTED, SUBSCRIBE up to its RECEIPT), "
+                f"idle for {env['P_IDLE_HOLD']} s; fresh servers. RSS and CPU are the instances' sums; set-up "
+                f"latency is the slowest instance's, set-ups/s all sessions over the slowest instance's set-up time. "
+                f"chatd only: RabbitMQ's one node is one process, held to 20,000 open files here.")
     if sc == "idle":
         return (f"{n:,} sessions connect (each with one subscription to its own topic, set-up = TCP, {ws}"
                 f"CONNECT/CONNECTED, SUBSCRIBE up to its RECEIPT) and stay idle for "
@@ -134,13 +142,16 @@ def describe(label, r):
                 f"(at most {env['P_CONNECT_CONCURRENCY']} set-ups in progress per load process); set-up = TCP, {ws}"
                 f"CONNECT/CONNECTED; no subscriptions.")
     if sc == "pairs":
-        return (f"{n // 2:,} pairs; each session subscribes to its own topic and publishes to its partner's; "
+        return (f"{n // 2:,} pairs ({n:,} sessions; 10,000 pairs would need 20,000 sockets, more than one process may "
+                f"open here); each session subscribes to its own topic and publishes to its partner's; "
                 f"{r.get('rate', 0):,.0f} messages/s in all, {r.get('body_size')} B bodies, "
                 f"{r.get('duration_s', 0):.0f} s measured after 1 s of warm-up.")
     if sc == "fanout":
         rate = (f"{r.get('rate', 0):,.0f} publications/s in all" if r.get("rate") else
                 f"flat out ({r.get('window')} publications in flight per publisher)")
-        return (f"{r.get('rooms'):,} rooms x {r.get('members'):,} members ({n:,} sessions); one publisher per room; "
+        subs = r.get("rooms", 0) * r.get("members", 0)
+        return (f"{r.get('rooms'):,} rooms x {r.get('members'):,} members: {subs:,} subscriptions over {n:,} sessions "
+                f"(each a member of {subs // max(n, 1):,} rooms); one publisher per room; "
                 f"{rate}; each publication is delivered to every member (the publisher included); "
                 f"{r.get('body_size')} B bodies, {r.get('duration_s', 0):.0f} s measured after 1 s of warm-up.")
     return ""
@@ -210,6 +221,18 @@ if main_runs:
       "Ratio = chatd ÷ RabbitMQ. For rates, higher is better; for latency, memory and CPU per unit of work, "
       "lower is better.\n")
 
+def main_section_targets():
+    rows = main_targets()
+    if not rows:
+        return
+    w("### Targets\n")
+    w("One instance on this 2-core machine, the load generator sharing it.\n")
+    w("| target | measured | holds? |\n|---|---:|---|")
+    for t, v, ok in rows:
+        w(f"| {t} | {v} | {ok} |")
+    w("")
+
+
 for label in labels:
     rs = by_label[label]
     a, b = rs.get("chatd"), rs.get("rabbitmq")
@@ -223,6 +246,65 @@ for label in labels:
         w(f"| {title} | {cell(a, get, fmt)} | {cell(b, get, fmt)} | {ratio(a, b, get, better)} |")
     w("")
 
+
+
+# The targets of the comparison: (title, label prefix, getter, minimum or
+# maximum, "min"|"max").
+def main_targets():
+    def runs(prefix):
+        return [(lab, by_label[lab].get("chatd")) for lab in labels if lab.startswith(prefix)
+                and by_label[lab].get("chatd") and not by_label[lab]["chatd"].get("failed_run")]
+
+    rows = []
+
+    def check(title, value, goal, kind, unit):
+        if value is None:
+            rows.append((title, "not measured", "—"))
+            return
+        ok = value >= goal if kind == "min" else value <= goal
+        if ok:
+            verdict = "yes"
+        elif kind == "min":
+            verdict = f"**no**: {100 * (1 - value / goal):.0f} % short"
+        else:
+            verdict = f"**no**: {100 * (value / goal - 1):.0f} % over"
+        rows.append((title, unit.format(value), verdict))
+
+    for lab, r in runs("idle-"):
+        kb = r.get("rss_per_session_kb")
+        check(f"{lab}: server RSS per idle session <= 2 KiB", kb, 2.0, "max", "{:.2f} KiB")
+    fo = [(lab, r) for lab, r in runs("fanout-") if not r.get("rate")]
+    for lab, r in fo:
+        check(f"{lab}: >= 250,000 deliveries/s", r.get("delivered_per_s"), 250000, "min", "{:,.0f}")
+    for lab, r in runs("fanout-"):
+        if r.get("rate") and abs(r["rate"] * r.get("members", 0) - 50000) < 1:
+            check(f"{lab}: p99 <= 5 ms at 50,000 deliveries/s", ms(r, "lat_p99_us"), 5.0, "max", "{:.2f} ms")
+    for lab, r in runs("connect-"):
+        check(f"{lab}: >= 10,000 session set-ups/s", r.get("setups_per_s"), 10000, "min", "{:,.0f}")
+    # Every figure measured on both at least 5x RabbitMQ's.
+    worse = []
+    n = 0
+    for lab in labels:
+        a, b = by_label[lab].get("chatd"), by_label[lab].get("rabbitmq")
+        if not a or not b or a.get("failed_run") or b.get("failed_run"):
+            continue
+        for title, get, fmt, better in rows_for(lab):
+            if better is None:
+                continue
+            try:
+                x, y = get(a), get(b)
+            except (TypeError, KeyError, ZeroDivisionError):
+                continue
+            if x is None or y is None or x <= 0 or y <= 0:
+                continue
+            n += 1
+            q = x / y if better == "hi" else y / x
+            if q < 5:
+                worse.append(f"{lab} {title} ({q:.1f}x)")
+    if n:
+        rows.append((f"every figure measured on both at least 5x RabbitMQ's ({n} figures)",
+                     f"{n - len(worse)} of {n}", "yes" if not worse else "**no**: " + "; ".join(worse)))
+    return rows
 
 
 def SEP(n):
@@ -468,6 +550,8 @@ def brokers_section():
       "redis-server's, RabbitMQ's `beam.smp` or the Kafka mock's.\n")
 
 
+if main_runs:
+    main_section_targets()
 if storage_runs:
     storage_section()
 if broker_runs:

@@ -20,10 +20,15 @@ void rest_respond(struct rest_call *c, int status, json_t *json)
 {
     char *body = json ? json_dumps(json, JSON_COMPACT) : strdup("");
     json_decref(json);
+    rest_respond_text(c, status, body, body ? strlen(body) : 0);
+}
+
+void rest_respond_text(struct rest_call *c, int status, char *body, size_t len)
+{
     struct xmsg m = {.session = c->id, .kind = XM_HTTP_RESPONSE};
     m.u.http_response.status = body ? status : 500;
     m.u.http_response.body = body ? body : strdup("{\"error\":\"internal\",\"message\":\"out of memory\"}");
-    m.u.http_response.len = m.u.http_response.body ? strlen(m.u.http_response.body) : 0;
+    m.u.http_response.len = body ? len : m.u.http_response.body ? strlen(m.u.http_response.body) : 0;
     server_emit(c->srv, &m);
     http_request_free(c->req);
     json_decref(c->body);

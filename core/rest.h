@@ -25,6 +25,9 @@ struct rest_call {
 void rest_request(struct server *srv, uint64_t id, struct http_request *req);
 /* Answer and free the call; `json` is stolen (NULL: empty body). */
 void rest_respond(struct rest_call *c, int status, json_t *json);
+/* The same with JSON text made already (body: malloc'd, now the call's;
+ * NULL answers 500 "out of memory"). */
+void rest_respond_text(struct rest_call *c, int status, char *body, size_t len);
 /* {"error": code, "message": ...} with `status`. */
 void rest_error(struct rest_call *c, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "notify.h"
 #include "presence.h"
+#include "jsonw.h"
 #include "rest.h"
 #include "router.h"
 #include "server.h"
@@ -426,15 +427,41 @@ static void history_cb(void *ctx, chatd_status st, const struct chatd_message *m
         rest_storage_error(c, st);
         return;
     }
-    json_t *list = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(list, message_json(&msgs[i]));
-    json_t *j = json_pack("{s:o}", "messages", list);
+    /* Written as text: the page is the hot answer of the API, and a tree of
+     * jansson objects per message cost most of its time. The fields are
+     * message_json()'s. */
+    struct jsonw w = {0};
+    jsonw_raw(&w, "{\"messages\":[", 13);
+    for (size_t i = 0; i < n; i++) {
+        const struct chatd_message *m = &msgs[i];
+        jsonw_raw(&w, i ? ",{" : "{", i ? 2 : 1);
+        jsonw_key(&w, "id", true);
+        jsonw_cstr(&w, m->id);
+        jsonw_key(&w, "room", false);
+        jsonw_cstr(&w, m->room);
+        jsonw_key(&w, "seq", false);
+        jsonw_u64(&w, m->seq);
+        jsonw_key(&w, "sender", false);
+        jsonw_cstr(&w, m->sender);
+        jsonw_key(&w, "client_id", false);
+        jsonw_cstr(&w, m->client_id);
+        jsonw_key(&w, "timestamp", false);
+        jsonw_i64(&w, m->ts_ms);
+        jsonw_key(&w, "body", false);
+        jsonw_str(&w, m->body ? m->body : "", m->body ? m->body_len : 0);
+        jsonw_raw(&w, "}", 1);
+    }
+    jsonw_raw(&w, "]", 1);
     char buf[32];
     /* A page full in "before" mode may have older messages behind it. */
-    if (!rest_query(c, "after", buf, sizeof buf) && n && msgs[n - 1].seq > 1)
-        json_object_set_new(j, "next_before", json_integer((json_int_t)msgs[n - 1].seq));
-    rest_respond(c, 200, j);
+    if (!rest_query(c, "after", buf, sizeof buf) && n && msgs[n - 1].seq > 1) {
+        jsonw_key(&w, "next_before", false);
+        jsonw_u64(&w, msgs[n - 1].seq);
+    }
+    jsonw_raw(&w, "}", 1);
+    size_t len = 0;
+    char *text = jsonw_take(&w, &len);
+    rest_respond_text(c, 200, text, len);
 }
 
 static bool parse_u64(const char *s, uint64_t *out)

@@ -52,7 +52,7 @@ struct session {
     size_t nsubs, subs_cap;
     struct transaction *txs;
     size_t ntxs;
-    struct stomp_frame *held[HELD_FRAMES_MAX];
+    struct stomp_frame **held; /* HELD_FRAMES_MAX of them, while auth answers */
     size_t nheld;
     /* Sessions not yet CONNECTED, oldest first, for the CONNECT timeout. */
     struct session *pending_prev, *pending_next;
@@ -308,6 +308,7 @@ static void session_destroy(struct session *s)
     session_unsubscribe_all(s);
     for (size_t i = 0; i < s->nheld; i++)
         stomp_frame_free(s->held[i]);
+    free(s->held);
     free(s->subs);
     free(s->user);
     free(s->remote_addr);
@@ -408,14 +409,17 @@ static void session_connected(struct session *s, const struct chatd_identity *wh
     session_receipt(s, receipt);
 
     /* Frames the client sent right behind its CONNECT. */
+    struct stomp_frame **held = s->held;
     size_t n = s->nheld;
+    s->held = NULL;
     s->nheld = 0;
     for (size_t i = 0; i < n; i++) {
         if (s->state == SESSION_CONNECTED)
-            session_take_frame(s, s->held[i]);
+            session_take_frame(s, held[i]);
         else
-            stomp_frame_free(s->held[i]);
+            stomp_frame_free(held[i]);
     }
+    free(held);
 }
 
 static void auth_done(void *ctx, chatd_status st, const struct chatd_identity *who, const char *reason)
@@ -1043,6 +1047,11 @@ void session_frame(struct server *srv, uint64_t id, struct stomp_frame *f)
     if (s->state == SESSION_AUTH) {
         if (s->nheld == HELD_FRAMES_MAX) {
             session_error(s, NULL, "too many frames before CONNECTED", NULL);
+            stomp_frame_free(f);
+            return;
+        }
+        if (!s->held && !(s->held = malloc(HELD_FRAMES_MAX * sizeof *s->held))) {
+            session_error(s, NULL, "out of memory", NULL);
             stomp_frame_free(f);
             return;
         }

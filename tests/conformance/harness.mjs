@@ -79,7 +79,9 @@ export async function startChatd() {
         await done;
       }
       const code = exited;
-      rmSync(dir, { recursive: true, force: true });
+      // CHATD_KEEP_LOGS=1 keeps the directory (config, chatd.log) for a look.
+      if (process.env.CHATD_KEEP_LOGS) console.error("chatd's directory kept: " + dir);
+      else rmSync(dir, { recursive: true, force: true });
       if (code !== 0) throw new Error("chatd exited with " + code);
     },
   };
