@@ -295,6 +295,7 @@ struct conn {
     unsigned failures;   /* attempts failed in a row */
     struct lookup *lookup;
     struct op *qhead, *qtail; /* routed here, not sent yet */
+    size_t nq;                /* how many */
     /* the batch in flight */
     struct op **batch;
     size_t nbatch, cap;
@@ -819,6 +820,25 @@ static void enqueue(struct conn *c, struct op *o)
     else
         c->qhead = o;
     c->qtail = o;
+    c->nq++;
+}
+
+/* A room read (a room, a page of history) changes nothing. */
+static bool is_read(const struct op *o)
+{
+    return o->kind == OP_GET || o->kind == OP_HISTORY;
+}
+
+/* Whether a write is queued or in flight on c. */
+static bool writes_pending(const struct conn *c)
+{
+    for (const struct op *o = c->qhead; o; o = o->next)
+        if (!is_read(o))
+            return true;
+    for (size_t i = 0; c->busy && i < c->nbatch; i++)
+        if (!is_read(c->batch[i]))
+            return true;
+    return false;
 }
 
 static uint32_t hash(const char *s)
@@ -829,22 +849,34 @@ static uint32_t hash(const char *s)
     return h;
 }
 
-/* A room always maps to the same connection while it is up, so its ops run
- * in call order; lists go wherever is idle. */
-static struct conn *pick(struct pgstore *st, const char *route)
+/* A room always maps to the same connection while it is up, so its writes
+ * run in call order and a read runs after every write called before it. A
+ * read goes to the least busy connection instead when its room's connection
+ * has no write queued or in flight: it then cannot miss one (it may see a
+ * write called after it, as a list may). Lists go wherever is idle. */
+static struct conn *pick(struct pgstore *st, const struct op *o)
 {
     size_t n = st->nconns;
-    if (!route)
+    if (!o->route)
         for (size_t i = 0; i < n; i++)
             if (st->conns[i].state == C_READY && !st->conns[i].busy && !st->conns[i].qhead)
                 return &st->conns[i];
-    size_t start = route ? hash(route) % n : st->rr++ % n;
-    for (size_t i = 0; i < n; i++) {
+    size_t start = o->route ? hash(o->route) % n : st->rr++ % n;
+    struct conn *home = NULL;
+    for (size_t i = 0; i < n && !home; i++) {
         struct conn *c = &st->conns[(start + i) % n];
         if (c->state == C_READY)
-            return c;
+            home = c;
     }
-    return NULL;
+    if (!home || !o->route || !is_read(o) || writes_pending(home))
+        return home;
+    struct conn *best = home;
+    for (size_t i = 0; i < n; i++) {
+        struct conn *c = &st->conns[i];
+        if (c->state == C_READY && c->nq + c->nbatch < best->nq + best->nbatch)
+            best = c;
+    }
+    return best;
 }
 
 static bool any_in_progress(struct pgstore *st)
@@ -857,7 +889,7 @@ static bool any_in_progress(struct pgstore *st)
 
 static void dispatch(struct pgstore *st, struct op *o)
 {
-    struct conn *c = pick(st, o->route);
+    struct conn *c = pick(st, o);
     if (c) {
         enqueue(c, o);
         kick(c);
@@ -902,6 +934,7 @@ static void send_batch(struct conn *c)
         c->qhead = o->next;
         if (!c->qhead)
             c->qtail = NULL;
+        c->nq--;
         o->next = NULL;
         c->batch[n++] = o;
     }
@@ -1041,6 +1074,7 @@ static void finish_batch(struct conn *c)
         } else {
             *rtail = last = o;
             rtail = &o->next;
+            c->nq++;
         }
     }
     if (retry) {
@@ -1318,6 +1352,7 @@ static void conn_fail(struct conn *c, const char *why_in)
     c->nbatch = 0;
     struct op *queued = c->qhead;
     c->qhead = c->qtail = NULL;
+    c->nq = 0;
 
     conn_teardown(c);
     struct timeval tv = {c->backoff_ms / 1000, (c->backoff_ms % 1000) * 1000};
