@@ -288,21 +288,27 @@ def main_targets():
         a, b = by_label[lab].get("chatd"), by_label[lab].get("rabbitmq")
         if not a or not b or a.get("failed_run") or b.get("failed_run"):
             continue
+        fixed_rate = bool(a.get("rate")) and a.get("scenario") in ("pairs", "fanout")
         for title, get, fmt, better in rows_for(lab):
             if better is None:
                 continue
+            # At a fixed rate the load generator sets what is published; a
+            # server that falls behind shows in its deliveries and latency.
             try:
                 x, y = get(a), get(b)
             except (TypeError, KeyError, ZeroDivisionError):
                 continue
             if x is None or y is None or x <= 0 or y <= 0:
                 continue
+            if fixed_rate and (title == "published/s" or (title == "deliveries/s" and y >= 0.99 * x)):
+                continue
             n += 1
             q = x / y if better == "hi" else y / x
             if q < 5:
                 worse.append(f"{lab} {title} ({q:.1f}x)")
     if n:
-        rows.append((f"every figure measured on both at least 5x RabbitMQ's ({n} figures)",
+        rows.append((f"every figure measured on both at least 5x RabbitMQ's ({n} figures; at fixed rates, "
+                     "published/s, and deliveries/s where both kept up, are set by the load generator)",
                      f"{n - len(worse)} of {n}", "yes" if not worse else "**no**: " + "; ".join(worse)))
     return rows
 

@@ -939,6 +939,8 @@ struct gateway *gateway_new(const struct settings *s, struct xq *to_core, void (
             .callback = callback_stomp_ws,
             .per_session_data_size = sizeof(struct conn),
             .rx_buffer_size = s->ws_rx_buffer,
+            /* Else lws cuts every send() to the receive buffer's size. */
+            .tx_packet_size = WRITE_MAX,
         };
     g->pvo_default = (struct lws_protocol_vhost_options){.name = "default", .value = "1"};
     g->pvo_ws = (struct lws_protocol_vhost_options){.name = "v12.stomp", .value = "",
@@ -983,6 +985,7 @@ struct gateway *gateway_new(const struct settings *s, struct xq *to_core, void (
             .callback = callback_stomp_raw,
             .per_session_data_size = sizeof(struct conn),
             .rx_buffer_size = s->ws_rx_buffer,
+            .tx_packet_size = WRITE_MAX,
         };
         memset(&vi, 0, sizeof vi);
         vi.vhost_name = "stomp";

@@ -149,7 +149,7 @@ int settings_load(struct settings *s, struct config *cfg, char *err, size_t errl
         config_get_size(cfg, st, "max_subscriptions", 256, 1, 1u << 20, &max_subs, err, errlen) < 0 ||
         config_get_duration_ms(cfg, st, "connect_timeout", 10000, 100, 3600000, &s->connect_timeout_ms, err, errlen) < 0 ||
         config_get_size(cfg, st, "max_outbound_bytes", 4u << 20, 4096, 1u << 30, &s->max_outbound_bytes, err, errlen) < 0 ||
-        config_get_size(cfg, st, "ws_rx_buffer", 256, 128, 1u << 20, &rxbuf, err, errlen) < 0)
+        config_get_size(cfg, st, "ws_rx_buffer", 1024, 128, 1u << 20, &rxbuf, err, errlen) < 0)
         return -1;
     s->limits.max_headers = max_headers;
     s->max_subscriptions = max_subs;
