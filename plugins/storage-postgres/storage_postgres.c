@@ -302,6 +302,7 @@ struct conn {
     size_t pre;          /* internal statements before the ops */
     size_t got;          /* results seen */
     bool busy, committed, need_rollback;
+    bool tx;             /* the batch runs in BEGIN ... COMMIT (it writes) */
     long err_item;       /* result index of the first error; -1: none */
     char err_state[6];
     char err_text[256];
@@ -973,6 +974,14 @@ static void send_batch(struct conn *c)
         free(rooms);
     }
 
+    /* Reads alone need no transaction of their own: the statements up to
+     * the Sync run as one implicit transaction, without the two round
+     * trips of BEGIN and COMMIT inside the backend. */
+    c->tx = false;
+    for (size_t i = 0; i < n && !c->tx; i++)
+        c->tx = !is_read(c->batch[i]) && c->batch[i]->kind != OP_LIST;
+    c->committed = !c->tx;
+
     bool ok = true;
     if (c->need_rollback) {
         /* an error left the previous transaction aborted */
@@ -980,8 +989,10 @@ static void send_batch(struct conn *c)
         c->pre++;
         c->need_rollback = false;
     }
-    ok = ok && PQsendQueryParams(c->pg, SQL_BEGIN, 0, NULL, NULL, NULL, NULL, 0);
-    c->pre++;
+    if (c->tx) {
+        ok = ok && PQsendQueryParams(c->pg, SQL_BEGIN, 0, NULL, NULL, NULL, NULL, 0);
+        c->pre++;
+    }
     if (ok && prelock) {
         const char *v[1] = {prelock};
         ok = PQsendQueryPrepared(c->pg, "chatd_prelock", 1, v, NULL, NULL, 0);
@@ -990,7 +1001,8 @@ static void send_batch(struct conn *c)
     free(prelock);
     for (size_t i = 0; ok && i < n; i++)
         ok = send_op(c->pg, c->batch[i]);
-    ok = ok && PQsendQueryParams(c->pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0);
+    if (c->tx)
+        ok = ok && PQsendQueryParams(c->pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0);
     ok = ok && PQpipelineSync(c->pg);
     if (!ok || !flush(c))
         conn_fail(c, PQerrorMessage(c->pg));
@@ -1124,7 +1136,9 @@ static void drain_results(struct conn *c)
         was_null = false;
         if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
             PQclear(r);
-            if (c->got != c->pre + c->nbatch + 1) {
+            /* After an error the rest of the batch comes back as one
+             * "aborted" result each, so the count holds either way. */
+            if (c->got != c->pre + c->nbatch + (c->tx ? 1 : 0)) {
                 conn_fail(c, "lost track of the pipeline");
                 return;
             }
