@@ -11,6 +11,7 @@
 #include "log.h"
 #include "stomp_frame.h"
 #include "strmap.h"
+#include "utf8.h"
 
 /* Per-connection state, allocated by lws as the protocol's session data. */
 struct outitem {
@@ -367,46 +368,8 @@ static int scratch_reserve(struct gateway *g, size_t len)
     return 0;
 }
 
-/* RFC 3629 validity: a WebSocket text message must be UTF-8, so STOMP
- * frames that are not (binary bodies) go out as binary messages. */
-static bool utf8_valid(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t len;
-        uint32_t cp;
-        if ((c & 0xE0) == 0xC0) {
-            len = 2;
-            cp = c & 0x1F;
-        } else if ((c & 0xF0) == 0xE0) {
-            len = 3;
-            cp = c & 0x0F;
-        } else if ((c & 0xF8) == 0xF0) {
-            len = 4;
-            cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (i + len > n)
-            return false;
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-            cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        i += len;
-    }
-    return true;
-}
-
+/* A WebSocket text message must be UTF-8, so STOMP frames that are not
+ * (binary bodies) go out as binary messages. */
 static bool item_is_text(const struct outitem *it)
 {
     if (!utf8_valid((const unsigned char *)it->head, it->head_len))
