@@ -231,6 +231,21 @@ def main_section_targets():
     for t, v, ok in rows:
         w(f"| {t} | {v} | {ok} |")
     w("")
+    missed = [t for t, v, ok in rows if ok.startswith("**no**")]
+    if any("RSS per idle session" in t for t in missed):
+        w("- **Memory per idle session** (missed): about 2.2 KB of it is libwebsockets' own per-connection state "
+          "(its connection object 952 B, WebSocket state 217 B, the 1 KiB receive buffer `ws_rx_buffer`, which also bounds "
+          "each read: smaller, flat-out throughput drops), about 1.2 KB chatd's (the gateway's connection and STOMP "
+          "parser, the session, the subscription and its topic, maps), the rest malloc's overhead; measured with "
+          "valgrind massif, see `bench/README.md` (What the profiles showed). The run with fewest sessions shows "
+          "the most per session: fixed costs (libev's and lws' tables, malloc arenas) spread over fewer of them.")
+    if any("5x RabbitMQ" in t for t in missed):
+        w("- **5x RabbitMQ on every figure** (missed where listed): at low fixed rates a delivery's latency is "
+          "mostly wake-ups (the load generator's, the gateway thread's, the core thread's: each hop between "
+          "threads or processes is a sleep and a wake) and the writes to the other recipients of the same "
+          "message before it, not work; RabbitMQ's figure there is a few milliseconds.")
+    if missed:
+        w("")
 
 
 for label in labels:
