@@ -35,6 +35,7 @@ struct conn {
     bool rx_closed;         /* ignore further input */
     bool rx_paused;         /* the core asked us to stop reading (its backlog) */
     bool counted;           /* holds one of gateway.peers' counts for `peer` */
+    bool dirty;             /* got output in this drain of the core's queue */
     char peer[48];          /* the client's address */
     lws_usec_t hb_send_us, hb_receive_us;
     lws_usec_t last_rx_us, last_tx_us;
@@ -68,6 +69,8 @@ struct gateway {
     struct xq to_gw;           /* filled by the core */
     struct xmsg *batch;        /* our side of the to_gw swap */
     size_t batch_cap;
+    uint64_t *dirty;           /* connections that got output in one drain */
+    size_t ndirty, dirty_cap;
     struct xq *to_core;
     void (*wake_core)(void *arg);
     void *wake_arg;
@@ -226,8 +229,10 @@ static void conn_closed(struct gateway *g, struct conn *c)
         gateway_leave(g);
 }
 
+/* Queue one frame; `wake`: ask lws for a writable callback (else the
+ * caller writes itself). */
 static void conn_enqueue(struct gateway *g, struct conn *c, char *head, size_t head_len,
-                         struct rcbuf *shared)
+                         struct rcbuf *shared, bool wake)
 {
     struct outitem *it = malloc(sizeof *it);
     size_t len = head_len + (shared ? shared->len : 0);
@@ -252,7 +257,8 @@ static void conn_enqueue(struct gateway *g, struct conn *c, char *head, size_t h
         c->out_head = it;
     c->out_tail = it;
     c->out_bytes += len;
-    lws_callback_on_writable(c->wsi);
+    if (wake)
+        lws_callback_on_writable(c->wsi);
 }
 
 /* Queue an ERROR frame and close once it is written. */
@@ -265,7 +271,7 @@ static void conn_send_error(struct gateway *g, struct conn *c, const char *why, 
         stomp_encode_header(&b, STOMP_V1_2, STOMP_CMD_ERROR, "message", why) == 0 &&
         stomp_encode_header(&b, STOMP_V1_2, STOMP_CMD_ERROR, "content-type", "text/plain") == 0 &&
         stomp_encode_body(&b, body, (size_t)bl, true) == 0) {
-        conn_enqueue(g, c, b.data, b.len, NULL);
+        conn_enqueue(g, c, b.data, b.len, NULL, true);
         b.data = NULL;
     }
     stomp_buf_free(&b);
@@ -311,7 +317,7 @@ static void conn_heartbeat(struct ev_loop *loop, ev_timer *w, int revents)
         char *eol = malloc(1);
         if (eol) {
             *eol = '\n';
-            conn_enqueue(g, c, eol, 1, NULL);
+            conn_enqueue(g, c, eol, 1, NULL, true);
         }
     }
 }
@@ -463,6 +469,38 @@ static int conn_writable(struct gateway *g, struct conn *c)
     return 0;
 }
 
+static bool dirty_add(struct gateway *g, uint64_t id)
+{
+    if (g->ndirty == g->dirty_cap) {
+        size_t cap = g->dirty_cap ? 2 * g->dirty_cap : 256;
+        uint64_t *d = realloc(g->dirty, cap * sizeof *d);
+        if (!d)
+            return false;
+        g->dirty = d;
+        g->dirty_cap = cap;
+    }
+    g->dirty[g->ndirty++] = id;
+    return true;
+}
+
+/* Write what one drain queued, at once: a socket that takes it needs no
+ * writable event and no second loop turn (what it does not take, lws keeps
+ * and sends when it can, and conn_writable asks for the rest). */
+static void flush_dirty(struct gateway *g)
+{
+    for (size_t i = 0; i < g->ndirty; i++) {
+        struct conn *c = idmap_get(&g->conns, g->dirty[i]);
+        if (!c || !c->dirty)
+            continue;
+        c->dirty = false;
+        if (c->out_head && !c->kill && conn_writable(g, c) < 0) {
+            c->kill = true; /* closed from its own writable callback */
+            lws_callback_on_writable(c->wsi);
+        }
+    }
+    g->ndirty = 0;
+}
+
 /* Messages from the core. Runs on the gateway thread after a wake-up. */
 static void gateway_drain_queue(struct gateway *g)
 {
@@ -499,7 +537,11 @@ static void gateway_drain_queue(struct gateway *g)
             continue;
         }
         if (m->kind == XM_OUT) {
-            conn_enqueue(g, c, m->u.out.head, m->u.out.head_len, m->u.out.shared);
+            conn_enqueue(g, c, m->u.out.head, m->u.out.head_len, m->u.out.shared, false);
+            if (!c->dirty && dirty_add(g, c->id))
+                c->dirty = true;
+            else if (!c->dirty)
+                lws_callback_on_writable(c->wsi);
         } else if (m->kind == XM_HEARTBEAT) {
             c->hb_send_us = (lws_usec_t)m->u.heartbeat.send_ms * 1000;
             c->hb_receive_us = (lws_usec_t)m->u.heartbeat.receive_ms * 1000;
@@ -519,6 +561,7 @@ static void gateway_drain_queue(struct gateway *g)
             xmsg_dispose(m);
         }
     }
+    flush_dirty(g);
 }
 
 static bool origin_allowed(const struct gateway *g, struct lws *wsi)
@@ -1026,6 +1069,7 @@ void gateway_free(struct gateway *g)
     idmap_free(&g->http);
     strmap_free(&g->peers);
     free(g->batch);
+    free(g->dirty);
     free(g->pending);
     free(g->scratch);
     free(g);
