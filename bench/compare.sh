@@ -153,18 +153,23 @@ cpu_ticks() {   # PID: utime + stime in clock ticks
 # left and the server is (almost) idle, so that one run's teardown does not
 # load the next run.
 wait_quiet() {   # PORT PID
-    local i n a b
+    local i n
     for ((i = 0; i < 600; i++)); do
         n=$(ss -Htn state established "( sport = :$1 )" | wc -l)
         ((n < 5)) && break
         sleep 0.1
     done
+    wait_cpu_quiet "$2"
+}
+
+wait_cpu_quiet() {   # PID: until it uses under 10 % of a core (at most 60 s)
+    local i a b
     for ((i = 0; i < 120; i++)); do
-        a=$(cpu_ticks "$2") || return 0
+        a=$(cpu_ticks "$1") || return 0
         sleep 0.5
-        b=$(cpu_ticks "$2") || return 0
+        b=$(cpu_ticks "$1") || return 0
         [[ -n $a && -n $b ]] || return 0
-        ((b - a <= 5)) && break   # under 10 % of a core
+        ((b - a <= 5)) && break
     done
 }
 
@@ -614,7 +619,10 @@ run() {
     [[ -n $PROCESSES ]] && args+=" --processes $PROCESSES"
     log "$server $name: chat-bench $* ..."
     echo "$name $server chat-bench $*" >> "$WORK/commands"
-    local line rc=0 load w0 w1 t0 t1
+    local line rc=0 load w0 w1 t0 t1 p
+    # Both servers quiet first: a RabbitMQ still cleaning up after a big run
+    # (it frees gigabytes after the pairs) would take CPU from chatd's.
+    for p in $CHATD_PID $RABBIT_BEAM; do wait_cpu_quiet "$p"; done
     load=$(cut -d' ' -f1 /proc/loadavg)
     times > "$WORK/times"
     w0=$(watch_ticks)
