@@ -622,7 +622,7 @@ run() {
     local line rc=0 load w0 w1 t0 t1 p
     # Both servers quiet first: a RabbitMQ still cleaning up after a big run
     # (it frees gigabytes after the pairs) would take CPU from chatd's.
-    for p in $CHATD_PID $RABBIT_BEAM; do wait_cpu_quiet "$p"; done
+    for p in ${CHATD_PID:-} ${RABBIT_BEAM:-}; do wait_cpu_quiet "$p"; done
     load=$(cut -d' ' -f1 /proc/loadavg)
     times > "$WORK/times"
     w0=$(watch_ticks)
