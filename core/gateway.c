@@ -483,9 +483,9 @@ static bool dirty_add(struct gateway *g, uint64_t id)
     return true;
 }
 
-/* Write what one drain queued, at once: a socket that takes it needs no
+/* Write what one drain queued, at once: a socket that can take it needs no
  * writable event and no second loop turn (what it does not take, lws keeps
- * and sends when it can, and conn_writable asks for the rest). */
+ * and sends first when it can, and conn_writable asks for the rest). */
 static void flush_dirty(struct gateway *g)
 {
     for (size_t i = 0; i < g->ndirty; i++) {
@@ -493,6 +493,13 @@ static void flush_dirty(struct gateway *g)
         if (!c || !c->dirty)
             continue;
         c->dirty = false;
+        /* Not into a full socket: lws would keep all of it, unbounded by
+         * max_outbound_bytes; such a connection waits for its writable
+         * callback and its queue counts against the bound. */
+        if (c->out_head && !c->kill && lws_send_pipe_choked(c->wsi)) {
+            lws_callback_on_writable(c->wsi);
+            continue;
+        }
         if (c->out_head && !c->kill && conn_writable(g, c) < 0) {
             c->kill = true; /* closed from its own writable callback */
             lws_callback_on_writable(c->wsi);
