@@ -39,7 +39,7 @@
 
 #include "storage_op.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define MAX_BATCH 256          /* ops per transaction */
 #define MAX_TRIES 5            /* runs of an op rolled back by deadlocks before giving up */
 #define LIST_MAX 1000          /* room_list's answer when the filter gives no limit */
@@ -176,6 +176,44 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "  RETURN QUERY SELECT true, s, p_room || '-' || s, p_ts, NULL::bytea;\n"
     "END\n"
     "$$;\n",
+    /* 2: many appends to one room in one statement. Row o_i answers the
+     * o_i-th message: stored now (o_done), or the one stored before with
+     * the same sender and client id, in the table or earlier in the call. */
+    "CREATE FUNCTION chatd_append_many(p_room text, p_senders text[], p_clients text[], p_ts bigint[],"
+    " p_bodies bytea[])"
+    " RETURNS TABLE (o_i integer, o_done boolean, o_seq bigint, o_id text, o_ts_ms bigint, o_body bytea)"
+    " LANGUAGE plpgsql AS $$\n"
+    "DECLARE base bigint;\n"
+    "BEGIN\n"
+    /* the lock first, as in chatd_append: the statement below then sees
+     * every append committed before ours */
+    "  SELECT r.last_seq INTO base FROM chatd_rooms r WHERE r.id = p_room FOR NO KEY UPDATE;\n"
+    "  IF NOT FOUND THEN\n"
+    "    RETURN;\n"
+    "  END IF;\n"
+    "  RETURN QUERY\n"
+    "  WITH u AS (SELECT t.i::integer AS i, t.s, t.c, t.ts, t.b\n"
+    "               FROM unnest(p_senders, p_clients, p_ts, p_bodies) WITH ORDINALITY AS t(s, c, ts, b, i)),\n"
+    /* one look-up in chatd_messages_client per message with a client id
+     * (the LIMIT keeps the planner from making it a join that reads every
+     * message of the room) */
+    "  old AS (SELECT u.i, m.seq, m.id, m.ts_ms, m.body FROM u\n"
+    "            CROSS JOIN LATERAL (SELECT x.seq, x.id, x.ts_ms, x.body FROM chatd_messages x\n"
+    "                                 WHERE x.room = p_room AND x.sender = u.s AND x.client_id = u.c\n"
+    "                                   AND x.client_id IS NOT NULL LIMIT 1) m),\n"
+    "  todo AS (SELECT u.*, CASE WHEN u.c IS NULL THEN u.i ELSE min(u.i) OVER (PARTITION BY u.s, u.c) END AS first\n"
+    "             FROM u WHERE u.i NOT IN (SELECT old.i FROM old)),\n"
+    "  nw AS (SELECT todo.i, todo.s, todo.c, todo.ts, todo.b, base + row_number() OVER (ORDER BY todo.i) AS seq\n"
+    "           FROM todo WHERE todo.i = todo.first),\n"
+    "  ins AS (INSERT INTO chatd_messages (room, seq, id, sender, client_id, ts_ms, body)\n"
+    "          SELECT p_room, nw.seq, p_room || '-' || nw.seq, nw.s, nw.c, nw.ts, nw.b FROM nw),\n"
+    "  upd AS (UPDATE chatd_rooms SET last_seq = base + (SELECT count(*) FROM nw) WHERE id = p_room)\n"
+    "  SELECT old.i, false, old.seq, old.id, old.ts_ms, old.body FROM old\n"
+    "  UNION ALL SELECT nw.i, true, nw.seq, p_room || '-' || nw.seq, nw.ts, NULL::bytea FROM nw\n"
+    "  UNION ALL SELECT todo.i, false, nw.seq, p_room || '-' || nw.seq, nw.ts, nw.b\n"
+    "              FROM todo JOIN nw ON nw.i = todo.first WHERE todo.i <> todo.first;\n"
+    "END\n"
+    "$$;\n",
 };
 
 /* The statements of the ops. Room rows come back as the 16 columns of
@@ -203,6 +241,8 @@ static const char SQL_MARK[] =
     " ON CONFLICT (room, user_id) DO UPDATE SET seq = greatest(k.seq, excluded.seq))"
     " SELECT count(*) FROM r";
 static const char SQL_APPEND[] = "SELECT * FROM chatd_append($1, $2, $3, $4::bigint, $5::bytea)";
+static const char SQL_APPEND_MANY[] =
+    "SELECT * FROM chatd_append_many($1, $2::text[], $3::text[], $4::bigint[], $5::bytea[])";
 /* One row with NULLs for a room without messages, none for no room. */
 #define HISTORY(cmp, order)                                                                             \
     "SELECT m.seq, m.id, m.sender, m.client_id, m.ts_ms, m.body FROM chatd_rooms r"                     \
@@ -227,6 +267,7 @@ static const struct {
     {"chatd_create", SQL_CREATE},   {"chatd_get", SQL_GET},         {"chatd_claim", SQL_CLAIM},
     {"chatd_complete", SQL_COMPLETE}, {"chatd_delete", SQL_DELETE}, {"chatd_member_add", SQL_MEMBER_ADD},
     {"chatd_member_remove", SQL_MEMBER_REMOVE}, {"chatd_mark", SQL_MARK}, {"chatd_append", SQL_APPEND},
+    {"chatd_append_many", SQL_APPEND_MANY},
     {"chatd_before", SQL_BEFORE},   {"chatd_after", SQL_AFTER},     {"chatd_prelock", SQL_PRELOCK},
 };
 
@@ -262,6 +303,8 @@ struct op {
     int tries;
     const char *route;  /* the room it is about: routing and locking; NULL for lists */
     bool locks;         /* writes to `route` */
+    struct op *gnext;   /* the next op answered by the same statement (see group_batch) */
+    struct op *gtail;   /* on a statement's first op: its last */
     /* arguments */
     struct chatd_room room_arg;
     const char *id, *user, *key, *array, *sql;
@@ -299,6 +342,9 @@ struct conn {
     /* the batch in flight */
     struct op **batch;
     size_t nbatch, cap;
+    struct op **stmt;    /* its statements, each the first op of its group */
+    size_t nstmt, stmt_cap;
+    bool nomerge;        /* one statement per op: the last batch failed */
     size_t pre;          /* internal statements before the ops */
     size_t got;          /* results seen */
     bool busy, committed, need_rollback;
@@ -350,13 +396,18 @@ static void *arena(struct op *o, struct block **list, size_t n)
     return p;
 }
 
-static const char *astr(struct op *o, const char *s)
+static const char *copy_str(struct op *o, struct block **list, const char *s)
 {
     if (!s)
         return NULL;
     size_t n = strlen(s) + 1;
-    char *d = arena(o, &o->args, n);
+    char *d = arena(o, list, n);
     return d ? memcpy(d, s, n) : NULL;
+}
+
+static const char *astr(struct op *o, const char *s)
+{
+    return copy_str(o, &o->args, s);
 }
 
 static void blocks_free(struct block *b)
@@ -659,6 +710,70 @@ static void read_answer(struct op *o, PGresult *r)
     }
 }
 
+/* The answers of appends sent as one chatd_append_many: row o_i answers
+ * the o_i-th op of the group; no row at all, no such room. */
+static void read_appends(struct op *h, PGresult *r)
+{
+    h->res = r;
+    size_t n = 0;
+    for (struct op *o = h; o; o = o->gnext, n++)
+        o->status = PQnfields(r) != 6 ? CHATD_ERR_INTERNAL : CHATD_ERR_NOT_FOUND;
+    int rows = PQntuples(r);
+    if (PQnfields(r) != 6 || rows == 0)
+        return;
+    struct op **by = malloc(n * sizeof *by);
+    size_t k = 0;
+    for (struct op *o = h; o; o = o->gnext) {
+        if (by)
+            by[k++] = o;
+        else
+            o->oom = true;
+        o->status = CHATD_ERR_INTERNAL; /* until its row comes */
+    }
+    for (int row = 0; by && row < rows; row++) {
+        int64_t i = val_i64(r, row, 0) - 1;
+        if (i < 0 || (uint64_t)i >= n)
+            continue;
+        struct op *o = by[i];
+        struct chatd_message *m = o->msgs = arena(o, &o->ans, sizeof *m);
+        if (!m)
+            continue;
+        *m = o->msg_arg;
+        m->seq = (uint64_t)val_i64(r, row, 2);
+        m->id = copy_str(o, &o->ans, val(r, row, 3));
+        o->status = CHATD_OK;
+        if (!val_true(r, row, 1)) {
+            o->status = CHATD_ERR_EXISTS;
+            m->ts_ms = val_i64(r, row, 4);
+            val_bytes(o, r, row, 5, &m->body, &m->body_len);
+        }
+        o->n = 1;
+    }
+    free(by);
+}
+
+/* The answer of a statement to every op of its group (see group_batch). */
+static void read_group(struct op *h, PGresult *r)
+{
+    if (h->kind == OP_APPEND && h->gnext) {
+        read_appends(h, r);
+        return;
+    }
+    read_answer(h, r);
+    for (struct op *o = h->gnext; o; o = o->gnext) {
+        if (o->kind == OP_MARK) {
+            o->status = h->status;
+            continue;
+        }
+        /* identical reads: each answer owns its memory */
+        PGresult *copy = PQcopyResult(r, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES);
+        if (copy)
+            read_answer(o, copy);
+        else
+            o->oom = true;
+    }
+}
+
 /* ------------------------------------------------------------ sending */
 
 static void u64_param(char *buf, size_t len, uint64_t v)
@@ -748,6 +863,208 @@ static int send_op(PGconn *pg, struct op *o)
     return PQsendQueryParams(pg, sql, n, NULL, v, len, fmt, 0);
 }
 
+/* A one-dimensional array of n elements of type `oid` in PostgreSQL's
+ * binary format (what array_recv reads); v[i] NULL is a NULL element. */
+static unsigned char *put32(unsigned char *w, uint32_t x)
+{
+    x = htonl(x);
+    memcpy(w, &x, 4);
+    return w + 4;
+}
+
+static char *bin_array(uint32_t oid, size_t n, const char *const *v, const size_t *len, int *out_len)
+{
+    size_t total = 20;
+    bool nulls = false;
+    for (size_t i = 0; i < n; i++) {
+        total += 4 + (v[i] ? len[i] : 0);
+        nulls = nulls || !v[i];
+    }
+    unsigned char *b = total <= INT32_MAX ? malloc(total) : NULL;
+    if (!b)
+        return NULL;
+    unsigned char *w = put32(b, 1);
+    w = put32(w, nulls);
+    w = put32(w, oid);
+    w = put32(w, (uint32_t)n);
+    w = put32(w, 1);
+    for (size_t i = 0; i < n; i++) {
+        if (!v[i]) {
+            w = put32(w, UINT32_MAX); /* -1: NULL */
+            continue;
+        }
+        w = put32(w, (uint32_t)len[i]);
+        memcpy(w, v[i], len[i]);
+        w += len[i];
+    }
+    *out_len = (int)total;
+    return (char *)b;
+}
+
+#define OID_INT8 20u
+#define OID_TEXT 25u
+#define OID_BYTEA 17u
+
+/* The appends of a group as one chatd_append_many, its arrays in binary:
+ * bodies as they are, no escaping. */
+static int send_appends(PGconn *pg, struct op *h)
+{
+    size_t n = 0;
+    for (struct op *o = h; o; o = o->gnext)
+        n++;
+    const char **v = calloc(4 * n, sizeof *v);
+    size_t *l = calloc(4 * n, sizeof *l);
+    unsigned char *ts = malloc(8 * n);
+    char *arr[4] = {NULL};
+    int alen[4] = {0}, ok = 0;
+    if (v && l && ts) {
+        size_t i = 0;
+        for (struct op *o = h; o; o = o->gnext, i++) {
+            const struct chatd_message *m = &o->msg_arg;
+            uint64_t t = (uint64_t)m->ts_ms;
+            for (int b = 0; b < 8; b++)
+                ts[8 * i + (size_t)b] = (unsigned char)(t >> (56 - 8 * b));
+            v[i] = m->sender, l[i] = m->sender ? strlen(m->sender) : 0;
+            v[n + i] = m->client_id, l[n + i] = m->client_id ? strlen(m->client_id) : 0;
+            v[2 * n + i] = (const char *)&ts[8 * i], l[2 * n + i] = 8;
+            v[3 * n + i] = m->body, l[3 * n + i] = m->body_len;
+        }
+        static const uint32_t oids[4] = {OID_TEXT, OID_TEXT, OID_INT8, OID_BYTEA};
+        bool built = true;
+        for (size_t k = 0; k < 4; k++)
+            built = (arr[k] = bin_array(oids[k], n, v + k * n, l + k * n, &alen[k])) && built;
+        if (built) {
+            const char *p[5] = {h->msg_arg.room, arr[0], arr[1], arr[2], arr[3]};
+            int plen[5] = {0, alen[0], alen[1], alen[2], alen[3]}, fmt[5] = {0, 1, 1, 1, 1};
+            ok = PQsendQueryPrepared(pg, "chatd_append_many", 5, p, plen, fmt, 0);
+        }
+    }
+    for (size_t k = 0; k < 4; k++)
+        free(arr[k]);
+    free(v);
+    free(l);
+    free(ts);
+    return ok;
+}
+
+/* One statement for the ops of a group: appends together, one read mark
+ * (the highest) for several, one read for identical ones. */
+static int send_group(PGconn *pg, struct op *h)
+{
+    if (!h->gnext)
+        return send_op(pg, h);
+    if (h->kind == OP_APPEND)
+        return send_appends(pg, h);
+    if (h->kind == OP_MARK) {
+        uint64_t seq = h->seq;
+        for (const struct op *o = h->gnext; o; o = o->gnext)
+            seq = o->seq > seq ? o->seq : seq;
+        char a[24];
+        u64_param(a, sizeof a, seq);
+        const char *v[3] = {h->id, h->user, a};
+        return PQsendQueryPrepared(pg, "chatd_mark", 3, v, NULL, NULL, 0);
+    }
+    return send_op(pg, h);
+}
+
+/* ------------------------------------------------------------ grouping */
+
+/* A room read (a room, a page of history) changes nothing. */
+static bool is_read(const struct op *o)
+{
+    return o->kind == OP_GET || o->kind == OP_HISTORY;
+}
+
+/* Ops of one batch that one statement answers together: most of what an
+ * append costs the server is the statement around the row. The order of
+ * what one room sees changes only as reads allow (see pick: a read may see
+ * a write called after it, never miss one called before):
+ * - appends to one room run together at the first one's place: a later one
+ *   runs before the reads and read marks in between, which then see it (a
+ *   mark clamped to last_seq can only gain);
+ * - read marks of one user in one room run as one, the highest, at the last
+ *   one's place, unless a view of the room for that user lies between;
+ * - identical reads run once, at the last one's place;
+ * - any other write to the room (create, claim, complete, delete, member
+ *   change) lies between: no group reaches across it. */
+static bool same_str(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static bool groupable(const struct op *o)
+{
+    return o->kind == OP_APPEND || o->kind == OP_MARK || is_read(o);
+}
+
+/* Whether o joins the group of h, an earlier statement about its room. */
+static bool joins(const struct op *h, const struct op *o)
+{
+    if (h->kind != o->kind)
+        return false;
+    switch (o->kind) {
+    case OP_APPEND:
+        return true;
+    case OP_MARK:
+    case OP_GET:
+        return same_str(h->user, o->user);
+    case OP_HISTORY:
+        return h->before == o->before && h->after == o->after && h->limit == o->limit;
+    default:
+        return false;
+    }
+}
+
+/* Whether statement h, between o and the group it would join, stops it. */
+static bool blocks(const struct op *h, const struct op *o)
+{
+    if (is_read(o))
+        return false;
+    if (!groupable(h))
+        return true;
+    return o->kind == OP_MARK && h->kind == OP_GET && same_str(h->user, o->user);
+}
+
+/* c->batch into c->stmt; c->stmt has room for 2 * c->nbatch entries (each
+ * op adds at most one, each move one more). */
+static void group_batch(struct conn *c)
+{
+    size_t ns = 0;
+    for (size_t i = 0; i < c->nbatch; i++) {
+        struct op *o = c->batch[i];
+        o->gnext = NULL;
+        o->gtail = o;
+        size_t into = SIZE_MAX;
+        for (size_t k = ns; !c->nomerge && o->route && groupable(o) && k-- > 0;) {
+            const struct op *h = c->stmt[k];
+            if (!h || !h->route || strcmp(h->route, o->route) != 0)
+                continue;
+            if (joins(h, o)) {
+                into = k;
+                break;
+            }
+            if (blocks(h, o))
+                break;
+        }
+        if (into == SIZE_MAX) {
+            c->stmt[ns++] = o;
+            continue;
+        }
+        struct op *h = c->stmt[into];
+        h->gtail->gnext = o;
+        h->gtail = o;
+        if (o->kind != OP_APPEND) {
+            c->stmt[into] = NULL; /* to the last one's place */
+            c->stmt[ns++] = h;
+        }
+    }
+    size_t w = 0;
+    for (size_t k = 0; k < ns; k++)
+        if (c->stmt[k])
+            c->stmt[w++] = c->stmt[k];
+    c->nstmt = w;
+}
+
 /* ----------------------------------------------------------- the pool */
 
 static void conn_fail(struct conn *c, const char *why);
@@ -822,12 +1139,6 @@ static void enqueue(struct conn *c, struct op *o)
         c->qhead = o;
     c->qtail = o;
     c->nq++;
-}
-
-/* A room read (a room, a page of history) changes nothing. */
-static bool is_read(const struct op *o)
-{
-    return o->kind == OP_GET || o->kind == OP_HISTORY;
 }
 
 /* Whether a write is queued or in flight on c. */
@@ -926,9 +1237,12 @@ static void send_batch(struct conn *c)
         if (n == c->cap) {
             size_t cap = c->cap ? 2 * c->cap : 16;
             struct op **grown = realloc(c->batch, cap * sizeof *grown);
-            if (!grown)
+            if (grown)
+                c->batch = grown;
+            struct op **stmts = grown ? realloc(c->stmt, 2 * cap * sizeof *stmts) : NULL;
+            if (!stmts)
                 break;
-            c->batch = grown;
+            c->stmt = stmts;
             c->cap = cap;
         }
         struct op *o = c->qhead;
@@ -942,6 +1256,7 @@ static void send_batch(struct conn *c)
     if (!n)
         return;
     c->nbatch = n;
+    group_batch(c);
     c->busy = true;
     c->got = 0;
     c->pre = 0;
@@ -999,8 +1314,8 @@ static void send_batch(struct conn *c)
         c->pre++;
     }
     free(prelock);
-    for (size_t i = 0; ok && i < n; i++)
-        ok = send_op(c->pg, c->batch[i]);
+    for (size_t i = 0; ok && i < c->nstmt; i++)
+        ok = send_group(c->pg, c->stmt[i]);
     if (c->tx)
         ok = ok && PQsendQueryParams(c->pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0);
     ok = ok && PQpipelineSync(c->pg);
@@ -1041,6 +1356,7 @@ static void finish_batch(struct conn *c)
     c->busy = false;
 
     if (c->committed && c->err_item < 0) {
+        c->nomerge = false;
         for (struct op *o = head, *next; o; o = next) {
             next = o->next;
             op_finish(o, o->status);
@@ -1051,14 +1367,21 @@ static void finish_batch(struct conn *c)
     c->need_rollback = true;
     const char *state = c->err_state;
     long item = c->err_item - (long)c->pre;
-    struct op *offender = item >= 0 && (size_t)item < n ? c->batch[item] : NULL;
+    struct op *offender = item >= 0 && (size_t)item < c->nstmt ? c->stmt[item] : NULL;
     /* Transient: the same ops may well succeed when run again. */
     bool again = sqlstate_is(state, "40") || strcmp(state, "55P03") == 0;
     /* The server is in trouble: none of them will do better now. */
     bool down = !state[0] || sqlstate_is(state, "08") || sqlstate_is(state, "53") || sqlstate_is(state, "58") ||
                 sqlstate_is(state, "XX") || (sqlstate_is(state, "57") && strcmp(state, "57014") != 0);
+    /* A statement of several ops failed: which one is at fault shows when
+     * they run again one statement each. */
+    bool split = !again && !down && offender && offender->gnext;
+    if (split) {
+        c->nomerge = true;
+        offender = NULL;
+    }
     chatd_status verdict = CHATD_ERR_UNAVAILABLE;
-    if (!again && !down) {
+    if (!again && !down && !split) {
         if (!offender)
             down = true;
         else
@@ -1066,8 +1389,10 @@ static void finish_batch(struct conn *c)
                     : sqlstate_is(state, "22") ? CHATD_ERR_INVALID
                                                : CHATD_ERR_INTERNAL;
     }
-    log_pq(st, again ? CHATD_LOG_DEBUG : CHATD_LOG_WARN,
-           again ? "transaction rolled back, running it again: " : "transaction rolled back: ",
+    log_pq(st, again || split ? CHATD_LOG_DEBUG : CHATD_LOG_WARN,
+           again   ? "transaction rolled back, running it again: "
+           : split ? "transaction rolled back, running its ops one statement each: "
+                   : "transaction rolled back: ",
            c->err_text[0] ? c->err_text : "no COMMIT");
 
     /* Back to the front of the queue in their order; answers after, since a
@@ -1078,7 +1403,7 @@ static void finish_batch(struct conn *c)
         next = o->next;
         o->next = NULL;
         answer_reset(o);
-        bool give_up = down || (again && ++o->tries >= MAX_TRIES) || (!again && o == offender);
+        bool give_up = down || (again && ++o->tries >= MAX_TRIES) || (!again && !split && o == offender);
         if (give_up) {
             o->status = !down && !again ? verdict : CHATD_ERR_UNAVAILABLE;
             *ftail = o;
@@ -1112,11 +1437,11 @@ static void batch_result(struct conn *c, PGresult *r)
         snprintf(c->err_text, sizeof c->err_text, "%s", PQresultErrorMessage(r));
         c->err_item = (long)i;
     }
-    if (i >= c->pre && i < c->pre + c->nbatch && s == PGRES_TUPLES_OK && c->err_item < 0) {
-        read_answer(c->batch[i - c->pre], r);
-        return; /* the op keeps r */
+    if (i >= c->pre && i < c->pre + c->nstmt && s == PGRES_TUPLES_OK && c->err_item < 0) {
+        read_group(c->stmt[i - c->pre], r);
+        return; /* an op keeps r */
     }
-    if (i == c->pre + c->nbatch && s == PGRES_COMMAND_OK && strcmp(PQcmdStatus(r), "COMMIT") == 0)
+    if (i == c->pre + c->nstmt && s == PGRES_COMMAND_OK && strcmp(PQcmdStatus(r), "COMMIT") == 0)
         c->committed = true;
     PQclear(r);
 }
@@ -1138,7 +1463,7 @@ static void drain_results(struct conn *c)
             PQclear(r);
             /* After an error the rest of the batch comes back as one
              * "aborted" result each, so the count holds either way. */
-            if (c->got != c->pre + c->nbatch + (c->tx ? 1 : 0)) {
+            if (c->got != c->pre + c->nstmt + (c->tx ? 1 : 0)) {
                 conn_fail(c, "lost track of the pipeline");
                 return;
             }
@@ -1960,6 +2285,7 @@ static void pg_fini(void *state)
         for (size_t k = 0; k < c->nbatch; k++)
             op_free(c->batch[k]);
         free(c->batch);
+        free(c->stmt);
         for (struct op *o = c->qhead, *next; o; o = next) {
             next = o->next;
             op_free(o);

@@ -5,8 +5,9 @@
  * A real host (libevent loop, thread-safe post) loads the plugin and checks
  * the contract of plugin.h: seq strictly increasing under concurrent
  * appends, client-id idempotency, one winner in a claim race, paging edges,
- * read marks, unread inputs, deletion, and that no operation completes
- * before its call returned. Exit 0 when every check holds. */
+ * read marks, unread inputs, deletion, what one room's reads see of writes
+ * called in the same go, and that no operation completes before its call
+ * returned. Exit 0 when every check holds. */
 #include <chatd/plugin.h>
 #include <dlfcn.h>
 #include <event2/event.h>
@@ -342,6 +343,59 @@ int main(int argc, char **argv)
     wait_all(r, 3);
     CHECK(r[2].st == CHATD_OK && r[2].read_seq == 10 && r[2].last_seq == 52 && r[2].has_last,
           "read mark: read=%llu last=%llu", (unsigned long long)r[2].read_seq, (unsigned long long)r[2].last_seq);
+
+    /* A mark, a view for that user, a higher mark, in one go: the view sees
+     * at least the first mark, a view after both the second. */
+    memset(r, 0, sizeof r);
+    CALL(ops->read_mark(state, "rconf1", "bob", 20, done_cb, &r[0]));
+    CALL(ops->room_get(state, "rconf1", "bob", room_cb, &r[1]));
+    CALL(ops->read_mark(state, "rconf1", "bob", 30, done_cb, &r[2]));
+    CALL(ops->room_get(state, "rconf1", "bob", room_cb, &r[3]));
+    CALL(ops->room_get(state, "rconf1", "carol", room_cb, &r[4]));
+    wait_all(r, 5);
+    CHECK(r[0].st == CHATD_OK && r[2].st == CHATD_OK && r[1].st == CHATD_OK && r[3].st == CHATD_OK,
+          "marks and views: %s %s", chatd_strerror(r[0].st), chatd_strerror(r[2].st));
+    CHECK(r[1].read_seq >= 20 && r[3].read_seq == 30 && r[4].read_seq == 0 && r[3].n == 1 && r[1].n == 1,
+          "marks and views: read %llu, %llu, other user %llu", (unsigned long long)r[1].read_seq,
+          (unsigned long long)r[3].read_seq, (unsigned long long)r[4].read_seq);
+
+    /* Appends around a view: the view sees those called before it; appends
+     * to a room that does not exist are not stored. */
+    memset(r, 0, sizeof r);
+    struct chatd_message plain = {.room = "rconf1", .sender = "alice", .ts_ms = 7, .body = "p", .body_len = 1};
+    struct chatd_message nowhere = plain;
+    nowhere.room = "rnothere";
+    CALL(ops->message_append(state, &plain, message_cb, &r[0]));
+    CALL(ops->message_append(state, &nowhere, message_cb, &r[1]));
+    CALL(ops->message_append(state, &plain, message_cb, &r[2]));
+    CALL(ops->room_get(state, "rconf1", NULL, room_cb, &r[3]));
+    CALL(ops->message_append(state, &plain, message_cb, &r[4]));
+    CALL(ops->message_append(state, &nowhere, message_cb, &r[5]));
+    wait_all(r, 6);
+    CHECK(r[0].st == CHATD_OK && r[2].st == CHATD_OK && r[4].st == CHATD_OK && r[0].seq == 53 && r[2].seq == 54 &&
+              r[4].seq == 55 && strcmp(r[4].id, r[0].id) != 0,
+          "appends in one go: %s %s %s, seq %llu %llu %llu", chatd_strerror(r[0].st), chatd_strerror(r[2].st),
+          chatd_strerror(r[4].st), (unsigned long long)r[0].seq, (unsigned long long)r[2].seq,
+          (unsigned long long)r[4].seq);
+    CHECK(r[1].st == CHATD_ERR_NOT_FOUND && r[5].st == CHATD_ERR_NOT_FOUND, "appends to no room: %s %s",
+          chatd_strerror(r[1].st), chatd_strerror(r[5].st));
+    CHECK(r[3].st == CHATD_OK && r[3].last_seq >= 54, "a view after two appends: last_seq %llu",
+          (unsigned long long)r[3].last_seq);
+
+    if (strcmp(d->name, "postgres") == 0) {
+        /* PostgreSQL takes text in the database's encoding only. One append
+         * refused among others sent at once: only that one fails. */
+        memset(r, 0, sizeof r);
+        struct chatd_message bad = plain;
+        bad.client_id = "\xff\xfe";
+        CALL(ops->message_append(state, &plain, message_cb, &r[0]));
+        CALL(ops->message_append(state, &bad, message_cb, &r[1]));
+        CALL(ops->message_append(state, &plain, message_cb, &r[2]));
+        wait_all(r, 3);
+        CHECK(r[0].st == CHATD_OK && r[1].st == CHATD_ERR_INVALID && r[2].st == CHATD_OK && r[2].seq == r[0].seq + 1,
+              "one bad append among three: %s %s %s", chatd_strerror(r[0].st), chatd_strerror(r[1].st),
+              chatd_strerror(r[2].st));
+    }
 
     /* The queue, oldest first; then a claim race with one winner. */
     struct chatd_room later = room;
