@@ -829,22 +829,43 @@ done = function(summary, latency, requests)
 end
 LUA
 
-# history NAME HTTP_PORT ROOM: newest-N history queries with wrk.
+# The history requests: the newest HISTORY_LIMIT before a cursor, each
+# request the next cursor of its thread, spread over the seeded messages so
+# that concurrent requests are rarely the same one (the PostgreSQL plugin
+# runs identical reads queued together once).
+cat > "$WORK/history.lua" <<LUA
+local threads = 0
+setup = function(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
+local n = 0
+request = function()
+  n = n + 1
+  local first, last = $((HISTORY_LIMIT + 1)), $((HISTORY_SEED + 1))
+  local before = first + (n * 7919 + tid * 104729) % (last - first + 1)
+  return wrk.format(nil, wrk.path .. "&before=" .. before)
+end
+LUA
+cat "$WORK/report.lua" >> "$WORK/history.lua"
+
+# history NAME HTTP_PORT ROOM: newest-N-before-a-cursor history queries with wrk.
 history() {
     local name=$1 url line rc=0 load w0 w1 t0 t1 n
     url="http://127.0.0.1:$2/api/rooms/$3/messages?limit=$HISTORY_LIMIT"
-    n=$(curl -sf -H "Authorization: Basic $BASIC" "$url" | jq '.messages | length') || n=0
+    n=$(curl -sf -H "Authorization: Basic $BASIC" "$url&before=$((HISTORY_LIMIT + 1))" | jq '.messages | length') || n=0
     [[ $n == "$HISTORY_LIMIT" ]] || log "$name: a history page has $n messages, not $HISTORY_LIMIT"
     log "chatd $name: wrk -t$HISTORY_THREADS -c$HISTORY_CONNECTIONS -d${HISTORY_DURATION}s ..."
     echo "$name chatd wrk -t$HISTORY_THREADS -c$HISTORY_CONNECTIONS -d${HISTORY_DURATION}s --latency" \
-        "-H 'Authorization: Basic ...' '/api/rooms/ROOM/messages?limit=$HISTORY_LIMIT'" >> "$WORK/commands"
+        "-H 'Authorization: Basic ...' '/api/rooms/ROOM/messages?limit=$HISTORY_LIMIT&before=CURSOR'" \
+        "(CURSOR $((HISTORY_LIMIT + 1))..$((HISTORY_SEED + 1)), spread)" >> "$WORK/commands"
     load=$(cut -d' ' -f1 /proc/loadavg)
     times > "$WORK/times"
     w0=$(watch_ticks)
     t0=$(date +%s.%N)
     perf_start "$name" 4
     timeout --kill-after=10 $((HISTORY_DURATION + 60)) "$WRK" -t"$HISTORY_THREADS" -c"$HISTORY_CONNECTIONS" \
-        -d"${HISTORY_DURATION}s" --latency -s "$WORK/report.lua" -H "Authorization: Basic $BASIC" "$url" \
+        -d"${HISTORY_DURATION}s" --latency -s "$WORK/history.lua" -H "Authorization: Basic $BASIC" "$url" \
         > "$WORK/wrk.out" 2> "$WORK/wrk.err" &
     BENCH_PID=$!
     wait "$BENCH_PID" || rc=$?

@@ -413,13 +413,15 @@ def storage_section():
       "sockets on a thread of its own, SQLite runs on one of its own), the backend (redis-server; the postmaster and "
       "its backends; SQLite and memory run inside chatd), and the load generator (wrk, or chat-bench's workers).\n")
 
-    w(f"### History: the newest {any_h.get('limit', 20)} of {any_h.get('seeded', 1000):,} messages\n")
+    w(f"### History: pages of {any_h.get('limit', 20)} out of {any_h.get('seeded', 1000):,} messages\n")
     w(f"One group room, {any_h.get('seeded', 1000):,} messages stored first (over STOMP, with receipts; then, for "
       "PostgreSQL, `ANALYZE`, as autovacuum would do within a minute: planned with the statistics of an empty "
       "table, the query reads the whole room and sorts it); then "
       f"`wrk -t{any_h.get('threads', '?')} -c{any_h.get('connections', '?')}` for "
-      f"{(any_h.get('duration_us') or 0) / 1e6:.0f} s on `GET /api/rooms/{{id}}/messages?limit={any_h.get('limit', 20)}` "
-      "with HTTP Basic credentials (HTTP/1.1 keep-alive). Each answer is a JSON page of "
+      f"{(any_h.get('duration_us') or 0) / 1e6:.0f} s on `GET /api/rooms/{{id}}/messages?limit={any_h.get('limit', 20)}"
+      "&before=CURSOR` with HTTP Basic credentials (HTTP/1.1 keep-alive), each request the next of a sequence of "
+      "cursors spread over the room (the newest page included), so that concurrent requests are rarely for the "
+      "same page. Each answer is a JSON page of "
       f"{any_h.get('limit', 20)} messages (about "
       f"{(any_h.get('bytes', 0) / max(any_h.get('requests', 1), 1)) / 1024:.1f} KiB with headers). "
       "Latency from wrk (its own percentiles, taken over the whole run).\n")
