@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the same chat-bench scenarios against chatd and against RabbitMQ's
+# Runs the same chat-bench scenarios against chatd (memory storage and
+# simple broker; PostgreSQL storage and Redis broker) and against RabbitMQ's
 # Web-STOMP (or STOMP/TCP) on this machine; then chatd's storage plugins
 # (history queries/s, durable appends/s) and its cluster brokers (latency
 # from one chatd instance to another); and writes bench/RESULTS.md.
@@ -13,7 +14,7 @@ OUT=${OUT:-$HERE/RESULTS.md}
 
 # Sizes (override from the environment).
 SCENARIOS=${SCENARIOS:-"idle connect pairs fanout storage brokers"}  # which parts run
-SERVERS=${SERVERS:-"chatd rabbitmq"}      # idle..fanout: which servers to measure
+SERVERS=${SERVERS:-"chatd chatd-pg-redis rabbitmq"}  # idle..fanout: which servers to measure
 TRANSPORT=${TRANSPORT:-ws}                # ws: chatd /ws vs Web-STOMP; tcp: STOMP over TCP on both
 IDLE_SIZES=${IDLE_SIZES:-"1000 10000 19000"}  # idle sessions, one run (on a fresh server) per size
 IDLE_CLUSTER=${IDLE_CLUSTER:-"100000x6"}  # idle sessions over chatd instances (chatd only); "" = none
@@ -68,7 +69,7 @@ for s in $SCENARIOS; do
     case $s in idle | connect | pairs | fanout | storage | brokers) ;; *) die "unknown scenario $s" ;; esac
 done
 for s in $SERVERS; do
-    case $s in chatd | rabbitmq) ;; *) die "unknown server $s" ;; esac
+    case $s in chatd | chatd-pg-redis | rabbitmq) ;; *) die "unknown server $s" ;; esac
 done
 for s in $STORAGES; do
     case $s in memory | sqlite | sqlite-normal | redis | postgres) ;; *) die "unknown storage $s" ;; esac
@@ -267,6 +268,40 @@ stop_chatd() {
     [[ -n $CHATD_PID ]] || return 0
     stop_chatd_pid "$CHATD_PID"
     CHATD_PID=
+}
+
+# The chatd of the second set-up: PostgreSQL storage, Redis broker (what
+# several instances share). Its PostgreSQL and redis-server are started with
+# it the first time and kept until stop_pg_redis_backends; their memory and
+# CPU are not counted as chatd's.
+CHATD2_PID= CHATD2_HTTP= CHATD2_STOMP= PR_REDIS_PID= PR_REDIS_PORT=
+start_chatd_pg_redis() {
+    [[ -n $PG_PID ]] || start_postgres
+    if [[ -z $PR_REDIS_PID ]]; then
+        start_redis volatile
+        PR_REDIS_PID=$REDIS_PID PR_REDIS_PORT=$REDIS_PORT
+    fi
+    free_port CHATD2_HTTP
+    free_port CHATD2_STOMP
+    write_chat_ini "$WORK/chat-pg-redis.ini" "$CHATD2_HTTP" "$CHATD2_STOMP" \
+        $'plugin = postgres\nconninfo = host=127.0.0.1 port='"$PG_PORT"' dbname=chatd user=chatd' \
+        $'plugin = redis\naddress = 127.0.0.1:'"$PR_REDIS_PORT"
+    launch_chatd chatd-pg-redis "$WORK/chat-pg-redis.ini" "$CHATD2_HTTP" "$CHATD2_STOMP"
+    CHATD2_PID=$LAUNCHED
+    log "chatd (postgres + redis) pid $CHATD2_PID on http $CHATD2_HTTP, stomp $CHATD2_STOMP"
+}
+
+stop_chatd_pg_redis() {
+    [[ -n $CHATD2_PID ]] || return 0
+    stop_chatd_pid "$CHATD2_PID"
+    CHATD2_PID=
+}
+
+stop_pg_redis_backends() {
+    stop_chatd_pg_redis
+    if [[ -n $PR_REDIS_PID ]]; then stop_redis "$PR_REDIS_PID"; fi
+    PR_REDIS_PID='' PR_REDIS_PORT=''
+    stop_postgres
 }
 
 chatd_url() {   # HTTP_PORT STOMP_PORT
@@ -500,6 +535,9 @@ server_args() {   # SERVER
     chatd)
         echo "--url $(chatd_url "$CHATD_HTTP" "$CHATD_STOMP") --login bench --passcode bench --server-pid $CHATD_PID"
         ;;
+    chatd-pg-redis)
+        echo "--url $(chatd_url "$CHATD2_HTTP" "$CHATD2_STOMP") --login bench --passcode bench --server-pid $CHATD2_PID"
+        ;;
     rabbitmq)
         local url
         if [[ $TRANSPORT == tcp ]]; then url=tcp://127.0.0.1:$RABBIT_STOMP; else url=ws://127.0.0.1:$RABBIT_WS/ws; fi
@@ -511,6 +549,7 @@ server_args() {   # SERVER
 server_pid() {
     case $1 in
     chatd) echo "$CHATD_PID" ;;
+    chatd-pg-redis) echo "$CHATD2_PID" ;;
     rabbitmq) echo "$RABBIT_BEAM" ;;
     esac
 }
@@ -518,6 +557,7 @@ server_pid() {
 server_port() {
     case $1 in
     chatd) [[ $TRANSPORT == tcp ]] && echo "$CHATD_STOMP" || echo "$CHATD_HTTP" ;;
+    chatd-pg-redis) [[ $TRANSPORT == tcp ]] && echo "$CHATD2_STOMP" || echo "$CHATD2_HTTP" ;;
     rabbitmq) [[ $TRANSPORT == tcp ]] && echo "$RABBIT_STOMP" || echo "$RABBIT_WS" ;;
     esac
 }
@@ -623,7 +663,7 @@ run() {
     local line rc=0 load w0 w1 t0 t1 p
     # Both servers quiet first: a RabbitMQ still cleaning up after a big run
     # (it frees gigabytes after the pairs) would take CPU from chatd's.
-    for p in ${CHATD_PID:-} ${RABBIT_BEAM:-}; do wait_cpu_quiet "$p"; done
+    for p in ${CHATD_PID:-} ${CHATD2_PID:-} ${RABBIT_BEAM:-}; do wait_cpu_quiet "$p"; done
     load=$(cut -d' ' -f1 /proc/loadavg)
     times > "$WORK/times"
     w0=$(watch_ticks)
@@ -651,8 +691,12 @@ run() {
     wait_quiet "$(server_port "$server")" "$(server_pid "$server")"
 }
 
-start_server() { case $1 in chatd) start_chatd ;; rabbitmq) start_rabbitmq ;; esac; }
-stop_server() { case $1 in chatd) stop_chatd ;; rabbitmq) stop_rabbitmq ;; esac; }
+start_server() {
+    case $1 in chatd) start_chatd ;; chatd-pg-redis) start_chatd_pg_redis ;; rabbitmq) start_rabbitmq ;; esac
+}
+stop_server() {
+    case $1 in chatd) stop_chatd ;; chatd-pg-redis) stop_chatd_pg_redis ;; rabbitmq) stop_rabbitmq ;; esac
+}
 
 # ---- chatd vs RabbitMQ -------------------------------------------------------------
 
@@ -726,8 +770,8 @@ if want idle && [[ -n $IDLE_CLUSTER && " $SERVERS " == *" chatd "* ]]; then
     for p in "${cl_pids[@]}"; do stop_chatd_pid "$p"; done
 fi
 
-# The rest: both servers up (an idle RabbitMQ takes about 1 % of a core,
-# an idle chatd nothing), each scenario against one, then the other.
+# The rest: every server up (an idle RabbitMQ takes about 1 % of a core,
+# an idle chatd nothing), each scenario against one, then the next.
 if want connect || want pairs || want fanout; then
     for server in $SERVERS; do
         start_server "$server"
@@ -764,6 +808,8 @@ if want connect || want pairs || want fanout; then
         stop_server "$server"
     done
 fi
+# The storage section starts its own, fresh.
+stop_pg_redis_backends
 
 # ---- storage: history queries and durable appends ------------------------------------
 

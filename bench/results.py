@@ -215,14 +215,23 @@ w(f"| load generator | chat-bench (libevent {env['V_LIBEVENT']}), source address
 w(f"| transport | {'STOMP over WebSocket' if env['P_TRANSPORT'] == 'ws' else 'STOMP over TCP'} |")
 w("")
 
+# The chatd set-ups of the comparison, in the order of their columns.
+CHATDS = [("chatd", "chatd (memory + simple)"), ("chatd-pg-redis", "chatd (postgres + redis)")]
+chatds = [(k, t) for k, t in CHATDS if any(r.get("server") == k for r in main_runs)]
+
 if main_runs:
     w("## chatd vs RabbitMQ Web-STOMP\n")
-    w("chatd with storage `memory` and broker `simple`. "
-      "Ratio = chatd ÷ RabbitMQ. For rates, higher is better; for latency, memory and CPU per unit of work, "
+    w("chatd in two set-ups: storage `memory` and broker `simple` (one instance on its own), and storage "
+      "`postgres` and broker `redis` (what several instances share; a PostgreSQL and a redis-server of their own run "
+      "on this machine beside it, their memory and CPU not counted as chatd's; these scenarios use topics, so the "
+      "broker carries every message and the storage only the sessions' set-up). "
+      "Ratio = that chatd ÷ RabbitMQ. For rates, higher is better; for latency, memory and CPU per unit of work, "
       "lower is better.\n")
 
 def main_section_targets():
-    rows = main_targets()
+    rows = []
+    for key, title in chatds:
+        rows += [(f"{title}: {t}", v, ok) for t, v, ok in main_targets(key)]
     if not rows:
         return
     w("### Targets\n")
@@ -250,25 +259,31 @@ def main_section_targets():
 
 for label in labels:
     rs = by_label[label]
-    a, b = rs.get("chatd"), rs.get("rabbitmq")
-    any_r = a or b
+    b = rs.get("rabbitmq")
+    # chatd only (the runs over several instances): no other column
+    cols = [(k, t) for k, t in chatds if k in rs] if "rabbitmq" not in rs else chatds
+    any_r = next((rs[k] for k, _ in cols if k in rs), None) or b
     w(f"### {label}\n")
     d = describe(label, any_r) if not any_r.get("failed_run") else ""
     if d:
         w(d + "\n")
-    w("| | chatd | RabbitMQ | ratio |\n|---|---:|---:|---|")
+    head = " | ".join(t for _, t in cols) + " | RabbitMQ | " + " | ".join(
+        "ratio" if len(cols) == 1 else "ratio " + t.split("(")[1].rstrip(")") for _, t in cols)
+    w(f"| | {head} |\n|---" + "|---:" * (len(cols) + 1) + "|---" * len(cols) + "|")
     for title, get, fmt, better in rows_for(label):
-        w(f"| {title} | {cell(a, get, fmt)} | {cell(b, get, fmt)} | {ratio(a, b, get, better)} |")
+        vals = " | ".join(cell(rs.get(k), get, fmt) for k, _ in cols)
+        ratios = " | ".join(ratio(rs.get(k), b, get, better) for k, _ in cols)
+        w(f"| {title} | {vals} | {cell(b, get, fmt)} | {ratios} |")
     w("")
 
 
 
 # The targets of the comparison: (title, label prefix, getter, minimum or
 # maximum, "min"|"max").
-def main_targets():
+def main_targets(server):
     def runs(prefix):
-        return [(lab, by_label[lab].get("chatd")) for lab in labels if lab.startswith(prefix)
-                and by_label[lab].get("chatd") and not by_label[lab]["chatd"].get("failed_run")]
+        return [(lab, by_label[lab].get(server)) for lab in labels if lab.startswith(prefix)
+                and by_label[lab].get(server) and not by_label[lab][server].get("failed_run")]
 
     rows = []
 
@@ -300,7 +315,7 @@ def main_targets():
     worse = []
     n = 0
     for lab in labels:
-        a, b = by_label[lab].get("chatd"), by_label[lab].get("rabbitmq")
+        a, b = by_label[lab].get(server), by_label[lab].get("rabbitmq")
         if not a or not b or a.get("failed_run") or b.get("failed_run"):
             continue
         fixed_rate = bool(a.get("rate")) and a.get("scenario") in ("pairs", "fanout")
