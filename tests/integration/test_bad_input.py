@@ -99,7 +99,8 @@ class BadInput(unittest.TestCase):
 
     def test_over_websocket_too(self):
         import websocket
-        ws = websocket.create_connection("ws://127.0.0.1:%d/ws" % self.server.http_port, subprotocols=["v12.stomp"])
+        ws = websocket.create_connection("ws://127.0.0.1:%d/ws" % self.server.http_port, subprotocols=["v12.stomp"],
+                                         timeout=30)
         ws.send("CONNECT\naccept-version:1.2\nhost:x\nlogin:bob\npasscode:%s\n\n\0" % password_of("bob"))
         self.assertTrue(ws.recv().startswith("CONNECTED"))
         # One frame spread over three WebSocket messages, then a bad one.

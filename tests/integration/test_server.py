@@ -63,7 +63,7 @@ class Server(unittest.TestCase):
         try:
             tcp = connect_raw(srv.stomp_port, "alice")
             ws = websocket.create_connection("ws://127.0.0.1:%d/ws" % srv.http_port,
-                                             subprotocols=["v12.stomp"])
+                                             subprotocols=["v12.stomp"], timeout=30)
             ws.send("CONNECT\naccept-version:1.2\nhost:x\nlogin:bob\npasscode:%s\n\n\0" % password_of("bob"))
             self.assertTrue(ws.recv().startswith("CONNECTED"))
             srv.proc.send_signal(signal.SIGTERM)
@@ -133,20 +133,21 @@ class Server(unittest.TestCase):
         with Chatd() as srv:
             with self.assertRaises(websocket.WebSocketException):
                 websocket.create_connection("ws://127.0.0.1:%d/ws" % srv.http_port,
-                                            subprotocols=["v12.stomp"], origin="http://evil.example")
+                                            subprotocols=["v12.stomp"], origin="http://evil.example", timeout=30)
 
     def test_websocket_only_at_ws(self):
         with Chatd() as srv:
             with self.assertRaises(websocket.WebSocketBadStatusException) as e:
                 websocket.create_connection("ws://127.0.0.1:%d/elsewhere" % srv.http_port,
-                                            subprotocols=["v12.stomp"])
+                                            subprotocols=["v12.stomp"], timeout=30)
             self.assertEqual(e.exception.status_code, 404)
-            ws = websocket.create_connection("ws://127.0.0.1:%d/ws" % srv.http_port, subprotocols=["v12.stomp"])
+            ws = websocket.create_connection("ws://127.0.0.1:%d/ws" % srv.http_port, subprotocols=["v12.stomp"],
+                                             timeout=30)
             ws.close()
 
     def test_websocket_without_subprotocol(self):
         with Chatd() as srv:
-            ws = websocket.create_connection("ws://127.0.0.1:%d/ws" % srv.http_port)
+            ws = websocket.create_connection("ws://127.0.0.1:%d/ws" % srv.http_port, timeout=30)
             ws.send("CONNECT\naccept-version:1.1\nhost:x\nlogin:bob\npasscode:%s\n\n\0" % password_of("bob"))
             self.assertIn("version:1.1", ws.recv())
             ws.close()
