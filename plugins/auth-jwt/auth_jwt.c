@@ -816,22 +816,14 @@ static const char *jwk_load(struct auth_jwt *a, json_t *jwk, const char *kid)
     return NULL;
 }
 
-/* jwks = PATH: every key of the file, or a config error naming the file and
- * the key. */
-static int load_jwks(struct auth_jwt *a, const char *path)
+/* The keys of a JWKS document (len bytes of text, read from path), or a
+ * config error naming the file and the key. */
+static int parse_jwks(struct auth_jwt *a, const char *path, const unsigned char *text, size_t len)
 {
     const struct chatd_host *h = a->host;
-    size_t len, first = a->nkeys;
-    errno = 0;
-    unsigned char *text = read_file(path, JWKS_MAX_BYTES, &len);
-    if (!text) {
-        h->config_error(h, "jwks", "cannot read '%s' (%s)", path,
-                        errno ? strerror(errno) : "empty, or larger than 1 MiB");
-        return -1;
-    }
+    size_t first = a->nkeys;
     json_error_t jerr;
     json_t *root = json_loadb((const char *)text, len, JSON_REJECT_DUPLICATES, &jerr);
-    free(text);
     json_t *keys = json_object_get(root, "keys");
     int rc = -1;
     if (!root) {
@@ -871,6 +863,23 @@ static int load_jwks(struct auth_jwt *a, const char *path)
         }
     }
     json_decref(root);
+    return rc;
+}
+
+/* jwks = PATH: every key of the file. */
+static int load_jwks(struct auth_jwt *a, const char *path)
+{
+    const struct chatd_host *h = a->host;
+    size_t len;
+    errno = 0;
+    unsigned char *text = read_file(path, JWKS_MAX_BYTES, &len);
+    if (!text) {
+        h->config_error(h, "jwks", "cannot read '%s' (%s)", path,
+                        errno ? strerror(errno) : "empty, or larger than 1 MiB");
+        return -1;
+    }
+    int rc = parse_jwks(a, path, text, len);
+    free(text);
     return rc;
 }
 
