@@ -17,6 +17,7 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,20 +157,41 @@ static int64_t int_of(const redisReply *r)
     return r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
 }
 
-/* Parse one encoded message (scripts.lua.h) into m, pointing into r. */
+/* A decimal number and the one space after it, at *p (before end); minus
+ * signs only where `negative` allows. */
+static bool take_num(const char **p, const char *end, bool negative, long long *out)
+{
+    const char *s = *p;
+    bool neg = negative && s < end && *s == '-';
+    s += neg;
+    const char *digits = s;
+    long long v = 0;
+    for (; s < end && *s >= '0' && *s <= '9'; s++) {
+        if (v > (LLONG_MAX - (*s - '0')) / 10)
+            return false;
+        v = v * 10 + (*s - '0');
+    }
+    if (s == digits || s == end || *s != ' ')
+        return false;
+    *out = neg ? -v : v;
+    *p = s + 1;
+    return true;
+}
+
+/* Parse one encoded message (scripts.lua.h: "SEQ TS IDLEN SENDERLEN CIDLEN "
+ * and the three strings and the body after it) into m, pointing into r. */
 static bool decode_message(const redisReply *r, const char *room, struct chatd_message *m)
 {
     if (r->type != REDIS_REPLY_STRING)
         return false;
     const char *p = r->str, *end = r->str + r->len;
-    unsigned long long seq;
-    long long ts, idlen, senderlen, cidlen;
-    int used = 0;
-    if (sscanf(p, "%llu %lld %lld %lld %lld %n", &seq, &ts, &idlen, &senderlen, &cidlen, &used) != 5 || used <= 0)
+    long long seq, ts, idlen, senderlen, cidlen;
+    if (!take_num(&p, end, false, &seq) || !take_num(&p, end, true, &ts) || !take_num(&p, end, false, &idlen) ||
+        !take_num(&p, end, false, &senderlen) || !take_num(&p, end, true, &cidlen) || cidlen < -1)
         return false;
-    p += used;
-    size_t cid = cidlen < 0 ? 0 : (size_t)cidlen;
-    if (idlen < 0 || senderlen < 0 || (size_t)(end - p) < (size_t)idlen + (size_t)senderlen + cid)
+    size_t left = (size_t)(end - p), cid = cidlen < 0 ? 0 : (size_t)cidlen;
+    if ((unsigned long long)idlen > left || (unsigned long long)senderlen > left - (size_t)idlen ||
+        cid > left - (size_t)idlen - (size_t)senderlen)
         return false;
     /* Pointers into the reply, not NUL-terminated: copy_message makes
      * strings of them. */
