@@ -175,6 +175,25 @@ wait_cpu_quiet() {   # PID: until it uses under 10 % of a core (at most 60 s)
     return 0   # still busy after a minute: measure anyway (its load average is in the table)
 }
 
+# Until the whole machine is at least 90 % idle over half a second (at most
+# 60 s): what a run leaves behind (thousands of sockets closing, a server
+# freeing gigabytes, a backend's checkpoint) settles before the next starts.
+machine_idle() {   # "TOTAL IDLE" jiffies of all CPUs
+    awk '/^cpu / { print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $5 + $6; exit }' /proc/stat
+}
+
+wait_machine_quiet() {
+    local i a b
+    for ((i = 0; i < 120; i++)); do
+        a=$(machine_idle)
+        sleep 0.5
+        b=$(machine_idle)
+        awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); t = y[1] - x[1]
+            exit !(t > 0 && (y[2] - x[2]) >= 0.9 * t) }' && return 0
+    done
+    log "the machine is still busy after a minute; measuring anyway"
+}
+
 stop_pid() {   # PID: TERM, KILL after 10 s
     [[ -n $1 ]] || return 0
     kill -TERM "$1" 2>/dev/null || true
@@ -664,6 +683,7 @@ run() {
     # Both servers quiet first: a RabbitMQ still cleaning up after a big run
     # (it frees gigabytes after the pairs) would take CPU from chatd's.
     for p in ${CHATD_PID:-} ${CHATD2_PID:-} ${RABBIT_BEAM:-}; do wait_cpu_quiet "$p"; done
+    wait_machine_quiet
     load=$(cut -d' ' -f1 /proc/loadavg)
     times > "$WORK/times"
     w0=$(watch_ticks)
@@ -737,6 +757,7 @@ if want idle && [[ -n $IDLE_CLUSTER && " $SERVERS " == *" chatd "* ]]; then
     done
     log "chatd $cl_name: $cl_n instances (pids ${cl_pids[*]}), $cl_per sessions each ..."
     echo "$cl_name chatd $cl_n x chat-bench --scenario idle --sessions $cl_per --duration $IDLE_HOLD" >> "$WORK/commands"
+    wait_machine_quiet
     cl_load=$(cut -d' ' -f1 /proc/loadavg)
     cl_bench=()
     for ((i = 0; i < cl_n; i++)); do
@@ -901,6 +922,7 @@ history() {
     url="http://127.0.0.1:$2/api/rooms/$3/messages?limit=$HISTORY_LIMIT"
     n=$(curl -sf -H "Authorization: Basic $BASIC" "$url&before=$((HISTORY_LIMIT + 1))" | jq '.messages | length') || n=0
     [[ $n == "$HISTORY_LIMIT" ]] || log "$name: a history page has $n messages, not $HISTORY_LIMIT"
+    wait_machine_quiet
     log "chatd $name: wrk -t$HISTORY_THREADS -c$HISTORY_CONNECTIONS -d${HISTORY_DURATION}s ..."
     echo "$name chatd wrk -t$HISTORY_THREADS -c$HISTORY_CONNECTIONS -d${HISTORY_DURATION}s --latency" \
         "-H 'Authorization: Basic ...' '/api/rooms/ROOM/messages?limit=$HISTORY_LIMIT&before=CURSOR'" \

@@ -596,12 +596,15 @@ if broker_runs:
     brokers_section()
 
 w("## How these figures were taken\n")
-w("- One `chat-bench` run per table and server, the two servers taking turns scenario by scenario. `compare.sh` "
-  "starts them on free loopback ports: a fresh server for each idle run (only that one running), then both for the "
-  "other scenarios (an idle RabbitMQ uses about 1 % of a core, an idle chatd nothing).")
-w("- The machine may be shared: the load average before each run is in its table (the previous run's own load "
-  "counts in it, about 2 after a busy run on 2 cores). Figures taken at a higher load are less reliable; rerun "
-  "`compare.sh` on a quiet machine to confirm a difference.")
+w("- One `chat-bench` run per table and server, the servers taking turns scenario by scenario. `compare.sh` "
+  "starts them on free loopback ports: a fresh server for each idle run (only that one running), then all of them "
+  "for the other scenarios (an idle RabbitMQ uses about 1 % of a core, an idle chatd nothing).")
+w("- Before each run `compare.sh` waits (up to a minute each) until the servers use under 10 % of a core and the "
+  "whole machine is at least 90 % idle over half a second, so that what the previous run left behind (sockets "
+  "closing, a server freeing memory) does not count in the next. The load average before each run is in its "
+  "table; it lags (about 2 right after a busy run on 2 cores, however idle the machine has become since). "
+  "Figures move from run to run on a shared virtual machine, by a tenth or more for the CPU-bound ones; rerun "
+  "`compare.sh` to confirm a difference.")
 w("- Latency is end to end, publisher to subscriber: the body carries the publisher's CLOCK_MONOTONIC time, the "
   "subscriber subtracts it on receipt. Both ends are on this machine, so no clock skew. Every delivery of a message "
   "published inside the measured window is a sample, including those that arrive during the drain after it.")
