@@ -343,7 +343,7 @@ struct conn {
     struct op **batch;
     size_t nbatch, cap;
     struct op **stmt;    /* its statements, each the first op of its group */
-    size_t nstmt, stmt_cap;
+    size_t nstmt;        /* room for 2 * cap: see group_batch */
     bool nomerge;        /* one statement per op: the last batch failed */
     size_t pre;          /* internal statements before the ops */
     size_t got;          /* results seen */
@@ -715,11 +715,12 @@ static void read_answer(struct op *o, PGresult *r)
 static void read_appends(struct op *h, PGresult *r)
 {
     h->res = r;
-    size_t n = 0;
-    for (struct op *o = h; o; o = o->gnext, n++)
-        o->status = PQnfields(r) != 6 ? CHATD_ERR_INTERNAL : CHATD_ERR_NOT_FOUND;
     int rows = PQntuples(r);
-    if (PQnfields(r) != 6 || rows == 0)
+    bool shaped = PQnfields(r) == 6;
+    size_t n = 0;
+    for (struct op *o = h; o; o = o->gnext, n++) /* INTERNAL: until its row comes */
+        o->status = shaped && rows == 0 ? CHATD_ERR_NOT_FOUND : CHATD_ERR_INTERNAL;
+    if (!shaped || rows == 0)
         return;
     struct op **by = malloc(n * sizeof *by);
     size_t k = 0;
@@ -728,7 +729,6 @@ static void read_appends(struct op *h, PGresult *r)
             by[k++] = o;
         else
             o->oom = true;
-        o->status = CHATD_ERR_INTERNAL; /* until its row comes */
     }
     for (int row = 0; by && row < rows; row++) {
         int64_t i = val_i64(r, row, 0) - 1;
