@@ -1,8 +1,9 @@
 // The agent's side: the live queue, claiming, own chats, conversations.
 "use strict";
 
+// turn counts the rooms asked to open: only the newest may show its room.
 const state = { queue: [], mine: [], open: null, watch: null, conv: null, lastTyping: 0,
-                lastMine: 0, customerRead: 0 };
+                lastMine: 0, customerRead: 0, turn: 0 };
 window.__desk = state; // for the browser tests
 
 function roomItem(room, button) {
@@ -98,7 +99,9 @@ function onEvent(f) {
 }
 
 async function openRoom(roomId) {
+  const turn = ++state.turn;
   if (state.watch) state.watch.stop();
+  state.watch = null;
   state.open = roomId;
   state.lastMine = 0;
   state.customerRead = 0;
@@ -108,12 +111,14 @@ async function openRoom(roomId) {
   $("read").textContent = "";
   state.conv = state.conv || new Conversation($("messages"), desk.user);
   const last = await state.conv.open(roomId);
+  if (turn !== state.turn) return;
   state.watch = desk.watchRoom(roomId, last, onEvent);
   if (last) desk.read(roomId, last);
   renderMine();
 }
 
 function closePane() {
+  state.turn++;
   if (state.watch) state.watch.stop();
   state.watch = null;
   state.open = null;

@@ -3,7 +3,10 @@
 // paging, typing and read marks.
 "use strict";
 
-const state = { rooms: [], open: null, watch: null, conv: null, lastTyping: 0 };
+// turn counts the rooms asked to open: when answers come back out of order,
+// only the newest request may show its room. opening counts the requests
+// still under way.
+const state = { rooms: [], open: null, watch: null, conv: null, lastTyping: 0, turn: 0, opening: 0 };
 window.__chat = state; // for the browser tests
 
 function roomName(room) {
@@ -69,6 +72,7 @@ function showMembers(room) {
 }
 
 function closePane() {
+  state.turn++;
   if (state.watch) state.watch.stop();
   state.watch = null;
   state.open = null;
@@ -76,14 +80,26 @@ function closePane() {
 }
 
 async function openRoom(id) {
+  state.opening++;
+  try {
+    await showRoom(id, ++state.turn);
+  } finally {
+    state.opening--;
+  }
+}
+
+async function showRoom(id, turn) {
   if (state.watch) state.watch.stop();
+  state.watch = null;
   const room = await desk.api("GET", "/api/rooms/" + id);
+  if (turn !== state.turn) return;
   state.open = room;
   $("pane").hidden = false;
   $("pane-title").textContent = roomName(room);
   showMembers(room);
   state.conv = state.conv || new Conversation($("messages"), desk.user);
   const last = await state.conv.open(id);
+  if (turn !== state.turn) return;
   state.watch = desk.watchRoom(id, last, onRoomEvent);
   if (last) desk.read(id, last);
   const entry = state.rooms.find((r) => r.id === id);

@@ -134,6 +134,7 @@ class Conversation {
     this.seqs.clear();
     this.list.replaceChildren();
     const page = await desk.api("GET", "/api/rooms/" + roomId + "/messages?limit=20");
+    if (roomId !== this.roomId) return 0; // another room was opened meanwhile
     page.messages.slice().reverse().forEach((m) => this.add(m, false));
     this.nextBefore = page.next_before ?? null;
     this.list.scrollTop = this.list.scrollHeight;

@@ -59,10 +59,13 @@ test("direct and group chats between two browsers", async () => {
   await bob.press("#composer input[name=text]", "Enter");
   await alice.waitForSelector("#messages li:not(.mine) >> text=hello");
 
-  // Asking again for a 1:1 with bob gives the same room.
+  // Asking again for a 1:1 with bob gives the same room: the form clears
+  // when the answer is in, and the list still holds one chat.
   await alice.fill("#new-direct input[name=with]", "bob");
   await alice.click("#new-direct button");
+  await alice.waitForFunction(() => document.querySelector("#new-direct input[name=with]").value === "");
   await alice.waitForFunction((id) => window.__chat.open && window.__chat.open.id === id, direct);
+  assert.equal(await alice.locator("#rooms li").count(), 1);
 
   // A group: alice, bob, agent1. bob, with the direct chat open, sees the
   // group appear with its unread message and its last line.
@@ -79,6 +82,22 @@ test("direct and group chats between two browsers", async () => {
   await say(bob, "see you there");
   await alice.waitForSelector("#messages li >> text=see you there");
   await alice.screenshot({ path: path.join(SHOTS, "chat.png") });
+
+  // Answers out of order: alice clicks the direct chat, then the group
+  // before the direct room's answer is in; the group, clicked last, stays.
+  let release;
+  const held = new Promise((resolve) => { release = resolve; });
+  await alice.route(`**/api/rooms/${direct}`, async (route) => { await held; await route.continue(); });
+  const groupShown = alice.waitForResponse((r) => r.url().includes(`/api/rooms/${group}/messages`));
+  await alice.click(`#rooms li[data-room="${direct}"]`);
+  await alice.click(`#rooms li[data-room="${group}"]`);
+  await groupShown;
+  release();
+  await alice.waitForFunction(() => window.__chat.opening === 0);
+  await alice.unroute(`**/api/rooms/${direct}`);
+  assert.equal(await alice.textContent("#pane-title"), "Launch");
+  assert.equal(await alice.evaluate(() => window.__chat.watch.roomId), group);
+  await alice.waitForSelector("#messages li >> text=see you there");
 
   // bob leaves the group: alice sees the members change.
   await bob.click("#leave");
