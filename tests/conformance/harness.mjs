@@ -19,12 +19,30 @@ function hash(pw) {
   return `pbkdf2-sha256$1000$${salt.toString("hex")}$${key.toString("hex")}`;
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
+// A port from below the kernel's ephemeral range, which other tests' client
+// sockets draw from (see tests/integration/free_port.py).
+function ephemeralLow() {
+  try {
+    return Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").split(/\s+/)[0]) || 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+function tryPort(port) {
+  return new Promise((resolve) => {
     const s = net.createServer();
-    s.listen(0, "127.0.0.1", () => { const { port } = s.address(); s.close(() => resolve(port)); });
-    s.on("error", reject);
+    s.once("error", () => resolve(false));
+    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
   });
+}
+
+async function freePort() {
+  const low = 10000, high = Math.max(ephemeralLow(), low + 1000);
+  for (;;) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    if (await tryPort(port)) return port;
+  }
 }
 
 function portOpen(port) {

@@ -14,6 +14,8 @@ import threading
 import time
 import unittest
 
+from free_port import free_port  # noqa: F401 (the tests take it from here)
+
 CHATD_BIN = os.environ.get("CHATD_BIN", "build/core/chatd")
 PLUGIN_DIR = os.environ.get("CHATD_PLUGIN_DIR", "build/plugins")
 SOURCE_DIR = os.environ.get("CHATD_SOURCE_DIR", ".")
@@ -32,12 +34,6 @@ def hash_password(password, iterations=1000):
     salt = os.urandom(16)
     digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations, 32)
     return "pbkdf2-sha256$%d$%s$%s" % (iterations, salt.hex(), digest.hex())
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(cond, timeout=10.0, what="condition"):

@@ -10,6 +10,16 @@ import tempfile
 from chatd_harness import free_port, wait_for
 
 
+def log_tail(path, offset=0, limit=4000):
+    """What a server wrote to its log from offset on (the last limit bytes)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            return f.read()[-limit:].decode(errors="replace")
+    except OSError as e:
+        return "(no log: %s)" % e
+
+
 class Redis:
     """redis-server with AOF fsync'd on every write, so a restart keeps
     everything it acknowledged."""
@@ -18,6 +28,7 @@ class Redis:
         self.dir = tempfile.mkdtemp(prefix="chatd-redis-")
         self.port = free_port()
         self.proc = None
+        self.started = False
 
     @property
     def address(self):
@@ -32,15 +43,24 @@ class Redis:
             return False
 
     def start(self):
-        self.proc = subprocess.Popen(
-            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--dir", self.dir,
-             "--appendonly", "yes", "--appendfsync", "always", "--save", "",
-             "--logfile", os.path.join(self.dir, "redis.log")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(lambda: self.proc.poll() is not None or self.ping(), what="redis-server to answer")
-        if self.proc.poll() is not None:
-            raise AssertionError("redis-server exited at start")
-        return self
+        # A port found free may be taken before the server binds it (another
+        # test's server): at the first start, try another. A restart keeps
+        # its port, since clients reconnect to it.
+        for attempt in range(1 if self.started else 5):
+            if attempt:
+                self.port = free_port()
+            self.proc = subprocess.Popen(
+                ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--dir", self.dir,
+                 "--appendonly", "yes", "--appendfsync", "always", "--save", "",
+                 "--logfile", os.path.join(self.dir, "redis.log")],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            wait_for(lambda: self.proc.poll() is not None or self.ping(), what="redis-server to answer")
+            if self.proc.poll() is None:
+                self.started = True
+                return self
+            if "Address already in use" not in log_tail(os.path.join(self.dir, "redis.log")):
+                break
+        raise AssertionError("redis-server exited at start:\n" + log_tail(os.path.join(self.dir, "redis.log")))
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -213,14 +233,25 @@ class PostgreSQL:
                                str(self.port), "-t", "1"]).returncode == 0
 
     def start(self):
-        self.log = open(os.path.join(self.dir, "server.log"), "ab")
-        self.proc = subprocess.Popen(
-            self.run_as + [os.path.join(self.BIN, "postgres"), "-D", os.path.join(self.dir, "data"), "-h",
-                           "127.0.0.1", "-p", str(self.port), "-k", self.dir, "-c", "fsync=on"],
-            stdout=self.log, stderr=subprocess.STDOUT)
-        wait_for(lambda: self.proc.poll() is not None or self.ready(), timeout=30, what="postgres to accept")
-        if self.proc.poll() is not None:
-            raise AssertionError("postgres exited at start")
+        log = os.path.join(self.dir, "server.log")
+        # As for Redis: another port if the first start finds this one taken.
+        for attempt in range(1 if self.created else 5):
+            if attempt:
+                self.port = free_port()
+            offset = os.path.getsize(log) if os.path.exists(log) else 0
+            self.log = open(log, "ab")
+            self.proc = subprocess.Popen(
+                self.run_as + [os.path.join(self.BIN, "postgres"), "-D", os.path.join(self.dir, "data"), "-h",
+                               "127.0.0.1", "-p", str(self.port), "-k", self.dir, "-c", "fsync=on"],
+                stdout=self.log, stderr=subprocess.STDOUT)
+            wait_for(lambda: self.proc.poll() is not None or self.ready(), timeout=30, what="postgres to accept")
+            if self.proc.poll() is None:
+                break
+            self.log.close()
+            self.log = None
+            said = log_tail(log, offset)
+            if "could not bind" not in said or attempt == 4:
+                raise AssertionError("postgres exited at start:\n" + said)
         if not self.created:
             subprocess.run([os.path.join(self.BIN, "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U",
                             "chatd", "chatd"], check=True)

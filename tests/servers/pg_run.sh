@@ -46,7 +46,7 @@ if ! $run_as "$bin/initdb" -D "$dir/data" -U chatd -A trust -E UTF8 --locale=C -
 fi
 
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  python3 "$(dirname "$0")/../integration/free_port.py"
 }
 
 # A port found free may be taken before the server binds it: then try another.

@@ -4,7 +4,7 @@
 # names it. The server and its dir are gone afterwards, whatever happened.
 set -u
 dir=$(mktemp -d /tmp/chatd-redis-XXXXXX)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(python3 "$(dirname "$0")/../integration/free_port.py")
 redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" --appendonly yes --appendfsync always \
   --save '' --daemonize no --logfile "$dir/redis.log" &
 pid=$!
