@@ -85,7 +85,6 @@ struct gateway {
     size_t scratch_cap;
 
     struct lws_http_mount mount, mount_api, mount_health, mount_metrics;
-    struct lws_protocol_vhost_options pvo_default, pvo_ws;
     struct lws_protocols http_protocols[5];
     struct lws_protocols raw_protocols[2];
 };
@@ -839,7 +838,7 @@ static int callback_stomp_ws(struct lws *wsi, enum lws_callback_reasons reason, 
         conn_closed(g, c);
         return 0;
     default:
-        /* The "default" pvo binds plain HTTP requests to this protocol too:
+        /* As the vhost's first protocol, this one gets plain HTTP requests too:
          * static files, 404s and keep-alive are libwebsockets' own (this
          * protocol's session data is a struct conn, not an HTTP request). */
         return lws_callback_http_dummy(wsi, reason, user, in, len);
@@ -941,13 +940,13 @@ struct gateway *gateway_new(const struct settings *s, struct xq *to_core, void (
     }
 
     /* HTTP vhost: static files, and STOMP over WebSocket at /ws. A client
-     * offering no subprotocol is bound to v12.stomp (the "default" pvo);
-     * the CONNECT frame's accept-version decides the STOMP version anyway. */
+     * offering no subprotocol is bound to the vhost's first protocol, so
+     * v12.stomp comes first; the CONNECT frame's accept-version decides the
+     * STOMP version anyway. (Not the "default" pvo: lws applies pvos when
+     * it first idles, and an upgrade served before that went to "http".) */
     static const char *const ws_names[] = {"v12.stomp", "v11.stomp", "v10.stomp"};
-    g->http_protocols[0] = (struct lws_protocols){
-        .name = "http", .callback = callback_http, .per_session_data_size = sizeof(struct http_conn)};
     for (int i = 0; i < 3; i++)
-        g->http_protocols[1 + i] = (struct lws_protocols){
+        g->http_protocols[i] = (struct lws_protocols){
             .name = ws_names[i],
             .callback = callback_stomp_ws,
             .per_session_data_size = sizeof(struct conn),
@@ -955,9 +954,8 @@ struct gateway *gateway_new(const struct settings *s, struct xq *to_core, void (
             /* Else lws cuts every send() to the receive buffer's size. */
             .tx_packet_size = WRITE_MAX,
         };
-    g->pvo_default = (struct lws_protocol_vhost_options){.name = "default", .value = "1"};
-    g->pvo_ws = (struct lws_protocol_vhost_options){.name = "v12.stomp", .value = "",
-                                                    .options = &g->pvo_default};
+    g->http_protocols[3] = (struct lws_protocols){
+        .name = "http", .callback = callback_http, .per_session_data_size = sizeof(struct http_conn)};
     memset(&g->mount, 0, sizeof g->mount);
     g->mount.mountpoint = "/";
     g->mount.mountpoint_len = 1;
@@ -981,7 +979,6 @@ struct gateway *gateway_new(const struct settings *s, struct xq *to_core, void (
     vi.iface = strcmp(s->listen_host, "0.0.0.0") ? s->listen_host : NULL;
     vi.port = s->listen_port;
     vi.protocols = g->http_protocols;
-    vi.pvo = &g->pvo_ws;
     vi.mounts = &g->mount_api;
     vi.options = LWS_SERVER_OPTION_DISABLE_IPV6;
     vi.retry_and_idle_policy = &no_idle_policy;
