@@ -1,6 +1,5 @@
 #include "jsonw.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +33,33 @@ void jsonw_raw(struct jsonw *w, const char *s, size_t n)
     w->buf[w->len] = '\0';
 }
 
+/* Whether a byte stands for itself inside a JSON string (ASCII but the
+ * controls, '"' and '\\'). */
+static inline bool plain_byte(unsigned char c)
+{
+    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
+/* Whether none of 8 bytes needs more than a copy: the classic tests for a
+ * byte below a bound or equal to a value, on a whole word ("any" is exact). */
+static inline bool word_plain(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+    uint64_t special = ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b) | x;
+    return (special & high) == 0;
+}
+
+static size_t plain_run(const unsigned char *s, size_t i, size_t n)
+{
+    uint64_t x;
+    while (i + 8 <= n && (memcpy(&x, s + i, 8), word_plain(x)))
+        i += 8;
+    while (i < n && plain_byte(s[i]))
+        i++;
+    return i;
+}
+
 void jsonw_str(struct jsonw *w, const char *str, size_t n)
 {
     if (!str) {
@@ -48,13 +74,18 @@ void jsonw_str(struct jsonw *w, const char *str, size_t n)
     *o++ = '"';
     size_t i = 0;
     while (i < n) {
-        unsigned char c = s[i];
-        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-            *o++ = (char)c;
-            i++;
-            continue;
+        /* Most text is runs of plain bytes: copy each run at once. */
+        size_t run = plain_run(s, i, n);
+        if (run > i) {
+            memcpy(o, s + i, run - i);
+            o += run - i;
+            i = run;
+            if (i == n)
+                break;
         }
+        unsigned char c = s[i];
         if (c < 0x80) {
+            static const char hex[] = "0123456789abcdef";
             *o++ = '\\';
             switch (c) {
             case '"': *o++ = '"'; break;
@@ -64,7 +95,12 @@ void jsonw_str(struct jsonw *w, const char *str, size_t n)
             case '\t': *o++ = 't'; break;
             case '\b': *o++ = 'b'; break;
             case '\f': *o++ = 'f'; break;
-            default: o += sprintf(o, "u%04x", c); break;
+            default:
+                memcpy(o, "u00", 3);
+                o[3] = hex[c >> 4];
+                o[4] = hex[c & 15];
+                o += 5;
+                break;
             }
             i++;
             continue;
@@ -90,26 +126,48 @@ void jsonw_cstr(struct jsonw *w, const char *s)
     jsonw_str(w, s, s ? strlen(s) : 0);
 }
 
+/* Decimal digits of v, written backwards ending at end; returns the first. */
+static char *u64_digits(uint64_t v, char *end)
+{
+    do {
+        *--end = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return end;
+}
+
 void jsonw_i64(struct jsonw *w, int64_t v)
 {
-    char b[24];
-    int n = snprintf(b, sizeof b, "%lld", (long long)v);
-    jsonw_raw(w, b, (size_t)n);
+    char b[24], *end = b + sizeof b;
+    /* The magnitude as unsigned: -INT64_MIN does not fit an int64_t. */
+    char *p = u64_digits(v < 0 ? 0 - (uint64_t)v : (uint64_t)v, end);
+    if (v < 0)
+        *--p = '-';
+    jsonw_raw(w, p, (size_t)(end - p));
 }
 
 void jsonw_u64(struct jsonw *w, uint64_t v)
 {
-    char b[24];
-    int n = snprintf(b, sizeof b, "%llu", (unsigned long long)v);
-    jsonw_raw(w, b, (size_t)n);
+    char b[24], *end = b + sizeof b;
+    char *p = u64_digits(v, end);
+    jsonw_raw(w, p, (size_t)(end - p));
 }
 
 void jsonw_key(struct jsonw *w, const char *key, bool first)
 {
+    size_t n = strlen(key);
+    if (!reserve(w, n + 4))
+        return;
+    char *o = w->buf + w->len;
     if (!first)
-        jsonw_raw(w, ",", 1);
-    jsonw_cstr(w, key);
-    jsonw_raw(w, ":", 1);
+        *o++ = ',';
+    *o++ = '"';
+    memcpy(o, key, n);
+    o += n;
+    *o++ = '"';
+    *o++ = ':';
+    w->len = (size_t)(o - w->buf);
+    w->buf[w->len] = '\0';
 }
 
 char *jsonw_take(struct jsonw *w, size_t *len)

@@ -19,7 +19,8 @@ void jsonw_str(struct jsonw *w, const char *s, size_t n);
 void jsonw_cstr(struct jsonw *w, const char *s);
 void jsonw_i64(struct jsonw *w, int64_t v);
 void jsonw_u64(struct jsonw *w, uint64_t v);
-/* `"key":` after a comma unless `first`. */
+/* `"key":` after a comma unless `first`. key is a name of the code's own
+ * (plain ASCII, nothing to escape): it is written as it is. */
 void jsonw_key(struct jsonw *w, const char *key, bool first);
 /* The text, NUL-terminated, now the caller's (NULL if writing failed). */
 char *jsonw_take(struct jsonw *w, size_t *len);

@@ -82,6 +82,52 @@ static void random_bytes_always_valid(void **state)
     }
 }
 
+/* Each byte below 0x80 at each place of a long plain string (the writer
+ * copies plain text a word at a time): it comes back as it was. */
+static void every_ascii_byte_everywhere(void **state)
+{
+    (void)state;
+    char s[24];
+    for (int c = 0; c < 0x80; c++)
+        for (size_t at = 0; at < sizeof s; at++) {
+            memset(s, 'a', sizeof s);
+            s[at] = (char)c;
+            json_t *v = round_trip(s, sizeof s);
+            assert_int_equal(json_string_length(v), sizeof s);
+            assert_memory_equal(json_string_value(v), s, sizeof s);
+            json_decref(v);
+        }
+}
+
+static char *numbers_text(int64_t i, uint64_t u)
+{
+    struct jsonw w = {0};
+    jsonw_i64(&w, i);
+    jsonw_raw(&w, " ", 1);
+    jsonw_u64(&w, u);
+    size_t len;
+    return jsonw_take(&w, &len);
+}
+
+static void numbers_exact(void **state)
+{
+    (void)state;
+    const struct {
+        int64_t i;
+        uint64_t u;
+        const char *text;
+    } cases[] = {{0, 0, "0 0"},
+                 {-1, 1, "-1 1"},
+                 {1764646464646, 10, "1764646464646 10"},
+                 {INT64_MIN, UINT64_MAX, "-9223372036854775808 18446744073709551615"},
+                 {INT64_MAX, 9, "9223372036854775807 9"}};
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        char *t = numbers_text(cases[k].i, cases[k].u);
+        assert_string_equal(t, cases[k].text);
+        free(t);
+    }
+}
+
 static void objects_and_numbers(void **state)
 {
     (void)state;
@@ -109,6 +155,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(strings_round_trip), cmocka_unit_test(invalid_utf8_replaced),
                                        cmocka_unit_test(random_bytes_always_valid),
-                                       cmocka_unit_test(objects_and_numbers)};
+                                       cmocka_unit_test(every_ascii_byte_everywhere),
+                                       cmocka_unit_test(numbers_exact), cmocka_unit_test(objects_and_numbers)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
