@@ -756,15 +756,27 @@ static int http_write(struct gateway *g, struct lws *wsi, struct http_conn *h)
                                     h->content_type ? h->content_type : "application/json", h->response_len, &p, end) ||
         lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL, (const unsigned char *)"no-store", 8, &p,
                                      end) ||
-        lws_finalize_write_http_header(wsi, start, &p, end)) {
+        lws_finalize_http_header(wsi, &p, end)) {
         free(buf);
         return -1;
     }
+    /* Headers and body in one write: one send(), one TCP segment for a
+     * small answer, not two. (HTTP/1 only; an HTTP/2 stream, which chatd
+     * does not serve without TLS, would need them in frames of their own.) */
     int rc = 0;
-    if (h->response_len) {
-        memcpy(start, h->response, h->response_len);
-        if (lws_write(wsi, start, h->response_len, LWS_WRITE_HTTP_FINAL) < (int)h->response_len)
+    if (lws_get_network_wsi(wsi) == wsi) {
+        memcpy(p, h->response, h->response_len);
+        p += h->response_len;
+        if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_FINAL) < (int)(p - start))
             rc = -1;
+    } else {
+        if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) < (int)(p - start))
+            rc = -1;
+        else if (h->response_len) {
+            memcpy(start, h->response, h->response_len);
+            if (lws_write(wsi, start, h->response_len, LWS_WRITE_HTTP_FINAL) < (int)h->response_len)
+                rc = -1;
+        }
     }
     free(buf);
     /* Done with this request now: after the transaction lws may hand the
