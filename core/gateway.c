@@ -761,23 +761,14 @@ static int http_write(struct gateway *g, struct lws *wsi, struct http_conn *h)
         return -1;
     }
     /* Headers and body in one write: one send(), one TCP segment for a
-     * small answer, not two. (HTTP/1 only; an HTTP/2 stream, which chatd
-     * does not serve without TLS, would need them in frames of their own.) */
-    int rc = 0;
-    if (lws_get_network_wsi(wsi) == wsi) {
+     * small answer, not two. That is right for HTTP/1.1, the only HTTP
+     * chatd speaks: without TLS there is no ALPN to reach HTTP/2, and the
+     * vhost does not set LWS_SERVER_OPTION_H2_PRIOR_KNOWLEDGE. */
+    if (h->response_len) {
         memcpy(p, h->response, h->response_len);
         p += h->response_len;
-        if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_FINAL) < (int)(p - start))
-            rc = -1;
-    } else {
-        if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) < (int)(p - start))
-            rc = -1;
-        else if (h->response_len) {
-            memcpy(start, h->response, h->response_len);
-            if (lws_write(wsi, start, h->response_len, LWS_WRITE_HTTP_FINAL) < (int)h->response_len)
-                rc = -1;
-        }
     }
+    int rc = lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_FINAL) < (int)(p - start) ? -1 : 0;
     free(buf);
     /* Done with this request now: after the transaction lws may hand the
      * connection's close to another protocol. */

@@ -235,7 +235,8 @@ class PostgreSQL:
     def start(self):
         log = os.path.join(self.dir, "server.log")
         # As for Redis: another port if the first start finds this one taken.
-        for attempt in range(1 if self.created else 5):
+        tries = 1 if self.created else 5
+        for attempt in range(tries):
             if attempt:
                 self.port = free_port()
             offset = os.path.getsize(log) if os.path.exists(log) else 0
@@ -250,7 +251,7 @@ class PostgreSQL:
             self.log.close()
             self.log = None
             said = log_tail(log, offset)
-            if "could not bind" not in said or attempt == 4:
+            if "could not bind" not in said or attempt == tries - 1:
                 raise AssertionError("postgres exited at start:\n" + said)
         if not self.created:
             subprocess.run([os.path.join(self.BIN, "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U",
