@@ -5,8 +5,14 @@ void storage_op_answer(enum op_kind kind, void *cb, void *ctx, chatd_status st, 
 {
     bool data = st == CHATD_OK || st == CHATD_ERR_EXISTS || st == CHATD_ERR_CONFLICT;
     switch (kind) {
-    case OP_CREATE: case OP_GET: case OP_CLAIM: case OP_COMPLETE:
+    case OP_CREATE: case OP_GET: case OP_CLAIM: case OP_COMPLETE: case OP_CLOSE:
         ((chatd_room_cb)cb)(ctx, st, data ? rooms : NULL);
+        break;
+    case OP_PURGE:
+        ((chatd_count_cb)cb)(ctx, st, st == CHATD_OK ? n : 0);
+        break;
+    case OP_ERASE:
+        storage_op_answer_erase(cb, ctx, st == CHATD_OK ? CHATD_ERR_INTERNAL : st, NULL);
         break;
     case OP_LIST:
         ((chatd_rooms_cb)cb)(ctx, st, st == CHATD_OK ? rooms : NULL, st == CHATD_OK ? n : 0);
@@ -20,4 +26,9 @@ void storage_op_answer(enum op_kind kind, void *cb, void *ctx, chatd_status st, 
     default:
         ((chatd_done_cb)cb)(ctx, st);
     }
+}
+
+void storage_op_answer_erase(void *cb, void *ctx, chatd_status st, const struct chatd_erase_result *res)
+{
+    ((chatd_erase_cb)cb)(ctx, st, st == CHATD_OK ? res : NULL);
 }

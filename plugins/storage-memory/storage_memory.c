@@ -125,7 +125,7 @@ struct mroom {
     char *id, *title, *owner, *agent, *unique_key;
     chatd_room_kind kind;
     chatd_room_state state;
-    int64_t created_ms, assigned_ms;
+    int64_t created_ms, assigned_ms, closed_ms;
     char **members;
     size_t nmembers;
     struct mmsg *msgs; /* msgs[seq - 1] */
@@ -142,7 +142,7 @@ struct block {
     char data[];
 };
 
-enum ckind { C_ROOM, C_ROOMS, C_MESSAGE, C_MESSAGES, C_DONE };
+enum ckind { C_ROOM, C_ROOMS, C_MESSAGE, C_MESSAGES, C_DONE, C_COUNT, C_ERASE };
 
 struct completion {
     struct completion *next;
@@ -154,12 +154,15 @@ struct completion {
         chatd_message_cb message;
         chatd_messages_cb messages;
         chatd_done_cb done;
+        chatd_count_cb count;
+        chatd_erase_cb erase;
     } cb;
     void *ctx;
     struct block *arena;
     struct chatd_room *rooms;
     struct chatd_message *msgs;
     size_t n;
+    struct chatd_erase_result erased;
 };
 
 struct memstore {
@@ -229,6 +232,8 @@ static void run_completions(evutil_socket_t fd, short what, void *arg)
         case C_MESSAGE: c->cb.message(c->ctx, c->st, c->n ? c->msgs : NULL); break;
         case C_MESSAGES: c->cb.messages(c->ctx, c->st, c->msgs, c->n); break;
         case C_DONE: c->cb.done(c->ctx, c->st); break;
+        case C_COUNT: c->cb.count(c->ctx, c->st, c->n); break;
+        case C_ERASE: c->cb.erase(c->ctx, c->st, c->st == CHATD_OK ? &c->erased : NULL); break;
         }
         completion_free(c);
         c = next;
@@ -271,6 +276,8 @@ static void nomem_run(void *arg)
     case C_MESSAGE: ((chatd_message_cb)n->cb)(n->ctx, CHATD_ERR_NOMEM, NULL); break;
     case C_MESSAGES: ((chatd_messages_cb)n->cb)(n->ctx, CHATD_ERR_NOMEM, NULL, 0); break;
     case C_DONE: ((chatd_done_cb)n->cb)(n->ctx, CHATD_ERR_NOMEM); break;
+    case C_COUNT: ((chatd_count_cb)n->cb)(n->ctx, CHATD_ERR_NOMEM, 0); break;
+    case C_ERASE: ((chatd_erase_cb)n->cb)(n->ctx, CHATD_ERR_NOMEM, NULL); break;
     }
     free(n);
 }
@@ -326,6 +333,7 @@ static void snap_room(struct completion *c, struct chatd_room *out, const struct
     out->agent = arena_str(c, r->agent, oom);
     out->created_ms = r->created_ms;
     out->assigned_ms = r->assigned_ms;
+    out->closed_ms = r->closed_ms;
     out->last_seq = r->nmsgs;
     const char **members = arena_alloc(c, (r->nmembers + 1) * sizeof *members);
     if (!members) {
@@ -595,6 +603,15 @@ static void mem_room_complete(void *state, const char *room_id, const char *agen
     complete_room(m, cb, ctx, CHATD_OK, r, NULL);
 }
 
+/* Out of the indexes and freed; the caller takes it out of m->order. */
+static void room_remove(struct memstore *m, struct mroom *r)
+{
+    smap_del(&m->rooms, r->id);
+    if (r->unique_key)
+        smap_del(&m->unique, r->unique_key);
+    room_destroy(r);
+}
+
 static void mem_room_delete(void *state, const char *room_id, chatd_done_cb cb, void *ctx)
 {
     struct memstore *m = state;
@@ -603,9 +620,6 @@ static void mem_room_delete(void *state, const char *room_id, chatd_done_cb cb, 
         complete_done(m, cb, ctx, CHATD_ERR_NOT_FOUND);
         return;
     }
-    smap_del(&m->rooms, r->id);
-    if (r->unique_key)
-        smap_del(&m->unique, r->unique_key);
     for (size_t i = 0; i < m->nrooms; i++) {
         if (m->order[i] == r) {
             memmove(&m->order[i], &m->order[i + 1], (m->nrooms - i - 1) * sizeof *m->order);
@@ -613,7 +627,7 @@ static void mem_room_delete(void *state, const char *room_id, chatd_done_cb cb, 
             break;
         }
     }
-    room_destroy(r);
+    room_remove(m, r);
     complete_done(m, cb, ctx, CHATD_OK);
 }
 
@@ -808,6 +822,137 @@ static void mem_read_mark(void *state, const char *room_id, const char *user, ui
     complete_done(m, cb, ctx, CHATD_OK);
 }
 
+/* ------------------------------------------------- transcripts (ABI 1.2) */
+
+static void release_key(struct memstore *m, struct mroom *r)
+{
+    if (!r->unique_key)
+        return;
+    smap_del(&m->unique, r->unique_key);
+    free(r->unique_key);
+    r->unique_key = NULL;
+}
+
+static void mem_room_close(void *state, const char *room_id, int64_t now_ms, chatd_room_cb cb, void *ctx)
+{
+    struct memstore *m = state;
+    struct mroom *r = smap_get(&m->rooms, room_id);
+    if (!r) {
+        complete_room(m, cb, ctx, CHATD_ERR_NOT_FOUND, NULL, NULL);
+        return;
+    }
+    if (r->kind != CHATD_ROOM_SUPPORT || r->state == CHATD_ROOM_CLOSED) {
+        complete_room(m, cb, ctx, CHATD_ERR_CONFLICT, r, NULL);
+        return;
+    }
+    r->state = CHATD_ROOM_CLOSED;
+    r->closed_ms = now_ms;
+    release_key(m, r);
+    complete_room(m, cb, ctx, CHATD_OK, r, NULL);
+}
+
+static void complete_count(struct memstore *m, chatd_count_cb cb, void *ctx, size_t n)
+{
+    struct completion *c = completion_new(C_COUNT, ctx);
+    if (!c) {
+        answer_nomem(m, C_COUNT, (void *)cb, ctx);
+        return;
+    }
+    c->cb.count = cb;
+    c->n = n;
+    c->st = CHATD_OK;
+    complete(m, c);
+}
+
+static void mem_room_purge(void *state, int64_t closed_before_ms, size_t limit, chatd_count_cb cb, void *ctx)
+{
+    struct memstore *m = state;
+    size_t n = 0, w = 0;
+    for (size_t i = 0; i < m->nrooms; i++) {
+        struct mroom *r = m->order[i];
+        if (n < limit && r->kind == CHATD_ROOM_SUPPORT && r->state == CHATD_ROOM_CLOSED &&
+            r->closed_ms < closed_before_ms) {
+            room_remove(m, r);
+            n++;
+        } else {
+            m->order[w++] = r;
+        }
+    }
+    m->nrooms = w;
+    complete_count(m, cb, ctx, n);
+}
+
+/* Wiped in place (no allocation, so it cannot fail half-way). */
+static void wipe(char *s, size_t len)
+{
+    if (s)
+        memset(s, 0, len);
+}
+
+static void mem_user_erase(void *state, const char *user, chatd_erase_cb cb, void *ctx)
+{
+    struct memstore *m = state;
+    struct chatd_erase_result res = {0};
+    size_t w = 0;
+    for (size_t i = 0; i < m->nrooms; i++) {
+        struct mroom *r = m->order[i];
+        if (!is_member(r, user)) {
+            m->order[w++] = r;
+            continue;
+        }
+        if (r->kind == CHATD_ROOM_SUPPORT && r->owner && strcmp(r->owner, user) == 0) {
+            room_remove(m, r);
+            res.rooms_deleted++;
+            continue;
+        }
+        m->order[w++] = r;
+        for (size_t k = 0; k < r->nmsgs; k++) {
+            struct mmsg *s = &r->msgs[k];
+            if (!s->sender || strcmp(s->sender, user) != 0)
+                continue;
+            if (s->client_id) {
+                char *idem_key = NULL;
+                if (asprintf(&idem_key, "%s\x1f%s", s->sender, s->client_id) >= 0)
+                    smap_del(&r->idem, idem_key);
+                free(idem_key);
+                free(s->client_id);
+                s->client_id = NULL;
+            }
+            wipe(s->sender, strlen(s->sender));
+            wipe(s->body, s->body_len);
+            s->body_len = 0;
+            res.messages_erased++;
+        }
+        for (size_t k = 0; k < r->nmarks; k++) {
+            if (strcmp(r->marks[k].user, user) == 0) {
+                free(r->marks[k].user);
+                r->marks[k] = r->marks[--r->nmarks];
+                break;
+            }
+        }
+        for (size_t k = 0; k < r->nmembers; k++) {
+            if (strcmp(r->members[k], user) == 0) {
+                free(r->members[k]);
+                r->members[k] = r->members[--r->nmembers];
+                break;
+            }
+        }
+        res.memberships_removed++;
+        if (r->kind == CHATD_ROOM_DIRECT)
+            release_key(m, r);
+    }
+    m->nrooms = w;
+    struct completion *c = completion_new(C_ERASE, ctx);
+    if (!c) {
+        answer_nomem(m, C_ERASE, (void *)cb, ctx);
+        return;
+    }
+    c->cb.erase = cb;
+    c->erased = res;
+    c->st = CHATD_OK;
+    complete(m, c);
+}
+
 /* -------------------------------------------------------------- lifecycle */
 
 static chatd_status mem_init(const struct chatd_host *h, void **state)
@@ -872,6 +1017,10 @@ static const struct chatd_storage_ops mem_ops = {
     .message_append = mem_message_append,
     .message_list = mem_message_list,
     .read_mark = mem_read_mark,
+    /* Added in minor 2: transcripts. */
+    .room_close = mem_room_close,
+    .room_purge = mem_room_purge,
+    .user_erase = mem_user_erase,
 };
 
 CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_STORAGE, .name = "memory", .version = "1.0",

@@ -39,7 +39,7 @@
 
 #include "storage_op.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define MAX_BATCH 256          /* ops per transaction */
 #define MAX_TRIES 5            /* runs of an op rolled back by deadlocks before giving up */
 #define LIST_MAX 1000          /* room_list's answer when the filter gives no limit */
@@ -214,9 +214,79 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "              FROM todo JOIN nw ON nw.i = todo.first WHERE todo.i <> todo.first;\n"
     "END\n"
     "$$;\n",
+    /* 3: transcripts. A closed support room (state 4) keeps its history
+     * until retention purges it; the room row grows closed_ms (the last
+     * column of chatd_room_t). */
+    "ALTER TABLE chatd_rooms ADD COLUMN closed_ms bigint NOT NULL DEFAULT 0;\n"
+    "CREATE INDEX chatd_rooms_closed ON chatd_rooms (closed_ms) WHERE state = 4;\n"
+    "ALTER TYPE chatd_room_t ADD ATTRIBUTE closed_ms bigint;\n"
+    "CREATE OR REPLACE FUNCTION chatd_room_view(p_id text, p_user text) RETURNS SETOF chatd_room_t"
+    " LANGUAGE sql STABLE AS $$\n"
+    "  SELECT r.id, r.kind, r.state, r.title, r.owner, r.agent, r.created_ms, r.assigned_ms, r.last_seq,\n"
+    "         ARRAY(SELECT m.user_id FROM chatd_members m WHERE m.room = r.id ORDER BY m.user_id),\n"
+    "         coalesce((SELECT k.seq FROM chatd_marks k WHERE k.room = r.id AND k.user_id = p_user), 0),\n"
+    "         lm.id, lm.sender, lm.client_id, lm.ts_ms, lm.body, r.closed_ms\n"
+    "    FROM chatd_rooms r\n"
+    "    LEFT JOIN chatd_messages lm ON p_user IS NOT NULL AND lm.room = r.id AND lm.seq = r.last_seq\n"
+    "   WHERE r.id = p_id\n"
+    "$$;\n"
+    "CREATE FUNCTION chatd_room_close(p_id text, p_now bigint)"
+    " RETURNS TABLE (o_done boolean, o_room chatd_room_t) LANGUAGE plpgsql AS $$\n"
+    "DECLARE ok boolean;\n"
+    "BEGIN\n"
+    "  UPDATE chatd_rooms SET state = 4, closed_ms = p_now, unique_key = NULL\n"
+    "   WHERE id = p_id AND kind = 1 AND state <> 4;\n"
+    "  ok := FOUND;\n"
+    "  RETURN QUERY SELECT ok, v FROM chatd_room_view(p_id, NULL) AS v;\n"
+    "END\n"
+    "$$;\n"
+    /* SKIP LOCKED: instances purging at once take different rooms, and
+     * none waits for a room someone is writing to. */
+    "CREATE FUNCTION chatd_rooms_purge(p_before bigint, p_limit integer) RETURNS integer LANGUAGE plpgsql AS $$\n"
+    "DECLARE ids text[];\n"
+    "BEGIN\n"
+    "  SELECT array_agg(x.id) INTO ids FROM (SELECT r.id FROM chatd_rooms r\n"
+    "     WHERE r.kind = 1 AND r.state = 4 AND r.closed_ms < p_before\n"
+    "     ORDER BY r.closed_ms LIMIT p_limit FOR UPDATE SKIP LOCKED) x;\n"
+    "  IF ids IS NULL THEN\n"
+    "    RETURN 0;\n"
+    "  END IF;\n"
+    "  DELETE FROM chatd_rooms WHERE id = ANY(ids);\n"
+    "  DELETE FROM chatd_messages WHERE room = ANY(ids);\n"
+    "  DELETE FROM chatd_members WHERE room = ANY(ids);\n"
+    "  DELETE FROM chatd_marks WHERE room = ANY(ids);\n"
+    "  RETURN cardinality(ids);\n"
+    "END\n"
+    "$$;\n"
+    "CREATE FUNCTION chatd_user_erase(p_user text)"
+    " RETURNS TABLE (o_rooms bigint, o_messages bigint, o_memberships bigint) LANGUAGE plpgsql AS $$\n"
+    "DECLARE gone text[]; kept text[]; n bigint;\n"
+    "BEGIN\n"
+    /* the user's rooms locked first, in id order as batches lock theirs */
+    "  PERFORM 1 FROM chatd_rooms r WHERE r.id IN (SELECT m.room FROM chatd_members m WHERE m.user_id = p_user)\n"
+    "   ORDER BY r.id FOR UPDATE;\n"
+    "  SELECT coalesce(array_agg(r.id), '{}') INTO gone FROM chatd_rooms r\n"
+    "    JOIN chatd_members m ON m.room = r.id AND m.user_id = p_user\n"
+    "   WHERE r.kind = 1 AND r.owner IS NOT DISTINCT FROM p_user;\n"
+    "  SELECT coalesce(array_agg(r.id), '{}') INTO kept FROM chatd_rooms r\n"
+    "    JOIN chatd_members m ON m.room = r.id AND m.user_id = p_user\n"
+    "   WHERE NOT (r.kind = 1 AND r.owner IS NOT DISTINCT FROM p_user);\n"
+    "  DELETE FROM chatd_rooms WHERE id = ANY(gone);\n"
+    "  DELETE FROM chatd_messages WHERE room = ANY(gone);\n"
+    "  DELETE FROM chatd_members WHERE room = ANY(gone);\n"
+    "  DELETE FROM chatd_marks WHERE room = ANY(gone);\n"
+    "  UPDATE chatd_messages SET sender = '', client_id = NULL, body = ''::bytea\n"
+    "   WHERE room = ANY(kept) AND sender = p_user;\n"
+    "  GET DIAGNOSTICS n = ROW_COUNT;\n"
+    "  DELETE FROM chatd_marks WHERE room = ANY(kept) AND user_id = p_user;\n"
+    "  DELETE FROM chatd_members WHERE room = ANY(kept) AND user_id = p_user;\n"
+    "  UPDATE chatd_rooms SET unique_key = NULL WHERE id = ANY(kept) AND kind = 2;\n"
+    "  RETURN QUERY SELECT cardinality(gone)::bigint, n, cardinality(kept)::bigint;\n"
+    "END\n"
+    "$$;\n",
 };
 
-/* The statements of the ops. Room rows come back as the 16 columns of
+/* The statements of the ops. Room rows come back as the 17 columns of
  * chatd_room_t; "done" says whether the action happened. */
 #define ROOM_ACTION(fn) "SELECT c.o_done, (c.o_room).* FROM " fn " c"
 static const char SQL_CREATE[] =
@@ -225,6 +295,9 @@ static const char SQL_GET[] = "SELECT * FROM chatd_room_view($1, $2)";
 static const char SQL_CLAIM[] = ROOM_ACTION("chatd_room_claim($1, $2, $3::bigint)");
 static const char SQL_COMPLETE[] = ROOM_ACTION("chatd_room_complete($1, $2)");
 static const char SQL_DELETE[] = "SELECT chatd_room_delete($1)";
+static const char SQL_CLOSE[] = ROOM_ACTION("chatd_room_close($1, $2::bigint)");
+static const char SQL_PURGE[] = "SELECT chatd_rooms_purge($1::bigint, $2::integer)";
+static const char SQL_ERASE[] = "SELECT * FROM chatd_user_erase($1)";
 /* KEY SHARE: waits for a delete of the room, not for appends to it. */
 static const char SQL_MEMBER_ADD[] =
     "WITH r AS (SELECT id FROM chatd_rooms WHERE id = $1 FOR KEY SHARE),"
@@ -269,6 +342,7 @@ static const struct {
     {"chatd_member_remove", SQL_MEMBER_REMOVE}, {"chatd_mark", SQL_MARK}, {"chatd_append", SQL_APPEND},
     {"chatd_append_many", SQL_APPEND_MANY},
     {"chatd_before", SQL_BEFORE},   {"chatd_after", SQL_AFTER},     {"chatd_prelock", SQL_PRELOCK},
+    {"chatd_close", SQL_CLOSE},     {"chatd_purge", SQL_PURGE},     {"chatd_erase", SQL_ERASE},
 };
 
 static const char *prepared_name(const char *sql)
@@ -318,6 +392,7 @@ struct op {
     struct chatd_room *rooms;
     struct chatd_message *msgs;
     size_t n;
+    struct chatd_erase_result erased;
 };
 
 enum conn_state { C_DOWN, C_RESOLVING, C_CONNECTING, C_MIGRATING, C_READY };
@@ -427,6 +502,7 @@ static void answer_reset(struct op *o)
     o->rooms = NULL;
     o->msgs = NULL;
     o->n = 0;
+    o->erased = (struct chatd_erase_result){0};
     o->status = CHATD_OK;
 }
 
@@ -468,7 +544,10 @@ static char *text_array(struct op *o, struct block **list, const char *const *v,
 
 static void op_answer(struct op *o, chatd_status s)
 {
-    storage_op_answer(o->kind, o->cb, o->ctx, o->oom ? CHATD_ERR_NOMEM : s, o->rooms, o->msgs, o->n);
+    if (o->kind == OP_ERASE)
+        storage_op_answer_erase(o->cb, o->ctx, o->oom ? CHATD_ERR_NOMEM : s, &o->erased);
+    else
+        storage_op_answer(o->kind, o->cb, o->ctx, o->oom ? CHATD_ERR_NOMEM : s, o->rooms, o->msgs, o->n);
 }
 
 /* Answer now: only from a loop callback, never inside the op's own call. */
@@ -607,6 +686,7 @@ static void read_room(struct op *o, PGresult *r, int row, int c0, struct chatd_r
     room->created_ms = val_i64(r, row, c0 + 6);
     room->assigned_ms = val_i64(r, row, c0 + 7);
     room->last_seq = (uint64_t)val_i64(r, row, c0 + 8);
+    room->closed_ms = val_i64(r, row, c0 + 16);
     if (!parse_members(o, val(r, row, c0 + 9), &room->members, &room->nmembers) && !o->oom)
         o->status = CHATD_ERR_INTERNAL;
     room->read_seq = (uint64_t)val_i64(r, row, c0 + 10);
@@ -625,7 +705,7 @@ static void read_room(struct op *o, PGresult *r, int row, int c0, struct chatd_r
     }
 }
 
-#define ROOM_COLS 16
+#define ROOM_COLS 17
 
 /* Turn an op's result rows into its answer; o keeps r. */
 static void read_answer(struct op *o, PGresult *r)
@@ -634,7 +714,7 @@ static void read_answer(struct op *o, PGresult *r)
     o->status = CHATD_OK;
     int rows = PQntuples(r), cols = PQnfields(r);
     switch (o->kind) {
-    case OP_CREATE: case OP_CLAIM: case OP_COMPLETE: case OP_GET: {
+    case OP_CREATE: case OP_CLAIM: case OP_COMPLETE: case OP_GET: case OP_CLOSE: {
         int c0 = o->kind == OP_GET ? 0 : 1;
         if (cols != c0 + ROOM_COLS) {
             o->status = CHATD_ERR_INTERNAL;
@@ -667,6 +747,21 @@ static void read_answer(struct op *o, PGresult *r)
         return;
     case OP_MEMBER_ADD: case OP_MEMBER_REMOVE: case OP_MARK:
         o->status = rows == 1 && val_i64(r, 0, 0) > 0 ? CHATD_OK : CHATD_ERR_NOT_FOUND;
+        return;
+    case OP_PURGE:
+        if (rows != 1 || cols != 1) {
+            o->status = CHATD_ERR_INTERNAL;
+            return;
+        }
+        o->n = (size_t)val_i64(r, 0, 0);
+        return;
+    case OP_ERASE:
+        if (rows != 1 || cols != 3) {
+            o->status = CHATD_ERR_INTERNAL;
+            return;
+        }
+        o->erased = (struct chatd_erase_result){(uint64_t)val_i64(r, 0, 0), (uint64_t)val_i64(r, 0, 1),
+                                                (uint64_t)val_i64(r, 0, 2)};
         return;
     case OP_APPEND: {
         if (rows == 0) {
@@ -850,6 +945,18 @@ static int send_op(PGconn *pg, struct op *o)
         sql = SQL_APPEND;
         break;
     }
+    case OP_CLOSE:
+        snprintf(a, sizeof a, "%lld", (long long)o->now);
+        v[0] = o->id, v[1] = a, n = 2, sql = SQL_CLOSE;
+        break;
+    case OP_PURGE:
+        snprintf(a, sizeof a, "%lld", (long long)o->now);
+        snprintf(b, sizeof b, "%zu", o->limit > INT32_MAX ? (size_t)INT32_MAX : o->limit);
+        v[0] = a, v[1] = b, n = 2, sql = SQL_PURGE;
+        break;
+    case OP_ERASE:
+        v[0] = o->user, n = 1, sql = SQL_ERASE;
+        break;
     case OP_HISTORY:
         u64_param(a, sizeof a, o->before ? o->before : o->after);
         snprintf(b, sizeof b, "%lld", (long long)(o->limit > (size_t)INT64_MAX ? INT64_MAX : (long long)o->limit));
@@ -1037,6 +1144,10 @@ static void group_batch(struct conn *c)
         size_t into = SIZE_MAX;
         for (size_t k = ns; !c->nomerge && o->route && groupable(o) && k-- > 0;) {
             const struct op *h = c->stmt[k];
+            /* A write without a route (purge, erase) touches rooms it does
+             * not name: nothing groups across it. */
+            if (h && !h->route && h->kind != OP_LIST)
+                break;
             if (!h || !h->route || strcmp(h->route, o->route) != 0)
                 continue;
             if (joins(h, o)) {
@@ -2081,6 +2192,32 @@ static void p_read_mark(void *state, const char *room_id, const char *user, uint
     submit(st, o);
 }
 
+static void p_room_close(void *state, const char *room_id, int64_t now_ms, chatd_room_cb cb, void *ctx)
+{
+    NEW_OP(OP_CLOSE, cb)
+    o->id = o->route = astr(o, room_id);
+    o->now = now_ms;
+    o->locks = true;
+    submit(st, o);
+}
+
+/* Purge and erase name no room (route NULL): they go to any connection,
+ * and lock what they touch themselves. */
+static void p_room_purge(void *state, int64_t closed_before_ms, size_t limit, chatd_count_cb cb, void *ctx)
+{
+    NEW_OP(OP_PURGE, cb)
+    o->now = closed_before_ms;
+    o->limit = limit;
+    submit(st, o);
+}
+
+static void p_user_erase(void *state, const char *user, chatd_erase_cb cb, void *ctx)
+{
+    NEW_OP(OP_ERASE, cb)
+    o->user = astr(o, user);
+    submit(st, o);
+}
+
 /* ----------------------------------------------------------- lifecycle */
 
 static void store_free(struct pgstore *st)
@@ -2321,6 +2458,10 @@ static const struct chatd_storage_ops pg_ops = {
     .message_append = p_message_append,
     .message_list = p_message_list,
     .read_mark = p_read_mark,
+    /* Added in minor 2: transcripts. */
+    .room_close = p_room_close,
+    .room_purge = p_room_purge,
+    .user_erase = p_user_erase,
 };
 
 CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_STORAGE, .name = "postgres", .version = "1.0",

@@ -3,7 +3,7 @@
  *
  * Keys, under the configured prefix P:
  *   P room:ID      hash   kind state title owner agent created_ms assigned_ms
- *                         last_seq unique_key
+ *                         last_seq unique_key closed_ms
  *   P members:ID   set    member user ids
  *   P msgs:ID      list   element seq-1 = message seq, encoded (see below)
  *   P cids:ID      hash   sender US client_id -> seq (idempotency)
@@ -13,6 +13,7 @@
  *   P ukey:KEY     string room id holding unique key KEY
  *   P rooms        zset   every room by created_ms
  *   P queue        zset   open support rooms by created_ms
+ *   P closed       zset   closed support rooms by closed_ms (retention)
  *   P next_msg     counter of message ids
  *   P schema       the layout version
  *
@@ -29,7 +30,7 @@
     "local function room(id, user)\n"                                                        \
     "  local k = P .. 'room:' .. id\n"                                                       \
     "  local r = redis.call('HMGET', k, 'kind', 'state', 'title', 'owner', 'agent',\n"       \
-    "                       'created_ms', 'assigned_ms', 'last_seq')\n"                      \
+    "                       'created_ms', 'assigned_ms', 'last_seq', 'closed_ms')\n"         \
     "  if not r[1] then return false end\n"                                                  \
     "  local read, last = false, false\n"                                                    \
     "  if user then\n"                                                                       \
@@ -37,7 +38,7 @@
     "    if tonumber(r[8]) > 0 then last = redis.call('LINDEX', P .. 'msgs:' .. id, -1) end\n" \
     "  end\n"                                                                                \
     "  return {id, r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8],\n"                        \
-    "          redis.call('SMEMBERS', P .. 'members:' .. id), read, last}\n"                 \
+    "          redis.call('SMEMBERS', P .. 'members:' .. id), read, last, r[9] or '0'}\n"    \
     "end\n"
 
 /* ARGV: P id kind state title? owner? agent? created assigned ukey? members... */
@@ -131,24 +132,33 @@
     "end\n"                                                                                  \
     "return {'ok', room(id)}\n"
 
+/* drop(id): the room, its messages, members, marks, and every index entry
+ * of it. */
+#define LUA_DROP                                                                             \
+    "local function drop(id)\n"                                                              \
+    "  local k = P .. 'room:' .. id\n"                                                       \
+    "  local r = redis.call('HMGET', k, 'agent', 'unique_key')\n"                            \
+    "  for _, m in ipairs(redis.call('SMEMBERS', P .. 'members:' .. id)) do\n"               \
+    "    redis.call('SREM', P .. 'urooms:' .. m, id)\n"                                      \
+    "  end\n"                                                                                \
+    "  if r[1] then redis.call('SREM', P .. 'agent:' .. r[1], id) end\n"                     \
+    "  if r[2] and redis.call('GET', P .. 'ukey:' .. r[2]) == id then\n"                     \
+    "    redis.call('DEL', P .. 'ukey:' .. r[2])\n"                                          \
+    "  end\n"                                                                                \
+    "  redis.call('ZREM', P .. 'rooms', id)\n"                                               \
+    "  redis.call('ZREM', P .. 'queue', id)\n"                                               \
+    "  redis.call('ZREM', P .. 'closed', id)\n"                                              \
+    "  redis.call('DEL', k, P .. 'members:' .. id, P .. 'msgs:' .. id, P .. 'cids:' .. id,\n" \
+    "             P .. 'marks:' .. id)\n"                                                    \
+    "end\n"
+
 /* ARGV: P id */
 #define LUA_ROOM_DELETE                                                                      \
     LUA_PRELUDE                                                                              \
+    LUA_DROP                                                                                 \
     "local id = ARGV[2]\n"                                                                   \
-    "local k = P .. 'room:' .. id\n"                                                         \
-    "local r = redis.call('HMGET', k, 'kind', 'agent', 'unique_key')\n"                      \
-    "if not r[1] then return {'notfound'} end\n"                                             \
-    "for _, m in ipairs(redis.call('SMEMBERS', P .. 'members:' .. id)) do\n"                 \
-    "  redis.call('SREM', P .. 'urooms:' .. m, id)\n"                                        \
-    "end\n"                                                                                  \
-    "if r[2] then redis.call('SREM', P .. 'agent:' .. r[2], id) end\n"                       \
-    "if r[3] and redis.call('GET', P .. 'ukey:' .. r[3]) == id then\n"                       \
-    "  redis.call('DEL', P .. 'ukey:' .. r[3])\n"                                            \
-    "end\n"                                                                                  \
-    "redis.call('ZREM', P .. 'rooms', id)\n"                                                 \
-    "redis.call('ZREM', P .. 'queue', id)\n"                                                 \
-    "redis.call('DEL', k, P .. 'members:' .. id, P .. 'msgs:' .. id, P .. 'cids:' .. id,\n"  \
-    "           P .. 'marks:' .. id)\n"                                                      \
+    "if redis.call('EXISTS', P .. 'room:' .. id) == 0 then return {'notfound'} end\n"        \
+    "drop(id)\n"                                                                             \
     "return {'ok'}\n"
 
 /* ARGV: P id user add(1)/remove(0) */
@@ -214,5 +224,76 @@
     "local cur = tonumber(redis.call('HGET', P .. 'marks:' .. id, user) or '0')\n"           \
     "if seq > cur then redis.call('HSET', P .. 'marks:' .. id, user, seq) end\n"             \
     "return {'ok'}\n"
+
+/* Added in minor 2: transcripts. */
+
+/* ARGV: P id now */
+#define LUA_ROOM_CLOSE                                                                       \
+    LUA_PRELUDE                                                                              \
+    "local id = ARGV[2]\n"                                                                   \
+    "local k = P .. 'room:' .. id\n"                                                         \
+    "local r = redis.call('HMGET', k, 'kind', 'state', 'unique_key')\n"                      \
+    "if not r[1] then return {'notfound'} end\n"                                             \
+    "if r[1] ~= '1' or r[2] == '4' then return {'conflict', room(id)} end\n"                 \
+    "redis.call('HSET', k, 'state', 4, 'closed_ms', ARGV[3])\n"                              \
+    "if r[3] then\n"                                                                         \
+    "  if redis.call('GET', P .. 'ukey:' .. r[3]) == id then redis.call('DEL', P .. 'ukey:' .. r[3]) end\n" \
+    "  redis.call('HDEL', k, 'unique_key')\n"                                                \
+    "end\n"                                                                                  \
+    "redis.call('ZREM', P .. 'queue', id)\n"                                                 \
+    "redis.call('ZADD', P .. 'closed', ARGV[3], id)\n"                                       \
+    "return {'ok', room(id)}\n"
+
+/* ARGV: P before limit. The oldest closed rooms first, closed_ms < before. */
+#define LUA_ROOM_PURGE                                                                       \
+    LUA_PRELUDE                                                                              \
+    LUA_DROP                                                                                 \
+    "local ids = redis.call('ZRANGEBYSCORE', P .. 'closed', '-inf', '(' .. ARGV[2],\n"       \
+    "                       'LIMIT', 0, tonumber(ARGV[3]))\n"                                \
+    "for _, id in ipairs(ids) do drop(id) end\n"                                             \
+    "return {'ok', #ids}\n"
+
+/* ARGV: P user. Walks the messages of each room of the user (a page at a
+ * time), so its cost is the length of those rooms. */
+#define LUA_USER_ERASE                                                                       \
+    LUA_PRELUDE                                                                              \
+    LUA_DROP                                                                                 \
+    "local user = ARGV[2]\n"                                                                 \
+    "local gone, erased, left = 0, 0, 0\n"                                                   \
+    "for _, id in ipairs(redis.call('SMEMBERS', P .. 'urooms:' .. user)) do\n"               \
+    "  local k = P .. 'room:' .. id\n"                                                       \
+    "  local r = redis.call('HMGET', k, 'kind', 'owner', 'unique_key')\n"                    \
+    "  if r[1] == '1' and r[2] == user then\n"                                               \
+    "    drop(id)\n"                                                                         \
+    "    gone = gone + 1\n"                                                                  \
+    "  elseif r[1] then\n"                                                                   \
+    "    local mk = P .. 'msgs:' .. id\n"                                                    \
+    "    local n = redis.call('LLEN', mk)\n"                                                 \
+    "    for i = 0, n - 1, 500 do\n"                                                         \
+    "      for j, enc in ipairs(redis.call('LRANGE', mk, i, i + 499)) do\n"                  \
+    "        local seq, ts, il, sl, cl, p = string.match(enc, '^(%d+) (%-?%d+) (%d+) (%d+) (%-?%d+) ()')\n" \
+    "        il, sl, cl = tonumber(il), tonumber(sl), tonumber(cl)\n"                        \
+    "        if sl == #user and string.sub(enc, p + il, p + il + sl - 1) == user then\n"     \
+    "          local mid = string.sub(enc, p, p + il - 1)\n"                                 \
+    "          if cl >= 0 then\n"                                                            \
+    "            local cid = string.sub(enc, p + il + sl, p + il + sl + cl - 1)\n"           \
+    "            redis.call('HDEL', P .. 'cids:' .. id, user .. '\\031' .. cid)\n"            \
+    "          end\n"                                                                        \
+    "          redis.call('LSET', mk, i + j - 1, seq .. ' ' .. ts .. ' ' .. #mid .. ' 0 -1 ' .. mid)\n" \
+    "          erased = erased + 1\n"                                                        \
+    "        end\n"                                                                          \
+    "      end\n"                                                                            \
+    "    end\n"                                                                              \
+    "    redis.call('HDEL', P .. 'marks:' .. id, user)\n"                                    \
+    "    redis.call('SREM', P .. 'members:' .. id, user)\n"                                  \
+    "    if r[1] == '2' and r[3] then\n"                                                     \
+    "      if redis.call('GET', P .. 'ukey:' .. r[3]) == id then redis.call('DEL', P .. 'ukey:' .. r[3]) end\n" \
+    "      redis.call('HDEL', k, 'unique_key')\n"                                            \
+    "    end\n"                                                                              \
+    "    left = left + 1\n"                                                                  \
+    "  end\n"                                                                                \
+    "end\n"                                                                                  \
+    "redis.call('DEL', P .. 'urooms:' .. user)\n"                                            \
+    "return {'ok', {gone, erased, left}}\n"
 
 #endif

@@ -31,7 +31,9 @@
  * connection, not with every operation. */
 enum script {
     S_ROOM_CREATE, S_ROOM_GET, S_ROOM_LIST, S_ROOM_CLAIM, S_ROOM_COMPLETE,
-    S_ROOM_DELETE, S_MEMBER, S_APPEND, S_HISTORY, S_READ_MARK, NSCRIPTS
+    S_ROOM_DELETE, S_MEMBER, S_APPEND, S_HISTORY, S_READ_MARK,
+    /* Added in minor 2: transcripts. */
+    S_ROOM_CLOSE, S_ROOM_PURGE, S_USER_ERASE, NSCRIPTS
 };
 static const char *const SCRIPTS[NSCRIPTS] = {
     [S_ROOM_CREATE] = LUA_ROOM_CREATE,
@@ -44,6 +46,9 @@ static const char *const SCRIPTS[NSCRIPTS] = {
     [S_APPEND] = LUA_APPEND,
     [S_HISTORY] = LUA_HISTORY,
     [S_READ_MARK] = LUA_READ_MARK,
+    [S_ROOM_CLOSE] = LUA_ROOM_CLOSE,
+    [S_ROOM_PURGE] = LUA_ROOM_PURGE,
+    [S_USER_ERASE] = LUA_USER_ERASE,
 };
 
 #define SCHEMA_VERSION "1"
@@ -51,7 +56,7 @@ static const char *const SCRIPTS[NSCRIPTS] = {
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 
-enum op_kind { OP_ROOM, OP_ROOMS, OP_MESSAGE, OP_MESSAGES, OP_DONE };
+enum op_kind { OP_ROOM, OP_ROOMS, OP_MESSAGE, OP_MESSAGES, OP_DONE, OP_COUNT, OP_ERASE };
 
 struct rstore;
 
@@ -118,6 +123,12 @@ static void op_fail(struct op *o, chatd_status status)
         break;
     case OP_DONE:
         ((chatd_done_cb)o->cb)(o->ctx, status);
+        break;
+    case OP_COUNT:
+        ((chatd_count_cb)o->cb)(o->ctx, status, 0);
+        break;
+    case OP_ERASE:
+        ((chatd_erase_cb)o->cb)(o->ctx, status, NULL);
         break;
     }
 }
@@ -243,7 +254,7 @@ static bool copy_message(const redisReply *r, const char *room, struct msgbuf *o
 }
 
 /* A room as the scripts return it: id kind state title owner agent created
- * assigned last_seq {members} read last. */
+ * assigned last_seq {members} read last closed_ms. */
 struct roombuf {
     struct chatd_room room;
     const char **members;
@@ -254,7 +265,7 @@ struct roombuf {
 static bool decode_room(const redisReply *r, struct roombuf *out)
 {
     memset(out, 0, sizeof *out);
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 12 || r->element[0]->type != REDIS_REPLY_STRING ||
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 13 || r->element[0]->type != REDIS_REPLY_STRING ||
         r->element[9]->type != REDIS_REPLY_ARRAY)
         return false;
     struct chatd_room *room = &out->room;
@@ -267,6 +278,7 @@ static bool decode_room(const redisReply *r, struct roombuf *out)
     room->created_ms = int_of(r->element[6]);
     room->assigned_ms = int_of(r->element[7]);
     room->last_seq = (uint64_t)int_of(r->element[8]);
+    room->closed_ms = int_of(r->element[12]);
     const redisReply *mem = r->element[9];
     if (mem->elements) {
         out->members = calloc(mem->elements, sizeof *out->members);
@@ -384,6 +396,18 @@ static void answer_messages(struct op *o, chatd_status status, const redisReply 
     free(msgs);
 }
 
+static void answer_erase(struct op *o, chatd_status status, const redisReply *r)
+{
+    const redisReply *v = r->elements >= 2 ? r->element[1] : NULL;
+    if (status != CHATD_OK || !v || v->type != REDIS_REPLY_ARRAY || v->elements != 3) {
+        op_fail(o, status == CHATD_OK ? CHATD_ERR_INTERNAL : status);
+        return;
+    }
+    struct chatd_erase_result res = {(uint64_t)int_of(v->element[0]), (uint64_t)int_of(v->element[1]),
+                                     (uint64_t)int_of(v->element[2])};
+    ((chatd_erase_cb)o->cb)(o->ctx, CHATD_OK, &res);
+}
+
 /* The room id an op was about, kept after the op's own header. */
 static const char *op_room(struct op *o)
 {
@@ -439,6 +463,15 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
             break;
         case OP_DONE:
             op_fail(o, status);
+            break;
+        case OP_COUNT:
+            if (status != CHATD_OK || r->elements < 2 || r->element[1]->type != REDIS_REPLY_INTEGER)
+                op_fail(o, status == CHATD_OK ? CHATD_ERR_INTERNAL : status);
+            else
+                ((chatd_count_cb)o->cb)(o->ctx, CHATD_OK, (uint64_t)r->element[1]->integer);
+            break;
+        case OP_ERASE:
+            answer_erase(o, status, r);
             break;
         }
     }
@@ -742,6 +775,35 @@ static void r_read_mark(void *state, const char *room_id, const char *user, uint
     submit(st, op_new(st, OP_DONE, (void *)cb, ctx, NULL), &c, NULL, 0);
 }
 
+static void r_room_close(void *state, const char *room_id, int64_t now_ms, chatd_room_cb cb, void *ctx)
+{
+    struct rstore *st = state;
+    struct cmd c;
+    cmd_start(&c, st, S_ROOM_CLOSE);
+    cmd_str(&c, room_id);
+    cmd_num(&c, now_ms);
+    submit(st, op_new(st, OP_ROOM, (void *)cb, ctx, NULL), &c, NULL, 0);
+}
+
+static void r_room_purge(void *state, int64_t closed_before_ms, size_t limit, chatd_count_cb cb, void *ctx)
+{
+    struct rstore *st = state;
+    struct cmd c;
+    cmd_start(&c, st, S_ROOM_PURGE);
+    cmd_num(&c, closed_before_ms);
+    cmd_unum(&c, limit);
+    submit(st, op_new(st, OP_COUNT, (void *)cb, ctx, NULL), &c, NULL, 0);
+}
+
+static void r_user_erase(void *state, const char *user, chatd_erase_cb cb, void *ctx)
+{
+    struct rstore *st = state;
+    struct cmd c;
+    cmd_start(&c, st, S_USER_ERASE);
+    cmd_str(&c, user);
+    submit(st, op_new(st, OP_ERASE, (void *)cb, ctx, NULL), &c, NULL, 0);
+}
+
 /* ------------------------------------------------------------ connection */
 
 static void connect_now(struct rstore *st);
@@ -933,6 +995,10 @@ static const struct chatd_storage_ops redis_ops = {
     .message_append = r_message_append,
     .message_list = r_message_list,
     .read_mark = r_read_mark,
+    /* Added in minor 2: transcripts. */
+    .room_close = r_room_close,
+    .room_purge = r_room_purge,
+    .user_erase = r_user_erase,
 };
 
 CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_STORAGE, .name = "redis", .version = "1.0",

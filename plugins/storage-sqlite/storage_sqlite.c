@@ -17,7 +17,7 @@
 
 #include "storage_op.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
 static const char *const migrations[SCHEMA_VERSION] = {
     /* 1: the first schema. */
@@ -32,6 +32,9 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "CREATE UNIQUE INDEX messages_client ON messages (room, sender, client_id) WHERE client_id IS NOT NULL;"
     "CREATE TABLE marks (room TEXT NOT NULL, user TEXT NOT NULL, seq INTEGER NOT NULL,"
     " PRIMARY KEY (room, user)) WITHOUT ROWID;",
+    /* 2: transcripts: closed support rooms (state 4) and when, for retention. */
+    "ALTER TABLE rooms ADD COLUMN closed_ms INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX rooms_closed ON rooms (closed_ms) WHERE state = 4;",
 };
 
 /* ------------------------------------------------------- answers (arena) */
@@ -65,6 +68,7 @@ struct op {
     struct chatd_room *rooms;
     struct chatd_message *msgs;
     size_t n;
+    struct chatd_erase_result erased;
 };
 
 struct sqlstore {
@@ -189,8 +193,8 @@ static bool load_message_at(struct sqlstore *st, struct op *o, const char *room,
 /* The room `id` into *r (arena copies); false when absent. */
 static bool load_room(struct sqlstore *st, struct op *o, const char *id, const char *for_user, struct chatd_room *r)
 {
-    sqlite3_stmt *s = prep(st, "SELECT id, kind, state, title, owner, agent, created_ms, assigned_ms, last_seq"
-                               " FROM rooms WHERE id=?");
+    sqlite3_stmt *s = prep(st, "SELECT id, kind, state, title, owner, agent, created_ms, assigned_ms, last_seq,"
+                               " closed_ms FROM rooms WHERE id=?");
     if (!s)
         return false;
     bind_text(s, 1, id);
@@ -206,6 +210,7 @@ static bool load_room(struct sqlstore *st, struct op *o, const char *id, const c
         r->created_ms = sqlite3_column_int64(s, 6);
         r->assigned_ms = sqlite3_column_int64(s, 7);
         r->last_seq = (uint64_t)sqlite3_column_int64(s, 8);
+        r->closed_ms = sqlite3_column_int64(s, 9);
     }
     sqlite3_finalize(s);
     if (!found)
@@ -374,16 +379,22 @@ static bool room_exists(struct sqlstore *st, const char *id)
     return found;
 }
 
+/* The room and everything in it. */
+static chatd_status remove_room(struct sqlstore *st, const char *id)
+{
+    static const char *const sql[] = {"DELETE FROM messages WHERE room=?", "DELETE FROM members WHERE room=?",
+                                      "DELETE FROM marks WHERE room=?", "DELETE FROM rooms WHERE id=?"};
+    for (size_t i = 0; i < 4; i++)
+        if (exec_simple(st, sql[i], id, NULL, -1) != CHATD_OK)
+            return CHATD_ERR_UNAVAILABLE;
+    return CHATD_OK;
+}
+
 static chatd_status do_delete(struct sqlstore *st, struct op *o)
 {
     if (!room_exists(st, o->id))
         return CHATD_ERR_NOT_FOUND;
-    static const char *const sql[] = {"DELETE FROM messages WHERE room=?", "DELETE FROM members WHERE room=?",
-                                      "DELETE FROM marks WHERE room=?", "DELETE FROM rooms WHERE id=?"};
-    for (size_t i = 0; i < 4; i++)
-        if (exec_simple(st, sql[i], o->id, NULL, -1) != CHATD_OK)
-            return CHATD_ERR_UNAVAILABLE;
-    return CHATD_OK;
+    return remove_room(st, o->id);
 }
 
 static chatd_status do_member(struct sqlstore *st, struct op *o, bool add)
@@ -488,6 +499,114 @@ static chatd_status do_mark(struct sqlstore *st, struct op *o)
     return rc == SQLITE_DONE ? CHATD_OK : CHATD_ERR_UNAVAILABLE;
 }
 
+/* ------------------------------------------------- transcripts (ABI 1.2) */
+
+static chatd_status do_close(struct sqlstore *st, struct op *o)
+{
+    sqlite3_stmt *s = prep(st, "UPDATE rooms SET state=4, closed_ms=?, unique_key=NULL WHERE id=? AND kind=1 AND state<>4");
+    if (!s)
+        return CHATD_ERR_INTERNAL;
+    sqlite3_bind_int64(s, 1, o->now);
+    bind_text(s, 2, o->id);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE)
+        return CHATD_ERR_UNAVAILABLE;
+    return answer_room(st, o, o->id, NULL, sqlite3_changes(st->db) == 1 ? CHATD_OK : CHATD_ERR_CONFLICT);
+}
+
+/* The first column of every row of s (bound already), as arena strings. */
+static const char **collect_ids(struct op *o, sqlite3_stmt *s, size_t *n, bool *failed)
+{
+    size_t cap = 16;
+    const char **ids = arena(o, cap * sizeof *ids);
+    int rc = SQLITE_DONE;
+    *n = 0;
+    while (ids && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (*n == cap) {
+            const char **grown = arena(o, 2 * cap * sizeof *grown);
+            if (!grown)
+                break;
+            memcpy(grown, ids, *n * sizeof *grown);
+            ids = grown;
+            cap *= 2;
+        }
+        ids[(*n)++] = acol(o, s, 0);
+    }
+    *failed = !ids || o->oom || rc != SQLITE_DONE;
+    return ids;
+}
+
+static chatd_status do_purge(struct sqlstore *st, struct op *o)
+{
+    sqlite3_stmt *s = prep(st, "SELECT id FROM rooms WHERE kind=1 AND state=4 AND closed_ms < ? ORDER BY closed_ms LIMIT ?");
+    if (!s)
+        return CHATD_ERR_INTERNAL;
+    sqlite3_bind_int64(s, 1, o->now);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)o->limit);
+    size_t n;
+    bool failed;
+    const char **ids = collect_ids(o, s, &n, &failed);
+    sqlite3_finalize(s);
+    if (failed)
+        return o->oom ? CHATD_ERR_NOMEM : CHATD_ERR_UNAVAILABLE;
+    for (size_t i = 0; i < n; i++)
+        if (remove_room(st, ids[i]) != CHATD_OK)
+            return CHATD_ERR_UNAVAILABLE;
+    o->n = n;
+    return CHATD_OK;
+}
+
+static chatd_status do_erase(struct sqlstore *st, struct op *o)
+{
+    sqlite3_stmt *s = prep(st, "SELECT r.id, r.kind, r.owner FROM rooms r JOIN members m ON m.room = r.id"
+                               " WHERE m.user = ?");
+    if (!s)
+        return CHATD_ERR_INTERNAL;
+    bind_text(s, 1, o->user);
+    struct row { const char *id, *owner; int kind; } *rows = NULL;
+    size_t n = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (n == cap) {
+            struct row *grown = arena(o, (cap ? 2 * cap : 16) * sizeof *grown);
+            if (!grown)
+                break;
+            if (n)
+                memcpy(grown, rows, n * sizeof *grown);
+            rows = grown;
+            cap = cap ? 2 * cap : 16;
+        }
+        rows[n++] = (struct row){acol(o, s, 0), acol(o, s, 2), sqlite3_column_int(s, 1)};
+    }
+    sqlite3_finalize(s);
+    if (o->oom)
+        return CHATD_ERR_NOMEM;
+    if (rc != SQLITE_DONE)
+        return CHATD_ERR_UNAVAILABLE;
+    struct chatd_erase_result *res = &o->erased;
+    for (size_t i = 0; i < n; i++) {
+        const struct row *r = &rows[i];
+        if (r->kind == CHATD_ROOM_SUPPORT && r->owner && strcmp(r->owner, o->user) == 0) {
+            if (remove_room(st, r->id) != CHATD_OK)
+                return CHATD_ERR_UNAVAILABLE;
+            res->rooms_deleted++;
+            continue;
+        }
+        if (exec_simple(st, "UPDATE messages SET sender='', client_id=NULL, body=x'' WHERE room=? AND sender=?", r->id,
+                        o->user, -1) != CHATD_OK)
+            return CHATD_ERR_UNAVAILABLE;
+        res->messages_erased += (uint64_t)sqlite3_changes(st->db);
+        if (exec_simple(st, "DELETE FROM marks WHERE room=? AND user=?", r->id, o->user, -1) != CHATD_OK ||
+            exec_simple(st, "DELETE FROM members WHERE room=? AND user=?", r->id, o->user, -1) != CHATD_OK ||
+            (r->kind == CHATD_ROOM_DIRECT &&
+             exec_simple(st, "UPDATE rooms SET unique_key=NULL WHERE id=?", r->id, NULL, -1) != CHATD_OK))
+            return CHATD_ERR_UNAVAILABLE;
+        res->memberships_removed++;
+    }
+    return CHATD_OK;
+}
+
 static chatd_status run_op(struct sqlstore *st, struct op *o)
 {
     switch (o->kind) {
@@ -502,6 +621,9 @@ static chatd_status run_op(struct sqlstore *st, struct op *o)
     case OP_APPEND: return do_append(st, o);
     case OP_HISTORY: return do_history(st, o);
     case OP_MARK: return do_mark(st, o);
+    case OP_CLOSE: return do_close(st, o);
+    case OP_PURGE: return do_purge(st, o);
+    case OP_ERASE: return do_erase(st, o);
     }
     return CHATD_ERR_INTERNAL;
 }
@@ -510,7 +632,11 @@ static chatd_status run_op(struct sqlstore *st, struct op *o)
 static void op_finish(void *arg)
 {
     struct op *o = arg;
-    storage_op_answer(o->kind, o->cb, o->ctx, o->oom ? CHATD_ERR_NOMEM : o->status, o->rooms, o->msgs, o->n);
+    chatd_status status = o->oom ? CHATD_ERR_NOMEM : o->status;
+    if (o->kind == OP_ERASE)
+        storage_op_answer_erase(o->cb, o->ctx, status, &o->erased);
+    else
+        storage_op_answer(o->kind, o->cb, o->ctx, status, o->rooms, o->msgs, o->n);
     pthread_mutex_lock(&o->st->mu);
     o->st->pending--;
     pthread_mutex_unlock(&o->st->mu);
@@ -719,6 +845,29 @@ static void s_read_mark(void *state, const char *room_id, const char *user, uint
     submit(st, o);
 }
 
+static void s_room_close(void *state, const char *room_id, int64_t now_ms, chatd_room_cb cb, void *ctx)
+{
+    NEW_OP(OP_CLOSE, cb)
+    o->id = astr(o, room_id);
+    o->now = now_ms;
+    submit(st, o);
+}
+
+static void s_room_purge(void *state, int64_t closed_before_ms, size_t limit, chatd_count_cb cb, void *ctx)
+{
+    NEW_OP(OP_PURGE, cb)
+    o->now = closed_before_ms;
+    o->limit = limit;
+    submit(st, o);
+}
+
+static void s_user_erase(void *state, const char *user, chatd_erase_cb cb, void *ctx)
+{
+    NEW_OP(OP_ERASE, cb)
+    o->user = astr(o, user);
+    submit(st, o);
+}
+
 /* -------------------------------------------------------------- lifecycle */
 
 static int migrate(struct sqlstore *st, char *why, size_t len)
@@ -839,6 +988,10 @@ static const struct chatd_storage_ops sqlite_ops = {
     .message_append = s_message_append,
     .message_list = s_message_list,
     .read_mark = s_read_mark,
+    /* Added in minor 2: transcripts. */
+    .room_close = s_room_close,
+    .room_purge = s_room_purge,
+    .user_erase = s_user_erase,
 };
 
 CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_STORAGE, .name = "sqlite", .version = "1.0",

@@ -7,13 +7,15 @@
  * appends, client-id idempotency, one winner in a claim race, paging edges,
  * read marks, unread inputs, deletion, what one room's reads see of writes
  * called in the same go, and that no operation completes before its call
- * returned. Exit 0 when every check holds. */
+ * returned; for plugins of ABI 1.2 with them, closing, purging and erasing
+ * (transcripts). Exit 0 when every check holds. */
 #include <chatd/plugin.h>
 #include <dlfcn.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,6 +135,15 @@ struct result {
     uint64_t seqs[256];
     char ids[16][128];
     bool has_last;
+    chatd_room_state state;
+    int64_t closed_ms;
+    /* the first 16 messages of a page: sender, body, whether a client id */
+    char senders[16][64];
+    char bodies[16][64];
+    size_t body_lens[16];
+    bool has_cid[16];
+    struct chatd_erase_result erased;
+    uint64_t count;
 };
 
 static void note_early(void)
@@ -153,6 +164,11 @@ static void room_cb(void *ctx, chatd_status st, const struct chatd_room *r)
         res->read_seq = r->read_seq;
         res->has_last = r->last_message != NULL;
         res->n = r->nmembers;
+        res->state = r->state;
+        /* closed_ms is there only in structs of plugins of ABI 1.2 and later */
+        res->closed_ms = r->state == CHATD_ROOM_CLOSED ? r->closed_ms : 0;
+        for (size_t i = 0; i < r->nmembers && i < 16; i++)
+            snprintf(res->ids[i], sizeof res->ids[i], "%s", r->members[i]);
     }
     res->done++;
 }
@@ -187,6 +203,33 @@ static void messages_cb(void *ctx, chatd_status st, const struct chatd_message *
     res->n = n;
     for (size_t i = 0; i < n && i < 256; i++)
         res->seqs[i] = m[i].seq;
+    for (size_t i = 0; i < n && i < 16; i++) {
+        snprintf(res->senders[i], sizeof res->senders[i], "%s", m[i].sender ? m[i].sender : "(null)");
+        snprintf(res->bodies[i], sizeof res->bodies[i], "%.*s", (int)(m[i].body_len < 63 ? m[i].body_len : 63),
+                 m[i].body ? m[i].body : "");
+        res->body_lens[i] = m[i].body_len;
+        res->has_cid[i] = m[i].client_id != NULL;
+    }
+    res->done++;
+}
+
+static void count_cb(void *ctx, chatd_status st, uint64_t n)
+{
+    note_early();
+    struct result *res = ctx;
+    res->st = st;
+    res->count = n;
+    res->done++;
+}
+
+static void erase_cb(void *ctx, chatd_status st, const struct chatd_erase_result *e)
+{
+    note_early();
+    struct result *res = ctx;
+    res->st = st;
+    if (e)
+        res->erased = *e;
+    res->has_last = e != NULL;
     res->done++;
 }
 
@@ -216,6 +259,184 @@ static void wait_all(struct result *r, size_t n)
         expr;              \
         H.in_call = false; \
     } while (0)
+
+static bool listed(const struct result *r, const char *id)
+{
+    for (size_t i = 0; i < r->n && i < 16; i++)
+        if (strcmp(r->ids[i], id) == 0)
+            return true;
+    return false;
+}
+
+static chatd_status append_as(const struct chatd_storage_ops *ops, void *state, const char *room, const char *sender,
+                              const char *client_id, const char *body)
+{
+    struct result r = {0};
+    struct chatd_message m = {.room = room, .sender = sender, .client_id = client_id, .ts_ms = 9,
+                              .body = body, .body_len = strlen(body)};
+    CALL(ops->message_append(state, &m, message_cb, &r));
+    wait_all(&r, 1);
+    return r.st;
+}
+
+static chatd_status create(const struct chatd_storage_ops *ops, void *state, const char *id, chatd_room_kind kind,
+                           const char *owner, const char *other, const char *key, int64_t created)
+{
+    const char *members[] = {owner, other};
+    struct chatd_room room = {.id = id, .kind = kind, .state = CHATD_ROOM_OPEN, .owner = owner,
+                              .title = kind == CHATD_ROOM_GROUP ? "t" : NULL, .created_ms = created,
+                              .members = members, .nmembers = other ? 2 : 1};
+    struct result r = {0};
+    CALL(ops->room_create(state, &room, key, room_cb, &r));
+    wait_all(&r, 1);
+    return r.st;
+}
+
+/* ABI 1.2: a closed support room keeps its transcript and frees its unique
+ * key; purge takes closed rooms before a cutoff only; erase removes a
+ * user's support rooms and leaves tombstones of their messages elsewhere. */
+static void transcripts(const struct chatd_storage_ops *ops, void *state)
+{
+    struct result r[16];
+    static const char hangul[] = "\xec\x83\x81\xeb\x8b\xb4 \xec\xa2\x85\xeb\xa3\x8c \xf0\x9f\x99\x8f"; /* 상담 종료 🙏 */
+
+    /* Close: an assigned room and an unclaimed one. */
+    CHECK(create(ops, state, "rtr1", CHATD_ROOM_SUPPORT, "carol", NULL, "support:carol", 4000) == CHATD_OK, "create rtr1");
+    CHECK(create(ops, state, "rtr2", CHATD_ROOM_SUPPORT, "dave", NULL, "support:dave", 4100) == CHATD_OK, "create rtr2");
+    CHECK(create(ops, state, "rtrg", CHATD_ROOM_GROUP, "carol", NULL, NULL, 4200) == CHATD_OK, "create rtrg");
+    memset(r, 0, sizeof r);
+    CALL(ops->room_claim(state, "rtr1", "agentx", 4500, room_cb, &r[0]));
+    wait_all(r, 1);
+    CHECK(append_as(ops, state, "rtr1", "carol", "c1", hangul) == CHATD_OK, "append to rtr1");
+    CHECK(append_as(ops, state, "rtr1", "agentx", NULL, "bye") == CHATD_OK, "append to rtr1");
+    memset(r, 0, sizeof r);
+    CALL(ops->room_close(state, "rtr1", 5000, room_cb, &r[0]));
+    CALL(ops->room_close(state, "rtr1", 5100, room_cb, &r[1]));
+    CALL(ops->room_close(state, "rtrg", 5100, room_cb, &r[2]));
+    CALL(ops->room_close(state, "rnothere", 5100, room_cb, &r[3]));
+    CALL(ops->room_close(state, "rtr2", 6000, room_cb, &r[4]));
+    wait_all(r, 5);
+    CHECK(r[0].st == CHATD_OK && r[0].state == CHATD_ROOM_CLOSED && r[0].closed_ms == 5000 && r[0].n == 2 &&
+              strcmp(r[0].agent, "agentx") == 0, "close: %s state %d closed_ms %lld members %zu",
+          chatd_strerror(r[0].st), (int)r[0].state, (long long)r[0].closed_ms, r[0].n);
+    CHECK(r[1].st == CHATD_ERR_CONFLICT && r[1].closed_ms == 5000, "close twice: %s, closed_ms %lld",
+          chatd_strerror(r[1].st), (long long)r[1].closed_ms);
+    CHECK(r[2].st == CHATD_ERR_CONFLICT, "close a group: %s", chatd_strerror(r[2].st));
+    CHECK(r[3].st == CHATD_ERR_NOT_FOUND, "close no room: %s", chatd_strerror(r[3].st));
+    CHECK(r[4].st == CHATD_OK && r[4].state == CHATD_ROOM_CLOSED, "close unclaimed: %s", chatd_strerror(r[4].st));
+
+    /* The transcript stays, readable; the key is free; the queue and the
+     * agent's list no longer have them; the customer's rooms still do. */
+    struct chatd_room_filter queue = {.kind = CHATD_ROOM_SUPPORT, .state = CHATD_ROOM_OPEN};
+    struct chatd_room_filter assigned = {.agent = "agentx", .state = CHATD_ROOM_ASSIGNED};
+    struct chatd_room_filter mine = {.member = "carol", .for_user = "carol"};
+    memset(r, 0, sizeof r);
+    CALL(ops->message_list(state, "rtr1", UINT64_MAX, 0, 20, messages_cb, &r[0]));
+    CALL(ops->room_get(state, "rtr1", "carol", room_cb, &r[1]));
+    CALL(ops->room_list(state, &queue, rooms_cb, &r[2]));
+    CALL(ops->room_list(state, &assigned, rooms_cb, &r[3]));
+    CALL(ops->room_list(state, &mine, rooms_cb, &r[4]));
+    wait_all(r, 5);
+    CHECK(r[0].st == CHATD_OK && r[0].n == 2 && strcmp(r[0].bodies[1], hangul) == 0 &&
+              strcmp(r[0].senders[0], "agentx") == 0, "closed room's history: %s n=%zu", chatd_strerror(r[0].st),
+          r[0].n);
+    CHECK(r[1].st == CHATD_OK && r[1].state == CHATD_ROOM_CLOSED && r[1].closed_ms == 5000 && r[1].last_seq == 2 &&
+              r[1].has_last, "closed room: %s state %d", chatd_strerror(r[1].st), (int)r[1].state);
+    CHECK(r[2].st == CHATD_OK && !listed(&r[2], "rtr1") && !listed(&r[2], "rtr2"), "closed rooms left the queue");
+    CHECK(r[3].st == CHATD_OK && !listed(&r[3], "rtr1"), "closed room left the agent's rooms: n=%zu", r[3].n);
+    CHECK(r[4].st == CHATD_OK && listed(&r[4], "rtr1") && listed(&r[4], "rtrg"), "the customer's rooms: n=%zu", r[4].n);
+    CHECK(create(ops, state, "rtr1b", CHATD_ROOM_SUPPORT, "carol", NULL, "support:carol", 7000) == CHATD_OK,
+          "a new support room right after closing");
+
+    /* Purge: only rooms closed before the cutoff, oldest first, bounded.
+     * A purge names no room, so its effects are looked at after it. */
+    CHECK(create(ops, state, "rtr3", CHATD_ROOM_SUPPORT, "erin", NULL, "support:erin", 4300) == CHATD_OK, "create rtr3");
+    memset(r, 0, sizeof r);
+    CALL(ops->room_close(state, "rtr3", 9000, room_cb, &r[0]));
+    wait_all(r, 1);
+    CALL(ops->room_purge(state, 6000, 10, count_cb, &r[1]));
+    wait_all(r, 2);
+    CALL(ops->room_get(state, "rtr1", NULL, room_cb, &r[2]));
+    CALL(ops->message_list(state, "rtr1", UINT64_MAX, 0, 20, messages_cb, &r[3]));
+    CALL(ops->room_get(state, "rtr2", NULL, room_cb, &r[4]));
+    wait_all(r, 5);
+    CHECK(r[1].st == CHATD_OK && r[1].count == 1, "purge before 6000: %s %llu", chatd_strerror(r[1].st),
+          (unsigned long long)r[1].count);
+    CHECK(r[2].st == CHATD_ERR_NOT_FOUND && r[3].st == CHATD_ERR_NOT_FOUND, "purged room: %s %s",
+          chatd_strerror(r[2].st), chatd_strerror(r[3].st));
+    CHECK(r[4].st == CHATD_OK, "closed at the cutoff is kept: %s", chatd_strerror(r[4].st));
+    memset(r, 0, sizeof r);
+    CALL(ops->room_purge(state, 100000, 1, count_cb, &r[0]));
+    wait_all(r, 1);
+    CALL(ops->room_get(state, "rtr2", NULL, room_cb, &r[1]));
+    CALL(ops->room_get(state, "rtr3", NULL, room_cb, &r[2]));
+    wait_all(r, 3);
+    CALL(ops->room_purge(state, 100000, 10, count_cb, &r[3]));
+    wait_all(r, 4);
+    CALL(ops->room_purge(state, 100000, 10, count_cb, &r[4]));
+    wait_all(r, 5);
+    CALL(ops->room_get(state, "rtr1b", NULL, room_cb, &r[5]));
+    CALL(ops->room_get(state, "rtrg", NULL, room_cb, &r[6]));
+    CALL(ops->room_get(state, "rconf1b", NULL, room_cb, &r[7]));
+    wait_all(r, 8);
+    CHECK(r[0].count == 1 && r[1].st == CHATD_ERR_NOT_FOUND && r[2].st == CHATD_OK, "purge limit 1 takes the oldest");
+    CHECK(r[3].count == 1 && r[4].st == CHATD_OK && r[4].count == 0, "purge the rest: %llu, then %llu",
+          (unsigned long long)r[3].count, (unsigned long long)r[4].count);
+    CHECK(r[5].st == CHATD_OK && r[6].st == CHATD_OK && r[7].st == CHATD_OK, "open rooms are not purged");
+
+    /* Erase: frank's support room goes; elsewhere his messages become
+     * tombstones, his mark and membership go, a direct room's key is free. */
+    CHECK(create(ops, state, "rer1", CHATD_ROOM_SUPPORT, "frank", NULL, "support:frank", 8000) == CHATD_OK, "rer1");
+    CHECK(create(ops, state, "rer2", CHATD_ROOM_GROUP, "gina", "frank", NULL, 8100) == CHATD_OK, "rer2");
+    CHECK(create(ops, state, "rer3", CHATD_ROOM_DIRECT, "frank", "gina", "direct:5:frank|gina", 8200) == CHATD_OK,
+          "rer3");
+    CHECK(append_as(ops, state, "rer1", "frank", "f0", hangul) == CHATD_OK, "append");
+    CHECK(append_as(ops, state, "rer2", "gina", NULL, "hi") == CHATD_OK, "append");
+    CHECK(append_as(ops, state, "rer2", "frank", "fk1", hangul) == CHATD_OK, "append");
+    CHECK(append_as(ops, state, "rer2", "gina", NULL, "bye") == CHATD_OK, "append");
+    CHECK(append_as(ops, state, "rer3", "frank", NULL, "psst") == CHATD_OK, "append");
+    memset(r, 0, sizeof r);
+    CALL(ops->read_mark(state, "rer2", "frank", 3, done_cb, &r[0]));
+    wait_all(r, 1);
+    CALL(ops->user_erase(state, "frank", erase_cb, &r[1]));
+    wait_all(r, 2);
+    CALL(ops->user_erase(state, "frank", erase_cb, &r[2]));
+    wait_all(r, 3);
+    CALL(ops->user_erase(state, "nobody-at-all", erase_cb, &r[3]));
+    wait_all(r, 4);
+    CHECK(r[1].st == CHATD_OK && r[1].has_last && r[1].erased.rooms_deleted == 1 && r[1].erased.messages_erased == 2 &&
+              r[1].erased.memberships_removed == 2, "erase: %s %llu rooms, %llu messages, %llu memberships",
+          chatd_strerror(r[1].st), (unsigned long long)r[1].erased.rooms_deleted,
+          (unsigned long long)r[1].erased.messages_erased, (unsigned long long)r[1].erased.memberships_removed);
+    CHECK(r[2].st == CHATD_OK && r[2].erased.rooms_deleted == 0 && r[2].erased.messages_erased == 0 &&
+              r[2].erased.memberships_removed == 0, "erase again: %s, all zero", chatd_strerror(r[2].st));
+    CHECK(r[3].st == CHATD_OK && r[3].erased.memberships_removed == 0, "erase an unknown user: %s",
+          chatd_strerror(r[3].st));
+    struct chatd_room_filter franks = {.member = "frank"};
+    memset(r, 0, sizeof r);
+    CALL(ops->room_get(state, "rer1", NULL, room_cb, &r[0]));
+    CALL(ops->message_list(state, "rer2", 0, 0, 20, messages_cb, &r[1]));
+    CALL(ops->room_get(state, "rer2", "frank", room_cb, &r[2]));
+    CALL(ops->room_list(state, &franks, rooms_cb, &r[3]));
+    CALL(ops->message_list(state, "rer3", 0, 0, 20, messages_cb, &r[4]));
+    wait_all(r, 5);
+    CHECK(r[0].st == CHATD_ERR_NOT_FOUND, "frank's support room is gone: %s", chatd_strerror(r[0].st));
+    CHECK(r[1].st == CHATD_OK && r[1].n == 3 && r[1].seqs[0] == 1 && r[1].seqs[1] == 2 && r[1].seqs[2] == 3 &&
+              strcmp(r[1].bodies[0], "hi") == 0 && strcmp(r[1].bodies[2], "bye") == 0 &&
+              strcmp(r[1].senders[0], "gina") == 0,
+          "others' messages stay, gap-free: n=%zu", r[1].n);
+    CHECK(strcmp(r[1].senders[1], "") == 0 && r[1].body_lens[1] == 0 && !r[1].has_cid[1],
+          "a tombstone: sender '%s', %zu bytes, client id %d", r[1].senders[1], r[1].body_lens[1], r[1].has_cid[1]);
+    CHECK(r[2].st == CHATD_OK && r[2].n == 1 && strcmp(r[2].ids[0], "gina") == 0 && r[2].read_seq == 0,
+          "membership and read mark gone: %zu members, read %llu", r[2].n, (unsigned long long)r[2].read_seq);
+    CHECK(r[3].st == CHATD_OK && r[3].n == 0, "frank's rooms: n=%zu", r[3].n);
+    CHECK(r[4].st == CHATD_OK && r[4].n == 1 && r[4].body_lens[0] == 0 && strcmp(r[4].senders[0], "") == 0,
+          "direct room tombstone: n=%zu", r[4].n);
+    CHECK(create(ops, state, "rer3b", CHATD_ROOM_DIRECT, "gina", "frank", "direct:5:frank|gina", 8300) == CHATD_OK,
+          "a new direct room of the pair after the erase");
+    /* The client id is forgotten with the message: a retry stores anew. */
+    CHECK(append_as(ops, state, "rer2", "frank", "fk1", "again") == CHATD_OK, "client id after erase");
+}
 
 int main(int argc, char **argv)
 {
@@ -462,6 +683,12 @@ int main(int argc, char **argv)
     CHECK(r[4].st == CHATD_OK && r[5].st == CHATD_ERR_NOT_FOUND && r[6].st == CHATD_ERR_NOT_FOUND &&
               r[7].st == CHATD_ERR_NOT_FOUND, "deleted room: %s %s %s", chatd_strerror(r[5].st),
           chatd_strerror(r[6].st), chatd_strerror(r[7].st));
+
+    if (d->abi_minor >= 2 && ops->size >= offsetof(struct chatd_storage_ops, user_erase) + sizeof ops->user_erase &&
+        ops->room_close && ops->room_purge && ops->user_erase)
+        transcripts(ops, state);
+    else
+        printf("%s: no transcripts operations (SDK %u.%u): not checked\n", argv[1], d->abi_major, d->abi_minor);
 
     CHECK(H.early == 0, "%d completions ran before their call returned", H.early);
     for (size_t i = 0; i < H.nkv; i++)

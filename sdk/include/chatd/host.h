@@ -30,7 +30,7 @@ struct event_base;
  * (guarded by their leading `size`) and enum values are only appended, so a
  * minor bump never breaks an existing plugin. */
 #define CHATD_ABI_MAJOR 1
-#define CHATD_ABI_MINOR 1
+#define CHATD_ABI_MINOR 2
 
 #if defined(__GNUC__) || defined(__clang__)
 #define CHATD_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))

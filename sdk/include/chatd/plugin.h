@@ -48,6 +48,8 @@ typedef enum chatd_plugin_kind {
 /* Role bits of an identity. */
 #define CHATD_ROLE_USER 0x1u
 #define CHATD_ROLE_AGENT 0x2u
+/* Added in minor 2: transcripts. */
+#define CHATD_ROLE_ADMIN 0x4u /* privacy requests: may erase a user's data */
 
 /* What a client presented. Any member may be NULL. */
 struct chatd_credentials {
@@ -91,6 +93,8 @@ typedef enum chatd_room_state {
     CHATD_ROOM_OPEN = 1,      /* direct/group rooms; support: unassigned */
     CHATD_ROOM_ASSIGNED = 2,  /* support: claimed by `agent` */
     CHATD_ROOM_COMPLETED = 3, /* support: the agent finished; read-only */
+    CHATD_ROOM_CLOSED = 4,    /* ABI 1.2, support: the customer closed it; a
+                               * read-only transcript until it is purged */
 } chatd_room_state;
 
 struct chatd_message {
@@ -119,6 +123,10 @@ struct chatd_room {
     /* Filled when the request named a `for_user`: */
     uint64_t read_seq;                        /* that user's read mark */
     const struct chatd_message *last_message; /* newest message, or NULL */
+    /* Added in minor 2: transcripts. */
+    /* The host reads it only from plugins built for 1.2 or later, and
+     * ignores it in room_create. */
+    int64_t closed_ms;     /* CLOSED: when the room was closed (Unix ms); 0 otherwise */
 };
 
 /* Which rooms room_list returns. Zero/NULL members do not filter. */
@@ -140,7 +148,19 @@ typedef void (*chatd_messages_cb)(void *ctx, chatd_status st,
                                   const struct chatd_message *msgs, size_t n);
 typedef void (*chatd_done_cb)(void *ctx, chatd_status st);
 
-/* Every storage operation is mandatory. Each may complete with
+/* ABI 1.2. What user_erase did; counts of this call only (a repeated
+ * erase reports zeros). */
+struct chatd_erase_result {
+    uint64_t rooms_deleted;       /* support rooms the user opened, removed with their history */
+    uint64_t messages_erased;     /* the user's messages in other rooms, made tombstones */
+    uint64_t memberships_removed; /* other rooms the user no longer belongs to */
+};
+typedef void (*chatd_erase_cb)(void *ctx, chatd_status st, const struct chatd_erase_result *res);
+/* ABI 1.2. n: how many things the operation did. */
+typedef void (*chatd_count_cb)(void *ctx, chatd_status st, uint64_t n);
+
+/* Every storage operation of ABI 1.0 is mandatory; those added later are
+ * optional (NULL: the host does without, see each). Each may complete with
  * CHATD_ERR_UNAVAILABLE or CHATD_ERR_TIMEOUT when the backend is down, and
  * then must not have changed anything the caller will be told about later. */
 struct chatd_storage_ops {
@@ -192,6 +212,45 @@ struct chatd_storage_ops {
     /* Raise user's read mark in the room to seq (never lowers it). */
     void (*read_mark)(void *state, const char *room_id, const char *user,
                       uint64_t seq, chatd_done_cb cb, void *ctx);
+
+    /* Added in minor 2: transcripts. */
+    /* Optional: without room_close the host deletes a support room its
+     * customer closes (room_delete); without room_purge it refuses
+     * `[rooms] retention` at start; without user_erase it answers an erase
+     * request 501. The host calls them only when the descriptor says
+     * abi_minor >= 2. */
+
+    /* Atomically: if the room is a support room not CLOSED, set state
+     * CLOSED and closed_ms = now_ms, release its unique key (its customer
+     * may open a new support room), so that it leaves the unassigned queue
+     * and its agent's assigned rooms (room_list by state OPEN or ASSIGNED
+     * no longer finds it), and complete OK with the room.
+     * Members, messages and read marks stay. CHATD_ERR_CONFLICT (with the
+     * room) if it is CLOSED already or not a support room;
+     * CHATD_ERR_NOT_FOUND if gone. */
+    void (*room_close)(void *state, const char *room_id, int64_t now_ms,
+                       chatd_room_cb cb, void *ctx);
+    /* Remove up to `limit` (>= 1) support rooms in state CLOSED with
+     * closed_ms < closed_before_ms, each with its messages, members and
+     * read marks, as room_delete does; complete OK with how many. A room
+     * is removed whole or not at all; several instances may purge at once
+     * (each room is counted by the one that removed it). The host calls
+     * again while the answer equals limit. */
+    void (*room_purge)(void *state, int64_t closed_before_ms, size_t limit,
+                       chatd_count_cb cb, void *ctx);
+    /* Erase what the store holds of `user` in the rooms `user` belongs
+     * to, atomically:
+     * - a support room whose owner is `user` is removed with its messages,
+     *   members and read marks (as room_delete);
+     * - in each other one, every message whose sender is `user` becomes a
+     *   tombstone: seq, id and ts_ms stay, sender becomes "" (no user has
+     *   an empty name), client_id NULL, body empty (body_len 0); `user`'s
+     *   read mark and membership are removed, and a direct room's unique
+     *   key is released (a later direct room of the pair is a new one).
+     * Rooms `user` left before are not searched; owner and agent fields of
+     * the rooms kept stay as they are. Complete OK with the counts; an
+     * erase of a user the store knows nothing of is OK with zeros. */
+    void (*user_erase)(void *state, const char *user, chatd_erase_cb cb, void *ctx);
 };
 
 /* ---------------------------------------------------------------- broker */
