@@ -467,13 +467,13 @@ int config_get_duration_ms(const struct config *c, struct config_section *s, con
         *out = dflt;
         return 0;
     }
-    static const char *const units[] = {"s", "ms", "m", "h"};
-    static const unsigned long long mult[] = {1000, 1, 60000, 3600000};
+    static const char *const units[] = {"s", "ms", "m", "h", "d"};
+    static const unsigned long long mult[] = {1000, 1, 60000, 3600000, 86400000};
     unsigned long long v;
-    if (parse_scaled(e->value, units, mult, 4, 0, &v) < 0 || v < (unsigned long long)min ||
+    if (parse_scaled(e->value, units, mult, 5, 0, &v) < 0 || v < (unsigned long long)min ||
         v > (unsigned long long)max) {
         config_errorf(err, errlen, c, s->name, key,
-                      "expected a duration between %lldms and %lldms (ms, s, m, h), got '%s'", min, max,
+                      "expected a duration between %lldms and %lldms (ms, s, m, h, d), got '%s'", min, max,
                       e->value);
         return -1;
     }

@@ -49,7 +49,7 @@ int config_get_bool(const struct config *c, struct config_section *s, const char
 /* Bytes; suffixes K, M, G (powers of 1024). */
 int config_get_size(const struct config *c, struct config_section *s, const char *key, size_t dflt,
                     size_t min, size_t max, size_t *out, char *err, size_t errlen);
-/* Milliseconds; suffixes ms, s, m, h; a plain number means seconds. */
+/* Milliseconds; suffixes ms, s, m, h, d; a plain number means seconds. */
 int config_get_duration_ms(const struct config *c, struct config_section *s, const char *key,
                            long long dflt, long long min, long long max, long long *out, char *err,
                            size_t errlen);

@@ -38,4 +38,15 @@ void plugin_unload(struct plugin *p);
 
 const char *plugin_kind_name(chatd_plugin_kind kind);
 
+/* Whether p was built for this SDK major and at least `minor`: only then
+ * does the core call operations or read struct members added in that
+ * minor (an older plugin's structs end before them). */
+bool plugin_has_minor(const struct plugin *p, uint32_t minor);
+
+/* Whether an ops table (as the plugin built it: its `size` may be that of
+ * an older minor) has `member`, and it is set. */
+#define OPS_HAS(ops, member)                                                        \
+    ((ops)->size >= offsetof(__typeof__(*(ops)), member) + sizeof((ops)->member) && \
+     (ops)->member != NULL)
+
 #endif

@@ -15,6 +15,7 @@
 #include "router.h"
 #include "rooms.h"
 #include "server.h"
+#include "user_erase.h"
 
 void rest_respond(struct rest_call *c, int status, json_t *json)
 {
@@ -106,6 +107,10 @@ static void metrics(struct rest_call *c)
         {"chatd_notifications_coalesced_total", "counter", "offline notifications held back by coalescing",
          m->notifications_coalesced},
         {"chatd_http_requests_total", "counter", "REST, health and metrics requests", m->http_requests},
+        {"chatd_rooms_purged_total", "counter", "closed support rooms removed by [rooms] retention",
+         m->rooms_purged},
+        {"chatd_users_erased_total", "counter", "users' data erased on request (DELETE /api/users/U)",
+         m->users_erased},
         {"chatd_outbound_batch", "gauge", "frames waiting for the gateway this loop turn", srv->nout},
         {"chatd_storage_ready", "gauge", "1 when the storage plugin is connected", srv->storage->ready},
         {"chatd_broker_ready", "gauge", "1 when the broker plugin is connected", srv->broker->ready},
@@ -162,7 +167,10 @@ static void rest_auth_done(void *ctx, chatd_status st, const struct chatd_identi
         return;
     }
     c->roles = who->roles;
-    rooms_rest(c);
+    if (strncmp(c->req->path, "/api/users/", 11) == 0)
+        user_erase_rest(c);
+    else
+        rooms_rest(c);
 }
 
 void rest_request(struct server *srv, uint64_t id, struct http_request *req)

@@ -18,6 +18,7 @@
 #include "server.h"
 #include "session.h"
 #include "stomp_frame.h"
+#include "storage_port.h"
 #include "strmap.h"
 
 #define ROOM_ID_MAX 64
@@ -51,7 +52,24 @@ static const char *state_name(const struct chatd_room *r)
         return "assigned";
     if (r->state == CHATD_ROOM_COMPLETED)
         return "completed";
+    if (r->state == CHATD_ROOM_CLOSED)
+        return "closed";
     return r->kind == CHATD_ROOM_SUPPORT ? "unassigned" : "open";
+}
+
+/* A completed or closed support room keeps its history and takes no new
+ * messages. */
+static bool read_only(const struct chatd_room *r)
+{
+    return r->state == CHATD_ROOM_COMPLETED || r->state == CHATD_ROOM_CLOSED;
+}
+
+/* When a CLOSED room was closed. Only a plugin of ABI 1.2 or later makes a
+ * room CLOSED (room_close), and its struct has closed_ms: older plugins'
+ * structs end before it, so it is never read from them. */
+static int64_t closed_ms(const struct chatd_room *r)
+{
+    return r->state == CHATD_ROOM_CLOSED ? r->closed_ms : 0;
 }
 
 static bool is_member(const struct chatd_room *r, const char *user)
@@ -92,11 +110,21 @@ static bool valid_room_id(const char *id, size_t len)
     return true;
 }
 
+/* A message whose sender's data was erased (user_erase): its sender is "". */
+static bool erased(const struct chatd_message *m)
+{
+    return !m->sender || !*m->sender;
+}
+
 static json_t *message_json(const struct chatd_message *m)
 {
-    return json_pack("{s:s, s:s, s:I, s:s, s:s?, s:I, s:s%}", "id", m->id, "room", m->room, "seq",
-                     (json_int_t)m->seq, "sender", m->sender, "client_id", m->client_id, "timestamp",
-                     (json_int_t)m->ts_ms, "body", m->body ? m->body : "", m->body ? m->body_len : 0);
+    json_t *j = json_pack("{s:s, s:s, s:I, s:s, s:s?, s:I, s:s%}", "id", m->id, "room", m->room, "seq",
+                          (json_int_t)m->seq, "sender", m->sender ? m->sender : "", "client_id", m->client_id,
+                          "timestamp", (json_int_t)m->ts_ms, "body", m->body ? m->body : "",
+                          m->body ? m->body_len : 0);
+    if (j && erased(m))
+        json_object_set_new(j, "erased", json_true());
+    return j;
 }
 
 static json_t *room_json(const struct chatd_room *r, const char *for_user)
@@ -112,6 +140,8 @@ static json_t *room_json(const struct chatd_room *r, const char *for_user)
         return NULL;
     if (r->assigned_ms)
         json_object_set_new(j, "assigned_at", json_integer(r->assigned_ms));
+    if (closed_ms(r))
+        json_object_set_new(j, "closed_at", json_integer(closed_ms(r)));
     if (r->kind == CHATD_ROOM_SUPPORT && r->state == CHATD_ROOM_OPEN)
         json_object_set_new(j, "waiting_ms", json_integer(now_ms() - r->created_ms));
     if (for_user) {
@@ -322,8 +352,11 @@ static void list_cb(void *ctx, chatd_status st, const struct chatd_room *rooms, 
         return;
     }
     json_t *list = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(list, room_json(&rooms[i], c->user));
+    for (size_t i = 0; i < n; i++) {
+        struct chatd_room r;
+        storage_room_at(c->srv->storage, rooms, i, &r);
+        json_array_append_new(list, room_json(&r, c->user));
+    }
     rest_respond(c, 200, json_pack("{s:o}", "rooms", list));
 }
 
@@ -365,8 +398,9 @@ static void claim_cb(void *ctx, chatd_status st, const struct chatd_room *room)
     int action = op->action;
     free(op);
     if (st == CHATD_ERR_CONFLICT) {
-        rest_error(c, 409, "conflict", action == ACT_CLAIM ? "the room is already assigned"
-                                                            : "the room is not assigned to you");
+        rest_error(c, 409, "conflict", room && room->state == CHATD_ROOM_CLOSED ? "the room is closed"
+                                       : action == ACT_CLAIM                   ? "the room is already assigned"
+                                                                               : "the room is not assigned to you");
         return;
     }
     if (st != CHATD_OK || !room) {
@@ -396,7 +430,7 @@ static void done_cb(void *ctx, chatd_status st)
     switch (op->action) {
     case ACT_DELETE:
         publish_room_event(srv, op->room, "closed", json_pack("{s:s, s:s}", "room", op->room, "by", c->user));
-        rest_respond(c, 200, json_pack("{s:s, s:s}", "room", op->room, "result", "closed"));
+        rest_respond(c, 200, json_pack("{s:s, s:s, s:s}", "room", op->room, "result", "closed", "history", "deleted"));
         break;
     case ACT_MEMBER_REMOVE:
         publish_room_event(srv, op->room, "member-left", json_pack("{s:s, s:s}", "room", op->room, "user", op->member));
@@ -442,13 +476,17 @@ static void history_cb(void *ctx, chatd_status st, const struct chatd_message *m
         jsonw_key(&w, "seq", false);
         jsonw_u64(&w, m->seq);
         jsonw_key(&w, "sender", false);
-        jsonw_cstr(&w, m->sender);
+        jsonw_cstr(&w, m->sender ? m->sender : "");
         jsonw_key(&w, "client_id", false);
         jsonw_cstr(&w, m->client_id);
         jsonw_key(&w, "timestamp", false);
         jsonw_i64(&w, m->ts_ms);
         jsonw_key(&w, "body", false);
         jsonw_str(&w, m->body ? m->body : "", m->body ? m->body_len : 0);
+        if (erased(m)) {
+            jsonw_key(&w, "erased", false);
+            jsonw_raw(&w, "true", 4);
+        }
         jsonw_raw(&w, "}", 1);
     }
     jsonw_raw(&w, "]", 1);
@@ -462,6 +500,29 @@ static void history_cb(void *ctx, chatd_status st, const struct chatd_message *m
     size_t len = 0;
     char *text = jsonw_take(&w, &len);
     rest_respond_text(c, 200, text, len);
+}
+
+/* The customer closed the support room: a read-only transcript now. */
+static void closed_cb(void *ctx, chatd_status st, const struct chatd_room *room)
+{
+    struct rest_op *op = ctx;
+    struct rest_call *c = op->c;
+    free(op);
+    if (st == CHATD_ERR_CONFLICT) {
+        rest_error(c, 409, "conflict", "the room is closed already");
+        return;
+    }
+    if (st != CHATD_OK || !room) {
+        rest_storage_error(c, st);
+        return;
+    }
+    struct server *srv = c->srv;
+    publish_room_event(srv, room->id, "closed", json_pack("{s:s, s:s}", "room", room->id, "by", c->user));
+    if (room->agent)
+        notify_user(srv, room->agent, "closed", room->id, room_json(room, NULL));
+    else
+        publish_queue_event(srv, "closed", room); /* it leaves the unassigned queue */
+    rest_respond(c, 200, json_pack("{s:s, s:s, s:s}", "room", room->id, "result", "closed", "history", "kept"));
 }
 
 static bool parse_u64(const char *s, uint64_t *out)
@@ -537,7 +598,13 @@ static void room_action_cb(void *ctx, chatd_status st, const struct chatd_room *
         return;
     case ACT_DELETE:
         if (room->kind == CHATD_ROOM_SUPPORT && strcmp(room->owner, c->user) == 0) {
-            ops->room_delete(state, op->room, done_cb, op);
+            /* The transcript stays (room_close); a storage plugin older than
+             * ABI 1.2 deletes the room with its history instead. */
+            storage_close_fn close = storage_room_close(c->srv->storage);
+            if (close)
+                close(state, op->room, now_ms(), closed_cb, op);
+            else
+                ops->room_delete(state, op->room, done_cb, op);
         } else if (room->kind == CHATD_ROOM_GROUP && member) {
             op->action = ACT_MEMBER_REMOVE;
             snprintf(op->member, sizeof op->member, "%s", c->user);
@@ -794,9 +861,10 @@ static void send_room_cb(void *ctx, chatd_status st, const struct chatd_room *ro
     struct session *s = member_session(op, st, room);
     if (!s)
         return;
-    if (room->state == CHATD_ROOM_COMPLETED && op->verb == VERB_SEND) {
+    if (read_only(room) && op->verb == VERB_SEND) {
         session_error_receipt(s, op->receipt, "room is closed to new messages",
-                              "The agent completed this support room.");
+                              room->state == CHATD_ROOM_CLOSED ? "The customer closed this support room."
+                                                               : "The agent completed this support room.");
         stomp_op_free(op);
         return;
     }

@@ -17,6 +17,7 @@
 #include "plugin_host.h"
 #include "presence.h"
 #include "rest.h"
+#include "retention.h"
 #include "rooms.h"
 #include "router.h"
 #include "server_run.h"
@@ -211,7 +212,7 @@ int server_init(struct server *srv, const char *config_path, bool quiet, char *e
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    return 0;
+    return retention_setup(srv, err, errlen);
 }
 
 /* Gateway thread: the queue to the core turned non-empty. */
@@ -254,6 +255,7 @@ int server_run(struct server *srv, char *err, size_t errlen)
     if (srv->settings.stomp_host)
         log_info("STOMP over TCP on %s:%d", srv->settings.stomp_host, srv->settings.stomp_port);
     presence_start(srv->presence);
+    retention_start(srv->retention);
     event_base_dispatch(srv->base);
     log_info("stopped serving");
     return 0;
@@ -267,6 +269,7 @@ void server_teardown(struct server *srv)
         srv->gateway = NULL;
     }
     srv->nout = 0;
+    retention_stop(srv->retention);
     session_free_all(srv);
     presence_free(srv->presence);
     srv->presence = NULL;
@@ -279,6 +282,8 @@ void server_teardown(struct server *srv)
     plugin_unload(srv->storage);
     notifier_free(srv->notifier); /* no storage answer can come any more */
     srv->notifier = NULL;
+    retention_free(srv->retention);
+    srv->retention = NULL;
     plugin_unload(srv->auth);
     tasks_free(srv->tasks);
     router_free(srv->router);

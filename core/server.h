@@ -17,6 +17,7 @@ struct event_base;
 struct config;
 struct gateway;
 struct plugin;
+struct retention;
 struct router;
 struct session;
 struct tasks;
@@ -26,6 +27,7 @@ struct metrics {
     uint64_t sessions_opened, sessions_closed, frames_in, frames_out, http_requests;
     uint64_t messages_stored, deliveries, storage_errors, auth_refused;
     uint64_t notifications, notifications_coalesced; /* offline, handed to notify plugins / held back */
+    uint64_t rooms_purged, users_erased; /* closed support rooms removed by retention; erase requests done */
     /* Milliseconds, buckets le 1,2,5,10,25,50,100,250,1000,+Inf: SEND to
      * storage confirmation; SEND to delivery by this instance. */
     uint64_t store_latency[10];
@@ -71,6 +73,7 @@ struct server {
 
     struct presence *presence;   /* who is online and watching, cluster-wide */
     struct notifier *notifier;   /* offline notifications */
+    struct retention *retention; /* purges closed support rooms; NULL when [rooms] retention is off */
     struct metrics metrics;
     uint64_t next_message_id;
     uint64_t next_trace;         /* trace ids minted for SENDs without one */

@@ -52,7 +52,7 @@ fail:
 
 static bool section_is_known(const char *name)
 {
-    static const char *const known[] = {"server", "stomp", "auth", "storage", "broker", "notify"};
+    static const char *const known[] = {"server", "stomp", "auth", "storage", "broker", "notify", "rooms"};
     for (size_t i = 0; i < sizeof known / sizeof *known; i++)
         if (strcmp(name, known[i]) == 0)
             return true;
@@ -179,7 +179,16 @@ int settings_load(struct settings *s, struct config *cfg, char *err, size_t errl
     if (config_get_duration_ms(cfg, nt, "coalesce", 10000, 0, 86400000, &s->notify_coalesce_ms, err, errlen) < 0 ||
         config_get_size(cfg, nt, "preview_length", 120, 0, 4096, &s->notify_preview, err, errlen) < 0)
         return -1;
-    return check_unused(cfg, nt, err, errlen);
+    if (check_unused(cfg, nt, err, errlen) < 0)
+        return -1;
+
+    /* retention: empty or 0 is off; at most ten years. */
+    struct config_section *rooms = config_find(cfg, "rooms");
+    v = rooms ? config_get(rooms, "retention") : NULL;
+    if (v && *v && config_get_duration_ms(cfg, rooms, "retention", 0, 0, 3650LL * 86400000, &s->retention_ms, err,
+                                          errlen) < 0)
+        return -1;
+    return check_unused(cfg, rooms, err, errlen);
 }
 
 int settings_parse_notify_policy(const char *v, unsigned *kinds, bool *mentions)

@@ -1,4 +1,5 @@
-/* The core's own configuration: [server] and [stomp] of chat.ini. */
+/* The core's own configuration: [server], [stomp], [notify] and [rooms] of
+ * chat.ini. */
 #ifndef CHATD_SETTINGS_H
 #define CHATD_SETTINGS_H
 
@@ -45,6 +46,8 @@ struct settings {
     long long heartbeat_send_ms;    /* what the server offers to send; 0 = never */
     long long heartbeat_receive_ms; /* how often the server wants to hear; 0 = never */
     struct acl acl;               /* [stomp] allow.* */
+    /* [rooms] */
+    long long retention_ms;       /* closed support rooms are purged this long after closing; 0 = never */
 };
 
 /* Read and check [server] and [stomp]; reject unknown sections and keys of

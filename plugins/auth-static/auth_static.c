@@ -1,7 +1,7 @@
 /* auth-static: users, salted password hashes and roles from chat.ini.
  *
  *   user.NAME.password = pbkdf2-sha256$ITERATIONS$SALT_HEX$HASH_HEX
- *   user.NAME.roles    = user | agent | user,agent
+ *   user.NAME.roles    = a list of user, agent, admin (e.g. user,agent)
  *   user.NAME.name     = Display Name            (optional)
  *
  * PBKDF2 is deliberately slow, so it runs on one worker thread of this
@@ -119,6 +119,8 @@ static int parse_roles(const char *v, uint32_t *roles)
             *roles |= CHATD_ROLE_USER;
         else if (strcmp(w, "agent") == 0)
             *roles |= CHATD_ROLE_AGENT;
+        else if (strcmp(w, "admin") == 0)
+            *roles |= CHATD_ROLE_ADMIN;
         else
             rc = -1;
     }
@@ -347,7 +349,7 @@ static chatd_status static_init(const struct chatd_host *h, void **state)
             goto invalid;
         }
         if (strcmp(field, "roles") == 0 && parse_roles(value, &u->roles) < 0) {
-            h->config_error(h, key, "unknown role in '%s' (expected user, agent or user,agent)", value);
+            h->config_error(h, key, "unknown role in '%s' (expected a list of user, agent, admin)", value);
             goto invalid;
         }
         if (strcmp(field, "name") == 0 && !(u->display = strdup(value))) {

@@ -259,6 +259,12 @@ class PostgreSQL:
             self.created = True
         return self
 
+    def database(self, name):
+        """The conninfo of a new, empty database `name` on this server."""
+        subprocess.run([os.path.join(self.BIN, "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "chatd",
+                        name], check=True)
+        return "host=127.0.0.1 port=%d dbname=%s user=chatd" % (self.port, name)
+
     def stop(self, kill=False):
         if self.proc and self.proc.poll() is None:
             # SIGKILL leaves shared memory to the next start's crash recovery.

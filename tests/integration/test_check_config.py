@@ -93,9 +93,34 @@ class CheckConfig(unittest.TestCase):
 
     def test_plugin_rejects_bad_value(self):
         s = default_sections(1, 2)
-        s["auth"]["user.alice.roles"] = "admin"
+        s["auth"]["user.alice.roles"] = "superuser"
         p, path = check(s)
         self.assert_one_line(p, path, "[auth] user.alice.roles:", "unknown role")
+
+    def test_rooms_retention(self):
+        for good in ("30d", "12h", "0", ""):
+            with self.subTest(good):
+                s = default_sections(1, 2)
+                s["rooms"] = {"retention": good}
+                p, path = check(s)
+                self.assertEqual(p.returncode, 0, p.stderr)
+        s = default_sections(1, 2)
+        s["rooms"] = {"retention": "soon"}
+        p, path = check(s)
+        self.assert_one_line(p, path, "[rooms] retention:", "expected a duration", "'soon'")
+        s["rooms"] = {"retention": "30d", "colour": "blue"}
+        p, path = check(s)
+        self.assert_one_line(p, path, "[rooms] colour: unknown key")
+
+    def test_retention_needs_a_storage_plugin_that_purges(self):
+        """storage-files (an example) has no room_purge: retention cannot be
+        kept, so chatd does not start rather than keep transcripts forever."""
+        s = default_sections(1, 2)
+        s["rooms"] = {"retention": "30d"}
+        with tempfile.TemporaryDirectory() as d:
+            s["storage"] = {"plugin": "files", "path": os.path.join(d, "chat.log")}
+            p, path = check(s)
+        self.assert_one_line(p, path, "[rooms] retention:", "storage plugin 'files'", "cannot purge closed rooms")
 
     def test_unknown_section(self):
         s = default_sections(1, 2)

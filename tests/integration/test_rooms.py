@@ -2,13 +2,15 @@
 run per profile (a chat.ini with a storage and a broker). CHATD_PROFILE
 picks one; the default is memory+simple."""
 import os
+import re
 import shutil
 import tempfile
 import threading
 import unittest
+import urllib.request
 
-from chatd_harness import Chatd, wait_for
-from rooms_client import Api, send_message, stomp, subscribe
+from chatd_harness import SLOWDOWN, Chatd, wait_for
+from rooms_client import Api, history, send_message, stomp, subscribe
 from servers import KafkaMock, PostgreSQL, RabbitMQ, Redis
 
 PROFILES = {
@@ -156,10 +158,10 @@ class Rooms(unittest.TestCase):
         self.assertEqual((err.headers["message"], err.headers["receipt-id"]), ("room is closed to new messages", "late"))
         self.assertEqual(len(alice.get("/api/rooms/%s/messages" % rid)[1]["messages"]), 2)  # history stays
 
-        # The customer closes: room and history gone; a new support room is new.
+        # The customer closes: the transcript stays; a new support room is new.
         status, _ = alice.delete("/api/rooms/" + rid)
         self.assertEqual(status, 200)
-        self.assertEqual(alice.get("/api/rooms/%s/messages" % rid)[0], 404)
+        self.assertEqual(len(alice.get("/api/rooms/%s/messages" % rid)[1]["messages"]), 2)
         self.assertNotEqual(self.open_support("alice")["id"], rid)
 
     def test_paging_back_through_45_messages(self):
@@ -334,6 +336,181 @@ class Rooms(unittest.TestCase):
         self.assertEqual([m["body"] for m in msgs], ["twice", "once"])
         self.assertEqual(self.next_event(c, "message").body, b"once")
         self.assertEqual(self.next_event(c, "message").body, b"twice")
+
+    def metric(self, port, name):
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as r:
+            text = r.read().decode()
+        m = re.search(r"^%s (\d+)$" % re.escape(name), text, re.M)
+        self.assertIsNotNone(m, name)
+        return int(m.group(1))
+
+    def refused_send(self, user, rid, text):
+        """A SEND of `user` to room rid, answered ERROR: its message header."""
+        c = self.stomp(user)
+        send_message(c, rid, text, receipt="no")
+        err = c.expect("ERROR")
+        self.assertEqual(err.headers.get("receipt-id"), "no")
+        return err.headers["message"]
+
+    def test_closing_keeps_the_transcript_for_customer_and_agent(self):
+        alice, a1 = self.api("alice"), self.api("agent1")
+        room = self.open_support("alice")
+        rid = room["id"]
+        self.assertEqual(a1.post("/api/rooms/%s/claim" % rid)[0], 200)
+        notes = self.stomp("agent1")
+        subscribe(notes, "/user/queue/notifications")
+        notes.expect("RECEIPT")
+        cust, agent = self.stomp("alice"), self.stomp("agent1")
+        for c in (cust, agent):
+            subscribe(c, "/topic/rooms/" + rid)
+            c.expect("RECEIPT")
+        send_message(cust, rid, "안녕하세요 😀 택배가 안 왔어요", receipt="c1")
+        cust.expect("RECEIPT")
+        send_message(agent, rid, "상담 종료 감사합니다 🙏", receipt="g1")
+        agent.expect("RECEIPT")
+
+        status, closed = alice.delete("/api/rooms/" + rid)
+        self.assertEqual((status, closed), (200, {"room": rid, "result": "closed", "history": "kept"}))
+        self.assertEqual(self.next_event(agent, "closed").headers["room"], rid)
+        self.assertEqual(self.next_event(notes, "closed").headers["room"], rid)
+
+        # Readable by its customer and by the agent who handled it.
+        for api in (alice, a1):
+            status, got = api.get("/api/rooms/" + rid)
+            self.assertEqual((status, got["state"]), (200, "closed"), api.user)
+            self.assertGreater(got["closed_at"], 0)
+            self.assertEqual([m["body"] for m in history(api, rid)],
+                             ["안녕하세요 😀 택배가 안 왔어요", "상담 종료 감사합니다 🙏"])
+        # ... and by nobody else, not even another agent.
+        for other in ("agent2", "bob"):
+            self.assertEqual(self.api(other).get("/api/rooms/" + rid)[0], 404, other)
+            self.assertEqual(self.api(other).get("/api/rooms/%s/messages" % rid)[0], 404, other)
+        c = self.stomp("agent2")
+        subscribe(c, "/topic/rooms/" + rid)
+        self.assertEqual(c.expect("ERROR").headers["message"], "no such room")
+
+        # Read-only: no message goes in, from either side.
+        self.assertEqual(self.refused_send("alice", rid, "one more 😀"), "room is closed to new messages")
+        self.assertEqual(self.refused_send("agent1", rid, "and me"), "room is closed to new messages")
+        self.assertEqual(len(history(alice, rid)), 2)
+        # The catch-up over STOMP replays it too.
+        again = self.stomp("alice")
+        subscribe(again, "/topic/rooms/" + rid, **{"since-seq": "0"})
+        self.assertEqual(self.next_event(again, "message").body.decode(), "안녕하세요 😀 택배가 안 왔어요")
+
+        # Closing twice, claiming or completing it: refused.
+        self.assertEqual(alice.delete("/api/rooms/" + rid)[0], 409)
+        self.assertEqual(a1.post("/api/rooms/%s/claim" % rid)[0], 409)
+        self.assertEqual(a1.post("/api/rooms/%s/complete" % rid)[0], 409)
+
+        # The lists: the customer's past chats keep it; the agent's assigned list does not.
+        self.assertIn(rid, [r["id"] for r in alice.get("/api/rooms?scope=mine")[1]["rooms"]])
+        self.assertNotIn(rid, [r["id"] for r in a1.get("/api/rooms?scope=assigned")[1]["rooms"]])
+        self.assertIn(rid, [r["id"] for r in a1.get("/api/rooms?scope=mine")[1]["rooms"]])
+
+        # The customer may open a new support room at once.
+        new = self.open_support("alice")
+        self.assertNotEqual(new["id"], rid)
+        self.assertEqual(new["state"], "unassigned")
+
+    def test_closing_an_unclaimed_room_takes_it_out_of_the_queue(self):
+        watcher = self.stomp("agent2")
+        subscribe(watcher, "/topic/support/queue")
+        watcher.expect("RECEIPT")
+        rid = self.open_support("bob")["id"]
+        self.assertEqual(self.next_event(watcher, "opened").headers["room"], rid)
+        self.assertIn(rid, [r["id"] for r in self.api("agent2").get("/api/rooms?scope=unassigned")[1]["rooms"]])
+        self.assertEqual(self.api("bob").delete("/api/rooms/" + rid)[0], 200)
+        self.assertEqual(self.next_event(watcher, "closed").headers["room"], rid)
+        self.assertNotIn(rid, [r["id"] for r in self.api("agent2").get("/api/rooms?scope=unassigned")[1]["rooms"]])
+        self.assertEqual(self.api("agent2").get("/api/rooms/" + rid)[0], 404)  # not in the queue: not theirs
+        self.assertEqual(self.api("bob").get("/api/rooms/" + rid)[1]["state"], "closed")
+
+    def test_an_admin_erases_a_users_data(self):
+        alice, carol, admin = self.api("alice"), self.api("carol"), self.api("admin1")
+        support = self.open_support("carol")["id"]
+        self.assertEqual(self.api("agent1").post("/api/rooms/%s/claim" % support)[0], 200)
+        gid = alice.post("/api/rooms", {"kind": "group", "title": "이웃 😀", "members": ["carol"]})[1]["id"]
+        did = carol.post("/api/rooms", {"kind": "direct", "with": "alice"})[1]["id"]
+        a, c = self.stomp("alice"), self.stomp("carol")
+        for conn, room, text, cid in ((c, support, "상담 종료 감사합니다 🙏", None), (a, gid, "hi", None),
+                                      (c, gid, "안녕하세요 😀", "c-1"), (a, gid, "bye", None),
+                                      (c, did, "psst 🙏", None)):
+            send_message(conn, room, text, receipt="r", client_id=cid)
+            conn.expect("RECEIPT")
+        self.assertEqual(carol.post("/api/rooms/%s/read" % gid, {"seq": 3})[0], 200)
+        subscribe(c, "/topic/rooms/" + gid)
+        c.expect("RECEIPT")
+
+        for who in ("bob", "agent1", "carol"):
+            status, err = self.api(who).delete("/api/users/carol")
+            self.assertEqual((status, err["error"]), (403, "forbidden"), who)
+        status, done = admin.delete("/api/users/carol")
+        self.assertEqual((status, done), (200, {"user": "carol", "rooms_deleted": 1, "messages_erased": 2,
+                                                "memberships_removed": 2}))
+        status, again = admin.delete("/api/users/carol")  # idempotent
+        self.assertEqual((status, again["rooms_deleted"], again["messages_erased"], again["memberships_removed"]),
+                         (200, 0, 0, 0))
+
+        # Her support room is gone with its history, for the agent too.
+        self.assertEqual(self.api("agent1").get("/api/rooms/%s/messages" % support)[0], 404)
+        # Elsewhere the others' history stays gap-free around tombstones.
+        msgs = history(alice, gid)
+        self.assertEqual([m["seq"] for m in msgs], [1, 2, 3])
+        self.assertEqual([m["body"] for m in msgs], ["hi", "", "bye"])
+        self.assertEqual(msgs[1]["sender"], "")
+        self.assertIsNone(msgs[1]["client_id"])
+        self.assertTrue(msgs[1]["erased"])
+        self.assertNotIn("erased", msgs[0])
+        self.assertEqual(alice.get("/api/rooms/" + gid)[1]["members"], ["alice"])
+        self.assertEqual([m["body"] for m in history(alice, did)], [""])
+        self.assertEqual(carol.get("/api/rooms")[1]["rooms"], [])
+        self.assertEqual(carol.get("/api/rooms/" + gid)[0], 404)
+        # Her live session stays open but no room of hers is left.
+        send_message(c, gid, "still here?", receipt="late")
+        self.assertEqual(c.expect("ERROR").headers["message"], "no such room")
+        # A direct room of the pair is a new one.
+        status, fresh = alice.post("/api/rooms", {"kind": "direct", "with": "carol"})
+        self.assertEqual(status, 201)
+        self.assertNotEqual(fresh["id"], did)
+        self.assertGreaterEqual(self.metric(self.server.http_port, "chatd_users_erased_total"), 2)
+
+        self.assertEqual(admin.get("/api/users/carol")[0], 405)
+        self.assertEqual(admin.delete("/api/users/")[0], 404)
+
+    def test_retention_purges_closed_support_rooms(self):
+        """A chatd of its own (its own file, key prefix or database), with a
+        retention of one second."""
+        storage = dict(self.server.sections["storage"])
+        if storage["plugin"] == "sqlite":
+            storage["path"] = os.path.join(self.data, "retention.db")
+        elif storage["plugin"] == "redis":
+            storage["prefix"] = "chatd-retention:"
+        elif storage["plugin"] == "postgres":
+            storage["conninfo"] = self.backends["pg"].database("chatd_retention")
+
+        def edit(s):
+            s.update({"storage": storage, "broker": {"plugin": "simple"}, "rooms": {"retention": "1s"}})
+        with Chatd(edit) as srv:
+            wait_for(lambda: healthy(srv.http_port), what="storage ready")
+            alice = Api(srv.http_port, "alice")
+            status, room = alice.post("/api/rooms", {"kind": "support"})
+            self.assertEqual(status, 201, room)
+            rid = room["id"]
+            c = stomp(srv.stomp_port, "alice")
+            self.addCleanup(c.close)
+            send_message(c, rid, "상담 종료 감사합니다 🙏", receipt="r")
+            c.expect("RECEIPT")
+            self.assertEqual(alice.delete("/api/rooms/" + rid)[1]["history"], "kept")
+            status, kept = alice.post("/api/rooms", {"kind": "support"})
+            self.assertEqual(status, 201)
+            wait_for(lambda: alice.get("/api/rooms/%s/messages" % rid)[0] == 404, timeout=20 * SLOWDOWN,
+                     what="the closed room to be purged")
+            self.assertEqual(alice.get("/api/rooms/" + rid)[0], 404)
+            self.assertNotIn(rid, [r["id"] for r in alice.get("/api/rooms")[1]["rooms"]])
+            self.assertEqual(alice.get("/api/rooms/" + kept["id"])[0], 200)  # open rooms stay
+            self.assertGreaterEqual(self.metric(srv.http_port, "chatd_rooms_purged_total"), 1)
+            self.assertIn("retention: purged 1 support room", srv.read_log())
 
 
 if __name__ == "__main__":

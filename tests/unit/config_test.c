@@ -95,7 +95,7 @@ static void typed_getters(void **state)
 {
     (void)state;
     struct config *c = load("[a]\ni = 42\nbad = 4x\nb = yes\nsz = 4K\nsz2 = 3M\nd = 250ms\nd2 = 10\n"
-                            "d3 = 2m\nbig = 99\n");
+                            "d3 = 2m\nd4 = 30d\nbig = 99\n");
     struct config_section *a = config_find(c, "a");
     char err[256];
     long long v;
@@ -120,6 +120,8 @@ static void typed_getters(void **state)
     assert_int_equal(v, 10000);
     assert_int_equal(config_get_duration_ms(c, a, "d3", 0, 0, 1000000, &v, err, sizeof err), 0);
     assert_int_equal(v, 120000);
+    assert_int_equal(config_get_duration_ms(c, a, "d4", 0, 0, 100LL * 86400000, &v, err, sizeof err), 0);
+    assert_int_equal(v, 30LL * 86400000);
     /* An absent section gives defaults. */
     assert_int_equal(config_get_size(c, NULL, "x", 5, 0, 10, &sv, err, sizeof err), 0);
     assert_int_equal(sv, 5);

@@ -1,0 +1,76 @@
+#include "user_erase.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loader.h"
+#include "log.h"
+#include "rest.h"
+#include "server.h"
+#include "storage_port.h"
+
+#define USER_MAX 255
+
+struct erase_op {
+    struct rest_call *c;
+    char user[USER_MAX + 1];
+};
+
+static void erased_cb(void *ctx, chatd_status st, const struct chatd_erase_result *res)
+{
+    struct erase_op *op = ctx;
+    struct rest_call *c = op->c;
+    if (st != CHATD_OK || !res) {
+        log_warn("erasing user %s (asked by %s) failed: %s", op->user, c->user, chatd_strerror(st));
+        free(op);
+        if (st == CHATD_ERR_LIMIT)
+            rest_error(c, 429, "limit", "storage limit reached");
+        else
+            rest_error(c, 503, "storage_unavailable", "storage: %s", chatd_strerror(st == CHATD_OK ? CHATD_ERR_INTERNAL : st));
+        return;
+    }
+    c->srv->metrics.users_erased++;
+    /* The audit trail: who asked, and what went. */
+    log_info("user %s erased at the request of %s: %llu support rooms deleted, %llu messages erased, "
+             "%llu memberships removed", op->user, c->user, (unsigned long long)res->rooms_deleted,
+             (unsigned long long)res->messages_erased, (unsigned long long)res->memberships_removed);
+    rest_respond(c, 200, json_pack("{s:s, s:I, s:I, s:I}", "user", op->user, "rooms_deleted",
+                                   (json_int_t)res->rooms_deleted, "messages_erased", (json_int_t)res->messages_erased,
+                                   "memberships_removed", (json_int_t)res->memberships_removed));
+    free(op);
+}
+
+void user_erase_rest(struct rest_call *c)
+{
+    const char *path = c->req->path;
+    const char *user = strncmp(path, "/api/users/", 11) == 0 ? path + 11 : "";
+    size_t len = strlen(user);
+    if (!len || len > USER_MAX || strchr(user, '/')) {
+        rest_error(c, 404, "not_found", "no such endpoint");
+        return;
+    }
+    if (strcmp(c->req->method, "DELETE") != 0) {
+        rest_error(c, 405, "method_not_allowed", "use DELETE on /api/users/{user}");
+        return;
+    }
+    if (!(c->roles & CHATD_ROLE_ADMIN)) {
+        rest_error(c, 403, "forbidden", "only admins erase users");
+        return;
+    }
+    struct plugin *storage = c->srv->storage;
+    storage_erase_fn erase = storage_user_erase(storage);
+    if (!erase) {
+        rest_error(c, 501, "not_supported", "the storage plugin '%s' (SDK %u.%u) cannot erase users",
+                   storage->desc->name, storage->desc->abi_major, storage->desc->abi_minor);
+        return;
+    }
+    struct erase_op *op = calloc(1, sizeof *op);
+    if (!op) {
+        rest_error(c, 500, "internal", "out of memory");
+        return;
+    }
+    op->c = c;
+    memcpy(op->user, user, len + 1);
+    erase(storage->state, op->user, erased_cb, op);
+}
