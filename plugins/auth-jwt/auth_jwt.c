@@ -65,6 +65,7 @@ struct auth_jwt {
     long leeway;
     const char *claim_user, *claim_name, *claim_roles;
     char *claim_user_s, *claim_name_s, *claim_roles_s;
+    char *admin_role; /* the roles-claim value that grants CHATD_ROLE_ADMIN; NULL: none does */
 
     /* Revocation list in Redis (revocation = redis). */
     bool revocation;
@@ -283,6 +284,10 @@ static const char *verify(struct auth_jwt *a, const char *token, struct answer *
         ans->roles = 0;
         if (roles && (has_role(roles, "agent") || has_role(roles, "admin")))
             ans->roles |= CHATD_ROLE_AGENT;
+        /* chatd's admin role (erasing users' data) only by explicit
+         * configuration: the claim value "admin" has long meant an agent. */
+        if (roles && a->admin_role && has_role(roles, a->admin_role))
+            ans->roles |= CHATD_ROLE_ADMIN;
         if (!roles || has_role(roles, "user") || !ans->roles)
             ans->roles |= CHATD_ROLE_USER;
         free(roles);
@@ -894,6 +899,7 @@ static void free_all(struct auth_jwt *a)
     free(a->claim_user_s);
     free(a->claim_name_s);
     free(a->claim_roles_s);
+    free(a->admin_role);
     if (a->retry)
         event_free(a->retry);
     free(a->redis_host);
@@ -1044,8 +1050,10 @@ static chatd_status jwt_init(const struct chatd_host *h, void **state)
     a->claim_user = (a->claim_user_s = cu ? strdup(cu) : NULL) ? a->claim_user_s : "sub";
     a->claim_name = (a->claim_name_s = cn ? strdup(cn) : NULL) ? a->claim_name_s : "name";
     a->claim_roles = (a->claim_roles_s = cr ? strdup(cr) : NULL) ? a->claim_roles_s : "roles";
+    const char *ar = h->config_get(h, "admin_role");
+    a->admin_role = ar && *ar ? strdup(ar) : NULL;
     if ((iss && *iss && !a->issuer) || (aud && *aud && !a->audience) || (cu && !a->claim_user_s) ||
-        (cn && !a->claim_name_s) || (cr && !a->claim_roles_s))
+        (cn && !a->claim_name_s) || (cr && !a->claim_roles_s) || (ar && *ar && !a->admin_role))
         goto invalid;
     h->log(h, CHATD_LOG_INFO, "%zu key(s)%s", a->nkeys, a->revocation ? ", revocation list in redis" : "");
     if (a->revocation)

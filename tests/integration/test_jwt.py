@@ -181,7 +181,7 @@ class Jwt(Tokens, unittest.TestCase):
             s["auth"] = {"plugin": "jwt", "algorithm": "HS256", "secret": SECRET,
                          "key.rsa1.algorithm": "RS256", "key.rsa1.public_key": k + "/rsa.pub",
                          "key.ec1.algorithm": "ES256", "key.ec1.public_key": k + "/ec.pub",
-                         "jwks": cls.jwks,
+                         "jwks": cls.jwks, "admin_role": "privacy-officer",
                          "issuer": "chatd-test", "audience": "chat", "leeway": "5"}
         cls.server = Chatd(edit).start()
 
@@ -212,6 +212,28 @@ class Jwt(Tokens, unittest.TestCase):
         self.assertEqual(get(agent, "/api/rooms?scope=unassigned"), 200)
         self.assertEqual(get(self.token(), "/api/rooms?scope=unassigned"), 403)
         self.assertEqual(get(self.token(exp=int(time.time()) - 100), "/api/rooms"), 401)
+
+    def test_admin_role_only_as_configured(self):
+        """`admin` in the roles claim still makes an agent, not an admin; the
+        configured admin_role value makes an admin (who may erase users'
+        data) and nothing more."""
+        def delete(token, path):
+            req = urllib.request.Request("http://127.0.0.1:%d%s" % (self.server.http_port, path),
+                                         headers={"Authorization": "Bearer " + token}, method="DELETE")
+            try:
+                with urllib.request.urlopen(req, timeout=10) as r:
+                    return r.status, json.loads(r.read())
+            except urllib.error.HTTPError as e:
+                return e.code, json.loads(e.read())
+        seed_admin = self.token(sub="boss", roles=["admin"])
+        self.assertEqual(self.rest(seed_admin, "/api/rooms?scope=unassigned")[0], 200)
+        self.assertEqual(delete(seed_admin, "/api/users/nobody")[0], 403)
+        officer = self.token(sub="officer", roles=["privacy-officer"])
+        self.assertEqual(delete(officer, "/api/users/nobody"),
+                         (200, {"user": "nobody", "rooms_deleted": 0, "messages_erased": 0,
+                                "memberships_removed": 0}))
+        self.assertEqual(self.rest(officer, "/api/rooms?scope=unassigned")[0], 403)
+        self.assertEqual(delete(self.token(), "/api/users/nobody")[0], 403)
 
     def test_forged_and_stale_tokens_are_refused(self):
         now = int(time.time())
