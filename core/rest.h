@@ -1,6 +1,6 @@
 /* The REST API's front door: an HTTP request from the gateway is
- * authenticated through the auth plugin and routed (rooms.c); the answer is
- * JSON. Also GET /healthz. */
+ * authenticated through the auth plugin and routed (rooms.c, user_erase.c);
+ * the answer is JSON. Also GET /healthz and GET /metrics. */
 #ifndef CHATD_REST_H
 #define CHATD_REST_H
 

@@ -600,9 +600,9 @@ static void room_action_cb(void *ctx, chatd_status st, const struct chatd_room *
         if (room->kind == CHATD_ROOM_SUPPORT && strcmp(room->owner, c->user) == 0) {
             /* The transcript stays (room_close); a storage plugin older than
              * ABI 1.2 deletes the room with its history instead. */
-            storage_close_fn close = storage_room_close(c->srv->storage);
-            if (close)
-                close(state, op->room, now_ms(), closed_cb, op);
+            storage_close_fn close_room = storage_room_close(c->srv->storage);
+            if (close_room)
+                close_room(state, op->room, now_ms(), closed_cb, op);
             else
                 ops->room_delete(state, op->room, done_cb, op);
         } else if (room->kind == CHATD_ROOM_GROUP && member) {
