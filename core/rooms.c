@@ -15,6 +15,7 @@
 #include "jsonw.h"
 #include "rest.h"
 #include "router.h"
+#include "send_order.h"
 #include "server.h"
 #include "session.h"
 #include "stomp_frame.h"
@@ -679,7 +680,7 @@ struct stomp_op {
     char *client_id;
     char *content_type;
     char *sub_id;
-    char *user;          /* READ: who read, kept for the answer */
+    char *user;          /* READ: who read; SEND: the sender */
     int ack;
     int verb;            /* SEND, READ, TYPING, SUBSCRIBE */
     bool has_since;
@@ -692,12 +693,18 @@ struct stomp_op {
     chatd_room_kind kind; /* SEND: the room as looked up, for notifications */
     char **members;
     size_t nmembers;
+    struct send_ticket *ticket; /* SEND: its place in the session's line (send_order.h) */
+    uint64_t seq;               /* SEND: the stored message, until it is published */
+    int64_t ts_ms;
+    char *message_id;
 };
 
 enum { VERB_SEND = 1, VERB_READ, VERB_TYPING, VERB_SUBSCRIBE };
 
 static void stomp_op_free(struct stomp_op *op)
 {
+    if (op->ticket)
+        send_order_leave(op->ticket);
     session_op_end(op->srv, op->session);
     for (size_t i = 0; i < op->nmembers; i++)
         free(op->members[i]);
@@ -708,6 +715,7 @@ static void stomp_op_free(struct stomp_op *op)
     free(op->content_type);
     free(op->sub_id);
     free(op->user);
+    free(op->message_id);
     free(op);
 }
 
@@ -729,6 +737,7 @@ static bool split_room_dest(const char *d, const char *prefix, char room[ROOM_ID
 }
 
 static void send_stored_cb(void *ctx, chatd_status st, const struct chatd_message *m);
+static void send_append(void *arg);
 
 /* The session of op, still connected and a member of the room it looked
  * up; otherwise the client got its ERROR, op is freed and NULL returned. */
@@ -820,10 +829,29 @@ static void send_room_cb(void *ctx, chatd_status st, const struct chatd_room *ro
         for (size_t i = 0; op->members && i < room->nmembers; i++)
             if ((op->members[op->nmembers] = strdup(room->members[i])))
                 op->nmembers++;
-        struct chatd_message m = {.room = op->room, .sender = session_user(s), .client_id = op->client_id,
-                                  .ts_ms = now_ms(), .body = op->body, .body_len = op->body_len};
-        ops->message_append(state, &m, send_stored_cb, op);
+        send_order_append(op->ticket, send_append, op);
     }
+}
+
+/* The SEND's turn: every earlier SEND of its session called its append (or
+ * failed), so storage gets them in the order the client sent them. */
+static void send_append(void *arg)
+{
+    struct stomp_op *op = arg;
+    struct session *s = session_lookup(op->srv, op->session);
+    if (!s) { /* gone, or closed by an ERROR for an earlier frame */
+        stomp_op_free(op);
+        return;
+    }
+    if (!(op->user = strdup(session_user(s)))) {
+        session_error_receipt(s, op->receipt, "internal error", "out of memory");
+        stomp_op_free(op);
+        return;
+    }
+    struct chatd_message m = {.room = op->room, .sender = op->user, .client_id = op->client_id,
+                              .ts_ms = now_ms(), .body = op->body, .body_len = op->body_len};
+    void *state;
+    storage(op->srv, &state)->message_append(state, &m, send_stored_cb, op);
 }
 
 static void sender_marked_cb(void *ctx, chatd_status st)
@@ -837,31 +865,46 @@ static void sender_marked_cb(void *ctx, chatd_status st)
     stomp_op_free(op);
 }
 
+/* Stored, and every earlier message of the session published: now the fast
+ * path, in the session's send order, then the sender's own read mark. */
+static void send_publish(void *arg)
+{
+    struct stomp_op *op = arg;
+    struct server *srv = op->srv;
+    op->ticket = NULL; /* gone with this call */
+    struct chatd_message m = {.room = op->room, .seq = op->seq, .id = op->message_id, .sender = op->user,
+                              .client_id = op->client_id, .ts_ms = op->ts_ms, .body = op->body,
+                              .body_len = op->body_len};
+    char seq[24], ts[24], topic[128];
+    struct event_header h[10];
+    size_t nh = message_headers(h, &m, op->content_type ? op->content_type : "text/plain", op->trace, false, seq, ts);
+    room_topic(topic, sizeof topic, op->room);
+    router_publish_event(srv->router, topic, h, nh, m.body, m.body_len);
+    struct chatd_room room = {.id = op->room, .kind = op->kind, .members = (const char *const *)op->members,
+                              .nmembers = op->nmembers};
+    notify_members(srv, &room, &m);
+    /* The RECEIPT waits for the sender's read mark too, so that what the
+     * sender reads after it (its unread count) includes its own message,
+     * whatever connection of the storage answers. */
+    void *state;
+    storage(srv, &state)->read_mark(state, op->room, m.sender, m.seq, sender_marked_cb, op);
+}
+
 static void send_stored_cb(void *ctx, chatd_status st, const struct chatd_message *m)
 {
     struct stomp_op *op = ctx;
     struct server *srv = op->srv;
-    if (st == CHATD_OK && m) {
+    /* (Out of memory for the id: stored and receipted, not live; a
+     * subscriber catches up with since-seq.) */
+    if (st == CHATD_OK && m && (op->message_id = strdup(m->id))) {
         int64_t ms = now_ms() - op->started_ms;
         metrics_observe(srv->metrics.store_latency, &srv->metrics.store_latency_sum, ms);
         srv->metrics.messages_stored++;
         log_msg(CHATD_LOG_DEBUG, "rooms", op->session, "stored room %s seq %llu as %s in %lld ms, trace %s", op->room,
                 (unsigned long long)m->seq, m->id, (long long)ms, op->trace);
-        /* Stored: now the fast path, then the sender's own read mark. */
-        char seq[24], ts[24], topic[128];
-        struct event_header h[10];
-        size_t nh = message_headers(h, m, op->content_type ? op->content_type : "text/plain", op->trace, false, seq,
-                                    ts);
-        room_topic(topic, sizeof topic, op->room);
-        router_publish_event(srv->router, topic, h, nh, m->body, m->body_len);
-        struct chatd_room room = {.id = op->room, .kind = op->kind, .members = (const char *const *)op->members,
-                                  .nmembers = op->nmembers};
-        notify_members(srv, &room, m);
-        /* The RECEIPT waits for the sender's read mark too, so that what
-         * the sender reads after it (its unread count) includes its own
-         * message, whatever connection of the storage answers. */
-        void *state;
-        storage(srv, &state)->read_mark(state, op->room, m->sender, m->seq, sender_marked_cb, op);
+        op->seq = m->seq;
+        op->ts_ms = m->ts_ms;
+        send_order_publish(op->ticket, send_publish, op);
         return;
     }
     struct session *s = session_lookup(srv, op->session);
@@ -944,7 +987,9 @@ void rooms_app_send(struct session *s, const char *destination, const struct sto
         const char *cid = stomp_frame_header(f, "client-id");
         const char *ct = stomp_frame_header(f, "content-type");
         op->body = malloc(f->body_len + 1);
-        if (!op->body || (cid && !(op->client_id = strdup(cid))) || (ct && !(op->content_type = strdup(ct)))) {
+        op->ticket = send_order_enter(op->srv->send_order, op->session);
+        if (!op->body || !op->ticket || (cid && !(op->client_id = strdup(cid))) ||
+            (ct && !(op->content_type = strdup(ct)))) {
             session_error_receipt(s, receipt, "internal error", "out of memory");
             stomp_op_free(op);
             return;

@@ -19,6 +19,7 @@
 #include "rest.h"
 #include "rooms.h"
 #include "router.h"
+#include "send_order.h"
 #include "server_run.h"
 #include "session.h"
 #include "stomp_frame.h"
@@ -211,6 +212,10 @@ int server_init(struct server *srv, const char *config_path, bool quiet, char *e
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    if (!(srv->send_order = send_order_new())) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     return 0;
 }
 
@@ -279,6 +284,8 @@ void server_teardown(struct server *srv)
     plugin_unload(srv->storage);
     notifier_free(srv->notifier); /* no storage answer can come any more */
     srv->notifier = NULL;
+    send_order_free(srv->send_order);
+    srv->send_order = NULL;
     plugin_unload(srv->auth);
     tasks_free(srv->tasks);
     router_free(srv->router);

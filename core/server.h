@@ -18,6 +18,7 @@ struct config;
 struct gateway;
 struct plugin;
 struct router;
+struct send_order;
 struct session;
 struct tasks;
 
@@ -62,6 +63,7 @@ struct server {
     struct session *pending_head, *pending_tail;
     struct event *pending_timer;
     struct router *router;
+    struct send_order *send_order; /* each session's room messages in send order */
 
     /* Outbound messages collected during one core turn, pushed to the gateway
      * in one batch at its end. */

@@ -1,6 +1,7 @@
 """The rooms scenarios (docs/rest-api.md, docs/protocol.md): written once,
 run per profile (a chat.ini with a storage and a broker). CHATD_PROFILE
 picks one; the default is memory+simple."""
+import json
 import os
 import shutil
 import tempfile
@@ -8,7 +9,8 @@ import threading
 import unittest
 
 from chatd_harness import Chatd, wait_for
-from rooms_client import Api, send_message, stomp, subscribe
+from raw_stomp import encode
+from rooms_client import Api, history, send_message, stomp, subscribe
 from servers import KafkaMock, PostgreSQL, RabbitMQ, Redis
 
 PROFILES = {
@@ -319,6 +321,59 @@ class Rooms(unittest.TestCase):
         a.expect("RECEIPT")
         made = self.next_event(bob, "message").headers["trace-id"]
         self.assertRegex(made, r"^[0-9a-f]+-t\d+$")
+
+    def test_each_session_pipelined_sends_keep_their_order(self):
+        """Several sessions of one user each pipeline SENDs (receipts and
+        client-ids) to one room: per session, seq follows send order, in
+        history and in what a subscriber receives (docs/protocol.md,
+        message order)."""
+        sessions, per_session, rounds = 3, 24, 3
+        rid = self.api("alice").post("/api/rooms", {"kind": "group", "title": "순서 😀", "members": ["bob"]})[1]["id"]
+        watch = self.stomp("bob")
+        subscribe(watch, "/topic/rooms/" + rid)
+        watch.expect("RECEIPT")
+        senders = [self.stomp("alice") for _ in range(sessions)]
+        sent = []  # client-ids per session, in send order
+        for r in range(rounds):
+            batches = []
+            for k in range(sessions):
+                frames = b""
+                for i in range(per_session):
+                    cid = "s%d-%d-%d" % (k, r, i)
+                    frames += encode("SEND", {"destination": "/app/rooms/%s/send" % rid, "receipt": cid,
+                                              "client-id": cid, "content-type": "application/json"},
+                                     json.dumps({"text": "안녕 😀 %d" % i}, ensure_ascii=False))
+                    sent.append(cid)
+                batches.append(frames)
+            for c, frames in zip(senders, batches):  # all in flight together
+                c.send_bytes(frames)
+            for k, c in enumerate(senders):
+                got = [c.expect("RECEIPT").headers["receipt-id"] for _ in range(per_session)]
+                self.assertEqual(sorted(got), sorted("s%d-%d-%d" % (k, r, i) for i in range(per_session)))
+
+        def order(pairs):
+            """(client-id, seq) pairs grouped by session, as they came."""
+            out = {}
+            for cid, seq in pairs:
+                out.setdefault(cid.split("-")[0], []).append((cid, seq))
+            return out
+
+        expected = order((cid, 0) for cid in sent)
+        stored = history(self.api("alice"), rid)
+        self.assertEqual(len(stored), len(sent))
+        self.assertEqual({json.loads(m["body"])["text"] for m in stored},
+                         {"안녕 😀 %d" % i for i in range(per_session)})
+        for k, got in order((m["client_id"], m["seq"]) for m in stored).items():
+            self.assertEqual([c for c, _ in got], [c for c, _ in expected[k]], "stored order of session " + k)
+        delivered = []
+        while len(delivered) < len(sent):
+            f = self.next_event(watch, "message")
+            self.assertEqual(json.loads(f.body)["text"].split(" ")[:2], ["안녕", "😀"])
+            delivered.append((f.headers["client-id"], int(f.headers["seq"])))
+        for k, got in order(delivered).items():
+            self.assertEqual([c for c, _ in got], [c for c, _ in expected[k]], "delivery order of session " + k)
+            seqs = [s for _, s in got]
+            self.assertEqual(seqs, sorted(seqs), "delivered seqs of session " + k)
 
     def test_client_id_makes_retries_idempotent(self):
         rid = self.open_support("bob")["id"]
