@@ -6,8 +6,9 @@
  * the contract of plugin.h: seq strictly increasing under concurrent
  * appends, client-id idempotency, one winner in a claim race, paging edges,
  * read marks, unread inputs, deletion, what one room's reads see of writes
- * called in the same go, and that no operation completes before its call
- * returned. Exit 0 when every check holds. */
+ * called in the same go, appends to one room stored in call order, and that
+ * no operation completes before its call returned. Exit 0 when every check
+ * holds. */
 #include <chatd/plugin.h>
 #include <dlfcn.h>
 #include <event2/event.h>
@@ -187,6 +188,23 @@ static void messages_cb(void *ctx, chatd_status st, const struct chatd_message *
     res->n = n;
     for (size_t i = 0; i < n && i < 256; i++)
         res->seqs[i] = m[i].seq;
+    res->done++;
+}
+
+/* A page oldest first whose message i (seq i + 1) should be the i-th append
+ * of the call-order check; res->seq counts those in their place. */
+static void ordered_bodies_cb(void *ctx, chatd_status st, const struct chatd_message *m, size_t n)
+{
+    note_early();
+    struct result *res = ctx;
+    res->st = st;
+    res->n = n;
+    for (size_t i = 0; i < n; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "{\"text\":\"안녕 😀 %zu\"}", i);
+        res->seq += m[i].seq == i + 1 && m[i].body_len == strlen(want) && memcmp(m[i].body, want, m[i].body_len) == 0 &&
+                    strcmp(m[i].sender, i % 2 ? "bob" : "alice") == 0;
+    }
     res->done++;
 }
 
@@ -381,6 +399,70 @@ int main(int argc, char **argv)
           chatd_strerror(r[1].st), chatd_strerror(r[5].st));
     CHECK(r[3].st == CHATD_OK && r[3].last_seq >= 54, "a view after two appends: last_seq %llu",
           (unsigned long long)r[3].last_seq);
+
+    /* Call order: appends to one room called back to back, among reads of
+     * that room (room_get, history, read marks) and appends to another
+     * room, are stored with seq increasing in call order, whatever order
+     * their answers come in. */
+    enum { ORDER_N = 40 };
+    const char *pair[] = {"alice", "bob"};
+    struct chatd_room g1 = {.id = "rconfo1", .kind = CHATD_ROOM_GROUP, .state = CHATD_ROOM_OPEN, .title = "순서 😀",
+                            .owner = "alice", .created_ms = 1500, .members = pair, .nmembers = 2};
+    struct chatd_room g2 = g1;
+    g2.id = "rconfo2";
+    memset(r, 0, sizeof r);
+    CALL(ops->room_create(state, &g1, NULL, room_cb, &r[0]));
+    CALL(ops->room_create(state, &g2, NULL, room_cb, &r[1]));
+    wait_all(r, 2);
+    CHECK(r[0].st == CHATD_OK && r[1].st == CHATD_OK, "order rooms: %s %s", chatd_strerror(r[0].st),
+          chatd_strerror(r[1].st));
+    struct result oa[ORDER_N], ob[ORDER_N], oread[ORDER_N];
+    memset(oa, 0, sizeof oa);
+    memset(ob, 0, sizeof ob);
+    memset(oread, 0, sizeof oread);
+    char obody[ORDER_N][64];
+    for (int i = 0; i < ORDER_N; i++) {
+        snprintf(obody[i], sizeof obody[i], "{\"text\":\"안녕 😀 %d\"}", i);
+        struct chatd_message m = {.room = "rconfo1", .sender = i % 2 ? "bob" : "alice", .ts_ms = 9,
+                                  .body = obody[i], .body_len = strlen(obody[i])};
+        CALL(ops->message_append(state, &m, message_cb, &oa[i]));
+        switch (i % 4) {
+        case 0:
+            CALL(ops->room_get(state, "rconfo1", NULL, room_cb, &oread[i]));
+            break;
+        case 1:
+            CALL(ops->message_list(state, "rconfo1", UINT64_MAX, 0, 5, messages_cb, &oread[i]));
+            break;
+        case 2:
+            CALL(ops->read_mark(state, "rconfo1", "bob", (uint64_t)i, done_cb, &oread[i]));
+            break;
+        default:
+            CALL(ops->room_get(state, "rconfo1", "alice", room_cb, &oread[i]));
+            break;
+        }
+        m.room = "rconfo2";
+        CALL(ops->message_append(state, &m, message_cb, &ob[i]));
+    }
+    wait_all(oa, ORDER_N);
+    wait_all(ob, ORDER_N);
+    wait_all(oread, ORDER_N);
+    for (int i = 0; i < ORDER_N; i++) {
+        CHECK(oa[i].st == CHATD_OK && oa[i].seq == (uint64_t)i + 1, "append %d to one room in call order: %s seq %llu",
+              i, chatd_strerror(oa[i].st), (unsigned long long)oa[i].seq);
+        CHECK(ob[i].st == CHATD_OK && ob[i].seq == (uint64_t)i + 1,
+              "append %d to the other room in call order: %s seq %llu", i, chatd_strerror(ob[i].st),
+              (unsigned long long)ob[i].seq);
+        CHECK(oread[i].st == CHATD_OK, "read %d among the appends: %s", i, chatd_strerror(oread[i].st));
+    }
+    /* The stored bodies are the calls' own, in call order. */
+    memset(r, 0, sizeof r);
+    CALL(ops->message_list(state, "rconfo1", 0, 0, ORDER_N, ordered_bodies_cb, &r[0]));
+    CALL(ops->message_list(state, "rconfo2", 0, 0, ORDER_N, ordered_bodies_cb, &r[1]));
+    wait_all(r, 2);
+    for (int k = 0; k < 2; k++)
+        CHECK(r[k].st == CHATD_OK && r[k].n == ORDER_N && r[k].seq == ORDER_N,
+              "history of rconfo%d in call order: %s, %zu messages, %llu in place", k + 1, chatd_strerror(r[k].st),
+              r[k].n, (unsigned long long)r[k].seq);
 
     if (strcmp(d->name, "postgres") == 0) {
         /* PostgreSQL takes text in the database's encoding only. One append

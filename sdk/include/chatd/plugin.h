@@ -142,7 +142,19 @@ typedef void (*chatd_done_cb)(void *ctx, chatd_status st);
 
 /* Every storage operation is mandatory. Each may complete with
  * CHATD_ERR_UNAVAILABLE or CHATD_ERR_TIMEOUT when the backend is down, and
- * then must not have changed anything the caller will be told about later. */
+ * then must not have changed anything the caller will be told about later.
+ *
+ * Order. What the host relies on, and all it relies on:
+ * - Appends to one room are stored in call order: of two message_append
+ *   calls for one room, the one called first gets the lower seq, whatever
+ *   lies between the calls (reads of that room, read marks, appends to other
+ *   rooms) and in whatever order their callbacks run.
+ * - A read of a room (room_get, message_list) sees every append to that room
+ *   called before it; it may see appends called after it.
+ * Callbacks may run in any order, also for one room: the host orders what
+ * it does with the answers itself. It calls a session's appends in the
+ * order the session sent them, after its room checks, so these rules are
+ * what keeps one sender's messages in order (docs/protocol.md). */
 struct chatd_storage_ops {
     size_t size;
 
