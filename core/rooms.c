@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "destinations.h"
 #include "loader.h"
 #include "log.h"
 #include "notify.h"
@@ -127,7 +128,7 @@ static json_t *room_json(const struct chatd_room *r, const char *for_user)
 
 static void room_topic(char *out, size_t len, const char *room)
 {
-    snprintf(out, len, "/topic/rooms/%s", room);
+    destination_room_topic(out, len, room);
 }
 
 /* An event on a room's topic: `event` and `room` headers, a JSON body. */
@@ -154,14 +155,14 @@ static void publish_queue_event(struct server *srv, const char *event, const str
     if (!text)
         return;
     struct event_header h[] = {{"event", event}, {"room", r->id}, {"content-type", "application/json"}};
-    router_publish_event(srv->router, "/topic/support/queue", h, 3, text, strlen(text));
+    router_publish_event(srv->router, DEST_SUPPORT_QUEUE, h, 3, text, strlen(text));
     free(text);
 }
 
 static void notify_user(struct server *srv, const char *user, const char *event, const char *room, json_t *body)
 {
     char dest[300];
-    snprintf(dest, sizeof dest, "/user/%s/queue/notifications", user);
+    destination_notifications_of(dest, sizeof dest, user);
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     if (!text)
@@ -657,17 +658,6 @@ void rooms_rest(struct rest_call *c)
 
 /* ------------------------------------------------------------ STOMP */
 
-bool rooms_owns_send(const char *d)
-{
-    return strncmp(d, "/app/", 5) == 0;
-}
-
-bool rooms_owns_subscribe(const char *d)
-{
-    return strncmp(d, "/topic/rooms/", 13) == 0 || strcmp(d, "/topic/support/queue") == 0 ||
-           strcmp(d, "/user/queue/notifications") == 0;
-}
-
 /* One STOMP operation waiting for storage; the session may be gone when
  * the answer comes, so it is found again by id. */
 struct stomp_op {
@@ -1120,14 +1110,15 @@ static void subscribe_room_cb(void *ctx, chatd_status st, const struct chatd_roo
 void rooms_resync(struct server *srv)
 {
     struct sub **subs;
-    size_t n = router_collect_subs(srv->router, "/topic/rooms/", &subs);
+    size_t n = router_collect_subs(srv->router, DEST_ROOM_TOPIC, &subs);
     size_t started = 0;
     for (size_t i = 0; i < n; i++) {
         struct sub *sub = subs[i];
         if (router_sub_held(sub))
             continue; /* already catching up */
         struct session *s = router_sub_session(sub);
-        struct stomp_op *op = stomp_op_new(s, router_sub_destination(sub) + 13, VERB_SUBSCRIBE, NULL);
+        const char *room = router_sub_destination(sub) + strlen(DEST_ROOM_TOPIC);
+        struct stomp_op *op = stomp_op_new(s, room, VERB_SUBSCRIBE, NULL);
         if (!op)
             continue;
         if (!(op->sub_id = strdup(router_sub_id(sub)))) {
@@ -1149,14 +1140,14 @@ void rooms_subscribe(struct session *s, const char *destination, const char *id,
                      const char *since_seq, const char *receipt)
 {
     struct server *srv = session_server(s);
-    if (strcmp(destination, "/topic/support/queue") == 0 && !(session_roles(s) & CHATD_ROLE_AGENT)) {
+    if (strcmp(destination, DEST_SUPPORT_QUEUE) == 0 && !(session_roles(s) & CHATD_ROLE_AGENT)) {
         session_error_receipt(s, receipt, "destination not allowed", "Only agents watch the support queue.");
         return;
     }
     char room[ROOM_ID_MAX] = "";
     const char *rest = NULL;
-    bool is_room = strncmp(destination, "/topic/rooms/", 13) == 0;
-    if (is_room && (!split_room_dest(destination, "/topic/rooms/", room, &rest) || *rest)) {
+    bool is_room = strncmp(destination, DEST_ROOM_TOPIC, strlen(DEST_ROOM_TOPIC)) == 0;
+    if (is_room && (!split_room_dest(destination, DEST_ROOM_TOPIC, room, &rest) || *rest)) {
         session_error_receipt(s, receipt, "no such room", destination);
         return;
     }
@@ -1180,8 +1171,8 @@ void rooms_subscribe(struct session *s, const char *destination, const char *id,
     }
     if (!is_room) {
         char resolved[300];
-        if (strcmp(destination, "/user/queue/notifications") == 0)
-            snprintf(resolved, sizeof resolved, "/user/%s/queue/notifications", session_user(s));
+        if (strcmp(destination, DEST_MY_NOTIFICATIONS) == 0)
+            destination_notifications_of(resolved, sizeof resolved, session_user(s));
         else
             snprintf(resolved, sizeof resolved, "%s", destination);
         subscribe_now(s, op, resolved);

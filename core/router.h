@@ -16,6 +16,8 @@
 
 #include <chatd/host.h>
 
+#include "destinations.h"
+
 struct server;
 struct session;
 struct stomp_frame;
@@ -78,7 +80,7 @@ const char *router_sub_destination(const struct sub *s);
 size_t router_collect_subs(struct router *r, const char *prefix, struct sub ***out);
 
 /* The prefix of room topics, followed by the room id. */
-#define ROOM_TOPIC "/topic/rooms/"
+#define ROOM_TOPIC DEST_ROOM_TOPIC
 /* This instance's random id (message-id prefix, presence). */
 const char *router_instance(const struct router *r);
 

@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 
 #include "config.h"
+#include "destinations.h"
 #include "gateway.h"
 #include "loader.h"
 #include "log.h"
@@ -216,6 +217,8 @@ int server_init(struct server *srv, const char *config_path, bool quiet, char *e
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    /* Only for a configuration that loads: a bad one gets its one line. */
+    destinations_warn_acl(&srv->settings.acl, srv->config);
     return 0;
 }
 

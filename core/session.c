@@ -9,6 +9,7 @@
 #include "loader.h"
 #include "presence.h"
 #include "acl.h"
+#include "destinations.h"
 #include "log.h"
 #include "rooms.h"
 #include "router.h"
@@ -520,38 +521,21 @@ static struct sub *find_sub(struct session *s, const char *id, size_t *index)
     return NULL;
 }
 
-/* Map a client's destination to the router's, and check it is allowed:
- * /topic/X and /queue/X as they are; SUBSCRIBE /user/queue/X means this
- * user's own /user/NAME/queue/X; SEND may address /user/NAME/queue/X.
- * NULL with *error set ("unknown destination", "destination not allowed"). */
+/* Map a client's generic destination to the router's (see destinations.h)
+ * and check it is allowed. NULL with *error set ("unknown destination",
+ * "destination not allowed"). */
 static char *resolve_destination(struct session *s, const char *dest, enum acl_action action,
                                  const char **error)
 {
-    char *resolved = NULL;
-    bool known = false;
-    if ((strncmp(dest, "/topic/", 7) == 0 && dest[7]) || (strncmp(dest, "/queue/", 7) == 0 && dest[7])) {
-        known = true;
-        resolved = strdup(dest);
-    } else if (action == ACL_SUBSCRIBE && strncmp(dest, "/user/queue/", 12) == 0 && dest[12]) {
-        known = true;
-        if (asprintf(&resolved, "/user/%s/queue/%s", s->user, dest + 12) < 0)
-            resolved = NULL;
-    } else if (action == ACL_SEND && strncmp(dest, "/user/", 6) == 0) {
-        const char *q = strstr(dest + 6, "/queue/");
-        if (q && q > dest + 6 && q[7] && !memchr(dest + 6, '/', (size_t)(q - (dest + 6)))) {
-            known = true;
-            resolved = strdup(dest);
-        }
-    }
-    if (!known) {
+    if (destination_route(dest, action) != DEST_GENERIC) {
         *error = "unknown destination";
         return NULL;
     }
     if (!acl_allows(&s->srv->settings.acl, action, dest, s->roles)) {
-        free(resolved);
         *error = "destination not allowed";
         return NULL;
     }
+    char *resolved = destination_resolve(dest, action, s->user);
     if (!resolved)
         *error = "internal error";
     return resolved;
@@ -590,7 +574,7 @@ static void on_subscribe(struct session *s, struct stomp_frame *f)
         session_error(s, receipt, "too many subscriptions", NULL);
         return;
     }
-    if (rooms_owns_subscribe(dest)) {
+    if (destination_route(dest, ACL_SUBSCRIBE) == DEST_ROOMS) {
         rooms_subscribe(s, dest, id, mode, stomp_frame_header(f, "since-seq"), receipt);
         return;
     }
@@ -699,8 +683,16 @@ static void do_send(struct session *s, struct stomp_frame *f, const char *receip
         on_refresh(s, f, receipt);
         return;
     }
-    if (rooms_owns_send(dest)) {
+    enum dest_route route = destination_route(dest, ACL_SEND);
+    if (route == DEST_APP) {
         rooms_app_send(s, dest, f, receipt);
+        return;
+    }
+    /* Whatever the allow rules say: what arrives there is the server's. */
+    if (route == DEST_SERVER_ONLY) {
+        session_error(s, receipt, "destination is server-only",
+                      "Only the server publishes on room topics, /topic/support/queue and users' "
+                      "/queue/notifications. Post to a room with SEND /app/rooms/{room}/send.");
         return;
     }
     const char *why = NULL;
