@@ -470,16 +470,32 @@ static bool header_is_forwarded(const char *name)
     return true;
 }
 
-static int encode_envelope(struct router *r, const char *destination, const struct stomp_frame *send,
-                           struct stomp_buf *b)
+/* Headers the server sets on its events' MESSAGE frames (rooms), and
+ * `sender` on every message: a client's SEND never sets them, so that
+ * subscribers can trust them. */
+static bool header_is_stamped(const char *name)
+{
+    static const char *const stamped[] = {"sender", "event", "room", "seq", "timestamp", "trace-id", "replay"};
+    for (size_t i = 0; i < sizeof stamped / sizeof *stamped; i++)
+        if (strcmp(name, stamped[i]) == 0)
+            return true;
+    return false;
+}
+
+/* The envelope is stamped here, on the instance the client is connected
+ * to; the others deliver its headers as they come (STOMP 1.2 escaping
+ * keeps a client's header one header through the broker). */
+static int encode_envelope(struct router *r, const char *destination, const char *sender,
+                           const struct stomp_frame *send, struct stomp_buf *b)
 {
     char id[48];
     snprintf(id, sizeof id, "%s-%llu", r->instance, (unsigned long long)++r->next_id);
     int rc = stomp_encode_command(b, STOMP_CMD_MESSAGE);
     rc |= stomp_encode_header(b, STOMP_V1_2, STOMP_CMD_MESSAGE, "destination", destination);
     rc |= stomp_encode_header(b, STOMP_V1_2, STOMP_CMD_MESSAGE, "message-id", id);
+    rc |= stomp_encode_header(b, STOMP_V1_2, STOMP_CMD_MESSAGE, "sender", sender);
     for (size_t i = 0; i < send->nheaders; i++)
-        if (header_is_forwarded(send->headers[i].name))
+        if (header_is_forwarded(send->headers[i].name) && !header_is_stamped(send->headers[i].name))
             rc |= stomp_encode_header_n(b, STOMP_V1_2, STOMP_CMD_MESSAGE, send->headers[i].name,
                                         send->headers[i].value, send->headers[i].value_len);
     rc |= stomp_encode_body(b, send->body, send->body_len, true);
@@ -505,10 +521,11 @@ static struct envelope *envelope_parse(struct router *r, const void *data, size_
     return e;
 }
 
-chatd_status router_publish(struct router *r, const char *destination, const struct stomp_frame *send)
+chatd_status router_publish(struct router *r, const char *destination, const char *sender,
+                            const struct stomp_frame *send)
 {
     struct stomp_buf b = {0};
-    if (encode_envelope(r, destination, send, &b)) {
+    if (encode_envelope(r, destination, sender, send, &b)) {
         stomp_buf_free(&b);
         return CHATD_ERR_NOMEM;
     }

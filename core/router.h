@@ -37,8 +37,12 @@ struct sub *router_subscribe(struct router *r, struct session *session, const ch
 void router_unsubscribe(struct router *r, struct sub *s);
 const char *router_sub_id(const struct sub *s);
 
-/* Publish a SEND's body and user headers. CHATD_ERR_LIMIT: queue full. */
-chatd_status router_publish(struct router *r, const char *destination, const struct stomp_frame *send);
+/* Publish a SEND's body and user headers, with `sender` (the authenticated
+ * user) stamped: the headers the server sets on MESSAGE frames are its
+ * own, never the client's (the envelope carries them to every instance).
+ * CHATD_ERR_LIMIT: queue full. */
+chatd_status router_publish(struct router *r, const char *destination, const char *sender,
+                            const struct stomp_frame *send);
 
 /* ACK or NACK a MESSAGE of one of `subs` (a session's subscriptions),
  * named as the session's STOMP version names it: 1.2 `id` (the ack

@@ -701,7 +701,7 @@ static void do_send(struct session *s, struct stomp_frame *f, const char *receip
         session_error(s, receipt, why, dest);
         return;
     }
-    chatd_status st = router_publish(s->srv->router, resolved, f);
+    chatd_status st = router_publish(s->srv->router, resolved, s->user, f);
     free(resolved);
     if (st == CHATD_ERR_LIMIT) {
         session_error(s, receipt, "queue full", dest);
