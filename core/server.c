@@ -208,6 +208,8 @@ int server_init(struct server *srv, const char *config_path, bool quiet, char *e
             return -1;
         }
     }
+    /* Once the configuration loaded: a bad one gets its one line only. */
+    destinations_warn_acl(&srv->settings.acl, srv->config);
     if (!(srv->router = router_new(srv)) || !(srv->presence = presence_new(srv)) ||
         !(srv->notifier = notifier_new(srv))) {
         snprintf(err, errlen, "out of memory");
@@ -217,8 +219,6 @@ int server_init(struct server *srv, const char *config_path, bool quiet, char *e
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    /* Only for a configuration that loads: a bad one gets its one line. */
-    destinations_warn_acl(&srv->settings.acl, srv->config);
     return 0;
 }
 
