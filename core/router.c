@@ -666,16 +666,28 @@ chatd_status router_ack(struct router *r, struct sub *const *subs, size_t nsubs,
         for (struct unacked *u = s->unacked_head; u; u = u->next) {
             if (!unacked_matches(u, ack_id, message_id))
                 continue;
-            /* client mode is cumulative: everything up to u goes with it. */
-            if (s->ack == ACK_CLIENT)
-                while (s->unacked_head != u)
-                    unacked_release(s, s->unacked_head, nack);
-            unacked_release(s, u, nack);
+            /* client mode is cumulative: everything up to u goes with it.
+             * Released from u backwards, so that NACKed queue messages
+             * return to the front of the queue in their original order. */
+            bool cumulative = s->ack == ACK_CLIENT;
+            while (u) {
+                struct unacked *prev = cumulative ? u->prev : NULL;
+                unacked_release(s, u, nack);
+                u = prev;
+            }
             if (s->dest->kind == DEST_QUEUE)
                 queue_dispatch(r, s->dest);
             return CHATD_OK;
         }
     }
+    /* An auto subscription's messages were acknowledged when delivered:
+     * an ACK or NACK of one is a no-op. The message cannot be looked up
+     * (nothing of it is kept), so any ACK/NACK is taken as one when it
+     * names an auto subscription, or names none and the session has one. */
+    const char *named = stomp_frame_header(ack, "subscription");
+    for (size_t i = 0; i < nsubs; i++)
+        if (subs[i]->ack == ACK_AUTO && (!named || strcmp(named, subs[i]->id) == 0))
+            return CHATD_OK;
     return CHATD_ERR_NOT_FOUND;
 }
 

@@ -47,7 +47,11 @@ chatd_status router_publish(struct router *r, const char *destination, const cha
 /* ACK or NACK a MESSAGE of one of `subs` (a session's subscriptions),
  * named as the session's STOMP version names it: 1.2 `id` (the ack
  * header), 1.1 `message-id` + `subscription`, 1.0 `message-id`.
- * CHATD_ERR_NOT_FOUND when no such unacknowledged message. */
+ * An ACK/NACK that names an auto subscription (`subscription` header), or
+ * names none while the session has one, and matches no unacknowledged
+ * message is a no-op: auto messages were acknowledged at delivery.
+ * CHATD_ERR_INVALID: the id header is missing; CHATD_ERR_NOT_FOUND: no
+ * such unacknowledged message. */
 chatd_status router_ack(struct router *r, struct sub *const *subs, size_t nsubs, int version,
                         const struct stomp_frame *ack, bool nack);
 

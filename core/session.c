@@ -32,7 +32,8 @@ enum session_state {
  * cannot fill the storage plugin's queue, which every session shares. */
 #define SESSION_OPS_MAX 256
 
-/* SEND, ACK and NACK frames between BEGIN and COMMIT, in arrival order. */
+/* SEND, ACK and NACK frames between BEGIN and COMMIT, in arrival order.
+ * Each runs at COMMIT with its own receipt, as it would have outside. */
 struct transaction {
     char *id;
     struct stomp_frame **frames;
@@ -72,6 +73,9 @@ struct session {
     size_t backlog_head, nbacklog, backlog_cap;
     struct event *backlog_ev; /* runs the backlog outside storage callbacks */
     bool rx_paused;           /* the gateway was told to stop reading */
+    /* A COMMIT's RECEIPT waiting for the operations its frames started
+     * (ops == 0); the session's next frames wait behind it. */
+    char *commit_receipt;
 };
 
 static int64_t now_ms(void)
@@ -283,11 +287,22 @@ static void transaction_free(struct transaction *t)
     free(t->id);
 }
 
-/* Transactions vanish with their session (never committed). */
-static void session_abort_all(struct session *s)
+/* ABORT: the frames are dropped. Each that asked for a receipt is answered
+ * now, in order: it is settled (it will never take effect), and a client
+ * waiting for its RECEIPT is not left waiting for ever. */
+static void transaction_drop(struct session *s, struct transaction *t, bool answer)
+{
+    for (size_t i = 0; answer && i < t->n; i++)
+        session_receipt(s, stomp_frame_header(t->frames[i], "receipt"));
+    transaction_free(t);
+}
+
+/* Transactions still open when the session ends are aborted; `answer`
+ * (DISCONNECT) sends their frames' receipts as ABORT does. */
+static void session_abort_all(struct session *s, bool answer)
 {
     for (size_t i = 0; i < s->ntxs; i++)
-        transaction_free(&s->txs[i]);
+        transaction_drop(s, &s->txs[i], answer);
     free(s->txs);
     s->txs = NULL;
     s->ntxs = 0;
@@ -305,8 +320,9 @@ static void session_destroy(struct session *s)
     if (s->user)
         presence_user(s->srv->presence, s->user, -1);
     pending_unlink(s);
-    session_abort_all(s);
+    session_abort_all(s, false);
     session_unsubscribe_all(s);
+    free(s->commit_receipt);
     for (size_t i = 0; i < s->nheld; i++)
         stomp_frame_free(s->held[i]);
     free(s->held);
@@ -623,7 +639,7 @@ static void on_unsubscribe(struct session *s, struct stomp_frame *f)
     session_receipt(s, receipt);
 }
 
-/* SEND, ACK and NACK; `receipt` is NULL when replayed by COMMIT. */
+/* SEND, ACK and NACK: at once, or at their transaction's COMMIT. */
 struct refresh_wait {
     struct server *srv;
     uint64_t session;
@@ -645,6 +661,7 @@ static void refresh_done(void *ctx, chatd_status st, const struct chatd_identity
             session_receipt(s, w->receipt);
         }
     }
+    session_op_end(w->srv, w->session);
     free(w->receipt);
     free(w);
 }
@@ -668,6 +685,7 @@ static void on_refresh(struct session *s, struct stomp_frame *f, const char *rec
     }
     w->srv = s->srv;
     w->session = s->id;
+    session_op_begin(s); /* a later DISCONNECT or COMMIT receipt waits for it */
     struct plugin *auth = s->srv->auth;
     auth->desc->ops.auth->authenticate(auth->state, &cred, refresh_done, w);
 }
@@ -773,7 +791,10 @@ static void on_begin(struct session *s, struct stomp_frame *f)
     session_receipt(s, receipt);
 }
 
-/* COMMIT (run) or ABORT (drop) a transaction. */
+/* COMMIT (run) or ABORT (drop) a transaction. At COMMIT each frame runs
+ * as it would have outside one, its own RECEIPT included (a room message's
+ * once stored); the COMMIT's RECEIPT follows when every operation they
+ * started is done. A frame that fails ends the session with its ERROR. */
 static void on_end_transaction(struct session *s, struct stomp_frame *f, bool commit)
 {
     const char *receipt = stomp_frame_header(f, "receipt");
@@ -786,16 +807,28 @@ static void on_end_transaction(struct session *s, struct stomp_frame *f, bool co
     }
     struct transaction tx = *t;
     s->txs[i] = s->txs[--s->ntxs];
-    for (size_t k = 0; commit && k < tx.n && s->state == SESSION_CONNECTED; k++) {
+    if (!commit) {
+        transaction_drop(s, &tx, true);
+        session_receipt(s, receipt);
+        return;
+    }
+    for (size_t k = 0; k < tx.n && s->state == SESSION_CONNECTED; k++) {
         struct stomp_frame *g = tx.frames[k];
+        const char *r = stomp_frame_header(g, "receipt");
         if (g->command == STOMP_CMD_SEND)
-            do_send(s, g, NULL);
+            do_send(s, g, r);
         else
-            do_ack(s, g, NULL, g->command == STOMP_CMD_NACK);
+            do_ack(s, g, r, g->command == STOMP_CMD_NACK);
     }
     transaction_free(&tx);
-    if (s->state == SESSION_CONNECTED)
+    if (s->state != SESSION_CONNECTED || !receipt)
+        return;
+    if (!s->ops) {
         session_receipt(s, receipt);
+        return;
+    }
+    if (!(s->commit_receipt = strdup(receipt)))
+        session_error(s, receipt, "internal error", "out of memory");
 }
 
 /* A SEND/ACK/NACK naming a transaction is kept for its COMMIT. True when
@@ -828,14 +861,13 @@ static bool transaction_take(struct session *s, struct stomp_frame *f)
         t->frames = v;
         t->cap = cap;
     }
-    t->frames[t->n++] = f;
-    session_receipt(s, receipt);
+    t->frames[t->n++] = f; /* its RECEIPT comes when COMMIT ran it, or at ABORT */
     return true;
 }
 
 static void on_disconnect(struct session *s, struct stomp_frame *f)
 {
-    session_abort_all(s);
+    session_abort_all(s, true);
     session_unsubscribe_all(s);
     session_receipt(s, stomp_frame_header(f, "receipt"));
     session_close(s);
@@ -919,10 +951,12 @@ static void session_rx_flow(struct session *s, bool pause)
 }
 
 /* A frame may run now unless earlier ones wait, the session has its fill of
- * room operations, or it is a DISCONNECT whose RECEIPT must follow them. */
+ * room operations, a COMMIT's RECEIPT waits for them, or it is a DISCONNECT
+ * whose RECEIPT must follow them. */
 static bool frame_may_run(const struct session *s, const struct stomp_frame *f)
 {
-    return s->ops < SESSION_OPS_MAX && (f->command != STOMP_CMD_DISCONNECT || s->ops == 0);
+    return s->ops < SESSION_OPS_MAX && !s->commit_receipt &&
+           (f->command != STOMP_CMD_DISCONNECT || s->ops == 0);
 }
 
 static void session_run_backlog(struct session *s)
@@ -988,6 +1022,12 @@ void session_op_end(struct server *srv, uint64_t id)
     if (!s || !s->ops)
         return;
     s->ops--;
+    if (!s->ops && s->commit_receipt) {
+        if (s->state == SESSION_CONNECTED)
+            session_receipt(s, s->commit_receipt);
+        free(s->commit_receipt);
+        s->commit_receipt = NULL;
+    }
     if (s->nbacklog > s->backlog_head)
         event_active(s->backlog_ev, 0, 0);
 }
@@ -1071,7 +1111,7 @@ void session_close_all(struct server *srv)
     void *v;
     while (idmap_next(&srv->sessions, &pos, &id, &v)) {
         struct session *s = v;
-        session_abort_all(s);
+        session_abort_all(s, false);
         session_unsubscribe_all(s);
         session_error(s, NULL, "server shutting down", NULL);
     }
