@@ -229,14 +229,16 @@ static void conn_closed(struct gateway *g, struct conn *c)
 }
 
 /* Queue one frame; `wake`: ask lws for a writable callback (else the
- * caller writes itself). */
+ * caller writes itself). [stomp] max_outbound_bytes bounds what may be
+ * queued before a frame, not with it: a frame larger than the bound (a big
+ * message under a raised max_frame_size) still goes to a client that keeps
+ * up, and only one that has fallen behind by more than the bound is cut. */
 static void conn_enqueue(struct gateway *g, struct conn *c, char *head, size_t head_len,
                          struct rcbuf *shared, bool wake)
 {
     struct outitem *it = malloc(sizeof *it);
     size_t len = head_len + (shared ? shared->len : 0);
-    if (!it || c->kill || c->close_after_flush ||
-        c->out_bytes + len > g->settings->max_outbound_bytes) {
+    if (!it || c->kill || c->close_after_flush || c->out_bytes > g->settings->max_outbound_bytes) {
         if (it && !c->kill && !c->close_after_flush)
             log_msg(CHATD_LOG_WARN, "gateway", c->id,
                     "outbound queue above %zu bytes: slow consumer disconnected",
@@ -293,8 +295,40 @@ static void conn_fail(struct gateway *g, struct conn *c, const char *why)
     conn_error(g, c, why, detail);
 }
 
-/* Heart-beats: an EOL when we have been quiet, a close when the client has.
- * A repeating timer at half the shorter agreed interval. */
+/* Heart-beats: an EOL when we have been quiet for the send interval, a
+ * close when the client has been for twice its interval. One one-shot
+ * timer per connection, armed for the nearer of the two deadlines; reads
+ * and writes only stamp last_rx_us / last_tx_us, and a timer that finds its
+ * deadline moved re-arms for the new one (libev's cheapest pattern for
+ * inactivity timeouts), so a silent client is closed at its deadline, not
+ * up to a tick later. */
+static void conn_heartbeat_arm(struct gateway *g, struct conn *c)
+{
+    ev_timer_stop(g->loop, &c->hb_timer);
+    if (c->close_after_flush || c->kill || !c->id)
+        return;
+    lws_usec_t now = lws_now_usecs(), next = 0;
+    /* A paused connection is silent because we do not read it. */
+    if (c->hb_receive_us && !c->rx_paused)
+        next = c->last_rx_us + 2 * c->hb_receive_us;
+    if (c->hb_send_us) {
+        lws_usec_t due = c->last_tx_us + c->hb_send_us;
+        if (due <= now) /* output is queued (written soon) or an EOL just was */
+            due = now + c->hb_send_us;
+        if (!next || due < next)
+            next = due;
+    }
+    if (!next)
+        return;
+    /* Never early: a timer that fires a little before the deadline (libev
+     * counts from its loop time) comes back for the rest. */
+    lws_usec_t after = next > now ? next - now : 0;
+    if (after < 1000)
+        after = 1000;
+    ev_timer_set(&c->hb_timer, (double)after / 1e6, 0.);
+    ev_timer_start(g->loop, &c->hb_timer);
+}
+
 static void conn_heartbeat(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)loop;
@@ -302,13 +336,9 @@ static void conn_heartbeat(struct ev_loop *loop, ev_timer *w, int revents)
     struct conn *c = (struct conn *)((char *)w - offsetof(struct conn, hb_timer));
     struct gateway *g = c->g;
     lws_usec_t now = lws_now_usecs();
-    if (c->close_after_flush || c->kill) {
-        ev_timer_stop(g->loop, w);
+    if (c->close_after_flush || c->kill)
         return;
-    }
-    /* A paused connection is silent because we do not read it. */
-    if (c->hb_receive_us && !c->rx_paused && now - c->last_rx_us > 2 * c->hb_receive_us) {
-        ev_timer_stop(g->loop, w);
+    if (c->hb_receive_us && !c->rx_paused && now - c->last_rx_us >= 2 * c->hb_receive_us) {
         conn_error(g, c, "heart-beat timeout", "Nothing was received within twice the heart-beat interval.");
         return;
     }
@@ -319,19 +349,7 @@ static void conn_heartbeat(struct ev_loop *loop, ev_timer *w, int revents)
             conn_enqueue(g, c, eol, 1, NULL, true);
         }
     }
-}
-
-static void conn_heartbeat_start(struct gateway *g, struct conn *c)
-{
-    lws_usec_t tick = c->hb_send_us;
-    if (c->hb_receive_us && (!tick || c->hb_receive_us < tick))
-        tick = c->hb_receive_us;
-    tick /= 2;
-    if (tick < 50000)
-        tick = 50000;
-    ev_timer_stop(g->loop, &c->hb_timer);
-    ev_timer_init(&c->hb_timer, conn_heartbeat, (double)tick / 1e6, (double)tick / 1e6);
-    ev_timer_start(g->loop, &c->hb_timer);
+    conn_heartbeat_arm(g, c);
 }
 
 static void conn_receive(struct gateway *g, struct conn *c, const char *data, size_t len)
@@ -552,13 +570,14 @@ static void gateway_drain_queue(struct gateway *g)
             c->hb_send_us = (lws_usec_t)m->u.heartbeat.send_ms * 1000;
             c->hb_receive_us = (lws_usec_t)m->u.heartbeat.receive_ms * 1000;
             c->last_rx_us = c->last_tx_us = lws_now_usecs();
-            if (c->hb_send_us || c->hb_receive_us)
-                conn_heartbeat_start(g, c);
+            conn_heartbeat_arm(g, c);
         } else if (m->kind == XM_RX_PAUSE || m->kind == XM_RX_RESUME) {
             c->rx_paused = m->kind == XM_RX_PAUSE;
             if (!c->rx_paused)
                 c->last_rx_us = lws_now_usecs();
             lws_rx_flow_control(c->wsi, !c->rx_paused);
+            if (c->hb_receive_us)
+                conn_heartbeat_arm(g, c); /* the receive deadline is off while paused */
         } else if (m->kind == XM_CLOSE) {
             c->close_after_flush = true;
             c->rx_closed = true;
