@@ -131,8 +131,11 @@ static void room_topic(char *out, size_t len, const char *room)
     destination_room_topic(out, len, room);
 }
 
-/* An event on a room's topic: `event` and `room` headers, a JSON body. */
-static void publish_room_event(struct server *srv, const char *room, const char *event, json_t *body)
+/* An event on a room's topic: `event` and `room` headers, a JSON body.
+ * `revoked`: a user whose subscriptions to the room end with this event
+ * (they left or were removed), else NULL. */
+static void publish_room_event_ending(struct server *srv, const char *room, const char *event, json_t *body,
+                                      const char *revoked)
 {
     char topic[128];
     room_topic(topic, sizeof topic, room);
@@ -140,11 +143,17 @@ static void publish_room_event(struct server *srv, const char *room, const char 
     json_decref(body);
     if (!text)
         return;
-    struct event_header h[] = {{"event", event}, {"room", room}, {"content-type", "application/json"}};
-    chatd_status st = router_publish_event(srv->router, topic, h, 3, text, strlen(text));
+    struct event_header h[] = {{"event", event}, {"room", room}, {"content-type", "application/json"},
+                               {"user", revoked}, {ROUTER_REVOKE, revoked}};
+    chatd_status st = router_publish_event(srv->router, topic, h, revoked ? 5 : 3, text, strlen(text));
     if (st != CHATD_OK)
         log_warn("event %s for room %s not published: %s", event, room, chatd_strerror(st));
     free(text);
+}
+
+static void publish_room_event(struct server *srv, const char *room, const char *event, json_t *body)
+{
+    publish_room_event_ending(srv, room, event, body, NULL);
 }
 
 static void publish_queue_event(struct server *srv, const char *event, const struct chatd_room *r)
@@ -401,7 +410,8 @@ static void done_cb(void *ctx, chatd_status st)
         rest_respond(c, 200, json_pack("{s:s, s:s}", "room", op->room, "result", "closed"));
         break;
     case ACT_MEMBER_REMOVE:
-        publish_room_event(srv, op->room, "member-left", json_pack("{s:s, s:s}", "room", op->room, "user", op->member));
+        publish_room_event_ending(srv, op->room, "member-left",
+                                  json_pack("{s:s, s:s}", "room", op->room, "user", op->member), op->member);
         rest_respond(c, 200, json_pack("{s:s, s:s}", "room", op->room, "removed", op->member));
         break;
     case ACT_MEMBER_ADD:

@@ -65,6 +65,7 @@ struct sub {
     size_t nheld, held_cap;
     uint64_t last_seq;       /* highest room message seq this sub has had */
     uint64_t replayed_to;    /* a replay from storage delivered every seq up to this */
+    bool ended;              /* revoked by the server: gets nothing more, awaits UNSUBSCRIBE */
 };
 
 struct router {
@@ -171,7 +172,7 @@ static struct rcbuf *shared_part(struct envelope *e, int version)
     struct stomp_buf b = {0};
     int rc = 0;
     for (size_t i = 0; i < f->nheaders; i++)
-        if (strcmp(f->headers[i].name, "content-length") != 0)
+        if (strcmp(f->headers[i].name, "content-length") != 0 && strcmp(f->headers[i].name, ROUTER_REVOKE) != 0)
             rc |= stomp_encode_header_n(&b, version, STOMP_CMD_MESSAGE, f->headers[i].name,
                                         f->headers[i].value, f->headers[i].value_len);
     rc |= stomp_encode_body(&b, f->body, f->body_len, true);
@@ -182,7 +183,8 @@ static struct rcbuf *shared_part(struct envelope *e, int version)
     return e->shared[vi] = shared;
 }
 
-static void deliver_one(struct router *r, struct sub *s, struct envelope *e);
+static void deliver_one(struct router *r, struct sub *s, struct envelope *e, bool last);
+static void sub_end(struct router *r, struct sub *s);
 
 /* Keep e for a held subscription (bounded like an unacked window). */
 static void hold_event(struct router *r, struct sub *s, struct envelope *e)
@@ -217,7 +219,7 @@ void router_release(struct router *r, struct sub *s, uint64_t replayed_seq)
         struct envelope *e = s->held_events[i];
         bool seen = e->seq && e->seq <= replayed_seq;
         if (!seen)
-            deliver_one(r, s, e);
+            deliver_one(r, s, e, false);
         envelope_unref(e);
     }
     free(s->held_events);
@@ -225,9 +227,12 @@ void router_release(struct router *r, struct sub *s, uint64_t replayed_seq)
     s->nheld = s->held_cap = 0;
 }
 
-/* Send e to one subscriber; client-ack modes remember it until acked. */
-static void deliver_one(struct router *r, struct sub *s, struct envelope *e)
+/* Send e to one subscriber; client-ack modes remember it until acked.
+ * `last`: the server ends the subscription with this event. */
+static void deliver_one(struct router *r, struct sub *s, struct envelope *e, bool last)
 {
+    if (s->ended)
+        return;
     if (s->held) {
         hold_event(r, s, e);
         return;
@@ -263,6 +268,8 @@ static void deliver_one(struct router *r, struct sub *s, struct envelope *e)
     }
     if (e->redelivered)
         rc |= stomp_encode_header(&head, v, STOMP_CMD_MESSAGE, "redelivered", "true");
+    if (last)
+        rc |= stomp_encode_header(&head, v, STOMP_CMD_MESSAGE, "subscription-ended", "true");
     if (rc) {
         stomp_buf_free(&head);
         if (u) {
@@ -312,7 +319,7 @@ static void queue_dispatch(struct router *r, struct dest *d)
             d->pending_tail = NULL;
         d->npending--;
         e->next = NULL;
-        deliver_one(r, s, e);
+        deliver_one(r, s, e, false);
         envelope_unref(e); /* the queue's reference; an unacked entry keeps its own */
     }
 }
@@ -435,7 +442,7 @@ static void unacked_release(struct sub *s, struct unacked *u, bool requeue)
 void router_unsubscribe(struct router *r, struct sub *s)
 {
     struct dest *d = s->dest;
-    if (r->srv->presence && strncmp(d->name, ROOM_TOPIC, sizeof ROOM_TOPIC - 1) == 0)
+    if (r->srv->presence && !s->ended && strncmp(d->name, ROOM_TOPIC, sizeof ROOM_TOPIC - 1) == 0)
         presence_watch(r->srv->presence, session_user(s->session), d->name + sizeof ROOM_TOPIC - 1, -1);
     /* Unacked queue messages return in their original order. */
     while (s->unacked_tail)
@@ -463,7 +470,8 @@ void router_unsubscribe(struct router *r, struct sub *s)
 static bool header_is_forwarded(const char *name)
 {
     static const char *const own[] = {"destination", "receipt", "transaction", "content-length",
-                                      "message-id", "subscription", "ack", "redelivered"};
+                                      "message-id", "subscription", "ack", "redelivered",
+                                      "subscription-ended", ROUTER_REVOKE};
     for (size_t i = 0; i < sizeof own / sizeof *own; i++)
         if (strcmp(name, own[i]) == 0)
             return false;
@@ -595,7 +603,7 @@ void router_deliver_event_to(struct router *r, struct sub *s, const struct event
     if (encode_event(r, s->dest->name, h, n, body, len, &b) == 0 && (e = envelope_parse(r, b.data, b.len))) {
         bool held = s->held;
         s->held = false; /* the replay itself goes out now */
-        deliver_one(r, s, e);
+        deliver_one(r, s, e, false);
         s->held = held;
         envelope_unref(e);
     }
@@ -621,9 +629,13 @@ void router_deliver(struct router *r, const char *channel, const void *data, siz
         log_warn("broker event on %s could not be parsed; dropped", channel);
         return;
     }
+    const char *revoked = stomp_frame_header(e->frame, ROUTER_REVOKE);
     for (struct sub *s = d->subs, *next; s; s = next) {
         next = s->next; /* deliver_one may fail the session, not unlink it */
-        deliver_one(r, s, e);
+        bool last = revoked && strcmp(session_user(s->session), revoked) == 0;
+        deliver_one(r, s, e, last);
+        if (last)
+            sub_end(r, s);
     }
     /* SEND to delivery here, for room messages (their timestamp is the
      * storing instance's clock). */
@@ -638,6 +650,21 @@ void router_deliver(struct router *r, const char *channel, const void *data, siz
                     d->nsubs, trace);
     }
     envelope_unref(e);
+}
+
+/* The server took the subscription away (its user left the room): no more
+ * events, no longer watching; it stays the session's until UNSUBSCRIBE or
+ * the close, so that a client's UNSUBSCRIBE of it is still answered. */
+static void sub_end(struct router *r, struct sub *s)
+{
+    if (s->ended)
+        return;
+    s->ended = true;
+    if (r->srv->presence && strncmp(s->dest->name, ROOM_TOPIC, sizeof ROOM_TOPIC - 1) == 0)
+        presence_watch(r->srv->presence, session_user(s->session), s->dest->name + sizeof ROOM_TOPIC - 1, -1);
+    for (size_t i = 0; i < s->nheld; i++)
+        envelope_unref(s->held_events[i]);
+    s->nheld = 0;
 }
 
 static bool unacked_matches(const struct unacked *u, const char *ack_id, const char *message_id)
@@ -727,6 +754,8 @@ size_t router_collect_subs(struct router *r, const char *prefix, struct sub ***o
         if (strncmp(name, prefix, plen) != 0)
             continue;
         for (struct sub *s = ((struct dest *)value)->subs; s; s = s->next) {
+            if (s->ended)
+                continue;
             if (n == cap) {
                 cap = cap ? cap * 2 : 64;
                 struct sub **grown = realloc(v, cap * sizeof *grown);

@@ -56,7 +56,15 @@ chatd_status router_ack(struct router *r, struct sub *const *subs, size_t nsubs,
                         const struct stomp_frame *ack, bool nack);
 
 /* A server event (rooms): a MESSAGE envelope with these headers and body,
- * published through the broker on `channel` (the destination). */
+ * published through the broker on `channel` (the destination).
+ *
+ * An event with a ROUTER_REVOKE header (value: a user name) is that user's
+ * last one on the channel: every instance delivers it to the user's
+ * subscriptions with `subscription-ended:true` and then ends them (nothing
+ * more is delivered; the subscription waits for the client's UNSUBSCRIBE or
+ * close). The header itself is not shown to clients, and a client's SEND
+ * cannot set it. */
+#define ROUTER_REVOKE "revoke-user"
 struct event_header {
     const char *name;
     const char *value;
@@ -83,8 +91,9 @@ uint64_t router_sub_last_seq(const struct sub *s);
 bool router_sub_held(const struct sub *s);
 struct session *router_sub_session(const struct sub *s);
 const char *router_sub_destination(const struct sub *s);
-/* Every subscription to a destination starting with prefix, in a new array
- * (the caller frees it); the count. Valid until the next unsubscribe. */
+/* Every subscription to a destination starting with prefix (but those the
+ * server ended), in a new array (the caller frees it); the count. Valid
+ * until the next unsubscribe. */
 size_t router_collect_subs(struct router *r, const char *prefix, struct sub ***out);
 
 /* The prefix of room topics, followed by the room id. */

@@ -266,6 +266,55 @@ class Rooms(unittest.TestCase):
         self.assertEqual(alice.post("/api/rooms", {"kind": "nope"})[0], 400)
         self.assertEqual(alice.call("POST", "/api/rooms", None)[0], 400)
 
+    def test_removal_and_leaving_end_the_subscriptions(self):
+        alice = self.api("alice")
+        gid = alice.post("/api/rooms", {"kind": "group", "title": "모임 😀",
+                                        "members": ["bob", "agent2"]})[1]["id"]
+        bob, bob2, stays = self.stomp("bob"), self.stomp("bob"), self.stomp("agent2")
+        for c in (bob, bob2, stays):
+            subscribe(c, "/topic/rooms/" + gid, sid="g")
+            c.expect("RECEIPT")
+        self.assertEqual(alice.delete("/api/rooms/%s/members/bob" % gid)[0], 200)
+        for c in (bob, bob2):  # every session of bob: a clear last frame
+            last = self.next_event(c, "member-left")
+            self.assertEqual((last.headers["user"], last.headers["subscription-ended"]), ("bob", "true"))
+            self.assertNotIn("revoke-user", last.headers)
+        seen = self.next_event(stays, "member-left")
+        self.assertEqual(seen.headers["user"], "bob")
+        self.assertNotIn("subscription-ended", seen.headers)
+        a = self.stomp("alice")
+        send_message(a, gid, "안녕하세요 😀 after", receipt="after")
+        a.expect("RECEIPT")
+        self.assertEqual(self.next_event(stays, "message").body, "안녕하세요 😀 after".encode())
+        # Delivered to agent2 means handed to bob's connection too, were it
+        # still subscribed: a RECEIPT answered after it shows nothing came.
+        bob.send("SUBSCRIBE", {"id": "n", "destination": "/user/queue/notifications", "receipt": "fence"})
+        self.assertEqual(bob.expect("RECEIPT").headers["receipt-id"], "fence")
+        self.assertEqual(bob.backlog, [])
+        bob.send("UNSUBSCRIBE", {"id": "g", "receipt": "unsub"})  # still answered
+        self.assertEqual(bob.expect("RECEIPT").headers["receipt-id"], "unsub")
+        self.assertEqual(self.api("bob").get("/api/rooms/%s/messages" % gid)[0], 404)
+        subscribe(bob2, "/topic/rooms/" + gid, sid="again")
+        self.assertEqual(bob2.expect("ERROR").headers["message"], "no such room")
+        # Leaving ends the leaver's subscription the same way.
+        self.assertEqual(self.api("agent2").delete("/api/rooms/" + gid)[0], 200)
+        last = self.next_event(stays, "member-left")
+        self.assertEqual((last.headers["user"], last.headers["subscription-ended"]), ("agent2", "true"))
+
+    def test_a_client_cannot_end_anyone_s_subscription(self):
+        bob, alice = self.stomp("bob"), self.stomp("alice")
+        subscribe(bob, "/topic/lobby.revoke", sid="t")
+        bob.expect("RECEIPT")
+        for i in range(2):
+            alice.send("SEND", {"destination": "/topic/lobby.revoke", "revoke-user": "bob",
+                                "subscription-ended": "true", "receipt": "r%d" % i}, "둘 %d ✨" % i)
+            alice.expect("RECEIPT")
+        for i in range(2):
+            f = bob.expect("MESSAGE")
+            self.assertEqual(f.body, ("둘 %d ✨" % i).encode())
+            self.assertNotIn("revoke-user", f.headers)
+            self.assertNotIn("subscription-ended", f.headers)
+
     def test_read_marks_unread_counts_typing_and_notifications(self):
         alice, bob = self.api("alice"), self.api("bob")
         rid = alice.post("/api/rooms", {"kind": "group", "title": "reads", "members": ["bob"]})[1]["id"]
