@@ -470,8 +470,7 @@ void router_unsubscribe(struct router *r, struct sub *s)
 static bool header_is_forwarded(const char *name)
 {
     static const char *const own[] = {"destination", "receipt", "transaction", "content-length",
-                                      "message-id", "subscription", "ack", "redelivered",
-                                      "subscription-ended", ROUTER_REVOKE};
+                                      "message-id", "subscription", "ack", "redelivered"};
     for (size_t i = 0; i < sizeof own / sizeof *own; i++)
         if (strcmp(name, own[i]) == 0)
             return false;
@@ -483,7 +482,8 @@ static bool header_is_forwarded(const char *name)
  * subscribers can trust them. */
 static bool header_is_stamped(const char *name)
 {
-    static const char *const stamped[] = {"sender", "event", "room", "seq", "timestamp", "trace-id", "replay"};
+    static const char *const stamped[] = {"sender", "event", "room", "seq", "timestamp", "trace-id", "replay",
+                                          "user", "subscription-ended", ROUTER_REVOKE};
     for (size_t i = 0; i < sizeof stamped / sizeof *stamped; i++)
         if (strcmp(name, stamped[i]) == 0)
             return true;
