@@ -875,9 +875,10 @@ static void send_publish(void *arg)
     struct chatd_message m = {.room = op->room, .seq = op->seq, .id = op->message_id, .sender = op->user,
                               .client_id = op->client_id, .ts_ms = op->ts_ms, .body = op->body,
                               .body_len = op->body_len};
-    char seq[24], ts[24], topic[128];
-    struct event_header h[10];
+    char seq[24], ts[24], topic[128], origin[48];
+    struct event_header h[11];
     size_t nh = message_headers(h, &m, op->content_type ? op->content_type : "text/plain", op->trace, false, seq, ts);
+    h[nh++] = (struct event_header){ROUTER_ORIGIN, router_origin(srv->router, op->session, origin, sizeof origin)};
     room_topic(topic, sizeof topic, op->room);
     router_publish_event(srv->router, topic, h, nh, m.body, m.body_len);
     struct chatd_room room = {.id = op->room, .kind = op->kind, .members = (const char *const *)op->members,

@@ -19,6 +19,7 @@ struct envelope {
     struct stomp_frame *frame;
     struct rcbuf *shared[3]; /* per version 1.0, 1.1, 1.2; made on demand */
     uint64_t seq;            /* room `message` events: their seq; else 0 */
+    uint64_t origin;         /* the publishing session when it is one of this instance's */
     /* Queue messages: */
     struct envelope *next;   /* in the queue's pending list */
     bool redelivered;
@@ -172,13 +173,16 @@ static struct rcbuf *shared_part(struct envelope *e, int version)
     struct stomp_buf b = {0};
     int rc = 0;
     for (size_t i = 0; i < f->nheaders; i++)
-        if (strcmp(f->headers[i].name, "content-length") != 0 && strcmp(f->headers[i].name, ROUTER_REVOKE) != 0)
+        if (strcmp(f->headers[i].name, "content-length") != 0 && strcmp(f->headers[i].name, ROUTER_REVOKE) != 0 &&
+            strcmp(f->headers[i].name, ROUTER_ORIGIN) != 0)
             rc |= stomp_encode_header_n(&b, version, STOMP_CMD_MESSAGE, f->headers[i].name,
                                         f->headers[i].value, f->headers[i].value_len);
     rc |= stomp_encode_body(&b, f->body, f->body_len, true);
     struct rcbuf *shared = rc ? NULL : rcbuf_new(b.len);
-    if (shared)
+    if (shared) {
         memcpy(shared->data, b.data, b.len);
+        shared->origin = e->origin;
+    }
     stomp_buf_free(&b);
     return e->shared[vi] = shared;
 }
@@ -470,7 +474,7 @@ void router_unsubscribe(struct router *r, struct sub *s)
 static bool header_is_forwarded(const char *name)
 {
     static const char *const own[] = {"destination", "receipt", "transaction", "content-length",
-                                      "message-id", "subscription", "ack", "redelivered"};
+                                      "message-id", "subscription", "ack", "redelivered", ROUTER_ORIGIN};
     for (size_t i = 0; i < sizeof own / sizeof *own; i++)
         if (strcmp(name, own[i]) == 0)
             return false;
@@ -490,18 +494,27 @@ static bool header_is_stamped(const char *name)
     return false;
 }
 
+const char *router_origin(const struct router *r, uint64_t session, char *out, size_t len)
+{
+    snprintf(out, len, "%s:%llu", r->instance, (unsigned long long)session);
+    return out;
+}
+
 /* The envelope is stamped here, on the instance the client is connected
  * to; the others deliver its headers as they come (STOMP 1.2 escaping
  * keeps a client's header one header through the broker). */
 static int encode_envelope(struct router *r, const char *destination, const char *sender,
-                           const struct stomp_frame *send, struct stomp_buf *b)
+                           const struct stomp_frame *send, uint64_t origin, struct stomp_buf *b)
 {
-    char id[48];
+    char id[48], from[48];
     snprintf(id, sizeof id, "%s-%llu", r->instance, (unsigned long long)++r->next_id);
     int rc = stomp_encode_command(b, STOMP_CMD_MESSAGE);
     rc |= stomp_encode_header(b, STOMP_V1_2, STOMP_CMD_MESSAGE, "destination", destination);
     rc |= stomp_encode_header(b, STOMP_V1_2, STOMP_CMD_MESSAGE, "message-id", id);
     rc |= stomp_encode_header(b, STOMP_V1_2, STOMP_CMD_MESSAGE, "sender", sender);
+    if (origin)
+        rc |= stomp_encode_header(b, STOMP_V1_2, STOMP_CMD_MESSAGE, ROUTER_ORIGIN,
+                                  router_origin(r, origin, from, sizeof from));
     for (size_t i = 0; i < send->nheaders; i++)
         if (header_is_forwarded(send->headers[i].name) && !header_is_stamped(send->headers[i].name))
             rc |= stomp_encode_header_n(b, STOMP_V1_2, STOMP_CMD_MESSAGE, send->headers[i].name,
@@ -526,14 +539,18 @@ static struct envelope *envelope_parse(struct router *r, const void *data, size_
     const char *seq = stomp_frame_header(e->frame, "seq");
     if (event && seq && strcmp(event, "message") == 0)
         e->seq = strtoull(seq, NULL, 10);
+    const char *origin = stomp_frame_header(e->frame, ROUTER_ORIGIN);
+    size_t il = strlen(r->instance);
+    if (origin && strncmp(origin, r->instance, il) == 0 && origin[il] == ':')
+        e->origin = strtoull(origin + il + 1, NULL, 10);
     return e;
 }
 
 chatd_status router_publish(struct router *r, const char *destination, const char *sender,
-                            const struct stomp_frame *send)
+                            const struct stomp_frame *send, uint64_t origin)
 {
     struct stomp_buf b = {0};
-    if (encode_envelope(r, destination, sender, send, &b)) {
+    if (encode_envelope(r, destination, sender, send, origin, &b)) {
         stomp_buf_free(&b);
         return CHATD_ERR_NOMEM;
     }

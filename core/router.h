@@ -40,9 +40,18 @@ const char *router_sub_id(const struct sub *s);
 /* Publish a SEND's body and user headers, with `sender` (the authenticated
  * user) stamped: the headers the server sets on MESSAGE frames are its
  * own, never the client's (the envelope carries them to every instance).
+ * `origin` is the publishing session (see ROUTER_ORIGIN).
  * CHATD_ERR_LIMIT: queue full. */
 chatd_status router_publish(struct router *r, const char *destination, const char *sender,
-                            const struct stomp_frame *send);
+                            const struct stomp_frame *send, uint64_t origin);
+
+/* An envelope header naming the session of this instance that published
+ * it ("INSTANCE:SESSION"): recipients' queues on this instance slow that
+ * publisher down when they fill (the gateway's flow control). Never shown
+ * to clients; a client's SEND cannot set it. router_origin() writes the
+ * value for a session into out (at least 48 bytes). */
+#define ROUTER_ORIGIN "chatd-origin"
+const char *router_origin(const struct router *r, uint64_t session, char *out, size_t len);
 
 /* ACK or NACK a MESSAGE of one of `subs` (a session's subscriptions),
  * named as the session's STOMP version names it: 1.2 `id` (the ack

@@ -71,6 +71,7 @@ static void server_flush(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct server *srv = arg;
+    session_flush_credits(srv);
     if (srv->nout && srv->gateway)
         gateway_send(srv->gateway, srv->out, srv->nout);
     else
@@ -299,6 +300,7 @@ void server_teardown(struct server *srv)
     for (size_t i = 0; i < srv->nout; i++)
         xmsg_dispose(&srv->out[i]);
     free(srv->out);
+    free(srv->credit_ids);
     free(srv->batch);
     struct event *evs[] = {srv->to_core_ev, srv->flush_ev, srv->sig_int, srv->sig_term,
                            srv->pending_timer, srv->stop_timer};

@@ -70,6 +70,10 @@ struct server {
     struct xmsg *out;
     size_t nout, out_cap;
     struct event *flush_ev;
+    /* Sessions whose frames the core took this turn: their bytes are
+     * credited back to the gateway's flow control at its end. */
+    uint64_t *credit_ids;
+    size_t ncredit, credit_cap;
 
     struct presence *presence;   /* who is online and watching, cluster-wide */
     struct notifier *notifier;   /* offline notifications */

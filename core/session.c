@@ -76,6 +76,7 @@ struct session {
     /* A COMMIT's RECEIPT waiting for the operations its frames started
      * (ops == 0); the session's next frames wait behind it. */
     char *commit_receipt;
+    size_t rx_credit;         /* wire bytes taken this turn, for session_flush_credits */
 };
 
 static int64_t now_ms(void)
@@ -719,7 +720,7 @@ static void do_send(struct session *s, struct stomp_frame *f, const char *receip
         session_error(s, receipt, why, dest);
         return;
     }
-    chatd_status st = router_publish(s->srv->router, resolved, s->user, f);
+    chatd_status st = router_publish(s->srv->router, resolved, s->user, f, s->id);
     free(resolved);
     if (st == CHATD_ERR_LIMIT) {
         session_error(s, receipt, "queue full", dest);
@@ -893,8 +894,49 @@ static bool send_allowed(struct session *s)
     return true;
 }
 
+/* The frame left the gateway's pipeline for good (carried out, or kept by
+ * a transaction): its bytes go back to the gateway's flow control. */
+static void session_credit(struct session *s, const struct stomp_frame *f)
+{
+    struct server *srv = s->srv;
+    if (!f->wire_len)
+        return;
+    if (!s->rx_credit) {
+        if (srv->ncredit == srv->credit_cap) {
+            size_t cap = srv->credit_cap ? srv->credit_cap * 2 : 64;
+            uint64_t *v = realloc(srv->credit_ids, cap * sizeof *v);
+            if (!v) {
+                struct xmsg m = {.session = s->id, .kind = XM_RX_CREDIT};
+                m.u.credit = f->wire_len;
+                server_emit(srv, &m);
+                return;
+            }
+            srv->credit_ids = v;
+            srv->credit_cap = cap;
+        }
+        srv->credit_ids[srv->ncredit++] = s->id;
+        event_active(srv->flush_ev, 0, 0);
+    }
+    s->rx_credit += f->wire_len;
+}
+
+void session_flush_credits(struct server *srv)
+{
+    for (size_t i = 0; i < srv->ncredit; i++) {
+        struct session *s = idmap_get(&srv->sessions, srv->credit_ids[i]);
+        if (!s || !s->rx_credit)
+            continue;
+        struct xmsg m = {.session = s->id, .kind = XM_RX_CREDIT};
+        m.u.credit = s->rx_credit;
+        s->rx_credit = 0;
+        server_emit(srv, &m);
+    }
+    srv->ncredit = 0;
+}
+
 static void session_dispatch(struct session *s, struct stomp_frame *f)
 {
+    session_credit(s, f);
     const char *receipt = stomp_frame_header(f, "receipt");
     switch (f->command) {
     case STOMP_CMD_CONNECT:

@@ -59,6 +59,10 @@ void session_fail(struct session *s, const char *message);
  * session_op_end. The session may be gone at the end: it is found by id. */
 void session_op_begin(struct session *s);
 void session_op_end(struct server *srv, uint64_t id);
+/* Credit the bytes of the frames the core took this turn back to the
+ * gateway (its flow control stops reading a connection whose frames wait
+ * for the core). Called once at the end of each loop turn. */
+void session_flush_credits(struct server *srv);
 /* Queue head (owned) + shared (a reference, may be NULL) for the client. */
 void session_send(struct session *s, char *head, size_t head_len, struct rcbuf *shared);
 

@@ -34,6 +34,8 @@ struct settings {
     size_t ws_rx_buffer;          /* libwebsockets' per-connection rx buffer */
     size_t max_unacked;           /* per client-ack subscription */
     size_t max_sends_per_second;  /* SEND frames per session; 0 = unlimited */
+    size_t max_send_bytes_per_second; /* SEND bytes per session (reading paused beyond); 0 = unlimited */
+    long long slow_consumer_timeout_ms; /* a queue holding publishers back must drain by then; 0 = never */
     /* [notify]: offline notifications. */
     unsigned notify_kinds;        /* bit (1 << chatd_room_kind) set: every message of such rooms */
     bool notify_mentions;         /* and messages naming the member as @user, in any room */

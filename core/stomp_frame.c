@@ -312,6 +312,7 @@ static enum stomp_parse_status build_frame(struct stomp_parser *p, struct stomp_
     }
     f->body = s;
     f->body_len = body_len;
+    f->wire_len = p->frame_bytes + 1; /* and its NUL */
     if (body_len)
         memcpy(s, p->buf + p->body_off, body_len);
     s[body_len] = '\0';

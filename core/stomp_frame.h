@@ -48,6 +48,7 @@ struct stomp_frame {
     struct stomp_header *headers; /* wire order, repeats kept */
     char *body;
     size_t body_len;
+    size_t wire_len; /* bytes it took on the wire (parsed frames; else 0) */
 };
 /* First occurrence wins (STOMP 1.2); NULL when absent. */
 const char *stomp_frame_header(const struct stomp_frame *f, const char *name);
