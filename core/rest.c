@@ -105,6 +105,8 @@ static void metrics(struct rest_call *c)
          m->notifications},
         {"chatd_notifications_coalesced_total", "counter", "offline notifications held back by coalescing",
          m->notifications_coalesced},
+        {"chatd_notifications_failed_total", "counter", "notifications (in-band or offline) not built or not handed on",
+         m->notifications_failed},
         {"chatd_http_requests_total", "counter", "REST, health and metrics requests", m->http_requests},
         {"chatd_outbound_batch", "gauge", "frames waiting for the gateway this loop turn", srv->nout},
         {"chatd_storage_ready", "gauge", "1 when the storage plugin is connected", srv->storage->ready},

@@ -11,8 +11,10 @@
 #include "destinations.h"
 #include "loader.h"
 #include "log.h"
+#include "message_body.h"
 #include "notify.h"
 #include "presence.h"
+#include "preview.h"
 #include "jsonw.h"
 #include "rest.h"
 #include "router.h"
@@ -26,7 +28,6 @@
 #define PAGE_DEFAULT 20
 #define PAGE_MAX 100
 #define REPLAY_PAGE 100
-#define PREVIEW_MAX 140
 #define MAX_LOCAL_SUBSCRIBERS 4096
 
 static int64_t now_ms(void)
@@ -168,43 +169,61 @@ static void publish_queue_event(struct server *srv, const char *event, const str
     free(text);
 }
 
+/* An in-band notification; body (taken, may be NULL when it could not be
+ * built) goes to every session of user on /user/queue/notifications. */
 static void notify_user(struct server *srv, const char *user, const char *event, const char *room, json_t *body)
 {
     char dest[300];
     destination_notifications_of(dest, sizeof dest, user);
-    char *text = json_dumps(body, JSON_COMPACT);
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
-    if (!text)
+    if (!text) {
+        notify_failed(srv, user, room, event, "not encoded as JSON");
         return;
+    }
     struct event_header h[] = {{"event", event}, {"room", room}, {"content-type", "application/json"}};
-    router_publish_event(srv->router, dest, h, 3, text, strlen(text));
+    chatd_status st = router_publish_event(srv->router, dest, h, 3, text, strlen(text));
+    if (st != CHATD_OK)
+        notify_failed(srv, user, room, event, chatd_strerror(st));
     free(text);
 }
 
 /* After a message is stored: members with no live subscription to the room
- * hear of it in-band when connected, through notify plugins when not. */
-static void notify_members(struct server *srv, const struct chatd_room *r, const struct chatd_message *m)
+ * hear of it in-band when connected, through notify plugins when not. Both
+ * carry one preview of the message's text, made when the first member
+ * needs it. */
+static void notify_members(struct server *srv, const struct chatd_room *r, const struct chatd_message *m,
+                           const char *content_type)
 {
-    char preview[PREVIEW_MAX + 1];
-    size_t pl = m->body_len < PREVIEW_MAX ? m->body_len : PREVIEW_MAX;
-    memcpy(preview, m->body, pl);
-    preview[pl] = '\0';
+    char *text = NULL, *preview = NULL;
+    size_t text_len = 0;
+    bool made = false;
     for (size_t i = 0; i < r->nmembers; i++) {
         const char *member = r->members[i];
         if (strcmp(member, m->sender) == 0)
             continue;
         if (presence_watching(srv->presence, member, r->id))
             continue;
-        json_t *body = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s}", "event", "message", "room", r->id,
-                                 "room_kind", kind_name(r->kind), "seq", (json_int_t)m->seq, "message_id", m->id,
-                                 "sender", m->sender, "preview", preview);
+        if (!made) {
+            made = true;
+            text = message_body_text(content_type, m->body, m->body_len, &text_len);
+            preview = text ? preview_make(text, text_len, srv->settings.notify_preview) : NULL;
+        }
+        if (!preview) {
+            notify_failed(srv, member, r->id, "message", "no preview: out of memory or a body not checked");
+            continue;
+        }
         if (presence_online(srv->presence, member)) {
-            notify_user(srv, member, "message", r->id, body);
+            notify_user(srv, member, "message", r->id,
+                        json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s}", "event", "message", "room", r->id,
+                                  "room_kind", kind_name(r->kind), "seq", (json_int_t)m->seq, "message_id", m->id,
+                                  "sender", m->sender, "preview", preview));
         } else {
-            json_decref(body);
-            notify_offline(srv->notifier, r, m, member);
+            notify_offline(srv->notifier, r, m, member, text, text_len, preview);
         }
     }
+    free(text);
+    free(preview);
 }
 
 /* ------------------------------------------------------------ REST ops */
@@ -883,7 +902,7 @@ static void send_publish(void *arg)
     router_publish_event(srv->router, topic, h, nh, m.body, m.body_len);
     struct chatd_room room = {.id = op->room, .kind = op->kind, .members = (const char *const *)op->members,
                               .nmembers = op->nmembers};
-    notify_members(srv, &room, &m);
+    notify_members(srv, &room, &m, op->content_type);
     /* The RECEIPT waits for the sender's read mark too, so that what the
      * sender reads after it (its unread count) includes its own message,
      * whatever connection of the storage answers. */
@@ -953,6 +972,17 @@ static struct stomp_op *stomp_op_new(struct session *s, const char *room, int ve
     return op;
 }
 
+/* A room message is text (message_body.h); anything else is refused
+ * before it reaches storage. */
+static bool send_body_ok(struct session *s, const struct stomp_frame *f, const char *receipt)
+{
+    char why[256];
+    if (message_body_check(stomp_frame_header(f, "content-type"), f->body, f->body_len, why, sizeof why) == 0)
+        return true;
+    session_error_receipt(s, receipt, "invalid message body", why);
+    return false;
+}
+
 void rooms_app_send(struct session *s, const char *destination, const struct stomp_frame *f, const char *receipt)
 {
     char room[ROOM_ID_MAX];
@@ -979,6 +1009,8 @@ void rooms_app_send(struct session *s, const char *destination, const struct sto
             return;
         }
     }
+    if (v == VERB_SEND && !send_body_ok(s, f, receipt))
+        return;
     struct stomp_op *op = stomp_op_new(s, room, v, receipt);
     if (!op)
         return;

@@ -27,6 +27,7 @@ struct metrics {
     uint64_t sessions_opened, sessions_closed, frames_in, frames_out, http_requests;
     uint64_t messages_stored, deliveries, storage_errors, auth_refused;
     uint64_t notifications, notifications_coalesced; /* offline, handed to notify plugins / held back */
+    uint64_t notifications_failed;                   /* in-band or offline, not built or not handed on */
     /* Milliseconds, buckets le 1,2,5,10,25,50,100,250,1000,+Inf: SEND to
      * storage confirmation; SEND to delivery by this instance. */
     uint64_t store_latency[10];

@@ -181,7 +181,7 @@ int settings_load(struct settings *s, struct config *cfg, char *err, size_t errl
         return -1;
     }
     if (config_get_duration_ms(cfg, nt, "coalesce", 10000, 0, 86400000, &s->notify_coalesce_ms, err, errlen) < 0 ||
-        config_get_size(cfg, nt, "preview_length", 120, 0, 4096, &s->notify_preview, err, errlen) < 0)
+        config_get_size(cfg, nt, "preview_length", 140, 0, 4096, &s->notify_preview, err, errlen) < 0)
         return -1;
     return check_unused(cfg, nt, err, errlen);
 }

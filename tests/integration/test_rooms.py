@@ -348,6 +348,81 @@ class Rooms(unittest.TestCase):
         self.assertIn(b'"user":"bob"', self.next_event(a, "typing").body)
         self.assertEqual(bob.post("/api/rooms/%s/read" % rid, {"seq": "x"})[0], 400)
 
+    def test_a_long_korean_message_notifies_a_connected_agent(self):
+        """The assigned agent, connected but not in the room, hears of every
+        message in-band, with `preview` = the first 140 characters of the
+        text, never cut inside a character (docs/protocol.md)."""
+        rid = self.open_support("alice")["id"]
+        self.assertEqual(self.api("agent1").post("/api/rooms/%s/claim" % rid)[0], 200)
+        notes = self.stomp("agent1")
+        subscribe(notes, "/user/queue/notifications")
+        notes.expect("RECEIPT")
+        cust = self.stomp("alice")
+        korean = "안녕하세요" * 10 + " 😀 " + "반갑습니다" * 30  # 203 characters, 608 bytes
+        family = "\U0001F468\u200d\U0001F469\u200d\U0001F467\u200d\U0001F466"  # one character, 25 bytes
+        jamo = "\u1112\u1161"  # "하" as two conjoining jamo: one character
+        sends = [
+            ({"content-type": "text/plain"}, korean, korean[:140]),
+            ({"content-type": "application/json"}, json.dumps({"text": korean}, ensure_ascii=False), korean[:140]),
+            ({}, json.dumps({"text": "안녕하세요 😀", "lang": "ko"}), "안녕하세요 😀"),
+            ({}, "x" * 139 + family + "tail", "x" * 139 + family),
+            ({"content-type": "text/plain; charset=utf-8"}, "e\u0301" * 150, "e\u0301" * 140),
+            ({}, jamo * 150, jamo * 140),
+            ({}, "short", "short"),
+        ]
+        for i, (headers, body, _) in enumerate(sends):
+            h = {"destination": "/app/rooms/%s/send" % rid, "receipt": "k%d" % i}
+            h.update(headers)
+            cust.send("SEND", h, body)
+            self.assertEqual(cust.expect("RECEIPT").headers["receipt-id"], "k%d" % i)
+        for i, (_, _, preview) in enumerate(sends):
+            n = self.next_event(notes, "message")
+            body = json.loads(n.body)
+            self.assertEqual((body["room"], body["seq"], body["sender"]), (rid, i + 1, "alice"))
+            self.assertEqual(body["preview"], preview, "message %d" % (i + 1))
+        # The messages themselves are stored and served as sent.
+        stored = self.api("agent1").get("/api/rooms/%s/messages?after=0" % rid)[1]["messages"]
+        self.assertEqual([m["body"] for m in stored], [body for _, body, _ in sends])
+
+    def test_a_send_body_that_is_not_utf8_text_is_refused(self):
+        """A room SEND must carry UTF-8 text, or a JSON object with a string
+        `text`: otherwise ERROR `invalid message body` naming the problem,
+        and nothing is stored."""
+        rid = self.api("bob").post("/api/rooms", {"kind": "group", "title": "bodies"})[1]["id"]
+        cases = [
+            ({"content-type": "text/plain"}, b"caf\xe9", "not valid UTF-8"),
+            ({}, "안녕".encode()[:5], "not valid UTF-8"),
+            ({}, b"\xed\xa0\x80 surrogate", "not valid UTF-8"),
+            ({"content-type": "text/plain", "content-length": "3"}, b"a\0b", "U+0000"),
+            ({"content-type": "text/plain; charset=iso-8859-1"}, b"caf\xe9", "charset"),
+            ({"content-type": "application/json"}, b"hello", "not a JSON object"),
+            ({"content-type": "application/json"}, b'["text"]', "not a JSON object"),
+            ({"content-type": "application/json"}, b'{"text": 5}', "string \"text\""),
+            ({"content-type": "application/json"}, b'{"body": "hi"}', "string \"text\""),
+            ({"content-type": "application/json"}, b'{"text": "caf\xe9"}', "not valid UTF-8"),
+            ({}, b'{"text": "unterminated', "not a JSON object"),
+            ({}, b'  {"txt": "x"}', "string \"text\""),
+        ]
+        for i, (headers, body, detail) in enumerate(cases):
+            with self.subTest(body=body):
+                c = self.stomp("bob")
+                h = {"destination": "/app/rooms/%s/send" % rid, "receipt": "bad%d" % i}
+                h.update(headers)
+                c.send("SEND", h, body)
+                err = c.expect("ERROR")
+                self.assertEqual((err.headers["message"], err.headers["receipt-id"]),
+                                 ("invalid message body", "bad%d" % i))
+                self.assertIn(detail, err.body.decode())
+                self.assertTrue(c.wait_closed())
+        self.assertEqual(self.api("bob").get("/api/rooms/%s/messages" % rid)[1]["messages"], [])
+        # Text that merely looks like JSON is fine when it says it is text.
+        c = self.stomp("bob")
+        send = {"destination": "/app/rooms/%s/send" % rid, "receipt": "ok", "content-type": "text/plain"}
+        c.send("SEND", send, "{not json} 😀")
+        c.expect("RECEIPT")
+        self.assertEqual([m["body"] for m in self.api("bob").get("/api/rooms/%s/messages" % rid)[1]["messages"]],
+                         ["{not json} 😀"])
+
     def test_trace_id_follows_a_message(self):
         """One trace id from SEND to storage to delivery: in the MESSAGE and
         in each log line on the way (logs at debug level)."""
