@@ -242,7 +242,9 @@ struct chatd_notification {
     const char *message_id;
     uint64_t seq;
     const char *sender;
-    const char *preview;   /* the start of the message text, UTF-8 */
+    const char *preview;   /* the start of the message's text (a JSON message's
+                            * `text`), [notify] preview_length characters at
+                            * most, never cut inside one; valid UTF-8 */
     uint64_t unread;       /* the recipient's unread count in the room */
     const char *json;      /* all of the above as the documented JSON object */
     size_t json_len;
