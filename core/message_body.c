@@ -10,7 +10,8 @@
 
 #include "utf8.h"
 
-/* The media type of a content-type, without parameters or blanks. */
+/* Whether the media type of a content-type (parameters and blanks left
+ * out) is type, compared without case. */
 static bool media_type_is(const char *ct, const char *type)
 {
     while (*ct == ' ' || *ct == '\t')
