@@ -29,6 +29,13 @@ struct plugin {
     bool init_error_set;
 };
 
+/* Whether an ops table has `member` set: one built against an older minor
+ * may be shorter than ours, and a member beyond its `size` counts as
+ * absent. */
+#define OPS_HAS(ops, member)                                                      \
+    ((ops)->size >= offsetof(__typeof__(*(ops)), member) + sizeof((ops)->member) && \
+     (ops)->member != NULL)
+
 /* Resolve, open, check and init the plugin named by `plugin =` in
  * `section`. On failure: NULL, one line in err, nothing left loaded. */
 struct plugin *plugin_load(struct server *srv, struct config *cfg, const char *section,
@@ -37,5 +44,10 @@ struct plugin *plugin_load(struct server *srv, struct config *cfg, const char *s
 void plugin_unload(struct plugin *p);
 
 const char *plugin_kind_name(chatd_plugin_kind kind);
+
+/* Whether the loaded plugin p was built for SDK 1.`minor` or later: only
+ * then does the core call the operations and read the struct fields that
+ * minor added (plugin.h, above struct chatd_storage_ops). */
+bool plugin_has_minor(const struct plugin *p, uint32_t minor);
 
 #endif

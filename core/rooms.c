@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "destinations.h"
+#include "group_roles.h"
 #include "loader.h"
 #include "log.h"
 #include "message_body.h"
@@ -22,12 +23,14 @@
 #include "server.h"
 #include "session.h"
 #include "stomp_frame.h"
+#include "storage_port.h"
 #include "strmap.h"
 
 #define ROOM_ID_MAX 64
 #define PAGE_DEFAULT 20
 #define PAGE_MAX 100
 #define REPLAY_PAGE 100
+#define TITLE_MAX 200
 #define MAX_LOCAL_SUBSCRIBERS 4096
 
 static int64_t now_ms(void)
@@ -113,6 +116,12 @@ static json_t *room_json(const struct chatd_room *r, const char *for_user)
                           "last_seq", (json_int_t)r->last_seq);
     if (!j)
         return NULL;
+    if (r->kind == CHATD_ROOM_GROUP) {
+        json_t *admins = json_array();
+        for (size_t i = 0; i < r->nadmins; i++)
+            json_array_append_new(admins, json_string(r->admins[i]));
+        json_object_set_new(j, "admins", admins);
+    }
     if (r->assigned_ms)
         json_object_set_new(j, "assigned_at", json_integer(r->assigned_ms));
     if (r->kind == CHATD_ROOM_SUPPORT && r->state == CHATD_ROOM_OPEN)
@@ -234,6 +243,10 @@ struct rest_op {
     char member[256];
     uint64_t seq;
     int action;
+    /* group changes (group_change_start) */
+    struct chatd_group_change change;
+    char title[TITLE_MAX + 1];
+    char owner_before[256]; /* the owner the change was checked against */
 };
 
 static struct rest_op *rest_op_new(struct rest_call *c, const char *room)
@@ -259,15 +272,17 @@ static void rest_storage_error(struct rest_call *c, chatd_status st)
         rest_error(c, 503, "storage_unavailable", "storage: %s", chatd_strerror(st));
 }
 
-static void created_cb(void *ctx, chatd_status st, const struct chatd_room *room)
+static void created_cb(void *ctx, chatd_status st, const struct chatd_room *answer)
 {
     struct rest_op *op = ctx;
     struct rest_call *c = op->c;
     free(op);
-    if ((st != CHATD_OK && st != CHATD_ERR_EXISTS) || !room) {
+    if ((st != CHATD_OK && st != CHATD_ERR_EXISTS) || !answer) {
         rest_storage_error(c, st);
         return;
     }
+    struct chatd_room view = storage_room(c->srv->storage, answer, 0);
+    const struct chatd_room *room = &view;
     if (st == CHATD_OK && room->kind == CHATD_ROOM_SUPPORT)
         publish_queue_event(c->srv, "opened", room);
     if (st == CHATD_OK)
@@ -352,8 +367,10 @@ static void list_cb(void *ctx, chatd_status st, const struct chatd_room *rooms, 
         return;
     }
     json_t *list = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(list, room_json(&rooms[i], c->user));
+    for (size_t i = 0; i < n; i++) {
+        struct chatd_room view = storage_room(c->srv->storage, rooms, i);
+        json_array_append_new(list, room_json(&view, c->user));
+    }
     rest_respond(c, 200, json_pack("{s:o}", "rooms", list));
 }
 
@@ -386,6 +403,7 @@ static void list_rooms(struct rest_call *c)
 
 enum room_action {
     ACT_GET = 1, ACT_CLAIM, ACT_COMPLETE, ACT_DELETE, ACT_READ, ACT_HISTORY, ACT_MEMBER_ADD, ACT_MEMBER_REMOVE,
+    ACT_ROLE, ACT_RENAME, ACT_GROUP_DELETE,
 };
 
 static void claim_cb(void *ctx, chatd_status st, const struct chatd_room *room)
@@ -427,16 +445,6 @@ static void done_cb(void *ctx, chatd_status st)
     case ACT_DELETE:
         publish_room_event(srv, op->room, "closed", json_pack("{s:s, s:s}", "room", op->room, "by", c->user));
         rest_respond(c, 200, json_pack("{s:s, s:s}", "room", op->room, "result", "closed"));
-        break;
-    case ACT_MEMBER_REMOVE:
-        publish_room_event_ending(srv, op->room, "member-left",
-                                  json_pack("{s:s, s:s}", "room", op->room, "user", op->member), op->member);
-        rest_respond(c, 200, json_pack("{s:s, s:s}", "room", op->room, "removed", op->member));
-        break;
-    case ACT_MEMBER_ADD:
-        publish_room_event(srv, op->room, "member-joined", json_pack("{s:s, s:s}", "room", op->room, "user", op->member));
-        notify_user(srv, op->member, "room-added", op->room, json_pack("{s:s}", "room", op->room));
-        rest_respond(c, 200, json_pack("{s:s, s:s}", "room", op->room, "added", op->member));
         break;
     case ACT_READ:
         publish_room_event(srv, op->room, "read", json_pack("{s:s, s:s, s:I}", "room", op->room, "user", c->user,
@@ -507,11 +515,201 @@ static bool parse_u64(const char *s, uint64_t *out)
     return true;
 }
 
-/* The room is here and the caller may see it: act. */
-static void room_action_cb(void *ctx, chatd_status st, const struct chatd_room *room)
+/* ------------------------------------------------------ group changes */
+
+/* The events of a group change that took effect (after: the room as the
+ * storage left it, or NULL when the storage keeps no roles), then the
+ * answer. */
+static void group_changed(struct rest_op *op, const struct chatd_room *after)
+{
+    struct rest_call *c = op->c;
+    struct server *srv = c->srv;
+    const struct chatd_group_change *ch = &op->change;
+    switch (ch->what) {
+    case CHATD_GROUP_ADD:
+        publish_room_event(srv, op->room, "member-joined",
+                           json_pack("{s:s, s:s, s:s}", "room", op->room, "user", ch->user, "by", c->user));
+        notify_user(srv, ch->user, "room-added", op->room,
+                    after ? room_json(after, NULL) : json_pack("{s:s}", "room", op->room));
+        rest_respond(c, 200, json_pack("{s:s, s:s}", "room", op->room, "added", ch->user));
+        break;
+    case CHATD_GROUP_REMOVE:
+        /* `by` only when someone else removed them */
+        publish_room_event_ending(srv, op->room, "member-left",
+                                  json_pack("{s:s, s:s, s:s*}", "room", op->room, "user", ch->user, "by",
+                                            strcmp(c->user, ch->user) != 0 ? c->user : NULL),
+                                  ch->user);
+        /* The owner left: ownership passed on (SDK 1.2 storage). */
+        if (after && after->owner && strcmp(op->owner_before, ch->user) == 0 && strcmp(after->owner, ch->user) != 0)
+            publish_room_event(srv, op->room, "role-changed",
+                               json_pack("{s:s, s:s, s:s, s:s}", "room", op->room, "user", after->owner, "role",
+                                         "owner", "by", c->user));
+        rest_respond(c, 200, json_pack("{s:s, s:s}", "room", op->room, "removed", ch->user));
+        break;
+    case CHATD_GROUP_ROLE:
+        publish_room_event(srv, op->room, "role-changed",
+                           json_pack("{s:s, s:s, s:s, s:s}", "room", op->room, "user", ch->user, "role",
+                                     group_role_name(ch->role), "by", c->user));
+        if (ch->role == CHATD_MEMBER_OWNER) /* the previous owner is an admin now */
+            publish_room_event(srv, op->room, "role-changed",
+                               json_pack("{s:s, s:s, s:s, s:s}", "room", op->room, "user", c->user, "role", "admin",
+                                         "by", c->user));
+        rest_respond(c, 200, room_json(after, NULL));
+        break;
+    case CHATD_GROUP_RENAME:
+        publish_room_event(srv, op->room, "renamed",
+                           json_pack("{s:s, s:s, s:s}", "room", op->room, "title", ch->title, "by", c->user));
+        rest_respond(c, 200, room_json(after, NULL));
+        break;
+    case CHATD_GROUP_DELETE: {
+        /* The last event of the room: every subscription to it ends. */
+        char topic[128];
+        room_topic(topic, sizeof topic, op->room);
+        json_t *body = json_pack("{s:s, s:s}", "room", op->room, "by", c->user);
+        char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+        json_decref(body);
+        struct event_header h[] = {{"event", "deleted"}, {"room", op->room}, {"content-type", "application/json"},
+                                   {ROUTER_REVOKE_ALL, "true"}};
+        chatd_status st = text ? router_publish_event(srv->router, topic, h, 4, text, strlen(text)) : CHATD_ERR_NOMEM;
+        if (st != CHATD_OK)
+            log_warn("event deleted for room %s not published: %s", op->room, chatd_strerror(st));
+        free(text);
+        rest_respond(c, 200, json_pack("{s:s, s:s}", "room", op->room, "result", "deleted"));
+        break;
+    }
+    }
+}
+
+/* A refused group change: the status for the client, with the rule. */
+static void group_refused(struct rest_call *c, enum group_verdict v, const char *why, const char *user)
+{
+    switch (v) {
+    case GROUP_FORBIDDEN:
+        rest_error(c, 403, "forbidden", "%s", why);
+        break;
+    case GROUP_NOT_MEMBER:
+        rest_error(c, 404, "not_found", "%s is %s", user ? user : "that user", why);
+        break;
+    case GROUP_OWNER_ROLE:
+        rest_error(c, 409, "conflict", "%s", why);
+        break;
+    default:
+        rest_error(c, 409, "conflict", "the group changed meanwhile; try again");
+    }
+}
+
+/* The storage decided (SDK 1.2 group_change). */
+static void group_change_cb(void *ctx, chatd_status st, const struct chatd_room *answer)
 {
     struct rest_op *op = ctx;
     struct rest_call *c = op->c;
+    struct chatd_room after = {0};
+    if (answer)
+        after = storage_room(c->srv->storage, answer, 0);
+    if (st == CHATD_OK && answer) {
+        group_changed(op, &after);
+    } else if (st == CHATD_ERR_EXISTS && answer) {
+        /* already so: nothing to announce */
+        if (op->change.what == CHATD_GROUP_ADD)
+            rest_respond(c, 200, json_pack("{s:s, s:s}", "room", op->room, "added", op->change.user));
+        else
+            rest_respond(c, 200, room_json(&after, NULL));
+    } else if ((st == CHATD_ERR_DENIED || st == CHATD_ERR_CONFLICT) && answer) {
+        /* Someone changed the group since it was checked: say which rule
+         * holds now. */
+        const char *why;
+        struct chatd_group_change again = op->change;
+        enum group_verdict v = group_check(&after, c->user, &again, &why);
+        group_refused(c, v, why, op->change.user);
+    } else if (st == CHATD_ERR_NOT_FOUND || st == CHATD_ERR_INVALID) {
+        rest_error(c, 404, "not_found", "no such room");
+    } else {
+        rest_storage_error(c, st);
+    }
+    free(op);
+}
+
+/* Without group_change (a storage plugin built for SDK 1.1): membership
+ * and deletion through the 1.0 operations, decided on the room as read. */
+static void group_done_cb(void *ctx, chatd_status st)
+{
+    struct rest_op *op = ctx;
+    if (st == CHATD_OK)
+        group_changed(op, NULL);
+    else
+        rest_storage_error(op->c, st);
+    free(op);
+}
+
+/* A caller who is a member of the group `room` asks for the change that
+ * op->action and its arguments name: check the rule, then let the storage
+ * decide (docs/rest-api.md, "Group roles"). Consumes op. */
+static void group_change_start(struct rest_op *op, const struct chatd_room *room)
+{
+    struct rest_call *c = op->c;
+    struct chatd_group_change *ch = &op->change;
+    ch->size = sizeof *ch;
+    ch->room_id = op->room;
+    ch->user = op->member[0] ? op->member : NULL;
+    ch->title = op->title;
+    switch (op->action) {
+    case ACT_MEMBER_ADD: ch->what = CHATD_GROUP_ADD; break;
+    case ACT_MEMBER_REMOVE: ch->what = CHATD_GROUP_REMOVE; break;
+    case ACT_ROLE: ch->what = CHATD_GROUP_ROLE; break;
+    case ACT_RENAME: ch->what = CHATD_GROUP_RENAME; break;
+    default: ch->what = CHATD_GROUP_DELETE; break;
+    }
+    snprintf(op->owner_before, sizeof op->owner_before, "%s", room->owner ? room->owner : "");
+    bool stored = storage_has_group_change(c->srv->storage);
+    const char *why;
+    enum group_verdict v = group_check(room, c->user, ch, &why);
+    if (v == GROUP_UNCHANGED) {
+        if (ch->what == CHATD_GROUP_ADD)
+            rest_respond(c, 200, json_pack("{s:s, s:s}", "room", op->room, "added", ch->user));
+        else
+            rest_respond(c, 200, room_json(room, NULL));
+        free(op);
+        return;
+    }
+    if (v != GROUP_ALLOWED) {
+        group_refused(c, v, why, ch->user);
+        free(op);
+        return;
+    }
+    void *state;
+    const struct chatd_storage_ops *ops = storage(c->srv, &state);
+    if (stored) {
+        ops->group_change(state, ch, group_change_cb, op);
+        return;
+    }
+    switch (ch->what) {
+    case CHATD_GROUP_ADD:
+        ops->member_add(state, op->room, ch->user, group_done_cb, op);
+        return;
+    case CHATD_GROUP_REMOVE:
+        ops->member_remove(state, op->room, ch->user, group_done_cb, op);
+        return;
+    case CHATD_GROUP_DELETE:
+        ops->room_delete(state, op->room, group_done_cb, op);
+        return;
+    default: {
+        bool role = ch->what == CHATD_GROUP_ROLE;
+        free(op);
+        rest_error(c, 501, "not_supported", "%s", role ? "the storage plugin does not store group roles"
+                                                       : "the storage plugin cannot rename a group");
+    }
+    }
+}
+
+/* The room is here and the caller may see it: act. */
+static void room_action_cb(void *ctx, chatd_status st, const struct chatd_room *answer)
+{
+    struct rest_op *op = ctx;
+    struct rest_call *c = op->c;
+    struct chatd_room view = {0};
+    if (answer)
+        view = storage_room(c->srv->storage, answer, 0);
+    const struct chatd_room *room = answer ? &view : NULL;
     /* A claim that lost the race must hear 409, not 404: agents address
      * every support room when claiming. */
     bool claimable = op->action == ACT_CLAIM && room && (c->roles & CHATD_ROLE_AGENT) &&
@@ -570,9 +768,9 @@ static void room_action_cb(void *ctx, chatd_status st, const struct chatd_room *
         if (room->kind == CHATD_ROOM_SUPPORT && strcmp(room->owner, c->user) == 0) {
             ops->room_delete(state, op->room, done_cb, op);
         } else if (room->kind == CHATD_ROOM_GROUP && member) {
-            op->action = ACT_MEMBER_REMOVE;
+            op->action = ACT_MEMBER_REMOVE; /* leaving */
             snprintf(op->member, sizeof op->member, "%s", c->user);
-            ops->member_remove(state, op->room, c->user, done_cb, op);
+            group_change_start(op, room);
         } else {
             free(op);
             rest_error(c, 403, "forbidden", "only the customer closes a support room; members leave groups");
@@ -580,15 +778,23 @@ static void room_action_cb(void *ctx, chatd_status st, const struct chatd_room *
         return;
     case ACT_MEMBER_ADD:
     case ACT_MEMBER_REMOVE:
-        if (room->kind != CHATD_ROOM_GROUP || !member) {
-            free(op);
-            rest_error(c, 403, "forbidden", "only members change a group's members");
+    case ACT_ROLE:
+    case ACT_RENAME:
+    case ACT_GROUP_DELETE:
+        if (room->kind == CHATD_ROOM_GROUP && member) {
+            group_change_start(op, room);
             return;
         }
-        if (op->action == ACT_MEMBER_ADD)
-            ops->member_add(state, op->room, op->member, done_cb, op);
+        bool deleting = op->action == ACT_GROUP_DELETE;
+        free(op);
+        if (deleting && room->kind == CHATD_ROOM_SUPPORT)
+            rest_error(c, 400, "bad_request", "for=everyone deletes a group; a support room's customer closes it "
+                                              "with a plain DELETE");
         else
-            ops->member_remove(state, op->room, op->member, done_cb, op);
+            rest_error(c, 403, "forbidden", "%s", room->kind == CHATD_ROOM_DIRECT
+                                                      ? "a direct room has exactly its two members: no member, role "
+                                                        "or title changes, and it is not deleted"
+                                                      : "members, roles and titles belong to group rooms");
         return;
     case ACT_READ:
         if (!member) {
@@ -603,6 +809,44 @@ static void room_action_cb(void *ctx, chatd_status st, const struct chatd_room *
     }
     free(op);
     rest_error(c, 500, "internal", "unknown action");
+}
+
+/* The group routes (docs/rest-api.md, "Group roles"): PATCH of the room
+ * (rename), PUT of a member's role, DELETE of the room ?for=everyone.
+ * Sets *action (0: not one of them) and the arguments; false when the
+ * request is answered already (bad input). */
+static bool group_route(struct rest_call *c, const char *sub, const char *method, int *action, char *member,
+                        size_t member_len, chatd_member_role *role, char title[TITLE_MAX + 1])
+{
+    size_t sl = strlen(sub);
+    char scope[16];
+    if (!*sub && strcmp(method, "PATCH") == 0) {
+        const char *t = json_string_value(json_object_get(c->body, "title"));
+        if (!t || !*t || strlen(t) > TITLE_MAX) {
+            rest_error(c, 400, "bad_request", "expected {\"title\": T} with a title of 1 to %d bytes", TITLE_MAX);
+            return false;
+        }
+        snprintf(title, TITLE_MAX + 1, "%s", t);
+        *action = ACT_RENAME;
+    } else if (!*sub && strcmp(method, "DELETE") == 0 && rest_query(c, "for", scope, sizeof scope)) {
+        if (strcmp(scope, "everyone") != 0) {
+            rest_error(c, 400, "bad_request", "for=everyone deletes the group; without it a member leaves");
+            return false;
+        }
+        *action = ACT_GROUP_DELETE;
+    } else if (strncmp(sub, "members/", 8) == 0 && sl > 8 + 5 && strcmp(sub + sl - 5, "/role") == 0 &&
+               strcmp(method, "PUT") == 0) {
+        size_t ul = sl - 8 - 5;
+        const char *r = json_string_value(json_object_get(c->body, "role"));
+        if (ul >= member_len || !group_role_parse(r, role)) {
+            rest_error(c, 400, "bad_request", "expected {\"role\": \"owner\", \"admin\" or \"member\"}");
+            return false;
+        }
+        memcpy(member, sub + 8, ul);
+        member[ul] = '\0';
+        *action = ACT_ROLE;
+    }
+    return true;
 }
 
 void rooms_rest(struct rest_call *c)
@@ -639,11 +883,12 @@ void rooms_rest(struct rest_call *c)
     room[idlen] = '\0';
     const char *sub = slash ? slash + 1 : "";
     int action = 0;
-    char member[256] = "";
+    char member[256] = "", title[TITLE_MAX + 1] = "", scope[16];
+    chatd_member_role role = CHATD_MEMBER_NONE;
     uint64_t seq = 0;
     if (!*sub && strcmp(method, "GET") == 0)
         action = ACT_GET;
-    else if (!*sub && strcmp(method, "DELETE") == 0)
+    else if (!*sub && strcmp(method, "DELETE") == 0 && !rest_query(c, "for", scope, sizeof scope))
         action = ACT_DELETE;
     else if (strcmp(sub, "messages") == 0 && strcmp(method, "GET") == 0)
         action = ACT_HISTORY;
@@ -670,6 +915,8 @@ void rooms_rest(struct rest_call *c)
     } else if (strncmp(sub, "members/", 8) == 0 && sub[8] && strcmp(method, "DELETE") == 0) {
         snprintf(member, sizeof member, "%s", sub + 8);
         action = ACT_MEMBER_REMOVE;
+    } else if (!group_route(c, sub, method, &action, member, sizeof member, &role, title)) {
+        return; /* answered */
     }
     if (!action) {
         rest_error(c, 404, "not_found", "no such endpoint");
@@ -681,6 +928,8 @@ void rooms_rest(struct rest_call *c)
     op->action = action;
     op->seq = seq;
     snprintf(op->member, sizeof op->member, "%s", member);
+    op->change.role = role;
+    memcpy(op->title, title, sizeof op->title);
     void *state;
     storage(c->srv, &state)->room_get(state, room, c->user, room_action_cb, op);
 }

@@ -174,7 +174,7 @@ static struct rcbuf *shared_part(struct envelope *e, int version)
     int rc = 0;
     for (size_t i = 0; i < f->nheaders; i++)
         if (strcmp(f->headers[i].name, "content-length") != 0 && strcmp(f->headers[i].name, ROUTER_REVOKE) != 0 &&
-            strcmp(f->headers[i].name, ROUTER_ORIGIN) != 0)
+            strcmp(f->headers[i].name, ROUTER_REVOKE_ALL) != 0 && strcmp(f->headers[i].name, ROUTER_ORIGIN) != 0)
             rc |= stomp_encode_header_n(&b, version, STOMP_CMD_MESSAGE, f->headers[i].name,
                                         f->headers[i].value, f->headers[i].value_len);
     rc |= stomp_encode_body(&b, f->body, f->body_len, true);
@@ -487,7 +487,7 @@ static bool header_is_forwarded(const char *name)
 static bool header_is_stamped(const char *name)
 {
     static const char *const stamped[] = {"sender", "event", "room", "seq", "timestamp", "trace-id", "replay",
-                                          "user", "subscription-ended", ROUTER_REVOKE};
+                                          "user", "subscription-ended", ROUTER_REVOKE, ROUTER_REVOKE_ALL};
     for (size_t i = 0; i < sizeof stamped / sizeof *stamped; i++)
         if (strcmp(name, stamped[i]) == 0)
             return true;
@@ -647,9 +647,10 @@ void router_deliver(struct router *r, const char *channel, const void *data, siz
         return;
     }
     const char *revoked = stomp_frame_header(e->frame, ROUTER_REVOKE);
+    bool all = stomp_frame_header(e->frame, ROUTER_REVOKE_ALL) != NULL;
     for (struct sub *s = d->subs, *next; s; s = next) {
         next = s->next; /* deliver_one may fail the session, not unlink it */
-        bool last = revoked && strcmp(session_user(s->session), revoked) == 0;
+        bool last = all || (revoked && strcmp(session_user(s->session), revoked) == 0);
         deliver_one(r, s, e, last);
         if (last)
             sub_end(r, s);

@@ -74,6 +74,9 @@ chatd_status router_ack(struct router *r, struct sub *const *subs, size_t nsubs,
  * close). The header itself is not shown to clients, and a client's SEND
  * cannot set it. */
 #define ROUTER_REVOKE "revoke-user"
+/* The same for every subscriber of the channel (any value): the last event
+ * of a destination that is gone (a deleted group). */
+#define ROUTER_REVOKE_ALL "revoke-all"
 struct event_header {
     const char *name;
     const char *value;

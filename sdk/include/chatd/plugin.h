@@ -119,6 +119,58 @@ struct chatd_room {
     /* Filled when the request named a `for_user`: */
     uint64_t read_seq;                        /* that user's read mark */
     const struct chatd_message *last_message; /* newest message, or NULL */
+    /* SDK 1.2. A group's admins: members other than the owner who manage
+     * the group with it (see group_change). NULL/0 in other rooms, and in
+     * room_create's argument (a new group has no admins). */
+    const char *const *admins;
+    size_t nadmins;
+};
+
+/* SDK 1.2. A member's role in a group room, in rank order: a higher value
+ * outranks a lower one. The owner is the room's `owner` (while a member);
+ * an admin is listed in `admins`; every other member is PLAIN. */
+typedef enum chatd_member_role {
+    CHATD_MEMBER_NONE = 0,  /* not a member */
+    CHATD_MEMBER_PLAIN = 1,
+    CHATD_MEMBER_ADMIN = 2,
+    CHATD_MEMBER_OWNER = 3,
+} chatd_member_role;
+
+/* SDK 1.2. What group_change does. */
+typedef enum chatd_group_change_kind {
+    /* `user` joins as a PLAIN member, the last to have joined. */
+    CHATD_GROUP_ADD = 1,
+    /* `user` leaves (or is removed) and their role goes with them. When
+     * they are the owner, ownership passes to the admin who joined first,
+     * else to the member who joined first (that one is then no admin); with
+     * nobody left, `owner` stays as it was. */
+    CHATD_GROUP_REMOVE = 2,
+    /* `user`'s role becomes `role`: PLAIN or ADMIN; or OWNER, which hands
+     * ownership over: `user` becomes the owner (and no admin) and the
+     * previous owner, if a member, an ADMIN. */
+    CHATD_GROUP_ROLE = 3,
+    /* The room's title becomes `title`. */
+    CHATD_GROUP_RENAME = 4,
+    /* The room goes, as with room_delete: messages, marks, members, roles. */
+    CHATD_GROUP_DELETE = 5,
+} chatd_group_change_kind;
+
+/* SDK 1.2. One change to a group, with the condition it depends on. All
+ * pointers are borrowed for the call. */
+struct chatd_group_change {
+    size_t size; /* sizeof the struct as the host built it */
+    const char *room_id;
+    chatd_group_change_kind what;
+    const char *user;       /* ADD, REMOVE, ROLE: whom it is about */
+    chatd_member_role role; /* ROLE: PLAIN, ADMIN or OWNER */
+    const char *title;      /* RENAME: the new title, UTF-8 */
+    /* The condition, decided in the same atomic step as the change: with a
+     * non-NULL actor, the change happens only if actor's role is at least
+     * actor_min and, when `outrank` is set, higher than user's role (a
+     * non-member's is NONE). NULL actor: no condition (the host decided). */
+    const char *actor;
+    chatd_member_role actor_min;
+    bool outrank;
 };
 
 /* Which rooms room_list returns. Zero/NULL members do not filter. */
@@ -140,9 +192,21 @@ typedef void (*chatd_messages_cb)(void *ctx, chatd_status st,
                                   const struct chatd_message *msgs, size_t n);
 typedef void (*chatd_done_cb)(void *ctx, chatd_status st);
 
-/* Every storage operation is mandatory. Each may complete with
- * CHATD_ERR_UNAVAILABLE or CHATD_ERR_TIMEOUT when the backend is down, and
- * then must not have changed anything the caller will be told about later.
+/* Every storage operation of SDK 1.0 is mandatory; those added later say
+ * whether they are. Each may complete with CHATD_ERR_UNAVAILABLE or
+ * CHATD_ERR_TIMEOUT when the backend is down, and then must not have changed
+ * anything the caller will be told about later.
+ *
+ * How this table and the data structs grow (docs/plugin-guide.md, "ABI
+ * rules"): an operation added in a minor is appended at the end of the
+ * table, a field added to a data struct (chatd_room, chatd_message, ...) at
+ * the end of that struct, each marked "SDK 1.N". The host calls an operation
+ * added in 1.N, and reads a field added in 1.N from what a plugin hands it,
+ * only when the plugin's descriptor says abi_minor >= N; a plugin built for
+ * an older minor keeps working without that feature, and the host steps
+ * over the arrays it returns with the struct size of that plugin's minor.
+ * A plugin built for 1.N fills every field of 1.N (zero where it has
+ * nothing to say).
  *
  * Order. What the host relies on, and all it relies on:
  * - Appends to one room are stored in call order: of two message_append
@@ -184,7 +248,8 @@ struct chatd_storage_ops {
                           chatd_room_cb cb, void *ctx);
     /* Remove the room, its messages, read marks and unique key. */
     void (*room_delete)(void *state, const char *room_id, chatd_done_cb cb, void *ctx);
-    /* Add or remove a member; adding one already there is OK. */
+    /* Add or remove a member; adding one already there is OK. SDK 1.2:
+     * removing a member also drops their admin role. */
     void (*member_add)(void *state, const char *room_id, const char *user,
                        chatd_done_cb cb, void *ctx);
     void (*member_remove)(void *state, const char *room_id, const char *user,
@@ -204,6 +269,24 @@ struct chatd_storage_ops {
     /* Raise user's read mark in the room to seq (never lowers it). */
     void (*read_mark)(void *state, const char *room_id, const char *user,
                       uint64_t seq, chatd_done_cb cb, void *ctx);
+
+    /* SDK 1.2: group roles. Optional: without it the host stores no roles
+     * (a group's owner is its only manager; see docs/plugin-guide.md).
+     * Atomically on the group ch->room_id, across every instance sharing
+     * the backend: check ch's condition, then make the change (see
+     * chatd_group_change_kind). Completes, the first that applies:
+     * - CHATD_ERR_NOT_FOUND (no room) when there is no such room;
+     * - CHATD_ERR_INVALID (no room) when it is not a group;
+     * - CHATD_ERR_DENIED with the room when the condition fails;
+     * - CHATD_ERR_CONFLICT with the room when `user` is not a member
+     *   (REMOVE, ROLE), or ROLE would give the owner a role below owner
+     *   (ownership only moves by ROLE OWNER to someone else);
+     * - CHATD_ERR_EXISTS with the room when there is nothing to change (ADD
+     *   of a member, ROLE to the role held);
+     * - CHATD_OK with the room after the change (DELETE: as it was before).
+     * Nothing changes unless the answer is OK. */
+    void (*group_change)(void *state, const struct chatd_group_change *ch,
+                         chatd_room_cb cb, void *ctx);
 };
 
 /* ---------------------------------------------------------------- broker */

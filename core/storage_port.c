@@ -1,0 +1,28 @@
+#include "storage_port.h"
+
+#include <string.h>
+
+#include "loader.h"
+
+/* sizeof(struct chatd_room) as a plugin of each minor built it: the fields
+ * up to the first one a later minor added. */
+static size_t room_size(const struct plugin *p)
+{
+    if (plugin_has_minor(p, 2))
+        return sizeof(struct chatd_room);
+    return offsetof(struct chatd_room, admins);
+}
+
+struct chatd_room storage_room(const struct plugin *p, const struct chatd_room *rooms, size_t i)
+{
+    struct chatd_room r;
+    memset(&r, 0, sizeof r);
+    size_t size = room_size(p);
+    memcpy(&r, (const char *)rooms + i * size, size);
+    return r;
+}
+
+bool storage_has_group_change(const struct plugin *p)
+{
+    return plugin_has_minor(p, 2) && OPS_HAS(p->desc->ops.storage, group_change);
+}

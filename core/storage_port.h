@@ -1,0 +1,22 @@
+/* The storage plugin as the core reads it: what a plugin hands back is
+ * read with the struct sizes of the SDK minor it was built for, and the
+ * operations of a later minor are offered only by plugins that have them. */
+#ifndef CHATD_STORAGE_PORT_H
+#define CHATD_STORAGE_PORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <chatd/plugin.h>
+
+struct plugin;
+
+/* Room i of an array of rooms that plugin p answered with (i = 0 for a
+ * single room), as a whole struct of this SDK: the fields of a minor later
+ * than p's are zero. The strings still belong to the plugin's answer. */
+struct chatd_room storage_room(const struct plugin *p, const struct chatd_room *rooms, size_t i);
+
+/* Whether p stores group roles (SDK 1.2 group_change). */
+bool storage_has_group_change(const struct plugin *p);
+
+#endif
