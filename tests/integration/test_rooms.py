@@ -315,6 +315,192 @@ class Rooms(unittest.TestCase):
             self.assertNotIn("revoke-user", f.headers)
             self.assertNotIn("subscription-ended", f.headers)
 
+    # ------------------------------------------------------ group roles
+
+    def group(self, title, members):
+        status, g = self.api("alice").post("/api/rooms", {"kind": "group", "title": title, "members": members})
+        self.assertEqual(status, 201, g)
+        return g["id"]
+
+    def watch(self, user, gid):
+        c = self.stomp(user)
+        subscribe(c, "/topic/rooms/" + gid, sid="g")
+        c.expect("RECEIPT")
+        return c
+
+    def assert_refused(self, answer, status, code, rule):
+        self.assertEqual((answer[0], (answer[1] or {}).get("error")), (status, code), answer)
+        self.assertIn(rule, answer[1]["message"])
+
+    def set_role(self, api, gid, user, role):
+        return api.call("PUT", "/api/rooms/%s/members/%s/role" % (gid, user), {"role": role})
+
+    def test_members_cannot_manage_a_group_but_can_leave(self):
+        gid = self.group("우리 팀 🎉", ["bob", "agent1", "agent2"])
+        bob = self.api("bob")
+        self.assert_refused(bob.delete("/api/rooms/%s/members/agent1" % gid), 403, "forbidden",
+                            "only the group's owner and admins remove members")
+        g = bob.get("/api/rooms/" + gid)[1]
+        self.assertEqual((g["owner"], g["admins"], g["title"]), ("alice", [], "우리 팀 🎉"))
+        self.assert_refused(bob.delete("/api/rooms/%s/members/alice" % gid), 403, "forbidden", "owner")
+        self.assert_refused(bob.post("/api/rooms/%s/members" % gid, {"user": "carol"}), 403, "forbidden",
+                            "only the group's owner and admins add members")
+        self.assert_refused(self.set_role(bob, gid, "bob", "admin"), 403, "forbidden",
+                            "only the group's owner and admins change roles")
+        self.assert_refused(bob.call("PATCH", "/api/rooms/" + gid, {"title": "내 방 😈"}), 403, "forbidden",
+                            "only the group's owner and admins rename the group")
+        self.assert_refused(bob.delete("/api/rooms/%s?for=everyone" % gid), 403, "forbidden",
+                            "only the group's owner and admins delete the group")
+        g = bob.get("/api/rooms/" + gid)[1]
+        self.assertEqual((sorted(g["members"]), g["title"]), (["agent1", "agent2", "alice", "bob"], "우리 팀 🎉"))
+        # Leaving is every member's right, by either route.
+        self.assertEqual(bob.delete("/api/rooms/" + gid)[0], 200)
+        self.assertEqual(self.api("agent1").delete("/api/rooms/%s/members/agent1" % gid)[0], 200)
+        self.assertEqual(sorted(self.api("alice").get("/api/rooms/" + gid)[1]["members"]), ["agent2", "alice"])
+
+    def test_owner_and_admins_manage_members_roles_and_title(self):
+        gid = self.group("우리 팀 🎉", ["bob", "agent1", "agent2"])
+        alice, bob, agent2 = self.api("alice"), self.api("bob"), self.api("agent2")
+        w = self.watch("agent2", gid)
+        status, g = self.set_role(alice, gid, "bob", "admin")
+        self.assertEqual((status, g["admins"], g["owner"]), (200, ["bob"], "alice"))
+        e = self.next_event(w, "role-changed")
+        self.assertEqual(json.loads(e.body), {"room": gid, "user": "bob", "role": "admin", "by": "alice"})
+        # An admin adds and removes members, and promotes a member.
+        self.assertEqual(bob.post("/api/rooms/%s/members" % gid, {"user": "carol"})[0], 200)
+        self.assertEqual(json.loads(self.next_event(w, "member-joined").body),
+                         {"room": gid, "user": "carol", "by": "bob"})
+        self.assertEqual(bob.delete("/api/rooms/%s/members/carol" % gid)[0], 200)
+        self.assertEqual(json.loads(self.next_event(w, "member-left").body),
+                         {"room": gid, "user": "carol", "by": "bob"})
+        self.assertEqual(self.set_role(bob, gid, "agent1", "admin")[0], 200)
+        self.assertEqual(json.loads(self.next_event(w, "role-changed").body),
+                         {"room": gid, "user": "agent1", "role": "admin", "by": "bob"})
+        # An admin touches neither the owner nor another admin.
+        self.assert_refused(bob.delete("/api/rooms/%s/members/alice" % gid), 403, "forbidden",
+                            "nobody removes the group's owner")
+        self.assert_refused(bob.delete("/api/rooms/%s/members/agent1" % gid), 403, "forbidden",
+                            "only the group's owner removes an admin")
+        self.assert_refused(self.set_role(bob, gid, "agent1", "member"), 403, "forbidden",
+                            "only the group's owner demotes an admin")
+        self.assert_refused(self.set_role(bob, gid, "alice", "member"), 409, "conflict", "owner")
+        self.assert_refused(self.set_role(bob, gid, "bob", "owner"), 403, "forbidden",
+                            "only the group's owner hands ownership over")
+        # The owner does.
+        status, g = self.set_role(alice, gid, "agent1", "member")
+        self.assertEqual((status, g["admins"]), (200, ["bob"]))
+        self.assertEqual(json.loads(self.next_event(w, "role-changed").body),
+                         {"room": gid, "user": "agent1", "role": "member", "by": "alice"})
+        self.assertEqual(self.set_role(alice, gid, "bob", "admin")[0], 200)  # already: no change, no event
+        self.assertEqual(alice.delete("/api/rooms/%s/members/bob" % gid)[0], 200)
+        self.assertEqual(json.loads(self.next_event(w, "member-left").body),
+                         {"room": gid, "user": "bob", "by": "alice"})
+        g = agent2.get("/api/rooms/" + gid)[1]
+        self.assertEqual((sorted(g["members"]), g["admins"]), (["agent1", "agent2", "alice"], []))
+        # Renaming: the event carries the title as sent.
+        self.assertEqual(self.set_role(alice, gid, "agent1", "admin")[0], 200)
+        status, g = self.api("agent1").call("PATCH", "/api/rooms/" + gid, {"title": "새 이름 🚀✨"})
+        self.assertEqual((status, g["title"]), (200, "새 이름 🚀✨"))
+        e = self.next_event(w, "renamed")
+        self.assertEqual(e.headers["room"], gid)
+        self.assertEqual(json.loads(e.body), {"room": gid, "title": "새 이름 🚀✨", "by": "agent1"})
+        self.assertEqual(agent2.get("/api/rooms/" + gid)[1]["title"], "새 이름 🚀✨")
+        self.assertIn("새 이름 🚀✨", [r["title"] for r in agent2.get("/api/rooms")[1]["rooms"] if r["id"] == gid])
+
+    def test_group_changes_refuse_bad_input(self):
+        gid = self.group("입력 ✅", ["bob"])
+        alice = self.api("alice")
+        self.assertEqual(self.set_role(alice, gid, "bob", "king")[0], 400)
+        self.assertEqual(alice.call("PUT", "/api/rooms/%s/members/bob/role" % gid, {})[0], 400)
+        self.assertEqual(alice.call("PATCH", "/api/rooms/" + gid, {"title": ""})[0], 400)
+        self.assertEqual(alice.call("PATCH", "/api/rooms/" + gid, {"title": "가" * 67})[0], 400)  # 201 bytes
+        self.assertEqual(alice.call("PATCH", "/api/rooms/" + gid, {"title": "가" * 66})[0], 200)  # 198 bytes
+        self.assertEqual(alice.delete("/api/rooms/%s?for=nobody" % gid)[0], 400)
+        self.assert_refused(self.set_role(alice, gid, "carol", "admin"), 404, "not_found", "carol is not a member")
+        self.assert_refused(alice.delete("/api/rooms/%s/members/carol" % gid), 404, "not_found", "not a member")
+        # Outsiders learn nothing: the room is not theirs to see.
+        agent1 = self.api("agent1")
+        self.assertEqual(agent1.call("PATCH", "/api/rooms/" + gid, {"title": "x"})[0], 404)
+        self.assertEqual(self.set_role(agent1, gid, "agent1", "owner")[0], 404)
+        self.assertEqual(agent1.delete("/api/rooms/%s?for=everyone" % gid)[0], 404)
+        self.assertEqual(alice.get("/api/rooms/" + gid)[1]["title"], "가" * 66)
+
+    def test_ownership_is_handed_over_or_passes_on_when_the_owner_leaves(self):
+        gid = self.group("승계 👑", ["bob", "agent1", "agent2"])
+        alice, bob = self.api("alice"), self.api("bob")
+        w = self.watch("bob", gid)
+        self.assertEqual(self.set_role(alice, gid, "agent2", "admin")[0], 200)
+        self.assertEqual(self.set_role(alice, gid, "agent1", "admin")[0], 200)
+        # The owner leaves: the admin who joined first becomes the owner.
+        self.assertEqual(alice.delete("/api/rooms/" + gid)[0], 200)
+        self.assertEqual(self.next_event(w, "member-left").headers["user"], "alice")
+        self.assertEqual(json.loads(self.next_event(w, "role-changed").body),
+                         {"room": gid, "user": "agent1", "role": "owner", "by": "alice"})
+        g = bob.get("/api/rooms/" + gid)[1]
+        self.assertEqual((g["owner"], g["admins"]), ("agent1", ["agent2"]))
+        # Handing over: the new owner, and the old one an admin.
+        status, g = self.set_role(self.api("agent1"), gid, "bob", "owner")
+        self.assertEqual((status, g["owner"], sorted(g["admins"])), (200, "bob", ["agent1", "agent2"]))
+        changes = [json.loads(self.next_event(w, "role-changed").body) for _ in range(2)]
+        self.assertEqual(changes, [{"room": gid, "user": "bob", "role": "owner", "by": "agent1"},
+                                   {"room": gid, "user": "agent1", "role": "admin", "by": "agent1"}])
+        self.assert_refused(self.set_role(bob, gid, "bob", "member"), 409, "conflict",
+                            "the owner hands ownership over")
+        # Without admins, the member who joined first.
+        gid2 = self.group("둘째 🌱", ["bob", "agent2"])
+        w2 = self.watch("agent2", gid2)
+        self.assertEqual(alice.delete("/api/rooms/%s/members/alice" % gid2)[0], 200)
+        self.assertEqual(json.loads(self.next_event(w2, "role-changed").body),
+                         {"room": gid2, "user": "bob", "role": "owner", "by": "alice"})
+        self.assertEqual(bob.get("/api/rooms/" + gid2)[1]["owner"], "bob")
+        self.assertEqual(self.api("agent2").delete("/api/rooms/%s/members/bob" % gid2)[0], 403)
+
+    def test_deleting_a_group_ends_every_subscription_and_its_history(self):
+        gid = self.group("사라질 방 💥", ["bob", "agent1"])
+        alice, bob, agent1 = self.api("alice"), self.api("bob"), self.api("agent1")
+        a = self.stomp("alice")
+        send_message(a, gid, "안녕하세요 😀", receipt="m")
+        a.expect("RECEIPT")
+        watchers = [self.watch("bob", gid), self.watch("bob", gid), self.watch("alice", gid)]
+        self.assertEqual(bob.delete("/api/rooms/%s?for=everyone" % gid)[0], 403)
+        self.assertEqual(self.set_role(alice, gid, "agent1", "admin")[0], 200)
+        self.assertEqual(agent1.delete("/api/rooms/%s?for=everyone" % gid),
+                         (200, {"room": gid, "result": "deleted"}))
+        for c in watchers:
+            last = self.next_event(c, "deleted")
+            self.assertEqual(last.headers["subscription-ended"], "true")
+            self.assertNotIn("revoke-all", last.headers)
+            self.assertEqual(json.loads(last.body), {"room": gid, "by": "agent1"})
+        for api in (alice, bob, agent1):
+            self.assertEqual(api.get("/api/rooms/%s/messages" % gid)[0], 404)
+            self.assertEqual(api.get("/api/rooms/" + gid)[0], 404)
+            self.assertNotIn(gid, [r["id"] for r in api.get("/api/rooms")[1]["rooms"]])
+        subscribe(watchers[0], "/topic/rooms/" + gid, sid="again")
+        self.assertEqual(watchers[0].expect("ERROR").headers["message"], "no such room")
+        send_message(a, gid, "still there?", receipt="gone")
+        self.assertEqual(a.expect("ERROR").headers["message"], "no such room")
+
+    def test_direct_rooms_have_no_membership_changes(self):
+        alice, bob = self.api("alice"), self.api("bob")
+        did = alice.post("/api/rooms", {"kind": "direct", "with": "bob"})[1]["id"]
+        refusals = [alice.post("/api/rooms/%s/members" % did, {"user": "agent1"}),
+                    alice.delete("/api/rooms/%s/members/bob" % did),
+                    bob.delete("/api/rooms/%s/members/bob" % did),
+                    self.set_role(alice, did, "bob", "admin"),
+                    self.set_role(alice, did, "bob", "owner"),
+                    alice.call("PATCH", "/api/rooms/" + did, {"title": "둘만 💬"}),
+                    alice.delete("/api/rooms/%s?for=everyone" % did),
+                    bob.delete("/api/rooms/" + did)]
+        for r in refusals:
+            self.assertEqual((r[0], r[1]["error"]), (403, "forbidden"), r)
+        self.assertIn("direct room", refusals[0][1]["message"])
+        d = alice.get("/api/rooms/" + did)[1]
+        self.assertEqual((sorted(d["members"]), d.get("title"), "admins" in d), (["alice", "bob"], None, False))
+        # A support room is as it was: no member changes, no group deletion.
+        rid = self.open_support("alice")["id"]
+        self.assertEqual(alice.post("/api/rooms/%s/members" % rid, {"user": "bob"})[0], 403)
+        self.assertEqual(alice.delete("/api/rooms/%s?for=everyone" % rid)[0], 400)
+
     def test_read_marks_unread_counts_typing_and_notifications(self):
         alice, bob = self.api("alice"), self.api("bob")
         rid = alice.post("/api/rooms", {"kind": "group", "title": "reads", "members": ["bob"]})[1]["id"]
