@@ -7,11 +7,12 @@
 #include <chatd/plugin.h>
 
 enum op_kind { OP_CREATE, OP_GET, OP_LIST, OP_CLAIM, OP_COMPLETE, OP_DELETE, OP_MEMBER_ADD, OP_MEMBER_REMOVE,
-               OP_APPEND, OP_HISTORY, OP_MARK };
+               OP_APPEND, OP_HISTORY, OP_MARK, OP_GROUP };
 
 /* Call cb (of the type kind implies) with status st. Results go along only
- * where the SDK says they do: a room with OK, EXISTS and CONFLICT; lists and
- * pages with OK; the stored message with OK and EXISTS. */
+ * where the SDK says they do: a room with OK, EXISTS and CONFLICT (and
+ * DENIED, from group_change); lists and pages with OK; the stored message
+ * with OK and EXISTS. */
 void storage_op_answer(enum op_kind kind, void *cb, void *ctx, chatd_status st, const struct chatd_room *rooms,
                        const struct chatd_message *msgs, size_t n);
 
