@@ -6,9 +6,10 @@
  * the contract of plugin.h: seq strictly increasing under concurrent
  * appends, client-id idempotency, one winner in a claim race, paging edges,
  * read marks, unread inputs, deletion, what one room's reads see of writes
- * called in the same go, appends to one room stored in call order, and that
- * no operation completes before its call returned. Exit 0 when every check
- * holds. */
+ * called in the same go, appends to one room stored in call order, group
+ * roles (SDK 1.2 group_change: conditions decided with the change, one
+ * winner of concurrent changes, ownership passed on), and that no operation
+ * completes before its call returned. Exit 0 when every check holds. */
 #include <chatd/plugin.h>
 #include <dlfcn.h>
 #include <event2/event.h>
@@ -48,6 +49,7 @@ static struct {
     bool *used;
     bool in_call;      /* an operation's call is on the stack */
     int early;         /* completions seen while in_call */
+    uint32_t minor;    /* the plugin's SDK minor: which fields its rooms have */
 } H;
 
 static void run_tasks(evutil_socket_t fd, short what, void *arg)
@@ -134,7 +136,17 @@ struct result {
     uint64_t seqs[256];
     char ids[16][128];
     bool has_last;
+    /* rooms of SDK 1.2: owner, title, members and admins, comma-joined */
+    char owner[64], title[128], members[512], admins[512];
 };
+
+static void join_names(char *out, size_t len, const char *const *v, size_t n)
+{
+    size_t w = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < n && w < len; i++)
+        w += (size_t)snprintf(out + w, len - w, "%s%s", i ? "," : "", v[i]);
+}
 
 static void note_early(void)
 {
@@ -154,6 +166,11 @@ static void room_cb(void *ctx, chatd_status st, const struct chatd_room *r)
         res->read_seq = r->read_seq;
         res->has_last = r->last_message != NULL;
         res->n = r->nmembers;
+        snprintf(res->owner, sizeof res->owner, "%s", r->owner ? r->owner : "");
+        snprintf(res->title, sizeof res->title, "%s", r->title ? r->title : "");
+        join_names(res->members, sizeof res->members, r->members, r->nmembers);
+        if (H.minor >= 2)
+            join_names(res->admins, sizeof res->admins, r->admins, r->nadmins);
     }
     res->done++;
 }
@@ -235,6 +252,163 @@ static void wait_all(struct result *r, size_t n)
         H.in_call = false; \
     } while (0)
 
+/* One group change; what/user/role/actor as named, the condition an
+ * admin's (ADMIN, outranking) unless `min` says otherwise. */
+static void change(const struct chatd_storage_ops *ops, void *state, const char *room, chatd_group_change_kind what,
+                   const char *user, chatd_member_role role, const char *actor, chatd_member_role min, bool outrank,
+                   struct result *r)
+{
+    struct chatd_group_change ch = {.size = sizeof ch, .room_id = room, .what = what, .user = user, .role = role,
+                                    .title = what == CHATD_GROUP_RENAME ? user : NULL, .actor = actor,
+                                    .actor_min = min, .outrank = outrank};
+    if (what == CHATD_GROUP_RENAME)
+        ch.user = NULL;
+    CALL(ops->group_change(state, &ch, room_cb, r));
+}
+
+static struct result get_room(const struct chatd_storage_ops *ops, void *state, const char *room)
+{
+    struct result r;
+    memset(&r, 0, sizeof r);
+    CALL(ops->room_get(state, room, NULL, room_cb, &r));
+    wait_all(&r, 1);
+    return r;
+}
+
+#define ADMIN CHATD_MEMBER_ADMIN
+#define OWNER CHATD_MEMBER_OWNER
+#define PLAIN CHATD_MEMBER_PLAIN
+
+static void check_group_roles(const struct chatd_storage_ops *ops, void *state)
+{
+    const char *five[] = {"alice", "bob", "carol", "dave", "eve"};
+    struct chatd_room g = {.id = "rgroup1", .kind = CHATD_ROOM_GROUP, .state = CHATD_ROOM_OPEN, .title = "팀 🎉",
+                           .owner = "alice", .created_ms = 4000, .members = five, .nmembers = 5};
+    struct result r[16];
+    memset(r, 0, sizeof r);
+    CALL(ops->room_create(state, &g, NULL, room_cb, &r[0]));
+    wait_all(r, 1);
+    CHECK(r[0].st == CHATD_OK && strcmp(r[0].admins, "") == 0, "group create: %s admins '%s'",
+          chatd_strerror(r[0].st), r[0].admins);
+
+    /* The condition: a plain member is refused, with the room; the owner
+     * makes bob an admin, and room_get shows it. */
+    memset(r, 0, sizeof r);
+    change(ops, state, "rgroup1", CHATD_GROUP_ADD, "zed", 0, "carol", ADMIN, false, &r[0]);
+    change(ops, state, "rgroup1", CHATD_GROUP_ROLE, "bob", ADMIN, "alice", ADMIN, true, &r[1]);
+    change(ops, state, "rgroup1", CHATD_GROUP_ROLE, "bob", ADMIN, "alice", ADMIN, true, &r[2]);
+    change(ops, state, "rgroup1", CHATD_GROUP_ROLE, "nobody", ADMIN, "alice", ADMIN, true, &r[3]);
+    change(ops, state, "rgroup1", CHATD_GROUP_ROLE, "alice", ADMIN, NULL, 0, false, &r[4]);
+    change(ops, state, "rgroup1", CHATD_GROUP_REMOVE, "alice", 0, "bob", ADMIN, true, &r[5]);
+    change(ops, state, "rgroup1", CHATD_GROUP_ADD, "bob", 0, "alice", ADMIN, false, &r[6]);
+    wait_all(r, 7);
+    CHECK(r[0].st == CHATD_ERR_DENIED && strstr(r[0].members, "zed") == NULL, "plain member adds: %s",
+          chatd_strerror(r[0].st));
+    CHECK(r[1].st == CHATD_OK && strcmp(r[1].admins, "bob") == 0, "promote: %s admins '%s'", chatd_strerror(r[1].st),
+          r[1].admins);
+    CHECK(r[2].st == CHATD_ERR_EXISTS, "promote again: %s", chatd_strerror(r[2].st));
+    CHECK(r[3].st == CHATD_ERR_CONFLICT, "role of a non-member: %s", chatd_strerror(r[3].st));
+    CHECK(r[4].st == CHATD_ERR_CONFLICT, "the owner demoted: %s", chatd_strerror(r[4].st));
+    CHECK(r[5].st == CHATD_ERR_DENIED && strcmp(r[5].owner, "alice") == 0, "an admin removes the owner: %s",
+          chatd_strerror(r[5].st));
+    CHECK(r[6].st == CHATD_ERR_EXISTS, "add a member: %s", chatd_strerror(r[6].st));
+    struct result v = get_room(ops, state, "rgroup1");
+    CHECK(strcmp(v.admins, "bob") == 0 && strcmp(v.owner, "alice") == 0 && v.n == 5,
+          "room_get shows roles: owner %s admins '%s' n=%zu", v.owner, v.admins, v.n);
+
+    /* Changes called in one go are decided in call order, each condition
+     * against what the one before left: demoted first, bob's removal of
+     * carol is refused; carol promoted and removed, no role is left. */
+    memset(r, 0, sizeof r);
+    change(ops, state, "rgroup1", CHATD_GROUP_ROLE, "bob", PLAIN, "alice", ADMIN, true, &r[0]);
+    change(ops, state, "rgroup1", CHATD_GROUP_REMOVE, "carol", 0, "bob", ADMIN, true, &r[1]);
+    change(ops, state, "rgroup1", CHATD_GROUP_ROLE, "carol", ADMIN, "alice", ADMIN, true, &r[2]);
+    change(ops, state, "rgroup1", CHATD_GROUP_REMOVE, "carol", 0, "alice", ADMIN, true, &r[3]);
+    change(ops, state, "rgroup1", CHATD_GROUP_ROLE, "carol", ADMIN, "alice", ADMIN, true, &r[4]);
+    change(ops, state, "rgroup1", CHATD_GROUP_ADD, "carol", 0, "alice", ADMIN, false, &r[5]);
+    wait_all(r, 6);
+    CHECK(r[0].st == CHATD_OK && r[1].st == CHATD_ERR_DENIED, "demoted, then removing: %s %s",
+          chatd_strerror(r[0].st), chatd_strerror(r[1].st));
+    CHECK(r[2].st == CHATD_OK && r[3].st == CHATD_OK && r[4].st == CHATD_ERR_CONFLICT && r[5].st == CHATD_OK,
+          "promote, remove, promote, re-add: %s %s %s %s", chatd_strerror(r[2].st), chatd_strerror(r[3].st),
+          chatd_strerror(r[4].st), chatd_strerror(r[5].st));
+    v = get_room(ops, state, "rgroup1");
+    CHECK(strcmp(v.admins, "") == 0 && strstr(v.members, "carol"), "a removed admin comes back a member: '%s'",
+          v.admins);
+    /* member_remove drops the role too. */
+    memset(r, 0, sizeof r);
+    change(ops, state, "rgroup1", CHATD_GROUP_ROLE, "dave", ADMIN, NULL, 0, false, &r[0]);
+    CALL(ops->member_remove(state, "rgroup1", "dave", done_cb, &r[1]));
+    CALL(ops->member_add(state, "rgroup1", "dave", done_cb, &r[2]));
+    wait_all(r, 3);
+    v = get_room(ops, state, "rgroup1");
+    CHECK(r[0].st == CHATD_OK && r[1].st == CHATD_OK && r[2].st == CHATD_OK && strcmp(v.admins, "") == 0,
+          "member_remove drops the role: %s admins '%s'", chatd_strerror(r[0].st), v.admins);
+
+    /* Ten hand-overs at once from alice: one wins, the rest find alice no
+     * longer the owner. */
+    const char *to[] = {"bob", "carol", "dave", "eve"};
+    memset(r, 0, sizeof r);
+    for (int i = 0; i < 8; i++)
+        change(ops, state, "rgroup1", CHATD_GROUP_ROLE, to[i % 4], OWNER, "alice", OWNER, false, &r[i]);
+    wait_all(r, 8);
+    int won = 0;
+    char winner[64] = "";
+    for (int i = 0; i < 8; i++) {
+        if (r[i].st == CHATD_OK) {
+            won++;
+            snprintf(winner, sizeof winner, "%s", to[i % 4]);
+        }
+        CHECK(r[i].st == CHATD_OK || r[i].st == CHATD_ERR_DENIED || r[i].st == CHATD_ERR_EXISTS,
+              "hand-over %d: %s", i, chatd_strerror(r[i].st));
+    }
+    v = get_room(ops, state, "rgroup1");
+    CHECK(won == 1 && strcmp(v.owner, winner) == 0 && strcmp(v.admins, "alice") == 0,
+          "hand-over race: %d winners, owner %s, admins '%s'", won, v.owner, v.admins);
+
+    /* The owner leaves: the admin who joined first takes over; then, with
+     * no admin left, the member who joined first. */
+    memset(r, 0, sizeof r);
+    change(ops, state, "rgroup1", CHATD_GROUP_ROLE, "eve", ADMIN, winner, ADMIN, true, &r[0]);
+    wait_all(r, 1);
+    struct result a = get_room(ops, state, "rgroup1");
+    /* alice joined first of the admins (she was the first member) */
+    memset(r, 0, sizeof r);
+    change(ops, state, "rgroup1", CHATD_GROUP_REMOVE, winner, 0, NULL, 0, false, &r[0]);
+    wait_all(r, 1);
+    CHECK(r[0].st == CHATD_OK && strcmp(r[0].owner, "alice") == 0 && strcmp(r[0].admins, "eve") == 0,
+          "owner %s left (admins were '%s'): owner %s, admins '%s'", winner, a.admins, r[0].owner, r[0].admins);
+    memset(r, 0, sizeof r);
+    change(ops, state, "rgroup1", CHATD_GROUP_ROLE, "eve", PLAIN, "alice", ADMIN, true, &r[0]);
+    change(ops, state, "rgroup1", CHATD_GROUP_REMOVE, "alice", 0, "alice", PLAIN, false, &r[1]);
+    wait_all(r, 2);
+    v = get_room(ops, state, "rgroup1");
+    /* left in join order: eve, then carol and dave, who left and came back */
+    CHECK(r[0].st == CHATD_OK && r[1].st == CHATD_OK && strcmp(v.owner, "eve") == 0 && strcmp(v.admins, "") == 0,
+          "no admin: the first-joined member owns it: owner %s members %s", v.owner, v.members);
+
+    /* Rename, delete (answered with the room as it was), and rooms that
+     * are not groups. */
+    memset(r, 0, sizeof r);
+    change(ops, state, "rgroup1", CHATD_GROUP_RENAME, "새 이름 🚀", 0, NULL, 0, false, &r[0]);
+    change(ops, state, "rconf2", CHATD_GROUP_ADD, "zed", 0, NULL, 0, false, &r[1]);
+    change(ops, state, "rnothere", CHATD_GROUP_ADD, "zed", 0, NULL, 0, false, &r[2]);
+    change(ops, state, "rgroup1", CHATD_GROUP_DELETE, NULL, 0, "zed", ADMIN, false, &r[3]);
+    change(ops, state, "rgroup1", CHATD_GROUP_DELETE, NULL, 0, v.owner, ADMIN, false, &r[4]);
+    CALL(ops->room_get(state, "rgroup1", NULL, room_cb, &r[5]));
+    CALL(ops->message_list(state, "rgroup1", UINT64_MAX, 0, 20, messages_cb, &r[6]));
+    wait_all(r, 7);
+    CHECK(r[0].st == CHATD_OK && strcmp(r[0].title, "새 이름 🚀") == 0, "rename: %s '%s'", chatd_strerror(r[0].st),
+          r[0].title);
+    CHECK(r[1].st == CHATD_ERR_INVALID && r[2].st == CHATD_ERR_NOT_FOUND, "not a group: %s, no room: %s",
+          chatd_strerror(r[1].st), chatd_strerror(r[2].st));
+    CHECK(r[3].st == CHATD_ERR_DENIED, "a non-member deletes: %s", chatd_strerror(r[3].st));
+    CHECK(r[4].st == CHATD_OK && strcmp(r[4].title, "새 이름 🚀") == 0 && r[4].n >= 1, "delete: %s '%s' n=%zu",
+          chatd_strerror(r[4].st), r[4].title, r[4].n);
+    CHECK(r[5].st == CHATD_ERR_NOT_FOUND && r[6].st == CHATD_ERR_NOT_FOUND, "deleted group: %s %s",
+          chatd_strerror(r[5].st), chatd_strerror(r[6].st));
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -279,6 +453,7 @@ int main(int argc, char **argv)
         return 1;
     }
     const struct chatd_storage_ops *ops = d->ops.storage;
+    H.minor = d->abi_minor;
 
     /* Rooms and unique keys. */
     const char *alice_only[] = {"alice"};
@@ -544,6 +719,12 @@ int main(int argc, char **argv)
     CHECK(r[4].st == CHATD_OK && r[5].st == CHATD_ERR_NOT_FOUND && r[6].st == CHATD_ERR_NOT_FOUND &&
               r[7].st == CHATD_ERR_NOT_FOUND, "deleted room: %s %s %s", chatd_strerror(r[5].st),
           chatd_strerror(r[6].st), chatd_strerror(r[7].st));
+
+    if (d->abi_minor >= 2 &&
+        ops->size >= offsetof(struct chatd_storage_ops, group_change) + sizeof ops->group_change && ops->group_change)
+        check_group_roles(ops, state);
+    else
+        printf("%s: no group_change (SDK %u.%u): group roles not checked\n", argv[1], d->abi_major, d->abi_minor);
 
     CHECK(H.early == 0, "%d completions ran before their call returned", H.early);
     for (size_t i = 0; i < H.nkv; i++)
