@@ -1,7 +1,10 @@
 """The loader's version rule, seen from plugins built for other SDK versions:
 every minor up to chatd's own loads (an older plugin keeps working after an
 upgrade), and a plugin of the previous major is refused with one line that
-says why. (A newer minor and the next major: tests/loader/test_loader.py.)"""
+says why. (A newer minor and the next major: tests/loader/test_loader.py.)
+A storage plugin of SDK 1.1 serves rooms in chatd as before, and groups
+with the fallback for group roles (docs/plugin-guide.md)."""
+import json
 import os
 import re
 import subprocess
@@ -10,7 +13,9 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-from chatd_harness import CHATD_BIN, default_sections, render_ini  # noqa: E402
+from chatd_harness import CHATD_BIN, Chatd, default_sections, render_ini  # noqa: E402
+from raw_stomp import RawStomp  # noqa: E402
+from rooms_client import Api, send_message, subscribe  # noqa: E402
 
 ABI_DIR = os.environ.get("CHATD_ABI_DIR", "build/tests/sdk/plugins")
 
@@ -56,6 +61,77 @@ class AbiVersions(unittest.TestCase):
         lines = p.stderr.strip().splitlines()
         self.assertEqual(lines, ["%s: [notify.abi] plugin: %s was built for SDK ABI %d.%d; this chatd speaks "
                                  "%d.%d (major versions differ)" % (path, plugin, major - 1, minor, major, minor)])
+
+
+class StoragePluginOfSdk11(unittest.TestCase):
+    """storage-files built against the SDK 1.1 headers: no group_change, the
+    1.1 struct chatd_room."""
+
+    def setUp(self):
+        plugin = os.path.join(ABI_DIR, "sdk_storage_files_1_1.so")
+        self.assertTrue(os.path.exists(plugin), "not built: " + plugin)
+        self.log = tempfile.NamedTemporaryFile(suffix=".log", delete=False).name
+        self.addCleanup(os.unlink, self.log)
+
+        def edit(s):
+            s["storage"] = {"plugin": plugin, "path": self.log}
+        self.server = Chatd(edit).start()
+        self.addCleanup(self.server.cleanup)
+        self.addCleanup(self.server.stop)
+
+    def api(self, user):
+        return Api(self.server.http_port, user)
+
+    def stomp(self, user):
+        c = RawStomp(self.server.stomp_port)
+        c.connect(user)
+        self.addCleanup(c.close)
+        return c
+
+    def test_rooms_are_listed_whole(self):
+        alice = self.api("alice")
+        made = {}
+        for title in ("하나 1️⃣", "둘 2️⃣", "셋 3️⃣"):
+            g = alice.post("/api/rooms", {"kind": "group", "title": title, "members": ["bob"]})[1]
+            made[g["id"]] = title
+        did = alice.post("/api/rooms", {"kind": "direct", "with": "bob"})[1]["id"]
+        status, page = self.api("bob").get("/api/rooms")
+        self.assertEqual(status, 200)
+        listed = {r["id"]: (r.get("title"), r["owner"], sorted(r["members"]), r.get("admins")) for r in page["rooms"]}
+        want = {rid: (t, "alice", ["alice", "bob"], []) for rid, t in made.items()}
+        want[did] = (None, "alice", ["alice", "bob"], None)
+        self.assertEqual(listed, want)
+
+    def test_groups_fall_back_to_their_owner(self):
+        alice, bob = self.api("alice"), self.api("bob")
+        gid = alice.post("/api/rooms", {"kind": "group", "title": "예전 방 🕰️",
+                                        "members": ["bob", "agent1"]})[1]["id"]
+        refused = bob.delete("/api/rooms/%s/members/agent1" % gid)
+        self.assertEqual((refused[0], refused[1]["error"]), (403, "forbidden"))
+        self.assertEqual(alice.post("/api/rooms/%s/members" % gid, {"user": "carol"})[0], 200)
+        self.assertEqual(alice.delete("/api/rooms/%s/members/carol" % gid)[0], 200)
+        for answer in (alice.call("PUT", "/api/rooms/%s/members/bob/role" % gid, {"role": "admin"}),
+                       alice.call("PATCH", "/api/rooms/" + gid, {"title": "새 이름"})):
+            self.assertEqual((answer[0], answer[1]["error"]), (501, "not_supported"), answer)
+        self.assertIn("does not store group roles",
+                      alice.call("PUT", "/api/rooms/%s/members/bob/role" % gid, {"role": "admin"})[1]["message"])
+        self.assertEqual(bob.delete("/api/rooms/%s?for=everyone" % gid)[0], 403)
+        watch = self.stomp("bob")
+        subscribe(watch, "/topic/rooms/" + gid, sid="g")
+        watch.expect("RECEIPT")
+        self.assertEqual(alice.delete("/api/rooms/%s?for=everyone" % gid)[0], 200)
+        last = watch.expect("MESSAGE")
+        self.assertEqual((last.headers["event"], last.headers["subscription-ended"]), ("deleted", "true"))
+        self.assertEqual(json.loads(last.body), {"room": gid, "by": "alice"})
+        self.assertEqual(bob.get("/api/rooms/%s/messages" % gid)[0], 404)
+        # The owner may leave; then nobody manages the group, everyone may leave.
+        gid = alice.post("/api/rooms", {"kind": "group", "title": "주인 없음", "members": ["bob"]})[1]["id"]
+        self.assertEqual(alice.delete("/api/rooms/" + gid)[0], 200)
+        self.assertEqual(bob.post("/api/rooms/%s/members" % gid, {"user": "carol"})[0], 403)
+        c = self.stomp("bob")
+        send_message(c, gid, "안녕하세요 😀", receipt="m")
+        self.assertEqual(c.expect("RECEIPT").headers["receipt-id"], "m")
+        self.assertEqual(bob.delete("/api/rooms/" + gid)[0], 200)
 
 
 if __name__ == "__main__":
