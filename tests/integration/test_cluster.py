@@ -159,6 +159,23 @@ class Cluster(unittest.TestCase):
         bobs[1].expect("RECEIPT")
         self.assertEqual([f.headers.get("event") for f in bobs[1].backlog], [])
 
+    def test_a_deleted_group_ends_subscriptions_on_every_instance(self):
+        alice = self.api(0, "alice")
+        gid = alice.post("/api/rooms", {"kind": "group", "title": "끝 🏁", "members": ["bob", "agent1"]})[1]["id"]
+        self.assertEqual(alice.call("PUT", "/api/rooms/%s/members/agent1/role" % gid, {"role": "admin"})[0], 200)
+        watchers = [self.stomp(1, "bob"), self.stomp(2, "bob"), self.stomp(2, "alice"), self.stomp(0, "agent1")]
+        for c in watchers:
+            subscribe(c, "/topic/rooms/" + gid, sid="g")
+            c.expect("RECEIPT")
+        # Deleted through an instance none of them is on.
+        self.assertEqual(self.api(1, "agent1").delete("/api/rooms/%s?for=everyone" % gid)[0], 200)
+        for c in watchers:
+            last = next_event(c, "deleted")
+            self.assertEqual((last.headers["room"], last.headers["subscription-ended"]), (gid, "true"))
+            self.assertEqual(json.loads(last.body), {"room": gid, "by": "agent1"})
+        for i in range(3):
+            self.assertEqual(self.api(i, "bob").get("/api/rooms/%s/messages" % gid)[0], 404)
+
     def test_broker_restart_loses_nothing(self):
         alice = self.api(0, "alice")
         status, room = alice.post("/api/rooms", {"kind": "group", "title": "resync", "members": ["bob"]})
