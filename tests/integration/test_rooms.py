@@ -306,13 +306,14 @@ class Rooms(unittest.TestCase):
         subscribe(bob, "/topic/lobby.revoke", sid="t")
         bob.expect("RECEIPT")
         for i in range(2):
-            alice.send("SEND", {"destination": "/topic/lobby.revoke", "revoke-user": "bob",
+            alice.send("SEND", {"destination": "/topic/lobby.revoke", "revoke-user": "bob", "revoke-all": "true",
                                 "subscription-ended": "true", "receipt": "r%d" % i}, "둘 %d ✨" % i)
             alice.expect("RECEIPT")
         for i in range(2):
             f = bob.expect("MESSAGE")
             self.assertEqual(f.body, ("둘 %d ✨" % i).encode())
             self.assertNotIn("revoke-user", f.headers)
+            self.assertNotIn("revoke-all", f.headers)
             self.assertNotIn("subscription-ended", f.headers)
 
     # ------------------------------------------------------ group roles
