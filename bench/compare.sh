@@ -226,6 +226,7 @@ max_connections_per_ip = 0               ; every session comes from loopback
 
 [stomp]
 max_sends_per_second = 0                 ; unlimited for the benchmark
+max_send_bytes_per_second = 0
 connect_timeout      = 60s
 allow.bench = send,subscribe /topic/bench.** user,agent
 

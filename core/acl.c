@@ -42,6 +42,74 @@ bool acl_match(const char *p, const char *d)
     return *d == '\0';
 }
 
+/* The pattern element at p: `**` (any run), `*` (a run within one
+ * segment) or one literal character; its length in *len. */
+enum pattern_elem { ELEM_CHAR, ELEM_SEGMENT, ELEM_ANY };
+
+static enum pattern_elem pattern_elem(const char *p, size_t *len)
+{
+    *len = p[0] == '*' && p[1] == '*' ? 2 : 1;
+    return *len == 2 ? ELEM_ANY : p[0] == '*' ? ELEM_SEGMENT : ELEM_CHAR;
+}
+
+static bool elem_takes(enum pattern_elem e, char c)
+{
+    return e == ELEM_ANY || !is_separator(c);
+}
+
+struct overlap_walk {
+    bool *seen;    /* (la + 1) * (lb + 1) states: a position in each pattern */
+    size_t *stack;
+    size_t top, width;
+};
+
+static void walk_push(struct overlap_walk *w, size_t i, size_t j)
+{
+    size_t st = i * w->width + j;
+    if (!w->seen[st]) {
+        w->seen[st] = true;
+        w->stack[w->top++] = st;
+    }
+}
+
+/* Both patterns read as automata, walked in step: a state is a position
+ * in each; a wildcard may be left (it matched enough) or take the
+ * character the other side's literal offers. Some destination matches
+ * both when both ends are reached together. Two wildcards facing each
+ * other take a character both accept (any letter) and stay put, which
+ * leads nowhere new. Time and memory: the product of the lengths. */
+bool acl_patterns_overlap(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), nstates = (la + 1) * (lb + 1);
+    struct overlap_walk w = {.seen = calloc(nstates, sizeof *w.seen), .stack = malloc(nstates * sizeof *w.stack),
+                             .width = lb + 1};
+    bool found = false;
+    if (w.seen && w.stack)
+        walk_push(&w, 0, 0);
+    while (w.top && !found) {
+        size_t st = w.stack[--w.top], i = st / w.width, j = st % w.width;
+        found = i == la && j == lb;
+        size_t na = 0, nb = 0;
+        enum pattern_elem ea = i < la ? pattern_elem(a + i, &na) : ELEM_CHAR;
+        enum pattern_elem eb = j < lb ? pattern_elem(b + j, &nb) : ELEM_CHAR;
+        if (i < la && ea != ELEM_CHAR)
+            walk_push(&w, i + na, j);
+        if (j < lb && eb != ELEM_CHAR)
+            walk_push(&w, i, j + nb);
+        if (i == la || j == lb)
+            continue;
+        if (ea == ELEM_CHAR && eb == ELEM_CHAR && a[i] == b[j])
+            walk_push(&w, i + 1, j + 1);
+        else if (ea == ELEM_CHAR && eb != ELEM_CHAR && elem_takes(eb, a[i]))
+            walk_push(&w, i + 1, j);
+        else if (ea != ELEM_CHAR && eb == ELEM_CHAR && elem_takes(ea, b[j]))
+            walk_push(&w, i, j + 1);
+    }
+    free(w.seen);
+    free(w.stack);
+    return found;
+}
+
 static int parse_list(const char *s, size_t n, const char *const *names, const unsigned *bits,
                       size_t nnames, unsigned *out)
 {
@@ -97,14 +165,17 @@ int acl_load(struct acl *acl, const struct config *cfg, struct config_section *s
         }
         rule.roles = r;
         rule.pattern = strdup(pattern);
+        rule.key = strdup(e->key);
         free(copy);
         struct acl_rule *v = realloc(acl->rules, (acl->n + 1) * sizeof *v);
-        if (!v || !rule.pattern) {
+        if (v)
+            acl->rules = v;
+        if (!v || !rule.pattern || !rule.key) {
             free(rule.pattern);
+            free(rule.key);
             config_errorf(err, errlen, cfg, sec->name, e->key, "out of memory");
             return -1;
         }
-        acl->rules = v;
         acl->rules[acl->n++] = rule;
     }
     return 0;
@@ -112,8 +183,10 @@ int acl_load(struct acl *acl, const struct config *cfg, struct config_section *s
 
 void acl_free(struct acl *acl)
 {
-    for (size_t i = 0; i < acl->n; i++)
+    for (size_t i = 0; i < acl->n; i++) {
         free(acl->rules[i].pattern);
+        free(acl->rules[i].key);
+    }
     free(acl->rules);
     acl->rules = NULL;
     acl->n = 0;

@@ -24,6 +24,7 @@ struct acl_rule {
     unsigned actions;
     uint32_t roles;
     char *pattern;
+    char *key;      /* allow.NAME, for messages about the rule */
 };
 
 struct acl {
@@ -37,5 +38,7 @@ int acl_load(struct acl *acl, const struct config *cfg, struct config_section *s
 void acl_free(struct acl *acl);
 bool acl_allows(const struct acl *acl, enum acl_action action, const char *destination, uint32_t roles);
 bool acl_match(const char *pattern, const char *destination);
+/* Whether some destination matches both patterns. */
+bool acl_patterns_overlap(const char *a, const char *b);
 
 #endif

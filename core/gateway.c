@@ -34,11 +34,30 @@ struct conn {
     bool kill;              /* close at the next chance, dropping the queue */
     bool rx_closed;         /* ignore further input */
     bool rx_paused;         /* the core asked us to stop reading (its backlog) */
+    bool rx_blocked;        /* not reading, for any reason of conn_rx_blocked() */
     bool counted;           /* holds one of gateway.peers' counts for `peer` */
     bool dirty;             /* got output in this drain of the core's queue */
     char peer[48];          /* the client's address */
     lws_usec_t hb_send_us, hb_receive_us;
     lws_usec_t last_rx_us, last_tx_us;
+    /* Flow control (conn_rx_blocked): bytes of this connection's frames the
+     * core has not taken yet; recipients whose queues this publisher filled
+     * past the mark; the byte rate's token bucket. */
+    size_t inflight;
+    unsigned throttled_by;
+    double rate_tokens;
+    lws_usec_t rate_refill_us;
+    struct conn_flow *flow; /* made on first use */
+};
+
+/* What only a connection in a flow-control episode needs. */
+struct conn_flow {
+    struct conn *c;
+    ev_timer slow_timer;  /* a full queue holding publishers back must drain in time */
+    ev_timer rate_timer;  /* the byte rate's pause */
+    bool rate_wait;
+    uint64_t *holding;    /* publishers this queue holds back (connection ids) */
+    size_t nholding, holding_cap;
 };
 
 /* One HTTP request to the core's REST API, as lws session data. */
@@ -165,6 +184,8 @@ static void peer_release(struct gateway *g, struct conn *c)
 
 static void conn_send_error(struct gateway *g, struct conn *c, const char *why, const char *detail);
 static void conn_heartbeat(struct ev_loop *loop, ev_timer *w, int revents);
+static void conn_flow_free(struct gateway *g, struct conn *c);
+static void conn_heartbeat_arm(struct gateway *g, struct conn *c);
 
 /* Gateway thread: leave the loop (the drain is over, or gateway_stop). */
 static void gateway_leave(struct gateway *g)
@@ -213,6 +234,7 @@ static void conn_closed(struct gateway *g, struct conn *c)
     /* A refused connection has no id but may still hold its ERROR frame. */
     conn_clear_out(c);
     peer_release(g, c);
+    conn_flow_free(g, c);
     if (!c->id)
         return;
     idmap_del(&g->conns, c->id);
@@ -228,15 +250,167 @@ static void conn_closed(struct gateway *g, struct conn *c)
         gateway_leave(g);
 }
 
+/* ------------------------------------------------------ flow control */
+
+/* Bytes of one connection's frames that may wait for the core before the
+ * gateway stops reading it (a single larger frame still goes through). */
+#define INFLIGHT_MAX (256 * 1024)
+
+/* The gateway reads a connection unless the core's backlog of it is full,
+ * too many of its bytes wait for the core, a recipient's queue it filled
+ * is above the mark, or its SEND byte rate is used up. */
+static bool conn_rx_blocked(const struct conn *c)
+{
+    return c->rx_paused || c->inflight > INFLIGHT_MAX || c->throttled_by || (c->flow && c->flow->rate_wait);
+}
+
+static void conn_rx_update(struct conn *c)
+{
+    bool blocked = conn_rx_blocked(c);
+    if (blocked == c->rx_blocked)
+        return;
+    c->rx_blocked = blocked;
+    if (!blocked)
+        c->last_rx_us = lws_now_usecs(); /* the silence meanwhile was ours */
+    lws_rx_flow_control(c->wsi, !blocked);
+    if (c->hb_receive_us)
+        conn_heartbeat_arm(c->g, c); /* the receive deadline is off while blocked */
+}
+
+static void conn_release_publishers(struct gateway *g, struct conn *c)
+{
+    struct conn_flow *f = c->flow;
+    if (!f || !f->nholding)
+        return;
+    for (size_t i = 0; i < f->nholding; i++) {
+        struct conn *p = idmap_get(&g->conns, f->holding[i]);
+        if (p && p->throttled_by) {
+            p->throttled_by--;
+            conn_rx_update(p);
+        }
+    }
+    f->nholding = 0;
+    ev_timer_stop(g->loop, &f->slow_timer);
+}
+
+/* A queue that holds publishers back and does not drain below the low
+ * mark in [stomp] slow_consumer_timeout belongs to a slow consumer: it must
+ * not stall the publishers for good. */
+static void flow_slow_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct conn_flow *f = (struct conn_flow *)((char *)w - offsetof(struct conn_flow, slow_timer));
+    struct conn *c = f->c;
+    log_msg(CHATD_LOG_WARN, "gateway", c->id,
+            "outbound queue above %zu bytes for %lld ms while publishers waited: slow consumer disconnected",
+            c->g->settings->max_outbound_bytes / 4, c->g->settings->slow_consumer_timeout_ms);
+    conn_release_publishers(c->g, c);
+    c->kill = true;
+    lws_callback_on_writable(c->wsi);
+}
+
+static void flow_rate_resume(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct conn_flow *f = (struct conn_flow *)((char *)w - offsetof(struct conn_flow, rate_timer));
+    f->rate_wait = false;
+    conn_rx_update(f->c);
+}
+
+static struct conn_flow *conn_flow(struct conn *c)
+{
+    if (c->flow)
+        return c->flow;
+    struct conn_flow *f = calloc(1, sizeof *f);
+    if (!f)
+        return NULL;
+    f->c = c;
+    ev_timer_init(&f->slow_timer, flow_slow_timeout, 0, 0);
+    ev_timer_init(&f->rate_timer, flow_rate_resume, 0, 0);
+    return c->flow = f;
+}
+
+static void conn_flow_free(struct gateway *g, struct conn *c)
+{
+    if (!c->flow)
+        return;
+    conn_release_publishers(g, c);
+    ev_timer_stop(g->loop, &c->flow->rate_timer);
+    free(c->flow->holding);
+    free(c->flow);
+    c->flow = NULL;
+}
+
+/* c's queue passed half of max_outbound_bytes with bytes that `origin` (a
+ * connection of this instance) published: stop reading that publisher
+ * until c drains below a quarter, so that one fast sender slows down
+ * instead of getting its readers disconnected. */
+static void conn_hold_publisher(struct gateway *g, struct conn *c, uint64_t origin)
+{
+    struct conn *p = idmap_get(&g->conns, origin);
+    struct conn_flow *f;
+    if (!p || p == c || !(f = conn_flow(c)))
+        return;
+    for (size_t i = 0; i < f->nholding; i++)
+        if (f->holding[i] == origin)
+            return;
+    if (f->nholding == f->holding_cap) {
+        size_t cap = f->holding_cap ? f->holding_cap * 2 : 4;
+        uint64_t *v = realloc(f->holding, cap * sizeof *v);
+        if (!v)
+            return;
+        f->holding = v;
+        f->holding_cap = cap;
+    }
+    f->holding[f->nholding++] = origin;
+    p->throttled_by++;
+    conn_rx_update(p);
+    long long ms = g->settings->slow_consumer_timeout_ms;
+    if (f->nholding == 1 && ms) {
+        ev_timer_set(&f->slow_timer, (double)ms / 1e3, 0);
+        ev_timer_start(g->loop, &f->slow_timer);
+    }
+}
+
+/* [stomp] max_send_bytes_per_second: a token bucket of SEND bytes with a
+ * burst of one second's worth. A frame may overdraw it; the connection is
+ * then not read until the debt is paid. */
+static void conn_rate_take(struct gateway *g, struct conn *c, size_t len)
+{
+    size_t rate = g->settings->max_send_bytes_per_second;
+    if (!rate)
+        return;
+    lws_usec_t now = lws_now_usecs();
+    if (!c->rate_refill_us)
+        c->rate_tokens = (double)rate;
+    else
+        c->rate_tokens += (double)(now - c->rate_refill_us) * (double)rate / 1e6;
+    if (c->rate_tokens > (double)rate)
+        c->rate_tokens = (double)rate;
+    c->rate_refill_us = now;
+    c->rate_tokens -= (double)len;
+    struct conn_flow *f;
+    if (c->rate_tokens >= 0 || !(f = conn_flow(c)))
+        return;
+    f->rate_wait = true;
+    ev_timer_stop(g->loop, &f->rate_timer);
+    ev_timer_set(&f->rate_timer, -c->rate_tokens / (double)rate, 0);
+    ev_timer_start(g->loop, &f->rate_timer);
+}
+
 /* Queue one frame; `wake`: ask lws for a writable callback (else the
- * caller writes itself). */
+ * caller writes itself). [stomp] max_outbound_bytes bounds what may be
+ * queued before a frame, not with it: a frame larger than the bound (a big
+ * message under a raised max_frame_size) still goes to a client that keeps
+ * up, and only one that has fallen behind by more than the bound is cut. */
 static void conn_enqueue(struct gateway *g, struct conn *c, char *head, size_t head_len,
                          struct rcbuf *shared, bool wake)
 {
     struct outitem *it = malloc(sizeof *it);
     size_t len = head_len + (shared ? shared->len : 0);
-    if (!it || c->kill || c->close_after_flush ||
-        c->out_bytes + len > g->settings->max_outbound_bytes) {
+    if (!it || c->kill || c->close_after_flush || c->out_bytes > g->settings->max_outbound_bytes) {
         if (it && !c->kill && !c->close_after_flush)
             log_msg(CHATD_LOG_WARN, "gateway", c->id,
                     "outbound queue above %zu bytes: slow consumer disconnected",
@@ -256,6 +430,8 @@ static void conn_enqueue(struct gateway *g, struct conn *c, char *head, size_t h
         c->out_head = it;
     c->out_tail = it;
     c->out_bytes += len;
+    if (shared && shared->origin && c->out_bytes > g->settings->max_outbound_bytes / 2)
+        conn_hold_publisher(g, c, shared->origin);
     if (wake)
         lws_callback_on_writable(c->wsi);
 }
@@ -293,8 +469,40 @@ static void conn_fail(struct gateway *g, struct conn *c, const char *why)
     conn_error(g, c, why, detail);
 }
 
-/* Heart-beats: an EOL when we have been quiet, a close when the client has.
- * A repeating timer at half the shorter agreed interval. */
+/* Heart-beats: an EOL when we have been quiet for the send interval, a
+ * close when the client has been for twice its interval. One one-shot
+ * timer per connection, armed for the nearer of the two deadlines; reads
+ * and writes only stamp last_rx_us / last_tx_us, and a timer that finds its
+ * deadline moved re-arms for the new one (libev's cheapest pattern for
+ * inactivity timeouts), so a silent client is closed at its deadline, not
+ * up to a tick later. */
+static void conn_heartbeat_arm(struct gateway *g, struct conn *c)
+{
+    ev_timer_stop(g->loop, &c->hb_timer);
+    if (c->close_after_flush || c->kill || !c->id)
+        return;
+    lws_usec_t now = lws_now_usecs(), next = 0;
+    /* A paused connection is silent because we do not read it. */
+    if (c->hb_receive_us && !c->rx_blocked)
+        next = c->last_rx_us + 2 * c->hb_receive_us;
+    if (c->hb_send_us) {
+        lws_usec_t due = c->last_tx_us + c->hb_send_us;
+        if (due <= now) /* output is queued (written soon) or an EOL just was */
+            due = now + c->hb_send_us;
+        if (!next || due < next)
+            next = due;
+    }
+    if (!next)
+        return;
+    /* Never early: a timer that fires a little before the deadline (libev
+     * counts from its loop time) comes back for the rest. */
+    lws_usec_t after = next > now ? next - now : 0;
+    if (after < 1000)
+        after = 1000;
+    ev_timer_set(&c->hb_timer, (double)after / 1e6, 0.);
+    ev_timer_start(g->loop, &c->hb_timer);
+}
+
 static void conn_heartbeat(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)loop;
@@ -302,13 +510,9 @@ static void conn_heartbeat(struct ev_loop *loop, ev_timer *w, int revents)
     struct conn *c = (struct conn *)((char *)w - offsetof(struct conn, hb_timer));
     struct gateway *g = c->g;
     lws_usec_t now = lws_now_usecs();
-    if (c->close_after_flush || c->kill) {
-        ev_timer_stop(g->loop, w);
+    if (c->close_after_flush || c->kill)
         return;
-    }
-    /* A paused connection is silent because we do not read it. */
-    if (c->hb_receive_us && !c->rx_paused && now - c->last_rx_us > 2 * c->hb_receive_us) {
-        ev_timer_stop(g->loop, w);
+    if (c->hb_receive_us && !c->rx_blocked && now - c->last_rx_us >= 2 * c->hb_receive_us) {
         conn_error(g, c, "heart-beat timeout", "Nothing was received within twice the heart-beat interval.");
         return;
     }
@@ -319,19 +523,7 @@ static void conn_heartbeat(struct ev_loop *loop, ev_timer *w, int revents)
             conn_enqueue(g, c, eol, 1, NULL, true);
         }
     }
-}
-
-static void conn_heartbeat_start(struct gateway *g, struct conn *c)
-{
-    lws_usec_t tick = c->hb_send_us;
-    if (c->hb_receive_us && (!tick || c->hb_receive_us < tick))
-        tick = c->hb_receive_us;
-    tick /= 2;
-    if (tick < 50000)
-        tick = 50000;
-    ev_timer_stop(g->loop, &c->hb_timer);
-    ev_timer_init(&c->hb_timer, conn_heartbeat, (double)tick / 1e6, (double)tick / 1e6);
-    ev_timer_start(g->loop, &c->hb_timer);
+    conn_heartbeat_arm(g, c);
 }
 
 static void conn_receive(struct gateway *g, struct conn *c, const char *data, size_t len)
@@ -346,6 +538,9 @@ static void conn_receive(struct gateway *g, struct conn *c, const char *data, si
             break;
         }
         if (st == STOMP_PARSE_FRAME) {
+            c->inflight += f->wire_len;
+            if (f->command == STOMP_CMD_SEND)
+                conn_rate_take(g, c, f->wire_len);
             struct xmsg m = {.session = c->id, .kind = XM_FRAME};
             m.u.frame = f;
             pending_add(g, &m);
@@ -355,6 +550,7 @@ static void conn_receive(struct gateway *g, struct conn *c, const char *data, si
         if (st == STOMP_PARSE_MORE)
             break;
     }
+    conn_rx_update(c);
     pending_flush(g);
 }
 
@@ -458,6 +654,8 @@ static int conn_writable(struct gateway *g, struct conn *c)
     }
     if (!c->out_head)
         c->out_tail = NULL;
+    if (c->flow && c->out_bytes <= g->settings->max_outbound_bytes / 4)
+        conn_release_publishers(g, c);
     /* What the socket does not take now, lws keeps and sends first. */
     size_t n = (size_t)(p - start);
     if (lws_write(c->wsi, start, n, LWS_WRITE_RAW) < (int)n)
@@ -552,13 +750,13 @@ static void gateway_drain_queue(struct gateway *g)
             c->hb_send_us = (lws_usec_t)m->u.heartbeat.send_ms * 1000;
             c->hb_receive_us = (lws_usec_t)m->u.heartbeat.receive_ms * 1000;
             c->last_rx_us = c->last_tx_us = lws_now_usecs();
-            if (c->hb_send_us || c->hb_receive_us)
-                conn_heartbeat_start(g, c);
+            conn_heartbeat_arm(g, c);
         } else if (m->kind == XM_RX_PAUSE || m->kind == XM_RX_RESUME) {
             c->rx_paused = m->kind == XM_RX_PAUSE;
-            if (!c->rx_paused)
-                c->last_rx_us = lws_now_usecs();
-            lws_rx_flow_control(c->wsi, !c->rx_paused);
+            conn_rx_update(c);
+        } else if (m->kind == XM_RX_CREDIT) {
+            c->inflight -= m->u.credit < c->inflight ? m->u.credit : c->inflight;
+            conn_rx_update(c);
         } else if (m->kind == XM_CLOSE) {
             c->close_after_flush = true;
             c->rx_closed = true;

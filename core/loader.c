@@ -20,15 +20,8 @@ const char *plugin_kind_name(chatd_plugin_kind kind)
     return "unknown";
 }
 
-bool plugin_has_minor(const struct plugin *p, uint32_t minor)
-{
-    return p && p->desc && p->desc->abi_major == CHATD_ABI_MAJOR && p->desc->abi_minor >= minor;
-}
-
 /* The name of the first mandatory member missing from the ops table, or
- * NULL. An ops table built against an older minor may be shorter than ours:
- * a member beyond its `size` counts as absent (OPS_HAS). Operations added
- * after ABI 1.0 are optional. */
+ * NULL (OPS_HAS: loader.h). */
 #define REQUIRE_OP(ops, member)      \
     do {                             \
         if (!OPS_HAS(ops, member))   \
@@ -191,6 +184,11 @@ struct plugin *plugin_load(struct server *srv, struct config *cfg, const char *s
         return NULL;
     }
     return p;
+}
+
+bool plugin_has_minor(const struct plugin *p, uint32_t minor)
+{
+    return p && p->desc && p->desc->abi_minor >= minor;
 }
 
 void plugin_unload(struct plugin *p)

@@ -29,6 +29,13 @@ struct plugin {
     bool init_error_set;
 };
 
+/* Whether an ops table has `member` set: one built against an older minor
+ * may be shorter than ours, and a member beyond its `size` counts as
+ * absent. */
+#define OPS_HAS(ops, member)                                                      \
+    ((ops)->size >= offsetof(__typeof__(*(ops)), member) + sizeof((ops)->member) && \
+     (ops)->member != NULL)
+
 /* Resolve, open, check and init the plugin named by `plugin =` in
  * `section`. On failure: NULL, one line in err, nothing left loaded. */
 struct plugin *plugin_load(struct server *srv, struct config *cfg, const char *section,
@@ -38,15 +45,9 @@ void plugin_unload(struct plugin *p);
 
 const char *plugin_kind_name(chatd_plugin_kind kind);
 
-/* Whether p was built for this SDK major and at least `minor`: only then
- * does the core call operations or read struct members added in that
- * minor (an older plugin's structs end before them). */
+/* Whether the loaded plugin p was built for SDK 1.`minor` or later: only
+ * then does the core call the operations and read the struct fields that
+ * minor added (plugin.h, above struct chatd_storage_ops). */
 bool plugin_has_minor(const struct plugin *p, uint32_t minor);
-
-/* Whether an ops table (as the plugin built it: its `size` may be that of
- * an older minor) has `member`, and it is set. */
-#define OPS_HAS(ops, member)                                                        \
-    ((ops)->size >= offsetof(__typeof__(*(ops)), member) + sizeof((ops)->member) && \
-     (ops)->member != NULL)
 
 #endif

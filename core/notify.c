@@ -40,15 +40,10 @@ struct notifier {
     struct dispatch *inflight;
 };
 
-size_t notify_preview_len(const char *body, size_t len, size_t max)
+void notify_failed(struct server *srv, const char *recipient, const char *room, const char *event, const char *why)
 {
-    if (len <= max)
-        return len;
-    size_t n = max;
-    /* Back off continuation bytes, then the lead byte they belong to. */
-    while (n > 0 && ((unsigned char)body[n] & 0xC0) == 0x80)
-        n--;
-    return n;
+    srv->metrics.notifications_failed++;
+    log_warn("notification %s of room %s for %s dropped: %s", event, room, recipient, why);
 }
 
 static bool name_char(unsigned char c)
@@ -57,15 +52,15 @@ static bool name_char(unsigned char c)
            (c >= 'A' && c <= 'Z') || c >= 0x80;
 }
 
-bool notify_mentions(const char *body, size_t len, const char *user)
+bool notify_mentions(const char *text, size_t len, const char *user)
 {
     size_t ul = strlen(user);
     if (!ul)
         return false;
     for (size_t i = 0; i + 1 + ul <= len; i++) {
-        if (body[i] != '@' || (i > 0 && name_char((unsigned char)body[i - 1])))
+        if (text[i] != '@' || (i > 0 && name_char((unsigned char)text[i - 1])))
             continue;
-        if (memcmp(body + i + 1, user, ul) == 0 && (i + 1 + ul == len || !name_char((unsigned char)body[i + 1 + ul])))
+        if (memcmp(text + i + 1, user, ul) == 0 && (i + 1 + ul == len || !name_char((unsigned char)text[i + 1 + ul])))
             return true;
     }
     return false;
@@ -106,7 +101,7 @@ static void dispatch_send(struct dispatch *d, uint64_t unread)
     char *json = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     if (!json) {
-        log_warn("notification for %s not built: out of memory", d->recipient);
+        notify_failed(srv, d->recipient, d->room, "message", "not encoded as JSON");
         return;
     }
     struct chatd_notification note = {.recipient = d->recipient, .room = d->room, .room_kind = d->kind,
@@ -155,7 +150,7 @@ static void dispatch_start(struct notifier *n, const char *recipient, const char
     if (!d || !d->recipient || !d->room || !d->message_id || !d->sender || !d->preview) {
         if (d)
             dispatch_free(d);
-        log_warn("notification for %s dropped: out of memory", recipient);
+        notify_failed(n->srv, recipient, room, "message", "out of memory");
         return;
     }
     d->next = n->inflight;
@@ -220,30 +215,31 @@ static void window_end(evutil_socket_t fd, short what, void *arg)
 }
 
 void notify_offline(struct notifier *n, const struct chatd_room *room, const struct chatd_message *m,
-                    const char *recipient)
+                    const char *recipient, const char *text, size_t text_len, const char *preview)
 {
     const struct settings *set = &n->srv->settings;
     if (!n->srv->nnotify)
         return;
     bool by_kind = (set->notify_kinds >> room->kind) & 1u;
-    if (!by_kind && !(set->notify_mentions && notify_mentions(m->body, m->body_len, recipient)))
+    if (!by_kind && !(set->notify_mentions && notify_mentions(text, text_len, recipient)))
         return;
-    char preview[4097];
-    size_t pl = notify_preview_len(m->body, m->body_len, set->notify_preview < 4096 ? set->notify_preview : 4096);
-    memcpy(preview, m->body, pl);
-    preview[pl] = '\0';
     if (!set->notify_coalesce_ms) {
         dispatch_start(n, recipient, room->id, room->kind, m->seq, m->id, m->sender, preview, 1);
         return;
     }
     char key[600];
-    if ((size_t)snprintf(key, sizeof key, "%s\x1f%s", recipient, room->id) >= sizeof key)
+    if ((size_t)snprintf(key, sizeof key, "%s\x1f%s", recipient, room->id) >= sizeof key) {
+        notify_failed(n->srv, recipient, room->id, "message", "recipient name too long");
         return;
+    }
     struct window *w = strmap_get(&n->windows, key);
     if (w) {
-        if (window_keep(w, room->kind, m->seq, m->id, m->sender, preview))
+        if (window_keep(w, room->kind, m->seq, m->id, m->sender, preview)) {
             w->held++;
-        n->srv->metrics.notifications_coalesced++;
+            n->srv->metrics.notifications_coalesced++;
+        } else {
+            notify_failed(n->srv, recipient, room->id, "message", "out of memory");
+        }
         return;
     }
     w = calloc(1, sizeof *w);

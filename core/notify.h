@@ -18,13 +18,18 @@ struct notifier *notifier_new(struct server *srv);
 /* After the storage plugin is unloaded: no answer can arrive any more. */
 void notifier_free(struct notifier *n);
 
+/* text (text_len bytes) is the message's text, preview its preview (see
+ * preview.h), both as rooms.c made them for every notification of m;
+ * borrowed for the call. */
 void notify_offline(struct notifier *n, const struct chatd_room *room, const struct chatd_message *m,
-                    const char *recipient);
+                    const char *recipient, const char *text, size_t text_len, const char *preview);
 
-/* The start of a message for a preview: at most max bytes, never cutting a
- * UTF-8 sequence. Returns the length to keep. */
-size_t notify_preview_len(const char *body, size_t len, size_t max);
-/* Whether body names user as "@user" (not followed by a name character). */
-bool notify_mentions(const char *body, size_t len, const char *user);
+/* A notification (in-band or offline) about event in room, meant for
+ * recipient, was not built or not handed on: logged with why and counted
+ * in chatd_notifications_failed_total. */
+void notify_failed(struct server *srv, const char *recipient, const char *room, const char *event, const char *why);
+
+/* Whether text names user as "@user" (not followed by a name character). */
+bool notify_mentions(const char *text, size_t len, const char *user);
 
 #endif

@@ -106,6 +106,8 @@ static void metrics(struct rest_call *c)
          m->notifications},
         {"chatd_notifications_coalesced_total", "counter", "offline notifications held back by coalescing",
          m->notifications_coalesced},
+        {"chatd_notifications_failed_total", "counter", "notifications (in-band or offline) not built or not handed on",
+         m->notifications_failed},
         {"chatd_http_requests_total", "counter", "REST, health and metrics requests", m->http_requests},
         {"chatd_rooms_purged_total", "counter", "closed support rooms removed by [rooms] retention",
          m->rooms_purged},

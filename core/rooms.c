@@ -8,13 +8,18 @@
 
 #include <jansson.h>
 
+#include "destinations.h"
+#include "group_roles.h"
 #include "loader.h"
 #include "log.h"
+#include "message_body.h"
 #include "notify.h"
 #include "presence.h"
+#include "preview.h"
 #include "jsonw.h"
 #include "rest.h"
 #include "router.h"
+#include "send_order.h"
 #include "server.h"
 #include "session.h"
 #include "stomp_frame.h"
@@ -25,7 +30,7 @@
 #define PAGE_DEFAULT 20
 #define PAGE_MAX 100
 #define REPLAY_PAGE 100
-#define PREVIEW_MAX 140
+#define TITLE_MAX 200
 #define MAX_LOCAL_SUBSCRIBERS 4096
 
 static int64_t now_ms(void)
@@ -138,6 +143,12 @@ static json_t *room_json(const struct chatd_room *r, const char *for_user)
                           "last_seq", (json_int_t)r->last_seq);
     if (!j)
         return NULL;
+    if (r->kind == CHATD_ROOM_GROUP) {
+        json_t *admins = json_array();
+        for (size_t i = 0; i < r->nadmins; i++)
+            json_array_append_new(admins, json_string(r->admins[i]));
+        json_object_set_new(j, "admins", admins);
+    }
     if (r->assigned_ms)
         json_object_set_new(j, "assigned_at", json_integer(r->assigned_ms));
     if (closed_ms(r))
@@ -156,11 +167,14 @@ static json_t *room_json(const struct chatd_room *r, const char *for_user)
 
 static void room_topic(char *out, size_t len, const char *room)
 {
-    snprintf(out, len, "/topic/rooms/%s", room);
+    destination_room_topic(out, len, room);
 }
 
-/* An event on a room's topic: `event` and `room` headers, a JSON body. */
-static void publish_room_event(struct server *srv, const char *room, const char *event, json_t *body)
+/* An event on a room's topic: `event` and `room` headers, a JSON body.
+ * `revoked`: a user whose subscriptions to the room end with this event
+ * (they left or were removed), else NULL. */
+static void publish_room_event_ending(struct server *srv, const char *room, const char *event, json_t *body,
+                                      const char *revoked)
 {
     char topic[128];
     room_topic(topic, sizeof topic, room);
@@ -168,11 +182,17 @@ static void publish_room_event(struct server *srv, const char *room, const char 
     json_decref(body);
     if (!text)
         return;
-    struct event_header h[] = {{"event", event}, {"room", room}, {"content-type", "application/json"}};
-    chatd_status st = router_publish_event(srv->router, topic, h, 3, text, strlen(text));
+    struct event_header h[] = {{"event", event}, {"room", room}, {"content-type", "application/json"},
+                               {"user", revoked}, {ROUTER_REVOKE, revoked}};
+    chatd_status st = router_publish_event(srv->router, topic, h, revoked ? 5 : 3, text, strlen(text));
     if (st != CHATD_OK)
         log_warn("event %s for room %s not published: %s", event, room, chatd_strerror(st));
     free(text);
+}
+
+static void publish_room_event(struct server *srv, const char *room, const char *event, json_t *body)
+{
+    publish_room_event_ending(srv, room, event, body, NULL);
 }
 
 static void publish_queue_event(struct server *srv, const char *event, const struct chatd_room *r)
@@ -183,47 +203,65 @@ static void publish_queue_event(struct server *srv, const char *event, const str
     if (!text)
         return;
     struct event_header h[] = {{"event", event}, {"room", r->id}, {"content-type", "application/json"}};
-    router_publish_event(srv->router, "/topic/support/queue", h, 3, text, strlen(text));
+    router_publish_event(srv->router, DEST_SUPPORT_QUEUE, h, 3, text, strlen(text));
     free(text);
 }
 
+/* An in-band notification; body (taken, may be NULL when it could not be
+ * built) goes to every session of user on /user/queue/notifications. */
 static void notify_user(struct server *srv, const char *user, const char *event, const char *room, json_t *body)
 {
     char dest[300];
-    snprintf(dest, sizeof dest, "/user/%s/queue/notifications", user);
-    char *text = json_dumps(body, JSON_COMPACT);
+    destination_notifications_of(dest, sizeof dest, user);
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
-    if (!text)
+    if (!text) {
+        notify_failed(srv, user, room, event, "not encoded as JSON");
         return;
+    }
     struct event_header h[] = {{"event", event}, {"room", room}, {"content-type", "application/json"}};
-    router_publish_event(srv->router, dest, h, 3, text, strlen(text));
+    chatd_status st = router_publish_event(srv->router, dest, h, 3, text, strlen(text));
+    if (st != CHATD_OK)
+        notify_failed(srv, user, room, event, chatd_strerror(st));
     free(text);
 }
 
 /* After a message is stored: members with no live subscription to the room
- * hear of it in-band when connected, through notify plugins when not. */
-static void notify_members(struct server *srv, const struct chatd_room *r, const struct chatd_message *m)
+ * hear of it in-band when connected, through notify plugins when not. Both
+ * carry one preview of the message's text, made when the first member
+ * needs it. */
+static void notify_members(struct server *srv, const struct chatd_room *r, const struct chatd_message *m,
+                           const char *content_type)
 {
-    char preview[PREVIEW_MAX + 1];
-    size_t pl = m->body_len < PREVIEW_MAX ? m->body_len : PREVIEW_MAX;
-    memcpy(preview, m->body, pl);
-    preview[pl] = '\0';
+    char *text = NULL, *preview = NULL;
+    size_t text_len = 0;
+    bool made = false;
     for (size_t i = 0; i < r->nmembers; i++) {
         const char *member = r->members[i];
         if (strcmp(member, m->sender) == 0)
             continue;
         if (presence_watching(srv->presence, member, r->id))
             continue;
-        json_t *body = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s}", "event", "message", "room", r->id,
-                                 "room_kind", kind_name(r->kind), "seq", (json_int_t)m->seq, "message_id", m->id,
-                                 "sender", m->sender, "preview", preview);
+        if (!made) {
+            made = true;
+            text = message_body_text(content_type, m->body, m->body_len, &text_len);
+            preview = text ? preview_make(text, text_len, srv->settings.notify_preview) : NULL;
+        }
+        if (!preview) {
+            notify_failed(srv, member, r->id, "message", "no preview: out of memory or a body not checked");
+            continue;
+        }
         if (presence_online(srv->presence, member)) {
-            notify_user(srv, member, "message", r->id, body);
+            notify_user(srv, member, "message", r->id,
+                        json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s}", "event", "message", "room", r->id,
+                                  "room_kind", kind_name(r->kind), "seq", (json_int_t)m->seq, "message_id", m->id,
+                                  "sender", m->sender, "preview", preview));
         } else {
-            json_decref(body);
-            notify_offline(srv->notifier, r, m, member);
+            notify_offline(srv->notifier, r, m, member, text, text_len, preview);
         }
     }
+    free(text);
+    free(preview);
 }
 
 /* ------------------------------------------------------------ REST ops */
@@ -234,6 +272,10 @@ struct rest_op {
     char member[256];
     uint64_t seq;
     int action;
+    /* group changes (group_change_start) */
+    struct chatd_group_change change;
+    char title[TITLE_MAX + 1];
+    char owner_before[256]; /* the owner the change was checked against */
 };
 
 static struct rest_op *rest_op_new(struct rest_call *c, const char *room)
@@ -259,15 +301,17 @@ static void rest_storage_error(struct rest_call *c, chatd_status st)
         rest_error(c, 503, "storage_unavailable", "storage: %s", chatd_strerror(st));
 }
 
-static void created_cb(void *ctx, chatd_status st, const struct chatd_room *room)
+static void created_cb(void *ctx, chatd_status st, const struct chatd_room *answer)
 {
     struct rest_op *op = ctx;
     struct rest_call *c = op->c;
     free(op);
-    if ((st != CHATD_OK && st != CHATD_ERR_EXISTS) || !room) {
+    if ((st != CHATD_OK && st != CHATD_ERR_EXISTS) || !answer) {
         rest_storage_error(c, st);
         return;
     }
+    struct chatd_room view = storage_room(c->srv->storage, answer, 0);
+    const struct chatd_room *room = &view;
     if (st == CHATD_OK && room->kind == CHATD_ROOM_SUPPORT)
         publish_queue_event(c->srv, "opened", room);
     if (st == CHATD_OK)
@@ -353,9 +397,8 @@ static void list_cb(void *ctx, chatd_status st, const struct chatd_room *rooms, 
     }
     json_t *list = json_array();
     for (size_t i = 0; i < n; i++) {
-        struct chatd_room r;
-        storage_room_at(c->srv->storage, rooms, i, &r);
-        json_array_append_new(list, room_json(&r, c->user));
+        struct chatd_room view = storage_room(c->srv->storage, rooms, i);
+        json_array_append_new(list, room_json(&view, c->user));
     }
     rest_respond(c, 200, json_pack("{s:o}", "rooms", list));
 }
@@ -389,6 +432,7 @@ static void list_rooms(struct rest_call *c)
 
 enum room_action {
     ACT_GET = 1, ACT_CLAIM, ACT_COMPLETE, ACT_DELETE, ACT_READ, ACT_HISTORY, ACT_MEMBER_ADD, ACT_MEMBER_REMOVE,
+    ACT_ROLE, ACT_RENAME, ACT_GROUP_DELETE,
 };
 
 static void claim_cb(void *ctx, chatd_status st, const struct chatd_room *room)
@@ -431,15 +475,6 @@ static void done_cb(void *ctx, chatd_status st)
     case ACT_DELETE:
         publish_room_event(srv, op->room, "closed", json_pack("{s:s, s:s}", "room", op->room, "by", c->user));
         rest_respond(c, 200, json_pack("{s:s, s:s, s:s}", "room", op->room, "result", "closed", "history", "deleted"));
-        break;
-    case ACT_MEMBER_REMOVE:
-        publish_room_event(srv, op->room, "member-left", json_pack("{s:s, s:s}", "room", op->room, "user", op->member));
-        rest_respond(c, 200, json_pack("{s:s, s:s}", "room", op->room, "removed", op->member));
-        break;
-    case ACT_MEMBER_ADD:
-        publish_room_event(srv, op->room, "member-joined", json_pack("{s:s, s:s}", "room", op->room, "user", op->member));
-        notify_user(srv, op->member, "room-added", op->room, json_pack("{s:s}", "room", op->room));
-        rest_respond(c, 200, json_pack("{s:s, s:s}", "room", op->room, "added", op->member));
         break;
     case ACT_READ:
         publish_room_event(srv, op->room, "read", json_pack("{s:s, s:s, s:I}", "room", op->room, "user", c->user,
@@ -537,11 +572,201 @@ static bool parse_u64(const char *s, uint64_t *out)
     return true;
 }
 
-/* The room is here and the caller may see it: act. */
-static void room_action_cb(void *ctx, chatd_status st, const struct chatd_room *room)
+/* ------------------------------------------------------ group changes */
+
+/* The events of a group change that took effect (after: the room as the
+ * storage left it, or NULL when the storage keeps no roles), then the
+ * answer. */
+static void group_changed(struct rest_op *op, const struct chatd_room *after)
+{
+    struct rest_call *c = op->c;
+    struct server *srv = c->srv;
+    const struct chatd_group_change *ch = &op->change;
+    switch (ch->what) {
+    case CHATD_GROUP_ADD:
+        publish_room_event(srv, op->room, "member-joined",
+                           json_pack("{s:s, s:s, s:s}", "room", op->room, "user", ch->user, "by", c->user));
+        notify_user(srv, ch->user, "room-added", op->room,
+                    after ? room_json(after, NULL) : json_pack("{s:s}", "room", op->room));
+        rest_respond(c, 200, json_pack("{s:s, s:s}", "room", op->room, "added", ch->user));
+        break;
+    case CHATD_GROUP_REMOVE:
+        /* `by` only when someone else removed them */
+        publish_room_event_ending(srv, op->room, "member-left",
+                                  json_pack("{s:s, s:s, s:s*}", "room", op->room, "user", ch->user, "by",
+                                            strcmp(c->user, ch->user) != 0 ? c->user : NULL),
+                                  ch->user);
+        /* The owner left: ownership passed on (SDK 1.2 storage). */
+        if (after && after->owner && strcmp(op->owner_before, ch->user) == 0 && strcmp(after->owner, ch->user) != 0)
+            publish_room_event(srv, op->room, "role-changed",
+                               json_pack("{s:s, s:s, s:s, s:s}", "room", op->room, "user", after->owner, "role",
+                                         "owner", "by", c->user));
+        rest_respond(c, 200, json_pack("{s:s, s:s}", "room", op->room, "removed", ch->user));
+        break;
+    case CHATD_GROUP_ROLE:
+        publish_room_event(srv, op->room, "role-changed",
+                           json_pack("{s:s, s:s, s:s, s:s}", "room", op->room, "user", ch->user, "role",
+                                     group_role_name(ch->role), "by", c->user));
+        if (ch->role == CHATD_MEMBER_OWNER) /* the previous owner is an admin now */
+            publish_room_event(srv, op->room, "role-changed",
+                               json_pack("{s:s, s:s, s:s, s:s}", "room", op->room, "user", c->user, "role", "admin",
+                                         "by", c->user));
+        rest_respond(c, 200, room_json(after, NULL));
+        break;
+    case CHATD_GROUP_RENAME:
+        publish_room_event(srv, op->room, "renamed",
+                           json_pack("{s:s, s:s, s:s}", "room", op->room, "title", ch->title, "by", c->user));
+        rest_respond(c, 200, room_json(after, NULL));
+        break;
+    case CHATD_GROUP_DELETE: {
+        /* The last event of the room: every subscription to it ends. */
+        char topic[128];
+        room_topic(topic, sizeof topic, op->room);
+        json_t *body = json_pack("{s:s, s:s}", "room", op->room, "by", c->user);
+        char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+        json_decref(body);
+        struct event_header h[] = {{"event", "deleted"}, {"room", op->room}, {"content-type", "application/json"},
+                                   {ROUTER_REVOKE_ALL, "true"}};
+        chatd_status st = text ? router_publish_event(srv->router, topic, h, 4, text, strlen(text)) : CHATD_ERR_NOMEM;
+        if (st != CHATD_OK)
+            log_warn("event deleted for room %s not published: %s", op->room, chatd_strerror(st));
+        free(text);
+        rest_respond(c, 200, json_pack("{s:s, s:s}", "room", op->room, "result", "deleted"));
+        break;
+    }
+    }
+}
+
+/* A refused group change: the status for the client, with the rule. */
+static void group_refused(struct rest_call *c, enum group_verdict v, const char *why, const char *user)
+{
+    switch (v) {
+    case GROUP_FORBIDDEN:
+        rest_error(c, 403, "forbidden", "%s", why);
+        break;
+    case GROUP_NOT_MEMBER:
+        rest_error(c, 404, "not_found", "%s is %s", user ? user : "that user", why);
+        break;
+    case GROUP_OWNER_ROLE:
+        rest_error(c, 409, "conflict", "%s", why);
+        break;
+    default:
+        rest_error(c, 409, "conflict", "the group changed meanwhile; try again");
+    }
+}
+
+/* The storage decided (SDK 1.2 group_change). */
+static void group_change_cb(void *ctx, chatd_status st, const struct chatd_room *answer)
 {
     struct rest_op *op = ctx;
     struct rest_call *c = op->c;
+    struct chatd_room after = {0};
+    if (answer)
+        after = storage_room(c->srv->storage, answer, 0);
+    if (st == CHATD_OK && answer) {
+        group_changed(op, &after);
+    } else if (st == CHATD_ERR_EXISTS && answer) {
+        /* already so: nothing to announce */
+        if (op->change.what == CHATD_GROUP_ADD)
+            rest_respond(c, 200, json_pack("{s:s, s:s}", "room", op->room, "added", op->change.user));
+        else
+            rest_respond(c, 200, room_json(&after, NULL));
+    } else if ((st == CHATD_ERR_DENIED || st == CHATD_ERR_CONFLICT) && answer) {
+        /* Someone changed the group since it was checked: say which rule
+         * holds now. */
+        const char *why;
+        struct chatd_group_change again = op->change;
+        enum group_verdict v = group_check(&after, c->user, &again, &why);
+        group_refused(c, v, why, op->change.user);
+    } else if (st == CHATD_ERR_NOT_FOUND || st == CHATD_ERR_INVALID) {
+        rest_error(c, 404, "not_found", "no such room");
+    } else {
+        rest_storage_error(c, st);
+    }
+    free(op);
+}
+
+/* Without group_change (a storage plugin built for SDK 1.1): membership
+ * and deletion through the 1.0 operations, decided on the room as read. */
+static void group_done_cb(void *ctx, chatd_status st)
+{
+    struct rest_op *op = ctx;
+    if (st == CHATD_OK)
+        group_changed(op, NULL);
+    else
+        rest_storage_error(op->c, st);
+    free(op);
+}
+
+/* A caller who is a member of the group `room` asks for the change that
+ * op->action and its arguments name: check the rule, then let the storage
+ * decide (docs/rest-api.md, "Group roles"). Consumes op. */
+static void group_change_start(struct rest_op *op, const struct chatd_room *room)
+{
+    struct rest_call *c = op->c;
+    struct chatd_group_change *ch = &op->change;
+    ch->size = sizeof *ch;
+    ch->room_id = op->room;
+    ch->user = op->member[0] ? op->member : NULL;
+    ch->title = op->title;
+    switch (op->action) {
+    case ACT_MEMBER_ADD: ch->what = CHATD_GROUP_ADD; break;
+    case ACT_MEMBER_REMOVE: ch->what = CHATD_GROUP_REMOVE; break;
+    case ACT_ROLE: ch->what = CHATD_GROUP_ROLE; break;
+    case ACT_RENAME: ch->what = CHATD_GROUP_RENAME; break;
+    default: ch->what = CHATD_GROUP_DELETE; break;
+    }
+    snprintf(op->owner_before, sizeof op->owner_before, "%s", room->owner ? room->owner : "");
+    bool stored = storage_has_group_change(c->srv->storage);
+    const char *why;
+    enum group_verdict v = group_check(room, c->user, ch, &why);
+    if (v == GROUP_UNCHANGED) {
+        if (ch->what == CHATD_GROUP_ADD)
+            rest_respond(c, 200, json_pack("{s:s, s:s}", "room", op->room, "added", ch->user));
+        else
+            rest_respond(c, 200, room_json(room, NULL));
+        free(op);
+        return;
+    }
+    if (v != GROUP_ALLOWED) {
+        group_refused(c, v, why, ch->user);
+        free(op);
+        return;
+    }
+    void *state;
+    const struct chatd_storage_ops *ops = storage(c->srv, &state);
+    if (stored) {
+        ops->group_change(state, ch, group_change_cb, op);
+        return;
+    }
+    switch (ch->what) {
+    case CHATD_GROUP_ADD:
+        ops->member_add(state, op->room, ch->user, group_done_cb, op);
+        return;
+    case CHATD_GROUP_REMOVE:
+        ops->member_remove(state, op->room, ch->user, group_done_cb, op);
+        return;
+    case CHATD_GROUP_DELETE:
+        ops->room_delete(state, op->room, group_done_cb, op);
+        return;
+    default: {
+        bool role = ch->what == CHATD_GROUP_ROLE;
+        free(op);
+        rest_error(c, 501, "not_supported", "%s", role ? "the storage plugin does not store group roles"
+                                                       : "the storage plugin cannot rename a group");
+    }
+    }
+}
+
+/* The room is here and the caller may see it: act. */
+static void room_action_cb(void *ctx, chatd_status st, const struct chatd_room *answer)
+{
+    struct rest_op *op = ctx;
+    struct rest_call *c = op->c;
+    struct chatd_room view = {0};
+    if (answer)
+        view = storage_room(c->srv->storage, answer, 0);
+    const struct chatd_room *room = answer ? &view : NULL;
     /* A claim that lost the race must hear 409, not 404: agents address
      * every support room when claiming. */
     bool claimable = op->action == ACT_CLAIM && room && (c->roles & CHATD_ROLE_AGENT) &&
@@ -606,9 +831,9 @@ static void room_action_cb(void *ctx, chatd_status st, const struct chatd_room *
             else
                 ops->room_delete(state, op->room, done_cb, op);
         } else if (room->kind == CHATD_ROOM_GROUP && member) {
-            op->action = ACT_MEMBER_REMOVE;
+            op->action = ACT_MEMBER_REMOVE; /* leaving */
             snprintf(op->member, sizeof op->member, "%s", c->user);
-            ops->member_remove(state, op->room, c->user, done_cb, op);
+            group_change_start(op, room);
         } else {
             free(op);
             rest_error(c, 403, "forbidden", "only the customer closes a support room; members leave groups");
@@ -616,15 +841,23 @@ static void room_action_cb(void *ctx, chatd_status st, const struct chatd_room *
         return;
     case ACT_MEMBER_ADD:
     case ACT_MEMBER_REMOVE:
-        if (room->kind != CHATD_ROOM_GROUP || !member) {
-            free(op);
-            rest_error(c, 403, "forbidden", "only members change a group's members");
+    case ACT_ROLE:
+    case ACT_RENAME:
+    case ACT_GROUP_DELETE:
+        if (room->kind == CHATD_ROOM_GROUP && member) {
+            group_change_start(op, room);
             return;
         }
-        if (op->action == ACT_MEMBER_ADD)
-            ops->member_add(state, op->room, op->member, done_cb, op);
+        bool deleting = op->action == ACT_GROUP_DELETE;
+        free(op);
+        if (deleting && room->kind == CHATD_ROOM_SUPPORT)
+            rest_error(c, 400, "bad_request", "for=everyone deletes a group; a support room's customer closes it "
+                                              "with a plain DELETE");
         else
-            ops->member_remove(state, op->room, op->member, done_cb, op);
+            rest_error(c, 403, "forbidden", "%s", room->kind == CHATD_ROOM_DIRECT
+                                                      ? "a direct room has exactly its two members: no member, role "
+                                                        "or title changes, and it is not deleted"
+                                                      : "members, roles and titles belong to group rooms");
         return;
     case ACT_READ:
         if (!member) {
@@ -639,6 +872,44 @@ static void room_action_cb(void *ctx, chatd_status st, const struct chatd_room *
     }
     free(op);
     rest_error(c, 500, "internal", "unknown action");
+}
+
+/* The group routes (docs/rest-api.md, "Group roles"): PATCH of the room
+ * (rename), PUT of a member's role, DELETE of the room ?for=everyone.
+ * Sets *action (0: not one of them) and the arguments; false when the
+ * request is answered already (bad input). */
+static bool group_route(struct rest_call *c, const char *sub, const char *method, int *action, char *member,
+                        size_t member_len, chatd_member_role *role, char title[TITLE_MAX + 1])
+{
+    size_t sl = strlen(sub);
+    char scope[16];
+    if (!*sub && strcmp(method, "PATCH") == 0) {
+        const char *t = json_string_value(json_object_get(c->body, "title"));
+        if (!t || !*t || strlen(t) > TITLE_MAX) {
+            rest_error(c, 400, "bad_request", "expected {\"title\": T} with a title of 1 to %d bytes", TITLE_MAX);
+            return false;
+        }
+        snprintf(title, TITLE_MAX + 1, "%s", t);
+        *action = ACT_RENAME;
+    } else if (!*sub && strcmp(method, "DELETE") == 0 && rest_query(c, "for", scope, sizeof scope)) {
+        if (strcmp(scope, "everyone") != 0) {
+            rest_error(c, 400, "bad_request", "for=everyone deletes the group; without it a member leaves");
+            return false;
+        }
+        *action = ACT_GROUP_DELETE;
+    } else if (strncmp(sub, "members/", 8) == 0 && sl > 8 + 5 && strcmp(sub + sl - 5, "/role") == 0 &&
+               strcmp(method, "PUT") == 0) {
+        size_t ul = sl - 8 - 5;
+        const char *r = json_string_value(json_object_get(c->body, "role"));
+        if (ul >= member_len || !group_role_parse(r, role)) {
+            rest_error(c, 400, "bad_request", "expected {\"role\": \"owner\", \"admin\" or \"member\"}");
+            return false;
+        }
+        memcpy(member, sub + 8, ul);
+        member[ul] = '\0';
+        *action = ACT_ROLE;
+    }
+    return true;
 }
 
 void rooms_rest(struct rest_call *c)
@@ -675,11 +946,12 @@ void rooms_rest(struct rest_call *c)
     room[idlen] = '\0';
     const char *sub = slash ? slash + 1 : "";
     int action = 0;
-    char member[256] = "";
+    char member[256] = "", title[TITLE_MAX + 1] = "", scope[16];
+    chatd_member_role role = CHATD_MEMBER_NONE;
     uint64_t seq = 0;
     if (!*sub && strcmp(method, "GET") == 0)
         action = ACT_GET;
-    else if (!*sub && strcmp(method, "DELETE") == 0)
+    else if (!*sub && strcmp(method, "DELETE") == 0 && !rest_query(c, "for", scope, sizeof scope))
         action = ACT_DELETE;
     else if (strcmp(sub, "messages") == 0 && strcmp(method, "GET") == 0)
         action = ACT_HISTORY;
@@ -706,6 +978,8 @@ void rooms_rest(struct rest_call *c)
     } else if (strncmp(sub, "members/", 8) == 0 && sub[8] && strcmp(method, "DELETE") == 0) {
         snprintf(member, sizeof member, "%s", sub + 8);
         action = ACT_MEMBER_REMOVE;
+    } else if (!group_route(c, sub, method, &action, member, sizeof member, &role, title)) {
+        return; /* answered */
     }
     if (!action) {
         rest_error(c, 404, "not_found", "no such endpoint");
@@ -717,22 +991,13 @@ void rooms_rest(struct rest_call *c)
     op->action = action;
     op->seq = seq;
     snprintf(op->member, sizeof op->member, "%s", member);
+    op->change.role = role;
+    memcpy(op->title, title, sizeof op->title);
     void *state;
     storage(c->srv, &state)->room_get(state, room, c->user, room_action_cb, op);
 }
 
 /* ------------------------------------------------------------ STOMP */
-
-bool rooms_owns_send(const char *d)
-{
-    return strncmp(d, "/app/", 5) == 0;
-}
-
-bool rooms_owns_subscribe(const char *d)
-{
-    return strncmp(d, "/topic/rooms/", 13) == 0 || strcmp(d, "/topic/support/queue") == 0 ||
-           strcmp(d, "/user/queue/notifications") == 0;
-}
 
 /* One STOMP operation waiting for storage; the session may be gone when
  * the answer comes, so it is found again by id. */
@@ -746,7 +1011,7 @@ struct stomp_op {
     char *client_id;
     char *content_type;
     char *sub_id;
-    char *user;          /* READ: who read, kept for the answer */
+    char *user;          /* READ: who read; SEND: the sender */
     int ack;
     int verb;            /* SEND, READ, TYPING, SUBSCRIBE */
     bool has_since;
@@ -759,12 +1024,18 @@ struct stomp_op {
     chatd_room_kind kind; /* SEND: the room as looked up, for notifications */
     char **members;
     size_t nmembers;
+    struct send_ticket *ticket; /* SEND: its place in the session's line (send_order.h) */
+    uint64_t seq;               /* SEND: the stored message, until it is published */
+    int64_t ts_ms;
+    char *message_id;
 };
 
 enum { VERB_SEND = 1, VERB_READ, VERB_TYPING, VERB_SUBSCRIBE };
 
 static void stomp_op_free(struct stomp_op *op)
 {
+    if (op->ticket)
+        send_order_leave(op->ticket);
     session_op_end(op->srv, op->session);
     for (size_t i = 0; i < op->nmembers; i++)
         free(op->members[i]);
@@ -775,6 +1046,7 @@ static void stomp_op_free(struct stomp_op *op)
     free(op->content_type);
     free(op->sub_id);
     free(op->user);
+    free(op->message_id);
     free(op);
 }
 
@@ -796,6 +1068,7 @@ static bool split_room_dest(const char *d, const char *prefix, char room[ROOM_ID
 }
 
 static void send_stored_cb(void *ctx, chatd_status st, const struct chatd_message *m);
+static void send_append(void *arg);
 
 /* The session of op, still connected and a member of the room it looked
  * up; otherwise the client got its ERROR, op is freed and NULL returned. */
@@ -888,10 +1161,29 @@ static void send_room_cb(void *ctx, chatd_status st, const struct chatd_room *ro
         for (size_t i = 0; op->members && i < room->nmembers; i++)
             if ((op->members[op->nmembers] = strdup(room->members[i])))
                 op->nmembers++;
-        struct chatd_message m = {.room = op->room, .sender = session_user(s), .client_id = op->client_id,
-                                  .ts_ms = now_ms(), .body = op->body, .body_len = op->body_len};
-        ops->message_append(state, &m, send_stored_cb, op);
+        send_order_append(op->ticket, send_append, op);
     }
+}
+
+/* The SEND's turn: every earlier SEND of its session called its append (or
+ * failed), so storage gets them in the order the client sent them. */
+static void send_append(void *arg)
+{
+    struct stomp_op *op = arg;
+    struct session *s = session_lookup(op->srv, op->session);
+    if (!s) { /* gone, or closed by an ERROR for an earlier frame */
+        stomp_op_free(op);
+        return;
+    }
+    if (!(op->user = strdup(session_user(s)))) {
+        session_error_receipt(s, op->receipt, "internal error", "out of memory");
+        stomp_op_free(op);
+        return;
+    }
+    struct chatd_message m = {.room = op->room, .sender = op->user, .client_id = op->client_id,
+                              .ts_ms = now_ms(), .body = op->body, .body_len = op->body_len};
+    void *state;
+    storage(op->srv, &state)->message_append(state, &m, send_stored_cb, op);
 }
 
 static void sender_marked_cb(void *ctx, chatd_status st)
@@ -905,31 +1197,47 @@ static void sender_marked_cb(void *ctx, chatd_status st)
     stomp_op_free(op);
 }
 
+/* Stored, and every earlier message of the session published: now the fast
+ * path, in the session's send order, then the sender's own read mark. */
+static void send_publish(void *arg)
+{
+    struct stomp_op *op = arg;
+    struct server *srv = op->srv;
+    op->ticket = NULL; /* gone with this call */
+    struct chatd_message m = {.room = op->room, .seq = op->seq, .id = op->message_id, .sender = op->user,
+                              .client_id = op->client_id, .ts_ms = op->ts_ms, .body = op->body,
+                              .body_len = op->body_len};
+    char seq[24], ts[24], topic[128], origin[48];
+    struct event_header h[11];
+    size_t nh = message_headers(h, &m, op->content_type ? op->content_type : "text/plain", op->trace, false, seq, ts);
+    h[nh++] = (struct event_header){ROUTER_ORIGIN, router_origin(srv->router, op->session, origin, sizeof origin)};
+    room_topic(topic, sizeof topic, op->room);
+    router_publish_event(srv->router, topic, h, nh, m.body, m.body_len);
+    struct chatd_room room = {.id = op->room, .kind = op->kind, .members = (const char *const *)op->members,
+                              .nmembers = op->nmembers};
+    notify_members(srv, &room, &m, op->content_type);
+    /* The RECEIPT waits for the sender's read mark too, so that what the
+     * sender reads after it (its unread count) includes its own message,
+     * whatever connection of the storage answers. */
+    void *state;
+    storage(srv, &state)->read_mark(state, op->room, m.sender, m.seq, sender_marked_cb, op);
+}
+
 static void send_stored_cb(void *ctx, chatd_status st, const struct chatd_message *m)
 {
     struct stomp_op *op = ctx;
     struct server *srv = op->srv;
-    if (st == CHATD_OK && m) {
+    /* (Out of memory for the id: stored and receipted, not live; a
+     * subscriber catches up with since-seq.) */
+    if (st == CHATD_OK && m && (op->message_id = strdup(m->id))) {
         int64_t ms = now_ms() - op->started_ms;
         metrics_observe(srv->metrics.store_latency, &srv->metrics.store_latency_sum, ms);
         srv->metrics.messages_stored++;
         log_msg(CHATD_LOG_DEBUG, "rooms", op->session, "stored room %s seq %llu as %s in %lld ms, trace %s", op->room,
                 (unsigned long long)m->seq, m->id, (long long)ms, op->trace);
-        /* Stored: now the fast path, then the sender's own read mark. */
-        char seq[24], ts[24], topic[128];
-        struct event_header h[10];
-        size_t nh = message_headers(h, m, op->content_type ? op->content_type : "text/plain", op->trace, false, seq,
-                                    ts);
-        room_topic(topic, sizeof topic, op->room);
-        router_publish_event(srv->router, topic, h, nh, m->body, m->body_len);
-        struct chatd_room room = {.id = op->room, .kind = op->kind, .members = (const char *const *)op->members,
-                                  .nmembers = op->nmembers};
-        notify_members(srv, &room, m);
-        /* The RECEIPT waits for the sender's read mark too, so that what
-         * the sender reads after it (its unread count) includes its own
-         * message, whatever connection of the storage answers. */
-        void *state;
-        storage(srv, &state)->read_mark(state, op->room, m->sender, m->seq, sender_marked_cb, op);
+        op->seq = m->seq;
+        op->ts_ms = m->ts_ms;
+        send_order_publish(op->ticket, send_publish, op);
         return;
     }
     struct session *s = session_lookup(srv, op->session);
@@ -977,6 +1285,17 @@ static struct stomp_op *stomp_op_new(struct session *s, const char *room, int ve
     return op;
 }
 
+/* A room message is text (message_body.h); anything else is refused
+ * before it reaches storage. */
+static bool send_body_ok(struct session *s, const struct stomp_frame *f, const char *receipt)
+{
+    char why[256];
+    if (message_body_check(stomp_frame_header(f, "content-type"), f->body, f->body_len, why, sizeof why) == 0)
+        return true;
+    session_error_receipt(s, receipt, "invalid message body", why);
+    return false;
+}
+
 void rooms_app_send(struct session *s, const char *destination, const struct stomp_frame *f, const char *receipt)
 {
     char room[ROOM_ID_MAX];
@@ -1003,6 +1322,8 @@ void rooms_app_send(struct session *s, const char *destination, const struct sto
             return;
         }
     }
+    if (v == VERB_SEND && !send_body_ok(s, f, receipt))
+        return;
     struct stomp_op *op = stomp_op_new(s, room, v, receipt);
     if (!op)
         return;
@@ -1012,7 +1333,9 @@ void rooms_app_send(struct session *s, const char *destination, const struct sto
         const char *cid = stomp_frame_header(f, "client-id");
         const char *ct = stomp_frame_header(f, "content-type");
         op->body = malloc(f->body_len + 1);
-        if (!op->body || (cid && !(op->client_id = strdup(cid))) || (ct && !(op->content_type = strdup(ct)))) {
+        op->ticket = send_order_enter(op->srv->send_order, op->session);
+        if (!op->body || !op->ticket || (cid && !(op->client_id = strdup(cid))) ||
+            (ct && !(op->content_type = strdup(ct)))) {
             session_error_receipt(s, receipt, "internal error", "out of memory");
             stomp_op_free(op);
             return;
@@ -1143,14 +1466,15 @@ static void subscribe_room_cb(void *ctx, chatd_status st, const struct chatd_roo
 void rooms_resync(struct server *srv)
 {
     struct sub **subs;
-    size_t n = router_collect_subs(srv->router, "/topic/rooms/", &subs);
+    size_t n = router_collect_subs(srv->router, DEST_ROOM_TOPIC, &subs);
     size_t started = 0;
     for (size_t i = 0; i < n; i++) {
         struct sub *sub = subs[i];
         if (router_sub_held(sub))
             continue; /* already catching up */
         struct session *s = router_sub_session(sub);
-        struct stomp_op *op = stomp_op_new(s, router_sub_destination(sub) + 13, VERB_SUBSCRIBE, NULL);
+        const char *room = router_sub_destination(sub) + strlen(DEST_ROOM_TOPIC);
+        struct stomp_op *op = stomp_op_new(s, room, VERB_SUBSCRIBE, NULL);
         if (!op)
             continue;
         if (!(op->sub_id = strdup(router_sub_id(sub)))) {
@@ -1172,14 +1496,14 @@ void rooms_subscribe(struct session *s, const char *destination, const char *id,
                      const char *since_seq, const char *receipt)
 {
     struct server *srv = session_server(s);
-    if (strcmp(destination, "/topic/support/queue") == 0 && !(session_roles(s) & CHATD_ROLE_AGENT)) {
+    if (strcmp(destination, DEST_SUPPORT_QUEUE) == 0 && !(session_roles(s) & CHATD_ROLE_AGENT)) {
         session_error_receipt(s, receipt, "destination not allowed", "Only agents watch the support queue.");
         return;
     }
     char room[ROOM_ID_MAX] = "";
     const char *rest = NULL;
-    bool is_room = strncmp(destination, "/topic/rooms/", 13) == 0;
-    if (is_room && (!split_room_dest(destination, "/topic/rooms/", room, &rest) || *rest)) {
+    bool is_room = strncmp(destination, DEST_ROOM_TOPIC, strlen(DEST_ROOM_TOPIC)) == 0;
+    if (is_room && (!split_room_dest(destination, DEST_ROOM_TOPIC, room, &rest) || *rest)) {
         session_error_receipt(s, receipt, "no such room", destination);
         return;
     }
@@ -1203,8 +1527,8 @@ void rooms_subscribe(struct session *s, const char *destination, const char *id,
     }
     if (!is_room) {
         char resolved[300];
-        if (strcmp(destination, "/user/queue/notifications") == 0)
-            snprintf(resolved, sizeof resolved, "/user/%s/queue/notifications", session_user(s));
+        if (strcmp(destination, DEST_MY_NOTIFICATIONS) == 0)
+            destination_notifications_of(resolved, sizeof resolved, session_user(s));
         else
             snprintf(resolved, sizeof resolved, "%s", destination);
         subscribe_now(s, op, resolved);

@@ -16,9 +16,8 @@ struct stomp_frame;
 /* REST: /api/rooms... for an authenticated call. */
 void rooms_rest(struct rest_call *c);
 
-/* STOMP: true when `destination` is the rooms' (then the rooms answer). */
-bool rooms_owns_send(const char *destination);
-bool rooms_owns_subscribe(const char *destination);
+/* STOMP: the session hands over the destinations destinations.h routes to
+ * the rooms (DEST_APP SENDs, DEST_ROOMS SUBSCRIBEs). */
 /* SEND to /app/rooms/{room}/send|read|typing. The frame stays the caller's. */
 void rooms_app_send(struct session *s, const char *destination, const struct stomp_frame *f,
                     const char *receipt);

@@ -19,6 +19,7 @@ struct envelope {
     struct stomp_frame *frame;
     struct rcbuf *shared[3]; /* per version 1.0, 1.1, 1.2; made on demand */
     uint64_t seq;            /* room `message` events: their seq; else 0 */
+    uint64_t origin;         /* the publishing session when it is one of this instance's */
     /* Queue messages: */
     struct envelope *next;   /* in the queue's pending list */
     bool redelivered;
@@ -65,6 +66,7 @@ struct sub {
     size_t nheld, held_cap;
     uint64_t last_seq;       /* highest room message seq this sub has had */
     uint64_t replayed_to;    /* a replay from storage delivered every seq up to this */
+    bool ended;              /* revoked by the server: gets nothing more, awaits UNSUBSCRIBE */
 };
 
 struct router {
@@ -171,18 +173,22 @@ static struct rcbuf *shared_part(struct envelope *e, int version)
     struct stomp_buf b = {0};
     int rc = 0;
     for (size_t i = 0; i < f->nheaders; i++)
-        if (strcmp(f->headers[i].name, "content-length") != 0)
+        if (strcmp(f->headers[i].name, "content-length") != 0 && strcmp(f->headers[i].name, ROUTER_REVOKE) != 0 &&
+            strcmp(f->headers[i].name, ROUTER_REVOKE_ALL) != 0 && strcmp(f->headers[i].name, ROUTER_ORIGIN) != 0)
             rc |= stomp_encode_header_n(&b, version, STOMP_CMD_MESSAGE, f->headers[i].name,
                                         f->headers[i].value, f->headers[i].value_len);
     rc |= stomp_encode_body(&b, f->body, f->body_len, true);
     struct rcbuf *shared = rc ? NULL : rcbuf_new(b.len);
-    if (shared)
+    if (shared) {
         memcpy(shared->data, b.data, b.len);
+        shared->origin = e->origin;
+    }
     stomp_buf_free(&b);
     return e->shared[vi] = shared;
 }
 
-static void deliver_one(struct router *r, struct sub *s, struct envelope *e);
+static void deliver_one(struct router *r, struct sub *s, struct envelope *e, bool last);
+static void sub_end(struct router *r, struct sub *s);
 
 /* Keep e for a held subscription (bounded like an unacked window). */
 static void hold_event(struct router *r, struct sub *s, struct envelope *e)
@@ -217,7 +223,7 @@ void router_release(struct router *r, struct sub *s, uint64_t replayed_seq)
         struct envelope *e = s->held_events[i];
         bool seen = e->seq && e->seq <= replayed_seq;
         if (!seen)
-            deliver_one(r, s, e);
+            deliver_one(r, s, e, false);
         envelope_unref(e);
     }
     free(s->held_events);
@@ -225,9 +231,12 @@ void router_release(struct router *r, struct sub *s, uint64_t replayed_seq)
     s->nheld = s->held_cap = 0;
 }
 
-/* Send e to one subscriber; client-ack modes remember it until acked. */
-static void deliver_one(struct router *r, struct sub *s, struct envelope *e)
+/* Send e to one subscriber; client-ack modes remember it until acked.
+ * `last`: the server ends the subscription with this event. */
+static void deliver_one(struct router *r, struct sub *s, struct envelope *e, bool last)
 {
+    if (s->ended)
+        return;
     if (s->held) {
         hold_event(r, s, e);
         return;
@@ -263,6 +272,8 @@ static void deliver_one(struct router *r, struct sub *s, struct envelope *e)
     }
     if (e->redelivered)
         rc |= stomp_encode_header(&head, v, STOMP_CMD_MESSAGE, "redelivered", "true");
+    if (last)
+        rc |= stomp_encode_header(&head, v, STOMP_CMD_MESSAGE, "subscription-ended", "true");
     if (rc) {
         stomp_buf_free(&head);
         if (u) {
@@ -312,7 +323,7 @@ static void queue_dispatch(struct router *r, struct dest *d)
             d->pending_tail = NULL;
         d->npending--;
         e->next = NULL;
-        deliver_one(r, s, e);
+        deliver_one(r, s, e, false);
         envelope_unref(e); /* the queue's reference; an unacked entry keeps its own */
     }
 }
@@ -435,7 +446,7 @@ static void unacked_release(struct sub *s, struct unacked *u, bool requeue)
 void router_unsubscribe(struct router *r, struct sub *s)
 {
     struct dest *d = s->dest;
-    if (r->srv->presence && strncmp(d->name, ROOM_TOPIC, sizeof ROOM_TOPIC - 1) == 0)
+    if (r->srv->presence && !s->ended && strncmp(d->name, ROOM_TOPIC, sizeof ROOM_TOPIC - 1) == 0)
         presence_watch(r->srv->presence, session_user(s->session), d->name + sizeof ROOM_TOPIC - 1, -1);
     /* Unacked queue messages return in their original order. */
     while (s->unacked_tail)
@@ -463,23 +474,49 @@ void router_unsubscribe(struct router *r, struct sub *s)
 static bool header_is_forwarded(const char *name)
 {
     static const char *const own[] = {"destination", "receipt", "transaction", "content-length",
-                                      "message-id", "subscription", "ack", "redelivered"};
+                                      "message-id", "subscription", "ack", "redelivered", ROUTER_ORIGIN};
     for (size_t i = 0; i < sizeof own / sizeof *own; i++)
         if (strcmp(name, own[i]) == 0)
             return false;
     return true;
 }
 
-static int encode_envelope(struct router *r, const char *destination, const struct stomp_frame *send,
-                           struct stomp_buf *b)
+/* Headers the server sets on its events' MESSAGE frames (rooms), and
+ * `sender` on every message: a client's SEND never sets them, so that
+ * subscribers can trust them. */
+static bool header_is_stamped(const char *name)
 {
-    char id[48];
+    static const char *const stamped[] = {"sender", "event", "room", "seq", "timestamp", "trace-id", "replay",
+                                          "user", "subscription-ended", ROUTER_REVOKE, ROUTER_REVOKE_ALL};
+    for (size_t i = 0; i < sizeof stamped / sizeof *stamped; i++)
+        if (strcmp(name, stamped[i]) == 0)
+            return true;
+    return false;
+}
+
+const char *router_origin(const struct router *r, uint64_t session, char *out, size_t len)
+{
+    snprintf(out, len, "%s:%llu", r->instance, (unsigned long long)session);
+    return out;
+}
+
+/* The envelope is stamped here, on the instance the client is connected
+ * to; the others deliver its headers as they come (STOMP 1.2 escaping
+ * keeps a client's header one header through the broker). */
+static int encode_envelope(struct router *r, const char *destination, const char *sender,
+                           const struct stomp_frame *send, uint64_t origin, struct stomp_buf *b)
+{
+    char id[48], from[48];
     snprintf(id, sizeof id, "%s-%llu", r->instance, (unsigned long long)++r->next_id);
     int rc = stomp_encode_command(b, STOMP_CMD_MESSAGE);
     rc |= stomp_encode_header(b, STOMP_V1_2, STOMP_CMD_MESSAGE, "destination", destination);
     rc |= stomp_encode_header(b, STOMP_V1_2, STOMP_CMD_MESSAGE, "message-id", id);
+    rc |= stomp_encode_header(b, STOMP_V1_2, STOMP_CMD_MESSAGE, "sender", sender);
+    if (origin)
+        rc |= stomp_encode_header(b, STOMP_V1_2, STOMP_CMD_MESSAGE, ROUTER_ORIGIN,
+                                  router_origin(r, origin, from, sizeof from));
     for (size_t i = 0; i < send->nheaders; i++)
-        if (header_is_forwarded(send->headers[i].name))
+        if (header_is_forwarded(send->headers[i].name) && !header_is_stamped(send->headers[i].name))
             rc |= stomp_encode_header_n(b, STOMP_V1_2, STOMP_CMD_MESSAGE, send->headers[i].name,
                                         send->headers[i].value, send->headers[i].value_len);
     rc |= stomp_encode_body(b, send->body, send->body_len, true);
@@ -502,13 +539,18 @@ static struct envelope *envelope_parse(struct router *r, const void *data, size_
     const char *seq = stomp_frame_header(e->frame, "seq");
     if (event && seq && strcmp(event, "message") == 0)
         e->seq = strtoull(seq, NULL, 10);
+    const char *origin = stomp_frame_header(e->frame, ROUTER_ORIGIN);
+    size_t il = strlen(r->instance);
+    if (origin && strncmp(origin, r->instance, il) == 0 && origin[il] == ':')
+        e->origin = strtoull(origin + il + 1, NULL, 10);
     return e;
 }
 
-chatd_status router_publish(struct router *r, const char *destination, const struct stomp_frame *send)
+chatd_status router_publish(struct router *r, const char *destination, const char *sender,
+                            const struct stomp_frame *send, uint64_t origin)
 {
     struct stomp_buf b = {0};
-    if (encode_envelope(r, destination, send, &b)) {
+    if (encode_envelope(r, destination, sender, send, origin, &b)) {
         stomp_buf_free(&b);
         return CHATD_ERR_NOMEM;
     }
@@ -578,7 +620,7 @@ void router_deliver_event_to(struct router *r, struct sub *s, const struct event
     if (encode_event(r, s->dest->name, h, n, body, len, &b) == 0 && (e = envelope_parse(r, b.data, b.len))) {
         bool held = s->held;
         s->held = false; /* the replay itself goes out now */
-        deliver_one(r, s, e);
+        deliver_one(r, s, e, false);
         s->held = held;
         envelope_unref(e);
     }
@@ -604,9 +646,14 @@ void router_deliver(struct router *r, const char *channel, const void *data, siz
         log_warn("broker event on %s could not be parsed; dropped", channel);
         return;
     }
+    const char *revoked = stomp_frame_header(e->frame, ROUTER_REVOKE);
+    bool all = stomp_frame_header(e->frame, ROUTER_REVOKE_ALL) != NULL;
     for (struct sub *s = d->subs, *next; s; s = next) {
         next = s->next; /* deliver_one may fail the session, not unlink it */
-        deliver_one(r, s, e);
+        bool last = all || (revoked && strcmp(session_user(s->session), revoked) == 0);
+        deliver_one(r, s, e, last);
+        if (last)
+            sub_end(r, s);
     }
     /* SEND to delivery here, for room messages (their timestamp is the
      * storing instance's clock). */
@@ -621,6 +668,21 @@ void router_deliver(struct router *r, const char *channel, const void *data, siz
                     d->nsubs, trace);
     }
     envelope_unref(e);
+}
+
+/* The server took the subscription away (its user left the room): no more
+ * events, no longer watching; it stays the session's until UNSUBSCRIBE or
+ * the close, so that a client's UNSUBSCRIBE of it is still answered. */
+static void sub_end(struct router *r, struct sub *s)
+{
+    if (s->ended)
+        return;
+    s->ended = true;
+    if (r->srv->presence && strncmp(s->dest->name, ROOM_TOPIC, sizeof ROOM_TOPIC - 1) == 0)
+        presence_watch(r->srv->presence, session_user(s->session), s->dest->name + sizeof ROOM_TOPIC - 1, -1);
+    for (size_t i = 0; i < s->nheld; i++)
+        envelope_unref(s->held_events[i]);
+    s->nheld = 0;
 }
 
 static bool unacked_matches(const struct unacked *u, const char *ack_id, const char *message_id)
@@ -649,16 +711,28 @@ chatd_status router_ack(struct router *r, struct sub *const *subs, size_t nsubs,
         for (struct unacked *u = s->unacked_head; u; u = u->next) {
             if (!unacked_matches(u, ack_id, message_id))
                 continue;
-            /* client mode is cumulative: everything up to u goes with it. */
-            if (s->ack == ACK_CLIENT)
-                while (s->unacked_head != u)
-                    unacked_release(s, s->unacked_head, nack);
-            unacked_release(s, u, nack);
+            /* client mode is cumulative: everything up to u goes with it.
+             * Released from u backwards, so that NACKed queue messages
+             * return to the front of the queue in their original order. */
+            bool cumulative = s->ack == ACK_CLIENT;
+            while (u) {
+                struct unacked *prev = cumulative ? u->prev : NULL;
+                unacked_release(s, u, nack);
+                u = prev;
+            }
             if (s->dest->kind == DEST_QUEUE)
                 queue_dispatch(r, s->dest);
             return CHATD_OK;
         }
     }
+    /* An auto subscription's messages were acknowledged when delivered:
+     * an ACK or NACK of one is a no-op. The message cannot be looked up
+     * (nothing of it is kept), so any ACK/NACK is taken as one when it
+     * names an auto subscription, or names none and the session has one. */
+    const char *named = stomp_frame_header(ack, "subscription");
+    for (size_t i = 0; i < nsubs; i++)
+        if (subs[i]->ack == ACK_AUTO && (!named || strcmp(named, subs[i]->id) == 0))
+            return CHATD_OK;
     return CHATD_ERR_NOT_FOUND;
 }
 
@@ -698,6 +772,8 @@ size_t router_collect_subs(struct router *r, const char *prefix, struct sub ***o
         if (strncmp(name, prefix, plen) != 0)
             continue;
         for (struct sub *s = ((struct dest *)value)->subs; s; s = s->next) {
+            if (s->ended)
+                continue;
             if (n == cap) {
                 cap = cap ? cap * 2 : 64;
                 struct sub **grown = realloc(v, cap * sizeof *grown);

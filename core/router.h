@@ -16,6 +16,8 @@
 
 #include <chatd/host.h>
 
+#include "destinations.h"
+
 struct server;
 struct session;
 struct stomp_frame;
@@ -35,18 +37,46 @@ struct sub *router_subscribe(struct router *r, struct session *session, const ch
 void router_unsubscribe(struct router *r, struct sub *s);
 const char *router_sub_id(const struct sub *s);
 
-/* Publish a SEND's body and user headers. CHATD_ERR_LIMIT: queue full. */
-chatd_status router_publish(struct router *r, const char *destination, const struct stomp_frame *send);
+/* Publish a SEND's body and user headers, with `sender` (the authenticated
+ * user) stamped: the headers the server sets on MESSAGE frames are its
+ * own, never the client's (the envelope carries them to every instance).
+ * `origin` is the publishing session (see ROUTER_ORIGIN).
+ * CHATD_ERR_LIMIT: queue full. */
+chatd_status router_publish(struct router *r, const char *destination, const char *sender,
+                            const struct stomp_frame *send, uint64_t origin);
+
+/* An envelope header naming the session of this instance that published
+ * it ("INSTANCE:SESSION"): recipients' queues on this instance slow that
+ * publisher down when they fill (the gateway's flow control). Never shown
+ * to clients; a client's SEND cannot set it. router_origin() writes the
+ * value for a session into out (at least 48 bytes). */
+#define ROUTER_ORIGIN "chatd-origin"
+const char *router_origin(const struct router *r, uint64_t session, char *out, size_t len);
 
 /* ACK or NACK a MESSAGE of one of `subs` (a session's subscriptions),
  * named as the session's STOMP version names it: 1.2 `id` (the ack
  * header), 1.1 `message-id` + `subscription`, 1.0 `message-id`.
- * CHATD_ERR_NOT_FOUND when no such unacknowledged message. */
+ * An ACK/NACK that names an auto subscription (`subscription` header), or
+ * names none while the session has one, and matches no unacknowledged
+ * message is a no-op: auto messages were acknowledged at delivery.
+ * CHATD_ERR_INVALID: the id header is missing; CHATD_ERR_NOT_FOUND: no
+ * such unacknowledged message. */
 chatd_status router_ack(struct router *r, struct sub *const *subs, size_t nsubs, int version,
                         const struct stomp_frame *ack, bool nack);
 
 /* A server event (rooms): a MESSAGE envelope with these headers and body,
- * published through the broker on `channel` (the destination). */
+ * published through the broker on `channel` (the destination).
+ *
+ * An event with a ROUTER_REVOKE header (value: a user name) is that user's
+ * last one on the channel: every instance delivers it to the user's
+ * subscriptions with `subscription-ended:true` and then ends them (nothing
+ * more is delivered; the subscription waits for the client's UNSUBSCRIBE or
+ * close). The header itself is not shown to clients, and a client's SEND
+ * cannot set it. */
+#define ROUTER_REVOKE "revoke-user"
+/* The same for every subscriber of the channel (any value): the last event
+ * of a destination that is gone (a deleted group). */
+#define ROUTER_REVOKE_ALL "revoke-all"
 struct event_header {
     const char *name;
     const char *value;
@@ -73,12 +103,13 @@ uint64_t router_sub_last_seq(const struct sub *s);
 bool router_sub_held(const struct sub *s);
 struct session *router_sub_session(const struct sub *s);
 const char *router_sub_destination(const struct sub *s);
-/* Every subscription to a destination starting with prefix, in a new array
- * (the caller frees it); the count. Valid until the next unsubscribe. */
+/* Every subscription to a destination starting with prefix (but those the
+ * server ended), in a new array (the caller frees it); the count. Valid
+ * until the next unsubscribe. */
 size_t router_collect_subs(struct router *r, const char *prefix, struct sub ***out);
 
 /* The prefix of room topics, followed by the room id. */
-#define ROOM_TOPIC "/topic/rooms/"
+#define ROOM_TOPIC DEST_ROOM_TOPIC
 /* This instance's random id (message-id prefix, presence). */
 const char *router_instance(const struct router *r);
 

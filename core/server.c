@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 
 #include "config.h"
+#include "destinations.h"
 #include "gateway.h"
 #include "loader.h"
 #include "log.h"
@@ -20,6 +21,7 @@
 #include "retention.h"
 #include "rooms.h"
 #include "router.h"
+#include "send_order.h"
 #include "server_run.h"
 #include "session.h"
 #include "stomp_frame.h"
@@ -70,6 +72,7 @@ static void server_flush(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct server *srv = arg;
+    session_flush_credits(srv);
     if (srv->nout && srv->gateway)
         gateway_send(srv->gateway, srv->out, srv->nout);
     else
@@ -207,12 +210,20 @@ int server_init(struct server *srv, const char *config_path, bool quiet, char *e
             return -1;
         }
     }
+    if (retention_setup(srv, err, errlen) < 0)
+        return -1;
+    /* Once the configuration loaded: a bad one gets its one line only. */
+    destinations_warn_acl(&srv->settings.acl, srv->config);
     if (!(srv->router = router_new(srv)) || !(srv->presence = presence_new(srv)) ||
         !(srv->notifier = notifier_new(srv))) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    return retention_setup(srv, err, errlen);
+    if (!(srv->send_order = send_order_new())) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
 }
 
 /* Gateway thread: the queue to the core turned non-empty. */
@@ -282,6 +293,8 @@ void server_teardown(struct server *srv)
     plugin_unload(srv->storage);
     notifier_free(srv->notifier); /* no storage answer can come any more */
     srv->notifier = NULL;
+    send_order_free(srv->send_order);
+    srv->send_order = NULL;
     retention_free(srv->retention);
     srv->retention = NULL;
     plugin_unload(srv->auth);
@@ -294,6 +307,7 @@ void server_teardown(struct server *srv)
     for (size_t i = 0; i < srv->nout; i++)
         xmsg_dispose(&srv->out[i]);
     free(srv->out);
+    free(srv->credit_ids);
     free(srv->batch);
     struct event *evs[] = {srv->to_core_ev, srv->flush_ev, srv->sig_int, srv->sig_term,
                            srv->pending_timer, srv->stop_timer};

@@ -19,6 +19,7 @@ struct gateway;
 struct plugin;
 struct retention;
 struct router;
+struct send_order;
 struct session;
 struct tasks;
 
@@ -27,6 +28,7 @@ struct metrics {
     uint64_t sessions_opened, sessions_closed, frames_in, frames_out, http_requests;
     uint64_t messages_stored, deliveries, storage_errors, auth_refused;
     uint64_t notifications, notifications_coalesced; /* offline, handed to notify plugins / held back */
+    uint64_t notifications_failed;                   /* in-band or offline, not built or not handed on */
     uint64_t rooms_purged, users_erased; /* closed support rooms removed by retention; erase requests done */
     /* Milliseconds, buckets le 1,2,5,10,25,50,100,250,1000,+Inf: SEND to
      * storage confirmation; SEND to delivery by this instance. */
@@ -64,12 +66,17 @@ struct server {
     struct session *pending_head, *pending_tail;
     struct event *pending_timer;
     struct router *router;
+    struct send_order *send_order; /* each session's room messages in send order */
 
     /* Outbound messages collected during one core turn, pushed to the gateway
      * in one batch at its end. */
     struct xmsg *out;
     size_t nout, out_cap;
     struct event *flush_ev;
+    /* Sessions whose frames the core took this turn: their bytes are
+     * credited back to the gateway's flow control at its end. */
+    uint64_t *credit_ids;
+    size_t ncredit, credit_cap;
 
     struct presence *presence;   /* who is online and watching, cluster-wide */
     struct notifier *notifier;   /* offline notifications */

@@ -9,6 +9,7 @@
 #include "loader.h"
 #include "presence.h"
 #include "acl.h"
+#include "destinations.h"
 #include "log.h"
 #include "rooms.h"
 #include "router.h"
@@ -31,7 +32,8 @@ enum session_state {
  * cannot fill the storage plugin's queue, which every session shares. */
 #define SESSION_OPS_MAX 256
 
-/* SEND, ACK and NACK frames between BEGIN and COMMIT, in arrival order. */
+/* SEND, ACK and NACK frames between BEGIN and COMMIT, in arrival order.
+ * Each runs at COMMIT with its own receipt, as it would have outside. */
 struct transaction {
     char *id;
     struct stomp_frame **frames;
@@ -71,6 +73,10 @@ struct session {
     size_t backlog_head, nbacklog, backlog_cap;
     struct event *backlog_ev; /* runs the backlog outside storage callbacks */
     bool rx_paused;           /* the gateway was told to stop reading */
+    /* A COMMIT's RECEIPT waiting for the operations its frames started
+     * (ops == 0); the session's next frames wait behind it. */
+    char *commit_receipt;
+    size_t rx_credit;         /* wire bytes taken this turn, for session_flush_credits */
 };
 
 static int64_t now_ms(void)
@@ -282,11 +288,22 @@ static void transaction_free(struct transaction *t)
     free(t->id);
 }
 
-/* Transactions vanish with their session (never committed). */
-static void session_abort_all(struct session *s)
+/* ABORT: the frames are dropped. Each that asked for a receipt is answered
+ * now, in order: it is settled (it will never take effect), and a client
+ * waiting for its RECEIPT is not left waiting for ever. */
+static void transaction_drop(struct session *s, struct transaction *t, bool answer)
+{
+    for (size_t i = 0; answer && i < t->n; i++)
+        session_receipt(s, stomp_frame_header(t->frames[i], "receipt"));
+    transaction_free(t);
+}
+
+/* Transactions still open when the session ends are aborted; `answer`
+ * (DISCONNECT) sends their frames' receipts as ABORT does. */
+static void session_abort_all(struct session *s, bool answer)
 {
     for (size_t i = 0; i < s->ntxs; i++)
-        transaction_free(&s->txs[i]);
+        transaction_drop(s, &s->txs[i], answer);
     free(s->txs);
     s->txs = NULL;
     s->ntxs = 0;
@@ -304,8 +321,9 @@ static void session_destroy(struct session *s)
     if (s->user)
         presence_user(s->srv->presence, s->user, -1);
     pending_unlink(s);
-    session_abort_all(s);
+    session_abort_all(s, false);
     session_unsubscribe_all(s);
+    free(s->commit_receipt);
     for (size_t i = 0; i < s->nheld; i++)
         stomp_frame_free(s->held[i]);
     free(s->held);
@@ -520,38 +538,21 @@ static struct sub *find_sub(struct session *s, const char *id, size_t *index)
     return NULL;
 }
 
-/* Map a client's destination to the router's, and check it is allowed:
- * /topic/X and /queue/X as they are; SUBSCRIBE /user/queue/X means this
- * user's own /user/NAME/queue/X; SEND may address /user/NAME/queue/X.
- * NULL with *error set ("unknown destination", "destination not allowed"). */
+/* Map a client's generic destination to the router's (see destinations.h)
+ * and check it is allowed. NULL with *error set ("unknown destination",
+ * "destination not allowed"). */
 static char *resolve_destination(struct session *s, const char *dest, enum acl_action action,
                                  const char **error)
 {
-    char *resolved = NULL;
-    bool known = false;
-    if ((strncmp(dest, "/topic/", 7) == 0 && dest[7]) || (strncmp(dest, "/queue/", 7) == 0 && dest[7])) {
-        known = true;
-        resolved = strdup(dest);
-    } else if (action == ACL_SUBSCRIBE && strncmp(dest, "/user/queue/", 12) == 0 && dest[12]) {
-        known = true;
-        if (asprintf(&resolved, "/user/%s/queue/%s", s->user, dest + 12) < 0)
-            resolved = NULL;
-    } else if (action == ACL_SEND && strncmp(dest, "/user/", 6) == 0) {
-        const char *q = strstr(dest + 6, "/queue/");
-        if (q && q > dest + 6 && q[7] && !memchr(dest + 6, '/', (size_t)(q - (dest + 6)))) {
-            known = true;
-            resolved = strdup(dest);
-        }
-    }
-    if (!known) {
+    if (destination_route(dest, action) != DEST_GENERIC) {
         *error = "unknown destination";
         return NULL;
     }
     if (!acl_allows(&s->srv->settings.acl, action, dest, s->roles)) {
-        free(resolved);
         *error = "destination not allowed";
         return NULL;
     }
+    char *resolved = destination_resolve(dest, action, s->user);
     if (!resolved)
         *error = "internal error";
     return resolved;
@@ -590,7 +591,7 @@ static void on_subscribe(struct session *s, struct stomp_frame *f)
         session_error(s, receipt, "too many subscriptions", NULL);
         return;
     }
-    if (rooms_owns_subscribe(dest)) {
+    if (destination_route(dest, ACL_SUBSCRIBE) == DEST_ROOMS) {
         rooms_subscribe(s, dest, id, mode, stomp_frame_header(f, "since-seq"), receipt);
         return;
     }
@@ -639,7 +640,7 @@ static void on_unsubscribe(struct session *s, struct stomp_frame *f)
     session_receipt(s, receipt);
 }
 
-/* SEND, ACK and NACK; `receipt` is NULL when replayed by COMMIT. */
+/* SEND, ACK and NACK: at once, or at their transaction's COMMIT. */
 struct refresh_wait {
     struct server *srv;
     uint64_t session;
@@ -661,6 +662,7 @@ static void refresh_done(void *ctx, chatd_status st, const struct chatd_identity
             session_receipt(s, w->receipt);
         }
     }
+    session_op_end(w->srv, w->session);
     free(w->receipt);
     free(w);
 }
@@ -684,6 +686,7 @@ static void on_refresh(struct session *s, struct stomp_frame *f, const char *rec
     }
     w->srv = s->srv;
     w->session = s->id;
+    session_op_begin(s); /* a later DISCONNECT or COMMIT receipt waits for it */
     struct plugin *auth = s->srv->auth;
     auth->desc->ops.auth->authenticate(auth->state, &cred, refresh_done, w);
 }
@@ -699,8 +702,16 @@ static void do_send(struct session *s, struct stomp_frame *f, const char *receip
         on_refresh(s, f, receipt);
         return;
     }
-    if (rooms_owns_send(dest)) {
+    enum dest_route route = destination_route(dest, ACL_SEND);
+    if (route == DEST_APP) {
         rooms_app_send(s, dest, f, receipt);
+        return;
+    }
+    /* Whatever the allow rules say: what arrives there is the server's. */
+    if (route == DEST_SERVER_ONLY) {
+        session_error(s, receipt, "destination is server-only",
+                      "Only the server publishes on room topics, /topic/support/queue and users' "
+                      "/queue/notifications. Post to a room with SEND /app/rooms/{room}/send.");
         return;
     }
     const char *why = NULL;
@@ -709,7 +720,7 @@ static void do_send(struct session *s, struct stomp_frame *f, const char *receip
         session_error(s, receipt, why, dest);
         return;
     }
-    chatd_status st = router_publish(s->srv->router, resolved, f);
+    chatd_status st = router_publish(s->srv->router, resolved, s->user, f, s->id);
     free(resolved);
     if (st == CHATD_ERR_LIMIT) {
         session_error(s, receipt, "queue full", dest);
@@ -781,7 +792,10 @@ static void on_begin(struct session *s, struct stomp_frame *f)
     session_receipt(s, receipt);
 }
 
-/* COMMIT (run) or ABORT (drop) a transaction. */
+/* COMMIT (run) or ABORT (drop) a transaction. At COMMIT each frame runs
+ * as it would have outside one, its own RECEIPT included (a room message's
+ * once stored); the COMMIT's RECEIPT follows when every operation they
+ * started is done. A frame that fails ends the session with its ERROR. */
 static void on_end_transaction(struct session *s, struct stomp_frame *f, bool commit)
 {
     const char *receipt = stomp_frame_header(f, "receipt");
@@ -794,16 +808,28 @@ static void on_end_transaction(struct session *s, struct stomp_frame *f, bool co
     }
     struct transaction tx = *t;
     s->txs[i] = s->txs[--s->ntxs];
-    for (size_t k = 0; commit && k < tx.n && s->state == SESSION_CONNECTED; k++) {
+    if (!commit) {
+        transaction_drop(s, &tx, true);
+        session_receipt(s, receipt);
+        return;
+    }
+    for (size_t k = 0; k < tx.n && s->state == SESSION_CONNECTED; k++) {
         struct stomp_frame *g = tx.frames[k];
+        const char *r = stomp_frame_header(g, "receipt");
         if (g->command == STOMP_CMD_SEND)
-            do_send(s, g, NULL);
+            do_send(s, g, r);
         else
-            do_ack(s, g, NULL, g->command == STOMP_CMD_NACK);
+            do_ack(s, g, r, g->command == STOMP_CMD_NACK);
     }
     transaction_free(&tx);
-    if (s->state == SESSION_CONNECTED)
+    if (s->state != SESSION_CONNECTED || !receipt)
+        return;
+    if (!s->ops) {
         session_receipt(s, receipt);
+        return;
+    }
+    if (!(s->commit_receipt = strdup(receipt)))
+        session_error(s, receipt, "internal error", "out of memory");
 }
 
 /* A SEND/ACK/NACK naming a transaction is kept for its COMMIT. True when
@@ -836,14 +862,13 @@ static bool transaction_take(struct session *s, struct stomp_frame *f)
         t->frames = v;
         t->cap = cap;
     }
-    t->frames[t->n++] = f;
-    session_receipt(s, receipt);
+    t->frames[t->n++] = f; /* its RECEIPT comes when COMMIT ran it, or at ABORT */
     return true;
 }
 
 static void on_disconnect(struct session *s, struct stomp_frame *f)
 {
-    session_abort_all(s);
+    session_abort_all(s, true);
     session_unsubscribe_all(s);
     session_receipt(s, stomp_frame_header(f, "receipt"));
     session_close(s);
@@ -869,8 +894,49 @@ static bool send_allowed(struct session *s)
     return true;
 }
 
+/* The frame left the gateway's pipeline for good (carried out, or kept by
+ * a transaction): its bytes go back to the gateway's flow control. */
+static void session_credit(struct session *s, const struct stomp_frame *f)
+{
+    struct server *srv = s->srv;
+    if (!f->wire_len)
+        return;
+    if (!s->rx_credit) {
+        if (srv->ncredit == srv->credit_cap) {
+            size_t cap = srv->credit_cap ? srv->credit_cap * 2 : 64;
+            uint64_t *v = realloc(srv->credit_ids, cap * sizeof *v);
+            if (!v) {
+                struct xmsg m = {.session = s->id, .kind = XM_RX_CREDIT};
+                m.u.credit = f->wire_len;
+                server_emit(srv, &m);
+                return;
+            }
+            srv->credit_ids = v;
+            srv->credit_cap = cap;
+        }
+        srv->credit_ids[srv->ncredit++] = s->id;
+        event_active(srv->flush_ev, 0, 0);
+    }
+    s->rx_credit += f->wire_len;
+}
+
+void session_flush_credits(struct server *srv)
+{
+    for (size_t i = 0; i < srv->ncredit; i++) {
+        struct session *s = idmap_get(&srv->sessions, srv->credit_ids[i]);
+        if (!s || !s->rx_credit)
+            continue;
+        struct xmsg m = {.session = s->id, .kind = XM_RX_CREDIT};
+        m.u.credit = s->rx_credit;
+        s->rx_credit = 0;
+        server_emit(srv, &m);
+    }
+    srv->ncredit = 0;
+}
+
 static void session_dispatch(struct session *s, struct stomp_frame *f)
 {
+    session_credit(s, f);
     const char *receipt = stomp_frame_header(f, "receipt");
     switch (f->command) {
     case STOMP_CMD_CONNECT:
@@ -927,10 +993,12 @@ static void session_rx_flow(struct session *s, bool pause)
 }
 
 /* A frame may run now unless earlier ones wait, the session has its fill of
- * room operations, or it is a DISCONNECT whose RECEIPT must follow them. */
+ * room operations, a COMMIT's RECEIPT waits for them, or it is a DISCONNECT
+ * whose RECEIPT must follow them. */
 static bool frame_may_run(const struct session *s, const struct stomp_frame *f)
 {
-    return s->ops < SESSION_OPS_MAX && (f->command != STOMP_CMD_DISCONNECT || s->ops == 0);
+    return s->ops < SESSION_OPS_MAX && !s->commit_receipt &&
+           (f->command != STOMP_CMD_DISCONNECT || s->ops == 0);
 }
 
 static void session_run_backlog(struct session *s)
@@ -996,6 +1064,12 @@ void session_op_end(struct server *srv, uint64_t id)
     if (!s || !s->ops)
         return;
     s->ops--;
+    if (!s->ops && s->commit_receipt) {
+        if (s->state == SESSION_CONNECTED)
+            session_receipt(s, s->commit_receipt);
+        free(s->commit_receipt);
+        s->commit_receipt = NULL;
+    }
     if (s->nbacklog > s->backlog_head)
         event_active(s->backlog_ev, 0, 0);
 }
@@ -1079,7 +1153,7 @@ void session_close_all(struct server *srv)
     void *v;
     while (idmap_next(&srv->sessions, &pos, &id, &v)) {
         struct session *s = v;
-        session_abort_all(s);
+        session_abort_all(s, false);
         session_unsubscribe_all(s);
         session_error(s, NULL, "server shutting down", NULL);
     }

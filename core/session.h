@@ -50,13 +50,19 @@ void session_receipt_when_live(struct session *s, struct sub *sub, const char *r
 /* ERROR frame with `message`, then close (a server-side verdict such as a
  * slow consumer). */
 void session_fail(struct session *s, const char *message);
-/* A room operation of this session went to storage / came back (or was
- * dropped). While SESSION_OPS_MAX are in flight the session's next frames
- * wait and the gateway stops reading its socket; a DISCONNECT waits for all
- * of them, so its RECEIPT means every earlier frame was carried out. The
- * session may be gone at the end: it is found by id. */
+/* An asynchronous operation of this session (a room operation to storage,
+ * a token refresh) started / came back (or was dropped). While
+ * SESSION_OPS_MAX are in flight the session's next frames wait and the
+ * gateway stops reading its socket; a DISCONNECT waits for all of them, so
+ * its RECEIPT means every earlier frame was carried out, and so does a
+ * COMMIT's RECEIPT. The operation's own RECEIPT or ERROR is sent before
+ * session_op_end. The session may be gone at the end: it is found by id. */
 void session_op_begin(struct session *s);
 void session_op_end(struct server *srv, uint64_t id);
+/* Credit the bytes of the frames the core took this turn back to the
+ * gateway (its flow control stops reading a connection whose frames wait
+ * for the core). Called once at the end of each loop turn. */
+void session_flush_credits(struct server *srv);
 /* Queue head (owned) + shared (a reference, may be NULL) for the client. */
 void session_send(struct session *s, char *head, size_t head_len, struct rcbuf *shared);
 

@@ -157,6 +157,10 @@ int settings_load(struct settings *s, struct config *cfg, char *err, size_t errl
     if (config_get_size(cfg, st, "max_unacked", 1000, 1, 1u << 20, &s->max_unacked, err, errlen) < 0 ||
         config_get_size(cfg, st, "max_sends_per_second", 1000, 0, 1u << 24, &s->max_sends_per_second, err,
                         errlen) < 0 ||
+        config_get_size(cfg, st, "max_send_bytes_per_second", 1u << 20, 0, 1u << 30, &s->max_send_bytes_per_second,
+                        err, errlen) < 0 ||
+        config_get_duration_ms(cfg, st, "slow_consumer_timeout", 5000, 0, 3600000, &s->slow_consumer_timeout_ms,
+                               err, errlen) < 0 ||
         config_get_size(cfg, st, "max_queue_length", 10000, 1, 1u << 24, &s->max_queue_length, err, errlen) < 0 ||
         config_get_size(cfg, st, "max_transactions", 16, 1, 1024, &s->max_transactions, err, errlen) < 0 ||
         config_get_size(cfg, st, "max_transaction_frames", 1000, 1, 1u << 20, &s->max_transaction_frames, err,
@@ -177,7 +181,7 @@ int settings_load(struct settings *s, struct config *cfg, char *err, size_t errl
         return -1;
     }
     if (config_get_duration_ms(cfg, nt, "coalesce", 10000, 0, 86400000, &s->notify_coalesce_ms, err, errlen) < 0 ||
-        config_get_size(cfg, nt, "preview_length", 120, 0, 4096, &s->notify_preview, err, errlen) < 0)
+        config_get_size(cfg, nt, "preview_length", 140, 0, 4096, &s->notify_preview, err, errlen) < 0)
         return -1;
     if (check_unused(cfg, nt, err, errlen) < 0)
         return -1;

@@ -35,11 +35,13 @@ struct settings {
     size_t ws_rx_buffer;          /* libwebsockets' per-connection rx buffer */
     size_t max_unacked;           /* per client-ack subscription */
     size_t max_sends_per_second;  /* SEND frames per session; 0 = unlimited */
-    /* [notify]: offline notifications. */
+    size_t max_send_bytes_per_second; /* SEND bytes per session (reading paused beyond); 0 = unlimited */
+    long long slow_consumer_timeout_ms; /* a queue holding publishers back must drain by then; 0 = never */
+    /* [notify]: offline notifications; the preview of in-band ones too. */
     unsigned notify_kinds;        /* bit (1 << chatd_room_kind) set: every message of such rooms */
     bool notify_mentions;         /* and messages naming the member as @user, in any room */
     long long notify_coalesce_ms; /* per recipient and room; 0 = one per message */
-    size_t notify_preview;        /* bytes of the message in `preview` */
+    size_t notify_preview;        /* characters of the text in `preview`, in-band and offline */
     size_t max_queue_length;      /* messages waiting in one /queue/ */
     size_t max_transactions;      /* open per session */
     size_t max_transaction_frames;

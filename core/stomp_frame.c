@@ -312,6 +312,7 @@ static enum stomp_parse_status build_frame(struct stomp_parser *p, struct stomp_
     }
     f->body = s;
     f->body_len = body_len;
+    f->wire_len = p->frame_bytes + 1; /* and its NUL */
     if (body_len)
         memcpy(s, p->buf + p->body_off, body_len);
     s[body_len] = '\0';
@@ -526,6 +527,9 @@ int stomp_encode_header_n(struct stomp_buf *b, int version, enum stomp_command c
 {
     bool escape = version >= STOMP_V1_1 && c != STOMP_CMD_CONNECT && c != STOMP_CMD_STOMP &&
                   c != STOMP_CMD_CONNECTED;
+    /* Unescaped, a line end would start a header of the sender's choosing. */
+    if (!escape && (strpbrk(name, ":\r\n") || memchr(value, '\n', value_len) || memchr(value, '\r', value_len)))
+        return 0;
     if (append_escaped(b, name, strlen(name), version, escape) < 0 || stomp_buf_append(b, ":", 1) < 0 ||
         append_escaped(b, value, value_len, version, escape) < 0 || stomp_buf_append(b, "\n", 1) < 0)
         return -1;

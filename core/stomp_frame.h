@@ -48,6 +48,7 @@ struct stomp_frame {
     struct stomp_header *headers; /* wire order, repeats kept */
     char *body;
     size_t body_len;
+    size_t wire_len; /* bytes it took on the wire (parsed frames; else 0) */
 };
 /* First occurrence wins (STOMP 1.2); NULL when absent. */
 const char *stomp_frame_header(const struct stomp_frame *f, const char *name);
@@ -95,7 +96,8 @@ void stomp_buf_free(struct stomp_buf *b);
 int stomp_buf_append(struct stomp_buf *b, const void *data, size_t len);
 int stomp_encode_command(struct stomp_buf *b, enum stomp_command c);
 /* Escapes name and value as `version` wants for command c (never for
- * CONNECT, STOMP, CONNECTED; never in 1.0). */
+ * CONNECT, STOMP, CONNECTED; never in 1.0). A header that cannot be written
+ * unescaped (a CR or LF in it, a ':' in its name) is left out there. */
 int stomp_encode_header(struct stomp_buf *b, int version, enum stomp_command c, const char *name,
                         const char *value);
 int stomp_encode_header_n(struct stomp_buf *b, int version, enum stomp_command c, const char *name,

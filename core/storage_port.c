@@ -4,11 +4,28 @@
 
 #include "loader.h"
 
-/* sizeof struct chatd_room as ABI 1.0 and 1.1 defined it: it ended with
- * last_message (its alignment has not changed since). */
-#define ROOM_END_1_1 (offsetof(struct chatd_room, last_message) + sizeof(const struct chatd_message *))
-#define ROOM_ALIGN _Alignof(struct chatd_room)
-#define ROOM_SIZE_1_1 ((ROOM_END_1_1 + ROOM_ALIGN - 1) / ROOM_ALIGN * ROOM_ALIGN)
+/* sizeof(struct chatd_room) as a plugin of each minor built it: the fields
+ * up to the first one a later minor added. */
+static size_t room_size(const struct plugin *p)
+{
+    if (plugin_has_minor(p, 2))
+        return sizeof(struct chatd_room);
+    return offsetof(struct chatd_room, admins);
+}
+
+struct chatd_room storage_room(const struct plugin *p, const struct chatd_room *rooms, size_t i)
+{
+    struct chatd_room r;
+    memset(&r, 0, sizeof r);
+    size_t size = room_size(p);
+    memcpy(&r, (const char *)rooms + i * size, size);
+    return r;
+}
+
+bool storage_has_group_change(const struct plugin *p)
+{
+    return plugin_has_minor(p, 2) && OPS_HAS(p->desc->ops.storage, group_change);
+}
 
 static const struct chatd_storage_ops *ops_of_minor(const struct plugin *p, uint32_t minor)
 {
@@ -31,14 +48,4 @@ storage_erase_fn storage_user_erase(const struct plugin *p)
 {
     const struct chatd_storage_ops *o = ops_of_minor(p, 2);
     return o && OPS_HAS(o, user_erase) ? o->user_erase : NULL;
-}
-
-void storage_room_at(const struct plugin *p, const struct chatd_room *rooms, size_t i, struct chatd_room *out)
-{
-    if (plugin_has_minor(p, 2)) {
-        *out = rooms[i];
-        return;
-    }
-    memset(out, 0, sizeof *out);
-    memcpy(out, (const char *)rooms + i * ROOM_SIZE_1_1, ROOM_END_1_1);
 }

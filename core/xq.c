@@ -12,6 +12,7 @@ struct rcbuf *rcbuf_new(size_t len)
     atomic_init(&b->refs, 1);
     b->len = len;
     b->utf8 = -1;
+    b->origin = 0;
     b->data[len] = '\0';
     return b;
 }

@@ -32,6 +32,10 @@ struct rcbuf {
     /* Gateway thread only: -1 not yet known, else whether data is valid
      * UTF-8 (a WebSocket text frame must be). */
     signed char utf8;
+    /* The session of this instance whose SEND produced these bytes, or 0:
+     * a recipient's full queue slows that publisher down. Set once by the
+     * core before the buffer is shared. */
+    uint64_t origin;
     char data[];
 };
 struct rcbuf *rcbuf_new(size_t len); /* refs = 1 */
@@ -54,6 +58,7 @@ enum xmsg_kind {
     XM_HTTP_RESPONSE, /* u.http_response for request `session` */
     XM_RX_PAUSE,   /* stop reading the connection (the session is backlogged) */
     XM_RX_RESUME,  /* read it again */
+    XM_RX_CREDIT,  /* u.credit bytes of the connection's frames were taken by the core */
 };
 
 struct xmsg {
@@ -82,6 +87,7 @@ struct xmsg {
             size_t head_len;
             struct rcbuf *shared;
         } out;
+        size_t credit;
     } u;
 };
 

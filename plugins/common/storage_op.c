@@ -8,6 +8,9 @@ void storage_op_answer(enum op_kind kind, void *cb, void *ctx, chatd_status st, 
     case OP_CREATE: case OP_GET: case OP_CLAIM: case OP_COMPLETE: case OP_CLOSE:
         ((chatd_room_cb)cb)(ctx, st, data ? rooms : NULL);
         break;
+    case OP_GROUP:
+        ((chatd_room_cb)cb)(ctx, st, data || st == CHATD_ERR_DENIED ? rooms : NULL);
+        break;
     case OP_PURGE:
         ((chatd_count_cb)cb)(ctx, st, st == CHATD_OK ? n : 0);
         break;

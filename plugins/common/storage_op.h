@@ -7,14 +7,15 @@
 #include <chatd/plugin.h>
 
 enum op_kind { OP_CREATE, OP_GET, OP_LIST, OP_CLAIM, OP_COMPLETE, OP_DELETE, OP_MEMBER_ADD, OP_MEMBER_REMOVE,
-               OP_APPEND, OP_HISTORY, OP_MARK,
-               /* Added in minor 2: transcripts. */
+               OP_APPEND, OP_HISTORY, OP_MARK, OP_GROUP,
+               /* SDK 1.2: transcripts. */
                OP_CLOSE, OP_PURGE, OP_ERASE };
 
 /* Call cb (of the type kind implies) with status st. Results go along only
- * where the SDK says they do: a room with OK, EXISTS and CONFLICT; lists and
- * pages with OK; the stored message with OK and EXISTS; a purge's count (n)
- * with OK. Not for OP_ERASE: storage_op_answer_erase. */
+ * where the SDK says they do: a room with OK, EXISTS and CONFLICT (and
+ * DENIED, from group_change); lists and pages with OK; the stored message
+ * with OK and EXISTS; a purge's count (n) with OK. Not for OP_ERASE:
+ * storage_op_answer_erase. */
 void storage_op_answer(enum op_kind kind, void *cb, void *ctx, chatd_status st, const struct chatd_room *rooms,
                        const struct chatd_message *msgs, size_t n);
 /* OP_ERASE's answer: res with OK only. */

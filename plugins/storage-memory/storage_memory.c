@@ -126,8 +126,10 @@ struct mroom {
     chatd_room_kind kind;
     chatd_room_state state;
     int64_t created_ms, assigned_ms, closed_ms;
-    char **members;
+    char **members; /* in the order they joined */
     size_t nmembers;
+    char **admins;  /* groups: in the order they became admins */
+    size_t nadmins;
     struct mmsg *msgs; /* msgs[seq - 1] */
     size_t nmsgs, msgs_cap;
     struct mark *marks;
@@ -227,7 +229,7 @@ static void run_completions(evutil_socket_t fd, short what, void *arg)
     while (c) {
         struct completion *next = c->next;
         switch (c->kind) {
-        case C_ROOM: c->cb.room(c->ctx, c->st, c->st == CHATD_OK || c->st == CHATD_ERR_EXISTS || c->st == CHATD_ERR_CONFLICT ? c->rooms : NULL); break;
+        case C_ROOM: c->cb.room(c->ctx, c->st, c->st == CHATD_OK || c->st == CHATD_ERR_EXISTS || c->st == CHATD_ERR_CONFLICT || c->st == CHATD_ERR_DENIED ? c->rooms : NULL); break;
         case C_ROOMS: c->cb.rooms(c->ctx, c->st, c->rooms, c->n); break;
         case C_MESSAGE: c->cb.message(c->ctx, c->st, c->n ? c->msgs : NULL); break;
         case C_MESSAGES: c->cb.messages(c->ctx, c->st, c->msgs, c->n); break;
@@ -344,6 +346,17 @@ static void snap_room(struct completion *c, struct chatd_room *out, const struct
         members[i] = arena_str(c, r->members[i], oom);
     out->members = members;
     out->nmembers = r->nmembers;
+    if (r->nadmins) {
+        const char **admins = arena_alloc(c, r->nadmins * sizeof *admins);
+        if (!admins) {
+            *oom = true;
+            return;
+        }
+        for (size_t i = 0; i < r->nadmins; i++)
+            admins[i] = arena_str(c, r->admins[i], oom);
+        out->admins = admins;
+        out->nadmins = r->nadmins;
+    }
     if (for_user) {
         out->read_seq = mark_of(r, for_user);
         if (r->nmsgs) {
@@ -389,26 +402,50 @@ static void complete_done(struct memstore *m, chatd_done_cb cb, void *ctx, chatd
     complete(m, c);
 }
 
-static bool is_member(const struct mroom *r, const char *user)
+static bool listed(char *const *v, size_t n, const char *user)
 {
-    for (size_t i = 0; i < r->nmembers; i++)
-        if (strcmp(r->members[i], user) == 0)
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i], user) == 0)
             return true;
     return false;
 }
 
+static bool is_member(const struct mroom *r, const char *user)
+{
+    return listed(r->members, r->nmembers, user);
+}
+
+/* Append user to a list unless there; -1 when out of memory. */
+static int list_add(char ***v, size_t *n, const char *user)
+{
+    if (listed(*v, *n, user))
+        return 0;
+    char **grown = realloc(*v, (*n + 1) * sizeof *grown);
+    if (!grown)
+        return -1;
+    *v = grown;
+    if (!(grown[*n] = strdup(user)))
+        return -1;
+    (*n)++;
+    return 0;
+}
+
+/* Take user out of a list, keeping the order of the rest. */
+static void list_remove(char **v, size_t *n, const char *user)
+{
+    for (size_t i = 0; i < *n; i++) {
+        if (strcmp(v[i], user) == 0) {
+            free(v[i]);
+            memmove(&v[i], &v[i + 1], (*n - i - 1) * sizeof *v);
+            (*n)--;
+            return;
+        }
+    }
+}
+
 static int add_member(struct mroom *r, const char *user)
 {
-    if (is_member(r, user))
-        return 0;
-    char **v = realloc(r->members, (r->nmembers + 1) * sizeof *v);
-    if (!v)
-        return -1;
-    r->members = v;
-    if (!(v[r->nmembers] = strdup(user)))
-        return -1;
-    r->nmembers++;
-    return 0;
+    return list_add(&r->members, &r->nmembers, user);
 }
 
 static void room_destroy(struct mroom *r)
@@ -421,6 +458,9 @@ static void room_destroy(struct mroom *r)
     for (size_t i = 0; i < r->nmembers; i++)
         free(r->members[i]);
     free(r->members);
+    for (size_t i = 0; i < r->nadmins; i++)
+        free(r->admins[i]);
+    free(r->admins);
     for (size_t i = 0; i < r->nmsgs; i++) {
         free(r->msgs[i].id);
         free(r->msgs[i].sender);
@@ -603,12 +643,18 @@ static void mem_room_complete(void *state, const char *room_id, const char *agen
     complete_room(m, cb, ctx, CHATD_OK, r, NULL);
 }
 
-/* Out of the indexes and freed; the caller takes it out of m->order. */
 static void room_remove(struct memstore *m, struct mroom *r)
 {
     smap_del(&m->rooms, r->id);
     if (r->unique_key)
         smap_del(&m->unique, r->unique_key);
+    for (size_t i = 0; i < m->nrooms; i++) {
+        if (m->order[i] == r) {
+            memmove(&m->order[i], &m->order[i + 1], (m->nrooms - i - 1) * sizeof *m->order);
+            m->nrooms--;
+            break;
+        }
+    }
     room_destroy(r);
 }
 
@@ -619,13 +665,6 @@ static void mem_room_delete(void *state, const char *room_id, chatd_done_cb cb, 
     if (!r) {
         complete_done(m, cb, ctx, CHATD_ERR_NOT_FOUND);
         return;
-    }
-    for (size_t i = 0; i < m->nrooms; i++) {
-        if (m->order[i] == r) {
-            memmove(&m->order[i], &m->order[i + 1], (m->nrooms - i - 1) * sizeof *m->order);
-            m->nrooms--;
-            break;
-        }
     }
     room_remove(m, r);
     complete_done(m, cb, ctx, CHATD_OK);
@@ -648,14 +687,120 @@ static void mem_member_remove(void *state, const char *room_id, const char *user
         complete_done(m, cb, ctx, CHATD_ERR_NOT_FOUND);
         return;
     }
-    for (size_t i = 0; i < r->nmembers; i++) {
-        if (strcmp(r->members[i], user) == 0) {
-            free(r->members[i]);
-            r->members[i] = r->members[--r->nmembers];
-            break;
-        }
-    }
+    list_remove(r->members, &r->nmembers, user);
+    list_remove(r->admins, &r->nadmins, user);
     complete_done(m, cb, ctx, CHATD_OK);
+}
+
+/* ------------------------------------------------------------ group roles */
+
+static chatd_member_role role_in(const struct mroom *r, const char *user)
+{
+    if (!user || !is_member(r, user))
+        return CHATD_MEMBER_NONE;
+    if (r->owner && strcmp(r->owner, user) == 0)
+        return CHATD_MEMBER_OWNER;
+    return listed(r->admins, r->nadmins, user) ? CHATD_MEMBER_ADMIN : CHATD_MEMBER_PLAIN;
+}
+
+/* The owner left: the admin who joined first, else the member who joined
+ * first (members are in join order). */
+static int pass_ownership(struct mroom *r)
+{
+    const char *next = NULL;
+    for (size_t i = 0; !next && i < r->nmembers; i++)
+        if (listed(r->admins, r->nadmins, r->members[i]))
+            next = r->members[i];
+    if (!next && r->nmembers)
+        next = r->members[0];
+    if (!next)
+        return 0;
+    char *owner = strdup(next);
+    if (!owner)
+        return -1;
+    list_remove(r->admins, &r->nadmins, owner);
+    free(r->owner);
+    r->owner = owner;
+    return 0;
+}
+
+/* Every change is made at once on the core thread, so it is atomic. */
+static chatd_status group_apply(struct mroom *r, const struct chatd_group_change *ch)
+{
+    chatd_member_role u = role_in(r, ch->user);
+    if (ch->actor) {
+        chatd_member_role a = role_in(r, ch->actor);
+        if (a < ch->actor_min || (ch->outrank && a <= u))
+            return CHATD_ERR_DENIED;
+    }
+    switch (ch->what) {
+    case CHATD_GROUP_ADD:
+        if (u != CHATD_MEMBER_NONE)
+            return CHATD_ERR_EXISTS;
+        return add_member(r, ch->user) < 0 ? CHATD_ERR_NOMEM : CHATD_OK;
+    case CHATD_GROUP_REMOVE:
+        if (u == CHATD_MEMBER_NONE)
+            return CHATD_ERR_CONFLICT;
+        list_remove(r->members, &r->nmembers, ch->user);
+        list_remove(r->admins, &r->nadmins, ch->user);
+        return u == CHATD_MEMBER_OWNER && pass_ownership(r) < 0 ? CHATD_ERR_NOMEM : CHATD_OK;
+    case CHATD_GROUP_ROLE:
+        if (u == CHATD_MEMBER_NONE || (u == CHATD_MEMBER_OWNER && ch->role != CHATD_MEMBER_OWNER))
+            return CHATD_ERR_CONFLICT;
+        if (u == ch->role)
+            return CHATD_ERR_EXISTS;
+        if (ch->role == CHATD_MEMBER_OWNER) {
+            char *owner = strdup(ch->user);
+            if (!owner || (r->owner && is_member(r, r->owner) && list_add(&r->admins, &r->nadmins, r->owner) < 0)) {
+                free(owner);
+                return CHATD_ERR_NOMEM;
+            }
+            list_remove(r->admins, &r->nadmins, owner);
+            free(r->owner);
+            r->owner = owner;
+            return CHATD_OK;
+        }
+        if (ch->role == CHATD_MEMBER_ADMIN)
+            return list_add(&r->admins, &r->nadmins, ch->user) < 0 ? CHATD_ERR_NOMEM : CHATD_OK;
+        if (ch->role == CHATD_MEMBER_PLAIN) {
+            list_remove(r->admins, &r->nadmins, ch->user);
+            return CHATD_OK;
+        }
+        return CHATD_ERR_INVALID;
+    case CHATD_GROUP_RENAME: {
+        char *title = ch->title ? strdup(ch->title) : NULL;
+        if (!title)
+            return ch->title ? CHATD_ERR_NOMEM : CHATD_ERR_INVALID;
+        free(r->title);
+        r->title = title;
+        return CHATD_OK;
+    }
+    case CHATD_GROUP_DELETE:
+        return CHATD_OK; /* the caller removes the room once it has its answer */
+    }
+    return CHATD_ERR_INVALID;
+}
+
+static void mem_group_change(void *state, const struct chatd_group_change *ch, chatd_room_cb cb, void *ctx)
+{
+    struct memstore *m = state;
+    struct mroom *r = smap_get(&m->rooms, ch->room_id);
+    if (!r || r->kind != CHATD_ROOM_GROUP) {
+        complete_room(m, cb, ctx, r ? CHATD_ERR_INVALID : CHATD_ERR_NOT_FOUND, NULL, NULL);
+        return;
+    }
+    chatd_status st = group_apply(r, ch);
+    if (st == CHATD_ERR_NOMEM) {
+        answer_nomem(m, C_ROOM, (void *)cb, ctx);
+        return;
+    }
+    if (st == CHATD_ERR_INVALID) {
+        complete_room(m, cb, ctx, st, NULL, NULL);
+        return;
+    }
+    complete_room(m, cb, ctx, st, r, NULL); /* a snapshot: the room may go now */
+    if (st == CHATD_OK && ch->what == CHATD_GROUP_DELETE)
+        room_remove(m, r);
 }
 
 static void complete_message(struct memstore *m, chatd_message_cb cb, void *ctx, chatd_status st,
@@ -867,18 +1012,16 @@ static void complete_count(struct memstore *m, chatd_count_cb cb, void *ctx, siz
 static void mem_room_purge(void *state, int64_t closed_before_ms, size_t limit, chatd_count_cb cb, void *ctx)
 {
     struct memstore *m = state;
-    size_t n = 0, w = 0;
-    for (size_t i = 0; i < m->nrooms; i++) {
+    size_t n = 0;
+    for (size_t i = 0; i < m->nrooms && n < limit;) {
         struct mroom *r = m->order[i];
-        if (n < limit && r->kind == CHATD_ROOM_SUPPORT && r->state == CHATD_ROOM_CLOSED &&
-            r->closed_ms < closed_before_ms) {
-            room_remove(m, r);
+        if (r->kind == CHATD_ROOM_SUPPORT && r->state == CHATD_ROOM_CLOSED && r->closed_ms < closed_before_ms) {
+            room_remove(m, r); /* the next room moves to i */
             n++;
         } else {
-            m->order[w++] = r;
+            i++;
         }
     }
-    m->nrooms = w;
     complete_count(m, cb, ctx, n);
 }
 
@@ -893,19 +1036,18 @@ static void mem_user_erase(void *state, const char *user, chatd_erase_cb cb, voi
 {
     struct memstore *m = state;
     struct chatd_erase_result res = {0};
-    size_t w = 0;
-    for (size_t i = 0; i < m->nrooms; i++) {
+    for (size_t i = 0; i < m->nrooms;) {
         struct mroom *r = m->order[i];
         if (!is_member(r, user)) {
-            m->order[w++] = r;
+            i++;
             continue;
         }
         if (r->kind == CHATD_ROOM_SUPPORT && r->owner && strcmp(r->owner, user) == 0) {
-            room_remove(m, r);
+            room_remove(m, r); /* the next room moves to i */
             res.rooms_deleted++;
             continue;
         }
-        m->order[w++] = r;
+        i++;
         for (size_t k = 0; k < r->nmsgs; k++) {
             struct mmsg *s = &r->msgs[k];
             if (!s->sender || strcmp(s->sender, user) != 0)
@@ -930,18 +1072,17 @@ static void mem_user_erase(void *state, const char *user, chatd_erase_cb cb, voi
                 break;
             }
         }
-        for (size_t k = 0; k < r->nmembers; k++) {
-            if (strcmp(r->members[k], user) == 0) {
-                free(r->members[k]);
-                r->members[k] = r->members[--r->nmembers];
-                break;
-            }
-        }
+        /* As CHATD_GROUP_REMOVE: the role goes, a group's ownership passes
+         * on (to nobody new, and the owner stays, should memory run out). */
+        bool owned = r->kind == CHATD_ROOM_GROUP && role_in(r, user) == CHATD_MEMBER_OWNER;
+        list_remove(r->members, &r->nmembers, user);
+        list_remove(r->admins, &r->nadmins, user);
+        if (owned)
+            pass_ownership(r);
         res.memberships_removed++;
         if (r->kind == CHATD_ROOM_DIRECT)
             release_key(m, r);
     }
-    m->nrooms = w;
     struct completion *c = completion_new(C_ERASE, ctx);
     if (!c) {
         answer_nomem(m, C_ERASE, (void *)cb, ctx);
@@ -1017,7 +1158,8 @@ static const struct chatd_storage_ops mem_ops = {
     .message_append = mem_message_append,
     .message_list = mem_message_list,
     .read_mark = mem_read_mark,
-    /* Added in minor 2: transcripts. */
+    .group_change = mem_group_change,
+    /* SDK 1.2: transcripts. */
     .room_close = mem_room_close,
     .room_purge = mem_room_purge,
     .user_erase = mem_user_erase,

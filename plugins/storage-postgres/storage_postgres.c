@@ -39,7 +39,7 @@
 
 #include "storage_op.h"
 
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 #define MAX_BATCH 256          /* ops per transaction */
 #define MAX_TRIES 5            /* runs of an op rolled back by deadlocks before giving up */
 #define LIST_MAX 1000          /* room_list's answer when the filter gives no limit */
@@ -214,7 +214,96 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "              FROM todo JOIN nw ON nw.i = todo.first WHERE todo.i <> todo.first;\n"
     "END\n"
     "$$;\n",
-    /* 3: transcripts. A closed support room (state 4) keeps its history
+    /* 3: group roles. A member's role: 1 member, 2 admin (the owner is
+     * chatd_rooms.owner); joined: the order members joined in (rows of
+     * version 2 are numbered as they are found). The room view lists
+     * members in join order and adds the admins. */
+    "ALTER TABLE chatd_members ADD COLUMN role smallint NOT NULL DEFAULT 1;\n"
+    "ALTER TABLE chatd_members ADD COLUMN joined bigint GENERATED ALWAYS AS IDENTITY;\n"
+    "ALTER TYPE chatd_room_t ADD ATTRIBUTE admins text[];\n"
+    "CREATE OR REPLACE FUNCTION chatd_room_view(p_id text, p_user text) RETURNS SETOF chatd_room_t"
+    " LANGUAGE sql STABLE AS $$\n"
+    "  SELECT r.id, r.kind, r.state, r.title, r.owner, r.agent, r.created_ms, r.assigned_ms, r.last_seq,\n"
+    "         ARRAY(SELECT m.user_id FROM chatd_members m WHERE m.room = r.id ORDER BY m.joined),\n"
+    "         coalesce((SELECT k.seq FROM chatd_marks k WHERE k.room = r.id AND k.user_id = p_user), 0),\n"
+    "         lm.id, lm.sender, lm.client_id, lm.ts_ms, lm.body,\n"
+    "         ARRAY(SELECT m.user_id FROM chatd_members m WHERE m.room = r.id AND m.role = 2 ORDER BY m.joined)\n"
+    "    FROM chatd_rooms r\n"
+    "    LEFT JOIN chatd_messages lm ON p_user IS NOT NULL AND lm.room = r.id AND lm.seq = r.last_seq\n"
+    "   WHERE r.id = p_id\n"
+    "$$;\n"
+    "CREATE FUNCTION chatd_member_role(p_id text, p_owner text, p_user text) RETURNS smallint"
+    " LANGUAGE sql STABLE AS $$\n"
+    "  SELECT coalesce((SELECT CASE WHEN m.user_id = p_owner THEN 3 ELSE m.role END FROM chatd_members m\n"
+    "                    WHERE m.room = p_id AND m.user_id = p_user), 0)::smallint\n"
+    "$$;\n"
+    /* o_status is the chatd_status of the answer (plugin.h, group_change);
+     * no row at all: no such room. */
+    "CREATE FUNCTION chatd_group_change(p_id text, p_what smallint, p_user text, p_role smallint, p_title text,"
+    " p_actor text, p_min smallint, p_outrank boolean)"
+    " RETURNS TABLE (o_status smallint, o_room chatd_room_t) LANGUAGE plpgsql AS $$\n"
+    "DECLARE k smallint; own text; u smallint; a smallint; st smallint := 0; nxt text; was chatd_room_t;\n"
+    "BEGIN\n"
+    /* The room row's lock puts every change of the group, from any
+     * instance, one after the other; each sees the one before. */
+    "  SELECT r.kind, r.owner INTO k, own FROM chatd_rooms r WHERE r.id = p_id FOR NO KEY UPDATE;\n"
+    "  IF NOT FOUND THEN\n"
+    "    RETURN;\n"
+    "  END IF;\n"
+    "  u := chatd_member_role(p_id, own, p_user);\n"
+    "  a := chatd_member_role(p_id, own, p_actor);\n"
+    "  IF k <> 3 THEN\n"
+    "    st := 2;\n"
+    "  ELSIF p_actor IS NOT NULL AND (a < p_min OR (p_outrank AND a <= u)) THEN\n"
+    "    st := 6;\n"
+    "  ELSIF p_what = 1 THEN\n"
+    "    IF u > 0 THEN\n"
+    "      st := 4;\n"
+    "    ELSE\n"
+    "      INSERT INTO chatd_members (room, user_id) VALUES (p_id, p_user) ON CONFLICT DO NOTHING;\n"
+    "    END IF;\n"
+    "  ELSIF p_what = 2 THEN\n"
+    "    IF u = 0 THEN\n"
+    "      st := 5;\n"
+    "    ELSE\n"
+    "      DELETE FROM chatd_members WHERE room = p_id AND user_id = p_user;\n"
+    /* the owner left: the admin who joined first, else the member */
+    "      IF u = 3 THEN\n"
+    "        SELECT m.user_id INTO nxt FROM chatd_members m WHERE m.room = p_id ORDER BY m.role DESC, m.joined LIMIT 1;\n"
+    "        IF FOUND THEN\n"
+    "          UPDATE chatd_rooms SET owner = nxt WHERE id = p_id;\n"
+    "          UPDATE chatd_members SET role = 1 WHERE room = p_id AND user_id = nxt;\n"
+    "        END IF;\n"
+    "      END IF;\n"
+    "    END IF;\n"
+    "  ELSIF p_what = 3 THEN\n"
+    "    IF u = 0 OR (u = 3 AND p_role <> 3) THEN\n"
+    "      st := 5;\n"
+    "    ELSIF u = p_role THEN\n"
+    "      st := 4;\n"
+    "    ELSIF p_role = 3 THEN\n"
+    "      UPDATE chatd_members SET role = 2 WHERE room = p_id AND user_id = own;\n"
+    "      UPDATE chatd_members SET role = 1 WHERE room = p_id AND user_id = p_user;\n"
+    "      UPDATE chatd_rooms SET owner = p_user WHERE id = p_id;\n"
+    "    ELSIF p_role IN (1, 2) THEN\n"
+    "      UPDATE chatd_members SET role = p_role WHERE room = p_id AND user_id = p_user;\n"
+    "    ELSE\n"
+    "      st := 2;\n"
+    "    END IF;\n"
+    "  ELSIF p_what = 4 AND p_title IS NOT NULL THEN\n"
+    "    UPDATE chatd_rooms SET title = p_title WHERE id = p_id;\n"
+    "  ELSIF p_what = 5 THEN\n"
+    "    SELECT * INTO was FROM chatd_room_view(p_id, NULL);\n"
+    "    PERFORM chatd_room_delete(p_id);\n"
+    "    RETURN QUERY SELECT 0::smallint, was;\n"
+    "    RETURN;\n"
+    "  ELSE\n"
+    "    st := 2;\n"
+    "  END IF;\n"
+    "  RETURN QUERY SELECT st, v FROM chatd_room_view(p_id, NULL) AS v;\n"
+    "END\n"
+    "$$;\n",
+    /* 4: transcripts. A closed support room (state 4) keeps its history
      * until retention purges it; the room row grows closed_ms (the last
      * column of chatd_room_t). */
     "ALTER TABLE chatd_rooms ADD COLUMN closed_ms bigint NOT NULL DEFAULT 0;\n"
@@ -223,9 +312,11 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "CREATE OR REPLACE FUNCTION chatd_room_view(p_id text, p_user text) RETURNS SETOF chatd_room_t"
     " LANGUAGE sql STABLE AS $$\n"
     "  SELECT r.id, r.kind, r.state, r.title, r.owner, r.agent, r.created_ms, r.assigned_ms, r.last_seq,\n"
-    "         ARRAY(SELECT m.user_id FROM chatd_members m WHERE m.room = r.id ORDER BY m.user_id),\n"
+    "         ARRAY(SELECT m.user_id FROM chatd_members m WHERE m.room = r.id ORDER BY m.joined),\n"
     "         coalesce((SELECT k.seq FROM chatd_marks k WHERE k.room = r.id AND k.user_id = p_user), 0),\n"
-    "         lm.id, lm.sender, lm.client_id, lm.ts_ms, lm.body, r.closed_ms\n"
+    "         lm.id, lm.sender, lm.client_id, lm.ts_ms, lm.body,\n"
+    "         ARRAY(SELECT m.user_id FROM chatd_members m WHERE m.room = r.id AND m.role = 2 ORDER BY m.joined),\n"
+    "         r.closed_ms\n"
     "    FROM chatd_rooms r\n"
     "    LEFT JOIN chatd_messages lm ON p_user IS NOT NULL AND lm.room = r.id AND lm.seq = r.last_seq\n"
     "   WHERE r.id = p_id\n"
@@ -260,7 +351,7 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "$$;\n"
     "CREATE FUNCTION chatd_user_erase(p_user text)"
     " RETURNS TABLE (o_rooms bigint, o_messages bigint, o_memberships bigint) LANGUAGE plpgsql AS $$\n"
-    "DECLARE gone text[]; kept text[]; n bigint;\n"
+    "DECLARE gone text[]; kept text[]; n bigint; g text; nxt text;\n"
     "BEGIN\n"
     /* the user's rooms locked first, in id order as batches lock theirs */
     "  PERFORM 1 FROM chatd_rooms r WHERE r.id IN (SELECT m.room FROM chatd_members m WHERE m.user_id = p_user)\n"
@@ -280,13 +371,21 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "  GET DIAGNOSTICS n = ROW_COUNT;\n"
     "  DELETE FROM chatd_marks WHERE room = ANY(kept) AND user_id = p_user;\n"
     "  DELETE FROM chatd_members WHERE room = ANY(kept) AND user_id = p_user;\n"
+    /* a group the user owned passes on, as chatd_group_change's removal */
+    "  FOR g IN SELECT r.id FROM chatd_rooms r WHERE r.id = ANY(kept) AND r.kind = 3 AND r.owner = p_user LOOP\n"
+    "    SELECT m.user_id INTO nxt FROM chatd_members m WHERE m.room = g ORDER BY m.role DESC, m.joined LIMIT 1;\n"
+    "    IF FOUND THEN\n"
+    "      UPDATE chatd_rooms SET owner = nxt WHERE id = g;\n"
+    "      UPDATE chatd_members SET role = 1 WHERE room = g AND user_id = nxt;\n"
+    "    END IF;\n"
+    "  END LOOP;\n"
     "  UPDATE chatd_rooms SET unique_key = NULL WHERE id = ANY(kept) AND kind = 2;\n"
     "  RETURN QUERY SELECT cardinality(gone)::bigint, n, cardinality(kept)::bigint;\n"
     "END\n"
     "$$;\n",
 };
 
-/* The statements of the ops. Room rows come back as the 17 columns of
+/* The statements of the ops. Room rows come back as the 18 columns of
  * chatd_room_t; "done" says whether the action happened. */
 #define ROOM_ACTION(fn) "SELECT c.o_done, (c.o_room).* FROM " fn " c"
 static const char SQL_CREATE[] =
@@ -295,6 +394,8 @@ static const char SQL_GET[] = "SELECT * FROM chatd_room_view($1, $2)";
 static const char SQL_CLAIM[] = ROOM_ACTION("chatd_room_claim($1, $2, $3::bigint)");
 static const char SQL_COMPLETE[] = ROOM_ACTION("chatd_room_complete($1, $2)");
 static const char SQL_DELETE[] = "SELECT chatd_room_delete($1)";
+static const char SQL_GROUP[] = "SELECT c.o_status, (c.o_room).* FROM chatd_group_change($1, $2::smallint, $3,"
+                                " $4::smallint, $5, $6, $7::smallint, $8::boolean) c";
 static const char SQL_CLOSE[] = ROOM_ACTION("chatd_room_close($1, $2::bigint)");
 static const char SQL_PURGE[] = "SELECT chatd_rooms_purge($1::bigint, $2::integer)";
 static const char SQL_ERASE[] = "SELECT * FROM chatd_user_erase($1)";
@@ -342,6 +443,7 @@ static const struct {
     {"chatd_member_remove", SQL_MEMBER_REMOVE}, {"chatd_mark", SQL_MARK}, {"chatd_append", SQL_APPEND},
     {"chatd_append_many", SQL_APPEND_MANY},
     {"chatd_before", SQL_BEFORE},   {"chatd_after", SQL_AFTER},     {"chatd_prelock", SQL_PRELOCK},
+    {"chatd_group", SQL_GROUP},
     {"chatd_close", SQL_CLOSE},     {"chatd_purge", SQL_PURGE},     {"chatd_erase", SQL_ERASE},
 };
 
@@ -384,6 +486,7 @@ struct op {
     const char *id, *user, *key, *array, *sql;
     struct chatd_room_filter filter;
     struct chatd_message msg_arg;
+    struct chatd_group_change change;
     uint64_t before, after, seq;
     size_t limit;
     int64_t now;
@@ -686,10 +789,12 @@ static void read_room(struct op *o, PGresult *r, int row, int c0, struct chatd_r
     room->created_ms = val_i64(r, row, c0 + 6);
     room->assigned_ms = val_i64(r, row, c0 + 7);
     room->last_seq = (uint64_t)val_i64(r, row, c0 + 8);
-    room->closed_ms = val_i64(r, row, c0 + 16);
     if (!parse_members(o, val(r, row, c0 + 9), &room->members, &room->nmembers) && !o->oom)
         o->status = CHATD_ERR_INTERNAL;
     room->read_seq = (uint64_t)val_i64(r, row, c0 + 10);
+    if (!parse_members(o, val(r, row, c0 + 16), &room->admins, &room->nadmins) && !o->oom)
+        o->status = CHATD_ERR_INTERNAL;
+    room->closed_ms = val_i64(r, row, c0 + 17);
     if (val(r, row, c0 + 11)) {
         struct chatd_message *m = arena(o, &o->ans, sizeof *m);
         if (m) {
@@ -705,7 +810,7 @@ static void read_room(struct op *o, PGresult *r, int row, int c0, struct chatd_r
     }
 }
 
-#define ROOM_COLS 17
+#define ROOM_COLS 18
 
 /* Turn an op's result rows into its answer; o keeps r. */
 static void read_answer(struct op *o, PGresult *r)
@@ -741,6 +846,23 @@ static void read_answer(struct op *o, PGresult *r)
         o->rooms = rows ? arena(o, &o->ans, (size_t)rows * sizeof *o->rooms) : NULL;
         for (int i = 0; i < rows && o->rooms; i++)
             read_room(o, r, i, 0, &o->rooms[o->n++]);
+        return;
+    case OP_GROUP:
+        if (cols != 1 + ROOM_COLS) {
+            o->status = CHATD_ERR_INTERNAL;
+            return;
+        }
+        if (rows == 0) {
+            o->status = CHATD_ERR_NOT_FOUND;
+            return;
+        }
+        o->rooms = arena(o, &o->ans, sizeof *o->rooms);
+        if (!o->rooms)
+            return;
+        read_room(o, r, 0, 1, o->rooms);
+        if (o->status == CHATD_OK)
+            o->status = (chatd_status)val_i64(r, 0, 0);
+        o->n = 1;
         return;
     case OP_DELETE:
         o->status = rows == 1 && val_true(r, 0, 0) ? CHATD_OK : CHATD_ERR_NOT_FOUND;
@@ -926,6 +1048,17 @@ static int send_op(PGconn *pg, struct op *o)
     case OP_DELETE:
         v[0] = o->id, n = 1, sql = SQL_DELETE;
         break;
+    case OP_GROUP: {
+        const struct chatd_group_change *ch = &o->change;
+        snprintf(a, sizeof a, "%d", (int)ch->what);
+        snprintf(b, sizeof b, "%d", (int)ch->role);
+        snprintf(c, sizeof c, "%d", (int)ch->actor_min);
+        const char *p[] = {ch->room_id, a, ch->user, b, ch->title, ch->actor, c, ch->outrank ? "true" : "false"};
+        memcpy(v, p, sizeof p);
+        n = 8;
+        sql = SQL_GROUP;
+        break;
+    }
     case OP_MEMBER_ADD:
     case OP_MEMBER_REMOVE:
         v[0] = o->id, v[1] = o->user, n = 2;
@@ -2148,6 +2281,19 @@ static void p_member_remove(void *state, const char *room_id, const char *user, 
     p_member(state, OP_MEMBER_REMOVE, room_id, user, cb, ctx);
 }
 
+static void p_group_change(void *state, const struct chatd_group_change *ch, chatd_room_cb cb, void *ctx)
+{
+    NEW_OP(OP_GROUP, cb)
+    o->change = *ch;
+    o->change.size = sizeof o->change;
+    o->change.room_id = o->id = o->route = astr(o, ch->room_id);
+    o->change.user = astr(o, ch->user);
+    o->change.title = astr(o, ch->title);
+    o->change.actor = astr(o, ch->actor);
+    o->locks = true;
+    submit(st, o);
+}
+
 static void p_message_append(void *state, const struct chatd_message *msg, chatd_message_cb cb, void *ctx)
 {
     NEW_OP(OP_APPEND, cb)
@@ -2458,7 +2604,8 @@ static const struct chatd_storage_ops pg_ops = {
     .message_append = p_message_append,
     .message_list = p_message_list,
     .read_mark = p_read_mark,
-    /* Added in minor 2: transcripts. */
+    .group_change = p_group_change,
+    /* SDK 1.2: transcripts. */
     .room_close = p_room_close,
     .room_purge = p_room_purge,
     .user_erase = p_user_erase,

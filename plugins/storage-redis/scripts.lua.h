@@ -5,6 +5,10 @@
  *   P room:ID      hash   kind state title owner agent created_ms assigned_ms
  *                         last_seq unique_key closed_ms
  *   P members:ID   set    member user ids
+ *   P admins:ID    set    a group's admins (the owner is room:ID's owner)
+ *   P joined:ID    zset   member -> join order (room:ID's `joins` counts up;
+ *                         a member without a score joined before roles were
+ *                         stored, and counts as 0)
  *   P msgs:ID      list   element seq-1 = message seq, encoded (see below)
  *   P cids:ID      hash   sender US client_id -> seq (idempotency)
  *   P marks:ID     hash   user -> read seq
@@ -38,7 +42,54 @@
     "    if tonumber(r[8]) > 0 then last = redis.call('LINDEX', P .. 'msgs:' .. id, -1) end\n" \
     "  end\n"                                                                                \
     "  return {id, r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8],\n"                        \
-    "          redis.call('SMEMBERS', P .. 'members:' .. id), read, last, r[9] or '0'}\n"    \
+    "          redis.call('SMEMBERS', P .. 'members:' .. id), read, last,\n"                 \
+    "          redis.call('SMEMBERS', P .. 'admins:' .. id), r[9] or '0'}\n"                \
+    "end\n"                                                                                  \
+    "local function join(id, user)\n"                                                        \
+    "  redis.call('SADD', P .. 'members:' .. id, user)\n"                                    \
+    "  redis.call('SADD', P .. 'urooms:' .. user, id)\n"                                     \
+    "  if redis.call('ZSCORE', P .. 'joined:' .. id, user) then return end\n"                \
+    "  local n = redis.call('HINCRBY', P .. 'room:' .. id, 'joins', 1)\n"                    \
+    "  redis.call('ZADD', P .. 'joined:' .. id, n, user)\n"                                  \
+    "end\n"                                                                                  \
+    "local function leave(id, user)\n"                                                       \
+    "  redis.call('SREM', P .. 'members:' .. id, user)\n"                                    \
+    "  redis.call('SREM', P .. 'urooms:' .. user, id)\n"                                     \
+    "  redis.call('SREM', P .. 'admins:' .. id, user)\n"                                     \
+    "  redis.call('ZREM', P .. 'joined:' .. id, user)\n"                                     \
+    "end\n"                                                                                  \
+    /* a group's owner left: the admin who joined first, else the member */                \
+    /* who joined first, becomes the owner (and no admin) */                                 \
+    "local function pass_ownership(id)\n"                                                    \
+    "  local admins = P .. 'admins:' .. id\n"                                                \
+    "  local best, brank, bscore\n"                                                          \
+    "  for _, m in ipairs(redis.call('SMEMBERS', P .. 'members:' .. id)) do\n"               \
+    "    local mr = redis.call('SISMEMBER', admins, m)\n"                                    \
+    "    local ms = tonumber(redis.call('ZSCORE', P .. 'joined:' .. id, m) or '0')\n"        \
+    "    if not best or mr > brank or (mr == brank and (ms < bscore or (ms == bscore and m < best))) then\n" \
+    "      best, brank, bscore = m, mr, ms\n"                                                \
+    "    end\n"                                                                              \
+    "  end\n"                                                                                \
+    "  if best then\n"                                                                       \
+    "    redis.call('HSET', P .. 'room:' .. id, 'owner', best)\n"                            \
+    "    redis.call('SREM', admins, best)\n"                                                 \
+    "  end\n"                                                                                \
+    "end\n"                                                                                  \
+    "local function drop(id)\n"                                                              \
+    "  local k = P .. 'room:' .. id\n"                                                       \
+    "  local r = redis.call('HMGET', k, 'kind', 'agent', 'unique_key')\n"                    \
+    "  for _, m in ipairs(redis.call('SMEMBERS', P .. 'members:' .. id)) do\n"               \
+    "    redis.call('SREM', P .. 'urooms:' .. m, id)\n"                                      \
+    "  end\n"                                                                                \
+    "  if r[2] then redis.call('SREM', P .. 'agent:' .. r[2], id) end\n"                     \
+    "  if r[3] and redis.call('GET', P .. 'ukey:' .. r[3]) == id then\n"                     \
+    "    redis.call('DEL', P .. 'ukey:' .. r[3])\n"                                          \
+    "  end\n"                                                                                \
+    "  redis.call('ZREM', P .. 'rooms', id)\n"                                               \
+    "  redis.call('ZREM', P .. 'queue', id)\n"                                               \
+    "  redis.call('ZREM', P .. 'closed', id)\n"                                              \
+    "  redis.call('DEL', k, P .. 'members:' .. id, P .. 'msgs:' .. id, P .. 'cids:' .. id,\n" \
+    "             P .. 'marks:' .. id, P .. 'admins:' .. id, P .. 'joined:' .. id)\n"         \
     "end\n"
 
 /* ARGV: P id kind state title? owner? agent? created assigned ukey? members... */
@@ -59,10 +110,7 @@
     "if agent then table.insert(h, 'agent') table.insert(h, agent) end\n"                    \
     "if ukey then table.insert(h, 'unique_key') table.insert(h, ukey) end\n"                 \
     "redis.call('HSET', k, unpack(h))\n"                                                     \
-    "for i = 11, #ARGV do\n"                                                                 \
-    "  redis.call('SADD', P .. 'members:' .. id, ARGV[i])\n"                                 \
-    "  redis.call('SADD', P .. 'urooms:' .. ARGV[i], id)\n"                                  \
-    "end\n"                                                                                  \
+    "for i = 11, #ARGV do join(id, ARGV[i]) end\n"                                           \
     "redis.call('ZADD', P .. 'rooms', ARGV[8], id)\n"                                        \
     "if kind == '1' and state == '1' then redis.call('ZADD', P .. 'queue', ARGV[8], id) end\n" \
     "if agent then redis.call('SADD', P .. 'agent:' .. agent, id) end\n"                     \
@@ -111,8 +159,7 @@
     "if not r[1] then return {'notfound'} end\n"                                             \
     "if r[1] ~= '1' or r[2] ~= '1' then return {'conflict', room(id)} end\n"                 \
     "redis.call('HSET', k, 'state', 2, 'agent', agent, 'assigned_ms', ARGV[4])\n"            \
-    "redis.call('SADD', P .. 'members:' .. id, agent)\n"                                     \
-    "redis.call('SADD', P .. 'urooms:' .. agent, id)\n"                                      \
+    "join(id, agent)\n"                                                                      \
     "redis.call('SADD', P .. 'agent:' .. agent, id)\n"                                       \
     "redis.call('ZREM', P .. 'queue', id)\n"                                                 \
     "return {'ok', room(id)}\n"
@@ -132,30 +179,9 @@
     "end\n"                                                                                  \
     "return {'ok', room(id)}\n"
 
-/* drop(id): the room, its messages, members, marks, and every index entry
- * of it. */
-#define LUA_DROP                                                                             \
-    "local function drop(id)\n"                                                              \
-    "  local k = P .. 'room:' .. id\n"                                                       \
-    "  local r = redis.call('HMGET', k, 'agent', 'unique_key')\n"                            \
-    "  for _, m in ipairs(redis.call('SMEMBERS', P .. 'members:' .. id)) do\n"               \
-    "    redis.call('SREM', P .. 'urooms:' .. m, id)\n"                                      \
-    "  end\n"                                                                                \
-    "  if r[1] then redis.call('SREM', P .. 'agent:' .. r[1], id) end\n"                     \
-    "  if r[2] and redis.call('GET', P .. 'ukey:' .. r[2]) == id then\n"                     \
-    "    redis.call('DEL', P .. 'ukey:' .. r[2])\n"                                          \
-    "  end\n"                                                                                \
-    "  redis.call('ZREM', P .. 'rooms', id)\n"                                               \
-    "  redis.call('ZREM', P .. 'queue', id)\n"                                               \
-    "  redis.call('ZREM', P .. 'closed', id)\n"                                              \
-    "  redis.call('DEL', k, P .. 'members:' .. id, P .. 'msgs:' .. id, P .. 'cids:' .. id,\n" \
-    "             P .. 'marks:' .. id)\n"                                                    \
-    "end\n"
-
 /* ARGV: P id */
 #define LUA_ROOM_DELETE                                                                      \
     LUA_PRELUDE                                                                              \
-    LUA_DROP                                                                                 \
     "local id = ARGV[2]\n"                                                                   \
     "if redis.call('EXISTS', P .. 'room:' .. id) == 0 then return {'notfound'} end\n"        \
     "drop(id)\n"                                                                             \
@@ -166,10 +192,58 @@
     LUA_PRELUDE                                                                              \
     "local id, user = ARGV[2], ARGV[3]\n"                                                    \
     "if redis.call('EXISTS', P .. 'room:' .. id) == 0 then return {'notfound'} end\n"        \
-    "local op = ARGV[4] == '1' and 'SADD' or 'SREM'\n"                                       \
-    "redis.call(op, P .. 'members:' .. id, user)\n"                                          \
-    "redis.call(op, P .. 'urooms:' .. user, id)\n"                                           \
+    "if ARGV[4] == '1' then join(id, user) else leave(id, user) end\n"                       \
     "return {'ok'}\n"
+
+/* ARGV: P id what user? role title? actor? actor_min outrank(1/0). The
+ * answers of plugin.h's group_change, decided in one script. */
+#define LUA_GROUP                                                                            \
+    LUA_PRELUDE                                                                              \
+    "local id, what, user, role = ARGV[2], tonumber(ARGV[3]), opt(ARGV[4]), tonumber(ARGV[5])\n" \
+    "local title, actor, amin, outrank = opt(ARGV[6]), opt(ARGV[7]), tonumber(ARGV[8]), ARGV[9] == '1'\n" \
+    "local k = P .. 'room:' .. id\n"                                                         \
+    "local r = redis.call('HMGET', k, 'kind', 'owner')\n"                                    \
+    "if not r[1] then return {'notfound'} end\n"                                             \
+    "if r[1] ~= '3' then return {'invalid'} end\n"                                           \
+    "local owner, admins = r[2], P .. 'admins:' .. id\n"                                     \
+    "local function role_of(x)\n"                                                            \
+    "  if not x or redis.call('SISMEMBER', P .. 'members:' .. id, x) == 0 then return 0 end\n" \
+    "  if x == owner then return 3 end\n"                                                    \
+    "  if redis.call('SISMEMBER', admins, x) == 1 then return 2 end\n"                       \
+    "  return 1\n"                                                                           \
+    "end\n"                                                                                  \
+    "local u = role_of(user)\n"                                                              \
+    "if actor then\n"                                                                        \
+    "  local a = role_of(actor)\n"                                                           \
+    "  if a < amin or (outrank and a <= u) then return {'denied', room(id)} end\n"           \
+    "end\n"                                                                                  \
+    "if what == 1 then\n"                                                                    \
+    "  if u > 0 then return {'exists', room(id)} end\n"                                      \
+    "  join(id, user)\n"                                                                     \
+    "elseif what == 2 then\n"                                                                \
+    "  if u == 0 then return {'conflict', room(id)} end\n"                                   \
+    "  leave(id, user)\n"                                                                    \
+    "  if u == 3 then pass_ownership(id) end\n"                                              \
+    "elseif what == 3 then\n"                                                                \
+    "  if u == 0 or (u == 3 and role ~= 3) then return {'conflict', room(id)} end\n"         \
+    "  if u == role then return {'exists', room(id)} end\n"                                  \
+    "  if role == 3 then\n"                                                                  \
+    "    if owner and role_of(owner) > 0 then redis.call('SADD', admins, owner) end\n"       \
+    "    redis.call('SREM', admins, user)\n"                                                 \
+    "    redis.call('HSET', k, 'owner', user)\n"                                             \
+    "  elseif role == 2 then redis.call('SADD', admins, user)\n"                             \
+    "  elseif role == 1 then redis.call('SREM', admins, user)\n"                             \
+    "  else return {'invalid'} end\n"                                                        \
+    "elseif what == 4 and title then\n"                                                      \
+    "  redis.call('HSET', k, 'title', title)\n"                                              \
+    "elseif what == 5 then\n"                                                                \
+    "  local was = room(id)\n"                                                               \
+    "  drop(id)\n"                                                                           \
+    "  return {'ok', was}\n"                                                                 \
+    "else\n"                                                                                 \
+    "  return {'invalid'}\n"                                                                 \
+    "end\n"                                                                                  \
+    "return {'ok', room(id)}\n"
 
 /* ARGV: P room sender client_id? ts body */
 #define LUA_APPEND                                                                           \
@@ -247,7 +321,6 @@
 /* ARGV: P before limit. The oldest closed rooms first, closed_ms < before. */
 #define LUA_ROOM_PURGE                                                                       \
     LUA_PRELUDE                                                                              \
-    LUA_DROP                                                                                 \
     "local ids = redis.call('ZRANGEBYSCORE', P .. 'closed', '-inf', '(' .. ARGV[2],\n"       \
     "                       'LIMIT', 0, tonumber(ARGV[3]))\n"                                \
     "for _, id in ipairs(ids) do drop(id) end\n"                                             \
@@ -257,7 +330,6 @@
  * time), so its cost is the length of those rooms. */
 #define LUA_USER_ERASE                                                                       \
     LUA_PRELUDE                                                                              \
-    LUA_DROP                                                                                 \
     "local user = ARGV[2]\n"                                                                 \
     "local gone, erased, left = 0, 0, 0\n"                                                   \
     "for _, id in ipairs(redis.call('SMEMBERS', P .. 'urooms:' .. user)) do\n"               \
@@ -285,7 +357,8 @@
     "      end\n"                                                                            \
     "    end\n"                                                                              \
     "    redis.call('HDEL', P .. 'marks:' .. id, user)\n"                                    \
-    "    redis.call('SREM', P .. 'members:' .. id, user)\n"                                  \
+    "    leave(id, user)\n"                                                                  \
+    "    if r[1] == '3' and r[2] == user then pass_ownership(id) end\n"                      \
     "    if r[1] == '2' and r[3] then\n"                                                     \
     "      if redis.call('GET', P .. 'ukey:' .. r[3]) == id then redis.call('DEL', P .. 'ukey:' .. r[3]) end\n" \
     "      redis.call('HDEL', k, 'unique_key')\n"                                            \

@@ -31,8 +31,8 @@
  * connection, not with every operation. */
 enum script {
     S_ROOM_CREATE, S_ROOM_GET, S_ROOM_LIST, S_ROOM_CLAIM, S_ROOM_COMPLETE,
-    S_ROOM_DELETE, S_MEMBER, S_APPEND, S_HISTORY, S_READ_MARK,
-    /* Added in minor 2: transcripts. */
+    S_ROOM_DELETE, S_MEMBER, S_APPEND, S_HISTORY, S_READ_MARK, S_GROUP,
+    /* SDK 1.2: transcripts. */
     S_ROOM_CLOSE, S_ROOM_PURGE, S_USER_ERASE, NSCRIPTS
 };
 static const char *const SCRIPTS[NSCRIPTS] = {
@@ -46,6 +46,7 @@ static const char *const SCRIPTS[NSCRIPTS] = {
     [S_APPEND] = LUA_APPEND,
     [S_HISTORY] = LUA_HISTORY,
     [S_READ_MARK] = LUA_READ_MARK,
+    [S_GROUP] = LUA_GROUP,
     [S_ROOM_CLOSE] = LUA_ROOM_CLOSE,
     [S_ROOM_PURGE] = LUA_ROOM_PURGE,
     [S_USER_ERASE] = LUA_USER_ERASE,
@@ -155,6 +156,10 @@ static chatd_status status_of(const redisReply *r)
         return CHATD_ERR_CONFLICT;
     if (strcmp(s, "notfound") == 0)
         return CHATD_ERR_NOT_FOUND;
+    if (strcmp(s, "denied") == 0)
+        return CHATD_ERR_DENIED;
+    if (strcmp(s, "invalid") == 0)
+        return CHATD_ERR_INVALID;
     return CHATD_ERR_INTERNAL;
 }
 
@@ -254,10 +259,11 @@ static bool copy_message(const redisReply *r, const char *room, struct msgbuf *o
 }
 
 /* A room as the scripts return it: id kind state title owner agent created
- * assigned last_seq {members} read last closed_ms. */
+ * assigned last_seq {members} read last {admins} closed_ms. */
 struct roombuf {
     struct chatd_room room;
     const char **members;
+    const char **admins;
     struct msgbuf last;
     bool has_last;
 };
@@ -265,8 +271,8 @@ struct roombuf {
 static bool decode_room(const redisReply *r, struct roombuf *out)
 {
     memset(out, 0, sizeof *out);
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 13 || r->element[0]->type != REDIS_REPLY_STRING ||
-        r->element[9]->type != REDIS_REPLY_ARRAY)
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 14 || r->element[0]->type != REDIS_REPLY_STRING ||
+        r->element[9]->type != REDIS_REPLY_ARRAY || r->element[12]->type != REDIS_REPLY_ARRAY)
         return false;
     struct chatd_room *room = &out->room;
     room->id = r->element[0]->str;
@@ -278,7 +284,7 @@ static bool decode_room(const redisReply *r, struct roombuf *out)
     room->created_ms = int_of(r->element[6]);
     room->assigned_ms = int_of(r->element[7]);
     room->last_seq = (uint64_t)int_of(r->element[8]);
-    room->closed_ms = int_of(r->element[12]);
+    room->closed_ms = int_of(r->element[13]);
     const redisReply *mem = r->element[9];
     if (mem->elements) {
         out->members = calloc(mem->elements, sizeof *out->members);
@@ -288,10 +294,22 @@ static bool decode_room(const redisReply *r, struct roombuf *out)
             out->members[room->nmembers++] = str_or_null(mem->element[i]) ? mem->element[i]->str : "";
     }
     room->members = out->members;
+    const redisReply *adm = r->element[12];
+    if (adm->elements) {
+        out->admins = calloc(adm->elements, sizeof *out->admins);
+        if (!out->admins) {
+            free(out->members);
+            return false;
+        }
+        for (size_t i = 0; i < adm->elements; i++)
+            out->admins[room->nadmins++] = str_or_null(adm->element[i]) ? adm->element[i]->str : "";
+    }
+    room->admins = out->admins;
     room->read_seq = (uint64_t)int_of(r->element[10]);
     if (r->element[11]->type == REDIS_REPLY_STRING) {
         if (!copy_message(r->element[11], room->id, &out->last)) {
             free(out->members);
+            free(out->admins);
             return false;
         }
         out->has_last = true;
@@ -303,6 +321,7 @@ static bool decode_room(const redisReply *r, struct roombuf *out)
 static void roombuf_free(struct roombuf *b)
 {
     free(b->members);
+    free(b->admins);
     if (b->has_last)
         free(b->last.block);
 }
@@ -775,6 +794,22 @@ static void r_read_mark(void *state, const char *room_id, const char *user, uint
     submit(st, op_new(st, OP_DONE, (void *)cb, ctx, NULL), &c, NULL, 0);
 }
 
+static void r_group_change(void *state, const struct chatd_group_change *ch, chatd_room_cb cb, void *ctx)
+{
+    struct rstore *st = state;
+    struct cmd c;
+    cmd_start(&c, st, S_GROUP);
+    cmd_str(&c, ch->room_id);
+    cmd_num(&c, ch->what);
+    cmd_opt(&c, ch->user);
+    cmd_num(&c, ch->role);
+    cmd_opt(&c, ch->title);
+    cmd_opt(&c, ch->actor);
+    cmd_num(&c, ch->actor_min);
+    cmd_str(&c, ch->outrank ? "1" : "0");
+    submit(st, op_new(st, OP_ROOM, (void *)cb, ctx, NULL), &c, NULL, 0);
+}
+
 static void r_room_close(void *state, const char *room_id, int64_t now_ms, chatd_room_cb cb, void *ctx)
 {
     struct rstore *st = state;
@@ -995,7 +1030,8 @@ static const struct chatd_storage_ops redis_ops = {
     .message_append = r_message_append,
     .message_list = r_message_list,
     .read_mark = r_read_mark,
-    /* Added in minor 2: transcripts. */
+    .group_change = r_group_change,
+    /* SDK 1.2: transcripts. */
     .room_close = r_room_close,
     .room_purge = r_room_purge,
     .user_erase = r_user_erase,

@@ -17,7 +17,7 @@
 
 #include "storage_op.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 
 static const char *const migrations[SCHEMA_VERSION] = {
     /* 1: the first schema. */
@@ -32,10 +32,20 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "CREATE UNIQUE INDEX messages_client ON messages (room, sender, client_id) WHERE client_id IS NOT NULL;"
     "CREATE TABLE marks (room TEXT NOT NULL, user TEXT NOT NULL, seq INTEGER NOT NULL,"
     " PRIMARY KEY (room, user)) WITHOUT ROWID;",
-    /* 2: transcripts: closed support rooms (state 4) and when, for retention. */
+    /* 2: group roles. role: 1 member, 2 admin (the owner is rooms.owner);
+     * joined: join order within the room (0 for members of schema 1, who
+     * then count as joined first, by name). */
+    "ALTER TABLE members ADD COLUMN role INTEGER NOT NULL DEFAULT 1;"
+    "ALTER TABLE members ADD COLUMN joined INTEGER NOT NULL DEFAULT 0;",
+    /* 3: transcripts: closed support rooms (state 4) and when, for retention. */
     "ALTER TABLE rooms ADD COLUMN closed_ms INTEGER NOT NULL DEFAULT 0;"
     "CREATE INDEX rooms_closed ON rooms (closed_ms) WHERE state = 4;",
 };
+
+/* A new member joins last; one already there stays as they are. */
+#define SQL_ADD_MEMBER                                                                  \
+    "INSERT OR IGNORE INTO members (room, user, joined)"                                \
+    " VALUES (?1, ?2, (SELECT coalesce(max(joined), 0) + 1 FROM members WHERE room = ?1))"
 
 /* ------------------------------------------------------- answers (arena) */
 
@@ -60,6 +70,7 @@ struct op {
     const char *id, *user, *key;
     struct chatd_room_filter filter;
     struct chatd_message msg_arg;
+    struct chatd_group_change change;
     uint64_t before, after, seq;
     size_t limit;
     int64_t now;
@@ -215,26 +226,34 @@ static bool load_room(struct sqlstore *st, struct op *o, const char *id, const c
     sqlite3_finalize(s);
     if (!found)
         return false;
-    s = prep(st, "SELECT user FROM members WHERE room=?");
+    s = prep(st, "SELECT user, role FROM members WHERE room=? ORDER BY joined, user");
     if (!s)
         return false;
     bind_text(s, 1, id);
-    size_t cap = 8, n = 0;
+    size_t cap = 8, n = 0, na = 0;
     const char **members = arena(o, cap * sizeof *members);
-    while (members && sqlite3_step(s) == SQLITE_ROW) {
+    const char **admins = arena(o, cap * sizeof *admins);
+    while (members && admins && sqlite3_step(s) == SQLITE_ROW) {
         if (n == cap) {
-            const char **grown = arena(o, 2 * cap * sizeof *grown);
-            if (!grown)
+            const char **grown = arena(o, 2 * cap * sizeof *grown), **agrown = arena(o, 2 * cap * sizeof *agrown);
+            if (!grown || !agrown)
                 break;
             memcpy(grown, members, n * sizeof *grown);
+            memcpy(agrown, admins, na * sizeof *agrown);
             members = grown;
+            admins = agrown;
             cap *= 2;
         }
-        members[n++] = acol(o, s, 0);
+        members[n] = acol(o, s, 0);
+        if (sqlite3_column_int(s, 1) == CHATD_MEMBER_ADMIN)
+            admins[na++] = members[n];
+        n++;
     }
     sqlite3_finalize(s);
     r->members = members;
     r->nmembers = n;
+    r->admins = na ? admins : NULL;
+    r->nadmins = na;
     if (for_user) {
         s = prep(st, "SELECT seq FROM marks WHERE room=? AND user=?");
         if (s) {
@@ -300,7 +319,7 @@ static chatd_status do_create(struct sqlstore *st, struct op *o)
     if (rc != SQLITE_DONE)
         return CHATD_ERR_UNAVAILABLE;
     for (size_t i = 0; i < r->nmembers; i++)
-        if (exec_simple(st, "INSERT OR IGNORE INTO members (room, user) VALUES (?,?)", r->id, r->members[i], -1) != CHATD_OK)
+        if (exec_simple(st, SQL_ADD_MEMBER, r->id, r->members[i], -1) != CHATD_OK)
             return CHATD_ERR_UNAVAILABLE;
     return answer_room(st, o, r->id, NULL, CHATD_OK);
 }
@@ -355,7 +374,7 @@ static chatd_status do_claim(struct sqlstore *st, struct op *o)
         return CHATD_ERR_UNAVAILABLE;
     if (sqlite3_changes(st->db) != 1)
         return answer_room(st, o, o->id, NULL, CHATD_ERR_CONFLICT);
-    if (exec_simple(st, "INSERT OR IGNORE INTO members (room, user) VALUES (?,?)", o->id, o->user, -1) != CHATD_OK)
+    if (exec_simple(st, SQL_ADD_MEMBER, o->id, o->user, -1) != CHATD_OK)
         return CHATD_ERR_UNAVAILABLE;
     return answer_room(st, o, o->id, NULL, CHATD_OK);
 }
@@ -401,8 +420,115 @@ static chatd_status do_member(struct sqlstore *st, struct op *o, bool add)
 {
     if (!room_exists(st, o->id))
         return CHATD_ERR_NOT_FOUND;
-    return exec_simple(st, add ? "INSERT OR IGNORE INTO members (room, user) VALUES (?,?)"
-                               : "DELETE FROM members WHERE room=? AND user=?", o->id, o->user, -1);
+    return exec_simple(st, add ? SQL_ADD_MEMBER : "DELETE FROM members WHERE room=? AND user=?", o->id, o->user, -1);
+}
+
+/* ------------------------------------------------------------ group roles */
+
+static chatd_member_role role_in(struct sqlstore *st, const char *room, const char *owner, const char *user)
+{
+    if (!user)
+        return CHATD_MEMBER_NONE;
+    sqlite3_stmt *s = prep(st, "SELECT role FROM members WHERE room=? AND user=?");
+    if (!s)
+        return CHATD_MEMBER_NONE;
+    bind_text(s, 1, room);
+    bind_text(s, 2, user);
+    chatd_member_role r = CHATD_MEMBER_NONE;
+    if (sqlite3_step(s) == SQLITE_ROW)
+        r = owner && strcmp(owner, user) == 0 ? CHATD_MEMBER_OWNER
+            : sqlite3_column_int(s, 0) == CHATD_MEMBER_ADMIN ? CHATD_MEMBER_ADMIN : CHATD_MEMBER_PLAIN;
+    sqlite3_finalize(s);
+    return r;
+}
+
+/* The owner left: the admin who joined first, else the member who joined
+ * first, becomes the owner (and no admin). */
+static chatd_status pass_ownership(struct sqlstore *st, const char *room)
+{
+    if (exec_simple(st, "UPDATE rooms SET owner = (SELECT user FROM members WHERE room=?1"
+                        " ORDER BY role = 2 DESC, joined, user LIMIT 1)"
+                        " WHERE id=?1 AND EXISTS (SELECT 1 FROM members WHERE room=?1)", room, NULL, -1) != CHATD_OK)
+        return CHATD_ERR_UNAVAILABLE;
+    return exec_simple(st, "UPDATE members SET role=1 WHERE room=?1 AND user=(SELECT owner FROM rooms WHERE id=?1)",
+                       room, NULL, -1);
+}
+
+/* One transaction on the plugin's one connection: atomic, and the only
+ * writer of the file. */
+static chatd_status do_group(struct sqlstore *st, struct op *o)
+{
+    const struct chatd_group_change *ch = &o->change;
+    sqlite3_stmt *s = prep(st, "SELECT kind, owner FROM rooms WHERE id=?");
+    if (!s)
+        return CHATD_ERR_INTERNAL;
+    bind_text(s, 1, ch->room_id);
+    int rc = sqlite3_step(s);
+    int kind = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
+    const char *owner = rc == SQLITE_ROW ? acol(o, s, 1) : NULL;
+    sqlite3_finalize(s);
+    if (rc != SQLITE_ROW)
+        return rc == SQLITE_DONE ? CHATD_ERR_NOT_FOUND : CHATD_ERR_UNAVAILABLE;
+    if (kind != CHATD_ROOM_GROUP)
+        return CHATD_ERR_INVALID;
+    const char *id = ch->room_id;
+    chatd_member_role u = role_in(st, id, owner, ch->user);
+    if (ch->actor) {
+        chatd_member_role a = role_in(st, id, owner, ch->actor);
+        if (a < ch->actor_min || (ch->outrank && a <= u))
+            return answer_room(st, o, id, NULL, CHATD_ERR_DENIED);
+    }
+    chatd_status done = CHATD_OK;
+    switch (ch->what) {
+    case CHATD_GROUP_ADD:
+        if (u != CHATD_MEMBER_NONE)
+            return answer_room(st, o, id, NULL, CHATD_ERR_EXISTS);
+        done = exec_simple(st, SQL_ADD_MEMBER, id, ch->user, -1);
+        break;
+    case CHATD_GROUP_REMOVE:
+        if (u == CHATD_MEMBER_NONE)
+            return answer_room(st, o, id, NULL, CHATD_ERR_CONFLICT);
+        done = exec_simple(st, "DELETE FROM members WHERE room=? AND user=?", id, ch->user, -1);
+        if (done == CHATD_OK && u == CHATD_MEMBER_OWNER)
+            done = pass_ownership(st, id);
+        break;
+    case CHATD_GROUP_ROLE:
+        if (u == CHATD_MEMBER_NONE || (u == CHATD_MEMBER_OWNER && ch->role != CHATD_MEMBER_OWNER))
+            return answer_room(st, o, id, NULL, CHATD_ERR_CONFLICT);
+        if (u == ch->role)
+            return answer_room(st, o, id, NULL, CHATD_ERR_EXISTS);
+        if (ch->role == CHATD_MEMBER_OWNER) {
+            /* the previous owner, if still a member, becomes an admin */
+            done = exec_simple(st, "UPDATE members SET role=2 WHERE room=?1 AND user=(SELECT owner FROM rooms WHERE id=?1)",
+                               id, NULL, -1);
+            if (done == CHATD_OK)
+                done = exec_simple(st, "UPDATE members SET role=1 WHERE room=? AND user=?", id, ch->user, -1);
+            if (done == CHATD_OK)
+                done = exec_simple(st, "UPDATE rooms SET owner=?2 WHERE id=?1", id, ch->user, -1);
+        } else if (ch->role == CHATD_MEMBER_ADMIN || ch->role == CHATD_MEMBER_PLAIN) {
+            done = exec_simple(st, "UPDATE members SET role=?3 WHERE room=?1 AND user=?2", id, ch->user, ch->role);
+        } else {
+            return CHATD_ERR_INVALID;
+        }
+        break;
+    case CHATD_GROUP_RENAME:
+        if (!ch->title)
+            return CHATD_ERR_INVALID;
+        done = exec_simple(st, "UPDATE rooms SET title=?2 WHERE id=?1", id, ch->title, -1);
+        break;
+    case CHATD_GROUP_DELETE: {
+        chatd_status was = answer_room(st, o, id, NULL, CHATD_OK); /* the room as it was */
+        if (was != CHATD_OK)
+            return was;
+        o->id = id;
+        return do_delete(st, o);
+    }
+    default:
+        return CHATD_ERR_INVALID;
+    }
+    if (done != CHATD_OK)
+        return done;
+    return answer_room(st, o, id, NULL, CHATD_OK);
 }
 
 static chatd_status do_append(struct sqlstore *st, struct op *o)
@@ -597,8 +723,12 @@ static chatd_status do_erase(struct sqlstore *st, struct op *o)
                         o->user, -1) != CHATD_OK)
             return CHATD_ERR_UNAVAILABLE;
         res->messages_erased += (uint64_t)sqlite3_changes(st->db);
+        /* As CHATD_GROUP_REMOVE: the role goes with the member row, and a
+         * group's ownership passes on. */
         if (exec_simple(st, "DELETE FROM marks WHERE room=? AND user=?", r->id, o->user, -1) != CHATD_OK ||
             exec_simple(st, "DELETE FROM members WHERE room=? AND user=?", r->id, o->user, -1) != CHATD_OK ||
+            (r->kind == CHATD_ROOM_GROUP && r->owner && strcmp(r->owner, o->user) == 0 &&
+             pass_ownership(st, r->id) != CHATD_OK) ||
             (r->kind == CHATD_ROOM_DIRECT &&
              exec_simple(st, "UPDATE rooms SET unique_key=NULL WHERE id=?", r->id, NULL, -1) != CHATD_OK))
             return CHATD_ERR_UNAVAILABLE;
@@ -621,6 +751,7 @@ static chatd_status run_op(struct sqlstore *st, struct op *o)
     case OP_APPEND: return do_append(st, o);
     case OP_HISTORY: return do_history(st, o);
     case OP_MARK: return do_mark(st, o);
+    case OP_GROUP: return do_group(st, o);
     case OP_CLOSE: return do_close(st, o);
     case OP_PURGE: return do_purge(st, o);
     case OP_ERASE: return do_erase(st, o);
@@ -668,7 +799,8 @@ static void *worker(void *arg)
             }
             sqlite3_exec(st->db, "SAVEPOINT op", NULL, NULL, NULL);
             o->status = run_op(st, o);
-            bool keep = o->status == CHATD_OK || o->status == CHATD_ERR_EXISTS || o->status == CHATD_ERR_CONFLICT;
+            bool keep = o->status == CHATD_OK || o->status == CHATD_ERR_EXISTS || o->status == CHATD_ERR_CONFLICT ||
+                        o->status == CHATD_ERR_DENIED;
             sqlite3_exec(st->db, keep ? "RELEASE op" : "ROLLBACK TO op; RELEASE op", NULL, NULL, NULL);
         }
         if (began && sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
@@ -845,6 +977,20 @@ static void s_read_mark(void *state, const char *room_id, const char *user, uint
     submit(st, o);
 }
 
+static void s_group_change(void *state, const struct chatd_group_change *ch, chatd_room_cb cb, void *ctx)
+{
+    NEW_OP(OP_GROUP, cb)
+    o->change = *ch;
+    o->change.size = sizeof o->change;
+    o->change.room_id = astr(o, ch->room_id);
+    o->change.user = astr(o, ch->user);
+    o->change.title = astr(o, ch->title);
+    o->change.actor = astr(o, ch->actor);
+    if (!o->change.room_id)
+        o->oom = true;
+    submit(st, o);
+}
+
 static void s_room_close(void *state, const char *room_id, int64_t now_ms, chatd_room_cb cb, void *ctx)
 {
     NEW_OP(OP_CLOSE, cb)
@@ -988,7 +1134,8 @@ static const struct chatd_storage_ops sqlite_ops = {
     .message_append = s_message_append,
     .message_list = s_message_list,
     .read_mark = s_read_mark,
-    /* Added in minor 2: transcripts. */
+    .group_change = s_group_change,
+    /* SDK 1.2: transcripts. */
     .room_close = s_room_close,
     .room_purge = s_room_purge,
     .user_erase = s_user_erase,

@@ -142,6 +142,49 @@ test("transactions commit and abort", async () => {
   await a.deactivate(); await b.deactivate();
 });
 
+for (const version of ["1.2", "1.1"]) {
+  test(`acks in a transaction take effect at commit, also for an auto subscription (${version})`, async () => {
+    // stompjs acks an auto subscription's message only where it has an id
+    // to give (1.1: message-id; 1.2 MESSAGEs of auto subscriptions carry no ack).
+    const a = client("alice", { versions: [`v${version.replace(".", "")}.stomp`] });
+    a.stompVersions = { supportedVersions: () => [version], supportedProtocols: () => [`v${version.replace(".", "")}.stomp`] };
+    const b = client("bob");
+    await connect(a); await connect(b);
+    const queue = `/queue/js.txack.${version}`, topic = `/topic/js.txack.${version}`;
+    const q = await subscribe(a, queue, { ack: "client-individual" });
+    const t = await subscribe(a, topic);
+    b.publish({ destination: queue, body: "안녕하세요 😀" });
+    b.publish({ destination: topic, body: "안녕하세요 😀" });
+    const [held, auto] = [await q.next(), await t.next()];
+    const errors = [];
+    a.onStompError = (f) => errors.push(f.headers.message);
+    const tx = a.begin();
+    auto.ack({ transaction: tx.id }); // auto: already acknowledged, a no-op
+    held.ack({ transaction: tx.id });
+    tx.commit();
+    await a.deactivate(); // its DISCONNECT's receipt comes after the COMMIT ran
+    assert.deepEqual(errors, []);
+    // Nothing is left in the queue: the next subscriber's first message is a later one.
+    const c = client("agent1");
+    await connect(c);
+    const again = await subscribe(c, queue, { ack: "client-individual" });
+    b.publish({ destination: queue, body: "marker" });
+    assert.equal((await again.next()).body, "marker");
+    await b.deactivate(); await c.deactivate();
+  });
+}
+
+test("a frame dropped by ABORT still gets its receipt", async () => {
+  const a = client("alice");
+  await connect(a);
+  const tx = a.begin();
+  const dropped = receipt(a, "dropped");
+  a.publish({ destination: "/topic/js.aborted", body: "never", headers: { transaction: tx.id, receipt: "dropped" } });
+  tx.abort();
+  await dropped;
+  await a.deactivate();
+});
+
 test("heart-beats are negotiated and kept", async () => {
   const c = client("alice");
   c.heartbeatIncoming = 200;

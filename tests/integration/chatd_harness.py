@@ -23,8 +23,8 @@ WRAPPER = shlex.split(os.environ.get("CHATD_WRAPPER", ""))
 # A wrapped chatd (valgrind) starts and exits many times slower.
 SLOWDOWN = 10 if WRAPPER else 1
 
-# carol: a customer whose data a test erases; admin1: may erase users' data.
-USERS = {"alice": "user", "bob": "user", "carol": "user", "agent1": "agent", "agent2": "agent", "admin1": "admin"}
+# dana: a customer whose data a test erases; admin1: may erase users' data.
+USERS = {"alice": "user", "bob": "user", "dana": "user", "agent1": "agent", "agent2": "agent", "admin1": "admin"}
 
 
 def password_of(user):

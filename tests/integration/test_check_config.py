@@ -140,6 +140,32 @@ class CheckConfig(unittest.TestCase):
         p, path = check(s)
         self.assert_one_line(p, path, "[server] web_root:", "CHATD_TEST_SURELY_UNSET")
 
+    def test_send_rule_over_server_destinations_warns(self):
+        """A rule whose send pattern reaches where the server publishes is
+        valid (it still opens the rest) but gets one warning line each,
+        naming the file, section, key and the destinations."""
+        s = default_sections(1, 2)
+        s["stomp"] = {
+            "allow.everything": "send,subscribe /** user,agent",
+            "allow.support": "send /topic/support/* agent",
+            "allow.watch": "subscribe /topic/** agent",
+            "allow.chat": "send /topic/chat.* user",
+            "allow.inbox": "send /user/*/queue/inbox user",
+        }
+        p, path = check(s)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.strip(), path + ": ok")
+        lines = [l for l in p.stderr.splitlines() if "[stomp] allow." in l]
+        self.assertEqual(len(lines), 2, p.stderr)
+        everything, support = lines
+        self.assertIn(path + ": [stomp] allow.everything: ", everything)
+        for d in ("/topic/rooms/", "/topic/support/queue", "/user/{user}/queue/notifications"):
+            self.assertIn(d, everything)
+        self.assertIn(path + ": [stomp] allow.support: ", support)
+        self.assertIn("/topic/support/queue", support)
+        self.assertNotIn("/topic/rooms/", support)
+        self.assertIn("refused", support)
+
     def test_syntax_error(self):
         p, path = check(text="[server\nlisten = 1\n")
         self.assert_one_line(p, path, "line 1")

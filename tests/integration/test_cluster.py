@@ -138,6 +138,44 @@ class Cluster(unittest.TestCase):
             self.assertEqual([f.body for f in got], [b"hello from instance 0", b"hello from instance 1"])
             self.assertEqual([int(f.headers["seq"]) for f in got], [1, 2])
 
+    def test_removal_ends_subscriptions_on_every_instance(self):
+        alice = self.api(0, "alice")
+        gid = alice.post("/api/rooms", {"kind": "group", "title": "팀 🚀", "members": ["bob", "agent1"]})[1]["id"]
+        # bob on two other instances, agent1 beside one of them.
+        bobs, stays = [self.stomp(1, "bob"), self.stomp(2, "bob")], self.stomp(2, "agent1")
+        for c in bobs + [stays]:
+            subscribe(c, "/topic/rooms/" + gid, sid="g")
+            c.expect("RECEIPT")
+        self.assertEqual(alice.delete("/api/rooms/%s/members/bob" % gid)[0], 200)
+        for c in bobs:
+            last = next_event(c, "member-left")
+            self.assertEqual((last.headers["user"], last.headers["subscription-ended"]), ("bob", "true"))
+        sender = self.stomp(0, "alice")
+        send_message(sender, gid, "비밀 🤫", receipt="s")
+        sender.expect("RECEIPT")
+        self.assertEqual(next_event(stays, "message").body, "비밀 🤫".encode())
+        # Once agent1 has it, bob's session beside it would have had it too.
+        bobs[1].send("SUBSCRIBE", {"id": "n", "destination": "/user/queue/notifications", "receipt": "fence"})
+        bobs[1].expect("RECEIPT")
+        self.assertEqual([f.headers.get("event") for f in bobs[1].backlog], [])
+
+    def test_a_deleted_group_ends_subscriptions_on_every_instance(self):
+        alice = self.api(0, "alice")
+        gid = alice.post("/api/rooms", {"kind": "group", "title": "끝 🏁", "members": ["bob", "agent1"]})[1]["id"]
+        self.assertEqual(alice.call("PUT", "/api/rooms/%s/members/agent1/role" % gid, {"role": "admin"})[0], 200)
+        watchers = [self.stomp(1, "bob"), self.stomp(2, "bob"), self.stomp(2, "alice"), self.stomp(0, "agent1")]
+        for c in watchers:
+            subscribe(c, "/topic/rooms/" + gid, sid="g")
+            c.expect("RECEIPT")
+        # Deleted through an instance none of them is on.
+        self.assertEqual(self.api(1, "agent1").delete("/api/rooms/%s?for=everyone" % gid)[0], 200)
+        for c in watchers:
+            last = next_event(c, "deleted")
+            self.assertEqual((last.headers["room"], last.headers["subscription-ended"]), (gid, "true"))
+            self.assertEqual(json.loads(last.body), {"room": gid, "by": "agent1"})
+        for i in range(3):
+            self.assertEqual(self.api(i, "bob").get("/api/rooms/%s/messages" % gid)[0], 404)
+
     def test_broker_restart_loses_nothing(self):
         alice = self.api(0, "alice")
         status, room = alice.post("/api/rooms", {"kind": "group", "title": "resync", "members": ["bob"]})

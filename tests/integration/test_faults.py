@@ -93,7 +93,10 @@ class SlowConsumer(unittest.TestCase):
 
     def test_slow_consumer_is_cut_off_and_memory_stays_flat(self):
         def edit(s):
-            s["stomp"].update({"max_outbound_bytes": "256K", "max_sends_per_second": "0"})
+            # Unpaced; a reader that stops holds the publisher back for 1 s
+            # (docs/protocol.md "Flow control"), then it is cut off.
+            s["stomp"].update({"max_outbound_bytes": "256K", "max_sends_per_second": "0",
+                               "max_send_bytes_per_second": "0", "slow_consumer_timeout": "1s"})
         with Chatd(edit) as srv:
             good = RawStomp(srv.stomp_port)
             self.addCleanup(good.close)

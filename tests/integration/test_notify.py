@@ -7,6 +7,7 @@ import unittest
 
 from chatd_harness import Chatd, PLUGIN_DIR, wait_for
 from rooms_client import Api, send_message, stomp, subscribe
+from servers import Redis
 
 
 class Notify(unittest.TestCase):
@@ -97,16 +98,64 @@ class Notify(unittest.TestCase):
             a = stomp(srv.stomp_port, "alice")
             self.addCleanup(a.close)
             for i, (room, text) in enumerate([(group, "no mention here"), (group, "hey @bobby"),
-                                              (group, "@bob: look"), (direct, "abc\u00e9\u00e9\u00e9\u00e9"),
+                                              (group, "@bob: look"), (direct, "abc" + "e\u0301" * 6),
                                               (group, "mail bob@example.org")]):
                 send_message(a, room, text, receipt="p%d" % i)
                 a.expect("RECEIPT")
             wait_for(lambda: len(self.lines(out)) >= 2, what="two notifications")
         got = [(n["recipient"], n["room"], n["preview"]) for n in self.lines(out)]
         # "@bob" in the group (bob only, not agent1), and the direct message,
-        # its preview cut below 8 bytes rather than inside the third two-byte
-        # e-acute.
-        self.assertEqual(got, [("bob", group, "@bob: lo"), ("bob", direct, "abc\u00e9\u00e9")])
+        # its preview cut after 8 characters: an e and its combining acute
+        # accent count as one and stay together.
+        self.assertEqual(got, [("bob", group, "@bob: lo"), ("bob", direct, "abc" + "e\u0301" * 5)])
+
+    def test_mentions_are_looked_for_in_the_text(self):
+        """In a JSON message, `text` is what mentions someone (escapes
+        decoded), not the other members of the object."""
+        out = self.jsonl()
+
+        def edit(s):
+            s["notify.file"] = {"plugin": os.path.join(PLUGIN_DIR, "notify_jsonl.so"), "path": out}
+            s["notify"] = {"coalesce": "0", "policy": "mentions"}
+
+        with Chatd(edit) as srv:
+            api = Api(srv.http_port, "alice")
+            group = api.post("/api/rooms", {"kind": "group", "title": "g", "members": ["bob"]})[1]["id"]
+            a = stomp(srv.stomp_port, "alice")
+            self.addCleanup(a.close)
+            for i, body in enumerate(['{"text": "hello", "cc": "@bob"}', '{"text": "\\u0040bob \\uc548\\ub155"}']):
+                a.send("SEND", {"destination": "/app/rooms/%s/send" % group, "receipt": "m%d" % i,
+                                "content-type": "application/json"}, body)
+                a.expect("RECEIPT")
+            wait_for(lambda: len(self.lines(out)) >= 1, what="a notification")
+        self.assertEqual([(n["seq"], n["preview"]) for n in self.lines(out)], [(2, "@bob 안녕")])
+
+    def test_a_notification_that_cannot_be_published_is_counted(self):
+        """With the broker down, the in-band notification of a stored message
+        cannot go out: it is logged and counted, not dropped silently."""
+        redis = Redis().start()
+        self.addCleanup(redis.cleanup)
+
+        def edit(s):
+            s["broker"] = {"plugin": "redis", "address": redis.address}
+
+        with Chatd(edit) as srv:
+            wait_for(lambda: "chatd_broker_ready 1" in metrics(srv), what="broker ready")
+            api = Api(srv.http_port, "alice")
+            rid = api.post("/api/rooms", {"kind": "group", "title": "down", "members": ["bob"]})[1]["id"]
+            bob = stomp(srv.stomp_port, "bob")  # connected, not in the room
+            self.addCleanup(bob.close)
+            subscribe(bob, "/user/queue/notifications")
+            bob.expect("RECEIPT")
+            self.assertIn("chatd_notifications_failed_total 0", metrics(srv))
+            redis.kill()
+            wait_for(lambda: "chatd_broker_ready 0" in metrics(srv), what="broker seen down")
+            a = stomp(srv.stomp_port, "alice")
+            self.addCleanup(a.close)
+            send_message(a, rid, "안녕하세요 😀", receipt="r")
+            a.expect("RECEIPT")  # stored all the same
+            wait_for(lambda: "chatd_notifications_failed_total 1" in metrics(srv), what="the failure counted")
+            self.assertIn("notification message of room %s for bob dropped" % rid, srv.read_log())
 
 
 def metrics(srv):

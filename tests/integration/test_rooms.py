@@ -1,6 +1,7 @@
 """The rooms scenarios (docs/rest-api.md, docs/protocol.md): written once,
 run per profile (a chat.ini with a storage and a broker). CHATD_PROFILE
 picks one; the default is memory+simple."""
+import json
 import os
 import re
 import shutil
@@ -10,6 +11,7 @@ import unittest
 import urllib.request
 
 from chatd_harness import SLOWDOWN, Chatd, wait_for
+from raw_stomp import encode
 from rooms_client import Api, history, send_message, stomp, subscribe
 from servers import KafkaMock, PostgreSQL, RabbitMQ, Redis
 
@@ -266,6 +268,242 @@ class Rooms(unittest.TestCase):
         self.assertEqual(alice.post("/api/rooms", {"kind": "nope"})[0], 400)
         self.assertEqual(alice.call("POST", "/api/rooms", None)[0], 400)
 
+    def test_removal_and_leaving_end_the_subscriptions(self):
+        alice = self.api("alice")
+        gid = alice.post("/api/rooms", {"kind": "group", "title": "모임 😀",
+                                        "members": ["bob", "agent2"]})[1]["id"]
+        bob, bob2, stays = self.stomp("bob"), self.stomp("bob"), self.stomp("agent2")
+        for c in (bob, bob2, stays):
+            subscribe(c, "/topic/rooms/" + gid, sid="g")
+            c.expect("RECEIPT")
+        self.assertEqual(alice.delete("/api/rooms/%s/members/bob" % gid)[0], 200)
+        for c in (bob, bob2):  # every session of bob: a clear last frame
+            last = self.next_event(c, "member-left")
+            self.assertEqual((last.headers["user"], last.headers["subscription-ended"]), ("bob", "true"))
+            self.assertNotIn("revoke-user", last.headers)
+        seen = self.next_event(stays, "member-left")
+        self.assertEqual(seen.headers["user"], "bob")
+        self.assertNotIn("subscription-ended", seen.headers)
+        a = self.stomp("alice")
+        send_message(a, gid, "안녕하세요 😀 after", receipt="after")
+        a.expect("RECEIPT")
+        self.assertEqual(self.next_event(stays, "message").body, "안녕하세요 😀 after".encode())
+        # Delivered to agent2 means handed to bob's connection too, were it
+        # still subscribed: a RECEIPT answered after it shows nothing came.
+        bob.send("SUBSCRIBE", {"id": "n", "destination": "/user/queue/notifications", "receipt": "fence"})
+        self.assertEqual(bob.expect("RECEIPT").headers["receipt-id"], "fence")
+        self.assertEqual(bob.backlog, [])
+        bob.send("UNSUBSCRIBE", {"id": "g", "receipt": "unsub"})  # still answered
+        self.assertEqual(bob.expect("RECEIPT").headers["receipt-id"], "unsub")
+        self.assertEqual(self.api("bob").get("/api/rooms/%s/messages" % gid)[0], 404)
+        subscribe(bob2, "/topic/rooms/" + gid, sid="again")
+        self.assertEqual(bob2.expect("ERROR").headers["message"], "no such room")
+        # Leaving ends the leaver's subscription the same way.
+        self.assertEqual(self.api("agent2").delete("/api/rooms/" + gid)[0], 200)
+        last = self.next_event(stays, "member-left")
+        self.assertEqual((last.headers["user"], last.headers["subscription-ended"]), ("agent2", "true"))
+
+    def test_a_client_cannot_end_anyone_s_subscription(self):
+        bob, alice = self.stomp("bob"), self.stomp("alice")
+        subscribe(bob, "/topic/lobby.revoke", sid="t")
+        bob.expect("RECEIPT")
+        for i in range(2):
+            alice.send("SEND", {"destination": "/topic/lobby.revoke", "revoke-user": "bob", "revoke-all": "true",
+                                "subscription-ended": "true", "receipt": "r%d" % i}, "둘 %d ✨" % i)
+            alice.expect("RECEIPT")
+        for i in range(2):
+            f = bob.expect("MESSAGE")
+            self.assertEqual(f.body, ("둘 %d ✨" % i).encode())
+            self.assertNotIn("revoke-user", f.headers)
+            self.assertNotIn("revoke-all", f.headers)
+            self.assertNotIn("subscription-ended", f.headers)
+
+    # ------------------------------------------------------ group roles
+
+    def group(self, title, members):
+        status, g = self.api("alice").post("/api/rooms", {"kind": "group", "title": title, "members": members})
+        self.assertEqual(status, 201, g)
+        return g["id"]
+
+    def watch(self, user, gid):
+        c = self.stomp(user)
+        subscribe(c, "/topic/rooms/" + gid, sid="g")
+        c.expect("RECEIPT")
+        return c
+
+    def assert_refused(self, answer, status, code, rule):
+        self.assertEqual((answer[0], (answer[1] or {}).get("error")), (status, code), answer)
+        self.assertIn(rule, answer[1]["message"])
+
+    def set_role(self, api, gid, user, role):
+        return api.call("PUT", "/api/rooms/%s/members/%s/role" % (gid, user), {"role": role})
+
+    def test_members_cannot_manage_a_group_but_can_leave(self):
+        gid = self.group("우리 팀 🎉", ["bob", "agent1", "agent2"])
+        bob = self.api("bob")
+        self.assert_refused(bob.delete("/api/rooms/%s/members/agent1" % gid), 403, "forbidden",
+                            "only the group's owner and admins remove members")
+        g = bob.get("/api/rooms/" + gid)[1]
+        self.assertEqual((g["owner"], g["admins"], g["title"]), ("alice", [], "우리 팀 🎉"))
+        self.assert_refused(bob.delete("/api/rooms/%s/members/alice" % gid), 403, "forbidden", "owner")
+        self.assert_refused(bob.post("/api/rooms/%s/members" % gid, {"user": "carol"}), 403, "forbidden",
+                            "only the group's owner and admins add members")
+        self.assert_refused(self.set_role(bob, gid, "bob", "admin"), 403, "forbidden",
+                            "only the group's owner and admins change roles")
+        self.assert_refused(bob.call("PATCH", "/api/rooms/" + gid, {"title": "내 방 😈"}), 403, "forbidden",
+                            "only the group's owner and admins rename the group")
+        self.assert_refused(bob.delete("/api/rooms/%s?for=everyone" % gid), 403, "forbidden",
+                            "only the group's owner and admins delete the group")
+        g = bob.get("/api/rooms/" + gid)[1]
+        self.assertEqual((sorted(g["members"]), g["title"]), (["agent1", "agent2", "alice", "bob"], "우리 팀 🎉"))
+        # Leaving is every member's right, by either route.
+        self.assertEqual(bob.delete("/api/rooms/" + gid)[0], 200)
+        self.assertEqual(self.api("agent1").delete("/api/rooms/%s/members/agent1" % gid)[0], 200)
+        self.assertEqual(sorted(self.api("alice").get("/api/rooms/" + gid)[1]["members"]), ["agent2", "alice"])
+
+    def test_owner_and_admins_manage_members_roles_and_title(self):
+        gid = self.group("우리 팀 🎉", ["bob", "agent1", "agent2"])
+        alice, bob, agent2 = self.api("alice"), self.api("bob"), self.api("agent2")
+        w = self.watch("agent2", gid)
+        status, g = self.set_role(alice, gid, "bob", "admin")
+        self.assertEqual((status, g["admins"], g["owner"]), (200, ["bob"], "alice"))
+        e = self.next_event(w, "role-changed")
+        self.assertEqual(json.loads(e.body), {"room": gid, "user": "bob", "role": "admin", "by": "alice"})
+        # An admin adds and removes members, and promotes a member.
+        self.assertEqual(bob.post("/api/rooms/%s/members" % gid, {"user": "carol"})[0], 200)
+        self.assertEqual(json.loads(self.next_event(w, "member-joined").body),
+                         {"room": gid, "user": "carol", "by": "bob"})
+        self.assertEqual(bob.delete("/api/rooms/%s/members/carol" % gid)[0], 200)
+        self.assertEqual(json.loads(self.next_event(w, "member-left").body),
+                         {"room": gid, "user": "carol", "by": "bob"})
+        self.assertEqual(self.set_role(bob, gid, "agent1", "admin")[0], 200)
+        self.assertEqual(json.loads(self.next_event(w, "role-changed").body),
+                         {"room": gid, "user": "agent1", "role": "admin", "by": "bob"})
+        # An admin touches neither the owner nor another admin.
+        self.assert_refused(bob.delete("/api/rooms/%s/members/alice" % gid), 403, "forbidden",
+                            "nobody removes the group's owner")
+        self.assert_refused(bob.delete("/api/rooms/%s/members/agent1" % gid), 403, "forbidden",
+                            "only the group's owner removes an admin")
+        self.assert_refused(self.set_role(bob, gid, "agent1", "member"), 403, "forbidden",
+                            "only the group's owner demotes an admin")
+        self.assert_refused(self.set_role(bob, gid, "alice", "member"), 409, "conflict", "owner")
+        self.assert_refused(self.set_role(bob, gid, "bob", "owner"), 403, "forbidden",
+                            "only the group's owner hands ownership over")
+        # The owner does.
+        status, g = self.set_role(alice, gid, "agent1", "member")
+        self.assertEqual((status, g["admins"]), (200, ["bob"]))
+        self.assertEqual(json.loads(self.next_event(w, "role-changed").body),
+                         {"room": gid, "user": "agent1", "role": "member", "by": "alice"})
+        self.assertEqual(self.set_role(alice, gid, "bob", "admin")[0], 200)  # already: no change, no event
+        self.assertEqual(alice.delete("/api/rooms/%s/members/bob" % gid)[0], 200)
+        self.assertEqual(json.loads(self.next_event(w, "member-left").body),
+                         {"room": gid, "user": "bob", "by": "alice"})
+        g = agent2.get("/api/rooms/" + gid)[1]
+        self.assertEqual((sorted(g["members"]), g["admins"]), (["agent1", "agent2", "alice"], []))
+        # Renaming: the event carries the title as sent.
+        self.assertEqual(self.set_role(alice, gid, "agent1", "admin")[0], 200)
+        status, g = self.api("agent1").call("PATCH", "/api/rooms/" + gid, {"title": "새 이름 🚀✨"})
+        self.assertEqual((status, g["title"]), (200, "새 이름 🚀✨"))
+        e = self.next_event(w, "renamed")
+        self.assertEqual(e.headers["room"], gid)
+        self.assertEqual(json.loads(e.body), {"room": gid, "title": "새 이름 🚀✨", "by": "agent1"})
+        self.assertEqual(agent2.get("/api/rooms/" + gid)[1]["title"], "새 이름 🚀✨")
+        self.assertIn("새 이름 🚀✨", [r["title"] for r in agent2.get("/api/rooms")[1]["rooms"] if r["id"] == gid])
+
+    def test_group_changes_refuse_bad_input(self):
+        gid = self.group("입력 ✅", ["bob"])
+        alice = self.api("alice")
+        self.assertEqual(self.set_role(alice, gid, "bob", "king")[0], 400)
+        self.assertEqual(alice.call("PUT", "/api/rooms/%s/members/bob/role" % gid, {})[0], 400)
+        self.assertEqual(alice.call("PATCH", "/api/rooms/" + gid, {"title": ""})[0], 400)
+        self.assertEqual(alice.call("PATCH", "/api/rooms/" + gid, {"title": "가" * 67})[0], 400)  # 201 bytes
+        self.assertEqual(alice.call("PATCH", "/api/rooms/" + gid, {"title": "가" * 66})[0], 200)  # 198 bytes
+        self.assertEqual(alice.delete("/api/rooms/%s?for=nobody" % gid)[0], 400)
+        self.assert_refused(self.set_role(alice, gid, "carol", "admin"), 404, "not_found", "carol is not a member")
+        self.assert_refused(alice.delete("/api/rooms/%s/members/carol" % gid), 404, "not_found", "not a member")
+        # Outsiders learn nothing: the room is not theirs to see.
+        agent1 = self.api("agent1")
+        self.assertEqual(agent1.call("PATCH", "/api/rooms/" + gid, {"title": "x"})[0], 404)
+        self.assertEqual(self.set_role(agent1, gid, "agent1", "owner")[0], 404)
+        self.assertEqual(agent1.delete("/api/rooms/%s?for=everyone" % gid)[0], 404)
+        self.assertEqual(alice.get("/api/rooms/" + gid)[1]["title"], "가" * 66)
+
+    def test_ownership_is_handed_over_or_passes_on_when_the_owner_leaves(self):
+        gid = self.group("승계 👑", ["bob", "agent1", "agent2"])
+        alice, bob = self.api("alice"), self.api("bob")
+        w = self.watch("bob", gid)
+        self.assertEqual(self.set_role(alice, gid, "agent2", "admin")[0], 200)
+        self.assertEqual(self.set_role(alice, gid, "agent1", "admin")[0], 200)
+        # The owner leaves: the admin who joined first becomes the owner.
+        self.assertEqual(alice.delete("/api/rooms/" + gid)[0], 200)
+        self.assertEqual(self.next_event(w, "member-left").headers["user"], "alice")
+        self.assertEqual(json.loads(self.next_event(w, "role-changed").body),
+                         {"room": gid, "user": "agent1", "role": "owner", "by": "alice"})
+        g = bob.get("/api/rooms/" + gid)[1]
+        self.assertEqual((g["owner"], g["admins"]), ("agent1", ["agent2"]))
+        # Handing over: the new owner, and the old one an admin.
+        status, g = self.set_role(self.api("agent1"), gid, "bob", "owner")
+        self.assertEqual((status, g["owner"], sorted(g["admins"])), (200, "bob", ["agent1", "agent2"]))
+        changes = [json.loads(self.next_event(w, "role-changed").body) for _ in range(2)]
+        self.assertEqual(changes, [{"room": gid, "user": "bob", "role": "owner", "by": "agent1"},
+                                   {"room": gid, "user": "agent1", "role": "admin", "by": "agent1"}])
+        self.assert_refused(self.set_role(bob, gid, "bob", "member"), 409, "conflict",
+                            "the owner hands ownership over")
+        # Without admins, the member who joined first.
+        gid2 = self.group("둘째 🌱", ["bob", "agent2"])
+        w2 = self.watch("agent2", gid2)
+        self.assertEqual(alice.delete("/api/rooms/%s/members/alice" % gid2)[0], 200)
+        self.assertEqual(json.loads(self.next_event(w2, "role-changed").body),
+                         {"room": gid2, "user": "bob", "role": "owner", "by": "alice"})
+        self.assertEqual(bob.get("/api/rooms/" + gid2)[1]["owner"], "bob")
+        self.assertEqual(self.api("agent2").delete("/api/rooms/%s/members/bob" % gid2)[0], 403)
+
+    def test_deleting_a_group_ends_every_subscription_and_its_history(self):
+        gid = self.group("사라질 방 💥", ["bob", "agent1"])
+        alice, bob, agent1 = self.api("alice"), self.api("bob"), self.api("agent1")
+        a = self.stomp("alice")
+        send_message(a, gid, "안녕하세요 😀", receipt="m")
+        a.expect("RECEIPT")
+        watchers = [self.watch("bob", gid), self.watch("bob", gid), self.watch("alice", gid)]
+        self.assertEqual(bob.delete("/api/rooms/%s?for=everyone" % gid)[0], 403)
+        self.assertEqual(self.set_role(alice, gid, "agent1", "admin")[0], 200)
+        self.assertEqual(agent1.delete("/api/rooms/%s?for=everyone" % gid),
+                         (200, {"room": gid, "result": "deleted"}))
+        for c in watchers:
+            last = self.next_event(c, "deleted")
+            self.assertEqual(last.headers["subscription-ended"], "true")
+            self.assertNotIn("revoke-all", last.headers)
+            self.assertEqual(json.loads(last.body), {"room": gid, "by": "agent1"})
+        for api in (alice, bob, agent1):
+            self.assertEqual(api.get("/api/rooms/%s/messages" % gid)[0], 404)
+            self.assertEqual(api.get("/api/rooms/" + gid)[0], 404)
+            self.assertNotIn(gid, [r["id"] for r in api.get("/api/rooms")[1]["rooms"]])
+        subscribe(watchers[0], "/topic/rooms/" + gid, sid="again")
+        self.assertEqual(watchers[0].expect("ERROR").headers["message"], "no such room")
+        send_message(a, gid, "still there?", receipt="gone")
+        self.assertEqual(a.expect("ERROR").headers["message"], "no such room")
+
+    def test_direct_rooms_have_no_membership_changes(self):
+        alice, bob = self.api("alice"), self.api("bob")
+        did = alice.post("/api/rooms", {"kind": "direct", "with": "bob"})[1]["id"]
+        refusals = [alice.post("/api/rooms/%s/members" % did, {"user": "agent1"}),
+                    alice.delete("/api/rooms/%s/members/bob" % did),
+                    bob.delete("/api/rooms/%s/members/bob" % did),
+                    self.set_role(alice, did, "bob", "admin"),
+                    self.set_role(alice, did, "bob", "owner"),
+                    alice.call("PATCH", "/api/rooms/" + did, {"title": "둘만 💬"}),
+                    alice.delete("/api/rooms/%s?for=everyone" % did),
+                    bob.delete("/api/rooms/" + did)]
+        for r in refusals:
+            self.assertEqual((r[0], r[1]["error"]), (403, "forbidden"), r)
+        self.assertIn("direct room", refusals[0][1]["message"])
+        d = alice.get("/api/rooms/" + did)[1]
+        self.assertEqual((sorted(d["members"]), d.get("title"), "admins" in d), (["alice", "bob"], None, False))
+        # A support room is as it was: no member changes, no group deletion.
+        rid = self.open_support("alice")["id"]
+        self.assertEqual(alice.post("/api/rooms/%s/members" % rid, {"user": "bob"})[0], 403)
+        self.assertEqual(alice.delete("/api/rooms/%s?for=everyone" % rid)[0], 400)
+
     def test_read_marks_unread_counts_typing_and_notifications(self):
         alice, bob = self.api("alice"), self.api("bob")
         rid = alice.post("/api/rooms", {"kind": "group", "title": "reads", "members": ["bob"]})[1]["id"]
@@ -299,6 +537,81 @@ class Rooms(unittest.TestCase):
         self.assertIn(b'"user":"bob"', self.next_event(a, "typing").body)
         self.assertEqual(bob.post("/api/rooms/%s/read" % rid, {"seq": "x"})[0], 400)
 
+    def test_a_long_korean_message_notifies_a_connected_agent(self):
+        """The assigned agent, connected but not in the room, hears of every
+        message in-band, with `preview` = the first 140 characters of the
+        text, never cut inside a character (docs/protocol.md)."""
+        rid = self.open_support("alice")["id"]
+        self.assertEqual(self.api("agent1").post("/api/rooms/%s/claim" % rid)[0], 200)
+        notes = self.stomp("agent1")
+        subscribe(notes, "/user/queue/notifications")
+        notes.expect("RECEIPT")
+        cust = self.stomp("alice")
+        korean = "안녕하세요" * 10 + " 😀 " + "반갑습니다" * 30  # 203 characters, 608 bytes
+        family = "\U0001F468\u200d\U0001F469\u200d\U0001F467\u200d\U0001F466"  # one character, 25 bytes
+        jamo = "\u1112\u1161"  # "하" as two conjoining jamo: one character
+        sends = [
+            ({"content-type": "text/plain"}, korean, korean[:140]),
+            ({"content-type": "application/json"}, json.dumps({"text": korean}, ensure_ascii=False), korean[:140]),
+            ({}, json.dumps({"text": "안녕하세요 😀", "lang": "ko"}), "안녕하세요 😀"),
+            ({}, "x" * 139 + family + "tail", "x" * 139 + family),
+            ({"content-type": "text/plain; charset=utf-8"}, "e\u0301" * 150, "e\u0301" * 140),
+            ({}, jamo * 150, jamo * 140),
+            ({}, "short", "short"),
+        ]
+        for i, (headers, body, _) in enumerate(sends):
+            h = {"destination": "/app/rooms/%s/send" % rid, "receipt": "k%d" % i}
+            h.update(headers)
+            cust.send("SEND", h, body)
+            self.assertEqual(cust.expect("RECEIPT").headers["receipt-id"], "k%d" % i)
+        for i, (_, _, preview) in enumerate(sends):
+            n = self.next_event(notes, "message")
+            body = json.loads(n.body)
+            self.assertEqual((body["room"], body["seq"], body["sender"]), (rid, i + 1, "alice"))
+            self.assertEqual(body["preview"], preview, "message %d" % (i + 1))
+        # The messages themselves are stored and served as sent.
+        stored = self.api("agent1").get("/api/rooms/%s/messages?after=0" % rid)[1]["messages"]
+        self.assertEqual([m["body"] for m in stored], [body for _, body, _ in sends])
+
+    def test_a_send_body_that_is_not_utf8_text_is_refused(self):
+        """A room SEND must carry UTF-8 text, or a JSON object with a string
+        `text`: otherwise ERROR `invalid message body` naming the problem,
+        and nothing is stored."""
+        rid = self.api("bob").post("/api/rooms", {"kind": "group", "title": "bodies"})[1]["id"]
+        cases = [
+            ({"content-type": "text/plain"}, b"caf\xe9", "not valid UTF-8"),
+            ({}, "안녕".encode()[:5], "not valid UTF-8"),
+            ({}, b"\xed\xa0\x80 surrogate", "not valid UTF-8"),
+            ({"content-type": "text/plain", "content-length": "3"}, b"a\0b", "U+0000"),
+            ({"content-type": "text/plain; charset=iso-8859-1"}, b"caf\xe9", "charset"),
+            ({"content-type": "application/json"}, b"hello", "not a JSON object"),
+            ({"content-type": "application/json"}, b'["text"]', "not a JSON object"),
+            ({"content-type": "application/json"}, b'{"text": 5}', "string \"text\""),
+            ({"content-type": "application/json"}, b'{"body": "hi"}', "string \"text\""),
+            ({"content-type": "application/json"}, b'{"text": "caf\xe9"}', "not valid UTF-8"),
+            ({}, b'{"text": "unterminated', "not a JSON object"),
+            ({}, b'  {"txt": "x"}', "string \"text\""),
+        ]
+        for i, (headers, body, detail) in enumerate(cases):
+            with self.subTest(body=body):
+                c = self.stomp("bob")
+                h = {"destination": "/app/rooms/%s/send" % rid, "receipt": "bad%d" % i}
+                h.update(headers)
+                c.send("SEND", h, body)
+                err = c.expect("ERROR")
+                self.assertEqual((err.headers["message"], err.headers["receipt-id"]),
+                                 ("invalid message body", "bad%d" % i))
+                self.assertIn(detail, err.body.decode())
+                self.assertTrue(c.wait_closed())
+        self.assertEqual(self.api("bob").get("/api/rooms/%s/messages" % rid)[1]["messages"], [])
+        # Text that merely looks like JSON is fine when it says it is text.
+        c = self.stomp("bob")
+        send = {"destination": "/app/rooms/%s/send" % rid, "receipt": "ok", "content-type": "text/plain"}
+        c.send("SEND", send, "{not json} 😀")
+        c.expect("RECEIPT")
+        self.assertEqual([m["body"] for m in self.api("bob").get("/api/rooms/%s/messages" % rid)[1]["messages"]],
+                         ["{not json} 😀"])
+
     def test_trace_id_follows_a_message(self):
         """One trace id from SEND to storage to delivery: in the MESSAGE and
         in each log line on the way (logs at debug level)."""
@@ -321,6 +634,59 @@ class Rooms(unittest.TestCase):
         a.expect("RECEIPT")
         made = self.next_event(bob, "message").headers["trace-id"]
         self.assertRegex(made, r"^[0-9a-f]+-t\d+$")
+
+    def test_each_session_pipelined_sends_keep_their_order(self):
+        """Several sessions of one user each pipeline SENDs (receipts and
+        client-ids) to one room: per session, seq follows send order, in
+        history and in what a subscriber receives (docs/protocol.md,
+        message order)."""
+        sessions, per_session, rounds = 3, 24, 3
+        rid = self.api("alice").post("/api/rooms", {"kind": "group", "title": "순서 😀", "members": ["bob"]})[1]["id"]
+        watch = self.stomp("bob")
+        subscribe(watch, "/topic/rooms/" + rid)
+        watch.expect("RECEIPT")
+        senders = [self.stomp("alice") for _ in range(sessions)]
+        sent = []  # client-ids per session, in send order
+        for r in range(rounds):
+            batches = []
+            for k in range(sessions):
+                frames = b""
+                for i in range(per_session):
+                    cid = "s%d-%d-%d" % (k, r, i)
+                    frames += encode("SEND", {"destination": "/app/rooms/%s/send" % rid, "receipt": cid,
+                                              "client-id": cid, "content-type": "application/json"},
+                                     json.dumps({"text": "안녕 😀 %d" % i}, ensure_ascii=False))
+                    sent.append(cid)
+                batches.append(frames)
+            for c, frames in zip(senders, batches):  # all in flight together
+                c.send_bytes(frames)
+            for k, c in enumerate(senders):
+                got = [c.expect("RECEIPT").headers["receipt-id"] for _ in range(per_session)]
+                self.assertEqual(sorted(got), sorted("s%d-%d-%d" % (k, r, i) for i in range(per_session)))
+
+        def order(pairs):
+            """(client-id, seq) pairs grouped by session, as they came."""
+            out = {}
+            for cid, seq in pairs:
+                out.setdefault(cid.split("-")[0], []).append((cid, seq))
+            return out
+
+        expected = order((cid, 0) for cid in sent)
+        stored = history(self.api("alice"), rid)
+        self.assertEqual(len(stored), len(sent))
+        self.assertEqual({json.loads(m["body"])["text"] for m in stored},
+                         {"안녕 😀 %d" % i for i in range(per_session)})
+        for k, got in order((m["client_id"], m["seq"]) for m in stored).items():
+            self.assertEqual([c for c, _ in got], [c for c, _ in expected[k]], "stored order of session " + k)
+        delivered = []
+        while len(delivered) < len(sent):
+            f = self.next_event(watch, "message")
+            self.assertEqual(json.loads(f.body)["text"].split(" ")[:2], ["안녕", "😀"])
+            delivered.append((f.headers["client-id"], int(f.headers["seq"])))
+        for k, got in order(delivered).items():
+            self.assertEqual([c for c, _ in got], [c for c, _ in expected[k]], "delivery order of session " + k)
+            seqs = [s for _, s in got]
+            self.assertEqual(seqs, sorted(seqs), "delivered seqs of session " + k)
 
     def test_client_id_makes_retries_idempotent(self):
         rid = self.open_support("bob")["id"]
@@ -427,28 +793,28 @@ class Rooms(unittest.TestCase):
         self.assertEqual(self.api("bob").get("/api/rooms/" + rid)[1]["state"], "closed")
 
     def test_an_admin_erases_a_users_data(self):
-        alice, carol, admin = self.api("alice"), self.api("carol"), self.api("admin1")
-        support = self.open_support("carol")["id"]
+        alice, dana, admin = self.api("alice"), self.api("dana"), self.api("admin1")
+        support = self.open_support("dana")["id"]
         self.assertEqual(self.api("agent1").post("/api/rooms/%s/claim" % support)[0], 200)
-        gid = alice.post("/api/rooms", {"kind": "group", "title": "이웃 😀", "members": ["carol"]})[1]["id"]
-        did = carol.post("/api/rooms", {"kind": "direct", "with": "alice"})[1]["id"]
-        a, c = self.stomp("alice"), self.stomp("carol")
+        gid = alice.post("/api/rooms", {"kind": "group", "title": "이웃 😀", "members": ["dana"]})[1]["id"]
+        did = dana.post("/api/rooms", {"kind": "direct", "with": "alice"})[1]["id"]
+        a, c = self.stomp("alice"), self.stomp("dana")
         for conn, room, text, cid in ((c, support, "상담 종료 감사합니다 🙏", None), (a, gid, "hi", None),
                                       (c, gid, "안녕하세요 😀", "c-1"), (a, gid, "bye", None),
                                       (c, did, "psst 🙏", None)):
             send_message(conn, room, text, receipt="r", client_id=cid)
             conn.expect("RECEIPT")
-        self.assertEqual(carol.post("/api/rooms/%s/read" % gid, {"seq": 3})[0], 200)
+        self.assertEqual(dana.post("/api/rooms/%s/read" % gid, {"seq": 3})[0], 200)
         subscribe(c, "/topic/rooms/" + gid)
         c.expect("RECEIPT")
 
-        for who in ("bob", "agent1", "carol"):
-            status, err = self.api(who).delete("/api/users/carol")
+        for who in ("bob", "agent1", "dana"):
+            status, err = self.api(who).delete("/api/users/dana")
             self.assertEqual((status, err["error"]), (403, "forbidden"), who)
-        status, done = admin.delete("/api/users/carol")
-        self.assertEqual((status, done), (200, {"user": "carol", "rooms_deleted": 1, "messages_erased": 2,
+        status, done = admin.delete("/api/users/dana")
+        self.assertEqual((status, done), (200, {"user": "dana", "rooms_deleted": 1, "messages_erased": 2,
                                                 "memberships_removed": 2}))
-        status, again = admin.delete("/api/users/carol")  # idempotent
+        status, again = admin.delete("/api/users/dana")  # idempotent
         self.assertEqual((status, again["rooms_deleted"], again["messages_erased"], again["memberships_removed"]),
                          (200, 0, 0, 0))
 
@@ -464,18 +830,18 @@ class Rooms(unittest.TestCase):
         self.assertNotIn("erased", msgs[0])
         self.assertEqual(alice.get("/api/rooms/" + gid)[1]["members"], ["alice"])
         self.assertEqual([m["body"] for m in history(alice, did)], [""])
-        self.assertEqual(carol.get("/api/rooms")[1]["rooms"], [])
-        self.assertEqual(carol.get("/api/rooms/" + gid)[0], 404)
+        self.assertEqual(dana.get("/api/rooms")[1]["rooms"], [])
+        self.assertEqual(dana.get("/api/rooms/" + gid)[0], 404)
         # Her live session stays open but no room of hers is left.
         send_message(c, gid, "still here?", receipt="late")
         self.assertEqual(c.expect("ERROR").headers["message"], "no such room")
         # A direct room of the pair is a new one.
-        status, fresh = alice.post("/api/rooms", {"kind": "direct", "with": "carol"})
+        status, fresh = alice.post("/api/rooms", {"kind": "direct", "with": "dana"})
         self.assertEqual(status, 201)
         self.assertNotEqual(fresh["id"], did)
         self.assertGreaterEqual(self.metric(self.server.http_port, "chatd_users_erased_total"), 2)
 
-        self.assertEqual(admin.get("/api/users/carol")[0], 405)
+        self.assertEqual(admin.get("/api/users/dana")[0], 405)
         self.assertEqual(admin.delete("/api/users/")[0], 404)
 
     def test_retention_purges_closed_support_rooms(self):

@@ -7,6 +7,7 @@ import stomp
 
 from chatd_harness import Chatd, Recorder, password_of, wait_for
 from raw_stomp import RawStomp
+from stomp_ws import WSConnection12
 
 
 class Conformance(unittest.TestCase):
@@ -293,6 +294,78 @@ class Conformance(unittest.TestCase):
         c.expect("CONNECTED")
         c.send_bytes(b"SUBSCRIBE\r\nid:1\r\ndestination:/topic/crlf\r\nreceipt:r\r\n\r\n\0")
         c.expect("RECEIPT")
+
+
+class LargeMessages(unittest.TestCase):
+    """[stomp] max_outbound_bytes bounds what waits before a frame, not the
+    frame: a message larger than it reaches subscribers that keep up."""
+
+    def test_message_above_the_outbound_bound_reaches_every_subscriber(self):
+        def edit(s):
+            s["stomp"].update({"max_frame_size": "20M", "max_body_size": "20M", "max_outbound_bytes": "4M"})
+        with Chatd(edit) as srv:
+            tcp = RawStomp(srv.stomp_port, timeout=30)
+            self.addCleanup(tcp.close)
+            tcp.connect("alice")
+            tcp.send("SUBSCRIBE", {"id": "big", "destination": "/topic/big", "receipt": "s"})
+            tcp.expect("RECEIPT")
+            ws = WSConnection12("ws://127.0.0.1:%d/ws" % srv.http_port, origin="http://127.0.0.1:%d" % srv.http_port)
+            rec = Recorder()
+            ws.set_listener("r", rec)
+            ws.connect("bob", password_of("bob"), wait=True)
+            self.addCleanup(ws.disconnect)
+            ws.subscribe("/topic/big", id="big", headers={"receipt": "s"})
+            rec.wait_receipt("s")
+
+            text = "안녕하세요 😀 "
+            unit = text.encode()
+            size = 16 << 20
+            body = unit * (size // len(unit))
+            body += b"x" * (size - len(body))
+            sender = RawStomp(srv.stomp_port, timeout=30)
+            self.addCleanup(sender.close)
+            sender.connect("agent1")
+            sender.send("SEND", {"destination": "/topic/big", "content-type": "text/plain;charset=utf-8",
+                                 "content-length": str(len(body)), "receipt": "sent"}, body)
+            sender.expect("RECEIPT", timeout=30)
+
+            m = tcp.expect("MESSAGE", timeout=30)
+            self.assertEqual(len(m.body), size)
+            self.assertTrue(m.body == body, "the TCP subscriber's copy differs")
+            rec.wait_messages(1, timeout=30)
+            self.assertTrue(rec.messages[0].body == body.decode(), "the WebSocket subscriber's copy differs")
+            # Both are still connected and served.
+            tcp.send("SUBSCRIBE", {"id": "after", "destination": "/topic/after", "receipt": "alive"})
+            tcp.expect("RECEIPT")
+            ws.subscribe("/topic/after", id="after", headers={"receipt": "alive"})
+            rec.wait_receipt("alive")
+            self.assertEqual(rec.errors, [])
+            self.assertNotIn("slow consumer", srv.read_log())
+
+
+class HeartbeatTiming(unittest.TestCase):
+    """A client silent for twice its heart-beat interval is closed then, not
+    up to a timer tick later."""
+
+    def test_silent_client_is_closed_on_time(self):
+        def edit(s):
+            s["stomp"].update({"heartbeat_receive": "2s", "heartbeat_send": "10s"})
+        with Chatd(edit) as srv:
+            c = RawStomp(srv.stomp_port)
+            self.addCleanup(c.close)
+            f = c.connect("alice", heart_beat="1000,500")
+            self.assertEqual(f.headers["heart-beat"], "10000,2000")
+            # The client's last bytes: a heart-beat a little after CONNECTED
+            # (off the server's own schedule), then nothing.
+            time.sleep(0.3)  # the client's own pace, not a wait for the server
+            last = time.monotonic()  # before the byte leaves: the server cannot see it earlier
+            c.send_bytes(b"\n")
+            err = c.expect("ERROR", timeout=10)
+            elapsed = time.monotonic() - last
+            self.assertEqual(err.headers["message"], "heart-beat timeout")
+            self.assertGreaterEqual(elapsed, 4.0)
+            self.assertLess(elapsed, 4.5)
+            self.assertTrue(c.wait_closed())
 
 
 if __name__ == "__main__":

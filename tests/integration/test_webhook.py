@@ -149,6 +149,54 @@ class Webhook(unittest.TestCase):
         wait_for(lambda: plugin_events(srv).get("dropped", 0) > 0, what="drops counted")
         wait_for(lambda: plugin_events(srv).get("failed", 0) > 0, timeout=15, what="give-ups counted")
 
+    def test_preview_is_the_text_cut_on_a_character_boundary(self):
+        """An offline member's notification carries the message's text (the
+        `text` of a JSON body), cut after [notify] preview_length characters
+        without splitting one (docs/notifications.md)."""
+        rx = Receiver()
+        self.addCleanup(rx.close)
+        srv = self.chatd(rx.url)
+        rid = self.room(srv, ["bob"])
+        a = self.client(srv, "alice")
+        korean = "안녕하세요" * 10 + " 😀 " + "반갑습니다" * 30  # 203 characters, 608 bytes
+        family = "\U0001F468\u200d\U0001F469\u200d\U0001F467\u200d\U0001F466"
+        sends = [
+            ({"content-type": "application/json"}, json.dumps({"text": korean}), korean[:140]),
+            ({"content-type": "text/plain"}, korean, korean[:140]),
+            ({}, "e\u0301" * 139 + family + "\U0001F1F0\U0001F1F7", "e\u0301" * 139 + family),
+        ]
+        for i, (headers, body, _) in enumerate(sends):
+            h = {"destination": "/app/rooms/%s/send" % rid, "receipt": "k%d" % i}
+            h.update(headers)
+            a.send("SEND", h, body)
+            a.expect("RECEIPT")
+        wait_for(lambda: len(rx.requests) >= len(sends), what="one POST per message")
+        got = {b["seq"]: b for b in (json.loads(body) for _, body in rx.requests)}
+        for i, (_, _, preview) in enumerate(sends):
+            self.assertEqual((got[i + 1]["recipient"], got[i + 1]["preview"]), ("bob", preview), "message %d" % (i + 1))
+
+    def test_preview_length_counts_characters(self):
+        rx = Receiver()
+        self.addCleanup(rx.close)
+
+        def edit(s):
+            s["notify.push"] = {"plugin": "webhook", "url": rx.url}
+            s["notify"] = {"coalesce": "0", "preview_length": "3"}
+        srv = Chatd(edit).start()
+        self.addCleanup(srv.cleanup)
+        self.addCleanup(srv.stop)
+        rid = self.room(srv, ["bob"])
+        a = self.client(srv, "alice")
+        flags = "\U0001F1F0\U0001F1F7\U0001F1EF\U0001F1F5\U0001F1FA\U0001F1F8\U0001F1EB\U0001F1F7"
+        texts = [("안녕하세요", "안녕하"), ("😀😀😀😀", "😀😀😀"), (flags, flags[:6]),
+                 ("\u1100\u1161" * 4, "\u1100\u1161" * 3), ("ab", "ab")]
+        for i, (text, _) in enumerate(texts):
+            send_message(a, rid, text, receipt="t%d" % i)
+            a.expect("RECEIPT")
+        wait_for(lambda: len(rx.requests) >= len(texts), what="one POST per message")
+        got = {b["seq"]: b["preview"] for b in (json.loads(body) for _, body in rx.requests)}
+        self.assertEqual([got[i + 1] for i in range(len(texts))], [p for _, p in texts])
+
     def test_bad_url_is_a_config_error(self):
         srv = Chatd(lambda s: s.update({"notify.push": {"plugin": "webhook", "url": "ftp://x/"}}))
         self.addCleanup(srv.cleanup)

@@ -2,8 +2,11 @@
 every minor up to chatd's own loads (an older plugin keeps working after an
 upgrade), and a plugin of the previous major is refused with one line that
 says why. (A newer minor and the next major: tests/loader/test_loader.py.)
-A storage plugin built with the SDK 1.1 headers serves rooms in this chatd,
-without what 1.2 added (transcripts)."""
+A storage plugin of SDK 1.1 serves rooms in chatd as before, and groups
+with the fallback for group roles (docs/plugin-guide.md); it has none of the
+transcripts operations either: closing a support room deletes it, an erase
+answers 501, a retention is refused."""
+import json
 import os
 import re
 import subprocess
@@ -12,8 +15,9 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-from chatd_harness import CHATD_BIN, Chatd, default_sections, render_ini, wait_for  # noqa: E402
-from rooms_client import Api  # noqa: E402
+from chatd_harness import CHATD_BIN, Chatd, default_sections, render_ini  # noqa: E402
+from raw_stomp import RawStomp  # noqa: E402
+from rooms_client import Api, send_message, subscribe  # noqa: E402
 
 ABI_DIR = os.environ.get("CHATD_ABI_DIR", "build/tests/sdk/plugins")
 
@@ -63,59 +67,106 @@ class AbiVersions(unittest.TestCase):
                                  "%d.%d (major versions differ)" % (path, plugin, major - 1, minor, major, minor)])
 
 
-
-STORAGE_1_1 = os.path.join(ABI_DIR, "storage_files_abi_1_1.so")
-
-
 class StoragePluginOfSdk11(unittest.TestCase):
-    """examples/plugins/storage-files built against the SDK 1.1 headers: its
-    struct chatd_room ends before closed_ms, and it has no room_close,
-    room_purge or user_erase."""
+    """storage-files built against the SDK 1.1 headers: no group_change, the
+    1.1 struct chatd_room."""
+
+    def setUp(self):
+        plugin = os.path.join(ABI_DIR, "sdk_storage_files_1_1.so")
+        self.assertTrue(os.path.exists(plugin), "not built: " + plugin)
+        self.log = tempfile.NamedTemporaryFile(suffix=".log", delete=False).name
+        self.addCleanup(os.unlink, self.log)
+
+        def edit(s):
+            s["storage"] = {"plugin": plugin, "path": self.log}
+        self.server = Chatd(edit).start()
+        self.addCleanup(self.server.cleanup)
+        self.addCleanup(self.server.stop)
+
+    def api(self, user):
+        return Api(self.server.http_port, user)
+
+    def stomp(self, user):
+        c = RawStomp(self.server.stomp_port)
+        c.connect(user)
+        self.addCleanup(c.close)
+        return c
+
+    def test_rooms_are_listed_whole(self):
+        alice = self.api("alice")
+        made = {}
+        for title in ("하나 1️⃣", "둘 2️⃣", "셋 3️⃣"):
+            g = alice.post("/api/rooms", {"kind": "group", "title": title, "members": ["bob"]})[1]
+            made[g["id"]] = title
+        did = alice.post("/api/rooms", {"kind": "direct", "with": "bob"})[1]["id"]
+        status, page = self.api("bob").get("/api/rooms")
+        self.assertEqual(status, 200)
+        listed = {r["id"]: (r.get("title"), r["owner"], sorted(r["members"]), r.get("admins")) for r in page["rooms"]}
+        want = {rid: (t, "alice", ["alice", "bob"], []) for rid, t in made.items()}
+        want[did] = (None, "alice", ["alice", "bob"], None)
+        self.assertEqual(listed, want)
+
+    def test_groups_fall_back_to_their_owner(self):
+        alice, bob = self.api("alice"), self.api("bob")
+        gid = alice.post("/api/rooms", {"kind": "group", "title": "예전 방 🕰️",
+                                        "members": ["bob", "agent1"]})[1]["id"]
+        refused = bob.delete("/api/rooms/%s/members/agent1" % gid)
+        self.assertEqual((refused[0], refused[1]["error"]), (403, "forbidden"))
+        self.assertEqual(alice.post("/api/rooms/%s/members" % gid, {"user": "carol"})[0], 200)
+        self.assertEqual(alice.delete("/api/rooms/%s/members/carol" % gid)[0], 200)
+        for answer in (alice.call("PUT", "/api/rooms/%s/members/bob/role" % gid, {"role": "admin"}),
+                       alice.call("PATCH", "/api/rooms/" + gid, {"title": "새 이름"})):
+            self.assertEqual((answer[0], answer[1]["error"]), (501, "not_supported"), answer)
+        self.assertIn("does not store group roles",
+                      alice.call("PUT", "/api/rooms/%s/members/bob/role" % gid, {"role": "admin"})[1]["message"])
+        self.assertEqual(bob.delete("/api/rooms/%s?for=everyone" % gid)[0], 403)
+        watch = self.stomp("bob")
+        subscribe(watch, "/topic/rooms/" + gid, sid="g")
+        watch.expect("RECEIPT")
+        self.assertEqual(alice.delete("/api/rooms/%s?for=everyone" % gid)[0], 200)
+        last = watch.expect("MESSAGE")
+        self.assertEqual((last.headers["event"], last.headers["subscription-ended"]), ("deleted", "true"))
+        self.assertEqual(json.loads(last.body), {"room": gid, "by": "alice"})
+        self.assertEqual(bob.get("/api/rooms/%s/messages" % gid)[0], 404)
+        # The owner may leave; then nobody manages the group, everyone may leave.
+        gid = alice.post("/api/rooms", {"kind": "group", "title": "주인 없음", "members": ["bob"]})[1]["id"]
+        self.assertEqual(alice.delete("/api/rooms/" + gid)[0], 200)
+        self.assertEqual(bob.post("/api/rooms/%s/members" % gid, {"user": "carol"})[0], 403)
+        c = self.stomp("bob")
+        send_message(c, gid, "안녕하세요 😀", receipt="m")
+        self.assertEqual(c.expect("RECEIPT").headers["receipt-id"], "m")
+        self.assertEqual(bob.delete("/api/rooms/" + gid)[0], 200)
+
+    def test_closing_deletes_and_erasing_is_not_supported(self):
+        alice, agent, admin = self.api("alice"), self.api("agent1"), self.api("admin1")
+        status, support = alice.post("/api/rooms", {"kind": "support"})
+        self.assertEqual(status, 201, support)
+        self.assertEqual(agent.post("/api/rooms/%s/claim" % support["id"])[0], 200)
+        listed = alice.get("/api/rooms")[1]["rooms"]
+        self.assertEqual([(r["id"], r["state"]) for r in listed], [(support["id"], "assigned")])
+        self.assertNotIn("closed_at", listed[0])
+        # Without room_close, closing deletes the room and its history.
+        status, closed = alice.delete("/api/rooms/" + support["id"])
+        self.assertEqual((status, closed["history"]), (200, "deleted"))
+        self.assertEqual(alice.get("/api/rooms/" + support["id"])[0], 404)
+        self.assertEqual(alice.post("/api/rooms", {"kind": "support"})[0], 201)
+        # Without user_erase, an erase cannot be done.
+        status, err = admin.delete("/api/users/bob")
+        self.assertEqual((status, err["error"]), (501, "not_supported"))
+        self.assertIn("(SDK 1.1)", err["message"])
 
     def test_retention_is_refused_at_start(self):
-        def edit(s):
-            del s["notify.abi"]
-            s["storage"] = {"plugin": STORAGE_1_1, "path": "/nonexistent/never-opened.log"}
-            s["rooms"] = {"retention": "30d"}
         with tempfile.TemporaryDirectory() as d:
-            def edit_in(s):
-                edit(s)
-                s["storage"]["path"] = os.path.join(d, "chat.log")
-            p, path = check_with("unused", edit_in)
+            def edit(s):
+                del s["notify.abi"]
+                s["storage"] = {"plugin": os.path.join(ABI_DIR, "sdk_storage_files_1_1.so"),
+                                "path": os.path.join(d, "chat.log")}
+                s["rooms"] = {"retention": "30d"}
+            p, path = check_with("unused", edit)
         self.assertNotEqual(p.returncode, 0)
         self.assertEqual(p.stderr.strip().splitlines(),
                          ["%s: [rooms] retention: the storage plugin 'files' (SDK 1.1) cannot purge closed rooms "
                           "(room_purge, SDK 1.2)" % path])
-
-    def test_rooms_are_served_and_closing_deletes(self):
-        with tempfile.TemporaryDirectory() as d:
-            def edit(s):
-                s["storage"] = {"plugin": STORAGE_1_1, "path": os.path.join(d, "chat.log")}
-            with Chatd(edit) as srv:
-                alice, agent, admin = (Api(srv.http_port, u) for u in ("alice", "agent1", "admin1"))
-                status, support = alice.post("/api/rooms", {"kind": "support"})
-                self.assertEqual(status, 201, support)
-                titles = ["첫 번째 😀", "second", "third 🙏"]
-                groups = [alice.post("/api/rooms", {"kind": "group", "title": t, "members": ["bob"]})[1]
-                          for t in titles]
-                self.assertEqual(agent.post("/api/rooms/%s/claim" % support["id"])[0], 200)
-                # A list is an array of the plugin's own, shorter structs.
-                rooms = wait_for(lambda: alice.get("/api/rooms")[1]["rooms"], what="the rooms")
-                self.assertEqual([(r["id"], r["kind"], r["title"]) for r in rooms],
-                                 [(support["id"], "support", None)] + [(g["id"], "group", g["title"]) for g in groups])
-                self.assertEqual([r["state"] for r in rooms], ["assigned", "open", "open", "open"])
-                self.assertTrue(all("closed_at" not in r for r in rooms))
-                self.assertEqual([r["id"] for r in agent.get("/api/rooms?scope=assigned")[1]["rooms"]],
-                                 [support["id"]])
-                # Without room_close, closing deletes the room and its history.
-                status, closed = alice.delete("/api/rooms/" + support["id"])
-                self.assertEqual((status, closed["history"]), (200, "deleted"))
-                self.assertEqual(alice.get("/api/rooms/" + support["id"])[0], 404)
-                self.assertEqual(alice.post("/api/rooms", {"kind": "support"})[0], 201)
-                # Without user_erase, an erase cannot be done.
-                status, err = admin.delete("/api/users/bob")
-                self.assertEqual((status, err["error"]), (501, "not_supported"))
-                self.assertIn("(SDK 1.1)", err["message"])
 
 
 if __name__ == "__main__":

@@ -6,9 +6,11 @@
  * the contract of plugin.h: seq strictly increasing under concurrent
  * appends, client-id idempotency, one winner in a claim race, paging edges,
  * read marks, unread inputs, deletion, what one room's reads see of writes
- * called in the same go, and that no operation completes before its call
- * returned; for plugins of ABI 1.2 with them, closing, purging and erasing
- * (transcripts). Exit 0 when every check holds. */
+ * called in the same go, appends to one room stored in call order, group
+ * roles (SDK 1.2 group_change: conditions decided with the change, one
+ * winner of concurrent changes, ownership passed on), transcripts (SDK 1.2
+ * room_close, room_purge, user_erase), and that no operation completes
+ * before its call returned. Exit 0 when every check holds. */
 #include <chatd/plugin.h>
 #include <dlfcn.h>
 #include <event2/event.h>
@@ -49,6 +51,7 @@ static struct {
     bool *used;
     bool in_call;      /* an operation's call is on the stack */
     int early;         /* completions seen while in_call */
+    uint32_t minor;    /* the plugin's SDK minor: which fields its rooms have */
 } H;
 
 static void run_tasks(evutil_socket_t fd, short what, void *arg)
@@ -135,6 +138,8 @@ struct result {
     uint64_t seqs[256];
     char ids[16][128];
     bool has_last;
+    /* rooms of SDK 1.2: owner, title, members and admins, comma-joined */
+    char owner[64], title[128], members[512], admins[512];
     chatd_room_state state;
     int64_t closed_ms;
     /* the first 16 messages of a page: sender, body, whether a client id */
@@ -145,6 +150,14 @@ struct result {
     struct chatd_erase_result erased;
     uint64_t count;
 };
+
+static void join_names(char *out, size_t len, const char *const *v, size_t n)
+{
+    size_t w = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < n && w < len; i++)
+        w += (size_t)snprintf(out + w, len - w, "%s%s", i ? "," : "", v[i]);
+}
 
 static void note_early(void)
 {
@@ -164,11 +177,14 @@ static void room_cb(void *ctx, chatd_status st, const struct chatd_room *r)
         res->read_seq = r->read_seq;
         res->has_last = r->last_message != NULL;
         res->n = r->nmembers;
+        snprintf(res->owner, sizeof res->owner, "%s", r->owner ? r->owner : "");
+        snprintf(res->title, sizeof res->title, "%s", r->title ? r->title : "");
+        join_names(res->members, sizeof res->members, r->members, r->nmembers);
+        if (H.minor >= 2)
+            join_names(res->admins, sizeof res->admins, r->admins, r->nadmins);
         res->state = r->state;
-        /* closed_ms is there only in structs of plugins of ABI 1.2 and later */
+        /* closed_ms is there only in structs of plugins of SDK 1.2 and later */
         res->closed_ms = r->state == CHATD_ROOM_CLOSED ? r->closed_ms : 0;
-        for (size_t i = 0; i < r->nmembers && i < 16; i++)
-            snprintf(res->ids[i], sizeof res->ids[i], "%s", r->members[i]);
     }
     res->done++;
 }
@@ -233,6 +249,23 @@ static void erase_cb(void *ctx, chatd_status st, const struct chatd_erase_result
     res->done++;
 }
 
+/* A page oldest first whose message i (seq i + 1) should be the i-th append
+ * of the call-order check; res->seq counts those in their place. */
+static void ordered_bodies_cb(void *ctx, chatd_status st, const struct chatd_message *m, size_t n)
+{
+    note_early();
+    struct result *res = ctx;
+    res->st = st;
+    res->n = n;
+    for (size_t i = 0; i < n; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "{\"text\":\"안녕 😀 %zu\"}", i);
+        res->seq += m[i].seq == i + 1 && m[i].body_len == strlen(want) && memcmp(m[i].body, want, m[i].body_len) == 0 &&
+                    strcmp(m[i].sender, i % 2 ? "bob" : "alice") == 0;
+    }
+    res->done++;
+}
+
 static void done_cb(void *ctx, chatd_status st)
 {
     note_early();
@@ -259,6 +292,163 @@ static void wait_all(struct result *r, size_t n)
         expr;              \
         H.in_call = false; \
     } while (0)
+
+/* One group change; what/user/role/actor as named, the condition an
+ * admin's (ADMIN, outranking) unless `min` says otherwise. */
+static void change(const struct chatd_storage_ops *ops, void *state, const char *room, chatd_group_change_kind what,
+                   const char *user, chatd_member_role role, const char *actor, chatd_member_role min, bool outrank,
+                   struct result *r)
+{
+    struct chatd_group_change ch = {.size = sizeof ch, .room_id = room, .what = what, .user = user, .role = role,
+                                    .title = what == CHATD_GROUP_RENAME ? user : NULL, .actor = actor,
+                                    .actor_min = min, .outrank = outrank};
+    if (what == CHATD_GROUP_RENAME)
+        ch.user = NULL;
+    CALL(ops->group_change(state, &ch, room_cb, r));
+}
+
+static struct result get_room(const struct chatd_storage_ops *ops, void *state, const char *room)
+{
+    struct result r;
+    memset(&r, 0, sizeof r);
+    CALL(ops->room_get(state, room, NULL, room_cb, &r));
+    wait_all(&r, 1);
+    return r;
+}
+
+#define ADMIN CHATD_MEMBER_ADMIN
+#define OWNER CHATD_MEMBER_OWNER
+#define PLAIN CHATD_MEMBER_PLAIN
+
+static void check_group_roles(const struct chatd_storage_ops *ops, void *state)
+{
+    const char *five[] = {"alice", "bob", "carol", "dave", "eve"};
+    struct chatd_room g = {.id = "rgroup1", .kind = CHATD_ROOM_GROUP, .state = CHATD_ROOM_OPEN, .title = "팀 🎉",
+                           .owner = "alice", .created_ms = 4000, .members = five, .nmembers = 5};
+    struct result r[16];
+    memset(r, 0, sizeof r);
+    CALL(ops->room_create(state, &g, NULL, room_cb, &r[0]));
+    wait_all(r, 1);
+    CHECK(r[0].st == CHATD_OK && strcmp(r[0].admins, "") == 0, "group create: %s admins '%s'",
+          chatd_strerror(r[0].st), r[0].admins);
+
+    /* The condition: a plain member is refused, with the room; the owner
+     * makes bob an admin, and room_get shows it. */
+    memset(r, 0, sizeof r);
+    change(ops, state, "rgroup1", CHATD_GROUP_ADD, "zed", 0, "carol", ADMIN, false, &r[0]);
+    change(ops, state, "rgroup1", CHATD_GROUP_ROLE, "bob", ADMIN, "alice", ADMIN, true, &r[1]);
+    change(ops, state, "rgroup1", CHATD_GROUP_ROLE, "bob", ADMIN, "alice", ADMIN, true, &r[2]);
+    change(ops, state, "rgroup1", CHATD_GROUP_ROLE, "nobody", ADMIN, "alice", ADMIN, true, &r[3]);
+    change(ops, state, "rgroup1", CHATD_GROUP_ROLE, "alice", ADMIN, NULL, 0, false, &r[4]);
+    change(ops, state, "rgroup1", CHATD_GROUP_REMOVE, "alice", 0, "bob", ADMIN, true, &r[5]);
+    change(ops, state, "rgroup1", CHATD_GROUP_ADD, "bob", 0, "alice", ADMIN, false, &r[6]);
+    wait_all(r, 7);
+    CHECK(r[0].st == CHATD_ERR_DENIED && strstr(r[0].members, "zed") == NULL, "plain member adds: %s",
+          chatd_strerror(r[0].st));
+    CHECK(r[1].st == CHATD_OK && strcmp(r[1].admins, "bob") == 0, "promote: %s admins '%s'", chatd_strerror(r[1].st),
+          r[1].admins);
+    CHECK(r[2].st == CHATD_ERR_EXISTS, "promote again: %s", chatd_strerror(r[2].st));
+    CHECK(r[3].st == CHATD_ERR_CONFLICT, "role of a non-member: %s", chatd_strerror(r[3].st));
+    CHECK(r[4].st == CHATD_ERR_CONFLICT, "the owner demoted: %s", chatd_strerror(r[4].st));
+    CHECK(r[5].st == CHATD_ERR_DENIED && strcmp(r[5].owner, "alice") == 0, "an admin removes the owner: %s",
+          chatd_strerror(r[5].st));
+    CHECK(r[6].st == CHATD_ERR_EXISTS, "add a member: %s", chatd_strerror(r[6].st));
+    struct result v = get_room(ops, state, "rgroup1");
+    CHECK(strcmp(v.admins, "bob") == 0 && strcmp(v.owner, "alice") == 0 && v.n == 5,
+          "room_get shows roles: owner %s admins '%s' n=%zu", v.owner, v.admins, v.n);
+
+    /* Changes called in one go are decided in call order, each condition
+     * against what the one before left: demoted first, bob's removal of
+     * carol is refused; carol promoted and removed, no role is left. */
+    memset(r, 0, sizeof r);
+    change(ops, state, "rgroup1", CHATD_GROUP_ROLE, "bob", PLAIN, "alice", ADMIN, true, &r[0]);
+    change(ops, state, "rgroup1", CHATD_GROUP_REMOVE, "carol", 0, "bob", ADMIN, true, &r[1]);
+    change(ops, state, "rgroup1", CHATD_GROUP_ROLE, "carol", ADMIN, "alice", ADMIN, true, &r[2]);
+    change(ops, state, "rgroup1", CHATD_GROUP_REMOVE, "carol", 0, "alice", ADMIN, true, &r[3]);
+    change(ops, state, "rgroup1", CHATD_GROUP_ROLE, "carol", ADMIN, "alice", ADMIN, true, &r[4]);
+    change(ops, state, "rgroup1", CHATD_GROUP_ADD, "carol", 0, "alice", ADMIN, false, &r[5]);
+    wait_all(r, 6);
+    CHECK(r[0].st == CHATD_OK && r[1].st == CHATD_ERR_DENIED, "demoted, then removing: %s %s",
+          chatd_strerror(r[0].st), chatd_strerror(r[1].st));
+    CHECK(r[2].st == CHATD_OK && r[3].st == CHATD_OK && r[4].st == CHATD_ERR_CONFLICT && r[5].st == CHATD_OK,
+          "promote, remove, promote, re-add: %s %s %s %s", chatd_strerror(r[2].st), chatd_strerror(r[3].st),
+          chatd_strerror(r[4].st), chatd_strerror(r[5].st));
+    v = get_room(ops, state, "rgroup1");
+    CHECK(strcmp(v.admins, "") == 0 && strstr(v.members, "carol"), "a removed admin comes back a member: '%s'",
+          v.admins);
+    /* member_remove drops the role too. */
+    memset(r, 0, sizeof r);
+    change(ops, state, "rgroup1", CHATD_GROUP_ROLE, "dave", ADMIN, NULL, 0, false, &r[0]);
+    CALL(ops->member_remove(state, "rgroup1", "dave", done_cb, &r[1]));
+    CALL(ops->member_add(state, "rgroup1", "dave", done_cb, &r[2]));
+    wait_all(r, 3);
+    v = get_room(ops, state, "rgroup1");
+    CHECK(r[0].st == CHATD_OK && r[1].st == CHATD_OK && r[2].st == CHATD_OK && strcmp(v.admins, "") == 0,
+          "member_remove drops the role: %s admins '%s'", chatd_strerror(r[0].st), v.admins);
+
+    /* Ten hand-overs at once from alice: one wins, the rest find alice no
+     * longer the owner. */
+    const char *to[] = {"bob", "carol", "dave", "eve"};
+    memset(r, 0, sizeof r);
+    for (int i = 0; i < 8; i++)
+        change(ops, state, "rgroup1", CHATD_GROUP_ROLE, to[i % 4], OWNER, "alice", OWNER, false, &r[i]);
+    wait_all(r, 8);
+    int won = 0;
+    char winner[64] = "";
+    for (int i = 0; i < 8; i++) {
+        if (r[i].st == CHATD_OK) {
+            won++;
+            snprintf(winner, sizeof winner, "%s", to[i % 4]);
+        }
+        CHECK(r[i].st == CHATD_OK || r[i].st == CHATD_ERR_DENIED || r[i].st == CHATD_ERR_EXISTS,
+              "hand-over %d: %s", i, chatd_strerror(r[i].st));
+    }
+    v = get_room(ops, state, "rgroup1");
+    CHECK(won == 1 && strcmp(v.owner, winner) == 0 && strcmp(v.admins, "alice") == 0,
+          "hand-over race: %d winners, owner %s, admins '%s'", won, v.owner, v.admins);
+
+    /* The owner leaves: the admin who joined first takes over; then, with
+     * no admin left, the member who joined first. */
+    memset(r, 0, sizeof r);
+    change(ops, state, "rgroup1", CHATD_GROUP_ROLE, "eve", ADMIN, winner, ADMIN, true, &r[0]);
+    wait_all(r, 1);
+    struct result a = get_room(ops, state, "rgroup1");
+    /* alice joined first of the admins (she was the first member) */
+    memset(r, 0, sizeof r);
+    change(ops, state, "rgroup1", CHATD_GROUP_REMOVE, winner, 0, NULL, 0, false, &r[0]);
+    wait_all(r, 1);
+    CHECK(r[0].st == CHATD_OK && strcmp(r[0].owner, "alice") == 0 && strcmp(r[0].admins, "eve") == 0,
+          "owner %s left (admins were '%s'): owner %s, admins '%s'", winner, a.admins, r[0].owner, r[0].admins);
+    memset(r, 0, sizeof r);
+    change(ops, state, "rgroup1", CHATD_GROUP_ROLE, "eve", PLAIN, "alice", ADMIN, true, &r[0]);
+    change(ops, state, "rgroup1", CHATD_GROUP_REMOVE, "alice", 0, "alice", PLAIN, false, &r[1]);
+    wait_all(r, 2);
+    v = get_room(ops, state, "rgroup1");
+    /* left in join order: eve, then carol and dave, who left and came back */
+    CHECK(r[0].st == CHATD_OK && r[1].st == CHATD_OK && strcmp(v.owner, "eve") == 0 && strcmp(v.admins, "") == 0,
+          "no admin: the first-joined member owns it: owner %s members %s", v.owner, v.members);
+
+    /* Rename, delete (answered with the room as it was), and rooms that
+     * are not groups. */
+    memset(r, 0, sizeof r);
+    change(ops, state, "rgroup1", CHATD_GROUP_RENAME, "새 이름 🚀", 0, NULL, 0, false, &r[0]);
+    change(ops, state, "rconf2", CHATD_GROUP_ADD, "zed", 0, NULL, 0, false, &r[1]);
+    change(ops, state, "rnothere", CHATD_GROUP_ADD, "zed", 0, NULL, 0, false, &r[2]);
+    change(ops, state, "rgroup1", CHATD_GROUP_DELETE, NULL, 0, "zed", ADMIN, false, &r[3]);
+    change(ops, state, "rgroup1", CHATD_GROUP_DELETE, NULL, 0, v.owner, ADMIN, false, &r[4]);
+    CALL(ops->room_get(state, "rgroup1", NULL, room_cb, &r[5]));
+    CALL(ops->message_list(state, "rgroup1", UINT64_MAX, 0, 20, messages_cb, &r[6]));
+    wait_all(r, 7);
+    CHECK(r[0].st == CHATD_OK && strcmp(r[0].title, "새 이름 🚀") == 0, "rename: %s '%s'", chatd_strerror(r[0].st),
+          r[0].title);
+    CHECK(r[1].st == CHATD_ERR_INVALID && r[2].st == CHATD_ERR_NOT_FOUND, "not a group: %s, no room: %s",
+          chatd_strerror(r[1].st), chatd_strerror(r[2].st));
+    CHECK(r[3].st == CHATD_ERR_DENIED, "a non-member deletes: %s", chatd_strerror(r[3].st));
+    CHECK(r[4].st == CHATD_OK && strcmp(r[4].title, "새 이름 🚀") == 0 && r[4].n >= 1, "delete: %s '%s' n=%zu",
+          chatd_strerror(r[4].st), r[4].title, r[4].n);
+    CHECK(r[5].st == CHATD_ERR_NOT_FOUND && r[6].st == CHATD_ERR_NOT_FOUND, "deleted group: %s %s",
+          chatd_strerror(r[5].st), chatd_strerror(r[6].st));
+}
 
 static bool listed(const struct result *r, const char *id)
 {
@@ -292,7 +482,7 @@ static chatd_status create(const struct chatd_storage_ops *ops, void *state, con
     return r.st;
 }
 
-/* ABI 1.2: a closed support room keeps its transcript and frees its unique
+/* SDK 1.2: a closed support room keeps its transcript and frees its unique
  * key; purge takes closed rooms before a cutoff only; erase removes a
  * user's support rooms and leaves tombstones of their messages elsewhere. */
 static void transcripts(const struct chatd_storage_ops *ops, void *state)
@@ -385,11 +575,13 @@ static void transcripts(const struct chatd_storage_ops *ops, void *state)
     CHECK(r[5].st == CHATD_OK && r[6].st == CHATD_OK && r[7].st == CHATD_OK, "open rooms are not purged");
 
     /* Erase: frank's support room goes; elsewhere his messages become
-     * tombstones, his mark and membership go, a direct room's key is free. */
+     * tombstones, his mark and membership go, a direct room's key is free,
+     * a group he owned passes on (as his leaving it would). */
     CHECK(create(ops, state, "rer1", CHATD_ROOM_SUPPORT, "frank", NULL, "support:frank", 8000) == CHATD_OK, "rer1");
     CHECK(create(ops, state, "rer2", CHATD_ROOM_GROUP, "gina", "frank", NULL, 8100) == CHATD_OK, "rer2");
     CHECK(create(ops, state, "rer3", CHATD_ROOM_DIRECT, "frank", "gina", "direct:5:frank|gina", 8200) == CHATD_OK,
           "rer3");
+    CHECK(create(ops, state, "rer4", CHATD_ROOM_GROUP, "frank", "gina", NULL, 8250) == CHATD_OK, "rer4");
     CHECK(append_as(ops, state, "rer1", "frank", "f0", hangul) == CHATD_OK, "append");
     CHECK(append_as(ops, state, "rer2", "gina", NULL, "hi") == CHATD_OK, "append");
     CHECK(append_as(ops, state, "rer2", "frank", "fk1", hangul) == CHATD_OK, "append");
@@ -405,7 +597,7 @@ static void transcripts(const struct chatd_storage_ops *ops, void *state)
     CALL(ops->user_erase(state, "nobody-at-all", erase_cb, &r[3]));
     wait_all(r, 4);
     CHECK(r[1].st == CHATD_OK && r[1].has_last && r[1].erased.rooms_deleted == 1 && r[1].erased.messages_erased == 2 &&
-              r[1].erased.memberships_removed == 2, "erase: %s %llu rooms, %llu messages, %llu memberships",
+              r[1].erased.memberships_removed == 3, "erase: %s %llu rooms, %llu messages, %llu memberships",
           chatd_strerror(r[1].st), (unsigned long long)r[1].erased.rooms_deleted,
           (unsigned long long)r[1].erased.messages_erased, (unsigned long long)r[1].erased.memberships_removed);
     CHECK(r[2].st == CHATD_OK && r[2].erased.rooms_deleted == 0 && r[2].erased.messages_erased == 0 &&
@@ -419,7 +611,8 @@ static void transcripts(const struct chatd_storage_ops *ops, void *state)
     CALL(ops->room_get(state, "rer2", "frank", room_cb, &r[2]));
     CALL(ops->room_list(state, &franks, rooms_cb, &r[3]));
     CALL(ops->message_list(state, "rer3", 0, 0, 20, messages_cb, &r[4]));
-    wait_all(r, 5);
+    CALL(ops->room_get(state, "rer4", NULL, room_cb, &r[5]));
+    wait_all(r, 6);
     CHECK(r[0].st == CHATD_ERR_NOT_FOUND, "frank's support room is gone: %s", chatd_strerror(r[0].st));
     CHECK(r[1].st == CHATD_OK && r[1].n == 3 && r[1].seqs[0] == 1 && r[1].seqs[1] == 2 && r[1].seqs[2] == 3 &&
               strcmp(r[1].bodies[0], "hi") == 0 && strcmp(r[1].bodies[2], "bye") == 0 &&
@@ -427,11 +620,13 @@ static void transcripts(const struct chatd_storage_ops *ops, void *state)
           "others' messages stay, gap-free: n=%zu", r[1].n);
     CHECK(strcmp(r[1].senders[1], "") == 0 && r[1].body_lens[1] == 0 && !r[1].has_cid[1],
           "a tombstone: sender '%s', %zu bytes, client id %d", r[1].senders[1], r[1].body_lens[1], r[1].has_cid[1]);
-    CHECK(r[2].st == CHATD_OK && r[2].n == 1 && strcmp(r[2].ids[0], "gina") == 0 && r[2].read_seq == 0,
+    CHECK(r[2].st == CHATD_OK && r[2].n == 1 && strcmp(r[2].members, "gina") == 0 && r[2].read_seq == 0,
           "membership and read mark gone: %zu members, read %llu", r[2].n, (unsigned long long)r[2].read_seq);
     CHECK(r[3].st == CHATD_OK && r[3].n == 0, "frank's rooms: n=%zu", r[3].n);
     CHECK(r[4].st == CHATD_OK && r[4].n == 1 && r[4].body_lens[0] == 0 && strcmp(r[4].senders[0], "") == 0,
           "direct room tombstone: n=%zu", r[4].n);
+    CHECK(r[5].st == CHATD_OK && strcmp(r[5].owner, "gina") == 0 && strcmp(r[5].members, "gina") == 0,
+          "a group frank owned passes on: owner '%s', members '%s'", r[5].owner, r[5].members);
     CHECK(create(ops, state, "rer3b", CHATD_ROOM_DIRECT, "gina", "frank", "direct:5:frank|gina", 8300) == CHATD_OK,
           "a new direct room of the pair after the erase");
     /* The client id is forgotten with the message: a retry stores anew. */
@@ -482,6 +677,7 @@ int main(int argc, char **argv)
         return 1;
     }
     const struct chatd_storage_ops *ops = d->ops.storage;
+    H.minor = d->abi_minor;
 
     /* Rooms and unique keys. */
     const char *alice_only[] = {"alice"};
@@ -603,6 +799,70 @@ int main(int argc, char **argv)
     CHECK(r[3].st == CHATD_OK && r[3].last_seq >= 54, "a view after two appends: last_seq %llu",
           (unsigned long long)r[3].last_seq);
 
+    /* Call order: appends to one room called back to back, among reads of
+     * that room (room_get, history, read marks) and appends to another
+     * room, are stored with seq increasing in call order, whatever order
+     * their answers come in. */
+    enum { ORDER_N = 40 };
+    const char *pair[] = {"alice", "bob"};
+    struct chatd_room g1 = {.id = "rconfo1", .kind = CHATD_ROOM_GROUP, .state = CHATD_ROOM_OPEN, .title = "순서 😀",
+                            .owner = "alice", .created_ms = 1500, .members = pair, .nmembers = 2};
+    struct chatd_room g2 = g1;
+    g2.id = "rconfo2";
+    memset(r, 0, sizeof r);
+    CALL(ops->room_create(state, &g1, NULL, room_cb, &r[0]));
+    CALL(ops->room_create(state, &g2, NULL, room_cb, &r[1]));
+    wait_all(r, 2);
+    CHECK(r[0].st == CHATD_OK && r[1].st == CHATD_OK, "order rooms: %s %s", chatd_strerror(r[0].st),
+          chatd_strerror(r[1].st));
+    struct result oa[ORDER_N], ob[ORDER_N], oread[ORDER_N];
+    memset(oa, 0, sizeof oa);
+    memset(ob, 0, sizeof ob);
+    memset(oread, 0, sizeof oread);
+    char obody[ORDER_N][64];
+    for (int i = 0; i < ORDER_N; i++) {
+        snprintf(obody[i], sizeof obody[i], "{\"text\":\"안녕 😀 %d\"}", i);
+        struct chatd_message m = {.room = "rconfo1", .sender = i % 2 ? "bob" : "alice", .ts_ms = 9,
+                                  .body = obody[i], .body_len = strlen(obody[i])};
+        CALL(ops->message_append(state, &m, message_cb, &oa[i]));
+        switch (i % 4) {
+        case 0:
+            CALL(ops->room_get(state, "rconfo1", NULL, room_cb, &oread[i]));
+            break;
+        case 1:
+            CALL(ops->message_list(state, "rconfo1", UINT64_MAX, 0, 5, messages_cb, &oread[i]));
+            break;
+        case 2:
+            CALL(ops->read_mark(state, "rconfo1", "bob", (uint64_t)i, done_cb, &oread[i]));
+            break;
+        default:
+            CALL(ops->room_get(state, "rconfo1", "alice", room_cb, &oread[i]));
+            break;
+        }
+        m.room = "rconfo2";
+        CALL(ops->message_append(state, &m, message_cb, &ob[i]));
+    }
+    wait_all(oa, ORDER_N);
+    wait_all(ob, ORDER_N);
+    wait_all(oread, ORDER_N);
+    for (int i = 0; i < ORDER_N; i++) {
+        CHECK(oa[i].st == CHATD_OK && oa[i].seq == (uint64_t)i + 1, "append %d to one room in call order: %s seq %llu",
+              i, chatd_strerror(oa[i].st), (unsigned long long)oa[i].seq);
+        CHECK(ob[i].st == CHATD_OK && ob[i].seq == (uint64_t)i + 1,
+              "append %d to the other room in call order: %s seq %llu", i, chatd_strerror(ob[i].st),
+              (unsigned long long)ob[i].seq);
+        CHECK(oread[i].st == CHATD_OK, "read %d among the appends: %s", i, chatd_strerror(oread[i].st));
+    }
+    /* The stored bodies are the calls' own, in call order. */
+    memset(r, 0, sizeof r);
+    CALL(ops->message_list(state, "rconfo1", 0, 0, ORDER_N, ordered_bodies_cb, &r[0]));
+    CALL(ops->message_list(state, "rconfo2", 0, 0, ORDER_N, ordered_bodies_cb, &r[1]));
+    wait_all(r, 2);
+    for (int k = 0; k < 2; k++)
+        CHECK(r[k].st == CHATD_OK && r[k].n == ORDER_N && r[k].seq == ORDER_N,
+              "history of rconfo%d in call order: %s, %zu messages, %llu in place", k + 1, chatd_strerror(r[k].st),
+              r[k].n, (unsigned long long)r[k].seq);
+
     if (strcmp(d->name, "postgres") == 0) {
         /* PostgreSQL takes text in the database's encoding only. One append
          * refused among others sent at once: only that one fails. */
@@ -684,6 +944,11 @@ int main(int argc, char **argv)
               r[7].st == CHATD_ERR_NOT_FOUND, "deleted room: %s %s %s", chatd_strerror(r[5].st),
           chatd_strerror(r[6].st), chatd_strerror(r[7].st));
 
+    if (d->abi_minor >= 2 &&
+        ops->size >= offsetof(struct chatd_storage_ops, group_change) + sizeof ops->group_change && ops->group_change)
+        check_group_roles(ops, state);
+    else
+        printf("%s: no group_change (SDK %u.%u): group roles not checked\n", argv[1], d->abi_major, d->abi_minor);
     if (d->abi_minor >= 2 && ops->size >= offsetof(struct chatd_storage_ops, user_erase) + sizeof ops->user_erase &&
         ops->room_close && ops->room_purge && ops->user_erase)
         transcripts(ops, state);

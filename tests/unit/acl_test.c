@@ -54,8 +54,38 @@ static void rules_from_config(void **state)
     config_free(c);
 }
 
+/* Whether some destination matches both patterns. */
+static void overlaps(void **state)
+{
+    (void)state;
+    assert_true(acl_patterns_overlap("/topic/**", "/topic/rooms/**"));
+    assert_true(acl_patterns_overlap("/**", "/topic/support/queue"));
+    assert_true(acl_patterns_overlap("/topic/*/queue", "/topic/support/queue"));
+    assert_true(acl_patterns_overlap("/topic/*/queue", "/topic/rooms/**")); /* a room named "queue" */
+    assert_true(acl_patterns_overlap("/topic/r*/**", "/topic/rooms/**"));
+    assert_true(acl_patterns_overlap("/user/*/queue/**", "/user/**/queue/notifications"));
+    assert_true(acl_patterns_overlap("/user/bot/queue/*", "/user/**/queue/notifications"));
+    assert_true(acl_patterns_overlap("/topic/rooms/**", "/topic/rooms/**"));
+    assert_true(acl_patterns_overlap("/topic/x", "/topic/x"));
+    assert_true(acl_patterns_overlap("/topic/*.end", "/topic/**"));
+    assert_false(acl_patterns_overlap("/topic/*.end", "/topic/a*"));
+    assert_false(acl_patterns_overlap("/topic/chat.*", "/topic/rooms/**"));
+    assert_false(acl_patterns_overlap("/topic/chat.*", "/topic/support/queue"));
+    assert_false(acl_patterns_overlap("/topic/rooms.*", "/topic/rooms/**")); /* '*' stops at '/' */
+    assert_false(acl_patterns_overlap("/topic/*", "/topic/rooms/**"));
+    assert_false(acl_patterns_overlap("/topic/*", "/topic/support/queue"));
+    assert_false(acl_patterns_overlap("/user/*/queue/inbox", "/user/**/queue/notifications"));
+    assert_false(acl_patterns_overlap("/queue/**", "/topic/**"));
+    assert_false(acl_patterns_overlap("/topic/x", "/topic/xy"));
+    assert_false(acl_patterns_overlap("/topic/a*b", "/topic/a.b"));
+    /* Symmetric. */
+    assert_true(acl_patterns_overlap("/topic/support/queue", "/topic/*/queue"));
+    assert_false(acl_patterns_overlap("/topic/rooms/**", "/topic/*"));
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(patterns), cmocka_unit_test(rules_from_config)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(patterns), cmocka_unit_test(rules_from_config),
+                                       cmocka_unit_test(overlaps)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,4 +1,5 @@
-/* The pure parts of offline notifications: previews and mentions. */
+/* The pure parts of offline notifications: mentions and the policy
+ * (previews: preview_test.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,25 +10,6 @@
 
 #include "notify.h"
 #include "settings.h"
-
-static void preview_keeps_short_text(void **state)
-{
-    (void)state;
-    assert_int_equal(notify_preview_len("hello", 5, 120), 5);
-    assert_int_equal(notify_preview_len("", 0, 120), 0);
-    assert_int_equal(notify_preview_len("hello", 5, 0), 0);
-}
-
-static void preview_never_cuts_a_character(void **state)
-{
-    (void)state;
-    /* "aé€😀": 1 + 2 + 3 + 4 bytes. */
-    const char *s = "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80";
-    size_t len = strlen(s);
-    size_t expect[] = {0, 1, 1, 3, 3, 3, 6, 6, 6, 6, 10};
-    for (size_t max = 0; max <= len; max++)
-        assert_int_equal(notify_preview_len(s, len, max), expect[max]);
-}
 
 static void mentions_need_a_whole_name(void **state)
 {
@@ -63,8 +45,6 @@ static void policy_words(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(preview_keeps_short_text),
-        cmocka_unit_test(preview_never_cuts_a_character),
         cmocka_unit_test(mentions_need_a_whole_name),
         cmocka_unit_test(policy_words),
     };

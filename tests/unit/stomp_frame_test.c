@@ -255,6 +255,36 @@ static void round_trip(void **state)
     }
 }
 
+/* Where nothing is escaped (1.0, CONNECTED), a header with a line end in
+ * it would read as headers of its author's choosing: it is left out. */
+static void unescapable_headers_are_left_out(void **state)
+{
+    (void)state;
+    struct stomp_buf b = {0};
+    assert_int_equal(stomp_encode_command(&b, STOMP_CMD_MESSAGE), 0);
+    assert_int_equal(stomp_encode_header(&b, STOMP_V1_0, STOMP_CMD_MESSAGE, "sender", "alice"), 0);
+    assert_int_equal(stomp_encode_header(&b, STOMP_V1_0, STOMP_CMD_MESSAGE, "note", "a\nsender:agent1"), 0);
+    assert_int_equal(stomp_encode_header(&b, STOMP_V1_0, STOMP_CMD_MESSAGE, "cr", "a\rb"), 0);
+    assert_int_equal(stomp_encode_header(&b, STOMP_V1_0, STOMP_CMD_MESSAGE, "na:me", "v"), 0);
+    assert_int_equal(stomp_encode_header(&b, STOMP_V1_0, STOMP_CMD_MESSAGE, "ok", "a:b \xec\x95\x88\xf0\x9f\x98\x80"), 0);
+    assert_int_equal(stomp_encode_body(&b, NULL, 0, false), 0);
+    assert_int_equal(b.len, strlen("MESSAGE\nsender:alice\nok:a:b \xec\x95\x88\xf0\x9f\x98\x80\n\n") + 1);
+    assert_memory_equal(b.data, "MESSAGE\nsender:alice\nok:a:b \xec\x95\x88\xf0\x9f\x98\x80\n\n", b.len);
+    stomp_buf_free(&b);
+
+    assert_int_equal(stomp_encode_command(&b, STOMP_CMD_CONNECTED), 0);
+    assert_int_equal(stomp_encode_header(&b, STOMP_V1_2, STOMP_CMD_CONNECTED, "user-name", "x\nserver:y"), 0);
+    assert_int_equal(b.len, strlen("CONNECTED\n"));
+    stomp_buf_free(&b);
+
+    /* 1.2 escapes it: one header. */
+    assert_int_equal(stomp_encode_command(&b, STOMP_CMD_MESSAGE), 0);
+    assert_int_equal(stomp_encode_header(&b, STOMP_V1_2, STOMP_CMD_MESSAGE, "note", "a\nsender:agent1"), 0);
+    assert_int_equal(b.len, strlen("MESSAGE\nnote:a\\nsender\\cagent1\n"));
+    assert_memory_equal(b.data, "MESSAGE\nnote:a\\nsender\\cagent1\n", b.len);
+    stomp_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -266,6 +296,7 @@ int main(void)
         cmocka_unit_test(limits_are_enforced),
         cmocka_unit_test(negotiation),
         cmocka_unit_test(round_trip),
+        cmocka_unit_test(unescapable_headers_are_left_out),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

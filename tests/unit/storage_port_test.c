@@ -44,15 +44,14 @@ static void rooms_of_an_older_plugin(void **state)
         {.id = "r3", .state = CHATD_ROOM_COMPLETED, .last_seq = 3, .read_seq = 3},
     };
     for (size_t i = 0; i < 3; i++) {
-        struct chatd_room r;
-        memset(&r, 0xa5, sizeof r);
-        storage_room_at(&p, (const struct chatd_room *)(const void *)old, i, &r);
+        struct chatd_room r = storage_room(&p, (const struct chatd_room *)(const void *)old, i);
         assert_string_equal(r.id, old[i].id);
         assert_int_equal(r.state, old[i].state);
         assert_int_equal(r.last_seq, i + 1);
         assert_int_equal(r.read_seq, i + 1);
         assert_null(r.last_message);
-        assert_int_equal(r.closed_ms, 0); /* not the next room's first bytes */
+        assert_null(r.admins); /* not the next room's first bytes */
+        assert_int_equal(r.closed_ms, 0);
     }
     assert_true(plugin_has_minor(&p, 1));
     assert_false(plugin_has_minor(&p, 2));
@@ -64,10 +63,9 @@ static void rooms_of_a_current_plugin(void **state)
     struct chatd_plugin d = {.abi_major = CHATD_ABI_MAJOR, .abi_minor = 2, .kind = CHATD_PLUGIN_STORAGE};
     struct plugin p = {.desc = &d};
     struct chatd_room rooms[2] = {{.id = "a", .state = CHATD_ROOM_CLOSED, .closed_ms = 77}, {.id = "b"}};
-    struct chatd_room r;
-    storage_room_at(&p, rooms, 1, &r);
+    struct chatd_room r = storage_room(&p, rooms, 1);
     assert_string_equal(r.id, "b");
-    storage_room_at(&p, rooms, 0, &r);
+    r = storage_room(&p, rooms, 0);
     assert_int_equal(r.closed_ms, 77);
 }
 

@@ -28,7 +28,9 @@ struct event_base;
 /* ABI version of these headers. The loader accepts a plugin built with the
  * same major and a minor no higher than its own. Structs only grow at the end
  * (guarded by their leading `size`) and enum values are only appended, so a
- * minor bump never breaks an existing plugin. */
+ * minor bump never breaks an existing plugin. What each minor added is
+ * marked "SDK 1.N" where it is declared; the rule for data structs that grow
+ * is in plugin.h, above struct chatd_storage_ops. */
 #define CHATD_ABI_MAJOR 1
 #define CHATD_ABI_MINOR 2
 

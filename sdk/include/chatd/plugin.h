@@ -48,7 +48,7 @@ typedef enum chatd_plugin_kind {
 /* Role bits of an identity. */
 #define CHATD_ROLE_USER 0x1u
 #define CHATD_ROLE_AGENT 0x2u
-/* Added in minor 2: transcripts. */
+/* SDK 1.2: transcripts. */
 #define CHATD_ROLE_ADMIN 0x4u /* privacy requests: may erase a user's data */
 
 /* What a client presented. Any member may be NULL. */
@@ -93,7 +93,7 @@ typedef enum chatd_room_state {
     CHATD_ROOM_OPEN = 1,      /* direct/group rooms; support: unassigned */
     CHATD_ROOM_ASSIGNED = 2,  /* support: claimed by `agent` */
     CHATD_ROOM_COMPLETED = 3, /* support: the agent finished; read-only */
-    CHATD_ROOM_CLOSED = 4,    /* ABI 1.2, support: the customer closed it; a
+    CHATD_ROOM_CLOSED = 4,    /* SDK 1.2, support: the customer closed it; a
                                * read-only transcript until it is purged */
 } chatd_room_state;
 
@@ -123,10 +123,61 @@ struct chatd_room {
     /* Filled when the request named a `for_user`: */
     uint64_t read_seq;                        /* that user's read mark */
     const struct chatd_message *last_message; /* newest message, or NULL */
-    /* Added in minor 2: transcripts. */
-    /* The host reads it only from plugins built for 1.2 or later, and
-     * ignores it in room_create. */
-    int64_t closed_ms;     /* CLOSED: when the room was closed (Unix ms); 0 otherwise */
+    /* SDK 1.2. A group's admins: members other than the owner who manage
+     * the group with it (see group_change). NULL/0 in other rooms, and in
+     * room_create's argument (a new group has no admins). */
+    const char *const *admins;
+    size_t nadmins;
+    /* SDK 1.2: transcripts. CLOSED: when the room was closed (Unix ms);
+     * 0 otherwise, and ignored in room_create's argument. */
+    int64_t closed_ms;
+};
+
+/* SDK 1.2. A member's role in a group room, in rank order: a higher value
+ * outranks a lower one. The owner is the room's `owner` (while a member);
+ * an admin is listed in `admins`; every other member is PLAIN. */
+typedef enum chatd_member_role {
+    CHATD_MEMBER_NONE = 0,  /* not a member */
+    CHATD_MEMBER_PLAIN = 1,
+    CHATD_MEMBER_ADMIN = 2,
+    CHATD_MEMBER_OWNER = 3,
+} chatd_member_role;
+
+/* SDK 1.2. What group_change does. */
+typedef enum chatd_group_change_kind {
+    /* `user` joins as a PLAIN member, the last to have joined. */
+    CHATD_GROUP_ADD = 1,
+    /* `user` leaves (or is removed) and their role goes with them. When
+     * they are the owner, ownership passes to the admin who joined first,
+     * else to the member who joined first (that one is then no admin); with
+     * nobody left, `owner` stays as it was. */
+    CHATD_GROUP_REMOVE = 2,
+    /* `user`'s role becomes `role`: PLAIN or ADMIN; or OWNER, which hands
+     * ownership over: `user` becomes the owner (and no admin) and the
+     * previous owner, if a member, an ADMIN. */
+    CHATD_GROUP_ROLE = 3,
+    /* The room's title becomes `title`. */
+    CHATD_GROUP_RENAME = 4,
+    /* The room goes, as with room_delete: messages, marks, members, roles. */
+    CHATD_GROUP_DELETE = 5,
+} chatd_group_change_kind;
+
+/* SDK 1.2. One change to a group, with the condition it depends on. All
+ * pointers are borrowed for the call. */
+struct chatd_group_change {
+    size_t size; /* sizeof the struct as the host built it */
+    const char *room_id;
+    chatd_group_change_kind what;
+    const char *user;       /* ADD, REMOVE, ROLE: whom it is about */
+    chatd_member_role role; /* ROLE: PLAIN, ADMIN or OWNER */
+    const char *title;      /* RENAME: the new title, UTF-8 */
+    /* The condition, decided in the same atomic step as the change: with a
+     * non-NULL actor, the change happens only if actor's role is at least
+     * actor_min and, when `outrank` is set, higher than user's role (a
+     * non-member's is NONE). NULL actor: no condition (the host decided). */
+    const char *actor;
+    chatd_member_role actor_min;
+    bool outrank;
 };
 
 /* Which rooms room_list returns. Zero/NULL members do not filter. */
@@ -148,21 +199,44 @@ typedef void (*chatd_messages_cb)(void *ctx, chatd_status st,
                                   const struct chatd_message *msgs, size_t n);
 typedef void (*chatd_done_cb)(void *ctx, chatd_status st);
 
-/* ABI 1.2. What user_erase did; counts of this call only (a repeated
- * erase reports zeros). */
+/* SDK 1.2: transcripts. What user_erase did; counts of this call only (a
+ * repeated erase reports zeros). */
 struct chatd_erase_result {
     uint64_t rooms_deleted;       /* support rooms the user opened, removed with their history */
     uint64_t messages_erased;     /* the user's messages in other rooms, made tombstones */
     uint64_t memberships_removed; /* other rooms the user no longer belongs to */
 };
 typedef void (*chatd_erase_cb)(void *ctx, chatd_status st, const struct chatd_erase_result *res);
-/* ABI 1.2. n: how many things the operation did. */
+/* SDK 1.2: transcripts. n: how many things the operation did. */
 typedef void (*chatd_count_cb)(void *ctx, chatd_status st, uint64_t n);
 
-/* Every storage operation of ABI 1.0 is mandatory; those added later are
- * optional (NULL: the host does without, see each). Each may complete with
- * CHATD_ERR_UNAVAILABLE or CHATD_ERR_TIMEOUT when the backend is down, and
- * then must not have changed anything the caller will be told about later. */
+/* Every storage operation of SDK 1.0 is mandatory; those added later say
+ * whether they are. Each may complete with CHATD_ERR_UNAVAILABLE or
+ * CHATD_ERR_TIMEOUT when the backend is down, and then must not have changed
+ * anything the caller will be told about later.
+ *
+ * How this table and the data structs grow (docs/plugin-guide.md, "ABI
+ * rules"): an operation added in a minor is appended at the end of the
+ * table, a field added to a data struct (chatd_room, chatd_message, ...) at
+ * the end of that struct, each marked "SDK 1.N". The host calls an operation
+ * added in 1.N, and reads a field added in 1.N from what a plugin hands it,
+ * only when the plugin's descriptor says abi_minor >= N; a plugin built for
+ * an older minor keeps working without that feature, and the host steps
+ * over the arrays it returns with the struct size of that plugin's minor.
+ * A plugin built for 1.N fills every field of 1.N (zero where it has
+ * nothing to say).
+ *
+ * Order. What the host relies on, and all it relies on:
+ * - Appends to one room are stored in call order: of two message_append
+ *   calls for one room, the one called first gets the lower seq, whatever
+ *   lies between the calls (reads of that room, read marks, appends to other
+ *   rooms) and in whatever order their callbacks run.
+ * - A read of a room (room_get, message_list) sees every append to that room
+ *   called before it; it may see appends called after it.
+ * Callbacks may run in any order, also for one room: the host orders what
+ * it does with the answers itself. It calls a session's appends in the
+ * order the session sent them, after its room checks, so these rules are
+ * what keeps one sender's messages in order (docs/protocol.md). */
 struct chatd_storage_ops {
     size_t size;
 
@@ -192,7 +266,8 @@ struct chatd_storage_ops {
                           chatd_room_cb cb, void *ctx);
     /* Remove the room, its messages, read marks and unique key. */
     void (*room_delete)(void *state, const char *room_id, chatd_done_cb cb, void *ctx);
-    /* Add or remove a member; adding one already there is OK. */
+    /* Add or remove a member; adding one already there is OK. SDK 1.2:
+     * removing a member also drops their admin role. */
     void (*member_add)(void *state, const char *room_id, const char *user,
                        chatd_done_cb cb, void *ctx);
     void (*member_remove)(void *state, const char *room_id, const char *user,
@@ -213,12 +288,28 @@ struct chatd_storage_ops {
     void (*read_mark)(void *state, const char *room_id, const char *user,
                       uint64_t seq, chatd_done_cb cb, void *ctx);
 
-    /* Added in minor 2: transcripts. */
-    /* Optional: without room_close the host deletes a support room its
-     * customer closes (room_delete); without room_purge it refuses
-     * `[rooms] retention` at start; without user_erase it answers an erase
-     * request 501. The host calls them only when the descriptor says
-     * abi_minor >= 2. */
+    /* SDK 1.2: group roles. Optional: without it the host stores no roles
+     * (a group's owner is its only manager; see docs/plugin-guide.md).
+     * Atomically on the group ch->room_id, across every instance sharing
+     * the backend: check ch's condition, then make the change (see
+     * chatd_group_change_kind). Completes, the first that applies:
+     * - CHATD_ERR_NOT_FOUND (no room) when there is no such room;
+     * - CHATD_ERR_INVALID (no room) when it is not a group;
+     * - CHATD_ERR_DENIED with the room when the condition fails;
+     * - CHATD_ERR_CONFLICT with the room when `user` is not a member
+     *   (REMOVE, ROLE), or ROLE would give the owner a role below owner
+     *   (ownership only moves by ROLE OWNER to someone else);
+     * - CHATD_ERR_EXISTS with the room when there is nothing to change (ADD
+     *   of a member, ROLE to the role held);
+     * - CHATD_OK with the room after the change (DELETE: as it was before).
+     * Nothing changes unless the answer is OK. */
+    void (*group_change)(void *state, const struct chatd_group_change *ch,
+                         chatd_room_cb cb, void *ctx);
+
+    /* SDK 1.2: transcripts. Optional: without room_close the host deletes
+     * a support room its customer closes (room_delete); without room_purge
+     * it refuses `[rooms] retention` at start; without user_erase it
+     * answers an erase request 501. */
 
     /* Atomically: if the room is a support room not CLOSED, set state
      * CLOSED and closed_ms = now_ms, release its unique key (its customer
@@ -245,11 +336,13 @@ struct chatd_storage_ops {
      * - in each other one, every message whose sender is `user` becomes a
      *   tombstone: seq, id and ts_ms stay, sender becomes "" (no user has
      *   an empty name), client_id NULL, body empty (body_len 0); `user`'s
-     *   read mark and membership are removed, and a direct room's unique
-     *   key is released (a later direct room of the pair is a new one).
-     * Rooms `user` left before are not searched; owner and agent fields of
-     * the rooms kept stay as they are. Complete OK with the counts; an
-     * erase of a user the store knows nothing of is OK with zeros. */
+     *   read mark and membership are removed, in a group with their role
+     *   as CHATD_GROUP_REMOVE does (a group they owned passes on; with
+     *   nobody left its owner stays), and a direct room's unique key is
+     *   released (a later direct room of the pair is a new one).
+     * Rooms `user` left before are not searched; the agent of a support
+     * room kept stays as it is. Complete OK with the counts; an erase of a
+     * user the store knows nothing of is OK with zeros. */
     void (*user_erase)(void *state, const char *user, chatd_erase_cb cb, void *ctx);
 };
 
@@ -289,7 +382,9 @@ struct chatd_notification {
     const char *message_id;
     uint64_t seq;
     const char *sender;
-    const char *preview;   /* the start of the message text, UTF-8 */
+    const char *preview;   /* the start of the message's text (a JSON message's
+                            * `text`), [notify] preview_length characters at
+                            * most, never cut inside one; valid UTF-8 */
     uint64_t unread;       /* the recipient's unread count in the room */
     const char *json;      /* all of the above as the documented JSON object */
     size_t json_len;

@@ -1,0 +1,22 @@
+/* What a room message's body may be, and its text (docs/protocol.md,
+ * "Message bodies"). A body is JSON when its content-type is
+ * application/json, or when it has none and its first byte other than
+ * JSON whitespace is '{'; any other body is text.
+ * - Every body is valid UTF-8; a content-type's charset, if any, is UTF-8.
+ * - Text contains no U+0000; it is the message's text.
+ * - JSON is an object with a string member "text": the message's text.
+ * The JSON rule reads the body with jansson. */
+#ifndef CHATD_MESSAGE_BODY_H
+#define CHATD_MESSAGE_BODY_H
+#include <stddef.h>
+
+/* 0 when body (len bytes) with this content-type (NULL: none) may be
+ * stored; otherwise -1 and one sentence naming the problem in why. */
+int message_body_check(const char *content_type, const char *body, size_t len, char *why, size_t whylen);
+
+/* The text of a body that message_body_check accepts: NUL-terminated,
+ * malloc'd (the caller frees it), its length in *text_len. NULL when out of
+ * memory or when the body is not acceptable. */
+char *message_body_text(const char *content_type, const char *body, size_t len, size_t *text_len);
+
+#endif
