@@ -572,6 +572,33 @@ static bool parse_u64(const char *s, uint64_t *out)
     return true;
 }
 
+/* `deleted`, the last event of a room that is gone: every subscription to
+ * it ends, on every instance. body is stolen. */
+static void publish_room_deleted(struct server *srv, const char *room, json_t *body)
+{
+    char topic[128];
+    room_topic(topic, sizeof topic, room);
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    struct event_header h[] = {{"event", "deleted"}, {"room", room}, {"content-type", "application/json"},
+                               {ROUTER_REVOKE_ALL, "true"}};
+    chatd_status st = text ? router_publish_event(srv->router, topic, h, 4, text, strlen(text)) : CHATD_ERR_NOMEM;
+    if (st != CHATD_OK)
+        log_warn("event deleted for room %s not published: %s", room, chatd_strerror(st));
+    free(text);
+}
+
+void rooms_erased_member_left(struct server *srv, const char *room, const char *user)
+{
+    publish_room_event_ending(srv, room, "member-left",
+                              json_pack("{s:s, s:s, s:b}", "room", room, "user", user, "erased", true), user);
+}
+
+void rooms_erased_room_deleted(struct server *srv, const char *room)
+{
+    publish_room_deleted(srv, room, json_pack("{s:s, s:b}", "room", room, "erased", true));
+}
+
 /* ------------------------------------------------------ group changes */
 
 /* The events of a group change that took effect (after: the room as the
@@ -618,22 +645,10 @@ static void group_changed(struct rest_op *op, const struct chatd_room *after)
                            json_pack("{s:s, s:s, s:s}", "room", op->room, "title", ch->title, "by", c->user));
         rest_respond(c, 200, room_json(after, NULL));
         break;
-    case CHATD_GROUP_DELETE: {
-        /* The last event of the room: every subscription to it ends. */
-        char topic[128];
-        room_topic(topic, sizeof topic, op->room);
-        json_t *body = json_pack("{s:s, s:s}", "room", op->room, "by", c->user);
-        char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-        json_decref(body);
-        struct event_header h[] = {{"event", "deleted"}, {"room", op->room}, {"content-type", "application/json"},
-                                   {ROUTER_REVOKE_ALL, "true"}};
-        chatd_status st = text ? router_publish_event(srv->router, topic, h, 4, text, strlen(text)) : CHATD_ERR_NOMEM;
-        if (st != CHATD_OK)
-            log_warn("event deleted for room %s not published: %s", op->room, chatd_strerror(st));
-        free(text);
+    case CHATD_GROUP_DELETE:
+        publish_room_deleted(srv, op->room, json_pack("{s:s, s:s}", "room", op->room, "by", c->user));
         rest_respond(c, 200, json_pack("{s:s, s:s}", "room", op->room, "result", "deleted"));
         break;
-    }
     }
 }
 

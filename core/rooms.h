@@ -29,4 +29,12 @@ void rooms_subscribe(struct session *s, const char *destination, const char *id,
 /* After a broker outage: catch every room subscription up from storage. */
 void rooms_resync(struct server *srv);
 
+/* After an erase of `user`'s data (user_erase.c), the last event of each
+ * room they lost, as leaving and deleting publish it: `member-left` in a
+ * room kept, which ends the user's subscriptions to it on every instance;
+ * `deleted` in a room removed (their support room), which ends every
+ * subscription to it. Both bodies say "erased": true. */
+void rooms_erased_member_left(struct server *srv, const char *room, const char *user);
+void rooms_erased_room_deleted(struct server *srv, const char *room);
+
 #endif

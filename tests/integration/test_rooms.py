@@ -798,6 +798,7 @@ class Rooms(unittest.TestCase):
         self.assertEqual(self.api("agent1").post("/api/rooms/%s/claim" % support)[0], 200)
         gid = alice.post("/api/rooms", {"kind": "group", "title": "이웃 😀", "members": ["dana"]})[1]["id"]
         did = dana.post("/api/rooms", {"kind": "direct", "with": "alice"})[1]["id"]
+        owned = dana.post("/api/rooms", {"kind": "group", "title": "다나의 방", "members": ["bob"]})[1]["id"]
         a, c = self.stomp("alice"), self.stomp("dana")
         for conn, room, text, cid in ((c, support, "상담 종료 감사합니다 🙏", None), (a, gid, "hi", None),
                                       (c, gid, "안녕하세요 😀", "c-1"), (a, gid, "bye", None),
@@ -807,19 +808,37 @@ class Rooms(unittest.TestCase):
         self.assertEqual(dana.post("/api/rooms/%s/read" % gid, {"seq": 3})[0], 200)
         subscribe(c, "/topic/rooms/" + gid)
         c.expect("RECEIPT")
+        subscribe(a, "/topic/rooms/" + gid, sid="g")
+        a.expect("RECEIPT")
+        agent = self.stomp("agent1")
+        subscribe(agent, "/topic/rooms/" + support, sid="s")
+        agent.expect("RECEIPT")
 
         for who in ("bob", "agent1", "dana"):
             status, err = self.api(who).delete("/api/users/dana")
             self.assertEqual((status, err["error"]), (403, "forbidden"), who)
         status, done = admin.delete("/api/users/dana")
         self.assertEqual((status, done), (200, {"user": "dana", "rooms_deleted": 1, "messages_erased": 2,
-                                                "memberships_removed": 2}))
+                                                "memberships_removed": 3}))
         status, again = admin.delete("/api/users/dana")  # idempotent
         self.assertEqual((status, again["rooms_deleted"], again["messages_erased"], again["memberships_removed"]),
                          (200, 0, 0, 0))
 
+        # The rooms she lost end her subscriptions, as leaving does; her
+        # support room's end every subscription (it is gone).
+        left = self.next_event(c, "member-left")
+        self.assertEqual(left.headers.get("subscription-ended"), "true")
+        self.assertEqual(json.loads(left.body), {"room": gid, "user": "dana", "erased": True})
+        seen = self.next_event(a, "member-left")
+        self.assertIsNone(seen.headers.get("subscription-ended"))
+        self.assertEqual(json.loads(seen.body)["user"], "dana")
+        gone = self.next_event(agent, "deleted")
+        self.assertEqual(gone.headers.get("subscription-ended"), "true")
+        self.assertEqual(json.loads(gone.body), {"room": support, "erased": True})
         # Her support room is gone with its history, for the agent too.
         self.assertEqual(self.api("agent1").get("/api/rooms/%s/messages" % support)[0], 404)
+        # A group she owned passes on, as if she had left it.
+        self.assertEqual(self.api("bob").get("/api/rooms/" + owned)[1]["owner"], "bob")
         # Elsewhere the others' history stays gap-free around tombstones.
         msgs = history(alice, gid)
         self.assertEqual([m["seq"] for m in msgs], [1, 2, 3])
