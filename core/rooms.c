@@ -69,7 +69,7 @@ static bool read_only(const struct chatd_room *r)
     return r->state == CHATD_ROOM_COMPLETED || r->state == CHATD_ROOM_CLOSED;
 }
 
-/* When a CLOSED room was closed. Only a plugin of ABI 1.2 or later makes a
+/* When a CLOSED room was closed. Only a plugin of SDK 1.2 or later makes a
  * room CLOSED (room_close), and its struct has closed_ms: older plugins'
  * structs end before it, so it is never read from them. */
 static int64_t closed_ms(const struct chatd_room *r)
@@ -838,8 +838,8 @@ static void room_action_cb(void *ctx, chatd_status st, const struct chatd_room *
         return;
     case ACT_DELETE:
         if (room->kind == CHATD_ROOM_SUPPORT && strcmp(room->owner, c->user) == 0) {
-            /* The transcript stays (room_close); a storage plugin older than
-             * ABI 1.2 deletes the room with its history instead. */
+            /* The transcript stays (room_close); with a storage plugin older
+             * than SDK 1.2 the room goes with its history instead. */
             storage_close_fn close_room = storage_room_close(c->srv->storage);
             if (close_room)
                 close_room(state, op->room, now_ms(), closed_cb, op);

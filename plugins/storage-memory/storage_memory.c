@@ -967,7 +967,7 @@ static void mem_read_mark(void *state, const char *room_id, const char *user, ui
     complete_done(m, cb, ctx, CHATD_OK);
 }
 
-/* ------------------------------------------------- transcripts (ABI 1.2) */
+/* ------------------------------------------------- transcripts (SDK 1.2) */
 
 static void release_key(struct memstore *m, struct mroom *r)
 {

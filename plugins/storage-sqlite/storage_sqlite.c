@@ -625,7 +625,7 @@ static chatd_status do_mark(struct sqlstore *st, struct op *o)
     return rc == SQLITE_DONE ? CHATD_OK : CHATD_ERR_UNAVAILABLE;
 }
 
-/* ------------------------------------------------- transcripts (ABI 1.2) */
+/* ------------------------------------------------- transcripts (SDK 1.2) */
 
 static chatd_status do_close(struct sqlstore *st, struct op *o)
 {
