@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "loader.h"
 #include "log.h"
 #include "router.h"
@@ -34,13 +34,6 @@ struct presence {
     struct event *tick;    /* snapshot + expiry */
     bool started;
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static bool watch_key(char *key, const char *user, const char *room)
 {
@@ -115,7 +108,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd, (void)what;
     struct presence *p = arg;
     publish_snapshot(p, false);
-    int64_t now = now_ms(), expiry = 3 * p->srv->settings.presence_interval_ms;
+    int64_t now = clock_mono_ms(), expiry = 3 * p->srv->settings.presence_interval_ms;
     size_t pos = 0;
     const char *key;
     void *value;
@@ -352,7 +345,7 @@ void presence_deliver(struct presence *p, const void *data, size_t len)
         }
         log_info("presence: instance %s joined", id);
     }
-    r->seen_ms = now_ms();
+    r->seen_ms = clock_mono_ms();
     if (strcmp(type, "snap") == 0) {
         strmap_free(&r->users);
         strmap_free(&r->watches);

@@ -4,6 +4,7 @@
 
 #include <event2/event.h>
 
+#include "clock.h"
 #include "config.h"
 #include "loader.h"
 #include "log.h"
@@ -50,7 +51,7 @@ static void purge_next(struct retention *r)
         return;
     r->busy = true;
     void *state = r->srv->storage->state;
-    r->purge(state, now_wall_ms() - r->retention_ms, RETENTION_BATCH, purged, r);
+    r->purge(state, clock_wall_ms() - r->retention_ms, RETENTION_BATCH, purged, r);
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)

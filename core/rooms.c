@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/time.h>
 
 #include <jansson.h>
 
+#include "clock.h"
 #include "destinations.h"
 #include "group_roles.h"
 #include "loader.h"
@@ -31,14 +31,6 @@
 #define PAGE_MAX 100
 #define REPLAY_PAGE 100
 #define TITLE_MAX 200
-#define MAX_LOCAL_SUBSCRIBERS 4096
-
-static int64_t now_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 static const struct chatd_storage_ops *storage(struct server *srv, void **state)
 {
@@ -154,7 +146,7 @@ static json_t *room_json(const struct chatd_room *r, const char *for_user)
     if (closed_ms(r))
         json_object_set_new(j, "closed_at", json_integer(closed_ms(r)));
     if (r->kind == CHATD_ROOM_SUPPORT && r->state == CHATD_ROOM_OPEN)
-        json_object_set_new(j, "waiting_ms", json_integer(now_ms() - r->created_ms));
+        json_object_set_new(j, "waiting_ms", json_integer(clock_wall_ms() - r->created_ms));
     if (for_user) {
         json_object_set_new(j, "read_seq", json_integer((json_int_t)r->read_seq));
         json_object_set_new(j, "unread", json_integer((json_int_t)(r->last_seq > r->read_seq ? r->last_seq - r->read_seq : 0)));
@@ -329,7 +321,7 @@ static void create_room(struct rest_call *c)
     const char *members[258];
     size_t n = 0;
     members[n++] = c->user;
-    struct chatd_room room = {.id = id, .owner = c->user, .created_ms = now_ms(), .state = CHATD_ROOM_OPEN};
+    struct chatd_room room = {.id = id, .owner = c->user, .created_ms = clock_wall_ms(), .state = CHATD_ROOM_OPEN};
     char key[600];
     const char *unique = NULL;
     if (kind && strcmp(kind, "support") == 0) {
@@ -826,7 +818,7 @@ static void room_action_cb(void *ctx, chatd_status st, const struct chatd_room *
                        agent ? "only support rooms are claimed" : "only agents claim rooms");
             return;
         }
-        ops->room_claim(state, op->room, c->user, now_ms(), claim_cb, op);
+        ops->room_claim(state, op->room, c->user, clock_wall_ms(), claim_cb, op);
         return;
     case ACT_COMPLETE:
         if (!agent || room->kind != CHATD_ROOM_SUPPORT) {
@@ -842,7 +834,7 @@ static void room_action_cb(void *ctx, chatd_status st, const struct chatd_room *
              * than SDK 1.2 the room goes with its history instead. */
             storage_close_fn close_room = storage_room_close(c->srv->storage);
             if (close_room)
-                close_room(state, op->room, now_ms(), closed_cb, op);
+                close_room(state, op->room, clock_wall_ms(), closed_cb, op);
             else
                 ops->room_delete(state, op->room, done_cb, op);
         } else if (room->kind == CHATD_ROOM_GROUP && member) {
@@ -1196,7 +1188,7 @@ static void send_append(void *arg)
         return;
     }
     struct chatd_message m = {.room = op->room, .sender = op->user, .client_id = op->client_id,
-                              .ts_ms = now_ms(), .body = op->body, .body_len = op->body_len};
+                              .ts_ms = clock_wall_ms(), .body = op->body, .body_len = op->body_len};
     void *state;
     storage(op->srv, &state)->message_append(state, &m, send_stored_cb, op);
 }
@@ -1245,7 +1237,7 @@ static void send_stored_cb(void *ctx, chatd_status st, const struct chatd_messag
     /* (Out of memory for the id: stored and receipted, not live; a
      * subscriber catches up with since-seq.) */
     if (st == CHATD_OK && m && (op->message_id = strdup(m->id))) {
-        int64_t ms = now_ms() - op->started_ms;
+        int64_t ms = clock_wall_ms() - op->started_ms;
         metrics_observe(srv->metrics.store_latency, &srv->metrics.store_latency_sum, ms);
         srv->metrics.messages_stored++;
         log_msg(CHATD_LOG_DEBUG, "rooms", op->session, "stored room %s seq %llu as %s in %lld ms, trace %s", op->room,
@@ -1358,7 +1350,7 @@ void rooms_app_send(struct session *s, const char *destination, const struct sto
         memcpy(op->body, f->body, f->body_len);
         op->body[f->body_len] = '\0';
         op->body_len = f->body_len;
-        op->started_ms = now_ms();
+        op->started_ms = clock_wall_ms();
         trace_id(op->srv, stomp_frame_header(f, "trace-id"), op->trace, sizeof op->trace);
         log_msg(CHATD_LOG_DEBUG, "rooms", op->session, "SEND to room %s, %zu bytes, trace %s", room, f->body_len,
                 op->trace);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "loader.h"
 #include "log.h"
 #include "presence.h"
@@ -627,15 +628,6 @@ void router_deliver_event_to(struct router *r, struct sub *s, const struct event
     stomp_buf_free(&b);
 }
 
-size_t router_subscribers(struct router *r, const char *destination, struct session **out, size_t max)
-{
-    struct dest *d = strmap_get(&r->dests, destination);
-    size_t n = 0;
-    for (struct sub *s = d ? d->subs : NULL; s && n < max; s = s->next)
-        out[n++] = s->session;
-    return n;
-}
-
 void router_deliver(struct router *r, const char *channel, const void *data, size_t len)
 {
     struct dest *d = strmap_get(&r->dests, channel);
@@ -660,7 +652,7 @@ void router_deliver(struct router *r, const char *channel, const void *data, siz
     const char *ts = e->seq ? stomp_frame_header(e->frame, "timestamp") : NULL;
     if (ts && d->nsubs)
         metrics_observe(r->srv->metrics.delivery_latency, &r->srv->metrics.delivery_latency_sum,
-                        now_wall_ms() - strtoll(ts, NULL, 10));
+                        clock_wall_ms() - strtoll(ts, NULL, 10));
     if (log_enabled(CHATD_LOG_DEBUG)) {
         const char *trace = stomp_frame_header(e->frame, "trace-id");
         if (trace)

@@ -92,8 +92,6 @@ void router_deliver_event_to(struct router *r, struct sub *s, const struct event
  * events the broker hands over later. */
 void router_hold(struct sub *s);
 void router_release(struct router *r, struct sub *s, uint64_t replayed_seq);
-/* The sessions subscribed to a destination on this instance. */
-size_t router_subscribers(struct router *r, const char *destination, struct session **out, size_t max);
 
 /* Room topics: the highest message seq a subscription has had (delivered,
  * replayed, or known at subscribe time through router_sub_seen), so that a

@@ -4,7 +4,6 @@
 #include <event2/thread.h>
 #include <signal.h>
 #include <stdio.h>
-#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -25,25 +24,6 @@
 #include "server_run.h"
 #include "session.h"
 #include "stomp_frame.h"
-
-void metrics_observe(uint64_t buckets[10], double *sum, int64_t ms)
-{
-    static const int64_t bounds[] = {1, 2, 5, 10, 25, 50, 100, 250, 1000};
-    if (ms < 0)
-        ms = 0; /* clocks of two instances disagree a little */
-    size_t b = 0;
-    while (b < 9 && ms > bounds[b])
-        b++;
-    buckets[b]++;
-    *sum += (double)ms / 1000.0;
-}
-
-int64_t now_wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void server_emit(struct server *srv, const struct xmsg *m)
 {

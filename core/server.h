@@ -9,6 +9,7 @@
 #include <chatd/plugin.h>
 
 #include "idmap.h"
+#include "metrics.h"
 #include "settings.h"
 #include "xq.h"
 
@@ -22,26 +23,6 @@ struct router;
 struct send_order;
 struct session;
 struct tasks;
-
-/* Counters for GET /metrics; core thread only. */
-struct metrics {
-    uint64_t sessions_opened, sessions_closed, frames_in, frames_out, http_requests;
-    uint64_t messages_stored, deliveries, storage_errors, auth_refused;
-    uint64_t notifications, notifications_coalesced; /* offline, handed to notify plugins / held back */
-    uint64_t notifications_failed;                   /* in-band or offline, not built or not handed on */
-    uint64_t rooms_purged, users_erased; /* closed support rooms removed by retention; erase requests done */
-    /* Milliseconds, buckets le 1,2,5,10,25,50,100,250,1000,+Inf: SEND to
-     * storage confirmation; SEND to delivery by this instance. */
-    uint64_t store_latency[10];
-    double store_latency_sum;
-    uint64_t delivery_latency[10];
-    double delivery_latency_sum;
-};
-
-/* Count one observation of ms milliseconds into a histogram above. */
-void metrics_observe(uint64_t buckets[10], double *sum, int64_t ms);
-/* Unix time in milliseconds. */
-int64_t now_wall_ms(void);
 
 struct server {
     struct settings settings;

@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
+#include "clock.h"
 #include "loader.h"
 #include "presence.h"
 #include "acl.h"
@@ -78,13 +78,6 @@ struct session {
     char *commit_receipt;
     size_t rx_credit;         /* wire bytes taken this turn, for session_flush_credits */
 };
-
-static int64_t now_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 static void pending_unlink(struct session *s)
 {
@@ -364,7 +357,7 @@ static void session_set_expiry(struct session *s, int64_t expires_ms)
     }
     if (!s->expiry && !(s->expiry = evtimer_new(s->srv->base, session_expired, s)))
         return;
-    int64_t left = expires_ms - now_ms();
+    int64_t left = expires_ms - clock_wall_ms();
     if (left < 0)
         left = 0;
     struct timeval tv = {(time_t)(left / 1000), (suseconds_t)((left % 1000) * 1000)};
@@ -880,7 +873,7 @@ static bool send_allowed(struct session *s)
     size_t rate = s->srv->settings.max_sends_per_second;
     if (!rate)
         return true;
-    int64_t now = now_ms();
+    int64_t now = clock_mono_ms();
     if (!s->send_refill_ms)
         s->send_tokens = (double)rate;
     else
@@ -1090,7 +1083,7 @@ void session_opened(struct server *srv, uint64_t id, enum transport t, char *add
     s->srv = srv;
     s->transport = t;
     s->remote_addr = addr;
-    s->opened_ms = now_ms();
+    s->opened_ms = clock_mono_ms();
     struct server *l = srv;
     s->pending_prev = l->pending_tail;
     if (l->pending_tail)
@@ -1162,7 +1155,7 @@ void session_close_all(struct server *srv)
 void session_expire_pending(struct server *srv)
 {
     struct server *l = srv;
-    int64_t deadline = now_ms() - srv->settings.connect_timeout_ms;
+    int64_t deadline = clock_mono_ms() - srv->settings.connect_timeout_ms;
     while (l->pending_head && l->pending_head->opened_ms <= deadline) {
         struct session *s = l->pending_head;
         pending_unlink(s);

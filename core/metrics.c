@@ -1,0 +1,15 @@
+#include "metrics.h"
+
+#include <stddef.h>
+
+void metrics_observe(uint64_t buckets[10], double *sum, int64_t ms)
+{
+    static const int64_t bounds[] = {1, 2, 5, 10, 25, 50, 100, 250, 1000};
+    if (ms < 0)
+        ms = 0; /* clocks of two instances disagree a little */
+    size_t b = 0;
+    while (b < 9 && ms > bounds[b])
+        b++;
+    buckets[b]++;
+    *sum += (double)ms / 1000.0;
+}
