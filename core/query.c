@@ -1,5 +1,6 @@
 #include "query.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static int hexval(char c)
@@ -31,4 +32,16 @@ const char *query_param(const char *query, const char *name, char *buf, size_t l
         p = amp ? amp + 1 : end;
     }
     return NULL;
+}
+
+bool query_u64(const char *s, uint64_t *out)
+{
+    if (!s || !*s)
+        return false;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end || s[0] == '-')
+        return false;
+    *out = v;
+    return true;
 }

@@ -1,5 +1,5 @@
 /* The REST API's front door: an HTTP request from the gateway is
- * authenticated through the auth plugin and routed (rooms.c, user_erase.c);
+ * authenticated through the auth plugin and routed (rooms_rest.c, user_erase.c);
  * the answer is JSON. Also GET /healthz and GET /metrics. */
 #ifndef CHATD_REST_H
 #define CHATD_REST_H

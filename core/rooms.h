@@ -1,6 +1,9 @@
-/* Chat rooms: support rooms with an agent queue, direct rooms, group rooms.
- * The logic lives here once, on top of the storage plugin (the record) and
- * the broker plugin (events to every instance). See docs/rest-api.md and
+/* Chat rooms: support rooms with an agent queue, direct rooms, group rooms,
+ * on top of the storage plugin (the record) and the broker plugin (events
+ * to every instance). What the protocols hand over: REST requests
+ * (rooms_rest.c) and STOMP frames (rooms_stomp.c). Both apply the rules of
+ * room_rules.h and group_roles.h, show rooms as room_json.h writes them
+ * and tell clients through room_events.h. See docs/rest-api.md and
  * docs/protocol.md. */
 #ifndef CHATD_ROOMS_H
 #define CHATD_ROOMS_H

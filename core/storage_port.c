@@ -4,6 +4,12 @@
 
 #include "loader.h"
 
+const struct chatd_storage_ops *storage_ops(const struct plugin *p, void **state)
+{
+    *state = p->state;
+    return p->desc->ops.storage;
+}
+
 /* sizeof(struct chatd_room) as a plugin of each minor built it: the fields
  * up to the first one a later minor added. */
 static size_t room_size(const struct plugin *p)

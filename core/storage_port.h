@@ -11,6 +11,9 @@
 
 struct plugin;
 
+/* The storage plugin's ops table, and in *state the state to call it with. */
+const struct chatd_storage_ops *storage_ops(const struct plugin *p, void **state);
+
 /* Room i of an array of rooms that plugin p answered with (i = 0 for a
  * single room), as a whole struct of this SDK: the fields of a minor later
  * than p's are zero. The strings still belong to the plugin's answer. */

@@ -1,7 +1,7 @@
 /* Fuzz the REST query parser and the JSON bodies the API accepts. The input
  * is "QUERY\nBODY": the query goes through every parameter the API reads,
  * the body through jansson as rest.c loads it, and through the shape checks
- * rooms.c applies to a room-creation body. */
+ * rooms_rest.c applies to a room-creation body. */
 #include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,0 +1,33 @@
+/* What a room allows, as plain rules over the storage's records: who may
+ * see a room, whether it takes messages, what a room id looks like. No
+ * I/O, no JSON, no protocol: the REST and STOMP adapters of the rooms and
+ * their unit tests share them. */
+#ifndef CHATD_ROOM_RULES_H
+#define CHATD_ROOM_RULES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <chatd/plugin.h>
+
+/* Room ids are shorter than this. */
+#define ROOM_ID_MAX 64
+
+/* A completed or closed support room keeps its history and takes no new
+ * messages. */
+bool room_read_only(const struct chatd_room *r);
+/* When a CLOSED room was closed, else 0. */
+int64_t room_closed_ms(const struct chatd_room *r);
+bool room_is_member(const struct chatd_room *r, const char *user);
+/* Who may see a room at all: its members, and agents an unassigned
+ * support room (the queue). Others are told it does not exist. */
+bool room_can_see(const struct chatd_room *r, const char *user, uint32_t roles);
+/* A new random room id ("r" and 24 hex digits). */
+void room_new_id(char out[40]);
+/* Whether id[0..len) can be a room id: 1 to ROOM_ID_MAX - 1 of a-z 0-9 - _. */
+bool room_valid_id(const char *id, size_t len);
+/* A message whose sender's data was erased (user_erase): its sender is "". */
+bool message_erased(const struct chatd_message *m);
+
+#endif
