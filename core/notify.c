@@ -9,6 +9,7 @@
 #include "loader.h"
 #include "log.h"
 #include "server.h"
+#include "storage_port.h"
 #include "strmap.h"
 
 /* One notification on its way: waiting for the recipient's unread count. */
@@ -157,8 +158,8 @@ static void dispatch_start(struct notifier *n, const char *recipient, const char
     if (n->inflight)
         n->inflight->prev = d;
     n->inflight = d;
-    struct plugin *p = n->srv->storage;
-    p->desc->ops.storage->room_get(p->state, room, recipient, unread_cb, d);
+    void *state;
+    storage_ops(n->srv->storage, &state)->room_get(state, room, recipient, unread_cb, d);
 }
 
 static void window_free(struct window *w)

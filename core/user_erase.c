@@ -130,5 +130,6 @@ void user_erase_rest(struct rest_call *c)
     memcpy(op->user, user, len + 1);
     /* The rooms first (the erase answers counts only), then the erase. */
     struct chatd_room_filter f = {.member = op->user};
-    storage->desc->ops.storage->room_list(storage->state, &f, listed_cb, op);
+    void *state;
+    storage_ops(storage, &state)->room_list(state, &f, listed_cb, op);
 }
