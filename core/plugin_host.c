@@ -6,12 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker_port.h"
 #include "config.h"
 #include "loader.h"
 #include "log.h"
-#include "presence.h"
-#include "rooms.h"
-#include "router.h"
 #include "server.h"
 
 struct task {
@@ -198,13 +196,7 @@ static void host_config_error(const struct chatd_host *h, const char *key, const
 
 static void host_deliver(const struct chatd_host *h, const char *channel, const void *data, size_t len)
 {
-    struct server *srv = plugin_of(h)->srv;
-    if (strcmp(channel, PRESENCE_CHANNEL) == 0) {
-        if (srv->presence)
-            presence_deliver(srv->presence, data, len);
-    } else if (srv->router) {
-        router_deliver(srv->router, channel, data, len);
-    }
+    broker_port_deliver(&plugin_of(h)->srv->broker_port, channel, data, len);
 }
 
 static void host_set_ready(const struct chatd_host *h, bool ready, const char *reason)
@@ -215,10 +207,8 @@ static void host_set_ready(const struct chatd_host *h, bool ready, const char *r
                 ready ? "ready" : "not ready", reason ? ": " : "", reason ? reason : "");
     bool back = ready && !p->ready;
     p->ready = ready;
-    if (back && p->desc->kind == CHATD_PLUGIN_BROKER && p->srv->router) {
-        rooms_resync(p->srv);
-        presence_broker_ready(p->srv->presence);
-    }
+    if (back && p->desc->kind == CHATD_PLUGIN_BROKER)
+        broker_port_ready(&p->srv->broker_port);
 }
 
 static void host_counter_add(const struct chatd_host *h, const char *name, uint64_t delta)
@@ -242,9 +232,7 @@ static void host_counter_add(const struct chatd_host *h, const char *name, uint6
 
 static void host_channel_live(const struct chatd_host *h, const char *channel, chatd_status st)
 {
-    struct server *srv = plugin_of(h)->srv;
-    if (srv->router)
-        router_channel_live(srv->router, channel, st);
+    broker_port_live(&plugin_of(h)->srv->broker_port, channel, st);
 }
 
 void host_setup(struct plugin *p)

@@ -46,8 +46,8 @@ static void publish(struct presence *p, json_t *event)
     json_decref(event);
     if (!text)
         return;
-    void *state = p->srv->broker->state;
-    chatd_status st = p->srv->broker->desc->ops.broker->publish(state, PRESENCE_CHANNEL, text, strlen(text));
+    void *state;
+    chatd_status st = broker_ops(&p->srv->broker_port, &state)->publish(state, PRESENCE_CHANNEL, text, strlen(text));
     if (st != CHATD_OK)
         log_debug("presence not published: %s", chatd_strerror(st));
     free(text);
@@ -175,8 +175,8 @@ void presence_free(struct presence *p)
 
 void presence_start(struct presence *p)
 {
-    const struct chatd_broker_ops *ops = p->srv->broker->desc->ops.broker;
-    chatd_status st = ops->subscribe(p->srv->broker->state, PRESENCE_CHANNEL);
+    void *state;
+    chatd_status st = broker_ops(&p->srv->broker_port, &state)->subscribe(state, PRESENCE_CHANNEL);
     if (st != CHATD_OK)
         log_warn("presence channel not subscribed: %s", chatd_strerror(st));
     long long ms = p->srv->settings.presence_interval_ms;

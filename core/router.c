@@ -148,12 +148,6 @@ void router_free(struct router *r)
     free(r);
 }
 
-static const struct chatd_broker_ops *broker_ops(struct router *r, void **state)
-{
-    *state = r->srv->broker->state;
-    return r->srv->broker->desc->ops.broker;
-}
-
 static bool is_queue(const char *destination)
 {
     return strncmp(destination, "/queue/", 7) == 0;
@@ -365,7 +359,7 @@ static struct dest *dest_get(struct router *r, const char *name, bool create, ch
     d->live = true;
     if (d->kind == DEST_BROADCAST) {
         void *state;
-        const struct chatd_broker_ops *ops = broker_ops(r, &state);
+        const struct chatd_broker_ops *ops = broker_ops(&r->srv->broker_port, &state);
         *st = ops->subscribe(state, name);
         if (*st == CHATD_PENDING) {
             d->live = false; /* host->channel_live will say */
@@ -387,7 +381,7 @@ static void dest_release(struct router *r, struct dest *d)
         return;
     if (d->kind == DEST_BROADCAST) {
         void *state;
-        const struct chatd_broker_ops *ops = broker_ops(r, &state);
+        const struct chatd_broker_ops *ops = broker_ops(&r->srv->broker_port, &state);
         ops->unsubscribe(state, d->name);
     }
     strmap_del(&r->dests, d->name);
@@ -571,7 +565,7 @@ chatd_status router_publish(struct router *r, const char *destination, const cha
             dest_release(r, d);
     } else {
         void *state;
-        const struct chatd_broker_ops *ops = broker_ops(r, &state);
+        const struct chatd_broker_ops *ops = broker_ops(&r->srv->broker_port, &state);
         st = ops->publish(state, destination, b.data, b.len);
     }
     stomp_buf_free(&b);
@@ -607,7 +601,7 @@ chatd_status router_publish_event(struct router *r, const char *channel, const s
         return CHATD_ERR_NOMEM;
     }
     void *state;
-    const struct chatd_broker_ops *ops = broker_ops(r, &state);
+    const struct chatd_broker_ops *ops = broker_ops(&r->srv->broker_port, &state);
     chatd_status st = ops->publish(state, channel, b.data, b.len);
     stomp_buf_free(&b);
     return st;

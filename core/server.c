@@ -156,6 +156,47 @@ static struct plugin **notify_push(struct server *srv, struct plugin *p)
     return srv->notify = v;
 }
 
+/* What the broker hands back, to the modules that handle it. */
+static void presence_event(void *arg, const char *channel, const void *data, size_t len)
+{
+    (void)channel;
+    presence_deliver(arg, data, len);
+}
+
+static void router_event(void *arg, const char *channel, const void *data, size_t len)
+{
+    router_deliver(arg, channel, data, len);
+}
+
+static void router_live(void *arg, const char *channel, chatd_status st)
+{
+    router_channel_live(arg, channel, st);
+}
+
+/* Back after an outage: room subscriptions catch up from storage, then
+ * presence tells the other instances what this one has. */
+static void rooms_broker_ready(void *arg)
+{
+    rooms_resync(arg);
+}
+
+static void presence_ready(void *arg)
+{
+    presence_broker_ready(arg);
+}
+
+static void server_wire_broker(struct server *srv)
+{
+    struct broker_port *b = &srv->broker_port;
+    b->plugin = srv->broker;
+    /* Within BROKER_PORT_HANDLERS by construction: cannot fail. */
+    (void)broker_port_on_channel(b, PRESENCE_CHANNEL, presence_event, srv->presence);
+    (void)broker_port_on_channel(b, NULL, router_event, srv->router);
+    (void)broker_port_on_ready(b, rooms_broker_ready, srv);
+    (void)broker_port_on_ready(b, presence_ready, srv->presence);
+    broker_port_on_live(b, router_live, srv->router);
+}
+
 int server_init(struct server *srv, const char *config_path, bool quiet, char *err, size_t errlen)
 {
     memset(srv, 0, sizeof *srv);
@@ -203,6 +244,7 @@ int server_init(struct server *srv, const char *config_path, bool quiet, char *e
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    server_wire_broker(srv);
     return 0;
 }
 
@@ -260,6 +302,7 @@ void server_teardown(struct server *srv)
         srv->gateway = NULL;
     }
     srv->nout = 0;
+    broker_port_forget(&srv->broker_port);
     retention_stop(srv->retention);
     session_free_all(srv);
     presence_free(srv->presence);

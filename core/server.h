@@ -8,6 +8,7 @@
 
 #include <chatd/plugin.h>
 
+#include "broker_port.h"
 #include "idmap.h"
 #include "metrics.h"
 #include "settings.h"
@@ -32,6 +33,7 @@ struct server {
     struct plugin *auth;
     struct plugin *storage;
     struct plugin *broker;
+    struct broker_port broker_port; /* the broker as the core uses it */
     struct plugin **notify;
     size_t nnotify;
 

@@ -33,6 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!srv.base) {
         srv.base = event_base_new();
         srv.broker = &broker;
+        srv.broker_port.plugin = &broker;
     }
     struct presence *p = presence_new(&srv);
     if (!p)
