@@ -16,7 +16,7 @@
 
 #include "hist.h"
 
-enum scenario { SC_IDLE, SC_FANOUT, SC_PAIRS, SC_CONNECT, SC_APPENDS };
+enum scenario { SC_IDLE, SC_FANOUT, SC_PAIRS, SC_CONNECT, SC_APPENDS, SC_BLAST };
 enum transport { TR_WS, TR_TCP };
 
 /* A server address: --url, and --publish-url when given. */
@@ -59,9 +59,31 @@ struct options {
     const char *label;
     const char *room;         /* appends: the room id of /app/rooms/ID/send */
     uint64_t run_id;          /* appends: makes client-ids unique per run */
+    /* blast: session 0 publishes --count messages to one destination as fast
+     * as its socket takes them; sessions 1..readers read as fast as they can,
+     * the slow_readers after them at most slow_rate bytes/s. */
+    long readers, slow_readers, count;
+    double slow_rate;
+    bool sessions_set, duration_set;
 };
 
 extern struct options opt;
+
+/* blast: what the publisher and each class of reader saw. Times are
+ * CLOCK_MONOTONIC ns, 0 = never. */
+struct bstats {
+    uint64_t normal_readers, normal_min, normal_got, normal_dropped, normal_gaps;
+    uint64_t slow_readers, slow_min, slow_max, slow_got, slow_dropped, slow_gaps;
+    uint64_t slow_drained;    /* read after the stop, while looking for the server's close */
+    int64_t normal_end_ns;    /* the last message of the last normal reader to finish */
+    int64_t normal_max_pause_ns;  /* the longest time a normal reader waited for the next message */
+    uint64_t pub_sent;        /* SENDs written (the last one asks for a receipt) */
+    int64_t pub_go_ns;        /* publishing started */
+    int64_t pub_written_ns;   /* the kernel took the last byte */
+    int64_t pub_receipt_ns;   /* the RECEIPT of the last SEND: the server took them all */
+    uint64_t pub_errors, pub_dropped;
+    char pub_error[160];      /* the message header of the publisher's first ERROR */
+};
 
 /* What one worker measured; the parent sums them. Plain data only. */
 struct wstats {
@@ -73,7 +95,8 @@ struct wstats {
     uint64_t published_total, delivered_total;  /* from GO to the end of the drain */
     uint64_t error_frames, disconnects, connect_failures, timeouts, skipped;
     struct hist setup;        /* connect() to ready (CONNECTED, and RECEIPT of the subscriptions) */
-    struct hist lat;          /* end-to-end latency of messages published in the window */
+    struct hist lat;          /* end-to-end latency of messages published in the window (blast: normal readers') */
+    struct bstats b;
 };
 
 /* Parent -> worker commands, one byte each. */
@@ -84,6 +107,7 @@ struct wstats {
 /* Worker -> parent messages: a uint32_t type, then a struct wstats. */
 #define MSG_READY  1u
 #define MSG_RESULT 2u
+#define MSG_DONE   3u  /* blast: this worker's publisher and normal readers are through */
 
 int64_t now_ns(void);
 /* Runs one worker to the end; returns the exit status. */

@@ -39,9 +39,16 @@ struct options opt = {
     .prefix = "/topic/bench.",
     .concurrency = 500,
     .idle_subs = 1,
+    .readers = 1,
+    .slow_readers = 1,
+    .slow_rate = 64 * 1024,
+    .count = 4000,
 };
 
-static const char *scenario_names[] = { "idle", "fanout", "pairs", "connect", "appends" };
+#define BLAST_BODY_SIZE 8192   /* blast's --body-size unless given */
+#define BLAST_TIME_LIMIT 120   /* blast's -d unless given */
+
+static const char *scenario_names[] = { "idle", "fanout", "pairs", "connect", "appends", "blast" };
 
 static bool has_traffic(void)
 {
@@ -64,7 +71,7 @@ static void usage(FILE *f)
             "      --vhost H              the CONNECT host header (RabbitMQ: the virtual host; default /)\n"
             "  -n, --sessions N           sessions in all (default 100)\n"
             "  -P, --processes P          worker processes, each with N/P sessions (default: one per %d sessions)\n"
-            "  -s, --scenario S           idle | fanout | pairs | connect | appends (default idle)\n"
+            "  -s, --scenario S           idle | fanout | pairs | connect | appends | blast (default idle)\n"
             "      --room ID              appends: every session SENDs to /app/rooms/ID/send with a receipt and a\n"
             "                             client-id; --window unreceipted SENDs per session (or --rate); the\n"
             "                             RECEIPTs are the deliveries, SEND -> RECEIPT the latency\n"
@@ -72,13 +79,23 @@ static void usage(FILE *f)
             "      --members M            fanout: subscribers of each room (default 10); member j of room r is\n"
             "                             session (r*M+j) mod N\n"
             "      --publishers K         fanout: publishers per room, its first K members (default 1)\n"
+            "      --count M              blast: session 0 SENDs M messages to one destination as fast as its\n"
+            "                             socket takes them, no window, no rate, the last one with a receipt\n"
+            "                             (default 4000; --body-size defaults to %d here); the run ends when the\n"
+            "                             publisher has that RECEIPT and every normal reader every message (or\n"
+            "                             either is disconnected), or after -d (default %d s here)\n"
+            "      --readers N            blast: sessions 1..N subscribe and read as fast as they can (default 1)\n"
+            "      --slow-readers K       blast: K more subscribers that read at most --slow-read-rate (default 1)\n"
+            "      --slow-read-rate B     blast: a slow reader's bytes/s; past it, it stops reading its socket\n"
+            "                             until a timer resumes it (default 65536). -n is 1 + N + K\n"
             "      --rate R               messages/s over all publishers; 0 = flat out (default 0)\n"
             "      --window W             flat out: messages in flight per publisher (default 8)\n"
-            "  -d, --duration S           measured seconds; idle: how long the sessions are held (default 10)\n"
+            "  -d, --duration S           measured seconds; idle: how long the sessions are held; blast: the\n"
+            "                             time limit (default 10; blast 120)\n"
             "      --warmup S             fanout/pairs: publishing before the measurement starts (default 1)\n"
             "      --drain S              at most this long to wait for messages in flight (default 5)\n"
             "      --body-size B          message body bytes, at least the ~40 of timestamp and ids (default 64)\n"
-            "      --destination-prefix P destinations are P room.R, P p.N, P idle.N (default /topic/bench.)\n"
+            "      --destination-prefix P destinations are P room.R, P p.N, P idle.N, P blast (default /topic/bench.)\n"
             "      --source-addrs A-B     bind client sockets to these IPv4 addresses in turn, e.g.\n"
             "                             127.0.0.1-127.0.0.50 (or a comma list)\n"
             "      --concurrency C        set-ups in progress per process (default 500)\n"
@@ -89,7 +106,7 @@ static void usage(FILE *f)
             "      --label TEXT           copied into the JSON result\n"
             "  -v, --verbose              print every ERROR frame and connection failure\n"
             "  -h, --help\n",
-            SESSIONS_PER_PROCESS);
+            SESSIONS_PER_PROCESS, BLAST_BODY_SIZE, BLAST_TIME_LIMIT);
 }
 
 static int fail(const char *fmt, const char *arg)
@@ -272,7 +289,7 @@ static int num(const char *name, const char *arg, double lo, double hi, double *
 enum {
     O_LOGIN = 256, O_PASSCODE, O_USERS, O_VHOST, O_ROOMS, O_MEMBERS, O_PUBLISHERS, O_RATE, O_WINDOW,
     O_WARMUP, O_DRAIN, O_BODY, O_PREFIX, O_SRC, O_CONC, O_SETUP_TIMEOUT, O_IDLE_SUBS, O_PID, O_JSON, O_LABEL,
-    O_PUB_URL, O_ROOM,
+    O_PUB_URL, O_ROOM, O_COUNT, O_READERS, O_SLOW_READERS, O_SLOW_RATE,
 };
 
 static int parse_args(int argc, char **argv)
@@ -281,6 +298,10 @@ static int parse_args(int argc, char **argv)
         { "url", required_argument, NULL, 'u' },
         { "publish-url", required_argument, NULL, O_PUB_URL },
         { "room", required_argument, NULL, O_ROOM },
+        { "count", required_argument, NULL, O_COUNT },
+        { "readers", required_argument, NULL, O_READERS },
+        { "slow-readers", required_argument, NULL, O_SLOW_READERS },
+        { "slow-read-rate", required_argument, NULL, O_SLOW_RATE },
         { "login", required_argument, NULL, O_LOGIN },
         { "passcode", required_argument, NULL, O_PASSCODE },
         { "users", required_argument, NULL, O_USERS },
@@ -312,6 +333,7 @@ static int parse_args(int argc, char **argv)
     const char *url = "ws://127.0.0.1:8080/ws", *pub_url = NULL;
     int c;
     double v;
+    bool body_set = false;
     while ((c = getopt_long(argc, argv, "u:n:P:s:d:vh", longopts, NULL)) != -1) {
         switch (c) {
         case 'u': url = optarg; break;
@@ -333,6 +355,7 @@ static int parse_args(int argc, char **argv)
             if (num("sessions", optarg, 1, 10000000, &v) < 0)
                 return -1;
             opt.sessions = (long)v;
+            opt.sessions_set = true;
             break;
         case 'P':
             if (num("processes", optarg, 1, 1024, &v) < 0)
@@ -345,7 +368,7 @@ static int parse_args(int argc, char **argv)
                 if (strcmp(optarg, scenario_names[i]) == 0)
                     break;
             if (i == sizeof scenario_names / sizeof *scenario_names)
-                return fail("--scenario: unknown '%s' (idle, fanout, pairs, connect, appends)", optarg);
+                return fail("--scenario: unknown '%s' (idle, fanout, pairs, connect, appends, blast)", optarg);
             opt.scenario = (enum scenario)i;
             break;
         }
@@ -376,6 +399,7 @@ static int parse_args(int argc, char **argv)
         case 'd':
             if (num("duration", optarg, 0, 1e6, &opt.duration) < 0)
                 return -1;
+            opt.duration_set = true;
             break;
         case O_WARMUP:
             if (num("warmup", optarg, 0, 1e6, &opt.warmup) < 0)
@@ -386,9 +410,29 @@ static int parse_args(int argc, char **argv)
                 return -1;
             break;
         case O_BODY:
-            if (num("body-size", optarg, 0, 4000, &v) < 0)
+            if (num("body-size", optarg, 0, 4 * 1024 * 1024, &v) < 0)
                 return -1;
             opt.body_size = (int)v;
+            body_set = true;
+            break;
+        case O_COUNT:
+            if (num("count", optarg, 1, 1e9, &v) < 0)
+                return -1;
+            opt.count = (long)v;
+            break;
+        case O_READERS:
+            if (num("readers", optarg, 0, 100000, &v) < 0)
+                return -1;
+            opt.readers = (long)v;
+            break;
+        case O_SLOW_READERS:
+            if (num("slow-readers", optarg, 0, 100000, &v) < 0)
+                return -1;
+            opt.slow_readers = (long)v;
+            break;
+        case O_SLOW_RATE:
+            if (num("slow-read-rate", optarg, 1, 1e12, &opt.slow_rate) < 0)
+                return -1;
             break;
         case O_PREFIX: opt.prefix = optarg; break;
         case O_SRC:
@@ -457,6 +501,17 @@ static int parse_args(int argc, char **argv)
     }
     if (opt.scenario == SC_PAIRS && opt.sessions < 2)
         return fail("pairs needs at least 2 sessions%s", "");
+    if (opt.scenario == SC_BLAST) {
+        if (opt.readers + opt.slow_readers < 1)
+            return fail("blast needs a reader: --readers or --slow-readers%s", "");
+        if (opt.sessions_set && opt.sessions != 1 + opt.readers + opt.slow_readers)
+            return fail("blast: -n is 1 + --readers + --slow-readers (or leave it out)%s", "");
+        opt.sessions = 1 + opt.readers + opt.slow_readers;
+        if (!body_set)
+            opt.body_size = BLAST_BODY_SIZE;
+        if (!opt.duration_set)
+            opt.duration = BLAST_TIME_LIMIT;
+    }
     if (!opt.processes)
         opt.processes = (int)((opt.sessions + SESSIONS_PER_PROCESS - 1) / SESSIONS_PER_PROCESS);
     if (opt.processes > opt.sessions)
@@ -591,6 +646,37 @@ static void sum_stats(struct wstats *d, const struct wstats *s)
     d->skipped += s->skipped;
     hist_merge(&d->setup, &s->setup);
     hist_merge(&d->lat, &s->lat);
+
+    struct bstats *db = &d->b;
+    const struct bstats *sb = &s->b;
+    if (sb->normal_readers && (!db->normal_readers || sb->normal_min < db->normal_min))
+        db->normal_min = sb->normal_min;
+    if (sb->slow_readers && (!db->slow_readers || sb->slow_min < db->slow_min))
+        db->slow_min = sb->slow_min;
+    if (sb->slow_max > db->slow_max)
+        db->slow_max = sb->slow_max;
+    db->normal_readers += sb->normal_readers;
+    db->normal_got += sb->normal_got;
+    db->normal_dropped += sb->normal_dropped;
+    db->normal_gaps += sb->normal_gaps;
+    db->slow_readers += sb->slow_readers;
+    db->slow_got += sb->slow_got;
+    db->slow_dropped += sb->slow_dropped;
+    db->slow_gaps += sb->slow_gaps;
+    if (sb->normal_end_ns > db->normal_end_ns)
+        db->normal_end_ns = sb->normal_end_ns;
+    if (sb->normal_max_pause_ns > db->normal_max_pause_ns)
+        db->normal_max_pause_ns = sb->normal_max_pause_ns;
+    db->slow_drained += sb->slow_drained;
+    if (sb->pub_go_ns) {   /* the one worker with the publisher */
+        db->pub_sent = sb->pub_sent;
+        db->pub_go_ns = sb->pub_go_ns;
+        db->pub_written_ns = sb->pub_written_ns;
+        db->pub_receipt_ns = sb->pub_receipt_ns;
+        db->pub_errors = sb->pub_errors;
+        db->pub_dropped = sb->pub_dropped;
+        memcpy(db->pub_error, sb->pub_error, sizeof db->pub_error);
+    }
 }
 
 /* Waits for message type from every worker, adding their stats to sum. */
@@ -624,11 +710,14 @@ static int collect(uint32_t type, struct wstats *sum, struct wstats *tmp)
                 continue;
             struct child *k = &kids[map[j]];
             uint32_t t;
-            if (read_full(k->res, &t, sizeof t) < 0 || t != type || read_full(k->res, tmp, sizeof *tmp) < 0) {
+            if (read_full(k->res, &t, sizeof t) < 0 || (t != type && t != MSG_DONE) ||
+                read_full(k->res, tmp, sizeof *tmp) < 0) {
                 fprintf(stderr, "chat-bench: worker %d (pid %d) failed\n", map[j], (int)k->pid);
                 rc = -1;
                 goto out;
             }
+            if (t != type)
+                continue;   /* blast: a DONE sent as the time limit ran out */
             sum_stats(sum, tmp);
             k->answered = true;
             left--;
@@ -660,6 +749,50 @@ static int watch_sleep(double seconds)
     }
 }
 
+/* blast: waits until every worker said DONE, or seconds passed (then
+ * *late = true); -1 if a worker dies or says anything else. Once the
+ * publisher is gone without its last RECEIPT, readers elsewhere get what
+ * the server took of its SENDs: they have --drain seconds for that. */
+static int wait_done(double seconds, struct wstats *tmp, bool *late)
+{
+    struct pollfd pf[1024];
+    int map[1024], left = nkids;
+    for (int i = 0; i < nkids; i++)
+        kids[i].answered = false;
+    int64_t limit = now_ns() + (int64_t)(seconds * 1e9), end = limit;
+    while (left > 0) {
+        int64_t ms = (end - now_ns() + 999999) / 1000000;
+        if (ms <= 0) {
+            *late = end == limit;
+            return 0;
+        }
+        int n = 0;
+        for (int i = 0; i < nkids; i++)
+            if (!kids[i].answered) {
+                pf[n] = (struct pollfd){ .fd = kids[i].res, .events = POLLIN };
+                map[n++] = i;
+            }
+        int r = poll(pf, (nfds_t)n, ms > INT_MAX ? INT_MAX : (int)ms);
+        if (r < 0 && errno != EINTR)
+            return -1;
+        for (int j = 0; r > 0 && j < n; j++) {
+            if (!(pf[j].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            uint32_t t;
+            if (read_full(kids[map[j]].res, &t, sizeof t) < 0 || t != MSG_DONE ||
+                read_full(kids[map[j]].res, tmp, sizeof *tmp) < 0) {
+                fprintf(stderr, "chat-bench: worker %d (pid %d) failed\n", map[j], (int)kids[map[j]].pid);
+                return -1;
+            }
+            kids[map[j]].answered = true;
+            left--;
+            if (tmp->b.pub_go_ns && !tmp->b.pub_receipt_ns && now_ns() + (int64_t)(opt.drain * 1e9) < end)
+                end = now_ns() + (int64_t)(opt.drain * 1e9);
+        }
+    }
+    return 0;
+}
+
 /* ---- report --------------------------------------------------------------- */
 
 struct report {
@@ -668,7 +801,59 @@ struct report {
     long rss0, rss_ready, rss_end;
     double cpu_setup_pct, cpu_window_pct, cpu_setup_s, cpu_window_s, bench_cpu_s;
     uint64_t expected;
+    bool late;            /* blast: stopped by the time limit */
 };
+
+/* blast: seconds from the start of publishing to t; negative when never. */
+static double blast_s(const struct bstats *b, int64_t t)
+{
+    return t && b->pub_go_ns ? (double)(t - b->pub_go_ns) / 1e9 : -1;
+}
+
+static void print_blast_text(const struct report *r)
+{
+    const struct bstats *b = &r->s.b;
+    double took = blast_s(b, b->pub_receipt_ns), written = blast_s(b, b->pub_written_ns);
+    double normal_end = blast_s(b, b->normal_end_ns);
+    double mib = (double)b->pub_sent * (double)opt.body_size / (1024.0 * 1024.0);
+    printf("blast:      %ld x %d B to %sblast; %" PRIu64 " normal reader%s, %" PRIu64
+           " slow reader%s at %.0f B/s%s\n",
+           opt.count, opt.body_size, opt.prefix, b->normal_readers, b->normal_readers == 1 ? "" : "s",
+           b->slow_readers, b->slow_readers == 1 ? "" : "s", opt.slow_rate,
+           r->late ? "; STOPPED by the time limit (-d)" : "");
+    printf("publisher:  sent %" PRIu64 " of %ld; ", b->pub_sent, opt.count);
+    if (took > 0)
+        printf("the server took them all in %.2f s = %.0f msg/s, %.2f MiB/s (the RECEIPT of the last)", took,
+               (double)b->pub_sent / took, mib / took);
+    else
+        printf("no RECEIPT for the last");
+    if (written >= 0)
+        printf("; the kernel took the last byte at %.2f s", written);
+    printf("; ERROR %s%s%s; disconnected %s\n", b->pub_errors ? "\"" : "", b->pub_errors ? b->pub_error : "none",
+           b->pub_errors ? "\"" : "", b->pub_dropped ? "yes" : "no");
+    if (b->normal_readers) {
+        printf("normal:     received min %" PRIu64 ", mean %.1f of %ld", b->normal_min,
+               (double)b->normal_got / (double)b->normal_readers, opt.count);
+        if (normal_end >= 0)
+            printf(", the last at %.2f s (%.0f msg/s, %.2f MiB/s)", normal_end, (double)b->normal_min / normal_end,
+                   (double)b->normal_min * opt.body_size / (1024.0 * 1024.0) / normal_end);
+        printf("; longest pause %.2f s; out of order or missing %" PRIu64 "; disconnected %" PRIu64 " of %" PRIu64
+               "\n",
+               (double)b->normal_max_pause_ns / 1e9, b->normal_gaps, b->normal_dropped, b->normal_readers);
+        printf("latency:    normal readers p50 %.1f ms, p99 %.1f ms, p99.9 %.1f ms, max %.1f ms, mean %.1f ms (%" PRIu64
+               " samples)\n",
+               (double)hist_quantile(&r->s.lat, 0.5) / 1e6, (double)hist_quantile(&r->s.lat, 0.99) / 1e6,
+               (double)hist_quantile(&r->s.lat, 0.999) / 1e6, (double)hist_quantile(&r->s.lat, 1.0) / 1e6,
+               hist_mean(&r->s.lat) / 1e6, r->s.lat.count);
+    }
+    if (b->slow_readers) {
+        printf("slow:       received min %" PRIu64 ", mean %.1f, max %" PRIu64 " before the stop; out of order or "
+               "missing %" PRIu64 "; disconnected %" PRIu64 " of %" PRIu64 " (found by reading on without a limit "
+               "after the stop: %" PRIu64 " more messages)\n",
+               b->slow_min, (double)b->slow_got / (double)b->slow_readers, b->slow_max, b->slow_gaps, b->slow_dropped,
+               b->slow_readers, b->slow_drained);
+    }
+}
 
 static void print_text(const struct report *r)
 {
@@ -683,6 +868,8 @@ static void print_text(const struct report *r)
            (double)hist_quantile(&s->setup, 1.0) / 1e6);
     if (opt.split)
         printf("publishers: %s\n", opt.ep[EP_PUB].url);
+    if (opt.scenario == SC_BLAST)
+        print_blast_text(r);
     if (has_traffic()) {
         const char *got = opt.scenario == SC_APPENDS ? "receipted" : "delivered";
         printf("traffic:    %.1f s measured; published %" PRIu64 " (%.0f/s), %s %" PRIu64
@@ -724,6 +911,58 @@ static void json_str(const char *k, const char *v, bool comma)
     printf("\"%s", comma ? "," : "");
 }
 
+/* "k":v, or "k":null when v is negative (never happened). */
+static void json_time(const char *k, double v)
+{
+    if (v < 0)
+        printf("\"%s\":null,", k);
+    else
+        printf("\"%s\":%.3f,", k, v);
+}
+
+static void print_blast_json(const struct report *r)
+{
+    const struct bstats *b = &r->s.b;
+    double took = blast_s(b, b->pub_receipt_ns), normal_end = blast_s(b, b->normal_end_ns);
+    double mib = (double)opt.body_size / (1024.0 * 1024.0);
+    printf("\"count\":%ld,\"readers\":%" PRIu64 ",\"slow_readers\":%" PRIu64 ",\"slow_read_rate\":%.0f,"
+           "\"time_limit_reached\":%s,\"pub_sent\":%" PRIu64 ",",
+           opt.count, b->normal_readers, b->slow_readers, opt.slow_rate, r->late ? "true" : "false", b->pub_sent);
+    json_time("pub_elapsed_s", took);
+    json_time("pub_written_s", blast_s(b, b->pub_written_ns));
+    if (took > 0)
+        printf("\"pub_msgs_per_s\":%.1f,\"pub_mib_per_s\":%.3f,", (double)b->pub_sent / took,
+               (double)b->pub_sent * mib / took);
+    else
+        printf("\"pub_msgs_per_s\":null,\"pub_mib_per_s\":null,");
+    printf("\"pub_errors\":%" PRIu64 ",\"pub_dropped\":%" PRIu64 ",", b->pub_errors, b->pub_dropped);
+    if (b->pub_errors)
+        json_str("pub_error", b->pub_error, true);
+    else
+        printf("\"pub_error\":null,");
+    printf("\"normal_min\":%" PRIu64 ",\"normal_mean\":%.1f,\"normal_dropped\":%" PRIu64
+           ",\"normal_gaps\":%" PRIu64 ",",
+           b->normal_min, b->normal_readers ? (double)b->normal_got / (double)b->normal_readers : 0.0,
+           b->normal_dropped, b->normal_gaps);
+    json_time("normal_elapsed_s", normal_end);
+    printf("\"normal_max_pause_s\":%.3f,", (double)b->normal_max_pause_ns / 1e9);
+    if (normal_end > 0)
+        printf("\"normal_msgs_per_s\":%.1f,\"normal_mib_per_s\":%.3f,", (double)b->normal_min / normal_end,
+               (double)b->normal_min * mib / normal_end);
+    else
+        printf("\"normal_msgs_per_s\":null,\"normal_mib_per_s\":null,");
+    printf("\"slow_min\":%" PRIu64 ",\"slow_mean\":%.1f,\"slow_max\":%" PRIu64 ",\"slow_dropped\":%" PRIu64
+           ",\"slow_gaps\":%" PRIu64 ",",
+           b->slow_min, b->slow_readers ? (double)b->slow_got / (double)b->slow_readers : 0.0, b->slow_max,
+           b->slow_dropped, b->slow_gaps);
+    printf("\"slow_drained\":%" PRIu64 ",", b->slow_drained);
+    printf("\"lat_samples\":%" PRIu64 ",\"lat_p50_us\":%.1f,\"lat_p99_us\":%.1f,\"lat_p999_us\":%.1f,"
+           "\"lat_max_us\":%.1f,\"lat_mean_us\":%.1f,",
+           r->s.lat.count, (double)hist_quantile(&r->s.lat, 0.5) / 1e3, (double)hist_quantile(&r->s.lat, 0.99) / 1e3,
+           (double)hist_quantile(&r->s.lat, 0.999) / 1e3, (double)hist_quantile(&r->s.lat, 1.0) / 1e3,
+           hist_mean(&r->s.lat) / 1e3);
+}
+
 static void print_json(const struct report *r)
 {
     const struct wstats *s = &r->s;
@@ -758,6 +997,8 @@ static void print_json(const struct report *r)
                s->lat.count, (double)hist_quantile(&s->lat, 0.5) / 1e3, (double)hist_quantile(&s->lat, 0.99) / 1e3,
                (double)hist_quantile(&s->lat, 0.999) / 1e3, (double)hist_quantile(&s->lat, 1.0) / 1e3,
                hist_mean(&s->lat) / 1e3);
+    if (opt.scenario == SC_BLAST)
+        print_blast_json(r);
     printf("\"error_frames\":%" PRIu64 ",\"disconnects\":%" PRIu64 ",\"connect_failures\":%" PRIu64
            ",\"timeouts\":%" PRIu64 ",\"skipped\":%" PRIu64 ",",
            s->error_frames, s->disconnects, s->connect_failures, s->timeouts, s->skipped);
@@ -845,8 +1086,12 @@ static int run(void)
         goto out;
     int64_t t_m = now_ns();
     double cpu_m = server_cpu_s();
-    if (opt.scenario != SC_CONNECT && watch_sleep(opt.duration) < 0)
+    if (opt.scenario == SC_BLAST) {
+        if (wait_done(opt.duration, &tmp, &rep.late) < 0)
+            goto out;
+    } else if (opt.scenario != SC_CONNECT && watch_sleep(opt.duration) < 0) {
         goto out;
+    }
     rep.rss_end = server_rss_kb();
     double cpu_end = server_cpu_s();
     int64_t t_s = now_ns();

@@ -25,6 +25,8 @@
 #define BACKPRESSURE_BYTES (256 * 1024)  /* rate mode: skip a publisher with this much unsent */
 #define QUIET_NS 300000000LL             /* drain ends after this long without a delivery */
 #define ERRORS_SHOWN 5                   /* ERROR frames printed per worker */
+#define BLAST_QUEUE_BYTES (64 * 1024)    /* blast: the publisher's unsent bytes in our buffer, at most */
+#define SLOW_BURST_S 0.1                 /* blast: a slow reader's credit, at most, in seconds of its rate */
 
 enum conn_state {
     ST_IDLE,          /* not started */
@@ -58,6 +60,23 @@ struct pub {
     uint64_t seq;
 };
 
+/* blast: the role of each local session, and what it got. */
+enum role { RD_PUBLISHER, RD_NORMAL, RD_SLOW };
+
+struct reader {
+    uint8_t role;
+    bool dropped;             /* ERROR or closed by the server */
+    bool draining;            /* slow, after the stop: reads without a limit, counts apart */
+    uint64_t got, gaps, next_seq, drained;
+    int64_t last_ns, max_pause_ns;  /* the last message; the longest time between two */
+    /* slow: the bytes in the socket's input buffer after the last read
+     * callback; the token bucket; the timer that resumes reading */
+    size_t unread;
+    double credit;
+    int64_t credit_ns;
+    struct event *resume;
+};
+
 struct worker {
     int id;
     struct event_base *base;
@@ -72,6 +91,12 @@ struct worker {
     size_t npubs, rr;
     int32_t *pub_by_eid;            /* global publisher number -> local pub, or -1 */
     size_t neid;
+    char *sendbuf;                  /* one SEND frame */
+    size_t sendbuf_cap;
+    struct reader *readers;         /* blast: one per local session */
+    bool done_sent;                 /* blast: MSG_DONE went to the parent */
+    int64_t pub_lost_ns;            /* blast: the publisher was disconnected before its last RECEIPT */
+    int64_t last_normal_ns;         /* blast: the last message to a normal reader */
     double rate;                    /* this worker's share, messages/s */
     int64_t go_ns, measure_ns, stop_ns, last_delivery_ns;
     uint64_t sent_since_go;
@@ -127,6 +152,8 @@ static int dest_name(char *buf, size_t size, uint32_t dest, unsigned sub)
         return snprintf(buf, size, "%sp.%" PRIu32, opt.prefix, dest);
     case SC_APPENDS:
         return snprintf(buf, size, "/app/rooms/%s/send", opt.room);
+    case SC_BLAST:
+        return snprintf(buf, size, "%sblast", opt.prefix);
     default:
         if (opt.idle_subs > 1)
             return snprintf(buf, size, "%sidle.%" PRIu32 ".%u", opt.prefix, dest, sub);
@@ -211,6 +238,11 @@ static void send_frame(struct conn *c, const void *data, size_t len)
 
 static void start_more(struct worker *w);
 static void maybe_report_ready(struct worker *w);
+static void send_msg(struct worker *w, uint32_t type);
+static void finish(struct worker *w);
+static void blast_dropped(struct conn *c);
+static void on_read(struct bufferevent *bev, void *arg);
+static void on_event(struct bufferevent *bev, short what, void *arg);
 
 static bool in_setup(const struct conn *c)
 {
@@ -274,6 +306,8 @@ static void conn_close(struct conn *c, enum close_why why)
     }
     if (setup)
         setup_finished(c, false);
+    if (w->readers && why != CW_SHUTDOWN)
+        blast_dropped(c);
 }
 
 static void send_connect(struct conn *c)
@@ -330,32 +364,34 @@ static void send_subscriptions(struct conn *c)
 static void pub_send(struct worker *w, struct pub *p, int64_t now)
 {
     struct conn *c = &w->conns[p->conn];
-    char body[4096], dest[512], buf[5120];
-    int bl = snprintf(body, sizeof body, "%" PRId64 " %" PRIu32 " %" PRIu64 " ", now, p->eid, p->seq);
-    if (bl < 0)
+    char stamp[64], dest[512];
+    int sl = snprintf(stamp, sizeof stamp, "%" PRId64 " %" PRIu32 " %" PRIu64 " ", now, p->eid, p->seq);
+    if (sl < 0)
         return;
-    if (bl < opt.body_size) {
-        size_t fill = (size_t)opt.body_size < sizeof body ? (size_t)opt.body_size : sizeof body;
-        memset(body + bl, 'x', fill - (size_t)bl);
-        bl = (int)fill;
-    }
+    size_t bl = (size_t)sl > (size_t)opt.body_size ? (size_t)sl : (size_t)opt.body_size;
     dest_name(dest, sizeof dest, p->dest, 0);
+    char *buf = w->sendbuf;
     int hl;
     if (opt.scenario == SC_APPENDS)
         /* The receipt id carries the send time: SEND -> RECEIPT latency
          * without a table of what is in flight. The client-id, unique per
          * run, is what a real client sends for idempotent retries. */
-        hl = snprintf(buf, sizeof buf,
+        hl = snprintf(buf, w->sendbuf_cap,
                       "SEND\ndestination:%s\nreceipt:a%" PRId64 "\nclient-id:%" PRIx64 "-%" PRIu32 "-%" PRIu64
-                      "\ncontent-type:text/plain\ncontent-length:%d\n\n",
+                      "\ncontent-type:text/plain\ncontent-length:%zu\n\n",
                       dest, now, opt.run_id, p->eid, p->seq, bl);
+    else if (opt.scenario == SC_BLAST && p->seq + 1 == (uint64_t)opt.count)
+        /* Its RECEIPT says that the server has taken every SEND. */
+        hl = snprintf(buf, w->sendbuf_cap, "SEND\ndestination:%s\nreceipt:blast-done\ncontent-length:%zu\n\n",
+                      dest, bl);
     else
-        hl = snprintf(buf, sizeof buf, "SEND\ndestination:%s\ncontent-length:%d\n\n", dest, bl);
-    if (hl < 0 || (size_t)hl + (size_t)bl + 1 > sizeof buf)
+        hl = snprintf(buf, w->sendbuf_cap, "SEND\ndestination:%s\ncontent-length:%zu\n\n", dest, bl);
+    if (hl < 0 || (size_t)hl + bl + 1 > w->sendbuf_cap)
         return;
-    memcpy(buf + hl, body, (size_t)bl);
-    buf[hl + bl] = '\0';
-    send_frame(c, buf, (size_t)hl + (size_t)bl + 1);
+    memcpy(buf + hl, stamp, (size_t)sl);
+    memset(buf + hl + sl, 'x', bl - (size_t)sl);
+    buf[(size_t)hl + bl] = '\0';
+    send_frame(c, buf, (size_t)hl + bl + 1);
     p->seq++;
     p->inflight++;
     w->st.published_total++;
@@ -426,6 +462,206 @@ static bool is_acker(struct worker *w, struct conn *c, uint32_t eid)
     return true;                                           /* pairs: the partner */
 }
 
+/* ---- blast ------------------------------------------------------------------ */
+
+/* Sends MSG_DONE once the publisher has its last RECEIPT and every normal
+ * reader has every message (or either is gone): the parent then stops the
+ * run without waiting for the slow readers. If the publisher was cut off,
+ * the readers get what the server took of its SENDs: they are through when
+ * quiet (the drain's rule). */
+static void blast_check_done(struct worker *w)
+{
+    if (!w->go_ns || w->done_sent || w->finished)
+        return;
+    int64_t now = now_ns();
+    int64_t last = w->last_normal_ns > w->pub_lost_ns ? w->last_normal_ns : w->pub_lost_ns;
+    bool lost = w->pub_lost_ns && (now - last >= QUIET_NS || now - w->pub_lost_ns >= (int64_t)(opt.drain * 1e9));
+    for (size_t i = 0; i < w->n; i++) {
+        const struct reader *r = &w->readers[i];
+        if (r->dropped || w->conns[i].state != ST_READY)
+            continue;
+        if (r->role == RD_PUBLISHER && !w->st.b.pub_receipt_ns)
+            return;
+        if (r->role == RD_NORMAL && r->got < (uint64_t)opt.count && !lost)
+            return;
+    }
+    w->done_sent = true;
+    send_msg(w, MSG_DONE);
+}
+
+static void blast_dropped(struct conn *c)
+{
+    struct worker *w = c->w;
+    struct reader *r = &w->readers[c->idx];
+    if (r->dropped)
+        return;
+    r->dropped = true;
+    if (r->role == RD_PUBLISHER) {
+        w->st.b.pub_dropped++;
+        if (!w->st.b.pub_receipt_ns && !w->stop_ns) {
+            struct timeval tv = { 0, 50000 };
+            w->pub_lost_ns = now_ns();
+            event_add(w->drain_ev, &tv);   /* blast_check_done until the readers are quiet */
+        }
+    }
+    if (r->resume)
+        event_del(r->resume);
+    blast_check_done(w);
+    if (w->stop_ns && !w->finished) {   /* draining: were these the last? */
+        for (size_t i = 0; i < w->n; i++)
+            if (w->readers[i].draining && !w->readers[i].dropped)
+                return;
+        finish(w);
+    }
+}
+
+static void blast_received(struct conn *c, uint64_t seq, int64_t now)
+{
+    struct reader *r = &c->w->readers[c->idx];
+    if (r->draining) {
+        r->drained++;
+        return;
+    }
+    if (r->got && now - r->last_ns > r->max_pause_ns)
+        r->max_pause_ns = now - r->last_ns;
+    r->got++;
+    r->last_ns = now;
+    if (r->role == RD_NORMAL)
+        c->w->last_normal_ns = now;
+    if (seq != r->next_seq)
+        r->gaps++;
+    r->next_seq = seq + 1;
+}
+
+/* The publisher keeps its socket fed, without a window or a rate: at most
+ * BLAST_QUEUE_BYTES wait in our buffer, topped up whenever the kernel has
+ * taken all but a quarter of them (the write callback's low mark). */
+static void blast_fill(struct bufferevent *bev, void *arg)
+{
+    struct conn *c = arg;
+    struct worker *w = c->w;
+    struct pub *p = &w->pubs[0];
+    struct evbuffer *out = bufferevent_get_output(bev);
+    if (!w->publishing)
+        return;
+    while (p->seq < (uint64_t)opt.count && evbuffer_get_length(out) < BLAST_QUEUE_BYTES)
+        pub_send(w, p, now_ns());
+    if (p->seq < (uint64_t)opt.count)
+        return;
+    if (evbuffer_get_length(out) == 0) {
+        if (!w->st.b.pub_written_ns)
+            w->st.b.pub_written_ns = now_ns();
+    } else {
+        bufferevent_setwatermark(bev, EV_WRITE, 0, 0);  /* called again once all is written */
+    }
+}
+
+static void blast_go(struct worker *w, int64_t now)
+{
+    w->measure_ns = now;
+    for (size_t i = 0; i < w->npubs; i++) {
+        struct conn *c = &w->conns[w->pubs[i].conn];
+        if (!pub_usable(w, &w->pubs[i]))
+            continue;
+        w->publishing = true;
+        w->st.b.pub_go_ns = now;
+        bufferevent_setcb(c->bev, on_read, blast_fill, on_event, c);
+        bufferevent_setwatermark(c->bev, EV_WRITE, BLAST_QUEUE_BYTES / 4, 0);
+        blast_fill(c->bev, c);
+    }
+    blast_check_done(w);
+}
+
+/* A slow reader takes at most opt.slow_rate bytes/s from its socket: past
+ * its credit it stops reading, and a timer resumes it when the rate has paid
+ * for what it read. Meanwhile the kernel's buffers fill and then the
+ * server's queue for it grows. */
+static void slow_took(struct conn *c, struct reader *r, size_t bytes, int64_t now)
+{
+    double burst = opt.slow_rate * SLOW_BURST_S;
+    if (r->credit_ns)
+        r->credit += (double)(now - r->credit_ns) / 1e9 * opt.slow_rate;
+    else
+        r->credit = burst;
+    if (r->credit > burst)
+        r->credit = burst;
+    r->credit_ns = now;
+    r->credit -= (double)bytes;
+    if (r->credit >= 0 || r->draining)
+        return;
+    bufferevent_disable(c->bev, EV_READ);
+    double s = -r->credit / opt.slow_rate;
+    struct timeval tv = { (time_t)s, (suseconds_t)((s - (double)(time_t)s) * 1e6) };
+    evtimer_add(r->resume, &tv);
+}
+
+static void slow_resume(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct conn *c = arg;
+    if (c->state == ST_READY)
+        bufferevent_enable(c->bev, EV_READ);
+}
+
+/* At the stop: whether the server has disconnected a slow reader shows only
+ * after what waits for it in the kernel's buffers (its close comes behind
+ * them), so every slow reader still connected now reads without a limit,
+ * and the run ends when they are closed or quiet (the drain). Returns
+ * whether any is still connected. */
+static bool blast_drain_slow(struct worker *w)
+{
+    bool any = false;
+    for (size_t i = 0; i < w->n; i++) {
+        struct reader *r = &w->readers[i];
+        struct conn *c = &w->conns[i];
+        if (r->role != RD_SLOW || r->dropped || c->state != ST_READY)
+            continue;
+        r->draining = true;
+        event_del(r->resume);
+        bufferevent_enable(c->bev, EV_READ);
+        any = true;
+    }
+    return any;
+}
+
+/* Adds up this worker's publisher and readers into st.b. */
+static void blast_tally(struct worker *w)
+{
+    struct bstats *b = &w->st.b;
+    for (size_t i = 0; i < w->n; i++) {
+        const struct reader *r = &w->readers[i];
+        switch (r->role) {
+        case RD_PUBLISHER:
+            b->pub_sent = w->pubs[0].seq;
+            break;
+        case RD_NORMAL:
+            if (!b->normal_readers || r->got < b->normal_min)
+                b->normal_min = r->got;
+            b->normal_readers++;
+            b->normal_got += r->got;
+            b->normal_dropped += r->dropped;
+            b->normal_gaps += r->gaps;
+            if (r->last_ns > b->normal_end_ns)
+                b->normal_end_ns = r->last_ns;
+            if (r->max_pause_ns > b->normal_max_pause_ns)
+                b->normal_max_pause_ns = r->max_pause_ns;
+            break;
+        case RD_SLOW:
+            if (!b->slow_readers || r->got < b->slow_min)
+                b->slow_min = r->got;
+            if (r->got > b->slow_max)
+                b->slow_max = r->got;
+            b->slow_readers++;
+            b->slow_got += r->got;
+            b->slow_dropped += r->dropped;
+            b->slow_gaps += r->gaps;
+            b->slow_drained += r->drained;
+            break;
+        }
+    }
+}
+
 static void on_message(struct conn *c, const char *body, size_t len, int64_t now)
 {
     struct worker *w = c->w;
@@ -438,11 +674,21 @@ static void on_message(struct conn *c, const char *body, size_t len, int64_t now
         len = sizeof tmp - 1;
     memcpy(tmp, body, len);
     tmp[len] = '\0';
-    char *end;
+    char *end, *end2;
     long long ts = strtoll(tmp, &end, 10);
     if (end == tmp)
         return;
-    unsigned long eid = strtoul(end, NULL, 10);
+    unsigned long eid = strtoul(end, &end2, 10);
+    if (w->readers) {
+        const struct reader *r = &w->readers[c->idx];
+        blast_received(c, strtoull(end2, NULL, 10), now);
+        /* Every normal reader's sample counts, whenever it was sent. */
+        if (r->role == RD_NORMAL && now >= ts)
+            hist_record(&w->st.lat, (uint64_t)(now - ts));
+        if (r->role == RD_NORMAL && r->got == (uint64_t)opt.count)
+            blast_check_done(w);
+        return;
+    }
     /* With --publish-url, a fanout publisher's own copy comes from its own
      * instance: not a cross-instance sample. */
     bool sample = !(opt.split && c->ep == EP_PUB);
@@ -548,8 +794,15 @@ static void handle_frame(struct conn *c, const struct frame *f, const char *body
             become_ready(c);
         else if (c->state == ST_READY && opt.scenario == SC_APPENDS && f->receipt[0] == 'a')
             on_receipt(c, f->receipt + 1, now);
+        else if (c->state == ST_READY && w->readers && strcmp(f->receipt, "blast-done") == 0) {
+            w->st.b.pub_receipt_ns = now;
+            blast_check_done(w);
+        }
     } else if (strcmp(f->command, "ERROR") == 0) {
         w->st.error_frames++;
+        if (w->readers && w->readers[c->idx].role == RD_PUBLISHER && !w->st.b.pub_errors++)
+            snprintf(w->st.b.pub_error, sizeof w->st.b.pub_error, "%s",
+                     f->message[0] ? f->message : "(no message header)");
         if (w->errors_shown++ < ERRORS_SHOWN || opt.verbose)
             fprintf(stderr, "chat-bench[%d]: session %" PRIu32 ": ERROR %s\n", w->id, c->gidx,
                     f->message[0] ? f->message : "(no message header)");
@@ -739,11 +992,8 @@ static bool ws_input(struct conn *c, struct evbuffer *in)
     }
 }
 
-static void on_read(struct bufferevent *bev, void *arg)
+static void conn_input(struct conn *c, struct evbuffer *in, int64_t now)
 {
-    struct conn *c = arg;
-    struct evbuffer *in = bufferevent_get_input(bev);
-    int64_t now = now_ns();
     if (opt.transport == TR_TCP) {
         stomp_input(c, in, now);
         return;
@@ -781,6 +1031,21 @@ static void on_read(struct bufferevent *bev, void *arg)
     if (!ws_input(c, in))
         return;
     stomp_input(c, c->in, now);
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+    struct conn *c = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    struct reader *r = c->w->readers ? &c->w->readers[c->idx] : NULL;
+    size_t fresh = evbuffer_get_length(in) - (r ? r->unread : 0);
+    int64_t now = now_ns();
+    conn_input(c, in, now);
+    if (!r || c->state == ST_CLOSED)
+        return;
+    r->unread = evbuffer_get_length(in);
+    if (r->role == RD_SLOW && c->state == ST_READY)
+        slow_took(c, r, fresh, now);
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
@@ -926,6 +1191,8 @@ static void finish(struct worker *w)
 {
     if (w->finished)
         return;
+    if (w->readers)
+        blast_tally(w);
     send_msg(w, MSG_RESULT);
     w->finished = true;
     event_base_loopbreak(w->base);
@@ -936,6 +1203,12 @@ static void on_drain(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct worker *w = arg;
+    if (w->readers && !w->stop_ns) {
+        blast_check_done(w);
+        if (w->done_sent)
+            event_del(w->drain_ev);
+        return;
+    }
     int64_t now = now_ns();
     int64_t last = w->last_delivery_ns > w->stop_ns ? w->last_delivery_ns : w->stop_ns;
     if (now - last >= QUIET_NS || now - w->stop_ns >= (int64_t)(opt.drain * 1e9))
@@ -960,6 +1233,10 @@ static void on_ctl(evutil_socket_t fd, short what, void *arg)
     switch (cmd) {
     case CMD_GO:
         w->go_ns = now;
+        if (opt.scenario == SC_BLAST) {
+            blast_go(w, now);
+            break;
+        }
         w->publishing =
             (opt.scenario == SC_FANOUT || opt.scenario == SC_PAIRS || opt.scenario == SC_APPENDS) && w->npubs > 0;
         if (!w->publishing)
@@ -975,7 +1252,8 @@ static void on_ctl(evutil_socket_t fd, short what, void *arg)
         }
         break;
     case CMD_MEASURE:
-        w->measure_ns = now;
+        if (opt.scenario != SC_BLAST)
+            w->measure_ns = now;
         w->measuring = true;
         break;
     case CMD_STOP: {
@@ -984,7 +1262,8 @@ static void on_ctl(evutil_socket_t fd, short what, void *arg)
         w->publishing = false;
         if (w->tick_ev)
             event_del(w->tick_ev);
-        if (opt.scenario != SC_FANOUT && opt.scenario != SC_PAIRS && opt.scenario != SC_APPENDS) {
+        if (w->readers ? !blast_drain_slow(w)
+                       : opt.scenario != SC_FANOUT && opt.scenario != SC_PAIRS && opt.scenario != SC_APPENDS) {
             finish(w);
             break;
         }
@@ -1034,6 +1313,11 @@ static int plan(struct worker *w)
     } else if (opt.scenario == SC_IDLE) {
         for (size_t i = 0; i < n; i++)
             cnt[i] = (uint32_t)opt.idle_subs, nsubs += (size_t)opt.idle_subs;
+    } else if (opt.scenario == SC_BLAST) {
+        /* Every session but the publisher (session 0) reads the one destination. */
+        for (size_t i = 0; i < n; i++)
+            if (w->conns[i].gidx > 0)
+                cnt[i] = 1, nsubs++;
     }
     for (size_t i = 0; i < n; i++)
         w->sub_off[i + 1] += w->sub_off[i];
@@ -1060,6 +1344,10 @@ static int plan(struct worker *w)
         for (size_t i = 0; i < n; i++)
             for (int k = 0; k < opt.idle_subs; k++)
                 w->sub_dest[w->sub_off[i] + (uint32_t)k] = w->conns[i].gidx;
+    } else if (opt.scenario == SC_BLAST) {
+        for (size_t i = 0; i < n; i++)
+            if (w->sub_off[i + 1] > w->sub_off[i])
+                w->sub_dest[w->sub_off[i]] = 0;
     }
     free(fill);
 
@@ -1114,6 +1402,22 @@ static int plan(struct worker *w)
             w->pub_by_eid[w->conns[i].gidx] = (int32_t)w->npubs;
             w->pubs[w->npubs++] = (struct pub){ .conn = (uint32_t)i, .eid = w->conns[i].gidx };
         }
+    } else if (opt.scenario == SC_BLAST) {
+        /* Session 0 publishes; 1..readers read flat out, the rest slowly.
+         * No window: nothing acknowledges to the publisher (neid = 0). */
+        w->pubs = calloc(1, sizeof *w->pubs);
+        w->readers = calloc(n ? n : 1, sizeof *w->readers);
+        if (!w->pubs || !w->readers)
+            return -1;
+        for (size_t i = 0; i < n; i++) {
+            struct reader *r = &w->readers[i];
+            uint32_t g = w->conns[i].gidx;
+            r->role = g == 0 ? RD_PUBLISHER : g <= (uint32_t)opt.readers ? RD_NORMAL : RD_SLOW;
+            if (r->role == RD_PUBLISHER)
+                w->pubs[w->npubs++] = (struct pub){ .conn = (uint32_t)i };
+            else if (r->role == RD_SLOW && !(r->resume = evtimer_new(w->base, slow_resume, &w->conns[i])))
+                return -1;
+        }
     }
     if (opt.split)
         for (size_t i = 0; i < w->npubs; i++)
@@ -1157,7 +1461,9 @@ int worker_main(int id, int ctl_fd, int res_fd)
         w.conns[i].idx = (uint32_t)i;
         w.conns[i].gidx = (uint32_t)(id + (long)i * opt.processes);
     }
-    if (plan(&w) < 0) {
+    w.sendbuf_cap = (size_t)opt.body_size + 2048;
+    w.sendbuf = malloc(w.sendbuf_cap);
+    if (!w.sendbuf || plan(&w) < 0) {
         fprintf(stderr, "chat-bench[%d]: out of memory\n", id);
         goto out;
     }
@@ -1192,6 +1498,9 @@ out:
         event_free(w.setup_ev);
     if (w.drain_ev)
         event_free(w.drain_ev);
+    for (size_t i = 0; w.readers && i < w.n; i++)
+        if (w.readers[i].resume)
+            event_free(w.readers[i].resume);
     if (w.base)
         event_base_free(w.base);
     free(w.conns);
@@ -1199,5 +1508,7 @@ out:
     free(w.sub_dest);
     free(w.pubs);
     free(w.pub_by_eid);
+    free(w.readers);
+    free(w.sendbuf);
     return rc;
 }
