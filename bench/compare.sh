@@ -52,6 +52,12 @@ APPENDS_WINDOW=${APPENDS_WINDOW:-4}       # unreceipted SENDs per session
 BROKERS=${BROKERS:-"simple redis rabbitmq kafka"}
 BROKER_PAIRS=${BROKER_PAIRS:-500}         # publisher -> subscriber pairs
 BROKER_RATE=${BROKER_RATE:-2000}          # messages/s over all pairs
+# flow (not in the default SCENARIOS): one publisher blasting --count
+# messages at normal and slow readers, chatd in three settings (see README).
+FLOW_COUNT=${FLOW_COUNT:-4000}            # messages
+FLOW_BODY=${FLOW_BODY:-8192}              # body bytes
+FLOW_SLOW_RATE=${FLOW_SLOW_RATE:-65536}   # a slow reader's bytes/s
+CHATD_SEND_BYTES=0                        # [stomp] max_send_bytes_per_second of the chatd started next
 PERF=${PERF:-auto}                        # 1: profile the machine 3 s into the target runs; auto: if perf works
 WRK=${WRK:-wrk}
 
@@ -66,7 +72,7 @@ die() { log "error: $*"; exit 1; }
 want() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 
 for s in $SCENARIOS; do
-    case $s in idle | connect | pairs | fanout | storage | brokers) ;; *) die "unknown scenario $s" ;; esac
+    case $s in idle | connect | pairs | fanout | storage | brokers | flow) ;; *) die "unknown scenario $s" ;; esac
 done
 for s in $SERVERS; do
     case $s in chatd | chatd-pg-redis | rabbitmq) ;; *) die "unknown server $s" ;; esac
@@ -105,7 +111,7 @@ BASIC=$(printf bench:bench | base64)
 # test helper: configure with the tests, build only what is used here.
 TARGETS="chatd chat-bench kafka_mock auth_static storage_memory storage_sqlite storage_redis storage_postgres
          broker_simple broker_redis broker_rabbitmq broker_kafka"
-if [[ ! -x $BENCH || ! -x $CHATD || ! -x $KAFKA_MOCK || ${REBUILD:-0} = 1 ]]; then
+if [[ ! -x $BENCH || ! -x $CHATD || ${REBUILD:-0} = 1 ]] || { want brokers && [[ ! -x $KAFKA_MOCK ]]; }; then
     log "building in $BUILD"
     cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=ON -DBUILD_EXAMPLES=OFF >/dev/null
     # shellcheck disable=SC2086
@@ -226,7 +232,7 @@ max_connections_per_ip = 0               ; every session comes from loopback
 
 [stomp]
 max_sends_per_second = 0                 ; unlimited for the benchmark
-max_send_bytes_per_second = 0
+max_send_bytes_per_second = $CHATD_SEND_BYTES
 connect_timeout      = 60s
 allow.bench = send,subscribe /topic/bench.** user,agent
 
@@ -1080,6 +1086,36 @@ if want brokers; then
         esac
     done
     stop_redis "$CLUSTER_REDIS_PID"
+fi
+
+# ---- flow: a publisher blasting at a slow and a normal reader -----------------------
+
+# chatd in three settings, a fresh instance each: (a) the default byte rate
+# per publisher (1M); (b) none, only the readers' full queues hold the
+# publisher back; (c) as (b), two normal readers and no slow one. RabbitMQ,
+# if in SERVERS, in (a)'s and (c)'s shape.
+if want flow; then
+    flow_args=(--scenario blast --count "$FLOW_COUNT" --body-size "$FLOW_BODY" --slow-read-rate "$FLOW_SLOW_RATE"
+               --duration 120)
+    for setting in "a 1M 1 1" "b 0 1 1" "c 0 2 0"; do
+        read -r name bytes normal slow <<<"$setting"
+        CHATD_SEND_BYTES=$bytes
+        RUN_EXTRA=$(jq -nc --arg s "$name" --arg b "$bytes" '{section: "flow", setting: $s, send_bytes: $b}')
+        start_chatd
+        run chatd "flow-$name" "${flow_args[@]}" --readers "$normal" --slow-readers "$slow"
+        stop_chatd
+    done
+    CHATD_SEND_BYTES=0
+    if [[ " $SERVERS " == *" rabbitmq "* ]]; then
+        start_rabbitmq
+        for setting in "a 1 1" "c 2 0"; do
+            read -r name normal slow <<<"$setting"
+            RUN_EXTRA=$(jq -nc --arg s "$name" '{section: "flow", setting: $s}')
+            run rabbitmq "flow-$name" "${flow_args[@]}" --readers "$normal" --slow-readers "$slow"
+        done
+        stop_rabbitmq
+    fi
+    RUN_EXTRA='{}'
 fi
 
 # ---- RESULTS.md -------------------------------------------------------------------

@@ -13,6 +13,7 @@ commands = open(env["COMMANDS_FILE"]).read().splitlines() if os.path.exists(env[
 main_runs = [r for r in runs if not r.get("section")]
 storage_runs = [r for r in runs if r.get("section") == "storage"]
 broker_runs = [r for r in runs if r.get("section") == "brokers"]
+flow_runs = [r for r in runs if r.get("section") == "flow"]
 
 by_label = {}
 for r in main_runs:
@@ -188,6 +189,8 @@ if storage_runs:
     parts.append("[storage: history and durable appends](#storage-history-queries-and-durable-appends)")
 if broker_runs:
     parts.append("[brokers: latency between instances](#brokers-delivery-latency-between-two-instances)")
+if flow_runs:
+    parts.append("[publisher flow control](#publisher-flow-control-one-publisher-a-normal-and-a-slow-reader)")
 if parts:
     w("Sections: " + ", ".join(parts) + ".\n")
 w("## Machine and versions\n")
@@ -597,12 +600,58 @@ def brokers_section():
       "redis-server's, RabbitMQ's `beam.smp` or the Kafka mock's.\n")
 
 
+FLOW_SETTINGS = {
+    "a": "default byte rate (`max_send_bytes_per_second = {b}`), 1 normal + 1 slow reader",
+    "b": "no byte rate (`max_send_bytes_per_second = 0`), 1 normal + 1 slow reader",
+    "c": "no byte rate, 2 normal readers",
+}
+
+
+def flow_section():
+    rs = flow_runs
+    any_r = next((r for r in rs if not r.get("failed_run")), {})
+    w("## Publisher flow control: one publisher, a normal and a slow reader\n")
+    w(f"`chat-bench --scenario blast`: one session SENDs {any_r.get('count', 0):,} messages of "
+      f"{any_r.get('body_size', '?')} B to `/topic/bench.blast` as fast as its socket takes them (no window, no "
+      "rate; the last one with a receipt); normal readers read as fast as they can, slow readers at most "
+      f"{any_r.get('slow_read_rate', 0):,.0f} B/s. A fresh chatd per setting (`slow_consumer_timeout` and "
+      "`max_outbound_bytes` at their defaults, 5 s and 4M). *Took* is the time to the RECEIPT of the last "
+      "SEND (the server has taken them all); *longest pause*, the longest a normal reader waited for its next "
+      "message; a slow reader's disconnection is found by reading on without a limit after the run (what the "
+      "kernel's buffers held arrives before the close).\n")
+    w("| server | setting | took (s) | publisher msg/s | MiB/s | publisher ERROR | normal readers got (min) | "
+      "normal disconnected | longest pause (s) | latency p50 (ms) | p99 (ms) | slow got before the end | "
+      "slow disconnected | server RSS at the end (MB) |")
+    w(SEP(14))
+    for r in rs:
+        srv, st = r.get("server", "?"), r.get("setting", "?")
+        if srv == "chatd":
+            desc = f"({st}) " + FLOW_SETTINGS.get(st, st).replace("{b}", str(r.get("send_bytes", "?")))
+        else:
+            desc = f"{r.get('readers', 0)} normal + {r.get('slow_readers', 0)} slow reader(s)"
+        if r.get("failed_run"):
+            w(f"| {srv} | {desc} | run failed |" + " |" * 11)
+            continue
+        err = r.get("pub_error") or "none"
+        w(f"| {srv} | {desc} | {fnum(r.get('pub_elapsed_s'), '{:.2f}')} | "
+          f"{fnum(r.get('pub_msgs_per_s'), '{:,.0f}')} | {fnum(r.get('pub_mib_per_s'), '{:.1f}')} | {err} | "
+          f"{r.get('normal_min', 0):,} of {r.get('count', 0):,} | {r.get('normal_dropped', 0)} of "
+          f"{r.get('readers', 0)} | {fnum(r.get('normal_max_pause_s'), '{:.2f}')} | "
+          f"{fnum(ms(r, 'lat_p50_us'), '{:.1f}')} | {fnum(ms(r, 'lat_p99_us'), '{:.1f}')} | "
+          f"{r.get('slow_min', 0) if r.get('slow_readers') else '—'} | "
+          f"{str(r.get('slow_dropped', 0)) + ' of ' + str(r.get('slow_readers')) if r.get('slow_readers') else '—'} | "
+          f"{fnum(mb(r.get('rss_end_kb')), '{:.1f}')} |")
+    w("")
+
+
 if main_runs:
     main_section_targets()
 if storage_runs:
     storage_section()
 if broker_runs:
     brokers_section()
+if flow_runs:
+    flow_section()
 
 w("## How these figures were taken\n")
 w("- One `chat-bench` run per table and server, the servers taking turns scenario by scenario. `compare.sh` "
