@@ -446,18 +446,10 @@ static void replay_when_live(void *arg, enum router_live how)
 
 static void subscribe_now(struct session *s, struct stomp_op *op, const char *resolved)
 {
-    if (session_has_sub_id(s, op->sub_id)) {
-        session_error_receipt(s, op->receipt, "duplicate subscription id", NULL);
-        stomp_op_free(op);
-        return;
-    }
-    chatd_status st;
-    struct sub *sub = router_subscribe(op->srv->router, s, op->sub_id, resolved, op->ack, &st);
-    if (!sub || !session_add_sub(s, sub)) {
-        if (sub)
-            router_unsubscribe(op->srv->router, sub);
-        session_error_receipt(s, op->receipt, sub ? "too many subscriptions" : "subscription failed",
-                              sub ? NULL : chatd_strerror(st));
+    const char *why, *detail;
+    struct sub *sub = session_subscribe(s, op->sub_id, resolved, op->ack, &why, &detail);
+    if (!sub) {
+        session_error_receipt(s, op->receipt, why, detail);
         stomp_op_free(op);
         return;
     }

@@ -199,14 +199,6 @@ void session_send_receipt(struct session *s, const char *receipt)
     session_receipt(s, receipt);
 }
 
-bool session_has_sub_id(const struct session *s, const char *id)
-{
-    for (size_t i = 0; i < s->nsubs; i++)
-        if (strcmp(router_sub_id(s->subs[i]), id) == 0)
-            return true;
-    return false;
-}
-
 /* A SUBSCRIBE's RECEIPT promises delivery from then on: it waits until
  * the broker confirmed the channel. */
 struct live_receipt {
@@ -250,20 +242,50 @@ bool session_has_sub(const struct session *s, const struct sub *sub)
     return false;
 }
 
-bool session_add_sub(struct session *s, struct sub *sub)
+static struct sub *find_sub(struct session *s, const char *id, size_t *index)
 {
-    if (s->nsubs >= s->srv->settings.max_subscriptions)
-        return false;
+    for (size_t i = 0; i < s->nsubs; i++) {
+        if (strcmp(router_sub_id(s->subs[i]), id) == 0) {
+            if (index)
+                *index = i;
+            return s->subs[i];
+        }
+    }
+    return NULL;
+}
+
+struct sub *session_subscribe(struct session *s, const char *id, const char *destination, enum ack_mode ack,
+                              const char **why, const char **detail)
+{
+    *detail = NULL;
+    if (find_sub(s, id, NULL)) {
+        *why = "duplicate subscription id";
+        return NULL;
+    }
+    if (s->nsubs >= s->srv->settings.max_subscriptions) {
+        *why = "too many subscriptions";
+        return NULL;
+    }
     if (s->nsubs == s->subs_cap) {
         size_t cap = s->subs_cap ? s->subs_cap * 2 : 4;
         struct sub **subs = realloc(s->subs, cap * sizeof *subs);
-        if (!subs)
-            return false;
+        if (!subs) {
+            *why = "internal error";
+            *detail = "out of memory";
+            return NULL;
+        }
         s->subs = subs;
         s->subs_cap = cap;
     }
+    chatd_status st;
+    struct sub *sub = router_subscribe(s->srv->router, s, id, destination, ack, &st);
+    if (!sub) {
+        *why = "subscription failed";
+        *detail = chatd_strerror(st);
+        return NULL;
+    }
     s->subs[s->nsubs++] = sub;
-    return true;
+    return sub;
 }
 
 static void session_unsubscribe_all(struct session *s)
@@ -519,18 +541,6 @@ static void on_connect(struct session *s, struct stomp_frame *f)
 
 /* ------------------------------------------------------ other frames */
 
-static struct sub *find_sub(struct session *s, const char *id, size_t *index)
-{
-    for (size_t i = 0; i < s->nsubs; i++) {
-        if (strcmp(router_sub_id(s->subs[i]), id) == 0) {
-            if (index)
-                *index = i;
-            return s->subs[i];
-        }
-    }
-    return NULL;
-}
-
 /* Map a client's generic destination to the router's (see destinations.h)
  * and check it is allowed. NULL with *error set ("unknown destination",
  * "destination not allowed"). */
@@ -594,25 +604,13 @@ static void on_subscribe(struct session *s, struct stomp_frame *f)
         session_error(s, receipt, why, dest);
         return;
     }
-    if (s->nsubs == s->subs_cap) {
-        size_t cap = s->subs_cap ? s->subs_cap * 2 : 4;
-        struct sub **subs = realloc(s->subs, cap * sizeof *subs);
-        if (!subs) {
-            free(resolved);
-            session_error(s, receipt, "internal error", "out of memory");
-            return;
-        }
-        s->subs = subs;
-        s->subs_cap = cap;
-    }
-    chatd_status st;
-    struct sub *sub = router_subscribe(s->srv->router, s, id, resolved, mode, &st);
+    const char *detail;
+    struct sub *sub = session_subscribe(s, id, resolved, mode, &why, &detail);
     free(resolved);
     if (!sub) {
-        session_error(s, receipt, "subscription failed", chatd_strerror(st));
+        session_error(s, receipt, why, detail);
         return;
     }
-    s->subs[s->nsubs++] = sub;
     session_receipt_when_live(s, sub, receipt);
 }
 

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "router.h"
 #include "xq.h"
 
 struct server;
@@ -38,10 +39,14 @@ struct session *session_lookup(struct server *srv, uint64_t id);
 /* ERROR (with receipt-id when given), then close. */
 void session_error_receipt(struct session *s, const char *receipt, const char *message, const char *detail);
 void session_send_receipt(struct session *s, const char *receipt);
-/* A subscription made asynchronously (rooms): false when the session can
- * take no more (the caller unsubscribes it). */
-bool session_add_sub(struct session *s, struct sub *sub);
-bool session_has_sub_id(const struct session *s, const char *id);
+/* Subscribe the session to `destination` (as the router knows it:
+ * /user/NAME/queue/X) under the client's `id`. The session owns its
+ * subscriptions: the router's and the session's list change together,
+ * here and at UNSUBSCRIBE or the close. NULL with *why (an ERROR message:
+ * "duplicate subscription id", "too many subscriptions", "subscription
+ * failed", "internal error") and *detail (or NULL) when it cannot. */
+struct sub *session_subscribe(struct session *s, const char *id, const char *destination, enum ack_mode ack,
+                              const char **why, const char **detail);
 bool session_has_sub(const struct session *s, const struct sub *sub);
 /* Connections that have not CONNECTED yet (metrics). */
 size_t session_pending_count(const struct server *srv);
