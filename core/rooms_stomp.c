@@ -492,7 +492,7 @@ void rooms_resync(struct server *srv)
         struct sub *sub = subs[i];
         if (router_sub_held(sub))
             continue; /* already catching up */
-        struct session *s = router_sub_session(sub);
+        struct session *s = session_of_subscriber(router_sub_subscriber(sub));
         const char *room = router_sub_destination(sub) + strlen(DEST_ROOM_TOPIC);
         struct stomp_op *op = stomp_op_new(s, room, VERB_SUBSCRIBE, NULL);
         if (!op)

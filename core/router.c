@@ -10,7 +10,6 @@
 #include "log.h"
 #include "presence.h"
 #include "server.h"
-#include "session.h"
 #include "stomp_frame.h"
 #include "strmap.h"
 
@@ -57,7 +56,7 @@ struct dest {
 struct sub {
     char *id;
     enum ack_mode ack;
-    struct session *session;
+    struct subscriber *who;
     struct dest *dest;
     struct sub *prev, *next; /* in dest->subs */
     struct unacked *unacked_head, *unacked_tail;
@@ -189,7 +188,7 @@ static void sub_end(struct router *r, struct sub *s);
 static void hold_event(struct router *r, struct sub *s, struct envelope *e)
 {
     if (s->nheld >= r->srv->settings.max_unacked) {
-        session_fail(s->session, "too many events during catch-up");
+        s->who->ops->fail(s->who, "too many events during catch-up");
         return;
     }
     if (s->nheld == s->held_cap) {
@@ -240,14 +239,14 @@ static void deliver_one(struct router *r, struct sub *s, struct envelope *e, boo
      * delivered: at-least-once brokers, events in flight at a subscribe. */
     if (e->seq && e->seq <= s->replayed_to)
         return;
-    int v = session_version(s->session);
+    int v = s->who->ops->version(s->who);
     struct rcbuf *shared = shared_part(e, v);
     if (!shared)
         return;
     struct unacked *u = NULL;
     if (s->ack != ACK_AUTO) {
         if (s->nunacked >= r->srv->settings.max_unacked) {
-            session_fail(s->session, "too many unacknowledged messages");
+            s->who->ops->fail(s->who, "too many unacknowledged messages");
             return;
         }
         u = calloc(1, sizeof *u);
@@ -286,7 +285,7 @@ static void deliver_one(struct router *r, struct sub *s, struct envelope *e, boo
         s->unacked_tail = u;
         s->nunacked++;
     }
-    session_send(s->session, head.data, head.len, rcbuf_ref(shared));
+    s->who->ops->deliver(s->who, head.data, head.len, rcbuf_ref(shared));
     r->srv->metrics.deliveries++;
     if (e->seq > s->last_seq)
         s->last_seq = e->seq;
@@ -388,7 +387,7 @@ static void dest_release(struct router *r, struct dest *d)
     dest_free(d);
 }
 
-struct sub *router_subscribe(struct router *r, struct session *session, const char *id,
+struct sub *router_subscribe(struct router *r, struct subscriber *who, const char *id,
                              const char *destination, enum ack_mode ack, chatd_status *st)
 {
     *st = CHATD_OK;
@@ -403,7 +402,7 @@ struct sub *router_subscribe(struct router *r, struct session *session, const ch
         return NULL;
     }
     s->ack = ack;
-    s->session = session;
+    s->who = who;
     s->dest = d;
     s->next = d->subs;
     if (d->subs)
@@ -413,7 +412,7 @@ struct sub *router_subscribe(struct router *r, struct session *session, const ch
     if (d->kind == DEST_QUEUE)
         queue_dispatch(r, d);
     if (r->srv->presence && strncmp(d->name, ROOM_TOPIC, sizeof ROOM_TOPIC - 1) == 0)
-        presence_watch(r->srv->presence, session_user(session), d->name + sizeof ROOM_TOPIC - 1, +1);
+        presence_watch(r->srv->presence, who->ops->user(who), d->name + sizeof ROOM_TOPIC - 1, +1);
     return s;
 }
 
@@ -442,7 +441,7 @@ void router_unsubscribe(struct router *r, struct sub *s)
 {
     struct dest *d = s->dest;
     if (r->srv->presence && !s->ended && strncmp(d->name, ROOM_TOPIC, sizeof ROOM_TOPIC - 1) == 0)
-        presence_watch(r->srv->presence, session_user(s->session), d->name + sizeof ROOM_TOPIC - 1, -1);
+        presence_watch(r->srv->presence, s->who->ops->user(s->who), d->name + sizeof ROOM_TOPIC - 1, -1);
     /* Unacked queue messages return in their original order. */
     while (s->unacked_tail)
         unacked_release(s, s->unacked_tail, true);
@@ -636,7 +635,7 @@ void router_deliver(struct router *r, const char *channel, const void *data, siz
     bool all = stomp_frame_header(e->frame, ROUTER_REVOKE_ALL) != NULL;
     for (struct sub *s = d->subs, *next; s; s = next) {
         next = s->next; /* deliver_one may fail the session, not unlink it */
-        bool last = all || (revoked && strcmp(session_user(s->session), revoked) == 0);
+        bool last = all || (revoked && strcmp(s->who->ops->user(s->who), revoked) == 0);
         deliver_one(r, s, e, last);
         if (last)
             sub_end(r, s);
@@ -665,7 +664,7 @@ static void sub_end(struct router *r, struct sub *s)
         return;
     s->ended = true;
     if (r->srv->presence && strncmp(s->dest->name, ROOM_TOPIC, sizeof ROOM_TOPIC - 1) == 0)
-        presence_watch(r->srv->presence, session_user(s->session), s->dest->name + sizeof ROOM_TOPIC - 1, -1);
+        presence_watch(r->srv->presence, s->who->ops->user(s->who), s->dest->name + sizeof ROOM_TOPIC - 1, -1);
     for (size_t i = 0; i < s->nheld; i++)
         envelope_unref(s->held_events[i]);
     s->nheld = 0;
@@ -738,9 +737,9 @@ bool router_sub_held(const struct sub *s)
     return s->held;
 }
 
-struct session *router_sub_session(const struct sub *s)
+struct subscriber *router_sub_subscriber(const struct sub *s)
 {
-    return s->session;
+    return s->who;
 }
 
 const char *router_sub_destination(const struct sub *s)

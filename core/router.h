@@ -18,20 +18,36 @@
 
 #include "destinations.h"
 
+struct rcbuf;
 struct server;
-struct session;
 struct stomp_frame;
 struct sub;
 
 enum ack_mode { ACK_AUTO = 0, ACK_CLIENT, ACK_CLIENT_INDIVIDUAL };
 
+/* Whoever holds subscriptions (a STOMP session), as the router sees it:
+ * the router reaches subscribers only through these, never by calling the
+ * session module. Embedded in the subscriber's own struct. */
+struct subscriber;
+struct subscriber_ops {
+    int (*version)(const struct subscriber *who);     /* STOMP version of its frames */
+    const char *(*user)(const struct subscriber *who); /* who it is (presence, revocation) */
+    /* A MESSAGE: head (taken) then shared (a reference, taken). */
+    void (*deliver)(struct subscriber *who, char *head, size_t head_len, struct rcbuf *shared);
+    /* The router gives up on it (a bound exceeded): ERROR, then close. */
+    void (*fail)(struct subscriber *who, const char *message);
+};
+struct subscriber {
+    const struct subscriber_ops *ops;
+};
+
 struct router *router_new(struct server *srv);
 void router_free(struct router *r);
 
-/* Subscribe `session` to `destination` (already resolved: /user/queue/X is
+/* Subscribe `who` to `destination` (already resolved: /user/queue/X is
  * /user/NAME/queue/X here) under the client's `id`. The router owns the
  * result; NULL with *st set on failure. */
-struct sub *router_subscribe(struct router *r, struct session *session, const char *id,
+struct sub *router_subscribe(struct router *r, struct subscriber *who, const char *id,
                              const char *destination, enum ack_mode ack, chatd_status *st);
 /* Unsubscribe and free; unacknowledged queue messages go back to the queue. */
 void router_unsubscribe(struct router *r, struct sub *s);
@@ -99,7 +115,7 @@ void router_release(struct router *r, struct sub *s, uint64_t replayed_seq);
 void router_sub_seen(struct sub *s, uint64_t seq);
 uint64_t router_sub_last_seq(const struct sub *s);
 bool router_sub_held(const struct sub *s);
-struct session *router_sub_session(const struct sub *s);
+struct subscriber *router_sub_subscriber(const struct sub *s);
 const char *router_sub_destination(const struct sub *s);
 /* Every subscription to a destination starting with prefix (but those the
  * server ended), in a new array (the caller frees it); the count. Valid

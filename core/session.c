@@ -41,6 +41,7 @@ struct transaction {
 };
 
 struct session {
+    struct subscriber subscriber; /* what the router sees of it */
     uint64_t id;
     struct server *srv;
     enum transport transport;
@@ -177,6 +178,44 @@ void session_fail(struct session *s, const char *message)
     session_error(s, NULL, message, NULL);
 }
 
+/* The session as a subscriber of the router. */
+static struct session *subscriber_session(const struct subscriber *who)
+{
+    return (struct session *)((char *)who - offsetof(struct session, subscriber));
+}
+
+static int subscriber_version(const struct subscriber *who)
+{
+    return subscriber_session(who)->version;
+}
+
+static const char *subscriber_user(const struct subscriber *who)
+{
+    return subscriber_session(who)->user;
+}
+
+static void subscriber_deliver(struct subscriber *who, char *head, size_t head_len, struct rcbuf *shared)
+{
+    session_send(subscriber_session(who), head, head_len, shared);
+}
+
+static void subscriber_fail(struct subscriber *who, const char *message)
+{
+    session_fail(subscriber_session(who), message);
+}
+
+static const struct subscriber_ops session_subscriber = {
+    .version = subscriber_version,
+    .user = subscriber_user,
+    .deliver = subscriber_deliver,
+    .fail = subscriber_fail,
+};
+
+struct session *session_of_subscriber(struct subscriber *who)
+{
+    return subscriber_session(who);
+}
+
 void session_error_receipt(struct session *s, const char *receipt, const char *message, const char *detail)
 {
     session_error(s, receipt, message, detail);
@@ -278,7 +317,7 @@ struct sub *session_subscribe(struct session *s, const char *id, const char *des
         s->subs_cap = cap;
     }
     chatd_status st;
-    struct sub *sub = router_subscribe(s->srv->router, s, id, destination, ack, &st);
+    struct sub *sub = router_subscribe(s->srv->router, &s->subscriber, id, destination, ack, &st);
     if (!sub) {
         *why = "subscription failed";
         *detail = chatd_strerror(st);
@@ -1077,6 +1116,7 @@ void session_opened(struct server *srv, uint64_t id, enum transport t, char *add
         server_emit(srv, &m);
         return;
     }
+    s->subscriber.ops = &session_subscriber;
     s->id = id;
     s->srv = srv;
     s->transport = t;
