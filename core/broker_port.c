@@ -2,12 +2,10 @@
 
 #include <string.h>
 
-#include "loader.h"
-
 const struct chatd_broker_ops *broker_ops(const struct broker_port *b, void **state)
 {
-    *state = b->plugin->state;
-    return b->plugin->desc->ops.broker;
+    *state = b->state;
+    return b->ops;
 }
 
 int broker_port_on_channel(struct broker_port *b, const char *channel, broker_deliver_fn fn, void *arg)

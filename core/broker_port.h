@@ -12,8 +12,6 @@
 
 #include <chatd/plugin.h>
 
-struct plugin;
-
 typedef void (*broker_deliver_fn)(void *arg, const char *channel, const void *data, size_t len);
 typedef void (*broker_live_fn)(void *arg, const char *channel, chatd_status st);
 typedef void (*broker_ready_fn)(void *arg);
@@ -21,7 +19,8 @@ typedef void (*broker_ready_fn)(void *arg);
 #define BROKER_PORT_HANDLERS 4
 
 struct broker_port {
-    struct plugin *plugin;
+    const struct chatd_broker_ops *ops; /* the plugin's, and its state */
+    void *state;
     struct {
         const char *channel; /* NULL: every channel no other handler names */
         broker_deliver_fn fn;

@@ -8,9 +8,7 @@
 #include <string.h>
 
 #include "clock.h"
-#include "loader.h"
 #include "log.h"
-#include "router.h"
 #include "server.h"
 #include "strmap.h"
 
@@ -131,7 +129,7 @@ struct presence *presence_new(struct server *srv)
     if (!p)
         return NULL;
     p->srv = srv;
-    snprintf(p->id, sizeof p->id, "%s", router_instance(srv->router));
+    snprintf(p->id, sizeof p->id, "%s", srv->instance);
     strmap_init(&p->users);
     strmap_init(&p->watches);
     strmap_init(&p->remotes);

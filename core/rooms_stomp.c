@@ -294,7 +294,7 @@ static void trace_id(struct server *srv, const char *given, char *out, size_t ou
         snprintf(out, outlen, "%s", given);
         return;
     }
-    snprintf(out, outlen, "%s-t%llu", router_instance(srv->router), (unsigned long long)++srv->next_trace);
+    snprintf(out, outlen, "%s-t%llu", srv->instance, (unsigned long long)++srv->next_trace);
 }
 
 static struct stomp_op *stomp_op_new(struct session *s, const char *room, int verb, const char *receipt)

@@ -100,13 +100,7 @@ struct router *router_new(struct server *srv)
     r->envelope_limits.max_body_size = 64u << 20;
     r->envelope_limits.max_headers = 1u << 16;
     r->envelope_limits.max_header_length = 1u << 20;
-    uint64_t seed = 0;
-    FILE *f = fopen("/dev/urandom", "rb");
-    if (!f || fread(&seed, sizeof seed, 1, f) != 1)
-        seed = (uint64_t)(uintptr_t)r ^ (uint64_t)getpid();
-    if (f)
-        fclose(f);
-    snprintf(r->instance, sizeof r->instance, "%012llx", (unsigned long long)(seed & 0xffffffffffffULL));
+    snprintf(r->instance, sizeof r->instance, "%s", srv->instance);
     return r;
 }
 
@@ -773,11 +767,6 @@ size_t router_collect_subs(struct router *r, const char *prefix, struct sub ***o
     }
     *out = v;
     return n;
-}
-
-const char *router_instance(const struct router *r)
-{
-    return r->instance;
 }
 
 void router_when_live(struct router *r, struct sub *s, router_live_fn fn, void *arg)

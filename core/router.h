@@ -124,8 +124,6 @@ size_t router_collect_subs(struct router *r, const char *prefix, struct sub ***o
 
 /* The prefix of room topics, followed by the room id. */
 #define ROOM_TOPIC DEST_ROOM_TOPIC
-/* This instance's random id (message-id prefix, presence). */
-const char *router_instance(const struct router *r);
 
 /* A broker may confirm a channel later (subscribe returned CHATD_PENDING):
  * fn(arg, how) runs once the subscription's destination is live — at once

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "destinations.h"
@@ -156,6 +158,18 @@ static struct plugin **notify_push(struct server *srv, struct plugin *p)
     return srv->notify = v;
 }
 
+/* 48 random bits, hex: names this instance among the others. */
+static void server_instance_id(char *out, size_t len)
+{
+    uint64_t seed = 0;
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (!f || fread(&seed, sizeof seed, 1, f) != 1)
+        seed = (uint64_t)(uintptr_t)out ^ (uint64_t)getpid() ^ (uint64_t)time(NULL);
+    if (f)
+        fclose(f);
+    snprintf(out, len, "%012llx", (unsigned long long)(seed & 0xffffffffffffULL));
+}
+
 /* What the broker hands back, to the modules that handle it. */
 static void presence_event(void *arg, const char *channel, const void *data, size_t len)
 {
@@ -188,7 +202,8 @@ static void presence_ready(void *arg)
 static void server_wire_broker(struct server *srv)
 {
     struct broker_port *b = &srv->broker_port;
-    b->plugin = srv->broker;
+    b->ops = srv->broker->desc->ops.broker;
+    b->state = srv->broker->state;
     /* Within BROKER_PORT_HANDLERS by construction: cannot fail. */
     (void)broker_port_on_channel(b, PRESENCE_CHANNEL, presence_event, srv->presence);
     (void)broker_port_on_channel(b, NULL, router_event, srv->router);
@@ -208,6 +223,7 @@ int server_init(struct server *srv, const char *config_path, bool quiet, char *e
     log_setup(quiet && srv->settings.log_level > CHATD_LOG_WARN ? CHATD_LOG_WARN : srv->settings.log_level,
               srv->settings.log_format);
 
+    server_instance_id(srv->instance, sizeof srv->instance);
     evthread_use_pthreads();
     srv->base = event_base_new();
     if (!srv->base || !(srv->tasks = tasks_new(srv->base))) {

@@ -67,6 +67,7 @@ struct server {
     struct metrics metrics;
     uint64_t next_message_id;
     uint64_t next_trace;         /* trace ids minted for SENDs without one */
+    char instance[24];           /* this instance's random id: message-id prefix, presence, trace ids */
     bool stopping;
     struct event *sig_int, *sig_term, *stop_timer;
 };

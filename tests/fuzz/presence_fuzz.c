@@ -2,16 +2,10 @@
  * (presence_deliver): the JSON, the instance id and type, the user and
  * watch lists of snapshots and deltas. One input is several events, one per
  * line, delivered in order to one presence table, so that deltas meet the
- * snapshots before them. The core's source is included with stand-ins for
- * the two functions it takes from elsewhere and a broker that drops what
- * presence publishes (its answer to a "hello"). */
+ * snapshots before them. The core's source is included with a stand-in for
+ * the log and a broker that drops what presence publishes (its answer to a
+ * "hello"). */
 #include "../../core/presence.c"
-
-const char *router_instance(const struct router *r)
-{
-    (void)r;
-    return "fuzz-self";
-}
 
 void log_msg(chatd_log_level level, const char *source, uint64_t session, const char *fmt, ...)
 {
@@ -27,13 +21,11 @@ static chatd_status drop_publish(void *state, const char *channel, const void *d
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const struct chatd_broker_ops ops = {.size = sizeof ops, .publish = drop_publish};
-    static const struct chatd_plugin desc = {.kind = CHATD_PLUGIN_BROKER, .name = "drop", .ops.broker = &ops};
-    static struct plugin broker = {.desc = &desc};
     static struct server srv;
     if (!srv.base) {
         srv.base = event_base_new();
-        srv.broker = &broker;
-        srv.broker_port.plugin = &broker;
+        snprintf(srv.instance, sizeof srv.instance, "fuzz-self");
+        srv.broker_port.ops = &ops;
     }
     struct presence *p = presence_new(&srv);
     if (!p)
