@@ -47,6 +47,16 @@ void rest_error(struct rest_call *c, int status, const char *code, const char *f
     rest_respond(c, status, json_pack("{s:s, s:s}", "error", code, "message", msg));
 }
 
+void rest_storage_error(struct rest_call *c, chatd_status st, const char *not_found)
+{
+    if (st == CHATD_ERR_NOT_FOUND)
+        rest_error(c, 404, "not_found", "%s", not_found);
+    else if (st == CHATD_ERR_LIMIT)
+        rest_error(c, 429, "limit", "storage limit reached");
+    else
+        rest_error(c, 503, "storage_unavailable", "storage: %s", chatd_strerror(st));
+}
+
 const char *rest_query(const struct rest_call *c, const char *name, char *buf, size_t len)
 {
     return query_param(c->req->query, name, buf, len);

@@ -8,6 +8,8 @@
 
 #include <jansson.h>
 
+#include <chatd/plugin.h>
+
 struct server;
 struct http_request;
 
@@ -31,6 +33,9 @@ void rest_respond_text(struct rest_call *c, int status, char *body, size_t len);
 /* {"error": code, "message": ...} with `status`. */
 void rest_error(struct rest_call *c, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* A storage failure as the API answers it: CHATD_ERR_NOT_FOUND 404 with
+ * `not_found` as the message, CHATD_ERR_LIMIT 429, anything else 503. */
+void rest_storage_error(struct rest_call *c, chatd_status st, const char *not_found);
 /* The value of `name` in the query (percent-decoded into buf), or NULL. */
 const char *rest_query(const struct rest_call *c, const char *name, char *buf, size_t len);
 

@@ -52,14 +52,9 @@ static struct rest_op *rest_op_new(struct rest_call *c, const char *room)
     return op;
 }
 
-static void rest_storage_error(struct rest_call *c, chatd_status st)
+static void storage_error(struct rest_call *c, chatd_status st)
 {
-    if (st == CHATD_ERR_NOT_FOUND)
-        rest_error(c, 404, "not_found", "no such room");
-    else if (st == CHATD_ERR_LIMIT)
-        rest_error(c, 429, "limit", "storage limit reached");
-    else
-        rest_error(c, 503, "storage_unavailable", "storage: %s", chatd_strerror(st));
+    rest_storage_error(c, st, "no such room");
 }
 
 static void created_cb(void *ctx, chatd_status st, const struct chatd_room *answer)
@@ -68,7 +63,7 @@ static void created_cb(void *ctx, chatd_status st, const struct chatd_room *answ
     struct rest_call *c = op->c;
     free(op);
     if ((st != CHATD_OK && st != CHATD_ERR_EXISTS) || !answer) {
-        rest_storage_error(c, st);
+        storage_error(c, st);
         return;
     }
     struct chatd_room view = storage_room(c->srv->storage, answer, 0);
@@ -153,7 +148,7 @@ static void list_cb(void *ctx, chatd_status st, const struct chatd_room *rooms, 
     struct rest_call *c = op->c;
     free(op);
     if (st != CHATD_OK) {
-        rest_storage_error(c, st);
+        storage_error(c, st);
         return;
     }
     json_t *list = json_array();
@@ -209,7 +204,7 @@ static void claim_cb(void *ctx, chatd_status st, const struct chatd_room *room)
         return;
     }
     if (st != CHATD_OK || !room) {
-        rest_storage_error(c, st);
+        storage_error(c, st);
         return;
     }
     if (action == ACT_CLAIM) {
@@ -228,7 +223,7 @@ static void done_cb(void *ctx, chatd_status st)
     struct rest_call *c = op->c;
     if (st != CHATD_OK) {
         free(op);
-        rest_storage_error(c, st);
+        storage_error(c, st);
         return;
     }
     struct server *srv = c->srv;
@@ -254,7 +249,7 @@ static void history_cb(void *ctx, chatd_status st, const struct chatd_message *m
     struct rest_call *c = op->c;
     free(op);
     if (st != CHATD_OK) {
-        rest_storage_error(c, st);
+        storage_error(c, st);
         return;
     }
     /* Written as text: the page is the hot answer of the API, and a tree of
@@ -290,7 +285,7 @@ static void closed_cb(void *ctx, chatd_status st, const struct chatd_room *room)
         return;
     }
     if (st != CHATD_OK || !room) {
-        rest_storage_error(c, st);
+        storage_error(c, st);
         return;
     }
     struct server *srv = c->srv;
@@ -397,7 +392,7 @@ static void group_change_cb(void *ctx, chatd_status st, const struct chatd_room 
     } else if (st == CHATD_ERR_NOT_FOUND || st == CHATD_ERR_INVALID) {
         rest_error(c, 404, "not_found", "no such room");
     } else {
-        rest_storage_error(c, st);
+        storage_error(c, st);
     }
     free(op);
 }
@@ -410,7 +405,7 @@ static void group_done_cb(void *ctx, chatd_status st)
     if (st == CHATD_OK)
         group_changed(op, NULL);
     else
-        rest_storage_error(op->c, st);
+        storage_error(op->c, st);
     free(op);
 }
 
@@ -492,7 +487,7 @@ static void room_action_cb(void *ctx, chatd_status st, const struct chatd_room *
         if (st == CHATD_OK || st == CHATD_ERR_NOT_FOUND)
             rest_error(c, 404, "not_found", "no such room");
         else
-            rest_storage_error(c, st);
+            storage_error(c, st);
         return;
     }
     void *state;

@@ -38,10 +38,7 @@ static void storage_failed(struct erase_op *op, chatd_status st)
     struct rest_call *c = op->c;
     log_warn("erasing user %s (asked by %s) failed: %s", op->user, c->user, chatd_strerror(st));
     op_free(op);
-    if (st == CHATD_ERR_LIMIT)
-        rest_error(c, 429, "limit", "storage limit reached");
-    else
-        rest_error(c, 503, "storage_unavailable", "storage: %s", chatd_strerror(st));
+    rest_storage_error(c, st, "no such user");
 }
 
 static void erased_cb(void *ctx, chatd_status st, const struct chatd_erase_result *res)
