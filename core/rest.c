@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 
 #include "loader.h"
+#include "http_routes.h"
 #include "query.h"
 #include "log.h"
 #include "presence.h"
@@ -16,6 +17,16 @@
 #include "rooms.h"
 #include "server.h"
 #include "user_erase.h"
+
+static void rest_call_free(struct rest_call *c)
+{
+    http_request_free(c->req);
+    json_decref(c->body);
+    for (size_t i = 0; i < ROUTE_PARAMS; i++)
+        free(c->params[i]);
+    free(c->user);
+    free(c);
+}
 
 void rest_respond(struct rest_call *c, int status, json_t *json)
 {
@@ -31,10 +42,7 @@ void rest_respond_text(struct rest_call *c, int status, char *body, size_t len)
     m.u.http_response.body = body ? body : strdup("{\"error\":\"internal\",\"message\":\"out of memory\"}");
     m.u.http_response.len = body ? len : m.u.http_response.body ? strlen(m.u.http_response.body) : 0;
     server_emit(c->srv, &m);
-    http_request_free(c->req);
-    json_decref(c->body);
-    free(c->user);
-    free(c);
+    rest_call_free(c);
 }
 
 void rest_error(struct rest_call *c, int status, const char *code, const char *fmt, ...)
@@ -158,11 +166,29 @@ static void metrics(struct rest_call *c)
     x.u.http_response.len = out ? len : 0;
     x.u.http_response.content_type = "text/plain; version=0.0.4";
     server_emit(c->srv, &x);
-    http_request_free(c->req);
-    json_decref(c->body);
-    free(c->user);
-    free(c);
+    rest_call_free(c);
 }
+
+/* Every path the API answers, and who answers it (docs/rest-api.md). */
+enum api_handler { API_HEALTH = 1, API_METRICS, API_ROOMS, API_USERS };
+
+static const struct route api_routes[] = {
+    {"*", "/healthz", API_HEALTH, 0},
+    {"*", "/metrics", API_METRICS, 0},
+    {"GET", "/api/rooms", API_ROOMS, ROOMS_LIST},
+    {"POST", "/api/rooms", API_ROOMS, ROOMS_CREATE},
+    {"GET", "/api/rooms/{}", API_ROOMS, ROOM_GET},
+    {"DELETE", "/api/rooms/{}", API_ROOMS, ROOM_DELETE},
+    {"PATCH", "/api/rooms/{}", API_ROOMS, ROOM_RENAME},
+    {"GET", "/api/rooms/{}/messages", API_ROOMS, ROOM_HISTORY},
+    {"POST", "/api/rooms/{}/claim", API_ROOMS, ROOM_CLAIM},
+    {"POST", "/api/rooms/{}/complete", API_ROOMS, ROOM_COMPLETE},
+    {"POST", "/api/rooms/{}/read", API_ROOMS, ROOM_READ},
+    {"POST", "/api/rooms/{}/members", API_ROOMS, ROOM_MEMBER_ADD},
+    {"DELETE", "/api/rooms/{}/members/{}", API_ROOMS, ROOM_MEMBER_REMOVE},
+    {"PUT", "/api/rooms/{}/members/{}/role", API_ROOMS, ROOM_MEMBER_ROLE},
+    {"DELETE", "/api/users/{}", API_USERS, 0},
+};
 
 static void rest_auth_done(void *ctx, chatd_status st, const struct chatd_identity *who, const char *reason)
 {
@@ -179,10 +205,10 @@ static void rest_auth_done(void *ctx, chatd_status st, const struct chatd_identi
         return;
     }
     c->roles = who->roles;
-    if (strncmp(c->req->path, "/api/users/", 11) == 0)
-        user_erase_rest(c);
+    if (c->route->handler == API_USERS)
+        user_erase_rest(c, c->params[0]);
     else
-        rooms_rest(c);
+        rooms_rest(c, (enum rooms_request)c->route->request, c->params[0], c->params[1]);
 }
 
 void rest_request(struct server *srv, uint64_t id, struct http_request *req)
@@ -198,13 +224,33 @@ void rest_request(struct server *srv, uint64_t id, struct http_request *req)
     c->srv = srv;
     c->id = id;
     c->req = req;
-    if (strcmp(req->path, "/healthz") == 0) {
+    size_t index;
+    struct route_params params;
+    char allow[64];
+    enum route_result found = route_match(api_routes, sizeof api_routes / sizeof *api_routes, req->method, req->path,
+                                          &index, &params, allow, sizeof allow);
+    if (found == ROUTE_NO_PATH) {
+        rest_error(c, 404, "not_found", "no such endpoint");
+        return;
+    }
+    if (found == ROUTE_NO_METHOD) {
+        rest_error(c, 405, "method_not_allowed", "use %s on %s", allow, req->path);
+        return;
+    }
+    c->route = &api_routes[index];
+    if (c->route->handler == API_HEALTH) {
         health(c);
         return;
     }
-    if (strcmp(req->path, "/metrics") == 0) {
+    if (c->route->handler == API_METRICS) {
         metrics(c);
         return;
+    }
+    for (size_t i = 0; i < params.n; i++) {
+        if (!(c->params[i] = strndup(params.v[i], params.len[i]))) {
+            rest_error(c, 500, "internal", "out of memory");
+            return;
+        }
     }
     if (req->body_len) {
         json_error_t jerr;

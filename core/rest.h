@@ -10,6 +10,8 @@
 
 #include <chatd/plugin.h>
 
+#include "http_routes.h"
+
 struct server;
 struct http_request;
 
@@ -21,6 +23,8 @@ struct rest_call {
     char *user;
     uint32_t roles;
     json_t *body;               /* parsed JSON body, or NULL */
+    const struct route *route;  /* the route table's entry it matched */
+    char *params[ROUTE_PARAMS]; /* the path's {} segments, or NULL */
 };
 
 /* Takes ownership of req. */

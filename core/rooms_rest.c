@@ -589,88 +589,60 @@ static void room_action_cb(void *ctx, chatd_status st, const struct chatd_room *
  * (rename), PUT of a member's role, DELETE of the room ?for=everyone.
  * Sets *action (0: not one of them) and the arguments; false when the
  * request is answered already (bad input). */
-static bool group_route(struct rest_call *c, const char *sub, const char *method, int *action, char *member,
-                        size_t member_len, chatd_member_role *role, char title[TITLE_MAX + 1])
+void rooms_rest(struct rest_call *c, enum rooms_request what, const char *room, const char *member)
 {
-    size_t sl = strlen(sub);
-    char scope[16];
-    if (!*sub && strcmp(method, "PATCH") == 0) {
-        const char *t = json_string_value(json_object_get(c->body, "title"));
-        if (!t || !*t || strlen(t) > TITLE_MAX) {
-            rest_error(c, 400, "bad_request", "expected {\"title\": T} with a title of 1 to %d bytes", TITLE_MAX);
-            return false;
+    if (what == ROOMS_CREATE) {
+        if (!json_is_object(c->body)) {
+            rest_error(c, 400, "bad_request", "expected a JSON object");
+            return;
         }
-        snprintf(title, TITLE_MAX + 1, "%s", t);
-        *action = ACT_RENAME;
-    } else if (!*sub && strcmp(method, "DELETE") == 0 && rest_query(c, "for", scope, sizeof scope)) {
-        if (strcmp(scope, "everyone") != 0) {
-            rest_error(c, 400, "bad_request", "for=everyone deletes the group; without it a member leaves");
-            return false;
-        }
-        *action = ACT_GROUP_DELETE;
-    } else if (strncmp(sub, "members/", 8) == 0 && sl > 8 + 5 && strcmp(sub + sl - 5, "/role") == 0 &&
-               strcmp(method, "PUT") == 0) {
-        size_t ul = sl - 8 - 5;
-        const char *r = json_string_value(json_object_get(c->body, "role"));
-        if (ul >= member_len || !group_role_parse(r, role)) {
-            rest_error(c, 400, "bad_request", "expected {\"role\": \"owner\", \"admin\" or \"member\"}");
-            return false;
-        }
-        memcpy(member, sub + 8, ul);
-        member[ul] = '\0';
-        *action = ACT_ROLE;
-    }
-    return true;
-}
-
-void rooms_rest(struct rest_call *c)
-{
-    const char *path = c->req->path;
-    const char *method = c->req->method;
-    if (strncmp(path, "/api/rooms", 10) != 0 || (path[10] && path[10] != '/')) {
-        rest_error(c, 404, "not_found", "no such endpoint");
+        create_room(c);
         return;
     }
-    const char *rest = path[10] ? path + 11 : "";
-    if (!*rest) {
-        if (strcmp(method, "POST") == 0) {
-            if (!json_is_object(c->body)) {
-                rest_error(c, 400, "bad_request", "expected a JSON object");
-                return;
-            }
-            create_room(c);
-        } else if (strcmp(method, "GET") == 0) {
-            list_rooms(c);
-        } else {
-            rest_error(c, 405, "method_not_allowed", "use GET or POST on /api/rooms");
-        }
+    if (what == ROOMS_LIST) {
+        list_rooms(c);
         return;
     }
-    const char *slash = strchr(rest, '/');
-    size_t idlen = slash ? (size_t)(slash - rest) : strlen(rest);
-    if (!room_valid_id(rest, idlen)) {
+    if (!room || !room_valid_id(room, strlen(room))) {
         rest_error(c, 404, "not_found", "no such room");
         return;
     }
-    char room[ROOM_ID_MAX];
-    memcpy(room, rest, idlen);
-    room[idlen] = '\0';
-    const char *sub = slash ? slash + 1 : "";
+    if (member && strlen(member) >= sizeof ((struct rest_op *)0)->member) {
+        rest_error(c, 400, "bad_request", "a user name is at most %zu bytes", sizeof ((struct rest_op *)0)->member - 1);
+        return;
+    }
     int action = 0;
-    char member[256] = "", title[TITLE_MAX + 1] = "", scope[16];
+    char user[256] = "", title[TITLE_MAX + 1] = "", scope[16];
     chatd_member_role role = CHATD_MEMBER_NONE;
     uint64_t seq = 0;
-    if (!*sub && strcmp(method, "GET") == 0)
-        action = ACT_GET;
-    else if (!*sub && strcmp(method, "DELETE") == 0 && !rest_query(c, "for", scope, sizeof scope))
-        action = ACT_DELETE;
-    else if (strcmp(sub, "messages") == 0 && strcmp(method, "GET") == 0)
-        action = ACT_HISTORY;
-    else if (strcmp(sub, "claim") == 0 && strcmp(method, "POST") == 0)
-        action = ACT_CLAIM;
-    else if (strcmp(sub, "complete") == 0 && strcmp(method, "POST") == 0)
-        action = ACT_COMPLETE;
-    else if (strcmp(sub, "read") == 0 && strcmp(method, "POST") == 0) {
+    switch (what) {
+    case ROOM_GET: action = ACT_GET; break;
+    case ROOM_HISTORY: action = ACT_HISTORY; break;
+    case ROOM_CLAIM: action = ACT_CLAIM; break;
+    case ROOM_COMPLETE: action = ACT_COMPLETE; break;
+    case ROOM_DELETE:
+        /* A support room's customer closes it, a group member leaves; with
+         * ?for=everyone an owner or admin deletes the whole group. */
+        if (!rest_query(c, "for", scope, sizeof scope)) {
+            action = ACT_DELETE;
+        } else if (strcmp(scope, "everyone") == 0) {
+            action = ACT_GROUP_DELETE;
+        } else {
+            rest_error(c, 400, "bad_request", "for=everyone deletes the group; without it a member leaves");
+            return;
+        }
+        break;
+    case ROOM_RENAME: {
+        const char *t = json_string_value(json_object_get(c->body, "title"));
+        if (!t || !*t || strlen(t) > TITLE_MAX) {
+            rest_error(c, 400, "bad_request", "expected {\"title\": T} with a title of 1 to %d bytes", TITLE_MAX);
+            return;
+        }
+        snprintf(title, sizeof title, "%s", t);
+        action = ACT_RENAME;
+        break;
+    }
+    case ROOM_READ: {
         json_t *s = json_object_get(c->body, "seq");
         if (!json_is_integer(s) || json_integer_value(s) < 0) {
             rest_error(c, 400, "bad_request", "expected {\"seq\": N}");
@@ -678,19 +650,33 @@ void rooms_rest(struct rest_call *c)
         }
         seq = (uint64_t)json_integer_value(s);
         action = ACT_READ;
-    } else if (strcmp(sub, "members") == 0 && strcmp(method, "POST") == 0) {
+        break;
+    }
+    case ROOM_MEMBER_ADD: {
         const char *u = json_string_value(json_object_get(c->body, "user"));
-        if (!u || !*u || strlen(u) >= sizeof member) {
+        if (!u || !*u || strlen(u) >= sizeof user) {
             rest_error(c, 400, "bad_request", "expected {\"user\": NAME}");
             return;
         }
-        snprintf(member, sizeof member, "%s", u);
+        snprintf(user, sizeof user, "%s", u);
         action = ACT_MEMBER_ADD;
-    } else if (strncmp(sub, "members/", 8) == 0 && sub[8] && strcmp(method, "DELETE") == 0) {
-        snprintf(member, sizeof member, "%s", sub + 8);
+        break;
+    }
+    case ROOM_MEMBER_REMOVE:
+        snprintf(user, sizeof user, "%s", member ? member : "");
         action = ACT_MEMBER_REMOVE;
-    } else if (!group_route(c, sub, method, &action, member, sizeof member, &role, title)) {
-        return; /* answered */
+        break;
+    case ROOM_MEMBER_ROLE:
+        if (!group_role_parse(json_string_value(json_object_get(c->body, "role")), &role)) {
+            rest_error(c, 400, "bad_request", "expected {\"role\": \"owner\", \"admin\" or \"member\"}");
+            return;
+        }
+        snprintf(user, sizeof user, "%s", member ? member : "");
+        action = ACT_ROLE;
+        break;
+    case ROOMS_LIST:
+    case ROOMS_CREATE:
+        break;
     }
     if (!action) {
         rest_error(c, 404, "not_found", "no such endpoint");
@@ -701,7 +687,7 @@ void rooms_rest(struct rest_call *c)
         return;
     op->action = action;
     op->seq = seq;
-    snprintf(op->member, sizeof op->member, "%s", member);
+    snprintf(op->member, sizeof op->member, "%s", user);
     op->change.role = role;
     memcpy(op->title, title, sizeof op->title);
     void *state;

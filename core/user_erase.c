@@ -93,17 +93,11 @@ static void listed_cb(void *ctx, chatd_status st, const struct chatd_room *rooms
     op->erase(storage->state, op->user, erased_cb, op);
 }
 
-void user_erase_rest(struct rest_call *c)
+void user_erase_rest(struct rest_call *c, const char *user)
 {
-    const char *path = c->req->path;
-    const char *user = strncmp(path, "/api/users/", 11) == 0 ? path + 11 : "";
     size_t len = strlen(user);
-    if (!len || len > USER_MAX || strchr(user, '/')) {
-        rest_error(c, 404, "not_found", "no such endpoint");
-        return;
-    }
-    if (strcmp(c->req->method, "DELETE") != 0) {
-        rest_error(c, 405, "method_not_allowed", "use DELETE on /api/users/{user}");
+    if (!len || len > USER_MAX) {
+        rest_error(c, 404, "not_found", "no such user");
         return;
     }
     if (!(c->roles & CHATD_ROLE_ADMIN)) {

@@ -6,7 +6,7 @@
 
 struct rest_call;
 
-/* An authenticated call to /api/users/...: answers it. */
-void user_erase_rest(struct rest_call *c);
+/* An authenticated DELETE /api/users/{user}: answers it. */
+void user_erase_rest(struct rest_call *c, const char *user);
 
 #endif

@@ -1,12 +1,15 @@
-/* Fuzz the REST query parser and the JSON bodies the API accepts. The input
- * is "QUERY\nBODY": the query goes through every parameter the API reads,
- * the body through jansson as rest.c loads it, and through the shape checks
+/* Fuzz the REST query parser, the route matcher and the JSON bodies the API
+ * accepts. The input is "QUERY\nBODY": the query goes through every
+ * parameter the API reads, and as a path through the route matcher (every
+ * parameter it hands over must lie inside the path and hold no '/'); the
+ * body through jansson as rest.c loads it, and through the shape checks
  * rooms_rest.c applies to a room-creation body. */
 #include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "http_routes.h"
 #include "query.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -34,6 +37,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         v = query_param(text, names[i], tiny, sizeof tiny);
         if (v && tiny[0] != '\0')
             abort();
+    }
+    static const struct route routes[] = {
+        {"GET", "/api/rooms", 1, 0},           {"GET", "/api/rooms/{}", 1, 1},
+        {"PUT", "/api/rooms/{}/members/{}/role", 1, 2}, {"*", "/healthz", 2, 0},
+        {"DELETE", "/api/users/{}", 3, 0},
+    };
+    static const char *const methods[] = {"GET", "PUT", "DELETE", "POST"};
+    size_t plen = strlen(text);
+    for (size_t m = 0; m < sizeof methods / sizeof *methods; m++) {
+        size_t index;
+        struct route_params p;
+        char allow[8]; /* small: a truncated list must stay terminated */
+        if (route_match(routes, sizeof routes / sizeof *routes, methods[m], text, &index, &p, allow, sizeof allow) ==
+            ROUTE_FOUND) {
+            for (size_t k = 0; k < p.n; k++)
+                if (!p.len[k] || p.v[k] < text || p.v[k] + p.len[k] > text + plen || memchr(p.v[k], '/', p.len[k]))
+                    abort();
+        } else if (strlen(allow) >= sizeof allow) {
+            abort();
+        }
     }
     json_error_t err;
     json_t *j = json_loadb(body, body_len, JSON_REJECT_DUPLICATES, &err);
