@@ -18,7 +18,7 @@
 #include "room_events.h"
 #include "room_json.h"
 #include "room_rules.h"
-#include "rest.h"
+#include "rest_call.h"
 #include "router.h"
 #include "server.h"
 #include "storage_port.h"

@@ -6,7 +6,7 @@
 
 #include "loader.h"
 #include "log.h"
-#include "rest.h"
+#include "rest_call.h"
 #include "rooms.h"
 #include "server.h"
 #include "storage_port.h"
