@@ -6,6 +6,7 @@
 
 #include <openssl/evp.h>
 
+#include "auth_port.h"
 #include "loader.h"
 #include "http_routes.h"
 #include "query.h"
@@ -230,6 +231,5 @@ void rest_request(struct server *srv, uint64_t id, struct http_request *req)
         rest_error(c, 401, "unauthorized", "send Authorization: Bearer TOKEN (or Basic for static users)");
         return;
     }
-    struct plugin *auth = srv->auth;
-    auth->desc->ops.auth->authenticate(auth->state, &cred, rest_auth_done, c);
+    auth_authenticate(srv->auth, &cred, rest_auth_done, c);
 }

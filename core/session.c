@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth_port.h"
 #include "clock.h"
-#include "loader.h"
 #include "presence.h"
 #include "acl.h"
 #include "destinations.h"
@@ -574,8 +574,7 @@ static void on_connect(struct session *s, struct stomp_frame *f)
     w->srv = s->srv;
     w->session = s->id;
     s->state = SESSION_AUTH;
-    struct plugin *auth = s->srv->auth;
-    auth->desc->ops.auth->authenticate(auth->state, &cred, auth_done, w);
+    auth_authenticate(s->srv->auth, &cred, auth_done, w);
 }
 
 /* ------------------------------------------------------ other frames */
@@ -717,8 +716,7 @@ static void on_refresh(struct session *s, struct stomp_frame *f, const char *rec
     w->srv = s->srv;
     w->session = s->id;
     session_op_begin(s); /* a later DISCONNECT or COMMIT receipt waits for it */
-    struct plugin *auth = s->srv->auth;
-    auth->desc->ops.auth->authenticate(auth->state, &cred, refresh_done, w);
+    auth_authenticate(s->srv->auth, &cred, refresh_done, w);
 }
 
 static void do_send(struct session *s, struct stomp_frame *f, const char *receipt)
