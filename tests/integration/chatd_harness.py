@@ -201,3 +201,31 @@ class Recorder:
     def wait_error(self, timeout=10.0):
         self.wait(lambda: self.errors, timeout, "ERROR")
         return self.errors[0]
+
+
+class OneServer(unittest.TestCase):
+    """A test class whose tests share one chatd, started before the first
+    and stopped after the last. A subclass changes its chat.ini with a
+    static `edit(sections)`."""
+
+    edit = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Chatd(cls.edit).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.server.cleanup()
+
+    def raw(self, user=None, **kw):
+        """A raw STOMP client over TCP, CONNECTed as `user` when given,
+        closed after the test."""
+        from raw_stomp import RawStomp  # raw_stomp imports this module
+        c = RawStomp(self.server.stomp_port)
+        self.addCleanup(c.close)
+        if user:
+            c.connect(user, **kw)
+        return c
+

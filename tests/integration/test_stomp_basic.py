@@ -5,19 +5,11 @@ import unittest
 
 import stomp
 
-from chatd_harness import Chatd, Recorder, password_of, wait_for
+from chatd_harness import OneServer, Recorder, password_of, wait_for
 from stomp_ws import WSConnection12
 
 
-class StompBasic(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = Chatd().start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
-        cls.server.cleanup()
+class StompBasic(OneServer):
 
     def client(self, transport, user, connect=True):
         if transport == "tcp":

@@ -5,35 +5,21 @@ import unittest
 
 import stomp
 
-from chatd_harness import Chatd, Recorder, password_of, wait_for
+from chatd_harness import Chatd, OneServer, Recorder, password_of, wait_for
 from raw_stomp import RawStomp
 from stomp_ws import WSConnection12
 
 
-class Conformance(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        def edit(s):
-            s["stomp"]["heartbeat_send"] = "200ms"
-            s["stomp"]["heartbeat_receive"] = "200ms"
-            # One-segment topics for everyone (and the version test's v1.x);
-            # /topic/agents.* for agents only.
-            s["stomp"]["allow.topics"] = "send,subscribe /topic/* user,agent"
-            s["stomp"]["allow.versions"] = "send,subscribe /topic/v*.* user,agent"
-            s["stomp"]["allow.restricted"] = "subscribe /topic/agents.* agent"
-        cls.server = Chatd(edit).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
-        cls.server.cleanup()
-
-    def raw(self, user=None, **kw):
-        c = RawStomp(self.server.stomp_port)
-        self.addCleanup(c.close)
-        if user:
-            c.connect(user, **kw)
-        return c
+class Conformance(OneServer):
+    @staticmethod
+    def edit(s):
+        s["stomp"]["heartbeat_send"] = "200ms"
+        s["stomp"]["heartbeat_receive"] = "200ms"
+        # One-segment topics for everyone (and the version test's v1.x);
+        # /topic/agents.* for agents only.
+        s["stomp"]["allow.topics"] = "send,subscribe /topic/* user,agent"
+        s["stomp"]["allow.versions"] = "send,subscribe /topic/v*.* user,agent"
+        s["stomp"]["allow.restricted"] = "subscribe /topic/agents.* agent"
 
     # -- versions, with stomp.py's own protocol classes --------------------
     def test_each_version_with_stomp_py(self):

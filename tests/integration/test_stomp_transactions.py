@@ -7,31 +7,16 @@ import unittest
 
 import stomp
 
-from chatd_harness import Chatd, Recorder, password_of, wait_for
-from raw_stomp import RawStomp
+from chatd_harness import OneServer, Recorder, password_of, wait_for
 from rooms_client import Api, history
 
 TEXT = "안녕하세요 😀"
 
 
-class Transactions(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        def edit(s):
-            s["storage"]["max_messages_per_room"] = "4"
-        cls.server = Chatd(edit).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
-        cls.server.cleanup()
-
-    def raw(self, user=None, **kw):
-        c = RawStomp(self.server.stomp_port)
-        self.addCleanup(c.close)
-        if user:
-            c.connect(user, **kw)
-        return c
+class Transactions(OneServer):
+    @staticmethod
+    def edit(s):
+        s["storage"]["max_messages_per_room"] = "4"
 
     def group(self, title):
         status, room = Api(self.server.http_port, "alice").post(
@@ -199,20 +184,11 @@ class Transactions(unittest.TestCase):
         self.assertTrue(all(m.headers.get("redelivered") == "true" for m in again))
 
 
-class AckMatrix(unittest.TestCase):
+class AckMatrix(OneServer):
     """stomp.py's Connection10/11/12 x auto/client/client-individual x in
     and out of a transaction, on a queue: an ACKed message is gone, a NACKed
     one comes again (client modes), and nothing is left for the next
     subscriber."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.server = Chatd().start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
-        cls.server.cleanup()
 
     def connect(self, cls):
         conn = cls([("127.0.0.1", self.server.stomp_port)])
