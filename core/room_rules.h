@@ -13,6 +13,8 @@
 
 /* Room ids are shorter than this. */
 #define ROOM_ID_MAX 64
+/* Bytes of a user name a request may name. */
+#define USER_NAME_MAX 255
 
 /* A completed or closed support room keeps its history and takes no new
  * messages. */

@@ -30,13 +30,13 @@
 struct rest_op {
     struct rest_call *c;
     char room[ROOM_ID_MAX];
-    char member[256];
+    char member[USER_NAME_MAX + 1];
     uint64_t seq;
     int action;
     /* group changes (group_change_start) */
     struct chatd_group_change change;
     char title[TITLE_MAX + 1];
-    char owner_before[256]; /* the owner the change was checked against */
+    char owner_before[USER_NAME_MAX + 1]; /* the owner the change was checked against */
 };
 
 static struct rest_op *rest_op_new(struct rest_call *c, const char *room)
@@ -607,12 +607,12 @@ void rooms_rest(struct rest_call *c, enum rooms_request what, const char *room, 
         rest_error(c, 404, "not_found", "no such room");
         return;
     }
-    if (member && strlen(member) >= sizeof ((struct rest_op *)0)->member) {
-        rest_error(c, 400, "bad_request", "a user name is at most %zu bytes", sizeof ((struct rest_op *)0)->member - 1);
+    if (member && strlen(member) > USER_NAME_MAX) {
+        rest_error(c, 400, "bad_request", "a user name is at most %d bytes", USER_NAME_MAX);
         return;
     }
     int action = 0;
-    char user[256] = "", title[TITLE_MAX + 1] = "", scope[16];
+    char user[USER_NAME_MAX + 1] = "", title[TITLE_MAX + 1] = "", scope[16];
     chatd_member_role role = CHATD_MEMBER_NONE;
     uint64_t seq = 0;
     switch (what) {

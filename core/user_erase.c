@@ -7,16 +7,16 @@
 #include "loader.h"
 #include "log.h"
 #include "rest_call.h"
+#include "room_rules.h"
 #include "rooms.h"
 #include "server.h"
 #include "storage_port.h"
 
-#define USER_MAX 255
 
 struct erase_op {
     struct rest_call *c;
     storage_erase_fn erase;
-    char user[USER_MAX + 1];
+    char user[USER_NAME_MAX + 1];
     /* The user's rooms as listed just before the erase, for their last
      * events: gone[i] when the erase removes rooms[i] (their support room). */
     char **rooms;
@@ -96,7 +96,7 @@ static void listed_cb(void *ctx, chatd_status st, const struct chatd_room *rooms
 void user_erase_rest(struct rest_call *c, const char *user)
 {
     size_t len = strlen(user);
-    if (!len || len > USER_MAX) {
+    if (!len || len > USER_NAME_MAX) {
         rest_error(c, 404, "not_found", "no such user");
         return;
     }
