@@ -8,11 +8,11 @@
 
 #include <chatd/plugin.h>
 
-#include "broker_port.h"
+#include "plugins/broker_port.h"
 #include "idmap.h"
 #include "metrics.h"
 #include "settings.h"
-#include "xq.h"
+#include "net/xq.h"
 
 struct event;
 struct event_base;

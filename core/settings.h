@@ -8,9 +8,9 @@
 
 #include <chatd/plugin.h>
 
-#include "acl.h"
+#include "stomp/acl.h"
 #include "log.h"
-#include "stomp_frame.h"
+#include "net/stomp_frame.h"
 
 struct config;
 

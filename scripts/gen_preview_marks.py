@@ -1,10 +1,10 @@
 #!/usr/bin/python3
-"""Writes core/preview_marks.h: the code points that never start a
+"""Writes core/rooms/preview_marks.h: the code points that never start a
 user-perceived character (general categories Mn, Me, Mc: nonspacing,
 enclosing and spacing combining marks), as sorted ranges, from the Unicode
 Character Database of this Python's unicodedata module.
 
-    /usr/bin/python3 scripts/gen_preview_marks.py > core/preview_marks.h
+    /usr/bin/python3 scripts/gen_preview_marks.py > core/rooms/preview_marks.h
 """
 import sys
 import unicodedata

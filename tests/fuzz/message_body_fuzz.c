@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "message_body.h"
-#include "preview.h"
+#include "rooms/message_body.h"
+#include "rooms/preview.h"
 #include "utf8.h"
 
 static void check_previews(const char *text, size_t len)

@@ -5,7 +5,7 @@
  * snapshots before them. The core's source is included with a stand-in for
  * the log and a broker that drops what presence publishes (its answer to a
  * "hello"). */
-#include "../../core/presence.c"
+#include "../../core/rooms/presence.c"
 
 void log_msg(chatd_log_level level, const char *source, uint64_t session, const char *fmt, ...)
 {

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http_routes.h"
-#include "query.h"
+#include "http/http_routes.h"
+#include "wire/query.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "stomp_frame.h"
+#include "net/stomp_frame.h"
 
 static void check_round_trip(const struct stomp_frame *f)
 {

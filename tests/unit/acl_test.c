@@ -8,7 +8,7 @@
 
 #include <chatd/plugin.h>
 
-#include "acl.h"
+#include "stomp/acl.h"
 #include "config.h"
 
 static void patterns(void **state)

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "destinations.h"
+#include "stomp/destinations.h"
 
 static void send_routes(void **state)
 {

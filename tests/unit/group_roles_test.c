@@ -9,7 +9,7 @@
 
 #include <chatd/plugin.h>
 
-#include "group_roles.h"
+#include "rooms/group_roles.h"
 
 static const char *const members[] = {"owner", "admin", "admin2", "plain", "plain2"};
 static const char *const admins[] = {"admin", "admin2"};

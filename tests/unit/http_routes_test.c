@@ -7,7 +7,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "http_routes.h"
+#include "http/http_routes.h"
 
 static const struct route table[] = {
     {"*", "/healthz", 1, 0},

@@ -10,7 +10,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "jsonw.h"
+#include "wire/jsonw.h"
 
 /* Writes s as a one-element array and returns the element parsed back. */
 static json_t *round_trip(const char *s, size_t n)

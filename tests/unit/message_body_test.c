@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "message_body.h"
+#include "rooms/message_body.h"
 
 struct body_case {
     const char *content_type; /* NULL: no header */

@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "notify.h"
+#include "rooms/notify.h"
 #include "settings.h"
 
 static void mentions_need_a_whole_name(void **state)

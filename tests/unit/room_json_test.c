@@ -13,8 +13,8 @@
 
 #include <chatd/plugin.h>
 
-#include "jsonw.h"
-#include "room_json.h"
+#include "wire/jsonw.h"
+#include "wire/room_json.h"
 
 static void same_json(const struct chatd_message *m)
 {

@@ -9,7 +9,7 @@
 
 #include <chatd/plugin.h>
 
-#include "room_rules.h"
+#include "rooms/room_rules.h"
 
 static const char *const pair[] = {"김민지", "agent1"};
 

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "send_order.h"
+#include "stomp/send_order.h"
 
 /* What ran, in order: 'a' or 'p' and the SEND's number. */
 static char log_buf[256];

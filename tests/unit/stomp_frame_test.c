@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "stomp_frame.h"
+#include "net/stomp_frame.h"
 
 /* Feed `in` in chunks of `chunk` bytes; collect up to 8 frames. Returns the
  * number of frames, or -1 on a parse error (*err set). */

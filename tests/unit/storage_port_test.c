@@ -10,9 +10,9 @@
 
 #include <chatd/plugin.h>
 
-#include "loader.h"
-#include "retention.h"
-#include "storage_port.h"
+#include "plugins/loader.h"
+#include "rooms/retention.h"
+#include "plugins/storage_port.h"
 
 /* struct chatd_room exactly as SDK 1.1 declared it. */
 struct room_1_1 {

@@ -1,0 +1,235 @@
+#include "http/rest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "plugins/auth_port.h"
+#include "plugins/loader.h"
+#include "http/http_routes.h"
+#include "wire/query.h"
+#include "http/rest_call.h"
+#include "log.h"
+#include "rooms/presence.h"
+#include "stomp/session.h"
+#include "stomp/router.h"
+#include "http/rooms_rest.h"
+#include "server.h"
+#include "http/user_erase.h"
+
+static void health(struct rest_call *c)
+{
+    bool storage = c->srv->storage->ready, broker = c->srv->broker->ready;
+    bool ready = storage && broker && !c->srv->stopping;
+    rest_respond(c, ready ? 200 : 503,
+                 json_pack("{s:s, s:b, s:b}", "status", ready ? "ready" : "not ready", "storage", storage,
+                           "broker", broker));
+}
+
+/* Prometheus text exposition of the core's counters. */
+static void histogram(FILE *f, const char *name, const char *help, const uint64_t buckets[10], double sum)
+{
+    static const char *const le[] = {"0.001", "0.002", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "1", "+Inf"};
+    fprintf(f, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    uint64_t cum = 0;
+    for (size_t i = 0; i < 10; i++) {
+        cum += buckets[i];
+        fprintf(f, "%s_bucket{le=\"%s\"} %llu\n", name, le[i], (unsigned long long)cum);
+    }
+    fprintf(f, "%s_sum %.6f\n%s_count %llu\n", name, sum, name, (unsigned long long)cum);
+}
+
+static void metrics(struct rest_call *c)
+{
+    const struct server *srv = c->srv;
+    const struct metrics *m = &srv->metrics;
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    if (!f) {
+        rest_error(c, 500, "internal", "out of memory");
+        return;
+    }
+    struct presence_stats ps;
+    presence_stats(srv->presence, &ps);
+    size_t subs, queued;
+    router_stats(srv->router, &subs, &queued);
+    size_t waiting = session_pending_count(srv);
+    struct { const char *name, *type, *help; uint64_t v; } rows[] = {
+        {"chatd_connections", "gauge", "client connections (WebSocket and TCP) open now", srv->sessions.count},
+        {"chatd_sessions", "gauge", "STOMP sessions open now (CONNECTED)", srv->sessions.count - waiting},
+        {"chatd_subscriptions", "gauge", "subscriptions on this instance", subs},
+        {"chatd_queue_messages", "gauge", "messages waiting in /queue/ destinations", queued},
+        {"chatd_sessions_opened_total", "counter", "connections accepted", m->sessions_opened},
+        {"chatd_sessions_closed_total", "counter", "connections closed", m->sessions_closed},
+        {"chatd_frames_in_total", "counter", "STOMP frames received", m->frames_in},
+        {"chatd_frames_out_total", "counter", "STOMP frames queued for clients", m->frames_out},
+        {"chatd_deliveries_total", "counter", "MESSAGE frames delivered to subscribers", m->deliveries},
+        {"chatd_messages_stored_total", "counter", "room messages confirmed by storage", m->messages_stored},
+        {"chatd_storage_errors_total", "counter", "room messages storage failed to store", m->storage_errors},
+        {"chatd_notifications_total", "counter", "offline notifications handed to the notify plugins",
+         m->notifications},
+        {"chatd_notifications_coalesced_total", "counter", "offline notifications held back by coalescing",
+         m->notifications_coalesced},
+        {"chatd_notifications_failed_total", "counter", "notifications (in-band or offline) not built or not handed on",
+         m->notifications_failed},
+        {"chatd_http_requests_total", "counter", "REST, health and metrics requests", m->http_requests},
+        {"chatd_rooms_purged_total", "counter", "closed support rooms removed by [rooms] retention",
+         m->rooms_purged},
+        {"chatd_users_erased_total", "counter", "users' data erased on request (DELETE /api/users/U)",
+         m->users_erased},
+        {"chatd_outbound_batch", "gauge", "frames waiting for the gateway this loop turn", srv->nout},
+        {"chatd_storage_ready", "gauge", "1 when the storage plugin is connected", srv->storage->ready},
+        {"chatd_broker_ready", "gauge", "1 when the broker plugin is connected", srv->broker->ready},
+        {"chatd_presence_peers", "gauge", "other instances this one hears of", ps.peers},
+        {"chatd_presence_remote_users", "gauge", "users online on other instances, summed", ps.remote_users},
+        {"chatd_presence_remote_watches", "gauge", "room subscriptions on other instances, by user and room",
+         ps.remote_watches},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof *rows; i++)
+        fprintf(f, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", rows[i].name, rows[i].help, rows[i].name,
+                rows[i].type, rows[i].name, (unsigned long long)rows[i].v);
+    histogram(f, "chatd_store_seconds", "SEND to storage confirmation of room messages", m->store_latency,
+              m->store_latency_sum);
+    histogram(f, "chatd_delivery_seconds", "SEND to delivery by this instance of room messages (clocks of instances)",
+              m->delivery_latency, m->delivery_latency_sum);
+    struct plugin *plugins[] = {srv->auth, srv->storage, srv->broker};
+    bool header = false;
+    for (size_t i = 0; i < 3 + srv->nnotify; i++) {
+        struct plugin *p = i < 3 ? plugins[i] : srv->notify[i - 3];
+        for (size_t k = 0; k < p->ncounters; k++) {
+            if (!header)
+                fprintf(f, "# HELP chatd_plugin_events_total events counted by plugins\n"
+                           "# TYPE chatd_plugin_events_total counter\n");
+            header = true;
+            fprintf(f, "chatd_plugin_events_total{section=\"%s\",event=\"%s\"} %llu\n", p->section,
+                    p->counters[k].name, (unsigned long long)p->counters[k].value);
+        }
+    }
+    fclose(f);
+    struct xmsg x = {.session = c->id, .kind = XM_HTTP_RESPONSE};
+    x.u.http_response.status = out ? 200 : 500;
+    x.u.http_response.body = out;
+    x.u.http_response.len = out ? len : 0;
+    x.u.http_response.content_type = "text/plain; version=0.0.4";
+    server_emit(c->srv, &x);
+    rest_call_free(c);
+}
+
+/* Every path the API answers, and who answers it (docs/rest-api.md). */
+enum api_handler { API_HEALTH = 1, API_METRICS, API_ROOMS, API_USERS };
+
+static const struct route api_routes[] = {
+    {"*", "/healthz", API_HEALTH, 0},
+    {"*", "/metrics", API_METRICS, 0},
+    {"GET", "/api/rooms", API_ROOMS, ROOMS_LIST},
+    {"POST", "/api/rooms", API_ROOMS, ROOMS_CREATE},
+    {"GET", "/api/rooms/{}", API_ROOMS, ROOM_GET},
+    {"DELETE", "/api/rooms/{}", API_ROOMS, ROOM_DELETE},
+    {"PATCH", "/api/rooms/{}", API_ROOMS, ROOM_RENAME},
+    {"GET", "/api/rooms/{}/messages", API_ROOMS, ROOM_HISTORY},
+    {"POST", "/api/rooms/{}/claim", API_ROOMS, ROOM_CLAIM},
+    {"POST", "/api/rooms/{}/complete", API_ROOMS, ROOM_COMPLETE},
+    {"POST", "/api/rooms/{}/read", API_ROOMS, ROOM_READ},
+    {"POST", "/api/rooms/{}/members", API_ROOMS, ROOM_MEMBER_ADD},
+    {"DELETE", "/api/rooms/{}/members/{}", API_ROOMS, ROOM_MEMBER_REMOVE},
+    {"PUT", "/api/rooms/{}/members/{}/role", API_ROOMS, ROOM_MEMBER_ROLE},
+    {"DELETE", "/api/users/{}", API_USERS, 0},
+};
+
+static void rest_auth_done(void *ctx, chatd_status st, const struct chatd_identity *who, const char *reason)
+{
+    struct rest_call *c = ctx;
+    if (st != CHATD_OK || !who || !who->user) {
+        if (st == CHATD_ERR_DENIED)
+            rest_error(c, 401, "unauthorized", "%s", reason ? reason : "access denied");
+        else
+            rest_error(c, 503, "unavailable", "authentication unavailable: %s", chatd_strerror(st));
+        return;
+    }
+    if (!(c->user = strdup(who->user))) {
+        rest_error(c, 500, "internal", "out of memory");
+        return;
+    }
+    c->roles = who->roles;
+    if (c->route->handler == API_USERS)
+        user_erase_rest(c, c->params[0]);
+    else
+        rooms_rest(c, (enum rooms_request)c->route->request, c->params[0], c->params[1]);
+}
+
+void rest_request(struct server *srv, uint64_t id, struct http_request *req)
+{
+    struct rest_call *c = calloc(1, sizeof *c);
+    if (!c) {
+        http_request_free(req);
+        struct xmsg m = {.session = id, .kind = XM_HTTP_RESPONSE};
+        m.u.http_response.status = 500;
+        server_emit(srv, &m);
+        return;
+    }
+    c->srv = srv;
+    c->id = id;
+    c->req = req;
+    size_t index;
+    struct route_params params;
+    char allow[64];
+    enum route_result found = route_match(api_routes, sizeof api_routes / sizeof *api_routes, req->method, req->path,
+                                          &index, &params, allow, sizeof allow);
+    if (found == ROUTE_NO_PATH) {
+        rest_error(c, 404, "not_found", "no such endpoint");
+        return;
+    }
+    if (found == ROUTE_NO_METHOD) {
+        rest_error(c, 405, "method_not_allowed", "use %s on %s", allow, req->path);
+        return;
+    }
+    c->route = &api_routes[index];
+    if (c->route->handler == API_HEALTH) {
+        health(c);
+        return;
+    }
+    if (c->route->handler == API_METRICS) {
+        metrics(c);
+        return;
+    }
+    for (size_t i = 0; i < params.n; i++) {
+        if (!(c->params[i] = strndup(params.v[i], params.len[i]))) {
+            rest_error(c, 500, "internal", "out of memory");
+            return;
+        }
+    }
+    if (req->body_len) {
+        json_error_t jerr;
+        c->body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!c->body) {
+            rest_error(c, 400, "bad_json", "body is not JSON: %s (line %d)", jerr.text, jerr.line);
+            return;
+        }
+    }
+    /* Credentials: "Bearer TOKEN", or "Basic base64(user:password)". */
+    struct chatd_credentials cred = {.remote_addr = req->remote_addr};
+    const char *a = req->authorization;
+    char decoded[512];
+    if (a && strncasecmp(a, "Bearer ", 7) == 0) {
+        cred.token = a + 7;
+    } else if (a && strncasecmp(a, "Basic ", 6) == 0 && strlen(a + 6) < 680) {
+        int n = EVP_DecodeBlock((unsigned char *)decoded, (const unsigned char *)a + 6, (int)strlen(a + 6));
+        if (n > 0) {
+            decoded[n] = '\0';
+            char *colon = strchr(decoded, ':');
+            if (colon) {
+                *colon = '\0';
+                cred.login = decoded;
+                cred.passcode = colon + 1;
+            }
+        }
+    }
+    if (!cred.token && !cred.login) {
+        rest_error(c, 401, "unauthorized", "send Authorization: Bearer TOKEN (or Basic for static users)");
+        return;
+    }
+    auth_authenticate(srv->auth, &cred, rest_auth_done, c);
+}

@@ -1,0 +1,61 @@
+#include "http/rest_call.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wire/query.h"
+#include "server.h"
+
+void rest_call_free(struct rest_call *c)
+{
+    http_request_free(c->req);
+    json_decref(c->body);
+    for (size_t i = 0; i < ROUTE_PARAMS; i++)
+        free(c->params[i]);
+    free(c->user);
+    free(c);
+}
+
+void rest_respond(struct rest_call *c, int status, json_t *json)
+{
+    char *body = json ? json_dumps(json, JSON_COMPACT) : strdup("");
+    json_decref(json);
+    rest_respond_text(c, status, body, body ? strlen(body) : 0);
+}
+
+void rest_respond_text(struct rest_call *c, int status, char *body, size_t len)
+{
+    struct xmsg m = {.session = c->id, .kind = XM_HTTP_RESPONSE};
+    m.u.http_response.status = body ? status : 500;
+    m.u.http_response.body = body ? body : strdup("{\"error\":\"internal\",\"message\":\"out of memory\"}");
+    m.u.http_response.len = body ? len : m.u.http_response.body ? strlen(m.u.http_response.body) : 0;
+    server_emit(c->srv, &m);
+    rest_call_free(c);
+}
+
+void rest_error(struct rest_call *c, int status, const char *code, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    rest_respond(c, status, json_pack("{s:s, s:s}", "error", code, "message", msg));
+}
+
+void rest_storage_error(struct rest_call *c, chatd_status st, const char *not_found)
+{
+    if (st == CHATD_ERR_NOT_FOUND)
+        rest_error(c, 404, "not_found", "%s", not_found);
+    else if (st == CHATD_ERR_LIMIT)
+        rest_error(c, 429, "limit", "storage limit reached");
+    else
+        rest_error(c, 503, "storage_unavailable", "storage: %s", chatd_strerror(st));
+}
+
+const char *rest_query(const struct rest_call *c, const char *name, char *buf, size_t len)
+{
+    return query_param(c->req->query, name, buf, len);
+}

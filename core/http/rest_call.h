@@ -1,0 +1,49 @@
+/* One REST request in flight, as its handler sees it: who asked, the JSON
+ * body, the path's parameters, and the calls that answer it (each answer
+ * frees the call). The handlers include this, not rest.h: they never see
+ * the route table or the front door. */
+#ifndef CHATD_REST_CALL_H
+#define CHATD_REST_CALL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include <chatd/plugin.h>
+
+#include "http/http_routes.h"
+
+struct server;
+struct http_request;
+
+/* One request in flight; freed by the answer. */
+struct rest_call {
+    struct server *srv;
+    uint64_t id;                /* the gateway's request id */
+    struct http_request *req;
+    char *user;
+    uint32_t roles;
+    json_t *body;               /* parsed JSON body, or NULL */
+    const struct route *route;  /* the route table's entry it matched */
+    char *params[ROUTE_PARAMS]; /* the path's {} segments, or NULL */
+};
+
+/* Answer and free the call; `json` is stolen (NULL: empty body). */
+void rest_respond(struct rest_call *c, int status, json_t *json);
+/* The same with JSON text made already (body: malloc'd, now the call's;
+ * NULL answers 500 "out of memory"). */
+void rest_respond_text(struct rest_call *c, int status, char *body, size_t len);
+/* {"error": code, "message": ...} with `status`. */
+void rest_error(struct rest_call *c, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* A storage failure as the API answers it: CHATD_ERR_NOT_FOUND 404 with
+ * `not_found` as the message, CHATD_ERR_LIMIT 429, anything else 503. */
+void rest_storage_error(struct rest_call *c, chatd_status st, const char *not_found);
+/* The value of `name` in the query (percent-decoded into buf), or NULL. */
+const char *rest_query(const struct rest_call *c, const char *name, char *buf, size_t len);
+
+/* Free without answering (the front door answered itself). */
+void rest_call_free(struct rest_call *c);
+
+#endif

@@ -1,0 +1,30 @@
+/* The rooms' REST adapter: the /api/rooms requests. It applies the rules
+ * of rooms/room_rules.h and rooms/group_roles.h, shows rooms as
+ * wire/room_json.h writes them and tells clients through
+ * stomp/room_events.h. See docs/rest-api.md. */
+#ifndef CHATD_ROOMS_REST_H
+#define CHATD_ROOMS_REST_H
+
+struct rest_call;
+
+/* The REST requests the rooms answer; rest.c's route table says which
+ * method and path each is (docs/rest-api.md). */
+enum rooms_request {
+    ROOMS_LIST = 1,     /* GET /api/rooms */
+    ROOMS_CREATE,       /* POST /api/rooms */
+    ROOM_GET,           /* GET /api/rooms/{room} */
+    ROOM_DELETE,        /* DELETE /api/rooms/{room}: close, leave, or ?for=everyone delete */
+    ROOM_RENAME,        /* PATCH /api/rooms/{room} */
+    ROOM_HISTORY,       /* GET /api/rooms/{room}/messages */
+    ROOM_CLAIM,         /* POST /api/rooms/{room}/claim */
+    ROOM_COMPLETE,      /* POST /api/rooms/{room}/complete */
+    ROOM_READ,          /* POST /api/rooms/{room}/read */
+    ROOM_MEMBER_ADD,    /* POST /api/rooms/{room}/members */
+    ROOM_MEMBER_REMOVE, /* DELETE /api/rooms/{room}/members/{user} */
+    ROOM_MEMBER_ROLE,   /* PUT /api/rooms/{room}/members/{user}/role */
+};
+/* One of them for an authenticated call; room and member are the path's
+ * (NULL where the path has none). Answers the call itself. */
+void rooms_rest(struct rest_call *c, enum rooms_request what, const char *room, const char *member);
+
+#endif

@@ -1,0 +1,1281 @@
+#include "net/gateway.h"
+
+#include <ev.h>
+#include <libwebsockets.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "idmap.h"
+#include "log.h"
+#include "net/stomp_frame.h"
+#include "strmap.h"
+#include "utf8.h"
+
+/* Per-connection state, allocated by lws as the protocol's session data. */
+struct outitem {
+    struct outitem *next;
+    char *head;
+    size_t head_len;
+    struct rcbuf *shared;
+};
+
+struct conn {
+    ev_timer hb_timer;      /* heart-beats; inactive when none were agreed */
+    struct gateway *g;
+    uint64_t id;
+    struct lws *wsi;
+    enum transport transport;
+    struct stomp_parser *parser;
+    struct outitem *out_head, *out_tail;
+    size_t out_bytes;
+    bool close_after_flush; /* the core or a protocol error asked to close */
+    bool kill;              /* close at the next chance, dropping the queue */
+    bool rx_closed;         /* ignore further input */
+    bool rx_paused;         /* the core asked us to stop reading (its backlog) */
+    bool rx_blocked;        /* not reading, for any reason of conn_rx_blocked() */
+    bool counted;           /* holds one of gateway.peers' counts for `peer` */
+    bool dirty;             /* got output in this drain of the core's queue */
+    char peer[48];          /* the client's address */
+    lws_usec_t hb_send_us, hb_receive_us;
+    lws_usec_t last_rx_us, last_tx_us;
+    /* Flow control (conn_rx_blocked): bytes of this connection's frames the
+     * core has not taken yet; recipients whose queues this publisher filled
+     * past the mark; the byte rate's token bucket. */
+    size_t inflight;
+    unsigned throttled_by;
+    double rate_tokens;
+    lws_usec_t rate_refill_us;
+    struct conn_flow *flow; /* made on first use */
+};
+
+/* What only a connection in a flow-control episode needs. */
+struct conn_flow {
+    struct conn *c;
+    ev_timer slow_timer;  /* a full queue holding publishers back must drain in time */
+    ev_timer rate_timer;  /* the byte rate's pause */
+    bool rate_wait;
+    uint64_t *holding;    /* publishers this queue holds back (connection ids) */
+    size_t nholding, holding_cap;
+};
+
+/* One HTTP request to the core's REST API, as lws session data. */
+struct http_conn {
+    struct lws *wsi;
+    uint64_t id;          /* registered in gateway.http while the core answers */
+    struct http_request *req;
+    size_t body_cap;
+    int status;           /* the core's answer, once it came */
+    const char *content_type;
+    char *response;
+    size_t response_len;
+    bool answered;
+};
+
+#define HTTP_BODY_MAX (64 * 1024)
+
+struct gateway {
+    const struct settings *settings;
+    struct lws_context *ctx;
+    struct ev_loop *loop;      /* epoll; lws runs on it as a foreign loop */
+    ev_timer lws_pump;         /* see gateway_lws_pump() */
+    pthread_t thread;
+    bool started;
+    atomic_bool stop;
+    bool draining;
+
+    struct xq to_gw;           /* filled by the core */
+    struct xmsg *batch;        /* our side of the to_gw swap */
+    size_t batch_cap;
+    uint64_t *dirty;           /* connections that got output in one drain */
+    size_t ndirty, dirty_cap;
+    struct xq *to_core;
+    void (*wake_core)(void *arg);
+    void *wake_arg;
+    struct xmsg *pending;      /* messages for the core from one callback */
+    size_t npending, pending_cap;
+
+    struct idmap conns;        /* id -> struct conn */
+    struct idmap http;         /* request id -> struct http_conn */
+    struct strmap peers;       /* peer address -> live connections (uintptr_t), with a limit set */
+    uint64_t next_id;
+    char *scratch;             /* LWS_PRE + one outgoing write */
+    size_t scratch_cap;
+
+    struct lws_http_mount mount, mount_api, mount_health, mount_metrics;
+    struct lws_protocols http_protocols[5];
+    struct lws_protocols raw_protocols[2];
+};
+
+#define WRITE_MAX (64 * 1024) /* bytes handed to one write */
+
+static void pending_add(struct gateway *g, const struct xmsg *m)
+{
+    if (g->npending == g->pending_cap) {
+        size_t cap = g->pending_cap ? g->pending_cap * 2 : 32;
+        struct xmsg *p = realloc(g->pending, cap * sizeof *p);
+        if (!p) {
+            struct xmsg copy = *m;
+            xmsg_dispose(&copy);
+            log_msg(CHATD_LOG_ERROR, "gateway", m->session, "out of memory: message to core dropped");
+            return;
+        }
+        g->pending = p;
+        g->pending_cap = cap;
+    }
+    g->pending[g->npending++] = *m;
+}
+
+/* Push what this callback produced to the core in one batch. */
+static void pending_flush(struct gateway *g)
+{
+    if (!g->npending)
+        return;
+    bool failed;
+    if (xq_push(g->to_core, g->pending, g->npending, &failed))
+        g->wake_core(g->wake_arg);
+    if (failed) {
+        for (size_t i = 0; i < g->npending; i++)
+            xmsg_dispose(&g->pending[i]);
+        log_msg(CHATD_LOG_ERROR, "gateway", 0, "out of memory: %zu messages to core dropped", g->npending);
+    }
+    g->npending = 0;
+}
+
+static void conn_clear_out(struct conn *c)
+{
+    for (struct outitem *it = c->out_head, *next; it; it = next) {
+        next = it->next;
+        free(it->head);
+        rcbuf_unref(it->shared);
+        free(it);
+    }
+    c->out_head = c->out_tail = NULL;
+    c->out_bytes = 0;
+}
+
+/* [server] max_connections_per_ip: live connections per peer address. The
+ * count lives in the map's value; an address leaves the map at zero. */
+static size_t peer_count(const struct gateway *g, const char *addr)
+{
+    return (size_t)(uintptr_t)strmap_get(&g->peers, addr);
+}
+
+static int peer_hold(struct gateway *g, struct conn *c)
+{
+    if (strmap_put(&g->peers, c->peer, (void *)(uintptr_t)(peer_count(g, c->peer) + 1)) < 0)
+        return -1;
+    c->counted = true;
+    return 0;
+}
+
+static void peer_release(struct gateway *g, struct conn *c)
+{
+    if (!c->counted)
+        return;
+    c->counted = false;
+    size_t n = peer_count(g, c->peer);
+    if (n <= 1)
+        strmap_del(&g->peers, c->peer);
+    else
+        strmap_put(&g->peers, c->peer, (void *)(uintptr_t)(n - 1)); /* the key exists: cannot fail */
+}
+
+static void conn_send_error(struct gateway *g, struct conn *c, const char *why, const char *detail);
+static void conn_heartbeat(struct ev_loop *loop, ev_timer *w, int revents);
+static void conn_flow_free(struct gateway *g, struct conn *c);
+static void conn_heartbeat_arm(struct gateway *g, struct conn *c);
+
+/* Gateway thread: leave the loop (the drain is over, or gateway_stop). */
+static void gateway_leave(struct gateway *g)
+{
+    atomic_store(&g->stop, true);
+    ev_break(g->loop, EVBREAK_ALL);
+}
+
+static void conn_open(struct gateway *g, struct conn *c, struct lws *wsi, enum transport t)
+{
+    memset(c, 0, sizeof *c);
+    ev_timer_init(&c->hb_timer, conn_heartbeat, 0, 0);
+    c->g = g;
+    c->wsi = wsi;
+    c->transport = t;
+    lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
+    size_t limit = g->settings->max_connections_per_ip;
+    if (limit && peer_count(g, c->peer) >= limit) {
+        /* Never reaches the core: no session, only this ERROR, then close. */
+        log_msg(CHATD_LOG_WARN, "gateway", 0, "%s connection from %s refused: %zu already open from there",
+                t == TRANSPORT_WS ? "WebSocket" : "TCP", c->peer, limit);
+        conn_send_error(g, c, "too many connections from this address",
+                        "This address has reached [server] max_connections_per_ip.");
+        return;
+    }
+    c->parser = stomp_parser_new(&g->settings->limits);
+    c->id = ++g->next_id;
+    if (!c->parser || idmap_put(&g->conns, c->id, c) < 0 || (limit && peer_hold(g, c) < 0)) {
+        idmap_del(&g->conns, c->id); /* absent when idmap_put failed */
+        stomp_parser_free(c->parser);
+        c->parser = NULL;
+        c->id = 0;
+        c->kill = true;
+        lws_callback_on_writable(wsi);
+        return;
+    }
+    struct xmsg m = {.session = c->id, .kind = XM_OPENED};
+    m.u.opened.transport = t;
+    m.u.opened.remote_addr = strdup(c->peer);
+    pending_add(g, &m);
+    pending_flush(g);
+}
+
+static void conn_closed(struct gateway *g, struct conn *c)
+{
+    /* A refused connection has no id but may still hold its ERROR frame. */
+    conn_clear_out(c);
+    peer_release(g, c);
+    conn_flow_free(g, c);
+    if (!c->id)
+        return;
+    idmap_del(&g->conns, c->id);
+    ev_timer_stop(g->loop, &c->hb_timer);
+    stomp_parser_free(c->parser);
+    c->parser = NULL;
+    struct xmsg m = {.session = c->id, .kind = XM_CLOSED};
+    m.u.reason = "connection closed";
+    pending_add(g, &m);
+    pending_flush(g);
+    c->id = 0;
+    if (g->draining && g->conns.count == 0)
+        gateway_leave(g);
+}
+
+/* ------------------------------------------------------ flow control */
+
+/* Bytes of one connection's frames that may wait for the core before the
+ * gateway stops reading it (a single larger frame still goes through). */
+#define INFLIGHT_MAX (256 * 1024)
+
+/* The gateway reads a connection unless the core's backlog of it is full,
+ * too many of its bytes wait for the core, a recipient's queue it filled
+ * is above the mark, or its SEND byte rate is used up. */
+static bool conn_rx_blocked(const struct conn *c)
+{
+    return c->rx_paused || c->inflight > INFLIGHT_MAX || c->throttled_by || (c->flow && c->flow->rate_wait);
+}
+
+static void conn_rx_update(struct conn *c)
+{
+    bool blocked = conn_rx_blocked(c);
+    if (blocked == c->rx_blocked)
+        return;
+    c->rx_blocked = blocked;
+    if (!blocked)
+        c->last_rx_us = lws_now_usecs(); /* the silence meanwhile was ours */
+    lws_rx_flow_control(c->wsi, !blocked);
+    if (c->hb_receive_us)
+        conn_heartbeat_arm(c->g, c); /* the receive deadline is off while blocked */
+}
+
+static void conn_release_publishers(struct gateway *g, struct conn *c)
+{
+    struct conn_flow *f = c->flow;
+    if (!f || !f->nholding)
+        return;
+    for (size_t i = 0; i < f->nholding; i++) {
+        struct conn *p = idmap_get(&g->conns, f->holding[i]);
+        if (p && p->throttled_by) {
+            p->throttled_by--;
+            conn_rx_update(p);
+        }
+    }
+    f->nholding = 0;
+    ev_timer_stop(g->loop, &f->slow_timer);
+}
+
+/* A queue that holds publishers back and does not drain below the low
+ * mark in [stomp] slow_consumer_timeout belongs to a slow consumer: it must
+ * not stall the publishers for good. */
+static void flow_slow_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct conn_flow *f = (struct conn_flow *)((char *)w - offsetof(struct conn_flow, slow_timer));
+    struct conn *c = f->c;
+    log_msg(CHATD_LOG_WARN, "gateway", c->id,
+            "outbound queue above %zu bytes for %lld ms while publishers waited: slow consumer disconnected",
+            c->g->settings->max_outbound_bytes / 4, c->g->settings->slow_consumer_timeout_ms);
+    conn_release_publishers(c->g, c);
+    c->kill = true;
+    lws_callback_on_writable(c->wsi);
+}
+
+static void flow_rate_resume(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct conn_flow *f = (struct conn_flow *)((char *)w - offsetof(struct conn_flow, rate_timer));
+    f->rate_wait = false;
+    conn_rx_update(f->c);
+}
+
+static struct conn_flow *conn_flow(struct conn *c)
+{
+    if (c->flow)
+        return c->flow;
+    struct conn_flow *f = calloc(1, sizeof *f);
+    if (!f)
+        return NULL;
+    f->c = c;
+    ev_timer_init(&f->slow_timer, flow_slow_timeout, 0, 0);
+    ev_timer_init(&f->rate_timer, flow_rate_resume, 0, 0);
+    return c->flow = f;
+}
+
+static void conn_flow_free(struct gateway *g, struct conn *c)
+{
+    if (!c->flow)
+        return;
+    conn_release_publishers(g, c);
+    ev_timer_stop(g->loop, &c->flow->rate_timer);
+    free(c->flow->holding);
+    free(c->flow);
+    c->flow = NULL;
+}
+
+/* c's queue passed half of max_outbound_bytes with bytes that `origin` (a
+ * connection of this instance) published: stop reading that publisher
+ * until c drains below a quarter, so that one fast sender slows down
+ * instead of getting its readers disconnected. */
+static void conn_hold_publisher(struct gateway *g, struct conn *c, uint64_t origin)
+{
+    struct conn *p = idmap_get(&g->conns, origin);
+    struct conn_flow *f;
+    if (!p || p == c || !(f = conn_flow(c)))
+        return;
+    for (size_t i = 0; i < f->nholding; i++)
+        if (f->holding[i] == origin)
+            return;
+    if (f->nholding == f->holding_cap) {
+        size_t cap = f->holding_cap ? f->holding_cap * 2 : 4;
+        uint64_t *v = realloc(f->holding, cap * sizeof *v);
+        if (!v)
+            return;
+        f->holding = v;
+        f->holding_cap = cap;
+    }
+    f->holding[f->nholding++] = origin;
+    p->throttled_by++;
+    conn_rx_update(p);
+    long long ms = g->settings->slow_consumer_timeout_ms;
+    if (f->nholding == 1 && ms) {
+        ev_timer_set(&f->slow_timer, (double)ms / 1e3, 0);
+        ev_timer_start(g->loop, &f->slow_timer);
+    }
+}
+
+/* [stomp] max_send_bytes_per_second: a token bucket of SEND bytes with a
+ * burst of one second's worth. A frame may overdraw it; the connection is
+ * then not read until the debt is paid. */
+static void conn_rate_take(struct gateway *g, struct conn *c, size_t len)
+{
+    size_t rate = g->settings->max_send_bytes_per_second;
+    if (!rate)
+        return;
+    lws_usec_t now = lws_now_usecs();
+    if (!c->rate_refill_us)
+        c->rate_tokens = (double)rate;
+    else
+        c->rate_tokens += (double)(now - c->rate_refill_us) * (double)rate / 1e6;
+    if (c->rate_tokens > (double)rate)
+        c->rate_tokens = (double)rate;
+    c->rate_refill_us = now;
+    c->rate_tokens -= (double)len;
+    struct conn_flow *f;
+    if (c->rate_tokens >= 0 || !(f = conn_flow(c)))
+        return;
+    f->rate_wait = true;
+    ev_timer_stop(g->loop, &f->rate_timer);
+    ev_timer_set(&f->rate_timer, -c->rate_tokens / (double)rate, 0);
+    ev_timer_start(g->loop, &f->rate_timer);
+}
+
+/* Queue one frame; `wake`: ask lws for a writable callback (else the
+ * caller writes itself). [stomp] max_outbound_bytes bounds what may be
+ * queued before a frame, not with it: a frame larger than the bound (a big
+ * message under a raised max_frame_size) still goes to a client that keeps
+ * up, and only one that has fallen behind by more than the bound is cut. */
+static void conn_enqueue(struct gateway *g, struct conn *c, char *head, size_t head_len,
+                         struct rcbuf *shared, bool wake)
+{
+    struct outitem *it = malloc(sizeof *it);
+    size_t len = head_len + (shared ? shared->len : 0);
+    if (!it || c->kill || c->close_after_flush || c->out_bytes > g->settings->max_outbound_bytes) {
+        if (it && !c->kill && !c->close_after_flush)
+            log_msg(CHATD_LOG_WARN, "gateway", c->id,
+                    "outbound queue above %zu bytes: slow consumer disconnected",
+                    g->settings->max_outbound_bytes);
+        free(it);
+        free(head);
+        rcbuf_unref(shared);
+        if (!c->close_after_flush)
+            c->kill = true;
+        lws_callback_on_writable(c->wsi);
+        return;
+    }
+    *it = (struct outitem){NULL, head, head_len, shared};
+    if (c->out_tail)
+        c->out_tail->next = it;
+    else
+        c->out_head = it;
+    c->out_tail = it;
+    c->out_bytes += len;
+    if (shared && shared->origin && c->out_bytes > g->settings->max_outbound_bytes / 2)
+        conn_hold_publisher(g, c, shared->origin);
+    if (wake)
+        lws_callback_on_writable(c->wsi);
+}
+
+/* Queue an ERROR frame and close once it is written. */
+static void conn_send_error(struct gateway *g, struct conn *c, const char *why, const char *detail)
+{
+    struct stomp_buf b = {0};
+    char body[256];
+    int bl = snprintf(body, sizeof body, "%s\n", detail);
+    if (stomp_encode_command(&b, STOMP_CMD_ERROR) == 0 &&
+        stomp_encode_header(&b, STOMP_V1_2, STOMP_CMD_ERROR, "message", why) == 0 &&
+        stomp_encode_header(&b, STOMP_V1_2, STOMP_CMD_ERROR, "content-type", "text/plain") == 0 &&
+        stomp_encode_body(&b, body, (size_t)bl, true) == 0) {
+        conn_enqueue(g, c, b.data, b.len, NULL, true);
+        b.data = NULL;
+    }
+    stomp_buf_free(&b);
+    c->rx_closed = true;
+    c->close_after_flush = true;
+    lws_callback_on_writable(c->wsi);
+}
+
+/* Answer with an ERROR frame, then close. */
+static void conn_error(struct gateway *g, struct conn *c, const char *why, const char *detail)
+{
+    log_msg(CHATD_LOG_INFO, "gateway", c->id, "closing: %s", why);
+    conn_send_error(g, c, why, detail);
+}
+
+static void conn_fail(struct gateway *g, struct conn *c, const char *why)
+{
+    char detail[192];
+    snprintf(detail, sizeof detail, "The frame could not be parsed: %s.", why);
+    conn_error(g, c, why, detail);
+}
+
+/* Heart-beats: an EOL when we have been quiet for the send interval, a
+ * close when the client has been for twice its interval. One one-shot
+ * timer per connection, armed for the nearer of the two deadlines; reads
+ * and writes only stamp last_rx_us / last_tx_us, and a timer that finds its
+ * deadline moved re-arms for the new one (libev's cheapest pattern for
+ * inactivity timeouts), so a silent client is closed at its deadline, not
+ * up to a tick later. */
+static void conn_heartbeat_arm(struct gateway *g, struct conn *c)
+{
+    ev_timer_stop(g->loop, &c->hb_timer);
+    if (c->close_after_flush || c->kill || !c->id)
+        return;
+    lws_usec_t now = lws_now_usecs(), next = 0;
+    /* A paused connection is silent because we do not read it. */
+    if (c->hb_receive_us && !c->rx_blocked)
+        next = c->last_rx_us + 2 * c->hb_receive_us;
+    if (c->hb_send_us) {
+        lws_usec_t due = c->last_tx_us + c->hb_send_us;
+        if (due <= now) /* output is queued (written soon) or an EOL just was */
+            due = now + c->hb_send_us;
+        if (!next || due < next)
+            next = due;
+    }
+    if (!next)
+        return;
+    /* Never early: a timer that fires a little before the deadline (libev
+     * counts from its loop time) comes back for the rest. */
+    lws_usec_t after = next > now ? next - now : 0;
+    if (after < 1000)
+        after = 1000;
+    ev_timer_set(&c->hb_timer, (double)after / 1e6, 0.);
+    ev_timer_start(g->loop, &c->hb_timer);
+}
+
+static void conn_heartbeat(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct conn *c = (struct conn *)((char *)w - offsetof(struct conn, hb_timer));
+    struct gateway *g = c->g;
+    lws_usec_t now = lws_now_usecs();
+    if (c->close_after_flush || c->kill)
+        return;
+    if (c->hb_receive_us && !c->rx_blocked && now - c->last_rx_us >= 2 * c->hb_receive_us) {
+        conn_error(g, c, "heart-beat timeout", "Nothing was received within twice the heart-beat interval.");
+        return;
+    }
+    if (c->hb_send_us && now - c->last_tx_us >= c->hb_send_us && !c->out_head) {
+        char *eol = malloc(1);
+        if (eol) {
+            *eol = '\n';
+            conn_enqueue(g, c, eol, 1, NULL, true);
+        }
+    }
+    conn_heartbeat_arm(g, c);
+}
+
+static void conn_receive(struct gateway *g, struct conn *c, const char *data, size_t len)
+{
+    c->last_rx_us = lws_now_usecs();
+    while (len && !c->rx_closed && c->parser) {
+        size_t used = 0;
+        struct stomp_frame *f = NULL;
+        enum stomp_parse_status st = stomp_parser_feed(c->parser, data, len, &used, &f);
+        if (st == STOMP_PARSE_ERROR) {
+            conn_fail(g, c, stomp_parser_error(c->parser));
+            break;
+        }
+        if (st == STOMP_PARSE_FRAME) {
+            c->inflight += f->wire_len;
+            if (f->command == STOMP_CMD_SEND)
+                conn_rate_take(g, c, f->wire_len);
+            struct xmsg m = {.session = c->id, .kind = XM_FRAME};
+            m.u.frame = f;
+            pending_add(g, &m);
+        }
+        data += used;
+        len -= used;
+        if (st == STOMP_PARSE_MORE)
+            break;
+    }
+    conn_rx_update(c);
+    pending_flush(g);
+}
+
+static int scratch_reserve(struct gateway *g, size_t len)
+{
+    if (LWS_PRE + len <= g->scratch_cap)
+        return 0;
+    size_t cap = g->scratch_cap ? g->scratch_cap : 4096;
+    while (cap < LWS_PRE + len)
+        cap *= 2;
+    char *s = realloc(g->scratch, cap);
+    if (!s)
+        return -1;
+    g->scratch = s;
+    g->scratch_cap = cap;
+    return 0;
+}
+
+/* A WebSocket text message must be UTF-8, so STOMP frames that are not
+ * (binary bodies) go out as binary messages. */
+static bool item_is_text(const struct outitem *it)
+{
+    if (!utf8_valid((const unsigned char *)it->head, it->head_len))
+        return false;
+    if (!it->shared)
+        return true;
+    if (it->shared->utf8 < 0)
+        it->shared->utf8 = utf8_valid((const unsigned char *)it->shared->data, it->shared->len);
+    return it->shared->utf8;
+}
+
+static size_t item_len(const struct outitem *it)
+{
+    return it->head_len + (it->shared ? it->shared->len : 0);
+}
+
+/* The header of an unmasked, final WebSocket frame (RFC 6455 5.2) carrying
+ * one STOMP frame; returns its length (2, 4 or 10 bytes). */
+static size_t ws_header(unsigned char *h, size_t len, bool text)
+{
+    h[0] = 0x80 | (text ? 0x1 : 0x2);
+    if (len < 126) {
+        h[1] = (unsigned char)len;
+        return 2;
+    }
+    if (len <= 0xFFFF) {
+        h[1] = 126;
+        h[2] = (unsigned char)(len >> 8);
+        h[3] = (unsigned char)len;
+        return 4;
+    }
+    h[1] = 127;
+    for (int i = 0; i < 8; i++)
+        h[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+    return 10;
+}
+
+/* Write what is queued, up to WRITE_MAX bytes in one write: for raw TCP the
+ * frames back to back; for WebSocket each STOMP frame in a WebSocket message
+ * of its own, framed here and handed to lws as raw bytes (lws frames one
+ * message per lws_write, which would cost a system call per message).
+ * -1 closes the connection. */
+static int conn_writable(struct gateway *g, struct conn *c)
+{
+    if (c->kill)
+        return -1;
+    if (!c->out_head) {
+        if (c->close_after_flush) {
+            if (c->transport == TRANSPORT_WS)
+                lws_close_reason(c->wsi, LWS_CLOSE_STATUS_NORMAL, (unsigned char *)"bye", 3);
+            return -1;
+        }
+        return 0;
+    }
+    bool ws = c->transport == TRANSPORT_WS;
+    size_t per_item = ws ? 10 : 0; /* the largest WebSocket frame header */
+    size_t total = 0;
+    struct outitem *it = c->out_head;
+    do {
+        total += item_len(it) + per_item;
+        it = it->next;
+    } while (it && total + item_len(it) + per_item <= WRITE_MAX);
+    if (scratch_reserve(g, total) < 0)
+        return -1;
+    unsigned char *start = (unsigned char *)g->scratch + LWS_PRE, *p = start;
+    while (c->out_head != it) {
+        struct outitem *cur = c->out_head;
+        if (ws)
+            p += ws_header(p, item_len(cur), item_is_text(cur));
+        memcpy(p, cur->head, cur->head_len);
+        p += cur->head_len;
+        if (cur->shared) {
+            memcpy(p, cur->shared->data, cur->shared->len);
+            p += cur->shared->len;
+        }
+        c->out_head = cur->next;
+        c->out_bytes -= item_len(cur);
+        free(cur->head);
+        rcbuf_unref(cur->shared);
+        free(cur);
+    }
+    if (!c->out_head)
+        c->out_tail = NULL;
+    if (c->flow && c->out_bytes <= g->settings->max_outbound_bytes / 4)
+        conn_release_publishers(g, c);
+    /* What the socket does not take now, lws keeps and sends first. */
+    size_t n = (size_t)(p - start);
+    if (lws_write(c->wsi, start, n, LWS_WRITE_RAW) < (int)n)
+        return -1;
+    c->last_tx_us = lws_now_usecs();
+    if (c->out_head || c->close_after_flush)
+        lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
+static bool dirty_add(struct gateway *g, uint64_t id)
+{
+    if (g->ndirty == g->dirty_cap) {
+        size_t cap = g->dirty_cap ? 2 * g->dirty_cap : 256;
+        uint64_t *d = realloc(g->dirty, cap * sizeof *d);
+        if (!d)
+            return false;
+        g->dirty = d;
+        g->dirty_cap = cap;
+    }
+    g->dirty[g->ndirty++] = id;
+    return true;
+}
+
+/* Write what one drain queued, at once: a socket that can take it needs no
+ * writable event and no second loop turn (what it does not take, lws keeps
+ * and sends first when it can, and conn_writable asks for the rest). */
+static void flush_dirty(struct gateway *g)
+{
+    for (size_t i = 0; i < g->ndirty; i++) {
+        struct conn *c = idmap_get(&g->conns, g->dirty[i]);
+        if (!c || !c->dirty)
+            continue;
+        c->dirty = false;
+        /* Not into a full socket: lws would keep all of it, unbounded by
+         * max_outbound_bytes; such a connection waits for its writable
+         * callback and its queue counts against the bound. */
+        if (c->out_head && !c->kill && lws_send_pipe_choked(c->wsi)) {
+            lws_callback_on_writable(c->wsi);
+            continue;
+        }
+        if (c->out_head && !c->kill && conn_writable(g, c) < 0) {
+            c->kill = true; /* closed from its own writable callback */
+            lws_callback_on_writable(c->wsi);
+        }
+    }
+    g->ndirty = 0;
+}
+
+/* Messages from the core. Runs on the gateway thread after a wake-up. */
+static void gateway_drain_queue(struct gateway *g)
+{
+    size_t n;
+    xq_take(&g->to_gw, &g->batch, &n, &g->batch_cap);
+    for (size_t i = 0; i < n; i++) {
+        struct xmsg *m = &g->batch[i];
+        if (m->kind == XM_HTTP_RESPONSE) {
+            struct http_conn *h = idmap_get(&g->http, m->session);
+            if (!h) {
+                xmsg_dispose(m); /* the client went away */
+                continue;
+            }
+            idmap_del(&g->http, h->id);
+            h->id = 0;
+            h->status = m->u.http_response.status;
+            free(h->response);
+            h->response = m->u.http_response.body;
+            h->response_len = m->u.http_response.len;
+            h->content_type = m->u.http_response.content_type;
+            h->answered = true;
+            lws_callback_on_writable(h->wsi);
+            continue;
+        }
+        if (m->kind == XM_DRAIN) {
+            g->draining = true;
+            if (g->conns.count == 0)
+                gateway_leave(g);
+            continue;
+        }
+        struct conn *c = idmap_get(&g->conns, m->session);
+        if (!c) {
+            xmsg_dispose(m); /* the connection is already gone */
+            continue;
+        }
+        if (m->kind == XM_OUT) {
+            conn_enqueue(g, c, m->u.out.head, m->u.out.head_len, m->u.out.shared, false);
+            if (!c->dirty && dirty_add(g, c->id))
+                c->dirty = true;
+            else if (!c->dirty)
+                lws_callback_on_writable(c->wsi);
+        } else if (m->kind == XM_HEARTBEAT) {
+            c->hb_send_us = (lws_usec_t)m->u.heartbeat.send_ms * 1000;
+            c->hb_receive_us = (lws_usec_t)m->u.heartbeat.receive_ms * 1000;
+            c->last_rx_us = c->last_tx_us = lws_now_usecs();
+            conn_heartbeat_arm(g, c);
+        } else if (m->kind == XM_RX_PAUSE || m->kind == XM_RX_RESUME) {
+            c->rx_paused = m->kind == XM_RX_PAUSE;
+            conn_rx_update(c);
+        } else if (m->kind == XM_RX_CREDIT) {
+            c->inflight -= m->u.credit < c->inflight ? m->u.credit : c->inflight;
+            conn_rx_update(c);
+        } else if (m->kind == XM_CLOSE) {
+            c->close_after_flush = true;
+            c->rx_closed = true;
+            lws_callback_on_writable(c->wsi);
+        } else {
+            xmsg_dispose(m);
+        }
+    }
+    flush_dirty(g);
+}
+
+static bool origin_allowed(const struct gateway *g, struct lws *wsi)
+{
+    char origin[256];
+    int n = lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN);
+    if (n <= 0)
+        return true; /* not a browser: Origin protects browsers' users only */
+    char *const *allowed = g->settings->allowed_origins;
+    if (!allowed || !allowed[0])
+        return true;
+    for (size_t i = 0; allowed[i]; i++)
+        if (strcmp(allowed[i], "*") == 0 || strcasecmp(allowed[i], origin) == 0)
+            return true;
+    return false;
+}
+
+/* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: a WebSocket upgrade from an Origin
+ * that is not allowed gets a 403 the client can see, not a bare close.
+ * 0 lets the upgrade proceed; 1 means we answered (lws ends the request). */
+/* Refuse an upgrade with a JSON answer the client can read. */
+static int upgrade_refuse(struct lws *wsi, unsigned int status, const char *body)
+{
+    size_t len = strlen(body);
+    unsigned char buf[LWS_PRE + 512];
+    unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf;
+    if (lws_add_http_common_headers(wsi, status, "application/json", len, &p, end) ||
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)"close", 5, &p, end) ||
+        lws_finalize_http_header(wsi, &p, end) || (size_t)(end - p) < len)
+        return -1;
+    memcpy(p, body, len);
+    p += len;
+    if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_FINAL) < (int)(p - start))
+        return -1;
+    return 1;
+}
+
+static int ws_upgrade_check(struct gateway *g, struct lws *wsi)
+{
+    /* STOMP over WebSocket lives at /ws only. */
+    char uri[64];
+    int n = lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
+    if (n <= 0 || strcmp(uri, "/ws") != 0) {
+        log_msg(CHATD_LOG_INFO, "gateway", 0, "WebSocket upgrade refused: not at /ws");
+        return upgrade_refuse(wsi, HTTP_STATUS_NOT_FOUND, "{\"error\":\"not_found\",\"message\":\"WebSocket is at /ws\"}");
+    }
+    if (origin_allowed(g, wsi))
+        return 0;
+    log_msg(CHATD_LOG_INFO, "gateway", 0, "WebSocket upgrade refused: Origin not allowed");
+    return upgrade_refuse(wsi, HTTP_STATUS_FORBIDDEN, "{\"error\":\"forbidden\",\"message\":\"origin not allowed\"}");
+}
+
+static void http_conn_clear(struct gateway *g, struct http_conn *h)
+{
+    if (h->id)
+        idmap_del(&g->http, h->id);
+    http_request_free(h->req);
+    free(h->response);
+    memset(h, 0, sizeof *h);
+}
+
+/* Answer without the core (bad request, too large, shutting down). */
+static int http_answer_now(struct lws *wsi, struct http_conn *h, int status, const char *json)
+{
+    h->status = status;
+    h->response = strdup(json);
+    h->response_len = h->response ? strlen(h->response) : 0;
+    h->answered = true;
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
+static int http_dispatch(struct gateway *g, struct http_conn *h)
+{
+    h->id = ++g->next_id;
+    if (idmap_put(&g->http, h->id, h) < 0) {
+        h->id = 0;
+        return -1;
+    }
+    struct xmsg m = {.session = h->id, .kind = XM_HTTP_REQUEST};
+    m.u.http_request = h->req;
+    h->req = NULL;
+    pending_add(g, &m);
+    pending_flush(g);
+    return 0;
+}
+
+static int http_begin(struct gateway *g, struct lws *wsi, struct http_conn *h)
+{
+    static const struct {
+        enum lws_token_indexes token;
+        const char *method;
+    } methods[] = {{WSI_TOKEN_GET_URI, "GET"},       {WSI_TOKEN_POST_URI, "POST"},
+                   {WSI_TOKEN_DELETE_URI, "DELETE"}, {WSI_TOKEN_PUT_URI, "PUT"},
+                   {WSI_TOKEN_PATCH_URI, "PATCH"},   {WSI_TOKEN_OPTIONS_URI, "OPTIONS"}};
+    memset(h, 0, sizeof *h);
+    h->wsi = wsi;
+    h->req = calloc(1, sizeof *h->req);
+    if (!h->req)
+        return -1;
+    for (size_t i = 0; i < sizeof methods / sizeof *methods; i++) {
+        int n = lws_hdr_total_length(wsi, methods[i].token);
+        if (n <= 0)
+            continue;
+        snprintf(h->req->method, sizeof h->req->method, "%s", methods[i].method);
+        if (!(h->req->path = malloc((size_t)n + 1)) ||
+            lws_hdr_copy(wsi, h->req->path, n + 1, methods[i].token) < 0)
+            return -1;
+        break;
+    }
+    if (!h->req->path)
+        return http_answer_now(wsi, h, 405, "{\"error\":\"method_not_allowed\",\"message\":\"unsupported method\"}");
+    /* Only the API and health mounts are bound to this protocol. */
+    const char *path = h->req->path;
+    if (!(strncmp(path, "/api", 4) == 0 && (path[4] == '/' || path[4] == '\0')) && strcmp(path, "/healthz") != 0 &&
+        strcmp(path, "/metrics") != 0)
+        return http_answer_now(wsi, h, 404, "{\"error\":\"not_found\",\"message\":\"no such endpoint\"}");
+    /* The query, fragment by fragment ("a=1", "b=2"), joined with '&'. */
+    char query[2048] = "";
+    size_t ql = 0;
+    for (int i = 0; i < 32; i++) {
+        char frag[512];
+        int n = lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (n <= 0)
+            break;
+        ql += (size_t)snprintf(query + ql, sizeof query - ql, "%s%s", ql ? "&" : "", frag);
+        if (ql >= sizeof query)
+            return http_answer_now(wsi, h, 414, "{\"error\":\"uri_too_long\",\"message\":\"query too long\"}");
+    }
+    h->req->query = strdup(query);
+    int al = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+    if (al > 0 && al < 8192 && (h->req->authorization = malloc((size_t)al + 1)))
+        lws_hdr_copy(wsi, h->req->authorization, al + 1, WSI_TOKEN_HTTP_AUTHORIZATION);
+    char addr[64] = "";
+    lws_get_peer_simple(wsi, addr, sizeof addr);
+    h->req->remote_addr = strdup(addr);
+    if (!h->req->query || !h->req->remote_addr)
+        return -1;
+    if (g->draining)
+        return http_answer_now(wsi, h, 503, "{\"error\":\"unavailable\",\"message\":\"server shutting down\"}");
+    /* A request with a body waits for HTTP_BODY_COMPLETION. */
+    char cl[24];
+    if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 && atol(cl) > 0) {
+        if (atol(cl) > HTTP_BODY_MAX)
+            return http_answer_now(wsi, h, 413, "{\"error\":\"too_large\",\"message\":\"body above 64 KiB\"}");
+        return 0;
+    }
+    return http_dispatch(g, h);
+}
+
+static int http_body(struct lws *wsi, struct http_conn *h, const char *in, size_t len)
+{
+    if (!h->req || h->answered)
+        return 0;
+    if (h->req->body_len + len > HTTP_BODY_MAX) {
+        free(h->req->body);
+        h->req->body = NULL;
+        return http_answer_now(wsi, h, 413, "{\"error\":\"too_large\",\"message\":\"body above 64 KiB\"}");
+    }
+    if (h->req->body_len + len + 1 > h->body_cap) {
+        size_t cap = h->body_cap ? h->body_cap * 2 : 1024;
+        while (cap < h->req->body_len + len + 1)
+            cap *= 2;
+        char *b = realloc(h->req->body, cap);
+        if (!b)
+            return -1;
+        h->req->body = b;
+        h->body_cap = cap;
+    }
+    memcpy(h->req->body + h->req->body_len, in, len);
+    h->req->body_len += len;
+    h->req->body[h->req->body_len] = '\0';
+    return 0;
+}
+
+static int http_write(struct gateway *g, struct lws *wsi, struct http_conn *h)
+{
+    if (!h->answered)
+        return 0;
+    size_t cap = LWS_PRE + 1024 + h->response_len;
+    unsigned char *buf = malloc(cap);
+    if (!buf)
+        return -1;
+    unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + cap;
+    if (lws_add_http_common_headers(wsi, (unsigned int)h->status,
+                                    h->content_type ? h->content_type : "application/json", h->response_len, &p, end) ||
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL, (const unsigned char *)"no-store", 8, &p,
+                                     end) ||
+        lws_finalize_http_header(wsi, &p, end)) {
+        free(buf);
+        return -1;
+    }
+    /* Headers and body in one write: one send(), one TCP segment for a
+     * small answer, not two. That is right for HTTP/1.1, the only HTTP
+     * chatd speaks: without TLS there is no ALPN to reach HTTP/2, and the
+     * vhost does not set LWS_SERVER_OPTION_H2_PRIOR_KNOWLEDGE. */
+    if (h->response_len) {
+        memcpy(p, h->response, h->response_len);
+        p += h->response_len;
+    }
+    int rc = lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_FINAL) < (int)(p - start) ? -1 : 0;
+    free(buf);
+    /* Done with this request now: after the transaction lws may hand the
+     * connection's close to another protocol. */
+    http_conn_clear(g, h);
+    if (rc < 0 || lws_http_transaction_completed(wsi))
+        return -1;
+    return 0;
+}
+
+static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                         size_t len)
+{
+    struct gateway *g = lws_context_user(lws_get_context(wsi));
+    struct http_conn *h = user;
+    switch (reason) {
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        gateway_drain_queue(g);
+        if (atomic_load(&g->stop))
+            ev_break(g->loop, EVBREAK_ALL);
+        return 0;
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return ws_upgrade_check(g, wsi);
+    case LWS_CALLBACK_HTTP:
+        /* Static files are served by the "/" mount; only the API and health
+         * mounts (bound to this protocol) arrive here. */
+        if (!h)
+            return lws_callback_http_dummy(wsi, reason, user, in, len);
+        http_conn_clear(g, h);
+        return http_begin(g, wsi, h);
+    case LWS_CALLBACK_HTTP_BODY:
+        return h ? http_body(wsi, h, in, len) : 0;
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        if (h && h->req && !h->answered && !h->id)
+            return http_dispatch(g, h);
+        return 0;
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        if (h && h->answered)
+            return http_write(g, wsi, h);
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    case LWS_CALLBACK_CLOSED_HTTP:
+        if (h)
+            http_conn_clear(g, h);
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    default:
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    }
+}
+
+static int callback_stomp_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                             size_t len)
+{
+    struct gateway *g = lws_context_user(lws_get_context(wsi));
+    struct conn *c = user;
+    switch (reason) {
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return ws_upgrade_check(g, wsi);
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        /* Also here: whichever protocol the upgrade was bound to, no
+         * WebSocket from a foreign Origin is ever established. */
+        return g->draining || !origin_allowed(g, wsi);
+    case LWS_CALLBACK_ESTABLISHED:
+        conn_open(g, c, wsi, TRANSPORT_WS);
+        return 0;
+    case LWS_CALLBACK_RECEIVE:
+        conn_receive(g, c, in, len);
+        return 0;
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return conn_writable(g, c);
+    case LWS_CALLBACK_CLOSED:
+        conn_closed(g, c);
+        return 0;
+    default:
+        /* As the vhost's first protocol, this one gets plain HTTP requests too:
+         * static files, 404s and keep-alive are libwebsockets' own (this
+         * protocol's session data is a struct conn, not an HTTP request). */
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    }
+}
+
+static int callback_stomp_raw(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                              size_t len)
+{
+    struct gateway *g = lws_context_user(lws_get_context(wsi));
+    struct conn *c = user;
+    switch (reason) {
+    case LWS_CALLBACK_RAW_ADOPT:
+        if (g->draining)
+            return -1;
+        conn_open(g, c, wsi, TRANSPORT_TCP);
+        return 0;
+    case LWS_CALLBACK_RAW_RX:
+        conn_receive(g, c, in, len);
+        return 0;
+    case LWS_CALLBACK_RAW_WRITEABLE:
+        return conn_writable(g, c);
+    case LWS_CALLBACK_RAW_CLOSE:
+        conn_closed(g, c);
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+static void lws_log_emit(int level, const char *line)
+{
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        n--;
+    log_msg(level & LLL_ERR ? CHATD_LOG_ERROR : level & LLL_WARN ? CHATD_LOG_WARN : CHATD_LOG_DEBUG,
+            "lws", 0, "%.*s", (int)n, line);
+}
+
+/* libwebsockets' own timers (handshake and close time-outs, keep-alive) are
+ * armed by its libev glue after I/O; a timer due sooner than the one already
+ * armed waits for the next I/O. A wake-up every 250 ms bounds that wait;
+ * chatd's own timers (heart-beats) are libev timers and exact. */
+static void gateway_lws_pump(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct gateway *g = (struct gateway *)((char *)w - offsetof(struct gateway, lws_pump));
+    lws_cancel_service(g->ctx);
+}
+
+/* No libwebsockets idle policy: STOMP heart-beats watch the connections.
+ * (lws' validity timer would be re-armed in a sorted list, a walk over every
+ * connection, each time one is accepted.) */
+static const lws_retry_bo_t no_idle_policy;
+
+struct gateway *gateway_new(const struct settings *s, struct xq *to_core, void (*wake_core)(void *arg),
+                            void *wake_arg, char *err, size_t errlen)
+{
+    struct gateway *g = calloc(1, sizeof *g);
+    if (!g) {
+        snprintf(err, errlen, "gateway: out of memory");
+        return NULL;
+    }
+    g->settings = s;
+    g->to_core = to_core;
+    g->wake_core = wake_core;
+    g->wake_arg = wake_arg;
+    xq_init(&g->to_gw);
+    idmap_init(&g->conns);
+    idmap_init(&g->http);
+    strmap_init(&g->peers);
+    atomic_init(&g->stop, false);
+
+    lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
+
+    /* The gateway's loop: epoll through libev, so a wake-up costs the
+     * sockets that are ready, not every open one. */
+    g->loop = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOENV | EVFLAG_NOSIGMASK);
+    if (!g->loop) {
+        snprintf(err, errlen, "gateway: cannot create its event loop (epoll)");
+        gateway_free(g);
+        return NULL;
+    }
+    ev_timer_init(&g->lws_pump, gateway_lws_pump, 0.25, 0.25);
+    void *loops[1] = {g->loop};
+
+    struct lws_context_creation_info ci;
+    memset(&ci, 0, sizeof ci);
+    ci.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_LIBEV;
+    ci.foreign_loops = loops;
+    ci.user = g;
+    ci.port = CONTEXT_PORT_NO_LISTEN;
+    g->ctx = lws_create_context(&ci);
+    if (!g->ctx) {
+        snprintf(err, errlen, "gateway: cannot create the libwebsockets context");
+        gateway_free(g);
+        return NULL;
+    }
+
+    /* HTTP vhost: static files, and STOMP over WebSocket at /ws. A client
+     * offering no subprotocol is bound to the vhost's first protocol, so
+     * v12.stomp comes first; the CONNECT frame's accept-version decides the
+     * STOMP version anyway. (Not the "default" pvo: lws applies pvos when
+     * it first idles, and an upgrade served before that went to "http".) */
+    static const char *const ws_names[] = {"v12.stomp", "v11.stomp", "v10.stomp"};
+    for (int i = 0; i < 3; i++)
+        g->http_protocols[i] = (struct lws_protocols){
+            .name = ws_names[i],
+            .callback = callback_stomp_ws,
+            .per_session_data_size = sizeof(struct conn),
+            .rx_buffer_size = s->ws_rx_buffer,
+            /* Else lws cuts every send() to the receive buffer's size. */
+            .tx_packet_size = WRITE_MAX,
+        };
+    g->http_protocols[3] = (struct lws_protocols){
+        .name = "http", .callback = callback_http, .per_session_data_size = sizeof(struct http_conn)};
+    memset(&g->mount, 0, sizeof g->mount);
+    g->mount.mountpoint = "/";
+    g->mount.mountpoint_len = 1;
+    g->mount.origin = s->web_root;
+    g->mount.def = "index.html";
+    g->mount.origin_protocol = LWSMPRO_FILE;
+    /* The REST API and health answer from the core, through this protocol. */
+    g->mount_api = (struct lws_http_mount){
+        .mountpoint = "/api", .mountpoint_len = 4, .origin = "http", .origin_protocol = LWSMPRO_CALLBACK};
+    g->mount_health = (struct lws_http_mount){
+        .mountpoint = "/healthz", .mountpoint_len = 8, .origin = "http", .origin_protocol = LWSMPRO_CALLBACK};
+    g->mount_metrics = (struct lws_http_mount){
+        .mountpoint = "/metrics", .mountpoint_len = 8, .origin = "http", .origin_protocol = LWSMPRO_CALLBACK};
+    g->mount_api.mount_next = &g->mount_health;
+    g->mount_health.mount_next = &g->mount_metrics;
+    g->mount_metrics.mount_next = s->web_root ? &g->mount : NULL;
+
+    struct lws_context_creation_info vi;
+    memset(&vi, 0, sizeof vi);
+    vi.vhost_name = "http";
+    vi.iface = strcmp(s->listen_host, "0.0.0.0") ? s->listen_host : NULL;
+    vi.port = s->listen_port;
+    vi.protocols = g->http_protocols;
+    vi.mounts = &g->mount_api;
+    vi.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+    vi.retry_and_idle_policy = &no_idle_policy;
+    if (!lws_create_vhost(g->ctx, &vi)) {
+        snprintf(err, errlen, "gateway: cannot listen on %s:%d (see the lws line above)",
+                 s->listen_host, s->listen_port);
+        gateway_free(g);
+        return NULL;
+    }
+
+    if (s->stomp_host) {
+        g->raw_protocols[0] = (struct lws_protocols){
+            .name = "stomp-raw",
+            .callback = callback_stomp_raw,
+            .per_session_data_size = sizeof(struct conn),
+            .rx_buffer_size = s->ws_rx_buffer,
+            .tx_packet_size = WRITE_MAX,
+        };
+        memset(&vi, 0, sizeof vi);
+        vi.vhost_name = "stomp";
+        vi.iface = strcmp(s->stomp_host, "0.0.0.0") ? s->stomp_host : NULL;
+        vi.port = s->stomp_port;
+        vi.protocols = g->raw_protocols;
+        vi.options = LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG | LWS_SERVER_OPTION_DISABLE_IPV6;
+        vi.listen_accept_role = "raw-skt";
+        vi.listen_accept_protocol = "stomp-raw";
+        vi.retry_and_idle_policy = &no_idle_policy;
+        if (!lws_create_vhost(g->ctx, &vi)) {
+            snprintf(err, errlen, "gateway: cannot listen on %s:%d (see the lws line above)",
+                     s->stomp_host, s->stomp_port);
+            gateway_free(g);
+            return NULL;
+        }
+    }
+    return g;
+}
+
+static void *gateway_main(void *arg)
+{
+    struct gateway *g = arg;
+    ev_timer_start(g->loop, &g->lws_pump);
+    while (!atomic_load(&g->stop))
+        ev_run(g->loop, 0);
+    ev_timer_stop(g->loop, &g->lws_pump);
+    return NULL;
+}
+
+int gateway_start(struct gateway *g)
+{
+    if (pthread_create(&g->thread, NULL, gateway_main, g) != 0)
+        return -1;
+    g->started = true;
+    return 0;
+}
+
+void gateway_send(struct gateway *g, const struct xmsg *msgs, size_t n)
+{
+    bool failed;
+    if (xq_push(&g->to_gw, msgs, n, &failed))
+        lws_cancel_service(g->ctx);
+    if (failed) {
+        for (size_t i = 0; i < n; i++) {
+            struct xmsg copy = msgs[i];
+            xmsg_dispose(&copy);
+        }
+        log_msg(CHATD_LOG_ERROR, "core", 0, "out of memory: %zu messages to gateway dropped", n);
+    }
+}
+
+void gateway_stop(struct gateway *g)
+{
+    if (!g->started)
+        return;
+    atomic_store(&g->stop, true);
+    lws_cancel_service(g->ctx);
+    pthread_join(g->thread, NULL);
+    g->started = false;
+}
+
+void gateway_free(struct gateway *g)
+{
+    if (!g)
+        return;
+    gateway_stop(g);
+    if (g->ctx)
+        lws_context_destroy(g->ctx); /* closes what is left; CLOSED callbacks run here */
+    if (g->loop)
+        ev_loop_destroy(g->loop);
+    pending_flush(g);
+    xq_destroy(&g->to_gw);
+    idmap_free(&g->conns);
+    idmap_free(&g->http);
+    strmap_free(&g->peers);
+    free(g->batch);
+    free(g->dirty);
+    free(g->pending);
+    free(g->scratch);
+    free(g);
+}

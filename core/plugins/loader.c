@@ -1,0 +1,201 @@
+#include "plugins/loader.h"
+
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "plugins/plugin_host.h"
+#include "server.h"
+
+const char *plugin_kind_name(chatd_plugin_kind kind)
+{
+    switch (kind) {
+    case CHATD_PLUGIN_AUTH: return "auth";
+    case CHATD_PLUGIN_STORAGE: return "storage";
+    case CHATD_PLUGIN_BROKER: return "broker";
+    case CHATD_PLUGIN_NOTIFY: return "notify";
+    }
+    return "unknown";
+}
+
+/* The name of the first mandatory member missing from the ops table, or
+ * NULL (OPS_HAS: loader.h). */
+#define REQUIRE_OP(ops, member)      \
+    do {                             \
+        if (!OPS_HAS(ops, member))   \
+            return #member;          \
+    } while (0)
+
+static const char *missing_op(const struct chatd_plugin *d)
+{
+    if (!d->init)
+        return "init";
+    if (!d->fini)
+        return "fini";
+    switch (d->kind) {
+    case CHATD_PLUGIN_AUTH:
+        if (!d->ops.auth)
+            return "ops";
+        REQUIRE_OP(d->ops.auth, authenticate);
+        break;
+    case CHATD_PLUGIN_STORAGE: {
+        const struct chatd_storage_ops *o = d->ops.storage;
+        if (!o)
+            return "ops";
+        REQUIRE_OP(o, room_create);
+        REQUIRE_OP(o, room_get);
+        REQUIRE_OP(o, room_list);
+        REQUIRE_OP(o, room_claim);
+        REQUIRE_OP(o, room_complete);
+        REQUIRE_OP(o, room_delete);
+        REQUIRE_OP(o, member_add);
+        REQUIRE_OP(o, member_remove);
+        REQUIRE_OP(o, message_append);
+        REQUIRE_OP(o, message_list);
+        REQUIRE_OP(o, read_mark);
+        break;
+    }
+    case CHATD_PLUGIN_BROKER:
+        if (!d->ops.broker)
+            return "ops";
+        REQUIRE_OP(d->ops.broker, subscribe);
+        REQUIRE_OP(d->ops.broker, unsubscribe);
+        REQUIRE_OP(d->ops.broker, publish);
+        break;
+    case CHATD_PLUGIN_NOTIFY:
+        if (!d->ops.notify)
+            return "ops";
+        REQUIRE_OP(d->ops.notify, notify);
+        break;
+    }
+    return NULL;
+}
+
+static char *resolve_path(const char *plugin_dir, chatd_plugin_kind kind, const char *name)
+{
+    char *path;
+    if (strchr(name, '/'))
+        return strdup(name);
+    if (asprintf(&path, "%s/%s_%s.so", plugin_dir, plugin_kind_name(kind), name) < 0)
+        return NULL;
+    return path;
+}
+
+static void plugin_free(struct plugin *p)
+{
+    if (!p)
+        return;
+#ifndef __SANITIZE_ADDRESS__
+    if (p->dl)
+        dlclose(p->dl);
+#else
+    /* Under AddressSanitizer plugins stay mapped, so that a leak found at
+     * exit is reported with the plugin's symbols. */
+#endif
+    free(p->section);
+    free(p->path);
+    free(p);
+}
+
+struct plugin *plugin_load(struct server *srv, struct config *cfg, const char *section,
+                           chatd_plugin_kind kind, char *err, size_t errlen)
+{
+    struct config_section *sec = config_find(cfg, section);
+    const char *name = sec ? config_get(sec, "plugin") : NULL;
+    if (!name || !*name) {
+        config_errorf(err, errlen, cfg, section, "plugin", "missing: name the %s plugin to load",
+                      plugin_kind_name(kind));
+        return NULL;
+    }
+    struct plugin *p = calloc(1, sizeof *p);
+    if (!p || !(p->section = strdup(section)) ||
+        !(p->path = resolve_path(srv->settings.plugin_dir, kind, name))) {
+        plugin_free(p);
+        config_errorf(err, errlen, cfg, section, "plugin", "out of memory");
+        return NULL;
+    }
+    p->srv = srv;
+
+    p->dl = dlopen(p->path, RTLD_NOW | RTLD_LOCAL);
+    if (!p->dl) {
+        const char *why = dlerror();
+        /* dlerror() repeats the path; keep only the reason after it. */
+        size_t pl = strlen(p->path);
+        if (why && strncmp(why, p->path, pl) == 0 && strncmp(why + pl, ": ", 2) == 0)
+            why += pl + 2;
+        config_errorf(err, errlen, cfg, section, "plugin", "cannot load %s: %s", p->path,
+                      why ? why : "unknown error");
+        plugin_free(p);
+        return NULL;
+    }
+    const struct chatd_plugin *(*entry)(void);
+    *(void **)&entry = dlsym(p->dl, CHATD_PLUGIN_SYMBOL);
+    const struct chatd_plugin *d = entry ? entry() : NULL;
+    const char *missing = NULL;
+    if (!entry || !d) {
+        config_errorf(err, errlen, cfg, section, "plugin", "%s does not export %s", p->path,
+                      CHATD_PLUGIN_SYMBOL);
+    } else if (d->abi_major != CHATD_ABI_MAJOR) {
+        config_errorf(err, errlen, cfg, section, "plugin",
+                      "%s was built for SDK ABI %u.%u; this chatd speaks %d.%d (major versions differ)",
+                      p->path, d->abi_major, d->abi_minor, CHATD_ABI_MAJOR, CHATD_ABI_MINOR);
+    } else if (d->abi_minor > CHATD_ABI_MINOR) {
+        config_errorf(err, errlen, cfg, section, "plugin",
+                      "%s was built for SDK ABI %u.%u; this chatd speaks %d.%d (needs a newer chatd)",
+                      p->path, d->abi_major, d->abi_minor, CHATD_ABI_MAJOR, CHATD_ABI_MINOR);
+    } else if (d->kind != kind) {
+        config_errorf(err, errlen, cfg, section, "plugin", "%s is a%s %s plugin; [%s] needs a%s %s plugin",
+                      p->path, d->kind == CHATD_PLUGIN_AUTH ? "n" : "", plugin_kind_name(d->kind),
+                      section, kind == CHATD_PLUGIN_AUTH ? "n" : "", plugin_kind_name(kind));
+    } else if (!d->name || !*d->name) {
+        config_errorf(err, errlen, cfg, section, "plugin", "%s descriptor has no name", p->path);
+    } else if (!d->version || !*d->version) {
+        config_errorf(err, errlen, cfg, section, "plugin", "%s descriptor has no version", p->path);
+    } else if ((missing = missing_op(d))) {
+        config_errorf(err, errlen, cfg, section, "plugin", "%s lacks mandatory operation '%s'", p->path,
+                      missing);
+    } else {
+        p->desc = d;
+    }
+    if (!p->desc) {
+        plugin_free(p);
+        return NULL;
+    }
+
+    host_setup(p);
+    p->cfg = sec;
+    chatd_status st = d->init(&p->host, &p->state);
+    p->cfg = NULL;
+    if (st != CHATD_OK) {
+        if (p->init_error_set)
+            snprintf(err, errlen, "%s", p->init_error);
+        else
+            config_errorf(err, errlen, cfg, section, "plugin", "%s failed to start: %s", d->name,
+                          chatd_strerror(st));
+        plugin_free(p);
+        return NULL;
+    }
+    const char *unknown = config_first_unused(sec);
+    if (unknown) {
+        config_errorf(err, errlen, cfg, section, unknown, "unknown key");
+        plugin_unload(p);
+        return NULL;
+    }
+    return p;
+}
+
+bool plugin_has_minor(const struct plugin *p, uint32_t minor)
+{
+    return p && p->desc && p->desc->abi_minor >= minor;
+}
+
+void plugin_unload(struct plugin *p)
+{
+    if (!p)
+        return;
+    if (p->desc)
+        p->desc->fini(p->state);
+    plugin_free(p);
+}

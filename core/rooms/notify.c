@@ -1,0 +1,292 @@
+#include "rooms/notify.h"
+
+#include <event2/event.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plugins/loader.h"
+#include "log.h"
+#include "server.h"
+#include "plugins/storage_port.h"
+#include "strmap.h"
+
+/* One notification on its way: waiting for the recipient's unread count. */
+struct dispatch {
+    struct dispatch *prev, *next;
+    struct notifier *n;
+    chatd_room_kind kind;
+    uint64_t seq;
+    size_t messages; /* how many messages it stands for (coalescing) */
+    char *recipient, *room, *message_id, *sender, *preview;
+};
+
+/* A coalescing window of one recipient in one room: the first message is
+ * notified at once; later ones wait for the window's end and go out as one
+ * notification about the newest. */
+struct window {
+    struct notifier *n;
+    char *key;
+    struct event *timer;
+    size_t held; /* messages since the last notification */
+    chatd_room_kind kind;
+    uint64_t seq;
+    char *recipient, *room, *message_id, *sender, *preview;
+};
+
+struct notifier {
+    struct server *srv;
+    struct strmap windows; /* "recipient US room" -> struct window */
+    struct dispatch *inflight;
+};
+
+void notify_failed(struct server *srv, const char *recipient, const char *room, const char *event, const char *why)
+{
+    srv->metrics.notifications_failed++;
+    log_warn("notification %s of room %s for %s dropped: %s", event, room, recipient, why);
+}
+
+static bool name_char(unsigned char c)
+{
+    return c == '_' || c == '-' || c == '.' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+           (c >= 'A' && c <= 'Z') || c >= 0x80;
+}
+
+bool notify_mentions(const char *text, size_t len, const char *user)
+{
+    size_t ul = strlen(user);
+    if (!ul)
+        return false;
+    for (size_t i = 0; i + 1 + ul <= len; i++) {
+        if (text[i] != '@' || (i > 0 && name_char((unsigned char)text[i - 1])))
+            continue;
+        if (memcmp(text + i + 1, user, ul) == 0 && (i + 1 + ul == len || !name_char((unsigned char)text[i + 1 + ul])))
+            return true;
+    }
+    return false;
+}
+
+static void dispatch_free(struct dispatch *d)
+{
+    free(d->recipient);
+    free(d->room);
+    free(d->message_id);
+    free(d->sender);
+    free(d->preview);
+    free(d);
+}
+
+static void dispatch_unlink(struct dispatch *d)
+{
+    if (d->prev)
+        d->prev->next = d->next;
+    else
+        d->n->inflight = d->next;
+    if (d->next)
+        d->next->prev = d->prev;
+}
+
+static const char *kind_text(chatd_room_kind k)
+{
+    return k == CHATD_ROOM_SUPPORT ? "support" : k == CHATD_ROOM_DIRECT ? "direct" : "group";
+}
+
+static void dispatch_send(struct dispatch *d, uint64_t unread)
+{
+    struct server *srv = d->n->srv;
+    json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:I, s:I}", "event", "message", "recipient",
+                             d->recipient, "room", d->room, "room_kind", kind_text(d->kind), "message_id",
+                             d->message_id, "seq", (json_int_t)d->seq, "sender", d->sender, "preview", d->preview,
+                             "unread", (json_int_t)unread, "messages", (json_int_t)d->messages);
+    char *json = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!json) {
+        notify_failed(srv, d->recipient, d->room, "message", "not encoded as JSON");
+        return;
+    }
+    struct chatd_notification note = {.recipient = d->recipient, .room = d->room, .room_kind = d->kind,
+                                      .message_id = d->message_id, .seq = d->seq, .sender = d->sender,
+                                      .preview = d->preview, .unread = unread, .json = json,
+                                      .json_len = strlen(json)};
+    for (size_t k = 0; k < srv->nnotify; k++)
+        srv->notify[k]->desc->ops.notify->notify(srv->notify[k]->state, &note);
+    srv->metrics.notifications++;
+    free(json);
+}
+
+static void unread_cb(void *ctx, chatd_status st, const struct chatd_room *room)
+{
+    struct dispatch *d = ctx;
+    dispatch_unlink(d);
+    if (st == CHATD_ERR_NOT_FOUND) {
+        dispatch_free(d); /* the room was closed meanwhile: nothing to read */
+        return;
+    }
+    /* Without storage's answer, the messages this notification is about are
+     * the best lower bound. */
+    uint64_t unread = d->messages;
+    if (st == CHATD_OK && room)
+        unread = room->last_seq > room->read_seq ? room->last_seq - room->read_seq : 0;
+    dispatch_send(d, unread);
+    dispatch_free(d);
+}
+
+static void dispatch_start(struct notifier *n, const char *recipient, const char *room, chatd_room_kind kind,
+                           uint64_t seq, const char *message_id, const char *sender, const char *preview,
+                           size_t messages)
+{
+    struct dispatch *d = calloc(1, sizeof *d);
+    if (d) {
+        d->n = n;
+        d->kind = kind;
+        d->seq = seq;
+        d->messages = messages;
+        d->recipient = strdup(recipient);
+        d->room = strdup(room);
+        d->message_id = strdup(message_id);
+        d->sender = strdup(sender);
+        d->preview = strdup(preview);
+    }
+    if (!d || !d->recipient || !d->room || !d->message_id || !d->sender || !d->preview) {
+        if (d)
+            dispatch_free(d);
+        notify_failed(n->srv, recipient, room, "message", "out of memory");
+        return;
+    }
+    d->next = n->inflight;
+    if (n->inflight)
+        n->inflight->prev = d;
+    n->inflight = d;
+    void *state;
+    storage_ops(n->srv->storage, &state)->room_get(state, room, recipient, unread_cb, d);
+}
+
+static void window_free(struct window *w)
+{
+    if (w->timer)
+        event_free(w->timer);
+    free(w->key);
+    free(w->recipient);
+    free(w->room);
+    free(w->message_id);
+    free(w->sender);
+    free(w->preview);
+    free(w);
+}
+
+static bool window_keep(struct window *w, chatd_room_kind kind, uint64_t seq, const char *message_id,
+                        const char *sender, const char *preview)
+{
+    char *id = strdup(message_id), *from = strdup(sender), *pv = strdup(preview);
+    if (!id || !from || !pv) {
+        free(id);
+        free(from);
+        free(pv);
+        return false;
+    }
+    free(w->message_id);
+    free(w->sender);
+    free(w->preview);
+    w->message_id = id;
+    w->sender = from;
+    w->preview = pv;
+    w->kind = kind;
+    w->seq = seq;
+    return true;
+}
+
+static void window_end(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    struct window *w = arg;
+    struct notifier *n = w->n;
+    if (!w->held) {
+        strmap_del(&n->windows, w->key);
+        window_free(w);
+        return;
+    }
+    /* A burst went on: one notification for it, and a new window, so a
+     * steady stream yields one per window. */
+    dispatch_start(n, w->recipient, w->room, w->kind, w->seq, w->message_id, w->sender, w->preview, w->held);
+    w->held = 0;
+    long long ms = n->srv->settings.notify_coalesce_ms;
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    event_add(w->timer, &tv);
+}
+
+void notify_offline(struct notifier *n, const struct chatd_room *room, const struct chatd_message *m,
+                    const char *recipient, const char *text, size_t text_len, const char *preview)
+{
+    const struct settings *set = &n->srv->settings;
+    if (!n->srv->nnotify)
+        return;
+    bool by_kind = (set->notify_kinds >> room->kind) & 1u;
+    if (!by_kind && !(set->notify_mentions && notify_mentions(text, text_len, recipient)))
+        return;
+    if (!set->notify_coalesce_ms) {
+        dispatch_start(n, recipient, room->id, room->kind, m->seq, m->id, m->sender, preview, 1);
+        return;
+    }
+    char key[600];
+    if ((size_t)snprintf(key, sizeof key, "%s\x1f%s", recipient, room->id) >= sizeof key) {
+        notify_failed(n->srv, recipient, room->id, "message", "recipient name too long");
+        return;
+    }
+    struct window *w = strmap_get(&n->windows, key);
+    if (w) {
+        if (window_keep(w, room->kind, m->seq, m->id, m->sender, preview)) {
+            w->held++;
+            n->srv->metrics.notifications_coalesced++;
+        } else {
+            notify_failed(n->srv, recipient, room->id, "message", "out of memory");
+        }
+        return;
+    }
+    w = calloc(1, sizeof *w);
+    if (w) {
+        w->n = n;
+        w->key = strdup(key);
+        w->recipient = strdup(recipient);
+        w->room = strdup(room->id);
+        w->timer = evtimer_new(n->srv->base, window_end, w);
+    }
+    long long ms = set->notify_coalesce_ms;
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    if (!w || !w->key || !w->recipient || !w->room || !w->timer || strmap_put(&n->windows, key, w) < 0) {
+        if (w)
+            window_free(w);
+        /* Without a window, still notify: one too many beats none. */
+        dispatch_start(n, recipient, room->id, room->kind, m->seq, m->id, m->sender, preview, 1);
+        return;
+    }
+    event_add(w->timer, &tv);
+    dispatch_start(n, recipient, room->id, room->kind, m->seq, m->id, m->sender, preview, 1);
+}
+
+struct notifier *notifier_new(struct server *srv)
+{
+    struct notifier *n = calloc(1, sizeof *n);
+    if (!n)
+        return NULL;
+    n->srv = srv;
+    strmap_init(&n->windows);
+    return n;
+}
+
+void notifier_free(struct notifier *n)
+{
+    if (!n)
+        return;
+    size_t pos = 0;
+    const char *key;
+    void *value;
+    while (strmap_next(&n->windows, &pos, &key, &value))
+        window_free(value);
+    strmap_free(&n->windows);
+    for (struct dispatch *d = n->inflight, *next; d; d = next) {
+        next = d->next;
+        dispatch_free(d);
+    }
+    free(n);
+}

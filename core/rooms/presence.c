@@ -1,0 +1,363 @@
+#include "rooms/presence.h"
+
+#include <event2/event.h>
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+#include "server.h"
+#include "strmap.h"
+
+#define KEY_MAX 600
+
+/* What one other instance told us. Values are unused (set membership). */
+struct remote {
+    struct strmap users;
+    struct strmap watches; /* "user US room" */
+    int64_t seen_ms;
+};
+
+struct presence {
+    struct server *srv;
+    char id[32];
+    struct strmap users;   /* user -> (uintptr_t) local sessions */
+    struct strmap watches; /* "user US room" -> (uintptr_t) local subscriptions */
+    struct strmap remotes; /* instance id -> struct remote */
+    json_t *on, *off, *watch, *unwatch; /* transitions not yet published */
+    struct event *flush;   /* end of this loop turn: publish the transitions */
+    struct event *tick;    /* snapshot + expiry */
+    bool started;
+};
+
+static bool watch_key(char *key, const char *user, const char *room)
+{
+    return (size_t)snprintf(key, KEY_MAX, "%s\x1f%s", user, room) < KEY_MAX;
+}
+
+static void publish(struct presence *p, json_t *event)
+{
+    char *text = event ? json_dumps(event, JSON_COMPACT) : NULL;
+    json_decref(event);
+    if (!text)
+        return;
+    void *state;
+    chatd_status st = broker_ops(&p->srv->broker_port, &state)->publish(state, PRESENCE_CHANNEL, text, strlen(text));
+    if (st != CHATD_OK)
+        log_debug("presence not published: %s", chatd_strerror(st));
+    free(text);
+}
+
+static json_t *pair_array(const char *key)
+{
+    const char *us = strchr(key, '\x1f');
+    if (!us)
+        return NULL;
+    return json_pack("[s%s]", key, (size_t)(us - key), us + 1);
+}
+
+static void publish_snapshot(struct presence *p, bool hello)
+{
+    json_t *users = json_array(), *watches = json_array();
+    size_t pos = 0;
+    const char *key;
+    void *value;
+    while (users && strmap_next(&p->users, &pos, &key, &value))
+        json_array_append_new(users, json_string(key));
+    pos = 0;
+    while (watches && strmap_next(&p->watches, &pos, &key, &value))
+        json_array_append_new(watches, pair_array(key));
+    publish(p, json_pack("{s:s, s:s, s:b, s:o*, s:o*}", "i", p->id, "t", "snap", "hello", hello, "users", users,
+                         "watch", watches));
+    /* A snapshot supersedes what was pending. */
+    json_array_clear(p->on);
+    json_array_clear(p->off);
+    json_array_clear(p->watch);
+    json_array_clear(p->unwatch);
+}
+
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    struct presence *p = arg;
+    if (!json_array_size(p->on) && !json_array_size(p->off) && !json_array_size(p->watch) &&
+        !json_array_size(p->unwatch))
+        return;
+    publish(p, json_pack("{s:s, s:s, s:O, s:O, s:O, s:O}", "i", p->id, "t", "delta", "on", p->on, "off", p->off,
+                         "w", p->watch, "uw", p->unwatch));
+    json_array_clear(p->on);
+    json_array_clear(p->off);
+    json_array_clear(p->watch);
+    json_array_clear(p->unwatch);
+}
+
+static void remote_free(struct remote *r)
+{
+    strmap_free(&r->users);
+    strmap_free(&r->watches);
+    free(r);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    struct presence *p = arg;
+    publish_snapshot(p, false);
+    int64_t now = clock_mono_ms(), expiry = 3 * p->srv->settings.presence_interval_ms;
+    size_t pos = 0;
+    const char *key;
+    void *value;
+    while (strmap_next(&p->remotes, &pos, &key, &value)) {
+        struct remote *r = value;
+        if (now - r->seen_ms > expiry) {
+            log_info("presence: instance %s not heard of for %lld ms; forgotten", key, (long long)expiry);
+            char id[32];
+            snprintf(id, sizeof id, "%s", key);
+            strmap_del(&p->remotes, id);
+            remote_free(r);
+            pos = 0; /* the table may have moved */
+        }
+    }
+}
+
+struct presence *presence_new(struct server *srv)
+{
+    struct presence *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->srv = srv;
+    snprintf(p->id, sizeof p->id, "%s", srv->instance);
+    strmap_init(&p->users);
+    strmap_init(&p->watches);
+    strmap_init(&p->remotes);
+    p->on = json_array();
+    p->off = json_array();
+    p->watch = json_array();
+    p->unwatch = json_array();
+    p->flush = event_new(srv->base, -1, 0, on_flush, p);
+    p->tick = event_new(srv->base, -1, EV_PERSIST, on_tick, p);
+    if (!p->on || !p->off || !p->watch || !p->unwatch || !p->flush || !p->tick) {
+        presence_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+void presence_free(struct presence *p)
+{
+    if (!p)
+        return;
+    if (p->started)
+        publish(p, json_pack("{s:s, s:s}", "i", p->id, "t", "bye"));
+    if (p->flush)
+        event_free(p->flush);
+    if (p->tick)
+        event_free(p->tick);
+    size_t pos = 0;
+    const char *key;
+    void *value;
+    while (strmap_next(&p->remotes, &pos, &key, &value))
+        remote_free(value);
+    strmap_free(&p->remotes);
+    strmap_free(&p->users);
+    strmap_free(&p->watches);
+    json_decref(p->on);
+    json_decref(p->off);
+    json_decref(p->watch);
+    json_decref(p->unwatch);
+    free(p);
+}
+
+void presence_start(struct presence *p)
+{
+    void *state;
+    chatd_status st = broker_ops(&p->srv->broker_port, &state)->subscribe(state, PRESENCE_CHANNEL);
+    if (st != CHATD_OK)
+        log_warn("presence channel not subscribed: %s", chatd_strerror(st));
+    long long ms = p->srv->settings.presence_interval_ms;
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    event_add(p->tick, &tv);
+    p->started = true;
+    publish_snapshot(p, true);
+}
+
+void presence_broker_ready(struct presence *p)
+{
+    if (p && p->started)
+        publish_snapshot(p, true);
+}
+
+static void note(struct presence *p, json_t *list, json_t *item)
+{
+    if (!item)
+        return;
+    json_array_append_new(list, item);
+    if (p->started)
+        event_active(p->flush, 0, 0);
+}
+
+/* Count up or down; true when the key crossed zero either way. */
+static bool count(struct strmap *m, const char *key, int delta)
+{
+    uintptr_t n = (uintptr_t)strmap_get(m, key);
+    if (delta > 0) {
+        if (strmap_put(m, key, (void *)(n + 1)) < 0)
+            return false;
+        return n == 0;
+    }
+    if (n > 1) {
+        strmap_put(m, key, (void *)(n - 1));
+        return false;
+    }
+    if (n == 1) {
+        strmap_del(m, key);
+        return true;
+    }
+    return false;
+}
+
+void presence_user(struct presence *p, const char *user, int delta)
+{
+    if (count(&p->users, user, delta))
+        note(p, delta > 0 ? p->on : p->off, json_string(user));
+}
+
+void presence_watch(struct presence *p, const char *user, const char *room, int delta)
+{
+    char key[KEY_MAX];
+    if (watch_key(key, user, room) && count(&p->watches, key, delta))
+        note(p, delta > 0 ? p->watch : p->unwatch, json_pack("[ss]", user, room));
+}
+
+bool presence_online(const struct presence *p, const char *user)
+{
+    if (strmap_get(&p->users, user))
+        return true;
+    size_t pos = 0;
+    const char *key;
+    void *value;
+    while (strmap_next(&p->remotes, &pos, &key, &value))
+        if (strmap_get(&((struct remote *)value)->users, user))
+            return true;
+    return false;
+}
+
+bool presence_watching(const struct presence *p, const char *user, const char *room)
+{
+    char key[KEY_MAX];
+    if (!watch_key(key, user, room))
+        return false;
+    if (strmap_get(&p->watches, key))
+        return true;
+    size_t pos = 0;
+    const char *k;
+    void *value;
+    while (strmap_next(&p->remotes, &pos, &k, &value))
+        if (strmap_get(&((struct remote *)value)->watches, key))
+            return true;
+    return false;
+}
+
+void presence_stats(const struct presence *p, struct presence_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    size_t pos = 0;
+    const char *key;
+    void *value;
+    while (strmap_next(&p->remotes, &pos, &key, &value)) {
+        const struct remote *r = value;
+        out->peers++;
+        out->remote_users += r->users.count;
+        out->remote_watches += r->watches.count;
+    }
+}
+
+static void apply_users(struct strmap *m, json_t *list, bool add)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v)
+    {
+        if (!json_is_string(v))
+            continue;
+        if (add)
+            strmap_put(m, json_string_value(v), (void *)1);
+        else
+            strmap_del(m, json_string_value(v));
+    }
+}
+
+static void apply_watches(struct strmap *m, json_t *list, bool add)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v)
+    {
+        const char *user, *room;
+        char key[KEY_MAX];
+        if (json_unpack(v, "[ss]", &user, &room) < 0 || !watch_key(key, user, room))
+            continue;
+        if (add)
+            strmap_put(m, key, (void *)1);
+        else
+            strmap_del(m, key);
+    }
+}
+
+void presence_deliver(struct presence *p, const void *data, size_t len)
+{
+    json_t *ev = json_loadb(data, len, 0, NULL);
+    const char *id, *type;
+    if (!ev || json_unpack(ev, "{s:s, s:s}", "i", &id, "t", &type) < 0 || strlen(id) >= sizeof p->id) {
+        log_warn("presence event could not be parsed; dropped");
+        json_decref(ev);
+        return;
+    }
+    if (strcmp(id, p->id) == 0) {
+        json_decref(ev);
+        return;
+    }
+    struct remote *r = strmap_get(&p->remotes, id);
+    if (strcmp(type, "bye") == 0) {
+        if (r) {
+            strmap_del(&p->remotes, id);
+            remote_free(r);
+        }
+        json_decref(ev);
+        return;
+    }
+    if (!r) {
+        if (!(r = calloc(1, sizeof *r))) {
+            json_decref(ev);
+            return;
+        }
+        strmap_init(&r->users);
+        strmap_init(&r->watches);
+        if (strmap_put(&p->remotes, id, r) < 0) {
+            remote_free(r);
+            json_decref(ev);
+            return;
+        }
+        log_info("presence: instance %s joined", id);
+    }
+    r->seen_ms = clock_mono_ms();
+    if (strcmp(type, "snap") == 0) {
+        strmap_free(&r->users);
+        strmap_free(&r->watches);
+        strmap_init(&r->users);
+        strmap_init(&r->watches);
+        apply_users(&r->users, json_object_get(ev, "users"), true);
+        apply_watches(&r->watches, json_object_get(ev, "watch"), true);
+        if (json_is_true(json_object_get(ev, "hello")))
+            publish_snapshot(p, false); /* a newcomer, or one back from an outage */
+    } else if (strcmp(type, "delta") == 0) {
+        apply_users(&r->users, json_object_get(ev, "on"), true);
+        apply_users(&r->users, json_object_get(ev, "off"), false);
+        apply_watches(&r->watches, json_object_get(ev, "w"), true);
+        apply_watches(&r->watches, json_object_get(ev, "uw"), false);
+    }
+    json_decref(ev);
+}

@@ -1,0 +1,118 @@
+#include "stomp/destinations.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+
+#define NOTIFICATIONS_QUEUE "/queue/notifications"
+
+/* Every destination the server publishes on, as an allow pattern (`**`
+ * also covers user names with dots), and how messages name it. */
+static const struct owned {
+    const char *pattern;
+    const char *name;
+} owned[] = {
+    {DEST_ROOM_TOPIC "**", DEST_ROOM_TOPIC "{room}"},
+    {DEST_SUPPORT_QUEUE, DEST_SUPPORT_QUEUE},
+    {"/user/**" NOTIFICATIONS_QUEUE, "/user/{user}" NOTIFICATIONS_QUEUE},
+};
+#define NOWNED (sizeof owned / sizeof *owned)
+
+static bool starts_with(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+bool destination_server_owned(const char *d)
+{
+    for (size_t i = 0; i < NOWNED; i++)
+        if (acl_match(owned[i].pattern, d))
+            return true;
+    return false;
+}
+
+/* /topic/X, /queue/X (X not empty). */
+static bool is_plain_generic(const char *d)
+{
+    return (starts_with(d, "/topic/") && d[7]) || (starts_with(d, "/queue/") && d[7]);
+}
+
+/* /user/USER/queue/X: a SEND to every session of USER subscribed to its
+ * /user/queue/X. USER is one segment. */
+static bool is_user_queue(const char *d)
+{
+    if (!starts_with(d, "/user/"))
+        return false;
+    const char *name = d + 6, *q = strstr(name, "/queue/");
+    return q && q > name && q[7] && !memchr(name, '/', (size_t)(q - name));
+}
+
+enum dest_route destination_route(const char *d, enum acl_action action)
+{
+    if (action == ACL_SEND) {
+        if (starts_with(d, "/app/"))
+            return DEST_APP;
+        if (destination_server_owned(d))
+            return DEST_SERVER_ONLY;
+        return is_plain_generic(d) || is_user_queue(d) ? DEST_GENERIC : DEST_UNKNOWN;
+    }
+    if (starts_with(d, DEST_ROOM_TOPIC) || strcmp(d, DEST_SUPPORT_QUEUE) == 0 ||
+        strcmp(d, DEST_MY_NOTIFICATIONS) == 0)
+        return DEST_ROOMS;
+    if (is_plain_generic(d) || (starts_with(d, "/user/queue/") && d[12]))
+        return DEST_GENERIC;
+    return DEST_UNKNOWN;
+}
+
+char *destination_resolve(const char *d, enum acl_action action, const char *user)
+{
+    if (action != ACL_SUBSCRIBE || !starts_with(d, "/user/queue/"))
+        return strdup(d);
+    char *out = NULL;
+    return asprintf(&out, "/user/%s/queue/%s", user, d + 12) < 0 ? NULL : out;
+}
+
+void destination_room_topic(char *out, size_t len, const char *room)
+{
+    snprintf(out, len, DEST_ROOM_TOPIC "%s", room);
+}
+
+void destination_notifications_of(char *out, size_t len, const char *user)
+{
+    snprintf(out, len, "/user/%s" NOTIFICATIONS_QUEUE, user);
+}
+
+size_t destination_owned_reached(const char *pattern, char *out, size_t len)
+{
+    size_t n = 0, used = 0;
+    if (len)
+        out[0] = '\0';
+    for (size_t i = 0; i < NOWNED; i++) {
+        if (!acl_patterns_overlap(pattern, owned[i].pattern))
+            continue;
+        if (used < len) {
+            int w = snprintf(out + used, len - used, "%s%s", n ? ", " : "", owned[i].name);
+            used += w > 0 ? (size_t)w : 0;
+        }
+        n++;
+    }
+    return n;
+}
+
+void destinations_warn_acl(const struct acl *acl, const struct config *cfg)
+{
+    for (size_t i = 0; i < acl->n; i++) {
+        const struct acl_rule *r = &acl->rules[i];
+        char reached[256], line[1024];
+        if (!(r->actions & ACL_SEND) || !destination_owned_reached(r->pattern, reached, sizeof reached))
+            continue;
+        config_errorf(line, sizeof line, cfg, "stomp", r->key,
+                      "send matches destinations only the server publishes on (%s): a client's SEND there is "
+                      "refused whatever this rule says",
+                      reached);
+        log_warn("%s", line);
+    }
+}

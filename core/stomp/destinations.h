@@ -1,0 +1,67 @@
+/* STOMP destinations: which ones the server owns, and what a client's SEND
+ * or SUBSCRIBE to one means. The one place that knows their shapes: the
+ * session routes frames by it, the rooms name their topics with it, and
+ * start-up warns with it about allow rules that reach the server's own.
+ *
+ * The server publishes its events on
+ *
+ *   /topic/rooms/{room}                 every event of a room
+ *   /topic/support/queue                the unassigned support queue changed
+ *   /user/{user}/queue/notifications    a user's personal events
+ *
+ * (and presence on a broker channel no destination names: chatd.presence).
+ * Clients SUBSCRIBE to them by the rooms' rules (to their own
+ * notifications as /user/queue/notifications); no client SENDs to them,
+ * whatever `[stomp] allow` says, so that what arrives there is the
+ * server's. Every other /topic/X, /queue/X and /user/... is generic
+ * pub/sub, closed until an allow rule opens it. */
+#ifndef CHATD_DESTINATIONS_H
+#define CHATD_DESTINATIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "stomp/acl.h"
+
+struct config;
+
+#define DEST_ROOM_TOPIC "/topic/rooms/" /* followed by the room id */
+#define DEST_SUPPORT_QUEUE "/topic/support/queue"
+#define DEST_MY_NOTIFICATIONS "/user/queue/notifications" /* a user's own, as they subscribe it */
+
+enum dest_route {
+    DEST_UNKNOWN = 0, /* no shape the server knows */
+    DEST_APP,         /* SEND /app/...: a request to the server (rooms, session) */
+    DEST_ROOMS,       /* SUBSCRIBE to the server's events: the rooms decide who may */
+    DEST_SERVER_ONLY, /* SEND where the server publishes: refused, whatever the allow rules say */
+    DEST_GENERIC,     /* /topic/X, /queue/X, /user/...: pub/sub, open where allow rules say */
+};
+
+/* What a client's SEND (ACL_SEND) or SUBSCRIBE (ACL_SUBSCRIBE) to
+ * `destination` means. */
+enum dest_route destination_route(const char *destination, enum acl_action action);
+
+/* A generic destination as the router knows it: SUBSCRIBE /user/queue/X
+ * by `user` is /user/USER/queue/X, anything else is itself. A new string
+ * (the caller frees it), NULL when out of memory. */
+char *destination_resolve(const char *destination, enum acl_action action, const char *user);
+
+/* The server's own destinations for a room and for a user's notifications,
+ * into out (len bytes, truncated). */
+void destination_room_topic(char *out, size_t len, const char *room);
+void destination_notifications_of(char *out, size_t len, const char *user);
+
+/* True when the server publishes its events on `destination` (as the
+ * router knows it: /user/USER/queue/notifications). */
+bool destination_server_owned(const char *destination);
+
+/* The kinds of server-owned destination an allow rule's pattern reaches,
+ * named comma-separated into out ("/topic/rooms/{room}, ..."); how many. */
+size_t destination_owned_reached(const char *pattern, char *out, size_t len);
+
+/* Start-up: a warning line ("FILE: [stomp] KEY: ...") for each allow rule
+ * whose send pattern reaches server-owned destinations. The rule stays
+ * valid for every other destination it matches. */
+void destinations_warn_acl(const struct acl *acl, const struct config *cfg);
+
+#endif
