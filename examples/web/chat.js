@@ -59,16 +59,33 @@ function onRoomEvent(f) {
     if (entry) { entry.last_message = { body: f.body, sender: f.headers.sender }; entry.unread = 0; renderRooms(); }
   } else if (ev === "typing") {
     showTyping(f);
-  } else if (ev === "member-joined" || ev === "member-left") {
+  } else if (ev === "member-joined" || ev === "member-left" || ev === "role-changed") {
     const body = JSON.parse(f.body);
     if (ev === "member-left" && body.user === desk.user) { closePane(); refreshRooms(); return; }
     desk.api("GET", "/api/rooms/" + room.id).then((r) => { state.open = r; showMembers(r); refreshRooms(); });
+  } else if (ev === "renamed") {
+    room.title = JSON.parse(f.body).title;
+    $("pane-title").textContent = roomName(room);
+    const entry = state.rooms.find((r) => r.id === room.id);
+    if (entry) { entry.title = room.title; renderRooms(); }
+  } else if (ev === "deleted") {
+    // The last frame of the room: it is gone for every member.
+    closePane();
+    toast(`"${roomName(room)}" was deleted`);
+    refreshRooms();
   }
+}
+
+// Owners and admins of a group may rename and delete it.
+function mayManage(room) {
+  return room.kind === "group" && (room.owner === desk.user || (room.admins || []).includes(desk.user));
 }
 
 function showMembers(room) {
   $("members").textContent = room.kind === "group" ? "Members: " + room.members.join(", ") : "";
   $("leave").hidden = room.kind !== "group";
+  $("rename").hidden = !mayManage(room);
+  $("delete").hidden = !mayManage(room);
 }
 
 function closePane() {
@@ -83,6 +100,10 @@ async function openRoom(id) {
   state.opening++;
   try {
     await showRoom(id, ++state.turn);
+  } catch (err) {
+    // A chat that went away meanwhile (deleted, or we were removed).
+    toast(err.message);
+    refreshRooms();
   } finally {
     state.opening--;
   }
@@ -108,8 +129,10 @@ async function showRoom(id, turn) {
   $("composer").querySelector("input").focus();
 }
 
-// In-band notifications: a message in a chat that is not open.
+// In-band notifications: a chat someone added us to, a message in a chat
+// that is not open.
 function onNotification(f) {
+  if (f.headers.event === "room-added") { refreshRooms(); return; }
   if (f.headers.event !== "message") return;
   const n = JSON.parse(f.body);
   const entry = state.rooms.find((r) => r.id === n.room);
@@ -179,6 +202,26 @@ $("leave").addEventListener("click", async () => {
   await desk.api("DELETE", "/api/rooms/" + state.open.id);
   closePane();
   await refreshRooms();
+});
+
+$("rename").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  if (!state.open) return;
+  try {
+    await desk.api("PATCH", "/api/rooms/" + state.open.id, { title: e.target.title.value.trim() });
+    e.target.reset(); // the `renamed` event shows the new title
+  } catch (err) {
+    toast(err.message);
+  }
+});
+
+$("delete").addEventListener("click", async () => {
+  if (!state.open) return;
+  try {
+    await desk.api("DELETE", "/api/rooms/" + state.open.id + "?for=everyone");
+  } catch (err) {
+    toast(err.message);
+  }
 });
 
 document.addEventListener("visibilitychange", () => {

@@ -105,3 +105,43 @@ test("direct and group chats between two browsers", async () => {
   await bob.waitForSelector(`#rooms li[data-room="${group}"]`, { state: "detached" });
   await alice.waitForFunction(() => !document.querySelector("#members").textContent.includes("bob"));
 });
+
+test("a group renamed and deleted by its owner while members watch it", async () => {
+  const alice = await signIn("alice");
+  const bob = await signIn("bob");
+
+  await alice.fill("#new-group input[name=title]", "우리 팀");
+  await alice.fill("#new-group input[name=members]", "bob");
+  await alice.click("#new-group button");
+  await alice.waitForSelector("#pane-title >> text=우리 팀");
+  const group = await alice.evaluate(() => window.__chat.open.id);
+  // Only the owner (and admins) get the rename and delete controls.
+  assert.equal(await alice.isVisible("#rename"), true);
+  assert.equal(await alice.isVisible("#delete"), true);
+
+  await bob.waitForSelector(`#rooms li[data-room="${group}"]`);
+  await bob.click(`#rooms li[data-room="${group}"]`);
+  await bob.waitForSelector("#pane-title >> text=우리 팀");
+  assert.equal(await bob.isVisible("#rename"), false);
+  assert.equal(await bob.isVisible("#delete"), false);
+  // Both watch the room: each sees the other's line.
+  await say(alice, "안녕 😀");
+  await bob.waitForSelector("#messages li >> text=안녕 😀");
+  await say(bob, "반가워요");
+  await alice.waitForSelector("#messages li >> text=반가워요");
+
+  // alice renames it: both panes and bob's list follow the `renamed` event.
+  await alice.fill("#rename input[name=title]", "우리 팀 🎉");
+  await alice.click("#rename button");
+  await bob.waitForFunction(() => document.querySelector("#pane-title").textContent === "우리 팀 🎉");
+  await alice.waitForFunction(() => document.querySelector("#pane-title").textContent === "우리 팀 🎉");
+  await bob.waitForFunction((id) => document.querySelector(`#rooms li[data-room="${id}"] .who`)
+    .textContent.startsWith("우리 팀 🎉"), group);
+
+  // alice deletes it: bob's pane closes with a notice, the chat leaves his list.
+  await alice.click("#delete");
+  await bob.waitForSelector("#pane", { state: "hidden" });
+  await bob.waitForSelector("#toast >> text=was deleted");
+  await bob.waitForSelector(`#rooms li[data-room="${group}"]`, { state: "detached" });
+  await alice.waitForSelector("#pane", { state: "hidden" });
+});
