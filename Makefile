@@ -7,7 +7,7 @@ FUZZ_SHORT_SECONDS ?= 15
 ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=1 \
             UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all build run test bench fuzz fuzz-build fuzz-short clean bootstrap bootstrap-test node-modules web screenshots
+.PHONY: all build run test deb bench fuzz fuzz-build fuzz-short clean bootstrap bootstrap-test node-modules web screenshots
 
 all: build
 
@@ -31,6 +31,14 @@ web: bootstrap examples/web/node_modules/.installed
 run: bootstrap web build
 	./build/core/chatd -c etc/chat.ini
 
+# The Debian package: build-deb/chatd_VERSION_ARCH.deb (docs/operations.md).
+deb: web
+	@cmake -S . -B build-deb -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr \
+	       -DBUILD_TESTING=OFF -DBUILD_EXAMPLES=OFF -DCHATD_PACKAGE=ON >/dev/null
+	@cmake --build build-deb -j$(NPROC)
+	@cd build-deb && cpack -G DEB >/dev/null
+	@ls build-deb/chatd_*.deb
+
 # The JavaScript clients the conformance tests use, pinned by package-lock.json.
 tests/node_modules/.installed: tests/package.json tests/package-lock.json
 	@cd tests && npm ci --no-audit --no-fund --loglevel=error >/dev/null
@@ -38,7 +46,7 @@ tests/node_modules/.installed: tests/package.json tests/package-lock.json
 
 node-modules: bootstrap-test tests/node_modules/.installed
 
-test: bootstrap-test web node-modules build fuzz-short
+test: bootstrap-test web node-modules build deb fuzz-short
 	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCHATD_SANITIZE=ON >/dev/null
 	@cmake --build build-asan -j$(NPROC)
 	@echo "== tests under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)"
