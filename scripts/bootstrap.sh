@@ -8,7 +8,7 @@ build_pkgs=(build-essential cmake pkg-config libevent-dev libwebsockets-dev libw
   libhiredis-dev libpq-dev librabbitmq-dev libjwt-dev libsqlite3-dev libcmocka-dev libssl-dev
   librdkafka-dev)
 test_pkgs=(clang valgrind redis-server postgresql rabbitmq-server python3-stomp python3-websocket python3-pika
-  chromium)
+  python3-yaml python3-jsonschema chromium)
 
 want=("${build_pkgs[@]}")
 # The web desk's STOMP client comes from npm. A nodesource nodejs bundles

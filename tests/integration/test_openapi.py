@@ -1,0 +1,535 @@
+"""docs/openapi.yaml and docs/events.schema.json say what the server does:
+the route table of core/http/rest.c and the yaml name the same operations,
+every answer of a running chatd (sqlite storage, static users) has a status
+its operation documents and a body its schema admits, and every event the
+server publishes on its own destinations validates against the events'
+schema by its destination and `event` header."""
+import base64
+import copy
+import http.client
+import json
+import os
+import re
+import shutil
+import tempfile
+import unittest
+import urllib.parse
+
+import yaml
+from jsonschema import Draft202012Validator, RefResolver
+
+from chatd_harness import SOURCE_DIR, OneServer, password_of, wait_for
+from raw_stomp import RawStomp
+
+DOCS = os.path.join(SOURCE_DIR, "docs")
+TEXT = "안녕하세요 😀"
+TITLE = "우리 팀 🎉"
+METHODS = ("get", "put", "post", "delete", "patch", "options", "head", "trace")
+
+
+def load_api():
+    with open(os.path.join(DOCS, "openapi.yaml"), encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+def load_events():
+    with open(os.path.join(DOCS, "events.schema.json"), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def route_table():
+    """(METHOD, pattern) of every entry of rest.c's api_routes table."""
+    with open(os.path.join(SOURCE_DIR, "core", "http", "rest.c"), encoding="utf-8") as f:
+        text = f.read()
+    table = re.search(r"api_routes\[\]\s*=\s*\{(.*?)\n\};", text, re.S)
+    assert table, "no api_routes table in core/http/rest.c"
+    routes = re.findall(r'\{\s*"([^"]+)"\s*,\s*"([^"]+)"\s*,', table.group(1))
+    assert routes, "no routes parsed from api_routes"
+    return routes
+
+
+def yaml_operations(api):
+    """(METHOD, pattern with {} for each parameter) of every operation."""
+    ops = set()
+    for path, item in api["paths"].items():
+        for method in item:
+            if method in METHODS:
+                ops.add((method.upper(), re.sub(r"\{[^}/]+\}", "{}", path)))
+    return ops
+
+
+def validator(root, schema):
+    """A 2020-12 validator of `schema` whose "#/..." references resolve in root."""
+    return Draft202012Validator(schema, resolver=RefResolver.from_schema(root))
+
+
+def schema_errors(root, schema, instance):
+    return ["%s at %s" % (e.message, "/".join(str(p) for p in e.absolute_path))
+            for e in validator(root, schema).iter_errors(instance)]
+
+
+def unescape_12(value):
+    """A STOMP 1.2 header value as sent (the raw client leaves escapes)."""
+    return re.sub(r"\\(.)", lambda m: {"n": "\n", "r": "\r", "c": ":", "\\": "\\"}[m.group(1)], value)
+
+
+class Documents(unittest.TestCase):
+    """The documents themselves, without a server."""
+
+    def test_openapi_is_valid_3_1_with_2020_12_schemas(self):
+        api = load_api()
+        self.assertEqual(api["openapi"], "3.1.0")
+        for name, schema in api["components"]["schemas"].items():
+            with self.subTest(schema=name):
+                Draft202012Validator.check_schema(schema)
+        # Every reference points at something.
+        def refs(node):
+            if isinstance(node, dict):
+                for k, v in node.items():
+                    if k == "$ref":
+                        yield v
+                    else:
+                        yield from refs(v)
+            elif isinstance(node, list):
+                for v in node:
+                    yield from refs(v)
+        for ref in set(refs(api)):
+            target = api
+            for part in ref[2:].split("/"):
+                self.assertIn(part, target, "dangling $ref " + ref)
+                target = target[part]
+        for path, item in api["paths"].items():
+            for method, op in item.items():
+                if method in METHODS:
+                    with self.subTest(op="%s %s" % (method, path)):
+                        self.assertIn("operationId", op)
+                        self.assertTrue(op["responses"])
+
+    def test_every_route_of_rest_c_is_documented_and_no_other(self):
+        table = set()
+        for method, pattern in route_table():
+            # "*": the route answers every method; the yaml describes GET.
+            table.add(("GET" if method == "*" else method, pattern))
+        self.assertEqual(yaml_operations(load_api()), table)
+
+    def test_events_schema_is_valid_and_shares_room_and_message_with_openapi(self):
+        events = load_events()
+        Draft202012Validator.check_schema(events)
+        self.assertEqual(events["$schema"], "https://json-schema.org/draft/2020-12/schema")
+        api = load_api()["components"]["schemas"]
+        for name in ("Room", "Message", "RoomId", "UserId", "Millis"):
+            with self.subTest(schema=name):
+                same = json.loads(json.dumps(api[name]).replace("#/components/schemas/", "#/$defs/"))
+                self.assertEqual(events["$defs"][name], same)
+
+    def test_validation_can_fail(self):
+        """The schemas are strict enough to refuse what the server never sends."""
+        api = load_api()
+        room = {"$ref": "#/components/schemas/CallerRoom"}
+        self.assertTrue(schema_errors(api, room, {"id": "r1", "kind": "support"}))
+        self.assertTrue(schema_errors(api, {"$ref": "#/components/schemas/Error"}, {"error": "nope", "message": ""}))
+        events = load_events()
+        self.assertTrue(schema_errors(events, events, {"destination": "/topic/rooms/r1", "body": {},
+                                                       "headers": {"event": "exploded", "room": "r1",
+                                                                   "destination": "/topic/rooms/r1",
+                                                                   "subscription": "s", "message-id": "1"}}))
+
+
+class EventClient:
+    """A raw STOMP client whose every MESSAGE is validated as it arrives;
+    tests wait for events and receipts in any order."""
+
+    def __init__(self, test, raw):
+        self.test, self.c = test, raw
+        self.events, self.receipts = [], set()
+
+    def _read(self):
+        f = self.c.read(timeout=10)
+        self.test.assertIsNotNone(f, "no frame within 10 s")
+        if f.command == "MESSAGE":
+            self.events.append(self.test.check_event(f))
+        elif f.command == "RECEIPT":
+            self.receipts.add(f.headers["receipt-id"])
+        else:
+            self.test.fail("unexpected frame %r" % f)
+
+    def send(self, destination, body="", **headers):
+        headers["destination"] = destination
+        self.c.send("SEND", headers, body)
+        if "receipt" in headers:
+            self.receipt(headers["receipt"])
+
+    def subscribe(self, sub_id, destination, **headers):
+        headers.update({"id": sub_id, "destination": destination, "receipt": "sub-" + sub_id})
+        self.c.send("SUBSCRIBE", headers)
+        self.receipt("sub-" + sub_id)
+
+    def receipt(self, rid):
+        while rid not in self.receipts:
+            self._read()
+
+    def event(self, sub_id, name, room=None, **body):
+        """The first event (validated) of subscription sub_id named `name`,
+        about room, whose body has the members in `body`."""
+        while True:
+            for i, e in enumerate(self.events):
+                h = e["headers"]
+                if h.get("subscription") == sub_id and h.get("event") == name and room in (None, h["room"]) and \
+                        all(isinstance(e["body"], dict) and e["body"].get(k) == v for k, v in body.items()):
+                    return self.events.pop(i)
+            self._read()
+
+
+class OpenApiLive(OneServer):
+    """Real requests and real subscriptions against one chatd."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.data = tempfile.mkdtemp(prefix="chatd-openapi-")
+        db = os.path.join(cls.data, "chat.db")
+        cls.edit = staticmethod(lambda s: s.update({"storage": {"plugin": "sqlite", "path": db}}))
+        super().setUpClass()
+        cls.api = load_api()
+        cls.events = load_events()
+        cls.exercised = set()  # (METHOD, template) answered and checked
+        cls.seen = set()       # (channel, event) received and checked
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        shutil.rmtree(cls.data, ignore_errors=True)
+
+    def setUp(self):
+        wait_for(lambda: self.http("GET", "/healthz")[0] == 200, what="storage and broker ready")
+
+    # ---- REST ------------------------------------------------------------
+
+    def http(self, method, path, body=None, raw=None, user=None, authorization=None):
+        """One request: (status, content type, body bytes)."""
+        headers = {}
+        if user:
+            token = base64.b64encode(("%s:%s" % (user, password_of(user))).encode()).decode()
+            headers["Authorization"] = "Basic " + token
+        if authorization:
+            headers["Authorization"] = authorization
+        data = raw if raw is not None else json.dumps(body).encode() if body is not None else None
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.http_port, timeout=10)
+        try:
+            conn.request(method, path, body=data, headers=headers)
+            r = conn.getresponse()
+            return r.status, (r.getheader("Content-Type") or "").split(";")[0].strip(), r.read()
+        finally:
+            conn.close()
+
+    def call(self, who, method, template, body=None, raw=None, query=None, expect=None, authorization=None,
+             **params):
+        """A documented operation by user `who` (None: no credentials): the
+        path from `template` and params (percent-encoded), checked against
+        the yaml. Returns (status, JSON or text)."""
+        path = template
+        for name, value in params.items():
+            path = path.replace("{%s}" % name, urllib.parse.quote(value, safe=""))
+        self.assertNotIn("{", path, "a parameter of %s is missing" % template)
+        if query:
+            path += "?" + urllib.parse.urlencode(query)
+        status, ctype, payload = self.http(method, path, body, raw, who, authorization)
+        op = self.api["paths"][template][method.lower()]
+        what = "%s %s -> %d %s" % (method, path, status, payload[:300])
+        self.assertIn(str(status), op["responses"], "status not documented: " + what)
+        response = op["responses"][str(status)]
+        if "$ref" in response:
+            response = self.api["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
+        self.assertIn(ctype, response["content"], "content type not documented: " + what)
+        schema = response["content"][ctype]["schema"]
+        doc = json.loads(payload) if ctype == "application/json" else payload.decode("utf-8")
+        errors = schema_errors(self.api, schema, doc)
+        self.assertEqual(errors, [], "body does not match the schema: " + what)
+        if expect is not None:
+            self.assertEqual(status, expect, what)
+        self.exercised.add((method, template))
+        return status, doc
+
+    def undocumented(self, method, path, status, user="alice"):
+        """A request outside the table: the answer is an Error all the same."""
+        got, ctype, payload = self.http(method, path, {} if method in ("PUT", "POST") else None, user=user)
+        self.assertEqual((got, ctype), (status, "application/json"), payload)
+        self.assertEqual(schema_errors(self.api, {"$ref": "#/components/schemas/Error"}, json.loads(payload)), [])
+        return json.loads(payload)
+
+    def fresh_support(self, user):
+        """A new support room of user (an open one is closed first)."""
+        status, room = self.call(user, "POST", "/api/rooms", {"kind": "support"})
+        if status == 200:
+            self.call(user, "DELETE", "/api/rooms/{room}", expect=200, room=room["id"])
+            status, room = self.call(user, "POST", "/api/rooms", {"kind": "support"})
+        self.assertEqual(status, 201)
+        return room["id"]
+
+    def test_rest_operations(self):
+        R = "/api/rooms/{room}"
+        # Operations: health, metrics, credentials.
+        self.call(None, "GET", "/healthz", expect=200)
+        _, text = self.call(None, "GET", "/metrics", expect=200)
+        self.assertIn("chatd_http_requests_total", text)
+        self.assertEqual(self.call(None, "GET", "/api/rooms", expect=401)[1]["error"], "unauthorized")
+        self.call(None, "GET", "/api/rooms", expect=401, authorization="Basic " +
+                  base64.b64encode(b"alice:wrong").decode())
+        self.call(None, "GET", "/api/rooms", expect=401, authorization="Bearer not-for-static-users")
+        self.assertEqual(self.undocumented("GET", "/api/nothing-here", 404)["error"], "not_found")
+        self.assertEqual(self.undocumented("PUT", "/api/rooms", 405)["message"], "use GET, POST on /api/rooms")
+
+        # Creating rooms, and bad bodies.
+        sid = self.fresh_support("alice")
+        self.assertEqual(self.call("alice", "POST", "/api/rooms", {"kind": "support"}, expect=200)[1]["id"], sid)
+        self.assertEqual(self.call("alice", "POST", "/api/rooms", raw=b"{not json", expect=400)[1]["error"],
+                         "bad_json")
+        for bad in ({}, [], {"kind": "direct"}, {"kind": "direct", "with": "alice"}, {"kind": "group"},
+                    {"kind": "group", "title": TITLE, "members": "bob"}, {"kind": "group", "title": "x" * 201}):
+            with self.subTest(body=bad):
+                self.assertEqual(self.call("alice", "POST", "/api/rooms", bad, expect=400)[1]["error"],
+                                 "bad_request")
+        status, _, _ = self.http("POST", "/api/rooms", raw=b'{"kind":"support","pad":"' + b"x" * 70000 + b'"}',
+                                 user="alice")
+        self.assertEqual(status, 413)
+        self.call("alice", "POST", "/api/rooms", raw=b'{"kind":"support","pad":"' + b"x" * 70000 + b'"}',
+                  expect=413)
+        st, direct = self.call("bob", "POST", "/api/rooms", {"kind": "direct", "with": "alice"})
+        self.assertIn(st, (200, 201))
+        self.assertEqual(self.call("alice", "POST", "/api/rooms", {"kind": "direct", "with": "bob"},
+                                   expect=200)[1]["id"], direct["id"])
+        gid = self.call("alice", "POST", "/api/rooms", {"kind": "group", "title": TITLE, "members": ["bob"]},
+                        expect=201)[1]["id"]
+
+        # Listing.
+        mine = self.call("alice", "GET", "/api/rooms", expect=200)[1]["rooms"]
+        self.assertTrue({sid, direct["id"], gid} <= {r["id"] for r in mine})
+        self.assertEqual([r["id"] for r in self.call("alice", "GET", "/api/rooms", query={"scope": "mine"},
+                                                     expect=200)[1]["rooms"]], [r["id"] for r in mine])
+        queue = self.call("agent1", "GET", "/api/rooms", query={"scope": "unassigned"}, expect=200)[1]["rooms"]
+        self.assertIn(sid, [r["id"] for r in queue])
+        self.call("alice", "GET", "/api/rooms", query={"scope": "unassigned"}, expect=403)
+        self.call("alice", "GET", "/api/rooms", query={"scope": "everything"}, expect=400)
+
+        # One room: members see it, nobody else; unknown and malformed ids.
+        self.assertEqual(self.call("alice", "GET", R, expect=200, room=gid)[1]["title"], TITLE)
+        self.call("agent1", "GET", R, expect=200, room=sid)  # an agent: the unassigned queue
+        self.call("dana", "GET", R, expect=404, room=gid)
+        self.call("alice", "GET", R, expect=404, room="rdeadbeef")
+        self.call("alice", "GET", R, expect=404, room="R!" + TEXT)
+
+        # Messages over STOMP, then history pages.
+        c = self.raw("alice")
+        for i, (headers, body) in enumerate([({}, TEXT), ({"content-type": "application/json"},
+                                                          json.dumps({"text": TEXT + " 2", "mood": "😀"})),
+                                             ({"content-type": "text/plain"}, "{" + TEXT)]):
+            c.send("SEND", dict(headers, destination="/app/rooms/%s/send" % gid, receipt="m%d" % i,
+                                **{"client-id": "c%d" % i}), body)
+            c.expect("RECEIPT")
+        page = self.call("bob", "GET", R + "/messages", query={"limit": 2}, expect=200, room=gid)[1]
+        self.assertEqual([m["seq"] for m in page["messages"]], [3, 2])
+        self.assertEqual(page["next_before"], 2)
+        older = self.call("bob", "GET", R + "/messages", query={"before": 2}, expect=200, room=gid)[1]
+        self.assertEqual([m["body"] for m in older["messages"]], [TEXT])
+        self.assertNotIn("next_before", older)
+        after = self.call("bob", "GET", R + "/messages", query={"after": 1, "limit": 100}, expect=200, room=gid)[1]
+        self.assertEqual(json.loads(after["messages"][0]["body"])["text"], TEXT + " 2")
+        for bad in ({"limit": 0}, {"limit": 101}, {"before": 0}, {"before": 2, "after": 1}, {"after": "x"}):
+            with self.subTest(query=bad):
+                self.call("bob", "GET", R + "/messages", query=bad, expect=400, room=gid)
+        self.call("dana", "GET", R + "/messages", expect=404, room=gid)
+
+        # Read marks.
+        self.assertEqual(self.call("bob", "POST", R + "/read", {"seq": 99}, expect=200, room=gid)[1],
+                         {"room": gid, "read_seq": 3})
+        self.assertEqual(self.call("bob", "GET", R, expect=200, room=gid)[1]["unread"], 0)
+        self.call("bob", "POST", R + "/read", {"seq": "x"}, expect=400, room=gid)
+        self.call("dana", "POST", R + "/read", {"seq": 1}, expect=404, room=gid)
+
+        # The support side: claim (one winner), complete.
+        self.call("dana", "POST", R + "/claim", expect=404, room=sid)
+        self.call("alice", "POST", R + "/claim", expect=403, room=sid)
+        self.call("agent1", "POST", R + "/claim", expect=400, room=self.call(
+            "agent1", "POST", "/api/rooms", {"kind": "group", "title": "agents"}, expect=201)[1]["id"])
+        claimed = self.call("agent1", "POST", R + "/claim", expect=200, room=sid)[1]
+        self.assertEqual((claimed["state"], claimed["agent"]), ("assigned", "agent1"))
+        self.assertEqual(self.call("agent2", "POST", R + "/claim", expect=409, room=sid)[1]["error"], "conflict")
+        self.call("agent1", "GET", "/api/rooms", query={"scope": "assigned"}, expect=200)
+        self.call("agent2", "POST", R + "/complete", expect=404, room=sid)
+        self.call("alice", "POST", R + "/complete", expect=403, room=sid)
+        self.assertEqual(self.call("agent1", "POST", R + "/complete", expect=200, room=sid)[1]["state"], "completed")
+        self.call("agent1", "POST", R + "/complete", expect=409, room=sid)
+
+        # Groups: rename, members, roles.
+        self.call("bob", "PATCH", R, {"title": "밥의 방"}, expect=403, room=gid)
+        self.call("alice", "PATCH", R, {}, expect=400, room=gid)
+        self.call("alice", "PATCH", R, {"title": "x" * 201}, expect=400, room=gid)
+        self.call("alice", "PATCH", R, {"title": TITLE}, expect=403, room=direct["id"])
+        self.call("dana", "PATCH", R, {"title": TITLE}, expect=404, room=gid)
+        renamed = self.call("alice", "PATCH", R, {"title": "새 이름 😀"}, expect=200, room=gid)[1]
+        self.assertEqual(renamed["title"], "새 이름 😀")
+        self.assertEqual(self.call("alice", "POST", R + "/members", {"user": "agent2"}, expect=200, room=gid)[1],
+                         {"room": gid, "added": "agent2"})
+        self.call("alice", "POST", R + "/members", {"user": "agent2"}, expect=200, room=gid)
+        self.call("alice", "POST", R + "/members", {"name": "agent2"}, expect=400, room=gid)
+        self.call("bob", "POST", R + "/members", {"user": "dana"}, expect=403, room=gid)
+        self.call("alice", "POST", R + "/members", {"user": "dana"}, expect=403, room=sid)
+        M = R + "/members/{user}"
+        self.call("alice", "PUT", M + "/role", {"role": "chief"}, expect=400, room=gid, user="bob")
+        self.call("bob", "PUT", M + "/role", {"role": "owner"}, expect=403, room=gid, user="bob")
+        self.call("alice", "PUT", M + "/role", {"role": "member"}, expect=409, room=gid, user="alice")
+        self.call("alice", "PUT", M + "/role", {"role": "admin"}, expect=404, room=gid, user="카")
+        room = self.call("alice", "PUT", M + "/role", {"role": "admin"}, expect=200, room=gid, user="bob")[1]
+        self.assertEqual(room["admins"], ["bob"])
+        self.call("bob", "DELETE", M, expect=403, room=gid, user="alice")
+        self.call("alice", "DELETE", M, expect=404, room=gid, user="카")
+        self.call("alice", "DELETE", M, expect=400, room=gid, user="u" * 256)
+        self.assertEqual(self.call("bob", "DELETE", M, expect=200, room=gid, user="agent2")[1],
+                         {"room": gid, "removed": "agent2"})
+
+        # Leaving, deleting, closing.
+        self.call("alice", "DELETE", R, query={"for": "someone"}, expect=400, room=gid)
+        self.call("alice", "DELETE", R, query={"for": "everyone"}, expect=400, room=sid)
+        self.call("alice", "DELETE", R, expect=403, room=direct["id"])
+        self.call("agent2", "DELETE", R, expect=403, room=self.fresh_support("bob"))
+        self.assertEqual(self.call("bob", "DELETE", R, expect=200, room=gid)[1], {"room": gid, "removed": "bob"})
+        self.assertEqual(self.call("alice", "DELETE", R, query={"for": "everyone"}, expect=200, room=gid)[1],
+                         {"room": gid, "result": "deleted"})
+        self.call("alice", "GET", R, expect=404, room=gid)
+        self.assertEqual(self.call("alice", "DELETE", R, expect=200, room=sid)[1],
+                         {"room": sid, "result": "closed", "history": "kept"})
+        self.assertEqual(self.call("alice", "GET", R, expect=200, room=sid)[1]["state"], "closed")
+        self.call("alice", "DELETE", R, expect=409, room=sid)
+
+        # Erasing a user.
+        U = "/api/users/{user}"
+        self.call("alice", "DELETE", U, expect=403, user="dana")
+        self.call("admin1", "DELETE", U, expect=404, user="u" * 256)
+        erased = self.call("admin1", "DELETE", U, expect=200, user="erased-카")[1]
+        self.assertEqual(erased, {"user": "erased-카", "rooms_deleted": 0, "messages_erased": 0,
+                                  "memberships_removed": 0})
+
+        documented = {(m.upper(), p) for p, item in self.api["paths"].items() for m in item if m in METHODS}
+        self.assertEqual(documented - self.exercised, set(), "operations the test did not exercise")
+
+    # ---- STOMP events ----------------------------------------------------
+
+    def channel_of(self, destination):
+        for name in ("room-topic", "support-queue", "notifications"):
+            pattern = self.events["$defs"][name]["properties"]["destination"]["pattern"]
+            if re.search(pattern, destination):
+                return name
+        self.fail("an event on a destination the schema does not know: " + destination)
+
+    def check_event(self, frame):
+        """Validate one MESSAGE against docs/events.schema.json."""
+        headers = {k: unescape_12(v) for k, v in frame.headers.items()}
+        ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+        text = frame.body.decode("utf-8")
+        event = {"destination": headers.get("destination", ""), "headers": headers,
+                 "body": json.loads(text) if ctype == "application/json" else text}
+        channel = self.channel_of(event["destination"])
+        self.assertTrue(headers.get("event") in self.events["$defs"][channel]["$defs"],
+                        "an event not in the schema of %s: %r" % (channel, frame))
+        self.assertEqual(schema_errors(self.events, self.events, event), [], "event does not match: %r" % frame)
+        self.seen.add((channel, headers["event"]))
+        return event
+
+    def subscriber(self, user, *subscriptions):
+        """A raw STOMP 1.2 client of user, subscribed to (id, destination,
+        extra headers) each, after their RECEIPTs."""
+        c = EventClient(self, self.raw(user))
+        for sub_id, dest, extra in subscriptions:
+            c.subscribe(sub_id, dest, **extra)
+        return c
+
+    def test_events(self):
+        R = "/api/rooms/{room}"
+        agent = self.subscriber("agent1", ("q", "/topic/support/queue", {}), ("n", "/user/queue/notifications", {}))
+        bob = self.subscriber("bob", ("n", "/user/queue/notifications", {}))
+
+        # A support room from opening to closing.
+        sid = self.fresh_support("bob")
+        self.assertEqual(agent.event("q", "opened", sid)["body"]["state"], "unassigned")
+        bob.subscribe("s", "/topic/rooms/" + sid)
+        send = "/app/rooms/%s/send" % sid
+        sends = [({}, TEXT, TEXT),
+                 ({"content-type": "application/json", "trace-id": "trace:1"},
+                  json.dumps({"text": TEXT, "lang": "ko"}), {"text": TEXT, "lang": "ko"}),
+                 ({"client-id": "j-1"}, json.dumps({"text": "😀"}), json.dumps({"text": "😀"}))]
+        for i, (headers, body, seen_as) in enumerate(sends):
+            bob.send(send, body, receipt="m%d" % i, **headers)
+            e = bob.event("s", "message", sid)
+            self.assertEqual((e["body"], e["headers"]["seq"], e["headers"]["sender"]), (seen_as, str(i + 1), "bob"))
+        self.assertEqual(e["headers"]["client-id"], "j-1")
+        bob.send("/app/rooms/%s/typing" % sid, receipt="t")
+        bob.event("s", "typing", sid, user="bob")
+        bob.send("/app/rooms/%s/read" % sid, '{"seq": 1}', receipt="r")
+        bob.event("s", "read", sid, user="bob", seq=1)
+        self.call("bob", "POST", R + "/read", {"seq": 3}, expect=200, room=sid)
+        bob.event("s", "read", sid, user="bob", seq=3)
+
+        self.call("agent1", "POST", R + "/claim", expect=200, room=sid)
+        bob.event("s", "assigned", sid, agent="agent1")
+        agent.event("q", "claimed", sid, agent="agent1")
+        bob.event("n", "assigned", sid, state="assigned")
+        # agent1 is a member now, connected, not subscribed to the room.
+        bob.send(send, TEXT, receipt="m9")
+        note = agent.event("n", "message", sid, sender="bob")
+        self.assertEqual((note["body"]["preview"], note["body"]["room_kind"]), (TEXT, "support"))
+        self.call("agent1", "POST", R + "/complete", expect=200, room=sid)
+        bob.event("s", "completed", sid, agent="agent1")
+        self.call("bob", "DELETE", R, expect=200, room=sid)
+        bob.event("s", "closed", sid, by="bob")
+        agent.event("n", "closed", sid, state="closed")
+        # Closed before anyone claimed it: it leaves the queue.
+        unclaimed = self.fresh_support("bob")
+        agent.event("q", "opened", unclaimed)
+        self.call("bob", "DELETE", R, expect=200, room=unclaimed)
+        agent.event("q", "closed", unclaimed, state="closed")
+
+        # A group: replay, members, roles, title, deletion.
+        alice = self.subscriber("alice")
+        gid = self.call("alice", "POST", "/api/rooms", {"kind": "group", "title": TITLE, "members": ["bob", "dana"]},
+                        expect=201)[1]["id"]
+        bob.event("n", "room-added", gid, title=TITLE)
+        alice.send("/app/rooms/%s/send" % gid, TEXT, receipt="g1")
+        bob.subscribe("g", "/topic/rooms/" + gid, **{"since-seq": "0"})
+        replayed = bob.event("g", "message", gid)
+        self.assertEqual((replayed["headers"]["replay"], replayed["body"]), ("true", TEXT))
+        dana = self.subscriber("dana", ("g", "/topic/rooms/" + gid, {}))
+        self.call("alice", "POST", R + "/members", {"user": "agent2"}, expect=200, room=gid)
+        bob.event("g", "member-joined", gid, user="agent2", by="alice")
+        self.call("agent2", "DELETE", R, expect=200, room=gid)
+        self.assertNotIn("by", bob.event("g", "member-left", gid, user="agent2")["body"])
+        self.call("alice", "POST", R + "/members", {"user": "agent2"}, expect=200, room=gid)
+        self.call("alice", "PUT", R + "/members/{user}/role", {"role": "admin"}, expect=200, room=gid, user="agent2")
+        bob.event("g", "role-changed", gid, user="agent2", role="admin", by="alice")
+        self.call("agent2", "PATCH", R, {"title": "새 이름 😀"}, expect=200, room=gid)
+        bob.event("g", "renamed", gid, title="새 이름 😀", by="agent2")
+        self.call("alice", "DELETE", R + "/members/{user}", expect=200, room=gid, user="agent2")
+        bob.event("g", "member-left", gid, user="agent2", by="alice")
+
+        # Erasing dana: her support room is deleted, she leaves the group.
+        did = self.fresh_support("dana")
+        agent.event("q", "opened", did)
+        dana.subscribe("d", "/topic/rooms/" + did)
+        self.call("admin1", "DELETE", "/api/users/{user}", expect=200, user="dana")
+        gone = dana.event("d", "deleted", did, erased=True)
+        self.assertEqual(gone["headers"]["subscription-ended"], "true")
+        ended = dana.event("g", "member-left", gid, user="dana", erased=True)
+        self.assertEqual(ended["headers"]["subscription-ended"], "true")
+        bob.event("g", "member-left", gid, user="dana", erased=True)
+
+        self.call("alice", "DELETE", R, query={"for": "everyone"}, expect=200, room=gid)
+        deleted = bob.event("g", "deleted", gid, by="alice")
+        self.assertEqual(deleted["headers"]["subscription-ended"], "true")
+
+        every = {(ch, ev) for ch in ("room-topic", "support-queue", "notifications")
+                 for ev in self.events["$defs"][ch]["$defs"]}
+        self.assertEqual(every - self.seen, set(), "events the test did not receive")
+
+
+if __name__ == "__main__":
+    unittest.main()
