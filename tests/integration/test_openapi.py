@@ -18,7 +18,7 @@ import urllib.parse
 import yaml
 from jsonschema import Draft202012Validator, RefResolver
 
-from chatd_harness import SOURCE_DIR, OneServer, password_of, wait_for
+from chatd_harness import PLUGIN_DIR, SOURCE_DIR, OneServer, password_of, wait_for
 from raw_stomp import RawStomp
 
 DOCS = os.path.join(SOURCE_DIR, "docs")
@@ -180,14 +180,19 @@ class EventClient:
             self._read()
 
 
-class OpenApiLive(OneServer):
-    """Real requests and real subscriptions against one chatd."""
+class LiveServer(OneServer):
+    """Real requests and real subscriptions against one chatd, each checked
+    against the documents. A subclass names its storage section."""
+
+    @staticmethod
+    def storage(data):
+        return {"plugin": "sqlite", "path": os.path.join(data, "chat.db")}
 
     @classmethod
     def setUpClass(cls):
         cls.data = tempfile.mkdtemp(prefix="chatd-openapi-")
-        db = os.path.join(cls.data, "chat.db")
-        cls.edit = staticmethod(lambda s: s.update({"storage": {"plugin": "sqlite", "path": db}}))
+        storage = cls.storage(cls.data)
+        cls.edit = staticmethod(lambda s: s.update({"storage": storage}))
         super().setUpClass()
         cls.api = load_api()
         cls.events = load_events()
@@ -266,6 +271,42 @@ class OpenApiLive(OneServer):
             status, room = self.call(user, "POST", "/api/rooms", {"kind": "support"})
         self.assertEqual(status, 201)
         return room["id"]
+
+
+    # ---- STOMP events ----------------------------------------------------
+
+    def channel_of(self, destination):
+        for name in ("room-topic", "support-queue", "notifications"):
+            pattern = self.events["$defs"][name]["properties"]["destination"]["pattern"]
+            if re.search(pattern, destination):
+                return name
+        self.fail("an event on a destination the schema does not know: " + destination)
+
+    def check_event(self, frame):
+        """Validate one MESSAGE against docs/events.schema.json."""
+        headers = {k: unescape_12(v) for k, v in frame.headers.items()}
+        ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+        text = frame.body.decode("utf-8")
+        event = {"destination": headers.get("destination", ""), "headers": headers,
+                 "body": json.loads(text) if ctype == "application/json" else text}
+        channel = self.channel_of(event["destination"])
+        self.assertTrue(headers.get("event") in self.events["$defs"][channel]["$defs"],
+                        "an event not in the schema of %s: %r" % (channel, frame))
+        self.assertEqual(schema_errors(self.events, self.events, event), [], "event does not match: %r" % frame)
+        self.seen.add((channel, headers["event"]))
+        return event
+
+    def subscriber(self, user, *subscriptions):
+        """A raw STOMP 1.2 client of user, subscribed to (id, destination,
+        extra headers) each, after their RECEIPTs."""
+        c = EventClient(self, self.raw(user))
+        for sub_id, dest, extra in subscriptions:
+            c.subscribe(sub_id, dest, **extra)
+        return c
+
+
+class OpenApiLive(LiveServer):
+    """Every operation and every event, with sqlite storage (SDK 1.2)."""
 
     def test_rest_operations(self):
         R = "/api/rooms/{room}"
@@ -392,7 +433,9 @@ class OpenApiLive(OneServer):
         self.call("alice", "DELETE", R, query={"for": "someone"}, expect=400, room=gid)
         self.call("alice", "DELETE", R, query={"for": "everyone"}, expect=400, room=sid)
         self.call("alice", "DELETE", R, expect=403, room=direct["id"])
-        self.call("agent2", "DELETE", R, expect=403, room=self.fresh_support("bob"))
+        waiting = self.fresh_support("bob")
+        self.call("agent2", "DELETE", R, expect=403, room=waiting)
+        self.call("agent2", "POST", R + "/complete", expect=409, room=waiting)
         self.assertEqual(self.call("bob", "DELETE", R, expect=200, room=gid)[1], {"room": gid, "removed": "bob"})
         self.assertEqual(self.call("alice", "DELETE", R, query={"for": "everyone"}, expect=200, room=gid)[1],
                          {"room": gid, "result": "deleted"})
@@ -412,37 +455,6 @@ class OpenApiLive(OneServer):
 
         documented = {(m.upper(), p) for p, item in self.api["paths"].items() for m in item if m in METHODS}
         self.assertEqual(documented - self.exercised, set(), "operations the test did not exercise")
-
-    # ---- STOMP events ----------------------------------------------------
-
-    def channel_of(self, destination):
-        for name in ("room-topic", "support-queue", "notifications"):
-            pattern = self.events["$defs"][name]["properties"]["destination"]["pattern"]
-            if re.search(pattern, destination):
-                return name
-        self.fail("an event on a destination the schema does not know: " + destination)
-
-    def check_event(self, frame):
-        """Validate one MESSAGE against docs/events.schema.json."""
-        headers = {k: unescape_12(v) for k, v in frame.headers.items()}
-        ctype = headers.get("content-type", "").split(";")[0].strip().lower()
-        text = frame.body.decode("utf-8")
-        event = {"destination": headers.get("destination", ""), "headers": headers,
-                 "body": json.loads(text) if ctype == "application/json" else text}
-        channel = self.channel_of(event["destination"])
-        self.assertTrue(headers.get("event") in self.events["$defs"][channel]["$defs"],
-                        "an event not in the schema of %s: %r" % (channel, frame))
-        self.assertEqual(schema_errors(self.events, self.events, event), [], "event does not match: %r" % frame)
-        self.seen.add((channel, headers["event"]))
-        return event
-
-    def subscriber(self, user, *subscriptions):
-        """A raw STOMP 1.2 client of user, subscribed to (id, destination,
-        extra headers) each, after their RECEIPTs."""
-        c = EventClient(self, self.raw(user))
-        for sub_id, dest, extra in subscriptions:
-            c.subscribe(sub_id, dest, **extra)
-        return c
 
     def test_events(self):
         R = "/api/rooms/{room}"
@@ -511,7 +523,10 @@ class OpenApiLive(OneServer):
         self.call("alice", "DELETE", R + "/members/{user}", expect=200, room=gid, user="agent2")
         bob.event("g", "member-left", gid, user="agent2", by="alice")
 
-        # Erasing dana: her support room is deleted, she leaves the group.
+        # Erasing dana: her support room is deleted, she leaves the group,
+        # her message there is a tombstone.
+        dana.send("/app/rooms/%s/send" % gid, TEXT, receipt="d1", **{"client-id": "d-1"})
+        self.assertEqual(bob.event("g", "message", gid)["headers"]["client-id"], "d-1")
         did = self.fresh_support("dana")
         agent.event("q", "opened", did)
         dana.subscribe("d", "/topic/rooms/" + did)
@@ -521,6 +536,11 @@ class OpenApiLive(OneServer):
         ended = dana.event("g", "member-left", gid, user="dana", erased=True)
         self.assertEqual(ended["headers"]["subscription-ended"], "true")
         bob.event("g", "member-left", gid, user="dana", erased=True)
+        page = self.call("bob", "GET", R + "/messages", expect=200, room=gid)[1]["messages"]
+        self.assertEqual([(m["sender"], m["client_id"], m["body"]) for m in page if m.get("erased")], [("", None, "")])
+        bob.subscribe("g2", "/topic/rooms/" + gid, **{"since-seq": "1"})
+        tomb = bob.event("g2", "message", gid)
+        self.assertEqual((tomb["headers"]["sender"], tomb["headers"]["seq"], tomb["body"]), ("", "2", ""))
 
         self.call("alice", "DELETE", R, query={"for": "everyone"}, expect=200, room=gid)
         deleted = bob.event("g", "deleted", gid, by="alice")
@@ -529,6 +549,39 @@ class OpenApiLive(OneServer):
         every = {(ch, ev) for ch in ("room-topic", "support-queue", "notifications")
                  for ev in self.events["$defs"][ch]["$defs"]}
         self.assertEqual(every - self.seen, set(), "events the test did not receive")
+
+
+class OpenApiOldStorage(LiveServer):
+    """The answers only a storage plugin of SDK 1.1 gives (no group roles,
+    no room_close, no user_erase): documented too."""
+
+    @staticmethod
+    def storage(data):
+        abi_dir = os.environ.get("CHATD_ABI_DIR",
+                                 os.path.join(os.path.dirname(os.path.abspath(PLUGIN_DIR)), "tests", "sdk", "plugins"))
+        plugin = os.path.join(abi_dir, "sdk_storage_files_1_1.so")
+        assert os.path.exists(plugin), "not built: " + plugin
+        return {"plugin": plugin, "path": os.path.join(data, "rooms.log")}
+
+    def test_answers_and_events_of_sdk_1_1_storage(self):
+        R = "/api/rooms/{room}"
+        bob = self.subscriber("bob", ("n", "/user/queue/notifications", {}))
+        gid = self.call("alice", "POST", "/api/rooms", {"kind": "group", "title": TITLE, "members": ["agent1"]},
+                        expect=201)[1]["id"]
+        self.assertEqual(self.call("alice", "GET", R, expect=200, room=gid)[1]["admins"], [])
+        self.call("alice", "POST", R + "/members", {"user": "bob"}, expect=200, room=gid)
+        self.assertEqual(bob.event("n", "room-added", gid)["body"], {"room": gid})
+        for method, template, body, params in (("PATCH", R, {"title": "새 이름 😀"}, {}),
+                                               ("PUT", R + "/members/{user}/role", {"role": "admin"}, {"user": "bob"})):
+            self.assertEqual(self.call("alice", method, template, body, expect=501, room=gid, **params)[1]["error"],
+                             "not_supported")
+        sid = self.fresh_support("alice")
+        watch = self.subscriber("alice", ("s", "/topic/rooms/" + sid, {}))
+        self.assertEqual(self.call("alice", "DELETE", R, expect=200, room=sid)[1],
+                         {"room": sid, "result": "closed", "history": "deleted"})
+        watch.event("s", "closed", sid, by="alice")
+        self.call("alice", "GET", R, expect=404, room=sid)
+        self.assertIn("(SDK 1.1)", self.call("admin1", "DELETE", "/api/users/{user}", expect=501, user="bob")[1]["message"])
 
 
 if __name__ == "__main__":
