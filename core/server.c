@@ -20,6 +20,8 @@
 #include "rooms/presence.h"
 #include "http/rest.h"
 #include "rooms/retention.h"
+#include "rooms/rooms.h"
+#include "stomp/room_events.h"
 #include "stomp/rooms_stomp.h"
 #include "stomp/router.h"
 #include "stomp/send_order.h"
@@ -212,6 +214,33 @@ static void server_wire_broker(struct server *srv)
     broker_port_on_live(b, router_live, srv->router);
 }
 
+
+/* The rooms domain answers through the storage port, tells its events to
+ * the STOMP side (room_events.c) and asks presence who is around. */
+static bool rooms_online(const void *ctx, const char *user)
+{
+    const struct server *srv = ctx;
+    return presence_online(srv->presence, user);
+}
+
+static bool rooms_watching(const void *ctx, const char *user, const char *room_id)
+{
+    const struct server *srv = ctx;
+    return presence_watching(srv->presence, user, room_id);
+}
+
+static int server_wire_rooms(struct server *srv)
+{
+    if (!(srv->rooms = calloc(1, sizeof *srv->rooms)))
+        return -1;
+    srv->rooms->storage = srv->storage;
+    room_events_port_init(&srv->rooms->events, srv);
+    srv->rooms->presence = (struct room_presence_port){.ctx = srv, .online = rooms_online, .watching = rooms_watching};
+    srv->rooms->preview_chars = srv->settings.notify_preview;
+    srv->rooms->metrics = &srv->metrics;
+    return 0;
+}
+
 int server_init(struct server *srv, const char *config_path, bool quiet, char *err, size_t errlen)
 {
     memset(srv, 0, sizeof *srv);
@@ -256,7 +285,7 @@ int server_init(struct server *srv, const char *config_path, bool quiet, char *e
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    if (!(srv->send_order = send_order_new())) {
+    if (!(srv->send_order = send_order_new()) || server_wire_rooms(srv) < 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -339,6 +368,8 @@ void server_teardown(struct server *srv)
     plugin_unload(srv->auth);
     tasks_free(srv->tasks);
     router_free(srv->router);
+    free(srv->rooms);
+    srv->rooms = NULL;
     if (srv->to_core) {
         xq_destroy(srv->to_core);
         free(srv->to_core);

@@ -20,6 +20,7 @@ struct config;
 struct gateway;
 struct plugin;
 struct retention;
+struct rooms;
 struct router;
 struct send_order;
 struct session;
@@ -50,6 +51,7 @@ struct server {
     struct event *pending_timer;
     struct router *router;
     struct send_order *send_order; /* each session's room messages in send order */
+    struct rooms *rooms;           /* the rooms domain: its ports (rooms/rooms.h) */
 
     /* Outbound messages collected during one core turn, pushed to the gateway
      * in one batch at its end. */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rooms/rooms.h"
 #include "wire/query.h"
 #include "server.h"
 
@@ -45,14 +46,21 @@ void rest_error(struct rest_call *c, int status, const char *code, const char *f
     rest_respond(c, status, json_pack("{s:s, s:s}", "error", code, "message", msg));
 }
 
-void rest_storage_error(struct rest_call *c, chatd_status st, const char *not_found)
+void rest_room_error(struct rest_call *c, const struct room_answer *a)
 {
-    if (st == CHATD_ERR_NOT_FOUND)
-        rest_error(c, 404, "not_found", "%s", not_found);
-    else if (st == CHATD_ERR_LIMIT)
-        rest_error(c, 429, "limit", "storage limit reached");
-    else
-        rest_error(c, 503, "storage_unavailable", "storage: %s", chatd_strerror(st));
+    const char *why = a->why ? a->why : "";
+    switch (a->status) {
+    case ROOM_OK:
+    case ROOM_EXISTS: rest_error(c, 500, "internal", "no answer"); break;
+    case ROOM_NOT_FOUND: rest_error(c, 404, "not_found", "%s", why); break;
+    case ROOM_FORBIDDEN: rest_error(c, 403, "forbidden", "%s", why); break;
+    case ROOM_CONFLICT: rest_error(c, 409, "conflict", "%s", why); break;
+    case ROOM_BAD_REQUEST: rest_error(c, 400, "bad_request", "%s", why); break;
+    case ROOM_NOT_SUPPORTED: rest_error(c, 501, "not_supported", "%s", why); break;
+    case ROOM_LIMIT: rest_error(c, 429, "limit", "storage limit reached"); break;
+    case ROOM_UNAVAILABLE: rest_error(c, 503, "storage_unavailable", "storage: %s", why); break;
+    case ROOM_NOMEM: rest_error(c, 500, "internal", "out of memory"); break;
+    }
 }
 
 const char *rest_query(const struct rest_call *c, const char *name, char *buf, size_t len)

@@ -16,6 +16,7 @@
 
 struct server;
 struct http_request;
+struct room_answer;
 
 /* One request in flight; freed by the answer. */
 struct rest_call {
@@ -37,9 +38,11 @@ void rest_respond_text(struct rest_call *c, int status, char *body, size_t len);
 /* {"error": code, "message": ...} with `status`. */
 void rest_error(struct rest_call *c, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-/* A storage failure as the API answers it: CHATD_ERR_NOT_FOUND 404 with
- * `not_found` as the message, CHATD_ERR_LIMIT 429, anything else 503. */
-void rest_storage_error(struct rest_call *c, chatd_status st, const char *not_found);
+/* A refusal or failure of the rooms domain (rooms/rooms.h) as the API
+ * answers it: NOT_FOUND 404, FORBIDDEN 403, CONFLICT 409, BAD_REQUEST 400,
+ * NOT_SUPPORTED 501 with the domain's sentence; LIMIT 429, UNAVAILABLE 503
+ * (the storage's status), NOMEM 500. */
+void rest_room_error(struct rest_call *c, const struct room_answer *a);
 /* The value of `name` in the query (percent-decoded into buf), or NULL. */
 const char *rest_query(const struct rest_call *c, const char *name, char *buf, size_t len);
 

@@ -1,7 +1,7 @@
-/* The rooms' REST adapter: the /api/rooms requests. It applies the rules
- * of rooms/room_rules.h and rooms/group_roles.h, shows rooms as
- * wire/room_json.h writes them and tells clients through
- * stomp/room_events.h. See docs/rest-api.md. */
+/* The rooms' REST adapter: the /api/rooms requests, read into calls of the
+ * rooms domain (rooms/support.h, membership.h, group_changes.h, history.h,
+ * read_marks.h), whose answers it writes as HTTP statuses and JSON
+ * (wire/room_json.h). See docs/rest-api.md. */
 #ifndef CHATD_ROOMS_REST_H
 #define CHATD_ROOMS_REST_H
 

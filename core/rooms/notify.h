@@ -2,9 +2,10 @@
  * room, the recipient's unread count, and the hand-off to every notify.*
  * plugin (docs/notifications.md).
  *
- * room_events.c decides who is offline (presence, cluster-wide) and calls
- * notify_offline once per message and such member; this module decides
- * whether and when that member hears of it. */
+ * rooms/notices.c decides who is offline (presence, cluster-wide); the
+ * events port (stomp/room_events.c) calls notify_offline once per message
+ * and such member; this module decides whether and when that member hears
+ * of it. */
 #ifndef CHATD_NOTIFY_H
 #define CHATD_NOTIFY_H
 
@@ -19,7 +20,7 @@ struct notifier *notifier_new(struct server *srv);
 void notifier_free(struct notifier *n);
 
 /* text (text_len bytes) is the message's text, preview its preview (see
- * preview.h), both as room_events.c made them for every notification of m;
+ * preview.h), both as rooms/notices.c made them for every notification of m;
  * borrowed for the call. */
 void notify_offline(struct notifier *n, const struct chatd_room *room, const struct chatd_message *m,
                     const char *recipient, const char *text, size_t text_len, const char *preview);

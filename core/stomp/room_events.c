@@ -1,23 +1,24 @@
 #include "stomp/room_events.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "stomp/destinations.h"
-#include "log.h"
-#include "rooms/message_body.h"
-#include "rooms/notify.h"
-#include "rooms/presence.h"
-#include "rooms/preview.h"
-#include "wire/room_json.h"
-#include "stomp/router.h"
-#include "server.h"
+#include <jansson.h>
 
-/* An event on a room's topic: `event` and `room` headers, a JSON body.
- * `revoked`: a user whose subscriptions to the room end with this event
- * (they left or were removed), else NULL. */
-void room_event_ending(struct server *srv, const char *room, const char *event, json_t *body,
-                                      const char *revoked)
+#include "log.h"
+#include "rooms/group_roles.h"
+#include "rooms/notify.h"
+#include "rooms/rooms.h"
+#include "server.h"
+#include "stomp/destinations.h"
+#include "wire/room_json.h"
+
+/* An event on a room's topic: `event` and `room` headers, a JSON body
+ * (stolen). `revoked`: a user whose subscriptions to the room end with this
+ * event (they left or were removed), else NULL. */
+static void room_event_ending(struct server *srv, const char *room, const char *event, json_t *body,
+                              const char *revoked)
 {
     char topic[128];
     destination_room_topic(topic, sizeof topic, room);
@@ -33,12 +34,13 @@ void room_event_ending(struct server *srv, const char *room, const char *event, 
     free(text);
 }
 
-void room_event(struct server *srv, const char *room, const char *event, json_t *body)
+static void room_event(struct server *srv, const char *room, const char *event, json_t *body)
 {
     room_event_ending(srv, room, event, body, NULL);
 }
 
-void room_queue_event(struct server *srv, const char *event, const struct chatd_room *r)
+/* The support queue changed (`opened`, `claimed`, `closed`): body = the room. */
+static void room_queue_event(struct server *srv, const char *event, const struct chatd_room *r)
 {
     json_t *j = room_json(r, NULL);
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -52,7 +54,7 @@ void room_queue_event(struct server *srv, const char *event, const struct chatd_
 
 /* An in-band notification; body (taken, may be NULL when it could not be
  * built) goes to every session of user on /user/queue/notifications. */
-void room_notify_user(struct server *srv, const char *user, const char *event, const char *room, json_t *body)
+static void room_notify_user(struct server *srv, const char *user, const char *event, const char *room, json_t *body)
 {
     char dest[300];
     destination_notifications_of(dest, sizeof dest, user);
@@ -69,47 +71,9 @@ void room_notify_user(struct server *srv, const char *user, const char *event, c
     free(text);
 }
 
-/* After a message is stored: members with no live subscription to the room
- * hear of it in-band when connected, through notify plugins when not. Both
- * carry one preview of the message's text, made when the first member
- * needs it. */
-void room_notify_members(struct server *srv, const struct chatd_room *r, const struct chatd_message *m,
-                           const char *content_type)
-{
-    char *text = NULL, *preview = NULL;
-    size_t text_len = 0;
-    bool made = false;
-    for (size_t i = 0; i < r->nmembers; i++) {
-        const char *member = r->members[i];
-        if (strcmp(member, m->sender) == 0)
-            continue;
-        if (presence_watching(srv->presence, member, r->id))
-            continue;
-        if (!made) {
-            made = true;
-            text = message_body_text(content_type, m->body, m->body_len, &text_len);
-            preview = text ? preview_make(text, text_len, srv->settings.notify_preview) : NULL;
-        }
-        if (!preview) {
-            notify_failed(srv, member, r->id, "message", "no preview: out of memory or a body not checked");
-            continue;
-        }
-        if (presence_online(srv->presence, member)) {
-            room_notify_user(srv, member, "message", r->id,
-                        json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s}", "event", "message", "room", r->id,
-                                  "room_kind", room_kind_name(r->kind), "seq", (json_int_t)m->seq, "message_id", m->id,
-                                  "sender", m->sender, "preview", preview));
-        } else {
-            notify_offline(srv->notifier, r, m, member, text, text_len, preview);
-        }
-    }
-    free(text);
-    free(preview);
-}
-
 /* `deleted`, the last event of a room that is gone: every subscription to
  * it ends, on every instance. body is stolen. */
-void room_event_deleted(struct server *srv, const char *room, json_t *body)
+static void room_event_deleted(struct server *srv, const char *room, json_t *body)
 {
     char topic[128];
     destination_room_topic(topic, sizeof topic, room);
@@ -123,13 +87,157 @@ void room_event_deleted(struct server *srv, const char *room, json_t *body)
     free(text);
 }
 
-void rooms_erased_member_left(struct server *srv, const char *room, const char *user)
+size_t room_message_headers(struct event_header h[10], const struct chatd_message *m, const char *content_type,
+                            const char *trace, bool replay, char seq[24], char ts[24])
 {
-    room_event_ending(srv, room, "member-left",
-                              json_pack("{s:s, s:s, s:b}", "room", room, "user", user, "erased", true), user);
+    snprintf(seq, 24, "%llu", (unsigned long long)m->seq);
+    snprintf(ts, 24, "%lld", (long long)m->ts_ms);
+    size_t n = 0;
+    h[n++] = (struct event_header){"event", "message"};
+    h[n++] = (struct event_header){"room", m->room};
+    h[n++] = (struct event_header){"seq", seq};
+    h[n++] = (struct event_header){"message-id", m->id};
+    h[n++] = (struct event_header){"sender", m->sender};
+    h[n++] = (struct event_header){"timestamp", ts};
+    h[n++] = (struct event_header){"client-id", m->client_id};
+    if (content_type)
+        h[n++] = (struct event_header){"content-type", content_type};
+    if (trace)
+        h[n++] = (struct event_header){"trace-id", trace};
+    if (replay)
+        h[n++] = (struct event_header){"replay", "true"};
+    return n;
 }
 
-void rooms_erased_room_deleted(struct server *srv, const char *room)
+/* ------------------------------------------------- the domain's events */
+
+static void on_opened(void *ctx, const struct chatd_room *r)
 {
-    room_event_deleted(srv, room, json_pack("{s:s, s:b}", "room", room, "erased", true));
+    room_queue_event(ctx, "opened", r);
+}
+
+static void on_added(void *ctx, const char *user, const char *room_id, const struct chatd_room *r)
+{
+    room_notify_user(ctx, user, "room-added", room_id, r ? room_json(r, NULL) : json_pack("{s:s}", "room", room_id));
+}
+
+static void on_claimed(void *ctx, const struct chatd_room *r)
+{
+    struct server *srv = ctx;
+    room_event(srv, r->id, "assigned", json_pack("{s:s, s:s}", "room", r->id, "agent", r->agent));
+    room_queue_event(srv, "claimed", r);
+    room_notify_user(srv, r->owner, "assigned", r->id, room_json(r, NULL));
+}
+
+static void on_completed(void *ctx, const struct chatd_room *r)
+{
+    room_event(ctx, r->id, "completed", json_pack("{s:s, s:s}", "room", r->id, "agent", r->agent));
+}
+
+static void on_closed(void *ctx, const char *room_id, const char *by, const struct chatd_room *r)
+{
+    struct server *srv = ctx;
+    room_event(srv, room_id, "closed", json_pack("{s:s, s:s}", "room", room_id, "by", by));
+    if (r && r->agent)
+        room_notify_user(srv, r->agent, "closed", r->id, room_json(r, NULL));
+    else if (r)
+        room_queue_event(srv, "closed", r); /* it leaves the unassigned queue */
+}
+
+static void on_member_joined(void *ctx, const char *room_id, const char *user, const char *by)
+{
+    room_event(ctx, room_id, "member-joined", json_pack("{s:s, s:s, s:s}", "room", room_id, "user", user, "by", by));
+}
+
+static void on_member_left(void *ctx, const char *room_id, const char *user, const char *by, bool erased)
+{
+    json_t *body = erased ? json_pack("{s:s, s:s, s:b}", "room", room_id, "user", user, "erased", true)
+                          : json_pack("{s:s, s:s, s:s*}", "room", room_id, "user", user, "by", by);
+    room_event_ending(ctx, room_id, "member-left", body, user);
+}
+
+static void on_role_changed(void *ctx, const char *room_id, const char *user, chatd_member_role role, const char *by)
+{
+    room_event(ctx, room_id, "role-changed", json_pack("{s:s, s:s, s:s, s:s}", "room", room_id, "user", user, "role",
+                                                       group_role_name(role), "by", by));
+}
+
+static void on_renamed(void *ctx, const char *room_id, const char *title, const char *by)
+{
+    room_event(ctx, room_id, "renamed", json_pack("{s:s, s:s, s:s}", "room", room_id, "title", title, "by", by));
+}
+
+static void on_deleted(void *ctx, const char *room_id, const char *by, bool erased)
+{
+    room_event_deleted(ctx, room_id, erased ? json_pack("{s:s, s:b}", "room", room_id, "erased", true)
+                                            : json_pack("{s:s, s:s}", "room", room_id, "by", by));
+}
+
+static void on_read(void *ctx, const char *room_id, const char *user, uint64_t seq)
+{
+    room_event(ctx, room_id, "read", json_pack("{s:s, s:s, s:I}", "room", room_id, "user", user, "seq",
+                                               (json_int_t)seq));
+}
+
+static void on_typing(void *ctx, const char *room_id, const char *user)
+{
+    room_event(ctx, room_id, "typing", json_pack("{s:s, s:s}", "room", room_id, "user", user));
+}
+
+/* The fast path of a stored message; `origin` (the sending session) lets
+ * the gateway hold back a publisher whose readers fall behind. */
+static void on_message(void *ctx, const struct chatd_message *m, const char *content_type, const char *trace,
+                       uint64_t origin)
+{
+    struct server *srv = ctx;
+    char seq[24], ts[24], topic[128], from[48];
+    struct event_header h[11];
+    size_t nh = room_message_headers(h, m, content_type ? content_type : "text/plain", trace, false, seq, ts);
+    h[nh++] = (struct event_header){ROUTER_ORIGIN, router_origin(srv->router, origin, from, sizeof from)};
+    destination_room_topic(topic, sizeof topic, m->room);
+    router_publish_event(srv->router, topic, h, nh, m->body, m->body_len);
+}
+
+static void on_message_notice(void *ctx, const struct chatd_room *r, const struct chatd_message *m,
+                              const char *member, const char *preview)
+{
+    room_notify_user(ctx, member, "message", r->id,
+                     json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s}", "event", "message", "room", r->id, "room_kind",
+                               room_kind_name(r->kind), "seq", (json_int_t)m->seq, "message_id", m->id, "sender",
+                               m->sender, "preview", preview));
+}
+
+static void on_message_offline(void *ctx, const struct chatd_room *r, const struct chatd_message *m,
+                               const char *member, const char *text, size_t text_len, const char *preview)
+{
+    struct server *srv = ctx;
+    notify_offline(srv->notifier, r, m, member, text, text_len, preview);
+}
+
+static void on_notice_failed(void *ctx, const char *member, const char *room_id, const char *event, const char *why)
+{
+    notify_failed(ctx, member, room_id, event, why);
+}
+
+void room_events_port_init(struct room_events_port *port, struct server *srv)
+{
+    *port = (struct room_events_port){
+        .ctx = srv,
+        .opened = on_opened,
+        .added = on_added,
+        .claimed = on_claimed,
+        .completed = on_completed,
+        .closed = on_closed,
+        .member_joined = on_member_joined,
+        .member_left = on_member_left,
+        .role_changed = on_role_changed,
+        .renamed = on_renamed,
+        .deleted = on_deleted,
+        .read = on_read,
+        .typing = on_typing,
+        .message = on_message,
+        .message_notice = on_message_notice,
+        .message_offline = on_message_offline,
+        .notice_failed = on_notice_failed,
+    };
 }

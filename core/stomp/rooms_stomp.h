@@ -1,5 +1,7 @@
 /* The rooms' STOMP adapter: room SENDs and SUBSCRIBEs, since-seq replay,
- * catch-up after a broker outage. See docs/protocol.md. */
+ * catch-up after a broker outage, read into calls of the rooms domain
+ * (rooms/messages.h, read_marks.h, typing.h, history.h), whose answers it
+ * writes as RECEIPTs and ERRORs. See docs/protocol.md. */
 #ifndef CHATD_ROOMS_STOMP_H
 #define CHATD_ROOMS_STOMP_H
 

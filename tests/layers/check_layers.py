@@ -37,10 +37,6 @@ KNOWN = {
     ("server.h", "net/xq.h"): "the server holds the queues to the gateway",
     ("http/rest.c", "stomp/session.h"): "/healthz and /metrics count sessions",
     ("http/rest.c", "stomp/router.h"): "/metrics counts subscriptions",
-    ("http/rooms_rest.c", "stomp/destinations.h"): "room events name their topic",
-    ("http/rooms_rest.c", "stomp/room_events.h"): "REST changes publish room events",
-    ("http/rooms_rest.c", "stomp/router.h"): "a member removed loses their subscriptions",
-    ("http/user_erase.c", "stomp/room_events.h"): "an erase publishes the rooms' last events",
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)

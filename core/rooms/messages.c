@@ -1,0 +1,160 @@
+#include "rooms/messages.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+#include "plugins/storage_port.h"
+#include "rooms/message_body.h"
+#include "rooms/notices.h"
+#include "rooms/room_rules.h"
+
+struct message_send {
+    struct rooms *r;
+    done_answer_cb done_cb;
+    message_answer_cb stored_cb;
+    void *ctx;
+    char room[ROOM_ID_MAX];
+    char *sender, *body, *content_type, *client_id, *trace;
+    size_t body_len;
+    uint64_t origin;
+    /* The room as admitted: its kind and members, for the notices. */
+    chatd_room_kind kind;
+    char **members;
+    size_t nmembers;
+    /* The stored message. */
+    uint64_t seq;
+    int64_t ts_ms;
+    char *message_id;
+};
+
+static bool dup_opt(char **out, const char *s)
+{
+    return !s || (*out = strdup(s));
+}
+
+enum room_status message_send_new(struct rooms *r, const struct message_draft *d, struct message_send **out,
+                                  char *why, size_t whylen)
+{
+    *out = NULL;
+    if (message_body_check(d->content_type, d->body, d->body_len, why, whylen) != 0)
+        return ROOM_BAD_REQUEST;
+    struct message_send *ms = calloc(1, sizeof *ms);
+    if (!ms || !(ms->body = malloc(d->body_len + 1)) || !(ms->sender = strdup(d->sender)) ||
+        !dup_opt(&ms->content_type, d->content_type) || !dup_opt(&ms->client_id, d->client_id) ||
+        !dup_opt(&ms->trace, d->trace)) {
+        message_send_free(ms);
+        snprintf(why, whylen, "out of memory");
+        return ROOM_NOMEM;
+    }
+    ms->r = r;
+    snprintf(ms->room, sizeof ms->room, "%s", d->room_id);
+    memcpy(ms->body, d->body, d->body_len);
+    ms->body[d->body_len] = '\0';
+    ms->body_len = d->body_len;
+    ms->origin = d->origin;
+    *out = ms;
+    return ROOM_OK;
+}
+
+void message_send_free(struct message_send *ms)
+{
+    if (!ms)
+        return;
+    for (size_t i = 0; i < ms->nmembers; i++)
+        free(ms->members[i]);
+    free(ms->members);
+    free(ms->sender);
+    free(ms->body);
+    free(ms->content_type);
+    free(ms->client_id);
+    free(ms->trace);
+    free(ms->message_id);
+    free(ms);
+}
+
+static void admit_cb(void *ctx, const struct room_answer *a, const struct chatd_room *room)
+{
+    struct message_send *ms = ctx;
+    struct room_answer refused = *a;
+    if (a->status == ROOM_OK && !room_is_member(room, ms->sender))
+        refused = (struct room_answer){ROOM_NOT_FOUND, "no such room"};
+    else if (a->status == ROOM_OK && room_read_only(room))
+        refused = (struct room_answer){ROOM_CONFLICT, room->state == CHATD_ROOM_CLOSED
+                                                          ? "The customer closed this support room."
+                                                          : "The agent completed this support room."};
+    if (refused.status == ROOM_OK) {
+        ms->kind = room->kind;
+        ms->members = calloc(room->nmembers ? room->nmembers : 1, sizeof *ms->members);
+        for (size_t i = 0; ms->members && i < room->nmembers; i++)
+            if ((ms->members[ms->nmembers] = strdup(room->members[i])))
+                ms->nmembers++;
+    }
+    ms->done_cb(ms->ctx, &refused);
+}
+
+void message_send_admit(struct message_send *ms, done_answer_cb cb, void *ctx)
+{
+    ms->done_cb = cb;
+    ms->ctx = ctx;
+    rooms_look_up(ms->r, ms->room, NULL, admit_cb, ms);
+}
+
+static void stored_cb(void *ctx, chatd_status st, const struct chatd_message *m)
+{
+    struct message_send *ms = ctx;
+    struct room_answer a = room_answer_of(st, "no such room");
+    if (st == CHATD_OK && m && (ms->message_id = strdup(m->id))) {
+        ms->seq = m->seq;
+        ms->ts_ms = m->ts_ms;
+        struct chatd_message stored = {.room = ms->room, .seq = m->seq, .id = ms->message_id, .sender = ms->sender,
+                                       .client_id = ms->client_id, .ts_ms = m->ts_ms, .body = ms->body,
+                                       .body_len = ms->body_len};
+        ms->stored_cb(ms->ctx, &a, &stored);
+        return;
+    }
+    /* Stored, but out of memory for its id: as good as a duplicate (not
+     * published; a subscriber catches up with since-seq). */
+    if (st == CHATD_OK)
+        a = (struct room_answer){ROOM_EXISTS, NULL};
+    ms->stored_cb(ms->ctx, &a, NULL);
+}
+
+void message_send_append(struct message_send *ms, message_answer_cb cb, void *ctx)
+{
+    ms->stored_cb = cb;
+    ms->ctx = ctx;
+    struct chatd_message m = {.room = ms->room, .sender = ms->sender, .client_id = ms->client_id,
+                              .ts_ms = clock_wall_ms(), .body = ms->body, .body_len = ms->body_len};
+    void *state;
+    storage_ops(ms->r->storage, &state)->message_append(state, &m, stored_cb, ms);
+}
+
+static void sender_marked_cb(void *ctx, chatd_status st)
+{
+    struct message_send *ms = ctx;
+    if (st != CHATD_OK)
+        log_warn("read mark of a sender in room %s not stored: %s", ms->room, chatd_strerror(st));
+    ms->done_cb(ms->ctx, &(struct room_answer){ROOM_OK, NULL});
+}
+
+void message_send_publish(struct message_send *ms, done_answer_cb cb, void *ctx)
+{
+    struct rooms *r = ms->r;
+    ms->done_cb = cb;
+    ms->ctx = ctx;
+    struct chatd_message m = {.room = ms->room, .seq = ms->seq, .id = ms->message_id, .sender = ms->sender,
+                              .client_id = ms->client_id, .ts_ms = ms->ts_ms, .body = ms->body,
+                              .body_len = ms->body_len};
+    r->events.message(r->events.ctx, &m, ms->content_type, ms->trace, ms->origin);
+    struct chatd_room room = {.id = ms->room, .kind = ms->kind, .members = (const char *const *)ms->members,
+                              .nmembers = ms->nmembers};
+    notices_for_message(r, &room, &m, ms->content_type);
+    /* The answer waits for the sender's read mark too, so that what the
+     * sender reads after it (its unread count) includes its own message,
+     * whatever connection of the storage answers. */
+    void *state;
+    storage_ops(r->storage, &state)->read_mark(state, ms->room, ms->sender, ms->seq, sender_marked_cb, ms);
+}

@@ -1,0 +1,138 @@
+/* The rooms domain: what a caller (a user with roles) may do to rooms,
+ * carried out through the storage port, its events told through a port the
+ * composition root wires to the clients' side. Operations take plain
+ * arguments and answer through a callback with a status and data; they
+ * know nothing of HTTP, STOMP or JSON. One file per concern:
+ *   rooms/support.h      a support room's life: open, queue, claim, complete, close
+ *   rooms/membership.h   direct and group rooms: create, list, show, leave
+ *   rooms/group_changes.h a group's members, roles, title, deletion
+ *   rooms/history.h      history pages with cursors, since-seq replay pages
+ *   rooms/messages.h     a room message: who may send, append, publish, notify
+ *   rooms/notices.h      who hears of a stored message, and how
+ *   rooms/read_marks.h   read marks
+ *   rooms/typing.h       the typing signal
+ *   rooms/erase.h        an admin's erase of one user's data
+ * Every callback runs on the core thread, exactly once; a refusal decided
+ * from the arguments alone comes before the call returns, every other
+ * answer later (the storage plugins answer later). What a callback is
+ * handed is valid only during the call. */
+#ifndef CHATD_ROOMS_H
+#define CHATD_ROOMS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <chatd/plugin.h>
+
+struct plugin;
+struct metrics;
+
+/* How an operation ended. 0 is success. */
+enum room_status {
+    ROOM_OK = 0,
+    ROOM_EXISTS,        /* done before, or already so: the data is what is there */
+    ROOM_NOT_FOUND,     /* no such room (or one the caller may not see) */
+    ROOM_FORBIDDEN,     /* the caller lacks the right */
+    ROOM_CONFLICT,      /* the room's state refuses it (claimed, closed, ...) */
+    ROOM_BAD_REQUEST,   /* the arguments do not make a request */
+    ROOM_NOT_SUPPORTED, /* the storage plugin lacks the operation */
+    ROOM_UNAVAILABLE,   /* the storage failed; why = its chatd_strerror() */
+    ROOM_LIMIT,         /* the storage's limit was reached; why = its chatd_strerror() */
+    ROOM_NOMEM,         /* out of memory */
+};
+
+/* Every answer: a status and, when not OK, why (a sentence for the client;
+ * for ROOM_UNAVAILABLE the storage's status as chatd_strerror() says it). */
+struct room_answer {
+    enum room_status status;
+    const char *why;
+};
+
+/* A room, or NULL. Rooms handed over are whole structs of this SDK
+ * whatever minor the storage plugin was built for. */
+typedef void (*room_answer_cb)(void *ctx, const struct room_answer *a, const struct chatd_room *room);
+typedef void (*rooms_answer_cb)(void *ctx, const struct room_answer *a, const struct chatd_room *rooms, size_t n);
+typedef void (*done_answer_cb)(void *ctx, const struct room_answer *a);
+
+/* What a member's leaving did: left a group, or (the customer of a support
+ * room) closed it, its transcript kept or, with a storage plugin without
+ * transcripts, deleted with it. */
+enum room_leaving { ROOM_LEFT_GROUP = 1, ROOM_CLOSED_KEPT, ROOM_CLOSED_DELETED };
+typedef void (*leave_answer_cb)(void *ctx, const struct room_answer *a, enum room_leaving how);
+
+/* What the rooms tell clients without being asked. The composition root
+ * wires it to the side that encodes and publishes events; every member is
+ * mandatory. Strings are borrowed for the call. */
+struct room_events_port {
+    void *ctx;
+    /* A support room was opened: it joins the unassigned queue. */
+    void (*opened)(void *ctx, const struct chatd_room *r);
+    /* `user` has a new room: created with them in it, or they were added.
+     * r is the room as stored, NULL when the storage did not say. */
+    void (*added)(void *ctx, const char *user, const char *room_id, const struct chatd_room *r);
+    /* An agent claimed a support room: on the room, on the queue, to its customer. */
+    void (*claimed)(void *ctx, const struct chatd_room *r);
+    /* The assigned agent completed a support room. */
+    void (*completed)(void *ctx, const struct chatd_room *r);
+    /* The customer closed a support room; r as stored, NULL when the room
+     * went with its history (a storage without transcripts). */
+    void (*closed)(void *ctx, const char *room_id, const char *by, const struct chatd_room *r);
+    void (*member_joined)(void *ctx, const char *room_id, const char *user, const char *by);
+    /* `user` left (by NULL) or was removed by `by`, or their data was
+     * erased: their subscriptions to the room end with it, on every
+     * instance. */
+    void (*member_left)(void *ctx, const char *room_id, const char *user, const char *by, bool erased);
+    void (*role_changed)(void *ctx, const char *room_id, const char *user, chatd_member_role role, const char *by);
+    void (*renamed)(void *ctx, const char *room_id, const char *title, const char *by);
+    /* The room is gone (by NULL: an erase removed it): every subscription
+     * to it ends. */
+    void (*deleted)(void *ctx, const char *room_id, const char *by, bool erased);
+    void (*read)(void *ctx, const char *room_id, const char *user, uint64_t seq);
+    void (*typing)(void *ctx, const char *room_id, const char *user);
+    /* A message was stored: its event on the room. content_type and trace
+     * may be NULL; origin: the id the sender's side gave the operation. */
+    void (*message)(void *ctx, const struct chatd_message *m, const char *content_type, const char *trace,
+                    uint64_t origin);
+    /* A member online but not watching the room hears of a message. */
+    void (*message_notice)(void *ctx, const struct chatd_room *r, const struct chatd_message *m, const char *member,
+                           const char *preview);
+    /* A member offline hears of it through the notify plugins. */
+    void (*message_offline)(void *ctx, const struct chatd_room *r, const struct chatd_message *m, const char *member,
+                            const char *text, size_t text_len, const char *preview);
+    /* A member could not be told (no preview could be made). */
+    void (*notice_failed)(void *ctx, const char *member, const char *room_id, const char *event, const char *why);
+};
+
+/* Who is around, as presence knows it (cluster-wide). */
+struct room_presence_port {
+    const void *ctx;
+    bool (*online)(const void *ctx, const char *user);
+    bool (*watching)(const void *ctx, const char *user, const char *room_id);
+};
+
+/* The domain's context: the ports it answers through. Owned by the
+ * composition root, which fills every member. */
+struct rooms {
+    struct plugin *storage;
+    struct room_events_port events;
+    struct room_presence_port presence;
+    size_t preview_chars;    /* [notify] preview_length */
+    struct metrics *metrics; /* counts what the domain did (users erased) */
+};
+
+/* The answer for a storage status: OK, EXISTS, NOT_FOUND (why:
+ * not_found), LIMIT and UNAVAILABLE (why: chatd_strerror). */
+struct room_answer room_answer_of(chatd_status st, const char *not_found);
+
+/* The room `room_id` as stored, for the operations that start with it:
+ * NOT_FOUND "no such room" when it is not there. for_user (may be NULL)
+ * fills read_seq and last_message. Who may see it is the operation's rule. */
+void rooms_look_up(struct rooms *r, const char *room_id, const char *for_user, room_answer_cb cb, void *ctx);
+/* Create `room` (unique_key as storage's room_create has it), tell its
+ * events (a support room opened, the other members added), answer OK with
+ * it, or EXISTS with the one there already. */
+void rooms_create(struct rooms *r, const struct chatd_room *room, const char *unique_key, room_answer_cb cb,
+                  void *ctx);
+
+#endif

@@ -1,0 +1,33 @@
+/* A support room's life: a customer opens it, it waits in the unassigned
+ * queue, one agent claims it (the storage picks the one winner across
+ * instances), the agent completes it or the customer closes it (a
+ * read-only transcript). docs/rest-api.md, "Support rooms". */
+#ifndef CHATD_SUPPORT_H
+#define CHATD_SUPPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rooms/rooms.h"
+
+/* The customer's open support room: OK with a new one, EXISTS with the one
+ * open already. */
+void support_open(struct rooms *r, const char *customer, room_answer_cb cb, void *ctx);
+/* The unassigned queue, or (assigned) the rooms assigned to `agent`:
+ * FORBIDDEN unless roles has CHATD_ROLE_AGENT. */
+void support_queue(struct rooms *r, const char *agent, uint32_t roles, bool assigned, rooms_answer_cb cb, void *ctx);
+/* An agent takes an unassigned room: OK with the room now assigned to them;
+ * CONFLICT when someone else was first or the room is closed; FORBIDDEN for
+ * a non-agent; BAD_REQUEST for a room that is no support room. */
+void support_claim(struct rooms *r, const char *room_id, const char *agent, uint32_t roles, room_answer_cb cb,
+                   void *ctx);
+/* The assigned agent finishes: OK with the room, read-only now; CONFLICT
+ * when it is not assigned to them or closed; FORBIDDEN for others. */
+void support_complete(struct rooms *r, const char *room_id, const char *agent, uint32_t roles, room_answer_cb cb,
+                      void *ctx);
+/* The customer closes their support room (found by membership_leave):
+ * CLOSED_KEPT, or CLOSED_DELETED with a storage without transcripts;
+ * CONFLICT when closed already. */
+void support_close(struct rooms *r, const char *room_id, const char *customer, leave_answer_cb cb, void *ctx);
+
+#endif

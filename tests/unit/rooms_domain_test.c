@@ -1,0 +1,796 @@
+/* The rooms domain (core/rooms/) without sockets: its operations against
+ * the real storage-memory plugin, loaded by the loader through the storage
+ * port, on a private event loop driven until each answer arrives; its
+ * events recorded by an events port of the test's own, presence a table. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include <chatd/plugin.h>
+
+#include "config.h"
+#include "metrics.h"
+#include "plugins/loader.h"
+#include "plugins/plugin_host.h"
+#include "rooms/erase.h"
+#include "rooms/group_changes.h"
+#include "rooms/history.h"
+#include "rooms/membership.h"
+#include "rooms/messages.h"
+#include "rooms/read_marks.h"
+#include "rooms/rooms.h"
+#include "rooms/support.h"
+#include "rooms/typing.h"
+#include "server.h"
+
+#define KOREAN "안녕하세요 😀"
+
+/* ---------------------------------------------------------- the fixture */
+
+struct fixture {
+    struct server srv;
+    struct config *cfg;
+    struct rooms rooms;
+    struct metrics metrics;
+    /* The events port's record: one line per event. */
+    char events[64][160];
+    size_t nevents;
+    /* Presence: who is online, who watches which room ("user room"). */
+    const char *online[8];
+    char watching[8][100];
+};
+
+static struct fixture *F;
+
+static void record(const char *fmt, ...)
+{
+    if (F->nevents == 64)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(F->events[F->nevents++], sizeof F->events[0], fmt, ap);
+    va_end(ap);
+}
+
+/* How many recorded events start with prefix. */
+static size_t count_events(const char *prefix)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < F->nevents; i++)
+        n += strncmp(F->events[i], prefix, strlen(prefix)) == 0;
+    return n;
+}
+
+static bool has_event(const char *line)
+{
+    for (size_t i = 0; i < F->nevents; i++)
+        if (strcmp(F->events[i], line) == 0)
+            return true;
+    return false;
+}
+
+static void on_opened(void *c, const struct chatd_room *r) { (void)c, record("opened %s", r->id); }
+static void on_added(void *c, const char *u, const char *id, const struct chatd_room *r)
+{
+    (void)c, (void)r, record("added %s %s", u, id);
+}
+static void on_claimed(void *c, const struct chatd_room *r) { (void)c, record("claimed %s %s", r->id, r->agent); }
+static void on_completed(void *c, const struct chatd_room *r) { (void)c, record("completed %s", r->id); }
+static void on_closed(void *c, const char *id, const char *by, const struct chatd_room *r)
+{
+    (void)c, record("closed %s by %s %s", id, by, r ? "kept" : "deleted");
+}
+static void on_joined(void *c, const char *id, const char *u, const char *by)
+{
+    (void)c, record("joined %s %s by %s", id, u, by);
+}
+static void on_left(void *c, const char *id, const char *u, const char *by, bool erased)
+{
+    (void)c, record("left %s %s by %s%s", id, u, by ? by : "-", erased ? " erased" : "");
+}
+static void on_role(void *c, const char *id, const char *u, chatd_member_role role, const char *by)
+{
+    (void)c, record("role %s %s %d by %s", id, u, (int)role, by);
+}
+static void on_renamed(void *c, const char *id, const char *t, const char *by)
+{
+    (void)c, record("renamed %s %s by %s", id, t, by);
+}
+static void on_deleted(void *c, const char *id, const char *by, bool erased)
+{
+    (void)c, record("deleted %s by %s%s", id, by ? by : "-", erased ? " erased" : "");
+}
+static void on_read(void *c, const char *id, const char *u, uint64_t seq)
+{
+    (void)c, record("read %s %s %llu", id, u, (unsigned long long)seq);
+}
+static void on_typing(void *c, const char *id, const char *u) { (void)c, record("typing %s %s", id, u); }
+static void on_message(void *c, const struct chatd_message *m, const char *ct, const char *trace, uint64_t origin)
+{
+    (void)c, (void)ct;
+    record("message %s %llu %s trace %s origin %llu", m->room, (unsigned long long)m->seq, m->sender,
+           trace ? trace : "-", (unsigned long long)origin);
+}
+static void on_notice(void *c, const struct chatd_room *r, const struct chatd_message *m, const char *member,
+                      const char *preview)
+{
+    (void)c, (void)r;
+    record("notice %s %llu %s", member, (unsigned long long)m->seq, preview);
+}
+static void on_offline(void *c, const struct chatd_room *r, const struct chatd_message *m, const char *member,
+                       const char *text, size_t len, const char *preview)
+{
+    (void)c, (void)r, (void)text, (void)len;
+    record("offline %s %llu %s", member, (unsigned long long)m->seq, preview);
+}
+static void on_failed(void *c, const char *member, const char *id, const char *ev, const char *why)
+{
+    (void)c, record("failed %s %s %s %s", member, id, ev, why);
+}
+
+static bool is_online(const void *c, const char *user)
+{
+    (void)c;
+    for (size_t i = 0; i < 8 && F->online[i]; i++)
+        if (strcmp(F->online[i], user) == 0)
+            return true;
+    return false;
+}
+
+static bool is_watching(const void *c, const char *user, const char *room)
+{
+    (void)c;
+    char key[100];
+    snprintf(key, sizeof key, "%s %s", user, room);
+    for (size_t i = 0; i < 8 && F->watching[i][0]; i++)
+        if (strcmp(F->watching[i], key) == 0)
+            return true;
+    return false;
+}
+
+static int setup(void **state)
+{
+    F = calloc(1, sizeof *F);
+    assert_non_null(F);
+    char err[512], ini[512];
+    snprintf(ini, sizeof ini, "[storage]\nplugin = %s/storage_memory.so\n", CHATD_PLUGIN_OUTPUT_DIR);
+    assert_int_equal(config_load_string(&F->cfg, "test.ini", ini, err, sizeof err), 0);
+    F->srv.config = F->cfg;
+    F->srv.base = event_base_new();
+    assert_non_null(F->srv.base);
+    F->srv.tasks = tasks_new(F->srv.base);
+    assert_non_null(F->srv.tasks);
+    F->srv.storage = plugin_load(&F->srv, F->cfg, "storage", CHATD_PLUGIN_STORAGE, err, sizeof err);
+    if (!F->srv.storage)
+        fail_msg("%s", err);
+    F->rooms = (struct rooms){
+        .storage = F->srv.storage,
+        .events = {.opened = on_opened, .added = on_added, .claimed = on_claimed, .completed = on_completed,
+                   .closed = on_closed, .member_joined = on_joined, .member_left = on_left,
+                   .role_changed = on_role, .renamed = on_renamed, .deleted = on_deleted, .read = on_read,
+                   .typing = on_typing, .message = on_message, .message_notice = on_notice,
+                   .message_offline = on_offline, .notice_failed = on_failed},
+        .presence = {.online = is_online, .watching = is_watching},
+        .preview_chars = 80,
+        .metrics = &F->metrics,
+    };
+    *state = F;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tasks_close(F->srv.tasks);
+    plugin_unload(F->srv.storage);
+    tasks_free(F->srv.tasks);
+    event_base_free(F->srv.base);
+    config_free(F->cfg);
+    free(F);
+    F = NULL;
+    return 0;
+}
+
+/* Run the loop until *done (no sleeps: the plugin's answers are events). */
+static void run_until(const bool *done)
+{
+    for (int i = 0; !*done && i < 100000; i++)
+        event_base_loop(F->srv.base, EVLOOP_ONCE);
+    assert_true(*done);
+}
+
+/* ------------------------------------------------- answers, as awaited */
+
+struct got {
+    bool done;
+    enum room_status status;
+    char why[300];
+    bool has_room;
+    char id[64], agent[64], owner[64];
+    chatd_room_state state;
+    uint64_t last_seq, read_seq, seq;
+    size_t n;
+    enum room_leaving how;
+    /* a page */
+    uint64_t seqs[128];
+    char bodies[128][64];
+    uint64_t next_before;
+    bool more;
+    struct chatd_erase_result erased;
+};
+
+static void take_answer(struct got *g, const struct room_answer *a)
+{
+    g->done = true;
+    g->status = a->status;
+    snprintf(g->why, sizeof g->why, "%s", a->why ? a->why : "");
+}
+
+static void got_room(void *ctx, const struct room_answer *a, const struct chatd_room *room)
+{
+    struct got *g = ctx;
+    take_answer(g, a);
+    if ((g->has_room = room != NULL)) {
+        snprintf(g->id, sizeof g->id, "%s", room->id);
+        snprintf(g->agent, sizeof g->agent, "%s", room->agent ? room->agent : "");
+        snprintf(g->owner, sizeof g->owner, "%s", room->owner ? room->owner : "");
+        g->state = room->state;
+        g->last_seq = room->last_seq;
+        g->read_seq = room->read_seq;
+    }
+}
+
+static void got_rooms(void *ctx, const struct room_answer *a, const struct chatd_room *rooms, size_t n)
+{
+    struct got *g = ctx;
+    take_answer(g, a);
+    g->n = n;
+    if (n) {
+        snprintf(g->id, sizeof g->id, "%s", rooms[0].id);
+        g->read_seq = rooms[0].read_seq;
+    }
+}
+
+static void got_done(void *ctx, const struct room_answer *a) { take_answer(ctx, a); }
+
+static void got_left(void *ctx, const struct room_answer *a, enum room_leaving how)
+{
+    struct got *g = ctx;
+    take_answer(g, a);
+    g->how = how;
+}
+
+static void got_mark(void *ctx, const struct room_answer *a, uint64_t seq)
+{
+    struct got *g = ctx;
+    take_answer(g, a);
+    g->seq = seq;
+}
+
+static void keep_messages(struct got *g, const struct chatd_message *msgs, size_t n)
+{
+    g->n = n;
+    for (size_t i = 0; i < n && i < 128; i++) {
+        g->seqs[i] = msgs[i].seq;
+        snprintf(g->bodies[i], sizeof g->bodies[i], "%.*s", (int)msgs[i].body_len, msgs[i].body);
+    }
+}
+
+static void got_page(void *ctx, const struct room_answer *a, const struct chatd_message *msgs, size_t n,
+                     uint64_t next_before)
+{
+    struct got *g = ctx;
+    take_answer(g, a);
+    keep_messages(g, msgs, n);
+    g->next_before = next_before;
+}
+
+static void got_replay(void *ctx, const struct room_answer *a, const struct chatd_message *msgs, size_t n, bool more)
+{
+    struct got *g = ctx;
+    take_answer(g, a);
+    keep_messages(g, msgs, n);
+    g->more = more;
+}
+
+static void got_message(void *ctx, const struct room_answer *a, const struct chatd_message *m)
+{
+    struct got *g = ctx;
+    take_answer(g, a);
+    g->seq = m ? m->seq : 0;
+}
+
+static void got_erased(void *ctx, const struct room_answer *a, const struct chatd_erase_result *res)
+{
+    struct got *g = ctx;
+    take_answer(g, a);
+    if (res)
+        g->erased = *res;
+}
+
+#define AWAIT(call, g)        \
+    do {                      \
+        memset(&(g), 0, sizeof(g)); \
+        call;                 \
+        run_until(&(g).done); \
+    } while (0)
+
+static const uint32_t USER = CHATD_ROLE_USER, AGENT = CHATD_ROLE_AGENT | CHATD_ROLE_USER;
+
+/* A group of `owner` with the members given (NULL-terminated); its id in out. */
+static void make_group(const char *owner, const char *const *members, char out[64])
+{
+    size_t n = 0;
+    while (members[n])
+        n++;
+    struct got g;
+    AWAIT(membership_create_group(&F->rooms, owner, "팀 채팅 😀", members, n, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    snprintf(out, 64, "%s", g.id);
+}
+
+/* A room message, all the way: admitted, appended, published. Its status;
+ * *seq the stored seq. */
+static enum room_status send_text(const char *room, const char *sender, const char *text, uint64_t *seq)
+{
+    char why[256];
+    struct message_send *ms;
+    struct message_draft d = {.room_id = room, .sender = sender, .body = text, .body_len = strlen(text),
+                              .content_type = "text/plain", .trace = "tr-1", .origin = 7};
+    enum room_status st = message_send_new(&F->rooms, &d, &ms, why, sizeof why);
+    if (st != ROOM_OK)
+        return st;
+    struct got g;
+    AWAIT(message_send_admit(ms, got_done, &g), g);
+    if (g.status != ROOM_OK) {
+        message_send_free(ms);
+        return g.status;
+    }
+    AWAIT(message_send_append(ms, got_message, &g), g);
+    if (g.status != ROOM_OK) {
+        message_send_free(ms);
+        return g.status;
+    }
+    if (seq)
+        *seq = g.seq;
+    AWAIT(message_send_publish(ms, got_done, &g), g);
+    message_send_free(ms);
+    return g.status;
+}
+
+/* ---------------------------------------------------------------- tests */
+
+/* open -> claimed -> completed, then closed; what each state refuses. */
+static void support_states(void **state)
+{
+    (void)state;
+    struct got g, again;
+    AWAIT(support_open(&F->rooms, "고객", got_room, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    assert_int_equal(g.state, CHATD_ROOM_OPEN);
+    char room[64];
+    snprintf(room, sizeof room, "%s", g.id);
+    char line[160];
+    snprintf(line, sizeof line, "opened %s", room);
+    assert_true(has_event(line));
+    /* One open support room per customer. */
+    AWAIT(support_open(&F->rooms, "고객", got_room, &again), again);
+    assert_int_equal(again.status, ROOM_EXISTS);
+    assert_string_equal(again.id, room);
+    assert_int_equal(count_events("opened"), 1);
+
+    /* The queue is the agents'. */
+    AWAIT(support_queue(&F->rooms, "고객", USER, false, got_rooms, &g), g);
+    assert_int_equal(g.status, ROOM_FORBIDDEN);
+    AWAIT(support_queue(&F->rooms, "agent1", AGENT, false, got_rooms, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    assert_int_equal(g.n, 1);
+    assert_string_equal(g.id, room);
+
+    /* open: only agents claim, an agent cannot complete what nobody claimed. */
+    AWAIT(support_claim(&F->rooms, room, "고객", USER, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_FORBIDDEN);
+    AWAIT(support_claim(&F->rooms, room, "outsider", USER, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_NOT_FOUND);
+    AWAIT(support_complete(&F->rooms, room, "agent1", AGENT, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_CONFLICT);
+    assert_string_equal(g.why, "the room is not assigned to you");
+
+    /* claimed */
+    AWAIT(support_claim(&F->rooms, room, "agent1", AGENT, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    assert_int_equal(g.state, CHATD_ROOM_ASSIGNED);
+    assert_string_equal(g.agent, "agent1");
+    snprintf(line, sizeof line, "claimed %s agent1", room);
+    assert_true(has_event(line));
+    AWAIT(support_queue(&F->rooms, "agent1", AGENT, false, got_rooms, &g), g);
+    assert_int_equal(g.n, 0);
+    AWAIT(support_queue(&F->rooms, "agent1", AGENT, true, got_rooms, &g), g);
+    assert_int_equal(g.n, 1);
+    AWAIT(support_claim(&F->rooms, room, "agent2", AGENT, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_CONFLICT);
+    assert_string_equal(g.why, "the room is already assigned");
+    AWAIT(support_complete(&F->rooms, room, "agent2", AGENT, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_NOT_FOUND); /* agent2 is no member */
+    assert_int_equal(send_text(room, "고객", KOREAN, NULL), ROOM_OK);
+
+    /* completed: read-only */
+    AWAIT(support_complete(&F->rooms, room, "agent1", AGENT, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    assert_int_equal(g.state, CHATD_ROOM_COMPLETED);
+    assert_int_equal(count_events("completed"), 1);
+    AWAIT(support_complete(&F->rooms, room, "agent1", AGENT, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_CONFLICT);
+    assert_string_equal(g.why, "the room is not assigned to you");
+    assert_int_equal(send_text(room, "고객", "more", NULL), ROOM_CONFLICT);
+
+    /* The customer may open a new one now. */
+    AWAIT(support_open(&F->rooms, "고객", got_room, &again), again);
+    assert_int_equal(again.status, ROOM_OK);
+    assert_string_not_equal(again.id, room);
+
+    /* closed: a transcript; closing again and claiming are refused. */
+    AWAIT(membership_leave(&F->rooms, again.id, "agent1", AGENT, got_left, &g), g);
+    assert_int_equal(g.status, ROOM_FORBIDDEN); /* only its customer closes it */
+    AWAIT(membership_leave(&F->rooms, again.id, "고객", USER, got_left, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    assert_int_equal(g.how, ROOM_CLOSED_KEPT);
+    snprintf(line, sizeof line, "closed %s by 고객 kept", again.id);
+    assert_true(has_event(line));
+    AWAIT(membership_leave(&F->rooms, again.id, "고객", USER, got_left, &g), g);
+    assert_int_equal(g.status, ROOM_CONFLICT);
+    assert_string_equal(g.why, "the room is closed already");
+    AWAIT(support_claim(&F->rooms, again.id, "agent1", AGENT, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_CONFLICT);
+    assert_string_equal(g.why, "the room is closed");
+    assert_int_equal(send_text(again.id, "고객", "after", NULL), ROOM_CONFLICT);
+    /* Claims of rooms that are no support rooms. */
+    char grp[64];
+    make_group("agent1", (const char *[]){"bob", NULL}, grp);
+    AWAIT(support_claim(&F->rooms, grp, "agent1", AGENT, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_BAD_REQUEST);
+}
+
+/* Two agents claim the same room at once: exactly one wins. */
+static void claim_race(void **state)
+{
+    (void)state;
+    struct got g, a, b;
+    AWAIT(support_open(&F->rooms, "customer", got_room, &g), g);
+    char room[64];
+    snprintf(room, sizeof room, "%s", g.id);
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    support_claim(&F->rooms, room, "agent1", AGENT, got_room, &a);
+    support_claim(&F->rooms, room, "agent2", AGENT, got_room, &b);
+    run_until(&a.done);
+    run_until(&b.done);
+    assert_true((a.status == ROOM_OK) != (b.status == ROOM_OK));
+    struct got *won = a.status == ROOM_OK ? &a : &b, *lost = a.status == ROOM_OK ? &b : &a;
+    assert_int_equal(lost->status, ROOM_CONFLICT);
+    assert_string_equal(lost->why, "the room is already assigned");
+    assert_false(lost->has_room);
+    assert_string_equal(won->agent, won == &a ? "agent1" : "agent2");
+    assert_int_equal(count_events("claimed"), 1);
+}
+
+/* Who may read, send, and change a group; direct rooms change nothing. */
+static void membership_rights(void **state)
+{
+    (void)state;
+    struct got g;
+    AWAIT(membership_create_direct(&F->rooms, "alice", "alice", got_room, &g), g);
+    assert_int_equal(g.status, ROOM_BAD_REQUEST);
+    AWAIT(membership_create_direct(&F->rooms, "alice", "bob", got_room, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    char direct[64];
+    snprintf(direct, sizeof direct, "%s", g.id);
+    AWAIT(membership_create_direct(&F->rooms, "bob", "alice", got_room, &g), g);
+    assert_int_equal(g.status, ROOM_EXISTS);
+    assert_string_equal(g.id, direct);
+    struct group_request add = {.what = CHATD_GROUP_ADD, .user = "carol"};
+    AWAIT(group_change(&F->rooms, direct, "alice", USER, &add, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_FORBIDDEN);
+
+    AWAIT(membership_create_group(&F->rooms, "alice", "", NULL, 0, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_BAD_REQUEST);
+    AWAIT(membership_create_group(&F->rooms, "alice", "t", (const char *[]){"bob", ""}, 2, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_BAD_REQUEST);
+    char room[64], line[160];
+    F->nevents = 0;
+    make_group("alice", (const char *[]){"bob", "carol", "bob", "alice", NULL}, room);
+    assert_int_equal(count_events("added"), 2); /* bob and carol, once each */
+
+    /* An outsider reads nothing, sends nothing, watches nothing. */
+    struct history_cursor top = {0};
+    AWAIT(history_page(&F->rooms, room, "dave", USER, &top, got_page, &g), g);
+    assert_int_equal(g.status, ROOM_NOT_FOUND);
+    AWAIT(membership_show(&F->rooms, room, "dave", AGENT, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_NOT_FOUND);
+    AWAIT(history_watch(&F->rooms, room, "dave", got_room, &g), g);
+    assert_int_equal(g.status, ROOM_NOT_FOUND);
+    AWAIT(read_mark_set(&F->rooms, room, "dave", 1, got_mark, &g), g);
+    assert_int_equal(g.status, ROOM_NOT_FOUND);
+    AWAIT(typing_signal(&F->rooms, room, "dave", got_done, &g), g);
+    assert_int_equal(g.status, ROOM_NOT_FOUND);
+    assert_int_equal(send_text(room, "dave", "hi", NULL), ROOM_NOT_FOUND);
+    assert_int_equal(send_text("nosuchroom", "alice", "hi", NULL), ROOM_NOT_FOUND);
+    assert_int_equal(send_text(room, "bob", KOREAN, NULL), ROOM_OK);
+    AWAIT(group_change(&F->rooms, room, "dave", USER, &(struct group_request){.what = CHATD_GROUP_ADD, .user = "dave"},
+                       got_room, &g), g);
+    assert_int_equal(g.status, ROOM_NOT_FOUND);
+
+    /* A plain member cannot add, rename or remove. */
+    struct group_request add_dave = {.what = CHATD_GROUP_ADD, .user = "dave"};
+    AWAIT(group_change(&F->rooms, room, "bob", USER, &add_dave, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_FORBIDDEN);
+    struct group_request rename = {.what = CHATD_GROUP_RENAME, .title = "새 이름 🎉"};
+    AWAIT(group_change(&F->rooms, room, "bob", USER, &rename, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_FORBIDDEN);
+    struct group_request remove_carol = {.what = CHATD_GROUP_REMOVE, .user = "carol"};
+    AWAIT(group_change(&F->rooms, room, "bob", USER, &remove_carol, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_FORBIDDEN);
+
+    /* The owner adds, renames, makes an admin. */
+    F->nevents = 0;
+    AWAIT(group_change(&F->rooms, room, "alice", USER, &add_dave, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    snprintf(line, sizeof line, "joined %s dave by alice", room);
+    assert_true(has_event(line));
+    snprintf(line, sizeof line, "added dave %s", room);
+    assert_true(has_event(line));
+    AWAIT(group_change(&F->rooms, room, "alice", USER, &add_dave, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_EXISTS); /* already so: nothing announced */
+    assert_int_equal(count_events("joined"), 1);
+    AWAIT(group_change(&F->rooms, room, "alice", USER, &rename, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    snprintf(line, sizeof line, "renamed %s 새 이름 🎉 by alice", room);
+    assert_true(has_event(line));
+    struct group_request admin_bob = {.what = CHATD_GROUP_ROLE, .user = "bob", .role = CHATD_MEMBER_ADMIN};
+    AWAIT(group_change(&F->rooms, room, "alice", USER, &admin_bob, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+
+    /* An admin removes a plain member, not the owner. */
+    AWAIT(group_change(&F->rooms, room, "bob", USER, &remove_carol, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    snprintf(line, sizeof line, "left %s carol by bob", room);
+    assert_true(has_event(line));
+    struct group_request remove_alice = {.what = CHATD_GROUP_REMOVE, .user = "alice"};
+    AWAIT(group_change(&F->rooms, room, "bob", USER, &remove_alice, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_FORBIDDEN);
+    AWAIT(group_change(&F->rooms, room, "bob", USER, &remove_carol, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_NOT_FOUND); /* carol is no member now */
+    assert_string_equal(g.why, "carol is not a member of this group");
+    /* carol is out: nothing to read any more. */
+    AWAIT(history_page(&F->rooms, room, "carol", USER, &top, got_page, &g), g);
+    assert_int_equal(g.status, ROOM_NOT_FOUND);
+
+    /* The owner leaves: ownership passes on. */
+    F->nevents = 0;
+    AWAIT(membership_leave(&F->rooms, room, "alice", USER, got_left, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    assert_int_equal(g.how, ROOM_LEFT_GROUP);
+    snprintf(line, sizeof line, "left %s alice by -", room);
+    assert_true(has_event(line));
+    snprintf(line, sizeof line, "role %s bob %d by alice", room, (int)CHATD_MEMBER_OWNER);
+    assert_true(has_event(line));
+    /* Deleting for everyone is the owner's or an admin's. */
+    struct group_request del = {.what = CHATD_GROUP_DELETE};
+    AWAIT(group_change(&F->rooms, room, "dave", USER, &del, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_FORBIDDEN);
+    AWAIT(group_change(&F->rooms, room, "bob", USER, &del, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    snprintf(line, sizeof line, "deleted %s by bob", room);
+    assert_true(has_event(line));
+    AWAIT(membership_show(&F->rooms, room, "bob", USER, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_NOT_FOUND);
+}
+
+/* Newest first, before/after cursors, no duplicate across pages, the text
+ * as sent. */
+static void history_cursors(void **state)
+{
+    (void)state;
+    char room[64];
+    make_group("alice", (const char *[]){"bob", NULL}, room);
+    for (int i = 1; i <= 45; i++) {
+        char text[64];
+        snprintf(text, sizeof text, "%d " KOREAN, i);
+        uint64_t seq = 0;
+        assert_int_equal(send_text(room, i % 2 ? "alice" : "bob", text, &seq), ROOM_OK);
+        assert_int_equal(seq, (uint64_t)i);
+    }
+    bool seen[46] = {0};
+    struct history_cursor cur = {0};
+    struct got g;
+    size_t pages = 0, total = 0;
+    uint64_t expect = 45;
+    for (;;) {
+        AWAIT(history_page(&F->rooms, room, "bob", USER, &cur, got_page, &g), g);
+        assert_int_equal(g.status, ROOM_OK);
+        pages++;
+        for (size_t i = 0; i < g.n; i++) {
+            assert_int_equal(g.seqs[i], expect); /* newest first, no gap */
+            expect--;
+            assert_false(seen[g.seqs[i]]);
+            seen[g.seqs[i]] = true;
+            char text[64];
+            snprintf(text, sizeof text, "%llu " KOREAN, (unsigned long long)g.seqs[i]);
+            assert_string_equal(g.bodies[i], text);
+        }
+        total += g.n;
+        if (!g.next_before)
+            break;
+        assert_int_equal(g.next_before, g.seqs[g.n - 1]);
+        cur = (struct history_cursor){.before_set = true, .before = g.next_before};
+    }
+    assert_int_equal(pages, 3); /* 20, 20, 5 */
+    assert_int_equal(total, 45);
+    /* after: the oldest newer than it, oldest first, no cursor behind. */
+    cur = (struct history_cursor){.after_set = true, .after = 40, .limit_set = true, .limit = 3};
+    AWAIT(history_page(&F->rooms, room, "alice", USER, &cur, got_page, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    assert_int_equal(g.n, 3);
+    assert_int_equal(g.seqs[0], 41);
+    assert_int_equal(g.seqs[2], 43);
+    assert_int_equal(g.next_before, 0);
+    /* Cursors that are none. */
+    struct history_cursor bad[] = {
+        {.before_set = true, .before = 0},
+        {.before_set = true, .before = 5, .after_set = true, .after = 1},
+        {.limit_set = true, .limit = 0},
+        {.limit_set = true, .limit = HISTORY_PAGE_MAX + 1},
+        {.malformed = true},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        AWAIT(history_page(&F->rooms, room, "alice", USER, &bad[i], got_page, &g), g);
+        assert_int_equal(g.status, ROOM_BAD_REQUEST);
+        assert_string_equal(g.why, "before (>= 1) or after, and limit 1..100");
+        /* ...but a room not theirs is not found first. */
+        AWAIT(history_page(&F->rooms, room, "mallory", USER, &bad[i], got_page, &g), g);
+        assert_int_equal(g.status, ROOM_NOT_FOUND);
+    }
+}
+
+/* since-seq: pages of REPLAY_PAGE oldest first, `more` until the last. */
+static void replay_pages(void **state)
+{
+    (void)state;
+    char room[64];
+    make_group("alice", (const char *[]){"bob", NULL}, room);
+    for (int i = 1; i <= 2 * REPLAY_PAGE + 5; i++)
+        assert_int_equal(send_text(room, "alice", KOREAN, NULL), ROOM_OK);
+    struct got g;
+    AWAIT(history_watch(&F->rooms, room, "bob", got_room, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    assert_int_equal(g.last_seq, 2 * REPLAY_PAGE + 5);
+    uint64_t after = 50, next = 51;
+    size_t pages = 0;
+    do {
+        AWAIT(history_replay_page(&F->rooms, room, after, got_replay, &g), g);
+        assert_int_equal(g.status, ROOM_OK);
+        for (size_t i = 0; i < g.n; i++) {
+            assert_int_equal(g.seqs[i], next++);
+            assert_string_equal(g.bodies[i], KOREAN);
+        }
+        if (g.n)
+            after = g.seqs[g.n - 1];
+        pages++;
+    } while (g.more);
+    assert_int_equal(next, 2 * REPLAY_PAGE + 6);
+    assert_int_equal(pages, 2); /* 100, then 55 */
+    AWAIT(history_replay_page(&F->rooms, room, after, got_replay, &g), g);
+    assert_int_equal(g.n, 0);
+    assert_false(g.more);
+}
+
+/* Who hears of a stored message: not its sender, not who watches the room;
+ * in-band who is online, the notify plugins for the others; one preview of
+ * the text. The sender's read mark follows their message. */
+static void notification_decisions(void **state)
+{
+    (void)state;
+    char room[64];
+    make_group("alice", (const char *[]){"bob", "carol", "dave", NULL}, room);
+    F->online[0] = "alice";
+    F->online[1] = "bob";
+    F->online[2] = "carol";
+    snprintf(F->watching[0], sizeof F->watching[0], "bob %s", room);
+    snprintf(F->watching[1], sizeof F->watching[1], "alice %s", room);
+    F->nevents = 0;
+    uint64_t seq = 0;
+    assert_int_equal(send_text(room, "alice", KOREAN, &seq), ROOM_OK);
+    char line[160];
+    snprintf(line, sizeof line, "message %s 1 alice trace tr-1 origin 7", room);
+    assert_true(has_event(line));
+    assert_true(has_event("notice carol 1 " KOREAN));
+    assert_true(has_event("offline dave 1 " KOREAN));
+    assert_int_equal(count_events("notice"), 1);
+    assert_int_equal(count_events("offline"), 1);
+    assert_int_equal(count_events("failed"), 0);
+    assert_int_equal(F->nevents, 3);
+    struct got g;
+    AWAIT(membership_rooms_of(&F->rooms, "alice", got_rooms, &g), g);
+    assert_int_equal(g.n, 1);
+    assert_int_equal(g.read_seq, seq);
+    AWAIT(membership_rooms_of(&F->rooms, "carol", got_rooms, &g), g);
+    assert_int_equal(g.read_seq, 0);
+    /* A body that is no room message never reaches the room. */
+    char why[256];
+    struct message_send *ms = NULL;
+    struct message_draft d = {.room_id = room, .sender = "alice", .body = "\xff\xfe", .body_len = 2};
+    assert_int_equal(message_send_new(&F->rooms, &d, &ms, why, sizeof why), ROOM_BAD_REQUEST);
+    assert_null(ms);
+    assert_true(why[0]);
+}
+
+/* A read mark never passes the last message; the room hears of it. */
+static void read_marks_and_typing(void **state)
+{
+    (void)state;
+    char room[64];
+    make_group("alice", (const char *[]){"bob", NULL}, room);
+    assert_int_equal(send_text(room, "alice", KOREAN, NULL), ROOM_OK);
+    assert_int_equal(send_text(room, "alice", KOREAN, NULL), ROOM_OK);
+    struct got g;
+    AWAIT(read_mark_set(&F->rooms, room, "bob", 99, got_mark, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    assert_int_equal(g.seq, 2);
+    char line[160];
+    snprintf(line, sizeof line, "read %s bob 2", room);
+    assert_true(has_event(line));
+    AWAIT(typing_signal(&F->rooms, room, "bob", got_done, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    snprintf(line, sizeof line, "typing %s bob", room);
+    assert_true(has_event(line));
+}
+
+/* An admin's erase: each room the user lost ends their subscriptions. */
+static void erase_rights_and_events(void **state)
+{
+    (void)state;
+    char room[64];
+    make_group("alice", (const char *[]){"bob", NULL}, room);
+    struct got g;
+    AWAIT(support_open(&F->rooms, "bob", got_room, &g), g);
+    char support[64];
+    snprintf(support, sizeof support, "%s", g.id);
+    assert_int_equal(send_text(room, "bob", KOREAN, NULL), ROOM_OK);
+    AWAIT(erase_user(&F->rooms, "bob", "alice", USER, got_erased, &g), g);
+    assert_int_equal(g.status, ROOM_FORBIDDEN);
+    AWAIT(erase_user(&F->rooms, "", "root", CHATD_ROLE_ADMIN, got_erased, &g), g);
+    assert_int_equal(g.status, ROOM_NOT_FOUND);
+    F->nevents = 0;
+    AWAIT(erase_user(&F->rooms, "bob", "root", CHATD_ROLE_ADMIN, got_erased, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    assert_int_equal(g.erased.rooms_deleted, 1);
+    assert_int_equal(g.erased.messages_erased, 1);
+    char line[160];
+    snprintf(line, sizeof line, "left %s bob by - erased", room);
+    assert_true(has_event(line));
+    snprintf(line, sizeof line, "deleted %s by - erased", support);
+    assert_true(has_event(line));
+    assert_int_equal(F->metrics.users_erased, 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(support_states, setup, teardown),
+        cmocka_unit_test_setup_teardown(claim_race, setup, teardown),
+        cmocka_unit_test_setup_teardown(membership_rights, setup, teardown),
+        cmocka_unit_test_setup_teardown(history_cursors, setup, teardown),
+        cmocka_unit_test_setup_teardown(replay_pages, setup, teardown),
+        cmocka_unit_test_setup_teardown(notification_decisions, setup, teardown),
+        cmocka_unit_test_setup_teardown(read_marks_and_typing, setup, teardown),
+        cmocka_unit_test_setup_teardown(erase_rights_and_events, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
