@@ -22,7 +22,7 @@
 #include "rooms/retention.h"
 #include "rooms/rooms.h"
 #include "stomp/room_events.h"
-#include "stomp/rooms_stomp.h"
+#include "stomp/room_subscriptions.h"
 #include "stomp/router.h"
 #include "stomp/send_order.h"
 #include "server_run.h"

@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "rooms/room_rules.h"
 
 #define NOTIFICATIONS_QUEUE "/queue/notifications"
 
@@ -73,6 +74,22 @@ char *destination_resolve(const char *d, enum acl_action action, const char *use
         return strdup(d);
     char *out = NULL;
     return asprintf(&out, "/user/%s/queue/%s", user, d + 12) < 0 ? NULL : out;
+}
+
+bool destination_room_of(const char *destination, const char *prefix, char *room, size_t len, const char **rest)
+{
+    size_t pl = strlen(prefix);
+    if (strncmp(destination, prefix, pl) != 0)
+        return false;
+    const char *id = destination + pl;
+    const char *slash = strchr(id, '/');
+    size_t n = slash ? (size_t)(slash - id) : strlen(id);
+    if (!room_valid_id(id, n) || n >= len)
+        return false;
+    memcpy(room, id, n);
+    room[n] = '\0';
+    *rest = slash ? slash + 1 : "";
+    return true;
 }
 
 void destination_room_topic(char *out, size_t len, const char *room)

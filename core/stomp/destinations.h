@@ -46,6 +46,13 @@ enum dest_route destination_route(const char *destination, enum acl_action actio
  * (the caller frees it), NULL when out of memory. */
 char *destination_resolve(const char *destination, enum acl_action action, const char *user);
 
+/* The room a room destination names: "{prefix}{room}" or
+ * "{prefix}{room}/{rest}" (prefix "/app/rooms/" or DEST_ROOM_TOPIC) with a
+ * valid room id (rooms/room_rules.h), copied into room (len bytes, at
+ * least ROOM_ID_MAX); *rest: what follows the slash, "" when nothing does.
+ * false when destination is no such shape. */
+bool destination_room_of(const char *destination, const char *prefix, char *room, size_t len, const char **rest);
+
 /* The server's own destinations for a room and for a user's notifications,
  * into out (len bytes, truncated). */
 void destination_room_topic(char *out, size_t len, const char *room);

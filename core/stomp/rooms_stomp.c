@@ -1,7 +1,6 @@
-/* The rooms over STOMP: SENDs to /app/rooms/{room}/send|read|typing and
- * SUBSCRIBEs to room topics (with since-seq replay), the support queue and
- * a user's notifications, read into calls of the rooms domain (rooms/),
- * their answers written as RECEIPTs and ERRORs. docs/protocol.md, "Rooms". */
+/* The rooms over STOMP: SENDs to /app/rooms/{room}/send|read|typing read
+ * into calls of the rooms domain (rooms/), their answers written as
+ * RECEIPTs and ERRORs. docs/protocol.md, "Rooms". */
 #include "stomp/rooms_stomp.h"
 
 #include <stdio.h>
@@ -13,7 +12,6 @@
 #include "clock.h"
 #include "log.h"
 #include "net/stomp_frame.h"
-#include "rooms/history.h"
 #include "rooms/messages.h"
 #include "rooms/read_marks.h"
 #include "rooms/room_rules.h"
@@ -21,11 +19,8 @@
 #include "rooms/typing.h"
 #include "server.h"
 #include "stomp/destinations.h"
-#include "stomp/room_events.h"
-#include "stomp/router.h"
 #include "stomp/send_order.h"
 #include "stomp/session.h"
-#include "wire/query.h"
 
 /* One STOMP operation waiting for the domain; the session may be gone when
  * the answer comes, so it is found again by id. */
@@ -34,12 +29,6 @@ struct stomp_op {
     uint64_t session;
     char room[ROOM_ID_MAX];
     char *receipt;
-    char *sub_id;
-    int ack;
-    bool has_since;
-    uint64_t since;      /* SUBSCRIBE since-seq */
-    uint64_t replayed;   /* highest seq replayed so far */
-    struct sub *sub;
     char trace[48];      /* SEND: follows the message into logs and its MESSAGE frames */
     int64_t started_ms;  /* SEND: when it arrived, for the store latency */
     struct message_send *send;  /* SEND: the message on its way (rooms/messages.h) */
@@ -53,46 +42,26 @@ static void stomp_op_free(struct stomp_op *op)
     session_op_end(op->srv, op->session);
     message_send_free(op->send);
     free(op->receipt);
-    free(op->sub_id);
     free(op);
 }
 
-/* Parse "/app/rooms/{room}/{verb}" or "/topic/rooms/{room}". */
-static bool split_room_dest(const char *d, const char *prefix, char room[ROOM_ID_MAX], const char **verb)
-{
-    size_t pl = strlen(prefix);
-    if (strncmp(d, prefix, pl) != 0)
-        return false;
-    const char *id = d + pl;
-    const char *slash = strchr(id, '/');
-    size_t n = slash ? (size_t)(slash - id) : strlen(id);
-    if (!room_valid_id(id, n))
-        return false;
-    memcpy(room, id, n);
-    room[n] = '\0';
-    *verb = slash ? slash + 1 : "";
-    return true;
-}
-
-/* A refusal or failure of the domain as the client hears it: an ERROR
- * (with the receipt-id asked for). Returns whether a is one. */
-static bool refused(struct session *s, struct stomp_op *op, const struct room_answer *a)
+bool rooms_stomp_refused(struct session *s, const char *receipt, const char *room, const struct room_answer *a)
 {
     switch (a->status) {
     case ROOM_OK:
     case ROOM_EXISTS:
         return false;
     case ROOM_NOT_FOUND:
-        session_error_receipt(s, op->receipt, "no such room", op->room);
+        session_error_receipt(s, receipt, "no such room", room);
         break;
     case ROOM_CONFLICT:
-        session_error_receipt(s, op->receipt, "room is closed to new messages", a->why);
+        session_error_receipt(s, receipt, "room is closed to new messages", a->why);
         break;
     case ROOM_NOMEM:
-        session_error_receipt(s, op->receipt, "internal error", "out of memory");
+        session_error_receipt(s, receipt, "internal error", "out of memory");
         break;
     default:
-        session_error_receipt(s, op->receipt, "storage unavailable", a->why);
+        session_error_receipt(s, receipt, "storage unavailable", a->why);
     }
     return true;
 }
@@ -102,7 +71,7 @@ static bool refused(struct session *s, struct stomp_op *op, const struct room_an
 static struct session *answered_session(struct stomp_op *op, const struct room_answer *a)
 {
     struct session *s = session_lookup(op->srv, op->session);
-    if (s && !refused(s, op, a))
+    if (s && !rooms_stomp_refused(s, op->receipt, op->room, a))
         return s;
     stomp_op_free(op);
     return NULL;
@@ -265,7 +234,7 @@ void rooms_app_send(struct session *s, const char *destination, const struct sto
 {
     char room[ROOM_ID_MAX];
     const char *verb;
-    if (!split_room_dest(destination, "/app/rooms/", room, &verb) ||
+    if (!destination_room_of(destination, "/app/rooms/", room, sizeof room, &verb) ||
         (strcmp(verb, "send") != 0 && strcmp(verb, "read") != 0 && strcmp(verb, "typing") != 0)) {
         session_error_receipt(s, receipt, "unknown destination", destination);
         return;
@@ -294,177 +263,3 @@ void rooms_app_send(struct session *s, const char *destination, const struct sto
         read_mark_set(op->srv->rooms, room, session_user(s), seq, read_marked_cb, op);
 }
 
-/* The subscription exists and is held: replay what was missed, page by
- * page, then release the live events that arrived meanwhile. */
-static void replay_cb(void *ctx, const struct room_answer *a, const struct chatd_message *msgs, size_t n, bool more);
-
-static bool replay_sub_alive(struct stomp_op *op, struct session **out)
-{
-    struct session *s = session_lookup(op->srv, op->session);
-    *out = s;
-    return s && session_has_sub(s, op->sub);
-}
-
-static void replay_next(struct stomp_op *op)
-{
-    history_replay_page(op->srv->rooms, op->room, op->replayed, replay_cb, op);
-}
-
-static void replay_cb(void *ctx, const struct room_answer *a, const struct chatd_message *msgs, size_t n, bool more)
-{
-    struct stomp_op *op = ctx;
-    struct session *s;
-    if (!replay_sub_alive(op, &s)) {
-        stomp_op_free(op);
-        return;
-    }
-    if (a->status != ROOM_OK) {
-        session_error_receipt(s, op->receipt, "catch-up failed", a->why);
-        stomp_op_free(op);
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char seq[24], ts[24];
-        struct event_header h[10];
-        size_t nh = room_message_headers(h, &msgs[i], NULL, NULL, true, seq, ts);
-        router_deliver_event_to(op->srv->router, op->sub, h, nh, msgs[i].body, msgs[i].body_len);
-        op->replayed = msgs[i].seq;
-    }
-    if (more) {
-        replay_next(op);
-        return;
-    }
-    router_release(op->srv->router, op->sub, op->replayed);
-    session_send_receipt(s, op->receipt);
-    stomp_op_free(op);
-}
-
-static void replay_when_live(void *arg, enum router_live how)
-{
-    struct stomp_op *op = arg;
-    if (how == ROUTER_GONE) {
-        stomp_op_free(op); /* the subscription went first */
-        return;
-    }
-    if (how == ROUTER_FAILED) {
-        struct session *s = session_lookup(op->srv, op->session);
-        if (s)
-            session_error_receipt(s, op->receipt, "subscription failed",
-                                  "The broker could not subscribe the destination.");
-        stomp_op_free(op);
-        return;
-    }
-    replay_next(op);
-}
-
-/* room_last: the room's last seq when looked up (0 for other destinations). */
-static void subscribe_now(struct session *s, struct stomp_op *op, const char *resolved, uint64_t room_last)
-{
-    const char *why, *detail;
-    struct sub *sub = session_subscribe(s, op->sub_id, resolved, op->ack, &why, &detail);
-    if (!sub) {
-        session_error_receipt(s, op->receipt, why, detail);
-        stomp_op_free(op);
-        return;
-    }
-    if (!op->has_since) {
-        router_sub_seen(sub, room_last);
-        session_receipt_when_live(s, sub, op->receipt);
-        stomp_op_free(op);
-        return;
-    }
-    /* Hold live events from now; once the broker delivers them, the replay
-     * covers (since, now]. */
-    op->sub = sub;
-    op->replayed = op->since;
-    router_hold(sub);
-    router_when_live(op->srv->router, sub, replay_when_live, op);
-}
-
-static void subscribe_room_cb(void *ctx, const struct room_answer *a, const struct chatd_room *room)
-{
-    struct stomp_op *op = ctx;
-    struct session *s = answered_session(op, a);
-    if (!s)
-        return;
-    char topic[128];
-    destination_room_topic(topic, sizeof topic, op->room);
-    subscribe_now(s, op, topic, room->last_seq);
-}
-
-/* The broker was down: events published meanwhile are lost to this
- * instance. Every room subscription catches up from storage after the last
- * seq it had, exactly like a SUBSCRIBE with since-seq, with live events held
- * until the replay is done. */
-void rooms_resync(struct server *srv)
-{
-    struct sub **subs;
-    size_t n = router_collect_subs(srv->router, DEST_ROOM_TOPIC, &subs);
-    size_t started = 0;
-    for (size_t i = 0; i < n; i++) {
-        struct sub *sub = subs[i];
-        if (router_sub_held(sub))
-            continue; /* already catching up */
-        struct session *s = session_of_subscriber(router_sub_subscriber(sub));
-        const char *room = router_sub_destination(sub) + strlen(DEST_ROOM_TOPIC);
-        struct stomp_op *op = stomp_op_new(s, room, NULL);
-        if (!op)
-            continue;
-        if (!(op->sub_id = strdup(router_sub_id(sub)))) {
-            stomp_op_free(op);
-            continue;
-        }
-        op->sub = sub;
-        op->replayed = router_sub_last_seq(sub);
-        router_hold(sub);
-        replay_next(op);
-        started++;
-    }
-    free(subs);
-    if (started)
-        log_info("broker ready again: %zu room subscriptions catch up from storage", started);
-}
-
-void rooms_subscribe(struct session *s, const char *destination, const char *id, int ack_mode,
-                     const char *since_seq, const char *receipt)
-{
-    struct server *srv = session_server(s);
-    if (strcmp(destination, DEST_SUPPORT_QUEUE) == 0 && !(session_roles(s) & CHATD_ROLE_AGENT)) {
-        session_error_receipt(s, receipt, "destination not allowed", "Only agents watch the support queue.");
-        return;
-    }
-    char room[ROOM_ID_MAX] = "";
-    const char *rest = NULL;
-    bool is_room = strncmp(destination, DEST_ROOM_TOPIC, strlen(DEST_ROOM_TOPIC)) == 0;
-    if (is_room && (!split_room_dest(destination, DEST_ROOM_TOPIC, room, &rest) || *rest)) {
-        session_error_receipt(s, receipt, "no such room", destination);
-        return;
-    }
-    struct stomp_op *op = stomp_op_new(s, room, receipt);
-    if (!op)
-        return;
-    op->ack = ack_mode;
-    if (!(op->sub_id = strdup(id))) {
-        session_error_receipt(s, receipt, "internal error", "out of memory");
-        stomp_op_free(op);
-        return;
-    }
-    if (since_seq) {
-        if (!is_room || !query_u64(since_seq, &op->since)) {
-            session_error_receipt(s, receipt, "invalid since-seq header", "Expected a sequence number on a room topic.");
-            stomp_op_free(op);
-            return;
-        }
-        op->has_since = true;
-    }
-    if (!is_room) {
-        char resolved[300];
-        if (strcmp(destination, DEST_MY_NOTIFICATIONS) == 0)
-            destination_notifications_of(resolved, sizeof resolved, session_user(s));
-        else
-            snprintf(resolved, sizeof resolved, "%s", destination);
-        subscribe_now(s, op, resolved, 0);
-        return;
-    }
-    history_watch(srv->rooms, room, session_user(s), subscribe_room_cb, op);
-}

@@ -11,6 +11,7 @@
 #include "stomp/acl.h"
 #include "stomp/destinations.h"
 #include "log.h"
+#include "stomp/room_subscriptions.h"
 #include "stomp/rooms_stomp.h"
 #include "stomp/router.h"
 #include "server.h"

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rooms/room_rules.h"
 #include "stomp/destinations.h"
 
 static void send_routes(void **state)
@@ -77,6 +78,29 @@ static void names(void **state)
     free(r);
 }
 
+/* The room a room destination names, and what follows it. */
+static void rooms_named(void **state)
+{
+    (void)state;
+    char room[ROOM_ID_MAX];
+    const char *rest = NULL;
+    assert_true(destination_room_of("/app/rooms/r1/send", "/app/rooms/", room, sizeof room, &rest));
+    assert_string_equal(room, "r1");
+    assert_string_equal(rest, "send");
+    assert_true(destination_room_of("/topic/rooms/abc_9-x", DEST_ROOM_TOPIC, room, sizeof room, &rest));
+    assert_string_equal(room, "abc_9-x");
+    assert_string_equal(rest, "");
+    assert_true(destination_room_of("/topic/rooms/r1/extra", DEST_ROOM_TOPIC, room, sizeof room, &rest));
+    assert_string_equal(rest, "extra");
+    assert_false(destination_room_of("/topic/rooms/", DEST_ROOM_TOPIC, room, sizeof room, &rest));
+    assert_false(destination_room_of("/topic/rooms/R1", DEST_ROOM_TOPIC, room, sizeof room, &rest));
+    assert_false(destination_room_of("/topic/rooms/방", DEST_ROOM_TOPIC, room, sizeof room, &rest));
+    assert_false(destination_room_of("/topic/other/r1", DEST_ROOM_TOPIC, room, sizeof room, &rest));
+    char longer[200] = "/topic/rooms/";
+    memset(longer + 13, 'a', ROOM_ID_MAX);
+    assert_false(destination_room_of(longer, DEST_ROOM_TOPIC, room, sizeof room, &rest));
+}
+
 static void patterns_reaching_owned(void **state)
 {
     (void)state;
@@ -104,6 +128,7 @@ int main(void)
         cmocka_unit_test(send_routes),
         cmocka_unit_test(subscribe_routes),
         cmocka_unit_test(names),
+        cmocka_unit_test(rooms_named),
         cmocka_unit_test(patterns_reaching_owned),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
