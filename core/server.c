@@ -201,17 +201,18 @@ static void presence_ready(void *arg)
     presence_broker_ready(arg);
 }
 
-static void server_wire_broker(struct server *srv)
+static int server_wire_broker(struct server *srv)
 {
     struct broker_port *b = &srv->broker_port;
-    b->ops = srv->broker->desc->ops.broker;
-    b->state = srv->broker->state;
+    if (broker_port_attach(b, srv->broker->desc->ops.broker, srv->broker->state, srv->base) < 0)
+        return -1;
     /* Within BROKER_PORT_HANDLERS by construction: cannot fail. */
     (void)broker_port_on_channel(b, PRESENCE_CHANNEL, presence_event, srv->presence);
     (void)broker_port_on_channel(b, NULL, router_event, srv->router);
     (void)broker_port_on_ready(b, rooms_broker_ready, srv);
     (void)broker_port_on_ready(b, presence_ready, srv->presence);
     broker_port_on_live(b, router_live, srv->router);
+    return 0;
 }
 
 
@@ -289,7 +290,10 @@ int server_init(struct server *srv, const char *config_path, bool quiet, char *e
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    server_wire_broker(srv);
+    if (server_wire_broker(srv) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     return 0;
 }
 

@@ -8,8 +8,10 @@
 
 struct plugin;
 
-/* cred and what it points to are the caller's until this returns; cb runs
- * once on the core thread, maybe before this returns. */
+/* cred and what it points to are the caller's until this returns (its
+ * `size` is the port's to set); cb runs once on the core thread, maybe
+ * before this returns, with an identity of this SDK (what the plugin's SDK
+ * lacks is zero), borrowed for the callback. */
 void auth_authenticate(const struct plugin *auth, const struct chatd_credentials *cred, chatd_auth_cb cb,
                        void *ctx);
 

@@ -4,13 +4,24 @@
  * other channel (the router), "a channel is live" (the router) and "the
  * broker is ready again" (the rooms' catch-up, presence). The composition
  * root (server.c) registers them; the plugin host only calls the
- * broker_port_* entry points below. Core thread only. */
+ * broker_port_* entry points below. Core thread only.
+ *
+ * The port stands between the core and the plugin's operations: what the
+ * plugin reports (deliver, channel_live, set_ready back up) while one of
+ * its operations runs is held, and reaches the handlers from the loop after
+ * that operation returned, with everything reported after it held behind
+ * it, so the order per channel holds. The router and the rooms therefore
+ * never see a delivery inside their own subscribe or publish. */
 #ifndef CHATD_BROKER_PORT_H
 #define CHATD_BROKER_PORT_H
 
 #include <stddef.h>
 
 #include <chatd/plugin.h>
+
+struct event;
+struct event_base;
+struct broker_held;
 
 typedef void (*broker_deliver_fn)(void *arg, const char *channel, const void *data, size_t len);
 typedef void (*broker_live_fn)(void *arg, const char *channel, chatd_status st);
@@ -21,6 +32,11 @@ typedef void (*broker_ready_fn)(void *arg);
 struct broker_port {
     const struct chatd_broker_ops *ops; /* the plugin's, and its state */
     void *state;
+    /* Reports held while an operation runs, oldest first. */
+    unsigned in_op;
+    bool flushing;
+    struct broker_held *held, **held_tail;
+    struct event *flush;
     struct {
         const char *channel; /* NULL: every channel no other handler names */
         broker_deliver_fn fn;
@@ -36,7 +52,12 @@ struct broker_port {
     void *live_arg;
 };
 
-/* The plugin's ops table, and in *state the state to call it with. */
+/* Start-up: the broker plugin's ops table and state, and the loop that
+ * hands held reports on. 0, or -1 out of memory. */
+int broker_port_attach(struct broker_port *b, const struct chatd_broker_ops *ops, void *state,
+                       struct event_base *base);
+
+/* The broker operations, and in *state the state to call them with. */
 const struct chatd_broker_ops *broker_ops(const struct broker_port *b, void **state);
 
 /* Registration, at start-up; -1 when BROKER_PORT_HANDLERS are taken. A
@@ -46,7 +67,8 @@ int broker_port_on_channel(struct broker_port *b, const char *channel, broker_de
 int broker_port_on_ready(struct broker_port *b, broker_ready_fn fn, void *arg);
 void broker_port_on_live(struct broker_port *b, broker_live_fn fn, void *arg);
 
-/* Teardown: no handler runs any more (what they handle is being freed). */
+/* Teardown: no handler runs any more (what they handle is being freed);
+ * held reports are dropped. */
 void broker_port_forget(struct broker_port *b);
 
 /* From the plugin host (host->deliver, host->set_ready back to ready,

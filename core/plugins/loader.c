@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include "config.h"
+#include "log.h"
 #include "plugins/plugin_host.h"
+#include "plugins/sdk1.h"
 #include "server.h"
 
 const char *plugin_kind_name(chatd_plugin_kind kind)
@@ -99,6 +101,31 @@ static void plugin_free(struct plugin *p)
     free(p);
 }
 
+/* The descriptor a plugin exported, as this SDK declares it, in
+ * p->desc_read; NULL when this chatd does not load its version (major 2
+ * whatever the minor, and 1.0 to 1.2) or it is shorter than 2.0's. */
+static const struct chatd_plugin *descriptor_read(struct plugin *p, const struct chatd_plugin *d)
+{
+    struct chatd_plugin *out = &p->desc_read;
+    memset(out, 0, sizeof *out);
+    if (d->abi_major == 1 && d->abi_minor <= SDK1_LAST_MINOR) {
+        const struct sdk1_descriptor *old = (const void *)d;
+        *out = (struct chatd_plugin){
+            .abi_major = old->abi_major, .abi_minor = old->abi_minor, .size = sizeof *out, .kind = old->kind,
+            .name = old->name, .version = old->version, .description = old->description, .init = old->init,
+            .fini = old->fini, .ops.auth = old->ops,
+        };
+        return out;
+    }
+    if (d->abi_major != CHATD_ABI_MAJOR)
+        return NULL;
+    /* 2.0 ends with ops: every later member may be missing, none before. */
+    if (d->size < offsetof(struct chatd_plugin, ops) + sizeof d->ops)
+        return NULL;
+    memcpy(out, d, d->size < sizeof *out ? d->size : sizeof *out);
+    return out;
+}
+
 struct plugin *plugin_load(struct server *srv, struct config *cfg, const char *section,
                            chatd_plugin_kind kind, char *err, size_t errlen)
 {
@@ -132,19 +159,30 @@ struct plugin *plugin_load(struct server *srv, struct config *cfg, const char *s
     }
     const struct chatd_plugin *(*entry)(void);
     *(void **)&entry = dlsym(p->dl, CHATD_PLUGIN_SYMBOL);
-    const struct chatd_plugin *d = entry ? entry() : NULL;
+    const struct chatd_plugin *exported = entry ? entry() : NULL;
+    const struct chatd_plugin *d = NULL;
     const char *missing = NULL;
-    if (!entry || !d) {
+    if (!entry || !exported) {
         config_errorf(err, errlen, cfg, section, "plugin", "%s does not export %s", p->path,
                       CHATD_PLUGIN_SYMBOL);
-    } else if (d->abi_major != CHATD_ABI_MAJOR) {
-        config_errorf(err, errlen, cfg, section, "plugin",
-                      "%s was built for SDK ABI %u.%u; this chatd speaks %d.%d (major versions differ)",
-                      p->path, d->abi_major, d->abi_minor, CHATD_ABI_MAJOR, CHATD_ABI_MINOR);
-    } else if (d->abi_minor > CHATD_ABI_MINOR) {
-        config_errorf(err, errlen, cfg, section, "plugin",
-                      "%s was built for SDK ABI %u.%u; this chatd speaks %d.%d (needs a newer chatd)",
-                      p->path, d->abi_major, d->abi_minor, CHATD_ABI_MAJOR, CHATD_ABI_MINOR);
+    } else if (!(d = descriptor_read(p, exported))) {
+        if (exported->abi_major == 1)
+            config_errorf(err, errlen, cfg, section, "plugin",
+                          "%s was built for SDK ABI %u.%u; this chatd speaks %d.%d and loads SDK 1.0 to 1.%d "
+                          "(rebuild the plugin against SDK %d)",
+                          p->path, exported->abi_major, exported->abi_minor, CHATD_ABI_MAJOR, CHATD_ABI_MINOR,
+                          SDK1_LAST_MINOR, CHATD_ABI_MAJOR);
+        else if (exported->abi_major != CHATD_ABI_MAJOR)
+            config_errorf(err, errlen, cfg, section, "plugin",
+                          "%s was built for SDK ABI %u.%u; this chatd speaks %d.%d (major versions differ: "
+                          "rebuild the plugin against SDK %d)",
+                          p->path, exported->abi_major, exported->abi_minor, CHATD_ABI_MAJOR, CHATD_ABI_MINOR,
+                          CHATD_ABI_MAJOR);
+        else
+            config_errorf(err, errlen, cfg, section, "plugin",
+                          "%s descriptor is %zu bytes, shorter than SDK %d.0's (its size is unset: "
+                          "CHATD_PLUGIN_DEFINE sets it)",
+                          p->path, exported->size, CHATD_ABI_MAJOR);
     } else if (d->kind != kind) {
         config_errorf(err, errlen, cfg, section, "plugin", "%s is a%s %s plugin; [%s] needs a%s %s plugin",
                       p->path, d->kind == CHATD_PLUGIN_AUTH ? "n" : "", plugin_kind_name(d->kind),
@@ -163,6 +201,10 @@ struct plugin *plugin_load(struct server *srv, struct config *cfg, const char *s
         plugin_free(p);
         return NULL;
     }
+    if (d->abi_major != CHATD_ABI_MAJOR || d->abi_minor > CHATD_ABI_MINOR)
+        log_msg(CHATD_LOG_INFO, section, 0, "%s %s was built for SDK %u.%u; this chatd speaks %d.%d%s", d->name,
+                d->version, d->abi_major, d->abi_minor, CHATD_ABI_MAJOR, CHATD_ABI_MINOR,
+                d->abi_major == 1 ? " and adapts to it" : "");
 
     host_setup(p);
     p->cfg = sec;
@@ -186,9 +228,14 @@ struct plugin *plugin_load(struct server *srv, struct config *cfg, const char *s
     return p;
 }
 
+bool plugin_sdk1(const struct plugin *p)
+{
+    return p && p->desc && p->desc->abi_major == 1;
+}
+
 bool plugin_has_minor(const struct plugin *p, uint32_t minor)
 {
-    return p && p->desc && p->desc->abi_minor >= minor;
+    return p && p->desc && (p->desc->abi_major > 1 || p->desc->abi_minor >= minor);
 }
 
 void plugin_unload(struct plugin *p)

@@ -14,7 +14,11 @@ struct plugin {
     char *section;
     char *path;
     void *dl;
+    /* The plugin's descriptor as this SDK declares it: what the plugin
+     * exported, read up to its size (an SDK 1.x one converted), the rest
+     * zero. */
     const struct chatd_plugin *desc;
+    struct chatd_plugin desc_read;
     void *state;
     bool ready;
     /* host->counter_add */
@@ -45,9 +49,11 @@ void plugin_unload(struct plugin *p);
 
 const char *plugin_kind_name(chatd_plugin_kind kind);
 
-/* Whether the loaded plugin p was built for SDK 1.`minor` or later: only
- * then does the core call the operations and read the struct fields that
- * minor added (plugin.h, above struct chatd_storage_ops). */
+/* Whether p was built for SDK 1.x: the ports then hand it and read from it
+ * the structs of SDK 1 (plugins/sdk1.h). */
+bool plugin_sdk1(const struct plugin *p);
+/* Whether p was built for SDK 1.`minor` or later, or for SDK 2 or later:
+ * a 1.x plugin of an older minor is not asked for what 1.2 added. */
 bool plugin_has_minor(const struct plugin *p, uint32_t minor);
 
 #endif

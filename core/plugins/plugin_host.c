@@ -9,6 +9,7 @@
 #include "plugins/broker_port.h"
 #include "config.h"
 #include "plugins/loader.h"
+#include "plugins/sdk1.h"
 #include "log.h"
 #include "server.h"
 
@@ -239,8 +240,10 @@ void host_setup(struct plugin *p)
 {
     p->host = (struct chatd_host){
         .size = sizeof(struct chatd_host),
-        .abi_major = CHATD_ABI_MAJOR,
-        .abi_minor = CHATD_ABI_MINOR,
+        /* A plugin of SDK 1 meets the host it was written for: 1.2, whose
+         * struct chatd_host is laid out as 2.0's. */
+        .abi_major = plugin_sdk1(p) ? 1 : CHATD_ABI_MAJOR,
+        .abi_minor = plugin_sdk1(p) ? SDK1_LAST_MINOR : CHATD_ABI_MINOR,
         .section = p->section,
         .base = p->srv->base,
         .log = host_log,

@@ -1,6 +1,12 @@
-/* The storage plugin as the core reads it: what a plugin hands back is
- * read with the struct sizes of the SDK minor it was built for, and the
- * operations of a later minor are offered only by plugins that have them. */
+/* The storage plugin as the core calls it. The port stands between the
+ * two on every call: what the core hands over goes out with its `size`
+ * set (in the 1.x layout to a plugin of SDK 1), what the plugin answers is
+ * read at the plugin's own stride and size into this SDK's structs (the
+ * members it does not have are zero), and an answer given before the
+ * plugin's call returned is refused (CHATD_ERR_INTERNAL, later). So the
+ * core's callbacks always run after the call that started them returned,
+ * get plain C arrays, and may call the port again. The optional operations
+ * are offered only by plugins that have them. Core thread only. */
 #ifndef CHATD_STORAGE_PORT_H
 #define CHATD_STORAGE_PORT_H
 
@@ -11,19 +17,21 @@
 
 struct plugin;
 
-/* The storage plugin's ops table, and in *state the state to call it with. */
+/* The storage operations, and in *state the state to call them with. The
+ * core fills the structs it hands over as this SDK declares them; their
+ * `size` is the port's to set. */
 const struct chatd_storage_ops *storage_ops(const struct plugin *p, void **state);
 
 /* Room i of an array of rooms that plugin p answered with (i = 0 for a
- * single room), as a whole struct of this SDK: the fields of a minor later
- * than p's are zero. The strings still belong to the plugin's answer. */
+ * single room), as a whole struct of this SDK: the members p's SDK does not
+ * have are zero. The strings still belong to the plugin's answer. */
 struct chatd_room storage_room(const struct plugin *p, const struct chatd_room *rooms, size_t i);
 
-/* Whether p stores group roles (SDK 1.2 group_change). */
+/* Whether p stores group roles (group_change). */
 bool storage_has_group_change(const struct plugin *p);
 
-/* SDK 1.2 transcripts operations of p, or NULL when p was built for an
- * older minor or leaves them out. */
+/* The transcripts operations of p (called with the state storage_ops
+ * gives), or NULL when p was built for SDK 1.0/1.1 or leaves them out. */
 typedef void (*storage_close_fn)(void *state, const char *room_id, int64_t now_ms, chatd_room_cb cb, void *ctx);
 typedef void (*storage_purge_fn)(void *state, int64_t closed_before_ms, size_t limit, chatd_count_cb cb, void *ctx);
 typedef void (*storage_erase_fn)(void *state, const char *user, chatd_erase_cb cb, void *ctx);

@@ -9,6 +9,7 @@
 #include "plugins/loader.h"
 #include "log.h"
 #include "server.h"
+#include "plugins/notify_port.h"
 #include "plugins/storage_port.h"
 #include "strmap.h"
 
@@ -110,7 +111,7 @@ static void dispatch_send(struct dispatch *d, uint64_t unread)
                                       .preview = d->preview, .unread = unread, .json = json,
                                       .json_len = strlen(json)};
     for (size_t k = 0; k < srv->nnotify; k++)
-        srv->notify[k]->desc->ops.notify->notify(srv->notify[k]->state, &note);
+        notify_port_send(srv->notify[k], &note);
     srv->metrics.notifications++;
     free(json);
 }

@@ -50,7 +50,8 @@ static void purge_next(struct retention *r)
     if (r->busy || r->stopped || r->srv->stopping)
         return;
     r->busy = true;
-    void *state = r->srv->storage->state;
+    void *state;
+    storage_ops(r->srv->storage, &state);
     r->purge(state, clock_wall_ms() - r->retention_ms, RETENTION_BATCH, purged, r);
 }
 

@@ -110,7 +110,7 @@ static void answer_run(void *arg)
 {
     struct answer *a = arg;
     if (a->st == CHATD_OK) {
-        struct chatd_identity who = {.user = a->user, .display_name = a->name, .roles = a->roles,
+        struct chatd_identity who = {.size = sizeof who, .user = a->user, .display_name = a->name, .roles = a->roles,
                                      .expires_ms = a->expires_ms};
         a->cb(a->ctx, CHATD_OK, &who, NULL);
     } else {

@@ -180,6 +180,7 @@ static void job_finish(void *arg)
         /* Remember only on the core thread, which alone reads the cache. */
         j->user->cached = cache_key(j->user, j->passcode, j->user->cache_key) == 0;
         struct chatd_identity who = {
+            .size = sizeof who,
             .user = j->user->name,
             .display_name = j->user->display,
             .roles = j->user->roles,

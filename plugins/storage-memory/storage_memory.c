@@ -306,6 +306,7 @@ static void snap_message(struct completion *c, struct chatd_message *out, const 
                          size_t seq, bool *oom)
 {
     const struct mmsg *s = &r->msgs[seq - 1];
+    out->size = sizeof *out;
     out->room = arena_str(c, r->id, oom);
     out->seq = seq;
     out->id = arena_str(c, s->id, oom);
@@ -327,6 +328,7 @@ static void snap_room(struct completion *c, struct chatd_room *out, const struct
                       const char *for_user, bool *oom)
 {
     memset(out, 0, sizeof *out);
+    out->size = sizeof *out;
     out->id = arena_str(c, r->id, oom);
     out->kind = r->kind;
     out->state = r->state;
@@ -1035,7 +1037,7 @@ static void wipe(char *s, size_t len)
 static void mem_user_erase(void *state, const char *user, chatd_erase_cb cb, void *ctx)
 {
     struct memstore *m = state;
-    struct chatd_erase_result res = {0};
+    struct chatd_erase_result res = {.size = sizeof res};
     for (size_t i = 0; i < m->nrooms;) {
         struct mroom *r = m->order[i];
         if (!is_member(r, user)) {

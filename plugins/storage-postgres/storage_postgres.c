@@ -605,7 +605,7 @@ static void answer_reset(struct op *o)
     o->rooms = NULL;
     o->msgs = NULL;
     o->n = 0;
-    o->erased = (struct chatd_erase_result){0};
+    o->erased = (struct chatd_erase_result){.size = sizeof o->erased};
     o->status = CHATD_OK;
 }
 
@@ -780,6 +780,7 @@ static bool parse_members(struct op *o, const char *s, const char *const **out, 
 static void read_room(struct op *o, PGresult *r, int row, int c0, struct chatd_room *room)
 {
     memset(room, 0, sizeof *room);
+    room->size = sizeof *room;
     room->id = val(r, row, c0);
     room->kind = (chatd_room_kind)val_i64(r, row, c0 + 1);
     room->state = (chatd_room_state)val_i64(r, row, c0 + 2);
@@ -798,6 +799,8 @@ static void read_room(struct op *o, PGresult *r, int row, int c0, struct chatd_r
     if (val(r, row, c0 + 11)) {
         struct chatd_message *m = arena(o, &o->ans, sizeof *m);
         if (m) {
+            memset(m, 0, sizeof *m);
+            m->size = sizeof *m;
             m->room = room->id;
             m->seq = room->last_seq;
             m->id = val(r, row, c0 + 11);
@@ -882,8 +885,8 @@ static void read_answer(struct op *o, PGresult *r)
             o->status = CHATD_ERR_INTERNAL;
             return;
         }
-        o->erased = (struct chatd_erase_result){(uint64_t)val_i64(r, 0, 0), (uint64_t)val_i64(r, 0, 1),
-                                                (uint64_t)val_i64(r, 0, 2)};
+        o->erased = (struct chatd_erase_result){sizeof o->erased, (uint64_t)val_i64(r, 0, 0),
+                                                (uint64_t)val_i64(r, 0, 1), (uint64_t)val_i64(r, 0, 2)};
         return;
     case OP_APPEND: {
         if (rows == 0) {
@@ -894,6 +897,7 @@ static void read_answer(struct op *o, PGresult *r)
         if (!m)
             return;
         *m = o->msg_arg;
+        m->size = sizeof *m; /* the answer is ours, not the host's struct */
         m->seq = (uint64_t)val_i64(r, 0, 1);
         m->id = val(r, 0, 2);
         if (!val_true(r, 0, 0)) {
@@ -915,6 +919,8 @@ static void read_answer(struct op *o, PGresult *r)
             if (PQgetisnull(r, i, 0))
                 continue; /* the room has nothing in range */
             struct chatd_message *m = &o->msgs[o->n++];
+            memset(m, 0, sizeof *m);
+            m->size = sizeof *m;
             m->room = o->id;
             m->seq = (uint64_t)val_i64(r, i, 0);
             m->id = val(r, i, 1);
@@ -956,6 +962,7 @@ static void read_appends(struct op *h, PGresult *r)
         if (!m)
             continue;
         *m = o->msg_arg;
+        m->size = sizeof *m; /* the answer is ours, not the host's struct */
         m->seq = (uint64_t)val_i64(r, row, 2);
         m->id = copy_str(o, &o->ans, val(r, row, 3));
         o->status = CHATD_OK;

@@ -212,6 +212,7 @@ static bool decode_message(const redisReply *r, const char *room, struct chatd_m
     /* Pointers into the reply, not NUL-terminated: copy_message makes
      * strings of them. */
     memset(m, 0, sizeof *m);
+    m->size = sizeof *m;
     m->room = room;
     m->seq = seq;
     m->ts_ms = ts;
@@ -275,6 +276,7 @@ static bool decode_room(const redisReply *r, struct roombuf *out)
         r->element[9]->type != REDIS_REPLY_ARRAY || r->element[12]->type != REDIS_REPLY_ARRAY)
         return false;
     struct chatd_room *room = &out->room;
+    room->size = sizeof *room;
     room->id = r->element[0]->str;
     room->kind = (chatd_room_kind)int_of(r->element[1]);
     room->state = (chatd_room_state)int_of(r->element[2]);
@@ -422,7 +424,7 @@ static void answer_erase(struct op *o, chatd_status status, const redisReply *r)
         op_fail(o, status == CHATD_OK ? CHATD_ERR_INTERNAL : status);
         return;
     }
-    struct chatd_erase_result res = {(uint64_t)int_of(v->element[0]), (uint64_t)int_of(v->element[1]),
+    struct chatd_erase_result res = {sizeof res, (uint64_t)int_of(v->element[0]), (uint64_t)int_of(v->element[1]),
                                      (uint64_t)int_of(v->element[2])};
     ((chatd_erase_cb)o->cb)(o->ctx, CHATD_OK, &res);
 }

@@ -181,6 +181,7 @@ static bool load_message_at(struct sqlstore *st, struct op *o, const char *room,
     sqlite3_bind_int64(s, 2, (sqlite3_int64)seq);
     bool found = sqlite3_step(s) == SQLITE_ROW;
     if (found) {
+        m->size = sizeof *m;
         m->room = astr(o, room);
         m->seq = seq;
         m->id = acol(o, s, 0);
@@ -212,6 +213,7 @@ static bool load_room(struct sqlstore *st, struct op *o, const char *id, const c
     bool found = sqlite3_step(s) == SQLITE_ROW;
     if (found) {
         memset(r, 0, sizeof *r);
+        r->size = sizeof *r;
         r->id = acol(o, s, 0);
         r->kind = (chatd_room_kind)sqlite3_column_int(s, 1);
         r->state = (chatd_room_state)sqlite3_column_int(s, 2);
@@ -711,6 +713,7 @@ static chatd_status do_erase(struct sqlstore *st, struct op *o)
     if (rc != SQLITE_DONE)
         return CHATD_ERR_UNAVAILABLE;
     struct chatd_erase_result *res = &o->erased;
+    res->size = sizeof *res;
     for (size_t i = 0; i < n; i++) {
         const struct row *r = &rows[i];
         if (r->kind == CHATD_ROOM_SUPPORT && r->owner && strcmp(r->owner, o->user) == 0) {

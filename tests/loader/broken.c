@@ -43,7 +43,7 @@ __attribute__((unused)) static const struct chatd_auth_ops ops = {.size = offset
 __attribute__((unused)) static const struct chatd_auth_ops ops = {.size = sizeof ops, .authenticate = broken_authenticate};
 #endif
 
-#if defined(BROKEN_WRONG_MAJOR) || defined(BROKEN_NEWER_MINOR)
+#if defined(BROKEN_WRONG_MAJOR) || defined(BROKEN_NEWER_MINOR) || defined(BROKEN_NO_SIZE)
 CHATD_EXPORT const struct chatd_plugin *chatd_plugin_descriptor(void);
 CHATD_EXPORT const struct chatd_plugin *chatd_plugin_descriptor(void)
 {
@@ -51,9 +51,15 @@ CHATD_EXPORT const struct chatd_plugin *chatd_plugin_descriptor(void)
 #ifdef BROKEN_WRONG_MAJOR
         .abi_major = CHATD_ABI_MAJOR + 1,
         .abi_minor = 0,
+#elif defined(BROKEN_NO_SIZE)
+        /* written by hand, and the size forgotten */
+        .abi_major = CHATD_ABI_MAJOR,
+        .abi_minor = CHATD_ABI_MINOR,
 #else
+        /* not broken: a plugin of a newer minor loads */
         .abi_major = CHATD_ABI_MAJOR,
         .abi_minor = CHATD_ABI_MINOR + 7,
+        .size = sizeof d,
 #endif
         .kind = CHATD_PLUGIN_AUTH, .name = "broken", .version = "0",
         .init = broken_init, .fini = broken_fini, .ops.auth = &ops,

@@ -1,7 +1,10 @@
 """The loader's version rule, seen from plugins built for other SDK versions:
-every minor up to chatd's own loads (an older plugin keeps working after an
-upgrade), and a plugin of the previous major is refused with one line that
-says why. (A newer minor and the next major: tests/loader/test_loader.py.)
+every minor of chatd's major loads, older (a plugin keeps working after an
+upgrade) and newer (a plugin built against newer headers runs in an older
+chatd, without what that chatd lacks); SDK 1.0 to 1.2 plugins load through
+the host's 1.x adapter; the next major, and an SDK 1 minor that never
+existed, are refused with one line that says to rebuild. Every struct of
+the headers starts with its size.
 A storage plugin of SDK 1.1 serves rooms in chatd as before, and groups
 with the fallback for group roles (docs/plugin-guide.md); it has none of the
 transcripts operations either: closing a support room deletes it, an erase
@@ -57,14 +60,65 @@ class AbiVersions(unittest.TestCase):
                 p, _ = check_with(so(major, m))
                 self.assertEqual(p.returncode, 0, p.stderr)
 
-    def test_previous_major_is_refused(self):
+    def test_a_newer_minor_loads(self):
         major, minor = chatd_abi()
-        plugin = so(major - 1, minor)
+        plugin = so(major, minor + 1)
+        self.assertTrue(os.path.exists(plugin), "not built: " + plugin)
+        p, _ = check_with(plugin)
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+    def test_sdk1_plugins_load(self):
+        for m in range(3):
+            with self.subTest(plugin_abi="1.%d" % m):
+                self.assertTrue(os.path.exists(so(1, m)), "not built: " + so(1, m))
+                p, _ = check_with(so(1, m))
+                self.assertEqual(p.returncode, 0, p.stderr)
+
+    def test_next_major_is_refused(self):
+        major, minor = chatd_abi()
+        plugin = so(major + 1, 0)
         p, path = check_with(plugin)
         self.assertNotEqual(p.returncode, 0, p.stdout)
         lines = p.stderr.strip().splitlines()
-        self.assertEqual(lines, ["%s: [notify.abi] plugin: %s was built for SDK ABI %d.%d; this chatd speaks "
-                                 "%d.%d (major versions differ)" % (path, plugin, major - 1, minor, major, minor)])
+        self.assertEqual(lines, ["%s: [notify.abi] plugin: %s was built for SDK ABI %d.0; this chatd speaks "
+                                 "%d.%d (major versions differ: rebuild the plugin against SDK %d)"
+                                 % (path, plugin, major + 1, major, minor, major)])
+
+    def test_an_sdk1_minor_that_never_was_is_refused(self):
+        major, minor = chatd_abi()
+        plugin = so(1, 3)
+        p, path = check_with(plugin)
+        self.assertNotEqual(p.returncode, 0, p.stdout)
+        lines = p.stderr.strip().splitlines()
+        self.assertEqual(lines, ["%s: [notify.abi] plugin: %s was built for SDK ABI 1.3; this chatd speaks "
+                                 "%d.%d and loads SDK 1.0 to 1.2 (rebuild the plugin against SDK %d)"
+                                 % (path, plugin, major, minor, major)])
+
+
+class StructsGrow(unittest.TestCase):
+    """Every struct the headers define starts with `size_t size;` (the
+    descriptor: its two version numbers, then its size), and abi_layout.c,
+    which asserts it at compile time, names each one."""
+
+    def test_every_struct_starts_with_its_size(self):
+        src = os.environ.get("CHATD_SOURCE_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "abi_layout.c")) as f:
+            layout = f.read()
+        seen = []
+        for header in ("host.h", "plugin.h"):
+            with open(os.path.join(src, "sdk", "include", "chatd", header)) as f:
+                text = f.read()
+            for m in re.finditer(r"^struct (chatd_\w+) \{\n((?:\s*(?:/\*.*?\*/\s*)?\n?)*?)\s*([^\n]*;)", text,
+                                 re.M | re.S):
+                name, first = m.group(1), m.group(3).split("/*")[0].strip()
+                seen.append(name)
+                if name == "chatd_plugin":
+                    self.assertEqual(first, "uint32_t abi_major;", name)
+                    self.assertIn("offsetof(struct chatd_plugin, size) == 8", layout)
+                    continue
+                self.assertEqual(first, "size_t size;", name)
+                self.assertIn("STARTS_WITH_SIZE(%s);" % name, layout, name)
+        self.assertGreaterEqual(len(seen), 14, seen)
 
 
 class StoragePluginOfSdk11(unittest.TestCase):

@@ -7,10 +7,13 @@
  * appends, client-id idempotency, one winner in a claim race, paging edges,
  * read marks, unread inputs, deletion, what one room's reads see of writes
  * called in the same go, appends to one room stored in call order, group
- * roles (SDK 1.2 group_change: conditions decided with the change, one
- * winner of concurrent changes, ownership passed on), transcripts (SDK 1.2
- * room_close, room_purge, user_erase), and that no operation completes
- * before its call returned. Exit 0 when every check holds. */
+ * roles (the optional group_change: conditions decided with the change, one
+ * winner of concurrent changes, ownership passed on), transcripts (the
+ * optional room_close, room_purge, user_erase), and that no operation completes
+ * before its call returned. Every room, message and erase result it
+ * answers carries a `size` covering the struct as these headers declare it,
+ * and arrays are read stepping by that size, as chatd reads them. Exit 0
+ * when every check holds. */
 #include <chatd/plugin.h>
 #include <dlfcn.h>
 #include <event2/event.h>
@@ -51,7 +54,7 @@ static struct {
     bool *used;
     bool in_call;      /* an operation's call is on the stack */
     int early;         /* completions seen while in_call */
-    uint32_t minor;    /* the plugin's SDK minor: which fields its rooms have */
+    int unsized;       /* answered structs whose size is below these headers' */
 } H;
 
 static void run_tasks(evutil_socket_t fd, short what, void *arg)
@@ -138,7 +141,7 @@ struct result {
     uint64_t seqs[256];
     char ids[16][128];
     bool has_last;
-    /* rooms of SDK 1.2: owner, title, members and admins, comma-joined */
+    /* rooms: owner, title, members and admins, comma-joined */
     char owner[64], title[128], members[512], admins[512];
     chatd_room_state state;
     int64_t closed_ms;
@@ -165,12 +168,25 @@ static void note_early(void)
         H.early++;
 }
 
+/* An answered struct's size must cover the struct as declared here. */
+#define NOTE_SIZE(s)                  \
+    do {                              \
+        if ((s)->size < sizeof *(s)) \
+            H.unsized++;              \
+    } while (0)
+
+/* Element i of an array a plugin answered: its elements' size is the stride. */
+#define AT(first, i) ((__typeof__(first))(const void *)((const char *)(first) + (i) * (first)->size))
+
 static void room_cb(void *ctx, chatd_status st, const struct chatd_room *r)
 {
     note_early();
     struct result *res = ctx;
     res->st = st;
     if (r) {
+        NOTE_SIZE(r);
+        if (r->last_message)
+            NOTE_SIZE(r->last_message);
         snprintf(res->id, sizeof res->id, "%s", r->id);
         snprintf(res->agent, sizeof res->agent, "%s", r->agent ? r->agent : "");
         res->last_seq = r->last_seq;
@@ -180,10 +196,8 @@ static void room_cb(void *ctx, chatd_status st, const struct chatd_room *r)
         snprintf(res->owner, sizeof res->owner, "%s", r->owner ? r->owner : "");
         snprintf(res->title, sizeof res->title, "%s", r->title ? r->title : "");
         join_names(res->members, sizeof res->members, r->members, r->nmembers);
-        if (H.minor >= 2)
-            join_names(res->admins, sizeof res->admins, r->admins, r->nadmins);
+        join_names(res->admins, sizeof res->admins, r->admins, r->nadmins);
         res->state = r->state;
-        /* closed_ms is there only in structs of plugins of SDK 1.2 and later */
         res->closed_ms = r->state == CHATD_ROOM_CLOSED ? r->closed_ms : 0;
     }
     res->done++;
@@ -195,8 +209,10 @@ static void rooms_cb(void *ctx, chatd_status st, const struct chatd_room *rooms,
     struct result *res = ctx;
     res->st = st;
     res->n = n;
+    for (size_t i = 0; i < n; i++)
+        NOTE_SIZE(AT(rooms, i));
     for (size_t i = 0; i < n && i < 16; i++)
-        snprintf(res->ids[i], sizeof res->ids[i], "%s", rooms[i].id);
+        snprintf(res->ids[i], sizeof res->ids[i], "%s", AT(rooms, i)->id);
     res->done++;
 }
 
@@ -206,8 +222,10 @@ static void message_cb(void *ctx, chatd_status st, const struct chatd_message *m
     struct result *res = ctx;
     res->st = st;
     res->seq = m ? m->seq : 0;
-    if (m)
+    if (m) {
+        NOTE_SIZE(m);
         snprintf(res->id, sizeof res->id, "%s", m->id);
+    }
     res->done++;
 }
 
@@ -217,14 +235,17 @@ static void messages_cb(void *ctx, chatd_status st, const struct chatd_message *
     struct result *res = ctx;
     res->st = st;
     res->n = n;
+    for (size_t i = 0; i < n; i++)
+        NOTE_SIZE(AT(m, i));
     for (size_t i = 0; i < n && i < 256; i++)
-        res->seqs[i] = m[i].seq;
+        res->seqs[i] = AT(m, i)->seq;
     for (size_t i = 0; i < n && i < 16; i++) {
-        snprintf(res->senders[i], sizeof res->senders[i], "%s", m[i].sender ? m[i].sender : "(null)");
-        snprintf(res->bodies[i], sizeof res->bodies[i], "%.*s", (int)(m[i].body_len < 63 ? m[i].body_len : 63),
-                 m[i].body ? m[i].body : "");
-        res->body_lens[i] = m[i].body_len;
-        res->has_cid[i] = m[i].client_id != NULL;
+        const struct chatd_message *e = AT(m, i);
+        snprintf(res->senders[i], sizeof res->senders[i], "%s", e->sender ? e->sender : "(null)");
+        snprintf(res->bodies[i], sizeof res->bodies[i], "%.*s", (int)(e->body_len < 63 ? e->body_len : 63),
+                 e->body ? e->body : "");
+        res->body_lens[i] = e->body_len;
+        res->has_cid[i] = e->client_id != NULL;
     }
     res->done++;
 }
@@ -243,8 +264,10 @@ static void erase_cb(void *ctx, chatd_status st, const struct chatd_erase_result
     note_early();
     struct result *res = ctx;
     res->st = st;
-    if (e)
+    if (e) {
+        NOTE_SIZE(e);
         res->erased = *e;
+    }
     res->has_last = e != NULL;
     res->done++;
 }
@@ -260,8 +283,10 @@ static void ordered_bodies_cb(void *ctx, chatd_status st, const struct chatd_mes
     for (size_t i = 0; i < n; i++) {
         char want[64];
         snprintf(want, sizeof want, "{\"text\":\"안녕 😀 %zu\"}", i);
-        res->seq += m[i].seq == i + 1 && m[i].body_len == strlen(want) && memcmp(m[i].body, want, m[i].body_len) == 0 &&
-                    strcmp(m[i].sender, i % 2 ? "bob" : "alice") == 0;
+        const struct chatd_message *e = AT(m, i);
+        NOTE_SIZE(e);
+        res->seq += e->seq == i + 1 && e->body_len == strlen(want) && memcmp(e->body, want, e->body_len) == 0 &&
+                    strcmp(e->sender, i % 2 ? "bob" : "alice") == 0;
     }
     res->done++;
 }
@@ -323,7 +348,7 @@ static struct result get_room(const struct chatd_storage_ops *ops, void *state, 
 static void check_group_roles(const struct chatd_storage_ops *ops, void *state)
 {
     const char *five[] = {"alice", "bob", "carol", "dave", "eve"};
-    struct chatd_room g = {.id = "rgroup1", .kind = CHATD_ROOM_GROUP, .state = CHATD_ROOM_OPEN, .title = "팀 🎉",
+    struct chatd_room g = {.size = sizeof(struct chatd_room), .id = "rgroup1", .kind = CHATD_ROOM_GROUP, .state = CHATD_ROOM_OPEN, .title = "팀 🎉",
                            .owner = "alice", .created_ms = 4000, .members = five, .nmembers = 5};
     struct result r[16];
     memset(r, 0, sizeof r);
@@ -462,7 +487,7 @@ static chatd_status append_as(const struct chatd_storage_ops *ops, void *state, 
                               const char *client_id, const char *body)
 {
     struct result r = {0};
-    struct chatd_message m = {.room = room, .sender = sender, .client_id = client_id, .ts_ms = 9,
+    struct chatd_message m = {.size = sizeof(struct chatd_message), .room = room, .sender = sender, .client_id = client_id, .ts_ms = 9,
                               .body = body, .body_len = strlen(body)};
     CALL(ops->message_append(state, &m, message_cb, &r));
     wait_all(&r, 1);
@@ -473,7 +498,7 @@ static chatd_status create(const struct chatd_storage_ops *ops, void *state, con
                            const char *owner, const char *other, const char *key, int64_t created)
 {
     const char *members[] = {owner, other};
-    struct chatd_room room = {.id = id, .kind = kind, .state = CHATD_ROOM_OPEN, .owner = owner,
+    struct chatd_room room = {.size = sizeof(struct chatd_room), .id = id, .kind = kind, .state = CHATD_ROOM_OPEN, .owner = owner,
                               .title = kind == CHATD_ROOM_GROUP ? "t" : NULL, .created_ms = created,
                               .members = members, .nmembers = other ? 2 : 1};
     struct result r = {0};
@@ -482,7 +507,7 @@ static chatd_status create(const struct chatd_storage_ops *ops, void *state, con
     return r.st;
 }
 
-/* SDK 1.2: a closed support room keeps its transcript and frees its unique
+/* A closed support room keeps its transcript and frees its unique
  * key; purge takes closed rooms before a cutoff only; erase removes a
  * user's support rooms and leaves tombstones of their messages elsewhere. */
 static void transcripts(const struct chatd_storage_ops *ops, void *state)
@@ -517,9 +542,9 @@ static void transcripts(const struct chatd_storage_ops *ops, void *state)
 
     /* The transcript stays, readable; the key is free; the queue and the
      * agent's list no longer have them; the customer's rooms still do. */
-    struct chatd_room_filter queue = {.kind = CHATD_ROOM_SUPPORT, .state = CHATD_ROOM_OPEN};
-    struct chatd_room_filter assigned = {.agent = "agentx", .state = CHATD_ROOM_ASSIGNED};
-    struct chatd_room_filter mine = {.member = "carol", .for_user = "carol"};
+    struct chatd_room_filter queue = {.size = sizeof(struct chatd_room_filter), .kind = CHATD_ROOM_SUPPORT, .state = CHATD_ROOM_OPEN};
+    struct chatd_room_filter assigned = {.size = sizeof(struct chatd_room_filter), .agent = "agentx", .state = CHATD_ROOM_ASSIGNED};
+    struct chatd_room_filter mine = {.size = sizeof(struct chatd_room_filter), .member = "carol", .for_user = "carol"};
     memset(r, 0, sizeof r);
     CALL(ops->message_list(state, "rtr1", UINT64_MAX, 0, 20, messages_cb, &r[0]));
     CALL(ops->room_get(state, "rtr1", "carol", room_cb, &r[1]));
@@ -604,7 +629,7 @@ static void transcripts(const struct chatd_storage_ops *ops, void *state)
               r[2].erased.memberships_removed == 0, "erase again: %s, all zero", chatd_strerror(r[2].st));
     CHECK(r[3].st == CHATD_OK && r[3].erased.memberships_removed == 0, "erase an unknown user: %s",
           chatd_strerror(r[3].st));
-    struct chatd_room_filter franks = {.member = "frank"};
+    struct chatd_room_filter franks = {.size = sizeof(struct chatd_room_filter), .member = "frank"};
     memset(r, 0, sizeof r);
     CALL(ops->room_get(state, "rer1", NULL, room_cb, &r[0]));
     CALL(ops->message_list(state, "rer2", 0, 0, 20, messages_cb, &r[1]));
@@ -677,11 +702,10 @@ int main(int argc, char **argv)
         return 1;
     }
     const struct chatd_storage_ops *ops = d->ops.storage;
-    H.minor = d->abi_minor;
 
     /* Rooms and unique keys. */
     const char *alice_only[] = {"alice"};
-    struct chatd_room room = {.id = "rconf1", .kind = CHATD_ROOM_SUPPORT, .state = CHATD_ROOM_OPEN,
+    struct chatd_room room = {.size = sizeof(struct chatd_room), .id = "rconf1", .kind = CHATD_ROOM_SUPPORT, .state = CHATD_ROOM_OPEN,
                               .owner = "alice", .created_ms = 1000, .members = alice_only, .nmembers = 1};
     struct result r[64];
     memset(r, 0, sizeof r);
@@ -711,7 +735,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < 50; i++) {
         char body[16];
         snprintf(body, sizeof body, "m%d", i);
-        struct chatd_message m = {.room = "rconf1", .sender = "alice", .ts_ms = 5, .body = body, .body_len = strlen(body)};
+        struct chatd_message m = {.size = sizeof(struct chatd_message), .room = "rconf1", .sender = "alice", .ts_ms = 5, .body = body, .body_len = strlen(body)};
         CALL(ops->message_append(state, &m, message_cb, &r[i]));
     }
     wait_all(r, 50);
@@ -725,7 +749,7 @@ int main(int argc, char **argv)
     /* Idempotency. */
     struct result ir[3];
     memset(ir, 0, sizeof ir);
-    struct chatd_message once = {.room = "rconf1", .sender = "alice", .client_id = "k1", .body = "x", .body_len = 1};
+    struct chatd_message once = {.size = sizeof(struct chatd_message), .room = "rconf1", .sender = "alice", .client_id = "k1", .body = "x", .body_len = 1};
     CALL(ops->message_append(state, &once, message_cb, &ir[0]));
     CALL(ops->message_append(state, &once, message_cb, &ir[1]));
     once.sender = "bob";
@@ -779,7 +803,7 @@ int main(int argc, char **argv)
     /* Appends around a view: the view sees those called before it; appends
      * to a room that does not exist are not stored. */
     memset(r, 0, sizeof r);
-    struct chatd_message plain = {.room = "rconf1", .sender = "alice", .ts_ms = 7, .body = "p", .body_len = 1};
+    struct chatd_message plain = {.size = sizeof(struct chatd_message), .room = "rconf1", .sender = "alice", .ts_ms = 7, .body = "p", .body_len = 1};
     struct chatd_message nowhere = plain;
     nowhere.room = "rnothere";
     CALL(ops->message_append(state, &plain, message_cb, &r[0]));
@@ -805,7 +829,7 @@ int main(int argc, char **argv)
      * their answers come in. */
     enum { ORDER_N = 40 };
     const char *pair[] = {"alice", "bob"};
-    struct chatd_room g1 = {.id = "rconfo1", .kind = CHATD_ROOM_GROUP, .state = CHATD_ROOM_OPEN, .title = "순서 😀",
+    struct chatd_room g1 = {.size = sizeof(struct chatd_room), .id = "rconfo1", .kind = CHATD_ROOM_GROUP, .state = CHATD_ROOM_OPEN, .title = "순서 😀",
                             .owner = "alice", .created_ms = 1500, .members = pair, .nmembers = 2};
     struct chatd_room g2 = g1;
     g2.id = "rconfo2";
@@ -822,7 +846,7 @@ int main(int argc, char **argv)
     char obody[ORDER_N][64];
     for (int i = 0; i < ORDER_N; i++) {
         snprintf(obody[i], sizeof obody[i], "{\"text\":\"안녕 😀 %d\"}", i);
-        struct chatd_message m = {.room = "rconfo1", .sender = i % 2 ? "bob" : "alice", .ts_ms = 9,
+        struct chatd_message m = {.size = sizeof(struct chatd_message), .room = "rconfo1", .sender = i % 2 ? "bob" : "alice", .ts_ms = 9,
                                   .body = obody[i], .body_len = strlen(obody[i])};
         CALL(ops->message_append(state, &m, message_cb, &oa[i]));
         switch (i % 4) {
@@ -888,7 +912,7 @@ int main(int argc, char **argv)
     memset(r, 0, sizeof r);
     CALL(ops->room_create(state, &later, "support:bob", room_cb, &r[0]));
     wait_all(r, 1);
-    struct chatd_room_filter queue = {.kind = CHATD_ROOM_SUPPORT, .state = CHATD_ROOM_OPEN};
+    struct chatd_room_filter queue = {.size = sizeof(struct chatd_room_filter), .kind = CHATD_ROOM_SUPPORT, .state = CHATD_ROOM_OPEN};
     memset(r, 0, sizeof r);
     CALL(ops->room_list(state, &queue, rooms_cb, &r[0]));
     wait_all(r, 1);
@@ -911,7 +935,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < 10; i++)
         if (r[i].st == CHATD_OK)
             snprintf(winner, sizeof winner, "%s", r[i].agent);
-    struct chatd_room_filter mine = {.agent = winner, .state = CHATD_ROOM_ASSIGNED};
+    struct chatd_room_filter mine = {.size = sizeof(struct chatd_room_filter), .agent = winner, .state = CHATD_ROOM_ASSIGNED};
     memset(r, 0, sizeof r);
     CALL(ops->room_list(state, &mine, rooms_cb, &r[0]));
     CALL(ops->room_complete(state, "rconf1", "nobody", room_cb, &r[1]));
@@ -944,18 +968,18 @@ int main(int argc, char **argv)
               r[7].st == CHATD_ERR_NOT_FOUND, "deleted room: %s %s %s", chatd_strerror(r[5].st),
           chatd_strerror(r[6].st), chatd_strerror(r[7].st));
 
-    if (d->abi_minor >= 2 &&
-        ops->size >= offsetof(struct chatd_storage_ops, group_change) + sizeof ops->group_change && ops->group_change)
+    if (ops->size >= offsetof(struct chatd_storage_ops, group_change) + sizeof ops->group_change && ops->group_change)
         check_group_roles(ops, state);
     else
         printf("%s: no group_change (SDK %u.%u): group roles not checked\n", argv[1], d->abi_major, d->abi_minor);
-    if (d->abi_minor >= 2 && ops->size >= offsetof(struct chatd_storage_ops, user_erase) + sizeof ops->user_erase &&
+    if (ops->size >= offsetof(struct chatd_storage_ops, user_erase) + sizeof ops->user_erase &&
         ops->room_close && ops->room_purge && ops->user_erase)
         transcripts(ops, state);
     else
         printf("%s: no transcripts operations (SDK %u.%u): not checked\n", argv[1], d->abi_major, d->abi_minor);
 
     CHECK(H.early == 0, "%d completions ran before their call returned", H.early);
+    CHECK(H.unsized == 0, "%d answered structs had a size below the SDK's", H.unsized);
     for (size_t i = 0; i < H.nkv; i++)
         CHECK(H.used[i], "the plugin did not read key '%s'", H.keys[i]);
 

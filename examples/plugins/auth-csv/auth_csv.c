@@ -198,7 +198,7 @@ static void answer_run(void *arg)
 {
     struct answer *ans = arg;
     if (ans->st == CHATD_OK) {
-        struct chatd_identity who = {.user = ans->user, .roles = ans->roles};
+        struct chatd_identity who = {.size = sizeof who, .user = ans->user, .roles = ans->roles};
         ans->cb(ans->ctx, CHATD_OK, &who, NULL);
     } else {
         ans->cb(ans->ctx, ans->st, NULL, "bad credentials");

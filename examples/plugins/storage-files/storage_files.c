@@ -38,6 +38,15 @@
 
 #define LIST_MAX 1000 /* room_list's limit when the caller sets none */
 
+/* Every struct the plugin answers with carries its size (SDK 2). The same
+ * source also builds against the SDK 1.1 headers (tests/sdk), whose structs
+ * had none. */
+#if CHATD_ABI_MAJOR >= 2
+#define ANSWER_SIZE(type) .size = sizeof(type),
+#else
+#define ANSWER_SIZE(type)
+#endif
+
 enum answer_kind { A_ROOM, A_ROOMS, A_MESSAGE, A_MESSAGES, A_DONE };
 
 /* One operation on its way to its callback. */
@@ -323,6 +332,7 @@ static void fill_message(const json_t *v, struct chatd_message *m)
 {
     const json_t *body = json_object_get(v, "body");
     *m = (struct chatd_message){
+        ANSWER_SIZE(struct chatd_message)
         .room = str_of(v, "room"), .seq = (uint64_t)int_of(v, "seq"), .id = str_of(v, "id"),
         .sender = str_of(v, "sender"), .client_id = str_of(v, "client_id"), .ts_ms = int_of(v, "ts_ms"),
         .body = json_string_value(body), .body_len = json_string_length(body),
@@ -336,6 +346,7 @@ static void fill_room(const json_t *v, struct chatd_room *r, const char **member
     for (size_t i = 0; i < json_array_size(list); i++)
         members[i] = json_string_value(json_array_get(list, i));
     *r = (struct chatd_room){
+        ANSWER_SIZE(struct chatd_room)
         .id = str_of(v, "room"), .kind = (chatd_room_kind)int_of(v, "kind"),
         .state = (chatd_room_state)int_of(v, "state"), .title = str_of(v, "title"),
         .owner = str_of(v, "owner"), .agent = str_of(v, "agent"), .created_ms = int_of(v, "created_ms"),

@@ -1,5 +1,5 @@
 /*
- * chatd SDK — what a plugin implements.
+ * chatd SDK 2 — what a plugin implements.
  *
  * A plugin is a shared object that exports exactly one symbol,
  * `chatd_plugin_descriptor`, made with CHATD_PLUGIN_DEFINE():
@@ -13,19 +13,73 @@
  *                         .version = "1.0", .init = my_init, .fini = my_fini,
  *                         .ops.notify = &my_ops)
  *
- * Lifecycle, all on the core thread: the loader checks the descriptor (ABI,
- * kind, mandatory ops) before calling init(); init() reads its config through
- * the host and returns its state; the ops are called with that state; fini()
- * releases everything, including every event registered on host->base.
+ * Growth. Every struct that crosses the ABI, in either direction, starts
+ * with `size_t size` (the descriptor starts with its two version numbers,
+ * then its size) and only ever grows at its end:
+ * - whoever fills a struct sets `size` to sizeof the struct as it was built
+ *   (`.size = sizeof x`); the host does it for what it hands a plugin, the
+ *   plugin for its descriptor, its ops tables and every struct it answers;
+ * - whoever reads one reads only the members that lie within its `size`
+ *   and takes a member beyond it as zero / NULL (an operation beyond an ops
+ *   table's size as absent). CHATD_HAS(s, member) (host.h) says whether a
+ *   member is there; the members of 2.0 always are;
+ * - an array of structs is handed over as a pointer to its first element
+ *   and a count. Its elements lie back to back, all of one size, and that
+ *   `size` of theirs is the array's stride: element i starts at
+ *   (const char *)first + i * first->size. A plugin that declares
+ *   `struct chatd_room rooms[n]` and sets each `.size = sizeof rooms[0]`
+ *   does exactly that;
+ * - enum values are explicit and only appended; a reader takes a value it
+ *   does not know as "other" and never fails a whole answer on it.
  *
- * Asynchronous operations take a completion callback `cb` and an opaque
- * `ctx`. The plugin calls cb exactly once, on the core thread, and never
- * before the operation's call has returned (complete later with host->post
- * when the answer is at hand at once). Pointers handed to cb are valid only
- * during the callback; the host copies what it keeps. Pointers handed to an
- * operation are valid only during that call; the plugin copies what it keeps.
- * Operations in flight at fini() are completed with CHATD_ERR_CLOSED, or
- * dropped: after fini() starts the host no longer expects completions.
+ * Versions. A plugin is built for SDK CHATD_ABI_MAJOR.CHATD_ABI_MINOR (the
+ * descriptor's abi_major/abi_minor, filled by CHATD_PLUGIN_DEFINE). chatd
+ * loads it when the major equals its own, whatever the minor:
+ * - a plugin of an older minor runs in a newer chatd: the host reads and
+ *   writes only the sizes that plugin's structs have, and never calls an
+ *   operation beyond its ops table's size (every operation a minor adds is
+ *   optional, and the host has a way without it);
+ * - a plugin of a newer minor runs in an older chatd: everything a minor
+ *   after 2.0 adds (a host function, a member of a struct the host hands
+ *   over) is optional for the plugin too, and the plugin checks it with
+ *   CHATD_HOST_HAS(host, fn) / CHATD_HAS(s, member) before use; the host
+ *   never looks past the sizes it knows, so the plugin's larger structs
+ *   and longer ops tables do no harm.
+ * A plugin of another major is refused at start-up with one line that says
+ * to rebuild it against this chatd's SDK. The one exception: SDK 1.0 to 1.2
+ * plugins still load, through the host's 1.x adapter (docs/plugin-guide.md,
+ * "Plugins of SDK 1.x"); they see a host of SDK 1.2.
+ *
+ * Threads. chatd calls a plugin on one thread only, the core thread (the
+ * libevent loop of host->base): init(), fini(), every operation, and every
+ * callback the host hands over is to be called there too. A plugin that
+ * keeps a thread of its own comes back with host->post.
+ *
+ * Lifecycle: the loader checks the descriptor (ABI, kind, mandatory ops)
+ * before calling init(); init() reads its config through the host and
+ * returns its state; the ops are called with that state; fini() releases
+ * everything, including every event registered on host->base.
+ *
+ * Ownership. Every pointer handed to an operation (and everything it points
+ * to) is borrowed for that call: the plugin copies what it keeps. Every
+ * pointer a plugin hands to a completion callback is borrowed for that
+ * callback: the host copies what it keeps, and the plugin may free it as
+ * soon as the callback returned. Descriptor and ops tables stay valid until
+ * the plugin is unloaded (they are normally `static const`).
+ *
+ * Completion and re-entrancy. Asynchronous operations take a completion
+ * callback `cb` and an opaque `ctx`. The plugin calls cb exactly once, on the
+ * core thread, and never before the operation's call has returned (complete
+ * later with host->post when the answer is at hand at once); auth is the one
+ * exception (chatd_auth_ops). The host guards it: a storage answer given
+ * before the operation returned is logged as a plugin bug and the request
+ * fails with CHATD_ERR_INTERNAL. Inside cb the host may call any operation
+ * of the same plugin again (a room_get answer starts a message_list): a
+ * plugin calls cb when its own state is consistent, and does not touch
+ * what the call may have freed (its request record) after cb returned.
+ * Inside an operation the plugin may call any host function. Operations in
+ * flight at fini() are completed with CHATD_ERR_CLOSED, or dropped: after
+ * fini() starts the host no longer expects completions.
  */
 #ifndef CHATD_PLUGIN_H
 #define CHATD_PLUGIN_H
@@ -48,19 +102,20 @@ typedef enum chatd_plugin_kind {
 /* Role bits of an identity. */
 #define CHATD_ROLE_USER 0x1u
 #define CHATD_ROLE_AGENT 0x2u
-/* SDK 1.2: transcripts. */
 #define CHATD_ROLE_ADMIN 0x4u /* privacy requests: may erase a user's data */
 
-/* What a client presented. Any member may be NULL. */
+/* What a client presented. Any member may be NULL. Filled by the host. */
 struct chatd_credentials {
+    size_t size;             /* sizeof the struct as the host built it */
     const char *login;       /* STOMP login header */
     const char *passcode;    /* STOMP passcode header (may hold a token) */
     const char *token;       /* bearer token from "Authorization: Bearer ..." */
     const char *remote_addr; /* peer address, for logs and rate limits */
 };
 
-/* Who the client is. */
+/* Who the client is. Filled by the plugin. */
 struct chatd_identity {
+    size_t size;              /* sizeof the struct as the plugin built it */
     const char *user;         /* stable user id; required */
     const char *display_name; /* may be NULL */
     uint32_t roles;           /* CHATD_ROLE_* bits */
@@ -69,14 +124,20 @@ struct chatd_identity {
 
 /* st: CHATD_OK with `who` set; CHATD_ERR_DENIED with a short `reason` safe to
  * show the client ("bad credentials", "token expired"); another status when
- * the plugin could not decide (backend down): the client is refused too. */
+ * the plugin could not decide (backend down): the client is refused too.
+ * Core thread. who, reason and their strings are borrowed for the call: the
+ * host copies what it keeps. The host may call authenticate again from
+ * inside it. */
 typedef void (*chatd_auth_cb)(void *ctx, chatd_status st,
                               const struct chatd_identity *who,
                               const char *reason);
 
 struct chatd_auth_ops {
     size_t size; /* sizeof the struct as the plugin built it */
-    /* Mandatory. Decide who `cred` is. cred is borrowed for the call. */
+    /* Mandatory. Decide who `cred` is. cred is borrowed for the call. Core
+     * thread. Unlike every other operation, authenticate may call cb before
+     * it returns (a decision from memory needs no round trip): the host
+     * copes either way. */
     void (*authenticate)(void *state, const struct chatd_credentials *cred,
                          chatd_auth_cb cb, void *ctx);
 };
@@ -93,11 +154,14 @@ typedef enum chatd_room_state {
     CHATD_ROOM_OPEN = 1,      /* direct/group rooms; support: unassigned */
     CHATD_ROOM_ASSIGNED = 2,  /* support: claimed by `agent` */
     CHATD_ROOM_COMPLETED = 3, /* support: the agent finished; read-only */
-    CHATD_ROOM_CLOSED = 4,    /* SDK 1.2, support: the customer closed it; a
+    CHATD_ROOM_CLOSED = 4,    /* support: the customer closed it; a
                                * read-only transcript until it is purged */
 } chatd_room_state;
 
+/* A message. Filled by the host in message_append's argument, by the
+ * plugin in its answers; arrays of messages step by `size` (see "Growth"). */
 struct chatd_message {
+    size_t size;           /* sizeof the struct as its filler built it */
     const char *room;
     uint64_t seq;          /* assigned by storage, strictly increasing per room from 1 */
     const char *id;        /* assigned by storage, unique across all rooms */
@@ -108,7 +172,10 @@ struct chatd_message {
     size_t body_len;
 };
 
+/* A room. Filled by the host in room_create's argument, by the plugin in
+ * its answers; arrays of rooms step by `size` (see "Growth"). */
 struct chatd_room {
+    size_t size;           /* sizeof the struct as its filler built it */
     const char *id;
     chatd_room_kind kind;
     chatd_room_state state;
@@ -122,18 +189,19 @@ struct chatd_room {
     size_t nmembers;
     /* Filled when the request named a `for_user`: */
     uint64_t read_seq;                        /* that user's read mark */
-    const struct chatd_message *last_message; /* newest message, or NULL */
-    /* SDK 1.2. A group's admins: members other than the owner who manage
+    const struct chatd_message *last_message; /* newest message (with its own
+                                               * size), or NULL */
+    /* A group's admins: members other than the owner who manage
      * the group with it (see group_change). NULL/0 in other rooms, and in
      * room_create's argument (a new group has no admins). */
     const char *const *admins;
     size_t nadmins;
-    /* SDK 1.2: transcripts. CLOSED: when the room was closed (Unix ms);
+    /* CLOSED: when the room was closed (Unix ms);
      * 0 otherwise, and ignored in room_create's argument. */
     int64_t closed_ms;
 };
 
-/* SDK 1.2. A member's role in a group room, in rank order: a higher value
+/* A member's role in a group room, in rank order: a higher value
  * outranks a lower one. The owner is the room's `owner` (while a member);
  * an admin is listed in `admins`; every other member is PLAIN. */
 typedef enum chatd_member_role {
@@ -143,7 +211,7 @@ typedef enum chatd_member_role {
     CHATD_MEMBER_OWNER = 3,
 } chatd_member_role;
 
-/* SDK 1.2. What group_change does. */
+/* What group_change does. */
 typedef enum chatd_group_change_kind {
     /* `user` joins as a PLAIN member, the last to have joined. */
     CHATD_GROUP_ADD = 1,
@@ -162,7 +230,7 @@ typedef enum chatd_group_change_kind {
     CHATD_GROUP_DELETE = 5,
 } chatd_group_change_kind;
 
-/* SDK 1.2. One change to a group, with the condition it depends on. All
+/* One change to a group, with the condition it depends on. All
  * pointers are borrowed for the call. */
 struct chatd_group_change {
     size_t size; /* sizeof the struct as the host built it */
@@ -180,8 +248,10 @@ struct chatd_group_change {
     bool outrank;
 };
 
-/* Which rooms room_list returns. Zero/NULL members do not filter. */
+/* Which rooms room_list returns. Zero/NULL members do not filter. Filled
+ * by the host. */
 struct chatd_room_filter {
+    size_t size;             /* sizeof the struct as the host built it */
     const char *member;      /* rooms this user belongs to */
     chatd_room_kind kind;    /* 0 = any */
     chatd_room_state state;  /* 0 = any */
@@ -190,6 +260,12 @@ struct chatd_room_filter {
     size_t limit;            /* at most this many; 0 = the plugin's maximum */
 };
 
+/* Completion callbacks of storage operations. Core thread, exactly once,
+ * after the operation returned. Everything the plugin hands over (rooms,
+ * messages and every string and array they point to) is borrowed for the
+ * call: the host copies what it keeps. Arrays: a pointer to the first
+ * element and a count, stepping by the elements' `size` ("Growth"). The
+ * host may call operations of the same plugin from inside the callback. */
 typedef void (*chatd_room_cb)(void *ctx, chatd_status st, const struct chatd_room *room);
 typedef void (*chatd_rooms_cb)(void *ctx, chatd_status st,
                                const struct chatd_room *rooms, size_t n);
@@ -199,32 +275,30 @@ typedef void (*chatd_messages_cb)(void *ctx, chatd_status st,
                                   const struct chatd_message *msgs, size_t n);
 typedef void (*chatd_done_cb)(void *ctx, chatd_status st);
 
-/* SDK 1.2: transcripts. What user_erase did; counts of this call only (a
- * repeated erase reports zeros). */
+/* What user_erase did; counts of this call only (a repeated erase reports
+ * zeros). Filled by the plugin. */
 struct chatd_erase_result {
+    size_t size;                  /* sizeof the struct as the plugin built it */
     uint64_t rooms_deleted;       /* support rooms the user opened, removed with their history */
     uint64_t messages_erased;     /* the user's messages in other rooms, made tombstones */
     uint64_t memberships_removed; /* other rooms the user no longer belongs to */
 };
 typedef void (*chatd_erase_cb)(void *ctx, chatd_status st, const struct chatd_erase_result *res);
-/* SDK 1.2: transcripts. n: how many things the operation did. */
+/* n: how many things the operation did. */
 typedef void (*chatd_count_cb)(void *ctx, chatd_status st, uint64_t n);
 
-/* Every storage operation of SDK 1.0 is mandatory; those added later say
- * whether they are. Each may complete with CHATD_ERR_UNAVAILABLE or
- * CHATD_ERR_TIMEOUT when the backend is down, and then must not have changed
- * anything the caller will be told about later.
+/* The storage operations up to read_mark are mandatory; the others are
+ * optional and say what the host does without them (an operation a later
+ * minor appends is always optional). Each may complete with
+ * CHATD_ERR_UNAVAILABLE or CHATD_ERR_TIMEOUT when the backend is down, and
+ * then must not have changed anything the caller will be told about later.
  *
- * How this table and the data structs grow (docs/plugin-guide.md, "ABI
- * rules"): an operation added in a minor is appended at the end of the
- * table, a field added to a data struct (chatd_room, chatd_message, ...) at
- * the end of that struct, each marked "SDK 1.N". The host calls an operation
- * added in 1.N, and reads a field added in 1.N from what a plugin hands it,
- * only when the plugin's descriptor says abi_minor >= N; a plugin built for
- * an older minor keeps working without that feature, and the host steps
- * over the arrays it returns with the struct size of that plugin's minor.
- * A plugin built for 1.N fills every field of 1.N (zero where it has
- * nothing to say).
+ * Thread, ownership, re-entrancy: as at the top of this file. Each
+ * operation is called on the core thread with borrowed arguments, returns
+ * at once (no blocking I/O), and completes through cb exactly once, never
+ * before it returned. Answers that carry rooms or messages fill every
+ * member of the struct as the plugin built it (zero where it has nothing
+ * to say) and set `size`.
  *
  * Order. What the host relies on, and all it relies on:
  * - Appends to one room are stored in call order: of two message_append
@@ -266,8 +340,8 @@ struct chatd_storage_ops {
                           chatd_room_cb cb, void *ctx);
     /* Remove the room, its messages, read marks and unique key. */
     void (*room_delete)(void *state, const char *room_id, chatd_done_cb cb, void *ctx);
-    /* Add or remove a member; adding one already there is OK. SDK 1.2:
-     * removing a member also drops their admin role. */
+    /* Add or remove a member; adding one already there is OK. Removing a
+     * member also drops their admin role. */
     void (*member_add)(void *state, const char *room_id, const char *user,
                        chatd_done_cb cb, void *ctx);
     void (*member_remove)(void *state, const char *room_id, const char *user,
@@ -288,7 +362,7 @@ struct chatd_storage_ops {
     void (*read_mark)(void *state, const char *room_id, const char *user,
                       uint64_t seq, chatd_done_cb cb, void *ctx);
 
-    /* SDK 1.2: group roles. Optional: without it the host stores no roles
+    /* Group roles. Optional: without it the host stores no roles
      * (a group's owner is its only manager; see docs/plugin-guide.md).
      * Atomically on the group ch->room_id, across every instance sharing
      * the backend: check ch's condition, then make the change (see
@@ -306,7 +380,7 @@ struct chatd_storage_ops {
     void (*group_change)(void *state, const struct chatd_group_change *ch,
                          chatd_room_cb cb, void *ctx);
 
-    /* SDK 1.2: transcripts. Optional: without room_close the host deletes
+    /* Transcripts. Optional: without room_close the host deletes
      * a support room its customer closes (room_delete); without room_purge
      * it refuses `[rooms] retention` at start; without user_erase it
      * answers an erase request 501. */
@@ -352,17 +426,21 @@ struct chatd_storage_ops {
  * channels. It delivers every event published on a channel to every instance
  * subscribed to it (its own included) through host->deliver, in publish
  * order per channel and publisher. It may lose events while disconnected:
- * storage is the record, the broker only the fast path. */
+ * storage is the record, the broker only the fast path.
+ *
+ * Thread: every operation on the core thread; none of them blocks. channel
+ * and data are borrowed for the call. Re-entrancy: an operation may call
+ * host->deliver, host->channel_live and host->set_ready (say, a broker that
+ * loops its own publish straight back): the host holds those until the
+ * operation returned, so the core never sees them inside its own call. */
 struct chatd_broker_ops {
     size_t size;
     /* Mandatory. Start/stop receiving a channel. The host calls subscribe
      * once per channel while it has local interest, and unsubscribe when the
      * last local subscriber leaves. channel is borrowed.
      * subscribe returns CHATD_OK when events published from now on reach
-     * this instance, or (hosts of ABI 1.1 and later: check
-     * CHATD_HOST_HAS(host, channel_live)) CHATD_PENDING when the backend
-     * has still to confirm: the plugin then calls host->channel_live once it
-     * has, never before subscribe returned. While disconnected, return OK:
+     * this instance, or CHATD_PENDING when the backend has still to
+     * confirm: the plugin then calls host->channel_live once it has. While disconnected, return OK:
      * the host catches subscribers up once the plugin is ready again. */
     chatd_status (*subscribe)(void *state, const char *channel);
     chatd_status (*unsubscribe)(void *state, const char *channel);
@@ -374,8 +452,10 @@ struct chatd_broker_ops {
 
 /* ---------------------------------------------------------------- notify */
 
-/* One notification for one recipient about one message. */
+/* One notification for one recipient about one message. Filled by the
+ * host. */
 struct chatd_notification {
+    size_t size;           /* sizeof the struct as the host built it */
     const char *recipient;
     const char *room;
     chatd_room_kind room_kind;
@@ -393,15 +473,22 @@ struct chatd_notification {
 struct chatd_notify_ops {
     size_t size;
     /* Mandatory. Deliver n, all borrowed for the call, without blocking;
-     * queue, retry and drop (and log) by the plugin's own bounds. */
+     * queue, retry and drop (and log) by the plugin's own bounds. Core
+     * thread; nothing to complete. The plugin may call host functions from
+     * inside it; the host never calls notify from inside another call of
+     * the same plugin. */
     void (*notify)(void *state, const struct chatd_notification *n);
 };
 
 /* ------------------------------------------------------------ descriptor */
 
+/* The descriptor. Its first two members stay where they are in every
+ * major, so that any chatd can tell which SDK a plugin was built for; its
+ * `size` comes next. */
 struct chatd_plugin {
     uint32_t abi_major;      /* CHATD_ABI_MAJOR the plugin was built with */
     uint32_t abi_minor;      /* CHATD_ABI_MINOR the plugin was built with */
+    size_t size;             /* sizeof the struct as the plugin built it */
     chatd_plugin_kind kind;
     const char *name;        /* e.g. "memory"; required */
     const char *version;     /* the plugin's own version; required */
@@ -410,7 +497,9 @@ struct chatd_plugin {
      * call host->config_error and return an error. Nothing to free on error:
      * fini is not called when init fails. */
     chatd_status (*init)(const struct chatd_host *host, void **state);
-    /* Mandatory. Release state and everything registered on host->base. */
+    /* Mandatory. Release state and everything registered on host->base.
+     * Core thread, once, after the last operation; the host calls no
+     * operation and expects no completion once fini has started. */
     void (*fini)(void *state);
     union {
         const struct chatd_auth_ops *auth;
@@ -423,15 +512,15 @@ struct chatd_plugin {
 #define CHATD_PLUGIN_SYMBOL "chatd_plugin_descriptor"
 
 /* Defines the one exported symbol. Arguments are designated initializers of
- * struct chatd_plugin; every member not named is zero, and the ABI version is
- * filled in from the headers the plugin is built with. */
+ * struct chatd_plugin; every member not named is zero, and the ABI version
+ * and size are filled in from the headers the plugin is built with. */
 #define CHATD_PLUGIN_DEFINE(...)                                              \
     CHATD_EXPORT const struct chatd_plugin *chatd_plugin_descriptor(void);    \
     CHATD_EXPORT const struct chatd_plugin *chatd_plugin_descriptor(void)     \
     {                                                                         \
         static const struct chatd_plugin descriptor = {                       \
             .abi_major = CHATD_ABI_MAJOR, .abi_minor = CHATD_ABI_MINOR,       \
-            __VA_ARGS__};                                                     \
+            .size = sizeof(struct chatd_plugin), __VA_ARGS__};                                                     \
         return &descriptor;                                                   \
     }
 
