@@ -8,13 +8,16 @@
 static void tiny_notify(void *state, const struct chatd_notification *n)
 {
     (void)state;
-    (void)n;
+    /* how a plugin reads a member a later minor added */
+    if (CHATD_HAS(n, json_len))
+        (void)n->json_len;
 }
 
 static chatd_status tiny_init(const struct chatd_host *h, void **state)
 {
     *state = NULL;
-    h->log(h, CHATD_LOG_DEBUG, "%s", chatd_strerror(CHATD_OK));
+    if (CHATD_HOST_HAS(h, counter_add))
+        h->log(h, CHATD_LOG_DEBUG, "%s", chatd_strerror(CHATD_OK));
     return CHATD_OK;
 }
 
