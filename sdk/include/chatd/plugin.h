@@ -312,7 +312,7 @@ typedef void (*chatd_count_cb)(void *ctx, chatd_status st, uint64_t n);
  * order the session sent them, after its room checks, so these rules are
  * what keeps one sender's messages in order (docs/protocol.md). */
 struct chatd_storage_ops {
-    size_t size;
+    size_t size; /* sizeof the struct as the plugin built it */
 
     /* Create `room` (its id chosen by the host; last_seq, read_seq and
      * last_message ignored). With a non-NULL unique_key at most one room
@@ -434,18 +434,21 @@ struct chatd_storage_ops {
  * loops its own publish straight back): the host holds those until the
  * operation returned, so the core never sees them inside its own call. */
 struct chatd_broker_ops {
-    size_t size;
+    size_t size; /* sizeof the struct as the plugin built it */
     /* Mandatory. Start/stop receiving a channel. The host calls subscribe
      * once per channel while it has local interest, and unsubscribe when the
      * last local subscriber leaves. channel is borrowed.
      * subscribe returns CHATD_OK when events published from now on reach
      * this instance, or CHATD_PENDING when the backend has still to
-     * confirm: the plugin then calls host->channel_live once it has. While disconnected, return OK:
-     * the host catches subscribers up once the plugin is ready again. */
+     * confirm: the plugin then calls host->channel_live once it has (from
+     * inside subscribe too: the host holds it until subscribe returned).
+     * While disconnected, return OK: the host catches subscribers up once
+     * the plugin is ready again. */
     chatd_status (*subscribe)(void *state, const char *channel);
     chatd_status (*unsubscribe)(void *state, const char *channel);
     /* Mandatory. Send data to every subscriber of channel; borrowed. Returns
-     * CHATD_OK when queued, CHATD_ERR_UNAVAILABLE while disconnected. */
+     * CHATD_OK when queued, CHATD_ERR_UNAVAILABLE while disconnected. May
+     * hand the event to host->deliver before it returns (a loopback). */
     chatd_status (*publish)(void *state, const char *channel,
                             const void *data, size_t len);
 };
@@ -471,7 +474,7 @@ struct chatd_notification {
 };
 
 struct chatd_notify_ops {
-    size_t size;
+    size_t size; /* sizeof the struct as the plugin built it */
     /* Mandatory. Deliver n, all borrowed for the call, without blocking;
      * queue, retry and drop (and log) by the plugin's own bounds. Core
      * thread; nothing to complete. The plugin may call host functions from
@@ -495,7 +498,9 @@ struct chatd_plugin {
     const char *description; /* one line; may be NULL */
     /* Mandatory. Read config through host, set *state, return CHATD_OK; or
      * call host->config_error and return an error. Nothing to free on error:
-     * fini is not called when init fails. */
+     * fini is not called when init fails. Core thread, once, before any
+     * operation. host stays valid until fini returns; init may call every
+     * host function (config_* only here). */
     chatd_status (*init)(const struct chatd_host *host, void **state);
     /* Mandatory. Release state and everything registered on host->base.
      * Core thread, once, after the last operation; the host calls no
