@@ -20,7 +20,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 from chatd_harness import CHATD_BIN, Chatd, default_sections, render_ini  # noqa: E402
 from raw_stomp import RawStomp  # noqa: E402
-from rooms_client import Api, send_message, subscribe  # noqa: E402
+from rooms_client import Api, history, send_message, subscribe  # noqa: E402
 
 ABI_DIR = os.environ.get("CHATD_ABI_DIR", "build/tests/sdk/plugins")
 
@@ -221,6 +221,54 @@ class StoragePluginOfSdk11(unittest.TestCase):
         self.assertEqual(p.stderr.strip().splitlines(),
                          ["%s: [rooms] retention: the storage plugin 'files' (SDK 1.1) cannot purge closed rooms "
                           "(room_purge, SDK 1.2)" % path])
+
+
+class StoragePluginOfTheNextMinor(unittest.TestCase):
+    """storage-files built against the next minor's headers (next_minor.py):
+    its descriptor, ops table, rooms and messages are all one member longer
+    than chatd's. chatd loads it, says so, and reads its arrays at the
+    plugin's stride: every room and message whole, none shifted."""
+
+    def setUp(self):
+        plugin = os.path.join(ABI_DIR, "sdk_storage_files_next.so")
+        self.assertTrue(os.path.exists(plugin), "not built: " + plugin)
+        self.log = tempfile.NamedTemporaryFile(suffix=".log", delete=False).name
+        self.addCleanup(os.unlink, self.log)
+
+        def edit(s):
+            s["storage"] = {"plugin": plugin, "path": self.log}
+        self.server = Chatd(edit).start()
+        self.addCleanup(self.server.cleanup)
+        self.addCleanup(self.server.stop)
+
+    def test_loaded_with_a_line_naming_both_versions(self):
+        major, minor = chatd_abi()
+        self.assertIn("files 1.0 was built for SDK %d.%d; this chatd speaks %d.%d" % (major, minor + 1, major, minor),
+                      self.server.read_log())
+
+    def test_rooms_and_messages_are_read_whole(self):
+        alice, bob = Api(self.server.http_port, "alice"), Api(self.server.http_port, "bob")
+        made = {}
+        for title in ("하나 1️⃣", "둘 2️⃣", "셋 3️⃣"):
+            g = alice.post("/api/rooms", {"kind": "group", "title": title, "members": ["bob"]})[1]
+            made[g["id"]] = title
+        c = RawStomp(self.server.stomp_port)
+        c.connect("alice")
+        self.addCleanup(c.close)
+        texts = ["안녕하세요 😀 %d" % i for i in range(4)]
+        rid = next(iter(made))
+        for i, t in enumerate(texts):
+            send_message(c, rid, t, receipt="m%d" % i)
+            self.assertEqual(c.expect("RECEIPT").headers["receipt-id"], "m%d" % i)
+        status, page = bob.get("/api/rooms")
+        self.assertEqual(status, 200, page)
+        listed = {r["id"]: (r.get("title"), r["owner"], sorted(r["members"])) for r in page["rooms"]}
+        self.assertEqual(listed, {i: (t, "alice", ["alice", "bob"]) for i, t in made.items()})
+        last = [r for r in page["rooms"] if r["id"] == rid][0]["last_message"]
+        self.assertEqual((last["seq"], last["sender"], last["body"]), (4, "alice", texts[-1]))
+        stored = history(bob, rid)
+        self.assertEqual([(m["seq"], m["sender"], m["body"]) for m in stored],
+                         [(i + 1, "alice", t) for i, t in enumerate(texts)])
 
 
 if __name__ == "__main__":
