@@ -9,16 +9,19 @@ A storage plugin of SDK 1.1 serves rooms in chatd as before, and groups
 with the fallback for group roles (docs/plugin-guide.md); it has none of the
 transcripts operations either: closing a support room deletes it, an erase
 answers 501, a retention is refused."""
+import base64
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
 import unittest
+import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-from chatd_harness import CHATD_BIN, Chatd, default_sections, render_ini  # noqa: E402
+from chatd_harness import CHATD_BIN, Chatd, default_sections, render_ini, wait_for  # noqa: E402
 from raw_stomp import RawStomp  # noqa: E402
 from rooms_client import Api, history, send_message, subscribe  # noqa: E402
 
@@ -221,6 +224,61 @@ class StoragePluginOfSdk11(unittest.TestCase):
         self.assertEqual(p.stderr.strip().splitlines(),
                          ["%s: [rooms] retention: the storage plugin 'files' (SDK 1.1) cannot purge closed rooms "
                           "(room_purge, SDK 1.2)" % path])
+
+
+class AuthAndNotifyPluginsOfSdk11(unittest.TestCase):
+    """auth-csv and notify-jsonl built against the SDK 1.1 headers: the
+    credentials they read, the identity auth-csv answers and the
+    notification notify-jsonl writes all cross in the 1.x layout."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="chatd-sdk11-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        self.csv = os.path.join(self.dir, "users.csv")
+        with open(self.csv, "w") as f:
+            f.write("alice,앨리스 비밀 😀,user\nbob,bob-pw,user\ncarol,carol-pw,user|agent\n")
+        self.out = os.path.join(self.dir, "notifications.jsonl")
+        open(self.out, "w").close()
+
+        def edit(s):
+            s["auth"] = {"plugin": os.path.join(ABI_DIR, "sdk_auth_csv_1_1.so"), "path": self.csv}
+            s["notify.file"] = {"plugin": os.path.join(ABI_DIR, "sdk_notify_jsonl_1_1.so"), "path": self.out}
+            s["notify"] = {"coalesce": "0"}
+        self.server = Chatd(edit).start()
+        self.addCleanup(self.server.cleanup)
+        self.addCleanup(self.server.stop)
+
+    def login(self, user, password):
+        c = RawStomp(self.server.stomp_port)
+        self.addCleanup(c.close)
+        c.send("CONNECT", {"accept-version": "1.2", "host": "x", "login": user, "passcode": password})
+        return c, c.read()
+
+    def test_logins_roles_and_notifications_cross_in_the_1x_layout(self):
+        alice, f = self.login("alice", "앨리스 비밀 😀")
+        self.assertEqual((f.command, f.headers.get("user-name")), ("CONNECTED", "alice"), f)
+        _, f = self.login("alice", "bob-pw")
+        self.assertEqual((f.command, f.headers.get("message")), ("ERROR", "bad credentials"), f)
+        carol, f = self.login("carol", "carol-pw")
+        self.assertEqual(f.command, "CONNECTED", f)
+        for c, expected in ((carol, "RECEIPT"), (alice, "ERROR")):  # roles: only agents watch the queue
+            c.send("SUBSCRIBE", {"id": "q", "destination": "/topic/support/queue", "receipt": "q"})
+            self.assertEqual(c.expect(expected).command, expected)
+        alice, f = self.login("alice", "앨리스 비밀 😀")
+        # bob is offline: he hears of alice's message through notify-jsonl.
+        req = urllib.request.Request("http://127.0.0.1:%d/api/rooms" % self.server.http_port,
+                                     data=json.dumps({"kind": "group", "title": "예전 📣", "members": ["bob"]}).encode(),
+                                     method="POST", headers={"Content-Type": "application/json",
+                                                             "Authorization": "Basic " + base64.b64encode(
+                                                                 "alice:앨리스 비밀 😀".encode()).decode()})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            rid = json.loads(r.read())["id"]
+        send_message(alice, rid, "안녕하세요 😀", receipt="m")
+        self.assertEqual(alice.expect("RECEIPT").headers["receipt-id"], "m")
+        wait_for(lambda: open(self.out).read().strip(), what="a notification")
+        note = json.loads(open(self.out).read().splitlines()[0])
+        self.assertEqual((note["recipient"], note["room"], note["sender"], note["seq"], note["preview"]),
+                         ("bob", rid, "alice", 1, "안녕하세요 😀"))
 
 
 class StoragePluginOfTheNextMinor(unittest.TestCase):

@@ -198,7 +198,13 @@ static void answer_run(void *arg)
 {
     struct answer *ans = arg;
     if (ans->st == CHATD_OK) {
-        struct chatd_identity who = {.size = sizeof who, .user = ans->user, .roles = ans->roles};
+        struct chatd_identity who = {
+#if CHATD_ABI_MAJOR >= 2
+            .size = sizeof who, /* SDK 2; the same source builds against SDK 1.1 in tests/sdk */
+#endif
+            .user = ans->user,
+            .roles = ans->roles,
+        };
         ans->cb(ans->ctx, CHATD_OK, &who, NULL);
     } else {
         ans->cb(ans->ctx, ans->st, NULL, "bad credentials");
