@@ -29,8 +29,7 @@
  *   (const char *)first + i * first->size. A plugin that declares
  *   `struct chatd_room rooms[n]` and sets each `.size = sizeof rooms[0]`
  *   does exactly that;
- * - enum values are explicit and only appended; a reader takes a value it
- *   does not know as "other" and never fails a whole answer on it.
+ * - enum values are explicit and only appended.
  *
  * Versions. A plugin is built for SDK CHATD_ABI_MAJOR.CHATD_ABI_MINOR (the
  * descriptor's abi_major/abi_minor, filled by CHATD_PLUGIN_DEFINE). chatd
