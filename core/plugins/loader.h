@@ -21,6 +21,7 @@ struct plugin {
     struct chatd_plugin desc_read;
     void *state;
     bool ready;
+    unsigned storage_calls; /* storage_port.c: calls into the plugin under way */
     /* host->counter_add */
     struct plugin_counter {
         char name[48];

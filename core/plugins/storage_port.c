@@ -15,7 +15,8 @@
  *   it, so the core indexes arrays as C arrays;
  * - a completion the plugin gives before its call returned is a plugin bug:
  *   logged, and turned into CHATD_ERR_INTERNAL after the call returned, so
- *   the core's callers never run their callback inside their own call. */
+ *   the core's callers never run their callback inside their own call; the
+ *   same for an answer given inside any other call to the plugin. */
 
 /* The sizes of SDK 2.0's answers: a 2.x plugin fills at least these. */
 #define ROOM_SIZE_2_0 (offsetof(struct chatd_room, closed_ms) + sizeof(int64_t))
@@ -30,7 +31,7 @@ _Static_assert(offsetof(struct chatd_erase_result, rooms_deleted) == SDK1_SKIP, 
 enum answer { ANSWER_ROOM, ANSWER_ROOMS, ANSWER_MESSAGE, ANSWER_MESSAGES, ANSWER_DONE, ANSWER_COUNT, ANSWER_ERASE };
 
 struct call {
-    const struct plugin *p;
+    struct plugin *p;
     const char *op;
     enum answer answer;
     void *cb;
@@ -40,7 +41,7 @@ struct call {
     chatd_status fail;
 };
 
-static struct call *call_new(const struct plugin *p, const char *op, enum answer answer, void *cb, void *ctx)
+static struct call *call_new(struct plugin *p, const char *op, enum answer answer, void *cb, void *ctx)
 {
     struct call *c = calloc(1, sizeof *c);
     if (c)
@@ -89,6 +90,7 @@ static void call_fail_later(struct call *c, chatd_status st)
 /* After the plugin's call returned: an answer it gave inside is void. */
 static void call_returned(struct call *c)
 {
+    c->p->storage_calls--;
     if (!c->early) {
         c->returned = true;
         return;
@@ -100,12 +102,22 @@ static void call_returned(struct call *c)
     call_fail_later(c, CHATD_ERR_INTERNAL);
 }
 
-/* In a completion: whether it came before the call returned (then ignore it). */
+/* In a completion: whether it came inside a call of the plugin's, its own
+ * (then call_returned fails it) or another's (failed here, later): the
+ * core's callbacks never run inside a call of theirs to the port. */
 static bool call_early(struct call *c)
 {
-    if (c->returned)
+    if (!c->returned) {
+        c->early = true;
+        return true;
+    }
+    if (!c->p->storage_calls)
         return false;
-    c->early = true;
+    log_msg(CHATD_LOG_ERROR, c->p->section, 0,
+            "storage plugin %s answered %s inside another of its operations (a plugin bug: answer from the "
+            "loop, e.g. with host->post); the request fails",
+            c->p->desc->name, c->op);
+    call_fail_later(c, CHATD_ERR_INTERNAL);
     return true;
 }
 
@@ -292,13 +304,15 @@ static const struct chatd_storage_ops *plugin_ops(const struct plugin *p)
 
 /* Start a call: NULL when out of memory (then cb has run with NOMEM, the
  * one case where it runs before the core's call returns). */
-static struct call *call_start(const struct plugin *p, const char *op, enum answer answer, void *cb, void *ctx)
+static struct call *call_start(struct plugin *p, const char *op, enum answer answer, void *cb, void *ctx)
 {
     struct call *c = call_new(p, op, answer, cb, ctx);
     if (!c) {
         struct call stack = {.p = p, .op = op, .answer = answer, .cb = cb, .ctx = ctx};
         call_answer_failure(&stack, CHATD_ERR_NOMEM);
+        return NULL;
     }
+    p->storage_calls++;
     return c;
 }
 
@@ -319,7 +333,7 @@ static const struct chatd_room *room_out(const struct plugin *p, const struct ch
 static void port_room_create(void *state, const struct chatd_room *room, const char *unique_key, chatd_room_cb cb,
                              void *ctx)
 {
-    const struct plugin *p = state;
+    struct plugin *p = state;
     struct call *c = call_start(p, "room_create", ANSWER_ROOM, (void *)cb, ctx);
     if (!c)
         return;
@@ -330,7 +344,7 @@ static void port_room_create(void *state, const struct chatd_room *room, const c
 
 static void port_room_get(void *state, const char *room_id, const char *for_user, chatd_room_cb cb, void *ctx)
 {
-    const struct plugin *p = state;
+    struct plugin *p = state;
     struct call *c = call_start(p, "room_get", ANSWER_ROOM, (void *)cb, ctx);
     if (!c)
         return;
@@ -340,7 +354,7 @@ static void port_room_get(void *state, const char *room_id, const char *for_user
 
 static void port_room_list(void *state, const struct chatd_room_filter *filter, chatd_rooms_cb cb, void *ctx)
 {
-    const struct plugin *p = state;
+    struct plugin *p = state;
     struct call *c = call_start(p, "room_list", ANSWER_ROOMS, (void *)cb, ctx);
     if (!c)
         return;
@@ -358,7 +372,7 @@ static void port_room_list(void *state, const struct chatd_room_filter *filter, 
 static void port_room_claim(void *state, const char *room_id, const char *agent, int64_t now_ms, chatd_room_cb cb,
                             void *ctx)
 {
-    const struct plugin *p = state;
+    struct plugin *p = state;
     struct call *c = call_start(p, "room_claim", ANSWER_ROOM, (void *)cb, ctx);
     if (!c)
         return;
@@ -368,7 +382,7 @@ static void port_room_claim(void *state, const char *room_id, const char *agent,
 
 static void port_room_complete(void *state, const char *room_id, const char *agent, chatd_room_cb cb, void *ctx)
 {
-    const struct plugin *p = state;
+    struct plugin *p = state;
     struct call *c = call_start(p, "room_complete", ANSWER_ROOM, (void *)cb, ctx);
     if (!c)
         return;
@@ -378,7 +392,7 @@ static void port_room_complete(void *state, const char *room_id, const char *age
 
 static void port_room_delete(void *state, const char *room_id, chatd_done_cb cb, void *ctx)
 {
-    const struct plugin *p = state;
+    struct plugin *p = state;
     struct call *c = call_start(p, "room_delete", ANSWER_DONE, (void *)cb, ctx);
     if (!c)
         return;
@@ -388,7 +402,7 @@ static void port_room_delete(void *state, const char *room_id, chatd_done_cb cb,
 
 static void port_member_add(void *state, const char *room_id, const char *user, chatd_done_cb cb, void *ctx)
 {
-    const struct plugin *p = state;
+    struct plugin *p = state;
     struct call *c = call_start(p, "member_add", ANSWER_DONE, (void *)cb, ctx);
     if (!c)
         return;
@@ -398,7 +412,7 @@ static void port_member_add(void *state, const char *room_id, const char *user, 
 
 static void port_member_remove(void *state, const char *room_id, const char *user, chatd_done_cb cb, void *ctx)
 {
-    const struct plugin *p = state;
+    struct plugin *p = state;
     struct call *c = call_start(p, "member_remove", ANSWER_DONE, (void *)cb, ctx);
     if (!c)
         return;
@@ -408,7 +422,7 @@ static void port_member_remove(void *state, const char *room_id, const char *use
 
 static void port_message_append(void *state, const struct chatd_message *msg, chatd_message_cb cb, void *ctx)
 {
-    const struct plugin *p = state;
+    struct plugin *p = state;
     struct call *c = call_start(p, "message_append", ANSWER_MESSAGE, (void *)cb, ctx);
     if (!c)
         return;
@@ -426,7 +440,7 @@ static void port_message_append(void *state, const struct chatd_message *msg, ch
 static void port_message_list(void *state, const char *room_id, uint64_t before, uint64_t after, size_t limit,
                               chatd_messages_cb cb, void *ctx)
 {
-    const struct plugin *p = state;
+    struct plugin *p = state;
     struct call *c = call_start(p, "message_list", ANSWER_MESSAGES, (void *)cb, ctx);
     if (!c)
         return;
@@ -437,7 +451,7 @@ static void port_message_list(void *state, const char *room_id, uint64_t before,
 static void port_read_mark(void *state, const char *room_id, const char *user, uint64_t seq, chatd_done_cb cb,
                            void *ctx)
 {
-    const struct plugin *p = state;
+    struct plugin *p = state;
     struct call *c = call_start(p, "read_mark", ANSWER_DONE, (void *)cb, ctx);
     if (!c)
         return;
@@ -450,6 +464,7 @@ static bool port_lacks(struct call *c, bool has)
 {
     if (has)
         return false;
+    c->p->storage_calls--;
     c->returned = true;
     call_fail_later(c, CHATD_ERR_UNSUPPORTED);
     return true;
@@ -457,7 +472,7 @@ static bool port_lacks(struct call *c, bool has)
 
 static void port_group_change(void *state, const struct chatd_group_change *ch, chatd_room_cb cb, void *ctx)
 {
-    const struct plugin *p = state;
+    struct plugin *p = state;
     struct call *c = call_start(p, "group_change", ANSWER_ROOM, (void *)cb, ctx);
     if (!c || port_lacks(c, storage_has_group_change(p)))
         return;
@@ -475,7 +490,7 @@ static const struct chatd_storage_ops *ops_of_minor(const struct plugin *p, uint
 
 static void port_room_close(void *state, const char *room_id, int64_t now_ms, chatd_room_cb cb, void *ctx)
 {
-    const struct plugin *p = state;
+    struct plugin *p = state;
     const struct chatd_storage_ops *o = ops_of_minor(p, 2);
     struct call *c = call_start(p, "room_close", ANSWER_ROOM, (void *)cb, ctx);
     if (!c || port_lacks(c, o && OPS_HAS(o, room_close)))
@@ -486,7 +501,7 @@ static void port_room_close(void *state, const char *room_id, int64_t now_ms, ch
 
 static void port_room_purge(void *state, int64_t closed_before_ms, size_t limit, chatd_count_cb cb, void *ctx)
 {
-    const struct plugin *p = state;
+    struct plugin *p = state;
     const struct chatd_storage_ops *o = ops_of_minor(p, 2);
     struct call *c = call_start(p, "room_purge", ANSWER_COUNT, (void *)cb, ctx);
     if (!c || port_lacks(c, o && OPS_HAS(o, room_purge)))
@@ -497,7 +512,7 @@ static void port_room_purge(void *state, int64_t closed_before_ms, size_t limit,
 
 static void port_user_erase(void *state, const char *user, chatd_erase_cb cb, void *ctx)
 {
-    const struct plugin *p = state;
+    struct plugin *p = state;
     const struct chatd_storage_ops *o = ops_of_minor(p, 2);
     struct call *c = call_start(p, "user_erase", ANSWER_ERASE, (void *)cb, ctx);
     if (!c || port_lacks(c, o && OPS_HAS(o, user_erase)))

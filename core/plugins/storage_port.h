@@ -3,9 +3,9 @@
  * set (in the 1.x layout to a plugin of SDK 1), what the plugin answers is
  * read at the plugin's own stride and size into this SDK's structs (the
  * members it does not have are zero), and an answer given before the
- * plugin's call returned is refused (CHATD_ERR_INTERNAL, later). So the
- * core's callbacks always run after the call that started them returned,
- * get plain C arrays, and may call the port again. The optional operations
+ * plugin's call returned, or inside any other call to it, is refused
+ * (CHATD_ERR_INTERNAL, later). So the core's callbacks never run inside a
+ * call to the port, get plain C arrays, and may call the port again. The optional operations
  * are offered only by plugins that have them. Core thread only. */
 #ifndef CHATD_STORAGE_PORT_H
 #define CHATD_STORAGE_PORT_H

@@ -79,6 +79,14 @@ static void fake_room_create(void *state, const struct chatd_room *room, const c
         cb(ctx, CHATD_OK, room);
 }
 
+/* Answers the room_list kept in F (its cb, ctx) from inside this call. */
+static void fake_room_get(void *state, const char *room_id, const char *for_user, chatd_room_cb cb, void *ctx)
+{
+    (void)state, (void)room_id, (void)for_user;
+    ((chatd_rooms_cb)F.cb)(F.ctx, CHATD_OK, NULL, 0);
+    F.cb = (void *)cb, F.ctx = ctx;
+}
+
 static void fake_message_list(void *state, const char *room, uint64_t before, uint64_t after, size_t limit,
                               chatd_messages_cb cb, void *ctx)
 {
@@ -102,6 +110,7 @@ static struct chatd_storage_ops fake_ops = {
     .size = sizeof fake_ops,
     .room_create = fake_room_create,
     .room_list = fake_room_list,
+    .room_get = fake_room_get,
     .message_list = fake_message_list,
 };
 
@@ -306,6 +315,28 @@ static void an_answer_inside_the_call_is_refused(void **state)
     assert_int_equal(seen.n, 0);
 }
 
+static void an_answer_inside_another_call_is_refused(void **state)
+{
+    (void)state;
+    void *st;
+    struct plugin *p = fake_plugin(CHATD_ABI_MAJOR, 0);
+    memset(&seen, 0, sizeof seen);
+    struct chatd_room_filter f = {.member = "bob"};
+    storage_ops(p, &st)->room_list(st, &f, core_rooms_cb, NULL);
+    /* room_get answers that room_list from inside its own call. */
+    storage_ops(p, &st)->room_get(st, "r", NULL, core_room_cb, NULL);
+    assert_int_equal(seen.calls, 0);
+    assert_non_null(F.task);
+    F.task(F.task_arg);
+    assert_int_equal(seen.calls, 1);
+    assert_int_equal(seen.st, CHATD_ERR_INTERNAL);
+    /* room_get's own answer, from the loop, goes through. */
+    ((chatd_room_cb)F.cb)(F.ctx, CHATD_ERR_NOT_FOUND, NULL);
+    assert_int_equal(seen.calls, 2);
+    assert_int_equal(seen.st, CHATD_ERR_NOT_FOUND);
+    assert_int_equal(p->storage_calls, 0);
+}
+
 static void optional_operations(void **state)
 {
     (void)state;
@@ -346,6 +377,7 @@ int main(void)
         cmocka_unit_test(messages_of_every_sdk),
         cmocka_unit_test(what_the_core_hands_over),
         cmocka_unit_test(an_answer_inside_the_call_is_refused),
+        cmocka_unit_test(an_answer_inside_another_call_is_refused),
         cmocka_unit_test(optional_operations),
         cmocka_unit_test(retention_period),
     };

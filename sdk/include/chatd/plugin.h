@@ -68,11 +68,12 @@
  *
  * Completion and re-entrancy. Asynchronous operations take a completion
  * callback `cb` and an opaque `ctx`. The plugin calls cb exactly once, on the
- * core thread, and never before the operation's call has returned (complete
- * later with host->post when the answer is at hand at once); auth is the one
- * exception (chatd_auth_ops). The host guards it: a storage answer given
- * before the operation returned is logged as a plugin bug and the request
- * fails with CHATD_ERR_INTERNAL. Inside cb the host may call any operation
+ * core thread, from the loop (a libevent callback of its own, a posted
+ * task): never before the operation's call has returned, nor from inside
+ * any other operation call (complete later with host->post when the answer
+ * is at hand at once); auth is the one exception (chatd_auth_ops). The host
+ * guards it: a storage answer given inside an operation call is logged as
+ * a plugin bug and its request fails with CHATD_ERR_INTERNAL. Inside cb the host may call any operation
  * of the same plugin again (a room_get answer starts a message_list): a
  * plugin calls cb when its own state is consistent, and does not touch
  * what the call may have freed (its request record) after cb returned.
@@ -294,8 +295,8 @@ typedef void (*chatd_count_cb)(void *ctx, chatd_status st, uint64_t n);
  *
  * Thread, ownership, re-entrancy: as at the top of this file. Each
  * operation is called on the core thread with borrowed arguments, returns
- * at once (no blocking I/O), and completes through cb exactly once, never
- * before it returned. Answers that carry rooms or messages fill every
+ * at once (no blocking I/O), and completes through cb exactly once, from
+ * the loop: never before it returned, nor inside another operation. Answers that carry rooms or messages fill every
  * member of the struct as the plugin built it (zero where it has nothing
  * to say) and set `size`.
  *
