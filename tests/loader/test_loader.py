@@ -1,5 +1,6 @@
 """The loader refuses each purpose-built broken plugin with its own line, and
-loads a plugin of a newer minor of its SDK (the version rule of plugin.h)."""
+loads a plugin of a newer minor of its SDK and one of SDK 1 (the version
+rule of plugin.h)."""
 import os
 import subprocess
 import sys
@@ -59,6 +60,12 @@ class Loader(unittest.TestCase):
     def test_newer_minor_loads(self):
         p, path = run_check({"plugin": so("newer_minor"), "mode": "on"})
         self.assertEqual(p.returncode, 0, p.stderr)
+
+    def test_a_plugin_of_sdk_1_loads(self):
+        p, path = run_check({"plugin": so("sdk1_control"), "mode": "on"})
+        self.assertEqual(p.returncode, 0, p.stderr)
+        p, path = run_check({"plugin": so("sdk1_control"), "mode": "on", "colour": "red"})
+        self.assertEqual(p.stderr.strip().splitlines(), ["%s: [auth] colour: unknown key" % path])
 
     def test_descriptor_without_size(self):
         self.refused("no_size", "plugin: PATH descriptor is 0 bytes, shorter than SDK %d.0's (its size is unset: "
