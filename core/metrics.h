@@ -5,6 +5,20 @@
 
 #include <stdint.h>
 
+/* What /metrics reads from the protocol side at the moment it is asked:
+ * the composition root sets `gauges` to a function that fills them, so the
+ * REST side needs no view of sessions or subscriptions. */
+struct metrics_gauges {
+    uint64_t connections;   /* client connections open */
+    uint64_t sessions;      /* of which CONNECTED */
+    uint64_t subscriptions; /* on this instance */
+    uint64_t queued;        /* messages waiting in /queue/ destinations */
+};
+struct metrics_source {
+    void (*gauges)(const void *ctx, struct metrics_gauges *out);
+    const void *ctx;
+};
+
 struct metrics {
     uint64_t sessions_opened, sessions_closed, frames_in, frames_out, http_requests;
     uint64_t messages_stored, deliveries, storage_errors, auth_refused;
@@ -17,6 +31,7 @@ struct metrics {
     double store_latency_sum;
     uint64_t delivery_latency[10];
     double delivery_latency_sum;
+    struct metrics_source live; /* NULL gauges: all zero */
 };
 
 /* Count one observation of ms milliseconds into a histogram above. */

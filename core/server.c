@@ -230,6 +230,18 @@ static bool rooms_watching(const void *ctx, const char *user, const char *room_i
     return presence_watching(srv->presence, user, room_id);
 }
 
+/* /metrics' view of the sessions and subscriptions, asked at each scrape. */
+static void live_gauges(const void *ctx, struct metrics_gauges *g)
+{
+    const struct server *srv = ctx;
+    size_t subs, queued;
+    router_stats(srv->router, &subs, &queued);
+    g->connections = srv->sessions.count;
+    g->sessions = srv->sessions.count - session_pending_count(srv);
+    g->subscriptions = subs;
+    g->queued = queued;
+}
+
 static int server_wire_rooms(struct server *srv)
 {
     if (!(srv->rooms = calloc(1, sizeof *srv->rooms)))
@@ -239,6 +251,7 @@ static int server_wire_rooms(struct server *srv)
     srv->rooms->presence = (struct room_presence_port){.ctx = srv, .online = rooms_online, .watching = rooms_watching};
     srv->rooms->preview_chars = srv->settings.notify_preview;
     srv->rooms->metrics = &srv->metrics;
+    srv->metrics.live = (struct metrics_source){.gauges = live_gauges, .ctx = srv};
     return 0;
 }
 

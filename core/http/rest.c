@@ -13,8 +13,6 @@
 #include "http/rest_call.h"
 #include "log.h"
 #include "rooms/presence.h"
-#include "stomp/session.h"
-#include "stomp/router.h"
 #include "http/rooms_rest.h"
 #include "server.h"
 #include "http/user_erase.h"
@@ -54,14 +52,14 @@ static void metrics(struct rest_call *c)
     }
     struct presence_stats ps;
     presence_stats(srv->presence, &ps);
-    size_t subs, queued;
-    router_stats(srv->router, &subs, &queued);
-    size_t waiting = session_pending_count(srv);
+    struct metrics_gauges g = {0};
+    if (m->live.gauges)
+        m->live.gauges(m->live.ctx, &g);
     struct { const char *name, *type, *help; uint64_t v; } rows[] = {
-        {"chatd_connections", "gauge", "client connections (WebSocket and TCP) open now", srv->sessions.count},
-        {"chatd_sessions", "gauge", "STOMP sessions open now (CONNECTED)", srv->sessions.count - waiting},
-        {"chatd_subscriptions", "gauge", "subscriptions on this instance", subs},
-        {"chatd_queue_messages", "gauge", "messages waiting in /queue/ destinations", queued},
+        {"chatd_connections", "gauge", "client connections (WebSocket and TCP) open now", g.connections},
+        {"chatd_sessions", "gauge", "STOMP sessions open now (CONNECTED)", g.sessions},
+        {"chatd_subscriptions", "gauge", "subscriptions on this instance", g.subscriptions},
+        {"chatd_queue_messages", "gauge", "messages waiting in /queue/ destinations", g.queued},
         {"chatd_sessions_opened_total", "counter", "connections accepted", m->sessions_opened},
         {"chatd_sessions_closed_total", "counter", "connections closed", m->sessions_closed},
         {"chatd_frames_in_total", "counter", "STOMP frames received", m->frames_in},
