@@ -1,5 +1,7 @@
 #include "wire/room_json.h"
 
+#include <string.h>
+
 #include "clock.h"
 #include "wire/jsonw.h"
 #include "rooms/room_rules.h"
@@ -20,38 +22,83 @@ const char *room_state_name(const struct chatd_room *r)
     return r->kind == CHATD_ROOM_SUPPORT ? "unassigned" : "open";
 }
 
+/* A message's members, in order, written once for both writers below:
+ * the tree (a room's last_message) and the text (history pages), so the
+ * two can never differ. */
+enum field_type { F_STR, F_NULLABLE, F_INT, F_TRUE };
+struct field_sink {
+    void (*put)(struct field_sink *k, const char *key, enum field_type t, const char *s, size_t n, int64_t v);
+};
+
+static void message_fields(const struct chatd_message *m, struct field_sink *k)
+{
+    k->put(k, "id", F_STR, m->id, strlen(m->id), 0);
+    k->put(k, "room", F_STR, m->room, strlen(m->room), 0);
+    k->put(k, "seq", F_INT, NULL, 0, (int64_t)m->seq);
+    k->put(k, "sender", F_STR, m->sender ? m->sender : "", m->sender ? strlen(m->sender) : 0, 0);
+    k->put(k, "client_id", F_NULLABLE, m->client_id, m->client_id ? strlen(m->client_id) : 0, 0);
+    k->put(k, "timestamp", F_INT, NULL, 0, m->ts_ms);
+    k->put(k, "body", F_STR, m->body ? m->body : "", m->body ? m->body_len : 0, 0);
+    if (message_erased(m))
+        k->put(k, "erased", F_TRUE, NULL, 0, 0);
+}
+
+struct tree_sink {
+    struct field_sink k;
+    json_t *obj;
+    bool failed;
+};
+
+static void tree_put(struct field_sink *k, const char *key, enum field_type t, const char *s, size_t n, int64_t v)
+{
+    struct tree_sink *ts = (struct tree_sink *)k;
+    json_t *val = t == F_INT                ? json_integer(v)
+                  : t == F_TRUE             ? json_true()
+                  : t == F_NULLABLE && !s   ? json_null()
+                                            : json_stringn(s, n);
+    if (!val || json_object_set_new(ts->obj, key, val) != 0)
+        ts->failed = true;
+}
+
 json_t *room_message_json(const struct chatd_message *m)
 {
-    json_t *j = json_pack("{s:s, s:s, s:I, s:s, s:s?, s:I, s:s%}", "id", m->id, "room", m->room, "seq",
-                          (json_int_t)m->seq, "sender", m->sender ? m->sender : "", "client_id", m->client_id,
-                          "timestamp", (json_int_t)m->ts_ms, "body", m->body ? m->body : "",
-                          m->body ? m->body_len : 0);
-    if (j && message_erased(m))
-        json_object_set_new(j, "erased", json_true());
-    return j;
+    struct tree_sink ts = {.k.put = tree_put, .obj = json_object()};
+    if (!ts.obj)
+        return NULL;
+    message_fields(m, &ts.k);
+    if (ts.failed) {
+        json_decref(ts.obj);
+        return NULL;
+    }
+    return ts.obj;
+}
+
+struct text_sink {
+    struct field_sink k;
+    struct jsonw *w;
+    bool first;
+};
+
+static void text_put(struct field_sink *k, const char *key, enum field_type t, const char *s, size_t n, int64_t v)
+{
+    struct text_sink *ws = (struct text_sink *)k;
+    jsonw_key(ws->w, key, ws->first);
+    ws->first = false;
+    if (t == F_INT)
+        jsonw_i64(ws->w, v);
+    else if (t == F_TRUE)
+        jsonw_raw(ws->w, "true", 4);
+    else if (t == F_NULLABLE && !s)
+        jsonw_raw(ws->w, "null", 4);
+    else
+        jsonw_str(ws->w, s, n);
 }
 
 void room_message_jsonw(struct jsonw *w, const struct chatd_message *m)
 {
+    struct text_sink ws = {.k.put = text_put, .w = w, .first = true};
     jsonw_raw(w, "{", 1);
-    jsonw_key(w, "id", true);
-    jsonw_cstr(w, m->id);
-    jsonw_key(w, "room", false);
-    jsonw_cstr(w, m->room);
-    jsonw_key(w, "seq", false);
-    jsonw_u64(w, m->seq);
-    jsonw_key(w, "sender", false);
-    jsonw_cstr(w, m->sender ? m->sender : "");
-    jsonw_key(w, "client_id", false);
-    jsonw_cstr(w, m->client_id);
-    jsonw_key(w, "timestamp", false);
-    jsonw_i64(w, m->ts_ms);
-    jsonw_key(w, "body", false);
-    jsonw_str(w, m->body ? m->body : "", m->body ? m->body_len : 0);
-    if (message_erased(m)) {
-        jsonw_key(w, "erased", false);
-        jsonw_raw(w, "true", 4);
-    }
+    message_fields(m, &ws.k);
     jsonw_raw(w, "}", 1);
 }
 
