@@ -1,5 +1,6 @@
 #include "settings.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +49,102 @@ fail:
     free(words);
     free(copy);
     return -1;
+}
+
+static void free_words(char **words)
+{
+    for (size_t i = 0; words && words[i]; i++)
+        free(words[i]);
+    free(words);
+}
+
+static bool ws_path_ok(const char *p, char *why, size_t whylen)
+{
+    size_t n = strlen(p);
+    if (p[0] != '/' || n < 2 || n > SETTINGS_WS_PATH_LEN || p[n - 1] == '/') {
+        snprintf(why, whylen, "'%s': a path starts with '/', has no trailing '/' and at most %d characters", p,
+                 SETTINGS_WS_PATH_LEN);
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char ch = p[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              strchr("/-_.~", ch)) || (ch == '/' && p[i + 1] == '/')) {
+            snprintf(why, whylen, "'%s': only letters, digits, '-', '_', '.', '~' and single '/' in a path", p);
+            return false;
+        }
+    }
+    static const char *const taken[] = {"/api", "/healthz", "/metrics"};
+    for (size_t i = 0; i < sizeof taken / sizeof *taken; i++) {
+        size_t tl = strlen(taken[i]);
+        if (strncmp(p, taken[i], tl) == 0 && (p[tl] == '\0' || p[tl] == '/')) {
+            snprintf(why, whylen, "'%s' is under %s, which the server answers itself", p, taken[i]);
+            return false;
+        }
+    }
+    return true;
+}
+
+int settings_parse_ws_paths(struct settings *s, const char *paths, const char *sockjs, const char **key, char *why,
+                            size_t whylen)
+{
+    char **words = NULL, **sj = NULL;
+    int rc = -1;
+    s->nws_paths = 0;
+    *key = "websocket_paths";
+    if (split_words(paths, &words) < 0 || split_words(sockjs, &sj) < 0) {
+        snprintf(why, whylen, "out of memory");
+        goto out;
+    }
+    if (!words[0]) {
+        snprintf(why, whylen, "expected one or more paths such as /ws");
+        goto out;
+    }
+    for (size_t i = 0; words[i]; i++) {
+        if (!ws_path_ok(words[i], why, whylen))
+            goto out;
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(words[i], words[j]) == 0) {
+                snprintf(why, whylen, "'%s' is listed twice", words[i]);
+                goto out;
+            }
+        }
+        if (i == SETTINGS_WS_PATHS_MAX) {
+            snprintf(why, whylen, "at most %d paths", SETTINGS_WS_PATHS_MAX);
+            goto out;
+        }
+    }
+    bool all = sj[0] && !sj[1] && strcmp(sj[0], "on") == 0;
+    bool none = sj[0] && !sj[1] && strcmp(sj[0], "off") == 0;
+    if (!sj[0]) {
+        *key = "sockjs";
+        snprintf(why, whylen, "expected on, off or some of the websocket_paths");
+        goto out;
+    }
+    for (size_t i = 0; !all && !none && sj[i]; i++) {
+        bool found = false;
+        for (size_t j = 0; words[j]; j++)
+            found |= strcmp(sj[i], words[j]) == 0;
+        if (!found) {
+            *key = "sockjs";
+            snprintf(why, whylen, "'%s' is not one of the websocket_paths (nor on, off)", sj[i]);
+            goto out;
+        }
+    }
+    for (size_t i = 0; words[i]; i++) {
+        bool on = all;
+        for (size_t j = 0; !all && !none && sj[j]; j++)
+            on |= strcmp(sj[j], words[i]) == 0;
+        s->ws_paths[i].path = words[i];
+        s->ws_paths[i].sockjs = on;
+        words[i] = NULL;
+        s->nws_paths = i + 1;
+    }
+    rc = 0;
+out:
+    free_words(words);
+    free_words(sj);
+    return rc;
 }
 
 static bool section_is_known(const char *name)
@@ -134,8 +231,22 @@ int settings_load(struct settings *s, struct config *cfg, char *err, size_t errl
         config_get_duration_ms(cfg, srv, "presence_interval", 10000, 100, 3600000, &s->presence_interval_ms, err,
                                errlen) < 0 ||
         config_get_size(cfg, srv, "max_connections_per_ip", 1000, 0, 1u << 24, &s->max_connections_per_ip, err,
-                        errlen) < 0)
+                        errlen) < 0 ||
+        config_get_duration_ms(cfg, srv, "sockjs_heartbeat", 25000, 1000, 3600000, &s->sockjs_heartbeat_ms, err,
+                               errlen) < 0 ||
+        config_get_duration_ms(cfg, srv, "sockjs_disconnect_delay", 5000, 100, 3600000,
+                               &s->sockjs_disconnect_delay_ms, err, errlen) < 0 ||
+        config_get_size(cfg, srv, "sockjs_response_limit", 128u << 10, 4096, 1u << 30, &s->sockjs_response_limit,
+                        err, errlen) < 0)
         return -1;
+    const char *paths = srv ? config_get(srv, "websocket_paths") : NULL;
+    const char *sockjs = srv ? config_get(srv, "sockjs") : NULL;
+    const char *bad_key;
+    char why[192];
+    if (settings_parse_ws_paths(s, paths ? paths : "/ws", sockjs ? sockjs : "on", &bad_key, why, sizeof why) < 0) {
+        config_errorf(err, errlen, cfg, "server", bad_key, "%s", why);
+        return -1;
+    }
     if (check_unused(cfg, srv, err, errlen) < 0)
         return -1;
 
@@ -232,6 +343,8 @@ void settings_free(struct settings *s)
     for (size_t i = 0; s->allowed_origins && s->allowed_origins[i]; i++)
         free(s->allowed_origins[i]);
     free(s->allowed_origins);
+    for (size_t i = 0; i < s->nws_paths; i++)
+        free(s->ws_paths[i].path);
     acl_free(&s->acl);
     memset(s, 0, sizeof *s);
 }

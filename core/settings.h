@@ -14,6 +14,16 @@
 
 struct config;
 
+/* [server] websocket_paths: at most this many, each at most this long. */
+#define SETTINGS_WS_PATHS_MAX 8
+#define SETTINGS_WS_PATH_LEN 64
+
+/* One STOMP-over-WebSocket endpoint, with or without SockJS under it. */
+struct ws_endpoint {
+    char *path;  /* "/ws": starts with '/', no trailing '/' */
+    bool sockjs;
+};
+
 struct settings {
     char *listen_host;      /* HTTP + WebSocket */
     int listen_port;
@@ -27,6 +37,11 @@ struct settings {
     long long shutdown_timeout_ms;
     long long presence_interval_ms; /* snapshot period; peers expire after 3 */
     size_t max_connections_per_ip; /* live STOMP connections (WS + TCP) per peer address; 0 = unlimited */
+    struct ws_endpoint ws_paths[SETTINGS_WS_PATHS_MAX]; /* websocket_paths, sockjs */
+    size_t nws_paths;
+    long long sockjs_heartbeat_ms;        /* 'h' to an idle SockJS receiver */
+    long long sockjs_disconnect_delay_ms; /* a SockJS session without a receiver this long is closed */
+    size_t sockjs_response_limit;         /* bytes of one streaming response before the client reconnects */
 
     struct stomp_limits limits;
     size_t max_subscriptions;     /* per session */
@@ -59,6 +74,12 @@ void settings_free(struct settings *s);
 /* "all", "support", "direct", "group", "mentions", separated by spaces or
  * commas. 0, or -1 on an unknown word or an empty list. */
 int settings_parse_notify_policy(const char *v, unsigned *kinds, bool *mentions);
+
+/* websocket_paths and sockjs ("on", "off", or a list of those paths)
+ * into s->ws_paths. 0, or -1 with the key at fault in *key and the reason
+ * in why. */
+int settings_parse_ws_paths(struct settings *s, const char *paths, const char *sockjs, const char **key, char *why,
+                            size_t whylen);
 
 /* "host:port" -> parts; host defaults to 0.0.0.0 when only ":port". */
 int settings_parse_addr(const char *v, char **host, int *port);

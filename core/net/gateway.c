@@ -1,114 +1,12 @@
 #include "net/gateway.h"
 
-#include <ev.h>
-#include <libwebsockets.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "idmap.h"
 #include "log.h"
-#include "net/stomp_frame.h"
-#include "strmap.h"
+#include "net/gateway_conn.h"
 #include "utf8.h"
 
-/* Per-connection state, allocated by lws as the protocol's session data. */
-struct outitem {
-    struct outitem *next;
-    char *head;
-    size_t head_len;
-    struct rcbuf *shared;
-};
-
-struct conn {
-    ev_timer hb_timer;      /* heart-beats; inactive when none were agreed */
-    struct gateway *g;
-    uint64_t id;
-    struct lws *wsi;
-    enum transport transport;
-    struct stomp_parser *parser;
-    struct outitem *out_head, *out_tail;
-    size_t out_bytes;
-    bool close_after_flush; /* the core or a protocol error asked to close */
-    bool kill;              /* close at the next chance, dropping the queue */
-    bool rx_closed;         /* ignore further input */
-    bool rx_paused;         /* the core asked us to stop reading (its backlog) */
-    bool rx_blocked;        /* not reading, for any reason of conn_rx_blocked() */
-    bool counted;           /* holds one of gateway.peers' counts for `peer` */
-    bool dirty;             /* got output in this drain of the core's queue */
-    char peer[48];          /* the client's address */
-    lws_usec_t hb_send_us, hb_receive_us;
-    lws_usec_t last_rx_us, last_tx_us;
-    /* Flow control (conn_rx_blocked): bytes of this connection's frames the
-     * core has not taken yet; recipients whose queues this publisher filled
-     * past the mark; the byte rate's token bucket. */
-    size_t inflight;
-    unsigned throttled_by;
-    double rate_tokens;
-    lws_usec_t rate_refill_us;
-    struct conn_flow *flow; /* made on first use */
-};
-
-/* What only a connection in a flow-control episode needs. */
-struct conn_flow {
-    struct conn *c;
-    ev_timer slow_timer;  /* a full queue holding publishers back must drain in time */
-    ev_timer rate_timer;  /* the byte rate's pause */
-    bool rate_wait;
-    uint64_t *holding;    /* publishers this queue holds back (connection ids) */
-    size_t nholding, holding_cap;
-};
-
-/* One HTTP request to the core's REST API, as lws session data. */
-struct http_conn {
-    struct lws *wsi;
-    uint64_t id;          /* registered in gateway.http while the core answers */
-    struct http_request *req;
-    size_t body_cap;
-    int status;           /* the core's answer, once it came */
-    const char *content_type;
-    char *response;
-    size_t response_len;
-    bool answered;
-};
-
-#define HTTP_BODY_MAX (64 * 1024)
-
-struct gateway {
-    const struct settings *settings;
-    struct lws_context *ctx;
-    struct ev_loop *loop;      /* epoll; lws runs on it as a foreign loop */
-    ev_timer lws_pump;         /* see gateway_lws_pump() */
-    pthread_t thread;
-    bool started;
-    atomic_bool stop;
-    bool draining;
-
-    struct xq to_gw;           /* filled by the core */
-    struct xmsg *batch;        /* our side of the to_gw swap */
-    size_t batch_cap;
-    uint64_t *dirty;           /* connections that got output in one drain */
-    size_t ndirty, dirty_cap;
-    struct xq *to_core;
-    void (*wake_core)(void *arg);
-    void *wake_arg;
-    struct xmsg *pending;      /* messages for the core from one callback */
-    size_t npending, pending_cap;
-
-    struct idmap conns;        /* id -> struct conn */
-    struct idmap http;         /* request id -> struct http_conn */
-    struct strmap peers;       /* peer address -> live connections (uintptr_t), with a limit set */
-    uint64_t next_id;
-    char *scratch;             /* LWS_PRE + one outgoing write */
-    size_t scratch_cap;
-
-    struct lws_http_mount mount, mount_api, mount_health, mount_metrics;
-    struct lws_protocols http_protocols[5];
-    struct lws_protocols raw_protocols[2];
-};
-
-#define WRITE_MAX (64 * 1024) /* bytes handed to one write */
 
 static void pending_add(struct gateway *g, const struct xmsg *m)
 {
@@ -182,6 +80,14 @@ static void peer_release(struct gateway *g, struct conn *c)
         strmap_put(&g->peers, c->peer, (void *)(uintptr_t)(n - 1)); /* the key exists: cannot fail */
 }
 
+void conn_wake(struct conn *c)
+{
+    if (c->sj)
+        sockjs_session_wake(c->g, c->sj);
+    else
+        lws_callback_on_writable(c->wsi);
+}
+
 static void conn_send_error(struct gateway *g, struct conn *c, const char *why, const char *detail);
 static void conn_heartbeat(struct ev_loop *loop, ev_timer *w, int revents);
 static void conn_flow_free(struct gateway *g, struct conn *c);
@@ -194,7 +100,7 @@ static void gateway_leave(struct gateway *g)
     ev_break(g->loop, EVBREAK_ALL);
 }
 
-static void conn_open(struct gateway *g, struct conn *c, struct lws *wsi, enum transport t)
+void conn_open(struct gateway *g, struct conn *c, struct lws *wsi, enum transport t)
 {
     memset(c, 0, sizeof *c);
     ev_timer_init(&c->hb_timer, conn_heartbeat, 0, 0);
@@ -229,7 +135,7 @@ static void conn_open(struct gateway *g, struct conn *c, struct lws *wsi, enum t
     pending_flush(g);
 }
 
-static void conn_closed(struct gateway *g, struct conn *c)
+void conn_closed(struct gateway *g, struct conn *c)
 {
     /* A refused connection has no id but may still hold its ERROR frame. */
     conn_clear_out(c);
@@ -264,6 +170,11 @@ static bool conn_rx_blocked(const struct conn *c)
     return c->rx_paused || c->inflight > INFLIGHT_MAX || c->throttled_by || (c->flow && c->flow->rate_wait);
 }
 
+bool conn_is_rx_blocked(const struct conn *c)
+{
+    return c->rx_blocked;
+}
+
 static void conn_rx_update(struct conn *c)
 {
     bool blocked = conn_rx_blocked(c);
@@ -272,7 +183,10 @@ static void conn_rx_update(struct conn *c)
     c->rx_blocked = blocked;
     if (!blocked)
         c->last_rx_us = lws_now_usecs(); /* the silence meanwhile was ours */
-    lws_rx_flow_control(c->wsi, !blocked);
+    if (c->sj)
+        sockjs_session_rx(c->g, c->sj, !blocked);
+    else
+        lws_rx_flow_control(c->wsi, !blocked);
     if (c->hb_receive_us)
         conn_heartbeat_arm(c->g, c); /* the receive deadline is off while blocked */
 }
@@ -307,7 +221,7 @@ static void flow_slow_timeout(struct ev_loop *loop, ev_timer *w, int revents)
             c->g->settings->max_outbound_bytes / 4, c->g->settings->slow_consumer_timeout_ms);
     conn_release_publishers(c->g, c);
     c->kill = true;
-    lws_callback_on_writable(c->wsi);
+    conn_wake(c);
 }
 
 static void flow_rate_resume(struct ev_loop *loop, ev_timer *w, int revents)
@@ -420,7 +334,7 @@ static void conn_enqueue(struct gateway *g, struct conn *c, char *head, size_t h
         rcbuf_unref(shared);
         if (!c->close_after_flush)
             c->kill = true;
-        lws_callback_on_writable(c->wsi);
+        conn_wake(c);
         return;
     }
     *it = (struct outitem){NULL, head, head_len, shared};
@@ -433,7 +347,7 @@ static void conn_enqueue(struct gateway *g, struct conn *c, char *head, size_t h
     if (shared && shared->origin && c->out_bytes > g->settings->max_outbound_bytes / 2)
         conn_hold_publisher(g, c, shared->origin);
     if (wake)
-        lws_callback_on_writable(c->wsi);
+        conn_wake(c);
 }
 
 /* Queue an ERROR frame and close once it is written. */
@@ -452,11 +366,11 @@ static void conn_send_error(struct gateway *g, struct conn *c, const char *why, 
     stomp_buf_free(&b);
     c->rx_closed = true;
     c->close_after_flush = true;
-    lws_callback_on_writable(c->wsi);
+    conn_wake(c);
 }
 
 /* Answer with an ERROR frame, then close. */
-static void conn_error(struct gateway *g, struct conn *c, const char *why, const char *detail)
+void conn_error(struct gateway *g, struct conn *c, const char *why, const char *detail)
 {
     log_msg(CHATD_LOG_INFO, "gateway", c->id, "closing: %s", why);
     conn_send_error(g, c, why, detail);
@@ -476,19 +390,32 @@ static void conn_fail(struct gateway *g, struct conn *c, const char *why)
  * deadline moved re-arms for the new one (libev's cheapest pattern for
  * inactivity timeouts), so a silent client is closed at its deadline, not
  * up to a tick later. */
+/* How often something must be written: the STOMP heart-beat, and over
+ * SockJS-over-WebSocket the protocol's own 'h' frames. 0 = never. */
+static lws_usec_t conn_send_interval(const struct gateway *g, const struct conn *c)
+{
+    lws_usec_t us = c->hb_send_us;
+    if (c->framing == FRAMING_SOCKJS_WS) {
+        lws_usec_t sj = (lws_usec_t)g->settings->sockjs_heartbeat_ms * 1000;
+        if (!us || sj < us)
+            us = sj;
+    }
+    return us;
+}
+
 static void conn_heartbeat_arm(struct gateway *g, struct conn *c)
 {
     ev_timer_stop(g->loop, &c->hb_timer);
     if (c->close_after_flush || c->kill || !c->id)
         return;
-    lws_usec_t now = lws_now_usecs(), next = 0;
+    lws_usec_t now = lws_now_usecs(), next = 0, send_us = conn_send_interval(g, c);
     /* A paused connection is silent because we do not read it. */
     if (c->hb_receive_us && !c->rx_blocked)
         next = c->last_rx_us + 2 * c->hb_receive_us;
-    if (c->hb_send_us) {
-        lws_usec_t due = c->last_tx_us + c->hb_send_us;
+    if (send_us) {
+        lws_usec_t due = c->last_tx_us + send_us;
         if (due <= now) /* output is queued (written soon) or an EOL just was */
-            due = now + c->hb_send_us;
+            due = now + send_us;
         if (!next || due < next)
             next = due;
     }
@@ -509,24 +436,29 @@ static void conn_heartbeat(struct ev_loop *loop, ev_timer *w, int revents)
     (void)revents;
     struct conn *c = (struct conn *)((char *)w - offsetof(struct conn, hb_timer));
     struct gateway *g = c->g;
-    lws_usec_t now = lws_now_usecs();
+    lws_usec_t now = lws_now_usecs(), send_us = conn_send_interval(g, c);
     if (c->close_after_flush || c->kill)
         return;
     if (c->hb_receive_us && !c->rx_blocked && now - c->last_rx_us >= 2 * c->hb_receive_us) {
         conn_error(g, c, "heart-beat timeout", "Nothing was received within twice the heart-beat interval.");
         return;
     }
-    if (c->hb_send_us && now - c->last_tx_us >= c->hb_send_us && !c->out_head) {
-        char *eol = malloc(1);
-        if (eol) {
-            *eol = '\n';
-            conn_enqueue(g, c, eol, 1, NULL, true);
+    if (send_us && now - c->last_tx_us >= send_us && !c->out_head) {
+        if (c->hb_send_us && now - c->last_tx_us >= c->hb_send_us) {
+            char *eol = malloc(1);
+            if (eol) {
+                *eol = '\n';
+                conn_enqueue(g, c, eol, 1, NULL, true);
+            }
+        } else {
+            c->sj_h_due = true;
+            conn_wake(c);
         }
     }
     conn_heartbeat_arm(g, c);
 }
 
-static void conn_receive(struct gateway *g, struct conn *c, const char *data, size_t len)
+void conn_receive(struct gateway *g, struct conn *c, const char *data, size_t len)
 {
     c->last_rx_us = lws_now_usecs();
     while (len && !c->rx_closed && c->parser) {
@@ -554,7 +486,7 @@ static void conn_receive(struct gateway *g, struct conn *c, const char *data, si
     pending_flush(g);
 }
 
-static int scratch_reserve(struct gateway *g, size_t len)
+int gateway_scratch_reserve(struct gateway *g, size_t len)
 {
     if (LWS_PRE + len <= g->scratch_cap)
         return 0;
@@ -608,6 +540,100 @@ static size_t ws_header(unsigned char *h, size_t len, bool text)
     return 10;
 }
 
+static void conn_pop(struct conn *c)
+{
+    struct outitem *cur = c->out_head;
+    c->out_head = cur->next;
+    c->out_bytes -= item_len(cur);
+    free(cur->head);
+    rcbuf_unref(cur->shared);
+    free(cur);
+    if (!c->out_head)
+        c->out_tail = NULL;
+}
+
+/* After frames left the queue: publishers it held back may go on. */
+static void conn_taken(struct gateway *g, struct conn *c)
+{
+    if (c->flow && c->out_bytes <= g->settings->max_outbound_bytes / 4)
+        conn_release_publishers(g, c);
+}
+
+int conn_take_sockjs(struct gateway *g, struct conn *c, struct stomp_buf *b)
+{
+    if (!c->out_head)
+        return 0;
+    size_t start = b->len, total = 0;
+    if (stomp_buf_append(b, "a[", 2) < 0)
+        return -1;
+    do {
+        struct outitem *cur = c->out_head;
+        total += item_len(cur);
+        if ((total != item_len(cur) && stomp_buf_append(b, ",", 1) < 0) || stomp_buf_append(b, "\"", 1) < 0 ||
+            sockjs_json_escape(b, cur->head, cur->head_len) < 0 ||
+            (cur->shared && sockjs_json_escape(b, cur->shared->data, cur->shared->len) < 0) ||
+            stomp_buf_append(b, "\"", 1) < 0) {
+            b->len = start;
+            return -1;
+        }
+        conn_pop(c);
+    } while (c->out_head && total + item_len(c->out_head) <= WRITE_MAX);
+    if (stomp_buf_append(b, "]", 1) < 0) {
+        b->len = start;
+        return -1;
+    }
+    conn_taken(g, c);
+    return 0;
+}
+
+int conn_write_ws_text(struct gateway *g, struct conn *c, const char *data, size_t len)
+{
+    if (gateway_scratch_reserve(g, len + 10) < 0)
+        return -1;
+    unsigned char *start = (unsigned char *)g->scratch + LWS_PRE, *p = start;
+    p += ws_header(p, len, true);
+    memcpy(p, data, len);
+    p += len;
+    size_t n = (size_t)(p - start);
+    if (lws_write(c->wsi, start, n, LWS_WRITE_RAW) < (int)n)
+        return -1;
+    c->last_tx_us = lws_now_usecs();
+    return 0;
+}
+
+/* SockJS over WebSocket: the queue as one 'a[...]' message, and a
+ * 'c[3000,"Go away!"]' before the server closes. */
+static int conn_writable_sockjs_ws(struct gateway *g, struct conn *c)
+{
+    struct stomp_buf *b = &g->sj_out;
+    b->len = 0;
+    bool closing = false;
+    bool h_due = c->sj_h_due;
+    c->sj_h_due = false; /* whatever goes out now serves as the heart-beat */
+    if (c->out_head) {
+        if (conn_take_sockjs(g, c, b) < 0)
+            return -1;
+    } else if (h_due && !c->close_after_flush) {
+        if (stomp_buf_append(b, "h", 1) < 0)
+            return -1;
+    } else if (c->close_after_flush) {
+        if (c->sj_close_sent) {
+            lws_close_reason(c->wsi, LWS_CLOSE_STATUS_NORMAL, (unsigned char *)"Go away!", 8);
+            return -1;
+        }
+        if (sockjs_close_frame(b, SOCKJS_CLOSE_GO_AWAY, "Go away!") < 0)
+            return -1;
+        c->sj_close_sent = closing = true;
+    } else {
+        return 0;
+    }
+    if (conn_write_ws_text(g, c, b->data, b->len) < 0)
+        return -1;
+    if (c->out_head || c->close_after_flush || closing)
+        conn_wake(c);
+    return 0;
+}
+
 /* Write what is queued, up to WRITE_MAX bytes in one write: for raw TCP the
  * frames back to back; for WebSocket each STOMP frame in a WebSocket message
  * of its own, framed here and handed to lws as raw bytes (lws frames one
@@ -617,6 +643,8 @@ static int conn_writable(struct gateway *g, struct conn *c)
 {
     if (c->kill)
         return -1;
+    if (c->framing == FRAMING_SOCKJS_WS)
+        return conn_writable_sockjs_ws(g, c);
     if (!c->out_head) {
         if (c->close_after_flush) {
             if (c->transport == TRANSPORT_WS)
@@ -633,7 +661,7 @@ static int conn_writable(struct gateway *g, struct conn *c)
         total += item_len(it) + per_item;
         it = it->next;
     } while (it && total + item_len(it) + per_item <= WRITE_MAX);
-    if (scratch_reserve(g, total) < 0)
+    if (gateway_scratch_reserve(g, total) < 0)
         return -1;
     unsigned char *start = (unsigned char *)g->scratch + LWS_PRE, *p = start;
     while (c->out_head != it) {
@@ -646,23 +674,16 @@ static int conn_writable(struct gateway *g, struct conn *c)
             memcpy(p, cur->shared->data, cur->shared->len);
             p += cur->shared->len;
         }
-        c->out_head = cur->next;
-        c->out_bytes -= item_len(cur);
-        free(cur->head);
-        rcbuf_unref(cur->shared);
-        free(cur);
+        conn_pop(c);
     }
-    if (!c->out_head)
-        c->out_tail = NULL;
-    if (c->flow && c->out_bytes <= g->settings->max_outbound_bytes / 4)
-        conn_release_publishers(g, c);
+    conn_taken(g, c);
     /* What the socket does not take now, lws keeps and sends first. */
     size_t n = (size_t)(p - start);
     if (lws_write(c->wsi, start, n, LWS_WRITE_RAW) < (int)n)
         return -1;
     c->last_tx_us = lws_now_usecs();
     if (c->out_head || c->close_after_flush)
-        lws_callback_on_writable(c->wsi);
+        conn_wake(c);
     return 0;
 }
 
@@ -690,16 +711,23 @@ static void flush_dirty(struct gateway *g)
         if (!c || !c->dirty)
             continue;
         c->dirty = false;
+        if (c->sj) {
+            if (sockjs_session_flush(g, c->sj) < 0) {
+                c->kill = true;
+                conn_wake(c);
+            }
+            continue;
+        }
         /* Not into a full socket: lws would keep all of it, unbounded by
          * max_outbound_bytes; such a connection waits for its writable
          * callback and its queue counts against the bound. */
         if (c->out_head && !c->kill && lws_send_pipe_choked(c->wsi)) {
-            lws_callback_on_writable(c->wsi);
+            conn_wake(c);
             continue;
         }
         if (c->out_head && !c->kill && conn_writable(g, c) < 0) {
             c->kill = true; /* closed from its own writable callback */
-            lws_callback_on_writable(c->wsi);
+            conn_wake(c);
         }
     }
     g->ndirty = 0;
@@ -745,7 +773,7 @@ static void gateway_drain_queue(struct gateway *g)
             if (!c->dirty && dirty_add(g, c->id))
                 c->dirty = true;
             else if (!c->dirty)
-                lws_callback_on_writable(c->wsi);
+                conn_wake(c);
         } else if (m->kind == XM_HEARTBEAT) {
             c->hb_send_us = (lws_usec_t)m->u.heartbeat.send_ms * 1000;
             c->hb_receive_us = (lws_usec_t)m->u.heartbeat.receive_ms * 1000;
@@ -760,7 +788,7 @@ static void gateway_drain_queue(struct gateway *g)
         } else if (m->kind == XM_CLOSE) {
             c->close_after_flush = true;
             c->rx_closed = true;
-            lws_callback_on_writable(c->wsi);
+            conn_wake(c);
         } else {
             xmsg_dispose(m);
         }
@@ -768,7 +796,7 @@ static void gateway_drain_queue(struct gateway *g)
     flush_dirty(g);
 }
 
-static bool origin_allowed(const struct gateway *g, struct lws *wsi)
+bool gateway_origin_allowed(const struct gateway *g, struct lws *wsi)
 {
     char origin[256];
     int n = lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN);
@@ -803,16 +831,52 @@ static int upgrade_refuse(struct lws *wsi, unsigned int status, const char *body
     return 1;
 }
 
-static int ws_upgrade_check(struct gateway *g, struct lws *wsi)
+const struct ws_endpoint *gateway_endpoint(const struct gateway *g, const char *uri, const char **rest)
 {
-    /* STOMP over WebSocket lives at /ws only. */
-    char uri[64];
-    int n = lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
-    if (n <= 0 || strcmp(uri, "/ws") != 0) {
-        log_msg(CHATD_LOG_INFO, "gateway", 0, "WebSocket upgrade refused: not at /ws");
-        return upgrade_refuse(wsi, HTTP_STATUS_NOT_FOUND, "{\"error\":\"not_found\",\"message\":\"WebSocket is at /ws\"}");
+    for (size_t i = 0; i < g->settings->nws_paths; i++) {
+        const struct ws_endpoint *e = &g->settings->ws_paths[i];
+        size_t n = strlen(e->path);
+        if (strncmp(uri, e->path, n) == 0 && (uri[n] == '\0' || uri[n] == '/')) {
+            *rest = uri + n;
+            return e;
+        }
     }
-    if (origin_allowed(g, wsi))
+    return NULL;
+}
+
+/* How a WebSocket upgrade to uri is framed: STOMP at an endpoint path,
+ * SockJS at {path}/{server}/{session}/websocket; -1 anywhere else. */
+static int ws_framing_of(const struct gateway *g, const char *uri)
+{
+    const char *rest;
+    const struct ws_endpoint *e = gateway_endpoint(g, uri, &rest);
+    char session[SOCKJS_ID_MAX + 1];
+    if (!e)
+        return -1;
+    if (!*rest)
+        return FRAMING_STOMP;
+    if (e->sockjs && sockjs_route(rest, session) == SOCKJS_WEBSOCKET)
+        return FRAMING_SOCKJS_WS;
+    return -1;
+}
+
+static int ws_framing_of_wsi(const struct gateway *g, struct lws *wsi)
+{
+    char uri[256];
+    int n = lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
+    return n > 0 ? ws_framing_of(g, uri) : -1;
+}
+
+int gateway_upgrade_check(struct gateway *g, struct lws *wsi)
+{
+    /* STOMP over WebSocket lives at the endpoint paths (and SockJS's
+     * websocket transport under them) only. */
+    if (ws_framing_of_wsi(g, wsi) < 0) {
+        log_msg(CHATD_LOG_INFO, "gateway", 0, "WebSocket upgrade refused: not at a websocket_paths endpoint");
+        return upgrade_refuse(wsi, HTTP_STATUS_NOT_FOUND,
+                              "{\"error\":\"not_found\",\"message\":\"no WebSocket endpoint at this path\"}");
+    }
+    if (gateway_origin_allowed(g, wsi))
         return 0;
     log_msg(CHATD_LOG_INFO, "gateway", 0, "WebSocket upgrade refused: Origin not allowed");
     return upgrade_refuse(wsi, HTTP_STATUS_FORBIDDEN, "{\"error\":\"forbidden\",\"message\":\"origin not allowed\"}");
@@ -988,7 +1052,7 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
             ev_break(g->loop, EVBREAK_ALL);
         return 0;
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-        return ws_upgrade_check(g, wsi);
+        return gateway_upgrade_check(g, wsi);
     case LWS_CALLBACK_HTTP:
         /* Static files are served by the "/" mount; only the API and health
          * mounts (bound to this protocol) arrive here. */
@@ -1022,16 +1086,24 @@ static int callback_stomp_ws(struct lws *wsi, enum lws_callback_reasons reason, 
     struct conn *c = user;
     switch (reason) {
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-        return ws_upgrade_check(g, wsi);
+        return gateway_upgrade_check(g, wsi);
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         /* Also here: whichever protocol the upgrade was bound to, no
          * WebSocket from a foreign Origin is ever established. */
-        return g->draining || !origin_allowed(g, wsi);
+        return g->draining || !gateway_origin_allowed(g, wsi);
     case LWS_CALLBACK_ESTABLISHED:
         conn_open(g, c, wsi, TRANSPORT_WS);
+        if (ws_framing_of_wsi(g, wsi) == FRAMING_SOCKJS_WS) {
+            c->framing = FRAMING_SOCKJS_WS;
+            sockjs_reader_init(&c->sj_in);
+            sockjs_ws_opened(g, c);
+        }
         return 0;
     case LWS_CALLBACK_RECEIVE:
-        conn_receive(g, c, in, len);
+        if (c->framing == FRAMING_SOCKJS_WS)
+            sockjs_ws_receive(g, c, in, len, lws_is_final_fragment(wsi));
+        else
+            conn_receive(g, c, in, len);
         return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return conn_writable(g, c);
@@ -1112,6 +1184,7 @@ struct gateway *gateway_new(const struct settings *s, struct xq *to_core, void (
     idmap_init(&g->conns);
     idmap_init(&g->http);
     strmap_init(&g->peers);
+    strmap_init(&g->sockjs);
     atomic_init(&g->stop, false);
 
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
@@ -1157,6 +1230,10 @@ struct gateway *gateway_new(const struct settings *s, struct xq *to_core, void (
         };
     g->http_protocols[3] = (struct lws_protocols){
         .name = "http", .callback = callback_http, .per_session_data_size = sizeof(struct http_conn)};
+    /* SockJS's HTTP transports, under each endpoint path that has it on
+     * (its websocket transport is a WebSocket upgrade like the others). */
+    g->http_protocols[4] = (struct lws_protocols){
+        .name = "sockjs", .callback = callback_sockjs, .per_session_data_size = sockjs_request_size()};
     memset(&g->mount, 0, sizeof g->mount);
     g->mount.mountpoint = "/";
     g->mount.mountpoint_len = 1;
@@ -1172,7 +1249,18 @@ struct gateway *gateway_new(const struct settings *s, struct xq *to_core, void (
         .mountpoint = "/metrics", .mountpoint_len = 8, .origin = "http", .origin_protocol = LWSMPRO_CALLBACK};
     g->mount_api.mount_next = &g->mount_health;
     g->mount_health.mount_next = &g->mount_metrics;
-    g->mount_metrics.mount_next = s->web_root ? &g->mount : NULL;
+    struct lws_http_mount *last = &g->mount_metrics;
+    for (size_t i = 0; i < s->nws_paths; i++) {
+        if (!s->ws_paths[i].sockjs)
+            continue;
+        g->mount_ws[i] = (struct lws_http_mount){.mountpoint = s->ws_paths[i].path,
+                                                 .mountpoint_len = (unsigned char)strlen(s->ws_paths[i].path),
+                                                 .origin = "sockjs",
+                                                 .origin_protocol = LWSMPRO_CALLBACK};
+        last->mount_next = &g->mount_ws[i];
+        last = &g->mount_ws[i];
+    }
+    last->mount_next = s->web_root ? &g->mount : NULL;
 
     struct lws_context_creation_info vi;
     memset(&vi, 0, sizeof vi);
@@ -1266,6 +1354,7 @@ void gateway_free(struct gateway *g)
     gateway_stop(g);
     if (g->ctx)
         lws_context_destroy(g->ctx); /* closes what is left; CLOSED callbacks run here */
+    sockjs_sessions_free(g);
     if (g->loop)
         ev_loop_destroy(g->loop);
     pending_flush(g);
@@ -1273,6 +1362,9 @@ void gateway_free(struct gateway *g)
     idmap_free(&g->conns);
     idmap_free(&g->http);
     strmap_free(&g->peers);
+    strmap_free(&g->sockjs);
+    stomp_buf_free(&g->sj_out);
+    free(g->sj_dec);
     free(g->batch);
     free(g->dirty);
     free(g->pending);
