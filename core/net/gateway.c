@@ -1097,6 +1097,7 @@ static int callback_stomp_ws(struct lws *wsi, enum lws_callback_reasons reason, 
             c->framing = FRAMING_SOCKJS_WS;
             sockjs_reader_init(&c->sj_in);
             sockjs_ws_opened(g, c);
+            conn_heartbeat_arm(g, c); /* 'h' frames from now on */
         }
         return 0;
     case LWS_CALLBACK_RECEIVE:

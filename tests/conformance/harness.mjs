@@ -64,15 +64,17 @@ export async function waitFor(cond, what, timeoutMs = 10000) {
   }
 }
 
-export async function startChatd() {
+// extra: more lines for [server] and [stomp] ({ server: [...], stomp: [...] }).
+export async function startChatd(extra = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), "chatd-js-"));
   const http = await freePort();
   const stomp = await freePort();
   const lines = [
     "[server]", `listen = 127.0.0.1:${http}`, `stomp_listen = 127.0.0.1:${stomp}`,
     `plugin_dir = ${PLUGINS}`, `web_root = ${path.join(SOURCE, "examples", "web")}`,
-    `allowed_origins = http://localhost:${http}`, "log_level = debug",
+    `allowed_origins = http://localhost:${http}`, "log_level = debug", ...(extra.server ?? []),
     "[stomp]", "allow.topics = send,subscribe /topic/** user,agent", "allow.queues = send,subscribe /queue/** user,agent",
+    ...(extra.stomp ?? []),
     "[auth]", "plugin = static",
     ...Object.entries(USERS).flatMap(([u, r]) => [`user.${u}.password = ${hash(passwordOf(u))}`, `user.${u}.roles = ${r}`]),
     "[storage]", "plugin = memory", "[broker]", "plugin = simple", "",
