@@ -3,6 +3,7 @@ gets a clear HTTP error or a SockJS close frame, sessions end as the
 protocol says, and everyone else keeps being served."""
 import http.client
 import json
+import socket
 import threading
 import time
 import unittest
@@ -157,11 +158,20 @@ class SockJSBadInput(OneServer):
 
     def test_chunked_post_gets_411(self):
         s = self.sockjs().open_connected("alice")
-        c = http.client.HTTPConnection("127.0.0.1", self.server.http_port, timeout=10)
-        c.request("POST", s.base + "/xhr_send", body=iter([b'["\\n"]']), encode_chunked=True)
-        r = c.getresponse()
-        self.assertEqual((r.status, r.read()), (411, b"Content-Length required."))
-        c.close()
+        sock = socket.create_connection(("127.0.0.1", self.server.http_port), timeout=10)
+        try:
+            sock.sendall(("POST %s/xhr_send HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                          "6\r\n[\"\\n\"]\r\n0\r\n\r\n" % s.base).encode())
+            answer = b""
+            while True:
+                data = sock.recv(4096)
+                if not data:
+                    break
+                answer += data
+        finally:
+            sock.close()
+        self.assertTrue(answer.startswith(b"HTTP/1.1 411 "), answer)
+        self.assertTrue(answer.endswith(b"\r\n\r\nContent-Length required."), answer)
 
     def test_oversize_post(self):
         s = self.sockjs().open_connected("alice")
@@ -206,12 +216,13 @@ class SockJSBadInput(OneServer):
         s = self.sockjs().open_connected("alice")
         s.send_frames(stomp_frame("SUBSCRIBE", {"id": "1", "destination": "/topic/sockjs.timeout", "receipt": "r"}))
         s.messages()
-        opened = self.server.read_log().count("closed")
         # No receiving request for sockjs_disconnect_delay (1s): the STOMP
         # session ends (the core logs its close) and the session answers
         # with the close frame.
-        wait_for(lambda: "no receiving request for 1000 ms" in self.server.read_log(), what="the time-out")
-        wait_for(lambda: self.server.read_log().count("closed") > opened, what="the core to see the close")
+        line = "SockJS session %s: no receiving request for 1000 ms" % s.base.rsplit("/", 1)[1]
+        wait_for(lambda: line in self.server.read_log(), what="the time-out")
+        sid = [entry for entry in self.server.read_log().splitlines() if line in entry][0].split("session=")[1].split()[0]
+        wait_for(lambda: "session=%s closed" % sid in self.server.read_log(), what="the core to see the close")
         self.assertEqual(s.poll(), 'c[3000,"Go away!"]\n')
         status, _, body = s.send('["\\n"]')
         self.assertEqual((status, body), (404, "Session closed."))
