@@ -1,5 +1,6 @@
 /* The gateway thread: libwebsockets owns every client socket (HTTP, static
- * files, WebSocket at /ws, raw TCP STOMP). It frames and parses STOMP and
+ * files, WebSocket and SockJS at the [server] websocket_paths, raw TCP
+ * STOMP). It frames and parses STOMP and
  * exchanges messages with the core thread through two queues. It never
  * blocks and never calls a plugin. */
 #ifndef CHATD_GATEWAY_H

@@ -134,6 +134,39 @@ class CheckConfig(unittest.TestCase):
         p, path = check(s)
         self.assert_one_line(p, path, "[server] listen:", "HOST:PORT")
 
+    def test_websocket_paths_and_sockjs(self):
+        cases = [
+            ({"websocket_paths": "ws"}, "[server] websocket_paths:", "starts with '/'"),
+            ({"websocket_paths": "/ws/"}, "[server] websocket_paths:", "no trailing '/'"),
+            ({"websocket_paths": "/"}, "[server] websocket_paths:", "starts with '/'"),
+            ({"websocket_paths": "/a//b"}, "[server] websocket_paths:", "single '/'"),
+            ({"websocket_paths": "/채팅"}, "[server] websocket_paths:", "only letters"),
+            ({"websocket_paths": "/api/ws"}, "[server] websocket_paths:", "under /api"),
+            ({"websocket_paths": "/ws, /ws"}, "[server] websocket_paths:", "listed twice"),
+            ({"websocket_paths": " , "}, "[server] websocket_paths:", "one or more paths"),
+            ({"websocket_paths": ",".join("/p%d" % i for i in range(9))}, "[server] websocket_paths:", "at most 8"),
+            ({"websocket_paths": "/" + "x" * 64}, "[server] websocket_paths:", "at most 64"),
+            ({"sockjs": "maybe"}, "[server] sockjs:", "'maybe' is not one of the websocket_paths"),
+            ({"websocket_paths": "/a", "sockjs": "/b"}, "[server] sockjs:", "'/b'"),
+            ({"sockjs": ""}, "[server] sockjs:", "expected on, off"),
+            ({"sockjs_heartbeat": "0"}, "[server] sockjs_heartbeat:",),
+            ({"sockjs_disconnect_delay": "2h"}, "[server] sockjs_disconnect_delay:",),
+            ({"sockjs_response_limit": "1K"}, "[server] sockjs_response_limit:",),
+        ]
+        for keys, *parts in cases:
+            with self.subTest(keys):
+                s = default_sections(1, 2)
+                s["server"].update(keys)
+                p, path = check(s)
+                self.assert_one_line(p, path, *parts)
+        for keys in ({"websocket_paths": "/ws /ws-stomp /a/b.c_d~e", "sockjs": "/ws-stomp, /ws"},
+                     {"sockjs": "off"}, {"sockjs": "on", "sockjs_heartbeat": "1s"}):
+            with self.subTest(keys):
+                s = default_sections(1, 2)
+                s["server"].update(keys)
+                p, path = check(s)
+                self.assertEqual(p.returncode, 0, p.stderr)
+
     def test_unset_environment_variable(self):
         s = default_sections(1, 2)
         s["server"]["web_root"] = "${CHATD_TEST_SURELY_UNSET}"
