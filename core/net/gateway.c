@@ -759,6 +759,7 @@ static void gateway_drain_queue(struct gateway *g)
         }
         if (m->kind == XM_DRAIN) {
             g->draining = true;
+            sockjs_sessions_drain(g);
             if (g->conns.count == 0)
                 gateway_leave(g);
             continue;

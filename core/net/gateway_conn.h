@@ -177,6 +177,8 @@ void sockjs_session_wake(struct gateway *g, struct sockjs_session *s);
 void sockjs_session_rx(struct gateway *g, struct sockjs_session *s, bool reading);
 /* The session's receiver may write now (flush after a drain of the core's queue). */
 int sockjs_session_flush(struct gateway *g, struct sockjs_session *s);
+/* Shutdown began: sessions the core closed that have no receiver end now. */
+void sockjs_sessions_drain(struct gateway *g);
 /* Shutdown: free every session (their receivers are gone). */
 void sockjs_sessions_free(struct gateway *g);
 

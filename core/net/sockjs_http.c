@@ -113,7 +113,7 @@ static void session_timer(struct ev_loop *loop, ev_timer *w, int revents)
     if (s->recv)
         return;
     if (!s->closed) {
-        if (!s->c.kill)
+        if (!s->c.kill && !s->c.close_after_flush)
             log_msg(CHATD_LOG_INFO, "gateway", s->c.id, "SockJS session %s: no receiving request for %lld ms: closed",
                     s->id, g->settings->sockjs_disconnect_delay_ms);
         session_end(g, s);
@@ -134,10 +134,14 @@ static void session_hb(struct ev_loop *loop, ev_timer *w, int revents)
 
 void sockjs_session_wake(struct gateway *g, struct sockjs_session *s)
 {
+    /* Without a receiver, a session to kill, or to close while the server
+     * shuts down, ends now rather than at its next request (which would
+     * hold the drain for the disconnect delay); from a timer, as the
+     * caller may still use the connection. */
     if (s->recv)
         lws_callback_on_writable(s->recv->wsi);
-    else if (s->c.kill && !s->closed)
-        timer_restart(g, &s->timer, 0); /* not from inside the caller: it may still use the connection */
+    else if ((s->c.kill || (s->c.close_after_flush && g->draining)) && !s->closed)
+        timer_restart(g, &s->timer, 0);
 }
 
 int sockjs_session_flush(struct gateway *g, struct sockjs_session *s)
@@ -151,6 +155,15 @@ void sockjs_session_rx(struct gateway *g, struct sockjs_session *s, bool reading
     (void)g;
     if (reading && s->held)
         lws_callback_on_writable(s->held->wsi);
+}
+
+void sockjs_sessions_drain(struct gateway *g)
+{
+    size_t pos = 0;
+    const char *key;
+    void *v;
+    while (strmap_next(&g->sockjs, &pos, &key, &v))
+        sockjs_session_wake(g, v);
 }
 
 void sockjs_sessions_free(struct gateway *g)

@@ -11,7 +11,7 @@ import uuid
 
 import websocket
 
-from chatd_harness import OneServer, password_of, wait_for
+from chatd_harness import Chatd, OneServer, password_of, wait_for
 
 HELLO = "안녕하세요 😀"
 
@@ -264,6 +264,85 @@ class SockJSBadInput(OneServer):
             self.assertTrue(msg.endswith("\n\n" + HELLO + "\0") or ("\n\n" + HELLO + "\0") in msg, msg)
         finally:
             ws.close()
+
+
+class SockJSLimits(OneServer):
+    """Flow control and limits apply to SockJS sessions as to WebSocket."""
+
+    @staticmethod
+    def edit(s):
+        s["server"].update({"sockjs_disconnect_delay": "30s"})
+        s["stomp"].update({"max_outbound_bytes": "8K", "slow_consumer_timeout": "300ms",
+                           "max_sends_per_second": "0", "max_send_bytes_per_second": "8K"})
+
+
+    def test_a_session_that_stops_polling_is_a_slow_consumer(self):
+        reader = SockJS(self.server.http_port).open_connected("alice")
+        reader.send_frames(stomp_frame("SUBSCRIBE", {"id": "1", "destination": "/topic/sockjs.slow", "receipt": "r"}))
+        reader.messages()
+        # The reader does not poll: what it is sent waits in its queue. Past
+        # half of max_outbound_bytes the publisher is held; after
+        # slow_consumer_timeout the reader is cut off and the publisher goes on.
+        p = self.raw("bob")
+        for i in range(12):
+            p.send("SEND", {"destination": "/topic/sockjs.slow"}, ("%d %s " % (i, HELLO)) * 60)
+        p.send("SEND", {"destination": "/topic/sockjs.slow", "receipt": "done"}, "last")
+        p.expect("RECEIPT")
+        self.assertIn("slow consumer disconnected", self.server.read_log())
+        body = reader.poll()
+        while body.startswith("a"):  # what was queued before the cut, if any
+            body = reader.poll()
+        self.assertEqual(body, 'c[3000,"Go away!"]\n')
+
+    def test_byte_rate_holds_the_xhr_send_answer(self):
+        s = SockJS(self.server.http_port).open_connected("alice")
+        # 24K of SENDs against 8K/s with a burst of 8K: reading pauses for
+        # about two seconds, and the answer to the post waits for it.
+        frames = [stomp_frame("SEND", {"destination": "/topic/sockjs.rate"}, HELLO + "x" * 8000) for _ in range(3)]
+        start = time.monotonic()
+        s.send_frames(*frames)
+        first = time.monotonic() - start
+        start = time.monotonic()
+        s.send_frames(stomp_frame("SEND", {"destination": "/topic/sockjs.rate", "receipt": "paced"}, HELLO))
+        waited = first + time.monotonic() - start
+        self.assertGreater(waited, 1.5)
+        got = "".join(s.messages())
+        self.assertTrue(got.startswith("RECEIPT\nreceipt-id:paced\n"), got)
+
+
+class SockJSConnectionLimit(OneServer):
+    @staticmethod
+    def edit(s):
+        s["server"].update({"max_connections_per_ip": "2"})
+
+    def test_connections_per_ip_count_sockjs_sessions(self):
+        a = SockJS(self.server.http_port).open_connected("alice")
+        b = SockJS(self.server.http_port).open_connected("bob")
+        refused = SockJS(self.server.http_port)
+        self.assertEqual(refused.poll(), "o\n")
+        error = "".join(refused.messages())
+        self.assertTrue(error.startswith("ERROR\n"), error)
+        self.assertIn("message:too many connections from this address", error)
+        self.assertEqual(refused.poll(), 'c[3000,"Go away!"]\n')
+        # A session that ends gives its place back.
+        a.send_frames(stomp_frame("DISCONNECT", {"receipt": "bye"}))
+        self.assertTrue("".join(a.messages()).startswith("RECEIPT"))
+        self.assertEqual(a.poll(), 'c[3000,"Go away!"]\n')
+        c = SockJS(self.server.http_port).open_connected("agent1")
+        for s in (b, c):
+            s.send_frames(stomp_frame("DISCONNECT", {"receipt": "bye"}))
+            s.messages()
+
+
+class SockJSShutdown(unittest.TestCase):
+    def test_idle_polling_sessions_do_not_hold_the_shutdown(self):
+        with Chatd(lambda s: s["server"].update({"shutdown_timeout": "20s"})) as srv:
+            SockJS(srv.http_port).open_connected("alice")
+            SockJS(srv.http_port).open_connected("bob")
+            start = time.monotonic()
+            srv.stop()
+            # Not the 20 s bound: sessions without a receiving request end at once.
+            self.assertLess(time.monotonic() - start, 5)
 
 
 class SockJSPaths(OneServer):
