@@ -293,7 +293,7 @@ int server_init(struct server *srv, const char *config_path, bool quiet, char *e
     if (retention_setup(srv, err, errlen) < 0)
         return -1;
     /* Once the configuration loaded: a bad one gets its one line only. */
-    destinations_warn_acl(&srv->settings.acl, srv->config);
+    destinations_warn_acl(&srv->settings.acl, &srv->settings.prefixes, srv->config);
     if (!(srv->router = router_new(srv)) || !(srv->presence = presence_new(srv)) ||
         !(srv->notifier = notifier_new(srv))) {
         snprintf(err, errlen, "out of memory");

@@ -147,6 +147,75 @@ out:
     return rc;
 }
 
+/* [stomp] application_prefix, topic_prefix, queue_prefix, user_prefix:
+ * each a list of the prefixes clients may use for that kind of
+ * destination; absent, the kind's canonical prefix alone. */
+static int load_prefixes(struct dest_prefixes *p, const struct config *cfg, struct config_section *st, char *err,
+                         size_t errlen)
+{
+    dest_prefixes_default(p);
+    /* A kind's list replaces its default before any is checked against
+     * the others, so that kinds may trade names (topic_prefix = /queue). */
+    for (int k = 0; k < PREFIX_KINDS; k++)
+        if (st && config_get(st, dest_prefix_key(k)))
+            dest_prefixes_clear(p, k);
+    for (int k = 0; k < PREFIX_KINDS; k++) {
+        const char *key = dest_prefix_key(k);
+        const char *v = st ? config_get(st, key) : NULL;
+        if (!v)
+            continue;
+        char **words;
+        if (split_words(v, &words) < 0) {
+            config_errorf(err, errlen, cfg, "stomp", key, "out of memory");
+            return -1;
+        }
+        char why[256] = "";
+        int rc = 0;
+        if (!words[0]) {
+            snprintf(why, sizeof why, "expected a list of prefixes such as '%s'", dest_prefix_canonical(k));
+            rc = -1;
+        }
+        for (size_t i = 0; words[i]; i++) {
+            if (rc == 0)
+                rc = dest_prefixes_add(p, k, words[i], why, sizeof why);
+            free(words[i]);
+        }
+        free(words);
+        if (rc < 0) {
+            config_errorf(err, errlen, cfg, "stomp", key, "%s", why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Allow rules are written in canonical form (/topic/..., /queue/...,
+ * /user/...) and apply under every alias: a pattern under an alias that no
+ * canonical name starts with could never match, so it is refused. */
+static int check_acl_canonical(const struct acl *acl, const struct dest_prefixes *p, const struct config *cfg,
+                               char *err, size_t errlen)
+{
+    for (size_t i = 0; i < acl->n; i++) {
+        const char *pattern = acl->rules[i].pattern;
+        size_t index;
+        int k = dest_prefixes_find(p, pattern, &index);
+        if (k < 0)
+            continue;
+        const char *alias = p->alias[k][index];
+        bool canonical = false;
+        for (int c = 0; c < PREFIX_KINDS; c++)
+            canonical |= strcmp(alias, dest_prefix_canonical(c)) == 0;
+        if (canonical)
+            continue;
+        config_errorf(err, errlen, cfg, "stomp", acl->rules[i].key,
+                      "pattern '%s' is written under the prefix %s; allow rules are written in canonical form "
+                      "and apply under every prefix: use '%s%s'",
+                      pattern, alias, dest_prefix_canonical(k), pattern + strlen(alias));
+        return -1;
+    }
+    return 0;
+}
+
 static bool section_is_known(const char *name)
 {
     static const char *const known[] = {"server", "stomp", "auth", "storage", "broker", "notify", "rooms"};
@@ -279,7 +348,8 @@ int settings_load(struct settings *s, struct config *cfg, char *err, size_t errl
         config_get_duration_ms(cfg, st, "heartbeat_send", 10000, 0, 3600000, &s->heartbeat_send_ms, err, errlen) < 0 ||
         config_get_duration_ms(cfg, st, "heartbeat_receive", 10000, 0, 3600000, &s->heartbeat_receive_ms, err,
                                errlen) < 0 ||
-        acl_load(&s->acl, cfg, st, err, errlen) < 0)
+        acl_load(&s->acl, cfg, st, err, errlen) < 0 || load_prefixes(&s->prefixes, cfg, st, err, errlen) < 0 ||
+        check_acl_canonical(&s->acl, &s->prefixes, cfg, err, errlen) < 0)
         return -1;
     if (check_unused(cfg, st, err, errlen) < 0)
         return -1;

@@ -8,6 +8,7 @@
 
 #include <chatd/plugin.h>
 
+#include "dest_prefixes.h"
 #include "stomp/acl.h"
 #include "log.h"
 #include "net/stomp_frame.h"
@@ -62,7 +63,8 @@ struct settings {
     size_t max_transaction_frames;
     long long heartbeat_send_ms;    /* what the server offers to send; 0 = never */
     long long heartbeat_receive_ms; /* how often the server wants to hear; 0 = never */
-    struct acl acl;               /* [stomp] allow.* */
+    struct acl acl;               /* [stomp] allow.*, in canonical form */
+    struct dest_prefixes prefixes; /* [stomp] application_prefix, topic_prefix, queue_prefix, user_prefix */
     /* [rooms] */
     long long retention_ms;       /* closed support rooms are purged this long after closing; 0 = never */
 };

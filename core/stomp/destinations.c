@@ -27,6 +27,57 @@ static bool starts_with(const char *s, const char *prefix)
     return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+/* The kind of a canonical name (its canonical prefix, then '/'), or -1. */
+static int canonical_kind(const char *d)
+{
+    for (int k = 0; k < PREFIX_KINDS; k++) {
+        const char *c = dest_prefix_canonical(k);
+        size_t n = strlen(c);
+        if (strncmp(d, c, n) == 0 && d[n] == '/')
+            return k;
+    }
+    return -1;
+}
+
+static char *replace_prefix(const char *prefix, const char *rest)
+{
+    size_t a = strlen(prefix), b = strlen(rest);
+    char *out = malloc(a + b + 1);
+    if (out) {
+        memcpy(out, prefix, a);
+        memcpy(out + a, rest, b + 1);
+    }
+    return out;
+}
+
+char *destination_canonical(const struct dest_prefixes *p, const char *client, struct dest_alias *as, bool *nomem)
+{
+    size_t index;
+    int k = dest_prefixes_find(p, client, &index);
+    *nomem = false;
+    if (k < 0)
+        return NULL;
+    as->kind = (enum dest_prefix_kind)k;
+    as->index = (unsigned)index;
+    char *out = replace_prefix(dest_prefix_canonical(k), client + strlen(p->alias[k][index]));
+    *nomem = !out;
+    return out;
+}
+
+bool destination_client_is_canonical(const struct dest_prefixes *p, const char *canonical, unsigned index)
+{
+    int k = canonical_kind(canonical);
+    return k < 0 || index >= p->n[k] || strcmp(p->alias[k][index], dest_prefix_canonical(k)) == 0;
+}
+
+char *destination_client(const struct dest_prefixes *p, const char *canonical, unsigned index)
+{
+    if (destination_client_is_canonical(p, canonical, index))
+        return strdup(canonical);
+    int k = canonical_kind(canonical);
+    return replace_prefix(p->alias[k][index], canonical + strlen(dest_prefix_canonical(k)));
+}
+
 bool destination_server_owned(const char *d)
 {
     for (size_t i = 0; i < NOWNED; i++)
@@ -119,12 +170,35 @@ size_t destination_owned_reached(const char *pattern, char *out, size_t len)
     return n;
 }
 
-void destinations_warn_acl(const struct acl *acl, const struct config *cfg)
+/* The server-owned destinations a pattern reaches, as clients write them
+ * under every configured prefix: "/topic/rooms/{room}, /sub/rooms/{room}". */
+static size_t owned_reached_as_sent(const char *pattern, const struct dest_prefixes *p, char *out, size_t len)
+{
+    size_t n = 0, used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < NOWNED; i++) {
+        if (!acl_patterns_overlap(pattern, owned[i].pattern))
+            continue;
+        int k = canonical_kind(owned[i].name);
+        for (size_t a = 0; a < p->n[k]; a++) {
+            char *name = destination_client(p, owned[i].name, (unsigned)a);
+            if (name && used < len) {
+                int w = snprintf(out + used, len - used, "%s%s", n ? ", " : "", name);
+                used += w > 0 ? (size_t)w : 0;
+            }
+            free(name);
+            n++;
+        }
+    }
+    return n;
+}
+
+void destinations_warn_acl(const struct acl *acl, const struct dest_prefixes *p, const struct config *cfg)
 {
     for (size_t i = 0; i < acl->n; i++) {
         const struct acl_rule *r = &acl->rules[i];
-        char reached[256], line[1024];
-        if (!(r->actions & ACL_SEND) || !destination_owned_reached(r->pattern, reached, sizeof reached))
+        char reached[512], line[1024];
+        if (!(r->actions & ACL_SEND) || !owned_reached_as_sent(r->pattern, p, reached, sizeof reached))
             continue;
         config_errorf(line, sizeof line, cfg, "stomp", r->key,
                       "send matches destinations only the server publishes on (%s): a client's SEND there is "

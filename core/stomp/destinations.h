@@ -14,13 +14,22 @@
  * notifications as /user/queue/notifications); no client SENDs to them,
  * whatever `[stomp] allow` says, so that what arrives there is the
  * server's. Every other /topic/X, /queue/X and /user/... is generic
- * pub/sub, closed until an allow rule opens it. */
+ * pub/sub, closed until an allow rule opens it.
+ *
+ * Those are canonical names: what the router, the broker and the allow
+ * rules use. Clients write them with the configured prefixes
+ * (dest_prefixes.h): with `topic_prefix = /topic, /sub` a client may
+ * subscribe to /sub/rooms/{room}, which is /topic/rooms/{room}, and its
+ * MESSAGEs then say /sub/rooms/{room}. destination_canonical reads a
+ * client's destination, destination_client writes one back; every other
+ * function here takes canonical names. */
 #ifndef CHATD_DESTINATIONS_H
 #define CHATD_DESTINATIONS_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "dest_prefixes.h"
 #include "stomp/acl.h"
 
 struct config;
@@ -36,6 +45,30 @@ enum dest_route {
     DEST_SERVER_ONLY, /* SEND where the server publishes: refused, whatever the allow rules say */
     DEST_GENERIC,     /* /topic/X, /queue/X, /user/...: pub/sub, open where allow rules say */
 };
+
+/* Which prefix a client wrote a destination with: its kind and its index
+ * in the kind's list of the configured prefixes. */
+struct dest_alias {
+    enum dest_prefix_kind kind;
+    unsigned index;
+};
+
+/* The canonical name of a destination as a client wrote it (the prefix it
+ * begins with replaced by its kind's canonical one), in a new string the
+ * caller frees, and in *as the prefix the client used. NULL when no
+ * configured prefix begins it (*nomem false: an unknown destination) or out
+ * of memory (*nomem true). */
+char *destination_canonical(const struct dest_prefixes *p, const char *client, struct dest_alias *as, bool *nomem);
+
+/* A canonical name as a client that used prefix `index` of its kind
+ * writes it: a new string (the caller frees it), NULL when out of memory.
+ * A name of no kind, or an index past the kind's list, is copied as it
+ * is. */
+char *destination_client(const struct dest_prefixes *p, const char *canonical, unsigned index);
+
+/* True when a client that used prefix `index` of canonical's kind writes
+ * canonical as it is (that prefix is the canonical one). */
+bool destination_client_is_canonical(const struct dest_prefixes *p, const char *canonical, unsigned index);
 
 /* What a client's SEND (ACL_SEND) or SUBSCRIBE (ACL_SUBSCRIBE) to
  * `destination` means. */
@@ -67,8 +100,9 @@ bool destination_server_owned(const char *destination);
 size_t destination_owned_reached(const char *pattern, char *out, size_t len);
 
 /* Start-up: a warning line ("FILE: [stomp] KEY: ...") for each allow rule
- * whose send pattern reaches server-owned destinations. The rule stays
- * valid for every other destination it matches. */
-void destinations_warn_acl(const struct acl *acl, const struct config *cfg);
+ * whose send pattern reaches server-owned destinations, named under every
+ * configured prefix. The rule stays valid for every other destination it
+ * matches. */
+void destinations_warn_acl(const struct acl *acl, const struct dest_prefixes *p, const struct config *cfg);
 
 #endif

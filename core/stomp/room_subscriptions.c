@@ -24,6 +24,7 @@ struct sub_op {
     char room[ROOM_ID_MAX];
     char *receipt;
     char *sub_id;
+    unsigned alias; /* the prefix the client used (session_subscribe) */
     int ack;
     bool has_since;
     uint64_t since;    /* since-seq */
@@ -121,7 +122,7 @@ static void replay_when_live(void *arg, enum router_live how)
 static void subscribe_now(struct session *s, struct sub_op *op, const char *resolved, uint64_t room_last)
 {
     const char *why, *detail;
-    struct sub *sub = session_subscribe(s, op->sub_id, resolved, op->ack, &why, &detail);
+    struct sub *sub = session_subscribe(s, op->sub_id, resolved, op->alias, op->ack, &why, &detail);
     if (!sub) {
         session_error_receipt(s, op->receipt, why, detail);
         sub_op_free(op);
@@ -187,8 +188,8 @@ void rooms_resync(struct server *srv)
         log_info("broker ready again: %zu room subscriptions catch up from storage", started);
 }
 
-void rooms_subscribe(struct session *s, const char *destination, const char *id, int ack_mode,
-                     const char *since_seq, const char *receipt)
+void rooms_subscribe(struct session *s, const char *destination, const char *as_sent, unsigned alias,
+                     const char *id, int ack_mode, const char *since_seq, const char *receipt)
 {
     struct server *srv = session_server(s);
     if (strcmp(destination, DEST_SUPPORT_QUEUE) == 0 && !(session_roles(s) & CHATD_ROLE_AGENT)) {
@@ -199,13 +200,14 @@ void rooms_subscribe(struct session *s, const char *destination, const char *id,
     const char *rest = NULL;
     bool is_room = strncmp(destination, DEST_ROOM_TOPIC, strlen(DEST_ROOM_TOPIC)) == 0;
     if (is_room && (!destination_room_of(destination, DEST_ROOM_TOPIC, room, sizeof room, &rest) || *rest)) {
-        session_error_receipt(s, receipt, "no such room", destination);
+        session_error_receipt(s, receipt, "no such room", as_sent);
         return;
     }
     struct sub_op *op = sub_op_new(s, room, receipt);
     if (!op)
         return;
     op->ack = ack_mode;
+    op->alias = alias;
     if (!(op->sub_id = strdup(id))) {
         session_error_receipt(s, receipt, "internal error", "out of memory");
         sub_op_free(op);

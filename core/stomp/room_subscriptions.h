@@ -12,9 +12,11 @@ struct session;
 
 /* SUBSCRIBE to /topic/rooms/{room} (since-seq), /topic/support/queue,
  * /user/queue/notifications (the session hands over the DEST_ROOMS
- * SUBSCRIBEs of destinations.h). Answers with RECEIPT or ERROR itself. */
-void rooms_subscribe(struct session *s, const char *destination, const char *id, int ack_mode,
-                     const char *since_seq, const char *receipt);
+ * SUBSCRIBEs of destinations.h, in canonical form; `as_sent` and `alias`:
+ * as the client wrote it, see session_subscribe). Answers with RECEIPT or
+ * ERROR itself. */
+void rooms_subscribe(struct session *s, const char *destination, const char *as_sent, unsigned alias,
+                     const char *id, int ack_mode, const char *since_seq, const char *receipt);
 
 /* After a broker outage: catch every room subscription up from storage. */
 void rooms_resync(struct server *srv);

@@ -230,13 +230,14 @@ static void app_send(struct session *s, const char *room, const struct stomp_fra
     message_send_admit(op->send, send_admitted_cb, op);
 }
 
-void rooms_app_send(struct session *s, const char *destination, const struct stomp_frame *f, const char *receipt)
+void rooms_app_send(struct session *s, const char *destination, const char *as_sent, const struct stomp_frame *f,
+                    const char *receipt)
 {
     char room[ROOM_ID_MAX];
     const char *verb;
     if (!destination_room_of(destination, "/app/rooms/", room, sizeof room, &verb) ||
         (strcmp(verb, "send") != 0 && strcmp(verb, "read") != 0 && strcmp(verb, "typing") != 0)) {
-        session_error_receipt(s, receipt, "unknown destination", destination);
+        session_error_receipt(s, receipt, "unknown destination", as_sent);
         return;
     }
     if (strcmp(verb, "send") == 0) {

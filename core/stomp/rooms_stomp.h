@@ -12,8 +12,9 @@ struct session;
 struct stomp_frame;
 
 /* SEND to /app/rooms/{room}/send|read|typing (the DEST_APP SENDs
- * destinations.h routes to the rooms). The frame stays the caller's. */
-void rooms_app_send(struct session *s, const char *destination, const struct stomp_frame *f,
+ * destinations.h routes to the rooms; `destination` canonical, `as_sent`
+ * as the client wrote it, for its errors). The frame stays the caller's. */
+void rooms_app_send(struct session *s, const char *destination, const char *as_sent, const struct stomp_frame *f,
                     const char *receipt);
 
 /* A refusal or failure of the rooms domain about `room` as the client hears

@@ -17,7 +17,9 @@
 struct envelope {
     unsigned refs;
     struct stomp_frame *frame;
-    struct rcbuf *shared[3]; /* per version 1.0, 1.1, 1.2; made on demand */
+    /* Per version 1.0, 1.1, 1.2 and per prefix the subscribers used for the
+     * destination (sub->alias); made on demand. */
+    struct rcbuf *shared[3][PREFIX_ALIASES_MAX];
     uint64_t seq;            /* room `message` events: their seq; else 0 */
     uint64_t origin;         /* the publishing session when it is one of this instance's */
     /* Queue messages: */
@@ -55,6 +57,7 @@ struct dest {
 
 struct sub {
     char *id;
+    unsigned alias;          /* the prefix the client named the destination with */
     enum ack_mode ack;
     struct subscriber *who;
     struct dest *dest;
@@ -83,7 +86,8 @@ static void envelope_unref(struct envelope *e)
     if (!e || --e->refs)
         return;
     for (int i = 0; i < 3; i++)
-        rcbuf_unref(e->shared[i]);
+        for (int a = 0; a < PREFIX_ALIASES_MAX; a++)
+            rcbuf_unref(e->shared[i][a]);
     stomp_frame_free(e->frame);
     free(e);
 }
@@ -151,20 +155,42 @@ const char *router_sub_id(const struct sub *s)
     return s->id;
 }
 
-/* The part of a MESSAGE every recipient shares, for one version. */
-static struct rcbuf *shared_part(struct envelope *e, int version)
+/* The `destination` header as a subscriber that used prefix `alias`
+ * reads it: the envelope's canonical name, or a new string (*owned). */
+static const char *destination_for(const struct router *r, const char *canonical, unsigned alias, char **owned)
+{
+    *owned = NULL;
+    if (destination_client_is_canonical(&r->srv->settings.prefixes, canonical, alias))
+        return canonical;
+    return *owned = destination_client(&r->srv->settings.prefixes, canonical, alias);
+}
+
+/* The part of a MESSAGE every recipient shares, for one version and one
+ * prefix of the destination: encoded once for all the subscribers that
+ * share both. */
+static struct rcbuf *shared_part(const struct router *r, struct envelope *e, int version, unsigned alias)
 {
     int vi = version == STOMP_V1_0 ? 0 : version == STOMP_V1_1 ? 1 : 2;
-    if (e->shared[vi])
-        return e->shared[vi];
+    if (alias >= PREFIX_ALIASES_MAX)
+        alias = 0;
+    if (e->shared[vi][alias])
+        return e->shared[vi][alias];
     const struct stomp_frame *f = e->frame;
     struct stomp_buf b = {0};
     int rc = 0;
-    for (size_t i = 0; i < f->nheaders; i++)
-        if (strcmp(f->headers[i].name, "content-length") != 0 && strcmp(f->headers[i].name, ROUTER_REVOKE) != 0 &&
-            strcmp(f->headers[i].name, ROUTER_REVOKE_ALL) != 0 && strcmp(f->headers[i].name, ROUTER_ORIGIN) != 0)
-            rc |= stomp_encode_header_n(&b, version, STOMP_CMD_MESSAGE, f->headers[i].name,
-                                        f->headers[i].value, f->headers[i].value_len);
+    for (size_t i = 0; i < f->nheaders; i++) {
+        const struct stomp_header *h = &f->headers[i];
+        if (strcmp(h->name, "content-length") == 0 || strcmp(h->name, ROUTER_REVOKE) == 0 ||
+            strcmp(h->name, ROUTER_REVOKE_ALL) == 0 || strcmp(h->name, ROUTER_ORIGIN) == 0)
+            continue;
+        char *owned = NULL;
+        const char *d = strcmp(h->name, "destination") == 0 ? destination_for(r, h->value, alias, &owned) : NULL;
+        if (owned)
+            rc |= stomp_encode_header(&b, version, STOMP_CMD_MESSAGE, h->name, d);
+        else
+            rc |= stomp_encode_header_n(&b, version, STOMP_CMD_MESSAGE, h->name, h->value, h->value_len);
+        free(owned);
+    }
     rc |= stomp_encode_body(&b, f->body, f->body_len, true);
     struct rcbuf *shared = rc ? NULL : rcbuf_new(b.len);
     if (shared) {
@@ -172,7 +198,7 @@ static struct rcbuf *shared_part(struct envelope *e, int version)
         shared->origin = e->origin;
     }
     stomp_buf_free(&b);
-    return e->shared[vi] = shared;
+    return e->shared[vi][alias] = shared;
 }
 
 static void deliver_one(struct router *r, struct sub *s, struct envelope *e, bool last);
@@ -234,7 +260,7 @@ static void deliver_one(struct router *r, struct sub *s, struct envelope *e, boo
     if (e->seq && e->seq <= s->replayed_to)
         return;
     int v = s->who->ops->version(s->who);
-    struct rcbuf *shared = shared_part(e, v);
+    struct rcbuf *shared = shared_part(r, e, v, s->alias);
     if (!shared)
         return;
     struct unacked *u = NULL;
@@ -382,7 +408,7 @@ static void dest_release(struct router *r, struct dest *d)
 }
 
 struct sub *router_subscribe(struct router *r, struct subscriber *who, const char *id,
-                             const char *destination, enum ack_mode ack, chatd_status *st)
+                             const char *destination, unsigned alias, enum ack_mode ack, chatd_status *st)
 {
     *st = CHATD_OK;
     struct dest *d = dest_get(r, destination, true, st);
@@ -396,6 +422,7 @@ struct sub *router_subscribe(struct router *r, struct subscriber *who, const cha
         return NULL;
     }
     s->ack = ack;
+    s->alias = alias;
     s->who = who;
     s->dest = d;
     s->next = d->subs;

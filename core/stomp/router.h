@@ -44,11 +44,14 @@ struct subscriber {
 struct router *router_new(struct server *srv);
 void router_free(struct router *r);
 
-/* Subscribe `who` to `destination` (already resolved: /user/queue/X is
- * /user/NAME/queue/X here) under the client's `id`. The router owns the
- * result; NULL with *st set on failure. */
+/* Subscribe `who` to `destination` (canonical and resolved: /user/queue/X
+ * is /user/NAME/queue/X here) under the client's `id`. `alias`: the index
+ * of the configured prefix (of the destination's kind) the client used;
+ * its MESSAGEs name the destination with that prefix (destinations.h
+ * destination_client). The router owns the result; NULL with *st set on
+ * failure. */
 struct sub *router_subscribe(struct router *r, struct subscriber *who, const char *id,
-                             const char *destination, enum ack_mode ack, chatd_status *st);
+                             const char *destination, unsigned alias, enum ack_mode ack, chatd_status *st);
 /* Unsubscribe and free; unacknowledged queue messages go back to the queue. */
 void router_unsubscribe(struct router *r, struct sub *s);
 const char *router_sub_id(const struct sub *s);

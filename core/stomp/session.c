@@ -294,8 +294,8 @@ static struct sub *find_sub(struct session *s, const char *id, size_t *index)
     return NULL;
 }
 
-struct sub *session_subscribe(struct session *s, const char *id, const char *destination, enum ack_mode ack,
-                              const char **why, const char **detail)
+struct sub *session_subscribe(struct session *s, const char *id, const char *destination, unsigned alias,
+                              enum ack_mode ack, const char **why, const char **detail)
 {
     *detail = NULL;
     if (find_sub(s, id, NULL)) {
@@ -318,7 +318,7 @@ struct sub *session_subscribe(struct session *s, const char *id, const char *des
         s->subs_cap = cap;
     }
     chatd_status st;
-    struct sub *sub = router_subscribe(s->srv->router, &s->subscriber, id, destination, ack, &st);
+    struct sub *sub = router_subscribe(s->srv->router, &s->subscriber, id, destination, alias, ack, &st);
     if (!sub) {
         *why = "subscription failed";
         *detail = chatd_strerror(st);
@@ -580,8 +580,20 @@ static void on_connect(struct session *s, struct stomp_frame *f)
 
 /* ------------------------------------------------------ other frames */
 
-/* Map a client's generic destination to the router's (see destinations.h)
- * and check it is allowed. NULL with *error set ("unknown destination",
+/* A destination as the client wrote it, in canonical form (a new string)
+ * with the prefix it used in *as; NULL when the client got its ERROR (no
+ * configured prefix begins it: unknown destination). */
+static char *session_canonical(struct session *s, const char *dest, const char *receipt, struct dest_alias *as)
+{
+    bool nomem;
+    char *canonical = destination_canonical(&s->srv->settings.prefixes, dest, as, &nomem);
+    if (!canonical)
+        session_error(s, receipt, nomem ? "internal error" : "unknown destination", nomem ? "out of memory" : dest);
+    return canonical;
+}
+
+/* Map a client's generic destination (canonical) to the router's (see
+ * destinations.h) and check it is allowed. NULL with *error set ("unknown destination",
  * "destination not allowed"). */
 static char *resolve_destination(struct session *s, const char *dest, enum acl_action action,
                                  const char **error)
@@ -633,18 +645,24 @@ static void on_subscribe(struct session *s, struct stomp_frame *f)
         session_error(s, receipt, "too many subscriptions", NULL);
         return;
     }
-    if (destination_route(dest, ACL_SUBSCRIBE) == DEST_ROOMS) {
-        rooms_subscribe(s, dest, id, mode, stomp_frame_header(f, "since-seq"), receipt);
+    struct dest_alias as;
+    char *canonical = session_canonical(s, dest, receipt, &as);
+    if (!canonical)
+        return;
+    if (destination_route(canonical, ACL_SUBSCRIBE) == DEST_ROOMS) {
+        rooms_subscribe(s, canonical, dest, as.index, id, mode, stomp_frame_header(f, "since-seq"), receipt);
+        free(canonical);
         return;
     }
     const char *why = NULL;
-    char *resolved = resolve_destination(s, dest, ACL_SUBSCRIBE, &why);
+    char *resolved = resolve_destination(s, canonical, ACL_SUBSCRIBE, &why);
+    free(canonical);
     if (!resolved) {
         session_error(s, receipt, why, dest);
         return;
     }
     const char *detail;
-    struct sub *sub = session_subscribe(s, id, resolved, mode, &why, &detail);
+    struct sub *sub = session_subscribe(s, id, resolved, as.index, mode, &why, &detail);
     free(resolved);
     if (!sub) {
         session_error(s, receipt, why, detail);
@@ -720,6 +738,19 @@ static void on_refresh(struct session *s, struct stomp_frame *f, const char *rec
     auth_authenticate(s->srv->auth, &cred, refresh_done, w);
 }
 
+/* The ERROR names the destinations as this client writes them. */
+static void refuse_server_only(struct session *s, const char *receipt, const struct dest_alias *as)
+{
+    const struct dest_prefixes *p = &s->srv->settings.prefixes;
+    const char *topic = p->alias[PREFIX_TOPIC][as->kind == PREFIX_TOPIC ? as->index : 0];
+    char detail[512];
+    snprintf(detail, sizeof detail,
+             "Only the server publishes on room topics, %s/support/queue and users' /queue/notifications. Post "
+             "to a room with SEND %s/rooms/{room}/send.",
+             topic, p->alias[PREFIX_APP][0]);
+    session_error(s, receipt, "destination is server-only", detail);
+}
+
 static void do_send(struct session *s, struct stomp_frame *f, const char *receipt)
 {
     const char *dest = stomp_frame_header(f, "destination");
@@ -727,24 +758,24 @@ static void do_send(struct session *s, struct stomp_frame *f, const char *receip
         session_error(s, receipt, "missing destination header", NULL);
         return;
     }
-    if (strcmp(dest, "/app/session/refresh") == 0) {
+    struct dest_alias as;
+    char *canonical = session_canonical(s, dest, receipt, &as);
+    if (!canonical)
+        return;
+    enum dest_route route = destination_route(canonical, ACL_SEND);
+    if (strcmp(canonical, "/app/session/refresh") == 0)
         on_refresh(s, f, receipt);
-        return;
-    }
-    enum dest_route route = destination_route(dest, ACL_SEND);
-    if (route == DEST_APP) {
-        rooms_app_send(s, dest, f, receipt);
-        return;
-    }
-    /* Whatever the allow rules say: what arrives there is the server's. */
-    if (route == DEST_SERVER_ONLY) {
-        session_error(s, receipt, "destination is server-only",
-                      "Only the server publishes on room topics, /topic/support/queue and users' "
-                      "/queue/notifications. Post to a room with SEND /app/rooms/{room}/send.");
+    else if (route == DEST_APP)
+        rooms_app_send(s, canonical, dest, f, receipt);
+    else if (route == DEST_SERVER_ONLY) /* whatever the allow rules say: what arrives there is the server's */
+        refuse_server_only(s, receipt, &as);
+    if (route == DEST_APP || route == DEST_SERVER_ONLY) {
+        free(canonical);
         return;
     }
     const char *why = NULL;
-    char *resolved = resolve_destination(s, dest, ACL_SEND, &why);
+    char *resolved = resolve_destination(s, canonical, ACL_SEND, &why);
+    free(canonical);
     if (!resolved) {
         session_error(s, receipt, why, dest);
         return;

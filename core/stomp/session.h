@@ -41,14 +41,17 @@ void session_error_receipt(struct session *s, const char *receipt, const char *m
 void session_send_receipt(struct session *s, const char *receipt);
 /* The session behind a subscriber of the router (router_sub_subscriber). */
 struct session *session_of_subscriber(struct subscriber *who);
-/* Subscribe the session to `destination` (as the router knows it:
- * /user/NAME/queue/X) under the client's `id`. The session owns its
+/* Subscribe the session to `destination` (as the router knows it,
+ * canonical: /user/NAME/queue/X) under the client's `id`; `alias`: which
+ * configured prefix of the destination's kind the client wrote it with
+ * (destinations.h struct dest_alias), the one its MESSAGEs name it with.
+ * The session owns its
  * subscriptions: the router's and the session's list change together,
  * here and at UNSUBSCRIBE or the close. NULL with *why (an ERROR message:
  * "duplicate subscription id", "too many subscriptions", "subscription
  * failed", "internal error") and *detail (or NULL) when it cannot. */
-struct sub *session_subscribe(struct session *s, const char *id, const char *destination, enum ack_mode ack,
-                              const char **why, const char **detail);
+struct sub *session_subscribe(struct session *s, const char *id, const char *destination, unsigned alias,
+                              enum ack_mode ack, const char **why, const char **detail);
 bool session_has_sub(const struct session *s, const struct sub *sub);
 /* Connections that have not CONNECTED yet (metrics). */
 size_t session_pending_count(const struct server *srv);
