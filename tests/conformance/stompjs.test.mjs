@@ -10,10 +10,11 @@ let server;
 before(async () => { server = await startChatd(); });
 after(async () => { await server.stop(); });
 
-function client(user, { password, versions } = {}) {
+function client(user, { password, versions, on } = {}) {
+  const srv = on ?? server;
   const c = new Client({
-    webSocketFactory: () => new WebSocket(`ws://127.0.0.1:${server.http}/ws`,
-      versions ?? ["v12.stomp", "v11.stomp", "v10.stomp"], { origin: server.origin }),
+    webSocketFactory: () => new WebSocket(`ws://127.0.0.1:${srv.http}/ws`,
+      versions ?? ["v12.stomp", "v11.stomp", "v10.stomp"], { origin: srv.origin }),
     connectHeaders: { login: user, passcode: password ?? passwordOf(user) },
     reconnectDelay: 0,
     heartbeatIncoming: 0,
@@ -223,4 +224,42 @@ test("disconnect with receipt", async () => {
   await connect(c);
   await c.deactivate(); // stompjs sends DISCONNECT with a receipt and waits for it
   await waitFor(() => server.log().includes("closed"), "the session to close");
+});
+
+test("a Spring-style front end (/pub + /sub) beside an /app + /topic one", async () => {
+  const spring = await startChatd({ stomp: ["application_prefix = /app, /pub", "topic_prefix = /topic, /sub"] });
+  try {
+    const auth = "Basic " + Buffer.from("alice:" + passwordOf("alice")).toString("base64");
+    const res = await fetch(`http://127.0.0.1:${spring.http}/api/rooms`, {
+      method: "POST", headers: { Authorization: auth, "Content-Type": "application/json" },
+      body: JSON.stringify({ kind: "direct", with: "bob" }),
+    });
+    assert.ok(res.status === 200 || res.status === 201);
+    const room = (await res.json()).id;
+    const text = "안녕하세요 😀";
+    const fresh = client("alice", { on: spring }), old = client("bob", { on: spring });
+    await connect(fresh); await connect(old);
+    const sNew = await subscribe(fresh, `/sub/rooms/${room}`);
+    const sOld = await subscribe(old, `/topic/rooms/${room}`);
+    const sent = receipt(fresh, "m1");
+    fresh.publish({ destination: `/pub/rooms/${room}/send`, body: text, headers: { receipt: "m1" } });
+    await sent;
+    const [a, b] = [await sNew.next(), await sOld.next()];
+    assert.equal(a.headers.destination, `/sub/rooms/${room}`);
+    assert.equal(b.headers.destination, `/topic/rooms/${room}`);
+    for (const m of [a, b]) {
+      assert.equal(m.body, text);
+      assert.equal(m.headers.sender, "alice");
+      assert.equal(m.headers.seq, "1");
+    }
+    // Generic topics under the alias: the allow rule is written as /topic/**.
+    const sChat = await subscribe(old, "/sub/js.prefix");
+    fresh.publish({ destination: "/topic/js.prefix", body: text });
+    const c = await sChat.next();
+    assert.equal(c.headers.destination, "/sub/js.prefix");
+    assert.equal(c.body, text);
+    await fresh.deactivate(); await old.deactivate();
+  } finally {
+    await spring.stop();
+  }
 });
