@@ -44,7 +44,13 @@ tests/node_modules/.installed: tests/package.json tests/package-lock.json
 	@cd tests && npm ci --no-audit --no-fund --loglevel=error >/dev/null
 	@touch $@
 
-node-modules: bootstrap-test tests/node_modules/.installed
+# The JavaScript client package's npm packages (stompjs, typescript, ws),
+# pinned by its package-lock.json; ctest builds it (clients.js.build).
+clients/js/node_modules/.installed: clients/js/package.json clients/js/package-lock.json
+	@cd clients/js && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null
+	@touch $@
+
+node-modules: bootstrap-test tests/node_modules/.installed clients/js/node_modules/.installed
 
 test: bootstrap-test web node-modules build deb fuzz-short
 	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCHATD_SANITIZE=ON >/dev/null

@@ -64,7 +64,9 @@ export async function waitFor(cond, what, timeoutMs = 10000) {
   }
 }
 
-// extra: more lines for [server] and [stomp] ({ server: [...], stomp: [...] }).
+// extra: more lines for [server] and [stomp] ({ server: [...], stomp: [...] });
+// extra.auth: the [auth] section's lines instead of the static users (e.g.
+// the jwt plugin's keys).
 export async function startChatd(extra = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), "chatd-js-"));
   const http = await freePort();
@@ -75,8 +77,8 @@ export async function startChatd(extra = {}) {
     `allowed_origins = http://localhost:${http}`, "log_level = debug", ...(extra.server ?? []),
     "[stomp]", "allow.topics = send,subscribe /topic/** user,agent", "allow.queues = send,subscribe /queue/** user,agent",
     ...(extra.stomp ?? []),
-    "[auth]", "plugin = static",
-    ...Object.entries(USERS).flatMap(([u, r]) => [`user.${u}.password = ${hash(passwordOf(u))}`, `user.${u}.roles = ${r}`]),
+    "[auth]", ...(extra.auth ?? ["plugin = static",
+      ...Object.entries(USERS).flatMap(([u, r]) => [`user.${u}.password = ${hash(passwordOf(u))}`, `user.${u}.roles = ${r}`])]),
     "[storage]", "plugin = memory", "[broker]", "plugin = simple", "",
   ];
   const config = path.join(dir, "chat.ini");

@@ -1,0 +1,10 @@
+export { ChatClient, connect } from "./client.js";
+export { newClientId } from "./ids.js";
+export type { ClientEvents, ConnectOptions } from "./client.js";
+export { ChatdClosedError, ChatdError } from "./errors.js";
+export { ChatRoom, Rooms } from "./room.js";
+export type { PageOptions, SendOptions, SendResult, WatchOptions } from "./room.js";
+export type { WebSocketConstructor } from "./socket.js";
+export { tokenExpiry } from "./token.js";
+export { RoomWatch } from "./watch.js";
+export type * from "./types.js";

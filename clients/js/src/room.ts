@@ -1,0 +1,200 @@
+import type { ChatClient } from "./client.js";
+import { newClientId } from "./ids.js";
+import type { ChatdError } from "./errors.js";
+import type { GroupRole, Message, MessagesPage, Room, RoomHandlers, RoomScope } from "./types.js";
+import type { RoomWatch } from "./watch.js";
+
+const enc = encodeURIComponent;
+
+export interface SendOptions {
+  /** Makes retries idempotent: the server stores one message per sender, room and client-id. Generated when absent. */
+  clientId?: string;
+}
+
+export interface SendResult {
+  /** The message's client-id: its live `message` event and REST history carry it as `client_id`. */
+  clientId: string;
+}
+
+export interface WatchOptions {
+  /** Deliver the messages after this seq first (0: the whole history). By default the room's
+   * newest seq when the watch starts: only what comes next. */
+  sinceSeq?: number;
+  /** The watch could not (re)subscribe (`no such room`: the user is not a member). */
+  onError?: (e: ChatdError) => void;
+}
+
+export interface PageOptions {
+  /** Messages per request, 1–100 (default 20). */
+  limit?: number;
+  /** Start below this seq (default: from the newest). */
+  before?: number;
+}
+
+/** A room: its REST calls, its messages, its live events. */
+export class ChatRoom {
+  /** The room as last fetched (null for a handle made from an id alone). */
+  info: Room | null;
+
+  constructor(private readonly client: ChatClient, readonly id: string, info: Room | null = null) {
+    this.info = info;
+  }
+
+  private get path(): string {
+    return "/api/rooms/" + enc(this.id);
+  }
+
+  /** GET the room (and keep it in `info`). */
+  async get(): Promise<Room> {
+    this.info = await this.client.rest.request<Room>("GET", this.path);
+    return this.info;
+  }
+
+  /** Every message, newest first, paged through GET …/messages as the loop asks for more. */
+  async *messages(opts: PageOptions = {}): AsyncGenerator<Message, void, undefined> {
+    let before = opts.before;
+    for (;;) {
+      const page = await this.page({ before, limit: opts.limit });
+      for (const m of page.messages) yield m;
+      if (page.next_before === undefined || page.next_before === null || !page.messages.length) return;
+      before = page.next_before;
+    }
+  }
+
+  /** One page: newest first (`before`), or oldest first after a seq (`after`, catch-up). */
+  page(opts: { before?: number; after?: number; limit?: number } = {}): Promise<MessagesPage> {
+    const q = new URLSearchParams();
+    if (opts.before !== undefined) q.set("before", String(opts.before));
+    if (opts.after !== undefined) q.set("after", String(opts.after));
+    if (opts.limit !== undefined) q.set("limit", String(opts.limit));
+    const qs = q.toString();
+    return this.client.rest.request<MessagesPage>("GET", this.path + "/messages" + (qs ? "?" + qs : ""));
+  }
+
+  /**
+   * Post a message: a string is sent as text/plain, an object (with a string `text`) as JSON.
+   * Resolves when the server's RECEIPT says it is stored. Offline, or when the
+   * connection drops before the RECEIPT, it is sent again on the next connection
+   * with the same client-id, so it is stored once.
+   */
+  async send(body: string | { text: string; [k: string]: unknown }, opts: SendOptions = {}): Promise<SendResult> {
+    const clientId = opts.clientId ?? newClientId();
+    const json = typeof body !== "string";
+    await this.client.sendReliably("/app/rooms/" + this.id + "/send", json ? JSON.stringify(body) : body, {
+      "client-id": clientId,
+      "content-type": json ? "application/json" : "text/plain",
+    });
+    return { clientId };
+  }
+
+  /** Move the caller's read mark up to seq (never down); resolves on the RECEIPT, retried like send(). */
+  read(seq: number): Promise<void> {
+    return this.client.sendReliably("/app/rooms/" + this.id + "/read", JSON.stringify({ seq }), {
+      "content-type": "application/json",
+    });
+  }
+
+  /** A typing signal to the room (not stored; dropped while offline). */
+  typing(): void {
+    this.client.sendEphemeral("/app/rooms/" + this.id + "/typing", "");
+  }
+
+  /**
+   * Live events of the room, kept across reconnects with since-seq: every
+   * message is delivered once, none is missed. Resolves when the first
+   * subscription is live (after the catch-up from `sinceSeq`).
+   */
+  async watch(handlers: RoomHandlers, opts: WatchOptions = {}): Promise<RoomWatch> {
+    let since = opts.sinceSeq;
+    if (since === undefined) since = (await this.get()).last_seq;
+    const w = this.client.watch(this.id, since, handlers, opts.onError);
+    if (this.client.connected) await w.ready;
+    return w;
+  }
+
+  /** Agents: take an unassigned support room (409 when another agent was first). */
+  async claim(): Promise<Room> {
+    this.info = await this.client.rest.request<Room>("POST", this.path + "/claim");
+    return this.info;
+  }
+
+  /** The assigned agent finishes the support room. */
+  complete(): Promise<unknown> {
+    return this.client.rest.request("POST", this.path + "/complete");
+  }
+
+  /** The support room's customer closes it (a transcript stays); a group member leaves the group. */
+  leave(): Promise<{ room: string; result?: string; removed?: string; history?: string }> {
+    return this.client.rest.request("DELETE", this.path);
+  }
+
+  /** Same as leave(): a support room's customer closes it. */
+  close(): Promise<{ room: string; result?: string; history?: string }> {
+    return this.leave();
+  }
+
+  /** The group's owner or an admin deletes it for everyone. */
+  deleteForEveryone(): Promise<{ room: string; result: string }> {
+    return this.client.rest.request("DELETE", this.path + "?for=everyone");
+  }
+
+  /** The group's owner or an admin renames it. */
+  async rename(title: string): Promise<Room> {
+    this.info = await this.client.rest.request<Room>("PATCH", this.path, { title });
+    return this.info;
+  }
+
+  addMember(user: string): Promise<{ room: string; added: string }> {
+    return this.client.rest.request("POST", this.path + "/members", { user });
+  }
+
+  removeMember(user: string): Promise<{ room: string; removed: string }> {
+    return this.client.rest.request("DELETE", this.path + "/members/" + enc(user));
+  }
+
+  async setRole(user: string, role: GroupRole): Promise<Room> {
+    this.info = await this.client.rest.request<Room>("PUT", this.path + "/members/" + enc(user) + "/role", { role });
+    return this.info;
+  }
+
+  /** Read mark over REST (same effect as read()). */
+  markRead(seq: number): Promise<unknown> {
+    return this.client.rest.request("POST", this.path + "/read", { seq });
+  }
+}
+
+/** Opening, listing and fetching rooms. */
+export class Rooms {
+  constructor(private readonly client: ChatClient) {}
+
+  private wrap(r: Room): ChatRoom {
+    return new ChatRoom(this.client, r.id, r);
+  }
+
+  /** The caller's open support room, created when there is none. */
+  async openSupport(): Promise<ChatRoom> {
+    return this.wrap(await this.client.rest.request<Room>("POST", "/api/rooms", { kind: "support" }));
+  }
+
+  /** The 1:1 room with `user`, created once. */
+  async openDirect(user: string): Promise<ChatRoom> {
+    return this.wrap(await this.client.rest.request<Room>("POST", "/api/rooms", { kind: "direct", with: user }));
+  }
+
+  /** A new group room; the caller is its owner. */
+  async createGroup(title: string, members: string[] = []): Promise<ChatRoom> {
+    return this.wrap(await this.client.rest.request<Room>("POST", "/api/rooms", { kind: "group", title, members }));
+  }
+
+  /** The caller's rooms (`mine`), or agents' `unassigned` / `assigned` support rooms. */
+  async list(scope: RoomScope = "mine"): Promise<ChatRoom[]> {
+    const res = await this.client.rest.request<{ rooms: Room[] }>("GET", "/api/rooms?scope=" + scope);
+    return res.rooms.map((r) => this.wrap(r));
+  }
+
+  async get(id: string): Promise<ChatRoom> {
+    const r = new ChatRoom(this.client, id);
+    await r.get();
+    return r;
+  }
+}

@@ -1,0 +1,138 @@
+// What chatd sends, as JSON (docs/rest-api.md) and as STOMP events
+// (docs/protocol.md, "Rooms").
+
+export type RoomKind = "support" | "direct" | "group";
+export type RoomState = "unassigned" | "assigned" | "completed" | "closed" | "open";
+export type GroupRole = "owner" | "admin" | "member";
+
+/** A stored message, as the REST API returns it; live events are turned into the same shape. */
+export interface Message {
+  id: string;
+  room: string;
+  seq: number;
+  /** "" for a message whose sender's data was erased. */
+  sender: string;
+  client_id: string | null;
+  /** Unix ms. */
+  timestamp: number;
+  /** The message as sent: UTF-8 text, or a JSON object's text when sent as JSON. */
+  body: string;
+  /** true for a tombstone left by erasing its sender's data. */
+  erased?: boolean;
+}
+
+export interface Room {
+  id: string;
+  kind: RoomKind;
+  state: RoomState;
+  title: string | null;
+  owner: string | null;
+  agent: string | null;
+  members: string[];
+  /** Groups only. */
+  admins?: string[];
+  created_at: number;
+  assigned_at?: number;
+  closed_at?: number;
+  /** Unassigned support rooms only. */
+  waiting_ms?: number;
+  last_seq: number;
+  /** The caller's view (absent in events that carry a room). */
+  read_seq?: number;
+  unread?: number;
+  last_message?: Message | null;
+}
+
+export type RoomScope = "mine" | "unassigned" | "assigned";
+
+export interface MessagesPage {
+  messages: Message[];
+  next_before?: number;
+}
+
+/** A `message` event on a room topic. */
+export interface MessageEvent {
+  type: "message";
+  room: string;
+  message: Message;
+  /** true when it came from the since-seq catch-up, not live. */
+  replay: boolean;
+  /** The server's id of the message in its logs (live events only). */
+  traceId?: string;
+}
+export interface ReadEvent { type: "read"; room: string; user: string; seq: number }
+export interface TypingEvent { type: "typing"; room: string; user: string }
+export interface AssignedEvent { type: "assigned"; room: string; agent: string }
+export interface CompletedEvent { type: "completed"; room: string; agent: string }
+export interface ClosedEvent { type: "closed"; room: string; by: string }
+export interface MemberJoinedEvent { type: "member-joined"; room: string; user: string; by: string }
+export interface MemberLeftEvent {
+  type: "member-left"; room: string; user: string;
+  /** Set when someone else removed the user. */
+  by?: string;
+  erased?: boolean;
+  /** true on the last frame of this user's subscription (they left or were removed). */
+  subscriptionEnded: boolean;
+}
+export interface RoleChangedEvent { type: "role-changed"; room: string; user: string; role: GroupRole; by: string }
+export interface RenamedEvent { type: "renamed"; room: string; title: string; by: string }
+export interface DeletedEvent { type: "deleted"; room: string; by?: string; erased?: boolean; subscriptionEnded: boolean }
+
+export interface RoomEventMap {
+  message: MessageEvent;
+  read: ReadEvent;
+  typing: TypingEvent;
+  assigned: AssignedEvent;
+  completed: CompletedEvent;
+  closed: ClosedEvent;
+  "member-joined": MemberJoinedEvent;
+  "member-left": MemberLeftEvent;
+  "role-changed": RoleChangedEvent;
+  renamed: RenamedEvent;
+  deleted: DeletedEvent;
+}
+export type RoomEvent = RoomEventMap[keyof RoomEventMap];
+
+/** Callbacks for room events, by event name; `event` gets every one. */
+export type RoomHandlers = { [K in keyof RoomEventMap]?: (e: RoomEventMap[K]) => void } & {
+  event?: (e: RoomEvent) => void;
+  /** Live again after a reconnect, the missed messages replayed. Other events
+   * of the gap (read, renamed, assigned, …) are not replayed by the server:
+   * re-read the room (`room.get()`) when its state matters. */
+  resumed?: () => void;
+};
+
+/** /user/queue/notifications: a message in a room of the user's they do not watch. */
+export interface MessageNotification {
+  type: "message";
+  room: string;
+  room_kind: RoomKind;
+  seq: number;
+  message_id: string;
+  sender: string;
+  /** The start of the message's text (see docs/protocol.md, "Notifications"). */
+  preview: string;
+}
+/** Their support room was claimed; `room` is the room as it is then. */
+export interface AssignedNotification { type: "assigned"; roomId: string; room: Room | null }
+/** The customer of a support room the agent handled closed it. */
+export interface ClosedNotification { type: "closed"; roomId: string; room: Room | null }
+/** Someone created a room with the user or added them to one (`room` null when the server sent only its id). */
+export interface RoomAddedNotification { type: "room-added"; roomId: string; room: Room | null }
+
+export interface NotificationMap {
+  message: MessageNotification;
+  assigned: AssignedNotification;
+  closed: ClosedNotification;
+  "room-added": RoomAddedNotification;
+}
+export type Notification = NotificationMap[keyof NotificationMap];
+export type NotificationHandlers = { [K in keyof NotificationMap]?: (n: NotificationMap[K]) => void } & {
+  notification?: (n: Notification) => void;
+};
+
+/** /topic/support/queue (agents): the unassigned queue changed. */
+export interface SupportQueueEvent {
+  type: "opened" | "claimed" | "closed";
+  room: Room;
+}

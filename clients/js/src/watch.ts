@@ -1,0 +1,107 @@
+// One room's events, kept across reconnects: every SUBSCRIBE after the
+// first asks for `since-seq`, so the server replays what was missed.
+//
+// With several chatd instances, messages may arrive out of seq order (7
+// before 6). `lastSeq` is therefore the highest seq below which every
+// message has arrived, and the seqs above it that did arrive are remembered:
+// a replay from `lastSeq` then brings the missing ones and skips the rest.
+import type { IMessage, StompSubscription } from "@stomp/stompjs";
+
+import { ChatdError } from "./errors.js";
+import { roomEvent } from "./events.js";
+import type { RoomEvent, RoomHandlers } from "./types.js";
+
+/** What a watch needs from its client. */
+export interface WatchHost {
+  readonly connected: boolean;
+  subscribe(destination: string, onFrame: (m: IMessage) => void, headers: Record<string, string>,
+            onReceipt: () => void, onError: (e: ChatdError) => void): StompSubscription | null;
+  forget(w: RoomWatch): void;
+}
+
+export class RoomWatch {
+  readonly roomId: string;
+  /** Every message up to this seq has been delivered. */
+  lastSeq: number;
+  /** Ended by the server (`member-left` for us or `deleted`) or by stop(). */
+  ended = false;
+  /** Resolves once the first subscription is live (after its catch-up). */
+  readonly ready: Promise<void>;
+
+  private readonly above = new Set<number>();
+  private sub: StompSubscription | null = null;
+  private resolveReady!: () => void;
+  private rejectReady!: (e: Error) => void;
+  private isReady = false;
+
+  constructor(private readonly host: WatchHost, roomId: string, sinceSeq: number,
+              private readonly handlers: RoomHandlers, private readonly onError?: (e: ChatdError) => void) {
+    this.roomId = roomId;
+    this.lastSeq = sinceSeq;
+    this.ready = new Promise((resolve, reject) => {
+      this.resolveReady = resolve;
+      this.rejectReady = reject;
+    });
+    this.ready.catch(() => {}); // also reported through onError
+  }
+
+  /** (Re)subscribe on a live connection. */
+  subscribe(): void {
+    if (this.ended || !this.host.connected) return;
+    this.sub = this.host.subscribe("/topic/rooms/" + this.roomId, (m) => this.onFrame(m),
+      { "since-seq": String(this.lastSeq) },
+      () => {
+        if (!this.isReady) {
+          this.isReady = true;
+          this.resolveReady();
+        } else {
+          this.handlers.resumed?.();
+        }
+      },
+      (e) => {
+        this.end();
+        if (!this.isReady) this.rejectReady(e);
+        this.onError?.(e);
+      });
+  }
+
+  /** The connection is gone: its subscription with it. */
+  dropped(): void {
+    this.sub = null;
+  }
+
+  /** Stop watching (UNSUBSCRIBE when connected). */
+  stop(): void {
+    const sub = this.sub;
+    this.end();
+    if (sub && this.host.connected) {
+      try {
+        sub.unsubscribe();
+      } catch {
+        /* the connection went meanwhile */
+      }
+    }
+  }
+
+  private end(): void {
+    this.ended = true;
+    this.sub = null;
+    this.host.forget(this);
+  }
+
+  private onFrame(m: IMessage): void {
+    if (this.ended) return;
+    const e = roomEvent(m);
+    if (e && e.type === "message") {
+      const seq = e.message.seq;
+      if (!(seq > this.lastSeq) || this.above.has(seq)) return;
+      this.above.add(seq);
+      while (this.above.has(this.lastSeq + 1)) this.above.delete(++this.lastSeq);
+    }
+    if (m.headers["subscription-ended"] === "true") this.end();
+    if (!e) return;
+    const h = this.handlers[e.type] as ((ev: RoomEvent) => void) | undefined;
+    h?.(e);
+    this.handlers.event?.(e);
+  }
+}
