@@ -19,6 +19,12 @@ export interface WatchHost {
   forget(w: RoomWatch): void;
 }
 
+/** Refusals that no new SUBSCRIBE would change; anything else (storage
+ * down, catch-up too long) ends only the connection, and the watch
+ * subscribes again from where it was on the next one. */
+const FINAL_SUBSCRIBE_ERRORS = new Set(["no such room", "invalid since-seq header", "unknown destination",
+  "destination not allowed"]);
+
 export class RoomWatch {
   readonly roomId: string;
   /** Every message up to this seq has been delivered. */
@@ -59,9 +65,10 @@ export class RoomWatch {
         }
       },
       (e) => {
+        this.onError?.(e);
+        if (!FINAL_SUBSCRIBE_ERRORS.has(e.code)) return;
         this.end();
         if (!this.isReady) this.rejectReady(e);
-        this.onError?.(e);
       });
   }
 

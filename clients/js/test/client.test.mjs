@@ -245,6 +245,19 @@ describe("messages", () => {
     assert.equal(w.lastSeq, 6);
   });
 
+  test("a watch of a room one is not in is refused, the client goes on", async () => {
+    const alice = await login("alice");
+    const bob = await login("bob");
+    const room = await alice.rooms.createGroup("private");
+    const errors = [];
+    const back = next(bob, "connect");
+    await assert.rejects(bob.room(room.id).watch({}, { sinceSeq: 0, onError: (e) => errors.push(e.code) }),
+                         (e) => e.code === "no such room");
+    assert.deepEqual(errors, ["no such room"]);
+    await back;
+    await assert.rejects(bob.room(room.id).get(), (e) => e.status === 404);
+  });
+
   test("read marks and typing", async () => {
     const alice = await login("alice");
     const bob = await login("bob");
