@@ -426,9 +426,11 @@ export class ChatClient implements WatchHost {
   }
 }
 
-/** Connect to chatd: resolves once the first STOMP session is up (rejects
- * when the server refuses the credentials). The client then reconnects by
- * itself until close(). */
+/** Connect to chatd: resolves once the first STOMP session is up, trying
+ * again every `reconnectDelay` while the server cannot be reached (with
+ * `reconnectDelay: 0`, rejects when the first attempt fails); rejects when
+ * the server refuses the credentials. The client then reconnects by itself
+ * until close(). */
 export async function connect(opts: ConnectOptions): Promise<ChatClient> {
   if (opts.token === undefined && !opts.getToken && opts.login === undefined)
     throw new Error("connect() needs token, getToken or login/passcode");
@@ -439,16 +441,24 @@ export async function connect(opts: ConnectOptions): Promise<ChatClient> {
   const factory = await resolveSocketFactory(wsUrl, opts.webSocketFactory, opts.WebSocket);
   const client = new ChatClient(opts, base, factory);
   await new Promise<void>((resolve, reject) => {
-    const offC = client.on("connect", () => {
+    const done = () => {
       offC();
       offE();
-      resolve();
-    });
-    const offE = client.on("error", (e) => {
-      offC();
-      offE();
+      offD();
+    };
+    const fail = (e: Error) => {
+      done();
       void client.close();
       reject(e);
+    };
+    const offC = client.on("connect", () => {
+      done();
+      resolve();
+    });
+    const offE = client.on("error", fail);
+    // Without reconnecting, a first socket that closes before CONNECTED is the end.
+    const offD = client.on("disconnect", ({ reason }) => {
+      if (opts.reconnectDelay === 0) fail(new ChatdError("connection failed: " + reason, 0, "connection failed"));
     });
     client.stomp.activate();
   });

@@ -16,10 +16,11 @@ export async function resolveSocketFactory(
   if (given) return given;
   let C = ctor ?? (globalThis as any).WebSocket;
   if (!C) {
-    // A computed specifier, so that bundlers for the browser leave it alone.
-    const name = "ws";
+    // Only Node gets here. The import is made at run time so that no
+    // bundler (webpack, Vite, React Native's Metro) tries to resolve `ws`.
+    const load = new Function("m", "return import(m)") as (m: string) => Promise<any>;
     try {
-      const mod: any = await import(/* webpackIgnore: true */ /* @vite-ignore */ name);
+      const mod: any = await load("ws");
       C = mod.WebSocket ?? mod.default;
     } catch {
       throw new Error("no WebSocket here: pass `WebSocket` (e.g. the `ws` package) or `webSocketFactory`");

@@ -53,6 +53,11 @@ describe("connecting", () => {
       (e) => e instanceof ChatdError && e.code === "bad credentials");
   });
 
+  test("without reconnecting, an unreachable server rejects", async () => {
+    await assert.rejects(connect({ url: "http://127.0.0.1:1", login: "alice", passcode: "x", reconnectDelay: 0 }),
+                         (e) => e instanceof ChatdError && e.code === "connection failed");
+  });
+
   test("REST errors carry status and code", async () => {
     const c = await login("bob");
     await assert.rejects(c.rooms.get("no-such-room"), (e) => e instanceof ChatdError && e.status === 404 &&
