@@ -1,0 +1,2277 @@
+/* storage-mysql: rooms and messages in MariaDB or MySQL, through MariaDB
+ * Connector/C's non-blocking API (the *_start / *_cont calls) driven by the
+ * core's libevent loop: no blocking client call, no thread per query.
+ *
+ * A small fixed pool of connections. Operations are routed by room so that
+ * everything about one room goes down one connection in call order; on each
+ * connection they queue while a batch is in flight, and the next batch takes
+ * all that queued at once as one transaction: many appends share one COMMIT
+ * (group commit), and none is answered before the COMMIT came back, so a
+ * RECEIPT means committed. Consecutive appends to one room in a batch become
+ * one locked read of the room row and one multi-row INSERT.
+ *
+ * An operation is a short sequence of steps; each step sends one or more
+ * statements in one round trip (CLIENT_MULTI_STATEMENTS) and decides from
+ * their answers what to send next. Each op of a batch runs after a
+ * SAVEPOINT, so one refused op is rolled back alone.
+ *
+ * Correctness across chatd instances rests on InnoDB's row locks under READ
+ * COMMITTED: an append reads its room row (which holds last_seq) FOR UPDATE
+ * and holds that lock until COMMIT, so seq is gap-free and strictly
+ * increasing whoever appends; a claim is a conditional UPDATE, so one
+ * claimant wins; group changes and erasures lock the room rows first. A
+ * deadlock or lock wait timeout rolls the batch back and runs it again.
+ * The schema is versioned in chatd_schema and migrated under GET_LOCK, so
+ * instances starting together migrate once.
+ *
+ * Durability: an op is answered after its transaction's COMMIT returned, so
+ * as durable as the server makes a commit (innodb_flush_log_at_trx_commit =
+ * 1, the default: the redo log is flushed at commit; with the binary log on,
+ * sync_binlog = 1 too). An op cut off by a lost connection is answered
+ * UNAVAILABLE though its COMMIT may have landed: a client retrying an append
+ * with its client-id then gets EXISTS, not a second copy. */
+#include <chatd/plugin.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <mysql.h>
+#include <mysqld_error.h>
+#include <errmsg.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plugin_conf.h"
+#include "storage_op.h"
+
+#define SCHEMA_VERSION 1
+#define MAX_BATCH 256 /* ops per transaction */
+#define MAX_TRIES 5   /* runs of a batch rolled back by deadlocks before giving up */
+#define LIST_MAX 1000 /* room_list's answer when the filter gives no limit */
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+#define MIGRATION_LOCK "'chatd_schema_migration'"
+
+/* ------------------------------------------------------------- schema */
+
+/* Identifiers compare byte for byte (utf8mb4_bin); bodies are bytes. A
+ * user name is at most 255 characters (the core's bound), a room id 64. */
+#define TXT(n) "VARCHAR(" #n ") CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+static const char *const migrations[SCHEMA_VERSION] = {
+    "CREATE TABLE IF NOT EXISTS chatd_rooms ("
+    " id " TXT(64) " NOT NULL PRIMARY KEY, kind TINYINT NOT NULL, state TINYINT NOT NULL,"
+    " title TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL, owner " TXT(255) " NULL, agent " TXT(255) " NULL,"
+    " created_ms BIGINT NOT NULL, assigned_ms BIGINT NOT NULL DEFAULT 0, closed_ms BIGINT NOT NULL DEFAULT 0,"
+    " last_seq BIGINT UNSIGNED NOT NULL DEFAULT 0, joins BIGINT NOT NULL DEFAULT 0,"
+    " unique_key " TXT(255) " NULL,"
+    /* created_ms ties are common; this keeps the queue first come, first served */
+    " ord BIGINT NOT NULL AUTO_INCREMENT,"
+    " UNIQUE KEY chatd_rooms_key (unique_key), UNIQUE KEY chatd_rooms_ord (ord),"
+    " KEY chatd_rooms_queue (kind, state, created_ms, ord), KEY chatd_rooms_agent (agent),"
+    " KEY chatd_rooms_closed (state, closed_ms)"
+    ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;\n"
+    /* role: 1 member, 2 admin (the owner is chatd_rooms.owner); joined:
+     * join order, from chatd_rooms.joins */
+    "CREATE TABLE IF NOT EXISTS chatd_members ("
+    " room " TXT(64) " NOT NULL, user_id " TXT(255) " NOT NULL, role TINYINT NOT NULL DEFAULT 1,"
+    " joined BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (room, user_id), KEY chatd_members_user (user_id)"
+    ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;\n"
+    /* The primary key serves "newest N before seq" as a backward range scan.
+     * A client id may be long, so uniqueness of (sender, client id) per
+     * room is kept on a digest of the pair. */
+    "CREATE TABLE IF NOT EXISTS chatd_messages ("
+    " room " TXT(64) " NOT NULL, seq BIGINT UNSIGNED NOT NULL, id " TXT(100) " NOT NULL,"
+    " sender " TXT(255) " NOT NULL, client_id " TXT(4000) " NULL, ts_ms BIGINT NOT NULL, body LONGBLOB NOT NULL,"
+    " cid_key BINARY(32) AS (UNHEX(SHA2(CONCAT(LENGTH(sender), ':', sender, client_id), 256))) PERSISTENT,"
+    " PRIMARY KEY (room, seq), UNIQUE KEY chatd_messages_client (room, cid_key), KEY chatd_messages_sender (sender)"
+    ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;\n"
+    "CREATE TABLE IF NOT EXISTS chatd_marks ("
+    " room " TXT(64) " NOT NULL, user_id " TXT(255) " NOT NULL, seq BIGINT UNSIGNED NOT NULL,"
+    " PRIMARY KEY (room, user_id), KEY chatd_marks_user (user_id)"
+    ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+};
+
+/* ---------------------------------------------------------- strings */
+
+struct sb {
+    char *p;
+    size_t len, cap;
+    bool oom;
+};
+
+static bool sb_grow(struct sb *b, size_t more)
+{
+    if (b->oom)
+        return false;
+    if (b->len + more + 1 <= b->cap)
+        return true;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + more + 1)
+        cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (!p) {
+        b->oom = true;
+        return false;
+    }
+    b->p = p;
+    b->cap = cap;
+    return true;
+}
+
+static void sb_add(struct sb *b, const char *s)
+{
+    size_t n = strlen(s);
+    if (sb_grow(b, n)) {
+        memcpy(b->p + b->len, s, n + 1);
+        b->len += n;
+    }
+}
+
+static void sb_fmt(struct sb *b, const char *fmt, ...) CHATD_PRINTF(2, 3);
+static void sb_fmt(struct sb *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || !sb_grow(b, (size_t)n))
+        return;
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+/* A quoted, escaped string literal (in the connection's utf8mb4), or NULL. */
+static void sb_str(struct sb *b, MYSQL *my, const char *s)
+{
+    if (!s) {
+        sb_add(b, "NULL");
+        return;
+    }
+    size_t n = strlen(s);
+    if (!sb_grow(b, 2 * n + 2))
+        return;
+    b->p[b->len++] = '\'';
+    b->len += mysql_real_escape_string(my, b->p + b->len, s, (unsigned long)n);
+    b->p[b->len++] = '\'';
+    b->p[b->len] = 0;
+}
+
+/* Bytes as a hexadecimal literal: binary-safe whatever they hold. */
+static void sb_bytes(struct sb *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    if (!sb_grow(b, 2 * n + 3))
+        return;
+    char *w = b->p + b->len;
+    *w++ = 'X';
+    *w++ = '\'';
+    for (size_t i = 0; i < n; i++) {
+        *w++ = hex[(unsigned char)s[i] >> 4];
+        *w++ = hex[(unsigned char)s[i] & 15];
+    }
+    *w++ = '\'';
+    *w = 0;
+    b->len = (size_t)(w - b->p);
+}
+
+/* -------------------------------------------------------------- ops */
+
+struct block {
+    struct block *next;
+    max_align_t align[];
+};
+
+struct mystore;
+
+struct op {
+    struct mystore *st;
+    enum op_kind kind;
+    void *cb, *ctx;
+    struct op *next;      /* in a queue */
+    struct op *more;      /* appends of one room sent with this one */
+    const char *route;    /* the room, or NULL */
+    struct block *args;   /* copies of the call's arguments */
+    struct block *ans;    /* the answer's data */
+    bool oom;
+    int step;
+    chatd_status status;
+    /* arguments */
+    struct chatd_room room_arg;
+    const char *const *members_arg;
+    const char *key, *user, *agent, *title;
+    int64_t now;
+    uint64_t before, after, seq;
+    size_t limit;
+    struct chatd_room_filter filter;
+    struct chatd_group_change change;
+    struct chatd_message msg_arg;
+    /* answer */
+    struct chatd_room *rooms;
+    struct chatd_message *msgs;
+    size_t n;
+    struct chatd_erase_result erased;
+    /* state carried between steps */
+    uint64_t base;
+    char **ids;
+    size_t nids;
+};
+
+enum conn_state { C_DOWN, C_CONNECTING, C_SETUP, C_READY };
+enum io_phase { P_NONE, P_CONNECT, P_QUERY, P_STORE, P_NEXT };
+
+struct result {
+    MYSQL_RES *res;
+    uint64_t affected;
+};
+
+struct conn {
+    struct mystore *st;
+    MYSQL *my;
+    enum conn_state state;
+    enum io_phase phase;
+    struct event *io, *timer, *kick;
+    long backoff_ms;
+    /* the statements in flight and their answers so far */
+    struct sb sql;
+    struct result *res;
+    size_t nres, capres;
+    unsigned err;
+    char errmsg[256];
+    void (*done)(struct conn *c);
+    int setup_step;
+    /* ops */
+    struct op *qhead, *qtail;
+    size_t nq;
+    struct op **batch;
+    size_t nbatch, cur, skip;
+    int tries;
+    bool busy, in_txn;
+};
+
+struct mystore {
+    const struct chatd_host *host;
+    char *hostname, *user, *password, *database, *socket;
+    char *tls_ca, *tls_cert, *tls_key;
+    bool tls, tls_verify;
+    int port;
+    long long connect_timeout_ms, max_pending;
+    size_t pending, nconns, rr;
+    struct conn *conns;
+    bool ready, dead;
+    size_t posted;
+    struct op *whead, *wtail; /* waiting for a first connection on its way */
+    char why[300];
+};
+
+static void *arena(struct op *o, struct block **list, size_t n)
+{
+    struct block *b = calloc(1, sizeof *b + n + 1);
+    if (!b) {
+        o->oom = true;
+        return NULL;
+    }
+    b->next = *list;
+    *list = b;
+    return b->align;
+}
+
+static char *copy_n(struct op *o, struct block **list, const char *s, size_t n)
+{
+    char *p = arena(o, list, n + 1);
+    if (p)
+        memcpy(p, s, n);
+    return p;
+}
+
+static const char *astr(struct op *o, const char *s)
+{
+    return s ? copy_n(o, &o->args, s, strlen(s)) : NULL;
+}
+
+static void blocks_free(struct block *b)
+{
+    for (struct block *next; b; b = next) {
+        next = b->next;
+        free(b);
+    }
+}
+
+static void answer_reset(struct op *o)
+{
+    blocks_free(o->ans);
+    o->ans = NULL;
+    o->rooms = NULL;
+    o->msgs = NULL;
+    o->n = 0;
+    o->step = 0;
+    o->status = CHATD_OK;
+    o->ids = NULL;
+    o->nids = 0;
+    o->base = 0;
+    o->erased = (struct chatd_erase_result){0, 0, 0};
+}
+
+static void op_free(struct op *o)
+{
+    while (o) {
+        struct op *more = o->more;
+        blocks_free(o->ans);
+        blocks_free(o->args);
+        free(o);
+        o = more;
+    }
+}
+
+/* ----------------------------------------- filling the SDK's structs */
+
+/* The only places that know the layout of chatd_room and chatd_message:
+ * what a move to size-prefixed structs changes. */
+
+static struct chatd_room *rooms_alloc(struct op *o, size_t n)
+{
+    return n ? arena(o, &o->ans, n * sizeof(struct chatd_room)) : NULL;
+}
+
+static struct chatd_message *messages_alloc(struct op *o, size_t n)
+{
+    return n ? arena(o, &o->ans, n * sizeof(struct chatd_message)) : NULL;
+}
+
+static const char *col(struct op *o, MYSQL_ROW row, unsigned long *len, int i)
+{
+    return row[i] ? copy_n(o, &o->ans, row[i], len[i]) : NULL;
+}
+
+static int64_t col_i64(MYSQL_ROW row, int i)
+{
+    return row[i] ? strtoll(row[i], NULL, 10) : 0;
+}
+
+static uint64_t col_u64(MYSQL_ROW row, int i)
+{
+    return row[i] ? strtoull(row[i], NULL, 10) : 0;
+}
+
+/* Columns: id, kind, state, title, owner, agent, created_ms, assigned_ms,
+ * last_seq, closed_ms. Members, marks and the last message come later. */
+#define ROOM_COLS "r.id, r.kind, r.state, r.title, r.owner, r.agent, r.created_ms, r.assigned_ms, r.last_seq, r.closed_ms"
+static void room_fill(struct op *o, struct chatd_room *r, MYSQL_ROW row, unsigned long *len)
+{
+    memset(r, 0, sizeof *r);
+    r->id = col(o, row, len, 0);
+    r->kind = (chatd_room_kind)col_i64(row, 1);
+    r->state = (chatd_room_state)col_i64(row, 2);
+    r->title = col(o, row, len, 3);
+    r->owner = col(o, row, len, 4);
+    r->agent = col(o, row, len, 5);
+    r->created_ms = col_i64(row, 6);
+    r->assigned_ms = col_i64(row, 7);
+    r->last_seq = col_u64(row, 8);
+    r->closed_ms = col_i64(row, 9);
+}
+
+static void room_set_members(struct chatd_room *r, const char **members, size_t n, const char **admins,
+                             size_t nadmins)
+{
+    r->members = members;
+    r->nmembers = n;
+    r->admins = nadmins ? admins : NULL;
+    r->nadmins = nadmins;
+}
+
+static void room_set_reader(struct chatd_room *r, uint64_t read_seq, const struct chatd_message *last)
+{
+    r->read_seq = read_seq;
+    r->last_message = last;
+}
+
+/* Columns: seq, id, sender, client_id, ts_ms, body. */
+#define MSG_COLS "m.seq, m.id, m.sender, m.client_id, m.ts_ms, m.body"
+static void message_fill(struct op *o, struct chatd_message *m, const char *room, MYSQL_ROW row, unsigned long *len)
+{
+    memset(m, 0, sizeof *m);
+    m->room = room;
+    m->seq = col_u64(row, 0);
+    m->id = col(o, row, len, 1);
+    m->sender = col(o, row, len, 2);
+    m->client_id = col(o, row, len, 3);
+    m->ts_ms = col_i64(row, 4);
+    m->body = row[5] ? copy_n(o, &o->ans, row[5], len[5]) : copy_n(o, &o->ans, "", 0);
+    m->body_len = row[5] ? len[5] : 0;
+}
+
+/* ------------------------------------------------------ answering */
+
+static void store_free(struct mystore *st);
+
+static void op_answer(struct op *o, chatd_status s)
+{
+    if (o->kind == OP_ERASE)
+        storage_op_answer_erase(o->cb, o->ctx, s, &o->erased);
+    else
+        storage_op_answer(o->kind, o->cb, o->ctx, s, o->rooms, o->msgs, o->n);
+}
+
+/* Answer o and every append sent with it; frees them. */
+static void op_finish(struct op *o, chatd_status s)
+{
+    struct mystore *st = o->st;
+    for (struct op *a = o, *next; a; a = next) {
+        next = a->more;
+        a->more = NULL;
+        if (st->pending)
+            st->pending--;
+        op_answer(a, s == CHATD_OK ? a->status : s);
+        op_free(a);
+    }
+}
+
+static void posted_finish(void *arg)
+{
+    struct op *o = arg;
+    struct mystore *st = o->st;
+    st->posted--;
+    if (st->dead) {
+        op_free(o);
+        if (!st->posted)
+            store_free(st);
+        return;
+    }
+    op_finish(o, o->status);
+}
+
+/* Answer o after the call that started it returned. */
+static void finish_later(struct op *o, chatd_status s)
+{
+    struct mystore *st = o->st;
+    for (struct op *a = o; a; a = a->more)
+        a->status = s;
+    if (st->host->post(st->host, posted_finish, o) == CHATD_OK)
+        st->posted++;
+    else
+        op_free(o); /* the host is shutting down: no answer expected */
+}
+
+/* ------------------------------------------------- building queries */
+
+/* The room rows of `where` (on chatd_rooms r), oldest first. */
+static void sql_rooms(struct sb *b, const char *where, size_t limit, const char *lock)
+{
+    sb_fmt(b, "SELECT " ROOM_COLS " FROM chatd_rooms r WHERE %s ORDER BY r.created_ms, r.ord", where);
+    if (limit)
+        sb_fmt(b, " LIMIT %zu", limit);
+    if (lock)
+        sb_add(b, lock);
+}
+
+static void sql_idlist(struct sb *b, MYSQL *my, char *const *ids, size_t n)
+{
+    sb_add(b, "(");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            sb_add(b, ",");
+        sb_str(b, my, ids[i]);
+    }
+    sb_add(b, ")");
+}
+
+/* What completes rooms already read: members in join order (with roles),
+ * and for a reader their read mark and the newest message. 2 or 4 results. */
+static void sql_room_rest(struct sb *b, MYSQL *my, char *const *ids, size_t n, const char *for_user)
+{
+    sb_add(b, "SELECT m.room, m.user_id, m.role FROM chatd_members m WHERE m.room IN ");
+    sql_idlist(b, my, ids, n);
+    sb_add(b, " ORDER BY m.room, m.joined, m.user_id");
+    if (!for_user)
+        return;
+    sb_add(b, ";SELECT k.room, k.seq FROM chatd_marks k WHERE k.user_id = ");
+    sb_str(b, my, for_user);
+    sb_add(b, " AND k.room IN ");
+    sql_idlist(b, my, ids, n);
+    sb_add(b, ";SELECT " MSG_COLS ", m.room FROM chatd_rooms r JOIN chatd_messages m"
+              " ON m.room = r.id AND m.seq = r.last_seq WHERE r.id IN ");
+    sql_idlist(b, my, ids, n);
+}
+
+/* One room, whole: 3 or 5 results (its row first). */
+static void sql_room_view(struct sb *b, MYSQL *my, const char *id, const char *for_user)
+{
+    struct sb w = {0};
+    sb_add(&w, "r.id = ");
+    sb_str(&w, my, id);
+    sql_rooms(b, w.oom ? "FALSE" : w.p, 0, NULL);
+    b->oom |= w.oom;
+    free(w.p);
+    sb_add(b, ";");
+    char *ids[1] = {(char *)id};
+    sql_room_rest(b, my, ids, 1, for_user);
+}
+
+/* ------------------------------------------------- reading answers */
+
+static size_t find_room(struct op *o, const char *id, size_t hint)
+{
+    if (hint < o->n && strcmp(o->rooms[hint].id, id) == 0)
+        return hint;
+    for (size_t i = 0; i < o->n; i++)
+        if (strcmp(o->rooms[i].id, id) == 0)
+            return i;
+    return o->n;
+}
+
+static void read_rooms(struct op *o, MYSQL_RES *res)
+{
+    size_t rows = res ? (size_t)mysql_num_rows(res) : 0;
+    o->rooms = rooms_alloc(o, rows);
+    o->n = 0;
+    if (rows && !o->rooms)
+        return;
+    MYSQL_ROW row;
+    while ((row = mysql_fetch_row(res)))
+        room_fill(o, &o->rooms[o->n++], row, mysql_fetch_lengths(res));
+    o->ids = o->n ? arena(o, &o->ans, o->n * sizeof *o->ids) : NULL;
+    for (size_t i = 0; o->ids && i < o->n; i++)
+        o->ids[i] = (char *)o->rooms[i].id;
+    o->nids = o->ids ? o->n : 0;
+}
+
+/* r: the results of sql_room_rest. */
+static void read_room_rest(struct op *o, struct result *r, size_t nr, bool for_user)
+{
+    if (nr < (for_user ? 3u : 1u) || !r[0].res)
+        return;
+    MYSQL_RES *mem = r[0].res;
+    size_t *count = calloc(o->n + 1, sizeof *count), *admins = calloc(o->n + 1, sizeof *admins);
+    const char ***lists = calloc(o->n + 1, sizeof *lists), ***alists = calloc(o->n + 1, sizeof *alists);
+    if (!count || !admins || !lists || !alists) {
+        o->oom = true;
+        goto out;
+    }
+    MYSQL_ROW row;
+    size_t at = 0;
+    while ((row = mysql_fetch_row(mem))) {
+        at = find_room(o, row[0], at);
+        if (at < o->n) {
+            count[at]++;
+            admins[at] += col_i64(row, 2) == 2;
+        }
+    }
+    for (size_t i = 0; i < o->n; i++) {
+        lists[i] = count[i] ? arena(o, &o->ans, count[i] * sizeof(char *)) : NULL;
+        alists[i] = admins[i] ? arena(o, &o->ans, admins[i] * sizeof(char *)) : NULL;
+        room_set_members(&o->rooms[i], lists[i], 0, alists[i], 0);
+        count[i] = admins[i] = 0;
+    }
+    mysql_data_seek(mem, 0);
+    while ((row = mysql_fetch_row(mem))) {
+        unsigned long *len = mysql_fetch_lengths(mem);
+        at = find_room(o, row[0], at);
+        if (at >= o->n || !lists[at])
+            continue;
+        const char *u = col(o, row, len, 1);
+        lists[at][count[at]++] = u;
+        if (col_i64(row, 2) == 2 && alists[at])
+            alists[at][admins[at]++] = u;
+    }
+    for (size_t i = 0; i < o->n; i++)
+        room_set_members(&o->rooms[i], lists[i], count[i], alists[i], admins[i]);
+    if (for_user && r[1].res && r[2].res) {
+        uint64_t *marks = calloc(o->n + 1, sizeof *marks);
+        const struct chatd_message **last = calloc(o->n + 1, sizeof *last);
+        if (!marks || !last)
+            o->oom = true;
+        while (marks && (row = mysql_fetch_row(r[1].res))) {
+            at = find_room(o, row[0], at);
+            if (at < o->n)
+                marks[at] = col_u64(row, 1);
+        }
+        while (last && (row = mysql_fetch_row(r[2].res))) {
+            at = find_room(o, row[6], at);
+            struct chatd_message *m = at < o->n ? messages_alloc(o, 1) : NULL;
+            if (!m)
+                continue;
+            message_fill(o, m, o->rooms[at].id, row, mysql_fetch_lengths(r[2].res));
+            last[at] = m;
+        }
+        for (size_t i = 0; marks && last && i < o->n; i++)
+            room_set_reader(&o->rooms[i], marks[i], last[i]);
+        free(marks);
+        free(last);
+    }
+out:
+    free(count);
+    free(admins);
+    free(lists);
+    free(alists);
+}
+
+/* r: the results of sql_room_view. False when there is no such room. */
+static bool read_room_view(struct op *o, struct result *r, size_t nr, const char *for_user)
+{
+    if (nr < 2 || !r[0].res)
+        return false;
+    read_rooms(o, r[0].res);
+    if (o->n == 0)
+        return false;
+    read_room_rest(o, r + 1, nr - 1, for_user != NULL);
+    return true;
+}
+
+/* ------------------------------------------------------ op steps */
+
+/* Each step reads the answers r[0..nr) of what the previous step sent
+ * (nothing at step 0), then either appends the next statements to `b` and
+ * returns true, or sets o->status and returns false: the op is done. */
+
+static bool step_create(struct op *o, MYSQL *my, struct result *r, size_t nr, struct sb *b)
+{
+    const struct chatd_room *a = &o->room_arg;
+    switch (o->step) {
+    case 0:
+        /* ON DUPLICATE KEY: a room with this id or key already there is no
+         * error; affected rows say whether ours went in. */
+        sb_add(b, "INSERT INTO chatd_rooms (id, kind, state, title, owner, agent, created_ms, assigned_ms,"
+                  " unique_key, joins) VALUES (");
+        sb_str(b, my, a->id);
+        sb_fmt(b, ", %d, %d, ", (int)a->kind, (int)a->state);
+        sb_str(b, my, a->title);
+        sb_add(b, ", ");
+        sb_str(b, my, a->owner);
+        sb_add(b, ", ");
+        sb_str(b, my, a->agent);
+        sb_fmt(b, ", %lld, %lld, ", (long long)a->created_ms, (long long)a->assigned_ms);
+        sb_str(b, my, o->key);
+        sb_fmt(b, ", %zu) ON DUPLICATE KEY UPDATE id = id", a->nmembers);
+        return true;
+    case 1:
+        if (nr >= 1 && r[0].affected == 1) {
+            if (a->nmembers) {
+                sb_add(b, "INSERT INTO chatd_members (room, user_id, role, joined) VALUES ");
+                for (size_t i = 0; i < a->nmembers; i++) {
+                    sb_add(b, i ? ",(" : "(");
+                    sb_str(b, my, a->id);
+                    sb_add(b, ", ");
+                    sb_str(b, my, o->members_arg[i]);
+                    sb_fmt(b, ", 1, %zu)", i + 1);
+                }
+                sb_add(b, " ON DUPLICATE KEY UPDATE role = role;");
+            } else {
+                sb_add(b, "DO 0;");
+            }
+            sql_room_view(b, my, a->id, NULL);
+            o->step = 10;
+            return true;
+        }
+        /* someone holds the id or the key: answer with their room */
+        sb_add(b, "SELECT id FROM chatd_rooms WHERE unique_key = ");
+        sb_str(b, my, o->key ? o->key : "");
+        sb_add(b, " AND ");
+        sb_add(b, o->key ? "TRUE" : "FALSE");
+        sb_add(b, " UNION ALL SELECT id FROM chatd_rooms WHERE id = ");
+        sb_str(b, my, a->id);
+        return true;
+    case 2: {
+        MYSQL_ROW row = nr >= 1 && r[0].res ? mysql_fetch_row(r[0].res) : NULL;
+        if (!row) {
+            /* the holder went away after we collided with it: again */
+            o->step = -1;
+            sb_add(b, "DO 0");
+            return true;
+        }
+        const char *other = col(o, row, mysql_fetch_lengths(r[0].res), 0);
+        if (!other)
+            return false;
+        sql_room_view(b, my, other, NULL);
+        o->step = 20;
+        return true;
+    }
+    default:
+        break;
+    case 11:
+        o->status = read_room_view(o, r + 1, nr - 1, NULL) ? CHATD_OK : CHATD_ERR_INTERNAL;
+        return false;
+    case 21:
+        o->status = read_room_view(o, r, nr, NULL) ? CHATD_ERR_EXISTS : CHATD_ERR_INTERNAL;
+        if (o->status == CHATD_ERR_INTERNAL) {
+            /* gone again between the look-up and the view */
+            answer_reset(o);
+            o->step = -1;
+            sb_add(b, "DO 0");
+            return true;
+        }
+        return false;
+    }
+    o->status = CHATD_ERR_INTERNAL;
+    return false;
+}
+
+static bool step_get(struct op *o, MYSQL *my, struct result *r, size_t nr, struct sb *b)
+{
+    if (o->step == 0) {
+        sql_room_view(b, my, o->route, o->user);
+        return true;
+    }
+    o->status = read_room_view(o, r, nr, o->user) ? CHATD_OK : CHATD_ERR_NOT_FOUND;
+    return false;
+}
+
+static bool step_list(struct op *o, MYSQL *my, struct result *r, size_t nr, struct sb *b)
+{
+    const struct chatd_room_filter *f = &o->filter;
+    if (o->step == 0) {
+        struct sb w = {0};
+        sb_add(&w, "TRUE");
+        if (f->member) {
+            sb_add(&w, " AND r.id IN (SELECT mm.room FROM chatd_members mm WHERE mm.user_id = ");
+            sb_str(&w, my, f->member);
+            sb_add(&w, ")");
+        }
+        if (f->kind)
+            sb_fmt(&w, " AND r.kind = %d", (int)f->kind);
+        if (f->state)
+            sb_fmt(&w, " AND r.state = %d", (int)f->state);
+        if (f->agent) {
+            sb_add(&w, " AND r.agent = ");
+            sb_str(&w, my, f->agent);
+        }
+        sql_rooms(b, w.oom ? "FALSE" : w.p, f->limit && f->limit < LIST_MAX ? f->limit : LIST_MAX, NULL);
+        b->oom |= w.oom;
+        free(w.p);
+        return true;
+    }
+    if (o->step == 1) {
+        read_rooms(o, nr ? r[0].res : NULL);
+        if (!o->n)
+            return false;
+        sql_room_rest(b, my, o->ids, o->nids, f->for_user);
+        return true;
+    }
+    read_room_rest(o, r, nr, f->for_user != NULL);
+    return false;
+}
+
+/* A room-changing step 0 is `change`; then the view tells the answer:
+ * `won` (the change's affected rows) OK, else `lost`. */
+static bool step_claim(struct op *o, MYSQL *my, struct result *r, size_t nr, struct sb *b)
+{
+    switch (o->step) {
+    case 0:
+        sb_fmt(b, "UPDATE chatd_rooms SET state = 2, agent = ");
+        sb_str(b, my, o->agent);
+        sb_fmt(b, ", assigned_ms = %lld WHERE id = ", (long long)o->now);
+        sb_str(b, my, o->route);
+        sb_fmt(b, " AND kind = %d AND state = %d", CHATD_ROOM_SUPPORT, CHATD_ROOM_OPEN);
+        return true;
+    case 1:
+        o->base = nr && r[0].affected == 1;
+        if (o->base) {
+            sb_add(b, "INSERT INTO chatd_members (room, user_id, role, joined) SELECT id, ");
+            sb_str(b, my, o->agent);
+            sb_add(b, ", 1, joins + 1 FROM chatd_rooms WHERE id = ");
+            sb_str(b, my, o->route);
+            sb_add(b, " ON DUPLICATE KEY UPDATE role = role;UPDATE chatd_rooms SET joins = joins + 1 WHERE id = ");
+            sb_str(b, my, o->route);
+            sb_add(b, ";");
+        } else {
+            sb_add(b, "DO 0;DO 0;");
+        }
+        sql_room_view(b, my, o->route, NULL);
+        return true;
+    default:
+        if (!read_room_view(o, r + 2, nr > 2 ? nr - 2 : 0, NULL))
+            o->status = CHATD_ERR_NOT_FOUND;
+        else
+            o->status = o->base ? CHATD_OK : CHATD_ERR_CONFLICT;
+        return false;
+    }
+}
+
+/* complete and close: one conditional UPDATE, then the room. */
+static bool step_update_view(struct op *o, MYSQL *my, struct result *r, size_t nr, struct sb *b)
+{
+    if (o->step == 0) {
+        if (o->kind == OP_COMPLETE) {
+            sb_fmt(b, "UPDATE chatd_rooms SET state = %d, unique_key = NULL WHERE id = ", CHATD_ROOM_COMPLETED);
+            sb_str(b, my, o->route);
+            sb_add(b, " AND agent = ");
+            sb_str(b, my, o->agent);
+            sb_fmt(b, " AND state = %d;", CHATD_ROOM_ASSIGNED);
+        } else {
+            sb_fmt(b, "UPDATE chatd_rooms SET state = %d, closed_ms = %lld, unique_key = NULL WHERE id = ",
+                   CHATD_ROOM_CLOSED, (long long)o->now);
+            sb_str(b, my, o->route);
+            sb_fmt(b, " AND kind = %d AND state <> %d;", CHATD_ROOM_SUPPORT, CHATD_ROOM_CLOSED);
+        }
+        sql_room_view(b, my, o->route, NULL);
+        return true;
+    }
+    if (!read_room_view(o, r + 1, nr > 1 ? nr - 1 : 0, NULL))
+        o->status = CHATD_ERR_NOT_FOUND;
+    else
+        o->status = r[0].affected == 1 ? CHATD_OK : CHATD_ERR_CONFLICT;
+    return false;
+}
+
+/* Everything of rooms `in` (a parenthesised list or subquery). 4 results,
+ * the rooms' count first. */
+static void sql_delete_rooms(struct sb *b, const char *in)
+{
+    sb_fmt(b, "DELETE FROM chatd_rooms WHERE id IN %s;DELETE FROM chatd_messages WHERE room IN %s;"
+              "DELETE FROM chatd_members WHERE room IN %s;DELETE FROM chatd_marks WHERE room IN %s",
+           in, in, in, in);
+}
+
+static bool step_delete(struct op *o, MYSQL *my, struct result *r, size_t nr, struct sb *b)
+{
+    if (o->step == 0) {
+        struct sb in = {0};
+        sb_add(&in, "(");
+        sb_str(&in, my, o->route);
+        sb_add(&in, ")");
+        /* The room row goes first: holding its lock, the deletes below see
+         * every append committed before, and no new one can start. */
+        sql_delete_rooms(b, in.oom ? "(NULL)" : in.p);
+        b->oom |= in.oom;
+        free(in.p);
+        return true;
+    }
+    o->status = nr && r[0].affected ? CHATD_OK : CHATD_ERR_NOT_FOUND;
+    return false;
+}
+
+/* member add/remove and read marks: the room row is read with a shared
+ * lock so that the change cannot land in a room being deleted. */
+static bool step_member(struct op *o, MYSQL *my, struct result *r, size_t nr, struct sb *b)
+{
+    if (o->step == 0) {
+        sb_add(b, "SELECT last_seq FROM chatd_rooms WHERE id = ");
+        sb_str(b, my, o->route);
+        sb_add(b, " LOCK IN SHARE MODE;");
+        switch (o->kind) {
+        case OP_MEMBER_ADD:
+            sb_add(b, "INSERT INTO chatd_members (room, user_id, role, joined) SELECT id, ");
+            sb_str(b, my, o->user);
+            sb_add(b, ", 1, joins + 1 FROM chatd_rooms WHERE id = ");
+            sb_str(b, my, o->route);
+            sb_add(b, " ON DUPLICATE KEY UPDATE role = role");
+            break;
+        case OP_MEMBER_REMOVE:
+            sb_add(b, "DELETE FROM chatd_members WHERE room = ");
+            sb_str(b, my, o->route);
+            sb_add(b, " AND user_id = ");
+            sb_str(b, my, o->user);
+            break;
+        default:
+            /* a mark past the newest message would make a negative unread count later */
+            sb_add(b, "INSERT INTO chatd_marks (room, user_id, seq) SELECT id, ");
+            sb_str(b, my, o->user);
+            sb_fmt(b, ", LEAST(%llu, last_seq) FROM chatd_rooms WHERE id = ", (unsigned long long)o->seq);
+            sb_str(b, my, o->route);
+            sb_add(b, " ON DUPLICATE KEY UPDATE seq = GREATEST(seq, VALUES(seq))");
+            break;
+        }
+        return true;
+    }
+    if (o->step == 1 && o->kind == OP_MEMBER_ADD && nr >= 2 && r[1].affected == 1) {
+        /* a new member: the next in join order */
+        sb_add(b, "UPDATE chatd_rooms SET joins = joins + 1 WHERE id = ");
+        sb_str(b, my, o->route);
+        return true;
+    }
+    if (o->step == 1)
+        o->status = nr && r[0].res && mysql_num_rows(r[0].res) ? CHATD_OK : CHATD_ERR_NOT_FOUND;
+    return false;
+}
+
+static bool step_history(struct op *o, MYSQL *my, struct result *r, size_t nr, struct sb *b)
+{
+    if (o->step == 0) {
+        sb_add(b, "SELECT id FROM chatd_rooms WHERE id = ");
+        sb_str(b, my, o->route);
+        sb_add(b, ";SELECT " MSG_COLS " FROM chatd_messages m WHERE m.room = ");
+        sb_str(b, my, o->route);
+        if (o->before)
+            sb_fmt(b, " AND m.seq < %llu ORDER BY m.seq DESC", (unsigned long long)o->before);
+        else
+            sb_fmt(b, " AND m.seq > %llu ORDER BY m.seq ASC", (unsigned long long)o->after);
+        sb_fmt(b, " LIMIT %zu", o->limit);
+        return true;
+    }
+    if (nr < 2 || !r[0].res || !r[1].res || !mysql_num_rows(r[0].res)) {
+        o->status = CHATD_ERR_NOT_FOUND;
+        return false;
+    }
+    size_t rows = (size_t)mysql_num_rows(r[1].res);
+    o->msgs = messages_alloc(o, rows);
+    MYSQL_ROW row;
+    while (o->msgs && (row = mysql_fetch_row(r[1].res)))
+        message_fill(o, &o->msgs[o->n++], o->route, row, mysql_fetch_lengths(r[1].res));
+    return false;
+}
+
+/* Appends to one room: o and the ops chained on o->more, in call order. */
+static bool step_append(struct op *o, MYSQL *my, struct result *r, size_t nr, struct sb *b)
+{
+    if (o->step == 0) {
+        /* the lock first: the look-up below then sees every append
+         * committed before ours, and a retry never takes a seq of its own */
+        sb_add(b, "SELECT last_seq FROM chatd_rooms WHERE id = ");
+        sb_str(b, my, o->route);
+        sb_add(b, " FOR UPDATE;SELECT " MSG_COLS " FROM chatd_messages m WHERE m.room = ");
+        sb_str(b, my, o->route);
+        sb_add(b, " AND m.cid_key IN (NULL");
+        for (struct op *a = o; a; a = a->more) {
+            if (!a->msg_arg.client_id)
+                continue;
+            sb_add(b, ", UNHEX(SHA2(CONCAT(LENGTH(");
+            sb_str(b, my, a->msg_arg.sender);
+            sb_add(b, "), ':', ");
+            sb_str(b, my, a->msg_arg.sender);
+            sb_add(b, ", ");
+            sb_str(b, my, a->msg_arg.client_id);
+            sb_add(b, "), 256))");
+        }
+        sb_add(b, ")");
+        return true;
+    }
+    if (o->step == 1) {
+        MYSQL_ROW row = nr >= 2 && r[0].res ? mysql_fetch_row(r[0].res) : NULL;
+        if (!row) {
+            for (struct op *a = o; a; a = a->more)
+                a->status = CHATD_ERR_NOT_FOUND;
+            return false;
+        }
+        uint64_t seq = col_u64(row, 0);
+        size_t old = r[1].res ? (size_t)mysql_num_rows(r[1].res) : 0;
+        struct chatd_message *stored = messages_alloc(o, old);
+        size_t nstored = 0;
+        while (stored && (row = mysql_fetch_row(r[1].res)))
+            message_fill(o, &stored[nstored++], o->route, row, mysql_fetch_lengths(r[1].res));
+        bool any = false;
+        for (struct op *a = o; a; a = a->more) {
+            struct chatd_message *m = a->msgs = messages_alloc(a, 1);
+            if (!m)
+                continue;
+            a->n = 1;
+            const struct chatd_message *prev = NULL;
+            for (size_t i = 0; a->msg_arg.client_id && i < nstored && !prev; i++)
+                if (stored[i].client_id && strcmp(stored[i].client_id, a->msg_arg.client_id) == 0 &&
+                    strcmp(stored[i].sender, a->msg_arg.sender) == 0)
+                    prev = &stored[i];
+            for (struct op *e = o; a->msg_arg.client_id && e != a && !prev; e = e->more)
+                if (e->status == CHATD_OK && e->msg_arg.client_id && e->msgs &&
+                    strcmp(e->msg_arg.client_id, a->msg_arg.client_id) == 0 &&
+                    strcmp(e->msg_arg.sender, a->msg_arg.sender) == 0)
+                    prev = e->msgs;
+            if (prev) {
+                /* the retry of a stored message: answer with what was stored */
+                *m = *prev;
+                m->id = copy_n(a, &a->ans, prev->id, strlen(prev->id));
+                m->body = copy_n(a, &a->ans, prev->body, prev->body_len);
+                m->sender = a->msg_arg.sender;
+                m->client_id = a->msg_arg.client_id;
+                m->room = a->route;
+                a->status = CHATD_ERR_EXISTS;
+                continue;
+            }
+            *m = a->msg_arg;
+            m->seq = ++seq;
+            char id[96];
+            snprintf(id, sizeof id, "%s-%llu", a->route, (unsigned long long)m->seq);
+            m->id = copy_n(a, &a->ans, id, strlen(id));
+            sb_add(b, any ? ",(" : "INSERT INTO chatd_messages (room, seq, id, sender, client_id, ts_ms, body) VALUES (");
+            any = true;
+            sb_str(b, my, a->route);
+            sb_fmt(b, ", %llu, ", (unsigned long long)m->seq);
+            sb_str(b, my, m->id);
+            sb_add(b, ", ");
+            sb_str(b, my, m->sender);
+            sb_add(b, ", ");
+            sb_str(b, my, m->client_id);
+            sb_fmt(b, ", %lld, ", (long long)m->ts_ms);
+            sb_bytes(b, a->msg_arg.body, a->msg_arg.body_len);
+            sb_add(b, ")");
+        }
+        if (!any)
+            return false;
+        sb_fmt(b, ";UPDATE chatd_rooms SET last_seq = %llu WHERE id = ", (unsigned long long)seq);
+        sb_str(b, my, o->route);
+        return true;
+    }
+    return false;
+}
+
+static bool step_purge(struct op *o, MYSQL *my, struct result *r, size_t nr, struct sb *b)
+{
+    if (o->step == 0) {
+        /* SKIP LOCKED: instances purging together take different rooms */
+        sb_fmt(b, "SELECT id FROM chatd_rooms WHERE state = %d AND kind = %d AND closed_ms < %lld"
+                  " ORDER BY closed_ms, ord LIMIT %zu FOR UPDATE SKIP LOCKED",
+               CHATD_ROOM_CLOSED, CHATD_ROOM_SUPPORT, (long long)o->now, o->limit);
+        return true;
+    }
+    if (o->step == 1) {
+        size_t rows = nr && r[0].res ? (size_t)mysql_num_rows(r[0].res) : 0;
+        if (!rows)
+            return false;
+        char **ids = arena(o, &o->ans, rows * sizeof *ids);
+        MYSQL_ROW row;
+        size_t n = 0;
+        while (ids && (row = mysql_fetch_row(r[0].res)))
+            ids[n++] = (char *)col(o, row, mysql_fetch_lengths(r[0].res), 0);
+        struct sb in = {0};
+        sql_idlist(&in, my, ids, n);
+        sql_delete_rooms(b, in.oom ? "(NULL)" : in.p);
+        b->oom |= in.oom;
+        free(in.p);
+        return true;
+    }
+    o->n = nr ? (size_t)r[0].affected : 0;
+    return false;
+}
+
+/* ---------------------------------------------- group roles (1.2) */
+
+static chatd_member_role role_of(const char *user, const char *owner, MYSQL_RES *members, bool *member)
+{
+    *member = false;
+    if (!user)
+        return CHATD_MEMBER_NONE;
+    mysql_data_seek(members, 0);
+    MYSQL_ROW row;
+    while ((row = mysql_fetch_row(members)))
+        if (strcmp(row[1], user) == 0) {
+            *member = true;
+            if (owner && strcmp(owner, user) == 0)
+                return CHATD_MEMBER_OWNER;
+            return col_i64(row, 2) == 2 ? CHATD_MEMBER_ADMIN : CHATD_MEMBER_PLAIN;
+        }
+    return CHATD_MEMBER_NONE;
+}
+
+/* The owner a group passes to when `leaving` (its owner) goes: the admin
+ * who joined first, else the member who joined first. */
+static void sql_pass_owner(struct sb *b, MYSQL *my, const char *room_in, const char *leaving)
+{
+    sb_add(b, "UPDATE chatd_rooms r SET r.owner = COALESCE((SELECT m.user_id FROM chatd_members m"
+              " WHERE m.room = r.id ORDER BY m.role = 2 DESC, m.joined, m.user_id LIMIT 1), r.owner) WHERE r.id IN ");
+    sb_add(b, room_in);
+    sb_fmt(b, " AND r.kind = %d AND r.owner = ", CHATD_ROOM_GROUP);
+    sb_str(b, my, leaving);
+    sb_add(b, ";UPDATE chatd_members m JOIN chatd_rooms r ON r.id = m.room SET m.role = 1"
+              " WHERE r.id IN ");
+    sb_add(b, room_in);
+    sb_add(b, " AND m.user_id = r.owner");
+}
+
+static bool step_group(struct op *o, MYSQL *my, struct result *r, size_t nr, struct sb *b)
+{
+    const struct chatd_group_change *ch = &o->change;
+    switch (o->step) {
+    case 0:
+        /* the room row's lock orders every change of the group */
+        sb_add(b, "SELECT r.kind, r.owner FROM chatd_rooms r WHERE r.id = ");
+        sb_str(b, my, o->route);
+        sb_add(b, " FOR UPDATE;SELECT m.room, m.user_id, m.role FROM chatd_members m WHERE m.room = ");
+        sb_str(b, my, o->route);
+        sb_add(b, " ORDER BY m.joined, m.user_id");
+        return true;
+    case 1: {
+        MYSQL_ROW row = nr >= 2 && r[0].res ? mysql_fetch_row(r[0].res) : NULL;
+        if (!row) {
+            o->status = CHATD_ERR_NOT_FOUND;
+            return false;
+        }
+        if (col_i64(row, 0) != CHATD_ROOM_GROUP) {
+            o->status = CHATD_ERR_INVALID;
+            return false;
+        }
+        const char *owner = col(o, row, mysql_fetch_lengths(r[0].res), 1);
+        bool umember, amember;
+        chatd_member_role urole = role_of(ch->user, owner, r[1].res, &umember);
+        chatd_member_role arole = role_of(ch->actor, owner, r[1].res, &amember);
+        chatd_status s = CHATD_OK;
+        if (ch->actor && (arole < ch->actor_min || (ch->outrank && arole <= urole)))
+            s = CHATD_ERR_DENIED;
+        else if ((ch->what == CHATD_GROUP_REMOVE || ch->what == CHATD_GROUP_ROLE) && !umember)
+            s = CHATD_ERR_CONFLICT;
+        else if (ch->what == CHATD_GROUP_ROLE && urole == CHATD_MEMBER_OWNER && ch->role != CHATD_MEMBER_OWNER)
+            s = CHATD_ERR_CONFLICT;
+        else if ((ch->what == CHATD_GROUP_ADD && umember) || (ch->what == CHATD_GROUP_ROLE && urole == ch->role))
+            s = CHATD_ERR_EXISTS;
+        o->status = s;
+        struct sb in = {0};
+        sb_add(&in, "(");
+        sb_str(&in, my, o->route);
+        sb_add(&in, ")");
+        const char *room_in = in.oom ? "(NULL)" : in.p;
+        if (s == CHATD_OK && ch->what == CHATD_GROUP_DELETE) {
+            /* answered with the room as it was before */
+            sql_room_view(b, my, o->route, NULL);
+            sb_add(b, ";");
+            sql_delete_rooms(b, room_in);
+            o->step = 10;
+        } else {
+            if (s != CHATD_OK) {
+                sb_add(b, "DO 0");
+            } else if (ch->what == CHATD_GROUP_ADD) {
+                sb_add(b, "INSERT INTO chatd_members (room, user_id, role, joined) SELECT id, ");
+                sb_str(b, my, ch->user);
+                sb_add(b, ", 1, joins + 1 FROM chatd_rooms WHERE id = ");
+                sb_str(b, my, o->route);
+                sb_add(b, ";UPDATE chatd_rooms SET joins = joins + 1 WHERE id = ");
+                sb_str(b, my, o->route);
+            } else if (ch->what == CHATD_GROUP_REMOVE) {
+                sb_add(b, "DELETE FROM chatd_members WHERE room = ");
+                sb_str(b, my, o->route);
+                sb_add(b, " AND user_id = ");
+                sb_str(b, my, ch->user);
+                sb_add(b, ";");
+                sql_pass_owner(b, my, room_in, ch->user);
+            } else if (ch->what == CHATD_GROUP_ROLE && ch->role == CHATD_MEMBER_OWNER) {
+                /* the previous owner, if a member, becomes an admin */
+                sb_add(b, "UPDATE chatd_members SET role = 2 WHERE room = ");
+                sb_str(b, my, o->route);
+                sb_add(b, " AND user_id = ");
+                sb_str(b, my, owner ? owner : "");
+                sb_add(b, ";UPDATE chatd_members SET role = 1 WHERE room = ");
+                sb_str(b, my, o->route);
+                sb_add(b, " AND user_id = ");
+                sb_str(b, my, ch->user);
+                sb_add(b, ";UPDATE chatd_rooms SET owner = ");
+                sb_str(b, my, ch->user);
+                sb_add(b, " WHERE id = ");
+                sb_str(b, my, o->route);
+            } else if (ch->what == CHATD_GROUP_ROLE) {
+                sb_fmt(b, "UPDATE chatd_members SET role = %d WHERE room = ", ch->role == CHATD_MEMBER_ADMIN ? 2 : 1);
+                sb_str(b, my, o->route);
+                sb_add(b, " AND user_id = ");
+                sb_str(b, my, ch->user);
+            } else if (ch->what == CHATD_GROUP_RENAME) {
+                sb_add(b, "UPDATE chatd_rooms SET title = ");
+                sb_str(b, my, ch->title);
+                sb_add(b, " WHERE id = ");
+                sb_str(b, my, o->route);
+            } else {
+                sb_add(b, "DO 0");
+            }
+            o->step = 20;
+        }
+        b->oom |= in.oom;
+        free(in.p);
+        return true;
+    }
+    case 11: {
+        chatd_status s = o->status;
+        if (!read_room_view(o, r, nr, NULL))
+            s = CHATD_ERR_NOT_FOUND;
+        o->status = s;
+        return false;
+    }
+    case 21:
+        sql_room_view(b, my, o->route, NULL);
+        o->step = 30;
+        return true;
+    case 31: {
+        chatd_status s = o->status;
+        if (!read_room_view(o, r, nr, NULL))
+            s = CHATD_ERR_NOT_FOUND;
+        o->status = s;
+        return false;
+    }
+    }
+    o->status = CHATD_ERR_INTERNAL;
+    return false;
+}
+
+/* --------------------------------------------- user erase (1.2) */
+
+static bool step_erase(struct op *o, MYSQL *my, struct result *r, size_t nr, struct sb *b)
+{
+    switch (o->step) {
+    case 0:
+        /* the user's rooms, locked in id order (so two erasures, or an
+         * erasure and a batch, queue rather than deadlock) */
+        sb_add(b, "SELECT r.id, r.kind, r.owner FROM chatd_rooms r WHERE r.id IN"
+                  " (SELECT m.room FROM chatd_members m WHERE m.user_id = ");
+        sb_str(b, my, o->user);
+        sb_add(b, ") ORDER BY r.id FOR UPDATE");
+        return true;
+    case 1: {
+        size_t rows = nr && r[0].res ? (size_t)mysql_num_rows(r[0].res) : 0;
+        if (!rows)
+            return false;
+        char **own = arena(o, &o->ans, rows * sizeof(char *)), **other = arena(o, &o->ans, rows * sizeof(char *));
+        size_t nown = 0, nother = 0;
+        MYSQL_ROW row;
+        while (own && other && (row = mysql_fetch_row(r[0].res))) {
+            const char *id = col(o, row, mysql_fetch_lengths(r[0].res), 0);
+            if (col_i64(row, 1) == CHATD_ROOM_SUPPORT && row[2] && strcmp(row[2], o->user) == 0)
+                own[nown++] = (char *)id;
+            else
+                other[nother++] = (char *)id;
+        }
+        struct sb in = {0};
+        if (nown) {
+            sql_idlist(&in, my, own, nown);
+            sql_delete_rooms(b, in.oom ? "(NULL)" : in.p);
+        } else {
+            sb_add(b, "DO 0;DO 0;DO 0;DO 0");
+        }
+        sb_add(b, ";");
+        in.len = 0;
+        if (nother) {
+            sql_idlist(&in, my, other, nother);
+            const char *oin = in.oom ? "(NULL)" : in.p;
+            sb_fmt(b, "UPDATE chatd_messages SET sender = '', client_id = NULL, body = '' WHERE room IN %s"
+                      " AND sender = ", oin);
+            sb_str(b, my, o->user);
+            sb_fmt(b, ";DELETE FROM chatd_marks WHERE room IN %s AND user_id = ", oin);
+            sb_str(b, my, o->user);
+            sb_fmt(b, ";DELETE FROM chatd_members WHERE room IN %s AND user_id = ", oin);
+            sb_str(b, my, o->user);
+            sb_fmt(b, ";UPDATE chatd_rooms SET unique_key = NULL WHERE id IN %s AND kind = %d;", oin,
+                   CHATD_ROOM_DIRECT);
+            sql_pass_owner(b, my, oin, o->user);
+        } else {
+            sb_add(b, "DO 0;DO 0;DO 0;DO 0;DO 0;DO 0");
+        }
+        b->oom |= in.oom;
+        free(in.p);
+        return true;
+    }
+    default:
+        if (nr >= 7) {
+            o->erased.rooms_deleted = r[0].affected;
+            o->erased.messages_erased = r[4].affected;
+            o->erased.memberships_removed = r[6].affected;
+        }
+        return false;
+    }
+}
+
+static bool op_step(struct op *o, MYSQL *my, struct result *r, size_t nr, struct sb *b)
+{
+    switch (o->kind) {
+    case OP_CREATE: return step_create(o, my, r, nr, b);
+    case OP_GET: return step_get(o, my, r, nr, b);
+    case OP_LIST: return step_list(o, my, r, nr, b);
+    case OP_CLAIM: return step_claim(o, my, r, nr, b);
+    case OP_COMPLETE: case OP_CLOSE: return step_update_view(o, my, r, nr, b);
+    case OP_DELETE: return step_delete(o, my, r, nr, b);
+    case OP_MEMBER_ADD: case OP_MEMBER_REMOVE: case OP_MARK: return step_member(o, my, r, nr, b);
+    case OP_APPEND: return step_append(o, my, r, nr, b);
+    case OP_HISTORY: return step_history(o, my, r, nr, b);
+    case OP_GROUP: return step_group(o, my, r, nr, b);
+    case OP_PURGE: return step_purge(o, my, r, nr, b);
+    case OP_ERASE: return step_erase(o, my, r, nr, b);
+    }
+    o->status = CHATD_ERR_INTERNAL;
+    return false;
+}
+
+/* -------------------------------------------- driving the client */
+
+static void conn_fail(struct conn *c, const char *why);
+static void redispatch_waiting(struct mystore *st);
+static void dispatch(struct mystore *st, struct op *o);
+static void batch_next(struct conn *c);
+
+static void results_clear(struct conn *c)
+{
+    for (size_t i = 0; i < c->nres; i++)
+        if (c->res[i].res)
+            mysql_free_result(c->res[i].res);
+    c->nres = 0;
+}
+
+static void on_io(evutil_socket_t fd, short what, void *arg);
+
+static void wait_for(struct conn *c, int status)
+{
+    short flags = 0;
+    if (status & MYSQL_WAIT_READ)
+        flags |= EV_READ;
+    if (status & MYSQL_WAIT_WRITE)
+        flags |= EV_WRITE;
+    if (status & MYSQL_WAIT_EXCEPT)
+        flags |= EV_READ;
+    struct timeval tv, *tvp = NULL;
+    if (status & MYSQL_WAIT_TIMEOUT) {
+        unsigned ms = mysql_get_timeout_value_ms(c->my);
+        tv.tv_sec = ms / 1000;
+        tv.tv_usec = (ms % 1000) * 1000;
+        tvp = &tv;
+    }
+    event_del(c->io);
+    event_assign(c->io, c->st->host->base, mysql_get_socket(c->my), flags, on_io, c);
+    event_add(c->io, tvp);
+}
+
+static void record_error(struct conn *c)
+{
+    c->err = mysql_errno(c->my);
+    if (!c->err)
+        c->err = CR_UNKNOWN_ERROR;
+    snprintf(c->errmsg, sizeof c->errmsg, "%s", mysql_error(c->my));
+}
+
+static void phase_done(struct conn *c, MYSQL_RES *res, int r);
+
+static void run(struct conn *c, void (*done)(struct conn *c))
+{
+    results_clear(c);
+    c->err = 0;
+    c->errmsg[0] = 0;
+    c->done = done;
+    if (c->sql.oom) {
+        c->err = CR_OUT_OF_MEMORY;
+        snprintf(c->errmsg, sizeof c->errmsg, "out of memory");
+        done(c);
+        return;
+    }
+    int err = 0;
+    c->phase = P_QUERY;
+    int status = mysql_real_query_start(&err, c->my, c->sql.p, (unsigned long)c->sql.len);
+    if (status)
+        wait_for(c, status);
+    else
+        phase_done(c, NULL, err);
+}
+
+/* A finished call of the current phase: take its outcome and go on. */
+static void phase_done(struct conn *c, MYSQL_RES *res, int r)
+{
+    switch (c->phase) {
+    case P_QUERY:
+        if (r) {
+            record_error(c);
+            break;
+        }
+        c->phase = P_STORE;
+        {
+            MYSQL_RES *first;
+            int status = mysql_store_result_start(&first, c->my);
+            if (status) {
+                wait_for(c, status);
+                return;
+            }
+            phase_done(c, first, 0);
+        }
+        return;
+    case P_STORE:
+        if (!res && mysql_field_count(c->my)) {
+            record_error(c);
+            break;
+        }
+        if (c->nres == c->capres) {
+            size_t cap = c->capres ? 2 * c->capres : 16;
+            struct result *p = realloc(c->res, cap * sizeof *p);
+            if (!p) {
+                if (res)
+                    mysql_free_result(res);
+                c->err = CR_OUT_OF_MEMORY;
+                break;
+            }
+            c->res = p;
+            c->capres = cap;
+        }
+        c->res[c->nres++] = (struct result){res, res ? 0 : (uint64_t)mysql_affected_rows(c->my)};
+        if (!mysql_more_results(c->my))
+            break;
+        c->phase = P_NEXT;
+        {
+            int r2;
+            int status = mysql_next_result_start(&r2, c->my);
+            if (status) {
+                wait_for(c, status);
+                return;
+            }
+            phase_done(c, NULL, r2);
+        }
+        return;
+    case P_NEXT:
+        if (r > 0) {
+            record_error(c);
+            break;
+        }
+        if (r < 0)
+            break;
+        c->phase = P_STORE;
+        {
+            MYSQL_RES *nres;
+            int status = mysql_store_result_start(&nres, c->my);
+            if (status) {
+                wait_for(c, status);
+                return;
+            }
+            phase_done(c, nres, 0);
+        }
+        return;
+    default:
+        return;
+    }
+    c->phase = P_NONE;
+    c->done(c);
+}
+
+static void on_connected(struct conn *c, MYSQL *ret);
+
+static void on_io(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    struct conn *c = arg;
+    int ready = 0;
+    if (what & EV_READ)
+        ready |= MYSQL_WAIT_READ;
+    if (what & EV_WRITE)
+        ready |= MYSQL_WAIT_WRITE;
+    if (what & EV_TIMEOUT)
+        ready |= MYSQL_WAIT_TIMEOUT;
+    int status, r = 0;
+    MYSQL_RES *res = NULL;
+    MYSQL *ret = NULL;
+    switch (c->phase) {
+    case P_CONNECT:
+        status = mysql_real_connect_cont(&ret, c->my, ready);
+        if (status)
+            wait_for(c, status);
+        else
+            on_connected(c, ret);
+        return;
+    case P_QUERY:
+        status = mysql_real_query_cont(&r, c->my, ready);
+        break;
+    case P_STORE:
+        status = mysql_store_result_cont(&res, c->my, ready);
+        break;
+    case P_NEXT:
+        status = mysql_next_result_cont(&r, c->my, ready);
+        break;
+    default:
+        return;
+    }
+    if (status) {
+        wait_for(c, status);
+        return;
+    }
+    phase_done(c, res, r);
+}
+
+/* ------------------------------------------------------- batches */
+
+static bool conn_error(unsigned err)
+{
+    return err >= 2000 && err < 3000; /* the client's own codes: the link is gone */
+}
+
+static bool retryable(unsigned err)
+{
+    return err == ER_LOCK_DEADLOCK || err == ER_LOCK_WAIT_TIMEOUT;
+}
+
+static chatd_status status_of(unsigned err)
+{
+    switch (err) {
+    case ER_DATA_TOO_LONG: case ER_TRUNCATED_WRONG_VALUE_FOR_FIELD: case ER_INVALID_CHARACTER_STRING:
+    case ER_WARN_DATA_OUT_OF_RANGE: case ER_TRUNCATED_WRONG_VALUE: case ER_BAD_NULL_ERROR:
+    case ER_NET_PACKET_TOO_LARGE:
+        return CHATD_ERR_INVALID;
+    case ER_LOCK_DEADLOCK: case ER_LOCK_WAIT_TIMEOUT: case ER_QUERY_INTERRUPTED: case ER_STATEMENT_TIMEOUT:
+        return CHATD_ERR_TIMEOUT;
+    default:
+        return CHATD_ERR_INTERNAL;
+    }
+}
+
+static void log_err(struct conn *c, chatd_log_level level, const char *what)
+{
+    c->st->host->log(c->st->host, level, "mysql %s: %s (%u)", what, c->errmsg, c->err);
+}
+
+static void batch_results(struct conn *c);
+
+static void batch_send_op(struct conn *c, const char *prefix)
+{
+    struct op *o = c->batch[c->cur];
+    c->sql.len = 0;
+    if (c->sql.p)
+        c->sql.p[0] = 0;
+    sb_add(&c->sql, prefix);
+    size_t k = 0;
+    for (const char *p = prefix; *p; p++)
+        k += *p == ';';
+    c->skip = k;
+    o->step = 0;
+    if (!op_step(o, c->my, NULL, 0, &c->sql)) {
+        /* nothing to send (cannot happen at step 0 with the current ops) */
+        c->cur++;
+        batch_next(c);
+        return;
+    }
+    o->step = 1;
+    run(c, batch_results);
+}
+
+static void answer_batch(struct conn *c, chatd_status s)
+{
+    struct op **b = c->batch;
+    size_t n = c->nbatch;
+    c->nbatch = c->cur = 0;
+    c->busy = false;
+    for (size_t i = 0; i < n; i++)
+        op_finish(b[i], s);
+}
+
+static void on_commit(struct conn *c)
+{
+    if (c->err) {
+        if (conn_error(c->err)) {
+            conn_fail(c, c->errmsg);
+            return;
+        }
+        log_err(c, CHATD_LOG_WARN, "commit");
+        answer_batch(c, status_of(c->err));
+    } else {
+        answer_batch(c, CHATD_OK);
+    }
+    if (c->state == C_READY)
+        event_active(c->kick, 0, 0);
+}
+
+static void batch_restart(struct conn *c)
+{
+    for (size_t i = 0; i < c->nbatch; i++)
+        for (struct op *a = c->batch[i]; a; a = a->more)
+            answer_reset(a);
+    c->cur = 0;
+    batch_send_op(c, "ROLLBACK;START TRANSACTION;SAVEPOINT s;");
+}
+
+static void batch_next(struct conn *c)
+{
+    if (c->cur < c->nbatch) {
+        batch_send_op(c, "SAVEPOINT s;");
+        return;
+    }
+    c->sql.len = 0;
+    sb_add(&c->sql, "COMMIT");
+    run(c, on_commit);
+}
+
+static void batch_results(struct conn *c)
+{
+    struct op *o = c->batch[c->cur];
+    if (c->err) {
+        if (conn_error(c->err)) {
+            conn_fail(c, c->errmsg);
+            return;
+        }
+        if (retryable(c->err) && ++c->tries < MAX_TRIES) {
+            results_clear(c);
+            batch_restart(c);
+            return;
+        }
+        if (retryable(c->err)) {
+            /* the whole transaction is gone: every op of it fails */
+            log_err(c, CHATD_LOG_WARN, "batch");
+            c->sql.len = 0;
+            sb_add(&c->sql, "ROLLBACK");
+            for (size_t i = 0; i < c->nbatch; i++)
+                for (struct op *a = c->batch[i]; a; a = a->more)
+                    a->status = status_of(c->err);
+            c->cur = c->nbatch;
+            results_clear(c);
+            run(c, on_commit);
+            return;
+        }
+        /* this op alone is refused: undo what it did and go on */
+        log_err(c, CHATD_LOG_INFO, "statement");
+        chatd_status s = status_of(c->err);
+        for (struct op *a = o; a; a = a->more) {
+            answer_reset(a);
+            a->status = s;
+        }
+        results_clear(c);
+        c->cur++;
+        if (c->cur < c->nbatch) {
+            batch_send_op(c, "ROLLBACK TO SAVEPOINT s;SAVEPOINT s;");
+        } else {
+            c->sql.len = 0;
+            sb_add(&c->sql, "ROLLBACK TO SAVEPOINT s;COMMIT");
+            run(c, on_commit);
+        }
+        return;
+    }
+    struct result *r = c->res + c->skip;
+    size_t nr = c->nres > c->skip ? c->nres - c->skip : 0;
+    c->sql.len = 0;
+    if (c->sql.p)
+        c->sql.p[0] = 0;
+    bool more = op_step(o, c->my, r, nr, &c->sql);
+    results_clear(c);
+    c->skip = 0;
+    if (more) {
+        o->step++; /* a step that set -1 starts the op over */
+        run(c, batch_results);
+        return;
+    }
+    if (o->oom)
+        o->status = CHATD_ERR_NOMEM;
+    c->cur++;
+    batch_next(c);
+}
+
+static bool same_str(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static void send_batch(struct conn *c)
+{
+    if (c->busy || c->state != C_READY || !c->qhead)
+        return;
+    if (!c->batch)
+        c->batch = calloc(MAX_BATCH, sizeof *c->batch);
+    if (!c->batch)
+        return;
+    size_t n = 0;
+    while (c->qhead && n < MAX_BATCH) {
+        struct op *o = c->qhead;
+        c->qhead = o->next;
+        if (!c->qhead)
+            c->qtail = NULL;
+        c->nq--;
+        o->next = NULL;
+        /* an append joins the appends to its room just before it in the
+         * batch, when nothing else about that room lies between */
+        if (o->kind == OP_APPEND) {
+            struct op *h = NULL;
+            for (size_t i = n; i-- > 0;)
+                if (same_str(c->batch[i]->route, o->route)) {
+                    if (c->batch[i]->kind == OP_APPEND)
+                        h = c->batch[i];
+                    break;
+                }
+            if (h) {
+                struct op *t = h;
+                while (t->more)
+                    t = t->more;
+                t->more = o;
+                continue;
+            }
+        }
+        c->batch[n++] = o;
+    }
+    c->nbatch = n;
+    c->cur = 0;
+    c->tries = 0;
+    c->busy = true;
+    batch_send_op(c, "START TRANSACTION;SAVEPOINT s;");
+}
+
+static void on_kick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    send_batch(arg);
+}
+
+/* ---------------------------------------------- connection life */
+
+static void update_ready(struct mystore *st, const char *why)
+{
+    size_t up = 0;
+    for (size_t i = 0; i < st->nconns; i++)
+        up += st->conns[i].state == C_READY;
+    if ((up > 0) != st->ready) {
+        st->ready = up > 0;
+        st->host->set_ready(st->host, st->ready, why);
+    }
+}
+
+static void conn_teardown(struct conn *c)
+{
+    if (c->io)
+        event_del(c->io);
+    results_clear(c);
+    if (c->my) {
+        /* COM_QUIT is a few bytes into a socket's buffer (or a broken one):
+         * this does not wait on the server */
+        mysql_close(c->my);
+        c->my = NULL;
+    }
+    c->phase = P_NONE;
+}
+
+static void conn_fail(struct conn *c, const char *why_in)
+{
+    struct mystore *st = c->st;
+    char why[300];
+    snprintf(why, sizeof why, "mysql: %s", why_in && *why_in ? why_in : "connection lost");
+    if (c->state == C_READY || c->backoff_ms == BACKOFF_MIN_MS)
+        st->host->log(st->host, CHATD_LOG_WARN, "%s", why);
+    snprintf(st->why, sizeof st->why, "%s", why);
+    conn_teardown(c);
+    c->state = C_DOWN;
+    answer_batch(c, CHATD_ERR_UNAVAILABLE);
+    struct op *q = c->qhead;
+    c->qhead = c->qtail = NULL;
+    c->nq = 0;
+    update_ready(st, why);
+    /* what queued here goes to another connection, or fails fast */
+    for (struct op *next; q; q = next) {
+        next = q->next;
+        dispatch(st, q);
+    }
+    redispatch_waiting(st);
+    struct timeval tv = {c->backoff_ms / 1000, (c->backoff_ms % 1000) * 1000};
+    evtimer_add(c->timer, &tv);
+    c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
+}
+
+static void setup_results(struct conn *c);
+
+/* Session settings, then the schema: checked (and migrated under
+ * GET_LOCK, by one instance at a time) on every new connection. */
+static void setup_send(struct conn *c)
+{
+    c->sql.len = 0;
+    if (c->sql.p)
+        c->sql.p[0] = 0;
+    switch (c->setup_step) {
+    case 0:
+        sb_add(&c->sql, "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED;"
+                        "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION,NO_ZERO_DATE';"
+                        "SET NAMES utf8mb4 COLLATE utf8mb4_bin;"
+                        "SELECT GET_LOCK(" MIGRATION_LOCK ", 60);"
+                        "CREATE TABLE IF NOT EXISTS chatd_schema (version INT NOT NULL) ENGINE=InnoDB;"
+                        "SELECT COALESCE(MAX(version), 0) FROM chatd_schema");
+        break;
+    default: {
+        int v = c->setup_step; /* the version to reach */
+        sb_add(&c->sql, migrations[v - 1]);
+        sb_fmt(&c->sql, ";DELETE FROM chatd_schema;INSERT INTO chatd_schema VALUES (%d)", v);
+        if (v == SCHEMA_VERSION)
+            sb_add(&c->sql, ";SELECT RELEASE_LOCK(" MIGRATION_LOCK ")");
+        break;
+    }
+    }
+    run(c, setup_results);
+}
+
+static void setup_results(struct conn *c)
+{
+    struct mystore *st = c->st;
+    if (c->err) {
+        if (!conn_error(c->err))
+            log_err(c, CHATD_LOG_ERROR, "schema");
+        conn_fail(c, c->errmsg);
+        return;
+    }
+    int version = SCHEMA_VERSION;
+    if (c->setup_step == 0) {
+        MYSQL_ROW row = c->nres == 6 && c->res[5].res ? mysql_fetch_row(c->res[5].res) : NULL;
+        MYSQL_ROW lock = c->nres == 6 && c->res[3].res ? mysql_fetch_row(c->res[3].res) : NULL;
+        if (!row || !lock || !lock[0] || strcmp(lock[0], "1") != 0) {
+            results_clear(c);
+            conn_fail(c, "could not take the schema migration lock");
+            return;
+        }
+        version = (int)col_i64(row, 0);
+        results_clear(c);
+        if (version > SCHEMA_VERSION) {
+            char why[200];
+            snprintf(why, sizeof why, "the database's schema version %d is newer than this plugin's %d", version,
+                     SCHEMA_VERSION);
+            st->host->log(st->host, CHATD_LOG_ERROR, "mysql: %s", why);
+            conn_fail(c, why);
+            return;
+        }
+        if (version < SCHEMA_VERSION) {
+            st->host->log(st->host, CHATD_LOG_INFO, "mysql: migrating the schema from version %d to %d", version,
+                          SCHEMA_VERSION);
+            c->setup_step = version + 1;
+            setup_send(c);
+            return;
+        }
+        c->sql.len = 0;
+        sb_add(&c->sql, "SELECT RELEASE_LOCK(" MIGRATION_LOCK ")");
+        c->setup_step = SCHEMA_VERSION + 1;
+        run(c, setup_results);
+        return;
+    }
+    results_clear(c);
+    if (c->setup_step < SCHEMA_VERSION) {
+        c->setup_step++;
+        setup_send(c);
+        return;
+    }
+    c->state = C_READY;
+    c->backoff_ms = BACKOFF_MIN_MS;
+    update_ready(st, "connected to mysql");
+    event_active(c->kick, 0, 0);
+    redispatch_waiting(st);
+}
+
+static void on_connected(struct conn *c, MYSQL *ret)
+{
+    c->phase = P_NONE;
+    if (!ret) {
+        record_error(c);
+        conn_fail(c, c->errmsg);
+        return;
+    }
+    c->state = C_SETUP;
+    c->setup_step = 0;
+    setup_send(c);
+}
+
+static void connect_start(struct conn *c)
+{
+    struct mystore *st = c->st;
+    c->my = mysql_init(NULL);
+    if (!c->my) {
+        conn_fail(c, "out of memory");
+        return;
+    }
+    unsigned timeout_s = (unsigned)((st->connect_timeout_ms + 999) / 1000);
+    mysql_options(c->my, MYSQL_OPT_NONBLOCK, 0);
+    mysql_options(c->my, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+    mysql_options(c->my, MYSQL_OPT_CONNECT_TIMEOUT, &timeout_s);
+    if (st->tls) {
+        my_bool verify = st->tls_verify;
+        mysql_ssl_set(c->my, st->tls_key, st->tls_cert, st->tls_ca, NULL, NULL);
+        mysql_options(c->my, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
+        my_bool enforce = 1;
+        mysql_options(c->my, MYSQL_OPT_SSL_ENFORCE, &enforce);
+    }
+    c->state = C_CONNECTING;
+    c->phase = P_CONNECT;
+    MYSQL *ret = NULL;
+    int status = mysql_real_connect_start(&ret, c->my, st->socket ? NULL : st->hostname, st->user, st->password,
+                                          st->database, (unsigned)st->port, st->socket, CLIENT_MULTI_STATEMENTS);
+    if (status)
+        wait_for(c, status);
+    else
+        on_connected(c, ret);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    connect_start(arg);
+}
+
+/* --------------------------------------------------------- routing */
+
+static uint32_t hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+/* A room always maps to the same connection while it is up, so what
+ * concerns it runs in call order; room-less ops go to the least busy. */
+static struct conn *pick(struct mystore *st, const struct op *o)
+{
+    size_t n = st->nconns;
+    if (!o->route) {
+        struct conn *best = NULL;
+        for (size_t i = 0; i < n; i++) {
+            struct conn *c = &st->conns[(st->rr + i) % n];
+            if (c->state == C_READY && (!best || c->nq + c->nbatch < best->nq + best->nbatch))
+                best = c;
+        }
+        st->rr++;
+        return best;
+    }
+    size_t start = hash(o->route) % n;
+    for (size_t i = 0; i < n; i++) {
+        struct conn *c = &st->conns[(start + i) % n];
+        if (c->state == C_READY)
+            return c;
+    }
+    return NULL;
+}
+
+/* Hand the waiting ops on once something changed: to a connection that came
+ * up, or back with UNAVAILABLE when no attempt is left. */
+static void redispatch_waiting(struct mystore *st)
+{
+    struct op *o = st->whead;
+    st->whead = st->wtail = NULL;
+    for (struct op *next; o; o = next) {
+        next = o->next;
+        dispatch(st, o);
+    }
+}
+
+static void dispatch(struct mystore *st, struct op *o)
+{
+    struct conn *c = pick(st, o);
+    if (!c) {
+        bool coming = false;
+        for (size_t i = 0; i < st->nconns; i++)
+            coming |= st->conns[i].state == C_CONNECTING || st->conns[i].state == C_SETUP;
+        if (coming) {
+            /* a connection is on its way: wait for it rather than fail */
+            o->next = NULL;
+            if (st->wtail)
+                st->wtail->next = o;
+            else
+                st->whead = o;
+            st->wtail = o;
+        } else {
+            finish_later(o, CHATD_ERR_UNAVAILABLE);
+        }
+        return;
+    }
+    o->next = NULL;
+    if (c->qtail)
+        c->qtail->next = o;
+    else
+        c->qhead = o;
+    c->qtail = o;
+    c->nq++;
+    if (!c->busy)
+        event_active(c->kick, 0, 0);
+}
+
+static struct op *op_new(struct mystore *st, enum op_kind kind, void *cb, void *ctx)
+{
+    struct op *o = calloc(1, sizeof *o);
+    if (!o)
+        return NULL;
+    o->st = st;
+    o->kind = kind;
+    o->cb = cb;
+    o->ctx = ctx;
+    return o;
+}
+
+static void submit(struct mystore *st, struct op *o)
+{
+    st->pending++;
+    if (o->oom)
+        finish_later(o, CHATD_ERR_NOMEM);
+    else if (st->pending > (size_t)st->max_pending)
+        finish_later(o, CHATD_ERR_LIMIT);
+    else
+        dispatch(st, o);
+}
+
+#define NEW_OP(kind, cb)                              \
+    struct mystore *st = state;                       \
+    struct op *o = op_new(st, kind, (void *)cb, ctx); \
+    if (!o)                                           \
+        return;
+
+/* ------------------------------------------------------- the ops */
+
+static void m_room_create(void *state, const struct chatd_room *room, const char *unique_key, chatd_room_cb cb,
+                          void *ctx)
+{
+    NEW_OP(OP_CREATE, cb)
+    o->room_arg = *room;
+    o->room_arg.id = o->route = astr(o, room->id);
+    o->room_arg.title = astr(o, room->title);
+    o->room_arg.owner = astr(o, room->owner);
+    o->room_arg.agent = astr(o, room->agent);
+    o->room_arg.members = NULL;
+    o->room_arg.admins = NULL;
+    o->room_arg.nadmins = 0;
+    o->room_arg.last_message = NULL;
+    const char **m = room->nmembers ? arena(o, &o->args, room->nmembers * sizeof *m) : NULL;
+    for (size_t i = 0; m && i < room->nmembers; i++)
+        m[i] = astr(o, room->members[i]);
+    o->members_arg = m;
+    o->key = astr(o, unique_key);
+    submit(st, o);
+}
+
+static void m_room_get(void *state, const char *room_id, const char *for_user, chatd_room_cb cb, void *ctx)
+{
+    NEW_OP(OP_GET, cb)
+    o->route = astr(o, room_id);
+    o->user = astr(o, for_user);
+    submit(st, o);
+}
+
+static void m_room_list(void *state, const struct chatd_room_filter *f, chatd_rooms_cb cb, void *ctx)
+{
+    NEW_OP(OP_LIST, cb)
+    o->filter = *f;
+    o->filter.member = astr(o, f->member);
+    o->filter.agent = astr(o, f->agent);
+    o->filter.for_user = astr(o, f->for_user);
+    submit(st, o);
+}
+
+static void m_room_claim(void *state, const char *room_id, const char *agent, int64_t now_ms, chatd_room_cb cb,
+                         void *ctx)
+{
+    NEW_OP(OP_CLAIM, cb)
+    o->route = astr(o, room_id);
+    o->agent = astr(o, agent);
+    o->now = now_ms;
+    submit(st, o);
+}
+
+static void m_room_complete(void *state, const char *room_id, const char *agent, chatd_room_cb cb, void *ctx)
+{
+    NEW_OP(OP_COMPLETE, cb)
+    o->route = astr(o, room_id);
+    o->agent = astr(o, agent);
+    submit(st, o);
+}
+
+static void m_room_delete(void *state, const char *room_id, chatd_done_cb cb, void *ctx)
+{
+    NEW_OP(OP_DELETE, cb)
+    o->route = astr(o, room_id);
+    submit(st, o);
+}
+
+static void m_member(void *state, enum op_kind kind, const char *room_id, const char *user, chatd_done_cb cb,
+                     void *ctx)
+{
+    NEW_OP(kind, cb)
+    o->route = astr(o, room_id);
+    o->user = astr(o, user);
+    submit(st, o);
+}
+
+static void m_member_add(void *state, const char *room_id, const char *user, chatd_done_cb cb, void *ctx)
+{
+    m_member(state, OP_MEMBER_ADD, room_id, user, cb, ctx);
+}
+
+static void m_member_remove(void *state, const char *room_id, const char *user, chatd_done_cb cb, void *ctx)
+{
+    m_member(state, OP_MEMBER_REMOVE, room_id, user, cb, ctx);
+}
+
+static void m_message_append(void *state, const struct chatd_message *msg, chatd_message_cb cb, void *ctx)
+{
+    NEW_OP(OP_APPEND, cb)
+    o->msg_arg = *msg;
+    o->msg_arg.room = o->route = astr(o, msg->room);
+    o->msg_arg.sender = astr(o, msg->sender);
+    o->msg_arg.client_id = astr(o, msg->client_id);
+    o->msg_arg.body = copy_n(o, &o->args, msg->body ? msg->body : "", msg->body ? msg->body_len : 0);
+    o->msg_arg.body_len = msg->body ? msg->body_len : 0;
+    submit(st, o);
+}
+
+static void m_message_list(void *state, const char *room_id, uint64_t before, uint64_t after, size_t limit,
+                           chatd_messages_cb cb, void *ctx)
+{
+    NEW_OP(OP_HISTORY, cb)
+    o->route = astr(o, room_id);
+    o->before = before;
+    o->after = after;
+    o->limit = limit;
+    submit(st, o);
+}
+
+static void m_read_mark(void *state, const char *room_id, const char *user, uint64_t seq, chatd_done_cb cb,
+                        void *ctx)
+{
+    NEW_OP(OP_MARK, cb)
+    o->route = astr(o, room_id);
+    o->user = astr(o, user);
+    o->seq = seq;
+    submit(st, o);
+}
+
+static void m_group_change(void *state, const struct chatd_group_change *ch, chatd_room_cb cb, void *ctx)
+{
+    NEW_OP(OP_GROUP, cb)
+    o->change = *ch;
+    o->change.room_id = o->route = astr(o, ch->room_id);
+    o->change.user = astr(o, ch->user);
+    o->change.title = astr(o, ch->title);
+    o->change.actor = astr(o, ch->actor);
+    submit(st, o);
+}
+
+static void m_room_close(void *state, const char *room_id, int64_t now_ms, chatd_room_cb cb, void *ctx)
+{
+    NEW_OP(OP_CLOSE, cb)
+    o->route = astr(o, room_id);
+    o->now = now_ms;
+    submit(st, o);
+}
+
+static void m_room_purge(void *state, int64_t closed_before_ms, size_t limit, chatd_count_cb cb, void *ctx)
+{
+    NEW_OP(OP_PURGE, cb)
+    o->now = closed_before_ms;
+    o->limit = limit ? limit : 1;
+    submit(st, o);
+}
+
+static void m_user_erase(void *state, const char *user, chatd_erase_cb cb, void *ctx)
+{
+    NEW_OP(OP_ERASE, cb)
+    o->user = astr(o, user);
+    submit(st, o);
+}
+
+/* ---------------------------------------------------- life cycle */
+
+static void store_free(struct mystore *st)
+{
+    for (size_t i = 0; st->conns && i < st->nconns; i++) {
+        free(st->conns[i].res);
+        free(st->conns[i].sql.p);
+        free(st->conns[i].batch);
+    }
+    free(st->conns);
+    free(st->hostname);
+    free(st->user);
+    free(st->password);
+    free(st->database);
+    free(st->socket);
+    free(st->tls_ca);
+    free(st->tls_cert);
+    free(st->tls_key);
+    free(st);
+}
+
+static void my_fini(void *state);
+
+static chatd_status my_init(const struct chatd_host *h, void **state)
+{
+    struct mystore *st = calloc(1, sizeof *st);
+    if (!st)
+        return CHATD_ERR_NOMEM;
+    st->host = h;
+    long long port, nconns;
+    chatd_status rc = CHATD_OK;
+    if ((rc = conf_str(h, "host", "127.0.0.1", &st->hostname)) != CHATD_OK ||
+        (rc = conf_int(h, "port", 3306, 1, 65535, &port)) != CHATD_OK ||
+        (rc = conf_str(h, "user", NULL, &st->user)) != CHATD_OK ||
+        (rc = conf_str(h, "password", NULL, &st->password)) != CHATD_OK ||
+        (rc = conf_str(h, "database", NULL, &st->database)) != CHATD_OK ||
+        (rc = conf_str(h, "socket", NULL, &st->socket)) != CHATD_OK ||
+        (rc = conf_int(h, "connections", 2, 1, 64, &nconns)) != CHATD_OK ||
+        (rc = conf_ms(h, "connect_timeout", 5000, 100, 600000, &st->connect_timeout_ms)) != CHATD_OK ||
+        (rc = conf_int(h, "max_pending", 10000, 1, 10000000, &st->max_pending)) != CHATD_OK ||
+        (rc = conf_bool(h, "tls", false, &st->tls)) != CHATD_OK ||
+        (rc = conf_bool(h, "tls_verify", true, &st->tls_verify)) != CHATD_OK ||
+        (rc = conf_str(h, "tls_ca", NULL, &st->tls_ca)) != CHATD_OK ||
+        (rc = conf_str(h, "tls_cert", NULL, &st->tls_cert)) != CHATD_OK ||
+        (rc = conf_str(h, "tls_key", NULL, &st->tls_key)) != CHATD_OK) {
+        store_free(st);
+        return rc;
+    }
+    const char *missing = !st->user ? "user" : !st->database ? "database" : NULL;
+    if (missing) {
+        h->config_error(h, missing, "required: the %s chatd connects as", missing);
+        store_free(st);
+        return CHATD_ERR_INVALID;
+    }
+    if (st->socket && st->socket[0] != '/') {
+        h->config_error(h, "socket", "not an absolute path: '%s'", st->socket);
+        store_free(st);
+        return CHATD_ERR_INVALID;
+    }
+    if ((st->tls_ca || st->tls_cert || st->tls_key) && !st->tls) {
+        h->config_error(h, st->tls_ca ? "tls_ca" : st->tls_cert ? "tls_cert" : "tls_key",
+                        "set tls = true to use TLS files");
+        store_free(st);
+        return CHATD_ERR_INVALID;
+    }
+    if (!!st->tls_cert != !!st->tls_key) {
+        h->config_error(h, st->tls_cert ? "tls_key" : "tls_cert", "tls_cert and tls_key go together");
+        store_free(st);
+        return CHATD_ERR_INVALID;
+    }
+    st->port = (int)port;
+    st->nconns = (size_t)nconns;
+    st->conns = calloc(st->nconns, sizeof *st->conns);
+    if (!st->conns) {
+        store_free(st);
+        return CHATD_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < st->nconns; i++) {
+        struct conn *c = &st->conns[i];
+        c->st = st;
+        c->backoff_ms = BACKOFF_MIN_MS;
+        c->timer = evtimer_new(h->base, on_timer, c);
+        c->kick = event_new(h->base, -1, 0, on_kick, c);
+        c->io = event_new(h->base, -1, 0, on_io, c);
+        if (!c->timer || !c->kick || !c->io) {
+            my_fini(st);
+            return CHATD_ERR_NOMEM;
+        }
+    }
+    h->set_ready(h, false, "connecting to mysql");
+    for (size_t i = 0; i < st->nconns; i++)
+        connect_start(&st->conns[i]);
+    *state = st;
+    return CHATD_OK;
+}
+
+/* Ops not answered yet are dropped: the host expects no more answers, and
+ * the server rolls back what was not committed when the connection closes. */
+static void my_fini(void *state)
+{
+    struct mystore *st = state;
+    for (size_t i = 0; i < st->nconns; i++) {
+        struct conn *c = &st->conns[i];
+        for (size_t k = 0; k < c->nbatch; k++)
+            op_free(c->batch[k]);
+        c->nbatch = 0;
+        for (struct op *o = c->qhead, *next; o; o = next) {
+            next = o->next;
+            op_free(o);
+        }
+        c->qhead = c->qtail = NULL;
+        conn_teardown(c);
+        if (c->timer)
+            event_free(c->timer);
+        if (c->kick)
+            event_free(c->kick);
+        if (c->io)
+            event_free(c->io);
+    }
+    for (struct op *o = st->whead, *next; o; o = next) {
+        next = o->next;
+        op_free(o);
+    }
+    st->whead = st->wtail = NULL;
+    if (st->posted)
+        st->dead = true; /* the last posted answer frees st */
+    else
+        store_free(st);
+}
+
+static const struct chatd_storage_ops my_ops = {
+    .size = sizeof my_ops,
+    .room_create = m_room_create,
+    .room_get = m_room_get,
+    .room_list = m_room_list,
+    .room_claim = m_room_claim,
+    .room_complete = m_room_complete,
+    .room_delete = m_room_delete,
+    .member_add = m_member_add,
+    .member_remove = m_member_remove,
+    .message_append = m_message_append,
+    .message_list = m_message_list,
+    .read_mark = m_read_mark,
+    .group_change = m_group_change,
+    /* SDK 1.2: transcripts. */
+    .room_close = m_room_close,
+    .room_purge = m_room_purge,
+    .user_erase = m_user_erase,
+};
+
+CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_STORAGE, .name = "mysql", .version = "1.0",
+                    .description = "rooms and messages in MariaDB/MySQL: non-blocking Connector/C, group commit",
+                    .init = my_init, .fini = my_fini, .ops.storage = &my_ops)
