@@ -289,6 +289,100 @@ class PostgreSQL:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+class MariaDB:
+    """A MariaDB server of its own (mariadb-install-db in a temp dir, run as
+    the mysql user, never the system service), its own socket, durable
+    commits (innodb_flush_log_at_trx_commit=1), a database "chatd" and a
+    user "chatd" allowed only on chatd's databases. kill() is SIGKILL: crash
+    recovery at the next start()."""
+
+    SBIN = "/usr/sbin"
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="chatd-mysql-")
+        self.port = free_port()
+        self.proc = None
+        self.log = None
+        user = "mysql" if os.getuid() == 0 else None
+        self.user = user or os.environ.get("USER", "nobody")
+        if user:
+            os.chmod(self.dir, 0o711)
+            subprocess.run(["chown", user, self.dir], check=True)
+        subprocess.run(["mariadb-install-db", "--no-defaults", "--user=" + self.user,
+                        "--datadir=" + os.path.join(self.dir, "data"), "--auth-root-authentication-method=socket",
+                        "--skip-test-db"], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       env=dict(os.environ, PATH=os.environ.get("PATH", "") + ":" + self.SBIN))
+        self.created = False
+
+    @property
+    def socket(self):
+        return os.path.join(self.dir, "sock")
+
+    def storage(self, database="chatd"):
+        """The [storage] section of a chatd on database `database`."""
+        return {"plugin": "mysql", "host": "127.0.0.1", "port": str(self.port), "user": "chatd",
+                "password": "chatd", "database": database}
+
+    def sql(self, text):
+        subprocess.run(["mariadb", "--no-defaults", "--socket=" + self.socket, "-u", "root", "-e", text], check=True)
+
+    def ready(self):
+        return subprocess.run(["mariadb-admin", "--no-defaults", "--socket=" + self.socket, "-u", "root", "ping"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+
+    def start(self):
+        log = os.path.join(self.dir, "server.log")
+        tries = 1 if self.created else 5
+        for attempt in range(tries):
+            if attempt:
+                self.port = free_port()
+            offset = os.path.getsize(log) if os.path.exists(log) else 0
+            self.log = open(log, "ab")
+            self.proc = subprocess.Popen(
+                [os.path.join(self.SBIN, "mariadbd"), "--no-defaults", "--user=" + self.user,
+                 "--datadir=" + os.path.join(self.dir, "data"), "--port=%d" % self.port, "--bind-address=127.0.0.1",
+                 "--socket=" + self.socket, "--pid-file=" + os.path.join(self.dir, "pid"), "--skip-log-bin",
+                 "--innodb-flush-log-at-trx-commit=1", "--skip-name-resolve", "--max-connections=300"],
+                stdout=self.log, stderr=subprocess.STDOUT)
+            wait_for(lambda: self.proc.poll() is not None or self.ready(), timeout=60, what="mariadbd to accept")
+            if self.proc.poll() is None:
+                break
+            self.log.close()
+            self.log = None
+            said = log_tail(log, offset)
+            if "already in use" not in said or attempt == tries - 1:
+                raise AssertionError("mariadbd exited at start:\n" + said)
+        if not self.created:
+            self.sql("CREATE USER 'chatd'@'127.0.0.1' IDENTIFIED BY 'chatd';"
+                     "GRANT ALL ON `chatd%`.* TO 'chatd'@'127.0.0.1';"
+                     "CREATE DATABASE chatd CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+            self.created = True
+        return self
+
+    def database(self, name):
+        """The [storage] section of a chatd on a new, empty database `name`
+        (starting with "chatd")."""
+        self.sql("CREATE DATABASE `%s` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin" % name)
+        return self.storage(name)
+
+    def stop(self, kill=False):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+            self.proc.wait(timeout=60)
+        self.proc = None
+        if self.log:
+            self.log.close()
+            self.log = None
+
+    def kill(self):
+        """SIGKILL, as a crash: InnoDB recovers from its redo log at the next start."""
+        self.stop(kill=True)
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 class KafkaMock:
     """librdkafka's mock cluster (tests/servers/kafka_mock.c): three brokers
     on loopback in one process. kill() takes them down, start() brings them

@@ -1,6 +1,6 @@
 """A RECEIPT means stored: kill chatd with SIGKILL mid-stream, start it
 again on the same database, and every receipted message is there, in
-order, once. CHATD_PROFILE: sqlite (default) or postgres."""
+order, once. CHATD_PROFILE: sqlite (default), postgres or mysql."""
 import os
 import shutil
 import signal
@@ -10,7 +10,7 @@ import unittest
 
 from chatd_harness import Chatd, wait_for
 from rooms_client import Api, check_receipted, history, send_until_refused
-from servers import PostgreSQL
+from servers import MariaDB, PostgreSQL
 
 PROFILE = os.environ.get("CHATD_PROFILE", "sqlite")
 
@@ -23,6 +23,10 @@ class Durability(unittest.TestCase):
             pg = PostgreSQL().start()
             self.addCleanup(pg.cleanup)
             storage = {"plugin": "postgres", "conninfo": pg.conninfo}
+        elif PROFILE == "mysql":
+            db = MariaDB().start()
+            self.addCleanup(db.cleanup)
+            storage = db.storage()
         else:
             storage = {"plugin": "sqlite", "path": os.path.join(data, "chat.db")}
 

@@ -13,7 +13,7 @@ import urllib.request
 from chatd_harness import SLOWDOWN, Chatd, wait_for
 from raw_stomp import encode
 from rooms_client import Api, history, send_message, stomp, subscribe
-from servers import KafkaMock, PostgreSQL, RabbitMQ, Redis
+from servers import KafkaMock, MariaDB, PostgreSQL, RabbitMQ, Redis
 
 PROFILES = {
     "memory": lambda s, d: s.update({"storage": {"plugin": "memory"}, "broker": {"plugin": "simple"}}),
@@ -33,8 +33,12 @@ PROFILES["postgres-kafka"] = lambda s, d: s.update({
     "storage": {"plugin": "postgres", "conninfo": d["pg"].conninfo},
     "broker": {"plugin": "kafka", "brokers": d["kafka"].bootstrap, "kafka.fetch.wait.max.ms": "10"}})
 
+PROFILES["mysql"] = lambda s, d: s.update({"storage": d["mysql"].storage(),
+                                            "broker": {"plugin": "redis", "address": d["redis"].address}})
+
 # The servers a profile needs, started before chatd.
 SERVERS = {"redis": {"redis": Redis}, "postgres": {"pg": PostgreSQL, "redis": Redis},
+           "mysql": {"mysql": MariaDB, "redis": Redis},
            "postgres-rabbitmq": {"pg": PostgreSQL, "rabbit": RabbitMQ},
            "postgres-kafka": {"pg": PostgreSQL, "kafka": KafkaMock}}
 
@@ -873,6 +877,8 @@ class Rooms(unittest.TestCase):
             storage["prefix"] = "chatd-retention:"
         elif storage["plugin"] == "postgres":
             storage["conninfo"] = self.backends["pg"].database("chatd_retention")
+        elif storage["plugin"] == "mysql":
+            storage = self.backends["mysql"].database("chatd_retention")
 
         def edit(s):
             s.update({"storage": storage, "broker": {"plugin": "simple"}, "rooms": {"retention": "1s"}})

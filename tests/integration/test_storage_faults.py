@@ -2,7 +2,7 @@
 in flight get an ERROR and no RECEIPT; readiness drops and comes back; after
 the restart every receipted message is there, in order, once, and new
 messages are stored again (docs/storage.md). CHATD_PROFILE: redis (default)
-or postgres."""
+postgres or mysql (the server SIGKILLed: InnoDB crash recovery)."""
 import json
 import os
 import signal
@@ -14,7 +14,7 @@ import urllib.request
 from chatd_harness import Chatd, wait_for
 from raw_stomp import RawStomp
 from rooms_client import Api, check_receipted, history, send_message, send_until_refused
-from servers import PostgreSQL, Redis
+from servers import MariaDB, PostgreSQL, Redis
 
 PROFILE = os.environ.get("CHATD_PROFILE", "redis")
 
@@ -32,6 +32,9 @@ class BackendRestart(unittest.TestCase):
         if PROFILE == "postgres":
             backend = PostgreSQL().start()
             storage = {"plugin": "postgres", "conninfo": backend.conninfo}
+        elif PROFILE == "mysql":
+            backend = MariaDB().start()
+            storage = backend.storage()
         else:
             backend = Redis().start()
             storage = {"plugin": "redis", "address": backend.address}
