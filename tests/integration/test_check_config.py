@@ -49,17 +49,39 @@ class CheckConfig(unittest.TestCase):
         src = os.environ.get("CHATD_SOURCE_DIR", ".")
         folder = os.path.join(src, "examples", "deploy")
         names = sorted(n for n in os.listdir(folder) if n.endswith(".ini"))
-        self.assertEqual(names, ["postgres-kafka.ini", "postgres-rabbitmq.ini", "postgres-redis.ini",
+        self.assertEqual(names, ["mysql-redis.ini", "postgres-kafka.ini", "postgres-rabbitmq.ini", "postgres-redis.ini",
                                  "redis-redis.ini", "single-node.ini"])
         for name in names:
             with self.subTest(name), tempfile.TemporaryDirectory() as d:
                 env = dict(os.environ, CHATD_PLUGIN_DIR=os.environ.get("CHATD_PLUGIN_DIR", ""),
                            CHAT_JWT_SECRET="an-example-secret-0123", CHATD_PUSH_SECRET="s",
-                           CHATD_RABBIT_PASSWORD="p", CHATD_DB=os.path.join(d, "chat.db"))
+                           CHATD_RABBIT_PASSWORD="p", CHATD_MYSQL_PASSWORD="비밀😀", CHATD_DB=os.path.join(d, "chat.db"))
                 p = subprocess.run([CHATD_BIN, "--check-config", "-c", os.path.join(folder, name)],
                                    capture_output=True, text=True, timeout=60, env=env)
                 self.assertEqual(p.returncode, 0, p.stderr)
                 self.assertIn(name + ": ok", p.stdout)
+
+    def test_mysql_keys(self):
+        """storage-mysql names the key at fault: a missing user or database,
+        a port out of range, a relative socket path, an unknown key."""
+        cases = [({"database": "chatd"}, "[storage] user", "required"),
+                 ({"user": "chatd"}, "[storage] database", "required"),
+                 ({"user": "u", "database": "d", "port": "70000"}, "[storage] port", ""),
+                 ({"user": "u", "database": "d", "socket": "run/mysqld.sock"}, "[storage] socket", "absolute"),
+                 ({"user": "u", "database": "d", "tls_ca": "/ca.pem"}, "[storage] tls_ca", "tls = true"),
+                 ({"user": "u", "database": "d", "conninfo": "x"}, "[storage] conninfo", "")]
+        for keys, where, why in cases:
+            with self.subTest(where):
+                s = default_sections(1, 2)
+                s["storage"] = dict({"plugin": "mysql"}, **keys)
+                p, path = check(s)
+                self.assert_one_line(p, path, where, why)
+        s = default_sections(1, 2)
+        s["storage"] = {"plugin": "mysql", "user": "채팅", "password": "비밀 😀", "database": "chatd",
+                        "socket": "/run/mysqld/mysqld.sock", "connections": "8", "tls": "true",
+                        "tls_ca": "/etc/ssl/ca.pem", "tls_verify": "false"}
+        p, path = check(s)
+        self.assertEqual(p.returncode, 0, p.stderr)
 
     def test_bad_plugin_path(self):
         s = default_sections(1, 2)
