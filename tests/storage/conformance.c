@@ -345,6 +345,109 @@ static struct result get_room(const struct chatd_storage_ops *ops, void *state, 
 #define OWNER CHATD_MEMBER_OWNER
 #define PLAIN CHATD_MEMBER_PLAIN
 
+/* Bad input stored as given: what a message of every byte value, a 1 MiB
+ * body, 4-byte UTF-8 names and ids of the longest size look like after a
+ * round trip. */
+struct exact {
+    struct result r;
+    const char *body, *sender, *client_id;
+    size_t body_len;
+    bool same;
+};
+
+static void exact_cb(void *ctx, chatd_status st, const struct chatd_message *m, size_t n)
+{
+    note_early();
+    struct exact *e = ctx;
+    e->r.st = st;
+    e->r.n = n;
+    e->same = n == 1 && m[0].body_len == e->body_len && memcmp(m[0].body, e->body, e->body_len) == 0 &&
+              strcmp(m[0].sender, e->sender) == 0 && m[0].client_id && strcmp(m[0].client_id, e->client_id) == 0;
+    e->r.done++;
+}
+
+static void exact_one_cb(void *ctx, chatd_status st, const struct chatd_message *m)
+{
+    note_early();
+    struct exact *e = ctx;
+    e->r.st = st;
+    e->same = m && m->body_len == e->body_len && memcmp(m->body, e->body, e->body_len) == 0 &&
+              strcmp(m->sender, e->sender) == 0;
+    e->r.done++;
+}
+
+static void wait_exact(struct exact *e)
+{
+    while (e->r.done == 0)
+        event_base_loop(H.base, EVLOOP_ONCE);
+}
+
+static void bad_input(const struct chatd_storage_ops *ops, void *state)
+{
+    /* a user name of 255 bytes, 4-byte characters but the last three */
+    char longname[256];
+    size_t w = 0;
+    while (w + 4 <= 252) {
+        memcpy(longname + w, "\xF0\x9F\x98\x80", 4);
+        w += 4;
+    }
+    memcpy(longname + w, "abc", 4);
+    char rid[64];
+    memset(rid, 'b', sizeof rid - 1);
+    memcpy(rid, "rbad", 4);
+    rid[63] = 0;
+    const char *members[] = {longname, "안녕하세요 😀"};
+    struct chatd_room room = {.id = rid, .kind = CHATD_ROOM_GROUP, .state = CHATD_ROOM_OPEN,
+                              .title = "제목 😀🎉 \"quoted\" 'single' \\ back", .owner = longname,
+                              .created_ms = 7000, .members = members, .nmembers = 2};
+    struct result r[2];
+    memset(r, 0, sizeof r);
+    CALL(ops->room_create(state, &room, NULL, room_cb, &r[0]));
+    wait_all(r, 1);
+    CHECK(r[0].st == CHATD_OK, "create a room of long 4-byte names: %s", chatd_strerror(r[0].st));
+    memset(r, 0, sizeof r);
+    CALL(ops->room_get(state, rid, NULL, room_cb, &r[0]));
+    wait_all(r, 1);
+    CHECK(r[0].st == CHATD_OK && strcmp(r[0].title, room.title) == 0 && r[0].n == 2,
+          "title and members as given: %s '%s' %zu", chatd_strerror(r[0].st), r[0].title, r[0].n);
+
+    char every[512];
+    for (size_t i = 0; i < sizeof every; i++)
+        every[i] = (char)(i & 255);
+    size_t big_len = 1u << 20;
+    char *big = malloc(big_len);
+    for (size_t i = 0; big && i < big_len; i++)
+        big[i] = (char)((i * 7 + 3) & 255);
+    const char *cid = "재시도-😀-'\"\\";
+    struct {
+        const char *body;
+        size_t len;
+        const char *cid;
+    } cases[] = {{every, sizeof every, cid}, {"", 0, "empty 😀"}, {big, big ? big_len : 0, "big"}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        struct chatd_message m = {.room = rid, .sender = longname, .client_id = cases[k].cid, .ts_ms = 7001,
+                                  .body = cases[k].body, .body_len = cases[k].len};
+        struct exact e = {.body = cases[k].body, .body_len = cases[k].len, .sender = longname,
+                          .client_id = cases[k].cid};
+        CALL(ops->message_append(state, &m, exact_one_cb, &e));
+        wait_exact(&e);
+        CHECK(e.r.st == CHATD_OK && e.same, "append case %zu: %s", k, chatd_strerror(e.r.st));
+        /* the retry answers with the stored bytes */
+        memset(&e.r, 0, sizeof e.r);
+        e.same = false;
+        CALL(ops->message_append(state, &m, exact_one_cb, &e));
+        wait_exact(&e);
+        CHECK(e.r.st == CHATD_ERR_EXISTS && e.same, "retry of case %zu: %s", k, chatd_strerror(e.r.st));
+        memset(&e.r, 0, sizeof e.r);
+        e.same = false;
+        CALL(ops->message_list(state, rid, 0, k, 1, exact_cb, &e));
+        wait_exact(&e);
+        CHECK(e.r.st == CHATD_OK && e.same, "case %zu read back byte for byte: %s n=%zu", k,
+              chatd_strerror(e.r.st), e.r.n);
+    }
+    free(big);
+}
+
 static void check_group_roles(const struct chatd_storage_ops *ops, void *state)
 {
     const char *five[] = {"alice", "bob", "carol", "dave", "eve"};
@@ -967,6 +1070,8 @@ int main(int argc, char **argv)
     CHECK(r[4].st == CHATD_OK && r[5].st == CHATD_ERR_NOT_FOUND && r[6].st == CHATD_ERR_NOT_FOUND &&
               r[7].st == CHATD_ERR_NOT_FOUND, "deleted room: %s %s %s", chatd_strerror(r[5].st),
           chatd_strerror(r[6].st), chatd_strerror(r[7].st));
+
+    bad_input(ops, state);
 
     if (ops->size >= offsetof(struct chatd_storage_ops, group_change) + sizeof ops->group_change && ops->group_change)
         check_group_roles(ops, state);
