@@ -2124,6 +2124,18 @@ static void m_user_erase(void *state, const char *user, chatd_erase_cb cb, void 
 
 /* ---------------------------------------------------- life cycle */
 
+/* Connector/C's library state (character sets, client plugins) is
+ * process-wide: set up by the first instance, released by the last, so
+ * that nothing stays behind when the host unloads the plugin. init and
+ * fini run on the core thread only. */
+static unsigned live_instances;
+
+static void library_release(void)
+{
+    if (live_instances && --live_instances == 0)
+        mysql_library_end();
+}
+
 static void store_free(struct mystore *st)
 {
     for (size_t i = 0; st->conns && i < st->nconns; i++) {
@@ -2141,15 +2153,23 @@ static void store_free(struct mystore *st)
     free(st->tls_cert);
     free(st->tls_key);
     free(st);
+    library_release();
 }
 
 static void my_fini(void *state);
 
 static chatd_status my_init(const struct chatd_host *h, void **state)
 {
+    if (live_instances == 0 && mysql_library_init(0, NULL, NULL) != 0) {
+        h->config_error(h, NULL, "the MariaDB client library did not start");
+        return CHATD_ERR_INTERNAL;
+    }
+    live_instances++;
     struct mystore *st = calloc(1, sizeof *st);
-    if (!st)
+    if (!st) {
+        library_release();
         return CHATD_ERR_NOMEM;
+    }
     st->host = h;
     long long port, nconns;
     chatd_status rc = CHATD_OK;
