@@ -38,7 +38,7 @@ SOURCE_ADDRS=${SOURCE_ADDRS:-127.0.0.1-127.0.0.50}
 PROCESSES=${PROCESSES:-}                  # chat-bench --processes (default: automatic)
 # storage: chatd (broker simple) on each storage plugin; sqlite-normal is
 # sqlite with synchronous = normal.
-STORAGES=${STORAGES:-"memory sqlite sqlite-normal redis postgres"}
+STORAGES=${STORAGES:-"memory sqlite sqlite-normal redis postgres mysql"}
 HISTORY_SEED=${HISTORY_SEED:-1000}        # messages stored in the history room first
 HISTORY_LIMIT=${HISTORY_LIMIT:-20}        # page size: GET .../messages?limit=N (the newest N)
 HISTORY_CONNECTIONS=${HISTORY_CONNECTIONS:-64}  # wrk -c
@@ -78,7 +78,7 @@ for s in $SERVERS; do
     case $s in chatd | chatd-pg-redis | rabbitmq) ;; *) die "unknown server $s" ;; esac
 done
 for s in $STORAGES; do
-    case $s in memory | sqlite | sqlite-normal | redis | postgres) ;; *) die "unknown storage $s" ;; esac
+    case $s in memory | sqlite | sqlite-normal | redis | postgres | mysql) ;; *) die "unknown storage $s" ;; esac
 done
 for s in $BROKERS; do
     case $s in simple | redis | rabbitmq | kafka) ;; *) die "unknown broker $s" ;; esac
@@ -95,6 +95,8 @@ RABBIT_EPMD_PORT=
 REDIS_PIDS=" "
 PG_PID=
 PG_DIR=
+MY_PID=
+MY_DIR=
 KAFKA_PID=
 KAFKA_FD=
 BENCH_PID=
@@ -109,7 +111,7 @@ BASIC=$(printf bench:bench | base64)
 
 # kafka_mock (librdkafka's mock cluster, the Kafka of the broker runs) is a
 # test helper: configure with the tests, build only what is used here.
-TARGETS="chatd chat-bench kafka_mock auth_static storage_memory storage_sqlite storage_redis storage_postgres
+TARGETS="chatd chat-bench kafka_mock auth_static storage_memory storage_sqlite storage_redis storage_postgres storage_mysql
          broker_simple broker_redis broker_rabbitmq broker_kafka"
 if [[ ! -x $BENCH || ! -x $CHATD || ${REBUILD:-0} = 1 ]] || { want brokers && [[ ! -x $KAFKA_MOCK ]]; }; then
     log "building in $BUILD"
@@ -490,6 +492,43 @@ stop_postgres() {
     PG_PID='' PG_DIR=''
 }
 
+# A MariaDB server of its own (mariadb-install-db in a temp dir, run as the
+# mysql user, never the system service), innodb_flush_log_at_trx_commit = 1
+# (the redo log flushed at every commit); database chatd, user chatd.
+start_mysql() {
+    command -v mariadbd >/dev/null || [[ -x /usr/sbin/mariadbd ]] || die "no mariadbd (apt-get install mariadb-server)"
+    MY_DIR=$(mktemp -d /tmp/chat-bench-mysql.XXXXXX)
+    chmod 711 "$MY_DIR"
+    chown mysql "$MY_DIR"
+    free_port MY_PORT
+    local i
+    /usr/bin/mariadb-install-db --no-defaults --user=mysql --datadir="$MY_DIR/data" \
+        --auth-root-authentication-method=socket --skip-test-db > "$WORK/mysql-install.log" 2>&1 ||
+        die "mariadb-install-db failed; see $WORK/mysql-install.log"
+    /usr/sbin/mariadbd --no-defaults --user=mysql --datadir="$MY_DIR/data" --port="$MY_PORT" \
+        --bind-address=127.0.0.1 --socket="$MY_DIR/sock" --pid-file="$MY_DIR/pid" --skip-log-bin \
+        --innodb-flush-log-at-trx-commit=1 --skip-name-resolve --max-connections=300 \
+        > "$WORK/mysql.log" 2>&1 &
+    MY_PID=$!
+    for ((i = 0; i < 300; i++)); do
+        mariadb-admin --no-defaults --socket="$MY_DIR/sock" -u root ping >/dev/null 2>&1 && break
+        kill -0 "$MY_PID" 2>/dev/null || die "mariadbd exited; see $WORK/mysql.log"
+        sleep 0.1
+    done
+    mariadb --no-defaults --socket="$MY_DIR/sock" -u root -e "CREATE DATABASE chatd CHARACTER SET utf8mb4
+        COLLATE utf8mb4_bin; CREATE USER 'chatd'@'127.0.0.1' IDENTIFIED BY 'chatd';
+        GRANT ALL ON chatd.* TO 'chatd'@'127.0.0.1'" || die "could not create the chatd database"
+    log "mariadbd pid $MY_PID on $MY_PORT"
+}
+
+stop_mysql() {
+    [[ -n ${MY_PID:-} ]] || return 0
+    kill -TERM "$MY_PID" 2>/dev/null || true
+    wait "$MY_PID" 2>/dev/null || true
+    [[ -n $MY_DIR ]] && rm -rf "$MY_DIR"
+    MY_PID='' MY_DIR=''
+}
+
 pg_pids() {   # the postmaster and its children, comma-separated
     local p out=$PG_PID
     for p in $(ps -o pid= --ppid "$PG_PID" 2>/dev/null); do out+=",$p"; done
@@ -540,6 +579,7 @@ cleanup() {
     for p in $REDIS_PIDS; do stop_pid "$p"; done
     REDIS_PIDS=" "
     stop_postgres
+    stop_mysql
     stop_rabbitmq
     if [[ $rc -ne 0 ]]; then
         log "failed (exit $rc); logs kept in $WORK"
@@ -975,6 +1015,7 @@ if want storage; then
         STORE_REDIS_PORT=$REDIS_PORT STORE_REDIS_PID=$REDIS_PID
     fi
     if [[ " $STORAGES " == *" postgres "* ]]; then start_postgres; fi
+    if [[ " $STORAGES " == *" mysql "* ]]; then start_mysql; fi
     for st in $STORAGES; do
         case $st in
         memory) conf=$'plugin = memory\nmax_messages_per_room = 100000000' ;;
@@ -982,6 +1023,7 @@ if want storage; then
         sqlite-normal) conf=$'plugin = sqlite\npath = '"$WORK/sqlite-normal.db"$'\nsynchronous = normal' ;;
         redis) conf=$'plugin = redis\naddress = 127.0.0.1:'"$STORE_REDIS_PORT" ;;
         postgres) conf=$'plugin = postgres\nconninfo = host=127.0.0.1 port='"$PG_PORT"' dbname=chatd user=chatd' ;;
+        mysql) conf=$'plugin = mysql\nhost = 127.0.0.1\nport = '"$MY_PORT"$'\nuser = chatd\npassword = chatd\ndatabase = chatd' ;;
         esac
         free_port CHATD_HTTP
         free_port CHATD_STOMP
@@ -1001,6 +1043,7 @@ if want storage; then
             n=0
             for p in ${PERF_PG//,/ }; do RUN_WATCH+=" pgconn$((n++)):$p"; done
             ;;
+        mysql) RUN_WATCH+=" backend:$MY_PID" ;;
         esac
         RUN_EXTRA=$(jq -nc --arg st "$st" '{section: "storage", storage: $st}')
         case $st in redis | postgres) RUN_PERF=1 ;; *) RUN_PERF=0 ;; esac
@@ -1010,6 +1053,9 @@ if want storage; then
         # Statistics as autovacuum would have them a minute later (a fresh
         # table is planned as nearly empty: a scan of the whole room).
         if [[ $st == postgres ]]; then "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U chatd -qc ANALYZE chatd; fi
+        if [[ $st == mysql ]]; then
+            mariadb --no-defaults --socket="$MY_DIR/sock" -u root -e 'ANALYZE TABLE chatd.chatd_messages' >/dev/null
+        fi
         history "history-$st" "$CHATD_HTTP" "$room"
 
         room=$(create_room "$CHATD_HTTP" appends) || die "could not create a room on chatd ($st)"
@@ -1021,6 +1067,7 @@ if want storage; then
     done
     for p in $REDIS_PIDS; do stop_redis "$p"; done
     stop_postgres
+    stop_mysql
 fi
 
 # ---- brokers: delivery latency from one instance to another ----------------------------

@@ -32,6 +32,7 @@ STORAGE_NAMES = {
     "sqlite-normal": "sqlite (`synchronous = normal`)",
     "redis": "redis (AOF, `appendfsync always`)",
     "postgres": "postgres (`fsync`, `synchronous_commit` on)",
+    "mysql": "mysql (MariaDB, `innodb_flush_log_at_trx_commit = 1`)",
 }
 
 

@@ -30,12 +30,18 @@
  * sync_binlog = 1 too). An op cut off by a lost connection is answered
  * UNAVAILABLE though its COMMIT may have landed: a client retrying an append
  * with its client-id then gets EXISTS, not a second copy. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* getaddrinfo_a */
+#endif
 #include <chatd/plugin.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <mysql.h>
 #include <mysqld_error.h>
 #include <errmsg.h>
+#include <netdb.h>
+#include <sys/socket.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +56,7 @@
 #define LIST_MAX 1000 /* room_list's answer when the filter gives no limit */
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
+#define LOOKUP_POLL_MS 10
 #define MIGRATION_LOCK "'chatd_schema_migration'"
 
 /* ------------------------------------------------------------- schema */
@@ -218,7 +225,7 @@ struct op {
     size_t nids;
 };
 
-enum conn_state { C_DOWN, C_CONNECTING, C_SETUP, C_READY };
+enum conn_state { C_DOWN, C_RESOLVING, C_CONNECTING, C_SETUP, C_READY };
 enum io_phase { P_NONE, P_CONNECT, P_QUERY, P_STORE, P_NEXT };
 
 struct result {
@@ -231,8 +238,11 @@ struct conn {
     MYSQL *my;
     enum conn_state state;
     enum io_phase phase;
-    struct event *io, *timer, *kick;
+    struct event *io, *timer, *kick, *tick;
     long backoff_ms;
+    /* a host name being looked up (Connector/C would block on it) */
+    struct gaicb *lookup;
+    char address[INET6_ADDRSTRLEN];
     /* the statements in flight and their answers so far */
     struct sb sql;
     struct result *res;
@@ -1493,15 +1503,25 @@ static void log_err(struct conn *c, chatd_log_level level, const char *what)
 
 static void batch_results(struct conn *c);
 
-static void batch_send_op(struct conn *c, const char *prefix)
+static bool is_read(const struct op *o)
+{
+    return o->kind == OP_GET || o->kind == OP_LIST || o->kind == OP_HISTORY;
+}
+
+/* Send the current op's first statements after `lead`. In a transaction
+ * a write runs after a SAVEPOINT, so that a refusal undoes it alone; a
+ * read changes nothing and needs none. */
+static void batch_send_op(struct conn *c, const char *lead)
 {
     struct op *o = c->batch[c->cur];
     c->sql.len = 0;
     if (c->sql.p)
         c->sql.p[0] = 0;
-    sb_add(&c->sql, prefix);
+    sb_add(&c->sql, lead);
+    if (c->in_txn && !is_read(o))
+        sb_add(&c->sql, "SAVEPOINT s;");
     size_t k = 0;
-    for (const char *p = prefix; *p; p++)
+    for (const char *p = c->sql.p ? c->sql.p : ""; *p; p++)
         k += *p == ';';
     c->skip = k;
     o->step = 0;
@@ -1547,13 +1567,19 @@ static void batch_restart(struct conn *c)
         for (struct op *a = c->batch[i]; a; a = a->more)
             answer_reset(a);
     c->cur = 0;
-    batch_send_op(c, "ROLLBACK;START TRANSACTION;SAVEPOINT s;");
+    batch_send_op(c, c->in_txn ? "ROLLBACK;START TRANSACTION;" : "");
 }
 
 static void batch_next(struct conn *c)
 {
     if (c->cur < c->nbatch) {
-        batch_send_op(c, "SAVEPOINT s;");
+        batch_send_op(c, "");
+        return;
+    }
+    if (!c->in_txn) {
+        /* reads only: each statement was a transaction of its own */
+        c->err = 0;
+        on_commit(c);
         return;
     }
     c->sql.len = 0;
@@ -1578,7 +1604,7 @@ static void batch_results(struct conn *c)
             /* the whole transaction is gone: every op of it fails */
             log_err(c, CHATD_LOG_WARN, "batch");
             c->sql.len = 0;
-            sb_add(&c->sql, "ROLLBACK");
+            sb_add(&c->sql, c->in_txn ? "ROLLBACK" : "DO 0");
             for (size_t i = 0; i < c->nbatch; i++)
                 for (struct op *a = c->batch[i]; a; a = a->more)
                     a->status = status_of(c->err);
@@ -1596,12 +1622,17 @@ static void batch_results(struct conn *c)
         }
         results_clear(c);
         c->cur++;
+        const char *undo = c->in_txn && !is_read(o) ? "ROLLBACK TO SAVEPOINT s;" : "";
         if (c->cur < c->nbatch) {
-            batch_send_op(c, "ROLLBACK TO SAVEPOINT s;SAVEPOINT s;");
-        } else {
+            batch_send_op(c, undo);
+        } else if (c->in_txn) {
             c->sql.len = 0;
-            sb_add(&c->sql, "ROLLBACK TO SAVEPOINT s;COMMIT");
+            sb_add(&c->sql, undo);
+            sb_add(&c->sql, "COMMIT");
             run(c, on_commit);
+        } else {
+            c->err = 0;
+            on_commit(c);
         }
         return;
     }
@@ -1648,13 +1679,22 @@ static void send_batch(struct conn *c)
         /* an append joins the appends to its room just before it in the
          * batch, when nothing else about that room lies between */
         if (o->kind == OP_APPEND) {
+            /* An append may run before a read or a read mark of its room
+             * called before it (which then sees it: the SDK allows that),
+             * never across another kind of write to the room; appends
+             * keep their order among themselves. */
             struct op *h = NULL;
-            for (size_t i = n; i-- > 0;)
-                if (same_str(c->batch[i]->route, o->route)) {
-                    if (c->batch[i]->kind == OP_APPEND)
-                        h = c->batch[i];
-                    break;
+            for (size_t i = n; i-- > 0;) {
+                struct op *b = c->batch[i];
+                if (!same_str(b->route, o->route))
+                    continue;
+                if (b->kind == OP_APPEND) {
+                    h = b;
+                    continue;
                 }
+                if (!is_read(b) && b->kind != OP_MARK)
+                    break;
+            }
             if (h) {
                 struct op *t = h;
                 while (t->more)
@@ -1669,7 +1709,10 @@ static void send_batch(struct conn *c)
     c->cur = 0;
     c->tries = 0;
     c->busy = true;
-    batch_send_op(c, "START TRANSACTION;SAVEPOINT s;");
+    c->in_txn = false;
+    for (size_t i = 0; i < n; i++)
+        c->in_txn |= !is_read(c->batch[i]);
+    batch_send_op(c, c->in_txn ? "START TRANSACTION;" : "");
 }
 
 static void on_kick(evutil_socket_t fd, short what, void *arg)
@@ -1691,8 +1734,29 @@ static void update_ready(struct mystore *st, const char *why)
     }
 }
 
+static void lookup_drop(struct conn *c)
+{
+    if (!c->lookup)
+        return;
+    if (gai_cancel(c->lookup) == EAI_NOTCANCELED) {
+        /* still running in glibc's helper thread: wait it out (a lookup
+         * is bounded by the resolver's timeouts); this only happens at fini */
+        const struct gaicb *l[1] = {c->lookup};
+        while (gai_error(c->lookup) == EAI_INPROGRESS)
+            gai_suspend(l, 1, NULL);
+    }
+    if (c->lookup->ar_result)
+        freeaddrinfo(c->lookup->ar_result);
+    free((char *)c->lookup->ar_name);
+    free(c->lookup);
+    c->lookup = NULL;
+}
+
 static void conn_teardown(struct conn *c)
 {
+    if (c->tick)
+        event_del(c->tick);
+    lookup_drop(c);
     if (c->io)
         event_del(c->io);
     results_clear(c);
@@ -1828,7 +1892,70 @@ static void on_connected(struct conn *c, MYSQL *ret)
     setup_send(c);
 }
 
+static bool numeric_host(const char *h)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+    return inet_pton(AF_INET, h, buf) == 1 || inet_pton(AF_INET6, h, buf) == 1;
+}
+
+static void connect_to(struct conn *c, const char *host);
+
+/* The lookup of a host name, polled from the loop until glibc has it. */
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    struct conn *c = arg;
+    int e = gai_error(c->lookup);
+    if (e == EAI_INPROGRESS)
+        return;
+    event_del(c->tick);
+    c->address[0] = 0;
+    for (struct addrinfo *ai = e ? NULL : c->lookup->ar_result; ai && !c->address[0]; ai = ai->ai_next) {
+        if (ai->ai_family == AF_INET)
+            inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)ai->ai_addr)->sin_addr, c->address, sizeof c->address);
+        else if (ai->ai_family == AF_INET6)
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)ai->ai_addr)->sin6_addr, c->address,
+                      sizeof c->address);
+    }
+    lookup_drop(c);
+    if (!c->address[0]) {
+        char why[300];
+        snprintf(why, sizeof why, "cannot resolve %s: %s", c->st->hostname, e ? gai_strerror(e) : "no address");
+        conn_fail(c, why);
+        return;
+    }
+    connect_to(c, c->address);
+}
+
 static void connect_start(struct conn *c)
+{
+    struct mystore *st = c->st;
+    if (st->socket || numeric_host(st->hostname) || strcmp(st->hostname, "localhost") == 0) {
+        /* "localhost" is the default Unix socket to Connector/C: no lookup */
+        connect_to(c, st->hostname);
+        return;
+    }
+    c->lookup = calloc(1, sizeof *c->lookup);
+    char *name = strdup(st->hostname);
+    static const struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    if (!c->lookup || !name) {
+        free(name);
+        conn_fail(c, "out of memory");
+        return;
+    }
+    c->lookup->ar_name = name;
+    c->lookup->ar_request = &hints;
+    struct gaicb *list[1] = {c->lookup};
+    if (getaddrinfo_a(GAI_NOWAIT, list, 1, NULL) != 0) {
+        conn_fail(c, "cannot start a name lookup");
+        return;
+    }
+    c->state = C_RESOLVING;
+    struct timeval tv = {0, LOOKUP_POLL_MS * 1000};
+    event_add(c->tick, &tv);
+}
+
+static void connect_to(struct conn *c, const char *host)
 {
     struct mystore *st = c->st;
     c->my = mysql_init(NULL);
@@ -1850,7 +1977,7 @@ static void connect_start(struct conn *c)
     c->state = C_CONNECTING;
     c->phase = P_CONNECT;
     MYSQL *ret = NULL;
-    int status = mysql_real_connect_start(&ret, c->my, st->socket ? NULL : st->hostname, st->user, st->password,
+    int status = mysql_real_connect_start(&ret, c->my, st->socket ? NULL : host, st->user, st->password,
                                           st->database, (unsigned)st->port, st->socket, CLIENT_MULTI_STATEMENTS);
     if (status)
         wait_for(c, status);
@@ -1874,6 +2001,18 @@ static uint32_t hash(const char *s)
     return h;
 }
 
+/* Whether a write is queued or in flight on c. */
+static bool writes_pending(const struct conn *c)
+{
+    for (const struct op *o = c->qhead; o; o = o->next)
+        if (!is_read(o))
+            return true;
+    for (size_t i = 0; c->busy && i < c->nbatch; i++)
+        if (!is_read(c->batch[i]))
+            return true;
+    return false;
+}
+
 /* A room always maps to the same connection while it is up, so what
  * concerns it runs in call order; room-less ops go to the least busy. */
 static struct conn *pick(struct mystore *st, const struct op *o)
@@ -1890,12 +2029,23 @@ static struct conn *pick(struct mystore *st, const struct op *o)
         return best;
     }
     size_t start = hash(o->route) % n;
-    for (size_t i = 0; i < n; i++) {
+    struct conn *home = NULL;
+    for (size_t i = 0; i < n && !home; i++) {
         struct conn *c = &st->conns[(start + i) % n];
         if (c->state == C_READY)
-            return c;
+            home = c;
     }
-    return NULL;
+    if (!home || !is_read(o) || writes_pending(home))
+        return home;
+    /* A read of a room whose connection has no write queued or in flight
+     * cannot miss one called before it: it goes to the least busy one. */
+    struct conn *best = home;
+    for (size_t i = 0; i < n; i++) {
+        struct conn *c = &st->conns[i];
+        if (c->state == C_READY && c->nq + (c->busy ? c->nbatch : 0) < best->nq + (best->busy ? best->nbatch : 0))
+            best = c;
+    }
+    return best;
 }
 
 /* Hand the waiting ops on once something changed: to a connection that came
@@ -1916,7 +2066,8 @@ static void dispatch(struct mystore *st, struct op *o)
     if (!c) {
         bool coming = false;
         for (size_t i = 0; i < st->nconns; i++)
-            coming |= st->conns[i].state == C_CONNECTING || st->conns[i].state == C_SETUP;
+            coming |= st->conns[i].state == C_RESOLVING || st->conns[i].state == C_CONNECTING ||
+                      st->conns[i].state == C_SETUP;
         if (coming) {
             /* a connection is on its way: wait for it rather than fail */
             o->next = NULL;
@@ -2226,7 +2377,8 @@ static chatd_status my_init(const struct chatd_host *h, void **state)
         c->timer = evtimer_new(h->base, on_timer, c);
         c->kick = event_new(h->base, -1, 0, on_kick, c);
         c->io = event_new(h->base, -1, 0, on_io, c);
-        if (!c->timer || !c->kick || !c->io) {
+        c->tick = event_new(h->base, -1, EV_PERSIST, on_tick, c);
+        if (!c->timer || !c->kick || !c->io || !c->tick) {
             my_fini(st);
             return CHATD_ERR_NOMEM;
         }
@@ -2260,6 +2412,8 @@ static void my_fini(void *state)
             event_free(c->kick);
         if (c->io)
             event_free(c->io);
+        if (c->tick)
+            event_free(c->tick);
     }
     for (struct op *o = st->whead, *next; o; o = next) {
         next = o->next;

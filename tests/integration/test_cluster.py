@@ -1,7 +1,8 @@
 """Several chatd instances sharing storage (Redis) and a broker (Redis
 pub/sub on a Redis server of its own, or RabbitMQ: CHATD_BROKER picks), so
 that the broker can fail alone: clients spread over the instances talk,
-claim, get notified and catch up as if on one server."""
+claim, get notified and catch up as if on one server. CHATD_STORAGE: redis
+(default) or mysql (a MariaDB the three instances share)."""
 import json
 import os
 import re
@@ -13,9 +14,10 @@ import urllib.request
 
 from chatd_harness import Chatd, PLUGIN_DIR, wait_for
 from rooms_client import Api, send_message, stomp, subscribe
-from servers import KafkaMock, RabbitMQ, Redis
+from servers import KafkaMock, MariaDB, RabbitMQ, Redis
 
 BROKER = os.environ.get("CHATD_BROKER", "redis")
+STORAGE = os.environ.get("CHATD_STORAGE", "redis")
 
 
 def healthy(port):
@@ -36,12 +38,13 @@ def next_event(c, event):
 class Cluster(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.store = Redis().start()
+        cls.store = (MariaDB if STORAGE == "mysql" else Redis)().start()
         cls.bus = {"rabbitmq": RabbitMQ, "kafka": KafkaMock}.get(BROKER, Redis)().start()
         cls.nodes = []
         for _ in range(3):
             def edit(s):
-                s["storage"] = {"plugin": "redis", "address": cls.store.address}
+                s["storage"] = (cls.store.storage() if STORAGE == "mysql"
+                                else {"plugin": "redis", "address": cls.store.address})
                 s["server"]["presence_interval"] = "500ms"  # a dead peer is forgotten in 1.5 s
                 s["broker"] = {
                     "rabbitmq": lambda: {"plugin": "rabbitmq", "port": str(cls.bus.port)},
