@@ -57,6 +57,7 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define LOOKUP_POLL_MS 10
+#define MAX_PIPE 64   /* one-step reads sent in one round trip */
 #define MIGRATION_LOCK "'chatd_schema_migration'"
 
 /* ------------------------------------------------------------- schema */
@@ -258,6 +259,10 @@ struct conn {
     size_t nbatch, cur, skip;
     int tries;
     bool busy, in_txn;
+    /* reads sent together: how many, and the statements of each */
+    size_t npipe;
+    size_t pipe_stmts[MAX_PIPE];
+    bool no_pipe;
 };
 
 struct mystore {
@@ -1508,6 +1513,35 @@ static bool is_read(const struct op *o)
     return o->kind == OP_GET || o->kind == OP_LIST || o->kind == OP_HISTORY;
 }
 
+/* Ops that are one round trip each: several can share one. */
+static bool one_step_read(const struct op *o)
+{
+    switch (o->kind) {
+    case OP_GET: case OP_HISTORY: case OP_MARK: case OP_MEMBER_REMOVE: case OP_COMPLETE: case OP_CLOSE:
+    case OP_DELETE:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* The statements in sql as this file writes it: ';' outside the quoted
+ * literals (escaped with backslashes by mysql_real_escape_string). */
+static size_t statements(const char *sql)
+{
+    size_t n = 1;
+    bool quoted = false;
+    for (const char *p = sql; *p; p++) {
+        if (quoted && *p == '\\' && p[1])
+            p++;
+        else if (*p == '\'')
+            quoted = !quoted;
+        else if (*p == ';' && !quoted)
+            n++;
+    }
+    return n;
+}
+
 /* Send the current op's first statements after `lead`. In a transaction
  * a write runs after a SAVEPOINT, so that a refusal undoes it alone; a
  * read changes nothing and needs none. */
@@ -1525,6 +1559,7 @@ static void batch_send_op(struct conn *c, const char *lead)
         k += *p == ';';
     c->skip = k;
     o->step = 0;
+    size_t start = c->sql.len;
     if (!op_step(o, c->my, NULL, 0, &c->sql)) {
         /* nothing to send (cannot happen at step 0 with the current ops) */
         c->cur++;
@@ -1532,6 +1567,20 @@ static void batch_send_op(struct conn *c, const char *lead)
         return;
     }
     o->step = 1;
+    c->npipe = 1;
+    if (!c->no_pipe && one_step_read(o)) {
+        /* the reads that follow go in the same round trip */
+        c->pipe_stmts[0] = statements(c->sql.p + start);
+        while (c->npipe < MAX_PIPE && c->cur + c->npipe < c->nbatch && one_step_read(c->batch[c->cur + c->npipe])) {
+            struct op *n = c->batch[c->cur + c->npipe];
+            sb_add(&c->sql, ";");
+            size_t from = c->sql.len;
+            n->step = 0;
+            op_step(n, c->my, NULL, 0, &c->sql);
+            n->step = 1;
+            c->pipe_stmts[c->npipe++] = statements(c->sql.p + from);
+        }
+    }
     run(c, batch_results);
 }
 
@@ -1590,6 +1639,38 @@ static void batch_next(struct conn *c)
 static void batch_results(struct conn *c)
 {
     struct op *o = c->batch[c->cur];
+    if (c->npipe > 1) {
+        size_t n = c->npipe;
+        c->npipe = 1;
+        if (c->err && !conn_error(c->err)) {
+            /* the ops sent together have no savepoint each: the batch
+             * runs again from its start, one op per round trip, so that
+             * only the one at fault is refused */
+            results_clear(c);
+            c->no_pipe = true;
+            batch_restart(c);
+            return;
+        }
+        if (!c->err) {
+            size_t at = c->skip;
+            for (size_t j = 0; j < n; j++) {
+                struct op *r = c->batch[c->cur + j];
+                size_t k = c->pipe_stmts[j];
+                size_t have = at < c->nres ? c->nres - at : 0;
+                struct sb none = {0};
+                op_step(r, c->my, c->res + at, have < k ? have : k, &none);
+                free(none.p);
+                if (r->oom)
+                    r->status = CHATD_ERR_NOMEM;
+                at += k;
+            }
+            results_clear(c);
+            c->skip = 0;
+            c->cur += n;
+            batch_next(c);
+            return;
+        }
+    }
     if (c->err) {
         if (conn_error(c->err)) {
             conn_fail(c, c->errmsg);
@@ -1710,6 +1791,8 @@ static void send_batch(struct conn *c)
     c->tries = 0;
     c->busy = true;
     c->in_txn = false;
+    c->no_pipe = false;
+    c->npipe = 1;
     for (size_t i = 0; i < n; i++)
         c->in_txn |= !is_read(c->batch[i]);
     batch_send_op(c, c->in_txn ? "START TRANSACTION;" : "");
