@@ -325,7 +325,7 @@ static void answer_reset(struct op *o)
     o->ids = NULL;
     o->nids = 0;
     o->base = 0;
-    o->erased = (struct chatd_erase_result){0, 0, 0};
+    o->erased = (struct chatd_erase_result){.size = sizeof o->erased};
 }
 
 static void op_free(struct op *o)
@@ -341,8 +341,8 @@ static void op_free(struct op *o)
 
 /* ----------------------------------------- filling the SDK's structs */
 
-/* The only places that know the layout of chatd_room and chatd_message:
- * what a move to size-prefixed structs changes. */
+/* The only places that fill chatd_room and chatd_message (SDK 2: each
+ * answer carries its own size). */
 
 static struct chatd_room *rooms_alloc(struct op *o, size_t n)
 {
@@ -375,6 +375,7 @@ static uint64_t col_u64(MYSQL_ROW row, int i)
 static void room_fill(struct op *o, struct chatd_room *r, MYSQL_ROW row, unsigned long *len)
 {
     memset(r, 0, sizeof *r);
+    r->size = sizeof *r;
     r->id = col(o, row, len, 0);
     r->kind = (chatd_room_kind)col_i64(row, 1);
     r->state = (chatd_room_state)col_i64(row, 2);
@@ -407,6 +408,7 @@ static void room_set_reader(struct chatd_room *r, uint64_t read_seq, const struc
 static void message_fill(struct op *o, struct chatd_message *m, const char *room, MYSQL_ROW row, unsigned long *len)
 {
     memset(m, 0, sizeof *m);
+    m->size = sizeof *m;
     m->room = room;
     m->seq = col_u64(row, 0);
     m->id = col(o, row, len, 1);
@@ -423,8 +425,10 @@ static void store_free(struct mystore *st);
 
 static void op_answer(struct op *o, chatd_status s)
 {
-    if (o->kind == OP_ERASE)
+    if (o->kind == OP_ERASE) {
+        o->erased.size = sizeof o->erased;
         storage_op_answer_erase(o->cb, o->ctx, s, &o->erased);
+    }
     else
         storage_op_answer(o->kind, o->cb, o->ctx, s, o->rooms, o->msgs, o->n);
 }
@@ -992,6 +996,7 @@ static bool step_append(struct op *o, MYSQL *my, struct result *r, size_t nr, st
                 continue;
             }
             *m = a->msg_arg;
+            m->size = sizeof *m; /* the answer is ours, not the host's struct */
             m->seq = ++seq;
             char id[96];
             snprintf(id, sizeof id, "%s-%llu", a->route, (unsigned long long)m->seq);
@@ -2210,7 +2215,7 @@ static void m_room_create(void *state, const struct chatd_room *room, const char
                           void *ctx)
 {
     NEW_OP(OP_CREATE, cb)
-    o->room_arg = *room;
+    memcpy(&o->room_arg, room, room->size < sizeof o->room_arg ? room->size : sizeof o->room_arg);
     o->room_arg.id = o->route = astr(o, room->id);
     o->room_arg.title = astr(o, room->title);
     o->room_arg.owner = astr(o, room->owner);
@@ -2292,7 +2297,7 @@ static void m_member_remove(void *state, const char *room_id, const char *user, 
 static void m_message_append(void *state, const struct chatd_message *msg, chatd_message_cb cb, void *ctx)
 {
     NEW_OP(OP_APPEND, cb)
-    o->msg_arg = *msg;
+    memcpy(&o->msg_arg, msg, msg->size < sizeof o->msg_arg ? msg->size : sizeof o->msg_arg);
     o->msg_arg.room = o->route = astr(o, msg->room);
     o->msg_arg.sender = astr(o, msg->sender);
     o->msg_arg.client_id = astr(o, msg->client_id);
@@ -2325,7 +2330,7 @@ static void m_read_mark(void *state, const char *room_id, const char *user, uint
 static void m_group_change(void *state, const struct chatd_group_change *ch, chatd_room_cb cb, void *ctx)
 {
     NEW_OP(OP_GROUP, cb)
-    o->change = *ch;
+    memcpy(&o->change, ch, ch->size < sizeof o->change ? ch->size : sizeof o->change);
     o->change.room_id = o->route = astr(o, ch->room_id);
     o->change.user = astr(o, ch->user);
     o->change.title = astr(o, ch->title);

@@ -397,7 +397,7 @@ static void bad_input(const struct chatd_storage_ops *ops, void *state)
     memcpy(rid, "rbad", 4);
     rid[63] = 0;
     const char *members[] = {longname, "안녕하세요 😀"};
-    struct chatd_room room = {.id = rid, .kind = CHATD_ROOM_GROUP, .state = CHATD_ROOM_OPEN,
+    struct chatd_room room = {.size = sizeof(struct chatd_room), .id = rid, .kind = CHATD_ROOM_GROUP, .state = CHATD_ROOM_OPEN,
                               .title = "제목 😀🎉 \"quoted\" 'single' \\ back", .owner = longname,
                               .created_ms = 7000, .members = members, .nmembers = 2};
     struct result r[2];
@@ -425,7 +425,7 @@ static void bad_input(const struct chatd_storage_ops *ops, void *state)
         const char *cid;
     } cases[] = {{every, sizeof every, cid}, {"", 0, "empty 😀"}, {big, big ? big_len : 0, "big"}};
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-        struct chatd_message m = {.room = rid, .sender = longname, .client_id = cases[k].cid, .ts_ms = 7001,
+        struct chatd_message m = {.size = sizeof(struct chatd_message), .room = rid, .sender = longname, .client_id = cases[k].cid, .ts_ms = 7001,
                                   .body = cases[k].body, .body_len = cases[k].len};
         struct exact e = {.body = cases[k].body, .body_len = cases[k].len, .sender = longname,
                           .client_id = cases[k].cid};
