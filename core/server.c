@@ -21,6 +21,7 @@
 #include "http/rest.h"
 #include "rooms/retention.h"
 #include "rooms/rooms.h"
+#include "rooms/routing.h"
 #include "stomp/room_events.h"
 #include "stomp/room_subscriptions.h"
 #include "stomp/router.h"
@@ -221,7 +222,39 @@ static int server_wire_broker(struct server *srv)
 static bool rooms_online(const void *ctx, const char *user)
 {
     const struct server *srv = ctx;
-    return presence_online(srv->presence, user);
+    return srv->presence && presence_online(srv->presence, user);
+}
+
+static bool rooms_away(const void *ctx, const char *agent)
+{
+    const struct server *srv = ctx;
+    return srv->presence && presence_away(srv->presence, agent);
+}
+
+static void rooms_set_away(const void *ctx, const char *agent, bool away)
+{
+    const struct server *srv = ctx;
+    if (srv->presence)
+        presence_set_away(srv->presence, agent, away);
+}
+
+static void rooms_each_agent(const void *ctx, void (*fn)(void *fctx, const char *agent), void *fctx)
+{
+    const struct server *srv = ctx;
+    if (srv->presence)
+        presence_each_agent(srv->presence, fn, fctx);
+}
+
+static bool routing_leader(const void *ctx)
+{
+    const struct server *srv = ctx;
+    return srv->presence && presence_is_leader(srv->presence);
+}
+
+static void agents_changed(void *ctx)
+{
+    struct server *srv = ctx;
+    routing_kick(srv->rooms ? srv->rooms->routing : NULL);
 }
 
 static bool rooms_watching(const void *ctx, const char *user, const char *room_id)
@@ -248,7 +281,16 @@ static int server_wire_rooms(struct server *srv)
         return -1;
     srv->rooms->storage = srv->storage;
     room_events_port_init(&srv->rooms->events, srv);
-    srv->rooms->presence = (struct room_presence_port){.ctx = srv, .online = rooms_online, .watching = rooms_watching};
+    srv->rooms->presence = (struct room_presence_port){.ctx = srv, .online = rooms_online, .watching = rooms_watching,
+                                                       .away = rooms_away, .set_away = rooms_set_away,
+                                                       .each_agent = rooms_each_agent};
+    srv->rooms->max_chats_per_agent = srv->settings.max_chats_per_agent;
+    if (srv->settings.support_assign != SUPPORT_ASSIGN_MANUAL) {
+        srv->rooms->routing = routing_new(srv->rooms, srv->base, srv->settings.support_assign, routing_leader, srv);
+        if (!srv->rooms->routing)
+            return -1;
+        presence_on_agents(srv->presence, agents_changed, srv);
+    }
     srv->rooms->preview_chars = srv->settings.notify_preview;
     srv->rooms->metrics = &srv->metrics;
     srv->metrics.live = (struct metrics_source){.gauges = live_gauges, .ctx = srv};
@@ -377,6 +419,10 @@ void server_teardown(struct server *srv)
     plugin_unload(srv->broker);
     plugin_unload(srv->storage);
     notifier_free(srv->notifier); /* no storage answer can come any more */
+    if (srv->rooms) {
+        routing_free(srv->rooms->routing);
+        srv->rooms->routing = NULL;
+    }
     srv->notifier = NULL;
     send_order_free(srv->send_order);
     srv->send_order = NULL;

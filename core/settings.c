@@ -218,7 +218,7 @@ static int check_acl_canonical(const struct acl *acl, const struct dest_prefixes
 
 static bool section_is_known(const char *name)
 {
-    static const char *const known[] = {"server", "stomp", "auth", "storage", "broker", "notify", "rooms"};
+    static const char *const known[] = {"server", "stomp", "auth", "storage", "broker", "notify", "rooms", "support"};
     for (size_t i = 0; i < sizeof known / sizeof *known; i++)
         if (strcmp(name, known[i]) == 0)
             return true;
@@ -373,7 +373,26 @@ int settings_load(struct settings *s, struct config *cfg, char *err, size_t errl
     if (v && *v && config_get_duration_ms(cfg, rooms, "retention", 0, 0, 3650LL * 86400000, &s->retention_ms, err,
                                           errlen) < 0)
         return -1;
-    return check_unused(cfg, rooms, err, errlen);
+    if (check_unused(cfg, rooms, err, errlen) < 0)
+        return -1;
+
+    struct config_section *sup = config_find(cfg, "support");
+    v = sup ? config_get(sup, "assign") : NULL;
+    if (!v || !*v || strcmp(v, "manual") == 0)
+        s->support_assign = SUPPORT_ASSIGN_MANUAL;
+    else if (strcmp(v, "round_robin") == 0)
+        s->support_assign = SUPPORT_ASSIGN_ROUND_ROBIN;
+    else if (strcmp(v, "least_busy") == 0)
+        s->support_assign = SUPPORT_ASSIGN_LEAST_BUSY;
+    else {
+        config_errorf(err, errlen, cfg, "support", "assign", "expected manual, round_robin or least_busy; got '%s'", v);
+        return -1;
+    }
+    long long max_chats;
+    if (config_get_int(cfg, sup, "max_chats_per_agent", 0, 0, 10000, &max_chats, err, errlen) < 0)
+        return -1;
+    s->max_chats_per_agent = (size_t)max_chats;
+    return check_unused(cfg, sup, err, errlen);
 }
 
 int settings_parse_notify_policy(const char *v, unsigned *kinds, bool *mentions)

@@ -25,6 +25,9 @@ struct ws_endpoint {
     bool sockjs;
 };
 
+/* [support] assign: who gives a new support room its agent. */
+enum support_assign { SUPPORT_ASSIGN_MANUAL = 0, SUPPORT_ASSIGN_ROUND_ROBIN, SUPPORT_ASSIGN_LEAST_BUSY };
+
 struct settings {
     char *listen_host;      /* HTTP + WebSocket */
     int listen_port;
@@ -67,6 +70,9 @@ struct settings {
     struct dest_prefixes prefixes; /* [stomp] application_prefix, topic_prefix, queue_prefix, user_prefix */
     /* [rooms] */
     long long retention_ms;       /* closed support rooms are purged this long after closing; 0 = never */
+    /* [support] (docs/support-desk.md) */
+    enum support_assign support_assign;
+    size_t max_chats_per_agent;   /* open assigned rooms per agent for automatic assignment; 0 = unlimited */
 };
 
 /* Read and check [server] and [stomp]; reject unknown sections and keys of

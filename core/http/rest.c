@@ -8,6 +8,7 @@
 
 #include "plugins/auth_port.h"
 #include "plugins/loader.h"
+#include "http/agents_rest.h"
 #include "http/http_routes.h"
 #include "wire/query.h"
 #include "http/rest_call.h"
@@ -117,7 +118,7 @@ static void metrics(struct rest_call *c)
 }
 
 /* Every path the API answers, and who answers it (docs/rest-api.md). */
-enum api_handler { API_HEALTH = 1, API_METRICS, API_ROOMS, API_USERS };
+enum api_handler { API_HEALTH = 1, API_METRICS, API_ROOMS, API_USERS, API_AGENTS };
 
 static const struct route api_routes[] = {
     {"*", "/healthz", API_HEALTH, 0},
@@ -135,6 +136,8 @@ static const struct route api_routes[] = {
     {"DELETE", "/api/rooms/{}/members/{}", API_ROOMS, ROOM_MEMBER_REMOVE},
     {"PUT", "/api/rooms/{}/members/{}/role", API_ROOMS, ROOM_MEMBER_ROLE},
     {"DELETE", "/api/users/{}", API_USERS, 0},
+    {"GET", "/api/agents", API_AGENTS, AGENTS_LIST},
+    {"PUT", "/api/agents/me/status", API_AGENTS, AGENTS_STATUS},
 };
 
 static void rest_auth_done(void *ctx, chatd_status st, const struct chatd_identity *who, const char *reason)
@@ -154,6 +157,8 @@ static void rest_auth_done(void *ctx, chatd_status st, const struct chatd_identi
     c->roles = who->roles;
     if (c->route->handler == API_USERS)
         user_erase_rest(c, c->params[0]);
+    else if (c->route->handler == API_AGENTS)
+        agents_rest(c, (enum agents_request)c->route->request);
     else
         rooms_rest(c, (enum rooms_request)c->route->request, c->params[0], c->params[1]);
 }

@@ -18,6 +18,8 @@
 struct remote {
     struct strmap users;
     struct strmap watches; /* "user US room" */
+    struct strmap agents;  /* agents online there */
+    struct strmap away;    /* agents away, as that instance keeps it */
     int64_t seen_ms;
 };
 
@@ -27,10 +29,17 @@ struct presence {
     struct strmap users;   /* user -> (uintptr_t) local sessions */
     struct strmap watches; /* "user US room" -> (uintptr_t) local subscriptions */
     struct strmap remotes; /* instance id -> struct remote */
+    struct strmap agents;  /* agent -> (uintptr_t) local agent sessions */
+    struct strmap away;    /* agents away by their choice, kept here */
+    struct strmap known;   /* every agent heard of (GET /api/agents) */
+    void (*agents_cb)(void *ctx);
+    void *agents_ctx;
     json_t *on, *off, *watch, *unwatch; /* transitions not yet published */
+    json_t *ag_on, *ag_off, *aw, *back; /* agents' transitions not yet published */
     struct event *flush;   /* end of this loop turn: publish the transitions */
     struct event *tick;    /* snapshot + expiry */
     bool started;
+    int64_t started_ms;
 };
 
 static bool watch_key(char *key, const char *user, const char *room)
@@ -70,13 +79,24 @@ static void publish_snapshot(struct presence *p, bool hello)
     pos = 0;
     while (watches && strmap_next(&p->watches, &pos, &key, &value))
         json_array_append_new(watches, pair_array(key));
-    publish(p, json_pack("{s:s, s:s, s:b, s:o*, s:o*}", "i", p->id, "t", "snap", "hello", hello, "users", users,
-                         "watch", watches));
+    json_t *agents = json_array(), *away = json_array();
+    pos = 0;
+    while (agents && strmap_next(&p->agents, &pos, &key, &value))
+        json_array_append_new(agents, json_string(key));
+    pos = 0;
+    while (away && strmap_next(&p->away, &pos, &key, &value))
+        json_array_append_new(away, json_string(key));
+    publish(p, json_pack("{s:s, s:s, s:b, s:o*, s:o*, s:o*, s:o*}", "i", p->id, "t", "snap", "hello", hello, "users",
+                         users, "watch", watches, "agents", agents, "away", away));
     /* A snapshot supersedes what was pending. */
     json_array_clear(p->on);
     json_array_clear(p->off);
     json_array_clear(p->watch);
     json_array_clear(p->unwatch);
+    json_array_clear(p->ag_on);
+    json_array_clear(p->ag_off);
+    json_array_clear(p->aw);
+    json_array_clear(p->back);
 }
 
 static void on_flush(evutil_socket_t fd, short what, void *arg)
@@ -84,10 +104,16 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
     (void)fd, (void)what;
     struct presence *p = arg;
     if (!json_array_size(p->on) && !json_array_size(p->off) && !json_array_size(p->watch) &&
-        !json_array_size(p->unwatch))
+        !json_array_size(p->unwatch) && !json_array_size(p->ag_on) && !json_array_size(p->ag_off) &&
+        !json_array_size(p->aw) && !json_array_size(p->back))
         return;
-    publish(p, json_pack("{s:s, s:s, s:O, s:O, s:O, s:O}", "i", p->id, "t", "delta", "on", p->on, "off", p->off,
-                         "w", p->watch, "uw", p->unwatch));
+    publish(p, json_pack("{s:s, s:s, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O}", "i", p->id, "t", "delta", "on", p->on,
+                         "off", p->off, "w", p->watch, "uw", p->unwatch, "agon", p->ag_on, "agoff", p->ag_off, "aw",
+                         p->aw, "back", p->back));
+    json_array_clear(p->ag_on);
+    json_array_clear(p->ag_off);
+    json_array_clear(p->aw);
+    json_array_clear(p->back);
     json_array_clear(p->on);
     json_array_clear(p->off);
     json_array_clear(p->watch);
@@ -98,7 +124,30 @@ static void remote_free(struct remote *r)
 {
     strmap_free(&r->users);
     strmap_free(&r->watches);
+    strmap_free(&r->agents);
+    strmap_free(&r->away);
     free(r);
+}
+
+static void agents_changed(struct presence *p)
+{
+    if (p->agents_cb)
+        p->agents_cb(p->agents_ctx);
+}
+
+/* An agent offline everywhere is no longer away. */
+static void drop_stale_away(struct presence *p)
+{
+    size_t pos = 0;
+    const char *key;
+    void *value;
+    while (strmap_next(&p->away, &pos, &key, &value))
+        if (!presence_online(p, key)) {
+            char user[KEY_MAX];
+            snprintf(user, sizeof user, "%s", key);
+            presence_set_away(p, user, false);
+            pos = 0;
+        }
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
@@ -119,8 +168,10 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
             strmap_del(&p->remotes, id);
             remote_free(r);
             pos = 0; /* the table may have moved */
+            agents_changed(p);
         }
     }
+    drop_stale_away(p);
 }
 
 struct presence *presence_new(struct server *srv)
@@ -133,13 +184,21 @@ struct presence *presence_new(struct server *srv)
     strmap_init(&p->users);
     strmap_init(&p->watches);
     strmap_init(&p->remotes);
+    strmap_init(&p->agents);
+    strmap_init(&p->away);
+    strmap_init(&p->known);
+    p->ag_on = json_array();
+    p->ag_off = json_array();
+    p->aw = json_array();
+    p->back = json_array();
     p->on = json_array();
     p->off = json_array();
     p->watch = json_array();
     p->unwatch = json_array();
     p->flush = event_new(srv->base, -1, 0, on_flush, p);
     p->tick = event_new(srv->base, -1, EV_PERSIST, on_tick, p);
-    if (!p->on || !p->off || !p->watch || !p->unwatch || !p->flush || !p->tick) {
+    if (!p->on || !p->off || !p->watch || !p->unwatch || !p->ag_on || !p->ag_off || !p->aw || !p->back ||
+        !p->flush || !p->tick) {
         presence_free(p);
         return NULL;
     }
@@ -164,6 +223,13 @@ void presence_free(struct presence *p)
     strmap_free(&p->remotes);
     strmap_free(&p->users);
     strmap_free(&p->watches);
+    strmap_free(&p->agents);
+    strmap_free(&p->away);
+    strmap_free(&p->known);
+    json_decref(p->ag_on);
+    json_decref(p->ag_off);
+    json_decref(p->aw);
+    json_decref(p->back);
     json_decref(p->on);
     json_decref(p->off);
     json_decref(p->watch);
@@ -181,6 +247,7 @@ void presence_start(struct presence *p)
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
     event_add(p->tick, &tv);
     p->started = true;
+    p->started_ms = clock_mono_ms();
     publish_snapshot(p, true);
 }
 
@@ -230,6 +297,89 @@ void presence_watch(struct presence *p, const char *user, const char *room, int 
     char key[KEY_MAX];
     if (watch_key(key, user, room) && count(&p->watches, key, delta))
         note(p, delta > 0 ? p->watch : p->unwatch, json_pack("[ss]", user, room));
+}
+
+void presence_agent(struct presence *p, const char *user, int delta)
+{
+    strmap_put(&p->known, user, (void *)1);
+    if (count(&p->agents, user, delta)) {
+        note(p, delta > 0 ? p->ag_on : p->ag_off, json_string(user));
+        if (delta < 0 && !presence_online(p, user) && strmap_get(&p->away, user))
+            presence_set_away(p, user, false);
+        agents_changed(p);
+    }
+}
+
+/* Whoever keeps it: every instance drops it on hearing "back". True when
+ * it was away anywhere. */
+static bool away_clear(struct presence *p, const char *user)
+{
+    bool was = presence_away(p, user);
+    strmap_del(&p->away, user);
+    size_t pos = 0;
+    const char *key;
+    void *value;
+    while (strmap_next(&p->remotes, &pos, &key, &value))
+        strmap_del(&((struct remote *)value)->away, user);
+    return was;
+}
+
+void presence_set_away(struct presence *p, const char *user, bool away)
+{
+    strmap_put(&p->known, user, (void *)1);
+    if (away) {
+        if (strmap_get(&p->away, user))
+            return;
+        strmap_put(&p->away, user, (void *)1);
+        note(p, p->aw, json_string(user));
+    } else {
+        if (!away_clear(p, user))
+            return;
+        note(p, p->back, json_string(user));
+    }
+    agents_changed(p);
+}
+
+bool presence_away(const struct presence *p, const char *user)
+{
+    if (strmap_get(&p->away, user))
+        return true;
+    size_t pos = 0;
+    const char *key;
+    void *value;
+    while (strmap_next(&p->remotes, &pos, &key, &value))
+        if (strmap_get(&((struct remote *)value)->away, user))
+            return true;
+    return false;
+}
+
+void presence_each_agent(const struct presence *p, void (*fn)(void *ctx, const char *agent), void *ctx)
+{
+    size_t pos = 0;
+    const char *key;
+    void *value;
+    while (strmap_next(&p->known, &pos, &key, &value))
+        fn(ctx, key);
+}
+
+void presence_on_agents(struct presence *p, void (*fn)(void *ctx), void *ctx)
+{
+    p->agents_cb = fn;
+    p->agents_ctx = ctx;
+}
+
+bool presence_is_leader(const struct presence *p)
+{
+    /* Until the others' answers to our hello arrived, we do not know them. */
+    if (!p->started || clock_mono_ms() - p->started_ms < 1000)
+        return false;
+    size_t pos = 0;
+    const char *key;
+    void *value;
+    while (strmap_next(&p->remotes, &pos, &key, &value))
+        if (strcmp(key, p->id) < 0)
+            return false;
+    return true;
 }
 
 bool presence_online(const struct presence *p, const char *user)
@@ -336,6 +486,8 @@ void presence_deliver(struct presence *p, const void *data, size_t len)
         }
         strmap_init(&r->users);
         strmap_init(&r->watches);
+        strmap_init(&r->agents);
+        strmap_init(&r->away);
         if (strmap_put(&p->remotes, id, r) < 0) {
             remote_free(r);
             json_decref(ev);
@@ -347,10 +499,18 @@ void presence_deliver(struct presence *p, const void *data, size_t len)
     if (strcmp(type, "snap") == 0) {
         strmap_free(&r->users);
         strmap_free(&r->watches);
+        strmap_free(&r->agents);
+        strmap_free(&r->away);
         strmap_init(&r->users);
         strmap_init(&r->watches);
+        strmap_init(&r->agents);
+        strmap_init(&r->away);
         apply_users(&r->users, json_object_get(ev, "users"), true);
         apply_watches(&r->watches, json_object_get(ev, "watch"), true);
+        apply_users(&r->agents, json_object_get(ev, "agents"), true);
+        apply_users(&r->away, json_object_get(ev, "away"), true);
+        apply_users(&p->known, json_object_get(ev, "agents"), true);
+        agents_changed(p);
         if (json_is_true(json_object_get(ev, "hello")))
             publish_snapshot(p, false); /* a newcomer, or one back from an outage */
     } else if (strcmp(type, "delta") == 0) {
@@ -358,6 +518,21 @@ void presence_deliver(struct presence *p, const void *data, size_t len)
         apply_users(&r->users, json_object_get(ev, "off"), false);
         apply_watches(&r->watches, json_object_get(ev, "w"), true);
         apply_watches(&r->watches, json_object_get(ev, "uw"), false);
+        apply_users(&r->agents, json_object_get(ev, "agon"), true);
+        apply_users(&p->known, json_object_get(ev, "agon"), true);
+        apply_users(&r->agents, json_object_get(ev, "agoff"), false);
+        apply_users(&r->away, json_object_get(ev, "aw"), true);
+        json_t *back = json_object_get(ev, "back");
+        size_t i;
+        json_t *v;
+        json_array_foreach(back, i, v)
+        {
+            if (json_is_string(v))
+                away_clear(p, json_string_value(v));
+        }
+        if (json_array_size(json_object_get(ev, "agon")) || json_array_size(json_object_get(ev, "agoff")) ||
+            json_array_size(json_object_get(ev, "aw")) || json_array_size(back))
+            agents_changed(p);
     }
     json_decref(ev);
 }

@@ -30,6 +30,23 @@ void presence_broker_ready(struct presence *p);
 void presence_user(struct presence *p, const char *user, int delta);
 void presence_watch(struct presence *p, const char *user, const char *room, int delta);
 
+/* Agents (docs/support-desk.md): +1/-1 per session of a user with the
+ * agent role; their own choice to be away, kept by this instance while the
+ * agent is online anywhere (an agent offline everywhere is no longer away).
+ * Choosing online here ends an away kept by any instance. */
+void presence_agent(struct presence *p, const char *user, int delta);
+void presence_set_away(struct presence *p, const char *user, bool away);
+bool presence_away(const struct presence *p, const char *user);
+/* Every agent heard of since start, online or not, anywhere: fn once per
+ * name, in no particular order. */
+void presence_each_agent(const struct presence *p, void (*fn)(void *ctx, const char *agent), void *ctx);
+/* Called (on the core thread, after the change is applied) whenever an
+ * agent connects or goes, goes away or comes back, here or elsewhere. */
+void presence_on_agents(struct presence *p, void (*fn)(void *ctx), void *ctx);
+/* Whether this instance is the one that routes support rooms: the
+ * smallest instance id among itself and the instances it hears of. */
+bool presence_is_leader(const struct presence *p);
+
 /* Anywhere in the cluster, this instance included. */
 bool presence_online(const struct presence *p, const char *user);
 bool presence_watching(const struct presence *p, const char *user, const char *room);

@@ -12,6 +12,8 @@
  *   rooms/read_marks.h   read marks
  *   rooms/typing.h       the typing signal
  *   rooms/erase.h        an admin's erase of one user's data
+ *   rooms/availability.h agents online, away or offline, and their loads
+ *   rooms/routing.h      [support] assign: a new support room's agent
  * Every callback runs on the core thread, exactly once; a refusal decided
  * from the arguments alone comes before the call returns, every other
  * answer later (the storage plugins answer later). What a callback is
@@ -109,7 +111,14 @@ struct room_presence_port {
     const void *ctx;
     bool (*online)(const void *ctx, const char *user);
     bool (*watching)(const void *ctx, const char *user, const char *room_id);
+    /* The support desk's (rooms/availability.h); NULL: no agent is away,
+     * no agent is known, an agent's choice is refused. */
+    bool (*away)(const void *ctx, const char *agent);
+    void (*set_away)(const void *ctx, const char *agent, bool away);
+    void (*each_agent)(const void *ctx, void (*fn)(void *fctx, const char *agent), void *fctx);
 };
+
+struct routing;
 
 /* The domain's context: the ports it answers through. Owned by the
  * composition root, which fills every member. */
@@ -119,6 +128,8 @@ struct rooms {
     struct room_presence_port presence;
     size_t preview_chars;    /* [notify] preview_length */
     struct metrics *metrics; /* counts what the domain did (users erased) */
+    size_t max_chats_per_agent; /* [support]; 0 = unlimited */
+    struct routing *routing;    /* automatic assignment; NULL = manual */
 };
 
 /* The answer for a storage status: OK, EXISTS, NOT_FOUND (why:

@@ -7,6 +7,7 @@
 #include "clock.h"
 #include "plugins/storage_port.h"
 #include "rooms/room_rules.h"
+#include "rooms/routing.h"
 
 /* One support operation waiting for storage. */
 struct support_op {
@@ -98,8 +99,10 @@ static void decided_cb(void *ctx, chatd_status st, const struct chatd_room *answ
         a = (struct room_answer){ROOM_OK, NULL};
     if (a.status == ROOM_OK && op->claim)
         r->events.claimed(r->events.ctx, &room);
-    else if (a.status == ROOM_OK)
+    else if (a.status == ROOM_OK) {
         r->events.completed(r->events.ctx, &room);
+        routing_kick(r->routing); /* the agent has room for another */
+    }
     op->cb(op->ctx, &a, a.status == ROOM_OK ? &room : NULL);
     free(op);
 }
@@ -173,6 +176,7 @@ static void closed_cb(void *ctx, chatd_status st, const struct chatd_room *answe
     if (a.status == ROOM_OK) {
         struct chatd_room room = storage_room(r->storage, answer, 0);
         r->events.closed(r->events.ctx, room.id, op->user, &room);
+        routing_kick(r->routing);
     }
     op->leave_cb(op->ctx, &a, ROOM_CLOSED_KEPT);
     free(op);
@@ -184,8 +188,10 @@ static void deleted_cb(void *ctx, chatd_status st)
 {
     struct support_op *op = ctx;
     struct room_answer a = room_answer_of(st, "no such room");
-    if (a.status == ROOM_OK)
+    if (a.status == ROOM_OK) {
         op->r->events.closed(op->r->events.ctx, op->room, op->user, NULL);
+        routing_kick(op->r->routing);
+    }
     op->leave_cb(op->ctx, &a, ROOM_CLOSED_DELETED);
     free(op);
 }

@@ -375,6 +375,8 @@ static void session_destroy(struct session *s)
     free(s->backlog);
     if (s->user)
         presence_user(s->srv->presence, s->user, -1);
+    if (s->user && (s->roles & CHATD_ROLE_AGENT))
+        presence_agent(s->srv->presence, s->user, -1);
     pending_unlink(s);
     session_abort_all(s, false);
     session_unsubscribe_all(s);
@@ -459,6 +461,8 @@ static void session_connected(struct session *s, const struct chatd_identity *wh
         return;
     }
     presence_user(s->srv->presence, s->user, +1);
+    if (s->roles & CHATD_ROLE_AGENT)
+        presence_agent(s->srv->presence, s->user, +1);
     session_set_expiry(s, who->expires_ms);
     char version[24], session_id[24];
     snprintf(version, sizeof version, "%d.%d", s->version / 10, s->version % 10);

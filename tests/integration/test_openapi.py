@@ -454,6 +454,21 @@ class OpenApiLive(LiveServer):
         self.assertEqual(erased, {"user": "erased-카", "rooms_deleted": 0, "messages_erased": 0,
                                   "memberships_removed": 0})
 
+        # The support desk's agents.
+        self.call("alice", "GET", "/api/agents", expect=403)
+        self.call("alice", "PUT", "/api/agents/me/status", {"status": "away"}, expect=403)
+        self.call("agent1", "PUT", "/api/agents/me/status", {"status": "자리 비움"}, expect=400)
+        self.call("agent1", "PUT", "/api/agents/me/status", {}, expect=400)
+        session = self.raw("agent1")
+        wait_for(lambda: {"user": "agent1", "status": "online", "open_chats": 0} in
+                 self.call("admin1", "GET", "/api/agents", expect=200)[1]["agents"], what="agent1 online")
+        self.assertEqual(self.call("agent1", "PUT", "/api/agents/me/status", {"status": "away"}, expect=200)[1],
+                         {"user": "agent1", "status": "away"})
+        self.call("agent2", "GET", "/api/agents", expect=200)
+        self.assertEqual(self.call("agent1", "PUT", "/api/agents/me/status", {"status": "online"}, expect=200)[1],
+                         {"user": "agent1", "status": "online"})
+        session.close()
+
         documented = {(m.upper(), p) for p, item in self.api["paths"].items() for m in item if m in METHODS}
         self.assertEqual(documented - self.exercised, set(), "operations the test did not exercise")
 

@@ -26,6 +26,7 @@
 #include "rooms/messages.h"
 #include "rooms/read_marks.h"
 #include "rooms/rooms.h"
+#include "rooms/routing.h"
 #include "rooms/support.h"
 #include "rooms/typing.h"
 #include "server.h"
@@ -45,6 +46,9 @@ struct fixture {
     /* Presence: who is online, who watches which room ("user room"). */
     const char *online[8];
     char watching[8][100];
+    /* The support desk: agents heard of, and who of them is away. */
+    const char *agents[8];
+    const char *away[8];
 };
 
 static struct fixture *F;
@@ -155,6 +159,23 @@ static bool is_watching(const void *c, const char *user, const char *room)
     return false;
 }
 
+static bool listed_in(const char *const *list, const char *user)
+{
+    for (size_t i = 0; i < 8 && list[i]; i++)
+        if (strcmp(list[i], user) == 0)
+            return true;
+    return false;
+}
+
+static bool is_away(const void *c, const char *user) { return (void)c, listed_in(F->away, user); }
+
+static void each_agent(const void *c, void (*fn)(void *fctx, const char *agent), void *fctx)
+{
+    (void)c;
+    for (size_t i = 0; i < 8 && F->agents[i]; i++)
+        fn(fctx, F->agents[i]);
+}
+
 static int setup(void **state)
 {
     F = calloc(1, sizeof *F);
@@ -177,7 +198,7 @@ static int setup(void **state)
                    .role_changed = on_role, .renamed = on_renamed, .deleted = on_deleted, .read = on_read,
                    .typing = on_typing, .message = on_message, .message_notice = on_notice,
                    .message_offline = on_offline, .notice_failed = on_failed},
-        .presence = {.online = is_online, .watching = is_watching},
+        .presence = {.online = is_online, .watching = is_watching, .away = is_away, .each_agent = each_agent},
         .preview_chars = 80,
         .metrics = &F->metrics,
     };
@@ -190,6 +211,7 @@ static int teardown(void **state)
     (void)state;
     tasks_close(F->srv.tasks);
     plugin_unload(F->srv.storage);
+    routing_free(F->rooms.routing);
     tasks_free(F->srv.tasks);
     event_base_free(F->srv.base);
     config_free(F->cfg);
@@ -780,6 +802,165 @@ static void erase_rights_and_events(void **state)
     assert_int_equal(F->metrics.users_erased, 1);
 }
 
+/* ------------------------------------------------ the support desk */
+
+static void routing_picks(void **state)
+{
+    (void)state;
+    struct agent_view a[] = {{"a1", AGENT_ONLINE, 2}, {"a2", AGENT_AWAY, 0}, {"a3", AGENT_ONLINE, 1},
+                             {"a4", AGENT_OFFLINE, 0}, {"a5", AGENT_ONLINE, 3}};
+    /* manual never picks; nobody to pick from */
+    assert_int_equal(routing_pick(SUPPORT_ASSIGN_MANUAL, a, 5, 0, NULL), -1);
+    assert_int_equal(routing_pick(SUPPORT_ASSIGN_ROUND_ROBIN, a, 0, 0, NULL), -1);
+    /* round robin: in order after the last one, wrapping, away and offline skipped */
+    assert_int_equal(routing_pick(SUPPORT_ASSIGN_ROUND_ROBIN, a, 5, 0, NULL), 0);
+    assert_int_equal(routing_pick(SUPPORT_ASSIGN_ROUND_ROBIN, a, 5, 0, "a1"), 2);
+    assert_int_equal(routing_pick(SUPPORT_ASSIGN_ROUND_ROBIN, a, 5, 0, "a3"), 4);
+    assert_int_equal(routing_pick(SUPPORT_ASSIGN_ROUND_ROBIN, a, 5, 0, "a5"), 0);
+    assert_int_equal(routing_pick(SUPPORT_ASSIGN_ROUND_ROBIN, a, 5, 0, "gone"), 0);
+    /* limits: at the limit is not available */
+    assert_int_equal(routing_pick(SUPPORT_ASSIGN_ROUND_ROBIN, a, 5, 2, "a3"), 2);
+    assert_int_equal(routing_pick(SUPPORT_ASSIGN_ROUND_ROBIN, a, 5, 1, NULL), -1);
+    /* least busy: the fewest open chats, away and offline skipped */
+    assert_int_equal(routing_pick(SUPPORT_ASSIGN_LEAST_BUSY, a, 5, 0, NULL), 2);
+    a[2].open = 2; /* a tie of a1 and a3: the first after the last one */
+    assert_int_equal(routing_pick(SUPPORT_ASSIGN_LEAST_BUSY, a, 5, 0, NULL), 0);
+    assert_int_equal(routing_pick(SUPPORT_ASSIGN_LEAST_BUSY, a, 5, 0, "a1"), 2);
+    assert_int_equal(routing_pick(SUPPORT_ASSIGN_LEAST_BUSY, a, 5, 2, NULL), -1);
+}
+
+static void routing_wait(void)
+{
+    for (int i = 0; routing_busy(F->rooms.routing) && i < 100000; i++)
+        event_base_loop(F->srv.base, EVLOOP_ONCE);
+    assert_false(routing_busy(F->rooms.routing));
+}
+
+/* Open a support room for customer; its id in out. */
+static void open_for(const char *customer, char out[64])
+{
+    struct got g;
+    AWAIT(support_open(&F->rooms, customer, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    snprintf(out, 64, "%s", g.id);
+}
+
+static void assigned_to(const char *room, const char *agent)
+{
+    struct got g;
+    AWAIT(rooms_look_up(&F->rooms, room, NULL, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    assert_string_equal(g.agent, agent);
+    assert_int_equal(g.state, agent[0] ? CHATD_ROOM_ASSIGNED : CHATD_ROOM_OPEN);
+    char line[160];
+    if (agent[0]) {
+        snprintf(line, sizeof line, "claimed %s %s", room, agent);
+        assert_true(has_event(line));
+        snprintf(line, sizeof line, "added %s %s", agent, room);
+        assert_true(has_event(line));
+    }
+}
+
+static void start_routing(enum support_assign mode, size_t max)
+{
+    F->rooms.max_chats_per_agent = max;
+    F->rooms.routing = routing_new(&F->rooms, F->srv.base, mode, NULL, NULL);
+    assert_non_null(F->rooms.routing);
+}
+
+static void routing_round_robin(void **state)
+{
+    (void)state;
+    F->agents[0] = "agent1", F->agents[1] = "agent2", F->agents[2] = "agent3";
+    F->online[0] = "agent1", F->online[1] = "agent2"; /* agent3 offline */
+    start_routing(SUPPORT_ASSIGN_ROUND_ROBIN, 0);
+    char r1[64], r2[64], r3[64];
+    open_for("고객😀1", r1);
+    routing_wait();
+    open_for("고객😀2", r2);
+    routing_wait();
+    open_for("고객😀3", r3);
+    routing_wait();
+    assigned_to(r1, "agent1");
+    assigned_to(r2, "agent2");
+    assigned_to(r3, "agent1");
+    assert_int_equal(routing_assigned(F->rooms.routing), 3);
+}
+
+static void routing_least_busy_and_limits(void **state)
+{
+    (void)state;
+    F->agents[0] = "agent1", F->agents[1] = "agent2";
+    F->online[0] = "agent1", F->online[1] = "agent2";
+    F->away[0] = "agent2";
+    /* agent1 already holds one by hand */
+    char held[64];
+    open_for("held", held);
+    struct got g;
+    AWAIT(support_claim(&F->rooms, held, "agent1", AGENT, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    start_routing(SUPPORT_ASSIGN_LEAST_BUSY, 2);
+    char r1[64], r2[64], r3[64];
+    open_for("안녕하세요 1", r1);
+    open_for("안녕하세요 2", r2);
+    routing_wait();
+    /* agent2 is away: agent1 takes one, up to the limit; the other waits */
+    assigned_to(r1, "agent1");
+    assigned_to(r2, "");
+    /* agent2 comes back: the waiting room goes to them at once */
+    F->away[0] = NULL;
+    routing_kick(F->rooms.routing);
+    routing_wait();
+    assigned_to(r2, "agent2");
+    /* least busy: agent2 (1) over agent1 (2, at the limit) */
+    open_for("안녕하세요 3", r3);
+    routing_wait();
+    assigned_to(r3, "agent2");
+    char r4[64];
+    open_for("안녕하세요 4", r4);
+    routing_wait();
+    assigned_to(r4, ""); /* everyone at the limit: it waits */
+    /* an agent completes a chat: the queued room is theirs */
+    AWAIT(support_complete(&F->rooms, held, "agent1", AGENT, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    routing_wait();
+    assigned_to(r4, "agent1");
+}
+
+static void routing_leaves_manual_claims(void **state)
+{
+    (void)state;
+    F->agents[0] = "agent1";
+    F->online[0] = "agent1";
+    F->away[0] = "agent1";
+    start_routing(SUPPORT_ASSIGN_ROUND_ROBIN, 0);
+    char r1[64];
+    open_for("고객", r1);
+    routing_wait();
+    assigned_to(r1, "");
+    /* an away agent still claims by hand */
+    struct got g;
+    AWAIT(support_claim(&F->rooms, r1, "agent1", AGENT, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    assert_string_equal(g.agent, "agent1");
+}
+
+static void agents_status_and_list(void **state)
+{
+    (void)state;
+    F->agents[0] = "agent2", F->agents[1] = "agent1";
+    F->online[0] = "agent1";
+    struct got g;
+    AWAIT(agents_set_status(&F->rooms, "고객", USER, "away", got_done, &g), g);
+    assert_int_equal(g.status, ROOM_FORBIDDEN);
+    AWAIT(agents_set_status(&F->rooms, "agent1", AGENT, "busy", got_done, &g), g);
+    assert_int_equal(g.status, ROOM_BAD_REQUEST);
+    assert_int_equal(agent_status_of(&F->rooms, "agent1"), AGENT_ONLINE);
+    assert_int_equal(agent_status_of(&F->rooms, "agent2"), AGENT_OFFLINE);
+    F->away[0] = "agent1";
+    assert_int_equal(agent_status_of(&F->rooms, "agent1"), AGENT_AWAY);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -791,6 +972,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(notification_decisions, setup, teardown),
         cmocka_unit_test_setup_teardown(read_marks_and_typing, setup, teardown),
         cmocka_unit_test_setup_teardown(erase_rights_and_events, setup, teardown),
+        cmocka_unit_test(routing_picks),
+        cmocka_unit_test_setup_teardown(routing_round_robin, setup, teardown),
+        cmocka_unit_test_setup_teardown(routing_least_busy_and_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(routing_leaves_manual_claims, setup, teardown),
+        cmocka_unit_test_setup_teardown(agents_status_and_list, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,237 @@
+#include "rooms/routing.h"
+
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+#include "plugins/storage_port.h"
+#include "rooms/room_rules.h"
+
+#define SWEEP_MS 1000
+
+static bool available(const struct agent_view *a, size_t max_open)
+{
+    return a->status == AGENT_ONLINE && (max_open == 0 || a->open < max_open);
+}
+
+long routing_pick(enum support_assign mode, const struct agent_view *agents, size_t n, size_t max_open,
+                  const char *last)
+{
+    if (mode == SUPPORT_ASSIGN_MANUAL || n == 0)
+        return -1;
+    /* Start after `last`: the first name greater than it (sorted order). */
+    size_t start = 0;
+    if (last)
+        while (start < n && strcmp(agents[start].name, last) <= 0)
+            start++;
+    long best = -1;
+    for (size_t k = 0; k < n; k++) {
+        size_t i = (start + k) % n;
+        if (!available(&agents[i], max_open))
+            continue;
+        if (mode == SUPPORT_ASSIGN_ROUND_ROBIN)
+            return (long)i;
+        if (best < 0 || agents[i].open < agents[best].open)
+            best = (long)i;
+    }
+    return best;
+}
+
+struct routing {
+    struct rooms *r;
+    enum support_assign mode;
+    bool (*is_leader)(const void *ctx);
+    const void *leader_ctx;
+    struct event *kick; /* end of this loop turn */
+    struct event *sweep;
+    bool running, again, kicked;
+    char last[USER_NAME_MAX + 1]; /* the agent the previous room went to */
+    size_t passes, assigned;
+    /* The pass under way. */
+    struct agent_view *agents;
+    char **names;
+    size_t nagents;
+    char (*queue)[ROOM_ID_MAX];
+    size_t nqueue, next;
+    long claimant;
+};
+
+static void pass_run(struct routing *rt);
+
+static void pass_end(struct routing *rt)
+{
+    for (size_t i = 0; i < rt->nagents; i++)
+        free(rt->names[i]);
+    free(rt->names);
+    free(rt->agents);
+    free(rt->queue);
+    rt->names = NULL;
+    rt->agents = NULL;
+    rt->queue = NULL;
+    rt->nagents = rt->nqueue = rt->next = 0;
+    rt->running = false;
+    if (rt->again) {
+        rt->again = false;
+        routing_kick(rt);
+    }
+}
+
+static void claim_next(struct routing *rt);
+
+static void claimed_cb(void *ctx, chatd_status st, const struct chatd_room *answer)
+{
+    struct routing *rt = ctx;
+    struct rooms *r = rt->r;
+    if (st == CHATD_OK && answer) {
+        struct chatd_room room = storage_room(r->storage, answer, 0);
+        struct agent_view *a = &rt->agents[rt->claimant];
+        a->open++;
+        snprintf(rt->last, sizeof rt->last, "%s", a->name);
+        rt->assigned++;
+        r->events.claimed(r->events.ctx, &room);
+        /* The agent did not ask: they hear of their new room. */
+        r->events.added(r->events.ctx, a->name, room.id, &room);
+    } else if (st != CHATD_ERR_CONFLICT && st != CHATD_ERR_NOT_FOUND) {
+        log_warn("support routing: room %s not assigned: %s", rt->queue[rt->next], chatd_strerror(st));
+    }
+    /* CONFLICT: claimed by hand meanwhile, or closed; the next room. */
+    rt->next++;
+    claim_next(rt);
+}
+
+static void claim_next(struct routing *rt)
+{
+    if (rt->next >= rt->nqueue) {
+        pass_end(rt);
+        return;
+    }
+    rt->claimant = routing_pick(rt->mode, rt->agents, rt->nagents, rt->r->max_chats_per_agent,
+                                rt->last[0] ? rt->last : NULL);
+    if (rt->claimant < 0) {
+        pass_end(rt);
+        return;
+    }
+    void *state;
+    storage_ops(rt->r->storage, &state)
+        ->room_claim(state, rt->queue[rt->next], rt->agents[rt->claimant].name, clock_wall_ms(), claimed_cb, rt);
+}
+
+static void queue_cb(void *ctx, chatd_status st, const struct chatd_room *rooms, size_t n)
+{
+    struct routing *rt = ctx;
+    if (st != CHATD_OK || !n || !(rt->queue = calloc(n, sizeof *rt->queue))) {
+        if (st != CHATD_OK)
+            log_warn("support routing: queue not listed: %s", chatd_strerror(st));
+        pass_end(rt);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct chatd_room room = storage_room(rt->r->storage, rooms, i);
+        snprintf(rt->queue[i], ROOM_ID_MAX, "%s", room.id);
+    }
+    rt->nqueue = n;
+    claim_next(rt);
+}
+
+static void agents_cb(void *ctx, const struct room_answer *a, const struct agent_view *agents, size_t n, size_t limit)
+{
+    (void)limit;
+    struct routing *rt = ctx;
+    if (a->status != ROOM_OK || routing_pick(rt->mode, agents, n, rt->r->max_chats_per_agent, NULL) < 0) {
+        pass_end(rt); /* nobody to give a room to: the queue waits */
+        return;
+    }
+    rt->agents = calloc(n, sizeof *rt->agents);
+    rt->names = calloc(n, sizeof *rt->names);
+    if (!rt->agents || !rt->names) {
+        pass_end(rt);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        rt->agents[i] = agents[i];
+        if (!(rt->names[i] = strdup(agents[i].name))) {
+            rt->nagents = i;
+            pass_end(rt);
+            return;
+        }
+        rt->agents[i].name = rt->names[i];
+    }
+    rt->nagents = n;
+    struct chatd_room_filter f = {.kind = CHATD_ROOM_SUPPORT, .state = CHATD_ROOM_OPEN};
+    void *state;
+    storage_ops(rt->r->storage, &state)->room_list(state, &f, queue_cb, rt);
+}
+
+static void pass_run(struct routing *rt)
+{
+    if (rt->running) {
+        rt->again = true;
+        return;
+    }
+    if (rt->is_leader && !rt->is_leader(rt->leader_ctx))
+        return;
+    rt->running = true;
+    rt->passes++;
+    agents_gather(rt->r, agents_cb, rt);
+}
+
+static void on_kick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    struct routing *rt = arg;
+    rt->kicked = false;
+    pass_run(rt);
+}
+
+struct routing *routing_new(struct rooms *r, struct event_base *base, enum support_assign mode,
+                            bool (*is_leader)(const void *ctx), const void *leader_ctx)
+{
+    struct routing *rt = calloc(1, sizeof *rt);
+    if (!rt)
+        return NULL;
+    *rt = (struct routing){.r = r, .mode = mode, .is_leader = is_leader, .leader_ctx = leader_ctx};
+    rt->kick = event_new(base, -1, 0, on_kick, rt);
+    rt->sweep = event_new(base, -1, EV_PERSIST, on_kick, rt);
+    if (!rt->kick || !rt->sweep) {
+        routing_free(rt);
+        return NULL;
+    }
+    struct timeval tv = {SWEEP_MS / 1000, (SWEEP_MS % 1000) * 1000};
+    event_add(rt->sweep, &tv);
+    return rt;
+}
+
+void routing_free(struct routing *rt)
+{
+    if (!rt)
+        return;
+    if (rt->kick)
+        event_free(rt->kick);
+    if (rt->sweep)
+        event_free(rt->sweep);
+    for (size_t i = 0; i < rt->nagents; i++)
+        free(rt->names[i]);
+    free(rt->names);
+    free(rt->agents);
+    free(rt->queue);
+    free(rt);
+}
+
+void routing_kick(struct routing *rt)
+{
+    if (!rt)
+        return;
+    rt->kicked = true;
+    event_active(rt->kick, 0, 0);
+}
+
+bool routing_busy(const struct routing *rt)
+{
+    return rt && (rt->running || rt->kicked || rt->again);
+}
+
+size_t routing_passes(const struct routing *rt) { return rt ? rt->passes : 0; }
+size_t routing_assigned(const struct routing *rt) { return rt ? rt->assigned : 0; }

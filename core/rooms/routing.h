@@ -1,0 +1,43 @@
+/* Automatic assignment of support rooms ([support] assign = round_robin |
+ * least_busy; docs/support-desk.md). A pass lists the unassigned queue,
+ * oldest first, and gives each room to an available agent (online, under
+ * [support] max_chats_per_agent) with the storage's room_claim, which
+ * decides the one winner per room across instances, as manual claims.
+ * Passes run on triggers (a room opened, completed or closed, an agent
+ * connected, gone, away or back) and on a one-second sweep, only on the
+ * instance the routing's leader test names, so instances do not race one
+ * another for the same rooms and agents. */
+#ifndef CHATD_ROUTING_H
+#define CHATD_ROUTING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "rooms/availability.h"
+#include "rooms/rooms.h"
+#include "settings.h"
+
+struct event_base;
+
+/* The agent the next room goes to: an index into agents, or -1 when no
+ * agent is online and under max_open (0 = unlimited). round_robin: the
+ * first available agent after `last` in the array's order (sorted by name),
+ * wrapping; least_busy: the fewest open chats, ties to the first in order
+ * after `last`. last may be NULL. manual: -1. */
+long routing_pick(enum support_assign mode, const struct agent_view *agents, size_t n, size_t max_open,
+                  const char *last);
+
+/* is_leader (may be NULL: always) says whether this instance routes. */
+struct routing *routing_new(struct rooms *r, struct event_base *base, enum support_assign mode,
+                            bool (*is_leader)(const void *ctx), const void *leader_ctx);
+void routing_free(struct routing *rt);
+/* Something changed: a pass at the end of this loop turn (one pass for any
+ * number of kicks; a kick during a pass runs another after it). */
+void routing_kick(struct routing *rt);
+/* Passes run so far, rooms assigned so far (tests, metrics). */
+size_t routing_passes(const struct routing *rt);
+size_t routing_assigned(const struct routing *rt);
+/* Whether a pass is under way or due. */
+bool routing_busy(const struct routing *rt);
+
+#endif
