@@ -304,7 +304,7 @@ void presence_agent(struct presence *p, const char *user, int delta)
     strmap_put(&p->known, user, (void *)1);
     if (count(&p->agents, user, delta)) {
         note(p, delta > 0 ? p->ag_on : p->ag_off, json_string(user));
-        if (delta < 0 && !presence_online(p, user) && strmap_get(&p->away, user))
+        if (delta < 0 && !presence_online(p, user) && presence_away(p, user))
             presence_set_away(p, user, false);
         agents_changed(p);
     }
@@ -331,10 +331,12 @@ void presence_set_away(struct presence *p, const char *user, bool away)
         if (strmap_get(&p->away, user))
             return;
         strmap_put(&p->away, user, (void *)1);
+        log_debug("presence: agent %s away", user);
         note(p, p->aw, json_string(user));
     } else {
         if (!away_clear(p, user))
             return;
+        log_debug("presence: agent %s back", user);
         note(p, p->back, json_string(user));
     }
     agents_changed(p);
