@@ -2,9 +2,8 @@
 
 #include <stddef.h>
 
-void metrics_observe(uint64_t buckets[10], double *sum, int64_t ms)
+static void observe(const int64_t bounds[9], uint64_t buckets[10], double *sum, int64_t ms)
 {
-    static const int64_t bounds[] = {1, 2, 5, 10, 25, 50, 100, 250, 1000};
     if (ms < 0)
         ms = 0; /* clocks of two instances disagree a little */
     size_t b = 0;
@@ -12,4 +11,16 @@ void metrics_observe(uint64_t buckets[10], double *sum, int64_t ms)
         b++;
     buckets[b]++;
     *sum += (double)ms / 1000.0;
+}
+
+void metrics_observe(uint64_t buckets[10], double *sum, int64_t ms)
+{
+    static const int64_t bounds[] = {1, 2, 5, 10, 25, 50, 100, 250, 1000};
+    observe(bounds, buckets, sum, ms);
+}
+
+void metrics_observe_wait(uint64_t buckets[10], double *sum, int64_t ms)
+{
+    static const int64_t bounds[] = {1000, 5000, 10000, 30000, 60000, 120000, 300000, 600000, 1800000};
+    observe(bounds, buckets, sum, ms);
 }

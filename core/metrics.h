@@ -31,10 +31,18 @@ struct metrics {
     double store_latency_sum;
     uint64_t delivery_latency[10];
     double delivery_latency_sum;
+    /* The support desk (rooms/routing.c): unassigned rooms as this
+     * instance's last routing pass left them; seconds from opening to
+     * automatic assignment, buckets le 1,5,10,30,60,120,300,600,1800,+Inf. */
+    uint64_t support_queue;
+    uint64_t assign_wait[10];
+    double assign_wait_sum;
     struct metrics_source live; /* NULL gauges: all zero */
 };
 
 /* Count one observation of ms milliseconds into a histogram above. */
 void metrics_observe(uint64_t buckets[10], double *sum, int64_t ms);
+/* The same for assign_wait's buckets. */
+void metrics_observe_wait(uint64_t buckets[10], double *sum, int64_t ms);
 
 #endif

@@ -21,6 +21,7 @@
 #include "http/rest.h"
 #include "rooms/retention.h"
 #include "rooms/rooms.h"
+#include "rooms/availability.h"
 #include "rooms/routing.h"
 #include "stomp/room_events.h"
 #include "stomp/room_subscriptions.h"
@@ -254,7 +255,10 @@ static bool routing_leader(const void *ctx)
 static void agents_changed(void *ctx)
 {
     struct server *srv = ctx;
-    routing_kick(srv->rooms ? srv->rooms->routing : NULL);
+    if (!srv->rooms)
+        return;
+    availability_changed(srv->rooms);
+    routing_kick(srv->rooms->routing);
 }
 
 static bool rooms_watching(const void *ctx, const char *user, const char *room_id)
@@ -285,11 +289,13 @@ static int server_wire_rooms(struct server *srv)
                                                        .away = rooms_away, .set_away = rooms_set_away,
                                                        .each_agent = rooms_each_agent};
     srv->rooms->max_chats_per_agent = srv->settings.max_chats_per_agent;
+    if (!(srv->rooms->availability = availability_new()))
+        return -1;
+    presence_on_agents(srv->presence, agents_changed, srv);
     if (srv->settings.support_assign != SUPPORT_ASSIGN_MANUAL) {
         srv->rooms->routing = routing_new(srv->rooms, srv->base, srv->settings.support_assign, routing_leader, srv);
         if (!srv->rooms->routing)
             return -1;
-        presence_on_agents(srv->presence, agents_changed, srv);
     }
     srv->rooms->preview_chars = srv->settings.notify_preview;
     srv->rooms->metrics = &srv->metrics;
@@ -408,6 +414,8 @@ void server_teardown(struct server *srv)
     srv->nout = 0;
     broker_port_forget(&srv->broker_port);
     retention_stop(srv->retention);
+    if (srv->presence) /* sessions going now tell nobody */
+        presence_on_agents(srv->presence, NULL, NULL);
     session_free_all(srv);
     presence_free(srv->presence);
     srv->presence = NULL;
@@ -422,6 +430,8 @@ void server_teardown(struct server *srv)
     if (srv->rooms) {
         routing_free(srv->rooms->routing);
         srv->rooms->routing = NULL;
+        availability_free(srv->rooms->availability);
+        srv->rooms->availability = NULL;
     }
     srv->notifier = NULL;
     send_order_free(srv->send_order);

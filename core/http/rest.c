@@ -28,9 +28,13 @@ static void health(struct rest_call *c)
 }
 
 /* Prometheus text exposition of the core's counters. */
-static void histogram(FILE *f, const char *name, const char *help, const uint64_t buckets[10], double sum)
+static const char *const latency_le[] = {"0.001", "0.002", "0.005", "0.01", "0.025",
+                                         "0.05", "0.1", "0.25", "1", "+Inf"};
+static const char *const wait_le[] = {"1", "5", "10", "30", "60", "120", "300", "600", "1800", "+Inf"};
+
+static void histogram(FILE *f, const char *name, const char *help, const char *const le[10],
+                      const uint64_t buckets[10], double sum)
 {
-    static const char *const le[] = {"0.001", "0.002", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "1", "+Inf"};
     fprintf(f, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
     uint64_t cum = 0;
     for (size_t i = 0; i < 10; i++) {
@@ -79,6 +83,9 @@ static void metrics(struct rest_call *c)
          m->rooms_purged},
         {"chatd_users_erased_total", "counter", "users' data erased on request (DELETE /api/users/U)",
          m->users_erased},
+        {"chatd_support_queue_rooms", "gauge",
+         "unassigned support rooms as this instance's last routing pass left them (0 where it does not route)",
+         m->support_queue},
         {"chatd_outbound_batch", "gauge", "frames waiting for the gateway this loop turn", srv->nout},
         {"chatd_storage_ready", "gauge", "1 when the storage plugin is connected", srv->storage->ready},
         {"chatd_broker_ready", "gauge", "1 when the broker plugin is connected", srv->broker->ready},
@@ -90,10 +97,13 @@ static void metrics(struct rest_call *c)
     for (size_t i = 0; i < sizeof rows / sizeof *rows; i++)
         fprintf(f, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", rows[i].name, rows[i].help, rows[i].name,
                 rows[i].type, rows[i].name, (unsigned long long)rows[i].v);
-    histogram(f, "chatd_store_seconds", "SEND to storage confirmation of room messages", m->store_latency,
-              m->store_latency_sum);
+    histogram(f, "chatd_store_seconds", "SEND to storage confirmation of room messages", latency_le,
+              m->store_latency, m->store_latency_sum);
     histogram(f, "chatd_delivery_seconds", "SEND to delivery by this instance of room messages (clocks of instances)",
-              m->delivery_latency, m->delivery_latency_sum);
+              latency_le, m->delivery_latency, m->delivery_latency_sum);
+    histogram(f, "chatd_support_assign_wait_seconds",
+              "support rooms' wait from opening to automatic assignment by this instance", wait_le, m->assign_wait,
+              m->assign_wait_sum);
     struct plugin *plugins[] = {srv->auth, srv->storage, srv->broker};
     bool header = false;
     for (size_t i = 0; i < 3 + srv->nnotify; i++) {

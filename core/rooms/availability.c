@@ -4,6 +4,45 @@
 #include <string.h>
 
 #include "plugins/storage_port.h"
+#include "strmap.h"
+
+struct availability {
+    struct strmap told; /* agent -> (uintptr_t) 1 + the status last told */
+};
+
+struct availability *availability_new(void)
+{
+    struct availability *av = calloc(1, sizeof *av);
+    if (av)
+        strmap_init(&av->told);
+    return av;
+}
+
+void availability_free(struct availability *av)
+{
+    if (!av)
+        return;
+    strmap_free(&av->told);
+    free(av);
+}
+
+static void tell_if_changed(void *ctx, const char *agent)
+{
+    struct rooms *r = ctx;
+    enum agent_status now = agent_status_of(r, agent);
+    uintptr_t before = (uintptr_t)strmap_get(&r->availability->told, agent);
+    /* Never told: as if offline, so a first connection is told. */
+    if ((before ? (enum agent_status)(before - 1) : AGENT_OFFLINE) == now)
+        return;
+    if (strmap_put(&r->availability->told, agent, (void *)(uintptr_t)(now + 1)) == 0)
+        r->events.agent_status(r->events.ctx, agent, agent_status_name(now));
+}
+
+void availability_changed(struct rooms *r)
+{
+    if (r->availability && r->presence.each_agent)
+        r->presence.each_agent(r->presence.ctx, tell_if_changed, r);
+}
 
 const char *agent_status_name(enum agent_status s)
 {

@@ -38,6 +38,13 @@ void agents_list(struct rooms *r, uint32_t roles, agents_answer_cb cb, void *ctx
 void agents_set_status(struct rooms *r, const char *agent, uint32_t roles, const char *status, done_answer_cb cb,
                        void *ctx);
 
+/* What agent_status events were told: availability_changed compares every
+ * agent's status with it and tells the differences. */
+struct availability *availability_new(void);
+void availability_free(struct availability *av);
+/* Presence says something changed about agents. */
+void availability_changed(struct rooms *r);
+
 /* The agents and their loads, as agents_list gathers them, for the routing:
  * cb gets the storage's answer and the views. */
 void agents_gather(struct rooms *r, agents_answer_cb cb, void *ctx);

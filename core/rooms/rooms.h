@@ -102,6 +102,15 @@ struct room_events_port {
     /* A member offline hears of it through the notify plugins. */
     void (*message_offline)(void *ctx, const struct chatd_room *r, const struct chatd_message *m, const char *member,
                             const char *text, size_t text_len, const char *preview);
+    /* An agent's availability changed as this instance sees it ("online",
+     * "away", "offline"): told to this instance's watchers only, since
+     * every instance sees every change (rooms/availability.h). */
+    void (*agent_status)(void *ctx, const char *agent, const char *status);
+    /* A waiting customer's place in the unassigned queue changed: 1 is
+     * next; estimated_wait_ms < 0 when there is no estimate yet. Told on
+     * the instance that routes (rooms/queue_position.h). */
+    void (*queue_position)(void *ctx, const char *customer, const char *room_id, size_t position,
+                           long long estimated_wait_ms);
     /* A member could not be told (no preview could be made). */
     void (*notice_failed)(void *ctx, const char *member, const char *room_id, const char *event, const char *why);
 };
@@ -119,6 +128,7 @@ struct room_presence_port {
 };
 
 struct routing;
+struct availability;
 
 /* The domain's context: the ports it answers through. Owned by the
  * composition root, which fills every member. */
@@ -130,6 +140,7 @@ struct rooms {
     struct metrics *metrics; /* counts what the domain did (users erased) */
     size_t max_chats_per_agent; /* [support]; 0 = unlimited */
     struct routing *routing;    /* automatic assignment; NULL = manual */
+    struct availability *availability; /* the statuses last told; NULL: none told */
 };
 
 /* The answer for a storage status: OK, EXISTS, NOT_FOUND (why:

@@ -7,7 +7,9 @@
 
 #include "clock.h"
 #include "log.h"
+#include "metrics.h"
 #include "plugins/storage_port.h"
+#include "rooms/queue_position.h"
 #include "rooms/room_rules.h"
 
 #define SWEEP_MS 1000
@@ -50,21 +52,42 @@ struct routing {
     bool running, again, kicked;
     char last[USER_NAME_MAX + 1]; /* the agent the previous room went to */
     size_t passes, assigned;
+    struct queue_position *positions;
     /* The pass under way. */
     struct agent_view *agents;
     char **names;
     size_t nagents;
     char (*queue)[ROOM_ID_MAX];
+    char **owners;
     size_t nqueue, next;
     long claimant;
 };
 
 static void pass_run(struct routing *rt);
 
-static void pass_end(struct routing *rt)
+/* What is left of the queue, oldest first, told to its customers. */
+static void tell_positions(struct routing *rt)
+{
+    size_t n = rt->nqueue - rt->next;
+    struct queued_room *left = calloc(n ? n : 1, sizeof *left);
+    if (!left)
+        return;
+    for (size_t i = 0; i < n; i++)
+        left[i] = (struct queued_room){rt->queue[rt->next + i], rt->owners[rt->next + i]};
+    queue_position_update(rt->positions, rt->r, left, n);
+    if (rt->r->metrics)
+        rt->r->metrics->support_queue = n;
+    free(left);
+}
+
+static void pass_free(struct routing *rt)
 {
     for (size_t i = 0; i < rt->nagents; i++)
         free(rt->names[i]);
+    for (size_t i = 0; rt->owners && i < rt->nqueue; i++)
+        free(rt->owners[i]);
+    free(rt->owners);
+    rt->owners = NULL;
     free(rt->names);
     free(rt->agents);
     free(rt->queue);
@@ -72,6 +95,13 @@ static void pass_end(struct routing *rt)
     rt->agents = NULL;
     rt->queue = NULL;
     rt->nagents = rt->nqueue = rt->next = 0;
+}
+
+static void pass_end(struct routing *rt)
+{
+    if (rt->queue && rt->owners)
+        tell_positions(rt);
+    pass_free(rt);
     rt->running = false;
     if (rt->again) {
         rt->again = false;
@@ -91,6 +121,10 @@ static void claimed_cb(void *ctx, chatd_status st, const struct chatd_room *answ
         a->open++;
         snprintf(rt->last, sizeof rt->last, "%s", a->name);
         rt->assigned++;
+        int64_t waited = room.assigned_ms - room.created_ms;
+        queue_position_assigned(rt->positions, waited);
+        if (r->metrics)
+            metrics_observe_wait(r->metrics->assign_wait, &r->metrics->assign_wait_sum, waited);
         r->events.claimed(r->events.ctx, &room);
         /* The agent did not ask: they hear of their new room. */
         r->events.added(r->events.ctx, a->name, room.id, &room);
@@ -110,7 +144,7 @@ static void claim_next(struct routing *rt)
     }
     rt->claimant = routing_pick(rt->mode, rt->agents, rt->nagents, rt->r->max_chats_per_agent,
                                 rt->last[0] ? rt->last : NULL);
-    if (rt->claimant < 0) {
+    if (rt->claimant < 0) { /* nobody to give a room to: the rest waits */
         pass_end(rt);
         return;
     }
@@ -122,17 +156,28 @@ static void claim_next(struct routing *rt)
 static void queue_cb(void *ctx, chatd_status st, const struct chatd_room *rooms, size_t n)
 {
     struct routing *rt = ctx;
-    if (st != CHATD_OK || !n || !(rt->queue = calloc(n, sizeof *rt->queue))) {
-        if (st != CHATD_OK)
-            log_warn("support routing: queue not listed: %s", chatd_strerror(st));
+    if (st != CHATD_OK) {
+        log_warn("support routing: queue not listed: %s", chatd_strerror(st));
+        pass_free(rt);
+        pass_end(rt);
+        return;
+    }
+    if (!(rt->queue = calloc(n ? n : 1, sizeof *rt->queue)) || !(rt->owners = calloc(n ? n : 1, sizeof *rt->owners))) {
+        pass_free(rt);
         pass_end(rt);
         return;
     }
     for (size_t i = 0; i < n; i++) {
         struct chatd_room room = storage_room(rt->r->storage, rooms, i);
         snprintf(rt->queue[i], ROOM_ID_MAX, "%s", room.id);
+        rt->owners[i] = strdup(room.owner ? room.owner : "");
+        rt->nqueue = i + 1;
+        if (!rt->owners[i]) {
+            pass_free(rt);
+            pass_end(rt);
+            return;
+        }
     }
-    rt->nqueue = n;
     claim_next(rt);
 }
 
@@ -140,12 +185,14 @@ static void agents_cb(void *ctx, const struct room_answer *a, const struct agent
 {
     (void)limit;
     struct routing *rt = ctx;
-    if (a->status != ROOM_OK || routing_pick(rt->mode, agents, n, rt->r->max_chats_per_agent, NULL) < 0) {
-        pass_end(rt); /* nobody to give a room to: the queue waits */
+    if (a->status != ROOM_OK) {
+        pass_end(rt);
         return;
     }
-    rt->agents = calloc(n, sizeof *rt->agents);
-    rt->names = calloc(n, sizeof *rt->names);
+    /* With nobody available the queue is listed all the same: its
+     * customers hear their places. */
+    rt->agents = calloc(n ? n : 1, sizeof *rt->agents);
+    rt->names = calloc(n ? n : 1, sizeof *rt->names);
     if (!rt->agents || !rt->names) {
         pass_end(rt);
         return;
@@ -195,7 +242,8 @@ struct routing *routing_new(struct rooms *r, struct event_base *base, enum suppo
     *rt = (struct routing){.r = r, .mode = mode, .is_leader = is_leader, .leader_ctx = leader_ctx};
     rt->kick = event_new(base, -1, 0, on_kick, rt);
     rt->sweep = event_new(base, -1, EV_PERSIST, on_kick, rt);
-    if (!rt->kick || !rt->sweep) {
+    rt->positions = queue_position_new();
+    if (!rt->kick || !rt->sweep || !rt->positions) {
         routing_free(rt);
         return NULL;
     }
@@ -212,11 +260,8 @@ void routing_free(struct routing *rt)
         event_free(rt->kick);
     if (rt->sweep)
         event_free(rt->sweep);
-    for (size_t i = 0; i < rt->nagents; i++)
-        free(rt->names[i]);
-    free(rt->names);
-    free(rt->agents);
-    free(rt->queue);
+    pass_free(rt);
+    queue_position_free(rt->positions);
     free(rt);
 }
 

@@ -18,6 +18,7 @@ static const struct owned {
 } owned[] = {
     {DEST_ROOM_TOPIC "**", DEST_ROOM_TOPIC "{room}"},
     {DEST_SUPPORT_QUEUE, DEST_SUPPORT_QUEUE},
+    {DEST_SUPPORT_AGENTS, DEST_SUPPORT_AGENTS},
     {"/user/**" NOTIFICATIONS_QUEUE, "/user/{user}" NOTIFICATIONS_QUEUE},
 };
 #define NOWNED (sizeof owned / sizeof *owned)
@@ -111,7 +112,7 @@ enum dest_route destination_route(const char *d, enum acl_action action)
             return DEST_SERVER_ONLY;
         return is_plain_generic(d) || is_user_queue(d) ? DEST_GENERIC : DEST_UNKNOWN;
     }
-    if (starts_with(d, DEST_ROOM_TOPIC) || strcmp(d, DEST_SUPPORT_QUEUE) == 0 ||
+    if (starts_with(d, DEST_ROOM_TOPIC) || strcmp(d, DEST_SUPPORT_QUEUE) == 0 || strcmp(d, DEST_SUPPORT_AGENTS) == 0 ||
         strcmp(d, DEST_MY_NOTIFICATIONS) == 0)
         return DEST_ROOMS;
     if (is_plain_generic(d) || (starts_with(d, "/user/queue/") && d[12]))

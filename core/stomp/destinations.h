@@ -7,6 +7,7 @@
  *
  *   /topic/rooms/{room}                 every event of a room
  *   /topic/support/queue                the unassigned support queue changed
+ *   /topic/support/agents               an agent's availability changed
  *   /user/{user}/queue/notifications    a user's personal events
  *
  * (and presence on a broker channel no destination names: chatd.presence).
@@ -36,6 +37,7 @@ struct config;
 
 #define DEST_ROOM_TOPIC "/topic/rooms/" /* followed by the room id */
 #define DEST_SUPPORT_QUEUE "/topic/support/queue"
+#define DEST_SUPPORT_AGENTS "/topic/support/agents"
 #define DEST_MY_NOTIFICATIONS "/user/queue/notifications" /* a user's own, as they subscribe it */
 
 enum dest_route {

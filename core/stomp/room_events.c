@@ -219,6 +219,32 @@ static void on_notice_failed(void *ctx, const char *member, const char *room_id,
     notify_failed(ctx, member, room_id, event, why);
 }
 
+/* Every instance sees every change: each tells its own watchers only. */
+static void on_agent_status(void *ctx, const char *agent, const char *status)
+{
+    struct server *srv = ctx;
+    struct sub **subs = NULL;
+    size_t n = router_collect_subs(srv->router, DEST_SUPPORT_AGENTS, &subs);
+    json_t *body = n ? json_pack("{s:s, s:s}", "user", agent, "status", status) : NULL;
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    struct event_header h[] = {{"event", "agent-status"}, {"user", agent}, {"content-type", "application/json"}};
+    for (size_t i = 0; text && i < n; i++)
+        if (strcmp(router_sub_destination(subs[i]), DEST_SUPPORT_AGENTS) == 0)
+            router_deliver_event_to(srv->router, subs[i], h, 3, text, strlen(text));
+    free(text);
+    free(subs);
+}
+
+static void on_queue_position(void *ctx, const char *customer, const char *room_id, size_t position,
+                              long long estimated_wait_ms)
+{
+    json_t *body = json_pack("{s:s, s:I}", "room", room_id, "position", (json_int_t)position);
+    if (body && estimated_wait_ms >= 0)
+        json_object_set_new(body, "estimated_wait_ms", json_integer(estimated_wait_ms));
+    room_notify_user(ctx, customer, "queue-position", room_id, body);
+}
+
 void room_events_port_init(struct room_events_port *port, struct server *srv)
 {
     *port = (struct room_events_port){
@@ -239,5 +265,7 @@ void room_events_port_init(struct room_events_port *port, struct server *srv)
         .message_notice = on_message_notice,
         .message_offline = on_message_offline,
         .notice_failed = on_notice_failed,
+        .agent_status = on_agent_status,
+        .queue_position = on_queue_position,
     };
 }

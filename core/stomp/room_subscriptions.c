@@ -196,6 +196,10 @@ void rooms_subscribe(struct session *s, const char *destination, const char *as_
         session_error_receipt(s, receipt, "destination not allowed", "Only agents watch the support queue.");
         return;
     }
+    if (strcmp(destination, DEST_SUPPORT_AGENTS) == 0 && !(session_roles(s) & CHATD_ROLE_AGENT)) {
+        session_error_receipt(s, receipt, "destination not allowed", "Only agents watch the agents.");
+        return;
+    }
     char room[ROOM_ID_MAX] = "";
     const char *rest = NULL;
     bool is_room = strncmp(destination, DEST_ROOM_TOPIC, strlen(DEST_ROOM_TOPIC)) == 0;

@@ -17,7 +17,7 @@ import urllib.parse
 import yaml
 from jsonschema import Draft202012Validator, RefResolver
 
-from chatd_harness import PLUGIN_DIR, SOURCE_DIR, OneServer, password_of, wait_for
+from chatd_harness import PLUGIN_DIR, SOURCE_DIR, Chatd, OneServer, password_of, wait_for
 
 DOCS = os.path.join(SOURCE_DIR, "docs")
 TEXT = "안녕하세요 😀"
@@ -172,7 +172,7 @@ class EventClient:
         while True:
             for i, e in enumerate(self.events):
                 h = e["headers"]
-                if h.get("subscription") == sub_id and h.get("event") == name and room in (None, h["room"]) and \
+                if h.get("subscription") == sub_id and h.get("event") == name and room in (None, h.get("room")) and \
                         all(isinstance(e["body"], dict) and e["body"].get(k) == v for k, v in body.items()):
                     return self.events.pop(i)
             self._read()
@@ -277,7 +277,7 @@ class LiveServer(OneServer):
     # ---- STOMP events ----------------------------------------------------
 
     def channel_of(self, destination):
-        for name in ("room-topic", "support-queue", "notifications"):
+        for name in ("room-topic", "support-queue", "support-agents", "notifications"):
             pattern = self.events["$defs"][name]["properties"]["destination"]["pattern"]
             if re.search(pattern, destination):
                 return name
@@ -472,6 +472,43 @@ class OpenApiLive(LiveServer):
         documented = {(m.upper(), p) for p, item in self.api["paths"].items() for m in item if m in METHODS}
         self.assertEqual(documented - self.exercised, set(), "operations the test did not exercise")
 
+    def waiting_customer_hears_place(self):
+        from raw_stomp import RawStomp
+        data = tempfile.mkdtemp(prefix="chatd-openapi-desk-")
+        self.addCleanup(shutil.rmtree, data, True)
+
+        def edit(s):
+            s["storage"] = {"plugin": "sqlite", "path": os.path.join(data, "chat.db")}
+            s["support"] = {"assign": "round_robin"}
+        desk = Chatd(edit).start()
+        self.addCleanup(desk.cleanup)
+        self.addCleanup(desk.stop)
+        raw = RawStomp(desk.stomp_port)
+        self.addCleanup(raw.close)
+        raw.connect("bob")
+        bob = EventClient(self, raw)
+        bob.subscribe("n", "/user/queue/notifications")
+        wait_for(lambda: self.http_to(desk, "GET", "/healthz") == 200, what="the desk's chatd ready")
+        token = base64.b64encode(("bob:%s" % password_of("bob")).encode()).decode()
+        conn = http.client.HTTPConnection("127.0.0.1", desk.http_port, timeout=10)
+        conn.request("POST", "/api/rooms", body=b'{"kind": "support"}',
+                     headers={"Authorization": "Basic " + token, "Content-Type": "application/json"})
+        r = conn.getresponse()
+        room = json.loads(r.read())
+        conn.close()
+        self.assertEqual(r.status, 201, room)
+        place = bob.event("n", "queue-position", room["id"], position=1)
+        self.assertNotIn("estimated_wait_ms", place["body"])  # no assignment seen yet
+
+    @staticmethod
+    def http_to(server, method, path):
+        conn = http.client.HTTPConnection("127.0.0.1", server.http_port, timeout=10)
+        try:
+            conn.request(method, path)
+            return conn.getresponse().status
+        finally:
+            conn.close()
+
     def test_events(self):
         R = "/api/rooms/{room}"
         agent = self.subscriber("agent1", ("q", "/topic/support/queue", {}), ("n", "/user/queue/notifications", {}))
@@ -562,7 +599,16 @@ class OpenApiLive(LiveServer):
         deleted = bob.event("g", "deleted", gid, by="alice")
         self.assertEqual(deleted["headers"]["subscription-ended"], "true")
 
-        every = {(ch, ev) for ch in ("room-topic", "support-queue", "notifications")
+        # The support desk: agents' availability, and with automatic
+        # assignment (a chatd of its own) a waiting customer's place.
+        desk = self.subscriber("agent2", ("a", "/topic/support/agents", {}))
+        self.call("agent1", "PUT", "/api/agents/me/status", {"status": "away"}, expect=200)
+        desk.event("a", "agent-status", None, user="agent1", status="away")
+        self.call("agent1", "PUT", "/api/agents/me/status", {"status": "online"}, expect=200)
+        desk.event("a", "agent-status", None, user="agent1", status="online")
+        self.waiting_customer_hears_place()
+
+        every = {(ch, ev) for ch in ("room-topic", "support-queue", "support-agents", "notifications")
                  for ev in self.events["$defs"][ch]["$defs"]}
         self.assertEqual(every - self.seen, set(), "events the test did not receive")
 

@@ -260,6 +260,70 @@ class SupportDesk(unittest.TestCase):
         self.agent_session(agent, 0)
         self.await_status(agent, "online")
 
+    def customer_session(self, user, i=0):
+        c = stomp(self.node(i).stomp_port, user)
+        self.addCleanup(c.close)
+        subscribe(c, "/user/queue/notifications", sid="n")
+        c.expect("RECEIPT")
+        return c
+
+    def next_event(self, c, event):
+        while True:
+            f = c.expect("MESSAGE")
+            if f.headers.get("event") == event:
+                return f
+
+    def test_agents_topic_is_the_servers_and_the_agents(self):
+        customer = stomp(self.node(0).stomp_port, CUSTOMERS[11])
+        self.addCleanup(customer.close)
+        subscribe(customer, "/topic/support/agents", sid="a")
+        self.assertEqual(customer.expect("ERROR").headers["message"], "destination not allowed")
+        watcher = stomp(self.node(1).stomp_port, AGENTS[5])
+        self.addCleanup(watcher.close)
+        watcher.send("SEND", {"destination": "/topic/support/agents", "receipt": "s"}, TEXT)
+        self.assertIn("message", watcher.expect("ERROR").headers)
+        watcher = stomp(self.node(1).stomp_port, AGENTS[5])
+        self.addCleanup(watcher.close)
+        subscribe(watcher, "/topic/support/agents", sid="a")
+        watcher.expect("RECEIPT")
+        agent = AGENTS[6]
+        s = stomp(self.node(2).stomp_port, agent)
+        f = self.next_event(watcher, "agent-status")
+        self.assertEqual((f.headers["user"], json.loads(f.body)), (agent, {"user": agent, "status": "online"}))
+        self.assertEqual(self.api(agent, 0).call("PUT", "/api/agents/me/status", {"status": "away"})[0], 200)
+        f = self.next_event(watcher, "agent-status")
+        self.assertEqual(json.loads(f.body), {"user": agent, "status": "away"})
+        s.close()
+        f = self.next_event(watcher, "agent-status")
+        self.assertEqual(json.loads(f.body), {"user": agent, "status": "offline"})
+
+    def test_queue_position_and_estimate(self):
+        agent = AGENTS[6]
+        session = self.agent_session(agent, 0)
+        self.await_status(agent, "online")
+        self.assertEqual(self.api(agent).call("PUT", "/api/agents/me/status", {"status": "away"})[0], 200)
+        self.await_status(agent, "away")
+        who = CUSTOMERS[12:15]
+        notes = [self.customer_session(c, k) for k, c in enumerate(who)]
+        rooms = [self.open_support(c, k) for k, c in enumerate(who)]
+        for k, c in enumerate(notes):
+            body = json.loads(self.next_event(c, "queue-position").body)
+            self.assertEqual((body["room"], body["position"]), (rooms[k], k + 1))
+        # Back: the first two go to the agent (limit 2), the third moves up
+        # with an estimate from the waits just seen.
+        self.assertEqual(self.api(agent, 1).call("PUT", "/api/agents/me/status", {"status": "online"})[0], 200)
+        self.assertEqual(sorted(self.added_rooms(session, 2)), sorted(rooms[:2]))
+        body = json.loads(self.next_event(notes[2], "queue-position").body)
+        self.assertEqual((body["room"], body["position"]), (rooms[2], 1))
+        self.assertGreaterEqual(body["estimated_wait_ms"], 0)
+        self.assertEqual(sum(metric(n, "chatd_support_queue_rooms") for n in self.nodes), 1)
+        self.assertGreaterEqual(sum(metric(n, "chatd_support_assign_wait_seconds_count") for n in self.nodes), 2)
+        # Agents talk to customers in any language.
+        f = self.next_event(notes[0], "assigned")
+        self.assertEqual(json.loads(f.body)["agent"], agent)
+        send_message(session, rooms[0], TEXT, receipt="k")
+        self.assertEqual(session.expect("RECEIPT").headers["receipt-id"], "k")
+
     def test_agents_list_is_for_agents_and_admins(self):
         self.assertEqual(self.api(CUSTOMERS[10]).get("/api/agents")[0], 403)
         self.assertEqual(self.api("admin1").get("/api/agents")[0], 200)

@@ -24,6 +24,7 @@ static void send_routes(void **state)
     assert_int_equal(destination_route("/topic/rooms/", ACL_SEND), DEST_SERVER_ONLY);
     assert_int_equal(destination_route("/topic/rooms/r1/extra", ACL_SEND), DEST_SERVER_ONLY);
     assert_int_equal(destination_route("/topic/support/queue", ACL_SEND), DEST_SERVER_ONLY);
+    assert_int_equal(destination_route("/topic/support/agents", ACL_SEND), DEST_SERVER_ONLY);
     assert_int_equal(destination_route("/user/agent1/queue/notifications", ACL_SEND), DEST_SERVER_ONLY);
     assert_int_equal(destination_route("/user/john.doe/queue/notifications", ACL_SEND), DEST_SERVER_ONLY);
     assert_int_equal(destination_route("/user/\xec\x95\x88\xf0\x9f\x98\x80/queue/notifications", ACL_SEND),
@@ -48,6 +49,7 @@ static void subscribe_routes(void **state)
     (void)state;
     assert_int_equal(destination_route("/topic/rooms/r1", ACL_SUBSCRIBE), DEST_ROOMS);
     assert_int_equal(destination_route("/topic/support/queue", ACL_SUBSCRIBE), DEST_ROOMS);
+    assert_int_equal(destination_route("/topic/support/agents", ACL_SUBSCRIBE), DEST_ROOMS);
     assert_int_equal(destination_route("/user/queue/notifications", ACL_SUBSCRIBE), DEST_ROOMS);
     assert_int_equal(destination_route("/user/queue/inbox", ACL_SUBSCRIBE), DEST_GENERIC);
     assert_int_equal(destination_route("/topic/chat.x", ACL_SUBSCRIBE), DEST_GENERIC);
@@ -109,20 +111,23 @@ static void patterns_reaching_owned(void **state)
 {
     (void)state;
     char buf[256];
-    assert_int_equal(destination_owned_reached("/**", buf, sizeof buf), 3);
-    assert_string_equal(buf, "/topic/rooms/{room}, /topic/support/queue, /user/{user}/queue/notifications");
-    assert_int_equal(destination_owned_reached("/topic/**", buf, sizeof buf), 2);
-    assert_string_equal(buf, "/topic/rooms/{room}, /topic/support/queue");
+    assert_int_equal(destination_owned_reached("/**", buf, sizeof buf), 4);
+    assert_string_equal(buf, "/topic/rooms/{room}, /topic/support/queue, /topic/support/agents, "
+                             "/user/{user}/queue/notifications");
+    assert_int_equal(destination_owned_reached("/topic/**", buf, sizeof buf), 3);
+    assert_string_equal(buf, "/topic/rooms/{room}, /topic/support/queue, /topic/support/agents");
     assert_int_equal(destination_owned_reached("/user/*/queue/**", buf, sizeof buf), 1);
     assert_string_equal(buf, "/user/{user}/queue/notifications");
-    assert_int_equal(destination_owned_reached("/topic/support/*", buf, sizeof buf), 1);
-    assert_string_equal(buf, "/topic/support/queue");
+    assert_int_equal(destination_owned_reached("/topic/support/*", buf, sizeof buf), 2);
+    assert_string_equal(buf, "/topic/support/queue, /topic/support/agents");
+    assert_int_equal(destination_owned_reached("/topic/support/agents", buf, sizeof buf), 1);
+    assert_string_equal(buf, "/topic/support/agents");
     assert_int_equal(destination_owned_reached("/topic/chat.*", buf, sizeof buf), 0);
     assert_string_equal(buf, "");
     assert_int_equal(destination_owned_reached("/queue/**", buf, sizeof buf), 0);
     assert_int_equal(destination_owned_reached("/user/*/queue/inbox", buf, sizeof buf), 0);
     /* A short buffer truncates the names, not the count. */
-    assert_int_equal(destination_owned_reached("/**", buf, 8), 3);
+    assert_int_equal(destination_owned_reached("/**", buf, 8), 4);
     assert_string_equal(buf, "/topic/");
 }
 

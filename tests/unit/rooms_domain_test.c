@@ -26,6 +26,7 @@
 #include "rooms/messages.h"
 #include "rooms/read_marks.h"
 #include "rooms/rooms.h"
+#include "rooms/queue_position.h"
 #include "rooms/routing.h"
 #include "rooms/support.h"
 #include "rooms/typing.h"
@@ -139,6 +140,15 @@ static void on_failed(void *c, const char *member, const char *id, const char *e
     (void)c, record("failed %s %s %s %s", member, id, ev, why);
 }
 
+static void on_agent_status(void *c, const char *agent, const char *status)
+{
+    (void)c, record("agent %s %s", agent, status);
+}
+static void on_position(void *c, const char *customer, const char *id, size_t position, long long wait_ms)
+{
+    (void)c, (void)id, record("position %s %zu %lld", customer, position, wait_ms);
+}
+
 static bool is_online(const void *c, const char *user)
 {
     (void)c;
@@ -197,7 +207,8 @@ static int setup(void **state)
                    .closed = on_closed, .member_joined = on_joined, .member_left = on_left,
                    .role_changed = on_role, .renamed = on_renamed, .deleted = on_deleted, .read = on_read,
                    .typing = on_typing, .message = on_message, .message_notice = on_notice,
-                   .message_offline = on_offline, .notice_failed = on_failed},
+                   .message_offline = on_offline, .notice_failed = on_failed, .agent_status = on_agent_status,
+                   .queue_position = on_position},
         .presence = {.online = is_online, .watching = is_watching, .away = is_away, .each_agent = each_agent},
         .preview_chars = 80,
         .metrics = &F->metrics,
@@ -212,6 +223,7 @@ static int teardown(void **state)
     tasks_close(F->srv.tasks);
     plugin_unload(F->srv.storage);
     routing_free(F->rooms.routing);
+    availability_free(F->rooms.availability);
     tasks_free(F->srv.tasks);
     event_base_free(F->srv.base);
     config_free(F->cfg);
@@ -959,6 +971,67 @@ static void agents_status_and_list(void **state)
     assert_int_equal(agent_status_of(&F->rooms, "agent2"), AGENT_OFFLINE);
     F->away[0] = "agent1";
     assert_int_equal(agent_status_of(&F->rooms, "agent1"), AGENT_AWAY);
+
+    /* Changes are told once each; an agent never told counts as offline. */
+    F->rooms.availability = availability_new();
+    assert_non_null(F->rooms.availability);
+    availability_changed(&F->rooms);
+    assert_int_equal(F->nevents, 1);
+    assert_true(has_event("agent agent1 away"));
+    availability_changed(&F->rooms);
+    assert_int_equal(F->nevents, 1);
+    F->away[0] = NULL;
+    F->online[1] = "agent2";
+    availability_changed(&F->rooms);
+    assert_true(has_event("agent agent1 online"));
+    assert_true(has_event("agent agent2 online"));
+    F->online[0] = "agent2", F->online[1] = NULL;
+    availability_changed(&F->rooms);
+    assert_true(has_event("agent agent1 offline"));
+    assert_int_equal(F->nevents, 4);
+}
+
+static void queue_positions(void **state)
+{
+    (void)state;
+    F->agents[0] = "agent1";
+    start_routing(SUPPORT_ASSIGN_LEAST_BUSY, 1);
+    char r1[64], r2[64], r3[64];
+    open_for("고객1", r1);
+    open_for("고객2", r2);
+    open_for("고객3", r3);
+    routing_wait();
+    /* Nobody online: each hears their place, no estimate yet. */
+    assert_true(has_event("position 고객1 1 -1"));
+    assert_true(has_event("position 고객2 2 -1"));
+    assert_true(has_event("position 고객3 3 -1"));
+    /* A place told once: another pass tells nothing new. */
+    size_t before = F->nevents;
+    routing_kick(F->rooms.routing);
+    routing_wait();
+    assert_int_equal(F->nevents, before);
+    /* agent1 connects and takes the first: the others move up, with an
+     * estimate from the wait just seen. */
+    F->online[0] = "agent1";
+    routing_kick(F->rooms.routing);
+    routing_wait();
+    assigned_to(r1, "agent1");
+    assert_int_equal(count_events("position 고객2 1 "), 1);
+    assert_int_equal(count_events("position 고객3 2 "), 1);
+    assert_false(has_event("position 고객2 1 -1"));
+    assert_int_equal(F->metrics.support_queue, 2);
+    uint64_t observed = 0;
+    for (size_t i = 0; i < 10; i++)
+        observed += F->metrics.assign_wait[i];
+    assert_int_equal(observed, 1);
+    /* The estimate: the position times the mean of recent waits. */
+    struct queue_position *q = queue_position_new();
+    assert_int_equal(queue_position_estimate(q, 1), -1);
+    queue_position_assigned(q, 1000);
+    queue_position_assigned(q, 3000);
+    queue_position_assigned(q, -5);
+    assert_int_equal(queue_position_estimate(q, 3), 4000);
+    queue_position_free(q);
 }
 
 int main(void)
@@ -977,6 +1050,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(routing_least_busy_and_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(routing_leaves_manual_claims, setup, teardown),
         cmocka_unit_test_setup_teardown(agents_status_and_list, setup, teardown),
+        cmocka_unit_test_setup_teardown(queue_positions, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
