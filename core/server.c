@@ -425,6 +425,7 @@ void server_teardown(struct server *srv)
         plugin_unload(srv->notify[i]);
     free(srv->notify);
     plugin_unload(srv->broker);
+    routing_close(srv->rooms ? srv->rooms->routing : NULL);
     plugin_unload(srv->storage);
     notifier_free(srv->notifier); /* no storage answer can come any more */
     if (srv->rooms) {

@@ -49,7 +49,7 @@ struct routing {
     const void *leader_ctx;
     struct event *kick; /* end of this loop turn */
     struct event *sweep;
-    bool running, again, kicked;
+    bool running, again, kicked, closing;
     char last[USER_NAME_MAX + 1]; /* the agent the previous room went to */
     size_t passes, assigned;
     struct queue_position *positions;
@@ -99,6 +99,11 @@ static void pass_free(struct routing *rt)
 
 static void pass_end(struct routing *rt)
 {
+    if (rt->closing) {
+        pass_free(rt);
+        rt->running = false;
+        return;
+    }
     if (rt->queue && rt->owners)
         tell_positions(rt);
     pass_free(rt);
@@ -115,6 +120,10 @@ static void claimed_cb(void *ctx, chatd_status st, const struct chatd_room *answ
 {
     struct routing *rt = ctx;
     struct rooms *r = rt->r;
+    if (rt->closing) {
+        pass_end(rt);
+        return;
+    }
     if (st == CHATD_OK && answer) {
         struct chatd_room room = storage_room(r->storage, answer, 0);
         struct agent_view *a = &rt->agents[rt->claimant];
@@ -156,8 +165,9 @@ static void claim_next(struct routing *rt)
 static void queue_cb(void *ctx, chatd_status st, const struct chatd_room *rooms, size_t n)
 {
     struct routing *rt = ctx;
-    if (st != CHATD_OK) {
-        log_warn("support routing: queue not listed: %s", chatd_strerror(st));
+    if (rt->closing || st != CHATD_OK) {
+        if (!rt->closing)
+            log_warn("support routing: queue not listed: %s", chatd_strerror(st));
         pass_free(rt);
         pass_end(rt);
         return;
@@ -185,7 +195,7 @@ static void agents_cb(void *ctx, const struct room_answer *a, const struct agent
 {
     (void)limit;
     struct routing *rt = ctx;
-    if (a->status != ROOM_OK) {
+    if (rt->closing || a->status != ROOM_OK) {
         pass_end(rt);
         return;
     }
@@ -214,6 +224,8 @@ static void agents_cb(void *ctx, const struct room_answer *a, const struct agent
 
 static void pass_run(struct routing *rt)
 {
+    if (rt->closing)
+        return;
     if (rt->running) {
         rt->again = true;
         return;
@@ -250,6 +262,12 @@ struct routing *routing_new(struct rooms *r, struct event_base *base, enum suppo
     struct timeval tv = {SWEEP_MS / 1000, (SWEEP_MS % 1000) * 1000};
     event_add(rt->sweep, &tv);
     return rt;
+}
+
+void routing_close(struct routing *rt)
+{
+    if (rt)
+        rt->closing = true;
 }
 
 void routing_free(struct routing *rt)

@@ -221,6 +221,7 @@ static int teardown(void **state)
 {
     (void)state;
     tasks_close(F->srv.tasks);
+    routing_close(F->rooms.routing);
     plugin_unload(F->srv.storage);
     routing_free(F->rooms.routing);
     availability_free(F->rooms.availability);
