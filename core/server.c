@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h"
 #include "stomp/destinations.h"
 #include "net/gateway.h"
@@ -404,8 +405,24 @@ int server_run(struct server *srv, char *err, size_t errlen)
     return 0;
 }
 
+/* A routing pass in flight gets its storage answers (they come on this
+ * loop, as they would have a moment before it stopped), for at most a
+ * second; none starts any more. */
+static void server_drain_routing(struct server *srv)
+{
+    struct routing *rt = srv->rooms ? srv->rooms->routing : NULL;
+    routing_close(rt);
+    int64_t until = clock_mono_ms() + 1000;
+    struct timeval slice = {0, 50000};
+    while (routing_busy(rt) && clock_mono_ms() < until) {
+        event_base_loopexit(srv->base, &slice);
+        event_base_loop(srv->base, EVLOOP_ONCE);
+    }
+}
+
 void server_teardown(struct server *srv)
 {
+    server_drain_routing(srv);
     /* The gateway first: no more events from clients. */
     if (srv->gateway) {
         gateway_free(srv->gateway);
@@ -425,7 +442,6 @@ void server_teardown(struct server *srv)
         plugin_unload(srv->notify[i]);
     free(srv->notify);
     plugin_unload(srv->broker);
-    routing_close(srv->rooms ? srv->rooms->routing : NULL);
     plugin_unload(srv->storage);
     notifier_free(srv->notifier); /* no storage answer can come any more */
     if (srv->rooms) {

@@ -266,8 +266,10 @@ struct routing *routing_new(struct rooms *r, struct event_base *base, enum suppo
 
 void routing_close(struct routing *rt)
 {
-    if (rt)
-        rt->closing = true;
+    if (!rt)
+        return;
+    rt->closing = true;
+    event_del(rt->sweep);
 }
 
 void routing_free(struct routing *rt)

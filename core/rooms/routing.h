@@ -30,8 +30,8 @@ long routing_pick(enum support_assign mode, const struct agent_view *agents, siz
 /* is_leader (may be NULL: always) says whether this instance routes. */
 struct routing *routing_new(struct rooms *r, struct event_base *base, enum support_assign mode,
                             bool (*is_leader)(const void *ctx), const void *leader_ctx);
-/* Before the storage plugin goes: answers still to come (CHATD_ERR_CLOSED
- * from its fini) end the pass without another operation. */
+/* Shutting down, before the storage's last answers run: answers still to
+ * come end the pass without another operation, and no pass starts. */
 void routing_close(struct routing *rt);
 /* After the storage plugin went. */
 void routing_free(struct routing *rt);
