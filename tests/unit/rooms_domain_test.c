@@ -220,8 +220,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    tasks_close(F->srv.tasks);
     routing_close(F->rooms.routing);
+    tasks_close(F->srv.tasks);
     plugin_unload(F->srv.storage);
     routing_free(F->rooms.routing);
     availability_free(F->rooms.availability);
@@ -958,6 +958,51 @@ static void routing_leaves_manual_claims(void **state)
     assert_string_equal(g.agent, "agent1");
 }
 
+struct got_agents {
+    bool done;
+    enum room_status status;
+    size_t n, limit;
+    char line[200]; /* "name status open;" each */
+};
+
+static void got_agents(void *ctx, const struct room_answer *a, const struct agent_view *agents, size_t n,
+                       size_t limit)
+{
+    struct got_agents *g = ctx;
+    g->done = true;
+    g->status = a->status;
+    g->n = n;
+    g->limit = limit;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(g->line);
+        snprintf(g->line + len, sizeof g->line - len, "%s %s %zu;", agents[i].name,
+                 agent_status_name(agents[i].status), agents[i].open);
+    }
+}
+
+static void agents_loads(void **state)
+{
+    (void)state;
+    F->agents[0] = "agent2", F->agents[1] = "agent1";
+    F->online[0] = "agent1";
+    F->rooms.max_chats_per_agent = 3;
+    char r1[64], r2[64];
+    open_for("고객😀", r1);
+    open_for("손님", r2);
+    struct got g0;
+    AWAIT(support_claim(&F->rooms, r1, "agent1", AGENT, got_room, &g0), g0);
+    AWAIT(support_claim(&F->rooms, r2, "agent2", AGENT, got_room, &g0), g0);
+    AWAIT(support_complete(&F->rooms, r2, "agent2", AGENT, got_room, &g0), g0);
+    struct got_agents g;
+    AWAIT(agents_list(&F->rooms, USER, got_agents, &g), g);
+    assert_int_equal(g.status, ROOM_FORBIDDEN);
+    AWAIT(agents_list(&F->rooms, CHATD_ROLE_ADMIN, got_agents, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    /* sorted by name; a completed chat is not open */
+    assert_string_equal(g.line, "agent1 online 1;agent2 offline 0;");
+    assert_int_equal(g.limit, 3);
+}
+
 static void agents_status_and_list(void **state)
 {
     (void)state;
@@ -1052,6 +1097,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(routing_leaves_manual_claims, setup, teardown),
         cmocka_unit_test_setup_teardown(agents_status_and_list, setup, teardown),
         cmocka_unit_test_setup_teardown(queue_positions, setup, teardown),
+        cmocka_unit_test_setup_teardown(agents_loads, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
