@@ -1,4 +1,4 @@
-/* The core's own configuration: [server], [stomp], [notify] and [rooms] of
+/* The core's own configuration: [server], [stomp], [notify], [rooms] and [support] of
  * chat.ini. */
 #ifndef CHATD_SETTINGS_H
 #define CHATD_SETTINGS_H
