@@ -5,7 +5,7 @@ import unittest
 
 import stomp
 
-from chatd_harness import OneServer, Recorder, password_of, wait_for
+from chatd_harness import OneServer, Recorder, disconnect_quietly, password_of, wait_for
 from stomp_ws import WSConnection12
 
 
@@ -21,7 +21,7 @@ class StompBasic(OneServer):
         conn.set_listener("rec", rec)
         if connect:
             conn.connect(user, password_of(user), wait=True)
-            self.addCleanup(lambda: conn.is_connected() and conn.disconnect())
+            self.addCleanup(disconnect_quietly, conn)
         return conn, rec
 
     def exchange(self, transport):

@@ -7,7 +7,7 @@ import unittest
 
 import stomp
 
-from chatd_harness import OneServer, Recorder, password_of, wait_for
+from chatd_harness import OneServer, Recorder, disconnect_quietly, password_of, wait_for
 from rooms_client import Api, history
 
 TEXT = "안녕하세요 😀"
@@ -195,7 +195,7 @@ class AckMatrix(OneServer):
         rec = Recorder()
         conn.set_listener("r", rec)
         conn.connect("alice", password_of("alice"), wait=True)
-        self.addCleanup(lambda: conn.is_connected() and conn.disconnect())
+        self.addCleanup(disconnect_quietly, conn)
         return conn, rec
 
     def ack(self, conn, version, m, nack, tx, receipt):
