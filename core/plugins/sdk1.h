@@ -38,5 +38,7 @@ static inline size_t sdk1_room_size(uint32_t minor)
     /* 1.2 appended admins, nadmins and closed_ms. */
     return minor >= 2 ? SDK1_SIZE(chatd_room) : offsetof(struct chatd_room, admins) - SDK1_SKIP;
 }
+/* A 1.x message: 2.0's members after size (2.1 appended content_type). */
+#define SDK1_MESSAGE_SIZE (offsetof(struct chatd_message, body_len) + sizeof(size_t) - SDK1_SKIP)
 
 #endif

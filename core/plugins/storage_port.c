@@ -132,7 +132,7 @@ static chatd_status call_bad_answer(struct call *c, const char *what, size_t siz
 
 static size_t message_stride(const struct plugin *p, const struct chatd_message *m)
 {
-    return plugin_sdk1(p) ? SDK1_SIZE(chatd_message) : m->size;
+    return plugin_sdk1(p) ? SDK1_MESSAGE_SIZE : m->size;
 }
 
 static size_t room_stride(const struct plugin *p, const struct chatd_room *r)
@@ -145,7 +145,7 @@ static bool message_read(struct call *c, const struct chatd_message *m, struct c
 {
     memset(out, 0, sizeof *out);
     if (plugin_sdk1(c->p)) {
-        memcpy(SDK1_BODY(out), m, SDK1_SIZE(chatd_message));
+        memcpy(SDK1_BODY(out), m, SDK1_MESSAGE_SIZE);
     } else if (m->size < MESSAGE_SIZE_2_0) {
         call_bad_answer(c, "message", m->size, MESSAGE_SIZE_2_0);
         return false;
@@ -430,7 +430,7 @@ static void port_message_append(void *state, const struct chatd_message *msg, ch
     m.size = sizeof m;
     memset(&buf, 0, sizeof buf);
     if (plugin_sdk1(p))
-        memcpy(&buf, SDK1_CBODY(&m), SDK1_SIZE(chatd_message));
+        memcpy(&buf, SDK1_CBODY(&m), SDK1_MESSAGE_SIZE);
     else
         buf = m;
     plugin_ops(p)->message_append(p->state, &buf, on_message, c);

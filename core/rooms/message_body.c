@@ -144,3 +144,10 @@ char *message_body_text(const char *content_type, const char *body, size_t len, 
     char *text = NULL;
     return body_text(content_type, body, len, &text, text_len, why, sizeof why) == 0 ? text : NULL;
 }
+
+const char *message_content_type(const char *content_type, const char *body, size_t len)
+{
+    if (content_type && *content_type)
+        return content_type;
+    return is_json(NULL, body, len) ? "application/json" : "text/plain;charset=utf-8";
+}

@@ -19,4 +19,10 @@ int message_body_check(const char *content_type, const char *body, size_t len, c
  * memory or when the body is not acceptable. */
 char *message_body_text(const char *content_type, const char *body, size_t len, size_t *text_len);
 
+/* The content-type a message carries on every path: the SEND's own when
+ * it named one (not empty), else the one the body rule above reads it as:
+ * "application/json" or "text/plain;charset=utf-8". A static string or
+ * content_type itself. */
+const char *message_content_type(const char *content_type, const char *body, size_t len);
+
 #endif

@@ -43,7 +43,8 @@ enum room_status message_send_new(struct rooms *r, const struct message_draft *d
         return ROOM_BAD_REQUEST;
     struct message_send *ms = calloc(1, sizeof *ms);
     if (!ms || !(ms->body = malloc(d->body_len + 1)) || !(ms->sender = strdup(d->sender)) ||
-        !dup_opt(&ms->content_type, d->content_type) || !dup_opt(&ms->client_id, d->client_id) ||
+        !(ms->content_type = strdup(message_content_type(d->content_type, d->body, d->body_len))) ||
+        !dup_opt(&ms->client_id, d->client_id) ||
         !dup_opt(&ms->trace, d->trace)) {
         message_send_free(ms);
         snprintf(why, whylen, "out of memory");
@@ -111,7 +112,7 @@ static void stored_cb(void *ctx, chatd_status st, const struct chatd_message *m)
         ms->ts_ms = m->ts_ms;
         struct chatd_message stored = {.room = ms->room, .seq = m->seq, .id = ms->message_id, .sender = ms->sender,
                                        .client_id = ms->client_id, .ts_ms = m->ts_ms, .body = ms->body,
-                                       .body_len = ms->body_len};
+                                       .body_len = ms->body_len, .content_type = ms->content_type};
         ms->stored_cb(ms->ctx, &a, &stored);
         return;
     }
@@ -127,7 +128,8 @@ void message_send_append(struct message_send *ms, message_answer_cb cb, void *ct
     ms->stored_cb = cb;
     ms->ctx = ctx;
     struct chatd_message m = {.room = ms->room, .sender = ms->sender, .client_id = ms->client_id,
-                              .ts_ms = clock_wall_ms(), .body = ms->body, .body_len = ms->body_len};
+                              .ts_ms = clock_wall_ms(), .body = ms->body, .body_len = ms->body_len,
+                              .content_type = ms->content_type};
     void *state;
     storage_ops(ms->r->storage, &state)->message_append(state, &m, stored_cb, ms);
 }
@@ -147,7 +149,7 @@ void message_send_publish(struct message_send *ms, done_answer_cb cb, void *ctx)
     ms->ctx = ctx;
     struct chatd_message m = {.room = ms->room, .seq = ms->seq, .id = ms->message_id, .sender = ms->sender,
                               .client_id = ms->client_id, .ts_ms = ms->ts_ms, .body = ms->body,
-                              .body_len = ms->body_len};
+                              .body_len = ms->body_len, .content_type = ms->content_type};
     r->events.message(r->events.ctx, &m, ms->content_type, ms->trace, ms->origin);
     struct chatd_room room = {.id = ms->room, .kind = ms->kind, .members = (const char *const *)ms->members,
                               .nmembers = ms->nmembers};

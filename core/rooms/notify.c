@@ -1,5 +1,7 @@
 #include "rooms/notify.h"
 
+#include "rooms/message_body.h"
+
 #include <event2/event.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -20,7 +22,7 @@ struct dispatch {
     chatd_room_kind kind;
     uint64_t seq;
     size_t messages; /* how many messages it stands for (coalescing) */
-    char *recipient, *room, *message_id, *sender, *preview;
+    char *recipient, *room, *message_id, *sender, *preview, *content_type;
 };
 
 /* A coalescing window of one recipient in one room: the first message is
@@ -33,7 +35,7 @@ struct window {
     size_t held; /* messages since the last notification */
     chatd_room_kind kind;
     uint64_t seq;
-    char *recipient, *room, *message_id, *sender, *preview;
+    char *recipient, *room, *message_id, *sender, *preview, *content_type;
 };
 
 struct notifier {
@@ -75,6 +77,7 @@ static void dispatch_free(struct dispatch *d)
     free(d->message_id);
     free(d->sender);
     free(d->preview);
+    free(d->content_type);
     free(d);
 }
 
@@ -96,10 +99,11 @@ static const char *kind_text(chatd_room_kind k)
 static void dispatch_send(struct dispatch *d, uint64_t unread)
 {
     struct server *srv = d->n->srv;
-    json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:I, s:I}", "event", "message", "recipient",
-                             d->recipient, "room", d->room, "room_kind", kind_text(d->kind), "message_id",
+    json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:I, s:I}", "event", "message",
+                             "recipient", d->recipient, "room", d->room, "room_kind", kind_text(d->kind), "message_id",
                              d->message_id, "seq", (json_int_t)d->seq, "sender", d->sender, "preview", d->preview,
-                             "unread", (json_int_t)unread, "messages", (json_int_t)d->messages);
+                             "content_type", d->content_type, "unread", (json_int_t)unread, "messages",
+                             (json_int_t)d->messages);
     char *json = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     if (!json) {
@@ -135,7 +139,7 @@ static void unread_cb(void *ctx, chatd_status st, const struct chatd_room *room)
 
 static void dispatch_start(struct notifier *n, const char *recipient, const char *room, chatd_room_kind kind,
                            uint64_t seq, const char *message_id, const char *sender, const char *preview,
-                           size_t messages)
+                           const char *content_type, size_t messages)
 {
     struct dispatch *d = calloc(1, sizeof *d);
     if (d) {
@@ -148,8 +152,9 @@ static void dispatch_start(struct notifier *n, const char *recipient, const char
         d->message_id = strdup(message_id);
         d->sender = strdup(sender);
         d->preview = strdup(preview);
+        d->content_type = strdup(content_type);
     }
-    if (!d || !d->recipient || !d->room || !d->message_id || !d->sender || !d->preview) {
+    if (!d || !d->recipient || !d->room || !d->message_id || !d->sender || !d->preview || !d->content_type) {
         if (d)
             dispatch_free(d);
         notify_failed(n->srv, recipient, room, "message", "out of memory");
@@ -173,25 +178,29 @@ static void window_free(struct window *w)
     free(w->message_id);
     free(w->sender);
     free(w->preview);
+    free(w->content_type);
     free(w);
 }
 
 static bool window_keep(struct window *w, chatd_room_kind kind, uint64_t seq, const char *message_id,
-                        const char *sender, const char *preview)
+                        const char *sender, const char *preview, const char *content_type)
 {
-    char *id = strdup(message_id), *from = strdup(sender), *pv = strdup(preview);
-    if (!id || !from || !pv) {
+    char *id = strdup(message_id), *from = strdup(sender), *pv = strdup(preview), *ct = strdup(content_type);
+    if (!id || !from || !pv || !ct) {
         free(id);
         free(from);
         free(pv);
+        free(ct);
         return false;
     }
     free(w->message_id);
     free(w->sender);
     free(w->preview);
+    free(w->content_type);
     w->message_id = id;
     w->sender = from;
     w->preview = pv;
+    w->content_type = ct;
     w->kind = kind;
     w->seq = seq;
     return true;
@@ -209,7 +218,8 @@ static void window_end(evutil_socket_t fd, short what, void *arg)
     }
     /* A burst went on: one notification for it, and a new window, so a
      * steady stream yields one per window. */
-    dispatch_start(n, w->recipient, w->room, w->kind, w->seq, w->message_id, w->sender, w->preview, w->held);
+    dispatch_start(n, w->recipient, w->room, w->kind, w->seq, w->message_id, w->sender, w->preview, w->content_type,
+                   w->held);
     w->held = 0;
     long long ms = n->srv->settings.notify_coalesce_ms;
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
@@ -223,10 +233,11 @@ void notify_offline(struct notifier *n, const struct chatd_room *room, const str
     if (!n->srv->nnotify)
         return;
     bool by_kind = (set->notify_kinds >> room->kind) & 1u;
+    const char *ct = message_content_type(m->content_type, m->body, m->body_len);
     if (!by_kind && !(set->notify_mentions && notify_mentions(text, text_len, recipient)))
         return;
     if (!set->notify_coalesce_ms) {
-        dispatch_start(n, recipient, room->id, room->kind, m->seq, m->id, m->sender, preview, 1);
+        dispatch_start(n, recipient, room->id, room->kind, m->seq, m->id, m->sender, preview, ct, 1);
         return;
     }
     char key[600];
@@ -236,7 +247,7 @@ void notify_offline(struct notifier *n, const struct chatd_room *room, const str
     }
     struct window *w = strmap_get(&n->windows, key);
     if (w) {
-        if (window_keep(w, room->kind, m->seq, m->id, m->sender, preview)) {
+        if (window_keep(w, room->kind, m->seq, m->id, m->sender, preview, ct)) {
             w->held++;
             n->srv->metrics.notifications_coalesced++;
         } else {
@@ -258,11 +269,11 @@ void notify_offline(struct notifier *n, const struct chatd_room *room, const str
         if (w)
             window_free(w);
         /* Without a window, still notify: one too many beats none. */
-        dispatch_start(n, recipient, room->id, room->kind, m->seq, m->id, m->sender, preview, 1);
+        dispatch_start(n, recipient, room->id, room->kind, m->seq, m->id, m->sender, preview, ct, 1);
         return;
     }
     event_add(w->timer, &tv);
-    dispatch_start(n, recipient, room->id, room->kind, m->seq, m->id, m->sender, preview, 1);
+    dispatch_start(n, recipient, room->id, room->kind, m->seq, m->id, m->sender, preview, ct, 1);
 }
 
 struct notifier *notifier_new(struct server *srv)

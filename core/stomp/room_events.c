@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "rooms/group_roles.h"
+#include "rooms/message_body.h"
 #include "rooms/notify.h"
 #include "rooms/rooms.h"
 #include "server.h"
@@ -100,8 +101,8 @@ size_t room_message_headers(struct event_header h[10], const struct chatd_messag
     h[n++] = (struct event_header){"sender", m->sender};
     h[n++] = (struct event_header){"timestamp", ts};
     h[n++] = (struct event_header){"client-id", m->client_id};
-    if (content_type)
-        h[n++] = (struct event_header){"content-type", content_type};
+    h[n++] = (struct event_header){"content-type",
+                                   content_type ? content_type : message_content_type(m->content_type, m->body, m->body_len)};
     if (trace)
         h[n++] = (struct event_header){"trace-id", trace};
     if (replay)
@@ -192,7 +193,7 @@ static void on_message(void *ctx, const struct chatd_message *m, const char *con
     struct server *srv = ctx;
     char seq[24], ts[24], topic[128], from[48];
     struct event_header h[11];
-    size_t nh = room_message_headers(h, m, content_type ? content_type : "text/plain", trace, false, seq, ts);
+    size_t nh = room_message_headers(h, m, content_type, trace, false, seq, ts);
     h[nh++] = (struct event_header){ROUTER_ORIGIN, router_origin(srv->router, origin, from, sizeof from)};
     destination_room_topic(topic, sizeof topic, m->room);
     router_publish_event(srv->router, topic, h, nh, m->body, m->body_len);
@@ -202,9 +203,10 @@ static void on_message_notice(void *ctx, const struct chatd_room *r, const struc
                               const char *member, const char *preview)
 {
     room_notify_user(ctx, member, "message", r->id,
-                     json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s}", "event", "message", "room", r->id, "room_kind",
-                               room_kind_name(r->kind), "seq", (json_int_t)m->seq, "message_id", m->id, "sender",
-                               m->sender, "preview", preview));
+                     json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s}", "event", "message", "room", r->id,
+                               "room_kind", room_kind_name(r->kind), "seq", (json_int_t)m->seq, "message_id", m->id,
+                               "sender", m->sender, "preview", preview, "content_type",
+                               message_content_type(m->content_type, m->body, m->body_len)));
 }
 
 static void on_message_offline(void *ctx, const struct chatd_room *r, const struct chatd_message *m,

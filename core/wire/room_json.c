@@ -4,6 +4,7 @@
 
 #include "clock.h"
 #include "wire/jsonw.h"
+#include "rooms/message_body.h"
 #include "rooms/room_rules.h"
 
 const char *room_kind_name(chatd_room_kind k)
@@ -39,6 +40,8 @@ static void message_fields(const struct chatd_message *m, struct field_sink *k)
     k->put(k, "client_id", F_NULLABLE, m->client_id, m->client_id ? strlen(m->client_id) : 0, 0);
     k->put(k, "timestamp", F_INT, NULL, 0, m->ts_ms);
     k->put(k, "body", F_STR, m->body ? m->body : "", m->body ? m->body_len : 0, 0);
+    const char *ct = message_content_type(m->content_type, m->body ? m->body : "", m->body ? m->body_len : 0);
+    k->put(k, "content_type", F_STR, ct, strlen(ct), 0);
     if (message_erased(m))
         k->put(k, "erased", F_TRUE, NULL, 0, 0);
 }

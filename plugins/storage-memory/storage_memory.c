@@ -114,6 +114,7 @@ struct mmsg {
     char *id, *sender, *client_id, *body;
     size_t body_len;
     int64_t ts_ms;
+    char *content_type; /* NULL: not known (a host before SDK 2.1) */
 };
 
 struct mark {
@@ -322,6 +323,7 @@ static void snap_message(struct completion *c, struct chatd_message *out, const 
     body[s->body_len] = '\0';
     out->body = body;
     out->body_len = s->body_len;
+    out->content_type = arena_str(c, s->content_type, oom);
 }
 
 static void snap_room(struct completion *c, struct chatd_room *out, const struct mroom *r,
@@ -467,6 +469,7 @@ static void room_destroy(struct mroom *r)
         free(r->msgs[i].id);
         free(r->msgs[i].sender);
         free(r->msgs[i].client_id);
+        free(r->msgs[i].content_type);
         free(r->msgs[i].body);
     }
     free(r->msgs);
@@ -873,6 +876,7 @@ static void mem_message_append(void *state, const struct chatd_message *msg, cha
     s->id = dup_or_null(id, &oom);
     s->sender = dup_or_null(msg->sender, &oom);
     s->client_id = dup_or_null(msg->client_id, &oom);
+    s->content_type = dup_or_null(CHATD_HAS(msg, content_type) ? msg->content_type : NULL, &oom);
     s->body = malloc(msg->body_len + 1);
     s->ts_ms = msg->ts_ms;
     s->body_len = msg->body_len;
@@ -887,6 +891,7 @@ static void mem_message_append(void *state, const struct chatd_message *msg, cha
         free(s->id);
         free(s->sender);
         free(s->client_id);
+        free(s->content_type);
         free(s->body);
         answer_nomem(m, C_MESSAGE, (void *)cb, ctx);
         return;
@@ -1062,6 +1067,8 @@ static void mem_user_erase(void *state, const char *user, chatd_erase_cb cb, voi
                 free(s->client_id);
                 s->client_id = NULL;
             }
+            free(s->content_type);
+            s->content_type = NULL;
             wipe(s->sender, strlen(s->sender));
             wipe(s->body, s->body_len);
             s->body_len = 0;

@@ -11,6 +11,8 @@
  *                         stored, and counts as 0)
  *   P msgs:ID      list   element seq-1 = message seq, encoded (see below)
  *   P cids:ID      hash   sender US client_id -> seq (idempotency)
+ *   P ctypes:ID    hash   seq -> the message's content type (SDK 2.1; a
+ *                         message without a field has none stored)
  *   P marks:ID     hash   user -> read seq
  *   P urooms:USER  set    rooms USER belongs to
  *   P agent:USER   set    rooms ever assigned to agent USER
@@ -23,6 +25,8 @@
  *
  * A message is one string: "SEQ TS IDLEN SENDERLEN CIDLEN " then the id,
  * the sender, the client id (CIDLEN -1: none) and the body, raw bytes.
+ * The scripts answer a message as "CTLEN " and its content type (CTLEN -1:
+ * none) followed by that string (out() below).
  *
  * Optional arguments arrive as "" (absent) or "=" followed by the value. */
 #ifndef STORAGE_REDIS_SCRIPTS_H
@@ -31,6 +35,11 @@
 #define LUA_PRELUDE                                                                          \
     "local P = ARGV[1]\n"                                                                    \
     "local function opt(s) if s == '' then return nil end return string.sub(s, 2) end\n"     \
+    "local function out(id, enc)\n"                                                          \
+    "  if not enc then return enc end\n"                                                     \
+    "  local ct = redis.call('HGET', P .. 'ctypes:' .. id, string.match(enc, '^(%d+) '))\n"  \
+    "  return (ct and #ct or -1) .. ' ' .. (ct or '') .. enc\n"                             \
+    "end\n"                                                                                  \
     "local function room(id, user)\n"                                                        \
     "  local k = P .. 'room:' .. id\n"                                                       \
     "  local r = redis.call('HMGET', k, 'kind', 'state', 'title', 'owner', 'agent',\n"       \
@@ -39,7 +48,7 @@
     "  local read, last = false, false\n"                                                    \
     "  if user then\n"                                                                       \
     "    read = redis.call('HGET', P .. 'marks:' .. id, user) or '0'\n"                      \
-    "    if tonumber(r[8]) > 0 then last = redis.call('LINDEX', P .. 'msgs:' .. id, -1) end\n" \
+    "    if tonumber(r[8]) > 0 then last = out(id, redis.call('LINDEX', P .. 'msgs:' .. id, -1)) end\n" \
     "  end\n"                                                                                \
     "  return {id, r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8],\n"                        \
     "          redis.call('SMEMBERS', P .. 'members:' .. id), read, last,\n"                 \
@@ -89,7 +98,7 @@
     "  redis.call('ZREM', P .. 'queue', id)\n"                                               \
     "  redis.call('ZREM', P .. 'closed', id)\n"                                              \
     "  redis.call('DEL', k, P .. 'members:' .. id, P .. 'msgs:' .. id, P .. 'cids:' .. id,\n" \
-    "             P .. 'marks:' .. id, P .. 'admins:' .. id, P .. 'joined:' .. id)\n"         \
+    "             P .. 'ctypes:' .. id, P .. 'marks:' .. id, P .. 'admins:' .. id, P .. 'joined:' .. id)\n"         \
     "end\n"
 
 /* ARGV: P id kind state title? owner? agent? created assigned ukey? members... */
@@ -245,7 +254,7 @@
     "end\n"                                                                                  \
     "return {'ok', room(id)}\n"
 
-/* ARGV: P room sender client_id? ts body */
+/* ARGV: P room sender client_id? ts body content_type? */
 #define LUA_APPEND                                                                           \
     LUA_PRELUDE                                                                              \
     "local id, sender, cid = ARGV[2], ARGV[3], opt(ARGV[4])\n"                               \
@@ -253,7 +262,7 @@
     "if redis.call('EXISTS', k) == 0 then return {'notfound'} end\n"                         \
     "if cid then\n"                                                                          \
     "  local seq = redis.call('HGET', P .. 'cids:' .. id, sender .. '\\031' .. cid)\n"       \
-    "  if seq then return {'exists', redis.call('LINDEX', P .. 'msgs:' .. id, tonumber(seq) - 1)} end\n" \
+    "  if seq then return {'exists', out(id, redis.call('LINDEX', P .. 'msgs:' .. id, tonumber(seq) - 1))} end\n" \
     "end\n"                                                                                  \
     "local seq = redis.call('HINCRBY', k, 'last_seq', 1)\n"                                  \
     "local mid = 'm' .. redis.call('INCR', P .. 'next_msg')\n"                               \
@@ -261,7 +270,9 @@
     "  .. mid .. sender .. (cid or '') .. ARGV[6]\n"                                         \
     "redis.call('RPUSH', P .. 'msgs:' .. id, enc)\n"                                         \
     "if cid then redis.call('HSET', P .. 'cids:' .. id, sender .. '\\031' .. cid, seq) end\n" \
-    "return {'ok', enc}\n"
+    "local ct = opt(ARGV[7])\n"                                                              \
+    "if ct then redis.call('HSET', P .. 'ctypes:' .. id, seq, ct) end\n"                    \
+    "return {'ok', out(id, enc)}\n"
 
 /* ARGV: P room before after limit. Seqs are dense from 1, so a page is an
  * index range of the list. */
@@ -286,6 +297,7 @@
     "  local n = #page\n"                                                                    \
     "  for i = 1, math.floor(n / 2) do page[i], page[n - i + 1] = page[n - i + 1], page[i] end\n" \
     "end\n"                                                                                  \
+    "for i = 1, #page do page[i] = out(id, page[i]) end\n"                                   \
     "return {'ok', page}\n"
 
 /* ARGV: P room user seq. Never lowers a mark, never past the last message. */
@@ -351,6 +363,7 @@
     "            local cid = string.sub(enc, p + il + sl, p + il + sl + cl - 1)\n"           \
     "            redis.call('HDEL', P .. 'cids:' .. id, user .. '\\031' .. cid)\n"            \
     "          end\n"                                                                        \
+    "          redis.call('HDEL', P .. 'ctypes:' .. id, seq)\n"                             \
     "          redis.call('LSET', mk, i + j - 1, seq .. ' ' .. ts .. ' ' .. #mid .. ' 0 -1 ' .. mid)\n" \
     "          erased = erased + 1\n"                                                        \
     "        end\n"                                                                          \

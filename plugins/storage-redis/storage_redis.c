@@ -194,14 +194,19 @@ static bool take_num(const char **p, const char *end, bool negative, long long *
     return true;
 }
 
-/* Parse one encoded message (scripts.lua.h: "SEQ TS IDLEN SENDERLEN CIDLEN "
- * and the three strings and the body after it) into m, pointing into r. */
-static bool decode_message(const redisReply *r, const char *room, struct chatd_message *m)
+/* Parse one message as the scripts answer it (scripts.lua.h: "CTLEN " and
+ * the content type, then "SEQ TS IDLEN SENDERLEN CIDLEN " and the three
+ * strings and the body after it) into m, pointing into r. */
+static bool decode_message(const redisReply *r, const char *room, struct chatd_message *m, size_t *ct_len)
 {
     if (r->type != REDIS_REPLY_STRING)
         return false;
     const char *p = r->str, *end = r->str + r->len;
-    long long seq, ts, idlen, senderlen, cidlen;
+    long long seq, ts, idlen, senderlen, cidlen, ctlen;
+    if (!take_num(&p, end, true, &ctlen) || ctlen < -1 || ctlen > end - p)
+        return false;
+    const char *ct = ctlen < 0 ? NULL : p;
+    p += ctlen < 0 ? 0 : ctlen;
     if (!take_num(&p, end, false, &seq) || !take_num(&p, end, true, &ts) || !take_num(&p, end, false, &idlen) ||
         !take_num(&p, end, false, &senderlen) || !take_num(&p, end, true, &cidlen) || cidlen < -1)
         return false;
@@ -221,6 +226,8 @@ static bool decode_message(const redisReply *r, const char *room, struct chatd_m
     m->client_id = cidlen < 0 ? NULL : p + idlen + senderlen;
     m->body = p + idlen + senderlen + cid;
     m->body_len = (size_t)(end - m->body);
+    m->content_type = ct;
+    *ct_len = ctlen < 0 ? 0 : (size_t)ctlen;
     return true;
 }
 
@@ -233,12 +240,13 @@ struct msgbuf {
 static bool copy_message(const redisReply *r, const char *room, struct msgbuf *out)
 {
     struct chatd_message m;
-    if (!decode_message(r, room, &m))
+    size_t ctlen;
+    if (!decode_message(r, room, &m, &ctlen))
         return false;
     size_t idlen = (size_t)(m.sender - m.id);
     size_t senderlen = (size_t)((m.client_id ? m.client_id : m.body) - m.sender);
     size_t cidlen = m.client_id ? (size_t)(m.body - m.client_id) : 0;
-    char *b = malloc(idlen + senderlen + cidlen + 3);
+    char *b = malloc(idlen + senderlen + cidlen + ctlen + 4);
     if (!b)
         return false;
     out->block = b;
@@ -255,6 +263,12 @@ static bool copy_message(const redisReply *r, const char *room, struct msgbuf *o
         memcpy(b, m.client_id, cidlen);
         b[cidlen] = '\0';
         out->m.client_id = b;
+        b += cidlen + 1;
+    }
+    if (m.content_type) {
+        memcpy(b, m.content_type, ctlen);
+        b[ctlen] = '\0';
+        out->m.content_type = b;
     }
     return true;
 }
@@ -768,6 +782,7 @@ static void r_message_append(void *state, const struct chatd_message *msg, chatd
     /* The body is bytes, not a string: give its length (an empty body is
      * rendered as zero bytes either way). */
     cmd_bytes(&c, msg->body_len ? msg->body : "", msg->body_len);
+    cmd_opt(&c, CHATD_HAS(msg, content_type) ? msg->content_type : NULL);
     submit(st, op_new(st, OP_MESSAGE, (void *)cb, ctx, msg->room), &c, NULL, 0);
 }
 

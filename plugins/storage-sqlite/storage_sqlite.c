@@ -17,7 +17,7 @@
 
 #include "storage_op.h"
 
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 
 static const char *const migrations[SCHEMA_VERSION] = {
     /* 1: the first schema. */
@@ -40,6 +40,8 @@ static const char *const migrations[SCHEMA_VERSION] = {
     /* 3: transcripts: closed support rooms (state 4) and when, for retention. */
     "ALTER TABLE rooms ADD COLUMN closed_ms INTEGER NOT NULL DEFAULT 0;"
     "CREATE INDEX rooms_closed ON rooms (closed_ms) WHERE state = 4;",
+    /* 4: a message's content-type (SDK 2.1); NULL for messages stored before. */
+    "ALTER TABLE messages ADD COLUMN content_type TEXT;",
 };
 
 /* A new member joins last; one already there stays as they are. */
@@ -174,7 +176,8 @@ static chatd_status exec_simple(struct sqlstore *st, const char *sql, const char
 
 static bool load_message_at(struct sqlstore *st, struct op *o, const char *room, uint64_t seq, struct chatd_message *m)
 {
-    sqlite3_stmt *s = prep(st, "SELECT id, sender, client_id, ts_ms, body FROM messages WHERE room=? AND seq=?");
+    sqlite3_stmt *s =
+        prep(st, "SELECT id, sender, client_id, ts_ms, body, content_type FROM messages WHERE room=? AND seq=?");
     if (!s)
         return false;
     bind_text(s, 1, room);
@@ -197,6 +200,7 @@ static bool load_message_at(struct sqlstore *st, struct op *o, const char *room,
         }
         m->body = body;
         m->body_len = len;
+        m->content_type = acol(o, s, 5);
     }
     sqlite3_finalize(s);
     return found;
@@ -567,7 +571,8 @@ static chatd_status do_append(struct sqlstore *st, struct op *o)
         return CHATD_ERR_UNAVAILABLE;
     char id[96];
     snprintf(id, sizeof id, "%s-%llu", m->room, (unsigned long long)seq);
-    s = prep(st, "INSERT INTO messages (room, seq, id, sender, client_id, ts_ms, body) VALUES (?,?,?,?,?,?,?)");
+    s = prep(st, "INSERT INTO messages (room, seq, id, sender, client_id, ts_ms, body, content_type)"
+                 " VALUES (?,?,?,?,?,?,?,?)");
     if (!s)
         return CHATD_ERR_INTERNAL;
     bind_text(s, 1, m->room);
@@ -577,6 +582,7 @@ static chatd_status do_append(struct sqlstore *st, struct op *o)
     bind_text(s, 5, m->client_id);
     sqlite3_bind_int64(s, 6, m->ts_ms);
     sqlite3_bind_blob(s, 7, m->body ? m->body : "", (int)m->body_len, SQLITE_TRANSIENT);
+    bind_text(s, 8, m->content_type);
     rc = sqlite3_step(s);
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE)
@@ -722,7 +728,8 @@ static chatd_status do_erase(struct sqlstore *st, struct op *o)
             res->rooms_deleted++;
             continue;
         }
-        if (exec_simple(st, "UPDATE messages SET sender='', client_id=NULL, body=x'' WHERE room=? AND sender=?", r->id,
+        if (exec_simple(st, "UPDATE messages SET sender='', client_id=NULL, body=x'', content_type=NULL"
+                                " WHERE room=? AND sender=?", r->id,
                         o->user, -1) != CHATD_OK)
             return CHATD_ERR_UNAVAILABLE;
         res->messages_erased += (uint64_t)sqlite3_changes(st->db);
@@ -953,6 +960,7 @@ static void s_message_append(void *state, const struct chatd_message *msg, chatd
     o->msg_arg.room = astr(o, msg->room);
     o->msg_arg.sender = astr(o, msg->sender);
     o->msg_arg.client_id = astr(o, msg->client_id);
+    o->msg_arg.content_type = CHATD_HAS(msg, content_type) ? astr(o, msg->content_type) : NULL;
     char *body = arena(o, msg->body_len + 1);
     if (body && msg->body_len)
         memcpy(body, msg->body, msg->body_len);

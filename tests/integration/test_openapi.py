@@ -522,7 +522,8 @@ class OpenApiLive(LiveServer):
         sends = [({}, TEXT, TEXT),
                  ({"content-type": "application/json", "trace-id": "trace:1"},
                   json.dumps({"text": TEXT, "lang": "ko"}), {"text": TEXT, "lang": "ko"}),
-                 ({"client-id": "j-1"}, json.dumps({"text": "😀"}), json.dumps({"text": "😀"}))]
+                 # no content-type: taken for JSON, and said so (application/json)
+                 ({"client-id": "j-1"}, json.dumps({"text": "😀"}), {"text": "😀"})]
         for i, (headers, body, seen_as) in enumerate(sends):
             bob.send(send, body, receipt="m%d" % i, **headers)
             e = bob.event("s", "message", sid)

@@ -610,6 +610,68 @@ static chatd_status create(const struct chatd_storage_ops *ops, void *state, con
     return r.st;
 }
 
+/* SDK 2.1: a message's content_type comes back as appended, Korean and
+ * emoji in the body intact. Storing it is optional (the host derives a
+ * missing one from the body): a plugin that answers NULL passes unless the
+ * environment's CONFORMANCE_STORES names content_type; one that answers a
+ * content_type must answer the one appended. */
+struct ctypes {
+    int done;
+    chatd_status st;
+    size_t n, stored;
+    char types[2][48];
+    char bodies[2][64];
+};
+
+static void ctypes_cb(void *ctx, chatd_status st, const struct chatd_message *m, size_t n)
+{
+    note_early();
+    struct ctypes *c = ctx;
+    c->st = st;
+    c->n = n;
+    for (size_t i = 0; i < n && i < 2; i++) {
+        const struct chatd_message *e = AT(m, i);
+        NOTE_SIZE(e);
+        if (CHATD_HAS(e, content_type) && e->content_type) {
+            c->stored++;
+            snprintf(c->types[i], sizeof c->types[i], "%s", e->content_type);
+        }
+        snprintf(c->bodies[i], sizeof c->bodies[i], "%.*s", (int)(e->body_len < 63 ? e->body_len : 63), e->body);
+    }
+    c->done++;
+}
+
+static void content_types(const struct chatd_storage_ops *ops, void *state, const char *plugin)
+{
+    static const char *const type[] = {"text/plain;charset=utf-8", "application/json"};
+    static const char *const body[] = {"\xec\x95\x88\xeb\x85\x95\xed\x95\x98\xec\x84\xb8\xec\x9a\x94 \xf0\x9f\x98\x80",
+                                       "{\"text\":\"\xf0\x9f\x98\x80\"}"};
+    CHECK(create(ops, state, "rctype", CHATD_ROOM_GROUP, "ct1", "ct2", NULL, 1) == CHATD_OK, "create rctype");
+    for (int i = 0; i < 2; i++) {
+        struct result r = {0};
+        struct chatd_message m = {.size = sizeof m, .room = "rctype", .sender = "ct1", .ts_ms = 9, .body = body[i],
+                                  .body_len = strlen(body[i]), .content_type = type[i]};
+        CALL(ops->message_append(state, &m, message_cb, &r));
+        wait_all(&r, 1);
+        CHECK(r.st == CHATD_OK, "append with content_type: %s", chatd_strerror(r.st));
+    }
+    struct ctypes c = {0};
+    CALL(ops->message_list(state, "rctype", 0, 0, 10, ctypes_cb, &c));
+    while (!c.done)
+        event_base_loop(H.base, EVLOOP_ONCE);
+    CHECK(c.st == CHATD_OK && c.n == 2, "list rctype: %s, %zu", chatd_strerror(c.st), c.n);
+    for (int i = 0; i < 2 && c.n == 2; i++)
+        CHECK(strcmp(c.bodies[i], body[i]) == 0, "body %d: '%s'", i, c.bodies[i]);
+    const char *must = getenv("CONFORMANCE_STORES");
+    if (!c.stored && !(must && strstr(must, "content_type"))) {
+        printf("%s: content_type not stored (optional)\n", plugin);
+        return;
+    }
+    CHECK(c.stored == 2, "content_type: %zu of 2 messages have one", c.stored);
+    for (int i = 0; i < 2 && c.stored == 2; i++)
+            CHECK(strcmp(c.types[i], type[i]) == 0, "content_type %d: '%s', want '%s'", i, c.types[i], type[i]);
+}
+
 /* A closed support room keeps its transcript and frees its unique
  * key; purge takes closed rooms before a cutoff only; erase removes a
  * user's support rooms and leaves tombstones of their messages elsewhere. */
@@ -1082,6 +1144,8 @@ int main(int argc, char **argv)
         transcripts(ops, state);
     else
         printf("%s: no transcripts operations (SDK %u.%u): not checked\n", argv[1], d->abi_major, d->abi_minor);
+
+    content_types(ops, state, argv[1]);
 
     CHECK(H.early == 0, "%d completions ran before their call returned", H.early);
     CHECK(H.unsized == 0, "%d answered structs had a size below the SDK's", H.unsized);

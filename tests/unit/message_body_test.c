@@ -94,11 +94,27 @@ static void why_is_bounded(void **state)
     assert_non_null(strstr(w2, "charset xxx"));
 }
 
+/* The content type a message carries: the SEND's own, else the one its
+ * body is taken for. */
+static void content_types(void **state)
+{
+    (void)state;
+    const char *korean = "\xec\x95\x88\xeb\x85\x95 \xf0\x9f\x98\x80";
+    assert_string_equal(message_content_type(NULL, korean, strlen(korean)), "text/plain;charset=utf-8");
+    assert_string_equal(message_content_type("", korean, strlen(korean)), "text/plain;charset=utf-8");
+    assert_string_equal(message_content_type(NULL, " \r\n{\"text\":\"x\"}", 15), "application/json");
+    assert_string_equal(message_content_type(NULL, "", 0), "text/plain;charset=utf-8");
+    assert_string_equal(message_content_type("text/plain; charset=UTF-8", "{\"text\":\"x\"}", 12),
+                        "text/plain; charset=UTF-8");
+    assert_string_equal(message_content_type("Application/JSON", "{}", 2), "Application/JSON");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(bodies),
         cmocka_unit_test(why_is_bounded),
+        cmocka_unit_test(content_types),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -117,9 +117,14 @@ static void on_read(void *c, const char *id, const char *u, uint64_t seq)
     (void)c, record("read %s %s %llu", id, u, (unsigned long long)seq);
 }
 static void on_typing(void *c, const char *id, const char *u) { (void)c, record("typing %s %s", id, u); }
+/* The content types of the last message event: the argument, the message's. */
+static char event_ct[64], event_msg_ct[64];
+
 static void on_message(void *c, const struct chatd_message *m, const char *ct, const char *trace, uint64_t origin)
 {
-    (void)c, (void)ct;
+    (void)c;
+    snprintf(event_ct, sizeof event_ct, "%s", ct ? ct : "(null)");
+    snprintf(event_msg_ct, sizeof event_msg_ct, "%s", m->content_type ? m->content_type : "(null)");
     record("message %s %llu %s trace %s origin %llu", m->room, (unsigned long long)m->seq, m->sender,
            trace ? trace : "-", (unsigned long long)origin);
 }
@@ -256,6 +261,7 @@ struct got {
     /* a page */
     uint64_t seqs[128];
     char bodies[128][64];
+    char types[128][40]; /* content_type, "(null)" when none */
     uint64_t next_before;
     bool more;
     struct chatd_erase_result erased;
@@ -315,6 +321,7 @@ static void keep_messages(struct got *g, const struct chatd_message *msgs, size_
     for (size_t i = 0; i < n && i < 128; i++) {
         g->seqs[i] = msgs[i].seq;
         snprintf(g->bodies[i], sizeof g->bodies[i], "%.*s", (int)msgs[i].body_len, msgs[i].body);
+        snprintf(g->types[i], sizeof g->types[i], "%s", msgs[i].content_type ? msgs[i].content_type : "(null)");
     }
 }
 
@@ -373,12 +380,13 @@ static void make_group(const char *owner, const char *const *members, char out[6
 
 /* A room message, all the way: admitted, appended, published. Its status;
  * *seq the stored seq. */
-static enum room_status send_text(const char *room, const char *sender, const char *text, uint64_t *seq)
+static enum room_status send_typed(const char *room, const char *sender, const char *content_type, const char *text,
+                                   uint64_t *seq)
 {
     char why[256];
     struct message_send *ms;
     struct message_draft d = {.room_id = room, .sender = sender, .body = text, .body_len = strlen(text),
-                              .content_type = "text/plain", .trace = "tr-1", .origin = 7};
+                              .content_type = content_type, .trace = "tr-1", .origin = 7};
     enum room_status st = message_send_new(&F->rooms, &d, &ms, why, sizeof why);
     if (st != ROOM_OK)
         return st;
@@ -400,7 +408,46 @@ static enum room_status send_text(const char *room, const char *sender, const ch
     return g.status;
 }
 
+static enum room_status send_text(const char *room, const char *sender, const char *text, uint64_t *seq)
+{
+    return send_typed(room, sender, "text/plain", text, seq);
+}
+
 /* ---------------------------------------------------------------- tests */
+
+/* A message's content type: the SEND's own, else the one its body is taken
+ * for; the same in the message event and in history. */
+static void content_types_stored(void **state)
+{
+    (void)state;
+    char room[64];
+    make_group("alice", (const char *[]){"bob", NULL}, room);
+    static const struct {
+        const char *sent, *body, *want;
+    } cases[] = {
+        {NULL, KOREAN, "text/plain;charset=utf-8"},
+        {NULL, "{\"text\":\"" KOREAN "\"}", "application/json"},
+        {"", " {\"text\":\"x\"}", "application/json"},
+        {"application/json", "{\"text\":\"x\"}", "application/json"},
+        {"text/plain; charset=UTF-8", "{\"text\":\"x\"}", "text/plain; charset=UTF-8"},
+    };
+    size_t n = sizeof cases / sizeof cases[0];
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(send_typed(room, "bob", cases[i].sent, cases[i].body, NULL), ROOM_OK);
+        assert_string_equal(event_ct, cases[i].want);
+        assert_string_equal(event_msg_ct, cases[i].want);
+    }
+    struct got g;
+    struct history_cursor from = {.after_set = true, .after = 0};
+    AWAIT(history_page(&F->rooms, room, "alice", USER, &from, got_page, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    assert_int_equal(g.n, n);
+    for (size_t i = 0; i < n; i++) {
+        assert_string_equal(g.types[i], cases[i].want);
+        assert_string_equal(g.bodies[i], cases[i].body);
+    }
+}
+
 
 /* open -> claimed -> completed, then closed; what each state refuses. */
 static void support_states(void **state)
@@ -1098,6 +1145,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(agents_status_and_list, setup, teardown),
         cmocka_unit_test_setup_teardown(queue_positions, setup, teardown),
         cmocka_unit_test_setup_teardown(agents_loads, setup, teardown),
+
+        cmocka_unit_test_setup_teardown(content_types_stored, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <chatd/plugin.h>
@@ -259,6 +260,26 @@ static void messages_of_every_sdk(void **state)
     assert_int_equal(seen.n, 2);
     assert_string_equal(seen.msgs[1].id, "x2");
     assert_int_equal(seen.msgs[1].seq, 2);
+    /* A 2.0 plugin's messages (no content_type): read at their size, the
+     * member added by 2.1 NULL. */
+    p = fake_plugin(CHATD_ABI_MAJOR, 0);
+    memset(&seen, 0, sizeof seen);
+    storage_ops(p, &st)->message_list(st, "r", 0, 0, 10, core_messages_cb, NULL);
+    /* Two elements packed at 2.0's stride, with more bytes after them: the
+     * port reads neither the next element nor those as content_type. */
+    size_t s20 = offsetof(struct chatd_message, body_len) + sizeof(size_t);
+    char *elems = malloc(2 * s20 + sizeof(struct chatd_message));
+    memset(elems, 0xa5, 2 * s20 + sizeof(struct chatd_message));
+    for (int i = 0; i < 2; i++) {
+        struct chatd_message m = {.size = s20, .room = "r", .seq = (uint64_t)i + 1, .id = i ? "y2" : "y1"};
+        memcpy(elems + (size_t)i * s20, &m, s20);
+    }
+    ((chatd_messages_cb)F.cb)(F.ctx, CHATD_OK, (const void *)elems, 2);
+    free(elems);
+    assert_int_equal(seen.n, 2);
+    assert_string_equal(seen.msgs[1].id, "y2");
+    assert_null(seen.msgs[0].content_type);
+    assert_null(seen.msgs[1].content_type);
     /* Shorter than 2.0's struct: the answer is refused, not misread. */
     p = fake_plugin(CHATD_ABI_MAJOR, 0);
     memset(&seen, 0, sizeof seen);

@@ -170,6 +170,12 @@ struct chatd_message {
     int64_t ts_ms;         /* Unix ms */
     const char *body;      /* not necessarily NUL-terminated */
     size_t body_len;
+    /* SDK 2.1: the body's media type as the server accepted it, e.g.
+     * "text/plain;charset=utf-8" or "application/json". The host fills it
+     * in message_append's argument; a plugin stores it and returns it in its
+     * answers. NULL when not known (a 2.0 plugin, a message stored before):
+     * the host then derives it from the body (see plugin-guide.md). */
+    const char *content_type;
 };
 
 /* A room. Filled by the host in room_create's argument, by the plugin in

@@ -1,0 +1,126 @@
+"""Messages as stored: a message's content type on every path (the live
+event, since-seq replay, REST history, a room's last message, in-band and
+offline notifications), equal on each (docs/protocol.md, "Message bodies").
+Run per profile (CHATD_PROFILE, as test_rooms.py's)."""
+import json
+import os
+import shutil
+import tempfile
+import unittest
+
+from chatd_harness import PLUGIN_DIR, Chatd, wait_for
+from rooms_client import Api, stomp, subscribe
+from test_rooms import PROFILES, SERVERS, healthy
+
+TEXT = "text/plain;charset=utf-8"
+JSON = "application/json"
+
+
+class MessageContentTypes(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.data = tempfile.mkdtemp(prefix="chatd-messages-")
+        cls.notes = os.path.join(cls.data, "notes.jsonl")
+        open(cls.notes, "w").close()
+        name = os.environ.get("CHATD_PROFILE", "memory")
+        cls.backends = {k: make().start() for k, make in SERVERS.get(name, {}).items()}
+        profile = PROFILES[name]
+
+        def edit(s):
+            profile(s, dict(cls.backends, path=cls.data))
+            s["notify.file"] = {"plugin": os.path.join(PLUGIN_DIR, "notify_jsonl.so"), "path": cls.notes}
+            s["notify"] = {"coalesce": "0"}  # one per message
+
+        cls.server = Chatd(edit).start()
+        wait_for(lambda: healthy(cls.server.http_port), what="storage and broker ready")
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.server.stop()
+        finally:
+            cls.server.cleanup()
+            for b in cls.backends.values():
+                b.cleanup()
+            shutil.rmtree(cls.data, ignore_errors=True)
+
+    def api(self, user):
+        return Api(self.server.http_port, user)
+
+    def stomp(self, user):
+        c = stomp(self.server.stomp_port, user)
+        self.addCleanup(c.close)
+        return c
+
+    def next_event(self, c, event):
+        while True:
+            f = c.expect("MESSAGE")
+            if f.headers.get("event") == event:
+                return f
+
+    def notes_of(self, rid):
+        with open(self.notes) as f:
+            return [n for n in map(json.loads, f.read().splitlines()) if n["room"] == rid]
+
+    def test_content_type_is_the_same_on_every_path(self):
+        """The content type a SEND was accepted with (its own, or the one
+        its body reads as when it named none) is stored and carried by the
+        live event, the replay, REST history, the room list's last message
+        and both kinds of notification."""
+        alice = self.api("alice")
+        status, room = alice.post("/api/rooms", {"kind": "group", "title": "types 😀",
+                                                 "members": ["bob", "agent1", "agent2"]})
+        self.assertEqual(status, 201, room)
+        rid = room["id"]
+        # agent1 watches the room; agent2 is online elsewhere; bob is offline.
+        watcher = self.stomp("agent1")
+        subscribe(watcher, "/topic/rooms/" + rid)
+        watcher.expect("RECEIPT")
+        online = self.stomp("agent2")
+        subscribe(online, "/user/queue/notifications")
+        online.expect("RECEIPT")
+        korean = "안녕하세요 😀"
+        sends = [
+            ({}, korean, TEXT),
+            ({}, json.dumps({"text": korean, "lang": "ko"}, ensure_ascii=False), JSON),
+            ({"content-type": JSON}, json.dumps({"text": korean}), JSON),
+            ({"content-type": "text/plain; charset=UTF-8"}, korean, "text/plain; charset=UTF-8"),
+            ({"content-type": "text/markdown"}, "**" + korean + "**", "text/markdown"),
+        ]
+        a = self.stomp("alice")
+        for i, (headers, body, _) in enumerate(sends):
+            h = {"destination": "/app/rooms/%s/send" % rid, "receipt": "s%d" % i}
+            h.update(headers)
+            a.send("SEND", h, body)
+            self.assertEqual(a.expect("RECEIPT").headers["receipt-id"], "s%d" % i)
+        want = [t for _, _, t in sends]
+
+        live = [self.next_event(watcher, "message") for _ in sends]
+        self.assertEqual([f.headers.get("content-type") for f in live], want)
+        self.assertEqual([f.body.decode() for f in live], [b for _, b, _ in sends])
+
+        again = self.stomp("agent1")
+        subscribe(again, "/topic/rooms/" + rid, **{"since-seq": "0"})
+        replayed = [self.next_event(again, "message") for _ in sends]
+        self.assertTrue(all(f.headers.get("replay") == "true" for f in replayed))
+        self.assertEqual([f.headers.get("content-type") for f in replayed], want)
+
+        status, page = alice.get("/api/rooms/%s/messages?after=0" % rid)
+        self.assertEqual(status, 200)
+        self.assertEqual([m["content_type"] for m in page["messages"]], want)
+        self.assertEqual([m["body"] for m in page["messages"]], [b for _, b, _ in sends])
+        status, page = alice.get("/api/rooms/%s/messages?limit=2" % rid)
+        self.assertEqual([m["content_type"] for m in page["messages"]], want[::-1][:2])
+
+        rooms = {r["id"]: r for r in alice.get("/api/rooms")[1]["rooms"]}
+        self.assertEqual(rooms[rid]["last_message"]["content_type"], want[-1])
+
+        notices = [json.loads(self.next_event(online, "message").body) for _ in sends]
+        self.assertEqual([n["content_type"] for n in notices], want)
+        wait_for(lambda: len([n for n in self.notes_of(rid) if n["recipient"] == "bob"]) >= len(sends),
+                 what="bob's offline notifications")
+        self.assertEqual([n["content_type"] for n in self.notes_of(rid) if n["recipient"] == "bob"], want)
+
+
+if __name__ == "__main__":
+    unittest.main()
