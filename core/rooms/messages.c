@@ -20,6 +20,8 @@ struct message_send {
     char *sender, *body, *content_type, *client_id, *trace;
     size_t body_len;
     uint64_t origin;
+    chatd_message_kind message_kind;
+    uint64_t reply_to;
     /* The room as admitted: its kind and members, for the notices. */
     chatd_room_kind kind;
     char **members;
@@ -56,6 +58,8 @@ enum room_status message_send_new(struct rooms *r, const struct message_draft *d
     ms->body[d->body_len] = '\0';
     ms->body_len = d->body_len;
     ms->origin = d->origin;
+    ms->message_kind = d->kind;
+    ms->reply_to = d->reply_to;
     *out = ms;
     return ROOM_OK;
 }
@@ -86,6 +90,12 @@ static void admit_cb(void *ctx, const struct room_answer *a, const struct chatd_
         refused = (struct room_answer){ROOM_CONFLICT, room->state == CHATD_ROOM_CLOSED
                                                           ? "The customer closed this support room."
                                                           : "The agent completed this support room."};
+    /* Seqs are dense from 1: the room's messages are 1..last_seq. */
+    char why[96];
+    if (refused.status == ROOM_OK && ms->reply_to > room->last_seq) {
+        snprintf(why, sizeof why, "reply-to %llu names no message of this room.", (unsigned long long)ms->reply_to);
+        refused = (struct room_answer){ROOM_BAD_REQUEST, why};
+    }
     if (refused.status == ROOM_OK) {
         ms->kind = room->kind;
         ms->members = calloc(room->nmembers ? room->nmembers : 1, sizeof *ms->members);
@@ -112,7 +122,8 @@ static void stored_cb(void *ctx, chatd_status st, const struct chatd_message *m)
         ms->ts_ms = m->ts_ms;
         struct chatd_message stored = {.room = ms->room, .seq = m->seq, .id = ms->message_id, .sender = ms->sender,
                                        .client_id = ms->client_id, .ts_ms = m->ts_ms, .body = ms->body,
-                                       .body_len = ms->body_len, .content_type = ms->content_type};
+                                       .body_len = ms->body_len, .content_type = ms->content_type,
+                              .kind = ms->message_kind, .reply_to = ms->reply_to};
         ms->stored_cb(ms->ctx, &a, &stored);
         return;
     }
@@ -129,7 +140,8 @@ void message_send_append(struct message_send *ms, message_answer_cb cb, void *ct
     ms->ctx = ctx;
     struct chatd_message m = {.room = ms->room, .sender = ms->sender, .client_id = ms->client_id,
                               .ts_ms = clock_wall_ms(), .body = ms->body, .body_len = ms->body_len,
-                              .content_type = ms->content_type};
+                              .content_type = ms->content_type,
+                              .kind = ms->message_kind, .reply_to = ms->reply_to};
     void *state;
     storage_ops(ms->r->storage, &state)->message_append(state, &m, stored_cb, ms);
 }
@@ -149,7 +161,8 @@ void message_send_publish(struct message_send *ms, done_answer_cb cb, void *ctx)
     ms->ctx = ctx;
     struct chatd_message m = {.room = ms->room, .seq = ms->seq, .id = ms->message_id, .sender = ms->sender,
                               .client_id = ms->client_id, .ts_ms = ms->ts_ms, .body = ms->body,
-                              .body_len = ms->body_len, .content_type = ms->content_type};
+                              .body_len = ms->body_len, .content_type = ms->content_type,
+                              .kind = ms->message_kind, .reply_to = ms->reply_to};
     r->events.message(r->events.ctx, &m, ms->content_type, ms->trace, ms->origin);
     struct chatd_room room = {.id = ms->room, .kind = ms->kind, .members = (const char *const *)ms->members,
                               .nmembers = ms->nmembers};

@@ -25,6 +25,8 @@ struct message_draft {
     const char *client_id;    /* the sender's idempotency key; may be NULL */
     const char *trace;        /* follows the message into logs and events; may be NULL */
     uint64_t origin;          /* the sender's side's id for it, handed to the events port */
+    chatd_message_kind kind;  /* what a client sends is TEXT; SYSTEM is the server's */
+    uint64_t reply_to;        /* the seq of the room's message it replies to; 0: none */
 };
 
 struct message_send;
@@ -34,7 +36,8 @@ struct message_send;
 enum room_status message_send_new(struct rooms *r, const struct message_draft *d, struct message_send **out,
                                   char *why, size_t whylen);
 /* The room is there, the sender a member, and it takes messages: OK;
- * NOT_FOUND; CONFLICT for a read-only room (why: whose doing). */
+ * NOT_FOUND; CONFLICT for a read-only room (why: whose doing);
+ * BAD_REQUEST when reply_to names no message of the room. */
 void message_send_admit(struct message_send *ms, done_answer_cb cb, void *ctx);
 /* Store it: OK with the stored message; EXISTS when the sender's
  * client_id was stored before (nothing to publish); NOT_FOUND when the room

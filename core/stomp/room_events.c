@@ -88,10 +88,12 @@ static void room_event_deleted(struct server *srv, const char *room, json_t *bod
     free(text);
 }
 
-size_t room_message_headers(struct event_header h[10], const struct chatd_message *m, const char *content_type,
-                            const char *trace, bool replay, char seq[24], char ts[24])
+size_t room_message_headers(struct event_header h[ROOM_MESSAGE_HEADERS], const struct chatd_message *m,
+                            const char *content_type, const char *trace, bool replay, char seq[48], char ts[24])
 {
     snprintf(seq, 24, "%llu", (unsigned long long)m->seq);
+    char *reply = seq + 24;
+    snprintf(reply, 24, "%llu", (unsigned long long)m->reply_to);
     snprintf(ts, 24, "%lld", (long long)m->ts_ms);
     size_t n = 0;
     h[n++] = (struct event_header){"event", "message"};
@@ -103,6 +105,9 @@ size_t room_message_headers(struct event_header h[10], const struct chatd_messag
     h[n++] = (struct event_header){"client-id", m->client_id};
     h[n++] = (struct event_header){"content-type",
                                    content_type ? content_type : message_content_type(m->content_type, m->body, m->body_len)};
+    h[n++] = (struct event_header){"kind", room_message_kind_name(m->kind)};
+    if (m->reply_to)
+        h[n++] = (struct event_header){"reply-to", reply};
     if (trace)
         h[n++] = (struct event_header){"trace-id", trace};
     if (replay)
@@ -191,8 +196,8 @@ static void on_message(void *ctx, const struct chatd_message *m, const char *con
                        uint64_t origin)
 {
     struct server *srv = ctx;
-    char seq[24], ts[24], topic[128], from[48];
-    struct event_header h[11];
+    char seq[48], ts[24], topic[128], from[48];
+    struct event_header h[ROOM_MESSAGE_HEADERS + 1];
     size_t nh = room_message_headers(h, m, content_type, trace, false, seq, ts);
     h[nh++] = (struct event_header){ROUTER_ORIGIN, router_origin(srv->router, origin, from, sizeof from)};
     destination_room_topic(topic, sizeof topic, m->room);

@@ -21,9 +21,11 @@ struct room_events_port;
 void room_events_port_init(struct room_events_port *port, struct server *srv);
 
 /* The headers of a `message` event, live or replayed (replay: true): at
- * most 10; content_type and trace may be NULL; seq and ts are the caller's
- * buffers. Returns how many. */
-size_t room_message_headers(struct event_header h[10], const struct chatd_message *m, const char *content_type,
-                            const char *trace, bool replay, char seq[24], char ts[24]);
+ * most ROOM_MESSAGE_HEADERS; content_type (NULL: the message's, or the
+ * one its body reads as) and trace may be NULL; seq (48 bytes: the seq and
+ * the reply-to) and ts are the caller's buffers. Returns how many. */
+#define ROOM_MESSAGE_HEADERS 12
+size_t room_message_headers(struct event_header h[ROOM_MESSAGE_HEADERS], const struct chatd_message *m,
+                            const char *content_type, const char *trace, bool replay, char seq[48], char ts[24]);
 
 #endif

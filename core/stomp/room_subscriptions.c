@@ -85,8 +85,8 @@ static void replay_cb(void *ctx, const struct room_answer *a, const struct chatd
         return;
     }
     for (size_t i = 0; i < n; i++) {
-        char seq[24], ts[24];
-        struct event_header h[10];
+        char seq[48], ts[24];
+        struct event_header h[ROOM_MESSAGE_HEADERS];
         size_t nh = room_message_headers(h, &msgs[i], NULL, NULL, true, seq, ts);
         router_deliver_event_to(op->srv->router, op->sub, h, nh, msgs[i].body, msgs[i].body_len);
         op->replayed = msgs[i].seq;

@@ -3,6 +3,7 @@
  * RECEIPTs and ERRORs. docs/protocol.md, "Rooms". */
 #include "stomp/rooms_stomp.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +103,13 @@ static void send_publish(void *arg);
 static void send_admitted_cb(void *ctx, const struct room_answer *a)
 {
     struct stomp_op *op = ctx;
+    if (a->status == ROOM_BAD_REQUEST) { /* the only one: reply-to names no message */
+        struct session *s = session_lookup(op->srv, op->session);
+        if (s)
+            session_error_receipt(s, op->receipt, "invalid reply-to", a->why);
+        stomp_op_free(op);
+        return;
+    }
     if (answered_session(op, a))
         send_order_append(op->ticket, send_append, op);
 }
@@ -194,15 +202,43 @@ static struct stomp_op *stomp_op_new(struct session *s, const char *room, const 
     return op;
 }
 
+/* A SEND's `kind` (absent or "text": a client sends text; "file" and
+ * "system" are not a client's) and `reply-to` (a seq, 1 or more). */
+static bool send_headers(struct session *s, const struct stomp_frame *f, const char *receipt, uint64_t *reply_to)
+{
+    const char *kind = stomp_frame_header(f, "kind");
+    if (kind && strcmp(kind, "text") != 0) {
+        session_error_receipt(s, receipt, "invalid kind",
+                              "A client sends kind:text (or none); file and system messages are not a client's.");
+        return false;
+    }
+    const char *rt = stomp_frame_header(f, "reply-to");
+    *reply_to = 0;
+    if (!rt)
+        return true;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(rt, &end, 10);
+    if (*rt < '1' || *rt > '9' || *end || errno) {
+        session_error_receipt(s, receipt, "invalid reply-to", "Expected the seq of a message of this room.");
+        return false;
+    }
+    *reply_to = v;
+    return true;
+}
+
 static void app_send(struct session *s, const char *room, const struct stomp_frame *f, const char *receipt)
 {
     struct server *srv = session_server(s);
+    uint64_t reply_to;
+    if (!send_headers(s, f, receipt, &reply_to))
+        return;
     char trace[48];
     trace_id(srv, stomp_frame_header(f, "trace-id"), trace, sizeof trace);
     struct message_draft d = {.room_id = room, .sender = session_user(s), .body = f->body, .body_len = f->body_len,
                               .content_type = stomp_frame_header(f, "content-type"),
                               .client_id = stomp_frame_header(f, "client-id"), .trace = trace,
-                              .origin = session_id(s)};
+                              .origin = session_id(s), .kind = CHATD_MESSAGE_TEXT, .reply_to = reply_to};
     char why[256];
     struct message_send *send;
     enum room_status st = message_send_new(srv->rooms, &d, &send, why, sizeof why);

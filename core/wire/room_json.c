@@ -12,6 +12,11 @@ const char *room_kind_name(chatd_room_kind k)
     return k == CHATD_ROOM_SUPPORT ? "support" : k == CHATD_ROOM_DIRECT ? "direct" : "group";
 }
 
+const char *room_message_kind_name(chatd_message_kind k)
+{
+    return k == CHATD_MESSAGE_FILE ? "file" : k == CHATD_MESSAGE_SYSTEM ? "system" : "text";
+}
+
 const char *room_state_name(const struct chatd_room *r)
 {
     if (r->state == CHATD_ROOM_ASSIGNED)
@@ -42,6 +47,9 @@ static void message_fields(const struct chatd_message *m, struct field_sink *k)
     k->put(k, "body", F_STR, m->body ? m->body : "", m->body ? m->body_len : 0, 0);
     const char *ct = message_content_type(m->content_type, m->body ? m->body : "", m->body ? m->body_len : 0);
     k->put(k, "content_type", F_STR, ct, strlen(ct), 0);
+    const char *kind = room_message_kind_name(m->kind);
+    k->put(k, "kind", F_STR, kind, strlen(kind), 0);
+    k->put(k, "reply_to", m->reply_to ? F_INT : F_NULLABLE, NULL, 0, (int64_t)m->reply_to);
     if (message_erased(m))
         k->put(k, "erased", F_TRUE, NULL, 0, 0);
 }

@@ -10,6 +10,8 @@
 struct jsonw;
 
 const char *room_kind_name(chatd_room_kind k);
+/* A message's kind as clients read it: "text", "file", "system". */
+const char *room_message_kind_name(chatd_message_kind k);
 const char *room_state_name(const struct chatd_room *r);
 /* A new JSON object (the caller owns the reference), NULL when out of
  * memory. room_json: for_user set adds that user's read_seq, unread and

@@ -115,6 +115,8 @@ struct mmsg {
     size_t body_len;
     int64_t ts_ms;
     char *content_type; /* NULL: not known (a host before SDK 2.1) */
+    chatd_message_kind kind;
+    uint64_t reply_to;
 };
 
 struct mark {
@@ -324,6 +326,8 @@ static void snap_message(struct completion *c, struct chatd_message *out, const 
     out->body = body;
     out->body_len = s->body_len;
     out->content_type = arena_str(c, s->content_type, oom);
+    out->kind = s->kind;
+    out->reply_to = s->reply_to;
 }
 
 static void snap_room(struct completion *c, struct chatd_room *out, const struct mroom *r,
@@ -877,6 +881,8 @@ static void mem_message_append(void *state, const struct chatd_message *msg, cha
     s->sender = dup_or_null(msg->sender, &oom);
     s->client_id = dup_or_null(msg->client_id, &oom);
     s->content_type = dup_or_null(CHATD_HAS(msg, content_type) ? msg->content_type : NULL, &oom);
+    s->kind = CHATD_HAS(msg, kind) ? msg->kind : CHATD_MESSAGE_TEXT;
+    s->reply_to = CHATD_HAS(msg, reply_to) ? msg->reply_to : 0;
     s->body = malloc(msg->body_len + 1);
     s->ts_ms = msg->ts_ms;
     s->body_len = msg->body_len;

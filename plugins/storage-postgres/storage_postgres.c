@@ -39,7 +39,7 @@
 
 #include "storage_op.h"
 
-#define SCHEMA_VERSION 5
+#define SCHEMA_VERSION 6
 #define MAX_BATCH 256          /* ops per transaction */
 #define MAX_TRIES 5            /* runs of an op rolled back by deadlocks before giving up */
 #define LIST_MAX 1000          /* room_list's answer when the filter gives no limit */
@@ -473,9 +473,100 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "$$;\n"
     "CREATE TRIGGER chatd_message_erased BEFORE UPDATE ON chatd_messages FOR EACH ROW\n"
     " WHEN (NEW.sender = '') EXECUTE FUNCTION chatd_message_erased();\n",
+    /* 6: a message's kind (0 text, 1 file, 2 system) and the seq it
+     * replies to (0: none), SDK 2.1: columns, the row type's last two
+     * attributes, and append overloads that store them. An erase leaves
+     * them (a tombstone's kind stays; reply_to is cleared by the trigger). */
+    "ALTER TABLE chatd_messages ADD COLUMN kind smallint NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE chatd_messages ADD COLUMN reply_to bigint NOT NULL DEFAULT 0;\n"
+    "ALTER TYPE chatd_room_t ADD ATTRIBUTE lm_kind smallint;\n"
+    "ALTER TYPE chatd_room_t ADD ATTRIBUTE lm_reply_to bigint;\n"
+    "CREATE OR REPLACE FUNCTION chatd_room_view(p_id text, p_user text) RETURNS SETOF chatd_room_t"
+    " LANGUAGE sql STABLE AS $$\n"
+    "  SELECT r.id, r.kind, r.state, r.title, r.owner, r.agent, r.created_ms, r.assigned_ms, r.last_seq,\n"
+    "         ARRAY(SELECT m.user_id FROM chatd_members m WHERE m.room = r.id ORDER BY m.joined),\n"
+    "         coalesce((SELECT k.seq FROM chatd_marks k WHERE k.room = r.id AND k.user_id = p_user), 0),\n"
+    "         lm.id, lm.sender, lm.client_id, lm.ts_ms, lm.body,\n"
+    "         ARRAY(SELECT m.user_id FROM chatd_members m WHERE m.room = r.id AND m.role = 2 ORDER BY m.joined),\n"
+    "         r.closed_ms, lm.content_type, lm.kind, lm.reply_to\n"
+    "    FROM chatd_rooms r\n"
+    "    LEFT JOIN chatd_messages lm ON p_user IS NOT NULL AND lm.room = r.id AND lm.seq = r.last_seq\n"
+    "   WHERE r.id = p_id\n"
+    "$$;\n"
+    "CREATE FUNCTION chatd_append(p_room text, p_sender text, p_client text, p_ts bigint, p_body bytea,"
+    " p_ct text, p_kind smallint, p_reply bigint)"
+    " RETURNS TABLE (o_done boolean, o_seq bigint, o_id text, o_ts_ms bigint, o_body bytea)"
+    " LANGUAGE plpgsql AS $$\n"
+    "DECLARE s bigint;\n"
+    "BEGIN\n"
+    "  IF p_client IS NOT NULL THEN\n"
+    /* Lock before looking: then the look sees every append committed
+     * before ours, and a retry never takes a seq of its own. */
+    "    PERFORM 1 FROM chatd_rooms WHERE id = p_room FOR NO KEY UPDATE;\n"
+    "    IF NOT FOUND THEN\n"
+    "      RETURN;\n"
+    "    END IF;\n"
+    "    RETURN QUERY SELECT false, m.seq, m.id, m.ts_ms, m.body FROM chatd_messages m\n"
+    "     WHERE m.room = p_room AND m.sender = p_sender AND m.client_id = p_client;\n"
+    "    IF FOUND THEN\n"
+    "      RETURN;\n"
+    "    END IF;\n"
+    "  END IF;\n"
+    "  UPDATE chatd_rooms SET last_seq = last_seq + 1 WHERE id = p_room RETURNING last_seq INTO s;\n"
+    "  IF NOT FOUND THEN\n"
+    "    RETURN;\n"
+    "  END IF;\n"
+    "  INSERT INTO chatd_messages (room, seq, id, sender, client_id, ts_ms, body, content_type, kind, reply_to)\n"
+    "  VALUES (p_room, s, p_room || '-' || s, p_sender, p_client, p_ts, p_body, p_ct, p_kind, p_reply);\n"
+    "  RETURN QUERY SELECT true, s, p_room || '-' || s, p_ts, NULL::bytea;\n"
+    "END\n"
+    "$$;\n"
+    "CREATE FUNCTION chatd_append_many(p_room text, p_senders text[], p_clients text[], p_ts bigint[],"
+    " p_bodies bytea[], p_cts text[], p_kinds smallint[], p_replies bigint[])"
+    " RETURNS TABLE (o_i integer, o_done boolean, o_seq bigint, o_id text, o_ts_ms bigint, o_body bytea)"
+    " LANGUAGE plpgsql AS $$\n"
+    "DECLARE base bigint;\n"
+    "BEGIN\n"
+    /* the lock first, as in chatd_append: the statement below then sees
+     * every append committed before ours */
+    "  SELECT r.last_seq INTO base FROM chatd_rooms r WHERE r.id = p_room FOR NO KEY UPDATE;\n"
+    "  IF NOT FOUND THEN\n"
+    "    RETURN;\n"
+    "  END IF;\n"
+    "  RETURN QUERY\n"
+    "  WITH u AS (SELECT t.i::integer AS i, t.s, t.c, t.ts, t.b, t.ct, t.k, t.rp\n"
+    "               FROM unnest(p_senders, p_clients, p_ts, p_bodies, p_cts, p_kinds, p_replies)"
+    "               WITH ORDINALITY AS t(s, c, ts, b, ct, k, rp, i)),\n"
+    /* one look-up in chatd_messages_client per message with a client id
+     * (the LIMIT keeps the planner from making it a join that reads every
+     * message of the room) */
+    "  old AS (SELECT u.i, m.seq, m.id, m.ts_ms, m.body FROM u\n"
+    "            CROSS JOIN LATERAL (SELECT x.seq, x.id, x.ts_ms, x.body FROM chatd_messages x\n"
+    "                                 WHERE x.room = p_room AND x.sender = u.s AND x.client_id = u.c\n"
+    "                                   AND x.client_id IS NOT NULL LIMIT 1) m),\n"
+    "  todo AS (SELECT u.*, CASE WHEN u.c IS NULL THEN u.i ELSE min(u.i) OVER (PARTITION BY u.s, u.c) END AS first\n"
+    "             FROM u WHERE u.i NOT IN (SELECT old.i FROM old)),\n"
+    "  nw AS (SELECT todo.i, todo.s, todo.c, todo.ts, todo.b, todo.ct, todo.k, todo.rp, base + row_number() OVER (ORDER BY todo.i) AS seq\n"
+    "           FROM todo WHERE todo.i = todo.first),\n"
+    "  ins AS (INSERT INTO chatd_messages (room, seq, id, sender, client_id, ts_ms, body, content_type, kind, reply_to)\n"
+    "          SELECT p_room, nw.seq, p_room || '-' || nw.seq, nw.s, nw.c, nw.ts, nw.b, nw.ct, nw.k, nw.rp FROM nw),\n"
+    "  upd AS (UPDATE chatd_rooms SET last_seq = base + (SELECT count(*) FROM nw) WHERE id = p_room)\n"
+    "  SELECT old.i, false, old.seq, old.id, old.ts_ms, old.body FROM old\n"
+    "  UNION ALL SELECT nw.i, true, nw.seq, p_room || '-' || nw.seq, nw.ts, NULL::bytea FROM nw\n"
+    "  UNION ALL SELECT todo.i, false, nw.seq, p_room || '-' || nw.seq, nw.ts, nw.b\n"
+    "              FROM todo JOIN nw ON nw.i = todo.first WHERE todo.i <> todo.first;\n"
+    "END\n"
+    "$$;\n"
+    "CREATE OR REPLACE FUNCTION chatd_message_erased() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+    "BEGIN\n"
+    "  NEW.content_type := NULL;\n"
+    "  NEW.reply_to := 0;\n"
+    "  RETURN NEW;\n"
+    "END\n"
+    "$$;\n",
 };
 
-/* The statements of the ops. Room rows come back as the 19 columns of
+/* The statements of the ops. Room rows come back as the 21 columns of
  * chatd_room_t; "done" says whether the action happened. */
 #define ROOM_ACTION(fn) "SELECT c.o_done, (c.o_room).* FROM " fn " c"
 static const char SQL_CREATE[] =
@@ -504,13 +595,16 @@ static const char SQL_MARK[] =
     " u AS (INSERT INTO chatd_marks AS k (room, user_id, seq) SELECT r.id, $2, least($3::bigint, r.last_seq) FROM r"
     " ON CONFLICT (room, user_id) DO UPDATE SET seq = greatest(k.seq, excluded.seq))"
     " SELECT count(*) FROM r";
-static const char SQL_APPEND[] = "SELECT * FROM chatd_append($1, $2, $3, $4::bigint, $5::bytea, $6)";
+static const char SQL_APPEND[] = "SELECT * FROM chatd_append($1, $2, $3, $4::bigint, $5::bytea, $6, $7::smallint, $8::bigint)";
 static const char SQL_APPEND_MANY[] =
-    "SELECT * FROM chatd_append_many($1, $2::text[], $3::text[], $4::bigint[], $5::bytea[], $6::text[])";
+    "SELECT * FROM chatd_append_many($1, $2::text[], $3::text[], $4::bigint[], $5::bytea[], $6::text[],"
+    " $7::smallint[], $8::bigint[])";
 /* One row with NULLs for a room without messages, none for no room. */
 #define HISTORY(cmp, order)                                                                             \
-    "SELECT m.seq, m.id, m.sender, m.client_id, m.ts_ms, m.body, m.content_type FROM chatd_rooms r"       \
-    " LEFT JOIN LATERAL (SELECT x.seq, x.id, x.sender, x.client_id, x.ts_ms, x.body, x.content_type"      \
+    "SELECT m.seq, m.id, m.sender, m.client_id, m.ts_ms, m.body, m.content_type, m.kind, m.reply_to"     \
+    " FROM chatd_rooms r"                                                                               \
+    " LEFT JOIN LATERAL (SELECT x.seq, x.id, x.sender, x.client_id, x.ts_ms, x.body, x.content_type,"     \
+    " x.kind, x.reply_to"                                                                               \
     " FROM chatd_messages x"                                                                            \
     " WHERE x.room = r.id AND x.seq " cmp " $2::bigint ORDER BY x.seq " order " LIMIT $3::bigint) m ON true" \
     " WHERE r.id = $1"
@@ -900,12 +994,14 @@ static void read_room(struct op *o, PGresult *r, int row, int c0, struct chatd_r
             m->ts_ms = val_i64(r, row, c0 + 14);
             val_bytes(o, r, row, c0 + 15, &m->body, &m->body_len);
             m->content_type = val(r, row, c0 + 18);
+            m->kind = (chatd_message_kind)val_i64(r, row, c0 + 19);
+            m->reply_to = (uint64_t)val_i64(r, row, c0 + 20);
             room->last_message = m;
         }
     }
 }
 
-#define ROOM_COLS 19
+#define ROOM_COLS 21
 
 /* Turn an op's result rows into its answer; o keeps r. */
 static void read_answer(struct op *o, PGresult *r)
@@ -1021,6 +1117,8 @@ static void read_answer(struct op *o, PGresult *r)
             m->ts_ms = val_i64(r, i, 4);
             val_bytes(o, r, i, 5, &m->body, &m->body_len);
             m->content_type = val(r, i, 6);
+            m->kind = (chatd_message_kind)val_i64(r, i, 7);
+            m->reply_to = (uint64_t)val_i64(r, i, 8);
         }
         return;
     }
@@ -1175,7 +1273,10 @@ static int send_op(PGconn *pg, struct op *o)
         /* the body as raw bytes: no escaping, no encoding check */
         v[4] = m->body, len[4] = (int)m->body_len, fmt[4] = 1;
         v[5] = m->content_type;
-        n = 6;
+        snprintf(b, sizeof b, "%d", (int)m->kind);
+        snprintf(c, sizeof c, "%llu", (unsigned long long)m->reply_to);
+        v[6] = b, v[7] = c;
+        n = 8;
         sql = SQL_APPEND;
         break;
     }
@@ -1243,6 +1344,7 @@ static char *bin_array(uint32_t oid, size_t n, const char *const *v, const size_
 }
 
 #define OID_INT8 20u
+#define OID_INT2 21u
 #define OID_TEXT 25u
 #define OID_BYTEA 17u
 
@@ -1253,12 +1355,12 @@ static int send_appends(PGconn *pg, struct op *h)
     size_t n = 0;
     for (struct op *o = h; o; o = o->gnext)
         n++;
-    const char **v = calloc(5 * n, sizeof *v);
-    size_t *l = calloc(5 * n, sizeof *l);
-    unsigned char *ts = malloc(8 * n);
-    char *arr[5] = {NULL};
-    int alen[5] = {0}, ok = 0;
-    if (v && l && ts) {
+    const char **v = calloc(7 * n, sizeof *v);
+    size_t *l = calloc(7 * n, sizeof *l);
+    unsigned char *ts = malloc(8 * n), *kinds = malloc(2 * n), *replies = malloc(8 * n);
+    char *arr[7] = {NULL};
+    int alen[7] = {0}, ok = 0;
+    if (v && l && ts && kinds && replies) {
         size_t i = 0;
         for (struct op *o = h; o; o = o->gnext, i++) {
             const struct chatd_message *m = &o->msg_arg;
@@ -1270,19 +1372,27 @@ static int send_appends(PGconn *pg, struct op *h)
             v[2 * n + i] = (const char *)&ts[8 * i], l[2 * n + i] = 8;
             v[3 * n + i] = m->body, l[3 * n + i] = m->body_len;
             v[4 * n + i] = m->content_type, l[4 * n + i] = m->content_type ? strlen(m->content_type) : 0;
+            kinds[2 * i] = (unsigned char)((unsigned)m->kind >> 8), kinds[2 * i + 1] = (unsigned char)m->kind;
+            for (int b = 0; b < 8; b++)
+                replies[8 * i + (size_t)b] = (unsigned char)(m->reply_to >> (56 - 8 * b));
+            v[5 * n + i] = (const char *)&kinds[2 * i], l[5 * n + i] = 2;
+            v[6 * n + i] = (const char *)&replies[8 * i], l[6 * n + i] = 8;
         }
-        static const uint32_t oids[5] = {OID_TEXT, OID_TEXT, OID_INT8, OID_BYTEA, OID_TEXT};
+        static const uint32_t oids[7] = {OID_TEXT, OID_TEXT, OID_INT8, OID_BYTEA, OID_TEXT, OID_INT2, OID_INT8};
         bool built = true;
-        for (size_t k = 0; k < 5; k++)
+        for (size_t k = 0; k < 7; k++)
             built = (arr[k] = bin_array(oids[k], n, v + k * n, l + k * n, &alen[k])) && built;
         if (built) {
-            const char *p[6] = {h->msg_arg.room, arr[0], arr[1], arr[2], arr[3], arr[4]};
-            int plen[6] = {0, alen[0], alen[1], alen[2], alen[3], alen[4]}, fmt[6] = {0, 1, 1, 1, 1, 1};
-            ok = PQsendQueryPrepared(pg, "chatd_append_many", 6, p, plen, fmt, 0);
+            const char *p[8] = {h->msg_arg.room, arr[0], arr[1], arr[2], arr[3], arr[4], arr[5], arr[6]};
+            int plen[8] = {0, alen[0], alen[1], alen[2], alen[3], alen[4], alen[5], alen[6]};
+            int fmt[8] = {0, 1, 1, 1, 1, 1, 1, 1};
+            ok = PQsendQueryPrepared(pg, "chatd_append_many", 8, p, plen, fmt, 0);
         }
     }
-    for (size_t k = 0; k < 5; k++)
+    for (size_t k = 0; k < 7; k++)
         free(arr[k]);
+    free(kinds);
+    free(replies);
     free(v);
     free(l);
     free(ts);
@@ -2404,6 +2514,8 @@ static void p_message_append(void *state, const struct chatd_message *msg, chatd
     o->msg_arg.sender = astr(o, msg->sender);
     o->msg_arg.client_id = astr(o, msg->client_id);
     o->msg_arg.content_type = CHATD_HAS(msg, content_type) ? astr(o, msg->content_type) : NULL;
+    o->msg_arg.kind = CHATD_HAS(msg, kind) ? msg->kind : CHATD_MESSAGE_TEXT;
+    o->msg_arg.reply_to = CHATD_HAS(msg, reply_to) ? msg->reply_to : 0;
     o->msg_arg.id = NULL;
     o->msg_arg.seq = 0;
     char *body = arena(o, &o->args, msg->body_len + 1);

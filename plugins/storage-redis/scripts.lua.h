@@ -13,6 +13,7 @@
  *   P cids:ID      hash   sender US client_id -> seq (idempotency)
  *   P ctypes:ID    hash   seq -> the message's content type (SDK 2.1; a
  *                         message without a field has none stored)
+ *   P mmeta:ID     hash   seq -> "KIND REPLY_TO" (SDK 2.1; none: 0 0)
  *   P marks:ID     hash   user -> read seq
  *   P urooms:USER  set    rooms USER belongs to
  *   P agent:USER   set    rooms ever assigned to agent USER
@@ -26,7 +27,7 @@
  * A message is one string: "SEQ TS IDLEN SENDERLEN CIDLEN " then the id,
  * the sender, the client id (CIDLEN -1: none) and the body, raw bytes.
  * The scripts answer a message as "CTLEN " and its content type (CTLEN -1:
- * none) followed by that string (out() below).
+ * none), then "KIND REPLY_TO ", followed by that string (out() below).
  *
  * Optional arguments arrive as "" (absent) or "=" followed by the value. */
 #ifndef STORAGE_REDIS_SCRIPTS_H
@@ -37,8 +38,10 @@
     "local function opt(s) if s == '' then return nil end return string.sub(s, 2) end\n"     \
     "local function out(id, enc)\n"                                                          \
     "  if not enc then return enc end\n"                                                     \
-    "  local ct = redis.call('HGET', P .. 'ctypes:' .. id, string.match(enc, '^(%d+) '))\n"  \
-    "  return (ct and #ct or -1) .. ' ' .. (ct or '') .. enc\n"                             \
+    "  local seq = string.match(enc, '^(%d+) ')\n"                                           \
+    "  local ct = redis.call('HGET', P .. 'ctypes:' .. id, seq)\n"                           \
+    "  local meta = redis.call('HGET', P .. 'mmeta:' .. id, seq) or '0 0'\n"                 \
+    "  return (ct and #ct or -1) .. ' ' .. (ct or '') .. meta .. ' ' .. enc\n"              \
     "end\n"                                                                                  \
     "local function room(id, user)\n"                                                        \
     "  local k = P .. 'room:' .. id\n"                                                       \
@@ -98,7 +101,7 @@
     "  redis.call('ZREM', P .. 'queue', id)\n"                                               \
     "  redis.call('ZREM', P .. 'closed', id)\n"                                              \
     "  redis.call('DEL', k, P .. 'members:' .. id, P .. 'msgs:' .. id, P .. 'cids:' .. id,\n" \
-    "             P .. 'ctypes:' .. id, P .. 'marks:' .. id, P .. 'admins:' .. id, P .. 'joined:' .. id)\n"         \
+    "             P .. 'ctypes:' .. id, P .. 'mmeta:' .. id, P .. 'marks:' .. id, P .. 'admins:' .. id, P .. 'joined:' .. id)\n"         \
     "end\n"
 
 /* ARGV: P id kind state title? owner? agent? created assigned ukey? members... */
@@ -254,7 +257,7 @@
     "end\n"                                                                                  \
     "return {'ok', room(id)}\n"
 
-/* ARGV: P room sender client_id? ts body content_type? */
+/* ARGV: P room sender client_id? ts body content_type? kind reply_to */
 #define LUA_APPEND                                                                           \
     LUA_PRELUDE                                                                              \
     "local id, sender, cid = ARGV[2], ARGV[3], opt(ARGV[4])\n"                               \
@@ -272,6 +275,9 @@
     "if cid then redis.call('HSET', P .. 'cids:' .. id, sender .. '\\031' .. cid, seq) end\n" \
     "local ct = opt(ARGV[7])\n"                                                              \
     "if ct then redis.call('HSET', P .. 'ctypes:' .. id, seq, ct) end\n"                    \
+    "if ARGV[8] ~= '0' or ARGV[9] ~= '0' then\n"                                             \
+    "  redis.call('HSET', P .. 'mmeta:' .. id, seq, ARGV[8] .. ' ' .. ARGV[9])\n"            \
+    "end\n"                                                                                  \
     "return {'ok', out(id, enc)}\n"
 
 /* ARGV: P room before after limit. Seqs are dense from 1, so a page is an
@@ -364,6 +370,7 @@
     "            redis.call('HDEL', P .. 'cids:' .. id, user .. '\\031' .. cid)\n"            \
     "          end\n"                                                                        \
     "          redis.call('HDEL', P .. 'ctypes:' .. id, seq)\n"                             \
+    "          redis.call('HDEL', P .. 'mmeta:' .. id, seq)\n"                              \
     "          redis.call('LSET', mk, i + j - 1, seq .. ' ' .. ts .. ' ' .. #mid .. ' 0 -1 ' .. mid)\n" \
     "          erased = erased + 1\n"                                                        \
     "        end\n"                                                                          \

@@ -207,6 +207,9 @@ static bool decode_message(const redisReply *r, const char *room, struct chatd_m
         return false;
     const char *ct = ctlen < 0 ? NULL : p;
     p += ctlen < 0 ? 0 : ctlen;
+    long long kind, reply;
+    if (!take_num(&p, end, false, &kind) || !take_num(&p, end, false, &reply))
+        return false;
     if (!take_num(&p, end, false, &seq) || !take_num(&p, end, true, &ts) || !take_num(&p, end, false, &idlen) ||
         !take_num(&p, end, false, &senderlen) || !take_num(&p, end, true, &cidlen) || cidlen < -1)
         return false;
@@ -227,6 +230,8 @@ static bool decode_message(const redisReply *r, const char *room, struct chatd_m
     m->body = p + idlen + senderlen + cid;
     m->body_len = (size_t)(end - m->body);
     m->content_type = ct;
+    m->kind = (chatd_message_kind)kind;
+    m->reply_to = (uint64_t)reply;
     *ct_len = ctlen < 0 ? 0 : (size_t)ctlen;
     return true;
 }
@@ -783,6 +788,8 @@ static void r_message_append(void *state, const struct chatd_message *msg, chatd
      * rendered as zero bytes either way). */
     cmd_bytes(&c, msg->body_len ? msg->body : "", msg->body_len);
     cmd_opt(&c, CHATD_HAS(msg, content_type) ? msg->content_type : NULL);
+    cmd_num(&c, CHATD_HAS(msg, kind) ? (int64_t)msg->kind : 0);
+    cmd_unum(&c, CHATD_HAS(msg, reply_to) ? msg->reply_to : 0);
     submit(st, op_new(st, OP_MESSAGE, (void *)cb, ctx, msg->room), &c, NULL, 0);
 }
 

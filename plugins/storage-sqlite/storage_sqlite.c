@@ -17,7 +17,7 @@
 
 #include "storage_op.h"
 
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 
 static const char *const migrations[SCHEMA_VERSION] = {
     /* 1: the first schema. */
@@ -42,6 +42,9 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "CREATE INDEX rooms_closed ON rooms (closed_ms) WHERE state = 4;",
     /* 4: a message's content-type (SDK 2.1); NULL for messages stored before. */
     "ALTER TABLE messages ADD COLUMN content_type TEXT;",
+    /* 5: a message's kind (0 text, 1 file, 2 system) and the seq it replies to (0: none). */
+    "ALTER TABLE messages ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE messages ADD COLUMN reply_to INTEGER NOT NULL DEFAULT 0;",
 };
 
 /* A new member joins last; one already there stays as they are. */
@@ -177,7 +180,8 @@ static chatd_status exec_simple(struct sqlstore *st, const char *sql, const char
 static bool load_message_at(struct sqlstore *st, struct op *o, const char *room, uint64_t seq, struct chatd_message *m)
 {
     sqlite3_stmt *s =
-        prep(st, "SELECT id, sender, client_id, ts_ms, body, content_type FROM messages WHERE room=? AND seq=?");
+        prep(st, "SELECT id, sender, client_id, ts_ms, body, content_type, kind, reply_to FROM messages"
+                 " WHERE room=? AND seq=?");
     if (!s)
         return false;
     bind_text(s, 1, room);
@@ -201,6 +205,8 @@ static bool load_message_at(struct sqlstore *st, struct op *o, const char *room,
         m->body = body;
         m->body_len = len;
         m->content_type = acol(o, s, 5);
+        m->kind = (chatd_message_kind)sqlite3_column_int(s, 6);
+        m->reply_to = (uint64_t)sqlite3_column_int64(s, 7);
     }
     sqlite3_finalize(s);
     return found;
@@ -571,8 +577,8 @@ static chatd_status do_append(struct sqlstore *st, struct op *o)
         return CHATD_ERR_UNAVAILABLE;
     char id[96];
     snprintf(id, sizeof id, "%s-%llu", m->room, (unsigned long long)seq);
-    s = prep(st, "INSERT INTO messages (room, seq, id, sender, client_id, ts_ms, body, content_type)"
-                 " VALUES (?,?,?,?,?,?,?,?)");
+    s = prep(st, "INSERT INTO messages (room, seq, id, sender, client_id, ts_ms, body, content_type, kind, reply_to)"
+                 " VALUES (?,?,?,?,?,?,?,?,?,?)");
     if (!s)
         return CHATD_ERR_INTERNAL;
     bind_text(s, 1, m->room);
@@ -583,6 +589,8 @@ static chatd_status do_append(struct sqlstore *st, struct op *o)
     sqlite3_bind_int64(s, 6, m->ts_ms);
     sqlite3_bind_blob(s, 7, m->body ? m->body : "", (int)m->body_len, SQLITE_TRANSIENT);
     bind_text(s, 8, m->content_type);
+    sqlite3_bind_int(s, 9, (int)m->kind);
+    sqlite3_bind_int64(s, 10, (sqlite3_int64)m->reply_to);
     rc = sqlite3_step(s);
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE)
@@ -961,6 +969,8 @@ static void s_message_append(void *state, const struct chatd_message *msg, chatd
     o->msg_arg.sender = astr(o, msg->sender);
     o->msg_arg.client_id = astr(o, msg->client_id);
     o->msg_arg.content_type = CHATD_HAS(msg, content_type) ? astr(o, msg->content_type) : NULL;
+    o->msg_arg.kind = CHATD_HAS(msg, kind) ? msg->kind : CHATD_MESSAGE_TEXT;
+    o->msg_arg.reply_to = CHATD_HAS(msg, reply_to) ? msg->reply_to : 0;
     char *body = arena(o, msg->body_len + 1);
     if (body && msg->body_len)
         memcpy(body, msg->body, msg->body_len);

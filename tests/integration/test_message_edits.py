@@ -121,6 +121,57 @@ class MessageContentTypes(unittest.TestCase):
                  what="bob's offline notifications")
         self.assertEqual([n["content_type"] for n in self.notes_of(rid) if n["recipient"] == "bob"], want)
 
+    def test_kind_and_reply_to(self):
+        """A SEND may reply to a message of its room (`reply-to: SEQ`); the
+        reply carries `kind` and `reply-to` live and replayed, and `kind` and
+        `reply_to` in REST. A reply-to naming no message of the room, one
+        that is no seq, and a kind other than text get a clear ERROR, and
+        nothing is stored."""
+        alice = self.api("alice")
+        rid = alice.post("/api/rooms", {"kind": "group", "title": "답장", "members": ["bob"]})[1]["id"]
+        other = alice.post("/api/rooms", {"kind": "group", "title": "other", "members": ["bob"]})[1]["id"]
+        watcher = self.stomp("bob")
+        subscribe(watcher, "/topic/rooms/" + rid)
+        watcher.expect("RECEIPT")
+        a = self.stomp("alice")
+        send = "/app/rooms/%s/send" % rid
+        a.send("SEND", {"destination": send, "receipt": "q"}, "질문 😀")
+        a.expect("RECEIPT")
+        a.send("SEND", {"destination": send, "receipt": "r", "reply-to": "1", "kind": "text"}, "답변 😀")
+        a.expect("RECEIPT")
+        live = [self.next_event(watcher, "message") for _ in range(2)]
+        self.assertEqual([f.headers.get("kind") for f in live], ["text", "text"])
+        self.assertEqual([f.headers.get("reply-to") for f in live], [None, "1"])
+        page = alice.get("/api/rooms/%s/messages?after=0" % rid)[1]["messages"]
+        self.assertEqual([(m["kind"], m["reply_to"], m["body"]) for m in page],
+                         [("text", None, "질문 😀"), ("text", 1, "답변 😀")])
+        again = self.stomp("bob")
+        subscribe(again, "/topic/rooms/" + rid, **{"since-seq": "0"})
+        replayed = [self.next_event(again, "message") for _ in range(2)]
+        self.assertEqual([f.headers.get("reply-to") for f in replayed], [None, "1"])
+        self.assertEqual([f.headers.get("kind") for f in replayed], ["text", "text"])
+
+        refused = [({"reply-to": "3"}, "invalid reply-to", "no message of this room"),
+                   ({"reply-to": "0"}, "invalid reply-to", "seq"),
+                   ({"reply-to": "m1"}, "invalid reply-to", "seq"),
+                   ({"kind": "system"}, "invalid kind", "not a client's"),
+                   ({"kind": "file"}, "invalid kind", "not a client's")]
+        for headers, message, why in refused:
+            c = self.stomp("alice")
+            h = {"destination": send, "receipt": "x"}
+            h.update(headers)
+            c.send("SEND", h, "안녕하세요 😀")
+            e = c.expect("ERROR")
+            self.assertEqual(e.headers["message"], message, headers)
+            self.assertIn(why, e.body.decode(), headers)
+        # A seq of another room's message is no message of this one.
+        self.assertEqual(self.api("bob").get("/api/rooms/%s" % other)[1]["last_seq"], 0)
+        c = self.stomp("alice")
+        c.send("SEND", {"destination": "/app/rooms/%s/send" % other, "receipt": "o", "reply-to": "1"}, "x")
+        self.assertEqual(c.expect("ERROR").headers["message"], "invalid reply-to")
+        self.assertEqual(len(alice.get("/api/rooms/%s/messages?after=0" % rid)[1]["messages"]), 2)
+        self.assertEqual(alice.get("/api/rooms/%s/messages?after=0" % other)[1]["messages"], [])
+
 
 if __name__ == "__main__":
     unittest.main()

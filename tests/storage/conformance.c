@@ -610,7 +610,7 @@ static chatd_status create(const struct chatd_storage_ops *ops, void *state, con
     return r.st;
 }
 
-/* SDK 2.1: a message's content_type comes back as appended, Korean and
+/* SDK 2.1: a message's content_type, kind and reply_to come back as appended, Korean and
  * emoji in the body intact. Storing it is optional (the host derives a
  * missing one from the body): a plugin that answers NULL passes unless the
  * environment's CONFORMANCE_STORES names content_type; one that answers a
@@ -621,6 +621,8 @@ struct ctypes {
     size_t n, stored;
     char types[2][48];
     char bodies[2][64];
+    chatd_message_kind kinds[2];
+    uint64_t replies[2];
 };
 
 static void ctypes_cb(void *ctx, chatd_status st, const struct chatd_message *m, size_t n)
@@ -636,6 +638,8 @@ static void ctypes_cb(void *ctx, chatd_status st, const struct chatd_message *m,
             c->stored++;
             snprintf(c->types[i], sizeof c->types[i], "%s", e->content_type);
         }
+        c->kinds[i] = CHATD_HAS(e, kind) ? e->kind : CHATD_MESSAGE_TEXT;
+        c->replies[i] = CHATD_HAS(e, reply_to) ? e->reply_to : 0;
         snprintf(c->bodies[i], sizeof c->bodies[i], "%.*s", (int)(e->body_len < 63 ? e->body_len : 63), e->body);
     }
     c->done++;
@@ -650,7 +654,8 @@ static void content_types(const struct chatd_storage_ops *ops, void *state, cons
     for (int i = 0; i < 2; i++) {
         struct result r = {0};
         struct chatd_message m = {.size = sizeof m, .room = "rctype", .sender = "ct1", .ts_ms = 9, .body = body[i],
-                                  .body_len = strlen(body[i]), .content_type = type[i]};
+                                  .body_len = strlen(body[i]), .content_type = type[i],
+                                  .kind = i ? CHATD_MESSAGE_SYSTEM : CHATD_MESSAGE_TEXT, .reply_to = (uint64_t)i};
         CALL(ops->message_append(state, &m, message_cb, &r));
         wait_all(&r, 1);
         CHECK(r.st == CHATD_OK, "append with content_type: %s", chatd_strerror(r.st));
@@ -668,6 +673,10 @@ static void content_types(const struct chatd_storage_ops *ops, void *state, cons
         return;
     }
     CHECK(c.stored == 2, "content_type: %zu of 2 messages have one", c.stored);
+    CHECK(c.kinds[0] == CHATD_MESSAGE_TEXT && c.kinds[1] == CHATD_MESSAGE_SYSTEM, "kinds %d %d", (int)c.kinds[0],
+          (int)c.kinds[1]);
+    CHECK(c.replies[0] == 0 && c.replies[1] == 1, "reply_to %llu %llu", (unsigned long long)c.replies[0],
+          (unsigned long long)c.replies[1]);
     for (int i = 0; i < 2 && c.stored == 2; i++)
             CHECK(strcmp(c.types[i], type[i]) == 0, "content_type %d: '%s', want '%s'", i, c.types[i], type[i]);
 }

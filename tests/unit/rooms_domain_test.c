@@ -262,6 +262,8 @@ struct got {
     uint64_t seqs[128];
     char bodies[128][64];
     char types[128][40]; /* content_type, "(null)" when none */
+    uint64_t replies[128];
+    chatd_message_kind kinds[128];
     uint64_t next_before;
     bool more;
     struct chatd_erase_result erased;
@@ -322,6 +324,8 @@ static void keep_messages(struct got *g, const struct chatd_message *msgs, size_
         g->seqs[i] = msgs[i].seq;
         snprintf(g->bodies[i], sizeof g->bodies[i], "%.*s", (int)msgs[i].body_len, msgs[i].body);
         snprintf(g->types[i], sizeof g->types[i], "%s", msgs[i].content_type ? msgs[i].content_type : "(null)");
+        g->replies[i] = msgs[i].reply_to;
+        g->kinds[i] = msgs[i].kind;
     }
 }
 
@@ -380,13 +384,17 @@ static void make_group(const char *owner, const char *const *members, char out[6
 
 /* A room message, all the way: admitted, appended, published. Its status;
  * *seq the stored seq. */
+static uint64_t next_reply_to; /* the reply_to of the next send_typed */
+
 static enum room_status send_typed(const char *room, const char *sender, const char *content_type, const char *text,
                                    uint64_t *seq)
 {
     char why[256];
     struct message_send *ms;
     struct message_draft d = {.room_id = room, .sender = sender, .body = text, .body_len = strlen(text),
-                              .content_type = content_type, .trace = "tr-1", .origin = 7};
+                              .content_type = content_type, .trace = "tr-1", .origin = 7,
+                              .reply_to = next_reply_to};
+    next_reply_to = 0;
     enum room_status st = message_send_new(&F->rooms, &d, &ms, why, sizeof why);
     if (st != ROOM_OK)
         return st;
@@ -414,6 +422,32 @@ static enum room_status send_text(const char *room, const char *sender, const ch
 }
 
 /* ---------------------------------------------------------------- tests */
+
+/* A reply names a message of its room: 1..last_seq; the reply is stored
+ * with it, kind text. */
+static void reply_to_validated(void **state)
+{
+    (void)state;
+    char room[64], other[64];
+    make_group("alice", (const char *[]){"bob", NULL}, room);
+    make_group("alice", (const char *[]){"bob", NULL}, other);
+    next_reply_to = 1;
+    assert_int_equal(send_text(room, "bob", KOREAN, NULL), ROOM_BAD_REQUEST); /* no message yet */
+    assert_int_equal(send_text(room, "bob", KOREAN, NULL), ROOM_OK);
+    next_reply_to = 1;
+    assert_int_equal(send_text(room, "alice", "re: " KOREAN, NULL), ROOM_OK);
+    next_reply_to = 3;
+    assert_int_equal(send_text(room, "alice", "ahead", NULL), ROOM_BAD_REQUEST);
+    next_reply_to = 1;
+    assert_int_equal(send_text(other, "alice", "elsewhere", NULL), ROOM_BAD_REQUEST);
+    struct got g;
+    struct history_cursor from = {.after_set = true, .after = 0};
+    AWAIT(history_page(&F->rooms, room, "alice", USER, &from, got_page, &g), g);
+    assert_int_equal(g.n, 2);
+    assert_int_equal(g.replies[0], 0);
+    assert_int_equal(g.replies[1], 1);
+    assert_int_equal(g.kinds[1], CHATD_MESSAGE_TEXT);
+}
 
 /* A message's content type: the SEND's own, else the one its body is taken
  * for; the same in the message event and in history. */
@@ -1147,6 +1181,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(agents_loads, setup, teardown),
 
         cmocka_unit_test_setup_teardown(content_types_stored, setup, teardown),
+        cmocka_unit_test_setup_teardown(reply_to_validated, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

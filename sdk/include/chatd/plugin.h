@@ -158,6 +158,13 @@ typedef enum chatd_room_state {
                                * read-only transcript until it is purged */
 } chatd_room_state;
 
+/* SDK 2.1: what a message is. */
+typedef enum chatd_message_kind {
+    CHATD_MESSAGE_TEXT = 0,   /* a member's message */
+    CHATD_MESSAGE_FILE = 1,   /* reserved for attachments */
+    CHATD_MESSAGE_SYSTEM = 2, /* made by the server */
+} chatd_message_kind;
+
 /* A message. Filled by the host in message_append's argument, by the
  * plugin in its answers; arrays of messages step by `size` (see "Growth"). */
 struct chatd_message {
@@ -176,6 +183,11 @@ struct chatd_message {
      * answers. NULL when not known (a 2.0 plugin, a message stored before):
      * the host then derives it from the body (see plugin-guide.md). */
     const char *content_type;
+    /* SDK 2.1: what the message is (0, a 2.0 plugin's answer: TEXT), and
+     * the seq of the message of the same room it replies to (0: none).
+     * Stored and answered as content_type is. */
+    chatd_message_kind kind;
+    uint64_t reply_to;
 };
 
 /* A room. Filled by the host in room_create's argument, by the plugin in
