@@ -103,8 +103,9 @@ size_t room_message_headers(struct event_header h[ROOM_MESSAGE_HEADERS], const s
     h[n++] = (struct event_header){"sender", m->sender};
     h[n++] = (struct event_header){"timestamp", ts};
     h[n++] = (struct event_header){"client-id", m->client_id};
-    h[n++] = (struct event_header){"content-type",
-                                   content_type ? content_type : message_content_type(m->content_type, m->body, m->body_len)};
+    if (!content_type)
+        content_type = message_content_type(m->content_type, m->body, m->body_len);
+    h[n++] = (struct event_header){"content-type", content_type};
     h[n++] = (struct event_header){"kind", room_message_kind_name(m->kind)};
     if (m->reply_to)
         h[n++] = (struct event_header){"reply-to", reply};

@@ -454,7 +454,8 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "                                   AND x.client_id IS NOT NULL LIMIT 1) m),\n"
     "  todo AS (SELECT u.*, CASE WHEN u.c IS NULL THEN u.i ELSE min(u.i) OVER (PARTITION BY u.s, u.c) END AS first\n"
     "             FROM u WHERE u.i NOT IN (SELECT old.i FROM old)),\n"
-    "  nw AS (SELECT todo.i, todo.s, todo.c, todo.ts, todo.b, todo.ct, base + row_number() OVER (ORDER BY todo.i) AS seq\n"
+    "  nw AS (SELECT todo.i, todo.s, todo.c, todo.ts, todo.b, todo.ct,\n"
+    "                base + row_number() OVER (ORDER BY todo.i) AS seq\n"
     "           FROM todo WHERE todo.i = todo.first),\n"
     "  ins AS (INSERT INTO chatd_messages (room, seq, id, sender, client_id, ts_ms, body, content_type)\n"
     "          SELECT p_room, nw.seq, p_room || '-' || nw.seq, nw.s, nw.c, nw.ts, nw.b, nw.ct FROM nw),\n"
@@ -546,7 +547,8 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "                                   AND x.client_id IS NOT NULL LIMIT 1) m),\n"
     "  todo AS (SELECT u.*, CASE WHEN u.c IS NULL THEN u.i ELSE min(u.i) OVER (PARTITION BY u.s, u.c) END AS first\n"
     "             FROM u WHERE u.i NOT IN (SELECT old.i FROM old)),\n"
-    "  nw AS (SELECT todo.i, todo.s, todo.c, todo.ts, todo.b, todo.ct, todo.k, todo.rp, base + row_number() OVER (ORDER BY todo.i) AS seq\n"
+    "  nw AS (SELECT todo.i, todo.s, todo.c, todo.ts, todo.b, todo.ct, todo.k, todo.rp,\n"
+    "                base + row_number() OVER (ORDER BY todo.i) AS seq\n"
     "           FROM todo WHERE todo.i = todo.first),\n"
     "  ins AS (INSERT INTO chatd_messages (room, seq, id, sender, client_id, ts_ms, body, content_type, kind, reply_to)\n"
     "          SELECT p_room, nw.seq, p_room || '-' || nw.seq, nw.s, nw.c, nw.ts, nw.b, nw.ct, nw.k, nw.rp FROM nw),\n"
@@ -595,7 +597,8 @@ static const char SQL_MARK[] =
     " u AS (INSERT INTO chatd_marks AS k (room, user_id, seq) SELECT r.id, $2, least($3::bigint, r.last_seq) FROM r"
     " ON CONFLICT (room, user_id) DO UPDATE SET seq = greatest(k.seq, excluded.seq))"
     " SELECT count(*) FROM r";
-static const char SQL_APPEND[] = "SELECT * FROM chatd_append($1, $2, $3, $4::bigint, $5::bytea, $6, $7::smallint, $8::bigint)";
+static const char SQL_APPEND[] =
+    "SELECT * FROM chatd_append($1, $2, $3, $4::bigint, $5::bytea, $6, $7::smallint, $8::bigint)";
 static const char SQL_APPEND_MANY[] =
     "SELECT * FROM chatd_append_many($1, $2::text[], $3::text[], $4::bigint[], $5::bytea[], $6::text[],"
     " $7::smallint[], $8::bigint[])";

@@ -101,7 +101,8 @@
     "  redis.call('ZREM', P .. 'queue', id)\n"                                               \
     "  redis.call('ZREM', P .. 'closed', id)\n"                                              \
     "  redis.call('DEL', k, P .. 'members:' .. id, P .. 'msgs:' .. id, P .. 'cids:' .. id,\n" \
-    "             P .. 'ctypes:' .. id, P .. 'mmeta:' .. id, P .. 'marks:' .. id, P .. 'admins:' .. id, P .. 'joined:' .. id)\n"         \
+    "             P .. 'ctypes:' .. id, P .. 'mmeta:' .. id, P .. 'marks:' .. id,\n"                \
+    "             P .. 'admins:' .. id, P .. 'joined:' .. id)\n"                                 \
     "end\n"
 
 /* ARGV: P id kind state title? owner? agent? created assigned ukey? members... */
