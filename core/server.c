@@ -394,7 +394,12 @@ int server_run(struct server *srv, char *err, size_t errlen)
             snprintf(err, errlen, "cannot start the gateway thread");
         return -1;
     }
-    log_info("chatd %s: HTTP and WebSocket (/ws) on %s:%d", CHATD_VERSION, srv->settings.listen_host,
+    char paths[SETTINGS_WS_PATHS_MAX * (SETTINGS_WS_PATH_LEN + 12)] = "";
+    size_t at = 0;
+    for (size_t i = 0; i < srv->settings.nws_paths && at < sizeof paths; i++)
+        at += (size_t)snprintf(paths + at, sizeof paths - at, "%s%s%s", i ? ", " : "", srv->settings.ws_paths[i].path,
+                               srv->settings.ws_paths[i].sockjs ? " +SockJS" : "");
+    log_info("chatd %s: HTTP and WebSocket (%s) on %s:%d", CHATD_VERSION, paths, srv->settings.listen_host,
              srv->settings.listen_port);
     if (srv->settings.stomp_host)
         log_info("STOMP over TCP on %s:%d", srv->settings.stomp_host, srv->settings.stomp_port);
