@@ -50,7 +50,7 @@ class CheckConfig(unittest.TestCase):
         folder = os.path.join(src, "examples", "deploy")
         names = sorted(n for n in os.listdir(folder) if n.endswith(".ini"))
         self.assertEqual(names, ["mysql-redis.ini", "postgres-kafka.ini", "postgres-rabbitmq.ini", "postgres-redis.ini",
-                                 "redis-redis.ini", "single-node.ini"])
+                                 "redis-redis.ini", "single-node.ini", "spring.ini"])
         for name in names:
             with self.subTest(name), tempfile.TemporaryDirectory() as d:
                 env = dict(os.environ, CHATD_PLUGIN_DIR=os.environ.get("CHATD_PLUGIN_DIR", ""),
