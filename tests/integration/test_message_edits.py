@@ -4,53 +4,25 @@ offline notifications), equal on each (docs/protocol.md, "Message bodies").
 Run per profile (CHATD_PROFILE, as test_rooms.py's)."""
 import json
 import os
-import shutil
-import tempfile
 import unittest
 
-from chatd_harness import PLUGIN_DIR, Chatd, wait_for
-from rooms_client import Api, stomp, subscribe
-from test_rooms import PROFILES, SERVERS, healthy
+from chatd_harness import PLUGIN_DIR, wait_for
+from rooms_client import subscribe
+from test_rooms import ProfileServer
 
 TEXT = "text/plain;charset=utf-8"
 JSON = "application/json"
 
 
-class MessageContentTypes(unittest.TestCase):
+class MessageContentTypes(ProfileServer):
+    PREFIX = "chatd-messages-"
+
     @classmethod
-    def setUpClass(cls):
-        cls.data = tempfile.mkdtemp(prefix="chatd-messages-")
+    def edit_config(cls, s):
         cls.notes = os.path.join(cls.data, "notes.jsonl")
         open(cls.notes, "w").close()
-        name = os.environ.get("CHATD_PROFILE", "memory")
-        cls.backends = {k: make().start() for k, make in SERVERS.get(name, {}).items()}
-        profile = PROFILES[name]
-
-        def edit(s):
-            profile(s, dict(cls.backends, path=cls.data))
-            s["notify.file"] = {"plugin": os.path.join(PLUGIN_DIR, "notify_jsonl.so"), "path": cls.notes}
-            s["notify"] = {"coalesce": "0"}  # one per message
-
-        cls.server = Chatd(edit).start()
-        wait_for(lambda: healthy(cls.server.http_port), what="storage and broker ready")
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.server.stop()
-        finally:
-            cls.server.cleanup()
-            for b in cls.backends.values():
-                b.cleanup()
-            shutil.rmtree(cls.data, ignore_errors=True)
-
-    def api(self, user):
-        return Api(self.server.http_port, user)
-
-    def stomp(self, user):
-        c = stomp(self.server.stomp_port, user)
-        self.addCleanup(c.close)
-        return c
+        s["notify.file"] = {"plugin": os.path.join(PLUGIN_DIR, "notify_jsonl.so"), "path": cls.notes}
+        s["notify"] = {"coalesce": "0"}  # one per message
 
     def next_event(self, c, event):
         while True:

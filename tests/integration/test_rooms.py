@@ -53,14 +53,28 @@ def healthy(port):
         return False
 
 
-class Rooms(unittest.TestCase):
+class ProfileServer(unittest.TestCase):
+    """One chatd per test class on the storage and broker of CHATD_PROFILE,
+    with the backends the profile needs, stopped afterwards. A subclass
+    adds its own keys in edit_config (cls.data is its temp dir by then)."""
+    PREFIX = "chatd-rooms-"
+
+    @classmethod
+    def edit_config(cls, sections):
+        pass
+
     @classmethod
     def setUpClass(cls):
-        cls.data = tempfile.mkdtemp(prefix="chatd-rooms-")
+        cls.data = tempfile.mkdtemp(prefix=cls.PREFIX)
         name = os.environ.get("CHATD_PROFILE", "memory")
         cls.backends = {k: make().start() for k, make in SERVERS.get(name, {}).items()}
         profile = PROFILES[name]
-        cls.server = Chatd(lambda s: profile(s, dict(cls.backends, path=cls.data))).start()
+
+        def edit(sections):
+            profile(sections, dict(cls.backends, path=cls.data))
+            cls.edit_config(sections)
+
+        cls.server = Chatd(edit).start()
         wait_for(lambda: healthy(cls.server.http_port), what="storage and broker ready")
 
     @classmethod
@@ -81,6 +95,8 @@ class Rooms(unittest.TestCase):
         self.addCleanup(c.close)
         return c
 
+
+class Rooms(ProfileServer):
     def open_support(self, user):
         """A fresh support room of `user`, closed again after the test."""
         api = self.api(user)
