@@ -29,9 +29,10 @@ string(REPLACE "/usr/local/bin/chatd" "${CMAKE_INSTALL_FULL_BINDIR}/chatd" CHATD
 file(WRITE ${CMAKE_BINARY_DIR}/package/chatd.service "${CHATD_UNIT}")
 install(FILES ${CMAKE_BINARY_DIR}/package/chatd.service DESTINATION /lib/systemd/system)
 
-# The web desk, with the one npm file its pages load (`make web` fetches it).
+# The web desk, with the npm files its pages load (`make web` fetches them).
 set(CHATD_STOMPJS ${CMAKE_SOURCE_DIR}/examples/web/node_modules/@stomp/stompjs)
-if(NOT EXISTS ${CHATD_STOMPJS}/bundles/stomp.umd.min.js)
+if(NOT EXISTS ${CHATD_STOMPJS}/bundles/stomp.umd.min.js OR
+   NOT EXISTS ${CMAKE_SOURCE_DIR}/examples/web/node_modules/sockjs-client/dist/sockjs.min.js)
   message(FATAL_ERROR "examples/web/node_modules is missing: run `make web` before packaging")
 endif()
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/examples/web/ DESTINATION ${CMAKE_INSTALL_DATADIR}/chatd/web
@@ -40,6 +41,11 @@ install(DIRECTORY ${CMAKE_SOURCE_DIR}/examples/web/ DESTINATION ${CMAKE_INSTALL_
 install(FILES ${CHATD_STOMPJS}/bundles/stomp.umd.min.js
         DESTINATION ${CMAKE_INSTALL_DATADIR}/chatd/web/node_modules/@stomp/stompjs/bundles)
 install(FILES ${CHATD_STOMPJS}/LICENSE DESTINATION ${CMAKE_INSTALL_DOCDIR} RENAME stompjs.LICENSE)
+# sockjs-client, for the Spring-style page (spring.html).
+set(CHATD_SOCKJS ${CMAKE_SOURCE_DIR}/examples/web/node_modules/sockjs-client)
+install(FILES ${CHATD_SOCKJS}/dist/sockjs.min.js
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/chatd/web/node_modules/sockjs-client/dist)
+install(FILES ${CHATD_SOCKJS}/LICENSE DESTINATION ${CMAKE_INSTALL_DOCDIR} RENAME sockjs-client.LICENSE)
 install(FILES README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(DIRECTORY docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR} FILES_MATCHING PATTERN "*.md")
 

@@ -7,8 +7,10 @@ set -euo pipefail
 build_pkgs=(build-essential cmake pkg-config libevent-dev libwebsockets-dev libwebsockets-evlib-ev libev-dev libjansson-dev
   libhiredis-dev libpq-dev libmariadb-dev librabbitmq-dev libjwt-dev libsqlite3-dev libcmocka-dev libssl-dev
   librdkafka-dev)
+# The fonts: the browser tests' pages (and their screenshots in docs/) show
+# Korean and emoji.
 test_pkgs=(clang valgrind redis-server postgresql mariadb-server mariadb-client rabbitmq-server python3-stomp
-  python3-websocket python3-pika python3-yaml python3-jsonschema chromium)
+  python3-websocket python3-pika python3-yaml python3-jsonschema chromium fonts-nanum fonts-noto-color-emoji)
 
 want=("${build_pkgs[@]}")
 # The web desk's STOMP client comes from npm. A nodesource nodejs bundles

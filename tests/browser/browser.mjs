@@ -9,10 +9,11 @@ import { startChatd } from "../conformance/harness.mjs";
 export const SHOTS = process.env.CHATD_SCREENSHOTS ??
   path.join(process.env.CHATD_SOURCE_DIR ?? ".", "docs", "screenshots");
 
-// { server, browser }; stop() ends both.
-export async function startBrowserTest() {
+// { server, browser }; stop() ends both. start: how chatd is started (the
+// harness's test configuration unless a test names another).
+export async function startBrowserTest(start = () => startChatd()) {
   mkdirSync(SHOTS, { recursive: true });
-  const server = await startChatd();
+  const server = await start();
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",

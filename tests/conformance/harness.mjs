@@ -83,10 +83,30 @@ export async function startChatd(extra = {}) {
   ];
   const config = path.join(dir, "chat.ini");
   writeFileSync(config, lines.join("\n"));
+  return spawnChatd(dir, config, http, stomp, {});
+}
+
+// chatd started from a shipped configuration (examples/deploy/*.ini) whose
+// listen addresses, plugin dir and the rest come from the environment
+// variables it names: env gets CHATD_LISTEN, CHATD_STOMP_LISTEN,
+// CHATD_PLUGIN_DIR, CHATD_WEB_ROOT and CHATD_ORIGINS here; env(dir) may add
+// more (a secret, a database path in dir).
+export async function startChatdFrom(config, env = () => ({})) {
+  const dir = mkdtempSync(path.join(tmpdir(), "chatd-js-"));
+  const http = await freePort();
+  const stomp = await freePort();
+  return spawnChatd(dir, config, http, stomp, {
+    CHATD_LISTEN: `127.0.0.1:${http}`, CHATD_STOMP_LISTEN: `127.0.0.1:${stomp}`,
+    CHATD_PLUGIN_DIR: path.resolve(PLUGINS), CHATD_WEB_ROOT: path.resolve(SOURCE, "examples", "web"),
+    CHATD_ORIGINS: `http://localhost:${http}`, ...env(dir),
+  });
+}
+
+async function spawnChatd(dir, config, http, stomp, env) {
   const logPath = path.join(dir, "chatd.log");
   const { openSync } = await import("node:fs");
   const log = openSync(logPath, "w");
-  const proc = spawn(BIN, ["-c", config], { stdio: ["ignore", log, log] });
+  const proc = spawn(BIN, ["-c", config], { stdio: ["ignore", log, log], env: { ...process.env, ...env } });
   let exited = null;
   proc.on("exit", (code) => { exited = code; });
   await waitFor(async () => exited !== null || ((await portOpen(http)) && (await portOpen(stomp))), "chatd to listen");

@@ -71,7 +71,9 @@ class PackageContents(unittest.TestCase):
         for path in ("/usr/bin/chatd", "/usr/bin/chatd-token", "/etc/chatd/chat.ini",
                      "/lib/systemd/system/chatd.service", "/usr/include/chatd/plugin.h",
                      "/usr/include/chatd/host.h", "/usr/share/chatd/web/customer.html",
-                     "/usr/share/chatd/web/node_modules/@stomp/stompjs/bundles/stomp.umd.min.js"):
+                     "/usr/share/chatd/web/node_modules/@stomp/stompjs/bundles/stomp.umd.min.js",
+                     "/usr/share/chatd/web/spring.html",
+                     "/usr/share/chatd/web/node_modules/sockjs-client/dist/sockjs.min.js"):
             self.assertIn(path, names)
         for plugin in ("auth_static", "auth_jwt", "storage_sqlite", "storage_postgres", "storage_redis",
                        "broker_simple", "broker_redis", "notify_webhook"):
