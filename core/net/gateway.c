@@ -108,7 +108,7 @@ void conn_open(struct gateway *g, struct conn *c, struct lws *wsi, enum transpor
     c->wsi = wsi;
     c->transport = t;
     lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
-    size_t limit = g->settings->max_connections_per_ip;
+    size_t limit = g->live.max_connections_per_ip;
     if (limit && peer_count(g, c->peer) >= limit) {
         /* Never reaches the core: no session, only this ERROR, then close. */
         log_msg(CHATD_LOG_WARN, "gateway", 0, "%s connection from %s refused: %zu already open from there",
@@ -117,7 +117,7 @@ void conn_open(struct gateway *g, struct conn *c, struct lws *wsi, enum transpor
                         "This address has reached [server] max_connections_per_ip.");
         return;
     }
-    c->parser = stomp_parser_new(&g->settings->limits);
+    c->parser = stomp_parser_new(&g->live.frame);
     c->id = ++g->next_id;
     if (!c->parser || idmap_put(&g->conns, c->id, c) < 0 || (limit && peer_hold(g, c) < 0)) {
         idmap_del(&g->conns, c->id); /* absent when idmap_put failed */
@@ -218,7 +218,7 @@ static void flow_slow_timeout(struct ev_loop *loop, ev_timer *w, int revents)
     struct conn *c = f->c;
     log_msg(CHATD_LOG_WARN, "gateway", c->id,
             "outbound queue above %zu bytes for %lld ms while publishers waited: slow consumer disconnected",
-            c->g->settings->max_outbound_bytes / 4, c->g->settings->slow_consumer_timeout_ms);
+            c->g->live.max_outbound_bytes / 4, c->g->live.slow_consumer_timeout_ms);
     conn_release_publishers(c->g, c);
     c->kill = true;
     conn_wake(c);
@@ -281,7 +281,7 @@ static void conn_hold_publisher(struct gateway *g, struct conn *c, uint64_t orig
     f->holding[f->nholding++] = origin;
     p->throttled_by++;
     conn_rx_update(p);
-    long long ms = g->settings->slow_consumer_timeout_ms;
+    long long ms = g->live.slow_consumer_timeout_ms;
     if (f->nholding == 1 && ms) {
         ev_timer_set(&f->slow_timer, (double)ms / 1e3, 0);
         ev_timer_start(g->loop, &f->slow_timer);
@@ -293,7 +293,7 @@ static void conn_hold_publisher(struct gateway *g, struct conn *c, uint64_t orig
  * then not read until the debt is paid. */
 static void conn_rate_take(struct gateway *g, struct conn *c, size_t len)
 {
-    size_t rate = g->settings->max_send_bytes_per_second;
+    size_t rate = g->live.max_send_bytes_per_second;
     if (!rate)
         return;
     lws_usec_t now = lws_now_usecs();
@@ -324,11 +324,11 @@ static void conn_enqueue(struct gateway *g, struct conn *c, char *head, size_t h
 {
     struct outitem *it = malloc(sizeof *it);
     size_t len = head_len + (shared ? shared->len : 0);
-    if (!it || c->kill || c->close_after_flush || c->out_bytes > g->settings->max_outbound_bytes) {
+    if (!it || c->kill || c->close_after_flush || c->out_bytes > g->live.max_outbound_bytes) {
         if (it && !c->kill && !c->close_after_flush)
             log_msg(CHATD_LOG_WARN, "gateway", c->id,
                     "outbound queue above %zu bytes: slow consumer disconnected",
-                    g->settings->max_outbound_bytes);
+                    g->live.max_outbound_bytes);
         free(it);
         free(head);
         rcbuf_unref(shared);
@@ -344,7 +344,7 @@ static void conn_enqueue(struct gateway *g, struct conn *c, char *head, size_t h
         c->out_head = it;
     c->out_tail = it;
     c->out_bytes += len;
-    if (shared && shared->origin && c->out_bytes > g->settings->max_outbound_bytes / 2)
+    if (shared && shared->origin && c->out_bytes > g->live.max_outbound_bytes / 2)
         conn_hold_publisher(g, c, shared->origin);
     if (wake)
         conn_wake(c);
@@ -396,7 +396,7 @@ static lws_usec_t conn_send_interval(const struct gateway *g, const struct conn 
 {
     lws_usec_t us = c->hb_send_us;
     if (c->framing == FRAMING_SOCKJS_WS) {
-        lws_usec_t sj = (lws_usec_t)g->settings->sockjs_heartbeat_ms * 1000;
+        lws_usec_t sj = (lws_usec_t)g->live.sockjs_heartbeat_ms * 1000;
         if (!us || sj < us)
             us = sj;
     }
@@ -555,7 +555,7 @@ static void conn_pop(struct conn *c)
 /* After frames left the queue: publishers it held back may go on. */
 static void conn_taken(struct gateway *g, struct conn *c)
 {
-    if (c->flow && c->out_bytes <= g->settings->max_outbound_bytes / 4)
+    if (c->flow && c->out_bytes <= g->live.max_outbound_bytes / 4)
         conn_release_publishers(g, c);
 }
 
@@ -755,6 +755,11 @@ static void gateway_drain_queue(struct gateway *g)
             h->content_type = m->u.http_response.content_type;
             h->answered = true;
             lws_callback_on_writable(h->wsi);
+            continue;
+        }
+        if (m->kind == XM_LIMITS) {
+            g->live = *m->u.limits;
+            xmsg_dispose(m);
             continue;
         }
         if (m->kind == XM_DRAIN) {
@@ -1170,6 +1175,20 @@ static void gateway_lws_pump(struct ev_loop *loop, ev_timer *w, int revents)
  * connection, each time one is accepted.) */
 static const lws_retry_bo_t no_idle_policy;
 
+void gateway_limits_of(const struct settings *s, struct gateway_limits *out)
+{
+    *out = (struct gateway_limits){
+        .frame = s->limits,
+        .max_connections_per_ip = s->max_connections_per_ip,
+        .max_outbound_bytes = s->max_outbound_bytes,
+        .max_send_bytes_per_second = s->max_send_bytes_per_second,
+        .slow_consumer_timeout_ms = s->slow_consumer_timeout_ms,
+        .sockjs_heartbeat_ms = s->sockjs_heartbeat_ms,
+        .sockjs_disconnect_delay_ms = s->sockjs_disconnect_delay_ms,
+        .sockjs_response_limit = s->sockjs_response_limit,
+    };
+}
+
 struct gateway *gateway_new(const struct settings *s, struct xq *to_core, void (*wake_core)(void *arg),
                             void *wake_arg, char *err, size_t errlen)
 {
@@ -1179,6 +1198,7 @@ struct gateway *gateway_new(const struct settings *s, struct xq *to_core, void (
         return NULL;
     }
     g->settings = s;
+    gateway_limits_of(s, &g->live);
     g->to_core = to_core;
     g->wake_core = wake_core;
     g->wake_arg = wake_arg;

@@ -94,7 +94,9 @@ struct http_conn {
 #define HTTP_BODY_MAX (64 * 1024)
 
 struct gateway {
+    /* Only its restart-only members are read (gateway.h); the rest is in `live`. */
     const struct settings *settings;
+    struct gateway_limits live;
     struct lws_context *ctx;
     struct ev_loop *loop;      /* epoll; lws runs on it as a foreign loop */
     ev_timer lws_pump;         /* see gateway_lws_pump() */

@@ -89,7 +89,7 @@ static void session_end(struct gateway *g, struct sockjs_session *s)
     if (s->held)
         lws_callback_on_writable(s->held->wsi); /* its 204 */
     if (!s->recv)
-        timer_restart(g, &s->timer, g->settings->sockjs_disconnect_delay_ms);
+        timer_restart(g, &s->timer, g->live.sockjs_disconnect_delay_ms);
 }
 
 /* Detach the receiving request: the session waits for the next one. */
@@ -101,7 +101,7 @@ static void session_detach(struct gateway *g, struct sockjs_session *s)
     }
     s->c.wsi = NULL;
     ev_timer_stop(g->loop, &s->hb);
-    timer_restart(g, &s->timer, g->settings->sockjs_disconnect_delay_ms);
+    timer_restart(g, &s->timer, g->live.sockjs_disconnect_delay_ms);
 }
 
 static void session_timer(struct ev_loop *loop, ev_timer *w, int revents)
@@ -115,7 +115,7 @@ static void session_timer(struct ev_loop *loop, ev_timer *w, int revents)
     if (!s->closed) {
         if (!s->c.kill && !s->c.close_after_flush)
             log_msg(CHATD_LOG_INFO, "gateway", s->c.id, "SockJS session %s: no receiving request for %lld ms: closed",
-                    s->id, g->settings->sockjs_disconnect_delay_ms);
+                    s->id, g->live.sockjs_disconnect_delay_ms);
         session_end(g, s);
         return;
     }
@@ -432,10 +432,10 @@ static int receiver_writable(struct gateway *g, struct sockjs_request *r)
         return -1;
     s->c.last_tx_us = lws_now_usecs();
     r->sent += b->len;
-    timer_restart(g, &s->hb, g->settings->sockjs_heartbeat_ms);
+    timer_restart(g, &s->hb, g->live.sockjs_heartbeat_ms);
     if (ended)
         session_end(g, s);
-    if (ended || r->sent >= g->settings->sockjs_response_limit) {
+    if (ended || r->sent >= g->live.sockjs_response_limit) {
         session_detach(g, s);
         r->finish = true;
     }
@@ -463,7 +463,7 @@ static int receiver_begin(struct gateway *g, struct sockjs_request *r)
     s->recv = r;
     r->s = s;
     s->c.wsi = r->wsi;
-    timer_restart(g, &s->hb, g->settings->sockjs_heartbeat_ms);
+    timer_restart(g, &s->hb, g->live.sockjs_heartbeat_ms);
     lws_callback_on_writable(r->wsi);
     return 0;
 }
@@ -473,7 +473,7 @@ static int receiver_begin(struct gateway *g, struct sockjs_request *r)
 /* The largest xhr_send body: two frames' worth of JSON escaping. */
 static size_t post_max(const struct gateway *g)
 {
-    return 2 * g->settings->limits.max_frame_size + 65536;
+    return 2 * g->live.frame.max_frame_size + 65536;
 }
 
 static int dec_reserve(struct gateway *g, size_t len)

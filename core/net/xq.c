@@ -56,6 +56,9 @@ void xmsg_dispose(struct xmsg *m)
     case XM_FRAME:
         stomp_frame_free(m->u.frame);
         break;
+    case XM_LIMITS:
+        free(m->u.limits);
+        break;
     case XM_OUT:
         free(m->u.out.head);
         rcbuf_unref(m->u.out.shared);

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct gateway_limits;
 struct stomp_frame;
 
 /* An HTTP request for the core (REST API, health). Owned by its message. */
@@ -59,6 +60,7 @@ enum xmsg_kind {
     XM_RX_PAUSE,   /* stop reading the connection (the session is backlogged) */
     XM_RX_RESUME,  /* read it again */
     XM_RX_CREDIT,  /* u.credit bytes of the connection's frames were taken by the core */
+    XM_LIMITS,     /* a reload: u.limits (owned) replace the gateway's limits */
 };
 
 struct xmsg {
@@ -88,6 +90,7 @@ struct xmsg {
             struct rcbuf *shared;
         } out;
         size_t credit;
+        struct gateway_limits *limits;
     } u;
 };
 
