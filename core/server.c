@@ -14,6 +14,7 @@
 #include "config.h"
 #include "stomp/destinations.h"
 #include "net/gateway.h"
+#include "plugins/auth_port.h"
 #include "plugins/loader.h"
 #include "log.h"
 #include "rooms/notify.h"
@@ -135,6 +136,14 @@ static void server_on_signal(evutil_socket_t sig, short what, void *arg)
     (void)what;
     log_info("received %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
     server_stop(arg);
+}
+
+static void server_on_hup(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig, (void)what;
+    log_info("received SIGHUP: reloading the configuration");
+    char msg[1536];
+    (void)server_reload(arg, msg, sizeof msg); /* the outcome is logged */
 }
 
 static void server_on_pending_timer(evutil_socket_t fd, short what, void *arg)
@@ -293,11 +302,10 @@ static int server_wire_rooms(struct server *srv)
     if (!(srv->rooms->availability = availability_new()))
         return -1;
     presence_on_agents(srv->presence, agents_changed, srv);
-    if (srv->settings.support_assign != SUPPORT_ASSIGN_MANUAL) {
-        srv->rooms->routing = routing_new(srv->rooms, srv->base, srv->settings.support_assign, routing_leader, srv);
-        if (!srv->rooms->routing)
-            return -1;
-    }
+    /* Idle while assignment is manual; a reload may change that. */
+    srv->rooms->routing = routing_new(srv->rooms, srv->base, srv->settings.support_assign, routing_leader, srv);
+    if (!srv->rooms->routing)
+        return -1;
     srv->rooms->preview_chars = srv->settings.notify_preview;
     srv->rooms->metrics = &srv->metrics;
     srv->metrics.live = (struct metrics_source){.gauges = live_gauges, .ctx = srv};
@@ -320,6 +328,10 @@ int server_init(struct server *srv, const char *config_path, bool quiet, char *e
     srv->base = event_base_new();
     if (!srv->base || !(srv->tasks = tasks_new(srv->base))) {
         snprintf(err, errlen, "cannot create the event loop");
+        return -1;
+    }
+    if (!(srv->auth_retiring = auth_retiring_new(srv->base))) {
+        snprintf(err, errlen, "out of memory");
         return -1;
     }
     if (!(srv->auth = plugin_load(srv, srv->config, "auth", CHATD_PLUGIN_AUTH, err, errlen)) ||
@@ -379,10 +391,12 @@ int server_run(struct server *srv, char *err, size_t errlen)
     srv->flush_ev = event_new(srv->base, -1, 0, server_flush, srv);
     srv->sig_int = evsignal_new(srv->base, SIGINT, server_on_signal, srv);
     srv->sig_term = evsignal_new(srv->base, SIGTERM, server_on_signal, srv);
+    srv->sig_hup = evsignal_new(srv->base, SIGHUP, server_on_hup, srv);
     srv->pending_timer = event_new(srv->base, -1, EV_PERSIST, server_on_pending_timer, srv);
     struct timeval second = {1, 0};
-    if (!srv->to_core_ev || !srv->flush_ev || !srv->sig_int || !srv->sig_term || !srv->pending_timer ||
-        event_add(srv->sig_int, NULL) < 0 || event_add(srv->sig_term, NULL) < 0 ||
+    if (!srv->to_core_ev || !srv->flush_ev || !srv->sig_int || !srv->sig_term || !srv->sig_hup ||
+        !srv->pending_timer || event_add(srv->sig_int, NULL) < 0 || event_add(srv->sig_term, NULL) < 0 ||
+        event_add(srv->sig_hup, NULL) < 0 ||
         event_add(srv->pending_timer, &second) < 0) {
         snprintf(err, errlen, "cannot set up the event loop");
         return -1;
@@ -461,6 +475,7 @@ void server_teardown(struct server *srv)
     retention_free(srv->retention);
     srv->retention = NULL;
     plugin_unload(srv->auth);
+    auth_retiring_free(srv->auth_retiring);
     tasks_free(srv->tasks);
     router_free(srv->router);
     free(srv->rooms);
@@ -474,7 +489,7 @@ void server_teardown(struct server *srv)
     free(srv->out);
     free(srv->credit_ids);
     free(srv->batch);
-    struct event *evs[] = {srv->to_core_ev, srv->flush_ev, srv->sig_int, srv->sig_term,
+    struct event *evs[] = {srv->to_core_ev, srv->flush_ev, srv->sig_int, srv->sig_term, srv->sig_hup,
                            srv->pending_timer, srv->stop_timer};
     for (size_t i = 0; i < sizeof evs / sizeof *evs; i++)
         if (evs[i])

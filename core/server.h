@@ -14,6 +14,7 @@
 #include "settings.h"
 #include "net/xq.h"
 
+struct auth_retiring;
 struct event;
 struct event_base;
 struct config;
@@ -28,10 +29,11 @@ struct tasks;
 
 struct server {
     struct settings settings;
-    struct config *config; /* start-up only; NULL once serving */
+    struct config *config; /* the file as last loaded: a reload compares with it */
     struct event_base *base;
 
     struct plugin *auth;
+    struct auth_retiring *auth_retiring; /* instances a reload replaced, finishing their calls */
     struct plugin *storage;
     struct plugin *broker;
     struct broker_port broker_port; /* the broker as the core uses it */
@@ -71,11 +73,16 @@ struct server {
     uint64_t next_trace;         /* trace ids minted for SENDs without one */
     char instance[24];           /* this instance's random id: message-id prefix, presence, trace ids */
     bool stopping;
-    struct event *sig_int, *sig_term, *stop_timer;
+    struct event *sig_int, *sig_term, *sig_hup, *stop_timer;
 };
 
 /* Queue a message for the gateway; pushed at the end of this loop turn. */
 void server_emit(struct server *srv, const struct xmsg *m);
+/* Core thread: read the configuration file again and apply what may change
+ * while serving (server_reload.c; docs/configuration.md, "Reload"). 0 with
+ * one line saying what was done in msg, or -1 with one line saying why
+ * nothing changed; either way the line is logged. */
+int server_reload(struct server *srv, char *msg, size_t msglen);
 /* Begin graceful shutdown (signal, or fatal error). */
 void server_stop(struct server *srv);
 

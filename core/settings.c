@@ -423,6 +423,100 @@ int settings_parse_notify_policy(const char *v, unsigned *kinds, bool *mentions)
     return rc;
 }
 
+static bool str_differs(const char *a, const char *b)
+{
+    return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+}
+
+static bool words_differ(char *const *a, char *const *b)
+{
+    size_t i = 0;
+    for (; a && b && a[i] && b[i]; i++)
+        if (strcmp(a[i], b[i]) != 0)
+            return true;
+    return (a && a[i]) || (b && b[i]);
+}
+
+static bool prefixes_differ(const struct dest_prefixes *a, const struct dest_prefixes *b, int k)
+{
+    if (a->n[k] != b->n[k])
+        return true;
+    for (size_t i = 0; i < a->n[k]; i++)
+        if (strcmp(a->alias[k][i], b->alias[k][i]) != 0)
+            return true;
+    return false;
+}
+
+size_t settings_restart_changes(const struct settings *old, const struct settings *next, const char **keys,
+                                size_t max)
+{
+    size_t n = 0;
+#define CHANGED(cond, name)        \
+    do {                           \
+        if (cond) {                \
+            if (n < max)           \
+                keys[n] = (name);  \
+            n++;                   \
+        }                          \
+    } while (0)
+    CHANGED(str_differs(old->listen_host, next->listen_host) || old->listen_port != next->listen_port,
+            "[server] listen");
+    CHANGED(str_differs(old->stomp_host, next->stomp_host) || old->stomp_port != next->stomp_port,
+            "[server] stomp_listen");
+    CHANGED(str_differs(old->plugin_dir, next->plugin_dir), "[server] plugin_dir");
+    CHANGED(str_differs(old->web_root, next->web_root), "[server] web_root");
+    CHANGED(words_differ(old->allowed_origins, next->allowed_origins), "[server] allowed_origins");
+    bool paths = old->nws_paths != next->nws_paths, sockjs = false;
+    for (size_t i = 0; !paths && i < old->nws_paths; i++) {
+        paths |= strcmp(old->ws_paths[i].path, next->ws_paths[i].path) != 0;
+        sockjs |= old->ws_paths[i].sockjs != next->ws_paths[i].sockjs;
+    }
+    CHANGED(paths, "[server] websocket_paths");
+    CHANGED(!paths && sockjs, "[server] sockjs");
+    CHANGED(old->presence_interval_ms != next->presence_interval_ms, "[server] presence_interval");
+    CHANGED(old->ws_rx_buffer != next->ws_rx_buffer, "[stomp] ws_rx_buffer");
+    static const char *const prefix_keys[PREFIX_KINDS] = {"[stomp] application_prefix", "[stomp] topic_prefix",
+                                                          "[stomp] queue_prefix", "[stomp] user_prefix"};
+    for (int k = 0; k < PREFIX_KINDS; k++)
+        CHANGED(prefixes_differ(&old->prefixes, &next->prefixes, k), prefix_keys[k]);
+    CHANGED(old->retention_ms != next->retention_ms, "[rooms] retention");
+#undef CHANGED
+    return n;
+}
+
+void settings_take_live(struct settings *s, struct settings *next)
+{
+    s->log_level = next->log_level;
+    s->log_format = next->log_format;
+    s->shutdown_timeout_ms = next->shutdown_timeout_ms;
+    s->max_connections_per_ip = next->max_connections_per_ip;
+    s->sockjs_heartbeat_ms = next->sockjs_heartbeat_ms;
+    s->sockjs_disconnect_delay_ms = next->sockjs_disconnect_delay_ms;
+    s->sockjs_response_limit = next->sockjs_response_limit;
+    s->limits = next->limits;
+    s->max_subscriptions = next->max_subscriptions;
+    s->connect_timeout_ms = next->connect_timeout_ms;
+    s->max_outbound_bytes = next->max_outbound_bytes;
+    s->max_unacked = next->max_unacked;
+    s->max_sends_per_second = next->max_sends_per_second;
+    s->max_send_bytes_per_second = next->max_send_bytes_per_second;
+    s->slow_consumer_timeout_ms = next->slow_consumer_timeout_ms;
+    s->notify_kinds = next->notify_kinds;
+    s->notify_mentions = next->notify_mentions;
+    s->notify_coalesce_ms = next->notify_coalesce_ms;
+    s->notify_preview = next->notify_preview;
+    s->max_queue_length = next->max_queue_length;
+    s->max_transactions = next->max_transactions;
+    s->max_transaction_frames = next->max_transaction_frames;
+    s->heartbeat_send_ms = next->heartbeat_send_ms;
+    s->heartbeat_receive_ms = next->heartbeat_receive_ms;
+    struct acl acl = s->acl;
+    s->acl = next->acl;
+    next->acl = acl;
+    s->support_assign = next->support_assign;
+    s->max_chats_per_agent = next->max_chats_per_agent;
+}
+
 void settings_free(struct settings *s)
 {
     free(s->listen_host);

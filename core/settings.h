@@ -89,6 +89,16 @@ int settings_parse_notify_policy(const char *v, unsigned *kinds, bool *mentions)
 int settings_parse_ws_paths(struct settings *s, const char *paths, const char *sockjs, const char **key, char *why,
                             size_t whylen);
 
+/* A reload (docs/configuration.md, "What a reload changes"). The keys that
+ * need a restart whose values differ between old and next, as "[section]
+ * key", into keys (at most max; static strings); returns how many differ. */
+size_t settings_restart_changes(const struct settings *old, const struct settings *next, const char **keys,
+                                size_t max);
+/* Take next's live members into s; next gets what s had, for the caller to
+ * free. Members a restart changes are left alone: the gateway thread reads
+ * some of them (net/gateway.h). Core thread. */
+void settings_take_live(struct settings *s, struct settings *next);
+
 /* "host:port" -> parts; host defaults to 0.0.0.0 when only ":port". */
 int settings_parse_addr(const char *v, char **host, int *port);
 

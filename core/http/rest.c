@@ -8,6 +8,7 @@
 
 #include "plugins/auth_port.h"
 #include "plugins/loader.h"
+#include "http/admin_rest.h"
 #include "http/agents_rest.h"
 #include "http/http_routes.h"
 #include "wire/query.h"
@@ -83,6 +84,10 @@ static void metrics(struct rest_call *c)
          m->rooms_purged},
         {"chatd_users_erased_total", "counter", "users' data erased on request (DELETE /api/users/U)",
          m->users_erased},
+        {"chatd_config_reloads_total", "counter", "configuration reloads applied (SIGHUP, POST /api/admin/reload)",
+         m->reloads},
+        {"chatd_config_reloads_refused_total", "counter",
+         "configuration reloads refused (an invalid file, or a change that needs a restart)", m->reloads_refused},
         {"chatd_support_queue_rooms", "gauge",
          "unassigned support rooms as this instance's last routing pass left them (0 where it does not route)",
          m->support_queue},
@@ -128,7 +133,7 @@ static void metrics(struct rest_call *c)
 }
 
 /* Every path the API answers, and who answers it (docs/rest-api.md). */
-enum api_handler { API_HEALTH = 1, API_METRICS, API_ROOMS, API_USERS, API_AGENTS };
+enum api_handler { API_HEALTH = 1, API_METRICS, API_ROOMS, API_USERS, API_AGENTS, API_ADMIN_RELOAD };
 
 static const struct route api_routes[] = {
     {"*", "/healthz", API_HEALTH, 0},
@@ -148,6 +153,7 @@ static const struct route api_routes[] = {
     {"DELETE", "/api/users/{}", API_USERS, 0},
     {"GET", "/api/agents", API_AGENTS, AGENTS_LIST},
     {"PUT", "/api/agents/me/status", API_AGENTS, AGENTS_STATUS},
+    {"POST", "/api/admin/reload", API_ADMIN_RELOAD, 0},
 };
 
 static void rest_auth_done(void *ctx, chatd_status st, const struct chatd_identity *who, const char *reason)
@@ -169,6 +175,8 @@ static void rest_auth_done(void *ctx, chatd_status st, const struct chatd_identi
         user_erase_rest(c, c->params[0]);
     else if (c->route->handler == API_AGENTS)
         agents_rest(c, (enum agents_request)c->route->request);
+    else if (c->route->handler == API_ADMIN_RELOAD)
+        admin_reload_rest(c);
     else
         rooms_rest(c, (enum rooms_request)c->route->request, c->params[0], c->params[1]);
 }

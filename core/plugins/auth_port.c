@@ -1,5 +1,6 @@
 #include "plugins/auth_port.h"
 
+#include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,8 +14,14 @@ _Static_assert(offsetof(struct chatd_identity, user) == SDK1_SKIP, "1.x identity
 /* SDK 2.0's identity: a 2.x plugin fills at least this much. */
 #define IDENTITY_SIZE_2_0 (offsetof(struct chatd_identity, expires_ms) + sizeof(int64_t))
 
+struct auth_retiring {
+    struct event *reap; /* activated when a retired instance's last answer came */
+    struct plugin **v;
+    size_t n;
+};
+
 struct auth_call {
-    const struct plugin *p;
+    struct plugin *p;
     chatd_auth_cb cb;
     void *ctx;
 };
@@ -37,11 +44,16 @@ static void on_auth(void *ctx, chatd_status st, const struct chatd_identity *who
     id.size = sizeof id;
     chatd_auth_cb cb = c->cb;
     void *cb_ctx = c->ctx;
+    struct plugin *p = c->p;
     free(c);
+    /* The plugin may still touch its state after this returns: a retired
+     * instance goes on a later turn. */
+    if (--p->auth_calls == 0 && p->retiring)
+        event_active(p->retiring->reap, 0, 0);
     cb(cb_ctx, st, who ? &id : NULL, reason);
 }
 
-void auth_authenticate(const struct plugin *auth, const struct chatd_credentials *cred, chatd_auth_cb cb,
+void auth_authenticate(struct plugin *auth, const struct chatd_credentials *cred, chatd_auth_cb cb,
                        void *ctx)
 {
     struct auth_call *c = malloc(sizeof *c);
@@ -57,5 +69,63 @@ void auth_authenticate(const struct plugin *auth, const struct chatd_credentials
         memcpy(&out, SDK1_CBODY(&in), SDK1_SIZE(chatd_credentials));
     else
         out = in;
+    auth->auth_calls++;
     auth->desc->ops.auth->authenticate(auth->state, &out, on_auth, c);
+}
+
+static void reap(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    struct auth_retiring *r = arg;
+    size_t kept = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        if (r->v[i]->auth_calls == 0) {
+            log_msg(CHATD_LOG_DEBUG, r->v[i]->section, 0, "the instance a reload replaced has answered its last "
+                                                          "authentication; unloading it");
+            plugin_unload(r->v[i]);
+        } else {
+            r->v[kept++] = r->v[i];
+        }
+    }
+    r->n = kept;
+}
+
+struct auth_retiring *auth_retiring_new(struct event_base *base)
+{
+    struct auth_retiring *r = calloc(1, sizeof *r);
+    if (r && !(r->reap = event_new(base, -1, 0, reap, r))) {
+        free(r);
+        r = NULL;
+    }
+    return r;
+}
+
+int auth_retire(struct auth_retiring *r, struct plugin *old)
+{
+    struct plugin **v = realloc(r->v, (r->n + 1) * sizeof *v);
+    if (!v) {
+        plugin_unload(old);
+        return -1;
+    }
+    r->v = v;
+    r->v[r->n++] = old;
+    old->retiring = r;
+    event_active(r->reap, 0, 0); /* maybe nothing is under way */
+    return 0;
+}
+
+size_t auth_retiring_count(const struct auth_retiring *r)
+{
+    return r ? r->n : 0;
+}
+
+void auth_retiring_free(struct auth_retiring *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n; i++)
+        plugin_unload(r->v[i]);
+    free(r->v);
+    event_free(r->reap);
+    free(r);
 }

@@ -6,13 +6,28 @@
 
 #include <chatd/plugin.h>
 
+struct event_base;
 struct plugin;
 
 /* cred and what it points to are the caller's until this returns (its
  * `size` is the port's to set); cb runs once on the core thread, maybe
  * before this returns, with an identity of this SDK (what the plugin's SDK
  * lacks is zero), borrowed for the callback. */
-void auth_authenticate(const struct plugin *auth, const struct chatd_credentials *cred, chatd_auth_cb cb,
-                       void *ctx);
+void auth_authenticate(struct plugin *auth, const struct chatd_credentials *cred, chatd_auth_cb cb, void *ctx);
+
+/* Instances of the auth plugin that a reload replaced. Each stays loaded
+ * until every authentication it had under way answered (the SDK lets a
+ * plugin answer from its own thread through host->post, and fini drops
+ * what is still queued), then is unloaded on a later turn of the core
+ * loop, never from inside its own callback. Core thread. */
+struct auth_retiring;
+struct auth_retiring *auth_retiring_new(struct event_base *base);
+/* Take old, which no new call reaches any more. 0, or -1 out of memory
+ * (old is then unloaded at once: its pending answers are dropped). */
+int auth_retire(struct auth_retiring *r, struct plugin *old);
+/* Instances still waiting for answers (tests, logs). */
+size_t auth_retiring_count(const struct auth_retiring *r);
+/* Shutdown, after the post() queue closed: unload what is left. NULL ok. */
+void auth_retiring_free(struct auth_retiring *r);
 
 #endif

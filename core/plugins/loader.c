@@ -208,8 +208,10 @@ struct plugin *plugin_load(struct server *srv, struct config *cfg, const char *s
 
     host_setup(p);
     p->cfg = sec;
+    p->cfg_file = cfg;
     chatd_status st = d->init(&p->host, &p->state);
     p->cfg = NULL;
+    p->cfg_file = NULL;
     if (st != CHATD_OK) {
         if (p->init_error_set)
             snprintf(err, errlen, "%s", p->init_error);

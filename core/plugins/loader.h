@@ -5,6 +5,7 @@
 #include <chatd/plugin.h>
 
 struct config;
+struct auth_retiring;
 struct config_section;
 struct server;
 
@@ -22,13 +23,16 @@ struct plugin {
     void *state;
     bool ready;
     unsigned storage_calls; /* storage_port.c: calls into the plugin under way */
+    unsigned auth_calls;    /* auth_port.c: authentications not answered yet */
+    struct auth_retiring *retiring; /* auth_port.c: set once a reload replaced this instance */
     /* host->counter_add */
     struct plugin_counter {
         char name[48];
         uint64_t value;
     } counters[16];
     size_t ncounters;
-    /* Start-up only: */
+    /* During init only: */
+    const struct config *cfg_file; /* the file being loaded (errors name it) */
     struct config_section *cfg;
     char init_error[512];
     bool init_error_set;
@@ -42,7 +46,8 @@ struct plugin {
      (ops)->member != NULL)
 
 /* Resolve, open, check and init the plugin named by `plugin =` in
- * `section`. On failure: NULL, one line in err, nothing left loaded. */
+ * `section` of cfg (at start-up, or a new instance on a reload). On
+ * failure: NULL, one line in err, nothing left loaded. */
 struct plugin *plugin_load(struct server *srv, struct config *cfg, const char *section,
                            chatd_plugin_kind kind, char *err, size_t errlen);
 /* fini + dlclose. NULL ok. */

@@ -188,9 +188,9 @@ static void host_config_error(const struct chatd_host *h, const char *key, const
     vsnprintf(reason, sizeof reason, fmt, ap);
     va_end(ap);
     if (key)
-        config_errorf(p->init_error, sizeof p->init_error, p->srv->config, p->section, key, "%s", reason);
+        config_errorf(p->init_error, sizeof p->init_error, p->cfg_file, p->section, key, "%s", reason);
     else
-        config_errorf(p->init_error, sizeof p->init_error, p->srv->config, p->section, "plugin",
+        config_errorf(p->init_error, sizeof p->init_error, p->cfg_file, p->section, "plugin",
                       "%s failed to start: %s", p->desc->name, reason);
     p->init_error_set = true;
 }

@@ -230,7 +230,7 @@ static void pass_run(struct routing *rt)
         rt->again = true;
         return;
     }
-    if (rt->is_leader && !rt->is_leader(rt->leader_ctx))
+    if (rt->mode == SUPPORT_ASSIGN_MANUAL || (rt->is_leader && !rt->is_leader(rt->leader_ctx)))
         return;
     rt->running = true;
     rt->passes++;
@@ -260,8 +260,23 @@ struct routing *routing_new(struct rooms *r, struct event_base *base, enum suppo
         return NULL;
     }
     struct timeval tv = {SWEEP_MS / 1000, (SWEEP_MS % 1000) * 1000};
-    event_add(rt->sweep, &tv);
+    if (mode != SUPPORT_ASSIGN_MANUAL)
+        event_add(rt->sweep, &tv);
     return rt;
+}
+
+void routing_set_mode(struct routing *rt, enum support_assign mode)
+{
+    if (!rt || rt->closing || rt->mode == mode)
+        return;
+    rt->mode = mode;
+    if (mode == SUPPORT_ASSIGN_MANUAL) {
+        event_del(rt->sweep);
+        return;
+    }
+    struct timeval tv = {SWEEP_MS / 1000, (SWEEP_MS % 1000) * 1000};
+    event_add(rt->sweep, &tv);
+    routing_kick(rt);
 }
 
 void routing_close(struct routing *rt)

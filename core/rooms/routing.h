@@ -27,9 +27,14 @@ struct event_base;
 long routing_pick(enum support_assign mode, const struct agent_view *agents, size_t n, size_t max_open,
                   const char *last);
 
-/* is_leader (may be NULL: always) says whether this instance routes. */
+/* is_leader (may be NULL: always) says whether this instance routes. In
+ * manual mode the routing is idle until routing_set_mode. */
 struct routing *routing_new(struct rooms *r, struct event_base *base, enum support_assign mode,
                             bool (*is_leader)(const void *ctx), const void *leader_ctx);
+/* A reload changed [support] assign: manual stops the passes (one under
+ * way ends without another claim), round_robin or least_busy (re)starts
+ * them. */
+void routing_set_mode(struct routing *rt, enum support_assign mode);
 /* Shutting down, before the storage's last answers run: answers still to
  * come end the pass without another operation, and no pass starts. */
 void routing_close(struct routing *rt);

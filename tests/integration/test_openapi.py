@@ -320,6 +320,8 @@ class OpenApiLive(LiveServer):
                   base64.b64encode(b"alice:wrong").decode())
         self.call(None, "GET", "/api/rooms", expect=401, authorization="Bearer not-for-static-users")
         self.assertEqual(self.undocumented("GET", "/api/nothing-here", 404)["error"], "not_found")
+        self.assertTrue(self.call("admin1", "POST", "/api/admin/reload", expect=200)[1]["reloaded"])
+        self.assertEqual(self.call("alice", "POST", "/api/admin/reload", expect=403)[1]["error"], "forbidden")
         self.assertEqual(self.undocumented("PUT", "/api/rooms", 405)["message"], "use GET, POST on /api/rooms")
 
         # Creating rooms, and bad bodies.

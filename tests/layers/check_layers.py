@@ -24,7 +24,7 @@ LAYERS = {
     "http": {"net", "rooms", "wire", "plugins"},
 }
 # The composition root: wires every layer together.
-COMPOSITION = {"main.c", "server.c", "server_run.h"}
+COMPOSITION = {"main.c", "server.c", "server_reload.c", "server_run.h"}
 # Headers in core/ that describe the whole server's state and settings; any
 # layer may still read them (to be replaced by what each module needs).
 CONTEXT = {"server.h", "settings.h"}

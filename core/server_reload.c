@@ -1,0 +1,188 @@
+/* Reload: read chat.ini again while serving, on the core thread, and apply
+ * what may change live (docs/configuration.md, "Reload"), or nothing.
+ *
+ * The whole reload runs in one turn of the core loop, so no frame or
+ * request sees half of it. Reading and checking the file is small work;
+ * the auth plugin's new instance is initialised here too (the SDK calls
+ * init on the core thread): auth-static parses its hashes but never runs
+ * PBKDF2 in init, auth-jwt reads its key files (PEM of at most 64 KiB
+ * each, a JWKS of at most 1 MiB, local files). Verifications under way
+ * finish on the instance they started on (plugins/auth_port.h). The
+ * gateway thread gets its limits in a message through the queue it
+ * already reads (net/gateway.h): no memory is written by one thread while
+ * the other reads it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "net/gateway.h"
+#include "plugins/auth_port.h"
+#include "plugins/loader.h"
+#include "rooms/rooms.h"
+#include "rooms/routing.h"
+#include "server.h"
+#include "settings.h"
+#include "stomp/destinations.h"
+
+#define RESTART_KEYS_MAX 32
+
+struct changes {
+    char list[768];
+    size_t len, n;
+};
+
+static void changes_add(struct changes *c, const char *section, const char *key)
+{
+    c->n++;
+    if (c->len >= sizeof c->list)
+        return;
+    int w = key ? snprintf(c->list + c->len, sizeof c->list - c->len, "%s[%s] %s", c->n > 1 ? ", " : "", section, key)
+                : snprintf(c->list + c->len, sizeof c->list - c->len, "%s[%s]", c->n > 1 ? ", " : "", section);
+    c->len += w > 0 ? (size_t)w : 0;
+}
+
+static const char *entry_value(const struct config_section *s, const char *key)
+{
+    for (size_t i = 0; s && i < s->nentries; i++)
+        if (strcmp(s->entries[i].key, key) == 0)
+            return s->entries[i].value;
+    return NULL;
+}
+
+/* Every key of section `name` whose value differs between the two files;
+ * a section added or removed as a whole is named once. */
+static void section_changes(struct changes *c, const struct config *old, const struct config *next, const char *name)
+{
+    const struct config_section *a = config_find(old, name), *b = config_find(next, name);
+    if (!a && !b)
+        return;
+    if (!a || !b) {
+        changes_add(c, name, NULL);
+        return;
+    }
+    for (size_t i = 0; i < a->nentries; i++) {
+        const char *v = entry_value(b, a->entries[i].key);
+        if (!v || strcmp(v, a->entries[i].value) != 0)
+            changes_add(c, name, a->entries[i].key);
+    }
+    for (size_t i = 0; i < b->nentries; i++)
+        if (!entry_value(a, b->entries[i].key))
+            changes_add(c, name, b->entries[i].key);
+}
+
+static bool is_notify_plugin(const char *section)
+{
+    return strncmp(section, "notify.", 7) == 0;
+}
+
+/* What the new file changes that only a restart applies: the listeners and
+ * the core's restart-only keys, the storage, broker and notify plugins
+ * (their whole sections: a plugin instance holds its connections), the
+ * auth plugin's choice. */
+static void restart_changes(struct changes *c, const struct server *srv, const struct config *next,
+                            const struct settings *ns)
+{
+    const char *keys[RESTART_KEYS_MAX];
+    size_t n = settings_restart_changes(&srv->settings, ns, keys, RESTART_KEYS_MAX);
+    for (size_t i = 0; i < n && i < RESTART_KEYS_MAX; i++) {
+        c->n++;
+        int w = snprintf(c->list + c->len, sizeof c->list - c->len, "%s%s", c->n > 1 ? ", " : "", keys[i]);
+        c->len += w > 0 ? (size_t)w : 0;
+        if (c->len >= sizeof c->list)
+            c->len = sizeof c->list;
+    }
+    section_changes(c, srv->config, next, "storage");
+    section_changes(c, srv->config, next, "broker");
+    for (size_t i = 0; i < srv->config->nsections; i++)
+        if (is_notify_plugin(srv->config->sections[i].name))
+            section_changes(c, srv->config, next, srv->config->sections[i].name);
+    for (size_t i = 0; i < next->nsections; i++)
+        if (is_notify_plugin(next->sections[i].name) && !config_find(srv->config, next->sections[i].name))
+            changes_add(c, next->sections[i].name, NULL);
+    const char *a = entry_value(config_find(srv->config, "auth"), "plugin");
+    const char *b = entry_value(config_find(next, "auth"), "plugin");
+    if (!a || !b || strcmp(a, b) != 0)
+        changes_add(c, "auth", "plugin");
+}
+
+static int refuse(struct server *srv, char *msg, size_t msglen, const char *fmt, const char *what)
+{
+    char line[1280];
+    snprintf(line, sizeof line, fmt, what);
+    snprintf(msg, msglen, "reload refused: %s; still serving the previous configuration", line);
+    log_error("%s", msg);
+    srv->metrics.reloads_refused++;
+    return -1;
+}
+
+static void apply_support(struct server *srv)
+{
+    struct rooms *r = srv->rooms;
+    if (!r)
+        return;
+    r->preview_chars = srv->settings.notify_preview;
+    r->max_chats_per_agent = srv->settings.max_chats_per_agent;
+    routing_set_mode(r->routing, srv->settings.support_assign);
+}
+
+int server_reload(struct server *srv, char *msg, size_t msglen)
+{
+    const char *path = srv->config->path;
+    if (srv->stopping) {
+        snprintf(msg, msglen, "reload refused: shutting down");
+        log_warn("%s", msg);
+        return -1;
+    }
+    struct config *cfg = NULL;
+    struct settings next;
+    memset(&next, 0, sizeof next);
+    char err[1024] = "";
+    if (config_load_file(&cfg, path, err, sizeof err) < 0 || settings_load(&next, cfg, err, sizeof err) < 0) {
+        settings_free(&next);
+        config_free(cfg);
+        return refuse(srv, msg, msglen, "%s", err);
+    }
+    struct changes c = {0};
+    restart_changes(&c, srv, cfg, &next);
+    if (c.n) {
+        char why[1024];
+        snprintf(why, sizeof why, "%s: changing %s needs a restart", path, c.list);
+        settings_free(&next);
+        config_free(cfg);
+        return refuse(srv, msg, msglen, "%s", why);
+    }
+    /* A new instance of the same auth plugin, from the new [auth]: new
+     * users, passwords, keys, a re-read JWKS file. */
+    struct plugin *auth = plugin_load(srv, cfg, "auth", CHATD_PLUGIN_AUTH, err, sizeof err);
+    if (!auth) {
+        settings_free(&next);
+        config_free(cfg);
+        return refuse(srv, msg, msglen, "%s", err);
+    }
+
+    /* Nothing below can fail: from here on the new file is the one. */
+    struct plugin *old_auth = srv->auth;
+    srv->auth = auth;
+    (void)auth_retire(srv->auth_retiring, old_auth);
+    settings_take_live(&srv->settings, &next);
+    apply_support(srv);
+    struct gateway_limits *limits = malloc(sizeof *limits);
+    if (limits) {
+        gateway_limits_of(&srv->settings, limits);
+        server_emit(srv, &(struct xmsg){.kind = XM_LIMITS, .u.limits = limits});
+    } else {
+        log_error("reload: out of memory: the gateway keeps its previous limits");
+    }
+    destinations_warn_acl(&srv->settings.acl, &srv->settings.prefixes, cfg);
+    snprintf(msg, msglen, "configuration reloaded from %s", path);
+    config_free(srv->config); /* path with it */
+    srv->config = cfg;
+    settings_free(&next);
+    srv->metrics.reloads++;
+    /* Said at the level the operator had, before the new one applies. */
+    log_info("%s", msg);
+    log_setup(srv->settings.log_level, srv->settings.log_format);
+    return 0;
+}
