@@ -19,7 +19,12 @@ static void usage(FILE *out)
             "      --check-config  load the configuration and every plugin, then exit:\n"
             "                      0 when it is valid, 1 with one line naming the problem\n"
             "  -v, --version       print the version and exit\n"
-            "  -h, --help          print this help and exit\n");
+            "  -h, --help          print this help and exit\n"
+            "\n"
+            "Signals: SIGINT, SIGTERM drain the sessions and exit; SIGHUP reads the\n"
+            "configuration again and applies what may change live (users, keys, allow\n"
+            "rules, limits, log level) without dropping sessions, or logs one line\n"
+            "saying why it did not.\n");
 }
 
 static int hash_password(int argc, char **argv)

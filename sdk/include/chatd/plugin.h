@@ -57,7 +57,11 @@
  * Lifecycle: the loader checks the descriptor (ABI, kind, mandatory ops)
  * before calling init(); init() reads its config through the host and
  * returns its state; the ops are called with that state; fini() releases
- * everything, including every event registered on host->base.
+ * everything, including every event registered on host->base. Several
+ * instances of one plugin may be alive at once, each with its own state:
+ * a reload of chat.ini starts a new auth instance while the one it
+ * replaces still answers the authentications it had started (its fini
+ * comes after the last of their callbacks). Keep no mutable globals.
  *
  * Ownership. Every pointer handed to an operation (and everything it points
  * to) is borrowed for that call: the plugin copies what it keeps. Every
