@@ -119,7 +119,9 @@ void conn_open(struct gateway *g, struct conn *c, struct lws *wsi, enum transpor
     }
     c->parser = stomp_parser_new(&g->live.frame);
     c->id = ++g->next_id;
-    if (!c->parser || idmap_put(&g->conns, c->id, c) < 0 || (limit && peer_hold(g, c) < 0)) {
+    /* Counted with no limit too, so that a reload setting one counts the
+     * connections already open. */
+    if (!c->parser || idmap_put(&g->conns, c->id, c) < 0 || (peer_hold(g, c) < 0 && limit)) {
         idmap_del(&g->conns, c->id); /* absent when idmap_put failed */
         stomp_parser_free(c->parser);
         c->parser = NULL;

@@ -16,9 +16,10 @@ import urllib.error
 import urllib.request
 
 import test_jwt as jwt_helpers
-from chatd_harness import Chatd, hash_password, password_of, wait_for
+from chatd_harness import Chatd, Recorder, hash_password, password_of, wait_for
 from raw_stomp import RawStomp
 from rooms_client import Api, subscribe
+from stomp_ws import WSConnection12
 
 KOREAN = "안녕하세요 🎉 reload"
 
@@ -102,11 +103,24 @@ class Sessions:
 
 
 class ReloadStatic(Sessions, unittest.TestCase):
+    def ws_subscriber(self, server, user, dest):
+        """stomp.py over WebSocket, subscribed to dest (after its RECEIPT)."""
+        c = WSConnection12("ws://127.0.0.1:%d/ws" % server.http_port, origin="http://localhost:%d" % server.http_port)
+        rec = Recorder()
+        c.set_listener("r", rec)
+        c.connect(user, password_of(user), wait=True)
+        self.addCleanup(lambda: c.is_connected() and c.disconnect())
+        c.subscribe(dest, id="w1", receipt="ws-sub")
+        rec.wait_receipt("ws-sub")
+        return c, rec
+
     def test_users_added_removed_and_passwords_changed(self):
         s = self.start()
-        # bob's session, subscribed, lives through the reload that removes him.
+        # bob's session, subscribed, lives through the reload that removes him;
+        # so does dana's over WebSocket.
         bob = self.connect(s, "bob")
         self.subscribe(bob, "/topic/lobby", "s1")
+        _, dana = self.ws_subscriber(s, "dana", "/topic/lobby")
         auth = s.sections["auth"]
         auth["user.carol.password"] = hash_password("carol-pw")
         auth["user.carol.roles"] = "user"
@@ -123,6 +137,7 @@ class ReloadStatic(Sessions, unittest.TestCase):
         self.send(alice, "/topic/lobby", KOREAN, "m1")
         m = bob.expect("MESSAGE")
         self.assertEqual(m.body.decode(), KOREAN)
+        dana.wait(lambda: any(f.body == KOREAN for f in dana.messages), what="the message over WebSocket")
         # The removed user's session still sends too: it ends when it ends.
         self.subscribe(alice, "/topic/lobby", "s2")
         self.send(bob, "/topic/lobby", "still here", "m2")
@@ -281,6 +296,15 @@ class ReloadStatic(Sessions, unittest.TestCase):
         self.assertIn("\nchatd_config_reloads_total 1\n", metrics)
         self.assertIn("\nchatd_config_reloads_refused_total 1\n", metrics)
 
+    def test_connection_limit_counts_connections_open_before(self):
+        s = self.start(lambda sec: sec["server"].update(max_connections_per_ip="0"))
+        self.connect(s, "alice")
+        s.sections["server"]["max_connections_per_ip"] = "2"
+        s.write_config()
+        s.reload()
+        self.connect(s, "bob")
+        self.assert_refused(s, "dana", why="too many connections from this address")
+
     def test_frame_limit_applies_to_new_connections(self):
         s = self.start()
         old = self.connect(s, "alice")
@@ -319,6 +343,9 @@ class ReloadRooms(Sessions, unittest.TestCase):
         self.assertEqual(status, 201, room)
         rid = room["id"]
         self.assertEqual(Api(s.http_port, "alice").get("/api/rooms/" + rid)[1]["state"], "unassigned")
+        # The customer's subscription to the room, made before the reload.
+        cust = self.connect(s, "alice")
+        self.subscribe(cust, "/topic/rooms/" + rid, "room")
 
         s.sections["support"] = {"assign": "round_robin"}
         s.sections["notify"] = {"preview_length": "5"}
@@ -330,10 +357,16 @@ class ReloadRooms(Sessions, unittest.TestCase):
         wait_for(lambda: Api(s.http_port, "alice").get("/api/rooms/" + rid)[1].get("agent") == "agent1",
                  what="the room assigned to agent1")
         # And the agent hears of messages with the new preview length.
-        cust = self.connect(s, "alice")
         cust.send("SEND", {"destination": "/app/rooms/%s/send" % rid, "receipt": "k1"}, KOREAN.encode())
         cust.expect("RECEIPT")
         self.assertEqual(json.loads(self.next_event(agent, "message").body)["preview"], KOREAN[:5])
+        agent.send("SEND", {"destination": "/app/rooms/%s/send" % rid, "receipt": "k2"}, "네 🙂".encode())
+        agent.expect("RECEIPT")
+        while True:
+            f = self.next_event(cust, "message")
+            if f.headers.get("sender") == "agent1":
+                break
+        self.assertEqual(f.body.decode(), "네 🙂")
 
         # Back to manual: the next room waits again, and a claim takes it.
         s.sections["support"] = {"assign": "manual"}
