@@ -33,14 +33,24 @@ struct changes {
     size_t len, n;
 };
 
-static void changes_add(struct changes *c, const char *section, const char *key)
+/* "[section] key" or "[section]": names only, never values (a value may
+ * hold a password). */
+static void changes_add_name(struct changes *c, const char *name)
 {
     c->n++;
-    if (c->len >= sizeof c->list)
+    if (c->len >= sizeof c->list - 1)
         return;
-    int w = key ? snprintf(c->list + c->len, sizeof c->list - c->len, "%s[%s] %s", c->n > 1 ? ", " : "", section, key)
-                : snprintf(c->list + c->len, sizeof c->list - c->len, "%s[%s]", c->n > 1 ? ", " : "", section);
+    int w = snprintf(c->list + c->len, sizeof c->list - c->len, "%s%s", c->n > 1 ? ", " : "", name);
     c->len += w > 0 ? (size_t)w : 0;
+    if (c->len > sizeof c->list - 1)
+        c->len = sizeof c->list - 1;
+}
+
+static void changes_add(struct changes *c, const char *section, const char *key)
+{
+    char name[320];
+    snprintf(name, sizeof name, "[%s]%s%s", section, key ? " " : "", key ? key : "");
+    changes_add_name(c, name);
 }
 
 static const char *entry_value(const struct config_section *s, const char *key)
@@ -84,15 +94,10 @@ static bool is_notify_plugin(const char *section)
 static void restart_changes(struct changes *c, const struct server *srv, const struct config *next,
                             const struct settings *ns)
 {
-    const char *keys[RESTART_KEYS_MAX];
+    const char *keys[RESTART_KEYS_MAX]; /* "[section] key" */
     size_t n = settings_restart_changes(&srv->settings, ns, keys, RESTART_KEYS_MAX);
-    for (size_t i = 0; i < n && i < RESTART_KEYS_MAX; i++) {
-        c->n++;
-        int w = snprintf(c->list + c->len, sizeof c->list - c->len, "%s%s", c->n > 1 ? ", " : "", keys[i]);
-        c->len += w > 0 ? (size_t)w : 0;
-        if (c->len >= sizeof c->list)
-            c->len = sizeof c->list;
-    }
+    for (size_t i = 0; i < n && i < RESTART_KEYS_MAX; i++)
+        changes_add_name(c, keys[i]);
     section_changes(c, srv->config, next, "storage");
     section_changes(c, srv->config, next, "broker");
     for (size_t i = 0; i < srv->config->nsections; i++)
@@ -107,11 +112,9 @@ static void restart_changes(struct changes *c, const struct server *srv, const s
         changes_add(c, "auth", "plugin");
 }
 
-static int refuse(struct server *srv, char *msg, size_t msglen, const char *fmt, const char *what)
+static int refuse(struct server *srv, char *msg, size_t msglen, const char *why)
 {
-    char line[1280];
-    snprintf(line, sizeof line, fmt, what);
-    snprintf(msg, msglen, "reload refused: %s; still serving the previous configuration", line);
+    snprintf(msg, msglen, "reload refused: %s; still serving the previous configuration", why);
     log_error("%s", msg);
     srv->metrics.reloads_refused++;
     return -1;
@@ -142,7 +145,7 @@ int server_reload(struct server *srv, char *msg, size_t msglen)
     if (config_load_file(&cfg, path, err, sizeof err) < 0 || settings_load(&next, cfg, err, sizeof err) < 0) {
         settings_free(&next);
         config_free(cfg);
-        return refuse(srv, msg, msglen, "%s", err);
+        return refuse(srv, msg, msglen, err);
     }
     struct changes c = {0};
     restart_changes(&c, srv, cfg, &next);
@@ -151,7 +154,7 @@ int server_reload(struct server *srv, char *msg, size_t msglen)
         snprintf(why, sizeof why, "%s: changing %s needs a restart", path, c.list);
         settings_free(&next);
         config_free(cfg);
-        return refuse(srv, msg, msglen, "%s", why);
+        return refuse(srv, msg, msglen, why);
     }
     /* A new instance of the same auth plugin, from the new [auth]: new
      * users, passwords, keys, a re-read JWKS file. */
@@ -159,7 +162,7 @@ int server_reload(struct server *srv, char *msg, size_t msglen)
     if (!auth) {
         settings_free(&next);
         config_free(cfg);
-        return refuse(srv, msg, msglen, "%s", err);
+        return refuse(srv, msg, msglen, err);
     }
 
     /* Nothing below can fail: from here on the new file is the one. */
