@@ -446,6 +446,12 @@ static int receiver_writable(struct gateway *g, struct sockjs_request *r)
 
 static int receiver_begin(struct gateway *g, struct sockjs_request *r)
 {
+    /* A receiving request stays open for as long as the session has
+     * nothing to say (up to sockjs_heartbeat, or sockjs_response_limit
+     * bytes when streaming): lws' own time limit on a request that has not
+     * finished (its timeout_secs, 5 s) would end it under the client. The
+     * session's timers bound it instead. */
+    lws_set_timeout(r->wsi, NO_PENDING_TIMEOUT, 0);
     struct sockjs_session *s = strmap_get(&g->sockjs, r->session);
     if (!s) {
         if (g->draining)

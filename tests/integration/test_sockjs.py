@@ -310,6 +310,51 @@ class SockJSLimits(OneServer):
         self.assertTrue(got.startswith("RECEIPT\nreceipt-id:paced\n"), got)
 
 
+class SockJSLongRequests(OneServer):
+    """A receiving request is held for as long as the session has nothing
+    to say: here until the 7 s heart-beat, past the 5 s libwebsockets gives
+    an unfinished HTTP request by default."""
+
+    @staticmethod
+    def edit(s):
+        s["server"].update({"sockjs_heartbeat": "7s", "sockjs_disconnect_delay": "10s"})
+
+    def test_streaming_and_polling_requests_outlast_five_seconds(self):
+        polled = {}
+
+        def poll():
+            p = SockJS(self.server.http_port)
+            assert p.poll() == "o\n"
+            t0 = time.monotonic()
+            polled["body"] = p.poll(timeout=20)
+            polled["after"] = time.monotonic() - t0
+
+        poller = threading.Thread(target=poll)
+        poller.start()
+        sock = socket.create_connection(("127.0.0.1", self.server.http_port), timeout=20)
+        try:
+            sock.sendall(("POST /ws/000/%s/xhr_streaming HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                          "Content-Length: 0\r\n\r\n" % uuid.uuid4().hex[:12]).encode())
+            got = b""
+            while b"\no\n" not in got:
+                chunk = sock.recv(4096)
+                self.assertTrue(chunk, got)
+                got += chunk
+            t0 = time.monotonic()
+            rest = got.split(b"\no\n", 1)[1]
+            while b"\n" not in rest:
+                chunk = sock.recv(4096)
+                self.assertTrue(chunk, "the streaming response ended after %.1f s" % (time.monotonic() - t0))
+                rest += chunk
+            self.assertEqual(rest, b"h\n")
+            self.assertGreater(time.monotonic() - t0, 6)
+        finally:
+            sock.close()
+        poller.join()
+        self.assertEqual(polled["body"], "h\n")
+        self.assertGreater(polled["after"], 6)
+
+
 class SockJSConnectionLimit(OneServer):
     @staticmethod
     def edit(s):
