@@ -17,7 +17,9 @@
 #include "hist.h"
 
 enum scenario { SC_IDLE, SC_FANOUT, SC_PAIRS, SC_CONNECT, SC_APPENDS, SC_BLAST };
-enum transport { TR_WS, TR_TCP };
+/* ws://, tcp://, sockjs-ws:// (SockJS' websocket transport), sockjs-xhr://
+ * (SockJS' xhr-streaming, sending with xhr_send) */
+enum transport { TR_WS, TR_TCP, TR_SOCKJS_WS, TR_XHR_STREAMING };
 
 /* A server address: --url, and --publish-url when given. */
 struct endpoint {

@@ -57,6 +57,14 @@ BROKER_RATE=${BROKER_RATE:-2000}          # messages/s over all pairs
 FLOW_COUNT=${FLOW_COUNT:-4000}            # messages
 FLOW_BODY=${FLOW_BODY:-8192}              # body bytes
 FLOW_SLOW_RATE=${FLOW_SLOW_RATE:-65536}   # a slow reader's bytes/s
+# sockjs (not in the default SCENARIOS): chatd over plain WebSocket, SockJS'
+# websocket transport and its xhr-streaming (xhr_send for what clients say).
+SOCKJS_TRANSPORTS=${SOCKJS_TRANSPORTS:-"ws sockjs-ws sockjs-xhr"}
+SOCKJS_IDLE=${SOCKJS_IDLE:-5000}          # idle sessions, a fresh chatd per transport
+SOCKJS_ROOMS=${SOCKJS_ROOMS:-200}         # fan-out: rooms x members over the sessions
+SOCKJS_MEMBERS=${SOCKJS_MEMBERS:-10}
+SOCKJS_SESSIONS=${SOCKJS_SESSIONS:-2000}
+SOCKJS_RATE=${SOCKJS_RATE:-1000}          # fixed-rate run: publications/s (x members deliveries)
 CHATD_SEND_BYTES=0                        # [stomp] max_send_bytes_per_second of the chatd started next
 PERF=${PERF:-auto}                        # 1: profile the machine 3 s into the target runs; auto: if perf works
 WRK=${WRK:-wrk}
@@ -72,7 +80,7 @@ die() { log "error: $*"; exit 1; }
 want() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 
 for s in $SCENARIOS; do
-    case $s in idle | connect | pairs | fanout | storage | brokers | flow) ;; *) die "unknown scenario $s" ;; esac
+    case $s in idle | connect | pairs | fanout | storage | brokers | flow | sockjs) ;; *) die "unknown scenario $s" ;; esac
 done
 for s in $SERVERS; do
     case $s in chatd | chatd-pg-redis | rabbitmq) ;; *) die "unknown server $s" ;; esac
@@ -333,7 +341,11 @@ stop_pg_redis_backends() {
 }
 
 chatd_url() {   # HTTP_PORT STOMP_PORT
-    if [[ $TRANSPORT == tcp ]]; then echo "tcp://127.0.0.1:$2"; else echo "ws://127.0.0.1:$1/ws"; fi
+    case $TRANSPORT in
+    tcp) echo "tcp://127.0.0.1:$2" ;;
+    sockjs-ws | sockjs-xhr) echo "$TRANSPORT://127.0.0.1:$1/ws" ;;   # SockJS under /ws
+    *) echo "ws://127.0.0.1:$1/ws" ;;
+    esac
 }
 
 # ---- RabbitMQ ------------------------------------------------------------------
@@ -1162,6 +1174,42 @@ if want flow; then
         done
         stop_rabbitmq
     fi
+    RUN_EXTRA='{}'
+fi
+
+# ---- sockjs: SockJS beside plain WebSocket (chatd only) -----------------------------
+
+# chatd (memory + simple) with its defaults for SockJS (a streaming response
+# ends after sockjs_response_limit = 128K and the client opens the next):
+# idle sessions on a fresh chatd per transport (memory per session), then
+# one chatd for the fan-out runs, the transports taking turns.
+if want sockjs; then
+    saved_transport=$TRANSPORT
+    for t in $SOCKJS_TRANSPORTS; do
+        TRANSPORT=$t
+        RUN_EXTRA=$(jq -nc --arg t "$t" '{section: "sockjs", over: $t}')
+        start_chatd
+        run chatd "sockjs-idle-$SOCKJS_IDLE-$t" --scenario idle --sessions "$SOCKJS_IDLE" --duration "$IDLE_HOLD"
+        stop_chatd
+    done
+    start_chatd
+    for kind in rate max; do
+        for t in $SOCKJS_TRANSPORTS; do
+            TRANSPORT=$t
+            RUN_EXTRA=$(jq -nc --arg t "$t" '{section: "sockjs", over: $t}')
+            if [[ $kind == rate ]]; then
+                run chatd "sockjs-fanout-rate-$((SOCKJS_RATE * SOCKJS_MEMBERS))-$t" --scenario fanout \
+                    --sessions "$SOCKJS_SESSIONS" --rooms "$SOCKJS_ROOMS" --members "$SOCKJS_MEMBERS" \
+                    --rate "$SOCKJS_RATE" --duration "$DURATION" --drain "$DRAIN" --body-size "$BODY_SIZE"
+            else
+                run chatd "sockjs-fanout-max-$t" --scenario fanout --sessions "$SOCKJS_SESSIONS" \
+                    --rooms "$SOCKJS_ROOMS" --members "$SOCKJS_MEMBERS" --rate 0 --window "$FANOUT_WINDOW" \
+                    --duration "$DURATION" --drain "$DRAIN" --body-size "$BODY_SIZE"
+            fi
+        done
+    done
+    stop_chatd
+    TRANSPORT=$saved_transport
     RUN_EXTRA='{}'
 fi
 

@@ -55,12 +55,30 @@ static bool has_traffic(void)
     return opt.scenario == SC_FANOUT || opt.scenario == SC_PAIRS || opt.scenario == SC_APPENDS;
 }
 
+/* The transport, for people (long) or for the JSON lines. */
+static const char *transport_name(bool longer)
+{
+    switch (opt.transport) {
+    case TR_WS:
+        return longer ? "WebSocket" : "ws";
+    case TR_TCP:
+        return longer ? "TCP" : "tcp";
+    case TR_SOCKJS_WS:
+        return longer ? "SockJS websocket" : "sockjs-ws";
+    case TR_XHR_STREAMING:
+        return longer ? "SockJS xhr-streaming" : "sockjs-xhr";
+    }
+    return "?";
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: chat-bench [OPTIONS]\n"
             "A STOMP 1.2 load generator for any STOMP server (chatd, RabbitMQ Web-STOMP, ...).\n\n"
-            "  -u, --url URL              ws://HOST:PORT/PATH or tcp://HOST:PORT (default ws://127.0.0.1:8080/ws)\n"
+            "  -u, --url URL              ws://HOST:PORT/PATH or tcp://HOST:PORT (default ws://127.0.0.1:8080/ws);\n"
+            "                             SockJS at PATH: sockjs-ws://HOST:PORT/PATH (its websocket transport) or\n"
+            "                             sockjs-xhr://HOST:PORT/PATH (xhr-streaming, sending with xhr_send)\n"
             "      --publish-url URL      publishing sessions connect here instead (same transport), e.g. another\n"
             "                             instance of a cluster; pairs become one-way (even sessions publish on this\n"
             "                             URL, odd ones subscribe on --url); fanout publishers' own copies are not\n"
@@ -130,8 +148,15 @@ static int parse_url(const char *url, struct endpoint *e, bool first)
     } else if (strncmp(url, "tcp://", 6) == 0) {
         t = TR_TCP;
         rest = url + 6;
+    } else if (strncmp(url, "sockjs-ws://", 12) == 0) {
+        t = TR_SOCKJS_WS;
+        rest = url + 12;
+    } else if (strncmp(url, "sockjs-xhr://", 13) == 0) {
+        t = TR_XHR_STREAMING;
+        rest = url + 13;
     } else {
-        return fail("expected ws://HOST:PORT/PATH or tcp://HOST:PORT, got '%s' (wss is not supported)", url);
+        return fail("expected ws://HOST:PORT/PATH, tcp://HOST:PORT, sockjs-ws://HOST:PORT/PATH or "
+                    "sockjs-xhr://HOST:PORT/PATH, got '%s' (TLS is not supported)", url);
     }
     if (first)
         opt.transport = t;
@@ -152,9 +177,15 @@ static int parse_url(const char *url, struct endpoint *e, bool first)
         e->port[pl] = '\0';
         rest += pl;
     } else {
-        snprintf(e->port, sizeof e->port, "%s", t == TR_WS ? "80" : "61613");
+        snprintf(e->port, sizeof e->port, "%s", t == TR_TCP ? "61613" : "80");
     }
     snprintf(e->path, sizeof e->path, "%s", *rest ? rest : "/");
+    if (t == TR_SOCKJS_WS || t == TR_XHR_STREAMING) {
+        /* The SockJS endpoint: its URLs are PATH/{server}/{session}/{transport}. */
+        size_t n = strlen(e->path);
+        while (n > 0 && e->path[n - 1] == '/')
+            e->path[--n] = '\0';
+    }
 
     struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *ai;
     int r = getaddrinfo(e->host, e->port, &hints, &ai);
@@ -502,6 +533,8 @@ static int parse_args(int argc, char **argv)
     if (opt.scenario == SC_PAIRS && opt.sessions < 2)
         return fail("pairs needs at least 2 sessions%s", "");
     if (opt.scenario == SC_BLAST) {
+        if (opt.transport == TR_SOCKJS_WS || opt.transport == TR_XHR_STREAMING)
+            return fail("blast runs over ws:// or tcp:// (it paces the publisher by its socket)%s", "");
         if (opt.readers + opt.slow_readers < 1)
             return fail("blast needs a reader: --readers or --slow-readers%s", "");
         if (opt.sessions_set && opt.sessions != 1 + opt.readers + opt.slow_readers)
@@ -859,7 +892,7 @@ static void print_text(const struct report *r)
 {
     const struct wstats *s = &r->s;
     printf("chat-bench: %s over %s, %s, %ld sessions in %d process%s%s%s\n", scenario_names[opt.scenario],
-           opt.transport == TR_WS ? "WebSocket" : "TCP", opt.ep[EP_MAIN].url, opt.sessions, opt.processes,
+           transport_name(true), opt.ep[EP_MAIN].url, opt.sessions, opt.processes,
            opt.processes == 1 ? "" : "es", opt.label ? ", " : "", opt.label ? opt.label : "");
     printf("set-up:     %" PRIu64 "/%ld ready in %.2f s = %.0f set-ups/s; failed %" PRIu64
            "; set-up latency p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
@@ -969,7 +1002,7 @@ static void print_json(const struct report *r)
     bool traffic = has_traffic();
     putchar('{');
     json_str("scenario", scenario_names[opt.scenario], true);
-    json_str("transport", opt.transport == TR_WS ? "ws" : "tcp", true);
+    json_str("transport", transport_name(false), true);
     json_str("url", opt.ep[EP_MAIN].url, true);
     if (opt.split)
         json_str("publish_url", opt.ep[EP_PUB].url, true);

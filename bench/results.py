@@ -14,6 +14,7 @@ main_runs = [r for r in runs if not r.get("section")]
 storage_runs = [r for r in runs if r.get("section") == "storage"]
 broker_runs = [r for r in runs if r.get("section") == "brokers"]
 flow_runs = [r for r in runs if r.get("section") == "flow"]
+sockjs_runs = [r for r in runs if r.get("section") == "sockjs"]
 
 by_label = {}
 for r in main_runs:
@@ -645,6 +646,45 @@ def flow_section():
     w("")
 
 
+SOCKJS_OVER = {
+    "ws": "plain WebSocket (`ws://…/ws`)",
+    "sockjs-ws": "SockJS, websocket transport",
+    "sockjs-xhr": "SockJS, xhr-streaming + xhr_send",
+}
+
+
+def sockjs_section():
+    rs = sockjs_runs
+    w("## SockJS beside plain WebSocket\n")
+    w("chatd alone (`memory` storage, `simple` broker), the same sessions over plain WebSocket at `/ws`, over "
+      "SockJS' websocket transport (`/ws/{server}/{session}/websocket`, each STOMP frame inside a SockJS JSON "
+      "array) and over SockJS' xhr-streaming (one streaming POST per session carries what the server sends; what "
+      "the client says goes as `xhr_send` POSTs on a second connection, one at a time, batching what was said "
+      "meanwhile, as sockjs-client does). SockJS settings are chatd's defaults: a streaming response ends after "
+      "`sockjs_response_limit` (128K) and the client opens the next. Idle: a fresh chatd per transport, the "
+      "sessions connected and subscribed, then held; memory is the server's RSS growth per session. Fan-out: one "
+      "chatd, the transports taking turns; CPU in % of one core over the measured window.\n")
+    w("| run | over | sessions | ready | set-ups/s | RSS per session (KB) | deliveries/s | delivered of expected (%) | "
+      "p50 (ms) | p99 (ms) | chatd CPU (%) | errors |")
+    w(SEP(12))
+    for r in rs:
+        lab = r.get("label", "?").rsplit("-" + r.get("over", "?"), 1)[0]
+        over = SOCKJS_OVER.get(r.get("over"), r.get("over", "?"))
+        if r.get("failed_run"):
+            w(f"| {lab} | {over} | run failed |" + " |" * 9)
+            continue
+        idle = r.get("scenario") == "idle"
+        w(f"| {lab} | {over} | {r.get('sessions', 0):,} | {r.get('ready', 0):,} | "
+          f"{fnum(r.get('setups_per_s'), '{:,.0f}')} | "
+          f"{fnum(r.get('rss_per_session_kb'), '{:.1f}') if idle else '—'} | "
+          f"{'—' if idle else fnum(r.get('delivered_per_s'), '{:,.0f}')} | "
+          f"{'—' if idle else fnum(delivered_ratio(r), '{:.2f}')} | "
+          f"{'—' if idle else fnum(ms(r, 'lat_p50_us'), '{:.2f}')} | "
+          f"{'—' if idle else fnum(ms(r, 'lat_p99_us'), '{:.2f}')} | "
+          f"{fnum(r.get('server_cpu_pct'), '{:.0f}')} | {errors(r)} |")
+    w("")
+
+
 if main_runs:
     main_section_targets()
 if storage_runs:
@@ -653,6 +693,8 @@ if broker_runs:
     brokers_section()
 if flow_runs:
     flow_section()
+if sockjs_runs:
+    sockjs_section()
 
 w("## How these figures were taken\n")
 w("- One `chat-bench` run per table and server, the servers taking turns scenario by scenario. `compare.sh` "

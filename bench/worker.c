@@ -1,7 +1,9 @@
 /* One chat-bench worker process: its share of the sessions on one libevent
- * loop. Transport (WebSocket client handshake and framing, or raw TCP),
- * the STOMP client, and the scenarios' publishing and accounting. */
+ * loop. Transport (WebSocket client handshake and framing, raw TCP, or
+ * SockJS over WebSocket or over xhr-streaming + xhr_send), the STOMP client,
+ * and the scenarios' publishing and accounting. */
 #include "bench.h"
+#include "sockjs_frames.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
@@ -31,7 +33,7 @@
 enum conn_state {
     ST_IDLE,          /* not started */
     ST_TCP,           /* connect() in progress */
-    ST_UPGRADE,       /* WebSocket upgrade sent */
+    ST_UPGRADE,       /* WebSocket upgrade (or SockJS receiving request) sent; SockJS: until 'o' */
     ST_STOMP,         /* CONNECT sent */
     ST_SUBSCRIBING,   /* SUBSCRIBEs sent, waiting for the receipt */
     ST_READY,
@@ -50,6 +52,14 @@ struct conn {
     uint8_t ep;               /* EP_MAIN or EP_PUB: which URL it connects to */
     int64_t t_start;
     char wskey[25];
+    /* SockJS: the session id; xhr-streaming: the response's headers are
+     * read; the sending connection, the escaped frames waiting for it (the
+     * elements of the next xhr_send's array) and whether a POST is out. */
+    char sid[17];
+    bool sj_open, sj_body;
+    struct bufferevent *sbev;
+    struct evbuffer *sq;
+    bool s_connected, s_inflight;
 };
 
 struct pub {
@@ -224,14 +234,46 @@ static void ws_send(struct conn *c, unsigned opcode, const void *data, size_t le
     evbuffer_commit_space(out, &v, 1);
 }
 
+static bool sockjs(void)
+{
+    return opt.transport == TR_SOCKJS_WS || opt.transport == TR_XHR_STREAMING;
+}
+
+static void xhr_flush(struct conn *c);
+
 static void send_frame(struct conn *c, const void *data, size_t len)
 {
     if (!c->bev)
         return;
-    if (opt.transport == TR_WS)
+    if (opt.transport == TR_WS) {
         ws_send(c, 0x1, data, len);
-    else
+    } else if (opt.transport == TR_TCP) {
         bufferevent_write(c->bev, data, len);
+    } else if (opt.transport == TR_SOCKJS_WS) {
+        /* One SockJS message per WebSocket message: ["frame"]. */
+        struct evbuffer *m = evbuffer_new();
+        if (!m)
+            return;
+        evbuffer_add(m, "[", 1);
+        sj_append_string(m, data, len);
+        evbuffer_add(m, "]", 1);
+        size_t ml = evbuffer_get_length(m);
+        ws_send(c, 0x1, evbuffer_pullup(m, (ev_ssize_t)ml), ml);
+        evbuffer_free(m);
+    } else {
+        if (evbuffer_get_length(c->sq))
+            evbuffer_add(c->sq, ",", 1);
+        sj_append_string(c->sq, data, len);
+        xhr_flush(c);
+    }
+}
+
+/* Bytes a session has said that have not gone to the kernel yet. */
+static size_t unsent(const struct conn *c)
+{
+    if (opt.transport != TR_XHR_STREAMING)
+        return evbuffer_get_length(bufferevent_get_output(c->bev));
+    return evbuffer_get_length(c->sq) + (c->sbev ? evbuffer_get_length(bufferevent_get_output(c->sbev)) : 0);
 }
 
 /* ---- life cycle ---------------------------------------------------------- */
@@ -243,6 +285,8 @@ static void finish(struct worker *w);
 static void blast_dropped(struct conn *c);
 static void on_read(struct bufferevent *bev, void *arg);
 static void on_event(struct bufferevent *bev, short what, void *arg);
+static bool sockjs_frame(struct conn *c, const char *p, size_t len);
+static struct bufferevent *open_connection(struct conn *c, bufferevent_data_cb readcb, bufferevent_event_cb eventcb);
 
 static bool in_setup(const struct conn *c)
 {
@@ -286,6 +330,14 @@ static void conn_close(struct conn *c, enum close_why why)
     if (c->in) {
         evbuffer_free(c->in);
         c->in = NULL;
+    }
+    if (c->sbev) {
+        bufferevent_free(c->sbev);
+        c->sbev = NULL;
+    }
+    if (c->sq) {
+        evbuffer_free(c->sq);
+        c->sq = NULL;
     }
     c->state = ST_CLOSED;
     switch (why) {
@@ -422,8 +474,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     while (due > 0 && blocked < w->npubs) {
         struct pub *p = &w->pubs[w->rr++ % w->npubs];
         struct conn *c = &w->conns[p->conn];
-        if (!pub_usable(w, p) ||
-            evbuffer_get_length(bufferevent_get_output(c->bev)) > BACKPRESSURE_BYTES) {
+        if (!pub_usable(w, p) || unsent(c) > BACKPRESSURE_BYTES) {
             blocked++;
             continue;
         }
@@ -962,7 +1013,15 @@ static bool ws_input(struct conn *c, struct evbuffer *in)
         case 0x0:
         case 0x1:
         case 0x2:
-            evbuffer_remove_buffer(in, c->in, (size_t)pl);
+            if (opt.transport == TR_SOCKJS_WS) {
+                /* One SockJS frame per message (chatd does not fragment them). */
+                const char *m = (const char *)evbuffer_pullup(in, (ev_ssize_t)pl);
+                if (!sockjs_frame(c, m, (size_t)pl))
+                    return false; /* in went with the connection */
+                evbuffer_drain(in, (size_t)pl);
+            } else {
+                evbuffer_remove_buffer(in, c->in, (size_t)pl);
+            }
             break;
         case 0x8: {
             unsigned char cb[125];
@@ -992,13 +1051,194 @@ static bool ws_input(struct conn *c, struct evbuffer *in)
     }
 }
 
+/* ---- SockJS input and the xhr transport ------------------------------------ */
+
+/* One SockJS frame from the server: o (open), h (heart-beat), a["..."]
+ * (messages: STOMP bytes, appended to c->in), c[code,"reason"] (closed).
+ * Returns false when the session is gone. */
+static bool sockjs_frame(struct conn *c, const char *p, size_t len)
+{
+    if (!len)
+        return true;
+    switch (p[0]) {
+    case 'o':
+        if (!c->sj_open) {
+            c->sj_open = true;
+            send_connect(c);
+        }
+        return c->state != ST_CLOSED;
+    case 'h':
+        return true;
+    case 'a':
+        if (sj_decode_array(p + 1, len - 1, c->in) == 0)
+            return true;
+        break;
+    case 'c':
+        if (opt.verbose)
+            fprintf(stderr, "chat-bench[%d]: session %" PRIu32 ": server closed the SockJS session: %.*s\n",
+                    c->w->id, c->gidx, (int)(len > 200 ? 200 : len), p);
+        salvage(c, c->in);
+        conn_close(c, CW_DISCONNECT);
+        return false;
+    default:
+        break;
+    }
+    fprintf(stderr, "chat-bench[%d]: session %" PRIu32 ": bad SockJS frame from the server\n", c->w->id, c->gidx);
+    conn_close(c, CW_PROTOCOL);
+    return false;
+}
+
+static void on_send_read(struct bufferevent *bev, void *arg);
+static void on_send_event(struct bufferevent *bev, short what, void *arg);
+
+/* xhr-streaming: what the session says goes out as one xhr_send POST at a
+ * time on a connection of its own, each carrying every frame said while
+ * the previous one was out (as sockjs-client batches). */
+static void xhr_flush(struct conn *c)
+{
+    if (c->s_inflight || !evbuffer_get_length(c->sq))
+        return;
+    if (!c->sbev) {
+        c->s_connected = false;
+        c->sbev = open_connection(c, on_send_read, on_send_event);
+        if (!c->sbev)
+            conn_close(c, in_setup(c) ? CW_CONNECT_FAILED : CW_DISCONNECT);
+        return;
+    }
+    if (!c->s_connected)
+        return;
+    const struct endpoint *ep = &opt.ep[c->ep];
+    struct evbuffer *out = bufferevent_get_output(c->sbev);
+    evbuffer_add_printf(out,
+                        "POST %s/000/%s/xhr_send HTTP/1.1\r\nHost: %s:%s\r\n"
+                        "Content-Type: text/plain;charset=UTF-8\r\nContent-Length: %zu\r\n\r\n[",
+                        ep->path, c->sid, ep->host, ep->port, evbuffer_get_length(c->sq) + 2);
+    evbuffer_add_buffer(out, c->sq);
+    evbuffer_add(out, "]", 1);
+    c->s_inflight = true;
+}
+
+/* Reads an HTTP response's head from in when it is all there: 1 and its
+ * status line in line, 0 when more is needed, -1 when it is too long. */
+static int http_head(struct evbuffer *in, char *line, size_t size)
+{
+    struct evbuffer_ptr e = evbuffer_search(in, "\r\n\r\n", 4, NULL);
+    if (e.pos < 0)
+        return evbuffer_get_length(in) > MAX_HTTP_RESPONSE ? -1 : 0;
+    size_t n = (size_t)e.pos < size - 1 ? (size_t)e.pos : size - 1;
+    evbuffer_copyout(in, line, n);
+    line[n] = '\0';
+    line[strcspn(line, "\r\n")] = '\0';
+    evbuffer_drain(in, (size_t)e.pos + 4);
+    return 1;
+}
+
+/* The answers to xhr_send: 204 each. */
+static void on_send_read(struct bufferevent *bev, void *arg)
+{
+    struct conn *c = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    for (;;) {
+        char status[128];
+        int r = http_head(in, status, sizeof status);
+        if (r == 0)
+            return;
+        if (r < 0 || strncasecmp(status, "HTTP/1.1 204", 12) != 0) {
+            if (c->w->errors_shown++ < ERRORS_SHOWN || opt.verbose)
+                fprintf(stderr, "chat-bench[%d]: session %" PRIu32 ": xhr_send refused: %s\n", c->w->id,
+                        c->gidx, r < 0 ? "(an overlong answer)" : status);
+            conn_close(c, in_setup(c) ? CW_CONNECT_FAILED : CW_DISCONNECT);
+            return;
+        }
+        c->s_inflight = false;
+        xhr_flush(c);
+        if (c->state == ST_CLOSED || c->sbev != bev)
+            return;
+    }
+}
+
+static void on_send_event(struct bufferevent *bev, short what, void *arg)
+{
+    struct conn *c = arg;
+    if (what & BEV_EVENT_CONNECTED) {
+        c->s_connected = true;
+        xhr_flush(c);
+        return;
+    }
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+        if (c->s_inflight || !c->s_connected) {
+            if (c->w->errors_shown++ < ERRORS_SHOWN || opt.verbose)
+                fprintf(stderr, "chat-bench[%d]: session %" PRIu32 ": xhr_send connection lost\n", c->w->id,
+                        c->gidx);
+            conn_close(c, in_setup(c) ? CW_CONNECT_FAILED : CW_DISCONNECT);
+            return;
+        }
+        /* An idle keep-alive connection the server ended: the next send
+         * opens another. */
+        bufferevent_free(bev);
+        c->sbev = NULL;
+        c->s_connected = false;
+    }
+}
+
+/* xhr-streaming: the receiving response's head, then its frames, one per
+ * line. Returns false when the session is gone. */
+static bool xhr_input(struct conn *c, struct evbuffer *in)
+{
+    if (!c->sj_body) {
+        char status[128];
+        int r = http_head(in, status, sizeof status);
+        if (r == 0)
+            return true;
+        if (r < 0 || strncasecmp(status, "HTTP/1.1 200", 12) != 0) {
+            if (c->w->errors_shown++ < ERRORS_SHOWN || opt.verbose)
+                fprintf(stderr, "chat-bench[%d]: session %" PRIu32 ": xhr_streaming refused: %s\n", c->w->id,
+                        c->gidx, r < 0 ? "(an overlong answer)" : status);
+            conn_close(c, in_setup(c) ? CW_CONNECT_FAILED : CW_DISCONNECT);
+            return false;
+        }
+        c->sj_body = true;
+    }
+    for (;;) {
+        struct evbuffer_ptr e = evbuffer_search(in, "\n", 1, NULL);
+        if (e.pos < 0) {
+            if (evbuffer_get_length(in) > (size_t)MAX_FRAME_BYTES * 6) {
+                conn_close(c, CW_PROTOCOL);
+                return false;
+            }
+            return true;
+        }
+        const char *line = (const char *)evbuffer_pullup(in, e.pos + 1);
+        if (!sockjs_frame(c, line, (size_t)e.pos))
+            return false;
+        evbuffer_drain(in, (size_t)e.pos + 1);
+    }
+}
+
+/* xhr-streaming: the server ended the receiving response (it does after
+ * [server] sockjs_response_limit bytes); the next request carries on. */
+static void xhr_restart(struct conn *c)
+{
+    bufferevent_free(c->bev);
+    c->sj_body = false;
+    c->bev = open_connection(c, on_read, on_event);
+    if (!c->bev)
+        conn_close(c, CW_DISCONNECT);
+}
+
 static void conn_input(struct conn *c, struct evbuffer *in, int64_t now)
 {
+    if (opt.transport == TR_XHR_STREAMING) {
+        if (xhr_input(c, in))
+            stomp_input(c, c->in, now);
+        return;
+    }
+
     if (opt.transport == TR_TCP) {
         stomp_input(c, in, now);
         return;
     }
-    if (c->state == ST_UPGRADE) {
+    if (c->state == ST_UPGRADE && !c->sj_body) {
         struct evbuffer_ptr e = evbuffer_search(in, "\r\n\r\n", 4, NULL);
         if (e.pos < 0) {
             if (evbuffer_get_length(in) > MAX_HTTP_RESPONSE) {
@@ -1026,7 +1266,10 @@ static void conn_input(struct conn *c, struct evbuffer *in, int64_t now)
             conn_close(c, CW_CONNECT_FAILED);
             return;
         }
-        send_connect(c);
+        if (opt.transport == TR_WS)
+            send_connect(c);
+        else
+            c->sj_body = true; /* upgraded: the STOMP CONNECT waits for SockJS' 'o' */
     }
     if (!ws_input(c, in))
         return;
@@ -1053,7 +1296,26 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     (void)bev;
     struct conn *c = arg;
     if (what & BEV_EVENT_CONNECTED) {
-        if (opt.transport == TR_WS) {
+        const struct endpoint *ep = &opt.ep[c->ep];
+        if (opt.transport == TR_XHR_STREAMING) {
+            evbuffer_add_printf(bufferevent_get_output(c->bev),
+                                "POST %s/000/%s/xhr_streaming HTTP/1.1\r\nHost: %s:%s\r\nContent-Length: 0\r\n\r\n",
+                                ep->path, c->sid, ep->host, ep->port);
+            if (c->state == ST_TCP)
+                c->state = ST_UPGRADE;
+        } else if (opt.transport == TR_SOCKJS_WS) {
+            unsigned char key[16];
+            for (int i = 0; i < 16; i += 8) {
+                uint64_t r = rnd(c->w);
+                memcpy(key + i, &r, 8);
+            }
+            base64(key, sizeof key, c->wskey);
+            evbuffer_add_printf(bufferevent_get_output(c->bev),
+                                "GET %s/000/%s/websocket HTTP/1.1\r\nHost: %s:%s\r\nUpgrade: websocket\r\n"
+                                "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n",
+                                ep->path, c->sid, ep->host, ep->port, c->wskey);
+            c->state = ST_UPGRADE;
+        } else if (opt.transport == TR_WS) {
             unsigned char key[16];
             for (int i = 0; i < 16; i += 8) {
                 uint64_t r = rnd(c->w);
@@ -1078,6 +1340,10 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
         return;
     }
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+        if (opt.transport == TR_XHR_STREAMING && c->sj_open && c->state != ST_CLOSED && (what & BEV_EVENT_EOF)) {
+            xhr_restart(c);
+            return;
+        }
         if (c->state == ST_TCP) {
             if (c->w->errors_shown++ < ERRORS_SHOWN || opt.verbose)
                 fprintf(stderr, "chat-bench[%d]: session %" PRIu32 ": connect: %s\n", c->w->id, c->gidx,
@@ -1094,24 +1360,17 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     }
 }
 
-static void conn_start(struct conn *c)
+/* A connection to the session's server, connecting; NULL when it could
+ * not be started (said on stderr). */
+static struct bufferevent *open_connection(struct conn *c, bufferevent_data_cb readcb, bufferevent_event_cb eventcb)
 {
     struct worker *w = c->w;
-    c->t_start = now_ns();
-    if (!w->st.setup_first_ns)
-        w->st.setup_first_ns = c->t_start;
-    c->state = ST_TCP;
-    w->pending++;
-    w->st.attempted++;
-
     const struct endpoint *ep = &opt.ep[c->ep];
     int fd = socket(ep->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         if (w->errors_shown++ < ERRORS_SHOWN || opt.verbose)
             fprintf(stderr, "chat-bench[%d]: socket: %s\n", w->id, strerror(errno));
-        c->state = ST_TCP;
-        conn_close(c, CW_CONNECT_FAILED);
-        return;
+        return NULL;
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -1123,24 +1382,48 @@ static void conn_start(struct conn *c)
             if (w->errors_shown++ < ERRORS_SHOWN || opt.verbose)
                 fprintf(stderr, "chat-bench[%d]: bind: %s\n", w->id, strerror(errno));
             close(fd);
+            return NULL;
+        }
+    }
+    struct bufferevent *bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (!bev) {
+        close(fd);
+        return NULL;
+    }
+    bufferevent_setcb(bev, readcb, NULL, eventcb, c);
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    if (bufferevent_socket_connect(bev, (struct sockaddr *)&ep->addr, (int)ep->addrlen) < 0) {
+        if (w->errors_shown++ < ERRORS_SHOWN || opt.verbose)
+            fprintf(stderr, "chat-bench[%d]: connect: %s\n", w->id, strerror(errno));
+        bufferevent_free(bev);
+        return NULL;
+    }
+    return bev;
+}
+
+static void conn_start(struct conn *c)
+{
+    struct worker *w = c->w;
+    c->t_start = now_ns();
+    if (!w->st.setup_first_ns)
+        w->st.setup_first_ns = c->t_start;
+    c->state = ST_TCP;
+    w->pending++;
+    w->st.attempted++;
+    c->sj_open = c->sj_body = c->s_connected = c->s_inflight = false;
+    if (sockjs())
+        snprintf(c->sid, sizeof c->sid, "%08" PRIx32 "%08" PRIx32, c->gidx, (uint32_t)rnd(w));
+    if (opt.transport == TR_XHR_STREAMING) {
+        c->in = evbuffer_new();
+        c->sq = evbuffer_new();
+        if (!c->in || !c->sq) {
             conn_close(c, CW_CONNECT_FAILED);
             return;
         }
     }
-    c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    if (!c->bev) {
-        close(fd);
+    c->bev = open_connection(c, on_read, on_event);
+    if (!c->bev && c->state != ST_CLOSED)
         conn_close(c, CW_CONNECT_FAILED);
-        return;
-    }
-    bufferevent_setcb(c->bev, on_read, NULL, on_event, c);
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-    if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&ep->addr, (int)ep->addrlen) < 0 &&
-        c->state != ST_CLOSED) {
-        if (w->errors_shown++ < ERRORS_SHOWN || opt.verbose)
-            fprintf(stderr, "chat-bench[%d]: connect: %s\n", w->id, strerror(errno));
-        conn_close(c, CW_CONNECT_FAILED);
-    }
 }
 
 static void start_more(struct worker *w)
