@@ -127,6 +127,14 @@ static void stored_cb(void *ctx, chatd_status st, const struct chatd_message *m)
         ms->stored_cb(ms->ctx, &a, &stored);
         return;
     }
+    /* A retry of a stored client-id: the storage answers with the message
+     * stored first, whose seq the sender is told. */
+    if (st == CHATD_ERR_EXISTS && m) {
+        struct chatd_message first = {.room = ms->room, .seq = m->seq, .sender = ms->sender,
+                                      .client_id = ms->client_id, .ts_ms = m->ts_ms};
+        ms->stored_cb(ms->ctx, &a, &first);
+        return;
+    }
     /* Stored, but out of memory for its id: as good as a duplicate (not
      * published; a subscriber catches up with since-seq). */
     if (st == CHATD_OK)

@@ -34,6 +34,7 @@ struct stomp_op {
     int64_t started_ms;  /* SEND: when it arrived, for the store latency */
     struct message_send *send;  /* SEND: the message on its way (rooms/messages.h) */
     struct send_ticket *ticket; /* SEND: its place in the session's line (send_order.h) */
+    uint64_t seq;               /* SEND: where it was stored, for its RECEIPT */
 };
 
 static void stomp_op_free(struct stomp_op *op)
@@ -131,6 +132,7 @@ static void send_stored_cb(void *ctx, const struct room_answer *a, const struct 
     struct stomp_op *op = ctx;
     struct server *srv = op->srv;
     if (a->status == ROOM_OK) {
+        op->seq = m->seq;
         int64_t ms = clock_wall_ms() - op->started_ms;
         metrics_observe(srv->metrics.store_latency, &srv->metrics.store_latency_sum, ms);
         srv->metrics.messages_stored++;
@@ -142,7 +144,7 @@ static void send_stored_cb(void *ctx, const struct room_answer *a, const struct 
     struct session *s = session_lookup(srv, op->session);
     if (s) {
         if (a->status == ROOM_EXISTS)
-            session_send_receipt(s, op->receipt);
+            session_send_receipt_seq(s, op->receipt, m ? m->seq : 0);
         else if (a->status == ROOM_NOT_FOUND)
             session_error_receipt(s, op->receipt, "no such room", op->room);
         else
@@ -162,7 +164,7 @@ static void send_published_cb(void *ctx, const struct room_answer *a)
     struct stomp_op *op = ctx;
     struct session *s = session_lookup(op->srv, op->session);
     if (s)
-        session_send_receipt(s, op->receipt);
+        session_send_receipt_seq(s, op->receipt, op->seq);
     stomp_op_free(op);
 }
 

@@ -222,21 +222,35 @@ void session_error_receipt(struct session *s, const char *receipt, const char *m
     session_error(s, receipt, message, detail);
 }
 
-static void session_receipt(struct session *s, const char *receipt)
+/* seq: the stored message's, or 0 for none. */
+static void receipt_frame(struct session *s, const char *receipt, uint64_t seq)
 {
     if (!receipt)
         return;
     struct stomp_buf b = {0};
+    char num[24];
+    snprintf(num, sizeof num, "%llu", (unsigned long long)seq);
     if (stomp_encode_command(&b, STOMP_CMD_RECEIPT) == 0 &&
         stomp_encode_header(&b, s->version, STOMP_CMD_RECEIPT, "receipt-id", receipt) == 0 &&
+        (!seq || stomp_encode_header(&b, s->version, STOMP_CMD_RECEIPT, "seq", num) == 0) &&
         stomp_encode_body(&b, NULL, 0, false) == 0)
         session_send_buf(s, &b);
     stomp_buf_free(&b);
 }
 
+static void session_receipt(struct session *s, const char *receipt)
+{
+    receipt_frame(s, receipt, 0);
+}
+
 void session_send_receipt(struct session *s, const char *receipt)
 {
     session_receipt(s, receipt);
+}
+
+void session_send_receipt_seq(struct session *s, const char *receipt, uint64_t seq)
+{
+    receipt_frame(s, receipt, seq);
 }
 
 /* A SUBSCRIBE's RECEIPT promises delivery from then on: it waits until

@@ -39,6 +39,8 @@ struct session *session_lookup(struct server *srv, uint64_t id);
 /* ERROR (with receipt-id when given), then close. */
 void session_error_receipt(struct session *s, const char *receipt, const char *message, const char *detail);
 void session_send_receipt(struct session *s, const char *receipt);
+/* A room SEND's RECEIPT: it also names the seq the message was stored at. */
+void session_send_receipt_seq(struct session *s, const char *receipt, uint64_t seq);
 /* The session behind a subscriber of the router (router_sub_subscriber). */
 struct session *session_of_subscriber(struct subscriber *who);
 /* Subscribe the session to `destination` (as the router knows it,

@@ -713,15 +713,18 @@ class Rooms(ProfileServer):
         c = self.stomp("bob")
         subscribe(c, "/topic/rooms/" + rid)
         c.expect("RECEIPT")
+        seqs = []  # each RECEIPT names where the message is stored; a retry, the first one's
         for _ in range(3):
             send_message(c, rid, "once", receipt="r", client_id="same-id")
-            c.expect("RECEIPT")
+            seqs.append(int(c.expect("RECEIPT").headers["seq"]))
         send_message(c, rid, "twice", receipt="r2", client_id="other")
-        c.expect("RECEIPT")
+        seqs.append(int(c.expect("RECEIPT").headers["seq"]))
         msgs = self.api("bob").get("/api/rooms/%s/messages" % rid)[1]["messages"]
         self.assertEqual([m["body"] for m in msgs], ["twice", "once"])
-        self.assertEqual(self.next_event(c, "message").body, b"once")
-        self.assertEqual(self.next_event(c, "message").body, b"twice")
+        self.assertEqual(seqs, [msgs[1]["seq"]] * 3 + [msgs[0]["seq"]])
+        once, twice = self.next_event(c, "message"), self.next_event(c, "message")
+        self.assertEqual((once.body, int(once.headers["seq"])), (b"once", seqs[0]))
+        self.assertEqual((twice.body, int(twice.headers["seq"])), (b"twice", seqs[3]))
 
     def metric(self, port, name):
         with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as r:

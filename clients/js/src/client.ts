@@ -60,7 +60,7 @@ interface Outgoing {
   destination: string;
   body: string;
   headers: Record<string, string>;
-  resolve: () => void;
+  resolve: (seq: number | undefined) => void;
   reject: (e: Error) => void;
   receipt: string | null;
 }
@@ -210,8 +210,9 @@ export class ChatClient implements WatchHost {
   // --- internal: used by ChatRoom -----------------------------------------
 
   /** SEND with a receipt, retried on every new connection until the server
-   * confirms it (the caller's headers make a retry harmless: `client-id`). */
-  sendReliably(destination: string, body: string, headers: Record<string, string>): Promise<void> {
+   * confirms it (the caller's headers make a retry harmless: `client-id`).
+   * Resolves with the RECEIPT's `seq` (a room message's), if it has one. */
+  sendReliably(destination: string, body: string, headers: Record<string, string>): Promise<number | undefined> {
     if (this.closed) return Promise.reject(new ChatdClosedError());
     return new Promise((resolve, reject) => {
       const o: Outgoing = { destination, body, headers, resolve, reject, receipt: null };
@@ -278,11 +279,12 @@ export class ChatClient implements WatchHost {
     const receipt = this.nextReceipt("send");
     o.receipt = receipt;
     try {
-      this.stomp.watchForReceipt(receipt, () => {
+      this.stomp.watchForReceipt(receipt, (frame) => {
         this.errorReceipts.delete(receipt);
         const i = this.outbox.indexOf(o);
         if (i >= 0) this.outbox.splice(i, 1);
-        o.resolve();
+        const seq = Number(frame.headers.seq);
+        o.resolve(seq > 0 ? seq : undefined);
       });
       this.errorReceipts.set(receipt, (e) => {
         if (!FINAL_SEND_ERRORS.has(e.code)) return; // sent again after reconnecting

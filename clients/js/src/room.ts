@@ -14,6 +14,8 @@ export interface SendOptions {
 export interface SendResult {
   /** The message's client-id: its live `message` event and REST history carry it as `client_id`. */
   clientId: string;
+  /** Where the message is stored (the RECEIPT's `seq`): its live event and history carry the same. */
+  seq: number;
 }
 
 export interface WatchOptions {
@@ -80,16 +82,16 @@ export class ChatRoom {
   async send(body: string | { text: string; [k: string]: unknown }, opts: SendOptions = {}): Promise<SendResult> {
     const clientId = opts.clientId ?? newClientId();
     const json = typeof body !== "string";
-    await this.client.sendReliably("/app/rooms/" + this.id + "/send", json ? JSON.stringify(body) : body, {
+    const seq = await this.client.sendReliably("/app/rooms/" + this.id + "/send", json ? JSON.stringify(body) : body, {
       "client-id": clientId,
       "content-type": json ? "application/json" : "text/plain",
     });
-    return { clientId };
+    return { clientId, seq: seq ?? 0 };
   }
 
   /** Move the caller's read mark up to seq (never down); resolves on the RECEIPT, retried like send(). */
-  read(seq: number): Promise<void> {
-    return this.client.sendReliably("/app/rooms/" + this.id + "/read", JSON.stringify({ seq }), {
+  async read(seq: number): Promise<void> {
+    await this.client.sendReliably("/app/rooms/" + this.id + "/read", JSON.stringify({ seq }), {
       "content-type": "application/json",
     });
   }

@@ -186,13 +186,14 @@ describe("messages", () => {
     const events = recorder();
     await room.watch(events.handlers);
 
-    const { clientId } = await room.send(KOREAN);
+    const { clientId, seq } = await room.send(KOREAN);
     await events.wait("the message", (e) => e.type === "message" && e.message.client_id === clientId);
     const live = events.of("message").find((e) => e.message.client_id === clientId);
     assert.equal(live.message.body, KOREAN);
     assert.equal(live.message.sender, "alice");
     assert.equal(live.replay, false);
     assert.ok(live.message.seq > 0 && live.message.id && live.message.timestamp > 0);
+    assert.equal(seq, live.message.seq); // the RECEIPT said where it was stored
 
     const [newest] = (await room.page({ limit: 1 })).messages;
     assert.equal(newest.body, KOREAN);
