@@ -1,9 +1,10 @@
-// The agent's side: the live queue, claiming, own chats, conversations.
+// The agent's side: availability, the live queue, claiming, own chats,
+// conversations, and the other agents' status and load.
 "use strict";
 
 // turn counts the rooms asked to open: only the newest may show its room.
 const state = { queue: [], mine: [], open: null, watch: null, conv: null, lastTyping: 0,
-                lastMine: 0, customerRead: 0, turn: 0 };
+                lastMine: 0, customerRead: 0, turn: 0, agents: [], me: "offline" };
 window.__desk = state; // for the browser tests
 
 function roomItem(room, button) {
@@ -53,6 +54,37 @@ function renderMine() {
     li.addEventListener("keydown", (e) => { if (e.key === "Enter") openRoom(room.id); });
     return li;
   }));
+}
+
+// Every agent with their status and open chats (GET /api/agents); mine
+// sets the availability toggle.
+function renderAgents(limit) {
+  $("agents").replaceChildren(...state.agents.map((a) => {
+    const li = document.createElement("li");
+    li.dataset.agent = a.user;
+    li.dataset.status = a.status;
+    const who = document.createElement("span");
+    who.className = "who";
+    who.textContent = a.user + (a.user === desk.user ? " (you)" : "");
+    const info = document.createElement("span");
+    info.className = "info";
+    info.textContent = a.status + " · " + a.open_chats + (a.open_chats === 1 ? " open chat" : " open chats");
+    li.append(who, info);
+    return li;
+  }));
+  $("agents-limit").textContent = limit ? "at most " + limit + (limit === 1 ? " chat" : " chats") + " each" : "";
+  const me = state.agents.find((a) => a.user === desk.user);
+  state.me = me ? me.status : "offline";
+  $("availability").textContent = state.me === "away" ? "You are away: no new chats are routed to you"
+                                                      : "You are online";
+  $("availability").dataset.status = state.me;
+  $("away-toggle").textContent = state.me === "away" ? "Come back" : "Go away";
+}
+
+async function refreshAgents() {
+  const answer = await desk.api("GET", "/api/agents");
+  state.agents = answer.agents;
+  renderAgents(answer.max_chats_per_agent);
 }
 
 async function refreshQueue() {
@@ -138,10 +170,12 @@ $("signin").addEventListener("submit", async (e) => {
   $("console").hidden = false;
   // The queue and my notifications, also after every reconnect.
   const watch = () => {
-    desk.client.subscribe("/topic/support/queue", () => refreshQueue());
-    desk.client.subscribe("/user/queue/notifications", () => refreshMine());
+    desk.client.subscribe("/topic/support/queue", () => { refreshQueue(); refreshAgents(); });
+    desk.client.subscribe("/user/queue/notifications", () => { refreshMine(); refreshAgents(); });
+    desk.client.subscribe("/topic/support/agents", () => refreshAgents());
     refreshQueue();
     refreshMine();
+    refreshAgents();
   };
   desk.onConnect.push(watch);
   watch();
@@ -157,6 +191,15 @@ $("composer").addEventListener("submit", (e) => {
 
 $("composer").querySelector("input").addEventListener("input", () => {
   if (state.open && Date.now() - state.lastTyping > 2000) { state.lastTyping = Date.now(); desk.typing(state.open); }
+});
+
+$("away-toggle").addEventListener("click", async () => {
+  try {
+    await desk.api("PUT", "/api/agents/me/status", { status: state.me === "away" ? "online" : "away" });
+  } catch (err) {
+    $("toast").textContent = err.message;
+  }
+  refreshAgents();
 });
 
 $("complete").addEventListener("click", async () => {

@@ -1,8 +1,11 @@
 // The customer's side: open (or resume) a support chat and talk.
 "use strict";
 
+// early: notifications about a room that came before the answer that
+// opened it (with automatic assignment a room can be given to an agent at
+// once): applied when it opens.
 const state = { room: null, watch: null, conv: null, unread: 0, lastMine: 0, agentRead: 0,
-                lastTyping: 0 };
+                lastTyping: 0, early: new Map() };
 window.__desk = state; // for the browser tests
 
 function showRoomState(room) {
@@ -11,6 +14,47 @@ function showRoomState(room) {
     : room.state === "completed" ? "The agent completed this chat." : "";
   $("room-state").textContent = text;
   $("composer").querySelector("input").disabled = room.state === "completed";
+  if (room.state !== "unassigned") $("queue-position").hidden = true;
+}
+
+function ordinal(n) {
+  const tens = n % 100, ones = n % 10;
+  if (tens >= 11 && tens <= 13) return n + "th";
+  return n + (ones === 1 ? "st" : ones === 2 ? "nd" : ones === 3 ? "rd" : "th");
+}
+
+function onNotification(f) {
+  const ev = f.headers.event;
+  if (ev !== "queue-position" && ev !== "assigned") return;
+  const body = JSON.parse(f.body);
+  const room = ev === "assigned" ? body.id : body.room;
+  if (!state.room || state.room.id !== room) {
+    state.early.set(room, f);
+    return;
+  }
+  if (ev === "queue-position") showQueuePosition(body);
+  else onAssigned(body);
+}
+
+// The room was given to an agent: the notification (it may come before the
+// room's own `assigned` event could reach a subscription just made).
+function onAssigned(room) {
+  if (!state.room || room.id !== state.room.id || state.room.state === "completed") return;
+  state.room.state = "assigned";
+  state.room.agent = room.agent;
+  showRoomState(state.room);
+}
+
+// A queue-position notification (automatic assignment): place and estimate.
+function showQueuePosition(body) {
+  if (!state.room || body.room !== state.room.id || state.room.state !== "unassigned") return;
+  let text = "You are " + ordinal(body.position) + " in line";
+  if (body.estimated_wait_ms !== undefined) {
+    const min = Math.round(body.estimated_wait_ms / 60000);
+    text += min < 1 ? " · less than a minute" : " · about " + min + (min === 1 ? " minute" : " minutes");
+  }
+  $("queue-position").textContent = text;
+  $("queue-position").hidden = false;
 }
 
 function updateRead() {
@@ -59,6 +103,9 @@ async function openChat() {
   $("chat").hidden = false;
   $("closed").hidden = true;
   showRoomState(state.room);
+  const early = state.early.get(state.room.id);
+  state.early.clear();
+  if (early) onNotification(early);
   state.conv = state.conv || new Conversation($("messages"), desk.user);
   const last = await state.conv.open(state.room.id);
   state.watch = desk.watchRoom(state.room.id, last, onEvent);
@@ -78,6 +125,10 @@ $("signin").addEventListener("submit", async (e) => {
   try {
     await desk.signIn(e.target.login.value.trim(), e.target.passcode.value);
     $("signin").hidden = true;
+    // Queue positions, also after every reconnect.
+    const notifications = () => desk.client.subscribe("/user/queue/notifications", onNotification);
+    desk.onConnect.push(notifications);
+    notifications();
     if (window.Notification && Notification.permission === "default") Notification.requestPermission();
     await openChat();
   } catch (err) {

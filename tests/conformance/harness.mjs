@@ -66,7 +66,8 @@ export async function waitFor(cond, what, timeoutMs = 10000) {
 
 // extra: more lines for [server] and [stomp] ({ server: [...], stomp: [...] });
 // extra.auth: the [auth] section's lines instead of the static users (e.g.
-// the jwt plugin's keys).
+// the jwt plugin's keys); extra.sections: more sections' lines at the end
+// (e.g. ["[support]", "assign = round_robin"]).
 export async function startChatd(extra = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), "chatd-js-"));
   const http = await freePort();
@@ -79,7 +80,7 @@ export async function startChatd(extra = {}) {
     ...(extra.stomp ?? []),
     "[auth]", ...(extra.auth ?? ["plugin = static",
       ...Object.entries(USERS).flatMap(([u, r]) => [`user.${u}.password = ${hash(passwordOf(u))}`, `user.${u}.roles = ${r}`])]),
-    "[storage]", "plugin = memory", "[broker]", "plugin = simple", "",
+    "[storage]", "plugin = memory", "[broker]", "plugin = simple", ...(extra.sections ?? []), "",
   ];
   const config = path.join(dir, "chat.ini");
   writeFileSync(config, lines.join("\n"));
