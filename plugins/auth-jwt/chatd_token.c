@@ -1,12 +1,15 @@
 /* chatd-token: mint a token for local use and tests.
  *
- *   chatd-token --user U [--role user|agent] [--ttl SECONDS] [--name N]
+ *   chatd-token --user U [--role R[,R...]] [--ttl SECONDS] [--name N]
  *               [--alg HS256] [--kid K] [--iss I] [--aud A] [--jti ID]
  *               [--secret S | --private-key PEM]
  *
- * The secret defaults to $CHAT_JWT_SECRET. Prints the token. --jti names the
- * token for the revocation list (docs/configuration.md, "Logout"). */
+ * The secret defaults to $CHAT_JWT_SECRET. Prints the token. --role lists
+ * the values of the roles claim (default user): agent, admin, or whatever
+ * [auth] admin_role names. --jti names the token for the revocation list
+ * (docs/configuration.md, "Logout"). */
 #include <getopt.h>
+#include <stdbool.h>
 #include <jwt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +31,35 @@ static unsigned char *slurp(const char *path, int *len)
     buf[n] = 0;
     *len = (int)n;
     return buf;
+}
+
+/* The roles claim, {"roles":[...]}, from a comma-separated list of names
+ * of letters, digits and - _ . ; -1 when a name is empty or has anything
+ * else. */
+static int roles_json(const char *list, char *out, size_t size)
+{
+    size_t n = (size_t)snprintf(out, size, "{\"roles\":[\"");
+    for (const char *p = list;; p++) {
+        char c = *p;
+        bool sep = c == ',' || c == '\0';
+        if (sep && (p == list || p[-1] == ','))
+            return -1; /* an empty name */
+        if (!sep && !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                      c == '_' || c == '.'))
+            return -1;
+        const char *add = c == ',' ? "\",\"" : c == '\0' ? "\"]}" : NULL;
+        if (n + (add ? strlen(add) : 1) + 1 > size)
+            return -1;
+        if (add) {
+            memcpy(out + n, add, strlen(add));
+            n += strlen(add);
+        } else {
+            out[n++] = c;
+        }
+        out[n] = '\0';
+        if (!c)
+            return 0;
+    }
 }
 
 int main(int argc, char **argv)
@@ -55,7 +87,7 @@ int main(int argc, char **argv)
         case 'p': pem = optarg; break;
         case 'j': jti = optarg; break;
         default:
-            fprintf(stderr, "usage: chatd-token --user U [--role user|agent] [--ttl S] [--name N] [--alg A] [--kid K]"
+            fprintf(stderr, "usage: chatd-token --user U [--role R[,R...]] [--ttl S] [--name N] [--alg A] [--kid K]"
                             " [--iss I] [--aud A] [--jti ID] [--secret S | --private-key PEM]\n");
             return c == 'h' ? 0 : 2;
         }
@@ -72,9 +104,14 @@ int main(int argc, char **argv)
         free(key);
         return 2;
     }
+    char roles[1024];
+    if (roles_json(role, roles, sizeof roles) < 0) {
+        fprintf(stderr, "chatd-token: --role: a comma-separated list of names (letters, digits, - _ .), got '%s'\n",
+                role);
+        free(key);
+        return 2;
+    }
     jwt_t *jwt = NULL;
-    char roles[64];
-    snprintf(roles, sizeof roles, "{\"roles\":[\"%s\"]}", strcmp(role, "agent") == 0 ? "agent" : "user");
     long now = (long)time(NULL);
     if (jwt_new(&jwt) || jwt_add_grant(jwt, "sub", user) || jwt_add_grant_int(jwt, "iat", now) ||
         jwt_add_grant_int(jwt, "exp", now + ttl) || jwt_add_grants_json(jwt, roles) ||

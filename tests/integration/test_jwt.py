@@ -304,6 +304,28 @@ class Jwt(Tokens, unittest.TestCase):
         c, f = self.connect(p.stdout.strip())
         self.assertEqual((f.command, f.headers.get("user-name")), ("CONNECTED", "bob"))
 
+    def test_chatd_token_roles(self):
+        """--role lists the roles claim: with admin_role = privacy-officer,
+        such a token erases users' data and is an agent as listed."""
+        tool = os.path.join(os.path.dirname(CHATD_BIN), "chatd-token")
+
+        def mint(*args):
+            return subprocess.run([tool, "--user", "officer", "--iss", "chatd-test", "--aud", "chat", *args],
+                                  env=dict(os.environ, CHAT_JWT_SECRET=SECRET), capture_output=True, text=True,
+                                  timeout=10)
+        p = mint("--role", "agent,privacy-officer")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        token = p.stdout.strip()
+        req = urllib.request.Request("http://127.0.0.1:%d/api/users/nobody" % self.server.http_port,
+                                     headers={"Authorization": "Bearer " + token}, method="DELETE")
+        with urllib.request.urlopen(req, timeout=10) as r:
+            self.assertEqual(r.status, 200)
+        self.assertEqual(self.rest(token, "/api/rooms?scope=unassigned")[0], 200)  # an agent too
+        for bad in ("", "agent,", ",agent", 'x"y', "a b"):
+            p = mint("--role", bad)
+            self.assertEqual(p.returncode, 2, bad)
+            self.assertIn("--role", p.stderr)
+
     def test_jwks_keys_are_accepted(self):
         for alg, kid, pem in (("RS256", "jwks-rsa", "rsa2"), ("ES256", "jwks-ec", "ec2")):
             with self.subTest(kid=kid):
