@@ -282,6 +282,12 @@ int settings_load(struct settings *s, struct config *cfg, char *err, size_t errl
         config_errorf(err, errlen, cfg, "server", NULL, "out of memory");
         return -1;
     }
+    v = srv ? config_get(srv, "trusted_proxies") : NULL;
+    char range_why[160];
+    if (cidr_list_parse(v ? v : "", &s->trusted_proxies, range_why, sizeof range_why) < 0) {
+        config_errorf(err, errlen, cfg, "server", "trusted_proxies", "%s", range_why);
+        return -1;
+    }
     v = srv ? config_get(srv, "log_level") : NULL;
     int lvl = log_level_parse(v ? v : "info");
     if (lvl < 0) {
@@ -466,6 +472,7 @@ size_t settings_restart_changes(const struct settings *old, const struct setting
     CHANGED(str_differs(old->plugin_dir, next->plugin_dir), "[server] plugin_dir");
     CHANGED(str_differs(old->web_root, next->web_root), "[server] web_root");
     CHANGED(words_differ(old->allowed_origins, next->allowed_origins), "[server] allowed_origins");
+    CHANGED(!cidr_list_equal(&old->trusted_proxies, &next->trusted_proxies), "[server] trusted_proxies");
     bool paths = old->nws_paths != next->nws_paths, sockjs = false;
     for (size_t i = 0; !paths && i < old->nws_paths; i++) {
         paths |= strcmp(old->ws_paths[i].path, next->ws_paths[i].path) != 0;
@@ -526,6 +533,7 @@ void settings_free(struct settings *s)
     for (size_t i = 0; s->allowed_origins && s->allowed_origins[i]; i++)
         free(s->allowed_origins[i]);
     free(s->allowed_origins);
+    cidr_list_free(&s->trusted_proxies);
     for (size_t i = 0; i < s->nws_paths; i++)
         free(s->ws_paths[i].path);
     acl_free(&s->acl);

@@ -8,6 +8,7 @@
 
 #include <chatd/plugin.h>
 
+#include "cidr.h"
 #include "dest_prefixes.h"
 #include "stomp/acl.h"
 #include "log.h"
@@ -36,6 +37,7 @@ struct settings {
     char *plugin_dir;
     char *web_root;
     char **allowed_origins; /* NULL-terminated */
+    struct cidr_list trusted_proxies; /* whose Forwarded / X-Forwarded-For is believed */
     chatd_log_level log_level;
     enum log_format log_format;
     long long shutdown_timeout_ms;

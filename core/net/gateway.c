@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "net/client_addr.h"
 #include "net/gateway_conn.h"
 #include "utf8.h"
 
@@ -100,6 +101,25 @@ static void gateway_leave(struct gateway *g)
     ev_break(g->loop, EVBREAK_ALL);
 }
 
+/* The address a connection or request counts as: its peer's, or behind a
+ * trusted proxy the client's that the proxy names (net/client_addr.h). */
+static void client_address(struct gateway *g, struct lws *wsi, bool http, char *out, size_t outlen)
+{
+    char peer[64] = "";
+    lws_get_peer_simple(wsi, peer, sizeof peer);
+    const struct cidr_list *trusted = &g->settings->trusted_proxies;
+    if (!http || !trusted->n) {
+        snprintf(out, outlen, "%s", peer);
+        return;
+    }
+    char fwd[1024] = "", xff[1024] = "";
+    if (lws_hdr_custom_copy(wsi, fwd, sizeof fwd, "forwarded:", 10) < 0)
+        fwd[0] = '\0';
+    if (lws_hdr_copy(wsi, xff, sizeof xff, WSI_TOKEN_X_FORWARDED_FOR) < 0)
+        xff[0] = '\0';
+    client_addr_resolve(trusted, peer, fwd, xff, out, outlen);
+}
+
 void conn_open(struct gateway *g, struct conn *c, struct lws *wsi, enum transport t)
 {
     memset(c, 0, sizeof *c);
@@ -107,7 +127,7 @@ void conn_open(struct gateway *g, struct conn *c, struct lws *wsi, enum transpor
     c->g = g;
     c->wsi = wsi;
     c->transport = t;
-    lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
+    client_address(g, wsi, t == TRANSPORT_WS, c->peer, sizeof c->peer);
     size_t limit = g->live.max_connections_per_ip;
     if (limit && peer_count(g, c->peer) >= limit) {
         /* Never reaches the core: no session, only this ERROR, then close. */
@@ -972,7 +992,7 @@ static int http_begin(struct gateway *g, struct lws *wsi, struct http_conn *h)
     if (al > 0 && al < 8192 && (h->req->authorization = malloc((size_t)al + 1)))
         lws_hdr_copy(wsi, h->req->authorization, al + 1, WSI_TOKEN_HTTP_AUTHORIZATION);
     char addr[64] = "";
-    lws_get_peer_simple(wsi, addr, sizeof addr);
+    client_address(g, wsi, true, addr, sizeof addr);
     h->req->remote_addr = strdup(addr);
     if (!h->req->query || !h->req->remote_addr)
         return -1;

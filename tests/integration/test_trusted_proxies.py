@@ -1,0 +1,121 @@
+"""[server] trusted_proxies: behind a trusted proxy a WebSocket or SockJS
+connection counts as the client the proxy names (Forwarded, else
+X-Forwarded-For, read from the right), for max_connections_per_ip and the
+logs; from anyone else those headers are ignored."""
+import http.client
+import unittest
+import uuid
+
+import websocket
+
+from chatd_harness import OneServer, password_of, wait_for
+from test_check_config import check
+from chatd_harness import default_sections
+
+
+def ws_connect(port, user, headers=()):
+    """A STOMP session over WebSocket with extra upgrade headers: the first
+    frame the server sends back (CONNECTED, or ERROR)."""
+    ws = websocket.create_connection("ws://127.0.0.1:%d/ws" % port, subprotocols=["v12.stomp"],
+                                     header=list(headers), timeout=10)
+    ws.send("CONNECT\naccept-version:1.2\nlogin:%s\npasscode:%s\n\n\0" % (user, password_of(user)))
+    return ws, ws.recv()
+
+
+class TrustedProxy(OneServer):
+    @staticmethod
+    def edit(s):
+        s["server"].update({"trusted_proxies": "127.0.0.1, 10.0.0.0/8", "max_connections_per_ip": "1"})
+
+    def open(self, *headers):
+        ws, first = ws_connect(self.server.http_port, "alice", headers)
+        self.addCleanup(ws.close)
+        return first
+
+    def test_each_forwarded_client_counts_as_itself(self):
+        self.assertTrue(self.open("X-Forwarded-For: 198.51.100.7").startswith("CONNECTED"))
+        # Another client behind the same proxy: its own address, its own count.
+        self.assertTrue(self.open("X-Forwarded-For: 198.51.100.8, 10.1.2.3").startswith("CONNECTED"))
+        # The first client again: over its limit of one.
+        first = self.open("X-Forwarded-For: 198.51.100.7")
+        self.assertTrue(first.startswith("ERROR"), first)
+        self.assertIn("message:too many connections from this address", first)
+        log = self.server.read_log()
+        self.assertIn("opened from 198.51.100.7 over websocket", log)
+        self.assertIn("opened from 198.51.100.8 over websocket", log)
+        self.assertIn("connection from 198.51.100.7 refused", log)
+
+    def test_forwarded_wins_over_x_forwarded_for(self):
+        first = self.open('Forwarded: for="[2001:db8::17]:4711";proto=https, for=10.9.9.9',
+                          "X-Forwarded-For: 198.51.100.99")
+        self.assertTrue(first.startswith("CONNECTED"), first)
+        wait_for(lambda: "opened from 2001:db8::17 over websocket" in self.server.read_log(),
+                 what="the Forwarded client in the log")
+
+    def test_a_client_cannot_forge_its_way_past_the_proxy(self):
+        # What the client wrote on the left is not believed: the proxy's own
+        # hop (203.0.113.5, not trusted) is the client.
+        first = self.open("X-Forwarded-For: 10.0.0.1, 203.0.113.5")
+        self.assertTrue(first.startswith("CONNECTED"), first)
+        again = self.open("X-Forwarded-For: 192.0.2.200, 203.0.113.5")
+        self.assertTrue(again.startswith("ERROR"), again)
+
+    def test_a_hop_that_is_no_address_stops_at_the_proxy(self):
+        # "unknown" is the proxy's hop; the client is then the proxy itself.
+        first = self.open("X-Forwarded-For: unknown, 10.20.30.40")
+        self.assertTrue(first.startswith("CONNECTED"), first)
+        wait_for(lambda: "opened from 10.20.30.40 over websocket" in self.server.read_log(),
+                 what="the last trusted hop in the log")
+
+    def test_sockjs_sessions_count_as_the_forwarded_client(self):
+        def open_session(xff):
+            c = http.client.HTTPConnection("127.0.0.1", self.server.http_port, timeout=10)
+            c.request("POST", "/ws/000/%s/xhr" % uuid.uuid4().hex[:12], headers={"X-Forwarded-For": xff})
+            r = c.getresponse()
+            body = r.read().decode()
+            c.close()
+            return body
+        self.assertEqual(open_session("198.51.100.30"), "o\n")
+        wait_for(lambda: "opened from 198.51.100.30 over websocket" in self.server.read_log(),
+                 what="the SockJS session's client in the log")
+
+
+class UntrustedProxy(OneServer):
+    @staticmethod
+    def edit(s):
+        s["server"].update({"max_connections_per_ip": "1"})
+
+    def test_without_trusted_proxies_the_headers_are_ignored(self):
+        ws, first = ws_connect(self.server.http_port, "alice", ["X-Forwarded-For: 198.51.100.7"])
+        self.addCleanup(ws.close)
+        self.assertTrue(first.startswith("CONNECTED"), first)
+        ws2, second = ws_connect(self.server.http_port, "alice", ["X-Forwarded-For: 198.51.100.8"])
+        self.addCleanup(ws2.close)
+        self.assertTrue(second.startswith("ERROR"), second)
+        self.assertNotIn("198.51.100", self.server.read_log())
+
+
+class TrustedProxiesConfig(unittest.TestCase):
+    def test_bad_ranges_are_refused_with_one_line(self):
+        for value, why in (("10.0.0.0/33", "the bits after '/' must be 0 to 32"),
+                           ("proxy.example.com", "'proxy.example.com' is not an address"),
+                           ("::1/129", "must be 0 to 128"), ("10.0.0.0/x", "must be 0 to 32")):
+            with self.subTest(value=value):
+                s = default_sections(1, 2)
+                s["server"]["trusted_proxies"] = value
+                p, path = check(s)
+                self.assertNotEqual(p.returncode, 0)
+                lines = p.stderr.strip().splitlines()
+                self.assertEqual(len(lines), 1, p.stderr)
+                self.assertIn("[server] trusted_proxies", lines[0])
+                self.assertIn(why, lines[0])
+
+    def test_good_ranges(self):
+        s = default_sections(1, 2)
+        s["server"]["trusted_proxies"] = "10.0.0.0/8 172.16.0.0/12, 192.168.1.10 ::1 fd00::/8 ::ffff:10.0.0.0/104"
+        p, path = check(s)
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
