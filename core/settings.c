@@ -347,6 +347,8 @@ int settings_load(struct settings *s, struct config *cfg, char *err, size_t errl
                         err, errlen) < 0 ||
         config_get_duration_ms(cfg, st, "slow_consumer_timeout", 5000, 0, 3600000, &s->slow_consumer_timeout_ms,
                                err, errlen) < 0 ||
+        config_get_duration_ms(cfg, st, "token_recheck_interval", 60000, 0, 86400000, &s->token_recheck_ms, err,
+                               errlen) < 0 ||
         config_get_size(cfg, st, "max_queue_length", 10000, 1, 1u << 24, &s->max_queue_length, err, errlen) < 0 ||
         config_get_size(cfg, st, "max_transactions", 16, 1, 1024, &s->max_transactions, err, errlen) < 0 ||
         config_get_size(cfg, st, "max_transaction_frames", 1000, 1, 1u << 20, &s->max_transaction_frames, err,
@@ -508,6 +510,7 @@ void settings_take_live(struct settings *s, struct settings *next)
     s->max_sends_per_second = next->max_sends_per_second;
     s->max_send_bytes_per_second = next->max_send_bytes_per_second;
     s->slow_consumer_timeout_ms = next->slow_consumer_timeout_ms;
+    s->token_recheck_ms = next->token_recheck_ms;
     s->notify_kinds = next->notify_kinds;
     s->notify_mentions = next->notify_mentions;
     s->notify_coalesce_ms = next->notify_coalesce_ms;

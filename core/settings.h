@@ -58,6 +58,7 @@ struct settings {
     size_t max_sends_per_second;  /* SEND frames per session; 0 = unlimited */
     size_t max_send_bytes_per_second; /* SEND bytes per session (reading paused beyond); 0 = unlimited */
     long long slow_consumer_timeout_ms; /* a queue holding publishers back must drain by then; 0 = never */
+    long long token_recheck_ms; /* a session with an expiring identity is authenticated again this often; 0 = never */
     /* [notify]: offline notifications; the preview of in-band ones too. */
     unsigned notify_kinds;        /* bit (1 << chatd_room_kind) set: every message of such rooms */
     bool notify_mentions;         /* and messages naming the member as @user, in any room */

@@ -65,6 +65,12 @@ struct session {
      * refresh moved it. */
     int64_t expires_ms;
     struct event *expiry;
+    /* ...and authenticated again every [stomp] token_recheck_interval with
+     * what they presented last (CONNECT, or the last refresh), so that a
+     * revoked token ends its sessions (docs/protocol.md). */
+    char *cred_login, *cred_passcode, *cred_token;
+    struct event *recheck;
+    bool rechecking;
     /* SEND rate: a token bucket of max_sends_per_second, refilled per ms. */
     double send_tokens;
     int64_t send_refill_ms;
@@ -382,6 +388,11 @@ static void session_destroy(struct session *s)
 {
     if (s->expiry)
         event_free(s->expiry);
+    if (s->recheck)
+        event_free(s->recheck);
+    free(s->cred_login);
+    free(s->cred_passcode);
+    free(s->cred_token);
     if (s->backlog_ev)
         event_free(s->backlog_ev);
     for (size_t i = s->backlog_head; i < s->nbacklog; i++)
@@ -411,7 +422,17 @@ struct auth_wait {
     uint64_t session;
     char *receipt;
     long long hb_client_send, hb_client_receive; /* the CONNECT's heart-beat: cx, cy */
+    char *login, *passcode, *token; /* the credentials, kept by a session that is checked again */
 };
+
+static void auth_wait_free(struct auth_wait *w)
+{
+    free(w->receipt);
+    free(w->login);
+    free(w->passcode);
+    free(w->token);
+    free(w);
+}
 
 static void session_dispatch(struct session *s, struct stomp_frame *f);
 static void session_take_frame(struct session *s, struct stomp_frame *f);
@@ -422,6 +443,88 @@ static void session_expired(evutil_socket_t fd, short what, void *arg)
     (void)what;
     struct session *s = arg;
     session_error(s, NULL, "token expired", "Send a new token to /app/session/refresh before the old one expires.");
+}
+
+/* ------------------------------------------- checking a token again */
+
+struct recheck_wait {
+    struct server *srv;
+    uint64_t session;
+};
+
+static void recheck_arm(struct session *s, bool first);
+
+/* Only a refusal ends the session: while the auth backend is unavailable
+ * (a revocation list's Redis down) it runs on and is checked next time. */
+static void recheck_done(void *ctx, chatd_status st, const struct chatd_identity *who, const char *reason)
+{
+    struct recheck_wait *w = ctx;
+    struct session *s = idmap_get(&w->srv->sessions, w->session);
+    free(w);
+    if (!s || s->state != SESSION_CONNECTED)
+        return;
+    s->rechecking = false;
+    if (st == CHATD_ERR_DENIED || (st == CHATD_OK && (!who || !who->user || strcmp(who->user, s->user) != 0))) {
+        const char *why = st == CHATD_ERR_DENIED && reason ? reason : "token no longer accepted";
+        log_msg(CHATD_LOG_INFO, "session", s->id, "ended: its token is no longer accepted (%s)", why);
+        session_error(s, NULL, why, "The token this session was opened with is no longer accepted.");
+        return;
+    }
+    if (st != CHATD_OK)
+        log_msg(CHATD_LOG_DEBUG, "session", s->id, "token not checked again: %s (%s)", chatd_strerror(st),
+                reason ? reason : "");
+    else
+        log_msg(CHATD_LOG_DEBUG, "session", s->id, "token checked again: still accepted");
+    recheck_arm(s, false);
+}
+
+static void session_recheck(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct session *s = arg;
+    struct recheck_wait *w = malloc(sizeof *w);
+    if (s->rechecking || !w) {
+        free(w);
+        recheck_arm(s, false);
+        return;
+    }
+    w->srv = s->srv;
+    w->session = s->id;
+    s->rechecking = true;
+    struct chatd_credentials cred = {.login = s->cred_login, .passcode = s->cred_passcode, .token = s->cred_token,
+                                     .remote_addr = s->remote_addr};
+    auth_authenticate(s->srv->auth, &cred, recheck_done, w);
+}
+
+/* The next check: the first one at a random point of the interval, so that
+ * sessions opened together (a reconnect storm) do not all come back at
+ * once. */
+static void recheck_arm(struct session *s, bool first)
+{
+    long long every = s->srv->settings.token_recheck_ms;
+    if (!every || !s->expires_ms)
+        return;
+    if (!s->recheck && !(s->recheck = evtimer_new(s->srv->base, session_recheck, s)))
+        return;
+    long long ms = first ? every / 2 + (long long)((uint64_t)random() % (uint64_t)(every / 2 + 1)) : every;
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
+    evtimer_add(s->recheck, &tv);
+}
+
+/* Keeps what the client presented, for the checks (a session whose
+ * identity does not expire is never checked again: no token). */
+static void recheck_keep(struct session *s, char **login, char **passcode, char **token)
+{
+    if (!s->srv->settings.token_recheck_ms || !s->expires_ms)
+        return;
+    free(s->cred_login);
+    free(s->cred_passcode);
+    free(s->cred_token);
+    s->cred_login = *login;
+    s->cred_passcode = *passcode;
+    s->cred_token = *token;
+    *login = *passcode = *token = NULL;
 }
 
 /* Arm (or move) the close at expires_ms; 0 means never. */
@@ -463,7 +566,7 @@ static void session_heartbeat(struct session *s, const struct auth_wait *w, char
     server_emit(s->srv, &m);
 }
 
-static void session_connected(struct session *s, const struct chatd_identity *who, const struct auth_wait *w)
+static void session_connected(struct session *s, const struct chatd_identity *who, struct auth_wait *w)
 {
     const char *receipt = w->receipt;
     s->state = SESSION_CONNECTED;
@@ -478,6 +581,8 @@ static void session_connected(struct session *s, const struct chatd_identity *wh
     if (s->roles & CHATD_ROLE_AGENT)
         presence_agent(s->srv->presence, s->user, +1);
     session_set_expiry(s, who->expires_ms);
+    recheck_keep(s, &w->login, &w->passcode, &w->token);
+    recheck_arm(s, true);
     char version[24], session_id[24];
     snprintf(version, sizeof version, "%d.%d", s->version / 10, s->version % 10);
     snprintf(session_id, sizeof session_id, "%llu", (unsigned long long)s->id);
@@ -530,8 +635,7 @@ static void auth_done(void *ctx, chatd_status st, const struct chatd_identity *w
             session_error(s, w->receipt, "authentication unavailable", chatd_strerror(st));
         }
     }
-    free(w->receipt);
-    free(w);
+    auth_wait_free(w);
 }
 
 static void on_connect(struct session *s, struct stomp_frame *f)
@@ -583,8 +687,10 @@ static void on_connect(struct session *s, struct stomp_frame *f)
         }
     }
     struct auth_wait *w = calloc(1, sizeof *w);
-    if (!w || (receipt && !(w->receipt = strdup(receipt)))) {
-        free(w);
+    if (!w || (receipt && !(w->receipt = strdup(receipt))) || (cred.login && !(w->login = strdup(cred.login))) ||
+        (cred.passcode && !(w->passcode = strdup(cred.passcode))) || (cred.token && !(w->token = strdup(cred.token)))) {
+        if (w)
+            auth_wait_free(w);
         session_error(s, receipt, "internal error", "out of memory");
         return;
     }
@@ -711,6 +817,7 @@ struct refresh_wait {
     struct server *srv;
     uint64_t session;
     char *receipt;
+    char *token; /* kept by the session for its checks once accepted */
 };
 
 static void refresh_done(void *ctx, chatd_status st, const struct chatd_identity *who, const char *reason)
@@ -725,11 +832,15 @@ static void refresh_done(void *ctx, chatd_status st, const struct chatd_identity
         else {
             s->roles = who->roles;
             session_set_expiry(s, who->expires_ms);
+            char *none = NULL, *none2 = NULL;
+            recheck_keep(s, &none, &none2, &w->token);
+            recheck_arm(s, false);
             session_receipt(s, w->receipt);
         }
     }
     session_op_end(w->srv, w->session);
     free(w->receipt);
+    free(w->token);
     free(w);
 }
 
@@ -744,7 +855,9 @@ static void on_refresh(struct session *s, struct stomp_frame *f, const char *rec
     else if (f->body_len && !memchr(f->body, '\0', f->body_len))
         cred.token = f->body;
     struct refresh_wait *w = calloc(1, sizeof *w);
-    if (!cred.token || !w || (receipt && !(w->receipt = strdup(receipt)))) {
+    if (!cred.token || !w || (receipt && !(w->receipt = strdup(receipt))) || !(w->token = strdup(cred.token))) {
+        if (w)
+            free(w->receipt);
         free(w);
         session_error(s, receipt, cred.token ? "internal error" : "missing token",
                       "Send the new token as the body or an Authorization: Bearer header.");

@@ -551,6 +551,61 @@ class JwtRevocation(Tokens, unittest.TestCase):
             self.revoke(jti, 60)
         self.assert_refused(token, "token revoked")
 
+    def test_revocation_ends_live_sessions(self):
+        """[stomp] token_recheck_interval: a session is authenticated again
+        with the token it presented last; once that token is revoked the
+        session ends, the others run on."""
+        redis = Redis().start()
+        self.addCleanup(redis.cleanup)
+
+        def edit(s):
+            s["auth"] = {"plugin": "jwt", "algorithm": "HS256", "secret": SECRET, "issuer": "chatd-test",
+                         "audience": "chat", "revocation": "redis", "redis_address": redis.address,
+                         "revocation_prefix": self.PREFIX, "redis_timeout": "300ms"}
+            s["stomp"]["token_recheck_interval"] = "300ms"
+        server = Chatd(edit).start()
+        self.addCleanup(server.cleanup)
+        self.addCleanup(server.stop)
+        saved, self.server = self.server, server
+        self.addCleanup(setattr, self, "server", saved)
+
+        def revoke(jti):
+            self.assertEqual(redis_cmd(redis.port, "SET", self.PREFIX + jti, "1", "EX", 600), "+OK")
+
+        def alive(c, tag):
+            c.send("SEND", {"destination": "/topic/alive", "receipt": tag}, "still here")
+            f = c.expect("RECEIPT")
+            return f is not None and f.headers.get("receipt-id") == tag
+
+        doomed, kept, refreshed = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+        a = self.assert_connected(self.jti_token(doomed))
+        b = self.assert_connected(self.jti_token(kept))
+        c = self.assert_connected(self.jti_token(refreshed))
+        newer = str(uuid.uuid4())
+        c.send("SEND", {"destination": "/app/session/refresh", "receipt": "fresh"}, self.jti_token(newer))
+        self.assertEqual(c.expect("RECEIPT").headers["receipt-id"], "fresh")
+
+        revoke(doomed)
+        revoke(refreshed)  # c no longer presents it: c runs on
+        err = a.expect("ERROR", timeout=10)
+        self.assertEqual(err.headers["message"], "token revoked")
+        self.assertTrue(a.wait_closed())
+        wait_for(lambda: "ended: its token is no longer accepted (token revoked)" in server.read_log(),
+                 what="the log line")
+        # Two more checks each: b and c are still welcome.
+        seen = server.read_log().count("token checked again: still accepted")
+        wait_for(lambda: server.read_log().count("token checked again: still accepted") >= seen + 4,
+                 what="b and c checked twice more")
+        self.assertTrue(alive(b, "b"))
+        self.assertTrue(alive(c, "c"))
+        revoke(newer)
+        self.assertEqual(c.expect("ERROR", timeout=10).headers["message"], "token revoked")
+
+        # Redis gone: nothing can be checked, and nobody is thrown out for it.
+        redis.kill()
+        wait_for(lambda: "token not checked again" in server.read_log(), what="a check that could not be made")
+        self.assertTrue(alive(b, "after-redis"))
+
     def test_require_jti_false(self):
         server = self.start_chatd(require_jti="false")
         self.addCleanup(server.cleanup)
