@@ -3,7 +3,9 @@ connection counts as the client the proxy names (Forwarded, else
 X-Forwarded-For, read from the right), for max_connections_per_ip and the
 logs; from anyone else those headers are ignored."""
 import http.client
+import re
 import unittest
+import urllib.request
 import uuid
 
 import websocket
@@ -84,6 +86,14 @@ class UntrustedProxy(OneServer):
     @staticmethod
     def edit(s):
         s["server"].update({"max_connections_per_ip": "1"})
+
+    def setUp(self):
+        # The harness' readiness probe counts against the one connection
+        # allowed from 127.0.0.1 until the server has seen it close.
+        def connections():
+            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.server.http_port, timeout=10) as r:
+                return int(re.search(r"^chatd_connections (\d+)$", r.read().decode(), re.M).group(1))
+        wait_for(lambda: connections() == 0, what="no connection open")
 
     def test_without_trusted_proxies_the_headers_are_ignored(self):
         ws, first = ws_connect(self.server.http_port, "alice", ["X-Forwarded-For: 198.51.100.7"])
