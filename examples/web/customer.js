@@ -108,7 +108,13 @@ async function openChat() {
   if (early) onNotification(early);
   state.conv = state.conv || new Conversation($("messages"), desk.user);
   const last = await state.conv.open(state.room.id);
-  state.watch = desk.watchRoom(state.room.id, last, onEvent);
+  // Once the room's events reach us, its state as it is then: it may
+  // have been given to an agent before we subscribed.
+  const room = state.room.id;
+  state.watch = desk.watchRoom(room, last, onEvent, async () => {
+    const now = await desk.api("GET", "/api/rooms/" + room);
+    if (state.room && state.room.id === room && now.state === "assigned") onAssigned(now);
+  });
   if (last) desk.read(state.room.id, last);
 }
 

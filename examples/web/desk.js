@@ -58,11 +58,17 @@ const desk = {
   // messages may arrive out of order (seq 7 before 6): since-seq is the
   // highest seq below which every one has arrived, and seqs above it that
   // did arrive are remembered so that a replay does not double them.
-  watchRoom(roomId, lastSeq, onEvent) {
-    const w = { roomId, lastSeq, above: new Set(), sub: null, closed: false };
+  // onLive (optional) runs each time the subscription is in place (its
+  // RECEIPT): from then on no event of the room is missed.
+  watchRoom(roomId, lastSeq, onEvent, onLive) {
+    const w = { roomId, lastSeq, above: new Set(), sub: null, closed: false, subs: 0 };
     const subscribe = () => {
       if (w.closed || !this.client.connected) return;
       const headers = { "since-seq": String(w.lastSeq) };
+      if (onLive) {
+        headers.receipt = "live-" + roomId + "-" + ++w.subs;
+        this.client.watchForReceipt(headers.receipt, () => onLive());
+      }
       w.sub = this.client.subscribe("/topic/rooms/" + roomId, (m) => {
         if (m.headers.event === "message") {
           const seq = Number(m.headers.seq);
