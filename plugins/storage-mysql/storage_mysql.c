@@ -1308,6 +1308,7 @@ static void results_clear(struct conn *c)
 }
 
 static void on_io(evutil_socket_t fd, short what, void *arg);
+static void idle_watch(struct conn *c);
 
 static void wait_for(struct conn *c, int status)
 {
@@ -1435,9 +1436,24 @@ static void phase_done(struct conn *c, MYSQL_RES *res, int r)
     }
     c->phase = P_NONE;
     c->done(c);
+    idle_watch(c);
 }
 
 static void on_connected(struct conn *c, MYSQL *ret);
+static void conn_fail(struct conn *c, const char *why_in);
+
+/* An idle connection's socket is watched too: the server sends nothing
+ * unasked, so anything readable there is it going away (killed, shut
+ * down), seen at once rather than at the next query, so that readiness
+ * (/healthz) follows the server. */
+static void idle_watch(struct conn *c)
+{
+    if (c->phase != P_NONE || c->state != C_READY || !c->my)
+        return;
+    event_del(c->io);
+    event_assign(c->io, c->st->host->base, mysql_get_socket(c->my), EV_READ, on_io, c);
+    event_add(c->io, NULL);
+}
 
 static void on_io(evutil_socket_t fd, short what, void *arg)
 {
@@ -1471,6 +1487,8 @@ static void on_io(evutil_socket_t fd, short what, void *arg)
         status = mysql_next_result_cont(&r, c->my, ready);
         break;
     default:
+        if ((what & EV_READ) && c->state == C_READY)
+            conn_fail(c, "the server closed the connection");
         return;
     }
     if (status) {
@@ -1962,6 +1980,7 @@ static void setup_results(struct conn *c)
     }
     c->state = C_READY;
     c->backoff_ms = BACKOFF_MIN_MS;
+    idle_watch(c);
     update_ready(st, "connected to mysql");
     event_active(c->kick, 0, 0);
     redispatch_waiting(st);
