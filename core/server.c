@@ -413,10 +413,16 @@ int server_run(struct server *srv, char *err, size_t errlen)
     for (size_t i = 0; i < srv->settings.nws_paths && at < sizeof paths; i++)
         at += (size_t)snprintf(paths + at, sizeof paths - at, "%s%s%s", i ? ", " : "", srv->settings.ws_paths[i].path,
                                srv->settings.ws_paths[i].sockjs ? " +SockJS" : "");
-    log_info("chatd %s: HTTP and WebSocket (%s) on %s:%d", CHATD_VERSION, paths, srv->settings.listen_host,
-             srv->settings.listen_port);
-    if (srv->settings.stomp_host)
-        log_info("STOMP over TCP on %s:%d", srv->settings.stomp_host, srv->settings.stomp_port);
+    const struct settings *st = &srv->settings;
+    if (st->listen_host)
+        log_info("chatd %s: HTTP and WebSocket (%s) on %s:%d", CHATD_VERSION, paths, st->listen_host, st->listen_port);
+    if (st->tls.host)
+        log_info("chatd %s: HTTPS and WebSocket over TLS (%s) on %s:%d", CHATD_VERSION, paths, st->tls.host,
+                 st->tls.port);
+    if (st->stomp_host)
+        log_info("STOMP over TCP on %s:%d", st->stomp_host, st->stomp_port);
+    if (st->tls.stomp_host)
+        log_info("STOMP over TLS on %s:%d", st->tls.stomp_host, st->tls.stomp_port);
     presence_start(srv->presence);
     retention_start(srv->retention);
     event_base_dispatch(srv->base);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "tls_files.h"
 
 int settings_parse_addr(const char *v, char **host, int *port)
 {
@@ -235,6 +236,12 @@ static int check_unused(const struct config *cfg, struct config_section *sec, ch
     return 0;
 }
 
+/* A modern TLS 1.2 list: forward secrecy and AEAD only (TLS 1.3 has its
+ * own suites, all of them modern). */
+#define TLS_CIPHERS_DEFAULT                                                                                 \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"               \
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+
 static int load_addr(const struct config *cfg, struct config_section *sec, const char *key,
                      const char *dflt, char **host, int *port, char *err, size_t errlen)
 {
@@ -250,6 +257,104 @@ static int load_addr(const struct config *cfg, struct config_section *sec, const
         return -1;
     }
     return 0;
+}
+
+/* [server] tls_*: the TLS listeners, their files and policy. */
+static int load_tls(struct tls_settings *t, const struct config *cfg, struct config_section *srv, char *err,
+                    size_t errlen)
+{
+    if (load_addr(cfg, srv, "tls_listen", "", &t->host, &t->port, err, errlen) < 0 ||
+        load_addr(cfg, srv, "stomp_tls_listen", "", &t->stomp_host, &t->stomp_port, err, errlen) < 0)
+        return -1;
+    static const char *const file_keys[] = {"tls_cert", "tls_key", "tls_ca"};
+    char **files[] = {&t->cert, &t->key, &t->ca};
+    for (size_t i = 0; i < 3; i++) {
+        const char *v = srv ? config_get(srv, file_keys[i]) : NULL;
+        if (v && *v && !(*files[i] = strdup(v))) {
+            config_errorf(err, errlen, cfg, "server", file_keys[i], "out of memory");
+            return -1;
+        }
+    }
+    const char *v = srv ? config_get(srv, "tls_client_certs") : NULL;
+    if (!v || !*v || strcmp(v, "off") == 0)
+        t->client_certs = TLS_CLIENT_CERTS_OFF;
+    else if (strcmp(v, "optional") == 0)
+        t->client_certs = TLS_CLIENT_CERTS_OPTIONAL;
+    else if (strcmp(v, "required") == 0)
+        t->client_certs = TLS_CLIENT_CERTS_REQUIRED;
+    else {
+        config_errorf(err, errlen, cfg, "server", "tls_client_certs", "expected off, optional or required; got '%s'",
+                      v);
+        return -1;
+    }
+    v = srv ? config_get(srv, "tls_min_version") : NULL;
+    if (!v || !*v || strcmp(v, "1.2") == 0)
+        t->min_version = 12;
+    else if (strcmp(v, "1.3") == 0)
+        t->min_version = 13;
+    else {
+        config_errorf(err, errlen, cfg, "server", "tls_min_version", "expected 1.2 or 1.3; got '%s'", v);
+        return -1;
+    }
+    v = srv ? config_get(srv, "tls_ciphers") : NULL;
+    if (!(t->ciphers = strdup(v && *v ? v : TLS_CIPHERS_DEFAULT))) {
+        config_errorf(err, errlen, cfg, "server", "tls_ciphers", "out of memory");
+        return -1;
+    }
+    /* hsts: off, or the max-age browsers keep to HTTPS (at most two years). */
+    v = srv ? config_get(srv, "hsts") : NULL;
+    long long hsts_ms = 0;
+    if (v && *v && strcmp(v, "off") != 0 &&
+        config_get_duration_ms(cfg, srv, "hsts", 0, 1000, 2LL * 365 * 86400000, &hsts_ms, err, errlen) < 0)
+        return -1;
+    t->hsts_max_age_s = hsts_ms / 1000;
+
+    bool on = t->host || t->stomp_host;
+    if (!on) {
+        static const char *const need_listener[] = {"tls_cert", "tls_key", "tls_ca", "tls_client_certs", "hsts"};
+        for (size_t i = 0; i < sizeof need_listener / sizeof *need_listener; i++) {
+            v = srv ? config_get(srv, need_listener[i]) : NULL;
+            if (v && *v && !(strcmp(need_listener[i], "tls_client_certs") == 0 && strcmp(v, "off") == 0) &&
+                !(strcmp(need_listener[i], "hsts") == 0 && strcmp(v, "off") == 0)) {
+                config_errorf(err, errlen, cfg, "server", need_listener[i],
+                              "set, but neither tls_listen nor stomp_tls_listen is");
+                return -1;
+            }
+        }
+        return 0;
+    }
+    if (!t->cert || !t->key) {
+        config_errorf(err, errlen, cfg, "server", t->cert ? "tls_key" : "tls_cert",
+                      "required with %s (a PEM file)", t->host ? "tls_listen" : "stomp_tls_listen");
+        return -1;
+    }
+    if (t->client_certs != TLS_CLIENT_CERTS_OFF && !t->ca) {
+        config_errorf(err, errlen, cfg, "server", "tls_ca",
+                      "required with tls_client_certs = %s: the CAs client certificates must chain to",
+                      t->client_certs == TLS_CLIENT_CERTS_REQUIRED ? "required" : "optional");
+        return -1;
+    }
+    if (t->ca && t->client_certs == TLS_CLIENT_CERTS_OFF) {
+        config_errorf(err, errlen, cfg, "server", "tls_ca", "set, but tls_client_certs is off");
+        return -1;
+    }
+    const char *bad_key;
+    char why[512];
+    if (tls_files_check(t->cert, t->key, t->ca, t->ciphers, &bad_key, why, sizeof why) < 0) {
+        config_errorf(err, errlen, cfg, "server", bad_key, "%s", why);
+        return -1;
+    }
+    return 0;
+}
+
+static void tls_settings_free(struct tls_settings *t)
+{
+    free(t->host);
+    free(t->stomp_host);
+    free(t->cert);
+    free(t->key);
+    free(t->ca);
+    free(t->ciphers);
 }
 
 int settings_load(struct settings *s, struct config *cfg, char *err, size_t errlen)
@@ -271,8 +376,14 @@ int settings_load(struct settings *s, struct config *cfg, char *err, size_t errl
 
     struct config_section *srv = config_find(cfg, "server");
     if (load_addr(cfg, srv, "listen", "127.0.0.1:8080", &s->listen_host, &s->listen_port, err, errlen) < 0 ||
-        load_addr(cfg, srv, "stomp_listen", "", &s->stomp_host, &s->stomp_port, err, errlen) < 0)
+        load_addr(cfg, srv, "stomp_listen", "", &s->stomp_host, &s->stomp_port, err, errlen) < 0 ||
+        load_tls(&s->tls, cfg, srv, err, errlen) < 0)
         return -1;
+    if (!s->listen_host && !s->tls.host) {
+        config_errorf(err, errlen, cfg, "server", "listen",
+                      "empty, and tls_listen is not set: HTTP and WebSocket would have no listener");
+        return -1;
+    }
     const char *v = srv ? config_get(srv, "plugin_dir") : NULL;
     s->plugin_dir = strdup(v ? v : CHATD_DEFAULT_PLUGIN_DIR);
     v = srv ? config_get(srv, "web_root") : NULL;
@@ -471,6 +582,16 @@ size_t settings_restart_changes(const struct settings *old, const struct setting
             "[server] listen");
     CHANGED(str_differs(old->stomp_host, next->stomp_host) || old->stomp_port != next->stomp_port,
             "[server] stomp_listen");
+    CHANGED(str_differs(old->tls.host, next->tls.host) || old->tls.port != next->tls.port, "[server] tls_listen");
+    CHANGED(str_differs(old->tls.stomp_host, next->tls.stomp_host) || old->tls.stomp_port != next->tls.stomp_port,
+            "[server] stomp_tls_listen");
+    CHANGED(str_differs(old->tls.cert, next->tls.cert), "[server] tls_cert");
+    CHANGED(str_differs(old->tls.key, next->tls.key), "[server] tls_key");
+    CHANGED(str_differs(old->tls.ca, next->tls.ca), "[server] tls_ca");
+    CHANGED(old->tls.client_certs != next->tls.client_certs, "[server] tls_client_certs");
+    CHANGED(old->tls.min_version != next->tls.min_version, "[server] tls_min_version");
+    CHANGED(str_differs(old->tls.ciphers, next->tls.ciphers), "[server] tls_ciphers");
+    CHANGED(old->tls.hsts_max_age_s != next->tls.hsts_max_age_s, "[server] hsts");
     CHANGED(str_differs(old->plugin_dir, next->plugin_dir), "[server] plugin_dir");
     CHANGED(str_differs(old->web_root, next->web_root), "[server] web_root");
     CHANGED(words_differ(old->allowed_origins, next->allowed_origins), "[server] allowed_origins");
@@ -531,6 +652,7 @@ void settings_free(struct settings *s)
 {
     free(s->listen_host);
     free(s->stomp_host);
+    tls_settings_free(&s->tls);
     free(s->plugin_dir);
     free(s->web_root);
     for (size_t i = 0; s->allowed_origins && s->allowed_origins[i]; i++)

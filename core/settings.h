@@ -29,11 +29,30 @@ struct ws_endpoint {
 /* [support] assign: who gives a new support room its agent. */
 enum support_assign { SUPPORT_ASSIGN_MANUAL = 0, SUPPORT_ASSIGN_ROUND_ROBIN, SUPPORT_ASSIGN_LEAST_BUSY };
 
+/* [server] tls_client_certs: whether TLS clients show a certificate. */
+enum tls_client_certs { TLS_CLIENT_CERTS_OFF = 0, TLS_CLIENT_CERTS_OPTIONAL, TLS_CLIENT_CERTS_REQUIRED };
+
+/* The TLS listeners' settings (docs/configuration.md, "TLS"). */
+struct tls_settings {
+    char *host;             /* [server] tls_listen: HTTPS + WSS; NULL = off */
+    int port;
+    char *stomp_host;       /* stomp_tls_listen: STOMP over TLS; NULL = off */
+    int stomp_port;
+    char *cert;             /* PEM: the certificate, then its chain */
+    char *key;              /* PEM private key */
+    char *ca;               /* PEM: the CAs client certificates must chain to; NULL without */
+    enum tls_client_certs client_certs;
+    int min_version;        /* 12 (TLS 1.2) or 13 */
+    char *ciphers;          /* TLS 1.2 cipher list (OpenSSL syntax) */
+    long long hsts_max_age_s; /* Strict-Transport-Security over HTTPS; 0 = off */
+};
+
 struct settings {
-    char *listen_host;      /* HTTP + WebSocket */
+    char *listen_host;      /* HTTP + WebSocket; NULL = off (only with tls.host) */
     int listen_port;
     char *stomp_host;       /* raw TCP STOMP; NULL = off */
     int stomp_port;
+    struct tls_settings tls;
     char *plugin_dir;
     char *web_root;
     char **allowed_origins; /* NULL-terminated */

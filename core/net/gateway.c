@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/ssl.h>
+
 #include "log.h"
 #include "net/client_addr.h"
 #include "net/gateway_conn.h"
@@ -1075,6 +1077,9 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
     struct http_conn *h = user;
     switch (reason) {
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        /* Each vhost's protocols hear the wake-up; one drains. */
+        if (lws_get_vhost(wsi) != g->wake_vhost)
+            return 0;
         gateway_drain_queue(g);
         if (atomic_load(&g->stop))
             ev_break(g->loop, EVBREAK_ALL);
@@ -1107,6 +1112,17 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
     }
 }
 
+static int tls_client_cert_verdict(struct lws *wsi, size_t preverify_ok)
+{
+    if (preverify_ok)
+        return 0;
+    char peer[64] = "";
+    lws_get_peer_simple(wsi, peer, sizeof peer);
+    log_msg(CHATD_LOG_INFO, "gateway", 0, "TLS client certificate from %s refused: not issued by [server] tls_ca",
+            peer);
+    return 1;
+}
+
 static int callback_stomp_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                              size_t len)
 {
@@ -1115,6 +1131,10 @@ static int callback_stomp_ws(struct lws *wsi, enum lws_callback_reasons reason, 
     switch (reason) {
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         return gateway_upgrade_check(g, wsi);
+    case LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION:
+        /* [server] tls_client_certs: a certificate the CAs of tls_ca do not
+         * vouch for ends the handshake (len is OpenSSL's verdict). */
+        return tls_client_cert_verdict(wsi, len);
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         /* Also here: whichever protocol the upgrade was bound to, no
          * WebSocket from a foreign Origin is ever established. */
@@ -1153,12 +1173,27 @@ static int callback_stomp_raw(struct lws *wsi, enum lws_callback_reasons reason,
     struct gateway *g = lws_context_user(lws_get_context(wsi));
     struct conn *c = user;
     switch (reason) {
+    case LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION:
+        /* [server] tls_client_certs: a certificate the CAs of tls_ca do not
+         * vouch for ends the handshake (len is OpenSSL's verdict). */
+        return tls_client_cert_verdict(wsi, len);
     case LWS_CALLBACK_RAW_ADOPT:
         if (g->draining)
             return -1;
         conn_open(g, c, wsi, TRANSPORT_TCP);
         return 0;
     case LWS_CALLBACK_RAW_RX:
+        if (!c->rx_seen) {
+            c->rx_seen = true;
+            /* Over TLS, lws arms a time-out when the handshake ends and
+             * tells nobody of that end: the first bytes are the sign. They
+             * disarm it (connect_timeout watches the CONNECT), and what was
+             * queued before (a refusal's ERROR) gets its writable callback,
+             * which a request made during the handshake does not. */
+            lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+            if (c->out_head || c->close_after_flush || c->kill)
+                lws_callback_on_writable(wsi);
+        }
         conn_receive(g, c, in, len);
         return 0;
     case LWS_CALLBACK_RAW_WRITEABLE:
@@ -1211,6 +1246,90 @@ void gateway_limits_of(const struct settings *s, struct gateway_limits *out)
     };
 }
 
+/* [server] tls_*: what a TLS vhost loads and allows. Modern defaults: TLS
+ * 1.2 or 1.3 only (tls_min_version), forward-secret AEAD ciphers for 1.2
+ * (OpenSSL's own 1.3 suites), the server's cipher order, no compression,
+ * no renegotiation. */
+static void tls_vhost_info(const struct gateway *g, struct lws_context_creation_info *vi)
+{
+    const struct tls_settings *t = &g->settings->tls;
+    vi->options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT; /* lws reads it per vhost: this one speaks TLS */
+    vi->ssl_cert_filepath = t->cert;
+    vi->ssl_private_key_filepath = t->key;
+    vi->ssl_cipher_list = t->ciphers;
+    vi->ssl_options_set = SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 | SSL_OP_CIPHER_SERVER_PREFERENCE |
+                          SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION;
+    if (t->min_version >= 13)
+        vi->ssl_options_set |= SSL_OP_NO_TLSv1_2;
+    if (t->client_certs != TLS_CLIENT_CERTS_OFF) {
+        vi->ssl_ca_filepath = t->ca;
+        vi->options |= LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT;
+        if (t->client_certs == TLS_CLIENT_CERTS_OPTIONAL)
+            vi->options |= LWS_SERVER_OPTION_PEER_CERT_NOT_REQUIRED;
+    }
+}
+
+/* HTTP, static files, WebSocket and SockJS: the same protocols and mounts
+ * on the plain listener and the TLS one. */
+static int gateway_listen_http(struct gateway *g, const char *name, const char *host, int port, bool tls, char *err,
+                               size_t errlen)
+{
+    struct lws_context_creation_info vi;
+    memset(&vi, 0, sizeof vi);
+    vi.vhost_name = name;
+    vi.iface = strcmp(host, "0.0.0.0") ? host : NULL;
+    vi.port = port;
+    vi.protocols = g->http_protocols;
+    vi.mounts = &g->mount_api;
+    vi.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+    vi.retry_and_idle_policy = &no_idle_policy;
+    if (tls) {
+        tls_vhost_info(g, &vi);
+        /* HTTP/1.1 only, as on the plain listener (see http_write). */
+        vi.alpn = "http/1.1";
+        long long age = g->settings->tls.hsts_max_age_s;
+        if (age) {
+            snprintf(g->hsts_value, sizeof g->hsts_value, "max-age=%lld", age);
+            g->hsts = (struct lws_protocol_vhost_options){
+                .name = "strict-transport-security:", .value = g->hsts_value};
+            vi.headers = &g->hsts;
+        }
+    }
+    struct lws_vhost *vh = lws_create_vhost(g->ctx, &vi);
+    if (!vh) {
+        snprintf(err, errlen, "gateway: cannot listen on %s:%d%s (see the lws line above)", host, port,
+                 tls ? " with TLS" : "");
+        return -1;
+    }
+    if (!g->wake_vhost)
+        g->wake_vhost = vh;
+    return 0;
+}
+
+/* Raw TCP STOMP, plain or over TLS. */
+static int gateway_listen_stomp(struct gateway *g, const char *name, const char *host, int port, bool tls, char *err,
+                                size_t errlen)
+{
+    struct lws_context_creation_info vi;
+    memset(&vi, 0, sizeof vi);
+    vi.vhost_name = name;
+    vi.iface = strcmp(host, "0.0.0.0") ? host : NULL;
+    vi.port = port;
+    vi.protocols = g->raw_protocols;
+    vi.options = LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG | LWS_SERVER_OPTION_DISABLE_IPV6;
+    vi.listen_accept_role = "raw-skt";
+    vi.listen_accept_protocol = "stomp-raw";
+    vi.retry_and_idle_policy = &no_idle_policy;
+    if (tls)
+        tls_vhost_info(g, &vi);
+    if (!lws_create_vhost(g->ctx, &vi)) {
+        snprintf(err, errlen, "gateway: cannot listen on %s:%d%s (see the lws line above)", host, port,
+                 tls ? " with TLS" : "");
+        return -1;
+    }
+    return 0;
+}
+
 struct gateway *gateway_new(const struct settings *s, struct xq *to_core, void (*wake_core)(void *arg),
                             void *wake_arg, char *err, size_t errlen)
 {
@@ -1247,6 +1366,8 @@ struct gateway *gateway_new(const struct settings *s, struct xq *to_core, void (
     struct lws_context_creation_info ci;
     memset(&ci, 0, sizeof ci);
     ci.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_LIBEV;
+    if (s->tls.host || s->tls.stomp_host)
+        ci.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
     ci.foreign_loops = loops;
     ci.user = g;
     ci.port = CONTEXT_PORT_NO_LISTEN;
@@ -1306,23 +1427,11 @@ struct gateway *gateway_new(const struct settings *s, struct xq *to_core, void (
     }
     last->mount_next = s->web_root ? &g->mount : NULL;
 
-    struct lws_context_creation_info vi;
-    memset(&vi, 0, sizeof vi);
-    vi.vhost_name = "http";
-    vi.iface = strcmp(s->listen_host, "0.0.0.0") ? s->listen_host : NULL;
-    vi.port = s->listen_port;
-    vi.protocols = g->http_protocols;
-    vi.mounts = &g->mount_api;
-    vi.options = LWS_SERVER_OPTION_DISABLE_IPV6;
-    vi.retry_and_idle_policy = &no_idle_policy;
-    if (!lws_create_vhost(g->ctx, &vi)) {
-        snprintf(err, errlen, "gateway: cannot listen on %s:%d (see the lws line above)",
-                 s->listen_host, s->listen_port);
-        gateway_free(g);
-        return NULL;
-    }
-
-    if (s->stomp_host) {
+    if (s->listen_host && gateway_listen_http(g, "http", s->listen_host, s->listen_port, false, err, errlen) < 0)
+        goto fail;
+    if (s->tls.host && gateway_listen_http(g, "https", s->tls.host, s->tls.port, true, err, errlen) < 0)
+        goto fail;
+    if (s->stomp_host || s->tls.stomp_host)
         g->raw_protocols[0] = (struct lws_protocols){
             .name = "stomp-raw",
             .callback = callback_stomp_raw,
@@ -1330,23 +1439,15 @@ struct gateway *gateway_new(const struct settings *s, struct xq *to_core, void (
             .rx_buffer_size = s->ws_rx_buffer,
             .tx_packet_size = WRITE_MAX,
         };
-        memset(&vi, 0, sizeof vi);
-        vi.vhost_name = "stomp";
-        vi.iface = strcmp(s->stomp_host, "0.0.0.0") ? s->stomp_host : NULL;
-        vi.port = s->stomp_port;
-        vi.protocols = g->raw_protocols;
-        vi.options = LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG | LWS_SERVER_OPTION_DISABLE_IPV6;
-        vi.listen_accept_role = "raw-skt";
-        vi.listen_accept_protocol = "stomp-raw";
-        vi.retry_and_idle_policy = &no_idle_policy;
-        if (!lws_create_vhost(g->ctx, &vi)) {
-            snprintf(err, errlen, "gateway: cannot listen on %s:%d (see the lws line above)",
-                     s->stomp_host, s->stomp_port);
-            gateway_free(g);
-            return NULL;
-        }
-    }
+    if (s->stomp_host && gateway_listen_stomp(g, "stomp", s->stomp_host, s->stomp_port, false, err, errlen) < 0)
+        goto fail;
+    if (s->tls.stomp_host &&
+        gateway_listen_stomp(g, "stomp-tls", s->tls.stomp_host, s->tls.stomp_port, true, err, errlen) < 0)
+        goto fail;
     return g;
+fail:
+    gateway_free(g);
+    return NULL;
 }
 
 static void *gateway_main(void *arg)

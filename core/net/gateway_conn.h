@@ -54,6 +54,7 @@ struct conn {
     bool rx_paused;         /* the core asked us to stop reading (its backlog) */
     bool rx_blocked;        /* not reading, for any reason of conn_rx_blocked() */
     bool counted;           /* holds one of gateway.peers' counts for `peer` */
+    bool rx_seen;           /* raw TCP: bytes arrived (over TLS: the handshake is over) */
     bool dirty;             /* got output in this drain of the core's queue */
     char peer[48];          /* the client's address */
     lws_usec_t hb_send_us, hb_receive_us;
@@ -131,6 +132,9 @@ struct gateway {
     char *sj_dec;              /* what a SockJS message decodes to */
     size_t sj_dec_cap;
     struct lws_protocols raw_protocols[2];
+    struct lws_vhost *wake_vhost; /* the one whose "http" protocol drains to_gw on a wake-up */
+    struct lws_protocol_vhost_options hsts; /* the HTTPS vhost's Strict-Transport-Security header */
+    char hsts_value[48];
 };
 
 #define WRITE_MAX (64 * 1024) /* bytes handed to one write */

@@ -23,8 +23,10 @@ def encode(command, headers=None, body=b""):
 
 
 class RawStomp:
-    def __init__(self, port, timeout=10):
+    def __init__(self, port, timeout=10, ssl_context=None):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        if ssl_context:  # STOMP over TLS ([server] stomp_tls_listen)
+            self.sock = ssl_context.wrap_socket(self.sock, server_hostname="localhost")
         self.buf = b""
         self.heartbeats = 0
         self.closed = False

@@ -9,9 +9,10 @@ from stomp.transport import BaseTransport, Transport
 
 
 class WSTransport(Transport):
-    def __init__(self, url, subprotocols=("v12.stomp",), origin=None, **kwargs):
+    def __init__(self, url, subprotocols=("v12.stomp",), origin=None, sslopt=None, **kwargs):
         super().__init__([("127.0.0.1", 0)], **kwargs)
         self.url = url
+        self.sslopt = sslopt  # wss://: websocket-client's TLS options
         self.subprotocols = list(subprotocols) if subprotocols else None
         self.origin = origin
 
@@ -19,7 +20,7 @@ class WSTransport(Transport):
         self.connection_error = False
         try:
             self.socket = websocket.create_connection(
-                self.url, subprotocols=self.subprotocols, origin=self.origin, timeout=10)
+                self.url, subprotocols=self.subprotocols, origin=self.origin, timeout=10, sslopt=self.sslopt)
         except (OSError, websocket.WebSocketException) as e:
             self.socket = None
             raise exception.ConnectFailedException() from e
@@ -61,8 +62,8 @@ class WSTransport(Transport):
 
 
 class WSConnection12(stomp.connect.BaseConnection, stomp.protocol.Protocol12):
-    def __init__(self, url, subprotocols=("v12.stomp",), origin=None, heartbeats=(0, 0)):
-        transport = WSTransport(url, subprotocols, origin)
+    def __init__(self, url, subprotocols=("v12.stomp",), origin=None, heartbeats=(0, 0), sslopt=None):
+        transport = WSTransport(url, subprotocols, origin, sslopt)
         stomp.connect.BaseConnection.__init__(self, transport)
         stomp.protocol.Protocol12.__init__(self, transport, heartbeats)
 
