@@ -521,6 +521,31 @@ static void port_user_erase(void *state, const char *user, chatd_erase_cb cb, vo
     call_returned(c);
 }
 
+static void port_message_edit(void *state, const struct chatd_message_edit *ed, chatd_message_cb cb, void *ctx)
+{
+    struct plugin *p = state;
+    const struct chatd_storage_ops *o = ops_of_minor(p, 2);
+    struct call *c = call_start(p, "message_edit", ANSWER_MESSAGE, (void *)cb, ctx);
+    if (!c || port_lacks(c, o && OPS_HAS(o, message_edit)))
+        return;
+    struct chatd_message_edit e = *ed;
+    e.size = sizeof e;
+    o->message_edit(p->state, &e, on_message, c);
+    call_returned(c);
+}
+
+static void port_message_revisions(void *state, const char *room_id, uint64_t after_rev, size_t limit,
+                                   chatd_messages_cb cb, void *ctx)
+{
+    struct plugin *p = state;
+    const struct chatd_storage_ops *o = ops_of_minor(p, 2);
+    struct call *c = call_start(p, "message_revisions", ANSWER_MESSAGES, (void *)cb, ctx);
+    if (!c || port_lacks(c, o && OPS_HAS(o, message_revisions)))
+        return;
+    o->message_revisions(p->state, room_id, after_rev, limit, on_messages, c);
+    call_returned(c);
+}
+
 static const struct chatd_storage_ops port_ops = {
     .size = sizeof port_ops,
     .room_create = port_room_create,
@@ -538,6 +563,8 @@ static const struct chatd_storage_ops port_ops = {
     .room_close = port_room_close,
     .room_purge = port_room_purge,
     .user_erase = port_user_erase,
+    .message_edit = port_message_edit,
+    .message_revisions = port_message_revisions,
 };
 
 const struct chatd_storage_ops *storage_ops(const struct plugin *p, void **state)
@@ -573,4 +600,10 @@ storage_erase_fn storage_user_erase(const struct plugin *p)
 {
     const struct chatd_storage_ops *o = ops_of_minor(p, 2);
     return o && OPS_HAS(o, user_erase) ? port_user_erase : NULL;
+}
+
+bool storage_has_message_edit(const struct plugin *p)
+{
+    const struct chatd_storage_ops *o = ops_of_minor(p, 2);
+    return o && OPS_HAS(o, message_edit) && OPS_HAS(o, message_revisions);
 }

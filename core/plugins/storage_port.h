@@ -39,4 +39,8 @@ storage_close_fn storage_room_close(const struct plugin *p);
 storage_purge_fn storage_room_purge(const struct plugin *p);
 storage_erase_fn storage_user_erase(const struct plugin *p);
 
+/* Whether p edits and deletes messages (SDK 2.2 message_edit and
+ * message_revisions); without, the port answers both CHATD_ERR_UNSUPPORTED. */
+bool storage_has_message_edit(const struct plugin *p);
+
 #endif

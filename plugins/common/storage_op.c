@@ -20,10 +20,10 @@ void storage_op_answer(enum op_kind kind, void *cb, void *ctx, chatd_status st, 
     case OP_LIST:
         ((chatd_rooms_cb)cb)(ctx, st, st == CHATD_OK ? rooms : NULL, st == CHATD_OK ? n : 0);
         break;
-    case OP_APPEND:
+    case OP_APPEND: case OP_EDIT:
         ((chatd_message_cb)cb)(ctx, st, data && n ? msgs : NULL);
         break;
-    case OP_HISTORY:
+    case OP_HISTORY: case OP_REVISIONS:
         ((chatd_messages_cb)cb)(ctx, st, st == CHATD_OK ? msgs : NULL, st == CHATD_OK ? n : 0);
         break;
     default:

@@ -9,7 +9,9 @@
 enum op_kind { OP_CREATE, OP_GET, OP_LIST, OP_CLAIM, OP_COMPLETE, OP_DELETE, OP_MEMBER_ADD, OP_MEMBER_REMOVE,
                OP_APPEND, OP_HISTORY, OP_MARK, OP_GROUP,
                /* SDK 1.2: transcripts. */
-               OP_CLOSE, OP_PURGE, OP_ERASE };
+               OP_CLOSE, OP_PURGE, OP_ERASE,
+               /* SDK 2.2: edits and deletes. */
+               OP_EDIT, OP_REVISIONS };
 
 /* Call cb (of the type kind implies) with status st. Results go along only
  * where the SDK says they do: a room with OK, EXISTS and CONFLICT (and

@@ -117,6 +117,9 @@ struct mmsg {
     char *content_type; /* NULL: not known (a host before SDK 2.1) */
     chatd_message_kind kind;
     uint64_t reply_to;
+    uint64_t rev;      /* 0: never changed */
+    int64_t edited_ms;
+    bool deleted;
 };
 
 struct mark {
@@ -138,6 +141,7 @@ struct mroom {
     struct mark *marks;
     size_t nmarks;
     struct smap idem;  /* "sender\x1f" "client_id" -> (void *)seq */
+    uint64_t last_rev; /* the room's revision counter (message_edit) */
 };
 
 /* One answer waiting for its turn; data lives in its arena. */
@@ -328,6 +332,9 @@ static void snap_message(struct completion *c, struct chatd_message *out, const 
     out->content_type = arena_str(c, s->content_type, oom);
     out->kind = s->kind;
     out->reply_to = s->reply_to;
+    out->rev = s->rev;
+    out->edited_ms = s->edited_ms;
+    out->deleted = s->deleted;
 }
 
 static void snap_room(struct completion *c, struct chatd_room *out, const struct mroom *r,
@@ -883,6 +890,9 @@ static void mem_message_append(void *state, const struct chatd_message *msg, cha
     s->content_type = dup_or_null(CHATD_HAS(msg, content_type) ? msg->content_type : NULL, &oom);
     s->kind = CHATD_HAS(msg, kind) ? msg->kind : CHATD_MESSAGE_TEXT;
     s->reply_to = CHATD_HAS(msg, reply_to) ? msg->reply_to : 0;
+    s->rev = 0;
+    s->edited_ms = 0;
+    s->deleted = false;
     s->body = malloc(msg->body_len + 1);
     s->ts_ms = msg->ts_ms;
     s->body_len = msg->body_len;
@@ -1109,6 +1119,85 @@ static void mem_user_erase(void *state, const char *user, chatd_erase_cb cb, voi
     complete(m, c);
 }
 
+static void mem_message_edit(void *state, const struct chatd_message_edit *ed, chatd_message_cb cb, void *ctx)
+{
+    struct memstore *m = state;
+    struct mroom *r = smap_get(&m->rooms, ed->room_id);
+    if (!r || ed->seq < 1 || ed->seq > r->nmsgs) {
+        complete_message(m, cb, ctx, CHATD_ERR_NOT_FOUND, NULL, 0);
+        return;
+    }
+    struct mmsg *s = &r->msgs[ed->seq - 1];
+    if (s->deleted || !s->sender || !*s->sender) {
+        complete_message(m, cb, ctx, CHATD_ERR_CONFLICT, r, ed->seq);
+        return;
+    }
+    if (ed->what == CHATD_MESSAGE_EDIT) {
+        char *body = malloc(ed->body_len + 1);
+        char *ct = ed->content_type ? strdup(ed->content_type) : NULL;
+        if (!body || (ed->content_type && !ct)) {
+            free(body);
+            free(ct);
+            answer_nomem(m, C_MESSAGE, (void *)cb, ctx);
+            return;
+        }
+        if (ed->body_len)
+            memcpy(body, ed->body, ed->body_len);
+        body[ed->body_len] = '\0';
+        free(s->body);
+        s->body = body;
+        s->body_len = ed->body_len;
+        free(s->content_type);
+        s->content_type = ct;
+    } else {
+        wipe(s->body, s->body_len);
+        s->body_len = 0;
+        s->deleted = true;
+    }
+    s->rev = ++r->last_rev;
+    s->edited_ms = ed->now_ms;
+    complete_message(m, cb, ctx, CHATD_OK, r, ed->seq);
+}
+
+static int by_rev(const void *a, const void *b)
+{
+    const struct chatd_message *x = a, *y = b;
+    return x->rev < y->rev ? -1 : x->rev > y->rev;
+}
+
+static void mem_message_revisions(void *state, const char *room_id, uint64_t after_rev, size_t limit,
+                                  chatd_messages_cb cb, void *ctx)
+{
+    struct memstore *m = state;
+    struct mroom *r = smap_get(&m->rooms, room_id);
+    struct completion *c = completion_new(C_MESSAGES, ctx);
+    if (!c) {
+        answer_nomem(m, C_MESSAGES, (void *)cb, ctx);
+        return;
+    }
+    c->cb.messages = cb;
+    c->st = CHATD_OK;
+    size_t n = 0;
+    for (size_t k = 0; r && k < r->nmsgs; k++)
+        n += r->msgs[k].rev > after_rev;
+    bool oom = false;
+    if (n && !(c->msgs = arena_alloc(c, n * sizeof *c->msgs)))
+        oom = true;
+    size_t i = 0;
+    for (size_t k = 0; !oom && r && k < r->nmsgs; k++)
+        if (r->msgs[k].rev > after_rev)
+            snap_message(c, &c->msgs[i++], r, k + 1, &oom);
+    if (oom) {
+        completion_free(c);
+        answer_nomem(m, C_MESSAGES, (void *)cb, ctx);
+        return;
+    }
+    if (n)
+        qsort(c->msgs, n, sizeof *c->msgs, by_rev);
+    c->n = n < limit ? n : limit;
+    complete(m, c);
+}
+
 /* -------------------------------------------------------------- lifecycle */
 
 static chatd_status mem_init(const struct chatd_host *h, void **state)
@@ -1178,6 +1267,9 @@ static const struct chatd_storage_ops mem_ops = {
     .room_close = mem_room_close,
     .room_purge = mem_room_purge,
     .user_erase = mem_user_erase,
+    /* SDK 2.2: edits and deletes. */
+    .message_edit = mem_message_edit,
+    .message_revisions = mem_message_revisions,
 };
 
 CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_STORAGE, .name = "memory", .version = "1.0",

@@ -1287,6 +1287,7 @@ static bool op_step(struct op *o, MYSQL *my, struct result *r, size_t nr, struct
     case OP_GROUP: return step_group(o, my, r, nr, b);
     case OP_PURGE: return step_purge(o, my, r, nr, b);
     case OP_ERASE: return step_erase(o, my, r, nr, b);
+    case OP_EDIT: case OP_REVISIONS: break; /* not offered (SDK 2.2 edits) */
     }
     o->status = CHATD_ERR_INTERNAL;
     return false;

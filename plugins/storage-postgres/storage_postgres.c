@@ -39,7 +39,7 @@
 
 #include "storage_op.h"
 
-#define SCHEMA_VERSION 6
+#define SCHEMA_VERSION 7
 #define MAX_BATCH 256          /* ops per transaction */
 #define MAX_TRIES 5            /* runs of an op rolled back by deadlocks before giving up */
 #define LIST_MAX 1000          /* room_list's answer when the filter gives no limit */
@@ -566,6 +566,47 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "  RETURN NEW;\n"
     "END\n"
     "$$;\n",
+    /* 7: edits and deletes (SDK 2.2): a room's revision counter, apart from
+     * last_seq so that seqs stay dense and a change is no unread message;
+     * a message's rev (0: never changed), when, and whether deleted. */
+    "ALTER TABLE chatd_rooms ADD COLUMN last_rev bigint NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE chatd_messages ADD COLUMN rev bigint NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE chatd_messages ADD COLUMN edited_ms bigint NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE chatd_messages ADD COLUMN deleted boolean NOT NULL DEFAULT false;\n"
+    "CREATE INDEX chatd_messages_rev ON chatd_messages (room, rev) WHERE rev > 0;\n"
+    /* o_status: 0 changed, 1 deleted or erased already (the message as it
+     * is); no row: no such message. The room's row lock orders the changes
+     * of one room, so revs are taken in commit order. */
+    "CREATE FUNCTION chatd_message_edit(p_room text, p_seq bigint, p_what smallint, p_body bytea, p_ct text,"
+    " p_now bigint)"
+    " RETURNS TABLE (o_status smallint, o_seq bigint, o_id text, o_sender text, o_client text, o_ts bigint,"
+    " o_body bytea, o_ct text, o_kind smallint, o_reply bigint, o_rev bigint, o_edited bigint, o_deleted boolean)"
+    " LANGUAGE plpgsql AS $$\n"
+    "DECLARE r bigint; st smallint := 0;\n"
+    "BEGIN\n"
+    "  PERFORM 1 FROM chatd_rooms WHERE id = p_room FOR NO KEY UPDATE;\n"
+    "  IF NOT FOUND THEN\n"
+    "    RETURN;\n"
+    "  END IF;\n"
+    "  PERFORM 1 FROM chatd_messages x WHERE x.room = p_room AND x.seq = p_seq;\n"
+    "  IF NOT FOUND THEN\n"
+    "    RETURN;\n"
+    "  END IF;\n"
+    "  PERFORM 1 FROM chatd_messages x WHERE x.room = p_room AND x.seq = p_seq AND (x.deleted OR x.sender = '');\n"
+    "  IF FOUND THEN\n"
+    "    st := 1;\n"
+    "  ELSE\n"
+    "    UPDATE chatd_rooms SET last_rev = last_rev + 1 WHERE id = p_room RETURNING last_rev INTO r;\n"
+    "    UPDATE chatd_messages x SET rev = r, edited_ms = p_now,\n"
+    "           body = CASE WHEN p_what = 1 THEN p_body ELSE ''::bytea END,\n"
+    "           content_type = CASE WHEN p_what = 1 THEN p_ct ELSE x.content_type END,\n"
+    "           deleted = (p_what = 2)\n"
+    "     WHERE x.room = p_room AND x.seq = p_seq;\n"
+    "  END IF;\n"
+    "  RETURN QUERY SELECT st, x.seq, x.id, x.sender, x.client_id, x.ts_ms, x.body, x.content_type, x.kind,"
+    " x.reply_to, x.rev, x.edited_ms, x.deleted FROM chatd_messages x WHERE x.room = p_room AND x.seq = p_seq;\n"
+    "END\n"
+    "$$;\n",
 };
 
 /* The statements of the ops. Room rows come back as the 21 columns of
@@ -604,15 +645,23 @@ static const char SQL_APPEND_MANY[] =
     " $7::smallint[], $8::bigint[])";
 /* One row with NULLs for a room without messages, none for no room. */
 #define HISTORY(cmp, order)                                                                             \
-    "SELECT m.seq, m.id, m.sender, m.client_id, m.ts_ms, m.body, m.content_type, m.kind, m.reply_to"     \
+    "SELECT m.seq, m.id, m.sender, m.client_id, m.ts_ms, m.body, m.content_type, m.kind, m.reply_to,"    \
+    " m.rev, m.edited_ms, m.deleted"                                                                    \
     " FROM chatd_rooms r"                                                                               \
     " LEFT JOIN LATERAL (SELECT x.seq, x.id, x.sender, x.client_id, x.ts_ms, x.body, x.content_type,"     \
-    " x.kind, x.reply_to"                                                                               \
+    " x.kind, x.reply_to, x.rev, x.edited_ms, x.deleted"                                                \
     " FROM chatd_messages x"                                                                            \
     " WHERE x.room = r.id AND x.seq " cmp " $2::bigint ORDER BY x.seq " order " LIMIT $3::bigint) m ON true" \
     " WHERE r.id = $1"
 static const char SQL_BEFORE[] = HISTORY("<", "DESC");
 static const char SQL_AFTER[] = HISTORY(">", "ASC");
+/* The same columns as HISTORY's; no row for no room or no change. */
+static const char SQL_REVISIONS[] =
+    "SELECT x.seq, x.id, x.sender, x.client_id, x.ts_ms, x.body, x.content_type, x.kind, x.reply_to, x.rev,"
+    " x.edited_ms, x.deleted FROM chatd_messages x WHERE x.room = $1 AND x.rev > $2::bigint"
+    " ORDER BY x.rev LIMIT $3::bigint";
+static const char SQL_EDIT[] =
+    "SELECT * FROM chatd_message_edit($1, $2::bigint, $3::smallint, $4::bytea, $5, $6::bigint)";
 /* Sorted, so that instances lock rooms in one global order. */
 static const char SQL_PRELOCK[] = "SELECT 1 FROM chatd_rooms WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE";
 /* Whatever the server's default, the functions rely on a fresh snapshot per
@@ -633,6 +682,7 @@ static const struct {
     {"chatd_before", SQL_BEFORE},   {"chatd_after", SQL_AFTER},     {"chatd_prelock", SQL_PRELOCK},
     {"chatd_group", SQL_GROUP},
     {"chatd_close", SQL_CLOSE},     {"chatd_purge", SQL_PURGE},     {"chatd_erase", SQL_ERASE},
+    {"chatd_revisions", SQL_REVISIONS}, {"chatd_edit", SQL_EDIT},
 };
 
 static const char *prepared_name(const char *sql)
@@ -675,6 +725,7 @@ struct op {
     struct chatd_room_filter filter;
     struct chatd_message msg_arg;
     struct chatd_group_change change;
+    struct chatd_message_edit edit;
     uint64_t before, after, seq;
     size_t limit;
     int64_t now;
@@ -1007,6 +1058,27 @@ static void read_room(struct op *o, PGresult *r, int row, int c0, struct chatd_r
 #define ROOM_COLS 21
 
 /* Turn an op's result rows into its answer; o keeps r. */
+/* Row i of r from column c0 on: seq, id, sender, client_id, ts_ms, body,
+ * content_type, kind, reply_to, rev, edited_ms, deleted. */
+static void read_message(struct op *o, PGresult *r, int i, int c0, struct chatd_message *m)
+{
+    memset(m, 0, sizeof *m);
+    m->size = sizeof *m;
+    m->room = o->id;
+    m->seq = (uint64_t)val_i64(r, i, c0);
+    m->id = val(r, i, c0 + 1);
+    m->sender = val(r, i, c0 + 2);
+    m->client_id = val(r, i, c0 + 3);
+    m->ts_ms = val_i64(r, i, c0 + 4);
+    val_bytes(o, r, i, c0 + 5, &m->body, &m->body_len);
+    m->content_type = val(r, i, c0 + 6);
+    m->kind = (chatd_message_kind)val_i64(r, i, c0 + 7);
+    m->reply_to = (uint64_t)val_i64(r, i, c0 + 8);
+    m->rev = (uint64_t)val_i64(r, i, c0 + 9);
+    m->edited_ms = val_i64(r, i, c0 + 10);
+    m->deleted = val_true(r, i, c0 + 11);
+}
+
 static void read_answer(struct op *o, PGresult *r)
 {
     o->res = r;
@@ -1100,28 +1172,29 @@ static void read_answer(struct op *o, PGresult *r)
         o->n = 1;
         return;
     }
-    case OP_HISTORY:
+    case OP_EDIT:
         if (rows == 0) {
             o->status = CHATD_ERR_NOT_FOUND;
+            return;
+        }
+        if (val_i64(r, 0, 0) != 0)
+            o->status = CHATD_ERR_CONFLICT;
+        o->msgs = arena(o, &o->ans, sizeof *o->msgs);
+        if (o->msgs) {
+            read_message(o, r, 0, 1, o->msgs);
+            o->n = 1;
+        }
+        return;
+    case OP_HISTORY: case OP_REVISIONS:
+        if (rows == 0) {
+            o->status = o->kind == OP_HISTORY ? CHATD_ERR_NOT_FOUND : CHATD_OK;
             return;
         }
         o->msgs = arena(o, &o->ans, (size_t)rows * sizeof *o->msgs);
         for (int i = 0; i < rows && o->msgs; i++) {
             if (PQgetisnull(r, i, 0))
                 continue; /* the room has nothing in range */
-            struct chatd_message *m = &o->msgs[o->n++];
-            memset(m, 0, sizeof *m);
-            m->size = sizeof *m;
-            m->room = o->id;
-            m->seq = (uint64_t)val_i64(r, i, 0);
-            m->id = val(r, i, 1);
-            m->sender = val(r, i, 2);
-            m->client_id = val(r, i, 3);
-            m->ts_ms = val_i64(r, i, 4);
-            val_bytes(o, r, i, 5, &m->body, &m->body_len);
-            m->content_type = val(r, i, 6);
-            m->kind = (chatd_message_kind)val_i64(r, i, 7);
-            m->reply_to = (uint64_t)val_i64(r, i, 8);
+            read_message(o, r, i, 0, &o->msgs[o->n++]);
         }
         return;
     }
@@ -1295,6 +1368,22 @@ static int send_op(PGconn *pg, struct op *o)
     case OP_ERASE:
         v[0] = o->user, n = 1, sql = SQL_ERASE;
         break;
+    case OP_EDIT: {
+        const struct chatd_message_edit *ed = &o->edit;
+        u64_param(a, sizeof a, ed->seq);
+        snprintf(b, sizeof b, "%d", (int)ed->what);
+        snprintf(c, sizeof c, "%lld", (long long)ed->now_ms);
+        v[0] = o->id, v[1] = a, v[2] = b, v[3] = ed->body, v[4] = ed->content_type, v[5] = c, n = 6;
+        len[3] = (int)ed->body_len, fmt[3] = 1;
+        sql = SQL_EDIT;
+        break;
+    }
+    case OP_REVISIONS:
+        u64_param(a, sizeof a, o->after);
+        snprintf(b, sizeof b, "%lld", (long long)(o->limit > (size_t)INT64_MAX ? INT64_MAX : (long long)o->limit));
+        v[0] = o->id, v[1] = a, v[2] = b, n = 3;
+        sql = SQL_REVISIONS;
+        break;
     case OP_HISTORY:
         u64_param(a, sizeof a, o->before ? o->before : o->after);
         snprintf(b, sizeof b, "%lld", (long long)(o->limit > (size_t)INT64_MAX ? INT64_MAX : (long long)o->limit));
@@ -1427,7 +1516,7 @@ static int send_group(PGconn *pg, struct op *h)
 /* A room read (a room, a page of history) changes nothing. */
 static bool is_read(const struct op *o)
 {
-    return o->kind == OP_GET || o->kind == OP_HISTORY;
+    return o->kind == OP_GET || o->kind == OP_HISTORY || o->kind == OP_REVISIONS;
 }
 
 /* Ops of one batch that one statement answers together: most of what an
@@ -2545,6 +2634,36 @@ static void p_message_list(void *state, const char *room_id, uint64_t before, ui
     submit(st, o);
 }
 
+static void p_message_edit(void *state, const struct chatd_message_edit *ed, chatd_message_cb cb, void *ctx)
+{
+    NEW_OP(OP_EDIT, cb)
+    o->edit = *ed;
+    o->edit.size = sizeof o->edit;
+    o->edit.room_id = o->id = o->route = astr(o, ed->room_id);
+    o->edit.content_type = astr(o, ed->content_type);
+    char *body = arena(o, &o->args, ed->body_len + 1);
+    if (body) {
+        if (ed->body_len)
+            memcpy(body, ed->body, ed->body_len);
+        body[ed->body_len] = '\0';
+    }
+    o->edit.body = body;
+    if (ed->body_len > INT32_MAX)
+        o->oom = true; /* libpq takes an int length */
+    o->locks = true;
+    submit(st, o);
+}
+
+static void p_message_revisions(void *state, const char *room_id, uint64_t after_rev, size_t limit,
+                                chatd_messages_cb cb, void *ctx)
+{
+    NEW_OP(OP_REVISIONS, cb)
+    o->id = o->route = astr(o, room_id);
+    o->after = after_rev;
+    o->limit = limit;
+    submit(st, o);
+}
+
 static void p_read_mark(void *state, const char *room_id, const char *user, uint64_t seq, chatd_done_cb cb,
                         void *ctx)
 {
@@ -2827,6 +2946,9 @@ static const struct chatd_storage_ops pg_ops = {
     .room_close = p_room_close,
     .room_purge = p_room_purge,
     .user_erase = p_user_erase,
+    /* SDK 2.2: edits and deletes. */
+    .message_edit = p_message_edit,
+    .message_revisions = p_message_revisions,
 };
 
 CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_STORAGE, .name = "postgres", .version = "1.0",

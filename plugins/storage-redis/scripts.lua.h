@@ -14,6 +14,9 @@
  *   P ctypes:ID    hash   seq -> the message's content type (SDK 2.1; a
  *                         message without a field has none stored)
  *   P mmeta:ID     hash   seq -> "KIND REPLY_TO" (SDK 2.1; none: 0 0)
+ *   P medit:ID     hash   seq -> "REV EDITED_MS DELETED" of a changed message
+ *                         (SDK 2.2; none: 0 0 0); room:ID's `last_rev` counts
+ *   P revs:ID      zset   seq -> its rev: the changed messages in rev order
  *   P marks:ID     hash   user -> read seq
  *   P urooms:USER  set    rooms USER belongs to
  *   P agent:USER   set    rooms ever assigned to agent USER
@@ -27,7 +30,8 @@
  * A message is one string: "SEQ TS IDLEN SENDERLEN CIDLEN " then the id,
  * the sender, the client id (CIDLEN -1: none) and the body, raw bytes.
  * The scripts answer a message as "CTLEN " and its content type (CTLEN -1:
- * none), then "KIND REPLY_TO ", followed by that string (out() below).
+ * none), then "KIND REPLY_TO REV EDITED_MS DELETED ", followed by that
+ * string (out() below).
  *
  * Optional arguments arrive as "" (absent) or "=" followed by the value. */
 #ifndef STORAGE_REDIS_SCRIPTS_H
@@ -41,7 +45,8 @@
     "  local seq = string.match(enc, '^(%d+) ')\n"                                           \
     "  local ct = redis.call('HGET', P .. 'ctypes:' .. id, seq)\n"                           \
     "  local meta = redis.call('HGET', P .. 'mmeta:' .. id, seq) or '0 0'\n"                 \
-    "  return (ct and #ct or -1) .. ' ' .. (ct or '') .. meta .. ' ' .. enc\n"              \
+    "  local ed = redis.call('HGET', P .. 'medit:' .. id, seq) or '0 0 0'\n"                 \
+    "  return (ct and #ct or -1) .. ' ' .. (ct or '') .. meta .. ' ' .. ed .. ' ' .. enc\n" \
     "end\n"                                                                                  \
     "local function room(id, user)\n"                                                        \
     "  local k = P .. 'room:' .. id\n"                                                       \
@@ -102,6 +107,7 @@
     "  redis.call('ZREM', P .. 'closed', id)\n"                                              \
     "  redis.call('DEL', k, P .. 'members:' .. id, P .. 'msgs:' .. id, P .. 'cids:' .. id,\n" \
     "             P .. 'ctypes:' .. id, P .. 'mmeta:' .. id, P .. 'marks:' .. id,\n"                \
+    "             P .. 'medit:' .. id, P .. 'revs:' .. id,\n"                                    \
     "             P .. 'admins:' .. id, P .. 'joined:' .. id)\n"                                 \
     "end\n"
 
@@ -389,5 +395,45 @@
     "end\n"                                                                                  \
     "redis.call('DEL', P .. 'urooms:' .. user)\n"                                            \
     "return {'ok', {gone, erased, left}}\n"
+
+/* ARGV: P room seq what body ct? now. what 1: edit (body, ct), 2: delete.
+ * The room's last_rev gives the change its rev; seqs and last_seq stay. */
+#define LUA_MESSAGE_EDIT                                                                     \
+    LUA_PRELUDE                                                                              \
+    "local id, seq, what = ARGV[2], tonumber(ARGV[3]), ARGV[4]\n"                             \
+    "local k = P .. 'room:' .. id\n"                                                         \
+    "if redis.call('EXISTS', k) == 0 or seq < 1 then return {'notfound'} end\n"             \
+    "local mk = P .. 'msgs:' .. id\n"                                                        \
+    "local enc = redis.call('LINDEX', mk, seq - 1)\n"                                         \
+    "if not enc then return {'notfound'} end\n"                                              \
+    "local _, _, il, sl, cl, p = string.match(enc, '^(%d+) (%-?%d+) (%d+) (%d+) (%-?%d+) ()')\n" \
+    "il, sl, cl = tonumber(il), tonumber(sl), tonumber(cl)\n"                                \
+    "local old = redis.call('HGET', P .. 'medit:' .. id, seq)\n"                             \
+    "if sl == 0 or (old and string.match(old, ' 1$')) then return {'conflict', out(id, enc)} end\n" \
+    "local rev = redis.call('HINCRBY', k, 'last_rev', 1)\n"                                  \
+    "local head = string.sub(enc, 1, p + il + sl + math.max(cl, 0) - 1)\n"                   \
+    "local del = 0\n"                                                                        \
+    "if what == '1' then\n"                                                                  \
+    "  enc = head .. ARGV[5]\n"                                                              \
+    "  local ct = opt(ARGV[6])\n"                                                            \
+    "  if ct then redis.call('HSET', P .. 'ctypes:' .. id, seq, ct)\n"                      \
+    "  else redis.call('HDEL', P .. 'ctypes:' .. id, seq) end\n"                            \
+    "else\n"                                                                                 \
+    "  enc = head\n"                                                                         \
+    "  del = 1\n"                                                                            \
+    "end\n"                                                                                  \
+    "redis.call('LSET', mk, seq - 1, enc)\n"                                                 \
+    "redis.call('HSET', P .. 'medit:' .. id, seq, rev .. ' ' .. ARGV[7] .. ' ' .. del)\n"    \
+    "redis.call('ZADD', P .. 'revs:' .. id, rev, seq)\n"                                     \
+    "return {'ok', out(id, enc)}\n"
+
+/* ARGV: P room after_rev limit: the changed messages in rev order. */
+#define LUA_MESSAGE_REVISIONS                                                                \
+    LUA_PRELUDE                                                                              \
+    "local id = ARGV[2]\n"                                                                   \
+    "local seqs = redis.call('ZRANGEBYSCORE', P .. 'revs:' .. id, '(' .. ARGV[3], '+inf', 'LIMIT', 0, tonumber(ARGV[4]))\n" \
+    "local page = {}\n"                                                                      \
+    "for i, seq in ipairs(seqs) do page[i] = out(id, redis.call('LINDEX', P .. 'msgs:' .. id, tonumber(seq) - 1)) end\n" \
+    "return {'ok', page}\n"
 
 #endif

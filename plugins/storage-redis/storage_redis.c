@@ -33,7 +33,9 @@ enum script {
     S_ROOM_CREATE, S_ROOM_GET, S_ROOM_LIST, S_ROOM_CLAIM, S_ROOM_COMPLETE,
     S_ROOM_DELETE, S_MEMBER, S_APPEND, S_HISTORY, S_READ_MARK, S_GROUP,
     /* SDK 1.2: transcripts. */
-    S_ROOM_CLOSE, S_ROOM_PURGE, S_USER_ERASE, NSCRIPTS
+    S_ROOM_CLOSE, S_ROOM_PURGE, S_USER_ERASE,
+    /* SDK 2.2: edits and deletes. */
+    S_MESSAGE_EDIT, S_MESSAGE_REVISIONS, NSCRIPTS
 };
 static const char *const SCRIPTS[NSCRIPTS] = {
     [S_ROOM_CREATE] = LUA_ROOM_CREATE,
@@ -50,6 +52,8 @@ static const char *const SCRIPTS[NSCRIPTS] = {
     [S_ROOM_CLOSE] = LUA_ROOM_CLOSE,
     [S_ROOM_PURGE] = LUA_ROOM_PURGE,
     [S_USER_ERASE] = LUA_USER_ERASE,
+    [S_MESSAGE_EDIT] = LUA_MESSAGE_EDIT,
+    [S_MESSAGE_REVISIONS] = LUA_MESSAGE_REVISIONS,
 };
 
 #define SCHEMA_VERSION "1"
@@ -207,8 +211,9 @@ static bool decode_message(const redisReply *r, const char *room, struct chatd_m
         return false;
     const char *ct = ctlen < 0 ? NULL : p;
     p += ctlen < 0 ? 0 : ctlen;
-    long long kind, reply;
-    if (!take_num(&p, end, false, &kind) || !take_num(&p, end, false, &reply))
+    long long kind, reply, rev, edited, deleted;
+    if (!take_num(&p, end, false, &kind) || !take_num(&p, end, false, &reply) || !take_num(&p, end, false, &rev) ||
+        !take_num(&p, end, true, &edited) || !take_num(&p, end, false, &deleted))
         return false;
     if (!take_num(&p, end, false, &seq) || !take_num(&p, end, true, &ts) || !take_num(&p, end, false, &idlen) ||
         !take_num(&p, end, false, &senderlen) || !take_num(&p, end, true, &cidlen) || cidlen < -1)
@@ -232,6 +237,9 @@ static bool decode_message(const redisReply *r, const char *room, struct chatd_m
     m->content_type = ct;
     m->kind = (chatd_message_kind)kind;
     m->reply_to = (uint64_t)reply;
+    m->rev = (uint64_t)rev;
+    m->edited_ms = edited;
+    m->deleted = deleted != 0;
     *ct_len = ctlen < 0 ? 0 : (size_t)ctlen;
     return true;
 }
@@ -806,6 +814,32 @@ static void r_message_list(void *state, const char *room_id, uint64_t before, ui
     submit(st, op_new(st, OP_MESSAGES, (void *)cb, ctx, room_id), &c, NULL, 0);
 }
 
+static void r_message_edit(void *state, const struct chatd_message_edit *ed, chatd_message_cb cb, void *ctx)
+{
+    struct rstore *st = state;
+    struct cmd c;
+    cmd_start(&c, st, S_MESSAGE_EDIT);
+    cmd_str(&c, ed->room_id);
+    cmd_unum(&c, ed->seq);
+    cmd_num(&c, (int64_t)ed->what);
+    cmd_bytes(&c, ed->body_len ? ed->body : "", ed->body_len);
+    cmd_opt(&c, ed->content_type);
+    cmd_num(&c, ed->now_ms);
+    submit(st, op_new(st, OP_MESSAGE, (void *)cb, ctx, ed->room_id), &c, NULL, 0);
+}
+
+static void r_message_revisions(void *state, const char *room_id, uint64_t after_rev, size_t limit,
+                                chatd_messages_cb cb, void *ctx)
+{
+    struct rstore *st = state;
+    struct cmd c;
+    cmd_start(&c, st, S_MESSAGE_REVISIONS);
+    cmd_str(&c, room_id);
+    cmd_unum(&c, after_rev);
+    cmd_unum(&c, limit);
+    submit(st, op_new(st, OP_MESSAGES, (void *)cb, ctx, room_id), &c, NULL, 0);
+}
+
 static void r_read_mark(void *state, const char *room_id, const char *user, uint64_t seq, chatd_done_cb cb,
                         void *ctx)
 {
@@ -1059,6 +1093,9 @@ static const struct chatd_storage_ops redis_ops = {
     .room_close = r_room_close,
     .room_purge = r_room_purge,
     .user_erase = r_user_erase,
+    /* SDK 2.2: edits and deletes. */
+    .message_edit = r_message_edit,
+    .message_revisions = r_message_revisions,
 };
 
 CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_STORAGE, .name = "redis", .version = "1.0",

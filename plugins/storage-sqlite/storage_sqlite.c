@@ -17,7 +17,7 @@
 
 #include "storage_op.h"
 
-#define SCHEMA_VERSION 5
+#define SCHEMA_VERSION 6
 
 static const char *const migrations[SCHEMA_VERSION] = {
     /* 1: the first schema. */
@@ -45,6 +45,13 @@ static const char *const migrations[SCHEMA_VERSION] = {
     /* 5: a message's kind (0 text, 1 file, 2 system) and the seq it replies to (0: none). */
     "ALTER TABLE messages ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE messages ADD COLUMN reply_to INTEGER NOT NULL DEFAULT 0;",
+    /* 6: edits and deletes (SDK 2.2): a room's revision counter; a message's
+     * rev (0: never changed), when it changed, and whether it is deleted. */
+    "ALTER TABLE rooms ADD COLUMN last_rev INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE messages ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE messages ADD COLUMN edited_ms INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE messages ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX messages_rev ON messages (room, rev) WHERE rev > 0;",
 };
 
 /* A new member joins last; one already there stays as they are. */
@@ -76,6 +83,7 @@ struct op {
     struct chatd_room_filter filter;
     struct chatd_message msg_arg;
     struct chatd_group_change change;
+    struct chatd_message_edit edit;
     uint64_t before, after, seq;
     size_t limit;
     int64_t now;
@@ -180,8 +188,8 @@ static chatd_status exec_simple(struct sqlstore *st, const char *sql, const char
 static bool load_message_at(struct sqlstore *st, struct op *o, const char *room, uint64_t seq, struct chatd_message *m)
 {
     sqlite3_stmt *s =
-        prep(st, "SELECT id, sender, client_id, ts_ms, body, content_type, kind, reply_to FROM messages"
-                 " WHERE room=? AND seq=?");
+        prep(st, "SELECT id, sender, client_id, ts_ms, body, content_type, kind, reply_to, rev, edited_ms, deleted"
+                 " FROM messages WHERE room=? AND seq=?");
     if (!s)
         return false;
     bind_text(s, 1, room);
@@ -207,6 +215,9 @@ static bool load_message_at(struct sqlstore *st, struct op *o, const char *room,
         m->content_type = acol(o, s, 5);
         m->kind = (chatd_message_kind)sqlite3_column_int(s, 6);
         m->reply_to = (uint64_t)sqlite3_column_int64(s, 7);
+        m->rev = (uint64_t)sqlite3_column_int64(s, 8);
+        m->edited_ms = sqlite3_column_int64(s, 9);
+        m->deleted = sqlite3_column_int(s, 10) != 0;
     }
     sqlite3_finalize(s);
     return found;
@@ -755,6 +766,66 @@ static chatd_status do_erase(struct sqlstore *st, struct op *o)
     return CHATD_OK;
 }
 
+static chatd_status do_edit(struct sqlstore *st, struct op *o)
+{
+    const struct chatd_message_edit *ed = &o->edit;
+    o->msgs = arena(o, sizeof *o->msgs);
+    if (!o->msgs)
+        return CHATD_ERR_NOMEM;
+    if (ed->seq > (uint64_t)INT64_MAX || !load_message_at(st, o, ed->room_id, ed->seq, o->msgs))
+        return o->oom ? CHATD_ERR_NOMEM : CHATD_ERR_NOT_FOUND;
+    o->n = 1;
+    if (o->msgs->deleted || !o->msgs->sender || !*o->msgs->sender)
+        return CHATD_ERR_CONFLICT;
+    sqlite3_stmt *s = prep(st, "UPDATE rooms SET last_rev = last_rev + 1 WHERE id=? RETURNING last_rev");
+    if (!s)
+        return CHATD_ERR_INTERNAL;
+    bind_text(s, 1, ed->room_id);
+    int rc = sqlite3_step(s);
+    int64_t rev = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_finalize(s);
+    if (rc != SQLITE_ROW)
+        return CHATD_ERR_UNAVAILABLE;
+    s = prep(st, ed->what == CHATD_MESSAGE_EDIT
+                     ? "UPDATE messages SET rev=?1, edited_ms=?2, body=?3, content_type=?4 WHERE room=?5 AND seq=?6"
+                     : "UPDATE messages SET rev=?1, edited_ms=?2, body=x'', deleted=1 WHERE room=?5 AND seq=?6");
+    if (!s)
+        return CHATD_ERR_INTERNAL;
+    sqlite3_bind_int64(s, 1, rev);
+    sqlite3_bind_int64(s, 2, ed->now_ms);
+    if (ed->what == CHATD_MESSAGE_EDIT) {
+        sqlite3_bind_blob(s, 3, ed->body ? ed->body : "", (int)ed->body_len, SQLITE_TRANSIENT);
+        bind_text(s, 4, ed->content_type);
+    }
+    bind_text(s, 5, ed->room_id);
+    sqlite3_bind_int64(s, 6, (sqlite3_int64)ed->seq);
+    rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE)
+        return CHATD_ERR_UNAVAILABLE;
+    if (!load_message_at(st, o, ed->room_id, ed->seq, o->msgs))
+        return o->oom ? CHATD_ERR_NOMEM : CHATD_ERR_INTERNAL;
+    return CHATD_OK;
+}
+
+static chatd_status do_revisions(struct sqlstore *st, struct op *o)
+{
+    sqlite3_stmt *s = prep(st, "SELECT seq FROM messages WHERE room=? AND rev > ? ORDER BY rev ASC LIMIT ?");
+    if (!s)
+        return CHATD_ERR_INTERNAL;
+    bind_text(s, 1, o->id);
+    sqlite3_bind_int64(s, 2, o->after > (uint64_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)o->after);
+    sqlite3_bind_int64(s, 3, (sqlite3_int64)o->limit);
+    o->msgs = o->limit ? arena(o, o->limit * sizeof *o->msgs) : NULL;
+    while (o->msgs && o->n < o->limit && sqlite3_step(s) == SQLITE_ROW) {
+        uint64_t seq = (uint64_t)sqlite3_column_int64(s, 0);
+        if (load_message_at(st, o, o->id, seq, &o->msgs[o->n]))
+            o->n++;
+    }
+    sqlite3_finalize(s);
+    return o->oom ? CHATD_ERR_NOMEM : CHATD_OK;
+}
+
 static chatd_status run_op(struct sqlstore *st, struct op *o)
 {
     switch (o->kind) {
@@ -773,6 +844,8 @@ static chatd_status run_op(struct sqlstore *st, struct op *o)
     case OP_CLOSE: return do_close(st, o);
     case OP_PURGE: return do_purge(st, o);
     case OP_ERASE: return do_erase(st, o);
+    case OP_EDIT: return do_edit(st, o);
+    case OP_REVISIONS: return do_revisions(st, o);
     }
     return CHATD_ERR_INTERNAL;
 }
@@ -1142,6 +1215,29 @@ static void sqlite_fini(void *state)
     free(st);
 }
 
+static void s_message_edit(void *state, const struct chatd_message_edit *ed, chatd_message_cb cb, void *ctx)
+{
+    NEW_OP(OP_EDIT, cb)
+    o->edit = *ed;
+    o->edit.room_id = astr(o, ed->room_id);
+    o->edit.content_type = astr(o, ed->content_type);
+    char *body = arena(o, ed->body_len + 1);
+    if (body && ed->body_len)
+        memcpy(body, ed->body, ed->body_len);
+    o->edit.body = body;
+    submit(st, o);
+}
+
+static void s_message_revisions(void *state, const char *room_id, uint64_t after_rev, size_t limit,
+                                chatd_messages_cb cb, void *ctx)
+{
+    NEW_OP(OP_REVISIONS, cb)
+    o->id = astr(o, room_id);
+    o->after = after_rev;
+    o->limit = limit;
+    submit(st, o);
+}
+
 static const struct chatd_storage_ops sqlite_ops = {
     .size = sizeof sqlite_ops,
     .room_create = s_room_create,
@@ -1160,6 +1256,9 @@ static const struct chatd_storage_ops sqlite_ops = {
     .room_close = s_room_close,
     .room_purge = s_room_purge,
     .user_erase = s_user_erase,
+    /* SDK 2.2: edits and deletes. */
+    .message_edit = s_message_edit,
+    .message_revisions = s_message_revisions,
 };
 
 CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_STORAGE, .name = "sqlite", .version = "1.0",

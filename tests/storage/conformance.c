@@ -681,6 +681,194 @@ static void content_types(const struct chatd_storage_ops *ops, void *state, cons
             CHECK(strcmp(c.types[i], type[i]) == 0, "content_type %d: '%s', want '%s'", i, c.types[i], type[i]);
 }
 
+#define OPS_HAS_ERASE(o) \
+    ((o)->size >= offsetof(struct chatd_storage_ops, user_erase) + sizeof(o)->user_erase && (o)->user_erase)
+
+/* SDK 2.2: edits and deletes. A change takes the room's next rev (apart
+ * from seq: seqs stay dense, last_seq stays), the message keeps its seq
+ * with the latest body, a delete leaves a tombstone, and message_revisions
+ * lists the changed messages in rev order. Who may change what is the
+ * host's decision: the plugin changes any message it is asked to. */
+struct edited {
+    int done;
+    chatd_status st;
+    size_t n;
+    uint64_t seq[8], rev[8];
+    int64_t edited_ms[8];
+    bool deleted[8];
+    char sender[8][32], body[8][96], ctype[8][48];
+    size_t body_len[8];
+};
+
+static void edited_note(struct edited *e, size_t i, const struct chatd_message *m)
+{
+    NOTE_SIZE(m);
+    e->seq[i] = m->seq;
+    e->rev[i] = CHATD_HAS(m, rev) ? m->rev : 0;
+    e->edited_ms[i] = CHATD_HAS(m, edited_ms) ? m->edited_ms : 0;
+    e->deleted[i] = CHATD_HAS(m, deleted) && m->deleted;
+    snprintf(e->sender[i], sizeof e->sender[i], "%s", m->sender ? m->sender : "");
+    snprintf(e->body[i], sizeof e->body[i], "%.*s", (int)(m->body_len < 95 ? m->body_len : 95), m->body ? m->body : "");
+    e->body_len[i] = m->body_len;
+    snprintf(e->ctype[i], sizeof e->ctype[i], "%s", m->content_type ? m->content_type : "");
+}
+
+static void edited_one_cb(void *ctx, chatd_status st, const struct chatd_message *m)
+{
+    note_early();
+    struct edited *e = ctx;
+    e->st = st;
+    e->n = m ? 1 : 0;
+    if (m)
+        edited_note(e, 0, m);
+    e->done++;
+}
+
+static void edited_many_cb(void *ctx, chatd_status st, const struct chatd_message *m, size_t n)
+{
+    note_early();
+    struct edited *e = ctx;
+    e->st = st;
+    e->n = n;
+    for (size_t i = 0; i < n && i < 8; i++)
+        edited_note(e, i, AT(m, i));
+    e->done++;
+}
+
+static void wait_edited(struct edited *e, size_t n)
+{
+    for (;;) {
+        size_t done = 0;
+        for (size_t i = 0; i < n; i++)
+            done += e[i].done > 0;
+        if (done == n)
+            return;
+        event_base_loop(H.base, EVLOOP_ONCE);
+    }
+}
+
+static struct edited edit_one(const struct chatd_storage_ops *ops, void *state, const char *room, uint64_t seq,
+                              chatd_message_edit_kind what, const char *body, int64_t now)
+{
+    struct edited e = {0};
+    struct chatd_message_edit ed = {.size = sizeof ed, .room_id = room, .seq = seq, .what = what, .body = body,
+                                    .body_len = body ? strlen(body) : 0,
+                                    .content_type = body ? "text/plain;charset=utf-8" : NULL, .now_ms = now};
+    CALL(ops->message_edit(state, &ed, edited_one_cb, &e));
+    wait_edited(&e, 1);
+    return e;
+}
+
+static void edits(const struct chatd_storage_ops *ops, void *state)
+{
+    static const char korean[] = "\xec\x88\x98\xec\xa0\x95\xeb\x90\xa8 \xf0\x9f\x98\x80"; /* 수정됨 😀 */
+    CHECK(create(ops, state, "redit", CHATD_ROOM_GROUP, "ed1", "ed2", NULL, 1) == CHATD_OK, "create redit");
+    for (int i = 0; i < 4; i++)
+        CHECK(append_as(ops, state, "redit", i % 2 ? "ed2" : "ed1", NULL, i == 3 ? "last" : "first") == CHATD_OK,
+              "append %d", i);
+    /* Nothing changed yet. */
+    struct edited e = {0};
+    CALL(ops->message_revisions(state, "redit", 0, 10, edited_many_cb, &e));
+    wait_edited(&e, 1);
+    CHECK(e.st == CHATD_OK && e.n == 0, "no revisions yet: %s %zu", chatd_strerror(e.st), e.n);
+
+    /* An edit: the body changes, seq stays, rev 1. */
+    e = edit_one(ops, state, "redit", 1, CHATD_MESSAGE_EDIT, korean, 7000);
+    CHECK(e.st == CHATD_OK && e.n == 1 && e.seq[0] == 1 && e.rev[0] == 1 && e.edited_ms[0] == 7000 &&
+              !e.deleted[0] && strcmp(e.body[0], korean) == 0 && strcmp(e.sender[0], "ed1") == 0 &&
+              strcmp(e.ctype[0], "text/plain;charset=utf-8") == 0,
+          "edit: %s seq %llu rev %llu body '%s'", chatd_strerror(e.st), (unsigned long long)e.seq[0],
+          (unsigned long long)e.rev[0], e.body[0]);
+    /* A delete: a tombstone at its seq, rev 2. */
+    e = edit_one(ops, state, "redit", 2, CHATD_MESSAGE_DELETE, NULL, 7100);
+    CHECK(e.st == CHATD_OK && e.seq[0] == 2 && e.rev[0] == 2 && e.deleted[0] && e.body_len[0] == 0 &&
+              strcmp(e.sender[0], "ed2") == 0,
+          "delete: %s rev %llu deleted %d len %zu", chatd_strerror(e.st), (unsigned long long)e.rev[0],
+          (int)e.deleted[0], e.body_len[0]);
+    /* The same message edited again: rev 3, the latest text wins. */
+    e = edit_one(ops, state, "redit", 1, CHATD_MESSAGE_EDIT, "again", 7200);
+    CHECK(e.st == CHATD_OK && e.rev[0] == 3 && strcmp(e.body[0], "again") == 0, "edit again: %s rev %llu",
+          chatd_strerror(e.st), (unsigned long long)e.rev[0]);
+    /* A tombstone takes no change; no message, no room: not found. */
+    e = edit_one(ops, state, "redit", 2, CHATD_MESSAGE_EDIT, "zombie", 7300);
+    CHECK(e.st == CHATD_ERR_CONFLICT && e.n == 1 && e.deleted[0], "edit of a deleted message: %s",
+          chatd_strerror(e.st));
+    e = edit_one(ops, state, "redit", 2, CHATD_MESSAGE_DELETE, NULL, 7300);
+    CHECK(e.st == CHATD_ERR_CONFLICT, "delete twice: %s", chatd_strerror(e.st));
+    e = edit_one(ops, state, "redit", 99, CHATD_MESSAGE_EDIT, "x", 7300);
+    CHECK(e.st == CHATD_ERR_NOT_FOUND && e.n == 0, "edit of no message: %s", chatd_strerror(e.st));
+    e = edit_one(ops, state, "rnoroom", 1, CHATD_MESSAGE_DELETE, NULL, 7300);
+    CHECK(e.st == CHATD_ERR_NOT_FOUND, "edit in no room: %s", chatd_strerror(e.st));
+
+    /* History keeps the seqs, with the latest text and the tombstone; the
+     * room's last_seq is still its last message's. */
+    e = (struct edited){0};
+    CALL(ops->message_list(state, "redit", 0, 0, 10, edited_many_cb, &e));
+    wait_edited(&e, 1);
+    CHECK(e.st == CHATD_OK && e.n == 4 && e.seq[0] == 1 && e.seq[3] == 4 && strcmp(e.body[0], "again") == 0 &&
+              e.rev[0] == 3 && e.deleted[1] && e.body_len[1] == 0 && e.rev[2] == 0 && e.edited_ms[2] == 0 &&
+              strcmp(e.body[3], "last") == 0,
+          "history after changes: n=%zu body0 '%s' rev0 %llu", e.n, e.body[0], (unsigned long long)e.rev[0]);
+    struct result g = get_room(ops, state, "redit");
+    CHECK(g.st == CHATD_OK && g.last_seq == 4, "last_seq stays 4: %llu", (unsigned long long)g.last_seq);
+    CHECK(append_as(ops, state, "redit", "ed1", NULL, "fifth") == CHATD_OK, "append after edits");
+    g = get_room(ops, state, "redit");
+    CHECK(g.last_seq == 5, "seqs stay dense: %llu", (unsigned long long)g.last_seq);
+
+    /* Revisions in rev order after a cursor: message 2 (rev 2), then 1 (rev 3). */
+    e = (struct edited){0};
+    CALL(ops->message_revisions(state, "redit", 1, 10, edited_many_cb, &e));
+    wait_edited(&e, 1);
+    CHECK(e.st == CHATD_OK && e.n == 2 && e.seq[0] == 2 && e.rev[0] == 2 && e.seq[1] == 1 && e.rev[1] == 3,
+          "revisions after 1: %s n=%zu", chatd_strerror(e.st), e.n);
+    e = (struct edited){0};
+    CALL(ops->message_revisions(state, "redit", 0, 1, edited_many_cb, &e));
+    wait_edited(&e, 1);
+    CHECK(e.st == CHATD_OK && e.n == 1 && e.seq[0] == 2, "revisions limit 1: n=%zu seq %llu", e.n,
+          (unsigned long long)e.seq[0]);
+    e = (struct edited){0};
+    CALL(ops->message_revisions(state, "redit", 3, 10, edited_many_cb, &e));
+    wait_edited(&e, 1);
+    CHECK(e.st == CHATD_OK && e.n == 0, "revisions after the last: n=%zu", e.n);
+
+    /* Concurrent edits of one message: each its own rev, the highest wins. */
+    struct edited c[6];
+    memset(c, 0, sizeof c);
+    char bodies[6][32];
+    for (int i = 0; i < 6; i++) {
+        snprintf(bodies[i], sizeof bodies[i], "race %d \xf0\x9f\x8f\x81", i);
+        struct chatd_message_edit ed = {.size = sizeof ed, .room_id = "redit", .seq = 4, .what = CHATD_MESSAGE_EDIT,
+                                        .body = bodies[i], .body_len = strlen(bodies[i]),
+                                        .content_type = "text/plain;charset=utf-8", .now_ms = 8000 + i};
+        CALL(ops->message_edit(state, &ed, edited_one_cb, &c[i]));
+    }
+    wait_edited(c, 6);
+    bool revs[10] = {false};
+    int top = -1;
+    for (int i = 0; i < 6; i++) {
+        CHECK(c[i].st == CHATD_OK && c[i].rev[0] >= 4 && c[i].rev[0] <= 9 && !revs[c[i].rev[0]],
+              "concurrent edit %d: %s rev %llu", i, chatd_strerror(c[i].st), (unsigned long long)c[i].rev[0]);
+        if (c[i].rev[0] >= 4 && c[i].rev[0] <= 9)
+            revs[c[i].rev[0]] = true;
+        if (c[i].rev[0] == 9)
+            top = i;
+    }
+    e = (struct edited){0};
+    CALL(ops->message_list(state, "redit", 5, 0, 1, edited_many_cb, &e));
+    wait_edited(&e, 1);
+    CHECK(e.n == 1 && e.seq[0] == 4 && e.rev[0] == 9 && top >= 0 && strcmp(e.body[0], bodies[top]) == 0,
+          "the highest rev's text stays: '%s' rev %llu", e.body[0], (unsigned long long)e.rev[0]);
+    /* An erased sender's message (a tombstone of user_erase) takes no change. */
+    if (OPS_HAS_ERASE(ops)) {
+        struct result er = {0};
+        CALL(ops->user_erase(state, "ed2", erase_cb, &er));
+        wait_all(&er, 1);
+        e = (struct edited){0};
+        struct edited x = edit_one(ops, state, "redit", 2, CHATD_MESSAGE_DELETE, NULL, 9000);
+        CHECK(x.st == CHATD_ERR_CONFLICT, "delete of an erased message: %s", chatd_strerror(x.st));
+    }
+}
+
 /* A closed support room keeps its transcript and frees its unique
  * key; purge takes closed rooms before a cutoff only; erase removes a
  * user's support rooms and leaves tombstones of their messages elsewhere. */
@@ -1155,6 +1343,13 @@ int main(int argc, char **argv)
         printf("%s: no transcripts operations (SDK %u.%u): not checked\n", argv[1], d->abi_major, d->abi_minor);
 
     content_types(ops, state, argv[1]);
+    if (ops->size >= offsetof(struct chatd_storage_ops, message_revisions) + sizeof ops->message_revisions &&
+        ops->message_edit && ops->message_revisions)
+        edits(ops, state);
+    else if (getenv("CONFORMANCE_STORES") && strstr(getenv("CONFORMANCE_STORES"), "edits"))
+        CHECK(false, "%s: no message_edit (SDK 2.2)", argv[1]);
+    else
+        printf("%s: no message_edit (SDK 2.2): not checked\n", argv[1]);
 
     CHECK(H.early == 0, "%d completions ran before their call returned", H.early);
     CHECK(H.unsized == 0, "%d answered structs had a size below the SDK's", H.unsized);

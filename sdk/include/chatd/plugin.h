@@ -192,6 +192,15 @@ struct chatd_message {
      * Stored and answered as content_type is. */
     chatd_message_kind kind;
     uint64_t reply_to;
+    /* SDK 2.2: edits and deletes (message_edit). rev: the room's revision
+     * counter when the message last changed (0: never changed since it was
+     * stored); edited_ms: when (Unix ms, 0: never); deleted: a tombstone
+     * whose sender deleted it (or a room manager did): body empty, body_len
+     * 0, content_type, kind and reply_to as they were. The host ignores all
+     * three in message_append's argument; a plugin answers them. */
+    uint64_t rev;
+    int64_t edited_ms;
+    bool deleted;
 };
 
 /* A room. Filled by the host in room_create's argument, by the plugin in
@@ -306,6 +315,26 @@ struct chatd_erase_result {
     uint64_t memberships_removed; /* other rooms the user no longer belongs to */
 };
 typedef void (*chatd_erase_cb)(void *ctx, chatd_status st, const struct chatd_erase_result *res);
+/* SDK 2.2: one change to a stored message (message_edit). All pointers
+ * borrowed for the call. Who may make it (the sender, within the edit
+ * window; a room's managers for a delete) is the host's decision, made
+ * before the call. */
+typedef enum chatd_message_edit_kind {
+    CHATD_MESSAGE_EDIT = 1,   /* the body becomes body / content_type */
+    CHATD_MESSAGE_DELETE = 2, /* the message becomes a tombstone */
+} chatd_message_edit_kind;
+
+struct chatd_message_edit {
+    size_t size; /* sizeof the struct as the host built it */
+    const char *room_id;
+    uint64_t seq;                 /* the message's seq */
+    chatd_message_edit_kind what;
+    const char *body;             /* EDIT: the new body, not necessarily NUL-terminated */
+    size_t body_len;
+    const char *content_type;     /* EDIT: its media type */
+    int64_t now_ms;               /* becomes edited_ms */
+};
+
 /* n: how many things the operation did. */
 typedef void (*chatd_count_cb)(void *ctx, chatd_status st, uint64_t n);
 
@@ -440,6 +469,29 @@ struct chatd_storage_ops {
      * room kept stays as it is. Complete OK with the counts; an erase of a
      * user the store knows nothing of is OK with zeros. */
     void (*user_erase)(void *state, const char *user, chatd_erase_cb cb, void *ctx);
+
+    /* SDK 2.2: edits and deletes. Optional: without them the host answers
+     * an edit or delete 501 (and a since-rev replay replays no changes). */
+
+    /* Atomically, across every instance sharing the backend: if the room
+     * holds a message at ed->seq that is not deleted (nor erased: sender
+     * ""), take the room's next revision (a per-room counter, from 1,
+     * strictly increasing, separate from seq: seqs stay dense and a change
+     * counts as no new message) and store it as the message's rev, with
+     * edited_ms = ed->now_ms and, for EDIT, body and content_type replaced,
+     * or for DELETE, deleted set and the body emptied. Complete OK with the
+     * message as it now is, once durable. CHATD_ERR_NOT_FOUND (no message)
+     * when there is no such room or no message at that seq;
+     * CHATD_ERR_CONFLICT with the message as it is when it is deleted or
+     * erased already. Of two concurrent changes of one message, each gets
+     * its own rev, and the message ends as the one with the higher rev says. */
+    void (*message_edit)(void *state, const struct chatd_message_edit *ed, chatd_message_cb cb, void *ctx);
+    /* The room's messages whose rev > after_rev, at most `limit` (>= 1), in
+     * rev order (oldest change first), as they now are: what a client that
+     * has seen every change up to after_rev missed. OK with none for a room
+     * without changes or no such room. */
+    void (*message_revisions)(void *state, const char *room_id, uint64_t after_rev, size_t limit,
+                              chatd_messages_cb cb, void *ctx);
 };
 
 /* ---------------------------------------------------------------- broker */
