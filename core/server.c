@@ -307,6 +307,7 @@ static int server_wire_rooms(struct server *srv)
     if (!srv->rooms->routing)
         return -1;
     srv->rooms->preview_chars = srv->settings.notify_preview;
+    srv->rooms->edit_window_ms = srv->settings.edit_window_ms;
     srv->rooms->metrics = &srv->metrics;
     srv->metrics.live = (struct metrics_source){.gauges = live_gauges, .ctx = srv};
     return 0;

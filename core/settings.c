@@ -492,6 +492,9 @@ int settings_load(struct settings *s, struct config *cfg, char *err, size_t errl
     if (v && *v && config_get_duration_ms(cfg, rooms, "retention", 0, 0, 3650LL * 86400000, &s->retention_ms, err,
                                           errlen) < 0)
         return -1;
+    if (config_get_duration_ms(cfg, rooms, "edit_window", 15 * 60000, 0, 3650LL * 86400000, &s->edit_window_ms, err,
+                               errlen) < 0)
+        return -1;
     if (check_unused(cfg, rooms, err, errlen) < 0)
         return -1;
 
@@ -646,6 +649,7 @@ void settings_take_live(struct settings *s, struct settings *next)
     next->acl = acl;
     s->support_assign = next->support_assign;
     s->max_chats_per_agent = next->max_chats_per_agent;
+    s->edit_window_ms = next->edit_window_ms;
 }
 
 void settings_free(struct settings *s)

@@ -92,6 +92,7 @@ struct settings {
     struct dest_prefixes prefixes; /* [stomp] application_prefix, topic_prefix, queue_prefix, user_prefix */
     /* [rooms] */
     long long retention_ms;       /* closed support rooms are purged this long after closing; 0 = never */
+    long long edit_window_ms;     /* [rooms] edit_window: how long a sender edits or deletes a message; 0 = never */
     /* [support] (docs/support-desk.md) */
     enum support_assign support_assign;
     size_t max_chats_per_agent;   /* open assigned rooms per agent for automatic assignment; 0 = unlimited */

@@ -144,6 +144,8 @@ static const struct route api_routes[] = {
     {"DELETE", "/api/rooms/{}", API_ROOMS, ROOM_DELETE},
     {"PATCH", "/api/rooms/{}", API_ROOMS, ROOM_RENAME},
     {"GET", "/api/rooms/{}/messages", API_ROOMS, ROOM_HISTORY},
+    {"PATCH", "/api/rooms/{}/messages/{}", API_ROOMS, ROOM_MESSAGE_EDIT},
+    {"DELETE", "/api/rooms/{}/messages/{}", API_ROOMS, ROOM_MESSAGE_DELETE},
     {"POST", "/api/rooms/{}/claim", API_ROOMS, ROOM_CLAIM},
     {"POST", "/api/rooms/{}/complete", API_ROOMS, ROOM_COMPLETE},
     {"POST", "/api/rooms/{}/read", API_ROOMS, ROOM_READ},

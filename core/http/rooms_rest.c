@@ -13,6 +13,7 @@
 #include "rooms/group_changes.h"
 #include "rooms/group_roles.h"
 #include "rooms/history.h"
+#include "rooms/message_edits.h"
 #include "rooms/membership.h"
 #include "rooms/read_marks.h"
 #include "rooms/room_rules.h"
@@ -191,6 +192,37 @@ static void read_marked(void *ctx, const struct room_answer *a, uint64_t seq)
         rest_respond(c, 200, json_pack("{s:s, s:I}", "room", c->params[0], "read_seq", (json_int_t)seq));
 }
 
+/* An edit or delete stored: the message as it now is. */
+static void changed(void *ctx, const struct room_answer *a, const struct chatd_message *m)
+{
+    struct rest_call *c = ctx;
+    if (!failed(c, a))
+        rest_respond(c, 200, room_message_json(m));
+}
+
+static void change_message(struct rest_call *c, const char *room, const char *seq_text, chatd_message_edit_kind what)
+{
+    uint64_t seq;
+    if (!seq_text || !query_u64(seq_text, &seq) || !seq) {
+        rest_error(c, 404, "not_found", "no such message");
+        return;
+    }
+    struct message_change_request req = {.room_id = room, .user = c->user, .roles = c->roles, .seq = seq,
+                                         .what = what};
+    if (what == CHATD_MESSAGE_EDIT) {
+        json_t *body = json_object_get(c->body, "body");
+        json_t *ct = json_object_get(c->body, "content_type");
+        if (!json_is_string(body) || (ct && !json_is_string(ct))) {
+            rest_error(c, 400, "bad_request", "expected {\"body\": TEXT} and at most a \"content_type\" string");
+            return;
+        }
+        req.body = json_string_value(body);
+        req.body_len = json_string_length(body);
+        req.content_type = json_string_value(ct);
+    }
+    message_change(c->srv->rooms, &req, changed, c);
+}
+
 void rooms_rest(struct rest_call *c, enum rooms_request what, const char *room, const char *member)
 {
     struct rooms *rooms = c->srv->rooms;
@@ -284,6 +316,16 @@ void rooms_rest(struct rest_call *c, enum rooms_request what, const char *room, 
         }
         req.what = CHATD_GROUP_ROLE;
         group(c, room, &req);
+        return;
+    case ROOM_MESSAGE_EDIT:
+        if (!json_is_object(c->body)) {
+            rest_error(c, 400, "bad_request", "expected a JSON object");
+            return;
+        }
+        change_message(c, room, member, CHATD_MESSAGE_EDIT);
+        return;
+    case ROOM_MESSAGE_DELETE:
+        change_message(c, room, member, CHATD_MESSAGE_DELETE);
         return;
     case ROOMS_LIST:
     case ROOMS_CREATE:

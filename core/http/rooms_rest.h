@@ -1,6 +1,6 @@
 /* The rooms' REST adapter: the /api/rooms requests, read into calls of the
  * rooms domain (rooms/support.h, membership.h, group_changes.h, history.h,
- * read_marks.h), whose answers it writes as HTTP statuses and JSON
+ * read_marks.h, message_edits.h), whose answers it writes as HTTP statuses and JSON
  * (wire/room_json.h). See docs/rest-api.md. */
 #ifndef CHATD_ROOMS_REST_H
 #define CHATD_ROOMS_REST_H
@@ -22,9 +22,12 @@ enum rooms_request {
     ROOM_MEMBER_ADD,    /* POST /api/rooms/{room}/members */
     ROOM_MEMBER_REMOVE, /* DELETE /api/rooms/{room}/members/{user} */
     ROOM_MEMBER_ROLE,   /* PUT /api/rooms/{room}/members/{user}/role */
+    ROOM_MESSAGE_EDIT,  /* PATCH /api/rooms/{room}/messages/{seq} */
+    ROOM_MESSAGE_DELETE, /* DELETE /api/rooms/{room}/messages/{seq} */
 };
-/* One of them for an authenticated call; room and member are the path's
- * (NULL where the path has none). Answers the call itself. */
+/* One of them for an authenticated call; room and member (a user, or a
+ * message's seq) are the path's (NULL where the path has none). Answers the
+ * call itself. */
 void rooms_rest(struct rest_call *c, enum rooms_request what, const char *room, const char *member);
 
 #endif

@@ -8,6 +8,7 @@
  *   rooms/group_changes.h a group's members, roles, title, deletion
  *   rooms/history.h      history pages with cursors, since-seq replay pages
  *   rooms/messages.h     a room message: who may send, append, publish, notify
+ *   rooms/message_edits.h a message edited or deleted, and the changes replayed
  *   rooms/notices.h      who hears of a stored message, and how
  *   rooms/read_marks.h   read marks
  *   rooms/typing.h       the typing signal
@@ -96,6 +97,10 @@ struct room_events_port {
      * may be NULL; origin: the id the sender's side gave the operation. */
     void (*message)(void *ctx, const struct chatd_message *m, const char *content_type, const char *trace,
                     uint64_t origin);
+    /* A stored message was edited or deleted (m->deleted) by `by`: m as it
+     * now is, with its rev; trace may be NULL; origin as for message. */
+    void (*message_changed)(void *ctx, const struct chatd_message *m, const char *by, const char *trace,
+                            uint64_t origin);
     /* A member online but not watching the room hears of a message. */
     void (*message_notice)(void *ctx, const struct chatd_room *r, const struct chatd_message *m, const char *member,
                            const char *preview);
@@ -141,6 +146,7 @@ struct rooms {
     size_t max_chats_per_agent; /* [support]; 0 = unlimited */
     struct routing *routing;    /* automatic assignment; NULL = manual */
     struct availability *availability; /* the statuses last told; NULL: none told */
+    long long edit_window_ms;   /* [rooms] edit_window: how long a sender edits; 0 = never */
 };
 
 /* The answer for a storage status: OK, EXISTS, NOT_FOUND (why:

@@ -88,15 +88,18 @@ static void room_event_deleted(struct server *srv, const char *room, json_t *bod
     free(text);
 }
 
-size_t room_message_headers(struct event_header h[ROOM_MESSAGE_HEADERS], const struct chatd_message *m,
-                            const char *content_type, const char *trace, bool replay, char seq[48], char ts[24])
+size_t room_message_headers(struct event_header h[ROOM_MESSAGE_HEADERS], const char *event,
+                            const struct chatd_message *m, const char *content_type, const char *trace, bool replay,
+                            char nums[96], char ts[24])
 {
+    char *seq = nums, *reply = nums + 24, *rev = nums + 48, *edited = nums + 72;
     snprintf(seq, 24, "%llu", (unsigned long long)m->seq);
-    char *reply = seq + 24;
     snprintf(reply, 24, "%llu", (unsigned long long)m->reply_to);
+    snprintf(rev, 24, "%llu", (unsigned long long)m->rev);
+    snprintf(edited, 24, "%lld", (long long)m->edited_ms);
     snprintf(ts, 24, "%lld", (long long)m->ts_ms);
     size_t n = 0;
-    h[n++] = (struct event_header){"event", "message"};
+    h[n++] = (struct event_header){"event", event};
     h[n++] = (struct event_header){"room", m->room};
     h[n++] = (struct event_header){"seq", seq};
     h[n++] = (struct event_header){"message-id", m->id};
@@ -109,6 +112,12 @@ size_t room_message_headers(struct event_header h[ROOM_MESSAGE_HEADERS], const s
     h[n++] = (struct event_header){"kind", room_message_kind_name(m->kind)};
     if (m->reply_to)
         h[n++] = (struct event_header){"reply-to", reply};
+    if (m->rev) {
+        h[n++] = (struct event_header){"rev", rev};
+        h[n++] = (struct event_header){"edited-at", edited};
+    }
+    if (m->deleted)
+        h[n++] = (struct event_header){"deleted", "true"};
     if (trace)
         h[n++] = (struct event_header){"trace-id", trace};
     if (replay)
@@ -197,12 +206,31 @@ static void on_message(void *ctx, const struct chatd_message *m, const char *con
                        uint64_t origin)
 {
     struct server *srv = ctx;
-    char seq[48], ts[24], topic[128], from[48];
+    char nums[96], ts[24], topic[128], from[48];
     struct event_header h[ROOM_MESSAGE_HEADERS + 1];
-    size_t nh = room_message_headers(h, m, content_type, trace, false, seq, ts);
+    size_t nh = room_message_headers(h, "message", m, content_type, trace, false, nums, ts);
     h[nh++] = (struct event_header){ROUTER_ORIGIN, router_origin(srv->router, origin, from, sizeof from)};
     destination_room_topic(topic, sizeof topic, m->room);
     router_publish_event(srv->router, topic, h, nh, m->body, m->body_len);
+}
+
+/* An edit or delete: the message as it now is (a delete's body empty),
+ * with its rev, and who changed it. */
+static void on_message_changed(void *ctx, const struct chatd_message *m, const char *by, const char *trace,
+                               uint64_t origin)
+{
+    struct server *srv = ctx;
+    char nums[96], ts[24], topic[128], from[48];
+    struct event_header h[ROOM_MESSAGE_HEADERS + 2];
+    size_t nh = room_message_headers(h, m->deleted ? "message-deleted" : "message-edited", m, NULL, trace, false,
+                                     nums, ts);
+    h[nh++] = (struct event_header){"by", by};
+    h[nh++] = (struct event_header){ROUTER_ORIGIN, router_origin(srv->router, origin, from, sizeof from)};
+    destination_room_topic(topic, sizeof topic, m->room);
+    chatd_status st = router_publish_event(srv->router, topic, h, nh, m->body ? m->body : "", m->body_len);
+    if (st != CHATD_OK)
+        log_warn("event message-%s for room %s not published: %s", m->deleted ? "deleted" : "edited", m->room,
+                 chatd_strerror(st));
 }
 
 static void on_message_notice(void *ctx, const struct chatd_room *r, const struct chatd_message *m,
@@ -270,6 +298,7 @@ void room_events_port_init(struct room_events_port *port, struct server *srv)
         .read = on_read,
         .typing = on_typing,
         .message = on_message,
+        .message_changed = on_message_changed,
         .message_notice = on_message_notice,
         .message_offline = on_message_offline,
         .notice_failed = on_notice_failed,

@@ -20,12 +20,16 @@ struct room_events_port;
 /* Fill port with the functions that publish the domain's events for srv. */
 void room_events_port_init(struct room_events_port *port, struct server *srv);
 
-/* The headers of a `message` event, live or replayed (replay: true): at
- * most ROOM_MESSAGE_HEADERS; content_type (NULL: the message's, or the
- * one its body reads as) and trace may be NULL; seq (48 bytes: the seq and
- * the reply-to) and ts are the caller's buffers. Returns how many. */
-#define ROOM_MESSAGE_HEADERS 12
-size_t room_message_headers(struct event_header h[ROOM_MESSAGE_HEADERS], const struct chatd_message *m,
-                            const char *content_type, const char *trace, bool replay, char seq[48], char ts[24]);
+/* The headers of a message event, live or replayed (replay: true): at
+ * most ROOM_MESSAGE_HEADERS; event: "message", "message-edited" or
+ * "message-deleted"; content_type (NULL: the message's, or the one its
+ * body reads as) and trace may be NULL; nums (96 bytes: the seq, the
+ * reply-to, the rev and the edited-at) and ts are the caller's buffers. A
+ * changed message carries rev and edited-at, a deleted one deleted: true.
+ * Returns how many. */
+#define ROOM_MESSAGE_HEADERS 16
+size_t room_message_headers(struct event_header h[ROOM_MESSAGE_HEADERS], const char *event,
+                            const struct chatd_message *m, const char *content_type, const char *trace, bool replay,
+                            char nums[96], char ts[24]);
 
 #endif

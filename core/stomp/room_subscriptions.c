@@ -6,6 +6,7 @@
 
 #include "log.h"
 #include "rooms/history.h"
+#include "rooms/message_edits.h"
 #include "rooms/room_rules.h"
 #include "rooms/rooms.h"
 #include "server.h"
@@ -29,6 +30,8 @@ struct sub_op {
     bool has_since;
     uint64_t since;    /* since-seq */
     uint64_t replayed; /* highest seq replayed so far */
+    bool has_since_rev;
+    uint64_t since_rev; /* since-rev: changes after it are replayed, after the messages */
     struct sub *sub;   /* held while the replay runs */
 };
 
@@ -58,6 +61,9 @@ static void sub_op_free(struct sub_op *op)
 /* The subscription exists and is held: replay what was missed, page by
  * page, then release the live events that arrived meanwhile. */
 static void replay_cb(void *ctx, const struct room_answer *a, const struct chatd_message *msgs, size_t n, bool more);
+static void revisions_cb(void *ctx, const struct room_answer *a, const struct chatd_message *msgs, size_t n,
+                         bool more);
+static void replay_done(struct sub_op *op, struct session *s);
 
 static bool replay_sub_alive(struct sub_op *op, struct session **out)
 {
@@ -85,9 +91,9 @@ static void replay_cb(void *ctx, const struct room_answer *a, const struct chatd
         return;
     }
     for (size_t i = 0; i < n; i++) {
-        char seq[48], ts[24];
+        char nums[96], ts[24];
         struct event_header h[ROOM_MESSAGE_HEADERS];
-        size_t nh = room_message_headers(h, &msgs[i], NULL, NULL, true, seq, ts);
+        size_t nh = room_message_headers(h, "message", &msgs[i], NULL, NULL, true, nums, ts);
         router_deliver_event_to(op->srv->router, op->sub, h, nh, msgs[i].body, msgs[i].body_len);
         op->replayed = msgs[i].seq;
     }
@@ -95,9 +101,51 @@ static void replay_cb(void *ctx, const struct room_answer *a, const struct chatd
         replay_next(op);
         return;
     }
+    if (op->has_since_rev) {
+        message_revisions_page(op->srv->rooms, op->room, op->since_rev, revisions_cb, op);
+        return;
+    }
+    replay_done(op, s);
+}
+
+static void replay_done(struct sub_op *op, struct session *s)
+{
     router_release(op->srv->router, op->sub, op->replayed);
     session_send_receipt(s, op->receipt);
     sub_op_free(op);
+}
+
+/* After the messages: the changes after since-rev to the messages the
+ * client had (seq <= since-seq; a newer one came whole, as it is now). */
+static void revisions_cb(void *ctx, const struct room_answer *a, const struct chatd_message *msgs, size_t n, bool more)
+{
+    struct sub_op *op = ctx;
+    struct session *s;
+    if (!replay_sub_alive(op, &s)) {
+        sub_op_free(op);
+        return;
+    }
+    if (a->status != ROOM_OK) {
+        session_error_receipt(s, op->receipt, "catch-up failed", a->why);
+        sub_op_free(op);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        op->since_rev = msgs[i].rev;
+        if (msgs[i].seq > op->since)
+            continue;
+        char nums[96], ts[24];
+        struct event_header h[ROOM_MESSAGE_HEADERS];
+        size_t nh = room_message_headers(h, msgs[i].deleted ? "message-deleted" : "message-edited", &msgs[i], NULL,
+                                         NULL, true, nums, ts);
+        router_deliver_event_to(op->srv->router, op->sub, h, nh, msgs[i].body ? msgs[i].body : "",
+                                msgs[i].body_len);
+    }
+    if (more) {
+        message_revisions_page(op->srv->rooms, op->room, op->since_rev, revisions_cb, op);
+        return;
+    }
+    replay_done(op, s);
 }
 
 static void replay_when_live(void *arg, enum router_live how)
@@ -189,7 +237,7 @@ void rooms_resync(struct server *srv)
 }
 
 void rooms_subscribe(struct session *s, const char *destination, const char *as_sent, unsigned alias,
-                     const char *id, int ack_mode, const char *since_seq, const char *receipt)
+                     const char *id, int ack_mode, const char *since_seq, const char *since_rev, const char *receipt)
 {
     struct server *srv = session_server(s);
     if (strcmp(destination, DEST_SUPPORT_QUEUE) == 0 && !(session_roles(s) & CHATD_ROLE_AGENT)) {
@@ -224,6 +272,15 @@ void rooms_subscribe(struct session *s, const char *destination, const char *as_
             return;
         }
         op->has_since = true;
+    }
+    if (since_rev) {
+        if (!since_seq || !query_u64(since_rev, &op->since_rev)) {
+            session_error_receipt(s, receipt, "invalid since-rev header",
+                                  "Expected a revision number, with since-seq, on a room topic.");
+            sub_op_free(op);
+            return;
+        }
+        op->has_since_rev = true;
     }
     if (!is_room) {
         char resolved[300];

@@ -10,13 +10,15 @@
 struct server;
 struct session;
 
-/* SUBSCRIBE to /topic/rooms/{room} (since-seq), /topic/support/queue,
+/* SUBSCRIBE to /topic/rooms/{room} (since-seq, and since-rev for the
+ * edits and deletes after that revision), /topic/support/queue,
  * /user/queue/notifications (the session hands over the DEST_ROOMS
  * SUBSCRIBEs of destinations.h, in canonical form; `as_sent` and `alias`:
  * as the client wrote it, see session_subscribe). Answers with RECEIPT or
  * ERROR itself. */
 void rooms_subscribe(struct session *s, const char *destination, const char *as_sent, unsigned alias,
-                     const char *id, int ack_mode, const char *since_seq, const char *receipt);
+                     const char *id, int ack_mode, const char *since_seq, const char *since_rev,
+                     const char *receipt);
 
 /* After a broker outage: catch every room subscription up from storage. */
 void rooms_resync(struct server *srv);

@@ -1,4 +1,4 @@
-/* The rooms over STOMP: SENDs to /app/rooms/{room}/send|read|typing read
+/* The rooms over STOMP: SENDs to /app/rooms/{room}/send|read|typing|edit|delete read
  * into calls of the rooms domain (rooms/), their answers written as
  * RECEIPTs and ERRORs. docs/protocol.md, "Rooms". */
 #include "stomp/rooms_stomp.h"
@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "log.h"
 #include "net/stomp_frame.h"
+#include "rooms/message_edits.h"
 #include "rooms/messages.h"
 #include "rooms/read_marks.h"
 #include "rooms/room_rules.h"
@@ -22,6 +23,7 @@
 #include "stomp/destinations.h"
 #include "stomp/send_order.h"
 #include "stomp/session.h"
+#include "wire/query.h"
 
 /* One STOMP operation waiting for the domain; the session may be gone when
  * the answer comes, so it is found again by id. */
@@ -268,18 +270,85 @@ static void app_send(struct session *s, const char *room, const struct stomp_fra
     message_send_admit(op->send, send_admitted_cb, op);
 }
 
+/* An edit or delete is stored (and its event out): only now the RECEIPT. */
+static void changed_cb(void *ctx, const struct room_answer *a, const struct chatd_message *m)
+{
+    (void)m;
+    struct stomp_op *op = ctx;
+    struct session *s = session_lookup(op->srv, op->session);
+    if (s) {
+        switch (a->status) {
+        case ROOM_OK:
+            session_send_receipt(s, op->receipt);
+            break;
+        case ROOM_NOT_FOUND:
+            session_error_receipt(s, op->receipt, strcmp(a->why, "no such message") == 0 ? "no such message"
+                                                                                          : "no such room",
+                                  op->room);
+            break;
+        case ROOM_FORBIDDEN:
+            session_error_receipt(s, op->receipt, "not allowed", a->why);
+            break;
+        case ROOM_CONFLICT:
+            session_error_receipt(s, op->receipt, "message not changed", a->why);
+            break;
+        case ROOM_BAD_REQUEST:
+            session_error_receipt(s, op->receipt, "invalid message body", a->why);
+            break;
+        case ROOM_NOT_SUPPORTED:
+            session_error_receipt(s, op->receipt, "not supported", a->why);
+            break;
+        default:
+            rooms_stomp_refused(s, op->receipt, op->room, a);
+        }
+    }
+    stomp_op_free(op);
+}
+
+/* SEND to /app/rooms/{room}/edit (the body: the new text) or /delete, the
+ * message named by its `message-seq` header. */
+static void app_change(struct session *s, const char *room, const struct stomp_frame *f, const char *receipt,
+                       chatd_message_edit_kind what)
+{
+    struct server *srv = session_server(s);
+    const char *sq = stomp_frame_header(f, "message-seq");
+    uint64_t seq = 0;
+    if (!sq || !query_u64(sq, &seq) || !seq) {
+        session_error_receipt(s, receipt, "invalid message-seq",
+                              "Expected a message-seq header: the seq of a message of this room.");
+        return;
+    }
+    char trace[48];
+    trace_id(srv, stomp_frame_header(f, "trace-id"), trace, sizeof trace);
+    struct message_change_request req = {.room_id = room, .user = session_user(s), .roles = session_roles(s),
+                                         .seq = seq, .what = what, .trace = trace, .origin = session_id(s)};
+    if (what == CHATD_MESSAGE_EDIT) {
+        req.body = f->body;
+        req.body_len = f->body_len;
+        req.content_type = stomp_frame_header(f, "content-type");
+    }
+    struct stomp_op *op = stomp_op_new(s, room, receipt);
+    if (op)
+        message_change(srv->rooms, &req, changed_cb, op);
+}
+
 void rooms_app_send(struct session *s, const char *destination, const char *as_sent, const struct stomp_frame *f,
                     const char *receipt)
 {
     char room[ROOM_ID_MAX];
     const char *verb;
     if (!destination_room_of(destination, "/app/rooms/", room, sizeof room, &verb) ||
-        (strcmp(verb, "send") != 0 && strcmp(verb, "read") != 0 && strcmp(verb, "typing") != 0)) {
+        (strcmp(verb, "send") != 0 && strcmp(verb, "read") != 0 && strcmp(verb, "typing") != 0 &&
+         strcmp(verb, "edit") != 0 && strcmp(verb, "delete") != 0)) {
         session_error_receipt(s, receipt, "unknown destination", as_sent);
         return;
     }
     if (strcmp(verb, "send") == 0) {
         app_send(s, room, f, receipt);
+        return;
+    }
+    if (strcmp(verb, "edit") == 0 || strcmp(verb, "delete") == 0) {
+        app_change(s, room, f, receipt, verb[0] == 'e' ? CHATD_MESSAGE_EDIT : CHATD_MESSAGE_DELETE);
         return;
     }
     if (strcmp(verb, "typing") == 0) {

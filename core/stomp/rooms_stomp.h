@@ -11,7 +11,7 @@ struct room_answer;
 struct session;
 struct stomp_frame;
 
-/* SEND to /app/rooms/{room}/send|read|typing (the DEST_APP SENDs
+/* SEND to /app/rooms/{room}/send|read|typing|edit|delete (the DEST_APP SENDs
  * destinations.h routes to the rooms; `destination` canonical, `as_sent`
  * as the client wrote it, for its errors). The frame stays the caller's. */
 void rooms_app_send(struct session *s, const char *destination, const char *as_sent, const struct stomp_frame *f,

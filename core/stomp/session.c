@@ -774,7 +774,8 @@ static void on_subscribe(struct session *s, struct stomp_frame *f)
     if (!canonical)
         return;
     if (destination_route(canonical, ACL_SUBSCRIBE) == DEST_ROOMS) {
-        rooms_subscribe(s, canonical, dest, as.index, id, mode, stomp_frame_header(f, "since-seq"), receipt);
+        rooms_subscribe(s, canonical, dest, as.index, id, mode, stomp_frame_header(f, "since-seq"),
+                        stomp_frame_header(f, "since-rev"), receipt);
         free(canonical);
         return;
     }

@@ -52,6 +52,12 @@ static void message_fields(const struct chatd_message *m, struct field_sink *k)
     k->put(k, "reply_to", m->reply_to ? F_INT : F_NULLABLE, NULL, 0, (int64_t)m->reply_to);
     if (message_erased(m))
         k->put(k, "erased", F_TRUE, NULL, 0, 0);
+    if (m->rev) {
+        k->put(k, "rev", F_INT, NULL, 0, (int64_t)m->rev);
+        k->put(k, "edited_at", F_INT, NULL, 0, m->edited_ms);
+    }
+    if (m->deleted)
+        k->put(k, "deleted", F_TRUE, NULL, 0, 0);
 }
 
 struct tree_sink {

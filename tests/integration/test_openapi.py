@@ -384,6 +384,19 @@ class OpenApiLive(LiveServer):
                 self.call("bob", "GET", R + "/messages", query=bad, expect=400, room=gid)
         self.call("dana", "GET", R + "/messages", expect=404, room=gid)
 
+        # Edits and deletes.
+        M = R + "/messages/{seq}"
+        edited = self.call("alice", "PATCH", M, {"body": TEXT + " ✏️"}, expect=200, room=gid, seq="1")[1]
+        self.assertEqual((edited["seq"], edited["rev"], edited["body"]), (1, 1, TEXT + " ✏️"))
+        self.call("bob", "PATCH", M, {"body": "not mine"}, expect=403, room=gid, seq="1")
+        self.call("alice", "PATCH", M, {"body": 5}, expect=400, room=gid, seq="1")
+        self.call("alice", "PATCH", M, {"body": "x"}, expect=404, room=gid, seq="99")
+        self.call("dana", "DELETE", M, expect=404, room=gid, seq="1")
+        gone = self.call("alice", "DELETE", M, expect=200, room=gid, seq="3")[1]
+        self.assertEqual((gone["deleted"], gone["body"], gone["rev"]), (True, "", 2))
+        self.call("alice", "DELETE", M, expect=409, room=gid, seq="3")
+        self.call("alice", "PATCH", M, {"body": "back"}, expect=409, room=gid, seq="3")
+
         # Read marks.
         self.assertEqual(self.call("bob", "POST", R + "/read", {"seq": 99}, expect=200, room=gid)[1],
                          {"room": gid, "read_seq": 3})
@@ -598,6 +611,18 @@ class OpenApiLive(LiveServer):
         tomb = bob.event("g2", "message", gid)
         self.assertEqual((tomb["headers"]["sender"], tomb["headers"]["seq"], tomb["body"]), ("", "2", ""))
 
+        # A message edited, then deleted, and the change replayed after since-rev.
+        alice.send("/app/rooms/%s/edit" % gid, TEXT + " ✏️", receipt="ge", **{"message-seq": "1"})
+        edited = bob.event("g", "message-edited", gid)
+        self.assertEqual((edited["headers"]["seq"], edited["headers"]["rev"], edited["headers"]["by"]),
+                         ("1", "1", "alice"))
+        alice.send("/app/rooms/%s/delete" % gid, receipt="gd", **{"message-seq": "1"})
+        self.assertEqual(bob.event("g", "message-deleted", gid)["body"], "")
+        bob.subscribe("g3", "/topic/rooms/" + gid, **{"since-seq": "2", "since-rev": "1"})
+        back = bob.event("g3", "message-deleted", gid)
+        self.assertEqual((back["headers"]["replay"], back["headers"]["seq"], back["headers"]["rev"]),
+                         ("true", "1", "2"))
+
         self.call("alice", "DELETE", R, query={"for": "everyone"}, expect=200, room=gid)
         deleted = bob.event("g", "deleted", gid, by="alice")
         self.assertEqual(deleted["headers"]["subscription-ended"], "true")
@@ -648,6 +673,12 @@ class OpenApiOldStorage(LiveServer):
         self.call("alice", "GET", R, expect=404, room=sid)
         refused = self.call("admin1", "DELETE", "/api/users/{user}", expect=501, user="bob")[1]
         self.assertIn("(SDK 1.1)", refused["message"])
+        # Edits and deletes need SDK 2.2's message_edit.
+        alice = self.subscriber("alice")
+        alice.send("/app/rooms/%s/send" % gid, TEXT, receipt="m1")
+        for method, body in (("PATCH", {"body": "x"}), ("DELETE", None)):
+            self.assertEqual(self.call("alice", method, R + "/messages/{seq}", body, expect=501, room=gid,
+                                       seq="1")[1]["error"], "not_supported")
 
 
 if __name__ == "__main__":

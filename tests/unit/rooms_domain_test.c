@@ -23,6 +23,7 @@
 #include "rooms/group_changes.h"
 #include "rooms/history.h"
 #include "rooms/membership.h"
+#include "rooms/message_edits.h"
 #include "rooms/messages.h"
 #include "rooms/read_marks.h"
 #include "rooms/rooms.h"
@@ -128,6 +129,13 @@ static void on_message(void *c, const struct chatd_message *m, const char *ct, c
     record("message %s %llu %s trace %s origin %llu", m->room, (unsigned long long)m->seq, m->sender,
            trace ? trace : "-", (unsigned long long)origin);
 }
+static void on_changed(void *c, const struct chatd_message *m, const char *by, const char *trace, uint64_t origin)
+{
+    (void)c;
+    record("%s %s %llu rev %llu by %s trace %s origin %llu", m->deleted ? "deleted-message" : "edited", m->room,
+           (unsigned long long)m->seq, (unsigned long long)m->rev, by, trace ? trace : "-",
+           (unsigned long long)origin);
+}
 static void on_notice(void *c, const struct chatd_room *r, const struct chatd_message *m, const char *member,
                       const char *preview)
 {
@@ -211,12 +219,14 @@ static int setup(void **state)
         .events = {.opened = on_opened, .added = on_added, .claimed = on_claimed, .completed = on_completed,
                    .closed = on_closed, .member_joined = on_joined, .member_left = on_left,
                    .role_changed = on_role, .renamed = on_renamed, .deleted = on_deleted, .read = on_read,
-                   .typing = on_typing, .message = on_message, .message_notice = on_notice,
+                   .typing = on_typing, .message = on_message, .message_changed = on_changed,
+                   .message_notice = on_notice,
                    .message_offline = on_offline, .notice_failed = on_failed, .agent_status = on_agent_status,
                    .queue_position = on_position},
         .presence = {.online = is_online, .watching = is_watching, .away = is_away, .each_agent = each_agent},
         .preview_chars = 80,
         .metrics = &F->metrics,
+        .edit_window_ms = 15 * 60000,
     };
     *state = F;
     return 0;
@@ -421,7 +431,143 @@ static enum room_status send_text(const char *room, const char *sender, const ch
     return send_typed(room, sender, "text/plain", text, seq);
 }
 
+/* An edit or delete as a member asks it; its status, the message's rev in
+ * g->seq's stead (g->last_seq), its body in g->bodies[0]. */
+static void got_change(void *ctx, const struct room_answer *a, const struct chatd_message *m)
+{
+    struct got *g = ctx;
+    take_answer(g, a);
+    if (m) {
+        g->seq = m->seq;
+        g->last_seq = m->rev;
+        g->n = m->deleted;
+        snprintf(g->bodies[0], sizeof g->bodies[0], "%.*s", (int)m->body_len, m->body ? m->body : "");
+    }
+}
+
+static enum room_status change_as(const char *room, const char *user, uint32_t roles, uint64_t seq,
+                                  chatd_message_edit_kind what, const char *body, struct got *g)
+{
+    struct message_change_request req = {.room_id = room, .user = user, .roles = roles, .seq = seq, .what = what,
+                                         .body = body, .body_len = body ? strlen(body) : 0, .trace = "tr-e",
+                                         .origin = 9};
+    AWAIT(message_change(&F->rooms, &req, got_change, g), *g);
+    return g->status;
+}
+
 /* ---------------------------------------------------------------- tests */
+
+/* The sender edits and deletes their own message; others may not edit it,
+ * a group's owner and admins delete any; a deleted message takes no more
+ * changes; history keeps it at its seq; the changes come back in rev order. */
+static void message_edits_and_deletes(void **state)
+{
+    (void)state;
+    char room[64];
+    make_group("alice", (const char *[]){"bob", "carol", NULL}, room);
+    uint64_t s1, s2, s3;
+    assert_int_equal(send_text(room, "bob", "first", &s1), ROOM_OK);
+    assert_int_equal(send_text(room, "bob", "second", &s2), ROOM_OK);
+    assert_int_equal(send_text(room, "carol", "third", &s3), ROOM_OK);
+    struct got g;
+    F->nevents = 0;
+    assert_int_equal(change_as(room, "bob", USER, s1, CHATD_MESSAGE_EDIT, "수정 " KOREAN, &g), ROOM_OK);
+    assert_int_equal(g.seq, s1);
+    assert_int_equal(g.last_seq, 1); /* the room's first change */
+    assert_string_equal(g.bodies[0], "수정 " KOREAN);
+    char line[160];
+    snprintf(line, sizeof line, "edited %s %llu rev 1 by bob trace tr-e origin 9", room, (unsigned long long)s1);
+    assert_true(has_event(line));
+    /* Not theirs: carol may not edit bob's, nor delete it (a plain member). */
+    assert_int_equal(change_as(room, "carol", USER, s1, CHATD_MESSAGE_EDIT, "mine now", &g), ROOM_FORBIDDEN);
+    assert_int_equal(change_as(room, "carol", USER, s2, CHATD_MESSAGE_DELETE, NULL, &g), ROOM_FORBIDDEN);
+    /* An agent's role is no right in a group. */
+    assert_int_equal(change_as(room, "carol", AGENT, s2, CHATD_MESSAGE_DELETE, NULL, &g), ROOM_FORBIDDEN);
+    /* Not a member; no such message; seq 0; a body that is no message. */
+    assert_int_equal(change_as(room, "mallory", USER, s1, CHATD_MESSAGE_DELETE, NULL, &g), ROOM_NOT_FOUND);
+    assert_string_equal(g.why, "no such room");
+    assert_int_equal(change_as(room, "bob", USER, 99, CHATD_MESSAGE_EDIT, "x", &g), ROOM_NOT_FOUND);
+    assert_string_equal(g.why, "no such message");
+    assert_int_equal(change_as(room, "bob", USER, 0, CHATD_MESSAGE_EDIT, "x", &g), ROOM_BAD_REQUEST);
+    assert_int_equal(change_as(room, "bob", USER, s1, CHATD_MESSAGE_EDIT, "bad\xff", &g), ROOM_BAD_REQUEST);
+    assert_int_equal(change_as("rnosuchroom", "bob", USER, s1, CHATD_MESSAGE_EDIT, "x", &g), ROOM_NOT_FOUND);
+    /* The owner deletes anyone's message; a tombstone takes no more. */
+    assert_int_equal(change_as(room, "alice", USER, s3, CHATD_MESSAGE_DELETE, NULL, &g), ROOM_OK);
+    assert_int_equal(g.n, 1);
+    assert_int_equal(g.last_seq, 2);
+    assert_string_equal(g.bodies[0], "");
+    snprintf(line, sizeof line, "deleted-message %s %llu rev 2 by alice trace tr-e origin 9", room,
+             (unsigned long long)s3);
+    assert_true(has_event(line));
+    assert_int_equal(change_as(room, "carol", USER, s3, CHATD_MESSAGE_EDIT, "back", &g), ROOM_CONFLICT);
+    assert_int_equal(change_as(room, "alice", USER, s3, CHATD_MESSAGE_DELETE, NULL, &g), ROOM_CONFLICT);
+    /* The sender deletes their own. */
+    assert_int_equal(change_as(room, "bob", USER, s2, CHATD_MESSAGE_DELETE, NULL, &g), ROOM_OK);
+    assert_int_equal(g.last_seq, 3);
+    /* History: every seq still there, the latest text, tombstones empty. */
+    struct history_cursor from = {.after_set = true, .after = 0};
+    AWAIT(history_page(&F->rooms, room, "carol", USER, &from, got_page, &g), g);
+    assert_int_equal(g.n, 3);
+    assert_string_equal(g.bodies[0], "수정 " KOREAN);
+    assert_string_equal(g.bodies[1], "");
+    assert_string_equal(g.bodies[2], "");
+    /* The room's last_seq and unread count are the messages', not the changes'. */
+    AWAIT(rooms_look_up(&F->rooms, room, "carol", got_room, &g), g);
+    assert_int_equal(g.last_seq, s3);
+    /* The changes after rev 1, in rev order: s3 (rev 2), then s2 (rev 3). */
+    AWAIT(message_revisions_page(&F->rooms, room, 1, got_replay, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    assert_int_equal(g.n, 2);
+    assert_int_equal(g.seqs[0], s3);
+    assert_int_equal(g.seqs[1], s2);
+    assert_false(g.more);
+}
+
+/* The edit window: the sender's right ends with it (the rule, at given
+ * times); with [rooms] edit_window = 0 nobody edits, managers still delete;
+ * an agent deletes in a support room; a read-only room keeps its messages. */
+static void message_edit_window_and_managers(void **state)
+{
+    (void)state;
+    struct chatd_message m = {.sender = "bob", .ts_ms = 1000000};
+    long long w = 60000;
+    assert_null(message_change_refusal(&m, "bob", false, CHATD_MESSAGE_EDIT, 1000000 + w, w));
+    assert_non_null(message_change_refusal(&m, "bob", false, CHATD_MESSAGE_EDIT, 1000000 + w + 1, w));
+    assert_non_null(message_change_refusal(&m, "bob", false, CHATD_MESSAGE_DELETE, 1000000 + w + 1, w));
+    assert_null(message_change_refusal(&m, "alice", true, CHATD_MESSAGE_DELETE, 1000000 + w + 1, w));
+    assert_non_null(message_change_refusal(&m, "alice", true, CHATD_MESSAGE_EDIT, 1000000, w));
+    assert_non_null(message_change_refusal(&m, "bob", false, CHATD_MESSAGE_EDIT, 1000000, 0));
+    struct chatd_message erased = {.sender = "", .ts_ms = 1000000};
+    assert_non_null(message_change_refusal(&erased, "", false, CHATD_MESSAGE_EDIT, 1000000, w));
+
+    char room[64];
+    make_group("alice", (const char *[]){"bob", NULL}, room);
+    uint64_t s1;
+    assert_int_equal(send_text(room, "bob", "hello", &s1), ROOM_OK);
+    F->rooms.edit_window_ms = 0;
+    struct got g;
+    assert_int_equal(change_as(room, "bob", USER, s1, CHATD_MESSAGE_EDIT, "changed", &g), ROOM_FORBIDDEN);
+    assert_int_equal(change_as(room, "bob", USER, s1, CHATD_MESSAGE_DELETE, NULL, &g), ROOM_FORBIDDEN);
+    assert_int_equal(change_as(room, "alice", USER, s1, CHATD_MESSAGE_DELETE, NULL, &g), ROOM_OK);
+    F->rooms.edit_window_ms = 15 * 60000;
+
+    /* A support room: its agent deletes the customer's message; the room
+     * completed, nothing changes any more. */
+    AWAIT(support_open(&F->rooms, "cust", got_room, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    char support[64];
+    snprintf(support, sizeof support, "%s", g.id);
+    AWAIT(support_claim(&F->rooms, support, "agent1", AGENT, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    uint64_t c1, c2;
+    assert_int_equal(send_text(support, "cust", "card 1234", &c1), ROOM_OK);
+    assert_int_equal(send_text(support, "cust", "thanks", &c2), ROOM_OK);
+    assert_int_equal(change_as(support, "agent1", AGENT, c1, CHATD_MESSAGE_DELETE, NULL, &g), ROOM_OK);
+    assert_int_equal(change_as(support, "agent1", AGENT, c2, CHATD_MESSAGE_EDIT, "no", &g), ROOM_FORBIDDEN);
+    AWAIT(support_complete(&F->rooms, support, "agent1", AGENT, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    assert_int_equal(change_as(support, "cust", USER, c2, CHATD_MESSAGE_EDIT, "later", &g), ROOM_CONFLICT);
+}
 
 /* A reply names a message of its room: 1..last_seq; the reply is stored
  * with it, kind text. */
@@ -1182,6 +1328,8 @@ int main(void)
 
         cmocka_unit_test_setup_teardown(content_types_stored, setup, teardown),
         cmocka_unit_test_setup_teardown(reply_to_validated, setup, teardown),
+        cmocka_unit_test_setup_teardown(message_edits_and_deletes, setup, teardown),
+        cmocka_unit_test_setup_teardown(message_edit_window_and_managers, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
