@@ -36,6 +36,9 @@ class Api:
     def delete(self, path):
         return self.call("DELETE", path)
 
+    def patch(self, path, body):
+        return self.call("PATCH", path, body)
+
 
 def stomp(port, user):
     c = RawStomp(port)
