@@ -50,7 +50,7 @@
 #include "plugin_conf.h"
 #include "storage_op.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define MAX_BATCH 256 /* ops per transaction */
 #define MAX_TRIES 5   /* runs of a batch rolled back by deadlocks before giving up */
 #define LIST_MAX 1000 /* room_list's answer when the filter gives no limit */
@@ -97,6 +97,14 @@ static const char *const migrations[SCHEMA_VERSION] = {
     " room " TXT(64) " NOT NULL, user_id " TXT(255) " NOT NULL, seq BIGINT UNSIGNED NOT NULL,"
     " PRIMARY KEY (room, user_id), KEY chatd_marks_user (user_id)"
     ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+    /* 2: edits and deletes (SDK 2.2): a room's revision counter, apart from
+     * last_seq; a message's rev (0: never changed), when, and whether it is
+     * deleted; the changed messages by revision. */
+    "ALTER TABLE chatd_rooms ADD COLUMN IF NOT EXISTS last_rev BIGINT UNSIGNED NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE chatd_messages ADD COLUMN IF NOT EXISTS rev BIGINT UNSIGNED NOT NULL DEFAULT 0,"
+    " ADD COLUMN IF NOT EXISTS edited_ms BIGINT NOT NULL DEFAULT 0,"
+    " ADD COLUMN IF NOT EXISTS deleted TINYINT NOT NULL DEFAULT 0,"
+    " ADD KEY IF NOT EXISTS chatd_messages_rev (room, rev)",
 };
 
 /* ---------------------------------------------------------- strings */
@@ -215,6 +223,7 @@ struct op {
     struct chatd_room_filter filter;
     struct chatd_group_change change;
     struct chatd_message msg_arg;
+    struct chatd_message_edit edit;
     /* answer */
     struct chatd_room *rooms;
     struct chatd_message *msgs;
@@ -403,8 +412,9 @@ static void room_set_reader(struct chatd_room *r, uint64_t read_seq, const struc
     r->last_message = last;
 }
 
-/* Columns: seq, id, sender, client_id, ts_ms, body. */
-#define MSG_COLS "m.seq, m.id, m.sender, m.client_id, m.ts_ms, m.body"
+/* Columns: seq, id, sender, client_id, ts_ms, body, rev, edited_ms, deleted. */
+#define MSG_COLS "m.seq, m.id, m.sender, m.client_id, m.ts_ms, m.body, m.rev, m.edited_ms, m.deleted"
+#define MSG_NCOLS 9
 static void message_fill(struct op *o, struct chatd_message *m, const char *room, MYSQL_ROW row, unsigned long *len)
 {
     memset(m, 0, sizeof *m);
@@ -417,6 +427,9 @@ static void message_fill(struct op *o, struct chatd_message *m, const char *room
     m->ts_ms = col_i64(row, 4);
     m->body = row[5] ? copy_n(o, &o->ans, row[5], len[5]) : copy_n(o, &o->ans, "", 0);
     m->body_len = row[5] ? len[5] : 0;
+    m->rev = col_u64(row, 6);
+    m->edited_ms = col_i64(row, 7);
+    m->deleted = col_i64(row, 8) != 0;
 }
 
 /* ------------------------------------------------------ answering */
@@ -607,7 +620,7 @@ static void read_room_rest(struct op *o, struct result *r, size_t nr, bool for_u
                 marks[at] = col_u64(row, 1);
         }
         while (last && (row = mysql_fetch_row(r[2].res))) {
-            at = find_room(o, row[6], at);
+            at = find_room(o, row[MSG_NCOLS], at); /* m.room, after MSG_COLS */
             struct chatd_message *m = at < o->n ? messages_alloc(o, 1) : NULL;
             if (!m)
                 continue;
@@ -1206,6 +1219,78 @@ static bool step_group(struct op *o, MYSQL *my, struct result *r, size_t nr, str
     return false;
 }
 
+/* --------------------------------------------- edits and deletes (2.2) */
+
+/* The room row locked first, as an append does: changes of one room take
+ * their revisions one after the other, on any instance. */
+static bool step_edit(struct op *o, MYSQL *my, struct result *r, size_t nr, struct sb *b)
+{
+    const struct chatd_message_edit *ed = &o->edit;
+    switch (o->step) {
+    case 0:
+        sb_add(b, "SELECT last_rev FROM chatd_rooms WHERE id = ");
+        sb_str(b, my, o->route);
+        sb_add(b, " FOR UPDATE;SELECT " MSG_COLS " FROM chatd_messages m WHERE m.room = ");
+        sb_str(b, my, o->route);
+        sb_fmt(b, " AND m.seq = %llu", (unsigned long long)ed->seq);
+        return true;
+    case 1: {
+        MYSQL_ROW room = nr >= 2 && r[0].res ? mysql_fetch_row(r[0].res) : NULL;
+        MYSQL_ROW row = room && r[1].res ? mysql_fetch_row(r[1].res) : NULL;
+        if (!row) {
+            o->status = CHATD_ERR_NOT_FOUND;
+            return false;
+        }
+        struct chatd_message *m = o->msgs = messages_alloc(o, 1);
+        if (!m)
+            return false;
+        message_fill(o, m, o->route, row, mysql_fetch_lengths(r[1].res));
+        o->n = 1;
+        if (m->deleted || !m->sender || !*m->sender) {
+            o->status = CHATD_ERR_CONFLICT;
+            return false;
+        }
+        uint64_t rev = col_u64(room, 0) + 1;
+        sb_fmt(b, "UPDATE chatd_rooms SET last_rev = %llu WHERE id = ", (unsigned long long)rev);
+        sb_str(b, my, o->route);
+        sb_fmt(b, ";UPDATE chatd_messages SET rev = %llu, edited_ms = %lld, deleted = %d, body = ",
+               (unsigned long long)rev, (long long)ed->now_ms, ed->what == CHATD_MESSAGE_DELETE);
+        if (ed->what == CHATD_MESSAGE_EDIT)
+            sb_bytes(b, ed->body, ed->body_len);
+        else
+            sb_add(b, "''");
+        sb_add(b, " WHERE room = ");
+        sb_str(b, my, o->route);
+        sb_fmt(b, " AND seq = %llu", (unsigned long long)ed->seq);
+        /* the answer: the message as it will be */
+        m->rev = rev;
+        m->edited_ms = ed->now_ms;
+        m->deleted = ed->what == CHATD_MESSAGE_DELETE;
+        m->body = ed->what == CHATD_MESSAGE_EDIT ? ed->body : copy_n(o, &o->ans, "", 0);
+        m->body_len = ed->what == CHATD_MESSAGE_EDIT ? ed->body_len : 0;
+        return true;
+    }
+    default:
+        return false;
+    }
+}
+
+static bool step_revisions(struct op *o, MYSQL *my, struct result *r, size_t nr, struct sb *b)
+{
+    if (o->step == 0) {
+        sb_add(b, "SELECT " MSG_COLS " FROM chatd_messages m WHERE m.room = ");
+        sb_str(b, my, o->route);
+        sb_fmt(b, " AND m.rev > %llu ORDER BY m.rev LIMIT %zu", (unsigned long long)o->after, o->limit);
+        return true;
+    }
+    size_t rows = nr && r[0].res ? (size_t)mysql_num_rows(r[0].res) : 0;
+    o->msgs = rows ? messages_alloc(o, rows) : NULL;
+    MYSQL_ROW row;
+    while (o->msgs && (row = mysql_fetch_row(r[0].res)))
+        message_fill(o, &o->msgs[o->n++], o->route, row, mysql_fetch_lengths(r[0].res));
+    return false;
+}
+
 /* --------------------------------------------- user erase (1.2) */
 
 static bool step_erase(struct op *o, MYSQL *my, struct result *r, size_t nr, struct sb *b)
@@ -1287,7 +1372,8 @@ static bool op_step(struct op *o, MYSQL *my, struct result *r, size_t nr, struct
     case OP_GROUP: return step_group(o, my, r, nr, b);
     case OP_PURGE: return step_purge(o, my, r, nr, b);
     case OP_ERASE: return step_erase(o, my, r, nr, b);
-    case OP_EDIT: case OP_REVISIONS: break; /* not offered (SDK 2.2 edits) */
+    case OP_EDIT: return step_edit(o, my, r, nr, b);
+    case OP_REVISIONS: return step_revisions(o, my, r, nr, b);
     }
     o->status = CHATD_ERR_INTERNAL;
     return false;
@@ -1534,7 +1620,7 @@ static void batch_results(struct conn *c);
 
 static bool is_read(const struct op *o)
 {
-    return o->kind == OP_GET || o->kind == OP_LIST || o->kind == OP_HISTORY;
+    return o->kind == OP_GET || o->kind == OP_LIST || o->kind == OP_HISTORY || o->kind == OP_REVISIONS;
 }
 
 /* Ops that are one round trip each: several can share one. */
@@ -1542,7 +1628,7 @@ static bool one_step_read(const struct op *o)
 {
     switch (o->kind) {
     case OP_GET: case OP_HISTORY: case OP_MARK: case OP_MEMBER_REMOVE: case OP_COMPLETE: case OP_CLOSE:
-    case OP_DELETE:
+    case OP_DELETE: case OP_REVISIONS:
         return true;
     default:
         return false;
@@ -2337,6 +2423,28 @@ static void m_message_list(void *state, const char *room_id, uint64_t before, ui
     submit(st, o);
 }
 
+static void m_message_edit(void *state, const struct chatd_message_edit *ed, chatd_message_cb cb, void *ctx)
+{
+    NEW_OP(OP_EDIT, cb)
+    o->edit = *ed;
+    o->edit.size = sizeof o->edit;
+    o->edit.room_id = o->route = astr(o, ed->room_id);
+    o->edit.content_type = astr(o, ed->content_type);
+    o->edit.body = copy_n(o, &o->args, ed->body ? ed->body : "", ed->body ? ed->body_len : 0);
+    o->edit.body_len = ed->body ? ed->body_len : 0;
+    submit(st, o);
+}
+
+static void m_message_revisions(void *state, const char *room_id, uint64_t after_rev, size_t limit,
+                                chatd_messages_cb cb, void *ctx)
+{
+    NEW_OP(OP_REVISIONS, cb)
+    o->route = astr(o, room_id);
+    o->after = after_rev;
+    o->limit = limit;
+    submit(st, o);
+}
+
 static void m_read_mark(void *state, const char *room_id, const char *user, uint64_t seq, chatd_done_cb cb,
                         void *ctx)
 {
@@ -2552,6 +2660,9 @@ static const struct chatd_storage_ops my_ops = {
     .room_close = m_room_close,
     .room_purge = m_room_purge,
     .user_erase = m_user_erase,
+    /* SDK 2.2: edits and deletes. */
+    .message_edit = m_message_edit,
+    .message_revisions = m_message_revisions,
 };
 
 CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_STORAGE, .name = "mysql", .version = "1.0",

