@@ -237,8 +237,8 @@ export class ChatClient implements WatchHost {
   }
 
   watch(roomId: string, sinceSeq: number, handlers: import("./types.js").RoomHandlers,
-        onError?: (e: ChatdError) => void): RoomWatch {
-    const w = new RoomWatch(this, roomId, sinceSeq, handlers, onError);
+        onError?: (e: ChatdError) => void, sinceRev?: number): RoomWatch {
+    const w = new RoomWatch(this, roomId, sinceSeq, handlers, onError, sinceRev);
     this.watches.add(w);
     w.subscribe();
     return w;

@@ -24,6 +24,11 @@ export function frameMessage(frame: IMessage): Message {
     body: frame.body,
   };
   if (m.sender === "") m.erased = true;
+  if (h.rev) {
+    m.rev = Number(h.rev);
+    m.edited_at = Number(h["edited-at"]);
+  }
+  if (h.deleted === "true") m.deleted = true;
   return m;
 }
 
@@ -35,6 +40,12 @@ export function roomEvent(frame: IMessage): RoomEvent | null {
   if (h.event === "message") {
     const e: RoomEvent = { type: "message", room, message: frameMessage(frame), replay: h.replay === "true" };
     if (h["trace-id"]) e.traceId = h["trace-id"];
+    return e;
+  }
+  if (h.event === "message-edited" || h.event === "message-deleted") {
+    const message = frameMessage(frame);
+    const e: RoomEvent = { type: h.event, room, message, rev: message.rev ?? 0, replay: h.replay === "true" };
+    if (h.by) e.by = h.by;
     return e;
   }
   const b = json(frame);

@@ -22,6 +22,9 @@ export interface WatchOptions {
   /** Deliver the messages after this seq first (0: the whole history). By default the room's
    * newest seq when the watch starts: only what comes next. */
   sinceSeq?: number;
+  /** Deliver the edits and deletes after this revision of the messages up to `sinceSeq` too
+   * (the highest `rev` the caller has seen). By default none: only changes from now on. */
+  sinceRev?: number;
   /** The watch could not (re)subscribe (`no such room`: the user is not a member). */
   onError?: (e: ChatdError) => void;
 }
@@ -89,6 +92,24 @@ export class ChatRoom {
     return { clientId, seq: seq ?? 0 };
   }
 
+  /**
+   * Edit message `seq` (the caller's own, within the server's edit window): a string as
+   * text/plain, an object (with a string `text`) as JSON. Resolves with the message as it now is.
+   */
+  editMessage(seq: number, body: string | { text: string; [k: string]: unknown }): Promise<Message> {
+    const json = typeof body !== "string";
+    return this.client.rest.request<Message>("PATCH", this.path + "/messages/" + seq, {
+      body: json ? JSON.stringify(body) : body,
+      content_type: json ? "application/json" : "text/plain",
+    });
+  }
+
+  /** Delete message `seq` (one's own within the edit window; a group's owner or admin, or a
+   * support room's agent, any): resolves with the tombstone. */
+  deleteMessage(seq: number): Promise<Message> {
+    return this.client.rest.request<Message>("DELETE", this.path + "/messages/" + seq);
+  }
+
   /** Move the caller's read mark up to seq (never down); resolves on the RECEIPT, retried like send(). */
   async read(seq: number): Promise<void> {
     await this.client.sendReliably("/app/rooms/" + this.id + "/read", JSON.stringify({ seq }), {
@@ -109,7 +130,7 @@ export class ChatRoom {
   async watch(handlers: RoomHandlers, opts: WatchOptions = {}): Promise<RoomWatch> {
     let since = opts.sinceSeq;
     if (since === undefined) since = (await this.get()).last_seq;
-    const w = this.client.watch(this.id, since, handlers, opts.onError);
+    const w = this.client.watch(this.id, since, handlers, opts.onError, opts.sinceRev);
     if (this.client.connected) await w.ready;
     return w;
   }

@@ -19,6 +19,12 @@ export interface Message {
   body: string;
   /** true for a tombstone left by erasing its sender's data. */
   erased?: boolean;
+  /** The room's revision when the message was last edited or deleted (absent: never). */
+  rev?: number;
+  /** Unix ms of that change. */
+  edited_at?: number;
+  /** true for a deleted message: a tombstone at its seq, body "". */
+  deleted?: boolean;
 }
 
 export interface Room {
@@ -60,6 +66,18 @@ export interface MessageEvent {
   /** The server's id of the message in its logs (live events only). */
   traceId?: string;
 }
+/** `message-edited` / `message-deleted`: a message changed; `message` is it as it now is. */
+export interface MessageChangedEvent {
+  type: "message-edited" | "message-deleted";
+  room: string;
+  message: Message;
+  /** The room's revision of this change (message.rev). */
+  rev: number;
+  /** Who changed it (live events only). */
+  by?: string;
+  /** true when it came from the since-rev catch-up, not live. */
+  replay: boolean;
+}
 export interface ReadEvent { type: "read"; room: string; user: string; seq: number }
 export interface TypingEvent { type: "typing"; room: string; user: string }
 export interface AssignedEvent { type: "assigned"; room: string; agent: string }
@@ -80,6 +98,8 @@ export interface DeletedEvent { type: "deleted"; room: string; by?: string; eras
 
 export interface RoomEventMap {
   message: MessageEvent;
+  "message-edited": MessageChangedEvent;
+  "message-deleted": MessageChangedEvent;
   read: ReadEvent;
   typing: TypingEvent;
   assigned: AssignedEvent;

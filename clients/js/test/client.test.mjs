@@ -321,6 +321,58 @@ describe("resume and retry", () => {
     assert.deepEqual(bodies.slice(0, 500), Array.from({ length: 500 }, (_, i) => `flood ${i + 1} ${KOREAN}`));
   });
 
+  test("edits and deletes: events live, then the ones missed while offline after the reconnect", async () => {
+    const alice = await login("alice");
+    const room = await alice.rooms.createGroup("고치기 ✏️", ["bob"]);
+    const first = await room.send("첫 " + KOREAN);
+    const second = await room.send("둘");
+    const third = await room.send("셋");
+    const net = cuttableSockets(server);
+    const bob = await connect({ url: `http://127.0.0.1:${server.http}`, login: "bob", passcode: passwordOf("bob"),
+                                webSocketFactory: net.factory, reconnectDelay: 20 });
+    clients.push(bob);
+    const reconnects = [];
+    bob.on("connect", (e) => reconnects.push(e));
+    const rec = recorder();
+    const w = await bob.room(room.id).watch(rec.handlers, { sinceSeq: third.seq });
+
+    const edited = await room.editMessage(first.seq, { text: "고침 " + KOREAN });
+    assert.equal(edited.seq, first.seq);
+    assert.equal(JSON.parse(edited.body).text, "고침 " + KOREAN);
+    await rec.wait("message-edited", (e) => e.type === "message-edited");
+    const live = rec.of("message-edited")[0];
+    assert.equal(live.message.seq, first.seq);
+    assert.equal(live.rev, edited.rev);
+    assert.equal(live.by, "alice");
+    assert.equal(live.replay, false);
+    assert.equal(w.lastRev, edited.rev);
+
+    // Offline: a delete and an edit happen; back online, both arrive once.
+    net.offline = true;
+    net.cut();
+    await waitFor(() => !bob.connected, "bob offline");
+    const gone = await room.deleteMessage(second.seq);
+    assert.equal(gone.deleted, true);
+    const again = await room.editMessage(third.seq, "셋 ✏️");
+    net.offline = false;
+    await waitFor(() => reconnects.some((e) => e.reconnected), "bob to reconnect");
+    await rec.wait("the changes replayed", (e) => e.type === "message-edited" && e.message.seq === third.seq);
+    const deleted = rec.of("message-deleted");
+    assert.equal(deleted.length, 1);
+    assert.equal(deleted[0].message.seq, second.seq);
+    assert.equal(deleted[0].message.body, "");
+    assert.equal(deleted[0].replay, true);
+    assert.equal(rec.of("message-edited").length, 2);
+    assert.equal(w.lastRev, again.rev);
+    // History: every seq, the latest text, the tombstone.
+    const page = (await room.page({ after: 0 })).messages;
+    assert.deepEqual(page.map((m) => [m.seq, m.body, m.deleted ?? false]),
+                     [[first.seq, edited.body, false], [second.seq, "", true], [third.seq, "셋 ✏️", false]]);
+    // Another's message: refused.
+    await assert.rejects(bob.room(room.id).editMessage(first.seq, "mine"),
+                         (e) => e instanceof ChatdError && e.status === 403);
+  });
+
   test("sends while offline are queued and stored once after reconnecting", async () => {
     const alice = await login("alice");
     const room = await alice.rooms.createGroup("offline", ["bob"]);
