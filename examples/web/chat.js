@@ -1,12 +1,13 @@
 // 1:1 and group chats: the rooms list with unread counts and last
 // messages, new direct and group chats, and a conversation with history
-// paging, typing and read marks.
+// paging, typing, read marks, and editing and deleting messages.
 "use strict";
 
 // turn counts the rooms asked to open: when answers come back out of order,
 // only the newest request may show its room. opening counts the requests
 // still under way.
-const state = { rooms: [], open: null, watch: null, conv: null, lastTyping: 0, turn: 0, opening: 0 };
+// editing: the seq of the message the composer is editing, or null.
+const state = { rooms: [], open: null, watch: null, conv: null, lastTyping: 0, turn: 0, opening: 0, editing: null };
 window.__chat = state; // for the browser tests
 
 function roomName(room) {
@@ -27,7 +28,8 @@ function renderRooms() {
     const info = document.createElement("span");
     info.className = "info";
     const unread = state.open && state.open.id === room.id ? 0 : room.unread;
-    info.textContent = unread ? unread + " unread" : room.last_message ? room.last_message.body : "";
+    const last = room.last_message;
+    info.textContent = unread ? unread + " unread" : !last ? "" : last.deleted ? "Message deleted" : last.body;
     info.classList.toggle("unread", unread > 0);
     li.append(who, info);
     li.addEventListener("click", () => openRoom(room.id));
@@ -57,6 +59,10 @@ function onRoomEvent(f) {
     if (f.headers.sender !== desk.user && !document.hidden) desk.read(room.id, Number(f.headers.seq));
     const entry = state.rooms.find((r) => r.id === room.id);
     if (entry) { entry.last_message = { body: f.body, sender: f.headers.sender }; entry.unread = 0; renderRooms(); }
+  } else if (ev === "message-edited" || ev === "message-deleted") {
+    state.conv.changeEvent(f);
+    if (ev === "message-deleted" && state.editing === Number(f.headers.seq)) stopEditing();
+    refreshRooms(); // the list's last line may be the one that changed
   } else if (ev === "typing") {
     showTyping(f);
   } else if (ev === "member-joined" || ev === "member-left" || ev === "role-changed") {
@@ -74,6 +80,37 @@ function onRoomEvent(f) {
     toast(`"${roomName(room)}" was deleted`);
     refreshRooms();
   }
+}
+
+// Edit and Delete beside a message: the sender's own (the server holds
+// them to [rooms] edit_window and says so when it is over); a group's owner
+// and admins delete any.
+const messageActions = {
+  canEdit: (m) => m.sender === desk.user,
+  canDelete: (m) => m.sender === desk.user || (state.open && mayManage(state.open)),
+  edit: (m) => {
+    state.editing = m.seq;
+    const input = $("composer").querySelector("input");
+    input.value = m.body;
+    $("composer").querySelector("button").textContent = "Save";
+    $("composer").classList.add("editing");
+    input.focus();
+  },
+  remove: async (m) => {
+    if (!state.open) return;
+    try {
+      await desk.api("DELETE", `/api/rooms/${state.open.id}/messages/${m.seq}`); // the event shows it
+    } catch (err) {
+      toast(err.message);
+    }
+  },
+};
+
+function stopEditing() {
+  state.editing = null;
+  $("composer").querySelector("button").textContent = "Send";
+  $("composer").classList.remove("editing");
+  $("composer").querySelector("input").value = "";
 }
 
 // Owners and admins of a group may rename and delete it.
@@ -118,7 +155,8 @@ async function showRoom(id, turn) {
   $("pane").hidden = false;
   $("pane-title").textContent = roomName(room);
   showMembers(room);
-  state.conv = state.conv || new Conversation($("messages"), desk.user);
+  stopEditing();
+  state.conv = state.conv || new Conversation($("messages"), desk.user, messageActions);
   const last = await state.conv.open(id);
   if (turn !== state.turn) return;
   state.watch = desk.watchRoom(id, last, onRoomEvent);
@@ -185,12 +223,26 @@ $("new-group").addEventListener("submit", async (e) => {
   }
 });
 
-$("composer").addEventListener("submit", (e) => {
+$("composer").addEventListener("submit", async (e) => {
   e.preventDefault();
   const input = e.target.text;
   if (!input.value.trim() || !state.open) return;
+  if (state.editing !== null) {
+    const seq = state.editing, body = input.value;
+    stopEditing();
+    try {
+      await desk.api("PATCH", `/api/rooms/${state.open.id}/messages/${seq}`, { body, content_type: "text/plain" });
+    } catch (err) {
+      toast(err.message); // e.g. the edit window is over
+    }
+    return;
+  }
   desk.send(state.open.id, input.value);
   input.value = "";
+});
+
+$("composer").querySelector("input").addEventListener("keydown", (e) => {
+  if (e.key === "Escape" && state.editing !== null) stopEditing();
 });
 
 $("composer").querySelector("input").addEventListener("input", () => {

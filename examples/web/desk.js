@@ -60,22 +60,28 @@ const desk = {
   // did arrive are remembered so that a replay does not double them.
   // onLive (optional) runs each time the subscription is in place (its
   // RECEIPT): from then on no event of the room is missed.
+  // lastRev: the highest revision (edit or delete) seen since the watch
+  // began; a resubscription asks for the changes after it (since-rev).
   watchRoom(roomId, lastSeq, onEvent, onLive) {
-    const w = { roomId, lastSeq, above: new Set(), sub: null, closed: false, subs: 0 };
+    const w = { roomId, lastSeq, lastRev: null, above: new Set(), sub: null, closed: false, subs: 0 };
     const subscribe = () => {
       if (w.closed || !this.client.connected) return;
       const headers = { "since-seq": String(w.lastSeq) };
+      if (w.lastRev !== null) headers["since-rev"] = String(w.lastRev);
+      else w.lastRev = 0; // changes from now on arrive live
       if (onLive) {
         headers.receipt = "live-" + roomId + "-" + ++w.subs;
         this.client.watchForReceipt(headers.receipt, () => onLive());
       }
       w.sub = this.client.subscribe("/topic/rooms/" + roomId, (m) => {
-        if (m.headers.event === "message") {
+        const ev = m.headers.event;
+        if (ev === "message") {
           const seq = Number(m.headers.seq);
           if (seq <= w.lastSeq || w.above.has(seq)) return;
           w.above.add(seq);
           while (w.above.has(w.lastSeq + 1)) w.above.delete(++w.lastSeq);
         }
+        if (m.headers.rev) w.lastRev = Math.max(w.lastRev, Number(m.headers.rev));
         onEvent(m);
       }, headers);
     };
@@ -125,10 +131,22 @@ function fmtWait(ms) {
 }
 
 // A conversation view: newest 20 first, older pages on scrolling up.
+// A room event's message, in the shape of the REST API's.
+function frameMessage(f) {
+  const h = f.headers;
+  const m = { seq: Number(h.seq), sender: h.sender, timestamp: Number(h.timestamp), body: f.body };
+  if (h.rev) m.rev = Number(h.rev);
+  if (h.deleted === "true") m.deleted = true;
+  return m;
+}
+
 class Conversation {
-  constructor(list, me) {
+  // actions (optional): { canEdit(m), canDelete(m), edit(m), remove(m) }:
+  // which messages get Edit / Delete buttons, and what they do.
+  constructor(list, me, actions = null) {
     this.list = list;
     this.me = me;
+    this.actions = actions;
     this.seqs = new Set();
     this.nextBefore = null;
     this.roomId = null;
@@ -159,16 +177,41 @@ class Conversation {
     }
     this.loading = false;
   }
+  // The message's content: its text, or a tombstone; "(edited)" after an
+  // edit; the buttons its viewer may use.
+  fill(li, m) {
+    li.className = m.sender === this.me ? "mine" : "";
+    li.classList.toggle("deleted", !!m.deleted);
+    li.dataset.rev = m.rev || 0;
+    const meta = document.createElement("span");
+    meta.className = "meta";
+    meta.textContent = m.sender + " · " + fmtTime(m.timestamp) + (m.rev && !m.deleted ? " · edited" : "");
+    const text = document.createElement("span");
+    text.className = "text";
+    text.textContent = m.deleted ? "Message deleted" : m.body;
+    li.replaceChildren(meta, text);
+    const a = this.actions;
+    if (!a || m.deleted || m.erased || m.sender === "") return;
+    const tools = document.createElement("span");
+    tools.className = "tools";
+    if (a.canEdit(m)) tools.append(this.button("Edit", () => a.edit(m)));
+    if (a.canDelete(m)) tools.append(this.button("Delete", () => a.remove(m)));
+    if (tools.childElementCount) li.append(tools);
+  }
+  button(label, fn) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "link " + label.toLowerCase();
+    b.textContent = label;
+    b.addEventListener("click", fn);
+    return b;
+  }
   add(m, atTop) {
     if (this.seqs.has(m.seq)) return;
     this.seqs.add(m.seq);
     const li = document.createElement("li");
-    li.className = m.sender === this.me ? "mine" : "";
     li.dataset.seq = m.seq;
-    const meta = document.createElement("span");
-    meta.className = "meta";
-    meta.textContent = m.sender + " · " + fmtTime(m.timestamp);
-    li.append(meta, document.createTextNode(m.body));
+    this.fill(li, m);
     if (atTop) {
       this.list.prepend(li);
     } else {
@@ -181,8 +224,15 @@ class Conversation {
     }
   }
   addEvent(f) {
-    this.add({ seq: Number(f.headers.seq), sender: f.headers.sender, timestamp: Number(f.headers.timestamp),
-               body: f.body }, false);
+    this.add(frameMessage(f), false);
+  }
+  // message-edited / message-deleted: the message as it now is, unless
+  // what is shown is as new already.
+  changeEvent(f) {
+    const m = frameMessage(f);
+    const li = this.list.querySelector(`li[data-seq="${m.seq}"]`);
+    if (!li || Number(li.dataset.rev) >= m.rev) return;
+    this.fill(li, m);
   }
   count() { return this.seqs.size; }
 }

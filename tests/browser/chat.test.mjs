@@ -145,3 +145,53 @@ test("a group renamed and deleted by its owner while members watch it", async ()
   await bob.waitForSelector(`#rooms li[data-room="${group}"]`, { state: "detached" });
   await alice.waitForSelector("#pane", { state: "hidden" });
 });
+
+test("messages edited and deleted from the page, seen live in the other browser", async () => {
+  const alice = await signIn("alice");
+  const bob = await signIn("bob");
+  await alice.fill("#new-group input[name=title]", "고치기");
+  await alice.fill("#new-group input[name=members]", "bob");
+  await alice.click("#new-group button");
+  await alice.waitForSelector("#pane-title >> text=고치기");
+  const group = await alice.evaluate(() => window.__chat.open.id);
+  await bob.waitForSelector(`#rooms li[data-room="${group}"]`);
+  await bob.click(`#rooms li[data-room="${group}"]`);
+  await bob.waitForSelector("#pane-title >> text=고치기");
+
+  await say(bob, "오타 있는 글");
+  await say(bob, "지울 글");
+  await alice.waitForSelector("#messages li >> text=지울 글");
+  // bob's own lines have Edit and Delete; alice (the owner) may delete them, not edit them.
+  const bobsLine = bob.locator("#messages li.mine", { hasText: "오타 있는 글" });
+  assert.equal(await bobsLine.locator("button.edit").count(), 1);
+  const seen = alice.locator("#messages li", { hasText: "오타 있는 글" });
+  assert.equal(await seen.locator("button.edit").count(), 0);
+  assert.equal(await seen.locator("button.delete").count(), 1);
+
+  // bob edits: the composer holds the text, Save stores it; both panes show it, marked edited.
+  await bobsLine.locator("button.edit").click();
+  assert.equal(await bob.inputValue("#composer input[name=text]"), "오타 있는 글");
+  assert.equal(await bob.textContent("#composer button"), "Save");
+  await bob.fill("#composer input[name=text]", "고친 글 ✏️😀");
+  await bob.press("#composer input[name=text]", "Enter");
+  await alice.waitForSelector("#messages li .text >> text=고친 글 ✏️😀");
+  await bob.waitForSelector("#messages li .text >> text=고친 글 ✏️😀");
+  assert.match(await alice.textContent("#messages li:has-text('고친 글') .meta"), /edited/);
+  assert.equal(await alice.locator("#messages li", { hasText: "오타 있는 글" }).count(), 0);
+  assert.equal(await bob.textContent("#composer button"), "Send");
+
+  // alice deletes bob's other line: a tombstone in both panes, no buttons on it.
+  await alice.locator("#messages li", { hasText: "지울 글" }).locator("button.delete").click();
+  await bob.waitForSelector("#messages li.deleted >> text=Message deleted");
+  await alice.waitForSelector("#messages li.deleted >> text=Message deleted");
+  assert.equal(await bob.locator("#messages li", { hasText: "지울 글" }).count(), 0);
+  assert.equal(await bob.locator("#messages li.deleted button").count(), 0);
+  await bob.waitForFunction((id) => document.querySelector(`#rooms li[data-room="${id}"] .info`)
+    .textContent === "Message deleted", group);
+
+  // Reopened, history shows the same.
+  await bob.click(`#rooms li[data-room="${group}"]`);
+  await bob.waitForSelector("#messages li.deleted >> text=Message deleted");
+  await bob.waitForSelector("#messages li .text >> text=고친 글 ✏️😀");
+  await bob.screenshot({ path: path.join(SHOTS, "chat-edits.png") });
+});
