@@ -113,9 +113,17 @@ function updateRead() {
   $("read").textContent = state.lastMine && state.customerRead >= state.lastMine ? "Read by the customer" : "";
 }
 
+// Edit and Delete: the agent's own lines; an agent deletes any line of the
+// support room (a card number the customer should not have sent).
+const editing = new MessageEditing($("composer"), () => state.open, () => true,
+                                   (err) => { $("read").textContent = err.message; });
+
 function onEvent(f) {
   const ev = f.headers.event;
-  if (ev === "message") {
+  if (ev === "message-edited" || ev === "message-deleted") {
+    state.conv.changeEvent(f);
+    editing.changed(f);
+  } else if (ev === "message") {
     state.conv.addEvent(f);
     if (f.headers.sender === desk.user) { state.lastMine = Number(f.headers.seq); updateRead(); }
     else desk.read(state.open, Number(f.headers.seq));
@@ -141,7 +149,8 @@ async function openRoom(roomId) {
   $("pane").hidden = false;
   $("pane-title").textContent = room ? "Chat with " + room.owner : "Chat";
   $("read").textContent = "";
-  state.conv = state.conv || new Conversation($("messages"), desk.user);
+  editing.stop();
+  state.conv = state.conv || new Conversation($("messages"), desk.user, editing.actions);
   const last = await state.conv.open(roomId);
   if (turn !== state.turn) return;
   state.watch = desk.watchRoom(roomId, last, onEvent);
@@ -184,7 +193,7 @@ $("signin").addEventListener("submit", async (e) => {
 $("composer").addEventListener("submit", (e) => {
   e.preventDefault();
   const input = e.target.text;
-  if (!input.value.trim() || !state.open) return;
+  if (!input.value.trim() || !state.open || editing.submitted()) return;
   desk.send(state.open, input.value);
   input.value = "";
 });

@@ -6,8 +6,7 @@
 // turn counts the rooms asked to open: when answers come back out of order,
 // only the newest request may show its room. opening counts the requests
 // still under way.
-// editing: the seq of the message the composer is editing, or null.
-const state = { rooms: [], open: null, watch: null, conv: null, lastTyping: 0, turn: 0, opening: 0, editing: null };
+const state = { rooms: [], open: null, watch: null, conv: null, lastTyping: 0, turn: 0, opening: 0 };
 window.__chat = state; // for the browser tests
 
 function roomName(room) {
@@ -61,7 +60,7 @@ function onRoomEvent(f) {
     if (entry) { entry.last_message = { body: f.body, sender: f.headers.sender }; entry.unread = 0; renderRooms(); }
   } else if (ev === "message-edited" || ev === "message-deleted") {
     state.conv.changeEvent(f);
-    if (ev === "message-deleted" && state.editing === Number(f.headers.seq)) stopEditing();
+    editing.changed(f);
     refreshRooms(); // the list's last line may be the one that changed
   } else if (ev === "typing") {
     showTyping(f);
@@ -85,33 +84,8 @@ function onRoomEvent(f) {
 // Edit and Delete beside a message: the sender's own (the server holds
 // them to [rooms] edit_window and says so when it is over); a group's owner
 // and admins delete any.
-const messageActions = {
-  canEdit: (m) => m.sender === desk.user,
-  canDelete: (m) => m.sender === desk.user || (state.open && mayManage(state.open)),
-  edit: (m) => {
-    state.editing = m.seq;
-    const input = $("composer").querySelector("input");
-    input.value = m.body;
-    $("composer").querySelector("button").textContent = "Save";
-    $("composer").classList.add("editing");
-    input.focus();
-  },
-  remove: async (m) => {
-    if (!state.open) return;
-    try {
-      await desk.api("DELETE", `/api/rooms/${state.open.id}/messages/${m.seq}`); // the event shows it
-    } catch (err) {
-      toast(err.message);
-    }
-  },
-};
-
-function stopEditing() {
-  state.editing = null;
-  $("composer").querySelector("button").textContent = "Send";
-  $("composer").classList.remove("editing");
-  $("composer").querySelector("input").value = "";
-}
+const editing = new MessageEditing($("composer"), () => state.open && state.open.id,
+                                   () => !!state.open && mayManage(state.open), (err) => toast(err.message));
 
 // Owners and admins of a group may rename and delete it.
 function mayManage(room) {
@@ -155,8 +129,8 @@ async function showRoom(id, turn) {
   $("pane").hidden = false;
   $("pane-title").textContent = roomName(room);
   showMembers(room);
-  stopEditing();
-  state.conv = state.conv || new Conversation($("messages"), desk.user, messageActions);
+  editing.stop();
+  state.conv = state.conv || new Conversation($("messages"), desk.user, editing.actions);
   const last = await state.conv.open(id);
   if (turn !== state.turn) return;
   state.watch = desk.watchRoom(id, last, onRoomEvent);
@@ -223,26 +197,12 @@ $("new-group").addEventListener("submit", async (e) => {
   }
 });
 
-$("composer").addEventListener("submit", async (e) => {
+$("composer").addEventListener("submit", (e) => {
   e.preventDefault();
   const input = e.target.text;
-  if (!input.value.trim() || !state.open) return;
-  if (state.editing !== null) {
-    const seq = state.editing, body = input.value;
-    stopEditing();
-    try {
-      await desk.api("PATCH", `/api/rooms/${state.open.id}/messages/${seq}`, { body, content_type: "text/plain" });
-    } catch (err) {
-      toast(err.message); // e.g. the edit window is over
-    }
-    return;
-  }
+  if (!input.value.trim() || !state.open || editing.submitted()) return;
   desk.send(state.open.id, input.value);
   input.value = "";
-});
-
-$("composer").querySelector("input").addEventListener("keydown", (e) => {
-  if (e.key === "Escape" && state.editing !== null) stopEditing();
 });
 
 $("composer").querySelector("input").addEventListener("input", () => {

@@ -68,9 +68,16 @@ function setUnread(n) {
   document.title = (n ? "(" + n + ") " : "") + "Support — chatd";
 }
 
+// Edit and Delete on the customer's own lines.
+const editing = new MessageEditing($("composer"), () => state.room && state.room.id, () => false,
+                                   (err) => { $("read").textContent = err.message; });
+
 function onEvent(f) {
   const ev = f.headers.event;
-  if (ev === "message") {
+  if (ev === "message-edited" || ev === "message-deleted") {
+    state.conv.changeEvent(f);
+    editing.changed(f);
+  } else if (ev === "message") {
     state.conv.addEvent(f);
     const seq = Number(f.headers.seq);
     if (f.headers.sender === desk.user) {
@@ -106,7 +113,7 @@ async function openChat() {
   const early = state.early.get(state.room.id);
   state.early.clear();
   if (early) onNotification(early);
-  state.conv = state.conv || new Conversation($("messages"), desk.user);
+  state.conv = state.conv || new Conversation($("messages"), desk.user, editing.actions);
   const last = await state.conv.open(state.room.id);
   // Once the room's events reach us, its state as it is then: it may
   // have been given to an agent before we subscribed.
@@ -145,7 +152,7 @@ $("signin").addEventListener("submit", async (e) => {
 $("composer").addEventListener("submit", (e) => {
   e.preventDefault();
   const input = e.target.text;
-  if (!input.value.trim()) return;
+  if (!input.value.trim() || editing.submitted()) return;
   desk.send(state.room.id, input.value);
   input.value = "";
 });

@@ -131,6 +131,64 @@ function fmtWait(ms) {
 }
 
 // A conversation view: newest 20 first, older pages on scrolling up.
+// Editing and deleting messages from a page: the actions a Conversation
+// shows (Edit on the user's own lines; Delete on their own, or on any when
+// manager() says the user manages the room), and the composer's edit mode:
+// Edit puts the line into the composer, whose button becomes Save; Enter
+// stores the edit, Escape leaves it. roomId() names the open room; failures
+// go to onError (the edit window is over, ...). The events show the result.
+class MessageEditing {
+  constructor(composer, roomId, manager, onError) {
+    this.composer = composer;
+    this.input = composer.querySelector("input");
+    this.button = composer.querySelector("button[type=submit]");
+    this.roomId = roomId;
+    this.seq = null;
+    this.onError = onError;
+    this.actions = {
+      canEdit: (m) => m.sender === desk.user,
+      canDelete: (m) => m.sender === desk.user || manager(),
+      edit: (m) => this.start(m),
+      remove: (m) => this.call("DELETE", m.seq),
+    };
+    this.input.addEventListener("keydown", (e) => { if (e.key === "Escape" && this.seq !== null) this.stop(); });
+  }
+  start(m) {
+    this.seq = m.seq;
+    this.input.value = m.body;
+    this.button.textContent = "Save";
+    this.composer.classList.add("editing");
+    this.input.focus();
+  }
+  stop() {
+    this.seq = null;
+    this.button.textContent = "Send";
+    this.composer.classList.remove("editing");
+    this.input.value = "";
+  }
+  // From the composer's submit: true when it was an edit (stored here).
+  submitted() {
+    if (this.seq === null) return false;
+    const seq = this.seq, body = this.input.value;
+    this.stop();
+    this.call("PATCH", seq, { body, content_type: "text/plain" });
+    return true;
+  }
+  // A message-edited / message-deleted event: leave the edit of a line deleted meanwhile.
+  changed(f) {
+    if (f.headers.event === "message-deleted" && this.seq === Number(f.headers.seq)) this.stop();
+  }
+  async call(method, seq, body) {
+    const room = this.roomId();
+    if (!room) return;
+    try {
+      await desk.api(method, `/api/rooms/${room}/messages/${seq}`, body);
+    } catch (err) {
+      this.onError(err);
+    }
+  }
+}
+
 // A room event's message, in the shape of the REST API's.
 function frameMessage(f) {
   const h = f.headers;

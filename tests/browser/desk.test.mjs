@@ -79,7 +79,7 @@ test("customer and agents go through the whole support flow", async () => {
   }
   assert.equal(await count(agent1), 45);
   assert.equal(await agent1.textContent("#messages li:first-child"), await agent1.textContent("#messages li:first-child"));
-  assert.match(await agent1.textContent("#messages li:first-child"), /earlier message 1$/);
+  assert.match(await agent1.textContent("#messages li:first-child .text"), /earlier message 1$/);
 
   // Typing, then messages both ways, then the read indicator.
   await agent1.type("#composer input", "Hello alice, how can I help?");
@@ -91,6 +91,24 @@ test("customer and agents go through the whole support flow", async () => {
   await customer.press("#composer input", "Enter");
   await agent1.waitForSelector("text=My parcel never arrived.");
   await customer.waitForSelector("text=Read by the agent");
+
+  // A card number sent by mistake: the agent deletes it (an agent deletes any
+  // line of a support room); the customer corrects a line of their own and
+  // may not touch the agent's.
+  await customer.fill("#composer input", "card 4111 1111 1111 1111");
+  await customer.press("#composer input", "Enter");
+  const card = agent1.locator("#messages li", { hasText: "card 4111" });
+  await card.waitFor();
+  assert.equal(await card.locator("button.edit").count(), 0);
+  await card.locator("button.delete").click();
+  await customer.waitForSelector("#messages li.deleted >> text=Message deleted");
+  await agent1.waitForSelector("#messages li.deleted >> text=Message deleted");
+  assert.equal(await customer.locator("#messages li", { hasText: "card 4111" }).count(), 0);
+  await customer.locator("#messages li.mine", { hasText: "My parcel never arrived." }).locator("button.edit").click();
+  await customer.fill("#composer input", "My parcel (#12) never arrived. 📦 택배");
+  await customer.press("#composer input", "Enter");
+  await agent1.waitForSelector("#messages li .text >> text=My parcel (#12) never arrived. 📦 택배");
+  assert.equal(await customer.locator("#messages li:not(.mine) button").count(), 0);
 
   // With the tab hidden, a reply raises the unread badge; showing it clears it.
   await customer.evaluate(() => {
