@@ -179,6 +179,52 @@ class Cluster(unittest.TestCase):
         for i in range(3):
             self.assertEqual(self.api(i, "bob").get("/api/rooms/%s/messages" % gid)[0], 404)
 
+    def test_edits_and_deletes_reach_every_instance(self):
+        """A message edited through one instance and deleted through another
+        (by the group's owner) reaches watchers on all three; concurrent
+        edits from two instances each get their own rev, and every instance
+        shows the one with the higher rev."""
+        # agent1 owns it and watches it everywhere: no offline notification
+        # of these messages reaches the notify plugin other tests read.
+        gid = self.api(0, "agent1").post("/api/rooms", {"kind": "group", "title": "고침 ✏️",
+                                                        "members": ["bob"]})[1]["id"]
+        watchers = [self.stomp(i, "agent1") for i in range(3)]
+        for c in watchers:
+            subscribe(c, "/topic/rooms/" + gid, sid="g")
+            c.expect("RECEIPT")
+        bob = self.stomp(2, "bob")
+        bob.send("SEND", {"destination": "/app/rooms/%s/send" % gid, "receipt": "s1"}, "첫 글 😀")
+        bob.expect("RECEIPT")
+        bob.send("SEND", {"destination": "/app/rooms/%s/send" % gid, "receipt": "s2"}, "둘째 글")
+        bob.expect("RECEIPT")
+        bob.send("SEND", {"destination": "/app/rooms/%s/edit" % gid, "receipt": "e1", "message-seq": "1"},
+                 "고친 글 ✏️")
+        bob.expect("RECEIPT")
+        for c in watchers:
+            f = next_event(c, "message-edited")
+            self.assertEqual((f.headers["seq"], f.headers["rev"], f.body.decode()), ("1", "1", "고친 글 ✏️"))
+        self.assertEqual(self.api(1, "agent1").delete("/api/rooms/%s/messages/2" % gid)[0], 200)
+        for c in watchers:
+            f = next_event(c, "message-deleted")
+            self.assertEqual((f.headers["seq"], f.headers["rev"], f.headers["by"]), ("2", "2", "agent1"))
+        # Two edits of one message at once, through two instances.
+        results = [None, None]
+
+        def edit(i):
+            results[i] = self.api(i, "bob").patch("/api/rooms/%s/messages/1" % gid, {"body": "경쟁 %d" % i})
+
+        threads = [threading.Thread(target=edit, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(sorted(r[1]["rev"] for r in results), [3, 4])
+        winner = max(results, key=lambda r: r[1]["rev"])[1]["body"]
+        for i in range(3):
+            page = self.api(i, "bob").get("/api/rooms/%s/messages?after=0" % gid)[1]["messages"]
+            self.assertEqual([(m["body"], m.get("rev"), m.get("deleted", False)) for m in page],
+                             [(winner, 4, False), ("", 2, True)])
+
     def test_broker_restart_loses_nothing(self):
         alice = self.api(0, "alice")
         status, room = alice.post("/api/rooms", {"kind": "group", "title": "resync", "members": ["bob"]})
