@@ -746,6 +746,14 @@ static bool step_get(struct op *o, MYSQL *my, struct result *r, size_t nr, struc
         return true;
     }
     o->status = read_room_view(o, r, nr, o->user) ? CHATD_OK : CHATD_ERR_NOT_FOUND;
+    /* the identical look-ups that joined this one: the same rows, read
+     * again into an answer of their own */
+    for (struct op *a = o->more; a; a = a->more) {
+        for (size_t i = 0; i < nr; i++)
+            if (r[i].res)
+                mysql_data_seek(r[i].res, 0);
+        a->status = read_room_view(a, r, nr, a->user) ? CHATD_OK : CHATD_ERR_NOT_FOUND;
+    }
     return false;
 }
 
@@ -895,14 +903,19 @@ static bool step_member(struct op *o, MYSQL *my, struct result *r, size_t nr, st
             sb_add(b, " AND user_id = ");
             sb_str(b, my, o->user);
             break;
-        default:
+        default: {
+            /* the marks that joined this one: the greatest of them */
+            uint64_t seq = o->seq;
+            for (const struct op *a = o->more; a; a = a->more)
+                seq = a->seq > seq ? a->seq : seq;
             /* a mark past the newest message would make a negative unread count later */
             sb_add(b, "INSERT INTO chatd_marks (room, user_id, seq) SELECT id, ");
             sb_str(b, my, o->user);
-            sb_fmt(b, ", LEAST(%llu, last_seq) FROM chatd_rooms WHERE id = ", (unsigned long long)o->seq);
+            sb_fmt(b, ", LEAST(%llu, last_seq) FROM chatd_rooms WHERE id = ", (unsigned long long)seq);
             sb_str(b, my, o->route);
             sb_add(b, " ON DUPLICATE KEY UPDATE seq = GREATEST(seq, VALUES(seq))");
             break;
+        }
         }
         return true;
     }
@@ -913,33 +926,41 @@ static bool step_member(struct op *o, MYSQL *my, struct result *r, size_t nr, st
         return true;
     }
     if (o->step == 1)
-        o->status = nr && r[0].res && mysql_num_rows(r[0].res) ? CHATD_OK : CHATD_ERR_NOT_FOUND;
+        for (struct op *a = o; a; a = a->more)
+            a->status = nr && r[0].res && mysql_num_rows(r[0].res) ? CHATD_OK : CHATD_ERR_NOT_FOUND;
     return false;
 }
 
+/* One statement: a row that says the room is there (id NULL, which no
+ * message has), then the page, a range scan of the primary key. */
 static bool step_history(struct op *o, MYSQL *my, struct result *r, size_t nr, struct sb *b)
 {
     if (o->step == 0) {
-        sb_add(b, "SELECT id FROM chatd_rooms WHERE id = ");
+        sb_add(b, "SELECT 0, NULL, NULL, NULL, NULL, NULL FROM chatd_rooms WHERE id = ");
         sb_str(b, my, o->route);
-        sb_add(b, ";SELECT " MSG_COLS " FROM chatd_messages m WHERE m.room = ");
+        sb_add(b, " UNION ALL (SELECT " MSG_COLS " FROM chatd_messages m WHERE m.room = ");
         sb_str(b, my, o->route);
         if (o->before)
             sb_fmt(b, " AND m.seq < %llu ORDER BY m.seq DESC", (unsigned long long)o->before);
         else
             sb_fmt(b, " AND m.seq > %llu ORDER BY m.seq ASC", (unsigned long long)o->after);
-        sb_fmt(b, " LIMIT %zu", o->limit);
+        sb_fmt(b, " LIMIT %zu)", o->limit);
         return true;
     }
-    if (nr < 2 || !r[0].res || !r[1].res || !mysql_num_rows(r[0].res)) {
-        o->status = CHATD_ERR_NOT_FOUND;
-        return false;
-    }
-    size_t rows = (size_t)mysql_num_rows(r[1].res);
+    size_t rows = nr && r[0].res ? (size_t)mysql_num_rows(r[0].res) : 0;
+    bool room = false;
     o->msgs = messages_alloc(o, rows);
     MYSQL_ROW row;
-    while (o->msgs && (row = mysql_fetch_row(r[1].res)))
-        message_fill(o, &o->msgs[o->n++], o->route, row, mysql_fetch_lengths(r[1].res));
+    while (rows && (row = mysql_fetch_row(r[0].res))) {
+        if (!row[1])
+            room = true;
+        else if (o->msgs)
+            message_fill(o, &o->msgs[o->n++], o->route, row, mysql_fetch_lengths(r[0].res));
+    }
+    if (!room) {
+        o->n = 0;
+        o->status = CHATD_ERR_NOT_FOUND;
+    }
     return false;
 }
 
@@ -1851,6 +1872,45 @@ static bool same_str(const char *a, const char *b)
     return a == b || (a && b && strcmp(a, b) == 0);
 }
 
+/* The op of batch[0..n) that o joins (o then runs with it and gets the
+ * same answer), or NULL.
+ * - An append joins the appends to its room before it. It may run before a
+ *   read or a read mark of its room called before it (which then sees it:
+ *   the SDK allows that), never across another kind of write to the room;
+ *   appends keep their order among themselves.
+ * - A read mark joins the read marks of the same reader in the room before
+ *   it, on the same terms: marks only move forward (the greatest is
+ *   stored), and a mark names a message stored before it was called.
+ * - A look-up of a room joins an identical one before it when no write to
+ *   the room lies between (it then sees nothing it should not): many
+ *   sends and page reads of one room look it up at once, and one read of
+ *   it answers them all. */
+static struct op *batch_joins(struct op **batch, size_t n, const struct op *o)
+{
+    if (o->kind != OP_APPEND && o->kind != OP_MARK && o->kind != OP_GET)
+        return NULL;
+    struct op *h = NULL;
+    for (size_t i = n; i-- > 0;) {
+        struct op *b = batch[i];
+        if (!same_str(b->route, o->route))
+            continue;
+        if (o->kind == OP_GET) {
+            if (b->kind == OP_GET && same_str(b->user, o->user))
+                return b;
+            if (!is_read(b))
+                return NULL;
+            continue;
+        }
+        if (b->kind == o->kind && (o->kind == OP_APPEND || same_str(b->user, o->user))) {
+            h = b;
+            continue;
+        }
+        if (!is_read(b) && b->kind != OP_MARK && b->kind != OP_APPEND)
+            break;
+    }
+    return h;
+}
+
 static void send_batch(struct conn *c)
 {
     if (c->busy || c->state != C_READY || !c->qhead)
@@ -1869,30 +1929,13 @@ static void send_batch(struct conn *c)
         o->next = NULL;
         /* an append joins the appends to its room just before it in the
          * batch, when nothing else about that room lies between */
-        if (o->kind == OP_APPEND) {
-            /* An append may run before a read or a read mark of its room
-             * called before it (which then sees it: the SDK allows that),
-             * never across another kind of write to the room; appends
-             * keep their order among themselves. */
-            struct op *h = NULL;
-            for (size_t i = n; i-- > 0;) {
-                struct op *b = c->batch[i];
-                if (!same_str(b->route, o->route))
-                    continue;
-                if (b->kind == OP_APPEND) {
-                    h = b;
-                    continue;
-                }
-                if (!is_read(b) && b->kind != OP_MARK)
-                    break;
-            }
-            if (h) {
-                struct op *t = h;
-                while (t->more)
-                    t = t->more;
-                t->more = o;
-                continue;
-            }
+        struct op *h = batch_joins(c->batch, n, o);
+        if (h) {
+            struct op *t = h;
+            while (t->more)
+                t = t->more;
+            t->more = o;
+            continue;
         }
         c->batch[n++] = o;
     }
