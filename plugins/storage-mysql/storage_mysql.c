@@ -931,36 +931,87 @@ static bool step_member(struct op *o, MYSQL *my, struct result *r, size_t nr, st
     return false;
 }
 
-/* One statement: a row that says the room is there (id NULL, which no
- * message has), then the page, a range scan of the primary key. */
+static int seq_desc(const void *x, const void *y)
+{
+    uint64_t a = ((const struct chatd_message *)x)->seq, b = ((const struct chatd_message *)y)->seq;
+    return a < b ? 1 : a > b ? -1 : 0;
+}
+
+static int seq_asc(const void *x, const void *y)
+{
+    return seq_desc(y, x);
+}
+
+/* Pages of one room: o and the page reads chained on o->more. One
+ * statement: a row that says the room is there (tag 0), then each page
+ * (tag: its place in the chain, from 1), each a range scan of the primary
+ * key. */
 static bool step_history(struct op *o, MYSQL *my, struct result *r, size_t nr, struct sb *b)
 {
     if (o->step == 0) {
-        sb_add(b, "SELECT 0, NULL, NULL, NULL, NULL, NULL FROM chatd_rooms WHERE id = ");
+        sb_add(b, "SELECT 0, 0, NULL, NULL, NULL, NULL, NULL FROM chatd_rooms WHERE id = ");
         sb_str(b, my, o->route);
-        sb_add(b, " UNION ALL (SELECT " MSG_COLS " FROM chatd_messages m WHERE m.room = ");
-        sb_str(b, my, o->route);
-        if (o->before)
-            sb_fmt(b, " AND m.seq < %llu ORDER BY m.seq DESC", (unsigned long long)o->before);
-        else
-            sb_fmt(b, " AND m.seq > %llu ORDER BY m.seq ASC", (unsigned long long)o->after);
-        sb_fmt(b, " LIMIT %zu)", o->limit);
+        unsigned tag = 0;
+        for (struct op *a = o; a; a = a->more) {
+            sb_fmt(b, " UNION ALL (SELECT %u, " MSG_COLS " FROM chatd_messages m WHERE m.room = ", ++tag);
+            sb_str(b, my, o->route);
+            if (a->before)
+                sb_fmt(b, " AND m.seq < %llu ORDER BY m.seq DESC", (unsigned long long)a->before);
+            else
+                sb_fmt(b, " AND m.seq > %llu ORDER BY m.seq ASC", (unsigned long long)a->after);
+            sb_fmt(b, " LIMIT %zu)", a->limit);
+        }
         return true;
     }
-    size_t rows = nr && r[0].res ? (size_t)mysql_num_rows(r[0].res) : 0;
+    MYSQL_RES *res = nr ? r[0].res : NULL;
+    size_t chain = 0;
+    for (struct op *a = o; a; a = a->more)
+        chain++;
+    size_t *count = calloc(chain + 1, sizeof *count);
+    struct op **ops = calloc(chain + 1, sizeof *ops);
+    if (!count || !ops) {
+        for (struct op *a = o; a; a = a->more)
+            a->status = CHATD_ERR_NOMEM;
+        goto out;
+    }
+    chain = 0;
+    for (struct op *a = o; a; a = a->more)
+        ops[++chain] = a;
     bool room = false;
-    o->msgs = messages_alloc(o, rows);
     MYSQL_ROW row;
-    while (rows && (row = mysql_fetch_row(r[0].res))) {
-        if (!row[1])
+    while (res && (row = mysql_fetch_row(res))) {
+        size_t t = (size_t)col_u64(row, 0);
+        if (t == 0)
             room = true;
-        else if (o->msgs)
-            message_fill(o, &o->msgs[o->n++], o->route, row, mysql_fetch_lengths(r[0].res));
+        else if (t <= chain)
+            count[t]++;
     }
-    if (!room) {
-        o->n = 0;
-        o->status = CHATD_ERR_NOT_FOUND;
+    for (size_t t = 1; t <= chain; t++) {
+        struct op *a = ops[t];
+        a->n = 0;
+        a->msgs = room ? messages_alloc(a, count[t]) : NULL;
+        a->status = room ? CHATD_OK : CHATD_ERR_NOT_FOUND;
     }
+    if (room && res) {
+        mysql_data_seek(res, 0);
+        while ((row = mysql_fetch_row(res))) {
+            size_t t = (size_t)col_u64(row, 0);
+            struct op *a = t && t <= chain ? ops[t] : NULL;
+            if (a && a->msgs && a->n < count[t])
+                message_fill(a, &a->msgs[a->n++], o->route, row + 1, mysql_fetch_lengths(res) + 1);
+        }
+    }
+    /* the order the SDK asks for, whatever order the rows came in */
+    for (size_t t = 1; t <= chain; t++) {
+        struct op *a = ops[t];
+        if (a->oom)
+            a->status = CHATD_ERR_NOMEM;
+        else if (a->n > 1)
+            qsort(a->msgs, a->n, sizeof *a->msgs, a->before ? seq_desc : seq_asc);
+    }
+out:
+    free(count);
+    free(ops);
     return false;
 }
 
@@ -1882,20 +1933,22 @@ static bool same_str(const char *a, const char *b)
  *   it, on the same terms: marks only move forward (the greatest is
  *   stored), and a mark names a message stored before it was called.
  * - A look-up of a room joins an identical one before it when no write to
- *   the room lies between (it then sees nothing it should not): many
- *   sends and page reads of one room look it up at once, and one read of
- *   it answers them all. */
+ *   the room lies between (it then sees everything called before it):
+ *   many sends and page reads of one room look it up at once, and one
+ *   read of it answers them all.
+ * - A page read joins the page reads of its room before it on the same
+ *   terms: one statement reads them all. */
 static struct op *batch_joins(struct op **batch, size_t n, const struct op *o)
 {
-    if (o->kind != OP_APPEND && o->kind != OP_MARK && o->kind != OP_GET)
+    if (o->kind != OP_APPEND && o->kind != OP_MARK && o->kind != OP_GET && o->kind != OP_HISTORY)
         return NULL;
     struct op *h = NULL;
     for (size_t i = n; i-- > 0;) {
         struct op *b = batch[i];
         if (!same_str(b->route, o->route))
             continue;
-        if (o->kind == OP_GET) {
-            if (b->kind == OP_GET && same_str(b->user, o->user))
+        if (o->kind == OP_GET || o->kind == OP_HISTORY) {
+            if (b->kind == o->kind && (o->kind == OP_HISTORY || same_str(b->user, o->user)))
                 return b;
             if (!is_read(b))
                 return NULL;
