@@ -739,21 +739,104 @@ static bool step_create(struct op *o, MYSQL *my, struct result *r, size_t nr, st
     return false;
 }
 
+/* One room, whole, in one statement: tagged rows of one shape. 0: the
+ * room's row (columns 1 to 10 as ROOM_COLS); 1: a member (user, role), in
+ * join order; for a reader 2: their read mark (seq), 3: the newest message
+ * (columns 1 to 5 as MSG_COLS without the body, the body alone in column
+ * 11, so that no other value shares its column and its type stays bytes). */
+static void sql_room_one(struct sb *b, MYSQL *my, const char *id, const char *for_user)
+{
+    sb_add(b, "SELECT 0, " ROOM_COLS ", NULL FROM chatd_rooms r WHERE r.id = ");
+    sb_str(b, my, id);
+    sb_add(b, " UNION ALL (SELECT 1, m.user_id, m.role, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
+              " FROM chatd_members m WHERE m.room = ");
+    sb_str(b, my, id);
+    /* a LIMIT keeps the ORDER BY of a part of a UNION */
+    sb_add(b, " ORDER BY m.joined, m.user_id LIMIT 18446744073709551615)");
+    if (!for_user)
+        return;
+    sb_add(b, " UNION ALL SELECT 2, k.seq, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
+              " FROM chatd_marks k WHERE k.room = ");
+    sb_str(b, my, id);
+    sb_add(b, " AND k.user_id = ");
+    sb_str(b, my, for_user);
+    sb_add(b, " UNION ALL SELECT 3, m.seq, m.id, m.sender, m.client_id, m.ts_ms, NULL, NULL, NULL, NULL, NULL, m.body"
+              " FROM chatd_rooms r JOIN chatd_messages m ON m.room = r.id AND m.seq = r.last_seq WHERE r.id = ");
+    sb_str(b, my, id);
+}
+
+/* The rows of sql_room_one. False when there is no such room. */
+static bool read_room_one(struct op *o, MYSQL_RES *res, bool for_user)
+{
+    if (!res)
+        return false;
+    mysql_data_seek(res, 0);
+    size_t nmembers = 0, nadmins = 0;
+    bool found = false;
+    MYSQL_ROW row;
+    while ((row = mysql_fetch_row(res))) {
+        int64_t t = col_i64(row, 0);
+        found |= t == 0;
+        nmembers += t == 1;
+        nadmins += t == 1 && col_i64(row, 2) == 2;
+    }
+    if (!found)
+        return false;
+    struct chatd_room *room = o->rooms = rooms_alloc(o, 1);
+    const char **members = nmembers ? arena(o, &o->ans, nmembers * sizeof(char *)) : NULL;
+    const char **admins = nadmins ? arena(o, &o->ans, nadmins * sizeof(char *)) : NULL;
+    if (!room)
+        return true; /* o->oom */
+    o->n = 1;
+    memset(room, 0, sizeof *room);
+    uint64_t mark = 0;
+    const struct chatd_message *last = NULL;
+    size_t nm = 0, na = 0;
+    mysql_data_seek(res, 0);
+    while ((row = mysql_fetch_row(res))) {
+        unsigned long *len = mysql_fetch_lengths(res);
+        switch (col_i64(row, 0)) {
+        case 0:
+            room_fill(o, room, row + 1, len + 1);
+            break;
+        case 1:
+            if (members && nm < nmembers) {
+                const char *u = members[nm++] = col(o, row, len, 1);
+                if (admins && na < nadmins && col_i64(row, 2) == 2)
+                    admins[na++] = u;
+            }
+            break;
+        case 2:
+            mark = col_u64(row, 1);
+            break;
+        case 3: {
+            struct chatd_message *m = messages_alloc(o, 1);
+            if (!m)
+                break;
+            MYSQL_ROW mrow = (MYSQL_ROW)(char *[]){row[1], row[2], row[3], row[4], row[5], row[11]};
+            unsigned long mlen[] = {len[1], len[2], len[3], len[4], len[5], len[11]};
+            message_fill(o, m, o->route, mrow, mlen);
+            last = m;
+            break;
+        }
+        }
+    }
+    room_set_members(room, members, nm, admins, na);
+    if (for_user)
+        room_set_reader(room, mark, last);
+    return true;
+}
+
 static bool step_get(struct op *o, MYSQL *my, struct result *r, size_t nr, struct sb *b)
 {
     if (o->step == 0) {
-        sql_room_view(b, my, o->route, o->user);
+        sql_room_one(b, my, o->route, o->user);
         return true;
     }
-    o->status = read_room_view(o, r, nr, o->user) ? CHATD_OK : CHATD_ERR_NOT_FOUND;
-    /* the identical look-ups that joined this one: the same rows, read
-     * again into an answer of their own */
-    for (struct op *a = o->more; a; a = a->more) {
-        for (size_t i = 0; i < nr; i++)
-            if (r[i].res)
-                mysql_data_seek(r[i].res, 0);
-        a->status = read_room_view(a, r, nr, a->user) ? CHATD_OK : CHATD_ERR_NOT_FOUND;
-    }
+    /* o and the identical look-ups that joined it: the same rows, each
+     * read into an answer of its own */
+    for (struct op *a = o; a; a = a->more)
+        a->status = read_room_one(a, nr ? r[0].res : NULL, a->user != NULL) ? CHATD_OK : CHATD_ERR_NOT_FOUND;
     return false;
 }
 
