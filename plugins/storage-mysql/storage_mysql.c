@@ -211,6 +211,8 @@ struct op {
     struct block *args;   /* copies of the call's arguments */
     struct block *ans;    /* the answer's data */
     bool oom;
+    bool careful;         /* an append chain that looks up client ids first */
+    uint64_t cid_hash;    /* an append's (sender, client id), 0 without one */
     int step;
     chatd_status status;
     /* arguments */
@@ -272,6 +274,7 @@ struct conn {
     size_t npipe;
     size_t pipe_stmts[MAX_PIPE];
     bool no_pipe;
+    bool commit_sent; /* the round trip in flight ends with the COMMIT */
 };
 
 struct mystore {
@@ -1098,9 +1101,61 @@ out:
     return false;
 }
 
-/* Appends to one room: o and the ops chained on o->more, in call order. */
+/* Appends to one room: o and the ops chained on o->more, in call order.
+ *
+ * At first in one round trip: the room row locked (its last_seq kept in a
+ * session variable), every message inserted with the seqs that follow it,
+ * last_seq moved on. A message whose (sender, client id) is stored already
+ * makes the INSERT fail on the unique key, and a room that is not there
+ * makes it fail on a NULL seq; either way the chain is rolled back to its
+ * savepoint and runs again carefully (o->careful): the lock and a look-up
+ * of the client ids first, then the INSERT of the new ones only. A chain in
+ * which two messages may carry the same client id runs carefully at once. */
 static bool step_append(struct op *o, MYSQL *my, struct result *r, size_t nr, struct sb *b)
 {
+    if (!o->careful && o->step == 0) {
+        size_t n = 0;
+        sb_add(b, "SET @chatd_seq = NULL;SELECT @chatd_seq := last_seq FROM chatd_rooms WHERE id = ");
+        sb_str(b, my, o->route);
+        sb_add(b, " FOR UPDATE;INSERT INTO chatd_messages (room, seq, id, sender, client_id, ts_ms, body) VALUES ");
+        for (struct op *a = o; a; a = a->more) {
+            n++;
+            sb_add(b, n > 1 ? ",(" : "(");
+            sb_str(b, my, a->route);
+            sb_fmt(b, ", @chatd_seq + %zu, CONCAT(", n);
+            sb_str(b, my, a->route);
+            sb_fmt(b, ", '-', @chatd_seq + %zu), ", n);
+            sb_str(b, my, a->msg_arg.sender);
+            sb_add(b, ", ");
+            sb_str(b, my, a->msg_arg.client_id);
+            sb_fmt(b, ", %lld, ", (long long)a->msg_arg.ts_ms);
+            sb_bytes(b, a->msg_arg.body, a->msg_arg.body_len);
+            sb_add(b, ")");
+        }
+        sb_fmt(b, ";UPDATE chatd_rooms SET last_seq = @chatd_seq + %zu WHERE id = ", n);
+        sb_str(b, my, o->route);
+        return true;
+    }
+    if (!o->careful) {
+        /* r: SET, the locked row, INSERT, UPDATE: all went in */
+        MYSQL_ROW row = nr >= 2 && r[1].res ? mysql_fetch_row(r[1].res) : NULL;
+        uint64_t seq = row ? col_u64(row, 0) : 0;
+        for (struct op *a = o; a; a = a->more) {
+            struct chatd_message *m = a->msgs = messages_alloc(a, 1);
+            if (!m || !row) {
+                a->status = row ? CHATD_ERR_NOMEM : CHATD_ERR_INTERNAL;
+                continue;
+            }
+            a->n = 1;
+            *m = a->msg_arg;
+            m->size = sizeof *m; /* the answer is ours, not the host's struct */
+            m->seq = ++seq;
+            char id[96];
+            snprintf(id, sizeof id, "%s-%llu", a->route, (unsigned long long)m->seq);
+            m->id = copy_n(a, &a->ans, id, strlen(id));
+        }
+        return false;
+    }
     if (o->step == 0) {
         /* the lock first: the look-up below then sees every append
          * committed before ours, and a retry never takes a seq of its own */
@@ -1790,6 +1845,12 @@ static bool one_step_read(const struct op *o)
     }
 }
 
+/* Ops whose first round trip is their last. */
+static bool one_step(const struct op *o)
+{
+    return one_step_read(o) || (o->kind == OP_APPEND && !o->careful);
+}
+
 /* The statements in sql as this file writes it: ';' outside the quoted
  * literals (escaped with backslashes by mysql_real_escape_string). */
 static size_t statements(const char *sql)
@@ -1813,6 +1874,7 @@ static size_t statements(const char *sql)
 static void batch_send_op(struct conn *c, const char *lead)
 {
     struct op *o = c->batch[c->cur];
+    c->commit_sent = false;
     c->sql.len = 0;
     if (c->sql.p)
         c->sql.p[0] = 0;
@@ -1833,10 +1895,10 @@ static void batch_send_op(struct conn *c, const char *lead)
     }
     o->step = 1;
     c->npipe = 1;
-    if (!c->no_pipe && one_step_read(o)) {
+    if (!c->no_pipe && one_step(o)) {
         /* the reads that follow go in the same round trip */
         c->pipe_stmts[0] = statements(c->sql.p + start);
-        while (c->npipe < MAX_PIPE && c->cur + c->npipe < c->nbatch && one_step_read(c->batch[c->cur + c->npipe])) {
+        while (c->npipe < MAX_PIPE && c->cur + c->npipe < c->nbatch && one_step(c->batch[c->cur + c->npipe])) {
             struct op *n = c->batch[c->cur + c->npipe];
             sb_add(&c->sql, ";");
             size_t from = c->sql.len;
@@ -1845,6 +1907,13 @@ static void batch_send_op(struct conn *c, const char *lead)
             n->step = 1;
             c->pipe_stmts[c->npipe++] = statements(c->sql.p + from);
         }
+    }
+    /* the last ops of a transaction: its COMMIT goes with them */
+    if (c->in_txn && one_step(o) && c->cur + c->npipe == c->nbatch) {
+        if (c->npipe == 1)
+            c->pipe_stmts[0] = statements(c->sql.p + start);
+        sb_add(&c->sql, ";COMMIT");
+        c->commit_sent = true;
     }
     run(c, batch_results);
 }
@@ -1890,8 +1959,10 @@ static void batch_next(struct conn *c)
         batch_send_op(c, "");
         return;
     }
-    if (!c->in_txn) {
-        /* reads only: each statement was a transaction of its own */
+    if (!c->in_txn || c->commit_sent) {
+        /* reads only: each statement was a transaction of its own; or the
+         * COMMIT went with the last ops and came back */
+        c->commit_sent = false;
         c->err = 0;
         on_commit(c);
         return;
@@ -1904,6 +1975,20 @@ static void batch_next(struct conn *c)
 static void batch_results(struct conn *c)
 {
     struct op *o = c->batch[c->cur];
+    if (c->commit_sent && c->err) {
+        c->commit_sent = false;
+        size_t want = c->skip;
+        for (size_t j = 0; j < c->npipe; j++)
+            want += c->pipe_stmts[j];
+        if (c->nres >= want) {
+            /* every op went through and the COMMIT failed */
+            c->npipe = 1;
+            results_clear(c);
+            on_commit(c);
+            return;
+        }
+        /* an op failed before it: the transaction is still open */
+    }
     if (c->npipe > 1) {
         size_t n = c->npipe;
         c->npipe = 1;
@@ -1957,6 +2042,15 @@ static void batch_results(struct conn *c)
             c->cur = c->nbatch;
             results_clear(c);
             run(c, on_commit);
+            return;
+        }
+        if (o->kind == OP_APPEND && !o->careful && c->in_txn) {
+            /* a stored client id or no such room: once more, carefully */
+            o->careful = true;
+            for (struct op *a = o; a; a = a->more)
+                answer_reset(a);
+            results_clear(c);
+            batch_send_op(c, "ROLLBACK TO SAVEPOINT s;");
             return;
         }
         /* this op alone is refused: undo what it did and go on */
@@ -2068,8 +2162,14 @@ static void send_batch(struct conn *c)
         struct op *h = batch_joins(c->batch, n, o);
         if (h) {
             struct op *t = h;
-            while (t->more)
-                t = t->more;
+            for (;; t = t->more) {
+                /* two messages that may share a client id: the second
+                 * must see the first, so client ids are looked up first */
+                if (o->kind == OP_APPEND && o->cid_hash && t->cid_hash == o->cid_hash)
+                    h->careful = true;
+                if (!t->more)
+                    break;
+            }
             t->more = o;
             continue;
         }
@@ -2588,6 +2688,15 @@ static void m_message_append(void *state, const struct chatd_message *msg, chatd
     o->msg_arg.client_id = astr(o, msg->client_id);
     o->msg_arg.body = copy_n(o, &o->args, msg->body ? msg->body : "", msg->body ? msg->body_len : 0);
     o->msg_arg.body_len = msg->body ? msg->body_len : 0;
+    if (o->msg_arg.client_id) {
+        uint64_t h = 1469598103934665603u;
+        for (const char *p = o->msg_arg.sender; p && *p; p++)
+            h = (h ^ (unsigned char)*p) * 1099511628211u;
+        h = (h ^ 0xff) * 1099511628211u; /* no byte of UTF-8 text */
+        for (const char *p = o->msg_arg.client_id; *p; p++)
+            h = (h ^ (unsigned char)*p) * 1099511628211u;
+        o->cid_hash = h ? h : 1;
+    }
     submit(st, o);
 }
 
