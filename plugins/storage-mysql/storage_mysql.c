@@ -1028,12 +1028,64 @@ static int seq_asc(const void *x, const void *y)
     return seq_desc(y, x);
 }
 
-/* Pages of one room: o and the page reads chained on o->more. One
- * statement: a row that says the room is there (tag 0), then each page
- * (tag: its place in the chain, from 1), each a range scan of the primary
- * key. */
+/* The seqs [*lo, *hi] of a page when the room's messages are seq 1 to
+ * last_seq without a gap; false when the page is empty. */
+static bool page_span(const struct op *a, uint64_t last, uint64_t *lo, uint64_t *hi)
+{
+    uint64_t l = a->limit;
+    if (!l)
+        return false;
+    if (a->before) {
+        uint64_t top = a->before - 1 < last ? a->before - 1 : last;
+        if (!top)
+            return false;
+        *lo = top > l ? top - l + 1 : 1;
+        *hi = top;
+        return true;
+    }
+    if (a->after >= last)
+        return false;
+    *lo = a->after + 1;
+    *hi = last - a->after > l ? a->after + l : last;
+    return true;
+}
+
+/* Pages of one room: o and the page reads chained on o->more.
+ *
+ * A room's messages are seq 1 to last_seq without a gap (seq is taken under
+ * the room row's lock in the transaction that inserts the message, and
+ * messages leave only with their room), so a page is a span of seqs known
+ * from last_seq: one statement reads the room's row (tag 0, its last_seq)
+ * and every page's span at once (tag 1), one range scan of the primary key
+ * whatever the number of pages. Each answer is then checked to be whole; a
+ * page with a hole is read again carefully (o->careful): one LIMIT query
+ * per page, tagged with its place in the chain. */
 static bool step_history(struct op *o, MYSQL *my, struct result *r, size_t nr, struct sb *b)
 {
+    if (o->step == 0 && !o->careful) {
+        sb_add(b, "SELECT 0, r.last_seq, NULL, NULL, NULL, NULL, NULL FROM chatd_rooms r WHERE r.id = ");
+        sb_str(b, my, o->route);
+        sb_add(b, " UNION ALL SELECT 1, " MSG_COLS " FROM chatd_rooms r JOIN chatd_messages m ON m.room = r.id"
+                  " WHERE r.id = ");
+        sb_str(b, my, o->route);
+        sb_add(b, " AND (FALSE");
+        for (struct op *a = o; a; a = a->more) {
+            if (!a->limit)
+                continue;
+            if (a->before) {
+                /* the newest `limit` below before, last_seq + 1 at most */
+                sb_fmt(b, " OR m.seq >= GREATEST(LEAST(%llu, r.last_seq + 1), %llu) - %zu AND m.seq < %llu",
+                       (unsigned long long)a->before, (unsigned long long)a->limit + 1, a->limit,
+                       (unsigned long long)a->before);
+            } else {
+                uint64_t hi = UINT64_MAX - a->after > a->limit ? a->after + a->limit : UINT64_MAX;
+                sb_fmt(b, " OR m.seq > %llu AND m.seq <= %llu", (unsigned long long)a->after,
+                       (unsigned long long)hi);
+            }
+        }
+        sb_add(b, ")");
+        return true;
+    }
     if (o->step == 0) {
         sb_add(b, "SELECT 0, 0, NULL, NULL, NULL, NULL, NULL FROM chatd_rooms WHERE id = ");
         sb_str(b, my, o->route);
@@ -1055,7 +1107,9 @@ static bool step_history(struct op *o, MYSQL *my, struct result *r, size_t nr, s
         chain++;
     size_t *count = calloc(chain + 1, sizeof *count);
     struct op **ops = calloc(chain + 1, sizeof *ops);
-    if (!count || !ops) {
+    uint64_t *lo = calloc(chain + 1, sizeof *lo), *hi = calloc(chain + 1, sizeof *hi);
+    bool fast = !o->careful, more = false;
+    if (!count || !ops || !lo || !hi) {
         for (struct op *a = o; a; a = a->more)
             a->status = CHATD_ERR_NOMEM;
         goto out;
@@ -1064,13 +1118,29 @@ static bool step_history(struct op *o, MYSQL *my, struct result *r, size_t nr, s
     for (struct op *a = o; a; a = a->more)
         ops[++chain] = a;
     bool room = false;
+    uint64_t last = 0;
     MYSQL_ROW row;
+    /* fast: count[t] is what page t should have, then what it has */
     while (res && (row = mysql_fetch_row(res))) {
         size_t t = (size_t)col_u64(row, 0);
-        if (t == 0)
+        if (t == 0) {
             room = true;
-        else if (t <= chain)
+            last = col_u64(row, 1);
+        } else if (!fast && t <= chain) {
             count[t]++;
+        }
+    }
+    size_t *want = NULL;
+    if (fast && room) {
+        want = calloc(chain + 1, sizeof *want);
+        if (!want) {
+            for (struct op *a = o; a; a = a->more)
+                a->status = CHATD_ERR_NOMEM;
+            goto out;
+        }
+        for (size_t t = 1; t <= chain; t++)
+            if (page_span(ops[t], last, &lo[t], &hi[t]))
+                count[t] = want[t] = (size_t)(hi[t] - lo[t] + 1);
     }
     for (size_t t = 1; t <= chain; t++) {
         struct op *a = ops[t];
@@ -1082,10 +1152,36 @@ static bool step_history(struct op *o, MYSQL *my, struct result *r, size_t nr, s
         mysql_data_seek(res, 0);
         while ((row = mysql_fetch_row(res))) {
             size_t t = (size_t)col_u64(row, 0);
-            struct op *a = t && t <= chain ? ops[t] : NULL;
-            if (a && a->msgs && a->n < count[t])
-                message_fill(a, &a->msgs[a->n++], o->route, row + 1, mysql_fetch_lengths(res) + 1);
+            if (t == 0)
+                continue;
+            if (!fast) {
+                struct op *a = t <= chain ? ops[t] : NULL;
+                if (a && a->msgs && a->n < count[t])
+                    message_fill(a, &a->msgs[a->n++], o->route, row + 1, mysql_fetch_lengths(res) + 1);
+                continue;
+            }
+            /* a row of the spans: in every page whose span holds it */
+            uint64_t seq = col_u64(row, 1);
+            for (t = 1; t <= chain; t++) {
+                struct op *a = ops[t];
+                if (want[t] && seq >= lo[t] && seq <= hi[t] && a->msgs && a->n < count[t])
+                    message_fill(a, &a->msgs[a->n++], o->route, row + 1, mysql_fetch_lengths(res) + 1);
+            }
         }
+    }
+    for (size_t t = 1; t <= chain && fast && room; t++)
+        more |= !ops[t]->oom && ops[t]->n != want[t];
+    free(want);
+    if (more) {
+        /* a hole in the seqs (not of this plugin's making): every page
+         * again, each by its LIMIT */
+        for (struct op *a = o; a; a = a->more)
+            answer_reset(a);
+        o->careful = true;
+        o->step = 0;
+        step_history(o, my, NULL, 0, b);
+        o->step = 0; /* the caller moves it on to 1 */
+        goto out;
     }
     /* the order the SDK asks for, whatever order the rows came in */
     for (size_t t = 1; t <= chain; t++) {
@@ -1098,7 +1194,9 @@ static bool step_history(struct op *o, MYSQL *my, struct result *r, size_t nr, s
 out:
     free(count);
     free(ops);
-    return false;
+    free(lo);
+    free(hi);
+    return more;
 }
 
 /* Appends to one room: o and the ops chained on o->more, in call order.
@@ -1908,8 +2006,12 @@ static void batch_send_op(struct conn *c, const char *lead)
             c->pipe_stmts[c->npipe++] = statements(c->sql.p + from);
         }
     }
-    /* the last ops of a transaction: its COMMIT goes with them */
-    if (c->in_txn && one_step(o) && c->cur + c->npipe == c->nbatch) {
+    /* the last ops of a transaction: its COMMIT goes with them, unless a
+     * page read among them may want a second round trip */
+    bool pages = false;
+    for (size_t j = 0; j < c->npipe; j++)
+        pages |= c->batch[c->cur + j]->kind == OP_HISTORY;
+    if (c->in_txn && one_step(o) && !pages && c->cur + c->npipe == c->nbatch) {
         if (c->npipe == 1)
             c->pipe_stmts[0] = statements(c->sql.p + start);
         sb_add(&c->sql, ";COMMIT");
@@ -2003,18 +2105,27 @@ static void batch_results(struct conn *c)
         }
         if (!c->err) {
             size_t at = c->skip;
+            bool again = false;
             for (size_t j = 0; j < n; j++) {
                 struct op *r = c->batch[c->cur + j];
                 size_t k = c->pipe_stmts[j];
                 size_t have = at < c->nres ? c->nres - at : 0;
                 struct sb none = {0};
-                op_step(r, c->my, c->res + at, have < k ? have : k, &none);
+                again |= op_step(r, c->my, c->res + at, have < k ? have : k, &none);
                 free(none.p);
                 if (r->oom)
                     r->status = CHATD_ERR_NOMEM;
                 at += k;
             }
             results_clear(c);
+            if (again) {
+                /* an op wants a second round trip (a page read that found
+                 * a hole): the batch runs again one op at a time, which
+                 * gives it one; nothing was committed (see batch_send_op) */
+                c->no_pipe = true;
+                batch_restart(c);
+                return;
+            }
             c->skip = 0;
             c->cur += n;
             batch_next(c);
