@@ -1157,7 +1157,7 @@ static bool step_history(struct op *o, MYSQL *my, struct result *r, size_t nr, s
             if (!fast) {
                 struct op *a = t <= chain ? ops[t] : NULL;
                 if (a && a->msgs && a->n < count[t])
-                    message_fill(a, &a->msgs[a->n++], o->route, row + 1, mysql_fetch_lengths(res) + 1);
+                    message_fill(a, &a->msgs[a->n++], a->route, row + 1, mysql_fetch_lengths(res) + 1);
                 continue;
             }
             /* a row of the spans: in every page whose span holds it */
@@ -1165,7 +1165,7 @@ static bool step_history(struct op *o, MYSQL *my, struct result *r, size_t nr, s
             for (t = 1; t <= chain; t++) {
                 struct op *a = ops[t];
                 if (want[t] && seq >= lo[t] && seq <= hi[t] && a->msgs && a->n < count[t])
-                    message_fill(a, &a->msgs[a->n++], o->route, row + 1, mysql_fetch_lengths(res) + 1);
+                    message_fill(a, &a->msgs[a->n++], a->route, row + 1, mysql_fetch_lengths(res) + 1);
             }
         }
     }
