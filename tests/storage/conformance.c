@@ -148,6 +148,7 @@ struct result {
     /* the first 16 messages of a page: sender, body, whether a client id */
     char senders[16][64];
     char bodies[16][64];
+    char rooms[16][64];
     size_t body_lens[16];
     bool has_cid[16];
     struct chatd_erase_result erased;
@@ -242,6 +243,7 @@ static void messages_cb(void *ctx, chatd_status st, const struct chatd_message *
     for (size_t i = 0; i < n && i < 16; i++) {
         const struct chatd_message *e = AT(m, i);
         snprintf(res->senders[i], sizeof res->senders[i], "%s", e->sender ? e->sender : "(null)");
+        snprintf(res->rooms[i], sizeof res->rooms[i], "%s", e->room ? e->room : "(null)");
         snprintf(res->bodies[i], sizeof res->bodies[i], "%.*s", (int)(e->body_len < 63 ? e->body_len : 63),
                  e->body ? e->body : "");
         res->body_lens[i] = e->body_len;
@@ -1137,6 +1139,10 @@ int main(int argc, char **argv)
     CHECK(r[2].n == 5 && r[2].seqs[0] == 1 && r[2].seqs[4] == 5, "after=0 oldest first");
     CHECK(r[3].n == 20 && r[3].seqs[0] == 20 && r[3].seqs[19] == 1, "exactly 20 before 21: n=%zu", r[3].n);
     CHECK(r[4].n == 2 && r[4].seqs[0] == 51 && r[4].seqs[1] == 52, "after=50: n=%zu", r[4].n);
+    /* pages read at once each name their room (a plugin may read them together) */
+    for (int k = 0; k < 5; k++)
+        for (size_t i = 0; i < r[k].n && i < 16; i++)
+            CHECK(strcmp(r[k].rooms[i], "rconf1") == 0, "page %d message %zu names room %s", k, i, r[k].rooms[i]);
 
     /* Read marks never go down; the room view shows them. */
     memset(r, 0, sizeof r);
