@@ -417,7 +417,7 @@ static void room_set_reader(struct chatd_room *r, uint64_t read_seq, const struc
 
 /* Columns: seq, id, sender, client_id, ts_ms, body, rev, edited_ms, deleted. */
 #define MSG_COLS "m.seq, m.id, m.sender, m.client_id, m.ts_ms, m.body, m.rev, m.edited_ms, m.deleted"
-#define MSG_NCOLS 9
+#define MSG_NCOLS 9 /* the placeholder rows of a UNION with MSG_COLS (step_history) have as many */
 static void message_fill(struct op *o, struct chatd_message *m, const char *room, MYSQL_ROW row, unsigned long *len)
 {
     memset(m, 0, sizeof *m);
@@ -746,7 +746,8 @@ static bool step_create(struct op *o, MYSQL *my, struct result *r, size_t nr, st
  * room's row (columns 1 to 10 as ROOM_COLS); 1: a member (user, role), in
  * join order; for a reader 2: their read mark (seq), 3: the newest message
  * (columns 1 to 5 as MSG_COLS without the body, the body alone in column
- * 11, so that no other value shares its column and its type stays bytes). */
+ * 11, so that no other value shares its column and its type stays bytes;
+ * rev, edited_ms and deleted in the room's integer columns 7 to 9). */
 static void sql_room_one(struct sb *b, MYSQL *my, const char *id, const char *for_user)
 {
     sb_add(b, "SELECT 0, " ROOM_COLS ", NULL FROM chatd_rooms r WHERE r.id = ");
@@ -763,7 +764,7 @@ static void sql_room_one(struct sb *b, MYSQL *my, const char *id, const char *fo
     sb_str(b, my, id);
     sb_add(b, " AND k.user_id = ");
     sb_str(b, my, for_user);
-    sb_add(b, " UNION ALL SELECT 3, m.seq, m.id, m.sender, m.client_id, m.ts_ms, NULL, NULL, NULL, NULL, NULL, m.body"
+    sb_add(b, " UNION ALL SELECT 3, m.seq, m.id, m.sender, m.client_id, m.ts_ms, NULL, m.rev, m.edited_ms, m.deleted, NULL, m.body"
               " FROM chatd_rooms r JOIN chatd_messages m ON m.room = r.id AND m.seq = r.last_seq WHERE r.id = ");
     sb_str(b, my, id);
 }
@@ -816,8 +817,9 @@ static bool read_room_one(struct op *o, MYSQL_RES *res, bool for_user)
             struct chatd_message *m = messages_alloc(o, 1);
             if (!m)
                 break;
-            MYSQL_ROW mrow = (MYSQL_ROW)(char *[]){row[1], row[2], row[3], row[4], row[5], row[11]};
-            unsigned long mlen[] = {len[1], len[2], len[3], len[4], len[5], len[11]};
+            MYSQL_ROW mrow = (MYSQL_ROW)(char *[MSG_NCOLS]){row[1], row[2], row[3], row[4], row[5], row[11],
+                                                            row[7], row[8], row[9]};
+            unsigned long mlen[MSG_NCOLS] = {len[1], len[2], len[3], len[4], len[5], len[11], len[7], len[8], len[9]};
             message_fill(o, m, o->route, mrow, mlen);
             last = m;
             break;
@@ -1063,7 +1065,7 @@ static bool page_span(const struct op *a, uint64_t last, uint64_t *lo, uint64_t 
 static bool step_history(struct op *o, MYSQL *my, struct result *r, size_t nr, struct sb *b)
 {
     if (o->step == 0 && !o->careful) {
-        sb_add(b, "SELECT 0, r.last_seq, NULL, NULL, NULL, NULL, NULL FROM chatd_rooms r WHERE r.id = ");
+        sb_add(b, "SELECT 0, r.last_seq, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM chatd_rooms r WHERE r.id = ");
         sb_str(b, my, o->route);
         sb_add(b, " UNION ALL SELECT 1, " MSG_COLS " FROM chatd_rooms r JOIN chatd_messages m ON m.room = r.id"
                   " WHERE r.id = ");
@@ -1087,7 +1089,7 @@ static bool step_history(struct op *o, MYSQL *my, struct result *r, size_t nr, s
         return true;
     }
     if (o->step == 0) {
-        sb_add(b, "SELECT 0, 0, NULL, NULL, NULL, NULL, NULL FROM chatd_rooms WHERE id = ");
+        sb_add(b, "SELECT 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM chatd_rooms WHERE id = ");
         sb_str(b, my, o->route);
         unsigned tag = 0;
         for (struct op *a = o; a; a = a->more) {
