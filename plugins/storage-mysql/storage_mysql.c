@@ -50,7 +50,7 @@
 #include "plugin_conf.h"
 #include "storage_op.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define MAX_BATCH 256 /* ops per transaction */
 #define MAX_TRIES 5   /* runs of a batch rolled back by deadlocks before giving up */
 #define LIST_MAX 1000 /* room_list's answer when the filter gives no limit */
@@ -105,6 +105,11 @@ static const char *const migrations[SCHEMA_VERSION] = {
     " ADD COLUMN IF NOT EXISTS edited_ms BIGINT NOT NULL DEFAULT 0,"
     " ADD COLUMN IF NOT EXISTS deleted TINYINT NOT NULL DEFAULT 0,"
     " ADD KEY IF NOT EXISTS chatd_messages_rev (room, rev)",
+    /* 3: what a message is (SDK 2.1): its media type as accepted (NULL:
+     * not known, a message stored before), its kind, the seq it replies to */
+    "ALTER TABLE chatd_messages ADD COLUMN IF NOT EXISTS content_type " TXT(255) " NULL,"
+    " ADD COLUMN IF NOT EXISTS kind TINYINT NOT NULL DEFAULT 0,"
+    " ADD COLUMN IF NOT EXISTS reply_to BIGINT UNSIGNED NOT NULL DEFAULT 0",
 };
 
 /* ---------------------------------------------------------- strings */
@@ -415,9 +420,14 @@ static void room_set_reader(struct chatd_room *r, uint64_t read_seq, const struc
     r->last_message = last;
 }
 
-/* Columns: seq, id, sender, client_id, ts_ms, body, rev, edited_ms, deleted. */
-#define MSG_COLS "m.seq, m.id, m.sender, m.client_id, m.ts_ms, m.body, m.rev, m.edited_ms, m.deleted"
-#define MSG_NCOLS 9 /* the placeholder rows of a UNION with MSG_COLS (step_history) have as many */
+/* Columns: seq, id, sender, client_id, ts_ms, body, rev, edited_ms, deleted,
+ * content_type, kind, reply_to. */
+#define MSG_COLS \
+    "m.seq, m.id, m.sender, m.client_id, m.ts_ms, m.body, m.rev, m.edited_ms, m.deleted, m.content_type, m.kind, m.reply_to"
+#define MSG_NCOLS 12
+/* MSG_NCOLS - 1 NULLs: a placeholder row of a UNION with 1 + MSG_COLS
+ * (step_history) after its tag and one value */
+#define MSG_NULLS "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
 static void message_fill(struct op *o, struct chatd_message *m, const char *room, MYSQL_ROW row, unsigned long *len)
 {
     memset(m, 0, sizeof *m);
@@ -433,6 +443,9 @@ static void message_fill(struct op *o, struct chatd_message *m, const char *room
     m->rev = col_u64(row, 6);
     m->edited_ms = col_i64(row, 7);
     m->deleted = col_i64(row, 8) != 0;
+    m->content_type = col(o, row, len, 9);
+    m->kind = (chatd_message_kind)col_i64(row, 10);
+    m->reply_to = col_u64(row, 11);
 }
 
 /* ------------------------------------------------------ answering */
@@ -747,24 +760,26 @@ static bool step_create(struct op *o, MYSQL *my, struct result *r, size_t nr, st
  * join order; for a reader 2: their read mark (seq), 3: the newest message
  * (columns 1 to 5 as MSG_COLS without the body, the body alone in column
  * 11, so that no other value shares its column and its type stays bytes;
- * rev, edited_ms and deleted in the room's integer columns 7 to 9). */
+ * content_type in the room's text column 6, rev, edited_ms, deleted and
+ * kind in its integer columns 7 to 10, reply_to in column 12). */
 static void sql_room_one(struct sb *b, MYSQL *my, const char *id, const char *for_user)
 {
-    sb_add(b, "SELECT 0, " ROOM_COLS ", NULL FROM chatd_rooms r WHERE r.id = ");
+    sb_add(b, "SELECT 0, " ROOM_COLS ", NULL, NULL FROM chatd_rooms r WHERE r.id = ");
     sb_str(b, my, id);
-    sb_add(b, " UNION ALL (SELECT 1, m.user_id, m.role, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
+    sb_add(b, " UNION ALL (SELECT 1, m.user_id, m.role, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
               " FROM chatd_members m WHERE m.room = ");
     sb_str(b, my, id);
     /* a LIMIT keeps the ORDER BY of a part of a UNION */
     sb_add(b, " ORDER BY m.joined, m.user_id LIMIT 18446744073709551615)");
     if (!for_user)
         return;
-    sb_add(b, " UNION ALL SELECT 2, k.seq, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
+    sb_add(b, " UNION ALL SELECT 2, k.seq, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
               " FROM chatd_marks k WHERE k.room = ");
     sb_str(b, my, id);
     sb_add(b, " AND k.user_id = ");
     sb_str(b, my, for_user);
-    sb_add(b, " UNION ALL SELECT 3, m.seq, m.id, m.sender, m.client_id, m.ts_ms, NULL, m.rev, m.edited_ms, m.deleted, NULL, m.body"
+    sb_add(b, " UNION ALL SELECT 3, m.seq, m.id, m.sender, m.client_id, m.ts_ms, m.content_type, m.rev, m.edited_ms,"
+              " m.deleted, m.kind, m.body, m.reply_to"
               " FROM chatd_rooms r JOIN chatd_messages m ON m.room = r.id AND m.seq = r.last_seq WHERE r.id = ");
     sb_str(b, my, id);
 }
@@ -818,8 +833,9 @@ static bool read_room_one(struct op *o, MYSQL_RES *res, bool for_user)
             if (!m)
                 break;
             MYSQL_ROW mrow = (MYSQL_ROW)(char *[MSG_NCOLS]){row[1], row[2], row[3], row[4], row[5], row[11],
-                                                            row[7], row[8], row[9]};
-            unsigned long mlen[MSG_NCOLS] = {len[1], len[2], len[3], len[4], len[5], len[11], len[7], len[8], len[9]};
+                                                            row[7], row[8], row[9], row[6], row[10], row[12]};
+            unsigned long mlen[MSG_NCOLS] = {len[1], len[2], len[3], len[4], len[5],  len[11],
+                                             len[7], len[8], len[9], len[6], len[10], len[12]};
             message_fill(o, m, o->route, mrow, mlen);
             last = m;
             break;
@@ -1052,6 +1068,14 @@ static bool page_span(const struct op *a, uint64_t last, uint64_t *lo, uint64_t 
     return true;
 }
 
+/* ", content_type, kind, reply_to" of a message to insert */
+static void sql_message_kind(struct sb *b, MYSQL *my, const struct chatd_message *m)
+{
+    sb_add(b, ", ");
+    sb_str(b, my, m->content_type);
+    sb_fmt(b, ", %d, %llu", (int)m->kind, (unsigned long long)m->reply_to);
+}
+
 /* Pages of one room: o and the page reads chained on o->more.
  *
  * A room's messages are seq 1 to last_seq without a gap (seq is taken under
@@ -1065,7 +1089,7 @@ static bool page_span(const struct op *a, uint64_t last, uint64_t *lo, uint64_t 
 static bool step_history(struct op *o, MYSQL *my, struct result *r, size_t nr, struct sb *b)
 {
     if (o->step == 0 && !o->careful) {
-        sb_add(b, "SELECT 0, r.last_seq, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM chatd_rooms r WHERE r.id = ");
+        sb_add(b, "SELECT 0, r.last_seq, " MSG_NULLS " FROM chatd_rooms r WHERE r.id = ");
         sb_str(b, my, o->route);
         sb_add(b, " UNION ALL SELECT 1, " MSG_COLS " FROM chatd_rooms r JOIN chatd_messages m ON m.room = r.id"
                   " WHERE r.id = ");
@@ -1089,7 +1113,7 @@ static bool step_history(struct op *o, MYSQL *my, struct result *r, size_t nr, s
         return true;
     }
     if (o->step == 0) {
-        sb_add(b, "SELECT 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM chatd_rooms WHERE id = ");
+        sb_add(b, "SELECT 0, 0, " MSG_NULLS " FROM chatd_rooms WHERE id = ");
         sb_str(b, my, o->route);
         unsigned tag = 0;
         for (struct op *a = o; a; a = a->more) {
@@ -1217,7 +1241,7 @@ static bool step_append(struct op *o, MYSQL *my, struct result *r, size_t nr, st
         size_t n = 0;
         sb_add(b, "SET @chatd_seq = NULL;SELECT @chatd_seq := last_seq FROM chatd_rooms WHERE id = ");
         sb_str(b, my, o->route);
-        sb_add(b, " FOR UPDATE;INSERT INTO chatd_messages (room, seq, id, sender, client_id, ts_ms, body) VALUES ");
+        sb_add(b, " FOR UPDATE;INSERT INTO chatd_messages (room, seq, id, sender, client_id, ts_ms, body, content_type, kind, reply_to) VALUES ");
         for (struct op *a = o; a; a = a->more) {
             n++;
             sb_add(b, n > 1 ? ",(" : "(");
@@ -1230,6 +1254,7 @@ static bool step_append(struct op *o, MYSQL *my, struct result *r, size_t nr, st
             sb_str(b, my, a->msg_arg.client_id);
             sb_fmt(b, ", %lld, ", (long long)a->msg_arg.ts_ms);
             sb_bytes(b, a->msg_arg.body, a->msg_arg.body_len);
+            sql_message_kind(b, my, &a->msg_arg);
             sb_add(b, ")");
         }
         sb_fmt(b, ";UPDATE chatd_rooms SET last_seq = @chatd_seq + %zu WHERE id = ", n);
@@ -1324,7 +1349,7 @@ static bool step_append(struct op *o, MYSQL *my, struct result *r, size_t nr, st
             char id[96];
             snprintf(id, sizeof id, "%s-%llu", a->route, (unsigned long long)m->seq);
             m->id = copy_n(a, &a->ans, id, strlen(id));
-            sb_add(b, any ? ",(" : "INSERT INTO chatd_messages (room, seq, id, sender, client_id, ts_ms, body) VALUES (");
+            sb_add(b, any ? ",(" : "INSERT INTO chatd_messages (room, seq, id, sender, client_id, ts_ms, body, content_type, kind, reply_to) VALUES (");
             any = true;
             sb_str(b, my, a->route);
             sb_fmt(b, ", %llu, ", (unsigned long long)m->seq);
@@ -1335,6 +1360,7 @@ static bool step_append(struct op *o, MYSQL *my, struct result *r, size_t nr, st
             sb_str(b, my, m->client_id);
             sb_fmt(b, ", %lld, ", (long long)m->ts_ms);
             sb_bytes(b, a->msg_arg.body, a->msg_arg.body_len);
+            sql_message_kind(b, my, &a->msg_arg);
             sb_add(b, ")");
         }
         if (!any)
@@ -1565,10 +1591,13 @@ static bool step_edit(struct op *o, MYSQL *my, struct result *r, size_t nr, stru
         sb_str(b, my, o->route);
         sb_fmt(b, ";UPDATE chatd_messages SET rev = %llu, edited_ms = %lld, deleted = %d, body = ",
                (unsigned long long)rev, (long long)ed->now_ms, ed->what == CHATD_MESSAGE_DELETE);
-        if (ed->what == CHATD_MESSAGE_EDIT)
+        if (ed->what == CHATD_MESSAGE_EDIT) {
             sb_bytes(b, ed->body, ed->body_len);
-        else
+            sb_add(b, ", content_type = ");
+            sb_str(b, my, ed->content_type);
+        } else {
             sb_add(b, "''");
+        }
         sb_add(b, " WHERE room = ");
         sb_str(b, my, o->route);
         sb_fmt(b, " AND seq = %llu", (unsigned long long)ed->seq);
@@ -1578,6 +1607,8 @@ static bool step_edit(struct op *o, MYSQL *my, struct result *r, size_t nr, stru
         m->deleted = ed->what == CHATD_MESSAGE_DELETE;
         m->body = ed->what == CHATD_MESSAGE_EDIT ? ed->body : copy_n(o, &o->ans, "", 0);
         m->body_len = ed->what == CHATD_MESSAGE_EDIT ? ed->body_len : 0;
+        if (ed->what == CHATD_MESSAGE_EDIT)
+            m->content_type = ed->content_type;
         return true;
     }
     default:
@@ -2801,6 +2832,12 @@ static void m_message_append(void *state, const struct chatd_message *msg, chatd
     o->msg_arg.client_id = astr(o, msg->client_id);
     o->msg_arg.body = copy_n(o, &o->args, msg->body ? msg->body : "", msg->body ? msg->body_len : 0);
     o->msg_arg.body_len = msg->body ? msg->body_len : 0;
+    o->msg_arg.content_type = CHATD_HAS(msg, content_type) ? astr(o, msg->content_type) : NULL;
+    o->msg_arg.kind = CHATD_HAS(msg, kind) ? msg->kind : CHATD_MESSAGE_TEXT;
+    o->msg_arg.reply_to = CHATD_HAS(msg, reply_to) ? msg->reply_to : 0;
+    o->msg_arg.rev = 0; /* the host's are ignored in an append */
+    o->msg_arg.edited_ms = 0;
+    o->msg_arg.deleted = false;
     if (o->msg_arg.client_id) {
         uint64_t h = 1469598103934665603u;
         for (const char *p = o->msg_arg.sender; p && *p; p++)
