@@ -399,6 +399,13 @@ int settings_load(struct settings *s, struct config *cfg, char *err, size_t errl
         config_errorf(err, errlen, cfg, "server", "trusted_proxies", "%s", range_why);
         return -1;
     }
+    if (srv && config_get_bool(cfg, srv, "proxy_protocol", false, &s->proxy_protocol, err, errlen) < 0)
+        return -1;
+    if (s->proxy_protocol && !s->trusted_proxies.n) {
+        config_errorf(err, errlen, cfg, "server", "proxy_protocol",
+                      "on, but trusted_proxies is empty: list the proxies whose PROXY header is believed");
+        return -1;
+    }
     v = srv ? config_get(srv, "log_level") : NULL;
     int lvl = log_level_parse(v ? v : "info");
     if (lvl < 0) {
@@ -599,6 +606,7 @@ size_t settings_restart_changes(const struct settings *old, const struct setting
     CHANGED(str_differs(old->web_root, next->web_root), "[server] web_root");
     CHANGED(words_differ(old->allowed_origins, next->allowed_origins), "[server] allowed_origins");
     CHANGED(!cidr_list_equal(&old->trusted_proxies, &next->trusted_proxies), "[server] trusted_proxies");
+    CHANGED(old->proxy_protocol != next->proxy_protocol, "[server] proxy_protocol");
     bool paths = old->nws_paths != next->nws_paths, sockjs = false;
     for (size_t i = 0; !paths && i < old->nws_paths; i++) {
         paths |= strcmp(old->ws_paths[i].path, next->ws_paths[i].path) != 0;

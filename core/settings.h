@@ -57,6 +57,7 @@ struct settings {
     char *web_root;
     char **allowed_origins; /* NULL-terminated */
     struct cidr_list trusted_proxies; /* whose Forwarded / X-Forwarded-For is believed */
+    bool proxy_protocol;              /* raw STOMP from a trusted proxy opens with a PROXY header */
     chatd_log_level log_level;
     enum log_format log_format;
     long long shutdown_timeout_ms;

@@ -66,6 +66,13 @@ static bool forwarded_for(const char *el, size_t n, const char **v, size_t *vn)
     return false;
 }
 
+bool client_addr_trusted(const struct cidr_list *trusted, const char *peer)
+{
+    unsigned char a[16];
+    int family;
+    return trusted->n && cidr_addr_parse(peer, a, &family) && cidr_list_has(trusted, a, family);
+}
+
 void client_addr_resolve(const struct cidr_list *trusted, const char *peer, const char *forwarded, const char *xff,
                          char *out, size_t outlen)
 {

@@ -8,6 +8,7 @@
 #ifndef CHATD_CLIENT_ADDR_H
 #define CHATD_CLIENT_ADDR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "cidr.h"
@@ -21,5 +22,8 @@
  * that added it. */
 void client_addr_resolve(const struct cidr_list *trusted, const char *peer, const char *forwarded, const char *xff,
                          char *out, size_t outlen);
+
+/* Whether peer (an address in text form) is one of the trusted proxies. */
+bool client_addr_trusted(const struct cidr_list *trusted, const char *peer);
 
 #endif

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "net/client_addr.h"
 #include "net/gateway_conn.h"
+#include "net/proxy_header.h"
 #include "utf8.h"
 
 
@@ -122,14 +123,18 @@ static void client_address(struct gateway *g, struct lws *wsi, bool http, char *
     client_addr_resolve(trusted, peer, fwd, xff, out, outlen);
 }
 
-void conn_open(struct gateway *g, struct conn *c, struct lws *wsi, enum transport t)
+/* A connection from addr (NULL: the one the peer and its headers say). */
+static void conn_open_from(struct gateway *g, struct conn *c, struct lws *wsi, enum transport t, const char *addr)
 {
     memset(c, 0, sizeof *c);
     ev_timer_init(&c->hb_timer, conn_heartbeat, 0, 0);
     c->g = g;
     c->wsi = wsi;
     c->transport = t;
-    client_address(g, wsi, t == TRANSPORT_WS, c->peer, sizeof c->peer);
+    if (addr)
+        snprintf(c->peer, sizeof c->peer, "%s", addr);
+    else
+        client_address(g, wsi, t == TRANSPORT_WS, c->peer, sizeof c->peer);
     size_t limit = g->live.max_connections_per_ip;
     if (limit && peer_count(g, c->peer) >= limit) {
         /* Never reaches the core: no session, only this ERROR, then close. */
@@ -157,6 +162,11 @@ void conn_open(struct gateway *g, struct conn *c, struct lws *wsi, enum transpor
     m.u.opened.remote_addr = strdup(c->peer);
     pending_add(g, &m);
     pending_flush(g);
+}
+
+void conn_open(struct gateway *g, struct conn *c, struct lws *wsi, enum transport t)
+{
+    conn_open_from(g, c, wsi, t, NULL);
 }
 
 void conn_closed(struct gateway *g, struct conn *c)
@@ -1167,6 +1177,87 @@ static int callback_stomp_ws(struct lws *wsi, enum lws_callback_reasons reason, 
     }
 }
 
+/* ----------------------------------------------- the PROXY protocol */
+
+/* Seconds a trusted proxy has to send its PROXY header. */
+#define PROXY_HEADER_TIMEOUT_S 10
+
+/* [server] proxy_protocol: a raw STOMP connection on the plain listener
+ * from a trusted proxy waits for the proxy's PROXY header (version 1 or 2),
+ * then opens as the client it names. Anyone else's connection opens at
+ * once as its peer: a PROXY header from it is no STOMP frame and gets the
+ * parser's ERROR. Over TLS the header would come before the handshake,
+ * which libwebsockets makes: stomp_tls_listen does not read it. */
+static bool proxy_header_expected(struct gateway *g, struct lws *wsi)
+{
+    if (!g->settings->proxy_protocol || lws_get_vhost_user(lws_get_vhost(wsi)) != &g->proxy_vhost)
+        return false;
+    char peer[64] = "";
+    lws_get_peer_simple(wsi, peer, sizeof peer);
+    return client_addr_trusted(&g->settings->trusted_proxies, peer);
+}
+
+static void proxy_wait_begin(struct gateway *g, struct conn *c, struct lws *wsi)
+{
+    memset(c, 0, sizeof *c);
+    ev_timer_init(&c->hb_timer, conn_heartbeat, 0, 0);
+    c->g = g;
+    c->wsi = wsi;
+    c->transport = TRANSPORT_TCP;
+    c->proxy_wait = true;
+    lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
+    lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, PROXY_HEADER_TIMEOUT_S);
+}
+
+static void proxy_wait_end(struct conn *c)
+{
+    free(c->proxy_buf);
+    c->proxy_buf = NULL;
+    c->proxy_len = 0;
+    c->proxy_wait = false;
+}
+
+/* Bytes while the header is awaited: more of it, or the header and what
+ * follows it (the connection then opens and reads the rest as STOMP). */
+static void proxy_receive(struct gateway *g, struct conn *c, const unsigned char *in, size_t len)
+{
+    size_t room = PROXY_HEADER_MAX - c->proxy_len;
+    size_t take = len < room ? len : room;
+    unsigned char *buf = realloc(c->proxy_buf, c->proxy_len + take + 1);
+    if (!buf) {
+        proxy_wait_end(c);
+        c->kill = true;
+        lws_callback_on_writable(c->wsi);
+        return;
+    }
+    memcpy(buf + c->proxy_len, in, take);
+    c->proxy_buf = buf;
+    size_t before = c->proxy_len;
+    c->proxy_len += take;
+    struct proxy_header h;
+    const char *why = "PROXY protocol header too long";
+    enum proxy_result r = proxy_header_parse(c->proxy_buf, c->proxy_len, &h, &why);
+    if (r == PROXY_MORE && c->proxy_len < PROXY_HEADER_MAX)
+        return;
+    char peer[sizeof c->peer];
+    snprintf(peer, sizeof peer, "%s", c->peer);
+    if (r != PROXY_DONE) {
+        log_msg(CHATD_LOG_WARN, "gateway", 0, "TCP connection from proxy %s refused: %s", peer, why);
+        proxy_wait_end(c);
+        lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
+        conn_send_error(g, c, "bad PROXY protocol header", why);
+        return;
+    }
+    proxy_wait_end(c);
+    lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
+    conn_open_from(g, c, c->wsi, TRANSPORT_TCP, h.local ? peer : h.addr);
+    log_msg(CHATD_LOG_DEBUG, "gateway", c->id, "TCP connection through proxy %s from %s", peer, c->peer);
+    /* what came after the header, in this read */
+    size_t used = h.len - before;
+    if (used < len && c->parser)
+        conn_receive(g, c, (const char *)in + used, len - used);
+}
+
 static int callback_stomp_raw(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                               size_t len)
 {
@@ -1180,9 +1271,16 @@ static int callback_stomp_raw(struct lws *wsi, enum lws_callback_reasons reason,
     case LWS_CALLBACK_RAW_ADOPT:
         if (g->draining)
             return -1;
-        conn_open(g, c, wsi, TRANSPORT_TCP);
+        if (proxy_header_expected(g, wsi))
+            proxy_wait_begin(g, c, wsi);
+        else
+            conn_open(g, c, wsi, TRANSPORT_TCP);
         return 0;
     case LWS_CALLBACK_RAW_RX:
+        if (c->proxy_wait) {
+            proxy_receive(g, c, in, len);
+            return 0;
+        }
         if (!c->rx_seen) {
             c->rx_seen = true;
             /* Over TLS, lws arms a time-out when the handshake ends and
@@ -1199,6 +1297,7 @@ static int callback_stomp_raw(struct lws *wsi, enum lws_callback_reasons reason,
     case LWS_CALLBACK_RAW_WRITEABLE:
         return conn_writable(g, c);
     case LWS_CALLBACK_RAW_CLOSE:
+        proxy_wait_end(c);
         conn_closed(g, c);
         return 0;
     default:
@@ -1322,6 +1421,8 @@ static int gateway_listen_stomp(struct gateway *g, const char *name, const char 
     vi.retry_and_idle_policy = &no_idle_policy;
     if (tls)
         tls_vhost_info(g, &vi);
+    else
+        vi.user = &g->proxy_vhost;
     if (!lws_create_vhost(g->ctx, &vi)) {
         snprintf(err, errlen, "gateway: cannot listen on %s:%d%s (see the lws line above)", host, port,
                  tls ? " with TLS" : "");

@@ -55,6 +55,9 @@ struct conn {
     bool rx_blocked;        /* not reading, for any reason of conn_rx_blocked() */
     bool counted;           /* holds one of gateway.peers' counts for `peer` */
     bool rx_seen;           /* raw TCP: bytes arrived (over TLS: the handshake is over) */
+    bool proxy_wait;        /* raw TCP from a trusted proxy: its PROXY header is awaited */
+    unsigned char *proxy_buf; /* the header's bytes so far */
+    size_t proxy_len;
     bool dirty;             /* got output in this drain of the core's queue */
     char peer[48];          /* the client's address */
     lws_usec_t hb_send_us, hb_receive_us;
@@ -98,6 +101,7 @@ struct gateway {
     /* Only its restart-only members are read (gateway.h); the rest is in `live`. */
     const struct settings *settings;
     struct gateway_limits live;
+    char proxy_vhost;          /* its address: the user of the vhost whose connections may open with a PROXY header */
     struct lws_context *ctx;
     struct ev_loop *loop;      /* epoll; lws runs on it as a foreign loop */
     ev_timer lws_pump;         /* see gateway_lws_pump() */
