@@ -16,6 +16,15 @@
  * JWKS key has its algorithm pinned too (its `alg`, or RS256 / ES256 by
  * type); a kid defined twice stops the start.
  *
+ * Keys may also come from an issuer's JWKS URL (`jwks_url`, HTTPS): fetched
+ * at start and again when its Cache-Control max-age runs out (bounded by
+ * jwks_min_refresh and jwks_max_age), and at once for a token whose kid no
+ * key has (at most once per jwks_min_refresh), that token waiting for the
+ * fetch: a rotated key is picked up without a restart. A failed fetch keeps
+ * the keys of the last good one and is retried with a growing delay; before
+ * any fetch has succeeded, a token that needs the URL's keys is answered
+ * "authentication unavailable" (retryable), not refused.
+ *
  * Logout (`revocation = redis`): once a token has passed every other check,
  * `EXISTS PREFIX+jti` is asked of Redis through hiredis' asynchronous API on
  * the core loop; a key that exists refuses the token ("token revoked"). Redis
@@ -39,7 +48,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <time.h>
+
+#include "jwks_fetch.h"
 
 #define MAX_KEYS 64
 #define JWKS_MAX_BYTES (1024 * 1024)
@@ -47,6 +59,10 @@
 #define MAX_CHECKS 10000         /* revocation look-ups in flight */
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
+#define MAX_WAITERS 10000        /* tokens waiting for a JWKS fetch */
+#define JWKS_RETRY_MIN_MS 1000   /* after a failed fetch, doubling */
+#define JWKS_RETRY_MAX_MS 60000
+#define JWKS_DEFAULT_AGE_MS 300000 /* a response without max-age */
 
 struct key {
     char *kid;              /* NULL: the default key */
@@ -56,6 +72,7 @@ struct key {
 };
 
 struct check;
+struct waiter;
 
 struct auth_jwt {
     const struct chatd_host *host;
@@ -82,7 +99,37 @@ struct auth_jwt {
     int backoff_ms;
     struct check *checks; /* every look-up hiredis holds */
     size_t nchecks;
+
+    /* Keys from jwks_url: the set of the last good fetch, replaced whole. */
+    struct evhttp_uri *jwks_uri; /* NULL: no URL */
+    SSL_CTX *jwks_tls;
+    struct evdns_base *dns;
+    struct key *url_keys;
+    size_t nurl;
+    bool url_fetched;         /* a fetch has succeeded */
+    bool fetching;
+    struct jwks_fetch *fetch; /* the latest, in flight while fetching */
+    int64_t fetch_started_ms; /* monotonic */
+    long jwks_timeout_ms, jwks_min_refresh_ms, jwks_max_age_ms, retry_ms;
+    struct event *refresh;    /* the next fetch */
+    struct waiter *waiters, **waiters_tail;
+    size_t nwaiters;
 };
+
+/* A token whose kid no key has, waiting for the fetch in flight. */
+struct waiter {
+    struct waiter *next;
+    struct answer *ans;
+    char *token;
+    char *remote;
+};
+
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* ------------------------------------------------------------- answers */
 
@@ -190,6 +237,22 @@ static bool has_role(const char *json, const char *role)
     return found;
 }
 
+/* verify()'s answer for a kid no key has: a fetch of jwks_url may help. */
+static const char unknown_kid[] = "unknown key id";
+
+/* The key a token names: the ini's and the jwks file's first, then the
+ * URL's (a kid of both is the ini's). No kid: the default key. */
+static const struct key *key_for(const struct auth_jwt *a, const char *kid)
+{
+    for (size_t i = 0; i < a->nkeys; i++)
+        if (kid ? (a->keys[i].kid && strcmp(a->keys[i].kid, kid) == 0) : !a->keys[i].kid)
+            return &a->keys[i];
+    for (size_t i = 0; kid && i < a->nurl; i++)
+        if (strcmp(a->url_keys[i].kid, kid) == 0)
+            return &a->url_keys[i];
+    return NULL;
+}
+
 static const char *verify(struct auth_jwt *a, const char *token, struct answer *ans)
 {
     if (!token || !*token)
@@ -216,11 +279,9 @@ static const char *verify(struct auth_jwt *a, const char *token, struct answer *
     else if (kid && !kid_is_sane(kid))
         why = "unknown key id";
     else {
-        for (size_t i = 0; i < a->nkeys && !key; i++)
-            if (kid ? (a->keys[i].kid && strcmp(a->keys[i].kid, kid) == 0) : !a->keys[i].kid)
-                key = &a->keys[i];
+        key = key_for(a, kid);
         if (!key && kid)
-            why = "unknown key id";
+            why = unknown_kid;
         else if (!key)
             why = "token names no key id";
         else if (key->alg != want)
@@ -506,6 +567,30 @@ static void connect_now(struct auth_jwt *a)
 
 /* ----------------------------------------------------------------- op */
 
+static bool jwks_wait(struct auth_jwt *a, struct answer *ans, const char *token, const char *remote);
+
+/* The verdict of verify(), answered: through the revocation list when it
+ * has a say, else posted. */
+static void settle(struct auth_jwt *a, struct answer *ans, const char *why, const char *remote)
+{
+    ans->st = why ? CHATD_ERR_DENIED : CHATD_OK;
+    ans->reason = why;
+    if (why == unknown_kid && a->jwks_uri && !a->url_fetched) {
+        /* the URL's keys were never had: the issuer's fault, not the token's */
+        ans->st = CHATD_ERR_UNAVAILABLE;
+        ans->reason = "authentication unavailable";
+        a->host->log(a->host, CHATD_LOG_WARN, "token from %s not checked: no key from jwks_url yet",
+                     remote ? remote : "?");
+    } else if (why) {
+        a->host->log(a->host, CHATD_LOG_INFO, "token refused (%s) from %s", why, remote ? remote : "?");
+    }
+    /* Only a token that passed every other check costs a look-up. */
+    if (!why && ans->jti)
+        revocation_check(a, ans);
+    else
+        answer_post(a, ans);
+}
+
 static void jwt_authenticate(void *state, const struct chatd_credentials *cred, chatd_auth_cb cb, void *ctx)
 {
     struct auth_jwt *a = state;
@@ -517,16 +602,9 @@ static void jwt_authenticate(void *state, const struct chatd_credentials *cred, 
     /* The token: a bearer, else the passcode (some clients can only send that). */
     const char *token = cred->token ? cred->token : cred->passcode;
     const char *why = verify(a, token, ans);
-    ans->st = why ? CHATD_ERR_DENIED : CHATD_OK;
-    ans->reason = why;
-    if (why)
-        a->host->log(a->host, CHATD_LOG_INFO, "token refused (%s) from %s", why,
-                     cred->remote_addr ? cred->remote_addr : "?");
-    /* Only a token that passed every other check costs a look-up. */
-    if (!why && ans->jti)
-        revocation_check(a, ans);
-    else
-        answer_post(a, ans);
+    if (why == unknown_kid && jwks_wait(a, ans, token, cred->remote_addr))
+        return;
+    settle(a, ans, why, cred->remote_addr);
 }
 
 /* -------------------------------------------------------------- config */
@@ -758,8 +836,8 @@ static const char *ec_jwk(json_t *jwk, const struct curve **curve, EVP_PKEY **pk
     return why;
 }
 
-/* One JWK into a->keys, or the reason it cannot be used. */
-static const char *jwk_load(struct auth_jwt *a, json_t *jwk, const char *kid)
+/* One JWK into *k, or the reason it cannot be used. */
+static const char *jwk_load(struct key *k, json_t *jwk, const char *kid)
 {
     static char why_buf[128];
     if (!json_is_object(jwk))
@@ -804,7 +882,6 @@ static const char *jwk_load(struct auth_jwt *a, json_t *jwk, const char *kid)
                  kty ? kty : "missing", kty ? "'" : "");
         return why_buf;
     }
-    struct key *k = &a->keys[a->nkeys];
     memset(k, 0, sizeof *k);
     if (!why && !(k->material = pem_of(pkey, &k->len)))
         why = "cannot write the key as PEM";
@@ -817,7 +894,6 @@ static const char *jwk_load(struct auth_jwt *a, json_t *jwk, const char *kid)
         return why;
     }
     k->alg = want;
-    a->nkeys++;
     return NULL;
 }
 
@@ -848,8 +924,8 @@ static int parse_jwks(struct auth_jwt *a, const char *path, const unsigned char 
                 why = "\"kid\" must be 1 to 64 letters, digits, '-' or '_'";
             else if (a->nkeys == MAX_KEYS)
                 why = "more keys than 64 in all";
-            else if (!dup)
-                why = jwk_load(a, jwk, kid);
+            else if (!dup && !(why = jwk_load(&a->keys[a->nkeys], jwk, kid)))
+                a->nkeys++;
             if (dup) {
                 if (dup < a->keys + first)
                     h->config_error(h, "jwks", "%s: keys[%zu]: kid '%s' is also defined by key.%s.* here", path,
@@ -888,12 +964,232 @@ static int load_jwks(struct auth_jwt *a, const char *path)
     return rc;
 }
 
+/* ------------------------------------------------------------ jwks_url */
+
+static void keys_free(struct key *keys, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(keys[i].kid);
+        free(keys[i].material);
+    }
+}
+
+/* The usable keys of a fetched JWKS document into a new set. A key chatd
+ * cannot use (another kty, "use": "enc", no kid) is passed over, as is a
+ * kid the ini or the file defines or one the document repeats; the
+ * document is refused when it is no JWKS or has no usable key. */
+static const char *url_keys_parse(struct auth_jwt *a, const unsigned char *text, size_t len, struct key **out,
+                                  size_t *nout)
+{
+    static char why[200];
+    json_error_t jerr;
+    json_t *root = json_loadb((const char *)text, len, 0, &jerr);
+    json_t *keys = json_object_get(root, "keys");
+    if (!root || !json_is_array(keys)) {
+        snprintf(why, sizeof why, root ? "expected {\"keys\": [...]}" : "not JSON: %s (line %d)", jerr.text,
+                 jerr.line);
+        json_decref(root);
+        return why;
+    }
+    size_t cap = json_array_size(keys) < MAX_KEYS ? json_array_size(keys) : MAX_KEYS;
+    struct key *set = calloc(cap ? cap : 1, sizeof *set);
+    size_t n = 0;
+    for (size_t i = 0; set && i < json_array_size(keys) && n < cap; i++) {
+        json_t *jwk = json_array_get(keys, i);
+        const char *kid = json_string_value(json_object_get(jwk, "kid"));
+        bool dup = false;
+        for (size_t j = 0; kid && j < n && !dup; j++)
+            dup = strcmp(set[j].kid, kid) == 0;
+        const char *skip = !kid || !kid_is_sane(kid) ? "no usable kid"
+                           : dup || find_kid(a, kid) ? "kid defined before"
+                                                     : jwk_load(&set[n], jwk, kid);
+        if (skip)
+            a->host->log(a->host, CHATD_LOG_DEBUG, "jwks_url: keys[%zu] passed over: %s", i, skip);
+        else
+            n++;
+    }
+    json_decref(root);
+    if (!set)
+        return "out of memory";
+    if (!n) {
+        free(set);
+        return "no usable key (RSA or EC, \"use\": \"sig\", with a kid)";
+    }
+    *out = set;
+    *nout = n;
+    return NULL;
+}
+
+static void start_fetch(struct auth_jwt *a);
+
+static void schedule_fetch(struct auth_jwt *a, long ms)
+{
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    evtimer_add(a->refresh, &tv);
+}
+
+/* The tokens that waited for a fetch, verified again with what it brought. */
+static void waiters_settle(struct auth_jwt *a)
+{
+    struct waiter *w = a->waiters;
+    a->waiters = NULL;
+    a->waiters_tail = &a->waiters;
+    a->nwaiters = 0;
+    while (w) {
+        struct waiter *next = w->next;
+        settle(a, w->ans, verify(a, w->token, w->ans), w->remote);
+        free(w->token);
+        free(w->remote);
+        free(w);
+        w = next;
+    }
+}
+
+static void on_jwks(void *arg, const char *err, const unsigned char *body, size_t len, long max_age_s)
+{
+    struct auth_jwt *a = arg;
+    const struct chatd_host *h = a->host;
+    a->fetching = false;
+    struct key *set = NULL;
+    size_t n = 0;
+    if (!err)
+        err = url_keys_parse(a, body, len, &set, &n);
+    if (err) {
+        h->log(h, CHATD_LOG_WARN, "jwks_url: %s; %s, next try in %lds", err,
+               a->url_fetched ? "the keys of the last fetch stay" : "no key from it yet", a->retry_ms / 1000);
+        count(a, "jwks_fetch_failed");
+        schedule_fetch(a, a->retry_ms);
+        a->retry_ms = a->retry_ms * 2 > JWKS_RETRY_MAX_MS ? JWKS_RETRY_MAX_MS : a->retry_ms * 2;
+    } else {
+        keys_free(a->url_keys, a->nurl);
+        free(a->url_keys);
+        a->url_keys = set;
+        a->nurl = n;
+        a->url_fetched = true;
+        a->retry_ms = JWKS_RETRY_MIN_MS;
+        long age = max_age_s >= 0 && max_age_s < LONG_MAX / 1000 ? max_age_s * 1000 : JWKS_DEFAULT_AGE_MS;
+        if (age < a->jwks_min_refresh_ms)
+            age = a->jwks_min_refresh_ms;
+        if (age > a->jwks_max_age_ms)
+            age = a->jwks_max_age_ms;
+        h->log(h, CHATD_LOG_INFO, "jwks_url: %zu key(s), fetched again in %lds", n, age / 1000);
+        count(a, "jwks_fetched");
+        schedule_fetch(a, age);
+    }
+    waiters_settle(a);
+}
+
+static void start_fetch(struct auth_jwt *a)
+{
+    /* the previous fetch is over (its callback returned): free it here */
+    jwks_fetch_cancel(a->fetch);
+    evtimer_del(a->refresh);
+    a->fetch_started_ms = monotonic_ms();
+    a->fetch = jwks_fetch_start(a->host->base, a->dns, a->jwks_tls, a->jwks_uri, a->jwks_timeout_ms,
+                                JWKS_MAX_BYTES, on_jwks, a);
+    a->fetching = a->fetch != NULL;
+    if (!a->fetch)
+        schedule_fetch(a, a->retry_ms);
+}
+
+static void on_refresh(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    start_fetch(arg);
+}
+
+/* A token whose kid no key has: it waits for the fetch in flight, or for
+ * one started now if the last began jwks_min_refresh ago or more. False:
+ * answer it at once. */
+static bool jwks_wait(struct auth_jwt *a, struct answer *ans, const char *token, const char *remote)
+{
+    if (!a->jwks_uri || a->nwaiters >= MAX_WAITERS)
+        return false;
+    if (!a->fetching && monotonic_ms() - a->fetch_started_ms < a->jwks_min_refresh_ms)
+        return false;
+    struct waiter *w = calloc(1, sizeof *w);
+    if (!w || !(w->token = strdup(token)) || (remote && !(w->remote = strdup(remote)))) {
+        if (w)
+            free(w->token);
+        free(w);
+        return false;
+    }
+    w->ans = ans;
+    *a->waiters_tail = w;
+    a->waiters_tail = &w->next;
+    a->nwaiters++;
+    if (!a->fetching) {
+        a->host->log(a->host, CHATD_LOG_INFO, "jwks_url: a token names a key not known yet: fetching");
+        start_fetch(a);
+        if (!a->fetching) { /* could not start: answer now */
+            waiters_settle(a);
+            return true;
+        }
+    }
+    return true;
+}
+
+static int config_duration(const struct chatd_host *h, const char *key, long def_ms, long min_ms, long max_ms,
+                           long *out);
+
+/* jwks_url, jwks_ca, jwks_timeout, jwks_min_refresh, jwks_max_age. */
+static int load_jwks_url(struct auth_jwt *a)
+{
+    const struct chatd_host *h = a->host;
+    const char *url = h->config_get(h, "jwks_url");
+    static const char *const url_keys[] = {"jwks_ca", "jwks_timeout", "jwks_min_refresh", "jwks_max_age"};
+    if (!url) {
+        for (size_t i = 0; i < sizeof url_keys / sizeof *url_keys; i++)
+            if (h->config_get(h, url_keys[i])) {
+                h->config_error(h, url_keys[i], "only used with jwks_url");
+                return -1;
+            }
+        return 0;
+    }
+    a->jwks_uri = evhttp_uri_parse(url);
+    const char *scheme = a->jwks_uri ? evhttp_uri_get_scheme(a->jwks_uri) : NULL;
+    const char *host = a->jwks_uri ? evhttp_uri_get_host(a->jwks_uri) : NULL;
+    if (!scheme || strcasecmp(scheme, "https") != 0 || !host || !*host || evhttp_uri_get_userinfo(a->jwks_uri)) {
+        h->config_error(h, "jwks_url", "expected an https:// URL with a host, got '%s'", url);
+        return -1;
+    }
+    if (config_duration(h, "jwks_timeout", 5000, 100, 60000, &a->jwks_timeout_ms) < 0 ||
+        config_duration(h, "jwks_min_refresh", 30000, 1000, 86400000, &a->jwks_min_refresh_ms) < 0 ||
+        config_duration(h, "jwks_max_age", 3600000, 1000, 7 * 86400000L, &a->jwks_max_age_ms) < 0)
+        return -1;
+    if (a->jwks_min_refresh_ms > a->jwks_max_age_ms) {
+        h->config_error(h, "jwks_min_refresh", "is above jwks_max_age");
+        return -1;
+    }
+    const char *ca = h->config_get(h, "jwks_ca");
+    const char *why = NULL;
+    if (!(a->jwks_tls = jwks_fetch_tls(ca, &why))) {
+        h->config_error(h, ca ? "jwks_ca" : "jwks_url", "%s%s%s", why, ca ? ": " : "", ca ? ca : "");
+        return -1;
+    }
+    /* the resolver: the system's name servers (an address needs none) */
+    if (!(a->dns = evdns_base_new(h->base, 0)) || !(a->refresh = evtimer_new(h->base, on_refresh, a)))
+        return -1;
+    evdns_base_resolv_conf_parse(a->dns, DNS_OPTIONS_ALL, "/etc/resolv.conf");
+    a->retry_ms = JWKS_RETRY_MIN_MS;
+    a->waiters_tail = &a->waiters;
+    return 0;
+}
+
 static void free_all(struct auth_jwt *a)
 {
-    for (size_t i = 0; i < a->nkeys; i++) {
-        free(a->keys[i].kid);
-        free(a->keys[i].material);
-    }
+    keys_free(a->keys, a->nkeys);
+    keys_free(a->url_keys, a->nurl);
+    free(a->url_keys);
+    jwks_fetch_cancel(a->fetch);
+    if (a->refresh)
+        event_free(a->refresh);
+    if (a->dns)
+        evdns_base_free(a->dns, 0); /* no request is left: the fetch is cancelled */
+    if (a->jwks_tls)
+        SSL_CTX_free(a->jwks_tls);
+    if (a->jwks_uri)
+        evhttp_uri_free(a->jwks_uri);
     free(a->issuer);
     free(a->audience);
     free(a->claim_user_s);
@@ -1025,9 +1321,11 @@ static chatd_status jwt_init(const struct chatd_host *h, void **state)
     const char *jwks = h->config_get(h, "jwks");
     if (jwks && load_jwks(a, jwks) < 0)
         goto invalid;
-    if (a->nkeys == 0) {
+    if (load_jwks_url(a) < 0)
+        goto invalid;
+    if (a->nkeys == 0 && !a->jwks_uri) {
         h->config_error(h, jwks ? "jwks" : "algorithm",
-                        "no key: set algorithm with secret or public_key, key.KID.* entries, or jwks");
+                        "no key: set algorithm with secret or public_key, key.KID.* entries, jwks or jwks_url");
         goto invalid;
     }
     if (load_revocation(a) < 0)
@@ -1055,9 +1353,12 @@ static chatd_status jwt_init(const struct chatd_host *h, void **state)
     if ((iss && *iss && !a->issuer) || (aud && *aud && !a->audience) || (cu && !a->claim_user_s) ||
         (cn && !a->claim_name_s) || (cr && !a->claim_roles_s) || (ar && *ar && !a->admin_role))
         goto invalid;
-    h->log(h, CHATD_LOG_INFO, "%zu key(s)%s", a->nkeys, a->revocation ? ", revocation list in redis" : "");
+    h->log(h, CHATD_LOG_INFO, "%zu key(s)%s%s", a->nkeys, a->jwks_uri ? " and those of jwks_url" : "",
+           a->revocation ? ", revocation list in redis" : "");
     if (a->revocation)
         connect_now(a);
+    if (a->jwks_uri)
+        schedule_fetch(a, 0); /* from the loop: chatd --check-config never runs it */
     *state = a;
     return CHATD_OK;
 invalid:
@@ -1079,6 +1380,18 @@ static void jwt_fini(void *state)
         event_free(c->timer);
         check_answer(c, CHATD_ERR_CLOSED, "shutting down");
         free(c);
+    }
+    jwks_fetch_cancel(a->fetch);
+    a->fetch = NULL;
+    while (a->waiters) {
+        struct waiter *w = a->waiters;
+        a->waiters = w->next;
+        w->ans->st = CHATD_ERR_CLOSED;
+        w->ans->reason = "shutting down";
+        answer_run(w->ans);
+        free(w->token);
+        free(w->remote);
+        free(w);
     }
     free_all(a);
 }
