@@ -546,6 +546,44 @@ static void port_message_revisions(void *state, const char *room_id, uint64_t af
     call_returned(c);
 }
 
+static void port_room_claim_limited(void *state, const char *room_id, const char *agent, size_t max_open,
+                                    int64_t now_ms, chatd_room_cb cb, void *ctx)
+{
+    struct plugin *p = state;
+    const struct chatd_storage_ops *o = ops_of_minor(p, 2);
+    struct call *c = call_start(p, "room_claim_limited", ANSWER_ROOM, (void *)cb, ctx);
+    if (!c || port_lacks(c, o && OPS_HAS(o, room_claim_limited)))
+        return;
+    o->room_claim_limited(p->state, room_id, agent, max_open, now_ms, on_room, c);
+    call_returned(c);
+}
+
+static void port_room_transfer(void *state, const struct chatd_room_transfer *t, chatd_room_cb cb, void *ctx)
+{
+    struct plugin *p = state;
+    const struct chatd_storage_ops *o = ops_of_minor(p, 2);
+    struct call *c = call_start(p, "room_transfer", ANSWER_ROOM, (void *)cb, ctx);
+    if (!c || port_lacks(c, o && OPS_HAS(o, room_transfer)))
+        return;
+    struct chatd_room_transfer tr = *t;
+    tr.size = sizeof tr;
+    o->room_transfer(p->state, &tr, on_room, c);
+    call_returned(c);
+}
+
+static void port_room_reopen(void *state, const struct chatd_room_reopen *ro, chatd_room_cb cb, void *ctx)
+{
+    struct plugin *p = state;
+    const struct chatd_storage_ops *o = ops_of_minor(p, 2);
+    struct call *c = call_start(p, "room_reopen", ANSWER_ROOM, (void *)cb, ctx);
+    if (!c || port_lacks(c, o && OPS_HAS(o, room_reopen)))
+        return;
+    struct chatd_room_reopen r = *ro;
+    r.size = sizeof r;
+    o->room_reopen(p->state, &r, on_room, c);
+    call_returned(c);
+}
+
 static const struct chatd_storage_ops port_ops = {
     .size = sizeof port_ops,
     .room_create = port_room_create,
@@ -565,6 +603,9 @@ static const struct chatd_storage_ops port_ops = {
     .user_erase = port_user_erase,
     .message_edit = port_message_edit,
     .message_revisions = port_message_revisions,
+    .room_claim_limited = port_room_claim_limited,
+    .room_transfer = port_room_transfer,
+    .room_reopen = port_room_reopen,
 };
 
 const struct chatd_storage_ops *storage_ops(const struct plugin *p, void **state)
@@ -606,4 +647,22 @@ bool storage_has_message_edit(const struct plugin *p)
 {
     const struct chatd_storage_ops *o = ops_of_minor(p, 2);
     return o && OPS_HAS(o, message_edit) && OPS_HAS(o, message_revisions);
+}
+
+bool storage_has_claim_limited(const struct plugin *p)
+{
+    const struct chatd_storage_ops *o = ops_of_minor(p, 2);
+    return o && OPS_HAS(o, room_claim_limited);
+}
+
+bool storage_has_transfer(const struct plugin *p)
+{
+    const struct chatd_storage_ops *o = ops_of_minor(p, 2);
+    return o && OPS_HAS(o, room_transfer);
+}
+
+bool storage_has_reopen(const struct plugin *p)
+{
+    const struct chatd_storage_ops *o = ops_of_minor(p, 2);
+    return o && OPS_HAS(o, room_reopen);
 }

@@ -43,4 +43,12 @@ storage_erase_fn storage_user_erase(const struct plugin *p);
  * message_revisions); without, the port answers both CHATD_ERR_UNSUPPORTED. */
 bool storage_has_message_edit(const struct plugin *p);
 
+/* SDK 2.3, the support desk: whether p claims under an agent's limit
+ * (room_claim_limited), hands rooms on (room_transfer), opens completed
+ * rooms again (room_reopen); without, the port answers each
+ * CHATD_ERR_UNSUPPORTED. */
+bool storage_has_claim_limited(const struct plugin *p);
+bool storage_has_transfer(const struct plugin *p);
+bool storage_has_reopen(const struct plugin *p);
+
 #endif

@@ -11,6 +11,9 @@ void storage_op_answer(enum op_kind kind, void *cb, void *ctx, chatd_status st, 
     case OP_GROUP:
         ((chatd_room_cb)cb)(ctx, st, data || st == CHATD_ERR_DENIED ? rooms : NULL);
         break;
+    case OP_CLAIM_LIMITED: case OP_TRANSFER: case OP_REOPEN:
+        ((chatd_room_cb)cb)(ctx, st, data || st == CHATD_ERR_LIMIT ? rooms : NULL);
+        break;
     case OP_PURGE:
         ((chatd_count_cb)cb)(ctx, st, st == CHATD_OK ? n : 0);
         break;

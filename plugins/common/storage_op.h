@@ -11,7 +11,9 @@ enum op_kind { OP_CREATE, OP_GET, OP_LIST, OP_CLAIM, OP_COMPLETE, OP_DELETE, OP_
                /* SDK 1.2: transcripts. */
                OP_CLOSE, OP_PURGE, OP_ERASE,
                /* SDK 2.2: edits and deletes. */
-               OP_EDIT, OP_REVISIONS };
+               OP_EDIT, OP_REVISIONS,
+               /* SDK 2.3: the support desk. */
+               OP_CLAIM_LIMITED, OP_TRANSFER, OP_REOPEN };
 
 /* Call cb (of the type kind implies) with status st. Results go along only
  * where the SDK says they do: a room with OK, EXISTS and CONFLICT (and

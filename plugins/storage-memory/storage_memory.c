@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ------------------------------------------------------ string -> pointer */
 
@@ -236,7 +237,7 @@ static void run_completions(evutil_socket_t fd, short what, void *arg)
     while (c) {
         struct completion *next = c->next;
         switch (c->kind) {
-        case C_ROOM: c->cb.room(c->ctx, c->st, c->st == CHATD_OK || c->st == CHATD_ERR_EXISTS || c->st == CHATD_ERR_CONFLICT || c->st == CHATD_ERR_DENIED ? c->rooms : NULL); break;
+        case C_ROOM: c->cb.room(c->ctx, c->st, c->st == CHATD_OK || c->st == CHATD_ERR_EXISTS || c->st == CHATD_ERR_CONFLICT || c->st == CHATD_ERR_DENIED || c->st == CHATD_ERR_LIMIT ? c->rooms : NULL); break;
         case C_ROOMS: c->cb.rooms(c->ctx, c->st, c->rooms, c->n); break;
         case C_MESSAGE: c->cb.message(c->ctx, c->st, c->n ? c->msgs : NULL); break;
         case C_MESSAGES: c->cb.messages(c->ctx, c->st, c->msgs, c->n); break;
@@ -611,6 +612,13 @@ static void mem_room_list(void *state, const struct chatd_room_filter *f, chatd_
     complete(m, c);
 }
 
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void mem_room_claim(void *state, const char *room_id, const char *agent, int64_t now_ms,
                            chatd_room_cb cb, void *ctx)
 {
@@ -651,6 +659,7 @@ static void mem_room_complete(void *state, const char *room_id, const char *agen
         return;
     }
     r->state = CHATD_ROOM_COMPLETED;
+    r->closed_ms = wall_ms(); /* when completed: room_reopen's window */
     if (r->unique_key) {
         smap_del(&m->unique, r->unique_key);
         free(r->unique_key);
@@ -1249,6 +1258,131 @@ static void mem_fini(void *state)
     free(m);
 }
 
+/* SDK 2.3: the support desk. One thread: each operation is atomic. */
+
+static size_t open_rooms_of(const struct memstore *m, const char *agent)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < m->nrooms; i++) {
+        const struct mroom *r = m->order[i];
+        n += r->kind == CHATD_ROOM_SUPPORT && r->state == CHATD_ROOM_ASSIGNED && r->agent &&
+             strcmp(r->agent, agent) == 0;
+    }
+    return n;
+}
+
+/* The room becomes ASSIGNED to agent at now_ms, the agent a member. */
+static int assign_to(struct mroom *r, const char *agent, int64_t now_ms)
+{
+    char *a = strdup(agent);
+    if (!a || add_member(r, agent) < 0) {
+        free(a);
+        return -1;
+    }
+    free(r->agent);
+    r->agent = a;
+    r->state = CHATD_ROOM_ASSIGNED;
+    r->assigned_ms = now_ms;
+    return 0;
+}
+
+static void mem_room_claim_limited(void *state, const char *room_id, const char *agent, size_t max_open,
+                                   int64_t now_ms, chatd_room_cb cb, void *ctx)
+{
+    struct memstore *m = state;
+    struct mroom *r = smap_get(&m->rooms, room_id);
+    if (!r) {
+        complete_room(m, cb, ctx, CHATD_ERR_NOT_FOUND, NULL, NULL);
+        return;
+    }
+    if (r->kind != CHATD_ROOM_SUPPORT || r->state != CHATD_ROOM_OPEN) {
+        complete_room(m, cb, ctx, CHATD_ERR_CONFLICT, r, NULL);
+        return;
+    }
+    if (max_open && open_rooms_of(m, agent) >= max_open) {
+        complete_room(m, cb, ctx, CHATD_ERR_LIMIT, r, NULL);
+        return;
+    }
+    if (assign_to(r, agent, now_ms) < 0) {
+        answer_nomem(m, C_ROOM, (void *)cb, ctx);
+        return;
+    }
+    complete_room(m, cb, ctx, CHATD_OK, r, NULL);
+}
+
+static void mem_room_transfer(void *state, const struct chatd_room_transfer *t, chatd_room_cb cb, void *ctx)
+{
+    struct memstore *m = state;
+    struct mroom *r = smap_get(&m->rooms, t->room_id);
+    if (!r) {
+        complete_room(m, cb, ctx, CHATD_ERR_NOT_FOUND, NULL, NULL);
+        return;
+    }
+    if (r->kind != CHATD_ROOM_SUPPORT || r->state != CHATD_ROOM_ASSIGNED || !r->agent || !t->from ||
+        strcmp(r->agent, t->from) != 0) {
+        complete_room(m, cb, ctx, CHATD_ERR_CONFLICT, r, NULL);
+        return;
+    }
+    if (t->to && strcmp(t->to, t->from) == 0) {
+        r->assigned_ms = t->now_ms;
+        complete_room(m, cb, ctx, CHATD_OK, r, NULL);
+        return;
+    }
+    if (t->to && add_member(r, t->to) < 0) {
+        answer_nomem(m, C_ROOM, (void *)cb, ctx);
+        return;
+    }
+    char *to = t->to ? strdup(t->to) : NULL;
+    if (t->to && !to) {
+        answer_nomem(m, C_ROOM, (void *)cb, ctx);
+        return;
+    }
+    list_remove(r->members, &r->nmembers, t->from);
+    free(r->agent);
+    r->agent = to;
+    r->state = to ? CHATD_ROOM_ASSIGNED : CHATD_ROOM_OPEN;
+    r->assigned_ms = to ? t->now_ms : 0;
+    complete_room(m, cb, ctx, CHATD_OK, r, NULL);
+}
+
+static void mem_room_reopen(void *state, const struct chatd_room_reopen *ro, chatd_room_cb cb, void *ctx)
+{
+    struct memstore *m = state;
+    struct mroom *r = smap_get(&m->rooms, ro->room_id);
+    if (!r) {
+        complete_room(m, cb, ctx, CHATD_ERR_NOT_FOUND, NULL, NULL);
+        return;
+    }
+    if (r->kind != CHATD_ROOM_SUPPORT || r->state != CHATD_ROOM_COMPLETED || r->closed_ms < ro->completed_after_ms) {
+        complete_room(m, cb, ctx, CHATD_ERR_CONFLICT, r, NULL);
+        return;
+    }
+    struct mroom *holder = ro->unique_key ? smap_get(&m->unique, ro->unique_key) : NULL;
+    if (holder) {
+        complete_room(m, cb, ctx, CHATD_ERR_EXISTS, holder, NULL);
+        return;
+    }
+    char *key = ro->unique_key ? strdup(ro->unique_key) : NULL;
+    if ((ro->unique_key && !key) || (key && smap_put(&m->unique, key, r) < 0)) {
+        free(key);
+        answer_nomem(m, C_ROOM, (void *)cb, ctx);
+        return;
+    }
+    free(r->unique_key);
+    r->unique_key = key;
+    r->closed_ms = 0;
+    bool to_agent = ro->agent && (!ro->max_open || open_rooms_of(m, ro->agent) < ro->max_open);
+    if (to_agent && assign_to(r, ro->agent, ro->now_ms) < 0)
+        to_agent = false; /* out of memory: the queue will do */
+    if (!to_agent) {
+        free(r->agent);
+        r->agent = NULL;
+        r->state = CHATD_ROOM_OPEN;
+        r->assigned_ms = 0;
+    }
+    complete_room(m, cb, ctx, CHATD_OK, r, NULL);
+}
+
 static const struct chatd_storage_ops mem_ops = {
     .size = sizeof mem_ops,
     .room_create = mem_room_create,
@@ -1270,6 +1404,10 @@ static const struct chatd_storage_ops mem_ops = {
     /* SDK 2.2: edits and deletes. */
     .message_edit = mem_message_edit,
     .message_revisions = mem_message_revisions,
+    /* SDK 2.3: the support desk. */
+    .room_claim_limited = mem_room_claim_limited,
+    .room_transfer = mem_room_transfer,
+    .room_reopen = mem_room_reopen,
 };
 
 CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_STORAGE, .name = "memory", .version = "1.0",

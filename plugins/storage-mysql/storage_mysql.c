@@ -46,11 +46,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "plugin_conf.h"
 #include "storage_op.h"
 
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 #define MAX_BATCH 256 /* ops per transaction */
 #define MAX_TRIES 5   /* runs of a batch rolled back by deadlocks before giving up */
 #define LIST_MAX 1000 /* room_list's answer when the filter gives no limit */
@@ -110,6 +111,12 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "ALTER TABLE chatd_messages ADD COLUMN IF NOT EXISTS content_type " TXT(255) " NULL,"
     " ADD COLUMN IF NOT EXISTS kind TINYINT NOT NULL DEFAULT 0,"
     " ADD COLUMN IF NOT EXISTS reply_to BIGINT UNSIGNED NOT NULL DEFAULT 0",
+    /* 4: the support desk (SDK 2.3). One row per agent whose lock orders
+     * the operations that count the agent's open rooms (a claim under a
+     * limit, a reopen), from any instance. closed_ms of a COMPLETED room:
+     * when it was completed. */
+    "CREATE TABLE IF NOT EXISTS chatd_agents (agent " TXT(255) " NOT NULL PRIMARY KEY"
+    ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
 };
 
 /* ---------------------------------------------------------- strings */
@@ -231,6 +238,8 @@ struct op {
     struct chatd_group_change change;
     struct chatd_message msg_arg;
     struct chatd_message_edit edit;
+    const char *to;   /* room_transfer: the new agent, NULL: the queue */
+    int64_t after_ms; /* room_reopen: completed at or after */
     /* answer */
     struct chatd_room *rooms;
     struct chatd_message *msgs;
@@ -937,7 +946,9 @@ static bool step_update_view(struct op *o, MYSQL *my, struct result *r, size_t n
 {
     if (o->step == 0) {
         if (o->kind == OP_COMPLETE) {
-            sb_fmt(b, "UPDATE chatd_rooms SET state = %d, unique_key = NULL WHERE id = ", CHATD_ROOM_COMPLETED);
+            /* closed_ms: when completed, room_reopen's window */
+            sb_fmt(b, "UPDATE chatd_rooms SET state = %d, unique_key = NULL, closed_ms = %lld WHERE id = ",
+                   CHATD_ROOM_COMPLETED, (long long)o->now);
             sb_str(b, my, o->route);
             sb_add(b, " AND agent = ");
             sb_str(b, my, o->agent);
@@ -956,6 +967,218 @@ static bool step_update_view(struct op *o, MYSQL *my, struct result *r, size_t n
     else
         o->status = r[0].affected == 1 ? CHATD_OK : CHATD_ERR_CONFLICT;
     return false;
+}
+
+/* SDK 2.3: the support desk. */
+
+/* Two statements: take the agent's lock row (held to COMMIT), so that of
+ * two operations counting one agent's open rooms the second counts after
+ * the first committed. */
+static void sql_agent_lock(struct sb *b, MYSQL *my, const char *agent)
+{
+    sb_add(b, "INSERT INTO chatd_agents (agent) VALUES (");
+    sb_str(b, my, agent);
+    sb_add(b, ") ON DUPLICATE KEY UPDATE agent = agent;SELECT agent FROM chatd_agents WHERE agent = ");
+    sb_str(b, my, agent);
+    sb_add(b, " FOR UPDATE;");
+}
+
+/* One statement: how many open rooms the agent holds. */
+static void sql_agent_open(struct sb *b, MYSQL *my, const char *agent)
+{
+    sb_add(b, "SELECT COUNT(*) FROM chatd_rooms WHERE agent = ");
+    sb_str(b, my, agent);
+    sb_fmt(b, " AND kind = %d AND state = %d;", CHATD_ROOM_SUPPORT, CHATD_ROOM_ASSIGNED);
+}
+
+/* Three statements: the room ASSIGNED to agent at now, the agent a member. */
+static void sql_assign(struct sb *b, MYSQL *my, const char *room, const char *agent, int64_t now)
+{
+    sb_fmt(b, "UPDATE chatd_rooms SET state = %d, agent = ", CHATD_ROOM_ASSIGNED);
+    sb_str(b, my, agent);
+    sb_fmt(b, ", assigned_ms = %lld WHERE id = ", (long long)now);
+    sb_str(b, my, room);
+    sb_add(b, ";INSERT INTO chatd_members (room, user_id, role, joined) SELECT id, ");
+    sb_str(b, my, agent);
+    sb_add(b, ", 1, joins + 1 FROM chatd_rooms WHERE id = ");
+    sb_str(b, my, room);
+    sb_add(b, " ON DUPLICATE KEY UPDATE role = role;UPDATE chatd_rooms SET joins = joins + 1 WHERE id = ");
+    sb_str(b, my, room);
+    sb_add(b, ";");
+}
+
+static int64_t first_i64(struct result *r, bool *found)
+{
+    MYSQL_ROW row = r->res ? mysql_fetch_row(r->res) : NULL;
+    *found = row != NULL;
+    return row ? col_i64(row, 0) : 0;
+}
+
+/* The answer's room view after `skip` statements. */
+static void read_desk_view(struct op *o, struct result *r, size_t nr, size_t skip)
+{
+    chatd_status decided = (chatd_status)o->base;
+    if (!read_room_view(o, r + skip, nr > skip ? nr - skip : 0, NULL))
+        o->status = CHATD_ERR_NOT_FOUND;
+    else
+        o->status = decided;
+}
+
+static bool step_claim_limited(struct op *o, MYSQL *my, struct result *r, size_t nr, struct sb *b)
+{
+    switch (o->step) {
+    case 0:
+        sql_agent_lock(b, my, o->agent);
+        sb_add(b, "SELECT kind, state FROM chatd_rooms WHERE id = ");
+        sb_str(b, my, o->route);
+        sb_add(b, " FOR UPDATE;");
+        sql_agent_open(b, my, o->agent);
+        return true;
+    case 1: {
+        MYSQL_ROW row = nr >= 4 && r[2].res ? mysql_fetch_row(r[2].res) : NULL;
+        if (!row) {
+            o->status = CHATD_ERR_NOT_FOUND;
+            return false;
+        }
+        bool counted;
+        int64_t open = first_i64(&r[3], &counted);
+        chatd_status s = CHATD_OK;
+        if (col_i64(row, 0) != CHATD_ROOM_SUPPORT || col_i64(row, 1) != CHATD_ROOM_OPEN)
+            s = CHATD_ERR_CONFLICT;
+        else if (o->limit && (!counted || (uint64_t)open >= o->limit))
+            s = CHATD_ERR_LIMIT;
+        o->base = (uint64_t)s;
+        if (s == CHATD_OK)
+            sql_assign(b, my, o->route, o->agent, o->now);
+        else
+            sb_add(b, "DO 0;DO 0;DO 0;");
+        sql_room_view(b, my, o->route, NULL);
+        return true;
+    }
+    default:
+        read_desk_view(o, r, nr, 3);
+        return false;
+    }
+}
+
+static bool step_transfer(struct op *o, MYSQL *my, struct result *r, size_t nr, struct sb *b)
+{
+    switch (o->step) {
+    case 0:
+        sb_add(b, "SELECT kind, state, agent FROM chatd_rooms WHERE id = ");
+        sb_str(b, my, o->route);
+        sb_add(b, " FOR UPDATE");
+        return true;
+    case 1: {
+        MYSQL_ROW row = nr >= 1 && r[0].res ? mysql_fetch_row(r[0].res) : NULL;
+        if (!row) {
+            o->status = CHATD_ERR_NOT_FOUND;
+            return false;
+        }
+        const char *agent = row[2];
+        bool ok = col_i64(row, 0) == CHATD_ROOM_SUPPORT && col_i64(row, 1) == CHATD_ROOM_ASSIGNED && agent &&
+                  o->user && strcmp(agent, o->user) == 0;
+        o->base = ok ? CHATD_OK : CHATD_ERR_CONFLICT;
+        if (!ok) {
+            sb_add(b, "DO 0;DO 0;DO 0;DO 0;");
+        } else {
+            if (!o->to || strcmp(o->to, o->user) != 0) {
+                sb_add(b, "DELETE FROM chatd_members WHERE room = ");
+                sb_str(b, my, o->route);
+                sb_add(b, " AND user_id = ");
+                sb_str(b, my, o->user);
+                sb_add(b, ";");
+            } else {
+                sb_add(b, "DO 0;");
+            }
+            if (o->to) {
+                sql_assign(b, my, o->route, o->to, o->now);
+            } else {
+                sb_fmt(b, "UPDATE chatd_rooms SET state = %d, agent = NULL, assigned_ms = 0 WHERE id = ",
+                       CHATD_ROOM_OPEN);
+                sb_str(b, my, o->route);
+                sb_add(b, ";DO 0;DO 0;");
+            }
+        }
+        sql_room_view(b, my, o->route, NULL);
+        return true;
+    }
+    default:
+        read_desk_view(o, r, nr, 4);
+        return false;
+    }
+}
+
+static bool step_reopen(struct op *o, MYSQL *my, struct result *r, size_t nr, struct sb *b)
+{
+    switch (o->step) {
+    case 0:
+        if (o->agent)
+            sql_agent_lock(b, my, o->agent);
+        else
+            sb_add(b, "DO 0;DO 0;");
+        sb_add(b, "SELECT kind, state, closed_ms FROM chatd_rooms WHERE id = ");
+        sb_str(b, my, o->route);
+        sb_add(b, " FOR UPDATE;");
+        if (o->key) {
+            sb_add(b, "SELECT id FROM chatd_rooms WHERE unique_key = ");
+            sb_str(b, my, o->key);
+            sb_add(b, ";");
+        } else {
+            sb_add(b, "DO 0;");
+        }
+        if (o->agent)
+            sql_agent_open(b, my, o->agent);
+        else
+            sb_add(b, "DO 0;");
+        return true;
+    case 1: {
+        MYSQL_ROW row = nr >= 5 && r[2].res ? mysql_fetch_row(r[2].res) : NULL;
+        if (!row) {
+            o->status = CHATD_ERR_NOT_FOUND;
+            return false;
+        }
+        if (col_i64(row, 0) != CHATD_ROOM_SUPPORT || col_i64(row, 1) != CHATD_ROOM_COMPLETED ||
+            col_i64(row, 2) < o->after_ms) {
+            o->base = CHATD_ERR_CONFLICT;
+            sb_add(b, "DO 0;DO 0;DO 0;");
+            sql_room_view(b, my, o->route, NULL);
+            return true;
+        }
+        MYSQL_ROW holder = r[3].res ? mysql_fetch_row(r[3].res) : NULL;
+        if (holder && holder[0]) {
+            o->base = CHATD_ERR_EXISTS;
+            sb_add(b, "DO 0;DO 0;DO 0;");
+            sql_room_view(b, my, holder[0], NULL);
+            return true;
+        }
+        bool counted;
+        int64_t open = first_i64(&r[4], &counted);
+        bool give = o->agent && (!o->limit || (counted && (uint64_t)open < o->limit));
+        o->base = CHATD_OK;
+        sb_add(b, "UPDATE chatd_rooms SET closed_ms = 0, unique_key = ");
+        if (o->key)
+            sb_str(b, my, o->key);
+        else
+            sb_add(b, "NULL");
+        sb_add(b, " WHERE id = ");
+        sb_str(b, my, o->route);
+        sb_add(b, ";");
+        if (give) {
+            sql_assign(b, my, o->route, o->agent, o->now);
+        } else {
+            sb_fmt(b, "UPDATE chatd_rooms SET state = %d, agent = NULL, assigned_ms = 0 WHERE id = ",
+                   CHATD_ROOM_OPEN);
+            sb_str(b, my, o->route);
+            sb_add(b, ";DO 0;DO 0;");
+        }
+        sql_room_view(b, my, o->route, NULL);
+        return true;
+    }
+    default:
+        read_desk_view(o, r, nr, o->base == CHATD_OK ? 4 : 3);
+        return false;
+    }
 }
 
 /* Everything of rooms `in` (a parenthesised list or subquery). 4 results,
@@ -1715,6 +1938,9 @@ static bool op_step(struct op *o, MYSQL *my, struct result *r, size_t nr, struct
     case OP_ERASE: return step_erase(o, my, r, nr, b);
     case OP_EDIT: return step_edit(o, my, r, nr, b);
     case OP_REVISIONS: return step_revisions(o, my, r, nr, b);
+    case OP_CLAIM_LIMITED: return step_claim_limited(o, my, r, nr, b);
+    case OP_TRANSFER: return step_transfer(o, my, r, nr, b);
+    case OP_REOPEN: return step_reopen(o, my, r, nr, b);
     }
     o->status = CHATD_ERR_INTERNAL;
     return false;
@@ -2789,9 +3015,50 @@ static void m_room_claim(void *state, const char *room_id, const char *agent, in
     submit(st, o);
 }
 
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void m_room_claim_limited(void *state, const char *room_id, const char *agent, size_t max_open,
+                                 int64_t now_ms, chatd_room_cb cb, void *ctx)
+{
+    NEW_OP(OP_CLAIM_LIMITED, cb)
+    o->route = astr(o, room_id);
+    o->agent = astr(o, agent);
+    o->limit = max_open;
+    o->now = now_ms;
+    submit(st, o);
+}
+
+static void m_room_transfer(void *state, const struct chatd_room_transfer *t, chatd_room_cb cb, void *ctx)
+{
+    NEW_OP(OP_TRANSFER, cb)
+    o->route = astr(o, t->room_id);
+    o->user = astr(o, t->from);
+    o->to = astr(o, t->to);
+    o->now = t->now_ms;
+    submit(st, o);
+}
+
+static void m_room_reopen(void *state, const struct chatd_room_reopen *ro, chatd_room_cb cb, void *ctx)
+{
+    NEW_OP(OP_REOPEN, cb)
+    o->route = astr(o, ro->room_id);
+    o->key = astr(o, ro->unique_key);
+    o->agent = astr(o, ro->agent);
+    o->limit = ro->max_open;
+    o->after_ms = ro->completed_after_ms;
+    o->now = ro->now_ms;
+    submit(st, o);
+}
+
 static void m_room_complete(void *state, const char *room_id, const char *agent, chatd_room_cb cb, void *ctx)
 {
     NEW_OP(OP_COMPLETE, cb)
+    o->now = wall_ms(); /* when completed: room_reopen's window */
     o->route = astr(o, room_id);
     o->agent = astr(o, agent);
     submit(st, o);
@@ -3101,6 +3368,10 @@ static const struct chatd_storage_ops my_ops = {
     /* SDK 2.2: edits and deletes. */
     .message_edit = m_message_edit,
     .message_revisions = m_message_revisions,
+    /* SDK 2.3: the support desk. */
+    .room_claim_limited = m_room_claim_limited,
+    .room_transfer = m_room_transfer,
+    .room_reopen = m_room_reopen,
 };
 
 CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_STORAGE, .name = "mysql", .version = "1.0",

@@ -35,11 +35,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 
 #include "storage_op.h"
 
-#define SCHEMA_VERSION 7
+#define SCHEMA_VERSION 8
 #define MAX_BATCH 256          /* ops per transaction */
 #define MAX_TRIES 5            /* runs of an op rolled back by deadlocks before giving up */
 #define LIST_MAX 1000          /* room_list's answer when the filter gives no limit */
@@ -607,6 +608,112 @@ static const char *const migrations[SCHEMA_VERSION] = {
     " x.reply_to, x.rev, x.edited_ms, x.deleted FROM chatd_messages x WHERE x.room = p_room AND x.seq = p_seq;\n"
     "END\n"
     "$$;\n",
+    /* 8: the support desk (SDK 2.3). closed_ms of a COMPLETED room: when it
+     * was completed (room_reopen's window). An agent's open rooms are
+     * counted under a transaction-scoped advisory lock named after the
+     * agent, so that two claims under a limit, from any instance, are
+     * decided one after the other. o_status: a chatd_status; no row: no
+     * such room. */
+    "CREATE FUNCTION chatd_room_complete(p_id text, p_agent text, p_now bigint)"
+    " RETURNS TABLE (o_done boolean, o_room chatd_room_t) LANGUAGE plpgsql AS $$\n"
+    "DECLARE ok boolean;\n"
+    "BEGIN\n"
+    "  UPDATE chatd_rooms SET state = 3, unique_key = NULL, closed_ms = p_now\n"
+    "   WHERE id = p_id AND agent = p_agent AND state = 2;\n"
+    "  ok := FOUND;\n"
+    "  RETURN QUERY SELECT ok, v FROM chatd_room_view(p_id, NULL) AS v;\n"
+    "END\n"
+    "$$;\n"
+    "CREATE FUNCTION chatd_agent_lock(p_agent text) RETURNS void LANGUAGE sql AS $$\n"
+    "  SELECT pg_advisory_xact_lock(hashtextextended('chatd_agent:' || p_agent, 0))\n"
+    "$$;\n"
+    "CREATE FUNCTION chatd_agent_open(p_agent text) RETURNS bigint LANGUAGE sql VOLATILE AS $$\n"
+    "  SELECT count(*) FROM chatd_rooms WHERE agent = p_agent AND kind = 1 AND state = 2\n"
+    "$$;\n"
+    "CREATE FUNCTION chatd_room_claim_limited(p_id text, p_agent text, p_max bigint, p_now bigint)"
+    " RETURNS TABLE (o_status smallint, o_room chatd_room_t) LANGUAGE plpgsql AS $$\n"
+    "DECLARE k smallint; s smallint; st smallint := 0;\n"
+    "BEGIN\n"
+    "  PERFORM chatd_agent_lock(p_agent);\n"
+    "  SELECT r.kind, r.state INTO k, s FROM chatd_rooms r WHERE r.id = p_id FOR NO KEY UPDATE;\n"
+    "  IF NOT FOUND THEN\n"
+    "    RETURN;\n"
+    "  END IF;\n"
+    "  IF k <> 1 OR s <> 1 THEN\n"
+    "    st := 5;\n"
+    "  ELSIF p_max > 0 AND chatd_agent_open(p_agent) >= p_max THEN\n"
+    "    st := 11;\n"
+    "  ELSE\n"
+    "    UPDATE chatd_rooms SET state = 2, agent = p_agent, assigned_ms = p_now WHERE id = p_id;\n"
+    "    INSERT INTO chatd_members (room, user_id) VALUES (p_id, p_agent) ON CONFLICT DO NOTHING;\n"
+    "  END IF;\n"
+    "  RETURN QUERY SELECT st, v FROM chatd_room_view(p_id, NULL) AS v;\n"
+    "END\n"
+    "$$;\n"
+    "CREATE FUNCTION chatd_room_transfer(p_id text, p_from text, p_to text, p_now bigint)"
+    " RETURNS TABLE (o_status smallint, o_room chatd_room_t) LANGUAGE plpgsql AS $$\n"
+    "DECLARE k smallint; s smallint; a text; st smallint := 0;\n"
+    "BEGIN\n"
+    "  SELECT r.kind, r.state, r.agent INTO k, s, a FROM chatd_rooms r WHERE r.id = p_id FOR NO KEY UPDATE;\n"
+    "  IF NOT FOUND THEN\n"
+    "    RETURN;\n"
+    "  END IF;\n"
+    "  IF k <> 1 OR s <> 2 OR a IS DISTINCT FROM p_from THEN\n"
+    "    st := 5;\n"
+    "  ELSE\n"
+    "    UPDATE chatd_rooms SET state = CASE WHEN p_to IS NULL THEN 1 ELSE 2 END, agent = p_to,\n"
+    "           assigned_ms = CASE WHEN p_to IS NULL THEN 0 ELSE p_now END WHERE id = p_id;\n"
+    "    IF p_to IS NULL OR p_to <> p_from THEN\n"
+    "      DELETE FROM chatd_members WHERE room = p_id AND user_id = p_from;\n"
+    "    END IF;\n"
+    "    IF p_to IS NOT NULL THEN\n"
+    "      INSERT INTO chatd_members (room, user_id) VALUES (p_id, p_to) ON CONFLICT DO NOTHING;\n"
+    "    END IF;\n"
+    "  END IF;\n"
+    "  RETURN QUERY SELECT st, v FROM chatd_room_view(p_id, NULL) AS v;\n"
+    "END\n"
+    "$$;\n"
+    "CREATE FUNCTION chatd_room_reopen(p_id text, p_key text, p_after bigint, p_agent text, p_max bigint,"
+    " p_now bigint) RETURNS TABLE (o_status smallint, o_room chatd_room_t) LANGUAGE plpgsql AS $$\n"
+    "DECLARE k smallint; s smallint; c bigint; other text; give boolean := false;\n"
+    "BEGIN\n"
+    "  IF p_agent IS NOT NULL THEN\n"
+    "    PERFORM chatd_agent_lock(p_agent);\n"
+    "  END IF;\n"
+    "  SELECT r.kind, r.state, r.closed_ms INTO k, s, c FROM chatd_rooms r WHERE r.id = p_id FOR NO KEY UPDATE;\n"
+    "  IF NOT FOUND THEN\n"
+    "    RETURN;\n"
+    "  END IF;\n"
+    "  IF k <> 1 OR s <> 3 OR c < p_after THEN\n"
+    "    RETURN QUERY SELECT 5::smallint, v FROM chatd_room_view(p_id, NULL) AS v;\n"
+    "    RETURN;\n"
+    "  END IF;\n"
+    "  IF p_key IS NOT NULL THEN\n"
+    "    SELECT r.id INTO other FROM chatd_rooms r WHERE r.unique_key = p_key;\n"
+    "    IF other IS NOT NULL THEN\n"
+    "      RETURN QUERY SELECT 4::smallint, v FROM chatd_room_view(other, NULL) AS v;\n"
+    "      RETURN;\n"
+    "    END IF;\n"
+    "  END IF;\n"
+    "  IF p_agent IS NOT NULL THEN\n"
+    "    give := p_max <= 0 OR chatd_agent_open(p_agent) < p_max;\n"
+    "  END IF;\n"
+    "  BEGIN\n"
+    "    UPDATE chatd_rooms SET state = CASE WHEN give THEN 2 ELSE 1 END,\n"
+    "           agent = CASE WHEN give THEN p_agent END, assigned_ms = CASE WHEN give THEN p_now ELSE 0 END,\n"
+    "           closed_ms = 0, unique_key = p_key WHERE id = p_id;\n"
+    "  EXCEPTION WHEN unique_violation THEN\n"
+    /* the customer opened another room meanwhile */
+    "    SELECT r.id INTO other FROM chatd_rooms r WHERE r.unique_key = p_key;\n"
+    "    RETURN QUERY SELECT 4::smallint, v FROM chatd_room_view(coalesce(other, p_id), NULL) AS v;\n"
+    "    RETURN;\n"
+    "  END;\n"
+    "  IF give THEN\n"
+    "    INSERT INTO chatd_members (room, user_id) VALUES (p_id, p_agent) ON CONFLICT DO NOTHING;\n"
+    "  END IF;\n"
+    "  RETURN QUERY SELECT 0::smallint, v FROM chatd_room_view(p_id, NULL) AS v;\n"
+    "END\n"
+    "$$;\n",
 };
 
 /* The statements of the ops. Room rows come back as the 21 columns of
@@ -616,7 +723,12 @@ static const char SQL_CREATE[] =
     ROOM_ACTION("chatd_room_create($1, $2::smallint, $3::smallint, $4, $5, $6, $7::bigint, $8::bigint, $9, $10::text[])");
 static const char SQL_GET[] = "SELECT * FROM chatd_room_view($1, $2)";
 static const char SQL_CLAIM[] = ROOM_ACTION("chatd_room_claim($1, $2, $3::bigint)");
-static const char SQL_COMPLETE[] = ROOM_ACTION("chatd_room_complete($1, $2)");
+static const char SQL_COMPLETE[] = ROOM_ACTION("chatd_room_complete($1, $2, $3::bigint)");
+#define ROOM_STATUS(fn) "SELECT c.o_status, (c.o_room).* FROM " fn " c"
+static const char SQL_CLAIM_LIMITED[] = ROOM_STATUS("chatd_room_claim_limited($1, $2, $3::bigint, $4::bigint)");
+static const char SQL_TRANSFER[] = ROOM_STATUS("chatd_room_transfer($1, $2, $3, $4::bigint)");
+static const char SQL_REOPEN[] =
+    ROOM_STATUS("chatd_room_reopen($1, $2, $3::bigint, $4, $5::bigint, $6::bigint)");
 static const char SQL_DELETE[] = "SELECT chatd_room_delete($1)";
 static const char SQL_GROUP[] = "SELECT c.o_status, (c.o_room).* FROM chatd_group_change($1, $2::smallint, $3,"
                                 " $4::smallint, $5, $6, $7::smallint, $8::boolean) c";
@@ -683,6 +795,7 @@ static const struct {
     {"chatd_group", SQL_GROUP},
     {"chatd_close", SQL_CLOSE},     {"chatd_purge", SQL_PURGE},     {"chatd_erase", SQL_ERASE},
     {"chatd_revisions", SQL_REVISIONS}, {"chatd_edit", SQL_EDIT},
+    {"chatd_claim_limited", SQL_CLAIM_LIMITED}, {"chatd_transfer", SQL_TRANSFER}, {"chatd_reopen", SQL_REOPEN},
 };
 
 static const char *prepared_name(const char *sql)
@@ -729,6 +842,8 @@ struct op {
     uint64_t before, after, seq;
     size_t limit;
     int64_t now;
+    const char *to;   /* room_transfer: the new agent, NULL: the queue */
+    int64_t after_ms; /* room_reopen: completed at or after */
     /* answer */
     chatd_status status;
     struct chatd_room *rooms;
@@ -1113,7 +1228,7 @@ static void read_answer(struct op *o, PGresult *r)
         for (int i = 0; i < rows && o->rooms; i++)
             read_room(o, r, i, 0, &o->rooms[o->n++]);
         return;
-    case OP_GROUP:
+    case OP_GROUP: case OP_CLAIM_LIMITED: case OP_TRANSFER: case OP_REOPEN:
         if (cols != 1 + ROOM_COLS) {
             o->status = CHATD_ERR_INTERNAL;
             return;
@@ -1317,7 +1432,23 @@ static int send_op(PGconn *pg, struct op *o)
         v[0] = o->id, v[1] = o->user, v[2] = a, n = 3, sql = SQL_CLAIM;
         break;
     case OP_COMPLETE:
-        v[0] = o->id, v[1] = o->user, n = 2, sql = SQL_COMPLETE;
+        snprintf(a, sizeof a, "%lld", (long long)o->now);
+        v[0] = o->id, v[1] = o->user, v[2] = a, n = 3, sql = SQL_COMPLETE;
+        break;
+    case OP_CLAIM_LIMITED:
+        snprintf(a, sizeof a, "%zu", o->limit > INT64_MAX ? (size_t)INT64_MAX : o->limit);
+        snprintf(b, sizeof b, "%lld", (long long)o->now);
+        v[0] = o->id, v[1] = o->user, v[2] = a, v[3] = b, n = 4, sql = SQL_CLAIM_LIMITED;
+        break;
+    case OP_TRANSFER:
+        snprintf(a, sizeof a, "%lld", (long long)o->now);
+        v[0] = o->id, v[1] = o->user, v[2] = o->to, v[3] = a, n = 4, sql = SQL_TRANSFER;
+        break;
+    case OP_REOPEN:
+        snprintf(a, sizeof a, "%lld", (long long)o->after_ms);
+        snprintf(b, sizeof b, "%zu", o->limit > INT64_MAX ? (size_t)INT64_MAX : o->limit);
+        snprintf(c, sizeof c, "%lld", (long long)o->now);
+        v[0] = o->id, v[1] = o->key, v[2] = a, v[3] = o->user, v[4] = b, v[5] = c, n = 6, sql = SQL_REOPEN;
         break;
     case OP_DELETE:
         v[0] = o->id, n = 1, sql = SQL_DELETE;
@@ -2548,11 +2679,55 @@ static void p_room_claim(void *state, const char *room_id, const char *agent, in
     submit(st, o);
 }
 
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void p_room_claim_limited(void *state, const char *room_id, const char *agent, size_t max_open,
+                                 int64_t now_ms, chatd_room_cb cb, void *ctx)
+{
+    NEW_OP(OP_CLAIM_LIMITED, cb)
+    o->id = o->route = astr(o, room_id);
+    o->user = astr(o, agent);
+    o->limit = max_open;
+    o->now = now_ms;
+    o->locks = true;
+    submit(st, o);
+}
+
+static void p_room_transfer(void *state, const struct chatd_room_transfer *t, chatd_room_cb cb, void *ctx)
+{
+    NEW_OP(OP_TRANSFER, cb)
+    o->id = o->route = astr(o, t->room_id);
+    o->user = astr(o, t->from);
+    o->to = astr(o, t->to);
+    o->now = t->now_ms;
+    o->locks = true;
+    submit(st, o);
+}
+
+static void p_room_reopen(void *state, const struct chatd_room_reopen *ro, chatd_room_cb cb, void *ctx)
+{
+    NEW_OP(OP_REOPEN, cb)
+    o->id = o->route = astr(o, ro->room_id);
+    o->key = astr(o, ro->unique_key);
+    o->user = astr(o, ro->agent);
+    o->limit = ro->max_open;
+    o->after_ms = ro->completed_after_ms;
+    o->now = ro->now_ms;
+    o->locks = true;
+    submit(st, o);
+}
+
 static void p_room_complete(void *state, const char *room_id, const char *agent, chatd_room_cb cb, void *ctx)
 {
     NEW_OP(OP_COMPLETE, cb)
     o->id = o->route = astr(o, room_id);
     o->user = astr(o, agent);
+    o->now = wall_ms(); /* when completed: room_reopen's window */
     o->locks = true;
     submit(st, o);
 }
@@ -2949,6 +3124,10 @@ static const struct chatd_storage_ops pg_ops = {
     /* SDK 2.2: edits and deletes. */
     .message_edit = p_message_edit,
     .message_revisions = p_message_revisions,
+    /* SDK 2.3: the support desk. */
+    .room_claim_limited = p_room_claim_limited,
+    .room_transfer = p_room_transfer,
+    .room_reopen = p_room_reopen,
 };
 
 CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_STORAGE, .name = "postgres", .version = "1.0",

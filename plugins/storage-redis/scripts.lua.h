@@ -19,7 +19,8 @@
  *   P revs:ID      zset   seq -> its rev: the changed messages in rev order
  *   P marks:ID     hash   user -> read seq
  *   P urooms:USER  set    rooms USER belongs to
- *   P agent:USER   set    rooms ever assigned to agent USER
+ *   P agent:USER   set    rooms assigned to agent USER (a room handed on
+ *                         leaves its previous agent's set)
  *   P ukey:KEY     string room id holding unique key KEY
  *   P rooms        zset   every room by created_ms
  *   P queue        zset   open support rooms by created_ms
@@ -191,7 +192,7 @@
     "local r = redis.call('HMGET', k, 'kind', 'state', 'agent', 'unique_key')\n"             \
     "if not r[1] then return {'notfound'} end\n"                                             \
     "if r[2] ~= '2' or r[3] ~= agent then return {'conflict', room(id)} end\n"               \
-    "redis.call('HSET', k, 'state', 3)\n"                                                    \
+    "redis.call('HSET', k, 'state', 3, 'closed_ms', ARGV[4])\n"                              \
     "if r[4] then\n"                                                                         \
     "  if redis.call('GET', P .. 'ukey:' .. r[4]) == id then redis.call('DEL', P .. 'ukey:' .. r[4]) end\n" \
     "  redis.call('HDEL', k, 'unique_key')\n"                                                \
@@ -435,5 +436,81 @@
     "local page = {}\n"                                                                      \
     "for i, seq in ipairs(seqs) do page[i] = out(id, redis.call('LINDEX', P .. 'msgs:' .. id, tonumber(seq) - 1)) end\n" \
     "return {'ok', page}\n"
+
+/* SDK 2.3: the support desk. An agent's open rooms: those of agent:USER
+ * still ASSIGNED to them. */
+#define LUA_DESK_PRELUDE                                                                     \
+    LUA_PRELUDE                                                                              \
+    "local function open_of(agent)\n"                                                        \
+    "  local n = 0\n"                                                                        \
+    "  for _, rid in ipairs(redis.call('SMEMBERS', P .. 'agent:' .. agent)) do\n"            \
+    "    local r = redis.call('HMGET', P .. 'room:' .. rid, 'kind', 'state', 'agent')\n"     \
+    "    if r[1] == '1' and r[2] == '2' and r[3] == agent then n = n + 1 end\n"              \
+    "  end\n"                                                                                \
+    "  return n\n"                                                                           \
+    "end\n"                                                                                  \
+    "local function assign(id, agent, now)\n"                                                \
+    "  redis.call('HSET', P .. 'room:' .. id, 'state', 2, 'agent', agent, 'assigned_ms', now)\n" \
+    "  join(id, agent)\n"                                                                    \
+    "  redis.call('SADD', P .. 'agent:' .. agent, id)\n"                                     \
+    "  redis.call('ZREM', P .. 'queue', id)\n"                                               \
+    "end\n"                                                                                  \
+    "local function enqueue(id)\n"                                                           \
+    "  local k = P .. 'room:' .. id\n"                                                       \
+    "  redis.call('HSET', k, 'state', 1, 'assigned_ms', 0)\n"                                \
+    "  redis.call('HDEL', k, 'agent')\n"                                                     \
+    "  redis.call('ZADD', P .. 'queue', redis.call('HGET', k, 'created_ms'), id)\n"          \
+    "end\n"
+
+/* ARGV: P id agent max now */
+#define LUA_ROOM_CLAIM_LIMITED                                                               \
+    LUA_DESK_PRELUDE                                                                         \
+    "local id, agent, max = ARGV[2], ARGV[3], tonumber(ARGV[4])\n"                           \
+    "local r = redis.call('HMGET', P .. 'room:' .. id, 'kind', 'state')\n"                   \
+    "if not r[1] then return {'notfound'} end\n"                                             \
+    "if r[1] ~= '1' or r[2] ~= '1' then return {'conflict', room(id)} end\n"                 \
+    "if max > 0 and open_of(agent) >= max then return {'limit', room(id)} end\n"             \
+    "assign(id, agent, ARGV[5])\n"                                                           \
+    "return {'ok', room(id)}\n"
+
+/* ARGV: P id from to? now */
+#define LUA_ROOM_TRANSFER                                                                    \
+    LUA_DESK_PRELUDE                                                                         \
+    "local id, from, to = ARGV[2], ARGV[3], opt(ARGV[4])\n"                                  \
+    "local r = redis.call('HMGET', P .. 'room:' .. id, 'kind', 'state', 'agent')\n"          \
+    "if not r[1] then return {'notfound'} end\n"                                             \
+    "if r[1] ~= '1' or r[2] ~= '2' or r[3] ~= from then return {'conflict', room(id)} end\n" \
+    "if to ~= from then\n"                                                                   \
+    "  leave(id, from)\n"                                                                    \
+    "  redis.call('SREM', P .. 'agent:' .. from, id)\n"                                      \
+    "end\n"                                                                                  \
+    "if to then assign(id, to, ARGV[5]) else enqueue(id) end\n"                              \
+    "return {'ok', room(id)}\n"
+
+/* ARGV: P id ukey? after agent? max now */
+#define LUA_ROOM_REOPEN                                                                      \
+    LUA_DESK_PRELUDE                                                                         \
+    "local id, ukey, agent, max = ARGV[2], opt(ARGV[3]), opt(ARGV[5]), tonumber(ARGV[6])\n" \
+    "local k = P .. 'room:' .. id\n"                                                         \
+    "local r = redis.call('HMGET', k, 'kind', 'state', 'closed_ms')\n"                       \
+    "if not r[1] then return {'notfound'} end\n"                                             \
+    "if r[1] ~= '1' or r[2] ~= '3' or tonumber(r[3] or '0') < tonumber(ARGV[4]) then\n"     \
+    "  return {'conflict', room(id)}\n"                                                      \
+    "end\n"                                                                                  \
+    "if ukey then\n"                                                                         \
+    "  local other = redis.call('GET', P .. 'ukey:' .. ukey)\n"                              \
+    "  if other then return {'exists', room(other)} end\n"                                   \
+    "  redis.call('SET', P .. 'ukey:' .. ukey, id)\n"                                        \
+    "  redis.call('HSET', k, 'unique_key', ukey)\n"                                          \
+    "end\n"                                                                                  \
+    "redis.call('HSET', k, 'closed_ms', 0)\n"                                                \
+    "if agent and (max <= 0 or open_of(agent) < max) then\n"                                 \
+    "  assign(id, agent, ARGV[7])\n"                                                         \
+    "else\n"                                                                                 \
+    "  local was = redis.call('HGET', k, 'agent')\n"                                         \
+    "  if was then redis.call('SREM', P .. 'agent:' .. was, id) end\n"                       \
+    "  enqueue(id)\n"                                                                        \
+    "end\n"                                                                                  \
+    "return {'ok', room(id)}\n"
 
 #endif

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "plugin_conf.h"
 #include "scripts.lua.h"
@@ -35,7 +36,9 @@ enum script {
     /* SDK 1.2: transcripts. */
     S_ROOM_CLOSE, S_ROOM_PURGE, S_USER_ERASE,
     /* SDK 2.2: edits and deletes. */
-    S_MESSAGE_EDIT, S_MESSAGE_REVISIONS, NSCRIPTS
+    S_MESSAGE_EDIT, S_MESSAGE_REVISIONS,
+    /* SDK 2.3: the support desk. */
+    S_ROOM_CLAIM_LIMITED, S_ROOM_TRANSFER, S_ROOM_REOPEN, NSCRIPTS
 };
 static const char *const SCRIPTS[NSCRIPTS] = {
     [S_ROOM_CREATE] = LUA_ROOM_CREATE,
@@ -54,6 +57,9 @@ static const char *const SCRIPTS[NSCRIPTS] = {
     [S_USER_ERASE] = LUA_USER_ERASE,
     [S_MESSAGE_EDIT] = LUA_MESSAGE_EDIT,
     [S_MESSAGE_REVISIONS] = LUA_MESSAGE_REVISIONS,
+    [S_ROOM_CLAIM_LIMITED] = LUA_ROOM_CLAIM_LIMITED,
+    [S_ROOM_TRANSFER] = LUA_ROOM_TRANSFER,
+    [S_ROOM_REOPEN] = LUA_ROOM_REOPEN,
 };
 
 #define SCHEMA_VERSION "1"
@@ -164,6 +170,8 @@ static chatd_status status_of(const redisReply *r)
         return CHATD_ERR_DENIED;
     if (strcmp(s, "invalid") == 0)
         return CHATD_ERR_INVALID;
+    if (strcmp(s, "limit") == 0)
+        return CHATD_ERR_LIMIT;
     return CHATD_ERR_INTERNAL;
 }
 
@@ -743,6 +751,52 @@ static void r_room_claim(void *state, const char *room_id, const char *agent, in
     submit(st, op_new(st, OP_ROOM, (void *)cb, ctx, NULL), &c, NULL, 0);
 }
 
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void r_room_claim_limited(void *state, const char *room_id, const char *agent, size_t max_open,
+                                 int64_t now_ms, chatd_room_cb cb, void *ctx)
+{
+    struct rstore *st = state;
+    struct cmd c;
+    cmd_start(&c, st, S_ROOM_CLAIM_LIMITED);
+    cmd_str(&c, room_id);
+    cmd_str(&c, agent);
+    cmd_unum(&c, max_open);
+    cmd_num(&c, now_ms);
+    submit(st, op_new(st, OP_ROOM, (void *)cb, ctx, NULL), &c, NULL, 0);
+}
+
+static void r_room_transfer(void *state, const struct chatd_room_transfer *t, chatd_room_cb cb, void *ctx)
+{
+    struct rstore *st = state;
+    struct cmd c;
+    cmd_start(&c, st, S_ROOM_TRANSFER);
+    cmd_str(&c, t->room_id);
+    cmd_str(&c, t->from ? t->from : "");
+    cmd_opt(&c, t->to);
+    cmd_num(&c, t->now_ms);
+    submit(st, op_new(st, OP_ROOM, (void *)cb, ctx, NULL), &c, NULL, 0);
+}
+
+static void r_room_reopen(void *state, const struct chatd_room_reopen *ro, chatd_room_cb cb, void *ctx)
+{
+    struct rstore *st = state;
+    struct cmd c;
+    cmd_start(&c, st, S_ROOM_REOPEN);
+    cmd_str(&c, ro->room_id);
+    cmd_opt(&c, ro->unique_key);
+    cmd_num(&c, ro->completed_after_ms);
+    cmd_opt(&c, ro->agent);
+    cmd_unum(&c, ro->max_open);
+    cmd_num(&c, ro->now_ms);
+    submit(st, op_new(st, OP_ROOM, (void *)cb, ctx, NULL), &c, NULL, 0);
+}
+
 static void r_room_complete(void *state, const char *room_id, const char *agent, chatd_room_cb cb, void *ctx)
 {
     struct rstore *st = state;
@@ -750,6 +804,7 @@ static void r_room_complete(void *state, const char *room_id, const char *agent,
     cmd_start(&c, st, S_ROOM_COMPLETE);
     cmd_str(&c, room_id);
     cmd_str(&c, agent);
+    cmd_num(&c, wall_ms()); /* when completed: room_reopen's window */
     submit(st, op_new(st, OP_ROOM, (void *)cb, ctx, NULL), &c, NULL, 0);
 }
 
@@ -1096,6 +1151,10 @@ static const struct chatd_storage_ops redis_ops = {
     /* SDK 2.2: edits and deletes. */
     .message_edit = r_message_edit,
     .message_revisions = r_message_revisions,
+    /* SDK 2.3: the support desk. */
+    .room_claim_limited = r_room_claim_limited,
+    .room_transfer = r_room_transfer,
+    .room_reopen = r_room_reopen,
 };
 
 CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_STORAGE, .name = "redis", .version = "1.0",

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "storage_op.h"
 
@@ -87,6 +88,8 @@ struct op {
     uint64_t before, after, seq;
     size_t limit;
     int64_t now;
+    const char *to;   /* room_transfer: the new agent, NULL: the queue */
+    int64_t after_ms; /* room_reopen: completed at or after */
     /* answer */
     chatd_status status;
     struct chatd_room *rooms;
@@ -402,10 +405,25 @@ static chatd_status do_claim(struct sqlstore *st, struct op *o)
     return answer_room(st, o, o->id, NULL, CHATD_OK);
 }
 
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static chatd_status do_complete(struct sqlstore *st, struct op *o)
 {
-    if (exec_simple(st, "UPDATE rooms SET state=3, unique_key=NULL WHERE id=? AND agent=? AND state=2", o->id, o->user,
-                    -1) != CHATD_OK)
+    /* closed_ms: when it was completed (room_reopen's window) */
+    sqlite3_stmt *s = prep(st, "UPDATE rooms SET state=3, unique_key=NULL, closed_ms=? WHERE id=? AND agent=? AND state=2");
+    if (!s)
+        return CHATD_ERR_INTERNAL;
+    sqlite3_bind_int64(s, 1, wall_ms());
+    bind_text(s, 2, o->id);
+    bind_text(s, 3, o->user);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE)
         return CHATD_ERR_UNAVAILABLE;
     return answer_room(st, o, o->id, NULL, sqlite3_changes(st->db) == 1 ? CHATD_OK : CHATD_ERR_CONFLICT);
 }
@@ -654,6 +672,149 @@ static chatd_status do_mark(struct sqlstore *st, struct op *o)
 
 /* ------------------------------------------------- transcripts (SDK 1.2) */
 
+/* SDK 2.3: the support desk. The batch's write transaction (BEGIN
+ * IMMEDIATE) makes each check and its change one step for every process
+ * sharing the file. */
+
+/* How many open rooms `agent` holds; -1 on a failure. */
+static int64_t open_rooms_of(struct sqlstore *st, const char *agent)
+{
+    sqlite3_stmt *s = prep(st, "SELECT count(*) FROM rooms WHERE agent=? AND kind=1 AND state=2");
+    if (!s)
+        return -1;
+    bind_text(s, 1, agent);
+    int64_t n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+    sqlite3_finalize(s);
+    return n;
+}
+
+/* The room's kind, state, agent (copied into buf) and closed_ms; false when
+ * there is no such room or on a failure (*failed). */
+static bool room_row(struct sqlstore *st, const char *id, int *kind, int *state, char *agent, size_t agent_len,
+                     int64_t *closed_ms, bool *failed)
+{
+    *failed = false;
+    sqlite3_stmt *s = prep(st, "SELECT kind, state, agent, closed_ms FROM rooms WHERE id=?");
+    if (!s) {
+        *failed = true;
+        return false;
+    }
+    bind_text(s, 1, id);
+    int rc = sqlite3_step(s);
+    bool found = rc == SQLITE_ROW;
+    if (found) {
+        *kind = sqlite3_column_int(s, 0);
+        *state = sqlite3_column_int(s, 1);
+        const unsigned char *a = sqlite3_column_text(s, 2);
+        snprintf(agent, agent_len, "%s", a ? (const char *)a : "");
+        *closed_ms = sqlite3_column_int64(s, 3);
+    } else if (rc != SQLITE_DONE) {
+        *failed = true;
+    }
+    sqlite3_finalize(s);
+    return found;
+}
+
+static chatd_status do_claim_limited(struct sqlstore *st, struct op *o)
+{
+    int kind = 0, state = 0;
+    char agent[512];
+    int64_t closed;
+    bool failed;
+    if (!room_row(st, o->id, &kind, &state, agent, sizeof agent, &closed, &failed))
+        return failed ? CHATD_ERR_UNAVAILABLE : CHATD_ERR_NOT_FOUND;
+    if (kind != CHATD_ROOM_SUPPORT || state != CHATD_ROOM_OPEN)
+        return answer_room(st, o, o->id, NULL, CHATD_ERR_CONFLICT);
+    if (o->limit) {
+        int64_t n = open_rooms_of(st, o->user);
+        if (n < 0)
+            return CHATD_ERR_UNAVAILABLE;
+        if ((uint64_t)n >= o->limit)
+            return answer_room(st, o, o->id, NULL, CHATD_ERR_LIMIT);
+    }
+    return do_claim(st, o);
+}
+
+static chatd_status do_transfer(struct sqlstore *st, struct op *o)
+{
+    int kind = 0, state = 0;
+    char agent[512];
+    int64_t closed;
+    bool failed;
+    if (!room_row(st, o->id, &kind, &state, agent, sizeof agent, &closed, &failed))
+        return failed ? CHATD_ERR_UNAVAILABLE : CHATD_ERR_NOT_FOUND;
+    if (kind != CHATD_ROOM_SUPPORT || state != CHATD_ROOM_ASSIGNED || !o->user || strcmp(agent, o->user) != 0)
+        return answer_room(st, o, o->id, NULL, CHATD_ERR_CONFLICT);
+    sqlite3_stmt *s = prep(st, "UPDATE rooms SET state=?, agent=?, assigned_ms=? WHERE id=?");
+    if (!s)
+        return CHATD_ERR_INTERNAL;
+    sqlite3_bind_int(s, 1, o->to ? CHATD_ROOM_ASSIGNED : CHATD_ROOM_OPEN);
+    bind_text(s, 2, o->to);
+    sqlite3_bind_int64(s, 3, o->to ? o->now : 0);
+    bind_text(s, 4, o->id);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE)
+        return CHATD_ERR_UNAVAILABLE;
+    if (!o->to || strcmp(o->to, o->user) != 0)
+        if (exec_simple(st, "DELETE FROM members WHERE room=? AND user=?", o->id, o->user, -1) != CHATD_OK)
+            return CHATD_ERR_UNAVAILABLE;
+    if (o->to && exec_simple(st, SQL_ADD_MEMBER, o->id, o->to, -1) != CHATD_OK)
+        return CHATD_ERR_UNAVAILABLE;
+    return answer_room(st, o, o->id, NULL, CHATD_OK);
+}
+
+static chatd_status do_reopen(struct sqlstore *st, struct op *o)
+{
+    int kind = 0, state = 0;
+    char agent[512];
+    int64_t closed = 0;
+    bool failed;
+    if (!room_row(st, o->id, &kind, &state, agent, sizeof agent, &closed, &failed))
+        return failed ? CHATD_ERR_UNAVAILABLE : CHATD_ERR_NOT_FOUND;
+    if (kind != CHATD_ROOM_SUPPORT || state != CHATD_ROOM_COMPLETED || closed < o->after_ms)
+        return answer_room(st, o, o->id, NULL, CHATD_ERR_CONFLICT);
+    if (o->key) {
+        sqlite3_stmt *s = prep(st, "SELECT id FROM rooms WHERE unique_key=?");
+        if (!s)
+            return CHATD_ERR_INTERNAL;
+        bind_text(s, 1, o->key);
+        int rc = sqlite3_step(s);
+        char other[256] = "";
+        if (rc == SQLITE_ROW)
+            snprintf(other, sizeof other, "%s", (const char *)sqlite3_column_text(s, 0));
+        sqlite3_finalize(s);
+        if (rc == SQLITE_ROW) {
+            o->id = astr(o, other);
+            return o->id ? answer_room(st, o, o->id, NULL, CHATD_ERR_EXISTS) : CHATD_ERR_NOMEM;
+        }
+        if (rc != SQLITE_DONE)
+            return CHATD_ERR_UNAVAILABLE;
+    }
+    bool to_agent = false;
+    if (o->user) {
+        int64_t n = o->limit ? open_rooms_of(st, o->user) : 0;
+        if (n < 0)
+            return CHATD_ERR_UNAVAILABLE;
+        to_agent = !o->limit || (uint64_t)n < o->limit;
+    }
+    sqlite3_stmt *s = prep(st, "UPDATE rooms SET state=?, agent=?, assigned_ms=?, closed_ms=0, unique_key=? WHERE id=?");
+    if (!s)
+        return CHATD_ERR_INTERNAL;
+    sqlite3_bind_int(s, 1, to_agent ? CHATD_ROOM_ASSIGNED : CHATD_ROOM_OPEN);
+    bind_text(s, 2, to_agent ? o->user : NULL);
+    sqlite3_bind_int64(s, 3, to_agent ? o->now : 0);
+    bind_text(s, 4, o->key);
+    bind_text(s, 5, o->id);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE)
+        return CHATD_ERR_UNAVAILABLE;
+    if (to_agent && exec_simple(st, SQL_ADD_MEMBER, o->id, o->user, -1) != CHATD_OK)
+        return CHATD_ERR_UNAVAILABLE;
+    return answer_room(st, o, o->id, NULL, CHATD_OK);
+}
+
 static chatd_status do_close(struct sqlstore *st, struct op *o)
 {
     sqlite3_stmt *s = prep(st, "UPDATE rooms SET state=4, closed_ms=?, unique_key=NULL WHERE id=? AND kind=1 AND state<>4");
@@ -846,6 +1007,9 @@ static chatd_status run_op(struct sqlstore *st, struct op *o)
     case OP_ERASE: return do_erase(st, o);
     case OP_EDIT: return do_edit(st, o);
     case OP_REVISIONS: return do_revisions(st, o);
+    case OP_CLAIM_LIMITED: return do_claim_limited(st, o);
+    case OP_TRANSFER: return do_transfer(st, o);
+    case OP_REOPEN: return do_reopen(st, o);
     }
     return CHATD_ERR_INTERNAL;
 }
@@ -891,7 +1055,7 @@ static void *worker(void *arg)
             sqlite3_exec(st->db, "SAVEPOINT op", NULL, NULL, NULL);
             o->status = run_op(st, o);
             bool keep = o->status == CHATD_OK || o->status == CHATD_ERR_EXISTS || o->status == CHATD_ERR_CONFLICT ||
-                        o->status == CHATD_ERR_DENIED;
+                        o->status == CHATD_ERR_DENIED || o->status == CHATD_ERR_LIMIT;
             sqlite3_exec(st->db, keep ? "RELEASE op" : "ROLLBACK TO op; RELEASE op", NULL, NULL, NULL);
         }
         if (began && sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
@@ -1000,6 +1164,39 @@ static void s_room_claim(void *state, const char *room_id, const char *agent, in
     o->id = astr(o, room_id);
     o->user = astr(o, agent);
     o->now = now_ms;
+    submit(st, o);
+}
+
+static void s_room_claim_limited(void *state, const char *room_id, const char *agent, size_t max_open, int64_t now_ms,
+                                 chatd_room_cb cb, void *ctx)
+{
+    NEW_OP(OP_CLAIM_LIMITED, cb)
+    o->id = astr(o, room_id);
+    o->user = astr(o, agent);
+    o->limit = max_open;
+    o->now = now_ms;
+    submit(st, o);
+}
+
+static void s_room_transfer(void *state, const struct chatd_room_transfer *t, chatd_room_cb cb, void *ctx)
+{
+    NEW_OP(OP_TRANSFER, cb)
+    o->id = astr(o, t->room_id);
+    o->user = astr(o, t->from);
+    o->to = astr(o, t->to);
+    o->now = t->now_ms;
+    submit(st, o);
+}
+
+static void s_room_reopen(void *state, const struct chatd_room_reopen *ro, chatd_room_cb cb, void *ctx)
+{
+    NEW_OP(OP_REOPEN, cb)
+    o->id = astr(o, ro->room_id);
+    o->key = astr(o, ro->unique_key);
+    o->user = astr(o, ro->agent);
+    o->limit = ro->max_open;
+    o->after_ms = ro->completed_after_ms;
+    o->now = ro->now_ms;
     submit(st, o);
 }
 
@@ -1259,6 +1456,10 @@ static const struct chatd_storage_ops sqlite_ops = {
     /* SDK 2.2: edits and deletes. */
     .message_edit = s_message_edit,
     .message_revisions = s_message_revisions,
+    /* SDK 2.3: the support desk. */
+    .room_claim_limited = s_room_claim_limited,
+    .room_transfer = s_room_transfer,
+    .room_reopen = s_room_reopen,
 };
 
 CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_STORAGE, .name = "sqlite", .version = "1.0",

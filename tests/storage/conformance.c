@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static int failures;
 #define CHECK(cond, ...)                                                   \
@@ -145,6 +146,7 @@ struct result {
     char owner[64], title[128], members[512], admins[512];
     chatd_room_state state;
     int64_t closed_ms;
+    int64_t any_closed_ms, assigned_ms; /* closed_ms whatever the state */
     /* the first 16 messages of a page: sender, body, whether a client id */
     char senders[16][64];
     char bodies[16][64];
@@ -200,6 +202,8 @@ static void room_cb(void *ctx, chatd_status st, const struct chatd_room *r)
         join_names(res->admins, sizeof res->admins, r->admins, r->nadmins);
         res->state = r->state;
         res->closed_ms = r->state == CHATD_ROOM_CLOSED ? r->closed_ms : 0;
+        res->any_closed_ms = r->closed_ms;
+        res->assigned_ms = r->assigned_ms;
     }
     res->done++;
 }
@@ -1022,6 +1026,247 @@ static void transcripts(const struct chatd_storage_ops *ops, void *state)
     CHECK(append_as(ops, state, "rer2", "frank", "fk1", "again") == CHATD_OK, "client id after erase");
 }
 
+
+/* ------------------------------------------------------ the support desk */
+
+static bool has_name(const char *joined, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = joined; *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && memcmp(p, name, n) == 0)
+            return true;
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    return false;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void claim_limited(const struct chatd_storage_ops *ops, void *state, const char *room, const char *agent,
+                          size_t max_open, struct result *r)
+{
+    CALL(ops->room_claim_limited(state, room, agent, max_open, 40000, room_cb, r));
+}
+
+static void transfer(const struct chatd_storage_ops *ops, void *state, const char *room, const char *from,
+                     const char *to, int64_t now, struct result *r)
+{
+    struct chatd_room_transfer t = {.size = sizeof t, .room_id = room, .from = from, .to = to, .now_ms = now};
+    CALL(ops->room_transfer(state, &t, room_cb, r));
+}
+
+static void reopen(const struct chatd_storage_ops *ops, void *state, const char *room, const char *key,
+                   int64_t after, const char *agent, size_t max_open, struct result *r)
+{
+    struct chatd_room_reopen ro = {.size = sizeof ro, .room_id = room, .unique_key = key, .completed_after_ms = after,
+                                   .agent = agent, .max_open = max_open, .now_ms = 50000};
+    CALL(ops->room_reopen(state, &ro, room_cb, r));
+}
+
+/* SDK 2.3: claims under an agent's limit (also when they race), hand-overs
+ * to another agent and back to the queue, completed rooms opened again. */
+static void support_desk(const struct chatd_storage_ops *ops, void *state)
+{
+    enum { N = 10 };
+    char ids[N][32], owners[N][32], keys[N][48];
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[i], sizeof ids[i], "rdesk%d", i);
+        snprintf(owners[i], sizeof owners[i], "고객%d😀", i);
+        snprintf(keys[i], sizeof keys[i], "support:%s", owners[i]);
+        CHECK(create(ops, state, ids[i], CHATD_ROOM_SUPPORT, owners[i], NULL, keys[i], 20000 + i) == CHATD_OK,
+              "desk room %d", i);
+    }
+    /* Ten claims at once, by one agent with a limit of 1: one room is theirs. */
+    struct result r[N + 4];
+    memset(r, 0, sizeof r);
+    for (int i = 0; i < N; i++)
+        claim_limited(ops, state, ids[i], "dagent", 1, &r[i]);
+    wait_all(r, N);
+    int won = -1, wins = 0, limited = 0;
+    for (int i = 0; i < N; i++) {
+        if (r[i].st == CHATD_OK) {
+            wins++;
+            won = i;
+            CHECK(r[i].state == CHATD_ROOM_ASSIGNED && strcmp(r[i].agent, "dagent") == 0 &&
+                      r[i].assigned_ms == 40000 && has_name(r[i].members, "dagent"),
+                  "the claim under the limit: state %d agent '%s'", r[i].state, r[i].agent);
+        } else if (r[i].st == CHATD_ERR_LIMIT) {
+            limited++;
+            CHECK(strcmp(r[i].id, ids[i]) == 0 && r[i].state == CHATD_ROOM_OPEN && r[i].agent[0] == '\0',
+                  "a claim over the limit leaves the room open: '%s' state %d", r[i].id, r[i].state);
+        }
+    }
+    CHECK(wins == 1 && limited == N - 1, "claims racing under a limit of 1: %d won, %d over the limit", wins,
+          limited);
+    if (won < 0)
+        return;
+    int open_ids[N - 1], nopen = 0; /* the rooms still open */
+    for (int i = 0; i < N; i++)
+        if (i != won)
+            open_ids[nopen++] = i;
+    int a = open_ids[0], b = open_ids[1], c = open_ids[2], d = open_ids[3];
+    /* Taken already, gone, no limit, a limit of 2. */
+    memset(r, 0, sizeof r);
+    claim_limited(ops, state, ids[won], "dother", 5, &r[0]);
+    claim_limited(ops, state, "rnothere", "dother", 5, &r[1]);
+    wait_all(r, 2);
+    CHECK(r[0].st == CHATD_ERR_CONFLICT && strcmp(r[0].agent, "dagent") == 0, "claiming a taken room: %s",
+          chatd_strerror(r[0].st));
+    CHECK(r[1].st == CHATD_ERR_NOT_FOUND, "claiming no room: %s", chatd_strerror(r[1].st));
+    memset(r, 0, sizeof r);
+    claim_limited(ops, state, ids[a], "dtwo", 0, &r[0]);
+    wait_all(r, 1);
+    claim_limited(ops, state, ids[b], "dtwo", 1, &r[1]);
+    wait_all(r, 2);
+    CHECK(r[0].st == CHATD_OK && r[1].st == CHATD_ERR_LIMIT && r[1].state == CHATD_ROOM_OPEN,
+          "0 is no limit; then a limit of 1 with one room held: %s %s", chatd_strerror(r[0].st),
+          chatd_strerror(r[1].st));
+    /* A room assigned by hand counts against the limit too. */
+    memset(r, 0, sizeof r);
+    CALL(ops->room_claim(state, ids[b], "dthree", 40000, room_cb, &r[0]));
+    wait_all(r, 1);
+    CHECK(r[0].st == CHATD_OK, "a claim by hand: %s", chatd_strerror(r[0].st));
+    memset(r, 0, sizeof r);
+    claim_limited(ops, state, ids[c], "dthree", 1, &r[0]);
+    wait_all(r, 1);
+    CHECK(r[0].st == CHATD_ERR_LIMIT, "a room claimed by hand counts against the limit: %s",
+          chatd_strerror(r[0].st));
+
+    /* Transfers: only from the assigned agent, to an agent or the queue. */
+    const char *to = "상담원😀";
+    memset(r, 0, sizeof r);
+    transfer(ops, state, ids[won], "nobody", to, 41000, &r[0]);
+    transfer(ops, state, ids[c], "dagent", to, 41000, &r[1]);
+    transfer(ops, state, "rnothere", "dagent", to, 41000, &r[2]);
+    wait_all(r, 3);
+    CHECK(r[0].st == CHATD_ERR_CONFLICT && strcmp(r[0].agent, "dagent") == 0, "transfer by a non-assignee: %s",
+          chatd_strerror(r[0].st));
+    CHECK(r[1].st == CHATD_ERR_CONFLICT && r[1].state == CHATD_ROOM_OPEN, "transfer of a queued room: %s",
+          chatd_strerror(r[1].st));
+    CHECK(r[2].st == CHATD_ERR_NOT_FOUND, "transfer of no room: %s", chatd_strerror(r[2].st));
+    /* Two hand-overs of one room at once: one wins, the other finds it gone. */
+    memset(r, 0, sizeof r);
+    transfer(ops, state, ids[won], "dagent", to, 41000, &r[0]);
+    transfer(ops, state, ids[won], "dagent", "dother", 41000, &r[1]);
+    wait_all(r, 2);
+    CHECK((r[0].st == CHATD_OK) + (r[1].st == CHATD_OK) == 1 &&
+              (r[0].st == CHATD_ERR_CONFLICT) + (r[1].st == CHATD_ERR_CONFLICT) == 1,
+          "two transfers at once: %s %s", chatd_strerror(r[0].st), chatd_strerror(r[1].st));
+    struct result *ok = r[0].st == CHATD_OK ? &r[0] : &r[1];
+    const char *holder = ok == &r[0] ? to : "dother";
+    CHECK(ok->state == CHATD_ROOM_ASSIGNED && strcmp(ok->agent, holder) == 0 && ok->assigned_ms == 41000 &&
+              has_name(ok->members, holder) && !has_name(ok->members, "dagent") &&
+              has_name(ok->members, owners[won]),
+          "transferred: agent '%s', members '%s'", ok->agent, ok->members);
+    /* The agent who handed it on holds nothing now: a claim under 1 works. */
+    memset(r, 0, sizeof r);
+    claim_limited(ops, state, ids[c], "dagent", 1, &r[0]);
+    struct chatd_room_filter held = {.size = sizeof held, .agent = holder, .state = CHATD_ROOM_ASSIGNED};
+    CALL(ops->room_list(state, &held, rooms_cb, &r[1]));
+    wait_all(r, 2);
+    CHECK(r[0].st == CHATD_OK, "the limit follows the transfer: %s", chatd_strerror(r[0].st));
+    CHECK(r[1].n == 1 && strcmp(r[1].ids[0], ids[won]) == 0, "the new agent's rooms: %zu", r[1].n);
+    /* Back to the queue: open, nobody's, in its place by creation. */
+    memset(r, 0, sizeof r);
+    transfer(ops, state, ids[won], holder, NULL, 42000, &r[0]);
+    wait_all(r, 1);
+    CHECK(r[0].st == CHATD_OK && r[0].state == CHATD_ROOM_OPEN && r[0].agent[0] == '\0' && r[0].assigned_ms == 0 &&
+              !has_name(r[0].members, holder) && has_name(r[0].members, owners[won]),
+          "back to the queue: %s state %d agent '%s' members '%s'", chatd_strerror(r[0].st), r[0].state,
+          r[0].agent, r[0].members);
+    struct chatd_room_filter queue = {.size = sizeof queue, .kind = CHATD_ROOM_SUPPORT, .state = CHATD_ROOM_OPEN};
+    memset(r, 0, sizeof r);
+    CALL(ops->room_list(state, &queue, rooms_cb, &r[0]));
+    wait_all(r, 1);
+    bool queued = false;
+    for (size_t i = 0; i < r[0].n && i < 16; i++)
+        queued |= strcmp(r[0].ids[i], ids[won]) == 0;
+    CHECK(queued, "the queue has the room handed back (%zu rooms)", r[0].n);
+    /* ... and a claim takes it again. */
+    memset(r, 0, sizeof r);
+    claim_limited(ops, state, ids[won], "dother", 1, &r[0]);
+    wait_all(r, 1);
+    CHECK(r[0].st == CHATD_OK && strcmp(r[0].agent, "dother") == 0, "claimed from the queue again: %s",
+          chatd_strerror(r[0].st));
+
+    /* Reopen: complete, and the customer comes back. */
+    int64_t t0 = wall_ms();
+    memset(r, 0, sizeof r);
+    CALL(ops->room_complete(state, ids[won], "dother", room_cb, &r[0]));
+    wait_all(r, 1);
+    int64_t t1 = wall_ms();
+    CHECK(r[0].st == CHATD_OK && r[0].any_closed_ms >= t0 - 1000 && r[0].any_closed_ms <= t1 + 1000,
+          "completion time recorded: %lld in [%lld, %lld]", (long long)r[0].any_closed_ms, (long long)t0,
+          (long long)t1);
+    memset(r, 0, sizeof r);
+    reopen(ops, state, ids[won], keys[won], t1 + 60000, "dother", 1, &r[0]);
+    reopen(ops, state, ids[c], keys[c], 0, "dother", 1, &r[1]);
+    reopen(ops, state, "rnothere", "support:nobody", 0, NULL, 0, &r[2]);
+    wait_all(r, 3);
+    CHECK(r[0].st == CHATD_ERR_CONFLICT && r[0].state == CHATD_ROOM_COMPLETED, "reopen after the window: %s",
+          chatd_strerror(r[0].st));
+    CHECK(r[1].st == CHATD_ERR_CONFLICT && r[1].state == CHATD_ROOM_ASSIGNED, "reopen of an assigned room: %s",
+          chatd_strerror(r[1].st));
+    CHECK(r[2].st == CHATD_ERR_NOT_FOUND, "reopen of no room: %s", chatd_strerror(r[2].st));
+    /* Two at once: one reopens it, to the same agent. */
+    memset(r, 0, sizeof r);
+    reopen(ops, state, ids[won], keys[won], t0 - 60000, "dother", 1, &r[0]);
+    reopen(ops, state, ids[won], keys[won], t0 - 60000, "dother", 1, &r[1]);
+    wait_all(r, 2);
+    CHECK((r[0].st == CHATD_OK) + (r[1].st == CHATD_OK) == 1, "two reopens at once: %s %s",
+          chatd_strerror(r[0].st), chatd_strerror(r[1].st));
+    ok = r[0].st == CHATD_OK ? &r[0] : &r[1];
+    CHECK(ok->state == CHATD_ROOM_ASSIGNED && strcmp(ok->agent, "dother") == 0 && ok->assigned_ms == 50000 &&
+              ok->any_closed_ms == 0 && has_name(ok->members, "dother"),
+          "reopened with its agent: state %d agent '%s' closed_ms %lld", ok->state, ok->agent,
+          (long long)ok->any_closed_ms);
+    /* The key is the room's again: the customer's one open support room. */
+    memset(r, 0, sizeof r);
+    struct chatd_room fresh = {.size = sizeof fresh, .id = "rdesknew", .kind = CHATD_ROOM_SUPPORT,
+                               .state = CHATD_ROOM_OPEN, .owner = owners[won], .created_ms = 30000,
+                               .members = (const char *const[]){owners[won]}, .nmembers = 1};
+    CALL(ops->room_create(state, &fresh, keys[won], room_cb, &r[0]));
+    wait_all(r, 1);
+    CHECK(r[0].st == CHATD_ERR_EXISTS && strcmp(r[0].id, ids[won]) == 0, "the key taken again: %s '%s'",
+          chatd_strerror(r[0].st), r[0].id);
+    /* Completed again; the customer opened another room meanwhile: no reopen. */
+    memset(r, 0, sizeof r);
+    CALL(ops->room_complete(state, ids[won], "dother", room_cb, &r[0]));
+    wait_all(r, 1);
+    CALL(ops->room_create(state, &fresh, keys[won], room_cb, &r[1]));
+    wait_all(r, 2);
+    reopen(ops, state, ids[won], keys[won], t0 - 60000, "dother", 1, &r[2]);
+    wait_all(r, 3);
+    CHECK(r[1].st == CHATD_OK, "a new room after the second completion: %s", chatd_strerror(r[1].st));
+    CHECK(r[2].st == CHATD_ERR_EXISTS && strcmp(r[2].id, "rdesknew") == 0,
+          "no reopen while the customer has another room: %s '%s'", chatd_strerror(r[2].st), r[2].id);
+    /* That one closed, the agent at their limit: the room waits in the queue. */
+    memset(r, 0, sizeof r);
+    CALL(ops->room_close(state, "rdesknew", 45000, room_cb, &r[0]));
+    claim_limited(ops, state, ids[d], "dother", 0, &r[1]);
+    wait_all(r, 2);
+    reopen(ops, state, ids[won], keys[won], t0 - 60000, "dother", 1, &r[2]);
+    wait_all(r, 3);
+    CHECK(r[1].st == CHATD_OK, "dother takes another room: %s", chatd_strerror(r[1].st));
+    CHECK(r[2].st == CHATD_OK && r[2].state == CHATD_ROOM_OPEN && r[2].agent[0] == '\0' && r[2].assigned_ms == 0,
+          "reopened into the queue when the agent is at the limit: %s state %d agent '%s'",
+          chatd_strerror(r[2].st), r[2].state, r[2].agent);
+    /* Queued with no agent asked for, it is claimable. */
+    memset(r, 0, sizeof r);
+    claim_limited(ops, state, ids[won], "dfour", 1, &r[0]);
+    wait_all(r, 1);
+    CHECK(r[0].st == CHATD_OK, "a reopened room is claimed from the queue: %s", chatd_strerror(r[0].st));
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -1356,6 +1601,14 @@ int main(int argc, char **argv)
         CHECK(false, "%s: no message_edit (SDK 2.2)", argv[1]);
     else
         printf("%s: no message_edit (SDK 2.2): not checked\n", argv[1]);
+
+    if (ops->size >= offsetof(struct chatd_storage_ops, room_reopen) + sizeof ops->room_reopen &&
+        ops->room_claim_limited && ops->room_transfer && ops->room_reopen)
+        support_desk(ops, state);
+    else if (getenv("CONFORMANCE_STORES") && strstr(getenv("CONFORMANCE_STORES"), "desk"))
+        CHECK(false, "%s: no room_claim_limited, room_transfer, room_reopen (SDK 2.3)", argv[1]);
+    else
+        printf("%s: no support desk operations (SDK 2.3): not checked\n", argv[1]);
 
     CHECK(H.early == 0, "%d completions ran before their call returned", H.early);
     CHECK(H.unsized == 0, "%d answered structs had a size below the SDK's", H.unsized);

@@ -227,8 +227,10 @@ struct chatd_room {
      * room_create's argument (a new group has no admins). */
     const char *const *admins;
     size_t nadmins;
-    /* CLOSED: when the room was closed (Unix ms);
-     * 0 otherwise, and ignored in room_create's argument. */
+    /* CLOSED: when the room was closed (Unix ms). SDK 2.3: COMPLETED, from
+     * a plugin that has room_reopen: when it was completed (room_complete
+     * records its own wall clock). 0 otherwise, and ignored in
+     * room_create's argument. */
     int64_t closed_ms;
 };
 
@@ -333,6 +335,29 @@ struct chatd_message_edit {
     size_t body_len;
     const char *content_type;     /* EDIT: its media type */
     int64_t now_ms;               /* becomes edited_ms */
+};
+
+/* SDK 2.3: the support desk. A support room handed on (room_transfer).
+ * All pointers borrowed for the call. Who may hand it on (its agent, an
+ * admin) is the host's decision, made before the call. */
+struct chatd_room_transfer {
+    size_t size;         /* sizeof the struct as the host built it */
+    const char *room_id;
+    const char *from;    /* the agent the room must still be assigned to */
+    const char *to;      /* the agent it goes to; NULL: back to the unassigned queue */
+    int64_t now_ms;      /* becomes assigned_ms when `to` is set */
+};
+
+/* SDK 2.3: a completed support room opened again (room_reopen). All
+ * pointers borrowed for the call. */
+struct chatd_room_reopen {
+    size_t size;                /* sizeof the struct as the host built it */
+    const char *room_id;
+    const char *unique_key;     /* taken again: the customer's one open support room */
+    int64_t completed_after_ms; /* only a room completed at or after this (closed_ms) */
+    const char *agent;          /* the agent to give it to, if under max_open; NULL: the queue */
+    size_t max_open;            /* that agent's limit of ASSIGNED rooms; 0 = none */
+    int64_t now_ms;             /* becomes assigned_ms when it goes to `agent` */
 };
 
 /* n: how many things the operation did. */
@@ -492,6 +517,50 @@ struct chatd_storage_ops {
      * without changes or no such room. */
     void (*message_revisions)(void *state, const char *room_id, uint64_t after_rev, size_t limit,
                               chatd_messages_cb cb, void *ctx);
+
+    /* SDK 2.3: the support desk. Optional: without room_claim_limited the
+     * host's automatic assignment claims with room_claim (two instances
+     * routing at once may then give an agent one room above
+     * [support] max_chats_per_agent); without room_transfer it answers a
+     * transfer 501, without room_reopen a customer's message into a
+     * completed room is refused as before. A plugin that has room_reopen
+     * records in room_complete when the room was completed (closed_ms).
+     * An agent's open rooms are the support rooms in state ASSIGNED to
+     * them; each operation below that counts them decides, across every
+     * instance sharing the backend, in the same atomic step as its change,
+     * so that no two of them give one agent more than max_open. */
+
+    /* As room_claim, and only if `agent` holds fewer than max_open (0: no
+     * limit) open rooms. Completes, the first that applies:
+     * CHATD_ERR_NOT_FOUND (no room) if gone; CHATD_ERR_CONFLICT with the
+     * room if it is no support room in state OPEN; CHATD_ERR_LIMIT with
+     * the room (unchanged) if the agent holds max_open or more; OK with
+     * the room now ASSIGNED to the agent. */
+    void (*room_claim_limited)(void *state, const char *room_id, const char *agent, size_t max_open,
+                               int64_t now_ms, chatd_room_cb cb, void *ctx);
+    /* Atomically: if the room is a support room in state ASSIGNED to
+     * t->from, hand it on: to t->to (agent = to, assigned_ms = now_ms, `to`
+     * added as a member) or, with to NULL, back to the unassigned queue
+     * (state OPEN, agent NULL, assigned_ms 0), where room_list by state
+     * OPEN finds it in its created order. Either way t->from stops being a
+     * member (unless it is t->to); messages and read marks stay. No limit
+     * is checked (a hand-over is a person's decision, as room_claim).
+     * CHATD_ERR_NOT_FOUND (no room) if gone; CHATD_ERR_CONFLICT with the
+     * room if it is not ASSIGNED to t->from (completed, closed, handed on
+     * meanwhile); OK with the room as it now is. */
+    void (*room_transfer)(void *state, const struct chatd_room_transfer *t, chatd_room_cb cb, void *ctx);
+    /* Atomically: if the room is a support room in state COMPLETED with
+     * closed_ms >= ro->completed_after_ms, and no room holds ro->unique_key,
+     * take the key for it and open it again: ASSIGNED to ro->agent
+     * (assigned_ms = now_ms, the agent a member) when ro->agent is set and
+     * holds fewer than ro->max_open (0: no limit) open rooms, else OPEN
+     * (agent NULL, assigned_ms 0, in the unassigned queue; the previous
+     * agent stays a member). closed_ms becomes 0. Completes
+     * CHATD_ERR_NOT_FOUND (no room) if gone; CHATD_ERR_CONFLICT with the
+     * room if it is not COMPLETED or completed before completed_after_ms;
+     * CHATD_ERR_EXISTS with the room holding the key (the customer's other
+     * open support room); OK with the room as it now is. */
+    void (*room_reopen)(void *state, const struct chatd_room_reopen *ro, chatd_room_cb cb, void *ctx);
 };
 
 /* ---------------------------------------------------------------- broker */
