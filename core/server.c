@@ -308,6 +308,7 @@ static int server_wire_rooms(struct server *srv)
         return -1;
     srv->rooms->preview_chars = srv->settings.notify_preview;
     srv->rooms->edit_window_ms = srv->settings.edit_window_ms;
+    srv->rooms->reopen_window_ms = srv->settings.reopen_window_ms;
     srv->rooms->metrics = &srv->metrics;
     srv->metrics.live = (struct metrics_source){.gauges = live_gauges, .ctx = srv};
     return 0;

@@ -128,6 +128,7 @@ static void apply_support(struct server *srv)
     r->preview_chars = srv->settings.notify_preview;
     r->max_chats_per_agent = srv->settings.max_chats_per_agent;
     r->edit_window_ms = srv->settings.edit_window_ms;
+    r->reopen_window_ms = srv->settings.reopen_window_ms;
     routing_set_mode(r->routing, srv->settings.support_assign);
 }
 

@@ -521,6 +521,11 @@ int settings_load(struct settings *s, struct config *cfg, char *err, size_t errl
     if (config_get_int(cfg, sup, "max_chats_per_agent", 0, 0, 10000, &max_chats, err, errlen) < 0)
         return -1;
     s->max_chats_per_agent = (size_t)max_chats;
+    /* A customer writing into a completed room reopens it this long after
+     * the agent completed it; 0 = never. */
+    if (config_get_duration_ms(cfg, sup, "reopen_window", 24LL * 3600000, 0, 3650LL * 86400000, &s->reopen_window_ms,
+                               err, errlen) < 0)
+        return -1;
     return check_unused(cfg, sup, err, errlen);
 }
 
@@ -657,6 +662,7 @@ void settings_take_live(struct settings *s, struct settings *next)
     next->acl = acl;
     s->support_assign = next->support_assign;
     s->max_chats_per_agent = next->max_chats_per_agent;
+    s->reopen_window_ms = next->reopen_window_ms;
     s->edit_window_ms = next->edit_window_ms;
 }
 

@@ -97,6 +97,7 @@ struct settings {
     /* [support] (docs/support-desk.md) */
     enum support_assign support_assign;
     size_t max_chats_per_agent;   /* open assigned rooms per agent for automatic assignment; 0 = unlimited */
+    long long reopen_window_ms;   /* a customer's message reopens a room completed this recently; 0 = never */
 };
 
 /* Read and check [server] and [stomp]; reject unknown sections and keys of

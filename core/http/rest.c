@@ -148,6 +148,7 @@ static const struct route api_routes[] = {
     {"DELETE", "/api/rooms/{}/messages/{}", API_ROOMS, ROOM_MESSAGE_DELETE},
     {"POST", "/api/rooms/{}/claim", API_ROOMS, ROOM_CLAIM},
     {"POST", "/api/rooms/{}/complete", API_ROOMS, ROOM_COMPLETE},
+    {"POST", "/api/rooms/{}/transfer", API_ROOMS, ROOM_TRANSFER},
     {"POST", "/api/rooms/{}/read", API_ROOMS, ROOM_READ},
     {"POST", "/api/rooms/{}/members", API_ROOMS, ROOM_MEMBER_ADD},
     {"DELETE", "/api/rooms/{}/members/{}", API_ROOMS, ROOM_MEMBER_REMOVE},

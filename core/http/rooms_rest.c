@@ -19,6 +19,7 @@
 #include "rooms/room_rules.h"
 #include "rooms/rooms.h"
 #include "rooms/support.h"
+#include "rooms/transfer.h"
 #include "server.h"
 #include "wire/jsonw.h"
 #include "wire/query.h"
@@ -223,6 +224,21 @@ static void change_message(struct rest_call *c, const char *room, const char *se
     message_change(c->srv->rooms, &req, changed, c);
 }
 
+/* {"to": AGENT or null, "note": TEXT (optional)} */
+static void transfer(struct rest_call *c, const char *room)
+{
+    json_t *to = json_object_get(c->body, "to"), *note = json_object_get(c->body, "note");
+    if (!json_is_object(c->body) || !to || !(json_is_string(to) || json_is_null(to)) ||
+        (note && !json_is_string(note) && !json_is_null(note))) {
+        rest_error(c, 400, "bad_request", "expected {\"to\": AGENT or null, \"note\": TEXT}");
+        return;
+    }
+    struct transfer_request req = {.room_id = room, .user = c->user, .roles = c->roles,
+                                   .to = json_string_value(to), .note = json_string_value(note),
+                                   .note_len = json_is_string(note) ? json_string_length(note) : 0};
+    support_transfer(c->srv->rooms, &req, room_answered, c);
+}
+
 void rooms_rest(struct rest_call *c, enum rooms_request what, const char *room, const char *member)
 {
     struct rooms *rooms = c->srv->rooms;
@@ -260,6 +276,9 @@ void rooms_rest(struct rest_call *c, enum rooms_request what, const char *room, 
         return;
     case ROOM_COMPLETE:
         support_complete(rooms, room, c->user, c->roles, room_answered, c);
+        return;
+    case ROOM_TRANSFER:
+        transfer(c, room);
         return;
     case ROOM_DELETE:
         /* A support room's customer closes it, a group member leaves; with

@@ -24,6 +24,7 @@ enum rooms_request {
     ROOM_MEMBER_ROLE,   /* PUT /api/rooms/{room}/members/{user}/role */
     ROOM_MESSAGE_EDIT,  /* PATCH /api/rooms/{room}/messages/{seq} */
     ROOM_MESSAGE_DELETE, /* DELETE /api/rooms/{room}/messages/{seq} */
+    ROOM_TRANSFER,      /* POST /api/rooms/{room}/transfer */
 };
 /* One of them for an authenticated call; room and member (a user, or a
  * message's seq) are the path's (NULL where the path has none). Answers the

@@ -9,6 +9,7 @@
 #include "plugins/storage_port.h"
 #include "rooms/message_body.h"
 #include "rooms/notices.h"
+#include "rooms/reopen.h"
 #include "rooms/room_rules.h"
 
 struct message_send {
@@ -26,6 +27,7 @@ struct message_send {
     chatd_room_kind kind;
     char **members;
     size_t nmembers;
+    bool reopen_tried;
     /* The stored message. */
     uint64_t seq;
     int64_t ts_ms;
@@ -80,9 +82,39 @@ void message_send_free(struct message_send *ms)
     free(ms);
 }
 
+static void admit_cb(void *ctx, const struct room_answer *a, const struct chatd_room *room);
+
+/* The customer's message reopened the room (or another did first, or they
+ * have another room open): admitted into the room as it now is. */
+static void reopened_cb(void *ctx, const struct room_answer *a, const struct chatd_room *room)
+{
+    struct message_send *ms = ctx;
+    if (a->status == ROOM_OK) {
+        admit_cb(ms, a, room);
+        return;
+    }
+    /* CONFLICT: reopened (or completed again) meanwhile: as it is now. */
+    if (a->status == ROOM_CONFLICT) {
+        rooms_look_up(ms->r, ms->room, NULL, admit_cb, ms);
+        return;
+    }
+    struct room_answer refused = *a;
+    if (a->status == ROOM_EXISTS)
+        refused = (struct room_answer){ROOM_CONFLICT, "The agent completed this support room; your other support "
+                                                      "room is open."};
+    ms->done_cb(ms->ctx, &refused);
+}
+
 static void admit_cb(void *ctx, const struct room_answer *a, const struct chatd_room *room)
 {
     struct message_send *ms = ctx;
+    /* Into a completed room of theirs, within [support] reopen_window: the
+     * customer's message opens it again (once per message). */
+    if (a->status == ROOM_OK && !ms->reopen_tried && support_reopenable(ms->r, room, ms->sender)) {
+        ms->reopen_tried = true;
+        support_reopen(ms->r, room, reopened_cb, ms);
+        return;
+    }
     struct room_answer refused = *a;
     if (a->status == ROOM_OK && !room_is_member(room, ms->sender))
         refused = (struct room_answer){ROOM_NOT_FOUND, "no such room"};

@@ -4,6 +4,8 @@
  * arguments and answer through a callback with a status and data; they
  * know nothing of HTTP, STOMP or JSON. One file per concern:
  *   rooms/support.h      a support room's life: open, queue, claim, complete, close
+ *   rooms/transfer.h     an assigned support room handed to another agent or the queue
+ *   rooms/reopen.h       a completed support room opened again by its customer's message
  *   rooms/membership.h   direct and group rooms: create, list, show, leave
  *   rooms/group_changes.h a group's members, roles, title, deletion
  *   rooms/history.h      history pages with cursors, since-seq replay pages
@@ -111,6 +113,16 @@ struct room_events_port {
      * "away", "offline"): told to this instance's watchers only, since
      * every instance sees every change (rooms/availability.h). */
     void (*agent_status)(void *ctx, const char *agent, const char *status);
+    /* A support room was handed on by `by` (its agent, or an admin) from
+     * agent `from` to r->agent, or (r->agent NULL) back to the unassigned
+     * queue; note (may be NULL) is for agents only, never for the
+     * customer. `from` is no member any more: their subscriptions to the
+     * room end. */
+    void (*transferred)(void *ctx, const struct chatd_room *r, const char *from, const char *by, const char *note);
+    /* The customer wrote into a completed support room and it is open
+     * again: assigned to r->agent, or (r->agent NULL) in the unassigned
+     * queue. */
+    void (*reopened)(void *ctx, const struct chatd_room *r);
     /* A waiting customer's place in the unassigned queue changed: 1 is
      * next; estimated_wait_ms < 0 when there is no estimate yet. Told on
      * the instance that routes (rooms/queue_position.h). */
@@ -147,6 +159,7 @@ struct rooms {
     struct routing *routing;    /* automatic assignment; NULL = manual */
     struct availability *availability; /* the statuses last told; NULL: none told */
     long long edit_window_ms;   /* [rooms] edit_window: how long a sender edits; 0 = never */
+    long long reopen_window_ms; /* [support] reopen_window: a completed room reopens this long; 0 = never */
 };
 
 /* The answer for a storage status: OK, EXISTS, NOT_FOUND (why:

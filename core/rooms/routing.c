@@ -137,6 +137,13 @@ static void claimed_cb(void *ctx, chatd_status st, const struct chatd_room *answ
         r->events.claimed(r->events.ctx, &room);
         /* The agent did not ask: they hear of their new room. */
         r->events.added(r->events.ctx, a->name, room.id, &room);
+    } else if (st == CHATD_ERR_LIMIT) {
+        /* The storage counted more open rooms than this pass knew of (a
+         * claim by hand, another instance routing): the agent is full, the
+         * same room goes to the next pick. */
+        rt->agents[rt->claimant].open = r->max_chats_per_agent;
+        claim_next(rt);
+        return;
     } else if (st != CHATD_ERR_CONFLICT && st != CHATD_ERR_NOT_FOUND) {
         log_warn("support routing: room %s not assigned: %s", rt->queue[rt->next], chatd_strerror(st));
     }
@@ -158,8 +165,14 @@ static void claim_next(struct routing *rt)
         return;
     }
     void *state;
-    storage_ops(rt->r->storage, &state)
-        ->room_claim(state, rt->queue[rt->next], rt->agents[rt->claimant].name, clock_wall_ms(), claimed_cb, rt);
+    const struct chatd_storage_ops *ops = storage_ops(rt->r->storage, &state);
+    const char *room = rt->queue[rt->next], *agent = rt->agents[rt->claimant].name;
+    /* The limit is the storage's to decide, in the step that claims: two
+     * instances routing at once never give an agent more than it. */
+    if (rt->r->max_chats_per_agent && storage_has_claim_limited(rt->r->storage))
+        ops->room_claim_limited(state, room, agent, rt->r->max_chats_per_agent, clock_wall_ms(), claimed_cb, rt);
+    else
+        ops->room_claim(state, room, agent, clock_wall_ms(), claimed_cb, rt);
 }
 
 static void queue_cb(void *ctx, chatd_status st, const struct chatd_room *rooms, size_t n)

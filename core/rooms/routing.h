@@ -1,8 +1,10 @@
 /* Automatic assignment of support rooms ([support] assign = round_robin |
  * least_busy; docs/support-desk.md). A pass lists the unassigned queue,
  * oldest first, and gives each room to an available agent (online, under
- * [support] max_chats_per_agent) with the storage's room_claim, which
- * decides the one winner per room across instances, as manual claims.
+ * [support] max_chats_per_agent) with the storage's room_claim_limited
+ * (SDK 2.3; room_claim with an older plugin), which decides the one winner
+ * per room across instances, as manual claims, and refuses an agent at
+ * the limit in the same atomic step.
  * Passes run on triggers (a room opened, completed or closed, an agent
  * connected, gone, away or back) and on a one-second sweep, only on the
  * instance the routing's leader test names, so instances do not race one

@@ -36,6 +36,12 @@ static struct support_op *op_new(struct rooms *r, const char *room_id, const cha
 
 static const struct room_answer nomem = {ROOM_NOMEM, "out of memory"};
 
+/* One open support room per customer. */
+void support_unique_key(char *out, size_t len, const char *customer)
+{
+    snprintf(out, len, "support:%s", customer);
+}
+
 void support_open(struct rooms *r, const char *customer, room_answer_cb cb, void *ctx)
 {
     char id[40], key[600];
@@ -43,8 +49,7 @@ void support_open(struct rooms *r, const char *customer, room_answer_cb cb, void
     const char *members[] = {customer};
     struct chatd_room room = {.id = id, .kind = CHATD_ROOM_SUPPORT, .owner = customer, .created_ms = clock_wall_ms(),
                               .state = CHATD_ROOM_OPEN, .members = members, .nmembers = 1};
-    /* One open support room per customer. */
-    snprintf(key, sizeof key, "support:%s", customer);
+    support_unique_key(key, sizeof key, customer);
     rooms_create(r, &room, key, cb, ctx);
 }
 

@@ -6,10 +6,13 @@
 #define CHATD_SUPPORT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "rooms/rooms.h"
 
+/* The storage's unique key of a customer's one open support room. */
+void support_unique_key(char *out, size_t len, const char *customer);
 /* The customer's open support room: OK with a new one, EXISTS with the one
  * open already. */
 void support_open(struct rooms *r, const char *customer, room_answer_cb cb, void *ctx);

@@ -160,6 +160,41 @@ static void on_closed(void *ctx, const char *room_id, const char *by, const stru
         room_queue_event(srv, "closed", r); /* it leaves the unassigned queue */
 }
 
+/* On the room (no note: the customer reads it), its previous agent's
+ * subscriptions ending; on the queue, for the agents, with the note; to
+ * the new agent, the room with the hand-over. */
+static void on_transferred(void *ctx, const struct chatd_room *r, const char *from, const char *by, const char *note)
+{
+    struct server *srv = ctx;
+    room_event_ending(srv, r->id, "transferred",
+                      json_pack("{s:s, s:s, s:s?, s:s}", "room", r->id, "from", from, "to", r->agent, "by", by),
+                      from);
+    json_t *j = room_json(r, NULL);
+    if (j) {
+        json_object_set_new(j, "transfer", json_pack("{s:s, s:s?, s:s, s:s?}", "from", from, "to", r->agent, "by", by,
+                                                     "note", note));
+        char *text = json_dumps(j, JSON_COMPACT);
+        struct event_header h[] = {{"event", "transferred"}, {"room", r->id}, {"content-type", "application/json"}};
+        if (text)
+            router_publish_event(srv->router, DEST_SUPPORT_QUEUE, h, 3, text, strlen(text));
+        free(text);
+    }
+    if (r->agent) {
+        json_object_set_new(j, "event", json_string("transferred"));
+        room_notify_user(srv, r->agent, "room-added", r->id, j);
+    } else {
+        json_decref(j);
+    }
+}
+
+static void on_reopened(void *ctx, const struct chatd_room *r)
+{
+    struct server *srv = ctx;
+    room_event(srv, r->id, "reopened", json_pack("{s:s, s:s?, s:s}", "room", r->id, "agent", r->agent, "state",
+                                                 r->agent ? "assigned" : "open"));
+    room_queue_event(srv, "reopened", r);
+}
+
 static void on_member_joined(void *ctx, const char *room_id, const char *user, const char *by)
 {
     room_event(ctx, room_id, "member-joined", json_pack("{s:s, s:s, s:s}", "room", room_id, "user", user, "by", by));
@@ -304,5 +339,7 @@ void room_events_port_init(struct room_events_port *port, struct server *srv)
         .notice_failed = on_notice_failed,
         .agent_status = on_agent_status,
         .queue_position = on_queue_position,
+        .transferred = on_transferred,
+        .reopened = on_reopened,
     };
 }

@@ -1,4 +1,4 @@
-/* The rooms over STOMP: SENDs to /app/rooms/{room}/send|read|typing|edit|delete read
+/* The rooms over STOMP: SENDs to /app/rooms/{room}/send|read|typing|edit|delete|transfer read
  * into calls of the rooms domain (rooms/), their answers written as
  * RECEIPTs and ERRORs. docs/protocol.md, "Rooms". */
 #include "stomp/rooms_stomp.h"
@@ -18,6 +18,7 @@
 #include "rooms/read_marks.h"
 #include "rooms/room_rules.h"
 #include "rooms/rooms.h"
+#include "rooms/transfer.h"
 #include "rooms/typing.h"
 #include "server.h"
 #include "stomp/destinations.h"
@@ -332,6 +333,60 @@ static void app_change(struct session *s, const char *room, const struct stomp_f
         message_change(srv->rooms, &req, changed_cb, op);
 }
 
+static void transferred_cb(void *ctx, const struct room_answer *a, const struct chatd_room *room)
+{
+    (void)room;
+    struct stomp_op *op = ctx;
+    struct session *s = session_lookup(op->srv, op->session);
+    if (s) {
+        switch (a->status) {
+        case ROOM_OK:
+            session_send_receipt(s, op->receipt);
+            break;
+        case ROOM_NOT_FOUND:
+            session_error_receipt(s, op->receipt, strcmp(a->why, "no such agent") == 0 ? "no such agent"
+                                                                                        : "no such room",
+                                  op->room);
+            break;
+        case ROOM_FORBIDDEN:
+            session_error_receipt(s, op->receipt, "not allowed", a->why);
+            break;
+        case ROOM_CONFLICT:
+            session_error_receipt(s, op->receipt, "room not transferred", a->why);
+            break;
+        case ROOM_BAD_REQUEST:
+            session_error_receipt(s, op->receipt, "invalid transfer", a->why);
+            break;
+        case ROOM_NOT_SUPPORTED:
+            session_error_receipt(s, op->receipt, "not supported", a->why);
+            break;
+        default:
+            rooms_stomp_refused(s, op->receipt, op->room, a);
+        }
+    }
+    stomp_op_free(op);
+}
+
+/* SEND to /app/rooms/{room}/transfer, body {"to": AGENT or null, "note": TEXT}. */
+static void app_transfer(struct session *s, const char *room, const struct stomp_frame *f, const char *receipt)
+{
+    json_t *j = json_loadb(f->body, f->body_len, 0, NULL);
+    json_t *to = json_object_get(j, "to"), *note = json_object_get(j, "note");
+    if (!json_is_object(j) || !to || !(json_is_string(to) || json_is_null(to)) ||
+        (note && !json_is_string(note) && !json_is_null(note))) {
+        json_decref(j);
+        session_error_receipt(s, receipt, "invalid transfer", "Expected {\"to\": AGENT or null, \"note\": TEXT}.");
+        return;
+    }
+    struct transfer_request req = {.room_id = room, .user = session_user(s), .roles = session_roles(s),
+                                   .to = json_string_value(to), .note = json_string_value(note),
+                                   .note_len = json_is_string(note) ? json_string_length(note) : 0};
+    struct stomp_op *op = stomp_op_new(s, room, receipt);
+    if (op)
+        support_transfer(op->srv->rooms, &req, transferred_cb, op);
+    json_decref(j);
+}
+
 void rooms_app_send(struct session *s, const char *destination, const char *as_sent, const struct stomp_frame *f,
                     const char *receipt)
 {
@@ -339,7 +394,7 @@ void rooms_app_send(struct session *s, const char *destination, const char *as_s
     const char *verb;
     if (!destination_room_of(destination, "/app/rooms/", room, sizeof room, &verb) ||
         (strcmp(verb, "send") != 0 && strcmp(verb, "read") != 0 && strcmp(verb, "typing") != 0 &&
-         strcmp(verb, "edit") != 0 && strcmp(verb, "delete") != 0)) {
+         strcmp(verb, "edit") != 0 && strcmp(verb, "delete") != 0 && strcmp(verb, "transfer") != 0)) {
         session_error_receipt(s, receipt, "unknown destination", as_sent);
         return;
     }
@@ -349,6 +404,10 @@ void rooms_app_send(struct session *s, const char *destination, const char *as_s
     }
     if (strcmp(verb, "edit") == 0 || strcmp(verb, "delete") == 0) {
         app_change(s, room, f, receipt, verb[0] == 'e' ? CHATD_MESSAGE_EDIT : CHATD_MESSAGE_DELETE);
+        return;
+    }
+    if (strcmp(verb, "transfer") == 0) {
+        app_transfer(s, room, f, receipt);
         return;
     }
     if (strcmp(verb, "typing") == 0) {

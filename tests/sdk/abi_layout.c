@@ -25,6 +25,8 @@ STARTS_WITH_SIZE(chatd_group_change);
 STARTS_WITH_SIZE(chatd_room_filter);
 STARTS_WITH_SIZE(chatd_erase_result);
 STARTS_WITH_SIZE(chatd_message_edit);
+STARTS_WITH_SIZE(chatd_room_transfer);
+STARTS_WITH_SIZE(chatd_room_reopen);
 STARTS_WITH_SIZE(chatd_storage_ops);
 STARTS_WITH_SIZE(chatd_broker_ops);
 STARTS_WITH_SIZE(chatd_notification);

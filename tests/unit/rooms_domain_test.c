@@ -30,6 +30,7 @@
 #include "rooms/queue_position.h"
 #include "rooms/routing.h"
 #include "rooms/support.h"
+#include "rooms/transfer.h"
 #include "rooms/typing.h"
 #include "server.h"
 
@@ -162,6 +163,16 @@ static void on_position(void *c, const char *customer, const char *id, size_t po
     (void)c, (void)id, record("position %s %zu %lld", customer, position, wait_ms);
 }
 
+static void on_transferred(void *c, const struct chatd_room *r, const char *from, const char *by, const char *note)
+{
+    (void)c, record("transferred %s %s -> %s by %s note %s", r->id, from, r->agent ? r->agent : "queue", by,
+                    note ? note : "-");
+}
+static void on_reopened(void *c, const struct chatd_room *r)
+{
+    (void)c, record("reopened %s %s", r->id, r->agent ? r->agent : "queue");
+}
+
 static bool is_online(const void *c, const char *user)
 {
     (void)c;
@@ -222,7 +233,7 @@ static int setup(void **state)
                    .typing = on_typing, .message = on_message, .message_changed = on_changed,
                    .message_notice = on_notice,
                    .message_offline = on_offline, .notice_failed = on_failed, .agent_status = on_agent_status,
-                   .queue_position = on_position},
+                   .queue_position = on_position, .transferred = on_transferred, .reopened = on_reopened},
         .presence = {.online = is_online, .watching = is_watching, .away = is_away, .each_agent = each_agent},
         .preview_chars = 80,
         .metrics = &F->metrics,
@@ -628,6 +639,140 @@ static void content_types_stored(void **state)
     }
 }
 
+
+static void open_for(const char *customer, char out[64]);
+
+static enum room_status transfer_as(const char *room, const char *user, uint32_t roles, const char *to,
+                                    const char *note, struct got *g)
+{
+    struct transfer_request req = {.room_id = room, .user = user, .roles = roles, .to = to, .note = note,
+                                   .note_len = note ? strlen(note) : 0};
+    AWAIT(support_transfer(&F->rooms, &req, got_room, g), *g);
+    return g->status;
+}
+
+/* An assigned room handed to another agent, then back to the queue; every
+ * refusal; the customer reads a system message, history stays whole. */
+static void support_transfers(void **state)
+{
+    (void)state;
+    F->agents[0] = "agent1", F->agents[1] = "상담원😀", F->agents[2] = "agent3";
+    F->online[0] = "agent1", F->online[1] = "상담원😀", F->online[2] = "고객"; /* agent3 offline */
+    char room[64];
+    open_for("고객", room);
+    struct got g;
+    assert_int_equal(transfer_as(room, "agent1", AGENT, "상담원😀", NULL, &g), ROOM_CONFLICT); /* queued */
+    AWAIT(support_claim(&F->rooms, room, "agent1", AGENT, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    assert_int_equal(send_text(room, "고객", KOREAN, NULL), ROOM_OK);
+    /* Refusals: a customer, an agent not assigned (no member: not found),
+     * no such agent, an offline one, the agent it has, a long note. */
+    assert_int_equal(transfer_as(room, "고객", USER, "상담원😀", NULL, &g), ROOM_FORBIDDEN);
+    assert_int_equal(transfer_as(room, "상담원😀", AGENT, "agent3", NULL, &g), ROOM_CONFLICT);
+    assert_string_equal(g.why, "that agent is offline");
+    assert_int_equal(transfer_as(room, "상담원😀", AGENT, "agent1", NULL, &g), ROOM_NOT_FOUND);
+    assert_int_equal(transfer_as(room, "agent1", AGENT, "bob", NULL, &g), ROOM_NOT_FOUND);
+    assert_string_equal(g.why, "no such agent");
+    assert_int_equal(transfer_as(room, "agent1", AGENT, "agent1", NULL, &g), ROOM_BAD_REQUEST);
+    char long_note[TRANSFER_NOTE_MAX + 2];
+    memset(long_note, 'x', sizeof long_note - 1);
+    long_note[sizeof long_note - 1] = '\0';
+    assert_int_equal(transfer_as(room, "agent1", AGENT, "상담원😀", long_note, &g), ROOM_BAD_REQUEST);
+    assert_int_equal(transfer_as(room, "agent1", AGENT, "상담원😀", "\xff\xfe", &g), ROOM_BAD_REQUEST);
+    assert_int_equal(count_events("transferred"), 0);
+
+    /* To another agent, with a Korean and emoji note. */
+    F->nevents = 0;
+    assert_int_equal(transfer_as(room, "agent1", AGENT, "상담원😀", "환불 문의 😀", &g), ROOM_OK);
+    assert_int_equal(g.state, CHATD_ROOM_ASSIGNED);
+    assert_string_equal(g.agent, "상담원😀");
+    char line[160];
+    snprintf(line, sizeof line, "transferred %s agent1 -> 상담원😀 by agent1 note 환불 문의 😀", room);
+    assert_true(has_event(line));
+    snprintf(line, sizeof line, "message %s 2 agent1 trace - origin 0", room);
+    assert_true(has_event(line));
+    /* The customer watches nothing here: a notice, without the note. */
+    assert_int_equal(count_events("notice 고객 2 agent1 passed this chat on to 상담원😀."), 1);
+    /* agent1 is no member now; the new agent is. */
+    assert_int_equal(transfer_as(room, "agent1", AGENT, NULL, NULL, &g), ROOM_NOT_FOUND);
+    struct history_cursor from = {.after_set = true, .after = 0};
+    AWAIT(history_page(&F->rooms, room, "상담원😀", AGENT, &from, got_page, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    assert_int_equal(g.n, 2);
+    assert_string_equal(g.bodies[0], KOREAN);
+    assert_int_equal(g.kinds[0], CHATD_MESSAGE_TEXT);
+    assert_int_equal(g.kinds[1], CHATD_MESSAGE_SYSTEM);
+    assert_string_equal(g.bodies[1], "agent1 passed this chat on to 상담원😀.");
+
+    /* Back to the queue: open, nobody's; an agent claims it again. */
+    assert_int_equal(transfer_as(room, "상담원😀", AGENT, NULL, NULL, &g), ROOM_OK);
+    assert_int_equal(g.state, CHATD_ROOM_OPEN);
+    assert_string_equal(g.agent, "");
+    AWAIT(support_queue(&F->rooms, "agent3", AGENT, false, got_rooms, &g), g);
+    assert_int_equal(g.n, 1);
+    assert_string_equal(g.id, room);
+    AWAIT(support_claim(&F->rooms, room, "agent1", AGENT, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    /* An admin hands on a room that is not theirs. */
+    assert_int_equal(transfer_as(room, "감독", CHATD_ROLE_ADMIN | AGENT, "상담원😀", NULL, &g), ROOM_OK);
+    assert_string_equal(g.agent, "상담원😀");
+    /* Completed, closed, no support room: refused. */
+    AWAIT(support_complete(&F->rooms, room, "상담원😀", AGENT, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    assert_int_equal(transfer_as(room, "상담원😀", AGENT, "agent1", NULL, &g), ROOM_CONFLICT);
+    assert_string_equal(g.why, "the room is completed");
+    char grp[64];
+    make_group("agent1", (const char *[]){"bob", NULL}, grp);
+    assert_int_equal(transfer_as(grp, "agent1", AGENT, "상담원😀", NULL, &g), ROOM_BAD_REQUEST);
+}
+
+/* A customer writing into a completed room within the window reopens it:
+ * with its agent when available, else into the queue; never outside the
+ * window, never while they have another room open. */
+static void support_reopens(void **state)
+{
+    (void)state;
+    F->agents[0] = "agent1";
+    F->online[0] = "agent1";
+    F->rooms.reopen_window_ms = 3600000;
+    F->rooms.max_chats_per_agent = 1;
+    char room[64];
+    open_for("고객😀", room);
+    struct got g;
+    AWAIT(support_claim(&F->rooms, room, "agent1", AGENT, got_room, &g), g);
+    AWAIT(support_complete(&F->rooms, room, "agent1", AGENT, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    /* Only its customer reopens it. */
+    assert_int_equal(send_text(room, "agent1", "hi", NULL), ROOM_CONFLICT);
+    F->nevents = 0;
+    assert_int_equal(send_text(room, "고객😀", KOREAN, NULL), ROOM_OK);
+    char line[160];
+    snprintf(line, sizeof line, "reopened %s agent1", room);
+    assert_true(has_event(line));
+    snprintf(line, sizeof line, "added agent1 %s", room);
+    assert_true(has_event(line));
+    AWAIT(rooms_look_up(&F->rooms, room, NULL, got_room, &g), g);
+    assert_int_equal(g.state, CHATD_ROOM_ASSIGNED);
+    assert_string_equal(g.agent, "agent1");
+    assert_int_equal(g.last_seq, 1);
+    /* Completed again; the agent away now: into the queue. */
+    AWAIT(support_complete(&F->rooms, room, "agent1", AGENT, got_room, &g), g);
+    F->away[0] = "agent1";
+    assert_int_equal(send_text(room, "고객😀", "again 😀", NULL), ROOM_OK);
+    AWAIT(rooms_look_up(&F->rooms, room, NULL, got_room, &g), g);
+    assert_int_equal(g.state, CHATD_ROOM_OPEN);
+    assert_string_equal(g.agent, "");
+    /* Claimed and completed; the customer opened another room meanwhile. */
+    AWAIT(support_claim(&F->rooms, room, "agent1", AGENT, got_room, &g), g);
+    AWAIT(support_complete(&F->rooms, room, "agent1", AGENT, got_room, &g), g);
+    char other[64];
+    open_for("고객😀", other);
+    assert_int_equal(send_text(room, "고객😀", "third", NULL), ROOM_CONFLICT);
+    /* Window 0: never. */
+    F->rooms.reopen_window_ms = 0;
+    AWAIT(membership_leave(&F->rooms, other, "고객😀", USER, got_left, &g), g);
+    assert_int_equal(send_text(room, "고객😀", "fourth", NULL), ROOM_CONFLICT);
+}
 
 /* open -> claimed -> completed, then closed; what each state refuses. */
 static void support_states(void **state)
@@ -1330,6 +1475,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(reply_to_validated, setup, teardown),
         cmocka_unit_test_setup_teardown(message_edits_and_deletes, setup, teardown),
         cmocka_unit_test_setup_teardown(message_edit_window_and_managers, setup, teardown),
+        cmocka_unit_test_setup_teardown(support_transfers, setup, teardown),
+        cmocka_unit_test_setup_teardown(support_reopens, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
