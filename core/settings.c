@@ -522,8 +522,9 @@ int settings_load(struct settings *s, struct config *cfg, char *err, size_t errl
         return -1;
     s->max_chats_per_agent = (size_t)max_chats;
     /* A customer writing into a completed room reopens it this long after
-     * the agent completed it; 0 = never. */
-    if (config_get_duration_ms(cfg, sup, "reopen_window", 24LL * 3600000, 0, 3650LL * 86400000, &s->reopen_window_ms,
+     * the agent completed it; 0 (the default, so that an upgrade changes
+     * no desk's behaviour) = never. */
+    if (config_get_duration_ms(cfg, sup, "reopen_window", 0, 0, 3650LL * 86400000, &s->reopen_window_ms,
                                err, errlen) < 0)
         return -1;
     return check_unused(cfg, sup, err, errlen);

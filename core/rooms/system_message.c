@@ -1,5 +1,6 @@
 #include "rooms/system_message.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,7 +40,12 @@ static void stored_cb(void *ctx, chatd_status st, const struct chatd_message *st
                                   .sender = p->sender, .ts_ms = stored->ts_ms, .body = p->text,
                                   .body_len = strlen(p->text), .content_type = SYSTEM_CONTENT_TYPE,
                                   .kind = CHATD_MESSAGE_SYSTEM};
-        p->r->events.message(p->r->events.ctx, &m, SYSTEM_CONTENT_TYPE, NULL, 0);
+        /* A trace as a client's SEND gets one: it names the message in logs. */
+        char trace[48];
+        int w = snprintf(trace, sizeof trace, "sys:%s:%llu", p->room, (unsigned long long)stored->seq);
+        if (w < 0 || (size_t)w >= sizeof trace || w > 40)
+            snprintf(trace, sizeof trace, "sys:%llu", (unsigned long long)stored->seq);
+        p->r->events.message(p->r->events.ctx, &m, SYSTEM_CONTENT_TYPE, trace, 0);
         struct chatd_room room = {.id = p->room, .kind = p->kind, .members = (const char *const *)p->members,
                                   .nmembers = p->nmembers};
         notices_for_message(p->r, &room, &m, SYSTEM_CONTENT_TYPE);

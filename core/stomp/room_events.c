@@ -162,26 +162,26 @@ static void on_closed(void *ctx, const char *room_id, const char *by, const stru
 
 /* On the room (no note: the customer reads it), its previous agent's
  * subscriptions ending; on the queue, for the agents, with the note; to
- * the new agent, the room with the hand-over. */
+ * the new agent, the room (room-added) and the hand-over with the note. */
 static void on_transferred(void *ctx, const struct chatd_room *r, const char *from, const char *by, const char *note)
 {
     struct server *srv = ctx;
     room_event_ending(srv, r->id, "transferred",
                       json_pack("{s:s, s:s, s:s?, s:s}", "room", r->id, "from", from, "to", r->agent, "by", by),
                       from);
-    json_t *j = room_json(r, NULL);
-    if (j) {
-        json_object_set_new(j, "transfer", json_pack("{s:s, s:s?, s:s, s:s?}", "from", from, "to", r->agent, "by", by,
-                                                     "note", note));
-        char *text = json_dumps(j, JSON_COMPACT);
-        struct event_header h[] = {{"event", "transferred"}, {"room", r->id}, {"content-type", "application/json"}};
-        if (text)
-            router_publish_event(srv->router, DEST_SUPPORT_QUEUE, h, 3, text, strlen(text));
-        free(text);
-    }
+    json_t *j = json_pack("{s:s, s:s, s:s?, s:s}", "room", r->id, "from", from, "to", r->agent, "by", by);
+    if (j && note)
+        json_object_set_new(j, "note", json_string(note));
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    struct event_header h[] = {{"event", "transferred"}, {"room", r->id}, {"content-type", "application/json"}};
+    chatd_status st = text ? router_publish_event(srv->router, DEST_SUPPORT_QUEUE, h, 3, text, strlen(text))
+                           : CHATD_ERR_NOMEM;
+    if (st != CHATD_OK)
+        log_warn("event transferred for room %s not published on the queue: %s", r->id, chatd_strerror(st));
+    free(text);
     if (r->agent) {
-        json_object_set_new(j, "event", json_string("transferred"));
-        room_notify_user(srv, r->agent, "room-added", r->id, j);
+        room_notify_user(srv, r->agent, "room-added", r->id, room_json(r, NULL));
+        room_notify_user(srv, r->agent, "transferred", r->id, j);
     } else {
         json_decref(j);
     }

@@ -190,7 +190,7 @@ class LiveServer(OneServer):
     def setUpClass(cls):
         cls.data = tempfile.mkdtemp(prefix="chatd-openapi-")
         storage = cls.storage(cls.data)
-        cls.edit = staticmethod(lambda s: s.update({"storage": storage}))
+        cls.edit = staticmethod(lambda s: s.update({"storage": storage, "support": {"reopen_window": "1h"}}))
         super().setUpClass()
         cls.api = load_api()
         cls.events = load_events()
@@ -418,6 +418,30 @@ class OpenApiLive(LiveServer):
         self.assertEqual(self.call("agent1", "POST", R + "/complete", expect=200, room=sid)[1]["state"], "completed")
         self.call("agent1", "POST", R + "/complete", expect=409, room=sid)
 
+        # Transfers: to another agent (known and online), back to the queue.
+        desk = [self.raw("agent1"), self.raw("agent2")]
+        wait_for(lambda: {a["user"] for a in self.call("agent1", "GET", "/api/agents", expect=200)[1]["agents"]
+                          if a["status"] == "online"} >= {"agent1", "agent2"}, what="agents online")
+        tid = self.fresh_support("dana")
+        T = R + "/transfer"
+        self.call("agent1", "POST", T, {"to": "agent2"}, expect=409, room=tid)  # waiting: claim it
+        self.call("agent1", "POST", R + "/claim", expect=200, room=tid)
+        self.call("dana", "POST", T, {"to": "agent2"}, expect=403, room=tid)
+        self.call("agent2", "POST", T, {"to": "agent2"}, expect=404, room=tid)
+        self.call("agent1", "POST", T, {"to": "dana"}, expect=404, room=tid)
+        self.call("agent1", "POST", T, {"to": "agent1"}, expect=400, room=tid)
+        self.call("agent1", "POST", T, {"note": TEXT}, expect=400, room=tid)
+        self.call("agent1", "POST", T, raw=b"[1]", expect=400, room=tid)
+        moved = self.call("agent1", "POST", T, {"to": "agent2", "note": TEXT}, expect=200, room=tid)[1]
+        self.assertEqual((moved["state"], moved["agent"]), ("assigned", "agent2"))
+        queued = self.call("agent2", "POST", T, {"to": None}, expect=200, room=tid)[1]
+        self.assertEqual((queued["state"], queued["agent"]), ("unassigned", None))
+        self.call("agent1", "POST", R + "/claim", expect=200, room=tid)
+        self.call("dana", "DELETE", R, expect=200, room=tid)
+        self.call("agent1", "POST", T, {"to": "agent2"}, expect=409, room=tid)  # closed
+        for c in desk:
+            c.close()
+
         # Groups: rename, members, roles.
         self.call("bob", "PATCH", R, {"title": "밥의 방"}, expect=403, room=gid)
         self.call("alice", "PATCH", R, {}, expect=400, room=gid)
@@ -559,6 +583,29 @@ class OpenApiLive(LiveServer):
         bob.send(send, TEXT, receipt="m9")
         note = agent.event("n", "message", sid, sender="bob")
         self.assertEqual((note["body"]["preview"], note["body"]["room_kind"]), (TEXT, "support"))
+        # Handed to agent2 (online) with a note, and back: the note for the
+        # agents only; a system message in the room.
+        helper = self.subscriber("agent2", ("n", "/user/queue/notifications", {}))
+        wait_for(lambda: "agent2" in {a["user"] for a in self.call("agent1", "GET", "/api/agents", expect=200)[1]
+                                      ["agents"] if a["status"] == "online"}, what="agent2 online")
+        self.call("agent1", "POST", R + "/transfer", {"to": "agent2", "note": TEXT}, expect=200, room=sid)
+        bob.event("s", "transferred", sid, to="agent2", **{"from": "agent1"})
+        system = bob.event("s", "message", sid)
+        while system["headers"].get("kind") != "system":
+            system = bob.event("s", "message", sid)
+        self.assertEqual(system["body"], "agent1 passed this chat on to agent2.")
+        agent.event("q", "transferred", sid, to="agent2", note=TEXT)
+        helper.event("n", "room-added", sid, agent="agent2")
+        helper.event("n", "transferred", sid, note=TEXT)
+        self.call("agent2", "POST", R + "/transfer", {"to": "agent1"}, expect=200, room=sid)
+        bob.event("s", "transferred", sid, to="agent1")
+
+        self.call("agent1", "POST", R + "/complete", expect=200, room=sid)
+        bob.event("s", "completed", sid, agent="agent1")
+        # The customer writes again ([support] reopen_window): back to agent1.
+        bob.send(send, TEXT, receipt="m10")
+        bob.event("s", "reopened", sid, agent="agent1", state="assigned")
+        agent.event("q", "reopened", sid, state="assigned")
         self.call("agent1", "POST", R + "/complete", expect=200, room=sid)
         bob.event("s", "completed", sid, agent="agent1")
         self.call("bob", "DELETE", R, expect=200, room=sid)

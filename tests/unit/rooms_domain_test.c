@@ -686,10 +686,10 @@ static void support_transfers(void **state)
     assert_int_equal(transfer_as(room, "agent1", AGENT, "상담원😀", "환불 문의 😀", &g), ROOM_OK);
     assert_int_equal(g.state, CHATD_ROOM_ASSIGNED);
     assert_string_equal(g.agent, "상담원😀");
-    char line[160];
+    char line[400];
     snprintf(line, sizeof line, "transferred %s agent1 -> 상담원😀 by agent1 note 환불 문의 😀", room);
     assert_true(has_event(line));
-    snprintf(line, sizeof line, "message %s 2 agent1 trace - origin 0", room);
+    snprintf(line, sizeof line, "message %s 2 agent1 trace sys:%s:2 origin 0", room, room);
     assert_true(has_event(line));
     /* The customer watches nothing here: a notice, without the note. */
     assert_int_equal(count_events("notice 고객 2 agent1 passed this chat on to 상담원😀."), 1);
