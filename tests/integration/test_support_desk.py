@@ -17,8 +17,8 @@ from servers import PostgreSQL, Redis
 from test_check_config import check
 
 TEXT = "안녕하세요 😀"
-AGENTS = ["desk%d" % i for i in range(1, 8)]
-CUSTOMERS = ["cust%d" % i for i in range(1, 16)]
+AGENTS = ["desk%d" % i for i in range(1, 10)]
+CUSTOMERS = ["cust%d" % i for i in range(1, 18)]
 LIMIT = 2
 
 
@@ -334,6 +334,29 @@ class SupportDesk(unittest.TestCase):
         self.assertEqual(json.loads(f.body)["agent"], agent)
         send_message(session, rooms[0], TEXT, receipt="k")
         self.assertEqual(session.expect("RECEIPT").headers["receipt-id"], "k")
+
+    def test_room_handed_back_to_the_queue_is_routed(self):
+        """An agent hands a routed room back to the queue (going away
+        first): the routing gives it to the other available agent, on
+        whichever instance routes."""
+        first, second = AGENTS[7], AGENTS[8]
+        s_first = self.agent_session(first, 0)
+        self.await_status(first, "online")
+        customer = CUSTOMERS[15]
+        rid = self.open_support(customer, 1)
+        self.assertEqual(self.added_rooms(s_first, 1), [rid])
+        s_second = self.agent_session(second, 2)
+        self.await_status(second, "online")
+        self.assertEqual(self.api(first, 1).call("PUT", "/api/agents/me/status", {"status": "away"})[0], 200)
+        self.await_status(first, "away")
+        status, room = self.api(first, 2).post("/api/rooms/%s/transfer" % rid, {"to": None, "note": TEXT})
+        self.assertEqual(status, 200, room)
+        self.assertEqual(self.added_rooms(s_second, 1), [rid])
+        room = self.room(rid, customer, 0)
+        self.assertEqual((room["state"], room["agent"]), ("assigned", second))
+        _, page = self.api(customer, 1).get("/api/rooms/%s/messages" % rid)
+        self.assertEqual([(m["kind"], m["sender"]) for m in page["messages"]], [("system", first)])
+        self.assertEqual(self.api(first).call("PUT", "/api/agents/me/status", {"status": "online"})[0], 200)
 
     def test_agents_list_is_for_agents_and_admins(self):
         self.assertEqual(self.api(CUSTOMERS[10]).get("/api/agents")[0], 403)

@@ -1267,6 +1267,64 @@ static void support_desk(const struct chatd_storage_ops *ops, void *state)
     CHECK(r[0].st == CHATD_OK, "a reopened room is claimed from the queue: %s", chatd_strerror(r[0].st));
 }
 
+
+/* Three instances of the plugin on one backend, as three chatd would have:
+ * nine claims under a limit of 2 for one agent, three at a time from each,
+ * give the agent two rooms; three claims of one room, one from each, give
+ * it once. */
+static void desk_race_instances(const struct chatd_plugin *d, const struct chatd_host *host, void *state0)
+{
+    const struct chatd_storage_ops *ops = d->ops.storage;
+    void *states[3] = {state0, NULL, NULL};
+    for (int k = 1; k < 3; k++)
+        if (d->init(host, &states[k]) != CHATD_OK) {
+            CHECK(false, "a second instance of the plugin: init failed");
+            for (int j = 1; j < k; j++)
+                d->fini(states[j]);
+            return;
+        }
+    enum { N = 9 };
+    char ids[N][32], owners[N][32], keys[N][48];
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[i], sizeof ids[i], "rrace%d", i);
+        snprintf(owners[i], sizeof owners[i], "경주%d", i);
+        snprintf(keys[i], sizeof keys[i], "support:%s", owners[i]);
+        CHECK(create(ops, states[i % 3], ids[i], CHATD_ROOM_SUPPORT, owners[i], NULL, keys[i], 60000 + i) == CHATD_OK,
+              "race room %d", i);
+    }
+    struct result r[N];
+    memset(r, 0, sizeof r);
+    for (int i = 0; i < N; i++)
+        CALL(ops->room_claim_limited(states[i % 3], ids[i], "경주agent", 2, 61000, room_cb, &r[i]));
+    wait_all(r, N);
+    int wins = 0, limited = 0;
+    for (int i = 0; i < N; i++) {
+        wins += r[i].st == CHATD_OK;
+        limited += r[i].st == CHATD_ERR_LIMIT;
+    }
+    CHECK(wins == 2 && limited == N - 2, "nine claims from three instances under a limit of 2: %d won, %d limited",
+          wins, limited);
+    /* One room, three instances, no limit: one winner. */
+    int open_one = -1;
+    for (int i = 0; i < N && open_one < 0; i++)
+        if (r[i].st == CHATD_ERR_LIMIT)
+            open_one = i;
+    if (open_one >= 0) {
+        memset(r, 0, sizeof r);
+        for (int k = 0; k < 3; k++) {
+            char agent[32];
+            snprintf(agent, sizeof agent, "racer%d", k);
+            CALL(ops->room_claim_limited(states[k], ids[open_one], agent, 0, 61000, room_cb, &r[k]));
+        }
+        wait_all(r, 3);
+        wins = (r[0].st == CHATD_OK) + (r[1].st == CHATD_OK) + (r[2].st == CHATD_OK);
+        int lost = (r[0].st == CHATD_ERR_CONFLICT) + (r[1].st == CHATD_ERR_CONFLICT) + (r[2].st == CHATD_ERR_CONFLICT);
+        CHECK(wins == 1 && lost == 2, "one room claimed from three instances: %d won, %d conflicts", wins, lost);
+    }
+    for (int k = 1; k < 3; k++)
+        d->fini(states[k]);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -1603,9 +1661,12 @@ int main(int argc, char **argv)
         printf("%s: no message_edit (SDK 2.2): not checked\n", argv[1]);
 
     if (ops->size >= offsetof(struct chatd_storage_ops, room_reopen) + sizeof ops->room_reopen &&
-        ops->room_claim_limited && ops->room_transfer && ops->room_reopen)
+        ops->room_claim_limited && ops->room_transfer && ops->room_reopen) {
         support_desk(ops, state);
-    else if (getenv("CONFORMANCE_STORES") && strstr(getenv("CONFORMANCE_STORES"), "desk"))
+        /* A plugin whose instances share a backend (all but memory's). */
+        if (strcmp(d->name, "memory") != 0)
+            desk_race_instances(d, &host, state);
+    } else if (getenv("CONFORMANCE_STORES") && strstr(getenv("CONFORMANCE_STORES"), "desk"))
         CHECK(false, "%s: no room_claim_limited, room_transfer, room_reopen (SDK 2.3)", argv[1]);
     else
         printf("%s: no support desk operations (SDK 2.3): not checked\n", argv[1]);
