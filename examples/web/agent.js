@@ -135,6 +135,12 @@ function onEvent(f) {
   } else if (ev === "closed") {
     closePane();
     refreshMine();
+  } else if (ev === "transferred") {
+    // Handed on by me (or an admin): the room is no longer mine.
+    if (JSON.parse(f.body).from === desk.user) {
+      closePane();
+      refreshMine();
+    }
   }
 }
 
@@ -209,6 +215,52 @@ $("away-toggle").addEventListener("click", async () => {
     $("toast").textContent = err.message;
   }
   refreshAgents();
+});
+
+// Transfer: to an online agent (not me), or back to the queue, with a note
+// only agents read (POST /api/rooms/{room}/transfer).
+function openTransfer() {
+  if (!state.open) return;
+  const to = $("transfer-to");
+  const others = state.agents.filter((a) => a.user !== desk.user && a.status === "online");
+  to.replaceChildren(...others.map((a) => {
+    const o = document.createElement("option");
+    o.value = a.user;
+    o.textContent = a.user + " · " + a.open_chats + (a.open_chats === 1 ? " open chat" : " open chats");
+    return o;
+  }));
+  const queue = document.createElement("option");
+  queue.value = "";
+  queue.textContent = "Back to the queue";
+  to.append(queue);
+  $("transfer-note").value = "";
+  $("transfer-error").textContent = "";
+  $("transfer-dialog").showModal();
+  to.focus();
+}
+
+$("transfer").addEventListener("click", async () => {
+  await refreshAgents(); // who is online now
+  openTransfer();
+});
+$("transfer-cancel").addEventListener("click", () => $("transfer-dialog").close());
+$("transfer-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const room = state.open;
+  const to = $("transfer-to").value || null;
+  const note = $("transfer-note").value.trim();
+  try {
+    await desk.api("POST", "/api/rooms/" + room + "/transfer", note ? { to, note } : { to });
+  } catch (err) {
+    $("transfer-error").textContent = err.message;
+    return;
+  }
+  $("transfer-dialog").close();
+  if (state.open === room) closePane();
+  $("toast").textContent = "";
+  $("handed").textContent = to ? "Handed to " + to + "." : "Back in the queue.";
+  refreshMine();
+  refreshQueue();
 });
 
 $("complete").addEventListener("click", async () => {

@@ -95,6 +95,13 @@ function onEvent(f) {
     state.room.state = ev === "assigned" ? "assigned" : "completed";
     state.room.agent = body.agent;
     showRoomState(state.room);
+  } else if (ev === "transferred" || ev === "reopened") {
+    // Handed on (to another agent, or back to the queue), or reopened.
+    const body = JSON.parse(f.body);
+    const agent = ev === "transferred" ? body.to : body.agent;
+    state.room.state = agent ? "assigned" : "unassigned";
+    state.room.agent = agent;
+    showRoomState(state.room);
   } else if (ev === "read") {
     const body = JSON.parse(f.body);
     if (body.user !== desk.user) { state.agentRead = Math.max(state.agentRead, body.seq); updateRead(); }

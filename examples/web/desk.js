@@ -192,7 +192,8 @@ class MessageEditing {
 // A room event's message, in the shape of the REST API's.
 function frameMessage(f) {
   const h = f.headers;
-  const m = { seq: Number(h.seq), sender: h.sender, timestamp: Number(h.timestamp), body: f.body };
+  const m = { seq: Number(h.seq), sender: h.sender, timestamp: Number(h.timestamp), body: f.body,
+              kind: h.kind || "text" };
   if (h.rev) m.rev = Number(h.rev);
   if (h.deleted === "true") m.deleted = true;
   return m;
@@ -238,7 +239,8 @@ class Conversation {
   // The message's content: its text, or a tombstone; "(edited)" after an
   // edit; the buttons its viewer may use.
   fill(li, m) {
-    li.className = m.sender === this.me ? "mine" : "";
+    // A system message (a transfer, say) is the server's: centred, no tools.
+    li.className = m.kind === "system" ? "system" : m.sender === this.me ? "mine" : "";
     li.classList.toggle("deleted", !!m.deleted);
     li.dataset.rev = m.rev || 0;
     const meta = document.createElement("span");
@@ -249,7 +251,7 @@ class Conversation {
     text.textContent = m.deleted ? "Message deleted" : m.body;
     li.replaceChildren(meta, text);
     const a = this.actions;
-    if (!a || m.deleted || m.erased || m.sender === "") return;
+    if (!a || m.deleted || m.erased || m.sender === "" || m.kind === "system") return;
     const tools = document.createElement("span");
     tools.className = "tools";
     if (a.canEdit(m)) tools.append(this.button("Edit", () => a.edit(m)));
