@@ -19,6 +19,7 @@
 #include "metrics.h"
 #include "plugins/loader.h"
 #include "plugins/plugin_host.h"
+#include "plugins/storage_port.h"
 #include "rooms/erase.h"
 #include "rooms/group_changes.h"
 #include "rooms/history.h"
@@ -1312,6 +1313,66 @@ static void routing_least_busy_and_limits(void **state)
     assigned_to(r4, "agent1");
 }
 
+/* A claim by hand lands while a pass is under way, after the pass read the
+ * agents' loads and before it listed the queue (the test's presence port
+ * starts it as the pass asks for the agents; the memory plugin takes each
+ * operation at its call): the storage, counting in the step that claims,
+ * refuses the agent now at the limit, and the pass gives the room to the
+ * next agent. */
+static struct event *claim_between;
+static bool claimed_between;
+
+static void claim_by_hand_cb(void *ctx, chatd_status st, const struct chatd_room *room)
+{
+    (void)ctx, (void)room;
+    assert_int_equal(st, CHATD_OK);
+    claimed_between = true;
+}
+
+static void claim_by_hand(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    void *state;
+    storage_ops(F->rooms.storage, &state)->room_claim(state, arg, "agent1", 1, claim_by_hand_cb, NULL);
+}
+
+static void each_agent_then_claim(const void *c, void (*fn)(void *fctx, const char *agent), void *fctx)
+{
+    each_agent(c, fn, fctx);
+    if (claim_between) {
+        event_active(claim_between, 0, 0);
+        claim_between = NULL; /* once */
+    }
+}
+
+static void routing_limit_decided_by_storage(void **state)
+{
+    (void)state;
+    F->agents[0] = "agent1", F->agents[1] = "agent2";
+    F->online[0] = "agent1", F->online[1] = "agent2";
+    char held[64], r1[64];
+    open_for("손님😀1", held);
+    open_for("손님😀2", r1);
+    struct event *ev = event_new(F->srv.base, -1, 0, claim_by_hand, held);
+    claim_between = ev;
+    claimed_between = false;
+    F->rooms.presence.each_agent = each_agent_then_claim;
+    start_routing(SUPPORT_ASSIGN_ROUND_ROBIN, 1);
+    routing_kick(F->rooms.routing);
+    routing_wait();
+    event_free(ev);
+    assert_true(claimed_between);
+    struct got g;
+    AWAIT(rooms_look_up(&F->rooms, held, NULL, got_room, &g), g);
+    assert_string_equal(g.agent, "agent1");
+    /* The pass picked agent1 (round robin, a load of 0 as it read it); the
+     * storage refused; agent2 got the room. */
+    AWAIT(rooms_look_up(&F->rooms, r1, NULL, got_room, &g), g);
+    assert_string_equal(g.agent, "agent2");
+    AWAIT(support_queue(&F->rooms, "agent1", AGENT, true, got_rooms, &g), g);
+    assert_int_equal(g.n, 1); /* never above the limit */
+}
+
 static void routing_leaves_manual_claims(void **state)
 {
     (void)state;
@@ -1467,6 +1528,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(routing_round_robin, setup, teardown),
         cmocka_unit_test_setup_teardown(routing_least_busy_and_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(routing_leaves_manual_claims, setup, teardown),
+        cmocka_unit_test_setup_teardown(routing_limit_decided_by_storage, setup, teardown),
         cmocka_unit_test_setup_teardown(agents_status_and_list, setup, teardown),
         cmocka_unit_test_setup_teardown(queue_positions, setup, teardown),
         cmocka_unit_test_setup_teardown(agents_loads, setup, teardown),
