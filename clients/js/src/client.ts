@@ -6,7 +6,7 @@ import { basicAuth, type FetchLike, RestApi } from "./rest.js";
 import { ChatRoom, Rooms } from "./room.js";
 import { resolveSocketFactory, type WebSocketConstructor } from "./socket.js";
 import { tokenExpiry } from "./token.js";
-import type { Notification, NotificationHandlers, SupportQueueEvent } from "./types.js";
+import type { Notification, NotificationHandlers, SupportQueueEvent, SupportTransferEvent } from "./types.js";
 import { RoomWatch, type WatchHost } from "./watch.js";
 
 export interface ConnectOptions {
@@ -98,7 +98,7 @@ export class ChatClient implements WatchHost {
   private closed = false;
   private notificationHandlers = new Set<NotificationHandlers>();
   private notificationSub: UserSub | null = null;
-  private queueHandlers = new Set<(e: SupportQueueEvent) => void>();
+  private queueHandlers = new Set<(e: SupportQueueEvent | SupportTransferEvent) => void>();
   private queueSub: UserSub | null = null;
 
   /** Use connect(). */
@@ -175,8 +175,8 @@ export class ChatClient implements WatchHost {
     };
   }
 
-  /** Agents: changes of the unassigned support queue; returns a function that stops them. */
-  onSupportQueue(cb: (e: SupportQueueEvent) => void): () => void {
+  /** Agents: changes of the unassigned support queue, and rooms handed on; returns a function that stops them. */
+  onSupportQueue(cb: (e: SupportQueueEvent | SupportTransferEvent) => void): () => void {
     this.queueHandlers.add(cb);
     if (!this.queueSub) {
       this.queueSub = this.userSubscribe("/topic/support/queue", (m) => {

@@ -1,7 +1,7 @@
 // STOMP MESSAGE frames of chatd's own destinations turned into typed events.
 import type { IMessage } from "@stomp/stompjs";
 
-import type { Message, Notification, Room, RoomEvent, SupportQueueEvent } from "./types.js";
+import type { Message, Notification, Room, RoomEvent, SupportQueueEvent, SupportTransferEvent } from "./types.js";
 
 function json(frame: IMessage): any {
   try {
@@ -29,6 +29,7 @@ export function frameMessage(frame: IMessage): Message {
     m.edited_at = Number(h["edited-at"]);
   }
   if (h.deleted === "true") m.deleted = true;
+  if (h.kind === "system" || h.kind === "file") m.kind = h.kind;
   return m;
 }
 
@@ -77,6 +78,10 @@ export function roomEvent(frame: IMessage): RoomEvent | null {
       if (b.erased) e.erased = true;
       return e;
     }
+    case "transferred":
+      return { type: "transferred", room, from: b.from, to: b.to ?? null, by: b.by, subscriptionEnded: ended };
+    case "reopened":
+      return { type: "reopened", room, agent: b.agent ?? null, state: b.state };
     default:
       return null;
   }
@@ -98,14 +103,26 @@ export function notification(frame: IMessage): Notification | null {
     case "closed":
     case "room-added":
       return { type: frame.headers.event, roomId, room: roomOrNull(b) };
+    case "transferred": {
+      const n: Notification = { type: "transferred", roomId, from: b.from, to: b.to ?? null, by: b.by };
+      if (typeof b.note === "string") n.note = b.note;
+      return n;
+    }
     default:
       return null;
   }
 }
 
 /** A /topic/support/queue event, or null. */
-export function supportQueueEvent(frame: IMessage): SupportQueueEvent | null {
+export function supportQueueEvent(frame: IMessage): SupportQueueEvent | SupportTransferEvent | null {
   const t = frame.headers.event;
-  if (t !== "opened" && t !== "claimed" && t !== "closed") return null;
+  if (t === "transferred") {
+    const b = json(frame);
+    const e: SupportTransferEvent = { type: "transferred", roomId: frame.headers.room, from: b.from,
+                                      to: b.to ?? null, by: b.by };
+    if (typeof b.note === "string") e.note = b.note;
+    return e;
+  }
+  if (t !== "opened" && t !== "claimed" && t !== "closed" && t !== "reopened") return null;
   return { type: t, room: json(frame) as Room };
 }

@@ -141,6 +141,18 @@ export class ChatRoom {
     return this.info;
   }
 
+  /**
+   * The room's agent (or an admin) hands the support room to another agent
+   * who is online, or (to null) back to the unassigned queue; the note
+   * reaches agents only. The customer reads a system message in the room.
+   */
+  async transfer(to: string | null, note?: string): Promise<Room> {
+    const body: { to: string | null; note?: string } = { to };
+    if (note !== undefined) body.note = note;
+    this.info = await this.client.rest.request<Room>("POST", this.path + "/transfer", body);
+    return this.info;
+  }
+
   /** The assigned agent finishes the support room. */
   complete(): Promise<unknown> {
     return this.client.rest.request("POST", this.path + "/complete");

@@ -25,6 +25,8 @@ export interface Message {
   edited_at?: number;
   /** true for a deleted message: a tombstone at its seq, body "". */
   deleted?: boolean;
+  /** "text" (a member's), "system" (the server's: a transfer, say) or "file" (reserved). */
+  kind?: "text" | "system" | "file";
 }
 
 export interface Room {
@@ -95,6 +97,14 @@ export interface MemberLeftEvent {
 export interface RoleChangedEvent { type: "role-changed"; room: string; user: string; role: GroupRole; by: string }
 export interface RenamedEvent { type: "renamed"; room: string; title: string; by: string }
 export interface DeletedEvent { type: "deleted"; room: string; by?: string; erased?: boolean; subscriptionEnded: boolean }
+/** The support room was handed on by `by` from agent `from` to `to` (null: back to the queue). */
+export interface TransferredEvent {
+  type: "transferred"; room: string; from: string; to: string | null; by: string;
+  /** true on the last frame of the previous agent's subscription (they left the room). */
+  subscriptionEnded: boolean;
+}
+/** The customer wrote into the completed support room and it is open again: with `agent`, or (null) queued. */
+export interface ReopenedEvent { type: "reopened"; room: string; agent: string | null; state: "assigned" | "open" }
 
 export interface RoomEventMap {
   message: MessageEvent;
@@ -110,6 +120,8 @@ export interface RoomEventMap {
   "role-changed": RoleChangedEvent;
   renamed: RenamedEvent;
   deleted: DeletedEvent;
+  transferred: TransferredEvent;
+  reopened: ReopenedEvent;
 }
 export type RoomEvent = RoomEventMap[keyof RoomEventMap];
 
@@ -139,12 +151,17 @@ export interface AssignedNotification { type: "assigned"; roomId: string; room: 
 export interface ClosedNotification { type: "closed"; roomId: string; room: Room | null }
 /** Someone created a room with the user or added them to one (`room` null when the server sent only its id). */
 export interface RoomAddedNotification { type: "room-added"; roomId: string; room: Room | null }
+/** Agents: a support room was handed to them by `by` from `from`, with the note (agents only) when there was one. */
+export interface TransferredNotification {
+  type: "transferred"; roomId: string; from: string; to: string | null; by: string; note?: string;
+}
 
 export interface NotificationMap {
   message: MessageNotification;
   assigned: AssignedNotification;
   closed: ClosedNotification;
   "room-added": RoomAddedNotification;
+  transferred: TransferredNotification;
 }
 export type Notification = NotificationMap[keyof NotificationMap];
 export type NotificationHandlers = { [K in keyof NotificationMap]?: (n: NotificationMap[K]) => void } & {
@@ -153,6 +170,10 @@ export type NotificationHandlers = { [K in keyof NotificationMap]?: (n: Notifica
 
 /** /topic/support/queue (agents): the unassigned queue changed. */
 export interface SupportQueueEvent {
-  type: "opened" | "claimed" | "closed";
+  type: "opened" | "claimed" | "closed" | "reopened";
   room: Room;
+}
+/** /topic/support/queue: a room was handed on (to null: back to the queue), with the note when there was one. */
+export interface SupportTransferEvent {
+  type: "transferred"; roomId: string; from: string; to: string | null; by: string; note?: string;
 }

@@ -116,6 +116,46 @@ describe("rooms", () => {
     stopNotes();
   });
 
+  test("support: transfer to another agent with a note, back to the queue", async () => {
+    const alice = await login("alice");
+    const agent1 = await login("agent1");
+    const agent2 = await login("agent2");
+    const queue = [];
+    const stopQueue = agent1.onSupportQueue((e) => queue.push(e));
+    const notes = [];
+    const stopNotes = agent2.onNotification({ notification: (n) => notes.push(n) });
+    await waitFor(() => agent1.connected && agent2.connected, "agents");
+    await waitFor(async () => (await agent1.rest.request("GET", "/api/agents")).agents
+      .some((a) => a.user === "agent2" && a.status === "online"), "agent2 online");
+
+    const room = await alice.rooms.openSupport();
+    const events = recorder();
+    const w = await room.watch(events.handlers);
+    await agent1.room(room.id).claim();
+    await room.send(KOREAN);
+    const note = "환불 문의 😀";
+    const moved = await agent1.room(room.id).transfer("agent2", note);
+    assert.equal(moved.agent, "agent2");
+    await events.wait("transferred", (e) => e.type === "transferred" && e.to === "agent2" && e.from === "agent1");
+    const isSystem = (e) => e.type === "message" && e.message.kind === "system";
+    await events.wait("system message", isSystem);
+    assert.equal(events.got.find(isSystem).message.body, "agent1 passed this chat on to agent2.");
+    assert.ok(events.got.every((e) => !JSON.stringify(e).includes("환불")), "the note never reaches the customer");
+    await waitFor(() => notes.some((n) => n.type === "transferred" && n.roomId === room.id && n.note === note),
+                  "the new agent hears of it with the note");
+    await waitFor(() => queue.some((e) => e.type === "transferred" && e.roomId === room.id && e.note === note),
+                  "the queue's watchers too");
+
+    const queued = await agent2.room(room.id).transfer(null);
+    assert.equal(queued.state, "unassigned");
+    await events.wait("transferred", (e) => e.type === "transferred" && e.to === null);
+    await assert.rejects(agent1.room(room.id).transfer("agent2"), (e) => e.status === 409);
+    w.stop();
+    stopQueue();
+    stopNotes();
+    await alice.room(room.id).close();
+  });
+
   test("direct: created once, the other side hears of it", async () => {
     const alice = await login("alice");
     const bob = await login("bob");
