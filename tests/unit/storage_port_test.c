@@ -381,6 +381,39 @@ static void optional_operations(void **state)
     assert_non_null(storage_room_close(&p));
 }
 
+static void desk_op(void *state, const struct chatd_room_transfer *t, chatd_room_cb cb, void *ctx)
+{
+    (void)state, (void)t, (void)cb, (void)ctx;
+}
+
+/* SDK 2.3's desk operations: offered only when the ops table reaches
+ * them; the port refuses them (UNSUPPORTED, from the loop) otherwise. */
+static void desk_operations(void **state)
+{
+    (void)state;
+    struct chatd_storage_ops ops = {.size = sizeof ops, .room_transfer = desk_op};
+    struct chatd_plugin d = {.abi_major = CHATD_ABI_MAJOR, .abi_minor = 3, .kind = CHATD_PLUGIN_STORAGE,
+                             .ops.storage = &ops};
+    struct plugin p = {.desc = &d};
+    assert_true(storage_has_transfer(&p));
+    assert_false(storage_has_claim_limited(&p)); /* left out */
+    assert_false(storage_has_reopen(&p));
+    /* A 2.2 plugin's table ends before them. */
+    ops.size = offsetof(struct chatd_storage_ops, message_revisions) + sizeof ops.message_revisions;
+    assert_false(storage_has_transfer(&p));
+
+    void *st;
+    struct plugin *fake = fake_plugin(CHATD_ABI_MAJOR, 2);
+    memset(&seen, 0, sizeof seen);
+    struct chatd_room_transfer t = {.size = sizeof t, .room_id = "r1", .from = "a", .to = NULL};
+    storage_ops(fake, &st)->room_transfer(st, &t, core_room_cb, NULL);
+    assert_int_equal(seen.calls, 0); /* never inside the call */
+    assert_non_null(F.task);
+    F.task(F.task_arg);
+    assert_int_equal(seen.calls, 1);
+    assert_int_equal(seen.st, CHATD_ERR_UNSUPPORTED);
+}
+
 static void retention_period(void **state)
 {
     (void)state;
@@ -398,6 +431,7 @@ int main(void)
         cmocka_unit_test(messages_of_every_sdk),
         cmocka_unit_test(what_the_core_hands_over),
         cmocka_unit_test(an_answer_inside_the_call_is_refused),
+        cmocka_unit_test(desk_operations),
         cmocka_unit_test(an_answer_inside_another_call_is_refused),
         cmocka_unit_test(optional_operations),
         cmocka_unit_test(retention_period),
