@@ -48,8 +48,11 @@ struct server {
     size_t batch_cap;
 
     struct idmap sessions;       /* session id -> struct session */
-    /* Sessions not yet CONNECTED, oldest first (for the CONNECT timeout). */
+    /* Sessions that have not sent CONNECT yet, oldest first (for the
+     * CONNECT timeout), and those whose CONNECT the auth plugin is
+     * verifying (no longer timed: that wait is the server's). */
     struct session *pending_head, *pending_tail;
+    size_t authenticating;
     struct event *pending_timer;
     struct router *router;
     struct send_order *send_order; /* each session's room messages in send order */

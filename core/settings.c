@@ -452,6 +452,7 @@ int settings_load(struct settings *s, struct config *cfg, char *err, size_t errl
         config_get_size(cfg, st, "max_headers", s->limits.max_headers, 4, 4096, &max_headers, err, errlen) < 0 ||
         config_get_size(cfg, st, "max_subscriptions", 256, 1, 1u << 20, &max_subs, err, errlen) < 0 ||
         config_get_duration_ms(cfg, st, "connect_timeout", 10000, 100, 3600000, &s->connect_timeout_ms, err, errlen) < 0 ||
+        config_get_duration_ms(cfg, st, "busy_retry_after", 2000, 1000, 3600000, &s->busy_retry_after_ms, err, errlen) < 0 ||
         config_get_size(cfg, st, "max_outbound_bytes", 4u << 20, 4096, 1u << 30, &s->max_outbound_bytes, err, errlen) < 0 ||
         config_get_size(cfg, st, "ws_rx_buffer", 1024, 128, 1u << 20, &rxbuf, err, errlen) < 0)
         return -1;
@@ -643,6 +644,7 @@ void settings_take_live(struct settings *s, struct settings *next)
     s->limits = next->limits;
     s->max_subscriptions = next->max_subscriptions;
     s->connect_timeout_ms = next->connect_timeout_ms;
+    s->busy_retry_after_ms = next->busy_retry_after_ms;
     s->max_outbound_bytes = next->max_outbound_bytes;
     s->max_unacked = next->max_unacked;
     s->max_sends_per_second = next->max_sends_per_second;

@@ -71,7 +71,8 @@ struct settings {
 
     struct stomp_limits limits;
     size_t max_subscriptions;     /* per session */
-    long long connect_timeout_ms; /* from accept to CONNECT */
+    long long connect_timeout_ms; /* from accept to CONNECT (not its verification) */
+    long long busy_retry_after_ms; /* least retry-after of a CONNECT shed while auth is busy */
     size_t max_outbound_bytes;    /* per session, queued in the gateway */
     size_t ws_rx_buffer;          /* libwebsockets' per-connection rx buffer */
     size_t max_unacked;           /* per client-ack subscription */

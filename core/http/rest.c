@@ -165,6 +165,8 @@ static void rest_auth_done(void *ctx, chatd_status st, const struct chatd_identi
     if (st != CHATD_OK || !who || !who->user) {
         if (st == CHATD_ERR_DENIED)
             rest_error(c, 401, "unauthorized", "%s", reason ? reason : "access denied");
+        else if (st == CHATD_ERR_LIMIT)
+            rest_error(c, 503, "unavailable", "server busy, retry");
         else
             rest_error(c, 503, "unavailable", "authentication unavailable: %s", chatd_strerror(st));
         return;

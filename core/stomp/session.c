@@ -151,16 +151,26 @@ static void session_send_buf(struct session *s, struct stomp_buf *b)
     b->len = b->cap = 0;
 }
 
+/* Every way out of SESSION_AUTH goes through here. */
+static void auth_leave(struct session *s)
+{
+    if (s->state == SESSION_AUTH)
+        s->srv->authenticating--;
+}
+
 static void session_close(struct session *s)
 {
     struct xmsg m = {.session = s->id, .kind = XM_CLOSE};
     server_emit(s->srv, &m);
+    auth_leave(s);
     s->state = SESSION_CLOSING;
     pending_unlink(s);
 }
 
-/* ERROR frame, then close: the only way the server reports a client error. */
-static void session_error(struct session *s, const char *receipt, const char *message, const char *detail)
+/* ERROR frame, then close: the only way the server reports a client error.
+ * extra_name/extra_value: one more header, or NULL. */
+static void session_error_with(struct session *s, const char *receipt, const char *message, const char *detail,
+                               const char *extra_name, const char *extra_value)
 {
     if (s->state == SESSION_CLOSING)
         return;
@@ -170,6 +180,8 @@ static void session_error(struct session *s, const char *receipt, const char *me
     rc |= stomp_encode_header(&b, v, STOMP_CMD_ERROR, "message", message);
     if (receipt)
         rc |= stomp_encode_header(&b, v, STOMP_CMD_ERROR, "receipt-id", receipt);
+    if (extra_name)
+        rc |= stomp_encode_header(&b, v, STOMP_CMD_ERROR, extra_name, extra_value);
     rc |= stomp_encode_header(&b, v, STOMP_CMD_ERROR, "content-type", "text/plain");
     const char *body = detail ? detail : message;
     rc |= stomp_encode_body(&b, body, strlen(body), true);
@@ -178,6 +190,11 @@ static void session_error(struct session *s, const char *receipt, const char *me
     stomp_buf_free(&b);
     log_msg(CHATD_LOG_INFO, "session", s->id, "error sent: %s", message);
     session_close(s);
+}
+
+static void session_error(struct session *s, const char *receipt, const char *message, const char *detail)
+{
+    session_error_with(s, receipt, message, detail, NULL, NULL);
 }
 
 void session_fail(struct session *s, const char *message)
@@ -386,6 +403,7 @@ static void session_abort_all(struct session *s, bool answer)
 
 static void session_destroy(struct session *s)
 {
+    auth_leave(s);
     if (s->expiry)
         event_free(s->expiry);
     if (s->recheck)
@@ -569,6 +587,7 @@ static void session_heartbeat(struct session *s, const struct auth_wait *w, char
 static void session_connected(struct session *s, const struct chatd_identity *who, struct auth_wait *w)
 {
     const char *receipt = w->receipt;
+    auth_leave(s);
     s->state = SESSION_CONNECTED;
     s->user = strdup(who->user);
     s->roles = who->roles;
@@ -618,6 +637,23 @@ static void session_connected(struct session *s, const struct chatd_identity *wh
     free(held);
 }
 
+/* The auth plugin's backlog is full (a reconnect storm): a refusal the
+ * client may retry, with a retry-after (seconds) drawn from
+ * [busy_retry_after, 2 x busy_retry_after] so that clients which follow it
+ * to the letter do not come back together. */
+static void session_busy(struct session *s, const char *receipt)
+{
+    long long base = (s->srv->settings.busy_retry_after_ms + 999) / 1000;
+    long long after = base + (long long)((uint64_t)random() % (uint64_t)(base + 1));
+    char value[24], detail[160];
+    snprintf(value, sizeof value, "%lld", after);
+    snprintf(detail, sizeof detail,
+             "Too many sign-ins are being verified right now. Connect again in %lld s, with some random delay.",
+             after);
+    log_msg(CHATD_LOG_DEBUG, "session", s->id, "authentication shed: the auth plugin's backlog is full");
+    session_error_with(s, receipt, "server busy, retry", detail, "retry-after", value);
+}
+
 static void auth_done(void *ctx, chatd_status st, const struct chatd_identity *who, const char *reason)
 {
     struct auth_wait *w = ctx;
@@ -629,6 +665,8 @@ static void auth_done(void *ctx, chatd_status st, const struct chatd_identity *w
             log_msg(CHATD_LOG_INFO, "session", s->id, "authentication refused: %s",
                     reason ? reason : "denied");
             session_error(s, w->receipt, reason ? reason : "access denied", NULL);
+        } else if (st == CHATD_ERR_LIMIT) {
+            session_busy(s, w->receipt);
         } else {
             log_msg(CHATD_LOG_WARN, "session", s->id, "authentication failed: %s (%s)",
                     chatd_strerror(st), reason ? reason : "");
@@ -698,7 +736,13 @@ static void on_connect(struct session *s, struct stomp_frame *f)
     w->hb_client_receive = cy;
     w->srv = s->srv;
     w->session = s->id;
+    /* connect_timeout bounds the client's time to send CONNECT, not the
+     * server's to verify it: under a reconnect storm the verification
+     * queue is ours, and the auth plugin sheds load with a retryable
+     * ERROR (CHATD_ERR_LIMIT) rather than letting the client time out. */
+    pending_unlink(s);
     s->state = SESSION_AUTH;
+    s->srv->authenticating++;
     auth_authenticate(s->srv->auth, &cred, auth_done, w);
 }
 
@@ -1359,7 +1403,7 @@ void session_expire_pending(struct server *srv)
     while (l->pending_head && l->pending_head->opened_ms <= deadline) {
         struct session *s = l->pending_head;
         pending_unlink(s);
-        if (s->state == SESSION_NEW || s->state == SESSION_AUTH)
+        if (s->state == SESSION_NEW)
             session_error(s, NULL, "timed out waiting for CONNECT", NULL);
     }
 }
@@ -1376,7 +1420,7 @@ void session_free_all(struct server *srv)
 
 size_t session_pending_count(const struct server *srv)
 {
-    size_t n = 0;
+    size_t n = srv->authenticating;
     for (struct session *s = srv->pending_head; s; s = s->pending_next)
         n++;
     return n;
