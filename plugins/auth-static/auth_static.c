@@ -3,11 +3,23 @@
  *   user.NAME.password = pbkdf2-sha256$ITERATIONS$SALT_HEX$HASH_HEX
  *   user.NAME.roles    = a list of user, agent, admin (e.g. user,agent)
  *   user.NAME.name     = Display Name            (optional)
+ *   workers            = threads running PBKDF2 (0: one per core)
+ *   max_pending        = verifications queued or running; beyond, CHATD_ERR_LIMIT
+ *   cache_ttl          = how long a verified password skips PBKDF2 (0: never)
+ *   cache_size         = verified passwords remembered, at most
  *
- * PBKDF2 is deliberately slow, so it runs on one worker thread of this
- * plugin and the answer comes back through host->post: the core loop never
- * hashes. A verified password is remembered (as SHA-256 of salt||password)
- * so that a reconnect with the same password skips PBKDF2. */
+ * PBKDF2 is deliberately slow, so it runs on this plugin's own pool of
+ * worker threads and the answer comes back through host->post: the core
+ * loop never hashes, and the workers call nothing of the host but post
+ * and log (both "any thread"). Everything else (the cache, the table of
+ * verifications under way, counters) belongs to the core thread.
+ *
+ * A reconnect storm brings the same credentials many times over: a
+ * verified password is remembered for cache_ttl (verify_cache.h), and a
+ * CONNECT whose credentials are already being verified waits for that
+ * verification instead of starting its own. Past max_pending distinct
+ * verifications the plugin answers CHATD_ERR_LIMIT at once, which the
+ * host turns into a retryable "server busy, retry" ERROR. */
 #include <chatd/plugin.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -15,10 +27,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
-#define MAX_PENDING 1024
+#include "plugin_conf.h"
+#include "verify_cache.h"
+
 #define HASH_LEN 32
 #define SALT_MAX 64
+#define WORKERS_MAX 64
 
 struct user {
     char *name;
@@ -29,17 +46,27 @@ struct user {
     size_t salt_len;
     unsigned char hash[HASH_LEN];
     bool has_password;
-    bool cached;                    /* cache_key below is a verified password */
-    unsigned char cache_key[HASH_LEN];
+};
+
+/* One more CONNECT waiting for a verification already under way. */
+struct waiter {
+    struct waiter *next;
+    chatd_auth_cb cb;
+    void *ctx;
 };
 
 struct job {
-    struct job *next;
+    struct job *next;    /* the workers' queue */
+    struct job *hnext;   /* the core thread's table of verifications under way */
     struct auth_static *a;
     struct user *user;   /* NULL: unknown user (hashed against a dummy) */
-    char *passcode;
+    char *passcode;      /* NULL for an answer from the cache */
+    unsigned char key[VERIFY_KEY_LEN];
+    bool keyed;          /* key is set: the job is in the table, its success is cached */
+    bool queued;         /* counted in pending */
     chatd_auth_cb cb;
     void *ctx;
+    struct waiter *waiters;
     bool ok;
 };
 
@@ -49,11 +76,18 @@ struct auth_static {
     size_t nusers;
     struct user dummy;   /* unknown users cost the same time as known ones */
 
-    pthread_t worker;
+    /* Core thread only. */
+    struct verify_cache *cache;
+    struct job **inflight; /* buckets, by key */
+    size_t inflight_mask;
+
+    size_t nworkers;
+    pthread_t workers[WORKERS_MAX];
     pthread_mutex_t mu;
     pthread_cond_t cv;
     struct job *head, *tail;
     size_t pending;      /* queued or being hashed or posted back */
+    size_t max_pending;
     bool stopping;
 };
 
@@ -159,42 +193,86 @@ static void pbkdf2(const struct user *u, const char *pass, unsigned char out[HAS
                       EVP_sha256(), HASH_LEN, out);
 }
 
-/* 0, or -1 when the digest failed (then the cache is not used). */
-static int cache_key(const struct user *u, const char *pass, unsigned char out[HASH_LEN])
+static int64_t mono_ms(void)
 {
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
-    unsigned int n = 0;
-    int ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1 &&
-             EVP_DigestUpdate(c, u->salt, u->salt_len) == 1 &&
-             EVP_DigestUpdate(c, pass, strlen(pass)) == 1 && EVP_DigestFinal_ex(c, out, &n) == 1;
-    EVP_MD_CTX_free(c);
-    return ok ? 0 : -1;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Core thread: deliver a job's answer. */
+static size_t inflight_bucket(const struct auth_static *a, const unsigned char key[VERIFY_KEY_LEN])
+{
+    size_t h;
+    memcpy(&h, key, sizeof h);
+    return h & a->inflight_mask;
+}
+
+static struct job *inflight_find(struct auth_static *a, const struct user *u, const unsigned char key[VERIFY_KEY_LEN])
+{
+    for (struct job *j = a->inflight[inflight_bucket(a, key)]; j; j = j->hnext)
+        if (j->user == u && CRYPTO_memcmp(j->key, key, VERIFY_KEY_LEN) == 0)
+            return j;
+    return NULL;
+}
+
+static void inflight_remove(struct auth_static *a, struct job *j)
+{
+    struct job **p = &a->inflight[inflight_bucket(a, j->key)];
+    while (*p && *p != j)
+        p = &(*p)->hnext;
+    if (*p)
+        *p = j->hnext;
+}
+
+static void job_free(struct job *j)
+{
+    for (struct waiter *w = j->waiters, *next; w; w = next) {
+        next = w->next;
+        free(w);
+    }
+    if (j->passcode) {
+        OPENSSL_cleanse(j->passcode, strlen(j->passcode));
+        free(j->passcode);
+    }
+    free(j);
+}
+
+/* Core thread: deliver a job's answer to everyone waiting for it. */
 static void job_finish(void *arg)
 {
     struct job *j = arg;
     struct auth_static *a = j->a;
-    if (j->ok) {
-        /* Remember only on the core thread, which alone reads the cache. */
-        j->user->cached = cache_key(j->user, j->passcode, j->user->cache_key) == 0;
-        struct chatd_identity who = {
-            .size = sizeof who,
-            .user = j->user->name,
-            .display_name = j->user->display,
-            .roles = j->user->roles,
-        };
-        j->cb(j->ctx, CHATD_OK, &who, NULL);
-    } else {
-        j->cb(j->ctx, CHATD_ERR_DENIED, NULL, "bad credentials");
+    if (j->keyed) {
+        inflight_remove(a, j);
+        /* Only a success is remembered: a wrong password costs PBKDF2
+         * every time. */
+        if (j->ok && j->passcode)
+            verify_cache_put(a->cache, j->key, mono_ms());
     }
-    OPENSSL_cleanse(j->passcode, strlen(j->passcode));
-    free(j->passcode);
-    free(j);
-    pthread_mutex_lock(&a->mu);
-    a->pending--;
-    pthread_mutex_unlock(&a->mu);
+    if (j->queued) {
+        pthread_mutex_lock(&a->mu);
+        a->pending--;
+        pthread_mutex_unlock(&a->mu);
+    }
+    /* The callbacks may call authenticate again: the job is out of the
+     * table by now, so they start afresh (or hit the cache). */
+    struct chatd_identity who = {
+        .size = sizeof who,
+        .user = j->user ? j->user->name : NULL,
+        .display_name = j->user ? j->user->display : NULL,
+        .roles = j->user ? j->user->roles : 0,
+    };
+    if (j->ok)
+        j->cb(j->ctx, CHATD_OK, &who, NULL);
+    else
+        j->cb(j->ctx, CHATD_ERR_DENIED, NULL, "bad credentials");
+    for (struct waiter *w = j->waiters; w; w = w->next) {
+        if (j->ok)
+            w->cb(w->ctx, CHATD_OK, &who, NULL);
+        else
+            w->cb(w->ctx, CHATD_ERR_DENIED, NULL, "bad credentials");
+    }
+    job_free(j);
 }
 
 static void *worker_main(void *arg)
@@ -220,26 +298,12 @@ static void *worker_main(void *arg)
         j->ok = j->user && u->has_password && CRYPTO_memcmp(out, u->hash, HASH_LEN) == 0;
         if (a->host->post(a->host, job_finish, j) != CHATD_OK) {
             /* Shutting down: the host no longer expects an answer. */
-            free(j->passcode);
-            free(j);
+            job_free(j);
             pthread_mutex_lock(&a->mu);
             a->pending--;
             pthread_mutex_unlock(&a->mu);
         }
     }
-}
-
-/* Answers known at once still go through post: never before return. */
-static void answer_now(struct auth_static *a, struct job *j)
-{
-    if (a->host->post(a->host, job_finish, j) != CHATD_OK) {
-        free(j->passcode);
-        free(j);
-        return;
-    }
-    pthread_mutex_lock(&a->mu);
-    a->pending++;
-    pthread_mutex_unlock(&a->mu);
 }
 
 struct refusal {
@@ -256,11 +320,12 @@ static void refuse_cb(void *arg)
     free(r);
 }
 
+/* Answers known at once still go through post: never before return. */
 static void refuse(struct auth_static *a, chatd_auth_cb cb, void *ctx, chatd_status st, const char *reason)
 {
     struct refusal *r = malloc(sizeof *r);
     if (!r) {
-        return; /* out of memory: the session times out waiting for CONNECTED */
+        return; /* out of memory: the session waits until the client gives up */
     }
     *r = (struct refusal){cb, ctx, st, reason};
     if (a->host->post(a->host, refuse_cb, r) != CHATD_OK)
@@ -277,34 +342,62 @@ static void static_authenticate(void *state, const struct chatd_credentials *cre
         return;
     }
     struct user *u = find_user(a, cred->login);
+    if (u && !u->has_password)
+        u = NULL;
+    unsigned char key[VERIFY_KEY_LEN];
+    bool keyed = verify_cache_key(a->cache, cred->login, cred->passcode, key) == 0;
+    if (keyed) {
+        struct job *running = inflight_find(a, u, key);
+        if (running) {
+            struct waiter *w = malloc(sizeof *w);
+            if (!w) {
+                refuse(a, cb, ctx, CHATD_ERR_NOMEM, "out of memory");
+                return;
+            }
+            *w = (struct waiter){running->waiters, cb, ctx};
+            running->waiters = w;
+            a->host->counter_add(a->host, "coalesced", 1);
+            return;
+        }
+    }
     struct job *j = calloc(1, sizeof *j);
-    if (!j || !(j->passcode = strdup(cred->passcode))) {
-        free(j);
+    if (!j) {
         refuse(a, cb, ctx, CHATD_ERR_NOMEM, "out of memory");
         return;
     }
     j->a = a;
-    j->user = u && u->has_password ? u : NULL;
+    j->user = u;
     j->cb = cb;
     j->ctx = ctx;
-    if (j->user && j->user->cached) {
-        unsigned char k[HASH_LEN];
-        if (cache_key(j->user, j->passcode, k) == 0 &&
-            CRYPTO_memcmp(k, j->user->cache_key, HASH_LEN) == 0) {
-            j->ok = true;
-            answer_now(a, j);
-            return;
-        }
+    if (keyed && u && verify_cache_hit(a->cache, key, mono_ms())) {
+        j->ok = true;
+        a->host->counter_add(a->host, "cache_hits", 1);
+        if (a->host->post(a->host, job_finish, j) != CHATD_OK)
+            job_free(j);
+        return;
+    }
+    if (!(j->passcode = strdup(cred->passcode))) {
+        job_free(j);
+        refuse(a, cb, ctx, CHATD_ERR_NOMEM, "out of memory");
+        return;
     }
     pthread_mutex_lock(&a->mu);
-    if (a->pending >= MAX_PENDING) {
+    if (a->pending >= a->max_pending) {
         pthread_mutex_unlock(&a->mu);
-        free(j->passcode);
-        free(j);
-        refuse(a, cb, ctx, CHATD_ERR_LIMIT, "too many logins in progress");
+        job_free(j);
+        a->host->counter_add(a->host, "shed", 1);
+        refuse(a, cb, ctx, CHATD_ERR_LIMIT, "too many sign-ins being verified");
         return;
     }
     a->pending++;
+    j->queued = true;
+    if (keyed) {
+        memcpy(j->key, key, VERIFY_KEY_LEN);
+        j->keyed = true;
+        size_t b = inflight_bucket(a, key);
+        j->hnext = a->inflight[b];
+        a->inflight[b] = j;
+    }
     if (a->tail)
         a->tail->next = j;
     else
@@ -312,6 +405,7 @@ static void static_authenticate(void *state, const struct chatd_credentials *cre
     a->tail = j;
     pthread_cond_signal(&a->cv);
     pthread_mutex_unlock(&a->mu);
+    a->host->counter_add(a->host, "verifications", 1);
 }
 
 static void free_users(struct auth_static *a)
@@ -321,6 +415,19 @@ static void free_users(struct auth_static *a)
         free(a->users[i].display);
     }
     free(a->users);
+}
+
+/* Joins the threads started so far; destroys the lock. */
+static void workers_stop(struct auth_static *a)
+{
+    pthread_mutex_lock(&a->mu);
+    a->stopping = true;
+    pthread_cond_broadcast(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+    for (size_t i = 0; i < a->nworkers; i++)
+        pthread_join(a->workers[i], NULL);
+    pthread_mutex_destroy(&a->mu);
+    pthread_cond_destroy(&a->cv);
 }
 
 static chatd_status static_init(const struct chatd_host *h, void **state)
@@ -369,18 +476,44 @@ static chatd_status static_init(const struct chatd_host *h, void **state)
         if (!a->users[i].roles)
             a->users[i].roles = CHATD_ROLE_USER;
     }
+    long long workers, max_pending, cache_ttl, cache_size;
+    if (conf_int(h, "workers", 0, 0, WORKERS_MAX, &workers) != CHATD_OK ||
+        conf_int(h, "max_pending", 256, 1, 1000000, &max_pending) != CHATD_OK ||
+        conf_ms(h, "cache_ttl", 60000, 0, 86400000, &cache_ttl) != CHATD_OK ||
+        conf_int(h, "cache_size", 10000, 0, 10000000, &cache_size) != CHATD_OK)
+        goto invalid;
+    if (!workers) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        workers = cores < 1 ? 1 : cores > WORKERS_MAX ? WORKERS_MAX : cores;
+    }
+    a->max_pending = (size_t)max_pending;
+    size_t nb = 16;
+    while (nb < a->max_pending)
+        nb *= 2;
+    a->inflight_mask = nb - 1;
+    if (!(a->inflight = calloc(nb, sizeof *a->inflight)) ||
+        !(a->cache = verify_cache_new((size_t)cache_size, cache_ttl))) {
+        free(a->inflight);
+        free_users(a);
+        free(a);
+        return CHATD_ERR_NOMEM;
+    }
     /* The dummy costs what a real user costs. */
     a->dummy.iterations = a->nusers ? a->users[0].iterations : 100000;
     a->dummy.salt_len = 16;
     pthread_mutex_init(&a->mu, NULL);
     pthread_cond_init(&a->cv, NULL);
-    if (pthread_create(&a->worker, NULL, worker_main, a) != 0) {
-        h->config_error(h, NULL, "cannot start the hashing thread");
-        pthread_mutex_destroy(&a->mu);
-        pthread_cond_destroy(&a->cv);
-        goto invalid;
+    for (a->nworkers = 0; a->nworkers < (size_t)workers; a->nworkers++) {
+        if (pthread_create(&a->workers[a->nworkers], NULL, worker_main, a) != 0) {
+            h->config_error(h, "workers", "cannot start hashing thread %zu of %lld", a->nworkers + 1, workers);
+            workers_stop(a);
+            verify_cache_free(a->cache);
+            free(a->inflight);
+            goto invalid;
+        }
     }
-    h->log(h, CHATD_LOG_INFO, "%zu users", a->nusers);
+    h->log(h, CHATD_LOG_INFO, "%zu users, %zu hashing threads, cache of %lld for %lldms", a->nusers, a->nworkers,
+           cache_ttl ? cache_size : 0, cache_ttl);
     *state = a;
     return CHATD_OK;
 invalid:
@@ -392,18 +525,13 @@ invalid:
 static void static_fini(void *state)
 {
     struct auth_static *a = state;
-    pthread_mutex_lock(&a->mu);
-    a->stopping = true;
-    pthread_cond_signal(&a->cv);
-    pthread_mutex_unlock(&a->mu);
-    pthread_join(a->worker, NULL);
+    workers_stop(a);
     for (struct job *j = a->head, *next; j; j = next) {
         next = j->next;
-        free(j->passcode);
-        free(j);
+        job_free(j);
     }
-    pthread_mutex_destroy(&a->mu);
-    pthread_cond_destroy(&a->cv);
+    verify_cache_free(a->cache);
+    free(a->inflight);
     free_users(a);
     free(a);
 }

@@ -144,25 +144,31 @@ class ReloadStatic(Sessions, unittest.TestCase):
         self.assertEqual(alice.expect("MESSAGE").body, b"still here")
 
     def test_verifications_under_way_finish_on_the_old_instance(self):
-        """PBKDF2 runs on the plugin's one thread: four slow logins queue
-        there, the reload comes in the middle, and each still gets its
-        answer from the instance it started on, which goes only then."""
-        slow = hash_password("slow-pw", iterations=400000)
-        s = self.start(lambda sec: sec["auth"].update({"user.slow.password": slow}))
+        """PBKDF2 runs on the plugin's worker threads (one here): four slow
+        logins of four users (the same credentials would share one
+        verification) queue there, the reload comes in the middle, and each
+        still gets its answer from the instance it started on, which goes
+        only then."""
+        slow = {"slow%d" % i: hash_password("slow-pw%d" % i, iterations=400000) for i in range(4)}
+
+        def edit(sec):
+            sec["auth"]["workers"] = "1"
+            sec["auth"].update({"user.%s.password" % u: h for u, h in slow.items()})
+        s = self.start(edit)
         clients = [RawStomp(s.stomp_port) for _ in range(4)]
-        for c in clients:
+        for i, c in enumerate(clients):
             self.addCleanup(c.close)
-            c.send("CONNECT", {"accept-version": "1.2", "host": "x", "login": "slow", "passcode": "slow-pw"})
+            c.send("CONNECT", {"accept-version": "1.2", "host": "x", "login": "slow%d" % i, "passcode": "slow-pw%d" % i})
         s.sections["auth"]["user.carol.password"] = hash_password("carol-pw")
         s.write_config()
         s.reload()
-        for c in clients:
-            self.assertEqual(c.expect("CONNECTED").headers["user-name"], "slow")
+        for i, c in enumerate(clients):
+            self.assertEqual(c.expect("CONNECTED").headers["user-name"], "slow%d" % i)
         self.connect(s, "carol", "carol-pw")
         log = wait_for(lambda: (lambda t: t if "answered its last authentication" in t else None)(s.read_log()),
                        what="the old instance unloaded")
         reloaded = log.index("configuration reloaded")
-        last_login = log.rindex("connected as slow")
+        last_login = max(log.rindex("connected as slow%d" % i) for i in range(4))
         self.assertLess(reloaded, last_login, "the reload came after the logins")
         self.assertLess(last_login, log.index("answered its last authentication"))
 
