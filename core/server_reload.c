@@ -132,6 +132,24 @@ static void apply_support(struct server *srv)
     routing_set_mode(r->routing, srv->settings.support_assign);
 }
 
+/* /metrics shows an auth plugin's counters by section: they go on from
+ * where the replaced instance left them, not from zero. */
+static void counters_carry(struct plugin *to, const struct plugin *from)
+{
+    for (size_t i = 0; i < from->ncounters; i++) {
+        size_t k = 0;
+        while (k < to->ncounters && strcmp(to->counters[k].name, from->counters[i].name) != 0)
+            k++;
+        if (k == to->ncounters) {
+            if (k == sizeof to->counters / sizeof *to->counters)
+                continue;
+            to->counters[to->ncounters++] = from->counters[i];
+        } else {
+            to->counters[k].value += from->counters[i].value;
+        }
+    }
+}
+
 int server_reload(struct server *srv, char *msg, size_t msglen)
 {
     const char *path = srv->config->path;
@@ -169,6 +187,7 @@ int server_reload(struct server *srv, char *msg, size_t msglen)
 
     /* Nothing below can fail: from here on the new file is the one. */
     struct plugin *old_auth = srv->auth;
+    counters_carry(auth, old_auth);
     srv->auth = auth;
     (void)auth_retire(srv->auth_retiring, old_auth);
     settings_take_live(&srv->settings, &next);

@@ -119,6 +119,27 @@ class CheckConfig(unittest.TestCase):
         p, path = check(s)
         self.assert_one_line(p, path, "[auth] user.alice.roles:", "unknown role")
 
+    def test_reconnect_storm_keys(self):
+        """auth-static's pool, backlog and cache, and the retry-after of a
+        shed CONNECT: good values load, a bad one is one line naming it."""
+        s = default_sections(1, 2)
+        s["auth"].update({"workers": "2", "max_pending": "100", "cache_ttl": "30s", "cache_size": "0"})
+        s["stomp"]["busy_retry_after"] = "5s"
+        p, path = check(s)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        bad = [("auth", "workers", "lots", "expected an integer from 0 to 64"),
+               ("auth", "workers", "65", "expected an integer from 0 to 64"),
+               ("auth", "max_pending", "0", "expected an integer from 1 to"),
+               ("auth", "cache_ttl", "soon", "expected a duration"),
+               ("auth", "cache_size", "-1", "expected an integer from 0 to"),
+               ("stomp", "busy_retry_after", "500ms", "")]
+        for section, key, value, why in bad:
+            with self.subTest(key=key, value=value):
+                s = default_sections(1, 2)
+                s[section][key] = value
+                p, path = check(s)
+                self.assert_one_line(p, path, "[%s] %s:" % (section, key), why, value)
+
     def test_rooms_retention(self):
         for good in ("30d", "12h", "0", ""):
             with self.subTest(good):

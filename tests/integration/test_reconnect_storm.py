@@ -1,0 +1,161 @@
+"""Reconnect storms (docs/operations.md, "Reconnect storms"): after a
+restart every client comes back at once. [stomp] connect_timeout bounds only
+a client's time to send CONNECT, not the server's time to verify it;
+auth-static verifies on its worker threads, shares one verification among
+identical CONNECTs, remembers a success for [auth] cache_ttl (never a
+failure; a reload forgets), and beyond [auth] max_pending answers the
+retryable ERROR `server busy, retry` with a retry-after header."""
+import re
+import time
+import unittest
+import urllib.request
+
+from chatd_harness import Recorder, hash_password
+from raw_stomp import RawStomp
+from stomp_ws import WSConnection12
+from test_reload import Server
+
+# What the shipped chat.ini hashes with: the cost a storm pays.
+ITERATIONS = 100000
+
+
+def pw(i):
+    return "비밀번호🔑%d" % i
+
+
+def auth_counters(srv):
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % srv.http_port, timeout=10) as r:
+        text = r.read().decode()
+    return {m.group(1): int(m.group(2)) for m in
+            re.finditer(r'^chatd_plugin_events_total\{section="auth",event="(\w+)"\} (\d+)$', text, re.M)}
+
+
+def storm_users(n):
+    return {"storm%d" % i: hash_password(pw(i), iterations=ITERATIONS) for i in range(n)}
+
+
+class Storm(unittest.TestCase):
+    def start(self, users, stomp=None, auth=None):
+        def edit(sec):
+            sec["auth"].update({"user.%s.password" % u: h for u, h in users.items()})
+            sec["auth"].update(auth or {})
+            sec["stomp"].update(stomp or {})
+        s = Server(edit)
+        s.start()
+        self.addCleanup(s.cleanup)
+        self.addCleanup(s.stop)
+        return s
+
+    def burst(self, srv, logins):
+        """Every CONNECT sent before any answer is read: [(client, frame)]."""
+        clients = []
+        for login, passcode in logins:
+            c = RawStomp(srv.stomp_port, timeout=30)
+            self.addCleanup(c.close)
+            clients.append(c)
+        for c, (login, passcode) in zip(clients, logins):
+            c.send("CONNECT", {"accept-version": "1.2", "host": "x", "login": login, "passcode": passcode})
+        return [(c, c.read(timeout=30)) for c in clients]
+
+    def test_burst_longer_than_connect_timeout_all_connect(self):
+        """One hashing thread, 40 users at 100,000 iterations: verifying them
+        all takes longer than connect_timeout, and every client still gets
+        its CONNECTED; a client that sends nothing still times out."""
+        n = 40
+        srv = self.start(storm_users(n), stomp={"connect_timeout": "300ms"}, auth={"workers": "1"})
+        t0 = time.monotonic()
+        answers = self.burst(srv, [("storm%d" % i, pw(i)) for i in range(n)])
+        took = time.monotonic() - t0
+        for i, (c, f) in enumerate(answers):
+            self.assertIsNotNone(f, "no answer to storm%d" % i)
+            self.assertEqual((f.command, f.headers.get("user-name")), ("CONNECTED", "storm%d" % i), f.headers)
+        self.assertGreater(took, 0.3, "the burst must outlast connect_timeout to show anything")
+        self.assertEqual(auth_counters(srv).get("verifications"), n)
+
+        silent = RawStomp(srv.stomp_port)
+        self.addCleanup(silent.close)
+        f = silent.read()
+        self.assertEqual((f.command, f.headers.get("message")), ("ERROR", "timed out waiting for CONNECT"))
+
+    def test_backlog_beyond_max_pending_is_shed_with_retry_after(self):
+        n = 24
+        srv = self.start(storm_users(n), stomp={"busy_retry_after": "1s"}, auth={"workers": "1", "max_pending": "3"})
+        answers = self.burst(srv, [("storm%d" % i, pw(i)) for i in range(n)])
+        busy = []
+        for i, (c, f) in enumerate(answers):
+            self.assertIsNotNone(f, "no answer to storm%d" % i)
+            if f.command == "CONNECTED":
+                continue
+            self.assertEqual((f.command, f.headers.get("message")), ("ERROR", "server busy, retry"), f.headers)
+            self.assertIn(f.headers.get("retry-after"), ("1", "2"))  # [busy_retry_after, 2 x busy_retry_after]
+            self.assertIn(b"Connect again in", f.body)
+            busy.append(i)
+        self.assertGreaterEqual(len(busy), 1, "three in the backlog, 24 at once: some must be shed")
+        self.assertLessEqual(len(busy), n - 3, "the first three fit in the backlog")
+        self.assertEqual(auth_counters(srv).get("shed"), len(busy))
+        # Each shed client that comes back is let in.
+        for i in busy:
+            c = RawStomp(srv.stomp_port)
+            self.addCleanup(c.close)
+            c.send("CONNECT", {"accept-version": "1.2", "host": "x", "login": "storm%d" % i, "passcode": pw(i)})
+            self.assertEqual(c.expect("CONNECTED").headers["user-name"], "storm%d" % i)
+
+    def test_identical_credentials_share_one_verification(self):
+        srv = self.start(storm_users(1), auth={"workers": "1"})
+        answers = self.burst(srv, [("storm0", pw(0))] * 20)
+        for c, f in answers:
+            self.assertEqual(f.command, "CONNECTED", f.headers)
+        got = auth_counters(srv)
+        self.assertEqual(got.get("verifications"), 1, got)
+        self.assertEqual(got.get("coalesced", 0) + got.get("cache_hits", 0), 19, got)
+
+    def ws_connect(self, srv, user, passcode):
+        """stomp.py over WebSocket: the CONNECTED or ERROR frame's command."""
+        c = WSConnection12("ws://127.0.0.1:%d/ws" % srv.http_port, origin="http://localhost:%d" % srv.http_port)
+        rec = Recorder()
+        c.set_listener("r", rec)
+        try:
+            c.connect(user, passcode, wait=True)
+        except Exception:
+            rec.wait_error()
+            return "ERROR", rec.errors[0].headers.get("message")
+        finally:
+            if c.is_connected():
+                c.disconnect()
+        return "CONNECTED", None
+
+    def test_cache_hits_never_holds_a_wrong_password_and_is_dropped_on_reload(self):
+        srv = self.start(storm_users(1))
+        user, right = "storm0", pw(0)
+
+        def expect(verifications, cache_hits):
+            got = auth_counters(srv)
+            self.assertEqual((got.get("verifications", 0), got.get("cache_hits", 0)), (verifications, cache_hits), got)
+
+        self.assertEqual(self.ws_connect(srv, user, right), ("CONNECTED", None))
+        expect(1, 0)
+        self.assertEqual(self.ws_connect(srv, user, right), ("CONNECTED", None))
+        expect(1, 1)
+        # A wrong password is hashed every time, before and after a right one.
+        for _ in range(2):
+            self.assertEqual(self.ws_connect(srv, user, "wrong 🔑"), ("ERROR", "bad credentials"))
+        expect(3, 1)
+        self.assertEqual(self.ws_connect(srv, user, right), ("CONNECTED", None))
+        expect(3, 2)
+        # A reload starts an empty cache; the counters go on.
+        srv.reload()
+        self.assertEqual(self.ws_connect(srv, user, right), ("CONNECTED", None))
+        expect(4, 2)
+        self.assertEqual(self.ws_connect(srv, user, right), ("CONNECTED", None))
+        expect(4, 3)
+
+    def test_cache_off(self):
+        srv = self.start(storm_users(1), auth={"cache_ttl": "0"})
+        for _ in range(2):
+            self.assertEqual(self.ws_connect(srv, "storm0", pw(0)), ("CONNECTED", None))
+        got = auth_counters(srv)
+        self.assertEqual((got.get("verifications"), got.get("cache_hits", 0)), (2, 0), got)
+
+
+if __name__ == "__main__":
+    unittest.main()
