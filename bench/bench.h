@@ -16,7 +16,10 @@
 
 #include "hist.h"
 
-enum scenario { SC_IDLE, SC_FANOUT, SC_PAIRS, SC_CONNECT, SC_APPENDS, SC_BLAST };
+/* SC_RECONNECT: set up like connect; at GO every session is dropped at
+ * once and all reconnect together (a reconnect storm), retrying after the
+ * server's retry-after when it sheds them; the second READY reports that. */
+enum scenario { SC_IDLE, SC_FANOUT, SC_PAIRS, SC_CONNECT, SC_APPENDS, SC_BLAST, SC_RECONNECT };
 /* ws://, tcp://, sockjs-ws:// (SockJS' websocket transport), sockjs-xhr://
  * (SockJS' xhr-streaming, sending with xhr_send) */
 enum transport { TR_WS, TR_TCP, TR_SOCKJS_WS, TR_XHR_STREAMING };
@@ -53,7 +56,8 @@ struct options {
     double duration, warmup, drain, setup_timeout;
     int body_size;
     const char *prefix;
-    int concurrency;          /* set-ups in progress per worker */
+    int concurrency;          /* set-ups in progress per worker (the reconnect storm: all at once) */
+    int retries;              /* connect, reconnect: attempts after "server busy, retry", at most */
     int idle_subs;
     pid_t server_pid;
     bool json;
@@ -96,6 +100,7 @@ struct wstats {
     uint64_t published, delivered;              /* inside the measured window */
     uint64_t published_total, delivered_total;  /* from GO to the end of the drain */
     uint64_t error_frames, disconnects, connect_failures, timeouts, skipped;
+    uint64_t retries;         /* connect, reconnect: set-ups retried after ERROR "server busy, retry" */
     struct hist setup;        /* connect() to ready (CONNECTED, and RECEIPT of the subscriptions) */
     struct hist lat;          /* end-to-end latency of messages published in the window (blast: normal readers') */
     struct bstats b;

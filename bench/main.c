@@ -38,6 +38,7 @@ struct options opt = {
     .body_size = 64,
     .prefix = "/topic/bench.",
     .concurrency = 500,
+    .retries = 10,
     .idle_subs = 1,
     .readers = 1,
     .slow_readers = 1,
@@ -48,7 +49,7 @@ struct options opt = {
 #define BLAST_BODY_SIZE 8192   /* blast's --body-size unless given */
 #define BLAST_TIME_LIMIT 120   /* blast's -d unless given */
 
-static const char *scenario_names[] = { "idle", "fanout", "pairs", "connect", "appends", "blast" };
+static const char *scenario_names[] = { "idle", "fanout", "pairs", "connect", "appends", "blast", "reconnect" };
 
 static bool has_traffic(void)
 {
@@ -89,7 +90,11 @@ static void usage(FILE *f)
             "      --vhost H              the CONNECT host header (RabbitMQ: the virtual host; default /)\n"
             "  -n, --sessions N           sessions in all (default 100)\n"
             "  -P, --processes P          worker processes, each with N/P sessions (default: one per %d sessions)\n"
-            "  -s, --scenario S           idle | fanout | pairs | connect | appends | blast (default idle)\n"
+            "  -s, --scenario S           idle | fanout | pairs | connect | appends | blast | reconnect (default idle);\n"
+            "                             reconnect: set up as connect, then drop every session at once and\n"
+            "                             reconnect them all together; the report is that second set-up\n"
+            "      --retries K            connect, reconnect: attempts after ERROR \"server busy, retry\", each after its\n"
+            "                             retry-after header x a random 0.5-1.5 (default 10)\n"
             "      --room ID              appends: every session SENDs to /app/rooms/ID/send with a receipt and a\n"
             "                             client-id; --window unreceipted SENDs per session (or --rate); the\n"
             "                             RECEIPTs are the deliveries, SEND -> RECEIPT the latency\n"
@@ -320,7 +325,7 @@ static int num(const char *name, const char *arg, double lo, double hi, double *
 enum {
     O_LOGIN = 256, O_PASSCODE, O_USERS, O_VHOST, O_ROOMS, O_MEMBERS, O_PUBLISHERS, O_RATE, O_WINDOW,
     O_WARMUP, O_DRAIN, O_BODY, O_PREFIX, O_SRC, O_CONC, O_SETUP_TIMEOUT, O_IDLE_SUBS, O_PID, O_JSON, O_LABEL,
-    O_PUB_URL, O_ROOM, O_COUNT, O_READERS, O_SLOW_READERS, O_SLOW_RATE,
+    O_PUB_URL, O_ROOM, O_COUNT, O_READERS, O_SLOW_READERS, O_SLOW_RATE, O_RETRIES,
 };
 
 static int parse_args(int argc, char **argv)
@@ -353,6 +358,7 @@ static int parse_args(int argc, char **argv)
         { "source-addrs", required_argument, NULL, O_SRC },
         { "concurrency", required_argument, NULL, O_CONC },
         { "setup-timeout", required_argument, NULL, O_SETUP_TIMEOUT },
+        { "retries", required_argument, NULL, O_RETRIES },
         { "idle-subs", required_argument, NULL, O_IDLE_SUBS },
         { "server-pid", required_argument, NULL, O_PID },
         { "json", no_argument, NULL, O_JSON },
@@ -399,7 +405,7 @@ static int parse_args(int argc, char **argv)
                 if (strcmp(optarg, scenario_names[i]) == 0)
                     break;
             if (i == sizeof scenario_names / sizeof *scenario_names)
-                return fail("--scenario: unknown '%s' (idle, fanout, pairs, connect, appends, blast)", optarg);
+                return fail("--scenario: unknown '%s' (idle, fanout, pairs, connect, appends, blast, reconnect)", optarg);
             opt.scenario = (enum scenario)i;
             break;
         }
@@ -474,6 +480,11 @@ static int parse_args(int argc, char **argv)
             if (num("concurrency", optarg, 1, 1000000, &v) < 0)
                 return -1;
             opt.concurrency = (int)v;
+            break;
+        case O_RETRIES:
+            if (num("retries", optarg, 0, 1000, &v) < 0)
+                return -1;
+            opt.retries = (int)v;
             break;
         case O_SETUP_TIMEOUT:
             if (num("setup-timeout", optarg, 0.001, 1e6, &opt.setup_timeout) < 0)
@@ -677,6 +688,7 @@ static void sum_stats(struct wstats *d, const struct wstats *s)
     d->connect_failures += s->connect_failures;
     d->timeouts += s->timeouts;
     d->skipped += s->skipped;
+    d->retries += s->retries;
     hist_merge(&d->setup, &s->setup);
     hist_merge(&d->lat, &s->lat);
 
@@ -835,6 +847,9 @@ struct report {
     double cpu_setup_pct, cpu_window_pct, cpu_setup_s, cpu_window_s, bench_cpu_s;
     uint64_t expected;
     bool late;            /* blast: stopped by the time limit */
+    /* reconnect: the first set-up, before the drop */
+    uint64_t first_ready, first_failed;
+    double first_setup_s;
 };
 
 /* blast: seconds from the start of publishing to t; negative when never. */
@@ -899,6 +914,13 @@ static void print_text(const struct report *r)
            s->ready, opt.sessions, r->setup_s, r->setup_s > 0 ? (double)s->ready / r->setup_s : 0.0, s->failed,
            (double)hist_quantile(&s->setup, 0.5) / 1e6, (double)hist_quantile(&s->setup, 0.99) / 1e6,
            (double)hist_quantile(&s->setup, 1.0) / 1e6);
+    if (opt.scenario == SC_CONNECT)
+        printf("retries:    %" PRIu64 " set-ups retried after \"server busy, retry\"\n", s->retries);
+    if (opt.scenario == SC_RECONNECT)
+        printf("storm:      every session dropped at once after the first set-up (%" PRIu64 " ready in %.2f s, "
+               "failed %" PRIu64 "); the line above is their reconnection, timed from the drop to CONNECTED, "
+               "%" PRIu64 " retries after \"server busy, retry\"\n",
+               r->first_ready, r->first_setup_s, r->first_failed, s->retries);
     if (opt.split)
         printf("publishers: %s\n", opt.ep[EP_PUB].url);
     if (opt.scenario == SC_BLAST)
@@ -1032,6 +1054,11 @@ static void print_json(const struct report *r)
                hist_mean(&s->lat) / 1e3);
     if (opt.scenario == SC_BLAST)
         print_blast_json(r);
+    if (opt.scenario == SC_RECONNECT)
+        printf("\"first_ready\":%" PRIu64 ",\"first_failed\":%" PRIu64 ",\"first_setup_s\":%.3f,", r->first_ready,
+               r->first_failed, r->first_setup_s);
+    if (opt.scenario == SC_CONNECT || opt.scenario == SC_RECONNECT)
+        printf("\"retries\":%" PRIu64 ",", s->retries);
     printf("\"error_frames\":%" PRIu64 ",\"disconnects\":%" PRIu64 ",\"connect_failures\":%" PRIu64
            ",\"timeouts\":%" PRIu64 ",\"skipped\":%" PRIu64 ",",
            s->error_frames, s->disconnects, s->connect_failures, s->timeouts, s->skipped);
@@ -1108,11 +1135,31 @@ static int run(void)
         rep.cpu_setup_s = cpu_ready - cpu0;
         rep.cpu_setup_pct = 100.0 * rep.cpu_setup_s / ((double)(t_ready - t0) / 1e9);
     }
-    struct wstats setup = rep.s;   /* keep the set-up figures */
-
     bool traffic = has_traffic();
     if (command(CMD_GO) < 0)
         goto out;
+    if (opt.scenario == SC_RECONNECT) {
+        /* GO dropped every session; the storm's figures replace the first
+         * set-up's. */
+        rep.first_ready = rep.s.ready;
+        rep.first_failed = rep.s.failed;
+        rep.first_setup_s = rep.setup_s;
+        cpu_ready = server_cpu_s();
+        t_ready = now_ns();
+        memset(&rep.s, 0, sizeof rep.s);
+        if (collect(MSG_READY, &rep.s, &tmp) < 0)
+            goto out;
+        int64_t t_back = now_ns();
+        double cpu_back = server_cpu_s();
+        rep.setup_s = rep.s.setup_last_ns > rep.s.setup_first_ns
+                          ? (double)(rep.s.setup_last_ns - rep.s.setup_first_ns) / 1e9 : 0.0;
+        if (cpu_ready >= 0 && cpu_back >= 0 && t_back > t_ready) {
+            rep.cpu_setup_s = cpu_back - cpu_ready;
+            rep.cpu_setup_pct = 100.0 * rep.cpu_setup_s / ((double)(t_back - t_ready) / 1e9);
+        }
+    }
+    struct wstats setup = rep.s;   /* keep the set-up figures */
+
     if (traffic && opt.warmup > 0 && watch_sleep(opt.warmup) < 0)
         goto out;
     if (command(CMD_MEASURE) < 0)
@@ -1122,7 +1169,7 @@ static int run(void)
     if (opt.scenario == SC_BLAST) {
         if (wait_done(opt.duration, &tmp, &rep.late) < 0)
             goto out;
-    } else if (opt.scenario != SC_CONNECT && watch_sleep(opt.duration) < 0) {
+    } else if (opt.scenario != SC_CONNECT && opt.scenario != SC_RECONNECT && watch_sleep(opt.duration) < 0) {
         goto out;
     }
     rep.rss_end = server_rss_kb();
@@ -1147,6 +1194,7 @@ static int run(void)
     rep.s.ready = setup.ready;
     rep.s.failed = setup.failed;
     rep.s.setup = setup.setup;
+    rep.s.retries = setup.retries;
     if (opt.scenario == SC_FANOUT)
         rep.expected = rep.s.published_total * (uint64_t)opt.members;
     else if (opt.scenario == SC_PAIRS || opt.scenario == SC_APPENDS)

@@ -50,7 +50,11 @@ struct conn {
     uint32_t gidx;            /* global session number */
     uint8_t state;
     uint8_t ep;               /* EP_MAIN or EP_PUB: which URL it connects to */
-    int64_t t_start;
+    int64_t t_start;          /* this attempt's connect() */
+    int64_t t_first;          /* the first attempt's: set-up latency counts retries in */
+    uint16_t attempts;        /* reconnect: retries after "server busy, retry" so far */
+    bool retrying;            /* the attempt under way is a retry */
+    bool retry_wait;          /* waiting for the retry's timer */
     char wskey[25];
     /* SockJS: the session id; xhr-streaming: the response's headers are
      * read; the sending connection, the escaped frames waiting for it (the
@@ -95,6 +99,7 @@ struct worker {
     size_t n;
     size_t next_start, pending, setup_done;
     bool in_start_more, ready_sent, publishing, measuring, shutting_down, finished;
+    bool storm;                     /* reconnect: the sessions were dropped and are coming back, all at once */
     struct event *ctl_ev, *tick_ev, *setup_ev, *drain_ev;
     uint32_t *sub_off, *sub_dest;   /* CSR: destinations of local session i */
     struct pub *pubs;
@@ -279,6 +284,7 @@ static size_t unsent(const struct conn *c)
 /* ---- life cycle ---------------------------------------------------------- */
 
 static void start_more(struct worker *w);
+static void conn_retry(struct conn *c, double retry_after);
 static void maybe_report_ready(struct worker *w);
 static void send_msg(struct worker *w, uint32_t type);
 static void finish(struct worker *w);
@@ -303,7 +309,7 @@ static void setup_finished(struct conn *c, bool ok)
         return;
     if (ok) {
         w->st.ready++;
-        hist_record(&w->st.setup, (uint64_t)(t - c->t_start));
+        hist_record(&w->st.setup, (uint64_t)(t - c->t_first));
         if (t > w->st.setup_last_ns)
             w->st.setup_last_ns = t;
     } else {
@@ -317,12 +323,9 @@ static void setup_finished(struct conn *c, bool ok)
 /* Closes the session. why: 0 = our own shutdown, otherwise counted. */
 enum close_why { CW_SHUTDOWN, CW_CONNECT_FAILED, CW_DISCONNECT, CW_ERROR_FRAME, CW_TIMEOUT, CW_PROTOCOL };
 
-static void conn_close(struct conn *c, enum close_why why)
+/* Frees the connection's sockets and buffers. */
+static void conn_release(struct conn *c)
 {
-    if (c->state == ST_CLOSED || c->state == ST_IDLE)
-        return;
-    bool setup = in_setup(c);
-    struct worker *w = c->w;
     if (c->bev) {
         bufferevent_free(c->bev);
         c->bev = NULL;
@@ -339,6 +342,15 @@ static void conn_close(struct conn *c, enum close_why why)
         evbuffer_free(c->sq);
         c->sq = NULL;
     }
+}
+
+static void conn_close(struct conn *c, enum close_why why)
+{
+    if (c->state == ST_CLOSED || c->state == ST_IDLE)
+        return;
+    bool setup = in_setup(c);
+    struct worker *w = c->w;
+    conn_release(c);
     c->state = ST_CLOSED;
     switch (why) {
     case CW_SHUTDOWN:
@@ -774,6 +786,7 @@ struct frame {
     long content_length;       /* -1 when absent */
     char message[160];
     char receipt[48];          /* receipt-id, cut */
+    double retry_after;        /* seconds; 0 when absent */
 };
 
 /* Parses command and headers in d[0..len). Returns the header length
@@ -786,6 +799,7 @@ static long parse_headers(const char *d, size_t len, struct frame *f)
     f->content_length = -1;
     f->message[0] = '\0';
     f->receipt[0] = '\0';
+    f->retry_after = 0;
     for (;;) {
         const char *nl = memchr(d + pos, '\n', len - pos);
         if (!nl)
@@ -822,6 +836,11 @@ static long parse_headers(const char *d, size_t len, struct frame *f)
                 memcpy(f->message, line + 8, n);
                 f->message[n] = '\0';
             }
+        } else if (ll > 12 && ll < 40 && memcmp(line, "retry-after:", 12) == 0) {
+            char num[32];
+            memcpy(num, line + 12, ll - 12);
+            num[ll - 12] = '\0';
+            f->retry_after = strtod(num, NULL);
         } else if (ll > 11 && memcmp(line, "receipt-id:", 11) == 0) {
             if (!f->receipt[0]) {
                 size_t n = ll - 11 < sizeof f->receipt - 1 ? ll - 11 : sizeof f->receipt - 1;
@@ -850,6 +869,11 @@ static void handle_frame(struct conn *c, const struct frame *f, const char *body
             blast_check_done(w);
         }
     } else if (strcmp(f->command, "ERROR") == 0) {
+        if ((opt.scenario == SC_CONNECT || opt.scenario == SC_RECONNECT) && in_setup(c) &&
+            strcmp(f->message, "server busy, retry") == 0 && c->attempts < opt.retries) {
+            conn_retry(c, f->retry_after);
+            return;
+        }
         w->st.error_frames++;
         if (w->readers && w->readers[c->idx].role == RD_PUBLISHER && !w->st.b.pub_errors++)
             snprintf(w->st.b.pub_error, sizeof w->st.b.pub_error, "%s",
@@ -1409,7 +1433,10 @@ static void conn_start(struct conn *c)
         w->st.setup_first_ns = c->t_start;
     c->state = ST_TCP;
     w->pending++;
-    w->st.attempted++;
+    if (!c->retrying) {
+        c->t_first = c->t_start;
+        w->st.attempted++;
+    }
     c->sj_open = c->sj_body = c->s_connected = c->s_inflight = false;
     if (sockjs())
         snprintf(c->sid, sizeof c->sid, "%08" PRIx32 "%08" PRIx32, c->gidx, (uint32_t)rnd(w));
@@ -1426,10 +1453,70 @@ static void conn_start(struct conn *c)
         conn_close(c, CW_CONNECT_FAILED);
 }
 
+static void retry_due(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct conn *c = arg;
+    if (!c->retry_wait || c->w->shutting_down)
+        return;
+    c->retry_wait = false;
+    c->retrying = true;
+    conn_start(c);
+}
+
+/* The server shed this set-up ("server busy, retry"): close, and connect
+ * again after its retry-after (at least 1 s) times a random 0.5 to 1.5, as
+ * a client with a jittered back-off would. The set-up is still under way. */
+static void conn_retry(struct conn *c, double retry_after)
+{
+    struct worker *w = c->w;
+    conn_release(c);
+    c->state = ST_CLOSED; /* what the input loops up the stack look for */
+    w->pending--;
+    c->attempts++;
+    c->retry_wait = true;
+    w->st.retries++;
+    double s = (retry_after >= 1 ? retry_after : 1) * (0.5 + (double)(rnd(w) % 1000000) / 1e6);
+    struct timeval tv = { (time_t)s, (suseconds_t)((s - (double)(time_t)s) * 1e6) };
+    if (event_base_once(w->base, -1, EV_TIMEOUT, retry_due, c, &tv) < 0) {
+        c->retry_wait = false;
+        w->st.failed++;
+        w->setup_done++;
+        maybe_report_ready(w);
+    }
+}
+
+/* reconnect: drop every session at once, then all connect again at once. */
+static void storm_go(struct worker *w)
+{
+    for (size_t i = 0; i < w->n; i++) {
+        struct conn *c = &w->conns[i];
+        if (c->state != ST_CLOSED && c->state != ST_IDLE)
+            conn_close(c, CW_SHUTDOWN);
+        c->state = ST_IDLE;
+        c->attempts = 0;
+        c->retrying = c->retry_wait = false;
+    }
+    w->st.setup_first_ns = w->st.setup_last_ns = 0;
+    w->st.attempted = w->st.ready = w->st.failed = w->st.retries = 0;
+    w->st.error_frames = w->st.disconnects = w->st.connect_failures = w->st.timeouts = 0;
+    hist_init(&w->st.setup);
+    w->next_start = w->setup_done = 0;
+    w->pending = 0;
+    w->ready_sent = false;
+    w->storm = true;
+    struct timeval st = { (time_t)opt.setup_timeout,
+                          (suseconds_t)((opt.setup_timeout - (double)(time_t)opt.setup_timeout) * 1e6) };
+    event_add(w->setup_ev, &st);
+    start_more(w);
+    maybe_report_ready(w);
+}
+
 static void start_more(struct worker *w)
 {
     w->in_start_more = true;
-    while (w->pending < (size_t)opt.concurrency && w->next_start < w->n)
+    while ((w->storm || w->pending < (size_t)opt.concurrency) && w->next_start < w->n)
         conn_start(&w->conns[w->next_start++]);
     w->in_start_more = false;
 }
@@ -1464,6 +1551,11 @@ static void on_setup_timeout(evutil_socket_t fd, short what, void *arg)
     for (size_t i = w->next_start; i < w->n; i++)
         w->st.failed++, w->st.timeouts++, w->setup_done++;
     w->next_start = w->n;
+    for (size_t i = 0; i < w->n; i++)
+        if (w->conns[i].retry_wait) {
+            w->conns[i].retry_wait = false;
+            w->st.failed++, w->st.timeouts++, w->setup_done++;
+        }
     for (size_t i = 0; i < w->n; i++)
         if (in_setup(&w->conns[i]))
             conn_close(&w->conns[i], CW_TIMEOUT);
@@ -1516,6 +1608,10 @@ static void on_ctl(evutil_socket_t fd, short what, void *arg)
     switch (cmd) {
     case CMD_GO:
         w->go_ns = now;
+        if (opt.scenario == SC_RECONNECT) {
+            storm_go(w);
+            break;
+        }
         if (opt.scenario == SC_BLAST) {
             blast_go(w, now);
             break;

@@ -5,7 +5,11 @@ auth-static verifies on its worker threads, shares one verification among
 identical CONNECTs, remembers a success for [auth] cache_ttl (never a
 failure; a reload forgets), and beyond [auth] max_pending answers the
 retryable ERROR `server busy, retry` with a retry-after header."""
+import json
+import os
 import re
+import subprocess
+import tempfile
 import time
 import unittest
 import urllib.request
@@ -14,6 +18,8 @@ from chatd_harness import Recorder, hash_password
 from raw_stomp import RawStomp
 from stomp_ws import WSConnection12
 from test_reload import Server
+
+BENCH = os.environ.get("CHAT_BENCH", "../../build/bench/chat-bench")
 
 # What the shipped chat.ini hashes with: the cost a storm pays.
 ITERATIONS = 100000
@@ -155,6 +161,31 @@ class Storm(unittest.TestCase):
             self.assertEqual(self.ws_connect(srv, "storm0", pw(0)), ("CONNECTED", None))
         got = auth_counters(srv)
         self.assertEqual((got.get("verifications"), got.get("cache_hits", 0)), (2, 0), got)
+
+
+    def test_chat_bench_storm_every_session_back(self):
+        """chat-bench (bench/storm.sh): the connect scenario retries what the
+        server sheds, after its retry-after, until every session is in; the
+        reconnect scenario drops them all at once and gets every one back."""
+        n = 30
+        srv = self.start(storm_users(n), stomp={"busy_retry_after": "1s"},
+                         auth={"workers": "1", "max_pending": "3"})
+        with tempfile.NamedTemporaryFile("w", suffix=".users", delete=False) as f:
+            f.write("".join("storm%d %s\n" % (i, pw(i)) for i in range(n)))
+        self.addCleanup(os.unlink, f.name)
+
+        def bench(scenario):
+            out = subprocess.run([BENCH, "--url", "ws://127.0.0.1:%d/ws" % srv.http_port, "--users", f.name,
+                                  "--scenario", scenario, "--sessions", str(2 * n), "--concurrency", str(2 * n),
+                                  "--json"], capture_output=True, text=True, timeout=120)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            return json.loads(out.stdout.strip().splitlines()[-1])
+        r = bench("connect")
+        self.assertEqual((r["ready"], r["failed"], r["error_frames"]), (2 * n, 0, 0), r)
+        self.assertGreater(r["retries"], 0, "three in the backlog, thirty users at once: some must be shed")
+        r = bench("reconnect")
+        self.assertEqual((r["first_ready"], r["ready"], r["failed"], r["error_frames"]), (2 * n, 2 * n, 0, 0), r)
+        self.assertLessEqual(r["setup_p99_ms"], r["setup_max_ms"])
 
 
 if __name__ == "__main__":
