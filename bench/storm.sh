@@ -102,7 +102,7 @@ CHATD_PID=
 start_chatd() {   # INI
     HTTP_PORT=$(free_port)
     rm -f "$WORK"/chat.db*
-    (cd "$ROOT" && CHATD_LISTEN=127.0.0.1:$HTTP_PORT CHATD_STOMP_LISTEN= CHATD_DB=$WORK/chat.db \
+    (cd "$ROOT" && CHATD_LISTEN=127.0.0.1:$HTTP_PORT CHATD_STOMP_LISTEN=127.0.0.1:$(free_port) CHATD_DB=$WORK/chat.db \
         CHATD_PLUGIN_DIR=$PLUGIN_DIR exec "$CHATD" -c "$1") > "$WORK/chatd.log" 2>&1 &
     CHATD_PID=$!
     PIDS+=("$CHATD_PID")
