@@ -318,6 +318,7 @@ int server_init(struct server *srv, const char *config_path, bool quiet, char *e
 {
     memset(srv, 0, sizeof *srv);
     idmap_init(&srv->sessions);
+    addr_rate_init(&srv->visitor_rate);
     if (config_load_file(&srv->config, config_path, err, errlen) < 0)
         return -1;
     if (settings_load(&srv->settings, srv->config, err, errlen) < 0)
@@ -462,6 +463,7 @@ void server_teardown(struct server *srv)
         presence_on_agents(srv->presence, NULL, NULL);
     session_free_all(srv);
     presence_free(srv->presence);
+    addr_rate_free(&srv->visitor_rate);
     srv->presence = NULL;
     if (srv->tasks)
         tasks_close(srv->tasks);

@@ -9,6 +9,7 @@
 #include <chatd/plugin.h>
 
 #include "plugins/broker_port.h"
+#include "addr_rate.h"
 #include "idmap.h"
 #include "metrics.h"
 #include "settings.h"
@@ -72,6 +73,7 @@ struct server {
     struct notifier *notifier;   /* offline notifications */
     struct retention *retention; /* purges closed support rooms; NULL when [rooms] retention is off */
     struct metrics metrics;
+    struct addr_rate visitor_rate; /* POST /api/visitors per client address */
     uint64_t next_message_id;
     uint64_t next_trace;         /* trace ids minted for SENDs without one */
     char instance[24];           /* this instance's random id: message-id prefix, presence, trace ids */

@@ -219,7 +219,7 @@ static int check_acl_canonical(const struct acl *acl, const struct dest_prefixes
 
 static bool section_is_known(const char *name)
 {
-    static const char *const known[] = {"server", "stomp", "auth", "storage", "broker", "notify", "rooms", "support"};
+    static const char *const known[] = {"server", "stomp", "auth", "storage", "broker", "notify", "rooms", "support", "visitors"};
     for (size_t i = 0; i < sizeof known / sizeof *known; i++)
         if (strcmp(name, known[i]) == 0)
             return true;
@@ -355,6 +355,39 @@ static void tls_settings_free(struct tls_settings *t)
     free(t->key);
     free(t->ca);
     free(t->ciphers);
+}
+
+/* The shortest [visitors] secret: 32 bytes, SHA-256's own size. */
+#define VISITOR_SECRET_MIN 32
+
+/* [visitors]: anonymous visitors' tokens (docs/visitors.md). */
+static int load_visitors(struct visitor_settings *v, const struct config *cfg, char *err, size_t errlen)
+{
+    struct config_section *sec = config_find(cfg, "visitors");
+    long long per_hour;
+    if (config_get_bool(cfg, sec, "enabled", false, &v->enabled, err, errlen) < 0 ||
+        config_get_duration_ms(cfg, sec, "token_ttl", 30LL * 86400000, 60000, 3650LL * 86400000, &v->ttl_ms, err,
+                               errlen) < 0 ||
+        config_get_int(cfg, sec, "max_per_ip_per_hour", 20, 0, 1000000, &per_hour, err, errlen) < 0)
+        return -1;
+    v->per_ip_per_hour = (size_t)per_hour;
+    const char *secret = sec ? config_get(sec, "secret") : NULL;
+    if (secret && *secret && strlen(secret) < VISITOR_SECRET_MIN) {
+        config_errorf(err, errlen, cfg, "visitors", "secret", "at least %d bytes (got %zu): it keys the tokens' HMAC",
+                      VISITOR_SECRET_MIN, strlen(secret));
+        return -1;
+    }
+    if (v->enabled && (!secret || !*secret)) {
+        config_errorf(err, errlen, cfg, "visitors", "secret",
+                      "required with enabled = on: at least %d random bytes, the same on every instance",
+                      VISITOR_SECRET_MIN);
+        return -1;
+    }
+    if (secret && *secret && !(v->secret = strdup(secret))) {
+        config_errorf(err, errlen, cfg, "visitors", "secret", "out of memory");
+        return -1;
+    }
+    return check_unused(cfg, sec, err, errlen);
 }
 
 int settings_load(struct settings *s, struct config *cfg, char *err, size_t errlen)
@@ -528,7 +561,9 @@ int settings_load(struct settings *s, struct config *cfg, char *err, size_t errl
     if (config_get_duration_ms(cfg, sup, "reopen_window", 0, 0, 3650LL * 86400000, &s->reopen_window_ms,
                                err, errlen) < 0)
         return -1;
-    return check_unused(cfg, sup, err, errlen);
+    if (check_unused(cfg, sup, err, errlen) < 0)
+        return -1;
+    return load_visitors(&s->visitors, cfg, err, errlen);
 }
 
 int settings_parse_notify_policy(const char *v, unsigned *kinds, bool *mentions)
@@ -667,6 +702,9 @@ void settings_take_live(struct settings *s, struct settings *next)
     s->max_chats_per_agent = next->max_chats_per_agent;
     s->reopen_window_ms = next->reopen_window_ms;
     s->edit_window_ms = next->edit_window_ms;
+    struct visitor_settings visitors = s->visitors;
+    s->visitors = next->visitors;
+    next->visitors = visitors;
 }
 
 void settings_free(struct settings *s)
@@ -683,5 +721,6 @@ void settings_free(struct settings *s)
     for (size_t i = 0; i < s->nws_paths; i++)
         free(s->ws_paths[i].path);
     acl_free(&s->acl);
+    free(s->visitors.secret);
     memset(s, 0, sizeof *s);
 }

@@ -1,4 +1,4 @@
-/* The core's own configuration: [server], [stomp], [notify], [rooms] and [support] of
+/* The core's own configuration: [server], [stomp], [notify], [rooms], [support] and [visitors] of
  * chat.ini. */
 #ifndef CHATD_SETTINGS_H
 #define CHATD_SETTINGS_H
@@ -13,6 +13,7 @@
 #include "stomp/acl.h"
 #include "log.h"
 #include "net/stomp_frame.h"
+#include "visitor_token.h"
 
 struct config;
 
@@ -99,6 +100,8 @@ struct settings {
     enum support_assign support_assign;
     size_t max_chats_per_agent;   /* open assigned rooms per agent for automatic assignment; 0 = unlimited */
     long long reopen_window_ms;   /* a customer's message reopens a room completed this recently; 0 = never */
+    /* [visitors] (docs/visitors.md) */
+    struct visitor_settings visitors;
 };
 
 /* Read and check [server] and [stomp]; reject unknown sections and keys of

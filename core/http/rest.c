@@ -18,6 +18,7 @@
 #include "http/rooms_rest.h"
 #include "server.h"
 #include "http/user_erase.h"
+#include "http/visitors_rest.h"
 
 static void health(struct rest_call *c)
 {
@@ -133,7 +134,7 @@ static void metrics(struct rest_call *c)
 }
 
 /* Every path the API answers, and who answers it (docs/rest-api.md). */
-enum api_handler { API_HEALTH = 1, API_METRICS, API_ROOMS, API_USERS, API_AGENTS, API_ADMIN_RELOAD };
+enum api_handler { API_HEALTH = 1, API_METRICS, API_ROOMS, API_USERS, API_AGENTS, API_ADMIN_RELOAD, API_VISITORS };
 
 static const struct route api_routes[] = {
     {"*", "/healthz", API_HEALTH, 0},
@@ -157,6 +158,7 @@ static const struct route api_routes[] = {
     {"GET", "/api/agents", API_AGENTS, AGENTS_LIST},
     {"PUT", "/api/agents/me/status", API_AGENTS, AGENTS_STATUS},
     {"POST", "/api/admin/reload", API_ADMIN_RELOAD, 0},
+    {"POST", "/api/visitors", API_VISITORS, 0},
 };
 
 static void rest_auth_done(void *ctx, chatd_status st, const struct chatd_identity *who, const char *reason)
@@ -221,6 +223,10 @@ void rest_request(struct server *srv, uint64_t id, struct http_request *req)
         metrics(c);
         return;
     }
+    if (c->route->handler == API_VISITORS) {
+        visitors_rest(c); /* its own credentials, never the auth plugin's */
+        return;
+    }
     for (size_t i = 0; i < params.n; i++) {
         if (!(c->params[i] = strndup(params.v[i], params.len[i]))) {
             rest_error(c, 500, "internal", "out of memory");
@@ -257,5 +263,5 @@ void rest_request(struct server *srv, uint64_t id, struct http_request *req)
         rest_error(c, 401, "unauthorized", "send Authorization: Bearer TOKEN (or Basic for static users)");
         return;
     }
-    auth_authenticate(srv->auth, &cred, rest_auth_done, c);
+    auth_authenticate(srv->auth, &srv->settings.visitors, &cred, rest_auth_done, c);
 }

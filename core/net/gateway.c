@@ -9,6 +9,7 @@
 #include "net/client_addr.h"
 #include "net/gateway_conn.h"
 #include "net/proxy_header.h"
+#include "origins.h"
 #include "utf8.h"
 
 
@@ -840,15 +841,7 @@ bool gateway_origin_allowed(const struct gateway *g, struct lws *wsi)
 {
     char origin[256];
     int n = lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN);
-    if (n <= 0)
-        return true; /* not a browser: Origin protects browsers' users only */
-    char *const *allowed = g->settings->allowed_origins;
-    if (!allowed || !allowed[0])
-        return true;
-    for (size_t i = 0; allowed[i]; i++)
-        if (strcmp(allowed[i], "*") == 0 || strcasecmp(allowed[i], origin) == 0)
-            return true;
-    return false;
+    return origin_allowed(g->settings->allowed_origins, n > 0 ? origin : NULL);
 }
 
 /* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: a WebSocket upgrade from an Origin
@@ -928,6 +921,7 @@ static void http_conn_clear(struct gateway *g, struct http_conn *h)
         idmap_del(&g->http, h->id);
     http_request_free(h->req);
     free(h->response);
+    free(h->req_origin);
     memset(h, 0, sizeof *h);
 }
 
@@ -1008,6 +1002,19 @@ static int http_begin(struct gateway *g, struct lws *wsi, struct http_conn *h)
     h->req->remote_addr = strdup(addr);
     if (!h->req->query || !h->req->remote_addr)
         return -1;
+    char origin[256];
+    if (lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) > 0) {
+        if (!(h->req->origin = strdup(origin)) || !(h->req_origin = strdup(origin)))
+            return -1;
+        h->cors = origin_cors_allowed(g->settings->allowed_origins, origin);
+    }
+    /* A browser's CORS preflight: answered here, from the origin list. */
+    if (strcmp(h->req->method, "OPTIONS") == 0) {
+        if (!h->cors)
+            return http_answer_now(wsi, h, 403, "{\"error\":\"forbidden\",\"message\":\"origin not allowed\"}");
+        h->preflight = true;
+        return http_answer_now(wsi, h, 204, "");
+    }
     if (g->draining)
         return http_answer_now(wsi, h, 503, "{\"error\":\"unavailable\",\"message\":\"server shutting down\"}");
     /* A request with a body waits for HTTP_BODY_COMPLETION. */
@@ -1045,6 +1052,34 @@ static int http_body(struct lws *wsi, struct http_conn *h, const char *in, size_
     return 0;
 }
 
+static int add_header(struct lws *wsi, const char *name, const char *value, unsigned char **p, unsigned char *end)
+{
+    return lws_add_http_header_by_name(wsi, (const unsigned char *)name, (const unsigned char *)value,
+                                       (int)strlen(value), p, end);
+}
+
+/* CORS ([server] allowed_origins, origins.h): an allowed origin is named
+ * back, never "*", and no credentials are allowed (the API's are bearer
+ * tokens a page sends itself, not cookies); a preflight learns the methods
+ * and headers the API takes. Vary: Origin on every answer to a browser, so
+ * that no cache hands one origin's answer to another. */
+static int http_cors_headers(struct lws *wsi, const struct http_conn *h, unsigned char **p, unsigned char *end)
+{
+    if (!h->req_origin)
+        return 0;
+    if (add_header(wsi, "vary:", "Origin", p, end))
+        return -1;
+    if (!h->cors)
+        return 0;
+    if (add_header(wsi, "access-control-allow-origin:", h->req_origin, p, end))
+        return -1;
+    if (!h->preflight)
+        return 0;
+    return add_header(wsi, "access-control-allow-methods:", "GET, POST, PUT, PATCH, DELETE", p, end) ||
+           add_header(wsi, "access-control-allow-headers:", "Authorization, Content-Type", p, end) ||
+           add_header(wsi, "access-control-max-age:", "600", p, end);
+}
+
 static int http_write(struct gateway *g, struct lws *wsi, struct http_conn *h)
 {
     if (!h->answered)
@@ -1058,7 +1093,7 @@ static int http_write(struct gateway *g, struct lws *wsi, struct http_conn *h)
                                     h->content_type ? h->content_type : "application/json", h->response_len, &p, end) ||
         lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL, (const unsigned char *)"no-store", 8, &p,
                                      end) ||
-        lws_finalize_http_header(wsi, &p, end)) {
+        http_cors_headers(wsi, h, &p, end) || lws_finalize_http_header(wsi, &p, end)) {
         free(buf);
         return -1;
     }

@@ -93,6 +93,9 @@ struct http_conn {
     char *response;
     size_t response_len;
     bool answered;
+    char *req_origin; /* the request's Origin header, or NULL */
+    bool cors;        /* req_origin is one [server] allowed_origins names: CORS headers */
+    bool preflight;   /* an OPTIONS preflight, answered by the gateway */
 };
 
 #define HTTP_BODY_MAX (64 * 1024)

@@ -38,6 +38,7 @@ void http_request_free(struct http_request *r)
     free(r->authorization);
     free(r->body);
     free(r->remote_addr);
+    free(r->origin);
     free(r);
 }
 

@@ -22,6 +22,7 @@ struct http_request {
     char *body;
     size_t body_len;
     char *remote_addr;
+    char *origin;        /* the Origin header, or NULL */
 };
 void http_request_free(struct http_request *r);
 

@@ -4,9 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "log.h"
 #include "plugins/loader.h"
 #include "plugins/sdk1.h"
+#include "visitor_token.h"
 
 _Static_assert(offsetof(struct chatd_credentials, login) == SDK1_SKIP, "1.x credentials body follows size");
 _Static_assert(offsetof(struct chatd_identity, user) == SDK1_SKIP, "1.x identity body follows size");
@@ -42,6 +44,15 @@ static void on_auth(void *ctx, chatd_status st, const struct chatd_identity *who
         memcpy(&id, who, who->size < sizeof id ? who->size : sizeof id);
     }
     id.size = sizeof id;
+    id.roles &= ~ROLE_VISITOR;
+    if (who && user_is_visitor(id.user)) {
+        log_msg(CHATD_LOG_WARN, c->p->section, 0, "auth plugin %s answered the user '%s': the prefix "
+                VISITOR_USER_PREFIX " is the server's own, for visitors it issues; refused",
+                c->p->desc->name, id.user);
+        st = CHATD_ERR_DENIED;
+        who = NULL;
+        reason = "user names starting " VISITOR_USER_PREFIX " are reserved for visitors";
+    }
     chatd_auth_cb cb = c->cb;
     void *cb_ctx = c->ctx;
     struct plugin *p = c->p;
@@ -53,9 +64,34 @@ static void on_auth(void *ctx, chatd_status st, const struct chatd_identity *who
     cb(cb_ctx, st, who ? &id : NULL, reason);
 }
 
-void auth_authenticate(struct plugin *auth, const struct chatd_credentials *cred, chatd_auth_cb cb,
-                       void *ctx)
+/* A visitor token, judged by the host alone. */
+static void visitor_authenticate(const struct visitor_settings *visitors, const char *token, chatd_auth_cb cb,
+                                 void *ctx)
 {
+    if (!visitors || !visitors->enabled || !visitors->secret) {
+        cb(ctx, CHATD_ERR_DENIED, NULL, "visitor tokens are not accepted ([visitors] enabled is off)");
+        return;
+    }
+    char user[VISITOR_USER_MAX];
+    int64_t expires_ms;
+    enum visitor_verdict v = visitor_token_verify(visitors->secret, token, clock_wall_ms(), user, &expires_ms);
+    if (v != VISITOR_VALID) {
+        cb(ctx, CHATD_ERR_DENIED, NULL, visitor_verdict_text(v));
+        return;
+    }
+    struct chatd_identity id = {.size = sizeof id, .user = user, .display_name = "Visitor",
+                                .roles = CHATD_ROLE_USER | ROLE_VISITOR, .expires_ms = expires_ms};
+    cb(ctx, CHATD_OK, &id, NULL);
+}
+
+void auth_authenticate(struct plugin *auth, const struct visitor_settings *visitors,
+                       const struct chatd_credentials *cred, chatd_auth_cb cb, void *ctx)
+{
+    const char *token = cred->token ? cred->token : cred->passcode;
+    if (visitor_token_like(token)) {
+        visitor_authenticate(visitors, token, cb, ctx);
+        return;
+    }
     struct auth_call *c = malloc(sizeof *c);
     if (!c) {
         cb(ctx, CHATD_ERR_NOMEM, NULL, NULL);

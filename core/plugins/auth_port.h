@@ -9,11 +9,20 @@
 struct event_base;
 struct plugin;
 
+struct visitor_settings;
+
 /* cred and what it points to are the caller's until this returns (its
  * `size` is the port's to set); cb runs once on the core thread, maybe
  * before this returns, with an identity of this SDK (what the plugin's SDK
- * lacks is zero), borrowed for the callback. */
-void auth_authenticate(struct plugin *auth, const struct chatd_credentials *cred, chatd_auth_cb cb, void *ctx);
+ * lacks is zero), borrowed for the callback.
+ *
+ * A visitor token (the token or passcode starts "cv1.", visitor_token.h)
+ * is judged here against `visitors` and never reaches the plugin: refused
+ * while [visitors] is off, else a visitor with roles CHATD_ROLE_USER |
+ * ROLE_VISITOR. What the plugin answers never carries ROLE_VISITOR, and a
+ * plugin's user whose name starts "visitor:" is refused. */
+void auth_authenticate(struct plugin *auth, const struct visitor_settings *visitors,
+                       const struct chatd_credentials *cred, chatd_auth_cb cb, void *ctx);
 
 /* Instances of the auth plugin that a reload replaced. Each stays loaded
  * until every authentication it had under way answered (the SDK lets a

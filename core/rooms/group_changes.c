@@ -8,6 +8,7 @@
 #include "rooms/group_roles.h"
 #include "rooms/membership.h"
 #include "rooms/room_rules.h"
+#include "visitor_token.h"
 
 struct group_op {
     struct rooms *r;
@@ -144,6 +145,10 @@ static void start(struct group_op *op, const struct chatd_room *room)
     struct chatd_group_change *ch = &op->change;
     snprintf(op->owner_before, sizeof op->owner_before, "%s", room->owner ? room->owner : "");
     const char *why;
+    if (ch->what == CHATD_GROUP_ADD && user_is_visitor(ch->user)) {
+        answer(op, (struct room_answer){ROOM_FORBIDDEN, VISITORS_SUPPORT_ONLY}, NULL);
+        return;
+    }
     enum group_verdict v = group_check(room, op->actor, ch, &why);
     if (v == GROUP_UNCHANGED) {
         answer(op, (struct room_answer){ROOM_EXISTS, NULL}, room);

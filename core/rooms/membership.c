@@ -9,14 +9,20 @@
 #include "rooms/group_changes.h"
 #include "rooms/room_rules.h"
 #include "rooms/support.h"
+#include "visitor_token.h"
 
 static const struct room_answer nomem = {ROOM_NOMEM, "out of memory"};
 static const struct room_answer not_found = {ROOM_NOT_FOUND, "no such room"};
+static const struct room_answer visitors_support_only = {ROOM_FORBIDDEN, VISITORS_SUPPORT_ONLY};
 
 void membership_create_direct(struct rooms *r, const char *user, const char *with, room_answer_cb cb, void *ctx)
 {
     if (!with || !*with || strlen(with) > USER_NAME_MAX || strcmp(with, user) == 0) {
         cb(ctx, &(struct room_answer){ROOM_BAD_REQUEST, "\"with\" must name another user"}, NULL);
+        return;
+    }
+    if (user_is_visitor(user) || user_is_visitor(with)) {
+        cb(ctx, &visitors_support_only, NULL);
         return;
     }
     char id[40], key[600];
@@ -37,6 +43,10 @@ void membership_create_group(struct rooms *r, const char *user, const char *titl
         cb(ctx, &(struct room_answer){ROOM_BAD_REQUEST, "a group needs a \"title\" (1 to 200 bytes)"}, NULL);
         return;
     }
+    if (user_is_visitor(user)) {
+        cb(ctx, &visitors_support_only, NULL);
+        return;
+    }
     if (n > GROUP_MEMBERS_MAX) {
         cb(ctx, &(struct room_answer){ROOM_BAD_REQUEST, "\"members\" must be an array of at most 256 user names"},
            NULL);
@@ -49,6 +59,10 @@ void membership_create_group(struct rooms *r, const char *user, const char *titl
         const char *m = members[i];
         if (!m || !*m || strlen(m) > USER_NAME_MAX) {
             cb(ctx, &(struct room_answer){ROOM_BAD_REQUEST, "\"members\" must be an array of user names"}, NULL);
+            return;
+        }
+        if (user_is_visitor(m)) {
+            cb(ctx, &visitors_support_only, NULL);
             return;
         }
         bool dup = false;

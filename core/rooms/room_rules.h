@@ -11,6 +11,10 @@
 
 #include <chatd/plugin.h>
 
+/* Why a visitor (visitor_token.h) is kept out of a direct or group room:
+ * a visitor is only ever a member of its own support rooms. */
+#define VISITORS_SUPPORT_ONLY "visitors take part in support rooms only"
+
 /* Room ids are shorter than this. */
 #define ROOM_ID_MAX 64
 /* Bytes of a user name a request may name. */

@@ -16,6 +16,7 @@
 #include "stomp/router.h"
 #include "server.h"
 #include "net/stomp_frame.h"
+#include "visitor_token.h"
 
 enum session_state {
     SESSION_NEW,          /* waiting for CONNECT */
@@ -512,7 +513,7 @@ static void session_recheck(evutil_socket_t fd, short what, void *arg)
     s->rechecking = true;
     struct chatd_credentials cred = {.login = s->cred_login, .passcode = s->cred_passcode, .token = s->cred_token,
                                      .remote_addr = s->remote_addr};
-    auth_authenticate(s->srv->auth, &cred, recheck_done, w);
+    auth_authenticate(s->srv->auth, &s->srv->settings.visitors, &cred, recheck_done, w);
 }
 
 /* The next check: the first one at a random point of the interval, so that
@@ -743,7 +744,7 @@ static void on_connect(struct session *s, struct stomp_frame *f)
     pending_unlink(s);
     s->state = SESSION_AUTH;
     s->srv->authenticating++;
-    auth_authenticate(s->srv->auth, &cred, auth_done, w);
+    auth_authenticate(s->srv->auth, &s->srv->settings.visitors, &cred, auth_done, w);
 }
 
 /* ------------------------------------------------------ other frames */
@@ -770,7 +771,8 @@ static char *resolve_destination(struct session *s, const char *dest, enum acl_a
         *error = "unknown destination";
         return NULL;
     }
-    if (!acl_allows(&s->srv->settings.acl, action, dest, s->roles)) {
+    /* A visitor chatd issued has its support room and nothing else. */
+    if ((s->roles & ROLE_VISITOR) || !acl_allows(&s->srv->settings.acl, action, dest, s->roles)) {
         *error = "destination not allowed";
         return NULL;
     }
@@ -911,7 +913,7 @@ static void on_refresh(struct session *s, struct stomp_frame *f, const char *rec
     w->srv = s->srv;
     w->session = s->id;
     session_op_begin(s); /* a later DISCONNECT or COMMIT receipt waits for it */
-    auth_authenticate(s->srv->auth, &cred, refresh_done, w);
+    auth_authenticate(s->srv->auth, &s->srv->settings.visitors, &cred, refresh_done, w);
 }
 
 /* The ERROR names the destinations as this client writes them. */

@@ -190,7 +190,9 @@ class LiveServer(OneServer):
     def setUpClass(cls):
         cls.data = tempfile.mkdtemp(prefix="chatd-openapi-")
         storage = cls.storage(cls.data)
-        cls.edit = staticmethod(lambda s: s.update({"storage": storage, "support": {"reopen_window": "1h"}}))
+        visitors = {"enabled": "on", "secret": "openapi-test-visitor-secret-0123456789"}
+        cls.edit = staticmethod(lambda s: s.update({"storage": storage, "visitors": visitors,
+                                                     "support": {"reopen_window": "1h"}}))
         super().setUpClass()
         cls.api = load_api()
         cls.events = load_events()
@@ -323,6 +325,14 @@ class OpenApiLive(LiveServer):
         self.assertTrue(self.call("admin1", "POST", "/api/admin/reload", expect=200)[1]["reloaded"])
         self.assertEqual(self.call("alice", "POST", "/api/admin/reload", expect=403)[1]["error"], "forbidden")
         self.assertEqual(self.undocumented("PUT", "/api/rooms", 405)["message"], "use GET, POST on /api/rooms")
+        # Visitors: a new one, its token renewed, a token not of this server.
+        _, visitor = self.call(None, "POST", "/api/visitors", expect=201)
+        _, again = self.call(None, "POST", "/api/visitors", expect=200, authorization="Bearer " + visitor["token"])
+        self.assertEqual(again["user"], visitor["user"])
+        self.call(None, "POST", "/api/visitors", expect=401,
+                  authorization="Bearer cv1.AAAAAAAAAAAAAAAAAAAAAA.1.%s" % ("A" * 43))
+        self.assertEqual(self.call(None, "GET", "/api/rooms", authorization="Bearer " + visitor["token"],
+                                   expect=200)[1]["rooms"], [])
 
         # Creating rooms, and bad bodies.
         sid = self.fresh_support("alice")
