@@ -26,7 +26,12 @@ examples/web/node_modules/.installed: examples/web/package.json examples/web/pac
 	@cd examples/web && npm ci --no-audit --no-fund --loglevel=error >/dev/null
 	@touch $@
 
-web: bootstrap examples/web/node_modules/.installed
+# The support widget, built from clients/js (tsc + @stomp/stompjs in one
+# file) into the web root, where chatd serves it as /widget.js.
+examples/web/widget.js: clients/js/node_modules/.installed clients/js/widget/widget.ts clients/js/scripts/build.mjs
+	@cd clients/js && node scripts/build.mjs >/dev/null
+
+web: bootstrap examples/web/node_modules/.installed examples/web/widget.js
 
 run: bootstrap web build
 	./build/core/chatd -c etc/chat.ini

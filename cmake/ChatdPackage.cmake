@@ -35,6 +35,9 @@ if(NOT EXISTS ${CHATD_STOMPJS}/bundles/stomp.umd.min.js OR
    NOT EXISTS ${CMAKE_SOURCE_DIR}/examples/web/node_modules/sockjs-client/dist/sockjs.min.js)
   message(FATAL_ERROR "examples/web/node_modules is missing: run `make web` before packaging")
 endif()
+if(NOT EXISTS ${CMAKE_SOURCE_DIR}/examples/web/widget.js)
+  message(FATAL_ERROR "examples/web/widget.js (the support widget) is missing: run `make web` before packaging")
+endif()
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/examples/web/ DESTINATION ${CMAKE_INSTALL_DATADIR}/chatd/web
         FILES_MATCHING PATTERN "*.html" PATTERN "*.js" PATTERN "*.css"
         PATTERN "node_modules" EXCLUDE PATTERN "package*.json" EXCLUDE)

@@ -65,6 +65,7 @@ export async function waitFor(cond, what, timeoutMs = 10000) {
 }
 
 // extra: more lines for [server] and [stomp] ({ server: [...], stomp: [...] });
+// extra.origins: more origins for [server] allowed_origins (other sites' pages);
 // extra.auth: the [auth] section's lines instead of the static users (e.g.
 // the jwt plugin's keys); extra.sections: more sections' lines at the end
 // (e.g. ["[support]", "assign = round_robin"]).
@@ -75,7 +76,8 @@ export async function startChatd(extra = {}) {
   const lines = [
     "[server]", `listen = 127.0.0.1:${http}`, `stomp_listen = 127.0.0.1:${stomp}`,
     `plugin_dir = ${PLUGINS}`, `web_root = ${path.join(SOURCE, "examples", "web")}`,
-    `allowed_origins = http://localhost:${http}`, "log_level = debug", ...(extra.server ?? []),
+    `allowed_origins = ${[`http://localhost:${http}`, ...(extra.origins ?? [])].join(" ")}`, "log_level = debug",
+    ...(extra.server ?? []),
     "[stomp]", "allow.topics = send,subscribe /topic/** user,agent", "allow.queues = send,subscribe /queue/** user,agent",
     ...(extra.stomp ?? []),
     "[auth]", ...(extra.auth ?? ["plugin = static",
