@@ -201,6 +201,32 @@ class Visitors(OneServer):
         self.assertIsNone(hdrs.get("Vary"))
 
 
+class VisitorsReload(OneServer):
+    @staticmethod
+    def edit(s):
+        s["visitors"] = {"enabled": "on", "secret": SECRET}
+
+    def test_turned_off_by_a_reload(self):
+        port = self.server.http_port
+        status, _, v = http(port, "POST", "/api/visitors")
+        self.assertEqual(status, 201, v)
+        self.assertEqual(http(port, "GET", "/api/rooms", headers=bearer(v["token"]))[0], 200)
+        self.server.sections["visitors"]["enabled"] = "off"
+        self.server.write_config()
+        self.assertEqual(Api(port, "admin1").post("/api/admin/reload")[0], 200)
+        self.assertEqual(http(port, "POST", "/api/visitors")[0], 404)
+        status, _, body = http(port, "GET", "/api/rooms", headers=bearer(v["token"]))
+        self.assertEqual(status, 401, body)
+        self.assertIn("visitor tokens are not accepted", body["message"])
+        # On again with another secret: the old token is not this server's.
+        self.server.sections["visitors"].update({"enabled": "on", "secret": SECRET + "-rotated"})
+        self.server.write_config()
+        self.assertEqual(Api(port, "admin1").post("/api/admin/reload")[0], 200)
+        status, _, body = http(port, "GET", "/api/rooms", headers=bearer(v["token"]))
+        self.assertEqual(status, 401, body)
+        self.assertIn("not issued by this server", body["message"])
+
+
 class VisitorConfig(unittest.TestCase):
     def sections(self, **visitors):
         s = default_sections(1, 2)
