@@ -48,6 +48,7 @@ void visitors_rest(struct rest_call *c)
     int64_t retry_ms = 0;
     if (!addr_rate_take(&srv->visitor_rate, req->remote_addr ? req->remote_addr : "", v->per_ip_per_hour, now,
                         &retry_ms)) {
+        srv->metrics.visitors_refused++;
         log_msg(CHATD_LOG_INFO, "visitors", 0, "visitor token for %s refused: [visitors] max_per_ip_per_hour (%zu) "
                 "reached", req->remote_addr ? req->remote_addr : "?", v->per_ip_per_hour);
         rest_error(c, 429, "rate_limited", "too many visitor tokens from this address; try again in %lld s",
@@ -58,6 +59,7 @@ void visitors_rest(struct rest_call *c)
         rest_error(c, 500, "internal", "no randomness for a visitor id");
         return;
     }
+    srv->metrics.visitors_issued++;
     log_msg(CHATD_LOG_DEBUG, "visitors", 0, "%s visitor %s for %s", renew ? "renewed" : "issued", user,
             req->remote_addr ? req->remote_addr : "?");
     rest_respond(c, renew ? 200 : 201,

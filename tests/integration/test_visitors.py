@@ -166,6 +166,10 @@ class Visitors(OneServer):
         # Another client behind the same proxy has its own allowance.
         self.issue(client="192.0.2.78")
         wait_for(lambda: "max_per_ip_per_hour (3) reached" in self.server.read_log(), what="the refusal logged")
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as r:
+            metrics = r.read().decode()
+        self.assertRegex(metrics, r"\nchatd_visitor_tokens_refused_total [1-9]")
+        self.assertRegex(metrics, r"\nchatd_visitor_tokens_total [1-9]")
 
     def test_origins_and_cors(self):
         port = self.server.http_port
