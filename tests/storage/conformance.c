@@ -1608,7 +1608,10 @@ int main(int argc, char **argv)
             snprintf(winner, sizeof winner, "%s", r[i].agent);
     struct chatd_room_filter mine = {.size = sizeof(struct chatd_room_filter), .agent = winner, .state = CHATD_ROOM_ASSIGNED};
     memset(r, 0, sizeof r);
+    /* A read may see writes called after it (the SDK's order rules): the
+     * list is answered before the completes are called. */
     CALL(ops->room_list(state, &mine, rooms_cb, &r[0]));
+    wait_all(r, 1);
     CALL(ops->room_complete(state, "rconf1", "nobody", room_cb, &r[1]));
     CALL(ops->room_complete(state, "rconf1", winner, room_cb, &r[2]));
     wait_all(r, 3);
