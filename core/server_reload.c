@@ -4,7 +4,8 @@
  * The whole reload runs in one turn of the core loop, so no frame or
  * request sees half of it. Reading and checking the file is small work;
  * the auth plugin's new instance is initialised here too (the SDK calls
- * init on the core thread): auth-static parses its hashes but never runs
+ * init on the core thread), from a new build of its file if the file was
+ * replaced (plugins/loader.h): auth-static parses its hashes but never runs
  * PBKDF2 in init, auth-jwt reads its key files (PEM of at most 64 KiB
  * each, a JWKS of at most 1 MiB, local files). Verifications under way
  * finish on the instance they started on (plugins/auth_port.h). The
@@ -177,8 +178,11 @@ int server_reload(struct server *srv, char *msg, size_t msglen)
         return refuse(srv, msg, msglen, why);
     }
     /* A new instance of the same auth plugin, from the new [auth]: new
-     * users, passwords, keys, a re-read JWKS file. */
-    struct plugin *auth = plugin_load(srv, cfg, "auth", CHATD_PLUGIN_AUTH, err, sizeof err);
+     * users, passwords, keys, a re-read JWKS file; and a new build of the
+     * plugin if its file was replaced by one. */
+    bool new_build = false;
+    struct plugin *auth = plugin_load_again(srv, cfg, "auth", CHATD_PLUGIN_AUTH, srv->auth, &new_build, err,
+                                            sizeof err);
     if (!auth) {
         settings_free(&next);
         config_free(cfg);
@@ -187,6 +191,9 @@ int server_reload(struct server *srv, char *msg, size_t msglen)
 
     /* Nothing below can fail: from here on the new file is the one. */
     struct plugin *old_auth = srv->auth;
+    if (new_build)
+        log_info("reload: [auth] %s: a new build of %s (%s, was %s) takes the authentications from now on",
+                 auth->path, auth->desc->name, auth->desc->version, old_auth->desc->version);
     counters_carry(auth, old_auth);
     srv->auth = auth;
     (void)auth_retire(srv->auth_retiring, old_auth);

@@ -1,9 +1,14 @@
 #include "plugins/loader.h"
 
 #include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "log.h"
@@ -96,9 +101,76 @@ static void plugin_free(struct plugin *p)
     /* Under AddressSanitizer plugins stay mapped, so that a leak found at
      * exit is reported with the plugin's symbols. */
 #endif
+    /* The copy's descriptor names the object: it stays open while the
+     * object may be mapped (for ever under AddressSanitizer), so that no
+     * later copy gets its /proc/self/fd name and with it this object. */
+#ifndef __SANITIZE_ADDRESS__
+    if (p->copy_fd >= 0)
+        close(p->copy_fd);
+#endif
     free(p->section);
     free(p->path);
     free(p);
+}
+
+static bool file_identity(const char *path, struct plugin_file *f)
+{
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return false;
+    *f = (struct plugin_file){.dev = (unsigned long long)st.st_dev, .ino = (unsigned long long)st.st_ino,
+                              .size = (unsigned long long)st.st_size,
+                              .mtime_ns = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec};
+    return true;
+}
+
+static bool same_file(const struct plugin_file *a, const struct plugin_file *b)
+{
+    return a->dev == b->dev && a->ino == b->ino && a->size == b->size && a->mtime_ns == b->mtime_ns;
+}
+
+/* The build at path, copied into an anonymous in-memory file and opened
+ * from there (a memfd: no directory to write, no noexec mount in the way).
+ * *fd keeps the copy. NULL and *why on failure. */
+static void *dlopen_copy(const char *path, int *fd, const char **why)
+{
+    *fd = -1;
+    int src = open(path, O_RDONLY | O_CLOEXEC);
+    int dst = src < 0 ? -1 : memfd_create("chatd-plugin", MFD_CLOEXEC);
+    bool ok = dst >= 0;
+    char buf[65536];
+    for (ssize_t n; ok && (n = read(src, buf, sizeof buf)) != 0;) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        for (ssize_t off = 0; ok && n > 0 && off < n;) {
+            ssize_t w = write(dst, buf + off, (size_t)(n - off));
+            if (w < 0 && errno == EINTR)
+                continue;
+            ok = w > 0;
+            off += w > 0 ? w : 0;
+        }
+        ok = ok && n > 0;
+    }
+    if (src >= 0)
+        close(src);
+    if (!ok) {
+        *why = src < 0 ? strerror(errno) : "cannot copy it into memory";
+        if (dst >= 0)
+            close(dst);
+        return NULL;
+    }
+    char name[64];
+    snprintf(name, sizeof name, "/proc/self/fd/%d", dst);
+    void *dl = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+    if (!dl) {
+        const char *e = dlerror();
+        size_t nl = strlen(name);
+        *why = e && strncmp(e, name, nl) == 0 && strncmp(e + nl, ": ", 2) == 0 ? e + nl + 2 : e ? e : "unknown error";
+        close(dst);
+        return NULL;
+    }
+    *fd = dst;
+    return dl;
 }
 
 /* The descriptor a plugin exported, as this SDK declares it, in
@@ -126,8 +198,8 @@ static const struct chatd_plugin *descriptor_read(struct plugin *p, const struct
     return out;
 }
 
-struct plugin *plugin_load(struct server *srv, struct config *cfg, const char *section,
-                           chatd_plugin_kind kind, char *err, size_t errlen)
+static struct plugin *load(struct server *srv, struct config *cfg, const char *section, chatd_plugin_kind kind,
+                           const struct plugin *prev, bool *new_build, char *err, size_t errlen)
 {
     struct config_section *sec = config_find(cfg, section);
     const char *name = sec ? config_get(sec, "plugin") : NULL;
@@ -137,6 +209,8 @@ struct plugin *plugin_load(struct server *srv, struct config *cfg, const char *s
         return NULL;
     }
     struct plugin *p = calloc(1, sizeof *p);
+    if (p)
+        p->copy_fd = -1;
     if (!p || !(p->section = strdup(section)) ||
         !(p->path = resolve_path(srv->settings.plugin_dir, kind, name))) {
         plugin_free(p);
@@ -145,7 +219,23 @@ struct plugin *plugin_load(struct server *srv, struct config *cfg, const char *s
     }
     p->srv = srv;
 
-    p->dl = dlopen(p->path, RTLD_NOW | RTLD_LOCAL);
+    /* A reload of a plugin whose file is another build now (or whose
+     * instance came from a copy): load that build from a copy of its own. */
+    bool have_file = file_identity(p->path, &p->file);
+    bool copy = prev && strcmp(prev->path, p->path) == 0 && have_file &&
+                (prev->copy_fd >= 0 || !same_file(&prev->file, &p->file));
+    if (new_build)
+        *new_build = copy && !same_file(&prev->file, &p->file);
+    if (copy) {
+        const char *why = NULL;
+        if (!(p->dl = dlopen_copy(p->path, &p->copy_fd, &why))) {
+            config_errorf(err, errlen, cfg, section, "plugin", "cannot load the new build %s: %s", p->path, why);
+            plugin_free(p);
+            return NULL;
+        }
+    } else {
+        p->dl = dlopen(p->path, RTLD_NOW | RTLD_LOCAL);
+    }
     if (!p->dl) {
         const char *why = dlerror();
         /* dlerror() repeats the path; keep only the reason after it. */
@@ -228,6 +318,19 @@ struct plugin *plugin_load(struct server *srv, struct config *cfg, const char *s
         return NULL;
     }
     return p;
+}
+
+struct plugin *plugin_load(struct server *srv, struct config *cfg, const char *section,
+                           chatd_plugin_kind kind, char *err, size_t errlen)
+{
+    return load(srv, cfg, section, kind, NULL, NULL, err, errlen);
+}
+
+struct plugin *plugin_load_again(struct server *srv, struct config *cfg, const char *section,
+                                 chatd_plugin_kind kind, const struct plugin *prev, bool *new_build, char *err,
+                                 size_t errlen)
+{
+    return load(srv, cfg, section, kind, prev, new_build, err, errlen);
 }
 
 bool plugin_sdk1(const struct plugin *p)

@@ -15,6 +15,14 @@ struct plugin {
     char *section;
     char *path;
     void *dl;
+    /* The file as it was when loaded (a reload tells a new build by it),
+     * and the in-memory copy the code was loaded from when it is a build
+     * other than the one mapped under its path (-1: loaded from path). */
+    struct plugin_file {
+        unsigned long long dev, ino, size;
+        long long mtime_ns;
+    } file;
+    int copy_fd;
     /* The plugin's descriptor as this SDK declares it: what the plugin
      * exported, read up to its size (an SDK 1.x one converted), the rest
      * zero. */
@@ -50,6 +58,14 @@ struct plugin {
  * failure: NULL, one line in err, nothing left loaded. */
 struct plugin *plugin_load(struct server *srv, struct config *cfg, const char *section,
                            chatd_plugin_kind kind, char *err, size_t errlen);
+/* A new instance for a reload, beside prev (the instance it replaces):
+ * when the file at prev's path is another build than prev's (a new
+ * inode, size or mtime), that build is loaded from an in-memory copy,
+ * since the dynamic loader hands back the object already mapped under a
+ * path; *new_build says so. */
+struct plugin *plugin_load_again(struct server *srv, struct config *cfg, const char *section,
+                                 chatd_plugin_kind kind, const struct plugin *prev, bool *new_build, char *err,
+                                 size_t errlen);
 /* fini + dlclose. NULL ok. */
 void plugin_unload(struct plugin *p);
 
