@@ -13,18 +13,21 @@ struct mark_op {
     read_mark_answer_cb cb;
     void *ctx;
     uint64_t seq;
+    uint64_t last_seq; /* the room's when looked up */
     char room[ROOM_ID_MAX];
     char user[USER_NAME_MAX + 1];
 };
 
-/* Only now the answer and the `read` event, so that a client told its mark
- * is stored finds its unread count updated. */
+/* Only now the answer and the `read` event (with the reader's unread count
+ * for their own sessions), so that a client told its mark is stored finds
+ * its unread count updated. */
 static void marked_cb(void *ctx, chatd_status st)
 {
     struct mark_op *op = ctx;
     struct room_answer a = room_answer_of(st, "no such room");
     if (a.status == ROOM_OK)
-        op->r->events.read(op->r->events.ctx, op->room, op->user, op->seq);
+        op->r->events.read(op->r->events.ctx, op->room, op->user, op->seq,
+                           op->last_seq > op->seq ? op->last_seq - op->seq : 0);
     op->cb(op->ctx, &a, op->seq);
     free(op);
 }
@@ -41,6 +44,10 @@ static void room_cb(void *ctx, const struct room_answer *a, const struct chatd_r
     }
     if (op->seq > room->last_seq)
         op->seq = room->last_seq;
+    /* a mark is never lowered: one below the stored mark leaves it */
+    if (op->seq < room->read_seq)
+        op->seq = room->read_seq;
+    op->last_seq = room->last_seq;
     void *state;
     storage_ops(op->r->storage, &state)->read_mark(state, op->room, op->user, op->seq, marked_cb, op);
 }
@@ -56,5 +63,5 @@ void read_mark_set(struct rooms *r, const char *room_id, const char *user, uint6
     *op = (struct mark_op){.r = r, .cb = cb, .ctx = ctx, .seq = seq};
     snprintf(op->room, sizeof op->room, "%s", room_id);
     snprintf(op->user, sizeof op->user, "%s", user);
-    rooms_look_up(r, op->room, NULL, room_cb, op);
+    rooms_look_up(r, op->room, op->user, room_cb, op);
 }

@@ -93,7 +93,8 @@ struct room_events_port {
     /* The room is gone (by NULL: an erase removed it): every subscription
      * to it ends. */
     void (*deleted)(void *ctx, const char *room_id, const char *by, bool erased);
-    void (*read)(void *ctx, const char *room_id, const char *user, uint64_t seq);
+    /* user's read mark is seq now, leaving `unread` messages after it */
+    void (*read)(void *ctx, const char *room_id, const char *user, uint64_t seq, uint64_t unread);
     void (*typing)(void *ctx, const char *room_id, const char *user);
     /* A message was stored: its event on the room. content_type and trace
      * may be NULL; origin: the id the sender's side gave the operation. */

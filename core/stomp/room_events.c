@@ -224,10 +224,16 @@ static void on_deleted(void *ctx, const char *room_id, const char *by, bool eras
                                             : json_pack("{s:s, s:s}", "room", room_id, "by", by));
 }
 
-static void on_read(void *ctx, const char *room_id, const char *user, uint64_t seq)
+/* Everyone in the room sees how far user read; user's own sessions, on
+ * every instance and subscribed to the room or not, get their unread count
+ * (badges on another device follow a read on this one). */
+static void on_read(void *ctx, const char *room_id, const char *user, uint64_t seq, uint64_t unread)
 {
     room_event(ctx, room_id, "read", json_pack("{s:s, s:s, s:I}", "room", room_id, "user", user, "seq",
                                                (json_int_t)seq));
+    room_notify_user(ctx, user, "unread", room_id,
+                     json_pack("{s:s, s:I, s:I}", "room", room_id, "read_seq", (json_int_t)seq, "unread",
+                               (json_int_t)unread));
 }
 
 static void on_typing(void *ctx, const char *room_id, const char *user)

@@ -580,10 +580,13 @@ class OpenApiLive(LiveServer):
         self.assertEqual(e["headers"]["client-id"], "j-1")
         bob.send("/app/rooms/%s/typing" % sid, receipt="t")
         bob.event("s", "typing", sid, user="bob")
+        # bob's own messages moved his mark to 3: one below it leaves it
         bob.send("/app/rooms/%s/read" % sid, '{"seq": 1}', receipt="r")
-        bob.event("s", "read", sid, user="bob", seq=1)
+        bob.event("s", "read", sid, user="bob", seq=3)
+        bob.event("n", "unread", sid, read_seq=3, unread=0)
         self.call("bob", "POST", R + "/read", {"seq": 3}, expect=200, room=sid)
         bob.event("s", "read", sid, user="bob", seq=3)
+        bob.event("n", "unread", sid, read_seq=3, unread=0)
 
         self.call("agent1", "POST", R + "/claim", expect=200, room=sid)
         bob.event("s", "assigned", sid, agent="agent1")

@@ -549,11 +549,19 @@ class Rooms(ProfileServer):
         self.assertEqual(status, 200)
         read = self.next_event(a, "read")
         self.assertIn(b'"user":"bob"', read.body)
+        # bob's other session (not in the room) hears what is left unread
+        unread = self.next_event(notes, "unread")
+        self.assertEqual((unread.headers["room"], json.loads(unread.body)),
+                         (rid, {"room": rid, "read_seq": 2, "unread": 1}))
         self.assertEqual({r["id"]: r for r in bob.get("/api/rooms")[1]["rooms"]}[rid]["unread"], 1)
         b = self.stomp("bob")
         b.send("SEND", {"destination": "/app/rooms/%s/read" % rid, "receipt": "rd"}, '{"seq": 3}')
         b.expect("RECEIPT")
+        self.assertEqual(json.loads(self.next_event(notes, "unread").body), {"room": rid, "read_seq": 3, "unread": 0})
         self.assertEqual({r["id"]: r for r in bob.get("/api/rooms")[1]["rooms"]}[rid]["unread"], 0)
+        # a mark below the stored one leaves it, and says so
+        self.assertEqual(bob.post("/api/rooms/%s/read" % rid, {"seq": 1}), (200, {"room": rid, "read_seq": 3}))
+        self.assertEqual(json.loads(self.next_event(notes, "unread").body), {"room": rid, "read_seq": 3, "unread": 0})
         b.send("SEND", {"destination": "/app/rooms/%s/typing" % rid, "receipt": "ty"}, "")
         b.expect("RECEIPT")
         self.assertIn(b'"user":"bob"', self.next_event(a, "typing").body)

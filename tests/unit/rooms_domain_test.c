@@ -115,9 +115,9 @@ static void on_deleted(void *c, const char *id, const char *by, bool erased)
 {
     (void)c, record("deleted %s by %s%s", id, by ? by : "-", erased ? " erased" : "");
 }
-static void on_read(void *c, const char *id, const char *u, uint64_t seq)
+static void on_read(void *c, const char *id, const char *u, uint64_t seq, uint64_t unread)
 {
-    (void)c, record("read %s %s %llu", id, u, (unsigned long long)seq);
+    (void)c, record("read %s %s %llu unread %llu", id, u, (unsigned long long)seq, (unsigned long long)unread);
 }
 static void on_typing(void *c, const char *id, const char *u) { (void)c, record("typing %s %s", id, u); }
 /* The content types of the last message event: the argument, the message's. */
@@ -1139,7 +1139,8 @@ static void notification_decisions(void **state)
     assert_true(why[0]);
 }
 
-/* A read mark never passes the last message; the room hears of it. */
+/* A read mark never passes the last message nor goes back; the room hears
+ * of it, and the reader of what is left unread. */
 static void read_marks_and_typing(void **state)
 {
     (void)state;
@@ -1148,11 +1149,19 @@ static void read_marks_and_typing(void **state)
     assert_int_equal(send_text(room, "alice", KOREAN, NULL), ROOM_OK);
     assert_int_equal(send_text(room, "alice", KOREAN, NULL), ROOM_OK);
     struct got g;
+    char line[160];
+    AWAIT(read_mark_set(&F->rooms, room, "bob", 1, got_mark, &g), g);
+    assert_int_equal(g.seq, 1);
+    snprintf(line, sizeof line, "read %s bob 1 unread 1", room);
+    assert_true(has_event(line));
     AWAIT(read_mark_set(&F->rooms, room, "bob", 99, got_mark, &g), g);
     assert_int_equal(g.status, ROOM_OK);
     assert_int_equal(g.seq, 2);
-    char line[160];
-    snprintf(line, sizeof line, "read %s bob 2", room);
+    snprintf(line, sizeof line, "read %s bob 2 unread 0", room);
+    assert_true(has_event(line));
+    F->nevents = 0;
+    AWAIT(read_mark_set(&F->rooms, room, "bob", 1, got_mark, &g), g);
+    assert_int_equal(g.seq, 2);
     assert_true(has_event(line));
     AWAIT(typing_signal(&F->rooms, room, "bob", got_done, &g), g);
     assert_int_equal(g.status, ROOM_OK);

@@ -103,6 +103,8 @@ export function notification(frame: IMessage): Notification | null {
     case "closed":
     case "room-added":
       return { type: frame.headers.event, roomId, room: roomOrNull(b) };
+    case "unread":
+      return { type: "unread", roomId: b.room ?? roomId, readSeq: Number(b.read_seq), unread: Number(b.unread) };
     case "transferred": {
       const n: Notification = { type: "transferred", roomId, from: b.from, to: b.to ?? null, by: b.by };
       if (typeof b.note === "string") n.note = b.note;

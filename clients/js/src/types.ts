@@ -156,8 +156,12 @@ export interface TransferredNotification {
   type: "transferred"; roomId: string; from: string; to: string | null; by: string; note?: string;
 }
 
+/** The user's read mark in a room moved (on any of their sessions or devices): the mark and what is left unread. */
+export interface UnreadNotification { type: "unread"; roomId: string; readSeq: number; unread: number }
+
 export interface NotificationMap {
   message: MessageNotification;
+  unread: UnreadNotification;
   assigned: AssignedNotification;
   closed: ClosedNotification;
   "room-added": RoomAddedNotification;

@@ -245,6 +245,15 @@ describe("messages", () => {
     assert.deepEqual(n, { type: "message", room: room.id, room_kind: "direct", seq: live.message.seq,
                           message_id: live.message.id, sender: "alice", preview: KOREAN });
 
+    // bob reads it on another device: this one's badge hears of it
+    const unread = [];
+    bob.onNotification({ unread: (u) => unread.push(u) });
+    const other = await login("bob");
+    await other.rooms.get(room.id).then((r) => r.markRead(live.message.seq));
+    await waitFor(() => unread.some((u) => u.roomId === room.id && u.unread === 0), "bob's unread event");
+    assert.deepEqual(unread.find((u) => u.roomId === room.id),
+                     { type: "unread", roomId: room.id, readSeq: live.message.seq, unread: 0 });
+
     // A JSON body: its text is what the preview shows; the body comes back as sent.
     const json = { text: "{ " + KOREAN + " }", extra: 1 };
     const sent = await room.send(json);
