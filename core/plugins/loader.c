@@ -349,5 +349,8 @@ void plugin_unload(struct plugin *p)
         return;
     if (p->desc)
         p->desc->fini(p->state);
+    /* Operations fini did not answer: nobody waits for them any more. */
+    if (p->calls_drop)
+        p->calls_drop(p);
     plugin_free(p);
 }

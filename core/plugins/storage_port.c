@@ -31,6 +31,7 @@ _Static_assert(offsetof(struct chatd_erase_result, rooms_deleted) == SDK1_SKIP, 
 enum answer { ANSWER_ROOM, ANSWER_ROOMS, ANSWER_MESSAGE, ANSWER_MESSAGES, ANSWER_DONE, ANSWER_COUNT, ANSWER_ERASE };
 
 struct call {
+    struct call *prev, *next; /* the plugin's operations not answered yet */
     struct plugin *p;
     const char *op;
     enum answer answer;
@@ -41,12 +42,44 @@ struct call {
     chatd_status fail;
 };
 
+static void calls_drop(struct plugin *p);
+
 static struct call *call_new(struct plugin *p, const char *op, enum answer answer, void *cb, void *ctx)
 {
     struct call *c = calloc(1, sizeof *c);
-    if (c)
-        *c = (struct call){.p = p, .op = op, .answer = answer, .cb = cb, .ctx = ctx};
+    if (!c)
+        return NULL;
+    *c = (struct call){.p = p, .op = op, .answer = answer, .cb = cb, .ctx = ctx, .next = p->calls};
+    if (p->calls)
+        p->calls->prev = c;
+    p->calls = c;
+    p->calls_drop = calls_drop;
     return c;
+}
+
+/* c is answered (or given up): it leaves its plugin's list. */
+static void call_free(struct call *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else if (c->p->calls == c)
+        c->p->calls = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    free(c);
+}
+
+/* After the plugin's fini: the operations it never answered (a plugin may
+ * drop what is in flight when it stops) are freed, their callers gone. */
+static void calls_drop(struct plugin *p)
+{
+    size_t n = 0;
+    while (p->calls) {
+        call_free(p->calls);
+        n++;
+    }
+    if (n)
+        log_msg(CHATD_LOG_DEBUG, p->section, 0, "%zu storage operations unanswered at unload", n);
 }
 
 /* Complete c with st and no data; c stays. */
@@ -67,7 +100,7 @@ static void call_answer_failure(const struct call *c, chatd_status st)
 static void call_fail_now(struct call *c, chatd_status st)
 {
     call_answer_failure(c, st);
-    free(c);
+    call_free(c);
 }
 
 static void call_fail_task(void *arg)
@@ -83,7 +116,7 @@ static void call_fail_later(struct call *c, chatd_status st)
     const struct chatd_host *h = &c->p->host;
     if (h->post(h, call_fail_task, c) != CHATD_OK) {
         log_msg(CHATD_LOG_ERROR, c->p->section, 0, "storage %s: dropped: %s", c->op, chatd_strerror(st));
-        free(c);
+        call_free(c);
     }
 }
 
@@ -187,7 +220,7 @@ static void on_room(void *ctx, chatd_status st, const struct chatd_room *room)
     if (room && !room_read(c, room, &r, &last))
         return call_fail_now(c, CHATD_ERR_INTERNAL);
     ((chatd_room_cb)c->cb)(c->ctx, st, room ? &r : NULL);
-    free(c);
+    call_free(c);
 }
 
 static void on_rooms(void *ctx, chatd_status st, const struct chatd_room *rooms, size_t n)
@@ -197,7 +230,7 @@ static void on_rooms(void *ctx, chatd_status st, const struct chatd_room *rooms,
         return;
     if (!rooms || !n) {
         ((chatd_rooms_cb)c->cb)(c->ctx, st, NULL, 0);
-        free(c);
+        call_free(c);
         return;
     }
     struct chatd_room *out = calloc(n, sizeof *out);
@@ -218,7 +251,7 @@ static void on_rooms(void *ctx, chatd_status st, const struct chatd_room *rooms,
     ((chatd_rooms_cb)c->cb)(c->ctx, st, out, n);
     free(out);
     free(last);
-    free(c);
+    call_free(c);
 }
 
 static void on_message(void *ctx, chatd_status st, const struct chatd_message *msg)
@@ -230,7 +263,7 @@ static void on_message(void *ctx, chatd_status st, const struct chatd_message *m
     if (msg && !message_read(c, msg, &m))
         return call_fail_now(c, CHATD_ERR_INTERNAL);
     ((chatd_message_cb)c->cb)(c->ctx, st, msg ? &m : NULL);
-    free(c);
+    call_free(c);
 }
 
 static void on_messages(void *ctx, chatd_status st, const struct chatd_message *msgs, size_t n)
@@ -240,7 +273,7 @@ static void on_messages(void *ctx, chatd_status st, const struct chatd_message *
         return;
     if (!msgs || !n) {
         ((chatd_messages_cb)c->cb)(c->ctx, st, NULL, 0);
-        free(c);
+        call_free(c);
         return;
     }
     struct chatd_message *out = calloc(n, sizeof *out);
@@ -255,7 +288,7 @@ static void on_messages(void *ctx, chatd_status st, const struct chatd_message *
     }
     ((chatd_messages_cb)c->cb)(c->ctx, st, out, n);
     free(out);
-    free(c);
+    call_free(c);
 }
 
 static void on_done(void *ctx, chatd_status st)
@@ -264,7 +297,7 @@ static void on_done(void *ctx, chatd_status st)
     if (call_early(c))
         return;
     ((chatd_done_cb)c->cb)(c->ctx, st);
-    free(c);
+    call_free(c);
 }
 
 static void on_count(void *ctx, chatd_status st, uint64_t n)
@@ -273,7 +306,7 @@ static void on_count(void *ctx, chatd_status st, uint64_t n)
     if (call_early(c))
         return;
     ((chatd_count_cb)c->cb)(c->ctx, st, n);
-    free(c);
+    call_free(c);
 }
 
 static void on_erase(void *ctx, chatd_status st, const struct chatd_erase_result *res)
@@ -292,7 +325,7 @@ static void on_erase(void *ctx, chatd_status st, const struct chatd_erase_result
     }
     e.size = sizeof e;
     ((chatd_erase_cb)c->cb)(c->ctx, st, res ? &e : NULL);
-    free(c);
+    call_free(c);
 }
 
 /* ---------------------------------------------------- the core's side */
