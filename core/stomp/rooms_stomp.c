@@ -271,11 +271,17 @@ static void app_send(struct session *s, const char *room, const struct stomp_fra
     message_send_admit(op->send, send_admitted_cb, op);
 }
 
-/* An edit or delete is stored (and its event out): only now the RECEIPT. */
-static void changed_cb(void *ctx, const struct room_answer *a, const struct chatd_message *m)
+/* The words of a room operation's refusals over STOMP. */
+struct refusal_words {
+    const char *not_found; /* the `why` of a NOT_FOUND that is not about the room ("no such message") */
+    const char *conflict;  /* ERROR message of a CONFLICT */
+    const char *bad;       /* of a BAD_REQUEST */
+};
+
+/* The RECEIPT of an operation that took effect (stored, its event out), or
+ * its refusal; op is done with. */
+static void op_answer(struct stomp_op *op, const struct room_answer *a, const struct refusal_words *w)
 {
-    (void)m;
-    struct stomp_op *op = ctx;
     struct session *s = session_lookup(op->srv, op->session);
     if (s) {
         switch (a->status) {
@@ -283,18 +289,17 @@ static void changed_cb(void *ctx, const struct room_answer *a, const struct chat
             session_send_receipt(s, op->receipt);
             break;
         case ROOM_NOT_FOUND:
-            session_error_receipt(s, op->receipt, strcmp(a->why, "no such message") == 0 ? "no such message"
-                                                                                          : "no such room",
+            session_error_receipt(s, op->receipt, strcmp(a->why, w->not_found) == 0 ? w->not_found : "no such room",
                                   op->room);
             break;
         case ROOM_FORBIDDEN:
             session_error_receipt(s, op->receipt, "not allowed", a->why);
             break;
         case ROOM_CONFLICT:
-            session_error_receipt(s, op->receipt, "message not changed", a->why);
+            session_error_receipt(s, op->receipt, w->conflict, a->why);
             break;
         case ROOM_BAD_REQUEST:
-            session_error_receipt(s, op->receipt, "invalid message body", a->why);
+            session_error_receipt(s, op->receipt, w->bad, a->why);
             break;
         case ROOM_NOT_SUPPORTED:
             session_error_receipt(s, op->receipt, "not supported", a->why);
@@ -304,6 +309,14 @@ static void changed_cb(void *ctx, const struct room_answer *a, const struct chat
         }
     }
     stomp_op_free(op);
+}
+
+/* An edit or delete is stored (and its event out): only now the RECEIPT. */
+static void changed_cb(void *ctx, const struct room_answer *a, const struct chatd_message *m)
+{
+    (void)m;
+    static const struct refusal_words w = {"no such message", "message not changed", "invalid message body"};
+    op_answer(ctx, a, &w);
 }
 
 /* SEND to /app/rooms/{room}/edit (the body: the new text) or /delete, the
@@ -336,35 +349,8 @@ static void app_change(struct session *s, const char *room, const struct stomp_f
 static void transferred_cb(void *ctx, const struct room_answer *a, const struct chatd_room *room)
 {
     (void)room;
-    struct stomp_op *op = ctx;
-    struct session *s = session_lookup(op->srv, op->session);
-    if (s) {
-        switch (a->status) {
-        case ROOM_OK:
-            session_send_receipt(s, op->receipt);
-            break;
-        case ROOM_NOT_FOUND:
-            session_error_receipt(s, op->receipt, strcmp(a->why, "no such agent") == 0 ? "no such agent"
-                                                                                        : "no such room",
-                                  op->room);
-            break;
-        case ROOM_FORBIDDEN:
-            session_error_receipt(s, op->receipt, "not allowed", a->why);
-            break;
-        case ROOM_CONFLICT:
-            session_error_receipt(s, op->receipt, "room not transferred", a->why);
-            break;
-        case ROOM_BAD_REQUEST:
-            session_error_receipt(s, op->receipt, "invalid transfer", a->why);
-            break;
-        case ROOM_NOT_SUPPORTED:
-            session_error_receipt(s, op->receipt, "not supported", a->why);
-            break;
-        default:
-            rooms_stomp_refused(s, op->receipt, op->room, a);
-        }
-    }
-    stomp_op_free(op);
+    static const struct refusal_words w = {"no such agent", "room not transferred", "invalid transfer"};
+    op_answer(ctx, a, &w);
 }
 
 /* SEND to /app/rooms/{room}/transfer, body {"to": AGENT or null, "note": TEXT}. */

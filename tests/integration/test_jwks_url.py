@@ -13,7 +13,7 @@ import threading
 import unittest
 
 from chatd_harness import Chatd, wait_for
-from test_jwt import Tokens, check_config, ec_jwk, gen_keys, rsa_jwk
+from test_jwt import Tokens, assert_config_error, check_config, ec_jwk, gen_keys, rsa_jwk
 from tls_certs import Certs
 
 
@@ -74,25 +74,30 @@ class Issuer:
         self.httpd.server_close()
 
 
-class JwksUrl(Tokens, unittest.TestCase):
+class IssuerFixture(Tokens):
+    """A chatd whose [auth] takes its keys from a private issuer, trusting
+    the CA named `trusted` (the one that signed the issuer's certificate,
+    or not); `auth` adds to the section, `ready` is awaited in the log."""
+    trusted = "ca.pem"
+    auth = {}
+    ready = "jwks_url: "
+
     @classmethod
     def setUpClass(cls):
         cls.keys = tempfile.mkdtemp(prefix="chatd-jwks-url-")
         gen_keys(cls.keys)
         cls.certs = Certs(tempfile.mkdtemp(prefix="chatd-jwks-url-certs-"))
-        k = cls.keys
-        cls.rsa = rsa_jwk(k + "/rsa.pub", "u-rsa")
-        cls.ec2 = ec_jwk(k + "/ec2.pub", "u-ec2")
+        cls.rsa = rsa_jwk(cls.keys + "/rsa.pub", "u-rsa")
+        cls.ec2 = ec_jwk(cls.keys + "/ec2.pub", "u-ec2")
         cls.issuer = Issuer(cls.certs)
         cls.issuer.set(doc={"keys": [cls.rsa, {"kty": "oct", "kid": "passed-over", "k": "c2VjcmV0"}]})
 
         def edit(s):
-            s["auth"] = {"plugin": "jwt", "jwks_url": cls.issuer.url, "jwks_ca": cls.certs.path("ca.pem"),
-                         "jwks_min_refresh": "1s", "jwks_timeout": "2s",
-                         "issuer": "chatd-test", "audience": "chat"}
+            s["auth"] = dict({"plugin": "jwt", "jwks_url": cls.issuer.url, "jwks_ca": cls.certs.path(cls.trusted),
+                              "jwks_min_refresh": "1s", "jwks_timeout": "2s"}, **cls.auth)
             s["server"]["log_level"] = "debug"
         cls.server = Chatd(edit).start()
-        wait_for(lambda: "jwks_url: 1 key(s)" in cls.server.read_log(), what="the first fetch")
+        wait_for(lambda: cls.ready in cls.server.read_log(), what=cls.ready)
 
     @classmethod
     def tearDownClass(cls):
@@ -101,6 +106,11 @@ class JwksUrl(Tokens, unittest.TestCase):
         cls.issuer.stop()
         shutil.rmtree(cls.keys, ignore_errors=True)
         shutil.rmtree(cls.certs.dir, ignore_errors=True)
+
+
+class JwksUrl(IssuerFixture, unittest.TestCase):
+    auth = {"issuer": "chatd-test", "audience": "chat"}
+    ready = "jwks_url: 1 key(s)"
 
     def setUp(self):
         self.issuer.set(status=200, cache_control="max-age=3600")
@@ -156,33 +166,12 @@ class JwksUrl(Tokens, unittest.TestCase):
         self.issuer.set(doc={"keys": [self.rsa, self.ec2]})
 
 
-class JwksUrlUnreachable(Tokens, unittest.TestCase):
+class JwksUrlUnreachable(IssuerFixture, unittest.TestCase):
     """No key was ever fetched: a token is answered `authentication
     unavailable` (retry later), not refused; an issuer whose certificate
     no trusted CA signed is never believed."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.keys = tempfile.mkdtemp(prefix="chatd-jwks-url-")
-        gen_keys(cls.keys)
-        cls.certs = Certs(tempfile.mkdtemp(prefix="chatd-jwks-url-certs-"))
-        cls.issuer = Issuer(cls.certs)
-        cls.issuer.set(doc={"keys": [rsa_jwk(cls.keys + "/rsa.pub", "u-rsa")]})
-
-        def edit(s):
-            # trusts only the rogue CA, which did not sign the issuer's certificate
-            s["auth"] = {"plugin": "jwt", "jwks_url": cls.issuer.url, "jwks_ca": cls.certs.path("rogue-ca.pem"),
-                         "jwks_min_refresh": "1s", "jwks_timeout": "2s"}
-        cls.server = Chatd(edit).start()
-        wait_for(lambda: "jwks_url: TLS" in cls.server.read_log(), what="the refused certificate")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
-        cls.server.cleanup()
-        cls.issuer.stop()
-        shutil.rmtree(cls.keys, ignore_errors=True)
-        shutil.rmtree(cls.certs.dir, ignore_errors=True)
+    trusted = "rogue-ca.pem"  # which did not sign the issuer's certificate
+    ready = "jwks_url: TLS"
 
     def test_untrusted_issuer_gives_no_key(self):
         self.assertIn("certificate verify failed", self.server.read_log())
@@ -191,11 +180,7 @@ class JwksUrlUnreachable(Tokens, unittest.TestCase):
 
 class JwksUrlConfig(unittest.TestCase):
     def assert_error(self, auth, *parts):
-        rc, err, out = check_config(auth)
-        self.assertNotEqual(rc, 0, out)
-        self.assertEqual(len(err.splitlines()), 1, err)
-        for part in parts:
-            self.assertIn(part, err)
+        assert_config_error(self, auth, *parts)
 
     def test_bad_settings_are_one_line_each(self):
         url = "https://127.0.0.1:1/jwks.json"

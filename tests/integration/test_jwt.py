@@ -368,6 +368,15 @@ def check_config(auth):
         return p.returncode, p.stderr.strip().replace(path, "CHAT.INI"), p.stdout.strip()
 
 
+def assert_config_error(test, auth, *parts):
+    """--check-config with this [auth] fails with one line holding parts."""
+    rc, err, out = check_config(auth)
+    test.assertNotEqual(rc, 0, out)
+    test.assertEqual(len(err.splitlines()), 1, err)
+    for part in parts:
+        test.assertIn(part, err)
+
+
 class JwtConfig(unittest.TestCase):
     """Start-up errors: one line naming the key, the JWKS file and its bad key."""
 
@@ -391,11 +400,7 @@ class JwtConfig(unittest.TestCase):
         return path
 
     def assert_error(self, auth, *parts):
-        rc, err, out = check_config(auth)
-        self.assertNotEqual(rc, 0, out)
-        self.assertEqual(len(err.splitlines()), 1, err)
-        for part in parts:
-            self.assertIn(part, err)
+        assert_config_error(self, auth, *parts)
 
     def test_good_jwks_alone(self):
         path = self.write({"keys": [self.rsa, self.ec, dict(self.ec, kid="e2", alg="ES256")]}, "good.json")
