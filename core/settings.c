@@ -566,6 +566,12 @@ int settings_load(struct settings *s, struct config *cfg, char *err, size_t errl
     return load_visitors(&s->visitors, cfg, err, errlen);
 }
 
+long long settings_busy_retry_after_s(const struct settings *s)
+{
+    long long base = (s->busy_retry_after_ms + 999) / 1000;
+    return base + (long long)((uint64_t)random() % (uint64_t)(base + 1));
+}
+
 int settings_parse_notify_policy(const char *v, unsigned *kinds, bool *mentions)
 {
     char **words;

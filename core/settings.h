@@ -110,6 +110,10 @@ int settings_load(struct settings *s, struct config *cfg, char *err, size_t errl
 void settings_free(struct settings *s);
 /* "all", "support", "direct", "group", "mentions", separated by spaces or
  * commas. 0, or -1 on an unknown word or an empty list. */
+/* A retry-after (seconds) for a sign-in shed while the auth plugin is busy:
+ * drawn from [busy_retry_after, 2 x busy_retry_after] so that clients which
+ * follow it to the letter do not come back together. */
+long long settings_busy_retry_after_s(const struct settings *s);
 int settings_parse_notify_policy(const char *v, unsigned *kinds, bool *mentions);
 
 /* websocket_paths and sockjs ("on", "off", or a list of those paths)

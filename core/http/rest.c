@@ -171,8 +171,10 @@ static void rest_auth_done(void *ctx, chatd_status st, const struct chatd_identi
     if (st != CHATD_OK || !who || !who->user) {
         if (st == CHATD_ERR_DENIED)
             rest_error(c, 401, "unauthorized", "%s", reason ? reason : "access denied");
-        else if (st == CHATD_ERR_LIMIT)
-            rest_error(c, 503, "unavailable", "server busy, retry");
+        else if (st == CHATD_ERR_LIMIT) {
+            c->retry_after_s = (unsigned)settings_busy_retry_after_s(&c->srv->settings);
+            rest_error(c, 503, "unavailable", "server busy, retry in %u s", c->retry_after_s);
+        }
         else
             rest_error(c, 503, "unavailable", "authentication unavailable: %s", chatd_strerror(st));
         return;

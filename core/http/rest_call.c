@@ -32,6 +32,7 @@ void rest_respond_text(struct rest_call *c, int status, char *body, size_t len)
     m.u.http_response.status = body ? status : 500;
     m.u.http_response.body = body ? body : strdup("{\"error\":\"internal\",\"message\":\"out of memory\"}");
     m.u.http_response.len = body ? len : m.u.http_response.body ? strlen(m.u.http_response.body) : 0;
+    m.u.http_response.retry_after_s = c->retry_after_s;
     server_emit(c->srv, &m);
     rest_call_free(c);
 }

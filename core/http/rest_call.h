@@ -28,6 +28,7 @@ struct rest_call {
     json_t *body;               /* parsed JSON body, or NULL */
     const struct route *route;  /* the route table's entry it matched */
     char *params[ROUTE_PARAMS]; /* the path's {} segments, or NULL */
+    unsigned retry_after_s;     /* set before a refusal: its Retry-After */
 };
 
 /* Answer and free the call; `json` is stolen (NULL: empty body). */

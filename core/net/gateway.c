@@ -788,6 +788,7 @@ static void gateway_drain_queue(struct gateway *g)
             h->response = m->u.http_response.body;
             h->response_len = m->u.http_response.len;
             h->content_type = m->u.http_response.content_type;
+            h->retry_after_s = m->u.http_response.retry_after_s;
             h->answered = true;
             lws_callback_on_writable(h->wsi);
             continue;
@@ -1058,6 +1059,16 @@ static int add_header(struct lws *wsi, const char *name, const char *value, unsi
                                        (int)strlen(value), p, end);
 }
 
+/* Retry-After (seconds) on a refusal the client may try again later. */
+static int http_retry_after(struct lws *wsi, const struct http_conn *h, unsigned char **p, unsigned char *end)
+{
+    if (!h->retry_after_s)
+        return 0;
+    char v[16];
+    int n = snprintf(v, sizeof v, "%u", h->retry_after_s);
+    return lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_RETRY_AFTER, (const unsigned char *)v, n, p, end);
+}
+
 /* CORS ([server] allowed_origins, origins.h): an allowed origin is named
  * back, never "*", and no credentials are allowed (the API's are bearer
  * tokens a page sends itself, not cookies); a preflight learns the methods
@@ -1093,7 +1104,8 @@ static int http_write(struct gateway *g, struct lws *wsi, struct http_conn *h)
                                     h->content_type ? h->content_type : "application/json", h->response_len, &p, end) ||
         lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL, (const unsigned char *)"no-store", 8, &p,
                                      end) ||
-        http_cors_headers(wsi, h, &p, end) || lws_finalize_http_header(wsi, &p, end)) {
+        http_cors_headers(wsi, h, &p, end) || http_retry_after(wsi, h, &p, end) ||
+        lws_finalize_http_header(wsi, &p, end)) {
         free(buf);
         return -1;
     }

@@ -90,6 +90,7 @@ struct http_conn {
     size_t body_cap;
     int status;           /* the core's answer, once it came */
     const char *content_type;
+    unsigned retry_after_s;   /* Retry-After when not 0 */
     char *response;
     size_t response_len;
     bool answered;

@@ -80,6 +80,7 @@ struct xmsg {
             char *body; /* owned */
             size_t len;
             const char *content_type; /* static; NULL = application/json */
+            unsigned retry_after_s;   /* a Retry-After header when not 0 */
         } http_response;
         struct {
             uint32_t send_ms;    /* send an EOL when nothing was written for this long */

@@ -644,8 +644,7 @@ static void session_connected(struct session *s, const struct chatd_identity *wh
  * to the letter do not come back together. */
 static void session_busy(struct session *s, const char *receipt)
 {
-    long long base = (s->srv->settings.busy_retry_after_ms + 999) / 1000;
-    long long after = base + (long long)((uint64_t)random() % (uint64_t)(base + 1));
+    long long after = settings_busy_retry_after_s(&s->srv->settings);
     char value[24], detail[160];
     snprintf(value, sizeof value, "%lld", after);
     snprintf(detail, sizeof detail,

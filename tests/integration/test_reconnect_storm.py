@@ -5,6 +5,8 @@ auth-static verifies on its worker threads, shares one verification among
 identical CONNECTs, remembers a success for [auth] cache_ttl (never a
 failure; a reload forgets), and beyond [auth] max_pending answers the
 retryable ERROR `server busy, retry` with a retry-after header."""
+import base64
+import concurrent.futures
 import json
 import os
 import re
@@ -12,6 +14,7 @@ import subprocess
 import tempfile
 import time
 import unittest
+import urllib.error
 import urllib.request
 
 from chatd_harness import Recorder, hash_password
@@ -105,6 +108,33 @@ class Storm(unittest.TestCase):
             self.addCleanup(c.close)
             c.send("CONNECT", {"accept-version": "1.2", "host": "x", "login": "storm%d" % i, "passcode": pw(i)})
             self.assertEqual(c.expect("CONNECTED").headers["user-name"], "storm%d" % i)
+
+    def test_rest_calls_beyond_max_pending_get_503_with_retry_after(self):
+        """The same shedding over REST: 503 `server busy, retry` with a
+        Retry-After header, and the call succeeds when made again."""
+        n = 16
+        srv = self.start(storm_users(n), stomp={"busy_retry_after": "1s"}, auth={"workers": "1", "max_pending": "2"})
+
+        def call(i):
+            token = base64.b64encode(("storm%d:%s" % (i, pw(i))).encode()).decode()
+            req = urllib.request.Request("http://127.0.0.1:%d/api/rooms" % srv.http_port,
+                                         headers={"Authorization": "Basic " + token})
+            try:
+                with urllib.request.urlopen(req, timeout=30) as r:
+                    return r.status, {k.lower(): v for k, v in r.headers.items()}, json.loads(r.read())
+            except urllib.error.HTTPError as e:
+                return e.code, {k.lower(): v for k, v in e.headers.items()}, json.loads(e.read())
+        with concurrent.futures.ThreadPoolExecutor(n) as pool:
+            answers = list(pool.map(call, range(n)))
+        busy = [i for i, (status, _, _) in enumerate(answers) if status != 200]
+        self.assertGreaterEqual(len(busy), 1, "two in the backlog, 16 at once: some must be shed")
+        for i in busy:
+            status, headers, body = answers[i]
+            self.assertEqual((status, body["error"]), (503, "unavailable"), body)
+            self.assertTrue(body["message"].startswith("server busy, retry"), body)
+            self.assertIn(headers.get("retry-after"), ("1", "2"), headers)
+        for i in busy:
+            self.assertEqual(call(i)[0], 200)
 
     def test_identical_credentials_share_one_verification(self):
         srv = self.start(storm_users(1), auth={"workers": "1"})
