@@ -145,10 +145,18 @@ $("signin").addEventListener("submit", async (e) => {
   try {
     await desk.signIn(e.target.login.value.trim(), e.target.passcode.value);
     $("signin").hidden = true;
-    // Queue positions, also after every reconnect.
-    const notifications = () => desk.client.subscribe("/user/queue/notifications", onNotification);
+    // Queue positions, also after every reconnect. The chat opens once the
+    // subscription is in place (its RECEIPT): the place in line is told
+    // when the room is made, and a subscription still on its way would
+    // miss it.
+    let subs = 0;
+    const notifications = () => new Promise((resolve) => {
+      const receipt = "notifications-" + ++subs;
+      desk.client.watchForReceipt(receipt, () => resolve());
+      desk.client.subscribe("/user/queue/notifications", onNotification, { receipt });
+    });
     desk.onConnect.push(notifications);
-    notifications();
+    await notifications();
     if (window.Notification && Notification.permission === "default") Notification.requestPermission();
     await openChat();
   } catch (err) {
