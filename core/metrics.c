@@ -24,3 +24,9 @@ void metrics_observe_wait(uint64_t buckets[10], double *sum, int64_t ms)
     static const int64_t bounds[] = {1000, 5000, 10000, 30000, 60000, 120000, 300000, 600000, 1800000};
     observe(bounds, buckets, sum, ms);
 }
+
+void metrics_observe_handle(uint64_t buckets[10], double *sum, int64_t ms)
+{
+    static const int64_t bounds[] = {60000, 300000, 600000, 900000, 1800000, 3600000, 7200000, 14400000, 28800000};
+    observe(bounds, buckets, sum, ms);
+}

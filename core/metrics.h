@@ -39,6 +39,18 @@ struct metrics {
     uint64_t support_queue;
     uint64_t assign_wait[10];
     double assign_wait_sum;
+    /* Service levels (rooms/first_response.c, rooms/support.c), seconds:
+     * opening to assignment, by hand or automatic (wait buckets); opening
+     * to the first agent message (wait buckets); assignment to completion
+     * (handle buckets, le 60,300,600,900,1800,3600,7200,14400,28800,+Inf);
+     * waits that passed [support] first_response_target. */
+    uint64_t support_wait[10];
+    double support_wait_sum;
+    uint64_t first_response[10];
+    double first_response_sum;
+    uint64_t handle_time[10];
+    double handle_time_sum;
+    uint64_t first_response_breaches;
     struct metrics_source live; /* NULL gauges: all zero */
 };
 
@@ -46,5 +58,7 @@ struct metrics {
 void metrics_observe(uint64_t buckets[10], double *sum, int64_t ms);
 /* The same for assign_wait's buckets. */
 void metrics_observe_wait(uint64_t buckets[10], double *sum, int64_t ms);
+/* The same for handle_time's buckets. */
+void metrics_observe_handle(uint64_t buckets[10], double *sum, int64_t ms);
 
 #endif

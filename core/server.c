@@ -24,6 +24,7 @@
 #include "rooms/retention.h"
 #include "rooms/rooms.h"
 #include "rooms/availability.h"
+#include "rooms/first_response.h"
 #include "rooms/routing.h"
 #include "stomp/room_events.h"
 #include "stomp/room_subscriptions.h"
@@ -309,6 +310,9 @@ static int server_wire_rooms(struct server *srv)
     srv->rooms->preview_chars = srv->settings.notify_preview;
     srv->rooms->edit_window_ms = srv->settings.edit_window_ms;
     srv->rooms->reopen_window_ms = srv->settings.reopen_window_ms;
+    srv->rooms->first_response = first_response_new(srv->rooms, srv->base, srv->settings.first_response_target_ms);
+    if (!srv->rooms->first_response)
+        return -1;
     srv->rooms->metrics = &srv->metrics;
     srv->metrics.live = (struct metrics_source){.gauges = live_gauges, .ctx = srv};
     return 0;
@@ -440,6 +444,8 @@ static void server_drain_routing(struct server *srv)
 {
     struct routing *rt = srv->rooms ? srv->rooms->routing : NULL;
     routing_close(rt);
+    if (srv->rooms)
+        first_response_close(srv->rooms->first_response);
     int64_t until = clock_mono_ms() + 1000;
     struct timeval slice = {0, 50000};
     while (routing_busy(rt) && clock_mono_ms() < until) {
@@ -476,6 +482,8 @@ void server_teardown(struct server *srv)
     if (srv->rooms) {
         routing_free(srv->rooms->routing);
         srv->rooms->routing = NULL;
+        first_response_free(srv->rooms->first_response);
+        srv->rooms->first_response = NULL;
         availability_free(srv->rooms->availability);
         srv->rooms->availability = NULL;
     }

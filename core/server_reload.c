@@ -22,6 +22,7 @@
 #include "plugins/auth_port.h"
 #include "plugins/loader.h"
 #include "rooms/rooms.h"
+#include "rooms/first_response.h"
 #include "rooms/routing.h"
 #include "server.h"
 #include "settings.h"
@@ -130,6 +131,7 @@ static void apply_support(struct server *srv)
     r->max_chats_per_agent = srv->settings.max_chats_per_agent;
     r->edit_window_ms = srv->settings.edit_window_ms;
     r->reopen_window_ms = srv->settings.reopen_window_ms;
+    first_response_set_target(r->first_response, srv->settings.first_response_target_ms);
     routing_set_mode(r->routing, srv->settings.support_assign);
 }
 

@@ -561,6 +561,11 @@ int settings_load(struct settings *s, struct config *cfg, char *err, size_t errl
     if (config_get_duration_ms(cfg, sup, "reopen_window", 0, 0, 3650LL * 86400000, &s->reopen_window_ms,
                                err, errlen) < 0)
         return -1;
+    /* A customer who waits longer than this for an agent's first message
+     * is flagged (docs/support-desk.md, "Service levels"); 0 = off. */
+    if (config_get_duration_ms(cfg, sup, "first_response_target", 0, 0, 30LL * 86400000,
+                               &s->first_response_target_ms, err, errlen) < 0)
+        return -1;
     if (check_unused(cfg, sup, err, errlen) < 0)
         return -1;
     return load_visitors(&s->visitors, cfg, err, errlen);
@@ -707,6 +712,7 @@ void settings_take_live(struct settings *s, struct settings *next)
     s->support_assign = next->support_assign;
     s->max_chats_per_agent = next->max_chats_per_agent;
     s->reopen_window_ms = next->reopen_window_ms;
+    s->first_response_target_ms = next->first_response_target_ms;
     s->edit_window_ms = next->edit_window_ms;
     struct visitor_settings visitors = s->visitors;
     s->visitors = next->visitors;

@@ -100,6 +100,7 @@ struct settings {
     enum support_assign support_assign;
     size_t max_chats_per_agent;   /* open assigned rooms per agent for automatic assignment; 0 = unlimited */
     long long reopen_window_ms;   /* a customer's message reopens a room completed this recently; 0 = never */
+    long long first_response_target_ms; /* a customer waiting longer for an agent's message is flagged; 0 = off */
     /* [visitors] (docs/visitors.md) */
     struct visitor_settings visitors;
 };

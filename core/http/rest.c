@@ -14,6 +14,8 @@
 #include "wire/query.h"
 #include "http/rest_call.h"
 #include "log.h"
+#include "rooms/availability.h"
+#include "rooms/first_response.h"
 #include "rooms/presence.h"
 #include "http/rooms_rest.h"
 #include "server.h"
@@ -33,6 +35,7 @@ static void health(struct rest_call *c)
 static const char *const latency_le[] = {"0.001", "0.002", "0.005", "0.01", "0.025",
                                          "0.05", "0.1", "0.25", "1", "+Inf"};
 static const char *const wait_le[] = {"1", "5", "10", "30", "60", "120", "300", "600", "1800", "+Inf"};
+static const char *const handle_le[] = {"60", "300", "600", "900", "1800", "3600", "7200", "14400", "28800", "+Inf"};
 
 static void histogram(FILE *f, const char *name, const char *help, const char *const le[10],
                       const uint64_t buckets[10], double sum)
@@ -46,7 +49,36 @@ static void histogram(FILE *f, const char *name, const char *help, const char *c
     fprintf(f, "%s_sum %.6f\n%s_count %llu\n", name, sum, name, (unsigned long long)cum);
 }
 
-static void metrics(struct rest_call *c)
+/* A Prometheus label value: backslash, double quote and newline escaped. */
+static void label_value(FILE *f, const char *v)
+{
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"')
+            fprintf(f, "\\%c", *v);
+        else if (*v == '\n')
+            fputs("\\n", f);
+        else
+            fputc(*v, f);
+    }
+}
+
+/* Open chats per agent, the agents this instance heard of (availability's
+ * list), at most METRICS_AGENTS_MAX of them in name order: a bounded
+ * label set. Nothing when the storage did not answer. */
+#define METRICS_AGENTS_MAX 500
+static void agents_open_chats(FILE *f, const struct agent_view *agents, size_t n)
+{
+    fprintf(f, "# HELP chatd_support_agent_open_chats support rooms assigned to the agent and not completed or "
+               "closed (agents this instance heard of, at most %d)\n# TYPE chatd_support_agent_open_chats gauge\n",
+            METRICS_AGENTS_MAX);
+    for (size_t i = 0; i < n && i < METRICS_AGENTS_MAX; i++) {
+        fputs("chatd_support_agent_open_chats{agent=\"", f);
+        label_value(f, agents[i].name);
+        fprintf(f, "\"} %zu\n", agents[i].open);
+    }
+}
+
+static void metrics_write(struct rest_call *c, const struct agent_view *agents, size_t nagents)
 {
     const struct server *srv = c->srv;
     const struct metrics *m = &srv->metrics;
@@ -59,6 +91,8 @@ static void metrics(struct rest_call *c)
     }
     struct presence_stats ps;
     presence_stats(srv->presence, &ps);
+    size_t waiting, breached;
+    first_response_counts(srv->rooms ? srv->rooms->first_response : NULL, &waiting, &breached);
     struct metrics_gauges g = {0};
     if (m->live.gauges)
         m->live.gauges(m->live.ctx, &g);
@@ -96,6 +130,13 @@ static void metrics(struct rest_call *c)
         {"chatd_support_queue_rooms", "gauge",
          "unassigned support rooms as this instance's last routing pass left them (0 where it does not route)",
          m->support_queue},
+        {"chatd_support_first_response_waiting_rooms", "gauge",
+         "support rooms whose customer waits for an agent's message, as this instance keeps the waits", waiting},
+        {"chatd_support_first_response_breached_rooms", "gauge",
+         "of those, the ones past [support] first_response_target", breached},
+        {"chatd_support_first_response_breaches_total", "counter",
+         "waits that passed [support] first_response_target (counted by the instance that keeps the wait)",
+         m->first_response_breaches},
         {"chatd_outbound_batch", "gauge", "frames waiting for the gateway this loop turn", srv->nout},
         {"chatd_storage_ready", "gauge", "1 when the storage plugin is connected", srv->storage->ready},
         {"chatd_broker_ready", "gauge", "1 when the broker plugin is connected", srv->broker->ready},
@@ -114,6 +155,17 @@ static void metrics(struct rest_call *c)
     histogram(f, "chatd_support_assign_wait_seconds",
               "support rooms' wait from opening to automatic assignment by this instance", wait_le, m->assign_wait,
               m->assign_wait_sum);
+    histogram(f, "chatd_support_wait_seconds",
+              "support rooms' wait from opening to assignment (claimed by hand or automatically) on this instance",
+              wait_le, m->support_wait, m->support_wait_sum);
+    histogram(f, "chatd_support_first_response_seconds",
+              "support rooms' wait from opening to the first agent message (rooms opened on this instance)", wait_le,
+              m->first_response, m->first_response_sum);
+    histogram(f, "chatd_support_handle_seconds",
+              "support rooms' time from assignment to completion (completed on this instance)", handle_le,
+              m->handle_time, m->handle_time_sum);
+    if (agents)
+        agents_open_chats(f, agents, nagents);
     struct plugin *plugins[] = {srv->auth, srv->storage, srv->broker};
     bool header = false;
     for (size_t i = 0; i < 3 + srv->nnotify; i++) {
@@ -135,6 +187,21 @@ static void metrics(struct rest_call *c)
     x.u.http_response.content_type = "text/plain; version=0.0.4";
     server_emit(c->srv, &x);
     rest_call_free(c);
+}
+
+static void agents_gathered(void *ctx, const struct room_answer *a, const struct agent_view *agents, size_t n,
+                            size_t limit)
+{
+    (void)limit;
+    metrics_write(ctx, a->status == ROOM_OK ? agents : NULL, n);
+}
+
+static void metrics(struct rest_call *c)
+{
+    if (c->srv->rooms && c->srv->storage && c->srv->storage->ready)
+        agents_gather(c->srv->rooms, agents_gathered, c);
+    else
+        metrics_write(c, NULL, 0);
 }
 
 /* Every path the API answers, and who answers it (docs/rest-api.md). */

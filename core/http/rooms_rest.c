@@ -23,6 +23,7 @@
 #include "server.h"
 #include "wire/jsonw.h"
 #include "wire/query.h"
+#include "rooms/first_response.h"
 #include "wire/room_json.h"
 
 static bool failed(struct rest_call *c, const struct room_answer *a)
@@ -33,12 +34,27 @@ static bool failed(struct rest_call *c, const struct room_answer *a)
     return true;
 }
 
-/* A room as the caller sees it. */
+/* A room as the caller sees it; for agents, a support room whose customer
+ * waits for an agent's message (as this instance keeps the wait) adds
+ * waiting_since and sla_breached (docs/support-desk.md, "Service levels"). */
+static json_t *room_json_for(const struct rest_call *c, const struct chatd_room *room)
+{
+    json_t *j = room_json(room, c->user);
+    int64_t since;
+    bool breached;
+    if (j && room->kind == CHATD_ROOM_SUPPORT && (c->roles & CHATD_ROLE_AGENT) &&
+        first_response_of(c->srv->rooms->first_response, room->id, &since, &breached)) {
+        json_object_set_new(j, "waiting_since", json_integer(since));
+        json_object_set_new(j, "sla_breached", json_boolean(breached));
+    }
+    return j;
+}
+
 static void room_answered(void *ctx, const struct room_answer *a, const struct chatd_room *room)
 {
     struct rest_call *c = ctx;
     if (!failed(c, a))
-        rest_respond(c, 200, room_json(room, c->user));
+        rest_respond(c, 200, room_json_for(c, room));
 }
 
 static void created(void *ctx, const struct room_answer *a, const struct chatd_room *room)
@@ -77,7 +93,7 @@ static void listed(void *ctx, const struct room_answer *a, const struct chatd_ro
         return;
     json_t *list = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(list, room_json(&rooms[i], c->user));
+        json_array_append_new(list, room_json_for(c, &rooms[i]));
     rest_respond(c, 200, json_pack("{s:o}", "rooms", list));
 }
 

@@ -10,6 +10,7 @@
 #include "rooms/message_body.h"
 #include "rooms/notices.h"
 #include "rooms/reopen.h"
+#include "rooms/first_response.h"
 #include "rooms/room_rules.h"
 
 struct message_send {
@@ -204,6 +205,8 @@ void message_send_publish(struct message_send *ms, done_answer_cb cb, void *ctx)
                               .body_len = ms->body_len, .content_type = ms->content_type,
                               .kind = ms->message_kind, .reply_to = ms->reply_to};
     r->events.message(r->events.ctx, &m, ms->content_type, ms->trace, ms->origin);
+    if (ms->kind == CHATD_ROOM_SUPPORT)
+        first_response_message(r->first_response, &m);
     struct chatd_room room = {.id = ms->room, .kind = ms->kind, .members = (const char *const *)ms->members,
                               .nmembers = ms->nmembers};
     notices_for_message(r, &room, &m, ms->content_type);

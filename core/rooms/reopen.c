@@ -6,6 +6,7 @@
 
 #include "clock.h"
 #include "plugins/storage_port.h"
+#include "rooms/first_response.h"
 #include "rooms/room_rules.h"
 #include "rooms/routing.h"
 #include "rooms/support.h"
@@ -36,6 +37,8 @@ static void reopened_cb(void *ctx, chatd_status st, const struct chatd_room *ans
     if (st == CHATD_OK && answer) {
         a = (struct room_answer){ROOM_OK, NULL};
         r->events.reopened(r->events.ctx, &room);
+        /* The customer's message that reopened it comes after last_seq. */
+        first_response_wait(r->first_response, room.id, room.owner, clock_wall_ms(), room.last_seq, false);
         if (room.state == CHATD_ROOM_ASSIGNED && room.agent)
             r->events.added(r->events.ctx, room.agent, room.id, &room);
         else

@@ -8,6 +8,7 @@
 
 #include "plugins/storage_port.h"
 #include "rooms/room_rules.h"
+#include "rooms/first_response.h"
 #include "rooms/routing.h"
 
 struct room_answer room_answer_of(chatd_status st, const char *not_found)
@@ -70,6 +71,7 @@ static void created_cb(void *ctx, chatd_status st, const struct chatd_room *answ
     struct chatd_room room = storage_room(r->storage, answer, 0);
     if (st == CHATD_OK && room.kind == CHATD_ROOM_SUPPORT) {
         r->events.opened(r->events.ctx, &room);
+        first_response_wait(r->first_response, room.id, room.owner, room.created_ms, 0, true);
         routing_kick(r->routing); /* an agent may take it at once */
     }
     /* Everyone in a new room but its creator hears of it. */

@@ -17,6 +17,7 @@
  *   rooms/erase.h        an admin's erase of one user's data
  *   rooms/availability.h agents online, away or offline, and their loads
  *   rooms/routing.h      [support] assign: a new support room's agent
+ *   rooms/first_response.h [support] first_response_target: customers waiting too long
  * Every callback runs on the core thread, exactly once; a refusal decided
  * from the arguments alone comes before the call returns, every other
  * answer later (the storage plugins answer later). What a callback is
@@ -129,6 +130,11 @@ struct room_events_port {
      * the instance that routes (rooms/queue_position.h). */
     void (*queue_position)(void *ctx, const char *customer, const char *room_id, size_t position,
                            long long estimated_wait_ms);
+    /* A customer has waited for an agent's message longer than [support]
+     * first_response_target (target_ms) since waiting_since_ms: told once
+     * per wait, by the instance that keeps it (rooms/first_response.h). */
+    void (*sla_breached)(void *ctx, const char *room_id, const char *customer, int64_t waiting_since_ms,
+                         long long target_ms);
     /* A member could not be told (no preview could be made). */
     void (*notice_failed)(void *ctx, const char *member, const char *room_id, const char *event, const char *why);
 };
@@ -147,6 +153,7 @@ struct room_presence_port {
 
 struct routing;
 struct availability;
+struct first_response;
 
 /* The domain's context: the ports it answers through. Owned by the
  * composition root, which fills every member. */
@@ -161,6 +168,7 @@ struct rooms {
     struct availability *availability; /* the statuses last told; NULL: none told */
     long long edit_window_ms;   /* [rooms] edit_window: how long a sender edits; 0 = never */
     long long reopen_window_ms; /* [support] reopen_window: a completed room reopens this long; 0 = never */
+    struct first_response *first_response; /* [support] first_response_target; NULL: no waits kept */
 };
 
 /* The answer for a storage status: OK, EXISTS, NOT_FOUND (why:

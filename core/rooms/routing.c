@@ -132,8 +132,10 @@ static void claimed_cb(void *ctx, chatd_status st, const struct chatd_room *answ
         rt->assigned++;
         int64_t waited = room.assigned_ms - room.created_ms;
         queue_position_assigned(rt->positions, waited);
-        if (r->metrics)
+        if (r->metrics) {
             metrics_observe_wait(r->metrics->assign_wait, &r->metrics->assign_wait_sum, waited);
+            metrics_observe_wait(r->metrics->support_wait, &r->metrics->support_wait_sum, waited);
+        }
         r->events.claimed(r->events.ctx, &room);
         /* The agent did not ask: they hear of their new room. */
         r->events.added(r->events.ctx, a->name, room.id, &room);

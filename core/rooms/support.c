@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "clock.h"
+#include "metrics.h"
 #include "plugins/storage_port.h"
+#include "rooms/first_response.h"
 #include "rooms/room_rules.h"
 #include "rooms/routing.h"
 
@@ -17,6 +19,7 @@ struct support_op {
     leave_answer_cb leave_cb;
     void *ctx;
     bool claim; /* claim, else complete */
+    int64_t assigned_ms; /* complete: when the room was assigned, as looked up */
     uint32_t roles;
     char room[ROOM_ID_MAX];
     char user[USER_NAME_MAX + 1];
@@ -102,9 +105,18 @@ static void decided_cb(void *ctx, chatd_status st, const struct chatd_room *answ
         a = room_answer_of(st == CHATD_OK ? CHATD_ERR_INTERNAL : st, "no such room");
     else
         a = (struct room_answer){ROOM_OK, NULL};
-    if (a.status == ROOM_OK && op->claim)
+    if (a.status == ROOM_OK && op->claim) {
+        if (r->metrics)
+            metrics_observe_wait(r->metrics->support_wait, &r->metrics->support_wait_sum,
+                                 room.assigned_ms - room.created_ms);
         r->events.claimed(r->events.ctx, &room);
-    else if (a.status == ROOM_OK) {
+    } else if (a.status == ROOM_OK) {
+        /* When the agent took it is in the room as the storage answers
+         * before completing; this instance's clock ends it. */
+        if (r->metrics && op->assigned_ms > 0)
+            metrics_observe_handle(r->metrics->handle_time, &r->metrics->handle_time_sum,
+                                   clock_wall_ms() - op->assigned_ms);
+        first_response_forget(r->first_response, room.id);
         r->events.completed(r->events.ctx, &room);
         routing_kick(r->routing); /* the agent has room for another */
     }
@@ -135,6 +147,7 @@ static void claim_room_cb(void *ctx, const struct room_answer *a, const struct c
         free(op);
         return;
     }
+    op->assigned_ms = room->assigned_ms;
     void *state;
     const struct chatd_storage_ops *ops = storage_ops(op->r->storage, &state);
     if (op->claim)
@@ -180,6 +193,7 @@ static void closed_cb(void *ctx, chatd_status st, const struct chatd_room *answe
                                : (struct room_answer){ROOM_OK, NULL};
     if (a.status == ROOM_OK) {
         struct chatd_room room = storage_room(r->storage, answer, 0);
+        first_response_forget(r->first_response, room.id);
         r->events.closed(r->events.ctx, room.id, op->user, &room);
         routing_kick(r->routing);
     }
@@ -194,6 +208,7 @@ static void deleted_cb(void *ctx, chatd_status st)
     struct support_op *op = ctx;
     struct room_answer a = room_answer_of(st, "no such room");
     if (a.status == ROOM_OK) {
+        first_response_forget(op->r->first_response, op->room);
         op->r->events.closed(op->r->events.ctx, op->room, op->user, NULL);
         routing_kick(op->r->routing);
     }

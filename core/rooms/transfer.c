@@ -7,6 +7,7 @@
 #include "clock.h"
 #include "log.h"
 #include "plugins/storage_port.h"
+#include "rooms/first_response.h"
 #include "rooms/room_rules.h"
 #include "rooms/routing.h"
 #include "rooms/system_message.h"
@@ -131,6 +132,8 @@ static void transferred_cb(void *ctx, chatd_status st, const struct chatd_room *
         return;
     }
     r->events.transferred(r->events.ctx, &op->room_after, op->from, op->user, op->note);
+    if (!op->room_after.agent) /* back in the queue: the customer waits for the next agent */
+        first_response_wait(r->first_response, room.id, room.owner, clock_wall_ms(), room.last_seq, false);
     routing_kick(r->routing); /* a room in the queue, a place free */
     char text[USER_NAME_MAX * 2 + 128];
     transfer_text(op, text, sizeof text);

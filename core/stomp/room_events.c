@@ -195,6 +195,24 @@ static void on_reopened(void *ctx, const struct chatd_room *r)
     room_queue_event(srv, "reopened", r);
 }
 
+/* For the agents: a customer has waited past the first-response target.
+ * Not the room: the agents' lists read it again (it shows sla_breached). */
+static void on_sla_breached(void *ctx, const char *room_id, const char *customer, int64_t since_ms,
+                            long long target_ms)
+{
+    struct server *srv = ctx;
+    json_t *j = json_pack("{s:s, s:s, s:I, s:I}", "room", room_id, "customer", customer, "waiting_since",
+                          (json_int_t)since_ms, "target_ms", (json_int_t)target_ms);
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    struct event_header h[] = {{"event", "sla-breached"}, {"room", room_id}, {"content-type", "application/json"}};
+    chatd_status st = text ? router_publish_event(srv->router, DEST_SUPPORT_QUEUE, h, 3, text, strlen(text))
+                           : CHATD_ERR_NOMEM;
+    if (st != CHATD_OK)
+        log_warn("event sla-breached for room %s not published: %s", room_id, chatd_strerror(st));
+    free(text);
+}
+
 static void on_member_joined(void *ctx, const char *room_id, const char *user, const char *by)
 {
     room_event(ctx, room_id, "member-joined", json_pack("{s:s, s:s, s:s}", "room", room_id, "user", user, "by", by));
@@ -347,5 +365,6 @@ void room_events_port_init(struct room_events_port *port, struct server *srv)
         .queue_position = on_queue_position,
         .transferred = on_transferred,
         .reopened = on_reopened,
+        .sla_breached = on_sla_breached,
     };
 }

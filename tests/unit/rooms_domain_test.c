@@ -15,12 +15,14 @@
 
 #include <chatd/plugin.h>
 
+#include "clock.h"
 #include "config.h"
 #include "metrics.h"
 #include "plugins/loader.h"
 #include "plugins/plugin_host.h"
 #include "plugins/storage_port.h"
 #include "rooms/erase.h"
+#include "rooms/first_response.h"
 #include "rooms/group_changes.h"
 #include "rooms/history.h"
 #include "rooms/membership.h"
@@ -174,6 +176,14 @@ static void on_reopened(void *c, const struct chatd_room *r)
     (void)c, record("reopened %s %s", r->id, r->agent ? r->agent : "queue");
 }
 
+static bool sla_told; /* an sla_breached event came */
+static void on_sla_breached(void *c, const char *id, const char *customer, int64_t since, long long target)
+{
+    (void)c, (void)since;
+    sla_told = true;
+    record("sla %s %s %lld", id, customer, target);
+}
+
 static bool is_online(const void *c, const char *user)
 {
     (void)c;
@@ -234,7 +244,8 @@ static int setup(void **state)
                    .typing = on_typing, .message = on_message, .message_changed = on_changed,
                    .message_notice = on_notice,
                    .message_offline = on_offline, .notice_failed = on_failed, .agent_status = on_agent_status,
-                   .queue_position = on_position, .transferred = on_transferred, .reopened = on_reopened},
+                   .queue_position = on_position, .transferred = on_transferred, .reopened = on_reopened,
+                   .sla_breached = on_sla_breached},
         .presence = {.online = is_online, .watching = is_watching, .away = is_away, .each_agent = each_agent},
         .preview_chars = 80,
         .metrics = &F->metrics,
@@ -248,9 +259,11 @@ static int teardown(void **state)
 {
     (void)state;
     routing_close(F->rooms.routing);
+    first_response_close(F->rooms.first_response);
     tasks_close(F->srv.tasks);
     plugin_unload(F->srv.storage);
     routing_free(F->rooms.routing);
+    first_response_free(F->rooms.first_response);
     availability_free(F->rooms.availability);
     tasks_free(F->srv.tasks);
     event_base_free(F->srv.base);
@@ -773,6 +786,138 @@ static void support_reopens(void **state)
     F->rooms.reopen_window_ms = 0;
     AWAIT(membership_leave(&F->rooms, other, "고객😀", USER, got_left, &g), g);
     assert_int_equal(send_text(room, "고객😀", "fourth", NULL), ROOM_CONFLICT);
+}
+
+static size_t histogram_count(const uint64_t b[10])
+{
+    size_t n = 0;
+    for (size_t i = 0; i < 10; i++)
+        n += b[i];
+    return n;
+}
+
+/* A message stored by another instance: straight into the storage, the
+ * domain on this one does not see it. */
+static void appended(void *ctx, chatd_status st, const struct chatd_message *m)
+{
+    (void)m;
+    assert_int_equal(st, CHATD_OK);
+    *(bool *)ctx = true;
+}
+
+static void append_elsewhere(const char *room, const char *sender, const char *text)
+{
+    bool done = false;
+    struct chatd_message m = {.room = room, .sender = sender, .ts_ms = clock_wall_ms(), .body = text,
+                              .body_len = strlen(text), .kind = CHATD_MESSAGE_TEXT};
+    void *st;
+    storage_ops(F->rooms.storage, &st)->message_append(st, &m, appended, &done);
+    run_until(&done);
+}
+
+/* Run the loop until the storage answered the deadline check of room. */
+static void checked(const char *room)
+{
+    int64_t since;
+    bool breached = false;
+    for (int i = 0; i < 100000 && first_response_of(F->rooms.first_response, room, &since, &breached) && !breached;
+         i++)
+        event_base_loop(F->srv.base, EVLOOP_ONCE);
+}
+
+/* [support] first_response_target: a customer left waiting past it is
+ * flagged once; an answer (also one stored elsewhere) ends the wait;
+ * customers' and system messages do not; back to the queue restarts it;
+ * the desk's histograms count each wait once. */
+static void first_response_targets(void **state)
+{
+    (void)state;
+    F->agents[0] = "agent1";
+    F->online[0] = "agent1";
+    F->rooms.first_response = first_response_new(&F->rooms, F->srv.base, 300000);
+    assert_non_null(F->rooms.first_response);
+    struct first_response *fr = F->rooms.first_response;
+    char late[64], quick[64], elsewhere[64];
+    open_for("고객😀", late);
+    open_for("손님🙂", quick);
+    open_for("c3", elsewhere);
+    int64_t since;
+    bool breached;
+    assert_true(first_response_of(fr, late, &since, &breached));
+    assert_false(breached);
+    size_t waiting, flagged;
+    first_response_counts(fr, &waiting, &flagged);
+    assert_int_equal(waiting, 3);
+    assert_int_equal(flagged, 0);
+
+    /* Answered in time: no longer kept, counted once. */
+    struct got g;
+    AWAIT(support_claim(&F->rooms, quick, "agent1", AGENT, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    assert_int_equal(histogram_count(F->metrics.support_wait), 1);
+    assert_int_equal(send_text(quick, "손님🙂", "여보세요? 😀", NULL), ROOM_OK); /* the customer's own */
+    assert_true(first_response_of(fr, quick, &since, &breached));
+    assert_int_equal(send_text(quick, "agent1", KOREAN, NULL), ROOM_OK);
+    assert_false(first_response_of(fr, quick, &since, &breached));
+    assert_int_equal(histogram_count(F->metrics.first_response), 1);
+
+    /* Another instance's agent answered: the check finds it in storage. */
+    AWAIT(support_claim(&F->rooms, elsewhere, "agent1", AGENT, got_room, &g), g);
+    append_elsewhere(elsewhere, "agent1", "안녕하세요, 무엇을 도와드릴까요? 🙏");
+
+    /* Past the target: the one unanswered room is flagged, once. */
+    assert_int_equal(send_text(late, "고객😀", "아무도 없나요? 😢", NULL), ROOM_OK);
+    F->nevents = 0;
+    sla_told = false;
+    first_response_check(fr, clock_wall_ms() + 600000);
+    run_until(&sla_told);
+    checked(elsewhere);
+    char line[160];
+    snprintf(line, sizeof line, "sla %s 고객😀 300000", late);
+    assert_true(has_event(line));
+    assert_int_equal(count_events("sla "), 1);
+    assert_true(first_response_of(fr, late, &since, &breached));
+    assert_true(breached);
+    assert_false(first_response_of(fr, elsewhere, &since, &breached));
+    assert_int_equal(F->metrics.first_response_breaches, 1);
+    assert_int_equal(histogram_count(F->metrics.first_response), 2);
+    first_response_check(fr, clock_wall_ms() + 1200000);
+    for (int i = 0; i < 10; i++)
+        event_base_loop(F->srv.base, EVLOOP_NONBLOCK);
+    assert_int_equal(count_events("sla "), 1);
+
+    /* Answered late: the histogram has it, the flag goes. */
+    AWAIT(support_claim(&F->rooms, late, "agent1", AGENT, got_room, &g), g);
+    assert_int_equal(send_text(late, "agent1", "늦어서 죄송합니다 🙇", NULL), ROOM_OK);
+    assert_false(first_response_of(fr, late, &since, &breached));
+    assert_int_equal(histogram_count(F->metrics.first_response), 3);
+
+    /* Completed: handle time counted once. */
+    AWAIT(support_complete(&F->rooms, late, "agent1", AGENT, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    assert_int_equal(histogram_count(F->metrics.handle_time), 1);
+
+    /* Back to the queue: the customer waits again (the system message
+     * does not answer), flagged by the timer at the new target. */
+    assert_int_equal(transfer_as(quick, "agent1", AGENT, NULL, NULL, &g), ROOM_OK);
+    assert_true(first_response_of(fr, quick, &since, &breached));
+    assert_false(breached);
+    sla_told = false;
+    first_response_set_target(fr, 30); /* a reload */
+    run_until(&sla_told);
+    snprintf(line, sizeof line, "sla %s 손님🙂 30", quick);
+    assert_true(has_event(line));
+    /* The restarted wait is no first response: the histogram stays. */
+    AWAIT(support_claim(&F->rooms, quick, "agent1", AGENT, got_room, &g), g);
+    assert_int_equal(send_text(quick, "agent1", "다시 왔어요 👋", NULL), ROOM_OK);
+    assert_int_equal(histogram_count(F->metrics.first_response), 3);
+    assert_int_equal(F->metrics.first_response_breaches, 2);
+
+    /* Closed by the customer: forgotten. */
+    char gone[64];
+    open_for("d4", gone);
+    AWAIT(membership_leave(&F->rooms, gone, "d4", USER, got_left, &g), g);
+    assert_false(first_response_of(fr, gone, &since, &breached));
 }
 
 /* open -> claimed -> completed, then closed; what each state refuses. */
@@ -1548,6 +1693,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(message_edit_window_and_managers, setup, teardown),
         cmocka_unit_test_setup_teardown(support_transfers, setup, teardown),
         cmocka_unit_test_setup_teardown(support_reopens, setup, teardown),
+        cmocka_unit_test_setup_teardown(first_response_targets, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
