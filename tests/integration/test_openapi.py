@@ -192,7 +192,8 @@ class LiveServer(OneServer):
         storage = cls.storage(cls.data)
         visitors = {"enabled": "on", "secret": "openapi-test-visitor-secret-0123456789"}
         cls.edit = staticmethod(lambda s: s.update({"storage": storage, "visitors": visitors,
-                                                     "support": {"reopen_window": "1h"}}))
+                                                     "support": {"reopen_window": "1h",
+                                                                 "first_response_target": "300ms"}}))
         super().setUpClass()
         cls.api = load_api()
         cls.events = load_events()
@@ -627,6 +628,10 @@ class OpenApiLive(LiveServer):
         # Closed before anyone claimed it: it leaves the queue.
         unclaimed = self.fresh_support("bob")
         agent.event("q", "opened", unclaimed)
+        # Left waiting past [support] first_response_target: flagged.
+        agent.event("q", "sla-breached", unclaimed, customer="bob", target_ms=300)
+        listed = self.call("agent1", "GET", "/api/rooms", query={"scope": "unassigned"}, expect=200)[1]["rooms"]
+        self.assertEqual([r["sla_breached"] for r in listed if r["id"] == unclaimed], [True])
         self.call("bob", "DELETE", R, expect=200, room=unclaimed)
         agent.event("q", "closed", unclaimed, state="closed")
 
