@@ -3,8 +3,10 @@
 "use strict";
 
 // turn counts the rooms asked to open: only the newest may show its room.
+// breached: rooms an sla-breached event named (the instance keeping a wait
+// tells every instance; the lists show the flag only where it is kept).
 const state = { queue: [], mine: [], open: null, watch: null, conv: null, lastTyping: 0,
-                lastMine: 0, customerRead: 0, turn: 0, agents: [], me: "offline" };
+                lastMine: 0, customerRead: 0, turn: 0, agents: [], me: "offline", breached: new Set() };
 window.__desk = state; // for the browser tests
 
 function roomItem(room, button) {
@@ -20,6 +22,17 @@ function roomItem(room, button) {
   return li;
 }
 
+// Past [support] first_response_target: a badge beside the customer's name.
+function markSla(li, room, breached) {
+  if (!breached) return;
+  li.dataset.sla = "breached";
+  const badge = document.createElement("span");
+  badge.className = "sla";
+  badge.textContent = "over target";
+  badge.title = "Waiting for an agent's answer longer than the desk's first-response target";
+  li.querySelector(".who").append(" ", badge);
+}
+
 function renderQueue() {
   const list = $("queue");
   list.replaceChildren(...state.queue.map((room) => {
@@ -28,7 +41,8 @@ function renderQueue() {
     b.setAttribute("aria-label", "Claim the chat of " + room.owner);
     b.addEventListener("click", () => claim(room.id));
     const li = roomItem(room, b);
-    li.querySelector(".info").dataset.created = room.created_at;
+    li.querySelector(".info").dataset.created = room.waiting_since || room.created_at;
+    markSla(li, room, "sla_breached" in room ? room.sla_breached : state.breached.has(room.id));
     return li;
   }));
   $("queue-empty").hidden = state.queue.length > 0;
@@ -45,6 +59,7 @@ setInterval(tick, 1000);
 function renderMine() {
   $("mine").replaceChildren(...state.mine.map((room) => {
     const li = roomItem(room);
+    markSla(li, room, room.sla_breached === true);
     li.tabIndex = 0;
     li.classList.toggle("active", state.open === room.id);
     const unread = state.open === room.id ? 0 : room.unread;
@@ -125,7 +140,12 @@ function onEvent(f) {
     editing.changed(f);
   } else if (ev === "message") {
     state.conv.addEvent(f);
-    if (f.headers.sender === desk.user) { state.lastMine = Number(f.headers.seq); updateRead(); }
+    if (f.headers.sender === desk.user) {
+      state.lastMine = Number(f.headers.seq);
+      updateRead();
+      // My answer ends the customer's wait: the flag goes.
+      if (state.mine.some((r) => r.id === state.open && r.sla_breached)) refreshMine();
+    }
     else desk.read(state.open, Number(f.headers.seq));
   } else if (ev === "typing") {
     showTyping(f);
@@ -185,7 +205,14 @@ $("signin").addEventListener("submit", async (e) => {
   $("console").hidden = false;
   // The queue and my notifications, also after every reconnect.
   const watch = () => {
-    desk.client.subscribe("/topic/support/queue", () => { refreshQueue(); refreshAgents(); });
+    desk.client.subscribe("/topic/support/queue", (f) => {
+      if (f.headers.event === "sla-breached") {
+        state.breached.add(f.headers.room);
+        refreshMine(); // a chat of mine may be the one waiting
+      }
+      refreshQueue();
+      refreshAgents();
+    });
     desk.client.subscribe("/user/queue/notifications", () => { refreshMine(); refreshAgents(); });
     desk.client.subscribe("/topic/support/agents", () => refreshAgents());
     refreshQueue();
