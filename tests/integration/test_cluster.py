@@ -17,6 +17,7 @@ from rooms_client import Api, send_message, stomp, subscribe
 from servers import KafkaMock, MariaDB, RabbitMQ, Redis
 
 BROKER = os.environ.get("CHATD_BROKER", "redis")
+SLA_MS = 700  # [support] first_response_target
 STORAGE = os.environ.get("CHATD_STORAGE", "redis")
 
 
@@ -46,6 +47,7 @@ class Cluster(unittest.TestCase):
                 s["storage"] = (cls.store.storage() if STORAGE == "mysql"
                                 else {"plugin": "redis", "address": cls.store.address})
                 s["server"]["presence_interval"] = "500ms"  # a dead peer is forgotten in 1.5 s
+                s["support"] = {"first_response_target": "%dms" % SLA_MS}
                 s["broker"] = {
                     "rabbitmq": lambda: {"plugin": "rabbitmq", "port": str(cls.bus.port)},
                     # Fetch at once rather than after the default 500 ms.
@@ -140,6 +142,51 @@ class Cluster(unittest.TestCase):
             got = sorted((next_event(c, "message") for _ in range(2)), key=lambda f: int(f.headers["seq"]))
             self.assertEqual([f.body for f in got], [b"hello from instance 0", b"hello from instance 1"])
             self.assertEqual([int(f.headers["seq"]) for f in got], [1, 2])
+
+    def open_support(self, node, user):
+        api = self.api(node, user)
+        status, room = api.post("/api/rooms", {"kind": "support"})
+        if status == 200:
+            api.delete("/api/rooms/" + room["id"])
+            status, room = api.post("/api/rooms", {"kind": "support"})
+        self.assertEqual(status, 201, room)
+        self.addCleanup(api.delete, "/api/rooms/" + room["id"])
+        return room["id"]
+
+    def test_first_response_target_once_across_instances(self):
+        """Rooms opened on instance 0: one left waiting is told once to the
+        agents of every instance; one answered on instance 1 in time is not
+        told (instance 0 finds the answer in the storage at the deadline)."""
+        watchers = []
+        for node in (1, 2):
+            w = self.stomp(node, "agent2")
+            subscribe(w, "/topic/support/queue")
+            w.expect("RECEIPT")
+            watchers.append(w)
+        before = self.metric(self.nodes[0], "chatd_support_first_response_seconds_count")
+        breaches = self.metric(self.nodes[0], "chatd_support_first_response_breaches_total")
+        waiting = self.open_support(0, "alice")
+        answered = self.open_support(0, "bob")
+        self.assertEqual(self.api(1, "agent1").post("/api/rooms/%s/claim" % answered)[0], 200)
+        # bob watches (on the answering instance): no offline notification.
+        bob = self.stomp(1, "bob")
+        subscribe(bob, "/topic/rooms/" + answered)
+        bob.expect("RECEIPT")
+        agent = self.stomp(1, "agent1")
+        send_message(agent, answered, "안녕하세요, 1번 인스턴스입니다 😀", receipt="a1")
+        agent.expect("RECEIPT")
+        # Opened after bob's answer: told after bob's deadline has passed.
+        last = self.open_support(0, "dana")
+        for w in watchers:
+            told = []
+            while last not in told:
+                told.append(next_event(w, "sla-breached").headers["room"])
+            self.assertEqual(told, [waiting, last])
+        wait_for(lambda: self.metric(self.nodes[0], "chatd_support_first_response_seconds_count") == before + 1,
+                 what="bob's answer counted by instance 0")
+        self.assertEqual(self.metric(self.nodes[0], "chatd_support_first_response_breaches_total"), breaches + 2)
+        for node in (1, 2):
+            self.assertEqual(self.metric(self.nodes[node], "chatd_support_first_response_breaches_total"), 0)
 
     def test_removal_ends_subscriptions_on_every_instance(self):
         alice = self.api(0, "alice")
