@@ -28,7 +28,16 @@ _Static_assert(offsetof(struct chatd_message, room) == SDK1_SKIP, "1.x message b
 _Static_assert(offsetof(struct chatd_room_filter, member) == SDK1_SKIP, "1.x filter body follows size");
 _Static_assert(offsetof(struct chatd_erase_result, rooms_deleted) == SDK1_SKIP, "1.x erase body follows size");
 
-enum answer { ANSWER_ROOM, ANSWER_ROOMS, ANSWER_MESSAGE, ANSWER_MESSAGES, ANSWER_DONE, ANSWER_COUNT, ANSWER_ERASE };
+enum answer {
+    ANSWER_ROOM,
+    ANSWER_ROOMS,
+    ANSWER_MESSAGE,
+    ANSWER_MESSAGES,
+    ANSWER_DONE,
+    ANSWER_COUNT,
+    ANSWER_ERASE,
+    ANSWER_REACTIONS,
+};
 
 struct call {
     struct call *prev, *next; /* the plugin's operations not answered yet */
@@ -93,6 +102,7 @@ static void call_answer_failure(const struct call *c, chatd_status st)
     case ANSWER_DONE: ((chatd_done_cb)c->cb)(c->ctx, st); break;
     case ANSWER_COUNT: ((chatd_count_cb)c->cb)(c->ctx, st, 0); break;
     case ANSWER_ERASE: ((chatd_erase_cb)c->cb)(c->ctx, st, NULL); break;
+    case ANSWER_REACTIONS: ((chatd_reactions_cb)c->cb)(c->ctx, st, NULL, 0); break;
     }
 }
 
@@ -325,6 +335,41 @@ static void on_erase(void *ctx, chatd_status st, const struct chatd_erase_result
     }
     e.size = sizeof e;
     ((chatd_erase_cb)c->cb)(c->ctx, st, res ? &e : NULL);
+    call_free(c);
+}
+
+/* The reaction counts of SDK 2.5, read at the plugin's stride. */
+#define REACTION_COUNT_SIZE_2_5 (offsetof(struct chatd_reaction_count, me) + sizeof(bool))
+
+static void on_reactions(void *ctx, chatd_status st, const struct chatd_reaction_count *counts, size_t n)
+{
+    struct call *c = ctx;
+    if (call_early(c))
+        return;
+    if (!counts || !n) {
+        ((chatd_reactions_cb)c->cb)(c->ctx, st, NULL, 0);
+        call_free(c);
+        return;
+    }
+    if (counts->size < REACTION_COUNT_SIZE_2_5)
+        return call_fail_now(c, call_bad_answer(c, "reaction count", counts->size, REACTION_COUNT_SIZE_2_5));
+    struct chatd_reaction_count *out = calloc(n, sizeof *out);
+    if (!out)
+        return call_fail_now(c, CHATD_ERR_NOMEM);
+    size_t stride = counts->size;
+    for (size_t i = 0; i < n; i++) {
+        const struct chatd_reaction_count *in = (const void *)((const char *)counts + i * stride);
+        memcpy(&out[i], in, stride < sizeof out[i] ? stride : sizeof out[i]);
+        out[i].size = sizeof out[i];
+        if (!out[i].emoji) {
+            free(out);
+            log_msg(CHATD_LOG_ERROR, c->p->section, 0, "storage plugin %s answered %s with a count without emoji",
+                    c->p->desc->name, c->op);
+            return call_fail_now(c, CHATD_ERR_INTERNAL);
+        }
+    }
+    ((chatd_reactions_cb)c->cb)(c->ctx, st, out, n);
+    free(out);
     call_free(c);
 }
 
@@ -617,6 +662,32 @@ static void port_room_reopen(void *state, const struct chatd_room_reopen *ro, ch
     call_returned(c);
 }
 
+static void port_reaction_change(void *state, const struct chatd_reaction_change *rc, chatd_reactions_cb cb,
+                                 void *ctx)
+{
+    struct plugin *p = state;
+    const struct chatd_storage_ops *o = ops_of_minor(p, 2);
+    struct call *c = call_start(p, "reaction_change", ANSWER_REACTIONS, (void *)cb, ctx);
+    if (!c || port_lacks(c, o && OPS_HAS(o, reaction_change)))
+        return;
+    struct chatd_reaction_change r = *rc;
+    r.size = sizeof r;
+    o->reaction_change(p->state, &r, on_reactions, c);
+    call_returned(c);
+}
+
+static void port_reaction_list(void *state, const char *room_id, const uint64_t *seqs, size_t nseqs,
+                               const char *for_user, chatd_reactions_cb cb, void *ctx)
+{
+    struct plugin *p = state;
+    const struct chatd_storage_ops *o = ops_of_minor(p, 2);
+    struct call *c = call_start(p, "reaction_list", ANSWER_REACTIONS, (void *)cb, ctx);
+    if (!c || port_lacks(c, o && OPS_HAS(o, reaction_list)))
+        return;
+    o->reaction_list(p->state, room_id, seqs, nseqs, for_user, on_reactions, c);
+    call_returned(c);
+}
+
 static const struct chatd_storage_ops port_ops = {
     .size = sizeof port_ops,
     .room_create = port_room_create,
@@ -639,6 +710,8 @@ static const struct chatd_storage_ops port_ops = {
     .room_claim_limited = port_room_claim_limited,
     .room_transfer = port_room_transfer,
     .room_reopen = port_room_reopen,
+    .reaction_change = port_reaction_change,
+    .reaction_list = port_reaction_list,
 };
 
 const struct chatd_storage_ops *storage_ops(const struct plugin *p, void **state)
@@ -698,4 +771,10 @@ bool storage_has_reopen(const struct plugin *p)
 {
     const struct chatd_storage_ops *o = ops_of_minor(p, 2);
     return o && OPS_HAS(o, room_reopen);
+}
+
+bool storage_has_reactions(const struct plugin *p)
+{
+    const struct chatd_storage_ops *o = ops_of_minor(p, 2);
+    return o && OPS_HAS(o, reaction_change) && OPS_HAS(o, reaction_list);
 }

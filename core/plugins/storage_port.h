@@ -51,4 +51,8 @@ bool storage_has_claim_limited(const struct plugin *p);
 bool storage_has_transfer(const struct plugin *p);
 bool storage_has_reopen(const struct plugin *p);
 
+/* SDK 2.5: whether p keeps reactions (reaction_change and reaction_list);
+ * without, the port answers both CHATD_ERR_UNSUPPORTED. */
+bool storage_has_reactions(const struct plugin *p);
+
 #endif

@@ -128,6 +128,12 @@ struct mark {
     uint64_t seq;
 };
 
+/* One member's reaction to one message (SDK 2.5). */
+struct mreact {
+    uint64_t seq;
+    char *emoji, *user;
+};
+
 struct mroom {
     char *id, *title, *owner, *agent, *unique_key;
     chatd_room_kind kind;
@@ -143,6 +149,8 @@ struct mroom {
     size_t nmarks;
     struct smap idem;  /* "sender\x1f" "client_id" -> (void *)seq */
     uint64_t last_rev; /* the room's revision counter (message_edit) */
+    struct mreact *reacts; /* unordered */
+    size_t nreacts;
 };
 
 /* One answer waiting for its turn; data lives in its arena. */
@@ -152,7 +160,7 @@ struct block {
     char data[];
 };
 
-enum ckind { C_ROOM, C_ROOMS, C_MESSAGE, C_MESSAGES, C_DONE, C_COUNT, C_ERASE };
+enum ckind { C_ROOM, C_ROOMS, C_MESSAGE, C_MESSAGES, C_DONE, C_COUNT, C_ERASE, C_REACTIONS };
 
 struct completion {
     struct completion *next;
@@ -166,6 +174,7 @@ struct completion {
         chatd_done_cb done;
         chatd_count_cb count;
         chatd_erase_cb erase;
+        chatd_reactions_cb reactions;
     } cb;
     void *ctx;
     struct block *arena;
@@ -173,6 +182,7 @@ struct completion {
     struct chatd_message *msgs;
     size_t n;
     struct chatd_erase_result erased;
+    struct chatd_reaction_count *counts;
 };
 
 struct memstore {
@@ -244,6 +254,7 @@ static void run_completions(evutil_socket_t fd, short what, void *arg)
         case C_DONE: c->cb.done(c->ctx, c->st); break;
         case C_COUNT: c->cb.count(c->ctx, c->st, c->n); break;
         case C_ERASE: c->cb.erase(c->ctx, c->st, c->st == CHATD_OK ? &c->erased : NULL); break;
+        case C_REACTIONS: c->cb.reactions(c->ctx, c->st, c->n ? c->counts : NULL, c->n); break;
         }
         completion_free(c);
         c = next;
@@ -288,6 +299,7 @@ static void nomem_run(void *arg)
     case C_DONE: ((chatd_done_cb)n->cb)(n->ctx, CHATD_ERR_NOMEM); break;
     case C_COUNT: ((chatd_count_cb)n->cb)(n->ctx, CHATD_ERR_NOMEM, 0); break;
     case C_ERASE: ((chatd_erase_cb)n->cb)(n->ctx, CHATD_ERR_NOMEM, NULL); break;
+    case C_REACTIONS: ((chatd_reactions_cb)n->cb)(n->ctx, CHATD_ERR_NOMEM, NULL, 0); break;
     }
     free(n);
 }
@@ -488,6 +500,11 @@ static void room_destroy(struct mroom *r)
     for (size_t i = 0; i < r->nmarks; i++)
         free(r->marks[i].user);
     free(r->marks);
+    for (size_t i = 0; i < r->nreacts; i++) {
+        free(r->reacts[i].emoji);
+        free(r->reacts[i].user);
+    }
+    free(r->reacts);
     smap_free(&r->idem);
     free(r);
 }
@@ -1099,6 +1116,16 @@ static void mem_user_erase(void *state, const char *user, chatd_erase_cb cb, voi
             s->body_len = 0;
             res.messages_erased++;
         }
+        for (size_t k = 0; k < r->nreacts;) {
+            struct mreact *x = &r->reacts[k];
+            if (strcmp(x->user, user) != 0) {
+                k++;
+                continue;
+            }
+            free(x->emoji);
+            free(x->user);
+            *x = r->reacts[--r->nreacts];
+        }
         for (size_t k = 0; k < r->nmarks; k++) {
             if (strcmp(r->marks[k].user, user) == 0) {
                 free(r->marks[k].user);
@@ -1205,6 +1232,132 @@ static void mem_message_revisions(void *state, const char *room_id, uint64_t aft
         qsort(c->msgs, n, sizeof *c->msgs, by_rev);
     c->n = n < limit ? n : limit;
     complete(m, c);
+}
+
+/* -------------------------------------------------------------- reactions */
+
+static bool seq_wanted(const uint64_t *seqs, size_t nseqs, uint64_t seq)
+{
+    for (size_t i = 0; i < nseqs; i++)
+        if (seqs[i] == seq)
+            return true;
+    return false;
+}
+
+static int by_seq_emoji(const void *a, const void *b)
+{
+    const struct chatd_reaction_count *x = a, *y = b;
+    if (x->seq != y->seq)
+        return x->seq < y->seq ? -1 : 1;
+    return strcmp(x->emoji, y->emoji); /* byte order: strcmp compares as unsigned char */
+}
+
+/* Answer st with the counts of r's messages seqs[0..nseqs), `me` for user. */
+static void complete_reactions(struct memstore *m, chatd_reactions_cb cb, void *ctx, chatd_status st,
+                               const struct mroom *r, const uint64_t *seqs, size_t nseqs, const char *user)
+{
+    struct completion *c = completion_new(C_REACTIONS, ctx);
+    size_t cap = r ? r->nreacts : 0;
+    if (!c || (cap && !(c->counts = arena_alloc(c, cap * sizeof *c->counts)))) {
+        if (c)
+            completion_free(c);
+        answer_nomem(m, C_REACTIONS, (void *)cb, ctx);
+        return;
+    }
+    c->cb.reactions = cb;
+    c->st = st;
+    size_t n = 0;
+    for (size_t k = 0; k < cap; k++) {
+        const struct mreact *x = &r->reacts[k];
+        if (!seq_wanted(seqs, nseqs, x->seq))
+            continue;
+        bool me = user && strcmp(x->user, user) == 0;
+        size_t j = 0;
+        while (j < n && !(c->counts[j].seq == x->seq && strcmp(c->counts[j].emoji, x->emoji) == 0))
+            j++;
+        if (j == n)
+            c->counts[n++] = (struct chatd_reaction_count){
+                .size = sizeof c->counts[0], .seq = x->seq, .emoji = x->emoji, .count = 0, .me = false};
+        c->counts[j].count++;
+        c->counts[j].me |= me;
+    }
+    bool oom = false;
+    for (size_t j = 0; j < n; j++) /* the answer outlives a change before it runs */
+        c->counts[j].emoji = arena_str(c, c->counts[j].emoji, &oom);
+    if (oom) {
+        completion_free(c);
+        answer_nomem(m, C_REACTIONS, (void *)cb, ctx);
+        return;
+    }
+    if (n)
+        qsort(c->counts, n, sizeof *c->counts, by_seq_emoji);
+    c->n = n;
+    complete(m, c);
+}
+
+static void mem_reaction_change(void *state, const struct chatd_reaction_change *rc, chatd_reactions_cb cb,
+                                void *ctx)
+{
+    struct memstore *m = state;
+    struct mroom *r = smap_get(&m->rooms, rc->room_id);
+    if (!r || rc->seq < 1 || rc->seq > r->nmsgs) {
+        complete_reactions(m, cb, ctx, CHATD_ERR_NOT_FOUND, NULL, NULL, 0, NULL);
+        return;
+    }
+    const struct mmsg *s = &r->msgs[rc->seq - 1];
+    if (s->deleted || !s->sender || !*s->sender) {
+        complete_reactions(m, cb, ctx, CHATD_ERR_CONFLICT, NULL, NULL, 0, NULL);
+        return;
+    }
+    size_t mine = r->nreacts, distinct = 0;
+    bool emoji_held = false;
+    for (size_t k = 0; k < r->nreacts; k++) {
+        const struct mreact *x = &r->reacts[k];
+        if (x->seq != rc->seq)
+            continue;
+        bool same = strcmp(x->emoji, rc->emoji) == 0;
+        if (same && strcmp(x->user, rc->user) == 0)
+            mine = k;
+        if (same)
+            emoji_held = true;
+        /* distinct emoji: count each at its first holder in the array */
+        bool first = true;
+        for (size_t j = 0; j < k && first; j++)
+            first = !(r->reacts[j].seq == rc->seq && strcmp(r->reacts[j].emoji, x->emoji) == 0);
+        distinct += first;
+    }
+    chatd_status st = CHATD_OK;
+    if (rc->add && mine < r->nreacts) {
+        st = CHATD_ERR_EXISTS;
+    } else if (!rc->add && mine == r->nreacts) {
+        st = CHATD_ERR_EXISTS;
+    } else if (rc->add && !emoji_held && rc->max_distinct && distinct >= rc->max_distinct) {
+        st = CHATD_ERR_LIMIT;
+    } else if (rc->add) {
+        struct mreact *v = realloc(r->reacts, (r->nreacts + 1) * sizeof *v);
+        char *emoji = strdup(rc->emoji), *user = strdup(rc->user);
+        if (v)
+            r->reacts = v;
+        if (!v || !emoji || !user) {
+            free(emoji);
+            free(user);
+            answer_nomem(m, C_REACTIONS, (void *)cb, ctx);
+            return;
+        }
+        r->reacts[r->nreacts++] = (struct mreact){rc->seq, emoji, user};
+    } else {
+        free(r->reacts[mine].emoji);
+        free(r->reacts[mine].user);
+        r->reacts[mine] = r->reacts[--r->nreacts];
+    }
+    complete_reactions(m, cb, ctx, st, r, &rc->seq, 1, rc->user);
+}
+
+static void mem_reaction_list(void *state, const char *room_id, const uint64_t *seqs, size_t nseqs,
+                              const char *for_user, chatd_reactions_cb cb, void *ctx)
+{
+    struct memstore *m = state;
+    complete_reactions(m, cb, ctx, CHATD_OK, smap_get(&m->rooms, room_id), seqs, nseqs, for_user);
 }
 
 /* -------------------------------------------------------------- lifecycle */
@@ -1408,6 +1561,9 @@ static const struct chatd_storage_ops mem_ops = {
     .room_claim_limited = mem_room_claim_limited,
     .room_transfer = mem_room_transfer,
     .room_reopen = mem_room_reopen,
+    /* SDK 2.5: reactions. */
+    .reaction_change = mem_reaction_change,
+    .reaction_list = mem_reaction_list,
 };
 
 CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_STORAGE, .name = "memory", .version = "1.0",

@@ -1325,6 +1325,237 @@ static void desk_race_instances(const struct chatd_plugin *d, const struct chatd
         d->fini(states[k]);
 }
 
+/* ------------------------------------------------------------ reactions */
+
+/* SDK 2.5 answers: up to 16 counts, as the plugin ordered them. */
+struct reacted {
+    int done;
+    chatd_status st;
+    size_t n;
+    uint64_t seq[16], count[16];
+    bool me[16];
+    char emoji[16][40];
+};
+
+static void reacted_cb(void *ctx, chatd_status st, const struct chatd_reaction_count *c, size_t n)
+{
+    note_early();
+    struct reacted *r = ctx;
+    r->st = st;
+    r->n = n;
+    for (size_t i = 0; i < n; i++)
+        NOTE_SIZE(AT(c, i));
+    for (size_t i = 0; i < n && i < 16; i++) {
+        const struct chatd_reaction_count *e = AT(c, i);
+        r->seq[i] = e->seq;
+        r->count[i] = e->count;
+        r->me[i] = e->me;
+        snprintf(r->emoji[i], sizeof r->emoji[i], "%s", e->emoji ? e->emoji : "(null)");
+    }
+    r->done++;
+}
+
+static void wait_reacted(struct reacted *r, size_t n)
+{
+    for (;;) {
+        size_t done = 0;
+        for (size_t i = 0; i < n; i++)
+            done += r[i].done > 0;
+        if (done == n)
+            return;
+        event_base_loop(H.base, EVLOOP_ONCE);
+    }
+}
+
+static void react_call(const struct chatd_storage_ops *ops, void *state, const char *room, uint64_t seq,
+                       const char *user, const char *emoji, bool add, size_t max, struct reacted *out)
+{
+    struct chatd_reaction_change rc = {.size = sizeof rc, .room_id = room, .seq = seq, .user = user, .emoji = emoji,
+                                       .add = add, .max_distinct = max};
+    CALL(ops->reaction_change(state, &rc, reacted_cb, out));
+}
+
+static struct reacted react(const struct chatd_storage_ops *ops, void *state, const char *room, uint64_t seq,
+                            const char *user, const char *emoji, bool add, size_t max)
+{
+    struct reacted r = {0};
+    react_call(ops, state, room, seq, user, emoji, add, max, &r);
+    wait_reacted(&r, 1);
+    return r;
+}
+
+static struct reacted reactions_of(const struct chatd_storage_ops *ops, void *state, const char *room,
+                                   const uint64_t *seqs, size_t n, const char *user)
+{
+    struct reacted r = {0};
+    CALL(ops->reaction_list(state, room, seqs, n, user, reacted_cb, &r));
+    wait_reacted(&r, 1);
+    return r;
+}
+
+/* Index of (seq, emoji) in an answer, or -1. */
+static int reacted_at(const struct reacted *r, uint64_t seq, const char *emoji)
+{
+    for (size_t i = 0; i < r->n && i < 16; i++)
+        if (r->seq[i] == seq && strcmp(r->emoji[i], emoji) == 0)
+            return (int)i;
+    return -1;
+}
+
+static void reactions(const struct chatd_storage_ops *ops, void *state)
+{
+    static const char thumbs[] = "\xf0\x9f\x91\x8d\xf0\x9f\x8f\xbd";                               /* 👍🏽 */
+    static const char family[] = "\xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x91\xa7"; /* 👨‍👩‍👧 */
+    static const char heart[] = "\xe2\x9d\xa4\xef\xb8\x8f";                                         /* ❤️ */
+    static const char korean[] = "\xed\x95\x9c";                                                    /* 한 */
+    /* 32 bytes, the SDK's bound: eight 😀 */
+    static const char longest[] = "\xf0\x9f\x98\x80\xf0\x9f\x98\x80\xf0\x9f\x98\x80\xf0\x9f\x98\x80"
+                                  "\xf0\x9f\x98\x80\xf0\x9f\x98\x80\xf0\x9f\x98\x80\xf0\x9f\x98\x80";
+    _Static_assert(sizeof longest - 1 == CHATD_REACTION_EMOJI_MAX, "the longest emoji");
+    const char *members[] = {"rx1", "rx2", "rx3", "rx4", "rx5", "rx6"};
+    struct chatd_room room = {.size = sizeof room, .id = "rreact", .kind = CHATD_ROOM_GROUP, .state = CHATD_ROOM_OPEN,
+                              .owner = "rx1", .title = "reactions", .created_ms = 1, .members = members,
+                              .nmembers = 6};
+    struct result cr = {0};
+    CALL(ops->room_create(state, &room, NULL, room_cb, &cr));
+    wait_all(&cr, 1);
+    CHECK(cr.st == CHATD_OK, "create rreact: %s", chatd_strerror(cr.st));
+    for (int i = 0; i < 3; i++)
+        CHECK(append_as(ops, state, "rreact", "rx1", NULL, "react to me") == CHATD_OK, "append %d", i);
+    struct edited del = edit_one(ops, state, "rreact", 3, CHATD_MESSAGE_DELETE, NULL, 100);
+    CHECK(del.st == CHATD_OK, "delete message 3: %s", chatd_strerror(del.st));
+
+    uint64_t both[] = {2, 1};
+    struct reacted r = reactions_of(ops, state, "rreact", both, 2, "rx1");
+    CHECK(r.st == CHATD_OK && r.n == 0, "no reactions yet: %s %zu", chatd_strerror(r.st), r.n);
+
+    /* Added: counted, `me` for whoever reacted; twice is once. */
+    r = react(ops, state, "rreact", 1, "rx1", thumbs, true, 20);
+    CHECK(r.st == CHATD_OK && r.n == 1 && r.seq[0] == 1 && strcmp(r.emoji[0], thumbs) == 0 && r.count[0] == 1 &&
+              r.me[0], "add: %s n %zu count %llu me %d '%s'", chatd_strerror(r.st), r.n,
+          (unsigned long long)r.count[0], (int)r.me[0], r.emoji[0]);
+    r = react(ops, state, "rreact", 1, "rx1", thumbs, true, 20);
+    CHECK(r.st == CHATD_ERR_EXISTS && r.n == 1 && r.count[0] == 1 && r.me[0], "add twice: %s count %llu",
+          chatd_strerror(r.st), (unsigned long long)r.count[0]);
+    r = react(ops, state, "rreact", 1, "rx2", thumbs, true, 20);
+    CHECK(r.st == CHATD_OK && r.n == 1 && r.count[0] == 2 && r.me[0], "a second member: %s count %llu",
+          chatd_strerror(r.st), (unsigned long long)r.count[0]);
+    r = react(ops, state, "rreact", 1, "rx1", family, true, 20);
+    CHECK(r.st == CHATD_OK && r.n == 2, "a ZWJ sequence: %s n %zu", chatd_strerror(r.st), r.n);
+    r = react(ops, state, "rreact", 2, "rx2", heart, true, 20);
+    CHECK(r.st == CHATD_OK && r.n == 1 && strcmp(r.emoji[0], heart) == 0, "a heart: %s", chatd_strerror(r.st));
+    r = react(ops, state, "rreact", 2, "rx3", korean, true, 20);
+    CHECK(r.st == CHATD_OK && r.n == 2, "Korean text as a reaction: %s", chatd_strerror(r.st));
+    r = react(ops, state, "rreact", 2, "rx3", longest, true, 20);
+    CHECK(r.st == CHATD_OK && r.n == 3 && reacted_at(&r, 2, longest) >= 0, "the longest emoji kept whole: %s",
+          chatd_strerror(r.st));
+
+    /* A page's counts: ordered by seq, then emoji byte for byte; me per user. */
+    r = reactions_of(ops, state, "rreact", both, 2, "rx1");
+    CHECK(r.st == CHATD_OK && r.n == 5, "page: %s n %zu", chatd_strerror(r.st), r.n);
+    bool ordered = r.n == 5;
+    for (size_t i = 1; i < r.n && i < 16; i++)
+        ordered = ordered && (r.seq[i - 1] < r.seq[i] ||
+                              (r.seq[i - 1] == r.seq[i] && memcmp(r.emoji[i - 1], r.emoji[i],
+                                                                  strlen(r.emoji[i]) + 1) < 0));
+    CHECK(ordered, "page ordered by seq then emoji bytes");
+    int t = reacted_at(&r, 1, thumbs), f = reacted_at(&r, 1, family), h = reacted_at(&r, 2, heart);
+    CHECK(t >= 0 && r.count[t] == 2 && r.me[t] && f >= 0 && r.count[f] == 1 && r.me[f] && h >= 0 &&
+              r.count[h] == 1 && !r.me[h], "page counts and me for rx1");
+    r = reactions_of(ops, state, "rreact", both, 2, NULL);
+    bool none_mine = r.n == 5;
+    for (size_t i = 0; i < r.n && i < 16; i++)
+        none_mine = none_mine && !r.me[i];
+    CHECK(none_mine, "no for_user: me false everywhere (n %zu)", r.n);
+    uint64_t only2[] = {2};
+    r = reactions_of(ops, state, "rreact", only2, 1, "rx3");
+    CHECK(r.st == CHATD_OK && r.n == 3 && r.seq[0] == 2 && r.seq[2] == 2, "one message's: n %zu", r.n);
+
+    /* Taken back: the count drops, an emoji nobody holds goes; twice is nothing. */
+    r = react(ops, state, "rreact", 1, "rx1", thumbs, false, 0);
+    t = reacted_at(&r, 1, thumbs);
+    CHECK(r.st == CHATD_OK && t >= 0 && r.count[t] == 1 && !r.me[t], "remove: %s", chatd_strerror(r.st));
+    r = react(ops, state, "rreact", 1, "rx1", thumbs, false, 0);
+    CHECK(r.st == CHATD_ERR_EXISTS && reacted_at(&r, 1, thumbs) >= 0, "remove twice: %s", chatd_strerror(r.st));
+    r = react(ops, state, "rreact", 1, "rx1", family, false, 0);
+    CHECK(r.st == CHATD_OK && reacted_at(&r, 1, family) < 0 && r.n == 1, "the last holder goes: %s n %zu",
+          chatd_strerror(r.st), r.n);
+
+    /* The bound on distinct emoji: a new one refused, a held one still joins. */
+    r = react(ops, state, "rreact", 2, "rx4", thumbs, true, 3);
+    CHECK(r.st == CHATD_ERR_LIMIT && r.n == 3 && reacted_at(&r, 2, thumbs) < 0, "a 4th distinct emoji: %s n %zu",
+          chatd_strerror(r.st), r.n);
+    r = react(ops, state, "rreact", 2, "rx4", heart, true, 3);
+    h = reacted_at(&r, 2, heart);
+    CHECK(r.st == CHATD_OK && h >= 0 && r.count[h] == 2, "a held emoji at the bound: %s", chatd_strerror(r.st));
+
+    /* A tombstone takes none; no message, no room: not found. */
+    r = react(ops, state, "rreact", 3, "rx1", thumbs, true, 20);
+    CHECK(r.st == CHATD_ERR_CONFLICT, "a deleted message: %s", chatd_strerror(r.st));
+    r = react(ops, state, "rreact", 99, "rx1", thumbs, true, 20);
+    CHECK(r.st == CHATD_ERR_NOT_FOUND, "no such message: %s", chatd_strerror(r.st));
+    r = react(ops, state, "rnoreact", 1, "rx1", thumbs, true, 20);
+    CHECK(r.st == CHATD_ERR_NOT_FOUND, "no such room: %s", chatd_strerror(r.st));
+    r = reactions_of(ops, state, "rnoreact", both, 2, "rx1");
+    CHECK(r.st == CHATD_OK && r.n == 0, "no such room's list: %s", chatd_strerror(r.st));
+
+    /* Concurrent: one member's same reaction five times is one; five
+     * members at once are five; five new emoji at a bound of 3 + 2 leave
+     * exactly two in. */
+    struct reacted c[5] = {{0}};
+    for (int i = 0; i < 5; i++)
+        react_call(ops, state, "rreact", 1, "rx5", heart, true, 20, &c[i]);
+    wait_reacted(c, 5);
+    int ok = 0, exists = 0;
+    for (int i = 0; i < 5; i++) {
+        ok += c[i].st == CHATD_OK;
+        exists += c[i].st == CHATD_ERR_EXISTS;
+    }
+    CHECK(ok == 1 && exists == 4, "one member's concurrent adds: %d OK, %d EXISTS", ok, exists);
+    memset(c, 0, sizeof c);
+    static const char *const five[] = {"\xf0\x9f\x8e\x89", "\xf0\x9f\x8e\x88", "\xf0\x9f\x8e\x81",
+                                       "\xf0\x9f\x8e\x82", "\xf0\x9f\x8e\x83"}; /* 🎉 🎈 🎁 🎂 🎃 */
+    for (int i = 0; i < 5; i++)
+        react_call(ops, state, "rreact", 1, members[i], five[i], true, 4, &c[i]);
+    wait_reacted(c, 5);
+    ok = 0;
+    int limited = 0;
+    for (int i = 0; i < 5; i++) {
+        ok += c[i].st == CHATD_OK;
+        limited += c[i].st == CHATD_ERR_LIMIT;
+    }
+    uint64_t one[] = {1};
+    r = reactions_of(ops, state, "rreact", one, 1, NULL);
+    /* message 1 held thumbs and heart: two more fit under 4 */
+    CHECK(ok == 2 && limited == 3 && r.n == 4, "concurrent new emoji at a bound: %d OK, %d LIMIT, %zu held", ok,
+          limited, r.n);
+
+    /* A member's reactions go with user_erase; a room's with the room. */
+    if (ops->user_erase) {
+        struct result er = {0};
+        CALL(ops->user_erase(state, "rx3", erase_cb, &er));
+        wait_all(&er, 1);
+        r = reactions_of(ops, state, "rreact", only2, 1, NULL);
+        CHECK(er.st == CHATD_OK && reacted_at(&r, 2, korean) < 0 && reacted_at(&r, 2, longest) < 0 &&
+                  reacted_at(&r, 2, heart) >= 0, "erased user's reactions gone: %s n %zu", chatd_strerror(er.st),
+              r.n);
+    }
+    struct result dr = {0};
+    CALL(ops->room_delete(state, "rreact", done_cb, &dr));
+    wait_all(&dr, 1);
+    CHECK(dr.st == CHATD_OK, "delete rreact: %s", chatd_strerror(dr.st));
+    cr = (struct result){0};
+    CALL(ops->room_create(state, &room, NULL, room_cb, &cr));
+    wait_all(&cr, 1);
+    CHECK(append_as(ops, state, "rreact", "rx1", NULL, "anew") == CHATD_OK, "append to the room anew");
+    r = reactions_of(ops, state, "rreact", both, 2, "rx1");
+    CHECK(cr.st == CHATD_OK && r.st == CHATD_OK && r.n == 0, "a room made anew with the id has no reactions: n %zu",
+          r.n);
+    dr = (struct result){0};
+    CALL(ops->room_delete(state, "rreact", done_cb, &dr));
+    wait_all(&dr, 1);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -1673,6 +1904,14 @@ int main(int argc, char **argv)
         CHECK(false, "%s: no room_claim_limited, room_transfer, room_reopen (SDK 2.3)", argv[1]);
     else
         printf("%s: no support desk operations (SDK 2.3): not checked\n", argv[1]);
+
+    if (ops->size >= offsetof(struct chatd_storage_ops, reaction_list) + sizeof ops->reaction_list &&
+        ops->reaction_change && ops->reaction_list && ops->message_edit)
+        reactions(ops, state);
+    else if (getenv("CONFORMANCE_STORES") && strstr(getenv("CONFORMANCE_STORES"), "reactions"))
+        CHECK(false, "%s: no reaction_change, reaction_list (SDK 2.5)", argv[1]);
+    else
+        printf("%s: no reactions (SDK 2.5): not checked\n", argv[1]);
 
     CHECK(H.early == 0, "%d completions ran before their call returned", H.early);
     CHECK(H.unsized == 0, "%d answered structs had a size below the SDK's", H.unsized);

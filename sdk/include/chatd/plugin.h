@@ -360,6 +360,35 @@ struct chatd_room_reopen {
     int64_t now_ms;             /* becomes assigned_ms when it goes to `agent` */
 };
 
+/* SDK 2.5: reactions. One member's emoji on one message (reaction_change).
+ * All pointers borrowed for the call. Who may react, and whether the emoji
+ * is acceptable (1..CHATD_REACTION_EMOJI_MAX bytes of UTF-8), is the host's
+ * decision, made before the call. */
+#define CHATD_REACTION_EMOJI_MAX 32
+struct chatd_reaction_change {
+    size_t size;          /* sizeof the struct as the host built it */
+    const char *room_id;
+    uint64_t seq;         /* the message's seq */
+    const char *user;     /* who reacts */
+    const char *emoji;    /* NUL-terminated UTF-8, compared byte for byte */
+    bool add;             /* true: add the reaction; false: take it back */
+    size_t max_distinct;  /* add: at most this many distinct emoji per message (0: no bound) */
+};
+
+/* SDK 2.5: how many members reacted to message `seq` with `emoji`, and
+ * whether the user the request named (for_user) is one of them. Filled by
+ * the plugin; arrays step by `size` ("Growth"). */
+struct chatd_reaction_count {
+    size_t size;          /* sizeof the struct as the plugin built it */
+    uint64_t seq;
+    const char *emoji;
+    uint64_t count;       /* >= 1: an emoji nobody holds any more is not listed */
+    bool me;
+};
+/* counts[0..n): ordered by seq, then by emoji byte for byte (memcmp). */
+typedef void (*chatd_reactions_cb)(void *ctx, chatd_status st, const struct chatd_reaction_count *counts,
+                                   size_t n);
+
 /* n: how many things the operation did. */
 typedef void (*chatd_count_cb)(void *ctx, chatd_status st, uint64_t n);
 
@@ -561,6 +590,36 @@ struct chatd_storage_ops {
      * CHATD_ERR_EXISTS with the room holding the key (the customer's other
      * open support room); OK with the room as it now is. */
     void (*room_reopen)(void *state, const struct chatd_room_reopen *ro, chatd_room_cb cb, void *ctx);
+
+    /* SDK 2.5: reactions. Optional: without them the host answers a
+     * reaction 501 and history carries none. A reaction is a (message,
+     * user, emoji) triple held at most once; it is state, not history: it
+     * takes no seq and no revision. Deleting a room (room_delete,
+     * room_purge, CHATD_GROUP_DELETE, user_erase of its customer) removes
+     * its reactions; user_erase removes the user's reactions in every room
+     * it searches. */
+
+    /* Atomically, across every instance sharing the backend, on the
+     * message rc->seq of rc->room_id. Completes, the first that applies:
+     * - CHATD_ERR_NOT_FOUND (no counts) when there is no such room or no
+     *   message at that seq;
+     * - CHATD_ERR_CONFLICT (no counts) when the message is deleted or
+     *   erased (sender ""): a tombstone takes no reactions;
+     * - add: CHATD_ERR_EXISTS with the counts when rc->user holds that
+     *   reaction already (adding twice is one reaction); CHATD_ERR_LIMIT
+     *   with the counts when the message holds max_distinct distinct emoji
+     *   and rc->emoji is not one of them;
+     * - remove: CHATD_ERR_EXISTS with the counts when rc->user holds no
+     *   such reaction (nothing to take back);
+     * - CHATD_OK with the counts after the change, once durable.
+     * The counts are the message's (every emoji of it, `me` for rc->user).
+     * Nothing changes unless the answer is OK. */
+    void (*reaction_change)(void *state, const struct chatd_reaction_change *rc, chatd_reactions_cb cb, void *ctx);
+    /* The reactions of the messages seqs[0..nseqs) of room_id (nseqs >= 1,
+     * in any order), `me` for for_user (may be NULL: me false). OK with
+     * none for messages without reactions, or no such room. */
+    void (*reaction_list)(void *state, const char *room_id, const uint64_t *seqs, size_t nseqs,
+                          const char *for_user, chatd_reactions_cb cb, void *ctx);
 };
 
 /* ---------------------------------------------------------------- broker */
