@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#define ROUTE_PARAMS 2
+#define ROUTE_PARAMS 3
 
 struct route {
     const char *method;  /* "GET", ...; "*" for any method */

@@ -218,6 +218,8 @@ static const struct route api_routes[] = {
     {"GET", "/api/rooms/{}/messages", API_ROOMS, ROOM_HISTORY},
     {"PATCH", "/api/rooms/{}/messages/{}", API_ROOMS, ROOM_MESSAGE_EDIT},
     {"DELETE", "/api/rooms/{}/messages/{}", API_ROOMS, ROOM_MESSAGE_DELETE},
+    {"PUT", "/api/rooms/{}/messages/{}/reactions/{}", API_ROOMS, ROOM_REACTION_ADD},
+    {"DELETE", "/api/rooms/{}/messages/{}/reactions/{}", API_ROOMS, ROOM_REACTION_REMOVE},
     {"POST", "/api/rooms/{}/claim", API_ROOMS, ROOM_CLAIM},
     {"POST", "/api/rooms/{}/complete", API_ROOMS, ROOM_COMPLETE},
     {"POST", "/api/rooms/{}/transfer", API_ROOMS, ROOM_TRANSFER},
@@ -258,7 +260,7 @@ static void rest_auth_done(void *ctx, chatd_status st, const struct chatd_identi
     else if (c->route->handler == API_ADMIN_RELOAD)
         admin_reload_rest(c);
     else
-        rooms_rest(c, (enum rooms_request)c->route->request, c->params[0], c->params[1]);
+        rooms_rest(c, (enum rooms_request)c->route->request, c->params[0], c->params[1], c->params[2]);
 }
 
 void rest_request(struct server *srv, uint64_t id, struct http_request *req)

@@ -15,6 +15,7 @@
 #include "rooms/history.h"
 #include "rooms/message_edits.h"
 #include "rooms/membership.h"
+#include "rooms/reactions.h"
 #include "rooms/read_marks.h"
 #include "rooms/room_rules.h"
 #include "rooms/rooms.h"
@@ -110,7 +111,7 @@ static void list_rooms(struct rest_call *c)
 }
 
 static void history_answered(void *ctx, const struct room_answer *a, const struct chatd_message *msgs, size_t n,
-                             uint64_t next_before)
+                             uint64_t next_before, const struct reaction_page *rx)
 {
     struct rest_call *c = ctx;
     if (failed(c, a))
@@ -122,7 +123,12 @@ static void history_answered(void *ctx, const struct room_answer *a, const struc
     for (size_t i = 0; i < n; i++) {
         if (i)
             jsonw_raw(&w, ",", 1);
-        room_message_jsonw(&w, &msgs[i]);
+        size_t nrx;
+        const struct chatd_reaction_count *mine = reaction_page_of(rx, msgs[i].seq, &nrx);
+        if (rx->kept)
+            room_message_jsonw_reacted(&w, &msgs[i], mine, nrx);
+        else
+            room_message_jsonw(&w, &msgs[i]);
     }
     jsonw_raw(&w, "]", 1);
     if (next_before) {
@@ -240,6 +246,42 @@ static void change_message(struct rest_call *c, const char *room, const char *se
     message_change(c->srv->rooms, &req, changed, c);
 }
 
+/* A reaction stored (or there already): the message's counts, `me` for the caller. */
+static void reacted(void *ctx, const struct room_answer *a, const struct chatd_reaction_count *counts, size_t n)
+{
+    struct rest_call *c = ctx;
+    if (a->status == ROOM_LIMIT) {
+        rest_error(c, 409, "limit", "%s", a->why);
+        return;
+    }
+    if (failed(c, a))
+        return;
+    uint64_t seq = 0;
+    query_u64(c->params[1], &seq); /* read before the request was made */
+    json_t *rx = room_reactions_json(counts, n, true);
+    rest_respond(c, 200, rx ? json_pack("{s:s, s:I, s:o}", "room", c->params[0], "seq", (json_int_t)seq, "reactions", rx)
+                            : NULL);
+}
+
+static void react(struct rest_call *c, const char *room, const char *seq_text, const char *emoji, bool add)
+{
+    uint64_t seq;
+    if (!seq_text || !query_u64(seq_text, &seq) || !seq) {
+        rest_error(c, 404, "not_found", "no such message");
+        return;
+    }
+    char buf[CHATD_REACTION_EMOJI_MAX];
+    size_t len;
+    if (!emoji || !path_segment_decode(emoji, buf, sizeof buf, &len)) {
+        rest_error(c, 400, "bad_request", "A reaction is an emoji of at most 32 bytes of UTF-8, percent-encoded "
+                                          "in the path.");
+        return;
+    }
+    struct reaction_request req = {.room_id = room, .user = c->user, .seq = seq, .emoji = buf, .emoji_len = len,
+                                   .add = add};
+    reaction_change(c->srv->rooms, &req, reacted, c);
+}
+
 /* {"to": AGENT or null, "note": TEXT (optional)} */
 static void transfer(struct rest_call *c, const char *room)
 {
@@ -255,7 +297,8 @@ static void transfer(struct rest_call *c, const char *room)
     support_transfer(c->srv->rooms, &req, room_answered, c);
 }
 
-void rooms_rest(struct rest_call *c, enum rooms_request what, const char *room, const char *member)
+void rooms_rest(struct rest_call *c, enum rooms_request what, const char *room, const char *member,
+                const char *item)
 {
     struct rooms *rooms = c->srv->rooms;
     if (what == ROOMS_CREATE) {
@@ -361,6 +404,10 @@ void rooms_rest(struct rest_call *c, enum rooms_request what, const char *room, 
         return;
     case ROOM_MESSAGE_DELETE:
         change_message(c, room, member, CHATD_MESSAGE_DELETE);
+        return;
+    case ROOM_REACTION_ADD:
+    case ROOM_REACTION_REMOVE:
+        react(c, room, member, item, what == ROOM_REACTION_ADD);
         return;
     case ROOMS_LIST:
     case ROOMS_CREATE:

@@ -1,6 +1,6 @@
 /* The rooms' REST adapter: the /api/rooms requests, read into calls of the
  * rooms domain (rooms/support.h, membership.h, group_changes.h, history.h,
- * read_marks.h, message_edits.h), whose answers it writes as HTTP statuses and JSON
+ * read_marks.h, message_edits.h, reactions.h), whose answers it writes as HTTP statuses and JSON
  * (wire/room_json.h). See docs/rest-api.md. */
 #ifndef CHATD_ROOMS_REST_H
 #define CHATD_ROOMS_REST_H
@@ -25,10 +25,13 @@ enum rooms_request {
     ROOM_MESSAGE_EDIT,  /* PATCH /api/rooms/{room}/messages/{seq} */
     ROOM_MESSAGE_DELETE, /* DELETE /api/rooms/{room}/messages/{seq} */
     ROOM_TRANSFER,      /* POST /api/rooms/{room}/transfer */
+    ROOM_REACTION_ADD,    /* PUT /api/rooms/{room}/messages/{seq}/reactions/{emoji} */
+    ROOM_REACTION_REMOVE, /* DELETE /api/rooms/{room}/messages/{seq}/reactions/{emoji} */
 };
-/* One of them for an authenticated call; room and member (a user, or a
- * message's seq) are the path's (NULL where the path has none). Answers the
- * call itself. */
-void rooms_rest(struct rest_call *c, enum rooms_request what, const char *room, const char *member);
+/* One of them for an authenticated call; room, member (a user, or a
+ * message's seq) and item (an emoji, percent-encoded) are the path's (NULL
+ * where the path has none). Answers the call itself. */
+void rooms_rest(struct rest_call *c, enum rooms_request what, const char *room, const char *member,
+                const char *item);
 
 #endif

@@ -32,16 +32,26 @@ static struct history_op *op_new(struct rooms *r, const char *room_id, const cha
     return op;
 }
 
+static void page_reacted_cb(void *ctx, const struct room_answer *a, const struct chatd_message *msgs, size_t n,
+                            const struct reaction_page *rx)
+{
+    struct history_op *op = ctx;
+    /* A page in "before" mode may have older messages behind it. */
+    uint64_t next = a->status == ROOM_OK && !op->cur.after_set && n && msgs[n - 1].seq > 1 ? msgs[n - 1].seq : 0;
+    op->page_cb(op->ctx, a, a->status == ROOM_OK ? msgs : NULL, a->status == ROOM_OK ? n : 0, next, rx);
+    free(op);
+}
+
 static void page_cb(void *ctx, chatd_status st, const struct chatd_message *msgs, size_t n)
 {
     struct history_op *op = ctx;
-    struct room_answer a = room_answer_of(st, "no such room");
-    if (st != CHATD_OK)
-        n = 0;
-    /* A page in "before" mode may have older messages behind it. */
-    uint64_t next = !op->cur.after_set && n && msgs[n - 1].seq > 1 ? msgs[n - 1].seq : 0;
-    op->page_cb(op->ctx, &a, st == CHATD_OK ? msgs : NULL, n, next);
-    free(op);
+    if (st != CHATD_OK) {
+        struct room_answer a = room_answer_of(st, "no such room");
+        op->page_cb(op->ctx, &a, NULL, 0, 0, &(struct reaction_page){0});
+        free(op);
+        return;
+    }
+    reactions_of_page(op->r, op->room, op->user, msgs, n, page_reacted_cb, op);
 }
 
 static void page_room_cb(void *ctx, const struct room_answer *a, const struct chatd_room *room)
@@ -56,7 +66,7 @@ static void page_room_cb(void *ctx, const struct room_answer *a, const struct ch
                                       (c->before_set && c->after_set)))
         refused = (struct room_answer){ROOM_BAD_REQUEST, "before (>= 1) or after, and limit 1..100"};
     if (refused.status != ROOM_OK) {
-        op->page_cb(op->ctx, &refused, NULL, 0, 0);
+        op->page_cb(op->ctx, &refused, NULL, 0, 0, &(struct reaction_page){0});
         free(op);
         return;
     }
@@ -72,7 +82,7 @@ void history_page(struct rooms *r, const char *room_id, const char *user, uint32
 {
     struct history_op *op = op_new(r, room_id, user, ctx);
     if (!op) {
-        cb(ctx, &nomem, NULL, 0, 0);
+        cb(ctx, &nomem, NULL, 0, 0, &(struct reaction_page){0});
         return;
     }
     op->page_cb = cb;

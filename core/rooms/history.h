@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rooms/reactions.h"
 #include "rooms/rooms.h"
 
 #define HISTORY_PAGE_DEFAULT 20
@@ -25,9 +26,10 @@ struct history_cursor {
 };
 
 /* msgs[0..n) of the page; next_before: the cursor of the page behind it
- * (0 when there is none, and for `after` pages). */
+ * (0 when there is none, and for `after` pages); rx: the page's reaction
+ * counts, `me` for the reader. */
 typedef void (*history_answer_cb)(void *ctx, const struct room_answer *a, const struct chatd_message *msgs, size_t n,
-                                  uint64_t next_before);
+                                  uint64_t next_before, const struct reaction_page *rx);
 /* A page of the room `user` (roles) sees: NOT_FOUND for a room they do not
  * see, then BAD_REQUEST for a cursor that is none. */
 void history_page(struct rooms *r, const char *room_id, const char *user, uint32_t roles,

@@ -11,6 +11,7 @@
  *   rooms/history.h      history pages with cursors, since-seq replay pages
  *   rooms/messages.h     a room message: who may send, append, publish, notify
  *   rooms/message_edits.h a message edited or deleted, and the changes replayed
+ *   rooms/reactions.h    members' emoji reactions to messages
  *   rooms/notices.h      who hears of a stored message, and how
  *   rooms/read_marks.h   read marks
  *   rooms/typing.h       the typing signal
@@ -105,6 +106,11 @@ struct room_events_port {
      * now is, with its rev; trace may be NULL; origin as for message. */
     void (*message_changed)(void *ctx, const struct chatd_message *m, const char *by, const char *trace,
                             uint64_t origin);
+    /* `user` added (added) or took back a reaction `emoji` to message
+     * `seq`: counts[0..n) are the message's counts now (`me` is the
+     * reacting user's). */
+    void (*reaction)(void *ctx, const char *room_id, uint64_t seq, const char *emoji, const char *user, bool added,
+                     const struct chatd_reaction_count *counts, size_t n);
     /* A member online but not watching the room hears of a message. */
     void (*message_notice)(void *ctx, const struct chatd_room *r, const struct chatd_message *m, const char *member,
                            const char *preview);

@@ -292,6 +292,18 @@ static void on_message_changed(void *ctx, const struct chatd_message *m, const c
                  chatd_strerror(st));
 }
 
+/* A reaction added or taken back: who, which, and the message's counts
+ * now (without `me`: one event goes to every member). */
+static void on_reaction(void *ctx, const char *room_id, uint64_t seq, const char *emoji, const char *user, bool added,
+                        const struct chatd_reaction_count *counts, size_t n)
+{
+    json_t *rx = room_reactions_json(counts, n, false);
+    room_event(ctx, room_id, "reaction",
+               rx ? json_pack("{s:s, s:I, s:s, s:s, s:s, s:o}", "room", room_id, "seq", (json_int_t)seq, "emoji",
+                              emoji, "user", user, "action", added ? "added" : "removed", "reactions", rx)
+                  : NULL);
+}
+
 static void on_message_notice(void *ctx, const struct chatd_room *r, const struct chatd_message *m,
                               const char *member, const char *preview)
 {
@@ -358,6 +370,7 @@ void room_events_port_init(struct room_events_port *port, struct server *srv)
         .typing = on_typing,
         .message = on_message,
         .message_changed = on_message_changed,
+        .reaction = on_reaction,
         .message_notice = on_message_notice,
         .message_offline = on_message_offline,
         .notice_failed = on_notice_failed,

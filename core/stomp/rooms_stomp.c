@@ -1,4 +1,4 @@
-/* The rooms over STOMP: SENDs to /app/rooms/{room}/send|read|typing|edit|delete|transfer read
+/* The rooms over STOMP: SENDs to /app/rooms/{room}/send|read|typing|edit|delete|react|unreact|transfer read
  * into calls of the rooms domain (rooms/), their answers written as
  * RECEIPTs and ERRORs. docs/protocol.md, "Rooms". */
 #include "stomp/rooms_stomp.h"
@@ -15,6 +15,7 @@
 #include "net/stomp_frame.h"
 #include "rooms/message_edits.h"
 #include "rooms/messages.h"
+#include "rooms/reactions.h"
 #include "rooms/read_marks.h"
 #include "rooms/room_rules.h"
 #include "rooms/rooms.h"
@@ -346,6 +347,43 @@ static void app_change(struct session *s, const char *room, const struct stomp_f
         message_change(srv->rooms, &req, changed_cb, op);
 }
 
+/* A reaction stored (or held already): only now the RECEIPT. */
+static void reacted_cb(void *ctx, const struct room_answer *a, const struct chatd_reaction_count *counts, size_t n)
+{
+    (void)counts, (void)n;
+    static const struct refusal_words w = {"no such message", "reaction refused", "invalid reaction"};
+    struct stomp_op *op = ctx;
+    if (a->status == ROOM_LIMIT) {
+        struct session *s = session_lookup(op->srv, op->session);
+        if (s)
+            session_error_receipt(s, op->receipt, "too many reactions", a->why);
+        stomp_op_free(op);
+        return;
+    }
+    op_answer(op, a, &w);
+}
+
+/* SEND to /app/rooms/{room}/react or /unreact: the body is the emoji, the
+ * message named by its `message-seq` header. */
+static void app_react(struct session *s, const char *room, const struct stomp_frame *f, const char *receipt, bool add)
+{
+    struct server *srv = session_server(s);
+    const char *sq = stomp_frame_header(f, "message-seq");
+    uint64_t seq = 0;
+    if (!sq || !query_u64(sq, &seq) || !seq) {
+        session_error_receipt(s, receipt, "invalid message-seq",
+                              "Expected a message-seq header: the seq of a message of this room.");
+        return;
+    }
+    char trace[48];
+    trace_id(srv, stomp_frame_header(f, "trace-id"), trace, sizeof trace);
+    struct reaction_request req = {.room_id = room, .user = session_user(s), .seq = seq, .emoji = f->body,
+                                   .emoji_len = f->body_len, .add = add, .trace = trace};
+    struct stomp_op *op = stomp_op_new(s, room, receipt);
+    if (op)
+        reaction_change(srv->rooms, &req, reacted_cb, op);
+}
+
 static void transferred_cb(void *ctx, const struct room_answer *a, const struct chatd_room *room)
 {
     (void)room;
@@ -380,7 +418,8 @@ void rooms_app_send(struct session *s, const char *destination, const char *as_s
     const char *verb;
     if (!destination_room_of(destination, "/app/rooms/", room, sizeof room, &verb) ||
         (strcmp(verb, "send") != 0 && strcmp(verb, "read") != 0 && strcmp(verb, "typing") != 0 &&
-         strcmp(verb, "edit") != 0 && strcmp(verb, "delete") != 0 && strcmp(verb, "transfer") != 0)) {
+         strcmp(verb, "edit") != 0 && strcmp(verb, "delete") != 0 && strcmp(verb, "transfer") != 0 &&
+         strcmp(verb, "react") != 0 && strcmp(verb, "unreact") != 0)) {
         session_error_receipt(s, receipt, "unknown destination", as_sent);
         return;
     }
@@ -394,6 +433,10 @@ void rooms_app_send(struct session *s, const char *destination, const char *as_s
     }
     if (strcmp(verb, "transfer") == 0) {
         app_transfer(s, room, f, receipt);
+        return;
+    }
+    if (strcmp(verb, "react") == 0 || strcmp(verb, "unreact") == 0) {
+        app_react(s, room, f, receipt, verb[0] == 'r');
         return;
     }
     if (strcmp(verb, "typing") == 0) {

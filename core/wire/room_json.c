@@ -119,6 +119,44 @@ void room_message_jsonw(struct jsonw *w, const struct chatd_message *m)
     jsonw_raw(w, "}", 1);
 }
 
+void room_message_jsonw_reacted(struct jsonw *w, const struct chatd_message *m,
+                                const struct chatd_reaction_count *counts, size_t n)
+{
+    struct text_sink ws = {.k.put = text_put, .w = w, .first = true};
+    jsonw_raw(w, "{", 1);
+    message_fields(m, &ws.k);
+    jsonw_key(w, "reactions", ws.first);
+    jsonw_raw(w, "[", 1);
+    if (m->deleted || message_erased(m))
+        n = 0;
+    for (size_t i = 0; i < n; i++) {
+        jsonw_raw(w, i ? ",{" : "{", i ? 2 : 1);
+        jsonw_key(w, "emoji", true);
+        jsonw_str(w, counts[i].emoji, strlen(counts[i].emoji));
+        jsonw_key(w, "count", false);
+        jsonw_u64(w, counts[i].count);
+        jsonw_key(w, "me", false);
+        jsonw_raw(w, counts[i].me ? "true" : "false", counts[i].me ? 4 : 5);
+        jsonw_raw(w, "}", 1);
+    }
+    jsonw_raw(w, "]}", 2);
+}
+
+json_t *room_reactions_json(const struct chatd_reaction_count *counts, size_t n, bool with_me)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++) {
+        json_t *o = json_pack("{s:s, s:I}", "emoji", counts[i].emoji, "count", (json_int_t)counts[i].count);
+        if (o && with_me)
+            json_object_set_new(o, "me", json_boolean(counts[i].me));
+        if (!o || json_array_append_new(a, o) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
 json_t *room_json(const struct chatd_room *r, const char *for_user)
 {
     json_t *members = json_array();

@@ -20,6 +20,14 @@ json_t *room_message_json(const struct chatd_message *m);
 /* The same object as room_message_json's, written as text (the history
  * page's hot path); tests/unit/room_json_test.c holds the two equal. */
 void room_message_jsonw(struct jsonw *w, const struct chatd_message *m);
+/* The same with a member "reactions": [{"emoji","count","me"}] of
+ * counts[0..n) (the message's, in their order); a deleted or erased
+ * message's is [] whatever the storage holds. */
+void room_message_jsonw_reacted(struct jsonw *w, const struct chatd_message *m,
+                                const struct chatd_reaction_count *counts, size_t n);
+/* counts[0..n) as that array, a new JSON value (NULL: out of memory);
+ * with_me: each with its "me". */
+json_t *room_reactions_json(const struct chatd_reaction_count *counts, size_t n, bool with_me);
 json_t *room_json(const struct chatd_room *r, const char *for_user);
 
 #endif

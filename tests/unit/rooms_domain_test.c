@@ -27,6 +27,7 @@
 #include "rooms/history.h"
 #include "rooms/membership.h"
 #include "rooms/message_edits.h"
+#include "rooms/reactions.h"
 #include "rooms/messages.h"
 #include "rooms/read_marks.h"
 #include "rooms/rooms.h"
@@ -140,6 +141,16 @@ static void on_changed(void *c, const struct chatd_message *m, const char *by, c
            (unsigned long long)m->seq, (unsigned long long)m->rev, by, trace ? trace : "-",
            (unsigned long long)origin);
 }
+static void on_reaction(void *c, const char *room, uint64_t seq, const char *emoji, const char *user, bool added,
+                        const struct chatd_reaction_count *counts, size_t n)
+{
+    (void)c;
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += counts[i].count;
+    record("reaction %s %llu %s %s %s kinds %zu total %llu", room, (unsigned long long)seq, emoji, user,
+           added ? "added" : "removed", n, (unsigned long long)total);
+}
 static void on_notice(void *c, const struct chatd_room *r, const struct chatd_message *m, const char *member,
                       const char *preview)
 {
@@ -242,7 +253,7 @@ static int setup(void **state)
                    .closed = on_closed, .member_joined = on_joined, .member_left = on_left,
                    .role_changed = on_role, .renamed = on_renamed, .deleted = on_deleted, .read = on_read,
                    .typing = on_typing, .message = on_message, .message_changed = on_changed,
-                   .message_notice = on_notice,
+                   .reaction = on_reaction, .message_notice = on_notice,
                    .message_offline = on_offline, .notice_failed = on_failed, .agent_status = on_agent_status,
                    .queue_position = on_position, .transferred = on_transferred, .reopened = on_reopened,
                    .sla_breached = on_sla_breached},
@@ -300,6 +311,8 @@ struct got {
     uint64_t replies[128];
     chatd_message_kind kinds[128];
     uint64_t next_before;
+    char reactions[512]; /* a page's: "seq emoji count me;" each */
+    bool kept;
     bool more;
     struct chatd_erase_result erased;
 };
@@ -364,13 +377,33 @@ static void keep_messages(struct got *g, const struct chatd_message *msgs, size_
     }
 }
 
+static void keep_counts(struct got *g, const struct chatd_reaction_count *c, size_t n)
+{
+    size_t w = 0;
+    g->reactions[0] = '\0';
+    for (size_t i = 0; i < n && w < sizeof g->reactions; i++)
+        w += (size_t)snprintf(g->reactions + w, sizeof g->reactions - w, "%llu %s %llu%s;",
+                              (unsigned long long)c[i].seq, c[i].emoji, (unsigned long long)c[i].count,
+                              c[i].me ? " me" : "");
+}
+
 static void got_page(void *ctx, const struct room_answer *a, const struct chatd_message *msgs, size_t n,
-                     uint64_t next_before)
+                     uint64_t next_before, const struct reaction_page *rx)
 {
     struct got *g = ctx;
     take_answer(g, a);
     keep_messages(g, msgs, n);
     g->next_before = next_before;
+    g->kept = rx->kept;
+    keep_counts(g, rx->counts, rx->n);
+}
+
+static void got_reacted(void *ctx, const struct room_answer *a, const struct chatd_reaction_count *c, size_t n)
+{
+    struct got *g = ctx;
+    take_answer(g, a);
+    g->n = n;
+    keep_counts(g, c, n);
 }
 
 static void got_replay(void *ctx, const struct room_answer *a, const struct chatd_message *msgs, size_t n, bool more)
@@ -480,7 +513,106 @@ static enum room_status change_as(const char *room, const char *user, uint32_t r
     return g->status;
 }
 
+static enum room_status react_as(const char *room, const char *user, uint64_t seq, const char *emoji, bool add,
+                                 struct got *g)
+{
+    struct reaction_request req = {.room_id = room, .user = user, .seq = seq, .emoji = emoji,
+                                   .emoji_len = strlen(emoji), .add = add, .trace = "tr-r"};
+    AWAIT(reaction_change(&F->rooms, &req, got_reacted, g), *g);
+    return g->status;
+}
+
 /* ---------------------------------------------------------------- tests */
+
+/* Members react; twice is once and tells nothing; history carries the
+ * counts with `me` for its reader; refusals for non-members, a deleted
+ * message, an emoji that is none, the 21st different emoji. */
+static void reactions_of_members(void **state)
+{
+    (void)state;
+    char room[64];
+    make_group("alice", (const char *[]){"bob", "carol", NULL}, room);
+    uint64_t s1, s2;
+    assert_int_equal(send_text(room, "bob", KOREAN, &s1), ROOM_OK);
+    assert_int_equal(send_text(room, "bob", "second", &s2), ROOM_OK);
+    struct got g;
+    F->nevents = 0;
+    assert_int_equal(react_as(room, "alice", s1, "👍🏽", true, &g), ROOM_OK);
+    assert_string_equal(g.reactions, "1 👍🏽 1 me;");
+    char line[160];
+    snprintf(line, sizeof line, "reaction %s %llu 👍🏽 alice added kinds 1 total 1", room, (unsigned long long)s1);
+    assert_true(has_event(line));
+    assert_int_equal(react_as(room, "alice", s1, "👍🏽", true, &g), ROOM_OK); /* held: nothing told */
+    assert_int_equal(count_events("reaction "), 1);
+    assert_int_equal(react_as(room, "bob", s1, "👍🏽", true, &g), ROOM_OK);
+    assert_int_equal(react_as(room, "carol", s1, "👨‍👩‍👧", true, &g), ROOM_OK);
+    assert_int_equal(react_as(room, "carol", s2, "❤️", true, &g), ROOM_OK);
+    assert_int_equal(react_as(room, "carol", s2, "1️⃣", true, &g), ROOM_OK);
+    assert_int_equal(react_as(room, "carol", s2, "1️⃣", false, &g), ROOM_OK);
+    assert_int_equal(count_events("reaction "), 6);
+    /* History: the counts of each message, `me` for the reader. */
+    struct history_cursor from = {.after_set = true, .after = 0};
+    AWAIT(history_page(&F->rooms, room, "alice", USER, &from, got_page, &g), g);
+    assert_true(g.kept);
+    assert_int_equal(g.n, 2);
+    assert_string_equal(g.bodies[0], KOREAN);
+    assert_string_equal(g.reactions, "1 👍🏽 2 me;1 👨‍👩‍👧 1;2 ❤️ 1;");
+    /* Refusals. */
+    assert_int_equal(react_as(room, "mallory", s1, "👍🏽", true, &g), ROOM_NOT_FOUND);
+    assert_string_equal(g.why, "no such room");
+    assert_int_equal(react_as(room, "bob", 99, "👍🏽", true, &g), ROOM_NOT_FOUND);
+    assert_string_equal(g.why, "no such message");
+    assert_int_equal(react_as(room, "bob", 0, "👍🏽", true, &g), ROOM_BAD_REQUEST);
+    static const char *const bad[] = {"", "hi", "+1", "👍 ", " 👍", "\xf0\x9f\x91", "\xe2\x80\x8d😀", "😀\n",
+                                      "😀😀😀😀😀😀😀😀😀" /* 36 bytes */};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_int_equal(react_as(room, "bob", s1, bad[i], true, &g), ROOM_BAD_REQUEST);
+        assert_true(g.why[0] != '\0');
+    }
+    assert_int_equal(change_as(room, "bob", USER, s2, CHATD_MESSAGE_DELETE, NULL, &g), ROOM_OK);
+    assert_int_equal(react_as(room, "alice", s2, "👍🏽", true, &g), ROOM_CONFLICT);
+    /* A deleted message's counts are gone from history. */
+    AWAIT(history_page(&F->rooms, room, "alice", USER, &from, got_page, &g), g);
+    assert_int_equal(g.n, 2);
+    /* 20 different emoji on one message, not 21. */
+    uint64_t s3;
+    assert_int_equal(send_text(room, "bob", "react to me", &s3), ROOM_OK);
+    for (int i = 0; i < REACTIONS_PER_MESSAGE; i++) {
+        char e[8] = "\xf0\x9f\x98\x80";
+        e[3] = (char)(0x80 + i); /* 😀 😁 😂 ... */
+        assert_int_equal(react_as(room, "alice", s3, e, true, &g), ROOM_OK);
+    }
+    assert_int_equal(react_as(room, "bob", s3, "🎉", true, &g), ROOM_LIMIT);
+    assert_int_equal(react_as(room, "bob", s3, "😀", true, &g), ROOM_OK); /* a held one still joins */
+}
+
+/* The rules alone: the emoji's shape; who reacts in which room. */
+static void reaction_rules(void **state)
+{
+    (void)state;
+    static const char *const good[] = {"👍", "👍🏽", "👨‍👩‍👧", "❤️", "1️⃣", "#️⃣", "🇰🇷", "한", "©"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++)
+        assert_null(reaction_emoji_refusal(good[i], strlen(good[i])));
+    assert_non_null(reaction_emoji_refusal("1", 1));
+    assert_non_null(reaction_emoji_refusal("\xef\xb8\x8f", 3)); /* a lone variation selector */
+    assert_non_null(reaction_emoji_refusal("😀\xe2\x80\x8b", 7)); /* a zero-width space */
+    assert_non_null(reaction_emoji_refusal("😀\0", 5));
+    const char *members[] = {"cust", "agent1", "agent0"};
+    struct chatd_room support = {.kind = CHATD_ROOM_SUPPORT, .state = CHATD_ROOM_ASSIGNED, .owner = "cust",
+                                 .agent = "agent1", .members = members, .nmembers = 3};
+    bool room_state;
+    assert_null(reaction_refusal(&support, "cust", &room_state));
+    assert_null(reaction_refusal(&support, "agent1", &room_state));
+    assert_non_null(reaction_refusal(&support, "agent0", &room_state)); /* an earlier agent still a member */
+    assert_false(room_state);
+    support.state = CHATD_ROOM_COMPLETED;
+    assert_non_null(reaction_refusal(&support, "cust", &room_state));
+    assert_true(room_state);
+    support.state = CHATD_ROOM_CLOSED;
+    assert_non_null(reaction_refusal(&support, "agent1", &room_state));
+    struct chatd_room direct = {.kind = CHATD_ROOM_DIRECT, .state = CHATD_ROOM_OPEN, .owner = "a"};
+    assert_null(reaction_refusal(&direct, "b", &room_state));
+}
 
 /* The sender edits and deletes their own message; others may not edit it,
  * a group's owner and admins delete any; a deleted message takes no more
@@ -1690,6 +1822,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(content_types_stored, setup, teardown),
         cmocka_unit_test_setup_teardown(reply_to_validated, setup, teardown),
         cmocka_unit_test_setup_teardown(message_edits_and_deletes, setup, teardown),
+        cmocka_unit_test_setup_teardown(reactions_of_members, setup, teardown),
+        cmocka_unit_test(reaction_rules),
         cmocka_unit_test_setup_teardown(message_edit_window_and_managers, setup, teardown),
         cmocka_unit_test_setup_teardown(support_transfers, setup, teardown),
         cmocka_unit_test_setup_teardown(support_reopens, setup, teardown),
