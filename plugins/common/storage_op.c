@@ -20,6 +20,9 @@ void storage_op_answer(enum op_kind kind, void *cb, void *ctx, chatd_status st, 
     case OP_ERASE:
         storage_op_answer_erase(cb, ctx, st == CHATD_OK ? CHATD_ERR_INTERNAL : st, NULL);
         break;
+    case OP_REACT: case OP_REACTIONS:
+        storage_op_answer_reactions(cb, ctx, st == CHATD_OK ? CHATD_ERR_INTERNAL : st, NULL, 0);
+        break;
     case OP_LIST:
         ((chatd_rooms_cb)cb)(ctx, st, st == CHATD_OK ? rooms : NULL, st == CHATD_OK ? n : 0);
         break;
@@ -32,6 +35,13 @@ void storage_op_answer(enum op_kind kind, void *cb, void *ctx, chatd_status st, 
     default:
         ((chatd_done_cb)cb)(ctx, st);
     }
+}
+
+void storage_op_answer_reactions(void *cb, void *ctx, chatd_status st, const struct chatd_reaction_count *counts,
+                                 size_t n)
+{
+    bool data = (st == CHATD_OK || st == CHATD_ERR_EXISTS || st == CHATD_ERR_LIMIT) && n;
+    ((chatd_reactions_cb)cb)(ctx, st, data ? counts : NULL, data ? n : 0);
 }
 
 void storage_op_answer_erase(void *cb, void *ctx, chatd_status st, const struct chatd_erase_result *res)

@@ -13,15 +13,20 @@ enum op_kind { OP_CREATE, OP_GET, OP_LIST, OP_CLAIM, OP_COMPLETE, OP_DELETE, OP_
                /* SDK 2.2: edits and deletes. */
                OP_EDIT, OP_REVISIONS,
                /* SDK 2.3: the support desk. */
-               OP_CLAIM_LIMITED, OP_TRANSFER, OP_REOPEN };
+               OP_CLAIM_LIMITED, OP_TRANSFER, OP_REOPEN,
+               /* SDK 2.5: reactions. */
+               OP_REACT, OP_REACTIONS };
 
 /* Call cb (of the type kind implies) with status st. Results go along only
  * where the SDK says they do: a room with OK, EXISTS and CONFLICT (and
  * DENIED, from group_change); lists and pages with OK; the stored message
  * with OK and EXISTS; a purge's count (n) with OK. Not for OP_ERASE:
- * storage_op_answer_erase. */
+ * storage_op_answer_erase, nor for OP_REACT and OP_REACTIONS: storage_op_answer_reactions. */
 void storage_op_answer(enum op_kind kind, void *cb, void *ctx, chatd_status st, const struct chatd_room *rooms,
                        const struct chatd_message *msgs, size_t n);
+/* OP_REACT's and OP_REACTIONS' answer: counts with OK, EXISTS and LIMIT. */
+void storage_op_answer_reactions(void *cb, void *ctx, chatd_status st, const struct chatd_reaction_count *counts,
+                                 size_t n);
 /* OP_ERASE's answer: res with OK only. */
 void storage_op_answer_erase(void *cb, void *ctx, chatd_status st, const struct chatd_erase_result *res);
 

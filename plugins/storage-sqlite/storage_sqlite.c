@@ -18,7 +18,7 @@
 
 #include "storage_op.h"
 
-#define SCHEMA_VERSION 6
+#define SCHEMA_VERSION 7
 
 static const char *const migrations[SCHEMA_VERSION] = {
     /* 1: the first schema. */
@@ -53,6 +53,11 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "ALTER TABLE messages ADD COLUMN edited_ms INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE messages ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;"
     "CREATE INDEX messages_rev ON messages (room, rev) WHERE rev > 0;",
+    /* 7: reactions (SDK 2.5): one row per (message, emoji, user); emoji
+     * compared byte for byte (BINARY). */
+    "CREATE TABLE reactions (room TEXT NOT NULL, seq INTEGER NOT NULL, emoji TEXT NOT NULL, user TEXT NOT NULL,"
+    " PRIMARY KEY (room, seq, emoji, user)) WITHOUT ROWID;"
+    "CREATE INDEX reactions_user ON reactions (user, room);",
 };
 
 /* A new member joins last; one already there stays as they are. */
@@ -90,12 +95,17 @@ struct op {
     int64_t now;
     const char *to;   /* room_transfer: the new agent, NULL: the queue */
     int64_t after_ms; /* room_reopen: completed at or after */
+    struct chatd_reaction_change react;
+    uint64_t *seqs;   /* reaction_list */
+    size_t nseqs;
     /* answer */
     chatd_status status;
     struct chatd_room *rooms;
     struct chatd_message *msgs;
     size_t n;
     struct chatd_erase_result erased;
+    struct chatd_reaction_count *counts;
+    size_t ncounts;
 };
 
 struct sqlstore {
@@ -443,8 +453,9 @@ static bool room_exists(struct sqlstore *st, const char *id)
 static chatd_status remove_room(struct sqlstore *st, const char *id)
 {
     static const char *const sql[] = {"DELETE FROM messages WHERE room=?", "DELETE FROM members WHERE room=?",
-                                      "DELETE FROM marks WHERE room=?", "DELETE FROM rooms WHERE id=?"};
-    for (size_t i = 0; i < 4; i++)
+                                      "DELETE FROM marks WHERE room=?", "DELETE FROM reactions WHERE room=?",
+                                      "DELETE FROM rooms WHERE id=?"};
+    for (size_t i = 0; i < sizeof sql / sizeof *sql; i++)
         if (exec_simple(st, sql[i], id, NULL, -1) != CHATD_OK)
             return CHATD_ERR_UNAVAILABLE;
     return CHATD_OK;
@@ -916,6 +927,7 @@ static chatd_status do_erase(struct sqlstore *st, struct op *o)
         /* As CHATD_GROUP_REMOVE: the role goes with the member row, and a
          * group's ownership passes on. */
         if (exec_simple(st, "DELETE FROM marks WHERE room=? AND user=?", r->id, o->user, -1) != CHATD_OK ||
+            exec_simple(st, "DELETE FROM reactions WHERE room=? AND user=?", r->id, o->user, -1) != CHATD_OK ||
             exec_simple(st, "DELETE FROM members WHERE room=? AND user=?", r->id, o->user, -1) != CHATD_OK ||
             (r->kind == CHATD_ROOM_GROUP && r->owner && strcmp(r->owner, o->user) == 0 &&
              pass_ownership(st, r->id) != CHATD_OK) ||
@@ -987,6 +999,113 @@ static chatd_status do_revisions(struct sqlstore *st, struct op *o)
     return o->oom ? CHATD_ERR_NOMEM : CHATD_OK;
 }
 
+/* Append message seq's counts (`me` for user) to o->counts. */
+static chatd_status load_counts(struct sqlstore *st, struct op *o, const char *room, uint64_t seq, const char *user)
+{
+    sqlite3_stmt *s = prep(st, "SELECT emoji, count(*), max(user IS ?3) FROM reactions WHERE room=?1 AND seq=?2"
+                               " GROUP BY emoji ORDER BY emoji");
+    if (!s)
+        return CHATD_ERR_INTERNAL;
+    bind_text(s, 1, room);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)seq);
+    bind_text(s, 3, user);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct chatd_reaction_count *grown = arena(o, (o->ncounts + 1) * sizeof *grown);
+        if (!grown)
+            break;
+        if (o->ncounts)
+            memcpy(grown, o->counts, o->ncounts * sizeof *grown);
+        o->counts = grown;
+        o->counts[o->ncounts++] = (struct chatd_reaction_count){
+            .size = sizeof *grown, .seq = seq, .emoji = acol(o, s, 0), .count = (uint64_t)sqlite3_column_int64(s, 1),
+            .me = sqlite3_column_int(s, 2) != 0};
+    }
+    sqlite3_finalize(s);
+    if (o->oom)
+        return CHATD_ERR_NOMEM;
+    return rc == SQLITE_DONE ? CHATD_OK : CHATD_ERR_UNAVAILABLE;
+}
+
+static int64_t count_of(struct sqlstore *st, const char *sql, const char *room, uint64_t seq, const char *a,
+                        const char *b)
+{
+    sqlite3_stmt *s = prep(st, sql);
+    if (!s)
+        return -1;
+    bind_text(s, 1, room);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)seq);
+    if (a)
+        bind_text(s, 3, a);
+    if (b)
+        bind_text(s, 4, b);
+    int64_t n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+    sqlite3_finalize(s);
+    return n;
+}
+
+static chatd_status do_react(struct sqlstore *st, struct op *o)
+{
+    const struct chatd_reaction_change *rc = &o->react;
+    struct chatd_message m;
+    if (rc->seq > (uint64_t)INT64_MAX || !load_message_at(st, o, rc->room_id, rc->seq, &m))
+        return o->oom ? CHATD_ERR_NOMEM : CHATD_ERR_NOT_FOUND;
+    if (m.deleted || !m.sender || !*m.sender)
+        return CHATD_ERR_CONFLICT;
+    int64_t mine = count_of(st, "SELECT count(*) FROM reactions WHERE room=?1 AND seq=?2 AND emoji=?3 AND user=?4",
+                            rc->room_id, rc->seq, rc->emoji, rc->user);
+    if (mine < 0)
+        return CHATD_ERR_UNAVAILABLE;
+    chatd_status result = CHATD_OK;
+    if (rc->add ? mine > 0 : mine == 0) {
+        result = CHATD_ERR_EXISTS;
+    } else if (rc->add && rc->max_distinct) {
+        int64_t held = count_of(st, "SELECT count(*) FROM reactions WHERE room=?1 AND seq=?2 AND emoji=?3",
+                                rc->room_id, rc->seq, rc->emoji, NULL);
+        int64_t distinct = count_of(st, "SELECT count(DISTINCT emoji) FROM reactions WHERE room=?1 AND seq=?2",
+                                    rc->room_id, rc->seq, NULL, NULL);
+        if (held < 0 || distinct < 0)
+            return CHATD_ERR_UNAVAILABLE;
+        if (!held && (uint64_t)distinct >= rc->max_distinct)
+            result = CHATD_ERR_LIMIT;
+    }
+    if (result == CHATD_OK) {
+        sqlite3_stmt *s = prep(st, rc->add ? "INSERT INTO reactions (room, seq, emoji, user) VALUES (?1, ?2, ?3, ?4)"
+                                           : "DELETE FROM reactions WHERE room=?1 AND seq=?2 AND emoji=?3 AND user=?4");
+        if (!s)
+            return CHATD_ERR_INTERNAL;
+        bind_text(s, 1, rc->room_id);
+        sqlite3_bind_int64(s, 2, (sqlite3_int64)rc->seq);
+        bind_text(s, 3, rc->emoji);
+        bind_text(s, 4, rc->user);
+        int step = sqlite3_step(s);
+        sqlite3_finalize(s);
+        if (step != SQLITE_DONE)
+            return CHATD_ERR_UNAVAILABLE;
+    }
+    chatd_status loaded = load_counts(st, o, rc->room_id, rc->seq, rc->user);
+    return loaded == CHATD_OK ? result : loaded;
+}
+
+static int seq_order(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static chatd_status do_reactions(struct sqlstore *st, struct op *o)
+{
+    qsort(o->seqs, o->nseqs, sizeof *o->seqs, seq_order);
+    for (size_t i = 0; i < o->nseqs; i++) {
+        if ((i && o->seqs[i] == o->seqs[i - 1]) || o->seqs[i] > (uint64_t)INT64_MAX)
+            continue;
+        chatd_status r = load_counts(st, o, o->id, o->seqs[i], o->user);
+        if (r != CHATD_OK)
+            return r;
+    }
+    return CHATD_OK;
+}
+
 static chatd_status run_op(struct sqlstore *st, struct op *o)
 {
     switch (o->kind) {
@@ -1010,6 +1129,8 @@ static chatd_status run_op(struct sqlstore *st, struct op *o)
     case OP_CLAIM_LIMITED: return do_claim_limited(st, o);
     case OP_TRANSFER: return do_transfer(st, o);
     case OP_REOPEN: return do_reopen(st, o);
+    case OP_REACT: return do_react(st, o);
+    case OP_REACTIONS: return do_reactions(st, o);
     }
     return CHATD_ERR_INTERNAL;
 }
@@ -1021,6 +1142,8 @@ static void op_finish(void *arg)
     chatd_status status = o->oom ? CHATD_ERR_NOMEM : o->status;
     if (o->kind == OP_ERASE)
         storage_op_answer_erase(o->cb, o->ctx, status, &o->erased);
+    else if (o->kind == OP_REACT || o->kind == OP_REACTIONS)
+        storage_op_answer_reactions(o->cb, o->ctx, status, o->counts, o->ncounts);
     else
         storage_op_answer(o->kind, o->cb, o->ctx, status, o->rooms, o->msgs, o->n);
     pthread_mutex_lock(&o->st->mu);
@@ -1435,6 +1558,30 @@ static void s_message_revisions(void *state, const char *room_id, uint64_t after
     submit(st, o);
 }
 
+static void s_reaction_change(void *state, const struct chatd_reaction_change *rc, chatd_reactions_cb cb,
+                              void *ctx)
+{
+    NEW_OP(OP_REACT, cb)
+    o->react = *rc;
+    o->react.room_id = astr(o, rc->room_id);
+    o->react.user = astr(o, rc->user);
+    o->react.emoji = astr(o, rc->emoji);
+    submit(st, o);
+}
+
+static void s_reaction_list(void *state, const char *room_id, const uint64_t *seqs, size_t nseqs,
+                            const char *for_user, chatd_reactions_cb cb, void *ctx)
+{
+    NEW_OP(OP_REACTIONS, cb)
+    o->id = astr(o, room_id);
+    o->user = astr(o, for_user);
+    o->seqs = nseqs ? arena(o, nseqs * sizeof *seqs) : NULL;
+    if (o->seqs)
+        memcpy(o->seqs, seqs, nseqs * sizeof *seqs);
+    o->nseqs = o->seqs ? nseqs : 0;
+    submit(st, o);
+}
+
 static const struct chatd_storage_ops sqlite_ops = {
     .size = sizeof sqlite_ops,
     .room_create = s_room_create,
@@ -1460,6 +1607,9 @@ static const struct chatd_storage_ops sqlite_ops = {
     .room_claim_limited = s_room_claim_limited,
     .room_transfer = s_room_transfer,
     .room_reopen = s_room_reopen,
+    /* SDK 2.5: reactions. */
+    .reaction_change = s_reaction_change,
+    .reaction_list = s_reaction_list,
 };
 
 CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_STORAGE, .name = "sqlite", .version = "1.0",
