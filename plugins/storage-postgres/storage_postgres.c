@@ -40,7 +40,7 @@
 
 #include "storage_op.h"
 
-#define SCHEMA_VERSION 8
+#define SCHEMA_VERSION 9
 #define MAX_BATCH 256          /* ops per transaction */
 #define MAX_TRIES 5            /* runs of an op rolled back by deadlocks before giving up */
 #define LIST_MAX 1000          /* room_list's answer when the filter gives no limit */
@@ -714,6 +714,67 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "  RETURN QUERY SELECT 0::smallint, v FROM chatd_room_view(p_id, NULL) AS v;\n"
     "END\n"
     "$$;\n",
+    /* 9: reactions (SDK 2.5): one row per (message, emoji, user), emoji in
+     * byte order (COLLATE "C"); they go with their message (and so with
+     * every way a room goes). A change locks the message's row, so that the
+     * bound on distinct emoji is decided one change after the other.
+     * o_status: a chatd_status; the counts follow, or one row with a NULL
+     * emoji when the message has none. An erase takes the user's reactions
+     * in their rooms before the rest of it. */
+    "CREATE TABLE chatd_reactions (room text NOT NULL, seq bigint NOT NULL, emoji text COLLATE \"C\" NOT NULL,"
+    " user_id text NOT NULL, PRIMARY KEY (room, seq, emoji, user_id),"
+    " FOREIGN KEY (room, seq) REFERENCES chatd_messages (room, seq) ON DELETE CASCADE);\n"
+    "CREATE INDEX chatd_reactions_user ON chatd_reactions (user_id);\n"
+    "CREATE FUNCTION chatd_reaction_change(p_room text, p_seq bigint, p_user text, p_emoji text, p_add boolean,"
+    " p_max bigint) RETURNS TABLE (o_status smallint, o_emoji text, o_count bigint, o_me boolean)"
+    " LANGUAGE plpgsql AS $$\n"
+    "DECLARE d boolean; s text; st smallint := 0;\n"
+    "BEGIN\n"
+    "  SELECT x.deleted, x.sender INTO d, s FROM chatd_messages x WHERE x.room = p_room AND x.seq = p_seq"
+    " FOR NO KEY UPDATE;\n"
+    "  IF NOT FOUND THEN\n"
+    "    RETURN QUERY SELECT 3::smallint, NULL::text, 0::bigint, false;\n"
+    "    RETURN;\n"
+    "  END IF;\n"
+    "  IF d OR s = '' THEN\n"
+    "    RETURN QUERY SELECT 5::smallint, NULL::text, 0::bigint, false;\n"
+    "    RETURN;\n"
+    "  END IF;\n"
+    "  IF p_add THEN\n"
+    "    PERFORM 1 FROM chatd_reactions r WHERE r.room = p_room AND r.seq = p_seq AND r.emoji = p_emoji"
+    " AND r.user_id = p_user;\n"
+    "    IF FOUND THEN\n"
+    "      st := 4;\n"
+    "    ELSIF p_max > 0 AND NOT EXISTS (SELECT 1 FROM chatd_reactions r WHERE r.room = p_room AND r.seq = p_seq"
+    " AND r.emoji = p_emoji) AND (SELECT count(DISTINCT r.emoji) FROM chatd_reactions r WHERE r.room = p_room"
+    " AND r.seq = p_seq) >= p_max THEN\n"
+    "      st := 11;\n"
+    "    ELSE\n"
+    "      INSERT INTO chatd_reactions (room, seq, emoji, user_id) VALUES (p_room, p_seq, p_emoji, p_user);\n"
+    "    END IF;\n"
+    "  ELSE\n"
+    "    DELETE FROM chatd_reactions r WHERE r.room = p_room AND r.seq = p_seq AND r.emoji = p_emoji"
+    " AND r.user_id = p_user;\n"
+    "    IF NOT FOUND THEN\n"
+    "      st := 4;\n"
+    "    END IF;\n"
+    "  END IF;\n"
+    "  RETURN QUERY SELECT st, r.emoji::text, count(*), bool_or(r.user_id = p_user) FROM chatd_reactions r"
+    " WHERE r.room = p_room AND r.seq = p_seq GROUP BY r.emoji ORDER BY r.emoji;\n"
+    "  IF NOT FOUND THEN\n"
+    "    RETURN QUERY SELECT st, NULL::text, 0::bigint, false;\n"
+    "  END IF;\n"
+    "END\n"
+    "$$;\n"
+    "ALTER FUNCTION chatd_user_erase(text) RENAME TO chatd_user_erase_8;\n"
+    "CREATE FUNCTION chatd_user_erase(p_user text)"
+    " RETURNS TABLE (o_rooms bigint, o_messages bigint, o_memberships bigint) LANGUAGE plpgsql AS $$\n"
+    "BEGIN\n"
+    "  DELETE FROM chatd_reactions r USING chatd_members m"
+    " WHERE r.user_id = p_user AND m.user_id = p_user AND m.room = r.room;\n"
+    "  RETURN QUERY SELECT * FROM chatd_user_erase_8(p_user);\n"
+    "END\n"
+    "$$;\n",
 };
 
 /* The statements of the ops. Room rows come back as the 21 columns of
@@ -774,6 +835,11 @@ static const char SQL_REVISIONS[] =
     " ORDER BY x.rev LIMIT $3::bigint";
 static const char SQL_EDIT[] =
     "SELECT * FROM chatd_message_edit($1, $2::bigint, $3::smallint, $4::bytea, $5, $6::bigint)";
+static const char SQL_REACT[] =
+    "SELECT * FROM chatd_reaction_change($1, $2::bigint, $3, $4, $5::boolean, $6::bigint)";
+static const char SQL_REACTIONS[] =
+    "SELECT r.seq, r.emoji, count(*), coalesce(bool_or(r.user_id = $3), false) FROM chatd_reactions r"
+    " WHERE r.room = $1 AND r.seq = ANY($2::bigint[]) GROUP BY r.seq, r.emoji ORDER BY r.seq, r.emoji";
 /* Sorted, so that instances lock rooms in one global order. */
 static const char SQL_PRELOCK[] = "SELECT 1 FROM chatd_rooms WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE";
 /* Whatever the server's default, the functions rely on a fresh snapshot per
@@ -796,6 +862,7 @@ static const struct {
     {"chatd_close", SQL_CLOSE},     {"chatd_purge", SQL_PURGE},     {"chatd_erase", SQL_ERASE},
     {"chatd_revisions", SQL_REVISIONS}, {"chatd_edit", SQL_EDIT},
     {"chatd_claim_limited", SQL_CLAIM_LIMITED}, {"chatd_transfer", SQL_TRANSFER}, {"chatd_reopen", SQL_REOPEN},
+    {"chatd_react", SQL_REACT},     {"chatd_reactions", SQL_REACTIONS},
 };
 
 static const char *prepared_name(const char *sql)
@@ -844,12 +911,16 @@ struct op {
     int64_t now;
     const char *to;   /* room_transfer: the new agent, NULL: the queue */
     int64_t after_ms; /* room_reopen: completed at or after */
+    struct chatd_reaction_change react;
+    const char *seqs; /* reaction_list: the seqs as an array literal */
     /* answer */
     chatd_status status;
     struct chatd_room *rooms;
     struct chatd_message *msgs;
     size_t n;
     struct chatd_erase_result erased;
+    struct chatd_reaction_count *counts;
+    size_t ncounts;
 };
 
 enum conn_state { C_DOWN, C_RESOLVING, C_CONNECTING, C_MIGRATING, C_READY };
@@ -1003,6 +1074,8 @@ static void op_answer(struct op *o, chatd_status s)
 {
     if (o->kind == OP_ERASE)
         storage_op_answer_erase(o->cb, o->ctx, o->oom ? CHATD_ERR_NOMEM : s, &o->erased);
+    else if (o->kind == OP_REACT || o->kind == OP_REACTIONS)
+        storage_op_answer_reactions(o->cb, o->ctx, o->oom ? CHATD_ERR_NOMEM : s, o->counts, o->ncounts);
     else
         storage_op_answer(o->kind, o->cb, o->ctx, o->oom ? CHATD_ERR_NOMEM : s, o->rooms, o->msgs, o->n);
 }
@@ -1300,6 +1373,24 @@ static void read_answer(struct op *o, PGresult *r)
             o->n = 1;
         }
         return;
+    case OP_REACT: case OP_REACTIONS: {
+        /* REACT: o_status, emoji, count, me; REACTIONS: seq, emoji, count, me */
+        if (cols != 4 || (o->kind == OP_REACT && rows == 0)) {
+            o->status = CHATD_ERR_INTERNAL;
+            return;
+        }
+        if (o->kind == OP_REACT)
+            o->status = (chatd_status)val_i64(r, 0, 0);
+        o->counts = rows ? arena(o, &o->ans, (size_t)rows * sizeof *o->counts) : NULL;
+        for (int i = 0; i < rows && o->counts; i++) {
+            if (PQgetisnull(r, i, 1))
+                continue; /* the message has none */
+            o->counts[o->ncounts++] = (struct chatd_reaction_count){
+                .size = sizeof *o->counts, .seq = o->kind == OP_REACT ? o->react.seq : (uint64_t)val_i64(r, i, 0),
+                .emoji = val(r, i, 1), .count = (uint64_t)val_i64(r, i, 2), .me = val_true(r, i, 3)};
+        }
+        return;
+    }
     case OP_HISTORY: case OP_REVISIONS:
         if (rows == 0) {
             o->status = o->kind == OP_HISTORY ? CHATD_ERR_NOT_FOUND : CHATD_OK;
@@ -1509,6 +1600,18 @@ static int send_op(PGconn *pg, struct op *o)
         sql = SQL_EDIT;
         break;
     }
+    case OP_REACT: {
+        const struct chatd_reaction_change *rc = &o->react;
+        u64_param(a, sizeof a, rc->seq);
+        snprintf(b, sizeof b, "%llu", (unsigned long long)(rc->max_distinct > INT32_MAX ? INT32_MAX : rc->max_distinct));
+        v[0] = o->id, v[1] = a, v[2] = rc->user, v[3] = rc->emoji, v[4] = rc->add ? "true" : "false", v[5] = b, n = 6;
+        sql = SQL_REACT;
+        break;
+    }
+    case OP_REACTIONS:
+        v[0] = o->id, v[1] = o->seqs, v[2] = o->user, n = 3;
+        sql = SQL_REACTIONS;
+        break;
     case OP_REVISIONS:
         u64_param(a, sizeof a, o->after);
         snprintf(b, sizeof b, "%lld", (long long)(o->limit > (size_t)INT64_MAX ? INT64_MAX : (long long)o->limit));
@@ -1647,7 +1750,7 @@ static int send_group(PGconn *pg, struct op *h)
 /* A room read (a room, a page of history) changes nothing. */
 static bool is_read(const struct op *o)
 {
-    return o->kind == OP_GET || o->kind == OP_HISTORY || o->kind == OP_REVISIONS;
+    return o->kind == OP_GET || o->kind == OP_HISTORY || o->kind == OP_REVISIONS || o->kind == OP_REACTIONS;
 }
 
 /* Ops of one batch that one statement answers together: most of what an
@@ -2839,6 +2942,38 @@ static void p_message_revisions(void *state, const char *room_id, uint64_t after
     submit(st, o);
 }
 
+static void p_reaction_change(void *state, const struct chatd_reaction_change *rc, chatd_reactions_cb cb,
+                              void *ctx)
+{
+    NEW_OP(OP_REACT, cb)
+    o->react = *rc;
+    o->react.room_id = o->id = o->route = astr(o, rc->room_id);
+    o->react.user = astr(o, rc->user);
+    o->react.emoji = astr(o, rc->emoji);
+    o->locks = true;
+    submit(st, o);
+}
+
+static void p_reaction_list(void *state, const char *room_id, const uint64_t *seqs, size_t nseqs,
+                            const char *for_user, chatd_reactions_cb cb, void *ctx)
+{
+    NEW_OP(OP_REACTIONS, cb)
+    o->id = o->route = astr(o, room_id);
+    o->user = astr(o, for_user);
+    char *list = arena(o, &o->args, nseqs * 21 + 3);
+    if (list) {
+        size_t w = 0;
+        list[w++] = '{';
+        for (size_t i = 0; i < nseqs; i++)
+            w += (size_t)snprintf(list + w, 22, "%s%llu", i ? "," : "",
+                                  (unsigned long long)(seqs[i] > (uint64_t)INT64_MAX ? 0 : seqs[i]));
+        list[w++] = '}';
+        list[w] = '\0';
+    }
+    o->seqs = list;
+    submit(st, o);
+}
+
 static void p_read_mark(void *state, const char *room_id, const char *user, uint64_t seq, chatd_done_cb cb,
                         void *ctx)
 {
@@ -3128,6 +3263,9 @@ static const struct chatd_storage_ops pg_ops = {
     .room_claim_limited = p_room_claim_limited,
     .room_transfer = p_room_transfer,
     .room_reopen = p_room_reopen,
+    /* SDK 2.5: reactions. */
+    .reaction_change = p_reaction_change,
+    .reaction_list = p_reaction_list,
 };
 
 CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_STORAGE, .name = "postgres", .version = "1.0",
