@@ -51,7 +51,7 @@
 #include "plugin_conf.h"
 #include "storage_op.h"
 
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 #define MAX_BATCH 256 /* ops per transaction */
 #define MAX_TRIES 5   /* runs of a batch rolled back by deadlocks before giving up */
 #define LIST_MAX 1000 /* room_list's answer when the filter gives no limit */
@@ -116,6 +116,15 @@ static const char *const migrations[SCHEMA_VERSION] = {
      * limit, a reopen), from any instance. closed_ms of a COMPLETED room:
      * when it was completed. */
     "CREATE TABLE IF NOT EXISTS chatd_agents (agent " TXT(255) " NOT NULL PRIMARY KEY"
+    ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+    /* 5: reactions (SDK 2.5): one row per (message, emoji, user); the
+     * emoji as bytes (compared and ordered byte for byte, no padding);
+     * they go with their message. */
+    "CREATE TABLE IF NOT EXISTS chatd_reactions ("
+    " room " TXT(64) " NOT NULL, seq BIGINT UNSIGNED NOT NULL, emoji VARBINARY(32) NOT NULL,"
+    " user_id " TXT(255) " NOT NULL, PRIMARY KEY (room, seq, emoji, user_id), KEY chatd_reactions_user (user_id),"
+    " CONSTRAINT chatd_reactions_message FOREIGN KEY (room, seq) REFERENCES chatd_messages (room, seq)"
+    " ON DELETE CASCADE"
     ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
 };
 
@@ -245,6 +254,11 @@ struct op {
     struct chatd_message *msgs;
     size_t n;
     struct chatd_erase_result erased;
+    struct chatd_reaction_change react;
+    const uint64_t *seqs; /* reaction_list */
+    size_t nseqs;
+    struct chatd_reaction_count *counts;
+    size_t ncounts;
     /* state carried between steps */
     uint64_t base;
     char **ids;
@@ -466,7 +480,8 @@ static void op_answer(struct op *o, chatd_status s)
     if (o->kind == OP_ERASE) {
         o->erased.size = sizeof o->erased;
         storage_op_answer_erase(o->cb, o->ctx, s, &o->erased);
-    }
+    } else if (o->kind == OP_REACT || o->kind == OP_REACTIONS)
+        storage_op_answer_reactions(o->cb, o->ctx, s, o->counts, o->ncounts);
     else
         storage_op_answer(o->kind, o->cb, o->ctx, s, o->rooms, o->msgs, o->n);
 }
@@ -1904,6 +1919,8 @@ static bool step_erase(struct op *o, MYSQL *my, struct result *r, size_t nr, str
             sb_fmt(b, ";UPDATE chatd_rooms SET unique_key = NULL WHERE id IN %s AND kind = %d;", oin,
                    CHATD_ROOM_DIRECT);
             sql_pass_owner(b, my, oin, o->user);
+            sb_fmt(b, ";DELETE FROM chatd_reactions WHERE room IN %s AND user_id = ", oin);
+            sb_str(b, my, o->user);
         } else {
             sb_add(b, "DO 0;DO 0;DO 0;DO 0;DO 0;DO 0");
         }
@@ -1919,6 +1936,127 @@ static bool step_erase(struct op *o, MYSQL *my, struct result *r, size_t nr, str
         }
         return false;
     }
+}
+
+/* --------------------------------------------------- reactions (2.5) */
+
+/* Rows (seq, emoji, count, me) of res into o->counts. */
+static void read_counts(struct op *o, MYSQL_RES *res)
+{
+    size_t rows = res ? (size_t)mysql_num_rows(res) : 0;
+    o->counts = rows ? arena(o, &o->ans, rows * sizeof *o->counts) : NULL;
+    MYSQL_ROW row;
+    while (o->counts && (row = mysql_fetch_row(res))) {
+        unsigned long *len = mysql_fetch_lengths(res);
+        o->counts[o->ncounts++] = (struct chatd_reaction_count){
+            .size = sizeof *o->counts, .seq = col_u64(row, 0), .emoji = col(o, row, len, 1),
+            .count = col_u64(row, 2), .me = col_i64(row, 3) != 0};
+    }
+}
+
+static void sql_counts(struct sb *b, MYSQL *my, const char *room, const char *seq_in, const char *user)
+{
+    sb_add(b, "SELECT seq, emoji, count(*), MAX(user_id = ");
+    if (user)
+        sb_str(b, my, user);
+    else
+        sb_add(b, "NULL");
+    sb_add(b, ") FROM chatd_reactions WHERE room = ");
+    sb_str(b, my, room);
+    sb_fmt(b, " AND seq IN %s GROUP BY seq, emoji ORDER BY seq, emoji", seq_in);
+}
+
+/* The message's row locked first: the changes of one message, from any
+ * instance, are decided one after the other (the bound on distinct emoji). */
+static bool step_react(struct op *o, MYSQL *my, struct result *r, size_t nr, struct sb *b)
+{
+    const struct chatd_reaction_change *rc = &o->react;
+    char seq_in[32];
+    snprintf(seq_in, sizeof seq_in, "(%llu)", (unsigned long long)rc->seq);
+    switch (o->step) {
+    case 0:
+        sb_add(b, "SELECT deleted, sender FROM chatd_messages WHERE room = ");
+        sb_str(b, my, o->route);
+        sb_fmt(b, " AND seq = %llu FOR UPDATE;SELECT count(*) FROM chatd_reactions WHERE room = ",
+               (unsigned long long)rc->seq);
+        sb_str(b, my, o->route);
+        sb_fmt(b, " AND seq = %llu AND emoji = ", (unsigned long long)rc->seq);
+        sb_str(b, my, rc->emoji);
+        sb_add(b, " AND user_id = ");
+        sb_str(b, my, rc->user);
+        sb_add(b, ";SELECT count(*) FROM chatd_reactions WHERE room = ");
+        sb_str(b, my, o->route);
+        sb_fmt(b, " AND seq = %llu AND emoji = ", (unsigned long long)rc->seq);
+        sb_str(b, my, rc->emoji);
+        sb_add(b, ";SELECT count(DISTINCT emoji) FROM chatd_reactions WHERE room = ");
+        sb_str(b, my, o->route);
+        sb_fmt(b, " AND seq = %llu", (unsigned long long)rc->seq);
+        return true;
+    case 1: {
+        MYSQL_ROW msg = nr >= 4 && r[0].res ? mysql_fetch_row(r[0].res) : NULL;
+        if (!msg) {
+            o->status = CHATD_ERR_NOT_FOUND;
+            return false;
+        }
+        if (col_i64(msg, 0) || !msg[1] || !*msg[1]) {
+            o->status = CHATD_ERR_CONFLICT;
+            return false;
+        }
+        MYSQL_ROW mine = r[1].res ? mysql_fetch_row(r[1].res) : NULL;
+        MYSQL_ROW held = r[2].res ? mysql_fetch_row(r[2].res) : NULL;
+        MYSQL_ROW distinct = r[3].res ? mysql_fetch_row(r[3].res) : NULL;
+        if (!mine || !held || !distinct) {
+            o->status = CHATD_ERR_INTERNAL;
+            return false;
+        }
+        o->status = CHATD_OK;
+        if (rc->add ? col_u64(mine, 0) > 0 : col_u64(mine, 0) == 0)
+            o->status = CHATD_ERR_EXISTS;
+        else if (rc->add && rc->max_distinct && !col_u64(held, 0) && col_u64(distinct, 0) >= rc->max_distinct)
+            o->status = CHATD_ERR_LIMIT;
+        if (o->status != CHATD_OK) {
+            sb_add(b, "DO 0");
+        } else if (rc->add) {
+            sb_add(b, "INSERT INTO chatd_reactions (room, seq, emoji, user_id) VALUES (");
+            sb_str(b, my, o->route);
+            sb_fmt(b, ", %llu, ", (unsigned long long)rc->seq);
+            sb_str(b, my, rc->emoji);
+            sb_add(b, ", ");
+            sb_str(b, my, rc->user);
+            sb_add(b, ")");
+        } else {
+            sb_add(b, "DELETE FROM chatd_reactions WHERE room = ");
+            sb_str(b, my, o->route);
+            sb_fmt(b, " AND seq = %llu AND emoji = ", (unsigned long long)rc->seq);
+            sb_str(b, my, rc->emoji);
+            sb_add(b, " AND user_id = ");
+            sb_str(b, my, rc->user);
+        }
+        sb_add(b, ";");
+        sql_counts(b, my, o->route, seq_in, rc->user);
+        return true;
+    }
+    default:
+        read_counts(o, nr >= 2 ? r[1].res : NULL);
+        return false;
+    }
+}
+
+static bool step_reactions(struct op *o, MYSQL *my, struct result *r, size_t nr, struct sb *b)
+{
+    if (o->step == 0) {
+        struct sb in = {0};
+        sb_add(&in, "(");
+        for (size_t i = 0; i < o->nseqs; i++)
+            sb_fmt(&in, "%s%llu", i ? "," : "", (unsigned long long)o->seqs[i]);
+        sb_add(&in, o->nseqs ? ")" : "NULL)");
+        sql_counts(b, my, o->route, in.oom ? "(NULL)" : in.p, o->user);
+        b->oom |= in.oom;
+        free(in.p);
+        return true;
+    }
+    read_counts(o, nr ? r[0].res : NULL);
+    return false;
 }
 
 static bool op_step(struct op *o, MYSQL *my, struct result *r, size_t nr, struct sb *b)
@@ -1941,6 +2079,8 @@ static bool op_step(struct op *o, MYSQL *my, struct result *r, size_t nr, struct
     case OP_CLAIM_LIMITED: return step_claim_limited(o, my, r, nr, b);
     case OP_TRANSFER: return step_transfer(o, my, r, nr, b);
     case OP_REOPEN: return step_reopen(o, my, r, nr, b);
+    case OP_REACT: return step_react(o, my, r, nr, b);
+    case OP_REACTIONS: return step_reactions(o, my, r, nr, b);
     }
     o->status = CHATD_ERR_INTERNAL;
     return false;
@@ -2187,7 +2327,8 @@ static void batch_results(struct conn *c);
 
 static bool is_read(const struct op *o)
 {
-    return o->kind == OP_GET || o->kind == OP_LIST || o->kind == OP_HISTORY || o->kind == OP_REVISIONS;
+    return o->kind == OP_GET || o->kind == OP_LIST || o->kind == OP_HISTORY || o->kind == OP_REVISIONS ||
+           o->kind == OP_REACTIONS;
 }
 
 /* Ops that are one round trip each: several can share one. */
@@ -2195,7 +2336,7 @@ static bool one_step_read(const struct op *o)
 {
     switch (o->kind) {
     case OP_GET: case OP_HISTORY: case OP_MARK: case OP_MEMBER_REMOVE: case OP_COMPLETE: case OP_CLOSE:
-    case OP_DELETE: case OP_REVISIONS:
+    case OP_DELETE: case OP_REVISIONS: case OP_REACTIONS:
         return true;
     default:
         return false;
@@ -3150,6 +3291,32 @@ static void m_message_revisions(void *state, const char *room_id, uint64_t after
     submit(st, o);
 }
 
+static void m_reaction_change(void *state, const struct chatd_reaction_change *rc, chatd_reactions_cb cb,
+                              void *ctx)
+{
+    NEW_OP(OP_REACT, cb)
+    o->react = *rc;
+    o->react.size = sizeof o->react;
+    o->react.room_id = o->route = astr(o, rc->room_id);
+    o->react.user = astr(o, rc->user);
+    o->react.emoji = astr(o, rc->emoji);
+    submit(st, o);
+}
+
+static void m_reaction_list(void *state, const char *room_id, const uint64_t *seqs, size_t nseqs,
+                            const char *for_user, chatd_reactions_cb cb, void *ctx)
+{
+    NEW_OP(OP_REACTIONS, cb)
+    o->route = astr(o, room_id);
+    o->user = astr(o, for_user);
+    uint64_t *copy = nseqs ? arena(o, &o->args, nseqs * sizeof *seqs) : NULL;
+    if (copy)
+        memcpy(copy, seqs, nseqs * sizeof *seqs);
+    o->seqs = copy;
+    o->nseqs = copy ? nseqs : 0;
+    submit(st, o);
+}
+
 static void m_read_mark(void *state, const char *room_id, const char *user, uint64_t seq, chatd_done_cb cb,
                         void *ctx)
 {
@@ -3372,6 +3539,9 @@ static const struct chatd_storage_ops my_ops = {
     .room_claim_limited = m_room_claim_limited,
     .room_transfer = m_room_transfer,
     .room_reopen = m_room_reopen,
+    /* SDK 2.5: reactions. */
+    .reaction_change = m_reaction_change,
+    .reaction_list = m_reaction_list,
 };
 
 CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_STORAGE, .name = "mysql", .version = "1.0",
