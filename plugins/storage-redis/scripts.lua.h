@@ -17,6 +17,9 @@
  *   P medit:ID     hash   seq -> "REV EDITED_MS DELETED" of a changed message
  *                         (SDK 2.2; none: 0 0 0); room:ID's `last_rev` counts
  *   P revs:ID      zset   seq -> its rev: the changed messages in rev order
+ *   P rx:ID:SEQ    hash   the reactions to message SEQ (SDK 2.5): field
+ *                         EMOJILEN ":" EMOJI USER -> 1
+ *   P rxs:ID       set    the seqs of room ID's messages with reactions
  *   P marks:ID     hash   user -> read seq
  *   P urooms:USER  set    rooms USER belongs to
  *   P agent:USER   set    rooms assigned to agent USER (a room handed on
@@ -103,6 +106,10 @@
     "  if r[3] and redis.call('GET', P .. 'ukey:' .. r[3]) == id then\n"                     \
     "    redis.call('DEL', P .. 'ukey:' .. r[3])\n"                                          \
     "  end\n"                                                                                \
+    "  for _, s in ipairs(redis.call('SMEMBERS', P .. 'rxs:' .. id)) do\n"                  \
+    "    redis.call('DEL', P .. 'rx:' .. id .. ':' .. s)\n"                                  \
+    "  end\n"                                                                                \
+    "  redis.call('DEL', P .. 'rxs:' .. id)\n"                                               \
     "  redis.call('ZREM', P .. 'rooms', id)\n"                                               \
     "  redis.call('ZREM', P .. 'queue', id)\n"                                               \
     "  redis.call('ZREM', P .. 'closed', id)\n"                                              \
@@ -384,6 +391,14 @@
     "        end\n"                                                                          \
     "      end\n"                                                                            \
     "    end\n"                                                                              \
+    "    for _, s in ipairs(redis.call('SMEMBERS', P .. 'rxs:' .. id)) do\n"                  \
+    "      local rk = P .. 'rx:' .. id .. ':' .. s\n"                                         \
+    "      for _, f in ipairs(redis.call('HKEYS', rk)) do\n"                                  \
+    "        local l, q = string.match(f, '^(%d+):()')\n"                                     \
+    "        if string.sub(f, q + tonumber(l)) == user then redis.call('HDEL', rk, f) end\n"  \
+    "      end\n"                                                                            \
+    "      if redis.call('EXISTS', rk) == 0 then redis.call('SREM', P .. 'rxs:' .. id, s) end\n" \
+    "    end\n"                                                                              \
     "    redis.call('HDEL', P .. 'marks:' .. id, user)\n"                                    \
     "    leave(id, user)\n"                                                                  \
     "    if r[1] == '3' and r[2] == user then pass_ownership(id) end\n"                      \
@@ -512,5 +527,73 @@
     "  enqueue(id)\n"                                                                        \
     "end\n"                                                                                  \
     "return {'ok', room(id)}\n"
+
+/* SDK 2.5: reactions. counts() answers a message's reactions as a flat
+ * list: seq, emoji, count, me (1/0), for each emoji; the caller sorts. */
+#define LUA_REACT_PRELUDE                                                                    \
+    LUA_PRELUDE                                                                              \
+    "local function counts(id, seq, user, acc)\n"                                            \
+    "  local by, order = {}, {}\n"                                                           \
+    "  for _, f in ipairs(redis.call('HKEYS', P .. 'rx:' .. id .. ':' .. seq)) do\n"         \
+    "    local l, q = string.match(f, '^(%d+):()')\n"                                        \
+    "    l = tonumber(l)\n"                                                                  \
+    "    local e = string.sub(f, q, q + l - 1)\n"                                            \
+    "    if not by[e] then by[e] = {0, 0}; order[#order + 1] = e end\n"                      \
+    "    by[e][1] = by[e][1] + 1\n"                                                          \
+    "    if user and string.sub(f, q + l) == user then by[e][2] = 1 end\n"                   \
+    "  end\n"                                                                                \
+    "  for _, e in ipairs(order) do\n"                                                       \
+    "    acc[#acc + 1] = tostring(seq); acc[#acc + 1] = e\n"                                 \
+    "    acc[#acc + 1] = by[e][1]; acc[#acc + 1] = by[e][2]\n"                               \
+    "  end\n"                                                                                \
+    "  return acc\n"                                                                         \
+    "end\n"                                                                                  \
+
+/* ARGV: P room seq user emoji add(1/0) max_distinct. */
+#define LUA_REACTION_CHANGE                                                                  \
+    LUA_REACT_PRELUDE                                                                        \
+    "local id, seq, user, emoji, add, max = ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6] == '1', tonumber(ARGV[7])\n"\
+    "if redis.call('EXISTS', P .. 'room:' .. id) == 0 or seq < 1 then return {'notfound'} end\n"\
+    "local enc = redis.call('LINDEX', P .. 'msgs:' .. id, seq - 1)\n"                        \
+    "if not enc then return {'notfound'} end\n"                                              \
+    "local _, _, il, sl = string.match(enc, '^(%d+) (%-?%d+) (%d+) (%d+) ')\n"               \
+    "local old = redis.call('HGET', P .. 'medit:' .. id, seq)\n"                             \
+    "if tonumber(sl) == 0 or (old and string.match(old, ' 1$')) then return {'conflict'} end\n"\
+    "local rk = P .. 'rx:' .. id .. ':' .. seq\n"                                            \
+    "local field = #emoji .. ':' .. emoji .. user\n"                                         \
+    "local st = 'ok'\n"                                                                      \
+    "if add then\n"                                                                          \
+    "  if redis.call('HEXISTS', rk, field) == 1 then\n"                                      \
+    "    st = 'exists'\n"                                                                    \
+    "  else\n"                                                                               \
+    "    if max > 0 then\n"                                                                  \
+    "      local seen, n, held = {}, 0, false\n"                                             \
+    "      for _, f in ipairs(redis.call('HKEYS', rk)) do\n"                                 \
+    "        local l, q = string.match(f, '^(%d+):()')\n"                                    \
+    "        local e = string.sub(f, q, q + tonumber(l) - 1)\n"                              \
+    "        if e == emoji then held = true end\n"                                           \
+    "        if not seen[e] then seen[e] = true; n = n + 1 end\n"                            \
+    "      end\n"                                                                            \
+    "      if not held and n >= max then st = 'limit' end\n"                                 \
+    "    end\n"                                                                              \
+    "    if st == 'ok' then\n"                                                               \
+    "      redis.call('HSET', rk, field, 1)\n"                                               \
+    "      redis.call('SADD', P .. 'rxs:' .. id, seq)\n"                                     \
+    "    end\n"                                                                              \
+    "  end\n"                                                                                \
+    "elseif redis.call('HDEL', rk, field) == 0 then\n"                                       \
+    "  st = 'exists'\n"                                                                      \
+    "elseif redis.call('EXISTS', rk) == 0 then\n"                                            \
+    "  redis.call('SREM', P .. 'rxs:' .. id, seq)\n"                                         \
+    "end\n"                                                                                  \
+    "return {st, counts(id, seq, user, {})}\n"                                               \
+
+/* ARGV: P room for_user? seqs ("1,2,3"). */
+#define LUA_REACTION_LIST                                                                    \
+    LUA_REACT_PRELUDE                                                                        \
+    "local id, user = ARGV[2], opt(ARGV[3])\n"                                               \
+    "local acc = {}\n"                                                                       \
+    "for s in string.gmatch(ARGV[4], '%d+') do counts(id, s, user, acc) end\n"               \
+    "return {'ok', acc}\n"                                                                   \
 
 #endif

@@ -38,7 +38,9 @@ enum script {
     /* SDK 2.2: edits and deletes. */
     S_MESSAGE_EDIT, S_MESSAGE_REVISIONS,
     /* SDK 2.3: the support desk. */
-    S_ROOM_CLAIM_LIMITED, S_ROOM_TRANSFER, S_ROOM_REOPEN, NSCRIPTS
+    S_ROOM_CLAIM_LIMITED, S_ROOM_TRANSFER, S_ROOM_REOPEN,
+    /* SDK 2.5: reactions. */
+    S_REACTION_CHANGE, S_REACTION_LIST, NSCRIPTS
 };
 static const char *const SCRIPTS[NSCRIPTS] = {
     [S_ROOM_CREATE] = LUA_ROOM_CREATE,
@@ -60,6 +62,8 @@ static const char *const SCRIPTS[NSCRIPTS] = {
     [S_ROOM_CLAIM_LIMITED] = LUA_ROOM_CLAIM_LIMITED,
     [S_ROOM_TRANSFER] = LUA_ROOM_TRANSFER,
     [S_ROOM_REOPEN] = LUA_ROOM_REOPEN,
+    [S_REACTION_CHANGE] = LUA_REACTION_CHANGE,
+    [S_REACTION_LIST] = LUA_REACTION_LIST,
 };
 
 #define SCHEMA_VERSION "1"
@@ -67,7 +71,7 @@ static const char *const SCRIPTS[NSCRIPTS] = {
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 
-enum op_kind { OP_ROOM, OP_ROOMS, OP_MESSAGE, OP_MESSAGES, OP_DONE, OP_COUNT, OP_ERASE };
+enum op_kind { OP_ROOM, OP_ROOMS, OP_MESSAGE, OP_MESSAGES, OP_DONE, OP_COUNT, OP_ERASE, OP_REACTIONS };
 
 struct rstore;
 
@@ -140,6 +144,9 @@ static void op_fail(struct op *o, chatd_status status)
         break;
     case OP_ERASE:
         ((chatd_erase_cb)o->cb)(o->ctx, status, NULL);
+        break;
+    case OP_REACTIONS:
+        ((chatd_reactions_cb)o->cb)(o->ctx, status, NULL, 0);
         break;
     }
 }
@@ -464,6 +471,47 @@ static void answer_erase(struct op *o, chatd_status status, const redisReply *r)
     ((chatd_erase_cb)o->cb)(o->ctx, CHATD_OK, &res);
 }
 
+static int by_seq_emoji(const void *a, const void *b)
+{
+    const struct chatd_reaction_count *x = a, *y = b;
+    if (x->seq != y->seq)
+        return x->seq < y->seq ? -1 : 1;
+    return strcmp(x->emoji, y->emoji);
+}
+
+/* {status, {seq, emoji, count, me, ...}}: the counts, sorted, with OK,
+ * EXISTS and LIMIT. */
+static void answer_reactions(struct op *o, chatd_status status, const redisReply *r)
+{
+    const redisReply *v = r->elements >= 2 ? r->element[1] : NULL;
+    bool data = status == CHATD_OK || status == CHATD_ERR_EXISTS || status == CHATD_ERR_LIMIT;
+    if (!data || !v || v->type != REDIS_REPLY_ARRAY || v->elements % 4) {
+        op_fail(o, data ? CHATD_ERR_INTERNAL : status);
+        return;
+    }
+    size_t n = v->elements / 4;
+    struct chatd_reaction_count *c = n ? calloc(n, sizeof *c) : NULL;
+    if (n && !c) {
+        op_fail(o, CHATD_ERR_NOMEM);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *emoji = str_or_null(v->element[4 * i + 1]);
+        if (!emoji) {
+            free(c);
+            op_fail(o, CHATD_ERR_INTERNAL);
+            return;
+        }
+        c[i] = (struct chatd_reaction_count){.size = sizeof *c, .seq = (uint64_t)int_of(v->element[4 * i]),
+                                             .emoji = emoji, .count = (uint64_t)int_of(v->element[4 * i + 2]),
+                                             .me = int_of(v->element[4 * i + 3]) != 0};
+    }
+    if (n)
+        qsort(c, n, sizeof *c, by_seq_emoji);
+    ((chatd_reactions_cb)o->cb)(o->ctx, status, c, n);
+    free(c);
+}
+
 /* The room id an op was about, kept after the op's own header. */
 static const char *op_room(struct op *o)
 {
@@ -528,6 +576,9 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
             break;
         case OP_ERASE:
             answer_erase(o, status, r);
+            break;
+        case OP_REACTIONS:
+            answer_reactions(o, status, r);
             break;
         }
     }
@@ -895,6 +946,42 @@ static void r_message_revisions(void *state, const char *room_id, uint64_t after
     submit(st, op_new(st, OP_MESSAGES, (void *)cb, ctx, room_id), &c, NULL, 0);
 }
 
+static void r_reaction_change(void *state, const struct chatd_reaction_change *rc, chatd_reactions_cb cb,
+                              void *ctx)
+{
+    struct rstore *st = state;
+    struct cmd c;
+    cmd_start(&c, st, S_REACTION_CHANGE);
+    cmd_str(&c, rc->room_id);
+    cmd_unum(&c, rc->seq);
+    cmd_str(&c, rc->user);
+    cmd_str(&c, rc->emoji);
+    cmd_num(&c, rc->add ? 1 : 0);
+    cmd_unum(&c, rc->max_distinct);
+    submit(st, op_new(st, OP_REACTIONS, (void *)cb, ctx, rc->room_id), &c, NULL, 0);
+}
+
+static void r_reaction_list(void *state, const char *room_id, const uint64_t *seqs, size_t nseqs,
+                            const char *for_user, chatd_reactions_cb cb, void *ctx)
+{
+    struct rstore *st = state;
+    struct cmd c;
+    cmd_start(&c, st, S_REACTION_LIST);
+    cmd_str(&c, room_id);
+    cmd_opt(&c, for_user);
+    char *list = malloc(nseqs * 21 + 1);
+    if (!list)
+        c.oom = true;
+    size_t w = 0;
+    for (size_t i = 0; list && i < nseqs; i++)
+        w += (size_t)snprintf(list + w, 22, "%s%llu", i ? "," : "", (unsigned long long)seqs[i]);
+    if (list)
+        list[w] = '\0';
+    const char *extra[] = {list ? list : ""};
+    submit(st, op_new(st, OP_REACTIONS, (void *)cb, ctx, room_id), &c, extra, 1);
+    free(list);
+}
+
 static void r_read_mark(void *state, const char *room_id, const char *user, uint64_t seq, chatd_done_cb cb,
                         void *ctx)
 {
@@ -1155,6 +1242,9 @@ static const struct chatd_storage_ops redis_ops = {
     .room_claim_limited = r_room_claim_limited,
     .room_transfer = r_room_transfer,
     .room_reopen = r_room_reopen,
+    /* SDK 2.5: reactions. */
+    .reaction_change = r_reaction_change,
+    .reaction_list = r_reaction_list,
 };
 
 CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_STORAGE, .name = "redis", .version = "1.0",
