@@ -270,15 +270,9 @@ static void react(struct rest_call *c, const char *room, const char *seq_text, c
         rest_error(c, 404, "not_found", "no such message");
         return;
     }
-    char buf[CHATD_REACTION_EMOJI_MAX];
-    size_t len;
-    if (!emoji || !path_segment_decode(emoji, buf, sizeof buf, &len)) {
-        rest_error(c, 400, "bad_request", "A reaction is an emoji of at most 32 bytes of UTF-8, percent-encoded "
-                                          "in the path.");
-        return;
-    }
-    struct reaction_request req = {.room_id = room, .user = c->user, .seq = seq, .emoji = buf, .emoji_len = len,
-                                   .add = add};
+    /* The gateway hands the path over percent-decoded already. */
+    struct reaction_request req = {.room_id = room, .user = c->user, .seq = seq, .emoji = emoji ? emoji : "",
+                                   .emoji_len = emoji ? strlen(emoji) : 0, .add = add};
     reaction_change(c->srv->rooms, &req, reacted, c);
 }
 

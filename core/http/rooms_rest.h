@@ -29,7 +29,7 @@ enum rooms_request {
     ROOM_REACTION_REMOVE, /* DELETE /api/rooms/{room}/messages/{seq}/reactions/{emoji} */
 };
 /* One of them for an authenticated call; room, member (a user, or a
- * message's seq) and item (an emoji, percent-encoded) are the path's (NULL
+ * message's seq) and item (an emoji) are the path's, as the gateway decoded it (NULL
  * where the path has none). Answers the call itself. */
 void rooms_rest(struct rest_call *c, enum rooms_request what, const char *room, const char *member,
                 const char *item);

@@ -34,27 +34,6 @@ const char *query_param(const char *query, const char *name, char *buf, size_t l
     return NULL;
 }
 
-bool path_segment_decode(const char *seg, char *buf, size_t len, size_t *out_len)
-{
-    size_t o = 0;
-    for (const char *v = seg; *v; v++) {
-        char ch = *v;
-        if (ch == '%') {
-            if (hexval(v[1]) < 0 || hexval(v[2]) < 0)
-                return false;
-            ch = (char)(hexval(v[1]) * 16 + hexval(v[2]));
-            v += 2;
-            if (!ch)
-                return false;
-        }
-        if (o == len)
-            return false;
-        buf[o++] = ch;
-    }
-    *out_len = o;
-    return true;
-}
-
 bool query_u64(const char *s, uint64_t *out)
 {
     if (!s || !*s)

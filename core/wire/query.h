@@ -11,11 +11,6 @@
  * terminated, truncated to len - 1), or NULL when absent. */
 const char *query_param(const char *query, const char *name, char *buf, size_t len);
 
-/* A path segment ("%F0%9F%91%8D") percent-decoded into buf[0..len),
- * its length in *out_len: false for a '%' not followed by two hex digits,
- * a decoded NUL, or a result longer than len. '+' stays '+'. */
-bool path_segment_decode(const char *seg, char *buf, size_t len, size_t *out_len);
-
 /* A whole decimal number (a query parameter, a header such as since-seq)
  * into *out; false for anything else, or a negative one. */
 bool query_u64(const char *s, uint64_t *out);
