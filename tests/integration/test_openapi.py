@@ -115,7 +115,7 @@ class Documents(unittest.TestCase):
         Draft202012Validator.check_schema(events)
         self.assertEqual(events["$schema"], "https://json-schema.org/draft/2020-12/schema")
         api = load_api()["components"]["schemas"]
-        for name in ("Room", "Message", "RoomId", "UserId", "Millis"):
+        for name in ("Room", "Message", "Reaction", "RoomId", "UserId", "Millis"):
             with self.subTest(schema=name):
                 same = json.loads(json.dumps(api[name]).replace("#/components/schemas/", "#/$defs/"))
                 self.assertEqual(events["$defs"][name], same)
@@ -408,6 +408,24 @@ class OpenApiLive(LiveServer):
         self.call("alice", "DELETE", M, expect=409, room=gid, seq="3")
         self.call("alice", "PATCH", M, {"body": "back"}, expect=409, room=gid, seq="3")
 
+        # Reactions (SDK 2.5).
+        X = M + "/reactions/{emoji}"
+        mine = self.call("bob", "PUT", X, expect=200, room=gid, seq="1", emoji="👍🏽")[1]
+        self.assertEqual(mine, {"room": gid, "seq": 1, "reactions": [{"emoji": "👍🏽", "count": 1, "me": True}]})
+        self.call("bob", "PUT", X, expect=200, room=gid, seq="1", emoji="👍🏽")
+        self.call("alice", "PUT", X, expect=200, room=gid, seq="1", emoji="👨‍👩‍👧")
+        self.call("bob", "PUT", X, expect=400, room=gid, seq="1", emoji="hi")
+        self.call("dana", "PUT", X, expect=404, room=gid, seq="1", emoji="👍🏽")
+        self.call("bob", "PUT", X, expect=404, room=gid, seq="99", emoji="👍🏽")
+        self.call("bob", "PUT", X, expect=409, room=gid, seq="3", emoji="👍🏽")
+        page = self.call("alice", "GET", R + "/messages", query={"after": 0}, expect=200, room=gid)[1]["messages"]
+        self.assertEqual(page[0]["reactions"], [{"emoji": "👍🏽", "count": 1, "me": False},
+                                                {"emoji": "👨‍👩‍👧", "count": 1, "me": True}])
+        self.assertEqual(page[2]["reactions"], [])
+        left = self.call("bob", "DELETE", X, expect=200, room=gid, seq="1", emoji="👍🏽")[1]
+        self.assertEqual(left["reactions"], [{"emoji": "👨‍👩‍👧", "count": 1, "me": False}])
+        self.call("bob", "DELETE", X, expect=400, room=gid, seq="1", emoji="+1")
+
         # Read marks.
         self.assertEqual(self.call("bob", "POST", R + "/read", {"seq": 99}, expect=200, room=gid)[1],
                          {"room": gid, "read_seq": 3})
@@ -676,6 +694,11 @@ class OpenApiLive(LiveServer):
         tomb = bob.event("g2", "message", gid)
         self.assertEqual((tomb["headers"]["sender"], tomb["headers"]["seq"], tomb["body"]), ("", "2", ""))
 
+        # A reaction: who, which, and the message's counts.
+        alice.send("/app/rooms/%s/react" % gid, "👍🏽", receipt="gr", **{"message-seq": "1"})
+        rx = bob.event("g", "reaction", gid, user="alice", action="added", seq=1)
+        self.assertEqual(rx["body"]["reactions"], [{"emoji": "👍🏽", "count": 1}])
+
         # A message edited, then deleted, and the change replayed after since-rev.
         alice.send("/app/rooms/%s/edit" % gid, TEXT + " ✏️", receipt="ge", **{"message-seq": "1"})
         edited = bob.event("g", "message-edited", gid)
@@ -744,6 +767,12 @@ class OpenApiOldStorage(LiveServer):
         for method, body in (("PATCH", {"body": "x"}), ("DELETE", None)):
             self.assertEqual(self.call("alice", method, R + "/messages/{seq}", body, expect=501, room=gid,
                                        seq="1")[1]["error"], "not_supported")
+        # Reactions need SDK 2.5's reaction_change; history then has none.
+        for method in ("PUT", "DELETE"):
+            self.assertEqual(self.call("alice", method, R + "/messages/{seq}/reactions/{emoji}", expect=501, room=gid,
+                                       seq="1", emoji="👍")[1]["error"], "not_supported")
+        page = self.call("alice", "GET", R + "/messages", expect=200, room=gid)[1]["messages"]
+        self.assertNotIn("reactions", page[0])
 
 
 if __name__ == "__main__":
