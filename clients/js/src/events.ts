@@ -51,6 +51,9 @@ export function roomEvent(frame: IMessage): RoomEvent | null {
   }
   const b = json(frame);
   switch (h.event) {
+    case "reaction":
+      return { type: "reaction", room, seq: Number(b.seq), emoji: b.emoji, user: b.user, action: b.action,
+               reactions: Array.isArray(b.reactions) ? b.reactions : [] };
     case "read":
       return { type: "read", room, user: b.user, seq: Number(b.seq) };
     case "typing":

@@ -1,7 +1,7 @@
 import type { ChatClient } from "./client.js";
 import { newClientId } from "./ids.js";
 import type { ChatdError } from "./errors.js";
-import type { GroupRole, Message, MessagesPage, Room, RoomHandlers, RoomScope } from "./types.js";
+import type { GroupRole, Message, MessagesPage, Reaction, Room, RoomHandlers, RoomScope } from "./types.js";
 import type { RoomWatch } from "./watch.js";
 
 const enc = encodeURIComponent;
@@ -108,6 +108,21 @@ export class ChatRoom {
    * support room's agent, any): resolves with the tombstone. */
   deleteMessage(seq: number): Promise<Message> {
     return this.client.rest.request<Message>("DELETE", this.path + "/messages/" + seq);
+  }
+
+  /** React to message `seq` with `emoji` (docs/protocol.md, "Reactions"): resolves with the message's
+   * reactions once stored (`me` for the caller); adding one held already changes nothing. */
+  async react(seq: number, emoji: string): Promise<Reaction[]> {
+    const r = await this.client.rest.request<{ reactions: Reaction[] }>(
+      "PUT", this.path + "/messages/" + seq + "/reactions/" + encodeURIComponent(emoji));
+    return r.reactions;
+  }
+
+  /** Take the caller's reaction `emoji` to message `seq` back: resolves with the message's reactions. */
+  async unreact(seq: number, emoji: string): Promise<Reaction[]> {
+    const r = await this.client.rest.request<{ reactions: Reaction[] }>(
+      "DELETE", this.path + "/messages/" + seq + "/reactions/" + encodeURIComponent(emoji));
+    return r.reactions;
   }
 
   /** Move the caller's read mark up to seq (never down); resolves on the RECEIPT, retried like send(). */

@@ -27,6 +27,16 @@ export interface Message {
   deleted?: boolean;
   /** "text" (a member's), "system" (the server's: a transfer, say) or "file" (reserved). */
   kind?: "text" | "system" | "file";
+  /** History pages only (a storage that keeps reactions): every emoji with its count, `me` for the reader. */
+  reactions?: Reaction[];
+}
+
+/** Members' reactions to a message with one emoji. */
+export interface Reaction {
+  emoji: string;
+  count: number;
+  /** Whether the reader is one of them (history and REST answers; absent in events). */
+  me?: boolean;
 }
 
 export interface Room {
@@ -80,6 +90,16 @@ export interface MessageChangedEvent {
   /** true when it came from the since-rev catch-up, not live. */
   replay: boolean;
 }
+/** `reaction`: `user` added or took back `emoji` on message `seq`; `reactions` are the message's now (no `me`). */
+export interface ReactionEvent {
+  type: "reaction";
+  room: string;
+  seq: number;
+  emoji: string;
+  user: string;
+  action: "added" | "removed";
+  reactions: Reaction[];
+}
 export interface ReadEvent { type: "read"; room: string; user: string; seq: number }
 export interface TypingEvent { type: "typing"; room: string; user: string }
 export interface AssignedEvent { type: "assigned"; room: string; agent: string }
@@ -110,6 +130,7 @@ export interface RoomEventMap {
   message: MessageEvent;
   "message-edited": MessageChangedEvent;
   "message-deleted": MessageChangedEvent;
+  reaction: ReactionEvent;
   read: ReadEvent;
   typing: TypingEvent;
   assigned: AssignedEvent;

@@ -422,6 +422,33 @@ describe("resume and retry", () => {
                          (e) => e instanceof ChatdError && e.status === 403);
   });
 
+  test("reactions: react and unreact, the typed event, history with me, refusals", async () => {
+    const alice = await login("alice");
+    const bob = await login("bob");
+    const room = await alice.rooms.createGroup("반응 😀", ["bob"]);
+    const first = await room.send(KOREAN);
+    const rec = recorder();
+    await bob.room(room.id).watch(rec.handlers);
+
+    const mine = await room.react(first.seq, "👍🏽");
+    assert.deepEqual(mine, [{ emoji: "👍🏽", count: 1, me: true }]);
+    assert.deepEqual(await room.react(first.seq, "👍🏽"), mine); // twice is once
+    const both = await bob.room(room.id).react(first.seq, "👨‍👩‍👧");
+    assert.deepEqual(both.map((r) => [r.emoji, r.count, r.me]), [["👍🏽", 1, false], ["👨‍👩‍👧", 1, true]]);
+    await rec.wait("two reaction events", () => rec.of("reaction").length >= 2);
+    const [added, family] = rec.of("reaction");
+    assert.deepEqual(added, { type: "reaction", room: room.id, seq: first.seq, emoji: "👍🏽", user: "alice",
+                              action: "added", reactions: [{ emoji: "👍🏽", count: 1 }] });
+    assert.equal(family.user, "bob");
+
+    const page = (await bob.room(room.id).page({ after: 0 })).messages;
+    assert.deepEqual(page[0].reactions, both);
+    assert.deepEqual(await room.unreact(first.seq, "👍🏽"), [{ emoji: "👨‍👩‍👧", count: 1, me: false }]);
+    await rec.wait("the removal", (e) => e.type === "reaction" && e.action === "removed");
+    await assert.rejects(room.react(first.seq, ":)"), (e) => e instanceof ChatdError && e.status === 400);
+    await assert.rejects(room.react(99, "👍"), (e) => e instanceof ChatdError && e.status === 404);
+  });
+
   test("sends while offline are queued and stored once after reconnecting", async () => {
     const alice = await login("alice");
     const room = await alice.rooms.createGroup("offline", ["bob"]);
