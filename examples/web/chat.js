@@ -1,6 +1,6 @@
 // 1:1 and group chats: the rooms list with unread counts and last
 // messages, new direct and group chats, and a conversation with history
-// paging, typing, read marks, and editing and deleting messages.
+// paging, typing, read marks, editing and deleting messages, and reactions.
 "use strict";
 
 // turn counts the rooms asked to open: when answers come back out of order,
@@ -62,6 +62,9 @@ function onRoomEvent(f) {
     state.conv.changeEvent(f);
     editing.changed(f);
     refreshRooms(); // the list's last line may be the one that changed
+  } else if (ev === "reaction") {
+    const b = JSON.parse(f.body);
+    state.conv.setReactions(b.seq, b.reactions, b.user, b.emoji, b.action === "added");
   } else if (ev === "typing") {
     showTyping(f);
   } else if (ev === "member-joined" || ev === "member-left" || ev === "role-changed") {
@@ -86,6 +89,21 @@ function onRoomEvent(f) {
 // and admins delete any.
 const editing = new MessageEditing($("composer"), () => state.open && state.open.id,
                                    () => !!state.open && mayManage(state.open), (err) => toast(err.message));
+
+// Reactions under each message: a click on one adds ours or takes it back,
+// "+" offers a few emoji. The answer holds the message's reactions with our
+// own marked; the `reaction` event brings everyone else's changes.
+editing.actions.react = async (m, emoji, add) => {
+  const room = state.open && state.open.id;
+  if (!room) return;
+  try {
+    const path = `/api/rooms/${room}/messages/${m.seq}/reactions/${encodeURIComponent(emoji)}`;
+    const answer = await desk.api(add ? "PUT" : "DELETE", path);
+    if (state.open && state.open.id === room) state.conv.setReactions(m.seq, answer.reactions);
+  } catch (err) {
+    toast(err.message);
+  }
+};
 
 // Owners and admins of a group may rename and delete it.
 function mayManage(room) {

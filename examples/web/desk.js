@@ -199,13 +199,18 @@ function frameMessage(f) {
   return m;
 }
 
+// The emoji a message's small picker offers (docs/protocol.md, "Reactions").
+const PICKER = ["👍", "❤️", "😂", "🎉", "😮", "😢"];
+
 class Conversation {
   // actions (optional): { canEdit(m), canDelete(m), edit(m), remove(m) }:
-  // which messages get Edit / Delete buttons, and what they do.
+  // which messages get Edit / Delete buttons, and what they do; with
+  // react(m, emoji, add) too, reactions under each message and a picker.
   constructor(list, me, actions = null) {
     this.list = list;
     this.me = me;
     this.actions = actions;
+    this.reactions = new Map(); // seq -> [{emoji, count, me}] as last known
     this.seqs = new Set();
     this.nextBefore = null;
     this.roomId = null;
@@ -215,6 +220,7 @@ class Conversation {
   async open(roomId) {
     this.roomId = roomId;
     this.seqs.clear();
+    this.reactions.clear();
     this.list.replaceChildren();
     const page = await desk.api("GET", "/api/rooms/" + roomId + "/messages?limit=20");
     if (roomId !== this.roomId) return 0; // another room was opened meanwhile
@@ -250,13 +256,67 @@ class Conversation {
     text.className = "text";
     text.textContent = m.deleted ? "Message deleted" : m.body;
     li.replaceChildren(meta, text);
+    if (m.reactions) this.reactions.set(m.seq, m.reactions);
     const a = this.actions;
     if (!a || m.deleted || m.erased || m.sender === "" || m.kind === "system") return;
+    if (a.react) li.append(this.reactionRow(m));
     const tools = document.createElement("span");
     tools.className = "tools";
     if (a.canEdit(m)) tools.append(this.button("Edit", () => a.edit(m)));
     if (a.canDelete(m)) tools.append(this.button("Delete", () => a.remove(m)));
     if (tools.childElementCount) li.append(tools);
+  }
+  // Under a message: each emoji with its count (pressed: ours; a click adds
+  // or takes ours back), and "+" opening a small picker.
+  reactionRow(m) {
+    const row = document.createElement("span");
+    row.className = "reactions";
+    for (const r of this.reactions.get(m.seq) || []) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "reaction" + (r.me ? " me" : "");
+      b.dataset.emoji = r.emoji;
+      b.setAttribute("aria-pressed", r.me ? "true" : "false");
+      b.setAttribute("aria-label", `${r.emoji} ${r.count}`);
+      b.textContent = `${r.emoji} ${r.count}`;
+      b.addEventListener("click", () => this.actions.react(m, r.emoji, !r.me));
+      row.append(b);
+    }
+    const add = document.createElement("button");
+    add.type = "button";
+    add.className = "reaction add";
+    add.textContent = "+";
+    add.setAttribute("aria-label", "Add a reaction");
+    const picker = document.createElement("span");
+    picker.className = "picker";
+    picker.hidden = true;
+    for (const emoji of PICKER) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "pick";
+      b.dataset.emoji = emoji;
+      b.textContent = emoji;
+      b.addEventListener("click", () => { picker.hidden = true; this.actions.react(m, emoji, true); });
+      picker.append(b);
+    }
+    add.addEventListener("click", () => { picker.hidden = !picker.hidden; });
+    row.append(add, picker);
+    return row;
+  }
+  // A message's reactions as they now are (a REST answer: `me` for us; a
+  // `reaction` event: none, so ours follow from who reacted).
+  setReactions(seq, reactions, who = null, emoji = null, added = false) {
+    const before = new Map((this.reactions.get(seq) || []).map((r) => [r.emoji, r.me]));
+    const now = reactions.map((r) => ({
+      emoji: r.emoji, count: r.count,
+      me: r.me !== undefined ? r.me : who === this.me && r.emoji === emoji ? added : !!before.get(r.emoji),
+    }));
+    this.reactions.set(seq, now);
+    const li = this.list.querySelector(`li[data-seq="${seq}"]`);
+    const row = li && li.querySelector(".reactions");
+    if (!row) return;
+    const m = { seq, sender: li.dataset.sender, kind: null };
+    row.replaceWith(this.reactionRow(m));
   }
   button(label, fn) {
     const b = document.createElement("button");
@@ -271,6 +331,7 @@ class Conversation {
     this.seqs.add(m.seq);
     const li = document.createElement("li");
     li.dataset.seq = m.seq;
+    li.dataset.sender = m.sender;
     this.fill(li, m);
     if (atTop) {
       this.list.prepend(li);

@@ -1,6 +1,7 @@
 // The 1:1 and group chat page in a real browser: alice starts a direct chat
 // with bob and a group with bob and agent1; unread counts and last messages
-// in the list; replies both ways; typing; leaving a group.
+// in the list; replies both ways; typing; leaving a group; edits, deletes
+// and reactions.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
@@ -194,4 +195,46 @@ test("messages edited and deleted from the page, seen live in the other browser"
   await bob.waitForSelector("#messages li.deleted >> text=Message deleted");
   await bob.waitForSelector("#messages li .text >> text=고친 글 ✏️😀");
   await bob.screenshot({ path: path.join(SHOTS, "chat-edits.png") });
+});
+
+test("reactions under messages, with a picker, seen live in the other browser", async () => {
+  const alice = await signIn("alice");
+  const bob = await signIn("bob");
+  await alice.fill("#new-group input[name=title]", "반응 😀");
+  await alice.fill("#new-group input[name=members]", "bob");
+  await alice.click("#new-group button");
+  await alice.waitForSelector("#pane-title >> text=반응 😀");
+  const group = await alice.evaluate(() => window.__chat.open.id);
+  await bob.waitForSelector(`#rooms li[data-room="${group}"]`);
+  await bob.click(`#rooms li[data-room="${group}"]`);
+  await bob.waitForSelector("#pane-title >> text=반응 😀");
+  await say(bob, "점심 먹을 사람? 🍜");
+  const line = (page) => page.locator("#messages li", { hasText: "점심 먹을 사람?" });
+  await alice.waitForSelector("#messages li >> text=점심 먹을 사람?");
+
+  // alice picks 👍 from the picker: her chip is pressed, bob sees it live.
+  await line(alice).locator("button.reaction.add").click();
+  await line(alice).locator(".picker button.pick[data-emoji='👍']").click();
+  await alice.waitForSelector("#messages li .reactions button.reaction.me[data-emoji='👍'] >> text=👍 1");
+  await bob.waitForSelector("#messages li .reactions button.reaction[data-emoji='👍'] >> text=👍 1");
+  assert.equal(await line(bob).locator("button.reaction.me").count(), 0);
+
+  // bob joins with a click on the chip, and adds ❤️: both panes count them.
+  await line(bob).locator("button.reaction[data-emoji='👍']").click();
+  await bob.waitForSelector("#messages li .reactions button.reaction.me[data-emoji='👍'] >> text=👍 2");
+  await alice.waitForSelector("#messages li .reactions button.reaction[data-emoji='👍'] >> text=👍 2");
+  await line(bob).locator("button.reaction.add").click();
+  await line(bob).locator(".picker button.pick[data-emoji='❤️']").click();
+  await alice.waitForSelector("#messages li .reactions button.reaction:not(.me)[data-emoji='❤️'] >> text=❤️ 1");
+  // alice's 👍 stays hers after bob's changes.
+  assert.equal(await line(alice).locator("button.reaction.me[data-emoji='👍']").count(), 1);
+
+  // alice takes hers back with a click; reopened, history shows the counts and bob's own.
+  await line(alice).locator("button.reaction[data-emoji='👍']").click();
+  await bob.waitForSelector("#messages li .reactions button.reaction.me[data-emoji='👍'] >> text=👍 1");
+  await bob.click(`#rooms li[data-room="${group}"]`);
+  await bob.waitForSelector("#messages li .reactions button.reaction.me[data-emoji='❤️'] >> text=❤️ 1");
+  await bob.waitForSelector("#messages li .reactions button.reaction.me[data-emoji='👍'] >> text=👍 1");
+  await line(bob).locator("button.reaction.add").click();
+  await bob.screenshot({ path: path.join(SHOTS, "chat-reactions.png") });
 });
