@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rooms/reaction_emoji.h"
 #include "rooms/rooms.h"
 
 /* Distinct emoji one message holds at most. */
@@ -44,13 +45,8 @@ typedef void (*reaction_answer_cb)(void *ctx, const struct room_answer *a, const
  * the counts and tells no event. */
 void reaction_change(struct rooms *r, const struct reaction_request *req, reaction_answer_cb cb, void *ctx);
 
-/* The rules alone. NULL when emoji[0..len) is acceptable, else the
- * sentence that refuses it: 1..CHATD_REACTION_EMOJI_MAX bytes of UTF-8,
- * no ASCII but the base of a keycap (0-9 # * before U+FE0F or U+20E3), no
- * control, space or format character (but U+200D, the joiner), not
- * starting with a joiner, variation selector or keycap mark. */
-const char *reaction_emoji_refusal(const char *emoji, size_t len);
-/* NULL when `user` may react in `room`, else why not (and whether it is a
+/* The rule alone (the emoji's: rooms/reaction_emoji.h): NULL when `user`
+ * may react in `room`, else why not (and whether it is a
  * state of the room: CONFLICT, rather than the user's right: FORBIDDEN). */
 const char *reaction_refusal(const struct chatd_room *room, const char *user, bool *room_state);
 
