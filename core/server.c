@@ -112,6 +112,12 @@ static void server_stop_timeout(evutil_socket_t fd, short what, void *arg)
     event_base_loopexit(srv->base, NULL);
 }
 
+size_t server_end_sessions_of_token(struct server *srv, const char *user, const char *token)
+{
+    return session_end_token(srv, user, token, "logged out",
+                             "The token this session was opened with was revoked (POST /api/logout).");
+}
+
 void server_stop(struct server *srv)
 {
     if (srv->stopping)

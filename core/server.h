@@ -88,6 +88,9 @@ void server_emit(struct server *srv, const struct xmsg *m);
  * one line saying what was done in msg, or -1 with one line saying why
  * nothing changed; either way the line is logged. */
 int server_reload(struct server *srv, char *msg, size_t msglen);
+/* Core thread: a logout of `token` by `user` took effect (the auth plugin
+ * revoked it); close this instance's sessions opened with it. How many. */
+size_t server_end_sessions_of_token(struct server *srv, const char *user, const char *token);
 /* Begin graceful shutdown (signal, or fatal error). */
 void server_stop(struct server *srv);
 

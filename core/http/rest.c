@@ -11,6 +11,7 @@
 #include "http/admin_rest.h"
 #include "http/agents_rest.h"
 #include "http/http_routes.h"
+#include "http/logout_rest.h"
 #include "wire/query.h"
 #include "http/rest_call.h"
 #include "log.h"
@@ -205,7 +206,7 @@ static void metrics(struct rest_call *c)
 }
 
 /* Every path the API answers, and who answers it (docs/rest-api.md). */
-enum api_handler { API_HEALTH = 1, API_METRICS, API_ROOMS, API_USERS, API_AGENTS, API_ADMIN_RELOAD, API_VISITORS };
+enum api_handler { API_HEALTH = 1, API_METRICS, API_ROOMS, API_USERS, API_AGENTS, API_ADMIN_RELOAD, API_VISITORS, API_LOGOUT };
 
 static const struct route api_routes[] = {
     {"*", "/healthz", API_HEALTH, 0},
@@ -232,6 +233,7 @@ static const struct route api_routes[] = {
     {"PUT", "/api/agents/me/status", API_AGENTS, AGENTS_STATUS},
     {"POST", "/api/admin/reload", API_ADMIN_RELOAD, 0},
     {"POST", "/api/visitors", API_VISITORS, 0},
+    {"POST", "/api/logout", API_LOGOUT, 0},
 };
 
 static void rest_auth_done(void *ctx, chatd_status st, const struct chatd_identity *who, const char *reason)
@@ -259,6 +261,8 @@ static void rest_auth_done(void *ctx, chatd_status st, const struct chatd_identi
         agents_rest(c, (enum agents_request)c->route->request);
     else if (c->route->handler == API_ADMIN_RELOAD)
         admin_reload_rest(c);
+    else if (c->route->handler == API_LOGOUT)
+        logout_rest(c);
     else
         rooms_rest(c, (enum rooms_request)c->route->request, c->params[0], c->params[1], c->params[2]);
 }

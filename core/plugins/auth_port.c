@@ -109,6 +109,73 @@ void auth_authenticate(struct plugin *auth, const struct visitor_settings *visit
     auth->desc->ops.auth->authenticate(auth->state, &out, on_auth, c);
 }
 
+struct revoke_call {
+    struct plugin *p;
+    chatd_revoke_cb cb;
+    void *ctx;
+    chatd_status st;    /* an answer of the port's own, posted */
+    const char *reason; /* static */
+    struct event *ev;   /* that post */
+};
+
+static void revoke_call_end(struct revoke_call *c, chatd_status st, const char *reason)
+{
+    chatd_revoke_cb cb = c->cb;
+    void *cb_ctx = c->ctx;
+    struct plugin *p = c->p;
+    if (c->ev)
+        event_free(c->ev);
+    free(c);
+    if (p && --p->auth_calls == 0 && p->retiring)
+        event_active(p->retiring->reap, 0, 0);
+    cb(cb_ctx, st, reason);
+}
+
+static void on_revoke(void *ctx, chatd_status st, const char *reason)
+{
+    revoke_call_end(ctx, st, reason);
+}
+
+static void revoke_posted(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    struct revoke_call *c = arg;
+    revoke_call_end(c, c->st, c->reason);
+}
+
+bool auth_can_revoke(const struct plugin *auth)
+{
+    return !plugin_sdk1(auth) && OPS_HAS(auth->desc->ops.auth, revoke);
+}
+
+int auth_revoke(struct plugin *auth, const struct chatd_credentials *cred, chatd_revoke_cb cb, void *ctx)
+{
+    const char *token = cred->token ? cred->token : cred->passcode;
+    struct revoke_call *c = calloc(1, sizeof *c);
+    if (!c)
+        return -1;
+    c->cb = cb;
+    c->ctx = ctx;
+    const struct chatd_auth_ops *ops = auth->desc->ops.auth;
+    if (visitor_token_like(token) || !auth_can_revoke(auth)) {
+        c->st = CHATD_ERR_UNSUPPORTED;
+        c->reason = visitor_token_like(token) ? "visitor tokens are not revoked: they end at their expiry"
+                                               : "the auth plugin cannot revoke tokens";
+        if (!(c->ev = event_new(auth->host.base, -1, 0, revoke_posted, c))) {
+            free(c);
+            return -1;
+        }
+        event_active(c->ev, 0, 0);
+        return 0;
+    }
+    c->p = auth;
+    struct chatd_credentials in = *cred;
+    in.size = sizeof in;
+    auth->auth_calls++;
+    ops->revoke(auth->state, &in, on_revoke, c);
+    return 0;
+}
+
 static void reap(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;

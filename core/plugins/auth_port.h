@@ -5,6 +5,7 @@
 #define CHATD_AUTH_PORT_H
 
 #include <chatd/plugin.h>
+#include <stdbool.h>
 
 struct event_base;
 struct plugin;
@@ -23,6 +24,19 @@ struct visitor_settings;
  * plugin's user whose name starts "visitor:" is refused. */
 void auth_authenticate(struct plugin *auth, const struct visitor_settings *visitors,
                        const struct chatd_credentials *cred, chatd_auth_cb cb, void *ctx);
+
+/* Revoke the token in cred (SDK 2.7 revoke: a logout). 0, and cb runs once
+ * on the core thread, never before this returns, with the plugin's status:
+ * CHATD_ERR_UNSUPPORTED when the plugin has no revoke (an older SDK, a
+ * plugin that keeps no revocation list) or the token is a visitor token
+ * (the server's own: it ends at its expiry). cred is the caller's until
+ * this returns; reason is borrowed for the callback. The plugin instance
+ * stays loaded until it answered, as for authenticate. -1 out of memory:
+ * cb is not called. */
+/* Whether the plugin has revoke at all (it may still answer
+ * CHATD_ERR_UNSUPPORTED as configured). */
+bool auth_can_revoke(const struct plugin *auth);
+int auth_revoke(struct plugin *auth, const struct chatd_credentials *cred, chatd_revoke_cb cb, void *ctx);
 
 /* Instances of the auth plugin that a reload replaced. Each stays loaded
  * until every authentication it had under way answered (the SDK lets a

@@ -72,6 +72,9 @@ struct session {
     char *cred_login, *cred_passcode, *cred_token;
     struct event *recheck;
     bool rechecking;
+    /* A digest of the token it was opened (or last refreshed) with, so that
+     * a logout of that token (POST /api/logout) ends it at once; 0: none. */
+    uint64_t token_digest;
     /* SEND rate: a token bucket of max_sends_per_second, refilled per ms. */
     double send_tokens;
     int64_t send_refill_ms;
@@ -531,6 +534,39 @@ static void recheck_arm(struct session *s, bool first)
     evtimer_add(s->recheck, &tv);
 }
 
+/* FNV-1a: a logout compares a digest with the sessions of one user only,
+ * so 64 bits leave no collision worth a thought; 0 stands for none. */
+static uint64_t token_digest(const char *token)
+{
+    if (!token || !*token)
+        return 0;
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (const unsigned char *p = (const unsigned char *)token; *p; p++)
+        h = (h ^ *p) * 0x100000001b3ull;
+    return h ? h : 1;
+}
+
+size_t session_end_token(struct server *srv, const char *user, const char *token, const char *message,
+                         const char *detail)
+{
+    uint64_t digest = token_digest(token);
+    size_t ended = 0, pos = 0;
+    uint64_t id;
+    void *v;
+    if (!digest)
+        return 0;
+    /* session_error only asks the gateway to close: the map stays as it is. */
+    while (idmap_next(&srv->sessions, &pos, &id, &v)) {
+        struct session *s = v;
+        if (s->state != SESSION_CONNECTED || s->token_digest != digest || strcmp(s->user, user) != 0)
+            continue;
+        log_msg(CHATD_LOG_INFO, "session", s->id, "ended: %s", message);
+        session_error(s, NULL, message, detail);
+        ended++;
+    }
+    return ended;
+}
+
 /* Keeps what the client presented, for the checks (a session whose
  * identity does not expire is never checked again: no token). */
 static void recheck_keep(struct session *s, char **login, char **passcode, char **token)
@@ -601,6 +637,7 @@ static void session_connected(struct session *s, const struct chatd_identity *wh
     if (s->roles & CHATD_ROLE_AGENT)
         presence_agent(s->srv->presence, s->user, +1);
     session_set_expiry(s, who->expires_ms);
+    s->token_digest = token_digest(w->token ? w->token : w->passcode);
     recheck_keep(s, &w->login, &w->passcode, &w->token);
     recheck_arm(s, true);
     char version[24], session_id[24];
@@ -878,6 +915,7 @@ static void refresh_done(void *ctx, chatd_status st, const struct chatd_identity
         else {
             s->roles = who->roles;
             session_set_expiry(s, who->expires_ms);
+            s->token_digest = token_digest(w->token);
             char *none = NULL, *none2 = NULL;
             recheck_keep(s, &none, &none2, &w->token);
             recheck_arm(s, false);

@@ -30,7 +30,12 @@
  * the core loop; a key that exists refuses the token ("token revoked"). Redis
  * unreachable, slow past `redis_timeout` or answering an error: the token is
  * refused as "authentication unavailable" (fail closed). The connection is
- * re-made with a growing delay, like storage-redis. */
+ * re-made with a growing delay, like storage-redis.
+ *
+ * The same list takes logouts (SDK 2.7 revoke, POST /api/logout): the
+ * token passes every other check, then `SET PREFIX+jti 1 EX ttl` goes to
+ * that connection, ttl running to the token's exp plus the leeway (the
+ * token is refused by then anyway); answered OK only once Redis said OK. */
 #include <chatd/plugin.h>
 #include <errno.h>
 #include <event2/event.h>
@@ -135,6 +140,7 @@ static int64_t monotonic_ms(void)
 
 struct answer {
     chatd_auth_cb cb;
+    chatd_revoke_cb revoke_cb; /* set instead of cb: a revoke's answer */
     void *ctx;
     chatd_status st;
     const char *reason; /* static */
@@ -142,6 +148,7 @@ struct answer {
     char *jti; /* set when the revocation list is to be asked */
     uint32_t roles;
     int64_t expires_ms;
+    long long revoke_ttl_s; /* a revoke: how long its key lives */
 };
 
 static void answer_free(struct answer *a)
@@ -156,7 +163,9 @@ static void answer_free(struct answer *a)
 static void answer_run(void *arg)
 {
     struct answer *a = arg;
-    if (a->st == CHATD_OK) {
+    if (a->revoke_cb) {
+        a->revoke_cb(a->ctx, a->st, a->reason);
+    } else if (a->st == CHATD_OK) {
         struct chatd_identity who = {.size = sizeof who, .user = a->user, .display_name = a->name, .roles = a->roles,
                                      .expires_ms = a->expires_ms};
         a->cb(a->ctx, CHATD_OK, &who, NULL);
@@ -409,7 +418,8 @@ static void on_check_timeout(evutil_socket_t fd, short what, void *arg)
                     c->a->timeout_ms);
     count(c->a, "revocation_unavailable");
     /* The look-up stays with hiredis; its reply, when it comes, is dropped. */
-    check_answer(c, CHATD_ERR_TIMEOUT, "authentication unavailable");
+    check_answer(c, CHATD_ERR_TIMEOUT,
+                 c->ans && c->ans->revoke_cb ? "revocation list unavailable" : "authentication unavailable");
 }
 
 static void on_exists(redisAsyncContext *ac, void *reply, void *privdata)
@@ -441,9 +451,38 @@ static void on_exists(redisAsyncContext *ac, void *reply, void *privdata)
     free(c);
 }
 
-/* Ask Redis about ans->jti; answers ans one way or another, never before the
- * caller returns. */
-static void revocation_check(struct auth_jwt *a, struct answer *ans)
+/* The answer to a revoke's SET: only "OK" revokes. */
+static void on_set(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    (void)ac;
+    struct check *c = privdata;
+    struct auth_jwt *a = c->a;
+    const redisReply *r = reply;
+    check_unlink(c);
+    event_free(c->timer);
+    if (a->stopping) {
+        check_answer(c, CHATD_ERR_CLOSED, "shutting down");
+    } else if (!r) {
+        count(a, "revocation_unavailable");
+        check_answer(c, CHATD_ERR_UNAVAILABLE, "revocation list unavailable");
+    } else if (r->type == REDIS_REPLY_STATUS && strcmp(r->str, "OK") == 0) {
+        if (c->ans)
+            a->host->log(a->host, CHATD_LOG_INFO, "token of %s revoked (jti %s)", c->ans->user, c->ans->jti);
+        count(a, "revocations");
+        check_answer(c, CHATD_OK, NULL);
+    } else {
+        a->host->log(a->host, CHATD_LOG_ERROR, "revocation list: unexpected redis answer to SET: %s",
+                     r->type == REDIS_REPLY_ERROR ? r->str : "not OK");
+        count(a, "revocation_unavailable");
+        check_answer(c, CHATD_ERR_UNAVAILABLE, "revocation list unavailable");
+    }
+    free(c);
+}
+
+/* Ask Redis about ans->jti (authenticate: EXISTS) or write it (revoke: SET
+ * with an expiry); answers ans one way or another, never before the caller
+ * returns. */
+static void revocation_ask(struct auth_jwt *a, struct answer *ans)
 {
     const char *fail = !a->ac ? "not connected" : a->nchecks >= MAX_CHECKS ? "too many look-ups in flight" : NULL;
     struct check *c = NULL;
@@ -457,7 +496,10 @@ static void revocation_check(struct auth_jwt *a, struct answer *ans)
         memcpy(key + plen, ans->jti, jlen);
         c->a = a;
         c->ans = ans;
-        if (redisAsyncCommand(a->ac, on_exists, c, "EXISTS %b", key, plen + jlen) != REDIS_OK)
+        int rc = ans->revoke_cb
+                     ? redisAsyncCommand(a->ac, on_set, c, "SET %b 1 EX %lld", key, plen + jlen, ans->revoke_ttl_s)
+                     : redisAsyncCommand(a->ac, on_exists, c, "EXISTS %b", key, plen + jlen);
+        if (rc != REDIS_OK)
             fail = "redis refused the command";
     }
     free(key);
@@ -465,10 +507,11 @@ static void revocation_check(struct auth_jwt *a, struct answer *ans)
         if (c && c->timer)
             event_free(c->timer);
         free(c);
-        a->host->log(a->host, CHATD_LOG_INFO, "revocation list unavailable (%s): token refused", fail);
+        a->host->log(a->host, CHATD_LOG_INFO, "revocation list unavailable (%s): %s", fail,
+                     ans->revoke_cb ? "token not revoked" : "token refused");
         count(a, "revocation_unavailable");
         ans->st = CHATD_ERR_UNAVAILABLE;
-        ans->reason = "authentication unavailable";
+        ans->reason = ans->revoke_cb ? "revocation list unavailable" : "authentication unavailable";
         answer_post(a, ans);
         return;
     }
@@ -586,7 +629,7 @@ static void settle(struct auth_jwt *a, struct answer *ans, const char *why, cons
     }
     /* Only a token that passed every other check costs a look-up. */
     if (!why && ans->jti)
-        revocation_check(a, ans);
+        revocation_ask(a, ans);
     else
         answer_post(a, ans);
 }
@@ -605,6 +648,40 @@ static void jwt_authenticate(void *state, const struct chatd_credentials *cred, 
     if (why == unknown_kid && jwks_wait(a, ans, token, cred->remote_addr))
         return;
     settle(a, ans, why, cred->remote_addr);
+}
+
+/* SDK 2.7: a logout. The token must pass every check authenticate makes
+ * but the revocation list's (a token revoked already is written again: the
+ * same key, the same end); its jti then goes into the list until the token
+ * would expire anyway (exp + leeway). */
+static void jwt_revoke(void *state, const struct chatd_credentials *cred, chatd_revoke_cb cb, void *ctx)
+{
+    struct auth_jwt *a = state;
+    struct answer *ans = calloc(1, sizeof *ans);
+    if (!ans)
+        return; /* out of memory: the request waits for its client's timeout */
+    ans->revoke_cb = cb;
+    ans->ctx = ctx;
+    const char *token = cred->token ? cred->token : cred->passcode;
+    const char *why = a->revocation ? verify(a, token, ans) : NULL;
+    ans->st = CHATD_OK;
+    if (!a->revocation) {
+        ans->st = CHATD_ERR_UNSUPPORTED;
+        ans->reason = "tokens cannot be revoked: [auth] revocation is off";
+    } else if (why) {
+        ans->st = CHATD_ERR_DENIED;
+        ans->reason = why;
+    } else if (!ans->jti) {
+        ans->st = CHATD_ERR_UNSUPPORTED;
+        ans->reason = "the token has no jti claim, so it cannot be revoked";
+    }
+    if (ans->st != CHATD_OK) {
+        answer_post(a, ans);
+        return;
+    }
+    long long ttl = ans->expires_ms / 1000 + a->leeway - (long long)time(NULL);
+    ans->revoke_ttl_s = ttl > 0 ? ttl : 1;
+    revocation_ask(a, ans);
 }
 
 /* -------------------------------------------------------------- config */
@@ -1399,6 +1476,7 @@ static void jwt_fini(void *state)
 static const struct chatd_auth_ops jwt_ops = {
     .size = sizeof jwt_ops,
     .authenticate = jwt_authenticate,
+    .revoke = jwt_revoke,
 };
 
 CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_AUTH, .name = "jwt", .version = "1.1",

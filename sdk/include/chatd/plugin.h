@@ -136,6 +136,20 @@ typedef void (*chatd_auth_cb)(void *ctx, chatd_status st,
                               const struct chatd_identity *who,
                               const char *reason);
 
+/* SDK 2.7 (auth: revoke). The answer to revoke. st:
+ * - CHATD_OK: the token is revoked where authenticate looks, on every
+ *   instance that shares the plugin's backend; from now on authenticate
+ *   refuses it (CHATD_ERR_DENIED);
+ * - CHATD_ERR_DENIED: cred is not a token this plugin accepts now (bad
+ *   signature, expired, revoked already), with a short `reason`;
+ * - CHATD_ERR_UNSUPPORTED: this plugin, as configured, keeps no list of
+ *   revoked tokens;
+ * - CHATD_ERR_UNAVAILABLE / CHATD_ERR_TIMEOUT: the backend did not take it
+ *   (the token stays valid; the caller may try again);
+ * - CHATD_ERR_NOMEM, CHATD_ERR_INTERNAL, CHATD_ERR_CLOSED (fini started).
+ * Core thread. reason (may be NULL) is borrowed for the callback. */
+typedef void (*chatd_revoke_cb)(void *ctx, chatd_status st, const char *reason);
+
 struct chatd_auth_ops {
     size_t size; /* sizeof the struct as the plugin built it */
     /* Mandatory. Decide who `cred` is. cred is borrowed for the call. Core
@@ -144,6 +158,19 @@ struct chatd_auth_ops {
      * copes either way. */
     void (*authenticate)(void *state, const struct chatd_credentials *cred,
                          chatd_auth_cb cb, void *ctx);
+    /* SDK 2.7 (auth: revoke). Optional. Revoke the token in `cred` (its
+     * `token`, else its `passcode`, as authenticate reads them): the logout
+     * of POST /api/logout. The host calls it only for credentials that
+     * authenticate accepted a moment before, and the plugin checks them
+     * again (it needs what the token says: its id, its expiry). cb as
+     * chatd_revoke_cb says, exactly once, never before revoke returned, and
+     * CHATD_OK only once the backend confirmed the write. cred is borrowed
+     * for the call. Core thread. Without it (or with an older plugin) the
+     * host answers a logout "not supported"; the host then closes the
+     * sessions of that token on this instance, and other instances close
+     * theirs at their next check of it ([stomp] token_recheck_interval). */
+    void (*revoke)(void *state, const struct chatd_credentials *cred,
+                   chatd_revoke_cb cb, void *ctx);
 };
 
 /* --------------------------------------------------------------- storage */
