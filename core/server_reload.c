@@ -11,7 +11,9 @@
  * finish on the instance they started on (plugins/auth_port.h). The
  * gateway thread gets its limits in a message through the queue it
  * already reads (net/gateway.h): no memory is written by one thread while
- * the other reads it. */
+ * the other reads it; the same way it gets the TLS certificate and key,
+ * read again from their (unchanged) paths and checked here, for the
+ * handshakes that begin after it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +29,7 @@
 #include "server.h"
 #include "settings.h"
 #include "stomp/destinations.h"
+#include "tls_files.h"
 
 #define RESTART_KEYS_MAX 32
 
@@ -179,6 +182,21 @@ int server_reload(struct server *srv, char *msg, size_t msglen)
         config_free(cfg);
         return refuse(srv, msg, msglen, why);
     }
+    /* The TLS certificate and key, read again from the same paths (a
+     * renewal writes new files there): settings_load checked them already;
+     * what is kept is what this read found, handed to the gateway as
+     * loaded objects, so the listeners get exactly what was checked. */
+    struct tls_cert_bundle *cert = NULL;
+    if (next.tls.cert) {
+        const char *bad_key;
+        char why[512];
+        if (tls_files_load(next.tls.cert, next.tls.key, &cert, &bad_key, why, sizeof why) < 0) {
+            config_errorf(err, sizeof err, cfg, "server", bad_key, "%s", why);
+            settings_free(&next);
+            config_free(cfg);
+            return refuse(srv, msg, msglen, err);
+        }
+    }
     /* A new instance of the same auth plugin, from the new [auth]: new
      * users, passwords, keys, a re-read JWKS file; and a new build of the
      * plugin if its file was replaced by one. */
@@ -186,6 +204,7 @@ int server_reload(struct server *srv, char *msg, size_t msglen)
     struct plugin *auth = plugin_load_again(srv, cfg, "auth", CHATD_PLUGIN_AUTH, srv->auth, &new_build, err,
                                             sizeof err);
     if (!auth) {
+        tls_cert_bundle_free(cert);
         settings_free(&next);
         config_free(cfg);
         return refuse(srv, msg, msglen, err);
@@ -208,8 +227,14 @@ int server_reload(struct server *srv, char *msg, size_t msglen)
     } else {
         log_error("reload: out of memory: the gateway keeps its previous limits");
     }
+    char described[512] = "";
+    if (cert) {
+        tls_cert_bundle_describe(cert, described, sizeof described);
+        server_emit(srv, &(struct xmsg){.kind = XM_TLS_CERT, .u.tls_cert = cert});
+    }
     destinations_warn_acl(&srv->settings.acl, &srv->settings.prefixes, cfg);
-    snprintf(msg, msglen, "configuration reloaded from %s", path);
+    snprintf(msg, msglen, "configuration reloaded from %s%s%s", path, cert ? "; TLS certificate read again: " : "",
+             described);
     config_free(srv->config); /* path with it */
     srv->config = cfg;
     settings_free(&next);

@@ -1,4 +1,5 @@
 #include "net/gateway.h"
+#include "tls_files.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -769,6 +770,24 @@ static void flush_dirty(struct gateway *g)
 }
 
 /* Messages from the core. Runs on the gateway thread after a wake-up. */
+/* A reload's certificate: into every TLS listener, for the handshakes
+ * that begin from now on (an established connection keeps the
+ * certificate it was opened with). The core checked it already. */
+static void gateway_tls_cert(struct gateway *g, const struct tls_cert_bundle *b)
+{
+    char what[512], why[256];
+    tls_cert_bundle_describe(b, what, sizeof what);
+    for (size_t i = 0; i < g->ntls_ctx; i++) {
+        if (tls_cert_bundle_apply(b, g->tls_ctx[i], why, sizeof why) < 0) {
+            log_msg(CHATD_LOG_ERROR, "gateway", 0, "TLS certificate not reloaded (%s): still serving the previous one",
+                    why);
+            return;
+        }
+    }
+    log_msg(CHATD_LOG_INFO, "gateway", 0, "TLS certificate reloaded for %zu listener%s: %s", g->ntls_ctx,
+            g->ntls_ctx == 1 ? "" : "s", what);
+}
+
 static void gateway_drain_queue(struct gateway *g)
 {
     size_t n;
@@ -795,6 +814,11 @@ static void gateway_drain_queue(struct gateway *g)
         }
         if (m->kind == XM_LIMITS) {
             g->live = *m->u.limits;
+            xmsg_dispose(m);
+            continue;
+        }
+        if (m->kind == XM_TLS_CERT) {
+            gateway_tls_cert(g, m->u.tls_cert);
             xmsg_dispose(m);
             continue;
         }
@@ -1169,6 +1193,18 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
     }
 }
 
+/* A TLS listener's context, as libwebsockets made it (its protocol 0 hears
+ * LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS once, at creation). */
+static void gateway_tls_ctx_keep(struct lws *wsi, void *ssl_ctx)
+{
+    struct gateway *g = lws_context_user(lws_get_context(wsi));
+    for (size_t i = 0; i < g->ntls_ctx; i++)
+        if (g->tls_ctx[i] == ssl_ctx)
+            return; /* a context shared by both listeners */
+    if (ssl_ctx && g->ntls_ctx < sizeof g->tls_ctx / sizeof *g->tls_ctx)
+        g->tls_ctx[g->ntls_ctx++] = ssl_ctx;
+}
+
 static int tls_client_cert_verdict(struct lws *wsi, size_t preverify_ok)
 {
     if (preverify_ok)
@@ -1188,6 +1224,9 @@ static int callback_stomp_ws(struct lws *wsi, enum lws_callback_reasons reason, 
     switch (reason) {
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         return gateway_upgrade_check(g, wsi);
+    case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
+        gateway_tls_ctx_keep(wsi, user);
+        return 0;
     case LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION:
         /* [server] tls_client_certs: a certificate the CAs of tls_ca do not
          * vouch for ends the handshake (len is OpenSSL's verdict). */
@@ -1311,6 +1350,9 @@ static int callback_stomp_raw(struct lws *wsi, enum lws_callback_reasons reason,
     struct gateway *g = lws_context_user(lws_get_context(wsi));
     struct conn *c = user;
     switch (reason) {
+    case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
+        gateway_tls_ctx_keep(wsi, user);
+        return 0;
     case LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION:
         /* [server] tls_client_certs: a certificate the CAs of tls_ca do not
          * vouch for ends the handshake (len is OpenSSL's verdict). */

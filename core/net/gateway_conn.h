@@ -142,6 +142,10 @@ struct gateway {
     struct lws_protocols raw_protocols[2];
     struct lws_vhost *wake_vhost; /* the one whose "http" protocol drains to_gw on a wake-up */
     struct lws_protocol_vhost_options hsts; /* the HTTPS vhost's Strict-Transport-Security header */
+    /* The TLS listeners' OpenSSL contexts (SSL_CTX *), as libwebsockets
+     * made them: a reload puts a renewed certificate into them. */
+    void *tls_ctx[2];
+    size_t ntls_ctx;
     char hsts_value[48];
 };
 

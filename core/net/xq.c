@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "net/stomp_frame.h"
+#include "tls_files.h"
 
 struct rcbuf *rcbuf_new(size_t len)
 {
@@ -59,6 +60,9 @@ void xmsg_dispose(struct xmsg *m)
         break;
     case XM_LIMITS:
         free(m->u.limits);
+        break;
+    case XM_TLS_CERT:
+        tls_cert_bundle_free(m->u.tls_cert);
         break;
     case XM_OUT:
         free(m->u.out.head);

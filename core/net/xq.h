@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 struct gateway_limits;
+struct tls_cert_bundle;
 struct stomp_frame;
 
 /* An HTTP request for the core (REST API, health). Owned by its message. */
@@ -62,6 +63,7 @@ enum xmsg_kind {
     XM_RX_RESUME,  /* read it again */
     XM_RX_CREDIT,  /* u.credit bytes of the connection's frames were taken by the core */
     XM_LIMITS,     /* a reload: u.limits (owned) replace the gateway's limits */
+    XM_TLS_CERT,   /* a reload: u.tls_cert (owned) for the TLS listeners' new handshakes */
 };
 
 struct xmsg {
@@ -93,6 +95,7 @@ struct xmsg {
         } out;
         size_t credit;
         struct gateway_limits *limits;
+        struct tls_cert_bundle *tls_cert;
     } u;
 };
 

@@ -8,11 +8,14 @@ import http.client
 import json
 import os
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
 import tempfile
 import unittest
+import urllib.error
+import urllib.request
 
 import websocket
 
@@ -21,6 +24,7 @@ from chatd_harness import (CHATD_BIN, Chatd, Recorder, default_sections, disconn
 from raw_stomp import RawStomp
 from rooms_client import Api, send_message, subscribe
 from stomp_ws import WSConnection12
+import tls_certs
 from tls_certs import Certs
 
 
@@ -254,6 +258,135 @@ class ClientCertificates(unittest.TestCase):
         # and the client has spoken (lws tells of the handshake's end no other way).
         third.send("CONNECT", {"accept-version": "1.2", "host": "x", "login": "alice", "passcode": "alice-pw"})
         self.assertEqual(third.expect("ERROR").headers["message"], "too many connections from this address")
+
+
+def served_certificate(port, ctx):
+    """(CN, serial) of the certificate a new TLS connection to port gets."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            cert = s.getpeercert()
+    cn = dict(x[0] for x in cert["subject"])["commonName"]
+    return cn, cert["serialNumber"]
+
+
+class CertificateReload(unittest.TestCase):
+    """SIGHUP and POST /api/admin/reload read tls_cert and tls_key again: a
+    renewal written at the same paths serves the handshakes after it, the
+    connections already open keep working, a broken file refuses the
+    reload and the certificate in use stays."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="chatd-tls-")
+        cls.certs = Certs(cls.dir)
+        # The renewal: another key, another CN and serial, the same CA and names.
+        tls_certs._issue(cls.dir, "ca", "renewed", "/CN=renewed.localhost",
+                         "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n")
+        # The files the server reads, apart from the originals, so the test can renew them.
+        for name in ("server.pem", "server.key"):
+            shutil.copy(cls.certs.path(name), cls.certs.path("live-" + name))
+        cls.server = start(tls_server(cls.certs, {"tls_cert": cls.certs.path("live-server.pem"),
+                                                  "tls_key": cls.certs.path("live-server.key")}))
+        cls.ctx = client_context(cls.certs)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.server.cleanup()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def install(self, pem, key):
+        """Write the files as a renewal does: a new file renamed over the old."""
+        for src, dst in ((pem, "live-server.pem"), (key, "live-server.key")):
+            tmp = self.certs.path(dst + ".new")
+            shutil.copy(self.certs.path(src), tmp)
+            os.replace(tmp, self.certs.path(dst))
+
+    def sighup(self, expect):
+        offset = len(self.server.read_log())
+        self.server.proc.send_signal(signal.SIGHUP)
+
+        def outcome():
+            for line in self.server.read_log()[offset:].splitlines():
+                if "configuration reloaded" in line or "reload refused" in line:
+                    return line
+            return None
+        line = wait_for(outcome, what="the reload's outcome in the log")
+        self.assertIn(expect, line)
+        return line
+
+    def rest_reload(self):
+        basic = base64.b64encode(b"admin1:" + password_of("admin1").encode()).decode()
+        req = urllib.request.Request("http://127.0.0.1:%d/api/admin/reload" % self.server.http_port, method="POST",
+                                     headers={"Authorization": "Basic " + basic})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    def test_renewal_serves_new_handshakes_and_keeps_open_connections(self):
+        ports = (self.server.tls_port, self.server.stomp_tls_port)
+        before = [served_certificate(p, self.ctx) for p in ports]
+        self.assertEqual([cn for cn, _ in before], ["localhost", "localhost"])
+        # Open before the renewal: stomp.py over wss:// and STOMP over TLS, subscribed to one topic.
+        alice = Recorder()
+        wss = WSConnection12("wss://127.0.0.1:%d/ws" % self.server.tls_port,
+                             origin="https://127.0.0.1:%d" % self.server.tls_port,
+                             sslopt={"ca_certs": self.certs.path("ca.pem"), "server_hostname": "localhost"})
+        wss.set_listener("r", alice)
+        wss.connect("alice", password_of("alice"), wait=True)
+        self.addCleanup(disconnect_quietly, wss)
+        bob = RawStomp(self.server.stomp_tls_port, ssl_context=self.ctx)
+        self.addCleanup(bob.close)
+        bob.connect("bob")
+        wss.subscribe("/topic/renewal", id="t", receipt="sub")
+        alice.wait_receipt("sub")
+
+        self.install("renewed.pem", "renewed.key")
+        line = self.sighup("configuration reloaded")
+        self.assertIn("TLS certificate read again", line)
+        self.assertIn("renewed.localhost", line)
+        wait_for(lambda: "TLS certificate reloaded for 2 listeners" in self.server.read_log(),
+                 what="the gateway to take the certificate")
+        after = [served_certificate(p, self.ctx) for p in ports]
+        self.assertEqual([cn for cn, _ in after], ["renewed.localhost", "renewed.localhost"])
+        self.assertNotEqual(after[0][1], before[0][1])
+        # New sessions over both TLS listeners work with it.
+        carol = RawStomp(self.server.stomp_tls_port, ssl_context=self.ctx)
+        self.addCleanup(carol.close)
+        carol.connect("dana")
+        status, _, body = https(self.server, self.ctx, "GET", "/healthz")
+        self.assertEqual((status, body["status"]), (200, "ready"))
+        # The connections opened before still carry frames both ways.
+        bob.send("SEND", {"destination": "/topic/renewal", "receipt": "b"}, "갱신 뒤에도 🔐 bob")
+        self.assertEqual(bob.expect("RECEIPT").headers["receipt-id"], "b")
+        alice.wait_messages(1)
+        self.assertEqual(alice.messages[0].body, "갱신 뒤에도 🔐 bob")
+        wss.send("/topic/renewal", "still here 😀", receipt="a")
+        alice.wait_receipt("a")
+
+        # A key that does not belong to the certificate: refused, with one line; the renewal stays.
+        self.install("renewed.pem", "other.key")
+        line = self.sighup("reload refused")
+        self.assertIn("[server] tls_key", line)
+        self.assertIn("does not belong to the certificate", line)
+        self.assertEqual([served_certificate(p, self.ctx)[0] for p in ports], ["renewed.localhost"] * 2)
+        # A certificate file that is no PEM, through the REST call.
+        with open(self.certs.path("live-server.pem"), "w") as f:
+            f.write("not a certificate\n")
+        status, body = self.rest_reload()
+        self.assertEqual((status, body["error"]), (409, "reload_refused"))
+        self.assertIn("tls_cert", body["message"])
+        self.assertEqual([served_certificate(p, self.ctx)[0] for p in ports], ["renewed.localhost"] * 2)
+        # Back to the first certificate, by the REST call.
+        self.install("server.pem", "server.key")
+        status, body = self.rest_reload()
+        self.assertEqual((status, body["reloaded"]), (200, True))
+        wait_for(lambda: [served_certificate(p, self.ctx) for p in ports] == before,
+                 what="the first certificate again")
+        wss.send("/topic/renewal", "끝 🏁", receipt="z")
+        alice.wait_receipt("z")
 
 
 def check(sections):
