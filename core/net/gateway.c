@@ -777,6 +777,11 @@ static void gateway_tls_cert(struct gateway *g, const struct tls_cert_bundle *b)
 {
     char what[512], why[256];
     tls_cert_bundle_describe(b, what, sizeof what);
+    if (!g->ntls_ctx) {
+        log_msg(CHATD_LOG_ERROR, "gateway", 0, "TLS certificate not reloaded: libwebsockets never handed over its "
+                                               "TLS context; restart to serve the new one");
+        return;
+    }
     for (size_t i = 0; i < g->ntls_ctx; i++) {
         if (tls_cert_bundle_apply(b, g->tls_ctx[i], why, sizeof why) < 0) {
             log_msg(CHATD_LOG_ERROR, "gateway", 0, "TLS certificate not reloaded (%s): still serving the previous one",

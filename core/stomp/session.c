@@ -558,7 +558,11 @@ size_t session_end_token(struct server *srv, const char *user, const char *token
     /* session_error only asks the gateway to close: the map stays as it is. */
     while (idmap_next(&srv->sessions, &pos, &id, &v)) {
         struct session *s = v;
-        if (s->state != SESSION_CONNECTED || s->token_digest != digest || strcmp(s->user, user) != 0)
+        /* A CONNECT with the token still being verified may have been
+         * looked up before the revocation was written: it ends too. */
+        bool match = s->token_digest == digest &&
+                     (s->state == SESSION_AUTH || (s->state == SESSION_CONNECTED && strcmp(s->user, user) == 0));
+        if (!match)
             continue;
         log_msg(CHATD_LOG_INFO, "session", s->id, "ended: %s", message);
         session_error(s, NULL, message, detail);
@@ -780,6 +784,7 @@ static void on_connect(struct session *s, struct stomp_frame *f)
     pending_unlink(s);
     s->state = SESSION_AUTH;
     s->srv->authenticating++;
+    s->token_digest = token_digest(cred.token ? cred.token : cred.passcode);
     auth_authenticate(s->srv->auth, &s->srv->settings.visitors, &cred, auth_done, w);
 }
 

@@ -24,8 +24,9 @@ void session_closed(struct server *srv, uint64_t id);
  * closed; sessions still authenticating too. */
 void session_close_all(struct server *srv);
 /* A logout: every CONNECTED session of `user` on this instance that was
- * opened (or last refreshed, /app/session/refresh) with `token` gets an
- * ERROR `message` (detail may be NULL) and is closed. How many. */
+ * opened (or last refreshed, /app/session/refresh) with `token`, and every
+ * session whose CONNECT with it is still being verified, gets an ERROR
+ * `message` (detail may be NULL) and is closed. How many. */
 size_t session_end_token(struct server *srv, const char *user, const char *token, const char *message,
                          const char *detail);
 /* Close sessions that did not CONNECT in time (called periodically). */
