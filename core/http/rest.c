@@ -206,7 +206,16 @@ static void metrics(struct rest_call *c)
 }
 
 /* Every path the API answers, and who answers it (docs/rest-api.md). */
-enum api_handler { API_HEALTH = 1, API_METRICS, API_ROOMS, API_USERS, API_AGENTS, API_ADMIN_RELOAD, API_VISITORS, API_LOGOUT };
+enum api_handler {
+    API_HEALTH = 1,
+    API_METRICS,
+    API_ROOMS,
+    API_USERS,
+    API_AGENTS,
+    API_ADMIN_RELOAD,
+    API_VISITORS,
+    API_LOGOUT,
+};
 
 static const struct route api_routes[] = {
     {"*", "/healthz", API_HEALTH, 0},
