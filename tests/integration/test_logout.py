@@ -120,7 +120,12 @@ class Logout(Tokens, unittest.TestCase):
         self.assertEqual(self.logout(None)[0], 401)
         status, body = self.logout("not-a-token")
         self.assertEqual((status, body["error"]), (401, "unauthorized"))
-        self.assertEqual(self.logout(self.jti_token(), auth="Basic ")[0], 401)
+        self.assertEqual(self.logout(self.jti_token(), auth="Basic ")[0], 401)  # not base64 of user:password
+        # The token as a Basic password signs in (auth-jwt reads the passcode) but is no bearer to revoke.
+        token = self.jti_token()
+        status, body = self.logout(base64.b64encode(("x:" + token).encode()).decode(), auth="Basic ")
+        self.assertEqual((status, body["error"]), (400, "bad_request"))
+        self.assert_connected(token)
         req = urllib.request.Request("http://127.0.0.1:%d/api/logout" % self.server.http_port, method="GET",
                                      headers={"Authorization": "Bearer " + self.jti_token()})
         with self.assertRaises(urllib.error.HTTPError) as e:
