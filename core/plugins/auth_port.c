@@ -23,10 +23,37 @@ struct auth_retiring {
 };
 
 struct auth_call {
+    struct auth_call *prev, *next; /* the plugin's authentications not answered yet */
     struct plugin *p;
     chatd_auth_cb cb;
     void *ctx;
 };
+
+static void auth_call_unlink(struct auth_call *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else if (c->p->auth_pending == c)
+        c->p->auth_pending = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+}
+
+/* After the plugin's fini: the authentications it never answered (its
+ * answers can no longer be posted at shutdown) are answered here, so that
+ * whoever waits for them is freed. */
+static void auth_calls_drop(struct plugin *p)
+{
+    while (p->auth_pending) {
+        struct auth_call *c = p->auth_pending;
+        auth_call_unlink(c);
+        chatd_auth_cb cb = c->cb;
+        void *ctx = c->ctx;
+        free(c);
+        p->auth_calls--;
+        cb(ctx, CHATD_ERR_CLOSED, NULL, "shutting down");
+    }
+}
 
 static void on_auth(void *ctx, chatd_status st, const struct chatd_identity *who, const char *reason)
 {
@@ -56,6 +83,7 @@ static void on_auth(void *ctx, chatd_status st, const struct chatd_identity *who
     chatd_auth_cb cb = c->cb;
     void *cb_ctx = c->ctx;
     struct plugin *p = c->p;
+    auth_call_unlink(c);
     free(c);
     /* The plugin may still touch its state after this returns: a retired
      * instance goes on a later turn. */
@@ -97,7 +125,11 @@ void auth_authenticate(struct plugin *auth, const struct visitor_settings *visit
         cb(ctx, CHATD_ERR_NOMEM, NULL, NULL);
         return;
     }
-    *c = (struct auth_call){auth, cb, ctx};
+    *c = (struct auth_call){.p = auth, .cb = cb, .ctx = ctx, .next = auth->auth_pending};
+    if (auth->auth_pending)
+        auth->auth_pending->prev = c;
+    auth->auth_pending = c;
+    auth->calls_drop = auth_calls_drop;
     struct chatd_credentials in = *cred, out;
     in.size = sizeof in;
     memset(&out, 0, sizeof out);

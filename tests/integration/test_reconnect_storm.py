@@ -17,7 +17,7 @@ import unittest
 import urllib.error
 import urllib.request
 
-from chatd_harness import Recorder, hash_password
+from chatd_harness import Recorder, hash_password, wait_for
 from raw_stomp import RawStomp
 from stomp_ws import WSConnection12
 from test_reload import Server
@@ -135,6 +135,24 @@ class Storm(unittest.TestCase):
             self.assertIn(headers.get("retry-after"), ("1", "2"), headers)
         for i in busy:
             self.assertEqual(call(i)[0], 200)
+
+    def test_shutdown_during_verifications_answers_and_frees_them(self):
+        """SIGTERM while sign-ins are being verified (one hashing, others
+        queued): chatd exits cleanly (under AddressSanitizer: nothing left
+        unfreed), the waiting clients get an ERROR or the connection ends."""
+        users = {"slow%d" % i: hash_password(pw(i), iterations=1000000) for i in range(3)}
+        srv = self.start(users, auth={"workers": "1"})
+        clients = []
+        for i in range(3):
+            c = RawStomp(srv.stomp_port, timeout=30)
+            self.addCleanup(c.close)
+            c.send("CONNECT", {"accept-version": "1.2", "host": "x", "login": "slow%d" % i, "passcode": pw(i)})
+            clients.append(c)
+        wait_for(lambda: auth_counters(srv).get("verifications", 0) >= 1, what="a verification under way")
+        srv.stop()  # raises unless chatd exits 0
+        for c in clients:
+            f = c.read(timeout=10)
+            self.assertTrue(f is None or f.command == "ERROR", f)
 
     def test_identical_credentials_share_one_verification(self):
         srv = self.start(storm_users(1), auth={"workers": "1"})
