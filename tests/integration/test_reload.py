@@ -7,6 +7,7 @@ docs/configuration.md, "Reload"."""
 import base64
 import json
 import os
+import re
 import shutil
 import signal
 import tempfile
@@ -59,6 +60,15 @@ class Server(Chatd):
                 return r.status, json.loads(r.read())
         except urllib.error.HTTPError as e:
             return e.code, json.loads(e.read())
+
+
+def plugin_events(server, section):
+    """chatd_plugin_events_total of a plugin section in /metrics: {event: n}."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % server.http_port, timeout=10) as r:
+        text = r.read().decode()
+    return {m.group(1): int(m.group(2)) for m in
+            re.finditer(r'^chatd_plugin_events_total\{section="%s",event="(\w+)"\} (\d+)$' % re.escape(section),
+                        text, re.M)}
 
 
 def stomp_connect(server, user, password=None):
@@ -159,6 +169,8 @@ class ReloadStatic(Sessions, unittest.TestCase):
         for i, c in enumerate(clients):
             self.addCleanup(c.close)
             c.send("CONNECT", {"accept-version": "1.2", "host": "x", "login": "slow%d" % i, "passcode": "slow-pw%d" % i})
+        # all four in the old instance's hands before the reload
+        wait_for(lambda: plugin_events(s, "auth").get("verifications", 0) >= 4, what="four verifications under way")
         s.sections["auth"]["user.carol.password"] = hash_password("carol-pw")
         s.write_config()
         s.reload()
