@@ -233,6 +233,7 @@ static const struct route api_routes[] = {
     {"POST", "/api/rooms/{}/claim", API_ROOMS, ROOM_CLAIM},
     {"POST", "/api/rooms/{}/complete", API_ROOMS, ROOM_COMPLETE},
     {"POST", "/api/rooms/{}/transfer", API_ROOMS, ROOM_TRANSFER},
+    {"GET", "/api/rooms/{}/transcript", API_ROOMS, ROOM_TRANSCRIPT},
     {"POST", "/api/rooms/{}/read", API_ROOMS, ROOM_READ},
     {"POST", "/api/rooms/{}/members", API_ROOMS, ROOM_MEMBER_ADD},
     {"DELETE", "/api/rooms/{}/members/{}", API_ROOMS, ROOM_MEMBER_REMOVE},

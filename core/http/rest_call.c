@@ -28,7 +28,19 @@ void rest_respond(struct rest_call *c, int status, json_t *json)
 
 void rest_respond_text(struct rest_call *c, int status, char *body, size_t len)
 {
+    rest_respond_typed(c, status, NULL, NULL, body, len);
+}
+
+void rest_respond_typed(struct rest_call *c, int status, const char *content_type, char *disposition, char *body,
+                        size_t len)
+{
     struct xmsg m = {.session = c->id, .kind = XM_HTTP_RESPONSE};
+    if (body) {
+        m.u.http_response.content_type = content_type;
+        m.u.http_response.disposition = disposition;
+    } else {
+        free(disposition);
+    }
     m.u.http_response.status = body ? status : 500;
     m.u.http_response.body = body ? body : strdup("{\"error\":\"internal\",\"message\":\"out of memory\"}");
     m.u.http_response.len = body ? len : m.u.http_response.body ? strlen(m.u.http_response.body) : 0;

@@ -36,6 +36,10 @@ void rest_respond(struct rest_call *c, int status, json_t *json);
 /* The same with JSON text made already (body: malloc'd, now the call's;
  * NULL answers 500 "out of memory"). */
 void rest_respond_text(struct rest_call *c, int status, char *body, size_t len);
+/* The same with another media type (static) and, when disposition
+ * (malloc'd, now the call's) is set, a Content-Disposition header. */
+void rest_respond_typed(struct rest_call *c, int status, const char *content_type, char *disposition, char *body,
+                        size_t len);
 /* {"error": code, "message": ...} with `status`. */
 void rest_error(struct rest_call *c, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -20,12 +20,14 @@
 #include "rooms/room_rules.h"
 #include "rooms/rooms.h"
 #include "rooms/support.h"
+#include "rooms/transcript.h"
 #include "rooms/transfer.h"
 #include "server.h"
 #include "wire/jsonw.h"
 #include "wire/query.h"
 #include "rooms/first_response.h"
 #include "wire/room_json.h"
+#include "wire/transcript_render.h"
 
 static bool failed(struct rest_call *c, const struct room_answer *a)
 {
@@ -291,6 +293,70 @@ static void transfer(struct rest_call *c, const char *room)
     support_transfer(c->srv->rooms, &req, room_answered, c);
 }
 
+/* A transcript download: the document grows as the domain reads the
+ * pages, and goes out whole at the end (or not at all). */
+struct transcript_call {
+    struct rest_call *c;
+    struct transcript_render *doc;
+    bool text;
+};
+
+static void transcript_room(void *ctx, const struct chatd_room *room)
+{
+    struct transcript_call *t = ctx;
+    transcript_render_room(t->doc, room);
+}
+
+static void transcript_messages(void *ctx, const struct chatd_message *msgs, size_t n)
+{
+    struct transcript_call *t = ctx;
+    transcript_render_messages(t->doc, msgs, n);
+}
+
+static void transcript_done(void *ctx, const struct room_answer *a, bool truncated)
+{
+    struct transcript_call *t = ctx;
+    struct rest_call *c = t->c;
+    if (!failed(c, a)) {
+        size_t len = 0;
+        char *body = transcript_render_take(t->doc, truncated, &len);
+        char *disposition = NULL;
+        if (t->text && body && asprintf(&disposition, "attachment; filename=\"chat-%s.txt\"", c->params[0]) < 0)
+            disposition = NULL;
+        if (t->text && !disposition) {
+            free(body);
+            body = NULL;
+        }
+        rest_respond_typed(c, 200, t->text ? "text/plain; charset=utf-8" : NULL, disposition, body, len);
+    }
+    transcript_render_free(t->doc);
+    free(t);
+}
+
+/* ?format=text or json; without it, Accept: text/plain asks for text. */
+static void transcript(struct rest_call *c, const char *room)
+{
+    char fmt[16];
+    const char *f = rest_query(c, "format", fmt, sizeof fmt);
+    if (f && strcmp(f, "text") != 0 && strcmp(f, "json") != 0) {
+        rest_error(c, 400, "bad_request", "format must be json or text");
+        return;
+    }
+    const char *accept = c->req->accept;
+    bool text = f ? strcmp(f, "text") == 0 : accept && strstr(accept, "text/plain") && !strstr(accept, "application/json");
+    struct transcript_call *t = calloc(1, sizeof *t);
+    if (!t || !(t->doc = transcript_render_new(text))) {
+        free(t);
+        rest_error(c, 500, "internal", "out of memory");
+        return;
+    }
+    t->c = c;
+    t->text = text;
+    struct transcript_reader reader = {.ctx = t, .room = transcript_room, .messages = transcript_messages,
+                                       .done = transcript_done};
+    transcript_read(c->srv->rooms, room, c->user, c->roles, &reader);
+}
+
 void rooms_rest(struct rest_call *c, enum rooms_request what, const char *room, const char *member,
                 const char *item)
 {
@@ -332,6 +398,9 @@ void rooms_rest(struct rest_call *c, enum rooms_request what, const char *room, 
         return;
     case ROOM_TRANSFER:
         transfer(c, room);
+        return;
+    case ROOM_TRANSCRIPT:
+        transcript(c, room);
         return;
     case ROOM_DELETE:
         /* A support room's customer closes it, a group member leaves; with

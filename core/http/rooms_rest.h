@@ -27,6 +27,7 @@ enum rooms_request {
     ROOM_TRANSFER,      /* POST /api/rooms/{room}/transfer */
     ROOM_REACTION_ADD,    /* PUT /api/rooms/{room}/messages/{seq}/reactions/{emoji} */
     ROOM_REACTION_REMOVE, /* DELETE /api/rooms/{room}/messages/{seq}/reactions/{emoji} */
+    ROOM_TRANSCRIPT,    /* GET /api/rooms/{room}/transcript */
 };
 /* One of them for an authenticated call; room, member (a user, or a
  * message's seq) and item (an emoji) are the path's, as the gateway decoded it (NULL

@@ -813,6 +813,8 @@ static void gateway_drain_queue(struct gateway *g)
             h->response_len = m->u.http_response.len;
             h->content_type = m->u.http_response.content_type;
             h->retry_after_s = m->u.http_response.retry_after_s;
+            free(h->disposition);
+            h->disposition = m->u.http_response.disposition;
             h->answered = true;
             lws_callback_on_writable(h->wsi);
             continue;
@@ -951,6 +953,7 @@ static void http_conn_clear(struct gateway *g, struct http_conn *h)
         idmap_del(&g->http, h->id);
     http_request_free(h->req);
     free(h->response);
+    free(h->disposition);
     free(h->req_origin);
     memset(h, 0, sizeof *h);
 }
@@ -1027,6 +1030,9 @@ static int http_begin(struct gateway *g, struct lws *wsi, struct http_conn *h)
     int al = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
     if (al > 0 && al < 8192 && (h->req->authorization = malloc((size_t)al + 1)))
         lws_hdr_copy(wsi, h->req->authorization, al + 1, WSI_TOKEN_HTTP_AUTHORIZATION);
+    int acl = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_ACCEPT);
+    if (acl > 0 && acl < 1024 && (h->req->accept = malloc((size_t)acl + 1)))
+        lws_hdr_copy(wsi, h->req->accept, acl + 1, WSI_TOKEN_HTTP_ACCEPT);
     char addr[64] = "";
     client_address(g, wsi, true, addr, sizeof addr);
     h->req->remote_addr = strdup(addr);
@@ -1133,6 +1139,7 @@ static int http_write(struct gateway *g, struct lws *wsi, struct http_conn *h)
                                     h->content_type ? h->content_type : "application/json", h->response_len, &p, end) ||
         lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL, (const unsigned char *)"no-store", 8, &p,
                                      end) ||
+        (h->disposition && add_header(wsi, "content-disposition:", h->disposition, &p, end)) ||
         http_cors_headers(wsi, h, &p, end) || http_retry_after(wsi, h, &p, end) ||
         lws_finalize_http_header(wsi, &p, end)) {
         free(buf);

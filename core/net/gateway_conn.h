@@ -91,6 +91,7 @@ struct http_conn {
     int status;           /* the core's answer, once it came */
     const char *content_type;
     unsigned retry_after_s;   /* Retry-After when not 0 */
+    char *disposition;    /* the core's Content-Disposition, or NULL */
     char *response;
     size_t response_len;
     bool answered;

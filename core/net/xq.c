@@ -37,6 +37,7 @@ void http_request_free(struct http_request *r)
     free(r->path);
     free(r->query);
     free(r->authorization);
+    free(r->accept);
     free(r->body);
     free(r->remote_addr);
     free(r->origin);
@@ -51,6 +52,7 @@ void xmsg_dispose(struct xmsg *m)
         break;
     case XM_HTTP_RESPONSE:
         free(m->u.http_response.body);
+        free(m->u.http_response.disposition);
         break;
     case XM_OPENED:
         free(m->u.opened.remote_addr);

@@ -24,6 +24,7 @@ struct http_request {
     size_t body_len;
     char *remote_addr;
     char *origin;        /* the Origin header, or NULL */
+    char *accept;        /* the Accept header, or NULL */
 };
 void http_request_free(struct http_request *r);
 
@@ -83,6 +84,7 @@ struct xmsg {
             size_t len;
             const char *content_type; /* static; NULL = application/json */
             unsigned retry_after_s;   /* a Retry-After header when not 0 */
+            char *disposition; /* owned; the Content-Disposition header, or NULL */
         } http_response;
         struct {
             uint32_t send_ms;    /* send an EOL when nothing was written for this long */

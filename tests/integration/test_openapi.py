@@ -452,6 +452,14 @@ class OpenApiLive(LiveServer):
         self.call("alice", "POST", R + "/complete", expect=403, room=sid)
         self.assertEqual(self.call("agent1", "POST", R + "/complete", expect=200, room=sid)[1]["state"], "completed")
         self.call("agent1", "POST", R + "/complete", expect=409, room=sid)
+        # Its transcript: JSON, text, refusals.
+        self.assertEqual(self.call("alice", "GET", R + "/transcript", expect=200, room=sid)[1]["room"]["state"],
+                         "completed")
+        self.assertIn("Customer: alice", self.call("agent1", "GET", R + "/transcript", query={"format": "text"},
+                                                   expect=200, room=sid)[1])
+        self.call("alice", "GET", R + "/transcript", query={"format": "csv"}, expect=400, room=sid)
+        self.call("bob", "GET", R + "/transcript", expect=404, room=sid)
+        self.call("alice", "GET", R + "/transcript", expect=400, room=gid)
 
         # Transfers: to another agent (known and online), back to the queue.
         desk = [self.raw("agent1"), self.raw("agent2")]
