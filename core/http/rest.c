@@ -234,6 +234,7 @@ static const struct route api_routes[] = {
     {"POST", "/api/rooms/{}/complete", API_ROOMS, ROOM_COMPLETE},
     {"POST", "/api/rooms/{}/transfer", API_ROOMS, ROOM_TRANSFER},
     {"GET", "/api/rooms/{}/transcript", API_ROOMS, ROOM_TRANSCRIPT},
+    {"POST", "/api/rooms/{}/rating", API_ROOMS, ROOM_RATE},
     {"POST", "/api/rooms/{}/read", API_ROOMS, ROOM_READ},
     {"POST", "/api/rooms/{}/members", API_ROOMS, ROOM_MEMBER_ADD},
     {"DELETE", "/api/rooms/{}/members/{}", API_ROOMS, ROOM_MEMBER_REMOVE},

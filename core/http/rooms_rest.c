@@ -15,6 +15,7 @@
 #include "rooms/history.h"
 #include "rooms/message_edits.h"
 #include "rooms/membership.h"
+#include "rooms/rating.h"
 #include "rooms/reactions.h"
 #include "rooms/read_marks.h"
 #include "rooms/room_rules.h"
@@ -293,6 +294,21 @@ static void transfer(struct rest_call *c, const char *room)
     support_transfer(c->srv->rooms, &req, room_answered, c);
 }
 
+/* {"rating": 1..5, "comment": TEXT (optional)} */
+static void rate(struct rest_call *c, const char *room)
+{
+    json_t *rating = json_object_get(c->body, "rating"), *comment = json_object_get(c->body, "comment");
+    if (!json_is_object(c->body) || !json_is_integer(rating) ||
+        (comment && !json_is_string(comment) && !json_is_null(comment))) {
+        rest_error(c, 400, "bad_request", "expected {\"rating\": 1 to 5, \"comment\": TEXT}");
+        return;
+    }
+    struct rating_request req = {.room_id = room, .user = c->user, .roles = c->roles,
+                                 .rating = json_integer_value(rating), .comment = json_string_value(comment),
+                                 .comment_len = json_is_string(comment) ? json_string_length(comment) : 0};
+    support_rate(c->srv->rooms, &req, room_answered, c);
+}
+
 /* A transcript download: the document grows as the domain reads the
  * pages, and goes out whole at the end (or not at all). */
 struct transcript_call {
@@ -401,6 +417,9 @@ void rooms_rest(struct rest_call *c, enum rooms_request what, const char *room, 
         return;
     case ROOM_TRANSCRIPT:
         transcript(c, room);
+        return;
+    case ROOM_RATE:
+        rate(c, room);
         return;
     case ROOM_DELETE:
         /* A support room's customer closes it, a group member leaves; with

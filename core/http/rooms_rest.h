@@ -28,6 +28,7 @@ enum rooms_request {
     ROOM_REACTION_ADD,    /* PUT /api/rooms/{room}/messages/{seq}/reactions/{emoji} */
     ROOM_REACTION_REMOVE, /* DELETE /api/rooms/{room}/messages/{seq}/reactions/{emoji} */
     ROOM_TRANSCRIPT,    /* GET /api/rooms/{room}/transcript */
+    ROOM_RATE,          /* POST /api/rooms/{room}/rating */
 };
 /* One of them for an authenticated call; room, member (a user, or a
  * message's seq) and item (an emoji) are the path's, as the gateway decoded it (NULL

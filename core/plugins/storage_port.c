@@ -688,6 +688,19 @@ static void port_reaction_list(void *state, const char *room_id, const uint64_t 
     call_returned(c);
 }
 
+static void port_room_rate(void *state, const struct chatd_room_rating *rt, chatd_room_cb cb, void *ctx)
+{
+    struct plugin *p = state;
+    const struct chatd_storage_ops *o = ops_of_minor(p, 2);
+    struct call *c = call_start(p, "room_rate", ANSWER_ROOM, (void *)cb, ctx);
+    if (!c || port_lacks(c, o && OPS_HAS(o, room_rate)))
+        return;
+    struct chatd_room_rating r = *rt;
+    r.size = sizeof r;
+    o->room_rate(p->state, &r, on_room, c);
+    call_returned(c);
+}
+
 static const struct chatd_storage_ops port_ops = {
     .size = sizeof port_ops,
     .room_create = port_room_create,
@@ -712,6 +725,7 @@ static const struct chatd_storage_ops port_ops = {
     .room_reopen = port_room_reopen,
     .reaction_change = port_reaction_change,
     .reaction_list = port_reaction_list,
+    .room_rate = port_room_rate,
 };
 
 const struct chatd_storage_ops *storage_ops(const struct plugin *p, void **state)
@@ -777,4 +791,10 @@ bool storage_has_reactions(const struct plugin *p)
 {
     const struct chatd_storage_ops *o = ops_of_minor(p, 2);
     return o && OPS_HAS(o, reaction_change) && OPS_HAS(o, reaction_list);
+}
+
+bool storage_has_rate(const struct plugin *p)
+{
+    const struct chatd_storage_ops *o = ops_of_minor(p, 2);
+    return o && OPS_HAS(o, room_rate);
 }

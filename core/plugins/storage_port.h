@@ -55,4 +55,8 @@ bool storage_has_reopen(const struct plugin *p);
  * without, the port answers both CHATD_ERR_UNSUPPORTED. */
 bool storage_has_reactions(const struct plugin *p);
 
+/* SDK 2.6: whether p keeps customers' ratings (room_rate); without, the
+ * port answers it CHATD_ERR_UNSUPPORTED. */
+bool storage_has_rate(const struct plugin *p);
+
 #endif

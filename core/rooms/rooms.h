@@ -6,6 +6,8 @@
  *   rooms/support.h      a support room's life: open, queue, claim, complete, close
  *   rooms/transfer.h     an assigned support room handed to another agent or the queue
  *   rooms/reopen.h       a completed support room opened again by its customer's message
+ *   rooms/rating.h       the customer's rating of a completed support room
+ *   rooms/transcript.h   a support room's transcript, read page by page
  *   rooms/membership.h   direct and group rooms: create, list, show, leave
  *   rooms/group_changes.h a group's members, roles, title, deletion
  *   rooms/history.h      history pages with cursors, since-seq replay pages
@@ -131,6 +133,9 @@ struct room_events_port {
      * again: assigned to r->agent, or (r->agent NULL) in the unassigned
      * queue. */
     void (*reopened)(void *ctx, const struct chatd_room *r);
+    /* The customer rated their completed support room: r as stored, with
+     * its rating. Told to the agents. */
+    void (*rated)(void *ctx, const struct chatd_room *r);
     /* A waiting customer's place in the unassigned queue changed: 1 is
      * next; estimated_wait_ms < 0 when there is no estimate yet. Told on
      * the instance that routes (rooms/queue_position.h). */

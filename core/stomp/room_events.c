@@ -213,6 +213,12 @@ static void on_sla_breached(void *ctx, const char *room_id, const char *customer
     free(text);
 }
 
+/* For the agents: on the support queue topic, the room with its rating. */
+static void on_rated(void *ctx, const struct chatd_room *r)
+{
+    room_queue_event(ctx, "rated", r);
+}
+
 static void on_member_joined(void *ctx, const char *room_id, const char *user, const char *by)
 {
     room_event(ctx, room_id, "member-joined", json_pack("{s:s, s:s, s:s}", "room", room_id, "user", user, "by", by));
@@ -379,5 +385,6 @@ void room_events_port_init(struct room_events_port *port, struct server *srv)
         .transferred = on_transferred,
         .reopened = on_reopened,
         .sla_breached = on_sla_breached,
+        .rated = on_rated,
     };
 }

@@ -1,4 +1,4 @@
-/* The rooms over STOMP: SENDs to /app/rooms/{room}/send|read|typing|edit|delete|react|unreact|transfer read
+/* The rooms over STOMP: SENDs to /app/rooms/{room}/send|read|typing|edit|delete|react|unreact|transfer|rate read
  * into calls of the rooms domain (rooms/), their answers written as
  * RECEIPTs and ERRORs. docs/protocol.md, "Rooms". */
 #include "stomp/rooms_stomp.h"
@@ -19,6 +19,7 @@
 #include "rooms/read_marks.h"
 #include "rooms/room_rules.h"
 #include "rooms/rooms.h"
+#include "rooms/rating.h"
 #include "rooms/transfer.h"
 #include "rooms/typing.h"
 #include "server.h"
@@ -411,6 +412,55 @@ static void app_transfer(struct session *s, const char *room, const struct stomp
     json_decref(j);
 }
 
+static void rated_cb(void *ctx, const struct room_answer *a, const struct chatd_room *room)
+{
+    (void)room;
+    struct stomp_op *op = ctx;
+    struct session *s = session_lookup(op->srv, op->session);
+    if (s) {
+        switch (a->status) {
+        case ROOM_OK:
+            session_send_receipt(s, op->receipt);
+            break;
+        case ROOM_FORBIDDEN:
+            session_error_receipt(s, op->receipt, "not allowed", a->why);
+            break;
+        case ROOM_CONFLICT:
+            session_error_receipt(s, op->receipt, "room not rated", a->why);
+            break;
+        case ROOM_BAD_REQUEST:
+            session_error_receipt(s, op->receipt, "invalid rating", a->why);
+            break;
+        case ROOM_NOT_SUPPORTED:
+            session_error_receipt(s, op->receipt, "not supported", a->why);
+            break;
+        default:
+            rooms_stomp_refused(s, op->receipt, op->room, a);
+        }
+    }
+    stomp_op_free(op);
+}
+
+/* SEND to /app/rooms/{room}/rate, body {"rating": 1..5, "comment": TEXT}. */
+static void app_rate(struct session *s, const char *room, const struct stomp_frame *f, const char *receipt)
+{
+    json_t *j = json_loadb(f->body, f->body_len, 0, NULL);
+    json_t *rating = json_object_get(j, "rating"), *comment = json_object_get(j, "comment");
+    if (!json_is_object(j) || !json_is_integer(rating) ||
+        (comment && !json_is_string(comment) && !json_is_null(comment))) {
+        json_decref(j);
+        session_error_receipt(s, receipt, "invalid rating", "Expected {\"rating\": 1 to 5, \"comment\": TEXT}.");
+        return;
+    }
+    struct rating_request req = {.room_id = room, .user = session_user(s), .roles = session_roles(s),
+                                 .rating = json_integer_value(rating), .comment = json_string_value(comment),
+                                 .comment_len = json_is_string(comment) ? json_string_length(comment) : 0};
+    struct stomp_op *op = stomp_op_new(s, room, receipt);
+    if (op)
+        support_rate(op->srv->rooms, &req, rated_cb, op);
+    json_decref(j);
+}
+
 void rooms_app_send(struct session *s, const char *destination, const char *as_sent, const struct stomp_frame *f,
                     const char *receipt)
 {
@@ -419,7 +469,7 @@ void rooms_app_send(struct session *s, const char *destination, const char *as_s
     if (!destination_room_of(destination, "/app/rooms/", room, sizeof room, &verb) ||
         (strcmp(verb, "send") != 0 && strcmp(verb, "read") != 0 && strcmp(verb, "typing") != 0 &&
          strcmp(verb, "edit") != 0 && strcmp(verb, "delete") != 0 && strcmp(verb, "transfer") != 0 &&
-         strcmp(verb, "react") != 0 && strcmp(verb, "unreact") != 0)) {
+         strcmp(verb, "react") != 0 && strcmp(verb, "unreact") != 0 && strcmp(verb, "rate") != 0)) {
         session_error_receipt(s, receipt, "unknown destination", as_sent);
         return;
     }
@@ -433,6 +483,10 @@ void rooms_app_send(struct session *s, const char *destination, const char *as_s
     }
     if (strcmp(verb, "transfer") == 0) {
         app_transfer(s, room, f, receipt);
+        return;
+    }
+    if (strcmp(verb, "rate") == 0) {
+        app_rate(s, room, f, receipt);
         return;
     }
     if (strcmp(verb, "react") == 0 || strcmp(verb, "unreact") == 0) {

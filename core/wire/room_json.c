@@ -178,6 +178,13 @@ json_t *room_json(const struct chatd_room *r, const char *for_user)
         json_object_set_new(j, "assigned_at", json_integer(r->assigned_ms));
     if (room_closed_ms(r))
         json_object_set_new(j, "closed_at", json_integer(room_closed_ms(r)));
+    if (r->rating) {
+        json_t *rating = json_pack("{s:i, s:I}", "score", (int)r->rating, "rated_at", (json_int_t)r->rated_ms);
+        if (rating && r->rating_comment)
+            json_object_set_new(rating, "comment", json_string(r->rating_comment));
+        if (rating)
+            json_object_set_new(j, "rating", rating);
+    }
     if (r->kind == CHATD_ROOM_SUPPORT && r->state == CHATD_ROOM_OPEN)
         json_object_set_new(j, "waiting_ms", json_integer(clock_wall_ms() - r->created_ms));
     if (for_user) {

@@ -19,6 +19,9 @@ struct transcript_render {
     struct jsonw msgs; /* the messages, as they came: JSON objects or text lines */
     size_t nmsgs;
     char *id, *state, *customer;
+    uint32_t rating;       /* 0: none */
+    char *rating_comment;  /* NULL: none */
+    int64_t rated_ms;
     int64_t created_ms, assigned_ms, completed_ms, closed_ms;
     char *agents[AGENTS_MAX];
     size_t nagents;
@@ -41,6 +44,7 @@ void transcript_render_free(struct transcript_render *t)
     free(t->id);
     free(t->state);
     free(t->customer);
+    free(t->rating_comment);
     for (size_t i = 0; i < t->nagents; i++)
         free(t->agents[i]);
     free(t);
@@ -80,6 +84,9 @@ void transcript_render_room(struct transcript_render *t, const struct chatd_room
     t->assigned_ms = r->assigned_ms;
     t->closed_ms = room_closed_ms(r);
     t->completed_ms = r->state == CHATD_ROOM_COMPLETED ? r->closed_ms : 0;
+    t->rating = r->rating;
+    t->rating_comment = r->rating ? dup_or_null(r->rating_comment, &t->failed) : NULL;
+    t->rated_ms = r->rated_ms;
     agent_add(t, r->agent);
     for (size_t i = 0; i < r->nmembers; i++)
         agent_add(t, r->members[i]);
@@ -195,6 +202,16 @@ static void take_text(struct transcript_render *t, struct jsonw *w, bool truncat
     text_header(t, w, "Assigned: ", t->assigned_ms);
     text_header(t, w, "Completed: ", t->completed_ms);
     text_header(t, w, "Closed: ", t->closed_ms);
+    if (t->rating) {
+        char score[32];
+        int n = snprintf(score, sizeof score, "Rating: %u/5", (unsigned)t->rating);
+        jsonw_raw(w, score, (size_t)n);
+        if (t->rating_comment) {
+            jsonw_raw(w, " ", 1);
+            text_one_line(w, t->rating_comment, strlen(t->rating_comment));
+        }
+        jsonw_raw(w, "\n", 1);
+    }
     jsonw_raw(w, "\n", 1);
     if (t->msgs.len)
         jsonw_raw(w, t->msgs.buf, t->msgs.len);
@@ -237,6 +254,19 @@ static void take_json(struct transcript_render *t, struct jsonw *w, bool truncat
     time_member(w, "assigned_at", t->assigned_ms);
     time_member(w, "completed_at", t->completed_ms);
     time_member(w, "closed_at", t->closed_ms);
+    if (t->rating) {
+        jsonw_key(w, "rating", false);
+        jsonw_raw(w, "{", 1);
+        jsonw_key(w, "score", true);
+        jsonw_u64(w, t->rating);
+        if (t->rating_comment) {
+            jsonw_key(w, "comment", false);
+            jsonw_cstr(w, t->rating_comment);
+        }
+        jsonw_key(w, "rated_at", false);
+        jsonw_i64(w, t->rated_ms);
+        jsonw_raw(w, "}", 1);
+    }
     jsonw_raw(w, "},\"messages\":[", 14);
     if (t->msgs.len)
         jsonw_raw(w, t->msgs.buf, t->msgs.len);

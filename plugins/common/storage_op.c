@@ -5,7 +5,7 @@ void storage_op_answer(enum op_kind kind, void *cb, void *ctx, chatd_status st, 
 {
     bool data = st == CHATD_OK || st == CHATD_ERR_EXISTS || st == CHATD_ERR_CONFLICT;
     switch (kind) {
-    case OP_CREATE: case OP_GET: case OP_CLAIM: case OP_COMPLETE: case OP_CLOSE:
+    case OP_CREATE: case OP_GET: case OP_CLAIM: case OP_COMPLETE: case OP_CLOSE: case OP_RATE:
         ((chatd_room_cb)cb)(ctx, st, data ? rooms : NULL);
         break;
     case OP_GROUP:

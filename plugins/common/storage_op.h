@@ -15,7 +15,9 @@ enum op_kind { OP_CREATE, OP_GET, OP_LIST, OP_CLAIM, OP_COMPLETE, OP_DELETE, OP_
                /* SDK 2.3: the support desk. */
                OP_CLAIM_LIMITED, OP_TRANSFER, OP_REOPEN,
                /* SDK 2.5: reactions. */
-               OP_REACT, OP_REACTIONS };
+               OP_REACT, OP_REACTIONS,
+               /* SDK 2.6: ratings. */
+               OP_RATE };
 
 /* Call cb (of the type kind implies) with status st. Results go along only
  * where the SDK says they do: a room with OK, EXISTS and CONFLICT (and

@@ -151,6 +151,9 @@ struct mroom {
     uint64_t last_rev; /* the room's revision counter (message_edit) */
     struct mreact *reacts; /* unordered */
     size_t nreacts;
+    uint32_t rating;      /* room_rate: 0 while unrated */
+    char *rating_comment; /* NULL: none */
+    int64_t rated_ms;
 };
 
 /* One answer waiting for its turn; data lives in its arena. */
@@ -364,6 +367,9 @@ static void snap_room(struct completion *c, struct chatd_room *out, const struct
     out->created_ms = r->created_ms;
     out->assigned_ms = r->assigned_ms;
     out->closed_ms = r->closed_ms;
+    out->rating = r->rating;
+    out->rating_comment = arena_str(c, r->rating_comment, oom);
+    out->rated_ms = r->rated_ms;
     out->last_seq = r->nmsgs;
     const char **members = arena_alloc(c, (r->nmembers + 1) * sizeof *members);
     if (!members) {
@@ -483,6 +489,7 @@ static void room_destroy(struct mroom *r)
     free(r->owner);
     free(r->agent);
     free(r->unique_key);
+    free(r->rating_comment);
     for (size_t i = 0; i < r->nmembers; i++)
         free(r->members[i]);
     free(r->members);
@@ -1536,6 +1543,30 @@ static void mem_room_reopen(void *state, const struct chatd_room_reopen *ro, cha
     complete_room(m, cb, ctx, CHATD_OK, r, NULL);
 }
 
+static void mem_room_rate(void *state, const struct chatd_room_rating *rt, chatd_room_cb cb, void *ctx)
+{
+    struct memstore *m = state;
+    struct mroom *r = smap_get(&m->rooms, rt->room_id);
+    if (!r) {
+        complete_room(m, cb, ctx, CHATD_ERR_NOT_FOUND, NULL, NULL);
+        return;
+    }
+    if (r->kind != CHATD_ROOM_SUPPORT || (r->state != CHATD_ROOM_COMPLETED && r->state != CHATD_ROOM_CLOSED) ||
+        r->rating) {
+        complete_room(m, cb, ctx, CHATD_ERR_CONFLICT, r, NULL);
+        return;
+    }
+    char *comment = NULL;
+    if (rt->comment && !(comment = strdup(rt->comment))) {
+        answer_nomem(m, C_ROOM, (void *)cb, ctx);
+        return;
+    }
+    r->rating = rt->rating;
+    r->rating_comment = comment;
+    r->rated_ms = rt->now_ms;
+    complete_room(m, cb, ctx, CHATD_OK, r, NULL);
+}
+
 static const struct chatd_storage_ops mem_ops = {
     .size = sizeof mem_ops,
     .room_create = mem_room_create,
@@ -1564,6 +1595,8 @@ static const struct chatd_storage_ops mem_ops = {
     /* SDK 2.5: reactions. */
     .reaction_change = mem_reaction_change,
     .reaction_list = mem_reaction_list,
+    /* SDK 2.6: ratings. */
+    .room_rate = mem_room_rate,
 };
 
 CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_STORAGE, .name = "memory", .version = "1.0",

@@ -51,7 +51,7 @@
 #include "plugin_conf.h"
 #include "storage_op.h"
 
-#define SCHEMA_VERSION 5
+#define SCHEMA_VERSION 6
 #define MAX_BATCH 256 /* ops per transaction */
 #define MAX_TRIES 5   /* runs of a batch rolled back by deadlocks before giving up */
 #define LIST_MAX 1000 /* room_list's answer when the filter gives no limit */
@@ -126,6 +126,11 @@ static const char *const migrations[SCHEMA_VERSION] = {
     " CONSTRAINT chatd_reactions_message FOREIGN KEY (room, seq) REFERENCES chatd_messages (room, seq)"
     " ON DELETE CASCADE"
     ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+    /* 6: the customer's rating of a support room (SDK 2.6): 1..5, 0
+     * unrated; a comment of at most 1000 bytes of UTF-8. */
+    "ALTER TABLE chatd_rooms ADD COLUMN IF NOT EXISTS rating TINYINT NOT NULL DEFAULT 0,"
+    " ADD COLUMN IF NOT EXISTS rating_comment TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL,"
+    " ADD COLUMN IF NOT EXISTS rated_ms BIGINT NOT NULL DEFAULT 0",
 };
 
 /* ---------------------------------------------------------- strings */
@@ -412,6 +417,16 @@ static uint64_t col_u64(MYSQL_ROW row, int i)
 /* Columns: id, kind, state, title, owner, agent, created_ms, assigned_ms,
  * last_seq, closed_ms. Members, marks and the last message come later. */
 #define ROOM_COLS "r.id, r.kind, r.state, r.title, r.owner, r.agent, r.created_ms, r.assigned_ms, r.last_seq, r.closed_ms"
+/* SDK 2.6: rating, rating_comment, rated_ms, after ROOM_COLS (sql_rooms) or
+ * apart from them (sql_room_one). */
+#define ROOM_RATING_COLS "r.rating, r.rating_comment, r.rated_ms"
+static void room_fill_rating(struct op *o, struct chatd_room *r, MYSQL_ROW row, unsigned long *len, int c0)
+{
+    r->rating = (uint32_t)col_i64(row, c0);
+    r->rating_comment = r->rating ? col(o, row, len, c0 + 1) : NULL;
+    r->rated_ms = col_i64(row, c0 + 2);
+}
+
 static void room_fill(struct op *o, struct chatd_room *r, MYSQL_ROW row, unsigned long *len)
 {
     memset(r, 0, sizeof *r);
@@ -531,7 +546,8 @@ static void finish_later(struct op *o, chatd_status s)
 /* The room rows of `where` (on chatd_rooms r), oldest first. */
 static void sql_rooms(struct sb *b, const char *where, size_t limit, const char *lock)
 {
-    sb_fmt(b, "SELECT " ROOM_COLS " FROM chatd_rooms r WHERE %s ORDER BY r.created_ms, r.ord", where);
+    sb_fmt(b, "SELECT " ROOM_COLS ", " ROOM_RATING_COLS " FROM chatd_rooms r WHERE %s ORDER BY r.created_ms, r.ord",
+           where);
     if (limit)
         sb_fmt(b, " LIMIT %zu", limit);
     if (lock)
@@ -601,8 +617,11 @@ static void read_rooms(struct op *o, MYSQL_RES *res)
     if (rows && !o->rooms)
         return;
     MYSQL_ROW row;
-    while ((row = mysql_fetch_row(res)))
-        room_fill(o, &o->rooms[o->n++], row, mysql_fetch_lengths(res));
+    while ((row = mysql_fetch_row(res))) {
+        unsigned long *len = mysql_fetch_lengths(res);
+        room_fill(o, &o->rooms[o->n], row, len);
+        room_fill_rating(o, &o->rooms[o->n++], row, len, 10);
+    }
     o->ids = o->n ? arena(o, &o->ans, o->n * sizeof *o->ids) : NULL;
     for (size_t i = 0; o->ids && i < o->n; i++)
         o->ids[i] = (char *)o->rooms[i].id;
@@ -785,25 +804,26 @@ static bool step_create(struct op *o, MYSQL *my, struct result *r, size_t nr, st
  * (columns 1 to 5 as MSG_COLS without the body, the body alone in column
  * 11, so that no other value shares its column and its type stays bytes;
  * content_type in the room's text column 6, rev, edited_ms, deleted and
- * kind in its integer columns 7 to 10, reply_to in column 12). */
+ * kind in its integer columns 7 to 10, reply_to in column 12); the room's
+ * row has its rating in columns 13 to 15 (ROOM_RATING_COLS). */
 static void sql_room_one(struct sb *b, MYSQL *my, const char *id, const char *for_user)
 {
-    sb_add(b, "SELECT 0, " ROOM_COLS ", NULL, NULL FROM chatd_rooms r WHERE r.id = ");
+    sb_add(b, "SELECT 0, " ROOM_COLS ", NULL, NULL, " ROOM_RATING_COLS " FROM chatd_rooms r WHERE r.id = ");
     sb_str(b, my, id);
-    sb_add(b, " UNION ALL (SELECT 1, m.user_id, m.role, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
-              " FROM chatd_members m WHERE m.room = ");
+    sb_add(b, " UNION ALL (SELECT 1, m.user_id, m.role, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
+              " NULL, NULL, NULL FROM chatd_members m WHERE m.room = ");
     sb_str(b, my, id);
     /* a LIMIT keeps the ORDER BY of a part of a UNION */
     sb_add(b, " ORDER BY m.joined, m.user_id LIMIT 18446744073709551615)");
     if (!for_user)
         return;
-    sb_add(b, " UNION ALL SELECT 2, k.seq, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
-              " FROM chatd_marks k WHERE k.room = ");
+    sb_add(b, " UNION ALL SELECT 2, k.seq, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
+              " NULL, NULL, NULL FROM chatd_marks k WHERE k.room = ");
     sb_str(b, my, id);
     sb_add(b, " AND k.user_id = ");
     sb_str(b, my, for_user);
     sb_add(b, " UNION ALL SELECT 3, m.seq, m.id, m.sender, m.client_id, m.ts_ms, m.content_type, m.rev, m.edited_ms,"
-              " m.deleted, m.kind, m.body, m.reply_to"
+              " m.deleted, m.kind, m.body, m.reply_to, NULL, NULL, NULL"
               " FROM chatd_rooms r JOIN chatd_messages m ON m.room = r.id AND m.seq = r.last_seq WHERE r.id = ");
     sb_str(b, my, id);
 }
@@ -841,6 +861,7 @@ static bool read_room_one(struct op *o, MYSQL_RES *res, bool for_user)
         switch (col_i64(row, 0)) {
         case 0:
             room_fill(o, room, row + 1, len + 1);
+            room_fill_rating(o, room, row, len, 13);
             break;
         case 1:
             if (members && nm < nmembers) {
@@ -974,6 +995,30 @@ static bool step_update_view(struct op *o, MYSQL *my, struct result *r, size_t n
             sb_str(b, my, o->route);
             sb_fmt(b, " AND kind = %d AND state <> %d;", CHATD_ROOM_SUPPORT, CHATD_ROOM_CLOSED);
         }
+        sql_room_view(b, my, o->route, NULL);
+        return true;
+    }
+    if (!read_room_view(o, r + 1, nr > 1 ? nr - 1 : 0, NULL))
+        o->status = CHATD_ERR_NOT_FOUND;
+    else
+        o->status = r[0].affected == 1 ? CHATD_OK : CHATD_ERR_CONFLICT;
+    return false;
+}
+
+/* SDK 2.6: one conditional UPDATE (InnoDB's row lock makes a concurrent
+ * rating wait and then find rating <> 0), then the room. */
+static bool step_rate(struct op *o, MYSQL *my, struct result *r, size_t nr, struct sb *b)
+{
+    if (o->step == 0) {
+        sb_fmt(b, "UPDATE chatd_rooms SET rating = %zu, rating_comment = ", o->limit);
+        if (o->user)
+            sb_str(b, my, o->user);
+        else
+            sb_add(b, "NULL");
+        sb_fmt(b, ", rated_ms = %lld WHERE id = ", (long long)o->now);
+        sb_str(b, my, o->route);
+        sb_fmt(b, " AND kind = %d AND state IN (%d, %d) AND rating = 0;", CHATD_ROOM_SUPPORT, CHATD_ROOM_COMPLETED,
+               CHATD_ROOM_CLOSED);
         sql_room_view(b, my, o->route, NULL);
         return true;
     }
@@ -2081,6 +2126,7 @@ static bool op_step(struct op *o, MYSQL *my, struct result *r, size_t nr, struct
     case OP_REOPEN: return step_reopen(o, my, r, nr, b);
     case OP_REACT: return step_react(o, my, r, nr, b);
     case OP_REACTIONS: return step_reactions(o, my, r, nr, b);
+    case OP_RATE: return step_rate(o, my, r, nr, b);
     }
     o->status = CHATD_ERR_INTERNAL;
     return false;
@@ -3346,6 +3392,16 @@ static void m_room_close(void *state, const char *room_id, int64_t now_ms, chatd
     submit(st, o);
 }
 
+static void m_room_rate(void *state, const struct chatd_room_rating *rt, chatd_room_cb cb, void *ctx)
+{
+    NEW_OP(OP_RATE, cb)
+    o->route = astr(o, rt->room_id);
+    o->user = astr(o, rt->comment); /* NULL: none */
+    o->limit = rt->rating;
+    o->now = rt->now_ms;
+    submit(st, o);
+}
+
 static void m_room_purge(void *state, int64_t closed_before_ms, size_t limit, chatd_count_cb cb, void *ctx)
 {
     NEW_OP(OP_PURGE, cb)
@@ -3542,6 +3598,8 @@ static const struct chatd_storage_ops my_ops = {
     /* SDK 2.5: reactions. */
     .reaction_change = m_reaction_change,
     .reaction_list = m_reaction_list,
+    /* SDK 2.6: ratings. */
+    .room_rate = m_room_rate,
 };
 
 CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_STORAGE, .name = "mysql", .version = "1.0",

@@ -40,7 +40,7 @@
 
 #include "storage_op.h"
 
-#define SCHEMA_VERSION 9
+#define SCHEMA_VERSION 10
 #define MAX_BATCH 256          /* ops per transaction */
 #define MAX_TRIES 5            /* runs of an op rolled back by deadlocks before giving up */
 #define LIST_MAX 1000          /* room_list's answer when the filter gives no limit */
@@ -775,9 +775,41 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "  RETURN QUERY SELECT * FROM chatd_user_erase_8(p_user);\n"
     "END\n"
     "$$;\n",
+    /* 10: the customer's rating of a support room (SDK 2.6), with the room
+     * (the last three columns of chatd_room_t): 1..5, 0 unrated. The
+     * UPDATE's WHERE, re-checked on the newest row version after waiting
+     * for a concurrent rating, lets exactly one rating in. */
+    "ALTER TABLE chatd_rooms ADD COLUMN rating smallint NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE chatd_rooms ADD COLUMN rating_comment text;\n"
+    "ALTER TABLE chatd_rooms ADD COLUMN rated_ms bigint NOT NULL DEFAULT 0;\n"
+    "ALTER TYPE chatd_room_t ADD ATTRIBUTE rating smallint;\n"
+    "ALTER TYPE chatd_room_t ADD ATTRIBUTE rating_comment text;\n"
+    "ALTER TYPE chatd_room_t ADD ATTRIBUTE rated_ms bigint;\n"
+    "CREATE OR REPLACE FUNCTION chatd_room_view(p_id text, p_user text) RETURNS SETOF chatd_room_t"
+    " LANGUAGE sql STABLE AS $$\n"
+    "  SELECT r.id, r.kind, r.state, r.title, r.owner, r.agent, r.created_ms, r.assigned_ms, r.last_seq,\n"
+    "         ARRAY(SELECT m.user_id FROM chatd_members m WHERE m.room = r.id ORDER BY m.joined),\n"
+    "         coalesce((SELECT k.seq FROM chatd_marks k WHERE k.room = r.id AND k.user_id = p_user), 0),\n"
+    "         lm.id, lm.sender, lm.client_id, lm.ts_ms, lm.body,\n"
+    "         ARRAY(SELECT m.user_id FROM chatd_members m WHERE m.room = r.id AND m.role = 2 ORDER BY m.joined),\n"
+    "         r.closed_ms, lm.content_type, lm.kind, lm.reply_to, r.rating, r.rating_comment, r.rated_ms\n"
+    "    FROM chatd_rooms r\n"
+    "    LEFT JOIN chatd_messages lm ON p_user IS NOT NULL AND lm.room = r.id AND lm.seq = r.last_seq\n"
+    "   WHERE r.id = p_id\n"
+    "$$;\n"
+    "CREATE FUNCTION chatd_room_rate(p_id text, p_rating smallint, p_comment text, p_now bigint)"
+    " RETURNS TABLE (o_done boolean, o_room chatd_room_t) LANGUAGE plpgsql AS $$\n"
+    "DECLARE ok boolean;\n"
+    "BEGIN\n"
+    "  UPDATE chatd_rooms SET rating = p_rating, rating_comment = p_comment, rated_ms = p_now\n"
+    "   WHERE id = p_id AND kind = 1 AND state IN (3, 4) AND rating = 0;\n"
+    "  ok := FOUND;\n"
+    "  RETURN QUERY SELECT ok, v FROM chatd_room_view(p_id, NULL) AS v;\n"
+    "END\n"
+    "$$;\n",
 };
 
-/* The statements of the ops. Room rows come back as the 21 columns of
+/* The statements of the ops. Room rows come back as the 24 columns of
  * chatd_room_t; "done" says whether the action happened. */
 #define ROOM_ACTION(fn) "SELECT c.o_done, (c.o_room).* FROM " fn " c"
 static const char SQL_CREATE[] =
@@ -790,6 +822,7 @@ static const char SQL_CLAIM_LIMITED[] = ROOM_STATUS("chatd_room_claim_limited($1
 static const char SQL_TRANSFER[] = ROOM_STATUS("chatd_room_transfer($1, $2, $3, $4::bigint)");
 static const char SQL_REOPEN[] =
     ROOM_STATUS("chatd_room_reopen($1, $2, $3::bigint, $4, $5::bigint, $6::bigint)");
+static const char SQL_RATE[] = ROOM_ACTION("chatd_room_rate($1, $2::smallint, $3, $4::bigint)");
 static const char SQL_DELETE[] = "SELECT chatd_room_delete($1)";
 static const char SQL_GROUP[] = "SELECT c.o_status, (c.o_room).* FROM chatd_group_change($1, $2::smallint, $3,"
                                 " $4::smallint, $5, $6, $7::smallint, $8::boolean) c";
@@ -863,6 +896,7 @@ static const struct {
     {"chatd_revisions", SQL_REVISIONS}, {"chatd_edit", SQL_EDIT},
     {"chatd_claim_limited", SQL_CLAIM_LIMITED}, {"chatd_transfer", SQL_TRANSFER}, {"chatd_reopen", SQL_REOPEN},
     {"chatd_react", SQL_REACT},     {"chatd_reactions", SQL_REACTIONS},
+    {"chatd_rate", SQL_RATE},
 };
 
 static const char *prepared_name(const char *sql)
@@ -1223,6 +1257,9 @@ static void read_room(struct op *o, PGresult *r, int row, int c0, struct chatd_r
     if (!parse_members(o, val(r, row, c0 + 16), &room->admins, &room->nadmins) && !o->oom)
         o->status = CHATD_ERR_INTERNAL;
     room->closed_ms = val_i64(r, row, c0 + 17);
+    room->rating = (uint32_t)val_i64(r, row, c0 + 21);
+    room->rating_comment = val(r, row, c0 + 22);
+    room->rated_ms = val_i64(r, row, c0 + 23);
     if (val(r, row, c0 + 11)) {
         struct chatd_message *m = arena(o, &o->ans, sizeof *m);
         if (m) {
@@ -1243,7 +1280,7 @@ static void read_room(struct op *o, PGresult *r, int row, int c0, struct chatd_r
     }
 }
 
-#define ROOM_COLS 21
+#define ROOM_COLS 24
 
 /* Turn an op's result rows into its answer; o keeps r. */
 /* Row i of r from column c0 on: seq, id, sender, client_id, ts_ms, body,
@@ -1273,7 +1310,7 @@ static void read_answer(struct op *o, PGresult *r)
     o->status = CHATD_OK;
     int rows = PQntuples(r), cols = PQnfields(r);
     switch (o->kind) {
-    case OP_CREATE: case OP_CLAIM: case OP_COMPLETE: case OP_GET: case OP_CLOSE: {
+    case OP_CREATE: case OP_CLAIM: case OP_COMPLETE: case OP_GET: case OP_CLOSE: case OP_RATE: {
         int c0 = o->kind == OP_GET ? 0 : 1;
         if (cols != c0 + ROOM_COLS) {
             o->status = CHATD_ERR_INTERNAL;
@@ -1540,6 +1577,11 @@ static int send_op(PGconn *pg, struct op *o)
         snprintf(b, sizeof b, "%zu", o->limit > INT64_MAX ? (size_t)INT64_MAX : o->limit);
         snprintf(c, sizeof c, "%lld", (long long)o->now);
         v[0] = o->id, v[1] = o->key, v[2] = a, v[3] = o->user, v[4] = b, v[5] = c, n = 6, sql = SQL_REOPEN;
+        break;
+    case OP_RATE:
+        snprintf(a, sizeof a, "%zu", o->limit);
+        snprintf(b, sizeof b, "%lld", (long long)o->now);
+        v[0] = o->id, v[1] = a, v[2] = o->user, v[3] = b, n = 4, sql = SQL_RATE;
         break;
     case OP_DELETE:
         v[0] = o->id, n = 1, sql = SQL_DELETE;
@@ -2825,6 +2867,17 @@ static void p_room_reopen(void *state, const struct chatd_room_reopen *ro, chatd
     submit(st, o);
 }
 
+static void p_room_rate(void *state, const struct chatd_room_rating *rt, chatd_room_cb cb, void *ctx)
+{
+    NEW_OP(OP_RATE, cb)
+    o->id = o->route = astr(o, rt->room_id);
+    o->user = astr(o, rt->comment); /* NULL: none */
+    o->limit = rt->rating;
+    o->now = rt->now_ms;
+    o->locks = true;
+    submit(st, o);
+}
+
 static void p_room_complete(void *state, const char *room_id, const char *agent, chatd_room_cb cb, void *ctx)
 {
     NEW_OP(OP_COMPLETE, cb)
@@ -3266,6 +3319,8 @@ static const struct chatd_storage_ops pg_ops = {
     /* SDK 2.5: reactions. */
     .reaction_change = p_reaction_change,
     .reaction_list = p_reaction_list,
+    /* SDK 2.6: ratings. */
+    .room_rate = p_room_rate,
 };
 
 CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_STORAGE, .name = "postgres", .version = "1.0",

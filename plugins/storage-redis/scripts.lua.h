@@ -3,7 +3,8 @@
  *
  * Keys, under the configured prefix P:
  *   P room:ID      hash   kind state title owner agent created_ms assigned_ms
- *                         last_seq unique_key closed_ms
+ *                         last_seq unique_key closed_ms, and (SDK 2.6) a
+ *                         support room's rating rating_comment rated_ms
  *   P members:ID   set    member user ids
  *   P admins:ID    set    a group's admins (the owner is room:ID's owner)
  *   P joined:ID    zset   member -> join order (room:ID's `joins` counts up;
@@ -55,7 +56,8 @@
     "local function room(id, user)\n"                                                        \
     "  local k = P .. 'room:' .. id\n"                                                       \
     "  local r = redis.call('HMGET', k, 'kind', 'state', 'title', 'owner', 'agent',\n"       \
-    "                       'created_ms', 'assigned_ms', 'last_seq', 'closed_ms')\n"         \
+    "                       'created_ms', 'assigned_ms', 'last_seq', 'closed_ms',\n"         \
+    "                       'rating', 'rating_comment', 'rated_ms')\n"                        \
     "  if not r[1] then return false end\n"                                                  \
     "  local read, last = false, false\n"                                                    \
     "  if user then\n"                                                                       \
@@ -64,7 +66,8 @@
     "  end\n"                                                                                \
     "  return {id, r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8],\n"                        \
     "          redis.call('SMEMBERS', P .. 'members:' .. id), read, last,\n"                 \
-    "          redis.call('SMEMBERS', P .. 'admins:' .. id), r[9] or '0'}\n"                \
+    "          redis.call('SMEMBERS', P .. 'admins:' .. id), r[9] or '0',\n"                \
+    "          r[10] or '0', r[11] or false, r[12] or '0'}\n"                                 \
     "end\n"                                                                                  \
     "local function join(id, user)\n"                                                        \
     "  redis.call('SADD', P .. 'members:' .. id, user)\n"                                    \
@@ -595,5 +598,20 @@
     "local acc = {}\n"                                                                       \
     "for s in string.gmatch(ARGV[4], '%d+') do counts(id, s, user, acc) end\n"               \
     "return {'ok', acc}\n"                                                                   \
+
+/* ARGV: P id rating comment? now. SDK 2.6: a completed or closed support
+ * room rated once. */
+#define LUA_ROOM_RATE                                                                        \
+    LUA_PRELUDE                                                                              \
+    "local id, comment = ARGV[2], opt(ARGV[4])\n"                                            \
+    "local k = P .. 'room:' .. id\n"                                                         \
+    "local r = redis.call('HMGET', k, 'kind', 'state', 'rating')\n"                          \
+    "if not r[1] then return {'notfound'} end\n"                                             \
+    "if r[1] ~= '1' or (r[2] ~= '3' and r[2] ~= '4') or tonumber(r[3] or '0') ~= 0 then\n"  \
+    "  return {'conflict', room(id)}\n"                                                      \
+    "end\n"                                                                                  \
+    "redis.call('HSET', k, 'rating', ARGV[3], 'rated_ms', ARGV[5])\n"                        \
+    "if comment then redis.call('HSET', k, 'rating_comment', comment) end\n"                 \
+    "return {'ok', room(id)}\n"
 
 #endif

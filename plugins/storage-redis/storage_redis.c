@@ -40,7 +40,9 @@ enum script {
     /* SDK 2.3: the support desk. */
     S_ROOM_CLAIM_LIMITED, S_ROOM_TRANSFER, S_ROOM_REOPEN,
     /* SDK 2.5: reactions. */
-    S_REACTION_CHANGE, S_REACTION_LIST, NSCRIPTS
+    S_REACTION_CHANGE, S_REACTION_LIST,
+    /* SDK 2.6: ratings. */
+    S_ROOM_RATE, NSCRIPTS
 };
 static const char *const SCRIPTS[NSCRIPTS] = {
     [S_ROOM_CREATE] = LUA_ROOM_CREATE,
@@ -64,6 +66,7 @@ static const char *const SCRIPTS[NSCRIPTS] = {
     [S_ROOM_REOPEN] = LUA_ROOM_REOPEN,
     [S_REACTION_CHANGE] = LUA_REACTION_CHANGE,
     [S_REACTION_LIST] = LUA_REACTION_LIST,
+    [S_ROOM_RATE] = LUA_ROOM_RATE,
 };
 
 #define SCHEMA_VERSION "1"
@@ -302,7 +305,8 @@ static bool copy_message(const redisReply *r, const char *room, struct msgbuf *o
 }
 
 /* A room as the scripts return it: id kind state title owner agent created
- * assigned last_seq {members} read last {admins} closed_ms. */
+ * assigned last_seq {members} read last {admins} closed_ms rating
+ * rating_comment rated_ms. */
 struct roombuf {
     struct chatd_room room;
     const char **members;
@@ -314,7 +318,7 @@ struct roombuf {
 static bool decode_room(const redisReply *r, struct roombuf *out)
 {
     memset(out, 0, sizeof *out);
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 14 || r->element[0]->type != REDIS_REPLY_STRING ||
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 17 || r->element[0]->type != REDIS_REPLY_STRING ||
         r->element[9]->type != REDIS_REPLY_ARRAY || r->element[12]->type != REDIS_REPLY_ARRAY)
         return false;
     struct chatd_room *room = &out->room;
@@ -329,6 +333,9 @@ static bool decode_room(const redisReply *r, struct roombuf *out)
     room->assigned_ms = int_of(r->element[7]);
     room->last_seq = (uint64_t)int_of(r->element[8]);
     room->closed_ms = int_of(r->element[13]);
+    room->rating = (uint32_t)int_of(r->element[14]);
+    room->rating_comment = room->rating ? str_or_null(r->element[15]) : NULL;
+    room->rated_ms = int_of(r->element[16]);
     const redisReply *mem = r->element[9];
     if (mem->elements) {
         out->members = calloc(mem->elements, sizeof *out->members);
@@ -848,6 +855,18 @@ static void r_room_reopen(void *state, const struct chatd_room_reopen *ro, chatd
     submit(st, op_new(st, OP_ROOM, (void *)cb, ctx, NULL), &c, NULL, 0);
 }
 
+static void r_room_rate(void *state, const struct chatd_room_rating *rt, chatd_room_cb cb, void *ctx)
+{
+    struct rstore *st = state;
+    struct cmd c;
+    cmd_start(&c, st, S_ROOM_RATE);
+    cmd_str(&c, rt->room_id);
+    cmd_unum(&c, rt->rating);
+    cmd_opt(&c, rt->comment);
+    cmd_num(&c, rt->now_ms);
+    submit(st, op_new(st, OP_ROOM, (void *)cb, ctx, NULL), &c, NULL, 0);
+}
+
 static void r_room_complete(void *state, const char *room_id, const char *agent, chatd_room_cb cb, void *ctx)
 {
     struct rstore *st = state;
@@ -1245,6 +1264,8 @@ static const struct chatd_storage_ops redis_ops = {
     /* SDK 2.5: reactions. */
     .reaction_change = r_reaction_change,
     .reaction_list = r_reaction_list,
+    /* SDK 2.6: ratings. */
+    .room_rate = r_room_rate,
 };
 
 CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_STORAGE, .name = "redis", .version = "1.0",

@@ -18,7 +18,7 @@
 
 #include "storage_op.h"
 
-#define SCHEMA_VERSION 7
+#define SCHEMA_VERSION 8
 
 static const char *const migrations[SCHEMA_VERSION] = {
     /* 1: the first schema. */
@@ -58,6 +58,10 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "CREATE TABLE reactions (room TEXT NOT NULL, seq INTEGER NOT NULL, emoji TEXT NOT NULL, user TEXT NOT NULL,"
     " PRIMARY KEY (room, seq, emoji, user)) WITHOUT ROWID;"
     "CREATE INDEX reactions_user ON reactions (user, room);",
+    /* 8: the customer's rating of a support room (SDK 2.6): 1..5, 0 unrated. */
+    "ALTER TABLE rooms ADD COLUMN rating INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE rooms ADD COLUMN rating_comment TEXT;"
+    "ALTER TABLE rooms ADD COLUMN rated_ms INTEGER NOT NULL DEFAULT 0;",
 };
 
 /* A new member joins last; one already there stays as they are. */
@@ -240,7 +244,7 @@ static bool load_message_at(struct sqlstore *st, struct op *o, const char *room,
 static bool load_room(struct sqlstore *st, struct op *o, const char *id, const char *for_user, struct chatd_room *r)
 {
     sqlite3_stmt *s = prep(st, "SELECT id, kind, state, title, owner, agent, created_ms, assigned_ms, last_seq,"
-                               " closed_ms FROM rooms WHERE id=?");
+                               " closed_ms, rating, rating_comment, rated_ms FROM rooms WHERE id=?");
     if (!s)
         return false;
     bind_text(s, 1, id);
@@ -258,6 +262,9 @@ static bool load_room(struct sqlstore *st, struct op *o, const char *id, const c
         r->assigned_ms = sqlite3_column_int64(s, 7);
         r->last_seq = (uint64_t)sqlite3_column_int64(s, 8);
         r->closed_ms = sqlite3_column_int64(s, 9);
+        r->rating = (uint32_t)sqlite3_column_int(s, 10);
+        r->rating_comment = acol(o, s, 11);
+        r->rated_ms = sqlite3_column_int64(s, 12);
     }
     sqlite3_finalize(s);
     if (!found)
@@ -826,6 +833,25 @@ static chatd_status do_reopen(struct sqlstore *st, struct op *o)
     return answer_room(st, o, o->id, NULL, CHATD_OK);
 }
 
+/* SDK 2.6: rated once, when completed or closed; the batch's write
+ * transaction makes the check and the change one step. */
+static chatd_status do_rate(struct sqlstore *st, struct op *o)
+{
+    sqlite3_stmt *s = prep(st, "UPDATE rooms SET rating=?, rating_comment=?, rated_ms=?"
+                               " WHERE id=? AND kind=1 AND state IN (3, 4) AND rating=0");
+    if (!s)
+        return CHATD_ERR_INTERNAL;
+    sqlite3_bind_int64(s, 1, (int64_t)o->limit);
+    bind_text(s, 2, o->user);
+    sqlite3_bind_int64(s, 3, o->now);
+    bind_text(s, 4, o->id);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE)
+        return CHATD_ERR_UNAVAILABLE;
+    return answer_room(st, o, o->id, NULL, sqlite3_changes(st->db) == 1 ? CHATD_OK : CHATD_ERR_CONFLICT);
+}
+
 static chatd_status do_close(struct sqlstore *st, struct op *o)
 {
     sqlite3_stmt *s = prep(st, "UPDATE rooms SET state=4, closed_ms=?, unique_key=NULL WHERE id=? AND kind=1 AND state<>4");
@@ -1131,6 +1157,7 @@ static chatd_status run_op(struct sqlstore *st, struct op *o)
     case OP_REOPEN: return do_reopen(st, o);
     case OP_REACT: return do_react(st, o);
     case OP_REACTIONS: return do_reactions(st, o);
+    case OP_RATE: return do_rate(st, o);
     }
     return CHATD_ERR_INTERNAL;
 }
@@ -1582,6 +1609,16 @@ static void s_reaction_list(void *state, const char *room_id, const uint64_t *se
     submit(st, o);
 }
 
+static void s_room_rate(void *state, const struct chatd_room_rating *rt, chatd_room_cb cb, void *ctx)
+{
+    NEW_OP(OP_RATE, cb)
+    o->id = astr(o, rt->room_id);
+    o->user = astr(o, rt->comment); /* NULL: none */
+    o->limit = rt->rating;
+    o->now = rt->now_ms;
+    submit(st, o);
+}
+
 static const struct chatd_storage_ops sqlite_ops = {
     .size = sizeof sqlite_ops,
     .room_create = s_room_create,
@@ -1610,6 +1647,8 @@ static const struct chatd_storage_ops sqlite_ops = {
     /* SDK 2.5: reactions. */
     .reaction_change = s_reaction_change,
     .reaction_list = s_reaction_list,
+    /* SDK 2.6: ratings. */
+    .room_rate = s_room_rate,
 };
 
 CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_STORAGE, .name = "sqlite", .version = "1.0",

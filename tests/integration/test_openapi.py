@@ -459,6 +459,17 @@ class OpenApiLive(LiveServer):
                                                    expect=200, room=sid)[1])
         self.call("alice", "GET", R + "/transcript", query={"format": "csv"}, expect=400, room=sid)
         self.call("bob", "GET", R + "/transcript", expect=404, room=sid)
+        # Its rating: by the customer once, refusals.
+        self.call("alice", "POST", R + "/rating", {"rating": 6}, expect=400, room=sid)
+        self.call("alice", "POST", R + "/rating", {"rating": 5, "comment": "x" * 1001}, expect=400, room=sid)
+        self.call("agent1", "POST", R + "/rating", {"rating": 5}, expect=403, room=sid)
+        self.call("bob", "POST", R + "/rating", {"rating": 5}, expect=404, room=sid)
+        rated = self.call("alice", "POST", R + "/rating", {"rating": 5, "comment": TITLE}, expect=200, room=sid)[1]
+        self.assertEqual((rated["rating"]["score"], rated["rating"]["comment"]), (5, TITLE))
+        self.call("alice", "POST", R + "/rating", {"rating": 1}, expect=409, room=sid)
+        self.call("alice", "POST", R + "/rating", {"rating": 1}, expect=400, room=gid)
+        self.assertEqual(self.call("agent1", "GET", R + "/transcript", expect=200, room=sid)[1]["room"]["rating"]
+                         ["score"], 5)
         self.call("alice", "GET", R + "/transcript", expect=400, room=gid)
 
         # Transfers: to another agent (known and online), back to the queue.
@@ -654,6 +665,9 @@ class OpenApiLive(LiveServer):
         agent.event("q", "reopened", sid, state="assigned")
         self.call("agent1", "POST", R + "/complete", expect=200, room=sid)
         bob.event("s", "completed", sid, agent="agent1")
+        # Rated by its customer: the agents hear of it with the rating.
+        self.call("bob", "POST", R + "/rating", {"rating": 4, "comment": TEXT}, expect=200, room=sid)
+        self.assertEqual(agent.event("q", "rated", sid)["body"]["rating"]["comment"], TEXT)
         self.call("bob", "DELETE", R, expect=200, room=sid)
         bob.event("s", "closed", sid, by="bob")
         agent.event("n", "closed", sid, state="closed")

@@ -155,6 +155,12 @@ struct result {
     bool has_cid[16];
     struct chatd_erase_result erased;
     uint64_t count;
+    /* SDK 2.6: a room's rating */
+    uint32_t rating;
+    uint32_t ratings[16]; /* rooms_cb: each room's */
+    bool has_comment;
+    char comment[1200];
+    int64_t rated_ms;
 };
 
 static void join_names(char *out, size_t len, const char *const *v, size_t n)
@@ -204,6 +210,12 @@ static void room_cb(void *ctx, chatd_status st, const struct chatd_room *r)
         res->closed_ms = r->state == CHATD_ROOM_CLOSED ? r->closed_ms : 0;
         res->any_closed_ms = r->closed_ms;
         res->assigned_ms = r->assigned_ms;
+        if (r->size >= offsetof(struct chatd_room, rated_ms) + sizeof r->rated_ms) {
+            res->rating = r->rating;
+            res->has_comment = r->rating_comment != NULL;
+            snprintf(res->comment, sizeof res->comment, "%s", r->rating_comment ? r->rating_comment : "");
+            res->rated_ms = r->rated_ms;
+        }
     }
     res->done++;
 }
@@ -216,8 +228,11 @@ static void rooms_cb(void *ctx, chatd_status st, const struct chatd_room *rooms,
     res->n = n;
     for (size_t i = 0; i < n; i++)
         NOTE_SIZE(AT(rooms, i));
-    for (size_t i = 0; i < n && i < 16; i++)
+    for (size_t i = 0; i < n && i < 16; i++) {
         snprintf(res->ids[i], sizeof res->ids[i], "%s", AT(rooms, i)->id);
+        const struct chatd_room *ri = AT(rooms, i);
+        res->ratings[i] = ri->size >= offsetof(struct chatd_room, rated_ms) + sizeof ri->rated_ms ? ri->rating : 0;
+    }
     res->done++;
 }
 
@@ -1072,6 +1087,123 @@ static void reopen(const struct chatd_storage_ops *ops, void *state, const char 
     CALL(ops->room_reopen(state, &ro, room_cb, r));
 }
 
+static void rate(const struct chatd_storage_ops *ops, void *state, const char *room, uint32_t rating,
+                 const char *comment, int64_t now, struct result *r)
+{
+    struct chatd_room_rating rt = {.size = sizeof rt, .room_id = room, .rating = rating, .comment = comment,
+                                   .now_ms = now};
+    CALL(ops->room_rate(state, &rt, room_cb, r));
+}
+
+/* SDK 2.6: a customer's rating, once per completed or closed support
+ * room, kept with the room (Korean and emoji intact), gone with it. */
+static void ratings(const struct chatd_storage_ops *ops, void *state)
+{
+    const char *owner = "평가고객😀";
+    CHECK(create(ops, state, "rrate1", CHATD_ROOM_SUPPORT, owner, NULL, "support:rate1", 70000) == CHATD_OK &&
+              create(ops, state, "rrate2", CHATD_ROOM_SUPPORT, "rater2", NULL, "support:rate2", 70001) == CHATD_OK &&
+              create(ops, state, "rrate3", CHATD_ROOM_SUPPORT, "rater3", NULL, "support:rate3", 70002) == CHATD_OK &&
+              create(ops, state, "rrateg", CHATD_ROOM_GROUP, owner, "rater2", NULL, 70003) == CHATD_OK,
+          "rating rooms created");
+    struct result r[8];
+    memset(r, 0, sizeof r);
+    CALL(ops->room_claim(state, "rrate1", "rateagent", 71000, room_cb, &r[0]));
+    CALL(ops->room_claim(state, "rrate2", "rateagent", 71000, room_cb, &r[1]));
+    wait_all(r, 2);
+    /* Not before completion, not a group, not a room that is not there. */
+    memset(r, 0, sizeof r);
+    rate(ops, state, "rrate1", 5, "early", 72000, &r[0]);
+    rate(ops, state, "rrateg", 5, NULL, 72000, &r[1]);
+    rate(ops, state, "rratenone", 5, NULL, 72000, &r[2]);
+    rate(ops, state, "rrate3", 4, NULL, 72000, &r[3]); /* waiting in the queue */
+    wait_all(r, 4);
+    CHECK(r[0].st == CHATD_ERR_CONFLICT && r[0].state == CHATD_ROOM_ASSIGNED && r[0].rating == 0,
+          "rate an assigned room: %s rating %u", chatd_strerror(r[0].st), r[0].rating);
+    CHECK(r[1].st == CHATD_ERR_CONFLICT, "rate a group: %s", chatd_strerror(r[1].st));
+    CHECK(r[2].st == CHATD_ERR_NOT_FOUND, "rate no room: %s", chatd_strerror(r[2].st));
+    CHECK(r[3].st == CHATD_ERR_CONFLICT && r[3].rating == 0, "rate a waiting room: %s", chatd_strerror(r[3].st));
+
+    /* Completed: rated once, a second rating refused with the first. */
+    char comment[CHATD_RATING_COMMENT_MAX + 1];
+    size_t w = 0;
+    while (w + strlen("친절해요😀") <= CHATD_RATING_COMMENT_MAX)
+        w += (size_t)snprintf(comment + w, sizeof comment - w, "%s", "친절해요😀");
+    memset(r, 0, sizeof r);
+    CALL(ops->room_complete(state, "rrate1", "rateagent", room_cb, &r[0]));
+    wait_all(r, 1);
+    rate(ops, state, "rrate1", 5, comment, 73000, &r[1]);
+    wait_all(r, 2);
+    rate(ops, state, "rrate1", 1, "again", 74000, &r[2]);
+    CALL(ops->room_get(state, "rrate1", NULL, room_cb, &r[3]));
+    wait_all(r, 4);
+    CHECK(r[1].st == CHATD_OK && r[1].rating == 5 && strcmp(r[1].comment, comment) == 0 && r[1].rated_ms == 73000 &&
+              r[1].state == CHATD_ROOM_COMPLETED,
+          "rate a completed room: %s rating %u rated_ms %lld comment %zu bytes", chatd_strerror(r[1].st),
+          r[1].rating, (long long)r[1].rated_ms, strlen(r[1].comment));
+    CHECK(r[2].st == CHATD_ERR_CONFLICT && r[2].rating == 5 && strcmp(r[2].comment, comment) == 0,
+          "a second rating: %s rating %u", chatd_strerror(r[2].st), r[2].rating);
+    CHECK(r[3].st == CHATD_OK && r[3].rating == 5 && strcmp(r[3].comment, comment) == 0 && r[3].rated_ms == 73000,
+          "the rating kept with the room: rating %u comment %zu bytes", r[3].rating, strlen(r[3].comment));
+    /* Listed rooms carry it too. */
+    struct chatd_room_filter of_owner = {.size = sizeof of_owner, .member = owner};
+    memset(r, 0, sizeof r);
+    struct result listed = {0};
+    CALL(ops->room_list(state, &of_owner, rooms_cb, &listed));
+    wait_all(&listed, 1);
+    bool listed_rating = false;
+    for (size_t i = 0; i < listed.n && i < 16; i++)
+        listed_rating |= strcmp(listed.ids[i], "rrate1") == 0 && listed.ratings[i] == 5;
+    CHECK(listed.st == CHATD_OK && listed_rating, "the customer's rooms list the rating: %s n=%zu",
+          chatd_strerror(listed.st), listed.n);
+
+    /* Two ratings at once: exactly one is stored. */
+    memset(r, 0, sizeof r);
+    CALL(ops->room_complete(state, "rrate2", "rateagent", room_cb, &r[0]));
+    wait_all(r, 1);
+    rate(ops, state, "rrate2", 3, "셋 🙂", 75000, &r[1]);
+    rate(ops, state, "rrate2", 4, NULL, 75001, &r[2]);
+    wait_all(r, 3);
+    CALL(ops->room_get(state, "rrate2", NULL, room_cb, &r[3]));
+    wait_all(r, 4);
+    CHECK((r[1].st == CHATD_OK) + (r[2].st == CHATD_OK) == 1, "two ratings at once: %s %s",
+          chatd_strerror(r[1].st), chatd_strerror(r[2].st));
+    bool first = r[1].st == CHATD_OK;
+    CHECK(r[3].rating == (first ? 3u : 4u) && r[3].has_comment == first &&
+              (!first || strcmp(r[3].comment, "셋 🙂") == 0),
+          "the winner's rating kept: %u '%s'", r[3].rating, r[3].comment);
+
+    /* Closed (never claimed): rated, without a comment. */
+    memset(r, 0, sizeof r);
+    CALL(ops->room_close(state, "rrate3", 76000, room_cb, &r[0]));
+    wait_all(r, 1);
+    rate(ops, state, "rrate3", 1, NULL, 77000, &r[1]);
+    wait_all(r, 2);
+    CHECK(r[1].st == CHATD_OK && r[1].rating == 1 && !r[1].has_comment && r[1].state == CHATD_ROOM_CLOSED,
+          "rate a closed room: %s rating %u comment %s", chatd_strerror(r[1].st), r[1].rating,
+          r[1].has_comment ? "set" : "none");
+
+    /* Gone with the room. */
+    memset(r, 0, sizeof r);
+    CALL(ops->room_delete(state, "rrate1", done_cb, &r[0]));
+    wait_all(r, 1);
+    rate(ops, state, "rrate1", 2, NULL, 78000, &r[1]);
+    wait_all(r, 2);
+    CHECK(r[1].st == CHATD_ERR_NOT_FOUND, "rate a deleted room: %s", chatd_strerror(r[1].st));
+    memset(r, 0, sizeof r);
+    CHECK(create(ops, state, "rrate1", CHATD_ROOM_SUPPORT, owner, NULL, "support:rate1", 79000) == CHATD_OK,
+          "a room of the same id again");
+    CALL(ops->room_get(state, "rrate1", NULL, room_cb, &r[0]));
+    wait_all(r, 1);
+    CHECK(r[0].st == CHATD_OK && r[0].rating == 0 && !r[0].has_comment && r[0].rated_ms == 0,
+          "a new room of the same id has no rating: %u", r[0].rating);
+    memset(r, 0, sizeof r);
+    CALL(ops->room_delete(state, "rrate1", done_cb, &r[0]));
+    CALL(ops->room_delete(state, "rrate2", done_cb, &r[1]));
+    CALL(ops->room_delete(state, "rrate3", done_cb, &r[2]));
+    CALL(ops->room_delete(state, "rrateg", done_cb, &r[3]));
+    wait_all(r, 4);
+}
+
 /* SDK 2.3: claims under an agent's limit (also when they race), hand-overs
  * to another agent and back to the queue, completed rooms opened again. */
 static void support_desk(const struct chatd_storage_ops *ops, void *state)
@@ -1912,6 +2044,12 @@ int main(int argc, char **argv)
         CHECK(false, "%s: no reaction_change, reaction_list (SDK 2.5)", argv[1]);
     else
         printf("%s: no reactions (SDK 2.5): not checked\n", argv[1]);
+    if (ops->size >= offsetof(struct chatd_storage_ops, room_rate) + sizeof ops->room_rate && ops->room_rate)
+        ratings(ops, state);
+    else if (getenv("CONFORMANCE_STORES") && strstr(getenv("CONFORMANCE_STORES"), "ratings"))
+        CHECK(false, "%s: no room_rate (SDK 2.6)", argv[1]);
+    else
+        printf("%s: no room_rate (SDK 2.6): not checked\n", argv[1]);
 
     CHECK(H.early == 0, "%d completions ran before their call returned", H.early);
     CHECK(H.unsized == 0, "%d answered structs had a size below the SDK's", H.unsized);

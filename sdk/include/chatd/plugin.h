@@ -259,6 +259,14 @@ struct chatd_room {
      * records its own wall clock). 0 otherwise, and ignored in
      * room_create's argument. */
     int64_t closed_ms;
+    /* SDK 2.6: the customer's rating of a completed support room
+     * (room_rate): rating 1..5, 0 while unrated; rating_comment NULL or
+     * UTF-8 (NUL-terminated, at most CHATD_RATING_COMMENT_MAX bytes);
+     * rated_ms when it was rated. Answered by a plugin that has room_rate,
+     * ignored in room_create's argument. */
+    uint32_t rating;
+    const char *rating_comment;
+    int64_t rated_ms;
 };
 
 /* A member's role in a group room, in rank order: a higher value
@@ -415,6 +423,18 @@ struct chatd_reaction_count {
 /* counts[0..n): ordered by seq, then by emoji byte for byte (memcmp). */
 typedef void (*chatd_reactions_cb)(void *ctx, chatd_status st, const struct chatd_reaction_count *counts,
                                    size_t n);
+
+/* SDK 2.6: a customer's rating of a completed support room (room_rate).
+ * All pointers borrowed for the call. Who may rate (the room's customer)
+ * and what a rating may be is the host's decision, made before the call. */
+#define CHATD_RATING_COMMENT_MAX 1000
+struct chatd_room_rating {
+    size_t size;           /* sizeof the struct as the host built it */
+    const char *room_id;
+    uint32_t rating;       /* 1..5 */
+    const char *comment;   /* UTF-8 without NUL, at most CHATD_RATING_COMMENT_MAX bytes; NULL: none */
+    int64_t now_ms;        /* becomes rated_ms */
+};
 
 /* n: how many things the operation did. */
 typedef void (*chatd_count_cb)(void *ctx, chatd_status st, uint64_t n);
@@ -647,6 +667,20 @@ struct chatd_storage_ops {
      * none for messages without reactions, or no such room. */
     void (*reaction_list)(void *state, const char *room_id, const uint64_t *seqs, size_t nseqs,
                           const char *for_user, chatd_reactions_cb cb, void *ctx);
+
+    /* SDK 2.6: ratings. Optional: without it the host answers a rating
+     * 501, and rooms show none. */
+
+    /* Atomically, across every instance sharing the backend: if the room
+     * is a support room in state COMPLETED or CLOSED without a rating,
+     * store rt's rating, comment and rated_ms = now_ms with the room (they
+     * stay with it through a reopen, and go with it when it is deleted,
+     * purged or erased). Completes CHATD_ERR_NOT_FOUND (no room) if gone;
+     * CHATD_ERR_CONFLICT with the room as it is if it is no support room,
+     * not COMPLETED or CLOSED, or rated already (rating != 0): a room is
+     * rated once, and of two concurrent ratings exactly one gets OK; OK
+     * with the room as it now is, once durable. */
+    void (*room_rate)(void *state, const struct chatd_room_rating *rt, chatd_room_cb cb, void *ctx);
 };
 
 /* ---------------------------------------------------------------- broker */
