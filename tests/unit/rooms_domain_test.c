@@ -32,8 +32,10 @@
 #include "rooms/read_marks.h"
 #include "rooms/rooms.h"
 #include "rooms/queue_position.h"
+#include "rooms/rating.h"
 #include "rooms/routing.h"
 #include "rooms/support.h"
+#include "rooms/transcript.h"
 #include "rooms/transfer.h"
 #include "rooms/typing.h"
 #include "server.h"
@@ -1056,6 +1058,127 @@ static void first_response_targets(void **state)
     assert_false(first_response_of(fr, gone, &since, &breached));
 }
 
+/* A transcript as the reader is handed it. */
+struct got_transcript {
+    bool done, had_room, truncated;
+    enum room_status status;
+    size_t n;
+    uint64_t first_seq, last_seq;
+    bool in_order;
+};
+
+static void transcript_room(void *ctx, const struct chatd_room *room)
+{
+    struct got_transcript *t = ctx;
+    t->had_room = room != NULL;
+}
+
+static void transcript_messages(void *ctx, const struct chatd_message *msgs, size_t n)
+{
+    struct got_transcript *t = ctx;
+    for (size_t i = 0; i < n; i++) {
+        if (!t->n)
+            t->first_seq = msgs[i].seq;
+        else if (msgs[i].seq != t->last_seq + 1)
+            t->in_order = false;
+        t->last_seq = msgs[i].seq;
+        t->n++;
+    }
+}
+
+static void transcript_done(void *ctx, const struct room_answer *a, bool truncated)
+{
+    struct got_transcript *t = ctx;
+    t->done = true;
+    t->status = a->status;
+    t->truncated = truncated;
+}
+
+static enum room_status read_transcript(const char *room, const char *user, uint32_t roles, struct got_transcript *t)
+{
+    memset(t, 0, sizeof *t);
+    t->in_order = true;
+    struct transcript_reader reader = {.ctx = t, .room = transcript_room, .messages = transcript_messages,
+                                       .done = transcript_done};
+    transcript_read(&F->rooms, room, user, roles, &reader);
+    run_until(&t->done);
+    return t->status;
+}
+
+/* Every message in order, page by page, up to the bound: exactly at it
+ * nothing is cut, one more and the reader is told. Who may read it. */
+static void support_transcripts(void **state)
+{
+    (void)state;
+    char room[64];
+    open_for("고객😀", room);
+    struct got g;
+    AWAIT(support_claim(&F->rooms, room, "agent1", AGENT, got_room, &g), g);
+    for (size_t i = 0; i < TRANSCRIPT_MAX_MESSAGES; i++)
+        assert_int_equal(send_text(room, i % 2 ? "agent1" : "고객😀", KOREAN, NULL), ROOM_OK);
+    struct got_transcript t;
+    assert_int_equal(read_transcript(room, "고객😀", USER, &t), ROOM_OK);
+    assert_true(t.had_room && t.in_order && !t.truncated);
+    assert_int_equal(t.n, TRANSCRIPT_MAX_MESSAGES);
+    assert_int_equal(t.first_seq, 1);
+    assert_int_equal(t.last_seq, TRANSCRIPT_MAX_MESSAGES);
+    assert_int_equal(send_text(room, "고객😀", "one more 😀", NULL), ROOM_OK);
+    assert_int_equal(read_transcript(room, "agent1", AGENT, &t), ROOM_OK);
+    assert_true(t.truncated && t.in_order);
+    assert_int_equal(t.n, TRANSCRIPT_MAX_MESSAGES);
+    assert_int_equal(t.last_seq, TRANSCRIPT_MAX_MESSAGES);
+    /* An admin reads any support room; another customer, an agent who is
+     * no member: no such room; a group has no transcript. */
+    assert_int_equal(read_transcript(room, "admin", CHATD_ROLE_ADMIN | CHATD_ROLE_USER, &t), ROOM_OK);
+    assert_int_equal(read_transcript(room, "other", USER, &t), ROOM_NOT_FOUND);
+    assert_false(t.had_room);
+    assert_int_equal(read_transcript(room, "agent2", AGENT, &t), ROOM_NOT_FOUND);
+    char group[64];
+    make_group("고객😀", (const char *const[]){"bob", NULL}, group);
+    assert_int_equal(read_transcript(group, "bob", USER, &t), ROOM_BAD_REQUEST);
+    assert_int_equal(read_transcript("rnone", "bob", USER, &t), ROOM_NOT_FOUND);
+}
+
+static enum room_status rate_as(const char *room, const char *user, uint32_t roles, long long rating,
+                                const char *comment, size_t comment_len, struct got *g)
+{
+    struct rating_request req = {.room_id = room, .user = user, .roles = roles, .rating = rating,
+                                 .comment = comment, .comment_len = comment_len};
+    AWAIT(support_rate(&F->rooms, &req, got_room, g), *g);
+    return g->status;
+}
+
+/* Rated by its customer once, after completion; every refusal. */
+static void support_ratings(void **state)
+{
+    (void)state;
+    char room[64];
+    open_for("고객😀", room);
+    struct got g;
+    assert_int_equal(rate_as(room, "고객😀", USER, 5, NULL, 0, &g), ROOM_CONFLICT);
+    AWAIT(support_claim(&F->rooms, room, "agent1", AGENT, got_room, &g), g);
+    AWAIT(support_complete(&F->rooms, room, "agent1", AGENT, got_room, &g), g);
+    assert_int_equal(rate_as(room, "고객😀", USER, 0, NULL, 0, &g), ROOM_BAD_REQUEST);
+    assert_int_equal(rate_as(room, "고객😀", USER, 6, NULL, 0, &g), ROOM_BAD_REQUEST);
+    assert_int_equal(rate_as(room, "고객😀", USER, 5, "\xff\xfe", 2, &g), ROOM_BAD_REQUEST);
+    assert_int_equal(rate_as(room, "고객😀", USER, 5, "a\0b", 3, &g), ROOM_BAD_REQUEST);
+    char big[RATING_COMMENT_MAX + 2];
+    memset(big, 'x', sizeof big);
+    assert_int_equal(rate_as(room, "고객😀", USER, 5, big, RATING_COMMENT_MAX + 1, &g), ROOM_BAD_REQUEST);
+    assert_int_equal(rate_as(room, "agent1", AGENT, 5, NULL, 0, &g), ROOM_FORBIDDEN);
+    assert_int_equal(rate_as(room, "other", USER, 5, NULL, 0, &g), ROOM_NOT_FOUND);
+    F->nevents = 0;
+    assert_int_equal(rate_as(room, "고객😀", USER, 4, KOREAN, strlen(KOREAN), &g), ROOM_OK);
+    char line[160];
+    snprintf(line, sizeof line, "rated %s 4", room);
+    assert_true(has_event(line));
+    assert_int_equal(rate_as(room, "고객😀", USER, 1, NULL, 0, &g), ROOM_CONFLICT);
+    assert_string_equal(g.why, "the room is rated already");
+    char group[64];
+    make_group("고객😀", (const char *const[]){"bob", NULL}, group);
+    assert_int_equal(rate_as(group, "bob", USER, 5, NULL, 0, &g), ROOM_BAD_REQUEST);
+}
+
 /* open -> claimed -> completed, then closed; what each state refuses. */
 static void support_states(void **state)
 {
@@ -1832,6 +1955,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(support_transfers, setup, teardown),
         cmocka_unit_test_setup_teardown(support_reopens, setup, teardown),
         cmocka_unit_test_setup_teardown(first_response_targets, setup, teardown),
+        cmocka_unit_test_setup_teardown(support_transcripts, setup, teardown),
+        cmocka_unit_test_setup_teardown(support_ratings, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
