@@ -6,7 +6,8 @@
 // breached: rooms an sla-breached event named (the instance keeping a wait
 // tells every instance; the lists show the flag only where it is kept).
 const state = { queue: [], mine: [], open: null, watch: null, conv: null, lastTyping: 0,
-                lastMine: 0, customerRead: 0, turn: 0, agents: [], me: "offline", breached: new Set() };
+                lastMine: 0, customerRead: 0, turn: 0, agents: [], me: "offline", breached: new Set(),
+                ratings: [] };
 window.__desk = state; // for the browser tests
 
 function roomItem(room, button) {
@@ -94,6 +95,21 @@ function renderAgents(limit) {
                                                       : "You are online";
   $("availability").dataset.status = state.me;
   $("away-toggle").textContent = state.me === "away" ? "Come back" : "Go away";
+}
+
+// Ratings as the queue topic tells them (`rated`, body = the room), newest
+// first: who rated whose chat, the score and the comment.
+function onRated(room) {
+  state.ratings = [room, ...state.ratings.filter((r) => r.id !== room.id)].slice(0, 20);
+  $("ratings").replaceChildren(...state.ratings.map((r) => {
+    const li = roomItem(r);
+    li.dataset.score = r.rating.score;
+    li.querySelector(".who").textContent = r.owner + " → " + (r.agent || "queue");
+    li.querySelector(".info").textContent = "★".repeat(r.rating.score) + "☆".repeat(5 - r.rating.score) + " " +
+      r.rating.score + "/5" + (r.rating.comment ? " · " + r.rating.comment : "");
+    return li;
+  }));
+  $("ratings-empty").hidden = state.ratings.length > 0;
 }
 
 async function refreshAgents() {
@@ -210,7 +226,8 @@ $("signin").addEventListener("submit", async (e) => {
         state.breached.add(f.headers.room);
         refreshMine(); // a chat of mine may be the one waiting
       }
-      refreshQueue();
+      if (f.headers.event === "rated") onRated(JSON.parse(f.body));
+      else refreshQueue();
       refreshAgents();
     });
     desk.client.subscribe("/user/queue/notifications", () => { refreshMine(); refreshAgents(); });

@@ -5,10 +5,29 @@
 // opened it (with automatic assignment a room can be given to an agent at
 // once): applied when it opens.
 const state = { room: null, watch: null, conv: null, unread: 0, lastMine: 0, agentRead: 0,
-                lastTyping: 0, early: new Map() };
+                lastTyping: 0, early: new Map(), after: null };
 window.__desk = state; // for the browser tests
 
+// A completed (or closed) chat: the rating form, or the rating given, and
+// the transcript download (docs/support-desk.md, "Ratings", "Transcripts").
+function showAfter(room) {
+  state.after = room.id;
+  $("after").hidden = false;
+  $("rating-form").hidden = !!room.rating;
+  $("rating-done").hidden = !room.rating;
+  if (room.rating) $("rating-done").textContent = "You rated this chat " + room.rating.score + "/5. Thank you!";
+}
+
+function hideAfter() {
+  state.after = null;
+  $("after").hidden = true;
+  $("rating-form").reset();
+  $("rating-error").textContent = "";
+}
+
 function showRoomState(room) {
+  if (room.state === "completed") showAfter(room);
+  else if (state.after === room.id) hideAfter();
   const text = room.state === "unassigned" ? "Waiting for an agent…"
     : room.state === "assigned" ? "You are talking with " + room.agent
     : room.state === "completed" ? "The agent completed this chat." : "";
@@ -113,6 +132,7 @@ function onEvent(f) {
 }
 
 async function openChat() {
+  hideAfter();
   state.room = await desk.api("POST", "/api/rooms", { kind: "support" });
   $("chat").hidden = false;
   $("closed").hidden = true;
@@ -137,6 +157,7 @@ function showClosed() {
   state.watch = null;
   $("chat").hidden = true;
   $("closed").hidden = false;
+  if (state.room) showAfter(state.room); // a closed chat is rated too
 }
 
 $("signin").addEventListener("submit", async (e) => {
@@ -186,3 +207,37 @@ $("close").addEventListener("click", async () => {
   showClosed();
 });
 $("new").addEventListener("click", () => openChat());
+
+$("rating-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const room = state.after;
+  const rating = Number(new FormData(e.target).get("rating"));
+  const comment = $("rating-comment").value.trim();
+  $("rating-error").textContent = "";
+  try {
+    const rated = await desk.api("POST", "/api/rooms/" + room + "/rating", comment ? { rating, comment } : { rating });
+    if (state.room && state.room.id === room) state.room.rating = rated.rating;
+    showAfter(rated);
+  } catch (err) {
+    $("rating-error").textContent = err.message;
+  }
+});
+
+// The transcript as a file: fetched with the credentials (a plain link
+// would not send them), then saved under the server's name.
+$("transcript").addEventListener("click", async () => {
+  const room = state.after;
+  const res = await fetch("/api/rooms/" + room + "/transcript?format=text", { headers: { Authorization: desk.auth } });
+  if (!res.ok) {
+    $("rating-error").textContent = "The transcript could not be downloaded (" + res.status + ").";
+    return;
+  }
+  const url = URL.createObjectURL(await res.blob());
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = "chat-" + room + ".txt";
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+});
