@@ -701,6 +701,19 @@ static void port_room_rate(void *state, const struct chatd_room_rating *rt, chat
     call_returned(c);
 }
 
+static void port_message_search(void *state, const struct chatd_message_search *q, chatd_messages_cb cb, void *ctx)
+{
+    struct plugin *p = state;
+    const struct chatd_storage_ops *o = ops_of_minor(p, 2);
+    struct call *c = call_start(p, "message_search", ANSWER_MESSAGES, (void *)cb, ctx);
+    if (!c || port_lacks(c, o && OPS_HAS(o, message_search)))
+        return;
+    struct chatd_message_search s = *q;
+    s.size = sizeof s;
+    o->message_search(p->state, &s, on_messages, c);
+    call_returned(c);
+}
+
 static const struct chatd_storage_ops port_ops = {
     .size = sizeof port_ops,
     .room_create = port_room_create,
@@ -726,6 +739,7 @@ static const struct chatd_storage_ops port_ops = {
     .reaction_change = port_reaction_change,
     .reaction_list = port_reaction_list,
     .room_rate = port_room_rate,
+    .message_search = port_message_search,
 };
 
 const struct chatd_storage_ops *storage_ops(const struct plugin *p, void **state)
@@ -797,4 +811,10 @@ bool storage_has_rate(const struct plugin *p)
 {
     const struct chatd_storage_ops *o = ops_of_minor(p, 2);
     return o && OPS_HAS(o, room_rate);
+}
+
+bool storage_has_message_search(const struct plugin *p)
+{
+    const struct chatd_storage_ops *o = ops_of_minor(p, 2);
+    return o && OPS_HAS(o, message_search);
 }

@@ -59,4 +59,8 @@ bool storage_has_reactions(const struct plugin *p);
  * port answers it CHATD_ERR_UNSUPPORTED. */
 bool storage_has_rate(const struct plugin *p);
 
+/* Whether p searches messages (SDK 2.4 message_search); without, the port
+ * answers it CHATD_ERR_UNSUPPORTED. */
+bool storage_has_message_search(const struct plugin *p);
+
 #endif

@@ -1367,6 +1367,104 @@ static void mem_reaction_list(void *state, const char *room_id, const uint64_t *
     complete_reactions(m, cb, ctx, CHATD_OK, smap_get(&m->rooms, room_id), seqs, nseqs, for_user);
 }
 
+/* ---------------------------------------------------------------- search */
+
+/* A scan of the named rooms' messages: no index, the cost of a search is
+ * the size of those rooms' history (docs/storage.md). */
+
+static unsigned char ascii_lower(unsigned char ch)
+{
+    return ch >= 'A' && ch <= 'Z' ? (unsigned char)(ch - 'A' + 'a') : ch;
+}
+
+/* Whether text holds q, letters A-Z matching a-z. */
+static bool holds(const char *text, size_t len, const char *q, size_t qlen)
+{
+    for (size_t i = 0; qlen <= len && i <= len - qlen; i++) {
+        size_t k = 0;
+        while (k < qlen && ascii_lower((unsigned char)text[i + k]) == ascii_lower((unsigned char)q[k]))
+            k++;
+        if (k == qlen)
+            return true;
+    }
+    return false;
+}
+
+struct hit {
+    const struct mroom *r;
+    size_t seq;
+    int64_t ts;
+};
+
+/* Newest first: (ts_ms, room, seq) descending. */
+static int hit_cmp(int64_t ts, const char *room, uint64_t seq, int64_t ts2, const char *room2, uint64_t seq2)
+{
+    if (ts != ts2)
+        return ts < ts2 ? 1 : -1;
+    int c = strcmp(room, room2);
+    if (c)
+        return c < 0 ? 1 : -1;
+    return seq == seq2 ? 0 : seq < seq2 ? 1 : -1;
+}
+
+static int by_newest(const void *a, const void *b)
+{
+    const struct hit *x = a, *y = b;
+    return hit_cmp(x->ts, x->r->id, x->seq, y->ts, y->r->id, y->seq);
+}
+
+static void mem_message_search(void *state, const struct chatd_message_search *q, chatd_messages_cb cb, void *ctx)
+{
+    struct memstore *m = state;
+    struct completion *c = completion_new(C_MESSAGES, ctx);
+    if (!c) {
+        answer_nomem(m, C_MESSAGES, (void *)cb, ctx);
+        return;
+    }
+    c->cb.messages = cb;
+    c->st = CHATD_OK;
+    size_t qlen = strlen(q->query), n = 0, cap = 0;
+    struct hit *hits = NULL;
+    bool oom = false;
+    for (size_t i = 0; !oom && i < q->nrooms; i++) {
+        const struct mroom *r = smap_get(&m->rooms, q->rooms[i]);
+        bool again = false;
+        for (size_t j = 0; j < i && !again; j++)
+            again = strcmp(q->rooms[j], q->rooms[i]) == 0;
+        for (size_t k = 0; r && !again && !oom && k < r->nmsgs; k++) {
+            const struct mmsg *s = &r->msgs[k];
+            if (s->deleted || !s->sender || !*s->sender || !holds(s->body, s->body_len, q->query, qlen))
+                continue;
+            if (q->before_room && hit_cmp(s->ts_ms, r->id, k + 1, q->before_ts_ms, q->before_room, q->before_seq) <= 0)
+                continue;
+            if (n == cap) {
+                struct hit *more = realloc(hits, (cap = cap ? 2 * cap : 64) * sizeof *hits);
+                if (!more) {
+                    oom = true;
+                    break;
+                }
+                hits = more;
+            }
+            hits[n++] = (struct hit){r, k + 1, s->ts_ms};
+        }
+    }
+    if (!oom && n) {
+        qsort(hits, n, sizeof *hits, by_newest);
+        c->n = n < q->limit ? n : q->limit;
+        if (!(c->msgs = arena_alloc(c, c->n * sizeof *c->msgs)))
+            oom = true;
+        for (size_t i = 0; !oom && i < c->n; i++)
+            snap_message(c, &c->msgs[i], hits[i].r, hits[i].seq, &oom);
+    }
+    free(hits);
+    if (oom) {
+        completion_free(c);
+        answer_nomem(m, C_MESSAGES, (void *)cb, ctx);
+        return;
+    }
+    complete(m, c);
+}
+
 /* -------------------------------------------------------------- lifecycle */
 
 static chatd_status mem_init(const struct chatd_host *h, void **state)
@@ -1597,6 +1695,8 @@ static const struct chatd_storage_ops mem_ops = {
     .reaction_list = mem_reaction_list,
     /* SDK 2.6: ratings. */
     .room_rate = mem_room_rate,
+    /* SDK 2.4: search. */
+    .message_search = mem_message_search,
 };
 
 CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_STORAGE, .name = "memory", .version = "1.0",

@@ -893,6 +893,158 @@ static void edits(const struct chatd_storage_ops *ops, void *state)
 /* A closed support room keeps its transcript and frees its unique
  * key; purge takes closed rooms before a cutoff only; erase removes a
  * user's support rooms and leaves tombstones of their messages elsewhere. */
+/* SDK 2.4: search. Matches newest first by (ts_ms, room, seq), from a
+ * cursor, only in the rooms named; Korean and emoji found by a part of a
+ * word, ASCII letters regardless of case, LIKE's wildcards taken literally,
+ * deleted messages never, edited ones by their text now. */
+struct found {
+    int done;
+    chatd_status st;
+    size_t n;
+    char room[8][32];
+    uint64_t seq[8];
+    int64_t ts[8];
+};
+
+static void found_cb(void *ctx, chatd_status st, const struct chatd_message *m, size_t n)
+{
+    note_early();
+    struct found *f = ctx;
+    f->st = st;
+    f->n = n;
+    for (size_t i = 0; i < n && i < 8; i++) {
+        const struct chatd_message *e = AT(m, i);
+        NOTE_SIZE(e);
+        snprintf(f->room[i], sizeof f->room[i], "%s", e->room ? e->room : "");
+        f->seq[i] = e->seq;
+        f->ts[i] = e->ts_ms;
+    }
+    f->done++;
+}
+
+static struct found find(const struct chatd_storage_ops *ops, void *state, const char *query, const char *rooms,
+                         size_t limit, int64_t ts, const char *room, uint64_t seq)
+{
+    const char *names[4];
+    char buf[128];
+    size_t n = 0;
+    snprintf(buf, sizeof buf, "%s", rooms);
+    for (char *save, *t = strtok_r(buf, ",", &save); t && n < 4; t = strtok_r(NULL, ",", &save))
+        names[n++] = t;
+    struct chatd_message_search q = {.size = sizeof q, .query = query, .rooms = names, .nrooms = n,
+                                     .before_ts_ms = ts, .before_room = room, .before_seq = seq, .limit = limit};
+    struct found f = {0};
+    CALL(ops->message_search(state, &q, found_cb, &f));
+    while (!f.done)
+        event_base_loop(H.base, EVLOOP_ONCE);
+    return f;
+}
+
+static void append_at(const struct chatd_storage_ops *ops, void *state, const char *room, int64_t ts,
+                      const char *body)
+{
+    struct result r = {0};
+    struct chatd_message m = {.size = sizeof m, .room = room, .sender = "finder", .ts_ms = ts, .body = body,
+                              .body_len = strlen(body), .content_type = "text/plain;charset=utf-8"};
+    CALL(ops->message_append(state, &m, message_cb, &r));
+    wait_all(&r, 1);
+    CHECK(r.st == CHATD_OK, "append to %s: %s", room, chatd_strerror(r.st));
+}
+
+/* found f is exactly the (room, seq) pairs in want ("rs2:2,rs1:1"). */
+static bool found_is(const struct found *f, const char *want)
+{
+    char got[256] = "";
+    size_t w = 0;
+    for (size_t i = 0; i < f->n && i < 8; i++)
+        w += (size_t)snprintf(got + w, sizeof got - w, "%s%s:%llu", i ? "," : "", f->room[i],
+                              (unsigned long long)f->seq[i]);
+    return f->st == CHATD_OK && strcmp(got, want) == 0;
+}
+
+#define CHECK_FOUND(f, want, what)                                                                  \
+    CHECK(found_is(&(f), want), "search %s: %s, %zu found (%s:%llu first), want %s", what,          \
+          chatd_strerror((f).st), (f).n, (f).n ? (f).room[0] : "-", (unsigned long long)(f).seq[0], want)
+
+static void search(const struct chatd_storage_ops *ops, void *state)
+{
+    CHECK(create(ops, state, "rs1", CHATD_ROOM_GROUP, "finder", "other", NULL, 1) == CHATD_OK, "create rs1");
+    CHECK(create(ops, state, "rs2", CHATD_ROOM_GROUP, "finder", NULL, NULL, 1) == CHATD_OK, "create rs2");
+    CHECK(create(ops, state, "rs3", CHATD_ROOM_GROUP, "stranger", NULL, NULL, 1) == CHATD_OK, "create rs3");
+    append_at(ops, state, "rs1", 1000, "Hello World");                       /* rs1:1 */
+    append_at(ops, state, "rs1", 1001, "안녕하세요 반갑습니다");             /* rs1:2 */
+    append_at(ops, state, "rs1", 1002, "party \xf0\x9f\x8e\x89\xf0\x9f\x8e\x8a time"); /* rs1:3 🎉🎊 */
+    append_at(ops, state, "rs1", 1003, "hello, to be deleted");              /* rs1:4 */
+    append_at(ops, state, "rs1", 1004, "original words");                    /* rs1:5 */
+    append_at(ops, state, "rs1", 1005, "100% sure_thing");                   /* rs1:6 */
+    append_at(ops, state, "rs2", 1000, "HELLO again");                       /* rs2:1 */
+    append_at(ops, state, "rs2", 1010, "say hello from two");                /* rs2:2 */
+    append_at(ops, state, "rs3", 2000, "hello from a room not asked");       /* rs3:1 */
+    if (ops->message_edit) {
+        edit_one(ops, state, "rs1", 4, CHATD_MESSAGE_DELETE, NULL, 3000);
+        edit_one(ops, state, "rs1", 5, CHATD_MESSAGE_EDIT, "changed wording", 3001);
+    }
+
+    struct found f = find(ops, state, "반갑", "rs1", 10, 0, NULL, 0);
+    CHECK_FOUND(f, "rs1:2", "Korean, a part of a word");
+    f = find(ops, state, "세요 반", "rs1", 10, 0, NULL, 0);
+    CHECK_FOUND(f, "rs1:2", "Korean across a space");
+    f = find(ops, state, "\xf0\x9f\x8e\x89\xf0\x9f\x8e\x8a", "rs1,rs2", 10, 0, NULL, 0);
+    CHECK_FOUND(f, "rs1:3", "emoji");
+    f = find(ops, state, "\xf0\x9f\x8e\x8a\xf0\x9f\x8e\x89", "rs1,rs2", 10, 0, NULL, 0);
+    CHECK_FOUND(f, "", "emoji in another order");
+    /* Newest first across rooms; a tie of ts_ms goes by room, descending. */
+    const char *all = ops->message_edit ? "rs2:2,rs2:1,rs1:1" : "rs2:2,rs1:4,rs2:1,rs1:1";
+    f = find(ops, state, "hello", "rs1,rs2", 10, 0, NULL, 0);
+    CHECK_FOUND(f, all, "ASCII across two rooms");
+    f = find(ops, state, "hElLo", "rs2,rs1", 10, 0, NULL, 0);
+    CHECK_FOUND(f, all, "ASCII in another case");
+    f = find(ops, state, "hello", "rs2", 10, 0, NULL, 0);
+    CHECK_FOUND(f, "rs2:2,rs2:1", "one room");
+    f = find(ops, state, "hello", "rs3", 10, 0, NULL, 0);
+    CHECK_FOUND(f, "rs3:1", "the other room alone");
+    f = find(ops, state, "hello", "rnowhere", 10, 0, NULL, 0);
+    CHECK_FOUND(f, "", "a room that is not there");
+    f = find(ops, state, "lo", "rs1", 10, 0, NULL, 0);
+    CHECK_FOUND(f, ops->message_edit ? "rs1:1" : "rs1:4,rs1:1", "two letters");
+    /* Pages: the cursor is the last one's (ts_ms, room, seq). */
+    f = find(ops, state, "hello", "rs1,rs2", 2, 0, NULL, 0);
+    CHECK(f.n == 2 && f.ts[0] == 1010, "page 1: %zu, ts %lld", f.n, (long long)f.ts[0]);
+    if (f.n == 2) {
+        struct found g = find(ops, state, "hello", "rs1,rs2", 2, f.ts[1], f.room[1], f.seq[1]);
+        CHECK_FOUND(g, ops->message_edit ? "rs1:1" : "rs2:1,rs1:1", "page 2");
+        if (g.n) {
+            g = find(ops, state, "hello", "rs1,rs2", 2, g.ts[g.n - 1], g.room[g.n - 1], g.seq[g.n - 1]);
+            CHECK_FOUND(g, "", "after the last page");
+        }
+    }
+    f = find(ops, state, "hello", "rs1,rs2", 10, 1000, "rs2", 1);
+    CHECK_FOUND(f, "rs1:1", "cursor at a tie of ts_ms");
+    /* Wildcards of LIKE are plain characters. */
+    f = find(ops, state, "0% s", "rs1", 10, 0, NULL, 0);
+    CHECK_FOUND(f, "rs1:6", "a literal %");
+    f = find(ops, state, "e_t", "rs1", 10, 0, NULL, 0);
+    CHECK_FOUND(f, "rs1:6", "a literal _");
+    f = find(ops, state, "0%_s", "rs1", 10, 0, NULL, 0);
+    CHECK_FOUND(f, "", "% and _ are no wildcards");
+    f = find(ops, state, "h%o", "rs1,rs2", 10, 0, NULL, 0);
+    CHECK_FOUND(f, "", "% is no wildcard");
+    if (ops->message_edit) {
+        f = find(ops, state, "wording", "rs1", 10, 0, NULL, 0);
+        CHECK_FOUND(f, "rs1:5", "an edited message by its new text");
+        f = find(ops, state, "original", "rs1", 10, 0, NULL, 0);
+        CHECK_FOUND(f, "", "an edited message by its old text");
+        f = find(ops, state, "deleted", "rs1", 10, 0, NULL, 0);
+        CHECK_FOUND(f, "", "a deleted message");
+    }
+    /* A room deleted takes its matches with it. */
+    struct result r = {0};
+    CALL(ops->room_delete(state, "rs2", done_cb, &r));
+    wait_all(&r, 1);
+    f = find(ops, state, "hello", "rs2", 10, 0, NULL, 0);
+    CHECK_FOUND(f, "", "a deleted room");
+}
+
 static void transcripts(const struct chatd_storage_ops *ops, void *state)
 {
     struct result r[16];
@@ -2036,6 +2188,13 @@ int main(int argc, char **argv)
         CHECK(false, "%s: no room_claim_limited, room_transfer, room_reopen (SDK 2.3)", argv[1]);
     else
         printf("%s: no support desk operations (SDK 2.3): not checked\n", argv[1]);
+    if (ops->size >= offsetof(struct chatd_storage_ops, message_search) + sizeof ops->message_search &&
+        ops->message_search)
+        search(ops, state);
+    else if (getenv("CONFORMANCE_STORES") && strstr(getenv("CONFORMANCE_STORES"), "search"))
+        CHECK(false, "%s: no message_search (SDK 2.4)", argv[1]);
+    else
+        printf("%s: no message_search (SDK 2.4): not checked\n", argv[1]);
 
     if (ops->size >= offsetof(struct chatd_storage_ops, reaction_list) + sizeof ops->reaction_list &&
         ops->reaction_change && ops->reaction_list && ops->message_edit)

@@ -394,6 +394,33 @@ struct chatd_room_reopen {
     size_t max_open;            /* that agent's limit of ASSIGNED rooms; 0 = none */
     int64_t now_ms;             /* becomes assigned_ms when it goes to `agent` */
 };
+/* SDK 2.4: a search of messages (message_search). All pointers borrowed
+ * for the call. Matches are ordered newest first by (ts_ms, room, seq), all
+ * three descending (room ids compared bytewise): one order across rooms,
+ * with the cursor a position in it. */
+struct chatd_message_search {
+    size_t size;       /* sizeof the struct as the host built it */
+    /* What to find: UTF-8, NUL-terminated, at least CHATD_SEARCH_MIN_CHARS
+     * code points and no control characters (the host checks). A message
+     * matches when its body, as stored, holds query as a substring, ASCII
+     * letters A-Z matching a-z (whether other letters match across case
+     * is the plugin's, docs/storage.md). Deleted messages (tombstones) and
+     * erased ones (sender "") never match; an edited one matches by the
+     * body it has now. */
+    const char *query;
+    const char *const *rooms; /* the rooms to search, nrooms >= 1; a room
+                               * that is not there has no matches */
+    size_t nrooms;
+    /* The cursor: before_room NULL for the newest matches; else only
+     * matches after the position (before_ts_ms, before_room, before_seq)
+     * in the order above, i.e. older ones. */
+    int64_t before_ts_ms;
+    const char *before_room;
+    uint64_t before_seq;
+    size_t limit;      /* at most this many, >= 1 */
+};
+/* The shortest query, in code points, every plugin finds. */
+#define CHATD_SEARCH_MIN_CHARS 2
 
 /* SDK 2.5: reactions. One member's emoji on one message (reaction_change).
  * All pointers borrowed for the call. Who may react, and whether the emoji
@@ -681,6 +708,18 @@ struct chatd_storage_ops {
      * rated once, and of two concurrent ratings exactly one gets OK; OK
      * with the room as it now is, once durable. */
     void (*room_rate)(void *state, const struct chatd_room_rating *rt, chatd_room_cb cb, void *ctx);
+
+    /* SDK 2.4: search. Optional: without it the host answers a search 501.
+     * (It lies after the operations of 2.5 and 2.6: the table grows in the
+     * order operations land, whatever minor names them; the host reads only
+     * what a plugin's table size covers.) */
+
+    /* The messages of q->rooms that match q->query (see struct
+     * chatd_message_search), newest first, from the cursor on, at most
+     * q->limit, as they now are. OK with none when nothing matches. A
+     * plugin may complete CHATD_ERR_LIMIT when the search would cost more
+     * than its configured bound (docs/storage.md says which bound). */
+    void (*message_search)(void *state, const struct chatd_message_search *q, chatd_messages_cb cb, void *ctx);
 };
 
 /* ---------------------------------------------------------------- broker */
