@@ -19,6 +19,7 @@
 #include "rooms/first_response.h"
 #include "rooms/presence.h"
 #include "http/rooms_rest.h"
+#include "http/search_rest.h"
 #include "server.h"
 #include "http/user_erase.h"
 #include "http/visitors_rest.h"
@@ -215,6 +216,7 @@ enum api_handler {
     API_ADMIN_RELOAD,
     API_VISITORS,
     API_LOGOUT,
+    API_SEARCH,
 };
 
 static const struct route api_routes[] = {
@@ -226,6 +228,7 @@ static const struct route api_routes[] = {
     {"DELETE", "/api/rooms/{}", API_ROOMS, ROOM_DELETE},
     {"PATCH", "/api/rooms/{}", API_ROOMS, ROOM_RENAME},
     {"GET", "/api/rooms/{}/messages", API_ROOMS, ROOM_HISTORY},
+    {"GET", "/api/rooms/{}/search", API_SEARCH, 0},
     {"PATCH", "/api/rooms/{}/messages/{}", API_ROOMS, ROOM_MESSAGE_EDIT},
     {"DELETE", "/api/rooms/{}/messages/{}", API_ROOMS, ROOM_MESSAGE_DELETE},
     {"PUT", "/api/rooms/{}/messages/{}/reactions/{}", API_ROOMS, ROOM_REACTION_ADD},
@@ -239,6 +242,7 @@ static const struct route api_routes[] = {
     {"POST", "/api/rooms/{}/members", API_ROOMS, ROOM_MEMBER_ADD},
     {"DELETE", "/api/rooms/{}/members/{}", API_ROOMS, ROOM_MEMBER_REMOVE},
     {"PUT", "/api/rooms/{}/members/{}/role", API_ROOMS, ROOM_MEMBER_ROLE},
+    {"GET", "/api/search", API_SEARCH, 0},
     {"DELETE", "/api/users/{}", API_USERS, 0},
     {"GET", "/api/agents", API_AGENTS, AGENTS_LIST},
     {"PUT", "/api/agents/me/status", API_AGENTS, AGENTS_STATUS},
@@ -274,6 +278,8 @@ static void rest_auth_done(void *ctx, chatd_status st, const struct chatd_identi
         admin_reload_rest(c);
     else if (c->route->handler == API_LOGOUT)
         logout_rest(c);
+    else if (c->route->handler == API_SEARCH)
+        search_rest(c, c->params[0]);
     else
         rooms_rest(c, (enum rooms_request)c->route->request, c->params[0], c->params[1], c->params[2]);
 }

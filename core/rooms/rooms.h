@@ -21,6 +21,7 @@
  *   rooms/availability.h agents online, away or offline, and their loads
  *   rooms/routing.h      [support] assign: a new support room's agent
  *   rooms/first_response.h [support] first_response_target: customers waiting too long
+ *   rooms/search.h       messages found by a part of their text, in the rooms one reads
  * Every callback runs on the core thread, exactly once; a refusal decided
  * from the arguments alone comes before the call returns, every other
  * answer later (the storage plugins answer later). What a callback is

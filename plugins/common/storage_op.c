@@ -29,7 +29,7 @@ void storage_op_answer(enum op_kind kind, void *cb, void *ctx, chatd_status st, 
     case OP_APPEND: case OP_EDIT:
         ((chatd_message_cb)cb)(ctx, st, data && n ? msgs : NULL);
         break;
-    case OP_HISTORY: case OP_REVISIONS:
+    case OP_HISTORY: case OP_REVISIONS: case OP_SEARCH:
         ((chatd_messages_cb)cb)(ctx, st, st == CHATD_OK ? msgs : NULL, st == CHATD_OK ? n : 0);
         break;
     default:
@@ -47,4 +47,12 @@ void storage_op_answer_reactions(void *cb, void *ctx, chatd_status st, const str
 void storage_op_answer_erase(void *cb, void *ctx, chatd_status st, const struct chatd_erase_result *res)
 {
     ((chatd_erase_cb)cb)(ctx, st, st == CHATD_OK ? res : NULL);
+}
+
+size_t storage_op_code_points(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xc0) != 0x80;
+    return n;
 }

@@ -17,7 +17,9 @@ enum op_kind { OP_CREATE, OP_GET, OP_LIST, OP_CLAIM, OP_COMPLETE, OP_DELETE, OP_
                /* SDK 2.5: reactions. */
                OP_REACT, OP_REACTIONS,
                /* SDK 2.6: ratings. */
-               OP_RATE };
+               OP_RATE,
+               /* SDK 2.4: search. */
+               OP_SEARCH };
 
 /* Call cb (of the type kind implies) with status st. Results go along only
  * where the SDK says they do: a room with OK, EXISTS and CONFLICT (and
@@ -29,6 +31,9 @@ void storage_op_answer(enum op_kind kind, void *cb, void *ctx, chatd_status st, 
 /* OP_REACT's and OP_REACTIONS' answer: counts with OK, EXISTS and LIMIT. */
 void storage_op_answer_reactions(void *cb, void *ctx, chatd_status st, const struct chatd_reaction_count *counts,
                                  size_t n);
+/* Code points in the UTF-8 text s (its bytes that start one). */
+size_t storage_op_code_points(const char *s);
+
 /* OP_ERASE's answer: res with OK only. */
 void storage_op_answer_erase(void *cb, void *ctx, chatd_status st, const struct chatd_erase_result *res);
 

@@ -2127,6 +2127,7 @@ static bool op_step(struct op *o, MYSQL *my, struct result *r, size_t nr, struct
     case OP_REACT: return step_react(o, my, r, nr, b);
     case OP_REACTIONS: return step_reactions(o, my, r, nr, b);
     case OP_RATE: return step_rate(o, my, r, nr, b);
+    case OP_SEARCH: break; /* TODO */
     }
     o->status = CHATD_ERR_INTERNAL;
     return false;

@@ -40,7 +40,7 @@
 
 #include "storage_op.h"
 
-#define SCHEMA_VERSION 10
+#define SCHEMA_VERSION 11
 #define MAX_BATCH 256          /* ops per transaction */
 #define MAX_TRIES 5            /* runs of an op rolled back by deadlocks before giving up */
 #define LIST_MAX 1000          /* room_list's answer when the filter gives no limit */
@@ -807,6 +807,27 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "  RETURN QUERY SELECT ok, v FROM chatd_room_view(p_id, NULL) AS v;\n"
     "END\n"
     "$$;\n",
+    /* 11: search (SDK 2.4). A body is bytes (chatd stores UTF-8, a plugin
+     * keeps whatever it is handed), searched as encode(body, 'escape'):
+     * ASCII as it is, other bytes as \ooo, so that ILIKE folds A-Z and
+     * nothing fails on bytes that are not UTF-8. With pg_trgm
+     * (postgresql-contrib, a trusted extension) a GIN index of its
+     * trigrams serves the LIKE; without it (not installed, or not ours to
+     * create) search scans the rooms' messages (docs/storage.md). */
+    "DO $$\n"
+    "BEGIN\n"
+    "  BEGIN\n"
+    "    CREATE EXTENSION IF NOT EXISTS pg_trgm;\n"
+    "  EXCEPTION WHEN OTHERS THEN\n"
+    "    RAISE WARNING 'chatd: no pg_trgm (%): search scans the rooms'' messages', SQLERRM;\n"
+    "  END;\n"
+    "  IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN\n"
+    "    EXECUTE 'CREATE INDEX chatd_messages_text ON chatd_messages'\n"
+    "            ' USING gin (encode(body, ''escape'') gin_trgm_ops)'\n"
+    "            ' WHERE NOT deleted';\n"
+    "  END IF;\n"
+    "END\n"
+    "$$;\n",
 };
 
 /* The statements of the ops. Room rows come back as the 24 columns of
@@ -866,6 +887,17 @@ static const char SQL_REVISIONS[] =
     "SELECT x.seq, x.id, x.sender, x.client_id, x.ts_ms, x.body, x.content_type, x.kind, x.reply_to, x.rev,"
     " x.edited_ms, x.deleted FROM chatd_messages x WHERE x.room = $1 AND x.rev > $2::bigint"
     " ORDER BY x.rev LIMIT $3::bigint";
+/* Newest first by (ts_ms, room, seq), rooms compared bytewise ("C"); the
+ * columns of HISTORY's after the room. $2: a LIKE pattern of the query as
+ * encode(..., 'escape') writes it. A match may start inside a \\ooo of
+ * the body (a query of digits): the host's text rule drops those. */
+static const char SQL_SEARCH[] =
+    "SELECT x.room, x.seq, x.id, x.sender, x.client_id, x.ts_ms, x.body, x.content_type, x.kind, x.reply_to,"
+    " x.rev, x.edited_ms, x.deleted FROM chatd_messages x"
+    " WHERE x.room = ANY($1::text[]) AND NOT x.deleted AND x.sender <> '' AND encode(x.body, 'escape') ILIKE $2"
+    " AND ($3::text IS NULL OR x.ts_ms < $4::bigint OR (x.ts_ms = $4::bigint AND (x.room COLLATE \"C\" < $3"
+    " OR (x.room = $3 AND x.seq < $5::bigint))))"
+    " ORDER BY x.ts_ms DESC, x.room COLLATE \"C\" DESC, x.seq DESC LIMIT $6::bigint";
 static const char SQL_EDIT[] =
     "SELECT * FROM chatd_message_edit($1, $2::bigint, $3::smallint, $4::bytea, $5, $6::bigint)";
 static const char SQL_REACT[] =
@@ -897,6 +929,7 @@ static const struct {
     {"chatd_claim_limited", SQL_CLAIM_LIMITED}, {"chatd_transfer", SQL_TRANSFER}, {"chatd_reopen", SQL_REOPEN},
     {"chatd_react", SQL_REACT},     {"chatd_reactions", SQL_REACTIONS},
     {"chatd_rate", SQL_RATE},
+    {"chatd_search", SQL_SEARCH},
 };
 
 static const char *prepared_name(const char *sql)
@@ -1428,6 +1461,17 @@ static void read_answer(struct op *o, PGresult *r)
         }
         return;
     }
+    case OP_SEARCH:
+        if (cols != 13) {
+            o->status = CHATD_ERR_INTERNAL;
+            return;
+        }
+        o->msgs = rows ? arena(o, &o->ans, (size_t)rows * sizeof *o->msgs) : NULL;
+        for (int i = 0; i < rows && o->msgs; i++) {
+            read_message(o, r, i, 1, &o->msgs[o->n]);
+            o->msgs[o->n++].room = val(r, i, 0);
+        }
+        return;
     case OP_HISTORY: case OP_REVISIONS:
         if (rows == 0) {
             o->status = o->kind == OP_HISTORY ? CHATD_ERR_NOT_FOUND : CHATD_OK;
@@ -1660,6 +1704,13 @@ static int send_op(PGconn *pg, struct op *o)
         v[0] = o->id, v[1] = a, v[2] = b, n = 3;
         sql = SQL_REVISIONS;
         break;
+    case OP_SEARCH:
+        snprintf(a, sizeof a, "%lld", (long long)o->now);
+        u64_param(b, sizeof b, o->seq);
+        snprintf(c, sizeof c, "%lld", (long long)(o->limit > (size_t)INT64_MAX ? INT64_MAX : (long long)o->limit));
+        v[0] = o->array, v[1] = o->key, v[2] = o->id, v[3] = a, v[4] = b, v[5] = c, n = 6;
+        sql = SQL_SEARCH;
+        break;
     case OP_HISTORY:
         u64_param(a, sizeof a, o->before ? o->before : o->after);
         snprintf(b, sizeof b, "%lld", (long long)(o->limit > (size_t)INT64_MAX ? INT64_MAX : (long long)o->limit));
@@ -1859,7 +1910,7 @@ static void group_batch(struct conn *c)
             const struct op *h = c->stmt[k];
             /* A write without a route (purge, erase) touches rooms it does
              * not name: nothing groups across it. */
-            if (h && !h->route && h->kind != OP_LIST)
+            if (h && !h->route && h->kind != OP_LIST && h->kind != OP_SEARCH)
                 break;
             if (!h || !h->route || strcmp(h->route, o->route) != 0)
                 continue;
@@ -2118,7 +2169,7 @@ static void send_batch(struct conn *c)
      * trips of BEGIN and COMMIT inside the backend. */
     c->tx = false;
     for (size_t i = 0; i < n && !c->tx; i++)
-        c->tx = !is_read(c->batch[i]) && c->batch[i]->kind != OP_LIST;
+        c->tx = !is_read(c->batch[i]) && c->batch[i]->kind != OP_LIST && c->batch[i]->kind != OP_SEARCH;
     c->committed = !c->tx;
 
     bool ok = true;
@@ -3027,6 +3078,47 @@ static void p_reaction_list(void *state, const char *room_id, const uint64_t *se
     submit(st, o);
 }
 
+/* A LIKE pattern that holds q anywhere, q as encode(..., 'escape') writes
+ * it (NUL and bytes above 0x7f as \ooo, \ doubled), then LIKE's own \, %
+ * and _ escaped. */
+static const char *like_anywhere(struct op *o, const char *q)
+{
+    size_t n = strlen(q);
+    char *p = arena(o, &o->args, 8 * n + 3);
+    if (!p)
+        return NULL;
+    size_t w = 0;
+    p[w++] = '%';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)q[i];
+        if (ch >= 0x80)
+            w += (size_t)snprintf(p + w, 8 * n + 3 - w, "\\\\%03o", ch);
+        else if (ch == '\\')
+            memcpy(p + w, "\\\\\\\\", 4), w += 4;
+        else if (ch == '%' || ch == '_')
+            p[w++] = '\\', p[w++] = (char)ch;
+        else
+            p[w++] = (char)ch;
+    }
+    p[w++] = '%';
+    p[w] = '\0';
+    return p;
+}
+
+static void p_message_search(void *state, const struct chatd_message_search *q, chatd_messages_cb cb, void *ctx)
+{
+    NEW_OP(OP_SEARCH, cb)
+    o->array = text_array(o, &o->args, q->rooms, q->nrooms);
+    o->key = like_anywhere(o, q->query);
+    o->id = astr(o, q->before_room);
+    o->now = q->before_ts_ms;
+    o->seq = q->before_seq;
+    o->limit = q->limit;
+    if (!o->array || !o->key)
+        o->oom = true;
+    submit(st, o);
+}
+
 static void p_read_mark(void *state, const char *room_id, const char *user, uint64_t seq, chatd_done_cb cb,
                         void *ctx)
 {
@@ -3321,6 +3413,8 @@ static const struct chatd_storage_ops pg_ops = {
     .reaction_list = p_reaction_list,
     /* SDK 2.6: ratings. */
     .room_rate = p_room_rate,
+    /* SDK 2.4: search. */
+    .message_search = p_message_search,
 };
 
 CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_STORAGE, .name = "postgres", .version = "1.0",

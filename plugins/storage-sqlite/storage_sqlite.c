@@ -18,7 +18,7 @@
 
 #include "storage_op.h"
 
-#define SCHEMA_VERSION 8
+#define SCHEMA_VERSION 9
 
 static const char *const migrations[SCHEMA_VERSION] = {
     /* 1: the first schema. */
@@ -62,6 +62,25 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "ALTER TABLE rooms ADD COLUMN rating INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE rooms ADD COLUMN rating_comment TEXT;"
     "ALTER TABLE rooms ADD COLUMN rated_ms INTEGER NOT NULL DEFAULT 0;",
+    /* 9: search (SDK 2.4): the text of every message that is neither
+     * deleted nor erased, in an FTS5 table of trigrams (any part of three
+     * characters or more is found through it, whatever the script), kept
+     * in step by triggers; a message's text_id is its row there. */
+    "ALTER TABLE messages ADD COLUMN text_id INTEGER;"
+    "CREATE VIRTUAL TABLE message_text USING fts5(body, room UNINDEXED, seq UNINDEXED, tokenize='trigram');"
+    "UPDATE messages SET text_id = x.n FROM (SELECT room, seq, row_number() OVER (ORDER BY room, seq) AS n"
+    " FROM messages) AS x WHERE x.room = messages.room AND x.seq = messages.seq;"
+    "INSERT INTO message_text (rowid, body, room, seq) SELECT text_id, CAST(body AS TEXT), room, seq FROM messages"
+    " WHERE deleted = 0 AND sender <> '';"
+    "CREATE TRIGGER message_text_insert AFTER INSERT ON messages BEGIN"
+    " INSERT INTO message_text (body, room, seq) VALUES (CAST(new.body AS TEXT), new.room, new.seq);"
+    " UPDATE messages SET text_id = last_insert_rowid() WHERE room = new.room AND seq = new.seq; END;"
+    "CREATE TRIGGER message_text_update AFTER UPDATE OF body ON messages BEGIN"
+    " DELETE FROM message_text WHERE rowid = old.text_id;"
+    " INSERT INTO message_text (rowid, body, room, seq) SELECT old.text_id, CAST(new.body AS TEXT), new.room,"
+    " new.seq WHERE old.text_id IS NOT NULL AND new.deleted = 0 AND new.sender <> ''; END;"
+    "CREATE TRIGGER message_text_delete AFTER DELETE ON messages BEGIN"
+    " DELETE FROM message_text WHERE rowid = old.text_id; END;",
 };
 
 /* A new member joins last; one already there stays as they are. */
@@ -96,6 +115,8 @@ struct op {
     struct chatd_message_edit edit;
     uint64_t before, after, seq;
     size_t limit;
+    const char *query, *rooms_json; /* search: rooms as a JSON array of strings */
+    int64_t before_ts;
     int64_t now;
     const char *to;   /* room_transfer: the new agent, NULL: the queue */
     int64_t after_ms; /* room_reopen: completed at or after */
@@ -1132,6 +1153,62 @@ static chatd_status do_reactions(struct sqlstore *st, struct op *o)
     return CHATD_OK;
 }
 
+/* Candidates of three characters or more come from the trigram index,
+ * shorter ones from a scan of the rooms' messages (the index finds
+ * nothing shorter than a trigram); both are checked on the body itself
+ * with lower(), which folds only A-Z. */
+#define SEARCH_WHERE                                                                                        \
+    " m.deleted = 0 AND m.sender <> '' AND instr(lower(CAST(m.body AS TEXT)), lower(?3)) > 0"                \
+    " AND (?4 IS NULL OR m.ts_ms < ?5 OR (m.ts_ms = ?5 AND (m.room < ?4 OR (m.room = ?4 AND m.seq < ?6))))" \
+    " ORDER BY m.ts_ms DESC, m.room DESC, m.seq DESC LIMIT ?7"
+
+static chatd_status do_search(struct sqlstore *st, struct op *o)
+{
+    bool indexed = storage_op_code_points(o->query) >= 3;
+    sqlite3_stmt *s = prep(st, indexed ? "SELECT m.room, m.seq FROM message_text t JOIN messages m"
+                                         " ON m.room = t.room AND m.seq = t.seq WHERE message_text MATCH ?1"
+                                         " AND t.room IN (SELECT value FROM json_each(?2)) AND" SEARCH_WHERE
+                                       : "SELECT m.room, m.seq FROM messages m"
+                                         " WHERE m.room IN (SELECT value FROM json_each(?2)) AND" SEARCH_WHERE);
+    if (!s)
+        return CHATD_ERR_INTERNAL;
+    if (indexed) {
+        /* One FTS5 string: the query in double quotes, its own doubled. */
+        size_t n = strlen(o->query);
+        char *phrase = arena(o, 2 * n + 3);
+        if (!phrase) {
+            sqlite3_finalize(s);
+            return CHATD_ERR_NOMEM;
+        }
+        size_t w = 0;
+        phrase[w++] = '"';
+        for (size_t i = 0; i < n; i++) {
+            if (o->query[i] == '"')
+                phrase[w++] = '"';
+            phrase[w++] = o->query[i];
+        }
+        phrase[w++] = '"';
+        phrase[w] = '\0';
+        bind_text(s, 1, phrase);
+    }
+    bind_text(s, 2, o->rooms_json);
+    bind_text(s, 3, o->query);
+    bind_text(s, 4, o->id);
+    sqlite3_bind_int64(s, 5, o->before_ts);
+    sqlite3_bind_int64(s, 6, o->seq > (uint64_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)o->seq);
+    sqlite3_bind_int64(s, 7, (sqlite3_int64)o->limit);
+    o->msgs = o->limit ? arena(o, o->limit * sizeof *o->msgs) : NULL;
+    int rc;
+    while (o->msgs && o->n < o->limit && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *room = acol(o, s, 0);
+        uint64_t seq = (uint64_t)sqlite3_column_int64(s, 1);
+        if (room && load_message_at(st, o, room, seq, &o->msgs[o->n]))
+            o->n++;
+    }
+    sqlite3_finalize(s);
+    return o->oom ? CHATD_ERR_NOMEM : CHATD_OK;
+}
+
 static chatd_status run_op(struct sqlstore *st, struct op *o)
 {
     switch (o->kind) {
@@ -1158,6 +1235,7 @@ static chatd_status run_op(struct sqlstore *st, struct op *o)
     case OP_REACT: return do_react(st, o);
     case OP_REACTIONS: return do_reactions(st, o);
     case OP_RATE: return do_rate(st, o);
+    case OP_SEARCH: return do_search(st, o);
     }
     return CHATD_ERR_INTERNAL;
 }
@@ -1619,6 +1697,46 @@ static void s_room_rate(void *state, const struct chatd_room_rating *rt, chatd_r
     submit(st, o);
 }
 
+/* The room ids as a JSON array of strings (json_each reads it). */
+static const char *rooms_json(struct op *o, const char *const *rooms, size_t n)
+{
+    size_t len = 3;
+    for (size_t i = 0; i < n; i++)
+        len += 6 * strlen(rooms[i]) + 3;
+    char *j = arena(o, len);
+    if (!j)
+        return NULL;
+    size_t w = 0;
+    j[w++] = '[';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            j[w++] = ',';
+        j[w++] = '"';
+        for (const unsigned char *c = (const unsigned char *)rooms[i]; *c; c++) {
+            if (*c == '"' || *c == '\\' || *c < 0x20)
+                w += (size_t)snprintf(j + w, len - w, "\\u%04x", *c);
+            else
+                j[w++] = (char)*c;
+        }
+        j[w++] = '"';
+    }
+    j[w++] = ']';
+    j[w] = '\0';
+    return j;
+}
+
+static void s_message_search(void *state, const struct chatd_message_search *q, chatd_messages_cb cb, void *ctx)
+{
+    NEW_OP(OP_SEARCH, cb)
+    o->query = astr(o, q->query);
+    o->rooms_json = rooms_json(o, q->rooms, q->nrooms);
+    o->id = astr(o, q->before_room);
+    o->before_ts = q->before_ts_ms;
+    o->seq = q->before_seq;
+    o->limit = q->limit;
+    submit(st, o);
+}
+
 static const struct chatd_storage_ops sqlite_ops = {
     .size = sizeof sqlite_ops,
     .room_create = s_room_create,
@@ -1649,6 +1767,8 @@ static const struct chatd_storage_ops sqlite_ops = {
     .reaction_list = s_reaction_list,
     /* SDK 2.6: ratings. */
     .room_rate = s_room_rate,
+    /* SDK 2.4: search. */
+    .message_search = s_message_search,
 };
 
 CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_STORAGE, .name = "sqlite", .version = "1.0",

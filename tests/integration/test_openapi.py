@@ -431,6 +431,24 @@ class OpenApiLive(LiveServer):
         left = self.call("bob", "DELETE", X, expect=200, room=gid, seq="1", emoji="👍🏽")[1]
         self.assertEqual(left["reactions"], [{"emoji": "👨‍👩‍👧", "count": 1, "me": False}])
         self.call("bob", "DELETE", X, expect=400, room=gid, seq="1", emoji="+1")
+        # Search: one room, the caller's rooms, pages, refusals.
+        S = R + "/search"
+        found = self.call("bob", "GET", S, query={"q": "녕하"}, expect=200, room=gid)[1]
+        self.assertEqual([m["seq"] for m in found["messages"]], [1])
+        self.assertIsNone(found["next_cursor"])
+        self.assertEqual(self.call("bob", "GET", S, query={"q": "mood"}, expect=200, room=gid)[1]["messages"], [])
+        first = self.call("alice", "GET", "/api/search", query={"q": "😀 ✏", "limit": 1}, expect=200)[1]
+        self.assertEqual([(m["room"], m["seq"]) for m in first["messages"]], [(gid, 1)])
+        rest = self.call("alice", "GET", "/api/search", query={"q": "😀 ✏", "cursor": first["next_cursor"]},
+                         expect=200)[1]
+        self.assertEqual(rest, {"messages": [], "next_cursor": None})
+        self.call("dana", "GET", S, query={"q": "녕하"}, expect=404, room=gid)
+        self.assertEqual(self.call("dana", "GET", "/api/search", query={"q": "녕하"}, expect=200)[1]["messages"], [])
+        for bad in ({}, {"q": "녕"}, {"q": "  a "}, {"q": "x" * 101}, {"q": "ab", "limit": 0},
+                    {"q": "ab", "cursor": "nonsense"}):
+            with self.subTest(query=bad):
+                self.call("bob", "GET", S, query=bad, expect=400, room=gid)
+                self.call("bob", "GET", "/api/search", query=bad, expect=400)
 
         # Read marks.
         self.assertEqual(self.call("bob", "POST", R + "/read", {"seq": 99}, expect=200, room=gid)[1],
