@@ -254,6 +254,8 @@ struct op {
     struct chatd_message_edit edit;
     const char *to;   /* room_transfer: the new agent, NULL: the queue */
     int64_t after_ms; /* room_reopen: completed at or after */
+    char **rooms_arg;     /* search: the rooms to search */
+    size_t nrooms_arg;
     /* answer */
     struct chatd_room *rooms;
     struct chatd_message *msgs;
@@ -1915,6 +1917,42 @@ static bool step_revisions(struct op *o, MYSQL *my, struct result *r, size_t nr,
     return false;
 }
 
+/* ------------------------------------------------------ search (2.4) */
+
+/* MariaDB has no n-gram parser for FULLTEXT (MySQL's ngram is MySQL's
+ * alone), and InnoDB's FULLTEXT splits words at spaces: Korean or any
+ * part of a word would not be found. So a search reads the named rooms'
+ * messages by the primary key and compares each body, read as utf8mb4 and
+ * lowered, with the lowered query (docs/storage.md: its cost is those
+ * rooms' history). */
+static bool step_search(struct op *o, MYSQL *my, struct result *r, size_t nr, struct sb *b)
+{
+    if (o->step == 0) {
+        sb_add(b, "SELECT " MSG_COLS ", m.room FROM chatd_messages m WHERE m.room IN ");
+        sql_idlist(b, my, o->rooms_arg, o->nrooms_arg);
+        sb_add(b, " AND m.deleted = 0 AND m.sender <> '' AND LOCATE(LOWER(_utf8mb4");
+        sb_str(b, my, o->key);
+        sb_add(b, " COLLATE utf8mb4_bin), LOWER(CONVERT(m.body USING utf8mb4) COLLATE utf8mb4_bin)) > 0");
+        if (o->title) {
+            sb_fmt(b, " AND (m.ts_ms < %lld OR (m.ts_ms = %lld AND (m.room < ", (long long)o->now, (long long)o->now);
+            sb_str(b, my, o->title);
+            sb_add(b, " OR (m.room = ");
+            sb_str(b, my, o->title);
+            sb_fmt(b, " AND m.seq < %llu))))", (unsigned long long)o->seq);
+        }
+        sb_fmt(b, " ORDER BY m.ts_ms DESC, m.room DESC, m.seq DESC LIMIT %zu", o->limit);
+        return true;
+    }
+    size_t rows = nr && r[0].res ? (size_t)mysql_num_rows(r[0].res) : 0;
+    o->msgs = rows ? messages_alloc(o, rows) : NULL;
+    MYSQL_ROW row;
+    while (o->msgs && (row = mysql_fetch_row(r[0].res))) {
+        unsigned long *len = mysql_fetch_lengths(r[0].res);
+        message_fill(o, &o->msgs[o->n++], col(o, row, len, MSG_NCOLS), row, len);
+    }
+    return false;
+}
+
 /* --------------------------------------------- user erase (1.2) */
 
 static bool step_erase(struct op *o, MYSQL *my, struct result *r, size_t nr, struct sb *b)
@@ -2127,7 +2165,7 @@ static bool op_step(struct op *o, MYSQL *my, struct result *r, size_t nr, struct
     case OP_REACT: return step_react(o, my, r, nr, b);
     case OP_REACTIONS: return step_reactions(o, my, r, nr, b);
     case OP_RATE: return step_rate(o, my, r, nr, b);
-    case OP_SEARCH: break; /* TODO */
+    case OP_SEARCH: return step_search(o, my, r, nr, b);
     }
     o->status = CHATD_ERR_INTERNAL;
     return false;
@@ -2375,7 +2413,7 @@ static void batch_results(struct conn *c);
 static bool is_read(const struct op *o)
 {
     return o->kind == OP_GET || o->kind == OP_LIST || o->kind == OP_HISTORY || o->kind == OP_REVISIONS ||
-           o->kind == OP_REACTIONS;
+           o->kind == OP_REACTIONS || o->kind == OP_SEARCH;
 }
 
 /* Ops that are one round trip each: several can share one. */
@@ -2383,7 +2421,7 @@ static bool one_step_read(const struct op *o)
 {
     switch (o->kind) {
     case OP_GET: case OP_HISTORY: case OP_MARK: case OP_MEMBER_REMOVE: case OP_COMPLETE: case OP_CLOSE:
-    case OP_DELETE: case OP_REVISIONS: case OP_REACTIONS:
+    case OP_DELETE: case OP_REVISIONS: case OP_REACTIONS: case OP_SEARCH:
         return true;
     default:
         return false;
@@ -3364,6 +3402,20 @@ static void m_reaction_list(void *state, const char *room_id, const uint64_t *se
     submit(st, o);
 }
 
+static void m_message_search(void *state, const struct chatd_message_search *q, chatd_messages_cb cb, void *ctx)
+{
+    NEW_OP(OP_SEARCH, cb)
+    o->key = astr(o, q->query);
+    o->title = astr(o, q->before_room); /* the cursor's room */
+    o->now = q->before_ts_ms;
+    o->seq = q->before_seq;
+    o->limit = q->limit;
+    o->rooms_arg = arena(o, &o->args, (q->nrooms ? q->nrooms : 1) * sizeof *o->rooms_arg);
+    for (size_t i = 0; o->rooms_arg && i < q->nrooms; i++)
+        o->rooms_arg[o->nrooms_arg++] = (char *)astr(o, q->rooms[i]);
+    submit(st, o);
+}
+
 static void m_read_mark(void *state, const char *room_id, const char *user, uint64_t seq, chatd_done_cb cb,
                         void *ctx)
 {
@@ -3601,6 +3653,8 @@ static const struct chatd_storage_ops my_ops = {
     .reaction_list = m_reaction_list,
     /* SDK 2.6: ratings. */
     .room_rate = m_room_rate,
+    /* SDK 2.4: search. */
+    .message_search = m_message_search,
 };
 
 CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_STORAGE, .name = "mysql", .version = "1.0",
