@@ -614,4 +614,58 @@
     "if comment then redis.call('HSET', k, 'rating_comment', comment) end\n"                 \
     "return {'ok', room(id)}\n"
 
+/* Added in SDK 2.4: search. ARGV: P query budget limit cursor_room
+ * cursor_ts cursor_seq room...; query lowered in A-Z already. Reads every
+ * message of the rooms named (no index: the cost is their history, inside
+ * one script, which holds Redis meanwhile), refused ('limit') before it
+ * reads more than `budget` messages. The page: {room, message} pairs,
+ * newest first by (ts, room, seq), rooms compared byte by byte (Lua's <
+ * on strings follows the locale). A deleted message's body is empty, an
+ * erased one's sender: neither matches. */
+#define LUA_MESSAGE_SEARCH                                                                   \
+    LUA_PRELUDE                                                                              \
+    "local q, budget, limit = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])\n"               \
+    "local croom, cts, cseq = opt(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])\n"          \
+    "local function lt(a, b)\n"                                                              \
+    "  for k = 1, math.min(#a, #b) do\n"                                                     \
+    "    local x, y = string.byte(a, k), string.byte(b, k)\n"                                \
+    "    if x ~= y then return x < y end\n"                                                  \
+    "  end\n"                                                                                \
+    "  return #a < #b\n"                                                                     \
+    "end\n"                                                                                  \
+    "local function newer(a, b)\n"                                                           \
+    "  if a[1] ~= b[1] then return a[1] > b[1] end\n"                                        \
+    "  if a[2] ~= b[2] then return lt(b[2], a[2]) end\n"                                     \
+    "  return a[3] > b[3]\n"                                                                 \
+    "end\n"                                                                                  \
+    "local cur = croom and {cts, croom, cseq}\n"                                             \
+    "local hits, seen = {}, {}\n"                                                            \
+    "for r = 8, #ARGV do\n"                                                                  \
+    "  local id = ARGV[r]\n"                                                                 \
+    "  if not seen[id] then\n"                                                               \
+    "    seen[id] = true\n"                                                                  \
+    "    local mk = P .. 'msgs:' .. id\n"                                                     \
+    "    local n = redis.call('LLEN', mk)\n"                                                  \
+    "    budget = budget - n\n"                                                               \
+    "    if budget < 0 then return {'limit'} end\n"                                           \
+    "    for i = 0, n - 1, 1000 do\n"                                                         \
+    "      for _, enc in ipairs(redis.call('LRANGE', mk, i, i + 999)) do\n"                   \
+    "        local seq, ts, il, sl, cl, p = string.match(enc, '^(%d+) (%-?%d+) (%d+) (%d+) (%-?%d+) ()')\n" \
+    "        sl = tonumber(sl)\n"                                                             \
+    "        if sl > 0 then\n"                                                                \
+    "          local body = string.sub(enc, p + tonumber(il) + sl + math.max(tonumber(cl), 0))\n" \
+    "          if string.find(string.lower(body), q, 1, true) then\n"                         \
+    "            local h = {tonumber(ts), id, tonumber(seq), enc}\n"                          \
+    "            if not cur or newer(cur, h) then hits[#hits + 1] = h end\n"                 \
+    "          end\n"                                                                         \
+    "        end\n"                                                                           \
+    "      end\n"                                                                             \
+    "    end\n"                                                                               \
+    "  end\n"                                                                                 \
+    "end\n"                                                                                   \
+    "table.sort(hits, newer)\n"                                                               \
+    "local page = {}\n"                                                                       \
+    "for k = 1, math.min(limit, #hits) do page[k] = {hits[k][2], out(hits[k][2], hits[k][4])} end\n" \
+    "return {'ok', page}\n"
+
 #endif

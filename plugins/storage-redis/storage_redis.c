@@ -42,7 +42,9 @@ enum script {
     /* SDK 2.5: reactions. */
     S_REACTION_CHANGE, S_REACTION_LIST,
     /* SDK 2.6: ratings. */
-    S_ROOM_RATE, NSCRIPTS
+    S_ROOM_RATE,
+    /* SDK 2.4: search. */
+    S_MESSAGE_SEARCH, NSCRIPTS
 };
 static const char *const SCRIPTS[NSCRIPTS] = {
     [S_ROOM_CREATE] = LUA_ROOM_CREATE,
@@ -67,6 +69,7 @@ static const char *const SCRIPTS[NSCRIPTS] = {
     [S_REACTION_CHANGE] = LUA_REACTION_CHANGE,
     [S_REACTION_LIST] = LUA_REACTION_LIST,
     [S_ROOM_RATE] = LUA_ROOM_RATE,
+    [S_MESSAGE_SEARCH] = LUA_MESSAGE_SEARCH,
 };
 
 #define SCHEMA_VERSION "1"
@@ -74,7 +77,7 @@ static const char *const SCRIPTS[NSCRIPTS] = {
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 
-enum op_kind { OP_ROOM, OP_ROOMS, OP_MESSAGE, OP_MESSAGES, OP_DONE, OP_COUNT, OP_ERASE, OP_REACTIONS };
+enum op_kind { OP_ROOM, OP_ROOMS, OP_MESSAGE, OP_MESSAGES, OP_DONE, OP_COUNT, OP_ERASE, OP_REACTIONS, OP_FOUND };
 
 struct rstore;
 
@@ -97,6 +100,7 @@ struct rstore {
     int db;
     char *prefix;
     size_t max_pending;
+    long long search_scan_max; /* messages one search may read */
 
     redisAsyncContext *ac;
     bool connected;  /* the connect callback said so */
@@ -136,7 +140,7 @@ static void op_fail(struct op *o, chatd_status status)
     case OP_MESSAGE:
         ((chatd_message_cb)o->cb)(o->ctx, status, NULL);
         break;
-    case OP_MESSAGES:
+    case OP_MESSAGES: case OP_FOUND:
         ((chatd_messages_cb)o->cb)(o->ctx, status, NULL, 0);
         break;
     case OP_DONE:
@@ -466,6 +470,50 @@ static void answer_messages(struct op *o, chatd_status status, const redisReply 
     free(msgs);
 }
 
+/* A search's page: {room, message} pairs. */
+static void answer_found(struct op *o, chatd_status status, const redisReply *r)
+{
+    if (status != CHATD_OK || r->elements < 2 || r->element[1]->type != REDIS_REPLY_ARRAY) {
+        op_fail(o, status == CHATD_OK ? CHATD_ERR_INTERNAL : status);
+        return;
+    }
+    const redisReply *list = r->element[1];
+    size_t n = list->elements, ok = 0;
+    struct msgbuf *bufs = n ? calloc(n, sizeof *bufs) : NULL;
+    struct chatd_message *msgs = n ? calloc(n, sizeof *msgs) : NULL;
+    char **rooms = n ? calloc(n, sizeof *rooms) : NULL;
+    if (n && (!bufs || !msgs || !rooms)) {
+        status = CHATD_ERR_NOMEM;
+    } else {
+        for (; ok < n; ok++) {
+            const redisReply *pair = list->element[ok];
+            if (pair->type != REDIS_REPLY_ARRAY || pair->elements != 2 ||
+                pair->element[0]->type != REDIS_REPLY_STRING ||
+                !(rooms[ok] = strndup(pair->element[0]->str, pair->element[0]->len))) {
+                status = CHATD_ERR_INTERNAL;
+                break;
+            }
+            if (!copy_message(pair->element[1], rooms[ok], &bufs[ok])) {
+                free(rooms[ok]);
+                status = CHATD_ERR_INTERNAL;
+                break;
+            }
+            msgs[ok] = bufs[ok].m;
+        }
+    }
+    if (status == CHATD_OK)
+        ((chatd_messages_cb)o->cb)(o->ctx, CHATD_OK, msgs, n);
+    else
+        op_fail(o, status);
+    for (size_t i = 0; i < ok; i++) {
+        free(bufs[i].block);
+        free(rooms[i]);
+    }
+    free(bufs);
+    free(msgs);
+    free(rooms);
+}
+
 static void answer_erase(struct op *o, chatd_status status, const redisReply *r)
 {
     const redisReply *v = r->elements >= 2 ? r->element[1] : NULL;
@@ -586,6 +634,9 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
             break;
         case OP_REACTIONS:
             answer_reactions(o, status, r);
+            break;
+        case OP_FOUND:
+            answer_found(o, status, r);
             break;
         }
     }
@@ -1001,6 +1052,26 @@ static void r_reaction_list(void *state, const char *room_id, const uint64_t *se
     free(list);
 }
 
+static void r_message_search(void *state, const struct chatd_message_search *q, chatd_messages_cb cb, void *ctx)
+{
+    struct rstore *st = state;
+    struct cmd c;
+    char *lowered = strdup(q->query);
+    for (char *p = lowered; p && *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    cmd_start(&c, st, S_MESSAGE_SEARCH);
+    cmd_str(&c, lowered ? lowered : "");
+    cmd_num(&c, st->search_scan_max);
+    cmd_unum(&c, q->limit);
+    cmd_opt(&c, q->before_room);
+    cmd_num(&c, q->before_ts_ms);
+    cmd_unum(&c, q->before_seq);
+    c.oom |= !lowered;
+    submit(st, op_new(st, OP_FOUND, (void *)cb, ctx, NULL), &c, q->rooms, q->nrooms);
+    free(lowered);
+}
+
 static void r_read_mark(void *state, const char *room_id, const char *user, uint64_t seq, chatd_done_cb cb,
                         void *ctx)
 {
@@ -1196,6 +1267,8 @@ static chatd_status redis_init(const struct chatd_host *h, void **state)
     if (rc == CHATD_OK)
         rc = conf_int(h, "max_pending", 10000, 1, 1000000, &max_pending);
     if (rc == CHATD_OK)
+        rc = conf_int(h, "search_scan_max", 100000, 1, 100000000, &st->search_scan_max);
+    if (rc == CHATD_OK)
         rc = conf_str(h, "prefix", "chatd:", &st->prefix);
     if (rc == CHATD_OK)
         rc = conf_str(h, "password", NULL, &password);
@@ -1266,6 +1339,8 @@ static const struct chatd_storage_ops redis_ops = {
     .reaction_list = r_reaction_list,
     /* SDK 2.6: ratings. */
     .room_rate = r_room_rate,
+    /* SDK 2.4: search. */
+    .message_search = r_message_search,
 };
 
 CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_STORAGE, .name = "redis", .version = "1.0",
