@@ -47,6 +47,49 @@ const char *search_query_check(const char *q, char *out, size_t len, char *why, 
     return out;
 }
 
+/* The code point of the valid UTF-8 sequence at s, n bytes long. */
+static uint32_t code_point(const unsigned char *s, size_t n)
+{
+    if (n == 1)
+        return s[0];
+    uint32_t cp = s[0] & (0x7f >> n);
+    for (size_t i = 1; i < n; i++)
+        cp = (cp << 6) | (s[i] & 0x3f);
+    return cp;
+}
+
+const char *search_query_json(const char *query, char *out, size_t len)
+{
+    const unsigned char *q = (const unsigned char *)query;
+    size_t n = strlen(query), w = 0;
+    bool same = true;
+    for (size_t i = 0; i < n;) {
+        size_t k = utf8_seq(q + i, n - i);
+        if (!k)
+            return NULL;
+        uint32_t cp = code_point(q + i, k);
+        char buf[16];
+        size_t m;
+        if (cp == '"' || cp == '\\')
+            m = (size_t)snprintf(buf, sizeof buf, "\\%c", (char)cp);
+        else if (cp < 0x80)
+            m = (size_t)snprintf(buf, sizeof buf, "%c", (char)cp);
+        else if (cp < 0x10000)
+            m = (size_t)snprintf(buf, sizeof buf, "\\u%04x", (unsigned)cp);
+        else
+            m = (size_t)snprintf(buf, sizeof buf, "\\u%04x\\u%04x", (unsigned)(0xd800 + ((cp - 0x10000) >> 10)),
+                                 (unsigned)(0xdc00 + ((cp - 0x10000) & 0x3ff)));
+        same &= cp < 0x80 && cp != '"' && cp != '\\';
+        if (w + m >= len)
+            return NULL;
+        memcpy(out + w, buf, m);
+        w += m;
+        i += k;
+    }
+    out[w] = '\0';
+    return same ? NULL : out;
+}
+
 static unsigned char ascii_lower(unsigned char ch)
 {
     return ch >= 'A' && ch <= 'Z' ? (unsigned char)(ch - 'A' + 'a') : ch;
@@ -103,6 +146,7 @@ struct search_op {
     search_answer_cb cb;
     void *ctx;
     char query[SEARCH_QUERY_MAX_BYTES];
+    char query_json[6 * SEARCH_QUERY_MAX_BYTES]; /* \uXXXX per 3 bytes, or a pair per 4 */
     char user[USER_NAME_MAX + 1];
     uint32_t roles;
     bool from_cursor;
@@ -185,7 +229,9 @@ static void search_rooms(struct search_op *op)
         op_free(op);
         return;
     }
-    struct chatd_message_search q = {.query = op->query, .rooms = (const char *const *)op->rooms,
+    struct chatd_message_search q = {.query = op->query,
+                                     .query_json = search_query_json(op->query, op->query_json, sizeof op->query_json),
+                                     .rooms = (const char *const *)op->rooms,
                                      .nrooms = op->nrooms, .limit = op->limit};
     if (op->from_cursor) {
         q.before_ts_ms = op->cur.ts_ms;

@@ -32,6 +32,13 @@
  * characters. */
 const char *search_query_check(const char *q, char *out, size_t len, char *why, size_t whylen);
 
+/* query (valid UTF-8) as a JSON string holds it when its encoder writes
+ * every character beyond ASCII as \uXXXX (a surrogate pair above U+FFFF)
+ * and escapes " and \: into out (len bytes, terminated); NULL when that is
+ * query itself or out is too short. Stored JSON bodies are often written
+ * so (Python's json.dumps): the storage looks for this form too. */
+const char *search_query_json(const char *query, char *out, size_t len);
+
 /* Whether text (len bytes) holds query, letters A-Z matching a-z and
  * every other byte only itself. */
 bool search_text_holds(const char *text, size_t len, const char *query);

@@ -1423,7 +1423,7 @@ static void mem_message_search(void *state, const struct chatd_message_search *q
     }
     c->cb.messages = cb;
     c->st = CHATD_OK;
-    size_t qlen = strlen(q->query), n = 0, cap = 0;
+    size_t qlen = strlen(q->query), jlen = q->query_json ? strlen(q->query_json) : 0, n = 0, cap = 0;
     struct hit *hits = NULL;
     bool oom = false;
     for (size_t i = 0; !oom && i < q->nrooms; i++) {
@@ -1433,7 +1433,9 @@ static void mem_message_search(void *state, const struct chatd_message_search *q
             again = strcmp(q->rooms[j], q->rooms[i]) == 0;
         for (size_t k = 0; r && !again && !oom && k < r->nmsgs; k++) {
             const struct mmsg *s = &r->msgs[k];
-            if (s->deleted || !s->sender || !*s->sender || !holds(s->body, s->body_len, q->query, qlen))
+            if (s->deleted || !s->sender || !*s->sender ||
+                !(holds(s->body, s->body_len, q->query, qlen) ||
+                  (q->query_json && holds(s->body, s->body_len, q->query_json, jlen))))
                 continue;
             if (q->before_room && hit_cmp(s->ts_ms, r->id, k + 1, q->before_ts_ms, q->before_room, q->before_seq) <= 0)
                 continue;

@@ -1930,9 +1930,15 @@ static bool step_search(struct op *o, MYSQL *my, struct result *r, size_t nr, st
     if (o->step == 0) {
         sb_add(b, "SELECT " MSG_COLS ", m.room FROM chatd_messages m WHERE m.room IN ");
         sql_idlist(b, my, o->rooms_arg, o->nrooms_arg);
-        sb_add(b, " AND m.deleted = 0 AND m.sender <> '' AND LOCATE(LOWER(_utf8mb4");
+        sb_add(b, " AND m.deleted = 0 AND m.sender <> '' AND (LOCATE(LOWER(_utf8mb4");
         sb_str(b, my, o->key);
         sb_add(b, " COLLATE utf8mb4_bin), LOWER(CONVERT(m.body USING utf8mb4) COLLATE utf8mb4_bin)) > 0");
+        if (o->agent) { /* the JSON form, ASCII: the bytes compared as they are, A-Z lowered */
+            sb_add(b, " OR LOCATE(LOWER(_utf8mb4");
+            sb_str(b, my, o->agent);
+            sb_add(b, " COLLATE utf8mb4_bin), LOWER(CONVERT(m.body USING utf8mb4) COLLATE utf8mb4_bin)) > 0");
+        }
+        sb_add(b, ")");
         if (o->title) {
             sb_fmt(b, " AND (m.ts_ms < %lld OR (m.ts_ms = %lld AND (m.room < ", (long long)o->now, (long long)o->now);
             sb_str(b, my, o->title);
@@ -3406,6 +3412,7 @@ static void m_message_search(void *state, const struct chatd_message_search *q, 
 {
     NEW_OP(OP_SEARCH, cb)
     o->key = astr(o, q->query);
+    o->agent = astr(o, q->query_json);
     o->title = astr(o, q->before_room); /* the cursor's room */
     o->now = q->before_ts_ms;
     o->seq = q->before_seq;

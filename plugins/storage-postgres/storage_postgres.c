@@ -894,7 +894,8 @@ static const char SQL_REVISIONS[] =
 static const char SQL_SEARCH[] =
     "SELECT x.room, x.seq, x.id, x.sender, x.client_id, x.ts_ms, x.body, x.content_type, x.kind, x.reply_to,"
     " x.rev, x.edited_ms, x.deleted FROM chatd_messages x"
-    " WHERE x.room = ANY($1::text[]) AND NOT x.deleted AND x.sender <> '' AND encode(x.body, 'escape') ILIKE $2"
+    " WHERE x.room = ANY($1::text[]) AND NOT x.deleted AND x.sender <> '' AND (encode(x.body, 'escape') ILIKE $2"
+    " OR ($7::text IS NOT NULL AND encode(x.body, 'escape') ILIKE $7))"
     " AND ($3::text IS NULL OR x.ts_ms < $4::bigint OR (x.ts_ms = $4::bigint AND (x.room COLLATE \"C\" < $3"
     " OR (x.room = $3 AND x.seq < $5::bigint))))"
     " ORDER BY x.ts_ms DESC, x.room COLLATE \"C\" DESC, x.seq DESC LIMIT $6::bigint";
@@ -1708,7 +1709,7 @@ static int send_op(PGconn *pg, struct op *o)
         snprintf(a, sizeof a, "%lld", (long long)o->now);
         u64_param(b, sizeof b, o->seq);
         snprintf(c, sizeof c, "%lld", (long long)(o->limit > (size_t)INT64_MAX ? INT64_MAX : (long long)o->limit));
-        v[0] = o->array, v[1] = o->key, v[2] = o->id, v[3] = a, v[4] = b, v[5] = c, n = 6;
+        v[0] = o->array, v[1] = o->key, v[2] = o->id, v[3] = a, v[4] = b, v[5] = c, v[6] = o->user, n = 7;
         sql = SQL_SEARCH;
         break;
     case OP_HISTORY:
@@ -3110,11 +3111,12 @@ static void p_message_search(void *state, const struct chatd_message_search *q, 
     NEW_OP(OP_SEARCH, cb)
     o->array = text_array(o, &o->args, q->rooms, q->nrooms);
     o->key = like_anywhere(o, q->query);
+    o->user = q->query_json ? like_anywhere(o, q->query_json) : NULL; /* the JSON form's pattern */
     o->id = astr(o, q->before_room);
     o->now = q->before_ts_ms;
     o->seq = q->before_seq;
     o->limit = q->limit;
-    if (!o->array || !o->key)
+    if (!o->array || !o->key || (q->query_json && !o->user))
         o->oom = true;
     submit(st, o);
 }

@@ -614,8 +614,9 @@
     "if comment then redis.call('HSET', k, 'rating_comment', comment) end\n"                 \
     "return {'ok', room(id)}\n"
 
-/* Added in SDK 2.4: search. ARGV: P query budget limit cursor_room
- * cursor_ts cursor_seq room...; query lowered in A-Z already. Reads every
+/* Added in SDK 2.4: search. ARGV: P query query_json budget limit
+ * cursor_room cursor_ts cursor_seq room...; query and query_json (optional)
+ * lowered in A-Z already. Reads every
  * message of the rooms named (no index: the cost is their history, inside
  * one script, which holds Redis meanwhile), refused ('limit') before it
  * reads more than `budget` messages. The page: {room, message} pairs,
@@ -624,8 +625,8 @@
  * erased one's sender: neither matches. */
 #define LUA_MESSAGE_SEARCH                                                                   \
     LUA_PRELUDE                                                                              \
-    "local q, budget, limit = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])\n"               \
-    "local croom, cts, cseq = opt(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])\n"          \
+    "local q, qj, budget, limit = ARGV[2], opt(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])\n" \
+    "local croom, cts, cseq = opt(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])\n"          \
     "local function lt(a, b)\n"                                                              \
     "  for k = 1, math.min(#a, #b) do\n"                                                     \
     "    local x, y = string.byte(a, k), string.byte(b, k)\n"                                \
@@ -640,7 +641,7 @@
     "end\n"                                                                                  \
     "local cur = croom and {cts, croom, cseq}\n"                                             \
     "local hits, seen = {}, {}\n"                                                            \
-    "for r = 8, #ARGV do\n"                                                                  \
+    "for r = 9, #ARGV do\n"                                                                  \
     "  local id = ARGV[r]\n"                                                                 \
     "  if not seen[id] then\n"                                                               \
     "    seen[id] = true\n"                                                                  \
@@ -654,7 +655,8 @@
     "        sl = tonumber(sl)\n"                                                             \
     "        if sl > 0 then\n"                                                                \
     "          local body = string.sub(enc, p + tonumber(il) + sl + math.max(tonumber(cl), 0))\n" \
-    "          if string.find(string.lower(body), q, 1, true) then\n"                         \
+    "          local low = string.lower(body)\n"                                               \
+    "          if string.find(low, q, 1, true) or (qj and string.find(low, qj, 1, true)) then\n" \
     "            local h = {tonumber(ts), id, tonumber(seq), enc}\n"                          \
     "            if not cur or newer(cur, h) then hits[#hits + 1] = h end\n"                 \
     "          end\n"                                                                         \

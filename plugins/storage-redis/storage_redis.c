@@ -1056,20 +1056,25 @@ static void r_message_search(void *state, const struct chatd_message_search *q, 
 {
     struct rstore *st = state;
     struct cmd c;
-    char *lowered = strdup(q->query);
+    char *lowered = strdup(q->query), *json = q->query_json ? strdup(q->query_json) : NULL;
     for (char *p = lowered; p && *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    for (char *p = json; p && *p; p++)
         if (*p >= 'A' && *p <= 'Z')
             *p = (char)(*p - 'A' + 'a');
     cmd_start(&c, st, S_MESSAGE_SEARCH);
     cmd_str(&c, lowered ? lowered : "");
+    cmd_opt(&c, json);
     cmd_num(&c, st->search_scan_max);
     cmd_unum(&c, q->limit);
     cmd_opt(&c, q->before_room);
     cmd_num(&c, q->before_ts_ms);
     cmd_unum(&c, q->before_seq);
-    c.oom |= !lowered;
+    c.oom |= !lowered || (q->query_json && !json);
     submit(st, op_new(st, OP_FOUND, (void *)cb, ctx, NULL), &c, q->rooms, q->nrooms);
     free(lowered);
+    free(json);
 }
 
 static void r_read_mark(void *state, const char *room_id, const char *user, uint64_t seq, chatd_done_cb cb,

@@ -115,7 +115,7 @@ struct op {
     struct chatd_message_edit edit;
     uint64_t before, after, seq;
     size_t limit;
-    const char *query, *rooms_json; /* search: rooms as a JSON array of strings */
+    const char *query, *query_json, *rooms_json; /* search: rooms as a JSON array of strings */
     int64_t before_ts;
     int64_t now;
     const char *to;   /* room_transfer: the new agent, NULL: the queue */
@@ -1158,13 +1158,14 @@ static chatd_status do_reactions(struct sqlstore *st, struct op *o)
  * nothing shorter than a trigram); both are checked on the body itself
  * with lower(), which folds only A-Z. */
 #define SEARCH_WHERE                                                                                        \
-    " m.deleted = 0 AND m.sender <> '' AND instr(lower(CAST(m.body AS TEXT)), lower(?3)) > 0"                \
+    " m.deleted = 0 AND m.sender <> '' AND (instr(lower(CAST(m.body AS TEXT)), lower(?3)) > 0"               \
+    " OR (?8 IS NOT NULL AND instr(lower(CAST(m.body AS TEXT)), lower(?8)) > 0))"                           \
     " AND (?4 IS NULL OR m.ts_ms < ?5 OR (m.ts_ms = ?5 AND (m.room < ?4 OR (m.room = ?4 AND m.seq < ?6))))" \
     " ORDER BY m.ts_ms DESC, m.room DESC, m.seq DESC LIMIT ?7"
 
 static chatd_status do_search(struct sqlstore *st, struct op *o)
 {
-    bool indexed = storage_op_code_points(o->query) >= 3;
+    bool indexed = storage_op_code_points(o->query) >= 3 && (!o->query_json || storage_op_code_points(o->query_json) >= 3);
     sqlite3_stmt *s = prep(st, indexed ? "SELECT m.room, m.seq FROM message_text t JOIN messages m"
                                          " ON m.room = t.room AND m.seq = t.seq WHERE message_text MATCH ?1"
                                          " AND t.room IN (SELECT value FROM json_each(?2)) AND" SEARCH_WHERE
@@ -1173,21 +1174,29 @@ static chatd_status do_search(struct sqlstore *st, struct op *o)
     if (!s)
         return CHATD_ERR_INTERNAL;
     if (indexed) {
-        /* One FTS5 string: the query in double quotes, its own doubled. */
-        size_t n = strlen(o->query);
-        char *phrase = arena(o, 2 * n + 3);
+        /* FTS5 strings: each form of the query in double quotes, its own
+         * doubled; either one. */
+        size_t n = strlen(o->query) + (o->query_json ? strlen(o->query_json) : 0);
+        char *phrase = arena(o, 2 * n + 10);
         if (!phrase) {
             sqlite3_finalize(s);
             return CHATD_ERR_NOMEM;
         }
         size_t w = 0;
-        phrase[w++] = '"';
-        for (size_t i = 0; i < n; i++) {
-            if (o->query[i] == '"')
-                phrase[w++] = '"';
-            phrase[w++] = o->query[i];
+        for (int k = 0; k < 2; k++) {
+            const char *q = k ? o->query_json : o->query;
+            if (!q)
+                continue;
+            if (k)
+                memcpy(phrase + w, " OR ", 4), w += 4;
+            phrase[w++] = '"';
+            for (; *q; q++) {
+                if (*q == '"')
+                    phrase[w++] = '"';
+                phrase[w++] = *q;
+            }
+            phrase[w++] = '"';
         }
-        phrase[w++] = '"';
         phrase[w] = '\0';
         bind_text(s, 1, phrase);
     }
@@ -1197,6 +1206,7 @@ static chatd_status do_search(struct sqlstore *st, struct op *o)
     sqlite3_bind_int64(s, 5, o->before_ts);
     sqlite3_bind_int64(s, 6, o->seq > (uint64_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)o->seq);
     sqlite3_bind_int64(s, 7, (sqlite3_int64)o->limit);
+    bind_text(s, 8, o->query_json);
     o->msgs = o->limit ? arena(o, o->limit * sizeof *o->msgs) : NULL;
     int rc;
     while (o->msgs && o->n < o->limit && (rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -1729,6 +1739,7 @@ static void s_message_search(void *state, const struct chatd_message_search *q, 
 {
     NEW_OP(OP_SEARCH, cb)
     o->query = astr(o, q->query);
+    o->query_json = astr(o, q->query_json);
     o->rooms_json = rooms_json(o, q->rooms, q->nrooms);
     o->id = astr(o, q->before_room);
     o->before_ts = q->before_ts_ms;

@@ -3,6 +3,7 @@ GET /api/search across the rooms the caller may read and GET
 /api/rooms/{room}/search in one, with real clients over STOMP and REST, on
 every storage plugin. Run per profile (CHATD_PROFILE, as test_rooms.py's)."""
 import json
+import re
 import secrets
 import unittest
 import urllib.parse
@@ -69,11 +70,18 @@ class Search(ProfileServer):
         self.assertEqual([seq for _, seq, _ in self.found("bob", " " + self.tag)], [3, 2, 1])
 
     def test_json_bodies_by_their_text(self):
-        """A JSON body is found by its text, not by its keys."""
+        """A JSON body is found by its text, not by its keys, whether its
+        encoder wrote Korean and emoji as they are or as \\u escapes."""
         rid = self.group("alice", ["bob"])
         body = json.dumps({"text": "제이슨 본문 " + self.tag, "mood": "fine"}, ensure_ascii=False)
         self.send("alice", rid, body, "application/json")
-        self.assertEqual([seq for _, seq, _ in self.found("bob", "본문 " + self.tag)], [1])
+        escaped = json.dumps({"text": "이스케이프 본문 🎉 \"인용\" " + self.tag})
+        self.assertIn("\\ubcf8", escaped)
+        self.send("alice", rid, escaped, "application/json")
+        self.send("alice", rid, re.sub(r"\\u([0-9a-f]{4})", lambda m: "\\u" + m.group(1).upper(), escaped))
+        self.assertEqual([seq for _, seq, _ in self.found("bob", "본문", rid)], [3, 2, 1])
+        self.assertEqual([seq for _, seq, _ in self.found("bob", "제이슨 본문 " + self.tag)], [1])
+        self.assertEqual([seq for _, seq, _ in self.found("bob", "문 🎉 \"인용\" " + self.tag)], [3, 2])
         self.assertEqual(self.found("bob", "mood", rid), [])
         self.assertEqual(self.found("bob", "text", rid), [])
 

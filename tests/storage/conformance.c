@@ -922,8 +922,9 @@ static void found_cb(void *ctx, chatd_status st, const struct chatd_message *m, 
     f->done++;
 }
 
-static struct found find(const struct chatd_storage_ops *ops, void *state, const char *query, const char *rooms,
-                         size_t limit, int64_t ts, const char *room, uint64_t seq)
+static struct found find_json(const struct chatd_storage_ops *ops, void *state, const char *query,
+                              const char *query_json, const char *rooms, size_t limit, int64_t ts, const char *room,
+                              uint64_t seq)
 {
     const char *names[4];
     char buf[128];
@@ -931,13 +932,20 @@ static struct found find(const struct chatd_storage_ops *ops, void *state, const
     snprintf(buf, sizeof buf, "%s", rooms);
     for (char *save, *t = strtok_r(buf, ",", &save); t && n < 4; t = strtok_r(NULL, ",", &save))
         names[n++] = t;
-    struct chatd_message_search q = {.size = sizeof q, .query = query, .rooms = names, .nrooms = n,
+    struct chatd_message_search q = {.size = sizeof q, .query = query, .query_json = query_json, .rooms = names,
+                                     .nrooms = n,
                                      .before_ts_ms = ts, .before_room = room, .before_seq = seq, .limit = limit};
     struct found f = {0};
     CALL(ops->message_search(state, &q, found_cb, &f));
     while (!f.done)
         event_base_loop(H.base, EVLOOP_ONCE);
     return f;
+}
+
+static struct found find(const struct chatd_storage_ops *ops, void *state, const char *query, const char *rooms,
+                         size_t limit, int64_t ts, const char *room, uint64_t seq)
+{
+    return find_json(ops, state, query, NULL, rooms, limit, ts, room, seq);
 }
 
 static void append_at(const struct chatd_storage_ops *ops, void *state, const char *room, int64_t ts,
@@ -1037,6 +1045,19 @@ static void search(const struct chatd_storage_ops *ops, void *state)
         f = find(ops, state, "deleted", "rs1", 10, 0, NULL, 0);
         CHECK_FOUND(f, "", "a deleted message");
     }
+    /* JSON bodies that escape what lies beyond ASCII are found through
+     * query_json, its hex digits in either case. */
+    CHECK(create(ops, state, "rs4", CHATD_ROOM_GROUP, "finder", NULL, NULL, 1) == CHATD_OK, "create rs4");
+    append_at(ops, state, "rs4", 1000, "{\"text\":\"\\uc548\\ub155 \\ubc18\\uac11\\uc2b5\\ub2c8\\ub2e4\"}");
+    append_at(ops, state, "rs4", 1001, "{\"text\":\"\\uBC18\\uAC11 \\uD83C\\uDF89\"}");
+    append_at(ops, state, "rs4", 1002, "{\"text\":\"반갑 plain\"}");
+    f = find_json(ops, state, "반갑", "\\ubc18\\uac11", "rs4", 10, 0, NULL, 0);
+    CHECK_FOUND(f, "rs4:3,rs4:2,rs4:1", "escaped Korean in JSON bodies");
+    f = find_json(ops, state, "갑 \xf0\x9f\x8e\x89", "\\uac11 \\ud83c\\udf89", "rs4", 10, 0, NULL, 0);
+    CHECK_FOUND(f, "rs4:2", "an escaped emoji");
+    f = find(ops, state, "반갑", "rs4", 10, 0, NULL, 0);
+    CHECK_FOUND(f, "rs4:3", "without query_json: the body as it is");
+
     /* A room deleted takes its matches with it. */
     struct result r = {0};
     CALL(ops->room_delete(state, "rs2", done_cb, &r));

@@ -408,6 +408,12 @@ struct chatd_message_search {
      * erased ones (sender "") never match; an edited one matches by the
      * body it has now. */
     const char *query;
+    /* The query as a JSON string holds it with every character beyond
+     * ASCII written \uXXXX (a pair of them above U+FFFF) and " and \
+     * escaped, as many JSON encoders write a body; NULL when that is the
+     * query itself. A message whose body holds query_json (ASCII letters,
+     * the hex digits too, matching in either case) matches as well. */
+    const char *query_json;
     const char *const *rooms; /* the rooms to search, nrooms >= 1; a room
                                * that is not there has no matches */
     size_t nrooms;
