@@ -34,6 +34,7 @@
 #include "rooms/queue_position.h"
 #include "rooms/rating.h"
 #include "rooms/routing.h"
+#include "rooms/search.h"
 #include "rooms/support.h"
 #include "rooms/transcript.h"
 #include "rooms/transfer.h"
@@ -319,6 +320,8 @@ struct got {
     uint64_t next_before;
     char reactions[512]; /* a page's: "seq emoji count me;" each */
     bool kept;
+    char next_cursor[SEARCH_CURSOR_MAX];
+    char rooms_of[128][64]; /* a search's: each message's room */
     bool more;
     struct chatd_erase_result erased;
 };
@@ -1926,6 +1929,90 @@ static void queue_positions(void **state)
     queue_position_free(q);
 }
 
+static void got_found(void *ctx, const struct room_answer *a, const struct chatd_message *msgs, size_t n,
+                      const char *next)
+{
+    struct got *g = ctx;
+    take_answer(g, a);
+    keep_messages(g, msgs, n);
+    for (size_t i = 0; i < n && i < 128; i++)
+        snprintf(g->rooms_of[i], sizeof g->rooms_of[i], "%s", msgs[i].room);
+    snprintf(g->next_cursor, sizeof g->next_cursor, "%s", next ? next : "");
+}
+
+/* Search: the rooms a caller may read and no other, a page's cursor, the
+ * text rule over JSON bodies, and refusals before any storage call. */
+static void search_rights_and_pages(void **state)
+{
+    (void)state;
+    char mine[64], theirs[64], waiting[64];
+    make_group("alice", (const char *[]){"bob", NULL}, mine);
+    make_group("mallory", (const char *[]){NULL}, theirs);
+    open_for("carol", waiting);
+    for (int i = 1; i <= 5; i++) {
+        char text[64];
+        snprintf(text, sizeof text, "찾기 %d " KOREAN, i);
+        assert_int_equal(send_text(mine, "bob", text, NULL), ROOM_OK);
+    }
+    assert_int_equal(send_text(theirs, "mallory", "찾기 secret", NULL), ROOM_OK);
+    assert_int_equal(send_text(waiting, "carol", "찾기 help", NULL), ROOM_OK);
+    uint64_t seq = 0;
+    assert_int_equal(send_typed(mine, "alice", "application/json", "{\"text\":\"json 찾기\",\"key\":\"hidden\"}", &seq),
+                     ROOM_OK);
+
+    struct got g;
+    struct search_request req = {.query = "  찾기 ", .user = "alice", .roles = USER, .limit_set = true, .limit = 4};
+    AWAIT(search_messages(&F->rooms, &req, got_found, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    assert_int_equal(g.n, 4);
+    assert_int_equal(g.seqs[0], seq); /* newest first: the JSON one */
+    assert_string_equal(g.rooms_of[0], mine);
+    assert_true(g.next_cursor[0]);
+    char cursor[SEARCH_CURSOR_MAX];
+    snprintf(cursor, sizeof cursor, "%s", g.next_cursor);
+    req.cursor = cursor;
+    AWAIT(search_messages(&F->rooms, &req, got_found, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    assert_int_equal(g.n, 2); /* 6 of alice's rooms: mallory's and carol's are not hers */
+    assert_int_equal(g.seqs[1], 1);
+    assert_string_equal(g.next_cursor, "");
+    /* Agents read the queue too; a member of none of them nothing. */
+    req = (struct search_request){.query = "찾기", .user = "agent9", .roles = AGENT};
+    AWAIT(search_messages(&F->rooms, &req, got_found, &g), g);
+    assert_int_equal(g.n, 1);
+    assert_string_equal(g.rooms_of[0], waiting);
+    req = (struct search_request){.query = "찾기", .user = "nobody", .roles = USER};
+    AWAIT(search_messages(&F->rooms, &req, got_found, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    assert_int_equal(g.n, 0);
+    /* One room: theirs is not found, as its history is not. */
+    req = (struct search_request){.query = "찾기", .room_id = theirs, .user = "alice", .roles = USER};
+    AWAIT(search_messages(&F->rooms, &req, got_found, &g), g);
+    assert_int_equal(g.status, ROOM_NOT_FOUND);
+    req.room_id = mine;
+    AWAIT(search_messages(&F->rooms, &req, got_found, &g), g);
+    assert_int_equal(g.n, 6);
+    /* A JSON body's keys are no text. */
+    req.query = "hidden";
+    AWAIT(search_messages(&F->rooms, &req, got_found, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    assert_int_equal(g.n, 0);
+    /* Refusals. */
+    const char *bad_queries[] = {NULL, "", "x", " 찾 ", "a\tb\x01"};
+    for (size_t i = 0; i < sizeof bad_queries / sizeof *bad_queries; i++) {
+        req = (struct search_request){.query = bad_queries[i], .user = "alice", .roles = USER};
+        AWAIT(search_messages(&F->rooms, &req, got_found, &g), g);
+        assert_int_equal(g.status, ROOM_BAD_REQUEST);
+    }
+    req = (struct search_request){.query = "찾기", .user = "alice", .roles = USER, .cursor = "1.x.r"};
+    AWAIT(search_messages(&F->rooms, &req, got_found, &g), g);
+    assert_int_equal(g.status, ROOM_BAD_REQUEST);
+    req = (struct search_request){.query = "찾기", .user = "alice", .roles = USER, .limit_set = true,
+                                  .limit = SEARCH_PAGE_MAX + 1};
+    AWAIT(search_messages(&F->rooms, &req, got_found, &g), g);
+    assert_int_equal(g.status, ROOM_BAD_REQUEST);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1957,6 +2044,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(first_response_targets, setup, teardown),
         cmocka_unit_test_setup_teardown(support_transcripts, setup, teardown),
         cmocka_unit_test_setup_teardown(support_ratings, setup, teardown),
+        cmocka_unit_test_setup_teardown(search_rights_and_pages, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
