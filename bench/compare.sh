@@ -975,24 +975,42 @@ end
 LUA
 cat "$WORK/report.lua" >> "$WORK/history.lua"
 
-# history NAME HTTP_PORT ROOM: newest-N-before-a-cursor history queries with wrk.
-history() {
-    local name=$1 url line rc=0 load w0 w1 t0 t1 n
-    url="http://127.0.0.1:$2/api/rooms/$3/messages?limit=$HISTORY_LIMIT"
-    n=$(curl -sf -H "Authorization: Basic $BASIC" "$url&before=$((HISTORY_LIMIT + 1))" | jq '.messages | length') || n=0
-    [[ $n == "$HISTORY_LIMIT" ]] || log "$name: a history page has $n messages, not $HISTORY_LIMIT"
+# The search requests: one room's messages holding "message N x", N spread
+# over the seeded messages as the history cursors are (each query finds
+# one message: the seeded bodies are "history message N xxx...").
+cat > "$WORK/search.lua" <<LUA
+local threads = 0
+setup = function(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
+local n = 0
+request = function()
+  n = n + 1
+  local k = 1 + (n * 7919 + tid * 104729) % $HISTORY_SEED
+  return wrk.format(nil, wrk.path .. "&q=message%20" .. k .. "%20x")
+end
+LUA
+cat "$WORK/report.lua" >> "$WORK/search.lua"
+
+# wrk_queries NAME SCENARIO URL LUA SHOWN: GET requests of URL (made by the
+# LUA script's request()) with wrk for HISTORY_DURATION seconds, recorded as
+# SCENARIO; SHOWN is the request as the commands list names it.
+wrk_queries() {
+    local name=$1 scenario=$2 url=$3 lua=$4 shown=$5 line rc=0 load w0 w1 t0 t1 port
+    port=${url#http://127.0.0.1:}
+    port=${port%%/*}
     wait_machine_quiet
     log "chatd $name: wrk -t$HISTORY_THREADS -c$HISTORY_CONNECTIONS -d${HISTORY_DURATION}s ..."
     echo "$name chatd wrk -t$HISTORY_THREADS -c$HISTORY_CONNECTIONS -d${HISTORY_DURATION}s --latency" \
-        "-H 'Authorization: Basic ...' '/api/rooms/ROOM/messages?limit=$HISTORY_LIMIT&before=CURSOR'" \
-        "(CURSOR $((HISTORY_LIMIT + 1))..$((HISTORY_SEED + 1)), spread)" >> "$WORK/commands"
+        "-H 'Authorization: Basic ...' $shown" >> "$WORK/commands"
     load=$(cut -d' ' -f1 /proc/loadavg)
     times > "$WORK/times"
     w0=$(watch_ticks)
     t0=$(date +%s.%N)
     perf_start "$name" 4
     timeout --kill-after=10 $((HISTORY_DURATION + 60)) "$WRK" -t"$HISTORY_THREADS" -c"$HISTORY_CONNECTIONS" \
-        -d"${HISTORY_DURATION}s" --latency -s "$WORK/history.lua" -H "Authorization: Basic $BASIC" "$url" \
+        -d"${HISTORY_DURATION}s" --latency -s "$lua" -H "Authorization: Basic $BASIC" "$url" \
         > "$WORK/wrk.out" 2> "$WORK/wrk.err" &
     BENCH_PID=$!
     wait "$BENCH_PID" || rc=$?
@@ -1006,15 +1024,36 @@ history() {
         log "chatd $name failed (exit $rc): $(tail -n 3 "$WORK/wrk.err" | tr '\n' ' ')"
         line="{\"label\":\"$name\",\"failed_run\":true,\"exit\":$rc}"
     else
-        line=$(jq -c --arg name "$name" --argjson c "$HISTORY_CONNECTIONS" --argjson t "$HISTORY_THREADS" \
-            --argjson limit "$HISTORY_LIMIT" --argjson seed "$HISTORY_SEED" \
-            '. + {"label": $name, scenario: "history", connections: $c, threads: $t, limit: $limit, seeded: $seed,
+        line=$(jq -c --arg name "$name" --arg sc "$scenario" --argjson c "$HISTORY_CONNECTIONS" \
+            --argjson t "$HISTORY_THREADS" --argjson limit "$HISTORY_LIMIT" --argjson seed "$HISTORY_SEED" \
+            '. + {"label": $name, scenario: $sc, connections: $c, threads: $t, limit: $limit, seeded: $seed,
                   queries_per_s: (.requests / (.duration_us / 1e6))}' <<<"$line")
     fi
     record "$name" chatd "$line" "$load" "$(watch_json "$w0" "$w1" "$(elapsed "$t0" "$t1")")"
     jq -r '"   -> queries/s \(.queries_per_s // "-") p50 \(.lat_p50_us // "-")us p99 \(.lat_p99_us // "-")us non-2xx \(.errors_status // "-")"' \
         <<<"$line" >&2
-    wait_quiet "$2" "$CHATD_PID"
+    wait_quiet "$port" "$CHATD_PID"
+}
+
+# history NAME HTTP_PORT ROOM: newest-N-before-a-cursor history queries with wrk.
+history() {
+    local url n
+    url="http://127.0.0.1:$2/api/rooms/$3/messages?limit=$HISTORY_LIMIT"
+    n=$(curl -sf -H "Authorization: Basic $BASIC" "$url&before=$((HISTORY_LIMIT + 1))" | jq '.messages | length') || n=0
+    [[ $n == "$HISTORY_LIMIT" ]] || log "$1: a history page has $n messages, not $HISTORY_LIMIT"
+    wrk_queries "$1" history "$url" "$WORK/history.lua" \
+        "'/api/rooms/ROOM/messages?limit=$HISTORY_LIMIT&before=CURSOR' (CURSOR $((HISTORY_LIMIT + 1))..$((HISTORY_SEED + 1)), spread)"
+}
+
+# search NAME HTTP_PORT ROOM: searches of one room with wrk, each finding
+# one of the seeded messages.
+search() {
+    local url n
+    url="http://127.0.0.1:$2/api/rooms/$3/search?limit=$HISTORY_LIMIT"
+    n=$(curl -sf -H "Authorization: Basic $BASIC" "$url&q=message%201%20x" | jq '.messages | length') || n=0
+    [[ $n == 1 ]] || log "$1: a search found $n messages, not 1"
+    wrk_queries "$1" search "$url" "$WORK/search.lua" \
+        "'/api/rooms/ROOM/search?limit=$HISTORY_LIMIT&q=message%20N%20x' (N 1..$HISTORY_SEED, spread)"
 }
 
 if want storage; then
@@ -1069,6 +1108,7 @@ if want storage; then
             mariadb --no-defaults --socket="$MY_DIR/sock" -u root -e 'ANALYZE TABLE chatd.chatd_messages' >/dev/null
         fi
         history "history-$st" "$CHATD_HTTP" "$room"
+        search "search-$st" "$CHATD_HTTP" "$room"
 
         room=$(create_room "$CHATD_HTTP" appends) || die "could not create a room on chatd ($st)"
         run chatd "appends-$st" --scenario appends --room "$room" --sessions "$APPENDS_SESSIONS" \

@@ -365,7 +365,7 @@ CPU_HEAD = "chatd CPU (%) | its event loop (%) | event loop per op (µs) | backe
 
 
 def loop_us(r):
-    rate = r.get("queries_per_s") if r.get("scenario") == "history" else r.get("delivered_per_s")
+    rate = r.get("queries_per_s") if r.get("scenario") in ("history", "search") else r.get("delivered_per_s")
     lp = r.get("chatd_loop_cpu_pct")
     return None if not rate or lp is None else lp / 100 / rate * 1e6
 
@@ -424,6 +424,7 @@ def profile_notes(pt, r):
 
 def storage_section():
     hist = {r.get("storage"): r for r in storage_runs if r.get("scenario") == "history"}
+    found = {r.get("storage"): r for r in storage_runs if r.get("scenario") == "search"}
     app = {r.get("storage"): r for r in storage_runs if r.get("scenario") == "appends"}
     order = [s for s in STORAGE_NAMES if s in hist or s in app]
     any_h = next((r for r in hist.values() if not r.get("failed_run")), {})
@@ -469,6 +470,33 @@ def storage_section():
           f"{fnum(ms(r, 'lat_p99_us'), '{:.2f}')} | {fnum(ms(r, 'lat_max_us'), '{:.1f}')} | {errs} | "
           f"{cpu_cells(r)} | {fnum(r.get('loadavg'), '{:.2f}')} |")
     w("")
+
+    if found:
+        any_s = next((r for r in found.values() if not r.get("failed_run")), {})
+        w(f"### Search: one room of {any_s.get('seeded', 1000):,} messages\n")
+        w("The history room again, then "
+          f"`wrk -t{any_s.get('threads', '?')} -c{any_s.get('connections', '?')}` for "
+          f"{(any_s.get('duration_us') or 0) / 1e6:.0f} s on `GET /api/rooms/{{id}}/search?limit="
+          f"{any_s.get('limit', 20)}&q=message%20N%20x`, N spread over the seeded messages as the history cursors "
+          "are: each query finds one message (the bodies are `history message N xxx…`, 64 bytes), so the figure is "
+          "the cost of finding it among the room's messages (docs/storage.md, \"Search\": an FTS5 trigram index in "
+          "SQLite, a pg_trgm GIN index in PostgreSQL, a read of the room's messages in memory, MariaDB and Redis), "
+          "plus the room look-up of the read-rights check and the JSON page.\n")
+        w("| storage | queries/s | p50 (ms) | p99 (ms) | max (ms) | errors | " + CPU_HEAD + " | load before |")
+        w(SEP(12))
+        for st in order:
+            r = found.get(st)
+            if r is None:
+                continue
+            if r.get("failed_run"):
+                w(f"| {STORAGE_NAMES[st]} | run failed |" + " |" * 10)
+                continue
+            errs = sum(r.get(k, 0) for k in ("errors_connect", "errors_read", "errors_write", "errors_status",
+                                              "errors_timeout"))
+            w(f"| {STORAGE_NAMES[st]} | {fnum(r.get('queries_per_s'), '{:,.0f}')} | "
+              f"{fnum(ms(r, 'lat_p50_us'), '{:.2f}')} | {fnum(ms(r, 'lat_p99_us'), '{:.2f}')} | "
+              f"{fnum(ms(r, 'lat_max_us'), '{:.1f}')} | {errs} | {cpu_cells(r)} | {fnum(r.get('loadavg'), '{:.2f}')} |")
+        w("")
 
     n, win = any_a.get("sessions"), any_a.get("window")
     w("### Durable appends with receipts\n")
