@@ -3,6 +3,7 @@ GET /api/search across the rooms the caller may read and GET
 /api/rooms/{room}/search in one, with real clients over STOMP and REST, on
 every storage plugin. Run per profile (CHATD_PROFILE, as test_rooms.py's)."""
 import json
+import os
 import re
 import secrets
 import unittest
@@ -163,6 +164,32 @@ class Search(ProfileServer):
         self.assertEqual(status, 401, body)
         status, body = self.api("alice").call("POST", "/api/search?q=ab")
         self.assertEqual(status, 405, body)
+
+
+class RedisScanBound(ProfileServer):
+    """storage-redis reads the rooms' messages inside one script: a search
+    that would read more than search_scan_max of them is refused, 429."""
+    PREFIX = "chatd-search-bound-"
+
+    @classmethod
+    def setUpClass(cls):
+        if os.environ.get("CHATD_PROFILE", "memory") != "redis":
+            raise unittest.SkipTest("storage-redis only")
+        super().setUpClass()
+
+    @classmethod
+    def edit_config(cls, sections):
+        sections["storage"]["search_scan_max"] = "5"
+
+    def test_a_search_past_the_bound_is_refused(self):
+        status, room = self.api("alice").post("/api/rooms", {"kind": "group", "title": "큰 방", "members": []})
+        self.assertEqual(status, 201, room)
+        c = self.stomp("alice")
+        for i in range(6):
+            c.send("SEND", {"destination": "/app/rooms/%s/send" % room["id"], "receipt": "s%d" % i}, "말 %d" % i)
+            self.assertEqual(c.expect("RECEIPT").headers["receipt-id"], "s%d" % i)
+        status, body = self.api("alice").get("/api/rooms/%s/search?q=%s" % (room["id"], urllib.parse.quote("말 1")))
+        self.assertEqual((status, body["error"]), (429, "limit"), body)
 
 
 if __name__ == "__main__":
