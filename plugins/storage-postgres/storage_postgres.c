@@ -808,12 +808,18 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "END\n"
     "$$;\n",
     /* 11: search (SDK 2.4). A body is bytes (chatd stores UTF-8, a plugin
-     * keeps whatever it is handed), searched as encode(body, 'escape'):
-     * ASCII as it is, other bytes as \ooo, so that ILIKE folds A-Z and
-     * nothing fails on bytes that are not UTF-8. With pg_trgm
-     * (postgresql-contrib, a trusted extension) a GIN index of its
+     * keeps whatever it is handed), searched as encode(body, 'escape')
+     * without its backslashes: ASCII as it is, each other byte as its three
+     * octal digits. So ILIKE folds A-Z, nothing fails on bytes that are not
+     * UTF-8, and a run of Korean (or any script) is one word of digits
+     * whose trigrams span its bytes, whatever the database's locale makes
+     * of the letters (in the C locale pg_trgm sees no Hangul at all). Each
+     * byte maps to a fixed string, so a body that holds the query holds the
+     * query's form too; the converse may fail (digits beside such a run),
+     * which chatd's check of the text catches. With pg_trgm
+     * (postgresql-contrib, a trusted extension) a GIN index of those
      * trigrams serves the LIKE; without it (not installed, or not ours to
-     * create) search scans the rooms' messages (docs/storage.md). */
+     * create) search reads the rooms' messages (docs/storage.md). */
     "DO $$\n"
     "BEGIN\n"
     "  BEGIN\n"
@@ -823,7 +829,7 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "  END;\n"
     "  IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN\n"
     "    EXECUTE 'CREATE INDEX chatd_messages_text ON chatd_messages'\n"
-    "            ' USING gin (encode(body, ''escape'') gin_trgm_ops)'\n"
+    "            ' USING gin (replace(encode(body, ''escape''), chr(92), '''') gin_trgm_ops)'\n"
     "            ' WHERE NOT deleted';\n"
     "  END IF;\n"
     "END\n"
@@ -888,14 +894,14 @@ static const char SQL_REVISIONS[] =
     " x.edited_ms, x.deleted FROM chatd_messages x WHERE x.room = $1 AND x.rev > $2::bigint"
     " ORDER BY x.rev LIMIT $3::bigint";
 /* Newest first by (ts_ms, room, seq), rooms compared bytewise ("C"); the
- * columns of HISTORY's after the room. $2: a LIKE pattern of the query as
- * encode(..., 'escape') writes it. A match may start inside a \\ooo of
- * the body (a query of digits): the host's text rule drops those. */
+ * columns of HISTORY's after the room. $2 and $7: LIKE patterns of the
+ * query and of its JSON form, in the form the index gives a body (11). */
 static const char SQL_SEARCH[] =
     "SELECT x.room, x.seq, x.id, x.sender, x.client_id, x.ts_ms, x.body, x.content_type, x.kind, x.reply_to,"
     " x.rev, x.edited_ms, x.deleted FROM chatd_messages x"
-    " WHERE x.room = ANY($1::text[]) AND NOT x.deleted AND x.sender <> '' AND (encode(x.body, 'escape') ILIKE $2"
-    " OR ($7::text IS NOT NULL AND encode(x.body, 'escape') ILIKE $7))"
+    " WHERE x.room = ANY($1::text[]) AND NOT x.deleted AND x.sender <> ''"
+    " AND (replace(encode(x.body, 'escape'), chr(92), '') ILIKE $2"
+    " OR ($7::text IS NOT NULL AND replace(encode(x.body, 'escape'), chr(92), '') ILIKE $7))"
     " AND ($3::text IS NULL OR x.ts_ms < $4::bigint OR (x.ts_ms = $4::bigint AND (x.room COLLATE \"C\" < $3"
     " OR (x.room = $3 AND x.seq < $5::bigint))))"
     " ORDER BY x.ts_ms DESC, x.room COLLATE \"C\" DESC, x.seq DESC LIMIT $6::bigint";
@@ -3079,13 +3085,13 @@ static void p_reaction_list(void *state, const char *room_id, const uint64_t *se
     submit(st, o);
 }
 
-/* A LIKE pattern that holds q anywhere, q as encode(..., 'escape') writes
- * it (NUL and bytes above 0x7f as \ooo, \ doubled), then LIKE's own \, %
- * and _ escaped. */
+/* A LIKE pattern that holds q anywhere, q in the form the index gives a
+ * body (migration 11): bytes above 0x7f as three octal digits, backslashes
+ * dropped; then LIKE's % and _ escaped. */
 static const char *like_anywhere(struct op *o, const char *q)
 {
     size_t n = strlen(q);
-    char *p = arena(o, &o->args, 8 * n + 3);
+    char *p = arena(o, &o->args, 3 * n + 3);
     if (!p)
         return NULL;
     size_t w = 0;
@@ -3093,12 +3099,10 @@ static const char *like_anywhere(struct op *o, const char *q)
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)q[i];
         if (ch >= 0x80)
-            w += (size_t)snprintf(p + w, 8 * n + 3 - w, "\\\\%03o", ch);
-        else if (ch == '\\')
-            memcpy(p + w, "\\\\\\\\", 4), w += 4;
+            w += (size_t)snprintf(p + w, 3 * n + 3 - w, "%03o", ch);
         else if (ch == '%' || ch == '_')
             p[w++] = '\\', p[w++] = (char)ch;
-        else
+        else if (ch != '\\')
             p[w++] = (char)ch;
     }
     p[w++] = '%';
