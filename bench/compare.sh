@@ -2,7 +2,7 @@
 # Runs the same chat-bench scenarios against chatd (memory storage and
 # simple broker; PostgreSQL storage and Redis broker) and against RabbitMQ's
 # Web-STOMP (or STOMP/TCP) on this machine; then chatd's storage plugins
-# (history queries/s, durable appends/s) and its cluster brokers (latency
+# (history and search queries/s, durable appends/s) and its cluster brokers (latency
 # from one chatd instance to another); and writes bench/RESULTS.md.
 # See bench/README.md. Every server this script starts is stopped on exit.
 set -euo pipefail
