@@ -1,6 +1,7 @@
 // 1:1 and group chats: the rooms list with unread counts and last
-// messages, new direct and group chats, and a conversation with history
-// paging, typing, read marks, editing and deleting messages, and reactions.
+// messages, new direct and group chats, a conversation with history
+// paging, typing, read marks, editing and deleting messages, and reactions,
+// and a search of the messages of every chat of ours.
 "use strict";
 
 // turn counts the rooms asked to open: when answers come back out of order,
@@ -213,6 +214,62 @@ $("new-group").addEventListener("submit", async (e) => {
   } catch (err) {
     toast(err.message);
   }
+});
+
+// Search: GET /api/search across the rooms we may read, newest first; a
+// match opens its chat. "More" follows the page's cursor.
+const found = { q: "", cursor: null, turn: 0 };
+
+function foundItem(m) {
+  const li = document.createElement("li");
+  li.dataset.room = m.room;
+  li.dataset.seq = m.seq;
+  li.tabIndex = 0;
+  const entry = state.rooms.find((r) => r.id === m.room);
+  const who = document.createElement("span");
+  who.className = "who";
+  who.textContent = (entry ? roomName(entry) : "Support") + " · " + m.sender + " · " + fmtTime(m.timestamp);
+  const info = document.createElement("span");
+  info.className = "info";
+  info.textContent = m.body;
+  li.append(who, info);
+  li.addEventListener("click", () => openRoom(m.room));
+  li.addEventListener("keydown", (e) => { if (e.key === "Enter") openRoom(m.room); });
+  return li;
+}
+
+async function searchPage(more) {
+  const turn = ++found.turn;
+  const params = new URLSearchParams({ q: found.q });
+  if (more && found.cursor) params.set("cursor", found.cursor);
+  try {
+    const page = await desk.api("GET", "/api/search?" + params);
+    if (turn !== found.turn) return; // a newer search took over
+    const list = $("found-list");
+    if (!more) list.replaceChildren();
+    list.append(...page.messages.map(foundItem));
+    found.cursor = page.next_cursor;
+    $("found-more").hidden = !page.next_cursor;
+    const n = list.children.length;
+    $("found-summary").textContent = n ? `${n} message${n === 1 ? "" : "s"} with "${found.q}"`
+                                       : `No message with "${found.q}"`;
+    $("found").hidden = false;
+  } catch (err) {
+    if (turn === found.turn) toast(err.message); // a query too short, say
+  }
+}
+
+$("search").addEventListener("submit", (e) => {
+  e.preventDefault();
+  found.q = e.target.q.value.trim();
+  found.cursor = null;
+  searchPage(false);
+});
+$("found-more").addEventListener("click", () => searchPage(true));
+$("found-close").addEventListener("click", () => {
+  found.turn++;
+  $("found").hidden = true;
+  $("search").reset();
 });
 
 $("composer").addEventListener("submit", (e) => {

@@ -238,3 +238,56 @@ test("reactions under messages, with a picker, seen live in the other browser", 
   await line(bob).locator("button.reaction.add").click();
   await bob.screenshot({ path: path.join(SHOTS, "chat-reactions.png") });
 });
+
+test("messages found by a part of their text across chats, a match opening its chat", async () => {
+  const alice = await signIn("alice");
+  const bob = await signIn("bob");
+  await alice.fill("#new-group input[name=title]", "검색 방");
+  await alice.fill("#new-group input[name=members]", "bob");
+  await alice.click("#new-group button");
+  await alice.waitForSelector("#pane-title >> text=검색 방");
+  const group = await alice.evaluate(() => window.__chat.open.id);
+  await say(alice, "회의는 내일오후세시 🕒");
+  await say(alice, "pizza party on FRIDAY");
+  await alice.waitForSelector("#messages li >> text=pizza party on FRIDAY");
+  // bob's chat with agent1, which alice is not in.
+  await bob.fill("#new-direct input[name=with]", "agent1");
+  await bob.click("#new-direct button");
+  await bob.waitForSelector("#pane-title >> text=agent1");
+  await say(bob, "내일오후 비밀 이야기");
+  await bob.waitForSelector("#messages li >> text=내일오후 비밀 이야기");
+
+  // Two syllables from inside a word find alice's line, not bob's other chat.
+  await alice.fill("#search input[name=q]", "일오");
+  await alice.click("#search button");
+  await alice.waitForSelector("#found-list li >> text=회의는 내일오후세시 🕒");
+  assert.equal(await alice.locator("#found-list li", { hasText: "비밀" }).count(), 0);
+  assert.match(await alice.textContent("#found-summary"), /1 message/);
+  // ASCII whatever its case; an emoji by itself and its neighbour.
+  await alice.fill("#search input[name=q]", "friday");
+  await alice.click("#search button");
+  await alice.waitForSelector("#found-list li >> text=pizza party on FRIDAY");
+  await alice.fill("#search input[name=q]", "시 🕒");
+  await alice.click("#search button");
+  await alice.waitForSelector("#found-list li >> text=회의는 내일오후세시 🕒");
+  await alice.screenshot({ path: path.join(SHOTS, "chat-search.png") });
+
+  // A match opens its chat, from another one.
+  await alice.fill("#new-direct input[name=with]", "bob");
+  await alice.click("#new-direct button");
+  await alice.waitForFunction(() => document.querySelector("#pane-title").textContent === "bob");
+  await alice.click("#found-list li");
+  await alice.waitForFunction((id) => window.__chat.open && window.__chat.open.id === id, group);
+  await alice.waitForSelector("#messages li >> text=회의는 내일오후세시 🕒");
+
+  // One character is too short: the server's reason shows.
+  await alice.fill("#search input[name=q]", "오");
+  await alice.click("#search button");
+  await alice.waitForSelector("#toast >> text=2 to 100 characters");
+  // bob finds his own line; Close clears the results.
+  await bob.fill("#search input[name=q]", "비밀");
+  await bob.click("#search button");
+  await bob.waitForSelector("#found-list li >> text=내일오후 비밀 이야기");
+  await bob.click("#found-close");
+  await bob.waitForSelector("#found", { state: "hidden" });
+});
