@@ -512,12 +512,14 @@ start_mysql() {
     MY_DIR=$(mktemp -d /tmp/chat-bench-mysql.XXXXXX)
     chmod 711 "$MY_DIR"
     chown mysql "$MY_DIR"
+    mkdir "$MY_DIR/tmp"
+    chown mysql "$MY_DIR/tmp"
     free_port MY_PORT
     local i
-    /usr/bin/mariadb-install-db --no-defaults --user=mysql --datadir="$MY_DIR/data" \
+    /usr/bin/mariadb-install-db --no-defaults --user=mysql --datadir="$MY_DIR/data" --tmpdir="$MY_DIR/tmp" \
         --auth-root-authentication-method=socket --skip-test-db > "$WORK/mysql-install.log" 2>&1 ||
         die "mariadb-install-db failed; see $WORK/mysql-install.log"
-    /usr/sbin/mariadbd --no-defaults --user=mysql --datadir="$MY_DIR/data" --port="$MY_PORT" \
+    /usr/sbin/mariadbd --no-defaults --user=mysql --datadir="$MY_DIR/data" --tmpdir="$MY_DIR/tmp" --port="$MY_PORT" \
         --bind-address=127.0.0.1 --socket="$MY_DIR/sock" --pid-file="$MY_DIR/pid" --skip-log-bin \
         --innodb-flush-log-at-trx-commit=1 --skip-name-resolve --max-connections=300 \
         > "$WORK/mysql.log" 2>&1 &

@@ -308,8 +308,14 @@ class MariaDB:
         if user:
             os.chmod(self.dir, 0o711)
             subprocess.run(["chown", user, self.dir], check=True)
+        # its own tmpdir, never the shared /tmp
+        self.tmp = os.path.join(self.dir, "tmp")
+        os.mkdir(self.tmp)
+        if user:
+            subprocess.run(["chown", user, self.tmp], check=True)
         subprocess.run(["mariadb-install-db", "--no-defaults", "--user=" + self.user,
-                        "--datadir=" + os.path.join(self.dir, "data"), "--auth-root-authentication-method=socket",
+                        "--datadir=" + os.path.join(self.dir, "data"), "--tmpdir=" + self.tmp,
+                        "--auth-root-authentication-method=socket",
                         "--skip-test-db"], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                        env=dict(os.environ, PATH=os.environ.get("PATH", "") + ":" + self.SBIN))
         self.created = False
@@ -340,7 +346,7 @@ class MariaDB:
             self.log = open(log, "ab")
             self.proc = subprocess.Popen(
                 [os.path.join(self.SBIN, "mariadbd"), "--no-defaults", "--user=" + self.user,
-                 "--datadir=" + os.path.join(self.dir, "data"), "--port=%d" % self.port, "--bind-address=127.0.0.1",
+                 "--datadir=" + os.path.join(self.dir, "data"), "--tmpdir=" + self.tmp, "--port=%d" % self.port, "--bind-address=127.0.0.1",
                  "--socket=" + self.socket, "--pid-file=" + os.path.join(self.dir, "pid"), "--skip-log-bin",
                  "--innodb-flush-log-at-trx-commit=1", "--skip-name-resolve", "--max-connections=300"],
                 stdout=self.log, stderr=subprocess.STDOUT)

@@ -35,8 +35,11 @@ if [ "$(id -u)" = 0 ]; then
 else
   user=$(id -un)
 fi
+# Its own tmpdir: the temporary tables of the bootstrap and the server are
+# never in the shared /tmp, where another server or a cleaner could meet them.
+mkdir "$dir/tmp" && chown "$user" "$dir/tmp" || exit 1
 
-if ! mariadb-install-db --no-defaults --user="$user" --datadir="$dir/data" \
+if ! mariadb-install-db --no-defaults --user="$user" --datadir="$dir/data" --tmpdir="$dir/tmp" \
     --auth-root-authentication-method=socket --skip-test-db >"$dir/install.log" 2>&1; then
   echo "mysql_run.sh: mariadb-install-db failed:" >&2
   cat "$dir/install.log" >&2
@@ -51,7 +54,7 @@ attempt=0
 while :; do
   attempt=$((attempt + 1))
   port=$(free_port) || exit 1
-  mariadbd --no-defaults --user="$user" --datadir="$dir/data" --port="$port" --bind-address=127.0.0.1 \
+  mariadbd --no-defaults --user="$user" --datadir="$dir/data" --tmpdir="$dir/tmp" --port="$port" --bind-address=127.0.0.1 \
     --socket="$dir/sock" --pid-file="$dir/pid" --skip-log-bin --innodb-flush-log-at-trx-commit=1 \
     --max-connections=200 --skip-name-resolve >"$dir/server.log" 2>&1 &
   pid=$!
