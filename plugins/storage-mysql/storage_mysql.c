@@ -373,6 +373,8 @@ static void answer_reset(struct op *o)
     o->nids = 0;
     o->base = 0;
     o->erased = (struct chatd_erase_result){.size = sizeof o->erased};
+    o->counts = NULL;
+    o->ncounts = 0;
 }
 
 static void op_free(struct op *o)
@@ -2131,20 +2133,68 @@ static bool step_react(struct op *o, MYSQL *my, struct result *r, size_t nr, str
     }
 }
 
+static int u64_asc(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+static bool seq_in(const uint64_t *seqs, size_t n, uint64_t seq)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (seqs[mid] == seq)
+            return true;
+        if (seqs[mid] < seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
+/* The reactions of o's messages and those of the reads chained on o->more
+ * (the same room and reader): one statement for all, each op then takes
+ * the rows of its own seqs (sorted by m_reaction_list). */
 static bool step_reactions(struct op *o, MYSQL *my, struct result *r, size_t nr, struct sb *b)
 {
     if (o->step == 0) {
         struct sb in = {0};
         sb_add(&in, "(");
-        for (size_t i = 0; i < o->nseqs; i++)
-            sb_fmt(&in, "%s%llu", i ? "," : "", (unsigned long long)o->seqs[i]);
-        sb_add(&in, o->nseqs ? ")" : "NULL)");
+        size_t k = 0;
+        for (struct op *a = o; a; a = a->more)
+            for (size_t i = 0; i < a->nseqs; i++)
+                sb_fmt(&in, "%s%llu", k++ ? "," : "", (unsigned long long)a->seqs[i]);
+        sb_add(&in, k ? ")" : "NULL)");
         sql_counts(b, my, o->route, in.oom ? "(NULL)" : in.p, o->user);
         b->oom |= in.oom;
         free(in.p);
         return true;
     }
-    read_counts(o, nr ? r[0].res : NULL);
+    MYSQL_RES *res = nr ? r[0].res : NULL;
+    for (struct op *a = o; a; a = a->more) {
+        size_t rows = 0;
+        MYSQL_ROW row;
+        if (res) {
+            mysql_data_seek(res, 0);
+            while ((row = mysql_fetch_row(res)))
+                rows += seq_in(a->seqs, a->nseqs, col_u64(row, 0));
+        }
+        a->counts = rows ? arena(a, &a->ans, rows * sizeof *a->counts) : NULL;
+        a->ncounts = 0;
+        if (!a->counts)
+            continue;
+        mysql_data_seek(res, 0);
+        while ((row = mysql_fetch_row(res)) && a->ncounts < rows) {
+            if (!seq_in(a->seqs, a->nseqs, col_u64(row, 0)))
+                continue;
+            unsigned long *len = mysql_fetch_lengths(res);
+            a->counts[a->ncounts++] = (struct chatd_reaction_count){
+                .size = sizeof *a->counts, .seq = col_u64(row, 0), .emoji = col(a, row, len, 1),
+                .count = col_u64(row, 2), .me = col_i64(row, 3) != 0};
+        }
+    }
     return false;
 }
 
@@ -2716,17 +2766,19 @@ static bool same_str(const char *a, const char *b)
  *   many sends and page reads of one room look it up at once, and one
  *   read of it answers them all.
  * - A page read joins the page reads of its room before it on the same
- *   terms: one statement reads them all. */
+ *   terms: one statement reads them all; so does a read of reactions, those
+ *   of the same reader: the reactions of every page of a batch in one. */
 static struct op *batch_joins(struct op **batch, size_t n, const struct op *o)
 {
-    if (o->kind != OP_APPEND && o->kind != OP_MARK && o->kind != OP_GET && o->kind != OP_HISTORY)
+    if (o->kind != OP_APPEND && o->kind != OP_MARK && o->kind != OP_GET && o->kind != OP_HISTORY &&
+        o->kind != OP_REACTIONS)
         return NULL;
     struct op *h = NULL;
     for (size_t i = n; i-- > 0;) {
         struct op *b = batch[i];
         if (!same_str(b->route, o->route))
             continue;
-        if (o->kind == OP_GET || o->kind == OP_HISTORY) {
+        if (is_read(o)) {
             if (b->kind == o->kind && (o->kind == OP_HISTORY || same_str(b->user, o->user)))
                 return b;
             if (!is_read(b))
@@ -3401,8 +3453,10 @@ static void m_reaction_list(void *state, const char *room_id, const uint64_t *se
     o->route = astr(o, room_id);
     o->user = astr(o, for_user);
     uint64_t *copy = nseqs ? arena(o, &o->args, nseqs * sizeof *seqs) : NULL;
-    if (copy)
+    if (copy) {
         memcpy(copy, seqs, nseqs * sizeof *seqs);
+        qsort(copy, nseqs, sizeof *copy, u64_asc); /* looked up by step_reactions */
+    }
     o->seqs = copy;
     o->nseqs = copy ? nseqs : 0;
     submit(st, o);
