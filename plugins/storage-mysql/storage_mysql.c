@@ -373,6 +373,8 @@ static void answer_reset(struct op *o)
     o->nids = 0;
     o->base = 0;
     o->erased = (struct chatd_erase_result){.size = sizeof o->erased};
+    o->counts = NULL;
+    o->ncounts = 0;
 }
 
 static void op_free(struct op *o)
@@ -1366,20 +1368,19 @@ static void sql_message_kind(struct sb *b, MYSQL *my, const struct chatd_message
  * A room's messages are seq 1 to last_seq without a gap (seq is taken under
  * the room row's lock in the transaction that inserts the message, and
  * messages leave only with their room), so a page is a span of seqs known
- * from last_seq: one statement reads the room's row (tag 0, its last_seq)
- * and every page's span at once (tag 1), one range scan of the primary key
- * whatever the number of pages. Each answer is then checked to be whole; a
+ * from last_seq: one statement reads the room's row (its last_seq, on
+ * every row) joined with every page's span at once, one range scan of the
+ * primary key whatever the number of pages. Each answer is then checked to be whole; a
  * page with a hole is read again carefully (o->careful): one LIMIT query
  * per page, tagged with its place in the chain. */
 static bool step_history(struct op *o, MYSQL *my, struct result *r, size_t nr, struct sb *b)
 {
     if (o->step == 0 && !o->careful) {
-        sb_add(b, "SELECT 0, r.last_seq, " MSG_NULLS " FROM chatd_rooms r WHERE r.id = ");
-        sb_str(b, my, o->route);
-        sb_add(b, " UNION ALL SELECT 1, " MSG_COLS " FROM chatd_rooms r JOIN chatd_messages m ON m.room = r.id"
-                  " WHERE r.id = ");
-        sb_str(b, my, o->route);
-        sb_add(b, " AND (FALSE");
+        /* no UNION here: MariaDB copies each row of a UNION into the
+         * union's record, the whole declared width of client_id
+         * (VARCHAR(4000) of utf8mb4) included */
+        sb_add(b, "SELECT r.last_seq, " MSG_COLS " FROM chatd_rooms r LEFT JOIN chatd_messages m ON m.room = r.id"
+                  " AND (FALSE");
         for (struct op *a = o; a; a = a->more) {
             if (!a->limit)
                 continue;
@@ -1394,7 +1395,8 @@ static bool step_history(struct op *o, MYSQL *my, struct result *r, size_t nr, s
                        (unsigned long long)hi);
             }
         }
-        sb_add(b, ")");
+        sb_add(b, ") WHERE r.id = ");
+        sb_str(b, my, o->route);
         return true;
     }
     if (o->step == 0) {
@@ -1431,13 +1433,17 @@ static bool step_history(struct op *o, MYSQL *my, struct result *r, size_t nr, s
     bool room = false;
     uint64_t last = 0;
     MYSQL_ROW row;
-    /* fast: count[t] is what page t should have, then what it has */
+    /* fast: every row has the room's last_seq, then a message of the spans
+     * or NULLs (none in them); count[t] is what page t should have, then
+     * what it has. careful: rows tagged 0 (the room) or with the page. */
     while (res && (row = mysql_fetch_row(res))) {
         size_t t = (size_t)col_u64(row, 0);
-        if (t == 0) {
+        if (fast) {
             room = true;
-            last = col_u64(row, 1);
-        } else if (!fast && t <= chain) {
+            last = t;
+        } else if (t == 0) {
+            room = true;
+        } else if (t <= chain) {
             count[t]++;
         }
     }
@@ -1463,7 +1469,7 @@ static bool step_history(struct op *o, MYSQL *my, struct result *r, size_t nr, s
         mysql_data_seek(res, 0);
         while ((row = mysql_fetch_row(res))) {
             size_t t = (size_t)col_u64(row, 0);
-            if (t == 0)
+            if (fast ? !row[1] : t == 0)
                 continue;
             if (!fast) {
                 struct op *a = t <= chain ? ops[t] : NULL;
@@ -2043,7 +2049,8 @@ static void read_counts(struct op *o, MYSQL_RES *res)
     }
 }
 
-static void sql_counts(struct sb *b, MYSQL *my, const char *room, const char *seq_in, const char *user)
+/* seqs: "seq IN (...)" or another condition on seq */
+static void sql_counts(struct sb *b, MYSQL *my, const char *room, const char *seqs, const char *user)
 {
     sb_add(b, "SELECT seq, emoji, count(*), MAX(user_id = ");
     if (user)
@@ -2052,7 +2059,7 @@ static void sql_counts(struct sb *b, MYSQL *my, const char *room, const char *se
         sb_add(b, "NULL");
     sb_add(b, ") FROM chatd_reactions WHERE room = ");
     sb_str(b, my, room);
-    sb_fmt(b, " AND seq IN %s GROUP BY seq, emoji ORDER BY seq, emoji", seq_in);
+    sb_fmt(b, " AND (%s) GROUP BY seq, emoji ORDER BY seq, emoji", seqs);
 }
 
 /* The message's row locked first: the changes of one message, from any
@@ -2060,8 +2067,8 @@ static void sql_counts(struct sb *b, MYSQL *my, const char *room, const char *se
 static bool step_react(struct op *o, MYSQL *my, struct result *r, size_t nr, struct sb *b)
 {
     const struct chatd_reaction_change *rc = &o->react;
-    char seq_in[32];
-    snprintf(seq_in, sizeof seq_in, "(%llu)", (unsigned long long)rc->seq);
+    char seq_is[40];
+    snprintf(seq_is, sizeof seq_is, "seq = %llu", (unsigned long long)rc->seq);
     switch (o->step) {
     case 0:
         sb_add(b, "SELECT deleted, sender FROM chatd_messages WHERE room = ");
@@ -2122,7 +2129,7 @@ static bool step_react(struct op *o, MYSQL *my, struct result *r, size_t nr, str
             sb_str(b, my, rc->user);
         }
         sb_add(b, ";");
-        sql_counts(b, my, o->route, seq_in, rc->user);
+        sql_counts(b, my, o->route, seq_is, rc->user);
         return true;
     }
     default:
@@ -2131,20 +2138,91 @@ static bool step_react(struct op *o, MYSQL *my, struct result *r, size_t nr, str
     }
 }
 
+static int u64_asc(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+static bool seq_in(const uint64_t *seqs, size_t n, uint64_t seq)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (seqs[mid] == seq)
+            return true;
+        if (seqs[mid] < seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
+/* The reactions of o's messages and those of the reads chained on o->more
+ * (the same room and reader): one statement for all, each op then takes
+ * the rows of its own seqs (sorted by m_reaction_list). */
 static bool step_reactions(struct op *o, MYSQL *my, struct result *r, size_t nr, struct sb *b)
 {
     if (o->step == 0) {
+        /* the seqs of every op, as runs: a page is a run of seqs, and runs
+         * are what the range optimizer takes cheaply (an IN list of many
+         * values is sorted and turned into ranges on every execution) */
+        size_t k = 0;
+        for (struct op *a = o; a; a = a->more)
+            k += a->nseqs;
+        uint64_t *all = k ? malloc(k * sizeof *all) : NULL;
         struct sb in = {0};
-        sb_add(&in, "(");
-        for (size_t i = 0; i < o->nseqs; i++)
-            sb_fmt(&in, "%s%llu", i ? "," : "", (unsigned long long)o->seqs[i]);
-        sb_add(&in, o->nseqs ? ")" : "NULL)");
-        sql_counts(b, my, o->route, in.oom ? "(NULL)" : in.p, o->user);
+        if (k && !all) {
+            b->oom = true;
+            return true;
+        }
+        k = 0;
+        for (struct op *a = o; a; a = a->more)
+            for (size_t i = 0; i < a->nseqs; i++)
+                all[k++] = a->seqs[i];
+        if (k > 1)
+            qsort(all, k, sizeof *all, u64_asc);
+        sb_add(&in, "FALSE");
+        for (size_t i = 0; i < k;) {
+            size_t j = i;
+            while (j + 1 < k && (all[j + 1] == all[j] || all[j + 1] == all[j] + 1))
+                j++;
+            if (all[j] == all[i])
+                sb_fmt(&in, " OR seq = %llu", (unsigned long long)all[i]);
+            else
+                sb_fmt(&in, " OR seq BETWEEN %llu AND %llu", (unsigned long long)all[i], (unsigned long long)all[j]);
+            i = j + 1;
+        }
+        free(all);
+        sql_counts(b, my, o->route, in.oom ? "FALSE" : in.p, o->user);
         b->oom |= in.oom;
         free(in.p);
         return true;
     }
-    read_counts(o, nr ? r[0].res : NULL);
+    MYSQL_RES *res = nr ? r[0].res : NULL;
+    for (struct op *a = o; a; a = a->more) {
+        size_t rows = 0;
+        MYSQL_ROW row;
+        if (res) {
+            mysql_data_seek(res, 0);
+            while ((row = mysql_fetch_row(res)))
+                rows += seq_in(a->seqs, a->nseqs, col_u64(row, 0));
+        }
+        a->counts = rows ? arena(a, &a->ans, rows * sizeof *a->counts) : NULL;
+        a->ncounts = 0;
+        if (!a->counts)
+            continue;
+        mysql_data_seek(res, 0);
+        while ((row = mysql_fetch_row(res)) && a->ncounts < rows) {
+            if (!seq_in(a->seqs, a->nseqs, col_u64(row, 0)))
+                continue;
+            unsigned long *len = mysql_fetch_lengths(res);
+            a->counts[a->ncounts++] = (struct chatd_reaction_count){
+                .size = sizeof *a->counts, .seq = col_u64(row, 0), .emoji = col(a, row, len, 1),
+                .count = col_u64(row, 2), .me = col_i64(row, 3) != 0};
+        }
+    }
     return false;
 }
 
@@ -2716,17 +2794,19 @@ static bool same_str(const char *a, const char *b)
  *   many sends and page reads of one room look it up at once, and one
  *   read of it answers them all.
  * - A page read joins the page reads of its room before it on the same
- *   terms: one statement reads them all. */
+ *   terms: one statement reads them all; so does a read of reactions, those
+ *   of the same reader: the reactions of every page of a batch in one. */
 static struct op *batch_joins(struct op **batch, size_t n, const struct op *o)
 {
-    if (o->kind != OP_APPEND && o->kind != OP_MARK && o->kind != OP_GET && o->kind != OP_HISTORY)
+    if (o->kind != OP_APPEND && o->kind != OP_MARK && o->kind != OP_GET && o->kind != OP_HISTORY &&
+        o->kind != OP_REACTIONS)
         return NULL;
     struct op *h = NULL;
     for (size_t i = n; i-- > 0;) {
         struct op *b = batch[i];
         if (!same_str(b->route, o->route))
             continue;
-        if (o->kind == OP_GET || o->kind == OP_HISTORY) {
+        if (is_read(o)) {
             if (b->kind == o->kind && (o->kind == OP_HISTORY || same_str(b->user, o->user)))
                 return b;
             if (!is_read(b))
@@ -3401,8 +3481,10 @@ static void m_reaction_list(void *state, const char *room_id, const uint64_t *se
     o->route = astr(o, room_id);
     o->user = astr(o, for_user);
     uint64_t *copy = nseqs ? arena(o, &o->args, nseqs * sizeof *seqs) : NULL;
-    if (copy)
+    if (copy) {
         memcpy(copy, seqs, nseqs * sizeof *seqs);
+        qsort(copy, nseqs, sizeof *copy, u64_asc); /* looked up by step_reactions */
+    }
     o->seqs = copy;
     o->nseqs = copy ? nseqs : 0;
     submit(st, o);

@@ -1776,6 +1776,31 @@ static void reactions(const struct chatd_storage_ops *ops, void *state)
     r = reactions_of(ops, state, "rreact", only2, 1, "rx3");
     CHECK(r.st == CHATD_OK && r.n == 3 && r.seq[0] == 2 && r.seq[2] == 2, "one message's: n %zu", r.n);
 
+    /* Lists of one room asked at once (a plugin may read them together):
+     * each answer holds its own messages' counts only, `me` for its own
+     * reader. */
+    {
+        uint64_t one1[] = {1}, none[] = {7};
+        struct reacted at[5] = {{0}};
+        CALL(ops->reaction_list(state, "rreact", both, 2, "rx1", reacted_cb, &at[0]));
+        CALL(ops->reaction_list(state, "rreact", only2, 1, "rx1", reacted_cb, &at[1]));
+        CALL(ops->reaction_list(state, "rreact", one1, 1, "rx1", reacted_cb, &at[2]));
+        CALL(ops->reaction_list(state, "rreact", one1, 1, "rx2", reacted_cb, &at[3]));
+        CALL(ops->reaction_list(state, "rreact", none, 1, "rx1", reacted_cb, &at[4]));
+        wait_reacted(at, 5);
+        CHECK(at[0].st == CHATD_OK && at[0].n == 5, "at once, both messages: %s n %zu", chatd_strerror(at[0].st),
+              at[0].n);
+        CHECK(at[1].st == CHATD_OK && at[1].n == 3 && at[1].seq[0] == 2 && at[1].seq[2] == 2,
+              "at once, message 2: n %zu", at[1].n);
+        int a2 = reacted_at(&at[2], 1, thumbs), a3 = reacted_at(&at[3], 1, thumbs),
+            f3 = reacted_at(&at[3], 1, family);
+        CHECK(at[2].st == CHATD_OK && at[2].n == 2 && at[2].seq[0] == 1 && at[2].seq[1] == 1 && a2 >= 0 &&
+                  at[2].me[a2], "at once, message 1 for rx1: n %zu", at[2].n);
+        CHECK(at[3].st == CHATD_OK && at[3].n == 2 && a3 >= 0 && at[3].me[a3] && f3 >= 0 && !at[3].me[f3],
+              "at once, message 1 for rx2: n %zu", at[3].n);
+        CHECK(at[4].st == CHATD_OK && at[4].n == 0, "at once, no such message: n %zu", at[4].n);
+    }
+
     /* Taken back: the count drops, an emoji nobody holds goes; twice is nothing. */
     r = react(ops, state, "rreact", 1, "rx1", thumbs, false, 0);
     t = reacted_at(&r, 1, thumbs);
