@@ -8,7 +8,8 @@ import threading
 import unittest
 import urllib.parse
 
-from chatd_harness import Chatd, wait_for
+from chatd_harness import Chatd, default_sections, wait_for
+from test_check_config import check
 from test_rooms import PROFILES, ProfileServer, healthy
 
 BODY_KO = "안녕하세요, 고객님 😀\n환불은 3–5 영업일 안에 처리됩니다. \"영수증\"을 보내 주세요."
@@ -129,6 +130,24 @@ class CannedAgentsWrite(ProfileServer):
         self.assertTrue(doc["can_edit"])
         self.assertEqual(self.api("agent2").delete(path("배송"))[0], 204)
         self.assertEqual(self.api("alice").call("PUT", path("x"), {"title": "T", "body": "B"})[0], 403)
+
+
+class CannedConfig(unittest.TestCase):
+    def test_canned_writers_errors_name_the_key(self):
+        s = default_sections(1, 2)
+        for bad in ("everyone", "Agents", "admins agents"):
+            s["support"] = {"canned_writers": bad}
+            p, path = check(s)
+            self.assertNotEqual(p.returncode, 0)
+            line = p.stderr.strip()
+            self.assertEqual(len(line.splitlines()), 1, p.stderr)
+            self.assertTrue(line.startswith(path + ": "), line)
+            self.assertIn("[support] canned_writers", line)
+            self.assertIn("expected admins or agents", line)
+        for good in ("admins", "agents", ""):
+            s["support"] = {"canned_writers": good}
+            p, _ = check(s)
+            self.assertEqual(p.returncode, 0, p.stderr)
 
 
 @unittest.skipUnless(os.environ.get("CHATD_PROFILE") in ("postgres", "mysql", "redis"),
