@@ -1201,7 +1201,7 @@ static void canned_rules(void **state)
     SC_OK("/환불-Policy_2", "환불-policy_2"); /* only A-Z folded */
     SC_OK("😀hi", "😀hi");
     SC_OK("ÄB", "Äb");
-    char k32[32 * 3 + 1] = "";
+    char k32[33 * 3 + 1] = "";
     for (int i = 0; i < 32; i++)
         strcat(k32, "가");
     SC_OK(k32, k32);
