@@ -483,7 +483,7 @@ typedef void (*chatd_count_cb)(void *ctx, chatd_status st, uint64_t n);
 #define CHATD_CANNED_BODY_MAX 4000    /* bytes of a body */
 struct chatd_canned_reply {
     size_t size;            /* sizeof the struct as its filler built it */
-    const char *desk;       /* e.g. "default" */
+    const char *desk;       /* e.g. "default": 1 to CHATD_CANNED_DESK_MAX bytes of a-z 0-9 - _ */
     const char *shortcut;   /* e.g. "refund" (agents type "/refund"); unique per desk */
     const char *title;
     const char *body;       /* may hold line breaks */
