@@ -566,6 +566,17 @@ int settings_load(struct settings *s, struct config *cfg, char *err, size_t errl
     if (config_get_duration_ms(cfg, sup, "first_response_target", 0, 0, 30LL * 86400000,
                                &s->first_response_target_ms, err, errlen) < 0)
         return -1;
+    /* Who changes the desk's canned replies besides admins (docs/support-desk.md,
+     * "Canned replies"): nobody (the default) or every agent. */
+    v = sup ? config_get(sup, "canned_writers") : NULL;
+    if (!v || !*v || strcmp(v, "admins") == 0)
+        s->canned_agents_write = false;
+    else if (strcmp(v, "agents") == 0)
+        s->canned_agents_write = true;
+    else {
+        config_errorf(err, errlen, cfg, "support", "canned_writers", "expected admins or agents; got '%s'", v);
+        return -1;
+    }
     if (check_unused(cfg, sup, err, errlen) < 0)
         return -1;
     return load_visitors(&s->visitors, cfg, err, errlen);
@@ -713,6 +724,7 @@ void settings_take_live(struct settings *s, struct settings *next)
     s->max_chats_per_agent = next->max_chats_per_agent;
     s->reopen_window_ms = next->reopen_window_ms;
     s->first_response_target_ms = next->first_response_target_ms;
+    s->canned_agents_write = next->canned_agents_write;
     s->edit_window_ms = next->edit_window_ms;
     struct visitor_settings visitors = s->visitors;
     s->visitors = next->visitors;

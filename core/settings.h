@@ -101,6 +101,7 @@ struct settings {
     size_t max_chats_per_agent;   /* open assigned rooms per agent for automatic assignment; 0 = unlimited */
     long long reopen_window_ms;   /* a customer's message reopens a room completed this recently; 0 = never */
     long long first_response_target_ms; /* a customer waiting longer for an agent's message is flagged; 0 = off */
+    bool canned_agents_write;     /* [support] canned_writers = agents: agents change canned replies too */
     /* [visitors] (docs/visitors.md) */
     struct visitor_settings visitors;
 };

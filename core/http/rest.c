@@ -10,6 +10,7 @@
 #include "plugins/loader.h"
 #include "http/admin_rest.h"
 #include "http/agents_rest.h"
+#include "http/canned_rest.h"
 #include "http/http_routes.h"
 #include "http/logout_rest.h"
 #include "wire/query.h"
@@ -217,6 +218,7 @@ enum api_handler {
     API_VISITORS,
     API_LOGOUT,
     API_SEARCH,
+    API_CANNED,
 };
 
 static const struct route api_routes[] = {
@@ -246,6 +248,10 @@ static const struct route api_routes[] = {
     {"DELETE", "/api/users/{}", API_USERS, 0},
     {"GET", "/api/agents", API_AGENTS, AGENTS_LIST},
     {"PUT", "/api/agents/me/status", API_AGENTS, AGENTS_STATUS},
+    {"GET", "/api/support/canned", API_CANNED, CANNED_LIST},
+    {"GET", "/api/support/canned/{}", API_CANNED, CANNED_GET},
+    {"PUT", "/api/support/canned/{}", API_CANNED, CANNED_PUT},
+    {"DELETE", "/api/support/canned/{}", API_CANNED, CANNED_DELETE},
     {"POST", "/api/admin/reload", API_ADMIN_RELOAD, 0},
     {"POST", "/api/visitors", API_VISITORS, 0},
     {"POST", "/api/logout", API_LOGOUT, 0},
@@ -280,6 +286,8 @@ static void rest_auth_done(void *ctx, chatd_status st, const struct chatd_identi
         logout_rest(c);
     else if (c->route->handler == API_SEARCH)
         search_rest(c, c->params[0]);
+    else if (c->route->handler == API_CANNED)
+        canned_rest(c, (enum canned_request_kind)c->route->request, c->params[0]);
     else
         rooms_rest(c, (enum rooms_request)c->route->request, c->params[0], c->params[1], c->params[2]);
 }

@@ -37,6 +37,7 @@ enum answer {
     ANSWER_COUNT,
     ANSWER_ERASE,
     ANSWER_REACTIONS,
+    ANSWER_CANNED,
 };
 
 struct call {
@@ -103,6 +104,7 @@ static void call_answer_failure(const struct call *c, chatd_status st)
     case ANSWER_COUNT: ((chatd_count_cb)c->cb)(c->ctx, st, 0); break;
     case ANSWER_ERASE: ((chatd_erase_cb)c->cb)(c->ctx, st, NULL); break;
     case ANSWER_REACTIONS: ((chatd_reactions_cb)c->cb)(c->ctx, st, NULL, 0); break;
+    case ANSWER_CANNED: ((chatd_canned_cb)c->cb)(c->ctx, st, NULL, 0); break;
     }
 }
 
@@ -369,6 +371,41 @@ static void on_reactions(void *ctx, chatd_status st, const struct chatd_reaction
         }
     }
     ((chatd_reactions_cb)c->cb)(c->ctx, st, out, n);
+    free(out);
+    call_free(c);
+}
+
+/* The canned replies of SDK 2.8, read at the plugin's stride. */
+#define CANNED_SIZE_2_8 (offsetof(struct chatd_canned_reply, updated_ms) + sizeof(int64_t))
+
+static void on_canned(void *ctx, chatd_status st, const struct chatd_canned_reply *replies, size_t n)
+{
+    struct call *c = ctx;
+    if (call_early(c))
+        return;
+    if (!replies || !n) {
+        ((chatd_canned_cb)c->cb)(c->ctx, st, NULL, 0);
+        call_free(c);
+        return;
+    }
+    if (replies->size < CANNED_SIZE_2_8)
+        return call_fail_now(c, call_bad_answer(c, "canned reply", replies->size, CANNED_SIZE_2_8));
+    struct chatd_canned_reply *out = calloc(n, sizeof *out);
+    if (!out)
+        return call_fail_now(c, CHATD_ERR_NOMEM);
+    size_t stride = replies->size;
+    for (size_t i = 0; i < n; i++) {
+        const struct chatd_canned_reply *in = (const void *)((const char *)replies + i * stride);
+        memcpy(&out[i], in, stride < sizeof out[i] ? stride : sizeof out[i]);
+        out[i].size = sizeof out[i];
+        if (!out[i].desk || !out[i].shortcut || !out[i].title || !out[i].body || !out[i].updated_by) {
+            free(out);
+            log_msg(CHATD_LOG_ERROR, c->p->section, 0, "storage plugin %s answered %s with a reply missing a member",
+                    c->p->desc->name, c->op);
+            return call_fail_now(c, CHATD_ERR_INTERNAL);
+        }
+    }
+    ((chatd_canned_cb)c->cb)(c->ctx, st, out, n);
     free(out);
     call_free(c);
 }
@@ -714,6 +751,42 @@ static void port_message_search(void *state, const struct chatd_message_search *
     call_returned(c);
 }
 
+static void port_canned_put(void *state, const struct chatd_canned_reply *reply, size_t max_per_desk,
+                            chatd_count_cb cb, void *ctx)
+{
+    struct plugin *p = state;
+    const struct chatd_storage_ops *o = ops_of_minor(p, 2);
+    struct call *c = call_start(p, "canned_put", ANSWER_COUNT, (void *)cb, ctx);
+    if (!c || port_lacks(c, o && OPS_HAS(o, canned_put)))
+        return;
+    struct chatd_canned_reply r = *reply;
+    r.size = sizeof r;
+    o->canned_put(p->state, &r, max_per_desk, on_count, c);
+    call_returned(c);
+}
+
+static void port_canned_delete(void *state, const char *desk, const char *shortcut, chatd_done_cb cb, void *ctx)
+{
+    struct plugin *p = state;
+    const struct chatd_storage_ops *o = ops_of_minor(p, 2);
+    struct call *c = call_start(p, "canned_delete", ANSWER_DONE, (void *)cb, ctx);
+    if (!c || port_lacks(c, o && OPS_HAS(o, canned_delete)))
+        return;
+    o->canned_delete(p->state, desk, shortcut, on_done, c);
+    call_returned(c);
+}
+
+static void port_canned_list(void *state, const char *desk, size_t limit, chatd_canned_cb cb, void *ctx)
+{
+    struct plugin *p = state;
+    const struct chatd_storage_ops *o = ops_of_minor(p, 2);
+    struct call *c = call_start(p, "canned_list", ANSWER_CANNED, (void *)cb, ctx);
+    if (!c || port_lacks(c, o && OPS_HAS(o, canned_list)))
+        return;
+    o->canned_list(p->state, desk, limit, on_canned, c);
+    call_returned(c);
+}
+
 static const struct chatd_storage_ops port_ops = {
     .size = sizeof port_ops,
     .room_create = port_room_create,
@@ -740,6 +813,9 @@ static const struct chatd_storage_ops port_ops = {
     .reaction_list = port_reaction_list,
     .room_rate = port_room_rate,
     .message_search = port_message_search,
+    .canned_put = port_canned_put,
+    .canned_delete = port_canned_delete,
+    .canned_list = port_canned_list,
 };
 
 const struct chatd_storage_ops *storage_ops(const struct plugin *p, void **state)
@@ -817,4 +893,10 @@ bool storage_has_message_search(const struct plugin *p)
 {
     const struct chatd_storage_ops *o = ops_of_minor(p, 2);
     return o && OPS_HAS(o, message_search);
+}
+
+bool storage_has_canned(const struct plugin *p)
+{
+    const struct chatd_storage_ops *o = ops_of_minor(p, 2);
+    return o && OPS_HAS(o, canned_put) && OPS_HAS(o, canned_delete) && OPS_HAS(o, canned_list);
 }

@@ -63,4 +63,8 @@ bool storage_has_rate(const struct plugin *p);
  * answers it CHATD_ERR_UNSUPPORTED. */
 bool storage_has_message_search(const struct plugin *p);
 
+/* SDK 2.8: whether p keeps canned replies (canned_put, canned_delete and
+ * canned_list); without, the port answers them CHATD_ERR_UNSUPPORTED. */
+bool storage_has_canned(const struct plugin *p);
+
 #endif

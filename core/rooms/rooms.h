@@ -8,6 +8,7 @@
  *   rooms/reopen.h       a completed support room opened again by its customer's message
  *   rooms/rating.h       the customer's rating of a completed support room
  *   rooms/transcript.h   a support room's transcript, read page by page
+ *   rooms/canned_replies.h a desk's saved replies agents insert by a shortcut
  *   rooms/membership.h   direct and group rooms: create, list, show, leave
  *   rooms/group_changes.h a group's members, roles, title, deletion
  *   rooms/history.h      history pages with cursors, since-seq replay pages
@@ -181,6 +182,7 @@ struct rooms {
     long long edit_window_ms;   /* [rooms] edit_window: how long a sender edits; 0 = never */
     long long reopen_window_ms; /* [support] reopen_window: a completed room reopens this long; 0 = never */
     struct first_response *first_response; /* [support] first_response_target; NULL: no waits kept */
+    bool canned_agents_write;   /* [support] canned_writers = agents: agents change canned replies too */
 };
 
 /* The answer for a storage status: OK, EXISTS, NOT_FOUND (why:

@@ -235,6 +235,7 @@ $("signin").addEventListener("submit", async (e) => {
     refreshQueue();
     refreshMine();
     refreshAgents();
+    refreshCanned();
   };
   desk.onConnect.push(watch);
   watch();
@@ -244,9 +245,179 @@ $("composer").addEventListener("submit", (e) => {
   e.preventDefault();
   const input = e.target.text;
   if (!input.value.trim() || !state.open || editing.submitted()) return;
-  desk.send(state.open, input.value);
+  desk.send(state.open, withCannedBodies(input.value));
   input.value = "";
+  canned.inserted = [];
+  hideSuggestions();
 });
+
+// Canned replies (GET /api/support/canned, support-desk.md): "/" and the
+// start of a shortcut in the reply box offers the desk's replies whose
+// shortcut starts so (or whose title holds it); Tab, Enter or a click
+// puts the body in place of "/…". The reply box is one line, so a body's
+// line breaks show as spaces there and are sent as they are saved.
+const canned = { replies: [], canEdit: false, matches: [], pick: 0, token: null, inserted: [] };
+window.__canned = canned; // for the browser tests
+
+async function refreshCanned() {
+  try {
+    const doc = await desk.api("GET", "/api/support/canned");
+    canned.replies = doc.replies;
+    canned.canEdit = doc.can_edit;
+  } catch (err) {
+    $("canned").hidden = true; // a storage without them (501), or not an agent
+    return;
+  }
+  renderCanned();
+}
+
+function renderCanned() {
+  $("canned").hidden = false;
+  $("canned-form").hidden = !canned.canEdit;
+  $("canned-count").textContent = canned.replies.length ? canned.replies.length : "";
+  $("canned-list").replaceChildren(...canned.replies.map((r) => {
+    const li = document.createElement("li");
+    li.dataset.shortcut = r.shortcut;
+    const who = document.createElement("span");
+    who.className = "who";
+    who.textContent = "/" + r.shortcut;
+    const info = document.createElement("span");
+    info.className = "info";
+    info.textContent = r.title;
+    info.title = r.body;
+    li.append(who, info);
+    if (canned.canEdit) {
+      const actions = document.createElement("span");
+      actions.className = "actions";
+      const edit = document.createElement("button");
+      edit.type = "button";
+      edit.className = "secondary";
+      edit.textContent = "Edit";
+      edit.setAttribute("aria-label", "Edit /" + r.shortcut);
+      edit.addEventListener("click", () => {
+        const f = $("canned-form");
+        f.shortcut.value = r.shortcut;
+        f.title.value = r.title;
+        f.body.value = r.body;
+        f.title.focus();
+      });
+      const del = document.createElement("button");
+      del.type = "button";
+      del.className = "secondary";
+      del.textContent = "Delete";
+      del.setAttribute("aria-label", "Delete /" + r.shortcut);
+      del.addEventListener("click", async () => {
+        try {
+          await desk.api("DELETE", "/api/support/canned/" + encodeURIComponent(r.shortcut));
+        } catch (err) {
+          $("canned-error").textContent = err.message;
+        }
+        refreshCanned();
+      });
+      actions.append(edit, del);
+      li.append(actions);
+    }
+    return li;
+  }));
+}
+
+$("canned-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const f = e.target;
+  $("canned-error").textContent = "";
+  try {
+    await desk.api("PUT", "/api/support/canned/" + encodeURIComponent(f.shortcut.value.trim()),
+                   { title: f.title.value, body: f.body.value });
+  } catch (err) {
+    $("canned-error").textContent = err.message;
+    return;
+  }
+  f.reset();
+  refreshCanned();
+});
+
+// The "/…" being typed before the caret, or null.
+function cannedToken(input) {
+  const before = input.value.slice(0, input.selectionStart);
+  const m = /(^|\s)\/(\S*)$/.exec(before);
+  return m ? { start: before.length - m[2].length - 1, end: before.length, prefix: m[2] } : null;
+}
+
+function showSuggestions() {
+  const input = $("composer").text;
+  canned.token = state.open ? cannedToken(input) : null;
+  const p = canned.token ? canned.token.prefix.replace(/[A-Z]/g, (c) => c.toLowerCase()) : "";
+  canned.matches = !canned.token ? [] : canned.replies.filter((r) =>
+    r.shortcut.startsWith(p) || (p && r.title.toLowerCase().includes(p.toLowerCase()))).slice(0, 8);
+  canned.pick = 0;
+  renderSuggestions();
+}
+
+function renderSuggestions() {
+  const list = $("canned-suggest");
+  list.hidden = canned.matches.length === 0;
+  $("composer").text.setAttribute("aria-expanded", String(!list.hidden));
+  list.replaceChildren(...canned.matches.map((r, i) => {
+    const li = document.createElement("li");
+    li.role = "option";
+    li.dataset.shortcut = r.shortcut;
+    li.setAttribute("aria-selected", String(i === canned.pick));
+    const sc = document.createElement("span");
+    sc.className = "sc";
+    sc.textContent = "/" + r.shortcut;
+    const title = document.createElement("span");
+    title.className = "title";
+    title.textContent = r.title;
+    const body = document.createElement("span");
+    body.className = "body";
+    body.textContent = r.body;
+    li.append(sc, title, body);
+    // mousedown, not click: the reply box keeps its focus and caret.
+    li.addEventListener("mousedown", (e) => { e.preventDefault(); insertCanned(r); });
+    return li;
+  }));
+}
+
+function hideSuggestions() {
+  canned.matches = [];
+  renderSuggestions();
+}
+
+function insertCanned(r) {
+  const input = $("composer").text;
+  const t = canned.token || { start: input.selectionStart, end: input.selectionStart };
+  const shown = r.body.replace(/\r?\n/g, " ");
+  input.value = input.value.slice(0, t.start) + shown + input.value.slice(t.end);
+  const caret = t.start + shown.length;
+  input.setSelectionRange(caret, caret);
+  if (shown !== r.body) canned.inserted.push({ shown, body: r.body });
+  hideSuggestions();
+  input.focus();
+}
+
+// The text to send: each inserted body still there whole, with its line breaks.
+function withCannedBodies(text) {
+  for (const { shown, body } of canned.inserted) text = text.replace(shown, body);
+  return text;
+}
+
+$("composer").text.addEventListener("input", showSuggestions);
+$("composer").text.addEventListener("keydown", (e) => {
+  if (!canned.matches.length) return;
+  if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+    e.preventDefault();
+    const n = canned.matches.length;
+    canned.pick = (canned.pick + (e.key === "ArrowDown" ? 1 : n - 1)) % n;
+    renderSuggestions();
+  } else if (e.key === "Tab" || e.key === "Enter") {
+    e.preventDefault();
+    insertCanned(canned.matches[canned.pick]);
+  } else if (e.key === "Escape") {
+    e.preventDefault();
+    hideSuggestions();
+  }
+});
+$("composer").text.addEventListener("blur", () => setTimeout(hideSuggestions, 0));
 
 $("composer").querySelector("input").addEventListener("input", () => {
   if (state.open && Date.now() - state.lastTyping > 2000) { state.lastTyping = Date.now(); desk.typing(state.open); }

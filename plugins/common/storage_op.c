@@ -14,7 +14,7 @@ void storage_op_answer(enum op_kind kind, void *cb, void *ctx, chatd_status st, 
     case OP_CLAIM_LIMITED: case OP_TRANSFER: case OP_REOPEN:
         ((chatd_room_cb)cb)(ctx, st, data || st == CHATD_ERR_LIMIT ? rooms : NULL);
         break;
-    case OP_PURGE:
+    case OP_PURGE: case OP_CANNED_PUT:
         ((chatd_count_cb)cb)(ctx, st, st == CHATD_OK ? n : 0);
         break;
     case OP_ERASE:
@@ -22,6 +22,9 @@ void storage_op_answer(enum op_kind kind, void *cb, void *ctx, chatd_status st, 
         break;
     case OP_REACT: case OP_REACTIONS:
         storage_op_answer_reactions(cb, ctx, st == CHATD_OK ? CHATD_ERR_INTERNAL : st, NULL, 0);
+        break;
+    case OP_CANNED_LIST:
+        storage_op_answer_canned(cb, ctx, st == CHATD_OK ? CHATD_ERR_INTERNAL : st, NULL, 0);
         break;
     case OP_LIST:
         ((chatd_rooms_cb)cb)(ctx, st, st == CHATD_OK ? rooms : NULL, st == CHATD_OK ? n : 0);
@@ -42,6 +45,13 @@ void storage_op_answer_reactions(void *cb, void *ctx, chatd_status st, const str
 {
     bool data = (st == CHATD_OK || st == CHATD_ERR_EXISTS || st == CHATD_ERR_LIMIT) && n;
     ((chatd_reactions_cb)cb)(ctx, st, data ? counts : NULL, data ? n : 0);
+}
+
+void storage_op_answer_canned(void *cb, void *ctx, chatd_status st, const struct chatd_canned_reply *replies,
+                              size_t n)
+{
+    bool data = st == CHATD_OK && n;
+    ((chatd_canned_cb)cb)(ctx, st, data ? replies : NULL, data ? n : 0);
 }
 
 void storage_op_answer_erase(void *cb, void *ctx, chatd_status st, const struct chatd_erase_result *res)

@@ -163,7 +163,7 @@ struct block {
     char data[];
 };
 
-enum ckind { C_ROOM, C_ROOMS, C_MESSAGE, C_MESSAGES, C_DONE, C_COUNT, C_ERASE, C_REACTIONS };
+enum ckind { C_ROOM, C_ROOMS, C_MESSAGE, C_MESSAGES, C_DONE, C_COUNT, C_ERASE, C_REACTIONS, C_CANNED };
 
 struct completion {
     struct completion *next;
@@ -178,6 +178,7 @@ struct completion {
         chatd_count_cb count;
         chatd_erase_cb erase;
         chatd_reactions_cb reactions;
+        chatd_canned_cb canned;
     } cb;
     void *ctx;
     struct block *arena;
@@ -186,6 +187,13 @@ struct completion {
     size_t n;
     struct chatd_erase_result erased;
     struct chatd_reaction_count *counts;
+    struct chatd_canned_reply *canned;
+};
+
+/* A desk's canned reply (SDK 2.8). */
+struct mcanned {
+    char *desk, *shortcut, *title, *body, *updated_by;
+    int64_t updated_ms;
 };
 
 struct memstore {
@@ -198,6 +206,8 @@ struct memstore {
     size_t nrooms, order_cap;
     uint64_t next_message_id;
     long long max_rooms, max_messages;
+    struct mcanned *canned;  /* SDK 2.8: ordered by desk, then shortcut (strcmp) */
+    size_t ncanned, canned_cap;
 };
 
 static void *arena_alloc(struct completion *c, size_t n)
@@ -258,6 +268,7 @@ static void run_completions(evutil_socket_t fd, short what, void *arg)
         case C_COUNT: c->cb.count(c->ctx, c->st, c->n); break;
         case C_ERASE: c->cb.erase(c->ctx, c->st, c->st == CHATD_OK ? &c->erased : NULL); break;
         case C_REACTIONS: c->cb.reactions(c->ctx, c->st, c->n ? c->counts : NULL, c->n); break;
+        case C_CANNED: c->cb.canned(c->ctx, c->st, c->n ? c->canned : NULL, c->n); break;
         }
         completion_free(c);
         c = next;
@@ -303,6 +314,7 @@ static void nomem_run(void *arg)
     case C_COUNT: ((chatd_count_cb)n->cb)(n->ctx, CHATD_ERR_NOMEM, 0); break;
     case C_ERASE: ((chatd_erase_cb)n->cb)(n->ctx, CHATD_ERR_NOMEM, NULL); break;
     case C_REACTIONS: ((chatd_reactions_cb)n->cb)(n->ctx, CHATD_ERR_NOMEM, NULL, 0); break;
+    case C_CANNED: ((chatd_canned_cb)n->cb)(n->ctx, CHATD_ERR_NOMEM, NULL, 0); break;
     }
     free(n);
 }
@@ -1502,6 +1514,15 @@ static chatd_status mem_init(const struct chatd_host *h, void **state)
     return CHATD_OK;
 }
 
+static void canned_destroy(struct mcanned *c)
+{
+    free(c->desk);
+    free(c->shortcut);
+    free(c->title);
+    free(c->body);
+    free(c->updated_by);
+}
+
 static void mem_fini(void *state)
 {
     struct memstore *m = state;
@@ -1515,6 +1536,9 @@ static void mem_fini(void *state)
     free(m->order);
     smap_free(&m->rooms);
     smap_free(&m->unique);
+    for (size_t i = 0; i < m->ncanned; i++)
+        canned_destroy(&m->canned[i]);
+    free(m->canned);
     free(m);
 }
 
@@ -1667,6 +1691,122 @@ static void mem_room_rate(void *state, const struct chatd_room_rating *rt, chatd
     complete_room(m, cb, ctx, CHATD_OK, r, NULL);
 }
 
+/* SDK 2.8: canned replies. One thread: each operation is atomic. */
+
+static int canned_cmp(const struct mcanned *c, const char *desk, const char *shortcut)
+{
+    int d = strcmp(c->desk, desk);
+    return d ? d : strcmp(c->shortcut, shortcut);
+}
+
+/* The index of (desk, shortcut), or where it would go; *found says which. */
+static size_t canned_find(const struct memstore *m, const char *desk, const char *shortcut, bool *found)
+{
+    size_t lo = 0, hi = m->ncanned;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (canned_cmp(&m->canned[mid], desk, shortcut) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = lo < m->ncanned && canned_cmp(&m->canned[lo], desk, shortcut) == 0;
+    return lo;
+}
+
+static void mem_canned_put(void *state, const struct chatd_canned_reply *reply, size_t max_per_desk,
+                           chatd_count_cb cb, void *ctx)
+{
+    struct memstore *m = state;
+    bool found;
+    size_t at = canned_find(m, reply->desk, reply->shortcut, &found);
+    if (!found && max_per_desk) {
+        size_t n = 0;
+        for (size_t i = 0; i < m->ncanned; i++)
+            n += strcmp(m->canned[i].desk, reply->desk) == 0;
+        if (n >= max_per_desk) {
+            struct completion *c = completion_new(C_COUNT, ctx);
+            if (!c) {
+                answer_nomem(m, C_COUNT, (void *)cb, ctx);
+                return;
+            }
+            c->cb.count = cb;
+            c->st = CHATD_ERR_LIMIT;
+            complete(m, c);
+            return;
+        }
+    }
+    struct mcanned c = {strdup(reply->desk), strdup(reply->shortcut), strdup(reply->title), strdup(reply->body),
+                        strdup(reply->updated_by), reply->updated_ms};
+    if (!found && m->ncanned == m->canned_cap) {
+        size_t cap = m->canned_cap ? 2 * m->canned_cap : 16;
+        struct mcanned *more = realloc(m->canned, cap * sizeof *more);
+        if (more) {
+            m->canned = more;
+            m->canned_cap = cap;
+        }
+    }
+    if (!c.desk || !c.shortcut || !c.title || !c.body || !c.updated_by || (!found && m->ncanned == m->canned_cap)) {
+        canned_destroy(&c);
+        answer_nomem(m, C_COUNT, (void *)cb, ctx);
+        return;
+    }
+    if (found) {
+        canned_destroy(&m->canned[at]);
+    } else {
+        memmove(&m->canned[at + 1], &m->canned[at], (m->ncanned - at) * sizeof *m->canned);
+        m->ncanned++;
+    }
+    m->canned[at] = c;
+    complete_count(m, cb, ctx, !found);
+}
+
+static void mem_canned_delete(void *state, const char *desk, const char *shortcut, chatd_done_cb cb, void *ctx)
+{
+    struct memstore *m = state;
+    bool found;
+    size_t at = canned_find(m, desk, shortcut, &found);
+    if (found) {
+        canned_destroy(&m->canned[at]);
+        memmove(&m->canned[at], &m->canned[at + 1], (m->ncanned - at - 1) * sizeof *m->canned);
+        m->ncanned--;
+    }
+    complete_done(m, cb, ctx, found ? CHATD_OK : CHATD_ERR_NOT_FOUND);
+}
+
+static void mem_canned_list(void *state, const char *desk, size_t limit, chatd_canned_cb cb, void *ctx)
+{
+    struct memstore *m = state;
+    struct completion *c = completion_new(C_CANNED, ctx);
+    if (!c) {
+        answer_nomem(m, C_CANNED, (void *)cb, ctx);
+        return;
+    }
+    c->cb.canned = cb;
+    c->st = CHATD_OK;
+    bool found, oom = false;
+    size_t at = canned_find(m, desk, "", &found), n = 0;
+    while (at + n < m->ncanned && n < limit && strcmp(m->canned[at + n].desk, desk) == 0)
+        n++;
+    if (n && !(c->canned = arena_alloc(c, n * sizeof *c->canned)))
+        oom = true;
+    for (size_t i = 0; i < n && !oom; i++) {
+        const struct mcanned *in = &m->canned[at + i];
+        c->canned[i] = (struct chatd_canned_reply){
+            .size = sizeof c->canned[i], .desk = arena_str(c, in->desk, &oom),
+            .shortcut = arena_str(c, in->shortcut, &oom), .title = arena_str(c, in->title, &oom),
+            .body = arena_str(c, in->body, &oom), .updated_by = arena_str(c, in->updated_by, &oom),
+            .updated_ms = in->updated_ms};
+    }
+    if (oom) {
+        completion_free(c);
+        answer_nomem(m, C_CANNED, (void *)cb, ctx);
+        return;
+    }
+    c->n = n;
+    complete(m, c);
+}
+
 static const struct chatd_storage_ops mem_ops = {
     .size = sizeof mem_ops,
     .room_create = mem_room_create,
@@ -1699,6 +1839,10 @@ static const struct chatd_storage_ops mem_ops = {
     .room_rate = mem_room_rate,
     /* SDK 2.4: search. */
     .message_search = mem_message_search,
+    /* SDK 2.8: canned replies. */
+    .canned_put = mem_canned_put,
+    .canned_delete = mem_canned_delete,
+    .canned_list = mem_canned_list,
 };
 
 CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_STORAGE, .name = "memory", .version = "1.0",

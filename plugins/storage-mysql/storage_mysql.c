@@ -51,7 +51,7 @@
 #include "plugin_conf.h"
 #include "storage_op.h"
 
-#define SCHEMA_VERSION 6
+#define SCHEMA_VERSION 7
 #define MAX_BATCH 256 /* ops per transaction */
 #define MAX_TRIES 5   /* runs of a batch rolled back by deadlocks before giving up */
 #define LIST_MAX 1000 /* room_list's answer when the filter gives no limit */
@@ -131,6 +131,19 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "ALTER TABLE chatd_rooms ADD COLUMN IF NOT EXISTS rating TINYINT NOT NULL DEFAULT 0,"
     " ADD COLUMN IF NOT EXISTS rating_comment TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL,"
     " ADD COLUMN IF NOT EXISTS rated_ms BIGINT NOT NULL DEFAULT 0",
+    /* 7: canned replies (SDK 2.8), one per (desk, shortcut); desk and
+     * shortcut as bytes (compared and ordered byte for byte, no padding).
+     * One row per desk whose lock orders the puts into it, from any
+     * instance, so that its bound is counted and the reply stored in one
+     * step. */
+    "CREATE TABLE IF NOT EXISTS chatd_canned ("
+    " desk VARBINARY(64) NOT NULL, shortcut VARBINARY(128) NOT NULL,"
+    " title TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,"
+    " body TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL, updated_by " TXT(255) " NOT NULL,"
+    " updated_ms BIGINT NOT NULL, PRIMARY KEY (desk, shortcut)"
+    ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;\n"
+    "CREATE TABLE IF NOT EXISTS chatd_canned_desks (desk VARBINARY(64) NOT NULL PRIMARY KEY"
+    ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
 };
 
 /* ---------------------------------------------------------- strings */
@@ -266,6 +279,8 @@ struct op {
     size_t nseqs;
     struct chatd_reaction_count *counts;
     size_t ncounts;
+    struct chatd_canned_reply canned;   /* canned_put's argument; desk and shortcut of the others */
+    struct chatd_canned_reply *replies; /* canned_list's answer */
     /* state carried between steps */
     uint64_t base;
     char **ids;
@@ -501,6 +516,8 @@ static void op_answer(struct op *o, chatd_status s)
         storage_op_answer_erase(o->cb, o->ctx, s, &o->erased);
     } else if (o->kind == OP_REACT || o->kind == OP_REACTIONS)
         storage_op_answer_reactions(o->cb, o->ctx, s, o->counts, o->ncounts);
+    else if (o->kind == OP_CANNED_LIST)
+        storage_op_answer_canned(o->cb, o->ctx, s, o->replies, o->n);
     else
         storage_op_answer(o->kind, o->cb, o->ctx, s, o->rooms, o->msgs, o->n);
 }
@@ -2226,6 +2243,91 @@ static bool step_reactions(struct op *o, MYSQL *my, struct result *r, size_t nr,
     return false;
 }
 
+/* SDK 2.8: canned replies. A put takes its desk's lock row (held to
+ * COMMIT), then counts the desk and looks for the shortcut, then stores. */
+static bool step_canned_put(struct op *o, MYSQL *my, struct result *r, size_t nr, struct sb *b)
+{
+    const struct chatd_canned_reply *c = &o->canned;
+    switch (o->step) {
+    case 0:
+        sb_add(b, "INSERT INTO chatd_canned_desks (desk) VALUES (");
+        sb_str(b, my, c->desk);
+        sb_add(b, ") ON DUPLICATE KEY UPDATE desk = desk;SELECT desk FROM chatd_canned_desks WHERE desk = ");
+        sb_str(b, my, c->desk);
+        sb_add(b, " FOR UPDATE;SELECT COUNT(*), COALESCE(SUM(shortcut = ");
+        sb_str(b, my, c->shortcut);
+        sb_add(b, "), 0) FROM chatd_canned WHERE desk = ");
+        sb_str(b, my, c->desk);
+        return true;
+    case 1: {
+        MYSQL_ROW row = nr >= 3 && r[2].res ? mysql_fetch_row(r[2].res) : NULL;
+        if (!row) {
+            o->status = CHATD_ERR_INTERNAL;
+            return false;
+        }
+        bool exists = col_i64(row, 1) > 0;
+        if (!exists && o->limit && (uint64_t)col_i64(row, 0) >= o->limit) {
+            o->status = CHATD_ERR_LIMIT;
+            return false;
+        }
+        o->n = !exists;
+        sb_add(b, "INSERT INTO chatd_canned (desk, shortcut, title, body, updated_by, updated_ms) VALUES (");
+        sb_str(b, my, c->desk);
+        sb_add(b, ", ");
+        sb_str(b, my, c->shortcut);
+        sb_add(b, ", ");
+        sb_str(b, my, c->title);
+        sb_add(b, ", ");
+        sb_str(b, my, c->body);
+        sb_add(b, ", ");
+        sb_str(b, my, c->updated_by);
+        sb_fmt(b, ", %lld) ON DUPLICATE KEY UPDATE title = VALUES(title), body = VALUES(body),"
+                  " updated_by = VALUES(updated_by), updated_ms = VALUES(updated_ms)",
+               (long long)c->updated_ms);
+        return true;
+    }
+    default:
+        o->status = CHATD_OK;
+        return false;
+    }
+}
+
+static bool step_canned_delete(struct op *o, MYSQL *my, struct result *r, size_t nr, struct sb *b)
+{
+    if (o->step == 0) {
+        sb_add(b, "DELETE FROM chatd_canned WHERE desk = ");
+        sb_str(b, my, o->canned.desk);
+        sb_add(b, " AND shortcut = ");
+        sb_str(b, my, o->canned.shortcut);
+        return true;
+    }
+    o->status = nr && r[0].affected ? CHATD_OK : CHATD_ERR_NOT_FOUND;
+    return false;
+}
+
+static bool step_canned_list(struct op *o, MYSQL *my, struct result *r, size_t nr, struct sb *b)
+{
+    if (o->step == 0) {
+        sb_add(b, "SELECT desk, shortcut, title, body, updated_by, updated_ms FROM chatd_canned WHERE desk = ");
+        sb_str(b, my, o->canned.desk);
+        sb_fmt(b, " ORDER BY shortcut LIMIT %zu", o->limit);
+        return true;
+    }
+    MYSQL_RES *res = nr ? r[0].res : NULL;
+    size_t rows = res ? (size_t)mysql_num_rows(res) : 0;
+    o->replies = rows ? arena(o, &o->ans, rows * sizeof *o->replies) : NULL;
+    MYSQL_ROW row;
+    while (o->replies && (row = mysql_fetch_row(res))) {
+        unsigned long *len = mysql_fetch_lengths(res);
+        o->replies[o->n++] = (struct chatd_canned_reply){
+            .size = sizeof *o->replies, .desk = col(o, row, len, 0), .shortcut = col(o, row, len, 1),
+            .title = col(o, row, len, 2), .body = col(o, row, len, 3), .updated_by = col(o, row, len, 4),
+            .updated_ms = col_i64(row, 5)};
+    }
+    o->status = CHATD_OK;
+    return false;
+}
+
 static bool op_step(struct op *o, MYSQL *my, struct result *r, size_t nr, struct sb *b)
 {
     switch (o->kind) {
@@ -2250,6 +2352,9 @@ static bool op_step(struct op *o, MYSQL *my, struct result *r, size_t nr, struct
     case OP_REACTIONS: return step_reactions(o, my, r, nr, b);
     case OP_RATE: return step_rate(o, my, r, nr, b);
     case OP_SEARCH: return step_search(o, my, r, nr, b);
+    case OP_CANNED_PUT: return step_canned_put(o, my, r, nr, b);
+    case OP_CANNED_DELETE: return step_canned_delete(o, my, r, nr, b);
+    case OP_CANNED_LIST: return step_canned_list(o, my, r, nr, b);
     }
     o->status = CHATD_ERR_INTERNAL;
     return false;
@@ -3490,6 +3595,50 @@ static void m_reaction_list(void *state, const char *room_id, const uint64_t *se
     submit(st, o);
 }
 
+/* SDK 2.8: canned replies. A desk's ops share a route (its own name
+ * space, no room's) so they run in call order on one connection. */
+static const char *canned_route(struct op *o, const char *desk)
+{
+    size_t n = strlen(desk);
+    char *r = arena(o, &o->args, n + sizeof "canned\x1f");
+    if (r) {
+        memcpy(r, "canned\x1f", sizeof "canned\x1f" - 1);
+        memcpy(r + sizeof "canned\x1f" - 1, desk, n + 1);
+    }
+    return r;
+}
+
+static void m_canned_put(void *state, const struct chatd_canned_reply *reply, size_t max_per_desk,
+                         chatd_count_cb cb, void *ctx)
+{
+    NEW_OP(OP_CANNED_PUT, cb)
+    o->canned = (struct chatd_canned_reply){
+        .size = sizeof o->canned, .desk = astr(o, reply->desk), .shortcut = astr(o, reply->shortcut),
+        .title = astr(o, reply->title), .body = astr(o, reply->body), .updated_by = astr(o, reply->updated_by),
+        .updated_ms = reply->updated_ms};
+    o->route = canned_route(o, reply->desk);
+    o->limit = max_per_desk;
+    submit(st, o);
+}
+
+static void m_canned_delete(void *state, const char *desk, const char *shortcut, chatd_done_cb cb, void *ctx)
+{
+    NEW_OP(OP_CANNED_DELETE, cb)
+    o->canned.desk = astr(o, desk);
+    o->canned.shortcut = astr(o, shortcut);
+    o->route = canned_route(o, desk);
+    submit(st, o);
+}
+
+static void m_canned_list(void *state, const char *desk, size_t limit, chatd_canned_cb cb, void *ctx)
+{
+    NEW_OP(OP_CANNED_LIST, cb)
+    o->canned.desk = astr(o, desk);
+    o->limit = limit ? limit : 1;
+    o->route = canned_route(o, desk);
+    submit(st, o);
+}
+
 static void m_message_search(void *state, const struct chatd_message_search *q, chatd_messages_cb cb, void *ctx)
 {
     NEW_OP(OP_SEARCH, cb)
@@ -3744,6 +3893,10 @@ static const struct chatd_storage_ops my_ops = {
     .room_rate = m_room_rate,
     /* SDK 2.4: search. */
     .message_search = m_message_search,
+    /* SDK 2.8: canned replies. */
+    .canned_put = m_canned_put,
+    .canned_delete = m_canned_delete,
+    .canned_list = m_canned_list,
 };
 
 CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_STORAGE, .name = "mysql", .version = "1.0",

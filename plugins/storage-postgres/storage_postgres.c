@@ -40,7 +40,7 @@
 
 #include "storage_op.h"
 
-#define SCHEMA_VERSION 11
+#define SCHEMA_VERSION 12
 #define MAX_BATCH 256          /* ops per transaction */
 #define MAX_TRIES 5            /* runs of an op rolled back by deadlocks before giving up */
 #define LIST_MAX 1000          /* room_list's answer when the filter gives no limit */
@@ -834,6 +834,30 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "  END IF;\n"
     "END\n"
     "$$;\n",
+    /* 12: canned replies (SDK 2.8), one per (desk, shortcut), shortcuts
+     * ordered byte for byte (COLLATE "C"). A put takes a transaction-scoped
+     * advisory lock named after the desk, so that its bound is counted
+     * and the reply stored in one step from any instance. chatd_canned_put
+     * answers 1 new, 0 replaced, -1 refused at the bound. */
+    "CREATE TABLE chatd_canned (desk text NOT NULL, shortcut text COLLATE \"C\" NOT NULL, title text NOT NULL,"
+    " body text NOT NULL, updated_by text NOT NULL, updated_ms bigint NOT NULL, PRIMARY KEY (desk, shortcut));\n"
+    "CREATE FUNCTION chatd_canned_put(p_desk text, p_shortcut text, p_title text, p_body text, p_by text,"
+    " p_ms bigint, p_max bigint) RETURNS smallint LANGUAGE plpgsql AS $$\n"
+    "DECLARE fresh boolean;\n"
+    "BEGIN\n"
+    "  PERFORM pg_advisory_xact_lock(hashtextextended('chatd_canned:' || p_desk, 0));\n"
+    "  IF p_max > 0 AND NOT EXISTS (SELECT 1 FROM chatd_canned WHERE desk = p_desk AND shortcut = p_shortcut)\n"
+    "     AND (SELECT count(*) FROM chatd_canned WHERE desk = p_desk) >= p_max THEN\n"
+    "    RETURN -1;\n"
+    "  END IF;\n"
+    "  INSERT INTO chatd_canned AS c (desk, shortcut, title, body, updated_by, updated_ms)\n"
+    "       VALUES (p_desk, p_shortcut, p_title, p_body, p_by, p_ms)\n"
+    "  ON CONFLICT (desk, shortcut) DO UPDATE SET title = excluded.title, body = excluded.body,\n"
+    "     updated_by = excluded.updated_by, updated_ms = excluded.updated_ms\n"
+    "  RETURNING (c.xmax = 0) INTO fresh;\n"
+    "  RETURN CASE WHEN fresh THEN 1 ELSE 0 END;\n"
+    "END\n"
+    "$$;\n",
 };
 
 /* The statements of the ops. Room rows come back as the 24 columns of
@@ -905,6 +929,11 @@ static const char SQL_SEARCH[] =
     " AND ($3::text IS NULL OR x.ts_ms < $4::bigint OR (x.ts_ms = $4::bigint AND (x.room COLLATE \"C\" < $3"
     " OR (x.room = $3 AND x.seq < $5::bigint))))"
     " ORDER BY x.ts_ms DESC, x.room COLLATE \"C\" DESC, x.seq DESC LIMIT $6::bigint";
+static const char SQL_CANNED_PUT[] = "SELECT chatd_canned_put($1, $2, $3, $4, $5, $6::bigint, $7::bigint)";
+static const char SQL_CANNED_DELETE[] =
+    "WITH d AS (DELETE FROM chatd_canned WHERE desk = $1 AND shortcut = $2 RETURNING 1) SELECT count(*) FROM d";
+static const char SQL_CANNED_LIST[] = "SELECT desk, shortcut, title, body, updated_by, updated_ms FROM chatd_canned"
+                                      " WHERE desk = $1 ORDER BY shortcut LIMIT $2::bigint";
 static const char SQL_EDIT[] =
     "SELECT * FROM chatd_message_edit($1, $2::bigint, $3::smallint, $4::bytea, $5, $6::bigint)";
 static const char SQL_REACT[] =
@@ -937,6 +966,8 @@ static const struct {
     {"chatd_react", SQL_REACT},     {"chatd_reactions", SQL_REACTIONS},
     {"chatd_rate", SQL_RATE},
     {"chatd_search", SQL_SEARCH},
+    {"chatd_canned_put", SQL_CANNED_PUT}, {"chatd_canned_delete", SQL_CANNED_DELETE},
+    {"chatd_canned_list", SQL_CANNED_LIST},
 };
 
 static const char *prepared_name(const char *sql)
@@ -995,6 +1026,8 @@ struct op {
     struct chatd_erase_result erased;
     struct chatd_reaction_count *counts;
     size_t ncounts;
+    struct chatd_canned_reply canned;   /* canned_put's argument */
+    struct chatd_canned_reply *replies; /* canned_list's answer */
 };
 
 enum conn_state { C_DOWN, C_RESOLVING, C_CONNECTING, C_MIGRATING, C_READY };
@@ -1150,6 +1183,8 @@ static void op_answer(struct op *o, chatd_status s)
         storage_op_answer_erase(o->cb, o->ctx, o->oom ? CHATD_ERR_NOMEM : s, &o->erased);
     else if (o->kind == OP_REACT || o->kind == OP_REACTIONS)
         storage_op_answer_reactions(o->cb, o->ctx, o->oom ? CHATD_ERR_NOMEM : s, o->counts, o->ncounts);
+    else if (o->kind == OP_CANNED_LIST)
+        storage_op_answer_canned(o->cb, o->ctx, o->oom ? CHATD_ERR_NOMEM : s, o->replies, o->n);
     else
         storage_op_answer(o->kind, o->cb, o->ctx, o->oom ? CHATD_ERR_NOMEM : s, o->rooms, o->msgs, o->n);
 }
@@ -1468,6 +1503,30 @@ static void read_answer(struct op *o, PGresult *r)
         }
         return;
     }
+    case OP_CANNED_PUT:
+        if (rows != 1 || cols != 1) {
+            o->status = CHATD_ERR_INTERNAL;
+            return;
+        }
+        if (val_i64(r, 0, 0) < 0)
+            o->status = CHATD_ERR_LIMIT;
+        else
+            o->n = (size_t)val_i64(r, 0, 0);
+        return;
+    case OP_CANNED_DELETE:
+        o->status = rows == 1 && val_i64(r, 0, 0) > 0 ? CHATD_OK : CHATD_ERR_NOT_FOUND;
+        return;
+    case OP_CANNED_LIST:
+        if (cols != 6) {
+            o->status = CHATD_ERR_INTERNAL;
+            return;
+        }
+        o->replies = rows ? arena(o, &o->ans, (size_t)rows * sizeof *o->replies) : NULL;
+        for (int i = 0; i < rows && o->replies; i++)
+            o->replies[o->n++] = (struct chatd_canned_reply){
+                .size = sizeof *o->replies, .desk = val(r, i, 0), .shortcut = val(r, i, 1), .title = val(r, i, 2),
+                .body = val(r, i, 3), .updated_by = val(r, i, 4), .updated_ms = val_i64(r, i, 5)};
+        return;
     case OP_SEARCH:
         if (cols != 13) {
             o->status = CHATD_ERR_INTERNAL;
@@ -1710,6 +1769,23 @@ static int send_op(PGconn *pg, struct op *o)
         snprintf(b, sizeof b, "%lld", (long long)(o->limit > (size_t)INT64_MAX ? INT64_MAX : (long long)o->limit));
         v[0] = o->id, v[1] = a, v[2] = b, n = 3;
         sql = SQL_REVISIONS;
+        break;
+    case OP_CANNED_PUT: {
+        const struct chatd_canned_reply *cr = &o->canned;
+        snprintf(a, sizeof a, "%lld", (long long)cr->updated_ms);
+        snprintf(b, sizeof b, "%lld", (long long)(o->limit > (size_t)INT64_MAX ? INT64_MAX : (long long)o->limit));
+        const char *p[] = {cr->desk, cr->shortcut, cr->title, cr->body, cr->updated_by, a, b};
+        memcpy(v, p, sizeof p);
+        n = 7;
+        sql = SQL_CANNED_PUT;
+        break;
+    }
+    case OP_CANNED_DELETE:
+        v[0] = o->id, v[1] = o->key, n = 2, sql = SQL_CANNED_DELETE;
+        break;
+    case OP_CANNED_LIST:
+        snprintf(a, sizeof a, "%lld", (long long)(o->limit > (size_t)INT64_MAX ? INT64_MAX : (long long)o->limit));
+        v[0] = o->id, v[1] = a, n = 2, sql = SQL_CANNED_LIST;
         break;
     case OP_SEARCH:
         snprintf(a, sizeof a, "%lld", (long long)o->now);
@@ -2925,6 +3001,50 @@ static void p_room_reopen(void *state, const struct chatd_room_reopen *ro, chatd
     submit(st, o);
 }
 
+/* SDK 2.8: canned replies. A desk's ops share a route (its own name
+ * space, no room's) so they run in call order on one connection. */
+static const char *canned_route(struct op *o, const char *desk)
+{
+    size_t n = strlen(desk);
+    char *r = arena(o, &o->args, n + sizeof "canned\x1f");
+    if (r) {
+        memcpy(r, "canned\x1f", sizeof "canned\x1f" - 1);
+        memcpy(r + sizeof "canned\x1f" - 1, desk, n + 1);
+    }
+    return r;
+}
+
+static void p_canned_put(void *state, const struct chatd_canned_reply *reply, size_t max_per_desk,
+                         chatd_count_cb cb, void *ctx)
+{
+    NEW_OP(OP_CANNED_PUT, cb)
+    o->canned = (struct chatd_canned_reply){
+        .size = sizeof o->canned, .desk = astr(o, reply->desk), .shortcut = astr(o, reply->shortcut),
+        .title = astr(o, reply->title), .body = astr(o, reply->body), .updated_by = astr(o, reply->updated_by),
+        .updated_ms = reply->updated_ms};
+    o->route = canned_route(o, reply->desk);
+    o->limit = max_per_desk;
+    submit(st, o);
+}
+
+static void p_canned_delete(void *state, const char *desk, const char *shortcut, chatd_done_cb cb, void *ctx)
+{
+    NEW_OP(OP_CANNED_DELETE, cb)
+    o->id = astr(o, desk);
+    o->key = astr(o, shortcut);
+    o->route = canned_route(o, desk);
+    submit(st, o);
+}
+
+static void p_canned_list(void *state, const char *desk, size_t limit, chatd_canned_cb cb, void *ctx)
+{
+    NEW_OP(OP_CANNED_LIST, cb)
+    o->id = astr(o, desk);
+    o->limit = limit ? limit : 1;
+    o->route = canned_route(o, desk);
+    submit(st, o);
+}
+
 static void p_room_rate(void *state, const struct chatd_room_rating *rt, chatd_room_cb cb, void *ctx)
 {
     NEW_OP(OP_RATE, cb)
@@ -3421,6 +3541,10 @@ static const struct chatd_storage_ops pg_ops = {
     .room_rate = p_room_rate,
     /* SDK 2.4: search. */
     .message_search = p_message_search,
+    /* SDK 2.8: canned replies. */
+    .canned_put = p_canned_put,
+    .canned_delete = p_canned_delete,
+    .canned_list = p_canned_list,
 };
 
 CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_STORAGE, .name = "postgres", .version = "1.0",

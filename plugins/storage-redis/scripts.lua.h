@@ -29,6 +29,10 @@
  *   P rooms        zset   every room by created_ms
  *   P queue        zset   open support rooms by created_ms
  *   P closed       zset   closed support rooms by closed_ms (retention)
+ *   P canned:DESK  zset   the desk's canned reply shortcuts (SDK 2.8), all of
+ *                         score 0: ordered byte for byte
+ *   P cannedr:DESK:SHORTCUT hash  title body by ms of one canned reply
+ *                         (a desk's name holds no ':', the host sees to it)
  *   P next_msg     counter of message ids
  *   P schema       the layout version
  *
@@ -669,5 +673,41 @@
     "local page = {}\n"                                                                       \
     "for k = 1, math.min(limit, #hits) do page[k] = {hits[k][2], out(hits[k][2], hits[k][4])} end\n" \
     "return {'ok', page}\n"
+
+/* ARGV: P desk shortcut title body by ms max. SDK 2.8: a canned reply
+ * stored or replaced; a new shortcut refused at the desk's bound. Answers
+ * {'ok', 1 new | 0 replaced} or {'limit'}. */
+#define LUA_CANNED_PUT                                                                       \
+    LUA_PRELUDE                                                                              \
+    "local set = P .. 'canned:' .. ARGV[2]\n"                                                 \
+    "local fresh = redis.call('ZSCORE', set, ARGV[3]) == false\n"                             \
+    "local max = tonumber(ARGV[8])\n"                                                        \
+    "if fresh and max > 0 and redis.call('ZCARD', set) >= max then return {'limit'} end\n"   \
+    "redis.call('ZADD', set, 0, ARGV[3])\n"                                                   \
+    "redis.call('HSET', P .. 'cannedr:' .. ARGV[2] .. ':' .. ARGV[3], 'title', ARGV[4],\n"    \
+    "           'body', ARGV[5], 'by', ARGV[6], 'ms', ARGV[7])\n"                             \
+    "return {'ok', fresh and 1 or 0}\n"
+
+/* ARGV: P desk shortcut. */
+#define LUA_CANNED_DELETE                                                                    \
+    LUA_PRELUDE                                                                              \
+    "if redis.call('ZREM', P .. 'canned:' .. ARGV[2], ARGV[3]) == 0 then return {'notfound'} end\n" \
+    "redis.call('DEL', P .. 'cannedr:' .. ARGV[2] .. ':' .. ARGV[3])\n"                       \
+    "return {'ok'}\n"
+
+/* ARGV: P desk limit. Answers {'ok', {shortcut, title, body, by, ms, ...}}
+ * in shortcut order. */
+#define LUA_CANNED_LIST                                                                      \
+    LUA_PRELUDE                                                                              \
+    "local out = {}\n"                                                                        \
+    "local scs = redis.call('ZRANGE', P .. 'canned:' .. ARGV[2], 0, tonumber(ARGV[3]) - 1)\n" \
+    "for _, sc in ipairs(scs) do\n"                                                          \
+    "  local h = redis.call('HMGET', P .. 'cannedr:' .. ARGV[2] .. ':' .. sc, 'title', 'body', 'by', 'ms')\n" \
+    "  if h[1] then\n"                                                                       \
+    "    table.insert(out, sc) table.insert(out, h[1]) table.insert(out, h[2])\n"             \
+    "    table.insert(out, h[3]) table.insert(out, h[4])\n"                                   \
+    "  end\n"                                                                                \
+    "end\n"                                                                                  \
+    "return {'ok', out}\n"
 
 #endif

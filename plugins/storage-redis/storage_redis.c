@@ -44,7 +44,9 @@ enum script {
     /* SDK 2.6: ratings. */
     S_ROOM_RATE,
     /* SDK 2.4: search. */
-    S_MESSAGE_SEARCH, NSCRIPTS
+    S_MESSAGE_SEARCH,
+    /* SDK 2.8: canned replies. */
+    S_CANNED_PUT, S_CANNED_DELETE, S_CANNED_LIST, NSCRIPTS
 };
 static const char *const SCRIPTS[NSCRIPTS] = {
     [S_ROOM_CREATE] = LUA_ROOM_CREATE,
@@ -70,6 +72,9 @@ static const char *const SCRIPTS[NSCRIPTS] = {
     [S_REACTION_LIST] = LUA_REACTION_LIST,
     [S_ROOM_RATE] = LUA_ROOM_RATE,
     [S_MESSAGE_SEARCH] = LUA_MESSAGE_SEARCH,
+    [S_CANNED_PUT] = LUA_CANNED_PUT,
+    [S_CANNED_DELETE] = LUA_CANNED_DELETE,
+    [S_CANNED_LIST] = LUA_CANNED_LIST,
 };
 
 #define SCHEMA_VERSION "1"
@@ -77,7 +82,8 @@ static const char *const SCRIPTS[NSCRIPTS] = {
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 
-enum op_kind { OP_ROOM, OP_ROOMS, OP_MESSAGE, OP_MESSAGES, OP_DONE, OP_COUNT, OP_ERASE, OP_REACTIONS, OP_FOUND };
+enum op_kind { OP_ROOM, OP_ROOMS, OP_MESSAGE, OP_MESSAGES, OP_DONE, OP_COUNT, OP_ERASE, OP_REACTIONS, OP_FOUND,
+               OP_CANNED };
 
 struct rstore;
 
@@ -154,6 +160,9 @@ static void op_fail(struct op *o, chatd_status status)
         break;
     case OP_REACTIONS:
         ((chatd_reactions_cb)o->cb)(o->ctx, status, NULL, 0);
+        break;
+    case OP_CANNED:
+        ((chatd_canned_cb)o->cb)(o->ctx, status, NULL, 0);
         break;
     }
 }
@@ -567,6 +576,35 @@ static void answer_reactions(struct op *o, chatd_status status, const redisReply
     free(c);
 }
 
+/* SDK 2.8: {'ok', {shortcut, title, body, by, ms, ...}} of one desk. */
+static void answer_canned(struct op *o, chatd_status status, const redisReply *r, const char *desk)
+{
+    const redisReply *v = r->elements >= 2 ? r->element[1] : NULL;
+    if (status != CHATD_OK || !v || v->type != REDIS_REPLY_ARRAY || v->elements % 5) {
+        op_fail(o, status == CHATD_OK ? CHATD_ERR_INTERNAL : status);
+        return;
+    }
+    size_t n = v->elements / 5;
+    struct chatd_canned_reply *c = n ? calloc(n, sizeof *c) : NULL;
+    if (n && !c) {
+        op_fail(o, CHATD_ERR_NOMEM);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        redisReply *const *e = v->element + 5 * i;
+        c[i] = (struct chatd_canned_reply){.size = sizeof *c, .desk = desk, .shortcut = str_or_null(e[0]),
+                                           .title = str_or_null(e[1]), .body = str_or_null(e[2]),
+                                           .updated_by = str_or_null(e[3]), .updated_ms = int_of(e[4])};
+        if (!c[i].shortcut || !c[i].title || !c[i].body || !c[i].updated_by) {
+            free(c);
+            op_fail(o, CHATD_ERR_INTERNAL);
+            return;
+        }
+    }
+    ((chatd_canned_cb)o->cb)(o->ctx, CHATD_OK, c, n);
+    free(c);
+}
+
 /* The room id an op was about, kept after the op's own header. */
 static const char *op_room(struct op *o)
 {
@@ -637,6 +675,9 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
             break;
         case OP_FOUND:
             answer_found(o, status, r);
+            break;
+        case OP_CANNED:
+            answer_canned(o, status, r, op_room(o));
             break;
         }
     }
@@ -1314,6 +1355,43 @@ static void redis_fini(void *state)
     store_free(st);
 }
 
+/* SDK 2.8: canned replies, each one script. */
+static void r_canned_put(void *state, const struct chatd_canned_reply *reply, size_t max_per_desk,
+                         chatd_count_cb cb, void *ctx)
+{
+    struct rstore *st = state;
+    struct cmd c;
+    cmd_start(&c, st, S_CANNED_PUT);
+    cmd_str(&c, reply->desk);
+    cmd_str(&c, reply->shortcut);
+    cmd_str(&c, reply->title);
+    cmd_str(&c, reply->body);
+    cmd_str(&c, reply->updated_by);
+    cmd_num(&c, reply->updated_ms);
+    cmd_unum(&c, max_per_desk);
+    submit(st, op_new(st, OP_COUNT, (void *)cb, ctx, NULL), &c, NULL, 0);
+}
+
+static void r_canned_delete(void *state, const char *desk, const char *shortcut, chatd_done_cb cb, void *ctx)
+{
+    struct rstore *st = state;
+    struct cmd c;
+    cmd_start(&c, st, S_CANNED_DELETE);
+    cmd_str(&c, desk);
+    cmd_str(&c, shortcut);
+    submit(st, op_new(st, OP_DONE, (void *)cb, ctx, NULL), &c, NULL, 0);
+}
+
+static void r_canned_list(void *state, const char *desk, size_t limit, chatd_canned_cb cb, void *ctx)
+{
+    struct rstore *st = state;
+    struct cmd c;
+    cmd_start(&c, st, S_CANNED_LIST);
+    cmd_str(&c, desk);
+    cmd_unum(&c, limit ? limit : 1);
+    submit(st, op_new(st, OP_CANNED, (void *)cb, ctx, desk), &c, NULL, 0);
+}
+
 static const struct chatd_storage_ops redis_ops = {
     .size = sizeof redis_ops,
     .room_create = r_room_create,
@@ -1346,6 +1424,10 @@ static const struct chatd_storage_ops redis_ops = {
     .room_rate = r_room_rate,
     /* SDK 2.4: search. */
     .message_search = r_message_search,
+    /* SDK 2.8: canned replies. */
+    .canned_put = r_canned_put,
+    .canned_delete = r_canned_delete,
+    .canned_list = r_canned_list,
 };
 
 CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_STORAGE, .name = "redis", .version = "1.0",

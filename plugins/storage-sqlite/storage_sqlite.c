@@ -18,7 +18,7 @@
 
 #include "storage_op.h"
 
-#define SCHEMA_VERSION 9
+#define SCHEMA_VERSION 10
 
 static const char *const migrations[SCHEMA_VERSION] = {
     /* 1: the first schema. */
@@ -81,6 +81,10 @@ static const char *const migrations[SCHEMA_VERSION] = {
     " new.seq WHERE old.text_id IS NOT NULL AND new.deleted = 0 AND new.sender <> ''; END;"
     "CREATE TRIGGER message_text_delete AFTER DELETE ON messages BEGIN"
     " DELETE FROM message_text WHERE rowid = old.text_id; END;",
+    /* 10: canned replies (SDK 2.8), one per (desk, shortcut), compared and
+     * ordered byte for byte (BINARY). */
+    "CREATE TABLE canned (desk TEXT NOT NULL, shortcut TEXT NOT NULL, title TEXT NOT NULL, body TEXT NOT NULL,"
+    " updated_by TEXT NOT NULL, updated_ms INTEGER NOT NULL, PRIMARY KEY (desk, shortcut)) WITHOUT ROWID;",
 };
 
 /* A new member joins last; one already there stays as they are. */
@@ -131,6 +135,8 @@ struct op {
     struct chatd_erase_result erased;
     struct chatd_reaction_count *counts;
     size_t ncounts;
+    struct chatd_canned_reply canned; /* canned_put's argument */
+    struct chatd_canned_reply *replies; /* canned_list's answer */
 };
 
 struct sqlstore {
@@ -1219,6 +1225,88 @@ static chatd_status do_search(struct sqlstore *st, struct op *o)
     return o->oom ? CHATD_ERR_NOMEM : CHATD_OK;
 }
 
+/* SDK 2.8: the bound and the upsert in the batch's write transaction, one
+ * step. */
+static chatd_status do_canned_put(struct sqlstore *st, struct op *o)
+{
+    const struct chatd_canned_reply *c = &o->canned;
+    sqlite3_stmt *s = prep(st, "SELECT (SELECT count(*) FROM canned WHERE desk=?1),"
+                               " EXISTS (SELECT 1 FROM canned WHERE desk=?1 AND shortcut=?2)");
+    if (!s)
+        return CHATD_ERR_INTERNAL;
+    bind_text(s, 1, c->desk);
+    bind_text(s, 2, c->shortcut);
+    if (sqlite3_step(s) != SQLITE_ROW) {
+        sqlite3_finalize(s);
+        return CHATD_ERR_UNAVAILABLE;
+    }
+    sqlite3_int64 n = sqlite3_column_int64(s, 0);
+    bool exists = sqlite3_column_int(s, 1) != 0;
+    sqlite3_finalize(s);
+    if (!exists && o->limit && (uint64_t)n >= o->limit)
+        return CHATD_ERR_LIMIT;
+    s = prep(st, "INSERT OR REPLACE INTO canned (desk, shortcut, title, body, updated_by, updated_ms)"
+                 " VALUES (?, ?, ?, ?, ?, ?)");
+    if (!s)
+        return CHATD_ERR_INTERNAL;
+    bind_text(s, 1, c->desk);
+    bind_text(s, 2, c->shortcut);
+    bind_text(s, 3, c->title);
+    bind_text(s, 4, c->body);
+    bind_text(s, 5, c->updated_by);
+    sqlite3_bind_int64(s, 6, c->updated_ms);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE)
+        return CHATD_ERR_UNAVAILABLE;
+    o->n = !exists;
+    return CHATD_OK;
+}
+
+static chatd_status do_canned_delete(struct sqlstore *st, struct op *o)
+{
+    sqlite3_stmt *s = prep(st, "DELETE FROM canned WHERE desk=? AND shortcut=?");
+    if (!s)
+        return CHATD_ERR_INTERNAL;
+    bind_text(s, 1, o->id);
+    bind_text(s, 2, o->key);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE)
+        return CHATD_ERR_UNAVAILABLE;
+    return sqlite3_changes(st->db) ? CHATD_OK : CHATD_ERR_NOT_FOUND;
+}
+
+static chatd_status do_canned_list(struct sqlstore *st, struct op *o)
+{
+    sqlite3_stmt *s = prep(st, "SELECT desk, shortcut, title, body, updated_by, updated_ms FROM canned"
+                               " WHERE desk=? ORDER BY shortcut LIMIT ?");
+    if (!s)
+        return CHATD_ERR_INTERNAL;
+    bind_text(s, 1, o->id);
+    sqlite3_bind_int64(s, 2, o->limit > INT32_MAX ? INT32_MAX : (sqlite3_int64)o->limit);
+    o->replies = arena(o, (o->limit > 1000 ? 1000 : o->limit) * sizeof *o->replies);
+    size_t cap = o->limit > 1000 ? 1000 : o->limit;
+    int rc = SQLITE_DONE;
+    while (o->replies && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (o->n == cap) {
+            struct chatd_canned_reply *more = arena(o, 2 * cap * sizeof *more);
+            if (!more)
+                break;
+            memcpy(more, o->replies, cap * sizeof *more);
+            o->replies = more;
+            cap *= 2;
+        }
+        o->replies[o->n++] = (struct chatd_canned_reply){
+            .size = sizeof *o->replies, .desk = acol(o, s, 0), .shortcut = acol(o, s, 1), .title = acol(o, s, 2),
+            .body = acol(o, s, 3), .updated_by = acol(o, s, 4), .updated_ms = sqlite3_column_int64(s, 5)};
+    }
+    sqlite3_finalize(s);
+    if (o->oom)
+        return CHATD_ERR_NOMEM;
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? CHATD_OK : CHATD_ERR_UNAVAILABLE;
+}
+
 static chatd_status run_op(struct sqlstore *st, struct op *o)
 {
     switch (o->kind) {
@@ -1246,6 +1334,9 @@ static chatd_status run_op(struct sqlstore *st, struct op *o)
     case OP_REACTIONS: return do_reactions(st, o);
     case OP_RATE: return do_rate(st, o);
     case OP_SEARCH: return do_search(st, o);
+    case OP_CANNED_PUT: return do_canned_put(st, o);
+    case OP_CANNED_DELETE: return do_canned_delete(st, o);
+    case OP_CANNED_LIST: return do_canned_list(st, o);
     }
     return CHATD_ERR_INTERNAL;
 }
@@ -1259,6 +1350,8 @@ static void op_finish(void *arg)
         storage_op_answer_erase(o->cb, o->ctx, status, &o->erased);
     else if (o->kind == OP_REACT || o->kind == OP_REACTIONS)
         storage_op_answer_reactions(o->cb, o->ctx, status, o->counts, o->ncounts);
+    else if (o->kind == OP_CANNED_LIST)
+        storage_op_answer_canned(o->cb, o->ctx, status, o->replies, o->n);
     else
         storage_op_answer(o->kind, o->cb, o->ctx, status, o->rooms, o->msgs, o->n);
     pthread_mutex_lock(&o->st->mu);
@@ -1748,6 +1841,34 @@ static void s_message_search(void *state, const struct chatd_message_search *q, 
     submit(st, o);
 }
 
+static void s_canned_put(void *state, const struct chatd_canned_reply *reply, size_t max_per_desk,
+                         chatd_count_cb cb, void *ctx)
+{
+    NEW_OP(OP_CANNED_PUT, cb)
+    o->canned = (struct chatd_canned_reply){
+        .size = sizeof o->canned, .desk = astr(o, reply->desk), .shortcut = astr(o, reply->shortcut),
+        .title = astr(o, reply->title), .body = astr(o, reply->body), .updated_by = astr(o, reply->updated_by),
+        .updated_ms = reply->updated_ms};
+    o->limit = max_per_desk;
+    submit(st, o);
+}
+
+static void s_canned_delete(void *state, const char *desk, const char *shortcut, chatd_done_cb cb, void *ctx)
+{
+    NEW_OP(OP_CANNED_DELETE, cb)
+    o->id = astr(o, desk);
+    o->key = astr(o, shortcut);
+    submit(st, o);
+}
+
+static void s_canned_list(void *state, const char *desk, size_t limit, chatd_canned_cb cb, void *ctx)
+{
+    NEW_OP(OP_CANNED_LIST, cb)
+    o->id = astr(o, desk);
+    o->limit = limit ? limit : 1;
+    submit(st, o);
+}
+
 static const struct chatd_storage_ops sqlite_ops = {
     .size = sizeof sqlite_ops,
     .room_create = s_room_create,
@@ -1780,6 +1901,10 @@ static const struct chatd_storage_ops sqlite_ops = {
     .room_rate = s_room_rate,
     /* SDK 2.4: search. */
     .message_search = s_message_search,
+    /* SDK 2.8: canned replies. */
+    .canned_put = s_canned_put,
+    .canned_delete = s_canned_delete,
+    .canned_list = s_canned_list,
 };
 
 CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_STORAGE, .name = "sqlite", .version = "1.0",

@@ -487,6 +487,21 @@ class OpenApiLive(LiveServer):
         self.assertEqual((rated["rating"]["score"], rated["rating"]["comment"]), (5, TITLE))
         self.call("alice", "POST", R + "/rating", {"rating": 1}, expect=409, room=sid)
         self.call("alice", "POST", R + "/rating", {"rating": 1}, expect=400, room=gid)
+        # Canned replies: an admin saves, agents read, refusals.
+        C = "/api/support/canned/{shortcut}"
+        saved = self.call("admin1", "PUT", C, {"title": "환불 안내", "body": TITLE}, expect=201, shortcut="/환불")[1]
+        self.assertEqual((saved["shortcut"], saved["body"]), ("환불", TITLE))
+        self.call("admin1", "PUT", C, {"title": "환불 안내 2", "body": TITLE}, expect=200, shortcut="환불")
+        self.call("agent1", "PUT", C, {"title": "t", "body": "b"}, expect=403, shortcut="환불")
+        self.call("admin1", "PUT", C, {"title": "t"}, expect=400, shortcut="환불")
+        listed = self.call("agent1", "GET", "/api/support/canned", expect=200)[1]
+        self.assertEqual([r["title"] for r in listed["replies"] if r["shortcut"] == "환불"], ["환불 안내 2"])
+        self.call("alice", "GET", "/api/support/canned", expect=403)
+        self.call("agent1", "GET", C, expect=200, shortcut="환불")
+        self.call("agent1", "GET", C, expect=404, shortcut="없음")
+        self.call("agent1", "GET", C, expect=400, shortcut="a b")
+        self.call("admin1", "DELETE", C, expect=204, shortcut="환불")
+        self.call("admin1", "DELETE", C, expect=404, shortcut="환불")
         self.assertEqual(self.call("agent1", "GET", R + "/transcript", expect=200, room=sid)[1]["room"]["rating"]
                          ["score"], 5)
         self.call("alice", "GET", R + "/transcript", expect=400, room=gid)

@@ -30,6 +30,7 @@ STARTS_WITH_SIZE(chatd_room_reopen);
 STARTS_WITH_SIZE(chatd_reaction_change);
 STARTS_WITH_SIZE(chatd_reaction_count);
 STARTS_WITH_SIZE(chatd_room_rating);
+STARTS_WITH_SIZE(chatd_canned_reply);
 STARTS_WITH_SIZE(chatd_message_search);
 STARTS_WITH_SIZE(chatd_storage_ops);
 STARTS_WITH_SIZE(chatd_broker_ops);

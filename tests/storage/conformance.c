@@ -1630,6 +1630,223 @@ static void desk_race_instances(const struct chatd_plugin *d, const struct chatd
         d->fini(states[k]);
 }
 
+/* ------------------------------------------------------------ canned replies */
+
+/* SDK 2.8 answers: up to 8 replies, as the plugin ordered them. */
+struct canned_seen {
+    int done;
+    chatd_status st;
+    size_t n;
+    char desk[8][80], shortcut[8][140], title[8][220], by[8][80];
+    char body[8][CHATD_CANNED_BODY_MAX + 1];
+    int64_t ms[8];
+};
+
+static void canned_cb(void *ctx, chatd_status st, const struct chatd_canned_reply *c, size_t n)
+{
+    note_early();
+    struct canned_seen *r = ctx;
+    r->st = st;
+    r->n = n;
+    for (size_t i = 0; i < n; i++) {
+        const struct chatd_canned_reply *e = AT(c, i);
+        NOTE_SIZE(e);
+        if (i >= 8)
+            continue;
+        snprintf(r->desk[i], sizeof r->desk[i], "%s", e->desk);
+        snprintf(r->shortcut[i], sizeof r->shortcut[i], "%s", e->shortcut);
+        snprintf(r->title[i], sizeof r->title[i], "%s", e->title);
+        snprintf(r->body[i], sizeof r->body[i], "%s", e->body);
+        snprintf(r->by[i], sizeof r->by[i], "%s", e->updated_by);
+        r->ms[i] = e->updated_ms;
+    }
+    r->done++;
+}
+
+static void canned_put(const struct chatd_storage_ops *ops, void *state, const char *desk, const char *shortcut,
+                       const char *title, const char *body, const char *by, int64_t ms, size_t max,
+                       struct result *r)
+{
+    struct chatd_canned_reply c = {.size = sizeof c, .desk = desk, .shortcut = shortcut, .title = title,
+                                   .body = body, .updated_by = by, .updated_ms = ms};
+    CALL(ops->canned_put(state, &c, max, count_cb, r));
+}
+
+static struct canned_seen canned_of(const struct chatd_storage_ops *ops, void *state, const char *desk, size_t limit)
+{
+    struct canned_seen c;
+    memset(&c, 0, sizeof c);
+    CALL(ops->canned_list(state, desk, limit, canned_cb, &c));
+    while (!c.done)
+        event_base_loop(H.base, EVLOOP_ONCE);
+    return c;
+}
+
+/* SDK 2.8: a desk's saved replies by shortcut: Korean and emoji intact,
+ * replaced whole, deleted, listed by shortcut byte for byte, bounded. */
+static void canned(const struct chatd_storage_ops *ops, void *state)
+{
+    struct canned_seen l = canned_of(ops, state, "default", 50);
+    CHECK(l.st == CHATD_OK && l.n == 0, "no canned replies at first: %s n=%zu", chatd_strerror(l.st), l.n);
+
+    const char *body_ko = "안녕하세요 😀\n환불은 3–5일 걸립니다. \"영수증\"을 보내 주세요 \\ 감사합니다";
+    struct result r[8];
+    memset(r, 0, sizeof r);
+    canned_put(ops, state, "default", "환불", "환불 안내", body_ko, "관리자", 81000, 0, &r[0]);
+    canned_put(ops, state, "default", "refund", "Refunds", "Refunds take 3-5 days.", "admin", 81001, 0, &r[1]);
+    canned_put(ops, state, "default", "😀hi", "인사 🙂", "Hello! 👋", "admin", 81002, 0, &r[2]);
+    canned_put(ops, state, "default", "ref", "Short", "a prefix sorts first", "admin", 81003, 0, &r[3]);
+    canned_put(ops, state, "billing", "refund", "Billing refunds", "Another desk's", "billing-admin", 81004, 0, &r[4]);
+    wait_all(r, 5);
+    for (int i = 0; i < 5; i++)
+        CHECK(r[i].st == CHATD_OK && r[i].count == 1, "canned put %d new: %s n=%llu", i, chatd_strerror(r[i].st),
+              (unsigned long long)r[i].count);
+
+    /* Ordered by shortcut byte for byte: ASCII, Hangul (ED..), emoji (F0..). */
+    l = canned_of(ops, state, "default", 50);
+    CHECK(l.st == CHATD_OK && l.n == 4, "default desk: %s n=%zu", chatd_strerror(l.st), l.n);
+    if (l.n == 4) {
+        CHECK(strcmp(l.shortcut[0], "ref") == 0 && strcmp(l.shortcut[1], "refund") == 0 &&
+                  strcmp(l.shortcut[2], "환불") == 0 && strcmp(l.shortcut[3], "😀hi") == 0,
+              "canned order: %s %s %s %s", l.shortcut[0], l.shortcut[1], l.shortcut[2], l.shortcut[3]);
+        CHECK(strcmp(l.desk[2], "default") == 0 && strcmp(l.title[2], "환불 안내") == 0 &&
+                  strcmp(l.body[2], body_ko) == 0 && strcmp(l.by[2], "관리자") == 0 && l.ms[2] == 81000,
+              "a Korean reply as stored: '%s' '%s' '%s' %lld", l.title[2], l.body[2], l.by[2], (long long)l.ms[2]);
+        CHECK(strcmp(l.title[3], "인사 🙂") == 0 && strcmp(l.body[3], "Hello! 👋") == 0, "an emoji reply: '%s' '%s'",
+              l.title[3], l.body[3]);
+        CHECK(strcmp(l.body[1], "Refunds take 3-5 days.") == 0, "the default desk's own refund: '%s'", l.body[1]);
+    }
+    l = canned_of(ops, state, "billing", 50);
+    CHECK(l.st == CHATD_OK && l.n == 1 && strcmp(l.body[0], "Another desk's") == 0, "billing desk: n=%zu", l.n);
+    l = canned_of(ops, state, "nodesk", 50);
+    CHECK(l.st == CHATD_OK && l.n == 0, "a desk without replies: %s n=%zu", chatd_strerror(l.st), l.n);
+    /* The list's limit takes the first ones. */
+    l = canned_of(ops, state, "default", 2);
+    CHECK(l.st == CHATD_OK && l.n == 2 && strcmp(l.shortcut[0], "ref") == 0 && strcmp(l.shortcut[1], "refund") == 0,
+          "a list of 2: n=%zu %s %s", l.n, l.shortcut[0], l.shortcut[1]);
+
+    /* Replaced whole, by another writer. */
+    memset(r, 0, sizeof r);
+    canned_put(ops, state, "default", "환불", "환불 (새)", "새 본문 🎉", "agent1", 82000, 0, &r[0]);
+    wait_all(r, 1);
+    CHECK(r[0].st == CHATD_OK && r[0].count == 0, "canned replace: %s n=%llu", chatd_strerror(r[0].st),
+          (unsigned long long)r[0].count);
+    l = canned_of(ops, state, "default", 50);
+    CHECK(l.n == 4 && strcmp(l.shortcut[2], "환불") == 0 && strcmp(l.title[2], "환불 (새)") == 0 &&
+              strcmp(l.body[2], "새 본문 🎉") == 0 && strcmp(l.by[2], "agent1") == 0 && l.ms[2] == 82000,
+          "replaced: n=%zu '%s' '%s' '%s' %lld", l.n, l.title[2], l.body[2], l.by[2], (long long)l.ms[2]);
+
+    /* The largest body, Korean to the last byte that fits. */
+    static char big[CHATD_CANNED_BODY_MAX + 1];
+    size_t w = 0;
+    while (w + strlen("가") <= CHATD_CANNED_BODY_MAX)
+        w += (size_t)snprintf(big + w, sizeof big - w, "%s", "가");
+    while (w < CHATD_CANNED_BODY_MAX)
+        big[w++] = '!';
+    big[w] = '\0';
+    char title[CHATD_CANNED_TITLE_MAX + 1];
+    memset(title, 'T', CHATD_CANNED_TITLE_MAX);
+    title[CHATD_CANNED_TITLE_MAX] = '\0';
+    memset(r, 0, sizeof r);
+    canned_put(ops, state, "default", "긴답변", title, big, "admin", 83000, 0, &r[0]);
+    wait_all(r, 1);
+    l = canned_of(ops, state, "default", 50);
+    /* 긴 is EA B8 B4, before 환 (ED 99 98). */
+    CHECK(r[0].st == CHATD_OK && l.n == 5 && strcmp(l.shortcut[2], "긴답변") == 0 &&
+              strlen(l.body[2]) == CHATD_CANNED_BODY_MAX && strcmp(l.body[2], big) == 0 &&
+              strcmp(l.title[2], title) == 0 && strcmp(l.shortcut[3], "환불") == 0,
+          "the largest reply: %s n=%zu body %zu bytes", chatd_strerror(r[0].st), l.n, strlen(l.body[2]));
+
+    /* A desk's bound: a new shortcut refused at it, a replacement not. */
+    memset(r, 0, sizeof r);
+    canned_put(ops, state, "small", "a", "A", "a", "admin", 84000, 2, &r[0]);
+    canned_put(ops, state, "small", "b", "B", "b", "admin", 84001, 2, &r[1]);
+    wait_all(r, 2);
+    canned_put(ops, state, "small", "c", "C", "c", "admin", 84002, 2, &r[2]);
+    canned_put(ops, state, "small", "a", "A2", "a2", "admin", 84003, 2, &r[3]);
+    wait_all(r, 4);
+    CHECK(r[0].st == CHATD_OK && r[1].st == CHATD_OK, "under the bound: %s %s", chatd_strerror(r[0].st),
+          chatd_strerror(r[1].st));
+    CHECK(r[2].st == CHATD_ERR_LIMIT, "a new shortcut at the bound: %s", chatd_strerror(r[2].st));
+    CHECK(r[3].st == CHATD_OK && r[3].count == 0, "a replacement at the bound: %s", chatd_strerror(r[3].st));
+    l = canned_of(ops, state, "small", 50);
+    CHECK(l.n == 2 && strcmp(l.shortcut[0], "a") == 0 && strcmp(l.body[0], "a2") == 0 &&
+              strcmp(l.shortcut[1], "b") == 0,
+          "the bounded desk: n=%zu", l.n);
+
+    /* Deleted once; the other desk keeps its own. */
+    memset(r, 0, sizeof r);
+    CALL(ops->canned_delete(state, "default", "refund", done_cb, &r[0]));
+    wait_all(r, 1);
+    CALL(ops->canned_delete(state, "default", "refund", done_cb, &r[1]));
+    CALL(ops->canned_delete(state, "default", "없음", done_cb, &r[2]));
+    wait_all(r, 3);
+    CHECK(r[0].st == CHATD_OK, "canned delete: %s", chatd_strerror(r[0].st));
+    CHECK(r[1].st == CHATD_ERR_NOT_FOUND && r[2].st == CHATD_ERR_NOT_FOUND, "delete what is not there: %s %s",
+          chatd_strerror(r[1].st), chatd_strerror(r[2].st));
+    l = canned_of(ops, state, "default", 50);
+    CHECK(l.n == 4 && strcmp(l.shortcut[0], "ref") == 0 && strcmp(l.shortcut[1], "긴답변") == 0 &&
+              strcmp(l.shortcut[2], "환불") == 0,
+          "after the delete: n=%zu %s %s %s", l.n, l.shortcut[0], l.shortcut[1], l.shortcut[2]);
+    l = canned_of(ops, state, "billing", 50);
+    CHECK(l.n == 1, "the other desk's refund stays: n=%zu", l.n);
+    /* Gone and put again: new. */
+    memset(r, 0, sizeof r);
+    canned_put(ops, state, "default", "refund", "Refunds", "again", "admin", 85000, 0, &r[0]);
+    wait_all(r, 1);
+    CHECK(r[0].st == CHATD_OK && r[0].count == 1, "put after delete: %s n=%llu", chatd_strerror(r[0].st),
+          (unsigned long long)r[0].count);
+}
+
+/* Two writers of one new shortcut at once (on separate instances where
+ * they share a backend): both succeed, one of them created it, and the
+ * reply is one writer's whole. A desk one below its bound, three new
+ * shortcuts at once: exactly one gets in. */
+static void canned_race(const struct chatd_storage_ops *ops, void *s1, void *s2, void *s3)
+{
+    struct result r[3];
+    memset(r, 0, sizeof r);
+    canned_put(ops, s1, "race", "같이😀", "첫째", "첫째의 본문 😀", "agent1", 86000, 0, &r[0]);
+    canned_put(ops, s2, "race", "같이😀", "둘째", "둘째의 본문 🙂", "agent2", 86001, 0, &r[1]);
+    wait_all(r, 2);
+    CHECK(r[0].st == CHATD_OK && r[1].st == CHATD_OK && r[0].count + r[1].count == 1,
+          "two puts of one shortcut: %s n=%llu, %s n=%llu", chatd_strerror(r[0].st), (unsigned long long)r[0].count,
+          chatd_strerror(r[1].st), (unsigned long long)r[1].count);
+    struct canned_seen l = canned_of(ops, s3, "race", 50);
+    bool first = l.n == 1 && strcmp(l.title[0], "첫째") == 0 && strcmp(l.body[0], "첫째의 본문 😀") == 0 &&
+                 strcmp(l.by[0], "agent1") == 0 && l.ms[0] == 86000;
+    bool second = l.n == 1 && strcmp(l.title[0], "둘째") == 0 && strcmp(l.body[0], "둘째의 본문 🙂") == 0 &&
+                  strcmp(l.by[0], "agent2") == 0 && l.ms[0] == 86001;
+    CHECK(first || second, "one writer's reply, whole: n=%zu '%s' '%s' '%s'", l.n, l.title[0], l.body[0], l.by[0]);
+
+    memset(r, 0, sizeof r);
+    canned_put(ops, s1, "race", "x", "X", "x", "agent1", 87000, 2, &r[0]);
+    canned_put(ops, s2, "race", "y", "Y", "y", "agent2", 87000, 2, &r[1]);
+    canned_put(ops, s3, "race", "z", "Z", "z", "agent3", 87000, 2, &r[2]);
+    wait_all(r, 3);
+    int ok = (r[0].st == CHATD_OK) + (r[1].st == CHATD_OK) + (r[2].st == CHATD_OK);
+    int limited = (r[0].st == CHATD_ERR_LIMIT) + (r[1].st == CHATD_ERR_LIMIT) + (r[2].st == CHATD_ERR_LIMIT);
+    CHECK(ok == 1 && limited == 2, "three new shortcuts one below the bound: %d stored, %d limited", ok, limited);
+    l = canned_of(ops, s1, "race", 50);
+    CHECK(l.n == 2, "the raced desk holds its bound: n=%zu", l.n);
+}
+
+/* canned_race on three instances of a plugin that shares a backend. */
+static void canned_race_instances(const struct chatd_plugin *d, const struct chatd_host *host, void *state0)
+{
+    void *states[3] = {state0, NULL, NULL};
+    for (int k = 1; k < 3; k++)
+        if (d->init(host, &states[k]) != CHATD_OK) {
+            CHECK(false, "a second instance of the plugin: init failed");
+            for (int j = 1; j < k; j++)
+                d->fini(states[j]);
+            return;
+        }
+    canned_race(d->ops.storage, states[0], states[1], states[2]);
+    for (int k = 1; k < 3; k++)
+        d->fini(states[k]);
+}
+
 /* ------------------------------------------------------------ reactions */
 
 /* SDK 2.5 answers: up to 16 counts, as the plugin ordered them. */
@@ -2255,6 +2472,17 @@ int main(int argc, char **argv)
         CHECK(false, "%s: no room_rate (SDK 2.6)", argv[1]);
     else
         printf("%s: no room_rate (SDK 2.6): not checked\n", argv[1]);
+    if (ops->size >= offsetof(struct chatd_storage_ops, canned_list) + sizeof ops->canned_list && ops->canned_put &&
+        ops->canned_delete && ops->canned_list) {
+        canned(ops, state);
+        if (strcmp(d->name, "memory") != 0)
+            canned_race_instances(d, &host, state);
+        else
+            canned_race(ops, state, state, state);
+    } else if (getenv("CONFORMANCE_STORES") && strstr(getenv("CONFORMANCE_STORES"), "canned"))
+        CHECK(false, "%s: no canned_put, canned_delete, canned_list (SDK 2.8)", argv[1]);
+    else
+        printf("%s: no canned replies (SDK 2.8): not checked\n", argv[1]);
 
     CHECK(H.early == 0, "%d completions ran before their call returned", H.early);
     CHECK(H.unsized == 0, "%d answered structs had a size below the SDK's", H.unsized);

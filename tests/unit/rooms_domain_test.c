@@ -33,6 +33,7 @@
 #include "rooms/rooms.h"
 #include "rooms/queue_position.h"
 #include "rooms/rating.h"
+#include "rooms/canned_replies.h"
 #include "rooms/routing.h"
 #include "rooms/search.h"
 #include "rooms/support.h"
@@ -1182,6 +1183,158 @@ static void support_ratings(void **state)
     assert_int_equal(rate_as(group, "bob", USER, 5, NULL, 0, &g), ROOM_BAD_REQUEST);
 }
 
+/* Canned replies: what a shortcut, a title and a body may be. */
+static void canned_rules(void **state)
+{
+    (void)state;
+    char out[CHATD_CANNED_SHORTCUT_MAX + 1];
+    const char *why = NULL;
+#define SC_OK(in, want)                                                     \
+    do {                                                                    \
+        assert_true(canned_shortcut_normal(in, strlen(in), out, &why));     \
+        assert_string_equal(out, want);                                     \
+    } while (0)
+#define SC_BAD(in, len) assert_false(canned_shortcut_normal(in, len, out, &why))
+    SC_OK("refund", "refund");
+    SC_OK("/Refund", "refund");         /* the leading '/' is how agents type it */
+    SC_OK("환불", "환불");
+    SC_OK("/환불-Policy_2", "환불-policy_2"); /* only A-Z folded */
+    SC_OK("😀hi", "😀hi");
+    SC_OK("ÄB", "Äb");
+    char k32[33 * 3 + 1] = "";
+    for (int i = 0; i < 32; i++)
+        strcat(k32, "가");
+    SC_OK(k32, k32);
+    char e32[32 * 4 + 1] = "";
+    for (int i = 0; i < 32; i++)
+        strcat(e32, "😀");
+    SC_OK(e32, e32); /* 128 bytes: CHATD_CANNED_SHORTCUT_MAX */
+    strcat(k32, "가");
+    SC_BAD(k32, strlen(k32));
+    SC_BAD("", 0);
+    SC_BAD("/", 1);
+    SC_BAD("//a", 3);
+    SC_BAD("a b", 3);
+    SC_BAD("a\tb", 3);
+    SC_BAD("a\xc2\xa0" "b", 4);     /* no-break space */
+    SC_BAD("a\xe3\x80\x80" "b", 5); /* ideographic space */
+    SC_BAD("a\xe2\x80\x8b" "b", 5); /* zero width space */
+    SC_BAD("a\x7f", 2);
+    SC_BAD("a\xc2\x85", 3);         /* a C1 control */
+    SC_BAD("a\0b", 3);
+    SC_BAD("\xff\xfe", 2);
+    SC_BAD("\xed\xa0\x80", 3);      /* a surrogate */
+    for (const char *p = "/?#%\\\""; *p; p++) {
+        char bad[4] = {'a', *p, 'b', 0};
+        SC_BAD(bad, 3);
+    }
+    assert_non_null(why);
+#undef SC_OK
+#undef SC_BAD
+    assert_true(canned_title_ok("환불 안내 😀", strlen("환불 안내 😀"), &why));
+    assert_false(canned_title_ok("", 0, &why));
+    assert_false(canned_title_ok("two\nlines", 9, &why));
+    char big[CANNED_BODY_MAX + 2];
+    memset(big, 'x', sizeof big);
+    assert_true(canned_title_ok(big, CANNED_TITLE_MAX, &why));
+    assert_false(canned_title_ok(big, CANNED_TITLE_MAX + 1, &why));
+    assert_true(canned_body_ok(big, CANNED_BODY_MAX, &why));
+    assert_false(canned_body_ok(big, CANNED_BODY_MAX + 1, &why));
+    assert_true(canned_body_ok("줄 하나\n줄 둘\t😀\r\n", strlen("줄 하나\n줄 둘\t😀\r\n"), &why));
+    assert_false(canned_body_ok("", 0, &why));
+    assert_false(canned_body_ok("a\0b", 3, &why));
+    assert_false(canned_body_ok("bell\x07", 5, &why));
+    assert_false(canned_body_ok("\xc3", 1, &why));
+    assert_true(canned_may_read(AGENT) && canned_may_read(CHATD_ROLE_ADMIN));
+    assert_false(canned_may_read(USER));
+    assert_true(canned_may_write(CHATD_ROLE_ADMIN, false));
+    assert_false(canned_may_write(AGENT, false));
+    assert_true(canned_may_write(AGENT, true));
+    assert_false(canned_may_write(USER, true));
+}
+
+struct got_canned {
+    bool done;
+    enum room_status status;
+    bool created;
+    size_t n;
+    char shortcuts[8][140];
+    char bodies[8][200];
+};
+
+static void got_canned_list(void *ctx, const struct room_answer *a, const struct chatd_canned_reply *r, size_t n)
+{
+    struct got_canned *g = ctx;
+    g->status = a->status;
+    g->n = n;
+    for (size_t i = 0; i < n && i < 8; i++) {
+        snprintf(g->shortcuts[i], sizeof g->shortcuts[i], "%s", r[i].shortcut);
+        snprintf(g->bodies[i], sizeof g->bodies[i], "%s", r[i].body);
+    }
+    g->done = true;
+}
+
+static void got_canned_saved(void *ctx, const struct room_answer *a, const struct chatd_canned_reply *r, bool created)
+{
+    struct got_canned *g = ctx;
+    g->status = a->status;
+    g->created = created;
+    g->n = r != NULL;
+    if (r)
+        snprintf(g->shortcuts[0], sizeof g->shortcuts[0], "%s", r->shortcut);
+    g->done = true;
+}
+
+static enum room_status canned_put_as(const char *user, uint32_t roles, const char *sc, const char *title,
+                                      const char *body, struct got_canned *g)
+{
+    struct canned_request req = {.user = user, .roles = roles, .shortcut = sc, .shortcut_len = strlen(sc),
+                                 .title = title, .title_len = title ? strlen(title) : 0, .body = body,
+                                 .body_len = body ? strlen(body) : 0};
+    AWAIT(canned_save(&F->rooms, &req, got_canned_saved, g), *g);
+    return g->status;
+}
+
+/* Canned replies through the domain: who reads, who writes, what is
+ * stored (the shortcut as normalized), replaced and removed. */
+static void canned_rights(void **state)
+{
+    (void)state;
+    const uint32_t ADMIN = CHATD_ROLE_ADMIN | CHATD_ROLE_USER;
+    struct got_canned g;
+    struct got d;
+    assert_int_equal(canned_put_as("agent1", AGENT, "환불", "T", KOREAN, &g), ROOM_FORBIDDEN);
+    assert_int_equal(canned_put_as("bob", USER, "환불", "T", KOREAN, &g), ROOM_FORBIDDEN);
+    assert_int_equal(canned_put_as("admin", ADMIN, "a b", "T", KOREAN, &g), ROOM_BAD_REQUEST);
+    assert_int_equal(canned_put_as("admin", ADMIN, "ok", NULL, KOREAN, &g), ROOM_BAD_REQUEST);
+    assert_int_equal(canned_put_as("admin", ADMIN, "ok", "T", "", &g), ROOM_BAD_REQUEST);
+    assert_int_equal(canned_put_as("admin", ADMIN, "/환불", "환불", KOREAN, &g), ROOM_OK);
+    assert_true(g.created);
+    assert_string_equal(g.shortcuts[0], "환불");
+    assert_int_equal(canned_put_as("admin", ADMIN, "환불", "환불", "다시 😀", &g), ROOM_OK);
+    assert_false(g.created);
+    assert_int_equal(canned_put_as("admin", ADMIN, "/REFUND", "R", "r", &g), ROOM_OK);
+    AWAIT(canned_list(&F->rooms, USER, got_canned_list, &g), g);
+    assert_int_equal(g.status, ROOM_FORBIDDEN);
+    AWAIT(canned_list(&F->rooms, AGENT, got_canned_list, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    assert_int_equal(g.n, 2);
+    assert_string_equal(g.shortcuts[0], "refund");
+    assert_string_equal(g.shortcuts[1], "환불");
+    assert_string_equal(g.bodies[1], "다시 😀");
+    /* [support] canned_writers = agents */
+    F->rooms.canned_agents_write = true;
+    assert_int_equal(canned_put_as("agent1", AGENT, "배송", "T", "b", &g), ROOM_OK);
+    struct canned_request rm = {.user = "agent1", .roles = AGENT, .shortcut = "배송", .shortcut_len = strlen("배송")};
+    AWAIT(canned_remove(&F->rooms, &rm, got_done, &d), d);
+    assert_int_equal(d.status, ROOM_OK);
+    AWAIT(canned_remove(&F->rooms, &rm, got_done, &d), d);
+    assert_int_equal(d.status, ROOM_NOT_FOUND);
+    F->rooms.canned_agents_write = false;
+    AWAIT(canned_remove(&F->rooms, &rm, got_done, &d), d);
+    assert_int_equal(d.status, ROOM_FORBIDDEN);
+}
+
 /* open -> claimed -> completed, then closed; what each state refuses. */
 static void support_states(void **state)
 {
@@ -2044,6 +2197,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(first_response_targets, setup, teardown),
         cmocka_unit_test_setup_teardown(support_transcripts, setup, teardown),
         cmocka_unit_test_setup_teardown(support_ratings, setup, teardown),
+        cmocka_unit_test(canned_rules),
+        cmocka_unit_test_setup_teardown(canned_rights, setup, teardown),
         cmocka_unit_test_setup_teardown(search_rights_and_pages, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <chatd/plugin.h>
@@ -100,6 +101,23 @@ static void close_op(void *state, const char *room_id, int64_t now_ms, chatd_roo
     (void)state, (void)room_id, (void)now_ms, (void)cb, (void)ctx;
 }
 
+static void fake_canned_list(void *state, const char *desk, size_t limit, chatd_canned_cb cb, void *ctx)
+{
+    (void)state, (void)limit;
+    F.cb = (void *)cb, F.ctx = ctx;
+    snprintf((char *)F.arg_bytes, sizeof F.arg_bytes, "%s", desk);
+}
+
+static void canned_put_op(void *state, const struct chatd_canned_reply *r, size_t max, chatd_count_cb cb, void *ctx)
+{
+    (void)state, (void)r, (void)max, (void)cb, (void)ctx;
+}
+
+static void canned_delete_op(void *state, const char *desk, const char *sc, chatd_done_cb cb, void *ctx)
+{
+    (void)state, (void)desk, (void)sc, (void)cb, (void)ctx;
+}
+
 static chatd_status fake_post(const struct chatd_host *h, chatd_task_fn fn, void *arg)
 {
     (void)h;
@@ -113,6 +131,7 @@ static struct chatd_storage_ops fake_ops = {
     .room_list = fake_room_list,
     .room_get = fake_room_get,
     .message_list = fake_message_list,
+    .canned_list = fake_canned_list,
 };
 
 static struct plugin *fake_plugin(uint32_t major, uint32_t minor)
@@ -414,6 +433,99 @@ static void desk_operations(void **state)
     assert_int_equal(seen.st, CHATD_ERR_UNSUPPORTED);
 }
 
+/* What the core's canned_list callback saw. */
+static struct {
+    int calls;
+    chatd_status st;
+    size_t n;
+    char shortcut[2][64], body[2][64];
+    size_t size;
+} canned_seen;
+
+static void core_canned_cb(void *ctx, chatd_status st, const struct chatd_canned_reply *r, size_t n)
+{
+    (void)ctx;
+    canned_seen.calls++;
+    canned_seen.st = st;
+    canned_seen.n = n;
+    for (size_t i = 0; i < n && i < 2; i++) {
+        snprintf(canned_seen.shortcut[i], sizeof canned_seen.shortcut[i], "%s", r[i].shortcut);
+        snprintf(canned_seen.body[i], sizeof canned_seen.body[i], "%s", r[i].body);
+        canned_seen.size = r[i].size;
+    }
+}
+
+/* A reply as a plugin of a later minor may build it. */
+struct canned_later {
+    struct chatd_canned_reply c;
+    uint64_t added_later[2];
+};
+
+/* SDK 2.8's canned replies: offered only when the table has all three;
+ * answers read at the plugin's stride; a reply missing a member or shorter
+ * than 2.8's is a plugin bug, refused. */
+static void canned_operations(void **state)
+{
+    (void)state;
+    struct chatd_storage_ops ops = {.size = sizeof ops, .canned_list = fake_canned_list};
+    struct chatd_plugin d = {.abi_major = CHATD_ABI_MAJOR, .abi_minor = 8, .kind = CHATD_PLUGIN_STORAGE,
+                             .ops.storage = &ops};
+    struct plugin p = {.desc = &d};
+    assert_false(storage_has_canned(&p)); /* put and delete left out */
+    ops.canned_put = canned_put_op;
+    ops.canned_delete = canned_delete_op;
+    assert_true(storage_has_canned(&p));
+    ops.size = offsetof(struct chatd_storage_ops, message_search) + sizeof ops.message_search;
+    assert_false(storage_has_canned(&p)); /* a 2.7 table ends before them */
+
+    void *st;
+    struct plugin *fake = fake_plugin(CHATD_ABI_MAJOR, CHATD_ABI_MINOR + 1);
+    memset(&canned_seen, 0, sizeof canned_seen);
+    storage_ops(fake, &st)->canned_list(st, "default", 10, core_canned_cb, NULL);
+    assert_string_equal((const char *)F.arg_bytes, "default");
+    struct canned_later later[2] = {
+        {.c = {.size = sizeof later[0], .desk = "default", .shortcut = "refund", .title = "R", .body = "b1",
+               .updated_by = "admin", .updated_ms = 1}, .added_later = {7, 7}},
+        {.c = {.size = sizeof later[0], .desk = "default", .shortcut = "환불", .title = "환", .body = "본문 😀",
+               .updated_by = "admin", .updated_ms = 2}, .added_later = {7, 7}},
+    };
+    ((chatd_canned_cb)F.cb)(F.ctx, CHATD_OK, &later[0].c, 2);
+    assert_int_equal(canned_seen.calls, 1);
+    assert_int_equal(canned_seen.n, 2);
+    assert_string_equal(canned_seen.shortcut[1], "환불");
+    assert_string_equal(canned_seen.body[1], "본문 😀");
+    assert_int_equal(canned_seen.size, sizeof(struct chatd_canned_reply));
+
+    /* A reply without its body. */
+    memset(&canned_seen, 0, sizeof canned_seen);
+    storage_ops(fake, &st)->canned_list(st, "default", 10, core_canned_cb, NULL);
+    later[1].c.body = NULL;
+    ((chatd_canned_cb)F.cb)(F.ctx, CHATD_OK, &later[0].c, 2);
+    assert_int_equal(canned_seen.calls, 1);
+    assert_int_equal(canned_seen.st, CHATD_ERR_INTERNAL);
+    assert_int_equal(canned_seen.n, 0);
+    /* A reply shorter than SDK 2.8's. */
+    memset(&canned_seen, 0, sizeof canned_seen);
+    storage_ops(fake, &st)->canned_list(st, "default", 10, core_canned_cb, NULL);
+    later[0].c.size = offsetof(struct chatd_canned_reply, updated_by);
+    ((chatd_canned_cb)F.cb)(F.ctx, CHATD_OK, &later[0].c, 1);
+    assert_int_equal(canned_seen.st, CHATD_ERR_INTERNAL);
+
+    /* A 2.7 plugin: refused from the loop, never inside the call. */
+    fake = fake_plugin(CHATD_ABI_MAJOR, 7);
+    memset(&canned_seen, 0, sizeof canned_seen);
+    struct chatd_storage_ops narrow = fake_ops;
+    narrow.size = offsetof(struct chatd_storage_ops, message_search) + sizeof narrow.message_search;
+    ((struct chatd_plugin *)fake->desc)->ops.storage = &narrow;
+    storage_ops(fake, &st)->canned_list(st, "default", 10, core_canned_cb, NULL);
+    assert_int_equal(canned_seen.calls, 0);
+    assert_non_null(F.task);
+    F.task(F.task_arg);
+    assert_int_equal(canned_seen.calls, 1);
+    assert_int_equal(canned_seen.st, CHATD_ERR_UNSUPPORTED);
+    ((struct chatd_plugin *)fake->desc)->ops.storage = &fake_ops;
+}
+
 static void retention_period(void **state)
 {
     (void)state;
@@ -432,6 +544,7 @@ int main(void)
         cmocka_unit_test(what_the_core_hands_over),
         cmocka_unit_test(an_answer_inside_the_call_is_refused),
         cmocka_unit_test(desk_operations),
+        cmocka_unit_test(canned_operations),
         cmocka_unit_test(an_answer_inside_another_call_is_refused),
         cmocka_unit_test(optional_operations),
         cmocka_unit_test(retention_period),

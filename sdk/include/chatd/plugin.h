@@ -472,6 +472,27 @@ struct chatd_room_rating {
 /* n: how many things the operation did. */
 typedef void (*chatd_count_cb)(void *ctx, chatd_status st, uint64_t n);
 
+/* SDK 2.8: canned replies. A desk's saved reply, which its agents insert
+ * by its shortcut. Whoever fills it sets every member; all strings are
+ * NUL-terminated UTF-8. Who may save one, and what a shortcut, title and
+ * body may be (the bounds below), is the host's decision, made before the
+ * call; the plugin stores and compares them byte for byte. */
+#define CHATD_CANNED_DESK_MAX 64      /* bytes of a desk's name */
+#define CHATD_CANNED_SHORTCUT_MAX 128 /* bytes of a shortcut (32 code points at most) */
+#define CHATD_CANNED_TITLE_MAX 200    /* bytes of a title */
+#define CHATD_CANNED_BODY_MAX 4000    /* bytes of a body */
+struct chatd_canned_reply {
+    size_t size;            /* sizeof the struct as its filler built it */
+    const char *desk;       /* e.g. "default": 1 to CHATD_CANNED_DESK_MAX bytes of a-z 0-9 - _ */
+    const char *shortcut;   /* e.g. "refund" (agents type "/refund"); unique per desk */
+    const char *title;
+    const char *body;       /* may hold line breaks */
+    const char *updated_by; /* who saved it last */
+    int64_t updated_ms;     /* when (Unix ms) */
+};
+/* replies[0..n): arrays step by `size` ("Growth"). */
+typedef void (*chatd_canned_cb)(void *ctx, chatd_status st, const struct chatd_canned_reply *replies, size_t n);
+
 /* The storage operations up to read_mark are mandatory; the others are
  * optional and say what the host does without them (an operation a later
  * minor appends is always optional). Each may complete with
@@ -726,6 +747,29 @@ struct chatd_storage_ops {
      * plugin may complete CHATD_ERR_LIMIT when the search would cost more
      * than its configured bound (docs/storage.md says which bound). */
     void (*message_search)(void *state, const struct chatd_message_search *q, chatd_messages_cb cb, void *ctx);
+
+    /* SDK 2.8: canned replies. Optional: without them the host answers the
+     * canned replies' API 501. A reply is keyed by (desk, shortcut); it is
+     * no room's and no user's: user_erase and room deletions leave it. */
+
+    /* Atomically, across every instance sharing the backend: store
+     * *reply, replacing the desk's reply of the same shortcut (every member
+     * of it) if there is one. With max_per_desk > 0 a new shortcut is
+     * refused with CHATD_ERR_LIMIT (nothing stored) while the desk holds
+     * max_per_desk replies, counted in the same atomic step (a replacement
+     * is never refused). Of concurrent puts of one shortcut every one
+     * completes OK and the reply ends as one of them wrote it, whole.
+     * Completes OK with n = 1 when the shortcut was new, n = 0 when it
+     * replaced a reply, once durable. */
+    void (*canned_put)(void *state, const struct chatd_canned_reply *reply, size_t max_per_desk, chatd_count_cb cb,
+                       void *ctx);
+    /* Remove the desk's reply of that shortcut: OK, or CHATD_ERR_NOT_FOUND
+     * when there is none. */
+    void (*canned_delete)(void *state, const char *desk, const char *shortcut, chatd_done_cb cb, void *ctx);
+    /* The desk's first `limit` (>= 1) replies ordered by shortcut, byte
+     * for byte (memcmp, a prefix first). OK with none for a desk without
+     * replies. */
+    void (*canned_list)(void *state, const char *desk, size_t limit, chatd_canned_cb cb, void *ctx);
 };
 
 /* ---------------------------------------------------------------- broker */
