@@ -10,6 +10,7 @@
 #include "plugins/loader.h"
 #include "http/admin_rest.h"
 #include "http/agents_rest.h"
+#include "http/presence_rest.h"
 #include "http/http_routes.h"
 #include "http/logout_rest.h"
 #include "wire/query.h"
@@ -217,6 +218,7 @@ enum api_handler {
     API_VISITORS,
     API_LOGOUT,
     API_SEARCH,
+    API_PRESENCE,
 };
 
 static const struct route api_routes[] = {
@@ -242,7 +244,10 @@ static const struct route api_routes[] = {
     {"POST", "/api/rooms/{}/members", API_ROOMS, ROOM_MEMBER_ADD},
     {"DELETE", "/api/rooms/{}/members/{}", API_ROOMS, ROOM_MEMBER_REMOVE},
     {"PUT", "/api/rooms/{}/members/{}/role", API_ROOMS, ROOM_MEMBER_ROLE},
+    {"GET", "/api/rooms/{}/presence", API_PRESENCE, PRESENCE_ROOM},
     {"GET", "/api/search", API_SEARCH, 0},
+    {"GET", "/api/presence", API_PRESENCE, PRESENCE_USERS},
+    {"PUT", "/api/presence", API_PRESENCE, PRESENCE_SET},
     {"DELETE", "/api/users/{}", API_USERS, 0},
     {"GET", "/api/agents", API_AGENTS, AGENTS_LIST},
     {"PUT", "/api/agents/me/status", API_AGENTS, AGENTS_STATUS},
@@ -280,6 +285,8 @@ static void rest_auth_done(void *ctx, chatd_status st, const struct chatd_identi
         logout_rest(c);
     else if (c->route->handler == API_SEARCH)
         search_rest(c, c->params[0]);
+    else if (c->route->handler == API_PRESENCE)
+        presence_rest(c, (enum presence_request)c->route->request, c->params[0]);
     else
         rooms_rest(c, (enum rooms_request)c->route->request, c->params[0], c->params[1], c->params[2]);
 }
