@@ -224,3 +224,54 @@ class Presence(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class InstanceGone(unittest.TestCase):
+    """An instance killed outright says nothing: the one that routes (the
+    other, here) tells its users offline once it forgets it, with that time
+    as their last_seen."""
+
+    def test_users_of_a_killed_instance_go_offline(self):
+        bus = Redis().start()
+        self.addCleanup(bus.cleanup)
+        nodes = []
+
+        def edit(s):
+            s["broker"] = {"plugin": "redis", "address": bus.address}
+            s["storage"] = {"plugin": "redis", "address": store.address}
+            s["server"]["presence_interval"] = "300ms"
+            s["presence"] = {"offline_grace": "200ms"}
+            s["auth"]["user.%s.password" % MINJI] = hash_password(password_of(MINJI))
+            s["auth"]["user.%s.roles" % MINJI] = "user"
+        store = Redis().start()
+        self.addCleanup(store.cleanup)
+        for _ in range(2):
+            node = Chatd(edit).start()
+            self.addCleanup(node.cleanup)
+            self.addCleanup(node.stop)
+            nodes.append(node)
+        for n in nodes:
+            wait_for(lambda: metric(n, "chatd_presence_peers") == 1, what="instances to know each other")
+        status, _ = Api(nodes[0].http_port, "bob").post("/api/rooms", {"kind": "direct", "with": MINJI})
+        self.assertIn(status, (200, 201))
+
+        bob = stomp.Connection12([("127.0.0.1", nodes[0].stomp_port)])
+        rec = Recorder()
+        bob.set_listener("rec", rec)
+        bob.connect("bob", password_of("bob"), wait=True)
+        self.addCleanup(disconnect_quietly, bob)
+        bob.subscribe("/user/queue/presence", id="p", receipt="sub-p")
+        rec.wait_receipt("sub-p")
+        minji = stomp.Connection12([("127.0.0.1", nodes[1].stomp_port)])
+        minji.connect(MINJI, password_of(MINJI), wait=True)
+        wait_for(lambda: ("online", None) in Presence.events(rec, MINJI), what="민지 online")
+
+        before = int(time.time() * 1000)
+        nodes[1].proc.kill()
+        nodes[1].proc.wait()
+        wait_for(lambda: any(s == "offline" for s, _ in Presence.events(rec, MINJI)), what="민지 offline")
+        status, last_seen = [e for e in Presence.events(rec, MINJI) if e[0] == "offline"][0]
+        self.assertGreaterEqual(last_seen, before)
+        self.assertEqual([s for s, _ in Presence.events(rec, MINJI)], ["online", "offline"])
+        status, body = Api(nodes[0].http_port, "bob").get("/api/presence?users=" + urllib.parse.quote(MINJI))
+        self.assertEqual(body["presence"], [{"user": MINJI, "status": "offline", "last_seen": last_seen}])
