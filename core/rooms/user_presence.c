@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
+#include "metrics.h"
 #include "plugins/storage_port.h"
 #include "rooms/room_rules.h"
 #include "strmap.h"
@@ -32,19 +34,30 @@ static void tell_rooms_cb(void *ctx, chatd_status st, const struct chatd_room *r
     strmap_init(&told);
     /* The user's own other sessions hear it too (away chosen elsewhere). */
     strmap_put(&told, op->user, (void *)1);
-    if (r->presence.online(r->presence.ctx, op->user))
+    if (st != CHATD_OK) /* the user's own sessions still hear it */
+        log_warn("presence of %s not told to their rooms: %s", op->user, chatd_strerror(st));
+    size_t sent = 0;
+    if (r->presence.online(r->presence.ctx, op->user)) {
         r->events.presence(r->events.ctx, op->user, op->user, op->status, op->last_seen);
+        sent++;
+    }
     for (size_t k = 0; st == CHATD_OK && k < n; k++) {
         struct chatd_room room = storage_room(r->storage, rooms, k);
         for (size_t i = 0; i < room.nmembers; i++) {
             const char *m = room.members[i];
             if (!m || !*m || strmap_get(&told, m) || strmap_put(&told, m, (void *)1) < 0)
                 continue;
-            if (r->presence.online(r->presence.ctx, m))
+            if (r->presence.online(r->presence.ctx, m)) {
                 r->events.presence(r->events.ctx, m, op->user, op->status, op->last_seen);
+                sent++;
+            }
         }
     }
     strmap_free(&told);
+    if (r->metrics) {
+        r->metrics->presence_changes++;
+        r->metrics->presence_events += sent;
+    }
     free(op->user);
     free(op);
 }

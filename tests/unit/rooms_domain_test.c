@@ -2096,6 +2096,8 @@ static void presence_seen_by_room_sharers_only(void **state)
     assert_true(has_event("presence to 민지: 민지 away 0"));
     assert_true(has_event("presence to alice: 민지 away 0"));
     assert_true(has_event("presence to bob: 민지 away 0"));
+    assert_int_equal(F->metrics.presence_changes, 1);
+    assert_int_equal(F->metrics.presence_events, 3);
     /* An offline sharer is not told. */
     F->online[1] = "carol"; /* bob gone */
     F->nevents = 0;
