@@ -25,6 +25,7 @@ struct metrics {
     uint64_t notifications, notifications_coalesced; /* offline, handed to notify plugins / held back */
     uint64_t notifications_failed;                   /* in-band or offline, not built or not handed on */
     uint64_t rooms_purged, users_erased; /* closed support rooms removed by retention; erase requests done */
+    uint64_t presence_changes, presence_events; /* users' status changes this instance told; events they made */
     uint64_t visitors_issued, visitors_refused; /* POST /api/visitors: tokens issued or renewed; refused by the rate */
     uint64_t reloads, reloads_refused;   /* configuration reloads applied / refused (server_reload.c) */
     /* Milliseconds, buckets le 1,2,5,10,25,50,100,250,1000,+Inf: SEND to

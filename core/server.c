@@ -20,6 +20,7 @@
 #include "rooms/notify.h"
 #include "plugins/plugin_host.h"
 #include "rooms/presence.h"
+#include "rooms/user_presence.h"
 #include "http/rest.h"
 #include "rooms/retention.h"
 #include "rooms/rooms.h"
@@ -263,6 +264,29 @@ static void rooms_each_agent(const void *ctx, void (*fn)(void *fctx, const char 
         presence_each_agent(srv->presence, fn, fctx);
 }
 
+static enum user_status rooms_user_status(const void *ctx, const char *user, int64_t *last_seen_ms)
+{
+    const struct server *srv = ctx;
+    *last_seen_ms = 0;
+    return srv->presence ? presence_user_status(srv->presence, user, last_seen_ms) : USER_OFFLINE;
+}
+
+static void rooms_set_user_away(const void *ctx, const char *user, bool away)
+{
+    const struct server *srv = ctx;
+    if (srv->presence)
+        presence_set_user_away(srv->presence, user, away);
+}
+
+/* Presence says this instance tells a user's status: the rooms know who
+ * may hear it. */
+static void user_status_told(void *ctx, const char *user, enum user_status status, int64_t last_seen_ms)
+{
+    struct server *srv = ctx;
+    if (srv->rooms)
+        user_presence_tell(srv->rooms, user, status, last_seen_ms);
+}
+
 static bool routing_leader(const void *ctx)
 {
     const struct server *srv = ctx;
@@ -304,11 +328,13 @@ static int server_wire_rooms(struct server *srv)
     room_events_port_init(&srv->rooms->events, srv);
     srv->rooms->presence = (struct room_presence_port){.ctx = srv, .online = rooms_online, .watching = rooms_watching,
                                                        .away = rooms_away, .set_away = rooms_set_away,
-                                                       .each_agent = rooms_each_agent};
+                                                       .each_agent = rooms_each_agent, .status = rooms_user_status,
+                                                       .set_user_away = rooms_set_user_away};
     srv->rooms->max_chats_per_agent = srv->settings.max_chats_per_agent;
     if (!(srv->rooms->availability = availability_new()))
         return -1;
     presence_on_agents(srv->presence, agents_changed, srv);
+    presence_on_status(srv->presence, user_status_told, srv);
     /* Idle while assignment is manual; a reload may change that. */
     srv->rooms->routing = routing_new(srv->rooms, srv->base, srv->settings.support_assign, routing_leader, srv);
     if (!srv->rooms->routing)
@@ -474,6 +500,8 @@ void server_teardown(struct server *srv)
     retention_stop(srv->retention);
     if (srv->presence) /* sessions going now tell nobody */
         presence_on_agents(srv->presence, NULL, NULL);
+    if (srv->presence)
+        presence_on_status(srv->presence, NULL, NULL);
     session_free_all(srv);
     presence_free(srv->presence);
     addr_rate_free(&srv->visitor_rate);

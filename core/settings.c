@@ -219,7 +219,7 @@ static int check_acl_canonical(const struct acl *acl, const struct dest_prefixes
 
 static bool section_is_known(const char *name)
 {
-    static const char *const known[] = {"server", "stomp", "auth", "storage", "broker", "notify", "rooms", "support", "visitors"};
+    static const char *const known[] = {"server", "stomp", "auth", "storage", "broker", "notify", "rooms", "support", "visitors", "presence"};
     for (size_t i = 0; i < sizeof known / sizeof *known; i++)
         if (strcmp(name, known[i]) == 0)
             return true;
@@ -539,6 +539,13 @@ int settings_load(struct settings *s, struct config *cfg, char *err, size_t errl
     if (check_unused(cfg, rooms, err, errlen) < 0)
         return -1;
 
+    /* A user whose last session ended is told offline this long after,
+     * unless back by then: reconnects do not flap (docs/protocol.md). */
+    struct config_section *pres = config_find(cfg, "presence");
+    if (config_get_duration_ms(cfg, pres, "offline_grace", 5000, 0, 3600000, &s->offline_grace_ms, err, errlen) < 0 ||
+        check_unused(cfg, pres, err, errlen) < 0)
+        return -1;
+
     struct config_section *sup = config_find(cfg, "support");
     v = sup ? config_get(sup, "assign") : NULL;
     if (!v || !*v || strcmp(v, "manual") == 0)
@@ -726,6 +733,7 @@ void settings_take_live(struct settings *s, struct settings *next)
     s->first_response_target_ms = next->first_response_target_ms;
     s->canned_agents_write = next->canned_agents_write;
     s->edit_window_ms = next->edit_window_ms;
+    s->offline_grace_ms = next->offline_grace_ms;
     struct visitor_settings visitors = s->visitors;
     s->visitors = next->visitors;
     next->visitors = visitors;

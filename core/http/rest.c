@@ -11,6 +11,7 @@
 #include "http/admin_rest.h"
 #include "http/agents_rest.h"
 #include "http/canned_rest.h"
+#include "http/presence_rest.h"
 #include "http/http_routes.h"
 #include "http/logout_rest.h"
 #include "wire/query.h"
@@ -122,6 +123,9 @@ static void metrics_write(struct rest_call *c, const struct agent_view *agents, 
          m->rooms_purged},
         {"chatd_users_erased_total", "counter", "users' data erased on request (DELETE /api/users/U)",
          m->users_erased},
+        {"chatd_presence_changes_total", "counter", "users' presence changes this instance told", m->presence_changes},
+        {"chatd_presence_events_total", "counter", "presence events published, one per change and recipient",
+         m->presence_events},
         {"chatd_visitor_tokens_total", "counter", "visitor tokens issued or renewed (POST /api/visitors)",
          m->visitors_issued},
         {"chatd_visitor_tokens_refused_total", "counter",
@@ -219,6 +223,7 @@ enum api_handler {
     API_LOGOUT,
     API_SEARCH,
     API_CANNED,
+    API_PRESENCE,
 };
 
 static const struct route api_routes[] = {
@@ -244,7 +249,10 @@ static const struct route api_routes[] = {
     {"POST", "/api/rooms/{}/members", API_ROOMS, ROOM_MEMBER_ADD},
     {"DELETE", "/api/rooms/{}/members/{}", API_ROOMS, ROOM_MEMBER_REMOVE},
     {"PUT", "/api/rooms/{}/members/{}/role", API_ROOMS, ROOM_MEMBER_ROLE},
+    {"GET", "/api/rooms/{}/presence", API_PRESENCE, PRESENCE_ROOM},
     {"GET", "/api/search", API_SEARCH, 0},
+    {"GET", "/api/presence", API_PRESENCE, PRESENCE_USERS},
+    {"PUT", "/api/presence", API_PRESENCE, PRESENCE_SET},
     {"DELETE", "/api/users/{}", API_USERS, 0},
     {"GET", "/api/agents", API_AGENTS, AGENTS_LIST},
     {"PUT", "/api/agents/me/status", API_AGENTS, AGENTS_STATUS},
@@ -288,6 +296,8 @@ static void rest_auth_done(void *ctx, chatd_status st, const struct chatd_identi
         search_rest(c, c->params[0]);
     else if (c->route->handler == API_CANNED)
         canned_rest(c, (enum canned_request_kind)c->route->request, c->params[0]);
+    else if (c->route->handler == API_PRESENCE)
+        presence_rest(c, (enum presence_request)c->route->request, c->params[0]);
     else
         rooms_rest(c, (enum rooms_request)c->route->request, c->params[0], c->params[1], c->params[2]);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "rooms/presence_status.h"
 #include "log.h"
 #include "server.h"
 #include "strmap.h"
@@ -34,6 +35,11 @@ struct presence {
     struct strmap known;   /* every agent heard of (GET /api/agents) */
     void (*agents_cb)(void *ctx);
     void *agents_ctx;
+    struct status_book *book; /* clients' presence: told statuses, last seen */
+    struct event *grace;      /* the earliest offline grace ends */
+    void (*status_cb)(void *ctx, const char *user, enum user_status status, int64_t last_seen_ms);
+    void *status_ctx;
+    json_t *seen;             /* user -> when their last session here ended, not yet published */
     json_t *on, *off, *watch, *unwatch; /* transitions not yet published */
     json_t *ag_on, *ag_off, *aw, *back; /* agents' transitions not yet published */
     struct event *flush;   /* end of this loop turn: publish the transitions */
@@ -68,8 +74,19 @@ static json_t *pair_array(const char *key)
     return json_pack("[s%s]", key, (size_t)(us - key), us + 1);
 }
 
-static void publish_snapshot(struct presence *p, bool hello)
+static void add_seen(void *ctx, const char *user, int64_t wall_ms)
 {
+    json_object_set_new(ctx, user, json_integer(wall_ms));
+}
+
+/* A newcomer (or an instance back from an outage) learns from the
+ * snapshots answering its hello who was last seen when; the periodic
+ * ones leave it out (it only grows, and deltas carry each change). */
+static void publish_snapshot(struct presence *p, bool hello, bool with_seen)
+{
+    json_t *seen = NULL;
+    if (with_seen && (seen = json_object()))
+        status_book_each_seen(p->book, add_seen, seen);
     json_t *users = json_array(), *watches = json_array();
     size_t pos = 0;
     const char *key;
@@ -86,8 +103,8 @@ static void publish_snapshot(struct presence *p, bool hello)
     pos = 0;
     while (away && strmap_next(&p->away, &pos, &key, &value))
         json_array_append_new(away, json_string(key));
-    publish(p, json_pack("{s:s, s:s, s:b, s:o*, s:o*, s:o*, s:o*}", "i", p->id, "t", "snap", "hello", hello, "users",
-                         users, "watch", watches, "agents", agents, "away", away));
+    publish(p, json_pack("{s:s, s:s, s:b, s:o*, s:o*, s:o*, s:o*, s:o*}", "i", p->id, "t", "snap", "hello", hello,
+                         "users", users, "watch", watches, "agents", agents, "away", away, "seen", seen));
     /* A snapshot supersedes what was pending. */
     json_array_clear(p->on);
     json_array_clear(p->off);
@@ -97,6 +114,7 @@ static void publish_snapshot(struct presence *p, bool hello)
     json_array_clear(p->ag_off);
     json_array_clear(p->aw);
     json_array_clear(p->back);
+    json_object_clear(p->seen);
 }
 
 static void on_flush(evutil_socket_t fd, short what, void *arg)
@@ -105,11 +123,12 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
     struct presence *p = arg;
     if (!json_array_size(p->on) && !json_array_size(p->off) && !json_array_size(p->watch) &&
         !json_array_size(p->unwatch) && !json_array_size(p->ag_on) && !json_array_size(p->ag_off) &&
-        !json_array_size(p->aw) && !json_array_size(p->back))
+        !json_array_size(p->aw) && !json_array_size(p->back) && !json_object_size(p->seen))
         return;
-    publish(p, json_pack("{s:s, s:s, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O}", "i", p->id, "t", "delta", "on", p->on,
-                         "off", p->off, "w", p->watch, "uw", p->unwatch, "agon", p->ag_on, "agoff", p->ag_off, "aw",
-                         p->aw, "back", p->back));
+    publish(p, json_pack("{s:s, s:s, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O}", "i", p->id, "t", "delta", "on",
+                         p->on, "off", p->off, "w", p->watch, "uw", p->unwatch, "agon", p->ag_on, "agoff", p->ag_off,
+                         "aw", p->aw, "back", p->back, "ls", p->seen));
+    json_object_clear(p->seen);
     json_array_clear(p->ag_on);
     json_array_clear(p->ag_off);
     json_array_clear(p->aw);
@@ -118,6 +137,97 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
     json_array_clear(p->off);
     json_array_clear(p->watch);
     json_array_clear(p->unwatch);
+}
+
+/* ------------------------------------------------ clients' presence */
+
+static enum user_status live_of(void *ctx, const char *user)
+{
+    const struct presence *p = ctx;
+    if (!presence_online(p, user))
+        return USER_OFFLINE;
+    return presence_away(p, user) ? USER_AWAY : USER_ONLINE;
+}
+
+static void on_grace(evutil_socket_t fd, short what, void *arg);
+
+static void arm_grace(struct presence *p)
+{
+    int64_t next = status_book_next_deadline(p->book);
+    if (next < 0) {
+        event_del(p->grace);
+        return;
+    }
+    int64_t wait = next - clock_mono_ms();
+    if (wait < 0)
+        wait = 0;
+    struct timeval tv = {wait / 1000, (wait % 1000) * 1000};
+    event_add(p->grace, &tv);
+}
+
+static void tell_status(struct presence *p, const char *user, enum user_status status)
+{
+    if (p->status_cb)
+        p->status_cb(p->status_ctx, user, status, status == USER_OFFLINE ? status_book_last_seen(p->book, user) : 0);
+}
+
+/* What the cluster says of user may have changed; local: this instance
+ * made the change, so it tells it. */
+static void status_changed(struct presence *p, const char *user, bool local)
+{
+    enum user_status tell;
+    if (status_book_change(p->book, user, live_of(p, user), local, clock_mono_ms(), p->srv->settings.offline_grace_ms,
+                           &tell))
+        tell_status(p, user, tell);
+    arm_grace(p);
+}
+
+static void offline_told(void *ctx, const char *user, int64_t last_seen_ms)
+{
+    struct presence *p = ctx;
+    (void)last_seen_ms;
+    tell_status(p, user, USER_OFFLINE);
+}
+
+static void on_grace(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    struct presence *p = arg;
+    status_book_expire(p->book, clock_mono_ms(), live_of, offline_told, p);
+    arm_grace(p);
+}
+
+void presence_on_status(struct presence *p,
+                        void (*fn)(void *ctx, const char *user, enum user_status status, int64_t last_seen_ms),
+                        void *ctx)
+{
+    p->status_cb = fn;
+    p->status_ctx = ctx;
+}
+
+enum user_status presence_user_status(const struct presence *p, const char *user, int64_t *last_seen_ms)
+{
+    enum user_status st = status_book_told(p->book, user);
+    *last_seen_ms = st == USER_OFFLINE ? status_book_last_seen(p->book, user) : 0;
+    return st;
+}
+
+/* An instance gone (said bye, or not heard of): its users' sessions
+ * ended with it. The one that routes (the leader) tells who is offline
+ * now, and when they were last seen. */
+static void remote_gone(struct presence *p, struct remote *r)
+{
+    bool leader = presence_is_leader(p);
+    int64_t now = clock_wall_ms();
+    size_t pos = 0;
+    const char *key;
+    void *value;
+    while (strmap_next(&r->users, &pos, &key, &value))
+        if (!presence_online(p, key)) {
+            if (leader)
+                status_book_seen(p->book, key, now);
+            status_changed(p, key, leader);
+        }
 }
 
 static void remote_free(struct remote *r)
@@ -142,7 +252,7 @@ static void drop_stale_away(struct presence *p)
     const char *key;
     void *value;
     while (strmap_next(&p->away, &pos, &key, &value))
-        if (!presence_online(p, key)) {
+        if (!presence_online(p, key) && !status_book_in_grace(p->book, key)) {
             char user[KEY_MAX];
             snprintf(user, sizeof user, "%s", key);
             presence_set_away(p, user, false);
@@ -154,7 +264,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
     struct presence *p = arg;
-    publish_snapshot(p, false);
+    publish_snapshot(p, false, false);
     int64_t now = clock_mono_ms(), expiry = 3 * p->srv->settings.presence_interval_ms;
     size_t pos = 0;
     const char *key;
@@ -166,6 +276,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
             char id[32];
             snprintf(id, sizeof id, "%s", key);
             strmap_del(&p->remotes, id);
+            remote_gone(p, r);
             remote_free(r);
             pos = 0; /* the table may have moved */
             agents_changed(p);
@@ -195,10 +306,13 @@ struct presence *presence_new(struct server *srv)
     p->off = json_array();
     p->watch = json_array();
     p->unwatch = json_array();
+    p->seen = json_object();
+    p->book = status_book_new();
+    p->grace = event_new(srv->base, -1, 0, on_grace, p);
     p->flush = event_new(srv->base, -1, 0, on_flush, p);
     p->tick = event_new(srv->base, -1, EV_PERSIST, on_tick, p);
     if (!p->on || !p->off || !p->watch || !p->unwatch || !p->ag_on || !p->ag_off || !p->aw || !p->back ||
-        !p->flush || !p->tick) {
+        !p->flush || !p->tick || !p->seen || !p->book || !p->grace) {
         presence_free(p);
         return NULL;
     }
@@ -215,6 +329,10 @@ void presence_free(struct presence *p)
         event_free(p->flush);
     if (p->tick)
         event_free(p->tick);
+    if (p->grace)
+        event_free(p->grace);
+    status_book_free(p->book);
+    json_decref(p->seen);
     size_t pos = 0;
     const char *key;
     void *value;
@@ -248,13 +366,13 @@ void presence_start(struct presence *p)
     event_add(p->tick, &tv);
     p->started = true;
     p->started_ms = clock_mono_ms();
-    publish_snapshot(p, true);
+    publish_snapshot(p, true, true);
 }
 
 void presence_broker_ready(struct presence *p)
 {
     if (p && p->started)
-        publish_snapshot(p, true);
+        publish_snapshot(p, true, true);
 }
 
 static void note(struct presence *p, json_t *list, json_t *item)
@@ -288,8 +406,15 @@ static bool count(struct strmap *m, const char *key, int delta)
 
 void presence_user(struct presence *p, const char *user, int delta)
 {
-    if (count(&p->users, user, delta))
-        note(p, delta > 0 ? p->on : p->off, json_string(user));
+    if (!count(&p->users, user, delta))
+        return;
+    if (delta < 0) {
+        int64_t now = clock_wall_ms();
+        status_book_seen(p->book, user, now);
+        json_object_set_new(p->seen, user, json_integer(now));
+    }
+    note(p, delta > 0 ? p->on : p->off, json_string(user));
+    status_changed(p, user, true);
 }
 
 void presence_watch(struct presence *p, const char *user, const char *room, int delta)
@@ -324,22 +449,28 @@ static bool away_clear(struct presence *p, const char *user)
     return was;
 }
 
-void presence_set_away(struct presence *p, const char *user, bool away)
+void presence_set_user_away(struct presence *p, const char *user, bool away)
 {
-    strmap_put(&p->known, user, (void *)1);
     if (away) {
         if (strmap_get(&p->away, user))
             return;
         strmap_put(&p->away, user, (void *)1);
-        log_debug("presence: agent %s away", user);
+        log_debug("presence: %s away", user);
         note(p, p->aw, json_string(user));
     } else {
         if (!away_clear(p, user))
             return;
-        log_debug("presence: agent %s back", user);
+        log_debug("presence: %s back", user);
         note(p, p->back, json_string(user));
     }
+    status_changed(p, user, true);
     agents_changed(p);
+}
+
+void presence_set_away(struct presence *p, const char *user, bool away)
+{
+    strmap_put(&p->known, user, (void *)1);
+    presence_set_user_away(p, user, away);
 }
 
 bool presence_away(const struct presence *p, const char *user)
@@ -459,6 +590,41 @@ static void apply_watches(struct strmap *m, json_t *list, bool add)
     }
 }
 
+/* Last-seen times another instance sends: {"user": wall ms, ...}. */
+static void apply_seen(struct presence *p, json_t *seen)
+{
+    const char *user;
+    json_t *v;
+    json_object_foreach(seen, user, v)
+    {
+        if (json_is_integer(v))
+            status_book_seen(p->book, user, json_integer_value(v));
+    }
+}
+
+/* Users whose status another instance changed: those named in list. */
+static void remote_changed(struct presence *p, json_t *list)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v)
+    {
+        if (json_is_string(v))
+            status_changed(p, json_string_value(v), false);
+    }
+}
+
+/* Users in one set and not the other: a snapshot said what deltas missed. */
+static void set_differences(struct presence *p, const struct strmap *a, const struct strmap *b)
+{
+    size_t pos = 0;
+    const char *key;
+    void *value;
+    while (strmap_next(a, &pos, &key, &value))
+        if (!strmap_get(b, key))
+            status_changed(p, key, false);
+}
+
 void presence_deliver(struct presence *p, const void *data, size_t len)
 {
     json_t *ev = json_loadb(data, len, 0, NULL);
@@ -476,6 +642,7 @@ void presence_deliver(struct presence *p, const void *data, size_t len)
     if (strcmp(type, "bye") == 0) {
         if (r) {
             strmap_del(&p->remotes, id);
+            remote_gone(p, r);
             remote_free(r);
         }
         json_decref(ev);
@@ -499,10 +666,9 @@ void presence_deliver(struct presence *p, const void *data, size_t len)
     }
     r->seen_ms = clock_mono_ms();
     if (strcmp(type, "snap") == 0) {
-        strmap_free(&r->users);
+        struct strmap old_users = r->users, old_away = r->away;
         strmap_free(&r->watches);
         strmap_free(&r->agents);
-        strmap_free(&r->away);
         strmap_init(&r->users);
         strmap_init(&r->watches);
         strmap_init(&r->agents);
@@ -512,9 +678,16 @@ void presence_deliver(struct presence *p, const void *data, size_t len)
         apply_users(&r->agents, json_object_get(ev, "agents"), true);
         apply_users(&r->away, json_object_get(ev, "away"), true);
         apply_users(&p->known, json_object_get(ev, "agents"), true);
+        apply_seen(p, json_object_get(ev, "seen"));
+        set_differences(p, &old_users, &r->users);
+        set_differences(p, &r->users, &old_users);
+        set_differences(p, &old_away, &r->away);
+        set_differences(p, &r->away, &old_away);
+        strmap_free(&old_users);
+        strmap_free(&old_away);
         agents_changed(p);
         if (json_is_true(json_object_get(ev, "hello")))
-            publish_snapshot(p, false); /* a newcomer, or one back from an outage */
+            publish_snapshot(p, false, true); /* a newcomer, or one back from an outage */
     } else if (strcmp(type, "delta") == 0) {
         apply_users(&r->users, json_object_get(ev, "on"), true);
         apply_users(&r->users, json_object_get(ev, "off"), false);
@@ -532,6 +705,11 @@ void presence_deliver(struct presence *p, const void *data, size_t len)
             if (json_is_string(v))
                 away_clear(p, json_string_value(v));
         }
+        apply_seen(p, json_object_get(ev, "ls"));
+        remote_changed(p, json_object_get(ev, "on"));
+        remote_changed(p, json_object_get(ev, "off"));
+        remote_changed(p, json_object_get(ev, "aw"));
+        remote_changed(p, back);
         if (json_array_size(json_object_get(ev, "agon")) || json_array_size(json_object_get(ev, "agoff")) ||
             json_array_size(json_object_get(ev, "aw")) || json_array_size(back))
             agents_changed(p);

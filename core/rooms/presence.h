@@ -6,12 +6,20 @@
  * snapshot on an internal broker channel no client can name. An instance
  * not heard of for three intervals is forgotten. The notification decision
  * (in-band, offline, or none) reads this table, so it is made once, by the
- * instance that stored the message, for users anywhere. */
+ * instance that stored the message, for users anywhere.
+ *
+ * Clients' presence rides on the same channel: a delta says when a
+ * user's last session on that instance ended ("ls"), a snapshot answering
+ * a hello says every last-seen time the sender knows ("seen"). Kept in
+ * memory only: a restart of every instance forgets them. */
 #ifndef CHATD_PRESENCE_H
 #define CHATD_PRESENCE_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include "rooms/presence_status.h"
 
 struct server;
 struct presence;
@@ -46,6 +54,22 @@ void presence_on_agents(struct presence *p, void (*fn)(void *ctx), void *ctx);
 /* Whether this instance is the one that routes support rooms: the
  * smallest instance id among itself and the instances it hears of. */
 bool presence_is_leader(const struct presence *p);
+
+/* Anyone's own choice to be away (rooms/user_presence.h), kept like an
+ * agent's: presence_set_away is this for an agent, who the desk then
+ * lists. */
+void presence_set_user_away(struct presence *p, const char *user, bool away);
+
+/* Clients' presence (rooms/presence_status.h): the status as told and,
+ * offline, when the last session ended anywhere (0: unknown). */
+enum user_status presence_user_status(const struct presence *p, const char *user, int64_t *last_seen_ms);
+/* Called (core thread) when this instance tells a user's status: it made
+ * the change (a session of the user came or went here, the user chose
+ * here, the offline grace it started ended), or, as leader, it saw an
+ * instance go with the user's sessions. */
+void presence_on_status(struct presence *p,
+                        void (*fn)(void *ctx, const char *user, enum user_status status, int64_t last_seen_ms),
+                        void *ctx);
 
 /* Anywhere in the cluster, this instance included. */
 bool presence_online(const struct presence *p, const char *user);

@@ -23,6 +23,7 @@
  *   rooms/routing.h      [support] assign: a new support room's agent
  *   rooms/first_response.h [support] first_response_target: customers waiting too long
  *   rooms/search.h       messages found by a part of their text, in the rooms one reads
+ *   rooms/user_presence.h users' presence (online, away, last seen) for those sharing a room
  * Every callback runs on the core thread, exactly once; a refusal decided
  * from the arguments alone comes before the call returns, every other
  * answer later (the storage plugins answer later). What a callback is
@@ -35,6 +36,8 @@
 #include <stdint.h>
 
 #include <chatd/plugin.h>
+
+#include "rooms/presence_status.h"
 
 struct plugin;
 struct metrics;
@@ -148,6 +151,10 @@ struct room_events_port {
      * per wait, by the instance that keeps it (rooms/first_response.h). */
     void (*sla_breached)(void *ctx, const char *room_id, const char *customer, int64_t waiting_since_ms,
                          long long target_ms);
+    /* `user`'s presence as clients see it changed (rooms/user_presence.h):
+     * told to `to`, who shares a room with them (or is them). last_seen_ms:
+     * when their last session ended, 0 when unknown. */
+    void (*presence)(void *ctx, const char *to, const char *user, enum user_status status, int64_t last_seen_ms);
     /* A member could not be told (no preview could be made). */
     void (*notice_failed)(void *ctx, const char *member, const char *room_id, const char *event, const char *why);
 };
@@ -162,6 +169,11 @@ struct room_presence_port {
     bool (*away)(const void *ctx, const char *agent);
     void (*set_away)(const void *ctx, const char *agent, bool away);
     void (*each_agent)(const void *ctx, void (*fn)(void *fctx, const char *agent), void *fctx);
+    /* Clients' presence (rooms/presence_status.h): a user's status as told
+     * and when their last session ended (0: unknown); a user's own choice
+     * to be away or back. NULL: presence is not kept, nothing is told. */
+    enum user_status (*status)(const void *ctx, const char *user, int64_t *last_seen_ms);
+    void (*set_user_away)(const void *ctx, const char *user, bool away);
 };
 
 struct routing;

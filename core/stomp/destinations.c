@@ -9,6 +9,7 @@
 #include "rooms/room_rules.h"
 
 #define NOTIFICATIONS_QUEUE "/queue/notifications"
+#define PRESENCE_QUEUE "/queue/presence"
 
 /* Every destination the server publishes on, as an allow pattern (`**`
  * also covers user names with dots), and how messages name it. */
@@ -20,6 +21,7 @@ static const struct owned {
     {DEST_SUPPORT_QUEUE, DEST_SUPPORT_QUEUE},
     {DEST_SUPPORT_AGENTS, DEST_SUPPORT_AGENTS},
     {"/user/**" NOTIFICATIONS_QUEUE, "/user/{user}" NOTIFICATIONS_QUEUE},
+    {"/user/**" PRESENCE_QUEUE, "/user/{user}" PRESENCE_QUEUE},
 };
 #define NOWNED (sizeof owned / sizeof *owned)
 
@@ -113,7 +115,7 @@ enum dest_route destination_route(const char *d, enum acl_action action)
         return is_plain_generic(d) || is_user_queue(d) ? DEST_GENERIC : DEST_UNKNOWN;
     }
     if (starts_with(d, DEST_ROOM_TOPIC) || strcmp(d, DEST_SUPPORT_QUEUE) == 0 || strcmp(d, DEST_SUPPORT_AGENTS) == 0 ||
-        strcmp(d, DEST_MY_NOTIFICATIONS) == 0)
+        strcmp(d, DEST_MY_NOTIFICATIONS) == 0 || strcmp(d, DEST_MY_PRESENCE) == 0)
         return DEST_ROOMS;
     if (is_plain_generic(d) || (starts_with(d, "/user/queue/") && d[12]))
         return DEST_GENERIC;
@@ -152,6 +154,11 @@ void destination_room_topic(char *out, size_t len, const char *room)
 void destination_notifications_of(char *out, size_t len, const char *user)
 {
     snprintf(out, len, "/user/%s" NOTIFICATIONS_QUEUE, user);
+}
+
+void destination_presence_of(char *out, size_t len, const char *user)
+{
+    snprintf(out, len, "/user/%s" PRESENCE_QUEUE, user);
 }
 
 size_t destination_owned_reached(const char *pattern, char *out, size_t len)

@@ -9,10 +9,12 @@
  *   /topic/support/queue                the unassigned support queue changed
  *   /topic/support/agents               an agent's availability changed
  *   /user/{user}/queue/notifications    a user's personal events
+ *   /user/{user}/queue/presence         presence of the people a user shares a room with
  *
  * (and presence on a broker channel no destination names: chatd.presence).
  * Clients SUBSCRIBE to them by the rooms' rules (to their own
- * notifications as /user/queue/notifications); no client SENDs to them,
+ * notifications as /user/queue/notifications, presence as
+ * /user/queue/presence); no client SENDs to them,
  * whatever `[stomp] allow` says, so that what arrives there is the
  * server's. Every other /topic/X, /queue/X and /user/... is generic
  * pub/sub, closed until an allow rule opens it.
@@ -39,6 +41,8 @@ struct config;
 #define DEST_SUPPORT_QUEUE "/topic/support/queue"
 #define DEST_SUPPORT_AGENTS "/topic/support/agents"
 #define DEST_MY_NOTIFICATIONS "/user/queue/notifications" /* a user's own, as they subscribe it */
+#define DEST_MY_PRESENCE "/user/queue/presence"           /* likewise */
+#define DEST_APP_PRESENCE "/app/presence"                 /* SEND: one's own status */
 
 enum dest_route {
     DEST_UNKNOWN = 0, /* no shape the server knows */
@@ -92,6 +96,7 @@ bool destination_room_of(const char *destination, const char *prefix, char *room
  * into out (len bytes, truncated). */
 void destination_room_topic(char *out, size_t len, const char *room);
 void destination_notifications_of(char *out, size_t len, const char *user);
+void destination_presence_of(char *out, size_t len, const char *user);
 
 /* True when the server publishes its events on `destination` (as the
  * router knows it: /user/USER/queue/notifications). */

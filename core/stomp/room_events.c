@@ -349,6 +349,26 @@ static void on_agent_status(void *ctx, const char *agent, const char *status)
     free(subs);
 }
 
+/* To `to` on /user/queue/presence: one event per change they may see. */
+static void on_presence(void *ctx, const char *to, const char *user, enum user_status status, int64_t last_seen_ms)
+{
+    struct server *srv = ctx;
+    char dest[300];
+    destination_presence_of(dest, sizeof dest, to);
+    json_t *body = json_pack("{s:s, s:s}", "user", user, "status", user_status_name(status));
+    if (body)
+        json_object_set_new(body, "last_seen", last_seen_ms ? json_integer(last_seen_ms) : json_null());
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!text)
+        return;
+    struct event_header h[] = {{"event", "presence"}, {"user", user}, {"content-type", "application/json"}};
+    chatd_status st = router_publish_event(srv->router, dest, h, 3, text, strlen(text));
+    if (st != CHATD_OK)
+        log_debug("presence of %s for %s not published: %s", user, to, chatd_strerror(st));
+    free(text);
+}
+
 static void on_queue_position(void *ctx, const char *customer, const char *room_id, size_t position,
                               long long estimated_wait_ms)
 {
@@ -381,6 +401,7 @@ void room_events_port_init(struct room_events_port *port, struct server *srv)
         .message_offline = on_message_offline,
         .notice_failed = on_notice_failed,
         .agent_status = on_agent_status,
+        .presence = on_presence,
         .queue_position = on_queue_position,
         .transferred = on_transferred,
         .reopened = on_reopened,

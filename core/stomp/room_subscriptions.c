@@ -286,6 +286,8 @@ void rooms_subscribe(struct session *s, const char *destination, const char *as_
         char resolved[300];
         if (strcmp(destination, DEST_MY_NOTIFICATIONS) == 0)
             destination_notifications_of(resolved, sizeof resolved, session_user(s));
+        else if (strcmp(destination, DEST_MY_PRESENCE) == 0)
+            destination_presence_of(resolved, sizeof resolved, session_user(s));
         else
             snprintf(resolved, sizeof resolved, "%s", destination);
         subscribe_now(s, op, resolved, 0);

@@ -1,4 +1,5 @@
-/* The rooms over STOMP: SENDs to /app/rooms/{room}/send|read|typing|edit|delete|react|unreact|transfer|rate read
+/* The rooms over STOMP: SENDs to /app/rooms/{room}/send|read|typing|edit|delete|react|unreact|transfer|rate and
+ * /app/presence read
  * into calls of the rooms domain (rooms/), their answers written as
  * RECEIPTs and ERRORs. docs/protocol.md, "Rooms". */
 #include "stomp/rooms_stomp.h"
@@ -22,6 +23,7 @@
 #include "rooms/rating.h"
 #include "rooms/transfer.h"
 #include "rooms/typing.h"
+#include "rooms/user_presence.h"
 #include "server.h"
 #include "stomp/destinations.h"
 #include "stomp/send_order.h"
@@ -461,11 +463,39 @@ static void app_rate(struct session *s, const char *room, const struct stomp_fra
     json_decref(j);
 }
 
+/* The answer of user_presence_choose, which comes before it returns. */
+static void presence_chosen(void *ctx, const struct room_answer *a)
+{
+    *(struct room_answer *)ctx = *a;
+}
+
+/* SEND to /app/presence with a `status` header (or a body
+ * {"status": ...}): "away" or "online", the sender's own choice. */
+static void app_presence(struct session *s, const struct stomp_frame *f, const char *receipt)
+{
+    const char *status = stomp_frame_header(f, "status");
+    json_t *j = status ? NULL : json_loadb(f->body, f->body_len, 0, NULL);
+    if (!status)
+        status = json_string_value(json_object_get(j, "status"));
+    struct room_answer a = {ROOM_NOMEM, "out of memory"};
+    user_presence_choose(session_server(s)->rooms, session_user(s), status, presence_chosen, &a);
+    json_decref(j);
+    if (a.status == ROOM_OK)
+        session_send_receipt(s, receipt);
+    else
+        session_error_receipt(s, receipt, a.status == ROOM_BAD_REQUEST ? "invalid status" : "presence not set",
+                              a.why);
+}
+
 void rooms_app_send(struct session *s, const char *destination, const char *as_sent, const struct stomp_frame *f,
                     const char *receipt)
 {
     char room[ROOM_ID_MAX];
     const char *verb;
+    if (strcmp(destination, DEST_APP_PRESENCE) == 0) {
+        app_presence(s, f, receipt);
+        return;
+    }
     if (!destination_room_of(destination, "/app/rooms/", room, sizeof room, &verb) ||
         (strcmp(verb, "send") != 0 && strcmp(verb, "read") != 0 && strcmp(verb, "typing") != 0 &&
          strcmp(verb, "edit") != 0 && strcmp(verb, "delete") != 0 && strcmp(verb, "transfer") != 0 &&

@@ -965,7 +965,7 @@ static void refuse_server_only(struct session *s, const char *receipt, const str
     const char *topic = p->alias[PREFIX_TOPIC][as->kind == PREFIX_TOPIC ? as->index : 0];
     char detail[512];
     snprintf(detail, sizeof detail,
-             "Only the server publishes on room topics, %s/support/queue and users' /queue/notifications. Post "
+             "Only the server publishes on room topics, %s/support/queue and users' /queue/notifications and /queue/presence. Post "
              "to a room with SEND %s/rooms/{room}/send.",
              topic, p->alias[PREFIX_APP][0]);
     session_error(s, receipt, "destination is server-only", detail);

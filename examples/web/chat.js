@@ -1,7 +1,8 @@
 // 1:1 and group chats: the rooms list with unread counts and last
 // messages, new direct and group chats, a conversation with history
 // paging, typing, read marks, editing and deleting messages, and reactions,
-// and a search of the messages of every chat of ours.
+// a search of the messages of every chat of ours, and the presence of the
+// people of our chats (a dot: online, away, offline with when last seen).
 "use strict";
 
 // turn counts the rooms asked to open: when answers come back out of order,
@@ -9,6 +10,63 @@
 // still under way.
 const state = { rooms: [], open: null, watch: null, conv: null, lastTyping: 0, turn: 0, opening: 0 };
 window.__chat = state; // for the browser tests
+
+// Presence of everyone we share a chat with, and ours: user -> { status,
+// last_seen }, from GET /api/presence and the events of /user/queue/presence.
+// autoAway: we set away because the page was hidden (AWAY_AFTER_MS), so
+// showing it again comes back.
+const presence = { of: new Map(), autoAway: false, hiddenTimer: null };
+state.presence = presence.of;
+const AWAY_AFTER_MS = 60000;
+
+function presenceText(user) {
+  const p = presence.of.get(user);
+  if (!p) return "offline";
+  if (p.status === "offline" && p.last_seen) return "last seen " + fmtTime(p.last_seen);
+  return p.status;
+}
+
+function presenceDot(user) {
+  const p = presence.of.get(user);
+  const dot = document.createElement("span");
+  dot.className = "dot " + (p ? p.status : "offline");
+  dot.dataset.user = user;
+  dot.title = user + ": " + presenceText(user);
+  dot.setAttribute("role", "img");
+  dot.setAttribute("aria-label", dot.title);
+  return dot;
+}
+
+// Everyone of our chats (the server leaves out anyone else), 50 a request.
+async function loadPresence() {
+  const users = [...new Set(state.rooms.filter((r) => r.kind !== "support").flatMap((r) => r.members))];
+  if (!users.includes(desk.user)) users.push(desk.user);
+  for (let i = 0; i < users.length; i += 50) {
+    const q = users.slice(i, i + 50).map(encodeURIComponent).join(",");
+    const answer = await desk.api("GET", "/api/presence?users=" + q);
+    for (const p of answer.presence) presence.of.set(p.user, p);
+  }
+  showPresence();
+}
+
+function showPresence() {
+  renderRooms();
+  if (state.open) showMembers(state.open);
+  const me = presence.of.get(desk.user);
+  const away = !!me && me.status === "away";
+  $("away").textContent = away ? "I'm back" : "Set away";
+  $("away").setAttribute("aria-pressed", String(away));
+}
+
+function onPresence(f) {
+  const p = JSON.parse(f.body);
+  presence.of.set(p.user, p);
+  showPresence();
+}
+
+function setAway(away) {
+  desk.client.publish({ destination: "/app/presence", headers: { status: away ? "away" : "online" }, body: "" });
+}
 
 function roomName(room) {
   if (room.kind === "direct") return room.members.find((m) => m !== desk.user) || desk.user;
@@ -25,6 +83,7 @@ function renderRooms() {
     const who = document.createElement("span");
     who.className = "who";
     who.textContent = roomName(room) + (room.kind === "group" ? " · " + room.members.length : "");
+    if (room.kind === "direct") who.prepend(presenceDot(roomName(room)));
     const info = document.createElement("span");
     info.className = "info";
     const unread = state.open && state.open.id === room.id ? 0 : room.unread;
@@ -40,8 +99,11 @@ function renderRooms() {
 }
 
 async function refreshRooms() {
+  const known = new Set(state.rooms.flatMap((r) => r.members));
   state.rooms = (await desk.api("GET", "/api/rooms?scope=mine")).rooms;
   renderRooms();
+  // Someone new among our chats: their presence is ours to see now.
+  if (state.rooms.some((r) => r.kind !== "support" && r.members.some((m) => !known.has(m)))) loadPresence();
 }
 
 function toast(text) {
@@ -112,7 +174,13 @@ function mayManage(room) {
 }
 
 function showMembers(room) {
-  $("members").textContent = room.kind === "group" ? "Members: " + room.members.join(", ") : "";
+  const people = room.kind === "group" ? room.members : room.members.filter((m) => m !== desk.user);
+  $("members").replaceChildren(...(room.kind === "group" ? ["Members: "] : []), ...people.flatMap((m, i) => {
+    const span = document.createElement("span");
+    span.className = "member";
+    span.append(presenceDot(m), room.kind === "group" ? m : m + " · " + presenceText(m));
+    return i ? [", ", span] : [span];
+  }));
   $("leave").hidden = room.kind !== "group";
   $("rename").hidden = !mayManage(room);
   $("delete").hidden = !mayManage(room);
@@ -181,10 +249,14 @@ $("signin").addEventListener("submit", async (e) => {
     await desk.signIn(e.target.login.value.trim(), e.target.passcode.value);
     $("signin").hidden = true;
     $("console").hidden = false;
-    const listen = () => desk.client.subscribe("/user/queue/notifications", onNotification);
-    desk.onConnect.push((again) => { listen(); if (again) refreshRooms(); });
+    const listen = () => {
+      desk.client.subscribe("/user/queue/notifications", onNotification);
+      desk.client.subscribe("/user/queue/presence", onPresence);
+    };
+    desk.onConnect.push((again) => { listen(); if (again) refreshRooms().then(loadPresence); });
     listen();
     await refreshRooms();
+    await loadPresence();
   } catch (err) {
     $("signin-error").textContent = err.message;
   }
@@ -311,6 +383,27 @@ $("delete").addEventListener("click", async () => {
   }
 });
 
+$("away").addEventListener("click", () => {
+  const me = presence.of.get(desk.user);
+  presence.autoAway = false;
+  setAway(!(me && me.status === "away"));
+});
+
 document.addEventListener("visibilitychange", () => {
   if (!document.hidden && state.open && state.watch) desk.read(state.open.id, state.watch.lastSeq);
+  // The server cannot tell an idle page from a busy one: hidden a while, we
+  // say away; shown again, back (unless away was chosen by hand).
+  clearTimeout(presence.hiddenTimer);
+  if (!desk.client || !desk.client.connected) return;
+  if (document.hidden) {
+    presence.hiddenTimer = setTimeout(() => {
+      const me = presence.of.get(desk.user);
+      if (me && me.status === "away") return;
+      presence.autoAway = true;
+      setAway(true);
+    }, AWAY_AFTER_MS);
+  } else if (presence.autoAway) {
+    presence.autoAway = false;
+    setAway(false);
+  }
 });

@@ -1,6 +1,7 @@
 /* Fuzz the presence events other instances send over the broker
  * (presence_deliver): the JSON, the instance id and type, the user and
- * watch lists of snapshots and deltas. One input is several events, one per
+ * watch lists of snapshots and deltas, the last-seen times they carry
+ * (clients' presence, whose offline graces they start and cancel). One input is several events, one per
  * line, delivered in order to one presence table, so that deltas meet the
  * snapshots before them. The core's source is included with a stand-in for
  * the log and a broker that drops what presence publishes (its answer to a
@@ -26,6 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         srv.base = event_base_new();
         snprintf(srv.instance, sizeof srv.instance, "fuzz-self");
         srv.broker_port.ops = &ops;
+        srv.settings.offline_grace_ms = 1000;
     }
     struct presence *p = presence_new(&srv);
     if (!p)

@@ -155,6 +155,24 @@ class CheckConfig(unittest.TestCase):
         p, path = check(s)
         self.assert_one_line(p, path, "[rooms] colour: unknown key")
 
+    def test_presence_offline_grace(self):
+        for good in ("5s", "250ms", "0", "1h"):
+            with self.subTest(good):
+                s = default_sections(1, 2)
+                s["presence"] = {"offline_grace": good}
+                p, path = check(s)
+                self.assertEqual(p.returncode, 0, p.stderr)
+        for bad in ("soon", "2h", "-1s"):
+            with self.subTest(bad):
+                s = default_sections(1, 2)
+                s["presence"] = {"offline_grace": bad}
+                p, path = check(s)
+                self.assert_one_line(p, path, "[presence] offline_grace:", "expected a duration", "'%s'" % bad)
+        s = default_sections(1, 2)
+        s["presence"] = {"offline_grace": "5s", "idle": "5m"}
+        p, path = check(s)
+        self.assert_one_line(p, path, "[presence] idle: unknown key")
+
     def test_retention_needs_a_storage_plugin_that_purges(self):
         """storage-files (an example) has no room_purge: retention cannot be
         kept, so chatd does not start rather than keep transcripts forever."""

@@ -284,7 +284,7 @@ class LiveServer(OneServer):
     # ---- STOMP events ----------------------------------------------------
 
     def channel_of(self, destination):
-        for name in ("room-topic", "support-queue", "support-agents", "notifications"):
+        for name in ("room-topic", "support-queue", "support-agents", "notifications", "presence"):
             pattern = self.events["$defs"][name]["properties"]["destination"]["pattern"]
             if re.search(pattern, destination):
                 return name
@@ -596,6 +596,21 @@ class OpenApiLive(LiveServer):
                          {"user": "agent1", "status": "online"})
         session.close()
 
+        # Presence: of the people one shares a room with, and one's own.
+        self.call("admin1", "PUT", "/api/presence", {"status": "away"}, expect=409)  # not connected
+        session = self.raw("bob")
+        self.assertEqual(self.call("bob", "PUT", "/api/presence", {"status": "away"}, expect=200)[1],
+                         {"user": "bob", "status": "away"})
+        self.call("bob", "PUT", "/api/presence", {"status": "자리 비움"}, expect=400)
+        shared = self.call("bob", "GET", "/api/presence", query={"users": "bob,nobody-이"}, expect=200)[1]
+        self.assertEqual(shared["presence"], [{"user": "bob", "status": "away", "last_seen": None}])
+        self.call("bob", "GET", "/api/presence", query={"users": ""}, expect=400)
+        rid = self.call("bob", "POST", "/api/rooms", {"kind": "direct", "with": "alice"})[1]["id"]
+        members = self.call("alice", "GET", R + "/presence", expect=200, room=rid)[1]["presence"]
+        self.assertEqual({p["user"]: p["status"] for p in members}["bob"], "away")
+        self.call("agent2", "GET", R + "/presence", expect=404, room=rid)
+        session.close()
+
         documented = {(m.upper(), p) for p, item in self.api["paths"].items() for m in item if m in METHODS}
         self.assertEqual(documented - self.exercised, set(), "operations the test did not exercise")
 
@@ -786,7 +801,14 @@ class OpenApiLive(LiveServer):
         desk.event("a", "agent-status", None, user="agent1", status="online")
         self.waiting_customer_hears_place()
 
-        every = {(ch, ev) for ch in ("room-topic", "support-queue", "support-agents", "notifications")
+        # Presence: one's own change, told to oneself (and those sharing a room).
+        watcher = self.subscriber("bob", ("p", "/user/queue/presence", {}))
+        self.call("bob", "PUT", "/api/presence", {"status": "away"}, expect=200)
+        watcher.event("p", "presence", None, user="bob", status="away", last_seen=None)
+        self.call("bob", "PUT", "/api/presence", {"status": "online"}, expect=200)
+        watcher.event("p", "presence", None, user="bob", status="online")
+
+        every = {(ch, ev) for ch in ("room-topic", "support-queue", "support-agents", "notifications", "presence")
                  for ev in self.events["$defs"][ch]["$defs"]}
         self.assertEqual(every - self.seen, set(), "events the test did not receive")
 

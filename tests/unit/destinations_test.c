@@ -51,6 +51,10 @@ static void subscribe_routes(void **state)
     assert_int_equal(destination_route("/topic/support/queue", ACL_SUBSCRIBE), DEST_ROOMS);
     assert_int_equal(destination_route("/topic/support/agents", ACL_SUBSCRIBE), DEST_ROOMS);
     assert_int_equal(destination_route("/user/queue/notifications", ACL_SUBSCRIBE), DEST_ROOMS);
+    assert_int_equal(destination_route("/user/queue/presence", ACL_SUBSCRIBE), DEST_ROOMS);
+    assert_int_equal(destination_route("/user/bob/queue/presence", ACL_SUBSCRIBE), DEST_UNKNOWN);
+    assert_int_equal(destination_route("/user/\xeb\xaf\xbc/queue/presence", ACL_SEND), DEST_SERVER_ONLY);
+    assert_int_equal(destination_route("/app/presence", ACL_SEND), DEST_APP);
     assert_int_equal(destination_route("/user/queue/inbox", ACL_SUBSCRIBE), DEST_GENERIC);
     assert_int_equal(destination_route("/topic/chat.x", ACL_SUBSCRIBE), DEST_GENERIC);
     assert_int_equal(destination_route("/queue/jobs", ACL_SUBSCRIBE), DEST_GENERIC);
@@ -69,6 +73,8 @@ static void names(void **state)
     assert_true(destination_server_owned(buf));
     destination_notifications_of(buf, sizeof buf, "bob");
     assert_string_equal(buf, "/user/bob/queue/notifications");
+    destination_presence_of(buf, sizeof buf, "민지");
+    assert_string_equal(buf, "/user/민지/queue/presence");
     assert_true(destination_server_owned(buf));
     assert_true(destination_server_owned(DEST_SUPPORT_QUEUE));
     assert_false(destination_server_owned(DEST_MY_NOTIFICATIONS)); /* as subscribed, not as published */
@@ -111,13 +117,14 @@ static void patterns_reaching_owned(void **state)
 {
     (void)state;
     char buf[256];
-    assert_int_equal(destination_owned_reached("/**", buf, sizeof buf), 4);
+    assert_int_equal(destination_owned_reached("/**", buf, sizeof buf), 5);
     assert_string_equal(buf, "/topic/rooms/{room}, /topic/support/queue, /topic/support/agents, "
-                             "/user/{user}/queue/notifications");
+                             "/user/{user}/queue/notifications, /user/{user}/queue/presence");
     assert_int_equal(destination_owned_reached("/topic/**", buf, sizeof buf), 3);
     assert_string_equal(buf, "/topic/rooms/{room}, /topic/support/queue, /topic/support/agents");
-    assert_int_equal(destination_owned_reached("/user/*/queue/**", buf, sizeof buf), 1);
-    assert_string_equal(buf, "/user/{user}/queue/notifications");
+    assert_int_equal(destination_owned_reached("/user/*/queue/**", buf, sizeof buf), 2);
+    assert_string_equal(buf, "/user/{user}/queue/notifications, /user/{user}/queue/presence");
+    assert_int_equal(destination_owned_reached("/user/*/queue/presence", buf, sizeof buf), 1);
     assert_int_equal(destination_owned_reached("/topic/support/*", buf, sizeof buf), 2);
     assert_string_equal(buf, "/topic/support/queue, /topic/support/agents");
     assert_int_equal(destination_owned_reached("/topic/support/agents", buf, sizeof buf), 1);
@@ -127,7 +134,7 @@ static void patterns_reaching_owned(void **state)
     assert_int_equal(destination_owned_reached("/queue/**", buf, sizeof buf), 0);
     assert_int_equal(destination_owned_reached("/user/*/queue/inbox", buf, sizeof buf), 0);
     /* A short buffer truncates the names, not the count. */
-    assert_int_equal(destination_owned_reached("/**", buf, 8), 4);
+    assert_int_equal(destination_owned_reached("/**", buf, 8), 5);
     assert_string_equal(buf, "/topic/");
 }
 

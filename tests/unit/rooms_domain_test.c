@@ -40,6 +40,7 @@
 #include "rooms/transcript.h"
 #include "rooms/transfer.h"
 #include "rooms/typing.h"
+#include "rooms/user_presence.h"
 #include "server.h"
 
 #define KOREAN "안녕하세요 😀"
@@ -60,7 +61,12 @@ struct fixture {
     /* The support desk: agents heard of, and who of them is away. */
     const char *agents[8];
     const char *away[8];
+    /* Clients' presence: who is away by their choice (users), and a
+     * last-seen time every offline user has. */
+    const char *users_away[8];
 };
+
+#define LAST_SEEN 1700000000123LL
 
 static struct fixture *F;
 
@@ -195,6 +201,11 @@ static void on_rated(void *c, const struct chatd_room *r)
     (void)c, record("rated %s %u", r->id, r->rating);
 }
 
+static void on_presence(void *c, const char *to, const char *user, enum user_status st, int64_t last_seen)
+{
+    (void)c, record("presence to %s: %s %s %lld", to, user, user_status_name(st), (long long)last_seen);
+}
+
 static bool sla_told; /* an sla_breached event came */
 static void on_sla_breached(void *c, const char *id, const char *customer, int64_t since, long long target)
 {
@@ -233,6 +244,22 @@ static bool listed_in(const char *const *list, const char *user)
 
 static bool is_away(const void *c, const char *user) { return (void)c, listed_in(F->away, user); }
 
+static enum user_status user_status_of(const void *c, const char *user, int64_t *last_seen)
+{
+    (void)c;
+    *last_seen = 0;
+    if (!is_online(c, user)) {
+        *last_seen = LAST_SEEN;
+        return USER_OFFLINE;
+    }
+    return listed_in(F->users_away, user) ? USER_AWAY : USER_ONLINE;
+}
+
+static void set_user_away(const void *c, const char *user, bool away)
+{
+    (void)c, record("user %s %s", user, away ? "away" : "back");
+}
+
 static void each_agent(const void *c, void (*fn)(void *fctx, const char *agent), void *fctx)
 {
     (void)c;
@@ -264,8 +291,9 @@ static int setup(void **state)
                    .reaction = on_reaction, .message_notice = on_notice,
                    .message_offline = on_offline, .notice_failed = on_failed, .agent_status = on_agent_status,
                    .queue_position = on_position, .transferred = on_transferred, .reopened = on_reopened,
-                   .sla_breached = on_sla_breached, .rated = on_rated},
-        .presence = {.online = is_online, .watching = is_watching, .away = is_away, .each_agent = each_agent},
+                   .sla_breached = on_sla_breached, .rated = on_rated, .presence = on_presence},
+        .presence = {.online = is_online, .watching = is_watching, .away = is_away, .each_agent = each_agent,
+                     .status = user_status_of, .set_user_away = set_user_away},
         .preview_chars = 80,
         .metrics = &F->metrics,
         .edit_window_ms = 15 * 60000,
@@ -2166,6 +2194,129 @@ static void search_rights_and_pages(void **state)
     assert_int_equal(g.status, ROOM_BAD_REQUEST);
 }
 
+/* ------------------------------------------------------------ presence */
+
+struct got_presence {
+    bool done;
+    enum room_status status;
+    size_t n;
+    char lines[8][96]; /* "user status last_seen" */
+};
+
+static void got_presence_cb(void *ctx, const struct room_answer *a, const struct presence_entry *e, size_t n)
+{
+    struct got_presence *g = ctx;
+    g->done = true;
+    g->status = a->status;
+    g->n = n;
+    for (size_t i = 0; i < n && i < 8; i++)
+        snprintf(g->lines[i], sizeof g->lines[i], "%s %s %lld", e[i].user, user_status_name(e[i].status),
+                 (long long)e[i].last_seen_ms);
+}
+
+static bool has_line(const struct got_presence *g, const char *line)
+{
+    for (size_t i = 0; i < g->n && i < 8; i++)
+        if (strcmp(g->lines[i], line) == 0)
+            return true;
+    return false;
+}
+
+/* Run the loop until n events starting with prefix were recorded. */
+static void run_until_events(const char *prefix, size_t n)
+{
+    for (int i = 0; count_events(prefix) < n && i < 100000; i++)
+        event_base_loop(F->srv.base, EVLOOP_ONCE);
+    assert_int_equal(count_events(prefix), n);
+}
+
+static void presence_seen_by_room_sharers_only(void **state)
+{
+    (void)state;
+    char team[64], pair[64], other[64];
+    make_group("alice", (const char *[]){"bob", "민지", NULL}, team);
+    make_group("alice", (const char *[]){"민지", NULL}, pair); /* a second room alice and 민지 share */
+    make_group("carol", (const char *[]){"dana", NULL}, other);
+    const char *online[] = {"alice", "bob", "민지", "carol", "dana"};
+    memcpy(F->online, online, sizeof online);
+    F->users_away[0] = "bob";
+    F->nevents = 0;
+
+    /* A change is told once to each online sharer, however many rooms they
+     * share, and to the user; never to strangers. */
+    user_presence_tell(&F->rooms, "민지", USER_AWAY, 0);
+    run_until_events("presence to ", 3);
+    assert_true(has_event("presence to 민지: 민지 away 0"));
+    assert_true(has_event("presence to alice: 민지 away 0"));
+    assert_true(has_event("presence to bob: 민지 away 0"));
+    assert_int_equal(F->metrics.presence_changes, 1);
+    assert_int_equal(F->metrics.presence_events, 3);
+    /* An offline sharer is not told. */
+    F->online[1] = "carol"; /* bob gone */
+    F->nevents = 0;
+    user_presence_tell(&F->rooms, "민지", USER_OFFLINE, LAST_SEEN);
+    run_until_events("presence to ", 2);
+    assert_false(has_event("presence to bob: 민지 offline 1700000000123"));
+    F->online[1] = "bob";
+
+    /* A room's members, for one who may see the room. */
+    struct got_presence g;
+    AWAIT(user_presence_room(&F->rooms, team, "bob", USER, got_presence_cb, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    assert_int_equal(g.n, 3);
+    assert_true(has_line(&g, "alice online 0"));
+    assert_true(has_line(&g, "bob away 0"));
+    assert_true(has_line(&g, "민지 online 0"));
+    F->online[2] = "carol"; /* 민지 gone: offline, last seen */
+    AWAIT(user_presence_room(&F->rooms, team, "alice", USER, got_presence_cb, &g), g);
+    assert_true(has_line(&g, "민지 offline 1700000000123"));
+    AWAIT(user_presence_room(&F->rooms, team, "dana", USER, got_presence_cb, &g), g);
+    assert_int_equal(g.status, ROOM_NOT_FOUND);
+    AWAIT(user_presence_room(&F->rooms, "r-none", "alice", USER, got_presence_cb, &g), g);
+    assert_int_equal(g.status, ROOM_NOT_FOUND);
+
+    /* Named users: only those sharing a room with the caller, and the
+     * caller; repeats once; strangers left out. */
+    const char *asked[] = {"bob", "dana", "bob", "alice", "nobody"};
+    AWAIT(user_presence_users(&F->rooms, "alice", asked, 5, got_presence_cb, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    assert_int_equal(g.n, 2);
+    assert_string_equal(g.lines[0], "bob away 0");
+    assert_string_equal(g.lines[1], "alice online 0");
+    AWAIT(user_presence_users(&F->rooms, "dana", (const char *[]){"alice", "carol"}, 2, got_presence_cb, &g), g);
+    assert_int_equal(g.n, 1);
+    assert_string_equal(g.lines[0], "carol online 0");
+    /* Refusals. */
+    AWAIT(user_presence_users(&F->rooms, "alice", asked, 0, got_presence_cb, &g), g);
+    assert_int_equal(g.status, ROOM_BAD_REQUEST);
+    AWAIT(user_presence_users(&F->rooms, "alice", (const char *[]){"bob", ""}, 2, got_presence_cb, &g), g);
+    assert_int_equal(g.status, ROOM_BAD_REQUEST);
+    const char *many[PRESENCE_USERS_MAX + 1];
+    for (size_t i = 0; i <= PRESENCE_USERS_MAX; i++)
+        many[i] = "bob";
+    AWAIT(user_presence_users(&F->rooms, "alice", many, PRESENCE_USERS_MAX + 1, got_presence_cb, &g), g);
+    assert_int_equal(g.status, ROOM_BAD_REQUEST);
+    AWAIT(user_presence_users(&F->rooms, "alice", many, PRESENCE_USERS_MAX, got_presence_cb, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    assert_int_equal(g.n, 1);
+
+    /* One's own choice: away or online, while connected. */
+    struct got d;
+    F->nevents = 0;
+    AWAIT(user_presence_choose(&F->rooms, "alice", "away", got_done, &d), d);
+    assert_int_equal(d.status, ROOM_OK);
+    assert_true(has_event("user alice away"));
+    AWAIT(user_presence_choose(&F->rooms, "alice", "online", got_done, &d), d);
+    assert_true(has_event("user alice back"));
+    AWAIT(user_presence_choose(&F->rooms, "alice", "busy", got_done, &d), d);
+    assert_int_equal(d.status, ROOM_BAD_REQUEST);
+    AWAIT(user_presence_choose(&F->rooms, "alice", NULL, got_done, &d), d);
+    assert_int_equal(d.status, ROOM_BAD_REQUEST);
+    AWAIT(user_presence_choose(&F->rooms, "민지", "away", got_done, &d), d);
+    assert_int_equal(d.status, ROOM_CONFLICT);
+    (void)pair, (void)other;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2200,6 +2351,7 @@ int main(void)
         cmocka_unit_test(canned_rules),
         cmocka_unit_test_setup_teardown(canned_rights, setup, teardown),
         cmocka_unit_test_setup_teardown(search_rights_and_pages, setup, teardown),
+        cmocka_unit_test_setup_teardown(presence_seen_by_room_sharers_only, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

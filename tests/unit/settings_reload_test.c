@@ -65,7 +65,8 @@ static void same_meaning_is_no_change(void **state)
                        "presence_interval = 10000ms\n[stomp]\ntopic_prefix = /topic\n", "");
     /* Live keys are not restart keys. */
     expect_changes("", "[server]\nlog_level = debug\nmax_connections_per_ip = 3\n[stomp]\nmax_frame_size = 1K\n"
-                       "allow.x = send /topic/x user\n[notify]\npreview_length = 5\n[support]\nassign = least_busy\n",
+                       "allow.x = send /topic/x user\n[notify]\npreview_length = 5\n[support]\nassign = least_busy\n"
+                       "[presence]\noffline_grace = 1s\n",
                    "");
 }
 
@@ -76,7 +77,8 @@ static void live_members_are_taken_and_the_old_acl_returned(void **state)
     load(&s, "[stomp]\nallow.a = send /topic/a user\n");
     load(&next, "[server]\nlog_level = warn\n[stomp]\nmax_subscriptions = 7\nmax_frame_size = 1K\n"
                 "allow.b = subscribe /topic/b agent\nallow.c = send /topic/c user\n"
-                "[notify]\ncoalesce = 0\n[support]\nassign = round_robin\nmax_chats_per_agent = 4\n");
+                "[notify]\ncoalesce = 0\n[support]\nassign = round_robin\nmax_chats_per_agent = 4\n"
+                "[presence]\noffline_grace = 250ms\n");
     char *listen = s.listen_host;
     settings_take_live(&s, &next);
     assert_int_equal(s.log_level, CHATD_LOG_WARN);
@@ -85,6 +87,7 @@ static void live_members_are_taken_and_the_old_acl_returned(void **state)
     assert_int_equal(s.notify_coalesce_ms, 0);
     assert_int_equal(s.support_assign, SUPPORT_ASSIGN_ROUND_ROBIN);
     assert_int_equal(s.max_chats_per_agent, 4);
+    assert_int_equal(s.offline_grace_ms, 250);
     assert_int_equal(s.acl.n, 2);
     assert_string_equal(s.acl.rules[0].key, "allow.b");
     assert_int_equal(next.acl.n, 1); /* the old rules, for the caller to free */
