@@ -72,8 +72,8 @@ static void listed_cb(void *ctx, chatd_status st, const struct chatd_room *rooms
 
 void support_queue(struct rooms *r, const char *agent, uint32_t roles, bool assigned, rooms_answer_cb cb, void *ctx)
 {
-    if (!(roles & CHATD_ROLE_AGENT)) {
-        cb(ctx, &(struct room_answer){ROOM_FORBIDDEN, "only agents see the support queue"}, NULL, 0);
+    if (!(roles & DESK_READERS)) {
+        cb(ctx, &(struct room_answer){ROOM_FORBIDDEN, "only agents and supervisors see the support queue"}, NULL, 0);
         return;
     }
     struct support_op *op = op_new(r, NULL, agent, ctx);

@@ -144,7 +144,7 @@ static void looked_up(void *ctx, const struct room_answer *a, const struct chatd
 {
     struct transfer_op *op = ctx;
     struct rooms *r = op->r;
-    bool admin = op->roles & CHATD_ROLE_ADMIN;
+    bool admin = op->roles & (CHATD_ROLE_ADMIN | CHATD_ROLE_SUPERVISOR);
     struct room_answer refused = {ROOM_OK, NULL};
     if (a->status != ROOM_OK)
         refused = *a;
@@ -158,7 +158,8 @@ static void looked_up(void *ctx, const struct room_answer *a, const struct chatd
         refused = (struct room_answer){ROOM_CONFLICT, room->state == CHATD_ROOM_CLOSED ? "the room is closed"
                                                                                        : "the room is completed"};
     else if (!room->agent || (strcmp(room->agent, op->user) != 0 && !admin))
-        refused = (struct room_answer){ROOM_FORBIDDEN, "only the assigned agent (or an admin) transfers a room"};
+        refused = (struct room_answer){ROOM_FORBIDDEN,
+                                       "only the assigned agent (or a supervisor or admin) transfers a room"};
     else if (!op->to_queue && strcmp(room->agent, op->to) == 0)
         refused = (struct room_answer){ROOM_BAD_REQUEST, "the room is assigned to that agent already"};
     if (refused.status != ROOM_OK) {
@@ -176,7 +177,7 @@ void support_transfer(struct rooms *r, const struct transfer_request *req, room_
 {
     const char *why = NULL;
     enum room_status refused = ROOM_OK;
-    if (!(req->roles & (CHATD_ROLE_AGENT | CHATD_ROLE_ADMIN)))
+    if (!(req->roles & (CHATD_ROLE_AGENT | CHATD_ROLE_ADMIN | CHATD_ROLE_SUPERVISOR)))
         refused = ROOM_FORBIDDEN, why = "only agents transfer rooms";
     else if (req->note && (req->note_len > TRANSFER_NOTE_MAX ||
                            !utf8_valid((const unsigned char *)req->note, req->note_len) ||

@@ -240,11 +240,11 @@ void rooms_subscribe(struct session *s, const char *destination, const char *as_
                      const char *id, int ack_mode, const char *since_seq, const char *since_rev, const char *receipt)
 {
     struct server *srv = session_server(s);
-    if (strcmp(destination, DEST_SUPPORT_QUEUE) == 0 && !(session_roles(s) & CHATD_ROLE_AGENT)) {
+    if (strcmp(destination, DEST_SUPPORT_QUEUE) == 0 && !(session_roles(s) & DESK_READERS)) {
         session_error_receipt(s, receipt, "destination not allowed", "Only agents watch the support queue.");
         return;
     }
-    if (strcmp(destination, DEST_SUPPORT_AGENTS) == 0 && !(session_roles(s) & CHATD_ROLE_AGENT)) {
+    if (strcmp(destination, DEST_SUPPORT_AGENTS) == 0 && !(session_roles(s) & DESK_READERS)) {
         session_error_receipt(s, receipt, "destination not allowed", "Only agents watch the agents.");
         return;
     }
@@ -291,5 +291,5 @@ void rooms_subscribe(struct session *s, const char *destination, const char *as_
         subscribe_now(s, op, resolved, 0);
         return;
     }
-    history_watch(srv->rooms, room, session_user(s), subscribe_room_cb, op);
+    history_watch(srv->rooms, room, session_user(s), session_roles(s), subscribe_room_cb, op);
 }

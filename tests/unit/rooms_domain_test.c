@@ -1329,7 +1329,7 @@ static void membership_rights(void **state)
     assert_int_equal(g.status, ROOM_NOT_FOUND);
     AWAIT(membership_show(&F->rooms, room, "dave", AGENT, got_room, &g), g);
     assert_int_equal(g.status, ROOM_NOT_FOUND);
-    AWAIT(history_watch(&F->rooms, room, "dave", got_room, &g), g);
+    AWAIT(history_watch(&F->rooms, room, "dave", AGENT, got_room, &g), g);
     assert_int_equal(g.status, ROOM_NOT_FOUND);
     AWAIT(read_mark_set(&F->rooms, room, "dave", 1, got_mark, &g), g);
     assert_int_equal(g.status, ROOM_NOT_FOUND);
@@ -1483,7 +1483,7 @@ static void replay_pages(void **state)
     for (int i = 1; i <= 2 * REPLAY_PAGE + 5; i++)
         assert_int_equal(send_text(room, "alice", KOREAN, NULL), ROOM_OK);
     struct got g;
-    AWAIT(history_watch(&F->rooms, room, "bob", got_room, &g), g);
+    AWAIT(history_watch(&F->rooms, room, "bob", USER, got_room, &g), g);
     assert_int_equal(g.status, ROOM_OK);
     assert_int_equal(g.last_seq, 2 * REPLAY_PAGE + 5);
     uint64_t after = 50, next = 51;
