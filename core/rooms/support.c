@@ -89,6 +89,23 @@ void support_queue(struct rooms *r, const char *agent, uint32_t roles, bool assi
     storage_ops(r->storage, &state)->room_list(state, &f, listed_cb, op);
 }
 
+void support_rooms_in(struct rooms *r, uint32_t roles, chatd_room_state in, rooms_answer_cb cb, void *ctx)
+{
+    if (!(roles & CHATD_ROLE_SUPERVISOR)) {
+        cb(ctx, &(struct room_answer){ROOM_FORBIDDEN, "only supervisors see every support room"}, NULL, 0);
+        return;
+    }
+    struct support_op *op = op_new(r, NULL, NULL, ctx);
+    if (!op) {
+        cb(ctx, &nomem, NULL, 0);
+        return;
+    }
+    op->list_cb = cb;
+    struct chatd_room_filter f = {.limit = 500, .kind = CHATD_ROOM_SUPPORT, .state = in};
+    void *state;
+    storage_ops(r->storage, &state)->room_list(state, &f, listed_cb, op);
+}
+
 static void decided_cb(void *ctx, chatd_status st, const struct chatd_room *answer)
 {
     struct support_op *op = ctx;

@@ -279,6 +279,25 @@ static void on_message(void *ctx, const struct chatd_message *m, const char *con
     router_publish_event(srv->router, topic, h, nh, m->body, m->body_len);
 }
 
+/* An internal note: on the room's notes topic alone, never on the room's
+ * (which its customer watches). The same headers as a message's, with
+ * event `note` and kind `note`. */
+static void on_note(void *ctx, const struct chatd_message *m, const char *trace, uint64_t origin)
+{
+    struct server *srv = ctx;
+    char nums[96], ts[24], topic[160], from[48];
+    struct event_header h[ROOM_MESSAGE_HEADERS + 1];
+    size_t nh = room_message_headers(h, "note", m, NULL, trace, false, nums, ts);
+    for (size_t i = 0; i < nh; i++)
+        if (strcmp(h[i].name, "kind") == 0)
+            h[i].value = "note";
+    h[nh++] = (struct event_header){ROUTER_ORIGIN, router_origin(srv->router, origin, from, sizeof from)};
+    destination_notes_topic(topic, sizeof topic, m->room);
+    chatd_status st = router_publish_event(srv->router, topic, h, nh, m->body, m->body_len);
+    if (st != CHATD_OK)
+        log_warn("note for room %s not published: %s", m->room, chatd_strerror(st));
+}
+
 /* An edit or delete: the message as it now is (a delete's body empty),
  * with its rev, and who changed it. */
 static void on_message_changed(void *ctx, const struct chatd_message *m, const char *by, const char *trace,
@@ -386,5 +405,6 @@ void room_events_port_init(struct room_events_port *port, struct server *srv)
         .reopened = on_reopened,
         .sla_breached = on_sla_breached,
         .rated = on_rated,
+        .note = on_note,
     };
 }

@@ -552,7 +552,9 @@ static struct envelope *envelope_parse(struct router *r, const void *data, size_
     e->refs = 1;
     const char *event = stomp_frame_header(e->frame, "event");
     const char *seq = stomp_frame_header(e->frame, "seq");
-    if (event && seq && strcmp(event, "message") == 0)
+    /* A room's messages, and a support room's internal notes on their own
+     * topic, are the events a since-seq replay may also bring. */
+    if (event && seq && (strcmp(event, "message") == 0 || strcmp(event, "note") == 0))
         e->seq = strtoull(seq, NULL, 10);
     const char *origin = stomp_frame_header(e->frame, ROUTER_ORIGIN);
     size_t il = strlen(r->instance);

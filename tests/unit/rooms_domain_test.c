@@ -193,6 +193,11 @@ static void on_rated(void *c, const struct chatd_room *r)
 {
     (void)c, record("rated %s %u", r->id, r->rating);
 }
+static void on_note(void *c, const struct chatd_message *m, const char *trace, uint64_t origin)
+{
+    (void)c, (void)trace, (void)origin;
+    record("note %s %llu %s %.*s", m->room, (unsigned long long)m->seq, m->sender, (int)m->body_len, m->body);
+}
 
 static bool sla_told; /* an sla_breached event came */
 static void on_sla_breached(void *c, const char *id, const char *customer, int64_t since, long long target)
@@ -263,7 +268,8 @@ static int setup(void **state)
                    .reaction = on_reaction, .message_notice = on_notice,
                    .message_offline = on_offline, .notice_failed = on_failed, .agent_status = on_agent_status,
                    .queue_position = on_position, .transferred = on_transferred, .reopened = on_reopened,
-                   .sla_breached = on_sla_breached, .rated = on_rated},
+                   .sla_breached = on_sla_breached, .rated = on_rated,
+                   .note = on_note},
         .presence = {.online = is_online, .watching = is_watching, .away = is_away, .each_agent = each_agent},
         .preview_chars = 80,
         .metrics = &F->metrics,
