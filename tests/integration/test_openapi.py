@@ -287,7 +287,7 @@ class LiveServer(OneServer):
     # ---- STOMP events ----------------------------------------------------
 
     def channel_of(self, destination):
-        for name in ("room-topic", "support-queue", "support-agents", "notifications"):
+        for name in ("room-topic", "room-notes", "support-queue", "support-agents", "notifications"):
             pattern = self.events["$defs"][name]["properties"]["destination"]["pattern"]
             if re.search(pattern, destination):
                 return name
@@ -680,6 +680,10 @@ class OpenApiLive(LiveServer):
         bob.event("s", "assigned", sid, agent="agent1")
         agent.event("q", "claimed", sid, agent="agent1")
         bob.event("n", "assigned", sid, state="assigned")
+        # An internal note: on the room's notes, for the desk.
+        agent.subscribe("nt", "/topic/rooms/%s/notes" % sid)
+        self.call("agent1", "POST", R + "/notes", {"body": TEXT}, expect=201, room=sid)
+        self.assertEqual(agent.event("nt", "note", sid)["body"], TEXT)
         # agent1 is a member now, connected, not subscribed to the room.
         bob.send(send, TEXT, receipt="m9")
         note = agent.event("n", "message", sid, sender="bob")
