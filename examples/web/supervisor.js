@@ -67,11 +67,11 @@ function render() {
 }
 
 // Where the open chat may go: an online agent who does not have it, or
-// back to the queue (an assigned chat only: a waiting one is claimed).
+// (an assigned chat) back to the queue.
 function renderReassign() {
   const room = openRoomInfo();
   const form = $("reassign");
-  form.hidden = !room || room.state !== "assigned";
+  form.hidden = !room;
   if (form.hidden) return;
   const to = $("reassign-to");
   const chosen = to.value;
@@ -84,7 +84,8 @@ function renderReassign() {
   const queue = document.createElement("option");
   queue.value = "";
   queue.textContent = "Back to the queue";
-  to.replaceChildren(...options, queue);
+  to.replaceChildren(...options, ...(room.state === "assigned" ? [queue] : []));
+  $("reassign-submit").disabled = to.options.length === 0;
   if ([...to.options].some((o) => o.value === chosen)) to.value = chosen;
 }
 

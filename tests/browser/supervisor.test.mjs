@@ -100,6 +100,15 @@ test("notes stay with the desk; the supervisor oversees and reassigns", async ()
   await sup.click("#reassign-submit");
   await sup.waitForSelector(`#queue li[data-room="${room}"]`);
   await alice.waitForSelector("text=Waiting for an agent");
+  // Waiting: the supervisor gives it to agent1 (no "back to the queue").
+  await sup.waitForFunction(() => [...document.querySelectorAll("#reassign-to option")].map((o) => o.value).join() ===
+                            "agent1,agent2");
+  await sup.selectOption("#reassign-to", "agent1");
+  await sup.click("#reassign-submit");
+  await sup.waitForFunction((r) => document.querySelector(`#assigned li[data-room="${r}"] .who`)?.textContent ===
+                           "alice → agent1", room);
+  await agent1.waitForSelector(`#mine li[data-room="${room}"]`);
+  await alice.waitForSelector("text=You are talking with agent1");
 
   // The customer never sees a note, nor loads the notes.
   const page = await alice.content();

@@ -357,6 +357,17 @@ class SupportNotes(unittest.TestCase):
         status, view = sup.get("/api/support/overview")
         self.assertIn(rid, [r["id"] for r in view["queue"]])
         self.assertNotIn(rid, [r["id"] for r in view["assigned"]])
+        # Waiting: an agent may not give it away; the supervisor gives it to
+        # agent2 (a claim on their behalf: `assigned`, and agent2 told).
+        status, body = self.api("agent3", self.AGENT).post("/api/rooms/%s/transfer" % rid, {"to": "agent2"})
+        self.assertEqual(status, 409, body)
+        added = len([f for f in agent2_rec.messages if f.headers.get("event") == "room-added"])
+        status, room = sup.post("/api/rooms/%s/transfer" % rid, {"to": "agent2"})
+        self.assertEqual((status, room["state"], room["agent"]), (200, "assigned", "agent2"), room)
+        self.event(dana_rec, "assigned", lambda f: json.loads(f.body)["agent"] == "agent2")
+        agent2_rec.wait(lambda: len([f for f in agent2_rec.messages if f.headers.get("event") == "room-added"]) > added,
+                        what="room-added again")
+        self.assertEqual(sup.post("/api/rooms/%s/transfer" % rid, {"to": "agent2"})[0], 400)
         for f in dana_rec.messages:
             self.assert_no_secret(f.headers, f.body)
 

@@ -1011,6 +1011,21 @@ static void internal_notes(void **state)
     assert_string_equal(g.agent, "agent2");
     assert_int_equal(transfer_as(room, "감독", SUPERVISOR, NULL, NULL, &g), ROOM_OK);
     assert_int_equal(g.state, CHATD_ROOM_OPEN);
+    /* Waiting: a supervisor gives it to an agent (a claim on their behalf);
+     * an agent may not, and the queue has it already. */
+    assert_int_equal(transfer_as(room, "agent1", AGENT, "agent2", NULL, &g), ROOM_CONFLICT);
+    assert_int_equal(transfer_as(room, "감독", SUPERVISOR, NULL, NULL, &g), ROOM_CONFLICT);
+    F->nevents = 0;
+    assert_int_equal(transfer_as(room, "감독", SUPERVISOR, "agent2", "메모", &g), ROOM_OK);
+    assert_int_equal(g.state, CHATD_ROOM_ASSIGNED);
+    assert_string_equal(g.agent, "agent2");
+    assert_int_equal(count_events("transferred"), 0);
+    snprintf(line, sizeof line, "claimed %s agent2", room);
+    assert_true(has_event(line));
+    snprintf(line, sizeof line, "added agent2 %s", room);
+    assert_true(has_event(line));
+    assert_int_equal(transfer_as(room, "감독", SUPERVISOR, NULL, NULL, &g), ROOM_OK);
+    assert_int_equal(g.state, CHATD_ROOM_OPEN);
     /* Every waiting and every assigned room, for supervisors alone. */
     AWAIT(support_rooms_in(&F->rooms, SUPERVISOR, CHATD_ROOM_OPEN, got_rooms, &g), g);
     assert_int_equal(g.n, 2);
