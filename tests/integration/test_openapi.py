@@ -695,6 +695,9 @@ class OpenApiLive(LiveServer):
                                       ["agents"] if a["status"] == "online"}, what="agent2 online")
         self.call("agent1", "POST", R + "/transfer", {"to": "agent2", "note": TEXT}, expect=200, room=sid)
         bob.event("s", "transferred", sid, to="agent2", **{"from": "agent1"})
+        # agent1's watch of the notes ends with it.
+        ended = agent.event("nt", "transferred", sid, to="agent2")
+        self.assertEqual(ended["headers"].get("subscription-ended"), "true")
         system = bob.event("s", "message", sid)
         while system["headers"].get("kind") != "system":
             system = bob.event("s", "message", sid)

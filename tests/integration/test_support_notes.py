@@ -346,9 +346,18 @@ class SupportNotes(unittest.TestCase):
         self.assertIn(status, (403, 404), body)
         status, body = self.api("agent3", self.AGENT).post("/api/rooms/%s/transfer" % rid, {"to": None})
         self.assertIn(status, (403, 404), body)
-        # The supervisor does: to agent2, then back to the queue.
+        # The supervisor does: to agent2, then back to the queue. agent1's
+        # watch of the notes ends with the hand-over.
+        _, agent1_notes = self.connect("agent1", self.AGENT, "/topic/rooms/%s/notes" % rid)
+        _, sup_notes = self.connect("sup1", self.SUPERVISOR, "/topic/rooms/%s/notes" % rid)
         status, room = sup.post("/api/rooms/%s/transfer" % rid, {"to": "agent2", "note": SUPERVISOR_NOTE})
         self.assertEqual((status, room.get("agent")), (200, "agent2"), room)
+        ended = self.event(agent1_notes, "transferred")
+        self.assertEqual(ended.headers.get("subscription-ended"), "true")
+        self.assertEqual(sup.post("/api/rooms/%s/notes" % rid, {"body": SUPERVISOR_NOTE})[0], 201)
+        self.event(sup_notes, "note")
+        self.assertEqual(self.api("agent1", self.AGENT).get("/api/rooms/%s/notes" % rid)[0], 404)
+        self.assertEqual([f for f in agent1_notes.messages if f.headers.get("event") == "note"], [])
         moved = json.loads(self.event(dana_rec, "transferred").body)
         self.assertEqual(moved, {"room": rid, "from": "agent1", "to": "agent2", "by": "sup1"})
         self.event(agent2_rec, "room-added", lambda f: json.loads(f.body)["id"] == rid)
