@@ -1031,6 +1031,13 @@ static void internal_notes(void **state)
     assert_int_equal(g.n, 2);
     AWAIT(support_rooms_in(&F->rooms, AGENT, CHATD_ROOM_OPEN, got_rooms, &g), g);
     assert_int_equal(g.status, ROOM_FORBIDDEN);
+    /* Erasing the customer deletes their room's notes with the room. */
+    AWAIT(rooms_look_up(&F->rooms, companion, NULL, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    AWAIT(erase_user(&F->rooms, "고객", "admin", CHATD_ROLE_ADMIN, got_erased, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    AWAIT(rooms_look_up(&F->rooms, companion, NULL, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_NOT_FOUND);
 }
 
 /* A customer writing into a completed room within the window reopens it:
