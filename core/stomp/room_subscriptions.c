@@ -305,7 +305,8 @@ void rooms_subscribe(struct session *s, const char *destination, const char *as_
         op->has_since = true;
     }
     if (since_rev) {
-        if (!since_seq || !query_u64(since_rev, &op->since_rev)) {
+        /* Notes are not edited: a room's changes are its own topic's. */
+        if (!since_seq || op->notes || !query_u64(since_rev, &op->since_rev)) {
             session_error_receipt(s, receipt, "invalid since-rev header",
                                   "Expected a revision number, with since-seq, on a room topic.");
             sub_op_free(op);

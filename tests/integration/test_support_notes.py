@@ -235,6 +235,10 @@ class SupportNotes(unittest.TestCase):
             status, page = self.api(user, i).get("/api/rooms/%s/notes?limit=1&before=%d" % (rid, page["next_before"]))
             self.assertEqual([(n["seq"], n["sender"], n["body"]) for n in page["notes"]], [(1, "agent1", NOTE)])
             self.assertNotIn("next_before", page)
+        # since-rev is the room topic's alone.
+        bad_conn, bad = self.connect("sup1", self.SUPERVISOR)
+        bad_conn.subscribe(notes_topic, id="x", receipt="r", headers={"since-seq": "0", "since-rev": "0"})
+        self.assertEqual(bad.wait_error().headers["message"], "invalid since-rev header")
         # A since-seq replay of the notes topic.
         _, sup_replay = self.connect("sup1", self.SUPERVISOR, (notes_topic, {"since-seq": "1"}))
         self.assertEqual([f.body for f in sup_replay.messages if f.headers.get("event") == "note"],
