@@ -14,6 +14,7 @@
 #include "http/presence_rest.h"
 #include "http/http_routes.h"
 #include "http/logout_rest.h"
+#include "http/notes_rest.h"
 #include "wire/query.h"
 #include "http/rest_call.h"
 #include "log.h"
@@ -22,6 +23,7 @@
 #include "rooms/presence.h"
 #include "http/rooms_rest.h"
 #include "http/search_rest.h"
+#include "http/support_overview_rest.h"
 #include "server.h"
 #include "http/user_erase.h"
 #include "http/visitors_rest.h"
@@ -224,6 +226,8 @@ enum api_handler {
     API_SEARCH,
     API_CANNED,
     API_PRESENCE,
+    API_NOTES,
+    API_SUPPORT_OVERVIEW,
 };
 
 static const struct route api_routes[] = {
@@ -245,6 +249,8 @@ static const struct route api_routes[] = {
     {"POST", "/api/rooms/{}/transfer", API_ROOMS, ROOM_TRANSFER},
     {"GET", "/api/rooms/{}/transcript", API_ROOMS, ROOM_TRANSCRIPT},
     {"POST", "/api/rooms/{}/rating", API_ROOMS, ROOM_RATE},
+    {"GET", "/api/rooms/{}/notes", API_NOTES, 0},
+    {"POST", "/api/rooms/{}/notes", API_NOTES, 1},
     {"POST", "/api/rooms/{}/read", API_ROOMS, ROOM_READ},
     {"POST", "/api/rooms/{}/members", API_ROOMS, ROOM_MEMBER_ADD},
     {"DELETE", "/api/rooms/{}/members/{}", API_ROOMS, ROOM_MEMBER_REMOVE},
@@ -260,6 +266,7 @@ static const struct route api_routes[] = {
     {"GET", "/api/support/canned/{}", API_CANNED, CANNED_GET},
     {"PUT", "/api/support/canned/{}", API_CANNED, CANNED_PUT},
     {"DELETE", "/api/support/canned/{}", API_CANNED, CANNED_DELETE},
+    {"GET", "/api/support/overview", API_SUPPORT_OVERVIEW, 0},
     {"POST", "/api/admin/reload", API_ADMIN_RELOAD, 0},
     {"POST", "/api/visitors", API_VISITORS, 0},
     {"POST", "/api/logout", API_LOGOUT, 0},
@@ -298,6 +305,10 @@ static void rest_auth_done(void *ctx, chatd_status st, const struct chatd_identi
         canned_rest(c, (enum canned_request_kind)c->route->request, c->params[0]);
     else if (c->route->handler == API_PRESENCE)
         presence_rest(c, (enum presence_request)c->route->request, c->params[0]);
+    else if (c->route->handler == API_NOTES)
+        notes_rest(c, c->params[0], c->route->request == 1);
+    else if (c->route->handler == API_SUPPORT_OVERVIEW)
+        support_overview_rest(c);
     else
         rooms_rest(c, (enum rooms_request)c->route->request, c->params[0], c->params[1], c->params[2]);
 }

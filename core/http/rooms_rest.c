@@ -46,7 +46,7 @@ static json_t *room_json_for(const struct rest_call *c, const struct chatd_room 
     json_t *j = room_json(room, c->user);
     int64_t since;
     bool breached;
-    if (j && room->kind == CHATD_ROOM_SUPPORT && (c->roles & CHATD_ROLE_AGENT) &&
+    if (j && room->kind == CHATD_ROOM_SUPPORT && (c->roles & DESK_READERS) &&
         first_response_of(c->srv->rooms->first_response, room->id, &since, &breached)) {
         json_object_set_new(j, "waiting_since", json_integer(since));
         json_object_set_new(j, "sla_breached", json_boolean(breached));

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "plugins/storage_port.h"
+#include "rooms/room_rules.h"
 #include "strmap.h"
 
 struct availability {
@@ -150,8 +151,9 @@ void agents_gather(struct rooms *r, agents_answer_cb cb, void *ctx)
 
 void agents_list(struct rooms *r, uint32_t roles, agents_answer_cb cb, void *ctx)
 {
-    if (!(roles & (CHATD_ROLE_AGENT | CHATD_ROLE_ADMIN))) {
-        cb(ctx, &(struct room_answer){ROOM_FORBIDDEN, "only agents and admins see the agents"}, NULL, 0, 0);
+    if (!(roles & (DESK_READERS | CHATD_ROLE_ADMIN))) {
+        cb(ctx, &(struct room_answer){ROOM_FORBIDDEN, "only agents, supervisors and admins see the agents"}, NULL, 0,
+           0);
         return;
     }
     agents_gather(r, cb, ctx);

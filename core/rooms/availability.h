@@ -31,7 +31,7 @@ struct agent_view {
 typedef void (*agents_answer_cb)(void *ctx, const struct room_answer *a, const struct agent_view *agents, size_t n,
                                  size_t limit);
 
-/* FORBIDDEN unless roles has CHATD_ROLE_AGENT or CHATD_ROLE_ADMIN. */
+/* FORBIDDEN unless roles has CHATD_ROLE_AGENT, _SUPERVISOR or _ADMIN. */
 void agents_list(struct rooms *r, uint32_t roles, agents_answer_cb cb, void *ctx);
 /* The agent's choice, "away" or "online": OK; BAD_REQUEST for another
  * word; FORBIDDEN for a non-agent. Answers before returning. */

@@ -94,20 +94,22 @@ void history_page(struct rooms *r, const char *room_id, const char *user, uint32
 static void watch_room_cb(void *ctx, const struct room_answer *a, const struct chatd_room *room)
 {
     struct history_op *op = ctx;
-    if (a->status == ROOM_OK && !room_is_member(room, op->user))
+    if (a->status == ROOM_OK && !room_can_watch(room, op->user, op->roles))
         op->watch_cb(op->ctx, &(struct room_answer){ROOM_NOT_FOUND, "no such room"}, NULL);
     else
         op->watch_cb(op->ctx, a, room);
     free(op);
 }
 
-void history_watch(struct rooms *r, const char *room_id, const char *user, room_answer_cb cb, void *ctx)
+void history_watch(struct rooms *r, const char *room_id, const char *user, uint32_t roles, room_answer_cb cb,
+                   void *ctx)
 {
     struct history_op *op = op_new(r, room_id, user, ctx);
     if (!op) {
         cb(ctx, &nomem, NULL);
         return;
     }
+    op->roles = roles;
     op->watch_cb = cb;
     rooms_look_up(r, op->room, NULL, watch_room_cb, op);
 }

@@ -35,9 +35,11 @@ typedef void (*history_answer_cb)(void *ctx, const struct room_answer *a, const 
 void history_page(struct rooms *r, const char *room_id, const char *user, uint32_t roles,
                   const struct history_cursor *cur, history_answer_cb cb, void *ctx);
 
-/* A member may watch the room (a SUBSCRIBE): OK with the room (its
- * last_seq: where live events start), NOT_FOUND for anyone else. */
-void history_watch(struct rooms *r, const char *room_id, const char *user, room_answer_cb cb, void *ctx);
+/* A member, or a supervisor a support room, may watch the room (a
+ * SUBSCRIBE): OK with the room (its last_seq: where live events start),
+ * NOT_FOUND for anyone else. */
+void history_watch(struct rooms *r, const char *room_id, const char *user, uint32_t roles, room_answer_cb cb,
+                   void *ctx);
 
 /* msgs[0..n), oldest first; more: a full page, the next may have more. */
 typedef void (*replay_answer_cb)(void *ctx, const struct room_answer *a, const struct chatd_message *msgs, size_t n,

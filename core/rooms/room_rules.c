@@ -28,12 +28,19 @@ bool room_is_member(const struct chatd_room *r, const char *user)
     return false;
 }
 
-/* Who may see a room at all: its members, and agents an unassigned support
- * room (the queue). Others get 404, so ids cannot be probed. */
+/* Who may see a room at all: its members, agents an unassigned support
+ * room (the queue), supervisors every support room. Others get 404, so ids
+ * cannot be probed. */
 bool room_can_see(const struct chatd_room *r, const char *user, uint32_t roles)
 {
     return room_is_member(r, user) ||
-           ((roles & CHATD_ROLE_AGENT) && r->kind == CHATD_ROOM_SUPPORT && r->state == CHATD_ROOM_OPEN);
+           ((roles & CHATD_ROLE_AGENT) && r->kind == CHATD_ROOM_SUPPORT && r->state == CHATD_ROOM_OPEN) ||
+           ((roles & CHATD_ROLE_SUPERVISOR) && r->kind == CHATD_ROOM_SUPPORT);
+}
+
+bool room_can_watch(const struct chatd_room *r, const char *user, uint32_t roles)
+{
+    return room_is_member(r, user) || ((roles & CHATD_ROLE_SUPERVISOR) && r->kind == CHATD_ROOM_SUPPORT);
 }
 
 /* Room ids are random: 16 bytes of the kernel's randomness, hex. */

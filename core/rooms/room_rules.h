@@ -25,10 +25,18 @@
 bool room_read_only(const struct chatd_room *r);
 /* When a CLOSED room was closed, else 0. */
 int64_t room_closed_ms(const struct chatd_room *r);
+/* The roles that read the support desk (the queue, the agents, the
+ * support rooms' lists): agents and supervisors. */
+#define DESK_READERS (CHATD_ROLE_AGENT | CHATD_ROLE_SUPERVISOR)
+
 bool room_is_member(const struct chatd_room *r, const char *user);
-/* Who may see a room at all: its members, and agents an unassigned
- * support room (the queue). Others are told it does not exist. */
+/* Who may see a room at all: its members, agents an unassigned support
+ * room (the queue), supervisors every support room. Others are told it
+ * does not exist. */
 bool room_can_see(const struct chatd_room *r, const char *user, uint32_t roles);
+/* Who may watch a room's events (SUBSCRIBE): its members, and supervisors
+ * every support room. */
+bool room_can_watch(const struct chatd_room *r, const char *user, uint32_t roles);
 /* A new random room id ("r" and 24 hex digits). */
 void room_new_id(char out[40]);
 /* Whether id[0..len) can be a room id: 1 to ROOM_ID_MAX - 1 of a-z 0-9 - _. */

@@ -7,6 +7,7 @@
  *   rooms/transfer.h     an assigned support room handed to another agent or the queue
  *   rooms/reopen.h       a completed support room opened again by its customer's message
  *   rooms/rating.h       the customer's rating of a completed support room
+ *   rooms/notes.h        internal notes of a support room, for agents and supervisors only
  *   rooms/transcript.h   a support room's transcript, read page by page
  *   rooms/canned_replies.h a desk's saved replies agents insert by a shortcut
  *   rooms/membership.h   direct and group rooms: create, list, show, leave
@@ -155,6 +156,11 @@ struct room_events_port {
      * told to `to`, who shares a room with them (or is them). last_seen_ms:
      * when their last session ended, 0 when unknown. */
     void (*presence)(void *ctx, const char *to, const char *user, enum user_status status, int64_t last_seen_ms);
+    /* An agent or supervisor wrote an internal note into a support room
+     * (rooms/notes.h): m->room is the support room's id. Told on the
+     * room's notes only, for the desk's readers, never on the room. trace
+     * may be NULL; origin as for message. */
+    void (*note)(void *ctx, const struct chatd_message *m, const char *trace, uint64_t origin);
     /* A member could not be told (no preview could be made). */
     void (*notice_failed)(void *ctx, const char *member, const char *room_id, const char *event, const char *why);
 };

@@ -72,8 +72,8 @@ static void listed_cb(void *ctx, chatd_status st, const struct chatd_room *rooms
 
 void support_queue(struct rooms *r, const char *agent, uint32_t roles, bool assigned, rooms_answer_cb cb, void *ctx)
 {
-    if (!(roles & CHATD_ROLE_AGENT)) {
-        cb(ctx, &(struct room_answer){ROOM_FORBIDDEN, "only agents see the support queue"}, NULL, 0);
+    if (!(roles & DESK_READERS)) {
+        cb(ctx, &(struct room_answer){ROOM_FORBIDDEN, "only agents and supervisors see the support queue"}, NULL, 0);
         return;
     }
     struct support_op *op = op_new(r, NULL, agent, ctx);
@@ -85,6 +85,23 @@ void support_queue(struct rooms *r, const char *agent, uint32_t roles, bool assi
     struct chatd_room_filter f = {.for_user = op->user, .limit = 500, .kind = CHATD_ROOM_SUPPORT,
                                   .state = assigned ? CHATD_ROOM_ASSIGNED : CHATD_ROOM_OPEN,
                                   .agent = assigned ? op->user : NULL};
+    void *state;
+    storage_ops(r->storage, &state)->room_list(state, &f, listed_cb, op);
+}
+
+void support_rooms_in(struct rooms *r, uint32_t roles, chatd_room_state in, rooms_answer_cb cb, void *ctx)
+{
+    if (!(roles & CHATD_ROLE_SUPERVISOR)) {
+        cb(ctx, &(struct room_answer){ROOM_FORBIDDEN, "only supervisors see every support room"}, NULL, 0);
+        return;
+    }
+    struct support_op *op = op_new(r, NULL, NULL, ctx);
+    if (!op) {
+        cb(ctx, &nomem, NULL, 0);
+        return;
+    }
+    op->list_cb = cb;
+    struct chatd_room_filter f = {.limit = 500, .kind = CHATD_ROOM_SUPPORT, .state = in};
     void *state;
     storage_ops(r->storage, &state)->room_list(state, &f, listed_cb, op);
 }

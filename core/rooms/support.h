@@ -17,8 +17,12 @@ void support_unique_key(char *out, size_t len, const char *customer);
  * open already. */
 void support_open(struct rooms *r, const char *customer, room_answer_cb cb, void *ctx);
 /* The unassigned queue, or (assigned) the rooms assigned to `agent`:
- * FORBIDDEN unless roles has CHATD_ROLE_AGENT. */
+ * FORBIDDEN unless roles has CHATD_ROLE_AGENT or CHATD_ROLE_SUPERVISOR. */
 void support_queue(struct rooms *r, const char *agent, uint32_t roles, bool assigned, rooms_answer_cb cb, void *ctx);
+/* A supervisor's view: every support room waiting in the queue (OPEN), or
+ * assigned to any agent (ASSIGNED), oldest first, at most 500:
+ * FORBIDDEN unless roles has CHATD_ROLE_SUPERVISOR. */
+void support_rooms_in(struct rooms *r, uint32_t roles, chatd_room_state in, rooms_answer_cb cb, void *ctx);
 /* An agent takes an unassigned room: OK with the room now assigned to them;
  * CONFLICT when someone else was first or the room is closed; FORBIDDEN for
  * a non-agent; BAD_REQUEST for a room that is no support room. */

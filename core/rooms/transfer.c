@@ -6,6 +6,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "metrics.h"
 #include "plugins/storage_port.h"
 #include "rooms/first_response.h"
 #include "rooms/room_rules.h"
@@ -140,11 +141,36 @@ static void transferred_cb(void *ctx, chatd_status st, const struct chatd_room *
     system_message_post(r, &op->room_after, op->user, text, message_posted, op);
 }
 
+/* A supervisor gave a waiting room to an agent: a claim on the agent's
+ * behalf, told as one (and to the agent, who did not ask). */
+static void assigned_cb(void *ctx, chatd_status st, const struct chatd_room *answer)
+{
+    struct transfer_op *op = ctx;
+    struct rooms *r = op->r;
+    if (st == CHATD_ERR_CONFLICT) {
+        finish(op, &(struct room_answer){ROOM_CONFLICT, "the room was claimed or closed meanwhile"}, NULL);
+        return;
+    }
+    if (st != CHATD_OK || !answer) {
+        struct room_answer a = room_answer_of(st == CHATD_OK ? CHATD_ERR_INTERNAL : st, "no such room");
+        finish(op, &a, NULL);
+        return;
+    }
+    struct chatd_room room = storage_room(r->storage, answer, 0);
+    if (r->metrics)
+        metrics_observe_wait(r->metrics->support_wait, &r->metrics->support_wait_sum,
+                             room.assigned_ms - room.created_ms);
+    r->events.claimed(r->events.ctx, &room);
+    r->events.added(r->events.ctx, op->to, room.id, &room);
+    finish(op, &(struct room_answer){ROOM_OK, NULL}, &room);
+}
+
 static void looked_up(void *ctx, const struct room_answer *a, const struct chatd_room *room)
 {
     struct transfer_op *op = ctx;
     struct rooms *r = op->r;
-    bool admin = op->roles & CHATD_ROLE_ADMIN;
+    bool admin = op->roles & (CHATD_ROLE_ADMIN | CHATD_ROLE_SUPERVISOR);
+    bool supervisor = op->roles & CHATD_ROLE_SUPERVISOR;
     struct room_answer refused = {ROOM_OK, NULL};
     if (a->status != ROOM_OK)
         refused = *a;
@@ -152,13 +178,22 @@ static void looked_up(void *ctx, const struct room_answer *a, const struct chatd
         refused = (struct room_answer){ROOM_NOT_FOUND, "no such room"};
     else if (room->kind != CHATD_ROOM_SUPPORT)
         refused = (struct room_answer){ROOM_BAD_REQUEST, "only support rooms are transferred"};
-    else if (room->state == CHATD_ROOM_OPEN)
+    else if (room->state == CHATD_ROOM_OPEN && supervisor && op->to_queue)
+        refused = (struct room_answer){ROOM_CONFLICT, "the room is waiting in the queue already"};
+    else if (room->state == CHATD_ROOM_OPEN && supervisor) {
+        /* A supervisor gives a waiting room to an agent: the storage's
+         * claim decides, as for the agent's own claim (no limit). */
+        void *state;
+        storage_ops(r->storage, &state)->room_claim(state, op->room, op->to, clock_wall_ms(), assigned_cb, op);
+        return;
+    } else if (room->state == CHATD_ROOM_OPEN)
         refused = (struct room_answer){ROOM_CONFLICT, "the room is waiting in the queue: claim it instead"};
     else if (room->state != CHATD_ROOM_ASSIGNED)
         refused = (struct room_answer){ROOM_CONFLICT, room->state == CHATD_ROOM_CLOSED ? "the room is closed"
                                                                                        : "the room is completed"};
     else if (!room->agent || (strcmp(room->agent, op->user) != 0 && !admin))
-        refused = (struct room_answer){ROOM_FORBIDDEN, "only the assigned agent (or an admin) transfers a room"};
+        refused = (struct room_answer){ROOM_FORBIDDEN,
+                                       "only the assigned agent (or a supervisor or admin) transfers a room"};
     else if (!op->to_queue && strcmp(room->agent, op->to) == 0)
         refused = (struct room_answer){ROOM_BAD_REQUEST, "the room is assigned to that agent already"};
     if (refused.status != ROOM_OK) {
@@ -176,7 +211,7 @@ void support_transfer(struct rooms *r, const struct transfer_request *req, room_
 {
     const char *why = NULL;
     enum room_status refused = ROOM_OK;
-    if (!(req->roles & (CHATD_ROLE_AGENT | CHATD_ROLE_ADMIN)))
+    if (!(req->roles & (CHATD_ROLE_AGENT | CHATD_ROLE_ADMIN | CHATD_ROLE_SUPERVISOR)))
         refused = ROOM_FORBIDDEN, why = "only agents transfer rooms";
     else if (req->note && (req->note_len > TRANSFER_NOTE_MAX ||
                            !utf8_valid((const unsigned char *)req->note, req->note_len) ||

@@ -151,6 +151,11 @@ void destination_room_topic(char *out, size_t len, const char *room)
     snprintf(out, len, DEST_ROOM_TOPIC "%s", room);
 }
 
+void destination_notes_topic(char *out, size_t len, const char *room)
+{
+    snprintf(out, len, DEST_ROOM_TOPIC "%s" DEST_NOTES_SUFFIX, room);
+}
+
 void destination_notifications_of(char *out, size_t len, const char *user)
 {
     snprintf(out, len, "/user/%s" NOTIFICATIONS_QUEUE, user);

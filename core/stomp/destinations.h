@@ -95,6 +95,10 @@ bool destination_room_of(const char *destination, const char *prefix, char *room
 /* The server's own destinations for a room and for a user's notifications,
  * into out (len bytes, truncated). */
 void destination_room_topic(char *out, size_t len, const char *room);
+/* A support room's internal notes: DEST_ROOM_TOPIC "{room}" DEST_NOTES_SUFFIX,
+ * for the desk's readers only (rooms/notes.h). */
+#define DEST_NOTES_SUFFIX "/notes"
+void destination_notes_topic(char *out, size_t len, const char *room);
 void destination_notifications_of(char *out, size_t len, const char *user);
 void destination_presence_of(char *out, size_t len, const char *user);
 

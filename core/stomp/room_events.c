@@ -15,14 +15,12 @@
 #include "stomp/destinations.h"
 #include "wire/room_json.h"
 
-/* An event on a room's topic: `event` and `room` headers, a JSON body
- * (stolen). `revoked`: a user whose subscriptions to the room end with this
- * event (they left or were removed), else NULL. */
-static void room_event_ending(struct server *srv, const char *room, const char *event, json_t *body,
-                              const char *revoked)
+/* An event on a room's topic (or on its notes' topic): `event` and `room`
+ * headers, a JSON body (stolen). `revoked`: a user whose subscriptions to
+ * that topic end with this event (they left or were removed), else NULL. */
+static void topic_event_ending(struct server *srv, const char *topic, const char *room, const char *event,
+                               json_t *body, const char *revoked)
 {
-    char topic[128];
-    destination_room_topic(topic, sizeof topic, room);
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     if (!text)
@@ -33,6 +31,14 @@ static void room_event_ending(struct server *srv, const char *room, const char *
     if (st != CHATD_OK)
         log_warn("event %s for room %s not published: %s", event, room, chatd_strerror(st));
     free(text);
+}
+
+static void room_event_ending(struct server *srv, const char *room, const char *event, json_t *body,
+                              const char *revoked)
+{
+    char topic[128];
+    destination_room_topic(topic, sizeof topic, room);
+    topic_event_ending(srv, topic, room, event, body, revoked);
 }
 
 static void room_event(struct server *srv, const char *room, const char *event, json_t *body)
@@ -169,6 +175,12 @@ static void on_transferred(void *ctx, const struct chatd_room *r, const char *fr
     room_event_ending(srv, r->id, "transferred",
                       json_pack("{s:s, s:s, s:s?, s:s}", "room", r->id, "from", from, "to", r->agent, "by", by),
                       from);
+    /* The previous agent's watch of the room's notes ends with it too. */
+    char notes[160];
+    destination_notes_topic(notes, sizeof notes, r->id);
+    topic_event_ending(srv, notes, r->id, "transferred",
+                       json_pack("{s:s, s:s, s:s?, s:s}", "room", r->id, "from", from, "to", r->agent, "by", by),
+                       from);
     json_t *j = json_pack("{s:s, s:s, s:s?, s:s}", "room", r->id, "from", from, "to", r->agent, "by", by);
     if (j && note)
         json_object_set_new(j, "note", json_string(note));
@@ -277,6 +289,25 @@ static void on_message(void *ctx, const struct chatd_message *m, const char *con
     h[nh++] = (struct event_header){ROUTER_ORIGIN, router_origin(srv->router, origin, from, sizeof from)};
     destination_room_topic(topic, sizeof topic, m->room);
     router_publish_event(srv->router, topic, h, nh, m->body, m->body_len);
+}
+
+/* An internal note: on the room's notes topic alone, never on the room's
+ * (which its customer watches). The same headers as a message's, with
+ * event `note` and kind `note`. */
+static void on_note(void *ctx, const struct chatd_message *m, const char *trace, uint64_t origin)
+{
+    struct server *srv = ctx;
+    char nums[96], ts[24], topic[160], from[48];
+    struct event_header h[ROOM_MESSAGE_HEADERS + 1];
+    size_t nh = room_message_headers(h, "note", m, NULL, trace, false, nums, ts);
+    for (size_t i = 0; i < nh; i++)
+        if (strcmp(h[i].name, "kind") == 0)
+            h[i].value = "note";
+    h[nh++] = (struct event_header){ROUTER_ORIGIN, router_origin(srv->router, origin, from, sizeof from)};
+    destination_notes_topic(topic, sizeof topic, m->room);
+    chatd_status st = router_publish_event(srv->router, topic, h, nh, m->body, m->body_len);
+    if (st != CHATD_OK)
+        log_warn("note for room %s not published: %s", m->room, chatd_strerror(st));
 }
 
 /* An edit or delete: the message as it now is (a delete's body empty),
@@ -407,5 +438,6 @@ void room_events_port_init(struct room_events_port *port, struct server *srv)
         .reopened = on_reopened,
         .sla_breached = on_sla_breached,
         .rated = on_rated,
+        .note = on_note,
     };
 }

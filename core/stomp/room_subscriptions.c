@@ -7,6 +7,7 @@
 #include "log.h"
 #include "rooms/history.h"
 #include "rooms/message_edits.h"
+#include "rooms/notes.h"
 #include "rooms/room_rules.h"
 #include "rooms/rooms.h"
 #include "server.h"
@@ -33,6 +34,7 @@ struct sub_op {
     bool has_since_rev;
     uint64_t since_rev; /* since-rev: changes after it are replayed, after the messages */
     struct sub *sub;   /* held while the replay runs */
+    bool notes;        /* the room's internal notes (DEST_NOTES_SUFFIX), not its events */
 };
 
 static struct sub_op *sub_op_new(struct session *s, const char *room, const char *receipt)
@@ -74,7 +76,10 @@ static bool replay_sub_alive(struct sub_op *op, struct session **out)
 
 static void replay_next(struct sub_op *op)
 {
-    history_replay_page(op->srv->rooms, op->room, op->replayed, replay_cb, op);
+    if (op->notes)
+        notes_replay_page(op->srv->rooms, op->room, op->replayed, replay_cb, op);
+    else
+        history_replay_page(op->srv->rooms, op->room, op->replayed, replay_cb, op);
 }
 
 static void replay_cb(void *ctx, const struct room_answer *a, const struct chatd_message *msgs, size_t n, bool more)
@@ -93,7 +98,10 @@ static void replay_cb(void *ctx, const struct room_answer *a, const struct chatd
     for (size_t i = 0; i < n; i++) {
         char nums[96], ts[24];
         struct event_header h[ROOM_MESSAGE_HEADERS];
-        size_t nh = room_message_headers(h, "message", &msgs[i], NULL, NULL, true, nums, ts);
+        size_t nh = room_message_headers(h, op->notes ? "note" : "message", &msgs[i], NULL, NULL, true, nums, ts);
+        for (size_t k = 0; op->notes && k < nh; k++)
+            if (strcmp(h[k].name, "kind") == 0)
+                h[k].value = "note";
         router_deliver_event_to(op->srv->router, op->sub, h, nh, msgs[i].body, msgs[i].body_len);
         op->replayed = msgs[i].seq;
     }
@@ -203,6 +211,23 @@ static void subscribe_room_cb(void *ctx, const struct room_answer *a, const stru
     subscribe_now(s, op, topic, room->last_seq);
 }
 
+static void subscribe_notes_cb(void *ctx, const struct room_answer *a, uint64_t last_seq)
+{
+    struct sub_op *op = ctx;
+    struct session *s = session_lookup(op->srv, op->session);
+    if (s && a->status == ROOM_FORBIDDEN) {
+        session_error_receipt(s, op->receipt, "destination not allowed", a->why);
+        s = NULL;
+    }
+    if (!s || rooms_stomp_refused(s, op->receipt, op->room, a)) {
+        sub_op_free(op);
+        return;
+    }
+    char topic[160];
+    destination_notes_topic(topic, sizeof topic, op->room);
+    subscribe_now(s, op, topic, last_seq);
+}
+
 /* The broker was down: events published meanwhile are lost to this
  * instance. Every room subscription catches up from storage after the last
  * seq it had, exactly like a SUBSCRIBE with since-seq, with live events held
@@ -218,9 +243,13 @@ void rooms_resync(struct server *srv)
             continue; /* already catching up */
         struct session *s = session_of_subscriber(router_sub_subscriber(sub));
         const char *room = router_sub_destination(sub) + strlen(DEST_ROOM_TOPIC);
-        struct sub_op *op = sub_op_new(s, room, NULL);
+        const char *slash = strchr(room, '/');
+        char id[ROOM_ID_MAX];
+        snprintf(id, sizeof id, "%.*s", slash ? (int)(slash - room) : (int)strlen(room), room);
+        struct sub_op *op = sub_op_new(s, id, NULL);
         if (!op)
             continue;
+        op->notes = slash != NULL; /* DEST_NOTES_SUFFIX: the only topic below a room's */
         if (!(op->sub_id = strdup(router_sub_id(sub)))) {
             sub_op_free(op);
             continue;
@@ -240,24 +269,26 @@ void rooms_subscribe(struct session *s, const char *destination, const char *as_
                      const char *id, int ack_mode, const char *since_seq, const char *since_rev, const char *receipt)
 {
     struct server *srv = session_server(s);
-    if (strcmp(destination, DEST_SUPPORT_QUEUE) == 0 && !(session_roles(s) & CHATD_ROLE_AGENT)) {
+    if (strcmp(destination, DEST_SUPPORT_QUEUE) == 0 && !(session_roles(s) & DESK_READERS)) {
         session_error_receipt(s, receipt, "destination not allowed", "Only agents watch the support queue.");
         return;
     }
-    if (strcmp(destination, DEST_SUPPORT_AGENTS) == 0 && !(session_roles(s) & CHATD_ROLE_AGENT)) {
+    if (strcmp(destination, DEST_SUPPORT_AGENTS) == 0 && !(session_roles(s) & DESK_READERS)) {
         session_error_receipt(s, receipt, "destination not allowed", "Only agents watch the agents.");
         return;
     }
     char room[ROOM_ID_MAX] = "";
     const char *rest = NULL;
     bool is_room = strncmp(destination, DEST_ROOM_TOPIC, strlen(DEST_ROOM_TOPIC)) == 0;
-    if (is_room && (!destination_room_of(destination, DEST_ROOM_TOPIC, room, sizeof room, &rest) || *rest)) {
+    if (is_room && (!destination_room_of(destination, DEST_ROOM_TOPIC, room, sizeof room, &rest) ||
+                    (*rest && strcmp(rest, DEST_NOTES_SUFFIX + 1) != 0))) {
         session_error_receipt(s, receipt, "no such room", as_sent);
         return;
     }
     struct sub_op *op = sub_op_new(s, room, receipt);
     if (!op)
         return;
+    op->notes = is_room && *rest;
     op->ack = ack_mode;
     op->alias = alias;
     if (!(op->sub_id = strdup(id))) {
@@ -274,7 +305,8 @@ void rooms_subscribe(struct session *s, const char *destination, const char *as_
         op->has_since = true;
     }
     if (since_rev) {
-        if (!since_seq || !query_u64(since_rev, &op->since_rev)) {
+        /* Notes are not edited: a room's changes are its own topic's. */
+        if (!since_seq || op->notes || !query_u64(since_rev, &op->since_rev)) {
             session_error_receipt(s, receipt, "invalid since-rev header",
                                   "Expected a revision number, with since-seq, on a room topic.");
             sub_op_free(op);
@@ -293,5 +325,8 @@ void rooms_subscribe(struct session *s, const char *destination, const char *as_
         subscribe_now(s, op, resolved, 0);
         return;
     }
-    history_watch(srv->rooms, room, session_user(s), subscribe_room_cb, op);
+    if (op->notes)
+        notes_watch(srv->rooms, room, session_user(s), session_roles(s), subscribe_notes_cb, op);
+    else
+        history_watch(srv->rooms, room, session_user(s), session_roles(s), subscribe_room_cb, op);
 }

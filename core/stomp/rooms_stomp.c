@@ -1,4 +1,4 @@
-/* The rooms over STOMP: SENDs to /app/rooms/{room}/send|read|typing|edit|delete|react|unreact|transfer|rate and
+/* The rooms over STOMP: SENDs to /app/rooms/{room}/send|read|typing|edit|delete|react|unreact|transfer|rate|notes and
  * /app/presence read
  * into calls of the rooms domain (rooms/), their answers written as
  * RECEIPTs and ERRORs. docs/protocol.md, "Rooms". */
@@ -16,6 +16,7 @@
 #include "net/stomp_frame.h"
 #include "rooms/message_edits.h"
 #include "rooms/messages.h"
+#include "rooms/notes.h"
 #include "rooms/reactions.h"
 #include "rooms/read_marks.h"
 #include "rooms/room_rules.h"
@@ -443,6 +444,39 @@ static void rated_cb(void *ctx, const struct room_answer *a, const struct chatd_
     stomp_op_free(op);
 }
 
+/* A note is stored and told: its RECEIPT with its seq (of the room's notes). */
+static void noted_cb(void *ctx, const struct room_answer *a, const struct chatd_message *note)
+{
+    struct stomp_op *op = ctx;
+    if (a->status == ROOM_OK || a->status == ROOM_EXISTS) {
+        struct session *s = session_lookup(op->srv, op->session);
+        if (s && note)
+            session_send_receipt_seq(s, op->receipt, note->seq);
+        else if (s)
+            session_send_receipt(s, op->receipt);
+        stomp_op_free(op);
+        return;
+    }
+    static const struct refusal_words w = {"no such room", "note not stored", "invalid message body"};
+    op_answer(op, a, &w);
+}
+
+/* SEND to /app/rooms/{room}/notes: an internal note, its body as a
+ * message's (rooms/notes.h). */
+static void app_note(struct session *s, const char *room, const struct stomp_frame *f, const char *receipt)
+{
+    struct server *srv = session_server(s);
+    char trace[48];
+    trace_id(srv, stomp_frame_header(f, "trace-id"), trace, sizeof trace);
+    struct note_draft d = {.room_id = room, .author = session_user(s), .roles = session_roles(s), .body = f->body,
+                           .body_len = f->body_len, .content_type = stomp_frame_header(f, "content-type"),
+                           .client_id = stomp_frame_header(f, "client-id"), .trace = trace,
+                           .origin = session_id(s)};
+    struct stomp_op *op = stomp_op_new(s, room, receipt);
+    if (op)
+        note_post(srv->rooms, &d, noted_cb, op);
+}
+
 /* SEND to /app/rooms/{room}/rate, body {"rating": 1..5, "comment": TEXT}. */
 static void app_rate(struct session *s, const char *room, const struct stomp_frame *f, const char *receipt)
 {
@@ -499,7 +533,8 @@ void rooms_app_send(struct session *s, const char *destination, const char *as_s
     if (!destination_room_of(destination, "/app/rooms/", room, sizeof room, &verb) ||
         (strcmp(verb, "send") != 0 && strcmp(verb, "read") != 0 && strcmp(verb, "typing") != 0 &&
          strcmp(verb, "edit") != 0 && strcmp(verb, "delete") != 0 && strcmp(verb, "transfer") != 0 &&
-         strcmp(verb, "react") != 0 && strcmp(verb, "unreact") != 0 && strcmp(verb, "rate") != 0)) {
+         strcmp(verb, "react") != 0 && strcmp(verb, "unreact") != 0 && strcmp(verb, "rate") != 0 &&
+         strcmp(verb, "notes") != 0)) {
         session_error_receipt(s, receipt, "unknown destination", as_sent);
         return;
     }
@@ -517,6 +552,10 @@ void rooms_app_send(struct session *s, const char *destination, const char *as_s
     }
     if (strcmp(verb, "rate") == 0) {
         app_rate(s, room, f, receipt);
+        return;
+    }
+    if (strcmp(verb, "notes") == 0) {
+        app_note(s, room, f, receipt);
         return;
     }
     if (strcmp(verb, "react") == 0 || strcmp(verb, "unreact") == 0) {

@@ -204,6 +204,13 @@ static struct rcbuf *shared_part(const struct router *r, struct envelope *e, int
 static void deliver_one(struct router *r, struct sub *s, struct envelope *e, bool last);
 static void sub_end(struct router *r, struct sub *s);
 
+/* A room's own topic: its subscribers are watching the room (presence).
+ * Not a topic below it (a support room's notes). */
+static bool watches_room(const char *dest)
+{
+    return strncmp(dest, ROOM_TOPIC, sizeof ROOM_TOPIC - 1) == 0 && !strchr(dest + sizeof ROOM_TOPIC - 1, '/');
+}
+
 /* Keep e for a held subscription (bounded like an unacked window). */
 static void hold_event(struct router *r, struct sub *s, struct envelope *e)
 {
@@ -432,7 +439,7 @@ struct sub *router_subscribe(struct router *r, struct subscriber *who, const cha
     d->nsubs++;
     if (d->kind == DEST_QUEUE)
         queue_dispatch(r, d);
-    if (r->srv->presence && strncmp(d->name, ROOM_TOPIC, sizeof ROOM_TOPIC - 1) == 0)
+    if (r->srv->presence && watches_room(d->name))
         presence_watch(r->srv->presence, who->ops->user(who), d->name + sizeof ROOM_TOPIC - 1, +1);
     return s;
 }
@@ -461,7 +468,7 @@ static void unacked_release(struct sub *s, struct unacked *u, bool requeue)
 void router_unsubscribe(struct router *r, struct sub *s)
 {
     struct dest *d = s->dest;
-    if (r->srv->presence && !s->ended && strncmp(d->name, ROOM_TOPIC, sizeof ROOM_TOPIC - 1) == 0)
+    if (r->srv->presence && !s->ended && watches_room(d->name))
         presence_watch(r->srv->presence, s->who->ops->user(s->who), d->name + sizeof ROOM_TOPIC - 1, -1);
     /* Unacked queue messages return in their original order. */
     while (s->unacked_tail)
@@ -552,7 +559,9 @@ static struct envelope *envelope_parse(struct router *r, const void *data, size_
     e->refs = 1;
     const char *event = stomp_frame_header(e->frame, "event");
     const char *seq = stomp_frame_header(e->frame, "seq");
-    if (event && seq && strcmp(event, "message") == 0)
+    /* A room's messages, and a support room's internal notes on their own
+     * topic, are the events a since-seq replay may also bring. */
+    if (event && seq && (strcmp(event, "message") == 0 || strcmp(event, "note") == 0))
         e->seq = strtoull(seq, NULL, 10);
     const char *origin = stomp_frame_header(e->frame, ROUTER_ORIGIN);
     size_t il = strlen(r->instance);
@@ -684,7 +693,7 @@ static void sub_end(struct router *r, struct sub *s)
     if (s->ended)
         return;
     s->ended = true;
-    if (r->srv->presence && strncmp(s->dest->name, ROOM_TOPIC, sizeof ROOM_TOPIC - 1) == 0)
+    if (r->srv->presence && watches_room(s->dest->name))
         presence_watch(r->srv->presence, s->who->ops->user(s->who), s->dest->name + sizeof ROOM_TOPIC - 1, -1);
     for (size_t i = 0; i < s->nheld; i++)
         envelope_unref(s->held_events[i]);

@@ -148,6 +148,8 @@ function updateRead() {
 // support room (a card number the customer should not have sent).
 const editing = new MessageEditing($("composer"), () => state.open, () => true,
                                    (err) => { $("read").textContent = err.message; });
+// The open chat's internal notes, for agents and supervisors only.
+const notes = new NotesPanel($("notes"), $("note-form"), $("note-error"));
 
 function onEvent(f) {
   const ev = f.headers.event;
@@ -196,6 +198,7 @@ async function openRoom(roomId) {
   const last = await state.conv.open(roomId);
   if (turn !== state.turn) return;
   state.watch = desk.watchRoom(roomId, last, onEvent);
+  notes.open(roomId);
   if (last) desk.read(roomId, last);
   renderMine();
 }
@@ -205,6 +208,7 @@ function closePane() {
   if (state.watch) state.watch.stop();
   state.watch = null;
   state.open = null;
+  notes.stop();
   $("pane").hidden = true;
 }
 

@@ -358,6 +358,8 @@ static const char *verify(struct auth_jwt *a, const char *token, struct answer *
          * configuration: the claim value "admin" has long meant an agent. */
         if (roles && a->admin_role && has_role(roles, a->admin_role))
             ans->roles |= CHATD_ROLE_ADMIN;
+        if (roles && has_role(roles, "supervisor"))
+            ans->roles |= CHATD_ROLE_SUPERVISOR;
         if (!roles || has_role(roles, "user") || !ans->roles)
             ans->roles |= CHATD_ROLE_USER;
         free(roles);

@@ -1,7 +1,7 @@
 /* auth-static: users, salted password hashes and roles from chat.ini.
  *
  *   user.NAME.password = pbkdf2-sha256$ITERATIONS$SALT_HEX$HASH_HEX
- *   user.NAME.roles    = a list of user, agent, admin (e.g. user,agent)
+ *   user.NAME.roles    = a list of user, agent, admin, supervisor (e.g. user,agent)
  *   user.NAME.name     = Display Name            (optional)
  *   workers            = threads running PBKDF2 (0: one per core)
  *   max_pending        = verifications queued or running; beyond, CHATD_ERR_LIMIT
@@ -155,6 +155,8 @@ static int parse_roles(const char *v, uint32_t *roles)
             *roles |= CHATD_ROLE_AGENT;
         else if (strcmp(w, "admin") == 0)
             *roles |= CHATD_ROLE_ADMIN;
+        else if (strcmp(w, "supervisor") == 0)
+            *roles |= CHATD_ROLE_SUPERVISOR;
         else
             rc = -1;
     }
@@ -457,7 +459,7 @@ static chatd_status static_init(const struct chatd_host *h, void **state)
             goto invalid;
         }
         if (strcmp(field, "roles") == 0 && parse_roles(value, &u->roles) < 0) {
-            h->config_error(h, key, "unknown role in '%s' (expected a list of user, agent, admin)", value);
+            h->config_error(h, key, "unknown role in '%s' (expected a list of user, agent, admin, supervisor)", value);
             goto invalid;
         }
         if (strcmp(field, "name") == 0 && !(u->display = strdup(value))) {

@@ -211,6 +211,13 @@ class Jwt(Tokens, unittest.TestCase):
         agent = self.token(sub="agent7", roles=["agent"])
         self.assertEqual(get(agent, "/api/rooms?scope=unassigned"), 200)
         self.assertEqual(get(self.token(), "/api/rooms?scope=unassigned"), 403)
+        # `supervisor` in the claim: the desk's overview, which agents do not get.
+        supervisor = self.token(sub="lead1", roles=["supervisor"])
+        self.assertEqual(get(supervisor, "/api/support/overview"), 200)
+        self.assertEqual(get(supervisor, "/api/rooms?scope=unassigned"), 200)
+        self.assertEqual(get(agent, "/api/support/overview"), 403)
+        self.assertEqual(get(self.token(sub="lead2", roles=["agent", "supervisor"]), "/api/support/overview"), 200)
+        self.assertEqual(get(self.token(sub="lead3", roles="supervisor"), "/api/support/overview"), 200)
         self.assertEqual(get(self.token(exp=int(time.time()) - 100), "/api/rooms"), 401)
 
     def test_admin_role_only_as_configured(self):

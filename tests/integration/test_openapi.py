@@ -17,7 +17,7 @@ import urllib.parse
 import yaml
 from jsonschema import Draft202012Validator, RefResolver
 
-from chatd_harness import PLUGIN_DIR, SOURCE_DIR, Chatd, OneServer, password_of, wait_for
+from chatd_harness import PLUGIN_DIR, SOURCE_DIR, Chatd, OneServer, hash_password, password_of, wait_for
 
 DOCS = os.path.join(SOURCE_DIR, "docs")
 TEXT = "안녕하세요 😀"
@@ -191,9 +191,12 @@ class LiveServer(OneServer):
         cls.data = tempfile.mkdtemp(prefix="chatd-openapi-")
         storage = cls.storage(cls.data)
         visitors = {"enabled": "on", "secret": "openapi-test-visitor-secret-0123456789"}
-        cls.edit = staticmethod(lambda s: s.update({"storage": storage, "visitors": visitors,
-                                                     "support": {"reopen_window": "1h",
-                                                                 "first_response_target": "300ms"}}))
+        def edit(s):
+            s.update({"storage": storage, "visitors": visitors,
+                      "support": {"reopen_window": "1h", "first_response_target": "300ms"}})
+            s["auth"]["user.sup1.password"] = hash_password(password_of("sup1"))
+            s["auth"]["user.sup1.roles"] = "supervisor"
+        cls.edit = staticmethod(edit)
         super().setUpClass()
         cls.api = load_api()
         cls.events = load_events()
@@ -284,7 +287,7 @@ class LiveServer(OneServer):
     # ---- STOMP events ----------------------------------------------------
 
     def channel_of(self, destination):
-        for name in ("room-topic", "support-queue", "support-agents", "notifications", "presence"):
+        for name in ("room-topic", "room-notes", "support-queue", "support-agents", "notifications", "presence"):
             pattern = self.events["$defs"][name]["properties"]["destination"]["pattern"]
             if re.search(pattern, destination):
                 return name
@@ -527,6 +530,28 @@ class OpenApiLive(LiveServer):
         self.call("agent1", "POST", R + "/claim", expect=200, room=tid)
         self.call("dana", "DELETE", R, expect=200, room=tid)
         self.call("agent1", "POST", T, {"to": "agent2"}, expect=409, room=tid)  # closed
+        # A supervisor: the desk's overview, a room handed on, internal notes.
+        nid = self.fresh_support("dana")
+        self.call("agent1", "POST", R + "/claim", expect=200, room=nid)
+        view = self.call("sup1", "GET", "/api/support/overview", expect=200)[1]
+        self.assertIn(nid, [r["id"] for r in view["assigned"]])
+        self.call("agent1", "GET", "/api/support/overview", expect=403)
+        N = R + "/notes"
+        note = self.call("agent1", "POST", N, {"body": TEXT, "client_id": "n-1"}, expect=201, room=nid)[1]
+        self.assertEqual((note["kind"], note["seq"], note["room"]), ("note", 1, nid))
+        self.call("agent1", "POST", N, {"body": TEXT, "client_id": "n-1"}, expect=200, room=nid)
+        self.call("sup1", "POST", N, {"body": TITLE}, expect=201, room=nid)
+        self.call("dana", "POST", N, {"body": TEXT}, expect=403, room=nid)
+        self.call("agent2", "POST", N, {"body": TEXT}, expect=404, room=nid)
+        self.call("agent1", "POST", N, {"body": ""}, expect=400, room=nid)
+        self.call("agent1", "POST", N, {"body": TEXT}, expect=404, room=gid)
+        page = self.call("sup1", "GET", N, query={"limit": 1}, expect=200, room=nid)[1]
+        self.assertEqual(([n["body"] for n in page["notes"]], page["next_before"]), ([TITLE], 2))
+        self.call("agent1", "GET", N, query={"before": 0}, expect=400, room=nid)
+        self.call("dana", "GET", N, expect=403, room=nid)
+        self.call("sup1", "POST", T, {"to": "agent2"}, expect=200, room=nid)
+        self.call("sup1", "POST", T, {"to": None}, expect=200, room=nid)
+        self.call("dana", "DELETE", R, expect=200, room=nid)
         for c in desk:
             c.close()
 
@@ -685,6 +710,10 @@ class OpenApiLive(LiveServer):
         bob.event("s", "assigned", sid, agent="agent1")
         agent.event("q", "claimed", sid, agent="agent1")
         bob.event("n", "assigned", sid, state="assigned")
+        # An internal note: on the room's notes, for the desk.
+        agent.subscribe("nt", "/topic/rooms/%s/notes" % sid)
+        self.call("agent1", "POST", R + "/notes", {"body": TEXT}, expect=201, room=sid)
+        self.assertEqual(agent.event("nt", "note", sid)["body"], TEXT)
         # agent1 is a member now, connected, not subscribed to the room.
         bob.send(send, TEXT, receipt="m9")
         note = agent.event("n", "message", sid, sender="bob")
@@ -696,6 +725,9 @@ class OpenApiLive(LiveServer):
                                       ["agents"] if a["status"] == "online"}, what="agent2 online")
         self.call("agent1", "POST", R + "/transfer", {"to": "agent2", "note": TEXT}, expect=200, room=sid)
         bob.event("s", "transferred", sid, to="agent2", **{"from": "agent1"})
+        # agent1's watch of the notes ends with it.
+        ended = agent.event("nt", "transferred", sid, to="agent2")
+        self.assertEqual(ended["headers"].get("subscription-ended"), "true")
         system = bob.event("s", "message", sid)
         while system["headers"].get("kind") != "system":
             system = bob.event("s", "message", sid)

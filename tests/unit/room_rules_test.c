@@ -31,6 +31,15 @@ static void who_sees_a_room(void **state)
     struct chatd_room group = {.id = "g", .kind = CHATD_ROOM_GROUP, .state = CHATD_ROOM_OPEN, .members = pair,
                                .nmembers = 2};
     assert_false(room_can_see(&group, "agent2", CHATD_ROLE_AGENT)); /* agents see only the support queue */
+    /* A supervisor sees and watches every support room, no other room. */
+    struct chatd_room closed = support(CHATD_ROOM_CLOSED);
+    assert_true(room_can_see(&assigned, "sup", CHATD_ROLE_SUPERVISOR));
+    assert_true(room_can_see(&closed, "sup", CHATD_ROLE_SUPERVISOR));
+    assert_false(room_can_see(&group, "sup", CHATD_ROLE_SUPERVISOR));
+    assert_true(room_can_watch(&assigned, "sup", CHATD_ROLE_SUPERVISOR));
+    assert_false(room_can_watch(&group, "sup", CHATD_ROLE_SUPERVISOR));
+    assert_false(room_can_watch(&open, "agent2", CHATD_ROLE_AGENT)); /* the queue is listed, not watched */
+    assert_true(room_can_watch(&assigned, "agent1", CHATD_ROLE_AGENT));
     assert_true(room_is_member(&group, "김민지"));
     assert_false(room_is_member(&group, "김민"));
 }

@@ -29,6 +29,7 @@
 #include "rooms/message_edits.h"
 #include "rooms/reactions.h"
 #include "rooms/messages.h"
+#include "rooms/notes.h"
 #include "rooms/read_marks.h"
 #include "rooms/rooms.h"
 #include "rooms/queue_position.h"
@@ -200,6 +201,11 @@ static void on_rated(void *c, const struct chatd_room *r)
 {
     (void)c, record("rated %s %u", r->id, r->rating);
 }
+static void on_note(void *c, const struct chatd_message *m, const char *trace, uint64_t origin)
+{
+    (void)c, (void)trace, (void)origin;
+    record("note %s %llu %s %.*s", m->room, (unsigned long long)m->seq, m->sender, (int)m->body_len, m->body);
+}
 
 static void on_presence(void *c, const char *to, const char *user, enum user_status st, int64_t last_seen)
 {
@@ -291,7 +297,8 @@ static int setup(void **state)
                    .reaction = on_reaction, .message_notice = on_notice,
                    .message_offline = on_offline, .notice_failed = on_failed, .agent_status = on_agent_status,
                    .queue_position = on_position, .transferred = on_transferred, .reopened = on_reopened,
-                   .sla_breached = on_sla_breached, .rated = on_rated, .presence = on_presence},
+                   .sla_breached = on_sla_breached, .rated = on_rated, .presence = on_presence,
+                   .note = on_note},
         .presence = {.online = is_online, .watching = is_watching, .away = is_away, .each_agent = each_agent,
                      .status = user_status_of, .set_user_away = set_user_away},
         .preview_chars = 80,
@@ -910,6 +917,158 @@ static void support_transfers(void **state)
     assert_int_equal(transfer_as(grp, "agent1", AGENT, "상담원😀", NULL, &g), ROOM_BAD_REQUEST);
 }
 
+/* Internal notes: the desk writes and reads them, the customer neither;
+ * they are no messages of the room (its seqs, history, watchers). A
+ * supervisor reads and hands on a room that is not theirs. */
+static void got_note(void *ctx, const struct room_answer *a, const struct chatd_message *note)
+{
+    struct got *g = ctx;
+    take_answer(g, a);
+    g->seq = note ? note->seq : 0;
+    if (note)
+        snprintf(g->id, sizeof g->id, "%s", note->room);
+}
+
+static void got_notes(void *ctx, const struct room_answer *a, const struct chatd_message *notes, size_t n,
+                      uint64_t next_before)
+{
+    struct got *g = ctx;
+    take_answer(g, a);
+    keep_messages(g, notes, n);
+    g->next_before = next_before;
+    if (n)
+        snprintf(g->id, sizeof g->id, "%s", notes[0].room);
+}
+
+static void got_watch(void *ctx, const struct room_answer *a, uint64_t last_seq)
+{
+    struct got *g = ctx;
+    take_answer(g, a);
+    g->last_seq = last_seq;
+}
+
+static enum room_status note_as(const char *room, const char *user, uint32_t roles, const char *body, struct got *g)
+{
+    struct note_draft d = {.room_id = room, .author = user, .roles = roles, .body = body, .body_len = strlen(body)};
+    AWAIT(note_post(&F->rooms, &d, got_note, g), *g);
+    return g->status;
+}
+
+static void internal_notes(void **state)
+{
+    (void)state;
+    const uint32_t SUPERVISOR = CHATD_ROLE_SUPERVISOR;
+    F->agents[0] = "agent1", F->agents[1] = "agent2";
+    F->online[0] = "agent1", F->online[1] = "agent2";
+    char room[64];
+    open_for("고객", room);
+    struct got g;
+    /* While it waits: any agent, a supervisor; never the customer. */
+    assert_int_equal(note_as(room, "고객", USER, "메모", &g), ROOM_FORBIDDEN);
+    assert_string_equal(g.why, "only agents and supervisors read and write internal notes");
+    assert_int_equal(note_as(room, "agent2", AGENT, "", &g), ROOM_BAD_REQUEST);
+    F->nevents = 0;
+    assert_int_equal(note_as(room, "agent2", AGENT, "대기 중 메모 😀", &g), ROOM_OK);
+    assert_int_equal(g.seq, 1);
+    assert_string_equal(g.id, room);
+    char line[300];
+    snprintf(line, sizeof line, "note %s 1 agent2 대기 중 메모 😀", room);
+    assert_true(has_event(line));
+    assert_int_equal(count_events("message"), 0);
+    AWAIT(support_claim(&F->rooms, room, "agent1", AGENT, got_room, &g), g);
+    assert_int_equal(send_text(room, "고객", KOREAN, NULL), ROOM_OK);
+    /* Assigned: its agent and a supervisor; another agent no more. */
+    assert_int_equal(note_as(room, "agent2", AGENT, "x", &g), ROOM_NOT_FOUND);
+    assert_int_equal(note_as(room, "agent1", AGENT, "VIP 고객 🔒", &g), ROOM_OK);
+    assert_int_equal(g.seq, 2);
+    assert_int_equal(note_as(room, "감독", SUPERVISOR, "확인 🧭", &g), ROOM_OK);
+    assert_int_equal(g.seq, 3);
+    /* The room's own messages: one, seq 1, no note among them. */
+    AWAIT(membership_show(&F->rooms, room, "고객", USER, got_room, &g), g);
+    assert_int_equal(g.last_seq, 1);
+    struct history_cursor top = {0};
+    AWAIT(history_page(&F->rooms, room, "고객", USER, &top, got_page, &g), g);
+    assert_int_equal(g.n, 1);
+    assert_string_equal(g.bodies[0], KOREAN);
+    /* The notes, paged for the desk, refused to the customer. */
+    struct history_cursor one = {.limit_set = true, .limit = 2};
+    AWAIT(notes_page(&F->rooms, room, "감독", SUPERVISOR, &one, got_notes, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    assert_int_equal(g.n, 2);
+    assert_string_equal(g.bodies[0], "확인 🧭");
+    assert_string_equal(g.bodies[1], "VIP 고객 🔒");
+    assert_string_equal(g.id, room);
+    assert_int_equal(g.next_before, 2);
+    struct history_cursor older = {.before_set = true, .before = 2};
+    AWAIT(notes_page(&F->rooms, room, "agent1", AGENT, &older, got_notes, &g), g);
+    assert_int_equal(g.n, 1);
+    assert_int_equal(g.next_before, 0);
+    AWAIT(notes_page(&F->rooms, room, "고객", USER, &top, got_notes, &g), g);
+    assert_int_equal(g.status, ROOM_FORBIDDEN);
+    AWAIT(notes_watch(&F->rooms, room, "고객", USER | AGENT, got_watch, &g), g); /* its customer, an agent too */
+    assert_int_equal(g.status, ROOM_NOT_FOUND);
+    AWAIT(notes_watch(&F->rooms, room, "감독", SUPERVISOR, got_watch, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    assert_int_equal(g.last_seq, 3);
+    AWAIT(notes_replay_page(&F->rooms, room, 1, got_replay, &g), g);
+    assert_int_equal(g.n, 2);
+    /* A room without notes: an empty page, watched from 0. */
+    char other[64];
+    open_for("bob", other);
+    AWAIT(notes_page(&F->rooms, other, "agent1", AGENT, &top, got_notes, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    assert_int_equal(g.n, 0);
+    AWAIT(notes_watch(&F->rooms, other, "감독", SUPERVISOR, got_watch, &g), g);
+    assert_int_equal((int)g.status * 1000 + (int)g.last_seq, 0);
+    /* The companion room is nobody's, and no support room's notes elsewhere. */
+    char companion[80];
+    snprintf(companion, sizeof companion, "%s-notes", room);
+    AWAIT(membership_show(&F->rooms, companion, "감독", SUPERVISOR, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_NOT_FOUND);
+    char grp[64];
+    make_group("agent1", (const char *[]){"bob", NULL}, grp);
+    assert_int_equal(note_as(grp, "agent1", AGENT, "x", &g), ROOM_NOT_FOUND);
+    assert_int_equal(note_as(grp, "감독", SUPERVISOR, "x", &g), ROOM_NOT_FOUND);
+
+    /* A supervisor reads and watches the room, and hands it on. */
+    AWAIT(history_page(&F->rooms, room, "감독", SUPERVISOR, &top, got_page, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    AWAIT(history_watch(&F->rooms, room, "감독", SUPERVISOR, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    assert_int_equal(transfer_as(room, "agent2", AGENT, "agent2", NULL, &g), ROOM_NOT_FOUND);
+    assert_int_equal(transfer_as(room, "감독", SUPERVISOR, "agent2", NULL, &g), ROOM_OK);
+    assert_string_equal(g.agent, "agent2");
+    assert_int_equal(transfer_as(room, "감독", SUPERVISOR, NULL, NULL, &g), ROOM_OK);
+    assert_int_equal(g.state, CHATD_ROOM_OPEN);
+    /* Waiting: a supervisor gives it to an agent (a claim on their behalf);
+     * an agent may not, and the queue has it already. */
+    assert_int_equal(transfer_as(room, "agent1", AGENT, "agent2", NULL, &g), ROOM_CONFLICT);
+    assert_int_equal(transfer_as(room, "감독", SUPERVISOR, NULL, NULL, &g), ROOM_CONFLICT);
+    F->nevents = 0;
+    assert_int_equal(transfer_as(room, "감독", SUPERVISOR, "agent2", "메모", &g), ROOM_OK);
+    assert_int_equal(g.state, CHATD_ROOM_ASSIGNED);
+    assert_string_equal(g.agent, "agent2");
+    assert_int_equal(count_events("transferred"), 0);
+    snprintf(line, sizeof line, "claimed %s agent2", room);
+    assert_true(has_event(line));
+    snprintf(line, sizeof line, "added agent2 %s", room);
+    assert_true(has_event(line));
+    assert_int_equal(transfer_as(room, "감독", SUPERVISOR, NULL, NULL, &g), ROOM_OK);
+    assert_int_equal(g.state, CHATD_ROOM_OPEN);
+    /* Every waiting and every assigned room, for supervisors alone. */
+    AWAIT(support_rooms_in(&F->rooms, SUPERVISOR, CHATD_ROOM_OPEN, got_rooms, &g), g);
+    assert_int_equal(g.n, 2);
+    AWAIT(support_rooms_in(&F->rooms, AGENT, CHATD_ROOM_OPEN, got_rooms, &g), g);
+    assert_int_equal(g.status, ROOM_FORBIDDEN);
+    /* Erasing the customer deletes their room's notes with the room. */
+    AWAIT(rooms_look_up(&F->rooms, companion, NULL, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    AWAIT(erase_user(&F->rooms, "고객", "admin", CHATD_ROLE_ADMIN, got_erased, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    AWAIT(rooms_look_up(&F->rooms, companion, NULL, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_NOT_FOUND);
+}
+
 /* A customer writing into a completed room within the window reopens it:
  * with its agent when available, else into the queue; never outside the
  * window, never while they have another room open. */
@@ -1510,7 +1669,7 @@ static void membership_rights(void **state)
     assert_int_equal(g.status, ROOM_NOT_FOUND);
     AWAIT(membership_show(&F->rooms, room, "dave", AGENT, got_room, &g), g);
     assert_int_equal(g.status, ROOM_NOT_FOUND);
-    AWAIT(history_watch(&F->rooms, room, "dave", got_room, &g), g);
+    AWAIT(history_watch(&F->rooms, room, "dave", AGENT, got_room, &g), g);
     assert_int_equal(g.status, ROOM_NOT_FOUND);
     AWAIT(read_mark_set(&F->rooms, room, "dave", 1, got_mark, &g), g);
     assert_int_equal(g.status, ROOM_NOT_FOUND);
@@ -1664,7 +1823,7 @@ static void replay_pages(void **state)
     for (int i = 1; i <= 2 * REPLAY_PAGE + 5; i++)
         assert_int_equal(send_text(room, "alice", KOREAN, NULL), ROOM_OK);
     struct got g;
-    AWAIT(history_watch(&F->rooms, room, "bob", got_room, &g), g);
+    AWAIT(history_watch(&F->rooms, room, "bob", USER, got_room, &g), g);
     assert_int_equal(g.status, ROOM_OK);
     assert_int_equal(g.last_seq, 2 * REPLAY_PAGE + 5);
     uint64_t after = 50, next = 51;
@@ -2344,6 +2503,7 @@ int main(void)
         cmocka_unit_test(reaction_rules),
         cmocka_unit_test_setup_teardown(message_edit_window_and_managers, setup, teardown),
         cmocka_unit_test_setup_teardown(support_transfers, setup, teardown),
+        cmocka_unit_test_setup_teardown(internal_notes, setup, teardown),
         cmocka_unit_test_setup_teardown(support_reopens, setup, teardown),
         cmocka_unit_test_setup_teardown(first_response_targets, setup, teardown),
         cmocka_unit_test_setup_teardown(support_transcripts, setup, teardown),

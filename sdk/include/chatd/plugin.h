@@ -107,6 +107,12 @@ typedef enum chatd_plugin_kind {
 #define CHATD_ROLE_USER 0x1u
 #define CHATD_ROLE_AGENT 0x2u
 #define CHATD_ROLE_ADMIN 0x4u /* privacy requests: may erase a user's data */
+/* The support desk's supervisor: sees every support room and every agent,
+ * reads any support room, hands any assigned one on, writes internal
+ * notes. Not an agent by itself (no chats are routed to it): a user who
+ * also takes chats has CHATD_ROLE_AGENT too. A host that predates the bit
+ * ignores it. */
+#define CHATD_ROLE_SUPERVISOR 0x8u
 
 /* What a client presented. Any member may be NULL. Filled by the host. */
 struct chatd_credentials {
