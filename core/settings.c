@@ -287,6 +287,20 @@ static int load_tls(struct tls_settings *t, const struct config *cfg, struct con
                       v);
         return -1;
     }
+    v = srv ? config_get(srv, "tls_client_user") : NULL;
+    if (!v || !*v || strcmp(v, "off") == 0)
+        t->client_user = TLS_CLIENT_USER_OFF;
+    else if (strcmp(v, "cn") == 0)
+        t->client_user = TLS_CLIENT_USER_CN;
+    else if (strcmp(v, "san_email") == 0)
+        t->client_user = TLS_CLIENT_USER_SAN_EMAIL;
+    else if (strcmp(v, "san_dns") == 0)
+        t->client_user = TLS_CLIENT_USER_SAN_DNS;
+    else {
+        config_errorf(err, errlen, cfg, "server", "tls_client_user", "expected off, cn, san_email or san_dns; got '%s'",
+                      v);
+        return -1;
+    }
     v = srv ? config_get(srv, "tls_min_version") : NULL;
     if (!v || !*v || strcmp(v, "1.2") == 0)
         t->min_version = 12;
@@ -311,10 +325,11 @@ static int load_tls(struct tls_settings *t, const struct config *cfg, struct con
 
     bool on = t->host || t->stomp_host;
     if (!on) {
-        static const char *const need_listener[] = {"tls_cert", "tls_key", "tls_ca", "tls_client_certs", "hsts"};
+        static const char *const need_listener[] = {"tls_cert", "tls_key", "tls_ca", "tls_client_certs",
+                                                    "tls_client_user", "hsts"};
         for (size_t i = 0; i < sizeof need_listener / sizeof *need_listener; i++) {
             v = srv ? config_get(srv, need_listener[i]) : NULL;
-            if (v && *v && !(strcmp(need_listener[i], "tls_client_certs") == 0 && strcmp(v, "off") == 0) &&
+            if (v && *v && !(strncmp(need_listener[i], "tls_client_", 11) == 0 && strcmp(v, "off") == 0) &&
                 !(strcmp(need_listener[i], "hsts") == 0 && strcmp(v, "off") == 0)) {
                 config_errorf(err, errlen, cfg, "server", need_listener[i],
                               "set, but neither tls_listen nor stomp_tls_listen is");
@@ -336,6 +351,11 @@ static int load_tls(struct tls_settings *t, const struct config *cfg, struct con
     }
     if (t->ca && t->client_certs == TLS_CLIENT_CERTS_OFF) {
         config_errorf(err, errlen, cfg, "server", "tls_ca", "set, but tls_client_certs is off");
+        return -1;
+    }
+    if (t->client_user != TLS_CLIENT_USER_OFF && t->client_certs == TLS_CLIENT_CERTS_OFF) {
+        config_errorf(err, errlen, cfg, "server", "tls_client_user",
+                      "set, but tls_client_certs is off: no client shows a certificate to name its user");
         return -1;
     }
     const char *bad_key;
@@ -652,6 +672,7 @@ size_t settings_restart_changes(const struct settings *old, const struct setting
     CHANGED(str_differs(old->tls.key, next->tls.key), "[server] tls_key");
     CHANGED(str_differs(old->tls.ca, next->tls.ca), "[server] tls_ca");
     CHANGED(old->tls.client_certs != next->tls.client_certs, "[server] tls_client_certs");
+    CHANGED(old->tls.client_user != next->tls.client_user, "[server] tls_client_user");
     CHANGED(old->tls.min_version != next->tls.min_version, "[server] tls_min_version");
     CHANGED(str_differs(old->tls.ciphers, next->tls.ciphers), "[server] tls_ciphers");
     CHANGED(old->tls.hsts_max_age_s != next->tls.hsts_max_age_s, "[server] hsts");

@@ -18,10 +18,30 @@ def _ca(d, name):
 def _issue(d, ca, name, subject, ext):
     with open(os.path.join(d, name + ".ext"), "w") as f:
         f.write(ext)
-    _run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", subject,
+    # -utf8: a subject of Korean letters goes in as a UTF8String.
+    _run("req", "-utf8", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", subject,
          "-keyout", name + ".key", "-out", name + ".csr", cwd=d)
     _run("x509", "-req", "-in", name + ".csr", "-CA", ca + ".pem", "-CAkey", ca + ".key", "-CAcreateserial",
          "-days", "2", "-extfile", name + ".ext", "-out", name + ".pem", cwd=d)
+
+
+def issue_expired(d, ca, name, subject):
+    """A client certificate `ca` issued that expired in 2020 (openssl ca
+    sets any validity; openssl x509 only one from now)."""
+    with open(os.path.join(d, "ca.cnf"), "w") as f:
+        f.write("[ca]\ndefault_ca = ca_default\n[ca_default]\ndatabase = index.txt\nnew_certs_dir = .\n"
+                "serial = serial\ndefault_md = sha256\npolicy = any\nunique_subject = no\n"
+                "[any]\ncommonName = supplied\n")
+    open(os.path.join(d, "index.txt"), "w").close()
+    with open(os.path.join(d, "serial"), "w") as f:
+        f.write("1000\n")
+    with open(os.path.join(d, name + ".ext"), "w") as f:
+        f.write("extendedKeyUsage=clientAuth\n")
+    _run("req", "-utf8", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", subject,
+         "-keyout", name + ".key", "-out", name + ".csr", cwd=d)
+    _run("ca", "-batch", "-config", "ca.cnf", "-cert", ca + ".pem", "-keyfile", ca + ".key", "-in", name + ".csr",
+         "-out", name + ".pem", "-startdate", "20200101000000Z", "-enddate", "20200102000000Z",
+         "-extfile", name + ".ext", "-notext", cwd=d)
 
 
 class Certs:

@@ -1,0 +1,311 @@
+"""Client certificates as users ([server] tls_client_user): a certificate
+the tls_ca CAs verified names its user, who then signs in without a
+passcode if auth-static lets them (user.NAME.cert = yes); a login of
+another user beside it is refused. Over STOMP with TLS (raw frames on an
+ssl socket), WebSocket over TLS (websocket-client) and HTTPS REST
+(http.client); the certificates, a Korean commonName among them, are made
+by the test with the openssl command (tls_certs.py)."""
+import base64
+import http.client
+import json
+import shutil
+import tempfile
+import unittest
+
+import websocket
+
+from chatd_harness import hash_password, password_of
+from raw_stomp import RawStomp
+import tls_certs
+from tls_certs import Certs
+from test_tls import check, client_context, refused, start, tls_server
+
+KOREAN = "김민수"
+
+
+def make_certs():
+    d = tempfile.mkdtemp(prefix="chatd-tls-user-")
+    certs = Certs(d)  # ca, rogue-ca; alice (CN=alice), mallory (CN=alice, from rogue-ca)
+    tls_certs._issue(d, "ca", "bob", "/CN=bob", "extendedKeyUsage=clientAuth\n")
+    tls_certs._issue(d, "ca", "kim", "/CN=" + KOREAN, "extendedKeyUsage=clientAuth\n")
+    tls_certs._issue(d, "ca", "nocn", "/O=Example", "extendedKeyUsage=clientAuth\n")
+    tls_certs._issue(d, "ca", "mail", "/CN=Kim Minsu",
+                     "extendedKeyUsage=clientAuth\nsubjectAltName=email:kim@example.com\n")
+    tls_certs.issue_expired(d, "ca", "expired", "/CN=alice")
+    return certs
+
+
+def cert_users(sections, extra):
+    """alice and the Korean user sign in by certificate; the Korean one has
+    no password at all. bob keeps his password and has not opted in."""
+    auth = sections["auth"]
+    auth["user.alice.cert"] = "yes"
+    auth["user.%s.cert" % KOREAN] = "yes"
+    auth["user.%s.roles" % KOREAN] = "user"
+    auth["user.%s.name" % KOREAN] = "김민수 🌸"
+    auth.update(extra)
+
+
+def certificate_server(certs, client_certs, client_user="cn", auth=None):
+    srv = tls_server(certs, {"tls_ca": certs.path("ca.pem"), "tls_client_certs": client_certs,
+                             "tls_client_user": client_user})
+    cert_users(srv.sections, auth or {})
+    srv.write_config()
+    return start(srv)
+
+
+def stomp_tls(srv, ctx, headers=None):
+    """CONNECT over STOMP with TLS with exactly these headers; the answer."""
+    c = RawStomp(srv.stomp_tls_port, ssl_context=ctx)
+    h = {"accept-version": "1.2", "host": "x"}
+    h.update(headers or {})
+    c.send("CONNECT", h)
+    f = c.read()
+    return c, f
+
+
+def https_get(srv, ctx, path, authorization=None):
+    c = http.client.HTTPSConnection("127.0.0.1", srv.tls_port, context=ctx, timeout=10)
+    try:
+        c.request("GET", path, headers={"Authorization": authorization} if authorization else {})
+        r = c.getresponse()
+        raw = r.read()
+        return r.status, json.loads(raw) if raw else None
+    finally:
+        c.close()
+
+
+def basic(user, password):
+    return "Basic " + base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
+
+
+class CertificateUsersRequired(unittest.TestCase):
+    """tls_client_certs = required, tls_client_user = cn."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.certs = make_certs()
+        cls.server = certificate_server(cls.certs, "required")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.server.cleanup()
+        shutil.rmtree(cls.certs.dir, ignore_errors=True)
+
+    def connect(self, cert, headers=None):
+        c, f = stomp_tls(self.server, client_context(self.certs, cert=cert), headers)
+        self.addCleanup(c.close)
+        return c, f
+
+    def test_the_certificate_alone_signs_in(self):
+        c, f = self.connect("alice")
+        self.assertEqual((f.command, f.headers.get("user-name")), ("CONNECTED", "alice"))
+        # With its own login, and no passcode, too.
+        c, f = self.connect("alice", {"login": "alice"})
+        self.assertEqual((f.command, f.headers.get("user-name")), ("CONNECTED", "alice"))
+
+    def test_a_korean_common_name_signs_in_and_talks(self):
+        kim, f = self.connect("kim")
+        self.assertEqual((f.command, f.headers.get("user-name")), ("CONNECTED", KOREAN))
+        alice, f = self.connect("alice")
+        self.assertEqual(f.command, "CONNECTED")
+        alice.send("SUBSCRIBE", {"id": "s", "destination": "/queue/인사", "receipt": "r"})
+        alice.expect("RECEIPT")
+        kim.send("SEND", {"destination": "/queue/인사", "receipt": "k", "content-type": "text/plain"},
+                 "안녕하세요 😀".encode())
+        kim.expect("RECEIPT")
+        m = alice.expect("MESSAGE")
+        self.assertEqual(m.body.decode(), "안녕하세요 😀")
+
+    def test_a_login_of_another_user_is_refused(self):
+        for headers in ({"login": "bob", "passcode": password_of("bob")}, {"login": "bob"}):
+            with self.subTest(headers=headers):
+                c, f = self.connect("alice", headers)
+                self.assertEqual(f.command, "ERROR")
+                self.assertEqual(f.headers["message"], "the credentials name another user than the client certificate")
+                self.assertTrue(c.wait_closed())
+        self.assertIn("sign-in as 'bob' refused: the client certificate names 'alice'", self.server.read_log())
+
+    def test_a_password_beside_the_certificate_is_still_checked(self):
+        c, f = self.connect("alice", {"login": "alice", "passcode": password_of("alice")})
+        self.assertEqual((f.command, f.headers.get("user-name")), ("CONNECTED", "alice"))
+        c, f = self.connect("alice", {"login": "alice", "passcode": "wrong"})
+        self.assertEqual((f.command, f.headers.get("message")), ("ERROR", "bad credentials"))
+
+    def test_a_user_who_did_not_opt_in_needs_the_password(self):
+        c, f = self.connect("bob")
+        self.assertEqual((f.command, f.headers.get("message")),
+                         ("ERROR", "this user does not sign in with a client certificate"))
+        c, f = self.connect("bob", {"login": "bob", "passcode": password_of("bob")})
+        self.assertEqual((f.command, f.headers.get("user-name")), ("CONNECTED", "bob"))
+
+    def test_a_certificate_naming_no_user_is_refused_at_connect(self):
+        c, f = self.connect("nocn", {"login": "alice", "passcode": password_of("alice")})
+        self.assertEqual((f.command, f.headers.get("message")),
+                         ("ERROR", "the client certificate has no commonName to name its user"))
+
+    def test_websocket_over_tls_with_the_certificate_alone(self):
+        for cert, user in (("alice", "alice"), ("kim", KOREAN)):
+            with self.subTest(cert=cert):
+                ws = websocket.create_connection(
+                    "wss://127.0.0.1:%d/ws" % self.server.tls_port, subprotocols=["v12.stomp"], timeout=10,
+                    origin="https://127.0.0.1:%d" % self.server.tls_port,
+                    sslopt={"ca_certs": self.certs.path("ca.pem"), "server_hostname": "localhost",
+                            "certfile": self.certs.path(cert + ".pem"), "keyfile": self.certs.path(cert + ".key")})
+                self.addCleanup(ws.close)
+                ws.send("CONNECT\naccept-version:1.2\nhost:x\n\n\0")
+                frame = ws.recv()
+                self.assertTrue(frame.startswith("CONNECTED\n"), frame)
+                self.assertIn("\nuser-name:%s\n" % user, frame)
+        ws = websocket.create_connection(
+            "wss://127.0.0.1:%d/ws" % self.server.tls_port, subprotocols=["v12.stomp"], timeout=10,
+            origin="https://127.0.0.1:%d" % self.server.tls_port, sslopt={"ca_certs": self.certs.path("ca.pem"), "server_hostname": "localhost",
+                    "certfile": self.certs.path("kim.pem"), "keyfile": self.certs.path("kim.key")})
+        self.addCleanup(ws.close)
+        ws.send("CONNECT\naccept-version:1.2\nhost:x\nlogin:alice\npasscode:%s\n\n\0" % password_of("alice"))
+        frame = ws.recv()
+        self.assertTrue(frame.startswith("ERROR\n"), frame)
+        self.assertIn("message:the credentials name another user than the client certificate", frame)
+
+    def test_https_rest_with_the_certificate_alone(self):
+        status, body = https_get(self.server, client_context(self.certs, cert="kim"), "/api/rooms")
+        self.assertEqual(status, 200, body)
+        status, body = https_get(self.server, client_context(self.certs, cert="alice"), "/api/rooms",
+                                 basic("bob", password_of("bob")))
+        self.assertEqual((status, body["message"]), (401, "the credentials name another user than the client certificate"))
+        status, body = https_get(self.server, client_context(self.certs, cert="bob"), "/api/rooms")
+        self.assertEqual((status, body["message"]), (401, "this user does not sign in with a client certificate"))
+
+    def test_no_certificate_another_ca_s_or_an_expired_one_is_refused_at_the_handshake(self):
+        for cert in (None, "mallory", "expired"):
+            for port in (self.server.tls_port, self.server.stomp_tls_port):
+                with self.subTest(cert=cert, port=port):
+                    self.assertTrue(refused(self.server, port, client_context(self.certs, cert=cert)))
+        log = self.server.read_log()
+        self.assertIn("refused: not issued by [server] tls_ca", log)
+        self.assertIn("refused: certificate has expired", log)
+
+
+class CertificateUsersOptional(unittest.TestCase):
+    """tls_client_certs = optional: without a certificate the passcode
+    signs in as before; with one, its user."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.certs = make_certs()
+        cls.server = certificate_server(cls.certs, "optional")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.server.cleanup()
+        shutil.rmtree(cls.certs.dir, ignore_errors=True)
+
+    def test_without_a_certificate_the_passcode_signs_in(self):
+        ctx = client_context(self.certs)
+        c, f = stomp_tls(self.server, ctx, {"login": "bob", "passcode": password_of("bob")})
+        self.addCleanup(c.close)
+        self.assertEqual((f.command, f.headers.get("user-name")), ("CONNECTED", "bob"))
+        c, f = stomp_tls(self.server, ctx)
+        self.addCleanup(c.close)
+        self.assertEqual((f.command, f.headers.get("message")), ("ERROR", "bad credentials"))
+        status, body = https_get(self.server, ctx, "/api/rooms")
+        self.assertEqual(status, 401)
+
+    def test_with_a_certificate_its_user(self):
+        c, f = stomp_tls(self.server, client_context(self.certs, cert="kim"))
+        self.addCleanup(c.close)
+        self.assertEqual((f.command, f.headers.get("user-name")), ("CONNECTED", KOREAN))
+
+    def test_another_ca_s_or_an_expired_certificate_is_refused_at_the_handshake(self):
+        for cert in ("mallory", "expired"):
+            with self.subTest(cert=cert):
+                self.assertTrue(refused(self.server, self.server.stomp_tls_port, client_context(self.certs, cert=cert)))
+
+
+class CertificateUsersByEmail(unittest.TestCase):
+    """tls_client_user = san_email: the e-mail address of subjectAltName."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.certs = make_certs()
+        cls.server = certificate_server(cls.certs, "required", "san_email",
+                                        {"user.kim@example.com.cert": "yes",
+                                         "user.kim@example.com.password": hash_password("kim-pw")})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.server.cleanup()
+        shutil.rmtree(cls.certs.dir, ignore_errors=True)
+
+    def test_the_address_names_the_user(self):
+        c, f = stomp_tls(self.server, client_context(self.certs, cert="mail"))
+        self.addCleanup(c.close)
+        self.assertEqual((f.command, f.headers.get("user-name")), ("CONNECTED", "kim@example.com"), f.headers)
+
+    def test_a_certificate_without_an_address_names_nobody(self):
+        c, f = stomp_tls(self.server, client_context(self.certs, cert="alice"),
+                         {"login": "alice", "passcode": password_of("alice")})
+        self.addCleanup(c.close)
+        self.assertEqual((f.command, f.headers.get("message")),
+                         ("ERROR", "the client certificate has no e-mail address in subjectAltName"))
+        status, body = https_get(self.server, client_context(self.certs, cert="alice"), "/api/rooms",
+                                 basic("alice", password_of("alice")))
+        self.assertEqual((status, body["message"]),
+                         (401, "the client certificate has no e-mail address in subjectAltName"))
+
+
+class CheckConfig(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.certs = make_certs()
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.certs.dir, ignore_errors=True)
+
+    def sections(self, server=None, auth=None):
+        srv = tls_server(self.certs, {"tls_ca": self.certs.path("ca.pem"), "tls_client_certs": "required",
+                                      "tls_client_user": "cn"})
+        s = srv.sections
+        srv.cleanup()
+        for k, v in (server or {}).items():
+            if v is None:
+                s["server"].pop(k, None)
+            else:
+                s["server"][k] = v
+        s["auth"].update(auth or {})
+        return s
+
+    def refused_with(self, sections, start):
+        p, path = check(sections)
+        self.assertNotEqual(p.returncode, 0)
+        lines = p.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, p.stderr)
+        self.assertTrue(lines[0].startswith(path + ": " + start), lines[0])
+
+    def test_good(self):
+        for rule in ("off", "cn", "san_email", "san_dns"):
+            with self.subTest(rule=rule):
+                p, _ = check(self.sections({"tls_client_user": rule}, {"user.alice.cert": "yes",
+                                                                       "user.김민수.cert": "yes"}))
+                self.assertEqual(p.returncode, 0, p.stderr)
+
+    def test_bad(self):
+        self.refused_with(self.sections({"tls_client_user": "uid"}),
+                          "[server] tls_client_user: expected off, cn, san_email or san_dns; got 'uid'")
+        self.refused_with(self.sections({"tls_client_certs": None, "tls_ca": None}),
+                          "[server] tls_client_user: set, but tls_client_certs is off")
+        self.refused_with(self.sections({"tls_listen": None, "stomp_tls_listen": None, "tls_cert": None,
+                                         "tls_key": None, "tls_ca": None, "tls_client_certs": None}),
+                          "[server] tls_client_user: set, but neither tls_listen nor stomp_tls_listen is")
+        self.refused_with(self.sections(auth={"user.alice.cert": "maybe"}),
+                          "[auth] user.alice.cert: expected yes or no; got 'maybe'")
+        self.refused_with(self.sections(auth={"user.carol.cert": "no", "user.carol.roles": "user"}),
+                          "[auth] user.carol.password: missing: every user needs a password hash (or cert = yes)")
+
+
+if __name__ == "__main__":
+    unittest.main()
