@@ -9,12 +9,13 @@ import base64
 import http.client
 import json
 import shutil
+import signal
 import tempfile
 import unittest
 
 import websocket
 
-from chatd_harness import hash_password, password_of
+from chatd_harness import hash_password, password_of, wait_for
 from raw_stomp import RawStomp
 import tls_certs
 from tls_certs import Certs
@@ -255,6 +256,56 @@ class CertificateUsersByEmail(unittest.TestCase):
                                  basic("alice", password_of("alice")))
         self.assertEqual((status, body["message"]),
                          (401, "the client certificate has no e-mail address in subjectAltName"))
+
+
+class Reload(unittest.TestCase):
+    """user.NAME.cert changes with a reload; tls_client_user needs a restart."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.certs = make_certs()
+        cls.server = certificate_server(cls.certs, "required")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.server.cleanup()
+        shutil.rmtree(cls.certs.dir, ignore_errors=True)
+
+    def sighup(self):
+        offset = len(self.server.read_log())
+        self.server.proc.send_signal(signal.SIGHUP)
+
+        def outcome():
+            for line in self.server.read_log()[offset:].splitlines():
+                if "configuration reloaded" in line or "reload refused" in line:
+                    return line
+            return None
+        return wait_for(outcome, what="the reload's outcome in the log")
+
+    def test_opting_in_live_and_the_rule_only_at_a_restart(self):
+        ctx = client_context(self.certs, cert="bob")
+        open_one, f = stomp_tls(self.server, ctx, {"login": "bob", "passcode": password_of("bob")})
+        self.addCleanup(open_one.close)
+        self.assertEqual(f.command, "CONNECTED")
+        c, f = stomp_tls(self.server, ctx)
+        self.addCleanup(c.close)
+        self.assertEqual(f.command, "ERROR")
+
+        self.server.sections["server"]["tls_client_user"] = "san_dns"
+        self.server.write_config()
+        self.assertIn("[server] tls_client_user", self.sighup())
+
+        self.server.sections["server"]["tls_client_user"] = "cn"
+        self.server.sections["auth"]["user.bob.cert"] = "yes"
+        self.server.write_config()
+        self.assertIn("configuration reloaded", self.sighup())
+        c, f = stomp_tls(self.server, ctx)
+        self.addCleanup(c.close)
+        self.assertEqual((f.command, f.headers.get("user-name")), ("CONNECTED", "bob"))
+        # The session opened before the reload is still there.
+        open_one.send("SUBSCRIBE", {"id": "s", "destination": "/queue/bob-고양이", "receipt": "r"})
+        self.assertEqual(open_one.expect("RECEIPT").headers["receipt-id"], "r")
 
 
 class CheckConfig(unittest.TestCase):
