@@ -51,6 +51,7 @@ struct tls_settings {
     char *cert;             /* PEM: the certificate, then its chain */
     char *key;              /* PEM private key */
     char *ca;               /* PEM: the CAs client certificates must chain to; NULL without */
+    char *crl;              /* PEM: those CAs' revocation lists; NULL without */
     enum tls_client_certs client_certs;
     enum tls_client_user client_user;
     int min_version;        /* 12 (TLS 1.2) or 13 */

@@ -1237,14 +1237,30 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 
 /* A TLS listener's context, as libwebsockets made it (its protocol 0 hears
  * LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS once, at creation). */
-static void gateway_tls_ctx_keep(struct lws *wsi, void *ssl_ctx)
+static int gateway_tls_ctx_keep(struct lws *wsi, void *ssl_ctx)
 {
     struct gateway *g = lws_context_user(lws_get_context(wsi));
     for (size_t i = 0; i < g->ntls_ctx; i++)
         if (g->tls_ctx[i] == ssl_ctx)
-            return; /* a context shared by both listeners */
+            return 0; /* a context shared by both listeners */
     if (ssl_ctx && g->ntls_ctx < sizeof g->tls_ctx / sizeof *g->tls_ctx)
         g->tls_ctx[g->ntls_ctx++] = ssl_ctx;
+    /* [server] tls_crl: client certificates are checked against the CAs'
+     * revocation lists (read here at start-up, before the loop runs; a
+     * reload hands new ones over in XM_TLS_CERT). */
+    const struct tls_settings *t = &g->settings->tls;
+    if (!ssl_ctx || !t->crl || t->client_certs == TLS_CLIENT_CERTS_OFF)
+        return 0;
+    void *store;
+    char why[512];
+    int rc = tls_crl_store(t->ca, t->crl, &store, why, sizeof why);
+    if (rc == 0) {
+        rc = tls_crl_store_apply(store, ssl_ctx, why, sizeof why);
+        tls_crl_store_free(store); /* the context holds its own reference */
+    }
+    if (rc < 0)
+        log_msg(CHATD_LOG_ERROR, "gateway", 0, "[server] tls_crl: %s", why);
+    return rc < 0;
 }
 
 /* x509_ctx: OpenSSL's X509_STORE_CTX, which says why it refused. */
@@ -1272,8 +1288,7 @@ static int callback_stomp_ws(struct lws *wsi, enum lws_callback_reasons reason, 
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         return gateway_upgrade_check(g, wsi);
     case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
-        gateway_tls_ctx_keep(wsi, user);
-        return 0;
+        return gateway_tls_ctx_keep(wsi, user);
     case LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION:
         /* [server] tls_client_certs: a certificate the CAs of tls_ca do not
          * vouch for ends the handshake (len is OpenSSL's verdict). */
@@ -1398,8 +1413,7 @@ static int callback_stomp_raw(struct lws *wsi, enum lws_callback_reasons reason,
     struct conn *c = user;
     switch (reason) {
     case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
-        gateway_tls_ctx_keep(wsi, user);
-        return 0;
+        return gateway_tls_ctx_keep(wsi, user);
     case LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION:
         /* [server] tls_client_certs: a certificate the CAs of tls_ca do not
          * vouch for ends the handshake (len is OpenSSL's verdict). */

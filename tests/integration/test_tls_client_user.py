@@ -8,6 +8,7 @@ by the test with the openssl command (tls_certs.py)."""
 import base64
 import http.client
 import json
+import os
 import shutil
 import signal
 import tempfile
@@ -308,6 +309,79 @@ class Reload(unittest.TestCase):
         self.assertEqual(open_one.expect("RECEIPT").headers["receipt-id"], "r")
 
 
+class Revocation(unittest.TestCase):
+    """[server] tls_crl: a revoked client certificate ends the handshake;
+    a reload reads the CRL file again for the handshakes after it."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.certs = make_certs()
+        d = cls.certs.dir
+        for name in ("laptop", "phone", "tablet"):
+            tls_certs.issue_listed(d, "ca", name, "/CN=alice")
+        tls_certs.revoke(d, "ca", "phone")
+        tls_certs.crl(d, "ca", cls.certs.path("live.crl"))
+        srv = tls_server(cls.certs, {"tls_ca": cls.certs.path("ca.pem"), "tls_client_certs": "required",
+                                     "tls_client_user": "cn", "tls_crl": cls.certs.path("live.crl")})
+        cert_users(srv.sections, {})
+        srv.write_config()
+        cls.server = start(srv)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.server.cleanup()
+        shutil.rmtree(cls.certs.dir, ignore_errors=True)
+
+    def sighup(self):
+        offset = len(self.server.read_log())
+        self.server.proc.send_signal(signal.SIGHUP)
+
+        def outcome():
+            for line in self.server.read_log()[offset:].splitlines():
+                if "configuration reloaded" in line or "reload refused" in line:
+                    return line
+            return None
+        return wait_for(outcome, what="the reload's outcome in the log"), offset
+
+    def signs_in(self, cert):
+        c, f = stomp_tls(self.server, client_context(self.certs, cert=cert))
+        self.addCleanup(c.close)
+        self.assertEqual((f.command, f.headers.get("user-name")), ("CONNECTED", "alice"))
+        return c
+
+    def test_a_revoked_certificate_is_refused_and_the_others_sign_in(self):
+        for cert in ("alice", "laptop"):
+            with self.subTest(cert=cert):
+                self.signs_in(cert)
+        for port in (self.server.tls_port, self.server.stomp_tls_port):
+            self.assertTrue(refused(self.server, port, client_context(self.certs, cert="phone")))
+        self.assertIn("refused: certificate revoked", self.server.read_log())
+
+    def test_a_reload_reads_the_crl_again(self):
+        kept = self.signs_in("tablet")
+        tls_certs.revoke(self.certs.dir, "ca", "tablet")
+        tls_certs.crl(self.certs.dir, "ca", self.certs.path("next.crl"))
+        os.replace(self.certs.path("next.crl"), self.certs.path("live.crl"))
+        line, offset = self.sighup()
+        self.assertIn("configuration reloaded", line)
+        self.assertIn("1 CRL", line)
+        wait_for(lambda: "TLS certificate reloaded for 2 listeners" in self.server.read_log()[offset:],
+                 what="the gateway's TLS contexts updated")
+        self.assertTrue(refused(self.server, self.server.stomp_tls_port, client_context(self.certs, cert="tablet")))
+        # The connection opened before stays, signed in.
+        kept.send("SUBSCRIBE", {"id": "s", "destination": "/queue/태블릿", "receipt": "r"})
+        self.assertEqual(kept.expect("RECEIPT").headers["receipt-id"], "r")
+        # A broken CRL file refuses the reload; the lists in use stay.
+        shutil.copy(self.certs.path("ca.pem"), self.certs.path("live.crl"))
+        line, _ = self.sighup()
+        self.assertIn("reload refused", line)
+        self.assertIn("[server] tls_crl: ", line)
+        self.assertIn("holds no PEM certificate revocation list", line)
+        self.signs_in("laptop")
+        self.assertTrue(refused(self.server, self.server.stomp_tls_port, client_context(self.certs, cert="phone")))
+
+
 class CheckConfig(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -338,6 +412,9 @@ class CheckConfig(unittest.TestCase):
         self.assertTrue(lines[0].startswith(path + ": " + start), lines[0])
 
     def test_good(self):
+        tls_certs.crl(self.certs.dir, "ca", self.certs.path("good.crl"))
+        p, _ = check(self.sections({"tls_crl": self.certs.path("good.crl")}))
+        self.assertEqual(p.returncode, 0, p.stderr)
         for rule in ("off", "cn", "san_email", "san_dns"):
             with self.subTest(rule=rule):
                 p, _ = check(self.sections({"tls_client_user": rule}, {"user.alice.cert": "yes",
@@ -352,6 +429,18 @@ class CheckConfig(unittest.TestCase):
         self.refused_with(self.sections({"tls_listen": None, "stomp_tls_listen": None, "tls_cert": None,
                                          "tls_key": None, "tls_ca": None, "tls_client_certs": None}),
                           "[server] tls_client_user: set, but neither tls_listen nor stomp_tls_listen is")
+        missing = self.certs.path("nowhere.crl")
+        self.refused_with(self.sections({"tls_crl": missing}), "[server] tls_crl: cannot read the CRL file")
+        self.refused_with(self.sections({"tls_crl": self.certs.path("ca.pem")}),
+                          "[server] tls_crl: '%s' holds no PEM certificate revocation list" % self.certs.path("ca.pem"))
+        tls_certs.crl(self.certs.dir, "rogue-ca", self.certs.path("rogue.crl"))
+        self.refused_with(self.sections({"tls_crl": self.certs.path("rogue.crl")}),
+                          "[server] tls_crl: the CRL of '/CN=rogue-ca' in '%s' is not signed by a CA of tls_ca"
+                          % self.certs.path("rogue.crl"))
+        tls_certs.crl(self.certs.dir, "ca", self.certs.path("ca.crl"))
+        self.refused_with(self.sections({"tls_client_certs": None, "tls_ca": None, "tls_client_user": None,
+                                         "tls_crl": self.certs.path("ca.crl")}),
+                          "[server] tls_crl: set, but tls_client_certs is off")
         self.refused_with(self.sections(auth={"user.alice.cert": "maybe"}),
                           "[auth] user.alice.cert: expected yes or no; got 'maybe'")
         self.refused_with(self.sections(auth={"user.carol.cert": "no", "user.carol.roles": "user"}),
