@@ -89,6 +89,14 @@ int tls_peer_identity(void *ssl, enum tls_client_user rule, char **identity, con
      * certificate here that is not verified names nobody all the same. */
     if (!cert || SSL_get_verify_result(ssl) != X509_V_OK)
         return 0;
+    return tls_cert_identity(cert, rule, identity, problem);
+}
+
+int tls_cert_identity(void *x509, enum tls_client_user rule, char **identity, const char **problem)
+{
+    X509 *cert = x509;
+    *identity = NULL;
+    *problem = NULL;
     switch (rule) {
     case TLS_CLIENT_USER_CN:
         return from_common_name(cert, identity, problem);

@@ -24,4 +24,8 @@
  * TLS_PEER_IDENTITY_MAX, not UTF-8, or holds a control character. */
 int tls_peer_identity(void *ssl, enum tls_client_user rule, char **identity, const char **problem);
 
+/* The same for a certificate (an OpenSSL X509 *) taken as verified: 1
+ * with *identity, -1 with *problem, 0 only with rule off. */
+int tls_cert_identity(void *x509, enum tls_client_user rule, char **identity, const char **problem);
+
 #endif

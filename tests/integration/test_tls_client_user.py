@@ -14,9 +14,10 @@ import signal
 import tempfile
 import unittest
 
+import stomp
 import websocket
 
-from chatd_harness import hash_password, password_of, wait_for
+from chatd_harness import Recorder, disconnect_quietly, hash_password, password_of, wait_for
 from raw_stomp import RawStomp
 import tls_certs
 from tls_certs import Certs
@@ -33,6 +34,8 @@ def make_certs():
     tls_certs._issue(d, "ca", "nocn", "/O=Example", "extendedKeyUsage=clientAuth\n")
     tls_certs._issue(d, "ca", "mail", "/CN=Kim Minsu",
                      "extendedKeyUsage=clientAuth\nsubjectAltName=email:kim@example.com\n")
+    tls_certs._issue(d, "ca", "kiosk", "/CN=Kiosk 7",
+                     "extendedKeyUsage=clientAuth\nsubjectAltName=DNS:kiosk-7.example.com,DNS:spare.example.com\n")
     tls_certs.issue_expired(d, "ca", "expired", "/CN=alice")
     return certs
 
@@ -147,6 +150,24 @@ class CertificateUsersRequired(unittest.TestCase):
         self.assertEqual((f.command, f.headers.get("message")),
                          ("ERROR", "the client certificate has no commonName to name its user"))
 
+    def test_stomp_py_over_tls_with_the_certificate_alone(self):
+        hosts = [("127.0.0.1", self.server.stomp_tls_port)]
+        conn = stomp.Connection12(hosts)
+        conn.set_ssl(for_hosts=hosts, cert_file=self.certs.path("kim.pem"), key_file=self.certs.path("kim.key"),
+                     ca_certs=self.certs.path("ca.pem"))
+        r = Recorder()
+        connected = []
+        r.on_connected = connected.append
+        conn.set_listener("r", r)
+        conn.connect(wait=True)
+        self.addCleanup(disconnect_quietly, conn)
+        self.assertEqual(connected[0].headers["user-name"], KOREAN)
+        conn.subscribe("/queue/김민수-메모", id="s", receipt="sub")
+        r.wait_receipt("sub")
+        conn.send("/queue/김민수-메모", "인증서로 로그인 🔐", receipt="m")
+        r.wait(lambda: r.messages, what="the message")
+        self.assertEqual(r.messages[0].body, "인증서로 로그인 🔐")
+
     def test_websocket_over_tls_with_the_certificate_alone(self):
         for cert, user in (("alice", "alice"), ("kim", KOREAN)):
             with self.subTest(cert=cert):
@@ -257,6 +278,31 @@ class CertificateUsersByEmail(unittest.TestCase):
                                  basic("alice", password_of("alice")))
         self.assertEqual((status, body["message"]),
                          (401, "the client certificate has no e-mail address in subjectAltName"))
+
+
+class CertificateUsersByDnsName(unittest.TestCase):
+    """tls_client_user = san_dns: the first DNS name of subjectAltName, for
+    a device with no password at all."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.certs = make_certs()
+        cls.server = certificate_server(cls.certs, "required", "san_dns", {"user.kiosk-7.example.com.cert": "yes"})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.server.cleanup()
+        shutil.rmtree(cls.certs.dir, ignore_errors=True)
+
+    def test_the_first_dns_name_names_the_user(self):
+        c, f = stomp_tls(self.server, client_context(self.certs, cert="kiosk"))
+        self.addCleanup(c.close)
+        self.assertEqual((f.command, f.headers.get("user-name")), ("CONNECTED", "kiosk-7.example.com"))
+        c, f = stomp_tls(self.server, client_context(self.certs, cert="kiosk"), {"login": "spare.example.com"})
+        self.addCleanup(c.close)
+        self.assertEqual((f.command, f.headers.get("message")),
+                         ("ERROR", "the credentials name another user than the client certificate"))
 
 
 class Reload(unittest.TestCase):
