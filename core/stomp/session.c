@@ -949,7 +949,7 @@ static void refresh_done(void *ctx, chatd_status st, const struct chatd_identity
 static void on_refresh(struct session *s, struct stomp_frame *f, const char *receipt)
 {
     const char *authz = stomp_frame_header(f, "Authorization");
-    struct chatd_credentials cred = {.remote_addr = s->remote_addr};
+    struct chatd_credentials cred = {.remote_addr = s->remote_addr, .tls_identity = s->tls_identity};
     if (authz && strncasecmp(authz, "Bearer ", 7) == 0)
         cred.token = authz + 7;
     else if (f->body_len && !memchr(f->body, '\0', f->body_len))

@@ -6,12 +6,15 @@ ssl socket), WebSocket over TLS (websocket-client) and HTTPS REST
 (http.client); the certificates, a Korean commonName among them, are made
 by the test with the openssl command (tls_certs.py)."""
 import base64
+import hashlib
+import hmac
 import http.client
 import json
 import os
 import shutil
 import signal
 import tempfile
+import time
 import unittest
 
 import stomp
@@ -303,6 +306,64 @@ class CertificateUsersByDnsName(unittest.TestCase):
         self.addCleanup(c.close)
         self.assertEqual((f.command, f.headers.get("message")),
                          ("ERROR", "the credentials name another user than the client certificate"))
+
+
+JWT_SECRET = "a-test-secret-of-32-bytes-length!"
+
+
+def hs256(sub):
+    def b64(data):
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+    head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    body = b64(json.dumps({"sub": sub, "roles": ["user"], "exp": int(time.time()) + 600}).encode())
+    sig = hmac.new(JWT_SECRET.encode(), ("%s.%s" % (head, body)).encode(), hashlib.sha256).digest()
+    return "%s.%s.%s" % (head, body, b64(sig))
+
+
+class CertificateWithJwt(unittest.TestCase):
+    """auth-jwt reads no certificate: the token stays required, and the
+    host refuses a token whose subject is not the certificate's user."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.certs = make_certs()
+        srv = tls_server(cls.certs, {"tls_ca": cls.certs.path("ca.pem"), "tls_client_certs": "required",
+                                     "tls_client_user": "cn"})
+        srv.sections["auth"] = {"plugin": "jwt", "algorithm": "HS256", "secret": JWT_SECRET}
+        srv.write_config()
+        cls.server = start(srv)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.server.cleanup()
+        shutil.rmtree(cls.certs.dir, ignore_errors=True)
+
+    def connect(self, cert, token=None):
+        c, f = stomp_tls(self.server, client_context(self.certs, cert=cert),
+                         {"Authorization": "Bearer " + token} if token else None)
+        self.addCleanup(c.close)
+        return f
+
+    def test_the_token_of_the_certificate_s_user(self):
+        f = self.connect("kim", hs256(KOREAN))
+        self.assertEqual((f.command, f.headers.get("user-name")), ("CONNECTED", KOREAN))
+
+    def test_a_token_of_another_user_is_refused(self):
+        f = self.connect("alice", hs256("bob"))
+        self.assertEqual((f.command, f.headers.get("message")),
+                         ("ERROR", "the credentials name another user than the client certificate"))
+        self.assertIn("sign-in as 'bob' refused: the client certificate names 'alice'", self.server.read_log())
+        status, body = https_get(self.server, client_context(self.certs, cert="alice"), "/api/rooms",
+                                 "Bearer " + hs256("bob"))
+        self.assertEqual((status, body["message"]), (401, "the credentials name another user than the client certificate"))
+        status, body = https_get(self.server, client_context(self.certs, cert="alice"), "/api/rooms",
+                                 "Bearer " + hs256("alice"))
+        self.assertEqual(status, 200, body)
+
+    def test_the_certificate_alone_is_not_enough(self):
+        f = self.connect("alice")
+        self.assertEqual((f.command, f.headers.get("message")), ("ERROR", "missing token"))
 
 
 class Reload(unittest.TestCase):
