@@ -337,7 +337,9 @@ void rest_request(struct server *srv, uint64_t id, struct http_request *req)
             return;
         }
     }
-    /* Credentials: "Bearer TOKEN", or "Basic base64(user:password)". */
+    /* Credentials: "Bearer TOKEN", or "Basic base64(user:password)", or
+     * over HTTPS a client certificate naming its user ([server]
+     * tls_client_user), which binds the others to that user. */
     if (req->tls_problem) {
         rest_error(c, 401, "unauthorized", "%s", req->tls_problem);
         return;

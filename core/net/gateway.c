@@ -1063,6 +1063,7 @@ static int http_begin(struct gateway *g, struct lws *wsi, struct http_conn *h)
     h->req->remote_addr = strdup(addr);
     if (!h->req->query || !h->req->remote_addr)
         return -1;
+    /* Over HTTPS, whom the client certificate names (or why it names nobody). */
     if (g->settings->tls.client_user != TLS_CLIENT_USER_OFF && lws_is_ssl(wsi) &&
         tls_peer_identity(lws_get_ssl(wsi), g->settings->tls.client_user, &h->req->tls_identity,
                           &h->req->tls_problem) < 0 &&
