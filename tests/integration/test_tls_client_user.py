@@ -11,11 +11,13 @@ import hmac
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import tempfile
 import time
 import unittest
+import urllib.request
 
 import stomp
 import websocket
@@ -112,6 +114,10 @@ class CertificateUsersRequired(unittest.TestCase):
         # With its own login, and no passcode, too.
         c, f = self.connect("alice", {"login": "alice"})
         self.assertEqual((f.command, f.headers.get("user-name")), ("CONNECTED", "alice"))
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.server.http_port, timeout=10) as r:
+            metrics = r.read().decode()
+        counted = re.search(r'^chatd_plugin_events_total\{section="auth",event="certificates"\} (\d+)$', metrics, re.M)
+        self.assertTrue(counted and int(counted.group(1)) >= 2, metrics)
 
     def test_a_korean_common_name_signs_in_and_talks(self):
         kim, f = self.connect("kim")
