@@ -286,6 +286,21 @@ int tls_cert_bundle_apply(const struct tls_cert_bundle *b, void *ssl_ctx, char *
     return 0;
 }
 
+bool tls_cert_bundle_revokes(const struct tls_cert_bundle *b, void *x509)
+{
+    if (!b->crl_store || !x509)
+        return false;
+    STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(b->crl_store);
+    for (int i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+        X509_CRL *crl = X509_OBJECT_get0_X509_CRL(sk_X509_OBJECT_value(objs, i));
+        X509_REVOKED *entry;
+        if (crl && X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_issuer_name(x509)) == 0 &&
+            X509_CRL_get0_by_cert(crl, &entry, x509) == 1)
+            return true;
+    }
+    return false;
+}
+
 void tls_cert_bundle_describe(const struct tls_cert_bundle *b, char *out, size_t len)
 {
     char subject[256] = "?", serial[80] = "?", until[64] = "?";

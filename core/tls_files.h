@@ -4,6 +4,7 @@
 #ifndef CHATD_TLS_FILES_H
 #define CHATD_TLS_FILES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* cert: the certificate (and its chain) in PEM; key: its private key;
@@ -44,6 +45,9 @@ int tls_files_load(const char *cert, const char *key, const char *ca, const char
  * they check; connections already established keep theirs. 0, or -1 with
  * why (ssl_ctx then unchanged). The thread that owns ssl_ctx. */
 int tls_cert_bundle_apply(const struct tls_cert_bundle *b, void *ssl_ctx, char *why, size_t whylen);
+/* Whether b's revocation lists ([server] tls_crl) list x509 (an OpenSSL
+ * X509 *, a client's certificate). false without lists. Any thread. */
+bool tls_cert_bundle_revokes(const struct tls_cert_bundle *b, void *x509);
 /* For the log: "subject CN=..., serial 0A1B..., valid until 2027-01-01". */
 void tls_cert_bundle_describe(const struct tls_cert_bundle *b, char *out, size_t len);
 /* NULL ok. */

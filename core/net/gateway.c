@@ -816,6 +816,25 @@ static void gateway_tls_cert(struct gateway *g, const struct tls_cert_bundle *b)
     }
     log_msg(CHATD_LOG_INFO, "gateway", 0, "TLS certificate reloaded for %zu listener%s: %s", g->ntls_ctx,
             g->ntls_ctx == 1 ? "" : "s", what);
+    /* [server] tls_crl: a connection whose client certificate the new
+     * lists revoke ends now. A SockJS session over HTTP is not one TLS
+     * connection: the handshakes of its next requests are refused. */
+    size_t pos = 0, ended = 0;
+    uint64_t id;
+    void *v;
+    while (idmap_next(&g->conns, &pos, &id, &v)) {
+        struct conn *c = v;
+        if (c->framing == FRAMING_SOCKJS_HTTP || !c->wsi || !lws_is_ssl(c->wsi) || c->close_after_flush || c->kill)
+            continue;
+        if (tls_cert_bundle_revokes(b, SSL_get0_peer_certificate(lws_get_ssl(c->wsi)))) {
+            conn_error(g, c, "client certificate revoked",
+                       "The certificate this connection was opened with is in [server] tls_crl now.");
+            ended++;
+        }
+    }
+    if (ended)
+        log_msg(CHATD_LOG_INFO, "gateway", 0, "%zu connection%s closed: their client certificates are revoked",
+                ended, ended == 1 ? "" : "s");
 }
 
 static void gateway_drain_queue(struct gateway *g)

@@ -472,7 +472,16 @@ class Revocation(unittest.TestCase):
         self.assertIn("refused: certificate revoked", self.server.read_log())
 
     def test_a_reload_reads_the_crl_again(self):
-        kept = self.signs_in("tablet")
+        ended = self.signs_in("tablet")
+        kept = self.signs_in("laptop")
+        ws = websocket.create_connection(
+            "wss://127.0.0.1:%d/ws" % self.server.tls_port, subprotocols=["v12.stomp"], timeout=10,
+            origin="https://127.0.0.1:%d" % self.server.tls_port,
+            sslopt={"ca_certs": self.certs.path("ca.pem"), "server_hostname": "localhost",
+                    "certfile": self.certs.path("tablet.pem"), "keyfile": self.certs.path("tablet.key")})
+        self.addCleanup(ws.close)
+        ws.send("CONNECT\naccept-version:1.2\nhost:x\n\n\0")
+        self.assertTrue(ws.recv().startswith("CONNECTED\n"))
         tls_certs.revoke(self.certs.dir, "ca", "tablet")
         tls_certs.crl(self.certs.dir, "ca", self.certs.path("next.crl"))
         os.replace(self.certs.path("next.crl"), self.certs.path("live.crl"))
@@ -482,8 +491,16 @@ class Revocation(unittest.TestCase):
         wait_for(lambda: "TLS certificate reloaded for 2 listeners" in self.server.read_log()[offset:],
                  what="the gateway's TLS contexts updated")
         self.assertTrue(refused(self.server, self.server.stomp_tls_port, client_context(self.certs, cert="tablet")))
-        # The connection opened before stays, signed in.
-        kept.send("SUBSCRIBE", {"id": "s", "destination": "/queue/태블릿", "receipt": "r"})
+        # The connections of the revoked certificate end (STOMP over TLS and
+        # over WebSocket); another certificate's stays, signed in.
+        f = ended.read()
+        self.assertEqual((f.command, f.headers.get("message")), ("ERROR", "client certificate revoked"))
+        self.assertTrue(ended.wait_closed())
+        frame = ws.recv()
+        self.assertTrue(frame.startswith("ERROR\n"), frame)
+        self.assertIn("\nmessage:client certificate revoked\n", frame)
+        self.assertIn("2 connections closed: their client certificates are revoked", self.server.read_log())
+        kept.send("SUBSCRIBE", {"id": "s", "destination": "/queue/노트북", "receipt": "r"})
         self.assertEqual(kept.expect("RECEIPT").headers["receipt-id"], "r")
         # A broken CRL file refuses the reload; the lists in use stay.
         shutil.copy(self.certs.path("ca.pem"), self.certs.path("live.crl"))
