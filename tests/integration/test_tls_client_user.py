@@ -1,10 +1,13 @@
 """Client certificates as users ([server] tls_client_user): a certificate
 the tls_ca CAs verified names its user, who then signs in without a
-passcode if auth-static lets them (user.NAME.cert = yes); a login of
-another user beside it is refused. Over STOMP with TLS (raw frames on an
-ssl socket), WebSocket over TLS (websocket-client) and HTTPS REST
-(http.client); the certificates, a Korean commonName among them, are made
-by the test with the openssl command (tls_certs.py)."""
+passcode if auth-static lets them (user.NAME.cert = yes); a login or token
+of another user beside it is refused (auth-static and auth-jwt); expired,
+foreign and revoked ([server] tls_crl) certificates end the handshake,
+and a reload's new CRL closes the connections of the certificates it
+revokes. Over STOMP with TLS (stomp.py, and raw frames on an ssl socket),
+WebSocket over TLS (websocket-client) and HTTPS REST (http.client); the
+certificates, a Korean commonName among them, are made by the test with
+the openssl command (tls_certs.py)."""
 import base64
 import hashlib
 import hmac
