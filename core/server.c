@@ -85,6 +85,9 @@ static void server_from_gateway(evutil_socket_t fd, short what, void *arg)
             srv->metrics.sessions_opened++;
             session_opened(srv, m->session, m->u.opened.transport, m->u.opened.remote_addr);
             break;
+        case XM_TLS_PEER:
+            session_tls_peer(srv, m->session, m->u.tls_peer.identity, m->u.tls_peer.problem);
+            break;
         case XM_FRAME:
             srv->metrics.frames_in++;
             session_frame(srv, m->session, m->u.frame);

@@ -191,7 +191,8 @@ int server_reload(struct server *srv, char *msg, size_t msglen)
     if (next.tls.cert) {
         const char *bad_key;
         char why[512];
-        if (tls_files_load(next.tls.cert, next.tls.key, &cert, &bad_key, why, sizeof why) < 0) {
+        if (tls_files_load(next.tls.cert, next.tls.key, next.tls.ca, next.tls.crl, &cert, &bad_key, why,
+                           sizeof why) < 0) {
             config_errorf(err, sizeof err, cfg, "server", bad_key, "%s", why);
             settings_free(&next);
             config_free(cfg);

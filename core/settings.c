@@ -266,9 +266,9 @@ static int load_tls(struct tls_settings *t, const struct config *cfg, struct con
     if (load_addr(cfg, srv, "tls_listen", "", &t->host, &t->port, err, errlen) < 0 ||
         load_addr(cfg, srv, "stomp_tls_listen", "", &t->stomp_host, &t->stomp_port, err, errlen) < 0)
         return -1;
-    static const char *const file_keys[] = {"tls_cert", "tls_key", "tls_ca"};
-    char **files[] = {&t->cert, &t->key, &t->ca};
-    for (size_t i = 0; i < 3; i++) {
+    static const char *const file_keys[] = {"tls_cert", "tls_key", "tls_ca", "tls_crl"};
+    char **files[] = {&t->cert, &t->key, &t->ca, &t->crl};
+    for (size_t i = 0; i < 4; i++) {
         const char *v = srv ? config_get(srv, file_keys[i]) : NULL;
         if (v && *v && !(*files[i] = strdup(v))) {
             config_errorf(err, errlen, cfg, "server", file_keys[i], "out of memory");
@@ -284,6 +284,20 @@ static int load_tls(struct tls_settings *t, const struct config *cfg, struct con
         t->client_certs = TLS_CLIENT_CERTS_REQUIRED;
     else {
         config_errorf(err, errlen, cfg, "server", "tls_client_certs", "expected off, optional or required; got '%s'",
+                      v);
+        return -1;
+    }
+    v = srv ? config_get(srv, "tls_client_user") : NULL;
+    if (!v || !*v || strcmp(v, "off") == 0)
+        t->client_user = TLS_CLIENT_USER_OFF;
+    else if (strcmp(v, "cn") == 0)
+        t->client_user = TLS_CLIENT_USER_CN;
+    else if (strcmp(v, "san_email") == 0)
+        t->client_user = TLS_CLIENT_USER_SAN_EMAIL;
+    else if (strcmp(v, "san_dns") == 0)
+        t->client_user = TLS_CLIENT_USER_SAN_DNS;
+    else {
+        config_errorf(err, errlen, cfg, "server", "tls_client_user", "expected off, cn, san_email or san_dns; got '%s'",
                       v);
         return -1;
     }
@@ -311,10 +325,11 @@ static int load_tls(struct tls_settings *t, const struct config *cfg, struct con
 
     bool on = t->host || t->stomp_host;
     if (!on) {
-        static const char *const need_listener[] = {"tls_cert", "tls_key", "tls_ca", "tls_client_certs", "hsts"};
+        static const char *const need_listener[] = {"tls_cert", "tls_key", "tls_ca", "tls_crl", "tls_client_certs",
+                                                    "tls_client_user", "hsts"};
         for (size_t i = 0; i < sizeof need_listener / sizeof *need_listener; i++) {
             v = srv ? config_get(srv, need_listener[i]) : NULL;
-            if (v && *v && !(strcmp(need_listener[i], "tls_client_certs") == 0 && strcmp(v, "off") == 0) &&
+            if (v && *v && !(strncmp(need_listener[i], "tls_client_", 11) == 0 && strcmp(v, "off") == 0) &&
                 !(strcmp(need_listener[i], "hsts") == 0 && strcmp(v, "off") == 0)) {
                 config_errorf(err, errlen, cfg, "server", need_listener[i],
                               "set, but neither tls_listen nor stomp_tls_listen is");
@@ -338,9 +353,18 @@ static int load_tls(struct tls_settings *t, const struct config *cfg, struct con
         config_errorf(err, errlen, cfg, "server", "tls_ca", "set, but tls_client_certs is off");
         return -1;
     }
+    if (t->crl && t->client_certs == TLS_CLIENT_CERTS_OFF) {
+        config_errorf(err, errlen, cfg, "server", "tls_crl", "set, but tls_client_certs is off");
+        return -1;
+    }
+    if (t->client_user != TLS_CLIENT_USER_OFF && t->client_certs == TLS_CLIENT_CERTS_OFF) {
+        config_errorf(err, errlen, cfg, "server", "tls_client_user",
+                      "set, but tls_client_certs is off: no client shows a certificate to name its user");
+        return -1;
+    }
     const char *bad_key;
     char why[512];
-    if (tls_files_check(t->cert, t->key, t->ca, t->ciphers, &bad_key, why, sizeof why) < 0) {
+    if (tls_files_check(t->cert, t->key, t->ca, t->crl, t->ciphers, &bad_key, why, sizeof why) < 0) {
         config_errorf(err, errlen, cfg, "server", bad_key, "%s", why);
         return -1;
     }
@@ -354,6 +378,7 @@ static void tls_settings_free(struct tls_settings *t)
     free(t->cert);
     free(t->key);
     free(t->ca);
+    free(t->crl);
     free(t->ciphers);
 }
 
@@ -669,7 +694,9 @@ size_t settings_restart_changes(const struct settings *old, const struct setting
     CHANGED(str_differs(old->tls.cert, next->tls.cert), "[server] tls_cert");
     CHANGED(str_differs(old->tls.key, next->tls.key), "[server] tls_key");
     CHANGED(str_differs(old->tls.ca, next->tls.ca), "[server] tls_ca");
+    CHANGED(str_differs(old->tls.crl, next->tls.crl), "[server] tls_crl");
     CHANGED(old->tls.client_certs != next->tls.client_certs, "[server] tls_client_certs");
+    CHANGED(old->tls.client_user != next->tls.client_user, "[server] tls_client_user");
     CHANGED(old->tls.min_version != next->tls.min_version, "[server] tls_min_version");
     CHANGED(str_differs(old->tls.ciphers, next->tls.ciphers), "[server] tls_ciphers");
     CHANGED(old->tls.hsts_max_age_s != next->tls.hsts_max_age_s, "[server] hsts");

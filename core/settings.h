@@ -33,6 +33,15 @@ enum support_assign { SUPPORT_ASSIGN_MANUAL = 0, SUPPORT_ASSIGN_ROUND_ROBIN, SUP
 /* [server] tls_client_certs: whether TLS clients show a certificate. */
 enum tls_client_certs { TLS_CLIENT_CERTS_OFF = 0, TLS_CLIENT_CERTS_OPTIONAL, TLS_CLIENT_CERTS_REQUIRED };
 
+/* [server] tls_client_user: which field of a verified client certificate
+ * names its user (docs/configuration.md, "Client certificates as users"). */
+enum tls_client_user {
+    TLS_CLIENT_USER_OFF = 0, /* a certificate names nobody: sign-in is [auth]'s alone */
+    TLS_CLIENT_USER_CN,        /* the subject's commonName */
+    TLS_CLIENT_USER_SAN_EMAIL, /* the first rfc822Name of subjectAltName */
+    TLS_CLIENT_USER_SAN_DNS,   /* the first dNSName of subjectAltName */
+};
+
 /* The TLS listeners' settings (docs/configuration.md, "TLS"). */
 struct tls_settings {
     char *host;             /* [server] tls_listen: HTTPS + WSS; NULL = off */
@@ -42,7 +51,9 @@ struct tls_settings {
     char *cert;             /* PEM: the certificate, then its chain */
     char *key;              /* PEM private key */
     char *ca;               /* PEM: the CAs client certificates must chain to; NULL without */
+    char *crl;              /* PEM: those CAs' revocation lists; NULL without */
     enum tls_client_certs client_certs;
+    enum tls_client_user client_user;
     int min_version;        /* 12 (TLS 1.2) or 13 */
     char *ciphers;          /* TLS 1.2 cipher list (OpenSSL syntax) */
     long long hsts_max_age_s; /* Strict-Transport-Security over HTTPS; 0 = off */

@@ -1,6 +1,7 @@
 #include "tls_files.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -74,8 +76,103 @@ static int load_cert_key(SSL_CTX *ctx, const char *cert, const char *key, const 
     return 0;
 }
 
-int tls_files_check(const char *cert, const char *key, const char *ca, const char *ciphers, const char **bad_key,
-                    char *why, size_t whylen)
+/* The CRLs of the PEM file crl, each signed by a CA certificate of the
+ * PEM file ca. NULL with why. */
+static STACK_OF(X509_CRL) *read_crls(const char *ca, const char *crl, char *why, size_t whylen)
+{
+    if (readable(crl, "the CRL file", why, whylen) < 0)
+        return NULL;
+    STACK_OF(X509_CRL) *crls = sk_X509_CRL_new_null();
+    STACK_OF(X509_INFO) *cas = NULL;
+    BIO *bio = BIO_new_file(crl, "r");
+    X509_CRL *one;
+    while (crls && bio && (one = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL))) {
+        if (!sk_X509_CRL_push(crls, one)) {
+            X509_CRL_free(one);
+            break;
+        }
+    }
+    BIO_free(bio);
+    ERR_clear_error();
+    if (!crls || !sk_X509_CRL_num(crls)) {
+        snprintf(why, whylen, "'%s' holds no PEM certificate revocation list (X509 CRL)", crl);
+        goto fail;
+    }
+    if (!(bio = BIO_new_file(ca, "r")) || !(cas = PEM_X509_INFO_read_bio(bio, NULL, NULL, NULL))) {
+        BIO_free(bio);
+        snprintf(why, whylen, "'%s' could not be read for the CRLs' issuers: %s", ca, ssl_reason());
+        goto fail;
+    }
+    BIO_free(bio);
+    for (int i = 0; i < sk_X509_CRL_num(crls); i++) {
+        X509_CRL *c = sk_X509_CRL_value(crls, i);
+        bool signed_by_ca = false;
+        for (int k = 0; !signed_by_ca && k < sk_X509_INFO_num(cas); k++) {
+            X509 *x = sk_X509_INFO_value(cas, k)->x509;
+            signed_by_ca = x && X509_NAME_cmp(X509_get_subject_name(x), X509_CRL_get_issuer(c)) == 0 &&
+                           X509_CRL_verify(c, X509_get0_pubkey(x)) == 1;
+        }
+        ERR_clear_error();
+        if (!signed_by_ca) {
+            char issuer[256] = "?";
+            X509_NAME_oneline(X509_CRL_get_issuer(c), issuer, sizeof issuer);
+            snprintf(why, whylen, "the CRL of '%s' in '%s' is not signed by a CA of tls_ca ('%s')", issuer, crl, ca);
+            goto fail;
+        }
+    }
+    sk_X509_INFO_pop_free(cas, X509_INFO_free);
+    return crls;
+fail:
+    sk_X509_INFO_pop_free(cas, X509_INFO_free);
+    sk_X509_CRL_pop_free(crls, X509_CRL_free);
+    return NULL;
+}
+
+int tls_crl_store(const char *ca, const char *crl, void **out, char *why, size_t whylen)
+{
+    *out = NULL;
+    STACK_OF(X509_CRL) *crls = read_crls(ca, crl, why, whylen);
+    if (!crls)
+        return -1;
+    X509_STORE *store = X509_STORE_new();
+    int rc = -1;
+    if (!store || X509_STORE_load_file(store, ca) != 1) {
+        snprintf(why, whylen, "'%s' holds no PEM CA certificate: %s", ca, ssl_reason());
+        goto out;
+    }
+    for (int i = 0; i < sk_X509_CRL_num(crls); i++) {
+        if (X509_STORE_add_crl(store, sk_X509_CRL_value(crls, i)) != 1) {
+            snprintf(why, whylen, "the CRLs of '%s' could not be taken: %s", crl, ssl_reason());
+            goto out;
+        }
+    }
+    /* The client's own certificate must be in no CRL of its issuer, and
+     * an issuer without a CRL here vouches for nobody. */
+    X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+    *out = store;
+    store = NULL;
+    rc = 0;
+out:
+    X509_STORE_free(store);
+    sk_X509_CRL_pop_free(crls, X509_CRL_free);
+    return rc;
+}
+
+int tls_crl_store_apply(void *store, void *ssl_ctx, char *why, size_t whylen)
+{
+    (void)why;
+    (void)whylen;
+    SSL_CTX_set1_cert_store(ssl_ctx, store);
+    return 0;
+}
+
+void tls_crl_store_free(void *store)
+{
+    X509_STORE_free(store);
+}
+
+int tls_files_check(const char *cert, const char *key, const char *ca, const char *crl, const char *ciphers,
+                    const char **bad_key, char *why, size_t whylen)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     int rc = -1;
@@ -95,6 +192,13 @@ int tls_files_check(const char *cert, const char *key, const char *ca, const cha
             goto out;
         }
     }
+    if (ca && crl) {
+        *bad_key = "tls_crl";
+        void *store;
+        if (tls_crl_store(ca, crl, &store, why, whylen) < 0)
+            goto out;
+        tls_crl_store_free(store);
+    }
     *bad_key = "tls_ciphers";
     if (SSL_CTX_set_cipher_list(ctx, ciphers) != 1) {
         snprintf(why, whylen, "no cipher of '%s' is known: %s", ciphers, ssl_reason());
@@ -110,6 +214,7 @@ struct tls_cert_bundle {
     X509 *cert;
     STACK_OF(X509) *chain; /* the intermediates after it; may be NULL */
     EVP_PKEY *key;
+    X509_STORE *crl_store; /* [server] tls_crl: the CAs and their CRLs; NULL without */
 };
 
 void tls_cert_bundle_free(struct tls_cert_bundle *b)
@@ -119,11 +224,12 @@ void tls_cert_bundle_free(struct tls_cert_bundle *b)
     X509_free(b->cert);
     sk_X509_pop_free(b->chain, X509_free);
     EVP_PKEY_free(b->key);
+    X509_STORE_free(b->crl_store);
     free(b);
 }
 
-int tls_files_load(const char *cert, const char *key, struct tls_cert_bundle **out, const char **bad_key, char *why,
-                   size_t whylen)
+int tls_files_load(const char *cert, const char *key, const char *ca, const char *crl, struct tls_cert_bundle **out,
+                   const char **bad_key, char *why, size_t whylen)
 {
     *out = NULL;
     *bad_key = "tls_cert";
@@ -151,6 +257,13 @@ int tls_files_load(const char *cert, const char *key, struct tls_cert_bundle **o
         goto out;
     }
     b->key = k;
+    if (ca && crl) {
+        *bad_key = "tls_crl";
+        void *store;
+        if (tls_crl_store(ca, crl, &store, why, whylen) < 0)
+            goto out;
+        b->crl_store = store;
+    }
     *out = b;
     b = NULL;
     rc = 0;
@@ -168,7 +281,24 @@ int tls_cert_bundle_apply(const struct tls_cert_bundle *b, void *ssl_ctx, char *
         snprintf(why, whylen, "the listener refused the new certificate: %s", ssl_reason());
         return -1;
     }
+    if (b->crl_store)
+        return tls_crl_store_apply(b->crl_store, ssl_ctx, why, whylen);
     return 0;
+}
+
+bool tls_cert_bundle_revokes(const struct tls_cert_bundle *b, void *x509)
+{
+    if (!b->crl_store || !x509)
+        return false;
+    STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(b->crl_store);
+    for (int i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+        X509_CRL *crl = X509_OBJECT_get0_X509_CRL(sk_X509_OBJECT_value(objs, i));
+        X509_REVOKED *entry;
+        if (crl && X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_issuer_name(x509)) == 0 &&
+            X509_CRL_get0_by_cert(crl, &entry, x509) == 1)
+            return true;
+    }
+    return false;
 }
 
 void tls_cert_bundle_describe(const struct tls_cert_bundle *b, char *out, size_t len)
@@ -188,5 +318,15 @@ void tls_cert_bundle_describe(const struct tls_cert_bundle *b, char *out, size_t
     }
     BIO_free(bio);
     ERR_clear_error();
-    snprintf(out, len, "subject %s, serial %s, valid until %s", subject, serial, until);
+    int ncrls = 0;
+    if (b->crl_store) {
+        STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(b->crl_store);
+        for (int i = 0; i < sk_X509_OBJECT_num(objs); i++)
+            ncrls += X509_OBJECT_get_type(sk_X509_OBJECT_value(objs, i)) == X509_LU_CRL;
+    }
+    if (b->crl_store)
+        snprintf(out, len, "subject %s, serial %s, valid until %s; %d CRL%s", subject, serial, until, ncrls,
+                 ncrls == 1 ? "" : "s");
+    else
+        snprintf(out, len, "subject %s, serial %s, valid until %s", subject, serial, until);
 }

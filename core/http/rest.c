@@ -366,8 +366,14 @@ void rest_request(struct server *srv, uint64_t id, struct http_request *req)
             return;
         }
     }
-    /* Credentials: "Bearer TOKEN", or "Basic base64(user:password)". */
-    struct chatd_credentials cred = {.remote_addr = req->remote_addr};
+    /* Credentials: "Bearer TOKEN", or "Basic base64(user:password)", or
+     * over HTTPS a client certificate naming its user ([server]
+     * tls_client_user), which binds the others to that user. */
+    if (req->tls_problem) {
+        rest_error(c, 401, "unauthorized", "%s", req->tls_problem);
+        return;
+    }
+    struct chatd_credentials cred = {.remote_addr = req->remote_addr, .tls_identity = req->tls_identity};
     const char *a = req->authorization;
     char decoded[512];
     if (a && strncasecmp(a, "Bearer ", 7) == 0) {
@@ -384,7 +390,7 @@ void rest_request(struct server *srv, uint64_t id, struct http_request *req)
             }
         }
     }
-    if (!cred.token && !cred.login) {
+    if (!cred.token && !cred.login && !cred.tls_identity) {
         rest_error(c, 401, "unauthorized", "send Authorization: Bearer TOKEN (or Basic for static users)");
         return;
     }

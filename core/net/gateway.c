@@ -1,5 +1,6 @@
 #include "net/gateway.h"
 #include "tls_files.h"
+#include "net/tls_peer.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +126,26 @@ static void client_address(struct gateway *g, struct lws *wsi, bool http, char *
     client_addr_resolve(trusted, peer, fwd, xff, out, outlen);
 }
 
+/* [server] tls_client_user: once the TLS handshake of c is over, the core
+ * hears whom its client certificate names, before any frame of c. */
+static void conn_tls_peer(struct gateway *g, struct conn *c, struct lws *wsi)
+{
+    enum tls_client_user rule = g->settings->tls.client_user;
+    if (!c->id || rule == TLS_CLIENT_USER_OFF || !lws_is_ssl(wsi))
+        return;
+    char *identity;
+    const char *problem;
+    if (tls_peer_identity(lws_get_ssl(wsi), rule, &identity, &problem) == 0)
+        return;
+    if (problem)
+        log_msg(CHATD_LOG_INFO, "gateway", c->id, "TLS client certificate from %s names no user: %s", c->peer,
+                problem);
+    struct xmsg m = {.session = c->id, .kind = XM_TLS_PEER};
+    m.u.tls_peer.identity = identity;
+    m.u.tls_peer.problem = problem;
+    pending_add(g, &m);
+}
+
 /* A connection from addr (NULL: the one the peer and its headers say). */
 static void conn_open_from(struct gateway *g, struct conn *c, struct lws *wsi, enum transport t, const char *addr)
 {
@@ -163,6 +184,10 @@ static void conn_open_from(struct gateway *g, struct conn *c, struct lws *wsi, e
     m.u.opened.transport = t;
     m.u.opened.remote_addr = strdup(c->peer);
     pending_add(g, &m);
+    /* A WebSocket or a SockJS request opens once its handshake is over; raw
+     * TCP at accept, before it (callback_stomp_raw asks at its first bytes). */
+    if (t == TRANSPORT_WS)
+        conn_tls_peer(g, c, wsi);
     pending_flush(g);
 }
 
@@ -791,6 +816,25 @@ static void gateway_tls_cert(struct gateway *g, const struct tls_cert_bundle *b)
     }
     log_msg(CHATD_LOG_INFO, "gateway", 0, "TLS certificate reloaded for %zu listener%s: %s", g->ntls_ctx,
             g->ntls_ctx == 1 ? "" : "s", what);
+    /* [server] tls_crl: a connection whose client certificate the new
+     * lists revoke ends now. A SockJS session over HTTP is not one TLS
+     * connection: the handshakes of its next requests are refused. */
+    size_t pos = 0, ended = 0;
+    uint64_t id;
+    void *v;
+    while (idmap_next(&g->conns, &pos, &id, &v)) {
+        struct conn *c = v;
+        if (c->framing == FRAMING_SOCKJS_HTTP || !c->wsi || !lws_is_ssl(c->wsi) || c->close_after_flush || c->kill)
+            continue;
+        if (tls_cert_bundle_revokes(b, SSL_get0_peer_certificate(lws_get_ssl(c->wsi)))) {
+            conn_error(g, c, "client certificate revoked",
+                       "The certificate this connection was opened with is in [server] tls_crl now.");
+            ended++;
+        }
+    }
+    if (ended)
+        log_msg(CHATD_LOG_INFO, "gateway", 0, "%zu connection%s closed: their client certificates are revoked",
+                ended, ended == 1 ? "" : "s");
 }
 
 static void gateway_drain_queue(struct gateway *g)
@@ -1038,6 +1082,12 @@ static int http_begin(struct gateway *g, struct lws *wsi, struct http_conn *h)
     h->req->remote_addr = strdup(addr);
     if (!h->req->query || !h->req->remote_addr)
         return -1;
+    /* Over HTTPS, whom the client certificate names (or why it names nobody). */
+    if (g->settings->tls.client_user != TLS_CLIENT_USER_OFF && lws_is_ssl(wsi) &&
+        tls_peer_identity(lws_get_ssl(wsi), g->settings->tls.client_user, &h->req->tls_identity,
+                          &h->req->tls_problem) < 0 &&
+        !h->req->tls_problem)
+        return -1;
     char origin[256];
     if (lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) > 0) {
         if (!(h->req->origin = strdup(origin)) || !(h->req_origin = strdup(origin)))
@@ -1207,24 +1257,45 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 
 /* A TLS listener's context, as libwebsockets made it (its protocol 0 hears
  * LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS once, at creation). */
-static void gateway_tls_ctx_keep(struct lws *wsi, void *ssl_ctx)
+static int gateway_tls_ctx_keep(struct lws *wsi, void *ssl_ctx)
 {
     struct gateway *g = lws_context_user(lws_get_context(wsi));
     for (size_t i = 0; i < g->ntls_ctx; i++)
         if (g->tls_ctx[i] == ssl_ctx)
-            return; /* a context shared by both listeners */
+            return 0; /* a context shared by both listeners */
     if (ssl_ctx && g->ntls_ctx < sizeof g->tls_ctx / sizeof *g->tls_ctx)
         g->tls_ctx[g->ntls_ctx++] = ssl_ctx;
+    /* [server] tls_crl: client certificates are checked against the CAs'
+     * revocation lists (read here at start-up, before the loop runs; a
+     * reload hands new ones over in XM_TLS_CERT). */
+    const struct tls_settings *t = &g->settings->tls;
+    if (!ssl_ctx || !t->crl || t->client_certs == TLS_CLIENT_CERTS_OFF)
+        return 0;
+    void *store;
+    char why[512];
+    int rc = tls_crl_store(t->ca, t->crl, &store, why, sizeof why);
+    if (rc == 0) {
+        rc = tls_crl_store_apply(store, ssl_ctx, why, sizeof why);
+        tls_crl_store_free(store); /* the context holds its own reference */
+    }
+    if (rc < 0)
+        log_msg(CHATD_LOG_ERROR, "gateway", 0, "[server] tls_crl: %s", why);
+    return rc < 0;
 }
 
-static int tls_client_cert_verdict(struct lws *wsi, size_t preverify_ok)
+/* x509_ctx: OpenSSL's X509_STORE_CTX, which says why it refused. */
+static int tls_client_cert_verdict(struct lws *wsi, void *x509_ctx, size_t preverify_ok)
 {
     if (preverify_ok)
         return 0;
     char peer[64] = "";
     lws_get_peer_simple(wsi, peer, sizeof peer);
-    log_msg(CHATD_LOG_INFO, "gateway", 0, "TLS client certificate from %s refused: not issued by [server] tls_ca",
-            peer);
+    int err = x509_ctx ? X509_STORE_CTX_get_error(x509_ctx) : 0;
+    bool foreign = err == 0 || err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+                   err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT || err == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE ||
+                   err == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT || err == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN;
+    log_msg(CHATD_LOG_INFO, "gateway", 0, "TLS client certificate from %s refused: %s", peer,
+            foreign ? "not issued by [server] tls_ca" : X509_verify_cert_error_string(err));
     return 1;
 }
 
@@ -1237,12 +1308,11 @@ static int callback_stomp_ws(struct lws *wsi, enum lws_callback_reasons reason, 
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         return gateway_upgrade_check(g, wsi);
     case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
-        gateway_tls_ctx_keep(wsi, user);
-        return 0;
+        return gateway_tls_ctx_keep(wsi, user);
     case LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION:
         /* [server] tls_client_certs: a certificate the CAs of tls_ca do not
          * vouch for ends the handshake (len is OpenSSL's verdict). */
-        return tls_client_cert_verdict(wsi, len);
+        return tls_client_cert_verdict(wsi, user, len);
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         /* Also here: whichever protocol the upgrade was bound to, no
          * WebSocket from a foreign Origin is ever established. */
@@ -1363,12 +1433,11 @@ static int callback_stomp_raw(struct lws *wsi, enum lws_callback_reasons reason,
     struct conn *c = user;
     switch (reason) {
     case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
-        gateway_tls_ctx_keep(wsi, user);
-        return 0;
+        return gateway_tls_ctx_keep(wsi, user);
     case LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION:
         /* [server] tls_client_certs: a certificate the CAs of tls_ca do not
          * vouch for ends the handshake (len is OpenSSL's verdict). */
-        return tls_client_cert_verdict(wsi, len);
+        return tls_client_cert_verdict(wsi, user, len);
     case LWS_CALLBACK_RAW_ADOPT:
         if (g->draining)
             return -1;
@@ -1392,6 +1461,8 @@ static int callback_stomp_raw(struct lws *wsi, enum lws_callback_reasons reason,
             lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
             if (c->out_head || c->close_after_flush || c->kill)
                 lws_callback_on_writable(wsi);
+            conn_tls_peer(g, c, wsi);
+            pending_flush(g);
         }
         conn_receive(g, c, in, len);
         return 0;

@@ -41,6 +41,7 @@ void http_request_free(struct http_request *r)
     free(r->body);
     free(r->remote_addr);
     free(r->origin);
+    free(r->tls_identity);
     free(r);
 }
 
@@ -56,6 +57,9 @@ void xmsg_dispose(struct xmsg *m)
         break;
     case XM_OPENED:
         free(m->u.opened.remote_addr);
+        break;
+    case XM_TLS_PEER:
+        free(m->u.tls_peer.identity);
         break;
     case XM_FRAME:
         stomp_frame_free(m->u.frame);

@@ -25,6 +25,8 @@ struct http_request {
     char *remote_addr;
     char *origin;        /* the Origin header, or NULL */
     char *accept;        /* the Accept header, or NULL */
+    char *tls_identity;  /* [server] tls_client_user: whom the client certificate names, or NULL */
+    const char *tls_problem; /* static: why the client certificate names nobody, or NULL */
 };
 void http_request_free(struct http_request *r);
 
@@ -54,6 +56,7 @@ enum xmsg_kind {
     XM_FRAME,      /* a parsed client frame; u.frame (core frees) */
     XM_CLOSED,     /* the connection is gone; u.reason (static string) */
     XM_HTTP_REQUEST, /* u.http_request (core frees); session = request id */
+    XM_TLS_PEER,   /* the client certificate's user ([server] tls_client_user); u.tls_peer; before any XM_FRAME */
     /* core -> gateway */
     XM_OUT,        /* bytes: u.out.head (owned) then u.out.shared (a reference) */
     XM_CLOSE,      /* close once everything queued before it is written */
@@ -76,6 +79,10 @@ struct xmsg {
             char *remote_addr; /* owned by the message */
         } opened;
         struct stomp_frame *frame;
+        struct {
+            char *identity;      /* owned; NULL when the certificate names no user */
+            const char *problem; /* static: why it names none (then identity is NULL) */
+        } tls_peer;
         const char *reason;
         struct http_request *http_request;
         struct {

@@ -13,6 +13,10 @@
 _Static_assert(offsetof(struct chatd_credentials, login) == SDK1_SKIP, "1.x credentials body follows size");
 _Static_assert(offsetof(struct chatd_identity, user) == SDK1_SKIP, "1.x identity body follows size");
 
+/* The refusal of credentials for another user than the client
+ * certificate names. */
+#define TLS_MISMATCH "the credentials name another user than the client certificate"
+
 /* SDK 2.0's identity: a 2.x plugin fills at least this much. */
 #define IDENTITY_SIZE_2_0 (offsetof(struct chatd_identity, expires_ms) + sizeof(int64_t))
 
@@ -27,6 +31,7 @@ struct auth_call {
     struct plugin *p;
     chatd_auth_cb cb;
     void *ctx;
+    char *tls_identity; /* the user the client certificate names, or NULL */
 };
 
 static void auth_call_unlink(struct auth_call *c)
@@ -49,6 +54,7 @@ static void auth_calls_drop(struct plugin *p)
         auth_call_unlink(c);
         chatd_auth_cb cb = c->cb;
         void *ctx = c->ctx;
+        free(c->tls_identity);
         free(c);
         p->auth_calls--;
         cb(ctx, CHATD_ERR_CLOSED, NULL, "shutting down");
@@ -80,10 +86,18 @@ static void on_auth(void *ctx, chatd_status st, const struct chatd_identity *who
         who = NULL;
         reason = "user names starting " VISITOR_USER_PREFIX " are reserved for visitors";
     }
+    if (st == CHATD_OK && who && c->tls_identity && (!id.user || strcmp(id.user, c->tls_identity) != 0)) {
+        log_msg(CHATD_LOG_INFO, c->p->section, 0, "sign-in as '%s' refused: the client certificate names '%s'",
+                id.user ? id.user : "", c->tls_identity);
+        st = CHATD_ERR_DENIED;
+        who = NULL;
+        reason = TLS_MISMATCH;
+    }
     chatd_auth_cb cb = c->cb;
     void *cb_ctx = c->ctx;
     struct plugin *p = c->p;
     auth_call_unlink(c);
+    free(c->tls_identity);
     free(c);
     /* The plugin may still touch its state after this returns: a retired
      * instance goes on a later turn. */
@@ -116,16 +130,29 @@ void auth_authenticate(struct plugin *auth, const struct visitor_settings *visit
                        const struct chatd_credentials *cred, chatd_auth_cb cb, void *ctx)
 {
     const char *token = cred->token ? cred->token : cred->passcode;
+    /* [server] tls_client_user: a client certificate that names a user
+     * signs in as that user or not at all, whatever else it presents. A
+     * visitor is never the user of a certificate. */
+    if (cred->tls_identity &&
+        ((cred->login && *cred->login && strcmp(cred->login, cred->tls_identity) != 0) || visitor_token_like(token))) {
+        log_msg(CHATD_LOG_INFO, auth->section, 0, "sign-in as '%s' refused: the client certificate names '%s'",
+                visitor_token_like(token) ? "a visitor" : cred->login, cred->tls_identity);
+        cb(ctx, CHATD_ERR_DENIED, NULL, TLS_MISMATCH);
+        return;
+    }
     if (visitor_token_like(token)) {
         visitor_authenticate(visitors, token, cb, ctx);
         return;
     }
     struct auth_call *c = malloc(sizeof *c);
-    if (!c) {
+    char *tls_identity = cred->tls_identity ? strdup(cred->tls_identity) : NULL;
+    if (!c || (cred->tls_identity && !tls_identity)) {
+        free(c);
+        free(tls_identity);
         cb(ctx, CHATD_ERR_NOMEM, NULL, NULL);
         return;
     }
-    *c = (struct auth_call){.p = auth, .cb = cb, .ctx = ctx, .next = auth->auth_pending};
+    *c = (struct auth_call){.p = auth, .cb = cb, .ctx = ctx, .next = auth->auth_pending, .tls_identity = tls_identity};
     if (auth->auth_pending)
         auth->auth_pending->prev = c;
     auth->auth_pending = c;

@@ -21,7 +21,13 @@ struct visitor_settings;
  * is judged here against `visitors` and never reaches the plugin: refused
  * while [visitors] is off, else a visitor with roles CHATD_ROLE_USER |
  * ROLE_VISITOR. What the plugin answers never carries ROLE_VISITOR, and a
- * plugin's user whose name starts "visitor:" is refused. */
+ * plugin's user whose name starts "visitor:" is refused.
+ *
+ * cred->tls_identity (SDK 2.9: the user a verified client certificate
+ * names) binds the sign-in to that user: a login naming another, or a
+ * visitor token, is refused before the plugin is asked, and an identity
+ * the plugin answers for another user is refused (CHATD_ERR_DENIED, "the
+ * credentials name another user than the client certificate"). */
 void auth_authenticate(struct plugin *auth, const struct visitor_settings *visitors,
                        const struct chatd_credentials *cred, chatd_auth_cb cb, void *ctx);
 

@@ -48,6 +48,10 @@ struct session {
     struct server *srv;
     enum transport transport;
     char *remote_addr;
+    /* [server] tls_client_user: whom the client certificate names (handed
+     * to authentication), or why it names nobody (CONNECT is refused). */
+    char *tls_identity;
+    const char *tls_problem;
     enum session_state state;
     int version;
     char *user;
@@ -434,6 +438,7 @@ static void session_destroy(struct session *s)
     free(s->subs);
     free(s->user);
     free(s->remote_addr);
+    free(s->tls_identity);
     free(s);
 }
 
@@ -515,7 +520,7 @@ static void session_recheck(evutil_socket_t fd, short what, void *arg)
     w->session = s->id;
     s->rechecking = true;
     struct chatd_credentials cred = {.login = s->cred_login, .passcode = s->cred_passcode, .token = s->cred_token,
-                                     .remote_addr = s->remote_addr};
+                                     .remote_addr = s->remote_addr, .tls_identity = s->tls_identity};
     auth_authenticate(s->srv->auth, &s->srv->settings.visitors, &cred, recheck_done, w);
 }
 
@@ -743,10 +748,16 @@ static void on_connect(struct session *s, struct stomp_frame *f)
     }
     s->version = v;
 
+    if (s->tls_problem) {
+        session_error(s, receipt, s->tls_problem,
+                      "[server] tls_client_user names the field of a client certificate that names its user.");
+        return;
+    }
     struct chatd_credentials cred = {
         .login = stomp_frame_header(f, "login"),
         .passcode = stomp_frame_header(f, "passcode"),
         .remote_addr = s->remote_addr,
+        .tls_identity = s->tls_identity,
     };
     const char *authz = stomp_frame_header(f, "Authorization");
     if (!authz)
@@ -938,7 +949,7 @@ static void refresh_done(void *ctx, chatd_status st, const struct chatd_identity
 static void on_refresh(struct session *s, struct stomp_frame *f, const char *receipt)
 {
     const char *authz = stomp_frame_header(f, "Authorization");
-    struct chatd_credentials cred = {.remote_addr = s->remote_addr};
+    struct chatd_credentials cred = {.remote_addr = s->remote_addr, .tls_identity = s->tls_identity};
     if (authz && strncasecmp(authz, "Bearer ", 7) == 0)
         cred.token = authz + 7;
     else if (f->body_len && !memchr(f->body, '\0', f->body_len))
@@ -1384,6 +1395,20 @@ void session_opened(struct server *srv, uint64_t id, enum transport t, char *add
             t == TRANSPORT_WS ? "websocket" : "tcp");
     if (srv->stopping)
         session_error(s, NULL, "server shutting down", NULL);
+}
+
+void session_tls_peer(struct server *srv, uint64_t id, char *identity, const char *problem)
+{
+    struct session *s = idmap_get(&srv->sessions, id);
+    if (!s || s->state != SESSION_NEW) {
+        free(identity);
+        return;
+    }
+    free(s->tls_identity);
+    s->tls_identity = identity;
+    s->tls_problem = problem;
+    if (identity)
+        log_msg(CHATD_LOG_DEBUG, "session", id, "client certificate names the user '%s'", identity);
 }
 
 void session_frame(struct server *srv, uint64_t id, struct stomp_frame *f)

@@ -18,6 +18,10 @@ struct sub;
 /* Events from the gateway (the core takes ownership of addr and frame). */
 void session_opened(struct server *srv, uint64_t id, enum transport t, char *addr);
 void session_frame(struct server *srv, uint64_t id, struct stomp_frame *f);
+/* The client certificate of a session not yet CONNECTED names identity
+ * (taken; NULL with problem, a static text: it names nobody, and CONNECT
+ * is refused with that text). */
+void session_tls_peer(struct server *srv, uint64_t id, char *identity, const char *problem);
 void session_closed(struct server *srv, uint64_t id);
 
 /* Shutdown: every session gets an ERROR "server shutting down" and is

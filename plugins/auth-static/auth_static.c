@@ -3,6 +3,9 @@
  *   user.NAME.password = pbkdf2-sha256$ITERATIONS$SALT_HEX$HASH_HEX
  *   user.NAME.roles    = a list of user, agent, admin, supervisor (e.g. user,agent)
  *   user.NAME.name     = Display Name            (optional)
+ *   user.NAME.cert     = yes: a client certificate naming NAME signs in
+ *                        without a passcode (SDK 2.9 tls_identity);
+ *                        such a user may have no password
  *   workers            = threads running PBKDF2 (0: one per core)
  *   max_pending        = verifications queued or running; beyond, CHATD_ERR_LIMIT
  *   cache_ttl          = how long a verified password skips PBKDF2 (0: never)
@@ -46,6 +49,7 @@ struct user {
     size_t salt_len;
     unsigned char hash[HASH_LEN];
     bool has_password;
+    bool cert;           /* signs in with a client certificate alone */
 };
 
 /* One more CONNECT waiting for a verification already under way. */
@@ -334,10 +338,36 @@ static void refuse(struct auth_static *a, chatd_auth_cb cb, void *ctx, chatd_sta
         free(r);
 }
 
+/* A verified client certificate naming a user (the host has refused a
+ * login naming another), with neither passcode nor token: that user, if
+ * it opted in with user.NAME.cert = yes. */
+static void cert_authenticate(struct auth_static *a, const char *name, chatd_auth_cb cb, void *ctx)
+{
+    struct user *u = find_user(a, name);
+    if (!u || !u->cert) {
+        refuse(a, cb, ctx, CHATD_ERR_DENIED, "this user does not sign in with a client certificate");
+        return;
+    }
+    struct job *j = calloc(1, sizeof *j);
+    if (!j) {
+        refuse(a, cb, ctx, CHATD_ERR_NOMEM, "out of memory");
+        return;
+    }
+    *j = (struct job){.a = a, .user = u, .cb = cb, .ctx = ctx, .ok = true};
+    a->host->counter_add(a->host, "certificates", 1);
+    if (a->host->post(a->host, job_finish, j) != CHATD_OK)
+        job_free(j);
+}
+
 static void static_authenticate(void *state, const struct chatd_credentials *cred, chatd_auth_cb cb,
                                 void *ctx)
 {
     struct auth_static *a = state;
+    const char *tls_identity = CHATD_HAS(cred, tls_identity) ? cred->tls_identity : NULL;
+    if (tls_identity && (!cred->passcode || !*cred->passcode) && !cred->token) {
+        cert_authenticate(a, tls_identity, cb, ctx);
+        return;
+    }
     if (!cred->login || !cred->passcode || !*cred->login) {
         refuse(a, cb, ctx, CHATD_ERR_DENIED,
                cred->token ? "this server accepts login and passcode" : "bad credentials");
@@ -445,7 +475,7 @@ static chatd_status static_init(const struct chatd_host *h, void **state)
         if (!dot || dot == key + 5)
             continue; /* left unread: the host rejects it as an unknown key */
         const char *field = dot + 1;
-        if (strcmp(field, "password") && strcmp(field, "roles") && strcmp(field, "name"))
+        if (strcmp(field, "password") && strcmp(field, "roles") && strcmp(field, "name") && strcmp(field, "cert"))
             continue;
         const char *value = h->config_value(h, i);
         struct user *u = user_get_or_add(a, key + 5, (size_t)(dot - (key + 5)));
@@ -462,6 +492,14 @@ static chatd_status static_init(const struct chatd_host *h, void **state)
             h->config_error(h, key, "unknown role in '%s' (expected a list of user, agent, admin, supervisor)", value);
             goto invalid;
         }
+        if (strcmp(field, "cert") == 0) {
+            if (strcmp(value, "yes") == 0 || strcmp(value, "on") == 0 || strcmp(value, "true") == 0) {
+                u->cert = true;
+            } else if (strcmp(value, "no") && strcmp(value, "off") && strcmp(value, "false")) {
+                h->config_error(h, key, "expected yes or no; got '%s'", value);
+                goto invalid;
+            }
+        }
         if (strcmp(field, "name") == 0 && !(u->display = strdup(value))) {
             free_users(a);
             free(a);
@@ -470,9 +508,9 @@ static chatd_status static_init(const struct chatd_host *h, void **state)
     }
     for (size_t i = 0; i < a->nusers; i++) {
         char key[300];
-        if (!a->users[i].has_password) {
+        if (!a->users[i].has_password && !a->users[i].cert) {
             snprintf(key, sizeof key, "user.%s.password", a->users[i].name);
-            h->config_error(h, key, "missing: every user needs a password hash");
+            h->config_error(h, key, "missing: every user needs a password hash (or cert = yes)");
             goto invalid;
         }
         if (!a->users[i].roles)

@@ -37,7 +37,7 @@ function tryPort(port) {
   });
 }
 
-async function freePort() {
+export async function freePort() {
   const low = 10000, high = Math.max(ephemeralLow(), low + 1000);
   for (;;) {
     const port = low + Math.floor(Math.random() * (high - low));

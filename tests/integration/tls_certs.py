@@ -18,10 +18,57 @@ def _ca(d, name):
 def _issue(d, ca, name, subject, ext):
     with open(os.path.join(d, name + ".ext"), "w") as f:
         f.write(ext)
-    _run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", subject,
+    # -utf8: a subject of Korean letters goes in as a UTF8String.
+    _run("req", "-utf8", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", subject,
          "-keyout", name + ".key", "-out", name + ".csr", cwd=d)
     _run("x509", "-req", "-in", name + ".csr", "-CA", ca + ".pem", "-CAkey", ca + ".key", "-CAcreateserial",
          "-days", "2", "-extfile", name + ".ext", "-out", name + ".pem", cwd=d)
+
+
+def _ca_db(d):
+    """openssl ca's database in d (made once), for certificates it can
+    later revoke and list in a CRL; certificates of every CA of d."""
+    if os.path.exists(os.path.join(d, "ca.cnf")):
+        return
+    with open(os.path.join(d, "ca.cnf"), "w") as f:
+        f.write("[ca]\ndefault_ca = ca_default\n[ca_default]\ndatabase = index.txt\nnew_certs_dir = .\n"
+                "serial = serial\ndefault_md = sha256\npolicy = any\nunique_subject = no\n"
+                "default_crl_days = 1\n[any]\ncommonName = supplied\n")
+    open(os.path.join(d, "index.txt"), "w").close()
+    with open(os.path.join(d, "serial"), "w") as f:
+        f.write("1000\n")
+
+
+def issue_listed(d, ca, name, subject, startdate=None, enddate=None):
+    """A client certificate `ca` issues through openssl ca (so that it can
+    be revoked); startdate/enddate as YYYYMMDDHHMMSSZ, else valid two days."""
+    _ca_db(d)
+    with open(os.path.join(d, name + ".ext"), "w") as f:
+        f.write("extendedKeyUsage=clientAuth\n")
+    _run("req", "-utf8", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", subject,
+         "-keyout", name + ".key", "-out", name + ".csr", cwd=d)
+    dates = ["-startdate", startdate, "-enddate", enddate] if startdate else ["-days", "2"]
+    _run("ca", "-batch", "-config", "ca.cnf", "-cert", ca + ".pem", "-keyfile", ca + ".key", "-in", name + ".csr",
+         "-out", name + ".pem", "-extfile", name + ".ext", "-notext", *dates, cwd=d)
+
+
+def issue_expired(d, ca, name, subject):
+    """A client certificate `ca` issued that expired in 2020 (openssl ca
+    sets any validity; openssl x509 only one from now)."""
+    issue_listed(d, ca, name, subject, "20200101000000Z", "20200102000000Z")
+
+
+def revoke(d, ca, name):
+    """Mark name's certificate (issue_listed) revoked in the database."""
+    _run("ca", "-batch", "-config", "ca.cnf", "-cert", ca + ".pem", "-keyfile", ca + ".key", "-revoke",
+         name + ".pem", cwd=d)
+
+
+def crl(d, ca, out):
+    """ca's CRL of what the database says is revoked, into out."""
+    _ca_db(d)
+    _run("ca", "-batch", "-config", "ca.cnf", "-cert", ca + ".pem", "-keyfile", ca + ".key", "-gencrl",
+         "-out", out, cwd=d)
 
 
 class Certs:

@@ -121,6 +121,21 @@ struct chatd_credentials {
     const char *passcode;    /* STOMP passcode header (may hold a token) */
     const char *token;       /* bearer token from "Authorization: Bearer ..." */
     const char *remote_addr; /* peer address, for logs and rate limits */
+    /* SDK 2.9 (auth: client certificates). The user a client certificate
+     * names: the connection came over TLS with a certificate that the CAs
+     * of [server] tls_ca verified, and [server] tls_client_user says which
+     * of its fields names the user (its commonName, or the first e-mail
+     * address or DNS name of its subjectAltName), as UTF-8 without control
+     * characters. NULL without such a certificate, and always with
+     * tls_client_user off. Read it after CHATD_HAS(cred, tls_identity).
+     *
+     * The host has checked that it is the user: a `login` that differs is
+     * refused before authenticate is called, and an identity answered for
+     * another user is refused after. What the plugin decides is whether
+     * the certificate alone is enough (no passcode, no token): answer that
+     * user, or CHATD_ERR_DENIED. A plugin that never reads it leaves
+     * sign-in as it was: a certificate then only decides who may connect. */
+    const char *tls_identity;
 };
 
 /* Who the client is. Filled by the plugin. */
