@@ -351,6 +351,9 @@ int server_init(struct server *srv, const char *config_path, bool quiet, char *e
         !(srv->storage = plugin_load(srv, srv->config, "storage", CHATD_PLUGIN_STORAGE, err, errlen)) ||
         !(srv->broker = plugin_load(srv, srv->config, "broker", CHATD_PLUGIN_BROKER, err, errlen)))
         return -1;
+    if (srv->settings.files_on &&
+        !(srv->files = plugin_load(srv, srv->config, "files", CHATD_PLUGIN_FILES, err, errlen)))
+        return -1;
     for (size_t i = 0; i < srv->config->nsections; i++) {
         const char *name = srv->config->sections[i].name;
         if (strncmp(name, "notify.", 7) != 0)
@@ -483,6 +486,7 @@ void server_teardown(struct server *srv)
         plugin_unload(srv->notify[i]);
     free(srv->notify);
     plugin_unload(srv->broker);
+    plugin_unload(srv->files);
     plugin_unload(srv->storage);
     notifier_free(srv->notifier); /* no storage answer can come any more */
     if (srv->rooms) {

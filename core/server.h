@@ -37,6 +37,7 @@ struct server {
     struct auth_retiring *auth_retiring; /* instances a reload replaced, finishing their calls */
     struct plugin *storage;
     struct plugin *broker;
+    struct plugin *files; /* [files]; NULL: attachments are off */
     struct broker_port broker_port; /* the broker as the core uses it */
     struct plugin **notify;
     size_t nnotify;
