@@ -10,6 +10,7 @@
 #include "plugins/loader.h"
 #include "http/admin_rest.h"
 #include "http/agents_rest.h"
+#include "http/files_rest.h"
 #include "http/http_routes.h"
 #include "http/logout_rest.h"
 #include "wire/query.h"
@@ -217,6 +218,7 @@ enum api_handler {
     API_VISITORS,
     API_LOGOUT,
     API_SEARCH,
+    API_FILES,
 };
 
 static const struct route api_routes[] = {
@@ -239,6 +241,8 @@ static const struct route api_routes[] = {
     {"GET", "/api/rooms/{}/transcript", API_ROOMS, ROOM_TRANSCRIPT},
     {"POST", "/api/rooms/{}/rating", API_ROOMS, ROOM_RATE},
     {"POST", "/api/rooms/{}/read", API_ROOMS, ROOM_READ},
+    {"POST", "/api/rooms/{}/files", API_FILES, FILES_UPLOAD},
+    {"GET", "/api/rooms/{}/files/{}", API_FILES, FILES_DOWNLOAD},
     {"POST", "/api/rooms/{}/members", API_ROOMS, ROOM_MEMBER_ADD},
     {"DELETE", "/api/rooms/{}/members/{}", API_ROOMS, ROOM_MEMBER_REMOVE},
     {"PUT", "/api/rooms/{}/members/{}/role", API_ROOMS, ROOM_MEMBER_ROLE},
@@ -254,6 +258,8 @@ static const struct route api_routes[] = {
 static void rest_auth_done(void *ctx, chatd_status st, const struct chatd_identity *who, const char *reason)
 {
     struct rest_call *c = ctx;
+    if ((st != CHATD_OK || !who || !who->user) && c->req->streamed)
+        files_rest_upload_refused(c->srv, c->id);
     if (st != CHATD_OK || !who || !who->user) {
         if (st == CHATD_ERR_DENIED)
             rest_error(c, 401, "unauthorized", "%s", reason ? reason : "access denied");
@@ -280,6 +286,8 @@ static void rest_auth_done(void *ctx, chatd_status st, const struct chatd_identi
         logout_rest(c);
     else if (c->route->handler == API_SEARCH)
         search_rest(c, c->params[0]);
+    else if (c->route->handler == API_FILES)
+        files_rest(c, (enum files_request)c->route->request, c->params[0], c->params[1]);
     else
         rooms_rest(c, (enum rooms_request)c->route->request, c->params[0], c->params[1], c->params[2]);
 }
@@ -311,6 +319,12 @@ void rest_request(struct server *srv, uint64_t id, struct http_request *req)
         return;
     }
     c->route = &api_routes[index];
+    if (req->streamed) {
+        if (c->route->handler != API_FILES || c->route->request != FILES_UPLOAD) {
+            rest_error(c, 404, "not_found", "no such endpoint");
+            return;
+        }
+    }
     if (c->route->handler == API_HEALTH) {
         health(c);
         return;
@@ -359,5 +373,7 @@ void rest_request(struct server *srv, uint64_t id, struct http_request *req)
         rest_error(c, 401, "unauthorized", "send Authorization: Bearer TOKEN (or Basic for static users)");
         return;
     }
+    if (req->streamed)
+        files_rest_upload_open(srv, id); /* its body's pieces are kept from now on */
     auth_authenticate(srv->auth, &srv->settings.visitors, &cred, rest_auth_done, c);
 }
