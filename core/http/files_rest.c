@@ -14,6 +14,7 @@
 #include "plugins/files_port.h"
 #include "rooms/files.h"
 #include "server.h"
+#include "wire/file_json.h"
 #include "wire/query.h"
 
 /* Bytes handed to the plugin in one put_write, and read in one read. */
@@ -107,22 +108,6 @@ static json_t *error_json(const char *code, const char *msg)
     return json_pack("{s:s, s:s}", "error", code, "message", msg);
 }
 
-static json_t *file_json(const struct chatd_file *f)
-{
-    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "id", f->id, "room", f->room, "name", f->name,
-                          "content_type", f->content_type, "size", (json_int_t)f->length, "created_at",
-                          (json_int_t)f->created_ms);
-    if (j && f->width && f->height) {
-        json_object_set_new(j, "width", json_integer(f->width));
-        json_object_set_new(j, "height", json_integer(f->height));
-    }
-    char url[256];
-    snprintf(url, sizeof url, "/api/rooms/%s/files/%s", f->room, f->id);
-    if (j)
-        json_object_set_new(j, "url", json_string(url));
-    return j;
-}
-
 static void upload_step(struct upload *u);
 
 static void finished_cb(void *ctx, chatd_status st, const struct chatd_file *f)
@@ -189,20 +174,35 @@ static void begun_cb(void *ctx, chatd_status st, const struct chatd_file *f)
     upload_step(u);
 }
 
+/* Percent-decoded in[...] into out: its length (NUL bytes kept, so that
+ * the name's cleaning sees and drops them). */
+static size_t pct_decode(const char *in, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (const char *p = in; *p && o < cap; p++) {
+        unsigned x;
+        if (*p == '%' && p[1] && p[2] && sscanf(p + 1, "%2x", &x) == 1) {
+            out[o++] = (char)x;
+            p += 2;
+        } else {
+            out[o++] = *p;
+        }
+    }
+    return o;
+}
+
 /* The name: the query's `name`, else the X-File-Name header (both
  * percent-encoded UTF-8), cleaned; "file" when nothing is left. */
 static void upload_name(struct upload *u)
 {
-    char raw[1024] = "";
+    char raw[1024];
+    size_t n = 0;
     const char *q = rest_query(u->c, "name", raw, sizeof raw);
-    if (!q && u->c->req->file_name) {
-        char *as_query = NULL;
-        if (asprintf(&as_query, "n=%s", u->c->req->file_name) >= 0) {
-            q = query_param(as_query, "n", raw, sizeof raw);
-            free(as_query);
-        }
-    }
-    if (!q || !file_name_clean(raw, strlen(raw), u->name, sizeof u->name))
+    if (q)
+        n = strlen(raw);
+    else if (u->c->req->file_name)
+        n = pct_decode(u->c->req->file_name, raw, sizeof raw);
+    if (!n || !file_name_clean(raw, n, u->name, sizeof u->name))
         snprintf(u->name, sizeof u->name, "file");
 }
 
