@@ -153,7 +153,8 @@ static void read_cb(void *ctx, chatd_status st, const struct chatd_file *f, cons
     struct result *r = ctx;
     file_cb(ctx, st, f);
     if (st == CHATD_OK && len <= sizeof r->data) {
-        memcpy(r->data, data, len);
+        if (len)
+            memcpy(r->data, data, len);
         r->len = len;
     }
 }
