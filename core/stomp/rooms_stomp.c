@@ -224,9 +224,10 @@ static bool send_headers(struct session *s, const struct stomp_frame *f, const c
     } else if (kind && strcmp(kind, "text") != 0) {
         session_error_receipt(s, receipt, "invalid kind",
                               session_server(s)->files
-                                  ? "A client sends kind:text (or none), or kind:file; system messages are the server's."
-                                  : "A client sends kind:text (or none); system messages are the server's, and this "
-                                    "server has no attachments for kind:file.");
+                                  ? "A client sends kind:text (or none), or kind:file; system messages are not a "
+                                    "client's."
+                                  : "A client sends kind:text (or none); system messages are not a client's, and "
+                                    "this server has no attachments for kind:file.");
         return false;
     }
     const char *rt = stomp_frame_header(f, "reply-to");
