@@ -449,6 +449,50 @@ class FilesErase(OneServer):
         self.assertIn(theirs["id"], stored())
 
 
+class FilesReload(OneServer):
+    """[files] takes effect at a restart: a reload that changes it is
+    refused, naming the key, and the server keeps the limits it has."""
+
+    @staticmethod
+    def edit(sections):
+        sections["files"] = {"plugin": "local", "dir": FilesReload.files_dir, "max_size": "64K"}
+
+    @classmethod
+    def setUpClass(cls):
+        import tempfile
+        cls.tmp = tempfile.mkdtemp(prefix="chatd-files-reload-")
+        FilesReload.files_dir = os.path.join(cls.tmp, "store")
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        import shutil
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_reload_refused(self):
+        self.server.sections["files"]["max_size"] = "1K"
+        self.server.write_config()
+        token = "Basic " + base64.b64encode(("admin1:" + password_of("admin1")).encode()).decode()
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.http_port, timeout=10)
+        conn.request("POST", "/api/admin/reload", headers={"Authorization": token})
+        r = conn.getresponse()
+        body = json.loads(r.read())
+        conn.close()
+        self.assertEqual((r.status, body["error"]), (409, "reload_refused"), body)
+        self.assertIn("changing [files] max_size needs a restart", body["message"])
+        status, room = Api(self.server.http_port, "bob").post("/api/rooms", {"kind": "group", "title": "t",
+                                                                             "members": []})
+        self.assertEqual(status, 201, room)
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.http_port, timeout=10)
+        conn.request("POST", "/api/rooms/%s/files" % room["id"], b"x" * 4096,
+                     {"Authorization": "Basic " + base64.b64encode(("bob:" + password_of("bob")).encode()).decode(),
+                      "Content-Type": "text/plain"})
+        r = conn.getresponse()
+        self.assertEqual(r.status, 201, r.read())
+        conn.close()
+
+
 if __name__ == "__main__":
     import unittest
     unittest.main()
