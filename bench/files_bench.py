@@ -6,6 +6,9 @@ clients (http.client, one keep-alive connection each). Prints the table
 bench/RESULTS.md keeps ("Attachments").
 
     bench/files_bench.py CHATD_BIN PLUGIN_DIR [SIZE_MIB=8] [FILES=24] [CLIENTS=4]
+
+With FILES_BENCH_CONNINFO set, files-postgres on that database instead
+(tests/servers/pg_run.sh sets CHATD_PG_CONNINFO for a throwaway server).
 """
 import base64
 import concurrent.futures
@@ -36,6 +39,8 @@ def main():
     port = free_port()
     pw = subprocess.run([chatd, "hash-password", "--iterations", "1000"], input=b"bench-pw",
                         capture_output=True, check=True).stdout.decode().strip()
+    conninfo = os.environ.get("FILES_BENCH_CONNINFO")
+    files_keys = f"plugin = postgres\nconninfo = {conninfo}" if conninfo else f"plugin = local\ndir = {d}/files"
     with open(os.path.join(d, "chat.ini"), "w") as f:
         f.write(f"""[server]
 listen = 127.0.0.1:{port}
@@ -50,8 +55,7 @@ plugin = memory
 [broker]
 plugin = simple
 [files]
-plugin = local
-dir = {d}/files
+{files_keys}
 max_size = {size}
 quota_per_user = 0
 """)

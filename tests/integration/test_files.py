@@ -17,7 +17,9 @@ import zlib
 
 import stomp
 
-from chatd_harness import OneServer, Recorder, disconnect_quietly, password_of, wait_for
+import unittest
+
+from chatd_harness import Chatd, OneServer, Recorder, disconnect_quietly, password_of, wait_for
 from rooms_client import Api
 
 MAX = 3 * 1024 * 1024
@@ -491,6 +493,68 @@ class FilesReload(OneServer):
         r = conn.getresponse()
         self.assertEqual(r.status, 201, r.read())
         conn.close()
+
+
+class FilesShared(unittest.TestCase):
+    """Two instances over one PostgreSQL (storage-postgres and
+    files-postgres): a file uploaded through one is read, ranged, posted
+    and removed through the other."""
+
+    def test_two_instances_share_files(self):
+        from servers import PostgreSQL
+        pg = PostgreSQL().start()
+        self.addCleanup(pg.cleanup)
+        self.addCleanup(pg.stop)
+
+        def edit(sections):
+            sections["storage"] = {"plugin": "postgres", "conninfo": pg.conninfo}
+            sections["files"] = {"plugin": "postgres", "conninfo": pg.conninfo, "max_size": "2M"}
+        a, b = Chatd(edit).start(), Chatd(edit).start()
+        for server in (a, b):
+            self.addCleanup(server.cleanup)
+            self.addCleanup(server.stop)
+        status, room = Api(a.http_port, "alice").post("/api/rooms", {"kind": "group", "title": "공유 📁",
+                                                                    "members": ["bob"]})
+        self.assertEqual(status, 201, room)
+        data = png(200, 100, extra=1500000)
+
+        def request(server, user, method, path, body=None, headers=None):
+            h = dict(headers or {})
+            h["Authorization"] = "Basic " + base64.b64encode(("%s:%s" % (user, password_of(user))).encode()).decode()
+            conn = http.client.HTTPConnection("127.0.0.1", server.http_port, timeout=30)
+            try:
+                conn.request(method, path, body=body, headers=h)
+                r = conn.getresponse()
+                return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+            finally:
+                conn.close()
+        status, _, body = request(a, "alice", "POST", "/api/rooms/%s/files?name=%s" % (
+            room["id"], urllib.parse.quote("공유 그림.png")), data, {"Content-Type": "image/png"})
+        self.assertEqual(status, 201, body)
+        f = json.loads(body)
+        self.assertEqual((f["width"], f["height"], f["name"]), (200, 100, "공유 그림.png"))
+        status, h, got = request(b, "bob", "GET", f["url"])
+        self.assertEqual((status, got == data), (200, True))
+        status, h, got = request(b, "bob", "GET", f["url"], headers={"Range": "bytes=1000000-1000009"})
+        self.assertEqual((status, got, h["content-range"]), (206, data[1000000:1000010],
+                                                            "bytes 1000000-1000009/%d" % len(data)))
+        self.assertEqual(request(b, "dana", "GET", f["url"])[0], 404)
+        # bob posts it through b; alice, on a, has it in history.
+        conn = stomp.Connection12([("127.0.0.1", b.stomp_port)])
+        rec = Recorder()
+        conn.set_listener("rec", rec)
+        conn.connect("bob", password_of("bob"), wait=True)
+        self.addCleanup(disconnect_quietly, conn)
+        conn.send("/app/rooms/%s/send" % room["id"], json.dumps({"file": f["id"]}), headers={"kind": "file",
+                                                                                           "receipt": "f"})
+        rec.wait_receipt("f")
+        page = Api(a.http_port, "alice").get("/api/rooms/%s/messages?after=0" % room["id"])[1]
+        m = page["messages"][-1]
+        body = m["body"] if isinstance(m["body"], dict) else json.loads(m["body"])
+        self.assertEqual((m["kind"], body["file"]["id"]), ("file", f["id"]))
+        # Deleting the room through b removes the file for a too.
+        self.assertEqual(request(b, "alice", "DELETE", "/api/rooms/%s?for=everyone" % room["id"])[0], 200)
+        wait_for(lambda: request(a, "alice", "GET", f["url"])[0] == 404, what="the file gone for every instance")
 
 
 if __name__ == "__main__":

@@ -841,8 +841,10 @@ struct chatd_files_ops {
     /* Mandatory. Start storing a file of f->room by f->owner named f->name
      * of type f->content_type (f->id, length and size are ignored). OK
      * with the file as reserved: its new id, length 0. The file is not
-     * readable until put_finish; one not finished before the plugin
-     * stops is discarded. */
+     * readable until put_finish. One never finished is discarded in
+     * time: a plugin of one instance when it next starts, a backend that
+     * instances share once it is older than any upload could take (it
+     * may be another instance's, under way). */
     void (*put_begin)(void *state, const struct chatd_file *f, chatd_file_cb cb, void *ctx);
     /* Mandatory. Append len bytes (borrowed for the call) to the upload
      * `id`. The host calls it once at a time per upload, in order, the
