@@ -185,7 +185,11 @@ class Files(OneServer):
         self.assertEqual((status, e["error"]), (415, "type_mismatch"), e)
         status, e = self.upload("alice", rid, b"text with a NUL\0", "text/plain")
         self.assertEqual((status, e["error"]), (415, "unsupported_type"), e)
+        # Refused after its first 64 KiB, the rest of a large body still sent: the client reads the answer.
+        status, e = self.upload("alice", rid, os.urandom(2500000), "image/png")
+        self.assertEqual((status, e["error"]), (415, "unsupported_type"), e)
         self.assertEqual(self.stored(), before, "nothing refused is kept")
+        self.assertEqual(self.upload("alice", rid, b"and the server goes on", "text/plain")[0], 201)
 
     def test_size_limit(self):
         rid = self.group("dana", ["bob"])
