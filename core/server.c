@@ -17,10 +17,12 @@
 #include "plugins/auth_port.h"
 #include "plugins/loader.h"
 #include "log.h"
+#include "rooms/files.h"
 #include "rooms/notify.h"
 #include "plugins/plugin_host.h"
 #include "rooms/presence.h"
 #include "rooms/user_presence.h"
+#include "http/files_rest.h"
 #include "http/rest.h"
 #include "rooms/retention.h"
 #include "rooms/rooms.h"
@@ -99,6 +101,10 @@ static void server_from_gateway(evutil_socket_t fd, short what, void *arg)
         case XM_HTTP_REQUEST:
             srv->metrics.http_requests++;
             rest_request(srv, m->session, m->u.http_request);
+            break;
+        case XM_HTTP_BODY:
+            files_rest_body(srv, m->session, m->u.http_body.data, m->u.http_body.len, m->u.http_body.end,
+                            m->u.http_body.aborted);
             break;
         default:
             xmsg_dispose(m);
@@ -344,6 +350,16 @@ static int server_wire_rooms(struct server *srv)
         return -1;
     srv->rooms->preview_chars = srv->settings.notify_preview;
     srv->rooms->edit_window_ms = srv->settings.edit_window_ms;
+    if (srv->files) {
+        if (!(srv->files_policy = calloc(1, sizeof *srv->files_policy)))
+            return -1;
+        *srv->files_policy = (struct files_policy){.max_size = srv->settings.files_max_size,
+                                                   .types = srv->settings.files_types,
+                                                   .ntypes = srv->settings.files_ntypes,
+                                                   .quota = srv->settings.files_quota};
+        srv->rooms->files = srv->files;
+        srv->rooms->files_policy = srv->files_policy;
+    }
     srv->rooms->reopen_window_ms = srv->settings.reopen_window_ms;
     srv->rooms->canned_agents_write = srv->settings.canned_agents_write;
     srv->rooms->first_response = first_response_new(srv->rooms, srv->base, srv->settings.first_response_target_ms);
@@ -358,6 +374,7 @@ int server_init(struct server *srv, const char *config_path, bool quiet, char *e
 {
     memset(srv, 0, sizeof *srv);
     idmap_init(&srv->sessions);
+    idmap_init(&srv->uploads);
     addr_rate_init(&srv->visitor_rate);
     if (config_load_file(&srv->config, config_path, err, errlen) < 0)
         return -1;
@@ -380,6 +397,9 @@ int server_init(struct server *srv, const char *config_path, bool quiet, char *e
     if (!(srv->auth = plugin_load(srv, srv->config, "auth", CHATD_PLUGIN_AUTH, err, errlen)) ||
         !(srv->storage = plugin_load(srv, srv->config, "storage", CHATD_PLUGIN_STORAGE, err, errlen)) ||
         !(srv->broker = plugin_load(srv, srv->config, "broker", CHATD_PLUGIN_BROKER, err, errlen)))
+        return -1;
+    if (srv->settings.files_on &&
+        !(srv->files = plugin_load(srv, srv->config, "files", CHATD_PLUGIN_FILES, err, errlen)))
         return -1;
     for (size_t i = 0; i < srv->config->nsections; i++) {
         const char *name = srv->config->sections[i].name;
@@ -515,6 +535,8 @@ void server_teardown(struct server *srv)
         plugin_unload(srv->notify[i]);
     free(srv->notify);
     plugin_unload(srv->broker);
+    files_rest_drop_all(srv);
+    plugin_unload(srv->files);
     plugin_unload(srv->storage);
     notifier_free(srv->notifier); /* no storage answer can come any more */
     if (srv->rooms) {
@@ -535,6 +557,7 @@ void server_teardown(struct server *srv)
     tasks_free(srv->tasks);
     router_free(srv->router);
     free(srv->rooms);
+    free(srv->files_policy);
     srv->rooms = NULL;
     if (srv->to_core) {
         xq_destroy(srv->to_core);

@@ -22,6 +22,7 @@ struct config;
 struct gateway;
 struct plugin;
 struct retention;
+struct files_policy;
 struct rooms;
 struct router;
 struct send_order;
@@ -37,6 +38,9 @@ struct server {
     struct auth_retiring *auth_retiring; /* instances a reload replaced, finishing their calls */
     struct plugin *storage;
     struct plugin *broker;
+    struct plugin *files; /* [files]; NULL: attachments are off */
+    struct files_policy *files_policy; /* with files: [files] as the rooms apply it */
+    struct idmap uploads; /* http/files_rest.c: uploads under way, by request id */
     struct broker_port broker_port; /* the broker as the core uses it */
     struct plugin **notify;
     size_t nnotify;

@@ -93,7 +93,7 @@ static bool is_notify_plugin(const char *section)
 }
 
 /* What the new file changes that only a restart applies: the listeners and
- * the core's restart-only keys, the storage, broker and notify plugins
+ * the core's restart-only keys, the storage, broker, files and notify plugins
  * (their whole sections: a plugin instance holds its connections), the
  * auth plugin's choice. */
 static void restart_changes(struct changes *c, const struct server *srv, const struct config *next,
@@ -105,6 +105,7 @@ static void restart_changes(struct changes *c, const struct server *srv, const s
         changes_add_name(c, keys[i]);
     section_changes(c, srv->config, next, "storage");
     section_changes(c, srv->config, next, "broker");
+    section_changes(c, srv->config, next, "files"); /* the plugin and the core's [files] policy alike */
     for (size_t i = 0; i < srv->config->nsections; i++)
         if (is_notify_plugin(srv->config->sections[i].name))
             section_changes(c, srv->config, next, srv->config->sections[i].name);

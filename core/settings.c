@@ -1,10 +1,13 @@
 #include "settings.h"
 
+#include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
+#include "file_types.h"
 #include "tls_files.h"
 
 int settings_parse_addr(const char *v, char **host, int *port)
@@ -217,9 +220,54 @@ static int check_acl_canonical(const struct acl *acl, const struct dest_prefixes
     return 0;
 }
 
+/* The media types a server accepts when [files] allowed_types is not set:
+ * those whose first bytes it can check (rooms/file_types.h). */
+static const char FILES_DEFAULT_TYPES[] = "image/png image/jpeg image/gif image/webp application/pdf text/plain";
+
+/* [files]: the host's policy; `plugin` and the plugin's own keys (dir, ...)
+ * are the loader's and the plugin's. */
+static int load_files(struct settings *s, struct config *cfg, char *err, size_t errlen)
+{
+    struct config_section *fs = config_find(cfg, "files");
+    s->files_on = fs && config_get(fs, "plugin");
+    if (config_get_size(cfg, fs, "max_size", 10u << 20, 1, 1ULL << 32, &s->files_max_size, err, errlen) < 0 ||
+        config_get_size(cfg, fs, "quota_per_user", 100u << 20, 0, SIZE_MAX, &s->files_quota, err, errlen) < 0)
+        return -1;
+    const char *v = fs ? config_get(fs, "allowed_types") : NULL;
+    if (!v || !*v)
+        v = FILES_DEFAULT_TYPES;
+    char *copy = strdup(v);
+    if (!copy) {
+        config_errorf(err, errlen, cfg, "files", "allowed_types", "out of memory");
+        return -1;
+    }
+    for (char *save = NULL, *t = strtok_r(copy, " ,\t", &save); t; t = strtok_r(NULL, " ,\t", &save)) {
+        for (char *c = t; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+        if (!file_type_known(t)) {
+            config_errorf(err, errlen, cfg, "files", "allowed_types",
+                          "'%s' is not a type whose bytes chatd can check (one of: %s)", t, FILES_DEFAULT_TYPES);
+            free(copy);
+            return -1;
+        }
+        char **grown = realloc(s->files_types, (s->files_ntypes + 1) * sizeof *grown);
+        if (!grown || !(grown[s->files_ntypes] = strdup(t))) {
+            if (grown)
+                s->files_types = grown;
+            free(copy);
+            config_errorf(err, errlen, cfg, "files", "allowed_types", "out of memory");
+            return -1;
+        }
+        s->files_types = grown;
+        s->files_ntypes++;
+    }
+    free(copy);
+    return 0;
+}
+
 static bool section_is_known(const char *name)
 {
-    static const char *const known[] = {"server", "stomp", "auth", "storage", "broker", "notify", "rooms", "support", "visitors", "presence"};
+    static const char *const known[] = {"server", "stomp", "auth", "storage", "broker", "notify", "rooms", "support", "visitors", "presence", "files"};
     for (size_t i = 0; i < sizeof known / sizeof *known; i++)
         if (strcmp(name, known[i]) == 0)
             return true;
@@ -552,6 +600,9 @@ int settings_load(struct settings *s, struct config *cfg, char *err, size_t errl
     if (check_unused(cfg, nt, err, errlen) < 0)
         return -1;
 
+    if (load_files(s, cfg, err, errlen) < 0)
+        return -1;
+
     /* retention: empty or 0 is off; at most ten years. */
     struct config_section *rooms = config_find(cfg, "rooms");
     v = rooms ? config_get(rooms, "retention") : NULL;
@@ -776,6 +827,9 @@ void settings_free(struct settings *s)
     for (size_t i = 0; s->allowed_origins && s->allowed_origins[i]; i++)
         free(s->allowed_origins[i]);
     free(s->allowed_origins);
+    for (size_t i = 0; i < s->files_ntypes; i++)
+        free(s->files_types[i]);
+    free(s->files_types);
     cidr_list_free(&s->trusted_proxies);
     for (size_t i = 0; i < s->nws_paths; i++)
         free(s->ws_paths[i].path);

@@ -107,6 +107,12 @@ struct settings {
     struct dest_prefixes prefixes; /* [stomp] application_prefix, topic_prefix, queue_prefix, user_prefix */
     /* [rooms] */
     long long retention_ms;       /* closed support rooms are purged this long after closing; 0 = never */
+    /* [files]: attachments (docs/files.md); files_on when the section names a plugin. */
+    bool files_on;
+    size_t files_max_size;        /* bytes of one file */
+    char **files_types;           /* allowed media types ("image/png"), files_ntypes of them */
+    size_t files_ntypes;
+    size_t files_quota;           /* bytes one user may store; 0 = no quota */
     long long edit_window_ms;     /* [rooms] edit_window: how long a sender edits or deletes a message; 0 = never */
     /* [support] (docs/support-desk.md) */
     enum support_assign support_assign;

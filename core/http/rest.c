@@ -12,6 +12,7 @@
 #include "http/agents_rest.h"
 #include "http/canned_rest.h"
 #include "http/presence_rest.h"
+#include "http/files_rest.h"
 #include "http/http_routes.h"
 #include "http/logout_rest.h"
 #include "http/notes_rest.h"
@@ -228,6 +229,7 @@ enum api_handler {
     API_PRESENCE,
     API_NOTES,
     API_SUPPORT_OVERVIEW,
+    API_FILES,
 };
 
 static const struct route api_routes[] = {
@@ -252,6 +254,8 @@ static const struct route api_routes[] = {
     {"GET", "/api/rooms/{}/notes", API_NOTES, 0},
     {"POST", "/api/rooms/{}/notes", API_NOTES, 1},
     {"POST", "/api/rooms/{}/read", API_ROOMS, ROOM_READ},
+    {"POST", "/api/rooms/{}/files", API_FILES, FILES_UPLOAD},
+    {"GET", "/api/rooms/{}/files/{}", API_FILES, FILES_DOWNLOAD},
     {"POST", "/api/rooms/{}/members", API_ROOMS, ROOM_MEMBER_ADD},
     {"DELETE", "/api/rooms/{}/members/{}", API_ROOMS, ROOM_MEMBER_REMOVE},
     {"PUT", "/api/rooms/{}/members/{}/role", API_ROOMS, ROOM_MEMBER_ROLE},
@@ -275,6 +279,8 @@ static const struct route api_routes[] = {
 static void rest_auth_done(void *ctx, chatd_status st, const struct chatd_identity *who, const char *reason)
 {
     struct rest_call *c = ctx;
+    if ((st != CHATD_OK || !who || !who->user) && c->req->streamed)
+        files_rest_upload_refused(c->srv, c->id);
     if (st != CHATD_OK || !who || !who->user) {
         if (st == CHATD_ERR_DENIED)
             rest_error(c, 401, "unauthorized", "%s", reason ? reason : "access denied");
@@ -309,6 +315,8 @@ static void rest_auth_done(void *ctx, chatd_status st, const struct chatd_identi
         notes_rest(c, c->params[0], c->route->request == 1);
     else if (c->route->handler == API_SUPPORT_OVERVIEW)
         support_overview_rest(c);
+    else if (c->route->handler == API_FILES)
+        files_rest(c, (enum files_request)c->route->request, c->params[0], c->params[1]);
     else
         rooms_rest(c, (enum rooms_request)c->route->request, c->params[0], c->params[1], c->params[2]);
 }
@@ -340,6 +348,12 @@ void rest_request(struct server *srv, uint64_t id, struct http_request *req)
         return;
     }
     c->route = &api_routes[index];
+    if (req->streamed) {
+        if (c->route->handler != API_FILES || c->route->request != FILES_UPLOAD) {
+            rest_error(c, 404, "not_found", "no such endpoint");
+            return;
+        }
+    }
     if (c->route->handler == API_HEALTH) {
         health(c);
         return;
@@ -394,5 +408,7 @@ void rest_request(struct server *srv, uint64_t id, struct http_request *req)
         rest_error(c, 401, "unauthorized", "send Authorization: Bearer TOKEN (or Basic for static users)");
         return;
     }
+    if (req->streamed)
+        files_rest_upload_open(srv, id); /* its body's pieces are kept from now on */
     auth_authenticate(srv->auth, &srv->settings.visitors, &cred, rest_auth_done, c);
 }

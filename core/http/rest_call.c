@@ -49,6 +49,27 @@ void rest_respond_typed(struct rest_call *c, int status, const char *content_typ
     rest_call_free(c);
 }
 
+void rest_respond_file(struct rest_call *c, int status, const char *content_type, char *disposition,
+                       char *content_range, char *body, size_t len)
+{
+    if (!body) {
+        free(disposition);
+        free(content_range);
+        rest_respond_text(c, 500, NULL, 0);
+        return;
+    }
+    struct xmsg m = {.session = c->id, .kind = XM_HTTP_RESPONSE};
+    m.u.http_response.status = status;
+    m.u.http_response.body = body;
+    m.u.http_response.len = len;
+    m.u.http_response.content_type = content_type;
+    m.u.http_response.disposition = disposition;
+    m.u.http_response.content_range = content_range;
+    m.u.http_response.file = true;
+    server_emit(c->srv, &m);
+    rest_call_free(c);
+}
+
 void rest_error(struct rest_call *c, int status, const char *code, const char *fmt, ...)
 {
     char msg[256];

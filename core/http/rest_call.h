@@ -40,6 +40,11 @@ void rest_respond_text(struct rest_call *c, int status, char *body, size_t len);
  * (malloc'd, now the call's) is set, a Content-Disposition header. */
 void rest_respond_typed(struct rest_call *c, int status, const char *content_type, char *disposition, char *body,
                         size_t len);
+/* A file's bytes (body: malloc'd, now the call's; len of them) of type
+ * content_type (static), with Content-Disposition and Content-Range when
+ * set (malloc'd, now the call's), nosniff and Accept-Ranges. */
+void rest_respond_file(struct rest_call *c, int status, const char *content_type, char *disposition,
+                       char *content_range, char *body, size_t len);
 /* {"error": code, "message": ...} with `status`. */
 void rest_error(struct rest_call *c, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -859,8 +859,26 @@ static void gateway_drain_queue(struct gateway *g)
             h->retry_after_s = m->u.http_response.retry_after_s;
             free(h->disposition);
             h->disposition = m->u.http_response.disposition;
+            free(h->content_range);
+            h->content_range = m->u.http_response.content_range;
+            h->file = m->u.http_response.file;
             h->answered = true;
+            if (h->rx_paused) { /* an upload refused midway: what is left is read and dropped */
+                h->rx_paused = false;
+                lws_rx_flow_control(h->wsi, 1);
+            }
             lws_callback_on_writable(h->wsi);
+            continue;
+        }
+        if (m->kind == XM_HTTP_CREDIT) {
+            struct http_conn *h = idmap_get(&g->http, m->session);
+            if (h) {
+                h->inflight -= m->u.credit < h->inflight ? m->u.credit : h->inflight;
+                if (h->rx_paused && h->inflight < HTTP_STREAM_WINDOW / 2) {
+                    h->rx_paused = false;
+                    lws_rx_flow_control(h->wsi, 1);
+                }
+            }
             continue;
         }
         if (m->kind == XM_LIMITS) {
@@ -998,6 +1016,7 @@ static void http_conn_clear(struct gateway *g, struct http_conn *h)
     http_request_free(h->req);
     free(h->response);
     free(h->disposition);
+    free(h->content_range);
     free(h->req_origin);
     memset(h, 0, sizeof *h);
 }
@@ -1025,6 +1044,56 @@ static int http_dispatch(struct gateway *g, struct http_conn *h)
     h->req = NULL;
     pending_add(g, &m);
     pending_flush(g);
+    return 0;
+}
+
+/* POST /api/rooms/{room}/files: an upload, whose body goes to the core in
+ * pieces as it arrives rather than whole. */
+static bool is_upload(const char *method, const char *path)
+{
+    static const char prefix[] = "/api/rooms/";
+    if (strcmp(method, "POST") != 0 || strncmp(path, prefix, sizeof prefix - 1) != 0)
+        return false;
+    const char *room = path + sizeof prefix - 1;
+    size_t n = strcspn(room, "/");
+    return n > 0 && strcmp(room + n, "/files") == 0;
+}
+
+/* A copy of a request header (at most max bytes), or NULL when absent. */
+static char *header_copy(struct lws *wsi, enum lws_token_indexes token, int max)
+{
+    int n = lws_hdr_total_length(wsi, token);
+    char *v = n > 0 && n < max ? malloc((size_t)n + 1) : NULL;
+    if (v && lws_hdr_copy(wsi, v, n + 1, token) < 0) {
+        free(v);
+        v = NULL;
+    }
+    return v;
+}
+
+/* The body of an upload: each piece to the core as it comes; reading
+ * pauses while more than HTTP_STREAM_WINDOW bytes wait there. */
+static int http_stream_piece(struct gateway *g, struct lws *wsi, struct http_conn *h, const char *in, size_t len,
+                             bool end, bool aborted)
+{
+    if (!h->id || h->answered)
+        return 0; /* refused already: the rest is dropped */
+    struct xmsg m = {.session = h->id, .kind = XM_HTTP_BODY};
+    m.u.http_body.end = end;
+    m.u.http_body.aborted = aborted;
+    if (len) {
+        if (!(m.u.http_body.data = malloc(len)))
+            return -1;
+        memcpy(m.u.http_body.data, in, len);
+        m.u.http_body.len = len;
+        h->inflight += len;
+    }
+    pending_add(g, &m);
+    pending_flush(g);
+    if (!h->rx_paused && h->inflight >= HTTP_STREAM_WINDOW && wsi) {
+        h->rx_paused = true;
+        lws_rx_flow_control(wsi, 0);
+    }
     return 0;
 }
 
@@ -1074,6 +1143,12 @@ static int http_begin(struct gateway *g, struct lws *wsi, struct http_conn *h)
     int al = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
     if (al > 0 && al < 8192 && (h->req->authorization = malloc((size_t)al + 1)))
         lws_hdr_copy(wsi, h->req->authorization, al + 1, WSI_TOKEN_HTTP_AUTHORIZATION);
+    h->req->content_type = header_copy(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, 256);
+    h->req->range = header_copy(wsi, WSI_TOKEN_HTTP_RANGE, 256);
+    char fname[1024];
+    int fl = lws_hdr_custom_copy(wsi, fname, sizeof fname, "x-file-name:", 12);
+    if (fl > 0 && !(h->req->file_name = strdup(fname)))
+        return -1;
     int acl = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_ACCEPT);
     if (acl > 0 && acl < 1024 && (h->req->accept = malloc((size_t)acl + 1)))
         lws_hdr_copy(wsi, h->req->accept, acl + 1, WSI_TOKEN_HTTP_ACCEPT);
@@ -1103,8 +1178,30 @@ static int http_begin(struct gateway *g, struct lws *wsi, struct http_conn *h)
     }
     if (g->draining)
         return http_answer_now(wsi, h, 503, "{\"error\":\"unavailable\",\"message\":\"server shutting down\"}");
-    /* A request with a body waits for HTTP_BODY_COMPLETION. */
+    /* An upload goes to the core now, its body after it. */
     char cl[24];
+    if (is_upload(h->req->method, path)) {
+        if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
+            return http_answer_now(wsi, h, 411, "{\"error\":\"length_required\",\"message\":\"an upload needs "
+                                                "Content-Length\"}");
+        char *end;
+        unsigned long long n = strtoull(cl, &end, 10);
+        if (*end || cl[0] == '-')
+            return http_answer_now(wsi, h, 400, "{\"error\":\"bad_request\",\"message\":\"bad Content-Length\"}");
+        if (g->settings->files_on && n > g->settings->files_max_size) {
+            char json[160];
+            snprintf(json, sizeof json, "{\"error\":\"too_large\",\"message\":\"a file is at most %zu bytes\","
+                                        "\"max_size\":%zu}", g->settings->files_max_size, g->settings->files_max_size);
+            return http_answer_now(wsi, h, 413, json);
+        }
+        h->req->streamed = true;
+        h->req->content_length = n;
+        h->streaming = true;
+        if (http_dispatch(g, h) < 0)
+            return -1;
+        return n == 0 ? http_stream_piece(g, NULL, h, NULL, 0, true, false) : 0;
+    }
+    /* A request with a body waits for HTTP_BODY_COMPLETION. */
     if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 && atol(cl) > 0) {
         if (atol(cl) > HTTP_BODY_MAX)
             return http_answer_now(wsi, h, 413, "{\"error\":\"too_large\",\"message\":\"body above 64 KiB\"}");
@@ -1190,6 +1287,10 @@ static int http_write(struct gateway *g, struct lws *wsi, struct http_conn *h)
         lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL, (const unsigned char *)"no-store", 8, &p,
                                      end) ||
         (h->disposition && add_header(wsi, "content-disposition:", h->disposition, &p, end)) ||
+        (h->content_range && add_header(wsi, "content-range:", h->content_range, &p, end)) ||
+        (h->file && (add_header(wsi, "x-content-type-options:", "nosniff", &p, end) ||
+                     add_header(wsi, "accept-ranges:", "bytes", &p, end) ||
+                     add_header(wsi, "content-security-policy:", "default-src 'none'; sandbox", &p, end))) ||
         http_cors_headers(wsi, h, &p, end) || http_retry_after(wsi, h, &p, end) ||
         lws_finalize_http_header(wsi, &p, end)) {
         free(buf);
@@ -1237,8 +1338,12 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
         http_conn_clear(g, h);
         return http_begin(g, wsi, h);
     case LWS_CALLBACK_HTTP_BODY:
+        if (h && h->streaming)
+            return http_stream_piece(g, wsi, h, in, len, false, false);
         return h ? http_body(wsi, h, in, len) : 0;
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        if (h && h->streaming)
+            return http_stream_piece(g, wsi, h, NULL, 0, true, false);
         if (h && h->req && !h->answered && !h->id)
             return http_dispatch(g, h);
         return 0;
@@ -1247,6 +1352,8 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
             return http_write(g, wsi, h);
         return lws_callback_http_dummy(wsi, reason, user, in, len);
     case LWS_CALLBACK_CLOSED_HTTP:
+        if (h && h->streaming) /* an upload cut short: the core drops it */
+            http_stream_piece(g, NULL, h, NULL, 0, false, true);
         if (h)
             http_conn_clear(g, h);
         return lws_callback_http_dummy(wsi, reason, user, in, len);

@@ -98,7 +98,17 @@ struct http_conn {
     char *req_origin; /* the request's Origin header, or NULL */
     bool cors;        /* req_origin is one [server] allowed_origins names: CORS headers */
     bool preflight;   /* an OPTIONS preflight, answered by the gateway */
+    /* An upload streamed to the core (XM_HTTP_BODY): its bytes handed over
+     * and not yet taken (XM_HTTP_CREDIT); reading pauses above
+     * HTTP_STREAM_WINDOW of them. */
+    bool streaming;
+    bool rx_paused;
+    size_t inflight;
+    char *content_range;  /* the core's Content-Range, or NULL */
+    bool file;            /* the core's answer is a file's bytes */
 };
+
+#define HTTP_STREAM_WINDOW (1024 * 1024)
 
 #define HTTP_BODY_MAX (64 * 1024)
 

@@ -42,6 +42,9 @@ void http_request_free(struct http_request *r)
     free(r->remote_addr);
     free(r->origin);
     free(r->tls_identity);
+    free(r->content_type);
+    free(r->range);
+    free(r->file_name);
     free(r);
 }
 
@@ -54,6 +57,10 @@ void xmsg_dispose(struct xmsg *m)
     case XM_HTTP_RESPONSE:
         free(m->u.http_response.body);
         free(m->u.http_response.disposition);
+        free(m->u.http_response.content_range);
+        break;
+    case XM_HTTP_BODY:
+        free(m->u.http_body.data);
         break;
     case XM_OPENED:
         free(m->u.opened.remote_addr);

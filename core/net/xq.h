@@ -27,6 +27,13 @@ struct http_request {
     char *accept;        /* the Accept header, or NULL */
     char *tls_identity;  /* [server] tls_client_user: whom the client certificate names, or NULL */
     const char *tls_problem; /* static: why the client certificate names nobody, or NULL */
+    /* An upload (POST /api/rooms/{room}/files): the body does not come
+     * with the request but after it, in XM_HTTP_BODY pieces. */
+    bool streamed;
+    uint64_t content_length; /* the Content-Length header (streamed: its body's bytes) */
+    char *content_type;      /* the Content-Type header, or NULL */
+    char *range;             /* the Range header, or NULL */
+    char *file_name;         /* the X-File-Name header (percent-encoded UTF-8), or NULL */
 };
 void http_request_free(struct http_request *r);
 
@@ -57,6 +64,7 @@ enum xmsg_kind {
     XM_CLOSED,     /* the connection is gone; u.reason (static string) */
     XM_HTTP_REQUEST, /* u.http_request (core frees); session = request id */
     XM_TLS_PEER,   /* the client certificate's user ([server] tls_client_user); u.tls_peer; before any XM_FRAME */
+    XM_HTTP_BODY,  /* a piece of a streamed request's body: u.http_body (core frees) */
     /* core -> gateway */
     XM_OUT,        /* bytes: u.out.head (owned) then u.out.shared (a reference) */
     XM_CLOSE,      /* close once everything queued before it is written */
@@ -68,6 +76,7 @@ enum xmsg_kind {
     XM_RX_CREDIT,  /* u.credit bytes of the connection's frames were taken by the core */
     XM_LIMITS,     /* a reload: u.limits (owned) replace the gateway's limits */
     XM_TLS_CERT,   /* a reload: u.tls_cert (owned) for the TLS listeners' new handshakes */
+    XM_HTTP_CREDIT, /* u.credit bytes of a streamed request's body were taken by the core */
 };
 
 struct xmsg {
@@ -92,7 +101,15 @@ struct xmsg {
             const char *content_type; /* static; NULL = application/json */
             unsigned retry_after_s;   /* a Retry-After header when not 0 */
             char *disposition; /* owned; the Content-Disposition header, or NULL */
+            char *content_range; /* owned; the Content-Range header, or NULL */
+            bool file;           /* a file's bytes: nosniff, Accept-Ranges, a sandboxing CSP */
         } http_response;
+        struct {
+            char *data;   /* owned; len bytes */
+            size_t len;
+            bool end;     /* the body is complete (data NULL) */
+            bool aborted; /* the client went away before it was (data NULL) */
+        } http_body;
         struct {
             uint32_t send_ms;    /* send an EOL when nothing was written for this long */
             uint32_t receive_ms; /* close when nothing was read for twice this long */

@@ -23,6 +23,7 @@ const char *plugin_kind_name(chatd_plugin_kind kind)
     case CHATD_PLUGIN_STORAGE: return "storage";
     case CHATD_PLUGIN_BROKER: return "broker";
     case CHATD_PLUGIN_NOTIFY: return "notify";
+    case CHATD_PLUGIN_FILES: return "files";
     }
     return "unknown";
 }
@@ -76,6 +77,21 @@ static const char *missing_op(const struct chatd_plugin *d)
             return "ops";
         REQUIRE_OP(d->ops.notify, notify);
         break;
+    case CHATD_PLUGIN_FILES: {
+        const struct chatd_files_ops *o = d->ops.files;
+        if (!o)
+            return "ops";
+        REQUIRE_OP(o, put_begin);
+        REQUIRE_OP(o, put_write);
+        REQUIRE_OP(o, put_finish);
+        REQUIRE_OP(o, put_abort);
+        REQUIRE_OP(o, read);
+        REQUIRE_OP(o, remove);
+        REQUIRE_OP(o, remove_room);
+        REQUIRE_OP(o, remove_owner);
+        REQUIRE_OP(o, usage);
+        break;
+    }
     }
     return NULL;
 }

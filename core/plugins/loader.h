@@ -5,6 +5,7 @@
 #include <chatd/plugin.h>
 
 struct auth_call;
+struct files_call;
 struct call;
 struct config;
 struct auth_retiring;
@@ -34,6 +35,7 @@ struct plugin {
     bool ready;
     unsigned storage_calls; /* storage_port.c: calls into the plugin under way */
     struct call *calls;     /* storage_port.c: operations not answered yet */
+    struct files_call *files_calls; /* files_port.c: operations not answered yet */
     struct auth_call *auth_pending; /* auth_port.c: authentications not answered yet */
     void (*calls_drop)(struct plugin *p); /* after fini: forget what is left of them */
     unsigned auth_calls;    /* auth_port.c: authentications not answered yet */

@@ -1,3 +1,4 @@
+#include "rooms/files.h"
 #include "rooms/erase.h"
 
 #include <stdio.h>
@@ -74,13 +75,14 @@ static void erased_cb(void *ctx, chatd_status st, const struct chatd_erase_resul
         return;
     }
     r->metrics->users_erased++;
+    files_forget_owner(r, op->user); /* what they uploaded, in every room */
     /* The rooms the user lost end their subscriptions, as leaving would. */
     for (size_t i = 0; i < op->nrooms; i++) {
         if (op->gone[i]) {
             r->events.deleted(r->events.ctx, op->rooms[i], NULL, true);
             delete_notes_of(r, op->rooms[i]);
-        }
-        else
+            files_forget_room(r, op->rooms[i]);
+        } else
             r->events.member_left(r->events.ctx, op->rooms[i], op->user, NULL, true);
     }
     /* The audit trail: who asked, and what went. */

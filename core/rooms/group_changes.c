@@ -1,3 +1,4 @@
+#include "rooms/files.h"
 #include "rooms/group_changes.h"
 
 #include <stdio.h>
@@ -81,6 +82,7 @@ static void changed(struct group_op *op, const struct chatd_room *after)
         break;
     case CHATD_GROUP_DELETE:
         ev->deleted(ev->ctx, op->room, op->actor, false);
+        files_forget_room(op->r, op->room);
         break;
     }
     answer(op, (struct room_answer){ROOM_OK, NULL}, after);

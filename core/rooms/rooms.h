@@ -25,6 +25,7 @@
  *   rooms/first_response.h [support] first_response_target: customers waiting too long
  *   rooms/search.h       messages found by a part of their text, in the rooms one reads
  *   rooms/user_presence.h users' presence (online, away, last seen) for those sharing a room
+ *   rooms/files.h        attachments: who may upload or read, types, quota, removal
  * Every callback runs on the core thread, exactly once; a refusal decided
  * from the arguments alone comes before the call returns, every other
  * answer later (the storage plugins answer later). What a callback is
@@ -185,6 +186,7 @@ struct room_presence_port {
 struct routing;
 struct availability;
 struct first_response;
+struct files_policy;
 
 /* The domain's context: the ports it answers through. Owned by the
  * composition root, which fills every member. */
@@ -201,6 +203,8 @@ struct rooms {
     long long reopen_window_ms; /* [support] reopen_window: a completed room reopens this long; 0 = never */
     struct first_response *first_response; /* [support] first_response_target; NULL: no waits kept */
     bool canned_agents_write;   /* [support] canned_writers = agents: agents change canned replies too */
+    struct plugin *files;                  /* [files]; NULL: no attachments */
+    const struct files_policy *files_policy; /* with files */
 };
 
 /* The answer for a storage status: OK, EXISTS, NOT_FOUND (why:

@@ -1,3 +1,4 @@
+#include "rooms/files.h"
 #include "rooms/support.h"
 
 #include <stdio.h>
@@ -228,6 +229,7 @@ static void deleted_cb(void *ctx, chatd_status st)
         first_response_forget(op->r->first_response, op->room);
         op->r->events.closed(op->r->events.ctx, op->room, op->user, NULL);
         routing_kick(op->r->routing);
+        files_forget_room(op->r, op->room);
     }
     op->leave_cb(op->ctx, &a, ROOM_CLOSED_DELETED);
     free(op);

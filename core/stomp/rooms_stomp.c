@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "log.h"
 #include "net/stomp_frame.h"
+#include "rooms/files.h"
 #include "rooms/message_edits.h"
 #include "rooms/messages.h"
 #include "rooms/notes.h"
@@ -29,6 +30,7 @@
 #include "stomp/destinations.h"
 #include "stomp/send_order.h"
 #include "stomp/session.h"
+#include "wire/file_json.h"
 #include "wire/query.h"
 
 /* One STOMP operation waiting for the domain; the session may be gone when
@@ -212,14 +214,23 @@ static struct stomp_op *stomp_op_new(struct session *s, const char *room, const 
     return op;
 }
 
-/* A SEND's `kind` (absent or "text": a client sends text; "file" and
- * "system" are not a client's) and `reply-to` (a seq, 1 or more). */
-static bool send_headers(struct session *s, const struct stomp_frame *f, const char *receipt, uint64_t *reply_to)
+/* A SEND's `kind` (absent or "text"; "file" for an uploaded file, where
+ * the server has attachments; "system" is not a client's) and `reply-to`
+ * (a seq, 1 or more). */
+static bool send_headers(struct session *s, const struct stomp_frame *f, const char *receipt, uint64_t *reply_to,
+                         chatd_message_kind *kind_out)
 {
     const char *kind = stomp_frame_header(f, "kind");
-    if (kind && strcmp(kind, "text") != 0) {
+    *kind_out = CHATD_MESSAGE_TEXT;
+    if (kind && strcmp(kind, "file") == 0 && session_server(s)->files) {
+        *kind_out = CHATD_MESSAGE_FILE;
+    } else if (kind && strcmp(kind, "text") != 0) {
         session_error_receipt(s, receipt, "invalid kind",
-                              "A client sends kind:text (or none); file and system messages are not a client's.");
+                              session_server(s)->files
+                                  ? "A client sends kind:text (or none), or kind:file; system messages are not a "
+                                    "client's."
+                                  : "A client sends kind:text (or none); system messages are not a client's, and "
+                                    "this server has no attachments for kind:file.");
         return false;
     }
     const char *rt = stomp_frame_header(f, "reply-to");
@@ -237,18 +248,124 @@ static bool send_headers(struct session *s, const struct stomp_frame *f, const c
     return true;
 }
 
+static void send_draft(struct session *s, const char *room, const struct message_draft *dp, const char *receipt);
+static void app_send_file(struct session *s, const char *room, const struct stomp_frame *f, const char *receipt,
+                          uint64_t reply_to);
+
 static void app_send(struct session *s, const char *room, const struct stomp_frame *f, const char *receipt)
 {
     struct server *srv = session_server(s);
     uint64_t reply_to;
-    if (!send_headers(s, f, receipt, &reply_to))
+    chatd_message_kind kind;
+    if (!send_headers(s, f, receipt, &reply_to, &kind))
         return;
+    if (kind == CHATD_MESSAGE_FILE) {
+        app_send_file(s, room, f, receipt, reply_to);
+        return;
+    }
     char trace[48];
     trace_id(srv, stomp_frame_header(f, "trace-id"), trace, sizeof trace);
     struct message_draft d = {.room_id = room, .sender = session_user(s), .body = f->body, .body_len = f->body_len,
                               .content_type = stomp_frame_header(f, "content-type"),
                               .client_id = stomp_frame_header(f, "client-id"), .trace = trace,
                               .origin = session_id(s), .kind = CHATD_MESSAGE_TEXT, .reply_to = reply_to};
+    send_draft(s, room, &d, receipt);
+}
+
+/* A `file` message on its way: the file is looked up before the message
+ * is made (its body carries the file's name, type, size and image size). */
+struct file_send {
+    struct server *srv;
+    uint64_t session;
+    char room[ROOM_ID_MAX];
+    char *receipt, *client_id, *caption;
+    char file[80];
+    char trace[48];
+    uint64_t reply_to;
+};
+
+static void file_send_free(struct file_send *fs)
+{
+    session_op_end(fs->srv, fs->session);
+    free(fs->receipt);
+    free(fs->client_id);
+    free(fs->caption);
+    free(fs);
+}
+
+static void file_found_cb(void *ctx, const struct room_answer *a, const struct chatd_file *file)
+{
+    struct file_send *fs = ctx;
+    struct session *s = session_lookup(fs->srv, fs->session);
+    if (!s) {
+        file_send_free(fs);
+        return;
+    }
+    if (a->status == ROOM_NOT_FOUND && strcmp(a->why, "no such file") == 0) {
+        session_error_receipt(s, fs->receipt, "no such file", "No file of that id was uploaded to this room.");
+    } else if (a->status != ROOM_OK) {
+        rooms_stomp_refused(s, fs->receipt, fs->room, a);
+    } else {
+        char *body = file_message_body(file, fs->caption);
+        if (!body) {
+            session_error_receipt(s, fs->receipt, "internal error", "out of memory");
+        } else {
+            struct message_draft d = {.room_id = fs->room, .sender = session_user(s), .body = body,
+                                      .body_len = strlen(body), .content_type = "application/json",
+                                      .client_id = fs->client_id, .trace = fs->trace, .origin = fs->session,
+                                      .kind = CHATD_MESSAGE_FILE, .reply_to = fs->reply_to};
+            send_draft(s, fs->room, &d, fs->receipt);
+            free(body);
+        }
+    }
+    file_send_free(fs);
+}
+
+/* SEND kind:file, body {"file": ID, "text": an optional caption}. */
+static void app_send_file(struct session *s, const char *room, const struct stomp_frame *f, const char *receipt,
+                          uint64_t reply_to)
+{
+    struct server *srv = session_server(s);
+    json_t *j = json_loadb(f->body, f->body_len, JSON_REJECT_DUPLICATES, NULL);
+    const char *id = json_string_value(json_object_get(j, "file"));
+    json_t *text = json_object_get(j, "text");
+    if (!json_is_object(j) || !id || !*id || strlen(id) >= 80 || (text && !json_is_string(text))) {
+        json_decref(j);
+        session_error_receipt(s, receipt, "invalid message body",
+                              "A file message is {\"file\": the id its upload answered, \"text\": an optional caption}.");
+        return;
+    }
+    struct file_send *fs = calloc(1, sizeof *fs);
+    const char *cid = stomp_frame_header(f, "client-id");
+    if (!fs || (receipt && !(fs->receipt = strdup(receipt))) || (cid && !(fs->client_id = strdup(cid))) ||
+        (text && !(fs->caption = strdup(json_string_value(text))))) {
+        json_decref(j);
+        if (fs) {
+            free(fs->receipt);
+            free(fs->client_id);
+            free(fs);
+        }
+        session_error_receipt(s, receipt, "internal error", "out of memory");
+        return;
+    }
+    fs->srv = srv;
+    fs->session = session_id(s);
+    fs->reply_to = reply_to;
+    snprintf(fs->room, sizeof fs->room, "%s", room);
+    snprintf(fs->file, sizeof fs->file, "%s", id);
+    json_decref(j);
+    trace_id(srv, stomp_frame_header(f, "trace-id"), fs->trace, sizeof fs->trace);
+    session_op_begin(s);
+    files_may_read(srv->rooms, fs->room, session_user(s), session_roles(s), fs->file, file_found_cb, fs);
+}
+
+/* A message made: admitted, stored, published, its RECEIPT. */
+static void send_draft(struct session *s, const char *room, const struct message_draft *dp, const char *receipt)
+{
+    struct server *srv = session_server(s);
+    struct message_draft d = *dp;
+    char trace[48];
+    snprintf(trace, sizeof trace, "%s", d.trace ? d.trace : "");
     char why[256];
     struct message_send *send;
     enum room_status st = message_send_new(srv->rooms, &d, &send, why, sizeof why);
@@ -271,7 +388,7 @@ static void app_send(struct session *s, const char *room, const struct stomp_fra
     }
     op->started_ms = clock_wall_ms();
     memcpy(op->trace, trace, sizeof op->trace);
-    log_msg(CHATD_LOG_DEBUG, "rooms", op->session, "SEND to room %s, %zu bytes, trace %s", room, f->body_len,
+    log_msg(CHATD_LOG_DEBUG, "rooms", op->session, "SEND to room %s, %zu bytes, trace %s", room, d.body_len,
             op->trace);
     message_send_admit(op->send, send_admitted_cb, op);
 }

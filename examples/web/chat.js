@@ -88,7 +88,7 @@ function renderRooms() {
     info.className = "info";
     const unread = state.open && state.open.id === room.id ? 0 : room.unread;
     const last = room.last_message;
-    info.textContent = unread ? unread + " unread" : !last ? "" : last.deleted ? "Message deleted" : last.body;
+    info.textContent = unread ? unread + " unread" : !last ? "" : last.deleted ? "Message deleted" : bodyLine(last.body);
     info.classList.toggle("unread", unread > 0);
     li.append(who, info);
     li.addEventListener("click", () => openRoom(room.id));
@@ -350,6 +350,20 @@ $("composer").addEventListener("submit", (e) => {
   if (!input.value.trim() || !state.open || editing.submitted()) return;
   desk.send(state.open.id, input.value);
   input.value = "";
+});
+
+// Attach: the file goes up, then its `file` message (docs/files.md); a
+// refusal (too large, a type not allowed, the quota) shows as a toast.
+$("attach").addEventListener("click", () => { if (state.open) $("attach-file").click(); });
+$("attach-file").addEventListener("change", async (e) => {
+  const file = e.target.files[0];
+  e.target.value = "";
+  if (!file || !state.open) return;
+  try {
+    await desk.sendFile(state.open.id, file);
+  } catch (err) {
+    toast(file.name + ": " + err.message);
+  }
 });
 
 $("composer").querySelector("input").addEventListener("input", () => {

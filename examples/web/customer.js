@@ -193,6 +193,20 @@ $("composer").addEventListener("submit", (e) => {
   input.value = "";
 });
 
+// Attach a screenshot or a document (docs/files.md); a refusal shows.
+$("attach").addEventListener("click", () => { if (state.room) $("attach-file").click(); });
+$("attach-file").addEventListener("change", async (e) => {
+  const file = e.target.files[0];
+  e.target.value = "";
+  $("attach-error").textContent = "";
+  if (!file || !state.room) return;
+  try {
+    await desk.sendFile(state.room.id, file);
+  } catch (err) {
+    $("attach-error").textContent = file.name + ": " + err.message;
+  }
+});
+
 $("composer").querySelector("input").addEventListener("input", () => {
   // At most one typing signal every two seconds.
   if (Date.now() - state.lastTyping > 2000) { state.lastTyping = Date.now(); desk.typing(state.room.id); }

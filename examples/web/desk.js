@@ -97,6 +97,25 @@ const desk = {
     this.client.publish({ destination: "/app/rooms/" + roomId + "/send", body: text,
                           headers: { "client-id": clientId, "content-type": "text/plain" } });
   },
+  // An attachment (docs/files.md): the bytes to POST .../files, then a
+  // `file` message naming the upload. Throws the server's refusal.
+  async sendFile(roomId, file) {
+    const res = await fetch(`/api/rooms/${roomId}/files?name=${encodeURIComponent(file.name)}`, {
+      method: "POST", body: file,
+      headers: { Authorization: this.auth, "Content-Type": file.type || "application/octet-stream" },
+    });
+    const data = await res.json().catch(() => null);
+    if (!res.ok) throw new Error((data && data.message) || res.statusText);
+    this.client.publish({ destination: "/app/rooms/" + roomId + "/send", body: JSON.stringify({ file: data.id }),
+                          headers: { kind: "file", "content-type": "application/json" } });
+    return data;
+  },
+  // A file's bytes as an object URL (an <img> cannot send credentials).
+  async fileUrl(url) {
+    const res = await fetch(url, { headers: { Authorization: this.auth } });
+    if (!res.ok) throw new Error(res.statusText);
+    return URL.createObjectURL(await res.blob());
+  },
   typing(roomId) {
     this.client.publish({ destination: "/app/rooms/" + roomId + "/typing", body: "" });
   },
@@ -106,6 +125,17 @@ const desk = {
 };
 
 function $(id) { return document.getElementById(id); }
+
+// A message body as a line of text: a JSON body's `text` (a file message's
+// with a clip before it), other bodies as they are.
+function bodyLine(body) {
+  if (typeof body !== "string" || !body.startsWith("{")) return body;
+  try {
+    const j = JSON.parse(body);
+    if (j && typeof j.text === "string") return (j.file ? "📎 " : "") + j.text;
+  } catch { /* not JSON: the text itself */ }
+  return body;
+}
 
 function setStatus(text, online) {
   const s = $("status");
@@ -242,6 +272,40 @@ class Conversation {
     }
     this.loading = false;
   }
+  // A `file` message: its caption, and an image's preview (laid out at
+  // its size before it loads) or a link that downloads the file.
+  fillFile(li, text, m) {
+    let body;
+    try { body = typeof m.body === "string" ? JSON.parse(m.body) : m.body; } catch { return; }
+    const f = body && body.file;
+    if (!f) return;
+    text.textContent = body.text !== f.name ? body.text : "";
+    li.classList.add("file");
+    const kib = f.size < 1024 ? f.size + " B" : Math.round(f.size / 1024) + " KiB";
+    if (f.content_type.startsWith("image/")) {
+      const img = document.createElement("img");
+      img.className = "attachment";
+      img.alt = f.name;
+      img.title = f.name + " · " + kib;
+      if (f.width && f.height) { img.width = Math.min(f.width, 320); img.height = Math.round(img.width * f.height / f.width); }
+      li.insertBefore(img, text.nextSibling);
+      desk.fileUrl(f.url).then((u) => { img.src = u; }).catch(() => { img.alt = f.name + " (unavailable)"; });
+    } else {
+      const a = document.createElement("a");
+      a.className = "attachment";
+      a.href = "#";
+      a.textContent = "📎 " + f.name + " · " + kib;
+      a.addEventListener("click", async (e) => {
+        e.preventDefault();
+        const u = await desk.fileUrl(f.url);
+        const save = document.createElement("a");
+        save.href = u;
+        save.download = f.name;
+        save.click();
+      });
+      li.insertBefore(a, text.nextSibling);
+    }
+  }
   // The message's content: its text, or a tombstone; "(edited)" after an
   // edit; the buttons its viewer may use.
   fill(li, m) {
@@ -256,13 +320,14 @@ class Conversation {
     text.className = "text";
     text.textContent = m.deleted ? "Message deleted" : m.body;
     li.replaceChildren(meta, text);
+    if (m.kind === "file" && !m.deleted) this.fillFile(li, text, m);
     if (m.reactions) this.reactions.set(m.seq, m.reactions);
     const a = this.actions;
     if (!a || m.deleted || m.erased || m.sender === "" || m.kind === "system") return;
     if (a.react) li.append(this.reactionRow(m));
     const tools = document.createElement("span");
     tools.className = "tools";
-    if (a.canEdit(m)) tools.append(this.button("Edit", () => a.edit(m)));
+    if (a.canEdit(m) && m.kind !== "file") tools.append(this.button("Edit", () => a.edit(m)));
     if (a.canDelete(m)) tools.append(this.button("Delete", () => a.remove(m)));
     if (tools.childElementCount) li.append(tools);
   }

@@ -38,7 +38,7 @@ class CheckConfig(unittest.TestCase):
         src = os.environ.get("CHATD_SOURCE_DIR", ".")
         with tempfile.TemporaryDirectory() as d:
             env = dict(os.environ, CHATD_PLUGIN_DIR=os.environ.get("CHATD_PLUGIN_DIR", ""),
-                       CHATD_DB=os.path.join(d, "chat.db"))
+                       CHATD_DB=os.path.join(d, "chat.db"), CHATD_FILES=os.path.join(d, "files"))
             p = subprocess.run([CHATD_BIN, "--check-config", "-c", os.path.join(src, "etc/chat.ini")],
                                capture_output=True, text=True, timeout=30, env=env)
         self.assertEqual(p.returncode, 0, p.stderr)

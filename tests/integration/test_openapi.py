@@ -191,8 +191,10 @@ class LiveServer(OneServer):
         cls.data = tempfile.mkdtemp(prefix="chatd-openapi-")
         storage = cls.storage(cls.data)
         visitors = {"enabled": "on", "secret": "openapi-test-visitor-secret-0123456789"}
+        files = {"plugin": "local", "dir": os.path.join(cls.data, "files")}
+
         def edit(s):
-            s.update({"storage": storage, "visitors": visitors,
+            s.update({"storage": storage, "visitors": visitors, "files": files,
                       "support": {"reopen_window": "1h", "first_response_target": "300ms"}})
             s["auth"]["user.sup1.password"] = hash_password(password_of("sup1"))
             s["auth"]["user.sup1.roles"] = "supervisor"
@@ -213,9 +215,9 @@ class LiveServer(OneServer):
 
     # ---- REST ------------------------------------------------------------
 
-    def http(self, method, path, body=None, raw=None, user=None, authorization=None):
+    def http(self, method, path, body=None, raw=None, user=None, authorization=None, ctype=None, headers=None):
         """One request: (status, content type, body bytes)."""
-        headers = {}
+        headers = dict(headers or {})
         if user:
             token = base64.b64encode(("%s:%s" % (user, password_of(user))).encode()).decode()
             headers["Authorization"] = "Basic " + token
@@ -223,7 +225,7 @@ class LiveServer(OneServer):
             headers["Authorization"] = authorization
         data = raw if raw is not None else json.dumps(body).encode() if body is not None else None
         if data is not None:
-            headers["Content-Type"] = "application/json"
+            headers["Content-Type"] = ctype or "application/json"
         conn = http.client.HTTPConnection("127.0.0.1", self.server.http_port, timeout=10)
         try:
             conn.request(method, path, body=data, headers=headers)
@@ -233,7 +235,7 @@ class LiveServer(OneServer):
             conn.close()
 
     def call(self, who, method, template, body=None, raw=None, query=None, expect=None, authorization=None,
-             **params):
+             ctype=None, headers=None, **params):
         """A documented operation by user `who` (None: no credentials): the
         path from `template` and params (percent-encoded), checked against
         the yaml. Returns (status, JSON or text)."""
@@ -243,7 +245,7 @@ class LiveServer(OneServer):
         self.assertNotIn("{", path, "a parameter of %s is missing" % template)
         if query:
             path += "?" + urllib.parse.urlencode(query)
-        status, ctype, payload = self.http(method, path, body, raw, who, authorization)
+        status, ctype, payload = self.http(method, path, body, raw, who, authorization, ctype, headers)
         op = self.api["paths"][template][method.lower()]
         what = "%s %s -> %d %s" % (method, path, status, payload[:300])
         self.assertIn(str(status), op["responses"], "status not documented: " + what)
@@ -581,6 +583,25 @@ class OpenApiLive(LiveServer):
         self.call("alice", "DELETE", M, expect=400, room=gid, user="u" * 256)
         self.assertEqual(self.call("bob", "DELETE", M, expect=200, room=gid, user="agent2")[1],
                          {"room": gid, "removed": "agent2"})
+
+        # Attachments (files.md): upload, download, a range, bad ones.
+        F = R + "/files"
+        FF = F + "/{file}"
+        text = "안녕 😀\n".encode()
+        up = self.call("alice", "POST", F, raw=text, ctype="text/plain; charset=utf-8", query={"name": "../인사 😀.txt"},
+                       expect=201, room=gid)[1]
+        self.assertEqual((up["name"], up["content_type"], up["size"], up["room"]),
+                         ("인사 😀.txt", "text/plain", len(text), gid))
+        self.assertEqual(self.call("bob", "GET", FF, expect=200, room=gid, file=up["id"])[1], text.decode())
+        self.assertEqual(self.call("bob", "GET", FF, headers={"Range": "bytes=0-5"}, expect=206, room=gid,
+                                   file=up["id"])[1], "안녕")
+        self.assertEqual(self.call("bob", "GET", FF, headers={"Range": "bytes=99-"}, expect=416, room=gid,
+                                   file=up["id"])[1]["size"], len(text))
+        self.call("agent2", "GET", FF, expect=404, room=gid, file=up["id"])
+        self.call("bob", "GET", FF, expect=404, room=gid, file="nosuchfile")
+        self.assertEqual(self.call("alice", "POST", F, raw=b"\x89PNG\r\n\x1a\n0000", ctype="text/plain", expect=415,
+                                   room=gid)[1]["error"], "type_mismatch")
+        self.call("agent2", "POST", F, raw=b"hi", ctype="text/plain", expect=404, room=gid)
 
         # Leaving, deleting, closing.
         self.call("alice", "DELETE", R, query={"for": "someone"}, expect=400, room=gid)

@@ -76,7 +76,7 @@ class PackageContents(unittest.TestCase):
                      "/usr/share/chatd/web/node_modules/sockjs-client/dist/sockjs.min.js"):
             self.assertIn(path, names)
         for plugin in ("auth_static", "auth_jwt", "storage_sqlite", "storage_postgres", "storage_redis",
-                       "broker_simple", "broker_redis", "notify_webhook"):
+                       "broker_simple", "broker_redis", "notify_webhook", "files_local", "files_postgres"):
             self.assertTrue(any(n.endswith("/chatd/plugins/%s.so" % plugin) for n in names), plugin)
         self.assertTrue(any(n.endswith("/pkgconfig/chatd.pc") for n in names))
 

@@ -36,6 +36,8 @@ STARTS_WITH_SIZE(chatd_storage_ops);
 STARTS_WITH_SIZE(chatd_broker_ops);
 STARTS_WITH_SIZE(chatd_notification);
 STARTS_WITH_SIZE(chatd_notify_ops);
+STARTS_WITH_SIZE(chatd_file);
+STARTS_WITH_SIZE(chatd_files_ops);
 
 STATIC_ASSERT(offsetof(struct chatd_plugin, abi_major) == 0, "the descriptor starts with abi_major");
 STATIC_ASSERT(offsetof(struct chatd_plugin, abi_minor) == 4, "then abi_minor");

@@ -99,6 +99,7 @@ typedef enum chatd_plugin_kind {
     CHATD_PLUGIN_STORAGE = 2,
     CHATD_PLUGIN_BROKER = 3,
     CHATD_PLUGIN_NOTIFY = 4,
+    CHATD_PLUGIN_FILES = 5, /* SDK 2.10: where attachments' bytes live */
 } chatd_plugin_kind;
 
 /* ------------------------------------------------------------------ auth */
@@ -856,6 +857,89 @@ struct chatd_notify_ops {
     void (*notify)(void *state, const struct chatd_notification *n);
 };
 
+/* ----------------------------------------------------------------- files */
+
+/* SDK 2.10: files. A files plugin keeps the bytes of attachments (and what
+ * the server said of them) and nothing else: who may upload or read one,
+ * the size and type limits, the per-user quota and the sniffing of bytes
+ * are the host's (docs/files.md). Every operation is asynchronous like
+ * storage's: cb exactly once, on the core thread, never before the call
+ * returned (host->post), never from inside another operation. A plugin
+ * that does blocking I/O (a directory) does it on a thread of its own. */
+
+/* One stored file. Filled by the host in put_begin's and put_finish's
+ * argument, by the plugin in its answers. Strings are UTF-8; `name` and
+ * `content_type` are what the host accepted (sanitized, sniffed): the
+ * plugin stores them as they are. */
+struct chatd_file {
+    size_t size;              /* sizeof the struct as its filler built it */
+    const char *id;           /* assigned by the plugin in put_begin: letters,
+                               * digits, '-' and '_' only, at most 64 bytes,
+                               * unique across every instance sharing the
+                               * backend */
+    const char *room;         /* the room it was uploaded to */
+    const char *owner;        /* who uploaded it (quota, erasure) */
+    const char *name;         /* file name as shown; never NULL in answers */
+    const char *content_type; /* e.g. "image/png" */
+    uint64_t length;          /* bytes; put_finish: the bytes written */
+    uint32_t width, height;   /* an image's pixels; 0 when not known */
+    int64_t created_ms;       /* Unix ms of put_begin */
+};
+
+/* The answer of put_begin, put_finish and read. f (and what it points to)
+ * is borrowed for the callback; NULL unless st is CHATD_OK. read also
+ * hands data: the bytes asked for (len of them, possibly fewer than asked
+ * at the end of the file), borrowed for the callback. */
+typedef void (*chatd_file_cb)(void *ctx, chatd_status st, const struct chatd_file *f);
+typedef void (*chatd_file_read_cb)(void *ctx, chatd_status st, const struct chatd_file *f, const void *data,
+                                   size_t len);
+/* The answer of put_write, put_abort and the removals. removed: how many
+ * files went (removals; 0 otherwise). */
+typedef void (*chatd_files_done_cb)(void *ctx, chatd_status st, uint64_t removed);
+/* The answer of usage: the bytes and files stored for one owner (uploads
+ * under way counted with the bytes written so far). */
+typedef void (*chatd_file_usage_cb)(void *ctx, chatd_status st, uint64_t bytes, uint64_t files);
+
+struct chatd_files_ops {
+    size_t size; /* sizeof the struct as the plugin built it */
+
+    /* Mandatory. Start storing a file of f->room by f->owner named f->name
+     * of type f->content_type (f->id, length and size are ignored). OK
+     * with the file as reserved: its new id, length 0. The file is not
+     * readable until put_finish. One never finished is discarded in
+     * time: a plugin of one instance when it next starts, a backend that
+     * instances share once it is older than any upload could take (it
+     * may be another instance's, under way). */
+    void (*put_begin)(void *state, const struct chatd_file *f, chatd_file_cb cb, void *ctx);
+    /* Mandatory. Append len bytes (borrowed for the call) to the upload
+     * `id`. The host calls it once at a time per upload, in order, the
+     * next after the previous completed: completion is the back-pressure.
+     * OK once written; NOT_FOUND for no such upload (aborted, finished,
+     * removed with its room); LIMIT when the backend is full. */
+    void (*put_write)(void *state, const char *id, const void *data, size_t len, chatd_files_done_cb cb, void *ctx);
+    /* Mandatory. Make the upload f->id durable and readable with f's
+     * name, content_type, width and height. INVALID when f->length is not
+     * the number of bytes written; OK with the file as stored. */
+    void (*put_finish)(void *state, const struct chatd_file *f, chatd_file_cb cb, void *ctx);
+    /* Mandatory. Discard the upload `id` and its bytes (a refused or
+     * broken upload). OK, or NOT_FOUND. */
+    void (*put_abort)(void *state, const char *id, chatd_files_done_cb cb, void *ctx);
+    /* Mandatory. The file `id` and at most `max` of its bytes from byte
+     * `offset` on (max 0: the file only). NOT_FOUND for no such finished
+     * file; INVALID when offset is beyond its length (offset == length
+     * answers no bytes). A large download is several reads. */
+    void (*read)(void *state, const char *id, uint64_t offset, size_t max, chatd_file_read_cb cb, void *ctx);
+    /* Mandatory. Remove one file (finished or not). OK, or NOT_FOUND. */
+    void (*remove)(void *state, const char *id, chatd_files_done_cb cb, void *ctx);
+    /* Mandatory. Remove every file of a room (its deletion), or of an
+     * owner (a user's erasure), uploads under way included. OK with how
+     * many, 0 when none. */
+    void (*remove_room)(void *state, const char *room, chatd_files_done_cb cb, void *ctx);
+    void (*remove_owner)(void *state, const char *owner, chatd_files_done_cb cb, void *ctx);
+    /* Mandatory. What owner stores now (the quota's measure). */
+    void (*usage)(void *state, const char *owner, chatd_file_usage_cb cb, void *ctx);
+};
+
 /* ------------------------------------------------------------ descriptor */
 
 /* The descriptor. Its first two members stay where they are in every
@@ -884,6 +968,7 @@ struct chatd_plugin {
         const struct chatd_storage_ops *storage;
         const struct chatd_broker_ops *broker;
         const struct chatd_notify_ops *notify;
+        const struct chatd_files_ops *files; /* SDK 2.10 */
     } ops;
 };
 

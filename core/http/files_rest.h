@@ -1,0 +1,35 @@
+/* Attachments over REST (docs/files.md): POST /api/rooms/{room}/files, its
+ * body streamed to the files plugin as it arrives, and GET
+ * /api/rooms/{room}/files/{file} with ranges. The rules (who, which type,
+ * the quota) are rooms/files.h's; this is the HTTP side: pieces of a body,
+ * back-pressure, headers. */
+#ifndef CHATD_FILES_REST_H
+#define CHATD_FILES_REST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct rest_call;
+struct server;
+
+enum files_request {
+    FILES_UPLOAD = 1, /* POST /api/rooms/{room}/files */
+    FILES_DOWNLOAD,   /* GET /api/rooms/{room}/files/{file} */
+};
+
+/* An upload's request arrived (before its credentials are checked): from
+ * now on its body's pieces are kept for it. */
+void files_rest_upload_open(struct server *srv, uint64_t id);
+/* Its credentials were refused (the front door answered): its pieces are
+ * dropped from now on. */
+void files_rest_upload_refused(struct server *srv, uint64_t id);
+/* A piece of an upload's body (data: malloc'd, now this module's), its end,
+ * or the client gone before it. */
+void files_rest_body(struct server *srv, uint64_t id, char *data, size_t len, bool end, bool aborted);
+/* An authenticated request: c is answered (and freed) later. */
+void files_rest(struct rest_call *c, enum files_request what, const char *room, const char *file);
+/* Shutdown: uploads under way are dropped, unanswered. */
+void files_rest_drop_all(struct server *srv);
+
+#endif
