@@ -169,10 +169,13 @@ class CertificateUsersRequired(unittest.TestCase):
                      ca_certs=self.certs.path("ca.pem"))
         r = Recorder()
         connected = []
-        r.on_connected = connected.append
+        # stomp.py marks the connection up before its listeners hear of the
+        # CONNECTED: the test awaits the listener's frame instead.
+        r.on_connected = lambda frame: r._add(connected, frame)
         conn.set_listener("r", r)
-        conn.connect(wait=True)
+        conn.connect(wait=False)
         self.addCleanup(disconnect_quietly, conn)
+        r.wait(lambda: connected, what="CONNECTED")
         self.assertEqual(connected[0].headers["user-name"], KOREAN)
         conn.subscribe("/queue/김민수-메모", id="s", receipt="sub")
         r.wait_receipt("sub")
