@@ -171,12 +171,20 @@ static void tell_status(struct presence *p, const char *user, enum user_status s
         p->status_cb(p->status_ctx, user, status, status == USER_OFFLINE ? status_book_last_seen(p->book, user) : 0);
 }
 
+/* The status book under the limit the settings have now (a reload may
+ * change it). */
+static struct status_book *book_of(struct presence *p)
+{
+    status_book_set_limit(p->book, (size_t)p->srv->settings.last_seen_max);
+    return p->book;
+}
+
 /* What the cluster says of user may have changed; local: this instance
  * made the change, so it tells it. */
 static void status_changed(struct presence *p, const char *user, bool local)
 {
     enum user_status tell;
-    if (status_book_change(p->book, user, live_of(p, user), local, clock_mono_ms(), p->srv->settings.offline_grace_ms,
+    if (status_book_change(book_of(p), user, live_of(p, user), local, clock_mono_ms(), p->srv->settings.offline_grace_ms,
                            &tell))
         tell_status(p, user, tell);
     arm_grace(p);
@@ -225,7 +233,7 @@ static void remote_gone(struct presence *p, struct remote *r)
     while (strmap_next(&r->users, &pos, &key, &value))
         if (!presence_online(p, key)) {
             if (leader)
-                status_book_seen(p->book, key, now);
+                status_book_seen(book_of(p), key, now);
             status_changed(p, key, leader);
         }
 }
@@ -410,7 +418,7 @@ void presence_user(struct presence *p, const char *user, int delta)
         return;
     if (delta < 0) {
         int64_t now = clock_wall_ms();
-        status_book_seen(p->book, user, now);
+        status_book_seen(book_of(p), user, now);
         json_object_set_new(p->seen, user, json_integer(now));
     }
     note(p, delta > 0 ? p->on : p->off, json_string(user));
@@ -556,6 +564,7 @@ void presence_stats(const struct presence *p, struct presence_stats *out)
         out->remote_users += r->users.count;
         out->remote_watches += r->watches.count;
     }
+    out->known_users = status_book_count(p->book);
 }
 
 static void apply_users(struct strmap *m, json_t *list, bool add)
@@ -598,7 +607,7 @@ static void apply_seen(struct presence *p, json_t *seen)
     json_object_foreach(seen, user, v)
     {
         if (json_is_integer(v))
-            status_book_seen(p->book, user, json_integer_value(v));
+            status_book_seen(book_of(p), user, json_integer_value(v));
     }
 }
 

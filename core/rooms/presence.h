@@ -83,6 +83,7 @@ struct presence_stats {
     size_t peers;          /* other instances heard of */
     size_t remote_users;   /* users online there, summed over instances */
     size_t remote_watches; /* (user, room) subscriptions there, summed */
+    size_t known_users;    /* users whose status or last_seen is kept */
 };
 void presence_stats(const struct presence *p, struct presence_stats *out);
 
