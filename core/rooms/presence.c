@@ -35,6 +35,9 @@ struct presence {
     struct strmap known;   /* every agent heard of (GET /api/agents) */
     void (*agents_cb)(void *ctx);
     void *agents_ctx;
+    void (*route_cb)(void *ctx); /* another instance asked for a routing pass */
+    void *route_ctx;
+    bool route_asked;            /* this instance asks, in its next delta */
     struct status_book *book; /* clients' presence: told statuses, last seen */
     struct event *grace;      /* the earliest offline grace ends */
     void (*status_cb)(void *ctx, const char *user, enum user_status status, int64_t last_seen_ms);
@@ -123,11 +126,12 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
     struct presence *p = arg;
     if (!json_array_size(p->on) && !json_array_size(p->off) && !json_array_size(p->watch) &&
         !json_array_size(p->unwatch) && !json_array_size(p->ag_on) && !json_array_size(p->ag_off) &&
-        !json_array_size(p->aw) && !json_array_size(p->back) && !json_object_size(p->seen))
+        !json_array_size(p->aw) && !json_array_size(p->back) && !json_object_size(p->seen) && !p->route_asked)
         return;
-    publish(p, json_pack("{s:s, s:s, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O}", "i", p->id, "t", "delta", "on",
-                         p->on, "off", p->off, "w", p->watch, "uw", p->unwatch, "agon", p->ag_on, "agoff", p->ag_off,
-                         "aw", p->aw, "back", p->back, "ls", p->seen));
+    publish(p, json_pack("{s:s, s:s, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:b}", "i", p->id, "t", "delta",
+                         "on", p->on, "off", p->off, "w", p->watch, "uw", p->unwatch, "agon", p->ag_on, "agoff",
+                         p->ag_off, "aw", p->aw, "back", p->back, "ls", p->seen, "rq", p->route_asked));
+    p->route_asked = false;
     json_object_clear(p->seen);
     json_array_clear(p->ag_on);
     json_array_clear(p->ag_off);
@@ -503,6 +507,19 @@ void presence_each_agent(const struct presence *p, void (*fn)(void *ctx, const c
         fn(ctx, key);
 }
 
+void presence_ask_route(struct presence *p)
+{
+    p->route_asked = true;
+    if (p->started)
+        event_active(p->flush, 0, 0);
+}
+
+void presence_on_route_request(struct presence *p, void (*fn)(void *ctx), void *ctx)
+{
+    p->route_cb = fn;
+    p->route_ctx = ctx;
+}
+
 void presence_on_agents(struct presence *p, void (*fn)(void *ctx), void *ctx)
 {
     p->agents_cb = fn;
@@ -722,6 +739,8 @@ void presence_deliver(struct presence *p, const void *data, size_t len)
         if (json_array_size(json_object_get(ev, "agon")) || json_array_size(json_object_get(ev, "agoff")) ||
             json_array_size(json_object_get(ev, "aw")) || json_array_size(back))
             agents_changed(p);
+        if (json_is_true(json_object_get(ev, "rq")) && p->route_cb)
+            p->route_cb(p->route_ctx);
     }
     json_decref(ev);
 }

@@ -54,6 +54,11 @@ void presence_on_agents(struct presence *p, void (*fn)(void *ctx), void *ctx);
 /* Whether this instance is the one that routes support rooms: the
  * smallest instance id among itself and the instances it hears of. */
 bool presence_is_leader(const struct presence *p);
+/* Ask the routing instance for a pass now (the next delta says so: "rq");
+ * on every other instance, fn(ctx) of presence_on_route_request is
+ * called when one asks. */
+void presence_ask_route(struct presence *p);
+void presence_on_route_request(struct presence *p, void (*fn)(void *ctx), void *ctx);
 
 /* Anyone's own choice to be away (rooms/user_presence.h), kept like an
  * agent's: presence_set_away is this for an agent, who the desk then

@@ -307,6 +307,9 @@ class SupportDesk(unittest.TestCase):
         s.close()
         f = self.next_event(watcher, "agent-status")
         self.assertEqual(json.loads(f.body), {"user": agent, "status": "offline"})
+        # Every instance heard it (the event may outrun the presence
+        # channel): the agent's next session starts from offline, not away.
+        self.await_status(agent, "offline")
 
     def test_queue_position_and_estimate(self):
         agent = AGENTS[6]
