@@ -640,6 +640,21 @@ static void remote_changed(struct presence *p, json_t *list)
     }
 }
 
+/* Agents whose last session ended on another instance: an away this
+ * instance keeps ends with it, as it does where the session ended (that
+ * instance may not have heard of the away yet). */
+static void away_ended_elsewhere(struct presence *p, json_t *gone)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(gone, i, v)
+    {
+        const char *user = json_string_value(v);
+        if (user && strmap_get(&p->away, user) && !presence_online(p, user))
+            presence_set_away(p, user, false);
+    }
+}
+
 /* Users in one set and not the other: a snapshot said what deltas missed. */
 static void set_differences(struct presence *p, const struct strmap *a, const struct strmap *b)
 {
@@ -736,6 +751,7 @@ void presence_deliver(struct presence *p, const void *data, size_t len)
         remote_changed(p, json_object_get(ev, "off"));
         remote_changed(p, json_object_get(ev, "aw"));
         remote_changed(p, back);
+        away_ended_elsewhere(p, json_object_get(ev, "agoff"));
         if (json_array_size(json_object_get(ev, "agon")) || json_array_size(json_object_get(ev, "agoff")) ||
             json_array_size(json_object_get(ev, "aw")) || json_array_size(back))
             agents_changed(p);
