@@ -17,11 +17,11 @@ BENCH=${BENCH:-$BUILD/bench/chat-bench}
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 SETUPS=${SETUPS:-sqlite pg-redis}
 ASSIGNS=${ASSIGNS:-round_robin least_busy}
-CUSTOMERS=${CUSTOMERS:-600}        # each opens one support room
-RATE=${RATE:-15}                   # rooms opened per second
+CUSTOMERS=${CUSTOMERS:-480}        # each opens one support room
+RATES=${RATES:-12 20}              # rooms opened per second: one run per rate (under and over capacity)
 AGENTS=${AGENTS:-20}
 MAX_CHATS=${MAX_CHATS:-2}          # [support] max_chats_per_agent
-THINK=${THINK:-2}                  # seconds an agent keeps a room before completing it
+THINK=${THINK:-3}                  # seconds an agent keeps a room before completing it
 INSTANCES=${INSTANCES:-3}          # pg-redis
 TIME_LIMIT=${TIME_LIMIT:-60}       # after the last opening, for the rooms still open
 OUT=${OUT:-/dev/stdout}
@@ -31,6 +31,8 @@ log() { printf '[desk %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 for p in "$CHATD" "$BENCH"; do [[ -x $p ]] || die "$p is missing: build first"; done
 command -v jq >/dev/null || die "jq is needed"
+# Each user is two keys of [auth], which holds 1,024 keys at most.
+((CUSTOMERS + AGENTS <= 511)) || die "CUSTOMERS + AGENTS must not pass 511 (the static users of one [auth])"
 
 WORK=$(mktemp -d /tmp/chatd-desk.XXXXXX)
 PIDS=()
@@ -148,13 +150,13 @@ start_postgres() {
     "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U chatd chatd || die "createdb failed"
 }
 
-run_bench() {   # LABEL WARMUP URL-ARGS...
-    local label=$1 warmup=$2
-    shift 2
-    log "$label: $CUSTOMERS customers at $RATE/s, $AGENTS agents (max $MAX_CHATS chats), think $THINK s"
+run_bench() {   # LABEL WARMUP RATE URL-ARGS...
+    local label=$1 warmup=$2 rate=$3
+    shift 3
+    log "$label: $CUSTOMERS customers at $rate/s, $AGENTS agents (max $MAX_CHATS chats), think $THINK s"
     "$BENCH" -s desk "$@" -n "$CUSTOMERS" --agents "$AGENTS" --login 'customer%d' --passcode bench \
-        --agent-passcode bench --rate "$RATE" --think-time "$THINK" --max-chats "$MAX_CHATS" \
-        --warmup "$warmup" -d "$TIME_LIMIT" --json --label "$label" 2> "$WORK/bench.err" \
+        --agent-passcode bench --rate "$rate" --think-time "$THINK" --max-chats "$MAX_CHATS" \
+        --warmup "$warmup" -d "$TIME_LIMIT" --concurrency 32 --json --label "$label" 2> "$WORK/bench.err" \
         | tee -a "$OUT" "$WORK/results.jsonl" | summary \
         || { cat "$WORK/bench.err" >&2; die "chat-bench failed"; }
 }
@@ -169,6 +171,7 @@ summary() {
 printf 'label\thandled\tassign(c) p50\tp99\tassign(a) p50\tp99\twait p50\tp99\trooms/s\tpeak\terrors\n' >&2
 for setup in $SETUPS; do
     for assign in $ASSIGNS; do
+      for rate in $RATES; do
         case $setup in
             sqlite)
                 http=$(free_port) stomp=$(free_port)
@@ -176,7 +179,7 @@ for setup in $SETUPS; do
                 write_ini "$WORK/sqlite.ini" "$http" "$stomp" "$assign" \
                     $'plugin = sqlite\npath = '"$WORK/desk.db" "plugin = simple"
                 start_chatd sqlite "$WORK/sqlite.ini" "$http"
-                run_bench "sqlite x1 $assign" 1 -u "tcp://127.0.0.1:$stomp" --http-url "http://127.0.0.1:$http"
+                run_bench "sqlite x1 $assign $rate" 1 "$rate" -u "tcp://127.0.0.1:$stomp" --http-url "http://127.0.0.1:$http"
                 stop_chatds
                 ;;
             pg-redis)
@@ -193,7 +196,7 @@ for setup in $SETUPS; do
                 done
                 # The instances hear each other (presence) and elect the
                 # router before the first room opens.
-                run_bench "pg-redis x$INSTANCES $assign" 3 "${args[@]}"
+                run_bench "pg-redis x$INSTANCES $assign $rate" 3 "$rate" "${args[@]}"
                 stop_chatds
                 kill -INT "$PG_PID" 2>/dev/null || true
                 wait "$PG_PID" 2>/dev/null || true
@@ -201,46 +204,52 @@ for setup in $SETUPS; do
                 ;;
             *) die "unknown set-up '$setup' (sqlite, pg-redis)" ;;
         esac
+      done
     done
 done
 
 [[ $RESULTS == 1 ]] || exit 0
 # The section of bench/RESULTS.md, replaced in place (or added at the end).
-/usr/bin/python3 - "$ROOT/bench/RESULTS.md" "$WORK/results.jsonl" "$CUSTOMERS" "$RATE" "$AGENTS" "$MAX_CHATS" \
+/usr/bin/python3 - "$ROOT/bench/RESULTS.md" "$WORK/results.jsonl" "$CUSTOMERS" "$RATES" "$AGENTS" "$MAX_CHATS" \
     "$THINK" "$INSTANCES" "$(uname -r)" "$(nproc)" "$(date -u '+%Y-%m-%d %H:%M UTC')" \
     "$(cut -d' ' -f1-3 /proc/loadavg)" "$(git -C "$ROOT" rev-parse --short HEAD)" <<'PY'
 import json, re, sys
-path, jl, customers, rate, agents, maxc, think, inst, kernel, cpus, when, load, commit = sys.argv[1:]
+path, jl, customers, rates, agents, maxc, think, inst, kernel, cpus, when, load, commit = sys.argv[1:]
 runs = [json.loads(l) for l in open(jl) if l.strip()]
+cap = int(agents) * int(maxc) / float(think)
 title = "## Support desk: routing under load"
 out = [title, "",
        "`bench/desk.sh` (bench/README.md, \"The support desk\"): chat-bench's `desk` scenario. "
-       f"{customers} customers each open one support room (`POST /api/rooms`) at {rate} rooms/s; "
+       f"{customers} customers each open one support room (`POST /api/rooms`) at a fixed rate "
+       f"({' and '.join(rates.split())} rooms/s); "
        f"{agents} agents connected over STOMP (raw TCP) get them from the server's automatic assignment "
        f"(`[support] assign` as in the table, `max_chats_per_agent = {maxc}`), answer each at once in the room "
        f"and complete it (`POST /api/rooms/{{room}}/complete`) {think} s after they got it: a capacity of "
-       f"{agents} × {maxc} / {think} s = {int(agents) * int(maxc) / float(think):g} rooms/s. "
+       f"{agents} × {maxc} / {think} s = {cap:.1f} rooms/s, so the lower rate runs under capacity and the "
+       "higher one over it (the queue grows while the rooms open). "
        f"`sqlite x1`: one chatd, sqlite storage, the simple broker. `pg-redis x{inst}`: {inst} chatd instances "
        "sharing a PostgreSQL (fsync on) and the redis broker; customer and agent i use instance (i−1) mod "
-       f"{inst} for both STOMP and REST, so the router (one instance) hears of two thirds of the rooms through "
-       "its one-second sweep. Every server private on loopback, started fresh per run.",
+       f"{inst} for both STOMP and REST. One instance routes; it finds a room opened on another instance on its "
+       "next pass (its one-second sweep, or a pass something on it starts, such as a completion there). "
+       "Every server private on loopback, started fresh per run.",
        "",
        "- *assignment*: from the customer's `POST /api/rooms` to the `assigned` event on the customer's "
        "`/user/queue/notifications` (customer) and to `room-added` on the agent's (agent);",
        "- *wait*: from the `POST` to the agent's answer reaching the customer (a `message` notification);",
-       "- *rooms/s*: rooms completed ÷ the time from the first opening to the last completion;",
+       "- *rooms/s*: rooms completed ÷ the time from the first opening to the last completion (under capacity "
+       "this is the opening rate held: the openings' span plus the last think time);",
        "- *peak*: the most rooms one agent held at once (from `room-added` to sending the completion); "
        "it must not pass the limit.",
        "",
-       f"Machine: {cpus} cores, Linux {kernel}, {when}, commit {commit}, shared with other work "
+       f"Machine: {cpus} cores, Linux {kernel}, {when}, chatd and chat-bench of commit {commit}, shared with other work "
        f"(load average {load} at the end). One run each; the load generator shares the cores.",
        "",
-       "| set-up | assign | handled | assignment p50 / p99 ms (customer) | (agent) | wait p50 / p99 ms | rooms/s | peak | errors |",
-       "|---|---|---|---|---|---|---|---|---|"]
+       "| set-up | assign | opened/s | handled | assignment p50 / p99 ms (customer) | (agent) | wait p50 / p99 ms | rooms/s | peak | errors |",
+       "|---|---|---|---|---|---|---|---|---|---|"]
 for r in runs:
-    setup, _, assign = r["label"].rpartition(" ")
+    setup, assign, _ = r["label"].rsplit(" ", 2)
     errs = r["error_frames"] + r["disconnects"] + r["http_errors"] + r["double_assigned"] + r["connect_failures"]
-    out.append(f"| {setup} | {assign} | {r['completed']} / {r['customers']} | "
+    out.append(f"| {setup} | {assign} | {r['rate']:g} | {r['completed']} / {r['customers']} | "
                f"{r['assign_customer_p50_ms']:.1f} / {r['assign_customer_p99_ms']:.1f} | "
                f"{r['assign_agent_p50_ms']:.1f} / {r['assign_agent_p99_ms']:.1f} | "
                f"{r['wait_p50_ms']:.1f} / {r['wait_p99_ms']:.1f} | {r['rooms_per_s']:.2f} | "
