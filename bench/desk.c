@@ -255,9 +255,9 @@ static void complete_answered(struct desk *d, struct room *r, int status, int64_
 static void request_input(struct request *q, bool eof)
 {
     struct desk *d = q->d;
-    struct evbuffer *in = bufferevent_get_input(q->bev);
-    size_t len = evbuffer_get_length(in);
-    const char *p = (const char *)evbuffer_pullup(in, (ev_ssize_t)len);
+    struct evbuffer *in = q->bev ? bufferevent_get_input(q->bev) : NULL;
+    size_t len = in ? evbuffer_get_length(in) : 0;
+    const char *p = in ? (const char *)evbuffer_pullup(in, (ev_ssize_t)len) : NULL;
     struct http_response r;
     enum http_parse st = http_response_parse(p ? p : "", len, eof, d->body, sizeof d->body, &r);
     if (st == HTTP_MORE && !eof)
@@ -323,8 +323,12 @@ static void request_send(struct desk *d, struct session *sess, enum req_kind kin
                         "POST %s HTTP/1.1\r\nHost: %s:%s\r\nAuthorization: %s\r\nContent-Type: application/json\r\n"
                         "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
                         path, e->host, e->port, sess->auth, strlen(json), json);
-    /* A failed connect() is reported through the event callback. */
-    bufferevent_socket_connect(q->bev, (const struct sockaddr *)&e->addr, (int)e->addrlen);
+    /* A refused connect() comes to the event callback; -1 is a socket
+     * that could not even be made. */
+    if (bufferevent_socket_connect(q->bev, (const struct sockaddr *)&e->addr, (int)e->addrlen) < 0) {
+        d->connect_failures++;
+        request_input(q, true);
+    }
 }
 
 /* ---- STOMP sessions ------------------------------------------------------ */
@@ -576,7 +580,10 @@ static void session_start(struct desk *d, struct session *s)
     }
     bufferevent_setcb(s->bev, on_session_read, NULL, on_session_event, s);
     bufferevent_enable(s->bev, EV_READ);
-    bufferevent_socket_connect(s->bev, (const struct sockaddr *)&e->addr, (int)e->addrlen);
+    if (bufferevent_socket_connect(s->bev, (const struct sockaddr *)&e->addr, (int)e->addrlen) < 0) {
+        d->connect_failures++;
+        session_close(s, false);
+    }
 }
 
 static struct session *session_at(struct desk *d, size_t k)
