@@ -385,6 +385,11 @@ static void header_copy(char *dst, size_t size, const char *v, size_t n)
     dst[n] = '\0';
 }
 
+static bool is_header(const char *name, size_t len, const char *want)
+{
+    return strlen(want) == len && memcmp(name, want, len) == 0;
+}
+
 /* Command and headers of d[0..len): the header length (through the blank
  * line), 0 when incomplete, -1 when malformed. Escapes are not decoded: no
  * header the desk reads has any. */
@@ -415,14 +420,17 @@ static long sframe_head(const char *d, size_t len, struct sframe *f)
             return -1;
         size_t nlen = (size_t)(colon - line), vlen = ll - nlen - 1;
         const char *v = colon + 1;
-#define HDR(name, field) (nlen == sizeof name - 1 && memcmp(line, name, nlen) == 0) header_copy(field, sizeof field, v, vlen)
-        if HDR("event", f->event);
-        else if HDR("room", f->room);
-        else if HDR("sender", f->sender);
-        else if HDR("message", f->message);
-        else if HDR("receipt-id", f->receipt);
-#undef HDR
-        else if (nlen == 14 && memcmp(line, "content-length", 14) == 0 && f->content_length < 0) {
+        if (is_header(line, nlen, "event"))
+            header_copy(f->event, sizeof f->event, v, vlen);
+        else if (is_header(line, nlen, "room"))
+            header_copy(f->room, sizeof f->room, v, vlen);
+        else if (is_header(line, nlen, "sender"))
+            header_copy(f->sender, sizeof f->sender, v, vlen);
+        else if (is_header(line, nlen, "message"))
+            header_copy(f->message, sizeof f->message, v, vlen);
+        else if (is_header(line, nlen, "receipt-id"))
+            header_copy(f->receipt, sizeof f->receipt, v, vlen);
+        else if (is_header(line, nlen, "content-length") && f->content_length < 0) {
             char num[24];
             size_t n = vlen < sizeof num - 1 ? vlen : sizeof num - 1;
             memcpy(num, v, n);
@@ -560,11 +568,8 @@ static void on_session_event(struct bufferevent *bev, short what, void *arg)
     bool connecting = s->state == SS_TCP;
     if (connecting)
         s->d->connect_failures++;
-    else if (s->state == SS_READY && !s->d->finished) {
-        char what_s[64];
-        snprintf(what_s, sizeof what_s, "the server closed the session");
-        complain(s->d, s->login, what_s);
-    }
+    else if (s->state == SS_READY && !s->d->finished)
+        complain(s->d, s->login, "the server closed the session");
     session_close(s, !connecting);
 }
 
@@ -723,7 +728,7 @@ static void hist_text(const char *label, const struct hist *h)
 
 static void report(struct desk *d)
 {
-    size_t assigned_cust = 0, replied = 0, agents_over = 0, handled_by_agent_sum = 0;
+    size_t assigned_cust = 0, replied = 0, agents_over = 0;
     long peak = 0, min_taken = -1, max_taken = 0;
     for (size_t i = 0; i < d->ncust; i++) {
         struct customer *c = &d->cust[i];
@@ -757,9 +762,7 @@ static void report(struct desk *d)
             min_taken = a->taken;
         if (a->taken > max_taken)
             max_taken = a->taken;
-        handled_by_agent_sum += (size_t)a->completed;
     }
-    (void)handled_by_agent_sum;
     double span = d->t_last_done > d->t_first_open ? (double)(d->t_last_done - d->t_first_open) / 1e9 : 0;
     double open_span = d->t_last_open > d->t_first_open ? (double)(d->t_last_open - d->t_first_open) / 1e9 : 0;
     double rps = span > 0 ? (double)d->completed / span : 0;
