@@ -9,6 +9,8 @@ const enc = encodeURIComponent;
 export interface SendOptions {
   /** Makes retries idempotent: the server stores one message per sender, room and client-id. Generated when absent. */
   clientId?: string;
+  /** Make it a reply to the room's message with this seq (docs/protocol.md: `reply-to`). */
+  replyTo?: number;
 }
 
 export interface SendResult {
@@ -85,9 +87,30 @@ export class ChatRoom {
   async send(body: string | { text: string; [k: string]: unknown }, opts: SendOptions = {}): Promise<SendResult> {
     const clientId = opts.clientId ?? newClientId();
     const json = typeof body !== "string";
-    const seq = await this.client.sendReliably("/app/rooms/" + this.id + "/send", json ? JSON.stringify(body) : body, {
+    const headers: Record<string, string> = {
       "client-id": clientId,
       "content-type": json ? "application/json" : "text/plain",
+    };
+    if (opts.replyTo !== undefined) headers["reply-to"] = String(opts.replyTo);
+    const seq = await this.client.sendReliably("/app/rooms/" + this.id + "/send", json ? JSON.stringify(body) : body,
+                                               headers);
+    return { clientId, seq: seq ?? 0 };
+  }
+
+  /**
+   * Attach a file (docs/files.md): its bytes go up (POST …/files), then a `file` message naming the
+   * upload, with `caption` as its text (the file's name by default). Resolves once the message is
+   * stored; rejects with the server's refusal (too large, a type not allowed, the quota).
+   */
+  async sendFile(file: Blob, opts: { name?: string; caption?: string; clientId?: string } = {}): Promise<SendResult> {
+    const name = opts.name ?? (file as { name?: string }).name ?? "file";
+    const up = await this.client.rest.upload<{ id: string }>(this.path + "/files?name=" + enc(name), file,
+                                                               file.type || "application/octet-stream");
+    const clientId = opts.clientId ?? newClientId();
+    const body: { file: string; text?: string } = { file: up.id };
+    if (opts.caption !== undefined) body.text = opts.caption;
+    const seq = await this.client.sendReliably("/app/rooms/" + this.id + "/send", JSON.stringify(body), {
+      "client-id": clientId, kind: "file", "content-type": "application/json",
     });
     return { clientId, seq: seq ?? 0 };
   }
