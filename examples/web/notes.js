@@ -1,8 +1,8 @@
 // A support room's internal notes (docs/support-desk.md, "Internal notes")
 // for the agent console and the supervisor page: the notes so far, the new
-// ones live on /topic/rooms/{room}/notes (the package's listen(), which
-// subscribes again after a reconnect with since-seq from the newest note
-// shown), and the form that writes one. The customer page never loads this.
+// ones live (the package's room.watchNotes(): /topic/rooms/{room}/notes,
+// subscribed again after a reconnect with since-seq, each note once), and
+// the form that writes one. The customer page never loads this.
 "use strict";
 
 class NotesPanel {
@@ -25,7 +25,7 @@ class NotesPanel {
     this.error.textContent = "";
     let page;
     try {
-      page = await desk.api("GET", "/api/rooms/" + roomId + "/notes?limit=100");
+      page = await desk.chat.room(roomId).notes({ limit: 100 });
     } catch (err) {
       if (this.room === roomId) this.error.textContent = errorText(err);
       return;
@@ -40,11 +40,8 @@ class NotesPanel {
   subscribe() {
     if (!this.room || this.sub) return;
     const room = this.room;
-    this.sub = desk.chat.listen("/topic/rooms/" + room + "/notes", (f) => {
-      if (f.headers.event !== "note" || this.room !== room) return;
-      this.add({ seq: Number(f.headers.seq), sender: f.headers.sender, timestamp: Number(f.headers.timestamp),
-                 body: f.body });
-    }, { headers: () => ({ "since-seq": String(this.last()) }) });
+    this.sub = desk.chat.room(room).watchNotes((n) => { if (this.room === room) this.add(n); },
+                                                { sinceSeq: this.last() });
   }
 
   stop() {
@@ -79,9 +76,8 @@ class NotesPanel {
     const input = this.form.elements.text;
     const body = input.value.trim();
     if (!body || !this.room) return;
-    const clientId = desk.lib.newClientId();
     try {
-      const note = await desk.api("POST", "/api/rooms/" + this.room + "/notes", { body, client_id: clientId });
+      const note = await desk.chat.room(this.room).addNote(body);
       if (note && note.seq && note.room === this.room) this.add(note);
       input.value = "";
       this.error.textContent = "";

@@ -29,7 +29,7 @@ export function frameMessage(frame: IMessage): Message {
     m.edited_at = Number(h["edited-at"]);
   }
   if (h.deleted === "true") m.deleted = true;
-  if (h.kind === "system" || h.kind === "file") m.kind = h.kind;
+  if (h.kind === "system" || h.kind === "file" || h.kind === "note") m.kind = h.kind;
   if (h["reply-to"]) m.reply_to = Number(h["reply-to"]);
   return m;
 }

@@ -1,4 +1,5 @@
-import type { ChatClient } from "./client.js";
+import type { ChatClient, Listening } from "./client.js";
+import { frameMessage } from "./events.js";
 import { newClientId } from "./ids.js";
 import type { ChatdError } from "./errors.js";
 import type { GroupRole, Message, MessagesPage, Reaction, Room, RoomHandlers, RoomScope } from "./types.js";
@@ -171,6 +172,42 @@ export class ChatRoom {
     const w = this.client.watch(this.id, since, handlers, opts.onError, opts.sinceRev);
     if (this.client.connected) await w.ready;
     return w;
+  }
+
+  /** A support room's internal notes (agents and supervisors): newest first (`before`), or oldest first
+   * after a seq (`after`); a note is a message of kind `note`, its seq counting the room's notes. */
+  notes(opts: { before?: number; after?: number; limit?: number } = {}): Promise<{ notes: Message[]; next_before?: number }> {
+    const q = new URLSearchParams();
+    if (opts.before !== undefined) q.set("before", String(opts.before));
+    if (opts.after !== undefined) q.set("after", String(opts.after));
+    if (opts.limit !== undefined) q.set("limit", String(opts.limit));
+    const qs = q.toString();
+    return this.client.rest.request("GET", this.path + "/notes" + (qs ? "?" + qs : ""));
+  }
+
+  /** Write an internal note (the customer never sees it): resolves with it once stored; `clientId`
+   * makes a retry store it once. */
+  addNote(body: string, opts: { clientId?: string } = {}): Promise<Message> {
+    return this.client.rest.request<Message>("POST", this.path + "/notes",
+                                             { body, client_id: opts.clientId ?? newClientId() });
+  }
+
+  /**
+   * The room's new notes live, each once, kept across reconnects: every SUBSCRIBE asks for the notes
+   * after the newest delivered (`since-seq`), from `sinceSeq` on (default 0: every note first).
+   * Returns a function that stops it, with `ready`.
+   */
+  watchNotes(onNote: (note: Message) => void, opts: { sinceSeq?: number } = {}): Listening {
+    const seen = new Set<number>();
+    let last = opts.sinceSeq ?? 0;
+    return this.client.listen("/topic/rooms/" + this.id + "/notes", (frame) => {
+      if (frame.headers.event !== "note") return;
+      const note = frameMessage(frame);
+      if (note.seq <= (opts.sinceSeq ?? 0) || seen.has(note.seq)) return;
+      seen.add(note.seq);
+      while (seen.has(last + 1)) last++;
+      onNote(note);
+    }, { headers: () => ({ "since-seq": String(last) }) });
   }
 
   /** Agents: take an unassigned support room (409 when another agent was first). */

@@ -25,8 +25,9 @@ export interface Message {
   edited_at?: number;
   /** true for a deleted message: a tombstone at its seq, body "". */
   deleted?: boolean;
-  /** "text" (a member's), "system" (the server's: a transfer, say) or "file" (reserved). */
-  kind?: "text" | "system" | "file";
+  /** "text" (a member's), "system" (the server's: a transfer, say), "file" (an attachment), or "note"
+   * (a support room's internal note: agents and supervisors only). */
+  kind?: "text" | "system" | "file" | "note";
   /** The seq of the room's message this one replies to (absent or null: not a reply). */
   reply_to?: number | null;
   /** History pages only (a storage that keeps reactions): every emoji with its count, `me` for the reader. */

@@ -168,6 +168,39 @@ describe("any destination", () => {
   });
 });
 
+describe("internal notes", () => {
+  test("addNote(), notes() and watchNotes(): each note once, the ones missed replayed", async () => {
+    const net = cuttableSockets(server);
+    const customer = await login("bob");
+    const agent = await login("agent2", { webSocketFactory: net.factory, reconnectDelay: 20 });
+    const room = await customer.rooms.openSupport();
+    await agent.room(room.id).claim();
+    const mine = agent.room(room.id);
+    const first = await mine.addNote("첫 메모 🔒");
+    assert.equal(first.kind, "note");
+    assert.equal(first.seq, 1);
+    const got = [];
+    const w = mine.watchNotes((n) => got.push(n), { sinceSeq: first.seq });
+    await w.ready;
+    await mine.addNote("둘");
+    await waitFor(() => got.length === 1, "the note live");
+    net.offline = true;
+    net.cut();
+    await waitFor(() => !agent.connected, "offline");
+    await mine.addNote("셋, while the socket is down");
+    net.offline = false;
+    await waitFor(() => got.length === 2, "the note missed");
+    await mine.addNote("넷");
+    await waitFor(() => got.length === 3, "live again");
+    assert.deepEqual(got.map((n) => [n.seq, n.sender, n.kind]), [[2, "agent2", "note"], [3, "agent2", "note"], [4, "agent2", "note"]]);
+    const page = await mine.notes({ limit: 2 });
+    assert.deepEqual(page.notes.map((n) => n.body), ["넷", "셋, while the socket is down"]);
+    await assert.rejects(customer.room(room.id).notes(), (e) => e.status === 403);
+    w();
+    await customer.room(room.id).close();
+  });
+});
+
 describe("the desk's events", () => {
   const frame = (headers, body) => ({ headers, body: JSON.stringify(body) });
 
