@@ -119,19 +119,19 @@ async function refreshAgents() {
 }
 
 async function refreshQueue() {
-  state.queue = (await desk.api("GET", "/api/rooms?scope=unassigned")).rooms;
+  state.queue = (await desk.chat.rooms.list("unassigned")).map((r) => r.info);
   renderQueue();
 }
 
 async function refreshMine() {
-  state.mine = (await desk.api("GET", "/api/rooms?scope=assigned")).rooms;
+  state.mine = (await desk.chat.rooms.list("assigned")).map((r) => r.info);
   renderMine();
 }
 
 async function claim(roomId) {
   $("toast").textContent = "";
   try {
-    await desk.api("POST", "/api/rooms/" + roomId + "/claim");
+    await desk.chat.room(roomId).claim();
     await Promise.all([refreshQueue(), refreshMine()]);
     openRoom(roomId);
   } catch (err) {
@@ -480,7 +480,7 @@ $("transfer-form").addEventListener("submit", async (e) => {
   const to = $("transfer-to").value || null;
   const note = $("transfer-note").value.trim();
   try {
-    await desk.api("POST", "/api/rooms/" + room + "/transfer", note ? { to, note } : { to });
+    await desk.chat.room(room).transfer(to, note || undefined);
   } catch (err) {
     $("transfer-error").textContent = errorText(err);
     return;
@@ -495,7 +495,7 @@ $("transfer-form").addEventListener("submit", async (e) => {
 
 $("complete").addEventListener("click", async () => {
   if (!state.open) return;
-  await desk.api("POST", "/api/rooms/" + state.open + "/complete");
+  await desk.chat.room(state.open).complete();
   closePane();
   refreshMine();
 });

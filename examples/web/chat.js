@@ -99,7 +99,7 @@ function renderRooms() {
 
 async function refreshRooms() {
   const known = new Set(state.rooms.flatMap((r) => r.members));
-  state.rooms = (await desk.api("GET", "/api/rooms?scope=mine")).rooms;
+  state.rooms = (await desk.chat.rooms.list("mine")).map((r) => r.info);
   renderRooms();
   // Someone new among our chats: their presence is ours to see now.
   if (state.rooms.some((r) => r.kind !== "support" && r.members.some((m) => !known.has(m)))) loadPresence();
@@ -141,7 +141,7 @@ function onRoomEvent(e) {
   case "member-left":
   case "role-changed":
     if (e.type === "member-left" && e.user === desk.user) { closePane(); refreshRooms(); return; }
-    desk.api("GET", "/api/rooms/" + room.id).then((r) => { state.open = r; showMembers(r); refreshRooms(); });
+    desk.chat.room(room.id).get().then((r) => { state.open = r; showMembers(r); refreshRooms(); }, () => {});
     break;
   case "renamed": {
     room.title = e.title;
@@ -248,7 +248,7 @@ async function openRoom(id) {
 async function showRoom(id, turn) {
   if (state.watch) state.watch.stop();
   state.watch = null;
-  const room = await desk.api("GET", "/api/rooms/" + id);
+  const room = await desk.chat.room(id).get();
   if (turn !== state.turn) return;
   state.open = room;
   $("pane").hidden = false;
@@ -305,7 +305,7 @@ $("new-direct").addEventListener("submit", async (e) => {
   e.preventDefault();
   const other = e.target.with.value.trim();
   try {
-    const room = await desk.api("POST", "/api/rooms", { kind: "direct", with: other });
+    const room = await desk.chat.rooms.openDirect(other);
     e.target.reset();
     await refreshRooms();
     await openRoom(room.id);
@@ -318,7 +318,7 @@ $("new-group").addEventListener("submit", async (e) => {
   e.preventDefault();
   const members = e.target.members.value.split(/[\s,]+/).filter(Boolean);
   try {
-    const room = await desk.api("POST", "/api/rooms", { kind: "group", title: e.target.title.value.trim(), members });
+    const room = await desk.chat.rooms.createGroup(e.target.title.value.trim(), members);
     e.target.reset();
     await refreshRooms();
     await openRoom(room.id);
@@ -412,7 +412,7 @@ $("composer").querySelector("input").addEventListener("input", () => {
 
 $("leave").addEventListener("click", async () => {
   if (!state.open) return;
-  await desk.api("DELETE", "/api/rooms/" + state.open.id);
+  await desk.chat.room(state.open.id).leave();
   closePane();
   await refreshRooms();
 });
@@ -421,7 +421,7 @@ $("rename").addEventListener("submit", async (e) => {
   e.preventDefault();
   if (!state.open) return;
   try {
-    await desk.api("PATCH", "/api/rooms/" + state.open.id, { title: e.target.title.value.trim() });
+    await desk.chat.room(state.open.id).rename(e.target.title.value.trim());
     e.target.reset(); // the `renamed` event shows the new title
   } catch (err) {
     toast(errorText(err));
@@ -431,7 +431,7 @@ $("rename").addEventListener("submit", async (e) => {
 $("delete").addEventListener("click", async () => {
   if (!state.open) return;
   try {
-    await desk.api("DELETE", "/api/rooms/" + state.open.id + "?for=everyone");
+    await desk.chat.room(state.open.id).deleteForEveryone();
   } catch (err) {
     toast(errorText(err));
   }

@@ -50,7 +50,7 @@ function onNotification(n) {
   }
   if (n.type === "queue-position") showQueuePosition(n);
   else if (n.room) onAssigned(n.room);
-  else desk.api("GET", "/api/rooms/" + n.roomId).then(onAssigned, () => {});
+  else desk.chat.room(n.roomId).get().then(onAssigned, () => {});
 }
 
 // The room was given to an agent: the notification (it may come before the
@@ -141,7 +141,7 @@ function onEvent(e) {
 
 async function openChat() {
   hideAfter();
-  state.room = await desk.api("POST", "/api/rooms", { kind: "support" });
+  state.room = (await desk.chat.rooms.openSupport()).info;
   $("chat").hidden = false;
   $("closed").hidden = true;
   showRoomState(state.room);
@@ -154,7 +154,7 @@ async function openChat() {
   // as it is then: it may have been given to an agent before we subscribed.
   const room = state.room.id;
   const live = async () => {
-    const now = await desk.api("GET", "/api/rooms/" + room);
+    const now = await desk.chat.room(room).get();
     if (state.room && state.room.id === room && now.state === "assigned") onAssigned(now);
   };
   const watch = await desk.watchRoom(room, last, { event: onEvent, resumed: live });
@@ -223,7 +223,7 @@ document.addEventListener("visibilitychange", () => {
 });
 
 $("close").addEventListener("click", async () => {
-  await desk.api("DELETE", "/api/rooms/" + state.room.id);
+  await desk.chat.room(state.room.id).close();
   showClosed();
 });
 $("new").addEventListener("click", () => openChat());

@@ -136,7 +136,7 @@ $("reassign").addEventListener("submit", async (e) => {
   const room = state.open;
   const to = $("reassign-to").value || null;
   try {
-    await desk.api("POST", "/api/rooms/" + room + "/transfer", { to });
+    await desk.chat.room(room).transfer(to);
   } catch (err) {
     $("reassign-error").textContent = errorText(err);
     return;
