@@ -113,7 +113,7 @@ function onRated(room) {
 }
 
 async function refreshAgents() {
-  const answer = await desk.api("GET", "/api/agents");
+  const answer = await desk.chat.support.agents();
   state.agents = answer.agents;
   renderAgents(answer.max_chats_per_agent);
 }
@@ -276,7 +276,7 @@ window.__canned = canned; // for the browser tests
 
 async function refreshCanned() {
   try {
-    const doc = await desk.api("GET", "/api/support/canned");
+    const doc = await desk.chat.support.canned();
     canned.replies = doc.replies;
     canned.canEdit = doc.can_edit;
   } catch (err) {
@@ -323,7 +323,7 @@ function renderCanned() {
       del.setAttribute("aria-label", "Delete /" + r.shortcut);
       del.addEventListener("click", async () => {
         try {
-          await desk.api("DELETE", "/api/support/canned/" + encodeURIComponent(r.shortcut));
+          await desk.chat.support.deleteCanned(r.shortcut);
         } catch (err) {
           $("canned-error").textContent = errorText(err);
         }
@@ -341,8 +341,7 @@ $("canned-form").addEventListener("submit", async (e) => {
   const f = e.target;
   $("canned-error").textContent = "";
   try {
-    await desk.api("PUT", "/api/support/canned/" + encodeURIComponent(f.shortcut.value.trim()),
-                   { title: f.title.value, body: f.body.value });
+    await desk.chat.support.saveCanned(f.shortcut.value.trim(), f.title.value, f.body.value);
   } catch (err) {
     $("canned-error").textContent = errorText(err);
     return;
@@ -440,7 +439,7 @@ $("composer").querySelector("input").addEventListener("input", () => {
 
 $("away-toggle").addEventListener("click", async () => {
   try {
-    await desk.api("PUT", "/api/agents/me/status", { status: state.me === "away" ? "online" : "away" });
+    await desk.chat.support.setStatus(state.me === "away" ? "online" : "away");
   } catch (err) {
     $("toast").textContent = errorText(err);
   }

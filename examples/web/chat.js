@@ -42,9 +42,7 @@ async function loadPresence() {
   const users = [...new Set(state.rooms.filter((r) => r.kind !== "support").flatMap((r) => r.members))];
   if (!users.includes(desk.user)) users.push(desk.user);
   for (let i = 0; i < users.length; i += 50) {
-    const q = users.slice(i, i + 50).map(encodeURIComponent).join(",");
-    const answer = await desk.api("GET", "/api/presence?users=" + q);
-    for (const p of answer.presence) presence.of.set(p.user, p);
+    for (const p of await desk.chat.presence(users.slice(i, i + 50))) presence.of.set(p.user, p);
   }
   showPresence();
 }
@@ -351,10 +349,8 @@ function foundItem(m) {
 
 async function searchPage(more) {
   const turn = ++found.turn;
-  const params = new URLSearchParams({ q: found.q });
-  if (more && found.cursor) params.set("cursor", found.cursor);
   try {
-    const page = await desk.api("GET", "/api/search?" + params);
+    const page = await desk.chat.search(found.q, more && found.cursor ? { cursor: found.cursor } : {});
     if (turn !== found.turn) return; // a newer search took over
     const list = $("found-list");
     if (!more) list.replaceChildren();

@@ -235,7 +235,7 @@ $("rating-form").addEventListener("submit", async (e) => {
   const comment = $("rating-comment").value.trim();
   $("rating-error").textContent = "";
   try {
-    const rated = await desk.api("POST", "/api/rooms/" + room + "/rating", comment ? { rating, comment } : { rating });
+    const rated = await desk.chat.room(room).rate(rating, comment);
     if (state.room && state.room.id === room) state.room.rating = rated.rating;
     showAfter(rated);
   } catch (err) {
@@ -249,7 +249,7 @@ $("transcript").addEventListener("click", async () => {
   const room = state.after;
   let blob;
   try {
-    blob = await desk.chat.rest.blob("/api/rooms/" + room + "/transcript?format=text");
+    blob = await desk.chat.room(room).transcript();
   } catch (err) {
     $("rating-error").textContent = "The transcript could not be downloaded (" + err.status + ").";
     return;

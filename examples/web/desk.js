@@ -13,14 +13,10 @@ const desk = {
   // re-reads then (lists, counts); the subscriptions come back by themselves.
   onConnect: [],
 
-  // A REST call, authorised like the session; throws the package's
-  // ChatdError (status, code, detail: the server's message).
-  api(method, path, body) {
-    return this.chat.rest.request(method, path, body);
-  },
-
   // Sign in: the package connects (login and passcode; REST then uses
-  // Basic) and rejects with the server's refusal.
+  // Basic) and rejects with the server's refusal. Every call after goes
+  // through desk.chat (rooms, room(id), support, presence, search); its
+  // errors are ChatdErrors (status, code, detail: the server's words).
   async signIn(user, password) {
     this.lib = this.lib || await import("./chatd-client/index.js");
     this.chat = await this.lib.connect({ login: user, passcode: password });

@@ -96,7 +96,7 @@ function openRoomInfo() {
 
 async function refresh() {
   try {
-    state.overview = await desk.api("GET", "/api/support/overview");
+    state.overview = await desk.chat.support.overview();
   } catch (err) {
     $("toast").textContent = errorText(err);
     return;
@@ -152,7 +152,7 @@ $("signin").addEventListener("submit", async (e) => {
   $("signin-error").textContent = "";
   try {
     await desk.signIn(e.target.login.value.trim(), e.target.passcode.value);
-    await desk.api("GET", "/api/support/overview"); // a supervisor?
+    await desk.chat.support.overview(); // a supervisor?
   } catch (err) {
     if (desk.chat) desk.chat.close();
     $("signin-error").textContent = errorText(err);

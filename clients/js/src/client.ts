@@ -6,8 +6,9 @@ import { notification, supportQueueEvent } from "./events.js";
 import { basicAuth, type FetchLike, RestApi } from "./rest.js";
 import { ChatRoom, Rooms } from "./room.js";
 import { resolveSocketFactory, type WebSocketConstructor } from "./socket.js";
+import { SupportDesk } from "./support.js";
 import { tokenExpiry } from "./token.js";
-import type { Notification, NotificationHandlers, PresenceEvent, SupportDeskEvent } from "./types.js";
+import type { Message, Notification, NotificationHandlers, PresenceEvent, SupportDeskEvent } from "./types.js";
 import { RoomWatch, type WatchHost } from "./watch.js";
 
 export interface ConnectOptions {
@@ -102,6 +103,8 @@ export class ChatClient implements WatchHost {
   /** The REST API (every request authorised like the STOMP session). */
   readonly rest: RestApi;
   readonly rooms: Rooms;
+  /** The support desk: agents, canned replies, the supervisors' overview. */
+  readonly support: SupportDesk;
   /** The underlying @stomp/stompjs client, for what this one does not wrap. */
   readonly stomp: Client;
   /** The authenticated user (CONNECTED's `user-name`). */
@@ -148,6 +151,7 @@ export class ChatClient implements WatchHost {
       },
     }, fetchFn);
     this.rooms = new Rooms(this);
+    this.support = new SupportDesk(this);
     const hb = opts.heartbeat ?? 10000;
     this.stomp = new Client({
       webSocketFactory: socketFactory,
@@ -216,6 +220,22 @@ export class ChatClient implements WatchHost {
         /* not JSON: not a presence event */
       }
     });
+  }
+
+  /** The presence of the named users who share a room with the caller, and the caller's (at most 100). */
+  async presence(users: string[]): Promise<PresenceEvent[]> {
+    const r = await this.rest.request<{ presence: PresenceEvent[] }>(
+      "GET", "/api/presence?users=" + users.map(encodeURIComponent).join(","));
+    return r.presence;
+  }
+
+  /** Messages of every room the caller may read that hold `q` anywhere in their text, newest first; pass
+   * `next_cursor` back as `cursor` for the next page (null: the last). */
+  search(q: string, opts: { cursor?: string; limit?: number } = {}): Promise<{ messages: Message[]; next_cursor: string | null }> {
+    const p = new URLSearchParams({ q });
+    if (opts.cursor) p.set("cursor", opts.cursor);
+    if (opts.limit !== undefined) p.set("limit", String(opts.limit));
+    return this.rest.request("GET", "/api/search?" + p.toString());
   }
 
   /** Agents, supervisors: an agent's status or load changed (/topic/support/agents). */

@@ -8,4 +8,6 @@ export type { PageOptions, SendOptions, SendResult, WatchOptions } from "./room.
 export type { WebSocketConstructor } from "./socket.js";
 export { tokenExpiry } from "./token.js";
 export { RoomWatch } from "./watch.js";
+export { SupportDesk } from "./support.js";
+export type { Agent, AgentsAnswer, CannedAnswer, CannedReply, DeskRoom, Overview } from "./support.js";
 export type * from "./types.js";

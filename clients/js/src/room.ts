@@ -210,6 +210,20 @@ export class ChatRoom {
     }, { headers: () => ({ "since-seq": String(last) }) });
   }
 
+  /** The customer rates their completed or closed support room, once (1 to 5, a comment optional):
+   * resolves with the room and its `rating`. */
+  async rate(score: number, comment?: string): Promise<Room & { rating?: { score: number; comment?: string } }> {
+    const body: { rating: number; comment?: string } = { rating: score };
+    if (comment) body.comment = comment;
+    this.info = await this.client.rest.request<Room>("POST", this.path + "/rating", body);
+    return this.info;
+  }
+
+  /** A support room's transcript as UTF-8 text, one line per message (its customer, agents, admins). */
+  transcript(): Promise<Blob> {
+    return this.client.rest.blob(this.path + "/transcript?format=text");
+  }
+
   /** Agents: take an unassigned support room (409 when another agent was first). */
   async claim(): Promise<Room> {
     this.info = await this.client.rest.request<Room>("POST", this.path + "/claim");

@@ -19,7 +19,9 @@ const clients = [];
 before(async () => {
   server = await startChatd();
   store = mkdtempSync(path.join(os.tmpdir(), "chatd-client-files-"));
-  files = await startChatd({ sections: ["[files]", "plugin = local", `dir = ${store}`] });
+  // Attachments, and agents who write canned replies.
+  files = await startChatd({ sections: ["[files]", "plugin = local", `dir = ${store}`,
+                                        "[support]", "canned_writers = agents"] });
 });
 after(async () => {
   for (const c of clients) await c.close();
@@ -137,6 +139,7 @@ describe("any destination", () => {
     await note("after stop");
     await agent.rest.request("GET", `/api/rooms/${room.id}/notes`);
     assert.ok(!notes.includes("after stop"));
+    await room.close();
   });
 
   test("presence: setPresence() and onPresence()", async () => {
@@ -230,6 +233,44 @@ describe("the desk's events", () => {
     await waitFor(() => events.some((e) => e.type === "rated" && e.room.id === room.id), "rated");
     assert.equal(events.find((e) => e.type === "rated").room.rating.comment, "고마워요 🙏");
     l();
+  });
+});
+
+describe("the desk's calls", () => {
+  test("agents and their status, canned replies, rating and transcript, search, presence", async () => {
+    const alice = await login("alice");
+    const agent = await login("agent1");
+    const away = await agent.support.setStatus("away");
+    assert.deepEqual(away, { user: "agent1", status: "away" });
+    const { agents } = await agent.support.agents();
+    assert.equal(agents.find((a) => a.user === "agent1").status, "away");
+    await agent.support.setStatus("online");
+    await assert.rejects(alice.support.agents(), (e) => e.status === 403);
+    await assert.rejects(agent.support.overview(), (e) => e.status === 403);
+
+    assert.equal((await agent.support.canned()).can_edit, false);
+    const writer = await login("agent2", {}, files); // where agents write them
+    assert.equal((await writer.support.canned()).can_edit, true);
+    await writer.support.saveCanned("환불", "Refunds 💸", "환불은 3일 걸립니다.\nThanks!");
+    const again = await writer.support.canned();
+    assert.equal(again.replies.find((r) => r.shortcut === "환불").body, "환불은 3일 걸립니다.\nThanks!");
+    await writer.support.deleteCanned("환불");
+    assert.equal((await writer.support.canned()).replies.some((r) => r.shortcut === "환불"), false);
+
+    const room = await alice.rooms.openSupport();
+    await agent.room(room.id).claim();
+    await room.send("검색어찾기 " + KOREAN);
+    const found = await alice.search("검색어찾");
+    assert.ok(found.messages.some((m) => m.room === room.id && m.body.startsWith("검색어찾기")));
+    await agent.room(room.id).complete();
+    const rated = await room.rate(5, "좋아요 👍");
+    assert.equal(rated.rating.score, 5);
+    const text = await (await room.transcript()).text();
+    assert.match(text, /검색어찾기 안녕하세요 😀/);
+
+    const seen = await alice.presence(["agent1", "alice"]);
+    assert.deepEqual(seen.map((p) => p.user), ["agent1", "alice"]);
+    assert.equal(seen[1].status, "online");
   });
 });
 
