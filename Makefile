@@ -26,12 +26,14 @@ examples/web/node_modules/.installed: examples/web/package.json examples/web/pac
 	@cd examples/web && npm ci --no-audit --no-fund --loglevel=error >/dev/null
 	@touch $@
 
-# The support widget, built from clients/js (tsc + @stomp/stompjs in one
-# file) into the web root, where chatd serves it as /widget.js.
-examples/web/widget.js: clients/js/node_modules/.installed clients/js/widget/widget.ts clients/js/scripts/build.mjs
+# The client package built from clients/js into the web root: its ES
+# modules in examples/web/chatd-client/, which the pages import, and the
+# support widget (tsc + @stomp/stompjs in one file), served as /widget.js.
+examples/web/widget.js examples/web/chatd-client/index.js &: clients/js/node_modules/.installed clients/js/widget/widget.ts \
+    clients/js/scripts/build.mjs $(wildcard clients/js/src/*.ts)
 	@cd clients/js && node scripts/build.mjs >/dev/null
 
-web: bootstrap examples/web/node_modules/.installed examples/web/widget.js
+web: bootstrap examples/web/node_modules/.installed examples/web/widget.js examples/web/chatd-client/index.js
 
 run: bootstrap web build
 	./build/core/chatd -c etc/chat.ini
