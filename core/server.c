@@ -537,6 +537,8 @@ void server_teardown(struct server *srv)
     plugin_unload(srv->broker);
     files_rest_drop_all(srv);
     plugin_unload(srv->files);
+    if (srv->rooms)
+        files_forget_drop(srv->rooms);
     plugin_unload(srv->storage);
     notifier_free(srv->notifier); /* no storage answer can come any more */
     if (srv->rooms) {

@@ -52,13 +52,14 @@ struct upload {
     char name[FILE_NAME_MAX + 1];
 };
 
+/* Nothing to free here: an abort still unanswered when the plugin is
+ * unloaded (shutdown) never hears back. */
 static void abort_answered(void *ctx, chatd_status st, uint64_t removed)
 {
-    (void)removed;
-    char *id = ctx;
+    (void)ctx, (void)removed;
     if (st != CHATD_OK && st != CHATD_ERR_NOT_FOUND)
-        log_warn("files: an unfinished upload %s was not discarded: %s", id, chatd_strerror(st));
-    free(id);
+        log_warn("files: an unfinished upload was not discarded (the plugin discards it at its next start): %s",
+                 chatd_strerror(st));
 }
 
 /* u goes: its pieces, its plugin upload when one was begun and not
@@ -73,9 +74,8 @@ static void upload_free(struct upload *u)
         free(p);
     }
     if (u->begun && !u->finished && u->srv->files) {
-        char *id = strdup(u->file_id);
-        if (id)
-            files_port_put_abort(u->srv->files, id, abort_answered, id);
+        log_msg(CHATD_LOG_DEBUG, "files", 0, "discarding the unfinished upload %s", u->file_id);
+        files_port_put_abort(u->srv->files, u->file_id, abort_answered, NULL);
     }
     if (u->c)
         rest_call_free(u->c);
