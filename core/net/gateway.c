@@ -1338,6 +1338,7 @@ static int http_write_stream(struct gateway *g, struct lws *wsi, struct http_con
             lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) < (int)(p - start))
             return -1;
         h->headers_sent = true;
+        lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, HTTP_STREAM_IDLE_S);
         if (h->pieces)
             lws_callback_on_writable(wsi);
         return 0;
@@ -1359,6 +1360,7 @@ static int http_write_stream(struct gateway *g, struct lws *wsi, struct http_con
         return -1;
     h->stream_left -= n;
     h->piece_off += n;
+    lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, HTTP_STREAM_IDLE_S);
     if (h->piece_off == pc->len) {
         struct xmsg m = {.session = h->id, .kind = XM_HTTP_SENT};
         m.u.credit = pc->len;

@@ -127,6 +127,10 @@ struct http_piece {
 /* Bytes of a streamed response handed to lws in one write: small enough
  * that what lws keeps of a partial send stays small. */
 #define HTTP_PIECE_WRITE (128 * 1024)
+/* A streamed response is cut when nothing of it could be written for this
+ * long (a client that reads nothing, a backend that reads nothing); lws'
+ * own limit, on the whole request, would cut a slow download that moves. */
+#define HTTP_STREAM_IDLE_S 30
 
 #define HTTP_STREAM_WINDOW (1024 * 1024)
 
