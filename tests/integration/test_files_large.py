@@ -3,7 +3,8 @@
 boundaries, checked by sha256, while chatd's resident memory (VmRSS)
 stays far below the file's size: uploads and downloads are streamed in
 bounded windows. A client that stops reading holds only its window on
-the server; one that goes away midway ends its download. Once with
+the server; one that goes away midway ends its download; a file removed
+midway cuts the download short. Once with
 files-local, once with files-postgres (a server of its own)."""
 import base64
 import hashlib
@@ -18,7 +19,7 @@ import urllib.parse
 
 import unittest
 
-from chatd_harness import Chatd, password_of
+from chatd_harness import Chatd, password_of, wait_for
 from rooms_client import Api
 
 MIB = 1024 * 1024
@@ -131,10 +132,10 @@ class LargeFiles:
         return "Basic " + base64.b64encode(("%s:%s" % (user, password_of(user))).encode()).decode()
 
     @classmethod
-    def upload(cls, data):
+    def upload(cls, data, room=None):
         conn = http.client.HTTPConnection("127.0.0.1", cls.server.http_port, timeout=120)
         try:
-            conn.request("POST", "/api/rooms/%s/files?%s" % (cls.room, urllib.parse.urlencode(
+            conn.request("POST", "/api/rooms/%s/files?%s" % (room or cls.room, urllib.parse.urlencode(
                 {"name": "큰 기록 📜.txt"})), body=data, headers={"Authorization": cls.auth("alice"),
                                                                   "Content-Type": "text/plain"})
             r = conn.getresponse()
@@ -142,7 +143,7 @@ class LargeFiles:
         finally:
             conn.close()
 
-    def get(self, rng=None):
+    def get(self, rng=None, url=None):
         """(status, headers, sha256 hex of the body, body length, the body
         when it is at most 8 MiB), read in pieces of 1 MiB."""
         h = {"Authorization": self.auth("bob")}
@@ -150,7 +151,7 @@ class LargeFiles:
             h["Range"] = rng
         conn = http.client.HTTPConnection("127.0.0.1", self.server.http_port, timeout=120)
         try:
-            conn.request("GET", self.file["url"], headers=h)
+            conn.request("GET", url or self.file["url"], headers=h)
             r = conn.getresponse()
             sha, n, keep = hashlib.sha256(), 0, []
             while True:
@@ -166,7 +167,7 @@ class LargeFiles:
         finally:
             conn.close()
 
-    def raw_get(self, rcvbuf=64 * 1024):
+    def raw_get(self, url=None, rcvbuf=64 * 1024):
         """A raw HTTP/1.1 GET of the whole file on a socket with a small
         receive buffer; returns the socket, nothing read yet."""
         s = socket.socket()
@@ -174,7 +175,7 @@ class LargeFiles:
         s.settimeout(60)
         s.connect(("127.0.0.1", self.server.http_port))
         s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\n\r\n" % (
-            self.file["url"], self.auth("bob"))).encode())
+            url or self.file["url"], self.auth("bob"))).encode())
         return s
 
     @staticmethod
@@ -273,6 +274,36 @@ class LargeFiles:
         # The server goes on serving (and, under ASan, leaks nothing at its stop).
         status, _, _, _, body = self.get("bytes=100-199")
         self.assertEqual((status, body), (206, self.data[100:200]))
+
+
+    def test_a_file_removed_midway_cuts_its_download(self):
+        status, room = Api(self.server.http_port, "alice").post("/api/rooms", {
+            "kind": "group", "title": "사라질 방 🗑️", "members": ["bob"]})
+        self.assertEqual(status, 201, room)
+        size = 16 * MIB
+        status, body = self.upload(content(size), room["id"])
+        self.assertEqual(status, 201, body)
+        url = json.loads(body)["url"]
+        s = self.raw_get(url)
+        self.addCleanup(s.close)
+        head, rest = self.read_head(s)
+        self.assertIn(b"Content-Length: %d" % size, head.replace(b"content-length", b"Content-Length"))
+        self.read_exactly(s, MIB - len(rest))
+        # The room and its files go while the reader is stalled: what was
+        # handed over still comes, then the connection closes short.
+        status, _ = Api(self.server.http_port, "alice").delete("/api/rooms/%s?for=everyone" % room["id"])
+        self.assertEqual(status, 200)
+        wait_for(lambda: self.get(url=url)[0] == 404, what="the file gone")
+        got = MIB
+        while True:
+            piece = s.recv(256 * 1024)
+            if not piece:
+                break
+            got += len(piece)
+        self.assertLess(got, size)
+        # The server goes on serving.
+        status, _, _, _, body = self.get("bytes=0-99")
+        self.assertEqual((status, body), (206, self.data[:100]))
 
 
 class LargeFilesLocal(LargeFiles, unittest.TestCase):
