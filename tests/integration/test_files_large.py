@@ -4,8 +4,8 @@ boundaries, checked by sha256, while chatd's resident memory (VmRSS)
 stays far below the file's size: uploads and downloads are streamed in
 bounded windows. A client that stops reading holds only its window on
 the server; one that goes away midway ends its download; a file removed
-midway cuts the download short. Once with
-files-local, once with files-postgres (a server of its own)."""
+midway cuts the download short. With files-local, with files-postgres (a
+server of its own), and with files-local over HTTPS."""
 import base64
 import hashlib
 import http.client
@@ -13,13 +13,14 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import tempfile
 import threading
 import urllib.parse
 
 import unittest
 
-from chatd_harness import Chatd, password_of, wait_for
+from chatd_harness import Chatd, free_port, password_of, port_open, wait_for
 from rooms_client import Api
 
 MIB = 1024 * 1024
@@ -93,7 +94,9 @@ class LargeFiles:
             sections["server"]["log_level"] = "info"
             sections["files"] = dict(cls.files_section(), max_size=str(SIZE + MIB), quota_per_user="0",
                                      allowed_types="text/plain image/png")
+            cls.edit_server(sections)
         cls.server = Chatd(edit).start()
+        cls.server_started()
         status, room = Api(cls.server.http_port, "alice").post("/api/rooms", {
             "kind": "group", "title": "큰 파일 📦", "members": ["bob"]})
         assert status == 201, room
@@ -123,8 +126,16 @@ class LargeFiles:
     def start_backend(cls):
         pass
 
+    @staticmethod
+    def edit_server(sections):
+        pass
+
     @classmethod
     def stop_backend(cls):
+        pass
+
+    @classmethod
+    def server_started(cls):
         pass
 
     @staticmethod
@@ -132,8 +143,23 @@ class LargeFiles:
         return "Basic " + base64.b64encode(("%s:%s" % (user, password_of(user))).encode()).decode()
 
     @classmethod
+    def http(cls):
+        """An HTTP connection to chatd."""
+        return http.client.HTTPConnection("127.0.0.1", cls.server.http_port, timeout=120)
+
+    @classmethod
+    def socket(cls, rcvbuf):
+        """A connected socket to chatd's HTTP listener with a receive
+        buffer of rcvbuf bytes."""
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        s.settimeout(60)
+        s.connect(("127.0.0.1", cls.server.http_port))
+        return s
+
+    @classmethod
     def upload(cls, data, room=None):
-        conn = http.client.HTTPConnection("127.0.0.1", cls.server.http_port, timeout=120)
+        conn = cls.http()
         try:
             conn.request("POST", "/api/rooms/%s/files?%s" % (room or cls.room, urllib.parse.urlencode(
                 {"name": "큰 기록 📜.txt"})), body=data, headers={"Authorization": cls.auth("alice"),
@@ -149,7 +175,7 @@ class LargeFiles:
         h = {"Authorization": self.auth("bob")}
         if rng:
             h["Range"] = rng
-        conn = http.client.HTTPConnection("127.0.0.1", self.server.http_port, timeout=120)
+        conn = self.http()
         try:
             conn.request("GET", url or self.file["url"], headers=h)
             r = conn.getresponse()
@@ -170,10 +196,7 @@ class LargeFiles:
     def raw_get(self, url=None, rcvbuf=64 * 1024):
         """A raw HTTP/1.1 GET of the whole file on a socket with a small
         receive buffer; returns the socket, nothing read yet."""
-        s = socket.socket()
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        s.settimeout(60)
-        s.connect(("127.0.0.1", self.server.http_port))
+        s = self.socket(rcvbuf)
         s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\n\r\n" % (
             url or self.file["url"], self.auth("bob"))).encode())
         return s
@@ -326,6 +349,45 @@ class LargeFilesPostgres(LargeFiles, unittest.TestCase):
     @classmethod
     def files_section(cls):
         return {"plugin": "postgres", "conninfo": cls.pg.conninfo}
+
+
+
+class LargeFilesTls(LargeFiles, unittest.TestCase):
+    """files-local over HTTPS: TLS writes the pieces in records and may
+    take part of a write."""
+
+    @classmethod
+    def start_backend(cls):
+        from tls_certs import Certs
+        cls.certs = Certs(cls.tmp)
+        cls.tls_port = free_port()
+        cls.ctx = ssl.create_default_context(cafile=cls.certs.path("ca.pem"))
+
+    @classmethod
+    def edit_server(cls, sections):
+        sections["server"].update({"tls_listen": "127.0.0.1:%d" % cls.tls_port,
+                                   "tls_cert": cls.certs.path("server.pem"),
+                                   "tls_key": cls.certs.path("server.key")})
+
+    @classmethod
+    def server_started(cls):
+        wait_for(lambda: cls.server.proc.poll() is not None or port_open(cls.tls_port), what="the TLS listener")
+
+    @classmethod
+    def files_section(cls):
+        return {"plugin": "local", "dir": os.path.join(cls.tmp, "store")}
+
+    @classmethod
+    def http(cls):
+        return http.client.HTTPSConnection("127.0.0.1", cls.tls_port, context=cls.ctx, timeout=120)
+
+    @classmethod
+    def socket(cls, rcvbuf):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        s.settimeout(60)
+        s.connect(("127.0.0.1", cls.tls_port))
+        return cls.ctx.wrap_socket(s, server_hostname="localhost")
 
 
 if __name__ == "__main__":
