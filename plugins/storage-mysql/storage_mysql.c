@@ -281,6 +281,8 @@ struct op {
     size_t ncounts;
     struct chatd_canned_reply canned;   /* canned_put's argument; desk and shortcut of the others */
     struct chatd_canned_reply *replies; /* canned_list's answer */
+    const char **purged;                /* room_purge_ids' answer */
+    size_t npurged;
     /* state carried between steps */
     uint64_t base;
     char **ids;
@@ -518,6 +520,8 @@ static void op_answer(struct op *o, chatd_status s)
         storage_op_answer_reactions(o->cb, o->ctx, s, o->counts, o->ncounts);
     else if (o->kind == OP_CANNED_LIST)
         storage_op_answer_canned(o->cb, o->ctx, s, o->replies, o->n);
+    else if (o->kind == OP_PURGE_IDS)
+        storage_op_answer_ids(o->cb, o->ctx, s, o->purged, o->npurged);
     else
         storage_op_answer(o->kind, o->cb, o->ctx, s, o->rooms, o->msgs, o->n);
 }
@@ -1698,6 +1702,8 @@ static bool step_purge(struct op *o, MYSQL *my, struct result *r, size_t nr, str
         size_t n = 0;
         while (ids && (row = mysql_fetch_row(r[0].res)))
             ids[n++] = (char *)col(o, row, mysql_fetch_lengths(r[0].res), 0);
+        o->purged = (const char **)ids; /* room_purge_ids names them: locked, so they go */
+        o->npurged = ids ? n : 0;
         struct sb in = {0};
         sql_idlist(&in, my, ids, n);
         sql_delete_rooms(b, in.oom ? "(NULL)" : in.p);
@@ -2341,7 +2347,7 @@ static bool op_step(struct op *o, MYSQL *my, struct result *r, size_t nr, struct
     case OP_APPEND: return step_append(o, my, r, nr, b);
     case OP_HISTORY: return step_history(o, my, r, nr, b);
     case OP_GROUP: return step_group(o, my, r, nr, b);
-    case OP_PURGE: return step_purge(o, my, r, nr, b);
+    case OP_PURGE: case OP_PURGE_IDS: return step_purge(o, my, r, nr, b);
     case OP_ERASE: return step_erase(o, my, r, nr, b);
     case OP_EDIT: return step_edit(o, my, r, nr, b);
     case OP_REVISIONS: return step_revisions(o, my, r, nr, b);
@@ -3701,6 +3707,14 @@ static void m_room_purge(void *state, int64_t closed_before_ms, size_t limit, ch
     submit(st, o);
 }
 
+static void m_room_purge_ids(void *state, int64_t closed_before_ms, size_t limit, chatd_ids_cb cb, void *ctx)
+{
+    NEW_OP(OP_PURGE_IDS, cb)
+    o->now = closed_before_ms;
+    o->limit = limit ? limit : 1;
+    submit(st, o);
+}
+
 static void m_user_erase(void *state, const char *user, chatd_erase_cb cb, void *ctx)
 {
     NEW_OP(OP_ERASE, cb)
@@ -3878,6 +3892,7 @@ static const struct chatd_storage_ops my_ops = {
     /* SDK 1.2: transcripts. */
     .room_close = m_room_close,
     .room_purge = m_room_purge,
+    .room_purge_ids = m_room_purge_ids,
     .user_erase = m_user_erase,
     /* SDK 2.2: edits and deletes. */
     .message_edit = m_message_edit,

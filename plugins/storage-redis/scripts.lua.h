@@ -358,13 +358,15 @@
     "redis.call('ZADD', P .. 'closed', ARGV[3], id)\n"                                       \
     "return {'ok', room(id)}\n"
 
-/* ARGV: P before limit. The oldest closed rooms first, closed_ms < before. */
+/* ARGV: P before limit. The oldest closed rooms first, closed_ms < before;
+ * answers their count, then their ids (room_purge_ids). */
 #define LUA_ROOM_PURGE                                                                       \
     LUA_PRELUDE                                                                              \
     "local ids = redis.call('ZRANGEBYSCORE', P .. 'closed', '-inf', '(' .. ARGV[2],\n"       \
     "                       'LIMIT', 0, tonumber(ARGV[3]))\n"                                \
-    "for _, id in ipairs(ids) do drop(id) end\n"                                             \
-    "return {'ok', #ids}\n"
+    "local out = {'ok', #ids}\n"                                                             \
+    "for _, id in ipairs(ids) do drop(id); out[#out + 1] = id end\n"                         \
+    "return out\n"
 
 /* ARGV: P user. Walks the messages of each room of the user (a page at a
  * time), so its cost is the length of those rooms. */
