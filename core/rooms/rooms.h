@@ -205,6 +205,7 @@ struct rooms {
     bool canned_agents_write;   /* [support] canned_writers = agents: agents change canned replies too */
     struct plugin *files;                  /* [files]; NULL: no attachments */
     const struct files_policy *files_policy; /* with files */
+    struct files_forget *forgets;          /* rooms/files.c: removals awaiting the plugin */
 };
 
 /* The answer for a storage status: OK, EXISTS, NOT_FOUND (why:
