@@ -11,6 +11,7 @@
  */
 #include "bench.h"
 #include "http_response.h"
+#include "stomp_frames.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
@@ -369,81 +370,6 @@ static void stomp_send(struct session *s, const char *frame, size_t len)
         bufferevent_write(s->bev, frame, len);
 }
 
-/* What the desk reads of a frame. */
-struct sframe {
-    char command[16];
-    char event[32], room[DESK_ROOM_ID], sender[128], message[160], receipt[32];
-    long content_length;
-};
-
-static void header_copy(char *dst, size_t size, const char *v, size_t n)
-{
-    if (dst[0])
-        return;  /* STOMP: the first of repeated headers counts */
-    n = n < size - 1 ? n : size - 1;
-    memcpy(dst, v, n);
-    dst[n] = '\0';
-}
-
-static bool is_header(const char *name, size_t len, const char *want)
-{
-    return strlen(want) == len && memcmp(name, want, len) == 0;
-}
-
-/* Command and headers of d[0..len): the header length (through the blank
- * line), 0 when incomplete, -1 when malformed. Escapes are not decoded: no
- * header the desk reads has any. */
-static long sframe_head(const char *d, size_t len, struct sframe *f)
-{
-    size_t pos = 0;
-    bool first = true;
-    memset(f, 0, sizeof *f);
-    f->content_length = -1;
-    for (;;) {
-        const char *nl = memchr(d + pos, '\n', len - pos);
-        if (!nl)
-            return len > 65536 ? -1 : 0;
-        const char *line = d + pos;
-        size_t ll = (size_t)(nl - line);
-        if (ll && line[ll - 1] == '\r')
-            ll--;
-        pos = (size_t)(nl - d) + 1;
-        if (first) {
-            header_copy(f->command, sizeof f->command, line, ll);
-            first = false;
-            continue;
-        }
-        if (ll == 0)
-            return (long)pos;
-        const char *colon = memchr(line, ':', ll);
-        if (!colon)
-            return -1;
-        size_t nlen = (size_t)(colon - line), vlen = ll - nlen - 1;
-        const char *v = colon + 1;
-        if (is_header(line, nlen, "event"))
-            header_copy(f->event, sizeof f->event, v, vlen);
-        else if (is_header(line, nlen, "room"))
-            header_copy(f->room, sizeof f->room, v, vlen);
-        else if (is_header(line, nlen, "sender"))
-            header_copy(f->sender, sizeof f->sender, v, vlen);
-        else if (is_header(line, nlen, "message"))
-            header_copy(f->message, sizeof f->message, v, vlen);
-        else if (is_header(line, nlen, "receipt-id"))
-            header_copy(f->receipt, sizeof f->receipt, v, vlen);
-        else if (is_header(line, nlen, "content-length") && f->content_length < 0) {
-            char num[24];
-            size_t n = vlen < sizeof num - 1 ? vlen : sizeof num - 1;
-            memcpy(num, v, n);
-            num[n] = '\0';
-            char *e;
-            long cl = strtol(num, &e, 10);
-            if (e == num || *e || cl < 0 || cl > DESK_MAX_FRAME)
-                return -1;
-            f->content_length = cl;
-        }
-    }
-}
-
 static void agent_took(struct desk *d, struct agent *a, const char *room_id, int64_t now);
 
 /* A `message` to a customer from someone else: the notification names
@@ -494,54 +420,20 @@ static void session_input(struct session *s, struct evbuffer *b)
 {
     int64_t now = now_ns();
     while (s->state != SS_CLOSED) {
-        size_t len = evbuffer_get_length(b);
-        while (len) {  /* heart-beats */
-            unsigned char ch;
-            evbuffer_copyout(b, &ch, 1);
-            if (ch != '\n' && ch != '\r')
-                break;
-            evbuffer_drain(b, 1);
-            len--;
-        }
-        if (!len)
-            return;
         struct sframe f;
-        size_t want = len < 4096 ? len : 4096;
-        long hl;
-        for (;;) {
-            hl = sframe_head((const char *)evbuffer_pullup(b, (ev_ssize_t)want), want, &f);
-            if (hl != 0 || want == len)
-                break;
-            want = want * 2 < len ? want * 2 : len;
-        }
-        if (hl == 0)
+        size_t hl, blen;
+        int got = sframe_next(b, DESK_MAX_FRAME, &f, &hl, &blen);
+        if (got == 0)
             return;
-        size_t blen = 0;
-        if (hl > 0 && f.content_length >= 0) {
-            blen = (size_t)f.content_length;
-            if (len < (size_t)hl + blen + 1)
-                return;
-        } else if (hl > 0) {
-            struct evbuffer_ptr start;
-            evbuffer_ptr_set(b, &start, (size_t)hl, EVBUFFER_PTR_SET);
-            struct evbuffer_ptr z = evbuffer_search(b, "", 1, &start);
-            if (z.pos < 0) {
-                if (len > DESK_MAX_FRAME)
-                    hl = -1;
-                else
-                    return;
-            }
-            blen = (size_t)z.pos - (size_t)hl;
-        }
-        if (hl < 0) {
+        if (got < 0) {
             complain(s->d, s->login, "a malformed frame from the server");
             session_close(s, true);
             return;
         }
-        const char *frame = (const char *)evbuffer_pullup(b, (ev_ssize_t)((size_t)hl + blen));
+        const char *frame = (const char *)evbuffer_pullup(b, (ev_ssize_t)(hl + blen));
         on_frame(s, &f, frame + hl, blen, now);
         if (s->state != SS_CLOSED)
-            evbuffer_drain(b, (size_t)hl + blen + 1);
+            evbuffer_drain(b, hl + blen + 1);
     }
 }
 

@@ -4,6 +4,7 @@
  * and the scenarios' publishing and accounting. */
 #include "bench.h"
 #include "sockjs_frames.h"
+#include "stomp_frames.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
@@ -21,7 +22,6 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#define MAX_HEADER_BYTES (64 * 1024)
 #define MAX_FRAME_BYTES (16 * 1024 * 1024)
 #define MAX_HTTP_RESPONSE 8192
 #define BACKPRESSURE_BYTES (256 * 1024)  /* rate mode: skip a publisher with this much unsent */
@@ -781,77 +781,7 @@ static void on_receipt(struct conn *c, const char *id, int64_t now)
 
 /* ---- STOMP input ----------------------------------------------------------- */
 
-struct frame {
-    char command[16];
-    long content_length;       /* -1 when absent */
-    char message[160];
-    char receipt[48];          /* receipt-id, cut */
-    double retry_after;        /* seconds; 0 when absent */
-};
-
-/* Parses command and headers in d[0..len). Returns the header length
- * (through the blank line), 0 when incomplete, -1 on a malformed frame. */
-static long parse_headers(const char *d, size_t len, struct frame *f)
-{
-    size_t pos = 0;
-    bool first = true;
-    f->command[0] = '\0';
-    f->content_length = -1;
-    f->message[0] = '\0';
-    f->receipt[0] = '\0';
-    f->retry_after = 0;
-    for (;;) {
-        const char *nl = memchr(d + pos, '\n', len - pos);
-        if (!nl)
-            return 0;
-        size_t ll = (size_t)(nl - (d + pos));
-        const char *line = d + pos;
-        if (ll && line[ll - 1] == '\r')
-            ll--;
-        pos = (size_t)(nl - d) + 1;
-        if (first) {
-            size_t n = ll < sizeof f->command - 1 ? ll : sizeof f->command - 1;
-            memcpy(f->command, line, n);
-            f->command[n] = '\0';
-            first = false;
-            continue;
-        }
-        if (ll == 0)
-            return (long)pos;
-        if (ll > 15 && memcmp(line, "content-length:", 15) == 0) {
-            if (f->content_length < 0) {
-                char num[24];
-                size_t n = ll - 15 < sizeof num - 1 ? ll - 15 : sizeof num - 1;
-                memcpy(num, line + 15, n);
-                num[n] = '\0';
-                char *e;
-                long v = strtol(num, &e, 10);
-                if (e == num || v < 0 || v > MAX_FRAME_BYTES)
-                    return -1;
-                f->content_length = v;
-            }
-        } else if (ll >= 8 && memcmp(line, "message:", 8) == 0) {
-            if (!f->message[0]) {
-                size_t n = ll - 8 < sizeof f->message - 1 ? ll - 8 : sizeof f->message - 1;
-                memcpy(f->message, line + 8, n);
-                f->message[n] = '\0';
-            }
-        } else if (ll > 12 && ll < 40 && memcmp(line, "retry-after:", 12) == 0) {
-            char num[32];
-            memcpy(num, line + 12, ll - 12);
-            num[ll - 12] = '\0';
-            f->retry_after = strtod(num, NULL);
-        } else if (ll > 11 && memcmp(line, "receipt-id:", 11) == 0) {
-            if (!f->receipt[0]) {
-                size_t n = ll - 11 < sizeof f->receipt - 1 ? ll - 11 : sizeof f->receipt - 1;
-                memcpy(f->receipt, line + 11, n);
-                f->receipt[n] = '\0';
-            }
-        }
-    }
-}
-
-static void handle_frame(struct conn *c, const struct frame *f, const char *body, size_t blen, int64_t now)
+static void handle_frame(struct conn *c, const struct sframe *f, const char *body, size_t blen, int64_t now)
 {
     struct worker *w = c->w;
     if (strcmp(f->command, "MESSAGE") == 0) {
@@ -888,71 +818,24 @@ static void handle_frame(struct conn *c, const struct frame *f, const char *body
 /* Takes every complete frame out of b. */
 static void stomp_input(struct conn *c, struct evbuffer *b, int64_t now)
 {
-    for (;;) {
-        if (c->state == ST_CLOSED)
-            return;
-        size_t len = evbuffer_get_length(b);
-        /* Heart-beats: end-of-lines between frames. */
-        while (len) {
-            unsigned char ch;
-            evbuffer_copyout(b, &ch, 1);
-            if (ch != '\n' && ch != '\r')
-                break;
-            evbuffer_drain(b, 1);
-            len--;
-        }
-        if (!len)
-            return;
-        struct frame f;
-        size_t want = len < 512 ? len : 512;
-        long hl;
-        for (;;) {
-            const char *d = (const char *)evbuffer_pullup(b, (ev_ssize_t)want);
-            hl = parse_headers(d, want, &f);
-            if (hl != 0)
-                break;
-            if (want == len) {
-                if (len > MAX_HEADER_BYTES)
-                    hl = -1;
-                break;
-            }
-            if (want > MAX_HEADER_BYTES) {
-                hl = -1;
-                break;
-            }
-            want = want * 2 < len ? want * 2 : len;
-        }
-        if (hl == 0)
-            return;  /* need more */
-        if (hl < 0) {
+    while (c->state != ST_CLOSED) {
+        struct sframe f;
+        size_t hl, blen;
+        int got = sframe_next(b, MAX_FRAME_BYTES, &f, &hl, &blen);
+        if (got == 0)
+            return; /* need more */
+        if (got < 0) {
             fprintf(stderr, "chat-bench[%d]: session %" PRIu32 ": malformed frame from the server\n",
                     c->w->id, c->gidx);
             conn_close(c, CW_PROTOCOL);
             return;
         }
-        size_t blen;
-        if (f.content_length >= 0) {
-            blen = (size_t)f.content_length;
-            if (len < (size_t)hl + blen + 1)
-                return;
-        } else {
-            struct evbuffer_ptr start;
-            evbuffer_ptr_set(b, &start, (size_t)hl, EVBUFFER_PTR_SET);
-            struct evbuffer_ptr z = evbuffer_search(b, "", 1, &start);
-            if (z.pos < 0) {
-                if (len > MAX_FRAME_BYTES) {
-                    conn_close(c, CW_PROTOCOL);
-                }
-                return;
-            }
-            blen = (size_t)z.pos - (size_t)hl;
-        }
         char body[64];
         size_t keep = blen < sizeof body ? blen : sizeof body;
         struct evbuffer_ptr bp;
-        evbuffer_ptr_set(b, &bp, (size_t)hl, EVBUFFER_PTR_SET);
+        evbuffer_ptr_set(b, &bp, hl, EVBUFFER_PTR_SET);
         evbuffer_copyout_from(b, &bp, body, keep);
-        evbuffer_drain(b, (size_t)hl + blen + 1);
+        evbuffer_drain(b, hl + blen + 1);
         handle_frame(c, &f, body, keep, now);
     }
 }
