@@ -11,6 +11,7 @@
 #include "plugins/storage_port.h"
 #include "rooms/queue_position.h"
 #include "rooms/room_rules.h"
+#include "support_skills.h"
 
 #define SWEEP_MS 1000
 
@@ -20,7 +21,7 @@ static bool available(const struct agent_view *a, size_t max_open)
 }
 
 long routing_pick(enum support_assign mode, const struct agent_view *agents, size_t n, size_t max_open,
-                  const char *last)
+                  const char *last, const bool *eligible)
 {
     if (mode == SUPPORT_ASSIGN_MANUAL || n == 0)
         return -1;
@@ -32,7 +33,7 @@ long routing_pick(enum support_assign mode, const struct agent_view *agents, siz
     long best = -1;
     for (size_t k = 0; k < n; k++) {
         size_t i = (start + k) % n;
-        if (!available(&agents[i], max_open))
+        if (!available(&agents[i], max_open) || (eligible && !eligible[i]))
             continue;
         if (mode == SUPPORT_ASSIGN_ROUND_ROBIN)
             return (long)i;
@@ -56,24 +57,42 @@ struct routing {
     /* The pass under way. */
     struct agent_view *agents;
     char **names;
+    bool *eligible; /* for the room at hand: the agents its topic lets in */
     size_t nagents;
     char (*queue)[ROOM_ID_MAX];
     char **owners;
+    char **topics; /* NULL: none */
+    bool *gone;    /* assigned (or claimed, closed) during this pass */
     size_t nqueue, next;
     long claimant;
 };
 
 static void pass_run(struct routing *rt);
 
-/* What is left of the queue, oldest first, told to its customers. */
+/* The line a waiting room stands in: its topic when some agent has that
+ * skill, else the one line of every other room (""). */
+static const char *line_of(const struct routing *rt, size_t i)
+{
+    const char *t = rt->topics[i];
+    return t && support_skills_known(rt->r->skills, t) ? t : "";
+}
+
+/* What is left of the queue, oldest first, told to its customers: each
+ * one's place is counted in its own line. */
 static void tell_positions(struct routing *rt)
 {
-    size_t n = rt->nqueue - rt->next;
-    struct queued_room *left = calloc(n ? n : 1, sizeof *left);
+    struct queued_room *left = calloc(rt->nqueue ? rt->nqueue : 1, sizeof *left);
     if (!left)
         return;
-    for (size_t i = 0; i < n; i++)
-        left[i] = (struct queued_room){rt->queue[rt->next + i], rt->owners[rt->next + i]};
+    size_t n = 0;
+    for (size_t i = 0; i < rt->nqueue; i++) {
+        if (rt->gone[i])
+            continue;
+        size_t position = 1;
+        for (size_t k = 0; k < i; k++)
+            position += !rt->gone[k] && strcmp(line_of(rt, k), line_of(rt, i)) == 0;
+        left[n++] = (struct queued_room){rt->queue[i], rt->owners[i], position};
+    }
     queue_position_update(rt->positions, rt->r, left, n);
     if (rt->r->metrics)
         rt->r->metrics->support_queue = n;
@@ -86,8 +105,14 @@ static void pass_free(struct routing *rt)
         free(rt->names[i]);
     for (size_t i = 0; rt->owners && i < rt->nqueue; i++)
         free(rt->owners[i]);
+    for (size_t i = 0; rt->topics && i < rt->nqueue; i++)
+        free(rt->topics[i]);
     free(rt->owners);
-    rt->owners = NULL;
+    free(rt->topics);
+    free(rt->gone);
+    free(rt->eligible);
+    rt->owners = rt->topics = NULL;
+    rt->gone = rt->eligible = NULL;
     free(rt->names);
     free(rt->agents);
     free(rt->queue);
@@ -104,7 +129,7 @@ static void pass_end(struct routing *rt)
         rt->running = false;
         return;
     }
-    if (rt->queue && rt->owners)
+    if (rt->queue && rt->owners && rt->topics && rt->gone)
         tell_positions(rt);
     pass_free(rt);
     rt->running = false;
@@ -150,19 +175,27 @@ static void claimed_cb(void *ctx, chatd_status st, const struct chatd_room *answ
         log_warn("support routing: room %s not assigned: %s", rt->queue[rt->next], chatd_strerror(st));
     }
     /* CONFLICT: claimed by hand meanwhile, or closed; the next room. */
-    rt->next++;
+    rt->gone[rt->next++] = true;
     claim_next(rt);
 }
 
 static void claim_next(struct routing *rt)
 {
-    if (rt->next >= rt->nqueue) {
-        pass_end(rt);
-        return;
+    const char *last = rt->last[0] ? rt->last : NULL;
+    size_t max_open = rt->r->max_chats_per_agent;
+    for (rt->claimant = -1; rt->next < rt->nqueue; rt->next++) {
+        /* Nobody to give any room to: the rest waits. */
+        if (routing_pick(rt->mode, rt->agents, rt->nagents, max_open, last, NULL) < 0)
+            break;
+        for (size_t i = 0; i < rt->nagents; i++)
+            rt->eligible[i] = support_skills_match(rt->r->skills, rt->agents[i].name, rt->topics[rt->next]);
+        rt->claimant = routing_pick(rt->mode, rt->agents, rt->nagents, max_open, last, rt->eligible);
+        if (rt->claimant >= 0)
+            break;
+        /* Nobody with its skill is free: it waits, and the rooms behind it
+         * of other topics are not held up by it. */
     }
-    rt->claimant = routing_pick(rt->mode, rt->agents, rt->nagents, rt->r->max_chats_per_agent,
-                                rt->last[0] ? rt->last : NULL);
-    if (rt->claimant < 0) { /* nobody to give a room to: the rest waits */
+    if (rt->claimant < 0) {
         pass_end(rt);
         return;
     }
@@ -187,7 +220,8 @@ static void queue_cb(void *ctx, chatd_status st, const struct chatd_room *rooms,
         pass_end(rt);
         return;
     }
-    if (!(rt->queue = calloc(n ? n : 1, sizeof *rt->queue)) || !(rt->owners = calloc(n ? n : 1, sizeof *rt->owners))) {
+    if (!(rt->queue = calloc(n ? n : 1, sizeof *rt->queue)) || !(rt->owners = calloc(n ? n : 1, sizeof *rt->owners)) ||
+        !(rt->topics = calloc(n ? n : 1, sizeof *rt->topics)) || !(rt->gone = calloc(n ? n : 1, sizeof *rt->gone))) {
         pass_free(rt);
         pass_end(rt);
         return;
@@ -196,8 +230,9 @@ static void queue_cb(void *ctx, chatd_status st, const struct chatd_room *rooms,
         struct chatd_room room = storage_room(rt->r->storage, rooms, i);
         snprintf(rt->queue[i], ROOM_ID_MAX, "%s", room.id);
         rt->owners[i] = strdup(room.owner ? room.owner : "");
+        rt->topics[i] = room.topic ? strdup(room.topic) : NULL;
         rt->nqueue = i + 1;
-        if (!rt->owners[i]) {
+        if (!rt->owners[i] || (room.topic && !rt->topics[i])) {
             pass_free(rt);
             pass_end(rt);
             return;
@@ -218,7 +253,8 @@ static void agents_cb(void *ctx, const struct room_answer *a, const struct agent
      * customers hear their places. */
     rt->agents = calloc(n ? n : 1, sizeof *rt->agents);
     rt->names = calloc(n ? n : 1, sizeof *rt->names);
-    if (!rt->agents || !rt->names) {
+    rt->eligible = calloc(n ? n : 1, sizeof *rt->eligible);
+    if (!rt->agents || !rt->names || !rt->eligible) {
         pass_end(rt);
         return;
     }

@@ -289,7 +289,18 @@ struct chatd_room {
     uint32_t rating;
     const char *rating_comment;
     int64_t rated_ms;
+    /* SDK 2.11: a support room's topic ("billing"), which routes it to the
+     * agents with that skill (docs/support-desk.md, "Topics and skills"):
+     * NULL or 1..CHATD_TOPIC_MAX bytes of a-z, 0-9, '-', '_'. Set in
+     * room_create's argument (checked by chatd); a plugin keeps it with the
+     * room and answers it with the room from every operation, NULL for a
+     * room without one. A plugin built before 2.11 ignores it, and its
+     * rooms have no topic. */
+    const char *topic;
 };
+
+/* The longest topic, in bytes (SDK 2.11). */
+#define CHATD_TOPIC_MAX 32
 
 /* A member's role in a group room, in rank order: a higher value
  * outranks a lower one. The owner is the room's `owner` (while a member);
