@@ -131,9 +131,19 @@ function onEvent(f) {
   }
 }
 
-async function openChat() {
+// The topics the desk offers (examples/web/customer.html), by name.
+function topicName(topic) {
+  const option = document.querySelector('#topic option[value="' + topic + '"]');
+  return option ? option.textContent : topic;
+}
+
+// topic: what the customer needs help with ("" for none): the room goes
+// to an agent with that skill (docs/support-desk.md, "Topics and skills").
+async function openChat(topic) {
   hideAfter();
-  state.room = await desk.api("POST", "/api/rooms", { kind: "support" });
+  state.room = await desk.api("POST", "/api/rooms", topic ? { kind: "support", topic } : { kind: "support" });
+  $("room-topic").hidden = !state.room.topic;
+  $("room-topic").textContent = state.room.topic ? "Topic: " + topicName(state.room.topic) : "";
   $("chat").hidden = false;
   $("closed").hidden = true;
   showRoomState(state.room);
@@ -179,7 +189,7 @@ $("signin").addEventListener("submit", async (e) => {
     desk.onConnect.push(notifications);
     await notifications();
     if (window.Notification && Notification.permission === "default") Notification.requestPermission();
-    await openChat();
+    await openChat(e.target.topic.value);
   } catch (err) {
     $("signin-error").textContent = err.message;
   }
@@ -220,7 +230,7 @@ $("close").addEventListener("click", async () => {
   await desk.api("DELETE", "/api/rooms/" + state.room.id);
   showClosed();
 });
-$("new").addEventListener("click", () => openChat());
+$("new").addEventListener("click", () => openChat($("new-topic").value));
 
 $("rating-form").addEventListener("submit", async (e) => {
   e.preventDefault();
