@@ -10,6 +10,7 @@ import os
 import shutil
 import tempfile
 import unittest
+import urllib.request
 
 import stomp
 
@@ -171,6 +172,16 @@ class SupportTopics(unittest.TestCase):
         # billy completes one: the billing room that waited is his now.
         self.assertEqual(self.api("billy").post("/api/rooms/%s/complete" % b1)[0], 200)
         self.await_agent("topic4", b3, "billy")
+        # The transcript keeps the topic.
+        status, doc = self.api("topic1").get("/api/rooms/%s/transcript" % b1)
+        self.assertEqual((status, doc["room"]["topic"]), (200, "billing"))
+        self.assertEqual(self.api("topic5").get("/api/rooms/%s/transcript" % n1)[1]["room"]["topic"], None)
+        req = urllib.request.Request("http://127.0.0.1:%d/api/rooms/%s/transcript?format=text"
+                                     % (self.server.http_port, b1), headers={"Authorization": self.api("topic1").auth})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            text = r.read().decode()
+        self.assertIn("\nTopic: billing\n", text)
+        self.assertIn(TEXT, text)
 
     def test_a_claim_by_hand_ignores_skills(self):
         rid = self.open_rest("topic6", "billing")
