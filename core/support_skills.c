@@ -194,6 +194,11 @@ const char *const *support_skills_of(const struct support_skills *s, const char 
     return a ? (const char *const *)a->topics : NULL;
 }
 
+bool support_skills_has(const struct support_skills *s, const char *agent, const char *topic)
+{
+    return topic && has(find(s, agent), topic);
+}
+
 bool support_skills_known(const struct support_skills *s, const char *topic)
 {
     for (size_t i = 0; s && topic && i < s->n; i++)

@@ -45,6 +45,8 @@ void support_skills_free(struct support_skills *s);
 
 /* The skills of agent (NULL with *n = 0 when none). */
 const char *const *support_skills_of(const struct support_skills *s, const char *agent, size_t *n);
+/* Whether agent has the skill topic. */
+bool support_skills_has(const struct support_skills *s, const char *agent, const char *topic);
 /* Whether some agent has the skill topic. */
 bool support_skills_known(const struct support_skills *s, const char *topic);
 /* Whether the routing may give a room of topic (NULL or "" = none) to

@@ -1,6 +1,7 @@
 #include "rooms/routing.h"
 
 #include <event2/event.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "metrics.h"
 #include "plugins/storage_port.h"
 #include "rooms/queue_position.h"
+#include "strmap.h"
 #include "rooms/room_rules.h"
 #include "support_skills.h"
 
@@ -69,30 +71,27 @@ struct routing {
 
 static void pass_run(struct routing *rt);
 
-/* The line a waiting room stands in: its topic when some agent has that
- * skill, else the one line of every other room (""). */
-static const char *line_of(const struct routing *rt, size_t i)
-{
-    const char *t = rt->topics[i];
-    return t && support_skills_known(rt->r->skills, t) ? t : "";
-}
-
 /* What is left of the queue, oldest first, told to its customers: each
- * one's place is counted in its own line. */
+ * one's place is counted in its own line, the room's topic when some agent
+ * has that skill, else the one line of every other room (""). */
 static void tell_positions(struct routing *rt)
 {
     struct queued_room *left = calloc(rt->nqueue ? rt->nqueue : 1, sizeof *left);
-    if (!left)
-        return;
+    struct strmap lines; /* line -> (uintptr_t) rooms in it so far */
+    strmap_init(&lines);
     size_t n = 0;
-    for (size_t i = 0; i < rt->nqueue; i++) {
+    for (size_t i = 0; left && i < rt->nqueue; i++) {
         if (rt->gone[i])
             continue;
-        size_t position = 1;
-        for (size_t k = 0; k < i; k++)
-            position += !rt->gone[k] && strcmp(line_of(rt, k), line_of(rt, i)) == 0;
+        const char *t = rt->topics[i], *line = t && support_skills_known(rt->r->skills, t) ? t : "";
+        uintptr_t position = (uintptr_t)strmap_get(&lines, line) + 1;
+        if (strmap_put(&lines, line, (void *)position) < 0)
+            break; /* out of memory: the rest hears nothing this pass */
         left[n++] = (struct queued_room){rt->queue[i], rt->owners[i], position};
     }
+    strmap_free(&lines);
+    if (!left)
+        return;
     queue_position_update(rt->positions, rt->r, left, n);
     if (rt->r->metrics)
         rt->r->metrics->support_queue = n;
@@ -187,8 +186,10 @@ static void claim_next(struct routing *rt)
         /* Nobody to give any room to: the rest waits. */
         if (routing_pick(rt->mode, rt->agents, rt->nagents, max_open, last, NULL) < 0)
             break;
+        const char *topic = rt->topics[rt->next];
+        bool routed = topic && support_skills_known(rt->r->skills, topic);
         for (size_t i = 0; i < rt->nagents; i++)
-            rt->eligible[i] = support_skills_match(rt->r->skills, rt->agents[i].name, rt->topics[rt->next]);
+            rt->eligible[i] = !routed || support_skills_has(rt->r->skills, rt->agents[i].name, topic);
         rt->claimant = routing_pick(rt->mode, rt->agents, rt->nagents, max_open, last, rt->eligible);
         if (rt->claimant >= 0)
             break;

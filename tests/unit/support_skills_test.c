@@ -91,6 +91,9 @@ static void matches(void **state)
     assert_true(support_skills_match(&s, "carol", NULL));
     assert_true(support_skills_match(&s, "carol", ""));
     assert_true(support_skills_match(&s, "bob", "legal"));
+    assert_true(support_skills_has(&s, "alice", "tech"));
+    assert_false(support_skills_has(&s, "bob", "billing"));
+    assert_false(support_skills_has(&s, "bob", NULL));
     assert_true(support_skills_known(&s, "tech"));
     assert_false(support_skills_known(&s, "legal"));
     /* no skills at all */
