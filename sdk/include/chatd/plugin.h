@@ -292,10 +292,11 @@ struct chatd_room {
     /* SDK 2.11: a support room's topic ("billing"), which routes it to the
      * agents with that skill (docs/support-desk.md, "Topics and skills"):
      * NULL or 1..CHATD_TOPIC_MAX bytes of a-z, 0-9, '-', '_'. Set in
-     * room_create's argument (checked by chatd); a plugin keeps it with the
-     * room and answers it with the room from every operation, NULL for a
-     * room without one. A plugin built before 2.11 ignores it, and its
-     * rooms have no topic. */
+     * room_create's argument (checked by chatd); a plugin that keeps it
+     * (optional, as everything a minor adds) stores it with the room and
+     * answers it with the room from every operation, NULL for a room
+     * without one. A plugin that does not (one built before 2.11 ignores
+     * it) has rooms without a topic, which go to any agent. */
     const char *topic;
 };
 
