@@ -199,6 +199,16 @@ bool support_skills_has(const struct support_skills *s, const char *agent, const
     return topic && has(find(s, agent), topic);
 }
 
+const struct agent_skills *support_skills_find(const struct support_skills *s, const char *agent)
+{
+    return find(s, agent);
+}
+
+bool support_agent_has(const struct agent_skills *a, const char *topic)
+{
+    return topic && has(a, topic);
+}
+
 bool support_skills_known(const struct support_skills *s, const char *topic)
 {
     for (size_t i = 0; s && topic && i < s->n; i++)

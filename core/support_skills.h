@@ -47,6 +47,10 @@ void support_skills_free(struct support_skills *s);
 const char *const *support_skills_of(const struct support_skills *s, const char *agent, size_t *n);
 /* Whether agent has the skill topic. */
 bool support_skills_has(const struct support_skills *s, const char *agent, const char *topic);
+/* The skills of agent, NULL for none: valid until s changes (a reload). */
+const struct agent_skills *support_skills_find(const struct support_skills *s, const char *agent);
+/* Whether a (may be NULL: no skills) has the skill topic. */
+bool support_agent_has(const struct agent_skills *a, const char *topic);
 /* Whether some agent has the skill topic. */
 bool support_skills_known(const struct support_skills *s, const char *topic);
 /* Whether the routing may give a room of topic (NULL or "" = none) to

@@ -182,6 +182,15 @@ static void claim_next(struct routing *rt)
 {
     const char *last = rt->last[0] ? rt->last : NULL;
     size_t max_open = rt->r->max_chats_per_agent;
+    /* Each agent's skills, looked up once for the rooms below (only within
+     * this call: a reload between two storage answers replaces them). */
+    const struct agent_skills **skills = calloc(rt->nagents ? rt->nagents : 1, sizeof *skills);
+    if (!skills) {
+        pass_end(rt);
+        return;
+    }
+    for (size_t i = 0; i < rt->nagents; i++)
+        skills[i] = support_skills_find(rt->r->skills, rt->agents[i].name);
     for (rt->claimant = -1; rt->next < rt->nqueue; rt->next++) {
         /* Nobody to give any room to: the rest waits. */
         if (routing_pick(rt->mode, rt->agents, rt->nagents, max_open, last, NULL) < 0)
@@ -189,13 +198,14 @@ static void claim_next(struct routing *rt)
         const char *topic = rt->topics[rt->next];
         bool routed = topic && support_skills_known(rt->r->skills, topic);
         for (size_t i = 0; i < rt->nagents; i++)
-            rt->eligible[i] = !routed || support_skills_has(rt->r->skills, rt->agents[i].name, topic);
+            rt->eligible[i] = !routed || support_agent_has(skills[i], topic);
         rt->claimant = routing_pick(rt->mode, rt->agents, rt->nagents, max_open, last, rt->eligible);
         if (rt->claimant >= 0)
             break;
         /* Nobody with its skill is free: it waits, and the rooms behind it
          * of other topics are not held up by it. */
     }
+    free(skills);
     if (rt->claimant < 0) {
         pass_end(rt);
         return;
