@@ -26,12 +26,14 @@ examples/web/node_modules/.installed: examples/web/package.json examples/web/pac
 	@cd examples/web && npm ci --no-audit --no-fund --loglevel=error >/dev/null
 	@touch $@
 
-# The support widget, built from clients/js (tsc + @stomp/stompjs in one
-# file) into the web root, where chatd serves it as /widget.js.
-examples/web/widget.js: clients/js/node_modules/.installed clients/js/widget/widget.ts clients/js/scripts/build.mjs
+# The client package built from clients/js into the web root: its ES
+# modules in examples/web/chatd-client/, which the pages import, and the
+# support widget (tsc + @stomp/stompjs in one file), served as /widget.js.
+examples/web/widget.js examples/web/chatd-client/index.js &: clients/js/node_modules/.installed clients/js/widget/widget.ts \
+    clients/js/scripts/build.mjs $(wildcard clients/js/src/*.ts)
 	@cd clients/js && node scripts/build.mjs >/dev/null
 
-web: bootstrap examples/web/node_modules/.installed examples/web/widget.js
+web: bootstrap examples/web/node_modules/.installed examples/web/widget.js examples/web/chatd-client/index.js
 
 run: bootstrap web build
 	./build/core/chatd -c etc/chat.ini
@@ -69,7 +71,8 @@ fuzz-build:
 	@CC=clang cmake -S . -B build-fuzz -DCHATD_FUZZ=ON -DBUILD_TESTING=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build build-fuzz -j$(NPROC) --target stomp_frame_fuzz config_fuzz query_fuzz jwt_fuzz jwks_fuzz presence_fuzz redis_reply_fuzz \
 	  message_body_fuzz sockjs_fuzz bench_sockjs_fuzz client_addr_fuzz proxy_header_fuzz visitor_token_fuzz \
-	  reaction_emoji_fuzz search_fuzz canned_shortcut_fuzz tls_peer_fuzz file_upload_fuzz support_skills_fuzz
+	  reaction_emoji_fuzz search_fuzz canned_shortcut_fuzz tls_peer_fuzz file_upload_fuzz bench_http_response_fuzz \
+	  support_skills_fuzz
 
 # Each target over its seed corpus (kept read-only: new inputs go to a
 # scratch dir); a crasher lands in build-fuzz/ and fails the run. Keep it

@@ -19,7 +19,8 @@
 /* SC_RECONNECT: set up like connect; at GO every session is dropped at
  * once and all reconnect together (a reconnect storm), retrying after the
  * server's retry-after when it sheds them; the second READY reports that. */
-enum scenario { SC_IDLE, SC_FANOUT, SC_PAIRS, SC_CONNECT, SC_APPENDS, SC_BLAST, SC_RECONNECT };
+/* SC_DESK: the support desk (desk.c), run in the parent process alone. */
+enum scenario { SC_IDLE, SC_FANOUT, SC_PAIRS, SC_CONNECT, SC_APPENDS, SC_BLAST, SC_RECONNECT, SC_DESK };
 /* ws://, tcp://, sockjs-ws:// (SockJS' websocket transport), sockjs-xhr://
  * (SockJS' xhr-streaming, sending with xhr_send) */
 enum transport { TR_WS, TR_TCP, TR_SOCKJS_WS, TR_XHR_STREAMING };
@@ -35,6 +36,7 @@ struct endpoint {
 };
 
 #define EP_MAIN 0             /* --url: every session, or the subscribers */
+#define DESK_MAX_INSTANCES 16  /* desk: -u and --http-url, each at most this often */
 #define EP_PUB  1             /* --publish-url: the publishing sessions */
 
 struct options {
@@ -71,6 +73,17 @@ struct options {
     long readers, slow_readers, count;
     double slow_rate;
     bool sessions_set, duration_set;
+    /* desk: customers (-n) open support rooms over REST at --rate; agents
+     * take them as routing assigns them, answer, and complete them after
+     * think_time. Instance k is desk_stomp[k] (tcp://) + desk_http[k]; the
+     * customer or agent number i (from 1) talks to instance (i-1) mod n. */
+    struct endpoint desk_stomp[DESK_MAX_INSTANCES], desk_http[DESK_MAX_INSTANCES];
+    int desk_instances;
+    long agents;
+    const char *agent_login, *agent_passcode;
+    double think_time;
+    long max_chats;           /* the server's max_chats_per_agent, checked; 0 = not checked */
+    bool warmup_set;
 };
 
 extern struct options opt;
@@ -117,6 +130,8 @@ struct wstats {
 #define MSG_DONE   3u  /* blast: this worker's publisher and normal readers are through */
 
 int64_t now_ns(void);
+/* Runs the desk scenario and prints its report; returns the exit status. */
+int desk_run(void);
 /* Runs one worker to the end; returns the exit status. */
 int worker_main(int id, int ctl_fd, int res_fd);
 int write_full(int fd, const void *buf, size_t len);

@@ -44,12 +44,18 @@ struct options opt = {
     .slow_readers = 1,
     .slow_rate = 64 * 1024,
     .count = 4000,
+    .agents = 10,
+    .agent_login = "agent%d",
+    .think_time = 1,
 };
+
+#define DESK_RATE 10           /* desk's --rate unless given: rooms opened per second */
+#define DESK_TIME_LIMIT 60     /* desk's -d unless given */
 
 #define BLAST_BODY_SIZE 8192   /* blast's --body-size unless given */
 #define BLAST_TIME_LIMIT 120   /* blast's -d unless given */
 
-static const char *scenario_names[] = { "idle", "fanout", "pairs", "connect", "appends", "blast", "reconnect" };
+static const char *scenario_names[] = { "idle", "fanout", "pairs", "connect", "appends", "blast", "reconnect", "desk" };
 
 static bool has_traffic(void)
 {
@@ -90,7 +96,8 @@ static void usage(FILE *f)
             "      --vhost H              the CONNECT host header (RabbitMQ: the virtual host; default /)\n"
             "  -n, --sessions N           sessions in all (default 100)\n"
             "  -P, --processes P          worker processes, each with N/P sessions (default: one per %d sessions)\n"
-            "  -s, --scenario S           idle | fanout | pairs | connect | appends | blast | reconnect (default idle);\n"
+            "  -s, --scenario S           idle | fanout | pairs | connect | appends | blast | reconnect | desk\n"
+            "                             (default idle);\n"
             "                             reconnect: set up as connect, then drop every session at once and\n"
             "                             reconnect them all together; the report is that second set-up\n"
             "      --retries K            connect, reconnect: attempts after ERROR \"server busy, retry\", each after its\n"
@@ -111,11 +118,26 @@ static void usage(FILE *f)
             "      --slow-readers K       blast: K more subscribers that read at most --slow-read-rate (default 1)\n"
             "      --slow-read-rate B     blast: a slow reader's bytes/s; past it, it stops reading its socket\n"
             "                             until a timer resumes it (default 65536). -n is 1 + N + K\n"
-            "      --rate R               messages/s over all publishers; 0 = flat out (default 0)\n"
+            "      --rate R               messages/s over all publishers; 0 = flat out (default 0); desk: support\n"
+            "                             rooms opened per second (default %d; 0 = all at once)\n"
+            "  desk: -n customers each open one support room (POST /api/rooms) at --rate; --agents agents, connected\n"
+            "  over STOMP, are given them by the server's routing, answer each at once and complete it\n"
+            "  (POST /api/rooms/ID/complete) after --think-time; the run ends when every room is completed, or -d\n"
+            "  seconds (default %d) after the last opening. Every customer and agent also subscribes to\n"
+            "  /user/queue/notifications. -u tcp://HOST:PORT and --http-url http://HOST:PORT once per instance;\n"
+            "  customer or agent i (from 1) uses instance (i-1) mod the number of instances.\n"
+            "      --http-url URL         desk: the REST API of an instance\n"
+            "      --agents M             desk: agents (default 10); --login/--passcode (or --users) are the customers\n"
+            "                             (%%d = the customer's number, from 1)\n"
+            "      --agent-login P        desk: an agent's login, %%d = the agent's number from 1 (default agent%%d)\n"
+            "      --agent-passcode P     desk: as --agent-login (default: the same pattern)\n"
+            "      --think-time S         desk: an agent completes a room S seconds after taking it (default 1)\n"
+            "      --max-chats K          desk: the server's max_chats_per_agent; counts agents seen above it\n"
             "      --window W             flat out: messages in flight per publisher (default 8)\n"
             "  -d, --duration S           measured seconds; idle: how long the sessions are held; blast: the\n"
             "                             time limit (default 10; blast 120)\n"
-            "      --warmup S             fanout/pairs: publishing before the measurement starts (default 1)\n"
+            "      --warmup S             fanout/pairs: publishing before the measurement starts; desk: waiting\n"
+            "                             between every session ready and the first opening (default 1)\n"
             "      --drain S              at most this long to wait for messages in flight (default 5)\n"
             "      --body-size B          message body bytes, at least the ~40 of timestamp and ids (default 64)\n"
             "      --destination-prefix P destinations are P room.R, P p.N, P idle.N, P blast (default /topic/bench.)\n"
@@ -129,7 +151,7 @@ static void usage(FILE *f)
             "      --label TEXT           copied into the JSON result\n"
             "  -v, --verbose              print every ERROR frame and connection failure\n"
             "  -h, --help\n",
-            SESSIONS_PER_PROCESS, BLAST_BODY_SIZE, BLAST_TIME_LIMIT);
+            SESSIONS_PER_PROCESS, BLAST_BODY_SIZE, BLAST_TIME_LIMIT, DESK_RATE, DESK_TIME_LIMIT);
 }
 
 static int fail(const char *fmt, const char *arg)
@@ -141,13 +163,18 @@ static int fail(const char *fmt, const char *arg)
 }
 
 /* Parses a ws:// or tcp:// URL into e; every URL must use the same
- * transport (the first one sets it). */
-static int parse_url(const char *url, struct endpoint *e, bool first)
+ * transport (the first one sets it). http: an http:// URL instead (the
+ * desk's REST calls), which leaves the transport alone. */
+static int parse_url(const char *url, struct endpoint *e, bool first, bool http)
 {
     const char *rest;
-    enum transport t;
+    enum transport t = opt.transport;
     snprintf(e->url, sizeof e->url, "%s", url);
-    if (strncmp(url, "ws://", 5) == 0) {
+    if (http) {
+        if (strncmp(url, "http://", 7) != 0)
+            return fail("expected http://HOST:PORT, got '%s'", url);
+        rest = url + 7;
+    } else if (strncmp(url, "ws://", 5) == 0) {
         t = TR_WS;
         rest = url + 5;
     } else if (strncmp(url, "tcp://", 6) == 0) {
@@ -163,7 +190,9 @@ static int parse_url(const char *url, struct endpoint *e, bool first)
         return fail("expected ws://HOST:PORT/PATH, tcp://HOST:PORT, sockjs-ws://HOST:PORT/PATH or "
                     "sockjs-xhr://HOST:PORT/PATH, got '%s' (TLS is not supported)", url);
     }
-    if (first)
+    if (http)
+        ;
+    else if (first)
         opt.transport = t;
     else if (t != opt.transport)
         return fail("--publish-url must use the transport of --url ('%s')", url);
@@ -182,10 +211,10 @@ static int parse_url(const char *url, struct endpoint *e, bool first)
         e->port[pl] = '\0';
         rest += pl;
     } else {
-        snprintf(e->port, sizeof e->port, "%s", t == TR_TCP ? "61613" : "80");
+        snprintf(e->port, sizeof e->port, "%s", !http && t == TR_TCP ? "61613" : "80");
     }
     snprintf(e->path, sizeof e->path, "%s", *rest ? rest : "/");
-    if (t == TR_SOCKJS_WS || t == TR_XHR_STREAMING) {
+    if (!http && (t == TR_SOCKJS_WS || t == TR_XHR_STREAMING)) {
         /* The SockJS endpoint: its URLs are PATH/{server}/{session}/{transport}. */
         size_t n = strlen(e->path);
         while (n > 0 && e->path[n - 1] == '/')
@@ -326,6 +355,7 @@ enum {
     O_LOGIN = 256, O_PASSCODE, O_USERS, O_VHOST, O_ROOMS, O_MEMBERS, O_PUBLISHERS, O_RATE, O_WINDOW,
     O_WARMUP, O_DRAIN, O_BODY, O_PREFIX, O_SRC, O_CONC, O_SETUP_TIMEOUT, O_IDLE_SUBS, O_PID, O_JSON, O_LABEL,
     O_PUB_URL, O_ROOM, O_COUNT, O_READERS, O_SLOW_READERS, O_SLOW_RATE, O_RETRIES,
+    O_HTTP_URL, O_AGENTS, O_AGENT_LOGIN, O_AGENT_PASSCODE, O_THINK, O_MAX_CHATS,
 };
 
 static int parse_args(int argc, char **argv)
@@ -365,15 +395,48 @@ static int parse_args(int argc, char **argv)
         { "label", required_argument, NULL, O_LABEL },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
+        { "http-url", required_argument, NULL, O_HTTP_URL },
+        { "agents", required_argument, NULL, O_AGENTS },
+        { "agent-login", required_argument, NULL, O_AGENT_LOGIN },
+        { "agent-passcode", required_argument, NULL, O_AGENT_PASSCODE },
+        { "think-time", required_argument, NULL, O_THINK },
+        { "max-chats", required_argument, NULL, O_MAX_CHATS },
         { NULL, 0, NULL, 0 },
     };
     const char *url = "ws://127.0.0.1:8080/ws", *pub_url = NULL;
+    const char *urls[DESK_MAX_INSTANCES], *http_urls[DESK_MAX_INSTANCES];
+    int nurls = 0, nhttp = 0;
     int c;
     double v;
-    bool body_set = false;
+    bool body_set = false, rate_set = false;
     while ((c = getopt_long(argc, argv, "u:n:P:s:d:vh", longopts, NULL)) != -1) {
         switch (c) {
-        case 'u': url = optarg; break;
+        case 'u':
+            if (nurls == DESK_MAX_INSTANCES)
+                return fail("--url: at most %s", "16");
+            url = urls[nurls++] = optarg;
+            break;
+        case O_HTTP_URL:
+            if (nhttp == DESK_MAX_INSTANCES)
+                return fail("--http-url: at most %s", "16");
+            http_urls[nhttp++] = optarg;
+            break;
+        case O_AGENTS:
+            if (num("agents", optarg, 1, 100000, &v) < 0)
+                return -1;
+            opt.agents = (long)v;
+            break;
+        case O_AGENT_LOGIN: opt.agent_login = optarg; break;
+        case O_AGENT_PASSCODE: opt.agent_passcode = optarg; break;
+        case O_THINK:
+            if (num("think-time", optarg, 0, 1e6, &opt.think_time) < 0)
+                return -1;
+            break;
+        case O_MAX_CHATS:
+            if (num("max-chats", optarg, 0, 10000, &v) < 0)
+                return -1;
+            opt.max_chats = (long)v;
+            break;
         case O_PUB_URL: pub_url = optarg; break;
         case O_ROOM:
             if (!*optarg || strlen(optarg) > 200 ||
@@ -405,7 +468,8 @@ static int parse_args(int argc, char **argv)
                 if (strcmp(optarg, scenario_names[i]) == 0)
                     break;
             if (i == sizeof scenario_names / sizeof *scenario_names)
-                return fail("--scenario: unknown '%s' (idle, fanout, pairs, connect, appends, blast, reconnect)", optarg);
+                return fail("--scenario: unknown '%s' (idle, fanout, pairs, connect, appends, blast, reconnect, desk)",
+                            optarg);
             opt.scenario = (enum scenario)i;
             break;
         }
@@ -427,6 +491,7 @@ static int parse_args(int argc, char **argv)
         case O_RATE:
             if (num("rate", optarg, 0, 1e9, &opt.rate) < 0)
                 return -1;
+            rate_set = true;
             break;
         case O_WINDOW:
             if (num("window", optarg, 1, 100000, &v) < 0)
@@ -441,6 +506,7 @@ static int parse_args(int argc, char **argv)
         case O_WARMUP:
             if (num("warmup", optarg, 0, 1e6, &opt.warmup) < 0)
                 return -1;
+            opt.warmup_set = true;
             break;
         case O_DRAIN:
             if (num("drain", optarg, 0, 1e6, &opt.drain) < 0)
@@ -513,11 +579,46 @@ static int parse_args(int argc, char **argv)
     }
     if (optind < argc)
         return fail("unexpected argument '%s'", argv[optind]);
-    if (parse_url(url, &opt.ep[EP_MAIN], true) < 0)
+    if (opt.scenario == SC_DESK) {
+        if (pub_url || opt.room)
+            return fail("--publish-url and --room are not for desk%s", "");
+        if (nurls == 0 || nhttp != nurls)
+            return fail("desk needs -u tcp://HOST:PORT and --http-url http://HOST:PORT for each instance, "
+                        "as often as each other%s", "");
+        for (int i = 0; i < nurls; i++) {
+            if (parse_url(urls[i], &opt.desk_stomp[i], i == 0, false) < 0 ||
+                parse_url(http_urls[i], &opt.desk_http[i], false, true) < 0)
+                return -1;
+            if (opt.transport != TR_TCP)
+                return fail("desk speaks STOMP over tcp:// only, got '%s'", urls[i]);
+        }
+        opt.desk_instances = nurls;
+        if (!opt.nusers && !strstr(opt.login, "%d"))
+            return fail("desk: every customer needs a user of their own: --login with \"%%d\", or --users%s", "");
+        if (!strstr(opt.agent_login, "%d"))
+            return fail("desk: --agent-login needs \"%%d\" (agent number, from 1)%s", "");
+        if (!opt.agent_passcode)
+            opt.agent_passcode = opt.agent_login;
+        if (!rate_set)
+            opt.rate = DESK_RATE;
+        if (!opt.duration_set)
+            opt.duration = DESK_TIME_LIMIT;
+        if (!opt.warmup_set)
+            opt.warmup = 1;
+        opt.ep[EP_MAIN] = opt.desk_stomp[0];
+        opt.ep[EP_PUB] = opt.ep[EP_MAIN];
+        opt.processes = 1;
+        return 0;
+    }
+    if (nurls > 1)
+        return fail("-u more than once is for --scenario desk%s", "");
+    if (nhttp)
+        return fail("--http-url is for --scenario desk%s", "");
+    if (parse_url(url, &opt.ep[EP_MAIN], true, false) < 0)
         return -1;
     opt.ep[EP_PUB] = opt.ep[EP_MAIN];
     if (pub_url) {
-        if (parse_url(pub_url, &opt.ep[EP_PUB], false) < 0)
+        if (parse_url(pub_url, &opt.ep[EP_PUB], false, false) < 0)
             return -1;
         opt.split = true;
     }
@@ -1244,7 +1345,7 @@ int main(int argc, char **argv)
         free_options();
         return 2;
     }
-    int rc = run();
+    int rc = opt.scenario == SC_DESK ? desk_run() : run();
     free_options();
     return rc;
 }

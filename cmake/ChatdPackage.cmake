@@ -38,8 +38,12 @@ endif()
 if(NOT EXISTS ${CMAKE_SOURCE_DIR}/examples/web/widget.js)
   message(FATAL_ERROR "examples/web/widget.js (the support widget) is missing: run `make web` before packaging")
 endif()
+# The client package's modules the pages import (with stompjs's, and its LICENSE).
+if(NOT EXISTS ${CMAKE_SOURCE_DIR}/examples/web/chatd-client/index.js)
+  message(FATAL_ERROR "examples/web/chatd-client (the client package for the pages) is missing: run `make web` before packaging")
+endif()
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/examples/web/ DESTINATION ${CMAKE_INSTALL_DATADIR}/chatd/web
-        FILES_MATCHING PATTERN "*.html" PATTERN "*.js" PATTERN "*.css"
+        FILES_MATCHING PATTERN "*.html" PATTERN "*.js" PATTERN "*.css" PATTERN "LICENSE"
         PATTERN "node_modules" EXCLUDE PATTERN "package*.json" EXCLUDE)
 install(FILES ${CHATD_STOMPJS}/bundles/stomp.umd.min.js
         DESTINATION ${CMAKE_INSTALL_DATADIR}/chatd/web/node_modules/@stomp/stompjs/bundles)

@@ -308,7 +308,21 @@ static void agents_changed(void *ctx)
     if (!srv->rooms)
         return;
     availability_changed(srv->rooms);
-    routing_kick(srv->rooms->routing);
+    routing_heard(srv->rooms->routing);
+}
+
+/* A routing trigger here, where another instance routes: ask it. */
+static void routing_ask(void *ctx)
+{
+    struct server *srv = ctx;
+    presence_ask_route(srv->presence);
+}
+
+static void routing_asked(void *ctx)
+{
+    struct server *srv = ctx;
+    if (srv->rooms)
+        routing_heard(srv->rooms->routing);
 }
 
 static bool rooms_watching(const void *ctx, const char *user, const char *room_id)
@@ -349,6 +363,8 @@ static int server_wire_rooms(struct server *srv)
     srv->rooms->routing = routing_new(srv->rooms, srv->base, srv->settings.support_assign, routing_leader, srv);
     if (!srv->rooms->routing)
         return -1;
+    routing_on_elsewhere(srv->rooms->routing, routing_ask, srv);
+    presence_on_route_request(srv->presence, routing_asked, srv);
     srv->rooms->preview_chars = srv->settings.notify_preview;
     srv->rooms->edit_window_ms = srv->settings.edit_window_ms;
     if (srv->files) {

@@ -619,6 +619,7 @@ int settings_load(struct settings *s, struct config *cfg, char *err, size_t errl
      * unless back by then: reconnects do not flap (docs/protocol.md). */
     struct config_section *pres = config_find(cfg, "presence");
     if (config_get_duration_ms(cfg, pres, "offline_grace", 5000, 0, 3600000, &s->offline_grace_ms, err, errlen) < 0 ||
+        config_get_int(cfg, pres, "last_seen_max", 100000, 0, 100000000, &s->last_seen_max, err, errlen) < 0 ||
         check_unused(cfg, pres, err, errlen) < 0)
         return -1;
 
@@ -824,6 +825,7 @@ void settings_take_live(struct settings *s, struct settings *next)
     next->skills = skills;
     s->edit_window_ms = next->edit_window_ms;
     s->offline_grace_ms = next->offline_grace_ms;
+    s->last_seen_max = next->last_seen_max;
     struct visitor_settings visitors = s->visitors;
     s->visitors = next->visitors;
     next->visitors = visitors;

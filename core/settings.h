@@ -76,6 +76,7 @@ struct settings {
     long long shutdown_timeout_ms;
     long long presence_interval_ms; /* snapshot period; peers expire after 3 */
     long long offline_grace_ms;     /* [presence] offline_grace: told offline this long after the last session */
+    long long last_seen_max;        /* [presence] last_seen_max: users kept in the status book; 0 = no limit */
     size_t max_connections_per_ip; /* live STOMP connections (WS + TCP) per peer address; 0 = unlimited */
     struct ws_endpoint ws_paths[SETTINGS_WS_PATHS_MAX]; /* websocket_paths, sockjs */
     size_t nws_paths;

@@ -154,6 +154,9 @@ static void metrics_write(struct rest_call *c, const struct agent_view *agents, 
         {"chatd_presence_remote_users", "gauge", "users online on other instances, summed", ps.remote_users},
         {"chatd_presence_remote_watches", "gauge", "room subscriptions on other instances, by user and room",
          ps.remote_watches},
+        {"chatd_presence_known_users", "gauge",
+         "users whose status or last_seen this instance keeps (at most about [presence] last_seen_max)",
+         ps.known_users},
     };
     for (size_t i = 0; i < sizeof rows / sizeof *rows; i++)
         fprintf(f, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", rows[i].name, rows[i].help, rows[i].name,

@@ -38,6 +38,7 @@ enum answer {
     ANSWER_ERASE,
     ANSWER_REACTIONS,
     ANSWER_CANNED,
+    ANSWER_IDS,
 };
 
 struct call {
@@ -105,6 +106,7 @@ static void call_answer_failure(const struct call *c, chatd_status st)
     case ANSWER_ERASE: ((chatd_erase_cb)c->cb)(c->ctx, st, NULL); break;
     case ANSWER_REACTIONS: ((chatd_reactions_cb)c->cb)(c->ctx, st, NULL, 0); break;
     case ANSWER_CANNED: ((chatd_canned_cb)c->cb)(c->ctx, st, NULL, 0); break;
+    case ANSWER_IDS: ((chatd_ids_cb)c->cb)(c->ctx, st, NULL, 0); break;
     }
 }
 
@@ -318,6 +320,20 @@ static void on_count(void *ctx, chatd_status st, uint64_t n)
     if (call_early(c))
         return;
     ((chatd_count_cb)c->cb)(c->ctx, st, n);
+    call_free(c);
+}
+
+static void on_ids(void *ctx, chatd_status st, const char *const *ids, size_t n)
+{
+    struct call *c = ctx;
+    if (call_early(c))
+        return;
+    if (st == CHATD_OK && n && !ids) {
+        log_msg(CHATD_LOG_ERROR, c->p->section, 0, "storage %s: %zu ids answered without them (a plugin bug)", c->op,
+                n);
+        st = CHATD_ERR_INTERNAL, n = 0;
+    }
+    ((chatd_ids_cb)c->cb)(c->ctx, st, st == CHATD_OK ? ids : NULL, st == CHATD_OK ? n : 0);
     call_free(c);
 }
 
@@ -625,6 +641,17 @@ static void port_room_purge(void *state, int64_t closed_before_ms, size_t limit,
     call_returned(c);
 }
 
+static void port_room_purge_ids(void *state, int64_t closed_before_ms, size_t limit, chatd_ids_cb cb, void *ctx)
+{
+    struct plugin *p = state;
+    const struct chatd_storage_ops *o = ops_of_minor(p, 2);
+    struct call *c = call_start(p, "room_purge_ids", ANSWER_IDS, (void *)cb, ctx);
+    if (!c || port_lacks(c, o && OPS_HAS(o, room_purge_ids)))
+        return;
+    o->room_purge_ids(p->state, closed_before_ms, limit, on_ids, c);
+    call_returned(c);
+}
+
 static void port_user_erase(void *state, const char *user, chatd_erase_cb cb, void *ctx)
 {
     struct plugin *p = state;
@@ -816,6 +843,7 @@ static const struct chatd_storage_ops port_ops = {
     .canned_put = port_canned_put,
     .canned_delete = port_canned_delete,
     .canned_list = port_canned_list,
+    .room_purge_ids = port_room_purge_ids,
 };
 
 const struct chatd_storage_ops *storage_ops(const struct plugin *p, void **state)
@@ -845,6 +873,12 @@ storage_purge_fn storage_room_purge(const struct plugin *p)
 {
     const struct chatd_storage_ops *o = ops_of_minor(p, 2);
     return o && OPS_HAS(o, room_purge) ? port_room_purge : NULL;
+}
+
+storage_purge_ids_fn storage_room_purge_ids(const struct plugin *p)
+{
+    const struct chatd_storage_ops *o = ops_of_minor(p, 2);
+    return o && OPS_HAS(o, room_purge_ids) ? port_room_purge_ids : NULL;
 }
 
 storage_erase_fn storage_user_erase(const struct plugin *p)

@@ -37,6 +37,10 @@ typedef void (*storage_purge_fn)(void *state, int64_t closed_before_ms, size_t l
 typedef void (*storage_erase_fn)(void *state, const char *user, chatd_erase_cb cb, void *ctx);
 storage_close_fn storage_room_close(const struct plugin *p);
 storage_purge_fn storage_room_purge(const struct plugin *p);
+/* The purge that names the rooms it removed (SDK 2.11), or NULL. */
+typedef void (*storage_purge_ids_fn)(void *state, int64_t closed_before_ms, size_t limit, chatd_ids_cb cb,
+                                     void *ctx);
+storage_purge_ids_fn storage_room_purge_ids(const struct plugin *p);
 storage_erase_fn storage_user_erase(const struct plugin *p);
 
 /* Whether p edits and deletes messages (SDK 2.2 message_edit and

@@ -47,25 +47,6 @@ static void storage_failed(struct erase_op *op, chatd_status st)
     answer(op, room_answer_of(st, "no such user"), NULL);
 }
 
-static void notes_deleted_cb(void *ctx, chatd_status st)
-{
-    char *notes = ctx;
-    if (st != CHATD_OK && st != CHATD_ERR_NOT_FOUND)
-        log_warn("erase: the internal notes %s not deleted: %s", notes, chatd_strerror(st));
-    free(notes);
-}
-
-/* The internal notes about a support room the erase removed go with it
- * (rooms/notes.h); the erase's answer does not wait for them. */
-static void delete_notes_of(struct rooms *r, const char *room_id)
-{
-    char id[ROOM_ID_MAX], *notes;
-    if (!notes_room_of(room_id, id, sizeof id) || !(notes = strdup(id)))
-        return;
-    void *state;
-    storage_ops(r->storage, &state)->room_delete(state, notes, notes_deleted_cb, notes);
-}
-
 static void erased_cb(void *ctx, chatd_status st, const struct chatd_erase_result *res)
 {
     struct erase_op *op = ctx;
@@ -80,7 +61,7 @@ static void erased_cb(void *ctx, chatd_status st, const struct chatd_erase_resul
     for (size_t i = 0; i < op->nrooms; i++) {
         if (op->gone[i]) {
             r->events.deleted(r->events.ctx, op->rooms[i], NULL, true);
-            delete_notes_of(r, op->rooms[i]);
+            notes_forget_room(r, op->rooms[i]); /* the answer does not wait for it */
             files_forget_room(r, op->rooms[i]);
         } else
             r->events.member_left(r->events.ctx, op->rooms[i], op->user, NULL, true);

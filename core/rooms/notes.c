@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "log.h"
 #include "plugins/storage_port.h"
 #include "rooms/message_body.h"
 #include "rooms/room_rules.h"
@@ -20,6 +21,25 @@ bool notes_room_of(const char *room_id, char *out, size_t outlen)
         return false;
     snprintf(out, outlen, "%s" NOTES_ROOM_SUFFIX, room_id);
     return true;
+}
+
+/* No context to free: a deletion still in flight when the server stops
+ * is dropped with nothing held. */
+static void notes_deleted_cb(void *ctx, chatd_status st)
+{
+    (void)ctx;
+    if (st != CHATD_OK && st != CHATD_ERR_NOT_FOUND)
+        log_warn("the internal notes of a removed support room were not deleted: %s", chatd_strerror(st));
+}
+
+void notes_forget_room(struct rooms *r, const char *room_id)
+{
+    char id[ROOM_ID_MAX];
+    if (!notes_room_of(room_id, id, sizeof id))
+        return;
+    log_debug("deleting the internal notes %s", id);
+    void *state;
+    storage_ops(r->storage, &state)->room_delete(state, id, notes_deleted_cb, NULL);
 }
 
 bool notes_allowed(const struct chatd_room *r, const char *user, uint32_t roles)

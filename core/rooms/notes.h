@@ -25,6 +25,10 @@
  * room_id is too long for one. */
 bool notes_room_of(const char *room_id, char *out, size_t outlen);
 
+/* Support room room_id is gone (an erase, a purge): its notes go too, in
+ * the background (a failure is logged; nobody waits for it). */
+void notes_forget_room(struct rooms *r, const char *room_id);
+
 /* Whether user (roles) reads and writes the notes of support room r: a
  * supervisor any support room's; an agent those of a room they see (the
  * queue, their own chats); never the room's customer. */

@@ -35,6 +35,9 @@ struct presence {
     struct strmap known;   /* every agent heard of (GET /api/agents) */
     void (*agents_cb)(void *ctx);
     void *agents_ctx;
+    void (*route_cb)(void *ctx); /* another instance asked for a routing pass */
+    void *route_ctx;
+    bool route_asked;            /* this instance asks, in its next delta */
     struct status_book *book; /* clients' presence: told statuses, last seen */
     struct event *grace;      /* the earliest offline grace ends */
     void (*status_cb)(void *ctx, const char *user, enum user_status status, int64_t last_seen_ms);
@@ -123,11 +126,12 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
     struct presence *p = arg;
     if (!json_array_size(p->on) && !json_array_size(p->off) && !json_array_size(p->watch) &&
         !json_array_size(p->unwatch) && !json_array_size(p->ag_on) && !json_array_size(p->ag_off) &&
-        !json_array_size(p->aw) && !json_array_size(p->back) && !json_object_size(p->seen))
+        !json_array_size(p->aw) && !json_array_size(p->back) && !json_object_size(p->seen) && !p->route_asked)
         return;
-    publish(p, json_pack("{s:s, s:s, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O}", "i", p->id, "t", "delta", "on",
-                         p->on, "off", p->off, "w", p->watch, "uw", p->unwatch, "agon", p->ag_on, "agoff", p->ag_off,
-                         "aw", p->aw, "back", p->back, "ls", p->seen));
+    publish(p, json_pack("{s:s, s:s, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:b}", "i", p->id, "t", "delta",
+                         "on", p->on, "off", p->off, "w", p->watch, "uw", p->unwatch, "agon", p->ag_on, "agoff",
+                         p->ag_off, "aw", p->aw, "back", p->back, "ls", p->seen, "rq", p->route_asked));
+    p->route_asked = false;
     json_object_clear(p->seen);
     json_array_clear(p->ag_on);
     json_array_clear(p->ag_off);
@@ -171,12 +175,20 @@ static void tell_status(struct presence *p, const char *user, enum user_status s
         p->status_cb(p->status_ctx, user, status, status == USER_OFFLINE ? status_book_last_seen(p->book, user) : 0);
 }
 
+/* The status book under the limit the settings have now (a reload may
+ * change it). */
+static struct status_book *book_of(struct presence *p)
+{
+    status_book_set_limit(p->book, (size_t)p->srv->settings.last_seen_max);
+    return p->book;
+}
+
 /* What the cluster says of user may have changed; local: this instance
  * made the change, so it tells it. */
 static void status_changed(struct presence *p, const char *user, bool local)
 {
     enum user_status tell;
-    if (status_book_change(p->book, user, live_of(p, user), local, clock_mono_ms(), p->srv->settings.offline_grace_ms,
+    if (status_book_change(book_of(p), user, live_of(p, user), local, clock_mono_ms(), p->srv->settings.offline_grace_ms,
                            &tell))
         tell_status(p, user, tell);
     arm_grace(p);
@@ -225,7 +237,7 @@ static void remote_gone(struct presence *p, struct remote *r)
     while (strmap_next(&r->users, &pos, &key, &value))
         if (!presence_online(p, key)) {
             if (leader)
-                status_book_seen(p->book, key, now);
+                status_book_seen(book_of(p), key, now);
             status_changed(p, key, leader);
         }
 }
@@ -410,7 +422,7 @@ void presence_user(struct presence *p, const char *user, int delta)
         return;
     if (delta < 0) {
         int64_t now = clock_wall_ms();
-        status_book_seen(p->book, user, now);
+        status_book_seen(book_of(p), user, now);
         json_object_set_new(p->seen, user, json_integer(now));
     }
     note(p, delta > 0 ? p->on : p->off, json_string(user));
@@ -495,6 +507,19 @@ void presence_each_agent(const struct presence *p, void (*fn)(void *ctx, const c
         fn(ctx, key);
 }
 
+void presence_ask_route(struct presence *p)
+{
+    p->route_asked = true;
+    if (p->started)
+        event_active(p->flush, 0, 0);
+}
+
+void presence_on_route_request(struct presence *p, void (*fn)(void *ctx), void *ctx)
+{
+    p->route_cb = fn;
+    p->route_ctx = ctx;
+}
+
 void presence_on_agents(struct presence *p, void (*fn)(void *ctx), void *ctx)
 {
     p->agents_cb = fn;
@@ -556,6 +581,7 @@ void presence_stats(const struct presence *p, struct presence_stats *out)
         out->remote_users += r->users.count;
         out->remote_watches += r->watches.count;
     }
+    out->known_users = status_book_count(p->book);
 }
 
 static void apply_users(struct strmap *m, json_t *list, bool add)
@@ -598,7 +624,7 @@ static void apply_seen(struct presence *p, json_t *seen)
     json_object_foreach(seen, user, v)
     {
         if (json_is_integer(v))
-            status_book_seen(p->book, user, json_integer_value(v));
+            status_book_seen(book_of(p), user, json_integer_value(v));
     }
 }
 
@@ -611,6 +637,21 @@ static void remote_changed(struct presence *p, json_t *list)
     {
         if (json_is_string(v))
             status_changed(p, json_string_value(v), false);
+    }
+}
+
+/* Agents whose last session ended on another instance: an away this
+ * instance keeps ends with it, as it does where the session ended (that
+ * instance may not have heard of the away yet). */
+static void away_ended_elsewhere(struct presence *p, json_t *gone)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(gone, i, v)
+    {
+        const char *user = json_string_value(v);
+        if (user && strmap_get(&p->away, user) && !presence_online(p, user))
+            presence_set_away(p, user, false);
     }
 }
 
@@ -710,9 +751,12 @@ void presence_deliver(struct presence *p, const void *data, size_t len)
         remote_changed(p, json_object_get(ev, "off"));
         remote_changed(p, json_object_get(ev, "aw"));
         remote_changed(p, back);
+        away_ended_elsewhere(p, json_object_get(ev, "agoff"));
         if (json_array_size(json_object_get(ev, "agon")) || json_array_size(json_object_get(ev, "agoff")) ||
             json_array_size(json_object_get(ev, "aw")) || json_array_size(back))
             agents_changed(p);
+        if (json_is_true(json_object_get(ev, "rq")) && p->route_cb)
+            p->route_cb(p->route_ctx);
     }
     json_decref(ev);
 }

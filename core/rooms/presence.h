@@ -54,6 +54,11 @@ void presence_on_agents(struct presence *p, void (*fn)(void *ctx), void *ctx);
 /* Whether this instance is the one that routes support rooms: the
  * smallest instance id among itself and the instances it hears of. */
 bool presence_is_leader(const struct presence *p);
+/* Ask the routing instance for a pass now (the next delta says so: "rq");
+ * on every other instance, fn(ctx) of presence_on_route_request is
+ * called when one asks. */
+void presence_ask_route(struct presence *p);
+void presence_on_route_request(struct presence *p, void (*fn)(void *ctx), void *ctx);
 
 /* Anyone's own choice to be away (rooms/user_presence.h), kept like an
  * agent's: presence_set_away is this for an agent, who the desk then
@@ -83,6 +88,7 @@ struct presence_stats {
     size_t peers;          /* other instances heard of */
     size_t remote_users;   /* users online there, summed over instances */
     size_t remote_watches; /* (user, room) subscriptions there, summed */
+    size_t known_users;    /* users whose status or last_seen is kept */
 };
 void presence_stats(const struct presence *p, struct presence_stats *out);
 

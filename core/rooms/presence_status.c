@@ -15,6 +15,7 @@ struct entry {
 struct status_book {
     struct strmap users;   /* user -> struct entry (owned) */
     struct strmap pending; /* user -> the same entry, while its grace runs */
+    size_t limit;          /* 0: no limit */
 };
 
 const char *user_status_name(enum user_status s)
@@ -50,6 +51,62 @@ void status_book_free(struct status_book *b)
     free(b);
 }
 
+void status_book_set_limit(struct status_book *b, size_t max)
+{
+    b->limit = max;
+}
+
+size_t status_book_count(const struct status_book *b)
+{
+    return b->users.count;
+}
+
+struct forgettable {
+    const char *user;
+    int64_t last_seen;
+};
+
+static int by_last_seen(const void *a, const void *b)
+{
+    const struct forgettable *x = a, *y = b;
+    return (x->last_seen > y->last_seen) - (x->last_seen < y->last_seen);
+}
+
+/* Forget the offline users seen longest ago, down to the limit. Run once
+ * the book is a tenth past it, so the sort is paid once per limit/10 new
+ * users. */
+static void forget_oldest(struct status_book *b)
+{
+    if (!b->limit || b->users.count <= b->limit + b->limit / 10)
+        return;
+    struct forgettable *all = malloc(b->users.count * sizeof *all);
+    if (!all)
+        return;
+    size_t n = 0, pos = 0;
+    const char *key;
+    void *value;
+    while (strmap_next(&b->users, &pos, &key, &value)) {
+        const struct entry *e = value;
+        if (e->told == USER_OFFLINE && !e->deadline)
+            all[n++] = (struct forgettable){key, e->last_seen};
+    }
+    qsort(all, n, sizeof *all, by_last_seen);
+    size_t excess = b->users.count - b->limit;
+    if (excess > n)
+        excess = n;
+    char **gone = malloc((excess ? excess : 1) * sizeof *gone);
+    size_t k = 0;
+    for (size_t i = 0; gone && i < excess; i++)
+        if ((gone[k] = strdup(all[i].user)))
+            k++;
+    free(all); /* its keys belong to the map: copied before deleting */
+    for (size_t i = 0; i < k; i++) {
+        free(strmap_del(&b->users, gone[i]));
+        free(gone[i]);
+    }
+    free(gone);
+}
+
 static struct entry *entry_of(struct status_book *b, const char *user)
 {
     struct entry *e = strmap_get(&b->users, user);
@@ -64,10 +121,24 @@ static struct entry *entry_of(struct status_book *b, const char *user)
     return e;
 }
 
+/* A user just added may push the book past its limit; the user at hand
+ * is newest, so never the one forgotten. */
+static struct entry *entry_kept(struct status_book *b, const char *user)
+{
+    struct entry *e = entry_of(b, user);
+    if (e && b->limit && b->users.count > b->limit + b->limit / 10) {
+        enum user_status told = e->told;
+        e->told = USER_ONLINE; /* shields it from the sweep */
+        forget_oldest(b);
+        e->told = told;
+    }
+    return e;
+}
+
 bool status_book_change(struct status_book *b, const char *user, enum user_status live, bool local, int64_t now_ms,
                         long long grace_ms, enum user_status *tell)
 {
-    struct entry *e = live == USER_OFFLINE ? strmap_get(&b->users, user) : entry_of(b, user);
+    struct entry *e = live == USER_OFFLINE ? strmap_get(&b->users, user) : entry_kept(b, user);
     if (!e)
         return false; /* offline and never seen: nothing to tell */
     if (live != USER_OFFLINE) {
@@ -160,7 +231,7 @@ enum user_status status_book_told(const struct status_book *b, const char *user)
 
 void status_book_seen(struct status_book *b, const char *user, int64_t wall_ms)
 {
-    struct entry *e = entry_of(b, user);
+    struct entry *e = entry_kept(b, user);
     if (e && wall_ms > e->last_seen)
         e->last_seen = wall_ms;
 }

@@ -13,6 +13,7 @@
 #define CHATD_PRESENCE_STATUS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum user_status { USER_OFFLINE = 0, USER_AWAY, USER_ONLINE };
@@ -24,6 +25,14 @@ struct status_book;
 
 struct status_book *status_book_new(void);
 void status_book_free(struct status_book *b);
+
+/* At most about max users kept ([presence] last_seen_max; 0: no limit):
+ * once the book holds a tenth more, the offline users seen longest ago
+ * are forgotten (their last_seen reads 0 again) down to max. Users
+ * online, away or in their grace are always kept. */
+void status_book_set_limit(struct status_book *b, size_t max);
+/* How many users the book holds now. */
+size_t status_book_count(const struct status_book *b);
 
 /* The status as the cluster has it now (live) may have changed; local:
  * this instance caused it (its session came or went, its user chose).

@@ -10,11 +10,14 @@
 #include "log.h"
 #include "server.h"
 #include "plugins/storage_port.h"
+#include "rooms/files.h"
+#include "rooms/notes.h"
 
 struct retention {
     struct server *srv;
     struct event *timer;
     storage_purge_fn purge;
+    storage_purge_ids_fn purge_ids; /* SDK 2.11: preferred, names the rooms */
     int64_t retention_ms;
     bool busy;    /* a purge is in flight */
     bool stopped; /* shutting down: start no more */
@@ -27,6 +30,20 @@ int64_t retention_period_ms(int64_t retention_ms)
 }
 
 static void purge_next(struct retention *r);
+static void purged(void *ctx, chatd_status st, uint64_t n);
+
+/* What chatd keeps beside a purged room goes with it: its attachments'
+ * bytes and its internal notes (in the background; failures logged). */
+static void purged_ids(void *ctx, chatd_status st, const char *const *ids, size_t n)
+{
+    struct retention *r = ctx;
+    if (st == CHATD_OK && r->srv->rooms)
+        for (size_t i = 0; i < n; i++) {
+            files_forget_room(r->srv->rooms, ids[i]);
+            notes_forget_room(r->srv->rooms, ids[i]);
+        }
+    purged(ctx, st, n);
+}
 
 static void purged(void *ctx, chatd_status st, uint64_t n)
 {
@@ -52,7 +69,10 @@ static void purge_next(struct retention *r)
     r->busy = true;
     void *state;
     storage_ops(r->srv->storage, &state);
-    r->purge(state, clock_wall_ms() - r->retention_ms, RETENTION_BATCH, purged, r);
+    if (r->purge_ids)
+        r->purge_ids(state, clock_wall_ms() - r->retention_ms, RETENTION_BATCH, purged_ids, r);
+    else
+        r->purge(state, clock_wall_ms() - r->retention_ms, RETENTION_BATCH, purged, r);
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
@@ -83,6 +103,7 @@ int retention_setup(struct server *srv, char *err, size_t errlen)
     }
     r->srv = srv;
     r->purge = purge;
+    r->purge_ids = storage_room_purge_ids(srv->storage);
     r->retention_ms = ms;
     srv->retention = r;
     return 0;

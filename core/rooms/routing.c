@@ -50,6 +50,8 @@ struct routing {
     enum support_assign mode;
     bool (*is_leader)(const void *ctx);
     const void *leader_ctx;
+    void (*ask)(void *ctx); /* a kick here, where this instance does not route */
+    void *ask_ctx;
     struct event *kick; /* end of this loop turn */
     struct event *sweep;
     bool running, again, kicked, closing;
@@ -362,12 +364,32 @@ void routing_free(struct routing *rt)
     free(rt);
 }
 
-void routing_kick(struct routing *rt)
+void routing_heard(struct routing *rt)
 {
     if (!rt)
         return;
     rt->kicked = true;
     event_active(rt->kick, 0, 0);
+}
+
+void routing_kick(struct routing *rt)
+{
+    if (!rt)
+        return;
+    if (rt->ask && rt->mode != SUPPORT_ASSIGN_MANUAL && !rt->closing && rt->is_leader &&
+        !rt->is_leader(rt->leader_ctx)) {
+        rt->ask(rt->ask_ctx);
+        return;
+    }
+    routing_heard(rt);
+}
+
+void routing_on_elsewhere(struct routing *rt, void (*ask)(void *ctx), void *ctx)
+{
+    if (!rt)
+        return;
+    rt->ask = ask;
+    rt->ask_ctx = ctx;
 }
 
 bool routing_busy(const struct routing *rt)

@@ -11,7 +11,9 @@
  * Passes run on triggers (a room opened, completed or closed, an agent
  * connected, gone, away or back) and on a one-second sweep, only on the
  * instance the routing's leader test names, so instances do not race one
- * another for the same rooms and agents. */
+ * another for the same rooms and agents. A trigger on an instance that
+ * does not route asks the one that does for a pass (routing_on_elsewhere),
+ * so a room opened there waits for no sweep. */
 #ifndef CHATD_ROUTING_H
 #define CHATD_ROUTING_H
 
@@ -47,9 +49,19 @@ void routing_set_mode(struct routing *rt, enum support_assign mode);
 void routing_close(struct routing *rt);
 /* After the storage plugin went. */
 void routing_free(struct routing *rt);
-/* Something changed: a pass at the end of this loop turn (one pass for any
- * number of kicks; a kick during a pass runs another after it). */
+/* Something changed here (a room opened, completed, handed back or
+ * reopened on this instance): a pass at the end of this loop turn (one
+ * pass for any number of kicks; a kick during a pass runs another after
+ * it), or, where this instance does not route, ask(ctx) of
+ * routing_on_elsewhere. */
 void routing_kick(struct routing *rt);
+/* How a kick on an instance that does not route reaches the one that
+ * does (the presence channel: it calls routing_heard there). */
+void routing_on_elsewhere(struct routing *rt, void (*ask)(void *ctx), void *ctx);
+/* Something changed that every instance hears of (agents came, went, went
+ * away or back), or another instance asked: a pass here if this instance
+ * routes; never asks on. */
+void routing_heard(struct routing *rt);
 /* Passes run so far, rooms assigned so far (tests, metrics). */
 size_t routing_passes(const struct routing *rt);
 size_t routing_assigned(const struct routing *rt);

@@ -121,29 +121,29 @@ function onRated(room) {
 }
 
 async function refreshAgents() {
-  const answer = await desk.api("GET", "/api/agents");
+  const answer = await desk.chat.support.agents();
   state.agents = answer.agents;
   renderAgents(answer.max_chats_per_agent);
 }
 
 async function refreshQueue() {
-  state.queue = (await desk.api("GET", "/api/rooms?scope=unassigned")).rooms;
+  state.queue = (await desk.chat.rooms.list("unassigned")).map((r) => r.info);
   renderQueue();
 }
 
 async function refreshMine() {
-  state.mine = (await desk.api("GET", "/api/rooms?scope=assigned")).rooms;
+  state.mine = (await desk.chat.rooms.list("assigned")).map((r) => r.info);
   renderMine();
 }
 
 async function claim(roomId) {
   $("toast").textContent = "";
   try {
-    await desk.api("POST", "/api/rooms/" + roomId + "/claim");
+    await desk.chat.room(roomId).claim();
     await Promise.all([refreshQueue(), refreshMine()]);
     openRoom(roomId);
   } catch (err) {
-    $("toast").textContent = err.status === 409 ? "Another agent took that chat." : err.message;
+    $("toast").textContent = err.status === 409 ? "Another agent took that chat." : errorText(err);
     refreshQueue();
   }
 }
@@ -155,38 +155,46 @@ function updateRead() {
 // Edit and Delete: the agent's own lines; an agent deletes any line of the
 // support room (a card number the customer should not have sent).
 const editing = new MessageEditing($("composer"), () => state.open, () => true,
-                                   (err) => { $("read").textContent = err.message; });
+                                   (err) => { $("read").textContent = errorText(err); });
 // The open chat's internal notes, for agents and supervisors only.
 const notes = new NotesPanel($("notes"), $("note-form"), $("note-error"));
 
-function onEvent(f) {
-  const ev = f.headers.event;
-  if (ev === "message-edited" || ev === "message-deleted") {
-    state.conv.changeEvent(f);
-    editing.changed(f);
-  } else if (ev === "message") {
-    state.conv.addEvent(f);
-    if (f.headers.sender === desk.user) {
-      state.lastMine = Number(f.headers.seq);
+// The open chat's events, as the package delivers them.
+function onEvent(e) {
+  switch (e.type) {
+  case "message-edited":
+  case "message-deleted":
+    state.conv.change(e.message);
+    editing.changed(e);
+    break;
+  case "message":
+    state.conv.add(e.message, false);
+    if (e.message.sender === desk.user) {
+      state.lastMine = e.message.seq;
       updateRead();
       // My answer ends the customer's wait: the flag goes.
       if (state.mine.some((r) => r.id === state.open && r.sla_breached)) refreshMine();
+    } else {
+      desk.read(state.open, e.message.seq);
     }
-    else desk.read(state.open, Number(f.headers.seq));
-  } else if (ev === "typing") {
-    showTyping(f);
-  } else if (ev === "read") {
-    const body = JSON.parse(f.body);
-    if (body.user !== desk.user) { state.customerRead = Math.max(state.customerRead, body.seq); updateRead(); }
-  } else if (ev === "closed") {
+    break;
+  case "typing":
+    showTyping(e.user);
+    break;
+  case "read":
+    if (e.user !== desk.user) { state.customerRead = Math.max(state.customerRead, e.seq); updateRead(); }
+    break;
+  case "closed":
     closePane();
     refreshMine();
-  } else if (ev === "transferred") {
+    break;
+  case "transferred":
     // Handed on by me (or an admin): the room is no longer mine.
-    if (JSON.parse(f.body).from === desk.user) {
+    if (e.from === desk.user) {
       closePane();
       refreshMine();
     }
+    break;
   }
 }
 
@@ -205,7 +213,9 @@ async function openRoom(roomId) {
   state.conv = state.conv || new Conversation($("messages"), desk.user, editing.actions);
   const last = await state.conv.open(roomId);
   if (turn !== state.turn) return;
-  state.watch = desk.watchRoom(roomId, last, onEvent);
+  const watch = await desk.watchRoom(roomId, last, { event: onEvent });
+  if (turn !== state.turn) { watch.stop(); return; }
+  state.watch = watch;
   notes.open(roomId);
   if (last) desk.read(roomId, last);
   renderMine();
@@ -226,38 +236,39 @@ $("signin").addEventListener("submit", async (e) => {
   try {
     await desk.signIn(e.target.login.value.trim(), e.target.passcode.value);
   } catch (err) {
-    $("signin-error").textContent = err.message;
+    $("signin-error").textContent = errorText(err);
     return;
   }
   $("signin").hidden = true;
   $("console").hidden = false;
-  // The queue and my notifications, also after every reconnect.
-  const watch = () => {
-    desk.client.subscribe("/topic/support/queue", (f) => {
-      if (f.headers.event === "sla-breached") {
-        state.breached.add(f.headers.room);
-        refreshMine(); // a chat of mine may be the one waiting
-      }
-      if (f.headers.event === "rated") onRated(JSON.parse(f.body));
-      else refreshQueue();
-      refreshAgents();
-    });
-    desk.client.subscribe("/user/queue/notifications", () => { refreshMine(); refreshAgents(); });
-    desk.client.subscribe("/topic/support/agents", () => refreshAgents());
+  // The queue, my notifications and the agents (the package keeps the
+  // subscriptions across reconnects); the lists are read again after each.
+  desk.chat.onSupportQueue((e) => {
+    if (e.type === "sla-breached") {
+      state.breached.add(e.roomId);
+      refreshMine(); // a chat of mine may be the one waiting
+    }
+    if (e.type === "rated") onRated(e.room);
+    else refreshQueue();
+    refreshAgents();
+  });
+  desk.chat.onNotification({ notification: () => { refreshMine(); refreshAgents(); } });
+  desk.chat.onAgents(() => refreshAgents());
+  const refresh = () => {
     refreshQueue();
     refreshMine();
     refreshAgents();
     refreshCanned();
   };
-  desk.onConnect.push(watch);
-  watch();
+  desk.onConnect.push(refresh);
+  refresh();
 });
 
 $("composer").addEventListener("submit", (e) => {
   e.preventDefault();
   const input = e.target.text;
   if (!input.value.trim() || !state.open || editing.submitted()) return;
-  desk.send(state.open, withCannedBodies(input.value));
+  desk.send(state.open, withCannedBodies(input.value)).catch((err) => { $("read").textContent = errorText(err); });
   input.value = "";
   canned.inserted = [];
   hideSuggestions();
@@ -273,7 +284,7 @@ window.__canned = canned; // for the browser tests
 
 async function refreshCanned() {
   try {
-    const doc = await desk.api("GET", "/api/support/canned");
+    const doc = await desk.chat.support.canned();
     canned.replies = doc.replies;
     canned.canEdit = doc.can_edit;
   } catch (err) {
@@ -320,9 +331,9 @@ function renderCanned() {
       del.setAttribute("aria-label", "Delete /" + r.shortcut);
       del.addEventListener("click", async () => {
         try {
-          await desk.api("DELETE", "/api/support/canned/" + encodeURIComponent(r.shortcut));
+          await desk.chat.support.deleteCanned(r.shortcut);
         } catch (err) {
-          $("canned-error").textContent = err.message;
+          $("canned-error").textContent = errorText(err);
         }
         refreshCanned();
       });
@@ -338,10 +349,9 @@ $("canned-form").addEventListener("submit", async (e) => {
   const f = e.target;
   $("canned-error").textContent = "";
   try {
-    await desk.api("PUT", "/api/support/canned/" + encodeURIComponent(f.shortcut.value.trim()),
-                   { title: f.title.value, body: f.body.value });
+    await desk.chat.support.saveCanned(f.shortcut.value.trim(), f.title.value, f.body.value);
   } catch (err) {
-    $("canned-error").textContent = err.message;
+    $("canned-error").textContent = errorText(err);
     return;
   }
   f.reset();
@@ -437,9 +447,9 @@ $("composer").querySelector("input").addEventListener("input", () => {
 
 $("away-toggle").addEventListener("click", async () => {
   try {
-    await desk.api("PUT", "/api/agents/me/status", { status: state.me === "away" ? "online" : "away" });
+    await desk.chat.support.setStatus(state.me === "away" ? "online" : "away");
   } catch (err) {
-    $("toast").textContent = err.message;
+    $("toast").textContent = errorText(err);
   }
   refreshAgents();
 });
@@ -477,9 +487,9 @@ $("transfer-form").addEventListener("submit", async (e) => {
   const to = $("transfer-to").value || null;
   const note = $("transfer-note").value.trim();
   try {
-    await desk.api("POST", "/api/rooms/" + room + "/transfer", note ? { to, note } : { to });
+    await desk.chat.room(room).transfer(to, note || undefined);
   } catch (err) {
-    $("transfer-error").textContent = err.message;
+    $("transfer-error").textContent = errorText(err);
     return;
   }
   $("transfer-dialog").close();
@@ -492,7 +502,7 @@ $("transfer-form").addEventListener("submit", async (e) => {
 
 $("complete").addEventListener("click", async () => {
   if (!state.open) return;
-  await desk.api("POST", "/api/rooms/" + state.open + "/complete");
+  await desk.chat.room(state.open).complete();
   closePane();
   refreshMine();
 });

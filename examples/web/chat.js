@@ -42,9 +42,7 @@ async function loadPresence() {
   const users = [...new Set(state.rooms.filter((r) => r.kind !== "support").flatMap((r) => r.members))];
   if (!users.includes(desk.user)) users.push(desk.user);
   for (let i = 0; i < users.length; i += 50) {
-    const q = users.slice(i, i + 50).map(encodeURIComponent).join(",");
-    const answer = await desk.api("GET", "/api/presence?users=" + q);
-    for (const p of answer.presence) presence.of.set(p.user, p);
+    for (const p of await desk.chat.presence(users.slice(i, i + 50))) presence.of.set(p.user, p);
   }
   showPresence();
 }
@@ -58,14 +56,13 @@ function showPresence() {
   $("away").setAttribute("aria-pressed", String(away));
 }
 
-function onPresence(f) {
-  const p = JSON.parse(f.body);
+function onPresence(p) {
   presence.of.set(p.user, p);
   showPresence();
 }
 
 function setAway(away) {
-  desk.client.publish({ destination: "/app/presence", headers: { status: away ? "away" : "online" }, body: "" });
+  desk.chat.setPresence(away ? "away" : "online");
 }
 
 function roomName(room) {
@@ -100,7 +97,7 @@ function renderRooms() {
 
 async function refreshRooms() {
   const known = new Set(state.rooms.flatMap((r) => r.members));
-  state.rooms = (await desk.api("GET", "/api/rooms?scope=mine")).rooms;
+  state.rooms = (await desk.chat.rooms.list("mine")).map((r) => r.info);
   renderRooms();
   // Someone new among our chats: their presence is ours to see now.
   if (state.rooms.some((r) => r.kind !== "support" && r.members.some((m) => !known.has(m)))) loadPresence();
@@ -112,38 +109,51 @@ function toast(text) {
   toast.timer = setTimeout(() => { $("toast").textContent = ""; }, 4000);
 }
 
-function onRoomEvent(f) {
-  const ev = f.headers.event;
+// The open chat's events, as the package delivers them.
+function onRoomEvent(e) {
   const room = state.open;
-  if (!room || f.headers.room !== room.id) return;
-  if (ev === "message") {
-    state.conv.addEvent(f);
-    if (f.headers.sender !== desk.user && !document.hidden) desk.read(room.id, Number(f.headers.seq));
+  if (!room || e.room !== room.id) return;
+  switch (e.type) {
+  case "message": {
+    const m = e.message;
+    state.conv.add(m, false);
+    if (m.sender !== desk.user && !document.hidden) desk.read(room.id, m.seq);
     const entry = state.rooms.find((r) => r.id === room.id);
-    if (entry) { entry.last_message = { body: f.body, sender: f.headers.sender }; entry.unread = 0; renderRooms(); }
-  } else if (ev === "message-edited" || ev === "message-deleted") {
-    state.conv.changeEvent(f);
-    editing.changed(f);
+    if (entry) { entry.last_message = { body: m.body, sender: m.sender }; entry.unread = 0; renderRooms(); }
+    break;
+  }
+  case "message-edited":
+  case "message-deleted":
+    state.conv.change(e.message);
+    editing.changed(e);
+    if (reply.seq === e.message.seq && e.type === "message-deleted") reply.clear();
     refreshRooms(); // the list's last line may be the one that changed
-  } else if (ev === "reaction") {
-    const b = JSON.parse(f.body);
-    state.conv.setReactions(b.seq, b.reactions, b.user, b.emoji, b.action === "added");
-  } else if (ev === "typing") {
-    showTyping(f);
-  } else if (ev === "member-joined" || ev === "member-left" || ev === "role-changed") {
-    const body = JSON.parse(f.body);
-    if (ev === "member-left" && body.user === desk.user) { closePane(); refreshRooms(); return; }
-    desk.api("GET", "/api/rooms/" + room.id).then((r) => { state.open = r; showMembers(r); refreshRooms(); });
-  } else if (ev === "renamed") {
-    room.title = JSON.parse(f.body).title;
+    break;
+  case "reaction":
+    state.conv.setReactions(e.seq, e.reactions, e.user, e.emoji, e.action === "added");
+    break;
+  case "typing":
+    showTyping(e.user);
+    break;
+  case "member-joined":
+  case "member-left":
+  case "role-changed":
+    if (e.type === "member-left" && e.user === desk.user) { closePane(); refreshRooms(); return; }
+    desk.chat.room(room.id).get().then((r) => { state.open = r; showMembers(r); refreshRooms(); }, () => {});
+    break;
+  case "renamed": {
+    room.title = e.title;
     $("pane-title").textContent = roomName(room);
     const entry = state.rooms.find((r) => r.id === room.id);
     if (entry) { entry.title = room.title; renderRooms(); }
-  } else if (ev === "deleted") {
+    break;
+  }
+  case "deleted":
     // The last frame of the room: it is gone for every member.
     closePane();
     toast(`"${roomName(room)}" was deleted`);
     refreshRooms();
+    break;
   }
 }
 
@@ -151,7 +161,32 @@ function onRoomEvent(f) {
 // them to [rooms] edit_window and says so when it is over); a group's owner
 // and admins delete any.
 const editing = new MessageEditing($("composer"), () => state.open && state.open.id,
-                                   () => !!state.open && mayManage(state.open), (err) => toast(err.message));
+                                   () => !!state.open && mayManage(state.open), (err) => toast(errorText(err)));
+
+// Reply: "Reply" under a message puts it above the composer ("Replying to
+// …", × or Escape to leave it); the next message sent answers it
+// (`reply-to`, docs/protocol.md) and shows it quoted above its text.
+const reply = {
+  seq: null,
+  set(m) {
+    editing.stop();
+    reply.seq = m.seq;
+    $("reply-to").textContent = "Replying to " + (m.sender || "someone") + ": " + excerpt(bodyLine(m.body));
+    $("reply-bar").hidden = false;
+    $("composer").querySelector("input").focus();
+  },
+  clear() {
+    reply.seq = null;
+    $("reply-bar").hidden = true;
+    $("reply-to").textContent = "";
+  },
+};
+state.reply = reply;
+editing.actions.reply = (m) => reply.set(m);
+$("reply-cancel").addEventListener("click", () => reply.clear());
+$("composer").querySelector("input").addEventListener("keydown", (e) => {
+  if (e.key === "Escape" && reply.seq !== null) reply.clear();
+});
 
 // Reactions under each message: a click on one adds ours or takes it back,
 // "+" offers a few emoji. The answer holds the message's reactions with our
@@ -160,11 +195,11 @@ editing.actions.react = async (m, emoji, add) => {
   const room = state.open && state.open.id;
   if (!room) return;
   try {
-    const path = `/api/rooms/${room}/messages/${m.seq}/reactions/${encodeURIComponent(emoji)}`;
-    const answer = await desk.api(add ? "PUT" : "DELETE", path);
-    if (state.open && state.open.id === room) state.conv.setReactions(m.seq, answer.reactions);
+    const r = desk.chat.room(room);
+    const reactions = add ? await r.react(m.seq, emoji) : await r.unreact(m.seq, emoji);
+    if (state.open && state.open.id === room) state.conv.setReactions(m.seq, reactions);
   } catch (err) {
-    toast(err.message);
+    toast(errorText(err));
   }
 };
 
@@ -187,6 +222,7 @@ function showMembers(room) {
 }
 
 function closePane() {
+  reply.clear();
   state.turn++;
   if (state.watch) state.watch.stop();
   state.watch = null;
@@ -200,7 +236,7 @@ async function openRoom(id) {
     await showRoom(id, ++state.turn);
   } catch (err) {
     // A chat that went away meanwhile (deleted, or we were removed).
-    toast(err.message);
+    toast(errorText(err));
     refreshRooms();
   } finally {
     state.opening--;
@@ -210,17 +246,20 @@ async function openRoom(id) {
 async function showRoom(id, turn) {
   if (state.watch) state.watch.stop();
   state.watch = null;
-  const room = await desk.api("GET", "/api/rooms/" + id);
+  const room = await desk.chat.room(id).get();
   if (turn !== state.turn) return;
   state.open = room;
   $("pane").hidden = false;
   $("pane-title").textContent = roomName(room);
   showMembers(room);
   editing.stop();
+  reply.clear();
   state.conv = state.conv || new Conversation($("messages"), desk.user, editing.actions);
   const last = await state.conv.open(id);
   if (turn !== state.turn) return;
-  state.watch = desk.watchRoom(id, last, onRoomEvent);
+  const watch = await desk.watchRoom(id, last, { event: onRoomEvent });
+  if (turn !== state.turn) { watch.stop(); return; }
+  state.watch = watch;
   if (last) desk.read(id, last);
   const entry = state.rooms.find((r) => r.id === id);
   if (entry) entry.unread = 0;
@@ -230,10 +269,9 @@ async function showRoom(id, turn) {
 
 // In-band notifications: a chat someone added us to, a message in a chat
 // that is not open.
-function onNotification(f) {
-  if (f.headers.event === "room-added") { refreshRooms(); return; }
-  if (f.headers.event !== "message") return;
-  const n = JSON.parse(f.body);
+function onNotification(n) {
+  if (n.type === "room-added") { refreshRooms(); return; }
+  if (n.type !== "message") return;
   const entry = state.rooms.find((r) => r.id === n.room);
   if (!entry) { refreshRooms(); return; } // a chat someone just started with us
   if (state.open && state.open.id === n.room) return;
@@ -249,16 +287,15 @@ $("signin").addEventListener("submit", async (e) => {
     await desk.signIn(e.target.login.value.trim(), e.target.passcode.value);
     $("signin").hidden = true;
     $("console").hidden = false;
-    const listen = () => {
-      desk.client.subscribe("/user/queue/notifications", onNotification);
-      desk.client.subscribe("/user/queue/presence", onPresence);
-    };
-    desk.onConnect.push((again) => { listen(); if (again) refreshRooms().then(loadPresence); });
-    listen();
+    // Kept across reconnects by the package; after one, the list and
+    // presence are read again.
+    desk.chat.onNotification({ notification: onNotification });
+    desk.chat.onPresence(onPresence);
+    desk.onConnect.push(() => refreshRooms().then(loadPresence));
     await refreshRooms();
     await loadPresence();
   } catch (err) {
-    $("signin-error").textContent = err.message;
+    $("signin-error").textContent = errorText(err);
   }
 });
 
@@ -266,12 +303,12 @@ $("new-direct").addEventListener("submit", async (e) => {
   e.preventDefault();
   const other = e.target.with.value.trim();
   try {
-    const room = await desk.api("POST", "/api/rooms", { kind: "direct", with: other });
+    const room = await desk.chat.rooms.openDirect(other);
     e.target.reset();
     await refreshRooms();
     await openRoom(room.id);
   } catch (err) {
-    toast(err.message);
+    toast(errorText(err));
   }
 });
 
@@ -279,12 +316,12 @@ $("new-group").addEventListener("submit", async (e) => {
   e.preventDefault();
   const members = e.target.members.value.split(/[\s,]+/).filter(Boolean);
   try {
-    const room = await desk.api("POST", "/api/rooms", { kind: "group", title: e.target.title.value.trim(), members });
+    const room = await desk.chat.rooms.createGroup(e.target.title.value.trim(), members);
     e.target.reset();
     await refreshRooms();
     await openRoom(room.id);
   } catch (err) {
-    toast(err.message);
+    toast(errorText(err));
   }
 });
 
@@ -312,10 +349,8 @@ function foundItem(m) {
 
 async function searchPage(more) {
   const turn = ++found.turn;
-  const params = new URLSearchParams({ q: found.q });
-  if (more && found.cursor) params.set("cursor", found.cursor);
   try {
-    const page = await desk.api("GET", "/api/search?" + params);
+    const page = await desk.chat.search(found.q, more && found.cursor ? { cursor: found.cursor } : {});
     if (turn !== found.turn) return; // a newer search took over
     const list = $("found-list");
     if (!more) list.replaceChildren();
@@ -327,7 +362,7 @@ async function searchPage(more) {
                                        : `No message with "${found.q}"`;
     $("found").hidden = false;
   } catch (err) {
-    if (turn === found.turn) toast(err.message); // a query too short, say
+    if (turn === found.turn) toast(errorText(err)); // a query too short, say
   }
 }
 
@@ -348,8 +383,9 @@ $("composer").addEventListener("submit", (e) => {
   e.preventDefault();
   const input = e.target.text;
   if (!input.value.trim() || !state.open || editing.submitted()) return;
-  desk.send(state.open.id, input.value);
+  desk.send(state.open.id, input.value, reply.seq).catch((err) => toast(errorText(err)));
   input.value = "";
+  reply.clear();
 });
 
 // Attach: the file goes up, then its `file` message (docs/files.md); a
@@ -362,7 +398,7 @@ $("attach-file").addEventListener("change", async (e) => {
   try {
     await desk.sendFile(state.open.id, file);
   } catch (err) {
-    toast(file.name + ": " + err.message);
+    toast(file.name + ": " + errorText(err));
   }
 });
 
@@ -372,7 +408,7 @@ $("composer").querySelector("input").addEventListener("input", () => {
 
 $("leave").addEventListener("click", async () => {
   if (!state.open) return;
-  await desk.api("DELETE", "/api/rooms/" + state.open.id);
+  await desk.chat.room(state.open.id).leave();
   closePane();
   await refreshRooms();
 });
@@ -381,19 +417,19 @@ $("rename").addEventListener("submit", async (e) => {
   e.preventDefault();
   if (!state.open) return;
   try {
-    await desk.api("PATCH", "/api/rooms/" + state.open.id, { title: e.target.title.value.trim() });
+    await desk.chat.room(state.open.id).rename(e.target.title.value.trim());
     e.target.reset(); // the `renamed` event shows the new title
   } catch (err) {
-    toast(err.message);
+    toast(errorText(err));
   }
 });
 
 $("delete").addEventListener("click", async () => {
   if (!state.open) return;
   try {
-    await desk.api("DELETE", "/api/rooms/" + state.open.id + "?for=everyone");
+    await desk.chat.room(state.open.id).deleteForEveryone();
   } catch (err) {
-    toast(err.message);
+    toast(errorText(err));
   }
 });
 
@@ -408,7 +444,7 @@ document.addEventListener("visibilitychange", () => {
   // The server cannot tell an idle page from a busy one: hidden a while, we
   // say away; shown again, back (unless away was chosen by hand).
   clearTimeout(presence.hiddenTimer);
-  if (!desk.client || !desk.client.connected) return;
+  if (!desk.chat || !desk.chat.connected) return;
   if (document.hidden) {
     presence.hiddenTimer = setTimeout(() => {
       const me = presence.of.get(desk.user);

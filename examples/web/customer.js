@@ -42,17 +42,15 @@ function ordinal(n) {
   return n + (ones === 1 ? "st" : ones === 2 ? "nd" : ones === 3 ? "rd" : "th");
 }
 
-function onNotification(f) {
-  const ev = f.headers.event;
-  if (ev !== "queue-position" && ev !== "assigned") return;
-  const body = JSON.parse(f.body);
-  const room = ev === "assigned" ? body.id : body.room;
-  if (!state.room || state.room.id !== room) {
-    state.early.set(room, f);
+// queue-position and assigned notifications (the package's typed ones).
+function onNotification(n) {
+  if (!state.room || state.room.id !== n.roomId) {
+    state.early.set(n.roomId, n);
     return;
   }
-  if (ev === "queue-position") showQueuePosition(body);
-  else onAssigned(body);
+  if (n.type === "queue-position") showQueuePosition(n);
+  else if (n.room) onAssigned(n.room);
+  else desk.chat.room(n.roomId).get().then(onAssigned, () => {});
 }
 
 // The room was given to an agent: the notification (it may come before the
@@ -65,11 +63,11 @@ function onAssigned(room) {
 }
 
 // A queue-position notification (automatic assignment): place and estimate.
-function showQueuePosition(body) {
-  if (!state.room || body.room !== state.room.id || state.room.state !== "unassigned") return;
-  let text = "You are " + ordinal(body.position) + " in line";
-  if (body.estimated_wait_ms !== undefined) {
-    const min = Math.round(body.estimated_wait_ms / 60000);
+function showQueuePosition(n) {
+  if (!state.room || n.roomId !== state.room.id || state.room.state !== "unassigned") return;
+  let text = "You are " + ordinal(n.position) + " in line";
+  if (n.estimatedWaitMs !== undefined) {
+    const min = Math.round(n.estimatedWaitMs / 60000);
     text += min < 1 ? " · less than a minute" : " · about " + min + (min === 1 ? " minute" : " minutes");
   }
   $("queue-position").textContent = text;
@@ -89,45 +87,55 @@ function setUnread(n) {
 
 // Edit and Delete on the customer's own lines.
 const editing = new MessageEditing($("composer"), () => state.room && state.room.id, () => false,
-                                   (err) => { $("read").textContent = err.message; });
+                                   (err) => { $("read").textContent = errorText(err); });
 
-function onEvent(f) {
-  const ev = f.headers.event;
-  if (ev === "message-edited" || ev === "message-deleted") {
-    state.conv.changeEvent(f);
-    editing.changed(f);
-  } else if (ev === "message") {
-    state.conv.addEvent(f);
-    const seq = Number(f.headers.seq);
-    if (f.headers.sender === desk.user) {
-      state.lastMine = seq;
+// The room's events, as the package delivers them (typed, each message once).
+function onEvent(e) {
+  switch (e.type) {
+  case "message-edited":
+  case "message-deleted":
+    state.conv.change(e.message);
+    editing.changed(e);
+    break;
+  case "message": {
+    const m = e.message;
+    state.conv.add(m, false);
+    if (m.sender === desk.user) {
+      state.lastMine = m.seq;
       updateRead();
     } else if (document.hidden) {
       setUnread(state.unread + 1);
       if (window.Notification && Notification.permission === "granted")
-        new Notification("New reply from " + f.headers.sender, { body: f.body });
+        new Notification("New reply from " + m.sender, { body: bodyLine(m.body) });
     } else {
-      desk.read(state.room.id, seq);
+      desk.read(state.room.id, m.seq);
     }
-  } else if (ev === "assigned" || ev === "completed") {
-    const body = JSON.parse(f.body);
-    state.room.state = ev === "assigned" ? "assigned" : "completed";
-    state.room.agent = body.agent;
+    break;
+  }
+  case "assigned":
+  case "completed":
+    state.room.state = e.type;
+    state.room.agent = e.agent;
     showRoomState(state.room);
-  } else if (ev === "transferred" || ev === "reopened") {
+    break;
+  case "transferred":
+  case "reopened": {
     // Handed on (to another agent, or back to the queue), or reopened.
-    const body = JSON.parse(f.body);
-    const agent = ev === "transferred" ? body.to : body.agent;
+    const agent = e.type === "transferred" ? e.to : e.agent;
     state.room.state = agent ? "assigned" : "unassigned";
     state.room.agent = agent;
     showRoomState(state.room);
-  } else if (ev === "read") {
-    const body = JSON.parse(f.body);
-    if (body.user !== desk.user) { state.agentRead = Math.max(state.agentRead, body.seq); updateRead(); }
-  } else if (ev === "typing") {
-    showTyping(f);
-  } else if (ev === "closed") {
+    break;
+  }
+  case "read":
+    if (e.user !== desk.user) { state.agentRead = Math.max(state.agentRead, e.seq); updateRead(); }
+    break;
+  case "typing":
+    showTyping(e.user);
+    break;
+  case "closed":
     showClosed();
+    break;
   }
 }
 
@@ -141,7 +149,7 @@ function topicName(topic) {
 // to an agent with that skill (docs/support-desk.md, "Topics and skills").
 async function openChat(topic) {
   hideAfter();
-  state.room = await desk.api("POST", "/api/rooms", topic ? { kind: "support", topic } : { kind: "support" });
+  state.room = (await desk.chat.rooms.openSupport(topic || undefined)).info;
   $("room-topic").hidden = !state.room.topic;
   $("room-topic").textContent = state.room.topic ? "Topic: " + topicName(state.room.topic) : "";
   $("chat").hidden = false;
@@ -152,17 +160,22 @@ async function openChat(topic) {
   if (early) onNotification(early);
   state.conv = state.conv || new Conversation($("messages"), desk.user, editing.actions);
   const last = await state.conv.open(state.room.id);
-  // Once the room's events reach us, its state as it is then: it may
-  // have been given to an agent before we subscribed.
+  // Once the room's events reach us (and after each reconnect), its state
+  // as it is then: it may have been given to an agent before we subscribed.
   const room = state.room.id;
-  state.watch = desk.watchRoom(room, last, onEvent, async () => {
-    const now = await desk.api("GET", "/api/rooms/" + room);
+  const live = async () => {
+    const now = await desk.chat.room(room).get();
     if (state.room && state.room.id === room && now.state === "assigned") onAssigned(now);
-  });
-  if (last) desk.read(state.room.id, last);
+  };
+  const watch = await desk.watchRoom(room, last, { event: onEvent, resumed: live });
+  if (!state.room || state.room.id !== room || state.closedRoom === room) { watch.stop(); return; }
+  state.watch = watch;
+  live();
+  if (last) desk.read(room, last);
 }
 
 function showClosed() {
+  if (state.room) state.closedRoom = state.room.id;
   if (state.watch) state.watch.stop();
   state.watch = null;
   $("chat").hidden = true;
@@ -176,22 +189,15 @@ $("signin").addEventListener("submit", async (e) => {
   try {
     await desk.signIn(e.target.login.value.trim(), e.target.passcode.value);
     $("signin").hidden = true;
-    // Queue positions, also after every reconnect. The chat opens once the
-    // subscription is in place (its RECEIPT): the place in line is told
-    // when the room is made, and a subscription still on its way would
-    // miss it.
-    let subs = 0;
-    const notifications = () => new Promise((resolve) => {
-      const receipt = "notifications-" + ++subs;
-      desk.client.watchForReceipt(receipt, () => resolve());
-      desk.client.subscribe("/user/queue/notifications", onNotification, { receipt });
-    });
-    desk.onConnect.push(notifications);
-    await notifications();
+    // Queue positions (the package subscribes again after every
+    // reconnect). The chat opens once the subscription is in place: the
+    // place in line is told when the room is made, and a subscription
+    // still on its way would miss it.
+    await desk.chat.onNotification({ "queue-position": onNotification, assigned: onNotification }).ready;
     if (window.Notification && Notification.permission === "default") Notification.requestPermission();
     await openChat(e.target.topic.value);
   } catch (err) {
-    $("signin-error").textContent = err.message;
+    $("signin-error").textContent = errorText(err);
   }
 });
 
@@ -199,7 +205,7 @@ $("composer").addEventListener("submit", (e) => {
   e.preventDefault();
   const input = e.target.text;
   if (!input.value.trim() || editing.submitted()) return;
-  desk.send(state.room.id, input.value);
+  desk.send(state.room.id, input.value).catch((err) => { $("read").textContent = errorText(err); });
   input.value = "";
 });
 
@@ -213,7 +219,7 @@ $("attach-file").addEventListener("change", async (e) => {
   try {
     await desk.sendFile(state.room.id, file);
   } catch (err) {
-    $("attach-error").textContent = file.name + ": " + err.message;
+    $("attach-error").textContent = file.name + ": " + errorText(err);
   }
 });
 
@@ -227,7 +233,7 @@ document.addEventListener("visibilitychange", () => {
 });
 
 $("close").addEventListener("click", async () => {
-  await desk.api("DELETE", "/api/rooms/" + state.room.id);
+  await desk.chat.room(state.room.id).close();
   showClosed();
 });
 $("new").addEventListener("click", () => openChat($("new-topic").value));
@@ -239,11 +245,11 @@ $("rating-form").addEventListener("submit", async (e) => {
   const comment = $("rating-comment").value.trim();
   $("rating-error").textContent = "";
   try {
-    const rated = await desk.api("POST", "/api/rooms/" + room + "/rating", comment ? { rating, comment } : { rating });
+    const rated = await desk.chat.room(room).rate(rating, comment);
     if (state.room && state.room.id === room) state.room.rating = rated.rating;
     showAfter(rated);
   } catch (err) {
-    $("rating-error").textContent = err.message;
+    $("rating-error").textContent = errorText(err);
   }
 });
 
@@ -251,12 +257,14 @@ $("rating-form").addEventListener("submit", async (e) => {
 // would not send them), then saved under the server's name.
 $("transcript").addEventListener("click", async () => {
   const room = state.after;
-  const res = await fetch("/api/rooms/" + room + "/transcript?format=text", { headers: { Authorization: desk.auth } });
-  if (!res.ok) {
-    $("rating-error").textContent = "The transcript could not be downloaded (" + res.status + ").";
+  let blob;
+  try {
+    blob = await desk.chat.room(room).transcript();
+  } catch (err) {
+    $("rating-error").textContent = "The transcript could not be downloaded (" + err.status + ").";
     return;
   }
-  const url = URL.createObjectURL(await res.blob());
+  const url = URL.createObjectURL(blob);
   const a = document.createElement("a");
   a.href = url;
   a.download = "chat-" + room + ".txt";

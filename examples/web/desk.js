@@ -1,128 +1,74 @@
-// Shared by the customer page and the agent console: sign-in, the REST API
-// and a STOMP connection (@stomp/stompjs) that resubscribes after a drop
-// and catches up with since-seq.
+// Shared by the customer page, the agent console, the supervisor page and
+// the chat page: sign-in and the connection, through the client package
+// (clients/js, built into ./chatd-client/ by `make web`). It keeps the STOMP
+// session, resubscribes after a drop and catches up with since-seq, sends
+// with a client-id until the server confirms, and reconnects with back-off.
 "use strict";
 
 const desk = {
   user: null,
-  auth: null,
-  client: null,
+  chat: null, // the package's ChatClient
+  lib: null, // the package's module
+  // fn(reconnected) after every connection but the first: what the page
+  // re-reads then (lists, counts); the subscriptions come back by themselves.
   onConnect: [],
 
-  async api(method, path, body) {
-    const res = await fetch(path, {
-      method,
-      headers: { Authorization: this.auth, "Content-Type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const data = res.status === 204 ? null : await res.json().catch(() => null);
-    if (!res.ok) {
-      const err = new Error((data && data.message) || res.statusText);
-      err.status = res.status;
-      throw err;
-    }
-    return data;
-  },
-
-  // Sign in: check the credentials with the API, then open STOMP.
+  // Sign in: the package connects (login and passcode; REST then uses
+  // Basic) and rejects with the server's refusal. Every call after goes
+  // through desk.chat (rooms, room(id), support, presence, search); its
+  // errors are ChatdErrors (status, code, detail: the server's words).
   async signIn(user, password) {
-    this.user = user;
-    this.auth = "Basic " + btoa(user + ":" + password);
-    await this.api("GET", "/api/rooms");
-    return new Promise((resolve, reject) => {
-      const proto = location.protocol === "https:" ? "wss:" : "ws:";
-      let first = true;
-      this.client = new StompJs.Client({
-        brokerURL: proto + "//" + location.host + "/ws",
-        connectHeaders: { login: user, passcode: password },
-        reconnectDelay: 1000,
-        heartbeatIncoming: 10000,
-        heartbeatOutgoing: 10000,
-      });
-      this.client.onConnect = () => {
-        setStatus("online", true);
-        for (const f of this.onConnect) f(!first);
-        if (first) { first = false; resolve(); }
-      };
-      this.client.onWebSocketClose = () => setStatus("reconnecting…", false);
-      this.client.onStompError = (f) => {
-        if (first) { this.client.deactivate(); reject(new Error(f.headers.message)); }
-        else setStatus("error: " + f.headers.message, false);
-      };
-      this.client.activate();
+    this.lib = this.lib || await import("./chatd-client/index.js");
+    this.chat = await this.lib.connect({ login: user, passcode: password });
+    this.user = this.chat.user || user;
+    setStatus("online", true);
+    this.chat.on("connect", ({ reconnected }) => {
+      setStatus("online", true);
+      if (reconnected) for (const f of this.onConnect) f(true);
     });
+    this.chat.on("disconnect", ({ retryIn }) => {
+      if (retryIn !== null) setStatus("reconnecting in " + Math.max(1, Math.round(retryIn / 1000)) + " s…", false);
+    });
+    this.chat.on("error", (e) => setStatus("error: " + e.code, false));
   },
 
-  // A room's events, resubscribed after every reconnect with since-seq so
-  // that nothing is lost and nothing doubled. With several server instances
-  // messages may arrive out of order (seq 7 before 6): since-seq is the
-  // highest seq below which every one has arrived, and seqs above it that
-  // did arrive are remembered so that a replay does not double them.
-  // onLive (optional) runs each time the subscription is in place (its
-  // RECEIPT): from then on no event of the room is missed.
-  // lastRev: the highest revision (edit or delete) seen since the watch
-  // began; a resubscription asks for the changes after it (since-rev).
-  watchRoom(roomId, lastSeq, onEvent, onLive) {
-    const w = { roomId, lastSeq, lastRev: null, above: new Set(), sub: null, closed: false, subs: 0 };
-    const subscribe = () => {
-      if (w.closed || !this.client.connected) return;
-      const headers = { "since-seq": String(w.lastSeq) };
-      if (w.lastRev !== null) headers["since-rev"] = String(w.lastRev);
-      else w.lastRev = 0; // changes from now on arrive live
-      if (onLive) {
-        headers.receipt = "live-" + roomId + "-" + ++w.subs;
-        this.client.watchForReceipt(headers.receipt, () => onLive());
-      }
-      w.sub = this.client.subscribe("/topic/rooms/" + roomId, (m) => {
-        const ev = m.headers.event;
-        if (ev === "message") {
-          const seq = Number(m.headers.seq);
-          if (seq <= w.lastSeq || w.above.has(seq)) return;
-          w.above.add(seq);
-          while (w.above.has(w.lastSeq + 1)) w.above.delete(++w.lastSeq);
-        }
-        if (m.headers.rev) w.lastRev = Math.max(w.lastRev, Number(m.headers.rev));
-        onEvent(m);
-      }, headers);
-    };
-    w.resubscribe = subscribe;
-    this.onConnect.push(() => subscribe());
-    subscribe();
-    w.stop = () => { w.closed = true; if (w.sub && this.client.connected) w.sub.unsubscribe(); };
-    return w;
+  // A room's events after lastSeq, kept across reconnects: the package
+  // subscribes again with since-seq (and since-rev for the edits), each
+  // message once, in seq order however the instances deliver them.
+  // handlers: the package's RoomHandlers (`event` gets every one;
+  // `resumed` runs after each reconnect's catch-up). Resolves with the
+  // watch (stop(), lastSeq) once it is live.
+  watchRoom(roomId, lastSeq, handlers) {
+    return this.chat.room(roomId).watch(handlers, { sinceSeq: lastSeq });
   },
 
-  send(roomId, text) {
-    const clientId = (crypto.randomUUID ? crypto.randomUUID() : String(Math.random()).slice(2));
-    this.client.publish({ destination: "/app/rooms/" + roomId + "/send", body: text,
-                          headers: { "client-id": clientId, "content-type": "text/plain" } });
+  // A message with its client-id (the package makes one), resolved once
+  // stored; offline it waits and goes out on the next connection, once.
+  // replyTo: the seq of the message it answers.
+  send(roomId, text, replyTo) {
+    return this.chat.room(roomId).send(text, replyTo ? { replyTo } : {});
   },
-  // An attachment (docs/files.md): the bytes to POST .../files, then a
-  // `file` message naming the upload. Throws the server's refusal.
-  async sendFile(roomId, file) {
-    const res = await fetch(`/api/rooms/${roomId}/files?name=${encodeURIComponent(file.name)}`, {
-      method: "POST", body: file,
-      headers: { Authorization: this.auth, "Content-Type": file.type || "application/octet-stream" },
-    });
-    const data = await res.json().catch(() => null);
-    if (!res.ok) throw new Error((data && data.message) || res.statusText);
-    this.client.publish({ destination: "/app/rooms/" + roomId + "/send", body: JSON.stringify({ file: data.id }),
-                          headers: { kind: "file", "content-type": "application/json" } });
-    return data;
+  // An attachment (docs/files.md): the bytes, then a `file` message naming
+  // the upload. Throws the server's refusal.
+  sendFile(roomId, file) {
+    return this.chat.room(roomId).sendFile(file, { name: file.name });
   },
   // A file's bytes as an object URL (an <img> cannot send credentials).
   async fileUrl(url) {
-    const res = await fetch(url, { headers: { Authorization: this.auth } });
-    if (!res.ok) throw new Error(res.statusText);
-    return URL.createObjectURL(await res.blob());
+    return URL.createObjectURL(await this.chat.rest.blob(url));
   },
   typing(roomId) {
-    this.client.publish({ destination: "/app/rooms/" + roomId + "/typing", body: "" });
+    this.chat.room(roomId).typing();
   },
   read(roomId, seq) {
-    this.client.publish({ destination: "/app/rooms/" + roomId + "/read", body: JSON.stringify({ seq }) });
+    this.chat.room(roomId).read(seq).catch(() => {}); // refused (a room gone) or the page signed out
   },
 };
+
+// What to show of an error: the server's own words when it gave some.
+function errorText(err) {
+  return (err && err.detail) || (err && err.message) || String(err);
+}
 
 function $(id) { return document.getElementById(id); }
 
@@ -145,13 +91,19 @@ function setStatus(text, online) {
 }
 
 // "X is typing…" for three seconds after each typing event of someone else.
-function showTyping(f) {
-  const body = JSON.parse(f.body);
-  if (body.user === desk.user) return;
+function showTyping(user) {
+  if (user === desk.user) return;
   const el = $("typing");
-  el.textContent = body.user + " is typing…";
+  el.textContent = user + " is typing…";
   clearTimeout(showTyping.timer);
   showTyping.timer = setTimeout(() => { el.textContent = ""; }, 3000);
+}
+
+// The start of a text, for a quote: one line, at most 80 characters (not
+// cutting an emoji or a Korean syllable in two).
+function excerpt(text) {
+  const chars = [...String(text).replace(/\s+/g, " ").trim()];
+  return chars.length > 80 ? chars.slice(0, 79).join("") + "…" : chars.join("");
 }
 
 function fmtTime(ms) { return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }); }
@@ -201,32 +153,24 @@ class MessageEditing {
     if (this.seq === null) return false;
     const seq = this.seq, body = this.input.value;
     this.stop();
-    this.call("PATCH", seq, { body, content_type: "text/plain" });
+    this.call("PATCH", seq, body);
     return true;
   }
   // A message-edited / message-deleted event: leave the edit of a line deleted meanwhile.
-  changed(f) {
-    if (f.headers.event === "message-deleted" && this.seq === Number(f.headers.seq)) this.stop();
+  changed(e) {
+    if (e.type === "message-deleted" && this.seq === e.message.seq) this.stop();
   }
   async call(method, seq, body) {
-    const room = this.roomId();
-    if (!room) return;
+    const id = this.roomId();
+    if (!id) return;
+    const room = desk.chat.room(id);
     try {
-      await desk.api(method, `/api/rooms/${room}/messages/${seq}`, body);
+      if (method === "DELETE") await room.deleteMessage(seq);
+      else await room.editMessage(seq, body);
     } catch (err) {
       this.onError(err);
     }
   }
-}
-
-// A room event's message, in the shape of the REST API's.
-function frameMessage(f) {
-  const h = f.headers;
-  const m = { seq: Number(h.seq), sender: h.sender, timestamp: Number(h.timestamp), body: f.body,
-              kind: h.kind || "text" };
-  if (h.rev) m.rev = Number(h.rev);
-  if (h.deleted === "true") m.deleted = true;
-  return m;
 }
 
 // The emoji a message's small picker offers (docs/protocol.md, "Reactions").
@@ -241,6 +185,7 @@ class Conversation {
     this.me = me;
     this.actions = actions;
     this.reactions = new Map(); // seq -> [{emoji, count, me}] as last known
+    this.shown = new Map(); // seq -> the message as shown, for the replies that quote it
     this.seqs = new Set();
     this.nextBefore = null;
     this.roomId = null;
@@ -251,8 +196,9 @@ class Conversation {
     this.roomId = roomId;
     this.seqs.clear();
     this.reactions.clear();
+    this.shown.clear();
     this.list.replaceChildren();
-    const page = await desk.api("GET", "/api/rooms/" + roomId + "/messages?limit=20");
+    const page = await desk.chat.room(roomId).page({ limit: 20 });
     if (roomId !== this.roomId) return 0; // another room was opened meanwhile
     page.messages.slice().reverse().forEach((m) => this.add(m, false));
     this.nextBefore = page.next_before ?? null;
@@ -263,14 +209,17 @@ class Conversation {
     if (this.loading || !this.nextBefore || !this.roomId) return;
     this.loading = true;
     const room = this.roomId;
-    const page = await desk.api("GET", `/api/rooms/${room}/messages?limit=20&before=${this.nextBefore}`);
-    if (room === this.roomId) {
-      const h = this.list.scrollHeight;
-      page.messages.forEach((m) => this.add(m, true));
-      this.nextBefore = page.next_before ?? null;
-      this.list.scrollTop += this.list.scrollHeight - h;
+    try {
+      const page = await desk.chat.room(room).page({ limit: 20, before: this.nextBefore });
+      if (room === this.roomId) {
+        const h = this.list.scrollHeight;
+        page.messages.forEach((m) => this.add(m, true));
+        this.nextBefore = page.next_before ?? null;
+        this.list.scrollTop += this.list.scrollHeight - h;
+      }
+    } finally {
+      this.loading = false;
     }
-    this.loading = false;
   }
   // A `file` message: its caption, and an image's preview (laid out at
   // its size before it loads) or a link that downloads the file.
@@ -320,6 +269,8 @@ class Conversation {
     text.className = "text";
     text.textContent = m.deleted ? "Message deleted" : m.body;
     li.replaceChildren(meta, text);
+    this.shown.set(m.seq, m);
+    if (m.reply_to && !m.deleted) li.insertBefore(this.quote(m.reply_to), text);
     if (m.kind === "file" && !m.deleted) this.fillFile(li, text, m);
     if (m.reactions) this.reactions.set(m.seq, m.reactions);
     const a = this.actions;
@@ -327,9 +278,55 @@ class Conversation {
     if (a.react) li.append(this.reactionRow(m));
     const tools = document.createElement("span");
     tools.className = "tools";
+    if (a.reply) tools.append(this.button("Reply", () => a.reply(m)));
     if (a.canEdit(m) && m.kind !== "file") tools.append(this.button("Edit", () => a.edit(m)));
     if (a.canDelete(m)) tools.append(this.button("Delete", () => a.remove(m)));
     if (tools.childElementCount) li.append(tools);
+  }
+  // Above a reply: the message it answers (its sender and first words); a
+  // click shows it. One not loaded yet (further back than the pages shown)
+  // is read from the history.
+  quote(seq) {
+    const q = document.createElement("button");
+    q.type = "button";
+    q.className = "quote";
+    q.dataset.replyTo = seq;
+    this.fillQuote(q, this.shown.get(seq));
+    q.addEventListener("click", () => this.reveal(seq));
+    if (!this.shown.has(seq)) {
+      const room = this.roomId;
+      desk.chat.room(room).page({ before: seq + 1, limit: 1 }).then((page) => {
+        const m = page.messages[0];
+        if (room === this.roomId && m && m.seq === seq) this.fillQuote(q, m);
+      }, () => {});
+    }
+    return q;
+  }
+  fillQuote(q, m) {
+    const who = document.createElement("span");
+    who.className = "who";
+    const text = document.createElement("span");
+    text.className = "excerpt";
+    if (!m) {
+      who.textContent = "↩ ";
+      text.textContent = "an earlier message";
+    } else {
+      who.textContent = "↩ " + (m.sender || "someone") + " ";
+      text.textContent = m.deleted ? "Message deleted" : excerpt(bodyLine(m.body));
+    }
+    q.replaceChildren(who, text);
+    q.setAttribute("aria-label", "In reply to " + (m ? (m.sender || "someone") + ": " + text.textContent : text.textContent));
+  }
+  // Scroll to a message and flash it, once its page is loaded.
+  async reveal(seq) {
+    for (let tries = 0; !this.seqs.has(seq) && this.nextBefore && !this.loading && tries < 50; tries++)
+      await this.loadOlder();
+    const li = this.list.querySelector(`li[data-seq="${seq}"]`);
+    if (!li) return;
+    li.scrollIntoView({ block: "center" });
+    li.classList.remove("flash");
+    void li.offsetWidth;
+    li.classList.add("flash");
   }
   // Under a message: each emoji with its count (pressed: ours; a click adds
   // or takes ours back), and "+" opening a small picker.
@@ -409,16 +406,14 @@ class Conversation {
       this.list.scrollTop = this.list.scrollHeight;
     }
   }
-  addEvent(f) {
-    this.add(frameMessage(f), false);
-  }
   // message-edited / message-deleted: the message as it now is, unless
   // what is shown is as new already.
-  changeEvent(f) {
-    const m = frameMessage(f);
+  change(m) {
     const li = this.list.querySelector(`li[data-seq="${m.seq}"]`);
     if (!li || Number(li.dataset.rev) >= m.rev) return;
     this.fill(li, m);
+    // The replies that quote it show it as it now is.
+    for (const q of this.list.querySelectorAll(`.quote[data-reply-to="${m.seq}"]`)) this.fillQuote(q, m);
   }
   count() { return this.seqs.size; }
 }

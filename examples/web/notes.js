@@ -1,7 +1,8 @@
 // A support room's internal notes (docs/support-desk.md, "Internal notes")
 // for the agent console and the supervisor page: the notes so far, the new
-// ones live on /topic/rooms/{room}/notes (with since-seq after a reconnect),
-// and the form that writes one. The customer page never loads this.
+// ones live (the package's room.watchNotes(): /topic/rooms/{room}/notes,
+// subscribed again after a reconnect with since-seq, each note once), and
+// the form that writes one. The customer page never loads this.
 "use strict";
 
 class NotesPanel {
@@ -13,7 +14,6 @@ class NotesPanel {
     this.sub = null;
     this.seqs = new Set();
     form.addEventListener("submit", (e) => { e.preventDefault(); this.post(); });
-    desk.onConnect.push(() => { this.sub = null; this.subscribe(); });
   }
 
   last() { return this.seqs.size ? Math.max(...this.seqs) : 0; }
@@ -25,9 +25,9 @@ class NotesPanel {
     this.error.textContent = "";
     let page;
     try {
-      page = await desk.api("GET", "/api/rooms/" + roomId + "/notes?limit=100");
+      page = await desk.chat.room(roomId).notes({ limit: 100 });
     } catch (err) {
-      if (this.room === roomId) this.error.textContent = err.message;
+      if (this.room === roomId) this.error.textContent = errorText(err);
       return;
     }
     if (this.room !== roomId) return; // another room was opened meanwhile
@@ -38,17 +38,14 @@ class NotesPanel {
   // Live from after the newest note shown: a note written between the page
   // and the subscription comes in the replay, none twice.
   subscribe() {
-    if (!this.room || this.sub || !desk.client || !desk.client.connected) return;
+    if (!this.room || this.sub) return;
     const room = this.room;
-    this.sub = desk.client.subscribe("/topic/rooms/" + room + "/notes", (f) => {
-      if (f.headers.event !== "note" || this.room !== room) return;
-      this.add({ seq: Number(f.headers.seq), sender: f.headers.sender, timestamp: Number(f.headers.timestamp),
-                 body: f.body });
-    }, { "since-seq": String(this.last()) });
+    this.sub = desk.chat.room(room).watchNotes((n) => { if (this.room === room) this.add(n); },
+                                                { sinceSeq: this.last() });
   }
 
   stop() {
-    if (this.sub && desk.client.connected) this.sub.unsubscribe();
+    if (this.sub) this.sub.stop();
     this.sub = null;
     this.room = null;
     this.seqs.clear();
@@ -79,14 +76,13 @@ class NotesPanel {
     const input = this.form.elements.text;
     const body = input.value.trim();
     if (!body || !this.room) return;
-    const clientId = crypto.randomUUID ? crypto.randomUUID() : String(Math.random()).slice(2);
     try {
-      const note = await desk.api("POST", "/api/rooms/" + this.room + "/notes", { body, client_id: clientId });
+      const note = await desk.chat.room(this.room).addNote(body);
       if (note && note.seq && note.room === this.room) this.add(note);
       input.value = "";
       this.error.textContent = "";
     } catch (err) {
-      this.error.textContent = err.message;
+      this.error.textContent = errorText(err);
     }
   }
 }

@@ -104,9 +104,9 @@ function openRoomInfo() {
 
 async function refresh() {
   try {
-    state.overview = await desk.api("GET", "/api/support/overview");
+    state.overview = await desk.chat.support.overview();
   } catch (err) {
-    $("toast").textContent = err.message;
+    $("toast").textContent = errorText(err);
     return;
   }
   render();
@@ -127,10 +127,13 @@ async function openRoom(roomId) {
   render();
   const last = await state.conv.open(roomId);
   if (turn !== state.turn) return;
-  state.watch = desk.watchRoom(roomId, last, (f) => {
-    if (f.headers.event === "message") state.conv.addEvent(f);
-    else if (f.headers.event === "message-edited" || f.headers.event === "message-deleted") state.conv.changeEvent(f);
+  const watch = await desk.watchRoom(roomId, last, {
+    message: (e) => state.conv.add(e.message, false),
+    "message-edited": (e) => state.conv.change(e.message),
+    "message-deleted": (e) => state.conv.change(e.message),
   });
+  if (turn !== state.turn) { watch.stop(); return; }
+  state.watch = watch;
   notes.open(roomId);
 }
 
@@ -141,9 +144,9 @@ $("reassign").addEventListener("submit", async (e) => {
   const room = state.open;
   const to = $("reassign-to").value || null;
   try {
-    await desk.api("POST", "/api/rooms/" + room + "/transfer", { to });
+    await desk.chat.room(room).transfer(to);
   } catch (err) {
-    $("reassign-error").textContent = err.message;
+    $("reassign-error").textContent = errorText(err);
     return;
   }
   $("reassign-error").textContent = "";
@@ -157,21 +160,20 @@ $("signin").addEventListener("submit", async (e) => {
   $("signin-error").textContent = "";
   try {
     await desk.signIn(e.target.login.value.trim(), e.target.passcode.value);
-    await desk.api("GET", "/api/support/overview"); // a supervisor?
+    await desk.chat.support.overview(); // a supervisor?
   } catch (err) {
-    if (desk.client) desk.client.deactivate();
-    $("signin-error").textContent = err.message;
+    if (desk.chat) desk.chat.close();
+    $("signin-error").textContent = errorText(err);
     return;
   }
   $("signin").hidden = true;
   $("console").hidden = false;
-  const watch = () => {
-    desk.client.subscribe("/topic/support/queue", () => refresh());
-    desk.client.subscribe("/topic/support/agents", () => refresh());
-    refresh();
-  };
-  desk.onConnect.push(watch);
-  watch();
+  // The desk's events (kept across reconnects by the package); after a
+  // reconnect, the overview again.
+  desk.chat.onSupportQueue(() => refresh());
+  desk.chat.onAgents(() => refresh());
+  desk.onConnect.push(refresh);
+  refresh();
   // A completion is told on its room only: the overview also every 10 s.
   setInterval(refresh, 10000);
 });

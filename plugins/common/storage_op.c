@@ -26,6 +26,9 @@ void storage_op_answer(enum op_kind kind, void *cb, void *ctx, chatd_status st, 
     case OP_CANNED_LIST:
         storage_op_answer_canned(cb, ctx, st == CHATD_OK ? CHATD_ERR_INTERNAL : st, NULL, 0);
         break;
+    case OP_PURGE_IDS:
+        storage_op_answer_ids(cb, ctx, st == CHATD_OK ? CHATD_ERR_INTERNAL : st, NULL, 0);
+        break;
     case OP_LIST:
         ((chatd_rooms_cb)cb)(ctx, st, st == CHATD_OK ? rooms : NULL, st == CHATD_OK ? n : 0);
         break;
@@ -52,6 +55,12 @@ void storage_op_answer_canned(void *cb, void *ctx, chatd_status st, const struct
 {
     bool data = st == CHATD_OK && n;
     ((chatd_canned_cb)cb)(ctx, st, data ? replies : NULL, data ? n : 0);
+}
+
+void storage_op_answer_ids(void *cb, void *ctx, chatd_status st, const char *const *ids, size_t n)
+{
+    bool data = st == CHATD_OK && n && ids;
+    ((chatd_ids_cb)cb)(ctx, st, data ? ids : NULL, data ? n : 0);
 }
 
 void storage_op_answer_erase(void *cb, void *ctx, chatd_status st, const struct chatd_erase_result *res)

@@ -21,14 +21,17 @@ enum op_kind { OP_CREATE, OP_GET, OP_LIST, OP_CLAIM, OP_COMPLETE, OP_DELETE, OP_
                /* SDK 2.4: search. */
                OP_SEARCH,
                /* SDK 2.8: canned replies. */
-               OP_CANNED_PUT, OP_CANNED_DELETE, OP_CANNED_LIST };
+               OP_CANNED_PUT, OP_CANNED_DELETE, OP_CANNED_LIST,
+               /* SDK 2.11: a purge that names its rooms. */
+               OP_PURGE_IDS };
 
 /* Call cb (of the type kind implies) with status st. Results go along only
  * where the SDK says they do: a room with OK, EXISTS and CONFLICT (and
  * DENIED, from group_change); lists and pages with OK; the stored message
  * with OK and EXISTS; a purge's count (n) with OK. Not for OP_ERASE:
  * storage_op_answer_erase, nor for OP_REACT and OP_REACTIONS: storage_op_answer_reactions,
- * nor for OP_CANNED_LIST: storage_op_answer_canned. OP_CANNED_PUT's count
+ * nor for OP_CANNED_LIST: storage_op_answer_canned, nor for OP_PURGE_IDS:
+ * storage_op_answer_ids. OP_CANNED_PUT's count
  * (n: 1 new, 0 replaced) goes along with OK. */
 void storage_op_answer(enum op_kind kind, void *cb, void *ctx, chatd_status st, const struct chatd_room *rooms,
                        const struct chatd_message *msgs, size_t n);
@@ -38,6 +41,8 @@ void storage_op_answer_reactions(void *cb, void *ctx, chatd_status st, const str
 /* OP_CANNED_LIST's answer: replies with OK. */
 void storage_op_answer_canned(void *cb, void *ctx, chatd_status st, const struct chatd_canned_reply *replies,
                               size_t n);
+/* OP_PURGE_IDS's answer: the ids with OK. */
+void storage_op_answer_ids(void *cb, void *ctx, chatd_status st, const char *const *ids, size_t n);
 /* Code points in the UTF-8 text s (its bytes that start one). */
 size_t storage_op_code_points(const char *s);
 

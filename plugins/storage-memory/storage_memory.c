@@ -154,7 +154,7 @@ struct mroom {
     uint32_t rating;      /* room_rate: 0 while unrated */
     char *rating_comment; /* NULL: none */
     int64_t rated_ms;
-    char *topic;          /* support rooms (SDK 2.11); NULL: none */
+    char *topic;          /* support rooms (SDK 2.12); NULL: none */
 };
 
 /* One answer waiting for its turn; data lives in its arena. */
@@ -164,7 +164,7 @@ struct block {
     char data[];
 };
 
-enum ckind { C_ROOM, C_ROOMS, C_MESSAGE, C_MESSAGES, C_DONE, C_COUNT, C_ERASE, C_REACTIONS, C_CANNED };
+enum ckind { C_ROOM, C_ROOMS, C_MESSAGE, C_MESSAGES, C_DONE, C_COUNT, C_ERASE, C_REACTIONS, C_CANNED, C_IDS };
 
 struct completion {
     struct completion *next;
@@ -180,6 +180,7 @@ struct completion {
         chatd_erase_cb erase;
         chatd_reactions_cb reactions;
         chatd_canned_cb canned;
+        chatd_ids_cb ids;
     } cb;
     void *ctx;
     struct block *arena;
@@ -189,6 +190,7 @@ struct completion {
     struct chatd_erase_result erased;
     struct chatd_reaction_count *counts;
     struct chatd_canned_reply *canned;
+    const char **ids;
 };
 
 /* A desk's canned reply (SDK 2.8). */
@@ -270,6 +272,7 @@ static void run_completions(evutil_socket_t fd, short what, void *arg)
         case C_ERASE: c->cb.erase(c->ctx, c->st, c->st == CHATD_OK ? &c->erased : NULL); break;
         case C_REACTIONS: c->cb.reactions(c->ctx, c->st, c->n ? c->counts : NULL, c->n); break;
         case C_CANNED: c->cb.canned(c->ctx, c->st, c->n ? c->canned : NULL, c->n); break;
+        case C_IDS: c->cb.ids(c->ctx, c->st, c->n ? c->ids : NULL, c->n); break;
         }
         completion_free(c);
         c = next;
@@ -316,6 +319,7 @@ static void nomem_run(void *arg)
     case C_ERASE: ((chatd_erase_cb)n->cb)(n->ctx, CHATD_ERR_NOMEM, NULL); break;
     case C_REACTIONS: ((chatd_reactions_cb)n->cb)(n->ctx, CHATD_ERR_NOMEM, NULL, 0); break;
     case C_CANNED: ((chatd_canned_cb)n->cb)(n->ctx, CHATD_ERR_NOMEM, NULL, 0); break;
+    case C_IDS: ((chatd_ids_cb)n->cb)(n->ctx, CHATD_ERR_NOMEM, NULL, 0); break;
     }
     free(n);
 }
@@ -1097,6 +1101,44 @@ static void mem_room_purge(void *state, int64_t closed_before_ms, size_t limit, 
     complete_count(m, cb, ctx, n);
 }
 
+/* As mem_room_purge, naming the rooms (SDK 2.11): the ids are copied
+ * into the answer before each room goes. */
+static void mem_room_purge_ids(void *state, int64_t closed_before_ms, size_t limit, chatd_ids_cb cb, void *ctx)
+{
+    struct memstore *m = state;
+    struct completion *c = completion_new(C_IDS, ctx);
+    bool oom = false;
+    size_t due = 0;
+    for (size_t i = 0; i < m->nrooms && due < limit; i++) {
+        const struct mroom *r = m->order[i];
+        due += r->kind == CHATD_ROOM_SUPPORT && r->state == CHATD_ROOM_CLOSED && r->closed_ms < closed_before_ms;
+    }
+    if (!c || (due && !(c->ids = arena_alloc(c, due * sizeof *c->ids)))) {
+        if (c)
+            completion_free(c);
+        answer_nomem(m, C_IDS, (void *)cb, ctx);
+        return;
+    }
+    /* Every copy first: a room is removed only once nothing can fail. */
+    size_t n = 0;
+    for (size_t i = 0; i < m->nrooms && n < due; i++) {
+        const struct mroom *r = m->order[i];
+        if (r->kind == CHATD_ROOM_SUPPORT && r->state == CHATD_ROOM_CLOSED && r->closed_ms < closed_before_ms)
+            c->ids[n++] = arena_str(c, r->id, &oom);
+    }
+    if (oom) {
+        completion_free(c);
+        answer_nomem(m, C_IDS, (void *)cb, ctx);
+        return;
+    }
+    for (size_t k = 0; k < n; k++)
+        room_remove(m, smap_get(&m->rooms, c->ids[k]));
+    c->cb.ids = cb;
+    c->n = n;
+    c->st = CHATD_OK;
+    complete(m, c);
+}
+
 /* Wiped in place (no allocation, so it cannot fail half-way). */
 static void wipe(char *s, size_t len)
 {
@@ -1828,6 +1870,7 @@ static const struct chatd_storage_ops mem_ops = {
     /* SDK 1.2: transcripts. */
     .room_close = mem_room_close,
     .room_purge = mem_room_purge,
+    .room_purge_ids = mem_room_purge_ids,
     .user_erase = mem_user_erase,
     /* SDK 2.2: edits and deletes. */
     .message_edit = mem_message_edit,

@@ -144,7 +144,7 @@ static const char *const migrations[SCHEMA_VERSION] = {
     ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;\n"
     "CREATE TABLE IF NOT EXISTS chatd_canned_desks (desk VARBINARY(64) NOT NULL PRIMARY KEY"
     ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
-    /* 8: a support room's topic (SDK 2.11): at most 32 bytes of a-z, 0-9,
+    /* 8: a support room's topic (SDK 2.12): at most 32 bytes of a-z, 0-9,
      * '-' and '_' (chatd checks); NULL: none. */
     "ALTER TABLE chatd_rooms ADD COLUMN IF NOT EXISTS topic VARBINARY(32) NULL",
 };
@@ -284,6 +284,8 @@ struct op {
     size_t ncounts;
     struct chatd_canned_reply canned;   /* canned_put's argument; desk and shortcut of the others */
     struct chatd_canned_reply *replies; /* canned_list's answer */
+    const char **purged;                /* room_purge_ids' answer */
+    size_t npurged;
     /* state carried between steps */
     uint64_t base;
     char **ids;
@@ -439,7 +441,7 @@ static uint64_t col_u64(MYSQL_ROW row, int i)
 /* Columns: id, kind, state, title, owner, agent, created_ms, assigned_ms,
  * last_seq, closed_ms. Members, marks and the last message come later. */
 #define ROOM_COLS "r.id, r.kind, r.state, r.title, r.owner, r.agent, r.created_ms, r.assigned_ms, r.last_seq, r.closed_ms"
-/* SDK 2.6: rating, rating_comment, rated_ms, and (SDK 2.11) topic, after
+/* SDK 2.6: rating, rating_comment, rated_ms, and (SDK 2.12) topic, after
  * ROOM_COLS (sql_rooms) or apart from them (sql_room_one). */
 #define ROOM_RATING_COLS "r.rating, r.rating_comment, r.rated_ms, r.topic"
 static void room_fill_rating(struct op *o, struct chatd_room *r, MYSQL_ROW row, unsigned long *len, int c0)
@@ -522,6 +524,8 @@ static void op_answer(struct op *o, chatd_status s)
         storage_op_answer_reactions(o->cb, o->ctx, s, o->counts, o->ncounts);
     else if (o->kind == OP_CANNED_LIST)
         storage_op_answer_canned(o->cb, o->ctx, s, o->replies, o->n);
+    else if (o->kind == OP_PURGE_IDS)
+        storage_op_answer_ids(o->cb, o->ctx, s, o->purged, o->npurged);
     else
         storage_op_answer(o->kind, o->cb, o->ctx, s, o->rooms, o->msgs, o->n);
 }
@@ -1705,6 +1709,8 @@ static bool step_purge(struct op *o, MYSQL *my, struct result *r, size_t nr, str
         size_t n = 0;
         while (ids && (row = mysql_fetch_row(r[0].res)))
             ids[n++] = (char *)col(o, row, mysql_fetch_lengths(r[0].res), 0);
+        o->purged = (const char **)ids; /* room_purge_ids names them: locked, so they go */
+        o->npurged = ids ? n : 0;
         struct sb in = {0};
         sql_idlist(&in, my, ids, n);
         sql_delete_rooms(b, in.oom ? "(NULL)" : in.p);
@@ -2348,7 +2354,7 @@ static bool op_step(struct op *o, MYSQL *my, struct result *r, size_t nr, struct
     case OP_APPEND: return step_append(o, my, r, nr, b);
     case OP_HISTORY: return step_history(o, my, r, nr, b);
     case OP_GROUP: return step_group(o, my, r, nr, b);
-    case OP_PURGE: return step_purge(o, my, r, nr, b);
+    case OP_PURGE: case OP_PURGE_IDS: return step_purge(o, my, r, nr, b);
     case OP_ERASE: return step_erase(o, my, r, nr, b);
     case OP_EDIT: return step_edit(o, my, r, nr, b);
     case OP_REVISIONS: return step_revisions(o, my, r, nr, b);
@@ -3709,6 +3715,14 @@ static void m_room_purge(void *state, int64_t closed_before_ms, size_t limit, ch
     submit(st, o);
 }
 
+static void m_room_purge_ids(void *state, int64_t closed_before_ms, size_t limit, chatd_ids_cb cb, void *ctx)
+{
+    NEW_OP(OP_PURGE_IDS, cb)
+    o->now = closed_before_ms;
+    o->limit = limit ? limit : 1;
+    submit(st, o);
+}
+
 static void m_user_erase(void *state, const char *user, chatd_erase_cb cb, void *ctx)
 {
     NEW_OP(OP_ERASE, cb)
@@ -3886,6 +3900,7 @@ static const struct chatd_storage_ops my_ops = {
     /* SDK 1.2: transcripts. */
     .room_close = m_room_close,
     .room_purge = m_room_purge,
+    .room_purge_ids = m_room_purge_ids,
     .user_erase = m_user_erase,
     /* SDK 2.2: edits and deletes. */
     .message_edit = m_message_edit,

@@ -858,7 +858,7 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "  RETURN CASE WHEN fresh THEN 1 ELSE 0 END;\n"
     "END\n"
     "$$;\n",
-    /* 13: a support room's topic (SDK 2.11), the last column of
+    /* 13: a support room's topic (SDK 2.12), the last column of
      * chatd_room_t; chatd_room_create gains it as its last argument (the
      * one of ten arguments stays, for a chatd of version 12 still
      * running). */
@@ -925,6 +925,15 @@ static const char SQL_GROUP[] = "SELECT c.o_status, (c.o_room).* FROM chatd_grou
                                 " $4::smallint, $5, $6, $7::smallint, $8::boolean) c";
 static const char SQL_CLOSE[] = ROOM_ACTION("chatd_room_close($1, $2::bigint)");
 static const char SQL_PURGE[] = "SELECT chatd_rooms_purge($1::bigint, $2::integer)";
+/* As chatd_rooms_purge, in one statement that names the rooms removed
+ * (SDK 2.11); a message's reactions go with it (ON DELETE CASCADE). */
+static const char SQL_PURGE_IDS[] =
+    "WITH ids AS (SELECT r.id FROM chatd_rooms r WHERE r.kind = 1 AND r.state = 4 AND r.closed_ms < $1::bigint"
+    "  ORDER BY r.closed_ms LIMIT $2::integer FOR UPDATE SKIP LOCKED),"
+    " m AS (DELETE FROM chatd_messages WHERE room IN (SELECT id FROM ids)),"
+    " b AS (DELETE FROM chatd_members WHERE room IN (SELECT id FROM ids)),"
+    " k AS (DELETE FROM chatd_marks WHERE room IN (SELECT id FROM ids))"
+    " DELETE FROM chatd_rooms WHERE id IN (SELECT id FROM ids) RETURNING id";
 static const char SQL_ERASE[] = "SELECT * FROM chatd_user_erase($1)";
 /* KEY SHARE: waits for a delete of the room, not for appends to it. */
 static const char SQL_MEMBER_ADD[] =
@@ -1007,6 +1016,7 @@ static const struct {
     {"chatd_before", SQL_BEFORE},   {"chatd_after", SQL_AFTER},     {"chatd_prelock", SQL_PRELOCK},
     {"chatd_group", SQL_GROUP},
     {"chatd_close", SQL_CLOSE},     {"chatd_purge", SQL_PURGE},     {"chatd_erase", SQL_ERASE},
+    {"chatd_purge_ids", SQL_PURGE_IDS},
     {"chatd_revisions", SQL_REVISIONS}, {"chatd_edit", SQL_EDIT},
     {"chatd_claim_limited", SQL_CLAIM_LIMITED}, {"chatd_transfer", SQL_TRANSFER}, {"chatd_reopen", SQL_REOPEN},
     {"chatd_react", SQL_REACT},     {"chatd_reactions", SQL_REACTIONS},
@@ -1074,6 +1084,7 @@ struct op {
     size_t ncounts;
     struct chatd_canned_reply canned;   /* canned_put's argument */
     struct chatd_canned_reply *replies; /* canned_list's answer */
+    const char **ids;                   /* room_purge_ids' answer */
 };
 
 enum conn_state { C_DOWN, C_RESOLVING, C_CONNECTING, C_MIGRATING, C_READY };
@@ -1231,6 +1242,8 @@ static void op_answer(struct op *o, chatd_status s)
         storage_op_answer_reactions(o->cb, o->ctx, o->oom ? CHATD_ERR_NOMEM : s, o->counts, o->ncounts);
     else if (o->kind == OP_CANNED_LIST)
         storage_op_answer_canned(o->cb, o->ctx, o->oom ? CHATD_ERR_NOMEM : s, o->replies, o->n);
+    else if (o->kind == OP_PURGE_IDS)
+        storage_op_answer_ids(o->cb, o->ctx, o->oom ? CHATD_ERR_NOMEM : s, o->ids, o->n);
     else
         storage_op_answer(o->kind, o->cb, o->ctx, o->oom ? CHATD_ERR_NOMEM : s, o->rooms, o->msgs, o->n);
 }
@@ -1489,6 +1502,15 @@ static void read_answer(struct op *o, PGresult *r)
             return;
         }
         o->n = (size_t)val_i64(r, 0, 0);
+        return;
+    case OP_PURGE_IDS: /* the ids stay in o->res until the op is freed */
+        if (cols != 1) {
+            o->status = CHATD_ERR_INTERNAL;
+            return;
+        }
+        o->ids = rows ? arena(o, &o->ans, (size_t)rows * sizeof *o->ids) : NULL;
+        for (int i = 0; i < rows && o->ids; i++)
+            o->ids[o->n++] = val(r, i, 0);
         return;
     case OP_ERASE:
         if (rows != 1 || cols != 3) {
@@ -1781,10 +1803,10 @@ static int send_op(PGconn *pg, struct op *o)
         snprintf(a, sizeof a, "%lld", (long long)o->now);
         v[0] = o->id, v[1] = a, n = 2, sql = SQL_CLOSE;
         break;
-    case OP_PURGE:
+    case OP_PURGE: case OP_PURGE_IDS:
         snprintf(a, sizeof a, "%lld", (long long)o->now);
         snprintf(b, sizeof b, "%zu", o->limit > INT32_MAX ? (size_t)INT32_MAX : o->limit);
-        v[0] = a, v[1] = b, n = 2, sql = SQL_PURGE;
+        v[0] = a, v[1] = b, n = 2, sql = o->kind == OP_PURGE ? SQL_PURGE : SQL_PURGE_IDS;
         break;
     case OP_ERASE:
         v[0] = o->user, n = 1, sql = SQL_ERASE;
@@ -3323,6 +3345,14 @@ static void p_room_purge(void *state, int64_t closed_before_ms, size_t limit, ch
     submit(st, o);
 }
 
+static void p_room_purge_ids(void *state, int64_t closed_before_ms, size_t limit, chatd_ids_cb cb, void *ctx)
+{
+    NEW_OP(OP_PURGE_IDS, cb)
+    o->now = closed_before_ms;
+    o->limit = limit;
+    submit(st, o);
+}
+
 static void p_user_erase(void *state, const char *user, chatd_erase_cb cb, void *ctx)
 {
     NEW_OP(OP_ERASE, cb)
@@ -3574,6 +3604,7 @@ static const struct chatd_storage_ops pg_ops = {
     /* SDK 1.2: transcripts. */
     .room_close = p_room_close,
     .room_purge = p_room_purge,
+    .room_purge_ids = p_room_purge_ids,
     .user_erase = p_user_erase,
     /* SDK 2.2: edits and deletes. */
     .message_edit = p_message_edit,

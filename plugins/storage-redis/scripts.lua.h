@@ -5,7 +5,7 @@
  *   P room:ID      hash   kind state title owner agent created_ms assigned_ms
  *                         last_seq unique_key closed_ms, and (SDK 2.6) a
  *                         support room's rating rating_comment rated_ms,
- *                         (SDK 2.11) its topic
+ *                         (SDK 2.12) its topic
  *   P members:ID   set    member user ids
  *   P admins:ID    set    a group's admins (the owner is room:ID's owner)
  *   P joined:ID    zset   member -> join order (room:ID's `joins` counts up;
@@ -361,13 +361,15 @@
     "redis.call('ZADD', P .. 'closed', ARGV[3], id)\n"                                       \
     "return {'ok', room(id)}\n"
 
-/* ARGV: P before limit. The oldest closed rooms first, closed_ms < before. */
+/* ARGV: P before limit. The oldest closed rooms first, closed_ms < before;
+ * answers their count, then their ids (room_purge_ids). */
 #define LUA_ROOM_PURGE                                                                       \
     LUA_PRELUDE                                                                              \
     "local ids = redis.call('ZRANGEBYSCORE', P .. 'closed', '-inf', '(' .. ARGV[2],\n"       \
     "                       'LIMIT', 0, tonumber(ARGV[3]))\n"                                \
-    "for _, id in ipairs(ids) do drop(id) end\n"                                             \
-    "return {'ok', #ids}\n"
+    "local out = {'ok', #ids}\n"                                                             \
+    "for _, id in ipairs(ids) do drop(id); out[#out + 1] = id end\n"                         \
+    "return out\n"
 
 /* ARGV: P user. Walks the messages of each room of the user (a page at a
  * time), so its cost is the length of those rooms. */

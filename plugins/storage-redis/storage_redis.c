@@ -83,7 +83,7 @@ static const char *const SCRIPTS[NSCRIPTS] = {
 #define BACKOFF_MAX_MS 5000
 
 enum op_kind { OP_ROOM, OP_ROOMS, OP_MESSAGE, OP_MESSAGES, OP_DONE, OP_COUNT, OP_ERASE, OP_REACTIONS, OP_FOUND,
-               OP_CANNED };
+               OP_CANNED, OP_IDS };
 
 struct rstore;
 
@@ -163,6 +163,9 @@ static void op_fail(struct op *o, chatd_status status)
         break;
     case OP_CANNED:
         ((chatd_canned_cb)o->cb)(o->ctx, status, NULL, 0);
+        break;
+    case OP_IDS:
+        ((chatd_ids_cb)o->cb)(o->ctx, status, NULL, 0);
         break;
     }
 }
@@ -606,6 +609,32 @@ static void answer_canned(struct op *o, chatd_status status, const redisReply *r
     free(c);
 }
 
+/* {'ok', n, id...}: the rooms a purge removed (room_purge_ids). */
+static void answer_ids(struct op *o, chatd_status status, const redisReply *r)
+{
+    if (status != CHATD_OK || r->elements < 2 || r->element[1]->type != REDIS_REPLY_INTEGER ||
+        r->element[1]->integer < 0 || (size_t)r->element[1]->integer != r->elements - 2) {
+        op_fail(o, status == CHATD_OK ? CHATD_ERR_INTERNAL : status);
+        return;
+    }
+    size_t n = r->elements - 2;
+    const char **ids = n ? calloc(n, sizeof *ids) : NULL;
+    if (n && !ids) {
+        op_fail(o, CHATD_ERR_NOMEM);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (r->element[i + 2]->type != REDIS_REPLY_STRING) {
+            free(ids);
+            op_fail(o, CHATD_ERR_INTERNAL);
+            return;
+        }
+        ids[i] = r->element[i + 2]->str;
+    }
+    ((chatd_ids_cb)o->cb)(o->ctx, CHATD_OK, ids, n);
+    free(ids);
+}
+
 /* The room id an op was about, kept after the op's own header. */
 static const char *op_room(struct op *o)
 {
@@ -679,6 +708,9 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
             break;
         case OP_CANNED:
             answer_canned(o, status, r, op_room(o));
+            break;
+        case OP_IDS:
+            answer_ids(o, status, r);
             break;
         }
     }
@@ -1168,6 +1200,17 @@ static void r_room_purge(void *state, int64_t closed_before_ms, size_t limit, ch
     submit(st, op_new(st, OP_COUNT, (void *)cb, ctx, NULL), &c, NULL, 0);
 }
 
+/* The same script: its answer names the rooms after their count. */
+static void r_room_purge_ids(void *state, int64_t closed_before_ms, size_t limit, chatd_ids_cb cb, void *ctx)
+{
+    struct rstore *st = state;
+    struct cmd c;
+    cmd_start(&c, st, S_ROOM_PURGE);
+    cmd_num(&c, closed_before_ms);
+    cmd_unum(&c, limit);
+    submit(st, op_new(st, OP_IDS, (void *)cb, ctx, NULL), &c, NULL, 0);
+}
+
 static void r_user_erase(void *state, const char *user, chatd_erase_cb cb, void *ctx)
 {
     struct rstore *st = state;
@@ -1411,6 +1454,7 @@ static const struct chatd_storage_ops redis_ops = {
     /* SDK 1.2: transcripts. */
     .room_close = r_room_close,
     .room_purge = r_room_purge,
+    .room_purge_ids = r_room_purge_ids,
     .user_erase = r_user_erase,
     /* SDK 2.2: edits and deletes. */
     .message_edit = r_message_edit,

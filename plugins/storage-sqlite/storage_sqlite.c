@@ -85,7 +85,7 @@ static const char *const migrations[SCHEMA_VERSION] = {
      * ordered byte for byte (BINARY). */
     "CREATE TABLE canned (desk TEXT NOT NULL, shortcut TEXT NOT NULL, title TEXT NOT NULL, body TEXT NOT NULL,"
     " updated_by TEXT NOT NULL, updated_ms INTEGER NOT NULL, PRIMARY KEY (desk, shortcut)) WITHOUT ROWID;",
-    /* 11: a support room's topic (SDK 2.11); NULL: none. */
+    /* 11: a support room's topic (SDK 2.12); NULL: none. */
     "ALTER TABLE rooms ADD COLUMN topic TEXT;",
 };
 
@@ -139,6 +139,7 @@ struct op {
     size_t ncounts;
     struct chatd_canned_reply canned; /* canned_put's argument */
     struct chatd_canned_reply *replies; /* canned_list's answer */
+    const char **ids;                   /* room_purge_ids' answer */
 };
 
 struct sqlstore {
@@ -936,6 +937,7 @@ static chatd_status do_purge(struct sqlstore *st, struct op *o)
         if (remove_room(st, ids[i]) != CHATD_OK)
             return CHATD_ERR_UNAVAILABLE;
     o->n = n;
+    o->ids = ids; /* room_purge_ids names them */
     return CHATD_OK;
 }
 
@@ -1327,7 +1329,7 @@ static chatd_status run_op(struct sqlstore *st, struct op *o)
     case OP_MARK: return do_mark(st, o);
     case OP_GROUP: return do_group(st, o);
     case OP_CLOSE: return do_close(st, o);
-    case OP_PURGE: return do_purge(st, o);
+    case OP_PURGE: case OP_PURGE_IDS: return do_purge(st, o);
     case OP_ERASE: return do_erase(st, o);
     case OP_EDIT: return do_edit(st, o);
     case OP_REVISIONS: return do_revisions(st, o);
@@ -1356,6 +1358,8 @@ static void op_finish(void *arg)
         storage_op_answer_reactions(o->cb, o->ctx, status, o->counts, o->ncounts);
     else if (o->kind == OP_CANNED_LIST)
         storage_op_answer_canned(o->cb, o->ctx, status, o->replies, o->n);
+    else if (o->kind == OP_PURGE_IDS)
+        storage_op_answer_ids(o->cb, o->ctx, status, o->ids, o->n);
     else
         storage_op_answer(o->kind, o->cb, o->ctx, status, o->rooms, o->msgs, o->n);
     pthread_mutex_lock(&o->st->mu);
@@ -1634,6 +1638,14 @@ static void s_room_purge(void *state, int64_t closed_before_ms, size_t limit, ch
     submit(st, o);
 }
 
+static void s_room_purge_ids(void *state, int64_t closed_before_ms, size_t limit, chatd_ids_cb cb, void *ctx)
+{
+    NEW_OP(OP_PURGE_IDS, cb)
+    o->now = closed_before_ms;
+    o->limit = limit;
+    submit(st, o);
+}
+
 static void s_user_erase(void *state, const char *user, chatd_erase_cb cb, void *ctx)
 {
     NEW_OP(OP_ERASE, cb)
@@ -1891,6 +1903,7 @@ static const struct chatd_storage_ops sqlite_ops = {
     /* SDK 1.2: transcripts. */
     .room_close = s_room_close,
     .room_purge = s_room_purge,
+    .room_purge_ids = s_room_purge_ids,
     .user_erase = s_user_erase,
     /* SDK 2.2: edits and deletes. */
     .message_edit = s_message_edit,

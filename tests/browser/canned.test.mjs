@@ -40,7 +40,7 @@ async function save(page, shortcut, title, body) {
 
 // The room's messages as stored, oldest first.
 async function sentBodies(page, room) {
-  return page.evaluate(async (r) => (await desk.api("GET", `/api/rooms/${r}/messages`)).messages
+  return page.evaluate(async (r) => (await desk.chat.rest.request("GET", `/api/rooms/${r}/messages`)).messages
     .sort((a, b) => a.seq - b.seq).map((m) => m.body), room);
 }
 

@@ -1,7 +1,7 @@
 // The 1:1 and group chat page in a real browser: alice starts a direct chat
 // with bob and a group with bob and agent1; unread counts and last messages
-// in the list; replies both ways; typing; leaving a group; edits, deletes
-// and reactions.
+// in the list; replies both ways; typing; leaving a group; edits, deletes,
+// reactions, and replies to a message.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
@@ -290,4 +290,65 @@ test("messages found by a part of their text across chats, a match opening its c
   await bob.waitForSelector("#found-list li >> text=내일오후 비밀 이야기");
   await bob.click("#found-close");
   await bob.waitForSelector("#found", { state: "hidden" });
+});
+
+test("a reply quotes the message it answers, also one further back than the page shown", async () => {
+  const alice = await signIn("alice");
+  const bob = await signIn("bob");
+  await alice.fill("#new-group input[name=title]", "답장 🧵");
+  await alice.fill("#new-group input[name=members]", "bob");
+  await alice.click("#new-group button");
+  await alice.waitForSelector("#pane-title >> text=답장 🧵");
+  const group = await alice.evaluate(() => window.__chat.open.id);
+  await bob.waitForSelector(`#rooms li[data-room="${group}"]`);
+  await bob.click(`#rooms li[data-room="${group}"]`);
+  await bob.waitForSelector("#pane-title >> text=답장 🧵");
+
+  const question = "내일 회의 몇 시예요? 🕒";
+  await say(alice, question);
+  for (let i = 1; i <= 20; i++) await say(alice, `메모 ${i}`);
+  await bob.waitForSelector("#messages li >> text=메모 20");
+
+  // bob starts a reply and leaves it (Escape): the next line is no reply.
+  const asked = (page) => page.locator("#messages li", { has: page.locator(".text", { hasText: question }) });
+  await asked(bob).locator("button.reply").click();
+  await bob.waitForSelector(`#reply-bar:not([hidden]) >> text=Replying to alice: ${question}`);
+  await bob.press("#composer input[name=text]", "Escape");
+  await bob.waitForSelector("#reply-bar", { state: "hidden" });
+  await say(bob, "잠깐만요");
+  await alice.waitForSelector("#messages li >> text=잠깐만요");
+  assert.equal(await alice.locator("#messages li", { hasText: "잠깐만요" }).locator(".quote").count(), 0);
+
+  // Reply: the question quoted above the answer, in both browsers.
+  await asked(bob).locator("button.reply").click();
+  await bob.waitForSelector("#reply-bar:not([hidden])");
+  await say(bob, "오후 세 시요 ✅");
+  await bob.waitForSelector("#reply-bar", { state: "hidden" });
+  const answer = (page) => page.locator("#messages li", { has: page.locator(".text", { hasText: "오후 세 시요 ✅" }) });
+  for (const page of [alice, bob]) {
+    await answer(page).locator(".quote").waitFor();
+    assert.equal(await answer(page).locator(".quote .who").textContent(), "↩ alice ");
+    assert.equal(await answer(page).locator(".quote .excerpt").textContent(), question);
+  }
+  const questionSeq = Number(await asked(alice).getAttribute("data-seq"));
+  assert.equal(Number(await answer(alice).locator(".quote").getAttribute("data-reply-to")), questionSeq);
+
+  // Reopened, the newest 20 no longer hold the question: the quote reads
+  // it from the history, and a click brings it into view.
+  await alice.click(`#rooms li[data-room="${group}"]`);
+  await answer(alice).locator(".quote .excerpt").waitFor();
+  await alice.waitForFunction((q) => document.querySelector("#messages .quote .excerpt")?.textContent === q, question);
+  assert.equal(await asked(alice).count(), 0);
+  await answer(alice).locator(".quote").click();
+  await alice.waitForSelector(`#messages li.flash[data-seq="${questionSeq}"]`);
+
+  // bob answers the answer: the bar shows it while he writes.
+  await answer(bob).locator("button.reply").click();
+  await bob.fill("#composer input[name=text]", "네, 3층 회의실에서 봬요 🙌");
+  await answer(bob).scrollIntoViewIfNeeded();
+  await bob.screenshot({ path: path.join(SHOTS, "chat-reply.png") });
+  await bob.press("#composer input[name=text]", "Enter");
+  const last = alice.locator("#messages li", { has: alice.locator(".text", { hasText: "3층 회의실" }) });
+  await last.locator(".quote").waitFor();
+  assert.equal(await last.locator(".quote .excerpt").textContent(), "오후 세 시요 ✅");
 });

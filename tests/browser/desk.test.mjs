@@ -128,7 +128,9 @@ test("customer and agents go through the whole support flow", async () => {
 
   // The customer's connection drops; what is said meanwhile arrives once.
   const before = await count(customer);
-  await customer.evaluate(() => desk.client.forceDisconnect());
+  await customer.evaluate(() => desk.chat.stomp.forceDisconnect());
+  // The page says when it tries again (the client's back-off, half a second at least).
+  await customer.waitForSelector("#status:not(.online) >> text=/reconnecting in \\d+ s/");
   for (const text of ["While you were away (1)", "While you were away (2)"]) {
     await agent1.fill("#composer input", text);
     await agent1.press("#composer input", "Enter");

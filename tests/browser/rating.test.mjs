@@ -81,7 +81,7 @@ test("after completion the customer downloads the transcript and rates the chat"
 
   // A second rating is refused by the server (the page offers none).
   const again = await alice.evaluate(async (r) => {
-    try { await desk.api("POST", `/api/rooms/${r}/rating`, { rating: 1 }); return "stored"; }
+    try { await desk.chat.rest.request("POST", `/api/rooms/${r}/rating`, { rating: 1 }); return "stored"; }
     catch (err) { return err.status; }
   }, room);
   assert.equal(again, 409);

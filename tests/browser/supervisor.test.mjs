@@ -117,7 +117,7 @@ test("notes stay with the desk; the supervisor oversees and reassigns", async ()
 
   // A plain agent is no supervisor.
   const refused = await agent2.evaluate(async () => {
-    try { await desk.api("GET", "/api/support/overview"); return null; } catch (e) { return e.status; }
+    try { await desk.chat.rest.request("GET", "/api/support/overview"); return null; } catch (e) { return e.status; }
   });
   assert.equal(refused, 403);
   for (const p of [agent1, agent2, alice, sup]) await p.context().close();

@@ -96,7 +96,7 @@ test("an agent transfers a chat to another agent, who hands it back to the queue
   await agent1.selectOption("#transfer-to", "agent2");
   await agent2.context().close();
   await agent1.waitForFunction(async () => {
-    const r = await desk.api("GET", "/api/agents");
+    const r = await desk.chat.rest.request("GET", "/api/agents");
     return r.agents.some((a) => a.user === "agent2" && a.status === "offline");
   });
   await agent1.click("#transfer-submit");

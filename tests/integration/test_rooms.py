@@ -1,13 +1,16 @@
 """The rooms scenarios (docs/rest-api.md, docs/protocol.md): written once,
 run per profile (a chat.ini with a storage and a broker). CHATD_PROFILE
 picks one; the default is memory+simple."""
+import http.client
 import json
 import os
 import re
 import shutil
+import sqlite3
 import tempfile
 import threading
 import unittest
+import urllib.parse
 import urllib.request
 
 from chatd_harness import SLOWDOWN, Chatd, wait_for
@@ -909,8 +912,11 @@ class Rooms(ProfileServer):
         elif storage["plugin"] == "mysql":
             storage = self.backends["mysql"].database("chatd_retention")
 
+        files_dir = os.path.join(self.data, "retention-files")
+
         def edit(s):
-            s.update({"storage": storage, "broker": {"plugin": "simple"}, "rooms": {"retention": "1s"}})
+            s.update({"storage": storage, "broker": {"plugin": "simple"}, "rooms": {"retention": "1s"},
+                      "files": {"plugin": "local", "dir": files_dir}})
         with Chatd(edit) as srv:
             wait_for(lambda: healthy(srv.http_port), what="storage ready")
             alice = Api(srv.http_port, "alice")
@@ -921,6 +927,28 @@ class Rooms(ProfileServer):
             self.addCleanup(c.close)
             send_message(c, rid, "상담 종료 감사합니다 🙏", receipt="r")
             c.expect("RECEIPT")
+            # What chatd keeps beside the room: an attachment, an agent's note.
+            conn = http.client.HTTPConnection("127.0.0.1", srv.http_port, timeout=10)
+            conn.request("POST", "/api/rooms/%s/files?name=%s" % (rid, urllib.parse.quote("영수증 🧾.txt")),
+                         "영수증 🧾".encode(), {"Authorization": alice.auth, "Content-Type": "text/plain"})
+            r = conn.getresponse()
+            body = r.read()
+            conn.close()
+            self.assertEqual(r.status, 201, body)
+            stored = lambda: {n for n in os.listdir(files_dir) if n.endswith(".meta")}
+
+            def notes_left():
+                db = sqlite3.connect(storage["path"])
+                try:
+                    return db.execute("SELECT count(*) FROM rooms WHERE id = ?", (rid + "-notes",)).fetchone()[0]
+                finally:
+                    db.close()
+            self.assertEqual(len(stored()), 1)
+            status, note = Api(srv.http_port, "agent1").post("/api/rooms/%s/notes" % rid,
+                                                             {"body": "환불 처리 완료 ✅"})
+            self.assertEqual(status, 201, note)
+            if storage["plugin"] == "sqlite":
+                self.assertEqual(notes_left(), 1)
             self.assertEqual(alice.delete("/api/rooms/" + rid)[1]["history"], "kept")
             status, kept = alice.post("/api/rooms", {"kind": "support"})
             self.assertEqual(status, 201)
@@ -931,6 +959,10 @@ class Rooms(ProfileServer):
             self.assertEqual(alice.get("/api/rooms/" + kept["id"])[0], 200)  # open rooms stay
             self.assertGreaterEqual(self.metric(srv.http_port, "chatd_rooms_purged_total"), 1)
             self.assertIn("retention: purged 1 support room", srv.read_log())
+            # The storage named the room: its file and its notes went too.
+            wait_for(lambda: not stored(), what="the purged room's file removed")
+            if storage["plugin"] == "sqlite":
+                wait_for(lambda: notes_left() == 0, what="the purged room's notes removed")
 
 
 if __name__ == "__main__":

@@ -86,6 +86,17 @@ class SupportDesk(unittest.TestCase):
         if errors:
             raise errors[0]
 
+    def setUp(self):
+        # Each test starts with the desk empty: an agent an earlier test
+        # connected is offline on every instance (its session's end may
+        # still be on its way), so routing gives this test's rooms only to
+        # this test's agents.
+        for i in range(len(self.nodes)):
+            def idle():
+                _, body = self.api("desk1", i).get("/api/agents")
+                return all(a["status"] == "offline" for a in body["agents"])
+            wait_for(idle, what="every agent offline on instance %d" % i)
+
     def node(self, i):
         return self.nodes[i % len(self.nodes)]
 

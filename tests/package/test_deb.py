@@ -73,6 +73,8 @@ class PackageContents(unittest.TestCase):
                      "/usr/include/chatd/host.h", "/usr/share/chatd/web/customer.html",
                      "/usr/share/chatd/web/node_modules/@stomp/stompjs/bundles/stomp.umd.min.js",
                      "/usr/share/chatd/web/spring.html",
+                     "/usr/share/chatd/web/chatd-client/index.js",
+                     "/usr/share/chatd/web/chatd-client/stompjs/index.js",
                      "/usr/share/chatd/web/node_modules/sockjs-client/dist/sockjs.min.js"):
             self.assertIn(path, names)
         for plugin in ("auth_static", "auth_jwt", "storage_sqlite", "storage_postgres", "storage_redis",
@@ -142,7 +144,8 @@ class InstallAndServe(unittest.TestCase):
                     self.assertIsNone(proc.poll(), "chatd exited")
                     self.assertLess(time.monotonic(), deadline, "chatd did not answer /healthz")
                     time.sleep(0.05)
-            for page in ("customer.html", "chat.html", "node_modules/@stomp/stompjs/bundles/stomp.umd.min.js"):
+            for page in ("customer.html", "chat.html", "node_modules/@stomp/stompjs/bundles/stomp.umd.min.js",
+                         "chatd-client/index.js", "chatd-client/stompjs/client.js"):
                 with urllib.request.urlopen("http://127.0.0.1:%d/%s" % (http, page), timeout=5) as resp:
                     self.assertEqual(resp.status, 200, page)
             # The packaged configuration has no users: a CONNECT is refused.

@@ -161,13 +161,13 @@ struct result {
     bool has_comment;
     char comment[1200];
     int64_t rated_ms;
-    /* SDK 2.11: a support room's topic ("-" for none) */
+    /* SDK 2.12: a support room's topic ("-" for none) */
     char topic[64];
     char topics[16][64]; /* rooms_cb: each room's */
 };
 
 /* A room's topic as the result keeps it: "-" for none, and for a struct of
- * a plugin older than SDK 2.11. */
+ * a plugin older than SDK 2.12. */
 static void topic_of(char *out, size_t len, const struct chatd_room *r)
 {
     bool has = r->size >= offsetof(struct chatd_room, topic) + sizeof r->topic && r->topic;
@@ -281,6 +281,18 @@ static void messages_cb(void *ctx, chatd_status st, const struct chatd_message *
         res->body_lens[i] = e->body_len;
         res->has_cid[i] = e->client_id != NULL;
     }
+    res->done++;
+}
+
+/* SDK 2.11: the rooms room_purge_ids named, in r->ids (the first 16). */
+static void ids_cb(void *ctx, chatd_status st, const char *const *ids, size_t n)
+{
+    note_early();
+    struct result *res = ctx;
+    res->st = st;
+    res->n = n;
+    for (size_t i = 0; i < n && i < 16; i++)
+        snprintf(res->ids[i], sizeof res->ids[i], "%s", ids[i]);
     res->done++;
 }
 
@@ -1283,7 +1295,7 @@ static void rate(const struct chatd_storage_ops *ops, void *state, const char *r
 
 /* SDK 2.6: a customer's rating, once per completed or closed support
  * room, kept with the room (Korean and emoji intact), gone with it. */
-/* SDK 2.11: a support room keeps the topic it was created with, and
+/* SDK 2.12: a support room keeps the topic it was created with, and
  * every answer with the room carries it: get, list, claim, complete,
  * close, and the EXISTS of a second create under the same key. Keeping it
  * is optional (a room without one goes to any agent): a plugin that
@@ -1307,7 +1319,7 @@ static void topics(const struct chatd_storage_ops *ops, void *state, const char 
     wait_all(r, 3);
     bool required = getenv("CONFORMANCE_STORES") && strstr(getenv("CONFORMANCE_STORES"), "topics");
     if (!required && r[0].st == CHATD_OK && strcmp(r[0].topic, "-") == 0) {
-        printf("%s: keeps no topics (SDK 2.11, optional)\n", plugin);
+        printf("%s: keeps no topics (SDK 2.12, optional)\n", plugin);
         return;
     }
     for (size_t i = 0; i < 3; i++)
@@ -2192,6 +2204,65 @@ static void reactions(const struct chatd_storage_ops *ops, void *state)
     wait_all(&dr, 1);
 }
 
+/* SDK 2.11: a purge that names the rooms it removed, so the host removes
+ * what it keeps beside them (attachments, internal notes). Runs last: it
+ * first purges every closed room the other checks left. */
+static void purge_ids(const struct chatd_storage_ops *ops, void *state)
+{
+    struct result r[8];
+    int drained = 0;
+    do {
+        memset(r, 0, sizeof r);
+        CALL(ops->room_purge_ids(state, INT64_MAX, 1000, ids_cb, &r[0]));
+        wait_all(r, 1);
+        CHECK(r[0].st == CHATD_OK, "purge_ids, draining: %s", chatd_strerror(r[0].st));
+    } while (r[0].st == CHATD_OK && r[0].n > 0 && ++drained < 100);
+
+    static const char text[] = "\xec\xb2\xa8\xeb\xb6\x80 \xed\x8c\x8c\xec\x9d\xbc \xf0\x9f\x93\x8e"; /* 첨부 파일 📎 */
+    CHECK(create(ops, state, "rpi1", CHATD_ROOM_SUPPORT, "pia", NULL, "support:pia", 10) == CHATD_OK, "create rpi1");
+    CHECK(create(ops, state, "rpi2", CHATD_ROOM_SUPPORT, "pib", NULL, "support:pib", 11) == CHATD_OK, "create rpi2");
+    CHECK(create(ops, state, "rpi3", CHATD_ROOM_SUPPORT, "pic", NULL, "support:pic", 12) == CHATD_OK, "create rpi3");
+    CHECK(create(ops, state, "rpi4", CHATD_ROOM_SUPPORT, "pid", NULL, "support:pid", 13) == CHATD_OK, "create rpi4");
+    CHECK(append_as(ops, state, "rpi1", "pia", NULL, text) == CHATD_OK, "a message in rpi1");
+    memset(r, 0, sizeof r);
+    CALL(ops->room_close(state, "rpi1", 100, room_cb, &r[0]));
+    CALL(ops->room_close(state, "rpi2", 200, room_cb, &r[1]));
+    CALL(ops->room_close(state, "rpi3", 300, room_cb, &r[2]));
+    wait_all(r, 3);
+    CHECK(r[0].st == CHATD_OK && r[1].st == CHATD_OK && r[2].st == CHATD_OK, "close rpi1..3");
+
+    /* The oldest first, bounded, each named once; at the cutoff kept. */
+    memset(r, 0, sizeof r);
+    CALL(ops->room_purge_ids(state, 250, 1, ids_cb, &r[0]));
+    wait_all(r, 1);
+    CHECK(r[0].st == CHATD_OK && r[0].n == 1 && strcmp(r[0].ids[0], "rpi1") == 0, "purge_ids limit 1: %s n=%zu %s",
+          chatd_strerror(r[0].st), r[0].n, r[0].n ? r[0].ids[0] : "-");
+    CALL(ops->room_purge_ids(state, 250, 10, ids_cb, &r[1]));
+    wait_all(r, 2);
+    CHECK(r[1].st == CHATD_OK && r[1].n == 1 && strcmp(r[1].ids[0], "rpi2") == 0, "purge_ids the rest: %s n=%zu %s",
+          chatd_strerror(r[1].st), r[1].n, r[1].n ? r[1].ids[0] : "-");
+    CALL(ops->room_purge_ids(state, 250, 10, ids_cb, &r[2]));
+    wait_all(r, 3);
+    CHECK(r[2].st == CHATD_OK && r[2].n == 0, "purge_ids with none due: %s n=%zu", chatd_strerror(r[2].st), r[2].n);
+    CALL(ops->room_get(state, "rpi1", NULL, room_cb, &r[3]));
+    CALL(ops->message_list(state, "rpi1", UINT64_MAX, 0, 20, messages_cb, &r[4]));
+    CALL(ops->room_get(state, "rpi3", NULL, room_cb, &r[5]));
+    CALL(ops->room_get(state, "rpi4", NULL, room_cb, &r[6]));
+    wait_all(r, 7);
+    CHECK(r[3].st == CHATD_ERR_NOT_FOUND && r[4].st == CHATD_ERR_NOT_FOUND, "a named room is gone: %s %s",
+          chatd_strerror(r[3].st), chatd_strerror(r[4].st));
+    CHECK(r[5].st == CHATD_OK && r[6].st == CHATD_OK, "closed after the cutoff and open rooms stay: %s %s",
+          chatd_strerror(r[5].st), chatd_strerror(r[6].st));
+    memset(r, 0, sizeof r);
+    CALL(ops->room_purge_ids(state, INT64_MAX, 10, ids_cb, &r[0]));
+    wait_all(r, 1);
+    CHECK(r[0].st == CHATD_OK && r[0].n == 1 && strcmp(r[0].ids[0], "rpi3") == 0, "purge_ids rpi3: %s n=%zu",
+          chatd_strerror(r[0].st), r[0].n);
+    /* The key of a purged room is free again. */
+    CHECK(create(ops, state, "rpi1b", CHATD_ROOM_SUPPORT, "pia", NULL, "support:pia", 400) == CHATD_OK,
+          "a new support room for a purged room's customer");
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -2561,12 +2632,12 @@ int main(int argc, char **argv)
         CHECK(false, "%s: no room_rate (SDK 2.6)", argv[1]);
     else
         printf("%s: no room_rate (SDK 2.6): not checked\n", argv[1]);
-    if (d->abi_major == CHATD_ABI_MAJOR && d->abi_minor >= 11)
+    if (d->abi_major == CHATD_ABI_MAJOR && d->abi_minor >= 12)
         topics(ops, state, argv[1]);
     else if (getenv("CONFORMANCE_STORES") && strstr(getenv("CONFORMANCE_STORES"), "topics"))
-        CHECK(false, "%s: no topics (SDK 2.11)", argv[1]);
+        CHECK(false, "%s: no topics (SDK 2.12)", argv[1]);
     else
-        printf("%s: no topics (SDK 2.11): not checked\n", argv[1]);
+        printf("%s: no topics (SDK 2.12): not checked\n", argv[1]);
     if (ops->size >= offsetof(struct chatd_storage_ops, canned_list) + sizeof ops->canned_list && ops->canned_put &&
         ops->canned_delete && ops->canned_list) {
         canned(ops, state);
@@ -2578,6 +2649,13 @@ int main(int argc, char **argv)
         CHECK(false, "%s: no canned_put, canned_delete, canned_list (SDK 2.8)", argv[1]);
     else
         printf("%s: no canned replies (SDK 2.8): not checked\n", argv[1]);
+    if (ops->size >= offsetof(struct chatd_storage_ops, room_purge_ids) + sizeof ops->room_purge_ids &&
+        ops->room_purge_ids && ops->room_close)
+        purge_ids(ops, state);
+    else if (getenv("CONFORMANCE_STORES") && strstr(getenv("CONFORMANCE_STORES"), "purge_ids"))
+        CHECK(false, "%s: no room_purge_ids (SDK 2.11)", argv[1]);
+    else
+        printf("%s: no room_purge_ids (SDK 2.11): not checked\n", argv[1]);
 
     CHECK(H.early == 0, "%d completions ran before their call returned", H.early);
     CHECK(H.unsized == 0, "%d answered structs had a size below the SDK's", H.unsized);

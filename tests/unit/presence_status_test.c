@@ -157,6 +157,41 @@ static void last_seen_keeps_the_latest(void **state)
     status_book_free(b);
 }
 
+static void oldest_offline_forgotten_past_the_limit(void **state)
+{
+    (void)state;
+    struct status_book *b = status_book_new();
+    status_book_set_limit(b, 10);
+    enum user_status t;
+    /* Online the whole time: never forgotten, however old. */
+    assert_true(status_book_change(b, MINJI, USER_ONLINE, true, 0, 0, &t));
+    char user[32];
+    for (int i = 1; i <= 10; i++) {
+        snprintf(user, sizeof user, "손님-%02d-🙂", i);
+        status_book_seen(b, user, 1000 + i);
+    }
+    /* 11 kept: a tenth past 10, so nothing forgotten yet. */
+    assert_int_equal(status_book_count(b), 11);
+    status_book_seen(b, CAT, 5000);
+    /* 12: the oldest offline users go, down to 10; the newest is kept
+     * though it had no last_seen yet when it came. */
+    assert_int_equal(status_book_count(b), 10);
+    assert_int_equal(status_book_told(b, MINJI), USER_ONLINE);
+    assert_int_equal(status_book_last_seen(b, CAT), 5000);
+    assert_int_equal(status_book_last_seen(b, "손님-01-🙂"), 0);
+    assert_int_equal(status_book_last_seen(b, "손님-02-🙂"), 0);
+    assert_int_equal(status_book_last_seen(b, "손님-03-🙂"), 1003);
+    assert_int_equal(status_book_last_seen(b, "손님-10-🙂"), 1010);
+    /* 0: no limit. */
+    status_book_set_limit(b, 0);
+    for (int i = 0; i < 50; i++) {
+        snprintf(user, sizeof user, "u%d", i);
+        status_book_seen(b, user, 9000 + i);
+    }
+    assert_int_equal(status_book_count(b), 60);
+    status_book_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -166,6 +201,7 @@ int main(void)
         cmocka_unit_test(grace_ending_while_online_elsewhere),
         cmocka_unit_test(no_grace_tells_at_once),
         cmocka_unit_test(last_seen_keeps_the_latest),
+        cmocka_unit_test(oldest_offline_forgotten_past_the_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2048,6 +2048,51 @@ static void routing_round_robin(void **state)
     assert_int_equal(routing_assigned(F->rooms.routing), 3);
 }
 
+/* Two instances' views of one desk: this one does not route until told
+ * it leads; a room opened here meanwhile asks the router, not a sweep. */
+static bool leads;
+static int asked;
+
+static bool is_leader(const void *ctx)
+{
+    (void)ctx;
+    return leads;
+}
+
+static void ask_router(void *ctx)
+{
+    (void)ctx;
+    asked++;
+}
+
+static void routing_asks_the_router_elsewhere(void **state)
+{
+    (void)state;
+    F->agents[0] = "agent1";
+    F->online[0] = "agent1";
+    leads = false, asked = 0;
+    F->rooms.routing = routing_new(&F->rooms, F->srv.base, SUPPORT_ASSIGN_ROUND_ROBIN, is_leader, NULL);
+    assert_non_null(F->rooms.routing);
+    routing_on_elsewhere(F->rooms.routing, ask_router, NULL);
+    char r1[64];
+    open_for("상담 요청 🙏", r1);
+    /* Not the router: asked, and no pass here. */
+    assert_int_equal(asked, 1);
+    assert_false(routing_busy(F->rooms.routing));
+    assigned_to(r1, "");
+    /* The router hears the request and passes at once. */
+    leads = true;
+    routing_heard(F->rooms.routing);
+    routing_wait();
+    assigned_to(r1, "agent1");
+    /* The router's own triggers never ask. */
+    char r2[64];
+    open_for("두 번째 🙏", r2);
+    routing_wait();
+    assert_int_equal(asked, 1);
+    assigned_to(r2, "agent1");
+}
+
 static void routing_least_busy_and_limits(void **state)
 {
     (void)state;
@@ -2583,6 +2628,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(erase_rights_and_events, setup, teardown),
         cmocka_unit_test(routing_picks),
         cmocka_unit_test_setup_teardown(routing_round_robin, setup, teardown),
+        cmocka_unit_test_setup_teardown(routing_asks_the_router_elsewhere, setup, teardown),
         cmocka_unit_test_setup_teardown(routing_least_busy_and_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(routing_leaves_manual_claims, setup, teardown),
         cmocka_unit_test_setup_teardown(routing_limit_decided_by_storage, setup, teardown),

@@ -1,12 +1,16 @@
-// npm run build: the package (tsc -p tsconfig.json, ESM + types in dist/)
-// and the support widget: widget/widget.ts compiled by the same tsc as a
+// npm run build: the package (tsc -p tsconfig.json, ESM + types in dist/);
+// the same modules for the browser, in examples/web/chatd-client/ (the web
+// root chatd serves in development and tests, and the Debian package
+// ships), where the pages import them: dist/*.js with "@stomp/stompjs"
+// pointed at stompjs's own ES modules copied beside them, no bundler, no
+// import map; and the support widget: widget/widget.ts compiled by the same tsc as a
 // plain script, then bundled with @stomp/stompjs's UMD build into one file,
 // dist/widget.js, wrapped in one function so that the page gets nothing but
 // window.ChatdWidget (the UMD build takes the CommonJS branch of its
 // wrapper and fills a local `exports`). A copy goes to examples/web/, the
 // web root chatd serves in development and tests, as /widget.js.
 import { execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
@@ -16,6 +20,31 @@ const pkg = path.join(here, "..");
 const tsc = path.join(pkg, "node_modules", "typescript", "bin", "tsc");
 for (const config of ["tsconfig.json", "tsconfig.widget.json"])
   execFileSync(process.execPath, [tsc, "-p", config], { cwd: pkg, stdio: "inherit" });
+
+// Every .js of a folder tree, as paths relative to it.
+function scripts(dir, sub = "") {
+  return readdirSync(path.join(dir, sub), { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? scripts(dir, path.join(sub, e.name)) : e.name.endsWith(".js") ? [path.join(sub, e.name)] : []);
+}
+const noMap = (s) => s.replace(/\n\/\/# sourceMappingURL=.*$/m, "");
+
+const web = path.join(pkg, "..", "..", "examples", "web");
+if (existsSync(web)) {
+  const out = path.join(web, "chatd-client");
+  rmSync(out, { recursive: true, force: true });
+  const esm = path.join(pkg, "node_modules", "@stomp", "stompjs", "esm6");
+  for (const f of scripts(esm)) {
+    mkdirSync(path.dirname(path.join(out, "stompjs", f)), { recursive: true });
+    writeFileSync(path.join(out, "stompjs", f), noMap(readFileSync(path.join(esm, f), "utf8")));
+  }
+  copyFileSync(path.join(esm, "..", "LICENSE"), path.join(out, "stompjs", "LICENSE"));
+  for (const f of readdirSync(path.join(pkg, "dist")).filter((f) => f.endsWith(".js") && f !== "widget.js")) {
+    const src = noMap(readFileSync(path.join(pkg, "dist", f), "utf8"))
+      .replace(/from "@stomp\/stompjs";/g, 'from "./stompjs/index.js";');
+    if (/from "@/.test(src)) throw new Error(`dist/${f} imports a package the browser cannot resolve`);
+    writeFileSync(path.join(out, f), src);
+  }
+}
 
 const stomp = readFileSync(path.join(pkg, "node_modules", "@stomp", "stompjs", "bundles", "stomp.umd.min.js"), "utf8")
   .replace(/\n\/\/# sourceMappingURL=.*$/m, "");
@@ -33,6 +62,5 @@ ${widget}
 mkdirSync(path.join(pkg, "dist"), { recursive: true });
 const out = path.join(pkg, "dist", "widget.js");
 writeFileSync(out, bundle);
-const web = path.join(pkg, "..", "..", "examples", "web");
 if (existsSync(web)) copyFileSync(out, path.join(web, "widget.js"));
 console.log(`dist/widget.js: ${bundle.length} bytes, ${gzipSync(bundle, { level: 9 }).length} gzipped`);

@@ -1,12 +1,14 @@
 import { Client, type IFrame, type IMessage, type IStompSocket, type StompSubscription } from "@stomp/stompjs";
 
+import { backoffDelay } from "./backoff.js";
 import { ChatdClosedError, ChatdError } from "./errors.js";
 import { notification, supportQueueEvent } from "./events.js";
 import { basicAuth, type FetchLike, RestApi } from "./rest.js";
 import { ChatRoom, Rooms } from "./room.js";
 import { resolveSocketFactory, type WebSocketConstructor } from "./socket.js";
+import { SupportDesk } from "./support.js";
 import { tokenExpiry } from "./token.js";
-import type { Notification, NotificationHandlers, SupportQueueEvent, SupportTransferEvent } from "./types.js";
+import type { Message, Notification, NotificationHandlers, PresenceEvent, SupportDeskEvent } from "./types.js";
 import { RoomWatch, type WatchHost } from "./watch.js";
 
 export interface ConnectOptions {
@@ -26,8 +28,11 @@ export interface ConnectOptions {
   /** Full control over the sockets stompjs opens; wins over `WebSocket`. */
   webSocketFactory?: () => IStompSocket;
   fetch?: FetchLike;
-  /** Wait before reconnecting, ms (default 1000); 0 turns reconnecting off. */
+  /** The first wait before reconnecting, ms (default 1000): doubled after each failed attempt up to
+   * `maxReconnectDelay`, each wait drawn at random from its upper half (jitter); 0 turns reconnecting off. */
   reconnectDelay?: number;
+  /** The longest wait between two connection attempts, ms (default 30000). */
+  maxReconnectDelay?: number;
   /** STOMP heart-beat both ways, ms (default 10000; 0 = off). */
   heartbeat?: number;
   /** Refresh the token this long before its `exp`, ms (default 60000, at most half its remaining life). */
@@ -40,8 +45,9 @@ export interface ConnectOptions {
 export interface ClientEvents {
   /** A STOMP session is up; `reconnected` after the first. */
   connect: { reconnected: boolean; session: string };
-  /** The connection is gone; the client reconnects by itself unless closed. */
-  disconnect: { reason: string };
+  /** The connection (or an attempt at one) is gone; the client tries again in `retryIn` ms unless closed
+   * (null: it will not). */
+  disconnect: { reason: string; retryIn: number | null };
   /** An ERROR frame from the server (the connection closes after it), or a failed token refresh. */
   error: ChatdError;
   /** The session's token was replaced before it ran out. */
@@ -53,7 +59,7 @@ export interface ClientEvents {
 const FINAL_SEND_ERRORS = new Set([
   "no such room", "room is closed to new messages", "invalid message body", "invalid read body",
   "unknown destination", "destination not allowed", "destination is server-only", "body too large",
-  "frame too large",
+  "frame too large", "invalid reply-to", "invalid kind", "no such file",
 ]);
 
 interface Outgoing {
@@ -69,6 +75,26 @@ interface UserSub {
   destination: string;
   onFrame: (m: IMessage) => void;
   sub: StompSubscription | null;
+  /** The SUBSCRIBE's headers, asked anew for every (re)subscription. */
+  headers: () => Record<string, string>;
+  /** Each time the subscription is in place (its RECEIPT). */
+  onLive: () => void;
+  /** In place on this connection. */
+  live?: boolean;
+}
+
+/** A subscription kept across reconnects: `ready` resolves once the first one is in place. */
+export interface Listening {
+  (): void;
+  stop(): void;
+  ready: Promise<void>;
+}
+
+export interface ListenOptions {
+  /** SUBSCRIBE headers, or a function that gives them anew for every (re)subscription (a `since-seq`). */
+  headers?: Record<string, string> | (() => Record<string, string>);
+  /** Each time the subscription is in place (its RECEIPT): on the first connection and after every reconnect. */
+  onLive?: () => void;
 }
 
 type Listener<K extends keyof ClientEvents> = (e: ClientEvents[K]) => void;
@@ -77,6 +103,8 @@ export class ChatClient implements WatchHost {
   /** The REST API (every request authorised like the STOMP session). */
   readonly rest: RestApi;
   readonly rooms: Rooms;
+  /** The support desk: agents, canned replies, the supervisors' overview. */
+  readonly support: SupportDesk;
   /** The underlying @stomp/stompjs client, for what this one does not wrap. */
   readonly stomp: Client;
   /** The authenticated user (CONNECTED's `user-name`). */
@@ -96,9 +124,13 @@ export class ChatClient implements WatchHost {
   private receipts = 0;
   private connects = 0;
   private closed = false;
+  /** Connection attempts that failed (or sessions that ended) since the last CONNECTED. */
+  private failures = 0;
+  private retryWait: { timer: ReturnType<typeof setTimeout>; done: () => void } | null = null;
+  private nextRetry = 0;
   private notificationHandlers = new Set<NotificationHandlers>();
   private notificationSub: UserSub | null = null;
-  private queueHandlers = new Set<(e: SupportQueueEvent | SupportTransferEvent) => void>();
+  private queueHandlers = new Set<(e: SupportDeskEvent) => void>();
   private queueSub: UserSub | null = null;
 
   /** Use connect(). */
@@ -119,16 +151,19 @@ export class ChatClient implements WatchHost {
       },
     }, fetchFn);
     this.rooms = new Rooms(this);
+    this.support = new SupportDesk(this);
     const hb = opts.heartbeat ?? 10000;
     this.stomp = new Client({
       webSocketFactory: socketFactory,
-      reconnectDelay: opts.reconnectDelay ?? 1000,
+      // stompjs reconnects at once; beforeConnect below waits the back-off first.
+      reconnectDelay: (opts.reconnectDelay ?? 1000) > 0 ? 1 : 0,
       heartbeatIncoming: hb,
       heartbeatOutgoing: hb,
       connectionTimeout: opts.connectTimeout ?? 10000,
       debug: opts.debug ?? (() => {}),
     });
     this.stomp.beforeConnect = async () => {
+      if (this.failures > 0) await this.backOff();
       this.stomp.connectHeaders = await this.connectHeaders();
     };
     this.stomp.onConnect = (f) => this.onConnected(f);
@@ -153,8 +188,64 @@ export class ChatClient implements WatchHost {
     return new ChatRoom(this, id);
   }
 
-  /** Personal events on /user/queue/notifications; returns a function that stops them. */
-  onNotification(handlers: NotificationHandlers): () => void {
+  /**
+   * Any destination's MESSAGE frames (a `/topic/…` the server's `[stomp] allow`
+   * admits, a room's notes, /user/queue/presence), subscribed again after
+   * every reconnect. Returns a function that stops it, with `ready`: resolves
+   * once the first SUBSCRIBE is in place.
+   */
+  listen(destination: string, onMessage: (m: IMessage) => void, opts: ListenOptions = {}): Listening {
+    const h = opts.headers;
+    const u = this.userSubscribe(destination, onMessage, typeof h === "function" ? h : () => ({ ...(h ?? {}) }),
+                                 opts.onLive);
+    return this.stopper(() => this.userUnsubscribe(u), u);
+  }
+
+  /** SEND to any destination, without a receipt: dropped while offline. */
+  publish(destination: string, body = "", headers: Record<string, string> = {}): void {
+    this.sendEphemeral(destination, body, headers);
+  }
+
+  /** Say whether the user is away (docs/presence.md); dropped while offline. */
+  setPresence(status: "online" | "away"): void {
+    this.sendEphemeral("/app/presence", "", { status });
+  }
+
+  /** Presence changes of the people the user shares a room with (/user/queue/presence). */
+  onPresence(cb: (p: PresenceEvent) => void): Listening {
+    return this.listen("/user/queue/presence", (m) => {
+      try {
+        cb(JSON.parse(m.body) as PresenceEvent);
+      } catch {
+        /* not JSON: not a presence event */
+      }
+    });
+  }
+
+  /** The presence of the named users who share a room with the caller, and the caller's (at most 100). */
+  async presence(users: string[]): Promise<PresenceEvent[]> {
+    const r = await this.rest.request<{ presence: PresenceEvent[] }>(
+      "GET", "/api/presence?users=" + users.map(encodeURIComponent).join(","));
+    return r.presence;
+  }
+
+  /** Messages of every room the caller may read that hold `q` anywhere in their text, newest first; pass
+   * `next_cursor` back as `cursor` for the next page (null: the last). */
+  search(q: string, opts: { cursor?: string; limit?: number } = {}): Promise<{ messages: Message[]; next_cursor: string | null }> {
+    const p = new URLSearchParams({ q });
+    if (opts.cursor) p.set("cursor", opts.cursor);
+    if (opts.limit !== undefined) p.set("limit", String(opts.limit));
+    return this.rest.request("GET", "/api/search?" + p.toString());
+  }
+
+  /** Agents, supervisors: an agent's status or load changed (/topic/support/agents). */
+  onAgents(cb: () => void): Listening {
+    return this.listen("/topic/support/agents", () => cb());
+  }
+
+  /** Personal events on /user/queue/notifications; returns a function that stops them, with `ready`
+   * (resolves once the subscription is in place: nothing sent to the user after that is missed). */
+  onNotification(handlers: NotificationHandlers): Listening {
     this.notificationHandlers.add(handlers);
     if (!this.notificationSub) {
       this.notificationSub = this.userSubscribe("/user/queue/notifications", (m) => {
@@ -166,17 +257,18 @@ export class ChatClient implements WatchHost {
         }
       });
     }
-    return () => {
+    return this.stopper(() => {
       this.notificationHandlers.delete(handlers);
       if (!this.notificationHandlers.size && this.notificationSub) {
         this.userUnsubscribe(this.notificationSub);
         this.notificationSub = null;
       }
-    };
+    }, this.notificationSub);
   }
 
-  /** Agents: changes of the unassigned support queue, and rooms handed on; returns a function that stops them. */
-  onSupportQueue(cb: (e: SupportQueueEvent | SupportTransferEvent) => void): () => void {
+  /** Agents and supervisors: changes of the unassigned support queue, rooms handed on, ratings and
+   * first-response targets missed; returns a function that stops them, with `ready`. */
+  onSupportQueue(cb: (e: SupportDeskEvent) => void): Listening {
     this.queueHandlers.add(cb);
     if (!this.queueSub) {
       this.queueSub = this.userSubscribe("/topic/support/queue", (m) => {
@@ -184,19 +276,23 @@ export class ChatClient implements WatchHost {
         if (e) for (const h of [...this.queueHandlers]) h(e);
       });
     }
-    return () => {
+    return this.stopper(() => {
       this.queueHandlers.delete(cb);
       if (!this.queueHandlers.size && this.queueSub) {
         this.userUnsubscribe(this.queueSub);
         this.queueSub = null;
       }
-    };
+    }, this.queueSub);
   }
 
   /** Close the connection for good: sends still waiting for their RECEIPT are rejected. */
   async close(): Promise<void> {
     this.closed = true;
     this.clearRefresh();
+    if (this.retryWait) {
+      clearTimeout(this.retryWait.timer);
+      this.retryWait.done();
+    }
     for (const w of [...this.watches]) w.stop();
     const pending = this.outbox.splice(0);
     for (const o of pending) o.reject(new ChatdClosedError());
@@ -222,10 +318,10 @@ export class ChatClient implements WatchHost {
   }
 
   /** SEND without a receipt, dropped when offline (typing). */
-  sendEphemeral(destination: string, body: string): void {
+  sendEphemeral(destination: string, body: string, headers: Record<string, string> = {}): void {
     if (!this.connected) return;
     try {
-      this.stomp.publish({ destination, body });
+      this.stomp.publish({ destination, body, headers });
     } catch {
       /* the connection went meanwhile */
     }
@@ -299,11 +395,36 @@ export class ChatClient implements WatchHost {
     }
   }
 
-  private userSubscribe(destination: string, onFrame: (m: IMessage) => void): UserSub {
-    const u: UserSub = { destination, onFrame, sub: null };
+  private userSubscribe(destination: string, onFrame: (m: IMessage) => void,
+                        headers: () => Record<string, string> = () => ({}), onLive: () => void = () => {}): UserSub {
+    const u: UserSub = { destination, onFrame, sub: null, headers, onLive };
     this.userSubs.add(u);
-    if (this.connected) u.sub = this.subscribe(destination, onFrame, {}, () => {}, (e) => this.emit("error", e));
+    if (this.connected) this.resubscribe(u);
     return u;
+  }
+
+  private resubscribe(u: UserSub): void {
+    u.sub = this.subscribe(u.destination, u.onFrame, u.headers(), () => u.onLive(), (e) => this.emit("error", e));
+  }
+
+  /** A stop function with `ready`: resolves at the first RECEIPT of `u`'s subscription after now (or of a
+   * subscription already in place). */
+  private stopper(stop: () => void, u: UserSub | null): Listening {
+    let resolve!: () => void;
+    const ready = new Promise<void>((r) => (resolve = r));
+    if (u) {
+      if (u.sub && u.live) resolve();
+      const before = u.onLive;
+      u.onLive = () => {
+        u.live = true;
+        before();
+        resolve();
+      };
+    }
+    const f = (() => stop()) as Listening;
+    f.stop = stop;
+    f.ready = ready;
+    return f;
   }
 
   private userUnsubscribe(u: UserSub): void {
@@ -353,7 +474,19 @@ export class ChatClient implements WatchHost {
     return this.tokenPending;
   }
 
+  /** The wait before the next attempt: `nextRetry`, set when the last one ended. */
+  private backOff(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        this.retryWait = null;
+        resolve();
+      };
+      this.retryWait = { timer: setTimeout(done, this.nextRetry), done };
+    });
+  }
+
   private onConnected(f: IFrame): void {
+    this.failures = 0;
     const reconnected = this.connects > 0;
     this.connects++;
     this.user = f.headers["user-name"] ?? this.user;
@@ -361,8 +494,7 @@ export class ChatClient implements WatchHost {
     this.errorReceipts.clear();
     // Subscriptions first, so that the watches see the messages replayed below.
     for (const w of [...this.watches]) w.subscribe();
-    for (const u of this.userSubs)
-      u.sub = this.subscribe(u.destination, u.onFrame, {}, () => {}, (e) => this.emit("error", e));
+    for (const u of this.userSubs) this.resubscribe(u);
     for (const o of [...this.outbox]) this.transmit(o);
     this.scheduleRefresh();
     this.emit("connect", { reconnected, session: this.session });
@@ -371,9 +503,18 @@ export class ChatClient implements WatchHost {
   private onClosed(reason: string): void {
     this.clearRefresh();
     for (const w of this.watches) w.dropped();
-    for (const u of this.userSubs) u.sub = null;
+    for (const u of this.userSubs) {
+      u.sub = null;
+      u.live = false;
+    }
     for (const o of this.outbox) o.receipt = null;
-    this.emit("disconnect", { reason });
+    const base = this.opts.reconnectDelay ?? 1000;
+    let retryIn: number | null = null;
+    if (!this.closed && base > 0) {
+      this.failures++;
+      retryIn = this.nextRetry = backoffDelay(this.failures, base, this.opts.maxReconnectDelay ?? 30000);
+    }
+    this.emit("disconnect", { reason, retryIn });
   }
 
   private onStompError(f: IFrame): void {

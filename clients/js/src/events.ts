@@ -1,7 +1,7 @@
 // STOMP MESSAGE frames of chatd's own destinations turned into typed events.
 import type { IMessage } from "@stomp/stompjs";
 
-import type { Message, Notification, Room, RoomEvent, SupportQueueEvent, SupportTransferEvent } from "./types.js";
+import type { Message, Notification, Room, RoomEvent, SupportDeskEvent, SupportTransferEvent } from "./types.js";
 
 function json(frame: IMessage): any {
   try {
@@ -29,7 +29,8 @@ export function frameMessage(frame: IMessage): Message {
     m.edited_at = Number(h["edited-at"]);
   }
   if (h.deleted === "true") m.deleted = true;
-  if (h.kind === "system" || h.kind === "file") m.kind = h.kind;
+  if (h.kind === "system" || h.kind === "file" || h.kind === "note") m.kind = h.kind;
+  if (h["reply-to"]) m.reply_to = Number(h["reply-to"]);
   return m;
 }
 
@@ -106,6 +107,11 @@ export function notification(frame: IMessage): Notification | null {
     case "closed":
     case "room-added":
       return { type: frame.headers.event, roomId, room: roomOrNull(b) };
+    case "queue-position": {
+      const n: Notification = { type: "queue-position", roomId: b.room ?? roomId, position: Number(b.position) };
+      if (typeof b.estimated_wait_ms === "number") n.estimatedWaitMs = b.estimated_wait_ms;
+      return n;
+    }
     case "unread":
       return { type: "unread", roomId: b.room ?? roomId, readSeq: Number(b.read_seq), unread: Number(b.unread) };
     case "transferred": {
@@ -119,8 +125,14 @@ export function notification(frame: IMessage): Notification | null {
 }
 
 /** A /topic/support/queue event, or null. */
-export function supportQueueEvent(frame: IMessage): SupportQueueEvent | SupportTransferEvent | null {
+export function supportQueueEvent(frame: IMessage): SupportDeskEvent | null {
   const t = frame.headers.event;
+  if (t === "rated") return { type: "rated", room: json(frame) };
+  if (t === "sla-breached") {
+    const b = json(frame);
+    return { type: "sla-breached", roomId: b.room ?? frame.headers.room, customer: b.customer,
+             waitingSince: Number(b.waiting_since), targetMs: Number(b.target_ms) };
+  }
   if (t === "transferred") {
     const b = json(frame);
     const e: SupportTransferEvent = { type: "transferred", roomId: frame.headers.room, from: b.from,

@@ -1,10 +1,13 @@
 export { ChatClient, connect } from "./client.js";
+export { backoffDelay } from "./backoff.js";
 export { newClientId } from "./ids.js";
-export type { ClientEvents, ConnectOptions } from "./client.js";
+export type { ClientEvents, ConnectOptions, Listening, ListenOptions } from "./client.js";
 export { ChatdClosedError, ChatdError } from "./errors.js";
 export { ChatRoom, Rooms } from "./room.js";
 export type { PageOptions, SendOptions, SendResult, WatchOptions } from "./room.js";
 export type { WebSocketConstructor } from "./socket.js";
 export { tokenExpiry } from "./token.js";
 export { RoomWatch } from "./watch.js";
+export { SupportDesk } from "./support.js";
+export type { Agent, AgentsAnswer, CannedAnswer, CannedReply, DeskRoom, Overview } from "./support.js";
 export type * from "./types.js";

@@ -13,8 +13,28 @@ export class RestApi {
   constructor(private readonly base: string, private readonly auth: RestAuth, private readonly fetchFn: FetchLike) {}
 
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    let res = await this.once(method, path, body);
-    if (res.status === 401 && (await this.auth.renew())) res = await this.once(method, path, body);
+    return this.answer<T>(method, path, await this.send(method, path, body));
+  }
+
+  /** POST raw bytes (a file upload): the JSON answer. */
+  async upload<T>(path: string, data: Blob, contentType: string): Promise<T> {
+    return this.answer<T>("POST", path, await this.send("POST", path, data, contentType));
+  }
+
+  /** GET bytes (a file, a transcript) as a Blob. */
+  async blob(path: string): Promise<Blob> {
+    const res = await this.send("GET", path);
+    if (!res.ok) await this.answer("GET", path, res);
+    return res.blob();
+  }
+
+  private async send(method: string, path: string, body?: unknown, raw?: string): Promise<Response> {
+    let res = await this.once(method, path, body, raw);
+    if (res.status === 401 && (await this.auth.renew())) res = await this.once(method, path, body, raw);
+    return res;
+  }
+
+  private async answer<T>(method: string, path: string, res: Response): Promise<T> {
     const text = await res.text();
     let data: any = null;
     if (text) {
@@ -32,13 +52,14 @@ export class RestApi {
     return data as T;
   }
 
-  private async once(method: string, path: string, body?: unknown): Promise<Response> {
+  private async once(method: string, path: string, body?: unknown, raw?: string): Promise<Response> {
     const headers: Record<string, string> = { Authorization: await this.auth.header() };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    return this.fetchFn(this.base + path, {
+    if (raw !== undefined) headers["Content-Type"] = raw;
+    else if (body !== undefined) headers["Content-Type"] = "application/json";
+    return this.fetchFn(/^https?:/.test(path) ? path : this.base + path, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined ? undefined : raw !== undefined ? (body as BodyInit) : JSON.stringify(body),
     });
   }
 }

@@ -1,4 +1,5 @@
-import type { ChatClient } from "./client.js";
+import type { ChatClient, Listening } from "./client.js";
+import { frameMessage } from "./events.js";
 import { newClientId } from "./ids.js";
 import type { ChatdError } from "./errors.js";
 import type { GroupRole, Message, MessagesPage, Reaction, Room, RoomHandlers, RoomScope } from "./types.js";
@@ -9,6 +10,8 @@ const enc = encodeURIComponent;
 export interface SendOptions {
   /** Makes retries idempotent: the server stores one message per sender, room and client-id. Generated when absent. */
   clientId?: string;
+  /** Make it a reply to the room's message with this seq (docs/protocol.md: `reply-to`). */
+  replyTo?: number;
 }
 
 export interface SendResult {
@@ -85,9 +88,30 @@ export class ChatRoom {
   async send(body: string | { text: string; [k: string]: unknown }, opts: SendOptions = {}): Promise<SendResult> {
     const clientId = opts.clientId ?? newClientId();
     const json = typeof body !== "string";
-    const seq = await this.client.sendReliably("/app/rooms/" + this.id + "/send", json ? JSON.stringify(body) : body, {
+    const headers: Record<string, string> = {
       "client-id": clientId,
       "content-type": json ? "application/json" : "text/plain",
+    };
+    if (opts.replyTo !== undefined) headers["reply-to"] = String(opts.replyTo);
+    const seq = await this.client.sendReliably("/app/rooms/" + this.id + "/send", json ? JSON.stringify(body) : body,
+                                               headers);
+    return { clientId, seq: seq ?? 0 };
+  }
+
+  /**
+   * Attach a file (docs/files.md): its bytes go up (POST …/files), then a `file` message naming the
+   * upload, with `caption` as its text (the file's name by default). Resolves once the message is
+   * stored; rejects with the server's refusal (too large, a type not allowed, the quota).
+   */
+  async sendFile(file: Blob, opts: { name?: string; caption?: string; clientId?: string } = {}): Promise<SendResult> {
+    const name = opts.name ?? (file as { name?: string }).name ?? "file";
+    const up = await this.client.rest.upload<{ id: string }>(this.path + "/files?name=" + enc(name), file,
+                                                               file.type || "application/octet-stream");
+    const clientId = opts.clientId ?? newClientId();
+    const body: { file: string; text?: string } = { file: up.id };
+    if (opts.caption !== undefined) body.text = opts.caption;
+    const seq = await this.client.sendReliably("/app/rooms/" + this.id + "/send", JSON.stringify(body), {
+      "client-id": clientId, kind: "file", "content-type": "application/json",
     });
     return { clientId, seq: seq ?? 0 };
   }
@@ -148,6 +172,56 @@ export class ChatRoom {
     const w = this.client.watch(this.id, since, handlers, opts.onError, opts.sinceRev);
     if (this.client.connected) await w.ready;
     return w;
+  }
+
+  /** A support room's internal notes (agents and supervisors): newest first (`before`), or oldest first
+   * after a seq (`after`); a note is a message of kind `note`, its seq counting the room's notes. */
+  notes(opts: { before?: number; after?: number; limit?: number } = {}): Promise<{ notes: Message[]; next_before?: number }> {
+    const q = new URLSearchParams();
+    if (opts.before !== undefined) q.set("before", String(opts.before));
+    if (opts.after !== undefined) q.set("after", String(opts.after));
+    if (opts.limit !== undefined) q.set("limit", String(opts.limit));
+    const qs = q.toString();
+    return this.client.rest.request("GET", this.path + "/notes" + (qs ? "?" + qs : ""));
+  }
+
+  /** Write an internal note (the customer never sees it): resolves with it once stored; `clientId`
+   * makes a retry store it once. */
+  addNote(body: string, opts: { clientId?: string } = {}): Promise<Message> {
+    return this.client.rest.request<Message>("POST", this.path + "/notes",
+                                             { body, client_id: opts.clientId ?? newClientId() });
+  }
+
+  /**
+   * The room's new notes live, each once, kept across reconnects: every SUBSCRIBE asks for the notes
+   * after the newest delivered (`since-seq`), from `sinceSeq` on (default 0: every note first).
+   * Returns a function that stops it, with `ready`.
+   */
+  watchNotes(onNote: (note: Message) => void, opts: { sinceSeq?: number } = {}): Listening {
+    const seen = new Set<number>();
+    let last = opts.sinceSeq ?? 0;
+    return this.client.listen("/topic/rooms/" + this.id + "/notes", (frame) => {
+      if (frame.headers.event !== "note") return;
+      const note = frameMessage(frame);
+      if (note.seq <= (opts.sinceSeq ?? 0) || seen.has(note.seq)) return;
+      seen.add(note.seq);
+      while (seen.has(last + 1)) last++;
+      onNote(note);
+    }, { headers: () => ({ "since-seq": String(last) }) });
+  }
+
+  /** The customer rates their completed or closed support room, once (1 to 5, a comment optional):
+   * resolves with the room and its `rating`. */
+  async rate(score: number, comment?: string): Promise<Room & { rating?: { score: number; comment?: string } }> {
+    const body: { rating: number; comment?: string } = { rating: score };
+    if (comment) body.comment = comment;
+    this.info = await this.client.rest.request<Room>("POST", this.path + "/rating", body);
+    return this.info;
+  }
+
+  /** A support room's transcript as UTF-8 text, one line per message (its customer, agents, admins). */
+  transcript(): Promise<Blob> {
+    return this.client.rest.blob(this.path + "/transcript?format=text");
   }
 
   /** Agents: take an unassigned support room (409 when another agent was first). */

@@ -25,8 +25,11 @@ export interface Message {
   edited_at?: number;
   /** true for a deleted message: a tombstone at its seq, body "". */
   deleted?: boolean;
-  /** "text" (a member's), "system" (the server's: a transfer, say) or "file" (reserved). */
-  kind?: "text" | "system" | "file";
+  /** "text" (a member's), "system" (the server's: a transfer, say), "file" (an attachment), or "note"
+   * (a support room's internal note: agents and supervisors only). */
+  kind?: "text" | "system" | "file" | "note";
+  /** The seq of the room's message this one replies to (absent or null: not a reply). */
+  reply_to?: number | null;
   /** History pages only (a storage that keeps reactions): every emoji with its count, `me` for the reader. */
   reactions?: Reaction[];
 }
@@ -179,12 +182,20 @@ export interface TransferredNotification {
   type: "transferred"; roomId: string; from: string; to: string | null; by: string; note?: string;
 }
 
+/** Automatic assignment: the user's waiting support room's place in the queue changed. */
+export interface QueuePositionNotification {
+  type: "queue-position"; roomId: string; position: number;
+  /** The server's estimate of the wait, ms (absent until it has one). */
+  estimatedWaitMs?: number;
+}
+
 /** The user's read mark in a room moved (on any of their sessions or devices): the mark and what is left unread. */
 export interface UnreadNotification { type: "unread"; roomId: string; readSeq: number; unread: number }
 
 export interface NotificationMap {
   message: MessageNotification;
   unread: UnreadNotification;
+  "queue-position": QueuePositionNotification;
   assigned: AssignedNotification;
   closed: ClosedNotification;
   "room-added": RoomAddedNotification;
@@ -200,6 +211,26 @@ export interface SupportQueueEvent {
   type: "opened" | "claimed" | "closed" | "reopened";
   room: Room;
 }
+/** /topic/support/queue: a customer rated their chat (`room` with its `rating`). */
+export interface SupportRatedEvent {
+  type: "rated";
+  room: Room & { rating?: { score: number; comment?: string; rated_at?: number } };
+}
+/** /topic/support/queue: a customer waited for an agent's answer past the desk's first-response target. */
+export interface SupportSlaBreachedEvent {
+  type: "sla-breached"; roomId: string; customer: string; waitingSince: number; targetMs: number;
+}
+/** Everything /topic/support/queue tells. */
+export type SupportDeskEvent = SupportQueueEvent | SupportTransferEvent | SupportRatedEvent | SupportSlaBreachedEvent;
+
+/** /user/queue/presence: a person the user shares a room with changed status. */
+export interface PresenceEvent {
+  user: string;
+  status: "online" | "away" | "offline";
+  /** Unix ms, when they went offline (null when unknown). */
+  last_seen?: number | null;
+}
+
 /** /topic/support/queue: a room was handed on (to null: back to the queue), with the note when there was one. */
 export interface SupportTransferEvent {
   type: "transferred"; roomId: string; from: string; to: string | null; by: string; note?: string;

@@ -289,18 +289,18 @@ struct chatd_room {
     uint32_t rating;
     const char *rating_comment;
     int64_t rated_ms;
-    /* SDK 2.11: a support room's topic ("billing"), which routes it to the
+    /* SDK 2.12: a support room's topic ("billing"), which routes it to the
      * agents with that skill (docs/support-desk.md, "Topics and skills"):
      * NULL or 1..CHATD_TOPIC_MAX bytes of a-z, 0-9, '-', '_'. Set in
      * room_create's argument (checked by chatd); a plugin that keeps it
      * (optional, as everything a minor adds) stores it with the room and
      * answers it with the room from every operation, NULL for a room
-     * without one. A plugin that does not (one built before 2.11 ignores
+     * without one. A plugin that does not (one built before 2.12 ignores
      * it) has rooms without a topic, which go to any agent. */
     const char *topic;
 };
 
-/* The longest topic, in bytes (SDK 2.11). */
+/* The longest topic, in bytes (SDK 2.12). */
 #define CHATD_TOPIC_MAX 32
 
 /* A member's role in a group room, in rank order: a higher value
@@ -505,6 +505,9 @@ struct chatd_room_rating {
 
 /* n: how many things the operation did. */
 typedef void (*chatd_count_cb)(void *ctx, chatd_status st, uint64_t n);
+/* SDK 2.11: the ids of the rooms an operation removed (room_purge_ids);
+ * ids[0..n) borrowed for the callback, NULL with n = 0 when none. */
+typedef void (*chatd_ids_cb)(void *ctx, chatd_status st, const char *const *ids, size_t n);
 
 /* SDK 2.8: canned replies. A desk's saved reply, which its agents insert
  * by its shortcut. Whoever fills it sets every member; all strings are
@@ -804,6 +807,14 @@ struct chatd_storage_ops {
      * for byte (memcmp, a prefix first). OK with none for a desk without
      * replies. */
     void (*canned_list)(void *state, const char *desk, size_t limit, chatd_canned_cb cb, void *ctx);
+
+    /* SDK 2.11: retention that names its rooms. Optional: without it the
+     * host purges with room_purge, and what it keeps beside a purged room
+     * (its attachments' bytes in the files plugin, its internal notes)
+     * stays. As room_purge, in one atomic step, and complete OK with the
+     * ids of the rooms this call removed (n <= limit; a room another
+     * instance removed first is not named). */
+    void (*room_purge_ids)(void *state, int64_t closed_before_ms, size_t limit, chatd_ids_cb cb, void *ctx);
 };
 
 /* ---------------------------------------------------------------- broker */
