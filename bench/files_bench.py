@@ -2,8 +2,9 @@
 """Attachments' throughput on loopback: uploads (POST /api/rooms/{room}/files)
 and downloads (GET .../files/{id}) of SIZE-byte files through one chatd with
 files-local in a temporary directory, by 1 and by CLIENTS concurrent HTTP
-clients (http.client, one keep-alive connection each). Prints the table
-bench/RESULTS.md keeps ("Attachments").
+clients (http.client, one keep-alive connection each), with chatd's peak
+resident memory (VmRSS, sampled every 10 ms) during each phase. Prints the
+table bench/RESULTS.md keeps ("Attachments").
 
     bench/files_bench.py CHATD_BIN PLUGIN_DIR [SIZE_MIB=8] [FILES=24] [CLIENTS=4]
 
@@ -21,6 +22,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 
@@ -28,6 +30,32 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class PeakRss:
+    """chatd's highest VmRSS (MiB) while a `with` block runs."""
+
+    def __init__(self, pid):
+        self.pid, self.peak, self.stop = pid, 0, threading.Event()
+
+    def now(self):
+        with open(f"/proc/{self.pid}/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
+
+    def run(self):
+        while not self.stop.wait(0.01):
+            self.peak = max(self.peak, self.now())
+
+    def __enter__(self):
+        self.peak = self.now()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+        self.peak = max(self.peak, self.now())
 
 
 def main():
@@ -98,18 +126,19 @@ quota_per_user = 0
         for k in (1, clients):
             per = files // k
             t = time.perf_counter()
-            with concurrent.futures.ThreadPoolExecutor(k) as ex:
+            with PeakRss(proc.pid) as up_rss, concurrent.futures.ThreadPoolExecutor(k) as ex:
                 groups = list(ex.map(upload, [per] * k))
             up = per * k * size / (time.perf_counter() - t) / 1e6
             t = time.perf_counter()
-            with concurrent.futures.ThreadPoolExecutor(k) as ex:
+            with PeakRss(proc.pid) as down_rss, concurrent.futures.ThreadPoolExecutor(k) as ex:
                 list(ex.map(download, groups))
             down = per * k * size / (time.perf_counter() - t) / 1e6
-            rows.append((k, per * k, up, down))
-        print(f"| clients | files of {size // (1024 * 1024)} MiB | upload MB/s | download MB/s |")
-        print("|---|---|---|---|")
-        for k, n, up, down in rows:
-            print(f"| {k} | {n} | {up:.0f} | {down:.0f} |")
+            rows.append((k, per * k, up, down, up_rss.peak, down_rss.peak))
+        print(f"| clients | files of {size // (1024 * 1024)} MiB | upload MB/s | download MB/s "
+              "| chatd peak RSS uploading (MiB) | downloading (MiB) |")
+        print("|---|---|---|---|---|---|")
+        for k, n, up, down, up_rss, down_rss in rows:
+            print(f"| {k} | {n} | {up:.0f} | {down:.0f} | {up_rss:.0f} | {down_rss:.0f} |")
     finally:
         proc.terminate()
         proc.wait()

@@ -106,6 +106,12 @@ static void server_from_gateway(evutil_socket_t fd, short what, void *arg)
             files_rest_body(srv, m->session, m->u.http_body.data, m->u.http_body.len, m->u.http_body.end,
                             m->u.http_body.aborted);
             break;
+        case XM_HTTP_SENT:
+            files_rest_sent(srv, m->session, m->u.credit);
+            break;
+        case XM_HTTP_GONE:
+            files_rest_gone(srv, m->session);
+            break;
         default:
             xmsg_dispose(m);
             break;
@@ -392,6 +398,7 @@ int server_init(struct server *srv, const char *config_path, bool quiet, char *e
     memset(srv, 0, sizeof *srv);
     idmap_init(&srv->sessions);
     idmap_init(&srv->uploads);
+    idmap_init(&srv->downloads);
     addr_rate_init(&srv->visitor_rate);
     if (config_load_file(&srv->config, config_path, err, errlen) < 0)
         return -1;
@@ -554,6 +561,8 @@ void server_teardown(struct server *srv)
     plugin_unload(srv->broker);
     files_rest_drop_all(srv);
     plugin_unload(srv->files);
+    if (srv->rooms)
+        files_forget_drop(srv->rooms);
     plugin_unload(srv->storage);
     notifier_free(srv->notifier); /* no storage answer can come any more */
     if (srv->rooms) {

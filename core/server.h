@@ -41,6 +41,7 @@ struct server {
     struct plugin *files; /* [files]; NULL: attachments are off */
     struct files_policy *files_policy; /* with files: [files] as the rooms apply it */
     struct idmap uploads; /* http/files_rest.c: uploads under way, by request id */
+    struct idmap downloads; /* http/files_rest.c: downloads under way, by request id */
     struct broker_port broker_port; /* the broker as the core uses it */
     struct plugin **notify;
     size_t nnotify;

@@ -52,13 +52,14 @@ struct upload {
     char name[FILE_NAME_MAX + 1];
 };
 
+/* Nothing to free here: an abort still unanswered when the plugin is
+ * unloaded (shutdown) never hears back. */
 static void abort_answered(void *ctx, chatd_status st, uint64_t removed)
 {
-    (void)removed;
-    char *id = ctx;
+    (void)ctx, (void)removed;
     if (st != CHATD_OK && st != CHATD_ERR_NOT_FOUND)
-        log_warn("files: an unfinished upload %s was not discarded: %s", id, chatd_strerror(st));
-    free(id);
+        log_warn("files: an unfinished upload was not discarded (the plugin discards it at its next start): %s",
+                 chatd_strerror(st));
 }
 
 /* u goes: its pieces, its plugin upload when one was begun and not
@@ -73,9 +74,8 @@ static void upload_free(struct upload *u)
         free(p);
     }
     if (u->begun && !u->finished && u->srv->files) {
-        char *id = strdup(u->file_id);
-        if (id)
-            files_port_put_abort(u->srv->files, id, abort_answered, id);
+        log_msg(CHATD_LOG_DEBUG, "files", 0, "discarding the unfinished upload %s", u->file_id);
+        files_port_put_abort(u->srv->files, u->file_id, abort_answered, NULL);
     }
     if (u->c)
         rest_call_free(u->c);
@@ -387,6 +387,9 @@ void files_rest_body(struct server *srv, uint64_t id, char *data, size_t len, bo
     upload_step(u);
 }
 
+struct download;
+static void download_free(struct download *d);
+
 void files_rest_drop_all(struct server *srv)
 {
     size_t pos = 0;
@@ -395,6 +398,9 @@ void files_rest_drop_all(struct server *srv)
     while (pos = 0, idmap_next(&srv->uploads, &pos, &id, &v))
         upload_free(v);
     idmap_free(&srv->uploads);
+    while (pos = 0, idmap_next(&srv->downloads, &pos, &id, &v))
+        download_free(v);
+    idmap_free(&srv->downloads);
 }
 
 static void upload_start(struct rest_call *c, const char *room)
@@ -413,8 +419,17 @@ static void upload_start(struct rest_call *c, const char *room)
 
 /* -------------------------------------------------------------- download */
 
+/* A download is read from the plugin READ_CHUNK at a time and each chunk
+ * handed to the gateway as a piece of the response; the next read starts
+ * only while at most one chunk waits there unwritten (XM_HTTP_SENT
+ * credits a piece written), so a download holds about two chunks however
+ * large the file and however slow its client. */
+#define DOWNLOAD_WINDOW (2 * (size_t)READ_CHUNK)
+
 struct download {
-    struct rest_call *c;
+    struct server *srv;
+    uint64_t id;             /* the gateway's request id */
+    struct rest_call *c;     /* until the headers went out; then NULL */
     char file_id[80];
     char room[64];
     const char *type;        /* static */
@@ -422,15 +437,29 @@ struct download {
     uint64_t first, last;    /* the bytes answered, both included */
     uint64_t total;          /* the file's length */
     bool partial;
-    char *body;
-    size_t len, got;
+    uint64_t next;           /* the next byte to read */
+    uint64_t left;           /* bytes not read yet */
+    size_t inflight;         /* bytes handed to the gateway, not written yet */
+    bool busy;               /* an answer of the domain or the plugin is awaited */
+    bool gone;               /* the client went away: free at the answer */
 };
 
 static void download_free(struct download *d)
 {
+    idmap_del(&d->srv->downloads, d->id);
+    if (d->c)
+        rest_call_free(d->c);
     free(d->disposition);
-    free(d->body);
     free(d);
+}
+
+/* Answer with an error (before the headers went out) and go. */
+static void download_error(struct download *d, int status, const char *code, const char *msg)
+{
+    struct rest_call *c = d->c;
+    d->c = NULL;
+    rest_error(c, status, code, "%s", msg);
+    download_free(d);
 }
 
 /* The media type as answered: a static string of the known types. */
@@ -473,47 +502,105 @@ static char *disposition_of(const struct chatd_file *f)
     return out;
 }
 
-static void download_answer(struct download *d)
+/* The headers, once the first chunk is in hand (a file gone meanwhile
+ * still answers 404). */
+static void download_headers(struct download *d)
 {
     char *range = NULL;
     if (d->partial && asprintf(&range, "bytes %llu-%llu/%llu", (unsigned long long)d->first,
                                (unsigned long long)d->last, (unsigned long long)d->total) < 0)
         range = NULL;
-    char *body = d->body ? d->body : strdup("");
-    d->body = NULL;
+    struct rest_call *c = d->c;
+    d->c = NULL;
     char *disposition = d->disposition;
     d->disposition = NULL;
-    rest_respond_file(d->c, d->partial ? 206 : 200, d->type, disposition, range, body, d->got);
-    download_free(d);
+    rest_respond_file_stream(c, d->partial ? 206 : 200, d->type, disposition, range, d->last - d->first + 1);
+}
+
+/* A piece of the body to the gateway (aborted: the rest cannot come). */
+static void download_piece(struct download *d, char *data, size_t len, bool aborted)
+{
+    struct xmsg m = {.session = d->id, .kind = XM_HTTP_PIECE};
+    m.u.http_body.data = data;
+    m.u.http_body.len = len;
+    m.u.http_body.end = !aborted && d->left == 0;
+    m.u.http_body.aborted = aborted;
+    server_emit(d->srv, &m);
+}
+
+static void read_cb(void *ctx, chatd_status st, const struct chatd_file *f, const void *data, size_t len);
+
+/* The next read, when the window has room for it. */
+static void download_pump(struct download *d)
+{
+    if (d->busy || !d->left || d->inflight + READ_CHUNK > DOWNLOAD_WINDOW)
+        return;
+    d->busy = true;
+    files_port_read(d->srv->files, d->file_id, d->next, d->left < READ_CHUNK ? (size_t)d->left : READ_CHUNK,
+                    read_cb, d);
 }
 
 static void read_cb(void *ctx, chatd_status st, const struct chatd_file *f, const void *data, size_t len)
 {
     (void)f;
     struct download *d = ctx;
-    if (st != CHATD_OK || (len == 0 && d->got < d->len)) {
-        rest_error(d->c, st == CHATD_ERR_NOT_FOUND ? 404 : 503, st == CHATD_ERR_NOT_FOUND ? "not_found" : "files_unavailable",
-                   "%s", st == CHATD_ERR_NOT_FOUND ? "no such file" : "the file could not be read");
+    d->busy = false;
+    if (d->gone) {
         download_free(d);
         return;
     }
-    size_t n = len < d->len - d->got ? len : d->len - d->got;
-    memcpy(d->body + d->got, data, n);
-    d->got += n;
-    if (d->got == d->len) {
-        download_answer(d);
+    if (st != CHATD_OK || len == 0) {
+        if (d->c) {
+            bool missing = st == CHATD_ERR_NOT_FOUND;
+            download_error(d, missing ? 404 : 503, missing ? "not_found" : "files_unavailable",
+                           missing ? "no such file" : "the file could not be read");
+            return;
+        }
+        /* Midway (the file removed, the backend failing): the client
+         * sees the connection close short of the length promised. */
+        log_warn("files: download of %s stopped at byte %llu: %s", d->file_id, (unsigned long long)d->next,
+                 st != CHATD_OK ? chatd_strerror(st) : "the file is shorter than it was");
+        download_piece(d, NULL, 0, true);
+        download_free(d);
         return;
     }
-    size_t left = d->len - d->got;
-    files_port_read(d->c->srv->files, d->file_id, d->first + d->got, left < READ_CHUNK ? left : READ_CHUNK, read_cb,
-                    d);
+    size_t n = len < d->left ? len : (size_t)d->left;
+    char *piece = malloc(n);
+    if (!piece) {
+        if (d->c) {
+            download_error(d, 500, "internal", "out of memory");
+            return;
+        }
+        download_piece(d, NULL, 0, true);
+        download_free(d);
+        return;
+    }
+    memcpy(piece, data, n);
+    if (d->c)
+        download_headers(d);
+    d->next += n;
+    d->left -= n;
+    d->inflight += n;
+    download_piece(d, piece, n, false);
+    if (!d->left) {
+        download_free(d); /* all handed over: the gateway finishes */
+        return;
+    }
+    download_pump(d);
 }
 
 static void readable_cb(void *ctx, const struct room_answer *a, const struct chatd_file *f)
 {
     struct download *d = ctx;
+    d->busy = false;
+    if (d->gone) {
+        download_free(d);
+        return;
+    }
     if (a->status != ROOM_OK) {
-        rest_room_error(d->c, a);
+        struct rest_call *c = d->c;
+        d->c = NULL;
+        rest_room_error(c, a);
         download_free(d);
         return;
     }
@@ -530,7 +617,9 @@ static void readable_cb(void *ctx, const struct room_answer *a, const struct cha
                               "the range starts beyond the end of the file", "size", (json_int_t)f->length);
         char *body = j ? json_dumps(j, JSON_COMPACT) : NULL;
         json_decref(j);
-        rest_respond_file(d->c, 416, "application/json", NULL, range, body, body ? strlen(body) : 0);
+        struct rest_call *c = d->c;
+        d->c = NULL;
+        rest_respond_file(c, 416, "application/json", NULL, range, body, body ? strlen(body) : 0);
         download_free(d);
         return;
     }
@@ -544,30 +633,54 @@ static void readable_cb(void *ctx, const struct room_answer *a, const struct cha
     }
     d->first = first;
     d->last = last;
-    d->len = f->length ? (size_t)(last - first + 1) : 0;
-    if (!d->len) {
-        download_answer(d);
-        return;
-    }
-    if (!(d->body = malloc(d->len))) {
-        rest_error(d->c, 500, "internal", "out of memory");
+    d->next = first;
+    d->left = f->length ? last - first + 1 : 0;
+    if (!d->left) { /* an empty file: nothing to stream */
+        struct rest_call *c = d->c;
+        d->c = NULL;
+        char *disposition = d->disposition;
+        d->disposition = NULL;
+        rest_respond_file(c, 200, d->type, disposition, NULL, strdup(""), 0);
         download_free(d);
         return;
     }
-    files_port_read(d->c->srv->files, d->file_id, d->first, d->len < READ_CHUNK ? d->len : READ_CHUNK, read_cb, d);
+    download_pump(d);
 }
 
 static void download_start(struct rest_call *c, const char *room, const char *file)
 {
     struct download *d = calloc(1, sizeof *d);
-    if (!d) {
+    if (!d || idmap_put(&c->srv->downloads, c->id, d) < 0) {
+        free(d);
         rest_error(c, 500, "internal", "out of memory");
         return;
     }
+    d->srv = c->srv;
+    d->id = c->id;
     d->c = c;
     snprintf(d->file_id, sizeof d->file_id, "%s", file);
     snprintf(d->room, sizeof d->room, "%s", room);
+    d->busy = true;
     files_may_read(c->srv->rooms, room, c->user, c->roles, file, readable_cb, d);
+}
+
+void files_rest_sent(struct server *srv, uint64_t id, size_t bytes)
+{
+    struct download *d = idmap_get(&srv->downloads, id);
+    if (!d)
+        return; /* all handed over already */
+    d->inflight -= bytes < d->inflight ? bytes : d->inflight;
+    download_pump(d);
+}
+
+void files_rest_gone(struct server *srv, uint64_t id)
+{
+    struct download *d = idmap_get(&srv->downloads, id);
+    if (!d)
+        return;
+    d->gone = true;
+    if (!d->busy)
+        download_free(d);
 }
 
 void files_rest(struct rest_call *c, enum files_request what, const char *room, const char *file)

@@ -70,6 +70,21 @@ void rest_respond_file(struct rest_call *c, int status, const char *content_type
     rest_call_free(c);
 }
 
+void rest_respond_file_stream(struct rest_call *c, int status, const char *content_type, char *disposition,
+                              char *content_range, uint64_t length)
+{
+    struct xmsg m = {.session = c->id, .kind = XM_HTTP_RESPONSE};
+    m.u.http_response.status = status;
+    m.u.http_response.content_type = content_type;
+    m.u.http_response.disposition = disposition;
+    m.u.http_response.content_range = content_range;
+    m.u.http_response.file = true;
+    m.u.http_response.streamed = true;
+    m.u.http_response.length = length;
+    server_emit(c->srv, &m);
+    rest_call_free(c);
+}
+
 void rest_error(struct rest_call *c, int status, const char *code, const char *fmt, ...)
 {
     char msg[256];

@@ -45,6 +45,12 @@ void rest_respond_typed(struct rest_call *c, int status, const char *content_typ
  * set (malloc'd, now the call's), nosniff and Accept-Ranges. */
 void rest_respond_file(struct rest_call *c, int status, const char *content_type, char *disposition,
                        char *content_range, char *body, size_t len);
+/* The same with the body to come: headers saying `length` bytes now, the
+ * bytes after it in XM_HTTP_PIECE messages for request c->id (the
+ * caller's, who learns of each piece written by XM_HTTP_SENT and of the
+ * client gone by XM_HTTP_GONE). Frees the call. */
+void rest_respond_file_stream(struct rest_call *c, int status, const char *content_type, char *disposition,
+                              char *content_range, uint64_t length);
 /* {"error": code, "message": ...} with `status`. */
 void rest_error(struct rest_call *c, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -849,8 +849,12 @@ static void gateway_drain_queue(struct gateway *g)
                 xmsg_dispose(m); /* the client went away */
                 continue;
             }
-            idmap_del(&g->http, h->id);
-            h->id = 0;
+            h->stream_out = m->u.http_response.streamed;
+            h->stream_left = m->u.http_response.length;
+            if (!h->stream_out) { /* a streamed answer keeps its id for its pieces */
+                idmap_del(&g->http, h->id);
+                h->id = 0;
+            }
             h->status = m->u.http_response.status;
             free(h->response);
             h->response = m->u.http_response.body;
@@ -866,6 +870,31 @@ static void gateway_drain_queue(struct gateway *g)
             if (h->rx_paused) { /* an upload refused midway: what is left is read and dropped */
                 h->rx_paused = false;
                 lws_rx_flow_control(h->wsi, 1);
+            }
+            lws_callback_on_writable(h->wsi);
+            continue;
+        }
+        if (m->kind == XM_HTTP_PIECE) {
+            struct http_conn *h = idmap_get(&g->http, m->session);
+            if (!h || !h->stream_out) {
+                xmsg_dispose(m); /* the client went away */
+                continue;
+            }
+            if (m->u.http_body.aborted) {
+                h->stream_abort = true;
+            } else if (m->u.http_body.len) {
+                struct http_piece *pc = malloc(sizeof *pc);
+                if (!pc) {
+                    xmsg_dispose(m);
+                    h->stream_abort = true;
+                } else {
+                    *pc = (struct http_piece){NULL, m->u.http_body.data, m->u.http_body.len};
+                    if (h->pieces_tail)
+                        h->pieces_tail->next = pc;
+                    else
+                        h->pieces = pc;
+                    h->pieces_tail = pc;
+                }
             }
             lws_callback_on_writable(h->wsi);
             continue;
@@ -1018,6 +1047,11 @@ static void http_conn_clear(struct gateway *g, struct http_conn *h)
     free(h->disposition);
     free(h->content_range);
     free(h->req_origin);
+    for (struct http_piece *pc = h->pieces, *next; pc; pc = next) {
+        next = pc->next;
+        free(pc->data);
+        free(pc);
+    }
     memset(h, 0, sizeof *h);
 }
 
@@ -1273,26 +1307,93 @@ static int http_cors_headers(struct lws *wsi, const struct http_conn *h, unsigne
            add_header(wsi, "access-control-max-age:", "600", p, end);
 }
 
+static int http_headers(struct lws *wsi, struct http_conn *h, uint64_t length, unsigned char **p,
+                        unsigned char *end)
+{
+    return lws_add_http_common_headers(wsi, (unsigned int)h->status,
+                                       h->content_type ? h->content_type : "application/json", length, p, end) ||
+           lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL, (const unsigned char *)"no-store", 8, p,
+                                        end) ||
+           (h->disposition && add_header(wsi, "content-disposition:", h->disposition, p, end)) ||
+           (h->content_range && add_header(wsi, "content-range:", h->content_range, p, end)) ||
+           (h->file && (add_header(wsi, "x-content-type-options:", "nosniff", p, end) ||
+                        add_header(wsi, "accept-ranges:", "bytes", p, end) ||
+                        add_header(wsi, "content-security-policy:", "default-src 'none'; sandbox", p, end))) ||
+           http_cors_headers(wsi, h, p, end) || http_retry_after(wsi, h, p, end) ||
+           lws_finalize_http_header(wsi, p, end);
+}
+
+/* A streamed response: its headers, then at most HTTP_PIECE_WRITE bytes
+ * of the pieces the core sent per writeable callback. A piece written
+ * whole is credited to the core, which then reads more. */
+static int http_write_stream(struct gateway *g, struct lws *wsi, struct http_conn *h)
+{
+    if (h->stream_abort)
+        return -1; /* the length promised cannot be kept: the client sees the cut */
+    if (!h->headers_sent) {
+        if (gateway_scratch_reserve(g, 4096) < 0)
+            return -1;
+        unsigned char *start = (unsigned char *)g->scratch + LWS_PRE, *p = start, *end = start + 4096;
+        if (http_headers(wsi, h, h->stream_left, &p, end) ||
+            lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) < (int)(p - start))
+            return -1;
+        h->headers_sent = true;
+        lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, HTTP_STREAM_IDLE_S);
+        if (h->pieces)
+            lws_callback_on_writable(wsi);
+        return 0;
+    }
+    struct http_piece *pc = h->pieces;
+    if (!pc)
+        return 0; /* the next piece is on its way */
+    size_t n = pc->len - h->piece_off;
+    if (n > HTTP_PIECE_WRITE)
+        n = HTTP_PIECE_WRITE;
+    if (n > h->stream_left)
+        return -1; /* more than the length promised: a core bug */
+    if (gateway_scratch_reserve(g, n) < 0)
+        return -1;
+    unsigned char *start = (unsigned char *)g->scratch + LWS_PRE;
+    memcpy(start, pc->data + h->piece_off, n);
+    bool last = n == h->stream_left;
+    if (lws_write(wsi, start, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < (int)n)
+        return -1;
+    h->stream_left -= n;
+    h->piece_off += n;
+    lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, HTTP_STREAM_IDLE_S);
+    if (h->piece_off == pc->len) {
+        struct xmsg m = {.session = h->id, .kind = XM_HTTP_SENT};
+        m.u.credit = pc->len;
+        pending_add(g, &m);
+        pending_flush(g);
+        h->pieces = pc->next;
+        if (!h->pieces)
+            h->pieces_tail = NULL;
+        h->piece_off = 0;
+        free(pc->data);
+        free(pc);
+    }
+    if (last) {
+        http_conn_clear(g, h);
+        return lws_http_transaction_completed(wsi) ? -1 : 0;
+    }
+    if (h->pieces)
+        lws_callback_on_writable(wsi);
+    return 0;
+}
+
 static int http_write(struct gateway *g, struct lws *wsi, struct http_conn *h)
 {
     if (!h->answered)
         return 0;
+    if (h->stream_out)
+        return http_write_stream(g, wsi, h);
     size_t cap = LWS_PRE + 1024 + h->response_len;
     unsigned char *buf = malloc(cap);
     if (!buf)
         return -1;
     unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + cap;
-    if (lws_add_http_common_headers(wsi, (unsigned int)h->status,
-                                    h->content_type ? h->content_type : "application/json", h->response_len, &p, end) ||
-        lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL, (const unsigned char *)"no-store", 8, &p,
-                                     end) ||
-        (h->disposition && add_header(wsi, "content-disposition:", h->disposition, &p, end)) ||
-        (h->content_range && add_header(wsi, "content-range:", h->content_range, &p, end)) ||
-        (h->file && (add_header(wsi, "x-content-type-options:", "nosniff", &p, end) ||
-                     add_header(wsi, "accept-ranges:", "bytes", &p, end) ||
-                     add_header(wsi, "content-security-policy:", "default-src 'none'; sandbox", &p, end))) ||
-        http_cors_headers(wsi, h, &p, end) || http_retry_after(wsi, h, &p, end) ||
-        lws_finalize_http_header(wsi, &p, end)) {
+    if (http_headers(wsi, h, h->response_len, &p, end)) {
         free(buf);
         return -1;
     }
@@ -1352,8 +1453,13 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
             return http_write(g, wsi, h);
         return lws_callback_http_dummy(wsi, reason, user, in, len);
     case LWS_CALLBACK_CLOSED_HTTP:
-        if (h && h->streaming) /* an upload cut short: the core drops it */
+        if (h && h->streaming) { /* an upload cut short: the core drops it */
             http_stream_piece(g, NULL, h, NULL, 0, false, true);
+        } else if (h && h->id) { /* gone before its answer was written: a download stops reading */
+            struct xmsg m = {.session = h->id, .kind = XM_HTTP_GONE};
+            pending_add(g, &m);
+            pending_flush(g);
+        }
         if (h)
             http_conn_clear(g, h);
         return lws_callback_http_dummy(wsi, reason, user, in, len);

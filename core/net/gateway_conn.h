@@ -106,7 +106,31 @@ struct http_conn {
     size_t inflight;
     char *content_range;  /* the core's Content-Range, or NULL */
     bool file;            /* the core's answer is a file's bytes */
+    /* A response streamed from the core (a download): its headers say
+     * stream_len bytes, which come in XM_HTTP_PIECE messages and wait in
+     * pieces until written; each piece written is credited back
+     * (XM_HTTP_SENT), which is how the core bounds what waits here. */
+    bool stream_out;
+    bool headers_sent;
+    bool stream_abort;    /* the core cannot complete it: close */
+    uint64_t stream_left; /* bytes of the body not written yet */
+    struct http_piece *pieces, *pieces_tail;
+    size_t piece_off;     /* bytes of the first piece written */
 };
+
+struct http_piece {
+    struct http_piece *next;
+    char *data;
+    size_t len;
+};
+
+/* Bytes of a streamed response handed to lws in one write: small enough
+ * that what lws keeps of a partial send stays small. */
+#define HTTP_PIECE_WRITE (128 * 1024)
+/* A streamed response is cut when nothing of it could be written for this
+ * long (a client that reads nothing, a backend that reads nothing); lws'
+ * own limit, on the whole request, would cut a slow download that moves. */
+#define HTTP_STREAM_IDLE_S 30
 
 #define HTTP_STREAM_WINDOW (1024 * 1024)
 

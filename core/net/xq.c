@@ -60,6 +60,7 @@ void xmsg_dispose(struct xmsg *m)
         free(m->u.http_response.content_range);
         break;
     case XM_HTTP_BODY:
+    case XM_HTTP_PIECE:
         free(m->u.http_body.data);
         break;
     case XM_OPENED:

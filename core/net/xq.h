@@ -65,6 +65,8 @@ enum xmsg_kind {
     XM_HTTP_REQUEST, /* u.http_request (core frees); session = request id */
     XM_TLS_PEER,   /* the client certificate's user ([server] tls_client_user); u.tls_peer; before any XM_FRAME */
     XM_HTTP_BODY,  /* a piece of a streamed request's body: u.http_body (core frees) */
+    XM_HTTP_SENT,  /* u.credit bytes of a streamed response's body were written to its client */
+    XM_HTTP_GONE,  /* the client of request `session` went away before its answer was written */
     /* core -> gateway */
     XM_OUT,        /* bytes: u.out.head (owned) then u.out.shared (a reference) */
     XM_CLOSE,      /* close once everything queued before it is written */
@@ -77,6 +79,8 @@ enum xmsg_kind {
     XM_LIMITS,     /* a reload: u.limits (owned) replace the gateway's limits */
     XM_TLS_CERT,   /* a reload: u.tls_cert (owned) for the TLS listeners' new handshakes */
     XM_HTTP_CREDIT, /* u.credit bytes of a streamed request's body were taken by the core */
+    XM_HTTP_PIECE,  /* a piece of a streamed response's body: u.http_body (gateway frees);
+                     * aborted: it cannot be completed, the connection is closed */
 };
 
 struct xmsg {
@@ -103,6 +107,10 @@ struct xmsg {
             char *disposition; /* owned; the Content-Disposition header, or NULL */
             char *content_range; /* owned; the Content-Range header, or NULL */
             bool file;           /* a file's bytes: nosniff, Accept-Ranges, a sandboxing CSP */
+            /* The body is not in this message but follows it in
+             * XM_HTTP_PIECE messages, length bytes in all (body NULL). */
+            bool streamed;
+            uint64_t length;
         } http_response;
         struct {
             char *data;   /* owned; len bytes */

@@ -157,19 +157,35 @@ void files_may_read(struct rooms *r, const char *room_id, const char *user, uint
     rooms_look_up(r, op->room, NULL, read_room_cb, op);
 }
 
-struct forget {
+/* A removal the plugin has not answered yet; listed in r->forgets so
+ * that the ones still unanswered when the plugin is unloaded (whose
+ * answers never come) are freed with the rooms. */
+struct files_forget {
+    struct files_forget *prev, *next;
+    struct rooms *r;
     char what[16];
     char key[USER_NAME_MAX + 1];
 };
 
+static void forget_free(struct files_forget *f)
+{
+    if (f->prev)
+        f->prev->next = f->next;
+    else
+        f->r->forgets = f->next;
+    if (f->next)
+        f->next->prev = f->prev;
+    free(f);
+}
+
 static void forgotten_cb(void *ctx, chatd_status st, uint64_t removed)
 {
-    struct forget *f = ctx;
+    struct files_forget *f = ctx;
     if (st != CHATD_OK)
         log_warn("files of %s %s not removed: %s", f->what, f->key, chatd_strerror(st));
     else if (removed)
         log_info("%llu files of %s %s removed", (unsigned long long)removed, f->what, f->key);
-    free(f);
+    forget_free(f);
 }
 
 static void forget(struct rooms *r, const char *what, const char *key,
@@ -177,13 +193,18 @@ static void forget(struct rooms *r, const char *what, const char *key,
 {
     if (!r->files || !key)
         return;
-    struct forget *f = malloc(sizeof *f);
+    struct files_forget *f = calloc(1, sizeof *f);
     if (!f) {
         log_warn("files of %s %s not removed: out of memory", what, key);
         return;
     }
+    f->r = r;
     snprintf(f->what, sizeof f->what, "%s", what);
     snprintf(f->key, sizeof f->key, "%s", key);
+    f->next = r->forgets;
+    if (r->forgets)
+        r->forgets->prev = f;
+    r->forgets = f;
     op(r->files, f->key, forgotten_cb, f);
 }
 
@@ -195,4 +216,13 @@ void files_forget_room(struct rooms *r, const char *room_id)
 void files_forget_owner(struct rooms *r, const char *user)
 {
     forget(r, "user", user, files_port_remove_owner);
+}
+
+void files_forget_drop(struct rooms *r)
+{
+    size_t n = 0;
+    for (; r->forgets; n++)
+        forget_free(r->forgets);
+    if (n)
+        log_info("%zu removals of files not answered before shutdown", n);
 }

@@ -57,5 +57,8 @@ void files_may_read(struct rooms *r, const char *room_id, const char *user, uint
  * waits). No-ops without a files plugin. */
 void files_forget_room(struct rooms *r, const char *room_id);
 void files_forget_owner(struct rooms *r, const char *user);
+/* Shutdown, once the files plugin is unloaded: the removals it never
+ * answered are forgotten (logged). */
+void files_forget_drop(struct rooms *r);
 
 #endif

@@ -207,6 +207,7 @@ struct rooms {
     const struct support_skills *skills; /* [support] skills; NULL: nobody has a skill */
     struct plugin *files;                  /* [files]; NULL: no attachments */
     const struct files_policy *files_policy; /* with files */
+    struct files_forget *forgets;          /* rooms/files.c: removals awaiting the plugin */
 };
 
 /* The answer for a storage status: OK, EXISTS, NOT_FOUND (why:

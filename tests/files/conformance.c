@@ -227,6 +227,32 @@ static struct result read_at(const char *id, uint64_t offset, size_t max)
     return r;
 }
 
+/* A read into a buffer of the caller's (reads larger than result.data). */
+struct big_read {
+    struct result r; /* first: file_cb and wait_for take it */
+    unsigned char *out;
+    size_t cap;
+};
+
+static void big_read_cb(void *ctx, chatd_status st, const struct chatd_file *f, const void *data, size_t len)
+{
+    struct big_read *b = ctx;
+    file_cb(&b->r, st, f);
+    if (st == CHATD_OK) {
+        if (len && len <= b->cap)
+            memcpy(b->out, data, len);
+        b->r.len = len;
+    }
+}
+
+static struct result read_into(const char *id, uint64_t offset, size_t max, unsigned char *out, size_t cap)
+{
+    struct big_read b = {.out = out, .cap = cap};
+    CALL(O->read(S, id, offset, max, big_read_cb, &b));
+    wait_for(&b.r);
+    return b.r;
+}
+
 static struct result usage(const char *owner)
 {
     struct result r = {0};
@@ -393,6 +419,39 @@ int main(int argc, char **argv)
     u = usage(bob);
     CHECK(u.st == CHATD_OK && u.bytes == 0 && u.files == 0, "usage of an erased owner");
     CHECK(read_at(id, 0, 1).st == CHATD_OK, "another owner's file stays");
+
+    /* A large file as chatd streams a download (docs/files.md): written in
+     * writes of 256 KiB, read back in reads of 1 MiB from increasing
+     * offsets, and from an offset inside a write. */
+    size_t big = 3 * 1024 * 1024 + 12345, piece = 256 * 1024, chunk = 1024 * 1024;
+    unsigned char *src = malloc(big), *dst = malloc(big);
+    if (!src || !dst) {
+        fprintf(stderr, "out of memory\n");
+        return 1;
+    }
+    for (size_t i = 0; i < big; i++)
+        src[i] = (unsigned char)((i * 2654435761u) >> 13);
+    struct result lb = begin(room1, alice, "큰 파일 📦.bin", "application/pdf");
+    CHECK(lb.st == CHATD_OK, "put_begin of a large file: %s", chatd_strerror(lb.st));
+    for (size_t o = 0; o < big; o += piece)
+        CHECK(write_bytes(lb.id, src + o, big - o < piece ? big - o : piece) == CHATD_OK, "put_write at %zu", o);
+    CHECK(finish(lb.id, "큰 파일 📦.bin", "application/pdf", big, 0, 0).st == CHATD_OK, "put_finish of a large file");
+    size_t got = 0;
+    for (int reads = 0; got < big && reads < 16; reads++) {
+        r = read_into(lb.id, got, chunk, dst + got, big - got);
+        CHECK(r.st == CHATD_OK && r.len > 0 && r.len <= chunk && r.length == big,
+              "read of %zu bytes at %zu: %s, %zu bytes", chunk, got, chatd_strerror(r.st), r.len);
+        got += r.len;
+    }
+    CHECK(got == big && memcmp(src, dst, big) == 0, "a large file read back in reads of 1 MiB: %zu bytes", got);
+    r = read_into(lb.id, 300000, chunk, dst, big);
+    CHECK(r.st == CHATD_OK && r.len == chunk && memcmp(src + 300000, dst, chunk) == 0,
+          "a read of 1 MiB across writes, from inside one");
+    r = read_into(lb.id, big - 5, chunk, dst, big);
+    CHECK(r.st == CHATD_OK && r.len == 5 && memcmp(src + big - 5, dst, 5) == 0, "the last bytes of a large file");
+    CHECK(removal(O->remove, lb.id).st == CHATD_OK, "remove a large file");
+    free(src);
+    free(dst);
 
     /* Restart: a second instance over the same backend. */
     struct result left = begin(room1, alice, "left behind", "text/plain");

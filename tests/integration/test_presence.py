@@ -21,6 +21,7 @@ MINJI = "민지"
 CAT = "고양이😺"
 STRANGER = "dana"
 EXTRA_USERS = {MINJI: "user", CAT: "user"}
+USERS = ("alice", "bob", MINJI, CAT, STRANGER)
 
 
 def metric(node, name):
@@ -73,9 +74,21 @@ class Presence(unittest.TestCase):
 
     # ------------------------------------------------------------ helpers
 
+    def setUp(self):
+        # Each test starts with everyone told offline on every instance: a
+        # session an earlier test ended may still be in its grace.
+        for i in range(len(self.nodes)):
+            wait_for(lambda: all(self.status_on(i, u) == "offline" for u in USERS),
+                     what="everyone offline on instance %d" % i)
+
+    def status_on(self, node, user):
+        """`user`'s status as instance `node` tells it (asked by the user)."""
+        return self.presence_of(node, user, user)[user]["status"]
+
     def connect(self, node, user, watch=True):
         """A stomp.py client of `user` on instance `node`, subscribed to its
-        presence queue when watch."""
+        presence queue when watch: then every instance knows the watcher is
+        online (an instance tells a change to the members it knows online)."""
         conn = stomp.Connection12([("127.0.0.1", self.nodes[node].stomp_port)])
         rec = Recorder()
         conn.set_listener("rec", rec)
@@ -84,6 +97,8 @@ class Presence(unittest.TestCase):
         if watch:
             conn.subscribe("/user/queue/presence", id="p", receipt="sub-p")
             rec.wait_receipt("sub-p")
+            for i in range(len(self.nodes)):
+                wait_for(lambda: self.status_on(i, user) != "offline", what="%s known on instance %d" % (user, i))
         return conn, rec
 
     def api(self, node, user):
@@ -262,6 +277,8 @@ class InstanceGone(unittest.TestCase):
         self.addCleanup(disconnect_quietly, bob)
         bob.subscribe("/user/queue/presence", id="p", receipt="sub-p")
         rec.wait_receipt("sub-p")
+        wait_for(lambda: Api(nodes[1].http_port, "bob").get("/api/presence?users=bob")[1]["presence"][0]["status"]
+                 == "online", what="bob known on the other instance")
         minji = stomp.Connection12([("127.0.0.1", nodes[1].stomp_port)])
         minji.connect(MINJI, password_of(MINJI), wait=True)
         wait_for(lambda: ("online", None) in Presence.events(rec, MINJI), what="민지 online")

@@ -52,11 +52,12 @@ def read_until_close(s):
 class Server(unittest.TestCase):
     def test_static_files_keepalive_and_404(self):
         with Chatd() as srv:
-            res = http_get_keepalive(srv.http_port, ["/", "/app.css", "/desk.js", "/nope"])
-            self.assertEqual([r[0] for r in res], [200, 200, 200, 404])
+            res = http_get_keepalive(srv.http_port, ["/", "/app.css", "/desk.js", "/chatd-client/index.js", "/nope"])
+            self.assertEqual([r[0] for r in res], [200, 200, 200, 200, 404])
             self.assertIn(b"<html", res[0][1])
             self.assertIn(b":root", res[1][1])
-            self.assertIn(b"StompJs.Client", res[2][1])
+            self.assertIn(b"chatd-client", res[2][1])  # the pages use the client package (`make web`)
+            self.assertIn(b"ChatClient", res[3][1])
 
     def test_sigterm_closes_every_session_properly(self):
         srv = Chatd().start()
