@@ -360,6 +360,7 @@ static int server_wire_rooms(struct server *srv)
                                                        .each_agent = rooms_each_agent, .status = rooms_user_status,
                                                        .set_user_away = rooms_set_user_away};
     srv->rooms->max_chats_per_agent = srv->settings.max_chats_per_agent;
+    srv->rooms->skills = &srv->settings.skills; /* a reload swaps what it holds */
     if (!(srv->rooms->availability = availability_new()))
         return -1;
     presence_on_agents(srv->presence, agents_changed, srv);

@@ -138,6 +138,7 @@ static void apply_support(struct server *srv)
     r->canned_agents_write = srv->settings.canned_agents_write;
     first_response_set_target(r->first_response, srv->settings.first_response_target_ms);
     routing_set_mode(r->routing, srv->settings.support_assign);
+    routing_kick(r->routing); /* [support] skills may route a waiting room now */
 }
 
 /* /metrics shows an auth plugin's counters by section: they go on from

@@ -661,6 +661,15 @@ int settings_load(struct settings *s, struct config *cfg, char *err, size_t errl
         config_errorf(err, errlen, cfg, "support", "canned_writers", "expected admins or agents; got '%s'", v);
         return -1;
     }
+    /* Which topics each agent takes (docs/support-desk.md, "Topics and
+     * skills"): "alice:billing,tech; bob:tech". */
+    v = sup ? config_get(sup, "skills") : NULL;
+    char skills_why[300];
+    support_skills_free(&s->skills);
+    if (support_skills_parse(v, &s->skills, skills_why, sizeof skills_why) < 0) {
+        config_errorf(err, errlen, cfg, "support", "skills", "%s", skills_why);
+        return -1;
+    }
     if (check_unused(cfg, sup, err, errlen) < 0)
         return -1;
     return load_visitors(&s->visitors, cfg, err, errlen);
@@ -811,6 +820,9 @@ void settings_take_live(struct settings *s, struct settings *next)
     s->reopen_window_ms = next->reopen_window_ms;
     s->first_response_target_ms = next->first_response_target_ms;
     s->canned_agents_write = next->canned_agents_write;
+    struct support_skills skills = s->skills;
+    s->skills = next->skills;
+    next->skills = skills;
     s->edit_window_ms = next->edit_window_ms;
     s->offline_grace_ms = next->offline_grace_ms;
     s->last_seen_max = next->last_seen_max;
@@ -836,6 +848,7 @@ void settings_free(struct settings *s)
     for (size_t i = 0; i < s->nws_paths; i++)
         free(s->ws_paths[i].path);
     acl_free(&s->acl);
+    support_skills_free(&s->skills);
     free(s->visitors.secret);
     memset(s, 0, sizeof *s);
 }

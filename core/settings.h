@@ -10,6 +10,7 @@
 
 #include "cidr.h"
 #include "dest_prefixes.h"
+#include "support_skills.h"
 #include "stomp/acl.h"
 #include "log.h"
 #include "net/stomp_frame.h"
@@ -121,6 +122,7 @@ struct settings {
     long long reopen_window_ms;   /* a customer's message reopens a room completed this recently; 0 = never */
     long long first_response_target_ms; /* a customer waiting longer for an agent's message is flagged; 0 = off */
     bool canned_agents_write;     /* [support] canned_writers = agents: agents change canned replies too */
+    struct support_skills skills; /* [support] skills: the topics each agent takes */
     /* [visitors] (docs/visitors.md) */
     struct visitor_settings visitors;
 };

@@ -5,6 +5,7 @@
 #include "http/rest_call.h"
 #include "rooms/availability.h"
 #include "server.h"
+#include "wire/agent_json.h"
 
 static void listed(void *ctx, const struct room_answer *a, const struct agent_view *agents, size_t n, size_t limit)
 {
@@ -15,9 +16,7 @@ static void listed(void *ctx, const struct room_answer *a, const struct agent_vi
     }
     json_t *list = json_array();
     for (size_t i = 0; list && i < n; i++)
-        json_array_append_new(list, json_pack("{s:s, s:s, s:I}", "user", agents[i].name, "status",
-                                              agent_status_name(agents[i].status), "open_chats",
-                                              (json_int_t)agents[i].open));
+        json_array_append_new(list, agent_json(&agents[i], c->srv->rooms->skills));
     json_t *body = list ? json_pack("{s:o, s:I}", "agents", list, "max_chats_per_agent", (json_int_t)limit) : NULL;
     if (!body) {
         rest_error(c, 500, "internal", "out of memory");

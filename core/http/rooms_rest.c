@@ -72,7 +72,13 @@ static void create_room(struct rest_call *c)
 {
     const char *kind = json_string_value(json_object_get(c->body, "kind"));
     if (kind && strcmp(kind, "support") == 0) {
-        support_open(c->srv->rooms, c->user, created, c);
+        json_t *topic = json_object_get(c->body, "topic");
+        if (topic && !json_is_null(topic) &&
+            (!json_is_string(topic) || strlen(json_string_value(topic)) != json_string_length(topic))) {
+            rest_error(c, 400, "bad_request", "\"topic\" must be a string");
+            return;
+        }
+        support_open(c->srv->rooms, c->user, json_string_value(topic), created, c);
     } else if (kind && strcmp(kind, "direct") == 0) {
         membership_create_direct(c->srv->rooms, c->user, json_string_value(json_object_get(c->body, "with")),
                                  created, c);

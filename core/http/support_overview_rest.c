@@ -9,6 +9,7 @@
 #include "rooms/first_response.h"
 #include "rooms/support.h"
 #include "server.h"
+#include "wire/agent_json.h"
 #include "wire/room_json.h"
 
 /* The answer as it is gathered: the queue, then the assigned rooms, then
@@ -56,9 +57,7 @@ static void agents_listed(void *ctx, const struct room_answer *a, const struct a
     }
     json_t *list = json_array();
     for (size_t i = 0; list && i < n; i++)
-        json_array_append_new(list, json_pack("{s:s, s:s, s:I}", "user", agents[i].name, "status",
-                                              agent_status_name(agents[i].status), "open_chats",
-                                              (json_int_t)agents[i].open));
+        json_array_append_new(list, agent_json(&agents[i], o->c->srv->rooms->skills));
     if (!list || json_object_set_new(o->body, "agents", list) != 0 ||
         json_object_set_new(o->body, "max_chats_per_agent", json_integer((json_int_t)limit)) != 0) {
         overview_fail(o, &(struct room_answer){ROOM_NOMEM, "out of memory"});

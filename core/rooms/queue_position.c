@@ -49,7 +49,7 @@ void queue_position_update(struct queue_position *q, struct rooms *r, const stru
     struct strmap now;
     strmap_init(&now);
     for (size_t i = 0; i < n; i++) {
-        uintptr_t position = i + 1;
+        uintptr_t position = rooms[i].position ? rooms[i].position : i + 1;
         if ((uintptr_t)strmap_get(&q->told, rooms[i].id) != position)
             r->events.queue_position(r->events.ctx, rooms[i].customer, rooms[i].id, position,
                                      queue_position_estimate(q, position));

@@ -13,10 +13,12 @@
 
 struct queue_position;
 
-/* One waiting room: its id and its customer. */
+/* One waiting room: its id, its customer, and its place in its line (1 =
+ * next; the routing counts it per topic). */
 struct queued_room {
     const char *id;
     const char *customer;
+    size_t position;
 };
 
 struct queue_position *queue_position_new(void);
@@ -30,9 +32,9 @@ void queue_position_assigned(struct queue_position *q, int64_t wait_ms);
 long long queue_position_estimate(const struct queue_position *q, size_t position);
 #define QUEUE_WAIT_SAMPLES 20
 
-/* The queue now, oldest first: every customer whose position differs
- * from the one last told hears it (r's queue_position event); rooms no
- * longer listed are forgotten. */
+/* The queue now: every customer whose position differs from the one last
+ * told hears it (r's queue_position event); rooms no longer listed are
+ * forgotten. */
 void queue_position_update(struct queue_position *q, struct rooms *r, const struct queued_room *rooms, size_t n);
 
 #endif

@@ -187,6 +187,7 @@ struct routing;
 struct availability;
 struct first_response;
 struct files_policy;
+struct support_skills;
 
 /* The domain's context: the ports it answers through. Owned by the
  * composition root, which fills every member. */
@@ -203,6 +204,7 @@ struct rooms {
     long long reopen_window_ms; /* [support] reopen_window: a completed room reopens this long; 0 = never */
     struct first_response *first_response; /* [support] first_response_target; NULL: no waits kept */
     bool canned_agents_write;   /* [support] canned_writers = agents: agents change canned replies too */
+    const struct support_skills *skills; /* [support] skills; NULL: nobody has a skill */
     struct plugin *files;                  /* [files]; NULL: no attachments */
     const struct files_policy *files_policy; /* with files */
     struct files_forget *forgets;          /* rooms/files.c: removals awaiting the plugin */

@@ -1,6 +1,7 @@
 #include "rooms/routing.h"
 
 #include <event2/event.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +11,9 @@
 #include "metrics.h"
 #include "plugins/storage_port.h"
 #include "rooms/queue_position.h"
+#include "strmap.h"
 #include "rooms/room_rules.h"
+#include "support_skills.h"
 
 #define SWEEP_MS 1000
 
@@ -20,7 +23,7 @@ static bool available(const struct agent_view *a, size_t max_open)
 }
 
 long routing_pick(enum support_assign mode, const struct agent_view *agents, size_t n, size_t max_open,
-                  const char *last)
+                  const char *last, const bool *eligible)
 {
     if (mode == SUPPORT_ASSIGN_MANUAL || n == 0)
         return -1;
@@ -32,7 +35,7 @@ long routing_pick(enum support_assign mode, const struct agent_view *agents, siz
     long best = -1;
     for (size_t k = 0; k < n; k++) {
         size_t i = (start + k) % n;
-        if (!available(&agents[i], max_open))
+        if (!available(&agents[i], max_open) || (eligible && !eligible[i]))
             continue;
         if (mode == SUPPORT_ASSIGN_ROUND_ROBIN)
             return (long)i;
@@ -58,24 +61,39 @@ struct routing {
     /* The pass under way. */
     struct agent_view *agents;
     char **names;
+    bool *eligible; /* for the room at hand: the agents its topic lets in */
     size_t nagents;
     char (*queue)[ROOM_ID_MAX];
     char **owners;
+    char **topics; /* NULL: none */
+    bool *gone;    /* assigned (or claimed, closed) during this pass */
     size_t nqueue, next;
     long claimant;
 };
 
 static void pass_run(struct routing *rt);
 
-/* What is left of the queue, oldest first, told to its customers. */
+/* What is left of the queue, oldest first, told to its customers: each
+ * one's place is counted in its own line, the room's topic when some agent
+ * has that skill, else the one line of every other room (""). */
 static void tell_positions(struct routing *rt)
 {
-    size_t n = rt->nqueue - rt->next;
-    struct queued_room *left = calloc(n ? n : 1, sizeof *left);
+    struct queued_room *left = calloc(rt->nqueue ? rt->nqueue : 1, sizeof *left);
+    struct strmap lines; /* line -> (uintptr_t) rooms in it so far */
+    strmap_init(&lines);
+    size_t n = 0;
+    for (size_t i = 0; left && i < rt->nqueue; i++) {
+        if (rt->gone[i])
+            continue;
+        const char *t = rt->topics[i], *line = t && support_skills_known(rt->r->skills, t) ? t : "";
+        uintptr_t position = (uintptr_t)strmap_get(&lines, line) + 1;
+        if (strmap_put(&lines, line, (void *)position) < 0)
+            break; /* out of memory: the rest hears nothing this pass */
+        left[n++] = (struct queued_room){rt->queue[i], rt->owners[i], position};
+    }
+    strmap_free(&lines);
     if (!left)
         return;
-    for (size_t i = 0; i < n; i++)
-        left[i] = (struct queued_room){rt->queue[rt->next + i], rt->owners[rt->next + i]};
     queue_position_update(rt->positions, rt->r, left, n);
     if (rt->r->metrics)
         rt->r->metrics->support_queue = n;
@@ -88,8 +106,14 @@ static void pass_free(struct routing *rt)
         free(rt->names[i]);
     for (size_t i = 0; rt->owners && i < rt->nqueue; i++)
         free(rt->owners[i]);
+    for (size_t i = 0; rt->topics && i < rt->nqueue; i++)
+        free(rt->topics[i]);
     free(rt->owners);
-    rt->owners = NULL;
+    free(rt->topics);
+    free(rt->gone);
+    free(rt->eligible);
+    rt->owners = rt->topics = NULL;
+    rt->gone = rt->eligible = NULL;
     free(rt->names);
     free(rt->agents);
     free(rt->queue);
@@ -106,7 +130,7 @@ static void pass_end(struct routing *rt)
         rt->running = false;
         return;
     }
-    if (rt->queue && rt->owners)
+    if (rt->queue && rt->owners && rt->topics && rt->gone)
         tell_positions(rt);
     pass_free(rt);
     rt->running = false;
@@ -152,19 +176,39 @@ static void claimed_cb(void *ctx, chatd_status st, const struct chatd_room *answ
         log_warn("support routing: room %s not assigned: %s", rt->queue[rt->next], chatd_strerror(st));
     }
     /* CONFLICT: claimed by hand meanwhile, or closed; the next room. */
-    rt->next++;
+    rt->gone[rt->next++] = true;
     claim_next(rt);
 }
 
 static void claim_next(struct routing *rt)
 {
-    if (rt->next >= rt->nqueue) {
+    const char *last = rt->last[0] ? rt->last : NULL;
+    size_t max_open = rt->r->max_chats_per_agent;
+    /* Each agent's skills, looked up once for the rooms below (only within
+     * this call: a reload between two storage answers replaces them). */
+    const struct agent_skills **skills = calloc(rt->nagents ? rt->nagents : 1, sizeof *skills);
+    if (!skills) {
         pass_end(rt);
         return;
     }
-    rt->claimant = routing_pick(rt->mode, rt->agents, rt->nagents, rt->r->max_chats_per_agent,
-                                rt->last[0] ? rt->last : NULL);
-    if (rt->claimant < 0) { /* nobody to give a room to: the rest waits */
+    for (size_t i = 0; i < rt->nagents; i++)
+        skills[i] = support_skills_find(rt->r->skills, rt->agents[i].name);
+    for (rt->claimant = -1; rt->next < rt->nqueue; rt->next++) {
+        /* Nobody to give any room to: the rest waits. */
+        if (routing_pick(rt->mode, rt->agents, rt->nagents, max_open, last, NULL) < 0)
+            break;
+        const char *topic = rt->topics[rt->next];
+        bool routed = topic && support_skills_known(rt->r->skills, topic);
+        for (size_t i = 0; i < rt->nagents; i++)
+            rt->eligible[i] = !routed || support_agent_has(skills[i], topic);
+        rt->claimant = routing_pick(rt->mode, rt->agents, rt->nagents, max_open, last, rt->eligible);
+        if (rt->claimant >= 0)
+            break;
+        /* Nobody with its skill is free: it waits, and the rooms behind it
+         * of other topics are not held up by it. */
+    }
+    free(skills);
+    if (rt->claimant < 0) {
         pass_end(rt);
         return;
     }
@@ -189,7 +233,8 @@ static void queue_cb(void *ctx, chatd_status st, const struct chatd_room *rooms,
         pass_end(rt);
         return;
     }
-    if (!(rt->queue = calloc(n ? n : 1, sizeof *rt->queue)) || !(rt->owners = calloc(n ? n : 1, sizeof *rt->owners))) {
+    if (!(rt->queue = calloc(n ? n : 1, sizeof *rt->queue)) || !(rt->owners = calloc(n ? n : 1, sizeof *rt->owners)) ||
+        !(rt->topics = calloc(n ? n : 1, sizeof *rt->topics)) || !(rt->gone = calloc(n ? n : 1, sizeof *rt->gone))) {
         pass_free(rt);
         pass_end(rt);
         return;
@@ -198,8 +243,9 @@ static void queue_cb(void *ctx, chatd_status st, const struct chatd_room *rooms,
         struct chatd_room room = storage_room(rt->r->storage, rooms, i);
         snprintf(rt->queue[i], ROOM_ID_MAX, "%s", room.id);
         rt->owners[i] = strdup(room.owner ? room.owner : "");
+        rt->topics[i] = room.topic ? strdup(room.topic) : NULL;
         rt->nqueue = i + 1;
-        if (!rt->owners[i]) {
+        if (!rt->owners[i] || (room.topic && !rt->topics[i])) {
             pass_free(rt);
             pass_end(rt);
             return;
@@ -220,7 +266,8 @@ static void agents_cb(void *ctx, const struct room_answer *a, const struct agent
      * customers hear their places. */
     rt->agents = calloc(n ? n : 1, sizeof *rt->agents);
     rt->names = calloc(n ? n : 1, sizeof *rt->names);
-    if (!rt->agents || !rt->names) {
+    rt->eligible = calloc(n ? n : 1, sizeof *rt->eligible);
+    if (!rt->agents || !rt->names || !rt->eligible) {
         pass_end(rt);
         return;
     }

@@ -4,7 +4,10 @@
  * [support] max_chats_per_agent) with the storage's room_claim_limited
  * (SDK 2.3; room_claim with an older plugin), which decides the one winner
  * per room across instances, as manual claims, and refuses an agent at
- * the limit in the same atomic step.
+ * the limit in the same atomic step. A room with a topic goes only to an
+ * agent with that skill ([support] skills), unless no agent has it; one
+ * that nobody with the skill can take now waits without holding up the
+ * rooms behind it.
  * Passes run on triggers (a room opened, completed or closed, an agent
  * connected, gone, away or back) and on a one-second sweep, only on the
  * instance the routing's leader test names, so instances do not race one
@@ -24,12 +27,14 @@
 struct event_base;
 
 /* The agent the next room goes to: an index into agents, or -1 when no
- * agent is online and under max_open (0 = unlimited). round_robin: the
- * first available agent after `last` in the array's order (sorted by name),
- * wrapping; least_busy: the fewest open chats, ties to the first in order
- * after `last`. last may be NULL. manual: -1. */
+ * agent is online, under max_open (0 = unlimited) and eligible (NULL:
+ * every one; else eligible[i] for agents[i]: the room's topic lets them in,
+ * rooms/support_skills.h). round_robin: the first available agent after
+ * `last` in the array's order (sorted by name), wrapping; least_busy: the
+ * fewest open chats, ties to the first in order after `last`. last may be
+ * NULL. manual: -1. */
 long routing_pick(enum support_assign mode, const struct agent_view *agents, size_t n, size_t max_open,
-                  const char *last);
+                  const char *last, const bool *eligible);
 
 /* is_leader (may be NULL: always) says whether this instance routes. In
  * manual mode the routing is idle until routing_set_mode. */

@@ -11,6 +11,7 @@
 #include "rooms/first_response.h"
 #include "rooms/room_rules.h"
 #include "rooms/routing.h"
+#include "support_skills.h"
 
 /* One support operation waiting for storage. */
 struct support_op {
@@ -46,13 +47,18 @@ void support_unique_key(char *out, size_t len, const char *customer)
     snprintf(out, len, "support:%s", customer);
 }
 
-void support_open(struct rooms *r, const char *customer, room_answer_cb cb, void *ctx)
+void support_open(struct rooms *r, const char *customer, const char *topic, room_answer_cb cb, void *ctx)
 {
+    const char *why = NULL;
+    if (topic && !support_topic_valid(topic, strlen(topic), &why)) {
+        cb(ctx, &(struct room_answer){ROOM_BAD_REQUEST, why}, NULL);
+        return;
+    }
     char id[40], key[600];
     room_new_id(id);
     const char *members[] = {customer};
     struct chatd_room room = {.id = id, .kind = CHATD_ROOM_SUPPORT, .owner = customer, .created_ms = clock_wall_ms(),
-                              .state = CHATD_ROOM_OPEN, .members = members, .nmembers = 1};
+                              .state = CHATD_ROOM_OPEN, .members = members, .nmembers = 1, .topic = topic};
     support_unique_key(key, sizeof key, customer);
     rooms_create(r, &room, key, cb, ctx);
 }

@@ -14,8 +14,10 @@
 /* The storage's unique key of a customer's one open support room. */
 void support_unique_key(char *out, size_t len, const char *customer);
 /* The customer's open support room: OK with a new one, EXISTS with the one
- * open already. */
-void support_open(struct rooms *r, const char *customer, room_answer_cb cb, void *ctx);
+ * open already (its topic as it was opened). topic (NULL: none) routes it
+ * to the agents with that skill: BAD_REQUEST, before anything is stored,
+ * when it is no topic (rooms/support_skills.h). */
+void support_open(struct rooms *r, const char *customer, const char *topic, room_answer_cb cb, void *ctx);
 /* The unassigned queue, or (assigned) the rooms assigned to `agent`:
  * FORBIDDEN unless roles has CHATD_ROLE_AGENT or CHATD_ROLE_SUPERVISOR. */
 void support_queue(struct rooms *r, const char *agent, uint32_t roles, bool assigned, rooms_answer_cb cb, void *ctx);

@@ -43,6 +43,7 @@ struct config;
 #define DEST_MY_NOTIFICATIONS "/user/queue/notifications" /* a user's own, as they subscribe it */
 #define DEST_MY_PRESENCE "/user/queue/presence"           /* likewise */
 #define DEST_APP_PRESENCE "/app/presence"                 /* SEND: one's own status */
+#define DEST_APP_SUPPORT_OPEN "/app/support/open"         /* SEND: open one's support room */
 
 enum dest_route {
     DEST_UNKNOWN = 0, /* no shape the server knows */

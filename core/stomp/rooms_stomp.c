@@ -23,6 +23,7 @@
 #include "rooms/room_rules.h"
 #include "rooms/rooms.h"
 #include "rooms/rating.h"
+#include "rooms/support.h"
 #include "rooms/transfer.h"
 #include "rooms/typing.h"
 #include "rooms/user_presence.h"
@@ -638,6 +639,43 @@ static void app_presence(struct session *s, const struct stomp_frame *f, const c
                               a.why);
 }
 
+/* The customer's support room is there (new or open already): the
+ * RECEIPT names it. */
+static void support_opened_cb(void *ctx, const struct room_answer *a, const struct chatd_room *room)
+{
+    struct stomp_op *op = ctx;
+    struct session *s = session_lookup(op->srv, op->session);
+    if (s) {
+        if (a->status == ROOM_BAD_REQUEST)
+            session_error_receipt(s, op->receipt, "invalid topic", a->why);
+        else if (!rooms_stomp_refused(s, op->receipt, "", a))
+            session_send_receipt_header(s, op->receipt, "room", room->id);
+    }
+    stomp_op_free(op);
+}
+
+/* SEND to /app/support/open, with an optional `topic` header (or a body
+ * {"topic": ...}): the sender's support room, as POST /api/rooms
+ * {"kind": "support"} opens it. */
+static void app_support_open(struct session *s, const struct stomp_frame *f, const char *receipt)
+{
+    const char *topic = stomp_frame_header(f, "topic");
+    json_t *j = !topic && f->body_len ? json_loadb(f->body, f->body_len, 0, NULL) : NULL;
+    json_t *jt = json_object_get(j, "topic");
+    if (jt && !json_is_null(jt) &&
+        (!json_is_string(jt) || strlen(json_string_value(jt)) != json_string_length(jt))) {
+        json_decref(j);
+        session_error_receipt(s, receipt, "invalid topic", "Expected a topic header or {\"topic\": TOPIC}.");
+        return;
+    }
+    if (!topic)
+        topic = json_string_value(jt);
+    struct stomp_op *op = stomp_op_new(s, "", receipt);
+    if (op)
+        support_open(op->srv->rooms, session_user(s), topic, support_opened_cb, op);
+    json_decref(j);
+}
+
 void rooms_app_send(struct session *s, const char *destination, const char *as_sent, const struct stomp_frame *f,
                     const char *receipt)
 {
@@ -645,6 +683,10 @@ void rooms_app_send(struct session *s, const char *destination, const char *as_s
     const char *verb;
     if (strcmp(destination, DEST_APP_PRESENCE) == 0) {
         app_presence(s, f, receipt);
+        return;
+    }
+    if (strcmp(destination, DEST_APP_SUPPORT_OPEN) == 0) {
+        app_support_open(s, f, receipt);
         return;
     }
     if (!destination_room_of(destination, "/app/rooms/", room, sizeof room, &verb) ||

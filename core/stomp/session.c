@@ -254,7 +254,9 @@ void session_error_receipt(struct session *s, const char *receipt, const char *m
 }
 
 /* seq: the stored message's, or 0 for none. */
-static void receipt_frame(struct session *s, const char *receipt, uint64_t seq)
+/* A RECEIPT, with `seq` when not 0 and one more header when name is set. */
+static void receipt_frame_with(struct session *s, const char *receipt, uint64_t seq, const char *name,
+                               const char *value)
 {
     if (!receipt)
         return;
@@ -264,14 +266,25 @@ static void receipt_frame(struct session *s, const char *receipt, uint64_t seq)
     if (stomp_encode_command(&b, STOMP_CMD_RECEIPT) == 0 &&
         stomp_encode_header(&b, s->version, STOMP_CMD_RECEIPT, "receipt-id", receipt) == 0 &&
         (!seq || stomp_encode_header(&b, s->version, STOMP_CMD_RECEIPT, "seq", num) == 0) &&
+        (!name || stomp_encode_header(&b, s->version, STOMP_CMD_RECEIPT, name, value) == 0) &&
         stomp_encode_body(&b, NULL, 0, false) == 0)
         session_send_buf(s, &b);
     stomp_buf_free(&b);
 }
 
+static void receipt_frame(struct session *s, const char *receipt, uint64_t seq)
+{
+    receipt_frame_with(s, receipt, seq, NULL, NULL);
+}
+
 static void session_receipt(struct session *s, const char *receipt)
 {
     receipt_frame(s, receipt, 0);
+}
+
+void session_send_receipt_header(struct session *s, const char *receipt, const char *name, const char *value)
+{
+    receipt_frame_with(s, receipt, 0, name, value);
 }
 
 void session_send_receipt(struct session *s, const char *receipt)

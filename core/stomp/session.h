@@ -51,6 +51,8 @@ void session_error_receipt(struct session *s, const char *receipt, const char *m
 void session_send_receipt(struct session *s, const char *receipt);
 /* A room SEND's RECEIPT: it also names the seq the message was stored at. */
 void session_send_receipt_seq(struct session *s, const char *receipt, uint64_t seq);
+/* A RECEIPT with one more header (a support room opened: its `room`). */
+void session_send_receipt_header(struct session *s, const char *receipt, const char *name, const char *value);
 /* The session behind a subscriber of the router (router_sub_subscriber). */
 struct session *session_of_subscriber(struct subscriber *who);
 /* Subscribe the session to `destination` (as the router knows it,

@@ -174,6 +174,8 @@ json_t *room_json(const struct chatd_room *r, const char *for_user)
             json_array_append_new(admins, json_string(r->admins[i]));
         json_object_set_new(j, "admins", admins);
     }
+    if (r->kind == CHATD_ROOM_SUPPORT)
+        json_object_set_new(j, "topic", r->topic ? json_string(r->topic) : json_null());
     if (r->assigned_ms)
         json_object_set_new(j, "assigned_at", json_integer(r->assigned_ms));
     if (room_closed_ms(r))

@@ -19,6 +19,7 @@ struct transcript_render {
     struct jsonw msgs; /* the messages, as they came: JSON objects or text lines */
     size_t nmsgs;
     char *id, *state, *customer;
+    char *topic;           /* NULL: none */
     uint32_t rating;       /* 0: none */
     char *rating_comment;  /* NULL: none */
     int64_t rated_ms;
@@ -44,6 +45,7 @@ void transcript_render_free(struct transcript_render *t)
     free(t->id);
     free(t->state);
     free(t->customer);
+    free(t->topic);
     free(t->rating_comment);
     for (size_t i = 0; i < t->nagents; i++)
         free(t->agents[i]);
@@ -80,6 +82,7 @@ void transcript_render_room(struct transcript_render *t, const struct chatd_room
     t->id = dup_or_null(r->id, &t->failed);
     t->state = dup_or_null(room_state_name(r), &t->failed);
     t->customer = dup_or_null(r->owner, &t->failed);
+    t->topic = dup_or_null(r->topic, &t->failed);
     t->created_ms = r->created_ms;
     t->assigned_ms = r->assigned_ms;
     t->closed_ms = room_closed_ms(r);
@@ -191,6 +194,10 @@ static void take_text(struct transcript_render *t, struct jsonw *w, bool truncat
     jsonw_raw(w, t->state, strlen(t->state));
     jsonw_raw(w, ")\nCustomer: ", 12);
     jsonw_raw(w, t->customer ? t->customer : "", t->customer ? strlen(t->customer) : 0);
+    if (t->topic) {
+        jsonw_raw(w, "\nTopic: ", 8);
+        jsonw_raw(w, t->topic, strlen(t->topic));
+    }
     jsonw_raw(w, "\nAgents: ", 9);
     for (size_t i = 0; i < t->nagents; i++) {
         if (i)
@@ -242,6 +249,11 @@ static void take_json(struct transcript_render *t, struct jsonw *w, bool truncat
     jsonw_cstr(w, t->state);
     jsonw_key(w, "customer", false);
     jsonw_cstr(w, t->customer);
+    jsonw_key(w, "topic", false);
+    if (t->topic)
+        jsonw_cstr(w, t->topic);
+    else
+        jsonw_raw(w, "null", 4);
     jsonw_key(w, "agents", false);
     jsonw_raw(w, "[", 1);
     for (size_t i = 0; i < t->nagents; i++) {

@@ -16,6 +16,13 @@ function roomItem(room, button) {
   const who = document.createElement("span");
   who.className = "who";
   who.textContent = room.owner;
+  if (room.topic) { // what the customer needs help with (docs/support-desk.md, "Topics and skills")
+    li.dataset.topic = room.topic;
+    const topic = document.createElement("span");
+    topic.className = "topic";
+    topic.textContent = room.topic;
+    who.append(" ", topic);
+  }
   const info = document.createElement("span");
   info.className = "info";
   li.append(who, info);
@@ -84,7 +91,8 @@ function renderAgents(limit) {
     who.textContent = a.user + (a.user === desk.user ? " (you)" : "");
     const info = document.createElement("span");
     info.className = "info";
-    info.textContent = a.status + " · " + a.open_chats + (a.open_chats === 1 ? " open chat" : " open chats");
+    info.textContent = a.status + " · " + a.open_chats + (a.open_chats === 1 ? " open chat" : " open chats") +
+      (a.skills && a.skills.length ? " · " + a.skills.join(", ") : "");
     li.append(who, info);
     return li;
   }));
@@ -199,7 +207,7 @@ async function openRoom(roomId) {
   state.customerRead = 0;
   const room = state.mine.find((r) => r.id === roomId);
   $("pane").hidden = false;
-  $("pane-title").textContent = room ? "Chat with " + room.owner : "Chat";
+  $("pane-title").textContent = room ? "Chat with " + room.owner + (room.topic ? " · " + room.topic : "") : "Chat";
   $("read").textContent = "";
   editing.stop();
   state.conv = state.conv || new Conversation($("messages"), desk.user, editing.actions);

@@ -139,9 +139,19 @@ function onEvent(e) {
   }
 }
 
-async function openChat() {
+// The topics the desk offers (examples/web/customer.html), by name.
+function topicName(topic) {
+  const option = document.querySelector('#topic option[value="' + topic + '"]');
+  return option ? option.textContent : topic;
+}
+
+// topic: what the customer needs help with ("" for none): the room goes
+// to an agent with that skill (docs/support-desk.md, "Topics and skills").
+async function openChat(topic) {
   hideAfter();
-  state.room = (await desk.chat.rooms.openSupport()).info;
+  state.room = (await desk.chat.rooms.openSupport(topic || undefined)).info;
+  $("room-topic").hidden = !state.room.topic;
+  $("room-topic").textContent = state.room.topic ? "Topic: " + topicName(state.room.topic) : "";
   $("chat").hidden = false;
   $("closed").hidden = true;
   showRoomState(state.room);
@@ -185,7 +195,7 @@ $("signin").addEventListener("submit", async (e) => {
     // still on its way would miss it.
     await desk.chat.onNotification({ "queue-position": onNotification, assigned: onNotification }).ready;
     if (window.Notification && Notification.permission === "default") Notification.requestPermission();
-    await openChat();
+    await openChat(e.target.topic.value);
   } catch (err) {
     $("signin-error").textContent = errorText(err);
   }
@@ -226,7 +236,7 @@ $("close").addEventListener("click", async () => {
   await desk.chat.room(state.room.id).close();
   showClosed();
 });
-$("new").addEventListener("click", () => openChat());
+$("new").addEventListener("click", () => openChat($("new-topic").value));
 
 $("rating-form").addEventListener("submit", async (e) => {
   e.preventDefault();

@@ -16,6 +16,13 @@ function chatItem(room) {
   const who = document.createElement("span");
   who.className = "who";
   who.textContent = room.owner + (room.agent ? " → " + room.agent : "");
+  if (room.topic) {
+    li.dataset.topic = room.topic;
+    const topic = document.createElement("span");
+    topic.className = "topic";
+    topic.textContent = room.topic;
+    who.append(" ", topic);
+  }
   const info = document.createElement("span");
   info.className = "info";
   if (room.state === "unassigned") info.dataset.created = room.waiting_since || room.created_at;
@@ -50,7 +57,8 @@ function render() {
     who.textContent = a.user;
     const info = document.createElement("span");
     info.className = "info";
-    info.textContent = a.status + " · " + a.open_chats + (a.open_chats === 1 ? " open chat" : " open chats");
+    info.textContent = a.status + " · " + a.open_chats + (a.open_chats === 1 ? " open chat" : " open chats") +
+      (a.skills && a.skills.length ? " · " + a.skills.join(", ") : "");
     li.append(who, info);
     return li;
   }));

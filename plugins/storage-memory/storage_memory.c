@@ -154,6 +154,7 @@ struct mroom {
     uint32_t rating;      /* room_rate: 0 while unrated */
     char *rating_comment; /* NULL: none */
     int64_t rated_ms;
+    char *topic;          /* support rooms (SDK 2.12); NULL: none */
 };
 
 /* One answer waiting for its turn; data lives in its arena. */
@@ -386,6 +387,7 @@ static void snap_room(struct completion *c, struct chatd_room *out, const struct
     out->rating = r->rating;
     out->rating_comment = arena_str(c, r->rating_comment, oom);
     out->rated_ms = r->rated_ms;
+    out->topic = arena_str(c, r->topic, oom);
     out->last_seq = r->nmsgs;
     const char **members = arena_alloc(c, (r->nmembers + 1) * sizeof *members);
     if (!members) {
@@ -506,6 +508,7 @@ static void room_destroy(struct mroom *r)
     free(r->agent);
     free(r->unique_key);
     free(r->rating_comment);
+    free(r->topic);
     for (size_t i = 0; i < r->nmembers; i++)
         free(r->members[i]);
     free(r->members);
@@ -572,6 +575,7 @@ static void mem_room_create(void *state, const struct chatd_room *room, const ch
         r->owner = dup_or_null(room->owner, &oom);
         r->agent = dup_or_null(room->agent, &oom);
         r->unique_key = dup_or_null(unique_key, &oom);
+        r->topic = dup_or_null(CHATD_HAS(room, topic) ? room->topic : NULL, &oom);
         r->kind = room->kind;
         r->state = room->state ? room->state : CHATD_ROOM_OPEN;
         r->created_ms = room->created_ms;

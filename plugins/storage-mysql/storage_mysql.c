@@ -51,7 +51,7 @@
 #include "plugin_conf.h"
 #include "storage_op.h"
 
-#define SCHEMA_VERSION 7
+#define SCHEMA_VERSION 8
 #define MAX_BATCH 256 /* ops per transaction */
 #define MAX_TRIES 5   /* runs of a batch rolled back by deadlocks before giving up */
 #define LIST_MAX 1000 /* room_list's answer when the filter gives no limit */
@@ -144,6 +144,9 @@ static const char *const migrations[SCHEMA_VERSION] = {
     ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;\n"
     "CREATE TABLE IF NOT EXISTS chatd_canned_desks (desk VARBINARY(64) NOT NULL PRIMARY KEY"
     ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+    /* 8: a support room's topic (SDK 2.12): at most 32 bytes of a-z, 0-9,
+     * '-' and '_' (chatd checks); NULL: none. */
+    "ALTER TABLE chatd_rooms ADD COLUMN IF NOT EXISTS topic VARBINARY(32) NULL",
 };
 
 /* ---------------------------------------------------------- strings */
@@ -438,14 +441,15 @@ static uint64_t col_u64(MYSQL_ROW row, int i)
 /* Columns: id, kind, state, title, owner, agent, created_ms, assigned_ms,
  * last_seq, closed_ms. Members, marks and the last message come later. */
 #define ROOM_COLS "r.id, r.kind, r.state, r.title, r.owner, r.agent, r.created_ms, r.assigned_ms, r.last_seq, r.closed_ms"
-/* SDK 2.6: rating, rating_comment, rated_ms, after ROOM_COLS (sql_rooms) or
- * apart from them (sql_room_one). */
-#define ROOM_RATING_COLS "r.rating, r.rating_comment, r.rated_ms"
+/* SDK 2.6: rating, rating_comment, rated_ms, and (SDK 2.12) topic, after
+ * ROOM_COLS (sql_rooms) or apart from them (sql_room_one). */
+#define ROOM_RATING_COLS "r.rating, r.rating_comment, r.rated_ms, r.topic"
 static void room_fill_rating(struct op *o, struct chatd_room *r, MYSQL_ROW row, unsigned long *len, int c0)
 {
     r->rating = (uint32_t)col_i64(row, c0);
     r->rating_comment = r->rating ? col(o, row, len, c0 + 1) : NULL;
     r->rated_ms = col_i64(row, c0 + 2);
+    r->topic = col(o, row, len, c0 + 3);
 }
 
 static void room_fill(struct op *o, struct chatd_room *r, MYSQL_ROW row, unsigned long *len)
@@ -749,7 +753,7 @@ static bool step_create(struct op *o, MYSQL *my, struct result *r, size_t nr, st
         /* ON DUPLICATE KEY: a room with this id or key already there is no
          * error; affected rows say whether ours went in. */
         sb_add(b, "INSERT INTO chatd_rooms (id, kind, state, title, owner, agent, created_ms, assigned_ms,"
-                  " unique_key, joins) VALUES (");
+                  " unique_key, topic, joins) VALUES (");
         sb_str(b, my, a->id);
         sb_fmt(b, ", %d, %d, ", (int)a->kind, (int)a->state);
         sb_str(b, my, a->title);
@@ -759,6 +763,8 @@ static bool step_create(struct op *o, MYSQL *my, struct result *r, size_t nr, st
         sb_str(b, my, a->agent);
         sb_fmt(b, ", %lld, %lld, ", (long long)a->created_ms, (long long)a->assigned_ms);
         sb_str(b, my, o->key);
+        sb_add(b, ", ");
+        sb_str(b, my, a->topic);
         sb_fmt(b, ", %zu) ON DUPLICATE KEY UPDATE id = id", a->nmembers);
         return true;
     case 1:
@@ -830,25 +836,26 @@ static bool step_create(struct op *o, MYSQL *my, struct result *r, size_t nr, st
  * 11, so that no other value shares its column and its type stays bytes;
  * content_type in the room's text column 6, rev, edited_ms, deleted and
  * kind in its integer columns 7 to 10, reply_to in column 12); the room's
- * row has its rating in columns 13 to 15 (ROOM_RATING_COLS). */
+ * row has its rating in columns 13 to 15 and its topic in 16
+ * (ROOM_RATING_COLS). */
 static void sql_room_one(struct sb *b, MYSQL *my, const char *id, const char *for_user)
 {
     sb_add(b, "SELECT 0, " ROOM_COLS ", NULL, NULL, " ROOM_RATING_COLS " FROM chatd_rooms r WHERE r.id = ");
     sb_str(b, my, id);
     sb_add(b, " UNION ALL (SELECT 1, m.user_id, m.role, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
-              " NULL, NULL, NULL FROM chatd_members m WHERE m.room = ");
+              " NULL, NULL, NULL, NULL FROM chatd_members m WHERE m.room = ");
     sb_str(b, my, id);
     /* a LIMIT keeps the ORDER BY of a part of a UNION */
     sb_add(b, " ORDER BY m.joined, m.user_id LIMIT 18446744073709551615)");
     if (!for_user)
         return;
     sb_add(b, " UNION ALL SELECT 2, k.seq, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
-              " NULL, NULL, NULL FROM chatd_marks k WHERE k.room = ");
+              " NULL, NULL, NULL, NULL FROM chatd_marks k WHERE k.room = ");
     sb_str(b, my, id);
     sb_add(b, " AND k.user_id = ");
     sb_str(b, my, for_user);
     sb_add(b, " UNION ALL SELECT 3, m.seq, m.id, m.sender, m.client_id, m.ts_ms, m.content_type, m.rev, m.edited_ms,"
-              " m.deleted, m.kind, m.body, m.reply_to, NULL, NULL, NULL"
+              " m.deleted, m.kind, m.body, m.reply_to, NULL, NULL, NULL, NULL"
               " FROM chatd_rooms r JOIN chatd_messages m ON m.room = r.id AND m.seq = r.last_seq WHERE r.id = ");
     sb_str(b, my, id);
 }
@@ -3398,6 +3405,7 @@ static void m_room_create(void *state, const struct chatd_room *room, const char
     o->room_arg.title = astr(o, room->title);
     o->room_arg.owner = astr(o, room->owner);
     o->room_arg.agent = astr(o, room->agent);
+    o->room_arg.topic = CHATD_HAS(room, topic) ? astr(o, room->topic) : NULL;
     o->room_arg.members = NULL;
     o->room_arg.admins = NULL;
     o->room_arg.nadmins = 0;

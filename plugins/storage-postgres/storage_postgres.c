@@ -40,7 +40,7 @@
 
 #include "storage_op.h"
 
-#define SCHEMA_VERSION 12
+#define SCHEMA_VERSION 13
 #define MAX_BATCH 256          /* ops per transaction */
 #define MAX_TRIES 5            /* runs of an op rolled back by deadlocks before giving up */
 #define LIST_MAX 1000          /* room_list's answer when the filter gives no limit */
@@ -858,13 +858,59 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "  RETURN CASE WHEN fresh THEN 1 ELSE 0 END;\n"
     "END\n"
     "$$;\n",
+    /* 13: a support room's topic (SDK 2.12), the last column of
+     * chatd_room_t; chatd_room_create gains it as its last argument (the
+     * one of ten arguments stays, for a chatd of version 12 still
+     * running). */
+    "ALTER TABLE chatd_rooms ADD COLUMN topic text;\n"
+    "ALTER TYPE chatd_room_t ADD ATTRIBUTE topic text;\n"
+    "CREATE OR REPLACE FUNCTION chatd_room_view(p_id text, p_user text) RETURNS SETOF chatd_room_t"
+    " LANGUAGE sql STABLE AS $$\n"
+    "  SELECT r.id, r.kind, r.state, r.title, r.owner, r.agent, r.created_ms, r.assigned_ms, r.last_seq,\n"
+    "         ARRAY(SELECT m.user_id FROM chatd_members m WHERE m.room = r.id ORDER BY m.joined),\n"
+    "         coalesce((SELECT k.seq FROM chatd_marks k WHERE k.room = r.id AND k.user_id = p_user), 0),\n"
+    "         lm.id, lm.sender, lm.client_id, lm.ts_ms, lm.body,\n"
+    "         ARRAY(SELECT m.user_id FROM chatd_members m WHERE m.room = r.id AND m.role = 2 ORDER BY m.joined),\n"
+    "         r.closed_ms, lm.content_type, lm.kind, lm.reply_to, r.rating, r.rating_comment, r.rated_ms,\n"
+    "         r.topic\n"
+    "    FROM chatd_rooms r\n"
+    "    LEFT JOIN chatd_messages lm ON p_user IS NOT NULL AND lm.room = r.id AND lm.seq = r.last_seq\n"
+    "   WHERE r.id = p_id\n"
+    "$$;\n"
+    "CREATE FUNCTION chatd_room_create(p_id text, p_kind smallint, p_state smallint, p_title text,"
+    " p_owner text, p_agent text, p_created bigint, p_assigned bigint, p_key text, p_members text[], p_topic text)"
+    " RETURNS TABLE (o_done boolean, o_room chatd_room_t) LANGUAGE plpgsql AS $$\n"
+    "DECLARE other text;\n"
+    "BEGIN\n"
+    "  LOOP\n"
+    "    INSERT INTO chatd_rooms (id, kind, state, title, owner, agent, created_ms, assigned_ms, unique_key, topic)\n"
+    "    VALUES (p_id, p_kind, p_state, p_title, p_owner, p_agent, p_created, p_assigned, p_key, p_topic)\n"
+    "    ON CONFLICT DO NOTHING;\n"
+    "    IF FOUND THEN\n"
+    "      INSERT INTO chatd_members (room, user_id) SELECT p_id, u FROM unnest(p_members) AS u\n"
+    "      ON CONFLICT DO NOTHING;\n"
+    "      RETURN QUERY SELECT true, v FROM chatd_room_view(p_id, NULL) AS v;\n"
+    "      RETURN;\n"
+    "    END IF;\n"
+    "    SELECT r.id INTO other FROM chatd_rooms r WHERE r.unique_key = p_key;\n"
+    "    IF other IS NULL THEN\n"
+    "      SELECT r.id INTO other FROM chatd_rooms r WHERE r.id = p_id;\n"
+    "    END IF;\n"
+    "    IF other IS NOT NULL THEN\n"
+    "      RETURN QUERY SELECT false, v FROM chatd_room_view(other, NULL) AS v;\n"
+    "      RETURN;\n"
+    "    END IF;\n"
+    "  END LOOP;\n"
+    "END\n"
+    "$$;\n",
 };
 
-/* The statements of the ops. Room rows come back as the 24 columns of
+/* The statements of the ops. Room rows come back as the 25 columns of
  * chatd_room_t; "done" says whether the action happened. */
 #define ROOM_ACTION(fn) "SELECT c.o_done, (c.o_room).* FROM " fn " c"
 static const char SQL_CREATE[] =
-    ROOM_ACTION("chatd_room_create($1, $2::smallint, $3::smallint, $4, $5, $6, $7::bigint, $8::bigint, $9, $10::text[])");
+    ROOM_ACTION("chatd_room_create($1, $2::smallint, $3::smallint, $4, $5, $6, $7::bigint, $8::bigint, $9, $10::text[],"
+                " $11::text)");
 static const char SQL_GET[] = "SELECT * FROM chatd_room_view($1, $2)";
 static const char SQL_CLAIM[] = ROOM_ACTION("chatd_room_claim($1, $2, $3::bigint)");
 static const char SQL_COMPLETE[] = ROOM_ACTION("chatd_room_complete($1, $2, $3::bigint)");
@@ -1348,6 +1394,7 @@ static void read_room(struct op *o, PGresult *r, int row, int c0, struct chatd_r
     room->rating = (uint32_t)val_i64(r, row, c0 + 21);
     room->rating_comment = val(r, row, c0 + 22);
     room->rated_ms = val_i64(r, row, c0 + 23);
+    room->topic = val(r, row, c0 + 24);
     if (val(r, row, c0 + 11)) {
         struct chatd_message *m = arena(o, &o->ans, sizeof *m);
         if (m) {
@@ -1368,7 +1415,7 @@ static void read_room(struct op *o, PGresult *r, int row, int c0, struct chatd_r
     }
 }
 
-#define ROOM_COLS 24
+#define ROOM_COLS 25
 
 /* Turn an op's result rows into its answer; o keeps r. */
 /* Row i of r from column c0 on: seq, id, sender, client_id, ts_ms, body,
@@ -1662,9 +1709,9 @@ static int send_op(PGconn *pg, struct op *o)
         snprintf(b, sizeof b, "%d", (int)(r->state ? r->state : CHATD_ROOM_OPEN));
         snprintf(c, sizeof c, "%lld", (long long)r->created_ms);
         snprintf(d, sizeof d, "%lld", (long long)r->assigned_ms);
-        const char *p[] = {r->id, a, b, r->title, r->owner, r->agent, c, d, o->key, o->array};
+        const char *p[] = {r->id, a, b, r->title, r->owner, r->agent, c, d, o->key, o->array, r->topic};
         memcpy(v, p, sizeof p);
-        n = 10;
+        n = 11;
         sql = SQL_CREATE;
         break;
     }
@@ -2929,6 +2976,7 @@ static void p_room_create(void *state, const struct chatd_room *room, const char
     o->room_arg.title = astr(o, room->title);
     o->room_arg.owner = astr(o, room->owner);
     o->room_arg.agent = astr(o, room->agent);
+    o->room_arg.topic = CHATD_HAS(room, topic) ? astr(o, room->topic) : NULL;
     o->room_arg.members = NULL;
     o->array = text_array(o, &o->args, room->members, room->nmembers);
     o->key = astr(o, unique_key);

@@ -4,7 +4,8 @@
  * Keys, under the configured prefix P:
  *   P room:ID      hash   kind state title owner agent created_ms assigned_ms
  *                         last_seq unique_key closed_ms, and (SDK 2.6) a
- *                         support room's rating rating_comment rated_ms
+ *                         support room's rating rating_comment rated_ms,
+ *                         (SDK 2.12) its topic
  *   P members:ID   set    member user ids
  *   P admins:ID    set    a group's admins (the owner is room:ID's owner)
  *   P joined:ID    zset   member -> join order (room:ID's `joins` counts up;
@@ -61,7 +62,7 @@
     "  local k = P .. 'room:' .. id\n"                                                       \
     "  local r = redis.call('HMGET', k, 'kind', 'state', 'title', 'owner', 'agent',\n"       \
     "                       'created_ms', 'assigned_ms', 'last_seq', 'closed_ms',\n"         \
-    "                       'rating', 'rating_comment', 'rated_ms')\n"                        \
+    "                       'rating', 'rating_comment', 'rated_ms', 'topic')\n"               \
     "  if not r[1] then return false end\n"                                                  \
     "  local read, last = false, false\n"                                                    \
     "  if user then\n"                                                                       \
@@ -71,7 +72,7 @@
     "  return {id, r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8],\n"                        \
     "          redis.call('SMEMBERS', P .. 'members:' .. id), read, last,\n"                 \
     "          redis.call('SMEMBERS', P .. 'admins:' .. id), r[9] or '0',\n"                \
-    "          r[10] or '0', r[11] or false, r[12] or '0'}\n"                                 \
+    "          r[10] or '0', r[11] or false, r[12] or '0', r[13] or false}\n"                 \
     "end\n"                                                                                  \
     "local function join(id, user)\n"                                                        \
     "  redis.call('SADD', P .. 'members:' .. id, user)\n"                                    \
@@ -126,7 +127,7 @@
     "             P .. 'admins:' .. id, P .. 'joined:' .. id)\n"                                 \
     "end\n"
 
-/* ARGV: P id kind state title? owner? agent? created assigned ukey? members... */
+/* ARGV: P id kind state title? owner? agent? created assigned ukey? topic? members... */
 #define LUA_ROOM_CREATE                                                                      \
     LUA_PRELUDE                                                                              \
     "local id, kind, state = ARGV[2], ARGV[3], ARGV[4]\n"                                    \
@@ -143,8 +144,10 @@
     "if owner then table.insert(h, 'owner') table.insert(h, owner) end\n"                    \
     "if agent then table.insert(h, 'agent') table.insert(h, agent) end\n"                    \
     "if ukey then table.insert(h, 'unique_key') table.insert(h, ukey) end\n"                 \
+    "local topic = opt(ARGV[11])\n"                                                          \
+    "if topic then table.insert(h, 'topic') table.insert(h, topic) end\n"                    \
     "redis.call('HSET', k, unpack(h))\n"                                                     \
-    "for i = 11, #ARGV do join(id, ARGV[i]) end\n"                                           \
+    "for i = 12, #ARGV do join(id, ARGV[i]) end\n"                                           \
     "redis.call('ZADD', P .. 'rooms', ARGV[8], id)\n"                                        \
     "if kind == '1' and state == '1' then redis.call('ZADD', P .. 'queue', ARGV[8], id) end\n" \
     "if agent then redis.call('SADD', P .. 'agent:' .. agent, id) end\n"                     \

@@ -322,7 +322,7 @@ static bool copy_message(const redisReply *r, const char *room, struct msgbuf *o
 
 /* A room as the scripts return it: id kind state title owner agent created
  * assigned last_seq {members} read last {admins} closed_ms rating
- * rating_comment rated_ms. */
+ * rating_comment rated_ms topic. */
 struct roombuf {
     struct chatd_room room;
     const char **members;
@@ -334,7 +334,7 @@ struct roombuf {
 static bool decode_room(const redisReply *r, struct roombuf *out)
 {
     memset(out, 0, sizeof *out);
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 17 || r->element[0]->type != REDIS_REPLY_STRING ||
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 18 || r->element[0]->type != REDIS_REPLY_STRING ||
         r->element[9]->type != REDIS_REPLY_ARRAY || r->element[12]->type != REDIS_REPLY_ARRAY)
         return false;
     struct chatd_room *room = &out->room;
@@ -352,6 +352,7 @@ static bool decode_room(const redisReply *r, struct roombuf *out)
     room->rating = (uint32_t)int_of(r->element[14]);
     room->rating_comment = room->rating ? str_or_null(r->element[15]) : NULL;
     room->rated_ms = int_of(r->element[16]);
+    room->topic = str_or_null(r->element[17]);
     const redisReply *mem = r->element[9];
     if (mem->elements) {
         out->members = calloc(mem->elements, sizeof *out->members);
@@ -888,6 +889,7 @@ static void r_room_create(void *state, const struct chatd_room *room, const char
     cmd_num(&c, room->created_ms);
     cmd_num(&c, room->assigned_ms);
     cmd_opt(&c, unique_key);
+    cmd_opt(&c, CHATD_HAS(room, topic) ? room->topic : NULL);
     struct op *o = op_new(st, OP_ROOM, (void *)cb, ctx, NULL);
     if (o && !room->id) {
         cmd_clear(&c);

@@ -18,7 +18,7 @@
 
 #include "storage_op.h"
 
-#define SCHEMA_VERSION 10
+#define SCHEMA_VERSION 11
 
 static const char *const migrations[SCHEMA_VERSION] = {
     /* 1: the first schema. */
@@ -85,6 +85,8 @@ static const char *const migrations[SCHEMA_VERSION] = {
      * ordered byte for byte (BINARY). */
     "CREATE TABLE canned (desk TEXT NOT NULL, shortcut TEXT NOT NULL, title TEXT NOT NULL, body TEXT NOT NULL,"
     " updated_by TEXT NOT NULL, updated_ms INTEGER NOT NULL, PRIMARY KEY (desk, shortcut)) WITHOUT ROWID;",
+    /* 11: a support room's topic (SDK 2.12); NULL: none. */
+    "ALTER TABLE rooms ADD COLUMN topic TEXT;",
 };
 
 /* A new member joins last; one already there stays as they are. */
@@ -272,7 +274,7 @@ static bool load_message_at(struct sqlstore *st, struct op *o, const char *room,
 static bool load_room(struct sqlstore *st, struct op *o, const char *id, const char *for_user, struct chatd_room *r)
 {
     sqlite3_stmt *s = prep(st, "SELECT id, kind, state, title, owner, agent, created_ms, assigned_ms, last_seq,"
-                               " closed_ms, rating, rating_comment, rated_ms FROM rooms WHERE id=?");
+                               " closed_ms, rating, rating_comment, rated_ms, topic FROM rooms WHERE id=?");
     if (!s)
         return false;
     bind_text(s, 1, id);
@@ -293,6 +295,7 @@ static bool load_room(struct sqlstore *st, struct op *o, const char *id, const c
         r->rating = (uint32_t)sqlite3_column_int(s, 10);
         r->rating_comment = acol(o, s, 11);
         r->rated_ms = sqlite3_column_int64(s, 12);
+        r->topic = acol(o, s, 13);
     }
     sqlite3_finalize(s);
     if (!found)
@@ -371,7 +374,7 @@ static chatd_status do_create(struct sqlstore *st, struct op *o)
     }
     const struct chatd_room *r = &o->room_arg;
     sqlite3_stmt *s = prep(st, "INSERT INTO rooms (id, kind, state, title, owner, agent, created_ms, assigned_ms,"
-                               " unique_key) VALUES (?,?,?,?,?,?,?,?,?)");
+                               " unique_key, topic) VALUES (?,?,?,?,?,?,?,?,?,?)");
     if (!s)
         return CHATD_ERR_INTERNAL;
     bind_text(s, 1, r->id);
@@ -383,6 +386,7 @@ static chatd_status do_create(struct sqlstore *st, struct op *o)
     sqlite3_bind_int64(s, 7, r->created_ms);
     sqlite3_bind_int64(s, 8, r->assigned_ms);
     bind_text(s, 9, o->key);
+    bind_text(s, 10, r->topic);
     int rc = sqlite3_step(s);
     sqlite3_finalize(s);
     if (rc == SQLITE_CONSTRAINT)
@@ -1467,6 +1471,7 @@ static void s_room_create(void *state, const struct chatd_room *room, const char
     o->room_arg.title = astr(o, room->title);
     o->room_arg.owner = astr(o, room->owner);
     o->room_arg.agent = astr(o, room->agent);
+    o->room_arg.topic = CHATD_HAS(room, topic) ? astr(o, room->topic) : NULL;
     const char **members = arena(o, (room->nmembers + 1) * sizeof *members);
     for (size_t i = 0; members && i < room->nmembers; i++)
         members[i] = astr(o, room->members[i]);

@@ -349,10 +349,16 @@ class OpenApiLive(LiveServer):
         # Creating rooms, and bad bodies.
         sid = self.fresh_support("alice")
         self.assertEqual(self.call("alice", "POST", "/api/rooms", {"kind": "support"}, expect=200)[1]["id"], sid)
+        # The room open already answers as it was opened, whatever topic is asked now.
+        again = self.call("alice", "POST", "/api/rooms", {"kind": "support", "topic": "billing"}, expect=200)[1]
+        self.assertEqual((again["id"], again["topic"]), (sid, None))
         self.assertEqual(self.call("alice", "POST", "/api/rooms", raw=b"{not json", expect=400)[1]["error"],
                          "bad_json")
         for bad in ({}, [], {"kind": "direct"}, {"kind": "direct", "with": "alice"}, {"kind": "group"},
-                    {"kind": "group", "title": TITLE, "members": "bob"}, {"kind": "group", "title": "x" * 201}):
+                    {"kind": "group", "title": TITLE, "members": "bob"}, {"kind": "group", "title": "x" * 201},
+                    {"kind": "support", "topic": "Billing"}, {"kind": "support", "topic": "결제"},
+                    {"kind": "support", "topic": ""}, {"kind": "support", "topic": 7},
+                    {"kind": "support", "topic": "x" * 33}):
             with self.subTest(body=bad):
                 self.assertEqual(self.call("alice", "POST", "/api/rooms", bad, expect=400)[1]["error"],
                                  "bad_request")
@@ -633,7 +639,7 @@ class OpenApiLive(LiveServer):
         self.call("agent1", "PUT", "/api/agents/me/status", {"status": "자리 비움"}, expect=400)
         self.call("agent1", "PUT", "/api/agents/me/status", {}, expect=400)
         session = self.raw("agent1")
-        wait_for(lambda: {"user": "agent1", "status": "online", "open_chats": 0} in
+        wait_for(lambda: {"user": "agent1", "status": "online", "open_chats": 0, "skills": []} in
                  self.call("admin1", "GET", "/api/agents", expect=200)[1]["agents"], what="agent1 online")
         self.assertEqual(self.call("agent1", "PUT", "/api/agents/me/status", {"status": "away"}, expect=200)[1],
                          {"user": "agent1", "status": "away"})

@@ -157,9 +157,14 @@ class SupportDesk(unittest.TestCase):
         p, path = check(s)
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("[support] max_chats_per_agent", p.stderr)
-        s["support"] = {"assign": "least_busy", "max_chats_per_agent": "3", "skills": "x"}
+        s["support"] = {"assign": "least_busy", "max_chats_per_agent": "3", "topics": "x"}
         p, path = check(s)
-        self.assertIn("[support] skills: unknown key", p.stderr)
+        self.assertIn("[support] topics: unknown key", p.stderr)
+        s["support"] = {"assign": "least_busy", "skills": "alice:billing; bob:Tech"}
+        p, path = check(s)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertTrue(p.stderr.startswith(path + ": [support] skills: "), p.stderr)
+        self.assertIn("'Tech'", p.stderr)
         s["support"] = {"assign": "manual", "max_chats_per_agent": "0"}
         p, path = check(s)
         self.assertEqual(p.returncode, 0, p.stderr)

@@ -161,7 +161,18 @@ struct result {
     bool has_comment;
     char comment[1200];
     int64_t rated_ms;
+    /* SDK 2.12: a support room's topic ("-" for none) */
+    char topic[64];
+    char topics[16][64]; /* rooms_cb: each room's */
 };
+
+/* A room's topic as the result keeps it: "-" for none, and for a struct of
+ * a plugin older than SDK 2.12. */
+static void topic_of(char *out, size_t len, const struct chatd_room *r)
+{
+    bool has = r->size >= offsetof(struct chatd_room, topic) + sizeof r->topic && r->topic;
+    snprintf(out, len, "%s", has ? r->topic : "-");
+}
 
 static void join_names(char *out, size_t len, const char *const *v, size_t n)
 {
@@ -210,6 +221,7 @@ static void room_cb(void *ctx, chatd_status st, const struct chatd_room *r)
         res->closed_ms = r->state == CHATD_ROOM_CLOSED ? r->closed_ms : 0;
         res->any_closed_ms = r->closed_ms;
         res->assigned_ms = r->assigned_ms;
+        topic_of(res->topic, sizeof res->topic, r);
         if (r->size >= offsetof(struct chatd_room, rated_ms) + sizeof r->rated_ms) {
             res->rating = r->rating;
             res->has_comment = r->rating_comment != NULL;
@@ -232,6 +244,7 @@ static void rooms_cb(void *ctx, chatd_status st, const struct chatd_room *rooms,
         snprintf(res->ids[i], sizeof res->ids[i], "%s", AT(rooms, i)->id);
         const struct chatd_room *ri = AT(rooms, i);
         res->ratings[i] = ri->size >= offsetof(struct chatd_room, rated_ms) + sizeof ri->rated_ms ? ri->rating : 0;
+        topic_of(res->topics[i], sizeof res->topics[i], ri);
     }
     res->done++;
 }
@@ -1282,6 +1295,82 @@ static void rate(const struct chatd_storage_ops *ops, void *state, const char *r
 
 /* SDK 2.6: a customer's rating, once per completed or closed support
  * room, kept with the room (Korean and emoji intact), gone with it. */
+/* SDK 2.12: a support room keeps the topic it was created with, and
+ * every answer with the room carries it: get, list, claim, complete,
+ * close, and the EXISTS of a second create under the same key. Keeping it
+ * is optional (a room without one goes to any agent): a plugin that
+ * answers none passes unless the environment's CONFORMANCE_STORES names
+ * topics; one that answers a topic must answer the one created. */
+static void topics(const struct chatd_storage_ops *ops, void *state, const char *plugin)
+{
+    const char *owner = "주제고객😀", *members[] = {owner};
+    const char *longest = "abcdefghijklmnopqrstuvwxyz-01_23"; /* CHATD_TOPIC_MAX bytes */
+    struct { const char *id, *key, *topic; } rooms[] = {
+        {"rtopic1", "support:topic1", "billing"}, {"rtopic2", "support:topic2", NULL},
+        {"rtopic3", "support:topic3", longest}};
+    struct result r[8];
+    memset(r, 0, sizeof r);
+    for (size_t i = 0; i < 3; i++) {
+        struct chatd_room room = {.size = sizeof room, .id = rooms[i].id, .kind = CHATD_ROOM_SUPPORT,
+                                  .state = CHATD_ROOM_OPEN, .owner = owner, .created_ms = 80000 + (int64_t)i,
+                                  .members = members, .nmembers = 1, .topic = rooms[i].topic};
+        CALL(ops->room_create(state, &room, rooms[i].key, room_cb, &r[i]));
+    }
+    wait_all(r, 3);
+    bool required = getenv("CONFORMANCE_STORES") && strstr(getenv("CONFORMANCE_STORES"), "topics");
+    if (!required && r[0].st == CHATD_OK && strcmp(r[0].topic, "-") == 0) {
+        printf("%s: keeps no topics (SDK 2.12, optional)\n", plugin);
+        return;
+    }
+    for (size_t i = 0; i < 3; i++)
+        CHECK(r[i].st == CHATD_OK && strcmp(r[i].topic, rooms[i].topic ? rooms[i].topic : "-") == 0,
+              "create %s: %s, topic %s", rooms[i].id, chatd_strerror(r[i].st), r[i].topic);
+
+    memset(r, 0, sizeof r);
+    for (size_t i = 0; i < 3; i++)
+        CALL(ops->room_get(state, rooms[i].id, NULL, room_cb, &r[i]));
+    struct chatd_room_filter f = {.size = sizeof f, .member = owner, .kind = CHATD_ROOM_SUPPORT};
+    CALL(ops->room_list(state, &f, rooms_cb, &r[3]));
+    /* Another create under a key in use: the room there, with its topic. */
+    struct chatd_room again = {.size = sizeof again, .id = "rtopic1b", .kind = CHATD_ROOM_SUPPORT,
+                               .state = CHATD_ROOM_OPEN, .owner = owner, .created_ms = 80010, .members = members,
+                               .nmembers = 1, .topic = "tech"};
+    CALL(ops->room_create(state, &again, "support:topic1", room_cb, &r[4]));
+    wait_all(r, 5);
+    for (size_t i = 0; i < 3; i++)
+        CHECK(r[i].st == CHATD_OK && strcmp(r[i].topic, rooms[i].topic ? rooms[i].topic : "-") == 0,
+              "get %s: %s, topic %s", rooms[i].id, chatd_strerror(r[i].st), r[i].topic);
+    CHECK(r[3].st == CHATD_OK && r[3].n == 3, "list by member: %s, %zu rooms", chatd_strerror(r[3].st), r[3].n);
+    for (size_t i = 0; i < 3 && i < r[3].n; i++)
+        CHECK(strcmp(r[3].ids[i], rooms[i].id) == 0 &&
+                  strcmp(r[3].topics[i], rooms[i].topic ? rooms[i].topic : "-") == 0,
+              "listed %zu: %s topic %s", i, r[3].ids[i], r[3].topics[i]);
+    CHECK(r[4].st == CHATD_ERR_EXISTS && strcmp(r[4].id, "rtopic1") == 0 && strcmp(r[4].topic, "billing") == 0,
+          "create again: %s %s topic %s", chatd_strerror(r[4].st), r[4].id, r[4].topic);
+
+    /* The room's life keeps it. */
+    memset(r, 0, sizeof r);
+    CALL(ops->room_claim(state, "rtopic1", "주제상담원", 81000, room_cb, &r[0]));
+    wait_all(r, 1);
+    CALL(ops->room_complete(state, "rtopic1", "주제상담원", room_cb, &r[1]));
+    wait_all(r, 2);
+    CHECK(r[0].st == CHATD_OK && strcmp(r[0].topic, "billing") == 0, "claim: %s topic %s",
+          chatd_strerror(r[0].st), r[0].topic);
+    CHECK(r[1].st == CHATD_OK && strcmp(r[1].topic, "billing") == 0, "complete: %s topic %s",
+          chatd_strerror(r[1].st), r[1].topic);
+    if (ops->room_close) {
+        CALL(ops->room_close(state, "rtopic3", 82000, room_cb, &r[2]));
+        wait_all(r, 3);
+        CHECK(r[2].st == CHATD_OK && strcmp(r[2].topic, longest) == 0, "close: %s topic %s",
+              chatd_strerror(r[2].st), r[2].topic);
+    }
+    memset(r, 0, sizeof r);
+    CALL(ops->room_get(state, "rtopic3", NULL, room_cb, &r[0]));
+    wait_all(r, 1);
+    CHECK(r[0].st == CHATD_OK && strcmp(r[0].topic, longest) == 0, "get after close: %s topic %s",
+          chatd_strerror(r[0].st), r[0].topic);
+}
+
 static void ratings(const struct chatd_storage_ops *ops, void *state)
 {
     const char *owner = "평가고객😀";
@@ -2543,6 +2632,12 @@ int main(int argc, char **argv)
         CHECK(false, "%s: no room_rate (SDK 2.6)", argv[1]);
     else
         printf("%s: no room_rate (SDK 2.6): not checked\n", argv[1]);
+    if (d->abi_major == CHATD_ABI_MAJOR && d->abi_minor >= 12)
+        topics(ops, state, argv[1]);
+    else if (getenv("CONFORMANCE_STORES") && strstr(getenv("CONFORMANCE_STORES"), "topics"))
+        CHECK(false, "%s: no topics (SDK 2.12)", argv[1]);
+    else
+        printf("%s: no topics (SDK 2.12): not checked\n", argv[1]);
     if (ops->size >= offsetof(struct chatd_storage_ops, canned_list) + sizeof ops->canned_list && ops->canned_put &&
         ops->canned_delete && ops->canned_list) {
         canned(ops, state);

@@ -33,6 +33,7 @@
 #include "rooms/read_marks.h"
 #include "rooms/rooms.h"
 #include "rooms/queue_position.h"
+#include "support_skills.h"
 #include "rooms/rating.h"
 #include "rooms/canned_replies.h"
 #include "rooms/routing.h"
@@ -342,7 +343,7 @@ struct got {
     enum room_status status;
     char why[300];
     bool has_room;
-    char id[64], agent[64], owner[64];
+    char id[64], agent[64], owner[64], topic[40];
     chatd_room_state state;
     uint64_t last_seq, read_seq, seq;
     size_t n;
@@ -377,6 +378,7 @@ static void got_room(void *ctx, const struct room_answer *a, const struct chatd_
         snprintf(g->id, sizeof g->id, "%s", room->id);
         snprintf(g->agent, sizeof g->agent, "%s", room->agent ? room->agent : "");
         snprintf(g->owner, sizeof g->owner, "%s", room->owner ? room->owner : "");
+        snprintf(g->topic, sizeof g->topic, "%s", room->topic ? room->topic : "");
         g->state = room->state;
         g->last_seq = room->last_seq;
         g->read_seq = room->read_seq;
@@ -755,7 +757,7 @@ static void message_edit_window_and_managers(void **state)
 
     /* A support room: its agent deletes the customer's message; the room
      * completed, nothing changes any more. */
-    AWAIT(support_open(&F->rooms, "cust", got_room, &g), g);
+    AWAIT(support_open(&F->rooms, "cust", NULL, got_room, &g), g);
     assert_int_equal(g.status, ROOM_OK);
     char support[64];
     snprintf(support, sizeof support, "%s", g.id);
@@ -1527,7 +1529,7 @@ static void support_states(void **state)
 {
     (void)state;
     struct got g, again;
-    AWAIT(support_open(&F->rooms, "고객", got_room, &g), g);
+    AWAIT(support_open(&F->rooms, "고객", NULL, got_room, &g), g);
     assert_int_equal(g.status, ROOM_OK);
     assert_int_equal(g.state, CHATD_ROOM_OPEN);
     char room[64];
@@ -1536,7 +1538,7 @@ static void support_states(void **state)
     snprintf(line, sizeof line, "opened %s", room);
     assert_true(has_event(line));
     /* One open support room per customer. */
-    AWAIT(support_open(&F->rooms, "고객", got_room, &again), again);
+    AWAIT(support_open(&F->rooms, "고객", NULL, got_room, &again), again);
     assert_int_equal(again.status, ROOM_EXISTS);
     assert_string_equal(again.id, room);
     assert_int_equal(count_events("opened"), 1);
@@ -1587,7 +1589,7 @@ static void support_states(void **state)
     assert_int_equal(send_text(room, "고객", "more", NULL), ROOM_CONFLICT);
 
     /* The customer may open a new one now. */
-    AWAIT(support_open(&F->rooms, "고객", got_room, &again), again);
+    AWAIT(support_open(&F->rooms, "고객", NULL, got_room, &again), again);
     assert_int_equal(again.status, ROOM_OK);
     assert_string_not_equal(again.id, room);
 
@@ -1618,7 +1620,7 @@ static void claim_race(void **state)
 {
     (void)state;
     struct got g, a, b;
-    AWAIT(support_open(&F->rooms, "customer", got_room, &g), g);
+    AWAIT(support_open(&F->rooms, "customer", NULL, got_room, &g), g);
     char room[64];
     snprintf(room, sizeof room, "%s", g.id);
     memset(&a, 0, sizeof a);
@@ -1923,7 +1925,7 @@ static void erase_rights_and_events(void **state)
     char room[64];
     make_group("alice", (const char *[]){"bob", NULL}, room);
     struct got g;
-    AWAIT(support_open(&F->rooms, "bob", got_room, &g), g);
+    AWAIT(support_open(&F->rooms, "bob", NULL, got_room, &g), g);
     char support[64];
     snprintf(support, sizeof support, "%s", g.id);
     assert_int_equal(send_text(room, "bob", KOREAN, NULL), ROOM_OK);
@@ -1952,23 +1954,30 @@ static void routing_picks(void **state)
     struct agent_view a[] = {{"a1", AGENT_ONLINE, 2}, {"a2", AGENT_AWAY, 0}, {"a3", AGENT_ONLINE, 1},
                              {"a4", AGENT_OFFLINE, 0}, {"a5", AGENT_ONLINE, 3}};
     /* manual never picks; nobody to pick from */
-    assert_int_equal(routing_pick(SUPPORT_ASSIGN_MANUAL, a, 5, 0, NULL), -1);
-    assert_int_equal(routing_pick(SUPPORT_ASSIGN_ROUND_ROBIN, a, 0, 0, NULL), -1);
+    assert_int_equal(routing_pick(SUPPORT_ASSIGN_MANUAL, a, 5, 0, NULL, NULL), -1);
+    assert_int_equal(routing_pick(SUPPORT_ASSIGN_ROUND_ROBIN, a, 0, 0, NULL, NULL), -1);
     /* round robin: in order after the last one, wrapping, away and offline skipped */
-    assert_int_equal(routing_pick(SUPPORT_ASSIGN_ROUND_ROBIN, a, 5, 0, NULL), 0);
-    assert_int_equal(routing_pick(SUPPORT_ASSIGN_ROUND_ROBIN, a, 5, 0, "a1"), 2);
-    assert_int_equal(routing_pick(SUPPORT_ASSIGN_ROUND_ROBIN, a, 5, 0, "a3"), 4);
-    assert_int_equal(routing_pick(SUPPORT_ASSIGN_ROUND_ROBIN, a, 5, 0, "a5"), 0);
-    assert_int_equal(routing_pick(SUPPORT_ASSIGN_ROUND_ROBIN, a, 5, 0, "gone"), 0);
+    assert_int_equal(routing_pick(SUPPORT_ASSIGN_ROUND_ROBIN, a, 5, 0, NULL, NULL), 0);
+    assert_int_equal(routing_pick(SUPPORT_ASSIGN_ROUND_ROBIN, a, 5, 0, "a1", NULL), 2);
+    assert_int_equal(routing_pick(SUPPORT_ASSIGN_ROUND_ROBIN, a, 5, 0, "a3", NULL), 4);
+    assert_int_equal(routing_pick(SUPPORT_ASSIGN_ROUND_ROBIN, a, 5, 0, "a5", NULL), 0);
+    assert_int_equal(routing_pick(SUPPORT_ASSIGN_ROUND_ROBIN, a, 5, 0, "gone", NULL), 0);
     /* limits: at the limit is not available */
-    assert_int_equal(routing_pick(SUPPORT_ASSIGN_ROUND_ROBIN, a, 5, 2, "a3"), 2);
-    assert_int_equal(routing_pick(SUPPORT_ASSIGN_ROUND_ROBIN, a, 5, 1, NULL), -1);
+    assert_int_equal(routing_pick(SUPPORT_ASSIGN_ROUND_ROBIN, a, 5, 2, "a3", NULL), 2);
+    assert_int_equal(routing_pick(SUPPORT_ASSIGN_ROUND_ROBIN, a, 5, 1, NULL, NULL), -1);
     /* least busy: the fewest open chats, away and offline skipped */
-    assert_int_equal(routing_pick(SUPPORT_ASSIGN_LEAST_BUSY, a, 5, 0, NULL), 2);
+    assert_int_equal(routing_pick(SUPPORT_ASSIGN_LEAST_BUSY, a, 5, 0, NULL, NULL), 2);
     a[2].open = 2; /* a tie of a1 and a3: the first after the last one */
-    assert_int_equal(routing_pick(SUPPORT_ASSIGN_LEAST_BUSY, a, 5, 0, NULL), 0);
-    assert_int_equal(routing_pick(SUPPORT_ASSIGN_LEAST_BUSY, a, 5, 0, "a1"), 2);
-    assert_int_equal(routing_pick(SUPPORT_ASSIGN_LEAST_BUSY, a, 5, 2, NULL), -1);
+    assert_int_equal(routing_pick(SUPPORT_ASSIGN_LEAST_BUSY, a, 5, 0, NULL, NULL), 0);
+    assert_int_equal(routing_pick(SUPPORT_ASSIGN_LEAST_BUSY, a, 5, 0, "a1", NULL), 2);
+    assert_int_equal(routing_pick(SUPPORT_ASSIGN_LEAST_BUSY, a, 5, 2, NULL, NULL), -1);
+    /* only the eligible (the room's topic is their skill) */
+    bool eligible[] = {false, true, false, true, true};
+    assert_int_equal(routing_pick(SUPPORT_ASSIGN_ROUND_ROBIN, a, 5, 0, NULL, eligible), 4);
+    assert_int_equal(routing_pick(SUPPORT_ASSIGN_LEAST_BUSY, a, 5, 0, NULL, eligible), 4);
+    assert_int_equal(routing_pick(SUPPORT_ASSIGN_LEAST_BUSY, a, 5, 3, NULL, eligible), -1);
+    eligible[4] = false;
+    assert_int_equal(routing_pick(SUPPORT_ASSIGN_ROUND_ROBIN, a, 5, 0, NULL, eligible), -1);
 }
 
 static void routing_wait(void)
@@ -1978,11 +1987,21 @@ static void routing_wait(void)
     assert_false(routing_busy(F->rooms.routing));
 }
 
+/* Open a support room for customer about topic (may be NULL); its id in out. */
+static void open_about(const char *customer, const char *topic, char out[64])
+{
+    struct got g;
+    AWAIT(support_open(&F->rooms, customer, topic, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    assert_string_equal(g.topic, topic ? topic : "");
+    snprintf(out, 64, "%s", g.id);
+}
+
 /* Open a support room for customer; its id in out. */
 static void open_for(const char *customer, char out[64])
 {
     struct got g;
-    AWAIT(support_open(&F->rooms, customer, got_room, &g), g);
+    AWAIT(support_open(&F->rooms, customer, NULL, got_room, &g), g);
     assert_int_equal(g.status, ROOM_OK);
     snprintf(out, 64, "%s", g.id);
 }
@@ -2271,6 +2290,81 @@ static void agents_status_and_list(void **state)
     assert_int_equal(F->nevents, 4);
 }
 
+/* [support] skills: a room with a topic goes to an agent with that skill
+ * only, and waits for one without holding up the rooms behind it; a room
+ * without a topic, or with one nobody has, goes to anyone. Places in the
+ * queue are counted per topic. */
+static void routing_by_skills(void **state)
+{
+    (void)state;
+    struct support_skills skills;
+    char why[200];
+    assert_int_equal(support_skills_parse("alice:billing; bob:tech", &skills, why, sizeof why), 0);
+    F->rooms.skills = &skills;
+    F->agents[0] = "alice", F->agents[1] = "bob";
+    start_routing(SUPPORT_ASSIGN_ROUND_ROBIN, 1);
+    /* Nobody online yet: places per topic. */
+    char b1[64], b2[64], t1[64], n1[64], l1[64];
+    open_about("고객 b1", "billing", b1);
+    open_about("고객 b2", "billing", b2);
+    open_about("고객 t1", "tech", t1);
+    open_about("고객 n1", NULL, n1);
+    open_about("고객 l1", "legal", l1); /* nobody has it: the general line */
+    routing_wait();
+    assert_true(has_event("position 고객 b1 1 -1"));
+    assert_true(has_event("position 고객 b2 2 -1"));
+    assert_true(has_event("position 고객 t1 1 -1"));
+    assert_true(has_event("position 고객 n1 1 -1"));
+    assert_true(has_event("position 고객 l1 2 -1"));
+    /* Both online, one chat each: bob would be next in turn for b1's
+     * successor, but only alice has billing; tech goes to bob past the
+     * billing room that waits. */
+    F->online[0] = "alice", F->online[1] = "bob";
+    routing_kick(F->rooms.routing);
+    routing_wait();
+    assigned_to(b1, "alice");
+    assigned_to(b2, "");
+    assigned_to(t1, "bob");
+    assigned_to(n1, "");
+    assert_int_equal(count_events("position 고객 n1 1 "), 1);
+    /* alice is free again: the oldest room she may take is b2. */
+    struct got g;
+    AWAIT(support_complete(&F->rooms, b1, "alice", AGENT, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    routing_wait();
+    assigned_to(b2, "alice");
+    /* bob is free: the room without a topic is his, then the one nobody has
+     * the skill for, to whoever is free. */
+    AWAIT(support_complete(&F->rooms, t1, "bob", AGENT, got_room, &g), g);
+    routing_wait();
+    assigned_to(n1, "bob");
+    AWAIT(support_complete(&F->rooms, b2, "alice", AGENT, got_room, &g), g);
+    routing_wait();
+    assigned_to(l1, "alice");
+    /* alice is free, bob gone: a tech room waits all the same; a claim by
+     * hand ignores skills. */
+    AWAIT(support_complete(&F->rooms, l1, "alice", AGENT, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    char t2[64];
+    F->online[1] = NULL;
+    open_about("고객 t2", "tech", t2);
+    routing_wait();
+    assigned_to(t2, "");
+    AWAIT(support_claim(&F->rooms, t2, "carol", AGENT, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    assert_string_equal(g.topic, "tech");
+    /* No topic: refused before anything is stored. */
+    const char *bad[] = {"Billing", "빌링", "billing!", "", "a b", "abcdefghijklmnopqrstuvwxyz-01_234"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        AWAIT(support_open(&F->rooms, "고객 bad😀", bad[i], got_room, &g), g);
+        assert_int_equal(g.status, ROOM_BAD_REQUEST);
+        assert_true(g.why[0]);
+    }
+    routing_wait();
+    F->rooms.skills = NULL;
+    support_skills_free(&skills);
+}
+
 static void queue_positions(void **state)
 {
     (void)state;
@@ -2540,6 +2634,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(routing_limit_decided_by_storage, setup, teardown),
         cmocka_unit_test_setup_teardown(agents_status_and_list, setup, teardown),
         cmocka_unit_test_setup_teardown(queue_positions, setup, teardown),
+        cmocka_unit_test_setup_teardown(routing_by_skills, setup, teardown),
         cmocka_unit_test_setup_teardown(agents_loads, setup, teardown),
 
         cmocka_unit_test_setup_teardown(content_types_stored, setup, teardown),

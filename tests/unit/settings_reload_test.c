@@ -78,6 +78,7 @@ static void live_members_are_taken_and_the_old_acl_returned(void **state)
     load(&next, "[server]\nlog_level = warn\n[stomp]\nmax_subscriptions = 7\nmax_frame_size = 1K\n"
                 "allow.b = subscribe /topic/b agent\nallow.c = send /topic/c user\n"
                 "[notify]\ncoalesce = 0\n[support]\nassign = round_robin\nmax_chats_per_agent = 4\n"
+                "skills = alice:billing,tech; bob:tech\n"
                 "[presence]\noffline_grace = 250ms\n");
     char *listen = s.listen_host;
     settings_take_live(&s, &next);
@@ -88,6 +89,8 @@ static void live_members_are_taken_and_the_old_acl_returned(void **state)
     assert_int_equal(s.support_assign, SUPPORT_ASSIGN_ROUND_ROBIN);
     assert_int_equal(s.max_chats_per_agent, 4);
     assert_int_equal(s.offline_grace_ms, 250);
+    assert_int_equal(s.skills.n, 2);
+    assert_string_equal(s.skills.v[1].agent, "bob");
     assert_int_equal(s.acl.n, 2);
     assert_string_equal(s.acl.rules[0].key, "allow.b");
     assert_int_equal(next.acl.n, 1); /* the old rules, for the caller to free */
@@ -97,12 +100,34 @@ static void live_members_are_taken_and_the_old_acl_returned(void **state)
     settings_free(&next);
 }
 
+/* [support] skills: an error names the file, the section, the key and the
+ * entry at fault. */
+static void bad_skills_are_named(void **state)
+{
+    (void)state;
+    const char *bad[][2] = {{"alice:Billing", "topic 'Billing'"}, {"alice", "expected AGENT:TOPIC"},
+                            {"alice:tech; alice:vip", "named twice"}};
+    for (size_t i = 0; i < 3; i++) {
+        char text[512], err[512] = "";
+        snprintf(text, sizeof text, BASE "[support]\nskills = %s\n", bad[i][0]);
+        struct config *c;
+        struct settings s;
+        assert_int_equal(config_load_string(&c, "t.ini", text, err, sizeof err), 0);
+        assert_int_equal(settings_load(&s, c, err, sizeof err), -1);
+        if (!strstr(err, "t.ini") || !strstr(err, "[support]") || !strstr(err, "skills") || !strstr(err, bad[i][1]))
+            fail_msg("'%s': %s", bad[i][0], err);
+        settings_free(&s);
+        config_free(c);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(restart_keys_are_named),
         cmocka_unit_test(same_meaning_is_no_change),
         cmocka_unit_test(live_members_are_taken_and_the_old_acl_returned),
+        cmocka_unit_test(bad_skills_are_named),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

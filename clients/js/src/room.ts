@@ -295,9 +295,12 @@ export class Rooms {
     return new ChatRoom(this.client, r.id, r);
   }
 
-  /** The caller's open support room, created when there is none. */
-  async openSupport(): Promise<ChatRoom> {
-    return this.wrap(await this.client.rest.request<Room>("POST", "/api/rooms", { kind: "support" }));
+  /** The caller's open support room, created when there is none; `topic`
+   * (1 to 32 of a-z, 0-9, -, _) routes a new one to the agents with that
+   * skill. The open one is returned as it was opened. */
+  async openSupport(topic?: string): Promise<ChatRoom> {
+    const body = topic === undefined ? { kind: "support" } : { kind: "support", topic };
+    return this.wrap(await this.client.rest.request<Room>("POST", "/api/rooms", body));
   }
 
   /** The 1:1 room with `user`, created once. */

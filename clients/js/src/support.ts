@@ -9,6 +9,8 @@ export interface Agent {
   status: "online" | "away" | "offline";
   /** Their assigned support rooms still open. */
   open_chats: number;
+  /** The topics `[support] skills` gives them (docs/support-desk.md, "Topics and skills"). */
+  skills: string[];
 }
 
 export interface AgentsAnswer {

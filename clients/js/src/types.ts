@@ -49,6 +49,8 @@ export interface Room {
   title: string | null;
   owner: string | null;
   agent: string | null;
+  /** Support rooms only: what the customer opened it about (null: nothing in particular). */
+  topic?: string | null;
   members: string[];
   /** Groups only. */
   admins?: string[];

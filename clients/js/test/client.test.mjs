@@ -76,11 +76,15 @@ describe("rooms", () => {
     const stopNotes = alice.onNotification({ notification: (n) => notes.push(n) });
     await waitFor(() => agent.connected, "agent");
 
-    const room = await alice.rooms.openSupport();
+    const room = await alice.rooms.openSupport("billing");
     assert.equal(room.info.kind, "support");
     assert.equal(room.info.state, "unassigned");
-    assert.equal((await alice.rooms.openSupport()).id, room.id, "the open one is returned again");
+    assert.equal(room.info.topic, "billing");
+    const again = await alice.rooms.openSupport();
+    assert.equal(again.id, room.id, "the open one is returned again");
+    assert.equal(again.info.topic, "billing", "as it was opened");
     await waitFor(() => queue.some((e) => e.type === "opened" && e.room.id === room.id), "opened on the queue");
+    assert.equal(queue.find((e) => e.type === "opened" && e.room.id === room.id).room.topic, "billing");
     const unassigned = await agent.rooms.list("unassigned");
     assert.ok(unassigned.some((r) => r.id === room.id && r.info.waiting_ms >= 0));
 

@@ -289,7 +289,19 @@ struct chatd_room {
     uint32_t rating;
     const char *rating_comment;
     int64_t rated_ms;
+    /* SDK 2.12: a support room's topic ("billing"), which routes it to the
+     * agents with that skill (docs/support-desk.md, "Topics and skills"):
+     * NULL or 1..CHATD_TOPIC_MAX bytes of a-z, 0-9, '-', '_'. Set in
+     * room_create's argument (checked by chatd); a plugin that keeps it
+     * (optional, as everything a minor adds) stores it with the room and
+     * answers it with the room from every operation, NULL for a room
+     * without one. A plugin that does not (one built before 2.12 ignores
+     * it) has rooms without a topic, which go to any agent. */
+    const char *topic;
 };
+
+/* The longest topic, in bytes (SDK 2.12). */
+#define CHATD_TOPIC_MAX 32
 
 /* A member's role in a group room, in rank order: a higher value
  * outranks a lower one. The owner is the room's `owner` (while a member);
