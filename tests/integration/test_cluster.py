@@ -187,6 +187,30 @@ class Cluster(unittest.TestCase):
         self.assertEqual(self.metric(self.nodes[0], "chatd_support_first_response_breaches_total"), breaches + 2)
         for node in (1, 2):
             self.assertEqual(self.metric(self.nodes[node], "chatd_support_first_response_breaches_total"), 0)
+        # Every instance's lists show the flags (the waits are shared), and
+        # none shows a wait for the room answered in time.
+        def flagged(node):
+            _, body = self.api(node, "agent2").get("/api/rooms?scope=unassigned")
+            return {r["id"]: r.get("sla_breached") for r in body["rooms"] if r["id"] in (waiting, last, answered)}
+        for node in (0, 1, 2):
+            wait_for(lambda: flagged(node) == {waiting: True, last: True},
+                     what="the flags on instance %d" % node)
+            _, room = self.api(node, "agent1").get("/api/rooms/" + answered)
+            self.assertNotIn("sla_breached", room)
+        # Answered late on instance 2: the flag goes on every instance,
+        # the one keeping the wait included.
+        self.assertEqual(self.api(2, "agent2").post("/api/rooms/%s/claim" % waiting)[0], 200)
+        # alice watches on the instance that stores the answer: in-band, so
+        # no offline notification reaches the notify plugin.
+        alice = self.stomp(2, "alice")
+        subscribe(alice, "/topic/rooms/" + waiting)
+        alice.expect("RECEIPT")
+        late = self.stomp(2, "agent2")
+        send_message(late, waiting, "늦어서 죄송합니다 🙇", receipt="l1")
+        late.expect("RECEIPT")
+        for node in (0, 1, 2):
+            wait_for(lambda: "sla_breached" not in self.api(node, "agent2").get("/api/rooms/" + waiting)[1],
+                     what="the flag gone on instance %d" % node)
 
     def test_removal_ends_subscriptions_on_every_instance(self):
         alice = self.api(0, "alice")
