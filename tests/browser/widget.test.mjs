@@ -206,6 +206,7 @@ test("an anonymous visitor waits in line, chats, and is remembered", async () =>
   assert.match(await meta.textContent(), new RegExp(`^${label} · `));
   assert.equal(await meta.getAttribute("title"), who);
   assert.ok(!(await agent1.innerText("body")).includes(who));
+  await agent1.screenshot({ path: path.join(SHOTS, "agent-visitor.png") });
   await agent1.fill("#composer input", "네, 주문번호 알려주세요 📝");
   await agent1.press("#composer input", "Enter");
   await visitor.waitForSelector(`${W} .messages li.theirs >> text=네, 주문번호 알려주세요 📝`);
