@@ -3,9 +3,9 @@
 // (a JWT from the page's callback) and an anonymous visitor (a visitor token
 // chatd issues) chat with an agent on the agent console, in Korean and
 // emoji both ways; the console and the supervisor's page name the visitor
-// by a short label; the
-// widget reconnects with back-off when the connection is cut and resumes
-// its chat; the fallback when chatd cannot be reached.
+// by a short label; the widget reconnects with back-off when the
+// connection is cut and resumes its chat; the fallback when chatd cannot
+// be reached.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
