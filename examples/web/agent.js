@@ -72,7 +72,7 @@ function renderMine() {
     li.tabIndex = 0;
     li.classList.toggle("active", state.open === room.id);
     const unread = state.open === room.id ? 0 : room.unread;
-    li.querySelector(".info").textContent = unread ? unread + " unread" : (room.last_message ? room.last_message.body : "");
+    li.querySelector(".info").textContent = unread ? unread + " unread" : (room.last_message ? messageText(room.last_message) : "");
     if (unread) li.querySelector(".info").classList.add("unread");
     li.addEventListener("click", () => openRoom(room.id));
     li.addEventListener("keydown", (e) => { if (e.key === "Enter") openRoom(room.id); });

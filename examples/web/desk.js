@@ -96,6 +96,18 @@ function bodyLine(body) {
   return body;
 }
 
+// What a message says, as its sender wrote it: a JSON body's `text` (what
+// the widget and JSON clients send, protocol.md "Message bodies"), any
+// other body as it is.
+function messageText(m) {
+  if (!/^application\/json\b/i.test(m.content_type || "")) return m.body;
+  try {
+    const j = JSON.parse(m.body);
+    if (j && typeof j.text === "string") return j.text;
+  } catch { /* stored as sent: show it */ }
+  return m.body;
+}
+
 function setStatus(text, online) {
   const s = $("status");
   if (!s) return;
@@ -281,7 +293,7 @@ class Conversation {
     meta.textContent = userName(m.sender) + " · " + fmtTime(m.timestamp) + (m.rev && !m.deleted ? " · edited" : "");
     const text = document.createElement("span");
     text.className = "text";
-    text.textContent = m.deleted ? "Message deleted" : m.body;
+    text.textContent = m.deleted ? "Message deleted" : messageText(m);
     titleIds(meta, m.sender);
     li.replaceChildren(meta, text);
     this.shown.set(m.seq, m);

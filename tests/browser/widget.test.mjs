@@ -207,6 +207,10 @@ test("an anonymous visitor waits in line, chats, and is remembered", async () =>
   assert.match(await meta.textContent(), new RegExp(`^${label} · `));
   assert.equal(await meta.getAttribute("title"), who);
   assert.ok(!(await agent1.innerText("body")).includes(who));
+  // The widget sends JSON bodies ({"text": ...}): the console shows the text.
+  assert.equal(await agent1.locator("#messages li", { hasText: "비회원인데 배송 문의드려요 🙋‍♀️" }).locator(".text").textContent(),
+               "비회원인데 배송 문의드려요 🙋‍♀️");
+  assert.ok(!(await agent1.innerText("body")).includes('{"text"'));
   await agent1.screenshot({ path: path.join(SHOTS, "agent-visitor.png") });
 
   // So does the supervisor's page.
