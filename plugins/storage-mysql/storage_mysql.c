@@ -320,11 +320,14 @@ struct result {
 
 /* Prepared statements, per connection, prepared once after the schema
  * check and again after every reconnect: the room look-up without and with
- * a reader, and the page reads of one room for chains of 1, 2, 4, ... up
- * to PS_PAGES_MAX pages (a chain is padded with empty spans to the next). */
+ * a reader; the page reads of one room for chains of 1, 2, 4, ... up to
+ * PS_PAGES_MAX pages (a chain is padded with empty spans to the next); the
+ * reaction reads of a room for 1, 2, 4, ... up to PS_PAGES_MAX runs of
+ * seqs (padded with empty runs). */
 #define PS_PAGE_SIZES 6
 #define PS_PAGES_MAX (1u << (PS_PAGE_SIZES - 1))
-enum { PS_GET, PS_GET_READER, PS_PAGES, PS_COUNT = PS_PAGES + PS_PAGE_SIZES };
+enum { PS_GET, PS_GET_READER, PS_PAGES, PS_REACTIONS = PS_PAGES + PS_PAGE_SIZES,
+       PS_COUNT = PS_REACTIONS + PS_PAGE_SIZES };
 #define PS_MAX_PARAMS (4 * PS_PAGES_MAX + 1)
 
 struct conn {
@@ -2308,62 +2311,95 @@ static bool seq_in(const uint64_t *seqs, size_t n, uint64_t seq)
 /* The reactions of o's messages and those of the reads chained on o->more
  * (the same room and reader): one statement for all, each op then takes
  * the rows of its own seqs (sorted by m_reaction_list). */
+/* The seqs of o and the reads chained on it, as runs [lo, hi] (pairs in
+ * the array returned, *n of them; NULL and *n > 0: out of memory): a page
+ * is a run of seqs, and runs are what the range optimizer takes cheaply
+ * (an IN list of many values is sorted and turned into ranges on every
+ * execution). */
+static uint64_t *reaction_runs(const struct op *o, size_t *n)
+{
+    size_t k = 0;
+    for (const struct op *a = o; a; a = a->more)
+        k += a->nseqs;
+    *n = k;
+    /* the seqs (k), then the runs (k pairs at most) */
+    uint64_t *all = k ? malloc(3 * k * sizeof *all) : NULL;
+    if (!all)
+        return NULL;
+    k = 0;
+    for (const struct op *a = o; a; a = a->more)
+        for (size_t i = 0; i < a->nseqs; i++)
+            all[k++] = a->seqs[i];
+    if (k > 1)
+        qsort(all, k, sizeof *all, u64_asc);
+    uint64_t *run = all + k; /* moved to the front at the end */
+    size_t nrun = 0;
+    for (size_t i = 0; i < k;) {
+        size_t j = i;
+        while (j + 1 < k && (all[j + 1] == all[j] || all[j + 1] == all[j] + 1))
+            j++;
+        run[2 * nrun] = all[i];
+        run[2 * nrun + 1] = all[j];
+        nrun++;
+        i = j + 1;
+    }
+    memmove(all, run, 2 * nrun * sizeof *all);
+    *n = nrun;
+    return all;
+}
+
+/* The reaction read of sql_counts over `runs` runs of seqs as a prepared
+ * statement: the reader (NULL: none), the room, then each run's bounds. */
+static void sql_counts_prepared(struct sb *b, size_t runs)
+{
+    sb_add(b, "SELECT seq, emoji, count(*), MAX(user_id = ?) FROM chatd_reactions WHERE room = ? AND (FALSE");
+    for (size_t i = 0; i < runs; i++)
+        sb_add(b, " OR seq BETWEEN ? AND ?");
+    sb_add(b, ") GROUP BY seq, emoji ORDER BY seq, emoji");
+}
+
 static bool step_reactions(struct op *o, MYSQL *my, struct result *r, size_t nr, struct sb *b)
 {
     if (o->step == 0) {
-        /* the seqs of every op, as runs: a page is a run of seqs, and runs
-         * are what the range optimizer takes cheaply (an IN list of many
-         * values is sorted and turned into ranges on every execution) */
-        size_t k = 0;
-        for (struct op *a = o; a; a = a->more)
-            k += a->nseqs;
-        uint64_t *all = k ? malloc(k * sizeof *all) : NULL;
+        size_t k;
+        uint64_t *run = reaction_runs(o, &k);
         struct sb in = {0};
-        if (k && !all) {
+        if (!run && k) {
             b->oom = true;
             return true;
         }
-        k = 0;
-        for (struct op *a = o; a; a = a->more)
-            for (size_t i = 0; i < a->nseqs; i++)
-                all[k++] = a->seqs[i];
-        if (k > 1)
-            qsort(all, k, sizeof *all, u64_asc);
         sb_add(&in, "FALSE");
-        for (size_t i = 0; i < k;) {
-            size_t j = i;
-            while (j + 1 < k && (all[j + 1] == all[j] || all[j + 1] == all[j] + 1))
-                j++;
-            if (all[j] == all[i])
-                sb_fmt(&in, " OR seq = %llu", (unsigned long long)all[i]);
+        for (size_t i = 0; i < k; i++) {
+            if (run[2 * i] == run[2 * i + 1])
+                sb_fmt(&in, " OR seq = %llu", (unsigned long long)run[2 * i]);
             else
-                sb_fmt(&in, " OR seq BETWEEN %llu AND %llu", (unsigned long long)all[i], (unsigned long long)all[j]);
-            i = j + 1;
+                sb_fmt(&in, " OR seq BETWEEN %llu AND %llu", (unsigned long long)run[2 * i],
+                       (unsigned long long)run[2 * i + 1]);
         }
-        free(all);
+        free(run);
         sql_counts(b, my, o->route, in.oom ? "FALSE" : in.p, o->user);
         b->oom |= in.oom;
         free(in.p);
         return true;
     }
-    MYSQL_RES *res = nr ? r[0].res : NULL;
+    struct result *res = nr && res_has_rows(&r[0]) ? &r[0] : NULL;
     for (struct op *a = o; a; a = a->more) {
         size_t rows = 0;
         MYSQL_ROW row;
+        unsigned long *len;
         if (res) {
-            mysql_data_seek(res, 0);
-            while ((row = mysql_fetch_row(res)))
+            res_rewind(res);
+            while ((row = res_fetch(res, &len)))
                 rows += seq_in(a->seqs, a->nseqs, col_u64(row, 0));
         }
         a->counts = rows ? arena(a, &a->ans, rows * sizeof *a->counts) : NULL;
         a->ncounts = 0;
         if (!a->counts)
             continue;
-        mysql_data_seek(res, 0);
-        while ((row = mysql_fetch_row(res)) && a->ncounts < rows) {
+        res_rewind(res);
+        while ((row = res_fetch(res, &len)) && a->ncounts < rows) {
             if (!seq_in(a->seqs, a->nseqs, col_u64(row, 0)))
                 continue;
-            unsigned long *len = mysql_fetch_lengths(res);
             a->counts[a->ncounts++] = (struct chatd_reaction_count){
                 .size = sizeof *a->counts, .seq = col_u64(row, 0), .emoji = col(a, row, len, 1),
                 .count = col_u64(row, 2), .me = col_i64(row, 3) != 0};
@@ -2966,9 +3002,48 @@ static void ps_bind_u64(struct conn *c, size_t i, uint64_t v)
  * look-up, or the fast read of a chain of pages (PS_PAGES_MAX at most).
  * False: o goes as text. Values go as parameters in the binary protocol,
  * so nothing is escaped, and the server parses nothing per execution. */
-static bool ps_send(struct conn *c, struct op *o)
+/* The slot (0 to PS_PAGE_SIZES - 1) of the smallest prepared size >= n,
+ * or -1 when n is over PS_PAGES_MAX. */
+static int ps_size(size_t n)
+{
+    int size = 0;
+    for (size_t k = 1; k < n; k *= 2)
+        size++;
+    return size < PS_PAGE_SIZES ? size : -1;
+}
+
+static size_t chain_len(const struct op *o)
+{
+    size_t n = 0;
+    for (; o; o = o->more)
+        n++;
+    return n;
+}
+
+/* Whether ps_send would take o. A read of reactions counts its runs. */
+static bool ps_takes(const struct conn *c, const struct op *o)
 {
     if (!c->ps_ok)
+        return false;
+    switch (o->kind) {
+    case OP_GET:
+        return true;
+    case OP_HISTORY:
+        return !o->careful && ps_size(chain_len(o)) >= 0;
+    case OP_REACTIONS: {
+        size_t n;
+        uint64_t *run = reaction_runs(o, &n);
+        free(run);
+        return (run || !n) && ps_size(n ? n : 1) >= 0;
+    }
+    default:
+        return false;
+    }
+}
+
+static bool ps_send(struct conn *c, struct op *o)
+{
+    if (!ps_takes(c, o))
         return false;
     MYSQL_STMT *s = NULL;
     size_t np = 0;
@@ -2978,15 +3053,9 @@ static bool ps_send(struct conn *c, struct op *o)
         for (size_t i = 0; i < np; i++)
             ps_bind_str(c, i, v[i]);
         s = c->ps[o->user ? PS_GET_READER : PS_GET];
-    } else if (o->kind == OP_HISTORY && !o->careful) {
-        size_t chain = 0;
-        for (struct op *a = o; a; a = a->more)
-            chain++;
-        if (chain > PS_PAGES_MAX)
-            return false;
-        size_t k = 1, size = 0;
-        while (k < chain)
-            k *= 2, size++;
+    } else if (o->kind == OP_HISTORY) {
+        int size = ps_size(chain_len(o));
+        size_t k = (size_t)1 << size;
         struct op *a = o;
         for (size_t i = 0; i < k; i++) {
             uint64_t span[4];
@@ -2998,6 +3067,24 @@ static bool ps_send(struct conn *c, struct op *o)
         }
         ps_bind_str(c, np++, o->route);
         s = c->ps[PS_PAGES + size];
+    } else if (o->kind == OP_REACTIONS) {
+        size_t n;
+        uint64_t *run = reaction_runs(o, &n);
+        if (!run && n)
+            return false;
+        int size = ps_size(n ? n : 1);
+        if (o->user)
+            ps_bind_str(c, np++, o->user);
+        else
+            c->params[np++] = (MYSQL_BIND){.buffer_type = MYSQL_TYPE_NULL};
+        ps_bind_str(c, np++, o->route);
+        for (size_t i = 0; i < (size_t)1 << size; i++) {
+            /* an empty run pads: seq BETWEEN 1 AND 0 */
+            ps_bind_u64(c, np++, i < n ? run[2 * i] : 1);
+            ps_bind_u64(c, np++, i < n ? run[2 * i + 1] : 0);
+        }
+        free(run);
+        s = c->ps[PS_REACTIONS + size];
     }
     if (!s || mysql_stmt_param_count(s) != np || mysql_stmt_bind_param(s, c->params))
         return false;
@@ -3040,7 +3127,11 @@ static void batch_send_op(struct conn *c, const char *lead)
     if (!c->no_pipe && one_step(o)) {
         /* the reads that follow go in the same round trip */
         c->pipe_stmts[0] = statements(c->sql.p + start);
-        while (c->npipe < MAX_PIPE && c->cur + c->npipe < c->nbatch && one_step(c->batch[c->cur + c->npipe])) {
+        /* in a batch of reads, one that has a prepared statement ends the
+         * text round trip: it goes next, prepared (in a transaction the
+         * round trip that carries the COMMIT is worth more) */
+        while (c->npipe < MAX_PIPE && c->cur + c->npipe < c->nbatch && one_step(c->batch[c->cur + c->npipe]) &&
+               (c->in_txn || !ps_takes(c, c->batch[c->cur + c->npipe]))) {
             struct op *n = c->batch[c->cur + c->npipe];
             sb_add(&c->sql, ";");
             size_t from = c->sql.len;
@@ -3535,8 +3626,10 @@ static void ps_prepare_next(struct conn *c)
         sql_room_one(&c->sql, NULL, "", NULL);
     else if (c->ps_next == PS_GET_READER)
         sql_room_one(&c->sql, NULL, "", "");
-    else
+    else if (c->ps_next < PS_REACTIONS)
         sql_pages_prepared(&c->sql, (size_t)1 << (c->ps_next - PS_PAGES));
+    else
+        sql_counts_prepared(&c->sql, (size_t)1 << (c->ps_next - PS_REACTIONS));
     MYSQL_STMT *s = c->ps[c->ps_next] = mysql_stmt_init(c->my);
     if (!s) {
         st->host->log(st->host, CHATD_LOG_WARN, "mysql: out of memory for a prepared statement; text statements");
