@@ -13,7 +13,10 @@
  * An operation is a short sequence of steps; each step sends one or more
  * statements in one round trip (CLIENT_MULTI_STATEMENTS) and decides from
  * their answers what to send next. Each op of a batch runs after a
- * SAVEPOINT, so one refused op is rolled back alone.
+ * SAVEPOINT, so one refused op is rolled back alone. The reads of a
+ * history request (room look-up, pages, reactions) have prepared
+ * statements too, per connection (ps_send): one such read that starts a
+ * round trip is executed alone in the binary protocol.
  *
  * Correctness across chatd instances rests on InnoDB's row locks under READ
  * COMMITTED: an append reads its room row (which holds last_seq) FOR UPDATE
