@@ -46,10 +46,19 @@ def next_event(c, event):
 class Cluster(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
+        cls.store = cls.bus = cls.files = None
+        cls.nodes = []
+        try:
+            cls.start_servers()
+        except Exception:  # what started is stopped: nothing outlives the test
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def start_servers(cls):
         cls.store = (MariaDB if STORAGE == "mysql" else Redis)().start()
         cls.bus = {"rabbitmq": RabbitMQ, "kafka": KafkaMock}.get(BROKER, Redis)().start()
         cls.files = PostgreSQL().start()  # the attachments' bytes, shared
-        cls.nodes = []
         for _ in range(3):
             def edit(s):
                 s["storage"] = (cls.store.storage() if STORAGE == "mysql"
@@ -79,8 +88,11 @@ class Cluster(unittest.TestCase):
     def tearDownClass(cls):
         # Every server is stopped even when one of them fails to stop cleanly.
         errors = []
-        for stop in [n.stop for n in cls.nodes] + [n.cleanup for n in cls.nodes] + [
-                cls.store.cleanup, cls.bus.cleanup, cls.files.stop, cls.files.cleanup]:
+        stops = [n.stop for n in cls.nodes] + [n.cleanup for n in cls.nodes]
+        stops += [x.cleanup for x in (cls.store, cls.bus) if x]
+        if cls.files:
+            stops += [cls.files.stop, cls.files.cleanup]
+        for stop in stops:
             try:
                 stop()
             except Exception as e:  # reported below, after the rest is stopped
