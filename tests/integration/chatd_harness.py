@@ -234,6 +234,21 @@ class OneServer(unittest.TestCase):
 
 
 
+def stomp_session(test, port, user, *subscriptions):
+    """A stomp.py session of `user` on `port` with a Recorder, subscribed to
+    each destination (ids s0, s1, ..., each RECEIPT awaited), disconnected
+    after the test: (connection, recorder)."""
+    conn = stomp.Connection12([("127.0.0.1", port)])
+    rec = Recorder()
+    conn.set_listener("rec", rec)
+    conn.connect(user, password_of(user), wait=True)
+    test.addCleanup(disconnect_quietly, conn)
+    for i, dest in enumerate(subscriptions):
+        conn.subscribe(dest, id="s%d" % i, receipt="sub%d" % i)
+        rec.wait_receipt("sub%d" % i)
+    return conn, rec
+
+
 def disconnect_quietly(conn):
     """A test's clean-up: DISCONNECT a stomp.py connection still open. The
     server may close it (after an ERROR) between the check and the frame;

@@ -19,7 +19,7 @@ import stomp
 
 import unittest
 
-from chatd_harness import Chatd, OneServer, Recorder, disconnect_quietly, password_of, wait_for
+from chatd_harness import Chatd, OneServer, Recorder, disconnect_quietly, password_of, stomp_session, wait_for
 from rooms_client import Api
 
 MAX = 3 * 1024 * 1024
@@ -119,15 +119,7 @@ class Files(OneServer):
         return {n[:-5] for n in os.listdir(self.files_dir) if n.endswith(".meta")}
 
     def connect(self, user, *subscriptions):
-        conn = stomp.Connection12([("127.0.0.1", self.server.stomp_port)])
-        rec = Recorder()
-        conn.set_listener("rec", rec)
-        conn.connect(user, password_of(user), wait=True)
-        self.addCleanup(disconnect_quietly, conn)
-        for i, dest in enumerate(subscriptions):
-            conn.subscribe(dest, id="s%d" % i, receipt="sub%d" % i)
-            rec.wait_receipt("sub%d" % i)
-        return conn, rec
+        return stomp_session(self, self.server.stomp_port, user, *subscriptions)
 
     # -------------------------------------------------------------- tests
 

@@ -11,7 +11,7 @@ import unittest
 
 import stomp
 
-from chatd_harness import Recorder, disconnect_quietly, password_of
+from chatd_harness import stomp_session
 from test_rooms import ProfileServer
 
 THUMBS = "👍🏽"
@@ -32,15 +32,7 @@ class Reactions(ProfileServer):
     def connect(self, user, *subscriptions):
         """A stomp.py session of `user` subscribed to each destination
         (RECEIPT awaited), disconnected after the test."""
-        conn = stomp.Connection12([("127.0.0.1", self.server.stomp_port)])
-        rec = Recorder()
-        conn.set_listener("rec", rec)
-        conn.connect(user, password_of(user), wait=True)
-        self.addCleanup(disconnect_quietly, conn)
-        for i, dest in enumerate(subscriptions):
-            conn.subscribe(dest, id="s%d" % i, receipt="sub%d" % i)
-            rec.wait_receipt("sub%d" % i)
-        return conn, rec
+        return stomp_session(self, self.server.stomp_port, user, *subscriptions)
 
     def group(self, owner, members):
         status, room = self.api(owner).post("/api/rooms", {"kind": "group", "title": "반응 😀", "members": members})

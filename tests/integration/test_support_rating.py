@@ -9,7 +9,7 @@ import urllib.request
 
 import stomp
 
-from chatd_harness import Recorder, disconnect_quietly, password_of
+from chatd_harness import stomp_session
 from test_rooms import ProfileServer
 
 COMMENT = "친절한 상담 감사합니다 😀👍"
@@ -19,15 +19,7 @@ class SupportRating(ProfileServer):
     PREFIX = "chatd-rating-"
 
     def connect(self, user, *subscriptions):
-        conn = stomp.Connection12([("127.0.0.1", self.server.stomp_port)])
-        rec = Recorder()
-        conn.set_listener("rec", rec)
-        conn.connect(user, password_of(user), wait=True)
-        self.addCleanup(disconnect_quietly, conn)
-        for i, dest in enumerate(subscriptions):
-            conn.subscribe(dest, id="s%d" % i, receipt="sub%d" % i)
-            rec.wait_receipt("sub%d" % i)
-        return conn, rec
+        return stomp_session(self, self.server.stomp_port, user, *subscriptions)
 
     def open_support(self, user):
         api = self.api(user)

@@ -12,7 +12,7 @@ import urllib.request
 
 import stomp
 
-from chatd_harness import Recorder, default_sections, disconnect_quietly, password_of, wait_for
+from chatd_harness import default_sections, stomp_session, wait_for
 from test_check_config import check
 from test_reload import Server
 from test_rooms import ProfileServer
@@ -33,18 +33,7 @@ def metric(text, name):
     return float(m.group(1))
 
 
-def connect(test, port, user, *subscriptions):
-    """A stomp.py session of `user` subscribed to each destination (RECEIPT
-    awaited), disconnected after the test."""
-    conn = stomp.Connection12([("127.0.0.1", port)])
-    rec = Recorder()
-    conn.set_listener("rec", rec)
-    conn.connect(user, password_of(user), wait=True)
-    test.addCleanup(disconnect_quietly, conn)
-    for i, dest in enumerate(subscriptions):
-        conn.subscribe(dest, id="s%d" % i, receipt="sub%d" % i)
-        rec.wait_receipt("sub%d" % i)
-    return conn, rec
+connect = stomp_session  # (test, port, user, *subscriptions)
 
 
 def breaches(rec, room):

@@ -14,7 +14,7 @@ import urllib.request
 
 import stomp
 
-from chatd_harness import Chatd, Recorder, disconnect_quietly, hash_password, password_of, wait_for
+from chatd_harness import Chatd, hash_password, password_of, stomp_session, wait_for
 from rooms_client import Api
 from servers import PostgreSQL
 
@@ -68,15 +68,7 @@ class SupportTopics(unittest.TestCase):
         return Api(self.server.http_port, user)
 
     def connect(self, user, *subscriptions):
-        conn = stomp.Connection12([("127.0.0.1", self.server.stomp_port)])
-        rec = Recorder()
-        conn.set_listener("rec", rec)
-        conn.connect(user, password_of(user), wait=True)
-        self.addCleanup(disconnect_quietly, conn)
-        for i, dest in enumerate(subscriptions):
-            conn.subscribe(dest, id="s%d" % i, receipt="sub%d" % i)
-            rec.wait_receipt("sub%d" % i)
-        return conn, rec
+        return stomp_session(self, self.server.stomp_port, user, *subscriptions)
 
     def agents_online(self):
         """Both agents connected (their notifications subscribed), as the

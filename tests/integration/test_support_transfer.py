@@ -10,7 +10,7 @@ import unittest
 
 import stomp
 
-from chatd_harness import Recorder, default_sections, disconnect_quietly, hash_password, password_of, wait_for
+from chatd_harness import default_sections, hash_password, password_of, stomp_session, wait_for
 from rooms_client import history
 from test_check_config import check
 from test_rooms import ProfileServer
@@ -34,15 +34,7 @@ class SupportTransfer(ProfileServer):
     def connect(self, user, *subscriptions):
         """A stomp.py session of `user` subscribed to each destination
         (RECEIPT awaited), disconnected after the test."""
-        conn = stomp.Connection12([("127.0.0.1", self.server.stomp_port)])
-        rec = Recorder()
-        conn.set_listener("rec", rec)
-        conn.connect(user, password_of(user), wait=True)
-        self.addCleanup(disconnect_quietly, conn)
-        for i, dest in enumerate(subscriptions):
-            conn.subscribe(dest, id="s%d" % i, receipt="sub%d" % i)
-            rec.wait_receipt("sub%d" % i)
-        return conn, rec
+        return stomp_session(self, self.server.stomp_port, user, *subscriptions)
 
     def event(self, rec, event, room, pred=None):
         """The first `event` frame about room (that pred accepts)."""
