@@ -68,6 +68,7 @@ setInterval(tick, 1000);
 function renderMine() {
   $("mine").replaceChildren(...state.mine.map((room) => {
     const li = roomItem(room);
+    li.querySelector(".who").prepend(presence.dot(room.owner));
     markSla(li, room, room.sla_breached === true);
     li.tabIndex = 0;
     li.classList.toggle("active", state.open === room.id);
@@ -135,6 +136,9 @@ async function refreshQueue() {
 async function refreshMine() {
   state.mine = (await desk.chat.rooms.list("assigned")).map((r) => r.info);
   renderMine();
+  // A customer new to the list: their presence is ours to see now.
+  const unknown = state.mine.map((r) => r.owner).filter((u) => !presence.knows(u));
+  if (unknown.length) presence.load(unknown).catch(() => {});
 }
 
 async function claim(roomId) {
@@ -157,6 +161,33 @@ function updateRead() {
 // support room (a card number the customer should not have sent).
 const editing = new MessageEditing($("composer"), () => state.open, () => true,
                                    (err) => { $("read").textContent = errorText(err); });
+// Reply and reactions on any line (desk.js).
+const reply = new ReplyBar(editing);
+offerReactions(editing, () => state.conv);
+state.reply = reply;
+
+// Customers' presence: a dot beside each of my chats (online, away,
+// offline), read for the customers listed and kept by the events.
+const presence = new PresenceBook(() => renderMine());
+state.presence = presence.of;
+
+// Search (GET /api/search, or the open chat's): across every room the agent
+// may read (their chats, the ones handled before, the queue), or in the open
+// chat. A match opens its chat and shows the message.
+new SearchPanel({
+  search: (q, opts, scope) => scope === "open" && state.open ? desk.chat.room(state.open).search(q, opts)
+                                                              : desk.chat.search(q, opts),
+  label: (m) => {
+    const room = state.mine.find((r) => r.id === m.room) || state.queue.find((r) => r.id === m.room);
+    return (room ? "Chat with " + room.owner : "An earlier chat") + " · ";
+  },
+  pick: async (m) => {
+    if (state.open !== m.room) await openRoom(m.room);
+    if (state.open === m.room) state.conv.reveal(m.seq);
+  },
+  onError: (err) => { $("toast").textContent = errorText(err); },
+});
+
 // The open chat's internal notes, for agents and supervisors only.
 const notes = new NotesPanel($("notes"), $("note-form"), $("note-error"));
 
@@ -165,8 +196,8 @@ function onEvent(e) {
   switch (e.type) {
   case "message-edited":
   case "message-deleted":
-    state.conv.change(e.message);
-    editing.changed(e);
+  case "reaction":
+    showMessageChange(e, state.conv, editing, reply);
     break;
   case "message":
     state.conv.add(e.message, false);
@@ -212,6 +243,7 @@ async function openRoom(roomId) {
   titleIds($("pane-title"), room && room.owner);
   $("read").textContent = "";
   editing.stop();
+  reply.clear();
   state.conv = state.conv || new Conversation($("messages"), desk.user, editing.actions);
   const last = await state.conv.open(roomId);
   if (turn !== state.turn) return;
@@ -224,6 +256,7 @@ async function openRoom(roomId) {
 }
 
 function closePane() {
+  reply.clear();
   state.turn++;
   if (state.watch) state.watch.stop();
   state.watch = null;
@@ -256,6 +289,7 @@ $("signin").addEventListener("submit", async (e) => {
   });
   desk.chat.onNotification({ notification: () => { refreshMine(); refreshAgents(); } });
   desk.chat.onAgents(() => refreshAgents());
+  presence.listen();
   const refresh = () => {
     refreshQueue();
     refreshMine();
@@ -270,8 +304,10 @@ $("composer").addEventListener("submit", (e) => {
   e.preventDefault();
   const input = e.target.text;
   if (!input.value.trim() || !state.open || editing.submitted()) return;
-  desk.send(state.open, withCannedBodies(input.value)).catch((err) => { $("read").textContent = errorText(err); });
+  desk.send(state.open, withCannedBodies(input.value), reply.seq)
+    .catch((err) => { $("read").textContent = errorText(err); });
   input.value = "";
+  reply.clear();
   canned.inserted = [];
   hideSuggestions();
 });
@@ -446,6 +482,9 @@ $("composer").text.addEventListener("blur", () => setTimeout(hideSuggestions, 0)
 $("composer").querySelector("input").addEventListener("input", () => {
   if (state.open && Date.now() - state.lastTyping > 2000) { state.lastTyping = Date.now(); desk.typing(state.open); }
 });
+
+// Attach (desk.js): a screenshot or a document for the customer.
+offerAttachments($("attach"), $("attach-file"), () => state.open, (text) => { $("read").textContent = text; });
 
 $("away-toggle").addEventListener("click", async () => {
   try {

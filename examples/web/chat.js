@@ -11,54 +11,25 @@
 const state = { rooms: [], open: null, watch: null, conv: null, lastTyping: 0, turn: 0, opening: 0 };
 window.__chat = state; // for the browser tests
 
-// Presence of everyone we share a chat with, and ours: user -> { status,
-// last_seen }, from GET /api/presence and the events of /user/queue/presence.
-// autoAway: we set away because the page was hidden (AWAY_AFTER_MS), so
-// showing it again comes back.
-const presence = { of: new Map(), autoAway: false, hiddenTimer: null };
-state.presence = presence.of;
+// Presence of everyone we share a chat with, and ours (desk.js,
+// PresenceBook). autoAway: we set away because the page was hidden
+// (AWAY_AFTER_MS), so showing it again comes back.
+const presence = { book: new PresenceBook(() => showPresence()), autoAway: false, hiddenTimer: null };
+state.presence = presence.book.of;
 const AWAY_AFTER_MS = 60000;
 
-function presenceText(user) {
-  const p = presence.of.get(user);
-  if (!p) return "offline";
-  if (p.status === "offline" && p.last_seen) return "last seen " + fmtTime(p.last_seen);
-  return p.status;
-}
-
-function presenceDot(user) {
-  const p = presence.of.get(user);
-  const dot = document.createElement("span");
-  dot.className = "dot " + (p ? p.status : "offline");
-  dot.dataset.user = user;
-  dot.title = user + ": " + presenceText(user);
-  dot.setAttribute("role", "img");
-  dot.setAttribute("aria-label", dot.title);
-  return dot;
-}
-
-// Everyone of our chats (the server leaves out anyone else), 50 a request.
-async function loadPresence() {
-  const users = [...new Set(state.rooms.filter((r) => r.kind !== "support").flatMap((r) => r.members))];
-  if (!users.includes(desk.user)) users.push(desk.user);
-  for (let i = 0; i < users.length; i += 50) {
-    for (const p of await desk.chat.presence(users.slice(i, i + 50))) presence.of.set(p.user, p);
-  }
-  showPresence();
+// Everyone of our chats, and ourselves.
+function loadPresence() {
+  return presence.book.load([...state.rooms.filter((r) => r.kind !== "support").flatMap((r) => r.members), desk.user]);
 }
 
 function showPresence() {
   renderRooms();
   if (state.open) showMembers(state.open);
-  const me = presence.of.get(desk.user);
+  const me = presence.book.of.get(desk.user);
   const away = !!me && me.status === "away";
   $("away").textContent = away ? "I'm back" : "Set away";
   $("away").setAttribute("aria-pressed", String(away));
-}
-
-function onPresence(p) {
-  presence.of.set(p.user, p);
-  showPresence();
 }
 
 function setAway(away) {
@@ -80,7 +51,7 @@ function renderRooms() {
     const who = document.createElement("span");
     who.className = "who";
     who.textContent = roomName(room) + (room.kind === "group" ? " · " + room.members.length : "");
-    if (room.kind === "direct") who.prepend(presenceDot(roomName(room)));
+    if (room.kind === "direct") who.prepend(presence.book.dot(roomName(room)));
     const info = document.createElement("span");
     info.className = "info";
     const unread = state.open && state.open.id === room.id ? 0 : room.unread;
@@ -124,13 +95,9 @@ function onRoomEvent(e) {
   }
   case "message-edited":
   case "message-deleted":
-    state.conv.change(e.message);
-    editing.changed(e);
-    if (reply.seq === e.message.seq && e.type === "message-deleted") reply.clear();
-    refreshRooms(); // the list's last line may be the one that changed
-    break;
   case "reaction":
-    state.conv.setReactions(e.seq, e.reactions, e.user, e.emoji, e.action === "added");
+    showMessageChange(e, state.conv, editing, reply);
+    if (e.type !== "reaction") refreshRooms(); // the list's last line may be the one that changed
     break;
   case "typing":
     showTyping(e.user);
@@ -163,45 +130,10 @@ function onRoomEvent(e) {
 const editing = new MessageEditing($("composer"), () => state.open && state.open.id,
                                    () => !!state.open && mayManage(state.open), (err) => toast(errorText(err)));
 
-// Reply: "Reply" under a message puts it above the composer ("Replying to
-// …", × or Escape to leave it); the next message sent answers it
-// (`reply-to`, docs/protocol.md) and shows it quoted above its text.
-const reply = {
-  seq: null,
-  set(m) {
-    editing.stop();
-    reply.seq = m.seq;
-    $("reply-to").textContent = "Replying to " + (m.sender || "someone") + ": " + excerpt(bodyLine(m.body));
-    $("reply-bar").hidden = false;
-    $("composer").querySelector("input").focus();
-  },
-  clear() {
-    reply.seq = null;
-    $("reply-bar").hidden = true;
-    $("reply-to").textContent = "";
-  },
-};
+// Reply and reactions (desk.js).
+const reply = new ReplyBar(editing);
 state.reply = reply;
-editing.actions.reply = (m) => reply.set(m);
-$("reply-cancel").addEventListener("click", () => reply.clear());
-$("composer").querySelector("input").addEventListener("keydown", (e) => {
-  if (e.key === "Escape" && reply.seq !== null) reply.clear();
-});
-
-// Reactions under each message: a click on one adds ours or takes it back,
-// "+" offers a few emoji. The answer holds the message's reactions with our
-// own marked; the `reaction` event brings everyone else's changes.
-editing.actions.react = async (m, emoji, add) => {
-  const room = state.open && state.open.id;
-  if (!room) return;
-  try {
-    const r = desk.chat.room(room);
-    const reactions = add ? await r.react(m.seq, emoji) : await r.unreact(m.seq, emoji);
-    if (state.open && state.open.id === room) state.conv.setReactions(m.seq, reactions);
-  } catch (err) {
-    toast(errorText(err));
-  }
-};
+offerReactions(editing, () => state.conv);
 
 // Owners and admins of a group may rename and delete it.
 function mayManage(room) {
@@ -213,7 +145,7 @@ function showMembers(room) {
   $("members").replaceChildren(...(room.kind === "group" ? ["Members: "] : []), ...people.flatMap((m, i) => {
     const span = document.createElement("span");
     span.className = "member";
-    span.append(presenceDot(m), room.kind === "group" ? m : m + " · " + presenceText(m));
+    span.append(presence.book.dot(m), room.kind === "group" ? m : m + " · " + presence.book.text(m));
     return i ? [", ", span] : [span];
   }));
   $("leave").hidden = room.kind !== "group";
@@ -290,7 +222,7 @@ $("signin").addEventListener("submit", async (e) => {
     // Kept across reconnects by the package; after one, the list and
     // presence are read again.
     desk.chat.onNotification({ notification: onNotification });
-    desk.chat.onPresence(onPresence);
+    presence.book.listen();
     desk.onConnect.push(() => refreshRooms().then(loadPresence));
     await refreshRooms();
     await loadPresence();
@@ -326,57 +258,15 @@ $("new-group").addEventListener("submit", async (e) => {
 });
 
 // Search: GET /api/search across the rooms we may read, newest first; a
-// match opens its chat. "More" follows the page's cursor.
-const found = { q: "", cursor: null, turn: 0 };
-
-function foundItem(m) {
-  const li = document.createElement("li");
-  li.dataset.room = m.room;
-  li.dataset.seq = m.seq;
-  li.tabIndex = 0;
-  const entry = state.rooms.find((r) => r.id === m.room);
-  const who = document.createElement("span");
-  who.className = "who";
-  who.textContent = (entry ? roomName(entry) : "Support") + " · " + m.sender + " · " + fmtTime(m.timestamp);
-  const info = document.createElement("span");
-  info.className = "info";
-  info.textContent = m.body;
-  li.append(who, info);
-  li.addEventListener("click", () => openRoom(m.room));
-  li.addEventListener("keydown", (e) => { if (e.key === "Enter") openRoom(m.room); });
-  return li;
-}
-
-async function searchPage(more) {
-  const turn = ++found.turn;
-  try {
-    const page = await desk.chat.search(found.q, more && found.cursor ? { cursor: found.cursor } : {});
-    if (turn !== found.turn) return; // a newer search took over
-    const list = $("found-list");
-    if (!more) list.replaceChildren();
-    list.append(...page.messages.map(foundItem));
-    found.cursor = page.next_cursor;
-    $("found-more").hidden = !page.next_cursor;
-    const n = list.children.length;
-    $("found-summary").textContent = n ? `${n} message${n === 1 ? "" : "s"} with "${found.q}"`
-                                       : `No message with "${found.q}"`;
-    $("found").hidden = false;
-  } catch (err) {
-    if (turn === found.turn) toast(errorText(err)); // a query too short, say
-  }
-}
-
-$("search").addEventListener("submit", (e) => {
-  e.preventDefault();
-  found.q = e.target.q.value.trim();
-  found.cursor = null;
-  searchPage(false);
-});
-$("found-more").addEventListener("click", () => searchPage(true));
-$("found-close").addEventListener("click", () => {
-  found.turn++;
-  $("found").hidden = true;
-  $("search").reset();
+// match opens its chat.
+new SearchPanel({
+  search: (q, opts) => desk.chat.search(q, opts),
+  label: (m) => {
+    const entry = state.rooms.find((r) => r.id === m.room);
+    return (entry ? roomName(entry) : "Support") + " · ";
+  },
+  pick: (m) => openRoom(m.room),
+  onError: (err) => toast(errorText(err)),
 });
 
 $("composer").addEventListener("submit", (e) => {
@@ -388,19 +278,8 @@ $("composer").addEventListener("submit", (e) => {
   reply.clear();
 });
 
-// Attach: the file goes up, then its `file` message (docs/files.md); a
-// refusal (too large, a type not allowed, the quota) shows as a toast.
-$("attach").addEventListener("click", () => { if (state.open) $("attach-file").click(); });
-$("attach-file").addEventListener("change", async (e) => {
-  const file = e.target.files[0];
-  e.target.value = "";
-  if (!file || !state.open) return;
-  try {
-    await desk.sendFile(state.open.id, file);
-  } catch (err) {
-    toast(file.name + ": " + errorText(err));
-  }
-});
+// Attach (desk.js): a refusal shows as a toast.
+offerAttachments($("attach"), $("attach-file"), () => state.open && state.open.id, toast);
 
 $("composer").querySelector("input").addEventListener("input", () => {
   if (state.open && Date.now() - state.lastTyping > 2000) { state.lastTyping = Date.now(); desk.typing(state.open.id); }
@@ -434,7 +313,7 @@ $("delete").addEventListener("click", async () => {
 });
 
 $("away").addEventListener("click", () => {
-  const me = presence.of.get(desk.user);
+  const me = presence.book.of.get(desk.user);
   presence.autoAway = false;
   setAway(!(me && me.status === "away"));
 });
@@ -447,7 +326,7 @@ document.addEventListener("visibilitychange", () => {
   if (!desk.chat || !desk.chat.connected) return;
   if (document.hidden) {
     presence.hiddenTimer = setTimeout(() => {
-      const me = presence.of.get(desk.user);
+      const me = presence.book.of.get(desk.user);
       if (me && me.status === "away") return;
       presence.autoAway = true;
       setAway(true);

@@ -32,6 +32,7 @@ function showRoomState(room) {
     : room.state === "assigned" ? "You are talking with " + room.agent
     : room.state === "completed" ? "The agent completed this chat." : "";
   $("room-state").textContent = text;
+  showAgentPresence();
   $("composer").querySelector("input").disabled = room.state === "completed";
   if (room.state !== "unassigned") $("queue-position").hidden = true;
 }
@@ -85,17 +86,39 @@ function setUnread(n) {
   document.title = (n ? "(" + n + ") " : "") + "Support — chatd";
 }
 
-// Edit and Delete on the customer's own lines.
+// Edit and Delete on the customer's own lines; Reply and reactions on any (desk.js).
 const editing = new MessageEditing($("composer"), () => state.room && state.room.id, () => false,
                                    (err) => { $("read").textContent = errorText(err); });
+const reply = new ReplyBar(editing);
+offerReactions(editing, () => state.conv);
+state.reply = reply;
+
+// The agent's presence: a dot beside "You are talking with …" (online,
+// away, offline), read when an agent takes the chat and kept by the events.
+const presence = new PresenceBook(() => showAgentPresence());
+state.presence = presence.of;
+
+function showAgentPresence() {
+  const agent = state.room && state.room.state === "assigned" ? state.room.agent : null;
+  $("agent-dot").replaceChildren(...(agent ? [presence.dot(agent)] : []));
+  if (agent && !presence.knows(agent) && desk.chat) presence.load([agent]).catch(() => {});
+}
+
+// Search in this chat (GET /api/rooms/{room}/search): a match shows its message.
+const search = new SearchPanel({
+  search: (q, opts) => desk.chat.room(state.room.id).search(q, opts),
+  label: () => "",
+  pick: (m) => state.conv.reveal(m.seq),
+  onError: (err) => { $("read").textContent = errorText(err); },
+});
 
 // The room's events, as the package delivers them (typed, each message once).
 function onEvent(e) {
   switch (e.type) {
   case "message-edited":
   case "message-deleted":
-    state.conv.change(e.message);
-    editing.changed(e);
+  case "reaction":
+    showMessageChange(e, state.conv, editing, reply);
     break;
   case "message": {
     const m = e.message;
@@ -149,6 +172,8 @@ function topicName(topic) {
 // to an agent with that skill (docs/support-desk.md, "Topics and skills").
 async function openChat(topic) {
   hideAfter();
+  reply.clear();
+  search.close(); // what was found in the chat before
   state.room = (await desk.chat.rooms.openSupport(topic || undefined)).info;
   $("room-topic").hidden = !state.room.topic;
   $("room-topic").textContent = state.room.topic ? "Topic: " + topicName(state.room.topic) : "";
@@ -194,6 +219,7 @@ $("signin").addEventListener("submit", async (e) => {
     // place in line is told when the room is made, and a subscription
     // still on its way would miss it.
     await desk.chat.onNotification({ "queue-position": onNotification, assigned: onNotification }).ready;
+    presence.listen();
     if (window.Notification && Notification.permission === "default") Notification.requestPermission();
     await openChat(e.target.topic.value);
   } catch (err) {
@@ -205,23 +231,15 @@ $("composer").addEventListener("submit", (e) => {
   e.preventDefault();
   const input = e.target.text;
   if (!input.value.trim() || editing.submitted()) return;
-  desk.send(state.room.id, input.value).catch((err) => { $("read").textContent = errorText(err); });
+  desk.send(state.room.id, input.value, reply.seq).catch((err) => { $("read").textContent = errorText(err); });
   input.value = "";
+  reply.clear();
 });
 
-// Attach a screenshot or a document (docs/files.md); a refusal shows.
-$("attach").addEventListener("click", () => { if (state.room) $("attach-file").click(); });
-$("attach-file").addEventListener("change", async (e) => {
-  const file = e.target.files[0];
-  e.target.value = "";
-  $("attach-error").textContent = "";
-  if (!file || !state.room) return;
-  try {
-    await desk.sendFile(state.room.id, file);
-  } catch (err) {
-    $("attach-error").textContent = file.name + ": " + errorText(err);
-  }
-});
+// Attach a screenshot or a document (desk.js); a refusal shows.
+offerAttachments($("attach"), $("attach-file"), () => state.room && state.room.id,
+                 (text) => { $("attach-error").textContent = text; });
+$("attach").addEventListener("click", () => { $("attach-error").textContent = ""; });
 
 $("composer").querySelector("input").addEventListener("input", () => {
   // At most one typing signal every two seconds.

@@ -199,6 +199,188 @@ class MessageEditing {
   }
 }
 
+// Reactions under a Conversation's messages (it shows them once
+// editing.actions has react): a click on one adds ours or takes it back,
+// "+" offers a few emoji. The answer holds the message's reactions with our
+// own marked; the `reaction` event brings everyone else's changes.
+// conv() is the page's Conversation.
+function offerReactions(editing, conv) {
+  editing.actions.react = async (m, emoji, add) => {
+    const id = editing.roomId();
+    if (!id) return;
+    try {
+      const room = desk.chat.room(id);
+      const reactions = add ? await room.react(m.seq, emoji) : await room.unreact(m.seq, emoji);
+      if (editing.roomId() === id) conv().setReactions(m.seq, reactions);
+    } catch (err) {
+      editing.onError(err);
+    }
+  };
+}
+
+// Reply: "Reply" under a message puts it above the composer ("Replying to
+// …", × or Escape to leave it); the next message sent answers it
+// (`reply-to`, docs/protocol.md) and shows it quoted above its text. The
+// page holds #reply-bar, #reply-to and #reply-cancel above its composer.
+class ReplyBar {
+  constructor(editing) {
+    this.editing = editing;
+    this.seq = null;
+    this.input = editing.input;
+    editing.actions.reply = (m) => this.set(m);
+    $("reply-cancel").addEventListener("click", () => this.clear());
+    this.input.addEventListener("keydown", (e) => { if (e.key === "Escape" && this.seq !== null) this.clear(); });
+  }
+  set(m) {
+    this.editing.stop();
+    this.seq = m.seq;
+    $("reply-to").textContent = "Replying to " + (m.sender || "someone") + ": " + excerpt(bodyLine(m.body));
+    $("reply-bar").hidden = false;
+    this.input.focus();
+  }
+  clear() {
+    this.seq = null;
+    $("reply-bar").hidden = true;
+    $("reply-to").textContent = "";
+  }
+}
+
+// A room event that changes messages shown already (an edit, a delete, a
+// reaction): applied to the Conversation; false for any other event.
+function showMessageChange(e, conv, editing, reply) {
+  if (e.type === "reaction") {
+    conv.setReactions(e.seq, e.reactions, e.user, e.emoji, e.action === "added");
+    return true;
+  }
+  if (e.type !== "message-edited" && e.type !== "message-deleted") return false;
+  conv.change(e.message);
+  editing.changed(e);
+  if (reply && reply.seq === e.message.seq && e.type === "message-deleted") reply.clear();
+  return true;
+}
+
+// The 📎 button: the chosen file goes up, then its `file` message
+// (docs/files.md); a refusal (too large, a type not allowed, the quota)
+// goes to onError with the file's name. roomId() names the open room.
+function offerAttachments(button, input, roomId, onError) {
+  button.addEventListener("click", () => { if (roomId()) input.click(); });
+  input.addEventListener("change", async () => {
+    const file = input.files[0];
+    input.value = "";
+    const id = roomId();
+    if (!file || !id) return;
+    try {
+      await desk.sendFile(id, file);
+    } catch (err) {
+      onError(file.name + ": " + errorText(err));
+    }
+  });
+}
+
+// Presence of the people a page shows (docs/protocol.md, "Presence"):
+// user -> { status, last_seen }, from GET /api/presence and the events of
+// /user/queue/presence; onChange() after each change.
+class PresenceBook {
+  constructor(onChange) {
+    this.of = new Map();
+    this.onChange = onChange;
+  }
+  // Subscribe (kept across reconnects by the package).
+  listen() {
+    desk.chat.onPresence((p) => { this.of.set(p.user, p); this.onChange(); });
+  }
+  // The named users (the server leaves out anyone we share no room with), 50 a request.
+  async load(users) {
+    users = [...new Set(users.filter(Boolean))];
+    for (let i = 0; i < users.length; i += 50)
+      for (const p of await desk.chat.presence(users.slice(i, i + 50))) this.of.set(p.user, p);
+    this.onChange();
+  }
+  knows(user) { return this.of.has(user); }
+  text(user) {
+    const p = this.of.get(user);
+    if (!p) return "offline";
+    if (p.status === "offline" && p.last_seen) return "last seen " + fmtTime(p.last_seen);
+    return p.status;
+  }
+  // A dot: green online, amber away, hollow offline; its title says which.
+  dot(user) {
+    const p = this.of.get(user);
+    const dot = document.createElement("span");
+    dot.className = "dot " + (p ? p.status : "offline");
+    dot.dataset.user = user;
+    dot.title = user + ": " + this.text(user);
+    dot.setAttribute("role", "img");
+    dot.setAttribute("aria-label", dot.title);
+    return dot;
+  }
+}
+
+// A search form and its results: the page's #search form (with an optional
+// <select name=scope>), and #found with #found-summary, #found-list,
+// #found-more and #found-close. search(q, opts, scope) answers a page
+// (GET /api/search, or one room's); newest first, "More" follows the
+// cursor; label(m) says where a match is; a click (or Enter) on one calls
+// pick(m). A refusal (a query too short, say) goes to onError.
+class SearchPanel {
+  constructor({ search, label, pick, onError }) {
+    Object.assign(this, { search, label, pick, onError });
+    this.q = "";
+    this.scope = "";
+    this.cursor = null;
+    this.turn = 0;
+    const form = $("search");
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      this.q = form.q.value.trim();
+      this.scope = form.scope ? form.scope.value : "";
+      this.cursor = null;
+      this.page(false);
+    });
+    $("found-more").addEventListener("click", () => this.page(true));
+    $("found-close").addEventListener("click", () => this.close());
+  }
+  close() {
+    this.turn++;
+    $("found").hidden = true;
+    $("search").q.value = "";
+  }
+  item(m) {
+    const li = document.createElement("li");
+    li.dataset.room = m.room;
+    li.dataset.seq = m.seq;
+    li.tabIndex = 0;
+    const who = document.createElement("span");
+    who.className = "who";
+    who.textContent = this.label(m) + m.sender + " · " + fmtTime(m.timestamp);
+    const info = document.createElement("span");
+    info.className = "info";
+    info.textContent = bodyLine(m.body);
+    li.append(who, info);
+    li.addEventListener("click", () => this.pick(m));
+    li.addEventListener("keydown", (e) => { if (e.key === "Enter") this.pick(m); });
+    return li;
+  }
+  async page(more) {
+    const turn = ++this.turn;
+    try {
+      const page = await this.search(this.q, more && this.cursor ? { cursor: this.cursor } : {}, this.scope);
+      if (turn !== this.turn) return; // a newer search took over
+      const list = $("found-list");
+      if (!more) list.replaceChildren();
+      list.append(...page.messages.map((m) => this.item(m)));
+      this.cursor = page.next_cursor;
+      $("found-more").hidden = !page.next_cursor;
+      const n = list.children.length;
+      $("found-summary").textContent = n ? `${n} message${n === 1 ? "" : "s"} with "${this.q}"`
+                                         : `No message with "${this.q}"`;
+      $("found").hidden = false;
+    } catch (err) {
+      if (turn === this.turn) this.onError(err);
+    }
+  }
+}
+
 // The emoji a message's small picker offers (docs/protocol.md, "Reactions").
 const PICKER = ["👍", "❤️", "😂", "🎉", "😮", "😢"];
 

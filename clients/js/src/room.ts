@@ -149,6 +149,15 @@ export class ChatRoom {
     return r.reactions;
   }
 
+  /** Messages of this room that hold `q` anywhere in their text, newest first (docs/rest-api.md,
+   * "Search"); pass `next_cursor` back as `cursor` for the next page (null: the last). */
+  search(q: string, opts: { cursor?: string; limit?: number } = {}): Promise<{ messages: Message[]; next_cursor: string | null }> {
+    const p = new URLSearchParams({ q });
+    if (opts.cursor) p.set("cursor", opts.cursor);
+    if (opts.limit !== undefined) p.set("limit", String(opts.limit));
+    return this.client.rest.request("GET", this.path + "/search?" + p.toString());
+  }
+
   /** Move the caller's read mark up to seq (never down); resolves on the RECEIPT, retried like send(). */
   async read(seq: number): Promise<void> {
     await this.client.sendReliably("/app/rooms/" + this.id + "/read", JSON.stringify({ seq }), {

@@ -248,7 +248,7 @@ describe("the desk's events", () => {
 });
 
 describe("the desk's calls", () => {
-  test("agents and their status, canned replies, rating and transcript, search, presence", async () => {
+  test("agents and their status, canned replies, rating and transcript, search (all rooms, one room), presence", async () => {
     const alice = await login("alice");
     const agent = await login("agent1");
     const away = await agent.support.setStatus("away");
@@ -273,6 +273,9 @@ describe("the desk's calls", () => {
     await room.send("검색어찾기 " + KOREAN);
     const found = await alice.search("검색어찾");
     assert.ok(found.messages.some((m) => m.room === room.id && m.body.startsWith("검색어찾기")));
+    const inRoom = await room.search("검색어찾", { limit: 5 });
+    assert.deepEqual(inRoom.messages.map((m) => m.room), [room.id]);
+    await assert.rejects((await login("bob")).room(room.id).search("검색어찾"), (e) => e.status === 404);
     await agent.room(room.id).complete();
     const rated = await room.rate(5, "좋아요 👍");
     assert.equal(rated.rating.score, 5);
