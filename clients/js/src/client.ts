@@ -206,7 +206,7 @@ export class ChatClient implements WatchHost {
     this.sendEphemeral(destination, body, headers);
   }
 
-  /** Say whether the user is away (docs/presence.md); dropped while offline. */
+  /** Say whether the user is away (docs/protocol.md, "Presence"); dropped while offline. */
   setPresence(status: "online" | "away"): void {
     this.sendEphemeral("/app/presence", "", { status });
   }
