@@ -9,11 +9,11 @@
 import type { IMessage } from "@stomp/stompjs";
 
 import type {
-  NotificationsBodies, NotificationsEventName, RoomTopicBodies, RoomTopicEventName, SchemaRoom, SchemaRoomId,
+  NotificationsBodies, NotificationsEventName, PresenceBodies, PresenceEventName, RoomTopicBodies, RoomTopicEventName, SchemaRoom, SchemaRoomId,
   SupportQueueBodies, SupportQueueEventName,
 } from "./events.gen.js";
 import type {
-  Message, Notification, NotificationMap, Room, RoomEvent, RoomEventMap, SupportDeskEvent,
+  Message, Notification, NotificationMap, PresenceEvent, Room, RoomEvent, RoomEventMap, SupportDeskEvent,
   SupportTransferEvent,
 } from "./types.js";
 
@@ -181,5 +181,16 @@ const supportQueue: {
 /** A /topic/support/queue event, or null. */
 export function supportQueueEvent(frame: IMessage): SupportDeskEvent | null {
   const parse = parserOf(supportQueue, frame.headers.event);
+  return parse ? parse(frame, json(frame)) : null;
+}
+
+/** /user/queue/presence: its one event, `presence`, as a PresenceEvent. */
+const presence: { [K in Same<"presence", PresenceEventName>]: (frame: IMessage, body: PresenceBodies[K]) => PresenceEvent } = {
+  presence: (_f, b) => ({ user: b.user, status: b.status, last_seen: b.last_seen }),
+};
+
+/** A /user/queue/presence event, or null. */
+export function presenceEvent(frame: IMessage): PresenceEvent | null {
+  const parse = parserOf(presence, frame.headers.event ?? "presence");
   return parse ? parse(frame, json(frame)) : null;
 }
