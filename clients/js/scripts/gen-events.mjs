@@ -125,5 +125,6 @@ out.push(`export const schemaEvents = {`);
 for (const [name, , events] of channels) out.push(`  ${key(name)}: ${JSON.stringify(events)},`);
 out.push(`} as const;`, ``);
 
-const target = path.join(pkg, "src", "events.gen.ts");
+// CHATD_EVENTS_SCHEMA and CHATD_EVENTS_GEN_OUT point elsewhere (test/schema.test.mjs).
+const target = process.env.CHATD_EVENTS_GEN_OUT ?? path.join(pkg, "src", "events.gen.ts");
 writeFileSync(target, out.join("\n"));
