@@ -30,7 +30,7 @@ examples/web/node_modules/.installed: examples/web/package.json examples/web/pac
 # modules in examples/web/chatd-client/, which the pages import, and the
 # support widget (tsc + @stomp/stompjs in one file), served as /widget.js.
 examples/web/widget.js examples/web/chatd-client/index.js &: clients/js/node_modules/.installed clients/js/widget/widget.ts \
-    clients/js/scripts/build.mjs $(wildcard clients/js/src/*.ts)
+    clients/js/scripts/build.mjs clients/js/scripts/gen-events.mjs docs/events.schema.json $(wildcard clients/js/src/*.ts)
 	@cd clients/js && node scripts/build.mjs >/dev/null
 
 web: bootstrap examples/web/node_modules/.installed examples/web/widget.js examples/web/chatd-client/index.js

@@ -6,7 +6,7 @@
 #   /etc/chatd/chat.ini                the configuration (a conffile)
 #   /lib/systemd/system/chatd.service  the unit
 #   /usr/share/chatd/web               the web desk
-#   /usr/share/doc/chatd               README and docs
+#   /usr/share/doc/chatd               README and docs (with openapi.yaml, events.schema.json)
 # The maintainer scripts in packaging/deb make the chatd user and
 # /var/lib/chatd and start the service where systemd runs.
 option(CHATD_PACKAGE "Install the configuration, systemd unit and web desk of a system package" OFF)
@@ -54,7 +54,9 @@ install(FILES ${CHATD_SOCKJS}/dist/sockjs.min.js
         DESTINATION ${CMAKE_INSTALL_DATADIR}/chatd/web/node_modules/sockjs-client/dist)
 install(FILES ${CHATD_SOCKJS}/LICENSE DESTINATION ${CMAKE_INSTALL_DOCDIR} RENAME sockjs-client.LICENSE)
 install(FILES README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
-install(DIRECTORY docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR} FILES_MATCHING PATTERN "*.md")
+# With the REST API's OpenAPI description and the events' JSON Schema.
+install(DIRECTORY docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR} FILES_MATCHING PATTERN "*.md"
+        PATTERN "openapi.yaml" PATTERN "events.schema.json")
 
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME chatd)

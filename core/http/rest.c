@@ -10,6 +10,7 @@
 #include "plugins/loader.h"
 #include "http/admin_rest.h"
 #include "http/agents_rest.h"
+#include "http/api_docs.h"
 #include "http/canned_rest.h"
 #include "http/presence_rest.h"
 #include "http/files_rest.h"
@@ -233,11 +234,13 @@ enum api_handler {
     API_NOTES,
     API_SUPPORT_OVERVIEW,
     API_FILES,
+    API_DOCS,
 };
 
 static const struct route api_routes[] = {
     {"*", "/healthz", API_HEALTH, 0},
     {"*", "/metrics", API_METRICS, 0},
+    {"GET", "/api/docs", API_DOCS, 0},
     {"GET", "/api/rooms", API_ROOMS, ROOMS_LIST},
     {"POST", "/api/rooms", API_ROOMS, ROOMS_CREATE},
     {"GET", "/api/rooms/{}", API_ROOMS, ROOM_GET},
@@ -363,6 +366,10 @@ void rest_request(struct server *srv, uint64_t id, struct http_request *req)
     }
     if (c->route->handler == API_METRICS) {
         metrics(c);
+        return;
+    }
+    if (c->route->handler == API_DOCS) {
+        api_docs_rest(c);
         return;
     }
     if (c->route->handler == API_VISITORS) {

@@ -327,6 +327,12 @@ class OpenApiLive(LiveServer):
         self.call(None, "GET", "/healthz", expect=200)
         _, text = self.call(None, "GET", "/metrics", expect=200)
         self.assertIn("chatd_http_requests_total", text)
+        # The description itself, as built into the server: this very file.
+        _, served = self.call(None, "GET", "/api/docs", expect=200)
+        with open(os.path.join(DOCS, "openapi.yaml"), encoding="utf-8") as f:
+            self.assertEqual(served, f.read())
+        self.assertEqual(yaml.safe_load(served)["paths"]["/api/docs"]["get"]["operationId"], "apiDocs")
+        self.assertEqual(self.undocumented("POST", "/api/docs", 405)["error"], "method_not_allowed")
         self.assertEqual(self.call(None, "GET", "/api/rooms", expect=401)[1]["error"], "unauthorized")
         self.call(None, "GET", "/api/rooms", expect=401, authorization="Basic " +
                   base64.b64encode(b"alice:wrong").decode())

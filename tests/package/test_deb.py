@@ -75,7 +75,8 @@ class PackageContents(unittest.TestCase):
                      "/usr/share/chatd/web/spring.html",
                      "/usr/share/chatd/web/chatd-client/index.js",
                      "/usr/share/chatd/web/chatd-client/stompjs/index.js",
-                     "/usr/share/chatd/web/node_modules/sockjs-client/dist/sockjs.min.js"):
+                     "/usr/share/chatd/web/node_modules/sockjs-client/dist/sockjs.min.js",
+                     "/usr/share/doc/chatd/openapi.yaml", "/usr/share/doc/chatd/events.schema.json"):
             self.assertIn(path, names)
         for plugin in ("auth_static", "auth_jwt", "storage_sqlite", "storage_postgres", "storage_redis",
                        "broker_simple", "broker_redis", "notify_webhook", "files_local", "files_postgres"):
@@ -148,6 +149,15 @@ class InstallAndServe(unittest.TestCase):
                          "chatd-client/index.js", "chatd-client/stompjs/client.js"):
                 with urllib.request.urlopen("http://127.0.0.1:%d/%s" % (http, page), timeout=5) as resp:
                     self.assertEqual(resp.status, 200, page)
+            # The REST API's description, served by the installed binary: the
+            # one installed beside the docs.
+            with urllib.request.urlopen("http://127.0.0.1:%d/api/docs" % http, timeout=5) as resp:
+                self.assertEqual(resp.status, 200)
+                self.assertEqual(resp.headers.get_content_type(), "application/yaml")
+                served = resp.read()
+            with open("/usr/share/doc/chatd/openapi.yaml", "rb") as f:
+                self.assertEqual(served, f.read())
+            self.assertIn(b"\n  /api/docs:\n", served)
             # The packaged configuration has no users: a CONNECT is refused.
             c = RawStomp(stomp)
             c.send("CONNECT", {"accept-version": "1.2", "host": "chatd", "login": "alice", "passcode": "alice"})

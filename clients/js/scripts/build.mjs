@@ -1,4 +1,5 @@
-// npm run build: the package (tsc -p tsconfig.json, ESM + types in dist/);
+// npm run build: the package (tsc -p tsconfig.json, ESM + types in dist/,
+// after scripts/gen-events.mjs wrote src/events.gen.ts from the events' schema);
 // the same modules for the browser, in examples/web/chatd-client/ (the web
 // root chatd serves in development and tests, and the Debian package
 // ships), where the pages import them: dist/*.js with "@stomp/stompjs"
@@ -19,6 +20,8 @@ import { gzipSync } from "node:zlib";
 const here = path.dirname(fileURLToPath(import.meta.url));
 const pkg = path.join(here, "..");
 const tsc = path.join(pkg, "node_modules", "typescript", "bin", "tsc");
+// src/events.gen.ts: the events' body types from docs/events.schema.json.
+execFileSync(process.execPath, [path.join(here, "gen-events.mjs")], { cwd: pkg, stdio: "inherit" });
 for (const config of ["tsconfig.json", "tsconfig.widget.json"])
   execFileSync(process.execPath, [tsc, "-p", config], { cwd: pkg, stdio: "inherit" });
 

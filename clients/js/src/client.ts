@@ -2,7 +2,7 @@ import { Client, type IFrame, type IMessage, type IStompSocket, type StompSubscr
 
 import { backoffDelay } from "./backoff.js";
 import { ChatdClosedError, ChatdError } from "./errors.js";
-import { notification, supportQueueEvent } from "./events.js";
+import { notification, presenceEvent, supportQueueEvent } from "./events.js";
 import { basicAuth, type FetchLike, RestApi } from "./rest.js";
 import { ChatRoom, Rooms } from "./room.js";
 import { resolveSocketFactory, type WebSocketConstructor } from "./socket.js";
@@ -214,11 +214,8 @@ export class ChatClient implements WatchHost {
   /** Presence changes of the people the user shares a room with (/user/queue/presence). */
   onPresence(cb: (p: PresenceEvent) => void): Listening {
     return this.listen("/user/queue/presence", (m) => {
-      try {
-        cb(JSON.parse(m.body) as PresenceEvent);
-      } catch {
-        /* not JSON: not a presence event */
-      }
+      const p = presenceEvent(m);
+      if (p && typeof p.user === "string") cb(p);
     });
   }
 
