@@ -23,6 +23,7 @@
  *   rooms/availability.h agents online, away or offline, and their loads
  *   rooms/routing.h      [support] assign: a new support room's agent
  *   rooms/first_response.h [support] first_response_target: customers waiting too long
+ *   rooms/topic_wait.h   [support] topic_wait: when a topic room may go to any agent
  *   rooms/search.h       messages found by a part of their text, in the rooms one reads
  *   rooms/user_presence.h users' presence (online, away, last seen) for those sharing a room
  *   rooms/files.h        attachments: who may upload or read, types, quota, removal
