@@ -373,6 +373,12 @@ static void on_kick(evutil_socket_t fd, short what, void *arg)
     pass_run(rt);
 }
 
+static void on_due(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    pass_run(arg);
+}
+
 struct routing *routing_new(struct rooms *r, struct event_base *base, enum support_assign mode,
                             bool (*is_leader)(const void *ctx), const void *leader_ctx)
 {
@@ -382,7 +388,7 @@ struct routing *routing_new(struct rooms *r, struct event_base *base, enum suppo
     *rt = (struct routing){.r = r, .mode = mode, .is_leader = is_leader, .leader_ctx = leader_ctx};
     rt->kick = event_new(base, -1, 0, on_kick, rt);
     rt->sweep = event_new(base, -1, EV_PERSIST, on_kick, rt);
-    rt->due = evtimer_new(base, on_kick, rt);
+    rt->due = evtimer_new(base, on_due, rt);
     rt->positions = queue_position_new();
     rt->waits = topic_wait_new();
     if (!rt->kick || !rt->sweep || !rt->due || !rt->positions || !rt->waits) {
