@@ -21,6 +21,7 @@
 #include "rooms/notify.h"
 #include "plugins/plugin_host.h"
 #include "rooms/presence.h"
+#include "wire/wait_news_json.h"
 #include "rooms/user_presence.h"
 #include "http/files_rest.h"
 #include "http/rest.h"
@@ -214,6 +215,36 @@ static void presence_event(void *arg, const char *channel, const void *data, siz
     presence_deliver(arg, data, len);
 }
 
+/* Another instance's news of a support wait (wire/wait_news_json.h). */
+static void waits_event(void *arg, const char *channel, const void *data, size_t len)
+{
+    (void)channel;
+    struct server *srv = arg;
+    char from[sizeof srv->instance];
+    struct wait_news n;
+    struct wait_news_buf buf;
+    if (wait_news_decode(data, len, from, sizeof from, &n, &buf) < 0) {
+        log_warn("support wait news could not be parsed; dropped");
+        return;
+    }
+    if (strcmp(from, srv->instance) != 0 && srv->rooms)
+        first_response_heard(srv->rooms->first_response, &n);
+}
+
+/* This instance's news of a wait, to the others. */
+static void waits_tell(void *ctx, const struct wait_news *n)
+{
+    struct server *srv = ctx;
+    char *text = wait_news_encode(srv->instance, n);
+    if (!text)
+        return;
+    void *state;
+    chatd_status st = broker_ops(&srv->broker_port, &state)->publish(state, WAITS_CHANNEL, text, strlen(text));
+    if (st != CHATD_OK)
+        log_debug("support wait news not published: %s", chatd_strerror(st));
+    free(text);
+}
+
 static void router_event(void *arg, const char *channel, const void *data, size_t len)
 {
     router_deliver(arg, channel, data, len);
@@ -243,6 +274,7 @@ static int server_wire_broker(struct server *srv)
         return -1;
     /* Within BROKER_PORT_HANDLERS by construction: cannot fail. */
     (void)broker_port_on_channel(b, PRESENCE_CHANNEL, presence_event, srv->presence);
+    (void)broker_port_on_channel(b, WAITS_CHANNEL, waits_event, srv);
     (void)broker_port_on_channel(b, NULL, router_event, srv->router);
     (void)broker_port_on_ready(b, rooms_broker_ready, srv);
     (void)broker_port_on_ready(b, presence_ready, srv->presence);
@@ -387,6 +419,7 @@ static int server_wire_rooms(struct server *srv)
     srv->rooms->topic_wait_ms = srv->settings.topic_wait_ms;
     srv->rooms->canned_agents_write = srv->settings.canned_agents_write;
     srv->rooms->first_response = first_response_new(srv->rooms, srv->base, srv->settings.first_response_target_ms);
+    first_response_on_news(srv->rooms->first_response, waits_tell, srv);
     if (!srv->rooms->first_response)
         return -1;
     srv->rooms->metrics = &srv->metrics;
@@ -512,6 +545,9 @@ int server_run(struct server *srv, char *err, size_t errlen)
     if (st->tls.stomp_host)
         log_info("STOMP over TLS on %s:%d", st->tls.stomp_host, st->tls.stomp_port);
     presence_start(srv->presence);
+    void *bstate;
+    if (broker_ops(&srv->broker_port, &bstate)->subscribe(bstate, WAITS_CHANNEL) != CHATD_OK)
+        log_warn("support wait news not subscribed: the lists show this instance's waits only");
     retention_start(srv->retention);
     event_base_dispatch(srv->base);
     log_info("stopped serving");

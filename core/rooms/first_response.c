@@ -20,6 +20,7 @@ struct wait {
     int64_t since_ms;
     uint64_t after_seq; /* the check reads from here; moves on page by page */
     bool opening, breached;
+    bool mine; /* began here: this instance checks and flags it */
 };
 
 struct first_response {
@@ -32,7 +33,18 @@ struct first_response {
     bool checking, closing;
     char checked[ROOM_ID_MAX]; /* the wait the storage is reading for */
     int64_t check_now;
+    void (*tell)(void *ctx, const struct wait_news *n);
+    void *tell_ctx;
 };
+
+static void tell(const struct first_response *fr, enum wait_news_kind kind, const struct wait *w, int64_t answered_ms)
+{
+    if (!fr->tell || fr->closing)
+        return;
+    struct wait_news n = {.kind = kind, .room = w->room, .customer = w->customer, .since_ms = w->since_ms,
+                          .answered_ms = answered_ms};
+    fr->tell(fr->tell_ctx, &n);
+}
 
 static long find(const struct first_response *fr, const char *room_id)
 {
@@ -48,11 +60,11 @@ static void drop(struct first_response *fr, size_t i)
     fr->n--;
 }
 
-/* The first wait not flagged yet: the next deadline. */
+/* The first own wait not flagged yet: the next deadline. */
 static long next_due(const struct first_response *fr)
 {
     for (size_t i = 0; i < fr->n; i++)
-        if (!fr->waits[i].breached)
+        if (fr->waits[i].mine && !fr->waits[i].breached)
             return (long)i;
     return -1;
 }
@@ -76,11 +88,15 @@ static void arm(struct first_response *fr)
 
 static void check_next(struct first_response *fr);
 
-static void answered(struct first_response *fr, size_t i, int64_t at_ms)
+/* The wait ended with an answer at at_ms: counted where it began (the
+ * opening's first response), told to the others when told is set. */
+static void answered(struct first_response *fr, size_t i, int64_t at_ms, bool told)
 {
     struct metrics *m = fr->r->metrics;
-    if (m && fr->waits[i].opening)
+    if (m && fr->waits[i].mine && fr->waits[i].opening)
         metrics_observe_wait(m->first_response, &m->first_response_sum, at_ms - fr->waits[i].since_ms);
+    if (told)
+        tell(fr, WAIT_ENDED, &fr->waits[i], at_ms);
     drop(fr, i);
 }
 
@@ -91,6 +107,7 @@ static void flag(struct first_response *fr, size_t i)
     if (fr->r->metrics)
         fr->r->metrics->first_response_breaches++;
     fr->r->events.sla_breached(fr->r->events.ctx, w->room, w->customer, w->since_ms, fr->target_ms);
+    tell(fr, WAIT_FLAGGED, w, 0);
 }
 
 static bool is_answer(const struct wait *w, const struct chatd_message *m)
@@ -112,7 +129,7 @@ static void read_cb(void *ctx, chatd_status st, const struct chatd_message *msgs
             if (msgs[k].seq > w->after_seq)
                 w->after_seq = msgs[k].seq;
             if (is_answer(w, &msgs[k])) {
-                answered(fr, (size_t)i, msgs[k].ts_ms);
+                answered(fr, (size_t)i, msgs[k].ts_ms, true);
                 done = true;
             }
         }
@@ -200,7 +217,7 @@ void first_response_free(struct first_response *fr)
 }
 
 /* Room for one more wait: the array grows up to the bound, then the oldest
- * flagged wait goes. */
+ * flagged wait goes, or else the oldest copy of another instance's. */
 static bool make_room(struct first_response *fr)
 {
     if (fr->n < fr->cap)
@@ -221,20 +238,23 @@ static bool make_room(struct first_response *fr)
             drop(fr, i);
             return true;
         }
+    for (size_t i = 0; i < fr->n; i++)
+        if (!fr->waits[i].mine) {
+            drop(fr, i);
+            return true;
+        }
     return false;
 }
 
-void first_response_wait(struct first_response *fr, const char *room_id, const char *customer, int64_t since_ms,
-                         uint64_t after_seq, bool opening)
+/* A wait kept from now on (replacing one of the room's): mine or a copy. */
+static struct wait *keep(struct first_response *fr, const char *room_id, const char *customer, int64_t since_ms)
 {
-    if (!fr || fr->closing || !room_id || !customer)
-        return;
     long old = find(fr, room_id);
     if (old >= 0)
         drop(fr, (size_t)old);
     if (!make_room(fr)) {
         log_warn("first response of room %s not watched: %zu waits kept already", room_id, fr->n);
-        return;
+        return NULL;
     }
     size_t at = fr->n;
     while (at > 0 && fr->waits[at - 1].since_ms > since_ms)
@@ -245,9 +265,22 @@ void first_response_wait(struct first_response *fr, const char *room_id, const c
     snprintf(w->room, sizeof w->room, "%s", room_id);
     snprintf(w->customer, sizeof w->customer, "%s", customer);
     w->since_ms = since_ms;
+    fr->n++;
+    return w;
+}
+
+void first_response_wait(struct first_response *fr, const char *room_id, const char *customer, int64_t since_ms,
+                         uint64_t after_seq, bool opening)
+{
+    if (!fr || fr->closing || !room_id || !customer)
+        return;
+    struct wait *w = keep(fr, room_id, customer, since_ms);
+    if (!w)
+        return;
     w->after_seq = after_seq;
     w->opening = opening;
-    fr->n++;
+    w->mine = true;
+    tell(fr, WAIT_BEGAN, w, 0);
     arm(fr);
 }
 
@@ -258,7 +291,7 @@ void first_response_message(struct first_response *fr, const struct chatd_messag
     long i = find(fr, m->room);
     if (i < 0 || !is_answer(&fr->waits[i], m))
         return;
-    answered(fr, (size_t)i, m->ts_ms);
+    answered(fr, (size_t)i, m->ts_ms, true);
     arm(fr);
 }
 
@@ -267,7 +300,55 @@ void first_response_forget(struct first_response *fr, const char *room_id)
     long i = room_id ? find(fr, room_id) : -1;
     if (i < 0)
         return;
+    tell(fr, WAIT_ENDED, &fr->waits[i], 0);
     drop(fr, (size_t)i);
+    arm(fr);
+}
+
+void first_response_on_news(struct first_response *fr, void (*fn)(void *ctx, const struct wait_news *n), void *ctx)
+{
+    if (!fr)
+        return;
+    fr->tell = fn;
+    fr->tell_ctx = ctx;
+}
+
+void first_response_heard(struct first_response *fr, const struct wait_news *n)
+{
+    if (!fr || fr->closing || !n || !n->room || !n->room[0] || strlen(n->room) >= ROOM_ID_MAX)
+        return;
+    long i = find(fr, n->room);
+    /* News of an older wait than the one kept here is stale (it crossed a
+     * newer one on the way). */
+    if (i >= 0 && n->since_ms < fr->waits[i].since_ms && !(n->kind == WAIT_ENDED && n->answered_ms == 0))
+        return;
+    switch (n->kind) {
+    case WAIT_BEGAN:
+    case WAIT_FLAGGED: {
+        if (!n->customer || !n->customer[0] || strlen(n->customer) > USER_NAME_MAX)
+            return;
+        if (i >= 0 && n->kind == WAIT_FLAGGED && fr->waits[i].since_ms == n->since_ms) {
+            fr->waits[i].breached = true;
+            return;
+        }
+        /* A wait begun elsewhere supersedes the one kept here (a transfer
+         * back to the queue there): that instance checks it from now. */
+        struct wait *w = keep(fr, n->room, n->customer, n->since_ms);
+        if (w)
+            w->breached = n->kind == WAIT_FLAGGED;
+        break;
+    }
+    case WAIT_ENDED: /* an answer there, or the room completed or closed there */
+        if (i < 0)
+            return;
+        if (n->answered_ms > 0)
+            answered(fr, (size_t)i, n->answered_ms, false);
+        else
+            drop(fr, (size_t)i);
+        break;
+    default:
+        return;
+    }
     arm(fr);
 }
 
@@ -284,8 +365,9 @@ bool first_response_of(const struct first_response *fr, const char *room_id, int
 void first_response_counts(const struct first_response *fr, size_t *waiting, size_t *breached)
 {
     *waiting = *breached = 0;
-    for (size_t i = 0; fr && i < fr->n; i++) {
-        (*waiting)++;
-        *breached += fr->waits[i].breached;
-    }
+    for (size_t i = 0; fr && i < fr->n; i++)
+        if (fr->waits[i].mine) {
+            (*waiting)++;
+            *breached += fr->waits[i].breached;
+        }
 }

@@ -11,6 +11,13 @@
  * armed at the earliest deadline, flags the waits that reach it; before it
  * flags one, it reads the room's messages since the wait began from the
  * storage, so an answer stored on another instance ends the wait too.
+ *
+ * The instances share their waits (first_response_on_news, _heard): each
+ * tells the others when a wait begins, is flagged, or ends with an answer
+ * or the room's completion there, so every instance's room lists show
+ * every wait of the cluster, and an answer stored anywhere ends a wait
+ * at once wherever it is kept. Only the instance a wait began on checks
+ * its deadline and flags it (once); the others keep a copy.
  * Core thread only. */
 #ifndef CHATD_FIRST_RESPONSE_H
 #define CHATD_FIRST_RESPONSE_H
@@ -51,11 +58,36 @@ void first_response_message(struct first_response *fr, const struct chatd_messag
 /* The room was completed or closed: its wait, if any, is forgotten. */
 void first_response_forget(struct first_response *fr, const char *room_id);
 
-/* The wait of a room as this instance keeps it: false when it keeps none
- * (answered, never seen here); else since_ms and whether it is flagged. */
+/* The wait of a room as this instance keeps it (its own, or a copy of
+ * another instance's): false when it keeps none (answered, never heard
+ * of); else since_ms and whether it is flagged. */
 bool first_response_of(const struct first_response *fr, const char *room_id, int64_t *since_ms, bool *breached);
-/* Waits kept now, and how many of them are flagged. */
+/* This instance's own waits kept now (copies of other instances' left
+ * out), and how many of them are flagged. */
 void first_response_counts(const struct first_response *fr, size_t *waiting, size_t *breached);
+/* What one instance tells the others of a wait. */
+enum wait_news_kind {
+    WAIT_BEGAN = 'w',   /* since_ms, customer */
+    WAIT_FLAGGED = 'b', /* since_ms, customer */
+    WAIT_ENDED = 'e',   /* answered_ms: the answer's time, 0 for a completion or close */
+};
+struct wait_news {
+    enum wait_news_kind kind;
+    const char *room;
+    const char *customer; /* WAIT_BEGAN, WAIT_FLAGGED; may be NULL otherwise */
+    int64_t since_ms;
+    int64_t answered_ms;
+};
+/* tell(ctx, news) for each change of this instance's own waits, and for
+ * each wait a message stored here answered or a completion here ended
+ * (the news is borrowed for the call). */
+void first_response_on_news(struct first_response *fr, void (*tell)(void *ctx, const struct wait_news *n),
+                            void *ctx);
+/* What another instance told: a copy of its wait kept, flagged or
+ * dropped; an own wait another instance ended (an answer stored there)
+ * ends here too, counted in the first-response histogram as if seen. */
+void first_response_heard(struct first_response *fr, const struct wait_news *n);
+
 /* Runs the deadline check now as the timer would at now_ms (tests). */
 void first_response_check(struct first_response *fr, int64_t now_ms);
 

@@ -15,14 +15,54 @@
 #include "plugins/storage_port.h"
 #include "strmap.h"
 
+/* What a notification says of the message it is about (its newest, for
+ * a coalesced burst), owned. */
+struct about {
+    chatd_room_kind room_kind;
+    chatd_message_kind kind;
+    uint64_t seq, reply_to;
+    char *message_id, *sender, *preview, *content_type;
+};
+
+static void about_free(struct about *a)
+{
+    free(a->message_id);
+    free(a->sender);
+    free(a->preview);
+    free(a->content_type);
+}
+
+/* a becomes a copy of message m of a room of kind room_kind (its preview
+ * and content type given); false, a unchanged, when out of memory. */
+static bool about_set(struct about *a, chatd_room_kind room_kind, const struct chatd_message *m, const char *preview,
+                      const char *content_type)
+{
+    struct about b = {.room_kind = room_kind, .kind = m->kind, .seq = m->seq, .reply_to = m->reply_to,
+                      .message_id = strdup(m->id), .sender = strdup(m->sender), .preview = strdup(preview),
+                      .content_type = strdup(content_type)};
+    if (!b.message_id || !b.sender || !b.preview || !b.content_type) {
+        about_free(&b);
+        return false;
+    }
+    about_free(a);
+    *a = b;
+    return true;
+}
+
+static bool about_copy(struct about *a, const struct about *from)
+{
+    struct chatd_message m = {.kind = from->kind, .seq = from->seq, .reply_to = from->reply_to,
+                              .id = from->message_id, .sender = from->sender};
+    return about_set(a, from->room_kind, &m, from->preview, from->content_type);
+}
+
 /* One notification on its way: waiting for the recipient's unread count. */
 struct dispatch {
     struct dispatch *prev, *next;
     struct notifier *n;
-    chatd_room_kind kind;
-    uint64_t seq;
+    struct about about;
     size_t messages; /* how many messages it stands for (coalescing) */
-    char *recipient, *room, *message_id, *sender, *preview, *content_type;
+    char *recipient, *room;
 };
 
 /* A coalescing window of one recipient in one room: the first message is
@@ -33,9 +73,8 @@ struct window {
     char *key;
     struct event *timer;
     size_t held; /* messages since the last notification */
-    chatd_room_kind kind;
-    uint64_t seq;
-    char *recipient, *room, *message_id, *sender, *preview, *content_type;
+    struct about about; /* the newest of them */
+    char *recipient, *room;
 };
 
 struct notifier {
@@ -74,10 +113,7 @@ static void dispatch_free(struct dispatch *d)
 {
     free(d->recipient);
     free(d->room);
-    free(d->message_id);
-    free(d->sender);
-    free(d->preview);
-    free(d->content_type);
+    about_free(&d->about);
     free(d);
 }
 
@@ -96,23 +132,30 @@ static const char *kind_text(chatd_room_kind k)
     return k == CHATD_ROOM_SUPPORT ? "support" : k == CHATD_ROOM_DIRECT ? "direct" : "group";
 }
 
+static const char *message_kind_text(chatd_message_kind k)
+{
+    return k == CHATD_MESSAGE_FILE ? "file" : k == CHATD_MESSAGE_SYSTEM ? "system" : "text";
+}
+
 static void dispatch_send(struct dispatch *d, uint64_t unread)
 {
     struct server *srv = d->n->srv;
-    json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:I, s:I}", "event", "message",
-                             "recipient", d->recipient, "room", d->room, "room_kind", kind_text(d->kind), "message_id",
-                             d->message_id, "seq", (json_int_t)d->seq, "sender", d->sender, "preview", d->preview,
-                             "content_type", d->content_type, "unread", (json_int_t)unread, "messages",
-                             (json_int_t)d->messages);
+    const struct about *a = &d->about;
+    json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:o, s:I, s:I}", "event", "message",
+                             "recipient", d->recipient, "room", d->room, "room_kind", kind_text(a->room_kind),
+                             "message_id", a->message_id, "seq", (json_int_t)a->seq, "sender", a->sender, "preview",
+                             a->preview, "content_type", a->content_type, "kind", message_kind_text(a->kind),
+                             "reply_to", a->reply_to ? json_integer((json_int_t)a->reply_to) : json_null(),
+                             "unread", (json_int_t)unread, "messages", (json_int_t)d->messages);
     char *json = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     if (!json) {
         notify_failed(srv, d->recipient, d->room, "message", "not encoded as JSON");
         return;
     }
-    struct chatd_notification note = {.recipient = d->recipient, .room = d->room, .room_kind = d->kind,
-                                      .message_id = d->message_id, .seq = d->seq, .sender = d->sender,
-                                      .preview = d->preview, .unread = unread, .json = json,
+    struct chatd_notification note = {.recipient = d->recipient, .room = d->room, .room_kind = a->room_kind,
+                                      .message_id = a->message_id, .seq = a->seq, .sender = a->sender,
+                                      .preview = a->preview, .unread = unread, .json = json,
                                       .json_len = strlen(json)};
     for (size_t k = 0; k < srv->nnotify; k++)
         notify_port_send(srv->notify[k], &note);
@@ -137,24 +180,17 @@ static void unread_cb(void *ctx, chatd_status st, const struct chatd_room *room)
     dispatch_free(d);
 }
 
-static void dispatch_start(struct notifier *n, const char *recipient, const char *room, chatd_room_kind kind,
-                           uint64_t seq, const char *message_id, const char *sender, const char *preview,
-                           const char *content_type, size_t messages)
+static void dispatch_start(struct notifier *n, const char *recipient, const char *room, const struct about *about,
+                           size_t messages)
 {
     struct dispatch *d = calloc(1, sizeof *d);
     if (d) {
         d->n = n;
-        d->kind = kind;
-        d->seq = seq;
         d->messages = messages;
         d->recipient = strdup(recipient);
         d->room = strdup(room);
-        d->message_id = strdup(message_id);
-        d->sender = strdup(sender);
-        d->preview = strdup(preview);
-        d->content_type = strdup(content_type);
     }
-    if (!d || !d->recipient || !d->room || !d->message_id || !d->sender || !d->preview || !d->content_type) {
+    if (!d || !d->recipient || !d->room || !about_copy(&d->about, about)) {
         if (d)
             dispatch_free(d);
         notify_failed(n->srv, recipient, room, "message", "out of memory");
@@ -175,35 +211,8 @@ static void window_free(struct window *w)
     free(w->key);
     free(w->recipient);
     free(w->room);
-    free(w->message_id);
-    free(w->sender);
-    free(w->preview);
-    free(w->content_type);
+    about_free(&w->about);
     free(w);
-}
-
-static bool window_keep(struct window *w, chatd_room_kind kind, uint64_t seq, const char *message_id,
-                        const char *sender, const char *preview, const char *content_type)
-{
-    char *id = strdup(message_id), *from = strdup(sender), *pv = strdup(preview), *ct = strdup(content_type);
-    if (!id || !from || !pv || !ct) {
-        free(id);
-        free(from);
-        free(pv);
-        free(ct);
-        return false;
-    }
-    free(w->message_id);
-    free(w->sender);
-    free(w->preview);
-    free(w->content_type);
-    w->message_id = id;
-    w->sender = from;
-    w->preview = pv;
-    w->content_type = ct;
-    w->kind = kind;
-    w->seq = seq;
-    return true;
 }
 
 static void window_end(evutil_socket_t fd, short what, void *arg)
@@ -218,13 +227,15 @@ static void window_end(evutil_socket_t fd, short what, void *arg)
     }
     /* A burst went on: one notification for it, and a new window, so a
      * steady stream yields one per window. */
-    dispatch_start(n, w->recipient, w->room, w->kind, w->seq, w->message_id, w->sender, w->preview, w->content_type,
-                   w->held);
+    dispatch_start(n, w->recipient, w->room, &w->about, w->held);
     w->held = 0;
     long long ms = n->srv->settings.notify_coalesce_ms;
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
     event_add(w->timer, &tv);
 }
+
+static void notify_about(struct notifier *n, const struct chatd_room *room, const char *recipient,
+                         const struct about *about);
 
 void notify_offline(struct notifier *n, const struct chatd_room *room, const struct chatd_message *m,
                     const char *recipient, const char *text, size_t text_len, const char *preview)
@@ -233,11 +244,24 @@ void notify_offline(struct notifier *n, const struct chatd_room *room, const str
     if (!n->srv->nnotify)
         return;
     bool by_kind = (set->notify_kinds >> room->kind) & 1u;
-    const char *ct = message_content_type(m->content_type, m->body, m->body_len);
     if (!by_kind && !(set->notify_mentions && notify_mentions(text, text_len, recipient)))
         return;
+    struct about about = {0};
+    if (!about_set(&about, room->kind, m, preview, message_content_type(m->content_type, m->body, m->body_len))) {
+        notify_failed(n->srv, recipient, room->id, "message", "out of memory");
+        return;
+    }
+    notify_about(n, room, recipient, &about);
+    about_free(&about);
+}
+
+/* One notification now, or held in the recipient's coalescing window. */
+static void notify_about(struct notifier *n, const struct chatd_room *room, const char *recipient,
+                         const struct about *about)
+{
+    const struct settings *set = &n->srv->settings;
     if (!set->notify_coalesce_ms) {
-        dispatch_start(n, recipient, room->id, room->kind, m->seq, m->id, m->sender, preview, ct, 1);
+        dispatch_start(n, recipient, room->id, about, 1);
         return;
     }
     char key[600];
@@ -247,7 +271,7 @@ void notify_offline(struct notifier *n, const struct chatd_room *room, const str
     }
     struct window *w = strmap_get(&n->windows, key);
     if (w) {
-        if (window_keep(w, room->kind, m->seq, m->id, m->sender, preview, ct)) {
+        if (about_copy(&w->about, about)) {
             w->held++;
             n->srv->metrics.notifications_coalesced++;
         } else {
@@ -269,11 +293,11 @@ void notify_offline(struct notifier *n, const struct chatd_room *room, const str
         if (w)
             window_free(w);
         /* Without a window, still notify: one too many beats none. */
-        dispatch_start(n, recipient, room->id, room->kind, m->seq, m->id, m->sender, preview, ct, 1);
+        dispatch_start(n, recipient, room->id, about, 1);
         return;
     }
     event_add(w->timer, &tv);
-    dispatch_start(n, recipient, room->id, room->kind, m->seq, m->id, m->sender, preview, ct, 1);
+    dispatch_start(n, recipient, room->id, about, 1);
 }
 
 struct notifier *notifier_new(struct server *srv)

@@ -345,10 +345,12 @@ static void on_message_notice(void *ctx, const struct chatd_room *r, const struc
                               const char *member, const char *preview)
 {
     room_notify_user(ctx, member, "message", r->id,
-                     json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s}", "event", "message", "room", r->id,
-                               "room_kind", room_kind_name(r->kind), "seq", (json_int_t)m->seq, "message_id", m->id,
-                               "sender", m->sender, "preview", preview, "content_type",
-                               message_content_type(m->content_type, m->body, m->body_len)));
+                     json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:o}", "event", "message", "room",
+                               r->id, "room_kind", room_kind_name(r->kind), "seq", (json_int_t)m->seq, "message_id",
+                               m->id, "sender", m->sender, "preview", preview, "content_type",
+                               message_content_type(m->content_type, m->body, m->body_len), "kind",
+                               room_message_kind_name(m->kind), "reply_to",
+                               m->reply_to ? json_integer((json_int_t)m->reply_to) : json_null()));
 }
 
 static void on_message_offline(void *ctx, const struct chatd_room *r, const struct chatd_message *m,

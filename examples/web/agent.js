@@ -15,7 +15,8 @@ function roomItem(room, button) {
   li.dataset.room = room.id;
   const who = document.createElement("span");
   who.className = "who";
-  who.textContent = room.owner;
+  who.textContent = userName(room.owner);
+  titleIds(who, room.owner);
   if (room.topic) { // what the customer needs help with (docs/support-desk.md, "Topics and skills")
     li.dataset.topic = room.topic;
     const topic = document.createElement("span");
@@ -46,7 +47,7 @@ function renderQueue() {
   list.replaceChildren(...state.queue.map((room) => {
     const b = document.createElement("button");
     b.textContent = "Claim";
-    b.setAttribute("aria-label", "Claim the chat of " + room.owner);
+    b.setAttribute("aria-label", "Claim the chat of " + userName(room.owner));
     b.addEventListener("click", () => claim(room.id));
     const li = roomItem(room, b);
     li.querySelector(".info").dataset.created = room.waiting_since || room.created_at;
@@ -71,7 +72,7 @@ function renderMine() {
     li.tabIndex = 0;
     li.classList.toggle("active", state.open === room.id);
     const unread = state.open === room.id ? 0 : room.unread;
-    li.querySelector(".info").textContent = unread ? unread + " unread" : (room.last_message ? room.last_message.body : "");
+    li.querySelector(".info").textContent = unread ? unread + " unread" : (room.last_message ? messageText(room.last_message) : "");
     if (unread) li.querySelector(".info").classList.add("unread");
     li.addEventListener("click", () => openRoom(room.id));
     li.addEventListener("keydown", (e) => { if (e.key === "Enter") openRoom(room.id); });
@@ -112,7 +113,7 @@ function onRated(room) {
   $("ratings").replaceChildren(...state.ratings.map((r) => {
     const li = roomItem(r);
     li.dataset.score = r.rating.score;
-    li.querySelector(".who").textContent = r.owner + " → " + (r.agent || "queue");
+    li.querySelector(".who").textContent = userName(r.owner) + " → " + (r.agent || "queue");
     li.querySelector(".info").textContent = "★".repeat(r.rating.score) + "☆".repeat(5 - r.rating.score) + " " +
       r.rating.score + "/5" + (r.rating.comment ? " · " + r.rating.comment : "");
     return li;
@@ -207,7 +208,8 @@ async function openRoom(roomId) {
   state.customerRead = 0;
   const room = state.mine.find((r) => r.id === roomId);
   $("pane").hidden = false;
-  $("pane-title").textContent = room ? "Chat with " + room.owner + (room.topic ? " · " + room.topic : "") : "Chat";
+  $("pane-title").textContent = room ? "Chat with " + userName(room.owner) + (room.topic ? " · " + room.topic : "") : "Chat";
+  titleIds($("pane-title"), room && room.owner);
   $("read").textContent = "";
   editing.stop();
   state.conv = state.conv || new Conversation($("messages"), desk.user, editing.actions);

@@ -72,6 +72,19 @@ function errorText(err) {
 
 function $(id) { return document.getElementById(id); }
 
+// A user as the pages name them: an anonymous visitor (`visitor:<id>`,
+// docs/visitors.md) as a short label, "Visitor ab12" (the package's
+// userLabel), anyone else as is. titleIds(el, ...users) puts the full ids
+// of the visitors among users in el's title, a hover away.
+function userName(user) {
+  return user && desk.lib ? desk.lib.userLabel(user) : user;
+}
+function titleIds(el, ...users) {
+  const ids = users.filter((u) => u && desk.lib && desk.lib.isVisitor(u));
+  if (ids.length) el.title = ids.join(", ");
+  else el.removeAttribute("title");
+}
+
 // A message body as a line of text: a JSON body's `text` (a file message's
 // with a clip before it), other bodies as they are.
 function bodyLine(body) {
@@ -81,6 +94,18 @@ function bodyLine(body) {
     if (j && typeof j.text === "string") return (j.file ? "📎 " : "") + j.text;
   } catch { /* not JSON: the text itself */ }
   return body;
+}
+
+// What a message says, as its sender wrote it: a JSON body's `text` (what
+// the widget and JSON clients send, protocol.md "Message bodies"), any
+// other body as it is.
+function messageText(m) {
+  if (!/^application\/json\b/i.test(m.content_type || "")) return m.body;
+  try {
+    const j = JSON.parse(m.body);
+    if (j && typeof j.text === "string") return j.text;
+  } catch { /* stored as sent: show it */ }
+  return m.body;
 }
 
 function setStatus(text, online) {
@@ -94,7 +119,8 @@ function setStatus(text, online) {
 function showTyping(user) {
   if (user === desk.user) return;
   const el = $("typing");
-  el.textContent = user + " is typing…";
+  el.textContent = userName(user) + " is typing…";
+  titleIds(el, user);
   clearTimeout(showTyping.timer);
   showTyping.timer = setTimeout(() => { el.textContent = ""; }, 3000);
 }
@@ -264,10 +290,11 @@ class Conversation {
     li.dataset.rev = m.rev || 0;
     const meta = document.createElement("span");
     meta.className = "meta";
-    meta.textContent = m.sender + " · " + fmtTime(m.timestamp) + (m.rev && !m.deleted ? " · edited" : "");
+    meta.textContent = userName(m.sender) + " · " + fmtTime(m.timestamp) + (m.rev && !m.deleted ? " · edited" : "");
     const text = document.createElement("span");
     text.className = "text";
-    text.textContent = m.deleted ? "Message deleted" : m.body;
+    text.textContent = m.deleted ? "Message deleted" : messageText(m);
+    titleIds(meta, m.sender);
     li.replaceChildren(meta, text);
     this.shown.set(m.seq, m);
     if (m.reply_to && !m.deleted) li.insertBefore(this.quote(m.reply_to), text);
@@ -311,11 +338,12 @@ class Conversation {
       who.textContent = "↩ ";
       text.textContent = "an earlier message";
     } else {
-      who.textContent = "↩ " + (m.sender || "someone") + " ";
+      who.textContent = "↩ " + (userName(m.sender) || "someone") + " ";
+      titleIds(who, m.sender);
       text.textContent = m.deleted ? "Message deleted" : excerpt(bodyLine(m.body));
     }
     q.replaceChildren(who, text);
-    q.setAttribute("aria-label", "In reply to " + (m ? (m.sender || "someone") + ": " + text.textContent : text.textContent));
+    q.setAttribute("aria-label", "In reply to " + (m ? (userName(m.sender) || "someone") + ": " + text.textContent : text.textContent));
   }
   // Scroll to a message and flash it, once its page is loaded.
   async reveal(seq) {

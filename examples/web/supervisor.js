@@ -15,7 +15,8 @@ function chatItem(room) {
   li.classList.toggle("active", state.open === room.id);
   const who = document.createElement("span");
   who.className = "who";
-  who.textContent = room.owner + (room.agent ? " → " + room.agent : "");
+  who.textContent = userName(room.owner) + (room.agent ? " → " + room.agent : "");
+  titleIds(who, room.owner);
   if (room.topic) {
     li.dataset.topic = room.topic;
     const topic = document.createElement("span");
@@ -121,7 +122,8 @@ async function openRoom(roomId) {
   state.open = roomId;
   const room = openRoomInfo();
   $("pane").hidden = false;
-  $("pane-title").textContent = room ? "Chat of " + room.owner + (room.agent ? " with " + room.agent : "") : "Chat";
+  $("pane-title").textContent = room ? "Chat of " + userName(room.owner) + (room.agent ? " with " + room.agent : "") : "Chat";
+  titleIds($("pane-title"), room && room.owner);
   $("reassign-error").textContent = "";
   state.conv = state.conv || new Conversation($("messages"), desk.user);
   render();

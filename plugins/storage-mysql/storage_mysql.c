@@ -13,7 +13,10 @@
  * An operation is a short sequence of steps; each step sends one or more
  * statements in one round trip (CLIENT_MULTI_STATEMENTS) and decides from
  * their answers what to send next. Each op of a batch runs after a
- * SAVEPOINT, so one refused op is rolled back alone.
+ * SAVEPOINT, so one refused op is rolled back alone. The reads of a
+ * history request (room look-up, pages, reactions) have prepared
+ * statements too, per connection (ps_send): one such read that starts a
+ * round trip is executed alone in the binary protocol.
  *
  * Correctness across chatd instances rests on InnoDB's row locks under READ
  * COMMITTED: an append reads its room row (which holds last_seq) FOR UPDATE
@@ -216,6 +219,16 @@ static void sb_str(struct sb *b, MYSQL *my, const char *s)
     b->p[b->len] = 0;
 }
 
+/* A value: a literal as sb_str writes it, or without a connection a
+ * parameter marker (the text of a prepared statement). */
+static void sb_val(struct sb *b, MYSQL *my, const char *s)
+{
+    if (my)
+        sb_str(b, my, s);
+    else
+        sb_add(b, "?");
+}
+
 /* Bytes as a hexadecimal literal: binary-safe whatever they hold. */
 static void sb_bytes(struct sb *b, const char *s, size_t n)
 {
@@ -293,12 +306,37 @@ struct op {
 };
 
 enum conn_state { C_DOWN, C_RESOLVING, C_CONNECTING, C_SETUP, C_READY };
-enum io_phase { P_NONE, P_CONNECT, P_QUERY, P_STORE, P_NEXT };
+enum io_phase { P_NONE, P_CONNECT, P_QUERY, P_STORE, P_NEXT, P_PREPARE, P_EXECUTE, P_STMT_STORE };
 
+/* The rows of a prepared statement's answer, each value as text (numbers
+ * converted by the library) and NUL-terminated, as a text answer's are:
+ * the readers take either. One block per row: its lengths, then its
+ * values' pointers, then the values. */
+struct rows {
+    unsigned ncols;
+    size_t n, cap, at;
+    void **row;
+};
+
+/* One statement's answer: a text result (res), a prepared statement's rows
+ * (rows), or neither (affected rows). */
 struct result {
     MYSQL_RES *res;
+    struct rows *rows;
     uint64_t affected;
 };
+
+/* Prepared statements, per connection, prepared once after the schema
+ * check and again after every reconnect: the room look-up without and with
+ * a reader; the page reads of one room for chains of 1, 2, 4, ... up to
+ * PS_PAGES_MAX pages (a chain is padded with empty spans to the next); the
+ * reaction reads of a room for 1, 2, 4, ... up to PS_PAGES_MAX runs of
+ * seqs (padded with empty runs). */
+#define PS_PAGE_SIZES 6
+#define PS_PAGES_MAX (1u << (PS_PAGE_SIZES - 1))
+enum { PS_GET, PS_GET_READER, PS_PAGES, PS_REACTIONS = PS_PAGES + PS_PAGE_SIZES,
+       PS_COUNT = PS_REACTIONS + PS_PAGE_SIZES };
+#define PS_MAX_PARAMS (4 * PS_PAGES_MAX + 1)
 
 struct conn {
     struct mystore *st;
@@ -330,6 +368,15 @@ struct conn {
     size_t pipe_stmts[MAX_PIPE];
     bool no_pipe;
     bool commit_sent; /* the round trip in flight ends with the COMMIT */
+    /* prepared statements (NULL before they are), the one in flight, and
+     * the parameters of an execution */
+    MYSQL_STMT *ps[PS_COUNT];
+    bool ps_ok;
+    int ps_next;
+    MYSQL_STMT *stmt;
+    MYSQL_BIND params[PS_MAX_PARAMS];
+    uint64_t pnum[PS_MAX_PARAMS];
+    unsigned long plen[PS_MAX_PARAMS];
 };
 
 struct mystore {
@@ -436,6 +483,45 @@ static int64_t col_i64(MYSQL_ROW row, int i)
 static uint64_t col_u64(MYSQL_ROW row, int i)
 {
     return row[i] ? strtoull(row[i], NULL, 10) : 0;
+}
+
+static bool res_has_rows(const struct result *r)
+{
+    return r && (r->res || r->rows);
+}
+
+static void res_rewind(struct result *r)
+{
+    if (r->res)
+        mysql_data_seek(r->res, 0);
+    else if (r->rows)
+        r->rows->at = 0;
+}
+
+/* The next row of a text or a prepared answer, and its lengths. */
+static MYSQL_ROW res_fetch(struct result *r, unsigned long **len)
+{
+    if (r->res) {
+        MYSQL_ROW row = mysql_fetch_row(r->res);
+        if (row)
+            *len = mysql_fetch_lengths(r->res);
+        return row;
+    }
+    if (!r->rows || r->rows->at >= r->rows->n)
+        return NULL;
+    unsigned long *l = r->rows->row[r->rows->at++];
+    *len = l;
+    return (MYSQL_ROW)(l + r->rows->ncols);
+}
+
+static void rows_free(struct rows *rs)
+{
+    if (!rs)
+        return;
+    for (size_t i = 0; i < rs->n; i++)
+        free(rs->row[i]);
+    free(rs->row);
+    free(rs);
 }
 
 /* Columns: id, kind, state, title, owner, agent, created_ms, assigned_ms,
@@ -841,35 +927,50 @@ static bool step_create(struct op *o, MYSQL *my, struct result *r, size_t nr, st
 static void sql_room_one(struct sb *b, MYSQL *my, const char *id, const char *for_user)
 {
     sb_add(b, "SELECT 0, " ROOM_COLS ", NULL, NULL, " ROOM_RATING_COLS " FROM chatd_rooms r WHERE r.id = ");
-    sb_str(b, my, id);
+    sb_val(b, my, id);
     sb_add(b, " UNION ALL (SELECT 1, m.user_id, m.role, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
               " NULL, NULL, NULL, NULL FROM chatd_members m WHERE m.room = ");
-    sb_str(b, my, id);
+    sb_val(b, my, id);
     /* a LIMIT keeps the ORDER BY of a part of a UNION */
     sb_add(b, " ORDER BY m.joined, m.user_id LIMIT 18446744073709551615)");
     if (!for_user)
         return;
     sb_add(b, " UNION ALL SELECT 2, k.seq, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
               " NULL, NULL, NULL, NULL FROM chatd_marks k WHERE k.room = ");
-    sb_str(b, my, id);
+    sb_val(b, my, id);
     sb_add(b, " AND k.user_id = ");
-    sb_str(b, my, for_user);
+    sb_val(b, my, for_user);
     sb_add(b, " UNION ALL SELECT 3, m.seq, m.id, m.sender, m.client_id, m.ts_ms, m.content_type, m.rev, m.edited_ms,"
               " m.deleted, m.kind, m.body, m.reply_to, NULL, NULL, NULL, NULL"
               " FROM chatd_rooms r JOIN chatd_messages m ON m.room = r.id AND m.seq = r.last_seq WHERE r.id = ");
-    sb_str(b, my, id);
+    sb_val(b, my, id);
+}
+
+/* The parameters of sql_room_one's prepared form (my NULL), in order. */
+static size_t ps_room_one(const char **v, const char *id, const char *for_user)
+{
+    size_t n = 0;
+    v[n++] = id;
+    v[n++] = id;
+    if (for_user) {
+        v[n++] = id;
+        v[n++] = for_user;
+        v[n++] = id;
+    }
+    return n;
 }
 
 /* The rows of sql_room_one. False when there is no such room. */
-static bool read_room_one(struct op *o, MYSQL_RES *res, bool for_user)
+static bool read_room_one(struct op *o, struct result *res, bool for_user)
 {
-    if (!res)
+    if (!res_has_rows(res))
         return false;
-    mysql_data_seek(res, 0);
+    res_rewind(res);
     size_t nmembers = 0, nadmins = 0;
     bool found = false;
     MYSQL_ROW row;
-    while ((row = mysql_fetch_row(res))) {
+    unsigned long *len;
+    while ((row = res_fetch(res, &len))) {
         int64_t t = col_i64(row, 0);
         found |= t == 0;
         nmembers += t == 1;
@@ -887,9 +988,8 @@ static bool read_room_one(struct op *o, MYSQL_RES *res, bool for_user)
     uint64_t mark = 0;
     const struct chatd_message *last = NULL;
     size_t nm = 0, na = 0;
-    mysql_data_seek(res, 0);
-    while ((row = mysql_fetch_row(res))) {
-        unsigned long *len = mysql_fetch_lengths(res);
+    res_rewind(res);
+    while ((row = res_fetch(res, &len))) {
         switch (col_i64(row, 0)) {
         case 0:
             room_fill(o, room, row + 1, len + 1);
@@ -934,7 +1034,7 @@ static bool step_get(struct op *o, MYSQL *my, struct result *r, size_t nr, struc
     /* o and the identical look-ups that joined it: the same rows, each
      * read into an answer of its own */
     for (struct op *a = o; a; a = a->more)
-        a->status = read_room_one(a, nr ? r[0].res : NULL, a->user != NULL) ? CHATD_OK : CHATD_ERR_NOT_FOUND;
+        a->status = read_room_one(a, nr ? &r[0] : NULL, a->user != NULL) ? CHATD_OK : CHATD_ERR_NOT_FOUND;
     return false;
 }
 
@@ -1442,7 +1542,7 @@ static bool step_history(struct op *o, MYSQL *my, struct result *r, size_t nr, s
         }
         return true;
     }
-    MYSQL_RES *res = nr ? r[0].res : NULL;
+    struct result *res = nr && res_has_rows(&r[0]) ? &r[0] : NULL;
     size_t chain = 0;
     for (struct op *a = o; a; a = a->more)
         chain++;
@@ -1461,10 +1561,13 @@ static bool step_history(struct op *o, MYSQL *my, struct result *r, size_t nr, s
     bool room = false;
     uint64_t last = 0;
     MYSQL_ROW row;
+    unsigned long *len;
     /* fast: every row has the room's last_seq, then a message of the spans
      * or NULLs (none in them); count[t] is what page t should have, then
      * what it has. careful: rows tagged 0 (the room) or with the page. */
-    while (res && (row = mysql_fetch_row(res))) {
+    if (res)
+        res_rewind(res);
+    while (res && (row = res_fetch(res, &len))) {
         size_t t = (size_t)col_u64(row, 0);
         if (fast) {
             room = true;
@@ -1494,15 +1597,15 @@ static bool step_history(struct op *o, MYSQL *my, struct result *r, size_t nr, s
         a->status = room ? CHATD_OK : CHATD_ERR_NOT_FOUND;
     }
     if (room && res) {
-        mysql_data_seek(res, 0);
-        while ((row = mysql_fetch_row(res))) {
+        res_rewind(res);
+        while ((row = res_fetch(res, &len))) {
             size_t t = (size_t)col_u64(row, 0);
             if (fast ? !row[1] : t == 0)
                 continue;
             if (!fast) {
                 struct op *a = t <= chain ? ops[t] : NULL;
                 if (a && a->msgs && a->n < count[t])
-                    message_fill(a, &a->msgs[a->n++], a->route, row + 1, mysql_fetch_lengths(res) + 1);
+                    message_fill(a, &a->msgs[a->n++], a->route, row + 1, len + 1);
                 continue;
             }
             /* a row of the spans: in every page whose span holds it */
@@ -1510,7 +1613,7 @@ static bool step_history(struct op *o, MYSQL *my, struct result *r, size_t nr, s
             for (t = 1; t <= chain; t++) {
                 struct op *a = ops[t];
                 if (want[t] && seq >= lo[t] && seq <= hi[t] && a->msgs && a->n < count[t])
-                    message_fill(a, &a->msgs[a->n++], a->route, row + 1, mysql_fetch_lengths(res) + 1);
+                    message_fill(a, &a->msgs[a->n++], a->route, row + 1, len + 1);
             }
         }
     }
@@ -1542,6 +1645,38 @@ out:
     free(lo);
     free(hi);
     return more;
+}
+
+/* The fast page read of step_history as a prepared statement of k spans,
+ * each the same four parameters whatever the page's direction
+ * (ps_page_span), then the room's id. */
+static void sql_pages_prepared(struct sb *b, size_t k)
+{
+    sb_add(b, "SELECT r.last_seq, " MSG_COLS " FROM chatd_rooms r LEFT JOIN chatd_messages m ON m.room = r.id"
+              " AND (FALSE");
+    for (size_t i = 0; i < k; i++)
+        sb_add(b, " OR m.seq >= GREATEST(LEAST(?, r.last_seq + 1), ?) - ? AND m.seq <= ?");
+    sb_add(b, ") WHERE r.id = ?");
+}
+
+/* The four parameters of page a's span in sql_pages_prepared: the newest
+ * `limit` below before, last_seq + 1 at most (before, limit + 1, limit,
+ * before - 1); the oldest `limit` above after (after + 1, 0, 0, after +
+ * limit); an empty span (1, 0, 0, 0) for an empty page or a padding. */
+static void ps_page_span(const struct op *a, uint64_t *p)
+{
+    p[0] = 1, p[1] = 0, p[2] = 0, p[3] = 0;
+    if (!a || !a->limit)
+        return;
+    if (a->before) {
+        p[0] = a->before;
+        p[1] = (uint64_t)a->limit + 1;
+        p[2] = a->limit;
+        p[3] = a->before - 1;
+    } else if (a->after < UINT64_MAX) {
+        p[0] = a->after + 1;
+        p[3] = UINT64_MAX - a->after > a->limit ? a->after + a->limit : UINT64_MAX;
+    }
 }
 
 /* Appends to one room: o and the ops chained on o->more, in call order.
@@ -2192,62 +2327,95 @@ static bool seq_in(const uint64_t *seqs, size_t n, uint64_t seq)
 /* The reactions of o's messages and those of the reads chained on o->more
  * (the same room and reader): one statement for all, each op then takes
  * the rows of its own seqs (sorted by m_reaction_list). */
+/* The seqs of o and the reads chained on it, as runs [lo, hi] (pairs in
+ * the array returned, *n of them; NULL and *n > 0: out of memory): a page
+ * is a run of seqs, and runs are what the range optimizer takes cheaply
+ * (an IN list of many values is sorted and turned into ranges on every
+ * execution). */
+static uint64_t *reaction_runs(const struct op *o, size_t *n)
+{
+    size_t k = 0;
+    for (const struct op *a = o; a; a = a->more)
+        k += a->nseqs;
+    *n = k;
+    /* the seqs (k), then the runs (k pairs at most) */
+    uint64_t *all = k ? malloc(3 * k * sizeof *all) : NULL;
+    if (!all)
+        return NULL;
+    k = 0;
+    for (const struct op *a = o; a; a = a->more)
+        for (size_t i = 0; i < a->nseqs; i++)
+            all[k++] = a->seqs[i];
+    if (k > 1)
+        qsort(all, k, sizeof *all, u64_asc);
+    uint64_t *run = all + k; /* moved to the front at the end */
+    size_t nrun = 0;
+    for (size_t i = 0; i < k;) {
+        size_t j = i;
+        while (j + 1 < k && (all[j + 1] == all[j] || all[j + 1] == all[j] + 1))
+            j++;
+        run[2 * nrun] = all[i];
+        run[2 * nrun + 1] = all[j];
+        nrun++;
+        i = j + 1;
+    }
+    memmove(all, run, 2 * nrun * sizeof *all);
+    *n = nrun;
+    return all;
+}
+
+/* The reaction read of sql_counts over `runs` runs of seqs as a prepared
+ * statement: the reader (NULL: none), the room, then each run's bounds. */
+static void sql_counts_prepared(struct sb *b, size_t runs)
+{
+    sb_add(b, "SELECT seq, emoji, count(*), MAX(user_id = ?) FROM chatd_reactions WHERE room = ? AND (FALSE");
+    for (size_t i = 0; i < runs; i++)
+        sb_add(b, " OR seq BETWEEN ? AND ?");
+    sb_add(b, ") GROUP BY seq, emoji ORDER BY seq, emoji");
+}
+
 static bool step_reactions(struct op *o, MYSQL *my, struct result *r, size_t nr, struct sb *b)
 {
     if (o->step == 0) {
-        /* the seqs of every op, as runs: a page is a run of seqs, and runs
-         * are what the range optimizer takes cheaply (an IN list of many
-         * values is sorted and turned into ranges on every execution) */
-        size_t k = 0;
-        for (struct op *a = o; a; a = a->more)
-            k += a->nseqs;
-        uint64_t *all = k ? malloc(k * sizeof *all) : NULL;
+        size_t k;
+        uint64_t *run = reaction_runs(o, &k);
         struct sb in = {0};
-        if (k && !all) {
+        if (!run && k) {
             b->oom = true;
             return true;
         }
-        k = 0;
-        for (struct op *a = o; a; a = a->more)
-            for (size_t i = 0; i < a->nseqs; i++)
-                all[k++] = a->seqs[i];
-        if (k > 1)
-            qsort(all, k, sizeof *all, u64_asc);
         sb_add(&in, "FALSE");
-        for (size_t i = 0; i < k;) {
-            size_t j = i;
-            while (j + 1 < k && (all[j + 1] == all[j] || all[j + 1] == all[j] + 1))
-                j++;
-            if (all[j] == all[i])
-                sb_fmt(&in, " OR seq = %llu", (unsigned long long)all[i]);
+        for (size_t i = 0; i < k; i++) {
+            if (run[2 * i] == run[2 * i + 1])
+                sb_fmt(&in, " OR seq = %llu", (unsigned long long)run[2 * i]);
             else
-                sb_fmt(&in, " OR seq BETWEEN %llu AND %llu", (unsigned long long)all[i], (unsigned long long)all[j]);
-            i = j + 1;
+                sb_fmt(&in, " OR seq BETWEEN %llu AND %llu", (unsigned long long)run[2 * i],
+                       (unsigned long long)run[2 * i + 1]);
         }
-        free(all);
+        free(run);
         sql_counts(b, my, o->route, in.oom ? "FALSE" : in.p, o->user);
         b->oom |= in.oom;
         free(in.p);
         return true;
     }
-    MYSQL_RES *res = nr ? r[0].res : NULL;
+    struct result *res = nr && res_has_rows(&r[0]) ? &r[0] : NULL;
     for (struct op *a = o; a; a = a->more) {
         size_t rows = 0;
         MYSQL_ROW row;
+        unsigned long *len;
         if (res) {
-            mysql_data_seek(res, 0);
-            while ((row = mysql_fetch_row(res)))
+            res_rewind(res);
+            while ((row = res_fetch(res, &len)))
                 rows += seq_in(a->seqs, a->nseqs, col_u64(row, 0));
         }
         a->counts = rows ? arena(a, &a->ans, rows * sizeof *a->counts) : NULL;
         a->ncounts = 0;
         if (!a->counts)
             continue;
-        mysql_data_seek(res, 0);
-        while ((row = mysql_fetch_row(res)) && a->ncounts < rows) {
+        res_rewind(res);
+        while ((row = res_fetch(res, &len)) && a->ncounts < rows) {
             if (!seq_in(a->seqs, a->nseqs, col_u64(row, 0)))
                 continue;
-            unsigned long *len = mysql_fetch_lengths(res);
             a->counts[a->ncounts++] = (struct chatd_reaction_count){
                 .size = sizeof *a->counts, .seq = col_u64(row, 0), .emoji = col(a, row, len, 1),
                 .count = col_u64(row, 2), .me = col_i64(row, 3) != 0};
@@ -2382,14 +2550,17 @@ static void batch_next(struct conn *c);
 
 static void results_clear(struct conn *c)
 {
-    for (size_t i = 0; i < c->nres; i++)
+    for (size_t i = 0; i < c->nres; i++) {
         if (c->res[i].res)
             mysql_free_result(c->res[i].res);
+        rows_free(c->res[i].rows);
+    }
     c->nres = 0;
 }
 
 static void on_io(evutil_socket_t fd, short what, void *arg);
 static void idle_watch(struct conn *c);
+static void stmt_done(struct conn *c, int r);
 
 static void wait_for(struct conn *c, int status)
 {
@@ -2480,7 +2651,7 @@ static void phase_done(struct conn *c, MYSQL_RES *res, int r)
             c->res = p;
             c->capres = cap;
         }
-        c->res[c->nres++] = (struct result){res, res ? 0 : (uint64_t)mysql_affected_rows(c->my)};
+        c->res[c->nres++] = (struct result){res, NULL, res ? 0 : (uint64_t)mysql_affected_rows(c->my)};
         if (!mysql_more_results(c->my))
             break;
         c->phase = P_NEXT;
@@ -2567,6 +2738,18 @@ static void on_io(evutil_socket_t fd, short what, void *arg)
     case P_NEXT:
         status = mysql_next_result_cont(&r, c->my, ready);
         break;
+    case P_PREPARE: case P_EXECUTE: case P_STMT_STORE:
+        if (c->phase == P_PREPARE)
+            status = mysql_stmt_prepare_cont(&r, c->stmt, ready);
+        else if (c->phase == P_EXECUTE)
+            status = mysql_stmt_execute_cont(&r, c->stmt, ready);
+        else
+            status = mysql_stmt_store_result_cont(&r, c->stmt, ready);
+        if (status)
+            wait_for(c, status);
+        else
+            stmt_done(c, r);
+        return;
     default:
         if ((what & EV_READ) && c->state == C_READY)
             conn_fail(c, "the server closed the connection");
@@ -2577,6 +2760,170 @@ static void on_io(evutil_socket_t fd, short what, void *arg)
         return;
     }
     phase_done(c, res, r);
+}
+
+/* ---------------------------------------------- prepared statements */
+
+static void record_stmt_error(struct conn *c, MYSQL_STMT *s)
+{
+    c->err = mysql_stmt_errno(s);
+    if (!c->err)
+        c->err = CR_UNKNOWN_ERROR;
+    snprintf(c->errmsg, sizeof c->errmsg, "%s", mysql_stmt_error(s));
+}
+
+static bool res_push(struct conn *c, struct result r)
+{
+    if (c->nres == c->capres) {
+        size_t cap = c->capres ? 2 * c->capres : 16;
+        struct result *p = realloc(c->res, cap * sizeof *p);
+        if (!p)
+            return false;
+        c->res = p;
+        c->capres = cap;
+    }
+    c->res[c->nres++] = r;
+    return true;
+}
+
+/* The stored answer of s as rows of text (every column bound as a string:
+ * the library converts numbers; bytes stay bytes), in c->res[0]. Fetching
+ * a stored answer reads no socket. */
+#define ROW_INLINE 64
+static bool rows_take(struct conn *c, MYSQL_STMT *s)
+{
+    unsigned nc = mysql_stmt_field_count(s);
+    struct rows *rs = calloc(1, sizeof *rs);
+    MYSQL_BIND *bind = calloc(nc ? nc : 1, sizeof *bind);
+    unsigned long *len = calloc(nc ? nc : 1, sizeof *len);
+    my_bool *nul = calloc(nc ? nc : 1, sizeof *nul);
+    char *inline_buf = calloc(nc ? nc : 1, ROW_INLINE);
+    bool ok = rs && bind && len && nul && inline_buf;
+    if (ok) {
+        rs->ncols = nc;
+        for (unsigned i = 0; i < nc; i++) {
+            bind[i].buffer_type = MYSQL_TYPE_STRING;
+            bind[i].buffer = inline_buf + (size_t)i * ROW_INLINE;
+            bind[i].buffer_length = ROW_INLINE;
+            bind[i].length = &len[i];
+            bind[i].is_null = &nul[i];
+        }
+        ok = !mysql_stmt_bind_result(s, bind);
+    }
+    int rc = 0;
+    while (ok && ((rc = mysql_stmt_fetch(s)) == 0 || rc == MYSQL_DATA_TRUNCATED)) {
+        size_t size = (size_t)nc * (sizeof(unsigned long) + sizeof(char *));
+        for (unsigned i = 0; i < nc; i++)
+            size += nul[i] ? 0 : (size_t)len[i] + 1;
+        if (rs->n == rs->cap) {
+            size_t cap = rs->cap ? 2 * rs->cap : 32;
+            void **p = realloc(rs->row, cap * sizeof *p);
+            if (!p) {
+                ok = false;
+                break;
+            }
+            rs->row = p;
+            rs->cap = cap;
+        }
+        unsigned long *l = malloc(size);
+        if (!l) {
+            ok = false;
+            break;
+        }
+        rs->row[rs->n++] = l;
+        char **v = (char **)(l + nc);
+        char *d = (char *)(v + nc);
+        for (unsigned i = 0; i < nc; i++) {
+            l[i] = nul[i] ? 0 : len[i];
+            v[i] = nul[i] ? NULL : d;
+            if (nul[i])
+                continue;
+            if (len[i] <= ROW_INLINE) {
+                memcpy(d, inline_buf + (size_t)i * ROW_INLINE, len[i]);
+            } else {
+                unsigned long got = 0;
+                MYSQL_BIND one = {.buffer_type = MYSQL_TYPE_STRING, .buffer = d, .buffer_length = len[i] + 1,
+                                  .length = &got};
+                if (mysql_stmt_fetch_column(s, &one, i, 0)) {
+                    ok = false;
+                    break;
+                }
+            }
+            d[len[i]] = 0;
+            d += len[i] + 1;
+        }
+    }
+    if (ok && rc == 1)
+        ok = false;
+    free(bind);
+    free(len);
+    free(nul);
+    free(inline_buf);
+    if (ok && !res_push(c, (struct result){NULL, rs, 0}))
+        ok = false;
+    if (!ok)
+        rows_free(rs);
+    return ok;
+}
+
+static void stmt_done(struct conn *c, int r);
+
+/* Prepare (the text in c->sql) or execute (the parameters bound) s, then
+ * call done as run does: c->err, and the answer's rows in c->res[0]. */
+static void stmt_run(struct conn *c, MYSQL_STMT *s, enum io_phase phase, void (*done)(struct conn *c))
+{
+    results_clear(c);
+    c->err = 0;
+    c->errmsg[0] = 0;
+    c->done = done;
+    c->stmt = s;
+    c->phase = phase;
+    if (phase == P_PREPARE && c->sql.oom) {
+        c->err = CR_OUT_OF_MEMORY;
+        snprintf(c->errmsg, sizeof c->errmsg, "out of memory");
+        c->phase = P_NONE;
+        done(c);
+        return;
+    }
+    int r = 0;
+    int status = phase == P_PREPARE ? mysql_stmt_prepare_start(&r, s, c->sql.p, (unsigned long)c->sql.len)
+                                    : mysql_stmt_execute_start(&r, s);
+    if (status)
+        wait_for(c, status);
+    else
+        stmt_done(c, r);
+}
+
+static void stmt_done(struct conn *c, int r)
+{
+    MYSQL_STMT *s = c->stmt;
+    if (r) {
+        record_stmt_error(c, s);
+    } else if (c->phase == P_EXECUTE && mysql_stmt_field_count(s)) {
+        c->phase = P_STMT_STORE;
+        int r2 = 0;
+        int status = mysql_stmt_store_result_start(&r2, s);
+        if (status) {
+            wait_for(c, status);
+            return;
+        }
+        stmt_done(c, r2);
+        return;
+    } else if (c->phase == P_EXECUTE) {
+        if (!res_push(c, (struct result){NULL, NULL, (uint64_t)mysql_stmt_affected_rows(s)}))
+            c->err = CR_OUT_OF_MEMORY;
+    } else if (c->phase == P_STMT_STORE) {
+        if (!rows_take(c, s)) {
+            c->err = CR_OUT_OF_MEMORY;
+            snprintf(c->errmsg, sizeof c->errmsg, "out of memory");
+        }
+        /* the answer was read whole: this frees it here, no round trip */
+        mysql_stmt_free_result(s);
+    }
+    c->phase = P_NONE;
+    c->stmt = NULL;
+    c->done(c);
+    idle_watch(c);
 }
 
 /* ------------------------------------------------------- batches */
@@ -2653,6 +3000,117 @@ static size_t statements(const char *sql)
     return n;
 }
 
+/* Bind a string parameter of the execution in c->params. */
+static void ps_bind_str(struct conn *c, size_t i, const char *v)
+{
+    c->plen[i] = (unsigned long)strlen(v);
+    c->params[i] = (MYSQL_BIND){.buffer_type = MYSQL_TYPE_STRING, .buffer = (void *)v,
+                                .buffer_length = c->plen[i], .length = &c->plen[i]};
+}
+
+static void ps_bind_u64(struct conn *c, size_t i, uint64_t v)
+{
+    c->pnum[i] = v;
+    c->params[i] = (MYSQL_BIND){.buffer_type = MYSQL_TYPE_LONGLONG, .buffer = &c->pnum[i], .is_unsigned = 1};
+}
+
+/* Send op o alone as its prepared statement, when it has one: a room
+ * look-up, or the fast read of a chain of pages (PS_PAGES_MAX at most).
+ * False: o goes as text. Values go as parameters in the binary protocol,
+ * so nothing is escaped, and the server parses nothing per execution. */
+/* The slot (0 to PS_PAGE_SIZES - 1) of the smallest prepared size >= n,
+ * or -1 when n is over PS_PAGES_MAX. */
+static int ps_size(size_t n)
+{
+    int size = 0;
+    for (size_t k = 1; k < n; k *= 2)
+        size++;
+    return size < PS_PAGE_SIZES ? size : -1;
+}
+
+static size_t chain_len(const struct op *o)
+{
+    size_t n = 0;
+    for (; o; o = o->more)
+        n++;
+    return n;
+}
+
+/* Whether ps_send would take o. A read of reactions counts its runs. */
+static bool ps_takes(const struct conn *c, const struct op *o)
+{
+    if (!c->ps_ok)
+        return false;
+    switch (o->kind) {
+    case OP_GET:
+        return true;
+    case OP_HISTORY:
+        return !o->careful && ps_size(chain_len(o)) >= 0;
+    case OP_REACTIONS: {
+        size_t n;
+        uint64_t *run = reaction_runs(o, &n);
+        free(run);
+        return (run || !n) && ps_size(n ? n : 1) >= 0;
+    }
+    default:
+        return false;
+    }
+}
+
+static bool ps_send(struct conn *c, struct op *o)
+{
+    if (!ps_takes(c, o))
+        return false;
+    MYSQL_STMT *s = NULL;
+    size_t np = 0;
+    if (o->kind == OP_GET) {
+        const char *v[5];
+        np = ps_room_one(v, o->route, o->user);
+        for (size_t i = 0; i < np; i++)
+            ps_bind_str(c, i, v[i]);
+        s = c->ps[o->user ? PS_GET_READER : PS_GET];
+    } else if (o->kind == OP_HISTORY) {
+        int size = ps_size(chain_len(o));
+        size_t k = (size_t)1 << size;
+        struct op *a = o;
+        for (size_t i = 0; i < k; i++) {
+            uint64_t span[4];
+            ps_page_span(a, span);
+            for (size_t j = 0; j < 4; j++)
+                ps_bind_u64(c, np++, span[j]);
+            if (a)
+                a = a->more;
+        }
+        ps_bind_str(c, np++, o->route);
+        s = c->ps[PS_PAGES + size];
+    } else if (o->kind == OP_REACTIONS) {
+        size_t n;
+        uint64_t *run = reaction_runs(o, &n);
+        if (!run && n)
+            return false;
+        int size = ps_size(n ? n : 1);
+        if (o->user)
+            ps_bind_str(c, np++, o->user);
+        else
+            c->params[np++] = (MYSQL_BIND){.buffer_type = MYSQL_TYPE_NULL};
+        ps_bind_str(c, np++, o->route);
+        for (size_t i = 0; i < (size_t)1 << size; i++) {
+            /* an empty run pads: seq BETWEEN 1 AND 0 */
+            ps_bind_u64(c, np++, i < n ? run[2 * i] : 1);
+            ps_bind_u64(c, np++, i < n ? run[2 * i + 1] : 0);
+        }
+        free(run);
+        s = c->ps[PS_REACTIONS + size];
+    }
+    if (!s || mysql_stmt_param_count(s) != np || mysql_stmt_bind_param(s, c->params))
+        return false;
+    o->step = 1;
+    c->npipe = 1;
+    c->skip = 0;
+    stmt_run(c, s, P_EXECUTE, batch_results);
+    return true;
+}
+
 /* Send the current op's first statements after `lead`. In a transaction
  * a write runs after a SAVEPOINT, so that a refusal undoes it alone; a
  * read changes nothing and needs none. */
@@ -2660,6 +3118,8 @@ static void batch_send_op(struct conn *c, const char *lead)
 {
     struct op *o = c->batch[c->cur];
     c->commit_sent = false;
+    if (!*lead && ps_send(c, o))
+        return;
     c->sql.len = 0;
     if (c->sql.p)
         c->sql.p[0] = 0;
@@ -2683,7 +3143,11 @@ static void batch_send_op(struct conn *c, const char *lead)
     if (!c->no_pipe && one_step(o)) {
         /* the reads that follow go in the same round trip */
         c->pipe_stmts[0] = statements(c->sql.p + start);
-        while (c->npipe < MAX_PIPE && c->cur + c->npipe < c->nbatch && one_step(c->batch[c->cur + c->npipe])) {
+        /* in a batch of reads, one that has a prepared statement ends the
+         * text round trip: it goes next, prepared (in a transaction the
+         * round trip that carries the COMMIT is worth more) */
+        while (c->npipe < MAX_PIPE && c->cur + c->npipe < c->nbatch && one_step(c->batch[c->cur + c->npipe]) &&
+               (c->in_txn || !ps_takes(c, c->batch[c->cur + c->npipe]))) {
             struct op *n = c->batch[c->cur + c->npipe];
             sb_add(&c->sql, ";");
             size_t from = c->sql.len;
@@ -3038,6 +3502,15 @@ static void conn_teardown(struct conn *c)
         mysql_close(c->my);
         c->my = NULL;
     }
+    /* closed after their connection, which detached them: freed here
+     * without a word to the server (its side went with the connection) */
+    for (size_t i = 0; i < PS_COUNT; i++) {
+        if (c->ps[i])
+            mysql_stmt_close(c->ps[i]);
+        c->ps[i] = NULL;
+    }
+    c->ps_ok = false;
+    c->stmt = NULL;
     c->phase = P_NONE;
 }
 
@@ -3068,6 +3541,9 @@ static void conn_fail(struct conn *c, const char *why_in)
 }
 
 static void setup_results(struct conn *c);
+static void ps_prepare_next(struct conn *c);
+static void ps_prepared(struct conn *c);
+static void conn_ready(struct conn *c);
 
 /* Session settings, then the schema: checked (and migrated under
  * GET_LOCK, by one instance at a time) on every new connection. */
@@ -3144,6 +3620,59 @@ static void setup_results(struct conn *c)
         setup_send(c);
         return;
     }
+    c->ps_next = 0;
+    ps_prepare_next(c);
+}
+
+/* The prepared statements of this connection, one after the other; then
+ * it is ready. One that the server refuses leaves them all unused (the
+ * text statements do the same work) and says why. */
+static void ps_prepare_next(struct conn *c)
+{
+    struct mystore *st = c->st;
+    if (c->ps_next == PS_COUNT) {
+        c->ps_ok = true;
+        conn_ready(c);
+        return;
+    }
+    c->sql.len = 0;
+    if (c->sql.p)
+        c->sql.p[0] = 0;
+    if (c->ps_next == PS_GET)
+        sql_room_one(&c->sql, NULL, "", NULL);
+    else if (c->ps_next == PS_GET_READER)
+        sql_room_one(&c->sql, NULL, "", "");
+    else if (c->ps_next < PS_REACTIONS)
+        sql_pages_prepared(&c->sql, (size_t)1 << (c->ps_next - PS_PAGES));
+    else
+        sql_counts_prepared(&c->sql, (size_t)1 << (c->ps_next - PS_REACTIONS));
+    MYSQL_STMT *s = c->ps[c->ps_next] = mysql_stmt_init(c->my);
+    if (!s) {
+        st->host->log(st->host, CHATD_LOG_WARN, "mysql: out of memory for a prepared statement; text statements");
+        conn_ready(c);
+        return;
+    }
+    stmt_run(c, s, P_PREPARE, ps_prepared);
+}
+
+static void ps_prepared(struct conn *c)
+{
+    if (c->err) {
+        if (conn_error(c->err)) {
+            conn_fail(c, c->errmsg);
+            return;
+        }
+        log_err(c, CHATD_LOG_WARN, "prepare (text statements instead)");
+        conn_ready(c);
+        return;
+    }
+    c->ps_next++;
+    ps_prepare_next(c);
+}
+
+static void conn_ready(struct conn *c)
+{
+    struct mystore *st = c->st;
     c->state = C_READY;
     c->backoff_ms = BACKOFF_MIN_MS;
     idle_watch(c);

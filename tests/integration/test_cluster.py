@@ -1,20 +1,27 @@
 """Several chatd instances sharing storage (Redis) and a broker (Redis
 pub/sub on a Redis server of its own, or RabbitMQ: CHATD_BROKER picks), so
 that the broker can fail alone: clients spread over the instances talk,
-claim, get notified and catch up as if on one server. CHATD_STORAGE: redis
-(default) or mysql (a MariaDB the three instances share)."""
+claim, get notified and catch up as if on one server; reactions, search,
+pushed unread counts, message kinds and replies in since-seq replay, and
+attachments (files-postgres, one PostgreSQL the three share) work through
+any instance. CHATD_STORAGE: redis (default) or mysql (a MariaDB the three
+instances share)."""
+import base64
+import http.client
 import json
 import os
 import re
+import secrets
 import signal
 import threading
 import unittest
 import urllib.error
+import urllib.parse
 import urllib.request
 
-from chatd_harness import Chatd, PLUGIN_DIR, wait_for
+from chatd_harness import Chatd, PLUGIN_DIR, password_of, wait_for
 from rooms_client import Api, send_message, stomp, subscribe
-from servers import KafkaMock, MariaDB, RabbitMQ, Redis
+from servers import KafkaMock, MariaDB, PostgreSQL, RabbitMQ, Redis
 
 BROKER = os.environ.get("CHATD_BROKER", "redis")
 SLA_MS = 700  # [support] first_response_target
@@ -39,15 +46,26 @@ def next_event(c, event):
 class Cluster(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
+        cls.store = cls.bus = cls.files = None
+        cls.nodes = []
+        try:
+            cls.start_servers()
+        except Exception:  # what started is stopped: nothing outlives the test
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def start_servers(cls):
         cls.store = (MariaDB if STORAGE == "mysql" else Redis)().start()
         cls.bus = {"rabbitmq": RabbitMQ, "kafka": KafkaMock}.get(BROKER, Redis)().start()
-        cls.nodes = []
+        cls.files = PostgreSQL().start()  # the attachments' bytes, shared
         for _ in range(3):
             def edit(s):
                 s["storage"] = (cls.store.storage() if STORAGE == "mysql"
                                 else {"plugin": "redis", "address": cls.store.address})
                 s["server"]["presence_interval"] = "500ms"  # a dead peer is forgotten in 1.5 s
                 s["support"] = {"first_response_target": "%dms" % SLA_MS}
+                s["files"] = {"plugin": "postgres", "conninfo": cls.files.conninfo, "max_size": "2M"}
                 s["broker"] = {
                     "rabbitmq": lambda: {"plugin": "rabbitmq", "port": str(cls.bus.port)},
                     # Fetch at once rather than after the default 500 ms.
@@ -70,8 +88,11 @@ class Cluster(unittest.TestCase):
     def tearDownClass(cls):
         # Every server is stopped even when one of them fails to stop cleanly.
         errors = []
-        for stop in [n.stop for n in cls.nodes] + [n.cleanup for n in cls.nodes] + [cls.store.cleanup,
-                                                                                    cls.bus.cleanup]:
+        stops = [n.stop for n in cls.nodes] + [n.cleanup for n in cls.nodes]
+        stops += [x.cleanup for x in (cls.store, cls.bus) if x]
+        if cls.files:
+            stops += [cls.files.stop, cls.files.cleanup]
+        for stop in stops:
             try:
                 stop()
             except Exception as e:  # reported below, after the rest is stopped
@@ -187,6 +208,30 @@ class Cluster(unittest.TestCase):
         self.assertEqual(self.metric(self.nodes[0], "chatd_support_first_response_breaches_total"), breaches + 2)
         for node in (1, 2):
             self.assertEqual(self.metric(self.nodes[node], "chatd_support_first_response_breaches_total"), 0)
+        # Every instance's lists show the flags (the waits are shared), and
+        # none shows a wait for the room answered in time.
+        def flagged(node):
+            _, body = self.api(node, "agent2").get("/api/rooms?scope=unassigned")
+            return {r["id"]: r.get("sla_breached") for r in body["rooms"] if r["id"] in (waiting, last, answered)}
+        for node in (0, 1, 2):
+            wait_for(lambda: flagged(node) == {waiting: True, last: True},
+                     what="the flags on instance %d" % node)
+            _, room = self.api(node, "agent1").get("/api/rooms/" + answered)
+            self.assertNotIn("sla_breached", room)
+        # Answered late on instance 2: the flag goes on every instance,
+        # the one keeping the wait included.
+        self.assertEqual(self.api(2, "agent2").post("/api/rooms/%s/claim" % waiting)[0], 200)
+        # alice watches on the instance that stores the answer: in-band, so
+        # no offline notification reaches the notify plugin.
+        alice = self.stomp(2, "alice")
+        subscribe(alice, "/topic/rooms/" + waiting)
+        alice.expect("RECEIPT")
+        late = self.stomp(2, "agent2")
+        send_message(late, waiting, "늦어서 죄송합니다 🙇", receipt="l1")
+        late.expect("RECEIPT")
+        for node in (0, 1, 2):
+            wait_for(lambda: "sla_breached" not in self.api(node, "agent2").get("/api/rooms/" + waiting)[1],
+                     what="the flag gone on instance %d" % node)
 
     def test_removal_ends_subscriptions_on_every_instance(self):
         alice = self.api(0, "alice")
@@ -379,6 +424,216 @@ class Cluster(unittest.TestCase):
         wait_for(lambda: healthy(victim.http_port), what="instance back")
         for n in self.nodes:
             wait_for(lambda: self.metric(n, "chatd_presence_peers") == 2, what="peers known again")
+
+    # Messaging features through any instance. Every member of these rooms
+    # is connected while their messages are sent, and their names sort
+    # after test_notifications_once_across_instances: none of them hands an
+    # offline notification to the notify plugin that test reads.
+
+    def group(self, node, owner, members, title):
+        status, room = self.api(node, owner).post("/api/rooms", {"kind": "group", "title": title,
+                                                               "members": members})
+        self.assertEqual(status, 201, room)
+        return room["id"]
+
+    def watch(self, node, user, *destinations, **headers):
+        c = self.stomp(node, user)
+        for i, dest in enumerate(destinations):
+            subscribe(c, dest, sid="w%d" % i, **headers)
+            c.expect("RECEIPT")
+        return c
+
+    def send(self, c, rid, body, receipt, **headers):
+        h = {"destination": "/app/rooms/%s/send" % rid, "receipt": receipt}
+        h.update(headers)
+        c.send("SEND", h, body)
+        self.assertEqual(c.expect("RECEIPT").headers["receipt-id"], receipt)
+
+    def http(self, node, user, method, path, body=None, headers=None):
+        """(status, headers with lower-case names, body bytes)."""
+        h = dict(headers or {})
+        h["Authorization"] = "Basic " + base64.b64encode(("%s:%s" % (user, password_of(user))).encode()).decode()
+        conn = http.client.HTTPConnection("127.0.0.1", self.nodes[node].http_port, timeout=30)
+        try:
+            conn.request(method, path, body=body, headers=h)
+            r = conn.getresponse()
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+        finally:
+            conn.close()
+
+    def test_reactions_reach_every_instance(self):
+        """A reaction added through instance 0 (STOMP) and one through
+        instance 2 (REST) reach the room's subscribers on all three live,
+        and history read through each instance counts them."""
+        thumbs, family = "👍🏽", "👨‍👩‍👧"
+        rid = self.group(0, "alice", ["bob", "dana"], "반응 😀")
+        watchers = [self.watch(1, "bob", "/topic/rooms/" + rid), self.watch(2, "dana", "/topic/rooms/" + rid),
+                    self.watch(0, "bob", "/topic/rooms/" + rid)]
+        alice = self.watch(0, "alice", "/topic/rooms/" + rid)
+        self.send(alice, rid, "안녕하세요 😀", "m1")
+        self.send(alice, rid, "둘째 글", "m2")
+        alice.send("SEND", {"destination": "/app/rooms/%s/react" % rid, "receipt": "r1", "message-seq": "1"},
+                   thumbs)
+        alice.expect("RECEIPT")
+        for c in watchers + [alice]:
+            e = json.loads(next_event(c, "reaction").body)
+            self.assertEqual(e, {"room": rid, "seq": 1, "emoji": thumbs, "user": "alice", "action": "added",
+                                 "reactions": [{"emoji": thumbs, "count": 1}]})
+        for node, user in ((0, "alice"), (1, "bob"), (2, "dana")):
+            page = self.api(node, user).get("/api/rooms/%s/messages?after=0" % rid)[1]["messages"]
+            self.assertEqual([m["reactions"] for m in page],
+                             [[{"emoji": thumbs, "count": 1, "me": user == "alice"}], []], node)
+        # dana reacts through instance 2 over REST: instances 0 and 1 hear it.
+        path = "/api/rooms/%s/messages/1/reactions/%s" % (rid, urllib.parse.quote(family, safe=""))
+        status, body = self.api(2, "dana").call("PUT", path)
+        self.assertEqual(status, 200, body)
+        want = sorted([{"emoji": thumbs, "count": 1}, {"emoji": family, "count": 1}],
+                      key=lambda r: r["emoji"].encode())
+        for c in watchers + [alice]:
+            e = json.loads(next_event(c, "reaction").body)
+            self.assertEqual((e["user"], e["emoji"], e["action"], e["reactions"]), ("dana", family, "added", want))
+        # alice takes hers back through instance 1.
+        self.assertEqual(self.api(1, "alice").delete(path.replace(urllib.parse.quote(family, safe=""),
+                                                                  urllib.parse.quote(thumbs, safe="")))[0], 200)
+        for c in watchers:
+            e = json.loads(next_event(c, "reaction").body)
+            self.assertEqual((e["user"], e["action"], e["reactions"]),
+                             ("alice", "removed", [{"emoji": family, "count": 1}]))
+        for node in range(3):
+            page = self.api(node, "bob").get("/api/rooms/%s/messages?after=0" % rid)[1]["messages"]
+            self.assertEqual(page[0]["reactions"], [{"emoji": family, "count": 1, "me": False}])
+
+    def test_search_through_every_instance(self):
+        """A message stored through one instance is found through each of
+        the three, by a Korean word inside a sentence and by an emoji; a
+        room the caller is not in is never found, and its search is 404."""
+        tag = "t" + secrets.token_hex(4)
+        mine = self.group(0, "alice", ["bob"], "찾기 🔎")
+        theirs = self.group(1, "dana", [], "남의 방")
+        self.watch(1, "bob", "/topic/rooms/" + mine)  # every member connected
+        alice, dana = self.stomp(0, "alice"), self.stomp(2, "dana")
+        self.send(alice, mine, "내일 오후 회의실에서 만나요 🎉 " + tag, "s1")
+        self.send(dana, theirs, "비밀 회의실 🎉 " + tag, "s2")
+
+        def found(node, user, q, room=None):
+            path = ("/api/rooms/%s/search?" % room if room else "/api/search?") + urllib.parse.urlencode({"q": q})
+            status, body = self.api(node, user).get(path)
+            self.assertEqual(status, 200, body)
+            return [(m["room"], m["seq"]) for m in body["messages"]]
+
+        # Both messages hold the first two; only alice's the others.
+        queries = [("회의", True), ("🎉 " + tag, True), ("회의실에서 만나", False), ("오후 회", False),
+                   ("요 🎉 " + tag, False)]
+        for node in range(3):
+            for q, both in queries:
+                got = [r for r in found(node, "bob", q) if r[0] in (mine, theirs)]
+                self.assertEqual(got, [(mine, 1)], (node, q))
+                got = [r for r in found(node, "dana", q) if r[0] in (mine, theirs)]
+                self.assertEqual(got, [(theirs, 1)] if both else [], (node, q))
+            self.assertEqual(found(node, "alice", "오후 회의", mine), [(mine, 1)])
+            status, body = self.api(node, "alice").get("/api/rooms/%s/search?q=%s" % (
+                theirs, urllib.parse.quote("회의")))
+            self.assertEqual((status, body["error"]), (404, "not_found"), node)
+
+    def test_unread_reaches_every_instance(self):
+        """bob's read mark moved through instance 2 (REST) and instance 0
+        (STOMP): his sessions on the other instances get `unread`."""
+        rid = self.group(0, "alice", ["bob"], "읽음 📖")
+        notes = [self.watch(1, "bob", "/user/queue/notifications"),
+                 self.watch(2, "bob", "/user/queue/notifications")]
+        sender = self.watch(0, "alice", "/topic/rooms/" + rid)
+        for i in range(3):
+            self.send(sender, rid, "안 읽은 글 %d 😀" % i, "u%d" % i)
+        status, body = self.api(2, "bob").post("/api/rooms/%s/read" % rid, {"seq": 2})
+        self.assertEqual(status, 200, body)
+        for c in notes:
+            unread = next_event(c, "unread")
+            self.assertEqual((unread.headers["room"], json.loads(unread.body)),
+                             (rid, {"room": rid, "read_seq": 2, "unread": 1}))
+        wait_for(lambda: json.loads(next_event(sender, "read").body)["user"] == "bob", what="bob's read event")
+        bob = self.stomp(0, "bob")
+        bob.send("SEND", {"destination": "/app/rooms/%s/read" % rid, "receipt": "rd"}, '{"seq": 3}')
+        bob.expect("RECEIPT")
+        for c in notes:
+            self.assertEqual(json.loads(next_event(c, "unread").body), {"room": rid, "read_seq": 3, "unread": 0})
+        for node in range(3):
+            rooms = {r["id"]: r for r in self.api(node, "bob").get("/api/rooms")[1]["rooms"]}
+            self.assertEqual(rooms[rid]["unread"], 0, node)
+
+    def upload(self, node, user, rid, data, ctype, name):
+        status, _, body = self.http(node, user, "POST", "/api/rooms/%s/files?%s" % (
+            rid, urllib.parse.urlencode({"name": name})), data, {"Content-Type": ctype})
+        self.assertEqual(status, 201, body)
+        return json.loads(body)
+
+    def test_since_seq_replay_keeps_kinds_and_replies(self):
+        """Messages stored through instance 0 with a content type, a
+        reply-to and the file kind are replayed after since-seq through
+        instances 1 and 2 with each of them, as live."""
+        rid = self.group(0, "alice", ["bob"], "답장 📎")
+        live = self.watch(2, "bob", "/topic/rooms/" + rid)
+        f = self.upload(0, "alice", rid, "메모 ✍️ 내용".encode(), "text/plain", "메모 ✍️.txt")
+        alice = self.stomp(0, "alice")
+        self.send(alice, rid, "**안녕하세요** 😀", "k1", **{"content-type": "text/markdown"})
+        self.send(alice, rid, "답장입니다 🙏", "k2", **{"reply-to": "1"})
+        self.send(alice, rid, json.dumps({"file": f["id"], "text": "파일 보내요 📎"}), "k3",
+                  **{"kind": "file", "content-type": "application/json", "reply-to": "2"})
+        want = [("text/markdown", "text", None), ("text/plain;charset=utf-8", "text", "1"),
+                ("application/json", "file", "2")]
+
+        def seen(frames):
+            return [(f.headers.get("content-type"), f.headers.get("kind"), f.headers.get("reply-to"))
+                    for f in frames]
+
+        self.assertEqual(seen([next_event(live, "message") for _ in want]), want)
+        for node in (1, 2):
+            again = self.watch(node, "bob", "/topic/rooms/" + rid, **{"since-seq": "0"})
+            got = [next_event(again, "message") for _ in want]
+            self.assertEqual([g.headers.get("replay") for g in got], ["true"] * 3, node)
+            self.assertEqual(seen(got), want, node)
+            self.assertEqual(got[0].body.decode(), "**안녕하세요** 😀")
+            body = json.loads(got[2].body)
+            self.assertEqual((body["text"], body["file"]["id"], body["file"]["name"]),
+                             ("파일 보내요 📎", f["id"], "메모 ✍️.txt"), node)
+            # Resumed after the first: the two after it.
+            later = self.watch(node, "bob", "/topic/rooms/" + rid, **{"since-seq": "1"})
+            self.assertEqual(seen([next_event(later, "message") for _ in want[1:]]), want[1:], node)
+            page = self.api(node, "bob").get("/api/rooms/%s/messages?after=0" % rid)[1]["messages"]
+            self.assertEqual([(m["content_type"], m["kind"], m["reply_to"]) for m in page],
+                             [("text/markdown", "text", None), ("text/plain;charset=utf-8", "text", 1),
+                              ("application/json", "file", 2)], node)
+
+    def test_shared_files_through_every_instance(self):
+        """A file uploaded through instance 0 is downloaded, whole and by a
+        range, through 1 and 2, by members only; the room deleted through 2
+        takes it away for all three."""
+        rid = self.group(0, "alice", ["bob"], "공유 📁")
+        watchers = [self.watch(i, "bob", "/topic/rooms/" + rid) for i in range(3)]
+        data = b"".join(("%06d 공유된 글 😀\n" % i).encode() for i in range(40000))  # about 1 MB of text
+        f = self.upload(0, "alice", rid, data, "text/plain", "공유 자료 📁.txt")
+        self.assertEqual((f["name"], f["size"]), ("공유 자료 📁.txt", len(data)))
+        for node in (1, 2):
+            status, h, got = self.http(node, "bob", "GET", f["url"])
+            self.assertEqual((status, len(got), got == data), (200, len(data), True), node)
+            self.assertIn("attachment", h["content-disposition"])
+            status, h, got = self.http(node, "bob", "GET", f["url"], headers={"Range": "bytes=500000-500099"})
+            self.assertEqual((status, got, h["content-range"]),
+                             (206, data[500000:500100], "bytes 500000-500099/%d" % len(data)), node)
+            status, h, got = self.http(node, "alice", "GET", f["url"], headers={"Range": "bytes=-10"})
+            self.assertEqual((status, got), (206, data[-10:]), node)
+            self.assertEqual(self.http(node, "dana", "GET", f["url"])[0], 404, node)
+        # Posted as a file message through instance 1: every instance's subscriber has it.
+        bob = self.stomp(1, "bob")
+        self.send(bob, rid, json.dumps({"file": f["id"]}), "f1", kind="file")
+        for c in watchers:
+            m = next_event(c, "message")
+            self.assertEqual((m.headers["kind"], json.loads(m.body)["file"]["id"]), ("file", f["id"]))
+        # Deleted through instance 2: gone for all.
+        self.assertEqual(self.api(2, "alice").delete("/api/rooms/%s?for=everyone" % rid)[0], 200)
+        for node in range(3):
+            wait_for(lambda: self.http(node, "alice", "GET", f["url"])[0] == 404,
+                     what="the file gone through instance %d" % node)
+            self.assertEqual(self.http(node, "bob", "GET", f["url"], headers={"Range": "bytes=0-9"})[0], 404)
 
 
 if __name__ == "__main__":

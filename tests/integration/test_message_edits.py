@@ -103,11 +103,15 @@ class MessageContentTypes(ProfileServer):
         that is no seq, and a kind other than text get a clear ERROR, and
         nothing is stored."""
         alice = self.api("alice")
-        rid = alice.post("/api/rooms", {"kind": "group", "title": "답장", "members": ["bob"]})[1]["id"]
+        rid = alice.post("/api/rooms", {"kind": "group", "title": "답장", "members": ["bob", "agent1", "agent2"]})[1]["id"]
         other = alice.post("/api/rooms", {"kind": "group", "title": "other", "members": ["bob"]})[1]["id"]
         watcher = self.stomp("bob")
         subscribe(watcher, "/topic/rooms/" + rid)
         watcher.expect("RECEIPT")
+        # agent1 is online elsewhere (in-band notifications); agent2 is offline.
+        online = self.stomp("agent1")
+        subscribe(online, "/user/queue/notifications")
+        online.expect("RECEIPT")
         a = self.stomp("alice")
         send = "/app/rooms/%s/send" % rid
         a.send("SEND", {"destination": send, "receipt": "q"}, "질문 😀")
@@ -125,6 +129,13 @@ class MessageContentTypes(ProfileServer):
         replayed = [self.next_event(again, "message") for _ in range(2)]
         self.assertEqual([f.headers.get("reply-to") for f in replayed], [None, "1"])
         self.assertEqual([f.headers.get("kind") for f in replayed], ["text", "text"])
+        # Both kinds of notification carry them.
+        notices = [json.loads(self.next_event(online, "message").body) for _ in range(2)]
+        self.assertEqual([(n["kind"], n["reply_to"]) for n in notices], [("text", None), ("text", 1)])
+        wait_for(lambda: len([n for n in self.notes_of(rid) if n["recipient"] == "agent2"]) >= 2,
+                 what="agent2's offline notifications")
+        self.assertEqual([(n["kind"], n["reply_to"], n["preview"]) for n in self.notes_of(rid)
+                          if n["recipient"] == "agent2"], [("text", None, "질문 😀"), ("text", 1, "답변 😀")])
 
         refused = [({"reply-to": "3"}, "invalid reply-to", "no message of this room"),
                    ({"reply-to": "0"}, "invalid reply-to", "seq"),

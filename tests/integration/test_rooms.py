@@ -236,7 +236,7 @@ class Rooms(ProfileServer):
         subscribe(again, "/topic/rooms/" + rid, **{"since-seq": str(got[-1])})
         receipted = False
         while len(got) < total or not receipted:
-            f = again.read()
+            f = again.read(10 * SLOWDOWN)  # valgrind: a replay of hundreds is slow
             self.assertIsNotNone(f, "stream ended after seq %s" % (got[-1] if got else None))
             if f.command == "RECEIPT":  # after the replay, before or amid live events
                 receipted = True

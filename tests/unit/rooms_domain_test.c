@@ -1156,6 +1156,83 @@ static void checked(const char *room)
         event_base_loop(F->srv.base, EVLOOP_ONCE);
 }
 
+/* Two instances' waits: each tells the other (synchronously here). */
+static struct first_response *peer_of_a, *peer_of_b;
+
+static void tell_b(void *ctx, const struct wait_news *n)
+{
+    (void)ctx;
+    first_response_heard(peer_of_a, n);
+}
+
+static void tell_a(void *ctx, const struct wait_news *n)
+{
+    (void)ctx;
+    first_response_heard(peer_of_b, n);
+}
+
+/* The instances share their waits: the other one's lists show a wait
+ * and its flag; an answer or a completion there ends it here; stale news
+ * changes nothing; only the instance a wait began on counts it. */
+static void first_response_shared(void **state)
+{
+    (void)state;
+    F->rooms.first_response = first_response_new(&F->rooms, F->srv.base, 300000);
+    struct first_response *a = F->rooms.first_response;
+    struct first_response *b = first_response_new(&F->rooms, F->srv.base, 300000);
+    assert_non_null(a);
+    assert_non_null(b);
+    peer_of_a = a, peer_of_b = b;
+    first_response_on_news(a, tell_a, NULL);
+    first_response_on_news(b, tell_b, NULL);
+    char r1[64], r2[64];
+    open_for("고객😀", r1);
+    int64_t since;
+    bool breached;
+    assert_true(first_response_of(b, r1, &since, &breached));
+    assert_false(breached);
+    size_t waiting, flagged;
+    first_response_counts(b, &waiting, &flagged);
+    assert_int_equal(waiting, 0); /* a copy: counted where it began */
+
+    /* Flagged where it began; the copy shows it. */
+    sla_told = false;
+    first_response_check(a, clock_wall_ms() + 600000);
+    run_until(&sla_told);
+    assert_true(first_response_of(b, r1, &since, &breached));
+    assert_true(breached);
+    first_response_check(b, clock_wall_ms() + 600000); /* a copy is never checked */
+    assert_int_equal(F->metrics.first_response_breaches, 1);
+
+    /* Answered on the other instance: ended on both, counted where it began. */
+    size_t before = histogram_count(F->metrics.first_response);
+    struct chatd_message m = {.room = r1, .sender = "agent1", .ts_ms = clock_wall_ms(), .body = KOREAN,
+                              .body_len = strlen(KOREAN), .kind = CHATD_MESSAGE_TEXT};
+    first_response_message(b, &m);
+    assert_false(first_response_of(b, r1, &since, &breached));
+    assert_false(first_response_of(a, r1, &since, &breached));
+    assert_int_equal(histogram_count(F->metrics.first_response), before + 1);
+
+    /* Completed on the other instance: ended here too, uncounted. */
+    open_for("손님🙂", r2);
+    assert_true(first_response_of(b, r2, &since, &breached));
+    first_response_forget(b, r2);
+    assert_false(first_response_of(a, r2, &since, &breached));
+    assert_int_equal(histogram_count(F->metrics.first_response), before + 1);
+
+    /* Stale news (an older wait than the one kept) changes nothing. */
+    first_response_heard(b, &(struct wait_news){WAIT_BEGAN, "r-stale", "민지", 2000, 0});
+    first_response_heard(b, &(struct wait_news){WAIT_FLAGGED, "r-stale", "민지", 1000, 0});
+    first_response_heard(b, &(struct wait_news){WAIT_ENDED, "r-stale", "민지", 1000, 1500});
+    assert_true(first_response_of(b, "r-stale", &since, &breached));
+    assert_int_equal(since, 2000);
+    assert_false(breached);
+    first_response_heard(b, &(struct wait_news){WAIT_ENDED, "r-stale", NULL, 2000, 0});
+    assert_false(first_response_of(b, "r-stale", &since, &breached));
+    first_response_close(b);
+    first_response_free(b);
+}
+
 /* [support] first_response_target: a customer left waiting past it is
  * flagged once; an answer (also one stored elsewhere) ends the wait;
  * customers' and system messages do not; back to the queue restarts it;
@@ -2652,6 +2729,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(internal_notes, setup, teardown),
         cmocka_unit_test_setup_teardown(support_reopens, setup, teardown),
         cmocka_unit_test_setup_teardown(first_response_targets, setup, teardown),
+        cmocka_unit_test_setup_teardown(first_response_shared, setup, teardown),
         cmocka_unit_test_setup_teardown(support_transcripts, setup, teardown),
         cmocka_unit_test_setup_teardown(support_ratings, setup, teardown),
         cmocka_unit_test(canned_rules),

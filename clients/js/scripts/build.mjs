@@ -3,9 +3,10 @@
 // root chatd serves in development and tests, and the Debian package
 // ships), where the pages import them: dist/*.js with "@stomp/stompjs"
 // pointed at stompjs's own ES modules copied beside them, no bundler, no
-// import map; and the support widget: widget/widget.ts compiled by the same tsc as a
-// plain script, then bundled with @stomp/stompjs's UMD build into one file,
-// dist/widget.js, wrapped in one function so that the page gets nothing but
+// import map; and the support widget: widget/widget.ts compiled by the same
+// tsc, the package modules it imports inlined (inline() below), then
+// bundled with @stomp/stompjs's UMD build into one file, dist/widget.js,
+// wrapped in one function so that the page gets nothing but
 // window.ChatdWidget (the UMD build takes the CommonJS branch of its
 // wrapper and fills a local `exports`). A copy goes to examples/web/, the
 // web root chatd serves in development and tests, as /widget.js.
@@ -48,7 +49,27 @@ if (existsSync(web)) {
 
 const stomp = readFileSync(path.join(pkg, "node_modules", "@stomp", "stompjs", "bundles", "stomp.umd.min.js"), "utf8")
   .replace(/\n\/\/# sourceMappingURL=.*$/m, "");
-const widget = readFileSync(path.join(pkg, "dist", "widget-parts", "widget.js"), "utf8");
+// The widget is an ES module so that it can import the package's own
+// modules (the back-off, user labels: one source for both). No bundler:
+// each module it imports, depth first and once, goes in before it with
+// `export` dropped and its imports removed; all then share the wrapper's
+// scope. Anything else a module imports or exports stops the build.
+function inline(file, seen = new Set()) {
+  if (seen.has(file)) return "";
+  seen.add(file);
+  let deps = "";
+  const src = noMap(readFileSync(file, "utf8"))
+    .replace(/^import \{[^}]*\} from "(\.{1,2}\/[^"]+\.js)";\n/gm, (_, rel) => {
+      deps += inline(path.resolve(path.dirname(file), rel), seen);
+      return "";
+    })
+    .replace(/^export (?=(async )?function |const |let |class )/gm, "")
+    .replace(/^export \{\};\n/gm, "");
+  if (/^\s*(import|export)\b/m.test(src))
+    throw new Error(`${path.relative(pkg, file)}: an import or export the widget bundle cannot inline`);
+  return deps + src;
+}
+const widget = inline(path.join(pkg, "dist", "widget-parts", "widget", "widget.js"));
 const version = JSON.parse(readFileSync(path.join(pkg, "node_modules", "@stomp", "stompjs", "package.json"), "utf8")).version;
 const bundle = `/*! chatd support widget (clients/js). Includes @stomp/stompjs ${version}, Apache-2.0. */
 (function () {

@@ -1,6 +1,7 @@
 export { ChatClient, connect } from "./client.js";
 export { backoffDelay } from "./backoff.js";
 export { newClientId } from "./ids.js";
+export { isVisitor, userLabel } from "./names.js";
 export type { ClientEvents, ConnectOptions, Listening, ListenOptions } from "./client.js";
 export { ChatdClosedError, ChatdError } from "./errors.js";
 export { ChatRoom, Rooms } from "./room.js";

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
-import { backoffDelay, connect } from "../dist/index.js";
+import { backoffDelay, connect, isVisitor, userLabel } from "../dist/index.js";
 import { notification, supportQueueEvent } from "../dist/events.js";
 import { cuttableSockets, next, passwordOf, startChatd, waitFor } from "./server.mjs";
 
@@ -36,6 +36,17 @@ async function login(user, extra = {}, on = server) {
   clients.push(c);
   return c;
 }
+
+test("a visitor is named by a short label, anyone else as is", () => {
+  const v = "visitor:ab12CD34ef56GH78ij90kl";
+  assert.equal(isVisitor(v), true);
+  assert.equal(userLabel(v), "Visitor ab12");
+  assert.equal(userLabel(v, "방문자"), "방문자 ab12");
+  for (const u of ["alice", "민지", "visitor:", "visitors", "😀 visitor:ab12"]) {
+    assert.equal(isVisitor(u), false, u);
+    assert.equal(userLabel(u, "방문자"), u);
+  }
+});
 
 describe("reconnecting", () => {
   test("the wait doubles per failed attempt up to the cap, drawn from its upper half", () => {

@@ -6,7 +6,12 @@
 // page's origin keeps in localStorage. No framework; the STOMP client
 // (@stomp/stompjs) is bundled beside it by scripts/build.mjs, which wraps
 // both in one function so that nothing leaks into the page but
-// window.ChatdWidget. Styling: CSS custom properties (README.md).
+// window.ChatdWidget. Styling: CSS custom properties (README.md). The
+// back-off between reconnection attempts and the names of users come from
+// the package's own modules, which scripts/build.mjs inlines.
+
+import { backoffDelay } from "../src/backoff.js";
+import { userLabel } from "../src/names.js";
 
 interface StompFrame {
   headers: Record<string, string>;
@@ -123,7 +128,16 @@ function start(): void {
     greeting: data.greeting ?? "Hi! How can we help?",
     fallback: data.fallback ?? "Chat is unavailable right now. Please try again later.",
     waiting: "Waiting for an agent…",
+    // {s}: the seconds until the next attempt.
+    reconnecting: data.reconnecting ?? "Connection lost. Reconnecting in {s} s…",
+    visitor: data.visitorLabel ?? "Visitor",
   };
+  // Between attempts after a drop: from at most reconnectDelay, doubling up
+  // to maxReconnectDelay, each wait a random point in the upper half of its
+  // step (the client package's back-off); back to the first step once connected.
+  const delayOption = (v: string | undefined, d: number) => (v !== undefined && Number(v) >= 0 ? Number(v) : d);
+  const reconnectDelay = delayOption(data.reconnectDelay, 1000);
+  const maxReconnectDelay = delayOption(data.maxReconnectDelay, 30000);
   const wsUrl = base.replace(/^http/, "ws") + (data.wsPath ?? "/ws");
   const storeKey = "chatd-widget:" + base;
 
@@ -170,6 +184,9 @@ function start(): void {
   let typingTimer: ReturnType<typeof setTimeout> | undefined;
   const shown = new Map<number, HTMLLIElement>(); // seq -> li
   const pending = new Map<string, { li: HTMLLIElement; body: string }>(); // client-id -> not yet stored
+  let failures = 0; // connection attempts failed since the last success
+  let retryAt = 0; // when the next attempt starts (ms)
+  let countdown: ReturnType<typeof setTimeout> | undefined;
 
   // ---- tokens ----------------------------------------------------------
   function loadVisitor(): Visitor | null {
@@ -236,7 +253,8 @@ function start(): void {
   }
 
   // ---- showing ---------------------------------------------------------
-  function setOffline(off: boolean): void {
+  function setOffline(off: boolean, message = text.fallback): void {
+    fallbackEl.textContent = message;
     fallbackEl.hidden = !off;
     host.toggleAttribute("data-offline", off);
     refreshComposer();
@@ -260,7 +278,8 @@ function start(): void {
   function showStatus(): void {
     if (!room) statusEl.textContent = "";
     else if (room.state === "unassigned") statusEl.textContent = queueText || text.waiting;
-    else if (room.state === "assigned") statusEl.textContent = "You are talking with " + (room.agent ?? "an agent");
+    else if (room.state === "assigned")
+      statusEl.textContent = "You are talking with " + (room.agent ? userLabel(room.agent, text.visitor) : "an agent");
     else if (room.state === "completed") statusEl.textContent = "This chat is finished.";
     else if (room.state === "closed") statusEl.textContent = "This chat is closed.";
     refreshComposer();
@@ -367,7 +386,7 @@ function start(): void {
       theirRead = Math.max(theirRead, Number(body.seq) || 0);
       markRead();
     } else if (ev === "typing" && body.user !== me) {
-      typingEl.textContent = `${String(body.user)} is typing…`;
+      typingEl.textContent = `${userLabel(String(body.user), text.visitor)} is typing…`;
       typingEl.hidden = false;
       clearTimeout(typingTimer);
       typingTimer = setTimeout(() => { typingEl.hidden = true; }, 4000);
@@ -421,13 +440,36 @@ function start(): void {
     readUpTo();
   }
 
+  // The state of the connection, for the page: { state: "online" }, or
+  // { state: "reconnecting", attempt, retryIn } after each drop or failed attempt.
+  function announce(detail: Record<string, unknown>): void {
+    window.dispatchEvent(new CustomEvent("chatd-widget:connection", { detail }));
+  }
+
+  // "Reconnecting in N s…" in the fallback bar, counting down.
+  function showRetry(): void {
+    clearTimeout(countdown);
+    const left = retryAt - Date.now();
+    const s = Math.max(1, Math.ceil(left / 1000));
+    setOffline(true, text.reconnecting.replace("{s}", String(s)));
+    host.dataset.reconnectIn = String(s);
+    if (left > 1000) countdown = setTimeout(showRetry, left - (s - 1) * 1000);
+  }
+
+  function stopRetry(): void {
+    clearTimeout(countdown);
+    delete host.dataset.reconnectIn;
+  }
+
   // Resolves once the notifications are live (a room opened after it
   // hears its queue position), or after a while without a server.
   function connect(): Promise<void> {
     if (client) return live;
     const c = new StompJs.Client({ brokerURL: wsUrl });
     client = c;
-    c.reconnectDelay = 3000;
+    // stompjs would wait a fixed delay; it goes again at once and
+    // beforeConnect waits the back-off instead.
+    c.reconnectDelay = reconnectDelay > 0 ? 1 : 0;
     c.connectionTimeout = 8000;
     let ready: () => void = () => {};
     live = new Promise<void>((resolve) => {
@@ -435,6 +477,8 @@ function start(): void {
       setTimeout(resolve, 8000);
     });
     c.beforeConnect = async () => {
+      const wait = retryAt - Date.now();
+      if (failures > 0 && wait > 0) await new Promise((r) => setTimeout(r, wait));
       try {
         const t = await token(false);
         c.connectHeaders = t ? { Authorization: "Bearer " + t } : {};
@@ -443,15 +487,27 @@ function start(): void {
       }
     };
     c.onConnect = () => {
+      failures = 0;
+      stopRetry();
       setOffline(false);
+      announce({ state: "online" });
       roomSub = null;
       c.watchForReceipt("w-notifications", () => ready());
       c.subscribe("/user/queue/notifications", onNotification, { receipt: "w-notifications" });
       subscribeRoom(c);
     };
     c.onWebSocketClose = () => {
+      if (client !== c) return; // a chat left for a new one
       roomSub = null;
-      if (!panel.hidden) setOffline(true);
+      if (reconnectDelay <= 0) {
+        setOffline(true);
+        return;
+      }
+      failures++;
+      const retryIn = backoffDelay(failures, reconnectDelay, maxReconnectDelay);
+      retryAt = Date.now() + retryIn;
+      showRetry();
+      announce({ state: "reconnecting", attempt: failures, retryIn });
     };
     c.onStompError = (f) => {
       console.warn("chatd widget:", f.headers.message);
@@ -519,8 +575,11 @@ function start(): void {
   }
 
   async function newChat(): Promise<void> {
-    await client?.deactivate();
+    const old = client;
     client = null;
+    stopRetry();
+    failures = 0;
+    await old?.deactivate();
     roomSub = null;
     room = null;
     queueText = "";
