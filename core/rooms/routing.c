@@ -10,6 +10,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "plugins/storage_port.h"
+#include "rooms/first_response.h"
 #include "rooms/queue_position.h"
 #include "strmap.h"
 #include "rooms/room_rules.h"
@@ -311,6 +312,16 @@ static void queue_cb(void *ctx, chatd_status st, const struct chatd_room *rooms,
     /* Out of memory: the rooms it did not hold wait from now (longer). */
     (void)topic_wait_listed(rt->waits, ids, n, rt->now_ms, rt->since);
     free(ids);
+    /* A customer's first-response wait began when the room entered the
+     * queue (opened, sent back, reopened), on whichever instance, which
+     * shares it: where this instance keeps it or a copy, that time wins
+     * over its own count. */
+    for (size_t i = 0; rt->r->first_response && i < n; i++) {
+        int64_t since;
+        bool flagged;
+        if (first_response_of(rt->r->first_response, rt->queue[i], &since, &flagged) && since > 0)
+            rt->since[i] = since;
+    }
     claim_next(rt);
 }
 

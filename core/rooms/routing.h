@@ -8,7 +8,8 @@
  * agent with that skill ([support] skills), unless no agent has it; one
  * that nobody with the skill can take now waits without holding up the
  * rooms behind it, for ever or, with [support] topic_wait, until it has
- * waited that long in the queue (rooms/topic_wait.h): then, with no
+ * waited that long in the queue (rooms/topic_wait.h; the time of entry
+ * from the customer's first-response wait where it is kept): then, with no
  * skilled agent free, any available agent takes it.
  * Passes run on triggers (a room opened, completed or closed, an agent
  * connected, gone, away or back) and on a one-second sweep, only on the

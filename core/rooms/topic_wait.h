@@ -4,12 +4,14 @@
  * waiting room entered the queue; no I/O. Core thread only.
  *
  * The storage keeps no time of entry into the queue (a room sent back or
- * reopened has assigned_ms 0 and its old created_ms), so the routing
- * instance counts each wait from the first pass that lists the room in the
- * queue: every entry (an opening, a transfer back, a reopen) asks for a
- * pass at once, so that is the moment of entry give or take a broker round
- * trip. After a restart or a change of routing instance the waits start
- * again from the first pass there: a wait may grow, never shorten. */
+ * reopened has assigned_ms 0 and its old created_ms). The routing takes it
+ * from the customer's first-response wait (rooms/first_response.h), which
+ * begins with each entry and is shared by the instances; where none is
+ * kept (answered meanwhile, a restart), from this record: the first pass
+ * that listed the room in the queue. Every entry asks for a pass at once,
+ * so that is the moment of entry give or take a broker round trip; after
+ * a restart or a change of routing instance such waits start again from
+ * the first pass there: a wait may grow, never shorten. */
 #ifndef CHATD_TOPIC_WAIT_H
 #define CHATD_TOPIC_WAIT_H
 
