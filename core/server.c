@@ -416,6 +416,7 @@ static int server_wire_rooms(struct server *srv)
         srv->rooms->files_policy = srv->files_policy;
     }
     srv->rooms->reopen_window_ms = srv->settings.reopen_window_ms;
+    srv->rooms->topic_wait_ms = srv->settings.topic_wait_ms;
     srv->rooms->canned_agents_write = srv->settings.canned_agents_write;
     srv->rooms->first_response = first_response_new(srv->rooms, srv->base, srv->settings.first_response_target_ms);
     first_response_on_news(srv->rooms->first_response, waits_tell, srv);

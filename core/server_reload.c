@@ -135,10 +135,11 @@ static void apply_support(struct server *srv)
     r->max_chats_per_agent = srv->settings.max_chats_per_agent;
     r->edit_window_ms = srv->settings.edit_window_ms;
     r->reopen_window_ms = srv->settings.reopen_window_ms;
+    r->topic_wait_ms = srv->settings.topic_wait_ms; /* also for the rooms waiting now */
     r->canned_agents_write = srv->settings.canned_agents_write;
     first_response_set_target(r->first_response, srv->settings.first_response_target_ms);
     routing_set_mode(r->routing, srv->settings.support_assign);
-    routing_kick(r->routing); /* [support] skills may route a waiting room now */
+    routing_kick(r->routing); /* [support] skills or topic_wait may route a waiting room now */
 }
 
 /* /metrics shows an auth plugin's counters by section: they go on from

@@ -670,6 +670,12 @@ int settings_load(struct settings *s, struct config *cfg, char *err, size_t errl
         config_errorf(err, errlen, cfg, "support", "skills", "%s", skills_why);
         return -1;
     }
+    /* How long a room with a topic waits for an agent with that skill
+     * before any agent may take it (docs/support-desk.md, "Topics and
+     * skills"); 0 (the default, so that an upgrade changes no desk's
+     * routing) = for ever. */
+    if (config_get_duration_ms(cfg, sup, "topic_wait", 0, 0, 30LL * 86400000, &s->topic_wait_ms, err, errlen) < 0)
+        return -1;
     if (check_unused(cfg, sup, err, errlen) < 0)
         return -1;
     return load_visitors(&s->visitors, cfg, err, errlen);
@@ -823,6 +829,7 @@ void settings_take_live(struct settings *s, struct settings *next)
     struct support_skills skills = s->skills;
     s->skills = next->skills;
     next->skills = skills;
+    s->topic_wait_ms = next->topic_wait_ms;
     s->edit_window_ms = next->edit_window_ms;
     s->offline_grace_ms = next->offline_grace_ms;
     s->last_seen_max = next->last_seen_max;

@@ -123,6 +123,7 @@ struct settings {
     long long first_response_target_ms; /* a customer waiting longer for an agent's message is flagged; 0 = off */
     bool canned_agents_write;     /* [support] canned_writers = agents: agents change canned replies too */
     struct support_skills skills; /* [support] skills: the topics each agent takes */
+    long long topic_wait_ms;      /* [support] topic_wait: a topic room goes to any agent after this; 0 = never */
     /* [visitors] (docs/visitors.md) */
     struct visitor_settings visitors;
 };

@@ -41,8 +41,10 @@ static void reopened_cb(void *ctx, chatd_status st, const struct chatd_room *ans
         first_response_wait(r->first_response, room.id, room.owner, clock_wall_ms(), room.last_seq, false);
         if (room.state == CHATD_ROOM_ASSIGNED && room.agent)
             r->events.added(r->events.ctx, room.agent, room.id, &room);
-        else
+        else {
+            routing_requeued(r->routing, room.id);
             routing_kick(r->routing); /* it waits in the queue */
+        }
     } else if (st == CHATD_ERR_EXISTS && answer) {
         a = (struct room_answer){ROOM_EXISTS, "the customer has another open support room"};
     } else if (st == CHATD_ERR_CONFLICT) {

@@ -23,6 +23,7 @@
  *   rooms/availability.h agents online, away or offline, and their loads
  *   rooms/routing.h      [support] assign: a new support room's agent
  *   rooms/first_response.h [support] first_response_target: customers waiting too long
+ *   rooms/topic_wait.h   [support] topic_wait: when a topic room may go to any agent
  *   rooms/search.h       messages found by a part of their text, in the rooms one reads
  *   rooms/user_presence.h users' presence (online, away, last seen) for those sharing a room
  *   rooms/files.h        attachments: who may upload or read, types, quota, removal
@@ -202,6 +203,7 @@ struct rooms {
     struct availability *availability; /* the statuses last told; NULL: none told */
     long long edit_window_ms;   /* [rooms] edit_window: how long a sender edits; 0 = never */
     long long reopen_window_ms; /* [support] reopen_window: a completed room reopens this long; 0 = never */
+    long long topic_wait_ms;    /* [support] topic_wait: a topic room goes to any agent after this; 0 = never */
     struct first_response *first_response; /* [support] first_response_target; NULL: no waits kept */
     bool canned_agents_write;   /* [support] canned_writers = agents: agents change canned replies too */
     const struct support_skills *skills; /* [support] skills; NULL: nobody has a skill */

@@ -10,9 +10,11 @@
 #include "log.h"
 #include "metrics.h"
 #include "plugins/storage_port.h"
+#include "rooms/first_response.h"
 #include "rooms/queue_position.h"
 #include "strmap.h"
 #include "rooms/room_rules.h"
+#include "rooms/topic_wait.h"
 #include "support_skills.h"
 
 #define SWEEP_MS 1000
@@ -45,6 +47,15 @@ long routing_pick(enum support_assign mode, const struct agent_view *agents, siz
     return best;
 }
 
+long routing_pick_room(enum support_assign mode, const struct agent_view *agents, size_t n, size_t max_open,
+                       const char *last, const bool *eligible, bool open_to_all)
+{
+    long pick = routing_pick(mode, agents, n, max_open, last, eligible);
+    if (pick < 0 && eligible && open_to_all)
+        pick = routing_pick(mode, agents, n, max_open, last, NULL);
+    return pick;
+}
+
 struct routing {
     struct rooms *r;
     enum support_assign mode;
@@ -54,10 +65,12 @@ struct routing {
     void *ask_ctx;
     struct event *kick; /* end of this loop turn */
     struct event *sweep;
+    struct event *due; /* the next topic room whose [support] topic_wait ends */
     bool running, again, kicked, closing;
     char last[USER_NAME_MAX + 1]; /* the agent the previous room went to */
     size_t passes, assigned;
     struct queue_position *positions;
+    struct topic_wait *waits; /* when each room in the queue entered it */
     /* The pass under way. */
     struct agent_view *agents;
     char **names;
@@ -66,6 +79,8 @@ struct routing {
     char (*queue)[ROOM_ID_MAX];
     char **owners;
     char **topics; /* NULL: none */
+    int64_t *since; /* when each entered the queue (topic_wait_listed) */
+    int64_t now_ms; /* the pass's clock, for every room of it */
     bool *gone;    /* assigned (or claimed, closed) during this pass */
     size_t nqueue, next;
     long claimant;
@@ -100,6 +115,31 @@ static void tell_positions(struct routing *rt)
     free(left);
 }
 
+/* A topic room left waiting for its skill gets a pass of its own the
+ * moment its [support] topic_wait ends, rather than at the next sweep. */
+static void arm_due(struct routing *rt)
+{
+    long long wait_ms = rt->r->topic_wait_ms;
+    if (wait_ms <= 0)
+        return;
+    int64_t first = INT64_MAX;
+    for (size_t i = 0; i < rt->nqueue; i++) {
+        const char *t = rt->topics[i];
+        if (rt->gone[i] || !t || !support_skills_known(rt->r->skills, t) ||
+            topic_wait_over(wait_ms, rt->since[i], rt->now_ms))
+            continue;
+        if (rt->since[i] + wait_ms < first)
+            first = rt->since[i] + wait_ms;
+    }
+    if (first == INT64_MAX)
+        return;
+    int64_t in_ms = first - clock_wall_ms();
+    if (in_ms < 0)
+        in_ms = 0;
+    struct timeval tv = {in_ms / 1000, (in_ms % 1000) * 1000};
+    event_add(rt->due, &tv);
+}
+
 static void pass_free(struct routing *rt)
 {
     for (size_t i = 0; i < rt->nagents; i++)
@@ -110,6 +150,8 @@ static void pass_free(struct routing *rt)
         free(rt->topics[i]);
     free(rt->owners);
     free(rt->topics);
+    free(rt->since);
+    rt->since = NULL;
     free(rt->gone);
     free(rt->eligible);
     rt->owners = rt->topics = NULL;
@@ -132,6 +174,8 @@ static void pass_end(struct routing *rt)
     }
     if (rt->queue && rt->owners && rt->topics && rt->gone)
         tell_positions(rt);
+    if (rt->queue && rt->topics && rt->gone && rt->since)
+        arm_due(rt);
     pass_free(rt);
     rt->running = false;
     if (rt->again) {
@@ -201,7 +245,11 @@ static void claim_next(struct routing *rt)
         bool routed = topic && support_skills_known(rt->r->skills, topic);
         for (size_t i = 0; i < rt->nagents; i++)
             rt->eligible[i] = !routed || support_agent_has(skills[i], topic);
-        rt->claimant = routing_pick(rt->mode, rt->agents, rt->nagents, max_open, last, rt->eligible);
+        /* A skilled agent first; after [support] topic_wait, any agent
+         * (the sweep and the due timer bring the pass). */
+        bool open_to_all = routed && topic_wait_over(rt->r->topic_wait_ms, rt->since[rt->next], rt->now_ms);
+        rt->claimant =
+            routing_pick_room(rt->mode, rt->agents, rt->nagents, max_open, last, rt->eligible, open_to_all);
         if (rt->claimant >= 0)
             break;
         /* Nobody with its skill is free: it waits, and the rooms behind it
@@ -234,7 +282,8 @@ static void queue_cb(void *ctx, chatd_status st, const struct chatd_room *rooms,
         return;
     }
     if (!(rt->queue = calloc(n ? n : 1, sizeof *rt->queue)) || !(rt->owners = calloc(n ? n : 1, sizeof *rt->owners)) ||
-        !(rt->topics = calloc(n ? n : 1, sizeof *rt->topics)) || !(rt->gone = calloc(n ? n : 1, sizeof *rt->gone))) {
+        !(rt->topics = calloc(n ? n : 1, sizeof *rt->topics)) || !(rt->gone = calloc(n ? n : 1, sizeof *rt->gone)) ||
+        !(rt->since = calloc(n ? n : 1, sizeof *rt->since))) {
         pass_free(rt);
         pass_end(rt);
         return;
@@ -250,6 +299,28 @@ static void queue_cb(void *ctx, chatd_status st, const struct chatd_room *rooms,
             pass_end(rt);
             return;
         }
+    }
+    const char **ids = calloc(n ? n : 1, sizeof *ids);
+    if (!ids) {
+        pass_free(rt);
+        pass_end(rt);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        ids[i] = rt->queue[i];
+    rt->now_ms = clock_wall_ms();
+    /* Out of memory: the rooms it did not hold wait from now (longer). */
+    (void)topic_wait_listed(rt->waits, ids, n, rt->now_ms, rt->since);
+    free(ids);
+    /* A customer's first-response wait began when the room entered the
+     * queue (opened, sent back, reopened), on whichever instance, which
+     * shares it: where this instance keeps it or a copy, that time wins
+     * over its own count. */
+    for (size_t i = 0; rt->r->first_response && i < n; i++) {
+        int64_t since;
+        bool flagged;
+        if (first_response_of(rt->r->first_response, rt->queue[i], &since, &flagged) && since > 0)
+            rt->since[i] = since;
     }
     claim_next(rt);
 }
@@ -294,8 +365,12 @@ static void pass_run(struct routing *rt)
         rt->again = true;
         return;
     }
-    if (rt->mode == SUPPORT_ASSIGN_MANUAL || (rt->is_leader && !rt->is_leader(rt->leader_ctx)))
+    if (rt->mode == SUPPORT_ASSIGN_MANUAL || (rt->is_leader && !rt->is_leader(rt->leader_ctx))) {
+        /* Another instance counts the waits now: should this one route
+         * again, it starts them afresh rather than from times gone stale. */
+        topic_wait_listed(rt->waits, NULL, 0, 0, NULL);
         return;
+    }
     rt->running = true;
     rt->passes++;
     agents_gather(rt->r, agents_cb, rt);
@@ -309,6 +384,12 @@ static void on_kick(evutil_socket_t fd, short what, void *arg)
     pass_run(rt);
 }
 
+static void on_due(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    pass_run(arg);
+}
+
 struct routing *routing_new(struct rooms *r, struct event_base *base, enum support_assign mode,
                             bool (*is_leader)(const void *ctx), const void *leader_ctx)
 {
@@ -318,8 +399,10 @@ struct routing *routing_new(struct rooms *r, struct event_base *base, enum suppo
     *rt = (struct routing){.r = r, .mode = mode, .is_leader = is_leader, .leader_ctx = leader_ctx};
     rt->kick = event_new(base, -1, 0, on_kick, rt);
     rt->sweep = event_new(base, -1, EV_PERSIST, on_kick, rt);
+    rt->due = evtimer_new(base, on_due, rt);
     rt->positions = queue_position_new();
-    if (!rt->kick || !rt->sweep || !rt->positions) {
+    rt->waits = topic_wait_new();
+    if (!rt->kick || !rt->sweep || !rt->due || !rt->positions || !rt->waits) {
         routing_free(rt);
         return NULL;
     }
@@ -336,6 +419,8 @@ void routing_set_mode(struct routing *rt, enum support_assign mode)
     rt->mode = mode;
     if (mode == SUPPORT_ASSIGN_MANUAL) {
         event_del(rt->sweep);
+        event_del(rt->due);
+        topic_wait_listed(rt->waits, NULL, 0, 0, NULL);
         return;
     }
     struct timeval tv = {SWEEP_MS / 1000, (SWEEP_MS % 1000) * 1000};
@@ -349,6 +434,7 @@ void routing_close(struct routing *rt)
         return;
     rt->closing = true;
     event_del(rt->sweep);
+    event_del(rt->due);
 }
 
 void routing_free(struct routing *rt)
@@ -359,8 +445,11 @@ void routing_free(struct routing *rt)
         event_free(rt->kick);
     if (rt->sweep)
         event_free(rt->sweep);
+    if (rt->due)
+        event_free(rt->due);
     pass_free(rt);
     queue_position_free(rt->positions);
+    topic_wait_free(rt->waits);
     free(rt);
 }
 
@@ -382,6 +471,12 @@ void routing_kick(struct routing *rt)
         return;
     }
     routing_heard(rt);
+}
+
+void routing_requeued(struct routing *rt, const char *room_id)
+{
+    if (rt)
+        topic_wait_restart(rt->waits, room_id);
 }
 
 void routing_on_elsewhere(struct routing *rt, void (*ask)(void *ctx), void *ctx)

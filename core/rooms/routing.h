@@ -7,7 +7,10 @@
  * the limit in the same atomic step. A room with a topic goes only to an
  * agent with that skill ([support] skills), unless no agent has it; one
  * that nobody with the skill can take now waits without holding up the
- * rooms behind it.
+ * rooms behind it, for ever or, with [support] topic_wait, until it has
+ * waited that long in the queue (rooms/topic_wait.h; the time of entry
+ * from the customer's first-response wait where it is kept): then, with no
+ * skilled agent free, any available agent takes it.
  * Passes run on triggers (a room opened, completed or closed, an agent
  * connected, gone, away or back) and on a one-second sweep, only on the
  * instance the routing's leader test names, so instances do not race one
@@ -36,6 +39,13 @@ struct event_base;
 long routing_pick(enum support_assign mode, const struct agent_view *agents, size_t n, size_t max_open,
                   const char *last, const bool *eligible);
 
+/* The agent a room goes to: routing_pick among the eligible (the room's
+ * skilled agents); when none of them is available and open_to_all (its
+ * topic_wait is over), routing_pick among every agent. So a skilled agent
+ * available in the same pass still gets it first. */
+long routing_pick_room(enum support_assign mode, const struct agent_view *agents, size_t n, size_t max_open,
+                       const char *last, const bool *eligible, bool open_to_all);
+
 /* is_leader (may be NULL: always) says whether this instance routes. In
  * manual mode the routing is idle until routing_set_mode. */
 struct routing *routing_new(struct rooms *r, struct event_base *base, enum support_assign mode,
@@ -55,6 +65,10 @@ void routing_free(struct routing *rt);
  * it), or, where this instance does not route, ask(ctx) of
  * routing_on_elsewhere. */
 void routing_kick(struct routing *rt);
+/* The room went back to the queue here (a transfer to nobody, a reopen
+ * without its agent): its wait for [support] topic_wait starts again at
+ * the next pass, also when no pass saw it leave the queue. */
+void routing_requeued(struct routing *rt, const char *room_id);
 /* How a kick on an instance that does not route reaches the one that
  * does (the presence channel: it calls routing_heard there). */
 void routing_on_elsewhere(struct routing *rt, void (*ask)(void *ctx), void *ctx);

@@ -133,8 +133,10 @@ static void transferred_cb(void *ctx, chatd_status st, const struct chatd_room *
         return;
     }
     r->events.transferred(r->events.ctx, &op->room_after, op->from, op->user, op->note);
-    if (!op->room_after.agent) /* back in the queue: the customer waits for the next agent */
+    if (!op->room_after.agent) { /* back in the queue: the customer waits for the next agent */
         first_response_wait(r->first_response, room.id, room.owner, clock_wall_ms(), room.last_seq, false);
+        routing_requeued(r->routing, room.id);
+    }
     routing_kick(r->routing); /* a room in the queue, a place free */
     char text[USER_NAME_MAX * 2 + 128];
     transfer_text(op, text, sizeof text);

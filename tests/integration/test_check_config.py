@@ -155,6 +155,22 @@ class CheckConfig(unittest.TestCase):
         p, path = check(s)
         self.assert_one_line(p, path, "[rooms] colour: unknown key")
 
+    def test_support_topic_wait(self):
+        """[support] topic_wait: a duration up to 30 days; anything else is
+        one line naming the file, the section and the key."""
+        for good in ("0", "500ms", "2m", "30d"):
+            with self.subTest(good):
+                s = default_sections(1, 2)
+                s["support"] = {"assign": "round_robin", "skills": "상담원:billing", "topic_wait": good}
+                p, path = check(s)
+                self.assertEqual(p.returncode, 0, p.stderr)
+        for bad in ("soon", "31d", "-1s", "2 분"):
+            with self.subTest(bad):
+                s = default_sections(1, 2)
+                s["support"] = {"topic_wait": bad}
+                p, path = check(s)
+                self.assert_one_line(p, path, "[support] topic_wait: ", "expected a duration", "'%s'" % bad)
+
     def test_presence_offline_grace(self):
         for good in ("5s", "250ms", "0", "1h"):
             with self.subTest(good):

@@ -236,6 +236,7 @@ class ReloadStatic(Sessions, unittest.TestCase):
             ("auth", "user.eve.password", "plain-text", "[auth] user.eve.password: expected pbkdf2-sha256$"),
             ("auth", "colour", "blue", "[auth] colour: unknown key"),
             ("stomp", "allow.bad", "shout /topic/x user", "[stomp] allow.bad: "),
+            ("support", "topic_wait", "soon", "[support] topic_wait: expected a duration"),
             ("nonsense", None, None, "[nonsense] unknown section"),
         ]
         for section, key, value, why in cases:
@@ -244,7 +245,7 @@ class ReloadStatic(Sessions, unittest.TestCase):
                 if key is None:
                     s.sections[section] = {"a": "b"}
                 else:
-                    s.sections[section][key] = value
+                    s.sections.setdefault(section, {})[key] = value
                 # A valid change besides: it must not be applied either.
                 s.sections["auth"]["user.zoe.password"] = hash_password("zoe-pw")
                 s.write_config()

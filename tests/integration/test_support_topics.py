@@ -4,10 +4,14 @@ billing and tessa tech; a customer opens a room about a topic over STOMP
 (SEND /app/support/open) or REST, and the routing gives it to the agent
 with that skill, not to the next in turn; a room without a topic goes to
 anyone; Korean and emoji pass through the routed room; a topic that is
-none is refused on both paths. CHATD_PROFILE: sqlite or postgres."""
+none is refused on both paths. With [support] topic_wait (a server of its
+own), a billing room with no billing agent online goes to the tech agent
+once it has waited that long, not before, and a reload of the value
+applies to a room already waiting. CHATD_PROFILE: sqlite or postgres."""
 import json
 import os
 import shutil
+import signal
 import tempfile
 import unittest
 import urllib.request
@@ -24,45 +28,47 @@ AGENTS = {"billy": "billing", "tessa": "tech"}
 CUSTOMERS = ["topic%d" % i for i in range(1, 8)]
 
 
-class SupportTopics(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.data = tempfile.mkdtemp(prefix="chatd-topics-")
-        profile = os.environ.get("CHATD_PROFILE", "sqlite")
-        cls.pg = PostgreSQL().start() if profile == "postgres" else None
+def start_desk(cls, support, agents=AGENTS, customers=CUSTOMERS):
+    """cls.server: a chatd on the CHATD_PROFILE storage with these agents,
+    customers and a supervisor, and [support] `support`."""
+    cls.data = tempfile.mkdtemp(prefix="chatd-topics-")
+    profile = os.environ.get("CHATD_PROFILE", "sqlite")
+    cls.pg = PostgreSQL().start() if profile == "postgres" else None
 
-        def edit(s):
-            for user in list(AGENTS) + CUSTOMERS + ["boss"]:
-                s["auth"]["user.%s.password" % user] = hash_password(password_of(user))
-            for user in AGENTS:
-                s["auth"]["user.%s.roles" % user] = "agent"
-            for user in CUSTOMERS:
-                s["auth"]["user.%s.roles" % user] = "user"
-            s["auth"]["user.boss.roles"] = "supervisor"
-            # two chats each at a time: a third billing room waits for billy
-            s["support"] = {"assign": "round_robin", "max_chats_per_agent": "2",
-                            "skills": "; ".join("%s:%s" % kv for kv in AGENTS.items())}
-            if cls.pg:
-                s["storage"] = {"plugin": "postgres", "conninfo": cls.pg.conninfo}
-            else:
-                s["storage"] = {"plugin": "sqlite", "path": os.path.join(cls.data, "chat.db")}
+    def edit(s):
+        for user in list(agents) + customers + ["boss"]:
+            s["auth"]["user.%s.password" % user] = hash_password(password_of(user))
+        for user in agents:
+            s["auth"]["user.%s.roles" % user] = "agent"
+        for user in customers:
+            s["auth"]["user.%s.roles" % user] = "user"
+        s["auth"]["user.boss.roles"] = "supervisor"
+        s["support"] = dict(support, skills="; ".join("%s:%s" % kv for kv in agents.items()))
+        if cls.pg:
+            s["storage"] = {"plugin": "postgres", "conninfo": cls.pg.conninfo}
+        else:
+            s["storage"] = {"plugin": "sqlite", "path": os.path.join(cls.data, "chat.db")}
 
-        try:
-            cls.server = Chatd(edit).start()
-        except Exception:
-            if cls.pg:
-                cls.pg.cleanup()
-            raise
+    try:
+        cls.server = Chatd(edit).start()
+    except Exception:
+        if cls.pg:
+            cls.pg.cleanup()
+        raise
 
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.server.stop()
-        finally:
-            cls.server.cleanup()
-            if cls.pg:
-                cls.pg.cleanup()
-            shutil.rmtree(cls.data, ignore_errors=True)
+
+def stop_desk(cls):
+    try:
+        cls.server.stop()
+    finally:
+        cls.server.cleanup()
+        if cls.pg:
+            cls.pg.cleanup()
+        shutil.rmtree(cls.data, ignore_errors=True)
+
+
+class Desk:
+    """What the tests below do as customers, agents and the supervisor."""
 
     def api(self, user):
         return Api(self.server.http_port, user)
@@ -112,6 +118,18 @@ class SupportTopics(unittest.TestCase):
 
     def await_agent(self, customer, rid, agent):
         wait_for(lambda: self.agent_of(customer, rid) == agent, what="%s assigned to %s" % (rid, agent))
+
+
+class SupportTopics(Desk, unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        # two chats each at a time: a third billing room waits for billy,
+        # far shorter than the hour it would wait before tessa may take it
+        start_desk(cls, {"assign": "round_robin", "max_chats_per_agent": "2", "topic_wait": "1h"})
+
+    @classmethod
+    def tearDownClass(cls):
+        stop_desk(cls)
 
     def test_rooms_go_to_the_agents_with_their_topic(self):
         """Two billing rooms both go to billy, though tessa is next in turn
@@ -195,6 +213,81 @@ class SupportTopics(unittest.TestCase):
         self.assertEqual(status, 400, body)
         self.assertEqual(self.api("topic7").get("/api/rooms?scope=mine")[1]["rooms"], [])
 
+
+WAITERS = ["wait%d" % i for i in range(1, 5)]
+
+
+class TopicWait(Desk, unittest.TestCase):
+    """[support] topic_wait: billy (billing) never comes online, tessa
+    (tech) is there. The server starts with an hour's wait, and the test
+    reloads it with a second one."""
+
+    @classmethod
+    def setUpClass(cls):
+        start_desk(cls, {"assign": "round_robin", "topic_wait": "1h"}, customers=WAITERS)
+
+    @classmethod
+    def tearDownClass(cls):
+        stop_desk(cls)
+
+    def reload(self, topic_wait):
+        """chat.ini with [support] topic_wait changed, and SIGHUP: awaits
+        the line that says it was taken."""
+        server = self.server
+        server.sections["support"]["topic_wait"] = topic_wait
+        server.write_config()
+        offset = len(server.read_log())
+        server.proc.send_signal(signal.SIGHUP)
+
+        def outcome():
+            return [line for line in server.read_log()[offset:].splitlines()
+                    if "configuration reloaded" in line or "reload refused" in line]
+        lines = wait_for(outcome, what="the reload's outcome in the log")
+        self.assertIn("configuration reloaded", lines[0])
+
+    def room(self, customer, rid):
+        return self.api(customer).get("/api/rooms/" + rid)[1]
+
+    def added(self, rec, rid):
+        """Awaits tessa's room-added for rid."""
+        rec.wait(lambda: any(f.headers.get("event") == "room-added" and f.headers.get("room") == rid
+                             for f in rec.messages), what="room-added " + rid)
+
+    def test_a_billing_room_goes_to_the_tech_agent_after_the_wait(self):
+        tessa, tessa_rec = self.connect("tessa", "/user/queue/notifications")
+        wait_for(lambda: any(a["user"] == "tessa" and a["status"] == "online"
+                             for a in self.api("boss").get("/api/agents")[1]["agents"]), what="tessa online")
+        # An hour's wait: a tech room opened after the billing room goes to
+        # tessa, so a pass has listed both; the billing room still waits.
+        b1 = self.open_stomp("wait1", "billing")
+        t1 = self.open_rest("wait2", "tech")
+        self.added(tessa_rec, t1)
+        self.assertEqual(self.room("wait2", t1)["agent"], "tessa")
+        first = self.room("wait1", b1)
+        self.assertEqual((first["state"], first["agent"], first["topic"]), ("unassigned", None, "billing"))
+
+        # A second's wait, taken by a reload: it applies to the room
+        # waiting already, which goes to tessa, keeping its topic.
+        self.reload("1s")
+        self.added(tessa_rec, b1)
+        room = self.room("wait1", b1)
+        self.assertEqual((room["agent"], room["topic"]), ("tessa", "billing"))
+        self.assertGreaterEqual(room["assigned_at"] - room["created_at"], 1000)
+
+        # A room opened now waits its second for billy, not less, then is
+        # tessa's too; Korean and emoji reach her through it.
+        b2 = self.open_rest("wait3", "billing")
+        self.added(tessa_rec, b2)
+        room = self.room("wait3", b2)
+        self.assertEqual((room["agent"], room["topic"]), ("tessa", "billing"))
+        self.assertGreaterEqual(room["assigned_at"] - room["created_at"], 1000)
+        tessa.subscribe("/topic/rooms/" + b2, id="b2", receipt="b2")
+        tessa_rec.wait_receipt("b2")
+        customer, customer_rec = self.connect("wait3")
+        customer.send("/app/rooms/%s/send" % b2, TEXT, receipt="m1")
+        customer_rec.wait_receipt("m1")
+        tessa_rec.wait(lambda: any(f.headers.get("event") == "message" and TEXT in f.body
+                                   for f in tessa_rec.messages), what="the customer's message")
 
 if __name__ == "__main__":
     unittest.main()

@@ -2424,9 +2424,14 @@ static void routing_by_skills(void **state)
     assert_int_equal(g.status, ROOM_OK);
     char t2[64];
     F->online[1] = NULL;
+    /* [support] topic_wait: an hour is not over in this pass, so alice,
+     * free but without tech, still does not get it (a timer is armed for
+     * the hour's end, and goes with the routing). */
+    F->rooms.topic_wait_ms = 3600000;
     open_about("고객 t2", "tech", t2);
     routing_wait();
     assigned_to(t2, "");
+    F->rooms.topic_wait_ms = 0;
     AWAIT(support_claim(&F->rooms, t2, "carol", AGENT, got_room, &g), g);
     assert_int_equal(g.status, ROOM_OK);
     assert_string_equal(g.topic, "tech");
@@ -2438,6 +2443,65 @@ static void routing_by_skills(void **state)
         assert_true(g.why[0]);
     }
     routing_wait();
+    F->rooms.skills = NULL;
+    support_skills_free(&skills);
+}
+
+/* [support] topic_wait: a billing room goes to bob (tech) only once it
+ * has waited that long since it entered the queue, which the routing takes
+ * from the customer's first-response wait; alice (billing), available in
+ * the same pass, comes first. Entry times are given, nothing sleeps. */
+static void routing_topic_wait(void **state)
+{
+    (void)state;
+    struct support_skills skills;
+    char why[200];
+    assert_int_equal(support_skills_parse("alice:billing; bob:tech", &skills, why, sizeof why), 0);
+    F->rooms.skills = &skills;
+    F->rooms.first_response = first_response_new(&F->rooms, F->srv.base, 0);
+    assert_non_null(F->rooms.first_response);
+    F->agents[0] = "alice", F->agents[1] = "bob";
+    F->online[0] = "bob";
+    start_routing(SUPPORT_ASSIGN_ROUND_ROBIN, 0);
+    char b1[64], b2[64], n1[64];
+    open_about("고객 빌링😀", "billing", b1);
+    routing_wait();
+    assigned_to(b1, "");
+    assert_true(has_event("position 고객 빌링😀 1 -1"));
+    /* An hour's wait, just begun: it still waits for alice. */
+    F->rooms.topic_wait_ms = 3600000;
+    routing_kick(F->rooms.routing);
+    routing_wait();
+    assigned_to(b1, "");
+    /* It entered the queue two hours ago (sent back on another instance,
+     * say): bob takes it now, and it keeps its topic. */
+    int64_t now = clock_wall_ms();
+    first_response_wait(F->rooms.first_response, b1, "고객 빌링😀", now - 7200000, 0, false);
+    routing_kick(F->rooms.routing);
+    routing_wait();
+    assigned_to(b1, "bob");
+    struct got g;
+    AWAIT(rooms_look_up(&F->rooms, b1, NULL, got_room, &g), g);
+    assert_string_equal(g.topic, "billing");
+    /* The end of its wait moved nobody's place: one position told. */
+    assert_int_equal(count_events("position 고객 빌링😀 "), 1);
+    /* alice takes a room without a topic: bob is next in turn. */
+    F->online[1] = "alice";
+    open_about("고객 n1", NULL, n1);
+    routing_wait();
+    assigned_to(n1, "alice");
+    /* alice gone, a billing room waits; past its wait when she is back,
+     * it is hers all the same, not the next in turn's. */
+    F->online[1] = NULL;
+    open_about("고객 b2", "billing", b2);
+    routing_wait();
+    assigned_to(b2, "");
+    first_response_wait(F->rooms.first_response, b2, "고객 b2", now - 7200000, 0, false);
+    F->online[1] = "alice";
+    routing_kick(F->rooms.routing);
+    routing_wait();
+    assigned_to(b2, "alice");
+    F->rooms.topic_wait_ms = 0;
     F->rooms.skills = NULL;
     support_skills_free(&skills);
 }
@@ -2712,6 +2776,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(agents_status_and_list, setup, teardown),
         cmocka_unit_test_setup_teardown(queue_positions, setup, teardown),
         cmocka_unit_test_setup_teardown(routing_by_skills, setup, teardown),
+        cmocka_unit_test_setup_teardown(routing_topic_wait, setup, teardown),
         cmocka_unit_test_setup_teardown(agents_loads, setup, teardown),
 
         cmocka_unit_test_setup_teardown(content_types_stored, setup, teardown),
