@@ -135,6 +135,10 @@ int desk_run(void);
 /* Runs one worker to the end; returns the exit status. */
 int worker_main(int id, int ctl_fd, int res_fd);
 int write_full(int fd, const void *buf, size_t len);
+/* buf: pattern with its first "%d" replaced by n (bench/text.c). */
+void bench_expand(char *buf, size_t size, const char *pattern, size_t n);
+/* in[0..len) in base64 into out (4 * ((len + 2) / 3) + 1 bytes). */
+void bench_base64(const unsigned char *in, size_t len, char *out);
 int read_full(int fd, void *buf, size_t len);
 
 #endif

@@ -105,35 +105,13 @@ struct desk {
 
 /* ---- small helpers ------------------------------------------------------- */
 
-static void expand_n(char *buf, size_t size, const char *pattern, size_t n)
-{
-    const char *p = strstr(pattern, "%d");
-    if (!p)
-        snprintf(buf, size, "%s", pattern);
-    else
-        snprintf(buf, size, "%.*s%zu%s", (int)(p - pattern), pattern, n, p + 2);
-}
-
 static void basic_auth(char *out, size_t size, const char *login, const char *pass)
 {
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char plain[260];
+    char plain[260], coded[352];
     int n = snprintf(plain, sizeof plain, "%s:%s", login, pass);
     size_t len = n < 0 ? 0 : (size_t)n < sizeof plain ? (size_t)n : sizeof plain - 1;
-    size_t o = snprintf(out, size, "Basic ");
-    const unsigned char *in = (const unsigned char *)plain;
-    for (size_t i = 0; i < len && o + 5 < size; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16;
-        if (i + 1 < len)
-            v |= (uint32_t)in[i + 1] << 8;
-        if (i + 2 < len)
-            v |= in[i + 2];
-        out[o++] = tab[(v >> 18) & 63];
-        out[o++] = tab[(v >> 12) & 63];
-        out[o++] = i + 1 < len ? tab[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < len ? tab[v & 63] : '=';
-    }
-    out[o] = '\0';
+    bench_base64((const unsigned char *)plain, len, coded);
+    snprintf(out, size, "Basic %s", coded);
 }
 
 static void complain(struct desk *d, const char *who, const char *what)
@@ -736,14 +714,14 @@ static void init_session(struct session *s, struct desk *d, enum who who, size_t
     s->idx = (uint32_t)idx;
     s->inst = (int)(idx % (size_t)opt.desk_instances);
     if (who == AGENT) {
-        expand_n(s->login, sizeof s->login, opt.agent_login, idx + 1);
-        expand_n(s->pass, sizeof s->pass, opt.agent_passcode, idx + 1);
+        bench_expand(s->login, sizeof s->login, opt.agent_login, idx + 1);
+        bench_expand(s->pass, sizeof s->pass, opt.agent_passcode, idx + 1);
     } else if (opt.nusers) {
         snprintf(s->login, sizeof s->login, "%s", opt.user_login[idx % opt.nusers]);
         snprintf(s->pass, sizeof s->pass, "%s", opt.user_pass[idx % opt.nusers]);
     } else {
-        expand_n(s->login, sizeof s->login, opt.login, idx + 1);
-        expand_n(s->pass, sizeof s->pass, opt.passcode, idx + 1);
+        bench_expand(s->login, sizeof s->login, opt.login, idx + 1);
+        bench_expand(s->pass, sizeof s->pass, opt.passcode, idx + 1);
     }
     basic_auth(s->auth, sizeof s->auth, s->login, s->pass);
 }

@@ -138,24 +138,6 @@ static uint64_t rnd(struct worker *w)
     return x * 0x2545F4914F6CDD1DULL;
 }
 
-static void base64(const unsigned char *in, size_t len, char *out)
-{
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t o = 0;
-    for (size_t i = 0; i < len; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16;
-        if (i + 1 < len)
-            v |= (uint32_t)in[i + 1] << 8;
-        if (i + 2 < len)
-            v |= in[i + 2];
-        out[o++] = tab[(v >> 18) & 63];
-        out[o++] = tab[(v >> 12) & 63];
-        out[o++] = i + 1 < len ? tab[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < len ? tab[v & 63] : '=';
-    }
-    out[o] = '\0';
-}
-
 /* ---- destinations and users ------------------------------------------ */
 
 static int dest_name(char *buf, size_t size, uint32_t dest, unsigned sub)
@@ -174,17 +156,6 @@ static int dest_name(char *buf, size_t size, uint32_t dest, unsigned sub)
             return snprintf(buf, size, "%sidle.%" PRIu32 ".%u", opt.prefix, dest, sub);
         return snprintf(buf, size, "%sidle.%" PRIu32, opt.prefix, dest);
     }
-}
-
-/* Replaces the first "%d" of pattern with n. */
-static void expand(char *buf, size_t size, const char *pattern, uint32_t n)
-{
-    const char *p = strstr(pattern, "%d");
-    if (!p) {
-        snprintf(buf, size, "%s", pattern);
-        return;
-    }
-    snprintf(buf, size, "%.*s%" PRIu32 "%s", (int)(p - pattern), pattern, n, p + 2);
 }
 
 /* ---- sending ------------------------------------------------------------ */
@@ -382,8 +353,8 @@ static void send_connect(struct conn *c)
         snprintf(login, sizeof login, "%s", opt.user_login[g % opt.nusers]);
         snprintf(pass, sizeof pass, "%s", opt.user_pass[g % opt.nusers]);
     } else {
-        expand(login, sizeof login, opt.login, g);
-        expand(pass, sizeof pass, opt.passcode, g);
+        bench_expand(login, sizeof login, opt.login, g);
+        bench_expand(pass, sizeof pass, opt.passcode, g);
     }
     int n = snprintf(buf, sizeof buf,
                      "CONNECT\naccept-version:1.2\nhost:%s\nlogin:%s\npasscode:%s\nheart-beat:0,0\n\n",
@@ -871,7 +842,7 @@ static bool ws_check_upgrade(struct conn *c, const char *resp, size_t len)
     if (n < 0 || !EVP_Digest(src, (size_t)n, sha, &shalen, EVP_sha1(), NULL))
         return false;
     char expect[32];
-    base64(sha, shalen, expect);
+    bench_base64(sha, shalen, expect);
     const char *h = strstr(low, "\r\nsec-websocket-accept:");
     if (!h)
         return false;
@@ -1216,7 +1187,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
                 uint64_t r = rnd(c->w);
                 memcpy(key + i, &r, 8);
             }
-            base64(key, sizeof key, c->wskey);
+            bench_base64(key, sizeof key, c->wskey);
             evbuffer_add_printf(bufferevent_get_output(c->bev),
                                 "GET %s/000/%s/websocket HTTP/1.1\r\nHost: %s:%s\r\nUpgrade: websocket\r\n"
                                 "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n",
@@ -1228,7 +1199,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
                 uint64_t r = rnd(c->w);
                 memcpy(key + i, &r, 8);
             }
-            base64(key, sizeof key, c->wskey);
+            bench_base64(key, sizeof key, c->wskey);
             char req[2048];
             int n = snprintf(req, sizeof req,
                              "GET %s HTTP/1.1\r\nHost: %s:%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
