@@ -12,11 +12,10 @@ const state = { rooms: [], open: null, watch: null, conv: null, lastTyping: 0, t
 window.__chat = state; // for the browser tests
 
 // Presence of everyone we share a chat with, and ours (desk.js,
-// PresenceBook). autoAway: we set away because the page was hidden
-// (AWAY_AFTER_MS), so showing it again comes back.
-const presence = { book: new PresenceBook(() => showPresence()), autoAway: false, hiddenTimer: null };
+// PresenceBook); hidden a while, the page says away.
+const presence = { book: new PresenceBook(() => showPresence()) };
 state.presence = presence.book.of;
-const AWAY_AFTER_MS = 60000;
+presence.auto = presence.book.awayWhenHidden();
 
 // Everyone of our chats, and ourselves.
 function loadPresence() {
@@ -314,25 +313,10 @@ $("delete").addEventListener("click", async () => {
 
 $("away").addEventListener("click", () => {
   const me = presence.book.of.get(desk.user);
-  presence.autoAway = false;
+  presence.auto.chosen();
   setAway(!(me && me.status === "away"));
 });
 
 document.addEventListener("visibilitychange", () => {
   if (!document.hidden && state.open && state.watch) desk.read(state.open.id, state.watch.lastSeq);
-  // The server cannot tell an idle page from a busy one: hidden a while, we
-  // say away; shown again, back (unless away was chosen by hand).
-  clearTimeout(presence.hiddenTimer);
-  if (!desk.chat || !desk.chat.connected) return;
-  if (document.hidden) {
-    presence.hiddenTimer = setTimeout(() => {
-      const me = presence.book.of.get(desk.user);
-      if (me && me.status === "away") return;
-      presence.autoAway = true;
-      setAway(true);
-    }, AWAY_AFTER_MS);
-  } else if (presence.autoAway) {
-    presence.autoAway = false;
-    setAway(false);
-  }
 });

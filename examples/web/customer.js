@@ -97,6 +97,7 @@ state.reply = reply;
 // away, offline), read when an agent takes the chat and kept by the events.
 const presence = new PresenceBook(() => showAgentPresence());
 state.presence = presence.of;
+presence.awayWhenHidden(); // the agent sees the customer away when the tab is hidden a while
 
 function showAgentPresence() {
   const agent = state.room && state.room.state === "assigned" ? state.room.agent : null;

@@ -6,6 +6,7 @@
 "use strict";
 
 const desk = {
+  awayAfterMs: 60000, // how long a hidden page waits before it says away (PresenceBook)
   user: null,
   chat: null, // the package's ChatClient
   lib: null, // the package's module
@@ -297,6 +298,29 @@ class PresenceBook {
     this.onChange();
   }
   knows(user) { return this.of.has(user); }
+  // The server cannot tell an idle page from a busy one: hidden for
+  // afterMs (desk.awayAfterMs), we say away; shown again, back, unless
+  // away was chosen by hand (chosen() says so, then the page stays away).
+  awayWhenHidden() {
+    let auto = false, timer = null;
+    const set = (away) => desk.chat.setPresence(away ? "away" : "online");
+    document.addEventListener("visibilitychange", () => {
+      clearTimeout(timer);
+      if (!desk.chat || !desk.chat.connected) return;
+      if (document.hidden) {
+        timer = setTimeout(() => {
+          const me = this.of.get(desk.user);
+          if (me && me.status === "away") return;
+          auto = true;
+          set(true);
+        }, desk.awayAfterMs);
+      } else if (auto) {
+        auto = false;
+        set(false);
+      }
+    });
+    return { chosen() { auto = false; clearTimeout(timer); } };
+  }
   text(user) {
     const p = this.of.get(user);
     if (!p) return "offline";

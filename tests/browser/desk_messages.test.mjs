@@ -227,7 +227,7 @@ test("search: the customer in their chat, the agent in the open chat or across t
   await finish(bob);
 });
 
-test("presence dots: the agent's list shows the customer online, away, offline; the customer sees the agent", async () => {
+test("presence dots: the agent's list shows the customer online, away (chosen, or a hidden tab), offline; the customer sees the agent", async () => {
   const agent = await theAgent();
   const [customer, room] = await claimed(agent, "bob");
   const dot = `#mine li[data-room="${room}"] .dot[data-user="bob"]`;
@@ -246,6 +246,17 @@ test("presence dots: the agent's list shows the customer online, away, offline; 
   await customer.screenshot({ path: path.join(SHOTS, "customer-presence.png") });
   await agent.evaluate(() => desk.chat.setPresence("online"));
   await customer.waitForSelector('#agent-dot .dot.online[data-user="agent1"]');
+
+  // bob's tab is hidden a while: his page says away; shown again, back.
+  const visible = (hidden) => customer.evaluate((h) => {
+    desk.awayAfterMs = 50;
+    Object.defineProperty(document, "hidden", { value: h, configurable: true });
+    document.dispatchEvent(new Event("visibilitychange"));
+  }, hidden);
+  await visible(true);
+  await agent.waitForSelector(`${dot}.away`);
+  await visible(false);
+  await agent.waitForSelector(`${dot}.online`);
 
   // bob's page goes: offline, with when he was last seen.
   await say(customer, "잠시 후 다시 올게요 🏃");
