@@ -266,7 +266,8 @@ struct op {
     struct block *args;   /* copies of the call's arguments */
     struct block *ans;    /* the answer's data */
     bool oom;
-    bool careful;         /* an append chain that looks up client ids first */
+    bool careful;         /* an append chain that looks up client ids first; a look-up or a
+                           * page read taken again by its slower, surer form */
     uint64_t cid_hash;    /* an append's (sender, client id), 0 without one */
     int step;
     chatd_status status;
@@ -915,7 +916,124 @@ static bool step_create(struct op *o, MYSQL *my, struct result *r, size_t nr, st
     return false;
 }
 
-/* One room, whole, in one statement: tagged rows of one shape. 0: the
+/* The longest members column of sql_room_one (GROUP_CONCAT's limit, set
+ * for the session at connect): a longer list is cut, and an answer this
+ * close to it is read again by sql_room_all. */
+#define MEMBERS_MAX 1048576 /* as setup_send sets it */
+
+/* One room, whole, in one statement of one row, without a UNION (the
+ * optimizer then reads the room, the reader's mark and the newest message
+ * by their primary keys as constants): ROOM_COLS (0 to 9), ROOM_RATING_COLS
+ * (10 to 13), the members in join order (14: each "role:bytes:user_id",
+ * binary-safe by its length, read by members_parse); for a reader their
+ * read mark (15) and the newest message as MSG_COLS (16 to 27, NULL when
+ * there is none). The parameters: the reader, then the room. */
+static void sql_room_one(struct sb *b, MYSQL *my, const char *id, const char *for_user)
+{
+    sb_add(b, "SELECT " ROOM_COLS ", " ROOM_RATING_COLS ", (SELECT GROUP_CONCAT(mm.role, ':', LENGTH(mm.user_id),"
+              " ':', mm.user_id ORDER BY mm.joined, mm.user_id SEPARATOR '') FROM chatd_members mm"
+              " WHERE mm.room = r.id)");
+    if (for_user) {
+        sb_add(b, ", k.seq, " MSG_COLS " FROM chatd_rooms r LEFT JOIN chatd_marks k ON k.room = r.id"
+                  " AND k.user_id = ");
+        sb_val(b, my, for_user);
+        sb_add(b, " LEFT JOIN chatd_messages m ON m.room = r.id AND m.seq = r.last_seq");
+    } else {
+        sb_add(b, " FROM chatd_rooms r");
+    }
+    sb_add(b, " WHERE r.id = ");
+    sb_val(b, my, id);
+}
+
+/* One entry of sql_room_one's members column at *p: its role, its user
+ * id's bytes and their length; false when malformed or cut short. */
+static bool member_next(const char **p, const char *end, int64_t *role, const char **u, size_t *n)
+{
+    const char *q = *p;
+    int64_t v[2] = {0, 0};
+    for (int i = 0; i < 2; i++) {
+        if (q == end || *q < '0' || *q > '9')
+            return false;
+        while (q < end && *q >= '0' && *q <= '9' && v[i] < INT32_MAX)
+            v[i] = 10 * v[i] + (*q++ - '0');
+        if (q == end || *q++ != ':')
+            return false;
+    }
+    if ((size_t)(end - q) < (size_t)v[1])
+        return false;
+    *role = v[0];
+    *u = q;
+    *n = (size_t)v[1];
+    *p = q + v[1];
+    return true;
+}
+
+/* The members column of sql_room_one into the room; false when it may
+ * have been cut (then sql_room_all reads the room again). */
+static bool members_parse(struct op *o, struct chatd_room *room, const char *s, size_t len)
+{
+    if (!s) {
+        room_set_members(room, NULL, 0, NULL, 0);
+        return true;
+    }
+    if (len + 16 >= MEMBERS_MAX)
+        return false;
+    const char *end = s + len, *p = s, *u;
+    size_t nmembers = 0, nadmins = 0, n;
+    int64_t role;
+    while (p < end) {
+        if (!member_next(&p, end, &role, &u, &n))
+            return false;
+        nmembers++;
+        nadmins += role == 2;
+    }
+    const char **members = nmembers ? arena(o, &o->ans, nmembers * sizeof(char *)) : NULL;
+    const char **admins = nadmins ? arena(o, &o->ans, nadmins * sizeof(char *)) : NULL;
+    size_t nm = 0, na = 0;
+    for (p = s; members && p < end && member_next(&p, end, &role, &u, &n);) {
+        members[nm] = copy_n(o, &o->ans, u, n);
+        if (!members[nm])
+            break;
+        if (admins && na < nadmins && role == 2)
+            admins[na++] = members[nm];
+        nm++;
+    }
+    room_set_members(room, members, nm, admins, na);
+    return true;
+}
+
+/* The row of sql_room_one: 1 found, 0 no such room, -1 read it again
+ * with sql_room_all. */
+static int read_room_row(struct op *o, struct result *res, bool for_user)
+{
+    MYSQL_ROW row;
+    unsigned long *len;
+    if (!res_has_rows(res))
+        return 0;
+    res_rewind(res);
+    if (!(row = res_fetch(res, &len)))
+        return 0;
+    struct chatd_room *room = o->rooms = rooms_alloc(o, 1);
+    if (!room)
+        return 1; /* o->oom */
+    o->n = 1;
+    room_fill(o, room, row, len);
+    room_fill_rating(o, room, row, len, 10);
+    if (!members_parse(o, room, row[14], len[14])) {
+        answer_reset(o);
+        return -1;
+    }
+    if (!for_user)
+        return 1;
+    struct chatd_message *last = NULL;
+    if (row[16] && (last = messages_alloc(o, 1)))
+        message_fill(o, last, o->route, row + 16, len + 16);
+    room_set_reader(room, col_u64(row, 15), last);
+    return 1;
+}
+
+/* One room, whole, in one statement, the careful form of sql_room_one
+ * (members too many for its GROUP_CONCAT): tagged rows of one shape. 0: the
  * room's row (columns 1 to 10 as ROOM_COLS); 1: a member (user, role), in
  * join order; for a reader 2: their read mark (seq), 3: the newest message
  * (columns 1 to 5 as MSG_COLS without the body, the body alone in column
@@ -924,7 +1042,7 @@ static bool step_create(struct op *o, MYSQL *my, struct result *r, size_t nr, st
  * kind in its integer columns 7 to 10, reply_to in column 12); the room's
  * row has its rating in columns 13 to 15 and its topic in 16
  * (ROOM_RATING_COLS). */
-static void sql_room_one(struct sb *b, MYSQL *my, const char *id, const char *for_user)
+static void sql_room_all(struct sb *b, MYSQL *my, const char *id, const char *for_user)
 {
     sb_add(b, "SELECT 0, " ROOM_COLS ", NULL, NULL, " ROOM_RATING_COLS " FROM chatd_rooms r WHERE r.id = ");
     sb_val(b, my, id);
@@ -950,17 +1068,13 @@ static void sql_room_one(struct sb *b, MYSQL *my, const char *id, const char *fo
 static size_t ps_room_one(const char **v, const char *id, const char *for_user)
 {
     size_t n = 0;
-    v[n++] = id;
-    v[n++] = id;
-    if (for_user) {
-        v[n++] = id;
+    if (for_user)
         v[n++] = for_user;
-        v[n++] = id;
-    }
+    v[n++] = id;
     return n;
 }
 
-/* The rows of sql_room_one. False when there is no such room. */
+/* The rows of sql_room_all. False when there is no such room. */
 static bool read_room_one(struct op *o, struct result *res, bool for_user)
 {
     if (!res_has_rows(res))
@@ -1028,14 +1142,34 @@ static bool read_room_one(struct op *o, struct result *res, bool for_user)
 static bool step_get(struct op *o, MYSQL *my, struct result *r, size_t nr, struct sb *b)
 {
     if (o->step == 0) {
-        sql_room_one(b, my, o->route, o->user);
+        if (o->careful)
+            sql_room_all(b, my, o->route, o->user);
+        else
+            sql_room_one(b, my, o->route, o->user);
         return true;
     }
     /* o and the identical look-ups that joined it: the same rows, each
      * read into an answer of its own */
+    if (o->careful) {
+        for (struct op *a = o; a; a = a->more)
+            a->status = read_room_one(a, nr ? &r[0] : NULL, a->user != NULL) ? CHATD_OK : CHATD_ERR_NOT_FOUND;
+        return false;
+    }
+    int found = 1;
+    for (struct op *a = o; a && found >= 0; a = a->more) {
+        found = read_room_row(a, nr ? &r[0] : NULL, a->user != NULL);
+        a->status = found ? CHATD_OK : CHATD_ERR_NOT_FOUND;
+    }
+    if (found >= 0)
+        return false;
+    /* members too many for one column: every look-up again, carefully */
     for (struct op *a = o; a; a = a->more)
-        a->status = read_room_one(a, nr ? &r[0] : NULL, a->user != NULL) ? CHATD_OK : CHATD_ERR_NOT_FOUND;
-    return false;
+        answer_reset(a);
+    o->careful = true;
+    o->step = 0;
+    step_get(o, my, NULL, 0, b);
+    o->step = 0; /* the caller moves it on to 1 */
+    return true;
 }
 
 static bool step_list(struct op *o, MYSQL *my, struct result *r, size_t nr, struct sb *b)
@@ -3043,7 +3177,7 @@ static bool ps_takes(const struct conn *c, const struct op *o)
         return false;
     switch (o->kind) {
     case OP_GET:
-        return true;
+        return !o->careful;
     case OP_HISTORY:
         return !o->careful && ps_size(chain_len(o)) >= 0;
     case OP_REACTIONS: {
@@ -3064,7 +3198,7 @@ static bool ps_send(struct conn *c, struct op *o)
     MYSQL_STMT *s = NULL;
     size_t np = 0;
     if (o->kind == OP_GET) {
-        const char *v[5];
+        const char *v[2];
         np = ps_room_one(v, o->route, o->user);
         for (size_t i = 0; i < np; i++)
             ps_bind_str(c, i, v[i]);
@@ -3555,7 +3689,8 @@ static void setup_send(struct conn *c)
     switch (c->setup_step) {
     case 0:
         sb_add(&c->sql, "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED;"
-                        "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION,NO_ZERO_DATE';"
+                        "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION,NO_ZERO_DATE',"
+                        " group_concat_max_len = 1048576;" /* MEMBERS_MAX */
                         "SET NAMES utf8mb4 COLLATE utf8mb4_bin;"
                         "SELECT GET_LOCK(" MIGRATION_LOCK ", 60);"
                         "CREATE TABLE IF NOT EXISTS chatd_schema (version INT NOT NULL) ENGINE=InnoDB;"

@@ -494,6 +494,79 @@ static void bad_input(const struct chatd_storage_ops *ops, void *state)
     free(big);
 }
 
+/* A room of many members with long names (over a MiB of names in all):
+ * room_get answers every one of them, once each, with and without a
+ * reader, however the plugin carries a member list that long. */
+#define MANY_MEMBERS 5000
+#define MEMBER_NAME 210
+
+struct many {
+    size_t done, n, bad;
+    chatd_status st;
+    bool has_last;
+};
+
+static void many_cb(void *ctx, chatd_status st, const struct chatd_room *r)
+{
+    note_early();
+    struct many *m = ctx;
+    m->st = st;
+    if (r) {
+        m->n = r->nmembers;
+        m->has_last = r->last_message != NULL;
+        bool *seen = calloc(MANY_MEMBERS, sizeof *seen);
+        for (size_t i = 0; seen && i < r->nmembers; i++) {
+            /* "회원🎉-<index>-x…x" */
+            const char *dash = strchr(r->members[i], '-');
+            char *end = NULL;
+            unsigned long k = dash ? strtoul(dash + 1, &end, 10) : MANY_MEMBERS;
+            if (k >= MANY_MEMBERS || seen[k] || strlen(r->members[i]) != MEMBER_NAME)
+                m->bad++;
+            else
+                seen[k] = true;
+        }
+        m->bad += !seen;
+        free(seen);
+    }
+    m->done++;
+}
+
+static void many_members(const struct chatd_storage_ops *ops, void *state)
+{
+    char(*names)[MEMBER_NAME + 1] = calloc(MANY_MEMBERS, sizeof *names);
+    const char **members = calloc(MANY_MEMBERS, sizeof *members);
+    if (!names || !members) {
+        CHECK(false, "many members: out of memory");
+        free(names);
+        free(members);
+        return;
+    }
+    for (size_t i = 0; i < MANY_MEMBERS; i++) {
+        int n = snprintf(names[i], sizeof names[i], "회원🎉-%zu-", i);
+        memset(names[i] + n, 'x', MEMBER_NAME - (size_t)n);
+        members[i] = names[i];
+    }
+    struct chatd_room g = {.size = sizeof(struct chatd_room), .id = "rmany1", .kind = CHATD_ROOM_GROUP,
+                           .state = CHATD_ROOM_OPEN, .title = "많은 회원 🎉", .owner = names[0], .created_ms = 4100,
+                           .members = members, .nmembers = MANY_MEMBERS};
+    struct result r[1];
+    memset(r, 0, sizeof r);
+    CALL(ops->room_create(state, &g, NULL, room_cb, &r[0]));
+    wait_all(r, 1);
+    CHECK(r[0].st == CHATD_OK, "many members: create: %s", chatd_strerror(r[0].st));
+    struct many m[2];
+    memset(m, 0, sizeof m);
+    CALL(ops->room_get(state, "rmany1", NULL, many_cb, &m[0]));
+    CALL(ops->room_get(state, "rmany1", names[7], many_cb, &m[1]));
+    while (!m[0].done || !m[1].done)
+        event_base_loop(H.base, EVLOOP_ONCE);
+    for (size_t i = 0; i < 2; i++)
+        CHECK(m[i].st == CHATD_OK && m[i].n == MANY_MEMBERS && !m[i].bad && !m[i].has_last,
+              "many members (reader %zu): %s n=%zu wrong=%zu", i, chatd_strerror(m[i].st), m[i].n, m[i].bad);
+    free(names);
+    free(members);
+}
+
 static void check_group_roles(const struct chatd_storage_ops *ops, void *state)
 {
     const char *five[] = {"alice", "bob", "carol", "dave", "eve"};
@@ -2581,6 +2654,7 @@ int main(int argc, char **argv)
           chatd_strerror(r[6].st), chatd_strerror(r[7].st));
 
     bad_input(ops, state);
+    many_members(ops, state);
 
     if (ops->size >= offsetof(struct chatd_storage_ops, group_change) + sizeof ops->group_change && ops->group_change)
         check_group_roles(ops, state);
