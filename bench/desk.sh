@@ -31,8 +31,8 @@ log() { printf '[desk %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 for p in "$CHATD" "$BENCH"; do [[ -x $p ]] || die "$p is missing: build first"; done
 command -v jq >/dev/null || die "jq is needed"
-# Each user is two keys of [auth], which holds 1,024 keys at most.
-((CUSTOMERS + AGENTS <= 511)) || die "CUSTOMERS + AGENTS must not pass 511 (the static users of one [auth])"
+# Each user is two keys of [auth], which holds 131,072 keys at most.
+((CUSTOMERS + AGENTS <= 65535)) || die "CUSTOMERS + AGENTS must not pass 65535 (the static users of one [auth])"
 
 WORK=$(mktemp -d /tmp/chatd-desk.XXXXXX)
 PIDS=()

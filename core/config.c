@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,7 @@ void config_free(struct config *c)
             free(s->entries[j].value);
         }
         free(s->entries);
+        strmap_free(&s->index);
         free(s->name);
     }
     free(c->sections);
@@ -53,17 +55,15 @@ struct config_section *config_find(const struct config *c, const char *section)
     return NULL;
 }
 
-static struct config_entry *find_entry(struct config_section *s, const char *key)
+struct config_entry *config_entry_find(const struct config_section *s, const char *key)
 {
-    for (size_t i = 0; s && i < s->nentries; i++)
-        if (strcmp(s->entries[i].key, key) == 0)
-            return &s->entries[i];
-    return NULL;
+    uintptr_t at = s ? (uintptr_t)strmap_get(&s->index, key) : 0;
+    return at ? &s->entries[at - 1] : NULL;
 }
 
 const char *config_get(struct config_section *s, const char *key)
 {
-    struct config_entry *e = find_entry(s, key);
+    struct config_entry *e = config_entry_find(s, key);
     if (!e)
         return NULL;
     e->used = true;
@@ -248,7 +248,7 @@ static int parse_line(struct config *c, const char *line, const char *end, int l
         free(key);
         return -1;
     }
-    if (find_entry(cur, key)) {
+    if (config_entry_find(cur, key)) {
         config_errorf(err, errlen, c, cur->name, key, "line %d: key given twice", lineno);
         free(key);
         return -1;
@@ -274,13 +274,22 @@ static int parse_line(struct config *c, const char *line, const char *end, int l
         free(key);
         return -1;
     }
-    struct config_entry *entries = realloc(cur->entries, (cur->nentries + 1) * sizeof *entries);
-    if (!entries) {
+    if (cur->nentries == cur->capentries) {
+        size_t cap = cur->capentries ? 2 * cur->capentries : 16;
+        struct config_entry *entries = realloc(cur->entries, cap * sizeof *entries);
+        if (!entries) {
+            free(key);
+            free(value);
+            goto oom;
+        }
+        cur->entries = entries;
+        cur->capentries = cap;
+    }
+    if (strmap_put(&cur->index, key, (void *)(uintptr_t)(cur->nentries + 1)) != 0) {
         free(key);
         free(value);
         goto oom;
     }
-    cur->entries = entries;
     cur->entries[cur->nentries++] = (struct config_entry){key, value, lineno, false};
     return 0;
 oom:
@@ -358,7 +367,7 @@ int config_load_file(struct config **out, const char *path, char *err, size_t er
 
 static struct config_entry *get_entry(struct config_section *s, const char *key)
 {
-    struct config_entry *e = find_entry(s, key);
+    struct config_entry *e = config_entry_find(s, key);
     if (e)
         e->used = true;
     return e;

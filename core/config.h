@@ -6,9 +6,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "strmap.h"
+
 #define CONFIG_MAX_VALUE (64 * 1024)
 #define CONFIG_MAX_SECTIONS 256
-#define CONFIG_MAX_KEYS 1024
+/* Keys in one section: room for a static user list of tens of thousands. */
+#define CONFIG_MAX_KEYS 131072
 
 struct config_entry {
     char *key;
@@ -22,6 +25,8 @@ struct config_section {
     int line;
     struct config_entry *entries;
     size_t nentries;
+    size_t capentries;
+    struct strmap index; /* key -> its place in entries, plus one */
 };
 
 struct config {
@@ -37,6 +42,8 @@ int config_load_string(struct config **out, const char *name, const char *text, 
 void config_free(struct config *c);
 
 struct config_section *config_find(const struct config *c, const char *section);
+/* The entry of key, or NULL when absent (or s is NULL); marks nothing. */
+struct config_entry *config_entry_find(const struct config_section *s, const char *key);
 /* The value, or NULL when absent (or s is NULL); marks the key used. */
 const char *config_get(struct config_section *s, const char *key);
 

@@ -60,10 +60,8 @@ static void changes_add(struct changes *c, const char *section, const char *key)
 
 static const char *entry_value(const struct config_section *s, const char *key)
 {
-    for (size_t i = 0; s && i < s->nentries; i++)
-        if (strcmp(s->entries[i].key, key) == 0)
-            return s->entries[i].value;
-    return NULL;
+    const struct config_entry *e = config_entry_find(s, key);
+    return e ? e->value : NULL;
 }
 
 /* Every key of section `name` whose value differs between the two files;

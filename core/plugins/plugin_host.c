@@ -139,10 +139,8 @@ static const char *host_config_get(const struct chatd_host *h, const char *key)
 /* The `plugin` key belongs to the host: hidden from the walk. */
 static size_t plugin_key_index(const struct config_section *s)
 {
-    for (size_t i = 0; i < s->nentries; i++)
-        if (strcmp(s->entries[i].key, "plugin") == 0)
-            return i;
-    return s->nentries;
+    const struct config_entry *e = config_entry_find(s, "plugin");
+    return e ? (size_t)(e - s->entries) : s->nentries;
 }
 
 static size_t host_config_count(const struct chatd_host *h)

@@ -77,7 +77,9 @@ struct job {
 struct auth_static {
     const struct chatd_host *host;
     struct user *users;
-    size_t nusers;
+    size_t nusers, capusers;
+    size_t *by_name;     /* open addressing: a user's place + 1, 0 = empty */
+    size_t by_name_mask;
     struct user dummy;   /* unknown users cost the same time as known ones */
 
     /* Core thread only. */
@@ -168,28 +170,75 @@ static int parse_roles(const char *v, uint32_t *roles)
     return *roles ? rc : -1;
 }
 
+static size_t name_hash(const char *name, size_t len)
+{
+    size_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)name[i]) * 1099511628211ULL;
+    return h;
+}
+
+/* The slot of `by_name` holding the user named name[0..len), or the empty
+ * slot where it would go. */
+static size_t *name_slot(const struct auth_static *a, const char *name, size_t len)
+{
+    for (size_t i = name_hash(name, len) & a->by_name_mask;; i = (i + 1) & a->by_name_mask) {
+        size_t *slot = &a->by_name[i];
+        if (!*slot)
+            return slot;
+        const char *n = a->users[*slot - 1].name;
+        if (strncmp(n, name, len) == 0 && n[len] == '\0')
+            return slot;
+    }
+}
+
 static struct user *find_user(struct auth_static *a, const char *name)
 {
-    for (size_t i = 0; i < a->nusers; i++)
-        if (strcmp(a->users[i].name, name) == 0)
-            return &a->users[i];
-    return NULL;
+    if (!a->by_name)
+        return NULL;
+    size_t *slot = name_slot(a, name, strlen(name));
+    return *slot ? &a->users[*slot - 1] : NULL;
+}
+
+/* Keeps `by_name` at most half full. */
+static int by_name_grow(struct auth_static *a)
+{
+    size_t cap = a->by_name ? 2 * (a->by_name_mask + 1) : 64;
+    size_t *old = a->by_name, old_cap = old ? a->by_name_mask + 1 : 0;
+    if (!(a->by_name = calloc(cap, sizeof *a->by_name))) {
+        a->by_name = old;
+        return -1;
+    }
+    a->by_name_mask = cap - 1;
+    for (size_t i = 0; i < old_cap; i++)
+        if (old[i]) {
+            const char *n = a->users[old[i] - 1].name;
+            *name_slot(a, n, strlen(n)) = old[i];
+        }
+    free(old);
+    return 0;
 }
 
 static struct user *user_get_or_add(struct auth_static *a, const char *name, size_t len)
 {
-    for (size_t i = 0; i < a->nusers; i++)
-        if (strlen(a->users[i].name) == len && strncmp(a->users[i].name, name, len) == 0)
-            return &a->users[i];
-    struct user *users = realloc(a->users, (a->nusers + 1) * sizeof *users);
-    if (!users)
+    if ((!a->by_name || 2 * (a->nusers + 1) > a->by_name_mask + 1) && by_name_grow(a) < 0)
         return NULL;
-    a->users = users;
+    size_t *slot = name_slot(a, name, len);
+    if (*slot)
+        return &a->users[*slot - 1];
+    if (a->nusers == a->capusers) {
+        size_t cap = a->capusers ? 2 * a->capusers : 16;
+        struct user *users = realloc(a->users, cap * sizeof *users);
+        if (!users)
+            return NULL;
+        a->users = users;
+        a->capusers = cap;
+    }
     struct user *u = &a->users[a->nusers];
     memset(u, 0, sizeof *u);
     if (!(u->name = strndup(name, len)))
         return NULL;
-    a->nusers++;
+    *slot = ++a->nusers;
     return u;
 }
 
@@ -447,6 +496,7 @@ static void free_users(struct auth_static *a)
         free(a->users[i].display);
     }
     free(a->users);
+    free(a->by_name);
 }
 
 /* Joins the threads started so far; destroys the lock. */

@@ -5,7 +5,7 @@ import unittest
 
 import stomp
 
-from chatd_harness import OneServer, Recorder, disconnect_quietly, password_of, wait_for
+from chatd_harness import OneServer, Recorder, disconnect_quietly, hash_password, password_of, wait_for
 from stomp_ws import WSConnection12
 
 
@@ -114,6 +114,45 @@ class StompBasic(OneServer):
         self.assertIn(b"MESSAGE\n", out)
         self.assertIn(b"ping\0", out)
         self.assertIn(b"RECEIPT\nreceipt-id:done\n", out)
+
+
+MANY_USERS = 20000
+MANY_PASSWORD = "공유-비밀번호-🔑"
+
+
+def many_static_users(sections):
+    """A static user list of MANY_USERS Korean names with emoji (one hash
+    for all: PBKDF2 of each would be slow to make, not to load)."""
+    digest = hash_password(MANY_PASSWORD)
+    auth = sections["auth"]
+    for i in range(MANY_USERS):
+        auth["user.고객%d😀.password" % i] = digest
+        auth["user.고객%d😀.roles" % i] = "agent" if i % 100 == 0 else "user"
+
+
+class ManyStaticUsers(OneServer):
+    """The static plugin with 20,000 users (40,000 keys in [auth]): every
+    one of them signs in, strangers and wrong passwords do not."""
+
+    edit = staticmethod(many_static_users)
+
+    def connect(self, login, passcode):
+        c = self.raw()
+        c.send("CONNECT", {"accept-version": "1.2", "host": "x", "login": login, "passcode": passcode})
+        return c
+
+    def test_first_middle_and_last_users_sign_in(self):
+        for i in (0, MANY_USERS // 2 + 7, MANY_USERS - 1):
+            f = self.connect("고객%d😀" % i, MANY_PASSWORD).expect("CONNECTED")
+            self.assertEqual(f.headers["user-name"], "고객%d😀" % i)
+        # the users of the default list are still there
+        self.raw("alice")
+
+    def test_strangers_and_wrong_passwords_are_refused(self):
+        for login, passcode in (("고객%d😀" % MANY_USERS, MANY_PASSWORD), ("고객1", MANY_PASSWORD),
+                                ("고객5😀", "wrong")):
+            err = self.connect(login, passcode).expect("ERROR")
+            self.assertEqual(err.headers.get("message"), "bad credentials")
 
 
 if __name__ == "__main__":

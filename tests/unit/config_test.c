@@ -149,6 +149,50 @@ static void missing_file(void **state)
     assert_string_equal(err, "/nonexistent/chat.ini: cannot open: No such file or directory");
 }
 
+/* A section of tens of thousands of keys (a static user list) loads, each
+ * key is found by name, a repeated one is refused with its line, and the
+ * section's limit is one line naming it. */
+static void large_sections(void **state)
+{
+    (void)state;
+    enum { USERS = 40000 };
+    size_t cap = (size_t)USERS * 64 + 64;
+    char *text = malloc(cap);
+    assert_non_null(text);
+    size_t n = (size_t)snprintf(text, cap, "[auth]\nplugin = static\n");
+    for (int i = 0; i < USERS; i++)
+        n += (size_t)snprintf(text + n, cap - n, "user.\xea\xb9\x80%d\xf0\x9f\x98\x80.roles = user\n", i);
+    struct config *c = load(text);
+    struct config_section *s = config_find(c, "auth");
+    assert_int_equal(s->nentries, USERS + 1);
+    char key[64];
+    for (int i = 0; i < USERS; i += 997) {
+        snprintf(key, sizeof key, "user.\xea\xb9\x80%d\xf0\x9f\x98\x80.roles", i);
+        assert_string_equal(config_get(s, key), "user");
+    }
+    assert_string_equal(config_entry_find(s, "plugin")->value, "static");
+    assert_null(config_entry_find(s, "user.\xea\xb9\x80.roles"));
+    config_free(c);
+
+    n += (size_t)snprintf(text + n, cap - n, "user.\xea\xb9\x80%d\xf0\x9f\x98\x80.roles = admin\n", 17);
+    char expected[160];
+    snprintf(expected, sizeof expected,
+             "t.ini: [auth] user.\xea\xb9\x80" "17\xf0\x9f\x98\x80.roles: line %d: key given twice", USERS + 3);
+    load_fails(text, expected);
+    free(text);
+
+    size_t big = ((size_t)CONFIG_MAX_KEYS + 1) * 16 + 16;
+    text = malloc(big);
+    assert_non_null(text);
+    n = (size_t)snprintf(text, big, "[s]\n");
+    for (int i = 0; i <= CONFIG_MAX_KEYS; i++)
+        n += (size_t)snprintf(text + n, big - n, "k%d = 1\n", i);
+    snprintf(expected, sizeof expected, "t.ini: [s] k%d: line %d: more than %d keys in the section", CONFIG_MAX_KEYS,
+             CONFIG_MAX_KEYS + 2, CONFIG_MAX_KEYS);
+    load_fails(text, expected);
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -159,6 +203,7 @@ int main(void)
         cmocka_unit_test(typed_getters),
         cmocka_unit_test(unused_keys_are_found),
         cmocka_unit_test(missing_file),
+        cmocka_unit_test(large_sections),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
