@@ -2,13 +2,15 @@ import { Client, type IFrame, type IMessage, type IStompSocket, type StompSubscr
 
 import { backoffDelay } from "./backoff.js";
 import { ChatdClosedError, ChatdError } from "./errors.js";
-import { notification, presenceEvent, supportQueueEvent } from "./events.js";
+import { notification, presenceEvent, supportAgentsEvent, supportQueueEvent } from "./events.js";
 import { basicAuth, type FetchLike, RestApi } from "./rest.js";
 import { ChatRoom, Rooms } from "./room.js";
 import { resolveSocketFactory, type WebSocketConstructor } from "./socket.js";
 import { SupportDesk } from "./support.js";
 import { tokenExpiry } from "./token.js";
-import type { Message, Notification, NotificationHandlers, PresenceEvent, SupportDeskEvent } from "./types.js";
+import type {
+  AgentStatusEvent, Message, Notification, NotificationHandlers, PresenceEvent, SupportDeskEvent,
+} from "./types.js";
 import { RoomWatch, type WatchHost } from "./watch.js";
 
 export interface ConnectOptions {
@@ -235,9 +237,13 @@ export class ChatClient implements WatchHost {
     return this.rest.request("GET", "/api/search?" + p.toString());
   }
 
-  /** Agents, supervisors: an agent's status or load changed (/topic/support/agents). */
-  onAgents(cb: () => void): Listening {
-    return this.listen("/topic/support/agents", () => cb());
+  /** Agents, supervisors: an agent's status changed (/topic/support/agents), as an AgentStatusEvent
+   * (an event this client does not know is left out). */
+  onAgents(cb: (event: AgentStatusEvent) => void): Listening {
+    return this.listen("/topic/support/agents", (frame) => {
+      const e = supportAgentsEvent(frame);
+      if (e) cb(e);
+    });
   }
 
   /** Personal events on /user/queue/notifications; returns a function that stops them, with `ready`

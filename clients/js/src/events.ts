@@ -9,11 +9,12 @@
 import type { IMessage } from "@stomp/stompjs";
 
 import type {
-  NotificationsBodies, NotificationsEventName, PresenceBodies, PresenceEventName, RoomTopicBodies, RoomTopicEventName, SchemaRoom, SchemaRoomId,
+  NotificationsBodies, NotificationsEventName, PresenceBodies, PresenceEventName, RoomNotesBodies, RoomNotesEventName,
+  RoomTopicBodies, RoomTopicEventName, SchemaRoom, SchemaRoomId, SupportAgentsBodies, SupportAgentsEventName,
   SupportQueueBodies, SupportQueueEventName,
 } from "./events.gen.js";
 import type {
-  Message, Notification, NotificationMap, PresenceEvent, Room, RoomEvent, RoomEventMap, SupportDeskEvent,
+  AgentStatusEvent, Message, NotesEvent, Notification, NotificationMap, PresenceEvent, Room, RoomEvent, RoomEventMap, SupportDeskEvent,
   SupportTransferEvent,
 } from "./types.js";
 
@@ -192,5 +193,34 @@ const presence: { [K in Same<"presence", PresenceEventName>]: (frame: IMessage, 
 /** A /user/queue/presence event, or null. */
 export function presenceEvent(frame: IMessage): PresenceEvent | null {
   const parse = parserOf(presence, frame.headers.event ?? "presence");
+  return parse ? parse(frame, json(frame)) : null;
+}
+
+/** /topic/rooms/{room}/notes: every event name of the schema's room-notes channel, each a NotesEvent. */
+const roomNotes: {
+  [K in Same<NotesEvent["type"], RoomNotesEventName>]:
+    (frame: IMessage, body: RoomNotesBodies[K]) => NotesEvent & { type: K };
+} = {
+  note: (frame) => ({ type: "note", note: frameMessage(frame) }),
+  transferred: (f, b) => ({ type: "transferred", room: b.room ?? f.headers.room, from: b.from, to: b.to ?? null, by: b.by }),
+};
+
+/** A /topic/rooms/{room}/notes event, or null. A note's body is the note's text, not JSON. */
+export function roomNotesEvent(frame: IMessage): NotesEvent | null {
+  const parse = parserOf(roomNotes, frame.headers.event);
+  return parse ? parse(frame, frame.headers.event === "note" ? frame.body : json(frame)) : null;
+}
+
+/** /topic/support/agents: its one event, `agent-status`, as an AgentStatusEvent. */
+const supportAgents: {
+  [K in Same<AgentStatusEvent["type"], SupportAgentsEventName>]:
+    (frame: IMessage, body: SupportAgentsBodies[K]) => AgentStatusEvent;
+} = {
+  "agent-status": (_f, b) => ({ type: "agent-status", user: b.user, status: b.status }),
+};
+
+/** A /topic/support/agents event, or null. */
+export function supportAgentsEvent(frame: IMessage): AgentStatusEvent | null {
+  const parse = parserOf(supportAgents, frame.headers.event);
   return parse ? parse(frame, json(frame)) : null;
 }

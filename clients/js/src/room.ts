@@ -1,8 +1,8 @@
 import type { ChatClient, Listening } from "./client.js";
-import { frameMessage } from "./events.js";
+import { roomNotesEvent } from "./events.js";
 import { newClientId } from "./ids.js";
 import type { ChatdError } from "./errors.js";
-import type { GroupRole, Message, MessagesPage, Reaction, Room, RoomHandlers, RoomScope } from "./types.js";
+import type { GroupRole, Message, MessagesPage, NotesEvent, Reaction, Room, RoomHandlers, RoomScope } from "./types.js";
 import type { RoomWatch } from "./watch.js";
 
 const enc = encodeURIComponent;
@@ -204,14 +204,18 @@ export class ChatRoom {
   /**
    * The room's new notes live, each once, kept across reconnects: every SUBSCRIBE asks for the notes
    * after the newest delivered (`since-seq`), from `sinceSeq` on (default 0: every note first).
+   * `onTransferred` hears the room handed on (the channel's `transferred` event).
    * Returns a function that stops it, with `ready`.
    */
-  watchNotes(onNote: (note: Message) => void, opts: { sinceSeq?: number } = {}): Listening {
+  watchNotes(onNote: (note: Message) => void,
+             opts: { sinceSeq?: number; onTransferred?: (e: NotesEvent & { type: "transferred" }) => void } = {}): Listening {
     const seen = new Set<number>();
     let last = opts.sinceSeq ?? 0;
     return this.client.listen("/topic/rooms/" + this.id + "/notes", (frame) => {
-      if (frame.headers.event !== "note") return;
-      const note = frameMessage(frame);
+      const e = roomNotesEvent(frame);
+      if (e?.type === "transferred") opts.onTransferred?.(e);
+      if (e?.type !== "note") return;
+      const note = e.note;
       if (note.seq <= (opts.sinceSeq ?? 0) || seen.has(note.seq)) return;
       seen.add(note.seq);
       while (seen.has(last + 1)) last++;

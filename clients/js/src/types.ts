@@ -224,6 +224,18 @@ export interface SupportSlaBreachedEvent {
 export type SupportDeskEvent = SupportQueueEvent | SupportTransferEvent | SupportRatedEvent | SupportSlaBreachedEvent;
 
 /** /user/queue/presence: a person the user shares a room with changed status. */
+/** /topic/support/agents: an agent's availability changed. */
+export interface AgentStatusEvent {
+  type: "agent-status";
+  user: string;
+  status: "online" | "away" | "offline";
+}
+
+/** /topic/rooms/{room}/notes: a new internal note, or the room handed on (agents and supervisors). */
+export type NotesEvent =
+  | { type: "note"; note: Message }
+  | { type: "transferred"; room: string; from: string; to: string | null; by: string };
+
 export interface PresenceEvent {
   user: string;
   status: "online" | "away" | "offline";

@@ -9,7 +9,7 @@ import os from "node:os";
 import path from "node:path";
 
 import { backoffDelay, connect, isVisitor, userLabel } from "../dist/index.js";
-import { notification, supportQueueEvent } from "../dist/events.js";
+import { notification, roomNotesEvent, supportAgentsEvent, supportQueueEvent } from "../dist/events.js";
 import { cuttableSockets, next, passwordOf, startChatd, waitFor } from "./server.mjs";
 
 const KOREAN = "안녕하세요 😀";
@@ -217,6 +217,49 @@ describe("internal notes", () => {
 
 describe("the desk's events", () => {
   const frame = (headers, body) => ({ headers, body: JSON.stringify(body) });
+
+  test("agent-status and the notes channel's events are typed; unknown ones are left out", () => {
+    assert.deepEqual(supportAgentsEvent(frame({ event: "agent-status" }, { user: "상담원😀", status: "away" })),
+                     { type: "agent-status", user: "상담원😀", status: "away" });
+    assert.equal(supportAgentsEvent(frame({ event: "agent-load" }, { user: "a" })), null);
+    const note = roomNotesEvent({ headers: { event: "note", room: "r1", seq: "3", sender: "민지", "message-id": "m3",
+                                             timestamp: "7", kind: "note" }, body: "메모 🔒" });
+    assert.equal(note.type, "note");
+    assert.deepEqual([note.note.seq, note.note.sender, note.note.body, note.note.kind], [3, "민지", "메모 🔒", "note"]);
+    assert.deepEqual(roomNotesEvent(frame({ event: "transferred", room: "r1" }, { room: "r1", from: "a", to: null, by: "a" })),
+                     { type: "transferred", room: "r1", from: "a", to: null, by: "a" });
+    assert.equal(roomNotesEvent(frame({ event: "pinned" }, {})), null);
+  });
+
+  test("onAgents() hears an agent go away and come back, typed", async () => {
+    const watcher = await login("agent1");
+    const got = [];
+    const l = watcher.onAgents((e) => got.push(e));
+    await l.ready;
+    const other = await login("agent2");
+    await other.support.setStatus("away");
+    await waitFor(() => got.some((e) => e.user === "agent2" && e.status === "away"), "agent2 away");
+    await other.support.setStatus("online");
+    await waitFor(() => got.some((e, i) => i > got.findIndex((x) => x.status === "away") && e.user === "agent2" &&
+                                         e.status === "online"), "agent2 back");
+    assert.ok(got.every((e) => e.type === "agent-status"));
+    l();
+  });
+
+  test("watchNotes() hears the room handed on", async () => {
+    const customer = await login("alice");
+    const agent = await login("agent1");
+    const room = await customer.rooms.openSupport();
+    await agent.room(room.id).claim();
+    const moves = [];
+    const w = agent.room(room.id).watchNotes(() => {}, { onTransferred: (e) => moves.push(e) });
+    await w.ready;
+    await agent.room(room.id).transfer(null, "다음 분께 🙏");
+    await waitFor(() => moves.length === 1, "the transfer on the notes channel");
+    assert.deepEqual(moves[0], { type: "transferred", room: room.id, from: "agent1", to: null, by: "agent1" });
+    w();
+    await customer.room(room.id).close();
+  });
 
   test("queue-position, sla-breached and rated are typed", () => {
     assert.deepEqual(notification(frame({ event: "queue-position" }, { room: "r1", position: 2, estimated_wait_ms: 90000 })),
