@@ -35,14 +35,15 @@ struct metrics {
     uint64_t delivery_latency[10];
     double delivery_latency_sum;
     /* The support desk (rooms/routing.c): unassigned rooms as this
-     * instance's last routing pass left them; seconds from opening to
+     * instance's last routing pass left them; seconds from entering the
+     * queue (opened, sent back, reopened: routing_queued_since) to
      * automatic assignment, buckets le 1,5,10,30,60,120,300,600,1800,+Inf. */
     uint64_t support_queue;
     uint64_t assign_wait[10];
     double assign_wait_sum;
     /* Service levels (rooms/first_response.c, rooms/support.c), seconds:
-     * opening to assignment, by hand or automatic (wait buckets); opening
-     * to the first agent message (wait buckets); assignment to completion
+     * entering the queue to assignment, by hand or automatic (wait
+     * buckets); opening to the first agent message (wait buckets); assignment to completion
      * (handle buckets, le 60,300,600,900,1800,3600,7200,14400,28800,+Inf);
      * waits that passed [support] first_response_target. */
     uint64_t support_wait[10];

@@ -167,10 +167,12 @@ static void metrics_write(struct rest_call *c, const struct agent_view *agents, 
     histogram(f, "chatd_delivery_seconds", "SEND to delivery by this instance of room messages (clocks of instances)",
               latency_le, m->delivery_latency, m->delivery_latency_sum);
     histogram(f, "chatd_support_assign_wait_seconds",
-              "support rooms' wait from opening to automatic assignment by this instance", wait_le, m->assign_wait,
-              m->assign_wait_sum);
+              "support rooms' wait from entering the queue (opened, sent back, reopened) to automatic assignment by "
+              "this instance",
+              wait_le, m->assign_wait, m->assign_wait_sum);
     histogram(f, "chatd_support_wait_seconds",
-              "support rooms' wait from opening to assignment (claimed by hand or automatically) on this instance",
+              "support rooms' wait from entering the queue (opened, sent back, reopened) to assignment (claimed by "
+              "hand or automatically) on this instance",
               wait_le, m->support_wait, m->support_wait_sum);
     histogram(f, "chatd_support_first_response_seconds",
               "support rooms' wait from opening to the first agent message (rooms opened on this instance)", wait_le,

@@ -24,7 +24,8 @@ struct queued_room {
 struct queue_position *queue_position_new(void);
 void queue_position_free(struct queue_position *q);
 
-/* A room was assigned after waiting wait_ms (clamped at 0). */
+/* A room was assigned after waiting wait_ms (clamped at 0) since it last
+ * entered the queue (routing_queued_since), not since its opening. */
 void queue_position_assigned(struct queue_position *q, int64_t wait_ms);
 /* The estimate for the position'th in the queue (1 = next): position
  * times the mean of the last QUEUE_WAIT_SAMPLES assignment waits; -1

@@ -88,6 +88,26 @@ struct routing {
 
 static void pass_run(struct routing *rt);
 
+/* The start of the room's first-response wait where one is kept (this
+ * instance's or a copy of another's): since_ms is left alone otherwise. */
+static bool wait_began(const struct rooms *r, const char *room_id, int64_t *since_ms)
+{
+    int64_t since;
+    bool flagged;
+    if (!r->first_response || !first_response_of(r->first_response, room_id, &since, &flagged) || since <= 0)
+        return false;
+    *since_ms = since;
+    return true;
+}
+
+int64_t routing_queued_since(const struct rooms *r, const char *room_id, int64_t fallback_ms)
+{
+    int64_t since = fallback_ms;
+    if (!wait_began(r, room_id, &since) && r->routing)
+        (void)topic_wait_since(r->routing->waits, room_id, &since);
+    return since;
+}
+
 /* What is left of the queue, oldest first, told to its customers: each
  * one's place is counted in its own line, the room's topic when some agent
  * has that skill, else the one line of every other room (""). */
@@ -200,7 +220,9 @@ static void claimed_cb(void *ctx, chatd_status st, const struct chatd_room *answ
         a->open++;
         snprintf(rt->last, sizeof rt->last, "%s", a->name);
         rt->assigned++;
-        int64_t waited = room.assigned_ms - room.created_ms;
+        /* From its latest entry into the queue, the time topic_wait
+         * counted from in this pass, not from its opening. */
+        int64_t waited = room.assigned_ms - rt->since[rt->next];
         queue_position_assigned(rt->positions, waited);
         if (r->metrics) {
             metrics_observe_wait(r->metrics->assign_wait, &r->metrics->assign_wait_sum, waited);
@@ -316,12 +338,8 @@ static void queue_cb(void *ctx, chatd_status st, const struct chatd_room *rooms,
      * queue (opened, sent back, reopened), on whichever instance, which
      * shares it: where this instance keeps it or a copy, that time wins
      * over its own count. */
-    for (size_t i = 0; rt->r->first_response && i < n; i++) {
-        int64_t since;
-        bool flagged;
-        if (first_response_of(rt->r->first_response, rt->queue[i], &since, &flagged) && since > 0)
-            rt->since[i] = since;
-    }
+    for (size_t i = 0; i < n; i++)
+        (void)wait_began(rt->r, rt->queue[i], &rt->since[i]);
     claim_next(rt);
 }
 

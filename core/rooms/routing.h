@@ -22,6 +22,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "rooms/availability.h"
 #include "rooms/rooms.h"
@@ -69,6 +70,13 @@ void routing_kick(struct routing *rt);
  * without its agent): its wait for [support] topic_wait starts again at
  * the next pass, also when no pass saw it leave the queue. */
 void routing_requeued(struct routing *rt, const char *room_id);
+/* When the room entered the queue for the last time (opened, sent back by
+ * a transfer, reopened), as [support] topic_wait counts it: the start of
+ * its customer's first-response wait where r keeps one (shared by the
+ * instances), else the first pass of r's routing that listed it since it
+ * entered, else fallback_ms (its opening). The assignment waits (the
+ * histograms of /metrics, the queue estimate) count from it. */
+int64_t routing_queued_since(const struct rooms *r, const char *room_id, int64_t fallback_ms);
 /* How a kick on an instance that does not route reaches the one that
  * does (the presence channel: it calls routing_heard there). */
 void routing_on_elsewhere(struct routing *rt, void (*ask)(void *ctx), void *ctx);

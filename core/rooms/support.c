@@ -132,7 +132,7 @@ static void decided_cb(void *ctx, chatd_status st, const struct chatd_room *answ
     if (a.status == ROOM_OK && op->claim) {
         if (r->metrics)
             metrics_observe_wait(r->metrics->support_wait, &r->metrics->support_wait_sum,
-                                 room.assigned_ms - room.created_ms);
+                                 room.assigned_ms - routing_queued_since(r, room.id, room.created_ms));
         r->events.claimed(r->events.ctx, &room);
     } else if (a.status == ROOM_OK) {
         /* When the agent took it is in the room as the storage answers

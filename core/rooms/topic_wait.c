@@ -59,4 +59,13 @@ void topic_wait_restart(struct topic_wait *tw, const char *room_id)
         strmap_del(&tw->since, room_id);
 }
 
+bool topic_wait_since(const struct topic_wait *tw, const char *room_id, int64_t *since_ms)
+{
+    intptr_t kept = tw && room_id ? (intptr_t)strmap_get(&tw->since, room_id) : 0;
+    if (!kept)
+        return false;
+    *since_ms = (int64_t)kept;
+    return true;
+}
+
 size_t topic_wait_count(const struct topic_wait *tw) { return tw ? tw->since.count : 0; }

@@ -11,7 +11,9 @@
  * that listed the room in the queue. Every entry asks for a pass at once,
  * so that is the moment of entry give or take a broker round trip; after
  * a restart or a change of routing instance such waits start again from
- * the first pass there: a wait may grow, never shorten. */
+ * the first pass there: a wait may grow, never shorten. The assignment
+ * waits of /metrics and the queue estimate count from the same time
+ * (routing_queued_since). */
 #ifndef CHATD_TOPIC_WAIT_H
 #define CHATD_TOPIC_WAIT_H
 
@@ -42,6 +44,11 @@ int topic_wait_listed(struct topic_wait *tw, const char *const *ids, size_t n, i
  * reopened), maybe between two passes that both list it: its wait starts
  * at the next pass. */
 void topic_wait_restart(struct topic_wait *tw, const char *room_id);
+
+/* When the record has room_id entering the queue (the first pass that
+ * listed it since it last entered): false when it holds no time for it
+ * (not listed yet, forgotten, restarted). */
+bool topic_wait_since(const struct topic_wait *tw, const char *room_id, int64_t *since_ms);
 
 /* Rooms the record holds (tests). */
 size_t topic_wait_count(const struct topic_wait *tw);

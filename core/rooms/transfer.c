@@ -161,7 +161,7 @@ static void assigned_cb(void *ctx, chatd_status st, const struct chatd_room *ans
     struct chatd_room room = storage_room(r->storage, answer, 0);
     if (r->metrics)
         metrics_observe_wait(r->metrics->support_wait, &r->metrics->support_wait_sum,
-                             room.assigned_ms - room.created_ms);
+                             room.assigned_ms - routing_queued_since(r, room.id, room.created_ms));
     r->events.claimed(r->events.ctx, &room);
     r->events.added(r->events.ctx, op->to, room.id, &room);
     finish(op, &(struct room_answer){ROOM_OK, NULL}, &room);

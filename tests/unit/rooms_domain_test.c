@@ -33,6 +33,7 @@
 #include "rooms/read_marks.h"
 #include "rooms/rooms.h"
 #include "rooms/queue_position.h"
+#include "rooms/room_rules.h"
 #include "support_skills.h"
 #include "rooms/rating.h"
 #include "rooms/canned_replies.h"
@@ -2549,6 +2550,117 @@ static void queue_positions(void **state)
     queue_position_free(q);
 }
 
+static void stored(void *ctx, chatd_status st, const struct chatd_room *room)
+{
+    (void)room;
+    assert_int_equal(st, CHATD_OK);
+    *(bool *)ctx = true;
+}
+
+/* A support room opened at opened_ms and claimed by agent at assigned_ms,
+ * on another instance, say: straight into the storage, times given. */
+static void support_room_at(const char *customer, int64_t opened_ms, const char *agent, int64_t assigned_ms,
+                            char out[64])
+{
+    char id[40], key[600];
+    room_new_id(id);
+    snprintf(out, 64, "%s", id);
+    const char *members[] = {customer};
+    struct chatd_room room = {.id = id, .kind = CHATD_ROOM_SUPPORT, .owner = customer, .created_ms = opened_ms,
+                              .state = CHATD_ROOM_OPEN, .members = members, .nmembers = 1};
+    support_unique_key(key, sizeof key, customer);
+    void *st;
+    const struct chatd_storage_ops *ops = storage_ops(F->rooms.storage, &st);
+    bool done = false;
+    ops->room_create(st, &room, key, stored, &done);
+    run_until(&done);
+    done = false;
+    ops->room_claim(st, id, agent, assigned_ms, stored, &done);
+    run_until(&done);
+}
+
+/* The estimate told to customer at position, from the recorded events. */
+static long long estimate_told(const char *customer, size_t position)
+{
+    char prefix[160];
+    snprintf(prefix, sizeof prefix, "position %s %zu ", customer, position);
+    long long wait_ms = -2;
+    for (size_t i = 0; i < F->nevents; i++)
+        if (strncmp(F->events[i], prefix, strlen(prefix)) == 0)
+            wait_ms = strtoll(F->events[i] + strlen(prefix), NULL, 10);
+    return wait_ms;
+}
+
+/* The assignment waits (both histograms, the queue estimate) count from
+ * the room's latest entry into the queue, not from its opening: a room
+ * opened two hours ago and with an agent for the last hour waits from its
+ * transfer back, then from each reopen, not for hours, whether the routing,
+ * an agent's claim or a supervisor assigns it. Nothing sleeps: a wait here
+ * is well under a second, one from the opening two hours. */
+static void assignment_waits_from_queue_entry(void **state)
+{
+    (void)state;
+    F->rooms.first_response = first_response_new(&F->rooms, F->srv.base, 0);
+    assert_non_null(F->rooms.first_response);
+    F->rooms.reopen_window_ms = 3600000;
+    F->agents[0] = "agent1", F->agents[1] = "agent2";
+    F->online[0] = "agent1";
+    int64_t now = clock_wall_ms();
+    char back[64], behind[64];
+    support_room_at("고객 돌아옴😀", now - 7200000, "agent1", now - 3600000, back);
+    struct got g;
+    /* Handed back to the queue; another customer comes after it. */
+    assert_int_equal(transfer_as(back, "agent1", AGENT, NULL, NULL, &g), ROOM_OK);
+    assert_int_equal(g.state, CHATD_ROOM_OPEN);
+    open_for("고객 뒤😀", behind);
+    /* The routing gives it to agent1 (one chat at most): its wait is the
+     * one since its return, and so is the estimate of the room behind. */
+    start_routing(SUPPORT_ASSIGN_ROUND_ROBIN, 1);
+    routing_kick(F->rooms.routing);
+    routing_wait();
+    assigned_to(back, "agent1");
+    assigned_to(behind, "");
+    assert_int_equal(histogram_count(F->metrics.assign_wait), 1);
+    assert_int_equal(F->metrics.assign_wait[0], 1); /* le 1 s */
+    assert_int_equal(histogram_count(F->metrics.support_wait), 1);
+    assert_int_equal(F->metrics.support_wait[0], 1);
+    long long estimate = estimate_told("고객 뒤😀", 1);
+    assert_true(estimate >= 0 && estimate <= 1000);
+
+    /* Completed: the room behind goes to agent1 (a wait from its opening,
+     * its only entry). Reopened by its customer while agent1 is away: back
+     * in the queue, agent2 claims it by hand, its wait since the reopen. */
+    AWAIT(support_complete(&F->rooms, back, "agent1", AGENT, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    routing_wait();
+    assigned_to(behind, "agent1");
+    F->away[0] = "agent1";
+    assert_int_equal(send_text(back, "고객 돌아옴😀", "또 왔어요 😀", NULL), ROOM_OK);
+    routing_wait();
+    assigned_to(back, "");
+    AWAIT(support_claim(&F->rooms, back, "agent2", AGENT, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    assert_int_equal(histogram_count(F->metrics.support_wait), 3);
+    assert_int_equal(F->metrics.support_wait[0], 3);
+
+    /* Reopened again (agent2 offline: into the queue); a supervisor gives
+     * it to agent2, now online: a wait since this reopen too. */
+    AWAIT(support_complete(&F->rooms, back, "agent2", AGENT, got_room, &g), g);
+    assert_int_equal(g.status, ROOM_OK);
+    assert_int_equal(send_text(back, "고객 돌아옴😀", "한 번 더 🙏", NULL), ROOM_OK);
+    routing_set_mode(F->rooms.routing, SUPPORT_ASSIGN_MANUAL);
+    routing_wait();
+    assigned_to(back, "");
+    F->online[1] = "agent2";
+    assert_int_equal(transfer_as(back, "감독", CHATD_ROLE_SUPERVISOR, "agent2", NULL, &g), ROOM_OK);
+    assert_string_equal(g.agent, "agent2");
+    assert_int_equal(histogram_count(F->metrics.support_wait), 4);
+    assert_int_equal(F->metrics.support_wait[0], 4);
+    assert_true(F->metrics.support_wait_sum < 4.0);
+    assert_int_equal(histogram_count(F->metrics.assign_wait), 2);
+    assert_int_equal(F->metrics.assign_wait[0], 2);
+}
+
 static void got_found(void *ctx, const struct room_answer *a, const struct chatd_message *msgs, size_t n,
                       const char *next)
 {
@@ -2775,6 +2887,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(routing_limit_decided_by_storage, setup, teardown),
         cmocka_unit_test_setup_teardown(agents_status_and_list, setup, teardown),
         cmocka_unit_test_setup_teardown(queue_positions, setup, teardown),
+        cmocka_unit_test_setup_teardown(assignment_waits_from_queue_entry, setup, teardown),
         cmocka_unit_test_setup_teardown(routing_by_skills, setup, teardown),
         cmocka_unit_test_setup_teardown(routing_topic_wait, setup, teardown),
         cmocka_unit_test_setup_teardown(agents_loads, setup, teardown),

@@ -44,6 +44,10 @@ static void listed(void **state)
     assert_int_equal(topic_wait_listed(tw, q1, 2, T0, since), 0);
     assert_int_equal(since[0], T0);
     assert_int_equal(since[1], T0);
+    int64_t at = 0;
+    assert_true(topic_wait_since(tw, "r-빌링", &at));
+    assert_int_equal(at, T0);
+    assert_false(topic_wait_since(tw, "r-new", &at));
     /* Later passes keep them; a room new to the queue waits from then. */
     const char *q2[] = {"r-빌링", "r-tech😀", "r-new"};
     assert_int_equal(topic_wait_listed(tw, q2, 3, T0 + 1000, since), 0);
@@ -61,6 +65,9 @@ static void listed(void **state)
     /* Taken and sent back between two passes: the transfer restarts it. */
     topic_wait_restart(tw, "r-빌링");
     topic_wait_restart(tw, "never-listed");
+    assert_false(topic_wait_since(tw, "r-빌링", &at));
+    assert_true(topic_wait_since(tw, "r-new", &at));
+    assert_int_equal(at, T0 + 1000);
     assert_int_equal(topic_wait_listed(tw, q2, 3, T0 + 4000, since), 0);
     assert_int_equal(since[0], T0 + 4000);
     assert_int_equal(since[1], T0 + 3000);
@@ -68,6 +75,8 @@ static void listed(void **state)
     /* An empty queue (or another instance routing now): nothing kept. */
     assert_int_equal(topic_wait_listed(tw, NULL, 0, 0, NULL), 0);
     assert_int_equal(topic_wait_count(tw), 0);
+    assert_false(topic_wait_since(tw, "r-new", &at));
+    assert_false(topic_wait_since(NULL, "r-new", &at));
     topic_wait_free(tw);
     topic_wait_free(NULL);
     topic_wait_restart(NULL, "r");
