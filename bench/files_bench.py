@@ -22,40 +22,16 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "integration"))
+from peak_rss import PeakRss  # noqa: E402
 
 
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-class PeakRss:
-    """chatd's highest VmRSS (MiB) while a `with` block runs."""
-
-    def __init__(self, pid):
-        self.pid, self.peak, self.stop = pid, 0, threading.Event()
-
-    def now(self):
-        with open(f"/proc/{self.pid}/status") as f:
-            return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
-
-    def run(self):
-        while not self.stop.wait(0.01):
-            self.peak = max(self.peak, self.now())
-
-    def __enter__(self):
-        self.peak = self.now()
-        self.thread = threading.Thread(target=self.run, daemon=True)
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join()
-        self.peak = max(self.peak, self.now())
 
 
 def main():
@@ -126,14 +102,14 @@ quota_per_user = 0
         for k in (1, clients):
             per = files // k
             t = time.perf_counter()
-            with PeakRss(proc.pid) as up_rss, concurrent.futures.ThreadPoolExecutor(k) as ex:
+            with PeakRss(proc.pid, 0.01) as up_rss, concurrent.futures.ThreadPoolExecutor(k) as ex:
                 groups = list(ex.map(upload, [per] * k))
             up = per * k * size / (time.perf_counter() - t) / 1e6
             t = time.perf_counter()
-            with PeakRss(proc.pid) as down_rss, concurrent.futures.ThreadPoolExecutor(k) as ex:
+            with PeakRss(proc.pid, 0.01) as down_rss, concurrent.futures.ThreadPoolExecutor(k) as ex:
                 list(ex.map(download, groups))
             down = per * k * size / (time.perf_counter() - t) / 1e6
-            rows.append((k, per * k, up, down, up_rss.peak, down_rss.peak))
+            rows.append((k, per * k, up, down, up_rss.peak / 2**20, down_rss.peak / 2**20))
         print(f"| clients | files of {size // (1024 * 1024)} MiB | upload MB/s | download MB/s "
               "| chatd peak RSS uploading (MiB) | downloading (MiB) |")
         print("|---|---|---|---|---|---|")

@@ -15,12 +15,12 @@ import shutil
 import socket
 import ssl
 import tempfile
-import threading
 import urllib.parse
 
 import unittest
 
 from chatd_harness import Chatd, free_port, password_of, port_open, wait_for
+from peak_rss import PeakRss
 from rooms_client import Api
 
 MIB = 1024 * 1024
@@ -37,40 +37,6 @@ def content(size):
     line = 16
     data = b"".join(b"%015d\n" % i for i in range(size // line))
     return data + b"\n" * (size - len(data))
-
-
-class Rss:
-    """VmRSS of a process, sampled on a thread while a `with` block runs;
-    peak holds the highest sample (bytes)."""
-
-    def __init__(self, pid):
-        self.pid = pid
-        self.peak = 0
-        self.stop = threading.Event()
-
-    def now(self):
-        with open("/proc/%d/status" % self.pid) as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-        raise AssertionError("no VmRSS for %d" % self.pid)
-
-    def run(self):
-        while True:
-            self.peak = max(self.peak, self.now())
-            if self.stop.wait(0.005):
-                return
-
-    def __enter__(self):
-        self.peak = self.now()
-        self.thread = threading.Thread(target=self.run, daemon=True)
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join()
-        self.peak = max(self.peak, self.now())
 
 
 class LargeFiles:
@@ -101,8 +67,8 @@ class LargeFiles:
             "kind": "group", "title": "큰 파일 📦", "members": ["bob"]})
         assert status == 201, room
         cls.room = room["id"]
-        cls.base_rss = Rss(cls.server.proc.pid).now()
-        with Rss(cls.server.proc.pid) as rss:
+        cls.base_rss = PeakRss(cls.server.proc.pid).now()
+        with PeakRss(cls.server.proc.pid) as rss:
             status, body = cls.upload(cls.data)
         assert status == 201, body
         cls.file = json.loads(body)
@@ -234,8 +200,8 @@ class LargeFiles:
                             (self.upload_peak - self.base_rss) / MIB, SIZE // MIB))
 
     def test_download_is_streamed_with_bounded_memory(self):
-        before = Rss(self.server.proc.pid).now()
-        with Rss(self.server.proc.pid) as rss:
+        before = PeakRss(self.server.proc.pid).now()
+        with PeakRss(self.server.proc.pid) as rss:
             status, h, sha, n, _ = self.get()
         self.assertEqual((status, n, sha), (200, SIZE, self.digest))
         self.assertEqual(int(h["content-length"]), SIZE)
@@ -257,8 +223,8 @@ class LargeFiles:
             self.assertEqual(body, self.data[first:last + 1], rng)
         # A range of most of the file, by digest.
         first, last = 12345, SIZE - 54321
-        before = Rss(self.server.proc.pid).now()
-        with Rss(self.server.proc.pid) as rss:
+        before = PeakRss(self.server.proc.pid).now()
+        with PeakRss(self.server.proc.pid) as rss:
             status, h, sha, n, _ = self.get("bytes=%d-%d" % (first, last))
         self.assertEqual((status, n, sha), (206, last - first + 1,
                                             hashlib.sha256(self.data[first:last + 1]).hexdigest()))
@@ -278,8 +244,8 @@ class LargeFiles:
         # meanwhile: had chatd read ahead for the stalled one without a
         # bound, it would have read all of it by the time this one ends
         # (the plugin serves the two downloads' reads in turn).
-        before = Rss(self.server.proc.pid).now()
-        with Rss(self.server.proc.pid) as rss:
+        before = PeakRss(self.server.proc.pid).now()
+        with PeakRss(self.server.proc.pid) as rss:
             status, _, digest, n, _ = self.get()
         self.assertEqual((status, n, digest), (200, SIZE, self.digest))
         self.assertLess(rss.peak - before, BOUND, "chatd grew by %.1f MiB with a stalled reader" % (
