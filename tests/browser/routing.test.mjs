@@ -55,6 +55,8 @@ test("rooms go to available agents under the limit; the others wait and see thei
   await agent1.click("#away-toggle");
   await agent1.waitForSelector('#availability[data-status="away"]');
   assert.equal(await agent1.textContent("#away-toggle"), "Come back");
+  // and alice, whose chat agent1 has, sees agent1 away beside their name
+  await alice.waitForSelector('#agent-dot .dot.away[data-user="agent1"]');
   const agent2 = await signIn("agent.html", "agent2");
   await bob.waitForSelector("text=You are talking with agent2");
   assert.equal(await bob.isHidden("#queue-position"), true);
@@ -67,6 +69,7 @@ test("rooms go to available agents under the limit; the others wait and see thei
   // agent1 comes back: agent2's console follows live.
   await agent1.click("#away-toggle");
   await agent2.waitForSelector('#agents li[data-agent="agent1"][data-status="online"]');
+  await alice.waitForSelector('#agent-dot .dot.online[data-user="agent1"]');
   await agent2.screenshot({ path: path.join(SHOTS, "agent-availability.png") });
   for (const p of [agent1, agent2, alice, bob]) await p.context().close();
 });
