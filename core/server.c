@@ -21,6 +21,7 @@
 #include "rooms/notify.h"
 #include "plugins/plugin_host.h"
 #include "rooms/presence.h"
+#include "wire/notification_json.h"
 #include "wire/wait_news_json.h"
 #include "rooms/user_presence.h"
 #include "http/files_rest.h"
@@ -477,7 +478,7 @@ int server_init(struct server *srv, const char *config_path, bool quiet, char *e
     /* Once the configuration loaded: a bad one gets its one line only. */
     destinations_warn_acl(&srv->settings.acl, &srv->settings.prefixes, srv->config);
     if (!(srv->router = router_new(srv)) || !(srv->presence = presence_new(srv)) ||
-        !(srv->notifier = notifier_new(srv))) {
+        !(srv->notifier = notifier_new(srv, notification_json))) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }

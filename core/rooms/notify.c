@@ -3,7 +3,6 @@
 #include "rooms/message_body.h"
 
 #include <event2/event.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +78,7 @@ struct window {
 
 struct notifier {
     struct server *srv;
+    notification_encoder encode;
     struct strmap windows; /* "recipient US room" -> struct window */
     struct dispatch *inflight;
 };
@@ -127,28 +127,15 @@ static void dispatch_unlink(struct dispatch *d)
         d->next->prev = d->prev;
 }
 
-static const char *kind_text(chatd_room_kind k)
-{
-    return k == CHATD_ROOM_SUPPORT ? "support" : k == CHATD_ROOM_DIRECT ? "direct" : "group";
-}
-
-static const char *message_kind_text(chatd_message_kind k)
-{
-    return k == CHATD_MESSAGE_FILE ? "file" : k == CHATD_MESSAGE_SYSTEM ? "system" : "text";
-}
-
 static void dispatch_send(struct dispatch *d, uint64_t unread)
 {
     struct server *srv = d->n->srv;
     const struct about *a = &d->about;
-    json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:o, s:I, s:I}", "event", "message",
-                             "recipient", d->recipient, "room", d->room, "room_kind", kind_text(a->room_kind),
-                             "message_id", a->message_id, "seq", (json_int_t)a->seq, "sender", a->sender, "preview",
-                             a->preview, "content_type", a->content_type, "kind", message_kind_text(a->kind),
-                             "reply_to", a->reply_to ? json_integer((json_int_t)a->reply_to) : json_null(),
-                             "unread", (json_int_t)unread, "messages", (json_int_t)d->messages);
-    char *json = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
+    const struct notification_event e = {.recipient = d->recipient, .room = d->room, .room_kind = a->room_kind,
+                                         .message_id = a->message_id, .seq = a->seq, .sender = a->sender,
+                                         .preview = a->preview, .content_type = a->content_type, .kind = a->kind,
+                                         .reply_to = a->reply_to, .unread = unread, .messages = d->messages};
+    char *json = d->n->encode(&e);
     if (!json) {
         notify_failed(srv, d->recipient, d->room, "message", "not encoded as JSON");
         return;
@@ -300,12 +287,13 @@ static void notify_about(struct notifier *n, const struct chatd_room *room, cons
     dispatch_start(n, recipient, room->id, about, 1);
 }
 
-struct notifier *notifier_new(struct server *srv)
+struct notifier *notifier_new(struct server *srv, notification_encoder encode)
 {
     struct notifier *n = calloc(1, sizeof *n);
     if (!n)
         return NULL;
     n->srv = srv;
+    n->encode = encode;
     strmap_init(&n->windows);
     return n;
 }

@@ -15,7 +15,26 @@
 struct server;
 struct notifier;
 
-struct notifier *notifier_new(struct server *srv);
+/* What an offline notification about a message says: the documented JSON
+ * object's members (docs/notifications.md), for the encoder below. */
+struct notification_event {
+    const char *recipient, *room;
+    chatd_room_kind room_kind;
+    const char *message_id;
+    uint64_t seq;
+    const char *sender, *preview, *content_type;
+    chatd_message_kind kind;
+    uint64_t reply_to; /* 0: none */
+    uint64_t unread;   /* the recipient's unread count in the room */
+    size_t messages;   /* the messages this notification stands for */
+};
+
+/* The notification's JSON text as a new NUL-terminated string (free() it),
+ * NULL when out of memory: core/wire/notification_json.c, given by the
+ * composition root, so that the domain writes no JSON. */
+typedef char *(*notification_encoder)(const struct notification_event *e);
+
+struct notifier *notifier_new(struct server *srv, notification_encoder encode);
 /* After the storage plugin is unloaded: no answer can arrive any more. */
 void notifier_free(struct notifier *n);
 

@@ -14,6 +14,7 @@
 #include <chatd/plugin.h>
 
 #include "wire/jsonw.h"
+#include "wire/notification_json.h"
 #include "wire/room_json.h"
 
 static void same_json(const struct chatd_message *m)
@@ -59,10 +60,36 @@ static void both_encodings_agree(void **state)
     same_json(&m);
 }
 
+/* An offline notification's JSON: every documented member, in order, the
+ * text as UTF-8, reply_to null or the seq replied to. */
+static void notification_object(void **state)
+{
+    (void)state;
+    struct notification_event e = {.recipient = "민지", .room = "r1", .room_kind = CHATD_ROOM_SUPPORT,
+                                   .message_id = "m9", .seq = 9, .sender = "상담원😀", .preview = "안녕하세요 😀",
+                                   .content_type = "text/plain", .kind = CHATD_MESSAGE_FILE, .reply_to = 4,
+                                   .unread = 3, .messages = 2};
+    char *json = notification_json(&e);
+    assert_non_null(json);
+    assert_string_equal(json, "{\"event\":\"message\",\"recipient\":\"민지\",\"room\":\"r1\",\"room_kind\":\"support\","
+                              "\"message_id\":\"m9\",\"seq\":9,\"sender\":\"상담원😀\",\"preview\":\"안녕하세요 😀\","
+                              "\"content_type\":\"text/plain\",\"kind\":\"file\",\"reply_to\":4,\"unread\":3,"
+                              "\"messages\":2}");
+    free(json);
+    e.reply_to = 0;
+    e.kind = CHATD_MESSAGE_TEXT;
+    e.room_kind = CHATD_ROOM_GROUP;
+    json = notification_json(&e);
+    assert_non_null(strstr(json, "\"room_kind\":\"group\""));
+    assert_non_null(strstr(json, "\"kind\":\"text\",\"reply_to\":null,"));
+    free(json);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(both_encodings_agree),
+        cmocka_unit_test(notification_object),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
