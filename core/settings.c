@@ -536,7 +536,9 @@ int settings_load(struct settings *s, struct config *cfg, char *err, size_t errl
         config_get_duration_ms(cfg, srv, "sockjs_disconnect_delay", 5000, 100, 3600000,
                                &s->sockjs_disconnect_delay_ms, err, errlen) < 0 ||
         config_get_size(cfg, srv, "sockjs_response_limit", 128u << 10, 4096, 1u << 30, &s->sockjs_response_limit,
-                        err, errlen) < 0)
+                        err, errlen) < 0 ||
+        config_get_duration_ms(cfg, srv, "request_timeout", 60000, 1000, 3600000, &s->request_timeout_ms, err,
+                               errlen) < 0)
         return -1;
     const char *paths = srv ? config_get(srv, "websocket_paths") : NULL;
     const char *sockjs = srv ? config_get(srv, "sockjs") : NULL;
@@ -780,6 +782,7 @@ size_t settings_restart_changes(const struct settings *old, const struct setting
     CHANGED(paths, "[server] websocket_paths");
     CHANGED(!paths && sockjs, "[server] sockjs");
     CHANGED(old->presence_interval_ms != next->presence_interval_ms, "[server] presence_interval");
+    CHANGED(old->request_timeout_ms != next->request_timeout_ms, "[server] request_timeout");
     CHANGED(old->ws_rx_buffer != next->ws_rx_buffer, "[stomp] ws_rx_buffer");
     static const char *const prefix_keys[PREFIX_KINDS] = {"[stomp] application_prefix", "[stomp] topic_prefix",
                                                           "[stomp] queue_prefix", "[stomp] user_prefix"};

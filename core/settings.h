@@ -83,6 +83,7 @@ struct settings {
     long long sockjs_heartbeat_ms;        /* 'h' to an idle SockJS receiver */
     long long sockjs_disconnect_delay_ms; /* a SockJS session without a receiver this long is closed */
     size_t sockjs_response_limit;         /* bytes of one streaming response before the client reconnects */
+    long long request_timeout_ms;         /* a REST request not answered this long gets 504 */
 
     struct stomp_limits limits;
     size_t max_subscriptions;     /* per session */

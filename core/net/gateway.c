@@ -867,6 +867,7 @@ static void gateway_drain_queue(struct gateway *g)
             h->content_range = m->u.http_response.content_range;
             h->file = m->u.http_response.file;
             h->answered = true;
+            lws_set_timer_usecs(h->wsi, LWS_SET_TIMER_USEC_CANCEL);
             if (h->rx_paused) { /* an upload refused midway: what is left is read and dropped */
                 h->rx_paused = false;
                 lws_rx_flow_control(h->wsi, 1);
@@ -1066,6 +1067,32 @@ static int http_answer_now(struct lws *wsi, struct http_conn *h, int status, con
     return 0;
 }
 
+/* The core answers every request, but not always at once (a storage
+ * that stalls): lws's own wait (timeout_secs) would close the connection
+ * without an answer, so the wait becomes [server] request_timeout, after
+ * which the timer answers 504 (callback_http, LWS_CALLBACK_TIMER). */
+static void http_await_answer(struct gateway *g, struct http_conn *h)
+{
+    if (!h->wsi)
+        return;
+    long long ms = g->settings->request_timeout_ms;
+    lws_set_timeout(h->wsi, PENDING_TIMEOUT_USER_OK, (int)(ms / 1000) + 5);
+    lws_set_timer_usecs(h->wsi, (lws_usec_t)ms * 1000);
+}
+
+static int http_answer_late(struct gateway *g, struct lws *wsi, struct http_conn *h)
+{
+    struct xmsg m = {.session = h->id, .kind = XM_HTTP_GONE};
+    pending_add(g, &m);
+    pending_flush(g);
+    idmap_del(&g->http, h->id);
+    h->id = 0;
+    h->streaming = false;
+    log_msg(CHATD_LOG_WARN, "gateway", 0, "no answer to a request in %lld ms ([server] request_timeout): 504",
+            g->settings->request_timeout_ms);
+    return http_answer_now(wsi, h, 504, "{\"error\":\"timeout\",\"message\":\"no answer in time, try again\"}");
+}
+
 static int http_dispatch(struct gateway *g, struct http_conn *h)
 {
     h->id = ++g->next_id;
@@ -1078,6 +1105,8 @@ static int http_dispatch(struct gateway *g, struct http_conn *h)
     h->req = NULL;
     pending_add(g, &m);
     pending_flush(g);
+    if (!h->streaming)
+        http_await_answer(g, h);
     return 0;
 }
 
@@ -1124,6 +1153,8 @@ static int http_stream_piece(struct gateway *g, struct lws *wsi, struct http_con
     }
     pending_add(g, &m);
     pending_flush(g);
+    if (end)
+        http_await_answer(g, h);
     if (!h->rx_paused && h->inflight >= HTTP_STREAM_WINDOW && wsi) {
         h->rx_paused = true;
         lws_rx_flow_control(wsi, 0);
@@ -1447,6 +1478,10 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
             return http_stream_piece(g, wsi, h, NULL, 0, true, false);
         if (h && h->req && !h->answered && !h->id)
             return http_dispatch(g, h);
+        return 0;
+    case LWS_CALLBACK_TIMER:
+        if (h && h->id && !h->answered)
+            return http_answer_late(g, wsi, h);
         return 0;
     case LWS_CALLBACK_HTTP_WRITEABLE:
         if (h && h->answered)

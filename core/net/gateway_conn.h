@@ -132,6 +132,7 @@ struct http_piece {
  * own limit, on the whole request, would cut a slow download that moves. */
 #define HTTP_STREAM_IDLE_S 30
 
+
 #define HTTP_STREAM_WINDOW (1024 * 1024)
 
 #define HTTP_BODY_MAX (64 * 1024)
