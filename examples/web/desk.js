@@ -341,8 +341,8 @@ class PresenceBook {
 }
 
 // A search form and its results: the page's #search form (with an optional
-// <select name=scope>), and #found with #found-summary, #found-list,
-// #found-more and #found-close. search(q, opts, scope) answers a page
+// <select name=scope>), and an empty #found that the panel fills with
+// #found-summary, #found-list, #found-more and #found-close. search(q, opts, scope) answers a page
 // (GET /api/search, or one room's); newest first, "More" follows the
 // cursor; label(m) says where a match is; a click (or Enter) on one calls
 // pick(m). A refusal (a query too short, say) goes to onError.
@@ -353,6 +353,7 @@ class SearchPanel {
     this.scope = "";
     this.cursor = null;
     this.turn = 0;
+    SearchPanel.build($("found"));
     const form = $("search");
     form.addEventListener("submit", (e) => {
       e.preventDefault();
@@ -363,6 +364,26 @@ class SearchPanel {
     });
     $("found-more").addEventListener("click", () => this.page(true));
     $("found-close").addEventListener("click", () => this.close());
+  }
+  // The results' parts, one markup for every page.
+  static build(found) {
+    const summary = document.createElement("p");
+    summary.id = "found-summary";
+    summary.className = "hint";
+    summary.setAttribute("role", "status");
+    const list = document.createElement("ul");
+    list.id = "found-list";
+    list.className = "rooms found";
+    list.setAttribute("aria-label", "Messages found");
+    const button = (id, text, hidden) => {
+      const b = document.createElement("button");
+      Object.assign(b, { type: "button", id, className: "secondary", textContent: text, hidden });
+      return b;
+    };
+    const row = document.createElement("div");
+    row.className = "row";
+    row.append(button("found-more", "More", true), button("found-close", "Close", false));
+    found.replaceChildren(summary, list, row);
   }
   close() {
     this.turn++;
