@@ -10,6 +10,7 @@
 #include "metrics.h"
 #include "plugins/storage_port.h"
 #include "rooms/room_rules.h"
+#include "strmap.h"
 
 /* Messages read per page when the deadline check looks for an answer. */
 #define CHECK_PAGE 100
@@ -21,15 +22,18 @@ struct wait {
     uint64_t after_seq; /* the check reads from here; moves on page by page */
     bool opening, breached;
     bool mine; /* began here: this instance checks and flags it */
+    size_t at; /* its place in first_response.waits */
 };
 
 struct first_response {
     struct rooms *r;
     long long target_ms;
     struct event *timer;
-    /* Sorted by since_ms (so by deadline: one target for all). */
-    struct wait *waits;
+    /* Sorted by since_ms (so by deadline: one target for all); each wait
+     * owned here, its at kept equal to its place. */
+    struct wait **waits;
     size_t n, cap;
+    struct strmap by_room; /* room -> its wait in waits */
     bool checking, closing;
     char checked[ROOM_ID_MAX]; /* the wait the storage is reading for */
     int64_t check_now;
@@ -46,27 +50,35 @@ static void tell(const struct first_response *fr, enum wait_news_kind kind, cons
     fr->tell(fr->tell_ctx, &n);
 }
 
-static long find(const struct first_response *fr, const char *room_id)
+static struct wait *find(const struct first_response *fr, const char *room_id)
 {
-    for (size_t i = 0; fr && i < fr->n; i++)
-        if (strcmp(fr->waits[i].room, room_id) == 0)
-            return (long)i;
-    return -1;
+    return fr ? strmap_get(&fr->by_room, room_id) : NULL;
 }
 
-static void drop(struct first_response *fr, size_t i)
+/* The waits from i on take their places again after a move. */
+static void renumber(struct first_response *fr, size_t i)
 {
+    for (; i < fr->n; i++)
+        fr->waits[i]->at = i;
+}
+
+static void drop(struct first_response *fr, struct wait *w)
+{
+    size_t i = w->at;
+    strmap_del(&fr->by_room, w->room);
     memmove(&fr->waits[i], &fr->waits[i + 1], (fr->n - i - 1) * sizeof *fr->waits);
     fr->n--;
+    renumber(fr, i);
+    free(w);
 }
 
 /* The first own wait not flagged yet: the next deadline. */
-static long next_due(const struct first_response *fr)
+static struct wait *next_due(const struct first_response *fr)
 {
     for (size_t i = 0; i < fr->n; i++)
-        if (fr->waits[i].mine && !fr->waits[i].breached)
-            return (long)i;
-    return -1;
+        if (fr->waits[i]->mine && !fr->waits[i]->breached)
+            return fr->waits[i];
+    return NULL;
 }
 
 static void arm(struct first_response *fr)
@@ -74,10 +86,10 @@ static void arm(struct first_response *fr)
     if (fr->closing || fr->checking)
         return;
     event_del(fr->timer);
-    long i = next_due(fr);
-    if (fr->target_ms <= 0 || i < 0)
+    const struct wait *w = next_due(fr);
+    if (fr->target_ms <= 0 || !w)
         return;
-    int64_t in = fr->waits[i].since_ms + fr->target_ms - clock_wall_ms();
+    int64_t in = w->since_ms + fr->target_ms - clock_wall_ms();
     if (in < 0)
         in = 0;
     /* One millisecond late rather than early: the wait must be past it. */
@@ -90,19 +102,18 @@ static void check_next(struct first_response *fr);
 
 /* The wait ended with an answer at at_ms: counted where it began (the
  * opening's first response), told to the others when told is set. */
-static void answered(struct first_response *fr, size_t i, int64_t at_ms, bool told)
+static void answered(struct first_response *fr, struct wait *w, int64_t at_ms, bool told)
 {
     struct metrics *m = fr->r->metrics;
-    if (m && fr->waits[i].mine && fr->waits[i].opening)
-        metrics_observe_wait(m->first_response, &m->first_response_sum, at_ms - fr->waits[i].since_ms);
+    if (m && w->mine && w->opening)
+        metrics_observe_wait(m->first_response, &m->first_response_sum, at_ms - w->since_ms);
     if (told)
-        tell(fr, WAIT_ENDED, &fr->waits[i], at_ms);
-    drop(fr, i);
+        tell(fr, WAIT_ENDED, w, at_ms);
+    drop(fr, w);
 }
 
-static void flag(struct first_response *fr, size_t i)
+static void flag(struct first_response *fr, struct wait *w)
 {
-    struct wait *w = &fr->waits[i];
     w->breached = true;
     if (fr->r->metrics)
         fr->r->metrics->first_response_breaches++;
@@ -121,15 +132,14 @@ static void read_cb(void *ctx, chatd_status st, const struct chatd_message *msgs
     fr->checking = false;
     if (fr->closing)
         return;
-    long i = find(fr, fr->checked);
-    if (i >= 0 && !fr->waits[i].breached) {
-        struct wait *w = &fr->waits[i];
+    struct wait *w = find(fr, fr->checked);
+    if (w && !w->breached) {
         bool done = false;
         for (size_t k = 0; st == CHATD_OK && k < n && !done; k++) {
             if (msgs[k].seq > w->after_seq)
                 w->after_seq = msgs[k].seq;
             if (is_answer(w, &msgs[k])) {
-                answered(fr, (size_t)i, msgs[k].ts_ms, true);
+                answered(fr, w, msgs[k].ts_ms, true); /* w is gone */
                 done = true;
             }
         }
@@ -140,7 +150,7 @@ static void read_cb(void *ctx, chatd_status st, const struct chatd_message *msgs
         if (!done) {
             if (st != CHATD_OK)
                 log_warn("first response check of room %s: %s; flagged unread", w->room, chatd_strerror(st));
-            flag(fr, (size_t)i);
+            flag(fr, w);
         }
     }
     check_next(fr);
@@ -151,12 +161,11 @@ static void check_next(struct first_response *fr)
 {
     if (fr->closing || fr->checking)
         return;
-    long i = next_due(fr);
-    if (fr->target_ms <= 0 || i < 0 || fr->waits[i].since_ms + fr->target_ms >= fr->check_now) {
+    const struct wait *w = next_due(fr);
+    if (fr->target_ms <= 0 || !w || w->since_ms + fr->target_ms >= fr->check_now) {
         arm(fr);
         return;
     }
-    struct wait *w = &fr->waits[i];
     snprintf(fr->checked, sizeof fr->checked, "%s", w->room);
     fr->checking = true;
     void *state;
@@ -184,6 +193,7 @@ struct first_response *first_response_new(struct rooms *r, struct event_base *ba
         return NULL;
     fr->r = r;
     fr->target_ms = target_ms;
+    strmap_init(&fr->by_room);
     if (!(fr->timer = evtimer_new(base, timer_cb, fr))) {
         free(fr);
         return NULL;
@@ -212,7 +222,10 @@ void first_response_free(struct first_response *fr)
     if (!fr)
         return;
     event_free(fr->timer);
+    for (size_t i = 0; i < fr->n; i++)
+        free(fr->waits[i]);
     free(fr->waits);
+    strmap_free(&fr->by_room);
     free(fr);
 }
 
@@ -226,7 +239,7 @@ static bool make_room(struct first_response *fr)
         size_t cap = fr->cap ? fr->cap * 2 : 16;
         if (cap > FIRST_RESPONSE_MAX_WAITS)
             cap = FIRST_RESPONSE_MAX_WAITS;
-        struct wait *w = realloc(fr->waits, cap * sizeof *w);
+        struct wait **w = realloc(fr->waits, cap * sizeof *w);
         if (!w)
             return false;
         fr->waits = w;
@@ -234,13 +247,13 @@ static bool make_room(struct first_response *fr)
         return true;
     }
     for (size_t i = 0; i < fr->n; i++)
-        if (fr->waits[i].breached) {
-            drop(fr, i);
+        if (fr->waits[i]->breached) {
+            drop(fr, fr->waits[i]);
             return true;
         }
     for (size_t i = 0; i < fr->n; i++)
-        if (!fr->waits[i].mine) {
-            drop(fr, i);
+        if (!fr->waits[i]->mine) {
+            drop(fr, fr->waits[i]);
             return true;
         }
     return false;
@@ -249,30 +262,37 @@ static bool make_room(struct first_response *fr)
 /* A wait kept from now on (replacing one of the room's): mine or a copy. */
 static struct wait *keep(struct first_response *fr, const char *room_id, const char *customer, int64_t since_ms)
 {
-    long old = find(fr, room_id);
-    if (old >= 0)
-        drop(fr, (size_t)old);
+    struct wait *old = find(fr, room_id);
+    if (old)
+        drop(fr, old);
     if (!make_room(fr)) {
         log_warn("first response of room %s not watched: %zu waits kept already", room_id, fr->n);
         return NULL;
     }
-    size_t at = fr->n;
-    while (at > 0 && fr->waits[at - 1].since_ms > since_ms)
-        at--;
-    memmove(&fr->waits[at + 1], &fr->waits[at], (fr->n - at) * sizeof *fr->waits);
-    struct wait *w = &fr->waits[at];
-    memset(w, 0, sizeof *w);
+    struct wait *w = calloc(1, sizeof *w);
+    if (!w || strmap_put(&fr->by_room, room_id, w) < 0) {
+        log_warn("first response of room %s not watched: out of memory", room_id);
+        free(w);
+        return NULL;
+    }
     snprintf(w->room, sizeof w->room, "%s", room_id);
     snprintf(w->customer, sizeof w->customer, "%s", customer);
     w->since_ms = since_ms;
+    size_t at = fr->n;
+    while (at > 0 && fr->waits[at - 1]->since_ms > since_ms)
+        at--;
+    memmove(&fr->waits[at + 1], &fr->waits[at], (fr->n - at) * sizeof *fr->waits);
+    fr->waits[at] = w;
     fr->n++;
+    renumber(fr, at);
     return w;
 }
 
 void first_response_wait(struct first_response *fr, const char *room_id, const char *customer, int64_t since_ms,
                          uint64_t after_seq, bool opening)
 {
-    if (!fr || fr->closing || !room_id || !customer)
+    /* A longer id names no room (and would be kept cut short). */
+    if (!fr || fr->closing || !room_id || !customer || strlen(room_id) >= ROOM_ID_MAX)
         return;
     struct wait *w = keep(fr, room_id, customer, since_ms);
     if (!w)
@@ -288,20 +308,20 @@ void first_response_message(struct first_response *fr, const struct chatd_messag
 {
     if (!fr || !m || !m->room)
         return;
-    long i = find(fr, m->room);
-    if (i < 0 || !is_answer(&fr->waits[i], m))
+    struct wait *w = find(fr, m->room);
+    if (!w || !is_answer(w, m))
         return;
-    answered(fr, (size_t)i, m->ts_ms, true);
+    answered(fr, w, m->ts_ms, true);
     arm(fr);
 }
 
 void first_response_forget(struct first_response *fr, const char *room_id)
 {
-    long i = room_id ? find(fr, room_id) : -1;
-    if (i < 0)
+    struct wait *w = room_id ? find(fr, room_id) : NULL;
+    if (!w)
         return;
-    tell(fr, WAIT_ENDED, &fr->waits[i], 0);
-    drop(fr, (size_t)i);
+    tell(fr, WAIT_ENDED, w, 0);
+    drop(fr, w);
     arm(fr);
 }
 
@@ -317,18 +337,18 @@ void first_response_heard(struct first_response *fr, const struct wait_news *n)
 {
     if (!fr || fr->closing || !n || !n->room || !n->room[0] || strlen(n->room) >= ROOM_ID_MAX)
         return;
-    long i = find(fr, n->room);
+    struct wait *kept = find(fr, n->room);
     /* News of an older wait than the one kept here is stale (it crossed a
      * newer one on the way). */
-    if (i >= 0 && n->since_ms < fr->waits[i].since_ms && !(n->kind == WAIT_ENDED && n->answered_ms == 0))
+    if (kept && n->since_ms < kept->since_ms && !(n->kind == WAIT_ENDED && n->answered_ms == 0))
         return;
     switch (n->kind) {
     case WAIT_BEGAN:
     case WAIT_FLAGGED: {
         if (!n->customer || !n->customer[0] || strlen(n->customer) > USER_NAME_MAX)
             return;
-        if (i >= 0 && n->kind == WAIT_FLAGGED && fr->waits[i].since_ms == n->since_ms) {
-            fr->waits[i].breached = true;
+        if (kept && n->kind == WAIT_FLAGGED && kept->since_ms == n->since_ms) {
+            kept->breached = true;
             return;
         }
         /* A wait begun elsewhere supersedes the one kept here (a transfer
@@ -339,12 +359,12 @@ void first_response_heard(struct first_response *fr, const struct wait_news *n)
         break;
     }
     case WAIT_ENDED: /* an answer there, or the room completed or closed there */
-        if (i < 0)
+        if (!kept)
             return;
         if (n->answered_ms > 0)
-            answered(fr, (size_t)i, n->answered_ms, false);
+            answered(fr, kept, n->answered_ms, false);
         else
-            drop(fr, (size_t)i);
+            drop(fr, kept);
         break;
     default:
         return;
@@ -354,11 +374,11 @@ void first_response_heard(struct first_response *fr, const struct wait_news *n)
 
 bool first_response_of(const struct first_response *fr, const char *room_id, int64_t *since_ms, bool *breached)
 {
-    long i = room_id ? find(fr, room_id) : -1;
-    if (i < 0)
+    const struct wait *w = room_id ? find(fr, room_id) : NULL;
+    if (!w)
         return false;
-    *since_ms = fr->waits[i].since_ms;
-    *breached = fr->waits[i].breached;
+    *since_ms = w->since_ms;
+    *breached = w->breached;
     return true;
 }
 
@@ -366,8 +386,20 @@ void first_response_counts(const struct first_response *fr, size_t *waiting, siz
 {
     *waiting = *breached = 0;
     for (size_t i = 0; fr && i < fr->n; i++)
-        if (fr->waits[i].mine) {
+        if (fr->waits[i]->mine) {
             (*waiting)++;
-            *breached += fr->waits[i].breached;
+            *breached += fr->waits[i]->breached;
         }
+}
+
+bool first_response_sound(const struct first_response *fr)
+{
+    if (!fr || fr->by_room.count != fr->n || fr->n > FIRST_RESPONSE_MAX_WAITS)
+        return false;
+    for (size_t i = 0; i < fr->n; i++) {
+        const struct wait *w = fr->waits[i];
+        if (w->at != i || find(fr, w->room) != w || (i > 0 && fr->waits[i - 1]->since_ms > w->since_ms))
+            return false;
+    }
+    return true;
 }

@@ -90,5 +90,8 @@ void first_response_heard(struct first_response *fr, const struct wait_news *n);
 
 /* Runs the deadline check now as the timer would at now_ms (tests). */
 void first_response_check(struct first_response *fr, int64_t now_ms);
+/* Whether the waits are kept in deadline order and each is found by its
+ * room at its place (tests). */
+bool first_response_sound(const struct first_response *fr);
 
 #endif

@@ -28,6 +28,7 @@
 #include "rooms/membership.h"
 #include "rooms/message_edits.h"
 #include "rooms/reactions.h"
+#include "rooms/room_rules.h"
 #include "rooms/messages.h"
 #include "rooms/notes.h"
 #include "rooms/read_marks.h"
@@ -1232,6 +1233,199 @@ static void first_response_shared(void **state)
     assert_false(first_response_of(b, "r-stale", &since, &breached));
     first_response_close(b);
     first_response_free(b);
+}
+
+/* What the test expects kept for each of many rooms. */
+#define MANY_FIRST 6000 /* the rooms of the first waits */
+#define MANY_ROOMS (MANY_FIRST + FIRST_RESPONSE_MAX_WAITS + 64)
+static struct {
+    char id[ROOM_ID_MAX];
+    char customer[32];
+    bool kept, mine, flagged;
+    int64_t since;
+} many[MANY_ROOMS];
+
+static void many_room(size_t i)
+{
+    assert_true(i < MANY_ROOMS);
+    switch (i % 4) {
+    case 0:
+        snprintf(many[i].id, sizeof many[i].id, "상담-%zu-😀", i);
+        break;
+    case 1:
+        snprintf(many[i].id, sizeof many[i].id, "r%zu🙏고객", i);
+        break;
+    case 2:
+        snprintf(many[i].id, sizeof many[i].id, "room-%zu", i);
+        break;
+    default:
+        snprintf(many[i].id, sizeof many[i].id, "방🎧%zu-문의", i);
+    }
+    snprintf(many[i].customer, sizeof many[i].customer, "고객%zu😊", i);
+    many[i].kept = false;
+}
+
+static void many_wait(struct first_response *fr, size_t i, int64_t since)
+{
+    first_response_wait(fr, many[i].id, many[i].customer, since, 0, i % 4 == 0);
+    many[i].kept = true, many[i].mine = true, many[i].flagged = false, many[i].since = since;
+}
+
+static void many_heard(struct first_response *fr, size_t i, enum wait_news_kind kind, int64_t since)
+{
+    first_response_heard(fr, &(struct wait_news){kind, many[i].id, many[i].customer, since, 0});
+}
+
+static void many_copy(struct first_response *fr, size_t i, int64_t since)
+{
+    many_heard(fr, i, WAIT_BEGAN, since);
+    many[i].kept = true, many[i].mine = false, many[i].flagged = false, many[i].since = since;
+}
+
+/* Every room's look-up answers what the test expects; the counts too. */
+static void many_agree(const struct first_response *fr, size_t rooms)
+{
+    assert_true(first_response_sound(fr));
+    size_t mine = 0, mine_flagged = 0;
+    for (size_t i = 0; i < rooms; i++) {
+        int64_t since = -1;
+        bool breached = false;
+        bool kept = first_response_of(fr, many[i].id, &since, &breached);
+        if (kept != many[i].kept)
+            fail_msg("room %s: kept %d, expected %d", many[i].id, kept, many[i].kept);
+        if (!kept)
+            continue;
+        if (since != many[i].since || breached != many[i].flagged)
+            fail_msg("room %s: since %lld flagged %d, expected %lld %d", many[i].id, (long long)since, breached,
+                     (long long)many[i].since, many[i].flagged);
+        mine += many[i].mine;
+        mine_flagged += many[i].mine && many[i].flagged;
+    }
+    size_t waiting, flagged;
+    first_response_counts(fr, &waiting, &flagged);
+    assert_int_equal(waiting, mine);
+    assert_int_equal(flagged, mine_flagged);
+}
+
+/* The kept wait, flagged or else a copy, that began first: the one the
+ * bound drops. */
+static size_t many_oldest(size_t rooms, bool flagged)
+{
+    size_t best = MANY_ROOMS;
+    for (size_t i = 0; i < rooms; i++)
+        if (many[i].kept && (flagged ? many[i].flagged : !many[i].mine) &&
+            (best == MANY_ROOMS || many[i].since < many[best].since))
+            best = i;
+    assert_true(best < MANY_ROOMS);
+    return best;
+}
+
+/* Thousands of waits, own ones and copies, under Korean and emoji room
+ * ids, begun out of order: each room's wait is found after insertions in
+ * the middle, answers, completions, replacements that move a wait, and
+ * the drops at the bound. */
+static void first_response_many(void **state)
+{
+    (void)state;
+    struct first_response *fr = first_response_new(&F->rooms, F->srv.base, 0);
+    assert_non_null(fr);
+    const size_t n = MANY_FIRST;
+    const int64_t base = 1700000000000;
+    /* Distinct, scattered beginnings: most go in between kept ones. */
+    for (size_t i = 0; i < n; i++) {
+        int64_t since = base + (int64_t)((i * 7919) % n) * 10;
+        many_room(i);
+        if (i % 2 == 0)
+            many_wait(fr, i, since);
+        else
+            many_copy(fr, i, since);
+        if (i % 10 == 5 && i < 300) { /* flagged where it began */
+            many_heard(fr, i, WAIT_FLAGGED, since);
+            many[i].flagged = true;
+        }
+    }
+    many_agree(fr, n);
+
+    /* Ended in the middle: completed, answered by an agent; the customer's
+     * own message and stale news end nothing. */
+    for (size_t i = n / 3; i < 2 * n / 3; i++) {
+        struct chatd_message m = {.room = many[i].id, .ts_ms = many[i].since + 1000, .body = KOREAN,
+                                  .body_len = strlen(KOREAN), .kind = CHATD_MESSAGE_TEXT};
+        switch (i % 3) {
+        case 0:
+            first_response_forget(fr, many[i].id);
+            many[i].kept = false;
+            break;
+        case 1:
+            m.sender = "상담원😀";
+            first_response_message(fr, &m);
+            many[i].kept = false;
+            break;
+        default:
+            m.sender = many[i].customer;
+            first_response_message(fr, &m);
+            many_heard(fr, i, WAIT_BEGAN, many[i].since - 1);
+            first_response_heard(fr, &(struct wait_news){WAIT_ENDED, many[i].id, NULL, many[i].since - 1,
+                                                         many[i].since});
+        }
+    }
+    for (size_t i = 1; i < n / 3; i += 7) { /* answered on another instance */
+        first_response_heard(fr, &(struct wait_news){WAIT_ENDED, many[i].id, NULL, many[i].since, many[i].since + 5});
+        many[i].kept = false;
+    }
+    many_agree(fr, n);
+
+    /* Begun again: moved to the front (own waits), to the end (copies: news
+     * of an earlier beginning would be stale), or taken over by another
+     * instance. */
+    for (size_t i = 2 * n / 3; i < n; i += 3) {
+        if (i % 2 == 0)
+            many_wait(fr, i, base - (int64_t)i * 10);
+        else
+            many_copy(fr, i, base + (int64_t)(n + i) * 10);
+    }
+    for (size_t i = 0; i < n / 3; i += 8)
+        if (many[i].kept && many[i].mine)
+            many_copy(fr, i, many[i].since + 3);
+    /* Rooms no longer kept begin again, at the end and in between. */
+    for (size_t i = n / 3; i < 2 * n / 3; i += 5)
+        if (!many[i].kept)
+            many_wait(fr, i, base + (int64_t)i * 10 + 7);
+    many_agree(fr, n);
+
+    /* Up to the bound with copies begun later; two of them flagged. */
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++)
+        kept += many[i].kept;
+    size_t rooms = n;
+    for (; kept < FIRST_RESPONSE_MAX_WAITS; rooms++, kept++) {
+        many_room(rooms);
+        many_copy(fr, rooms, base + 1000000 + (int64_t)rooms);
+    }
+    many_heard(fr, rooms - 10, WAIT_FLAGGED, many[rooms - 10].since);
+    many[rooms - 10].flagged = true;
+    many_agree(fr, rooms);
+    /* Beyond it: the oldest flagged wait goes, then the oldest copy. */
+    size_t flagged_gone = 0;
+    for (int k = 0; k < 60; k++, rooms++) {
+        bool any_flagged = false;
+        for (size_t i = 0; i < rooms; i++)
+            any_flagged |= many[i].kept && many[i].flagged;
+        size_t gone = any_flagged ? many_oldest(rooms, true) : many_oldest(rooms, false);
+        flagged_gone += any_flagged;
+        many_room(rooms);
+        if (k % 2 == 0)
+            many_wait(fr, rooms, base + 2000000 + k);
+        else
+            many_copy(fr, rooms, base + 2000000 + k);
+        many[gone].kept = false;
+        assert_false(first_response_of(fr, many[gone].id, &(int64_t){0}, &(bool){0}));
+        assert_true(first_response_sound(fr));
+    }
+    assert_in_range(flagged_gone, 2, 59); /* both kinds went */
+    many_agree(fr, rooms);
+    first_response_close(fr);
+    first_response_free(fr);
 }
 
 /* [support] first_response_target: a customer left waiting past it is
@@ -2903,6 +3097,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(support_reopens, setup, teardown),
         cmocka_unit_test_setup_teardown(first_response_targets, setup, teardown),
         cmocka_unit_test_setup_teardown(first_response_shared, setup, teardown),
+        cmocka_unit_test_setup_teardown(first_response_many, setup, teardown),
         cmocka_unit_test_setup_teardown(support_transcripts, setup, teardown),
         cmocka_unit_test_setup_teardown(support_ratings, setup, teardown),
         cmocka_unit_test(canned_rules),
