@@ -307,6 +307,34 @@ static int load_addr(const struct config *cfg, struct config_section *sec, const
     return 0;
 }
 
+static bool any_host(const char *h)
+{
+    return !*h || strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0 || strcmp(h, "*") == 0;
+}
+
+/* Two listeners on one port of one address would share its socket (lws
+ * serves vhosts of a port together): raw STOMP would be read as HTTP. */
+static int check_ports(const struct settings *s, const struct config *cfg, char *err, size_t errlen)
+{
+    const struct { const char *key; const char *host; int port; } l[] = {
+        {"listen", s->listen_host, s->listen_port},
+        {"stomp_listen", s->stomp_host, s->stomp_port},
+        {"tls_listen", s->tls.host, s->tls.port},
+        {"stomp_tls_listen", s->tls.stomp_host, s->tls.stomp_port},
+    };
+    for (size_t i = 1; i < sizeof l / sizeof l[0]; i++)
+        for (size_t j = 0; j < i; j++) {
+            if (!l[i].host || !l[j].host || l[i].port != l[j].port)
+                continue;
+            if (strcmp(l[i].host, l[j].host) != 0 && !any_host(l[i].host) && !any_host(l[j].host))
+                continue;
+            config_errorf(err, errlen, cfg, "server", l[i].key,
+                          "port %d is %s's too: each listener needs a port of its own", l[i].port, l[j].key);
+            return -1;
+        }
+    return 0;
+}
+
 /* [server] tls_*: the TLS listeners, their files and policy. */
 static int load_tls(struct tls_settings *t, const struct config *cfg, struct config_section *srv, char *err,
                     size_t errlen)
@@ -483,7 +511,7 @@ int settings_load(struct settings *s, struct config *cfg, char *err, size_t errl
     struct config_section *srv = config_find(cfg, "server");
     if (load_addr(cfg, srv, "listen", "127.0.0.1:8080", &s->listen_host, &s->listen_port, err, errlen) < 0 ||
         load_addr(cfg, srv, "stomp_listen", "", &s->stomp_host, &s->stomp_port, err, errlen) < 0 ||
-        load_tls(&s->tls, cfg, srv, err, errlen) < 0)
+        load_tls(&s->tls, cfg, srv, err, errlen) < 0 || check_ports(s, cfg, err, errlen) < 0)
         return -1;
     if (!s->listen_host && !s->tls.host) {
         config_errorf(err, errlen, cfg, "server", "listen",

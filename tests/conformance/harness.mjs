@@ -37,11 +37,18 @@ function tryPort(port) {
   });
 }
 
+// Ports this process has handed out: a server takes several before it binds
+// any, so one pick must not repeat another.
+const given = new Set();
+
 export async function freePort() {
   const low = 10000, high = Math.max(ephemeralLow(), low + 1000);
   for (;;) {
     const port = low + Math.floor(Math.random() * (high - low));
-    if (await tryPort(port)) return port;
+    if (!given.has(port) && await tryPort(port)) {
+      given.add(port);
+      return port;
+    }
   }
 }
 

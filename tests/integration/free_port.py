@@ -22,15 +22,23 @@ def ephemeral_low():
         return 32768
 
 
+# Ports this process has handed out: a test server takes several at once
+# (HTTP, STOMP), before any is bound, so one pick must not repeat another.
+_given = set()
+
+
 def free_port():
     high = max(ephemeral_low(), LOWEST + 1000)
     while True:
         port = random.randrange(LOWEST, high)
+        if port in _given:
+            continue
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
+            _given.add(port)
             return port
 
 

@@ -211,6 +211,19 @@ class CheckConfig(unittest.TestCase):
         p, path = check(s)
         self.assert_one_line(p, path, "[server] listen:", "HOST:PORT")
 
+    def test_two_listeners_on_one_port(self):
+        s = default_sections(8080, 8080)
+        p, path = check(s)
+        self.assert_one_line(p, path, "[server] stomp_listen:", "port 8080 is listen's too")
+        s = default_sections(8080, 61613)
+        s["server"]["stomp_listen"] = "0.0.0.0:8080"
+        p, path = check(s)
+        self.assert_one_line(p, path, "[server] stomp_listen:", "port 8080 is listen's too")
+        # one port on two addresses is two sockets
+        s["server"]["stomp_listen"] = "127.0.0.2:8080"
+        p, _ = check(s)
+        self.assertEqual(p.returncode, 0, p.stderr)
+
     def test_websocket_paths_and_sockjs(self):
         cases = [
             ({"websocket_paths": "ws"}, "[server] websocket_paths:", "starts with '/'"),
