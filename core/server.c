@@ -268,6 +268,14 @@ static void presence_ready(void *arg)
     presence_broker_ready(arg);
 }
 
+/* Back after an outage: the waits that began elsewhere meanwhile. */
+static void waits_ready(void *arg)
+{
+    struct server *srv = arg;
+    if (srv->rooms)
+        first_response_ask(srv->rooms->first_response);
+}
+
 static int server_wire_broker(struct server *srv)
 {
     struct broker_port *b = &srv->broker_port;
@@ -279,6 +287,7 @@ static int server_wire_broker(struct server *srv)
     (void)broker_port_on_channel(b, NULL, router_event, srv->router);
     (void)broker_port_on_ready(b, rooms_broker_ready, srv);
     (void)broker_port_on_ready(b, presence_ready, srv->presence);
+    (void)broker_port_on_ready(b, waits_ready, srv);
     broker_port_on_live(b, router_live, srv->router);
     return 0;
 }
@@ -549,6 +558,8 @@ int server_run(struct server *srv, char *err, size_t errlen)
     void *bstate;
     if (broker_ops(&srv->broker_port, &bstate)->subscribe(bstate, WAITS_CHANNEL) != CHATD_OK)
         log_warn("support wait news not subscribed: the lists show this instance's waits only");
+    else
+        first_response_ask(srv->rooms->first_response);
     retention_start(srv->retention);
     event_base_dispatch(srv->base);
     log_info("stopped serving");

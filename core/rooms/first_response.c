@@ -333,8 +333,27 @@ void first_response_on_news(struct first_response *fr, void (*fn)(void *ctx, con
     fr->tell_ctx = ctx;
 }
 
+void first_response_ask(struct first_response *fr)
+{
+    if (!fr || !fr->tell || fr->closing)
+        return;
+    fr->tell(fr->tell_ctx, &(struct wait_news){.kind = WAIT_ASKED, .room = ""});
+}
+
+/* Every wait of this instance's own, told again for one that asked. */
+static void tell_again(const struct first_response *fr)
+{
+    for (size_t i = 0; i < fr->n; i++)
+        if (fr->waits[i]->mine)
+            tell(fr, fr->waits[i]->breached ? WAIT_FLAGGED : WAIT_BEGAN, fr->waits[i], 0);
+}
+
 void first_response_heard(struct first_response *fr, const struct wait_news *n)
 {
+    if (fr && !fr->closing && n && n->kind == WAIT_ASKED) {
+        tell_again(fr);
+        return;
+    }
     if (!fr || fr->closing || !n || !n->room || !n->room[0] || strlen(n->room) >= ROOM_ID_MAX)
         return;
     struct wait *kept = find(fr, n->room);

@@ -17,7 +17,9 @@
  * or the room's completion there, so every instance's room lists show
  * every wait of the cluster, and an answer stored anywhere ends a wait
  * at once wherever it is kept. Only the instance a wait began on checks
- * its deadline and flags it (once); the others keep a copy.
+ * its deadline and flags it (once); the others keep a copy. An instance
+ * that starts (or hears again after a broker outage) asks, and the others
+ * tell their waits again.
  * Core thread only. */
 #ifndef CHATD_FIRST_RESPONSE_H
 #define CHATD_FIRST_RESPONSE_H
@@ -70,6 +72,8 @@ enum wait_news_kind {
     WAIT_BEGAN = 'w',   /* since_ms, customer */
     WAIT_FLAGGED = 'b', /* since_ms, customer */
     WAIT_ENDED = 'e',   /* answered_ms: the answer's time, 0 for a completion or close */
+    WAIT_ASKED = 'h',   /* an instance that started, or whose broker came back, asks for every
+                         * wait: the others tell theirs again (room ""); nothing else in it */
 };
 struct wait_news {
     enum wait_news_kind kind;
@@ -83,6 +87,10 @@ struct wait_news {
  * (the news is borrowed for the call). */
 void first_response_on_news(struct first_response *fr, void (*tell)(void *ctx, const struct wait_news *n),
                             void *ctx);
+/* This instance asks the others for their waits (WAIT_ASKED): at start,
+ * and when the broker is back after an outage, so that it keeps a copy of
+ * the waits that began while it could not hear. */
+void first_response_ask(struct first_response *fr);
 /* What another instance told: a copy of its wait kept, flagged or
  * dropped; an own wait another instance ended (an answer stored there)
  * ends here too, counted in the first-response histogram as if seen. */

@@ -33,7 +33,8 @@ int wait_news_decode(const void *data, size_t len, char *instance, size_t instan
     if (!j || json_unpack(j, "{s:s, s:s, s:s, s?s, s?I, s?I}", "i", &id, "t", &kind, "r", &room, "c", &customer,
                           "s", &since, "a", &answered) < 0)
         goto out;
-    if (strlen(kind) != 1 || (kind[0] != WAIT_BEGAN && kind[0] != WAIT_FLAGGED && kind[0] != WAIT_ENDED))
+    if (strlen(kind) != 1 ||
+        (kind[0] != WAIT_BEGAN && kind[0] != WAIT_FLAGGED && kind[0] != WAIT_ENDED && kind[0] != WAIT_ASKED))
         goto out;
     if (copy(instance, instance_len, id) < 0 || copy(storage->room, sizeof storage->room, room) < 0 ||
         (customer && copy(storage->customer, sizeof storage->customer, customer) < 0) || since < 0 ||

@@ -1,7 +1,7 @@
 /* The support desk's waits as the instances tell them to each other on
  * the internal broker channel WAITS_CHANNEL (rooms/first_response.h,
  * docs/support-desk.md "Service levels"): one compact JSON object a piece
- * of news, {"i": instance, "t": "w"|"b"|"e", "r": room, "c": customer,
+ * of news, {"i": instance, "t": "w"|"b"|"e"|"h", "r": room, "c": customer,
  * "s": since_ms, "a": answered_ms}. */
 #ifndef CHATD_WAIT_NEWS_JSON_H
 #define CHATD_WAIT_NEWS_JSON_H

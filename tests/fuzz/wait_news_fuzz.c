@@ -61,9 +61,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         p += len + 1;
     }
-    for (size_t i = 1; i < fr->n; i++)
-        if (fr->waits[i - 1].since_ms > fr->waits[i].since_ms)
-            abort();
+    if (!first_response_sound(fr))
+        abort();
     size_t waiting, breached;
     first_response_counts(fr, &waiting, &breached);
     if (waiting || breached)

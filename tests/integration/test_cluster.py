@@ -419,11 +419,24 @@ class Cluster(unittest.TestCase):
         # The others forget the dead instance; it comes back, as a new one.
         for n in self.nodes[:2]:
             wait_for(lambda: self.metric(n, "chatd_presence_peers") == 1, what="the dead instance forgotten")
+        # A customer starts waiting while instance 2 is down, and is flagged
+        # before it is back: no more news of that wait would reach it.
+        waiting = self.open_support(0, "dana")
+
+        def wait_of(node):
+            _, body = self.api(node, "agent2").get("/api/rooms?scope=unassigned")
+            return {r["id"]: (r.get("waiting_since"), r.get("sla_breached")) for r in body["rooms"]}.get(waiting)
+        wait_for(lambda: wait_of(0)[1] is True, what="the wait flagged on instance 0")
         victim.log.close()
         victim.start()
         wait_for(lambda: healthy(victim.http_port), what="instance back")
         for n in self.nodes:
             wait_for(lambda: self.metric(n, "chatd_presence_peers") == 2, what="peers known again")
+
+        # The instance back asked for the waits it missed: its lists show
+        # that wait, flagged, as the instance keeping it does.
+        wait_for(lambda: wait_of(2)[0] is not None, what="instance 2 to know the wait begun while it was down")
+        self.assertEqual(wait_of(2), wait_of(0))
 
     # Messaging features through any instance. Every member of these rooms
     # is connected while their messages are sent, and their names sort

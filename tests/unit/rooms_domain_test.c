@@ -1158,18 +1158,28 @@ static void checked(const char *room)
         event_base_loop(F->srv.base, EVLOOP_ONCE);
 }
 
-/* Two instances' waits: each tells the other (synchronously here). */
-static struct first_response *peer_of_a, *peer_of_b;
+/* Instances' waits: each tells the others (synchronously here); a third
+ * one, peer c, joins late. */
+static struct first_response *peer_of_a, *peer_of_b, *peer_c;
 
 static void tell_b(void *ctx, const struct wait_news *n)
 {
     (void)ctx;
     first_response_heard(peer_of_a, n);
+    first_response_heard(peer_c, n);
 }
 
 static void tell_a(void *ctx, const struct wait_news *n)
 {
     (void)ctx;
+    first_response_heard(peer_of_b, n);
+    first_response_heard(peer_c, n);
+}
+
+static void tell_c(void *ctx, const struct wait_news *n)
+{
+    (void)ctx;
+    first_response_heard(peer_of_a, n);
     first_response_heard(peer_of_b, n);
 }
 
@@ -1231,6 +1241,36 @@ static void first_response_shared(void **state)
     assert_false(breached);
     first_response_heard(b, &(struct wait_news){WAIT_ENDED, "r-stale", NULL, 2000, 0});
     assert_false(first_response_of(b, "r-stale", &since, &breached));
+
+    /* An instance that starts after waits began asks, and keeps a copy of
+     * every wait the others began (flagged or not); theirs stay theirs. */
+    char r3[64], r4[64];
+    open_for("늦은 손님 🐢", r3);
+    open_for("플래그 손님 🚩", r4);
+    sla_told = false;
+    first_response_check(a, clock_wall_ms() + 600000);
+    run_until(&sla_told);
+    peer_c = first_response_new(&F->rooms, F->srv.base, 300000);
+    assert_non_null(peer_c);
+    assert_false(first_response_of(peer_c, r3, &since, &breached));
+    first_response_on_news(peer_c, tell_c, NULL);
+    first_response_ask(peer_c);
+    int64_t since_a;
+    bool breached_a;
+    assert_true(first_response_of(a, r3, &since_a, &breached_a));
+    assert_true(first_response_of(peer_c, r3, &since, &breached));
+    assert_int_equal(since, since_a);
+    assert_true(first_response_of(peer_c, r4, &since, &breached));
+    assert_true(breached);
+    first_response_counts(peer_c, &waiting, &flagged);
+    assert_int_equal(waiting, 0); /* copies */
+    first_response_counts(a, &waiting, &flagged);
+    assert_int_equal(waiting, 2);
+    /* an ask names no room: nothing is kept for it */
+    assert_false(first_response_of(peer_c, "", &since, &breached));
+    first_response_close(peer_c);
+    first_response_free(peer_c);
+    peer_c = NULL;
     first_response_close(b);
     first_response_free(b);
 }
