@@ -18,6 +18,7 @@ import re
 import shutil
 import signal
 import tempfile
+import threading
 import time
 import unittest
 import urllib.request
@@ -173,7 +174,28 @@ class CertificateUsersRequired(unittest.TestCase):
         # CONNECTED: the test awaits the listener's frame instead.
         r.on_connected = lambda frame: r._add(connected, frame)
         conn.set_listener("r", r)
-        conn.connect(wait=False)
+        # stomp.py reads on its receiver thread the SSL object that the
+        # caller writes on, which OpenSSL does not support. Over TLS 1.3 the
+        # server's session tickets come after the handshake, and OpenSSL
+        # handles them with its handshake state machine (which puts a write
+        # buffer in front of the socket while it runs): when the receiver
+        # thread does that while this one writes the CONNECT, the CONNECT
+        # can be lost though SSL_write said it was sent (the client's TCP
+        # counters show it never left; a bare ssl socket with a reader
+        # thread does the same). The receiver thread starts once the
+        # CONNECT is written; it reads the tickets and the CONNECTED alone.
+        connect_written = threading.Event()
+
+        def receiver_after_connect(receiver_loop):
+            def run():
+                connect_written.wait()
+                receiver_loop()
+            return stomp.utils.default_create_thread(run)
+        conn.transport.override_threading(receiver_after_connect)
+        try:
+            conn.connect(wait=False)
+        finally:
+            connect_written.set()
         self.addCleanup(disconnect_quietly, conn)
         r.wait(lambda: connected, what="CONNECTED")
         self.assertEqual(connected[0].headers["user-name"], KOREAN)
