@@ -336,6 +336,9 @@ test("a reply quotes the message it answers, also one further back than the page
   // Reopened, the newest 20 no longer hold the question: the quote reads
   // it from the history, and a click brings it into view.
   await alice.click(`#rooms li[data-room="${group}"]`);
+  // the chat shown again from its newest 20 (the page before it may still
+  // be there a moment: its quote would satisfy the waits below)
+  await asked(alice).waitFor({ state: "detached" });
   await answer(alice).locator(".quote .excerpt").waitFor();
   await alice.waitForFunction((q) => document.querySelector("#messages .quote .excerpt")?.textContent === q, question);
   assert.equal(await asked(alice).count(), 0);
