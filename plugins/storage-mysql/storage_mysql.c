@@ -1139,6 +1139,20 @@ static bool read_room_one(struct op *o, struct result *res, bool for_user)
     return true;
 }
 
+/* A chain whose fast read fell short runs again carefully: every answer
+ * dropped, o's careful first statement written into b (the caller moves
+ * o on to step 1 and sends it). */
+static void again_carefully(struct op *o, MYSQL *my, struct sb *b,
+                            bool (*step)(struct op *, MYSQL *, struct result *, size_t, struct sb *))
+{
+    for (struct op *a = o; a; a = a->more)
+        answer_reset(a);
+    o->careful = true;
+    o->step = 0;
+    step(o, my, NULL, 0, b);
+    o->step = 0;
+}
+
 static bool step_get(struct op *o, MYSQL *my, struct result *r, size_t nr, struct sb *b)
 {
     if (o->step == 0) {
@@ -1163,12 +1177,7 @@ static bool step_get(struct op *o, MYSQL *my, struct result *r, size_t nr, struc
     if (found >= 0)
         return false;
     /* members too many for one column: every look-up again, carefully */
-    for (struct op *a = o; a; a = a->more)
-        answer_reset(a);
-    o->careful = true;
-    o->step = 0;
-    step_get(o, my, NULL, 0, b);
-    o->step = 0; /* the caller moves it on to 1 */
+    again_carefully(o, my, b, step_get);
     return true;
 }
 
@@ -1757,12 +1766,7 @@ static bool step_history(struct op *o, MYSQL *my, struct result *r, size_t nr, s
     if (more) {
         /* a hole in the seqs (not of this plugin's making): every page
          * again, each by its LIMIT */
-        for (struct op *a = o; a; a = a->more)
-            answer_reset(a);
-        o->careful = true;
-        o->step = 0;
-        step_history(o, my, NULL, 0, b);
-        o->step = 0; /* the caller moves it on to 1 */
+        again_carefully(o, my, b, step_history);
         goto out;
     }
     /* the order the SDK asks for, whatever order the rows came in */
