@@ -46,6 +46,7 @@
 #include <netdb.h>
 #include <sys/socket.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -318,11 +319,19 @@ enum io_phase { P_NONE, P_CONNECT, P_QUERY, P_STORE, P_NEXT, P_PREPARE, P_EXECUT
 /* The rows of a prepared statement's answer, each value as text (numbers
  * converted by the library) and NUL-terminated, as a text answer's are:
  * the readers take either. One block per row: its lengths, then its
- * values' pointers, then the values. */
+ * values' pointers, then the values; the blocks lie back to back in
+ * chunks, so that a page of rows costs a few allocations, not one each. */
+struct rows_chunk {
+    struct rows_chunk *next;
+    size_t used, cap;
+    max_align_t data[];
+};
+
 struct rows {
     unsigned ncols;
     size_t n, cap, at;
     void **row;
+    struct rows_chunk *chunks;
 };
 
 /* One statement's answer: a text result (res), a prepared statement's rows
@@ -525,10 +534,31 @@ static void rows_free(struct rows *rs)
 {
     if (!rs)
         return;
-    for (size_t i = 0; i < rs->n; i++)
-        free(rs->row[i]);
+    for (struct rows_chunk *k = rs->chunks, *next; k; k = next) {
+        next = k->next;
+        free(k);
+    }
     free(rs->row);
     free(rs);
+}
+
+#define ROWS_CHUNK 65536
+/* size bytes for one row's block, aligned as malloc's; NULL when out of
+ * memory. */
+static void *rows_block(struct rows *rs, size_t size)
+{
+    size = (size + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
+    struct rows_chunk *k = rs->chunks;
+    if (!k || k->cap - k->used < size) {
+        size_t cap = size > ROWS_CHUNK ? size : ROWS_CHUNK;
+        if (!(k = malloc(sizeof *k + cap)))
+            return NULL;
+        *k = (struct rows_chunk){.next = rs->chunks, .cap = cap};
+        rs->chunks = k;
+    }
+    void *p = (char *)k->data + k->used;
+    k->used += size;
+    return p;
 }
 
 /* Columns: id, kind, state, title, owner, agent, created_ms, assigned_ms,
@@ -3107,7 +3137,7 @@ static bool res_push(struct conn *c, struct result r)
 /* The stored answer of s as rows of text (every column bound as a string:
  * the library converts numbers; bytes stay bytes), in c->res[0]. Fetching
  * a stored answer reads no socket. */
-#define ROW_INLINE 64
+#define ROW_INLINE 256
 static bool rows_take(struct conn *c, MYSQL_STMT *s)
 {
     unsigned nc = mysql_stmt_field_count(s);
@@ -3143,7 +3173,7 @@ static bool rows_take(struct conn *c, MYSQL_STMT *s)
             rs->row = p;
             rs->cap = cap;
         }
-        unsigned long *l = malloc(size);
+        unsigned long *l = rows_block(rs, size);
         if (!l) {
             ok = false;
             break;
