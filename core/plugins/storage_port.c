@@ -282,27 +282,37 @@ static void on_message(void *ctx, chatd_status st, const struct chatd_message *m
     call_free(c);
 }
 
+/* The plugin's messages msgs[0..n) as this SDK's, in *out (NULL for
+ * none); false when c failed (answered). */
+static bool messages_read(struct call *c, const struct chatd_message *msgs, size_t n, struct chatd_message **out)
+{
+    *out = NULL;
+    if (!msgs || !n)
+        return true;
+    if (!(*out = calloc(n, sizeof **out))) {
+        call_fail_now(c, CHATD_ERR_NOMEM);
+        return false;
+    }
+    size_t stride = message_stride(c->p, msgs);
+    for (size_t i = 0; i < n; i++) {
+        if (!message_read(c, (const void *)((const char *)msgs + i * stride), &(*out)[i])) {
+            free(*out);
+            call_fail_now(c, CHATD_ERR_INTERNAL);
+            return false;
+        }
+    }
+    return true;
+}
+
 static void on_messages(void *ctx, chatd_status st, const struct chatd_message *msgs, size_t n)
 {
     struct call *c = ctx;
     if (call_early(c))
         return;
-    if (!msgs || !n) {
-        ((chatd_messages_cb)c->cb)(c->ctx, st, NULL, 0);
-        call_free(c);
+    struct chatd_message *out;
+    if (!messages_read(c, msgs, n, &out))
         return;
-    }
-    struct chatd_message *out = calloc(n, sizeof *out);
-    if (!out)
-        return call_fail_now(c, CHATD_ERR_NOMEM);
-    size_t stride = message_stride(c->p, msgs);
-    for (size_t i = 0; i < n; i++) {
-        if (!message_read(c, (const void *)((const char *)msgs + i * stride), &out[i])) {
-            free(out);
-            return call_fail_now(c, CHATD_ERR_INTERNAL);
-        }
-    }
-    ((chatd_messages_cb)c->cb)(c->ctx, st, out, n);
+    ((chatd_messages_cb)c->cb)(c->ctx, st, out, out ? n : 0);
     free(out);
     call_free(c);
 }
@@ -314,19 +324,11 @@ static void on_room_page(void *ctx, chatd_status st, const struct chatd_room *ro
     if (call_early(c))
         return;
     struct chatd_room r;
-    struct chatd_message last;
+    struct chatd_message last, *out;
     if (room && !room_read(c, room, &r, &last))
         return call_fail_now(c, CHATD_ERR_INTERNAL);
-    struct chatd_message *out = room && msgs && n ? calloc(n, sizeof *out) : NULL;
-    if (room && msgs && n && !out)
-        return call_fail_now(c, CHATD_ERR_NOMEM);
-    size_t stride = out ? message_stride(c->p, msgs) : 0;
-    for (size_t i = 0; out && i < n; i++) {
-        if (!message_read(c, (const void *)((const char *)msgs + i * stride), &out[i])) {
-            free(out);
-            return call_fail_now(c, CHATD_ERR_INTERNAL);
-        }
-    }
+    if (!messages_read(c, room ? msgs : NULL, n, &out))
+        return;
     ((chatd_room_page_cb)c->cb)(c->ctx, st, room ? &r : NULL, out, out ? n : 0);
     free(out);
     call_free(c);

@@ -4427,29 +4427,30 @@ static void m_message_append(void *state, const struct chatd_message *msg, chatd
     submit(st, o);
 }
 
-static void m_message_list(void *state, const char *room_id, uint64_t before, uint64_t after, size_t limit,
-                           chatd_messages_cb cb, void *ctx)
+/* A page read, answered with its room (SDK 2.13 room_page, which the
+ * page's statement reads anyway: step_history) or without. */
+static void page_read(void *state, const char *room_id, uint64_t before, uint64_t after, size_t limit,
+                      bool with_room, void *cb, void *ctx)
 {
     NEW_OP(OP_HISTORY, cb)
     o->route = astr(o, room_id);
     o->before = before;
     o->after = after;
     o->limit = limit;
+    o->with_room = with_room;
     submit(st, o);
 }
 
-/* SDK 2.13: a page read that is answered with its room, which the page's
- * statement reads anyway (step_history). */
+static void m_message_list(void *state, const char *room_id, uint64_t before, uint64_t after, size_t limit,
+                           chatd_messages_cb cb, void *ctx)
+{
+    page_read(state, room_id, before, after, limit, false, (void *)cb, ctx);
+}
+
 static void m_room_page(void *state, const char *room_id, uint64_t before, uint64_t after, size_t limit,
                         chatd_room_page_cb cb, void *ctx)
 {
-    NEW_OP(OP_HISTORY, cb)
-    o->route = astr(o, room_id);
-    o->before = before;
-    o->after = after;
-    o->limit = limit;
-    o->with_room = true;
-    submit(st, o);
+    page_read(state, room_id, before, after, limit, true, (void *)cb, ctx);
 }
 
 static void m_message_edit(void *state, const struct chatd_message_edit *ed, chatd_message_cb cb, void *ctx)
