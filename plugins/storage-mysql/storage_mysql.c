@@ -255,10 +255,14 @@ static void sb_bytes(struct sb *b, const char *s, size_t n)
 
 /* -------------------------------------------------------------- ops */
 
+/* An op's memory: allocations bumped out of blocks of ARENA_BLOCK bytes
+ * (a larger one gets a block of its own), freed all at once. */
 struct block {
     struct block *next;
+    size_t used, cap;
     max_align_t align[];
 };
+#define ARENA_BLOCK 4096
 
 struct mystore;
 
@@ -410,16 +414,34 @@ struct mystore {
     char why[300];
 };
 
+/* n bytes and a NUL after them, zeroed, aligned as malloc's. */
 static void *arena(struct op *o, struct block **list, size_t n)
 {
-    struct block *b = calloc(1, sizeof *b + n + 1);
-    if (!b) {
-        o->oom = true;
-        return NULL;
+    size_t size = n / sizeof(max_align_t) * sizeof(max_align_t) + sizeof(max_align_t);
+    struct block *b = *list;
+    if (!b || b->cap - b->used < size) {
+        size_t cap = size > ARENA_BLOCK / 4 ? size : ARENA_BLOCK;
+        struct block *nb = malloc(sizeof *nb + cap);
+        if (!nb) {
+            o->oom = true;
+            return NULL;
+        }
+        nb->used = 0;
+        nb->cap = cap;
+        if (b && cap == size) {
+            /* a large one: the block being filled stays first */
+            nb->next = b->next;
+            b->next = nb;
+        } else {
+            nb->next = b;
+            *list = nb;
+        }
+        b = nb;
     }
-    b->next = *list;
-    *list = b;
-    return b->align;
+    void *p = (char *)b->align + b->used;
+    b->used += size;
+    memset(p, 0, size);
+    return p;
 }
 
 static char *copy_n(struct op *o, struct block **list, const char *s, size_t n)
