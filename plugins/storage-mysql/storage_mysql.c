@@ -671,9 +671,8 @@ static void op_answer(struct op *o, chatd_status s)
         storage_op_answer_canned(o->cb, o->ctx, s, o->replies, o->n);
     else if (o->kind == OP_PURGE_IDS)
         storage_op_answer_ids(o->cb, o->ctx, s, o->purged, o->npurged);
-    else if (o->kind == OP_HISTORY && o->with_room)
-        ((chatd_room_page_cb)o->cb)(o->ctx, s, s == CHATD_OK ? o->rooms : NULL, s == CHATD_OK && o->n ? o->msgs : NULL,
-                                    s == CHATD_OK ? o->n : 0);
+    else if (o->kind == OP_HISTORY && o->with_room) /* room_page */
+        storage_op_answer_room_page(o->cb, o->ctx, s, o->rooms, o->msgs, o->n);
     else
         storage_op_answer(o->kind, o->cb, o->ctx, s, o->rooms, o->msgs, o->n);
 }

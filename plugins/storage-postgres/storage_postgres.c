@@ -1265,11 +1265,8 @@ static void op_answer(struct op *o, chatd_status s)
         storage_op_answer_canned(o->cb, o->ctx, o->oom ? CHATD_ERR_NOMEM : s, o->replies, o->n);
     else if (o->kind == OP_PURGE_IDS)
         storage_op_answer_ids(o->cb, o->ctx, o->oom ? CHATD_ERR_NOMEM : s, o->ids, o->n);
-    else if (o->with_room) { /* room_page: the room and its page with OK only */
-        bool ok = s == CHATD_OK && !o->oom;
-        ((chatd_room_page_cb)o->cb)(o->ctx, o->oom ? CHATD_ERR_NOMEM : s, ok ? o->rooms : NULL, ok ? o->msgs : NULL,
-                                    ok ? o->n : 0);
-    }
+    else if (o->with_room) /* room_page */
+        storage_op_answer_room_page(o->cb, o->ctx, o->oom ? CHATD_ERR_NOMEM : s, o->rooms, o->msgs, o->n);
     else
         storage_op_answer(o->kind, o->cb, o->ctx, o->oom ? CHATD_ERR_NOMEM : s, o->rooms, o->msgs, o->n);
 }
