@@ -1070,6 +1070,7 @@ struct op {
     PGresult *res;      /* the answer's strings point into it */
     PGresult *room_res; /* room_page: its room's result, as res is its page's */
     bool with_room;     /* OP_HISTORY for room_page: the room, then the page */
+    struct op *room_of; /* a room page's statement whose room it shares (see share_rooms) */
     bool oom;
     int tries;
     const char *route;  /* the room it is about: routing and locking; NULL for lists */
@@ -1653,11 +1654,23 @@ static void read_result(struct op *o, PGresult *r, enum op_kind kind)
  * page has two: its room as room_get's, then its page as message_list's;
  * NOT_FOUND when either read found no room (each statement reads as of
  * its own start: a room removed or created in between). */
-static void read_answer(struct op *o, PGresult *r, size_t part)
+static void read_answer(struct op *o, PGresult *r, size_t part, const struct op *room_of)
 {
     if (!o->with_room) {
         read_result(o, r, o->kind);
         return;
+    }
+    if (room_of) {
+        /* the page alone: the room is the one room_of read before it */
+        PGresult *room = room_of->room_res ? PQcopyResult(room_of->room_res, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES)
+                                           : NULL;
+        if (!room) {
+            o->oom = true;
+            PQclear(r);
+            return;
+        }
+        read_result(o, room, OP_GET);
+        part = 1;
     }
     if (part == 0) {
         read_result(o, r, OP_GET);
@@ -1722,7 +1735,7 @@ static void read_group(struct op *h, PGresult *r, size_t part)
         read_appends(h, r);
         return;
     }
-    read_answer(h, r, part);
+    read_answer(h, r, part, h->room_of);
     for (struct op *o = h->gnext; o; o = o->gnext) {
         if (o->kind == OP_MARK) {
             o->status = h->status;
@@ -1731,7 +1744,7 @@ static void read_group(struct op *h, PGresult *r, size_t part)
         /* identical reads: each answer owns its memory */
         PGresult *copy = PQcopyResult(r, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES);
         if (copy)
-            read_answer(o, copy, part);
+            read_answer(o, copy, part, h->room_of);
         else
             o->oom = true;
     }
@@ -2025,14 +2038,14 @@ static int send_appends(PGconn *pg, struct op *h)
  * two reads cost one round trip. */
 static size_t results_of(const struct op *h)
 {
-    return h->with_room ? 2 : 1;
+    return h->with_room && !h->room_of ? 2 : 1;
 }
 
 /* One statement for the ops of a group: appends together, one read mark
  * (the highest) for several, one read for identical ones. */
 static int send_group(PGconn *pg, struct op *h)
 {
-    if (h->with_room) {
+    if (h->with_room && !h->room_of) {
         const char *v[2] = {h->id, NULL};
         return PQsendQueryPrepared(pg, prepared_name(SQL_GET), 2, v, NULL, NULL, 0) && send_op(pg, h);
     }
@@ -2111,6 +2124,27 @@ static bool blocks(const struct op *h, const struct op *o)
     return o->kind == OP_MARK && h->kind == OP_GET && same_str(h->user, o->user);
 }
 
+/* The room pages of one room in a batch look it up once: a room page's
+ * statement takes the room from the one before it about the same room
+ * when only reads lie between (it then sees every write called before
+ * it), and sends its page alone. */
+static void share_rooms(struct conn *c)
+{
+    for (size_t k = 0; k < c->nstmt; k++) {
+        struct op *h = c->stmt[k];
+        h->room_of = NULL;
+        for (size_t j = k; h->with_room && !c->nomerge && j-- > 0;) {
+            struct op *e = c->stmt[j];
+            if (!is_read(e) && (!e->route || same_str(e->route, h->route)))
+                break;
+            if (e->with_room && !e->room_of && same_str(e->route, h->route)) {
+                h->room_of = e;
+                break;
+            }
+        }
+    }
+}
+
 /* c->batch into c->stmt; c->stmt has room for 2 * c->nbatch entries (each
  * op adds at most one, each move one more). */
 static void group_batch(struct conn *c)
@@ -2153,6 +2187,7 @@ static void group_batch(struct conn *c)
         if (c->stmt[k])
             c->stmt[w++] = c->stmt[k];
     c->nstmt = w;
+    share_rooms(c);
 }
 
 /* ----------------------------------------------------------- the pool */

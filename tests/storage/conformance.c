@@ -2390,6 +2390,28 @@ static void room_pages(const struct chatd_storage_ops *ops, void *state, bool re
                   "room_page %zu: message %zu is %llu '%s', message_list's %llu '%s'", c, i,
                   (unsigned long long)p.page.seqs[i], p.page.bodies[i], (unsigned long long)l.seqs[i], l.bodies[i]);
     }
+    /* Pages of one room called together, a member added between them:
+     * each answers its own page, and those called after the add see the
+     * new member (those before may too). */
+    struct paged many[4] = {{0}};
+    struct result added = {0};
+    CALL(ops->room_page(state, "rpage", UINT64_MAX, 0, 5, paged_cb, &many[0]));
+    CALL(ops->room_page(state, "rpage", 10, 0, 5, paged_cb, &many[1]));
+    CALL(ops->member_add(state, "rpage", "\xec\x83\x88\xeb\xa9\xa4\xeb\xb2\x84", done_cb, &added)); /* 새멤버 */
+    CALL(ops->room_page(state, "rpage", 0, 3, 5, paged_cb, &many[2]));
+    CALL(ops->room_page(state, "rpage", 0, 20, 5, paged_cb, &many[3]));
+    wait_paged(many, 4);
+    wait_all(&added, 1);
+    const uint64_t firsts[4] = {25, 9, 4, 21};
+    for (int i = 0; i < 4; i++) {
+        CHECK(many[i].st == CHATD_OK && many[i].page.n == 5 && many[i].page.seqs[0] == firsts[i] &&
+                  many[i].page.seqs[4] == (i < 2 ? firsts[i] - 4 : firsts[i] + 4),
+              "room_page %d of four: %s n %zu first %llu", i, chatd_strerror(many[i].st), many[i].page.n,
+              (unsigned long long)many[i].page.seqs[0]);
+        CHECK(i < 2 || strstr(many[i].room.members, "\xec\x83\x88\xeb\xa9\xa4\xeb\xb2\x84"),
+              "room_page %d of four, called after the member was added: members %s", i, many[i].room.members);
+    }
+    CHECK(added.st == CHATD_OK, "member_add between pages: %s", chatd_strerror(added.st));
     struct paged none = {0}, empty = {0};
     CALL(ops->room_page(state, "rpage-none", UINT64_MAX, 0, 10, paged_cb, &none));
     CALL(ops->room_page(state, "rpage-empty", UINT64_MAX, 0, 10, paged_cb, &empty));
