@@ -39,6 +39,7 @@ enum answer {
     ANSWER_REACTIONS,
     ANSWER_CANNED,
     ANSWER_IDS,
+    ANSWER_ROOM_PAGE,
 };
 
 struct call {
@@ -107,6 +108,7 @@ static void call_answer_failure(const struct call *c, chatd_status st)
     case ANSWER_REACTIONS: ((chatd_reactions_cb)c->cb)(c->ctx, st, NULL, 0); break;
     case ANSWER_CANNED: ((chatd_canned_cb)c->cb)(c->ctx, st, NULL, 0); break;
     case ANSWER_IDS: ((chatd_ids_cb)c->cb)(c->ctx, st, NULL, 0); break;
+    case ANSWER_ROOM_PAGE: ((chatd_room_page_cb)c->cb)(c->ctx, st, NULL, NULL, 0); break;
     }
 }
 
@@ -280,27 +282,54 @@ static void on_message(void *ctx, chatd_status st, const struct chatd_message *m
     call_free(c);
 }
 
+/* The plugin's messages msgs[0..n) as this SDK's, in *out (NULL for
+ * none); false when c failed (answered). */
+static bool messages_read(struct call *c, const struct chatd_message *msgs, size_t n, struct chatd_message **out)
+{
+    *out = NULL;
+    if (!msgs || !n)
+        return true;
+    if (!(*out = calloc(n, sizeof **out))) {
+        call_fail_now(c, CHATD_ERR_NOMEM);
+        return false;
+    }
+    size_t stride = message_stride(c->p, msgs);
+    for (size_t i = 0; i < n; i++) {
+        if (!message_read(c, (const void *)((const char *)msgs + i * stride), &(*out)[i])) {
+            free(*out);
+            call_fail_now(c, CHATD_ERR_INTERNAL);
+            return false;
+        }
+    }
+    return true;
+}
+
 static void on_messages(void *ctx, chatd_status st, const struct chatd_message *msgs, size_t n)
 {
     struct call *c = ctx;
     if (call_early(c))
         return;
-    if (!msgs || !n) {
-        ((chatd_messages_cb)c->cb)(c->ctx, st, NULL, 0);
-        call_free(c);
+    struct chatd_message *out;
+    if (!messages_read(c, msgs, n, &out))
         return;
-    }
-    struct chatd_message *out = calloc(n, sizeof *out);
-    if (!out)
-        return call_fail_now(c, CHATD_ERR_NOMEM);
-    size_t stride = message_stride(c->p, msgs);
-    for (size_t i = 0; i < n; i++) {
-        if (!message_read(c, (const void *)((const char *)msgs + i * stride), &out[i])) {
-            free(out);
-            return call_fail_now(c, CHATD_ERR_INTERNAL);
-        }
-    }
-    ((chatd_messages_cb)c->cb)(c->ctx, st, out, n);
+    ((chatd_messages_cb)c->cb)(c->ctx, st, out, out ? n : 0);
+    free(out);
+    call_free(c);
+}
+
+static void on_room_page(void *ctx, chatd_status st, const struct chatd_room *room, const struct chatd_message *msgs,
+                         size_t n)
+{
+    struct call *c = ctx;
+    if (call_early(c))
+        return;
+    struct chatd_room r;
+    struct chatd_message last, *out;
+    if (room && !room_read(c, room, &r, &last))
+        return call_fail_now(c, CHATD_ERR_INTERNAL);
+    if (!messages_read(c, room ? msgs : NULL, n, &out))
+        return;
+    ((chatd_room_page_cb)c->cb)(c->ctx, st, room ? &r : NULL, out, out ? n : 0);
     free(out);
     call_free(c);
 }
@@ -652,6 +681,18 @@ static void port_room_purge_ids(void *state, int64_t closed_before_ms, size_t li
     call_returned(c);
 }
 
+static void port_room_page(void *state, const char *room_id, uint64_t before, uint64_t after, size_t limit,
+                           chatd_room_page_cb cb, void *ctx)
+{
+    struct plugin *p = state;
+    const struct chatd_storage_ops *o = ops_of_minor(p, 2);
+    struct call *c = call_start(p, "room_page", ANSWER_ROOM_PAGE, (void *)cb, ctx);
+    if (!c || port_lacks(c, o && OPS_HAS(o, room_page)))
+        return;
+    o->room_page(p->state, room_id, before, after, limit, on_room_page, c);
+    call_returned(c);
+}
+
 static void port_user_erase(void *state, const char *user, chatd_erase_cb cb, void *ctx)
 {
     struct plugin *p = state;
@@ -844,6 +885,7 @@ static const struct chatd_storage_ops port_ops = {
     .canned_delete = port_canned_delete,
     .canned_list = port_canned_list,
     .room_purge_ids = port_room_purge_ids,
+    .room_page = port_room_page,
 };
 
 const struct chatd_storage_ops *storage_ops(const struct plugin *p, void **state)
@@ -879,6 +921,12 @@ storage_purge_ids_fn storage_room_purge_ids(const struct plugin *p)
 {
     const struct chatd_storage_ops *o = ops_of_minor(p, 2);
     return o && OPS_HAS(o, room_purge_ids) ? port_room_purge_ids : NULL;
+}
+
+storage_room_page_fn storage_room_page(const struct plugin *p)
+{
+    const struct chatd_storage_ops *o = ops_of_minor(p, 2);
+    return o && OPS_HAS(o, room_page) ? port_room_page : NULL;
 }
 
 storage_erase_fn storage_user_erase(const struct plugin *p)

@@ -41,6 +41,11 @@ storage_purge_fn storage_room_purge(const struct plugin *p);
 typedef void (*storage_purge_ids_fn)(void *state, int64_t closed_before_ms, size_t limit, chatd_ids_cb cb,
                                      void *ctx);
 storage_purge_ids_fn storage_room_purge_ids(const struct plugin *p);
+/* SDK 2.13: the room and a page of its history in one call, or NULL when
+ * the plugin has no room_page (the core then looks the room up first). */
+typedef void (*storage_room_page_fn)(void *state, const char *room_id, uint64_t before, uint64_t after, size_t limit,
+                                     chatd_room_page_cb cb, void *ctx);
+storage_room_page_fn storage_room_page(const struct plugin *p);
 storage_erase_fn storage_user_erase(const struct plugin *p);
 
 /* Whether p edits and deletes messages (SDK 2.2 message_edit and

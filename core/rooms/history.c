@@ -54,27 +54,59 @@ static void page_cb(void *ctx, chatd_status st, const struct chatd_message *msgs
     reactions_of_page(op->r, op->room, op->user, msgs, n, page_reacted_cb, op);
 }
 
-static void page_room_cb(void *ctx, const struct room_answer *a, const struct chatd_room *room)
+static bool cursor_bad(const struct history_cursor *c)
 {
-    struct history_op *op = ctx;
-    const struct history_cursor *c = &op->cur;
+    return c->malformed || (c->before_set && c->before == 0) ||
+           (c->limit_set && (c->limit < 1 || c->limit > HISTORY_PAGE_MAX)) || (c->before_set && c->after_set);
+}
+
+/* The page a cursor asks for, as message_list takes it. */
+static void cursor_page(const struct history_cursor *c, uint64_t *before, uint64_t *after, size_t *limit)
+{
+    *before = c->before_set ? c->before : c->after_set ? 0 : UINT64_MAX; /* newest first from the top */
+    *after = c->after_set ? c->after : 0;
+    *limit = c->limit_set ? (size_t)c->limit : HISTORY_PAGE_DEFAULT;
+}
+
+/* Whether the reader may see the page of room; if not, op is answered and
+ * freed. A stranger learns nothing, not even that the cursor is bad. */
+static bool page_allowed(struct history_op *op, const struct room_answer *a, const struct chatd_room *room)
+{
     struct room_answer refused = *a;
     if (a->status == ROOM_OK && !room_can_see(room, op->user, op->roles))
         refused = (struct room_answer){ROOM_NOT_FOUND, "no such room"};
-    else if (a->status == ROOM_OK && (c->malformed || (c->before_set && c->before == 0) ||
-                                      (c->limit_set && (c->limit < 1 || c->limit > HISTORY_PAGE_MAX)) ||
-                                      (c->before_set && c->after_set)))
+    else if (a->status == ROOM_OK && cursor_bad(&op->cur))
         refused = (struct room_answer){ROOM_BAD_REQUEST, "before (>= 1) or after, and limit 1..100"};
-    if (refused.status != ROOM_OK) {
-        op->page_cb(op->ctx, &refused, NULL, 0, 0, &(struct reaction_page){0});
-        free(op);
+    if (refused.status == ROOM_OK)
+        return true;
+    op->page_cb(op->ctx, &refused, NULL, 0, 0, &(struct reaction_page){0});
+    free(op);
+    return false;
+}
+
+static void page_room_cb(void *ctx, const struct room_answer *a, const struct chatd_room *room)
+{
+    struct history_op *op = ctx;
+    if (!page_allowed(op, a, room))
         return;
-    }
-    uint64_t before = c->before_set ? c->before : c->after_set ? 0 : UINT64_MAX; /* newest first from the top */
-    size_t limit = c->limit_set ? (size_t)c->limit : HISTORY_PAGE_DEFAULT;
+    uint64_t before, after;
+    size_t limit;
+    cursor_page(&op->cur, &before, &after, &limit);
     void *state;
-    storage_ops(op->r->storage, &state)->message_list(state, op->room, before, c->after_set ? c->after : 0, limit,
-                                                      page_cb, op);
+    storage_ops(op->r->storage, &state)->message_list(state, op->room, before, after, limit, page_cb, op);
+}
+
+/* The room and its page in one storage call (SDK 2.13 room_page). */
+static void room_page_cb(void *ctx, chatd_status st, const struct chatd_room *room, const struct chatd_message *msgs,
+                         size_t n)
+{
+    struct history_op *op = ctx;
+    struct room_answer a = room_answer_of(st, "no such room");
+    if (st == CHATD_OK && !room)
+        a = room_answer_of(CHATD_ERR_INTERNAL, NULL);
+    if (!page_allowed(op, &a, room))
+        return;
+    reactions_of_page(op->r, op->room, op->user, msgs, n, page_reacted_cb, op);
 }
 
 void history_page(struct rooms *r, const char *room_id, const char *user, uint32_t roles,
@@ -88,7 +120,18 @@ void history_page(struct rooms *r, const char *room_id, const char *user, uint32
     op->page_cb = cb;
     op->roles = roles;
     op->cur = *cur;
-    rooms_look_up(r, op->room, op->user, page_room_cb, op);
+    storage_room_page_fn room_page = storage_room_page(r->storage);
+    if (room_page && !cursor_bad(cur)) {
+        uint64_t before, after;
+        size_t limit;
+        cursor_page(cur, &before, &after, &limit);
+        void *state;
+        storage_ops(r->storage, &state);
+        room_page(state, op->room, before, after, limit, room_page_cb, op);
+        return;
+    }
+    /* the rights need the members only, not the reader's mark */
+    rooms_look_up(r, op->room, NULL, page_room_cb, op);
 }
 
 static void watch_room_cb(void *ctx, const struct room_answer *a, const struct chatd_room *room)

@@ -199,7 +199,11 @@ void reactions_of_page(struct rooms *r, const char *room_id, const char *user, c
 {
     static const struct room_answer ok = {ROOM_OK, NULL};
     bool kept = storage_has_reactions(r->storage);
-    if (!kept || !n) {
+    /* a page whose messages all had none when read needs no look-up */
+    size_t unknown = 0;
+    for (size_t i = 0; i < n; i++)
+        unknown += msgs[i].reactions != CHATD_REACTIONS_NONE;
+    if (!kept || !unknown) {
         cb(ctx, &ok, msgs, n, &(struct reaction_page){.kept = kept});
         return;
     }

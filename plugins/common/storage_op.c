@@ -63,6 +63,14 @@ void storage_op_answer_ids(void *cb, void *ctx, chatd_status st, const char *con
     ((chatd_ids_cb)cb)(ctx, st, data ? ids : NULL, data ? n : 0);
 }
 
+void storage_op_answer_room_page(void *cb, void *ctx, chatd_status st, const struct chatd_room *room,
+                                 const struct chatd_message *msgs, size_t n)
+{
+    bool ok = st == CHATD_OK && room;
+    ((chatd_room_page_cb)cb)(ctx, ok ? CHATD_OK : st == CHATD_OK ? CHATD_ERR_INTERNAL : st, ok ? room : NULL,
+                             ok && n ? msgs : NULL, ok ? n : 0);
+}
+
 void storage_op_answer_erase(void *cb, void *ctx, chatd_status st, const struct chatd_erase_result *res)
 {
     ((chatd_erase_cb)cb)(ctx, st, st == CHATD_OK ? res : NULL);

@@ -43,6 +43,10 @@ void storage_op_answer_canned(void *cb, void *ctx, chatd_status st, const struct
                               size_t n);
 /* OP_PURGE_IDS's answer: the ids with OK. */
 void storage_op_answer_ids(void *cb, void *ctx, chatd_status st, const char *const *ids, size_t n);
+/* room_page's answer (SDK 2.13, a history read that answers its room too):
+ * the room and the page with OK, neither otherwise. */
+void storage_op_answer_room_page(void *cb, void *ctx, chatd_status st, const struct chatd_room *room,
+                                 const struct chatd_message *msgs, size_t n);
 /* Code points in the UTF-8 text s (its bytes that start one). */
 size_t storage_op_code_points(const char *s);
 

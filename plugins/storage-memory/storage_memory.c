@@ -164,7 +164,7 @@ struct block {
     char data[];
 };
 
-enum ckind { C_ROOM, C_ROOMS, C_MESSAGE, C_MESSAGES, C_DONE, C_COUNT, C_ERASE, C_REACTIONS, C_CANNED, C_IDS };
+enum ckind { C_ROOM, C_ROOMS, C_MESSAGE, C_MESSAGES, C_DONE, C_COUNT, C_ERASE, C_REACTIONS, C_CANNED, C_IDS, C_PAGE };
 
 struct completion {
     struct completion *next;
@@ -181,6 +181,7 @@ struct completion {
         chatd_reactions_cb reactions;
         chatd_canned_cb canned;
         chatd_ids_cb ids;
+        chatd_room_page_cb page;
     } cb;
     void *ctx;
     struct block *arena;
@@ -273,6 +274,7 @@ static void run_completions(evutil_socket_t fd, short what, void *arg)
         case C_REACTIONS: c->cb.reactions(c->ctx, c->st, c->n ? c->counts : NULL, c->n); break;
         case C_CANNED: c->cb.canned(c->ctx, c->st, c->n ? c->canned : NULL, c->n); break;
         case C_IDS: c->cb.ids(c->ctx, c->st, c->n ? c->ids : NULL, c->n); break;
+        case C_PAGE: c->cb.page(c->ctx, c->st, c->st == CHATD_OK ? c->rooms : NULL, c->n ? c->msgs : NULL, c->n); break;
         }
         completion_free(c);
         c = next;
@@ -320,6 +322,7 @@ static void nomem_run(void *arg)
     case C_REACTIONS: ((chatd_reactions_cb)n->cb)(n->ctx, CHATD_ERR_NOMEM, NULL, 0); break;
     case C_CANNED: ((chatd_canned_cb)n->cb)(n->ctx, CHATD_ERR_NOMEM, NULL, 0); break;
     case C_IDS: ((chatd_ids_cb)n->cb)(n->ctx, CHATD_ERR_NOMEM, NULL, 0); break;
+    case C_PAGE: ((chatd_room_page_cb)n->cb)(n->ctx, CHATD_ERR_NOMEM, NULL, NULL, 0); break;
     }
     free(n);
 }
@@ -368,6 +371,10 @@ static void snap_message(struct completion *c, struct chatd_message *out, const 
     out->rev = s->rev;
     out->edited_ms = s->edited_ms;
     out->deleted = s->deleted;
+    out->reactions = CHATD_REACTIONS_NONE;
+    for (size_t i = 0; i < r->nreacts; i++)
+        if (r->reacts[i].seq == seq)
+            out->reactions = CHATD_REACTIONS_SOME;
 }
 
 static void snap_room(struct completion *c, struct chatd_room *out, const struct mroom *r,
@@ -969,6 +976,28 @@ static void mem_message_append(void *state, const struct chatd_message *msg, cha
     complete_message(m, cb, ctx, CHATD_OK, r, r->nmsgs);
 }
 
+/* The page of message_list into c (c->msgs, c->n); false when out of memory. */
+static bool snap_page(struct completion *c, const struct mroom *r, uint64_t before, uint64_t after, size_t limit)
+{
+    /* seq range [lo, hi], walked newest-first for `before`, oldest-first otherwise */
+    uint64_t lo, hi;
+    if (before) {
+        hi = before - 1 < r->nmsgs ? before - 1 : r->nmsgs;
+        lo = hi > limit ? hi - limit + 1 : 1;
+    } else {
+        lo = after + 1;
+        hi = after >= r->nmsgs ? after : r->nmsgs - after > limit ? after + limit : r->nmsgs;
+    }
+    size_t n = hi >= lo && lo >= 1 ? (size_t)(hi - lo + 1) : 0;
+    bool oom = false;
+    if (n && !(c->msgs = arena_alloc(c, n * sizeof *c->msgs)))
+        return false;
+    for (size_t k = 0; !oom && k < n; k++)
+        snap_message(c, &c->msgs[k], r, before ? (size_t)(hi - k) : (size_t)(lo + k), &oom);
+    c->n = n;
+    return !oom;
+}
+
 static void mem_message_list(void *state, const char *room_id, uint64_t before, uint64_t after,
                              size_t limit, chatd_messages_cb cb, void *ctx)
 {
@@ -985,28 +1014,36 @@ static void mem_message_list(void *state, const char *room_id, uint64_t before, 
         complete(m, c);
         return;
     }
-    /* seq range [lo, hi], walked newest-first for `before`, oldest-first otherwise */
-    uint64_t lo, hi;
-    if (before) {
-        hi = before - 1 < r->nmsgs ? before - 1 : r->nmsgs;
-        lo = hi > limit ? hi - limit + 1 : 1;
-    } else {
-        lo = after + 1;
-        hi = after >= r->nmsgs ? after : r->nmsgs - after > limit ? after + limit : r->nmsgs;
-    }
-    size_t n = hi >= lo && lo >= 1 ? (size_t)(hi - lo + 1) : 0;
-    bool oom = false;
-    if (n && !(c->msgs = arena_alloc(c, n * sizeof *c->msgs)))
-        oom = true;
-    for (size_t k = 0; !oom && k < n; k++)
-        snap_message(c, &c->msgs[k], r, before ? (size_t)(hi - k) : (size_t)(lo + k), &oom);
-    if (oom) {
+    if (!snap_page(c, r, before, after, limit)) {
         completion_free(c);
         answer_nomem(m, C_MESSAGES, (void *)cb, ctx);
         return;
     }
-    c->n = n;
     c->st = CHATD_OK;
+    complete(m, c);
+}
+
+/* SDK 2.13: the room and its page, both as they are now. */
+static void mem_room_page(void *state, const char *room_id, uint64_t before, uint64_t after, size_t limit,
+                          chatd_room_page_cb cb, void *ctx)
+{
+    struct memstore *m = state;
+    struct mroom *r = smap_get(&m->rooms, room_id);
+    struct completion *c = completion_new(C_PAGE, ctx);
+    if (!c) {
+        answer_nomem(m, C_PAGE, (void *)cb, ctx);
+        return;
+    }
+    c->cb.page = cb;
+    c->st = r ? CHATD_OK : CHATD_ERR_NOT_FOUND;
+    bool oom = false;
+    if (r && (c->rooms = arena_alloc(c, sizeof *c->rooms)))
+        snap_room(c, c->rooms, r, NULL, &oom);
+    if (r && (!c->rooms || oom || !snap_page(c, r, before, after, limit))) {
+        completion_free(c);
+        answer_nomem(m, C_PAGE, (void *)cb, ctx);
+        return;
+    }
     complete(m, c);
 }
 
@@ -1890,6 +1927,8 @@ static const struct chatd_storage_ops mem_ops = {
     .canned_put = mem_canned_put,
     .canned_delete = mem_canned_delete,
     .canned_list = mem_canned_list,
+    /* SDK 2.13: a room with a page of its history. */
+    .room_page = mem_room_page,
 };
 
 CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_STORAGE, .name = "memory", .version = "1.0",

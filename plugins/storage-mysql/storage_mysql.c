@@ -46,6 +46,7 @@
 #include <netdb.h>
 #include <sys/socket.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +55,7 @@
 #include "plugin_conf.h"
 #include "storage_op.h"
 
-#define SCHEMA_VERSION 8
+#define SCHEMA_VERSION 9
 #define MAX_BATCH 256 /* ops per transaction */
 #define MAX_TRIES 5   /* runs of a batch rolled back by deadlocks before giving up */
 #define LIST_MAX 1000 /* room_list's answer when the filter gives no limit */
@@ -150,6 +151,11 @@ static const char *const migrations[SCHEMA_VERSION] = {
     /* 8: a support room's topic (SDK 2.12): at most 32 bytes of a-z, 0-9,
      * '-' and '_' (chatd checks); NULL: none. */
     "ALTER TABLE chatd_rooms ADD COLUMN IF NOT EXISTS topic VARBINARY(32) NULL",
+    /* 9: whether a reaction was ever added in the room (set with the
+     * first, never cleared): a page read of a room without tells that its
+     * messages have none (SDK 2.13 reactions hint) */
+    "ALTER TABLE chatd_rooms ADD COLUMN IF NOT EXISTS reacted TINYINT NOT NULL DEFAULT 0;\n"
+    "UPDATE chatd_rooms SET reacted = 1 WHERE id IN (SELECT room FROM chatd_reactions)",
 };
 
 /* ---------------------------------------------------------- strings */
@@ -249,10 +255,14 @@ static void sb_bytes(struct sb *b, const char *s, size_t n)
 
 /* -------------------------------------------------------------- ops */
 
+/* An op's memory: allocations bumped out of blocks of ARENA_BLOCK bytes
+ * (a larger one gets a block of its own), freed all at once. */
 struct block {
     struct block *next;
+    size_t used, cap;
     max_align_t align[];
 };
+#define ARENA_BLOCK 4096
 
 struct mystore;
 
@@ -278,6 +288,7 @@ struct op {
     int64_t now;
     uint64_t before, after, seq;
     size_t limit;
+    bool with_room;       /* a page read answered with its room (room_page) */
     struct chatd_room_filter filter;
     struct chatd_group_change change;
     struct chatd_message msg_arg;
@@ -312,11 +323,19 @@ enum io_phase { P_NONE, P_CONNECT, P_QUERY, P_STORE, P_NEXT, P_PREPARE, P_EXECUT
 /* The rows of a prepared statement's answer, each value as text (numbers
  * converted by the library) and NUL-terminated, as a text answer's are:
  * the readers take either. One block per row: its lengths, then its
- * values' pointers, then the values. */
+ * values' pointers, then the values; the blocks lie back to back in
+ * chunks, so that a page of rows costs a few allocations, not one each. */
+struct rows_chunk {
+    struct rows_chunk *next;
+    size_t used, cap;
+    max_align_t data[];
+};
+
 struct rows {
     unsigned ncols;
     size_t n, cap, at;
     void **row;
+    struct rows_chunk *chunks;
 };
 
 /* One statement's answer: a text result (res), a prepared statement's rows
@@ -337,7 +356,7 @@ struct result {
 #define PS_PAGES_MAX (1u << (PS_PAGE_SIZES - 1))
 enum { PS_GET, PS_GET_READER, PS_PAGES, PS_REACTIONS = PS_PAGES + PS_PAGE_SIZES,
        PS_COUNT = PS_REACTIONS + PS_PAGE_SIZES };
-#define PS_MAX_PARAMS (4 * PS_PAGES_MAX + 1)
+#define PS_MAX_PARAMS (4 * PS_PAGES_MAX + 2)
 
 struct conn {
     struct mystore *st;
@@ -395,16 +414,34 @@ struct mystore {
     char why[300];
 };
 
+/* n bytes and a NUL after them, zeroed, aligned as malloc's. */
 static void *arena(struct op *o, struct block **list, size_t n)
 {
-    struct block *b = calloc(1, sizeof *b + n + 1);
-    if (!b) {
-        o->oom = true;
-        return NULL;
+    size_t size = n / sizeof(max_align_t) * sizeof(max_align_t) + sizeof(max_align_t);
+    struct block *b = *list;
+    if (!b || b->cap - b->used < size) {
+        size_t cap = size > ARENA_BLOCK / 4 ? size : ARENA_BLOCK;
+        struct block *nb = malloc(sizeof *nb + cap);
+        if (!nb) {
+            o->oom = true;
+            return NULL;
+        }
+        nb->used = 0;
+        nb->cap = cap;
+        if (b && cap == size) {
+            /* a large one: the block being filled stays first */
+            nb->next = b->next;
+            b->next = nb;
+        } else {
+            nb->next = b;
+            *list = nb;
+        }
+        b = nb;
     }
-    b->next = *list;
-    *list = b;
-    return b->align;
+    void *p = (char *)b->align + b->used;
+    b->used += size;
+    memset(p, 0, size);
+    return p;
 }
 
 static char *copy_n(struct op *o, struct block **list, const char *s, size_t n)
@@ -519,10 +556,31 @@ static void rows_free(struct rows *rs)
 {
     if (!rs)
         return;
-    for (size_t i = 0; i < rs->n; i++)
-        free(rs->row[i]);
+    for (struct rows_chunk *k = rs->chunks, *next; k; k = next) {
+        next = k->next;
+        free(k);
+    }
     free(rs->row);
     free(rs);
+}
+
+#define ROWS_CHUNK 65536
+/* size bytes for one row's block, aligned as malloc's; NULL when out of
+ * memory. */
+static void *rows_block(struct rows *rs, size_t size)
+{
+    size = (size + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
+    struct rows_chunk *k = rs->chunks;
+    if (!k || k->cap - k->used < size) {
+        size_t cap = size > ROWS_CHUNK ? size : ROWS_CHUNK;
+        if (!(k = malloc(sizeof *k + cap)))
+            return NULL;
+        *k = (struct rows_chunk){.next = rs->chunks, .cap = cap};
+        rs->chunks = k;
+    }
+    void *p = (char *)k->data + k->used;
+    k->used += size;
+    return p;
 }
 
 /* Columns: id, kind, state, title, owner, agent, created_ms, assigned_ms,
@@ -613,6 +671,8 @@ static void op_answer(struct op *o, chatd_status s)
         storage_op_answer_canned(o->cb, o->ctx, s, o->replies, o->n);
     else if (o->kind == OP_PURGE_IDS)
         storage_op_answer_ids(o->cb, o->ctx, s, o->purged, o->npurged);
+    else if (o->kind == OP_HISTORY && o->with_room) /* room_page */
+        storage_op_answer_room_page(o->cb, o->ctx, s, o->rooms, o->msgs, o->n);
     else
         storage_op_answer(o->kind, o->cb, o->ctx, s, o->rooms, o->msgs, o->n);
 }
@@ -1634,24 +1694,149 @@ static void sql_message_kind(struct sb *b, MYSQL *my, const struct chatd_message
     sb_fmt(b, ", %d, %llu", (int)m->kind, (unsigned long long)m->reply_to);
 }
 
+/* The room of a page read, in the column that leads its rows: numbers,
+ * then strings each as "-" (NULL) or "LENGTH:bytes", then the members as
+ * sql_room_one's column; read by room_blob_read. */
+#define BLOB_STR(x) " IF(" x " IS NULL, '-', CONCAT(LENGTH(" x "), ':', " x ")), ',',"
+#define ROOM_BLOB                                                                                            \
+    "CONCAT(r.last_seq, ',', r.reacted, ',', r.kind, ',', r.state, ',', r.created_ms, ',', r.assigned_ms, ','," \
+    " r.closed_ms, ',', r.rating, ',', r.rated_ms, ','," BLOB_STR("r.title") BLOB_STR("r.owner")              \
+    BLOB_STR("r.agent") BLOB_STR("r.rating_comment") BLOB_STR("r.topic")                                     \
+    " IFNULL((SELECT GROUP_CONCAT(mm.role, ':', LENGTH(mm.user_id), ':', mm.user_id ORDER BY mm.joined,"      \
+    " mm.user_id SEPARATOR '') FROM chatd_members mm WHERE mm.room = r.id), ''))"
+#define ROOM_BLOB_NUMS 9
+
+/* The seq that leads a chain's answer when its pages have no hole: the
+ * newest a page below `before` can hold (min(it, last_seq) is in that
+ * page), or without such a page the newest an `after` page can; 0 when no
+ * page can hold any. One row carries the room: this one, or the NULL row
+ * of a room without messages in the spans. */
+static uint64_t page_lead(const struct op *o)
+{
+    uint64_t lead = 0, after_lead = 0;
+    for (const struct op *a = o; a; a = a->more) {
+        if (!a->limit)
+            continue;
+        if (a->before && a->before - 1 > lead)
+            lead = a->before - 1;
+        else if (!a->before) {
+            uint64_t hi = UINT64_MAX - a->after > a->limit ? a->after + a->limit : UINT64_MAX;
+            if (hi > after_lead)
+                after_lead = hi;
+        }
+    }
+    return lead ? lead : after_lead;
+}
+
+/* Whether o is answered with its room (room_page), or one chained on it. */
+static bool chain_with_room(const struct op *o)
+{
+    for (; o; o = o->more)
+        if (o->with_room)
+            return true;
+    return false;
+}
+
+/* One string of a room blob at *p ("-," or "LENGTH:bytes,"), copied into
+ * o's answer; false when malformed. */
+static bool blob_str(struct op *o, const char **p, const char *end, const char **out)
+{
+    const char *q = *p;
+    *out = NULL;
+    if (q < end && *q == '-') {
+        if (q + 1 >= end || q[1] != ',')
+            return false;
+        *p = q + 2;
+        return true;
+    }
+    size_t n = 0;
+    if (q == end || *q < '0' || *q > '9')
+        return false;
+    while (q < end && *q >= '0' && *q <= '9' && n < SIZE_MAX / 16)
+        n = 10 * n + (size_t)(*q++ - '0');
+    if (q == end || *q++ != ':' || (size_t)(end - q) < n + 1 || q[n] != ',')
+        return false;
+    if (!(*out = copy_n(o, &o->ans, q, n)))
+        return false;
+    *p = q + n + 1;
+    return true;
+}
+
+/* The numbers that lead a room blob (last_seq and reacted first). */
+static bool blob_nums(const char *s, size_t len, uint64_t *v, const char **rest)
+{
+    const char *p = s, *end = s + len;
+    for (int i = 0; i < ROOM_BLOB_NUMS; i++) {
+        bool neg = p < end && *p == '-';
+        p += neg;
+        if (p == end || *p < '0' || *p > '9')
+            return false;
+        uint64_t x = 0;
+        while (p < end && *p >= '0' && *p <= '9')
+            x = 10 * x + (uint64_t)(*p++ - '0');
+        if (p == end || *p++ != ',')
+            return false;
+        v[i] = neg ? (uint64_t)-(int64_t)x : x;
+    }
+    *rest = p;
+    return true;
+}
+
+/* A room blob into o's room answer; false when malformed or when its
+ * members may have been cut (read again carefully). */
+static bool room_blob_read(struct op *o, const char *id, const char *s, size_t len)
+{
+    uint64_t v[ROOM_BLOB_NUMS];
+    const char *p, *end = s + len;
+    if (!blob_nums(s, len, v, &p))
+        return false;
+    struct chatd_room *room = o->rooms = rooms_alloc(o, 1);
+    if (!room)
+        return true; /* o->oom */
+    memset(room, 0, sizeof *room);
+    room->size = sizeof *room;
+    room->id = copy_n(o, &o->ans, id, strlen(id));
+    room->last_seq = v[0];
+    room->kind = (chatd_room_kind)v[2];
+    room->state = (chatd_room_state)v[3];
+    room->created_ms = (int64_t)v[4];
+    room->assigned_ms = (int64_t)v[5];
+    room->closed_ms = (int64_t)v[6];
+    room->rating = (uint32_t)v[7];
+    room->rated_ms = (int64_t)v[8];
+    const char *topic;
+    if (!blob_str(o, &p, end, &room->title) || !blob_str(o, &p, end, &room->owner) ||
+        !blob_str(o, &p, end, &room->agent) || !blob_str(o, &p, end, &room->rating_comment) ||
+        !blob_str(o, &p, end, &topic))
+        return false;
+    room->topic = topic;
+    o->n = 0;
+    return members_parse(o, room, p < end ? p : NULL, (size_t)(end - p));
+}
+
 /* Pages of one room: o and the page reads chained on o->more.
  *
  * A room's messages are seq 1 to last_seq without a gap (seq is taken under
  * the room row's lock in the transaction that inserts the message, and
  * messages leave only with their room), so a page is a span of seqs known
- * from last_seq: one statement reads the room's row (its last_seq, on
- * every row) joined with every page's span at once, one range scan of the
- * primary key whatever the number of pages. Each answer is then checked to be whole; a
- * page with a hole is read again carefully (o->careful): one LIMIT query
- * per page, tagged with its place in the chain. */
+ * from last_seq: one statement reads the room's row joined with every
+ * page's span at once, one range scan of the primary key whatever the
+ * number of pages. The room (its last_seq, whether it ever had a
+ * reaction, and for room_page the whole room) comes in the leading column
+ * of one row only (page_lead), NULL in the others. Each answer is then
+ * checked to be whole; a page with a hole, or an answer without the row
+ * that carries the room, is read again carefully (o->careful): one LIMIT
+ * query per page, tagged with its place in the chain, and the room apart
+ * (sql_room_all) when one of the chain wants it. */
 static bool step_history(struct op *o, MYSQL *my, struct result *r, size_t nr, struct sb *b)
 {
     if (o->step == 0 && !o->careful) {
         /* no UNION here: MariaDB copies each row of a UNION into the
          * union's record, the whole declared width of client_id
          * (VARCHAR(4000) of utf8mb4) included */
-        sb_add(b, "SELECT r.last_seq, " MSG_COLS " FROM chatd_rooms r LEFT JOIN chatd_messages m ON m.room = r.id"
-                  " AND (FALSE");
+        sb_fmt(b, "SELECT IF(m.seq IS NULL OR m.seq = LEAST(%llu, r.last_seq), " ROOM_BLOB ", NULL), " MSG_COLS
+                  " FROM chatd_rooms r LEFT JOIN chatd_messages m ON m.room = r.id AND (FALSE",
+               (unsigned long long)page_lead(o));
         for (struct op *a = o; a; a = a->more) {
             if (!a->limit)
                 continue;
@@ -1683,6 +1868,10 @@ static bool step_history(struct op *o, MYSQL *my, struct result *r, size_t nr, s
                 sb_fmt(b, " AND m.seq > %llu ORDER BY m.seq ASC", (unsigned long long)a->after);
             sb_fmt(b, " LIMIT %zu)", a->limit);
         }
+        if (chain_with_room(o)) {
+            sb_add(b, ";");
+            sql_room_all(b, my, o->route, NULL);
+        }
         return true;
     }
     struct result *res = nr && res_has_rows(&r[0]) ? &r[0] : NULL;
@@ -1701,25 +1890,41 @@ static bool step_history(struct op *o, MYSQL *my, struct result *r, size_t nr, s
     chain = 0;
     for (struct op *a = o; a; a = a->more)
         ops[++chain] = a;
-    bool room = false;
-    uint64_t last = 0;
+    bool room = false, rows = false;
+    uint64_t last = 0, reacted = 1;
+    const char *blob = NULL;
+    size_t blob_len = 0;
     MYSQL_ROW row;
     unsigned long *len;
-    /* fast: every row has the room's last_seq, then a message of the spans
-     * or NULLs (none in them); count[t] is what page t should have, then
+    /* fast: one row leads with the room, then a message of the spans or
+     * NULLs (none in them); count[t] is what page t should have, then
      * what it has. careful: rows tagged 0 (the room) or with the page. */
     if (res)
         res_rewind(res);
     while (res && (row = res_fetch(res, &len))) {
-        size_t t = (size_t)col_u64(row, 0);
+        size_t t = fast ? 0 : (size_t)col_u64(row, 0);
         if (fast) {
-            room = true;
-            last = t;
+            rows = true;
+            uint64_t v[ROOM_BLOB_NUMS];
+            const char *rest;
+            if (row[0] && !blob && blob_nums(row[0], len[0], v, &rest)) {
+                room = true;
+                last = v[0];
+                reacted = v[1];
+                blob = row[0];
+                blob_len = len[0];
+            }
         } else if (t == 0) {
             room = true;
         } else if (t <= chain) {
             count[t]++;
         }
+    }
+    if (fast && rows && !room) {
+        /* the row that carries the room is not there: a hole */
+        again_carefully(o, my, b, step_history);
+        more = true;
+        goto out;
     }
     size_t *want = NULL;
     if (fast && room) {
@@ -1739,10 +1944,13 @@ static bool step_history(struct op *o, MYSQL *my, struct result *r, size_t nr, s
         a->msgs = room ? messages_alloc(a, count[t]) : NULL;
         a->status = room ? CHATD_OK : CHATD_ERR_NOT_FOUND;
     }
+    /* each message says whether its room ever had a reaction (careful:
+     * not known) */
+    chatd_reactions_hint hint = fast && !reacted ? CHATD_REACTIONS_NONE : CHATD_REACTIONS_UNKNOWN;
     if (room && res) {
         res_rewind(res);
         while ((row = res_fetch(res, &len))) {
-            size_t t = (size_t)col_u64(row, 0);
+            size_t t = fast ? 0 : (size_t)col_u64(row, 0);
             if (fast ? !row[1] : t == 0)
                 continue;
             if (!fast) {
@@ -1755,17 +1963,36 @@ static bool step_history(struct op *o, MYSQL *my, struct result *r, size_t nr, s
             uint64_t seq = col_u64(row, 1);
             for (t = 1; t <= chain; t++) {
                 struct op *a = ops[t];
-                if (want[t] && seq >= lo[t] && seq <= hi[t] && a->msgs && a->n < count[t])
-                    message_fill(a, &a->msgs[a->n++], a->route, row + 1, len + 1);
+                if (want[t] && seq >= lo[t] && seq <= hi[t] && a->msgs && a->n < count[t]) {
+                    message_fill(a, &a->msgs[a->n], a->route, row + 1, len + 1);
+                    a->msgs[a->n++].reactions = hint;
+                }
             }
         }
     }
     for (size_t t = 1; t <= chain && fast && room; t++)
         more |= !ops[t]->oom && ops[t]->n != want[t];
     free(want);
+    /* the room of each room_page: from the blob, or carefully from its
+     * own statement */
+    for (size_t t = 1; t <= chain && room && !more; t++) {
+        struct op *a = ops[t];
+        size_t n = a->n;
+        struct chatd_message *msgs = a->msgs;
+        if (!a->with_room)
+            continue;
+        bool whole = fast ? room_blob_read(a, a->route, blob, blob_len)
+                          : nr >= 2 && read_room_one(a, &r[1], false);
+        a->msgs = msgs;
+        a->n = n;
+        if (!whole && fast)
+            more = true;
+        else if (!whole)
+            a->status = CHATD_ERR_NOT_FOUND; /* gone between the two statements */
+    }
     if (more) {
-        /* a hole in the seqs (not of this plugin's making): every page
-         * again, each by its LIMIT */
+        /* a hole in the seqs (not of this plugin's making), or members too
+         * many for the blob: every page again, each by its LIMIT */
         again_carefully(o, my, b, step_history);
         goto out;
     }
@@ -1785,13 +2012,13 @@ out:
     return more;
 }
 
-/* The fast page read of step_history as a prepared statement of k spans,
- * each the same four parameters whatever the page's direction
- * (ps_page_span), then the room's id. */
+/* The fast page read of step_history as a prepared statement of k spans:
+ * the page_lead, then each span's same four parameters whatever the page's
+ * direction (ps_page_span), then the room's id. */
 static void sql_pages_prepared(struct sb *b, size_t k)
 {
-    sb_add(b, "SELECT r.last_seq, " MSG_COLS " FROM chatd_rooms r LEFT JOIN chatd_messages m ON m.room = r.id"
-              " AND (FALSE");
+    sb_add(b, "SELECT IF(m.seq IS NULL OR m.seq = LEAST(?, r.last_seq), " ROOM_BLOB ", NULL), " MSG_COLS
+              " FROM chatd_rooms r LEFT JOIN chatd_messages m ON m.room = r.id AND (FALSE");
     for (size_t i = 0; i < k; i++)
         sb_add(b, " OR m.seq >= GREATEST(LEAST(?, r.last_seq + 1), ?) - ? AND m.seq <= ?");
     sb_add(b, ") WHERE r.id = ?");
@@ -2413,8 +2640,9 @@ static bool step_react(struct op *o, MYSQL *my, struct result *r, size_t nr, str
             o->status = CHATD_ERR_EXISTS;
         else if (rc->add && rc->max_distinct && !col_u64(held, 0) && col_u64(distinct, 0) >= rc->max_distinct)
             o->status = CHATD_ERR_LIMIT;
+        /* two statements whatever the case: the counts are the third */
         if (o->status != CHATD_OK) {
-            sb_add(b, "DO 0");
+            sb_add(b, "DO 0;DO 0");
         } else if (rc->add) {
             sb_add(b, "INSERT INTO chatd_reactions (room, seq, emoji, user_id) VALUES (");
             sb_str(b, my, o->route);
@@ -2422,7 +2650,9 @@ static bool step_react(struct op *o, MYSQL *my, struct result *r, size_t nr, str
             sb_str(b, my, rc->emoji);
             sb_add(b, ", ");
             sb_str(b, my, rc->user);
-            sb_add(b, ")");
+            sb_add(b, ");UPDATE chatd_rooms SET reacted = 1 WHERE id = ");
+            sb_str(b, my, o->route);
+            sb_add(b, " AND reacted = 0");
         } else {
             sb_add(b, "DELETE FROM chatd_reactions WHERE room = ");
             sb_str(b, my, o->route);
@@ -2430,13 +2660,14 @@ static bool step_react(struct op *o, MYSQL *my, struct result *r, size_t nr, str
             sb_str(b, my, rc->emoji);
             sb_add(b, " AND user_id = ");
             sb_str(b, my, rc->user);
+            sb_add(b, ";DO 0");
         }
         sb_add(b, ";");
         sql_counts(b, my, o->route, seq_is, rc->user);
         return true;
     }
     default:
-        read_counts(o, nr >= 2 ? r[1].res : NULL);
+        read_counts(o, nr >= 3 ? r[2].res : NULL);
         return false;
     }
 }
@@ -2927,7 +3158,7 @@ static bool res_push(struct conn *c, struct result r)
 /* The stored answer of s as rows of text (every column bound as a string:
  * the library converts numbers; bytes stay bytes), in c->res[0]. Fetching
  * a stored answer reads no socket. */
-#define ROW_INLINE 64
+#define ROW_INLINE 256
 static bool rows_take(struct conn *c, MYSQL_STMT *s)
 {
     unsigned nc = mysql_stmt_field_count(s);
@@ -2963,7 +3194,7 @@ static bool rows_take(struct conn *c, MYSQL_STMT *s)
             rs->row = p;
             rs->cap = cap;
         }
-        unsigned long *l = malloc(size);
+        unsigned long *l = rows_block(rs, size);
         if (!l) {
             ok = false;
             break;
@@ -3211,6 +3442,7 @@ static bool ps_send(struct conn *c, struct op *o)
         int size = ps_size(chain_len(o));
         size_t k = (size_t)1 << size;
         struct op *a = o;
+        ps_bind_u64(c, np++, page_lead(o));
         for (size_t i = 0; i < k; i++) {
             uint64_t span[4];
             ps_page_span(a, span);
@@ -4216,15 +4448,30 @@ static void m_message_append(void *state, const struct chatd_message *msg, chatd
     submit(st, o);
 }
 
-static void m_message_list(void *state, const char *room_id, uint64_t before, uint64_t after, size_t limit,
-                           chatd_messages_cb cb, void *ctx)
+/* A page read, answered with its room (SDK 2.13 room_page, which the
+ * page's statement reads anyway: step_history) or without. */
+static void page_read(void *state, const char *room_id, uint64_t before, uint64_t after, size_t limit,
+                      bool with_room, void *cb, void *ctx)
 {
     NEW_OP(OP_HISTORY, cb)
     o->route = astr(o, room_id);
     o->before = before;
     o->after = after;
     o->limit = limit;
+    o->with_room = with_room;
     submit(st, o);
+}
+
+static void m_message_list(void *state, const char *room_id, uint64_t before, uint64_t after, size_t limit,
+                           chatd_messages_cb cb, void *ctx)
+{
+    page_read(state, room_id, before, after, limit, false, (void *)cb, ctx);
+}
+
+static void m_room_page(void *state, const char *room_id, uint64_t before, uint64_t after, size_t limit,
+                        chatd_room_page_cb cb, void *ctx)
+{
+    page_read(state, room_id, before, after, limit, true, (void *)cb, ctx);
 }
 
 static void m_message_edit(void *state, const struct chatd_message_edit *ed, chatd_message_cb cb, void *ctx)
@@ -4588,6 +4835,8 @@ static const struct chatd_storage_ops my_ops = {
     .canned_put = m_canned_put,
     .canned_delete = m_canned_delete,
     .canned_list = m_canned_list,
+    /* SDK 2.13: a room with a page of its history. */
+    .room_page = m_room_page,
 };
 
 CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_STORAGE, .name = "mysql", .version = "1.0",

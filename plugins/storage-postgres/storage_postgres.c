@@ -955,19 +955,33 @@ static const char SQL_APPEND[] =
 static const char SQL_APPEND_MANY[] =
     "SELECT * FROM chatd_append_many($1, $2::text[], $3::text[], $4::bigint[], $5::bytea[], $6::text[],"
     " $7::smallint[], $8::bigint[])";
-/* One row with NULLs for a room without messages, none for no room. */
-#define HISTORY(cmp, order)                                                                             \
+/* One row with NULLs for a room without messages, none for no room. The
+ * last column is the reactions hint: false (none) when the page's span of
+ * seqs has no reaction at all, as one probe of chatd_reactions' primary
+ * key (room, seq, ...) finds; else NULL (not known): a probe per message
+ * would make the page several times slower, for nothing the host uses.
+ * seq is gap-free, so the page before $2 spans the $3 seqs below the
+ * lesser of $2 and last_seq + 1, the page after $2 the $3 above it;
+ * row_span and probe_span bound its far end, the latter without r so that
+ * its probe runs once a statement (a message outside the span, were there
+ * one, would be NULL). */
+#define HISTORY(cmp, order, row_span, probe_span)                                                        \
     "SELECT m.seq, m.id, m.sender, m.client_id, m.ts_ms, m.body, m.content_type, m.kind, m.reply_to,"    \
-    " m.rev, m.edited_ms, m.deleted"                                                                    \
+    " m.rev, m.edited_ms, m.deleted, m.reacted"                                                         \
     " FROM chatd_rooms r"                                                                               \
     " LEFT JOIN LATERAL (SELECT x.seq, x.id, x.sender, x.client_id, x.ts_ms, x.body, x.content_type,"     \
-    " x.kind, x.reply_to, x.rev, x.edited_ms, x.deleted"                                                \
+    " x.kind, x.reply_to, x.rev, x.edited_ms, x.deleted,"                                               \
+    " CASE WHEN x.seq " row_span " AND NOT EXISTS (SELECT 1 FROM chatd_reactions g WHERE g.room = $1"    \
+    " AND g.seq " cmp " $2::bigint AND g.seq " probe_span ") THEN false END AS reacted"                 \
     " FROM chatd_messages x"                                                                            \
     " WHERE x.room = r.id AND x.seq " cmp " $2::bigint ORDER BY x.seq " order " LIMIT $3::bigint) m ON true" \
     " WHERE r.id = $1"
-static const char SQL_BEFORE[] = HISTORY("<", "DESC");
-static const char SQL_AFTER[] = HISTORY(">", "ASC");
-/* The same columns as HISTORY's; no row for no room or no change. */
+#define BEFORE_SPAN(last_seq) ">= least($2::bigint, " last_seq " + 1) - $3::bigint"
+#define AFTER_SPAN "<= $2::bigint + least($3::bigint, 9223372036854775807 - $2::bigint)"
+static const char SQL_BEFORE[] = HISTORY("<", "DESC", BEFORE_SPAN("r.last_seq"),
+                                         BEFORE_SPAN("(SELECT k.last_seq FROM chatd_rooms k WHERE k.id = $1)"));
+static const char SQL_AFTER[] = HISTORY(">", "ASC", AFTER_SPAN, AFTER_SPAN);
+/* HISTORY's columns but the hint; no row for no room or no change. */
 static const char SQL_REVISIONS[] =
     "SELECT x.seq, x.id, x.sender, x.client_id, x.ts_ms, x.body, x.content_type, x.kind, x.reply_to, x.rev,"
     " x.edited_ms, x.deleted FROM chatd_messages x WHERE x.room = $1 AND x.rev > $2::bigint"
@@ -1054,6 +1068,9 @@ struct op {
     struct block *args; /* copies of the arguments */
     struct block *ans;  /* the answer's own memory; dropped when the op runs again */
     PGresult *res;      /* the answer's strings point into it */
+    PGresult *room_res; /* room_page: its room's result, as res is its page's */
+    bool with_room;     /* OP_HISTORY for room_page: the room, then the page */
+    struct op *room_of; /* a room page's statement whose room it shares (see share_rooms) */
     bool oom;
     int tries;
     const char *route;  /* the room it is about: routing and locking; NULL for lists */
@@ -1111,12 +1128,15 @@ struct conn {
     size_t nbatch, cap;
     struct op **stmt;    /* its statements, each the first op of its group */
     size_t nstmt;        /* room for 2 * cap: see group_batch */
+    size_t nres;         /* the results of those (see results_of) */
+    size_t at, part;     /* the statement the next of them answers, and which of its results */
     bool nomerge;        /* one statement per op: the last batch failed */
     size_t pre;          /* internal statements before the ops */
     size_t got;          /* results seen */
     bool busy, committed, need_rollback;
     bool tx;             /* the batch runs in BEGIN ... COMMIT (it writes) */
     long err_item;       /* result index of the first error; -1: none */
+    long err_stmt;       /* the statement that gave it; -1: none of them */
     char err_state[6];
     char err_text[256];
     /* migration */
@@ -1189,6 +1209,8 @@ static void answer_reset(struct op *o)
 {
     PQclear(o->res);
     o->res = NULL;
+    PQclear(o->room_res);
+    o->room_res = NULL;
     blocks_free(o->ans);
     o->ans = NULL;
     o->rooms = NULL;
@@ -1244,6 +1266,8 @@ static void op_answer(struct op *o, chatd_status s)
         storage_op_answer_canned(o->cb, o->ctx, o->oom ? CHATD_ERR_NOMEM : s, o->replies, o->n);
     else if (o->kind == OP_PURGE_IDS)
         storage_op_answer_ids(o->cb, o->ctx, o->oom ? CHATD_ERR_NOMEM : s, o->ids, o->n);
+    else if (o->with_room) /* room_page */
+        storage_op_answer_room_page(o->cb, o->ctx, o->oom ? CHATD_ERR_NOMEM : s, o->rooms, o->msgs, o->n);
     else
         storage_op_answer(o->kind, o->cb, o->ctx, o->oom ? CHATD_ERR_NOMEM : s, o->rooms, o->msgs, o->n);
 }
@@ -1439,27 +1463,28 @@ static void read_message(struct op *o, PGresult *r, int i, int c0, struct chatd_
     m->deleted = val_true(r, i, c0 + 11);
 }
 
-static void read_answer(struct op *o, PGresult *r)
+/* r as the answer of an op of that kind. */
+static void read_result(struct op *o, PGresult *r, enum op_kind kind)
 {
     o->res = r;
     o->status = CHATD_OK;
     int rows = PQntuples(r), cols = PQnfields(r);
-    switch (o->kind) {
+    switch (kind) {
     case OP_CREATE: case OP_CLAIM: case OP_COMPLETE: case OP_GET: case OP_CLOSE: case OP_RATE: {
-        int c0 = o->kind == OP_GET ? 0 : 1;
+        int c0 = kind == OP_GET ? 0 : 1;
         if (cols != c0 + ROOM_COLS) {
             o->status = CHATD_ERR_INTERNAL;
             return;
         }
         if (rows == 0) {
-            o->status = o->kind == OP_CREATE ? CHATD_ERR_INTERNAL : CHATD_ERR_NOT_FOUND;
+            o->status = kind == OP_CREATE ? CHATD_ERR_INTERNAL : CHATD_ERR_NOT_FOUND;
             return;
         }
         o->rooms = arena(o, &o->ans, sizeof *o->rooms);
         if (!o->rooms)
             return;
         if (c0 && !val_true(r, 0, 0))
-            o->status = o->kind == OP_CREATE ? CHATD_ERR_EXISTS : CHATD_ERR_CONFLICT;
+            o->status = kind == OP_CREATE ? CHATD_ERR_EXISTS : CHATD_ERR_CONFLICT;
         read_room(o, r, 0, c0, o->rooms);
         o->n = 1;
         return;
@@ -1556,18 +1581,18 @@ static void read_answer(struct op *o, PGresult *r)
         return;
     case OP_REACT: case OP_REACTIONS: {
         /* REACT: o_status, emoji, count, me; REACTIONS: seq, emoji, count, me */
-        if (cols != 4 || (o->kind == OP_REACT && rows == 0)) {
+        if (cols != 4 || (kind == OP_REACT && rows == 0)) {
             o->status = CHATD_ERR_INTERNAL;
             return;
         }
-        if (o->kind == OP_REACT)
+        if (kind == OP_REACT)
             o->status = (chatd_status)val_i64(r, 0, 0);
         o->counts = rows ? arena(o, &o->ans, (size_t)rows * sizeof *o->counts) : NULL;
         for (int i = 0; i < rows && o->counts; i++) {
             if (PQgetisnull(r, i, 1))
                 continue; /* the message has none */
             o->counts[o->ncounts++] = (struct chatd_reaction_count){
-                .size = sizeof *o->counts, .seq = o->kind == OP_REACT ? o->react.seq : (uint64_t)val_i64(r, i, 0),
+                .size = sizeof *o->counts, .seq = kind == OP_REACT ? o->react.seq : (uint64_t)val_i64(r, i, 0),
                 .emoji = val(r, i, 1), .count = (uint64_t)val_i64(r, i, 2), .me = val_true(r, i, 3)};
         }
         return;
@@ -1609,17 +1634,54 @@ static void read_answer(struct op *o, PGresult *r)
         return;
     case OP_HISTORY: case OP_REVISIONS:
         if (rows == 0) {
-            o->status = o->kind == OP_HISTORY ? CHATD_ERR_NOT_FOUND : CHATD_OK;
+            o->status = kind == OP_HISTORY ? CHATD_ERR_NOT_FOUND : CHATD_OK;
             return;
         }
         o->msgs = arena(o, &o->ans, (size_t)rows * sizeof *o->msgs);
         for (int i = 0; i < rows && o->msgs; i++) {
             if (PQgetisnull(r, i, 0))
                 continue; /* the room has nothing in range */
-            read_message(o, r, i, 0, &o->msgs[o->n++]);
+            struct chatd_message *m = &o->msgs[o->n++];
+            read_message(o, r, i, 0, m);
+            if (cols > 12 && !PQgetisnull(r, i, 12)) /* HISTORY's hint */
+                m->reactions = val_true(r, i, 12) ? CHATD_REACTIONS_SOME : CHATD_REACTIONS_NONE;
         }
         return;
     }
+}
+
+/* Result `part` of an op's statement into its answer; o keeps r. A room
+ * page has two: its room as room_get's, then its page as message_list's;
+ * NOT_FOUND when either read found no room (each statement reads as of
+ * its own start: a room removed or created in between). */
+static void read_answer(struct op *o, PGresult *r, size_t part, const struct op *room_of)
+{
+    if (!o->with_room) {
+        read_result(o, r, o->kind);
+        return;
+    }
+    if (room_of) {
+        /* the page alone: the room is the one room_of read before it */
+        PGresult *room = room_of->room_res ? PQcopyResult(room_of->room_res, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES)
+                                           : NULL;
+        if (!room) {
+            o->oom = true;
+            PQclear(r);
+            return;
+        }
+        read_result(o, room, OP_GET);
+        part = 1;
+    }
+    if (part == 0) {
+        read_result(o, r, OP_GET);
+        return;
+    }
+    chatd_status room = o->status;
+    o->room_res = o->res;
+    o->n = 0;
+    read_result(o, r, OP_HISTORY);
+    if (room != CHATD_OK)
+        o->status = room;
 }
 
 /* The answers of appends sent as one chatd_append_many: row o_i answers
@@ -1665,14 +1727,15 @@ static void read_appends(struct op *h, PGresult *r)
     free(by);
 }
 
-/* The answer of a statement to every op of its group (see group_batch). */
-static void read_group(struct op *h, PGresult *r)
+/* The answer of a statement (its result `part`) to every op of its group
+ * (see group_batch). */
+static void read_group(struct op *h, PGresult *r, size_t part)
 {
     if (h->kind == OP_APPEND && h->gnext) {
         read_appends(h, r);
         return;
     }
-    read_answer(h, r);
+    read_answer(h, r, part, h->room_of);
     for (struct op *o = h->gnext; o; o = o->gnext) {
         if (o->kind == OP_MARK) {
             o->status = h->status;
@@ -1681,7 +1744,7 @@ static void read_group(struct op *h, PGresult *r)
         /* identical reads: each answer owns its memory */
         PGresult *copy = PQcopyResult(r, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES);
         if (copy)
-            read_answer(o, copy);
+            read_answer(o, copy, part, h->room_of);
         else
             o->oom = true;
     }
@@ -1970,10 +2033,22 @@ static int send_appends(PGconn *pg, struct op *h)
     return ok;
 }
 
+/* How many results the statement of h gives: a room page's are its room
+ * (as room_get's, for no user) and its page, sent together so that the
+ * two reads cost one round trip. */
+static size_t results_of(const struct op *h)
+{
+    return h->with_room && !h->room_of ? 2 : 1;
+}
+
 /* One statement for the ops of a group: appends together, one read mark
  * (the highest) for several, one read for identical ones. */
 static int send_group(PGconn *pg, struct op *h)
 {
+    if (h->with_room && !h->room_of) {
+        const char *v[2] = {h->id, NULL};
+        return PQsendQueryPrepared(pg, prepared_name(SQL_GET), 2, v, NULL, NULL, 0) && send_op(pg, h);
+    }
     if (!h->gnext)
         return send_op(pg, h);
     if (h->kind == OP_APPEND)
@@ -2032,7 +2107,8 @@ static bool joins(const struct op *h, const struct op *o)
     case OP_GET:
         return same_str(h->user, o->user);
     case OP_HISTORY:
-        return h->before == o->before && h->after == o->after && h->limit == o->limit;
+        return h->before == o->before && h->after == o->after && h->limit == o->limit &&
+               h->with_room == o->with_room;
     default:
         return false;
     }
@@ -2046,6 +2122,27 @@ static bool blocks(const struct op *h, const struct op *o)
     if (!groupable(h))
         return true;
     return o->kind == OP_MARK && h->kind == OP_GET && same_str(h->user, o->user);
+}
+
+/* The room pages of one room in a batch look it up once: a room page's
+ * statement takes the room from the one before it about the same room
+ * when only reads lie between (it then sees every write called before
+ * it), and sends its page alone. */
+static void share_rooms(struct conn *c)
+{
+    for (size_t k = 0; k < c->nstmt; k++) {
+        struct op *h = c->stmt[k];
+        h->room_of = NULL;
+        for (size_t j = k; h->with_room && !c->nomerge && j-- > 0;) {
+            struct op *e = c->stmt[j];
+            if (!is_read(e) && (!e->route || same_str(e->route, h->route)))
+                break;
+            if (e->with_room && !e->room_of && same_str(e->route, h->route)) {
+                h->room_of = e;
+                break;
+            }
+        }
+    }
 }
 
 /* c->batch into c->stmt; c->stmt has room for 2 * c->nbatch entries (each
@@ -2090,6 +2187,7 @@ static void group_batch(struct conn *c)
         if (c->stmt[k])
             c->stmt[w++] = c->stmt[k];
     c->nstmt = w;
+    share_rooms(c);
 }
 
 /* ----------------------------------------------------------- the pool */
@@ -2284,11 +2382,15 @@ static void send_batch(struct conn *c)
         return;
     c->nbatch = n;
     group_batch(c);
+    c->nres = 0;
+    for (size_t i = 0; i < c->nstmt; i++)
+        c->nres += results_of(c->stmt[i]);
+    c->at = c->part = 0;
     c->busy = true;
     c->got = 0;
     c->pre = 0;
     c->committed = false;
-    c->err_item = -1;
+    c->err_item = c->err_stmt = -1;
     c->err_state[0] = c->err_text[0] = '\0';
 
     /* Lock the rooms this batch writes to, in one order for every instance,
@@ -2393,8 +2495,7 @@ static void finish_batch(struct conn *c)
 
     c->need_rollback = true;
     const char *state = c->err_state;
-    long item = c->err_item - (long)c->pre;
-    struct op *offender = item >= 0 && (size_t)item < c->nstmt ? c->stmt[item] : NULL;
+    struct op *offender = c->err_stmt >= 0 ? c->stmt[c->err_stmt] : NULL;
     /* Transient: the same ops may well succeed when run again. */
     bool again = sqlstate_is(state, "40") || strcmp(state, "55P03") == 0;
     /* The server is in trouble: none of them will do better now. */
@@ -2458,17 +2559,26 @@ static void batch_result(struct conn *c, PGresult *r)
 {
     ExecStatusType s = PQresultStatus(r);
     size_t i = c->got++;
+    long stmt = -1;
+    size_t part = 0;
+    if (i >= c->pre && i < c->pre + c->nres) {
+        stmt = (long)c->at;
+        part = c->part++;
+        if (c->part == results_of(c->stmt[c->at]))
+            c->at++, c->part = 0;
+    }
     if (s == PGRES_FATAL_ERROR && c->err_item < 0) {
         const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
         snprintf(c->err_state, sizeof c->err_state, "%s", state ? state : "");
         snprintf(c->err_text, sizeof c->err_text, "%s", PQresultErrorMessage(r));
         c->err_item = (long)i;
+        c->err_stmt = stmt;
     }
-    if (i >= c->pre && i < c->pre + c->nstmt && s == PGRES_TUPLES_OK && c->err_item < 0) {
-        read_group(c->stmt[i - c->pre], r);
+    if (stmt >= 0 && s == PGRES_TUPLES_OK && c->err_item < 0) {
+        read_group(c->stmt[stmt], r, part);
         return; /* an op keeps r */
     }
-    if (i == c->pre + c->nstmt && s == PGRES_COMMAND_OK && strcmp(PQcmdStatus(r), "COMMIT") == 0)
+    if (i == c->pre + c->nres && s == PGRES_COMMAND_OK && strcmp(PQcmdStatus(r), "COMMIT") == 0)
         c->committed = true;
     PQclear(r);
 }
@@ -2490,7 +2600,7 @@ static void drain_results(struct conn *c)
             PQclear(r);
             /* After an error the rest of the batch comes back as one
              * "aborted" result each, so the count holds either way. */
-            if (c->got != c->pre + c->nstmt + (c->tx ? 1 : 0)) {
+            if (c->got != c->pre + c->nres + (c->tx ? 1 : 0)) {
                 conn_fail(c, "lost track of the pipeline");
                 return;
             }
@@ -3202,15 +3312,29 @@ static void p_message_append(void *state, const struct chatd_message *msg, chatd
     submit(st, o);
 }
 
-static void p_message_list(void *state, const char *room_id, uint64_t before, uint64_t after, size_t limit,
-                           chatd_messages_cb cb, void *ctx)
+/* A page of history, with its room for room_page. */
+static void p_page(void *state, bool with_room, const char *room_id, uint64_t before, uint64_t after, size_t limit,
+                   void *cb, void *ctx)
 {
     NEW_OP(OP_HISTORY, cb)
+    o->with_room = with_room;
     o->id = o->route = astr(o, room_id);
     o->before = before;
     o->after = after;
     o->limit = limit;
     submit(st, o);
+}
+
+static void p_message_list(void *state, const char *room_id, uint64_t before, uint64_t after, size_t limit,
+                           chatd_messages_cb cb, void *ctx)
+{
+    p_page(state, false, room_id, before, after, limit, (void *)cb, ctx);
+}
+
+static void p_room_page(void *state, const char *room_id, uint64_t before, uint64_t after, size_t limit,
+                        chatd_room_page_cb cb, void *ctx)
+{
+    p_page(state, true, room_id, before, after, limit, (void *)cb, ctx);
 }
 
 static void p_message_edit(void *state, const struct chatd_message_edit *ed, chatd_message_cb cb, void *ctx)
@@ -3624,6 +3748,8 @@ static const struct chatd_storage_ops pg_ops = {
     .canned_put = p_canned_put,
     .canned_delete = p_canned_delete,
     .canned_list = p_canned_list,
+    /* SDK 2.13: a room and a page of its history in one round trip. */
+    .room_page = p_room_page,
 };
 
 CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_STORAGE, .name = "postgres", .version = "1.0",

@@ -305,31 +305,54 @@
     "end\n"                                                                                  \
     "return {'ok', out(id, enc)}\n"
 
-/* ARGV: P room before after limit. Seqs are dense from 1, so a page is an
- * index range of the list. */
-#define LUA_HISTORY                                                                          \
+/* page(): the history page before / after / limit ask for of room id
+ * (false: no room), and its reactions hints, one byte a message: 's' for
+ * one in rxs:ID (it has reactions), 'n' for one without. Seqs are dense
+ * from 1, so a page is an index range of the list. */
+#define LUA_PAGE_PRELUDE                                                                     \
     LUA_PRELUDE                                                                              \
-    "local id = ARGV[2]\n"                                                                   \
-    "local last = redis.call('HGET', P .. 'room:' .. id, 'last_seq')\n"                      \
-    "if not last then return {'notfound'} end\n"                                             \
-    "last = tonumber(last)\n"                                                                \
-    "local before, after, limit = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])\n" \
-    "local lo, hi\n"                                                                         \
-    "if before > 0 then\n"                                                                   \
-    "  hi = math.min(before - 1, last)\n"                                                    \
-    "  lo = math.max(hi - limit + 1, 1)\n"                                                   \
-    "else\n"                                                                                 \
-    "  lo = after + 1\n"                                                                     \
-    "  hi = math.min(after + limit, last)\n"                                                 \
-    "end\n"                                                                                  \
-    "if hi < lo or limit == 0 then return {'ok', {}} end\n"                                  \
-    "local page = redis.call('LRANGE', P .. 'msgs:' .. id, lo - 1, hi - 1)\n"                \
-    "if before > 0 then\n"                                                                   \
-    "  local n = #page\n"                                                                    \
-    "  for i = 1, math.floor(n / 2) do page[i], page[n - i + 1] = page[n - i + 1], page[i] end\n" \
-    "end\n"                                                                                  \
-    "for i = 1, #page do page[i] = out(id, page[i]) end\n"                                   \
-    "return {'ok', page}\n"
+    "local function page(id, before, after, limit)\n"                                        \
+    "  local last = redis.call('HGET', P .. 'room:' .. id, 'last_seq')\n"                    \
+    "  if not last then return false end\n"                                                  \
+    "  last = tonumber(last)\n"                                                              \
+    "  local lo, hi\n"                                                                       \
+    "  if before > 0 then\n"                                                                 \
+    "    hi = math.min(before - 1, last)\n"                                                  \
+    "    lo = math.max(hi - limit + 1, 1)\n"                                                 \
+    "  else\n"                                                                               \
+    "    lo = after + 1\n"                                                                   \
+    "    hi = math.min(after + limit, last)\n"                                               \
+    "  end\n"                                                                                \
+    "  if hi < lo or limit == 0 then return {}, '' end\n"                                    \
+    "  local msgs = redis.call('LRANGE', P .. 'msgs:' .. id, lo - 1, hi - 1)\n"              \
+    "  if before > 0 then\n"                                                                 \
+    "    local n = #msgs\n"                                                                  \
+    "    for i = 1, math.floor(n / 2) do msgs[i], msgs[n - i + 1] = msgs[n - i + 1], msgs[i] end\n" \
+    "  end\n"                                                                                \
+    "  local rxs, hints = P .. 'rxs:' .. id, {}\n"                                           \
+    "  for i = 1, #msgs do\n"                                                                \
+    "    local seq = string.match(msgs[i], '^(%d+) ')\n"                                     \
+    "    hints[i] = redis.call('SISMEMBER', rxs, seq) == 1 and 's' or 'n'\n"                 \
+    "    msgs[i] = out(id, msgs[i])\n"                                                       \
+    "  end\n"                                                                                \
+    "  return msgs, table.concat(hints)\n"                                                   \
+    "end\n"
+
+/* ARGV: P room before after limit. */
+#define LUA_HISTORY                                                                          \
+    LUA_PAGE_PRELUDE                                                                         \
+    "local msgs, hints = page(ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]))\n" \
+    "if not msgs then return {'notfound'} end\n"                                             \
+    "return {'ok', msgs, hints}\n"
+
+/* ARGV: P room before after limit. SDK 2.13: the room (as room_get without
+ * a user) and its history page, of one moment. */
+#define LUA_ROOM_PAGE                                                                        \
+    LUA_PAGE_PRELUDE                                                                         \
+    "local r = room(ARGV[2])\n"                                                              \
+    "if not r then return {'notfound'} end\n"                                                \
+    "local msgs, hints = page(ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]))\n" \
+    "return {'ok', r, msgs, hints}\n"
 
 /* ARGV: P room user seq. Never lowers a mark, never past the last message. */
 #define LUA_READ_MARK                                                                        \

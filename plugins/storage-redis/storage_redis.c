@@ -46,7 +46,9 @@ enum script {
     /* SDK 2.4: search. */
     S_MESSAGE_SEARCH,
     /* SDK 2.8: canned replies. */
-    S_CANNED_PUT, S_CANNED_DELETE, S_CANNED_LIST, NSCRIPTS
+    S_CANNED_PUT, S_CANNED_DELETE, S_CANNED_LIST,
+    /* SDK 2.13: a room with a page of its history. */
+    S_ROOM_PAGE, NSCRIPTS
 };
 static const char *const SCRIPTS[NSCRIPTS] = {
     [S_ROOM_CREATE] = LUA_ROOM_CREATE,
@@ -75,6 +77,7 @@ static const char *const SCRIPTS[NSCRIPTS] = {
     [S_CANNED_PUT] = LUA_CANNED_PUT,
     [S_CANNED_DELETE] = LUA_CANNED_DELETE,
     [S_CANNED_LIST] = LUA_CANNED_LIST,
+    [S_ROOM_PAGE] = LUA_ROOM_PAGE,
 };
 
 #define SCHEMA_VERSION "1"
@@ -83,7 +86,7 @@ static const char *const SCRIPTS[NSCRIPTS] = {
 #define BACKOFF_MAX_MS 5000
 
 enum op_kind { OP_ROOM, OP_ROOMS, OP_MESSAGE, OP_MESSAGES, OP_DONE, OP_COUNT, OP_ERASE, OP_REACTIONS, OP_FOUND,
-               OP_CANNED, OP_IDS };
+               OP_CANNED, OP_IDS, OP_ROOM_PAGE };
 
 struct rstore;
 
@@ -166,6 +169,9 @@ static void op_fail(struct op *o, chatd_status status)
         break;
     case OP_IDS:
         ((chatd_ids_cb)o->cb)(o->ctx, status, NULL, 0);
+        break;
+    case OP_ROOM_PAGE:
+        ((chatd_room_page_cb)o->cb)(o->ctx, status, NULL, NULL, 0);
         break;
     }
 }
@@ -452,35 +458,78 @@ static void answer_message(struct op *o, chatd_status status, const redisReply *
     free(b.block);
 }
 
+/* A history page as the scripts return it: the messages, and their
+ * reactions hints, one byte a message ('s' some, 'n' none; a reply without
+ * them says nothing of reactions). */
+struct pagebuf {
+    struct msgbuf *bufs;
+    struct chatd_message *msgs;
+    size_t n, ok;
+};
+
+static chatd_status decode_page(const redisReply *list, const redisReply *hints, const char *room,
+                                struct pagebuf *out)
+{
+    memset(out, 0, sizeof *out);
+    if (list->type != REDIS_REPLY_ARRAY)
+        return CHATD_ERR_INTERNAL;
+    size_t n = list->elements;
+    bool hinted = hints && hints->type == REDIS_REPLY_STRING && hints->len == n;
+    out->n = n;
+    out->bufs = n ? calloc(n, sizeof *out->bufs) : NULL;
+    out->msgs = n ? calloc(n, sizeof *out->msgs) : NULL;
+    if (n && (!out->bufs || !out->msgs))
+        return CHATD_ERR_NOMEM;
+    for (; out->ok < n; out->ok++) {
+        if (!copy_message(list->element[out->ok], room, &out->bufs[out->ok]))
+            return CHATD_ERR_INTERNAL;
+        out->msgs[out->ok] = out->bufs[out->ok].m;
+        if (hinted)
+            out->msgs[out->ok].reactions =
+                hints->str[out->ok] == 's' ? CHATD_REACTIONS_SOME : CHATD_REACTIONS_NONE;
+    }
+    return CHATD_OK;
+}
+
+static void pagebuf_free(struct pagebuf *p)
+{
+    for (size_t i = 0; i < p->ok; i++)
+        free(p->bufs[i].block);
+    free(p->bufs);
+    free(p->msgs);
+}
+
 static void answer_messages(struct op *o, chatd_status status, const redisReply *r, const char *room)
 {
-    if (status != CHATD_OK || r->elements < 2 || r->element[1]->type != REDIS_REPLY_ARRAY) {
+    if (status != CHATD_OK || r->elements < 2) {
         op_fail(o, status == CHATD_OK ? CHATD_ERR_INTERNAL : status);
         return;
     }
-    const redisReply *list = r->element[1];
-    size_t n = list->elements, ok = 0;
-    struct msgbuf *bufs = n ? calloc(n, sizeof *bufs) : NULL;
-    struct chatd_message *msgs = n ? calloc(n, sizeof *msgs) : NULL;
-    if (n && (!bufs || !msgs)) {
-        status = CHATD_ERR_NOMEM;
-    } else {
-        for (; ok < n; ok++) {
-            if (!copy_message(list->element[ok], room, &bufs[ok])) {
-                status = CHATD_ERR_INTERNAL;
-                break;
-            }
-            msgs[ok] = bufs[ok].m;
-        }
-    }
+    struct pagebuf p;
+    status = decode_page(r->element[1], r->elements > 2 ? r->element[2] : NULL, room, &p);
     if (status == CHATD_OK)
-        ((chatd_messages_cb)o->cb)(o->ctx, CHATD_OK, msgs, n);
+        ((chatd_messages_cb)o->cb)(o->ctx, CHATD_OK, p.msgs, p.n);
     else
         op_fail(o, status);
-    for (size_t i = 0; i < ok; i++)
-        free(bufs[i].block);
-    free(bufs);
-    free(msgs);
+    pagebuf_free(&p);
+}
+
+/* SDK 2.13: {'ok', room, page, hints}. */
+static void answer_room_page(struct op *o, chatd_status status, const redisReply *r)
+{
+    struct roombuf b;
+    if (status != CHATD_OK || r->elements < 4 || !decode_room(r->element[1], &b)) {
+        op_fail(o, status == CHATD_OK ? CHATD_ERR_INTERNAL : status);
+        return;
+    }
+    struct pagebuf p;
+    status = decode_page(r->element[2], r->element[3], b.room.id, &p);
+    if (status == CHATD_OK)
+        ((chatd_room_page_cb)o->cb)(o->ctx, CHATD_OK, &b.room, p.msgs, p.n);
+    else
+        op_fail(o, status);
+    pagebuf_free(&p);
+    roombuf_free(&b);
 }
 
 /* A search's page: {room, message} pairs. */
@@ -711,6 +760,9 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
             break;
         case OP_IDS:
             answer_ids(o, status, r);
+            break;
+        case OP_ROOM_PAGE:
+            answer_room_page(o, status, r);
             break;
         }
     }
@@ -1052,17 +1104,30 @@ static void r_message_append(void *state, const struct chatd_message *msg, chatd
     submit(st, op_new(st, OP_MESSAGE, (void *)cb, ctx, msg->room), &c, NULL, 0);
 }
 
-static void r_message_list(void *state, const char *room_id, uint64_t before, uint64_t after, size_t limit,
-                           chatd_messages_cb cb, void *ctx)
+/* A history page (S_HISTORY), or the room with it (S_ROOM_PAGE): the
+ * same arguments, one script call. */
+static void page_op(struct rstore *st, enum script script, enum op_kind kind, const char *room_id, uint64_t before,
+                    uint64_t after, size_t limit, void *cb, void *ctx)
 {
-    struct rstore *st = state;
     struct cmd c;
-    cmd_start(&c, st, S_HISTORY);
+    cmd_start(&c, st, script);
     cmd_str(&c, room_id);
     cmd_unum(&c, before);
     cmd_unum(&c, after);
     cmd_unum(&c, limit);
-    submit(st, op_new(st, OP_MESSAGES, (void *)cb, ctx, room_id), &c, NULL, 0);
+    submit(st, op_new(st, kind, cb, ctx, room_id), &c, NULL, 0);
+}
+
+static void r_message_list(void *state, const char *room_id, uint64_t before, uint64_t after, size_t limit,
+                           chatd_messages_cb cb, void *ctx)
+{
+    page_op(state, S_HISTORY, OP_MESSAGES, room_id, before, after, limit, (void *)cb, ctx);
+}
+
+static void r_room_page(void *state, const char *room_id, uint64_t before, uint64_t after, size_t limit,
+                        chatd_room_page_cb cb, void *ctx)
+{
+    page_op(state, S_ROOM_PAGE, OP_ROOM_PAGE, room_id, before, after, limit, (void *)cb, ctx);
 }
 
 static void r_message_edit(void *state, const struct chatd_message_edit *ed, chatd_message_cb cb, void *ctx)
@@ -1474,6 +1539,8 @@ static const struct chatd_storage_ops redis_ops = {
     .canned_put = r_canned_put,
     .canned_delete = r_canned_delete,
     .canned_list = r_canned_list,
+    /* SDK 2.13: a room with a page of its history. */
+    .room_page = r_room_page,
 };
 
 CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_STORAGE, .name = "redis", .version = "1.0",

@@ -121,6 +121,7 @@ struct op {
     struct chatd_message_edit edit;
     uint64_t before, after, seq;
     size_t limit;
+    bool with_room; /* OP_HISTORY of room_page (SDK 2.13): the room too */
     const char *query, *query_json, *rooms_json; /* search: rooms as a JSON array of strings */
     int64_t before_ts;
     int64_t now;
@@ -265,6 +266,7 @@ static bool load_message_at(struct sqlstore *st, struct op *o, const char *room,
         m->rev = (uint64_t)sqlite3_column_int64(s, 8);
         m->edited_ms = sqlite3_column_int64(s, 9);
         m->deleted = sqlite3_column_int(s, 10) != 0;
+        m->reactions = CHATD_REACTIONS_UNKNOWN;
     }
     sqlite3_finalize(s);
     return found;
@@ -680,12 +682,16 @@ static chatd_status do_append(struct sqlstore *st, struct op *o)
     return CHATD_OK;
 }
 
-static chatd_status do_history(struct sqlstore *st, struct op *o)
+/* The page of o->id's history o->before / o->after / o->limit ask for,
+ * each message with its reactions hint (an EXISTS on the reactions
+ * table's (room, seq) key), read in the batch's transaction. */
+#define SQL_PAGE(cmp, order)                                                                               \
+    "SELECT seq, EXISTS (SELECT 1 FROM reactions r WHERE r.room = m.room AND r.seq = m.seq) FROM messages m" \
+    " WHERE room=? AND seq " cmp " ? ORDER BY seq " order " LIMIT ?"
+
+static chatd_status read_page(struct sqlstore *st, struct op *o)
 {
-    if (!room_exists(st, o->id))
-        return CHATD_ERR_NOT_FOUND;
-    sqlite3_stmt *s = prep(st, o->before ? "SELECT seq FROM messages WHERE room=? AND seq < ? ORDER BY seq DESC LIMIT ?"
-                                         : "SELECT seq FROM messages WHERE room=? AND seq > ? ORDER BY seq ASC LIMIT ?");
+    sqlite3_stmt *s = prep(st, o->before ? SQL_PAGE("<", "DESC") : SQL_PAGE(">", "ASC"));
     if (!s)
         return CHATD_ERR_INTERNAL;
     bind_text(s, 1, o->id);
@@ -697,10 +703,25 @@ static chatd_status do_history(struct sqlstore *st, struct op *o)
     while (o->msgs && o->n < o->limit && sqlite3_step(s) == SQLITE_ROW) {
         uint64_t seq = (uint64_t)sqlite3_column_int64(s, 0);
         if (load_message_at(st, o, o->id, seq, &o->msgs[o->n]))
-            o->n++;
+            o->msgs[o->n++].reactions = sqlite3_column_int(s, 1) ? CHATD_REACTIONS_SOME : CHATD_REACTIONS_NONE;
     }
     sqlite3_finalize(s);
     return o->oom ? CHATD_ERR_NOMEM : CHATD_OK;
+}
+
+static chatd_status do_history(struct sqlstore *st, struct op *o)
+{
+    if (!room_exists(st, o->id))
+        return CHATD_ERR_NOT_FOUND;
+    return read_page(st, o);
+}
+
+/* SDK 2.13: the room as room_get (for_user NULL) answers it, then its page,
+ * in the one transaction. */
+static chatd_status do_room_page(struct sqlstore *st, struct op *o)
+{
+    chatd_status status = answer_room(st, o, o->id, NULL, CHATD_OK);
+    return status == CHATD_OK ? read_page(st, o) : status;
 }
 
 static chatd_status do_mark(struct sqlstore *st, struct op *o)
@@ -1325,7 +1346,7 @@ static chatd_status run_op(struct sqlstore *st, struct op *o)
     case OP_MEMBER_ADD: return do_member(st, o, true);
     case OP_MEMBER_REMOVE: return do_member(st, o, false);
     case OP_APPEND: return do_append(st, o);
-    case OP_HISTORY: return do_history(st, o);
+    case OP_HISTORY: return o->with_room ? do_room_page(st, o) : do_history(st, o);
     case OP_MARK: return do_mark(st, o);
     case OP_GROUP: return do_group(st, o);
     case OP_CLOSE: return do_close(st, o);
@@ -1360,6 +1381,8 @@ static void op_finish(void *arg)
         storage_op_answer_canned(o->cb, o->ctx, status, o->replies, o->n);
     else if (o->kind == OP_PURGE_IDS)
         storage_op_answer_ids(o->cb, o->ctx, status, o->ids, o->n);
+    else if (o->kind == OP_HISTORY && o->with_room)
+        storage_op_answer_room_page(o->cb, o->ctx, status, o->rooms, o->msgs, o->n);
     else
         storage_op_answer(o->kind, o->cb, o->ctx, status, o->rooms, o->msgs, o->n);
     pthread_mutex_lock(&o->st->mu);
@@ -1588,14 +1611,37 @@ static void s_message_append(void *state, const struct chatd_message *msg, chatd
     submit(st, o);
 }
 
-static void s_message_list(void *state, const char *room_id, uint64_t before, uint64_t after, size_t limit,
-                           chatd_messages_cb cb, void *ctx)
+static struct op *history_op(struct sqlstore *st, const char *room_id, uint64_t before, uint64_t after, size_t limit,
+                             void *cb, void *ctx)
 {
-    NEW_OP(OP_HISTORY, cb)
+    struct op *o = op_new(st, OP_HISTORY, cb, ctx);
+    if (!o)
+        return NULL;
     o->id = astr(o, room_id);
     o->before = before;
     o->after = after;
     o->limit = limit;
+    return o;
+}
+
+static void s_message_list(void *state, const char *room_id, uint64_t before, uint64_t after, size_t limit,
+                           chatd_messages_cb cb, void *ctx)
+{
+    struct sqlstore *st = state;
+    struct op *o = history_op(st, room_id, before, after, limit, (void *)cb, ctx);
+    if (o)
+        submit(st, o);
+}
+
+/* SDK 2.13: one job on the worker, so one transaction. */
+static void s_room_page(void *state, const char *room_id, uint64_t before, uint64_t after, size_t limit,
+                        chatd_room_page_cb cb, void *ctx)
+{
+    struct sqlstore *st = state;
+    struct op *o = history_op(st, room_id, before, after, limit, (void *)cb, ctx);
+    if (!o)
+        return;
+    o->with_room = true;
     submit(st, o);
 }
 
@@ -1923,6 +1969,8 @@ static const struct chatd_storage_ops sqlite_ops = {
     .canned_put = s_canned_put,
     .canned_delete = s_canned_delete,
     .canned_list = s_canned_list,
+    /* SDK 2.13: a room with a page of its history. */
+    .room_page = s_room_page,
 };
 
 CHATD_PLUGIN_DEFINE(.kind = CHATD_PLUGIN_STORAGE, .name = "sqlite", .version = "1.0",

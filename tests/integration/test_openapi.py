@@ -896,6 +896,8 @@ class OpenApiOldStorage(LiveServer):
         gid = self.call("alice", "POST", "/api/rooms", {"kind": "group", "title": TITLE, "members": ["agent1"]},
                         expect=201)[1]["id"]
         self.assertEqual(self.call("alice", "GET", R, expect=200, room=gid)[1]["admins"], [])
+        # history without room_page (SDK 2.13): the room looked up, then its page
+        self.assertEqual(self.call("alice", "GET", R + "/messages", expect=200, room=gid)[1]["messages"], [])
         self.call("alice", "POST", R + "/members", {"user": "bob"}, expect=200, room=gid)
         self.assertEqual(bob.event("n", "room-added", gid)["body"], {"room": gid})
         for method, template, body, params in (("PATCH", R, {"title": "새 이름 😀"}, {}),

@@ -2280,6 +2280,169 @@ static void reactions(const struct chatd_storage_ops *ops, void *state)
 /* SDK 2.11: a purge that names the rooms it removed, so the host removes
  * what it keeps beside them (attachments, internal notes). Runs last: it
  * first purges every closed room the other checks left. */
+/* SDK 2.13: room_page answers what room_get (for_user NULL) and then
+ * message_list would, in one call. A message's reactions hint, where a
+ * plugin gives one, is true at the read: NONE only for a message without
+ * reactions, SOME only for one with; a reaction called before the read is
+ * seen by it. */
+struct paged {
+    int done;
+    chatd_status st;
+    bool has_room;
+    struct result room, page;
+    chatd_reactions_hint hints[64];
+};
+
+static chatd_reactions_hint hint_of(const struct chatd_message *m)
+{
+    return m->size >= offsetof(struct chatd_message, reactions) + sizeof m->reactions ? m->reactions
+                                                                                      : CHATD_REACTIONS_UNKNOWN;
+}
+
+static void paged_cb(void *ctx, chatd_status st, const struct chatd_room *room, const struct chatd_message *m,
+                     size_t n)
+{
+    struct paged *p = ctx;
+    p->st = st;
+    p->has_room = room != NULL;
+    if (room)
+        room_cb(&p->room, st, room);
+    else
+        note_early();
+    messages_cb(&p->page, st, m, n);
+    for (size_t i = 0; i < n && i < 64; i++)
+        p->hints[i] = hint_of(AT(m, i));
+    p->done++;
+}
+
+static void hinted_cb(void *ctx, chatd_status st, const struct chatd_message *m, size_t n)
+{
+    struct paged *p = ctx;
+    messages_cb(&p->page, st, m, n);
+    for (size_t i = 0; i < n && i < 64; i++)
+        p->hints[i] = hint_of(AT(m, i));
+    p->st = st;
+    p->done++;
+}
+
+static void wait_paged(struct paged *p, size_t n)
+{
+    for (;;) {
+        size_t done = 0;
+        for (size_t i = 0; i < n; i++)
+            done += p[i].done > 0;
+        if (done == n)
+            return;
+        event_base_loop(H.base, EVLOOP_ONCE);
+    }
+}
+
+/* Every hint of a page is true of the room's reactions now (nothing
+ * changes them while this runs). */
+static void hints_true(const struct chatd_storage_ops *ops, void *state, const char *room, const struct paged *p,
+                       const char *what)
+{
+    for (size_t i = 0; i < p->page.n && i < 64; i++) {
+        uint64_t seq = p->page.seqs[i];
+        struct reacted r = reactions_of(ops, state, room, &seq, 1, NULL);
+        CHECK(r.st == CHATD_OK, "%s: reactions of %llu: %s", what, (unsigned long long)seq, chatd_strerror(r.st));
+        CHECK(p->hints[i] != CHATD_REACTIONS_NONE || r.n == 0, "%s: message %llu has reactions, hinted none", what,
+              (unsigned long long)seq);
+        CHECK(p->hints[i] != CHATD_REACTIONS_SOME || r.n > 0, "%s: message %llu has none, hinted some", what,
+              (unsigned long long)seq);
+    }
+}
+
+static void room_pages(const struct chatd_storage_ops *ops, void *state, bool reactions)
+{
+    static const char owner[] = "\xea\xb9\x80\xeb\xaf\xbc\xec\x88\x98"; /* 김민수 */
+    static const char other[] = "\xf0\x9f\x98\x80user";                  /* 😀user */
+    CHECK(create(ops, state, "rpage", CHATD_ROOM_GROUP, owner, other, NULL, 5) == CHATD_OK, "create rpage");
+    CHECK(create(ops, state, "rpage-empty", CHATD_ROOM_GROUP, owner, NULL, NULL, 6) == CHATD_OK,
+          "create rpage-empty");
+    for (int i = 1; i <= 25; i++) {
+        char body[64];
+        snprintf(body, sizeof body, "\xec\x95\x88\xeb\x85\x95 %d \xf0\x9f\x91\x8b", i); /* 안녕 i 👋 */
+        CHECK(append_as(ops, state, "rpage", i % 2 ? owner : other, NULL, body) == CHATD_OK, "append %d", i);
+    }
+    struct result room = get_room(ops, state, "rpage");
+    /* the cursors of history: newest, oldest, before, after, past the end */
+    const struct { uint64_t before, after; size_t limit; } cur[] = {
+        {UINT64_MAX, 0, 10}, {0, 0, 10}, {5, 0, 10}, {0, 20, 10}, {0, 25, 10}, {100, 0, 3}, {1, 0, 5}, {26, 0, 25},
+    };
+    for (size_t c = 0; c < sizeof cur / sizeof cur[0]; c++) {
+        struct paged p = {0};
+        struct result l = {0};
+        CALL(ops->room_page(state, "rpage", cur[c].before, cur[c].after, cur[c].limit, paged_cb, &p));
+        CALL(ops->message_list(state, "rpage", cur[c].before, cur[c].after, cur[c].limit, messages_cb, &l));
+        wait_paged(&p, 1);
+        wait_all(&l, 1);
+        CHECK(p.st == CHATD_OK && p.has_room, "room_page %zu: %s", c, chatd_strerror(p.st));
+        CHECK(strcmp(p.room.id, "rpage") == 0 && strcmp(p.room.members, room.members) == 0 &&
+                  strcmp(p.room.owner, owner) == 0 && p.room.last_seq == 25 &&
+                  strcmp(p.room.title, room.title) == 0,
+              "room_page %zu: room %s members %s last_seq %llu", c, p.room.id, p.room.members,
+              (unsigned long long)p.room.last_seq);
+        CHECK(p.page.n == l.n, "room_page %zu: %zu messages, message_list %zu", c, p.page.n, l.n);
+        for (size_t i = 0; i < p.page.n && i < l.n && i < 16; i++)
+            CHECK(p.page.seqs[i] == l.seqs[i] && strcmp(p.page.bodies[i], l.bodies[i]) == 0 &&
+                      strcmp(p.page.senders[i], l.senders[i]) == 0 && strcmp(p.page.rooms[i], "rpage") == 0,
+                  "room_page %zu: message %zu is %llu '%s', message_list's %llu '%s'", c, i,
+                  (unsigned long long)p.page.seqs[i], p.page.bodies[i], (unsigned long long)l.seqs[i], l.bodies[i]);
+    }
+    /* Pages of one room called together, a member added between them:
+     * each answers its own page, and those called after the add see the
+     * new member (those before may too). */
+    struct paged many[4] = {{0}};
+    struct result added = {0};
+    CALL(ops->room_page(state, "rpage", UINT64_MAX, 0, 5, paged_cb, &many[0]));
+    CALL(ops->room_page(state, "rpage", 10, 0, 5, paged_cb, &many[1]));
+    CALL(ops->member_add(state, "rpage", "\xec\x83\x88\xeb\xa9\xa4\xeb\xb2\x84", done_cb, &added)); /* 새멤버 */
+    CALL(ops->room_page(state, "rpage", 0, 3, 5, paged_cb, &many[2]));
+    CALL(ops->room_page(state, "rpage", 0, 20, 5, paged_cb, &many[3]));
+    wait_paged(many, 4);
+    wait_all(&added, 1);
+    const uint64_t firsts[4] = {25, 9, 4, 21};
+    for (int i = 0; i < 4; i++) {
+        CHECK(many[i].st == CHATD_OK && many[i].page.n == 5 && many[i].page.seqs[0] == firsts[i] &&
+                  many[i].page.seqs[4] == (i < 2 ? firsts[i] - 4 : firsts[i] + 4),
+              "room_page %d of four: %s n %zu first %llu", i, chatd_strerror(many[i].st), many[i].page.n,
+              (unsigned long long)many[i].page.seqs[0]);
+        CHECK(i < 2 || strstr(many[i].room.members, "\xec\x83\x88\xeb\xa9\xa4\xeb\xb2\x84"),
+              "room_page %d of four, called after the member was added: members %s", i, many[i].room.members);
+    }
+    CHECK(added.st == CHATD_OK, "member_add between pages: %s", chatd_strerror(added.st));
+    struct paged none = {0}, empty = {0};
+    CALL(ops->room_page(state, "rpage-none", UINT64_MAX, 0, 10, paged_cb, &none));
+    CALL(ops->room_page(state, "rpage-empty", UINT64_MAX, 0, 10, paged_cb, &empty));
+    wait_paged(&none, 1);
+    wait_paged(&empty, 1);
+    CHECK(none.st == CHATD_ERR_NOT_FOUND && !none.has_room && none.page.n == 0, "room_page of no room: %s",
+          chatd_strerror(none.st));
+    CHECK(empty.st == CHATD_OK && empty.has_room && empty.page.n == 0 && strcmp(empty.room.members, owner) == 0,
+          "room_page of an empty room: %s n %zu", chatd_strerror(empty.st), empty.page.n);
+    if (!reactions)
+        return;
+
+    /* A reaction called before the read is seen by it, in room_page and
+     * message_list alike; taken back, the same. */
+    static const char thumbs[] = "\xf0\x9f\x91\x8d"; /* 👍 */
+    for (int add = 1; add >= 0; add--) {
+        struct reacted rc = {0};
+        struct paged p = {0}, l = {0};
+        react_call(ops, state, "rpage", 7, other, thumbs, add, 20, &rc);
+        CALL(ops->room_page(state, "rpage", 0, 0, 10, paged_cb, &p));
+        CALL(ops->message_list(state, "rpage", 0, 0, 10, hinted_cb, &l));
+        wait_reacted(&rc, 1);
+        wait_paged(&p, 1);
+        wait_paged(&l, 1);
+        CHECK(rc.st == CHATD_OK, "react %d: %s", add, chatd_strerror(rc.st));
+        CHECK(p.st == CHATD_OK && p.page.n == 10 && l.page.n == 10, "pages after react %d", add);
+        hints_true(ops, state, "rpage", &p, add ? "room_page after an add" : "room_page after a take-back");
+        hints_true(ops, state, "rpage", &l, add ? "message_list after an add" : "message_list after a take-back");
+    }
+}
+
 static void purge_ids(const struct chatd_storage_ops *ops, void *state)
 {
     struct result r[8];
@@ -2730,6 +2893,15 @@ int main(int argc, char **argv)
         CHECK(false, "%s: no room_purge_ids (SDK 2.11)", argv[1]);
     else
         printf("%s: no room_purge_ids (SDK 2.11): not checked\n", argv[1]);
+
+    if (ops->size >= offsetof(struct chatd_storage_ops, room_page) + sizeof ops->room_page && ops->room_page)
+        room_pages(ops, state,
+                   ops->size >= offsetof(struct chatd_storage_ops, reaction_list) + sizeof ops->reaction_list &&
+                       ops->reaction_change && ops->reaction_list);
+    else if (getenv("CONFORMANCE_STORES") && strstr(getenv("CONFORMANCE_STORES"), "room_page"))
+        CHECK(false, "%s: no room_page (SDK 2.13)", argv[1]);
+    else
+        printf("%s: no room_page (SDK 2.13): not checked\n", argv[1]);
 
     CHECK(H.early == 0, "%d completions ran before their call returned", H.early);
     CHECK(H.unsized == 0, "%d answered structs had a size below the SDK's", H.unsized);

@@ -41,7 +41,7 @@ struct event_base;
  * after 2.0 adds is marked "SDK 2.N" where it is declared and is optional
  * on both sides. */
 #define CHATD_ABI_MAJOR 2
-#define CHATD_ABI_MINOR 12
+#define CHATD_ABI_MINOR 13
 
 #if defined(__GNUC__) || defined(__clang__)
 #define CHATD_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))

@@ -220,6 +220,13 @@ typedef enum chatd_message_kind {
 
 /* A message. Filled by the host in message_append's argument, by the
  * plugin in its answers; arrays of messages step by `size` (see "Growth"). */
+/* SDK 2.13: struct chatd_message's `reactions`. */
+typedef enum chatd_reactions_hint {
+    CHATD_REACTIONS_UNKNOWN = 0,
+    CHATD_REACTIONS_NONE = 1,
+    CHATD_REACTIONS_SOME = 2,
+} chatd_reactions_hint;
+
 struct chatd_message {
     size_t size;           /* sizeof the struct as its filler built it */
     const char *room;
@@ -250,6 +257,13 @@ struct chatd_message {
     uint64_t rev;
     int64_t edited_ms;
     bool deleted;
+    /* SDK 2.13: what the plugin knew of the message's reactions when it
+     * read it, in message_list and room_page answers (the host ignores it
+     * elsewhere): CHATD_REACTIONS_UNKNOWN (0, a plugin that does not say),
+     * CHATD_REACTIONS_NONE (it had none at that read) or
+     * CHATD_REACTIONS_SOME. The host asks reaction_list for none of a
+     * page whose messages all had none. */
+    chatd_reactions_hint reactions;
 };
 
 /* A room. Filled by the host in room_create's argument, by the plugin in
@@ -376,6 +390,10 @@ typedef void (*chatd_message_cb)(void *ctx, chatd_status st,
 typedef void (*chatd_messages_cb)(void *ctx, chatd_status st,
                                   const struct chatd_message *msgs, size_t n);
 typedef void (*chatd_done_cb)(void *ctx, chatd_status st);
+/* SDK 2.13: a room and a page of its history (room_page); msgs step by
+ * their `size`. */
+typedef void (*chatd_room_page_cb)(void *ctx, chatd_status st, const struct chatd_room *room,
+                                   const struct chatd_message *msgs, size_t n);
 
 /* What user_erase did; counts of this call only (a repeated erase reports
  * zeros). Filled by the plugin. */
@@ -815,6 +833,17 @@ struct chatd_storage_ops {
      * ids of the rooms this call removed (n <= limit; a room another
      * instance removed first is not named). */
     void (*room_purge_ids)(void *state, int64_t closed_before_ms, size_t limit, chatd_ids_cb cb, void *ctx);
+
+    /* SDK 2.13: a history page with its room. Optional: without it the
+     * host calls room_get (for_user NULL) and then message_list. The same
+     * answers as those two in that order, in one call, so that a backend
+     * reads both in one round trip (one statement where it can): OK with
+     * the room and the page of message_list(room_id, before, after, limit)
+     * (n may be 0); CHATD_ERR_NOT_FOUND (no room, no messages) when there
+     * is no such room. The page is of one moment at which the room was as
+     * answered, or later. */
+    void (*room_page)(void *state, const char *room_id, uint64_t before, uint64_t after, size_t limit,
+                      chatd_room_page_cb cb, void *ctx);
 };
 
 /* ---------------------------------------------------------------- broker */
