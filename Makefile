@@ -72,7 +72,7 @@ fuzz-build:
 	@cmake --build build-fuzz -j$(NPROC) --target stomp_frame_fuzz config_fuzz query_fuzz jwt_fuzz jwks_fuzz presence_fuzz redis_reply_fuzz \
 	  message_body_fuzz sockjs_fuzz bench_sockjs_fuzz client_addr_fuzz proxy_header_fuzz visitor_token_fuzz \
 	  reaction_emoji_fuzz search_fuzz canned_shortcut_fuzz tls_peer_fuzz file_upload_fuzz bench_http_response_fuzz \
-	  bench_stomp_frames_fuzz support_skills_fuzz wait_news_fuzz
+	  bench_stomp_frames_fuzz support_skills_fuzz wait_news_fuzz mysql_room_columns_fuzz
 
 # Each target over its seed corpus (kept read-only: new inputs go to a
 # scratch dir); a crasher lands in build-fuzz/ and fails the run. Keep it

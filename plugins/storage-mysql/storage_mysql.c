@@ -53,6 +53,7 @@
 #include <time.h>
 
 #include "plugin_conf.h"
+#include "room_columns.h"
 #include "storage_op.h"
 
 #define SCHEMA_VERSION 9
@@ -1005,29 +1006,6 @@ static void sql_room_one(struct sb *b, MYSQL *my, const char *id, const char *fo
     sb_val(b, my, id);
 }
 
-/* One entry of sql_room_one's members column at *p: its role, its user
- * id's bytes and their length; false when malformed or cut short. */
-static bool member_next(const char **p, const char *end, int64_t *role, const char **u, size_t *n)
-{
-    const char *q = *p;
-    int64_t v[2] = {0, 0};
-    for (int i = 0; i < 2; i++) {
-        if (q == end || *q < '0' || *q > '9')
-            return false;
-        while (q < end && *q >= '0' && *q <= '9' && v[i] < INT32_MAX)
-            v[i] = 10 * v[i] + (*q++ - '0');
-        if (q == end || *q++ != ':')
-            return false;
-    }
-    if ((size_t)(end - q) < (size_t)v[1])
-        return false;
-    *role = v[0];
-    *u = q;
-    *n = (size_t)v[1];
-    *p = q + v[1];
-    return true;
-}
-
 /* The members column of sql_room_one into the room; false when it may
  * have been cut (then sql_room_all reads the room again). */
 static bool members_parse(struct op *o, struct chatd_room *room, const char *s, size_t len)
@@ -1042,7 +1020,7 @@ static bool members_parse(struct op *o, struct chatd_room *room, const char *s, 
     size_t nmembers = 0, nadmins = 0, n;
     int64_t role;
     while (p < end) {
-        if (!member_next(&p, end, &role, &u, &n))
+        if (!room_member_next(&p, end, &role, &u, &n))
             return false;
         nmembers++;
         nadmins += role == 2;
@@ -1050,7 +1028,7 @@ static bool members_parse(struct op *o, struct chatd_room *room, const char *s, 
     const char **members = nmembers ? arena(o, &o->ans, nmembers * sizeof(char *)) : NULL;
     const char **admins = nadmins ? arena(o, &o->ans, nadmins * sizeof(char *)) : NULL;
     size_t nm = 0, na = 0;
-    for (p = s; members && p < end && member_next(&p, end, &role, &u, &n);) {
+    for (p = s; members && p < end && room_member_next(&p, end, &role, &u, &n);) {
         members[nm] = copy_n(o, &o->ans, u, n);
         if (!members[nm])
             break;
@@ -1704,7 +1682,6 @@ static void sql_message_kind(struct sb *b, MYSQL *my, const struct chatd_message
     BLOB_STR("r.agent") BLOB_STR("r.rating_comment") BLOB_STR("r.topic")                                     \
     " IFNULL((SELECT GROUP_CONCAT(mm.role, ':', LENGTH(mm.user_id), ':', mm.user_id ORDER BY mm.joined,"      \
     " mm.user_id SEPARATOR '') FROM chatd_members mm WHERE mm.room = r.id), ''))"
-#define ROOM_BLOB_NUMS 9
 
 /* The seq that leads a chain's answer when its pages have no hole: the
  * newest a page below `before` can hold (min(it, last_seq) is in that
@@ -1737,58 +1714,25 @@ static bool chain_with_room(const struct op *o)
     return false;
 }
 
-/* One string of a room blob at *p ("-," or "LENGTH:bytes,"), copied into
- * o's answer; false when malformed. */
+/* One string of a room blob at *p, copied into o's answer; false when
+ * malformed or out of memory. */
 static bool blob_str(struct op *o, const char **p, const char *end, const char **out)
 {
-    const char *q = *p;
-    *out = NULL;
-    if (q < end && *q == '-') {
-        if (q + 1 >= end || q[1] != ',')
-            return false;
-        *p = q + 2;
-        return true;
-    }
-    size_t n = 0;
-    if (q == end || *q < '0' || *q > '9')
+    const char *v;
+    size_t n;
+    if (!room_value_str(p, end, &v, &n))
         return false;
-    while (q < end && *q >= '0' && *q <= '9' && n < SIZE_MAX / 16)
-        n = 10 * n + (size_t)(*q++ - '0');
-    if (q == end || *q++ != ':' || (size_t)(end - q) < n + 1 || q[n] != ',')
-        return false;
-    if (!(*out = copy_n(o, &o->ans, q, n)))
-        return false;
-    *p = q + n + 1;
-    return true;
-}
-
-/* The numbers that lead a room blob (last_seq and reacted first). */
-static bool blob_nums(const char *s, size_t len, uint64_t *v, const char **rest)
-{
-    const char *p = s, *end = s + len;
-    for (int i = 0; i < ROOM_BLOB_NUMS; i++) {
-        bool neg = p < end && *p == '-';
-        p += neg;
-        if (p == end || *p < '0' || *p > '9')
-            return false;
-        uint64_t x = 0;
-        while (p < end && *p >= '0' && *p <= '9')
-            x = 10 * x + (uint64_t)(*p++ - '0');
-        if (p == end || *p++ != ',')
-            return false;
-        v[i] = neg ? (uint64_t)-(int64_t)x : x;
-    }
-    *rest = p;
-    return true;
+    *out = v ? copy_n(o, &o->ans, v, n) : NULL;
+    return !v || *out;
 }
 
 /* A room blob into o's room answer; false when malformed or when its
  * members may have been cut (read again carefully). */
 static bool room_blob_read(struct op *o, const char *id, const char *s, size_t len)
 {
-    uint64_t v[ROOM_BLOB_NUMS];
+    uint64_t v[ROOM_VALUE_NUMS];
     const char *p, *end = s + len;
-    if (!blob_nums(s, len, v, &p))
+    if (!room_value_nums(s, len, v, &p))
         return false;
     struct chatd_room *room = o->rooms = rooms_alloc(o, 1);
     if (!room)
@@ -1905,9 +1849,9 @@ static bool step_history(struct op *o, MYSQL *my, struct result *r, size_t nr, s
         size_t t = fast ? 0 : (size_t)col_u64(row, 0);
         if (fast) {
             rows = true;
-            uint64_t v[ROOM_BLOB_NUMS];
+            uint64_t v[ROOM_VALUE_NUMS];
             const char *rest;
-            if (row[0] && !blob && blob_nums(row[0], len[0], v, &rest)) {
+            if (row[0] && !blob && room_value_nums(row[0], len[0], v, &rest)) {
                 room = true;
                 last = v[0];
                 reacted = v[1];
