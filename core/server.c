@@ -21,6 +21,7 @@
 #include "rooms/notify.h"
 #include "plugins/plugin_host.h"
 #include "rooms/presence.h"
+#include "wire/message_body_json.h"
 #include "wire/notification_json.h"
 #include "wire/wait_news_json.h"
 #include "rooms/user_presence.h"
@@ -414,6 +415,7 @@ static int server_wire_rooms(struct server *srv)
     routing_on_elsewhere(srv->rooms->routing, routing_ask, srv);
     presence_on_route_request(srv->presence, routing_asked, srv);
     srv->rooms->preview_chars = srv->settings.notify_preview;
+    srv->rooms->bodies = &message_body_json;
     srv->rooms->edit_window_ms = srv->settings.edit_window_ms;
     if (srv->files) {
         if (!(srv->files_policy = calloc(1, sizeof *srv->files_policy)))

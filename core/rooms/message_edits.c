@@ -154,7 +154,7 @@ void message_change(struct rooms *r, const struct message_change_request *req, m
         return;
     }
     if (req->what == CHATD_MESSAGE_EDIT &&
-        message_body_check(req->content_type, req->body, req->body_len, why, sizeof why) != 0) {
+        r->bodies->check(req->content_type, req->body, req->body_len, why, sizeof why) != 0) {
         cb(ctx, &(struct room_answer){ROOM_BAD_REQUEST, why}, NULL);
         return;
     }

@@ -44,7 +44,7 @@ enum room_status message_send_new(struct rooms *r, const struct message_draft *d
                                   char *why, size_t whylen)
 {
     *out = NULL;
-    if (message_body_check(d->content_type, d->body, d->body_len, why, whylen) != 0)
+    if (r->bodies->check(d->content_type, d->body, d->body_len, why, whylen) != 0)
         return ROOM_BAD_REQUEST;
     struct message_send *ms = calloc(1, sizeof *ms);
     if (!ms || !(ms->body = malloc(d->body_len + 1)) || !(ms->sender = strdup(d->sender)) ||

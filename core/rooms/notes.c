@@ -208,7 +208,7 @@ void note_post(struct rooms *r, const struct note_draft *d, note_answer_cb cb, v
         cb(ctx, &(struct room_answer){ROOM_BAD_REQUEST, "a note is not empty"}, NULL);
         return;
     }
-    if (message_body_check(d->content_type, d->body, d->body_len, why, sizeof why) != 0) {
+    if (r->bodies->check(d->content_type, d->body, d->body_len, why, sizeof why) != 0) {
         cb(ctx, &(struct room_answer){ROOM_BAD_REQUEST, why}, NULL);
         return;
     }

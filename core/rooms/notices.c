@@ -23,7 +23,7 @@ void notices_for_message(struct rooms *r, const struct chatd_room *room, const s
         /* One preview for all, made when the first member needs it. */
         if (!made) {
             made = true;
-            text = message_body_text(content_type, m->body, m->body_len, &text_len);
+            text = r->bodies->text(content_type, m->body, m->body_len, &text_len);
             preview = text ? preview_make(text, text_len, r->preview_chars) : NULL;
         }
         if (!preview) {

@@ -189,6 +189,7 @@ struct availability;
 struct first_response;
 struct files_policy;
 struct support_skills;
+struct message_body_reader;
 
 /* The domain's context: the ports it answers through. Owned by the
  * composition root, which fills every member. */
@@ -210,6 +211,7 @@ struct rooms {
     struct plugin *files;                  /* [files]; NULL: no attachments */
     const struct files_policy *files_policy; /* with files */
     struct files_forget *forgets;          /* rooms/files.c: removals awaiting the plugin */
+    const struct message_body_reader *bodies; /* reads message bodies (rooms/message_body.h) */
 };
 
 /* The answer for a storage status: OK, EXISTS, NOT_FOUND (why:

@@ -47,12 +47,12 @@ static bool op_add_room(struct search_op *op, const char *id)
 
 /* Whether the message's text, as the body rule reads it, holds the query:
  * the storage matched the body as stored, JSON and all. */
-static bool text_holds(const struct chatd_message *m, const char *query)
+static bool text_holds(const struct rooms *r, const struct chatd_message *m, const char *query)
 {
     if (m->deleted || message_erased(m) || !m->body)
         return false;
     size_t len = 0;
-    char *text = message_body_text(m->content_type, m->body, m->body_len, &len);
+    char *text = r->bodies->text(m->content_type, m->body, m->body_len, &len);
     bool holds = text ? search_text_holds(text, len, query) : search_text_holds(m->body, m->body_len, query);
     free(text);
     return holds;
@@ -75,7 +75,7 @@ static void found_cb(void *ctx, chatd_status st, const struct chatd_message *msg
     }
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        if (text_holds(&msgs[i], op->query))
+        if (text_holds(op->r, &msgs[i], op->query))
             kept[k++] = msgs[i];
     char next[SEARCH_CURSOR_MAX];
     bool more = n >= op->limit && n;

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "rooms/message_body.h"
+#include "wire/message_body_json.h"
 #include "rooms/room_rules.h"
 #include "wire/jsonw.h"
 #include "wire/room_json.h"

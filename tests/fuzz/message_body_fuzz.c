@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rooms/message_body.h"
+#include "wire/message_body_json.h"
 #include "rooms/preview.h"
 #include "utf8.h"
 

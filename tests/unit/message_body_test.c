@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "rooms/message_body.h"
+#include "wire/message_body_json.h"
 
 struct body_case {
     const char *content_type; /* NULL: no header */

@@ -25,6 +25,7 @@
 #include "rooms/first_response.h"
 #include "rooms/group_changes.h"
 #include "rooms/history.h"
+#include "wire/message_body_json.h"
 #include "rooms/membership.h"
 #include "rooms/message_edits.h"
 #include "rooms/reactions.h"
@@ -305,6 +306,7 @@ static int setup(void **state)
         .presence = {.online = is_online, .watching = is_watching, .away = is_away, .each_agent = each_agent,
                      .status = user_status_of, .set_user_away = set_user_away},
         .preview_chars = 80,
+        .bodies = &message_body_json,
         .metrics = &F->metrics,
         .edit_window_ms = 15 * 60000,
     };
