@@ -208,7 +208,7 @@ void reactions_of_page(struct rooms *r, const char *room_id, const char *user, c
         return;
     }
     struct page_op *op = calloc(1, sizeof *op);
-    uint64_t *seqs = malloc(n * sizeof *seqs);
+    uint64_t *seqs = malloc(unknown * sizeof *seqs);
     if (!op || !seqs || !(op->msgs = page_copy(msgs, n))) {
         free(op);
         free(seqs);
@@ -218,10 +218,13 @@ void reactions_of_page(struct rooms *r, const char *room_id, const char *user, c
     op->cb = cb;
     op->ctx = ctx;
     op->n = n;
+    /* only the messages that may have some */
+    size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        seqs[i] = msgs[i].seq;
+        if (msgs[i].reactions != CHATD_REACTIONS_NONE)
+            seqs[k++] = msgs[i].seq;
     void *state;
-    storage_ops(r->storage, &state)->reaction_list(state, room_id, seqs, n, user && *user ? user : NULL,
+    storage_ops(r->storage, &state)->reaction_list(state, room_id, seqs, k, user && *user ? user : NULL,
                                                    page_counts_cb, op);
     free(seqs); /* borrowed for the call */
 }
