@@ -1672,14 +1672,15 @@ static void sql_message_kind(struct sb *b, MYSQL *my, const struct chatd_message
     sb_fmt(b, ", %d, %llu", (int)m->kind, (unsigned long long)m->reply_to);
 }
 
-/* The room of a page read, in the column that leads its rows: numbers,
- * then strings each as "-" (NULL) or "LENGTH:bytes", then the members as
- * sql_room_one's column; read by room_blob_read. */
-#define BLOB_STR(x) " IF(" x " IS NULL, '-', CONCAT(LENGTH(" x "), ':', " x ")), ',',"
-#define ROOM_BLOB                                                                                            \
+/* The room of a page read, packed in the column that leads its rows
+ * (room_columns.h): numbers, then strings each as "-" (NULL) or
+ * "LENGTH:bytes", then the members as sql_room_one's column; read by
+ * room_value_read. */
+#define VALUE_STR(x) " IF(" x " IS NULL, '-', CONCAT(LENGTH(" x "), ':', " x ")), ',',"
+#define ROOM_VALUE                                                                                            \
     "CONCAT(r.last_seq, ',', r.reacted, ',', r.kind, ',', r.state, ',', r.created_ms, ',', r.assigned_ms, ','," \
-    " r.closed_ms, ',', r.rating, ',', r.rated_ms, ','," BLOB_STR("r.title") BLOB_STR("r.owner")              \
-    BLOB_STR("r.agent") BLOB_STR("r.rating_comment") BLOB_STR("r.topic")                                     \
+    " r.closed_ms, ',', r.rating, ',', r.rated_ms, ','," VALUE_STR("r.title") VALUE_STR("r.owner")              \
+    VALUE_STR("r.agent") VALUE_STR("r.rating_comment") VALUE_STR("r.topic")                                     \
     " IFNULL((SELECT GROUP_CONCAT(mm.role, ':', LENGTH(mm.user_id), ':', mm.user_id ORDER BY mm.joined,"      \
     " mm.user_id SEPARATOR '') FROM chatd_members mm WHERE mm.room = r.id), ''))"
 
@@ -1714,9 +1715,9 @@ static bool chain_with_room(const struct op *o)
     return false;
 }
 
-/* One string of a room blob at *p, copied into o's answer; false when
+/* One string of a room value at *p, copied into o's answer; false when
  * malformed or out of memory. */
-static bool blob_str(struct op *o, const char **p, const char *end, const char **out)
+static bool value_str(struct op *o, const char **p, const char *end, const char **out)
 {
     const char *v;
     size_t n;
@@ -1726,9 +1727,9 @@ static bool blob_str(struct op *o, const char **p, const char *end, const char *
     return !v || *out;
 }
 
-/* A room blob into o's room answer; false when malformed or when its
- * members may have been cut (read again carefully). */
-static bool room_blob_read(struct op *o, const char *id, const char *s, size_t len)
+/* A page read's room value into o's room answer; false when malformed
+ * or when its members may have been cut (read again carefully). */
+static bool room_value_read(struct op *o, const char *s, size_t len)
 {
     uint64_t v[ROOM_VALUE_NUMS];
     const char *p, *end = s + len;
@@ -1737,9 +1738,8 @@ static bool room_blob_read(struct op *o, const char *id, const char *s, size_t l
     struct chatd_room *room = o->rooms = rooms_alloc(o, 1);
     if (!room)
         return true; /* o->oom */
-    memset(room, 0, sizeof *room);
-    room->size = sizeof *room;
-    room->id = copy_n(o, &o->ans, id, strlen(id));
+    room->size = sizeof *room; /* the rest zeroed by the arena */
+    room->id = o->route;
     room->last_seq = v[0];
     room->kind = (chatd_room_kind)v[2];
     room->state = (chatd_room_state)v[3];
@@ -1749,12 +1749,11 @@ static bool room_blob_read(struct op *o, const char *id, const char *s, size_t l
     room->rating = (uint32_t)v[7];
     room->rated_ms = (int64_t)v[8];
     const char *topic;
-    if (!blob_str(o, &p, end, &room->title) || !blob_str(o, &p, end, &room->owner) ||
-        !blob_str(o, &p, end, &room->agent) || !blob_str(o, &p, end, &room->rating_comment) ||
-        !blob_str(o, &p, end, &topic))
+    if (!value_str(o, &p, end, &room->title) || !value_str(o, &p, end, &room->owner) ||
+        !value_str(o, &p, end, &room->agent) || !value_str(o, &p, end, &room->rating_comment) ||
+        !value_str(o, &p, end, &topic))
         return false;
     room->topic = topic;
-    o->n = 0;
     return members_parse(o, room, p < end ? p : NULL, (size_t)(end - p));
 }
 
@@ -1778,7 +1777,7 @@ static bool step_history(struct op *o, MYSQL *my, struct result *r, size_t nr, s
         /* no UNION here: MariaDB copies each row of a UNION into the
          * union's record, the whole declared width of client_id
          * (VARCHAR(4000) of utf8mb4) included */
-        sb_fmt(b, "SELECT IF(m.seq IS NULL OR m.seq = LEAST(%llu, r.last_seq), " ROOM_BLOB ", NULL), " MSG_COLS
+        sb_fmt(b, "SELECT IF(m.seq IS NULL OR m.seq = LEAST(%llu, r.last_seq), " ROOM_VALUE ", NULL), " MSG_COLS
                   " FROM chatd_rooms r LEFT JOIN chatd_messages m ON m.room = r.id AND (FALSE",
                (unsigned long long)page_lead(o));
         for (struct op *a = o; a; a = a->more) {
@@ -1836,8 +1835,8 @@ static bool step_history(struct op *o, MYSQL *my, struct result *r, size_t nr, s
         ops[++chain] = a;
     bool room = false, rows = false;
     uint64_t last = 0, reacted = 1;
-    const char *blob = NULL;
-    size_t blob_len = 0;
+    const char *value = NULL; /* the room's packed value */
+    size_t value_len = 0;
     MYSQL_ROW row;
     unsigned long *len;
     /* fast: one row leads with the room, then a message of the spans or
@@ -1851,12 +1850,12 @@ static bool step_history(struct op *o, MYSQL *my, struct result *r, size_t nr, s
             rows = true;
             uint64_t v[ROOM_VALUE_NUMS];
             const char *rest;
-            if (row[0] && !blob && room_value_nums(row[0], len[0], v, &rest)) {
+            if (row[0] && !value && room_value_nums(row[0], len[0], v, &rest)) {
                 room = true;
                 last = v[0];
                 reacted = v[1];
-                blob = row[0];
-                blob_len = len[0];
+                value = row[0];
+                value_len = len[0];
             }
         } else if (t == 0) {
             room = true;
@@ -1917,7 +1916,7 @@ static bool step_history(struct op *o, MYSQL *my, struct result *r, size_t nr, s
     for (size_t t = 1; t <= chain && fast && room; t++)
         more |= !ops[t]->oom && ops[t]->n != want[t];
     free(want);
-    /* the room of each room_page: from the blob, or carefully from its
+    /* the room of each room_page: from its packed value, or carefully from its
      * own statement */
     for (size_t t = 1; t <= chain && room && !more; t++) {
         struct op *a = ops[t];
@@ -1925,7 +1924,7 @@ static bool step_history(struct op *o, MYSQL *my, struct result *r, size_t nr, s
         struct chatd_message *msgs = a->msgs;
         if (!a->with_room)
             continue;
-        bool whole = fast ? room_blob_read(a, a->route, blob, blob_len)
+        bool whole = fast ? room_value_read(a, value, value_len)
                           : nr >= 2 && read_room_one(a, &r[1], false);
         a->msgs = msgs;
         a->n = n;
@@ -1936,7 +1935,7 @@ static bool step_history(struct op *o, MYSQL *my, struct result *r, size_t nr, s
     }
     if (more) {
         /* a hole in the seqs (not of this plugin's making), or members too
-         * many for the blob: every page again, each by its LIMIT */
+         * many for the packed value: every page again, each by its LIMIT */
         again_carefully(o, my, b, step_history);
         goto out;
     }
@@ -1961,7 +1960,7 @@ out:
  * direction (ps_page_span), then the room's id. */
 static void sql_pages_prepared(struct sb *b, size_t k)
 {
-    sb_add(b, "SELECT IF(m.seq IS NULL OR m.seq = LEAST(?, r.last_seq), " ROOM_BLOB ", NULL), " MSG_COLS
+    sb_add(b, "SELECT IF(m.seq IS NULL OR m.seq = LEAST(?, r.last_seq), " ROOM_VALUE ", NULL), " MSG_COLS
               " FROM chatd_rooms r LEFT JOIN chatd_messages m ON m.room = r.id AND (FALSE");
     for (size_t i = 0; i < k; i++)
         sb_add(b, " OR m.seq >= GREATEST(LEAST(?, r.last_seq + 1), ?) - ? AND m.seq <= ?");
