@@ -959,7 +959,7 @@ static const char SQL_APPEND_MANY[] =
  * last column is the reactions hint: false (none) when the page's span of
  * seqs has no reaction at all, as one probe of chatd_reactions' primary
  * key (room, seq, ...) finds; else NULL (not known): a probe per message
- * would make the page several times slower, for nothing the host uses.
+ * would make the page several times slower for a page that has some.
  * seq is gap-free, so the page before $2 spans the $3 seqs below the
  * lesser of $2 and last_seq + 1, the page after $2 the $3 above it;
  * row_span and probe_span bound its far end, the latter without r so that
@@ -1666,7 +1666,7 @@ static void read_answer(struct op *o, PGresult *r, size_t part, const struct op 
                                            : NULL;
         if (!room) {
             o->oom = true;
-            PQclear(r);
+            o->res = r; /* kept, as every answer keeps its result: the group's others copy it */
             return;
         }
         read_result(o, room, OP_GET);
