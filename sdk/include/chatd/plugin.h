@@ -261,8 +261,8 @@ struct chatd_message {
      * read it, in message_list and room_page answers (the host ignores it
      * elsewhere): CHATD_REACTIONS_UNKNOWN (0, a plugin that does not say),
      * CHATD_REACTIONS_NONE (it had none at that read) or
-     * CHATD_REACTIONS_SOME. The host asks reaction_list for none of a
-     * page whose messages all had none. */
+     * CHATD_REACTIONS_SOME. The host asks reaction_list only for a page's
+     * messages that did not say NONE, and not at all when every one did. */
     chatd_reactions_hint reactions;
 };
 
